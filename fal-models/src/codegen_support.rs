@@ -1,0 +1,1 @@
+//! Helpers the generated code calls; not part of the public API.

@@ -1,0 +1,5 @@
+//! Errors of the client (being written).
+
+/// Placeholder until the client lands.
+#[derive(Debug)]
+pub enum Error {}

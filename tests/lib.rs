@@ -1,0 +1,1 @@
+//! Workspace-level tests live beside this file; see the [[test]] entries in Cargo.toml.

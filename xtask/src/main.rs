@@ -1,0 +1,57 @@
+//! Project automation: `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! xtask depends on the generator only, never on `fal-models`, so `regen` works even when the
+//! checked-in generated code does not compile.
+
+mod corpus;
+mod diff;
+mod fetch;
+mod regen;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "fal-models project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate the bindings in fal-models/src/generated from schemas/.
+    Regen(regen::Args),
+    /// Generate, compile and round-trip every document of a folder (such as the fal corpus).
+    Corpus(corpus::Args),
+    /// Fetch fresh OpenAPI documents from fal into schemas/, then regenerate.
+    Fetch(fetch::Args),
+    /// Report the changes between two versions of the schemas, with their breaking level.
+    Diff(diff::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Regen(args) => regen::run(args),
+        Command::Corpus(args) => corpus::run(args),
+        Command::Fetch(args) => fetch::run(args),
+        Command::Diff(args) => diff::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The workspace root: xtask always runs from `cargo xtask`, whose manifest is one level down.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives one level below the workspace root")
+        .to_path_buf()
+}
