@@ -1,1 +1,702 @@
-//! (being written)
+//! File inputs and outputs: `data:` URIs both ways, local files in URL fields, and streaming
+//! downloads with progress and content checks.
+//!
+//! Generated inputs take files as URL strings (`image_url`, `image_urls`, `first_frame_url`,
+//! ...). Any such field accepts:
+//!
+//! - a URL (`https://...`), used as is;
+//! - a `data:` URI, built with [`data_uri`] (fine for small files; fal decodes it);
+//! - a local file, marked with [`local`] (`file:///abs/path/cat.png`), which
+//!   [`resolve_local_files`] uploads to fal storage and replaces with the uploaded URL before the
+//!   request is submitted.
+//!
+//! ```no_run
+//! # async fn demo(storage: fal_models::storage::Storage) -> Result<(), fal_models::files::FilesError> {
+//! use fal_models::files;
+//!
+//! let mut input = serde_json::json!({
+//!     "prompt": "a cat in space",
+//!     "image_url": files::local("cat.png"),
+//!     "image_urls": [files::local("a.png"), files::data_uri(b"...", "image/png")],
+//! });
+//! files::resolve_local_files(&storage, &mut input).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Outputs come back as URLs; [`download_to_path`] and [`download_to_writer`] stream them (or
+//! decode `data:` URIs) and check the declared content type and size.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use futures::{StreamExt, TryStreamExt};
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use crate::storage::{Storage, StorageError, UploadOptions};
+
+/// What went wrong with a file input or download. Messages name the URL (long `data:` URIs
+/// shortened) or path involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FilesError {
+    /// A `data:` URI could not be decoded.
+    #[error("invalid data: URI {uri}: {reason}")]
+    InvalidDataUri {
+        /// The start of the URI.
+        uri: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `file://` URL does not name a local path.
+    #[error("invalid local file URL {url}: {reason}")]
+    InvalidLocalUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The download request failed before a response arrived.
+    #[error("downloading {url}: {source}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error status.
+    #[error("downloading {url}: server answered {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: StatusCode,
+    },
+    /// The content type differs from the expected one.
+    #[error("downloading {url}: expected content type {expected}, got {actual}")]
+    ContentTypeMismatch {
+        /// The URL.
+        url: String,
+        /// The expected media type.
+        expected: String,
+        /// The media type received.
+        actual: String,
+    },
+    /// The size differs from the expected one (declared `file_size` or `Content-Length`).
+    #[error("downloading {url}: expected {expected} bytes ({origin}), got {actual}")]
+    SizeMismatch {
+        /// The URL.
+        url: String,
+        /// Where the expectation comes from (`declared file size`, `Content-Length`).
+        origin: &'static str,
+        /// The expected size.
+        expected: u64,
+        /// The size received (or announced).
+        actual: u64,
+    },
+    /// The body ended before all announced bytes arrived.
+    #[error("downloading {url}: truncated after {received} of {expected} bytes{}", cause_suffix(.source))]
+    Truncated {
+        /// The URL.
+        url: String,
+        /// Bytes received.
+        received: u64,
+        /// Bytes announced.
+        expected: u64,
+        /// The transport error that ended the body, if any.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// Reading the body failed midway (size unknown).
+    #[error("downloading {url}: reading the body failed after {received} bytes: {source}")]
+    Body {
+        /// The URL.
+        url: String,
+        /// Bytes received.
+        received: u64,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A local file operation failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// The operation (`creating`, `writing`, `renaming to`, ...).
+        what: &'static str,
+        /// The path involved.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Uploading a local file referenced by a `file://` URL failed.
+    #[error("uploading local file {path}: {source}")]
+    Upload {
+        /// The local path.
+        path: String,
+        /// The upload error.
+        #[source]
+        source: StorageError,
+    },
+}
+
+fn cause_suffix(source: &Option<reqwest::Error>) -> String {
+    match source {
+        Some(e) => format!(": {e}"),
+        None => String::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// data: URIs
+
+/// Builds a `data:` URI (`data:{content_type};base64,...`) usable in any file URL field.
+///
+/// fal accepts data URIs for inputs; prefer uploading ([`crate::storage::Storage`]) for files
+/// above a few megabytes, since the URI travels inside the request body.
+pub fn data_uri(bytes: impl AsRef<[u8]>, content_type: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes.as_ref());
+    format!("data:{content_type};base64,{b64}")
+}
+
+/// A decoded `data:` URI.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DataUri {
+    /// The media type with its parameters (`text/plain;charset=US-ASCII` when absent).
+    pub content_type: String,
+    /// The decoded bytes.
+    pub data: Vec<u8>,
+}
+
+impl fmt::Debug for DataUri {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataUri")
+            .field("content_type", &self.content_type)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}
+
+/// Whether `url` is a `data:` URI.
+pub fn is_data_uri(url: &str) -> bool {
+    url.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+}
+
+/// Decodes a `data:` URI (RFC 2397): base64 (padded or not, standard or URL-safe alphabet) or
+/// percent-encoded.
+pub fn parse_data_uri(uri: &str) -> Result<DataUri, FilesError> {
+    let err = |reason: &str| FilesError::InvalidDataUri {
+        uri: short_url(uri),
+        reason: reason.to_string(),
+    };
+    if !is_data_uri(uri) {
+        return Err(err("does not start with data:"));
+    }
+    let rest = &uri[5..];
+    let comma = rest.find(',').ok_or_else(|| err("no comma before the data"))?;
+    let (meta, payload) = (&rest[..comma], &rest[comma + 1..]);
+    let (meta, is_base64) = match meta.rsplit_once(';') {
+        Some((m, last)) if last.trim().eq_ignore_ascii_case("base64") => (m, true),
+        _ => (meta, false),
+    };
+    let meta = meta.trim();
+    let content_type = if meta.is_empty() {
+        "text/plain;charset=US-ASCII".to_string()
+    } else if meta.starts_with(';') {
+        format!("text/plain{meta}")
+    } else {
+        meta.to_string()
+    };
+    let data = if is_base64 {
+        let compact: String = percent_decode(payload)
+            .map_err(|r| err(&r))?
+            .into_iter()
+            .filter(|b| !b.is_ascii_whitespace())
+            .map(char::from)
+            .collect();
+        let config = GeneralPurposeConfig::new()
+            .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+        GeneralPurpose::new(&base64::alphabet::STANDARD, config)
+            .decode(&compact)
+            .or_else(|_| GeneralPurpose::new(&base64::alphabet::URL_SAFE, config).decode(&compact))
+            .map_err(|e| err(&format!("invalid base64: {e}")))?
+    } else {
+        percent_decode(payload).map_err(|r| err(&r))?
+    };
+    Ok(DataUri { content_type, data })
+}
+
+fn percent_decode(s: &str) -> Result<Vec<u8>, String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("invalid percent escape at byte {i}"))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// A URL fit for an error message: `data:` URIs are cut after their header.
+fn short_url(url: &str) -> String {
+    if is_data_uri(url) && url.len() > 64 {
+        let head = url.split(',').next().unwrap_or("data:");
+        let head: String = head.chars().take(64).collect();
+        format!("{head},... ({} chars)", url.len())
+    } else {
+        url.to_string()
+    }
+}
+
+/// Guesses a content type from a file extension; `application/octet-stream` when unknown.
+pub fn content_type_from_path(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" | "jfif" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "bmp" => "image/bmp",
+        "tif" | "tiff" => "image/tiff",
+        "avif" => "image/avif",
+        "heic" => "image/heic",
+        "svg" => "image/svg+xml",
+        "mp4" | "m4v" => "video/mp4",
+        "mov" => "video/quicktime",
+        "webm" => "video/webm",
+        "mkv" => "video/x-matroska",
+        "avi" => "video/x-msvideo",
+        "mp3" => "audio/mpeg",
+        "wav" => "audio/wav",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
+        "m4a" => "audio/mp4",
+        "aac" => "audio/aac",
+        "json" => "application/json",
+        "txt" => "text/plain",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "glb" => "model/gltf-binary",
+        "gltf" => "model/gltf+json",
+        "obj" => "model/obj",
+        _ => "application/octet-stream",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local files in URL fields
+
+/// Marks a local file for a URL field: returns its `file://` URL (absolute, percent-encoded).
+///
+/// Call [`resolve_local_files`] (or let the client do it when asked to) before submitting, so
+/// that the file is uploaded and the URL replaced; fal itself cannot read `file://` URLs.
+///
+/// # Panics
+///
+/// If `path` is relative and the current directory cannot be determined; use [`try_local`]
+/// to handle that case.
+pub fn local(path: impl AsRef<Path>) -> String {
+    let path = path.as_ref();
+    try_local(path).unwrap_or_else(|e| panic!("files::local({}): {e}", path.display()))
+}
+
+/// Like [`local`], returning an error instead of panicking.
+pub fn try_local(path: impl AsRef<Path>) -> Result<String, FilesError> {
+    let path = path.as_ref();
+    let abs = std::path::absolute(path).map_err(|source| FilesError::Io {
+        what: "making absolute",
+        path: path.display().to_string(),
+        source,
+    })?;
+    reqwest::Url::from_file_path(&abs)
+        .map(String::from)
+        .map_err(|()| FilesError::InvalidLocalUrl {
+            url: abs.display().to_string(),
+            reason: "cannot be expressed as a file:// URL".into(),
+        })
+}
+
+/// Whether `url` is a `file://` URL (as made by [`local`]).
+pub fn is_local(url: &str) -> bool {
+    url.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("file://"))
+}
+
+/// The local path of a `file://` URL.
+pub fn local_path(url: &str) -> Result<PathBuf, FilesError> {
+    let invalid = |reason: &str| FilesError::InvalidLocalUrl {
+        url: url.to_string(),
+        reason: reason.to_string(),
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&e.to_string()))?;
+    if parsed.scheme() != "file" {
+        return Err(invalid("not a file:// URL"));
+    }
+    parsed
+        .to_file_path()
+        .map_err(|()| invalid("does not name a local path (a host other than localhost?)"))
+}
+
+/// Uploads every local file referenced by a `file://` string anywhere in `value` (a serialized
+/// endpoint input) and replaces each with the uploaded URL. Each distinct file is uploaded
+/// once, `storage`'s concurrency many at a time. Returns the number of files uploaded.
+///
+/// Nothing in `value` changes unless every upload succeeds.
+pub async fn resolve_local_files(
+    storage: &Storage,
+    value: &mut serde_json::Value,
+) -> Result<usize, FilesError> {
+    let mut found = BTreeMap::<String, Option<String>>::new();
+    visit_strings(value, &mut |s| {
+        if is_local(s) {
+            found.entry(s.clone()).or_insert(None);
+        }
+    });
+    if found.is_empty() {
+        return Ok(0);
+    }
+    let jobs = found
+        .keys()
+        .map(|url| Ok::<_, FilesError>((url.clone(), local_path(url)?)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let uploaded: Vec<(String, String)> = futures::stream::iter(jobs)
+        .map(|(url, path)| async move {
+            storage
+                .upload_path(&path, &UploadOptions::default())
+                .await
+                .map(|remote| (url, remote))
+                .map_err(|source| FilesError::Upload { path: path.display().to_string(), source })
+        })
+        .buffer_unordered(storage.concurrency())
+        .try_collect()
+        .await?;
+    let count = uploaded.len();
+    for (local, remote) in uploaded {
+        found.insert(local, Some(remote));
+    }
+    visit_strings(value, &mut |s| {
+        if let Some(Some(remote)) = found.get(s.as_str()) {
+            *s = remote.clone();
+        }
+    });
+    Ok(count)
+}
+
+fn visit_strings(value: &mut serde_json::Value, f: &mut impl FnMut(&mut String)) {
+    match value {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| visit_strings(v, f)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| visit_strings(v, f)),
+        _ => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Downloads
+
+/// A progress callback: `(bytes downloaded so far, total if known)`.
+pub type Progress = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
+
+/// Options of a download: expectations to check and a progress callback.
+#[derive(Clone, Default)]
+pub struct DownloadOptions {
+    /// The expected media type (`image/png`; `image/*` matches any image). Parameters such as
+    /// `charset` are ignored. A response without `Content-Type` is not rejected.
+    pub content_type: Option<String>,
+    /// The expected size in bytes (e.g. the output's declared `file_size`).
+    pub size: Option<u64>,
+    /// Called after every chunk written with `(downloaded, total)`.
+    pub progress: Option<Progress>,
+}
+
+impl fmt::Debug for DownloadOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DownloadOptions")
+            .field("content_type", &self.content_type)
+            .field("size", &self.size)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+impl DownloadOptions {
+    /// No checks, no progress.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Checks the content type (see [`DownloadOptions::content_type`](#structfield.content_type)).
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+    /// Checks the size.
+    pub fn size(mut self, bytes: u64) -> Self {
+        self.size = Some(bytes);
+        self
+    }
+    /// Reports progress to `f(downloaded, total)`.
+    pub fn on_progress(mut self, f: impl Fn(u64, Option<u64>) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+}
+
+/// What a download produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Bytes written.
+    pub bytes: u64,
+    /// The content type received, if any.
+    pub content_type: Option<String>,
+}
+
+/// Downloads `url` (or decodes a `data:` URI) into the file at `path`.
+///
+/// The body streams into a temporary file beside `path`, which is synced, checked (size against
+/// `Content-Length` and [`DownloadOptions::size`], content type) and only then renamed to
+/// `path`. On any failure the temporary file is removed and `path` is left untouched.
+pub async fn download_to_path(
+    http: &reqwest::Client,
+    url: &str,
+    path: impl AsRef<Path>,
+    options: &DownloadOptions,
+) -> Result<Downloaded, FilesError> {
+    let path = path.as_ref();
+    let io = |what: &'static str, p: &Path| {
+        let p = p.display().to_string();
+        move |source| FilesError::Io { what, path: p, source }
+    };
+    let name = path.file_name().ok_or_else(|| FilesError::Io {
+        what: "downloading to",
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "no file name"),
+    })?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = dir.join(temp_name(name));
+    let file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .await
+        .map_err(io("creating", &tmp))?;
+    let result = async {
+        let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+        let done = stream_into(http, url, &mut writer, options, &tmp).await?;
+        writer.flush().await.map_err(io("writing", &tmp))?;
+        let file = writer.into_inner();
+        file.sync_all().await.map_err(io("syncing", &tmp))?;
+        drop(file);
+        tokio::fs::rename(&tmp, path).await.map_err(io("renaming to", path))?;
+        Ok(done)
+    }
+    .await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&tmp).await;
+    }
+    result
+}
+
+/// Downloads `url` (or decodes a `data:` URI) into `writer`, streaming.
+///
+/// The same checks as [`download_to_path`] apply, but bytes already written before a failure
+/// (e.g. a truncated body) stay written: discard the writer's content on error.
+pub async fn download_to_writer<W>(
+    http: &reqwest::Client,
+    url: &str,
+    writer: &mut W,
+    options: &DownloadOptions,
+) -> Result<Downloaded, FilesError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let done = stream_into(http, url, writer, options, Path::new("<writer>")).await?;
+    writer.flush().await.map_err(|source| FilesError::Io {
+        what: "writing",
+        path: "<writer>".into(),
+        source,
+    })?;
+    Ok(done)
+}
+
+fn temp_name(name: &std::ffi::OsStr) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(".{}.{}-{nanos}-{n}.part", name.to_string_lossy(), std::process::id())
+}
+
+fn media_type(ct: &str) -> String {
+    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Whether `actual` satisfies `expected` (`type/subtype`, `type/*` or `*/*`).
+fn content_type_matches(expected: &str, actual: &str) -> bool {
+    let (e, a) = (media_type(expected), media_type(actual));
+    if e == "*/*" || e == a {
+        return true;
+    }
+    match e.strip_suffix("/*") {
+        Some(main) => a.split('/').next() == Some(main),
+        None => false,
+    }
+}
+
+async fn stream_into<W>(
+    http: &reqwest::Client,
+    url: &str,
+    writer: &mut W,
+    options: &DownloadOptions,
+    target: &Path,
+) -> Result<Downloaded, FilesError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let write_err = |source| FilesError::Io {
+        what: "writing",
+        path: target.display().to_string(),
+        source,
+    };
+    let check_type = |actual: Option<&str>| -> Result<(), FilesError> {
+        if let (Some(expected), Some(actual)) = (&options.content_type, actual) {
+            if !content_type_matches(expected, actual) {
+                return Err(FilesError::ContentTypeMismatch {
+                    url: short_url(url),
+                    expected: expected.clone(),
+                    actual: actual.to_string(),
+                });
+            }
+        }
+        Ok(())
+    };
+    let check_size = |actual: u64, origin_of_actual: bool| -> Result<(), FilesError> {
+        match options.size {
+            Some(expected) if expected != actual => Err(FilesError::SizeMismatch {
+                url: short_url(url),
+                origin: if origin_of_actual { "declared file size vs Content-Length" } else { "declared file size" },
+                expected,
+                actual,
+            }),
+            _ => Ok(()),
+        }
+    };
+
+    if is_data_uri(url) {
+        let decoded = parse_data_uri(url)?;
+        check_type(Some(&decoded.content_type))?;
+        let len = decoded.data.len() as u64;
+        check_size(len, false)?;
+        writer.write_all(&decoded.data).await.map_err(write_err)?;
+        if let Some(p) = &options.progress {
+            p(len, Some(len));
+        }
+        return Ok(Downloaded { bytes: len, content_type: Some(decoded.content_type) });
+    }
+
+    let mut resp = http.get(url).send().await.map_err(|e| FilesError::Http {
+        url: url.to_string(),
+        source: e.without_url(),
+    })?;
+    if !resp.status().is_success() {
+        return Err(FilesError::Status { url: url.to_string(), status: resp.status() });
+    }
+    let content_type = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    check_type(content_type.as_deref())?;
+    let total = resp.content_length();
+    if let Some(announced) = total {
+        check_size(announced, true)?;
+    }
+    let total = total.or(options.size);
+
+    let mut received = 0u64;
+    if let Some(p) = &options.progress {
+        p(0, total);
+    }
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                writer.write_all(&chunk).await.map_err(write_err)?;
+                received += chunk.len() as u64;
+                if let Some(p) = &options.progress {
+                    p(received, total);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let e = e.without_url();
+                return Err(match total {
+                    Some(expected) => FilesError::Truncated {
+                        url: url.to_string(),
+                        received,
+                        expected,
+                        source: Some(e),
+                    },
+                    None => FilesError::Body { url: url.to_string(), received, source: e },
+                });
+            }
+        }
+    }
+    if let Some(expected) = total {
+        if received < expected {
+            return Err(FilesError::Truncated {
+                url: url.to_string(),
+                received,
+                expected,
+                source: None,
+            });
+        }
+    }
+    check_size(received, false)?;
+    Ok(Downloaded { bytes: received, content_type })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_match() {
+        assert!(content_type_matches("image/png", "image/png"));
+        assert!(content_type_matches("image/png", "IMAGE/PNG; charset=binary"));
+        assert!(content_type_matches("image/*", "image/webp"));
+        assert!(content_type_matches("*/*", "video/mp4"));
+        assert!(!content_type_matches("image/png", "image/jpeg"));
+        assert!(!content_type_matches("image/*", "video/mp4"));
+    }
+
+    #[test]
+    fn short_url_cuts_data_uris() {
+        let long = data_uri(vec![0u8; 1000], "image/png");
+        let s = short_url(&long);
+        assert!(s.starts_with("data:image/png;base64,..."), "{s}");
+        assert!(s.len() < 80);
+    }
+}

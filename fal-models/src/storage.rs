@@ -1,1 +1,1022 @@
-//! (being written)
+//! Upload files to fal storage (the fal CDN, `storage_type=fal-cdn-v3`) and get back a URL
+//! that any endpoint accepts as a file input.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fal_models::storage::StorageError> {
+//! use fal_models::storage::{Storage, UploadOptions};
+//!
+//! let storage = Storage::builder().key(std::env::var("FAL_KEY").unwrap()).build()?;
+//! let url = storage.upload_path("cat.png", &UploadOptions::default()).await?;
+//! println!("{url}");
+//! # Ok(()) }
+//! ```
+//!
+//! Protocol:
+//!
+//! 1. `POST {rest_base_url}/storage/auth/token?storage_type=fal-cdn-v3` with the API key and
+//!    body `{}` returns `{token, token_type, base_url, expires_at}`; the token is cached until
+//!    shortly before it expires (see [`StorageBuilder::token_refresh_margin`]).
+//! 2. Files up to the multipart threshold (100 MB by default): `POST {base_url}/files/upload`
+//!    with the raw bytes returns `{access_url}`.
+//! 3. Larger files: `POST {base_url}/files/upload/multipart` returns `{access_url, uploadId}`;
+//!    parts (10 MB by default) go to `PUT {access_url}/multipart/{uploadId}/{n}` with bounded
+//!    parallelism, each part retried; `POST {access_url}/multipart/{uploadId}/complete` with
+//!    `{parts: [{partNumber, etag}]}` finishes the upload.
+//!
+//! The API key and the storage tokens never appear in `Debug` or `Display` output or in errors.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt, stream};
+use reqwest::StatusCode;
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue};
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// The fal REST API, which issues storage tokens.
+pub const DEFAULT_REST_BASE_URL: &str = "https://rest.fal.ai";
+/// The storage type requested from the token endpoint.
+pub const STORAGE_TYPE: &str = "fal-cdn-v3";
+/// Files strictly larger than this many bytes are uploaded in parts (100 MB).
+pub const DEFAULT_MULTIPART_THRESHOLD: u64 = 100 * 1024 * 1024;
+/// The size of one part of a multipart upload (10 MB).
+pub const DEFAULT_PART_SIZE: usize = 10 * 1024 * 1024;
+/// How many parts (or, for [`Storage::resolve_local_files`], files) are uploaded at once.
+pub const DEFAULT_CONCURRENCY: usize = 4;
+/// How many times a failed request (part, single upload) is retried.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Header carrying the original file name of an upload.
+pub const FILE_NAME_HEADER: &str = "X-Fal-File-Name";
+/// Header carrying the object lifecycle preference of an upload.
+pub const LIFECYCLE_HEADER: &str = "X-Fal-Object-Lifecycle-Preference";
+
+/// A token whose `expires_at` cannot be parsed is used for this long.
+const FALLBACK_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
+/// Error bodies quoted in errors are cut to this many characters.
+const MAX_ERROR_BODY: usize = 500;
+
+/// What went wrong while uploading. Messages name the step, the URL and the part that failed;
+/// they never contain the API key or a storage token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// No API key was given and `FAL_KEY` is not set.
+    #[error("no fal API key: call StorageBuilder::key or set the FAL_KEY environment variable")]
+    MissingKey,
+    /// The builder was given an unusable setting.
+    #[error("invalid storage configuration: {0}")]
+    Config(String),
+    /// The request could not be sent or its response could not be read.
+    #[error("{step}: request to {url} failed: {source}")]
+    Http {
+        /// The step that failed, e.g. `uploading part 3`.
+        step: String,
+        /// The URL requested.
+        url: String,
+        /// The transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The server answered with an error status.
+    #[error("{step}: {url} answered {status}: {body}")]
+    Status {
+        /// The step that failed.
+        step: String,
+        /// The URL requested.
+        url: String,
+        /// The HTTP status.
+        status: StatusCode,
+        /// The start of the response body.
+        body: String,
+    },
+    /// The server answered 2xx but the response is not what the protocol says.
+    #[error("{step}: unexpected response from {url}: {detail}")]
+    Response {
+        /// The step that failed.
+        step: String,
+        /// The URL requested.
+        url: String,
+        /// What was wrong with it.
+        detail: String,
+    },
+    /// Reading the local file or reader failed.
+    #[error("reading {what}: {source}")]
+    Io {
+        /// The path (or `reader`) being read.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A multipart upload part still failed after all retries.
+    #[error("multipart upload part {part} failed after {attempts} attempt(s): {source}")]
+    Part {
+        /// The 1-based part number.
+        part: u32,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last error.
+        #[source]
+        source: Box<StorageError>,
+    },
+}
+
+impl StorageError {
+    /// Whether retrying the same request may succeed (transport errors, 408, 429, 5xx).
+    fn is_retryable(&self) -> bool {
+        match self {
+            StorageError::Http { .. } => true,
+            StorageError::Status { status, .. } => {
+                status.is_server_error()
+                    || *status == StatusCode::TOO_MANY_REQUESTS
+                    || *status == StatusCode::REQUEST_TIMEOUT
+                    || is_auth_status(*status)
+            }
+            _ => false,
+        }
+    }
+
+    fn is_auth_failure(&self) -> bool {
+        matches!(self, StorageError::Status { status, .. } if is_auth_status(*status))
+    }
+}
+
+fn is_auth_status(status: StatusCode) -> bool {
+    status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
+}
+
+/// A string that never shows up in `Debug` output.
+#[derive(Clone)]
+struct Secret(String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Options of one upload.
+#[derive(Debug, Clone, Default)]
+pub struct UploadOptions {
+    /// The file name sent as `X-Fal-File-Name`; [`Storage::upload_path`] defaults it to the
+    /// path's file name.
+    pub file_name: Option<String>,
+    /// The content type; defaults to one guessed from the file name, else
+    /// `application/octet-stream`.
+    pub content_type: Option<String>,
+    /// How long fal keeps the object, sent as
+    /// `X-Fal-Object-Lifecycle-Preference: {"expiration_duration_seconds": N}`.
+    pub expires_in: Option<Duration>,
+}
+
+impl UploadOptions {
+    /// Options with nothing set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the file name sent as `X-Fal-File-Name`.
+    pub fn file_name(mut self, name: impl Into<String>) -> Self {
+        self.file_name = Some(name.into());
+        self
+    }
+    /// Sets the content type.
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
+        self
+    }
+    /// Asks fal to delete the object after `lifetime` (whole seconds).
+    pub fn expires_in(mut self, lifetime: Duration) -> Self {
+        self.expires_in = Some(lifetime);
+        self
+    }
+
+    fn resolved_content_type(&self) -> String {
+        if let Some(ct) = &self.content_type {
+            return ct.clone();
+        }
+        self.file_name
+            .as_deref()
+            .map(|n| crate::files::content_type_from_path(Path::new(n)))
+            .unwrap_or("application/octet-stream")
+            .to_string()
+    }
+}
+
+/// Builds a [`Storage`]; see [`Storage::builder`].
+#[derive(Default)]
+pub struct StorageBuilder {
+    key: Option<Secret>,
+    rest_base_url: Option<String>,
+    upload_base_url: Option<String>,
+    http: Option<reqwest::Client>,
+    multipart_threshold: Option<u64>,
+    part_size: Option<usize>,
+    concurrency: Option<usize>,
+    max_retries: Option<u32>,
+    retry_backoff: Option<Duration>,
+    token_refresh_margin: Option<Duration>,
+    clock: Option<Clock>,
+}
+
+impl fmt::Debug for StorageBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StorageBuilder")
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("rest_base_url", &self.rest_base_url)
+            .field("upload_base_url", &self.upload_base_url)
+            .field("multipart_threshold", &self.multipart_threshold)
+            .field("part_size", &self.part_size)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StorageBuilder {
+    /// The fal API key (`FAL_KEY`); sent as `Authorization: Key {key}` to the token endpoint
+    /// only. Without it, [`build`](Self::build) reads the `FAL_KEY` environment variable.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(Secret(key.into()));
+        self
+    }
+    /// The REST API base URL (default [`DEFAULT_REST_BASE_URL`]).
+    pub fn rest_base_url(mut self, url: impl Into<String>) -> Self {
+        self.rest_base_url = Some(url.into());
+        self
+    }
+    /// Uploads go to this base URL instead of the `base_url` the token endpoint returns.
+    pub fn upload_base_url(mut self, url: impl Into<String>) -> Self {
+        self.upload_base_url = Some(url.into());
+        self
+    }
+    /// The HTTP client to use (share the one of the queue client).
+    pub fn http(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+    /// Files strictly larger than this are uploaded in parts (default 100 MB).
+    pub fn multipart_threshold(mut self, bytes: u64) -> Self {
+        self.multipart_threshold = Some(bytes);
+        self
+    }
+    /// The size of each part but the last (default 10 MB).
+    pub fn part_size(mut self, bytes: usize) -> Self {
+        self.part_size = Some(bytes);
+        self
+    }
+    /// How many parts or files are uploaded at the same time (default 4).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = Some(n);
+        self
+    }
+    /// How many times a failed part or upload is retried (default 3).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = Some(n);
+        self
+    }
+    /// The delay before the first retry, doubled for each further one (default 500 ms).
+    pub fn retry_backoff(mut self, delay: Duration) -> Self {
+        self.retry_backoff = Some(delay);
+        self
+    }
+    /// A token is refreshed this long before its `expires_at` (default 60 s).
+    pub fn token_refresh_margin(mut self, margin: Duration) -> Self {
+        self.token_refresh_margin = Some(margin);
+        self
+    }
+    /// Replaces the wall clock used for token expiry (for tests).
+    pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Builds the storage client.
+    pub fn build(self) -> Result<Storage, StorageError> {
+        let key = match self.key {
+            Some(k) => k,
+            None => Secret(std::env::var("FAL_KEY").map_err(|_| StorageError::MissingKey)?),
+        };
+        if key.0.trim().is_empty() {
+            return Err(StorageError::MissingKey);
+        }
+        let part_size = self.part_size.unwrap_or(DEFAULT_PART_SIZE);
+        if part_size == 0 {
+            return Err(StorageError::Config("part_size must be positive".into()));
+        }
+        let concurrency = self.concurrency.unwrap_or(DEFAULT_CONCURRENCY);
+        if concurrency == 0 {
+            return Err(StorageError::Config("concurrency must be positive".into()));
+        }
+        let rest = trim_base(self.rest_base_url.as_deref().unwrap_or(DEFAULT_REST_BASE_URL));
+        reqwest::Url::parse(&rest)
+            .map_err(|e| StorageError::Config(format!("rest_base_url {rest:?}: {e}")))?;
+        let upload_base_url = match self.upload_base_url {
+            Some(u) => {
+                let u = trim_base(&u);
+                reqwest::Url::parse(&u)
+                    .map_err(|e| StorageError::Config(format!("upload_base_url {u:?}: {e}")))?;
+                Some(u)
+            }
+            None => None,
+        };
+        Ok(Storage {
+            inner: Arc::new(Inner {
+                http: self.http.unwrap_or_default(),
+                key,
+                rest_base_url: rest,
+                upload_base_url,
+                multipart_threshold: self
+                    .multipart_threshold
+                    .unwrap_or(DEFAULT_MULTIPART_THRESHOLD),
+                part_size,
+                concurrency,
+                max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+                retry_backoff: self.retry_backoff.unwrap_or(Duration::from_millis(500)),
+                refresh_margin: self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+                token: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+}
+
+fn trim_base(url: &str) -> String {
+    url.trim_end_matches('/').to_string()
+}
+
+/// Uploads files to fal storage. Cheap to clone; clones share the token cache.
+#[derive(Clone)]
+pub struct Storage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    key: Secret,
+    rest_base_url: String,
+    upload_base_url: Option<String>,
+    multipart_threshold: u64,
+    part_size: usize,
+    concurrency: usize,
+    max_retries: u32,
+    retry_backoff: Duration,
+    refresh_margin: Duration,
+    clock: Clock,
+    token: tokio::sync::Mutex<Option<Token>>,
+}
+
+impl fmt::Debug for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("Storage")
+            .field("key", &i.key)
+            .field("rest_base_url", &i.rest_base_url)
+            .field("upload_base_url", &i.upload_base_url)
+            .field("multipart_threshold", &i.multipart_threshold)
+            .field("part_size", &i.part_size)
+            .field("concurrency", &i.concurrency)
+            .field("max_retries", &i.max_retries)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cached storage token.
+#[derive(Clone)]
+struct Token {
+    authorization: Secret,
+    base_url: String,
+    /// The token is refreshed from this instant on.
+    refresh_at: SystemTime,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    token: String,
+    token_type: String,
+    base_url: String,
+    #[serde(default)]
+    expires_at: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct AccessUrl {
+    access_url: String,
+}
+
+#[derive(Deserialize)]
+struct MultipartStart {
+    access_url: String,
+    #[serde(rename = "uploadId")]
+    upload_id: String,
+}
+
+/// A body that can be produced again for a retry.
+enum Source {
+    Bytes(Bytes),
+    Path(PathBuf, u64),
+}
+
+impl Storage {
+    /// Starts building a storage client.
+    pub fn builder() -> StorageBuilder {
+        StorageBuilder::default()
+    }
+
+    /// Uploads bytes and returns their URL.
+    pub async fn upload_bytes(
+        &self,
+        data: impl Into<Bytes>,
+        options: &UploadOptions,
+    ) -> Result<String, StorageError> {
+        let data: Bytes = data.into();
+        if data.len() as u64 > self.inner.multipart_threshold {
+            let size = self.inner.part_size;
+            let parts = (0..data.len())
+                .step_by(size)
+                .map(|start| Ok(data.slice(start..(start + size).min(data.len()))))
+                .collect::<Vec<_>>();
+            self.upload_multipart(stream::iter(parts), options).await
+        } else {
+            self.upload_single(Source::Bytes(data), options).await
+        }
+    }
+
+    /// Uploads everything `reader` yields and returns the URL.
+    ///
+    /// Up to the multipart threshold is buffered to decide between a single and a multipart
+    /// upload; beyond it, at most `concurrency + 1` parts are held in memory. Prefer
+    /// [`upload_path`](Self::upload_path) for files on disk: it streams single uploads.
+    pub async fn upload_reader<R>(
+        &self,
+        reader: R,
+        options: &UploadOptions,
+    ) -> Result<String, StorageError>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let threshold = self.inner.multipart_threshold;
+        let mut head = Vec::new();
+        let mut reader = reader;
+        (&mut reader)
+            .take(threshold.saturating_add(1))
+            .read_to_end(&mut head)
+            .await
+            .map_err(|source| StorageError::Io { what: "reader".into(), source })?;
+        if head.len() as u64 <= threshold {
+            return self.upload_single(Source::Bytes(head.into()), options).await;
+        }
+        let chained = std::io::Cursor::new(head).chain(reader);
+        let parts = read_parts(chained, self.inner.part_size, "reader".into());
+        self.upload_multipart(parts, options).await
+    }
+
+    /// Uploads a local file and returns its URL. The file name (`X-Fal-File-Name`) and content
+    /// type default to ones derived from `path`.
+    pub async fn upload_path(
+        &self,
+        path: impl AsRef<Path>,
+        options: &UploadOptions,
+    ) -> Result<String, StorageError> {
+        let path = path.as_ref();
+        let what = path.display().to_string();
+        let mut options = options.clone();
+        if options.file_name.is_none() {
+            options.file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        }
+        if options.content_type.is_none() {
+            options.content_type = Some(crate::files::content_type_from_path(path).to_string());
+        }
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|source| StorageError::Io { what: what.clone(), source })?;
+        if !meta.is_file() {
+            return Err(StorageError::Io {
+                what,
+                source: std::io::Error::other("not a regular file"),
+            });
+        }
+        if meta.len() > self.inner.multipart_threshold {
+            let file = tokio::fs::File::open(path)
+                .await
+                .map_err(|source| StorageError::Io { what: what.clone(), source })?;
+            let parts = read_parts(file, self.inner.part_size, what);
+            self.upload_multipart(parts, &options).await
+        } else {
+            self.upload_single(Source::Path(path.to_path_buf(), meta.len()), &options)
+                .await
+        }
+    }
+
+    /// Uploads every local file referenced by a `file://` URL (see [`crate::files::local`]) in
+    /// a serialized input and replaces the URL with the uploaded one; returns how many
+    /// distinct files were uploaded. See [`crate::files::resolve_local_files`].
+    pub async fn resolve_local_files(
+        &self,
+        value: &mut serde_json::Value,
+    ) -> Result<usize, crate::files::FilesError> {
+        crate::files::resolve_local_files(self, value).await
+    }
+
+    /// The configured parallelism (used by [`crate::files::resolve_local_files`]).
+    pub(crate) fn concurrency(&self) -> usize {
+        self.inner.concurrency
+    }
+
+    /// Forgets the cached storage token so that the next upload fetches a new one.
+    pub async fn invalidate_token(&self) {
+        *self.inner.token.lock().await = None;
+    }
+
+    /// Returns the cached token or fetches a new one. Concurrent callers wait for one fetch.
+    async fn token(&self) -> Result<Token, StorageError> {
+        let mut guard = self.inner.token.lock().await;
+        let now = (self.inner.clock)();
+        if let Some(t) = guard.as_ref() {
+            if now < t.refresh_at {
+                return Ok(t.clone());
+            }
+        }
+        let t = self.fetch_token(now).await?;
+        *guard = Some(t.clone());
+        Ok(t)
+    }
+
+    /// Drops the cached token if it is still `auth` (another task may have refreshed it).
+    async fn drop_token(&self, auth: &Secret) {
+        let mut guard = self.inner.token.lock().await;
+        if guard.as_ref().is_some_and(|t| t.authorization.0 == auth.0) {
+            *guard = None;
+        }
+    }
+
+    async fn fetch_token(&self, now: SystemTime) -> Result<Token, StorageError> {
+        let step = "fetching a storage token";
+        let url = format!(
+            "{}/storage/auth/token?storage_type={STORAGE_TYPE}",
+            self.inner.rest_base_url
+        );
+        let resp = self
+            .inner
+            .http
+            .post(&url)
+            .header(AUTHORIZATION, header_value(&format!("Key {}", self.inner.key.0))?)
+            .header(CONTENT_TYPE, "application/json")
+            .body("{}")
+            .send()
+            .await
+            .map_err(|e| http_err(step, &url, e))?;
+        let resp = check_status(step, &url, resp).await?;
+        let body: TokenResponse = json_body(step, &url, resp).await?;
+        let ttl_end = parse_expiry(&body.expires_at).unwrap_or(now + FALLBACK_TOKEN_TTL);
+        let refresh_at = ttl_end
+            .checked_sub(self.inner.refresh_margin)
+            .unwrap_or(UNIX_EPOCH);
+        let base_url = match &self.inner.upload_base_url {
+            Some(u) => u.clone(),
+            None => trim_base(&body.base_url),
+        };
+        if reqwest::Url::parse(&base_url).is_err() {
+            return Err(StorageError::Response {
+                step: step.into(),
+                url,
+                detail: format!("base_url {base_url:?} is not a URL"),
+            });
+        }
+        Ok(Token {
+            authorization: Secret(format!("{} {}", body.token_type, body.token)),
+            base_url,
+            refresh_at,
+        })
+    }
+
+    fn upload_headers(
+        &self,
+        req: reqwest::RequestBuilder,
+        token: &Token,
+        content_type: &str,
+        options: &UploadOptions,
+    ) -> Result<reqwest::RequestBuilder, StorageError> {
+        let mut req = req
+            .header(AUTHORIZATION, header_value(&token.authorization.0)?)
+            .header(CONTENT_TYPE, header_value(content_type)?);
+        if let Some(name) = &options.file_name {
+            req = req.header(FILE_NAME_HEADER, header_value(&sanitize_file_name(name))?);
+        }
+        if let Some(lifetime) = options.expires_in {
+            let pref = serde_json::json!({ "expiration_duration_seconds": lifetime.as_secs() });
+            req = req.header(LIFECYCLE_HEADER, header_value(&pref.to_string())?);
+        }
+        Ok(req)
+    }
+
+    /// Runs `attempt` up to `1 + max_retries` times, backing off between retryable failures
+    /// and dropping the cached token after a 401/403.
+    async fn with_retries<F, Fut, T>(&self, mut attempt: F) -> (Result<T, StorageError>, u32)
+    where
+        F: FnMut(Token) -> Fut,
+        Fut: Future<Output = Result<T, StorageError>>,
+    {
+        let mut delay = self.inner.retry_backoff;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let token = match self.token().await {
+                Ok(t) => t,
+                Err(e) => return (Err(e), attempts),
+            };
+            let auth = token.authorization.clone();
+            match attempt(token).await {
+                Ok(v) => return (Ok(v), attempts),
+                Err(e) if e.is_retryable() && attempts <= self.inner.max_retries => {
+                    if e.is_auth_failure() {
+                        self.drop_token(&auth).await;
+                    } else {
+                        tokio::time::sleep(delay).await;
+                        delay = delay.saturating_mul(2);
+                    }
+                }
+                Err(e) => return (Err(e), attempts),
+            }
+        }
+    }
+
+    async fn upload_single(
+        &self,
+        source: Source,
+        options: &UploadOptions,
+    ) -> Result<String, StorageError> {
+        let content_type = options.resolved_content_type();
+        let step = "uploading file";
+        let (result, _) = self
+            .with_retries(|token| {
+                let content_type = &content_type;
+                let source = &source;
+                async move {
+                    let url = format!("{}/files/upload", token.base_url);
+                    let (body, len) = match source {
+                        Source::Bytes(b) => (reqwest::Body::from(b.clone()), b.len() as u64),
+                        Source::Path(p, len) => (file_body(p).await?, *len),
+                    };
+                    let req = self.upload_headers(
+                        self.inner.http.post(&url),
+                        &token,
+                        content_type,
+                        options,
+                    )?;
+                    let resp = req
+                        .header(CONTENT_LENGTH, len)
+                        .body(body)
+                        .send()
+                        .await
+                        .map_err(|e| http_err(step, &url, e))?;
+                    let resp = check_status(step, &url, resp).await?;
+                    let body: AccessUrl = json_body(step, &url, resp).await?;
+                    Ok(body.access_url)
+                }
+            })
+            .await;
+        result
+    }
+
+    async fn upload_multipart<S>(
+        &self,
+        parts: S,
+        options: &UploadOptions,
+    ) -> Result<String, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, StorageError>> + Send,
+    {
+        let content_type = options.resolved_content_type();
+        let step = "initiating multipart upload";
+        let (start, _) = self
+            .with_retries(|token| {
+                let content_type = &content_type;
+                async move {
+                    let url = format!("{}/files/upload/multipart", token.base_url);
+                    let req = self.upload_headers(
+                        self.inner.http.post(&url),
+                        &token,
+                        content_type,
+                        options,
+                    )?;
+                    let resp = req.send().await.map_err(|e| http_err(step, &url, e))?;
+                    let resp = check_status(step, &url, resp).await?;
+                    json_body::<MultipartStart>(step, &url, resp).await
+                }
+            })
+            .await;
+        let start = start?;
+        let access_url = trim_base(&start.access_url);
+        let upload_base = format!("{access_url}/multipart/{}", start.upload_id);
+
+        let mut etags: Vec<(u32, String)> = parts
+            .enumerate()
+            .map(|(i, part)| {
+                let n = i as u32 + 1;
+                let upload_base = &upload_base;
+                let content_type = &content_type;
+                async move {
+                    let data = part?;
+                    self.upload_part(upload_base, n, data, content_type).await
+                }
+            })
+            .buffer_unordered(self.inner.concurrency)
+            .try_collect()
+            .await?;
+        if etags.is_empty() {
+            return Err(StorageError::Io {
+                what: "multipart upload".into(),
+                source: std::io::Error::other("the source yielded no data"),
+            });
+        }
+        etags.sort_by_key(|(n, _)| *n);
+
+        let step = "completing multipart upload";
+        let url = format!("{upload_base}/complete");
+        let body = serde_json::json!({
+            "parts": etags
+                .iter()
+                .map(|(n, etag)| serde_json::json!({ "partNumber": n, "etag": etag }))
+                .collect::<Vec<_>>(),
+        });
+        let (done, _) = self
+            .with_retries(|token| {
+                let url = &url;
+                let body = &body;
+                async move {
+                    let resp = self
+                        .inner
+                        .http
+                        .post(url)
+                        .header(AUTHORIZATION, header_value(&token.authorization.0)?)
+                        .json(body)
+                        .send()
+                        .await
+                        .map_err(|e| http_err(step, url, e))?;
+                    let resp = check_status(step, url, resp).await?;
+                    // The response may repeat the access URL; the one from the start is final.
+                    let text = resp.text().await.map_err(|e| http_err(step, url, e))?;
+                    Ok(serde_json::from_str::<AccessUrl>(&text)
+                        .map(|a| a.access_url)
+                        .ok())
+                }
+            })
+            .await;
+        Ok(done?.unwrap_or(start.access_url))
+    }
+
+    async fn upload_part(
+        &self,
+        upload_base: &str,
+        n: u32,
+        data: Bytes,
+        content_type: &str,
+    ) -> Result<(u32, String), StorageError> {
+        let url = format!("{upload_base}/{n}");
+        let step = format!("uploading part {n}");
+        let (result, attempts) = self
+            .with_retries(|token| {
+                let (url, step, data) = (&url, &step, data.clone());
+                async move {
+                    let resp = self
+                        .inner
+                        .http
+                        .put(url)
+                        .header(AUTHORIZATION, header_value(&token.authorization.0)?)
+                        .header(CONTENT_TYPE, header_value(content_type)?)
+                        .header(CONTENT_LENGTH, data.len())
+                        .body(data)
+                        .send()
+                        .await
+                        .map_err(|e| http_err(step, url, e))?;
+                    let resp = check_status(step, url, resp).await?;
+                    let etag = resp
+                        .headers()
+                        .get(ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_string)
+                        .ok_or_else(|| StorageError::Response {
+                            step: step.clone(),
+                            url: url.clone(),
+                            detail: "no ETag header in the response".into(),
+                        })?;
+                    Ok(etag)
+                }
+            })
+            .await;
+        match result {
+            Ok(etag) => Ok((n, etag)),
+            Err(e) => Err(StorageError::Part { part: n, attempts, source: Box::new(e) }),
+        }
+    }
+}
+
+/// Splits a reader into parts of `part_size` bytes (the last may be shorter), read lazily.
+fn read_parts<R>(
+    reader: R,
+    part_size: usize,
+    what: String,
+) -> impl Stream<Item = Result<Bytes, StorageError>> + Send
+where
+    R: AsyncRead + Unpin + Send,
+{
+    stream::try_unfold((reader, what), move |(mut reader, what)| async move {
+        let mut buf = Vec::with_capacity(part_size);
+        (&mut reader)
+            .take(part_size as u64)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|source| StorageError::Io { what: what.clone(), source })?;
+        if buf.is_empty() {
+            Ok(None)
+        } else {
+            Ok(Some((Bytes::from(buf), (reader, what))))
+        }
+    })
+}
+
+/// A streaming request body reading `path` from the start.
+async fn file_body(path: &Path) -> Result<reqwest::Body, StorageError> {
+    let file = tokio::fs::File::open(path).await.map_err(|source| StorageError::Io {
+        what: path.display().to_string(),
+        source,
+    })?;
+    let chunks = stream::try_unfold(file, |mut file| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            Ok::<_, std::io::Error>(None)
+        } else {
+            buf.truncate(n);
+            Ok(Some((Bytes::from(buf), file)))
+        }
+    });
+    Ok(reqwest::Body::wrap_stream(chunks))
+}
+
+fn header_value(value: &str) -> Result<HeaderValue, StorageError> {
+    // The message must not quote `value`: it may be a credential.
+    HeaderValue::from_str(value)
+        .map_err(|_| StorageError::Config("a header value contains invalid characters".into()))
+}
+
+/// Replaces what cannot go into a header value (non-ASCII, control characters) with `_`.
+fn sanitize_file_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .collect()
+}
+
+fn http_err(step: &str, url: &str, source: reqwest::Error) -> StorageError {
+    StorageError::Http { step: step.into(), url: url.into(), source: source.without_url() }
+}
+
+async fn check_status(
+    step: &str,
+    url: &str,
+    resp: reqwest::Response,
+) -> Result<reqwest::Response, StorageError> {
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let body = resp.text().await.unwrap_or_default();
+    let mut body: String = body.chars().take(MAX_ERROR_BODY).collect();
+    if body.is_empty() {
+        body = "(empty body)".into();
+    }
+    Err(StorageError::Status { step: step.into(), url: url.into(), status, body })
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(
+    step: &str,
+    url: &str,
+    resp: reqwest::Response,
+) -> Result<T, StorageError> {
+    let bytes = resp.bytes().await.map_err(|e| http_err(step, url, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| StorageError::Response {
+        step: step.into(),
+        url: url.into(),
+        detail: format!("invalid JSON body: {e}"),
+    })
+}
+
+/// Parses `expires_at`: an RFC 3339 / ISO 8601 date-time (no offset means UTC) or a number of
+/// seconds since the Unix epoch.
+fn parse_expiry(value: &serde_json::Value) -> Option<SystemTime> {
+    match value {
+        serde_json::Value::Number(n) => {
+            let secs = n.as_f64()?;
+            (secs.is_finite() && secs >= 0.0).then(|| UNIX_EPOCH + Duration::from_secs_f64(secs))
+        }
+        serde_json::Value::String(s) => parse_iso8601(s),
+        _ => None,
+    }
+}
+
+/// `YYYY-MM-DD[T ]HH:MM:SS[.frac][Z|±HH:MM|±HHMM]`.
+pub(crate) fn parse_iso8601(s: &str) -> Option<SystemTime> {
+    let s = s.trim();
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut rest = &s[19..];
+    let mut nanos = 0u32;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let mut scaled: String = frac[..digits].chars().take(9).collect();
+        while scaled.len() < 9 {
+            scaled.push('0');
+        }
+        nanos = scaled.parse().ok()?;
+        rest = &frac[digits..];
+    }
+    let offset_secs: i64 = match rest {
+        "" | "Z" | "z" => 0,
+        _ => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let hm = rest[1..].replace(':', "");
+            if hm.len() != 4 || !hm.bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let h: i64 = hm[..2].parse().ok()?;
+            let m: i64 = hm[2..].parse().ok()?;
+            sign * (h * 3600 + m * 60)
+        }
+    };
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
+    if secs < 0 {
+        return None;
+    }
+    Some(UNIX_EPOCH + Duration::new(secs as u64, nanos))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_forms() {
+        let t = |s: &str| parse_iso8601(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
+        assert_eq!(t("2024-02-29T12:30:15Z"), Some(Duration::from_secs(1_709_209_815)));
+        assert_eq!(t("2024-02-29T14:30:15+02:00"), Some(Duration::from_secs(1_709_209_815)));
+        assert_eq!(t("2024-02-29 12:30:15"), Some(Duration::from_secs(1_709_209_815)));
+        assert_eq!(
+            t("2024-02-29T12:30:15.250000+00:00"),
+            Some(Duration::new(1_709_209_815, 250_000_000))
+        );
+        assert_eq!(t("2024-02-29T10:30:15-0200"), Some(Duration::from_secs(1_709_209_815)));
+        assert_eq!(t("not a date"), None);
+        assert_eq!(t("2024-13-01T00:00:00Z"), None);
+        assert_eq!(t("2024-01-01T00:00:00Q"), None);
+    }
+
+    #[test]
+    fn debug_hides_key() {
+        let s = Storage::builder().key("secret-key-123").build().unwrap();
+        assert!(!format!("{s:?}").contains("secret-key-123"));
+        let b = Storage::builder().key("secret-key-123");
+        assert!(!format!("{b:?}").contains("secret-key-123"));
+    }
+}

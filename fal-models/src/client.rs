@@ -1,4 +1,0 @@
-//! The fal queue client (being written).
-
-/// Placeholder until the client lands.
-pub struct Client;

@@ -1,0 +1,249 @@
+//! Uploads to a fake fal storage server over real HTTP on loopback.
+
+mod storage_fake;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
+
+use fal_models::storage::{Storage, StorageBuilder, StorageError, UploadOptions};
+use serde_json::json;
+use storage_fake::{Fake, KEY, data, start};
+
+fn builder(fake: &Fake) -> StorageBuilder {
+    Storage::builder()
+        .key(KEY)
+        .rest_base_url(&fake.url)
+        .retry_backoff(Duration::from_millis(1))
+}
+
+fn object_id(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn single_upload_sends_bytes_and_headers_and_reuses_the_token() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    let body = data(3000);
+    let opts = UploadOptions::new()
+        .file_name("cat.png")
+        .expires_in(Duration::from_secs(3600));
+    let url = storage.upload_bytes(body.clone(), &opts).await.unwrap();
+    assert!(url.starts_with(&format!("{}/obj/", fake.url)), "{url}");
+    let url2 = storage
+        .upload_bytes(b"second".to_vec(), &UploadOptions::new().content_type("text/plain"))
+        .await
+        .unwrap();
+
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 1, "the token is cached between uploads");
+    assert_eq!(s.token_auth_headers, vec![format!("Key {KEY}")]);
+    let obj = &s.objects[&object_id(&url)];
+    assert_eq!(obj.data, body);
+    assert!(!obj.multipart);
+    assert_eq!(obj.content_type.as_deref(), Some("image/png"), "guessed from the file name");
+    assert_eq!(obj.file_name.as_deref(), Some("cat.png"));
+    let lifecycle: serde_json::Value =
+        serde_json::from_str(obj.lifecycle.as_deref().unwrap()).unwrap();
+    assert_eq!(lifecycle, json!({ "expiration_duration_seconds": 3600 }));
+    let obj2 = &s.objects[&object_id(&url2)];
+    assert_eq!(obj2.data, b"second");
+    assert_eq!(obj2.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(obj2.file_name, None);
+    assert_eq!(obj2.lifecycle, None);
+    assert!(s.upload_auth.iter().all(|a| a == "Bearer tok-1"));
+}
+
+#[tokio::test]
+async fn upload_path_streams_a_file_with_its_name_and_type() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.mp4");
+    let body = data(200_000);
+    std::fs::write(&path, &body).unwrap();
+    let url = storage.upload_path(&path, &UploadOptions::default()).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    let obj = &s.objects[&object_id(&url)];
+    assert_eq!(obj.data, body);
+    assert_eq!(obj.file_name.as_deref(), Some("clip.mp4"));
+    assert_eq!(obj.content_type.as_deref(), Some("video/mp4"));
+    assert!(!obj.multipart);
+}
+
+#[tokio::test]
+async fn upload_path_of_a_missing_file_names_the_path() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    let err = storage
+        .upload_path("/definitely/not/here.png", &UploadOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StorageError::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("/definitely/not/here.png"), "{err}");
+}
+
+#[tokio::test]
+async fn multipart_bytes_are_reassembled_exactly_with_a_flaky_part_retried() {
+    let fake = start().await;
+    fake.state.lock().unwrap().fail_part.insert(3, 1);
+    let storage = builder(&fake)
+        .multipart_threshold(4096)
+        .part_size(1024)
+        .concurrency(3)
+        .build()
+        .unwrap();
+    let body = data(10 * 1024 + 512);
+    let opts = UploadOptions::new().file_name("big.bin");
+    let url = storage.upload_bytes(body.clone(), &opts).await.unwrap();
+
+    let s = fake.state.lock().unwrap();
+    let obj = &s.objects[&object_id(&url)];
+    assert!(obj.multipart);
+    assert_eq!(obj.data.len(), body.len());
+    assert!(obj.data == body, "parts reassembled byte-exact");
+    assert_eq!(obj.file_name.as_deref(), Some("big.bin"));
+    assert_eq!(obj.content_type.as_deref(), Some("application/octet-stream"));
+    assert_eq!(s.part_attempts.len(), 11, "10 full parts and a half one");
+    assert_eq!(s.part_attempts[&3], 2, "part 3 failed once and was retried");
+    assert!(s.part_attempts.iter().all(|(n, a)| *n == 3 || *a == 1));
+    assert!(s.max_in_flight <= 3, "at most 3 parts at once, saw {}", s.max_in_flight);
+    assert!(s.max_in_flight >= 2, "parts are uploaded in parallel");
+    assert!(s.upload_auth.iter().all(|a| a == "Bearer tok-1"));
+}
+
+#[tokio::test]
+async fn multipart_from_a_path_and_from_a_reader() {
+    let fake = start().await;
+    let storage = builder(&fake)
+        .multipart_threshold(2048)
+        .part_size(1000)
+        .concurrency(2)
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frames.webm");
+    let body = data(5500);
+    std::fs::write(&path, &body).unwrap();
+
+    let from_path = storage.upload_path(&path, &UploadOptions::default()).await.unwrap();
+    let reader = tokio::fs::File::open(&path).await.unwrap();
+    let from_reader = storage
+        .upload_reader(reader, &UploadOptions::new().content_type("video/webm"))
+        .await
+        .unwrap();
+    // A reader below the threshold goes up in one request.
+    let small = storage
+        .upload_reader(&b"tiny"[..], &UploadOptions::default())
+        .await
+        .unwrap();
+
+    let s = fake.state.lock().unwrap();
+    for url in [&from_path, &from_reader] {
+        let obj = &s.objects[&object_id(url)];
+        assert!(obj.multipart, "{url}");
+        assert!(obj.data == body, "{url} reassembled byte-exact");
+        assert_eq!(obj.content_type.as_deref(), Some("video/webm"));
+    }
+    assert_eq!(s.objects[&object_id(&from_path)].file_name.as_deref(), Some("frames.webm"));
+    let small = &s.objects[&object_id(&small)];
+    assert!(!small.multipart);
+    assert_eq!(small.data, b"tiny");
+}
+
+#[tokio::test]
+async fn a_part_that_keeps_failing_is_reported_with_its_number_and_url() {
+    let fake = start().await;
+    fake.state.lock().unwrap().fail_part.insert(2, 100);
+    let storage = builder(&fake)
+        .multipart_threshold(100)
+        .part_size(64)
+        .max_retries(2)
+        .build()
+        .unwrap();
+    let err = storage
+        .upload_bytes(data(300), &UploadOptions::default())
+        .await
+        .unwrap_err();
+    let StorageError::Part { part, attempts, .. } = &err else {
+        panic!("expected a part error, got {err:?}");
+    };
+    assert_eq!((*part, *attempts), (2, 3));
+    let msg = err.to_string();
+    assert!(msg.contains("part 2"), "{msg}");
+    let source = std::error::Error::source(&err).unwrap().to_string();
+    assert!(source.contains("/multipart/") && source.contains("/2"), "{source}");
+    assert!(source.contains("503"), "{source}");
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.part_attempts[&2], 3);
+    assert!(s.objects.is_empty(), "the upload was not completed");
+}
+
+#[tokio::test]
+async fn the_token_is_refreshed_when_it_expires() {
+    let fake = start().await;
+    // Tokens expire at 2030-01-01T00:10:00Z (written with an offset and fractional seconds).
+    fake.state.lock().unwrap().expires_at = Some(json!("2030-01-01T01:10:00.000000+01:00"));
+    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
+    let now = Arc::new(AtomicU64::new(start_secs));
+    let clock = now.clone();
+    let storage = builder(&fake)
+        .token_refresh_margin(Duration::from_secs(60))
+        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
+        .build()
+        .unwrap();
+    let opts = UploadOptions::default();
+
+    storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
+    now.store(start_secs + 500, Ordering::SeqCst); // 100 s before the margin
+    storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
+    assert_eq!(fake.state.lock().unwrap().token_requests, 1);
+
+    now.store(start_secs + 541, Ordering::SeqCst); // inside the 60 s margin
+    storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 2);
+    assert_eq!(s.upload_auth, vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
+}
+
+#[tokio::test]
+async fn a_token_rejected_by_the_server_is_replaced() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    storage.upload_bytes(b"a".to_vec(), &UploadOptions::default()).await.unwrap();
+    // The server revokes the token early; the client's cache still thinks it is valid.
+    fake.state.lock().unwrap().valid_tokens.clear();
+    let url = storage.upload_bytes(b"b".to_vec(), &UploadOptions::default()).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.objects[&object_id(&url)].data, b"b");
+    assert_eq!(s.token_requests, 2);
+    assert_eq!(s.upload_auth, vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
+}
+
+#[tokio::test]
+async fn a_rejected_key_gives_a_clear_error_without_the_key() {
+    let fake = start().await;
+    let storage = builder(&fake).key("wrong-key-secret").max_retries(0).build().unwrap();
+    let err = storage
+        .upload_bytes(b"a".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, StorageError::Status { status, .. } if status == 401), "{err:?}");
+    assert!(msg.contains("fetching a storage token"), "{msg}");
+    assert!(msg.contains("/storage/auth/token"), "{msg}");
+    assert!(!msg.contains("wrong-key-secret") && !format!("{err:?}").contains("wrong-key-secret"));
+    assert!(!format!("{storage:?}").contains("wrong-key-secret"));
+}
+
+#[tokio::test]
+async fn upload_base_url_overrides_the_token_base_url() {
+    let fake = start().await;
+    // The token points at a dead address; the override points at the fake.
+    fake.state.lock().unwrap().base = "http://127.0.0.1:9".into();
+    let storage = builder(&fake).upload_base_url(&fake.url).build().unwrap();
+    storage.upload_bytes(b"x".to_vec(), &UploadOptions::default()).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.objects.len(), 1);
+}
