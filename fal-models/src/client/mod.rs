@@ -1,0 +1,737 @@
+//! The fal client: queue operations (submit, status, stream, result, cancel), sync run, and
+//! `subscribe`, which does submit-wait-result in one call.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fal_models::Error> {
+//! # use serde_json::json;
+//! let client = fal_models::Client::from_env()?; // FAL_KEY
+//! let out = client
+//!     .subscribe_json("fal-ai/sora-2/text-to-video", json!({"prompt": "a cat surfing at dusk"}))
+//!     .on_progress(|p| eprintln!("{p:?}"))
+//!     .await?;
+//! println!("{}", out["video"]["url"]);
+//! # Ok(()) }
+//! ```
+//!
+//! Layout: [`ClientBuilder`] configures; `transport` sends one exchange with retries
+//! ([`RetryPolicy`]) and turns failures into [`Error`]s; `queue` holds the protocol's data;
+//! [`RequestHandle`] names a submitted job; `subscribe` waits for it with progress events.
+
+mod handle;
+mod queue;
+mod retry;
+mod sse;
+mod subscribe;
+mod transport;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{BoxStream, StreamExt};
+use reqwest::header::HeaderValue;
+use reqwest::{Method, Url};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use handle::RequestHandle;
+pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
+pub use retry::RetryPolicy;
+pub use subscribe::{Progress, Subscribe, SubscribeOptions, WaitMode};
+
+use crate::Endpoint;
+use crate::error::{Error, Operation, TimeoutKind};
+use queue::SubmitResponse;
+use transport::Call;
+
+/// fal's queue host.
+pub const DEFAULT_QUEUE_URL: &str = "https://queue.fal.run";
+/// fal's synchronous run host.
+pub const DEFAULT_RUN_URL: &str = "https://fal.run";
+
+/// A fal API client. Cheap to clone: clones share one connection pool and configuration.
+///
+/// Its `Debug` output never shows the key.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    key: Option<ApiKey>,
+    /// `Key <key>`, marked sensitive so HTTP-level debugging does not print it.
+    authorization: Option<HeaderValue>,
+    queue_url: String,
+    run_url: String,
+    queue_origin: reqwest::Url,
+    retry: RetryPolicy,
+    user_agent: HeaderValue,
+    request_timeout: Option<Duration>,
+    run_timeout: Option<Duration>,
+    stream_idle_timeout: Option<Duration>,
+}
+
+/// The API key, never printed.
+#[derive(Clone)]
+struct ApiKey(String);
+
+impl ApiKey {
+    fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("Client")
+            .field("key", &inner.key.as_ref().map(|_| "<redacted>"))
+            .field("queue_url", &inner.queue_url)
+            .field("run_url", &inner.run_url)
+            .field("retry", &inner.retry)
+            .field("request_timeout", &inner.request_timeout)
+            .field("run_timeout", &inner.run_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the key comes from.
+#[derive(Clone)]
+enum KeySource {
+    Env,
+    Explicit(ApiKey),
+    Without,
+}
+
+/// Configures a [`Client`].
+#[derive(Clone)]
+pub struct ClientBuilder {
+    key: KeySource,
+    queue_url: String,
+    run_url: String,
+    connect_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    run_timeout: Option<Duration>,
+    stream_idle_timeout: Option<Duration>,
+    retry: RetryPolicy,
+    user_agent: String,
+    http: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = match &self.key {
+            KeySource::Env => "from env",
+            KeySource::Explicit(_) => "<redacted>",
+            KeySource::Without => "none",
+        };
+        f.debug_struct("ClientBuilder")
+            .field("key", &key)
+            .field("queue_url", &self.queue_url)
+            .field("run_url", &self.run_url)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            key: KeySource::Env,
+            queue_url: DEFAULT_QUEUE_URL.into(),
+            run_url: DEFAULT_RUN_URL.into(),
+            connect_timeout: Some(Duration::from_secs(10)),
+            request_timeout: Some(Duration::from_secs(60)),
+            run_timeout: Some(Duration::from_secs(600)),
+            stream_idle_timeout: Some(Duration::from_secs(120)),
+            retry: RetryPolicy::default(),
+            user_agent: concat!("fal-models-rust/", env!("CARGO_PKG_VERSION")).into(),
+            http: None,
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Uses this key instead of the environment.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = KeySource::Explicit(ApiKey(key.into()));
+        self
+    }
+
+    /// Reads the key from `FAL_KEY`, or `FAL_KEY_ID` + `FAL_KEY_SECRET` (the default).
+    pub fn key_from_env(mut self) -> Self {
+        self.key = KeySource::Env;
+        self
+    }
+
+    /// Sends no `Authorization` header (for a proxy that adds the key server-side).
+    pub fn without_key(mut self) -> Self {
+        self.key = KeySource::Without;
+        self
+    }
+
+    /// The queue base URL (default `https://queue.fal.run`).
+    pub fn queue_url(mut self, url: impl Into<String>) -> Self {
+        self.queue_url = url.into();
+        self
+    }
+
+    /// The sync-run base URL (default `https://fal.run`).
+    pub fn run_url(mut self, url: impl Into<String>) -> Self {
+        self.run_url = url.into();
+        self
+    }
+
+    /// Reads `FAL_QUEUE_URL` and `FAL_RUN_URL` when set (to point at a proxy or a mock server).
+    pub fn urls_from_env(mut self) -> Self {
+        if let Ok(url) = std::env::var("FAL_QUEUE_URL") {
+            self.queue_url = url;
+        }
+        if let Ok(url) = std::env::var("FAL_RUN_URL") {
+            self.run_url = url;
+        }
+        self
+    }
+
+    /// TCP connect timeout (default 10 s). Ignored with [`http_client`](Self::http_client).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = Some(d);
+        self
+    }
+
+    /// Time limit of one queue request including its body (default 60 s); `None` for none.
+    pub fn request_timeout(mut self, d: Option<Duration>) -> Self {
+        self.request_timeout = d;
+        self
+    }
+
+    /// Time limit of one sync `run` (default 10 min); `None` for none.
+    pub fn run_timeout(mut self, d: Option<Duration>) -> Self {
+        self.run_timeout = d;
+        self
+    }
+
+    /// How long the status stream may stay silent before it is reopened (default 120 s).
+    pub fn stream_idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.stream_idle_timeout = d;
+        self
+    }
+
+    /// The retry policy (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = ua.into();
+        self
+    }
+
+    /// Uses this `reqwest::Client` (and its connection pool, proxy and TLS settings).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Builds the client. Fails with [`Error::MissingKey`] when the key is to come from the
+    /// environment and is not there, and with [`Error::Config`] for bad URLs or header values.
+    pub fn build(self) -> Result<Client, Error> {
+        let key = match self.key {
+            KeySource::Explicit(k) => Some(k),
+            KeySource::Env => Some(key_from_env().ok_or(Error::MissingKey)?),
+            KeySource::Without => None,
+        };
+        let authorization = match &key {
+            Some(k) => {
+                let mut v = HeaderValue::from_str(&format!("Key {}", k.expose())).map_err(|_| {
+                    Error::Config("the API key contains characters not allowed in a header".into())
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        let queue_url = normalize_base(&self.queue_url)?;
+        let run_url = normalize_base(&self.run_url)?;
+        let queue_origin = Url::parse(&queue_url).expect("normalize_base checked it");
+        let user_agent = HeaderValue::from_str(&self.user_agent)
+            .map_err(|_| Error::Config("invalid user agent".into()))?;
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                let mut b = reqwest::Client::builder().use_rustls_tls();
+                if let Some(d) = self.connect_timeout {
+                    b = b.connect_timeout(d);
+                }
+                b.build()
+                    .map_err(|e| Error::Config(format!("HTTP client: {e}")))?
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                key,
+                authorization,
+                queue_url,
+                run_url,
+                queue_origin,
+                retry: self.retry,
+                user_agent,
+                request_timeout: self.request_timeout,
+                run_timeout: self.run_timeout,
+                stream_idle_timeout: self.stream_idle_timeout,
+            }),
+        })
+    }
+}
+
+/// `FAL_KEY`, or `FAL_KEY_ID:FAL_KEY_SECRET`.
+fn key_from_env() -> Option<ApiKey> {
+    let non_empty = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    if let Some(key) = non_empty("FAL_KEY") {
+        return Some(ApiKey(key.trim().to_owned()));
+    }
+    match (non_empty("FAL_KEY_ID"), non_empty("FAL_KEY_SECRET")) {
+        (Some(id), Some(secret)) => Some(ApiKey(format!("{}:{}", id.trim(), secret.trim()))),
+        _ => None,
+    }
+}
+
+fn normalize_base(url: &str) -> Result<String, Error> {
+    let trimmed = url.trim().trim_end_matches('/');
+    match Url::parse(trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(Error::Config(format!("invalid base URL {url:?}"))),
+    }
+}
+
+/// Which URL of a request.
+#[derive(Clone, Copy)]
+enum RequestUrl {
+    Status,
+    Result,
+    Cancel,
+}
+
+/// What `cancel` achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CancelOutcome {
+    /// fal accepted the cancellation (a running job may still finish).
+    Requested,
+    /// The job had already completed; nothing was cancelled.
+    AlreadyCompleted,
+}
+
+impl Client {
+    /// A client with the key from `FAL_KEY` (or `FAL_KEY_ID` + `FAL_KEY_SECRET`) and the base
+    /// URLs from `FAL_QUEUE_URL` / `FAL_RUN_URL` when set, else fal's hosts.
+    pub fn from_env() -> Result<Client, Error> {
+        ClientBuilder::default().key_from_env().urls_from_env().build()
+    }
+
+    /// A client with this key and default settings.
+    pub fn new(key: impl Into<String>) -> Result<Client, Error> {
+        ClientBuilder::default().key(key).build()
+    }
+
+    /// A builder with default settings (key from the environment unless set).
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Submits `input` to its endpoint's queue.
+    pub async fn submit<E: Endpoint>(&self, input: &E) -> Result<RequestHandle<E::Output>, Error> {
+        self.submit_with(input, &SubmitOptions::default()).await
+    }
+
+    /// Submits `input` with a webhook, start deadline, priority or runner hint.
+    pub async fn submit_with<E: Endpoint>(
+        &self,
+        input: &E,
+        options: &SubmitOptions,
+    ) -> Result<RequestHandle<E::Output>, Error> {
+        let body = serialize_input(E::ENDPOINT_ID, input)?;
+        Ok(self.submit_raw(E::ENDPOINT_ID, body, options).await?.typed())
+    }
+
+    /// Submits a JSON input to any endpoint (for endpoints without bindings).
+    pub async fn submit_json(
+        &self,
+        endpoint_id: &str,
+        input: &Value,
+        options: &SubmitOptions,
+    ) -> Result<RequestHandle, Error> {
+        let body = serialize_input(endpoint_id, input)?;
+        self.submit_raw(endpoint_id, body, options).await
+    }
+
+    pub(crate) async fn submit_raw(
+        &self,
+        endpoint_id: &str,
+        body: Vec<u8>,
+        options: &SubmitOptions,
+    ) -> Result<RequestHandle, Error> {
+        let endpoint_id = endpoint_id.trim_matches('/');
+        let mut url = format!("{}/{}", self.inner.queue_url, endpoint_id);
+        if let Some(webhook) = &options.webhook_url {
+            let mut parsed =
+                Url::parse(&url).map_err(|e| Error::Config(format!("endpoint URL: {e}")))?;
+            parsed.query_pairs_mut().append_pair("fal_webhook", webhook);
+            url = parsed.into();
+        }
+        let mut headers = Vec::new();
+        if let Some(d) = options.start_timeout {
+            headers.push(("x-fal-request-timeout", queue::header_seconds(d)));
+        }
+        if let Some(p) = options.priority {
+            headers.push(("x-fal-queue-priority", p.as_str().to_owned()));
+        }
+        if let Some(hint) = &options.runner_hint {
+            headers.push(("x-fal-runner-hint", hint.clone()));
+        }
+        let call = Call {
+            op: Operation::Submit,
+            method: Method::POST,
+            url,
+            body: Some(body),
+            headers,
+            request_id: None,
+            paid_endpoint: Some(endpoint_id.to_owned()),
+            timeout: self.inner.request_timeout,
+        };
+        let reply = self.call(&call).await?;
+        let submitted: SubmitResponse = serde_json::from_slice(&reply.body).map_err(|source| {
+            Error::Decode {
+                operation: Operation::Submit,
+                request_id: transport::find_request_id(&String::from_utf8_lossy(&reply.body)),
+                status: reply.status,
+                source,
+                body_excerpt: self.excerpt(&reply.body),
+            }
+        })?;
+        Ok(RequestHandle::new(endpoint_id, submitted.request_id).with_urls(
+            submitted.status_url,
+            submitted.response_url,
+            submitted.cancel_url,
+        ))
+    }
+
+    /// The request's current status; with `logs`, all its log lines so far.
+    pub async fn status<O>(&self, handle: &RequestHandle<O>, logs: bool) -> Result<QueueStatus, Error> {
+        let mut url = self.request_url(handle, RequestUrl::Status);
+        if logs {
+            url = with_query(&url, "logs=1");
+        }
+        let call = self.get_call(Operation::Status, url, handle);
+        let reply = self.call(&call).await?;
+        self.decode(Operation::Status, handle.request_id(), &reply)
+    }
+
+    /// The request's status as server-sent events: one [`QueueStatus`] per event (with `logs`,
+    /// each carrying only new lines), ending after `COMPLETED`.
+    ///
+    /// A stream that breaks off before `COMPLETED` ends with an error ([`Error::StreamEnded`],
+    /// [`Error::Transport`] or a [`TimeoutKind::StreamIdle`] timeout);
+    /// [`subscribe`](Self::subscribe) reconnects by itself.
+    pub fn status_stream<O>(
+        &self,
+        handle: &RequestHandle<O>,
+        logs: bool,
+    ) -> BoxStream<'static, Result<QueueStatus, Error>> {
+        let mut url = format!("{}/stream", self.request_url(handle, RequestUrl::Status));
+        if logs {
+            url = with_query(&url, "logs=1");
+        }
+        let mut call = self.get_call(Operation::StatusStream, url, handle);
+        // The stream lives as long as the job; only silence is limited (below).
+        call.timeout = None;
+        call.headers.push(("accept", "text/event-stream".into()));
+        status_stream(self.clone(), call, handle.request_id().to_owned())
+    }
+
+    /// The output of a completed request, decoded as the handle's output type.
+    pub async fn result<O: DeserializeOwned>(&self, handle: &RequestHandle<O>) -> Result<O, Error> {
+        let url = self.request_url(handle, RequestUrl::Result);
+        let call = self.get_call(Operation::Result, url, handle);
+        let reply = self.call(&call).await?;
+        self.decode(Operation::Result, handle.request_id(), &reply)
+    }
+
+    /// Asks fal to cancel the request.
+    pub async fn cancel<O>(&self, handle: &RequestHandle<O>) -> Result<CancelOutcome, Error> {
+        let url = self.request_url(handle, RequestUrl::Cancel);
+        let mut call = self.get_call(Operation::Cancel, url, handle);
+        call.method = Method::PUT;
+        match self.call(&call).await {
+            Ok(_) => Ok(CancelOutcome::Requested),
+            Err(Error::Api(api))
+                if api.status == 400 && api.body_excerpt.contains("ALREADY_COMPLETED") =>
+            {
+                Ok(CancelOutcome::AlreadyCompleted)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs `input` synchronously on `fal.run` and returns the typed output (no queue: no
+    /// progress, and the HTTP request stays open for the whole run).
+    pub async fn run<E: Endpoint>(&self, input: &E) -> Result<E::Output, Error> {
+        let body = serialize_input(E::ENDPOINT_ID, input)?;
+        self.run_raw(E::ENDPOINT_ID, body).await
+    }
+
+    /// Runs a JSON input synchronously on any endpoint.
+    pub async fn run_json(&self, endpoint_id: &str, input: &Value) -> Result<Value, Error> {
+        let body = serialize_input(endpoint_id, input)?;
+        self.run_raw(endpoint_id, body).await
+    }
+
+    async fn run_raw<O: DeserializeOwned>(&self, endpoint_id: &str, body: Vec<u8>) -> Result<O, Error> {
+        let endpoint_id = endpoint_id.trim_matches('/');
+        let call = Call {
+            op: Operation::Run,
+            method: Method::POST,
+            url: format!("{}/{}", self.inner.run_url, endpoint_id),
+            body: Some(body),
+            headers: Vec::new(),
+            request_id: None,
+            paid_endpoint: Some(endpoint_id.to_owned()),
+            timeout: self.inner.run_timeout,
+        };
+        let reply = self.call(&call).await?;
+        self.decode(Operation::Run, "", &reply)
+    }
+
+    /// Submits `input`, waits for it (streaming status by default) and returns the typed
+    /// output. Configure progress, polling, timeout, webhook, priority or start deadline on the
+    /// returned [`Subscribe`] before awaiting it.
+    pub fn subscribe<E: Endpoint>(&self, input: E) -> Subscribe<'_, E::Output> {
+        Subscribe::new(self, E::ENDPOINT_ID, serialize_input(E::ENDPOINT_ID, &input))
+    }
+
+    /// [`subscribe`](Self::subscribe) with options given up front.
+    pub fn subscribe_with<E: Endpoint>(
+        &self,
+        input: E,
+        options: SubscribeOptions,
+    ) -> Subscribe<'_, E::Output> {
+        self.subscribe(input).options(options)
+    }
+
+    /// [`subscribe`](Self::subscribe) for a JSON input to any endpoint.
+    pub fn subscribe_json(&self, endpoint_id: &str, input: Value) -> Subscribe<'_, Value> {
+        Subscribe::new(self, endpoint_id, serialize_input(endpoint_id, &input))
+    }
+
+    // --- crate-internal accessors (for files/storage/webhook) ---
+
+    /// The shared connection pool.
+    #[allow(dead_code)] // for the files/storage/webhook modules
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The `Authorization` header value (`Key ...`, marked sensitive), if the client has a key.
+    #[allow(dead_code)] // for the files/storage/webhook modules
+    pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
+        self.inner.authorization.as_ref()
+    }
+
+    /// The queue base URL without a trailing slash.
+    #[allow(dead_code)] // for the files/storage/webhook modules
+    pub(crate) fn queue_base_url(&self) -> &str {
+        &self.inner.queue_url
+    }
+
+    /// The run base URL without a trailing slash.
+    #[allow(dead_code)] // for the files/storage/webhook modules
+    pub(crate) fn run_base_url(&self) -> &str {
+        &self.inner.run_url
+    }
+
+    /// The retry policy.
+    pub(crate) fn retry_policy(&self) -> &RetryPolicy {
+        &self.inner.retry
+    }
+
+    // --- helpers ---
+
+    fn get_call<O>(&self, op: Operation, url: String, handle: &RequestHandle<O>) -> Call {
+        Call {
+            op,
+            method: Method::GET,
+            url,
+            body: None,
+            headers: Vec::new(),
+            request_id: Some(handle.request_id().to_owned()),
+            paid_endpoint: None,
+            timeout: self.inner.request_timeout,
+        }
+    }
+
+    /// The URL fal returned at submit when it points at our queue host, else rebuilt from the
+    /// endpoint id. (A handle read from storage must not send our key to another host.)
+    fn request_url<O>(&self, handle: &RequestHandle<O>, which: RequestUrl) -> String {
+        let given = match which {
+            RequestUrl::Status => handle.status_url(),
+            RequestUrl::Result => handle.response_url(),
+            RequestUrl::Cancel => handle.cancel_url(),
+        };
+        if let Some(url) = given.filter(|u| self.is_queue_host(u)) {
+            return url.trim_end_matches('/').to_owned();
+        }
+        let base = format!(
+            "{}/{}/requests/{}",
+            self.inner.queue_url,
+            queue_app_path(handle.endpoint_id()),
+            handle.request_id()
+        );
+        match which {
+            RequestUrl::Status => format!("{base}/status"),
+            RequestUrl::Result => base,
+            RequestUrl::Cancel => format!("{base}/cancel"),
+        }
+    }
+
+    fn is_queue_host(&self, url: &str) -> bool {
+        Url::parse(url).is_ok_and(|u| u.origin() == self.inner.queue_origin.origin())
+    }
+
+    fn decode<T: DeserializeOwned>(&self, op: Operation, request_id: &str, reply: &transport::Reply) -> Result<T, Error> {
+        serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
+            operation: op,
+            request_id: (!request_id.is_empty()).then(|| request_id.to_owned()),
+            status: reply.status,
+            source,
+            body_excerpt: self.excerpt(&reply.body),
+        })
+    }
+}
+
+fn serialize_input<T: Serialize + ?Sized>(endpoint_id: &str, input: &T) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(input).map_err(|source| Error::Serialize {
+        endpoint_id: endpoint_id.to_owned(),
+        source,
+    })
+}
+
+fn with_query(url: &str, pair: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{pair}")
+}
+
+/// The state of a status stream between events.
+enum StreamState {
+    Connect(Client, Call, String),
+    Reading {
+        client: Client,
+        request_id: String,
+        body: BoxStream<'static, Result<Vec<u8>, reqwest::Error>>,
+        decoder: sse::SseDecoder,
+        pending: std::collections::VecDeque<String>,
+    },
+    Done,
+}
+
+fn status_stream(
+    client: Client,
+    call: Call,
+    request_id: String,
+) -> BoxStream<'static, Result<QueueStatus, Error>> {
+    futures::stream::unfold(StreamState::Connect(client, call, request_id), |state| async move {
+        let mut state = state;
+        loop {
+            match state {
+                StreamState::Done => return None,
+                StreamState::Connect(client, call, request_id) => match client.open(&call).await {
+                    Ok(response) => {
+                        state = StreamState::Reading {
+                            client,
+                            request_id,
+                            body: response.bytes_stream().map(|r| r.map(|b| b.to_vec())).boxed(),
+                            decoder: sse::SseDecoder::default(),
+                            pending: Default::default(),
+                        }
+                    }
+                    Err(e) => return Some((Err(e), StreamState::Done)),
+                },
+                StreamState::Reading {
+                    client,
+                    request_id,
+                    mut body,
+                    mut decoder,
+                    mut pending,
+                } => {
+                    if let Some(data) = pending.pop_front() {
+                        return Some(match serde_json::from_str::<QueueStatus>(&data) {
+                            Ok(status) => {
+                                let next = if status.is_completed() {
+                                    StreamState::Done
+                                } else {
+                                    StreamState::Reading { client, request_id, body, decoder, pending }
+                                };
+                                (Ok(status), next)
+                            }
+                            Err(source) => {
+                                let err = Error::Decode {
+                                    operation: Operation::StatusStream,
+                                    request_id: Some(request_id),
+                                    status: 200,
+                                    source,
+                                    body_excerpt: client.excerpt(data.as_bytes()),
+                                };
+                                (Err(err), StreamState::Done)
+                            }
+                        });
+                    }
+                    let next = match client.inner.stream_idle_timeout {
+                        Some(idle) => match tokio::time::timeout(idle, body.next()).await {
+                            Ok(next) => next,
+                            Err(_) => {
+                                let err = Error::Timeout {
+                                    kind: TimeoutKind::StreamIdle,
+                                    request_id: Some(request_id),
+                                    cancelled: false,
+                                };
+                                return Some((Err(err), StreamState::Done));
+                            }
+                        },
+                        None => body.next().await,
+                    };
+                    match next {
+                        Some(Ok(chunk)) => pending.extend(decoder.push(&chunk)),
+                        Some(Err(source)) => {
+                            let err = Error::Transport {
+                                operation: Operation::StatusStream,
+                                request_id: Some(request_id),
+                                source,
+                            };
+                            return Some((Err(err), StreamState::Done));
+                        }
+                        None => match decoder.finish() {
+                            Some(last) => pending.push_back(last),
+                            None => {
+                                return Some((Err(Error::StreamEnded { request_id }), StreamState::Done));
+                            }
+                        },
+                    }
+                    state = StreamState::Reading { client, request_id, body, decoder, pending };
+                }
+            }
+        }
+    })
+    .boxed()
+}

@@ -1,0 +1,299 @@
+//! The queue protocol's data: statuses, logs, submit options, and the URL rule for request paths.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+/// The state of a queued request. Unknown states decode to [`Status::Other`] instead of failing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Status {
+    /// Waiting for a runner.
+    InQueue,
+    /// Running.
+    InProgress,
+    /// Finished, successfully or not (a failed job has [`QueueStatus::error`] set).
+    Completed,
+    /// A state this client does not know yet, kept verbatim.
+    Other(String),
+}
+
+impl Status {
+    /// The wire name (`IN_QUEUE`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Status::InQueue => "IN_QUEUE",
+            Status::InProgress => "IN_PROGRESS",
+            Status::Completed => "COMPLETED",
+            Status::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(match s.as_str() {
+            "IN_QUEUE" => Status::InQueue,
+            "IN_PROGRESS" => Status::InProgress,
+            "COMPLETED" => Status::Completed,
+            _ => Status::Other(s),
+        })
+    }
+}
+
+/// One answer of the status endpoint (or one event of the status stream).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct QueueStatus {
+    /// The request's state.
+    pub status: Status,
+    /// The request id, when fal includes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Position in the queue while [`Status::InQueue`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_position: Option<u64>,
+    /// Log lines (only when asked for with `logs=1`; in a stream event, only the new ones).
+    #[serde(
+        default,
+        deserialize_with = "lenient_logs",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub logs: Vec<LogEntry>,
+    /// Timing metrics, e.g. `{"inference_time": 1.2}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Value>,
+    /// Set when a completed job failed; the details come from the result endpoint.
+    #[serde(
+        default,
+        deserialize_with = "lenient_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub error: Option<String>,
+    /// fal's classification of [`error`](Self::error).
+    #[serde(
+        default,
+        deserialize_with = "lenient_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub error_type: Option<String>,
+    /// The result URL, when fal includes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_url: Option<String>,
+}
+
+impl QueueStatus {
+    /// Whether the request reached [`Status::Completed`] (successfully or not).
+    pub fn is_completed(&self) -> bool {
+        self.status == Status::Completed
+    }
+}
+
+/// One log line of a running request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct LogEntry {
+    /// The text.
+    #[serde(default)]
+    pub message: String,
+    /// `INFO`, `ERROR`, ... when given.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub level: Option<String>,
+    /// `user`, `gateway`, ... when given.
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub source: Option<String>,
+    /// When the line was written (as fal sends it, usually RFC 3339).
+    #[serde(default, deserialize_with = "lenient_text")]
+    pub timestamp: Option<String>,
+}
+
+impl LogEntry {
+    /// A log line with just a message (used by the mock server and tests).
+    pub fn new(message: impl Into<String>) -> Self {
+        LogEntry {
+            message: message.into(),
+            level: Some("INFO".into()),
+            source: Some("user".into()),
+            timestamp: None,
+        }
+    }
+}
+
+/// Logs arrive as a list; anything else (`null`, or an object as in fal's OpenAPI) is no logs.
+fn lenient_logs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LogEntry>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|item| match item {
+                Value::String(message) => Some(LogEntry {
+                    message,
+                    level: None,
+                    source: None,
+                    timestamp: None,
+                }),
+                other => serde_json::from_value(other).ok(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// Text fields that fal sometimes sends as other JSON: kept as their JSON text.
+fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Value::deserialize(d)? {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
+}
+
+/// What submit returns.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct SubmitResponse {
+    pub request_id: String,
+    #[serde(default)]
+    pub status_url: Option<String>,
+    #[serde(default)]
+    pub response_url: Option<String>,
+    #[serde(default)]
+    pub cancel_url: Option<String>,
+}
+
+/// The queue priority of a submitted request (`X-Fal-Queue-Priority`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Priority {
+    /// The default.
+    #[default]
+    Normal,
+    /// Served after `normal` requests.
+    Low,
+}
+
+impl Priority {
+    /// The header value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        }
+    }
+}
+
+/// Options of a submit (and of the submit inside `subscribe`).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct SubmitOptions {
+    /// fal POSTs the result to this URL when the job completes (`?fal_webhook=`).
+    pub webhook_url: Option<String>,
+    /// If the job has not started within this time, fal drops it (`X-Fal-Request-Timeout`),
+    /// and the request fails with [`TimeoutKind::StartDeadline`](crate::error::TimeoutKind).
+    pub start_timeout: Option<Duration>,
+    /// Queue priority (`X-Fal-Queue-Priority`).
+    pub priority: Option<Priority>,
+    /// Runner hint for session affinity (`X-Fal-Runner-Hint`).
+    pub runner_hint: Option<String>,
+}
+
+impl SubmitOptions {
+    /// Default options: no webhook, no start deadline, normal priority.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the webhook URL.
+    pub fn webhook(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Sets the start deadline.
+    pub fn start_timeout(mut self, d: Duration) -> Self {
+        self.start_timeout = Some(d);
+        self
+    }
+
+    /// Sets the queue priority.
+    pub fn priority(mut self, p: Priority) -> Self {
+        self.priority = Some(p);
+        self
+    }
+
+    /// Sets the runner hint.
+    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
+        self.runner_hint = Some(hint.into());
+        self
+    }
+}
+
+/// The part of an endpoint id that status, result and cancel live under: `owner/alias`, or
+/// `workflows/owner/name` and `comfy/owner/name`.
+///
+/// `fal-ai/sora-2/text-to-video/pro` -> `fal-ai/sora-2`; `workflows/acme/flow/v2` ->
+/// `workflows/acme/flow`.
+pub fn queue_app_path(endpoint_id: &str) -> &str {
+    let id = endpoint_id.trim_matches('/');
+    let keep = match id.split('/').next() {
+        Some("workflows" | "comfy") => 3,
+        _ => 2,
+    };
+    match id.match_indices('/').nth(keep - 1) {
+        Some((cut, _)) => &id[..cut],
+        None => id,
+    }
+}
+
+/// Formats seconds the way fal's headers take them: whole numbers without a fraction.
+pub(crate) fn header_seconds(d: Duration) -> String {
+    if d.subsec_nanos() == 0 {
+        d.as_secs().to_string()
+    } else {
+        format!("{:.3}", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_path_drops_sub_path_but_keeps_workflow_prefix() {
+        assert_eq!(queue_app_path("fal-ai/sora-2/text-to-video/pro"), "fal-ai/sora-2");
+        assert_eq!(queue_app_path("fal-ai/veo3"), "fal-ai/veo3");
+        assert_eq!(queue_app_path("workflows/acme/flow/v2"), "workflows/acme/flow");
+        assert_eq!(queue_app_path("comfy/acme/flow"), "comfy/acme/flow");
+        assert_eq!(queue_app_path("solo"), "solo");
+    }
+
+    #[test]
+    fn unknown_status_and_odd_logs_still_decode() {
+        let s: QueueStatus = serde_json::from_str(
+            r#"{"status":"PAUSED","logs":{"x":1},"error":{"code":1},"queue_position":null}"#,
+        )
+        .unwrap();
+        assert_eq!(s.status, Status::Other("PAUSED".into()));
+        assert!(s.logs.is_empty());
+        assert_eq!(s.error.as_deref(), Some(r#"{"code":1}"#));
+        let s: QueueStatus = serde_json::from_str(
+            r#"{"status":"IN_PROGRESS","logs":[{"message":"a","level":"INFO","source":"user","timestamp":"t"},"b",{"message":"c","level":null}]}"#,
+        )
+        .unwrap();
+        let messages: Vec<_> = s.logs.iter().map(|l| l.message.as_str()).collect();
+        assert_eq!(messages, ["a", "b", "c"]);
+    }
+}

@@ -1,0 +1,222 @@
+//! When to retry, and how long to wait: exponential backoff with jitter, `Retry-After` honoured.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// How the client retries failed HTTP exchanges.
+///
+/// Retried: transport errors (connection refused/reset, body cut short, HTTP timeouts),
+/// `408`, `409`, `429` (waiting at least `Retry-After`) and the gateway errors `502`, `503`, `504`.
+/// Never retried: the `504` fal sends when a request's start deadline passed
+/// (`X-Fal-Request-Timeout-Type: user`), any other status, and undecodable bodies.
+///
+/// A submit (or sync run) whose connection failed *after* the request was sent is ambiguous:
+/// fal may have queued (and will bill) the job. It is not replayed unless
+/// [`retry_ambiguous_submits`](Self::retry_ambiguous_submits) is set; the error is
+/// [`Error::AmbiguousSubmit`](crate::Error::AmbiguousSubmit).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    pub(crate) max_retries: u32,
+    pub(crate) initial_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) multiplier: f64,
+    pub(crate) jitter: bool,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) retry_ambiguous_submits: bool,
+}
+
+impl Default for RetryPolicy {
+    /// 3 retries, 500 ms doubling up to 10 s, with jitter, `Retry-After` up to 60 s,
+    /// ambiguous submits not replayed.
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(10),
+            multiplier: 2.0,
+            jitter: true,
+            max_retry_after: Duration::from_secs(60),
+            retry_ambiguous_submits: false,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// How many times a failed exchange is retried (so at most `n + 1` attempts).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// The wait before the first retry.
+    pub fn initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
+        self
+    }
+
+    /// The longest computed wait between retries (`Retry-After` may ask for more).
+    pub fn max_backoff(mut self, d: Duration) -> Self {
+        self.max_backoff = d;
+        self
+    }
+
+    /// The growth factor of the wait between consecutive retries (at least 1).
+    pub fn multiplier(mut self, m: f64) -> Self {
+        self.multiplier = m.max(1.0);
+        self
+    }
+
+    /// Whether each wait is randomised to between half and all of the computed backoff, so
+    /// that many clients do not retry in lockstep.
+    pub fn jitter(mut self, on: bool) -> Self {
+        self.jitter = on;
+        self
+    }
+
+    /// The longest `Retry-After` the client will wait; a longer one ends the retries with the
+    /// `429`/`503` error (which carries the `Retry-After` fal asked for).
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
+    /// Replay a submit or sync run whose connection failed after the request was sent.
+    /// This can start, and bill, the same job twice; off by default.
+    pub fn retry_ambiguous_submits(mut self, on: bool) -> Self {
+        self.retry_ambiguous_submits = on;
+        self
+    }
+
+    /// The wait before retry number `retry` (1-based), before applying `Retry-After`.
+    pub(crate) fn backoff(&self, retry: u32) -> Duration {
+        let exp = self.multiplier.powi(retry.saturating_sub(1).min(64) as i32);
+        let base = self.initial_backoff.as_secs_f64() * exp;
+        let capped = base.min(self.max_backoff.as_secs_f64());
+        let secs = if self.jitter {
+            // Equal jitter: keep half, randomise the other half.
+            capped / 2.0 + capped / 2.0 * random_unit()
+        } else {
+            capped
+        };
+        Duration::from_secs_f64(secs.max(0.0))
+    }
+
+    /// The wait before retry number `retry`, honouring the server's `Retry-After`.
+    /// `None` when the server asks for longer than [`max_retry_after`](Self::max_retry_after).
+    pub(crate) fn delay(&self, retry: u32, retry_after: Option<Duration>) -> Option<Duration> {
+        match retry_after {
+            Some(ra) if ra > self.max_retry_after => None,
+            Some(ra) => Some(ra),
+            None => Some(self.backoff(retry)),
+        }
+    }
+}
+
+/// Whether fal's answer with this status is worth retrying (for any operation).
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 408 | 409 | 429 | 502 | 503 | 504)
+}
+
+/// A uniform number in `[0, 1)`, from the std hasher's random keys: enough for jitter, no
+/// dependency.
+fn random_unit() -> f64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Parses `Retry-After`: delay seconds (`"3"`, `"1.5"`) or an HTTP date
+/// (`"Wed, 21 Oct 2015 07:28:00 GMT"`).
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
+    }
+    let at = parse_http_date(value)?;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+    Some(Duration::from_secs(at.saturating_sub(now)))
+}
+
+/// IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) to Unix seconds.
+fn parse_http_date(s: &str) -> Option<u64> {
+    let mut parts = s.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>());
+    let (h, m, sec) = (hms.next()?.ok()?, hms.next()?.ok()?, hms.next()?.ok()?);
+    if parts.next()? != "GMT" {
+        return None;
+    }
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * mo + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + (h * 3600 + m * 60 + sec) as i64).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        assert_eq!(parse_retry_after("3"), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after(" 0.25 "), Some(Duration::from_millis(250)));
+        assert_eq!(parse_retry_after("-1"), None);
+        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_caps_and_jitters_within_half() {
+        let p = RetryPolicy::default()
+            .initial_backoff(Duration::from_millis(100))
+            .max_backoff(Duration::from_millis(350))
+            .jitter(false);
+        assert_eq!(p.backoff(1), Duration::from_millis(100));
+        assert_eq!(p.backoff(2), Duration::from_millis(200));
+        assert_eq!(p.backoff(3), Duration::from_millis(350));
+        let j = p.clone().jitter(true);
+        for retry in 1..6 {
+            let d = j.backoff(retry);
+            assert!(d >= p.backoff(retry) / 2 && d <= p.backoff(retry), "{d:?}");
+        }
+        assert_eq!(p.delay(1, Some(Duration::from_secs(2))), Some(Duration::from_secs(2)));
+        assert_eq!(p.delay(1, Some(Duration::from_secs(61))), None);
+    }
+}

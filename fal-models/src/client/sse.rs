@@ -1,0 +1,85 @@
+//! A minimal server-sent events reader: yields the `data` of each event, nothing else.
+//!
+//! fal's status stream sends one JSON document per event; comments, `event:`, `id:` and `retry:`
+//! lines carry nothing we need.
+
+/// Accumulates bytes and splits off complete events.
+#[derive(Debug, Default)]
+pub(crate) struct SseDecoder {
+    buffer: Vec<u8>,
+}
+
+impl SseDecoder {
+    /// Feeds a chunk; returns the `data` of every event the chunk completed.
+    pub(crate) fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        self.buffer.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        while let Some((end, sep)) = find_event_end(&self.buffer) {
+            let raw: Vec<u8> = self.buffer.drain(..end + sep).take(end).collect();
+            if let Some(data) = event_data(&String::from_utf8_lossy(&raw)) {
+                events.push(data);
+            }
+        }
+        events
+    }
+
+    /// At end of stream: the data of a last event that lacked its closing blank line.
+    pub(crate) fn finish(&mut self) -> Option<String> {
+        let rest = std::mem::take(&mut self.buffer);
+        event_data(&String::from_utf8_lossy(&rest))
+    }
+}
+
+/// Position and length of the first blank-line separator (`\n\n`, `\r\n\r\n` or `\r\r`).
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    (0..buf.len()).find_map(|i| {
+        let rest = &buf[i..];
+        if rest.starts_with(b"\r\n\r\n") {
+            Some((i, 4))
+        } else if rest.starts_with(b"\n\n") || rest.starts_with(b"\r\r") {
+            Some((i, 2))
+        } else {
+            None
+        }
+    })
+}
+
+/// The joined `data:` lines of one event, or `None` if it has none.
+fn event_data(event: &str) -> Option<String> {
+    let mut data: Option<String> = None;
+    for line in event.split(['\n', '\r']) {
+        let value = if line == "data" {
+            ""
+        } else if let Some(v) = line.strip_prefix("data:") {
+            v.strip_prefix(' ').unwrap_or(v)
+        } else {
+            continue;
+        };
+        match &mut data {
+            Some(d) => {
+                d.push('\n');
+                d.push_str(value);
+            }
+            None => data = Some(value.to_owned()),
+        }
+    }
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_events_across_chunks_and_ignores_comments() {
+        let mut d = SseDecoder::default();
+        assert!(d.push(b": keepalive\n\ndata: {\"a\"").is_empty());
+        assert_eq!(d.push(b":1}\n\nevent: x\r\ndata:2\r\ndata: 3\r\n\r\n"), [
+            "{\"a\":1}",
+            "2\n3"
+        ]);
+        assert!(d.push(b"data: tail").is_empty());
+        assert_eq!(d.finish().as_deref(), Some("tail"));
+        assert_eq!(d.finish(), None);
+    }
+}

@@ -1,0 +1,458 @@
+//! `subscribe`: submit, wait with progress events, fetch the result; cancel on fal at timeout.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::{CancelOutcome, Client, LogEntry, Priority, QueueStatus, RequestHandle, Status, SubmitOptions};
+use crate::error::{Error, TimeoutKind};
+
+/// How `subscribe` waits for the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WaitMode {
+    /// Follow the server-sent status stream (the default); reconnects if it breaks off.
+    #[default]
+    Stream,
+    /// Ask for the status at this interval.
+    Poll(Duration),
+}
+
+/// One progress event of a subscribed request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Progress {
+    /// The input was accepted; this handle resumes the request if the waiting is interrupted.
+    Submitted(RequestHandle),
+    /// Waiting in the queue (sent when the position changes).
+    InQueue {
+        /// Position in the queue, when fal says.
+        position: Option<u64>,
+    },
+    /// A runner picked the job up.
+    InProgress,
+    /// A new log line (each line is delivered once).
+    Log(LogEntry),
+    /// The job finished (the output or the job's error follows).
+    Completed {
+        /// fal's timing metrics, if any.
+        metrics: Option<Value>,
+    },
+    /// The status stream broke off; the client checks the status and reconnects.
+    Reconnecting {
+        /// Consecutive reconnects so far.
+        attempt: u32,
+        /// Why the stream ended.
+        reason: String,
+    },
+}
+
+/// A progress callback.
+pub type ProgressCallback = Box<dyn FnMut(Progress) + Send>;
+
+/// Options of [`Client::subscribe`](crate::Client::subscribe).
+pub struct SubscribeOptions {
+    submit: SubmitOptions,
+    wait: WaitMode,
+    timeout: Option<Duration>,
+    logs: bool,
+    cancel_on_timeout: bool,
+    on_progress: Option<ProgressCallback>,
+}
+
+impl Default for SubscribeOptions {
+    fn default() -> Self {
+        SubscribeOptions {
+            submit: SubmitOptions::default(),
+            wait: WaitMode::Stream,
+            timeout: None,
+            logs: true,
+            cancel_on_timeout: true,
+            on_progress: None,
+        }
+    }
+}
+
+impl fmt::Debug for SubscribeOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscribeOptions")
+            .field("submit", &self.submit)
+            .field("wait", &self.wait)
+            .field("timeout", &self.timeout)
+            .field("logs", &self.logs)
+            .field("cancel_on_timeout", &self.cancel_on_timeout)
+            .field("on_progress", &self.on_progress.as_ref().map(|_| "<callback>"))
+            .finish()
+    }
+}
+
+impl SubscribeOptions {
+    /// Stream status, with logs, no timeout, no webhook.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Calls `f` for every progress event, in order, from the task awaiting the subscribe.
+    /// To get a stream of events instead, send them into a channel from `f`.
+    pub fn on_progress(mut self, f: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.on_progress = Some(Box::new(f));
+        self
+    }
+
+    /// Waits by following the status stream (the default).
+    pub fn stream(mut self) -> Self {
+        self.wait = WaitMode::Stream;
+        self
+    }
+
+    /// Waits by polling the status at `interval`.
+    pub fn poll(mut self, interval: Duration) -> Self {
+        self.wait = WaitMode::Poll(interval);
+        self
+    }
+
+    /// The time allowed from the accepted submit until the output is in. When it passes, the
+    /// job is cancelled on fal and the error is a [`TimeoutKind::Subscribe`] timeout.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Whether to ask for log lines (default yes).
+    pub fn logs(mut self, on: bool) -> Self {
+        self.logs = on;
+        self
+    }
+
+    /// Whether to cancel the job on fal when the timeout passes (default yes).
+    pub fn cancel_on_timeout(mut self, on: bool) -> Self {
+        self.cancel_on_timeout = on;
+        self
+    }
+
+    /// fal also POSTs the result to this URL.
+    pub fn webhook(mut self, url: impl Into<String>) -> Self {
+        self.submit = self.submit.webhook(url);
+        self
+    }
+
+    /// fal's start deadline (`X-Fal-Request-Timeout`).
+    pub fn start_timeout(mut self, d: Duration) -> Self {
+        self.submit = self.submit.start_timeout(d);
+        self
+    }
+
+    /// Queue priority.
+    pub fn priority(mut self, p: Priority) -> Self {
+        self.submit = self.submit.priority(p);
+        self
+    }
+
+    /// Runner hint.
+    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
+        self.submit = self.submit.runner_hint(hint);
+        self
+    }
+
+    /// Replaces all submit options.
+    pub fn submit_options(mut self, options: SubmitOptions) -> Self {
+        self.submit = options;
+        self
+    }
+}
+
+/// A subscribe in preparation: set options, then `.await` it for the typed output.
+#[must_use = "a Subscribe does nothing until awaited"]
+pub struct Subscribe<'c, O> {
+    client: &'c Client,
+    endpoint_id: String,
+    body: Result<Vec<u8>, Error>,
+    options: SubscribeOptions,
+    output: PhantomData<fn() -> O>,
+}
+
+impl<O> fmt::Debug for Subscribe<'_, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscribe")
+            .field("endpoint_id", &self.endpoint_id)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'c, O> Subscribe<'c, O> {
+    pub(crate) fn new(client: &'c Client, endpoint_id: &str, body: Result<Vec<u8>, Error>) -> Self {
+        Subscribe {
+            client,
+            endpoint_id: endpoint_id.to_owned(),
+            body,
+            options: SubscribeOptions::default(),
+            output: PhantomData,
+        }
+    }
+
+    /// Replaces all options.
+    pub fn options(mut self, options: SubscribeOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// See [`SubscribeOptions::on_progress`].
+    pub fn on_progress(mut self, f: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.options = self.options.on_progress(f);
+        self
+    }
+
+    /// See [`SubscribeOptions::poll`].
+    pub fn poll(mut self, interval: Duration) -> Self {
+        self.options = self.options.poll(interval);
+        self
+    }
+
+    /// See [`SubscribeOptions::stream`].
+    pub fn stream(mut self) -> Self {
+        self.options = self.options.stream();
+        self
+    }
+
+    /// See [`SubscribeOptions::timeout`].
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.options = self.options.timeout(d);
+        self
+    }
+
+    /// See [`SubscribeOptions::logs`].
+    pub fn logs(mut self, on: bool) -> Self {
+        self.options = self.options.logs(on);
+        self
+    }
+
+    /// See [`SubscribeOptions::webhook`].
+    pub fn webhook(mut self, url: impl Into<String>) -> Self {
+        self.options = self.options.webhook(url);
+        self
+    }
+
+    /// See [`SubscribeOptions::start_timeout`].
+    pub fn start_timeout(mut self, d: Duration) -> Self {
+        self.options = self.options.start_timeout(d);
+        self
+    }
+
+    /// See [`SubscribeOptions::priority`].
+    pub fn priority(mut self, p: Priority) -> Self {
+        self.options = self.options.priority(p);
+        self
+    }
+
+    /// See [`SubscribeOptions::runner_hint`].
+    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
+        self.options = self.options.runner_hint(hint);
+        self
+    }
+}
+
+impl<'c, O: DeserializeOwned + Send + 'static> IntoFuture for Subscribe<'c, O> {
+    type Output = Result<O, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<O, Error>> + Send + 'c>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let body = self.body?;
+            self.client.subscribe_raw(&self.endpoint_id, body, self.options).await
+        })
+    }
+}
+
+/// Turns statuses into progress events, each log line once.
+struct Tracker {
+    callback: Option<ProgressCallback>,
+    logs_seen: usize,
+    last: Option<(Status, Option<u64>)>,
+}
+
+/// How a status carries logs.
+#[derive(Clone, Copy)]
+enum Logs {
+    /// All lines so far (polled status, first event of a stream connection).
+    Cumulative,
+    /// Only new lines (later stream events).
+    Delta,
+}
+
+impl Tracker {
+    fn emit(&mut self, event: Progress) {
+        if let Some(cb) = &mut self.callback {
+            cb(event);
+        }
+    }
+
+    fn observe(&mut self, status: &QueueStatus, logs: Logs) {
+        let key = (status.status.clone(), status.queue_position);
+        let changed = self.last.as_ref() != Some(&key);
+        if changed {
+            match status.status {
+                Status::InQueue => self.emit(Progress::InQueue { position: status.queue_position }),
+                Status::InProgress => self.emit(Progress::InProgress),
+                _ => {}
+            }
+        }
+        let new_lines = match logs {
+            Logs::Cumulative => status.logs.get(self.logs_seen..).unwrap_or_default(),
+            Logs::Delta => &status.logs[..],
+        };
+        self.logs_seen += new_lines.len();
+        for line in new_lines.to_vec() {
+            self.emit(Progress::Log(line));
+        }
+        if changed && status.is_completed() {
+            self.emit(Progress::Completed { metrics: status.metrics.clone() });
+        }
+        self.last = Some(key);
+    }
+}
+
+impl Client {
+    pub(crate) async fn subscribe_raw<O: DeserializeOwned>(
+        &self,
+        endpoint_id: &str,
+        body: Vec<u8>,
+        mut options: SubscribeOptions,
+    ) -> Result<O, Error> {
+        let handle = self.submit_raw(endpoint_id, body, &options.submit).await?;
+        let mut tracker = Tracker {
+            callback: options.on_progress.take(),
+            logs_seen: 0,
+            last: None,
+        };
+        tracker.emit(Progress::Submitted(handle.clone()));
+        let handle = handle.typed::<O>();
+        let waiting = self.wait_for_output(&handle, options.wait, options.logs, &mut tracker);
+        let Some(limit) = options.timeout else {
+            return waiting.await;
+        };
+        match tokio::time::timeout(limit, waiting).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                let cancelled = options.cancel_on_timeout
+                    && matches!(self.cancel(&handle).await, Ok(CancelOutcome::Requested));
+                Err(Error::Timeout {
+                    kind: TimeoutKind::Subscribe,
+                    request_id: Some(handle.request_id().to_owned()),
+                    cancelled,
+                })
+            }
+        }
+    }
+
+    async fn wait_for_output<O: DeserializeOwned>(
+        &self,
+        handle: &RequestHandle<O>,
+        wait: WaitMode,
+        logs: bool,
+        tracker: &mut Tracker,
+    ) -> Result<O, Error> {
+        let done = match wait {
+            WaitMode::Poll(interval) => self.poll_until_done(handle, logs, interval, tracker).await?,
+            WaitMode::Stream => self.stream_until_done(handle, logs, tracker).await?,
+        };
+        let Some(message) = done.error else {
+            return self.result(handle).await;
+        };
+        // A failed job: the result endpoint has the real error (field details, HTTP status).
+        let result_error = match self.result(&handle.clone().untyped()).await {
+            Err(Error::Api(api)) => Some(api),
+            Err(e @ Error::Timeout { kind: TimeoutKind::StartDeadline, .. }) => return Err(e),
+            _ => None,
+        };
+        Err(Error::JobFailed {
+            request_id: handle.request_id().to_owned(),
+            message,
+            error_type: done.error_type,
+            result_error,
+        })
+    }
+
+    async fn poll_until_done<O>(
+        &self,
+        handle: &RequestHandle<O>,
+        logs: bool,
+        interval: Duration,
+        tracker: &mut Tracker,
+    ) -> Result<QueueStatus, Error> {
+        loop {
+            let status = self.status(handle, logs).await?;
+            tracker.observe(&status, Logs::Cumulative);
+            if status.is_completed() {
+                return Ok(status);
+            }
+            tokio::time::sleep(interval).await;
+        }
+    }
+
+    async fn stream_until_done<O>(
+        &self,
+        handle: &RequestHandle<O>,
+        logs: bool,
+        tracker: &mut Tracker,
+    ) -> Result<QueueStatus, Error> {
+        let mut reconnects: u32 = 0;
+        loop {
+            let mut stream = self.status_stream(handle, logs);
+            let mut mode = Logs::Cumulative;
+            let mut broke = None;
+            while let Some(item) = stream.next().await {
+                match item {
+                    Ok(status) => {
+                        tracker.observe(&status, mode);
+                        mode = Logs::Delta;
+                        reconnects = 0;
+                        if status.is_completed() {
+                            return Ok(status);
+                        }
+                    }
+                    Err(e) => {
+                        broke = Some(e);
+                        break;
+                    }
+                }
+            }
+            let err = broke.unwrap_or_else(|| Error::StreamEnded {
+                request_id: handle.request_id().to_owned(),
+            });
+            match &err {
+                // No stream here (an older proxy, say): poll instead.
+                Error::Api(api) if matches!(api.status, 404 | 405 | 501) => {
+                    return self
+                        .poll_until_done(handle, logs, Duration::from_millis(500), tracker)
+                        .await;
+                }
+                Error::StreamEnded { .. }
+                | Error::Transport { .. }
+                | Error::Timeout { kind: TimeoutKind::StreamIdle | TimeoutKind::Http, .. } => {}
+                _ => return Err(err),
+            }
+            reconnects += 1;
+            if reconnects > self.retry_policy().max_retries {
+                return Err(err);
+            }
+            tracker.emit(Progress::Reconnecting {
+                attempt: reconnects,
+                reason: err.to_string(),
+            });
+            // It may have completed while we were not listening.
+            let status = self.status(handle, logs).await?;
+            tracker.observe(&status, Logs::Cumulative);
+            if status.is_completed() {
+                return Ok(status);
+            }
+            tokio::time::sleep(self.retry_policy().backoff(reconnects)).await;
+        }
+    }
+}
