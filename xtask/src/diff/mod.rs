@@ -1,10 +1,171 @@
-//! `cargo xtask diff` (being written).
+//! `cargo xtask diff`: what changed between two versions of the vendored fal documents, and
+//! what that does to callers.
+//!
+//! ```text
+//! cargo xtask diff [--base <rev>] [--format text|markdown|json] [--fail-on ERR|WARN]
+//! cargo xtask diff OLD NEW        # two folders (keyed by relative path) or two files
+//! ```
+//!
+//! Without paths it compares `schemas/` at `--base` (default `HEAD`) with the working tree.
+//! Exit code: 1 when a finding reaches `--fail-on`, 2 on errors (unreadable folders, bad git
+//! revision); an unreadable *document* is a `document-invalid` finding, not an error.
+//!
+//! Each finding has a rule id, a wire level and a Rust semver verdict:
+//!
+//! | rule | wire | `fal-models` |
+//! |---|---|---|
+//! | `endpoint-removed` | ERR | major (module gone) |
+//! | `document-invalid` | ERR | major (regen cannot produce the module) |
+//! | `input-required-property-added` | ERR | major (`Input::new` gains an argument) |
+//! | `input-property-became-required` | ERR | major (setter becomes a `new` argument) |
+//! | `input-enum-value-removed` | ERR | major (variant removed) |
+//! | `input-type-changed` | ERR | major (field type changes) |
+//! | `input-constraint-tightened` | ERR | patch (validation is fal's, the Rust type stays) |
+//! | `output-property-removed` | ERR | major (public field removed) |
+//! | `output-property-became-optional` / `-nullable` | ERR | major when the field was `T` (now `Option<T>`), else patch |
+//! | `output-type-changed` | ERR | major |
+//! | `input-property-removed` | WARN | major (setter or `new` argument removed) |
+//! | `input-nullable-removed` | WARN | major for a required field (`new` takes `T`, not `Option<T>`), else patch |
+//! | `default-changed` | WARN | patch |
+//! | `output-enum-value-added` | WARN | minor (variant added to a `#[non_exhaustive]` enum) |
+//! | `document-problem` | WARN | patch (dangling `$ref`, malformed `items`, ...) |
+//! | `endpoint-added` | INFO | minor (new module) |
+//! | `input-property-added` | INFO | minor (new setter) |
+//! | `input-property-became-optional` | INFO | major (`Input::new` loses an argument) |
+//! | `input-nullable-added` | INFO | major for a required field, else patch |
+//! | `input-enum-value-added` | INFO | minor |
+//! | `input-type-widened` | INFO | major (the Rust type still changes: `enum` → `String`, `i64` → `f64`, ...) |
+//! | `input-constraint-loosened` | INFO | patch |
+//! | `output-property-added` | INFO | minor (`Output` is `#[non_exhaustive]`) |
+//! | `output-property-became-required` / `-non-nullable` | INFO | major when the field becomes `T` (was `Option<T>`), else patch |
+//! | `output-enum-value-removed` | INFO | major (variant removed) |
+//! | `output-type-narrowed` | INFO | major |
+//! | `description-changed` | INFO | patch (one summary per endpoint) |
+//!
+//! The mapping follows the generated API: `Input` is `#[non_exhaustive]` with
+//! `Input::new(<required fields>)` (a required nullable field is passed as `Option<T>`) and a
+//! setter per optional field; `Output` is `#[non_exhaustive]` with public fields, `T` when
+//! required and not nullable, `Option<T>` otherwise; enums are open (`#[non_exhaustive]`,
+//! `Unknown(..)`); `anyOf` of several non-null types is an enum of the alternatives. A `const`
+//! and a one-value `enum` are the same thing and compare equal.
 
+mod model;
+mod report;
+mod rules;
+mod source;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+use anyhow::bail;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`cargo xtask diff` is not written yet")
+use report::{EndpointReport, Report};
+use rules::{Level, Version};
+use source::Snapshot;
+
+/// Options of `cargo xtask diff`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Old and new folder (or old and new file) to compare instead of git.
+    #[arg(value_names = ["OLD", "NEW"], num_args = 2)]
+    paths: Vec<PathBuf>,
+    /// Git revision holding the old `schemas/` (compared with the working tree).
+    #[arg(long, conflicts_with = "paths")]
+    base: Option<String>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit with code 1 when a finding is at this level or above.
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+    /// Repository whose `schemas/` is compared in git mode (default: this workspace).
+    #[arg(long, conflicts_with = "paths")]
+    repo: Option<PathBuf>,
+}
+
+/// Report formats.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// For terminals.
+    Text,
+    /// For a pull-request comment.
+    Markdown,
+    /// For tools.
+    Json,
+}
+
+/// Levels `--fail-on` accepts.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FailOn {
+    /// Breaking changes.
+    #[value(name = "ERR", alias = "err")]
+    Err,
+    /// Breaking changes and warnings.
+    #[value(name = "WARN", alias = "warn")]
+    Warn,
+}
+
+/// Runs `cargo xtask diff`.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let (old, new) = snapshots(&args)?;
+    let report = compare(&old, &new);
+    match args.format {
+        Format::Text => print!("{}", report.text()),
+        Format::Markdown => print!("{}", report.markdown()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report.json())?),
+    }
+    let threshold = args.fail_on.map(|f| match f {
+        FailOn::Err => Level::Err,
+        FailOn::Warn => Level::Warn,
+    });
+    let failed = matches!((threshold, report.level()), (Some(t), Some(l)) if l >= t);
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn snapshots(args: &Args) -> anyhow::Result<(Snapshot, Snapshot)> {
+    if let [old, new] = args.paths.as_slice() {
+        return match (old.is_dir(), new.is_dir()) {
+            (true, true) => Ok((
+                source::folder(old, old.display().to_string())?,
+                source::folder(new, new.display().to_string())?,
+            )),
+            (false, false) => {
+                // Two files are one endpoint whatever their names.
+                let key = new.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                Ok((source::file(old, &key)?, source::file(new, &key)?))
+            }
+            _ => bail!("compare two folders or two files, not a folder with a file"),
+        };
+    }
+    let repo = args.repo.clone().unwrap_or_else(crate::workspace_root);
+    let old = source::git(&repo, args.base.as_deref().unwrap_or("HEAD"))?;
+    let schemas = repo.join("schemas");
+    let new = if schemas.is_dir() {
+        source::folder(&schemas, "working tree".into())?
+    } else {
+        Snapshot { label: "working tree".into(), docs: Default::default() }
+    };
+    Ok((old, new))
+}
+
+fn compare(old: &Snapshot, new: &Snapshot) -> Report {
+    let keys: BTreeSet<&String> = old.docs.keys().chain(new.docs.keys()).collect();
+    let mut compared = 0;
+    let mut endpoints = Vec::new();
+    for key in keys {
+        let (a, b) = (old.docs.get(key), new.docs.get(key));
+        compared += usize::from(a.is_some() && b.is_some());
+        let findings = rules::compare(a, b);
+        let endpoint = [b, a]
+            .into_iter()
+            .flatten()
+            .find_map(|v| match v {
+                Version::Doc(doc) => doc.endpoint_id.clone(),
+                Version::Invalid(_) => None,
+            })
+            .unwrap_or_else(|| key.clone());
+        endpoints.push(EndpointReport { endpoint, findings });
+    }
+    Report::new(old.label.clone(), new.label.clone(), compared, endpoints)
 }
