@@ -1,1 +1,113 @@
 //! Helpers the generated code calls; not part of the public API.
+
+#[doc(hidden)]
+pub use schemars as __schemars;
+#[doc(hidden)]
+pub use serde as __serde;
+
+/// Implements the wire behaviour of an open enum: the listed values map to variants, any other
+/// value is kept in the catch-all variant, so a value fal adds later never breaks decoding.
+///
+/// `open_enum!(Name: str { Variant => "wire", ... } else Unknown);` for string enums,
+/// `open_enum!(Name: int { Variant => 4, ... } else Unknown);` for integer enums.
+#[macro_export]
+macro_rules! open_enum {
+    ($name:ident : str { $($variant:ident => $wire:literal),* $(,)? } else $other:ident) => {
+        impl $name {
+            /// Every value the schema lists, in the schema's order.
+            pub const KNOWN: &'static [&'static str] = &[$($wire),*];
+
+            /// The value as sent on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $wire,)*
+                    Self::$other(value) => value.as_str(),
+                }
+            }
+        }
+        impl ::core::convert::From<&str> for $name {
+            fn from(value: &str) -> Self {
+                match value {
+                    $($wire => Self::$variant,)*
+                    other => Self::$other(other.to_owned()),
+                }
+            }
+        }
+        impl ::core::convert::From<String> for $name {
+            fn from(value: String) -> Self {
+                match value.as_str() {
+                    $($wire => Self::$variant,)*
+                    _ => Self::$other(value),
+                }
+            }
+        }
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl $crate::codegen_support::__serde::Serialize for $name {
+            fn serialize<S: $crate::codegen_support::__serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+        impl<'de> $crate::codegen_support::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::codegen_support::__serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <String as $crate::codegen_support::__serde::Deserialize>::deserialize(d).map(Self::from)
+            }
+        }
+        impl $crate::codegen_support::__schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+            fn json_schema(_: &mut $crate::codegen_support::__schemars::SchemaGenerator) -> $crate::codegen_support::__schemars::Schema {
+                $crate::codegen_support::__schemars::json_schema!({ "type": "string", "enum": [$($wire),*] })
+            }
+        }
+    };
+    ($name:ident : int { $($variant:ident => $wire:literal),* $(,)? } else $other:ident) => {
+        impl $name {
+            /// Every value the schema lists, in the schema's order.
+            pub const KNOWN: &'static [i64] = &[$($wire),*];
+
+            /// The value as sent on the wire.
+            pub fn as_i64(&self) -> i64 {
+                match self {
+                    $(Self::$variant => $wire,)*
+                    Self::$other(value) => *value,
+                }
+            }
+        }
+        impl ::core::convert::From<i64> for $name {
+            fn from(value: i64) -> Self {
+                match value {
+                    $($wire => Self::$variant,)*
+                    other => Self::$other(other),
+                }
+            }
+        }
+        impl ::core::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Display::fmt(&self.as_i64(), f)
+            }
+        }
+        impl $crate::codegen_support::__serde::Serialize for $name {
+            fn serialize<S: $crate::codegen_support::__serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_i64(self.as_i64())
+            }
+        }
+        impl<'de> $crate::codegen_support::__serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::codegen_support::__serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                <i64 as $crate::codegen_support::__serde::Deserialize>::deserialize(d).map(Self::from)
+            }
+        }
+        impl $crate::codegen_support::__schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed(stringify!($name))
+            }
+            fn json_schema(_: &mut $crate::codegen_support::__schemars::SchemaGenerator) -> $crate::codegen_support::__schemars::Schema {
+                $crate::codegen_support::__schemars::json_schema!({ "type": "integer", "enum": [$($wire),*] })
+            }
+        }
+    };
+}

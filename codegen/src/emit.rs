@@ -1,0 +1,492 @@
+//! Emission: IR -> Rust tokens (`quote`), one token stream per module.
+
+use proc_macro2::{Ident, Literal, Span, TokenStream};
+use quote::quote;
+use serde_json::Value;
+
+use crate::ir::*;
+
+/// Where a type expression is written from: an endpoint module, or the shared module.
+#[derive(Clone, Copy)]
+pub enum Scope {
+    Endpoint(usize),
+    Shared,
+}
+
+pub struct Emitter<'a> {
+    pub api: &'a Api,
+    /// Path of the runtime crate (`crate` inside fal-models, `::fal_models` elsewhere).
+    pub runtime: TokenStream,
+    /// Emit `#[cfg(feature = ...)]` gates on shared types.
+    pub features: bool,
+    /// Path from an endpoint module to the generated root, per endpoint (`super::super`).
+    pub root_from: Vec<TokenStream>,
+}
+
+fn ident(name: &str) -> Ident {
+    match name.strip_prefix("r#") {
+        Some(raw) => Ident::new_raw(raw, Span::call_site()),
+        None => Ident::new(name, Span::call_site()),
+    }
+}
+
+fn doc_attrs(text: &str) -> TokenStream {
+    let lines: Vec<TokenStream> = text
+        .lines()
+        .map(|l| {
+            let l = format!(" {}", l.trim_end());
+            quote!(#[doc = #l])
+        })
+        .collect();
+    quote!(#(#lines)*)
+}
+
+/// Renders a JSON value for docs, shortened so a long prompt does not flood the page.
+fn show(v: &Value) -> String {
+    let mut s = serde_json::to_string(v).unwrap_or_default();
+    if s.chars().count() > 120 {
+        s = s.chars().take(117).collect::<String>() + "...";
+    }
+    if s.contains('`') { s } else { format!("`{s}`") }
+}
+
+/// Documentation text of an item: description, then default, constraints and an example.
+fn doc_text(docs: &Docs, fallback: &str) -> String {
+    let mut out = String::new();
+    let desc = docs.description.as_deref().or(docs.title.as_deref()).unwrap_or(fallback);
+    // Text from documents is Markdown; indentation would make code blocks of it.
+    for line in desc.lines() {
+        out.push_str(line.trim());
+        out.push('\n');
+    }
+    let mut facts = Vec::new();
+    if let Some(d) = &docs.default {
+        facts.push(format!("Default: {}.", show(d)));
+    }
+    for c in &docs.constraints {
+        facts.push(format!("Constraint: {c}."));
+    }
+    if let Some(e) = docs.examples.first() {
+        facts.push(format!("Example: {}.", show(e)));
+    }
+    if !facts.is_empty() {
+        out.push('\n');
+        out.push_str(&facts.join("\n\n"));
+        out.push('\n');
+    }
+    out
+}
+
+impl Emitter<'_> {
+    /// The name a type goes by in `scope`.
+    fn name_in(&self, r: TypeRef, scope: Scope) -> String {
+        let def = self.api.ty(r);
+        match (scope, &def.shared_name) {
+            (Scope::Shared, Some(shared)) => shared.clone(),
+            (Scope::Endpoint(e), Some(_)) => self.api.endpoints[e]
+                .reexports
+                .iter()
+                .find(|(_, c)| *c == r)
+                .map(|(local, _)| local.clone())
+                .unwrap_or_else(|| def.name.clone()),
+            (_, None) => def.name.clone(),
+        }
+    }
+
+    pub fn ty(&self, t: &Ty, scope: Scope) -> TokenStream {
+        match t {
+            Ty::String => quote!(String),
+            Ty::Integer => quote!(i64),
+            Ty::Number => quote!(f64),
+            Ty::Boolean => quote!(bool),
+            Ty::Any => quote!(serde_json::Value),
+            Ty::Array(inner) => {
+                let inner = self.ty(inner, scope);
+                quote!(Vec<#inner>)
+            }
+            Ty::Map(inner) => {
+                let inner = self.ty(inner, scope);
+                quote!(std::collections::BTreeMap<String, #inner>)
+            }
+            Ty::Named(r) => {
+                let name = ident(&self.name_in(*r, scope));
+                quote!(#name)
+            }
+        }
+    }
+
+    fn boxed(&self, t: &Ty) -> bool {
+        matches!(t, Ty::Named(r) if self.api.ty(*r).recursive)
+    }
+
+    fn field_ty(&self, f: &Field, scope: Scope) -> TokenStream {
+        let mut ty = self.ty(&f.ty, scope);
+        if self.boxed(&f.ty) {
+            ty = quote!(Box<#ty>);
+        }
+        if f.is_option() { quote!(Option<#ty>) } else { ty }
+    }
+
+    /// Parameter type and conversion for a constructor or setter argument.
+    fn param(&self, t: &Ty, scope: Scope, value: &TokenStream) -> (TokenStream, TokenStream) {
+        let (ty, conv) = match t {
+            Ty::String => (quote!(impl Into<String>), quote!(#value.into())),
+            Ty::Array(inner) if **inner == Ty::String => (
+                quote!(impl IntoIterator<Item = impl Into<String>>),
+                quote!(#value.into_iter().map(Into::into).collect()),
+            ),
+            Ty::Named(_) => {
+                let ty = self.ty(t, scope);
+                (quote!(impl Into<#ty>), quote!(#value.into()))
+            }
+            _ => (self.ty(t, scope), quote!(#value)),
+        };
+        if self.boxed(t) { (ty, quote!(Box::new(#conv))) } else { (ty, conv) }
+    }
+
+    /// All items of one type definition.
+    pub fn type_def(&self, r: TypeRef, scope: Scope) -> TokenStream {
+        let def = self.api.ty(r);
+        let name_str = self.name_in(r, scope);
+        let name = ident(&name_str);
+        let rt = &self.runtime;
+        // A type's title is its schema name (`Sora2TextToVideoInput`): no help as documentation.
+        let type_docs = Docs { title: None, ..def.docs.clone() };
+        let docs = doc_attrs(&doc_text(&type_docs, &default_doc(def, self.api)));
+        let cfg = match scope {
+            Scope::Shared if self.features => self.shared_cfg(r),
+            _ => quote!(),
+        };
+        match &def.kind {
+            TypeKind::Struct { fields } => self.struct_def(def, &name, scope, fields, docs, cfg),
+            TypeKind::StrEnum { variants, catch_all } => {
+                let idents: Vec<Ident> = variants.iter().map(|v| ident(&v.ident)).collect();
+                let wires: Vec<&String> = variants.iter().map(|v| &v.wire).collect();
+                let vdocs: Vec<String> = wires.iter().map(|w| format!(" `{w:?}`")).collect();
+                let other = ident(catch_all);
+                quote! {
+                    #docs
+                    #cfg
+                    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+                    #[non_exhaustive]
+                    pub enum #name {
+                        #( #[doc = #vdocs] #idents, )*
+                        /// A value this version of the bindings does not list, kept as sent.
+                        #other(String),
+                    }
+                    #cfg
+                    #rt::open_enum!(#name: str { #(#idents => #wires),* } else #other);
+                }
+            }
+            TypeKind::IntEnum { variants, catch_all } => {
+                let idents: Vec<Ident> = variants.iter().map(|v| ident(&v.ident)).collect();
+                let wires: Vec<Literal> = variants.iter().map(|v| Literal::i64_unsuffixed(v.wire)).collect();
+                let vdocs: Vec<String> = variants.iter().map(|v| format!(" `{}`", v.wire)).collect();
+                let other = ident(catch_all);
+                quote! {
+                    #docs
+                    #cfg
+                    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+                    #[non_exhaustive]
+                    pub enum #name {
+                        #( #[doc = #vdocs] #idents, )*
+                        /// A value this version of the bindings does not list, kept as sent.
+                        #other(i64),
+                    }
+                    #cfg
+                    #rt::open_enum!(#name: int { #(#idents => #wires),* } else #other);
+                }
+            }
+            TypeKind::Union { variants } => {
+                let idents: Vec<Ident> = variants.iter().map(|v| ident(&v.ident)).collect();
+                let tys: Vec<TokenStream> = variants
+                    .iter()
+                    .map(|v| {
+                        let t = self.ty(&v.ty, scope);
+                        if self.boxed(&v.ty) { quote!(Box<#t>) } else { t }
+                    })
+                    .collect();
+                let vdocs: Vec<String> = variants.iter().map(|v| format!(" {}", variant_doc(&v.ty, self, scope))).collect();
+                // `From` for each variant type that no other variant shares, so setters take
+                // `ImageSizePreset::SquareHd` or `ImageSize::new(..)` directly.
+                let froms: Vec<TokenStream> = variants
+                    .iter()
+                    .zip(&tys)
+                    .filter(|(v, _)| variants.iter().filter(|o| o.ty == v.ty).count() == 1 && !self.boxed(&v.ty))
+                    .map(|(v, t)| {
+                        let vi = ident(&v.ident);
+                        quote! {
+                            #cfg
+                            impl From<#t> for #name {
+                                fn from(value: #t) -> Self { Self::#vi(value) }
+                            }
+                        }
+                    })
+                    .collect();
+                quote! {
+                    #docs
+                    #cfg
+                    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+                    #[serde(untagged)]
+                    #[non_exhaustive]
+                    pub enum #name {
+                        #( #[doc = #vdocs] #idents(#tys), )*
+                    }
+                    #(#froms)*
+                }
+            }
+            TypeKind::Alias(t) => {
+                let t = self.ty(t, scope);
+                quote! {
+                    #docs
+                    #cfg
+                    pub type #name = #t;
+                }
+            }
+            TypeKind::Newtype(t) => {
+                let t = self.ty(t, scope);
+                quote! {
+                    #docs
+                    #cfg
+                    #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+                    #[serde(transparent)]
+                    pub struct #name(pub #t);
+                }
+            }
+        }
+    }
+
+    fn struct_def(&self, def: &TypeDef, name: &Ident, scope: Scope, fields: &[Field], docs: TokenStream, cfg: TokenStream) -> TokenStream {
+        let field_items: Vec<TokenStream> = fields
+            .iter()
+            .map(|f| {
+                let fname = ident(&f.ident);
+                let ty = self.field_ty(f, scope);
+                let fdocs = doc_attrs(&doc_text(&f.docs, &format!("`{}`", f.wire)));
+                let plain = f.ident.strip_prefix("r#").unwrap_or(&f.ident);
+                let rename = if plain != f.wire {
+                    let w = &f.wire;
+                    quote!(#[serde(rename = #w)])
+                } else {
+                    quote!()
+                };
+                let opt = if !f.required {
+                    quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
+                } else if f.nullable {
+                    quote!(#[serde(default)])
+                } else {
+                    quote!()
+                };
+                quote! { #fdocs #rename #opt pub #fname: #ty, }
+            })
+            .collect();
+        let all_optional = fields.iter().all(|f| !f.required);
+        let default = if all_optional { quote!(Default,) } else { quote!() };
+        let secret = fields.iter().any(|f| f.secret);
+        let debug = if secret { quote!() } else { quote!(Debug,) };
+        let mut out = quote! {
+            #docs
+            #cfg
+            #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+            #[non_exhaustive]
+            pub struct #name {
+                #(#field_items)*
+            }
+        };
+        if secret {
+            out.extend(self.redacted_debug(name, fields, &cfg));
+        }
+        if def.builder {
+            out.extend(self.builder(name, scope, fields, &cfg));
+        }
+        if def.role == Role::Input {
+            out.extend(self.endpoint_impl(name, scope));
+        }
+        out
+    }
+
+    fn redacted_debug(&self, name: &Ident, fields: &[Field], cfg: &TokenStream) -> TokenStream {
+        let name_str = name.to_string();
+        let entries: Vec<TokenStream> = fields
+            .iter()
+            .map(|f| {
+                let fname = ident(&f.ident);
+                let label = f.ident.strip_prefix("r#").unwrap_or(&f.ident);
+                if !f.secret {
+                    quote!(.field(#label, &self.#fname))
+                } else if f.is_option() {
+                    quote!(.field(#label, &self.#fname.as_ref().map(|_| "<redacted>")))
+                } else {
+                    quote!(.field(#label, &"<redacted>"))
+                }
+            })
+            .collect();
+        quote! {
+            #cfg
+            /// Credentials are redacted.
+            impl std::fmt::Debug for #name {
+                fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.debug_struct(#name_str) #(#entries)* .finish()
+                }
+            }
+        }
+    }
+
+    fn builder(&self, name: &Ident, scope: Scope, fields: &[Field], cfg: &TokenStream) -> TokenStream {
+        let mut params = Vec::new();
+        let mut inits = Vec::new();
+        let mut setters = Vec::new();
+        for f in fields {
+            let fname = ident(&f.ident);
+            let value = quote!(#fname);
+            if f.required {
+                let (pty, conv) = if f.nullable {
+                    let mut t = self.ty(&f.ty, scope);
+                    if self.boxed(&f.ty) {
+                        t = quote!(Box<#t>);
+                    }
+                    (quote!(Option<#t>), quote!(#fname))
+                } else {
+                    self.param(&f.ty, scope, &value)
+                };
+                params.push(quote!(#fname: #pty));
+                inits.push(quote!(#fname: #conv));
+            } else {
+                inits.push(quote!(#fname: None));
+                let (pty, conv) = self.param(&f.ty, scope, &quote!(value));
+                let setter_name = match f.ident.as_str() {
+                    "new" => "set_new".to_owned(),
+                    other => other.to_owned(),
+                };
+                let setter = ident(&setter_name);
+                let summary = f.docs.description.as_deref().or(f.docs.title.as_deref()).unwrap_or("");
+                let first = summary.lines().next().unwrap_or("").trim();
+                let sdoc = if first.is_empty() {
+                    format!(" Sets `{}`.", f.wire)
+                } else {
+                    format!(" Sets `{}`: {first}", f.wire)
+                };
+                setters.push(quote! {
+                    #[doc = #sdoc]
+                    #[must_use]
+                    pub fn #setter(mut self, value: #pty) -> Self {
+                        self.#fname = Some(#conv);
+                        self
+                    }
+                });
+            }
+        }
+        let ctor_doc = if params.is_empty() {
+            " Creates a value with every field unset (the server's defaults apply)."
+        } else {
+            " Creates a value from its required fields; optional fields stay unset (the server's defaults apply)."
+        };
+        // Constructors mirror the schema's required fields one to one, however many.
+        let allow = if params.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
+        quote! {
+            #cfg
+            impl #name {
+                #[doc = #ctor_doc]
+                #allow
+                pub fn new(#(#params),*) -> Self {
+                    Self { #(#inits),* }
+                }
+                #(#setters)*
+            }
+        }
+    }
+
+    fn endpoint_impl(&self, name: &Ident, scope: Scope) -> TokenStream {
+        let Scope::Endpoint(e) = scope else { return quote!() };
+        let rt = &self.runtime;
+        let ep = &self.api.endpoints[e];
+        let id = &ep.id;
+        let out = ident(&self.name_in(ep.output, scope));
+        quote! {
+            impl #rt::Endpoint for #name {
+                const ENDPOINT_ID: &'static str = #id;
+                type Output = #out;
+            }
+        }
+    }
+
+    fn shared_cfg(&self, r: TypeRef) -> TokenStream {
+        let mut features: Vec<&str> = self
+            .api
+            .endpoints
+            .iter()
+            .filter(|e| e.reexports.iter().any(|(_, c)| *c == r))
+            .map(|e| e.feature.as_str())
+            .collect();
+        features.sort_unstable();
+        features.dedup();
+        match features.as_slice() {
+            [one] => quote!(#[cfg(feature = #one)]),
+            _ => quote!(#[cfg(any(#(feature = #features),*))]),
+        }
+    }
+
+    /// The items of one endpoint module (child modules are declared by the caller).
+    pub fn endpoint_items(&self, e: usize) -> TokenStream {
+        let ep = &self.api.endpoints[e];
+        let scope = Scope::Endpoint(e);
+        let root = &self.root_from[e];
+        let id = &ep.id;
+        let reexports: Vec<TokenStream> = ep
+            .reexports
+            .iter()
+            .map(|(local, c)| {
+                let shared = ident(self.api.ty(*c).shared_name.as_deref().unwrap_or(local));
+                let local = ident(local);
+                if shared == local {
+                    quote!(pub use #root::types::#shared;)
+                } else {
+                    quote!(pub use #root::types::#shared as #local;)
+                }
+            })
+            .collect();
+        let mut order: Vec<TypeRef> = Vec::new();
+        for r in [ep.input, ep.output] {
+            if ep.types.contains(&r) && !order.contains(&r) {
+                order.push(r);
+            }
+        }
+        order.extend(ep.types.iter().filter(|r| **r != ep.input && **r != ep.output));
+        let defs: Vec<TokenStream> = order.iter().map(|r| self.type_def(*r, scope)).collect();
+        quote! {
+            /// The endpoint id, as the queue API takes it.
+            pub const ENDPOINT_ID: &str = #id;
+            #(#reexports)*
+            #(#defs)*
+        }
+    }
+
+    /// The items of the shared module.
+    pub fn shared_items(&self) -> TokenStream {
+        let defs: Vec<TokenStream> = self.api.shared.iter().map(|r| self.type_def(*r, Scope::Shared)).collect();
+        quote!(#(#defs)*)
+    }
+}
+
+fn default_doc(def: &TypeDef, api: &Api) -> String {
+    let id = &api.endpoints[def.owner].id;
+    match def.role {
+        Role::Input => format!("The input of `{id}`."),
+        Role::Output => format!("The output of `{id}`."),
+        Role::Other => format!("`{}`", def.base_name),
+    }
+}
+
+fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {
+    match t {
+        Ty::String => "Any string.".into(),
+        Ty::Integer => "An integer.".into(),
+        Ty::Number => "A number.".into(),
+        Ty::Boolean => "A boolean.".into(),
+        Ty::Any => "Any JSON value.".into(),
+        Ty::Array(_) => "A list.".into(),
+        Ty::Map(_) => "A map.".into(),
+        Ty::Named(r) => format!("A [`{}`].", em.name_in(*r, scope)),
+    }
+}
+

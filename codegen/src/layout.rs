@@ -1,0 +1,336 @@
+//! Layout: the module tree (one module per endpoint id segment) and its files.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::emit::Emitter;
+use crate::ir::{Api, Diagnostic};
+
+/// Lints the generated modules allow, each for a reason: documentation text is fal's Markdown
+/// (bare URLs, brackets that are not links, loose list indentation), and constructors mirror
+/// the schema's required fields one to one.
+const ALLOWED_LINTS: &str = "#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, rustdoc::invalid_rust_codeblocks, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::too_long_first_doc_paragraph, clippy::large_enum_variant)]";
+
+#[derive(Debug, Default, Clone)]
+struct Node {
+    /// The original id segment this module stands for.
+    segment: String,
+    endpoint: Option<usize>,
+    children: BTreeMap<String, Node>,
+}
+
+/// The module tree of all endpoints.
+pub struct Tree {
+    root: Node,
+    /// Final module path of each endpoint (index = endpoint index).
+    pub paths: Vec<Vec<String>>,
+}
+
+/// One module, rendered: its path below the generated root and its Rust text.
+#[derive(Debug, Clone)]
+pub struct RenderedModule {
+    pub path: Vec<String>,
+    pub has_children: bool,
+    /// The module body (without header), pretty-printed, for the file layout.
+    pub file_body: String,
+    /// The same module as tokens for the single-file layout: attributes and items.
+    pub tokens: String,
+}
+
+impl Tree {
+    pub fn build(api: &Api, diagnostics: &mut Vec<Diagnostic>) -> Self {
+        let mut root = Node::default();
+        // The shared module's name is taken at the root.
+        root.children.insert("types".into(), Node { segment: "\0types".into(), ..Node::default() });
+        let mut paths = Vec::with_capacity(api.endpoints.len());
+        for (i, e) in api.endpoints.iter().enumerate() {
+            let segments: Vec<&str> = e.id.split('/').filter(|s| !s.is_empty()).collect();
+            let mut node = &mut root;
+            let mut path = Vec::new();
+            for (seg, ident) in segments.iter().zip(&e.module_path) {
+                let mut name = ident.clone();
+                let mut n = 2;
+                while node.children.get(&name).is_some_and(|c| c.segment != *seg) {
+                    name = format!("{ident}_{n}");
+                    n += 1;
+                }
+                if name != *ident {
+                    diagnostics.push(Diagnostic {
+                        file: e.source.clone(),
+                        pointer: "/info/x-fal-metadata/endpointId".into(),
+                        message: format!("module `{ident}` for `{seg}` is taken by another id segment; using `{name}`"),
+                    });
+                }
+                path.push(name.clone());
+                node = node.children.entry(name).or_insert_with(|| Node { segment: (*seg).to_owned(), ..Node::default() });
+            }
+            node.endpoint = Some(i);
+            paths.push(path);
+        }
+        root.children.remove("types");
+        Tree { root, paths }
+    }
+
+    /// `super::super::...` from each endpoint module back to the generated root.
+    pub fn root_paths(&self, _api: &Api) -> Vec<TokenStream> {
+        self.paths
+            .iter()
+            .map(|p| {
+                let supers = std::iter::repeat_n(quote!(super), p.len());
+                quote!(#(#supers)::*)
+            })
+            .collect()
+    }
+
+    pub fn render(&self, em: &Emitter<'_>, features: bool, failed: &mut Vec<Diagnostic>) -> Vec<RenderedModule> {
+        let mut out = Vec::new();
+        // The root: shared types module and owner modules.
+        let mut root_decls = Vec::new();
+        if !em.api.shared.is_empty() {
+            let items = em.shared_items();
+            let docs = " Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.";
+            let body = quote!(#![doc = #docs] #items);
+            out.push(module(vec!["types".into()], false, body, String::new()));
+            root_decls.push(("types".to_owned(), String::new()));
+        }
+        for (name, child) in &self.root.children {
+            let attrs = gate(child, em, features);
+            root_decls.push((name.clone(), attrs.clone()));
+            self.render_node(child, vec![name.clone()], attrs, em, features, failed, &mut out);
+        }
+        let decls: Vec<TokenStream> = root_decls
+            .iter()
+            .map(|(name, attrs)| {
+                let attrs: TokenStream = format!("{ALLOWED_LINTS} {attrs}").parse().unwrap_or_default();
+                let name = syn::Ident::new(name, proc_macro2::Span::call_site());
+                quote!(#attrs pub mod #name;)
+            })
+            .collect();
+        out.insert(0, module(Vec::new(), true, quote!(#(#decls)*), String::new()));
+        out
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn render_node(
+        &self,
+        node: &Node,
+        path: Vec<String>,
+        decl_attrs: String,
+        em: &Emitter<'_>,
+        features: bool,
+        failed: &mut Vec<Diagnostic>,
+        out: &mut Vec<RenderedModule>,
+    ) {
+        let mut items = TokenStream::new();
+        match node.endpoint {
+            Some(e) => {
+                let ep = &em.api.endpoints[e];
+                let rendered = catch_unwind(AssertUnwindSafe(|| em.endpoint_items(e)));
+                match rendered {
+                    Ok(tokens) if syn::parse2::<syn::File>(tokens.clone()).is_ok() => {
+                        for line in endpoint_docs(em.api, e).lines() {
+                            items.extend(quote!(#![doc = #line]));
+                        }
+                        items.extend(tokens);
+                    }
+                    _ => failed.push(Diagnostic {
+                        file: ep.source.clone(),
+                        pointer: String::new(),
+                        message: "internal generator error while writing this endpoint (please report it)".into(),
+                    }),
+                }
+            }
+            None => {
+                let prefix = path.join("::");
+                let docs = format!(" Endpoints under `{prefix}`.");
+                items.extend(quote!(#![doc = #docs]));
+            }
+        }
+        for (name, child) in &node.children {
+            let attrs = gate(child, em, features);
+            let attr_tokens: TokenStream = attrs.parse().unwrap_or_default();
+            let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
+            items.extend(quote!(#attr_tokens pub mod #ident;));
+            let mut child_path = path.clone();
+            child_path.push(name.clone());
+            self.render_node(child, child_path, attrs, em, features, failed, out);
+        }
+        out.push(module(path, !node.children.is_empty(), items, decl_attrs));
+    }
+}
+
+fn subtree_features(node: &Node, em: &Emitter<'_>, out: &mut BTreeSet<String>) {
+    if let Some(e) = node.endpoint {
+        out.insert(em.api.endpoints[e].feature.clone());
+    }
+    for child in node.children.values() {
+        subtree_features(child, em, out);
+    }
+}
+
+/// A module is gated when everything below it belongs to one feature.
+fn gate(node: &Node, em: &Emitter<'_>, features: bool) -> String {
+    if !features {
+        return String::new();
+    }
+    let mut set = BTreeSet::new();
+    subtree_features(node, em, &mut set);
+    match set.len() {
+        1 => format!("#[cfg(feature = {:?})]", set.iter().next().map(String::as_str).unwrap_or("")),
+        _ => String::new(),
+    }
+}
+
+fn module(path: Vec<String>, has_children: bool, items: TokenStream, decl_attrs: String) -> RenderedModule {
+    let file_body = match syn::parse2::<syn::File>(items.clone()) {
+        Ok(file) => prettyplease::unparse(&file),
+        Err(e) => format!("compile_error!({:?});\n", e.to_string()),
+    };
+    let _ = decl_attrs;
+    RenderedModule { path, has_children, file_body, tokens: items.to_string() }
+}
+
+fn endpoint_docs(api: &Api, e: usize) -> String {
+    let ep = &api.endpoints[e];
+    let mut s = format!(" `{}`", ep.id);
+    let about = ep.about.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    if let Some(about) = about {
+        let mut lines = about.lines();
+        s.push_str(": ");
+        s.push_str(lines.next().unwrap_or("").trim());
+        s.push('\n');
+        let rest: Vec<&str> = lines.map(str::trim).collect();
+        if rest.iter().any(|l| !l.is_empty()) {
+            s.push('\n');
+            for l in rest {
+                s.push(' ');
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+    } else {
+        s.push('\n');
+    }
+    s.push('\n');
+    if let Some(c) = &ep.category {
+        s.push_str(&format!(" - Category: `{c}`\n"));
+    }
+    if let Some(u) = &ep.playground_url {
+        s.push_str(&format!(" - Playground: <{u}>\n"));
+    }
+    if let Some(u) = &ep.documentation_url {
+        s.push_str(&format!(" - API documentation: <{u}>\n"));
+    }
+    s.push_str(&format!(" - Cargo feature: `{}`\n", ep.feature));
+    s.push_str(&format!("\n Send an [`Input`] to get an [`Output`]. Generated from `{}`.", ep.source));
+    s
+}
+
+/// The file of a module: `mod.rs` for the root and modules with children, `name.rs` otherwise.
+fn file_path(m: &RenderedModule) -> PathBuf {
+    let mut p = PathBuf::new();
+    if m.path.is_empty() {
+        return PathBuf::from("mod.rs");
+    }
+    let (last, dirs) = m.path.split_last().expect("non-empty");
+    for d in dirs {
+        p.push(d);
+    }
+    if m.has_children {
+        p.push(last);
+        p.push("mod.rs");
+    } else {
+        p.push(format!("{last}.rs"));
+    }
+    p
+}
+
+pub fn files(modules: &[RenderedModule], header: &str) -> BTreeMap<PathBuf, String> {
+    modules.iter().map(|m| (file_path(m), format!("{header}\n\n{}", m.file_body))).collect()
+}
+
+pub fn single_file(modules: &[RenderedModule], header: &str) -> String {
+    let by_path: BTreeMap<&[String], &RenderedModule> = modules.iter().map(|m| (m.path.as_slice(), m)).collect();
+    fn nest(path: &[String], by_path: &BTreeMap<&[String], &RenderedModule>) -> TokenStream {
+        let Some(m) = by_path.get(path) else { return TokenStream::new() };
+        let mut items: TokenStream = TokenStream::new();
+        // Replace each `pub mod x;` with its inline body.
+        let parsed: syn::File = match syn::parse_str(&m.tokens) {
+            Ok(f) => f,
+            Err(_) => return TokenStream::new(),
+        };
+        for attr in &parsed.attrs {
+            items.extend(quote!(#attr));
+        }
+        for item in parsed.items {
+            match item {
+                syn::Item::Mod(md) if md.content.is_none() => {
+                    let mut child = path.to_vec();
+                    child.push(md.ident.to_string());
+                    let body = nest(&child, by_path);
+                    let attrs = &md.attrs;
+                    let ident = &md.ident;
+                    items.extend(quote!(#(#attrs)* pub mod #ident { #body }));
+                }
+                other => items.extend(quote!(#other)),
+            }
+        }
+        items
+    }
+    let root = nest(&[], &by_path);
+    let text = match syn::parse2::<syn::File>(root) {
+        Ok(f) => prettyplease::unparse(&f),
+        Err(e) => format!("compile_error!({:?});\n", e.to_string()),
+    };
+    format!("{header}\n\n{text}")
+}
+
+pub fn existing_rs_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if !dir.exists() {
+        return Ok(out);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                if let Ok(rel) = path.strip_prefix(dir) {
+                    out.push(rel.to_path_buf());
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn remove_empty_dirs(dir: &Path) -> std::io::Result<()> {
+    fn walk(d: &Path, is_root: bool) -> std::io::Result<bool> {
+        let mut empty = true;
+        for entry in std::fs::read_dir(d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                if !walk(&path, false)? {
+                    empty = false;
+                }
+            } else {
+                empty = false;
+            }
+        }
+        if empty && !is_root {
+            std::fs::remove_dir(d)?;
+        }
+        Ok(empty)
+    }
+    if dir.exists() {
+        walk(dir, true)?;
+    }
+    Ok(())
+}

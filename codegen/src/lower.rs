@@ -1,0 +1,855 @@
+//! Lowering: one fal queue document -> IR types of one endpoint.
+//!
+//! The parser is tolerant by design. It reads fal's subset of JSON Schema (3.0 and 3.1 idioms
+//! mixed), ignores keys it does not know, and never fails on a schema: a construct it cannot
+//! type becomes `serde_json::Value` plus a [`Diagnostic`] naming the file and JSON pointer.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::ir::*;
+use crate::naming;
+
+/// Lowers one document into `api`. Returns `Err` only when the document is not a fal queue
+/// document at all (no endpoint id, no input): nothing of it is generated then.
+pub fn lower_document(
+    api: &mut Api,
+    source: &str,
+    doc: &Value,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<(), Diagnostic> {
+    let fail = |pointer: &str, message: String| Diagnostic {
+        file: source.to_owned(),
+        pointer: pointer.to_owned(),
+        message,
+    };
+    if !doc.is_object() {
+        return Err(fail("", "the document is not a JSON object".into()));
+    }
+    let meta = doc.pointer("/info/x-fal-metadata");
+    let paths = doc.get("paths").and_then(Value::as_object);
+    // The submit path is the one POST path; its URL is the endpoint id.
+    let submit = paths.and_then(|p| {
+        p.iter().find(|(k, v)| !k.contains("/requests/") && v.get("post").is_some())
+    });
+    let id = meta
+        .and_then(|m| m.get("endpointId"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| submit.map(|(k, _)| k.trim_start_matches('/').to_owned()))
+        .filter(|id| !id.trim().is_empty())
+        .ok_or_else(|| {
+            fail("/info/x-fal-metadata/endpointId", "no endpoint id and no submit path".into())
+        })?;
+    if api.endpoints.iter().any(|e| e.id == id) {
+        return Err(fail("/info/x-fal-metadata/endpointId", format!("endpoint `{id}` is defined twice")));
+    }
+    let (submit_path, submit_op) = submit
+        .ok_or_else(|| fail("/paths", format!("no `POST /{id}` operation")))?;
+    let input_ptr = format!(
+        "/paths/{}/post/requestBody/content/application~1json/schema",
+        escape(submit_path)
+    );
+    let input_schema = submit_op.pointer("/post/requestBody/content/application~1json/schema");
+
+    // The result operation: GET .../requests/{request_id} (not /status, not /cancel).
+    let result = paths.and_then(|p| {
+        p.iter().find(|(k, v)| k.ends_with("/requests/{request_id}") && v.get("get").is_some())
+    });
+    let (output_schema, output_ptr) = match result {
+        Some((k, v)) => (
+            v.pointer("/get/responses/200/content/application~1json/schema"),
+            format!("/paths/{}/get/responses/200/content/application~1json/schema", escape(k)),
+        ),
+        None => (None, "/paths".to_owned()),
+    };
+
+    let owner = api.endpoints.len();
+    let mut lw = Lowerer {
+        api,
+        diags,
+        source,
+        doc,
+        owner,
+        components: BTreeMap::new(),
+        names: BTreeMap::new(),
+        types: Vec::new(),
+        roles: BTreeMap::new(),
+    };
+    for name in ["Input", "Output"] {
+        lw.names.insert(name.to_owned(), None);
+    }
+    if let Some(c) = input_schema.and_then(ref_target) {
+        lw.roles.insert(c.to_owned(), Role::Input);
+    }
+    if let Some(c) = output_schema.and_then(ref_target) {
+        lw.roles.entry(c.to_owned()).or_insert(Role::Output);
+    }
+
+    let input = match input_schema {
+        Some(s) => lw.root(s, &input_ptr, Role::Input),
+        None => {
+            lw.diag(&input_ptr, "the submit operation has no JSON request body; input is untyped");
+            lw.root(&Value::Bool(true), &input_ptr, Role::Input)
+        }
+    };
+    let output = match output_schema {
+        Some(s) => lw.root(s, &output_ptr, Role::Output),
+        None => {
+            lw.diag(&output_ptr, "no result operation with a JSON 200 response; output is untyped");
+            lw.root(&Value::Bool(true), &output_ptr, Role::Output)
+        }
+    };
+    let types = lw.types;
+    let text = |p: &str| doc.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    api.endpoints.push(EndpointDef {
+        module_path: naming::endpoint_module_path(&id),
+        feature: naming::family_feature(&id),
+        id,
+        source: source.to_owned(),
+        title: text("/info/title"),
+        about: meta.and_then(|m| m.get("about")).and_then(Value::as_str).map(str::to_owned),
+        category: meta.and_then(|m| m.get("category")).and_then(Value::as_str).map(str::to_owned),
+        playground_url: meta
+            .and_then(|m| m.get("playgroundUrl"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        documentation_url: meta
+            .and_then(|m| m.get("documentationUrl"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        input,
+        output,
+        types,
+        reexports: Vec::new(),
+    });
+    Ok(())
+}
+
+/// JSON pointer escaping of one reference token (RFC 6901).
+pub fn escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+fn ref_target(s: &Value) -> Option<&str> {
+    let r = s.get("$ref").and_then(Value::as_str).or_else(|| {
+        // The older wrapper: allOf: [{$ref}]
+        match s.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+            Some([one]) => one.get("$ref").and_then(Value::as_str),
+            _ => None,
+        }
+    })?;
+    r.strip_prefix("#/components/schemas/")
+}
+
+enum Component {
+    /// Being lowered: a struct has its slot already, so recursion can point at it.
+    InProgress(Option<TypeRef>),
+    Done(Ty, bool),
+}
+
+struct Lowerer<'a> {
+    api: &'a mut Api,
+    diags: &'a mut Vec<Diagnostic>,
+    source: &'a str,
+    doc: &'a Value,
+    owner: usize,
+    components: BTreeMap<String, Component>,
+    /// Local type names taken; `None` marks a name reserved for later (`Input`, `Output`).
+    names: BTreeMap<String, Option<TypeRef>>,
+    types: Vec<TypeRef>,
+    roles: BTreeMap<String, Role>,
+}
+
+
+impl Lowerer<'_> {
+    fn diag(&mut self, pointer: &str, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            file: self.source.to_owned(),
+            pointer: pointer.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// The input or output root: always a named type called `Input` / `Output`.
+    fn root(&mut self, s: &Value, ptr: &str, role: Role) -> TypeRef {
+        let name = if role == Role::Input { "Input" } else { "Output" };
+        let (ty, nullable) = self.schema(s, ptr, name, "");
+        if let Ty::Named(r) = ty {
+            let def = &self.api.types[r.0];
+            if def.role == role && def.name == name {
+                return r;
+            }
+        }
+        let ty = if nullable && role == Role::Output { Ty::Any } else { ty };
+        let kind = if role == Role::Input {
+            if !matches!(ty, Ty::Any | Ty::Map(_)) {
+                self.diag(ptr, "the input is not an object; it is sent as a JSON value");
+            }
+            TypeKind::Newtype(ty)
+        } else {
+            TypeKind::Alias(ty)
+        };
+        let docs = self.docs(s);
+        self.push(name, name, docs, kind, role)
+    }
+
+    fn push(&mut self, name: &str, base: &str, docs: Docs, kind: TypeKind, role: Role) -> TypeRef {
+        let r = TypeRef(self.api.types.len());
+        self.api.types.push(TypeDef {
+            name: name.to_owned(),
+            base_name: base.to_owned(),
+            docs,
+            kind,
+            role,
+            owner: self.owner,
+            shared_name: None,
+            builder: false,
+            recursive: false,
+        });
+        self.names.insert(name.to_owned(), Some(r));
+        self.types.push(r);
+        r
+    }
+
+    /// Names and stores an inline type; an identical type of the same name is reused.
+    fn inline(&mut self, hint: &str, parent: &str, docs: Docs, kind: TypeKind) -> Ty {
+        let base = naming::type_ident(hint);
+        let mut candidates = vec![base.clone()];
+        if !parent.is_empty() {
+            candidates.push(format!("{parent}{base}"));
+        }
+        for name in &candidates {
+            match self.names.get(name) {
+                Some(Some(r)) if self.api.types[r.0].kind == kind => return Ty::Named(*r),
+                Some(_) => continue,
+                None => return Ty::Named(self.push(name, &base, docs, kind, Role::Other)),
+            }
+        }
+        let last = candidates.last().cloned().unwrap_or(base.clone());
+        let mut n = 2;
+        loop {
+            let name = format!("{last}{n}");
+            match self.names.get(&name) {
+                Some(Some(r)) if self.api.types[r.0].kind == kind => return Ty::Named(*r),
+                Some(_) => n += 1,
+                None => return Ty::Named(self.push(&name, &base, docs, kind, Role::Other)),
+            }
+        }
+    }
+
+    /// Lowers a `$ref` to a component schema.
+    fn component(&mut self, reference: &str, ptr: &str) -> (Ty, bool) {
+        let Some(name) = reference.strip_prefix("#/components/schemas/") else {
+            self.diag(ptr, format!("unsupported $ref `{reference}` (only #/components/schemas/...)"));
+            return (Ty::Any, false);
+        };
+        match self.components.get(name) {
+            Some(Component::Done(ty, nullable)) => return (ty.clone(), *nullable),
+            Some(Component::InProgress(Some(r))) => {
+                let r = *r;
+                self.api.types[r.0].recursive = true;
+                return (Ty::Named(r), false);
+            }
+            Some(Component::InProgress(None)) => {
+                self.diag(ptr, format!("`{name}` refers to itself without an object in between"));
+                return (Ty::Any, false);
+            }
+            None => {}
+        }
+        let target_ptr = format!("/components/schemas/{}", escape(name));
+        let Some(schema) = self.doc.pointer(&target_ptr) else {
+            self.diag(ptr, format!("dangling $ref: `{reference}` is not in the document"));
+            return (Ty::Any, false);
+        };
+        let role = self.roles.get(name).copied().unwrap_or(Role::Other);
+        let result = if is_struct(schema) {
+            let local = match role {
+                Role::Input => "Input".to_owned(),
+                Role::Output => "Output".to_owned(),
+                Role::Other => self.free_name(&naming::type_ident(name)),
+            };
+            let docs = self.docs(schema);
+            let r = self.push(&local, &naming::type_ident(name), docs, TypeKind::Struct { fields: vec![] }, role);
+            self.components.insert(name.to_owned(), Component::InProgress(Some(r)));
+            let fields = self.fields(schema, &target_ptr, &local);
+            self.api.types[r.0].kind = TypeKind::Struct { fields };
+            (Ty::Named(r), false)
+        } else {
+            self.components.insert(name.to_owned(), Component::InProgress(None));
+            self.schema(schema, &target_ptr, name, "")
+        };
+        self.components.insert(name.to_owned(), Component::Done(result.0.clone(), result.1));
+        result
+    }
+
+    fn free_name(&self, base: &str) -> String {
+        if !self.names.contains_key(base) {
+            return base.to_owned();
+        }
+        (2..).map(|n| format!("{base}{n}")).find(|n| !self.names.contains_key(n)).unwrap_or_default()
+    }
+
+    /// Lowers any schema to a type; the flag says `null` is accepted too.
+    fn schema(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        let obj = match s {
+            Value::Object(o) => o,
+            Value::Bool(_) => return (Ty::Any, false),
+            _ => {
+                self.diag(ptr, format!("a schema must be an object, found {}", kind_of(s)));
+                return (Ty::Any, false);
+            }
+        };
+        let nullable = obj.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+        let (ty, null) = self.schema_obj(obj, ptr, hint, parent);
+        (ty, null || nullable)
+    }
+
+    fn schema_obj(&mut self, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        if let Some(r) = s.get("$ref") {
+            return match r.as_str() {
+                Some(r) => self.component(r, &format!("{ptr}/$ref")),
+                None => {
+                    self.diag(&format!("{ptr}/$ref"), "$ref is not a string");
+                    (Ty::Any, false)
+                }
+            };
+        }
+        if let Some(all) = s.get("allOf") {
+            return match all.as_array().map(Vec::as_slice) {
+                Some([one]) => self.schema(one, &format!("{ptr}/allOf/0"), hint, parent),
+                Some(many) if !many.is_empty() => self.all_of(many, ptr, hint, parent),
+                _ => {
+                    self.diag(&format!("{ptr}/allOf"), "allOf must be a non-empty array");
+                    (Ty::Any, false)
+                }
+            };
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(branches) = s.get(key) {
+                let Some(branches) = branches.as_array().filter(|b| !b.is_empty()) else {
+                    self.diag(&format!("{ptr}/{key}"), format!("{key} must be a non-empty array"));
+                    return (Ty::Any, false);
+                };
+                return self.any_of(branches, &format!("{ptr}/{key}"), hint, parent);
+            }
+        }
+        if let Some(c) = s.get("const") {
+            return self.enumeration(std::slice::from_ref(c), s, ptr, hint, parent);
+        }
+        if let Some(values) = s.get("enum") {
+            return match values.as_array().filter(|v| !v.is_empty()) {
+                Some(values) => self.enumeration(values, s, ptr, hint, parent),
+                None => {
+                    self.diag(&format!("{ptr}/enum"), "enum must be a non-empty array");
+                    (Ty::Any, false)
+                }
+            };
+        }
+        match s.get("type") {
+            Some(Value::String(t)) => self.typed(t, s, ptr, hint, parent),
+            Some(Value::Array(types)) => {
+                // JSON Schema's `type: [a, b]`: a union of the listed types.
+                let null = types.iter().any(|t| t == "null");
+                let rest: Vec<&str> = types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
+                match rest.as_slice() {
+                    [] => (Ty::Any, true),
+                    [one] => {
+                        let (ty, n) = self.typed(one, s, ptr, hint, parent);
+                        (ty, n || null)
+                    }
+                    many => {
+                        let branches: Vec<Value> = many
+                            .iter()
+                            .map(|t| {
+                                let mut b = s.clone();
+                                b.insert("type".into(), Value::String((*t).to_owned()));
+                                Value::Object(b)
+                            })
+                            .collect();
+                        let (ty, n) = self.any_of(&branches, ptr, hint, parent);
+                        (ty, n || null)
+                    }
+                }
+            }
+            Some(other) => {
+                self.diag(&format!("{ptr}/type"), format!("type must be a string, found {}", kind_of(other)));
+                (Ty::Any, false)
+            }
+            None if s.contains_key("properties") => self.typed("object", s, ptr, hint, parent),
+            None if s.contains_key("items") || s.contains_key("prefixItems") => {
+                self.typed("array", s, ptr, hint, parent)
+            }
+            None if s.contains_key("additionalProperties") => self.typed("object", s, ptr, hint, parent),
+            None => (Ty::Any, false),
+        }
+    }
+
+    fn typed(&mut self, t: &str, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        let ty = match t {
+            "string" => Ty::String,
+            "integer" => Ty::Integer,
+            "number" => Ty::Number,
+            "boolean" => Ty::Boolean,
+            "null" => return (Ty::Any, true),
+            "array" => self.array(s, ptr, hint, parent),
+            "object" => self.object(s, ptr, hint, parent),
+            other => {
+                self.diag(&format!("{ptr}/type"), format!("unknown type `{other}`"));
+                Ty::Any
+            }
+        };
+        (ty, false)
+    }
+
+    fn array(&mut self, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> Ty {
+        let item_hint = singular(hint);
+        if let Some(prefix) = s.get("prefixItems").and_then(Value::as_array) {
+            // Tuples: a homogeneous one is a list of that type, a mixed one a list of values.
+            let tys: Vec<Ty> = prefix
+                .iter()
+                .enumerate()
+                .map(|(i, p)| self.schema(p, &format!("{ptr}/prefixItems/{i}"), &item_hint, parent).0)
+                .collect();
+            return match tys.first() {
+                Some(first) if tys.iter().all(|t| t == first) => Ty::Array(Box::new(first.clone())),
+                _ => Ty::Array(Box::new(Ty::Any)),
+            };
+        }
+        match s.get("items") {
+            None | Some(Value::Bool(_)) => Ty::Array(Box::new(Ty::Any)),
+            Some(items @ Value::Object(o)) => {
+                let looks_indexed = !o.is_empty() && o.keys().all(|k| k.parse::<usize>().is_ok());
+                if looks_indexed {
+                    self.diag(
+                        &format!("{ptr}/items"),
+                        "malformed items: an object keyed by indices instead of a schema; items are untyped",
+                    );
+                    return Ty::Array(Box::new(Ty::Any));
+                }
+                let (item, nullable) = self.schema(items, &format!("{ptr}/items"), &item_hint, parent);
+                // A nullable item type has no Option-free Rust form that keeps nulls; keep values.
+                if nullable && item != Ty::Any {
+                    return Ty::Array(Box::new(Ty::Any));
+                }
+                Ty::Array(Box::new(item))
+            }
+            Some(other) => {
+                self.diag(&format!("{ptr}/items"), format!("items must be a schema, found {}", kind_of(other)));
+                Ty::Array(Box::new(Ty::Any))
+            }
+        }
+    }
+
+    fn object(&mut self, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> Ty {
+        let has_props = s.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+        if has_props {
+            let obj = Value::Object(s.clone());
+            let name = naming::type_ident(hint);
+            let fields = self.fields(&obj, ptr, &name);
+            let docs = self.docs(&obj);
+            return self.inline(hint, parent, docs, TypeKind::Struct { fields });
+        }
+        match s.get("additionalProperties") {
+            Some(ap @ Value::Object(o)) if !o.is_empty() => {
+                let (ty, nullable) = self.schema(ap, &format!("{ptr}/additionalProperties"), &singular(hint), parent);
+                Ty::Map(Box::new(if nullable { Ty::Any } else { ty }))
+            }
+            _ => Ty::Map(Box::new(Ty::Any)),
+        }
+    }
+
+    /// `allOf` of several schemas: the properties of every object member, merged.
+    fn all_of(&mut self, members: &[Value], ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        let mut merged = Map::new();
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        for (i, m) in members.iter().enumerate() {
+            let resolved = self.resolve_plain(m);
+            match resolved.as_ref().and_then(Value::as_object) {
+                Some(o) if o.contains_key("properties") => {
+                    if let Some(p) = o.get("properties").and_then(Value::as_object) {
+                        props.extend(p.clone());
+                    }
+                    if let Some(r) = o.get("required").and_then(Value::as_array) {
+                        required.extend(r.iter().cloned());
+                    }
+                }
+                _ => {
+                    self.diag(&format!("{ptr}/allOf/{i}"), "allOf member is not an object schema; the whole allOf is untyped");
+                    return (Ty::Any, false);
+                }
+            }
+        }
+        merged.insert("type".into(), "object".into());
+        merged.insert("properties".into(), Value::Object(props));
+        merged.insert("required".into(), Value::Array(required));
+        let ty = self.object(&merged, ptr, hint, parent);
+        (ty, false)
+    }
+
+    /// Follows `$ref` chains (at most a few hops) to the referenced schema, without lowering it.
+    fn resolve_plain(&self, s: &Value) -> Option<Value> {
+        let mut cur = s.clone();
+        for _ in 0..8 {
+            match cur.get("$ref").and_then(Value::as_str) {
+                Some(r) => {
+                    let name = r.strip_prefix("#/components/schemas/")?;
+                    cur = self.doc.pointer(&format!("/components/schemas/{}", escape(name)))?.clone();
+                }
+                None => return Some(cur),
+            }
+        }
+        None
+    }
+
+    fn any_of(&mut self, branches: &[Value], ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null") || b.get("const") == Some(&Value::Null)
+            || (b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null()));
+        let null = branches.iter().any(is_null);
+        let rest: Vec<(usize, &Value)> = branches.iter().enumerate().filter(|(_, b)| !is_null(b)).collect();
+        match rest.as_slice() {
+            [] => return (Ty::Any, true),
+            [(i, one)] => {
+                let (ty, n) = self.schema(one, &format!("{ptr}/{i}"), hint, parent);
+                return (ty, n || null);
+            }
+            _ => {}
+        }
+        // Enum-like branches (string enums, consts, plain strings) merge into one open enum:
+        // an open enum already keeps any string, so nothing is lost.
+        if let Some(values) = mergeable_enum(&rest) {
+            let mut fake = Map::new();
+            fake.insert("enum".into(), Value::Array(values));
+            let (ty, n) = self.schema_obj(&fake, ptr, hint, parent);
+            return (ty, n || null);
+        }
+        let has_struct_ref = rest.iter().any(|(_, b)| b.get("$ref").is_some() || b.get("properties").is_some());
+        let mut tys: Vec<Ty> = Vec::new();
+        for (i, b) in &rest {
+            let is_enum = b.get("enum").is_some() || b.get("const").is_some();
+            let branch_hint = if is_enum && has_struct_ref { format!("{hint}Preset") } else { hint.to_owned() };
+            let (ty, n) = self.schema(b, &format!("{ptr}/{i}"), &branch_hint, parent);
+            if n {
+                // A nullable branch inside a union: the union itself is nullable.
+                return self.union_or_any(tys, ty, ptr, hint, parent, true);
+            }
+            if !tys.contains(&ty) {
+                tys.push(ty);
+            }
+        }
+        self.finish_union(tys, ptr, hint, parent, null)
+    }
+
+    fn union_or_any(&mut self, mut tys: Vec<Ty>, ty: Ty, ptr: &str, hint: &str, parent: &str, null: bool) -> (Ty, bool) {
+        if !tys.contains(&ty) {
+            tys.push(ty);
+        }
+        self.finish_union(tys, ptr, hint, parent, null)
+    }
+
+    fn finish_union(&mut self, mut tys: Vec<Ty>, _ptr: &str, hint: &str, parent: &str, null: bool) -> (Ty, bool) {
+        // Integer inside number: a number already holds it.
+        if tys.contains(&Ty::Number) {
+            tys.retain(|t| *t != Ty::Integer);
+        }
+        if tys.contains(&Ty::Any) {
+            return (Ty::Any, null);
+        }
+        if tys.len() == 1 {
+            return (tys.pop().unwrap_or(Ty::Any), null);
+        }
+        // Untagged unions try variants in order: the most specific shapes first.
+        let rank = |t: &Ty| -> u8 {
+            match t {
+                Ty::Named(r) => match self.api.types[r.0].kind {
+                    TypeKind::Struct { .. } | TypeKind::Newtype(_) => 0,
+                    TypeKind::Union { .. } | TypeKind::Alias(_) => 1,
+                    TypeKind::IntEnum { .. } => 5,
+                    TypeKind::StrEnum { .. } => 7,
+                },
+                Ty::Map(_) => 2,
+                Ty::Array(_) => 3,
+                Ty::Boolean => 4,
+                Ty::Integer => 5,
+                Ty::Number => 6,
+                Ty::String => 8,
+                Ty::Any => 9,
+            }
+        };
+        tys.sort_by_key(|t| rank(t));
+        let names = self.variant_names(&tys);
+        let variants = tys.into_iter().zip(names).map(|(ty, ident)| UnionVariant { ident, ty }).collect();
+        let ty = self.inline(hint, parent, Docs::default(), TypeKind::Union { variants });
+        (ty, null)
+    }
+
+    fn variant_names(&self, tys: &[Ty]) -> Vec<String> {
+        let kind = |t: &Ty| match t {
+            Ty::Named(r) => Some(&self.api.types[r.0].kind),
+            _ => None,
+        };
+        if let [a, b] = tys {
+            if *b == Ty::Array(Box::new(a.clone())) {
+                return vec!["One".into(), "Many".into()];
+            }
+            if *a == Ty::Array(Box::new(b.clone())) {
+                return vec!["Many".into(), "One".into()];
+            }
+            match (kind(a), kind(b)) {
+                (Some(TypeKind::Struct { .. }), Some(TypeKind::StrEnum { .. })) => return vec!["Custom".into(), "Preset".into()],
+                (Some(TypeKind::StrEnum { .. }), Some(TypeKind::Struct { .. })) => return vec!["Preset".into(), "Custom".into()],
+                _ => {}
+            }
+        }
+        let mut names: Vec<String> = tys
+            .iter()
+            .map(|t| match t {
+                Ty::String => "String".to_owned(),
+                Ty::Integer => "Integer".to_owned(),
+                Ty::Number => "Number".to_owned(),
+                Ty::Boolean => "Boolean".to_owned(),
+                Ty::Any => "Value".to_owned(),
+                Ty::Array(_) => "List".to_owned(),
+                Ty::Map(_) => "Map".to_owned(),
+                Ty::Named(r) => self.api.types[r.0].name.clone(),
+            })
+            .collect();
+        naming::dedupe_names(&mut names);
+        names
+    }
+
+    fn enumeration(&mut self, values: &[Value], s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        let null = values.iter().any(Value::is_null);
+        let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+        if values.is_empty() {
+            return (Ty::Any, true);
+        }
+        let docs = self.docs(&Value::Object(s.clone()));
+        if values.iter().all(|v| v.is_string()) {
+            let mut wires: Vec<String> = Vec::new();
+            for v in &values {
+                let v = v.as_str().unwrap_or_default().to_owned();
+                if !wires.contains(&v) {
+                    wires.push(v);
+                }
+            }
+            let mut idents: Vec<String> = wires.iter().map(|w| naming::str_variant(w, hint)).collect();
+            naming::dedupe_names(&mut idents);
+            let catch_all = catch_all_name(&idents);
+            let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
+            let ty = self.inline(hint, parent, docs, TypeKind::StrEnum { variants, catch_all });
+            return (ty, null);
+        }
+        if values.iter().all(|v| v.as_i64().is_some()) {
+            let mut wires: Vec<i64> = Vec::new();
+            for v in &values {
+                let v = v.as_i64().unwrap_or_default();
+                if !wires.contains(&v) {
+                    wires.push(v);
+                }
+            }
+            let mut idents: Vec<String> = wires.iter().map(|w| naming::int_variant(*w, hint)).collect();
+            naming::dedupe_names(&mut idents);
+            let catch_all = catch_all_name(&idents);
+            let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
+            let ty = self.inline(hint, parent, docs, TypeKind::IntEnum { variants, catch_all });
+            return (ty, null);
+        }
+        if values.iter().all(|v| v.is_number()) {
+            return (Ty::Number, null);
+        }
+        if values.iter().all(|v| v.is_boolean()) {
+            return (Ty::Boolean, null);
+        }
+        self.diag(&format!("{ptr}/enum"), "enum mixes value types; it is typed as a JSON value");
+        (Ty::Any, null)
+    }
+
+    fn fields(&mut self, s: &Value, ptr: &str, type_name: &str) -> Vec<Field> {
+        let Some(props) = s.get("properties").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        let required: Vec<&str> = s
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        // fal's key order is not stable; its own order hint is, and sorted keys are after it.
+        let mut order: Vec<&String> = Vec::new();
+        if let Some(hint) = s.get("x-fal-order-properties").and_then(Value::as_array) {
+            for name in hint.iter().filter_map(Value::as_str) {
+                if let Some((k, _)) = props.get_key_value(name) {
+                    if !order.contains(&k) {
+                        order.push(k);
+                    }
+                }
+            }
+        }
+        for k in props.keys() {
+            if !order.contains(&k) {
+                order.push(k);
+            }
+        }
+        let mut fields = Vec::with_capacity(order.len());
+        let mut idents: Vec<String> = Vec::new();
+        for wire in order {
+            let prop = &props[wire];
+            let prop_ptr = format!("{ptr}/properties/{}", escape(wire));
+            let (ty, nullable) = self.schema(prop, &prop_ptr, wire, type_name);
+            let mut ident = naming::snake_ident(wire);
+            if idents.contains(&ident) {
+                ident = (2..).map(|n| naming::suffixed(&ident, &format!("_{n}"))).find(|i| !idents.contains(i)).unwrap_or_default();
+            }
+            idents.push(ident.clone());
+            let docs = self.docs(prop);
+            let secret = is_secret(wire, prop);
+            fields.push(Field { required: required.contains(&wire.as_str()), wire: wire.clone(), ident, ty, nullable, docs, secret });
+        }
+        fields
+    }
+
+    fn docs(&self, s: &Value) -> Docs {
+        let Some(o) = s.as_object() else { return Docs::default() };
+        let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
+        let mut examples: Vec<Value> = o.get("examples").and_then(Value::as_array).cloned().unwrap_or_default();
+        if let Some(e) = o.get("example") {
+            examples.push(e.clone());
+        }
+        // Constraints live beside the type, which may sit in the one non-null anyOf branch.
+        let mut sources = vec![o];
+        for key in ["anyOf", "oneOf", "allOf"] {
+            if let Some(branches) = o.get(key).and_then(Value::as_array) {
+                sources.extend(branches.iter().filter_map(Value::as_object));
+            }
+        }
+        let mut constraints = Vec::new();
+        for c in sources {
+            constraints.extend(describe_constraints(c));
+        }
+        constraints.dedup();
+        Docs {
+            title: text("title"),
+            description: text("description"),
+            default: o.get("default").cloned(),
+            constraints,
+            examples,
+        }
+    }
+}
+
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A component becomes a struct when it lists properties.
+fn is_struct(s: &Value) -> bool {
+    s.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+        && s.get("anyOf").is_none()
+        && s.get("oneOf").is_none()
+}
+
+/// The enum values of union branches that are all enums, consts or plain strings (at least one
+/// enum), in order; `None` when the union is anything else.
+fn mergeable_enum(branches: &[(usize, &Value)]) -> Option<Vec<Value>> {
+    let mut values = Vec::new();
+    let mut any_enum = false;
+    for (_, b) in branches {
+        let o = b.as_object()?;
+        if let Some(e) = o.get("enum").and_then(Value::as_array) {
+            values.extend(e.iter().cloned());
+            any_enum = true;
+        } else if let Some(c) = o.get("const") {
+            values.push(c.clone());
+            any_enum = true;
+        } else if o.get("type").and_then(Value::as_str) == Some("string") && !o.keys().any(|k| k == "$ref") {
+            // plain string: the open enum's catch-all covers it
+        } else {
+            return None;
+        }
+    }
+    let all_str = values.iter().all(Value::is_string);
+    (any_enum && all_str && !values.is_empty()).then_some(values)
+}
+
+fn catch_all_name(idents: &[String]) -> String {
+    ["Unknown", "Other", "UnknownValue"]
+        .iter()
+        .find(|n| !idents.iter().any(|i| i == *n))
+        .map(|n| (*n).to_owned())
+        .unwrap_or_else(|| "UnlistedValue".to_owned())
+}
+
+/// `image_urls` -> `image_url`, for naming the item type of a list.
+fn singular(hint: &str) -> String {
+    if let Some(stem) = hint.strip_suffix("ies") {
+        return format!("{stem}y");
+    }
+    match hint.strip_suffix('s') {
+        Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_owned(),
+        _ => format!("{hint}Item"),
+    }
+}
+
+/// Fields that carry credentials are redacted in `Debug`.
+fn is_secret(wire: &str, schema: &Value) -> bool {
+    let w = wire.to_ascii_lowercase();
+    let named = w == "api_key"
+        || w.ends_with("_api_key")
+        || w.ends_with("apikey")
+        || w.ends_with("_token")
+        || w == "token"
+        || w.contains("password")
+        || w.contains("secret");
+    let marked = schema.get("format").and_then(Value::as_str) == Some("password")
+        || schema.get("writeOnly").and_then(Value::as_bool) == Some(true);
+    named || marked
+}
+
+fn describe_constraints(o: &Map<String, Value>) -> Vec<String> {
+    let num = |k: &str| o.get(k).filter(|v| v.is_number()).map(|v| v.to_string());
+    let mut out = Vec::new();
+    // 3.0 style: exclusiveMinimum is a boolean modifying minimum; 3.1 style: it is the bound.
+    let excl_min_flag = o.get("exclusiveMinimum").and_then(Value::as_bool).unwrap_or(false);
+    let excl_max_flag = o.get("exclusiveMaximum").and_then(Value::as_bool).unwrap_or(false);
+    let lower = num("exclusiveMinimum").map(|v| format!("{v} <")).or_else(|| {
+        num("minimum").map(|v| if excl_min_flag { format!("{v} <") } else { format!("{v} ≤") })
+    });
+    let upper = num("exclusiveMaximum").map(|v| format!("< {v}")).or_else(|| {
+        num("maximum").map(|v| if excl_max_flag { format!("< {v}") } else { format!("≤ {v}") })
+    });
+    match (lower, upper) {
+        (Some(l), Some(u)) => out.push(format!("{l} value {u}")),
+        (Some(l), None) => out.push(format!("{l} value")),
+        (None, Some(u)) => out.push(format!("value {u}")),
+        (None, None) => {}
+    }
+    if let Some(m) = num("multipleOf") {
+        out.push(format!("a multiple of {m}"));
+    }
+    match (num("minLength"), num("maxLength")) {
+        (Some(a), Some(b)) => out.push(format!("{a} to {b} characters")),
+        (Some(a), None) => out.push(format!("at least {a} characters")),
+        (None, Some(b)) => out.push(format!("at most {b} characters")),
+        _ => {}
+    }
+    match (num("minItems"), num("maxItems")) {
+        (Some(a), Some(b)) => out.push(format!("{a} to {b} items")),
+        (Some(a), None) => out.push(format!("at least {a} items")),
+        (None, Some(b)) => out.push(format!("at most {b} items")),
+        _ => {}
+    }
+    if let Some(p) = o.get("pattern").and_then(Value::as_str) {
+        out.push(format!("matches `{p}`"));
+    }
+    out
+}
