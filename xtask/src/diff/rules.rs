@@ -174,7 +174,7 @@ impl Finding {
 #[derive(Debug)]
 pub enum Version {
     /// A JSON document, loaded.
-    Doc(Document),
+    Doc(Box<Document>),
     /// Not a readable document: the error, naming the file.
     Invalid(String),
 }
@@ -532,7 +532,7 @@ fn same_opt(a: &Option<Value>, b: &Option<Value>) -> bool {
 }
 
 fn show_opt(value: &Option<Value>) -> String {
-    value.as_ref().map_or_else(|| "none".to_owned(), |v| short(v))
+    value.as_ref().map_or_else(|| "none".to_owned(), short)
 }
 
 fn show_values(values: &[&Value]) -> String {

@@ -65,7 +65,7 @@ pub fn git(repo: &Path, rev: &str) -> anyhow::Result<Snapshot> {
 /// Parses and loads one document; unreadable ones become [`Version::Invalid`] naming the file.
 fn version(name: &str, bytes: &[u8]) -> Version {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(value) => Version::Doc(model::load(&value)),
+        Ok(value) => Version::Doc(Box::new(model::load(&value))),
         Err(err) => Version::Invalid(format!("{name}: not a JSON document: {err}")),
     }
 }
