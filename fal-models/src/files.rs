@@ -501,6 +501,8 @@ pub async fn download_to_path(
         .open(&tmp)
         .await
         .map_err(io("creating", &tmp))?;
+    // Removes the temporary file on error and if this future is dropped midway.
+    let mut guard = TempFile(Some(tmp.clone()));
     let result = async {
         let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, file);
         let done = stream_into(http, url, &mut writer, options, &tmp).await?;
@@ -512,10 +514,22 @@ pub async fn download_to_path(
         Ok(done)
     }
     .await;
-    if result.is_err() {
-        let _ = tokio::fs::remove_file(&tmp).await;
+    if result.is_ok() {
+        guard.0 = None; // renamed into place
     }
+    drop(guard);
     result
+}
+
+/// A temporary file removed when dropped, unless disarmed.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Downloads `url` (or decodes a `data:` URI) into `writer`, streaming.
@@ -630,11 +644,11 @@ where
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     check_type(content_type.as_deref())?;
-    let total = resp.content_length();
-    if let Some(announced) = total {
+    let content_length = resp.content_length();
+    if let Some(announced) = content_length {
         check_size(announced, true)?;
     }
-    let total = total.or(options.size);
+    let total = content_length.or(options.size);
 
     let mut received = 0u64;
     if let Some(p) = &options.progress {
@@ -652,7 +666,7 @@ where
             Ok(None) => break,
             Err(e) => {
                 let e = e.without_url();
-                return Err(match total {
+                return Err(match content_length {
                     Some(expected) => FilesError::Truncated {
                         url: url.to_string(),
                         received,
@@ -664,7 +678,7 @@ where
             }
         }
     }
-    if let Some(expected) = total {
+    if let Some(expected) = content_length {
         if received < expected {
             return Err(FilesError::Truncated {
                 url: url.to_string(),
