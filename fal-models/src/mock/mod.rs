@@ -1,0 +1,907 @@
+//! A fal-compatible mock server on loopback, for tests (ours and yours) and offline examples.
+//!
+//! It speaks fal's queue protocol over real HTTP: submit, status (with logs), the status
+//! stream (server-sent events), result, cancel and sync run, with fal's rule that requests live
+//! under `owner/alias` only. Inputs are validated against each endpoint's OpenAPI document
+//! (422 in fal's format); outputs are the document's example output. Faults can be injected
+//! per operation: dropped connections, 429 with `Retry-After`, 5xx, fal's start-deadline 504,
+//! truncated, malformed or slow bodies, broken status streams, failing jobs.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use fal_models::mock::{Fault, MockServer};
+//! use fal_models::error::Operation;
+//! let server = MockServer::builder().schemas_dir("schemas")?.start().await?;
+//! server.inject(Operation::Status, Fault::TooManyRequests { retry_after_secs: 1 });
+//! let client = server.client();
+//! let out = client
+//!     .subscribe_json("fal-ai/sora-2/text-to-video", serde_json::json!({"prompt": "a cat"}))
+//!     .await?;
+//! assert_eq!(server.count(Operation::Submit), 1);
+//! # Ok(()) }
+//! ```
+//!
+//! Jobs advance one step per status answer (or per stream event): `queue_steps` answers
+//! `IN_QUEUE` (positions counting down), then `progress_steps` answers `IN_PROGRESS` with one
+//! new log line each, then `COMPLETED`.
+
+mod schema;
+
+pub use schema::EndpointSpec;
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use crate::client::{Client, ClientBuilder, RetryPolicy, queue_app_path};
+use crate::error::Operation;
+
+/// The key [`MockServer::client`] sends.
+pub const MOCK_KEY: &str = "mock-key";
+
+/// A fault to inject into the mock's answer to one request.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Close the connection without answering, before acting on the request.
+    Reset,
+    /// Act on the request (a submit queues its job), then close the connection without
+    /// answering: the ambiguous case for a submit.
+    ResetAfterHandling,
+    /// Answer with this status, headers and body instead.
+    Respond {
+        /// HTTP status.
+        status: u16,
+        /// Extra headers.
+        headers: Vec<(String, String)>,
+        /// Body (sent as JSON content type).
+        body: String,
+    },
+    /// `429` with `Retry-After: <secs>`.
+    TooManyRequests {
+        /// The `Retry-After` seconds.
+        retry_after_secs: u64,
+    },
+    /// A gateway error (`502`, `503` or `504`) or any other status, with a text detail.
+    ServerError(u16),
+    /// fal's start-deadline answer: `504` with `X-Fal-Request-Timeout-Type: user`.
+    StartDeadline,
+    /// Act on the request, then send only the first half of the body and close the connection.
+    TruncatedBody,
+    /// Answer `200` with a body that is not JSON.
+    MalformedBody,
+    /// Act on the request, then send the first half of the body, wait, send the rest.
+    SlowBody(Duration),
+    /// For the status stream: send one event, then end the stream before `COMPLETED`.
+    StreamDrop,
+    /// For a submit: queue the job, which then completes with this error.
+    FailJob(JobFailure),
+}
+
+/// How a job fails (see [`Fault::FailJob`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct JobFailure {
+    /// The status's `error` text.
+    pub message: String,
+    /// The status's `error_type` and the result's `X-Fal-Error-Type`.
+    pub error_type: Option<String>,
+    /// The HTTP status the result endpoint answers with.
+    pub status: u16,
+    /// The result's `detail` (a string or a list of field errors).
+    pub detail: Value,
+    /// Whether the result answer is the start-deadline 504 (`X-Fal-Request-Timeout-Type: user`).
+    pub start_deadline: bool,
+}
+
+impl JobFailure {
+    /// A job that fails validation at run time, e.g. a content-policy check on one field.
+    pub fn validation(field: &str, msg: &str, kind: &str) -> Self {
+        JobFailure {
+            message: msg.to_owned(),
+            error_type: Some(kind.to_owned()),
+            status: 422,
+            detail: json!([{"loc": ["body", field], "msg": msg, "type": kind}]),
+            start_deadline: false,
+        }
+    }
+
+    /// A job that fails with an internal error.
+    pub fn internal(msg: &str) -> Self {
+        JobFailure {
+            message: msg.to_owned(),
+            error_type: Some("internal_error".into()),
+            status: 500,
+            detail: Value::String(msg.to_owned()),
+            start_deadline: false,
+        }
+    }
+
+    /// A job whose start deadline passed before a runner picked it up.
+    pub fn start_deadline() -> Self {
+        JobFailure {
+            message: "Request timed out before it started".into(),
+            error_type: Some("request_timeout".into()),
+            status: 504,
+            detail: Value::String("Request timed out before it started".into()),
+            start_deadline: true,
+        }
+    }
+}
+
+/// One request the mock received.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// The operation it was routed to (`None` for unroutable requests).
+    pub operation: Option<Operation>,
+    /// HTTP method.
+    pub method: String,
+    /// Path.
+    pub path: String,
+    /// Query string, if any.
+    pub query: Option<String>,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl RecordedRequest {
+    /// The first value of a header (case-insensitive name).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON, if it is JSON.
+    pub fn json(&self) -> Option<Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// An error starting the mock server (unreadable document, port in use).
+#[derive(Debug)]
+pub struct MockError(String);
+
+impl fmt::Display for MockError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MockError {}
+
+/// Configures a [`MockServer`].
+#[derive(Debug, Clone)]
+pub struct MockServerBuilder {
+    endpoints: Vec<EndpointSpec>,
+    queue_steps: usize,
+    progress_steps: usize,
+    stream_interval: Duration,
+    key: Option<String>,
+    queue_addr: SocketAddr,
+    run_addr: SocketAddr,
+}
+
+impl Default for MockServerBuilder {
+    fn default() -> Self {
+        let any_port = SocketAddr::from(([127, 0, 0, 1], 0));
+        MockServerBuilder {
+            endpoints: Vec::new(),
+            queue_steps: 1,
+            progress_steps: 2,
+            stream_interval: Duration::from_millis(2),
+            key: None,
+            queue_addr: any_port,
+            run_addr: any_port,
+        }
+    }
+}
+
+impl MockServerBuilder {
+    /// Loads every `*.json` OpenAPI document under `dir` (recursively).
+    pub fn schemas_dir(mut self, dir: impl AsRef<Path>) -> Result<Self, MockError> {
+        let mut files = Vec::new();
+        collect_json_files(dir.as_ref(), &mut files)?;
+        files.sort();
+        for file in files {
+            self.endpoints.push(EndpointSpec::from_file(&file).map_err(MockError)?);
+        }
+        Ok(self)
+    }
+
+    /// Loads one OpenAPI document file.
+    pub fn schema_file(mut self, path: impl AsRef<Path>) -> Result<Self, MockError> {
+        self.endpoints.push(EndpointSpec::from_file(path.as_ref()).map_err(MockError)?);
+        Ok(self)
+    }
+
+    /// Adds an endpoint from an OpenAPI document.
+    pub fn document(mut self, document: Value) -> Result<Self, MockError> {
+        self.endpoints.push(EndpointSpec::from_document(document).map_err(MockError)?);
+        Ok(self)
+    }
+
+    /// Adds an endpoint without a schema that accepts any JSON object and answers `output`.
+    pub fn endpoint(mut self, endpoint_id: &str, output: Value) -> Self {
+        self.endpoints.push(EndpointSpec::with_output(endpoint_id, output));
+        self
+    }
+
+    /// Adds a prepared endpoint.
+    pub fn spec(mut self, spec: EndpointSpec) -> Self {
+        self.endpoints.push(spec);
+        self
+    }
+
+    /// How many status answers a new job spends `IN_QUEUE` (default 1).
+    pub fn queue_steps(mut self, n: usize) -> Self {
+        self.queue_steps = n;
+        self
+    }
+
+    /// How many status answers a job spends `IN_PROGRESS`, one log line each (default 2).
+    pub fn progress_steps(mut self, n: usize) -> Self {
+        self.progress_steps = n;
+        self
+    }
+
+    /// The pause between status stream events (default 2 ms).
+    pub fn stream_interval(mut self, d: Duration) -> Self {
+        self.stream_interval = d;
+        self
+    }
+
+    /// Only accept `Authorization: Key <key>` (by default any `Key ...` is accepted).
+    pub fn require_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Listen on these addresses (default: loopback, any free port).
+    pub fn addresses(mut self, queue: SocketAddr, run: SocketAddr) -> Self {
+        self.queue_addr = queue;
+        self.run_addr = run;
+        self
+    }
+
+    /// Binds both listeners and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<MockServer, MockError> {
+        let bind = |addr| async move {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| MockError(format!("binding {addr}: {e}")))
+        };
+        let queue_listener = bind(self.queue_addr).await?;
+        let run_listener = bind(self.run_addr).await?;
+        let queue_addr = queue_listener.local_addr().map_err(|e| MockError(e.to_string()))?;
+        let run_addr = run_listener.local_addr().map_err(|e| MockError(e.to_string()))?;
+        let endpoints = self
+            .endpoints
+            .into_iter()
+            .map(|spec| (spec.endpoint_id().to_owned(), Arc::new(spec)))
+            .collect();
+        let state = Arc::new(State {
+            queue_url: format!("http://{queue_addr}"),
+            endpoints,
+            queue_steps: self.queue_steps,
+            progress_steps: self.progress_steps,
+            stream_interval: self.stream_interval,
+            key: self.key,
+            jobs: Mutex::default(),
+            faults: Mutex::default(),
+            log: Mutex::default(),
+            next_id: AtomicU64::new(1),
+        });
+        let tasks = vec![
+            tokio::spawn(accept_loop(queue_listener, state.clone(), Host::Queue)),
+            tokio::spawn(accept_loop(run_listener, state.clone(), Host::Run)),
+        ];
+        Ok(MockServer {
+            state,
+            queue_addr,
+            run_addr,
+            tasks,
+        })
+    }
+}
+
+fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), MockError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| MockError(format!("{}: {e}", dir.display())))?;
+    for entry in entries {
+        let path = entry.map_err(|e| MockError(e.to_string()))?.path();
+        if path.is_dir() {
+            collect_json_files(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "json") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A running mock server. Stops serving when dropped.
+pub struct MockServer {
+    state: Arc<State>,
+    queue_addr: SocketAddr,
+    run_addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockServer")
+            .field("queue_url", &self.queue_url())
+            .field("run_url", &self.run_url())
+            .field("endpoints", &self.endpoint_ids())
+            .finish()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl MockServer {
+    /// A builder with no endpoints.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// The queue base URL (stands for `https://queue.fal.run`).
+    pub fn queue_url(&self) -> String {
+        format!("http://{}", self.queue_addr)
+    }
+
+    /// The sync-run base URL (stands for `https://fal.run`).
+    pub fn run_url(&self) -> String {
+        format!("http://{}", self.run_addr)
+    }
+
+    /// A client builder pointed at this server, with key [`MOCK_KEY`] and a fast retry policy
+    /// (5 ms doubling, no jitter, 3 retries) so tests stay quick.
+    pub fn client_builder(&self) -> ClientBuilder {
+        Client::builder()
+            .key(self.state.key.clone().unwrap_or_else(|| MOCK_KEY.into()))
+            .queue_url(self.queue_url())
+            .run_url(self.run_url())
+            .retry(
+                RetryPolicy::default()
+                    .initial_backoff(Duration::from_millis(5))
+                    .max_backoff(Duration::from_millis(40))
+                    .jitter(false),
+            )
+    }
+
+    /// A client for this server (see [`client_builder`](Self::client_builder)).
+    pub fn client(&self) -> Client {
+        self.client_builder().build().expect("the mock's client configuration is valid")
+    }
+
+    /// The endpoint ids served.
+    pub fn endpoint_ids(&self) -> Vec<String> {
+        let mut ids: Vec<_> = self.state.endpoints.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// The endpoint with this id.
+    pub fn endpoint(&self, endpoint_id: &str) -> Option<&EndpointSpec> {
+        self.state.endpoints.get(endpoint_id).map(|spec| &**spec)
+    }
+
+    /// Injects `fault` into the next request of `operation`.
+    pub fn inject(&self, operation: Operation, fault: Fault) {
+        self.inject_times(operation, fault, 1);
+    }
+
+    /// Injects `fault` into the next `times` requests of `operation`.
+    pub fn inject_times(&self, operation: Operation, fault: Fault, times: usize) {
+        lock(&self.state.faults).push(FaultRule { operation, fault, remaining: times });
+    }
+
+    /// Removes all pending faults.
+    pub fn clear_faults(&self) {
+        lock(&self.state.faults).clear();
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.state.log).clone()
+    }
+
+    /// How many requests of `operation` were received.
+    pub fn count(&self, operation: Operation) -> usize {
+        lock(&self.state.log)
+            .iter()
+            .filter(|r| r.operation == Some(operation))
+            .count()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        lock(&self.state.log).clear();
+    }
+
+    /// How many jobs were queued.
+    pub fn job_count(&self) -> usize {
+        lock(&self.state.jobs).len()
+    }
+
+    /// Whether the job was cancelled (`None` for an unknown request id).
+    pub fn is_cancelled(&self, request_id: &str) -> Option<bool> {
+        lock(&self.state.jobs).get(request_id).map(|job| job.cancelled)
+    }
+}
+
+/// Locks a mutex, ignoring poisoning (a panicking test must not hide other failures).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+struct FaultRule {
+    operation: Operation,
+    fault: Fault,
+    remaining: usize,
+}
+
+struct State {
+    queue_url: String,
+    endpoints: HashMap<String, Arc<EndpointSpec>>,
+    queue_steps: usize,
+    progress_steps: usize,
+    stream_interval: Duration,
+    key: Option<String>,
+    jobs: Mutex<HashMap<String, Job>>,
+    faults: Mutex<Vec<FaultRule>>,
+    log: Mutex<Vec<RecordedRequest>>,
+    next_id: AtomicU64,
+}
+
+impl State {
+    fn take_fault(&self, operation: Operation) -> Option<Fault> {
+        let mut faults = lock(&self.faults);
+        let i = faults.iter().position(|r| r.operation == operation)?;
+        let fault = faults[i].fault.clone();
+        faults[i].remaining -= 1;
+        if faults[i].remaining == 0 {
+            faults.remove(i);
+        }
+        Some(fault)
+    }
+}
+
+struct Job {
+    endpoint_id: String,
+    output: Value,
+    step: usize,
+    queue_steps: usize,
+    progress_steps: usize,
+    cancelled: bool,
+    failure: Option<JobFailure>,
+}
+
+impl Job {
+    fn completed(&self) -> bool {
+        self.cancelled || self.step >= self.queue_steps + self.progress_steps
+    }
+
+    /// The status at the current step, with log lines from `first_log` on; advances one step.
+    fn observe(&mut self, request_id: &str, logs: bool, first_log: usize) -> (Value, usize, bool) {
+        let completed = self.completed();
+        let (status, log_count) = if completed {
+            ("COMPLETED", self.step.saturating_sub(self.queue_steps).min(self.progress_steps))
+        } else if self.step < self.queue_steps {
+            ("IN_QUEUE", 0)
+        } else {
+            ("IN_PROGRESS", self.step - self.queue_steps + 1)
+        };
+        let log_count = if completed && !self.cancelled { self.progress_steps } else { log_count };
+        let mut body = json!({ "status": status, "request_id": request_id });
+        if status == "IN_QUEUE" {
+            body["queue_position"] = json!(self.queue_steps - 1 - self.step);
+        }
+        if logs {
+            let lines: Vec<Value> = (first_log.min(log_count)..log_count)
+                .map(|i| {
+                    json!({
+                        "message": format!("mock: step {} of {}", i + 1, self.progress_steps),
+                        "level": "INFO",
+                        "source": "user",
+                        "timestamp": format!("2026-01-01T00:00:{:02}Z", i % 60),
+                    })
+                })
+                .collect();
+            body["logs"] = Value::Array(lines);
+        }
+        if completed {
+            body["metrics"] = json!({ "inference_time": 0.01 });
+            if self.cancelled {
+                body["error"] = json!("Request was cancelled");
+                body["error_type"] = json!("request_cancelled");
+            } else if let Some(failure) = &self.failure {
+                body["error"] = json!(failure.message);
+                body["error_type"] = json!(failure.error_type);
+            }
+        } else {
+            self.step += 1;
+        }
+        (body, log_count, completed)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Host {
+    Queue,
+    Run,
+}
+
+/// Accepts connections and serves each with hyper, so that a handler can drop its connection.
+async fn accept_loop(listener: TcpListener, state: Arc<State>, host: Host) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let service_kill = kill.clone();
+            let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                let (state, kill) = (state.clone(), service_kill.clone());
+                async move {
+                    let (parts, body) = request.into_parts();
+                    let request = Request::from_parts(parts, Body::new(body));
+                    Ok::<_, Infallible>(handle(state, host, kill, request).await)
+                }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                // Dropping the connection closes the socket mid-exchange.
+                _ = kill.notified() => {}
+            }
+        });
+    }
+}
+
+/// Where a request goes.
+enum Target {
+    Submit { endpoint_id: String },
+    Run { endpoint_id: String },
+    Request { app: String, request_id: String, operation: Operation },
+}
+
+fn route(host: Host, method: &Method, path: &str) -> Option<Target> {
+    let path = path.trim_matches('/');
+    let segments: Vec<&str> = path.split('/').collect();
+    if host == Host::Run {
+        return (*method == Method::POST).then(|| Target::Run { endpoint_id: path.to_owned() });
+    }
+    if let Some(i) = segments.iter().position(|s| *s == "requests").filter(|&i| i >= 2) {
+        let app = segments[..i].join("/");
+        let request_id = (*segments.get(i + 1)?).to_owned();
+        let operation = match (method.as_str(), &segments[i + 2..]) {
+            ("GET", []) => Operation::Result,
+            ("GET", ["status"]) => Operation::Status,
+            ("GET", ["status", "stream"]) => Operation::StatusStream,
+            ("PUT", ["cancel"]) => Operation::Cancel,
+            _ => return None,
+        };
+        return Some(Target::Request { app, request_id, operation });
+    }
+    (*method == Method::POST).then(|| Target::Submit { endpoint_id: path.to_owned() })
+}
+
+fn json_response(status: u16, body: &Value) -> Response<Body> {
+    bytes_response(status, serde_json::to_vec(body).expect("JSON serializes"))
+}
+
+fn bytes_response(status: u16, body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .expect("a valid response")
+}
+
+fn detail(status: u16, text: &str) -> Response<Body> {
+    json_response(status, &json!({ "detail": text }))
+}
+
+async fn handle(state: Arc<State>, host: Host, kill: Arc<Notify>, request: Request<Body>) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default().to_vec();
+    let target = route(host, &parts.method, parts.uri.path());
+    let operation = target.as_ref().map(|t| match t {
+        Target::Submit { .. } => Operation::Submit,
+        Target::Run { .. } => Operation::Run,
+        Target::Request { operation, .. } => *operation,
+    });
+    lock(&state.log).push(RecordedRequest {
+        operation,
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers: headers_of(&parts.headers),
+        body: body.clone(),
+    });
+    let (Some(target), Some(operation)) = (target, operation) else {
+        return detail(404, "Not Found");
+    };
+    if let Some(denied) = check_key(&state, &parts.headers) {
+        return denied;
+    }
+    let fault = state.take_fault(operation);
+    // Faults that replace the answer without acting on the request.
+    match &fault {
+        Some(Fault::Reset) => return drop_connection(&kill).await,
+        Some(Fault::Respond { status, headers, body }) => {
+            let mut response = bytes_response(*status, body.clone().into_bytes());
+            for (name, value) in headers {
+                if let (Ok(name), Ok(value)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    header::HeaderValue::from_str(value),
+                ) {
+                    response.headers_mut().insert(name, value);
+                }
+            }
+            return response;
+        }
+        Some(Fault::TooManyRequests { retry_after_secs }) => {
+            let mut response = detail(429, "Too many requests");
+            response.headers_mut().insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            return response;
+        }
+        Some(Fault::ServerError(status)) => return detail(*status, "mock: injected server error"),
+        Some(Fault::StartDeadline) => return start_deadline_response(),
+        Some(Fault::MalformedBody) => {
+            return bytes_response(200, b"{\"request_id\": <html>502 Bad Gateway</html>".to_vec());
+        }
+        _ => {}
+    }
+    let query = parts.uri.query().unwrap_or("");
+    let logs = query.split('&').any(|pair| pair == "logs=1" || pair == "logs=true");
+    let response = match target {
+        Target::Submit { endpoint_id } => submit(&state, &endpoint_id, &body, fault.as_ref()),
+        Target::Run { endpoint_id } => run(&state, &endpoint_id, &body),
+        Target::Request { app, request_id, operation } => {
+            let stream_drop = fault == Some(Fault::StreamDrop);
+            on_request(&state, &app, &request_id, operation, logs, stream_drop)
+        }
+    };
+    // Faults that spoil an answer after the request was acted on.
+    match fault {
+        Some(Fault::ResetAfterHandling) => drop_connection(&kill).await,
+        Some(Fault::TruncatedBody) => spoil_body(response, None).await,
+        Some(Fault::SlowBody(delay)) => spoil_body(response, Some(delay)).await,
+        _ => response,
+    }
+}
+
+fn headers_of(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect()
+}
+
+fn check_key(state: &State, headers: &HeaderMap) -> Option<Response<Body>> {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let ok = match (auth.and_then(|a| a.strip_prefix("Key ")), &state.key) {
+        (Some(given), Some(expected)) => given == expected,
+        (Some(given), None) => !given.is_empty(),
+        (None, _) => false,
+    };
+    (!ok).then(|| {
+        let mut response = detail(401, "Invalid or missing key; send `Authorization: Key <FAL_KEY>`");
+        response
+            .headers_mut()
+            .insert("x-fal-error-type", header::HeaderValue::from_static("unauthorized"));
+        response
+    })
+}
+
+async fn drop_connection(kill: &Notify) -> Response<Body> {
+    kill.notify_one();
+    std::future::pending().await
+}
+
+fn start_deadline_response() -> Response<Body> {
+    let mut response = detail(504, "Request timed out before it started");
+    response
+        .headers_mut()
+        .insert("x-fal-request-timeout-type", header::HeaderValue::from_static("user"));
+    response
+        .headers_mut()
+        .insert("x-fal-error-type", header::HeaderValue::from_static("request_timeout"));
+    response
+}
+
+/// Re-sends a finished answer's body in two halves: with a pause between them, or cut off
+/// after the first (the connection then breaks).
+async fn spoil_body(response: Response<Body>, delay: Option<Duration>) -> Response<Body> {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default().to_vec();
+    let half = bytes.len() / 2;
+    let (first, second) = (bytes[..half].to_vec(), bytes[half..].to_vec());
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
+    tokio::spawn(async move {
+        let _ = tx.unbounded_send(Ok(first));
+        match delay {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                let _ = tx.unbounded_send(Ok(second));
+            }
+            None => {
+                let cut = std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "mock: truncated body");
+                let _ = tx.unbounded_send(Err(cut));
+            }
+        }
+    });
+    let mut response = Response::from_parts(parts, Body::from_stream(rx));
+    // Announce the full length so the cut is a protocol error, not a short valid body.
+    response.headers_mut().insert(header::CONTENT_LENGTH, bytes.len().into());
+    response
+}
+
+fn validation_response(errors: &[crate::error::FieldError]) -> Response<Body> {
+    json_response(422, &json!({ "detail": errors }))
+}
+
+fn parse_input(body: &[u8]) -> Result<Value, Response<Body>> {
+    serde_json::from_slice(body).map_err(|e| {
+        json_response(422, &json!({ "detail": [{
+            "loc": ["body"], "msg": format!("JSON decode error: {e}"), "type": "json_invalid"
+        }]}))
+    })
+}
+
+fn submit(state: &State, endpoint_id: &str, body: &[u8], fault: Option<&Fault>) -> Response<Body> {
+    let Some(spec) = state.endpoints.get(endpoint_id) else {
+        return detail(404, &format!("Application '{endpoint_id}' not found"));
+    };
+    let input = match parse_input(body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let errors = spec.validate(&input);
+    if !errors.is_empty() {
+        return validation_response(&errors);
+    }
+    let n = state.next_id.fetch_add(1, Ordering::Relaxed);
+    let request_id = format!("{n:08x}-6d6f-636b-0000-{:012x}", n.wrapping_mul(0x9e37_79b9));
+    let failure = match fault {
+        Some(Fault::FailJob(failure)) => Some(failure.clone()),
+        _ => None,
+    };
+    lock(&state.jobs).insert(
+        request_id.clone(),
+        Job {
+            endpoint_id: endpoint_id.to_owned(),
+            output: spec.example_output().clone(),
+            step: 0,
+            queue_steps: state.queue_steps,
+            progress_steps: state.progress_steps,
+            cancelled: false,
+            failure,
+        },
+    );
+    let base = format!("{}/{}/requests/{request_id}", state.queue_url, queue_app_path(endpoint_id));
+    json_response(200, &json!({
+        "status": "IN_QUEUE",
+        "request_id": request_id,
+        "response_url": base,
+        "status_url": format!("{base}/status"),
+        "cancel_url": format!("{base}/cancel"),
+        "queue_position": state.queue_steps.saturating_sub(1),
+    }))
+}
+
+fn run(state: &State, endpoint_id: &str, body: &[u8]) -> Response<Body> {
+    let Some(spec) = state.endpoints.get(endpoint_id) else {
+        return detail(404, &format!("Application '{endpoint_id}' not found"));
+    };
+    let input = match parse_input(body) {
+        Ok(input) => input,
+        Err(response) => return response,
+    };
+    let errors = spec.validate(&input);
+    if !errors.is_empty() {
+        return validation_response(&errors);
+    }
+    json_response(200, spec.example_output())
+}
+
+fn on_request(
+    state: &Arc<State>,
+    app: &str,
+    request_id: &str,
+    operation: Operation,
+    logs: bool,
+    stream_drop: bool,
+) -> Response<Body> {
+    let mut jobs = lock(&state.jobs);
+    // fal serves requests under `owner/alias` only: the full endpoint path is a 404 there.
+    let Some(job) = jobs.get_mut(request_id).filter(|job| queue_app_path(&job.endpoint_id) == app) else {
+        return detail(404, &format!("Request '{request_id}' not found under '{app}'"));
+    };
+    match operation {
+        Operation::Status => json_response(200, &job.observe(request_id, logs, 0).0),
+        Operation::StatusStream => {
+            drop(jobs);
+            status_stream(state.clone(), request_id.to_owned(), logs, stream_drop)
+        }
+        Operation::Result => {
+            if !job.completed() {
+                return detail(400, "Request is still in progress");
+            }
+            if job.cancelled {
+                return detail(400, "Request was cancelled");
+            }
+            match &job.failure {
+                Some(failure) if failure.start_deadline => start_deadline_response(),
+                Some(failure) => {
+                    let mut response = json_response(failure.status, &json!({ "detail": failure.detail }));
+                    if let Some(kind) = failure.error_type.as_deref().and_then(|t| header::HeaderValue::from_str(t).ok()) {
+                        response.headers_mut().insert("x-fal-error-type", kind);
+                    }
+                    response
+                }
+                None => json_response(200, &job.output),
+            }
+        }
+        Operation::Cancel => {
+            if job.completed() {
+                json_response(400, &json!({ "status": "ALREADY_COMPLETED" }))
+            } else {
+                job.cancelled = true;
+                json_response(202, &json!({ "status": "CANCELLATION_REQUESTED" }))
+            }
+        }
+        Operation::Submit | Operation::Run => detail(405, "Method Not Allowed"),
+    }
+}
+
+/// Server-sent events: one status per step (the first with all logs so far, later ones with
+/// new lines only) until `COMPLETED`.
+fn status_stream(state: Arc<State>, request_id: String, logs: bool, drop_early: bool) -> Response<Body> {
+    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<String, Infallible>>();
+    tokio::spawn(async move {
+        let mut logs_sent = 0;
+        loop {
+            let observed = lock(&state.jobs)
+                .get_mut(&request_id)
+                .map(|job| job.observe(&request_id, logs, logs_sent));
+            let Some((event, log_count, completed)) = observed else { break };
+            logs_sent = log_count;
+            if tx.unbounded_send(Ok(format!("data: {event}\n\n"))).is_err() || completed || drop_early {
+                break;
+            }
+            tokio::time::sleep(state.stream_interval).await;
+        }
+    });
+    Response::builder()
+        .status(200)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(rx))
+        .expect("a valid response")
+}

@@ -1,0 +1,537 @@
+//! An endpoint as the mock server knows it: input validation against the OpenAPI document (fal's
+//! JSON Schema subset, errors in fal's 422 format) and an example output.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{FieldError, LocSegment};
+
+/// Recursion limit for validation and example building (schemas can be recursive).
+const MAX_DEPTH: usize = 48;
+
+/// One endpoint served by the mock: its id, input schema and the output it answers with.
+#[derive(Debug, Clone)]
+pub struct EndpointSpec {
+    endpoint_id: String,
+    /// The whole document, for resolving `$ref`s; `None` for endpoints without a schema.
+    document: Option<Value>,
+    /// The input schema (usually a `$ref`); `None` accepts any JSON object.
+    input: Option<Value>,
+    output: Value,
+}
+
+impl EndpointSpec {
+    /// Reads a fal queue OpenAPI document: the endpoint id from `info.x-fal-metadata.endpointId`
+    /// (else the POST path), the input from the POST body, the output example from the
+    /// `GET .../requests/{request_id}` answer.
+    pub fn from_document(document: Value) -> Result<EndpointSpec, String> {
+        let paths = document
+            .get("paths")
+            .and_then(Value::as_object)
+            .ok_or("the document has no `paths`")?;
+        let (post_path, post) = paths
+            .iter()
+            .find_map(|(path, item)| item.get("post").map(|op| (path, op)))
+            .ok_or("the document has no POST operation")?;
+        let endpoint_id = document
+            .pointer("/info/x-fal-metadata/endpointId")
+            .and_then(Value::as_str)
+            .unwrap_or(post_path)
+            .trim_matches('/')
+            .to_owned();
+        let input = post
+            .pointer("/requestBody/content/application~1json/schema")
+            .cloned();
+        let output_schema = paths
+            .iter()
+            .find(|(path, _)| path.ends_with("/requests/{request_id}"))
+            .and_then(|(_, item)| item.pointer("/get/responses/200/content/application~1json/schema"))
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        let mut spec = EndpointSpec {
+            endpoint_id,
+            document: Some(document),
+            input,
+            output: Value::Null,
+        };
+        spec.output = spec.example(&output_schema, 0).unwrap_or_else(|| json!({}));
+        Ok(spec)
+    }
+
+    /// Reads [`from_document`](Self::from_document) from a file.
+    pub fn from_file(path: &Path) -> Result<EndpointSpec, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let document = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Self::from_document(document).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// An endpoint without a schema: any JSON object is accepted, `output` is the answer.
+    pub fn with_output(endpoint_id: impl Into<String>, output: Value) -> EndpointSpec {
+        EndpointSpec {
+            endpoint_id: endpoint_id.into().trim_matches('/').to_owned(),
+            document: None,
+            input: None,
+            output,
+        }
+    }
+
+    /// Replaces the output the endpoint answers with.
+    pub fn output(mut self, output: Value) -> EndpointSpec {
+        self.output = output;
+        self
+    }
+
+    /// The endpoint id.
+    pub fn endpoint_id(&self) -> &str {
+        &self.endpoint_id
+    }
+
+    /// The output the mock answers with.
+    pub fn example_output(&self) -> &Value {
+        &self.output
+    }
+
+    /// Validates an input; the errors are fal's 422 `detail` entries (`loc` starts with `body`).
+    pub fn validate(&self, input: &Value) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        let mut loc = vec![LocSegment::from("body")];
+        match &self.input {
+            Some(schema) => self.check(schema, input, &mut loc, &mut errors, 0),
+            None if !input.is_object() => errors.push(FieldError::new(
+                loc,
+                "Input should be a valid dictionary",
+                "dict_type",
+            )),
+            None => {}
+        }
+        errors
+    }
+
+    fn resolve<'a>(&'a self, reference: &str) -> Option<&'a Value> {
+        let pointer = reference.strip_prefix('#')?;
+        self.document.as_ref()?.pointer(pointer)
+    }
+
+    fn check(
+        &self,
+        schema: &Value,
+        value: &Value,
+        loc: &mut Vec<LocSegment>,
+        errors: &mut Vec<FieldError>,
+        depth: usize,
+    ) {
+        let Some(schema) = schema.as_object() else {
+            return; // `true`, or something malformed: accept.
+        };
+        if depth > MAX_DEPTH {
+            return;
+        }
+        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+            // A dangling $ref accepts anything (fal's documents have a few).
+            if let Some(target) = self.resolve(target) {
+                self.check(target, value, loc, errors, depth + 1);
+            }
+        }
+        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+            for sub in all {
+                self.check(sub, value, loc, errors, depth + 1);
+            }
+        }
+        for key in ["anyOf", "oneOf"] {
+            if let Some(branches) = schema.get(key).and_then(Value::as_array) {
+                self.check_union(branches, value, loc, errors, depth);
+            }
+        }
+        if !self.check_type(schema, value, loc, errors) {
+            return;
+        }
+        if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+            if !allowed.iter().any(|a| json_eq(a, value)) && !(value.is_null() && allowed.is_empty()) {
+                errors.push(literal_error(loc, allowed));
+                return;
+            }
+        }
+        if let Some(constant) = schema.get("const") {
+            if !json_eq(constant, value) {
+                errors.push(literal_error(loc, std::slice::from_ref(constant)));
+                return;
+            }
+        }
+        match value {
+            Value::Number(n) => check_bounds(schema, n.as_f64().unwrap_or(0.0), loc, errors),
+            Value::String(s) => check_length(schema, s.chars().count(), loc, errors),
+            Value::Array(items) => self.check_array(schema, items, loc, errors, depth),
+            Value::Object(map) => self.check_object(schema, map, loc, errors, depth),
+            _ => {}
+        }
+    }
+
+    /// Valid if one branch accepts; otherwise report the errors of the closest branch.
+    fn check_union(
+        &self,
+        branches: &[Value],
+        value: &Value,
+        loc: &mut Vec<LocSegment>,
+        errors: &mut Vec<FieldError>,
+        depth: usize,
+    ) {
+        let mut best: Option<Vec<FieldError>> = None;
+        for branch in branches {
+            let mut branch_errors = Vec::new();
+            self.check(branch, value, loc, &mut branch_errors, depth + 1);
+            if branch_errors.is_empty() {
+                return;
+            }
+            // Prefer errors deeper in the value (the branch whose type matched).
+            let deeper = |errs: &Vec<FieldError>| errs.iter().map(|e| e.loc.len()).max().unwrap_or(0);
+            if best.as_ref().is_none_or(|b| deeper(&branch_errors) > deeper(b)) {
+                best = Some(branch_errors);
+            }
+        }
+        errors.extend(best.unwrap_or_default());
+    }
+
+    /// Checks `type`; returns whether the value has an allowed type (further checks make sense).
+    fn check_type(
+        &self,
+        schema: &Map<String, Value>,
+        value: &Value,
+        loc: &[LocSegment],
+        errors: &mut Vec<FieldError>,
+    ) -> bool {
+        let types: Vec<&str> = match schema.get("type") {
+            Some(Value::String(t)) => vec![t.as_str()],
+            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => return true,
+        };
+        let nullable = schema.get("nullable").and_then(Value::as_bool) == Some(true);
+        if (nullable && value.is_null()) || types.iter().any(|t| has_type(value, t)) {
+            return true;
+        }
+        let (msg, kind) = match types.first().copied().unwrap_or("") {
+            "string" => ("Input should be a valid string", "string_type"),
+            "integer" => ("Input should be a valid integer", "int_type"),
+            "number" => ("Input should be a valid number", "float_type"),
+            "boolean" => ("Input should be a valid boolean", "bool_type"),
+            "array" => ("Input should be a valid list", "list_type"),
+            "object" => ("Input should be a valid dictionary", "dict_type"),
+            "null" => ("Input should be None", "none_required"),
+            _ => ("Input has the wrong type", "type_error"),
+        };
+        errors.push(FieldError::new(loc.to_vec(), msg, kind));
+        false
+    }
+
+    fn check_array(
+        &self,
+        schema: &Map<String, Value>,
+        items: &[Value],
+        loc: &mut Vec<LocSegment>,
+        errors: &mut Vec<FieldError>,
+        depth: usize,
+    ) {
+        let n = items.len();
+        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
+            if (n as u64) < min {
+                errors.push(FieldError::new(
+                    loc.clone(),
+                    format!("List should have at least {min} item{} after validation, not {n}", plural(min)),
+                    "too_short",
+                ));
+            }
+        }
+        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
+            if (n as u64) > max {
+                errors.push(FieldError::new(
+                    loc.clone(),
+                    format!("List should have at most {max} item{} after validation, not {n}", plural(max)),
+                    "too_long",
+                ));
+            }
+        }
+        let prefix = schema.get("prefixItems").and_then(Value::as_array);
+        // `items` must be a schema; a malformed one (an object keyed "0", "1") is ignored.
+        let items_schema = schema
+            .get("items")
+            .filter(|s| s.as_object().is_some_and(|o| !o.contains_key("0")));
+        for (i, item) in items.iter().enumerate() {
+            let item_schema = prefix.and_then(|p| p.get(i)).or(items_schema);
+            if let Some(item_schema) = item_schema {
+                loc.push(LocSegment::from(i));
+                self.check(item_schema, item, loc, errors, depth + 1);
+                loc.pop();
+            }
+        }
+    }
+
+    fn check_object(
+        &self,
+        schema: &Map<String, Value>,
+        map: &Map<String, Value>,
+        loc: &mut Vec<LocSegment>,
+        errors: &mut Vec<FieldError>,
+        depth: usize,
+    ) {
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for name in required.iter().filter_map(Value::as_str) {
+                if !map.contains_key(name) {
+                    loc.push(LocSegment::from(name));
+                    errors.push(FieldError::new(loc.clone(), "Field required", "missing"));
+                    loc.pop();
+                }
+            }
+        }
+        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+            for (name, value) in map {
+                if let Some(property) = properties.get(name) {
+                    loc.push(LocSegment::from(name.as_str()));
+                    self.check(property, value, loc, errors, depth + 1);
+                    loc.pop();
+                }
+            }
+        }
+    }
+
+    /// An example value for `schema`: its `examples[0]`, else its default, else built from
+    /// its parts; required object members are always filled in.
+    fn example(&self, schema: &Value, depth: usize) -> Option<Value> {
+        let schema = schema.as_object()?;
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        if let Some(first) = schema.get("examples").and_then(Value::as_array).and_then(|e| e.first()) {
+            return Some(first.clone());
+        }
+        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+            return self.resolve(target).and_then(|t| self.example(t, depth + 1));
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(branches) = schema.get(key).and_then(Value::as_array) {
+                return branches
+                    .iter()
+                    .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
+                    .find_map(|b| self.example(b, depth + 1));
+            }
+        }
+        if let Some(default) = schema.get("default").filter(|d| !d.is_null()) {
+            return Some(default.clone());
+        }
+        if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+            return Some(first.clone());
+        }
+        if let Some(constant) = schema.get("const") {
+            return Some(constant.clone());
+        }
+        let kind = schema.get("type").and_then(Value::as_str);
+        Some(match kind {
+            Some("string") => Value::String("example".into()),
+            Some("integer") => json!(schema.get("minimum").and_then(Value::as_i64).unwrap_or(1)),
+            Some("number") => json!(schema.get("minimum").and_then(Value::as_f64).unwrap_or(1.0)),
+            Some("boolean") => Value::Bool(false),
+            Some("null") => Value::Null,
+            Some("array") => {
+                let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let item = schema.get("items").and_then(|i| self.example(i, depth + 1));
+                match item {
+                    Some(item) => Value::Array(vec![item; min.max(1)]),
+                    None => Value::Array(Vec::new()),
+                }
+            }
+            _ => Value::Object(self.example_object(schema, depth)),
+        })
+    }
+
+    fn example_object(&self, schema: &Map<String, Value>, depth: usize) -> Map<String, Value> {
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .map(|r| r.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let mut out = Map::new();
+        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+            return out;
+        };
+        for (name, property) in properties {
+            let documented = property.get("examples").is_some() || property.get("default").is_some();
+            if required.contains(&name.as_str()) || documented {
+                if let Some(value) = self.example(property, depth + 1) {
+                    out.insert(name.clone(), value);
+                }
+            }
+        }
+        out
+    }
+}
+
+fn has_type(value: &Value, kind: &str) -> bool {
+    match kind {
+        "string" => value.is_string(),
+        // Like fal's (pydantic's) validation: 4.0 is an integer, 4 is a number.
+        "integer" => value.as_i64().is_some() || value.as_u64().is_some() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "number" => value.is_number(),
+        "boolean" => value.is_boolean(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        "null" => value.is_null(),
+        _ => true,
+    }
+}
+
+/// JSON equality where `4` equals `4.0`.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn literal_error(loc: &[LocSegment], allowed: &[Value]) -> FieldError {
+    let shown: Vec<String> = allowed
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => format!("'{s}'"),
+            other => other.to_string(),
+        })
+        .collect();
+    let expected = match shown.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => String::new(),
+    };
+    let mut error = FieldError::new(loc.to_vec(), format!("Input should be {expected}"), "literal_error");
+    error.ctx = Some(json!({ "expected": expected }));
+    error
+}
+
+fn check_bounds(schema: &Map<String, Value>, n: f64, loc: &[LocSegment], errors: &mut Vec<FieldError>) {
+    let num = |k: &str| schema.get(k).and_then(Value::as_f64);
+    // OpenAPI 3.0 style: `exclusiveMinimum: true` turns `minimum` exclusive.
+    let flag = |k: &str| schema.get(k).and_then(Value::as_bool) == Some(true);
+    let mut push = |msg: String, kind: &str| errors.push(FieldError::new(loc.to_vec(), msg, kind));
+    if let Some(m) = num("minimum") {
+        if flag("exclusiveMinimum") && n <= m {
+            push(format!("Input should be greater than {}", show(m)), "greater_than");
+        } else if n < m {
+            push(format!("Input should be greater than or equal to {}", show(m)), "greater_than_equal");
+        }
+    }
+    if let Some(m) = num("exclusiveMinimum").filter(|&m| n <= m) {
+        push(format!("Input should be greater than {}", show(m)), "greater_than");
+    }
+    if let Some(m) = num("maximum") {
+        if flag("exclusiveMaximum") && n >= m {
+            push(format!("Input should be less than {}", show(m)), "less_than");
+        } else if n > m {
+            push(format!("Input should be less than or equal to {}", show(m)), "less_than_equal");
+        }
+    }
+    if let Some(m) = num("exclusiveMaximum").filter(|&m| n >= m) {
+        push(format!("Input should be less than {}", show(m)), "less_than");
+    }
+}
+
+fn check_length(schema: &Map<String, Value>, len: usize, loc: &[LocSegment], errors: &mut Vec<FieldError>) {
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
+        if (len as u64) < min {
+            errors.push(FieldError::new(
+                loc.to_vec(),
+                format!("String should have at least {min} character{}", plural(min)),
+                "string_too_short",
+            ));
+        }
+    }
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
+        if (len as u64) > max {
+            errors.push(FieldError::new(
+                loc.to_vec(),
+                format!("String should have at most {max} character{}", plural(max)),
+                "string_too_long",
+            ));
+        }
+    }
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn show(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> EndpointSpec {
+        EndpointSpec::from_document(json!({
+            "info": {"x-fal-metadata": {"endpointId": "acme/app/sub"}},
+            "components": {"schemas": {
+                "In": {"type": "object", "required": ["prompt"], "properties": {
+                    "prompt": {"type": "string", "minLength": 1, "maxLength": 5},
+                    "n": {"type": "integer", "minimum": 1, "exclusiveMaximum": 4},
+                    "ratio": {"enum": ["16:9", "9:16"], "type": "string"},
+                    "one": {"const": "x"},
+                    "img": {"allOf": [{"$ref": "#/components/schemas/Img"}], "description": "d"},
+                    "imgs": {"anyOf": [{"type": "array", "items": {"$ref": "#/components/schemas/Img"}, "maxItems": 2}, {"type": "null"}]},
+                    "dangling": {"$ref": "#/components/schemas/Nope"}
+                }},
+                "Img": {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}},
+                "Out": {"type": "object", "required": ["video", "seed"], "properties": {
+                    "video": {"$ref": "#/components/schemas/Img", "examples": [{"url": "https://x/v.mp4"}]},
+                    "seed": {"type": "integer"},
+                    "thumb": {"anyOf": [{"$ref": "#/components/schemas/Img"}, {"type": "null"}]},
+                    "fps": {"type": "number", "default": 24}
+                }}
+            }},
+            "paths": {
+                "/acme/app/sub": {"post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/In"}}}}}},
+                "/acme/app/sub/requests/{request_id}": {"get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Out"}}}}}}}
+            }
+        }))
+        .unwrap()
+    }
+
+    /// (field, kind) pairs, sorted: the order follows JSON map order, which is not our concern.
+    fn kinds(errors: &[FieldError]) -> Vec<(String, String)> {
+        let mut kinds: Vec<_> = errors.iter().map(|e| (e.field(), e.kind.clone())).collect();
+        kinds.sort();
+        kinds
+    }
+
+    #[test]
+    fn validates_fal_subset_with_pydantic_style_errors() {
+        let s = spec();
+        assert_eq!(s.endpoint_id(), "acme/app/sub");
+        assert!(s.validate(&json!({"prompt": "hi", "n": 3.0, "imgs": null, "dangling": 5})).is_empty());
+        let errors = s.validate(&json!({
+            "n": 4, "ratio": "4:3", "one": "y", "img": {}, "imgs": [{"url": 1}, {"url": "a"}, {"url": "b"}]
+        }));
+        assert_eq!(kinds(&errors), [
+            ("img.url".into(), "missing".into()),
+            ("imgs".into(), "too_long".into()),
+            ("imgs.0.url".into(), "string_type".into()),
+            ("n".into(), "less_than".into()),
+            ("one".into(), "literal_error".into()),
+            ("prompt".into(), "missing".into()),
+            ("ratio".into(), "literal_error".into()),
+        ]);
+        let ratio = errors.iter().find(|e| e.field() == "ratio").unwrap();
+        assert_eq!(ratio.msg, "Input should be '16:9' or '9:16'");
+        assert_eq!(errors[0].loc, [LocSegment::from("body"), LocSegment::from("prompt")]);
+        let errors = s.validate(&json!({"prompt": "", "n": "2"}));
+        assert_eq!(kinds(&errors), [("n".into(), "int_type".into()), ("prompt".into(), "string_too_short".into())]);
+        let prompt = errors.iter().find(|e| e.field() == "prompt").unwrap();
+        assert_eq!(prompt.msg, "String should have at least 1 character");
+    }
+
+    #[test]
+    fn example_output_fills_required_members_and_documented_ones() {
+        assert_eq!(spec().example_output(), &json!({"video": {"url": "https://x/v.mp4"}, "seed": 1, "fps": 24}));
+    }
+}
