@@ -38,6 +38,7 @@ const RULES: &[&str] = &[
     "output-property-became-non-nullable",
     "output-enum-value-removed",
     "output-type-narrowed",
+    "type-renamed",
     "description-changed",
 ];
 

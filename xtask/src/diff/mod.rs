@@ -40,6 +40,7 @@
 //! | `output-property-became-required` / `-non-nullable` | INFO | major when the field becomes `T` (was `Option<T>`), else patch |
 //! | `output-enum-value-removed` | INFO | major (variant removed) |
 //! | `output-type-narrowed` | INFO | major |
+//! | `type-renamed` | INFO | major (a component struct keeps its shape but the Rust type is named after the new component) |
 //! | `description-changed` | INFO | patch (one summary per endpoint) |
 //!
 //! The mapping follows the generated API: `Input` is `#[non_exhaustive]` with

@@ -505,8 +505,28 @@ impl Loader<'_> {
     }
 }
 
-/// One schema from several alternatives.
-fn union(mut members: Vec<Schema>) -> Schema {
+/// One schema from several alternatives. Enum members of one scalar type merge into one enum,
+/// as the generator merges them.
+fn union(members: Vec<Schema>) -> Schema {
+    let mut members = members.into_iter().fold(Vec::<Schema>::new(), |mut kept, member| {
+        let merged = match (&member.kind, kept.iter_mut().find(|k| matches!(k.kind, Kind::Enum(..)))) {
+            (Kind::Enum(scalar, values), Some(Schema { kind: Kind::Enum(into_scalar, into), .. }))
+                if scalar == into_scalar =>
+            {
+                for value in values {
+                    if !into.contains(value) {
+                        into.push(value.clone());
+                    }
+                }
+                true
+            }
+            _ => false,
+        };
+        if !merged {
+            kept.push(member);
+        }
+        kept
+    });
     match members.len() {
         0 => Schema::of(Kind::Any),
         1 => members.pop().expect("one member"),

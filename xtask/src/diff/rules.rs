@@ -145,6 +145,8 @@ rules! {
     OutputEnumValueRemoved = "output-enum-value-removed", Info;
     /// An output holds a subset of what it held.
     OutputTypeNarrowed = "output-type-narrowed", Info;
+    /// A component struct was renamed: same wire shape, new Rust type name.
+    TypeRenamed = "type-renamed", Info;
     /// Descriptions changed (one summary finding per endpoint).
     DescriptionChanged = "description-changed", Info;
 }
@@ -289,7 +291,17 @@ impl Cx {
 
     fn kind(&mut self, side: Side, path: &str, old: &Schema, new: &Schema) {
         match (&old.kind, &new.kind) {
-            (Kind::Object(a), Kind::Object(b)) => self.object(side, path, a, b),
+            (Kind::Object(a), Kind::Object(b)) => {
+                // The generator names component structs after the component (the endpoint's
+                // own input and output are always `Input`/`Output`).
+                if let (Some(x), Some(y)) = (&old.type_name, &new.type_name)
+                    && x != y
+                    && path.contains(['.', '<'])
+                {
+                    self.push(Rule::TypeRenamed, Semver::Major, path, format!("{x} → {y}"));
+                }
+                self.object(side, path, a, b)
+            }
             (Kind::Map(a), Kind::Map(b)) => self.schema(side, &format!("{path}{{}}"), a, b, true),
             (Kind::Array(a), Kind::Array(b)) => self.schema(side, &format!("{path}[]"), a, b, true),
             (Kind::Tuple(a), Kind::Tuple(b)) if a.len() == b.len() => {
