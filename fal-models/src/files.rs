@@ -186,7 +186,8 @@ impl fmt::Debug for DataUri {
 
 /// Whether `url` is a `data:` URI.
 pub fn is_data_uri(url: &str) -> bool {
-    url.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("data:"))
+    url.get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("data:"))
 }
 
 /// Decodes a `data:` URI (RFC 2397): base64 (padded or not, standard or URL-safe alphabet) or
@@ -200,7 +201,9 @@ pub fn parse_data_uri(uri: &str) -> Result<DataUri, FilesError> {
         return Err(err("does not start with data:"));
     }
     let rest = &uri[5..];
-    let comma = rest.find(',').ok_or_else(|| err("no comma before the data"))?;
+    let comma = rest
+        .find(',')
+        .ok_or_else(|| err("no comma before the data"))?;
     let (meta, payload) = (&rest[..comma], &rest[comma + 1..]);
     let (meta, is_base64) = match meta.rsplit_once(';') {
         Some((m, last)) if last.trim().eq_ignore_ascii_case("base64") => (m, true),
@@ -221,8 +224,8 @@ pub fn parse_data_uri(uri: &str) -> Result<DataUri, FilesError> {
             .filter(|b| !b.is_ascii_whitespace())
             .map(char::from)
             .collect();
-        let config = GeneralPurposeConfig::new()
-            .with_decode_padding_mode(DecodePaddingMode::Indifferent);
+        let config =
+            GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
         GeneralPurpose::new(&base64::alphabet::STANDARD, config)
             .decode(&compact)
             .or_else(|_| GeneralPurpose::new(&base64::alphabet::URL_SAFE, config).decode(&compact))
@@ -338,7 +341,8 @@ pub fn try_local(path: impl AsRef<Path>) -> Result<String, FilesError> {
 
 /// Whether `url` is a `file://` URL (as made by [`local`]).
 pub fn is_local(url: &str) -> bool {
-    url.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("file://"))
+    url.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("file://"))
 }
 
 /// The local path of a `file://` URL.
@@ -384,7 +388,10 @@ pub async fn resolve_local_files(
                 .upload_path(&path, &UploadOptions::default())
                 .await
                 .map(|remote| (url, remote))
-                .map_err(|source| FilesError::Upload { path: path.display().to_string(), source })
+                .map_err(|source| FilesError::Upload {
+                    path: path.display().to_string(),
+                    source,
+                })
         })
         .buffer_unordered(storage.concurrency())
         .try_collect()
@@ -483,7 +490,11 @@ pub async fn download_to_path(
     let path = path.as_ref();
     let io = |what: &'static str, p: &Path| {
         let p = p.display().to_string();
-        move |source| FilesError::Io { what, path: p, source }
+        move |source| FilesError::Io {
+            what,
+            path: p,
+            source,
+        }
     };
     let name = path.file_name().ok_or_else(|| FilesError::Io {
         what: "downloading to",
@@ -510,7 +521,9 @@ pub async fn download_to_path(
         let file = writer.into_inner();
         file.sync_all().await.map_err(io("syncing", &tmp))?;
         drop(file);
-        tokio::fs::rename(&tmp, path).await.map_err(io("renaming to", path))?;
+        tokio::fs::rename(&tmp, path)
+            .await
+            .map_err(io("renaming to", path))?;
         Ok(done)
     }
     .await;
@@ -561,11 +574,19 @@ fn temp_name(name: &std::ffi::OsStr) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!(".{}.{}-{nanos}-{n}.part", name.to_string_lossy(), std::process::id())
+    format!(
+        ".{}.{}-{nanos}-{n}.part",
+        name.to_string_lossy(),
+        std::process::id()
+    )
 }
 
 fn media_type(ct: &str) -> String {
-    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Whether `actual` satisfies `expected` (`type/subtype`, `type/*` or `*/*`).
@@ -596,22 +617,26 @@ where
         source,
     };
     let check_type = |actual: Option<&str>| -> Result<(), FilesError> {
-        if let (Some(expected), Some(actual)) = (&options.content_type, actual) {
-            if !content_type_matches(expected, actual) {
-                return Err(FilesError::ContentTypeMismatch {
+        match (&options.content_type, actual) {
+            (Some(expected), Some(actual)) if !content_type_matches(expected, actual) => {
+                Err(FilesError::ContentTypeMismatch {
                     url: short_url(url),
                     expected: expected.clone(),
                     actual: actual.to_string(),
-                });
+                })
             }
+            _ => Ok(()),
         }
-        Ok(())
     };
     let check_size = |actual: u64, origin_of_actual: bool| -> Result<(), FilesError> {
         match options.size {
             Some(expected) if expected != actual => Err(FilesError::SizeMismatch {
                 url: short_url(url),
-                origin: if origin_of_actual { "declared file size vs Content-Length" } else { "declared file size" },
+                origin: if origin_of_actual {
+                    "declared file size vs Content-Length"
+                } else {
+                    "declared file size"
+                },
                 expected,
                 actual,
             }),
@@ -628,7 +653,10 @@ where
         if let Some(p) = &options.progress {
             p(len, Some(len));
         }
-        return Ok(Downloaded { bytes: len, content_type: Some(decoded.content_type) });
+        return Ok(Downloaded {
+            bytes: len,
+            content_type: Some(decoded.content_type),
+        });
     }
 
     let mut resp = http.get(url).send().await.map_err(|e| FilesError::Http {
@@ -636,7 +664,10 @@ where
         source: e.without_url(),
     })?;
     if !resp.status().is_success() {
-        return Err(FilesError::Status { url: url.to_string(), status: resp.status() });
+        return Err(FilesError::Status {
+            url: url.to_string(),
+            status: resp.status(),
+        });
     }
     let content_type = resp
         .headers()
@@ -673,23 +704,28 @@ where
                         expected,
                         source: Some(e),
                     },
-                    None => FilesError::Body { url: url.to_string(), received, source: e },
+                    None => FilesError::Body {
+                        url: url.to_string(),
+                        received,
+                        source: e,
+                    },
                 });
             }
         }
     }
-    if let Some(expected) = content_length {
-        if received < expected {
-            return Err(FilesError::Truncated {
-                url: url.to_string(),
-                received,
-                expected,
-                source: None,
-            });
-        }
+    if let Some(expected) = content_length.filter(|&expected| received < expected) {
+        return Err(FilesError::Truncated {
+            url: url.to_string(),
+            received,
+            expected,
+            source: None,
+        });
     }
     check_size(received, false)?;
-    Ok(Downloaded { bytes: received, content_type })
+    Ok(Downloaded {
+        bytes: received,
+        content_type,
+    })
 }
 
 #[cfg(test)]
@@ -699,7 +735,10 @@ mod tests {
     #[test]
     fn content_types_match() {
         assert!(content_type_matches("image/png", "image/png"));
-        assert!(content_type_matches("image/png", "IMAGE/PNG; charset=binary"));
+        assert!(content_type_matches(
+            "image/png",
+            "IMAGE/PNG; charset=binary"
+        ));
         assert!(content_type_matches("image/*", "image/webp"));
         assert!(content_type_matches("*/*", "video/mp4"));
         assert!(!content_type_matches("image/png", "image/jpeg"));

@@ -312,7 +312,11 @@ impl StorageBuilder {
         if concurrency == 0 {
             return Err(StorageError::Config("concurrency must be positive".into()));
         }
-        let rest = trim_base(self.rest_base_url.as_deref().unwrap_or(DEFAULT_REST_BASE_URL));
+        let rest = trim_base(
+            self.rest_base_url
+                .as_deref()
+                .unwrap_or(DEFAULT_REST_BASE_URL),
+        );
         reqwest::Url::parse(&rest)
             .map_err(|e| StorageError::Config(format!("rest_base_url {rest:?}: {e}")))?;
         let upload_base_url = match self.upload_base_url {
@@ -466,9 +470,14 @@ impl Storage {
             .take(threshold.saturating_add(1))
             .read_to_end(&mut head)
             .await
-            .map_err(|source| StorageError::Io { what: "reader".into(), source })?;
+            .map_err(|source| StorageError::Io {
+                what: "reader".into(),
+                source,
+            })?;
         if head.len() as u64 <= threshold {
-            return self.upload_single(Source::Bytes(head.into()), options).await;
+            return self
+                .upload_single(Source::Bytes(head.into()), options)
+                .await;
         }
         let chained = std::io::Cursor::new(head).chain(reader);
         let parts = read_parts(chained, self.inner.part_size, "reader".into());
@@ -493,7 +502,10 @@ impl Storage {
         }
         let meta = tokio::fs::metadata(path)
             .await
-            .map_err(|source| StorageError::Io { what: what.clone(), source })?;
+            .map_err(|source| StorageError::Io {
+                what: what.clone(),
+                source,
+            })?;
         if !meta.is_file() {
             return Err(StorageError::Io {
                 what,
@@ -503,7 +515,10 @@ impl Storage {
         if meta.len() > self.inner.multipart_threshold {
             let file = tokio::fs::File::open(path)
                 .await
-                .map_err(|source| StorageError::Io { what: what.clone(), source })?;
+                .map_err(|source| StorageError::Io {
+                    what: what.clone(),
+                    source,
+                })?;
             let parts = read_parts(file, self.inner.part_size, what);
             self.upload_multipart(parts, &options).await
         } else {
@@ -536,10 +551,8 @@ impl Storage {
     async fn token(&self) -> Result<Token, StorageError> {
         let mut guard = self.inner.token.lock().await;
         let now = (self.inner.clock)();
-        if let Some(t) = guard.as_ref() {
-            if now < t.refresh_at {
-                return Ok(t.clone());
-            }
+        if let Some(t) = guard.as_ref().filter(|t| now < t.refresh_at) {
+            return Ok(t.clone());
         }
         let t = self.fetch_token(now).await?;
         *guard = Some(t.clone());
@@ -564,7 +577,10 @@ impl Storage {
             .inner
             .http
             .post(&url)
-            .header(AUTHORIZATION, header_value(&format!("Key {}", self.inner.key.0))?)
+            .header(
+                AUTHORIZATION,
+                header_value(&format!("Key {}", self.inner.key.0))?,
+            )
             .header(CONTENT_TYPE, "application/json")
             .body("{}")
             .send()
@@ -811,7 +827,11 @@ impl Storage {
             .await;
         match result {
             Ok(etag) => Ok((n, etag)),
-            Err(e) => Err(StorageError::Part { part: n, attempts, source: Box::new(e) }),
+            Err(e) => Err(StorageError::Part {
+                part: n,
+                attempts,
+                source: Box::new(e),
+            }),
         }
     }
 }
@@ -831,7 +851,10 @@ where
             .take(part_size as u64)
             .read_to_end(&mut buf)
             .await
-            .map_err(|source| StorageError::Io { what: what.clone(), source })?;
+            .map_err(|source| StorageError::Io {
+                what: what.clone(),
+                source,
+            })?;
         if buf.is_empty() {
             Ok(None)
         } else {
@@ -842,10 +865,12 @@ where
 
 /// A streaming request body reading `path` from the start.
 async fn file_body(path: &Path) -> Result<reqwest::Body, StorageError> {
-    let file = tokio::fs::File::open(path).await.map_err(|source| StorageError::Io {
-        what: path.display().to_string(),
-        source,
-    })?;
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| StorageError::Io {
+            what: path.display().to_string(),
+            source,
+        })?;
     let chunks = stream::try_unfold(file, |mut file| async move {
         let mut buf = vec![0u8; 64 * 1024];
         let n = file.read(&mut buf).await?;
@@ -868,12 +893,22 @@ fn header_value(value: &str) -> Result<HeaderValue, StorageError> {
 /// Replaces what cannot go into a header value (non-ASCII, control characters) with `_`.
 fn sanitize_file_name(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
 fn http_err(step: &str, url: &str, source: reqwest::Error) -> StorageError {
-    StorageError::Http { step: step.into(), url: url.into(), source: source.without_url() }
+    StorageError::Http {
+        step: step.into(),
+        url: url.into(),
+        source: source.without_url(),
+    }
 }
 
 async fn check_status(
@@ -890,7 +925,12 @@ async fn check_status(
     if body.is_empty() {
         body = "(empty body)".into();
     }
-    Err(StorageError::Status { step: step.into(), url: url.into(), status, body })
+    Err(StorageError::Status {
+        step: step.into(),
+        url: url.into(),
+        status,
+        body,
+    })
 }
 
 async fn json_body<T: serde::de::DeserializeOwned>(
@@ -931,7 +971,9 @@ pub(crate) fn parse_iso8601(s: &str) -> Option<SystemTime> {
     }
     let num = |r: std::ops::Range<usize>| -> Option<i64> {
         let t = s.get(r)?;
-        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+        t.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| t.parse().ok())?
     };
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
@@ -999,14 +1041,26 @@ mod tests {
     fn iso8601_forms() {
         let t = |s: &str| parse_iso8601(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
         assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
-        assert_eq!(t("2024-02-29T12:30:15Z"), Some(Duration::from_secs(1_709_209_815)));
-        assert_eq!(t("2024-02-29T14:30:15+02:00"), Some(Duration::from_secs(1_709_209_815)));
-        assert_eq!(t("2024-02-29 12:30:15"), Some(Duration::from_secs(1_709_209_815)));
+        assert_eq!(
+            t("2024-02-29T12:30:15Z"),
+            Some(Duration::from_secs(1_709_209_815))
+        );
+        assert_eq!(
+            t("2024-02-29T14:30:15+02:00"),
+            Some(Duration::from_secs(1_709_209_815))
+        );
+        assert_eq!(
+            t("2024-02-29 12:30:15"),
+            Some(Duration::from_secs(1_709_209_815))
+        );
         assert_eq!(
             t("2024-02-29T12:30:15.250000+00:00"),
             Some(Duration::new(1_709_209_815, 250_000_000))
         );
-        assert_eq!(t("2024-02-29T10:30:15-0200"), Some(Duration::from_secs(1_709_209_815)));
+        assert_eq!(
+            t("2024-02-29T10:30:15-0200"),
+            Some(Duration::from_secs(1_709_209_815))
+        );
         assert_eq!(t("not a date"), None);
         assert_eq!(t("2024-13-01T00:00:00Z"), None);
         assert_eq!(t("2024-01-01T00:00:00Q"), None);

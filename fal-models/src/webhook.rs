@@ -173,7 +173,9 @@ pub enum DeliveryError {
         details: Option<serde_json::Value>,
     },
     /// The request succeeded but fal could not deliver its output.
-    #[error("request {request_id} completed but its payload could not be delivered: {payload_error}")]
+    #[error(
+        "request {request_id} completed but its payload could not be delivered: {payload_error}"
+    )]
     PayloadError {
         /// The request id.
         request_id: String,
@@ -294,7 +296,10 @@ pub fn parse_jwks(json: &[u8]) -> Result<Vec<VerifyingKey>, WebhookError> {
 }
 
 fn parse_jwks_from(json: &[u8], origin: &str) -> Result<Vec<VerifyingKey>, WebhookError> {
-    let invalid = |reason: String| WebhookError::InvalidJwks { origin: origin.to_string(), reason };
+    let invalid = |reason: String| WebhookError::InvalidJwks {
+        origin: origin.to_string(),
+        reason,
+    };
     let doc: serde_json::Value =
         serde_json::from_slice(json).map_err(|e| invalid(format!("not JSON: {e}")))?;
     let entries = doc
@@ -437,7 +442,10 @@ impl VerifierBuilder {
             inner: Arc::new(VerifierInner {
                 source,
                 http: self.http.unwrap_or_default(),
-                cache_ttl: self.cache_ttl.unwrap_or(MAX_JWKS_CACHE_AGE).min(MAX_JWKS_CACHE_AGE),
+                cache_ttl: self
+                    .cache_ttl
+                    .unwrap_or(MAX_JWKS_CACHE_AGE)
+                    .min(MAX_JWKS_CACHE_AGE),
                 tolerance: self.tolerance.unwrap_or(DEFAULT_TOLERANCE),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 cache: tokio::sync::Mutex::new(None),
@@ -470,7 +478,9 @@ impl fmt::Debug for Verifier {
             KeySource::Url(u) => d.field("jwks_url", u),
             KeySource::Static(k) => d.field("static_keys", &k.len()),
         };
-        d.field("cache_ttl", &i.cache_ttl).field("tolerance", &i.tolerance).finish_non_exhaustive()
+        d.field("cache_ttl", &i.cache_ttl)
+            .field("tolerance", &i.tolerance)
+            .finish_non_exhaustive()
     }
 }
 
@@ -501,10 +511,14 @@ impl Verifier {
         let timestamp_raw = header(headers, HEADER_TIMESTAMP)?;
         let signature_hex = header(headers, HEADER_SIGNATURE)?;
 
-        let timestamp: i64 = timestamp_raw.trim().parse().map_err(|_| WebhookError::InvalidHeader {
-            header: HEADER_TIMESTAMP,
-            reason: "not an integer number of seconds".into(),
-        })?;
+        let timestamp: i64 =
+            timestamp_raw
+                .trim()
+                .parse()
+                .map_err(|_| WebhookError::InvalidHeader {
+                    header: HEADER_TIMESTAMP,
+                    reason: "not an integer number of seconds".into(),
+                })?;
         let now = unix_seconds((self.inner.clock)());
         if timestamp.abs_diff(now) > self.inner.tolerance.as_secs() {
             return Err(WebhookError::StaleTimestamp {
@@ -513,10 +527,11 @@ impl Verifier {
                 tolerance_secs: self.inner.tolerance.as_secs(),
             });
         }
-        let signature = hex::decode(signature_hex.trim()).map_err(|e| WebhookError::InvalidHeader {
-            header: HEADER_SIGNATURE,
-            reason: format!("not hex: {e}"),
-        })?;
+        let signature =
+            hex::decode(signature_hex.trim()).map_err(|e| WebhookError::InvalidHeader {
+                header: HEADER_SIGNATURE,
+                reason: format!("not hex: {e}"),
+            })?;
         let signature = <[u8; 64]>::try_from(signature.as_slice()).map_err(|_| {
             WebhookError::InvalidHeader {
                 header: HEADER_SIGNATURE,
@@ -557,7 +572,10 @@ impl Verifier {
     }
 
     /// The current keys and their age; fetched when absent, too old, or `refresh`.
-    async fn keys(&self, refresh: bool) -> Result<(Arc<Vec<VerifyingKey>>, Duration), WebhookError> {
+    async fn keys(
+        &self,
+        refresh: bool,
+    ) -> Result<(Arc<Vec<VerifyingKey>>, Duration), WebhookError> {
         let url = match &self.inner.source {
             KeySource::Static(keys) => return Ok((Arc::new(keys.clone()), Duration::ZERO)),
             KeySource::Url(url) => url,
@@ -567,7 +585,11 @@ impl Verifier {
         if let Some(c) = cache.as_ref() {
             // A clock that went backwards makes the age unknown: refetch.
             if let Ok(age) = now.duration_since(c.fetched_at) {
-                let fresh_enough = if refresh { age <= REFETCH_AFTER } else { age < self.inner.cache_ttl };
+                let fresh_enough = if refresh {
+                    age <= REFETCH_AFTER
+                } else {
+                    age < self.inner.cache_ttl
+                };
                 if fresh_enough {
                     return Ok((c.keys.clone(), age));
                 }
@@ -575,12 +597,18 @@ impl Verifier {
         }
         *cache = None;
         let keys = Arc::new(self.fetch_jwks(url).await?);
-        *cache = Some(CachedKeys { keys: keys.clone(), fetched_at: now });
+        *cache = Some(CachedKeys {
+            keys: keys.clone(),
+            fetched_at: now,
+        });
         Ok((keys, Duration::ZERO))
     }
 
     async fn fetch_jwks(&self, url: &str) -> Result<Vec<VerifyingKey>, WebhookError> {
-        let fetch_err = |reason: String| WebhookError::JwksFetch { url: url.to_string(), reason };
+        let fetch_err = |reason: String| WebhookError::JwksFetch {
+            url: url.to_string(),
+            reason,
+        };
         let resp = self
             .inner
             .http
@@ -592,10 +620,16 @@ impl Verifier {
         if !resp.status().is_success() {
             return Err(fetch_err(format!("server answered {}", resp.status())));
         }
-        if resp.content_length().is_some_and(|n| n > MAX_JWKS_BYTES as u64) {
+        if resp
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
             return Err(fetch_err(format!("larger than {MAX_JWKS_BYTES} bytes")));
         }
-        let body = resp.bytes().await.map_err(|e| fetch_err(e.without_url().to_string()))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| fetch_err(e.without_url().to_string()))?;
         if body.len() > MAX_JWKS_BYTES {
             return Err(fetch_err(format!("larger than {MAX_JWKS_BYTES} bytes")));
         }
@@ -604,7 +638,8 @@ impl Verifier {
 }
 
 fn any_verifies(keys: &[VerifyingKey], message: &[u8], signature: &Signature) -> bool {
-    keys.iter().any(|k| k.verify_strict(message, signature).is_ok())
+    keys.iter()
+        .any(|k| k.verify_strict(message, signature).is_ok())
 }
 
 fn unix_seconds(t: SystemTime) -> i64 {

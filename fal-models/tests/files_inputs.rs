@@ -41,7 +41,11 @@ async fn resolve_local_files_uploads_each_file_once_and_rewrites_the_input() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (dir.path().join("a.png"), dir.path().join("b b.jpg"), dir.path().join("c.mp4"));
+    let (a, b, c) = (
+        dir.path().join("a.png"),
+        dir.path().join("b b.jpg"),
+        dir.path().join("c.mp4"),
+    );
     std::fs::write(&a, data(100)).unwrap();
     std::fs::write(&b, data(200)).unwrap();
     std::fs::write(&c, data(300)).unwrap();
@@ -55,30 +59,49 @@ async fn resolve_local_files_uploads_each_file_once_and_rewrites_the_input() {
         "num_images": 2,
         "extra": { "first_frame_url": files::local(&c), "enabled": true },
     });
-    let uploaded = files::resolve_local_files(&storage, &mut input).await.unwrap();
+    let uploaded = files::resolve_local_files(&storage, &mut input)
+        .await
+        .unwrap();
     assert_eq!(uploaded, 3, "three distinct files");
 
-    let s = fake.state.lock().unwrap();
-    assert_eq!(s.objects.len(), 3, "a.png was uploaded once although referenced twice");
-    let object = |field: &serde_json::Value| {
-        let url = field.as_str().unwrap();
-        assert!(url.starts_with(&format!("{}/obj/", fake.url)), "{url}");
-        s.objects[url.rsplit('/').next().unwrap()].clone()
-    };
-    let oa = object(&input["image_url"]);
-    assert_eq!(oa.data, data(100));
-    assert_eq!((oa.file_name.as_deref(), oa.content_type.as_deref()), (Some("a.png"), Some("image/png")));
-    assert_eq!(input["image_urls"][2], input["image_url"]);
-    let ob = object(&input["image_urls"][0]);
-    assert_eq!(ob.data, data(200));
-    assert_eq!((ob.file_name.as_deref(), ob.content_type.as_deref()), (Some("b b.jpg"), Some("image/jpeg")));
-    assert_eq!(object(&input["extra"]["first_frame_url"]).data, data(300));
-    assert_eq!(input["image_urls"][1], "https://v3.fal.media/files/keep.png");
-    assert_eq!(input["image_urls"][3], json!(files::data_uri(b"xyz", "image/png")));
-    assert_eq!(input["prompt"], "a cat");
-    assert_eq!(input["num_images"], 2);
-    assert_eq!(input["extra"]["enabled"], true);
-    drop(s);
+    {
+        let s = fake.state.lock().unwrap();
+        assert_eq!(
+            s.objects.len(),
+            3,
+            "a.png was uploaded once although referenced twice"
+        );
+        let object = |field: &serde_json::Value| {
+            let url = field.as_str().unwrap();
+            assert!(url.starts_with(&format!("{}/obj/", fake.url)), "{url}");
+            s.objects[url.rsplit('/').next().unwrap()].clone()
+        };
+        let oa = object(&input["image_url"]);
+        assert_eq!(oa.data, data(100));
+        assert_eq!(
+            (oa.file_name.as_deref(), oa.content_type.as_deref()),
+            (Some("a.png"), Some("image/png"))
+        );
+        assert_eq!(input["image_urls"][2], input["image_url"]);
+        let ob = object(&input["image_urls"][0]);
+        assert_eq!(ob.data, data(200));
+        assert_eq!(
+            (ob.file_name.as_deref(), ob.content_type.as_deref()),
+            (Some("b b.jpg"), Some("image/jpeg"))
+        );
+        assert_eq!(object(&input["extra"]["first_frame_url"]).data, data(300));
+        assert_eq!(
+            input["image_urls"][1],
+            "https://v3.fal.media/files/keep.png"
+        );
+        assert_eq!(
+            input["image_urls"][3],
+            json!(files::data_uri(b"xyz", "image/png"))
+        );
+        assert_eq!(input["prompt"], "a cat");
+        assert_eq!(input["num_images"], 2);
+        assert_eq!(input["extra"]["enabled"], true);
+    }
 
     // Nothing left to upload: a second pass is a no-op.
     assert_eq!(storage.resolve_local_files(&mut input).await.unwrap(), 0);
@@ -87,14 +110,20 @@ async fn resolve_local_files_uploads_each_file_once_and_rewrites_the_input() {
 #[tokio::test]
 async fn a_missing_local_file_is_named_and_the_input_left_unchanged() {
     let fake = start().await;
-    let storage = Storage::builder().key(KEY).rest_base_url(&fake.url).build().unwrap();
+    let storage = Storage::builder()
+        .key(KEY)
+        .rest_base_url(&fake.url)
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let present = dir.path().join("here.png");
     std::fs::write(&present, b"png").unwrap();
     let missing = dir.path().join("not-here.png");
     let mut input = json!({ "image_urls": [files::local(&present), files::local(&missing)] });
     let before = input.clone();
-    let err = files::resolve_local_files(&storage, &mut input).await.unwrap_err();
+    let err = files::resolve_local_files(&storage, &mut input)
+        .await
+        .unwrap_err();
     assert!(matches!(err, FilesError::Upload { .. }), "{err:?}");
     assert!(err.to_string().contains("not-here.png"), "{err}");
     assert_eq!(input, before);

@@ -32,7 +32,10 @@ async fn single_upload_sends_bytes_and_headers_and_reuses_the_token() {
     let url = storage.upload_bytes(body.clone(), &opts).await.unwrap();
     assert!(url.starts_with(&format!("{}/obj/", fake.url)), "{url}");
     let url2 = storage
-        .upload_bytes(b"second".to_vec(), &UploadOptions::new().content_type("text/plain"))
+        .upload_bytes(
+            b"second".to_vec(),
+            &UploadOptions::new().content_type("text/plain"),
+        )
         .await
         .unwrap();
 
@@ -42,7 +45,11 @@ async fn single_upload_sends_bytes_and_headers_and_reuses_the_token() {
     let obj = &s.objects[&object_id(&url)];
     assert_eq!(obj.data, body);
     assert!(!obj.multipart);
-    assert_eq!(obj.content_type.as_deref(), Some("image/png"), "guessed from the file name");
+    assert_eq!(
+        obj.content_type.as_deref(),
+        Some("image/png"),
+        "guessed from the file name"
+    );
     assert_eq!(obj.file_name.as_deref(), Some("cat.png"));
     let lifecycle: serde_json::Value =
         serde_json::from_str(obj.lifecycle.as_deref().unwrap()).unwrap();
@@ -63,7 +70,10 @@ async fn upload_path_streams_a_file_with_its_name_and_type() {
     let path = dir.path().join("clip.mp4");
     let body = data(200_000);
     std::fs::write(&path, &body).unwrap();
-    let url = storage.upload_path(&path, &UploadOptions::default()).await.unwrap();
+    let url = storage
+        .upload_path(&path, &UploadOptions::default())
+        .await
+        .unwrap();
     let s = fake.state.lock().unwrap();
     let obj = &s.objects[&object_id(&url)];
     assert_eq!(obj.data, body);
@@ -81,7 +91,10 @@ async fn upload_path_of_a_missing_file_names_the_path() {
         .await
         .unwrap_err();
     assert!(matches!(err, StorageError::Io { .. }), "{err:?}");
-    assert!(err.to_string().contains("/definitely/not/here.png"), "{err}");
+    assert!(
+        err.to_string().contains("/definitely/not/here.png"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -104,11 +117,18 @@ async fn multipart_bytes_are_reassembled_exactly_with_a_flaky_part_retried() {
     assert_eq!(obj.data.len(), body.len());
     assert!(obj.data == body, "parts reassembled byte-exact");
     assert_eq!(obj.file_name.as_deref(), Some("big.bin"));
-    assert_eq!(obj.content_type.as_deref(), Some("application/octet-stream"));
+    assert_eq!(
+        obj.content_type.as_deref(),
+        Some("application/octet-stream")
+    );
     assert_eq!(s.part_attempts.len(), 11, "10 full parts and a half one");
     assert_eq!(s.part_attempts[&3], 2, "part 3 failed once and was retried");
     assert!(s.part_attempts.iter().all(|(n, a)| *n == 3 || *a == 1));
-    assert!(s.max_in_flight <= 3, "at most 3 parts at once, saw {}", s.max_in_flight);
+    assert!(
+        s.max_in_flight <= 3,
+        "at most 3 parts at once, saw {}",
+        s.max_in_flight
+    );
     assert!(s.max_in_flight >= 2, "parts are uploaded in parallel");
     assert!(s.upload_auth.iter().all(|a| a == "Bearer tok-1"));
 }
@@ -127,7 +147,10 @@ async fn multipart_from_a_path_and_from_a_reader() {
     let body = data(5500);
     std::fs::write(&path, &body).unwrap();
 
-    let from_path = storage.upload_path(&path, &UploadOptions::default()).await.unwrap();
+    let from_path = storage
+        .upload_path(&path, &UploadOptions::default())
+        .await
+        .unwrap();
     let reader = tokio::fs::File::open(&path).await.unwrap();
     let from_reader = storage
         .upload_reader(reader, &UploadOptions::new().content_type("video/webm"))
@@ -146,7 +169,10 @@ async fn multipart_from_a_path_and_from_a_reader() {
         assert!(obj.data == body, "{url} reassembled byte-exact");
         assert_eq!(obj.content_type.as_deref(), Some("video/webm"));
     }
-    assert_eq!(s.objects[&object_id(&from_path)].file_name.as_deref(), Some("frames.webm"));
+    assert_eq!(
+        s.objects[&object_id(&from_path)].file_name.as_deref(),
+        Some("frames.webm")
+    );
     let small = &s.objects[&object_id(&small)];
     assert!(!small.multipart);
     assert_eq!(small.data, b"tiny");
@@ -173,7 +199,10 @@ async fn a_part_that_keeps_failing_is_reported_with_its_number_and_url() {
     let msg = err.to_string();
     assert!(msg.contains("part 2"), "{msg}");
     let source = std::error::Error::source(&err).unwrap().to_string();
-    assert!(source.contains("/multipart/") && source.contains("/2"), "{source}");
+    assert!(
+        source.contains("/multipart/") && source.contains("/2"),
+        "{source}"
+    );
     assert!(source.contains("503"), "{source}");
     let s = fake.state.lock().unwrap();
     assert_eq!(s.part_attempts[&2], 3);
@@ -204,33 +233,52 @@ async fn the_token_is_refreshed_when_it_expires() {
     storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
     let s = fake.state.lock().unwrap();
     assert_eq!(s.token_requests, 2);
-    assert_eq!(s.upload_auth, vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
+    assert_eq!(
+        s.upload_auth,
+        vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    );
 }
 
 #[tokio::test]
 async fn a_token_rejected_by_the_server_is_replaced() {
     let fake = start().await;
     let storage = builder(&fake).build().unwrap();
-    storage.upload_bytes(b"a".to_vec(), &UploadOptions::default()).await.unwrap();
+    storage
+        .upload_bytes(b"a".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap();
     // The server revokes the token early; the client's cache still thinks it is valid.
     fake.state.lock().unwrap().valid_tokens.clear();
-    let url = storage.upload_bytes(b"b".to_vec(), &UploadOptions::default()).await.unwrap();
+    let url = storage
+        .upload_bytes(b"b".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap();
     let s = fake.state.lock().unwrap();
     assert_eq!(s.objects[&object_id(&url)].data, b"b");
     assert_eq!(s.token_requests, 2);
-    assert_eq!(s.upload_auth, vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]);
+    assert_eq!(
+        s.upload_auth,
+        vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    );
 }
 
 #[tokio::test]
 async fn a_rejected_key_gives_a_clear_error_without_the_key() {
     let fake = start().await;
-    let storage = builder(&fake).key("wrong-key-secret").max_retries(0).build().unwrap();
+    let storage = builder(&fake)
+        .key("wrong-key-secret")
+        .max_retries(0)
+        .build()
+        .unwrap();
     let err = storage
         .upload_bytes(b"a".to_vec(), &UploadOptions::default())
         .await
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, StorageError::Status { status, .. } if status == 401), "{err:?}");
+    assert!(
+        matches!(err, StorageError::Status { status, .. } if status == 401),
+        "{err:?}"
+    );
     assert!(msg.contains("fetching a storage token"), "{msg}");
     assert!(msg.contains("/storage/auth/token"), "{msg}");
     assert!(!msg.contains("wrong-key-secret") && !format!("{err:?}").contains("wrong-key-secret"));
@@ -243,7 +291,10 @@ async fn upload_base_url_overrides_the_token_base_url() {
     // The token points at a dead address; the override points at the fake.
     fake.state.lock().unwrap().base = "http://127.0.0.1:9".into();
     let storage = builder(&fake).upload_base_url(&fake.url).build().unwrap();
-    storage.upload_bytes(b"x".to_vec(), &UploadOptions::default()).await.unwrap();
+    storage
+        .upload_bytes(b"x".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap();
     let s = fake.state.lock().unwrap();
     assert_eq!(s.objects.len(), 1);
 }

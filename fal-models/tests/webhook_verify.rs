@@ -44,10 +44,19 @@ fn signed(key: &SigningKey, body: &[u8], timestamp: u64) -> HeaderMap {
     );
     let signature = key.sign(message.as_bytes());
     let mut h = HeaderMap::new();
-    h.insert("X-Fal-Webhook-Request-Id", HeaderValue::from_static("req-123"));
+    h.insert(
+        "X-Fal-Webhook-Request-Id",
+        HeaderValue::from_static("req-123"),
+    );
     h.insert("X-Fal-Webhook-User-Id", HeaderValue::from_static("user-9"));
-    h.insert("X-Fal-Webhook-Timestamp", timestamp.to_string().parse().unwrap());
-    h.insert("X-Fal-Webhook-Signature", hex::encode(signature.to_bytes()).parse().unwrap());
+    h.insert(
+        "X-Fal-Webhook-Timestamp",
+        timestamp.to_string().parse().unwrap(),
+    );
+    h.insert(
+        "X-Fal-Webhook-Signature",
+        hex::encode(signature.to_bytes()).parse().unwrap(),
+    );
     h
 }
 
@@ -62,10 +71,15 @@ fn body() -> Vec<u8> {
 }
 
 /// A clock the test moves.
-fn clock() -> (Arc<AtomicU64>, impl Fn() -> std::time::SystemTime + Send + Sync + 'static) {
+fn clock() -> (
+    Arc<AtomicU64>,
+    impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+) {
     let now = Arc::new(AtomicU64::new(NOW));
     let c = now.clone();
-    (now, move || UNIX_EPOCH + Duration::from_secs(c.load(Ordering::SeqCst)))
+    (now, move || {
+        UNIX_EPOCH + Duration::from_secs(c.load(Ordering::SeqCst))
+    })
 }
 
 struct Jwks {
@@ -98,7 +112,10 @@ async fn jwks_server(keys: &[&SigningKey]) -> Jwks {
         )
         .with_state((body.clone(), fetches.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Jwks { url, body, fetches }
 }
@@ -158,20 +175,30 @@ async fn a_valid_delivery_verifies_and_decodes_into_the_endpoint_output() {
 #[tokio::test]
 async fn a_tampered_body_is_rejected() {
     let k = key(1);
-    let verifier = Verifier::builder().keys([k.verifying_key()]).clock(clock().1).build().unwrap();
+    let verifier = Verifier::builder()
+        .keys([k.verifying_key()])
+        .clock(clock().1)
+        .build()
+        .unwrap();
     let body = body();
     let headers = signed(&k, &body, NOW);
     let mut tampered = body.clone();
     let i = tampered.iter().position(|&b| b == b'7').unwrap();
     tampered[i] = b'8';
     let err = verifier.verify(&headers, &tampered).await.unwrap_err();
-    assert!(matches!(err, WebhookError::InvalidSignature { keys: 1 }), "{err:?}");
+    assert!(
+        matches!(err, WebhookError::InvalidSignature { keys: 1 }),
+        "{err:?}"
+    );
     // The untampered body passes with the same headers.
     verifier.verify(&headers, &body).await.unwrap();
 
     // Tampered headers (the request id is part of the signed message) fail too.
     let mut other = headers.clone();
-    other.insert("x-fal-webhook-request-id", HeaderValue::from_static("req-999"));
+    other.insert(
+        "x-fal-webhook-request-id",
+        HeaderValue::from_static("req-999"),
+    );
     assert!(matches!(
         verifier.verify(&other, &body).await,
         Err(WebhookError::InvalidSignature { .. })
@@ -184,32 +211,60 @@ async fn a_signature_by_another_key_is_rejected() {
     let (_, builder) = verifier_for(&jwks);
     let verifier = builder.build().unwrap();
     let body = body();
-    let err = verifier.verify(&signed(&key(3), &body, NOW), &body).await.unwrap_err();
-    assert!(matches!(err, WebhookError::InvalidSignature { keys: 2 }), "{err:?}");
+    let err = verifier
+        .verify(&signed(&key(3), &body, NOW), &body)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, WebhookError::InvalidSignature { keys: 2 }),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("2 key(s)"), "{err}");
 }
 
 #[tokio::test]
 async fn timestamps_more_than_300_seconds_away_are_rejected() {
     let k = key(1);
-    let verifier = Verifier::builder().keys([k.verifying_key()]).clock(clock().1).build().unwrap();
+    let verifier = Verifier::builder()
+        .keys([k.verifying_key()])
+        .clock(clock().1)
+        .build()
+        .unwrap();
     let body = body();
     for ok in [NOW - 300, NOW + 300, NOW] {
-        verifier.verify(&signed(&k, &body, ok), &body).await.unwrap();
+        verifier
+            .verify(&signed(&k, &body, ok), &body)
+            .await
+            .unwrap();
     }
     for stale in [NOW - 301, NOW + 301, 0] {
-        let err = verifier.verify(&signed(&k, &body, stale), &body).await.unwrap_err();
-        let WebhookError::StaleTimestamp { timestamp, now, tolerance_secs } = err else {
+        let err = verifier
+            .verify(&signed(&k, &body, stale), &body)
+            .await
+            .unwrap_err();
+        let WebhookError::StaleTimestamp {
+            timestamp,
+            now,
+            tolerance_secs,
+        } = err
+        else {
             panic!("expected a stale timestamp error, got {err:?}");
         };
-        assert_eq!((timestamp, now, tolerance_secs), (stale as i64, NOW as i64, 300));
+        assert_eq!(
+            (timestamp, now, tolerance_secs),
+            (stale as i64, NOW as i64, 300)
+        );
     }
 }
 
 #[tokio::test]
 async fn missing_and_malformed_headers_are_named() {
     let k = key(1);
-    let verifier = Verifier::builder().keys([k.verifying_key()]).clock(clock().1).build().unwrap();
+    let verifier = Verifier::builder()
+        .keys([k.verifying_key()])
+        .clock(clock().1)
+        .build()
+        .unwrap();
     let body = body();
     let headers = signed(&k, &body, NOW);
     for name in [
@@ -221,24 +276,45 @@ async fn missing_and_malformed_headers_are_named() {
         let mut h = headers.clone();
         h.remove(name);
         let err = verifier.verify(&h, &body).await.unwrap_err();
-        assert!(matches!(err, WebhookError::MissingHeader(n) if n == name), "{name}: {err:?}");
+        assert!(
+            matches!(err, WebhookError::MissingHeader(n) if n == name),
+            "{name}: {err:?}"
+        );
         assert!(err.to_string().contains(name), "{err}");
     }
     let mut h = headers.clone();
-    h.insert("x-fal-webhook-signature", HeaderValue::from_static("zz-not-hex"));
+    h.insert(
+        "x-fal-webhook-signature",
+        HeaderValue::from_static("zz-not-hex"),
+    );
     let err = verifier.verify(&h, &body).await.unwrap_err();
     assert!(
-        matches!(err, WebhookError::InvalidHeader { header: "x-fal-webhook-signature", .. }),
+        matches!(
+            err,
+            WebhookError::InvalidHeader {
+                header: "x-fal-webhook-signature",
+                ..
+            }
+        ),
         "{err:?}"
     );
     h.insert("x-fal-webhook-signature", HeaderValue::from_static("abcd"));
     let err = verifier.verify(&h, &body).await.unwrap_err();
     assert!(err.to_string().contains("64"), "{err}");
     let mut h = headers.clone();
-    h.insert("x-fal-webhook-timestamp", HeaderValue::from_static("yesterday"));
+    h.insert(
+        "x-fal-webhook-timestamp",
+        HeaderValue::from_static("yesterday"),
+    );
     let err = verifier.verify(&h, &body).await.unwrap_err();
     assert!(
-        matches!(err, WebhookError::InvalidHeader { header: "x-fal-webhook-timestamp", .. }),
+        matches!(
+            err,
+            WebhookError::InvalidHeader {
+                header: "x-fal-webhook-timestamp",
+                ..
+            }
+        ),
         "{err:?}"
     );
 }
@@ -251,8 +327,16 @@ async fn a_malformed_jwks_is_an_error_naming_the_problem() {
     let headers = signed(&k, &body, NOW);
     let cases = [
         (StatusCode::OK, "{not json".to_string(), "not JSON"),
-        (StatusCode::OK, json!({ "kids": [] }).to_string(), "no \"keys\" array"),
-        (StatusCode::OK, json!({ "keys": [] }).to_string(), "the key set is empty"),
+        (
+            StatusCode::OK,
+            json!({ "kids": [] }).to_string(),
+            "no \"keys\" array",
+        ),
+        (
+            StatusCode::OK,
+            json!({ "keys": [] }).to_string(),
+            "the key set is empty",
+        ),
         (
             StatusCode::OK,
             json!({ "keys": [{ "kty": "RSA", "n": "AQAB", "e": "AQAB" }] }).to_string(),
@@ -274,10 +358,18 @@ async fn a_malformed_jwks_is_an_error_naming_the_problem() {
         jwks.set(status, doc.clone());
         // A fresh verifier each time: nothing cached.
         let (_, builder) = verifier_for(&jwks);
-        let err = builder.build().unwrap().verify(&headers, &body).await.unwrap_err();
+        let err = builder
+            .build()
+            .unwrap()
+            .verify(&headers, &body)
+            .await
+            .unwrap_err();
         let msg = err.to_string();
         assert!(
-            matches!(err, WebhookError::InvalidJwks { .. } | WebhookError::JwksFetch { .. }),
+            matches!(
+                err,
+                WebhookError::InvalidJwks { .. } | WebhookError::JwksFetch { .. }
+            ),
             "{doc}: {err:?}"
         );
         assert!(msg.contains(expected), "{doc}: {msg}");
@@ -293,7 +385,12 @@ async fn a_malformed_jwks_is_an_error_naming_the_problem() {
         .to_string(),
     );
     let (_, builder) = verifier_for(&jwks);
-    builder.build().unwrap().verify(&headers, &body).await.unwrap();
+    builder
+        .build()
+        .unwrap()
+        .verify(&headers, &body)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -302,7 +399,10 @@ async fn keys_are_cached_for_at_most_24_hours() {
     let jwks = jwks_server(&[&k]).await;
     let (now, builder) = verifier_for(&jwks);
     // A longer cache lifetime is capped at 24 h.
-    let verifier = builder.cache_ttl(Duration::from_secs(7 * 24 * 3600)).build().unwrap();
+    let verifier = builder
+        .cache_ttl(Duration::from_secs(7 * 24 * 3600))
+        .build()
+        .unwrap();
     let body = body();
     let verify_at = |t: u64| {
         now.store(t, Ordering::SeqCst);
@@ -331,18 +431,30 @@ async fn rotated_keys_are_fetched_again_but_not_on_every_bad_signature() {
     let (now, builder) = verifier_for(&jwks);
     let verifier = builder.build().unwrap();
     let body = body();
-    verifier.verify(&signed(&old, &body, NOW), &body).await.unwrap();
+    verifier
+        .verify(&signed(&old, &body, NOW), &body)
+        .await
+        .unwrap();
     jwks.set(StatusCode::OK, json!({ "keys": [jwk(&new)] }).to_string());
 
     // Within 5 minutes of the fetch a bad signature does not trigger a refetch.
     now.store(NOW + 60, Ordering::SeqCst);
-    let err = verifier.verify(&signed(&new, &body, NOW + 60), &body).await.unwrap_err();
-    assert!(matches!(err, WebhookError::InvalidSignature { .. }), "{err:?}");
+    let err = verifier
+        .verify(&signed(&new, &body, NOW + 60), &body)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, WebhookError::InvalidSignature { .. }),
+        "{err:?}"
+    );
     assert_eq!(jwks.fetches(), 1);
 
     // Later, an unknown signer makes the verifier look for new keys once.
     now.store(NOW + 600, Ordering::SeqCst);
-    verifier.verify(&signed(&new, &body, NOW + 600), &body).await.unwrap();
+    verifier
+        .verify(&signed(&new, &body, NOW + 600), &body)
+        .await
+        .unwrap();
     assert_eq!(jwks.fetches(), 2);
 }
 
@@ -362,9 +474,17 @@ fn failed_and_undeliverable_deliveries_explain_themselves() {
     .unwrap();
     assert_eq!(failed.status, DeliveryStatus::Error);
     let err = failed.output::<FluxInput>().unwrap_err();
-    let DeliveryError::Failed { details, .. } = &err else { panic!("{err:?}") };
-    assert_eq!(details.as_ref().unwrap()["detail"][0]["msg"], "field required");
-    assert!(err.to_string().contains("r1") && err.to_string().contains("422"), "{err}");
+    let DeliveryError::Failed { details, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        details.as_ref().unwrap()["detail"][0]["msg"],
+        "field required"
+    );
+    assert!(
+        err.to_string().contains("r1") && err.to_string().contains("422"),
+        "{err}"
+    );
     let typed = failed.clone().decode::<FluxInput>().unwrap();
     assert!(typed.payload.is_none() && typed.error.is_some());
 
@@ -384,5 +504,8 @@ fn failed_and_undeliverable_deliveries_explain_themselves() {
     assert!(matches!(err, DeliveryError::Decode { .. }), "{err:?}");
     assert!(err.to_string().contains("fal-ai/flux/dev"), "{err}");
 
-    assert!(matches!(Delivery::from_slice(b"[]"), Err(WebhookError::Body(_))));
+    assert!(matches!(
+        Delivery::from_slice(b"[]"),
+        Err(WebhookError::Body(_))
+    ));
 }

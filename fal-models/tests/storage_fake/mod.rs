@@ -73,7 +73,9 @@ pub async fn start() -> Fake {
 }
 
 fn header(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn token(
@@ -84,7 +86,8 @@ async fn token(
 ) -> Response {
     let mut s = s.lock().unwrap();
     s.token_requests += 1;
-    s.token_auth_headers.push(header(&headers, "authorization").unwrap_or_default());
+    s.token_auth_headers
+        .push(header(&headers, "authorization").unwrap_or_default());
     if q.get("storage_type").map(String::as_str) != Some("fal-cdn-v3") || &body[..] != b"{}" {
         return (StatusCode::BAD_REQUEST, "bad token request").into_response();
     }
@@ -93,7 +96,10 @@ async fn token(
     }
     let token = format!("tok-{}", s.token_requests);
     s.valid_tokens.insert(token.clone());
-    let expires_at = s.expires_at.clone().unwrap_or(json!("2999-01-01T00:00:00Z"));
+    let expires_at = s
+        .expires_at
+        .clone()
+        .unwrap_or(json!("2999-01-01T00:00:00Z"));
     axum::Json(json!({
         "token": token,
         "token_type": "Bearer",
@@ -103,12 +109,12 @@ async fn token(
     .into_response()
 }
 
-fn check_auth(s: &mut FakeState, headers: &HeaderMap) -> Result<(), Response> {
+fn check_auth(s: &mut FakeState, headers: &HeaderMap) -> Result<(), StatusCode> {
     let auth = header(headers, "authorization").unwrap_or_default();
     s.upload_auth.push(auth.clone());
     match auth.strip_prefix("Bearer ") {
         Some(t) if s.valid_tokens.contains(t) => Ok(()),
-        _ => Err((StatusCode::UNAUTHORIZED, "token expired").into_response()),
+        _ => Err(StatusCode::UNAUTHORIZED),
     }
 }
 
@@ -124,8 +130,8 @@ fn meta(headers: &HeaderMap, multipart: bool) -> Object {
 
 async fn single(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let mut s = s.lock().unwrap();
-    if let Err(r) = check_auth(&mut s, &headers) {
-        return r;
+    if let Err(status) = check_auth(&mut s, &headers) {
+        return (status, "token expired").into_response();
     }
     s.next_id += 1;
     let id = format!("o{}", s.next_id);
@@ -137,13 +143,14 @@ async fn single(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Res
 
 async fn start_multipart(State(s): State<Shared>, headers: HeaderMap) -> Response {
     let mut s = s.lock().unwrap();
-    if let Err(r) = check_auth(&mut s, &headers) {
-        return r;
+    if let Err(status) = check_auth(&mut s, &headers) {
+        return (status, "token expired").into_response();
     }
     s.next_id += 1;
     let id = format!("o{}", s.next_id);
     let upload = format!("up{}", s.next_id);
-    s.pending.insert(upload.clone(), (meta(&headers, true), BTreeMap::new()));
+    s.pending
+        .insert(upload.clone(), (meta(&headers, true), BTreeMap::new()));
     axum::Json(json!({ "access_url": format!("{}/obj/{id}", s.base), "uploadId": upload }))
         .into_response()
 }
@@ -156,8 +163,8 @@ async fn part(
 ) -> Response {
     {
         let mut g = s.lock().unwrap();
-        if let Err(r) = check_auth(&mut g, &headers) {
-            return r;
+        if let Err(status) = check_auth(&mut g, &headers) {
+            return (status, "token expired").into_response();
         }
         *g.part_attempts.entry(n).or_default() += 1;
         g.in_flight += 1;
@@ -167,11 +174,9 @@ async fn part(
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let mut g = s.lock().unwrap();
     g.in_flight -= 1;
-    if let Some(left) = g.fail_part.get_mut(&n) {
-        if *left > 0 {
-            *left -= 1;
-            return (StatusCode::SERVICE_UNAVAILABLE, format!("part {n} flaked")).into_response();
-        }
+    if let Some(left) = g.fail_part.get_mut(&n).filter(|left| **left > 0) {
+        *left -= 1;
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("part {n} flaked")).into_response();
     }
     let Some((_, parts)) = g.pending.get_mut(&upload) else {
         return (StatusCode::NOT_FOUND, "no such upload").into_response();
@@ -187,8 +192,8 @@ async fn complete(
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
     let mut s = s.lock().unwrap();
-    if let Err(r) = check_auth(&mut s, &headers) {
-        return r;
+    if let Err(status) = check_auth(&mut s, &headers) {
+        return (status, "token expired").into_response();
     }
     let Some((mut obj, parts)) = s.pending.remove(&upload) else {
         return (StatusCode::NOT_FOUND, "no such upload").into_response();
