@@ -132,8 +132,10 @@ impl Client {
         let mut request = inner
             .http
             .request(call.method.clone(), &call.url)
-            .header(header::USER_AGENT, inner.user_agent.clone())
-            .header(header::ACCEPT, "application/json");
+            .header(header::USER_AGENT, inner.user_agent.clone());
+        if !call.headers.iter().any(|(name, _)| *name == "accept") {
+            request = request.header(header::ACCEPT, "application/json");
+        }
         if let Some(auth) = &inner.authorization {
             request = request.header(header::AUTHORIZATION, auth.clone());
         }
