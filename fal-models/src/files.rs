@@ -369,6 +369,23 @@ pub async fn resolve_local_files(
     storage: &Storage,
     value: &mut serde_json::Value,
 ) -> Result<usize, FilesError> {
+    resolve_local_files_with(storage, value, &UploadOptions::default()).await
+}
+
+/// Like [`resolve_local_files`], with upload options applied to every file (e.g.
+/// [`UploadOptions::expires_in`]); the file name and content type are always derived from
+/// each path.
+pub async fn resolve_local_files_with(
+    storage: &Storage,
+    value: &mut serde_json::Value,
+    options: &UploadOptions,
+) -> Result<usize, FilesError> {
+    let options = UploadOptions {
+        file_name: None,
+        content_type: None,
+        ..options.clone()
+    };
+    let options = &options;
     let mut found = BTreeMap::<String, Option<String>>::new();
     visit_strings(value, &mut |s| {
         if is_local(s) {
@@ -385,7 +402,7 @@ pub async fn resolve_local_files(
     let uploaded: Vec<(String, String)> = futures::stream::iter(jobs)
         .map(|(url, path)| async move {
             storage
-                .upload_path(&path, &UploadOptions::default())
+                .upload_path(&path, options)
                 .await
                 .map(|remote| (url, remote))
                 .map_err(|source| FilesError::Upload {

@@ -643,6 +643,16 @@ impl Storage {
             attempts += 1;
             let token = match self.token().await {
                 Ok(t) => t,
+                // A rejected key stays rejected; other token failures are retried.
+                Err(e)
+                    if e.is_retryable()
+                        && !e.is_auth_failure()
+                        && attempts <= self.inner.max_retries =>
+                {
+                    tokio::time::sleep(delay).await;
+                    delay = delay.saturating_mul(2);
+                    continue;
+                }
                 Err(e) => return (Err(e), attempts),
             };
             let auth = token.authorization.clone();

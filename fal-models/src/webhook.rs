@@ -595,7 +595,7 @@ impl Verifier {
                 }
             }
         }
-        *cache = None;
+        // On failure the old entry stays, but past its lifetime it is never used again.
         let keys = Arc::new(self.fetch_jwks(url).await?);
         *cache = Some(CachedKeys {
             keys: keys.clone(),

@@ -6,7 +6,7 @@ mod storage_fake;
 use std::time::Duration;
 
 use fal_models::files::{self, FilesError};
-use fal_models::storage::Storage;
+use fal_models::storage::{Storage, UploadOptions};
 use serde_json::json;
 use storage_fake::{KEY, data, start};
 
@@ -127,4 +127,32 @@ async fn a_missing_local_file_is_named_and_the_input_left_unchanged() {
     assert!(matches!(err, FilesError::Upload { .. }), "{err:?}");
     assert!(err.to_string().contains("not-here.png"), "{err}");
     assert_eq!(input, before);
+}
+
+#[tokio::test]
+async fn resolve_local_files_with_applies_the_lifecycle_to_every_file() {
+    let fake = start().await;
+    let storage = Storage::builder()
+        .key(KEY)
+        .rest_base_url(&fake.url)
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("frame.webp");
+    std::fs::write(&path, b"webp").unwrap();
+    let mut input = json!({ "end_image_url": files::local(&path) });
+    let options = UploadOptions::new()
+        .expires_in(Duration::from_secs(600))
+        .file_name("ignored.bin");
+    files::resolve_local_files_with(&storage, &mut input, &options)
+        .await
+        .unwrap();
+    let s = fake.state.lock().unwrap();
+    let obj = s.objects.values().next().unwrap();
+    assert_eq!(obj.file_name.as_deref(), Some("frame.webp"));
+    assert_eq!(obj.content_type.as_deref(), Some("image/webp"));
+    assert_eq!(
+        obj.lifecycle.as_deref(),
+        Some(r#"{"expiration_duration_seconds":600}"#)
+    );
 }

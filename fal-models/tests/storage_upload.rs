@@ -298,3 +298,33 @@ async fn upload_base_url_overrides_the_token_base_url() {
     let s = fake.state.lock().unwrap();
     assert_eq!(s.objects.len(), 1);
 }
+
+#[tokio::test]
+async fn a_failing_token_endpoint_is_retried_then_reported() {
+    let fake = start().await;
+    fake.state.lock().unwrap().fail_token = 2;
+    let storage = builder(&fake).max_retries(2).build().unwrap();
+    let url = storage
+        .upload_bytes(b"x".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap();
+    {
+        let s = fake.state.lock().unwrap();
+        assert_eq!(s.token_requests, 3, "two 503s, then a token");
+        assert_eq!(s.objects[&object_id(&url)].data, b"x");
+    }
+
+    let fake = start().await;
+    fake.state.lock().unwrap().fail_token = 10;
+    let storage = builder(&fake).max_retries(1).build().unwrap();
+    let err = storage
+        .upload_bytes(b"x".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::Status { status, .. } if status == 503),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("token service busy"), "{err}");
+    assert_eq!(fake.state.lock().unwrap().token_requests, 2);
+}

@@ -31,6 +31,8 @@ pub struct FakeState {
     /// `expires_at` of the tokens issued (JSON value); default far in the future.
     pub expires_at: Option<Value>,
     pub token_requests: u32,
+    /// How many more token requests fail with 503.
+    pub fail_token: u32,
     pub token_auth_headers: Vec<String>,
     /// Tokens the upload endpoints accept.
     pub valid_tokens: HashSet<String>,
@@ -86,6 +88,10 @@ async fn token(
 ) -> Response {
     let mut s = s.lock().unwrap();
     s.token_requests += 1;
+    if s.fail_token > 0 {
+        s.fail_token -= 1;
+        return (StatusCode::SERVICE_UNAVAILABLE, "token service busy").into_response();
+    }
     s.token_auth_headers
         .push(header(&headers, "authorization").unwrap_or_default());
     if q.get("storage_type").map(String::as_str) != Some("fal-cdn-v3") || &body[..] != b"{}" {
