@@ -473,7 +473,13 @@ fn default_doc(def: &TypeDef, api: &Api) -> String {
     match def.role {
         Role::Input => format!("The input of `{id}`."),
         Role::Output => format!("The output of `{id}`."),
-        Role::Other => format!("`{}`", def.base_name),
+        Role::Other => match &def.kind {
+            TypeKind::Union { variants } => {
+                let names: Vec<String> = variants.iter().map(|v| format!("`{}`", v.ident)).collect();
+                format!("`{}`: one of {}.", def.base_name, names.join(", "))
+            }
+            _ => format!("`{}`", def.base_name),
+        },
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Example {
     /// The Rust type, as a path below the generated root.
     pub rust_ty: String,
     pub json: Value,
+    /// Also check that the JSON Schema schemars derives for the type accepts the value.
+    pub schema_check: bool,
 }
 
 pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
@@ -54,6 +56,7 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                     label: format!("{} {} #{i}", ep.id, def.name),
                     rust_ty: name.clone(),
                     json: ex.clone(),
+                    schema_check: def.role == Role::Input,
                 });
             }
             if let TypeKind::Struct { fields } = &def.kind {
@@ -72,6 +75,32 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                             label: format!("{} {}.{} #{i}", ep.id, def.name, f.wire),
                             rust_ty: t,
                             json: ex.clone(),
+                            schema_check: false,
+                        });
+                    }
+                }
+                // An input assembled from the first example of each property: what the
+                // document says a request looks like, checked against the derived schema.
+                if def.role == Role::Input {
+                    let mut composite = serde_json::Map::new();
+                    let mut complete = true;
+                    for f in fields {
+                        match f.docs.examples.first() {
+                            Some(ex) => {
+                                composite.insert(f.wire.clone(), ex.clone());
+                            }
+                            None if f.required => complete = false,
+                            None => {}
+                        }
+                    }
+                    if complete && !composite.is_empty() {
+                        out.push(Example {
+                            group: group.clone(),
+                            feature: ep.feature.clone(),
+                            label: format!("{} Input (property examples together)", ep.id),
+                            rust_ty: name.clone(),
+                            json: Value::Object(composite),
+                            schema_check: true,
                         });
                     }
                 }
@@ -115,7 +144,8 @@ pub fn render(examples: &[Example], root: &str, header: &str, features: bool) ->
         for ex in items {
             let ty = ex.rust_ty.replace("ROOT::", &format!("{root}::"));
             let json = serde_json::to_string(&ex.json).unwrap_or_default();
-            let _ = writeln!(s, "        ({:?}, check::<{ty}>({:?})),", ex.label, json);
+            let f = if ex.schema_check { "check_with_schema" } else { "check" };
+            let _ = writeln!(s, "        ({:?}, {f}::<{ty}>({:?})),", ex.label, json);
         }
         let _ = writeln!(s, "    ]\n}}");
     }
@@ -141,6 +171,20 @@ pub fn check<T: serde::de::DeserializeOwned + serde::Serialize>(json: &str) -> R
     } else {
         Err(format!("round trip changed the value: {original} -> {back}"))
     }
+}
+
+/// [`check`], and the JSON Schema that schemars derives for `T` accepts the value (the schema a
+/// user would hand to an LLM as a tool definition).
+pub fn check_with_schema<T>(json: &str) -> Result<(), String>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + schemars::JsonSchema,
+{
+    check::<T>(json)?;
+    let schema = serde_json::to_value(schemars::schema_for!(T)).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let validator = jsonschema::validator_for(&schema).map_err(|e| format!("derived schema is invalid: {e}"))?;
+    let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    if errors.is_empty() { Ok(()) } else { Err(format!("derived JSON Schema rejects it: {}", errors.join("; "))) }
 }
 
 /// JSON equality: numbers by value, `null` members dropped.

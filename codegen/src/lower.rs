@@ -635,8 +635,15 @@ impl Lowerer<'_> {
                     wires.push(v);
                 }
             }
-            let mut idents: Vec<String> = wires.iter().map(|w| naming::str_variant(w, hint)).collect();
-            naming::dedupe_names(&mut idents);
+            // Exact values claim the plain names first: `"fast"` is `Fast`, `"fast "` is `Fast2`.
+            let mut order: Vec<usize> = (0..wires.len()).collect();
+            order.sort_by_key(|&i| wires[i].trim() != wires[i]);
+            let mut names: Vec<String> = order.iter().map(|&i| naming::str_variant(&wires[i], hint)).collect();
+            naming::dedupe_names(&mut names);
+            let mut idents = vec![String::new(); wires.len()];
+            for (slot, name) in order.into_iter().zip(names) {
+                idents[slot] = name;
+            }
             let catch_all = catch_all_name(&idents);
             let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
             let ty = self.inline(hint, parent, docs, TypeKind::StrEnum { variants, catch_all });

@@ -6,12 +6,40 @@
 /// Deserializes `json` into `T` and serializes it back; `Err` says what differed.
 pub fn check<T: serde::de::DeserializeOwned + serde::Serialize>(json: &str) -> Result<(), String> {
     let original: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
-    let typed: T = serde_json::from_value(original.clone()).map_err(|e| format!("does not deserialize: {e}"))?;
+    let typed: T = serde_json::from_value(original.clone())
+        .map_err(|e| format!("does not deserialize: {e}"))?;
     let back = serde_json::to_value(&typed).map_err(|e| format!("does not serialize: {e}"))?;
     if normalize(&original) == normalize(&back) {
         Ok(())
     } else {
-        Err(format!("round trip changed the value: {original} -> {back}"))
+        Err(format!(
+            "round trip changed the value: {original} -> {back}"
+        ))
+    }
+}
+
+/// [`check`], and the JSON Schema that schemars derives for `T` accepts the value (the schema a
+/// user would hand to an LLM as a tool definition).
+pub fn check_with_schema<T>(json: &str) -> Result<(), String>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + schemars::JsonSchema,
+{
+    check::<T>(json)?;
+    let schema = serde_json::to_value(schemars::schema_for!(T)).map_err(|e| e.to_string())?;
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let validator = jsonschema::validator_for(&schema)
+        .map_err(|e| format!("derived schema is invalid: {e}"))?;
+    let errors: Vec<String> = validator
+        .iter_errors(&value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "derived JSON Schema rejects it: {}",
+            errors.join("; ")
+        ))
     }
 }
 
@@ -22,7 +50,10 @@ fn normalize(v: &serde_json::Value) -> serde_json::Value {
         Value::Number(n) => n.as_f64().map(Value::from).unwrap_or_else(|| v.clone()),
         Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
         Value::Object(o) => Value::Object(
-            o.iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k.clone(), normalize(v))).collect(),
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), normalize(v)))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -31,120 +62,401 @@ fn normalize(v: &serde_json::Value) -> serde_json::Value {
 #[cfg(feature = "hunyuan")]
 pub fn fal_ai__hunyuan_image__v3__text_to_image() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/hunyuan-image/v3/text-to-image Input.prompt #0", check::<String>("\"200mm telephoto through crowd gaps; subject laughing, candid; creamy background compression, color pop from a single bold garment, catchlight in eyes.\"")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Input.negative_prompt #0", check::<Option<String>>("\"blurry, low quality, watermark, signature\"")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Input.enable_prompt_expansion #0", check::<Option<bool>>("true")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Output.images #0", check::<Vec<fal_models::fal_ai::hunyuan_image::v3::text_to_image::Image>>("[{\"content_type\":\"image/png\",\"url\":\"https://v3b.fal.media/files/b/kangaroo/uIKrZHT6LaGqgXoxtBSn7.png\"}]")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Image.content_type #0", check::<Option<String>>("\"image/png\"")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Image.file_name #0", check::<Option<String>>("\"z9RV14K95DvU.png\"")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Image.file_size #0", check::<Option<i64>>("4404019")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Image.width #0", check::<Option<i64>>("1024")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Image.height #0", check::<Option<i64>>("1024")),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Input.prompt #0",
+            check::<String>(
+                "\"200mm telephoto through crowd gaps; subject laughing, candid; creamy background compression, color pop from a single bold garment, catchlight in eyes.\"",
+            ),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Input.negative_prompt #0",
+            check::<Option<String>>("\"blurry, low quality, watermark, signature\""),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Input.enable_prompt_expansion #0",
+            check::<Option<bool>>("true"),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::hunyuan_image::v3::text_to_image::Input>(
+                "{\"enable_prompt_expansion\":true,\"negative_prompt\":\"blurry, low quality, watermark, signature\",\"prompt\":\"200mm telephoto through crowd gaps; subject laughing, candid; creamy background compression, color pop from a single bold garment, catchlight in eyes.\"}",
+            ),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Output.images #0",
+            check::<Vec<fal_models::fal_ai::hunyuan_image::v3::text_to_image::Image>>(
+                "[{\"content_type\":\"image/png\",\"url\":\"https://v3b.fal.media/files/b/kangaroo/uIKrZHT6LaGqgXoxtBSn7.png\"}]",
+            ),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Image.content_type #0",
+            check::<Option<String>>("\"image/png\""),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Image.file_name #0",
+            check::<Option<String>>("\"z9RV14K95DvU.png\""),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Image.file_size #0",
+            check::<Option<i64>>("4404019"),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Image.width #0",
+            check::<Option<i64>>("1024"),
+        ),
+        (
+            "fal-ai/hunyuan-image/v3/text-to-image Image.height #0",
+            check::<Option<i64>>("1024"),
+        ),
     ]
 }
 
 #[cfg(feature = "minimax")]
-pub fn fal_ai__minimax__hailuo_02__standard__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
+pub fn fal_ai__minimax__hailuo_02__standard__image_to_video()
+-> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/minimax/hailuo-02/standard/image-to-video Input.prompt #0", check::<String>("\"Man walked into winter cave with polar bear\"")),
-        ("fal-ai/minimax/hailuo-02/standard/image-to-video Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/model_tests/minimax/1749891352437225630-389852416840474630_1749891352.png\"")),
-        ("fal-ai/minimax/hailuo-02/standard/image-to-video Output.video #0", check::<fal_models::types::File>("{\"url\":\"https://v3.fal.media/files/monkey/xF9OsLwGjjNURyAxD8RM1_output.mp4\"}")),
-        ("fal-ai/minimax/hailuo-02/standard/image-to-video File.content_type #0", check::<Option<String>>("\"image/png\"")),
-        ("fal-ai/minimax/hailuo-02/standard/image-to-video File.file_name #0", check::<Option<String>>("\"z9RV14K95DvU.png\"")),
-        ("fal-ai/minimax/hailuo-02/standard/image-to-video File.file_size #0", check::<Option<i64>>("4404019")),
+        (
+            "fal-ai/minimax/hailuo-02/standard/image-to-video Input.prompt #0",
+            check::<String>("\"Man walked into winter cave with polar bear\""),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/image-to-video Input.image_url #0",
+            check::<String>(
+                "\"https://storage.googleapis.com/falserverless/model_tests/minimax/1749891352437225630-389852416840474630_1749891352.png\"",
+            ),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/image-to-video Input (property examples together)",
+            check_with_schema::<
+                fal_models::fal_ai::minimax::hailuo_02::standard::image_to_video::Input,
+            >(
+                "{\"image_url\":\"https://storage.googleapis.com/falserverless/model_tests/minimax/1749891352437225630-389852416840474630_1749891352.png\",\"prompt\":\"Man walked into winter cave with polar bear\"}",
+            ),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/image-to-video Output.video #0",
+            check::<fal_models::types::File>(
+                "{\"url\":\"https://v3.fal.media/files/monkey/xF9OsLwGjjNURyAxD8RM1_output.mp4\"}",
+            ),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/image-to-video File.content_type #0",
+            check::<Option<String>>("\"image/png\""),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/image-to-video File.file_name #0",
+            check::<Option<String>>("\"z9RV14K95DvU.png\""),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/image-to-video File.file_size #0",
+            check::<Option<i64>>("4404019"),
+        ),
     ]
 }
 
 #[cfg(feature = "minimax")]
-pub fn fal_ai__minimax__hailuo_02__standard__text_to_video() -> Vec<(&'static str, Result<(), String>)> {
+pub fn fal_ai__minimax__hailuo_02__standard__text_to_video()
+-> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/minimax/hailuo-02/standard/text-to-video Input.prompt #0", check::<String>("\"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous escapades across the galaxy. Their ship is filled with rare and exotic treasures from distant planets, concealed in hidden compartments, showing their expertise in illicit trade. Their belt is adorned with energy-based weapons, ready to be drawn at any moment to protect themselves or escape from tight situations. This character thrives in the shadows of space, navigating between the law and chaos with stealth and wit, always seeking the next big score while evading bounty hunters and law enforcement. The rogue's ship, rugged yet efficient, serves as both a home and a tool for their dangerous lifestyle. The treasures they collect reflect the diverse and intriguing worlds they've encountered—alien artifacts, rare minerals, and artifacts of unknown origin. Their reputation precedes them, with whispers of their dealings and the deadly encounters that often follow. A master of negotiation and deception, the Galactic Smuggler navigates the cosmos with an eye on the horizon, always one step ahead of those who pursue them.\"")),
-        ("fal-ai/minimax/hailuo-02/standard/text-to-video Output.video #0", check::<fal_models::types::File>("{\"url\":\"https://v3.fal.media/files/kangaroo/_qEOfY3iKHsc86kqHUUh2_output.mp4\"}")),
+        (
+            "fal-ai/minimax/hailuo-02/standard/text-to-video Input.prompt #0",
+            check::<String>(
+                "\"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous escapades across the galaxy. Their ship is filled with rare and exotic treasures from distant planets, concealed in hidden compartments, showing their expertise in illicit trade. Their belt is adorned with energy-based weapons, ready to be drawn at any moment to protect themselves or escape from tight situations. This character thrives in the shadows of space, navigating between the law and chaos with stealth and wit, always seeking the next big score while evading bounty hunters and law enforcement. The rogue's ship, rugged yet efficient, serves as both a home and a tool for their dangerous lifestyle. The treasures they collect reflect the diverse and intriguing worlds they've encountered—alien artifacts, rare minerals, and artifacts of unknown origin. Their reputation precedes them, with whispers of their dealings and the deadly encounters that often follow. A master of negotiation and deception, the Galactic Smuggler navigates the cosmos with an eye on the horizon, always one step ahead of those who pursue them.\"",
+            ),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/text-to-video Input (property examples together)",
+            check_with_schema::<
+                fal_models::fal_ai::minimax::hailuo_02::standard::text_to_video::Input,
+            >(
+                "{\"prompt\":\"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous escapades across the galaxy. Their ship is filled with rare and exotic treasures from distant planets, concealed in hidden compartments, showing their expertise in illicit trade. Their belt is adorned with energy-based weapons, ready to be drawn at any moment to protect themselves or escape from tight situations. This character thrives in the shadows of space, navigating between the law and chaos with stealth and wit, always seeking the next big score while evading bounty hunters and law enforcement. The rogue's ship, rugged yet efficient, serves as both a home and a tool for their dangerous lifestyle. The treasures they collect reflect the diverse and intriguing worlds they've encountered—alien artifacts, rare minerals, and artifacts of unknown origin. Their reputation precedes them, with whispers of their dealings and the deadly encounters that often follow. A master of negotiation and deception, the Galactic Smuggler navigates the cosmos with an eye on the horizon, always one step ahead of those who pursue them.\"}",
+            ),
+        ),
+        (
+            "fal-ai/minimax/hailuo-02/standard/text-to-video Output.video #0",
+            check::<fal_models::types::File>(
+                "{\"url\":\"https://v3.fal.media/files/kangaroo/_qEOfY3iKHsc86kqHUUh2_output.mp4\"}",
+            ),
+        ),
     ]
 }
 
 #[cfg(feature = "pika")]
 pub fn fal_ai__pika__v2_2__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/pika/v2.2/image-to-video Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika_input.png\"")),
-        ("fal-ai/pika/v2.2/image-to-video Input.prompt #0", check::<String>("\"a woman looking into camera slowly smiling\"")),
-        ("fal-ai/pika/v2.2/image-to-video Output.video #0", check::<fal_models::types::File>("{\"url\":\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika22_output.mp4\"}")),
+        (
+            "fal-ai/pika/v2.2/image-to-video Input.image_url #0",
+            check::<String>(
+                "\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika_input.png\"",
+            ),
+        ),
+        (
+            "fal-ai/pika/v2.2/image-to-video Input.prompt #0",
+            check::<String>("\"a woman looking into camera slowly smiling\""),
+        ),
+        (
+            "fal-ai/pika/v2.2/image-to-video Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::pika::v2_2::image_to_video::Input>(
+                "{\"image_url\":\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika_input.png\",\"prompt\":\"a woman looking into camera slowly smiling\"}",
+            ),
+        ),
+        (
+            "fal-ai/pika/v2.2/image-to-video Output.video #0",
+            check::<fal_models::types::File>(
+                "{\"url\":\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika22_output.mp4\"}",
+            ),
+        ),
     ]
 }
 
 #[cfg(feature = "pika")]
 pub fn fal_ai__pika__v2_2__text_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/pika/v2.2/text-to-video Input.prompt #0", check::<String>("\"Sunlight streams down on a woman with flowing auburn hair as she runs effortlessly along a tree-lined street, her joyous expression reflecting the freedom of the moment; the simple, steady camerawork emphasizes her grace and the beauty of the everyday.\"")),
-        ("fal-ai/pika/v2.2/text-to-video Output.video #0", check::<fal_models::types::File>("{\"url\":\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/text-to-video-output.mp4\"}")),
+        (
+            "fal-ai/pika/v2.2/text-to-video Input.prompt #0",
+            check::<String>(
+                "\"Sunlight streams down on a woman with flowing auburn hair as she runs effortlessly along a tree-lined street, her joyous expression reflecting the freedom of the moment; the simple, steady camerawork emphasizes her grace and the beauty of the everyday.\"",
+            ),
+        ),
+        (
+            "fal-ai/pika/v2.2/text-to-video Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::pika::v2_2::text_to_video::Input>(
+                "{\"prompt\":\"Sunlight streams down on a woman with flowing auburn hair as she runs effortlessly along a tree-lined street, her joyous expression reflecting the freedom of the moment; the simple, steady camerawork emphasizes her grace and the beauty of the everyday.\"}",
+            ),
+        ),
+        (
+            "fal-ai/pika/v2.2/text-to-video Output.video #0",
+            check::<fal_models::types::File>(
+                "{\"url\":\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/text-to-video-output.mp4\"}",
+            ),
+        ),
     ]
 }
 
 #[cfg(feature = "sora")]
 pub fn fal_ai__sora_2__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/sora-2/image-to-video Input.prompt #0", check::<String>("\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"")),
-        ("fal-ai/sora-2/image-to-video Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\"")),
-        ("fal-ai/sora-2/image-to-video Output.video #0", check::<fal_models::types::VideoFile>("{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora_2_i2v_output.mp4\"}")),
-        ("fal-ai/sora-2/image-to-video Output.video_id #0", check::<String>("\"video_123\"")),
-        ("fal-ai/sora-2/image-to-video VideoFile.content_type #0", check::<Option<String>>("\"video/mp4\"")),
-        ("fal-ai/sora-2/image-to-video VideoFile.file_name #0", check::<Option<String>>("\"z9RV14K95DvU.mp4\"")),
-        ("fal-ai/sora-2/image-to-video VideoFile.file_size #0", check::<Option<i64>>("4404019")),
+        (
+            "fal-ai/sora-2/image-to-video Input.prompt #0",
+            check::<String>(
+                "\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video Input.image_url #0",
+            check::<String>(
+                "\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\"",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::sora_2::image_to_video::Input>(
+                "{\"image_url\":\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\",\"prompt\":\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video Output.video #0",
+            check::<fal_models::types::VideoFile>(
+                "{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora_2_i2v_output.mp4\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video Output.video_id #0",
+            check::<String>("\"video_123\""),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video VideoFile.content_type #0",
+            check::<Option<String>>("\"video/mp4\""),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video VideoFile.file_name #0",
+            check::<Option<String>>("\"z9RV14K95DvU.mp4\""),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video VideoFile.file_size #0",
+            check::<Option<i64>>("4404019"),
+        ),
     ]
 }
 
 #[cfg(feature = "sora")]
 pub fn fal_ai__sora_2__image_to_video__pro() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/sora-2/image-to-video/pro Input.prompt #0", check::<String>("\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"")),
-        ("fal-ai/sora-2/image-to-video/pro Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\"")),
-        ("fal-ai/sora-2/image-to-video/pro Output.video #0", check::<fal_models::types::VideoFile>("{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-i2v-output.mp4\"}")),
-        ("fal-ai/sora-2/image-to-video/pro Output.video_id #0", check::<String>("\"video_123\"")),
+        (
+            "fal-ai/sora-2/image-to-video/pro Input.prompt #0",
+            check::<String>(
+                "\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video/pro Input.image_url #0",
+            check::<String>(
+                "\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\"",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video/pro Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::sora_2::image_to_video::pro::Input>(
+                "{\"image_url\":\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\",\"prompt\":\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video/pro Output.video #0",
+            check::<fal_models::types::VideoFile>(
+                "{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-i2v-output.mp4\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/image-to-video/pro Output.video_id #0",
+            check::<String>("\"video_123\""),
+        ),
     ]
 }
 
 #[cfg(feature = "sora")]
 pub fn fal_ai__sora_2__text_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/sora-2/text-to-video Input.prompt #0", check::<String>("\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"")),
-        ("fal-ai/sora-2/text-to-video Output.video #0", check::<fal_models::types::VideoFile>("{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora_t2v_output.mp4\"}")),
-        ("fal-ai/sora-2/text-to-video Output.video_id #0", check::<String>("\"video_123\"")),
+        (
+            "fal-ai/sora-2/text-to-video Input.prompt #0",
+            check::<String>(
+                "\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/text-to-video Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::sora_2::text_to_video::Input>(
+                "{\"prompt\":\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/text-to-video Output.video #0",
+            check::<fal_models::types::VideoFile>(
+                "{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora_t2v_output.mp4\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/text-to-video Output.video_id #0",
+            check::<String>("\"video_123\""),
+        ),
     ]
 }
 
 #[cfg(feature = "sora")]
 pub fn fal_ai__sora_2__text_to_video__pro() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/sora-2/text-to-video/pro Input.prompt #0", check::<String>("\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"")),
-        ("fal-ai/sora-2/text-to-video/pro Output.video #0", check::<fal_models::types::VideoFile>("{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-t2v-output.mp4\"}")),
-        ("fal-ai/sora-2/text-to-video/pro Output.video_id #0", check::<String>("\"video_123\"")),
+        (
+            "fal-ai/sora-2/text-to-video/pro Input.prompt #0",
+            check::<String>(
+                "\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/text-to-video/pro Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::sora_2::text_to_video::pro::Input>(
+                "{\"prompt\":\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/text-to-video/pro Output.video #0",
+            check::<fal_models::types::VideoFile>(
+                "{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-t2v-output.mp4\"}",
+            ),
+        ),
+        (
+            "fal-ai/sora-2/text-to-video/pro Output.video_id #0",
+            check::<String>("\"video_123\""),
+        ),
     ]
 }
 
 #[cfg(feature = "veo")]
-pub fn fal_ai__veo3_1__fast__first_last_frame_to_video() -> Vec<(&'static str, Result<(), String>)> {
+pub fn fal_ai__veo3_1__fast__first_last_frame_to_video() -> Vec<(&'static str, Result<(), String>)>
+{
     vec![
-        ("fal-ai/veo3.1/fast/first-last-frame-to-video Input.first_frame_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-1.jpeg\"")),
-        ("fal-ai/veo3.1/fast/first-last-frame-to-video Input.last_frame_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-2.jpeg\"")),
-        ("fal-ai/veo3.1/fast/first-last-frame-to-video Input.prompt #0", check::<String>("\"A woman looks into the camera, breathes in, then exclaims energetically, \\\"have you guys checked out Veo3.1 First-Last-Frame-to-Video on Fal? It's incredible!\\\"\"")),
-        ("fal-ai/veo3.1/fast/first-last-frame-to-video Output.video #0", check::<fal_models::types::File>("{\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/veo31-flf2v-output.mp4\"}")),
+        (
+            "fal-ai/veo3.1/fast/first-last-frame-to-video Input.first_frame_url #0",
+            check::<String>(
+                "\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-1.jpeg\"",
+            ),
+        ),
+        (
+            "fal-ai/veo3.1/fast/first-last-frame-to-video Input.last_frame_url #0",
+            check::<String>(
+                "\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-2.jpeg\"",
+            ),
+        ),
+        (
+            "fal-ai/veo3.1/fast/first-last-frame-to-video Input.prompt #0",
+            check::<String>(
+                "\"A woman looks into the camera, breathes in, then exclaims energetically, \\\"have you guys checked out Veo3.1 First-Last-Frame-to-Video on Fal? It's incredible!\\\"\"",
+            ),
+        ),
+        (
+            "fal-ai/veo3.1/fast/first-last-frame-to-video Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::veo3_1::fast::first_last_frame_to_video::Input>(
+                "{\"first_frame_url\":\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-1.jpeg\",\"last_frame_url\":\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-2.jpeg\",\"prompt\":\"A woman looks into the camera, breathes in, then exclaims energetically, \\\"have you guys checked out Veo3.1 First-Last-Frame-to-Video on Fal? It's incredible!\\\"\"}",
+            ),
+        ),
+        (
+            "fal-ai/veo3.1/fast/first-last-frame-to-video Output.video #0",
+            check::<fal_models::types::File>(
+                "{\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/veo31-flf2v-output.mp4\"}",
+            ),
+        ),
     ]
 }
 
 #[cfg(feature = "veo")]
 pub fn fal_ai__veo3_1__reference_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/veo3.1/reference-to-video Input.image_urls #0", check::<Vec<String>>("[\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-1.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-2.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-3.png\"]")),
-        ("fal-ai/veo3.1/reference-to-video Input.prompt #0", check::<String>("\"A graceful ballerina dancing outside a circus tent on green grass, with colorful wildflowers swaying around her as she twirls and poses in the meadow.\"")),
-        ("fal-ai/veo3.1/reference-to-video Output.video #0", check::<fal_models::types::File>("{\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/veo31-r2v-output.mp4\"}")),
+        (
+            "fal-ai/veo3.1/reference-to-video Input.image_urls #0",
+            check::<Vec<String>>(
+                "[\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-1.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-2.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-3.png\"]",
+            ),
+        ),
+        (
+            "fal-ai/veo3.1/reference-to-video Input.prompt #0",
+            check::<String>(
+                "\"A graceful ballerina dancing outside a circus tent on green grass, with colorful wildflowers swaying around her as she twirls and poses in the meadow.\"",
+            ),
+        ),
+        (
+            "fal-ai/veo3.1/reference-to-video Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::veo3_1::reference_to_video::Input>(
+                "{\"image_urls\":[\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-1.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-2.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-3.png\"],\"prompt\":\"A graceful ballerina dancing outside a circus tent on green grass, with colorful wildflowers swaying around her as she twirls and poses in the meadow.\"}",
+            ),
+        ),
+        (
+            "fal-ai/veo3.1/reference-to-video Output.video #0",
+            check::<fal_models::types::File>(
+                "{\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/veo31-r2v-output.mp4\"}",
+            ),
+        ),
     ]
 }
 
 #[cfg(feature = "veo")]
 pub fn fal_ai__veo3__fast() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("fal-ai/veo3/fast Input.prompt #0", check::<String>("\"A casual street interview on a busy New York City sidewalk in the afternoon. The interviewer holds a plain, unbranded microphone and asks: Have you seen Google's new Veo3 model It is a super good model. Person replies: Yeah I saw it, it's already available on fal. It's crazy good.\"")),
-        ("fal-ai/veo3/fast Output.video #0", check::<fal_models::types::File>("{\"url\":\"https://v3.fal.media/files/penguin/Q-2dpcjIoQOldJRL3grsc_output.mp4\"}")),
+        (
+            "fal-ai/veo3/fast Input.prompt #0",
+            check::<String>(
+                "\"A casual street interview on a busy New York City sidewalk in the afternoon. The interviewer holds a plain, unbranded microphone and asks: Have you seen Google's new Veo3 model It is a super good model. Person replies: Yeah I saw it, it's already available on fal. It's crazy good.\"",
+            ),
+        ),
+        (
+            "fal-ai/veo3/fast Input (property examples together)",
+            check_with_schema::<fal_models::fal_ai::veo3::fast::Input>(
+                "{\"prompt\":\"A casual street interview on a busy New York City sidewalk in the afternoon. The interviewer holds a plain, unbranded microphone and asks: Have you seen Google's new Veo3 model It is a super good model. Person replies: Yeah I saw it, it's already available on fal. It's crazy good.\"}",
+            ),
+        ),
+        (
+            "fal-ai/veo3/fast Output.video #0",
+            check::<fal_models::types::File>(
+                "{\"url\":\"https://v3.fal.media/files/penguin/Q-2dpcjIoQOldJRL3grsc_output.mp4\"}",
+            ),
+        ),
     ]
 }
 
@@ -185,6 +497,14 @@ fn every_example_round_trips() {
         .iter()
         .filter_map(|(label, r)| r.as_ref().err().map(|e| format!("{label}: {e}")))
         .collect();
-    println!("{} examples round-tripped, {} failed", results.len() - failures.len(), failures.len());
-    assert!(failures.is_empty(), "examples that do not round-trip:\n{}", failures.join("\n"));
+    println!(
+        "{} examples round-tripped, {} failed",
+        results.len() - failures.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "examples that do not round-trip:\n{}",
+        failures.join("\n")
+    );
 }

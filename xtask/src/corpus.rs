@@ -199,7 +199,7 @@ fn write_crate(
          # A crate of its own, outside the workspace.\n[workspace]\n\n\
          [[bin]]\nname = \"roundtrip\"\npath = \"src/bin/roundtrip.rs\"\n\n\
          [dependencies]\nfal-models = {{ path = {:?}, default-features = false }}\n\
-         serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\nschemars = \"1\"\n\n\
+         serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\nschemars = \"1\"\njsonschema = {{ version = \"0.61\", default-features = false }}\n\n\
          [features]\ndefault = [\"all-models\"]\nall-models = [{}]\n",
         root.join("fal-models").display().to_string(),
         features.join(", ")

@@ -200,3 +200,53 @@ pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("renaming onto {}", path.display()))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checked-in generated code is what `cargo xtask regen` gives for the checked-in
+    /// schemas (the same check as `cargo xtask regen --check`).
+    #[test]
+    fn generated_code_is_fresh() {
+        let root = workspace_root();
+        let out = render(&root, &root.join("schemas")).expect("regen renders");
+        assert!(out.unreadable.is_empty() && out.generated.failed.is_empty(), "documents failed: {:?} {:?}", out.unreadable, out.generated.failed);
+        let mut stale: Vec<String> = out
+            .files
+            .iter()
+            .filter(|(rel, contents)| std::fs::read(root.join(rel)).ok().as_deref() != Some(contents.as_bytes()))
+            .map(|(rel, _)| rel.display().to_string())
+            .collect();
+        stale.extend(
+            out.generated
+                .stale_files(&root.join("fal-models/src/generated"))
+                .expect("read generated dir")
+                .into_iter()
+                .map(|p| format!("fal-models/src/generated/{}", p.display())),
+        );
+        stale.sort();
+        stale.dedup();
+        assert!(stale.is_empty(), "stale generated files (run `cargo xtask regen`): {stale:?}");
+    }
+
+    /// Regeneration is deterministic: rendering twice gives the same bytes.
+    #[test]
+    fn regen_is_deterministic() {
+        let root = workspace_root();
+        let a = render(&root, &root.join("schemas")).expect("regen renders");
+        let b = render(&root, &root.join("schemas")).expect("regen renders");
+        assert_eq!(a.files, b.files);
+    }
+
+    #[test]
+    fn every_generated_file_has_the_header() {
+        let root = workspace_root();
+        let out = render(&root, &root.join("schemas")).expect("regen renders");
+        for (rel, contents) in &out.files {
+            if rel.extension().is_some_and(|e| e == "rs") {
+                assert!(contents.starts_with(HEADER), "{} lacks the @generated header", rel.display());
+            }
+        }
+    }
+}

@@ -253,7 +253,7 @@ crate::open_enum!(
     "portrait_4_3", Portrait169 => "portrait_16_9", Landscape43 => "landscape_4_3",
     Landscape169 => "landscape_16_9" } else Unknown
 );
-/// `ImageSize`
+/// `ImageSize`: one of `Custom`, `Preset`.
 #[derive(
     Debug,
     Clone,
