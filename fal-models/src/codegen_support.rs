@@ -5,6 +5,26 @@ pub use schemars as __schemars;
 #[doc(hidden)]
 pub use serde as __serde;
 
+/// The JSON Schema of an open string enum: its listed values (what a tool definition offers).
+pub fn str_enum_schema(values: &[&str]) -> schemars::Schema {
+    let values: Vec<serde_json::Value> = values.iter().map(|v| serde_json::Value::from(*v)).collect();
+    enum_schema("string", values)
+}
+
+/// The JSON Schema of an open integer enum.
+pub fn int_enum_schema(values: &[i64]) -> schemars::Schema {
+    enum_schema("integer", values.iter().map(|v| serde_json::Value::from(*v)).collect())
+}
+
+// A function rather than `json_schema!` in the macro: enums with hundreds of values would hit
+// the recursion limit of `json!`.
+fn enum_schema(ty: &str, values: Vec<serde_json::Value>) -> schemars::Schema {
+    let mut map = serde_json::Map::new();
+    map.insert("type".into(), ty.into());
+    map.insert("enum".into(), values.into());
+    schemars::Schema::from(map)
+}
+
 /// Implements the wire behaviour of an open enum: the listed values map to variants, any other
 /// value is kept in the catch-all variant, so a value fal adds later never breaks decoding.
 ///
@@ -61,7 +81,7 @@ macro_rules! open_enum {
                 ::std::borrow::Cow::Borrowed(stringify!($name))
             }
             fn json_schema(_: &mut $crate::codegen_support::__schemars::SchemaGenerator) -> $crate::codegen_support::__schemars::Schema {
-                $crate::codegen_support::__schemars::json_schema!({ "type": "string", "enum": [$($wire),*] })
+                $crate::codegen_support::str_enum_schema(Self::KNOWN)
             }
         }
     };
@@ -106,7 +126,7 @@ macro_rules! open_enum {
                 ::std::borrow::Cow::Borrowed(stringify!($name))
             }
             fn json_schema(_: &mut $crate::codegen_support::__schemars::SchemaGenerator) -> $crate::codegen_support::__schemars::Schema {
-                $crate::codegen_support::__schemars::json_schema!({ "type": "integer", "enum": [$($wire),*] })
+                $crate::codegen_support::int_enum_schema(Self::KNOWN)
             }
         }
     };

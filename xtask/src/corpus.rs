@@ -118,7 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let manifest = crate_dir.join("Cargo.toml");
         // 3. Compile: the runtime alone first (baseline), then the generated crate on top of it.
         bar.set_message("compiling the runtime (fal-models without models)");
-        let runtime = cargo(&manifest, &target, &["build", "--no-default-features"], &["-p", "fal-models"])?;
+        let runtime = cargo(&manifest, &target, &["build"], &["-p", "fal-models"])?;
         report.runtime_build_seconds = Some(runtime.0);
         bar.set_message(format!("compiling {} endpoints", report.endpoints));
         let full = cargo(&manifest, &target, &["build", "--bins"], &[])?;
