@@ -751,6 +751,8 @@ async fn spoil_body(response: Response<Body>, delay: Option<Duration>) -> Respon
                 let _ = tx.unbounded_send(Ok(second));
             }
             None => {
+                // Let the first half reach the client before the connection breaks.
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 let cut = std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "mock: truncated body");
                 let _ = tx.unbounded_send(Err(cut));
             }

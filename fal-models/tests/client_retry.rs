@@ -1,0 +1,432 @@
+//! Retries over real HTTP: which failures are retried (and how often), `Retry-After`, the
+//! start-deadline 504 that must not be retried, and submits that must not be replayed.
+
+mod client_common;
+
+use std::time::{Duration, Instant};
+
+use client_common::*;
+use fal_models::client::RetryPolicy;
+use fal_models::error::{Operation, TimeoutKind};
+use fal_models::mock::{Fault, MockServer};
+use fal_models::{Client, Error};
+
+async fn completed_job(
+    server: &MockServer,
+    client: &Client,
+) -> fal_models::client::RequestHandle<EchoOutput> {
+    let handle = client.submit(&EchoInput::new("x")).await.unwrap();
+    while !client.status(&handle, false).await.unwrap().is_completed() {}
+    server.clear_requests();
+    handle
+}
+
+#[tokio::test]
+async fn gateway_errors_and_408_409_429_are_retried_until_success() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    let handle = completed_job(&server, &client).await;
+    for status in [408, 409, 429, 502, 503, 504] {
+        server.clear_requests();
+        server.inject(Operation::Result, Fault::ServerError(status));
+        assert_eq!(
+            client.result(&handle).await.unwrap(),
+            expected_output(),
+            "after {status}"
+        );
+        assert_eq!(
+            server.count(Operation::Result),
+            2,
+            "one retry after {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn other_statuses_are_not_retried() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    let handle = completed_job(&server, &client).await;
+    for status in [400, 401, 403, 404, 500] {
+        server.clear_requests();
+        server.inject(Operation::Result, Fault::ServerError(status));
+        let err = client.result(&handle).await.unwrap_err();
+        assert_eq!(err.status(), Some(status));
+        assert_eq!(
+            server.count(Operation::Result),
+            1,
+            "no retry after {status}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn retries_stop_after_max_retries_with_the_last_error() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server
+        .client_builder()
+        .retry(
+            RetryPolicy::default()
+                .max_retries(2)
+                .initial_backoff(Duration::from_millis(1))
+                .jitter(false),
+        )
+        .build()
+        .unwrap();
+    server.inject_times(Operation::Submit, Fault::ServerError(503), 10);
+    let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(server.count(Operation::Submit), 3);
+    assert_eq!(server.job_count(), 0);
+
+    let never = server
+        .client_builder()
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    server.clear_requests();
+    let err = never.submit(&EchoInput::new("x")).await.unwrap_err();
+    assert_eq!(err.status(), Some(503));
+    assert_eq!(server.count(Operation::Submit), 1);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    server.inject(
+        Operation::Submit,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let started = Instant::now();
+    client.submit(&EchoInput::new("x")).await.unwrap();
+    // The policy's own backoff is 5 ms: only Retry-After explains a one-second wait.
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.count(Operation::Submit), 2);
+    assert_eq!(server.job_count(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_limit_ends_retries_and_reports_it() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server
+        .client_builder()
+        .retry(RetryPolicy::default().max_retry_after(Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    server.inject(
+        Operation::Submit,
+        Fault::TooManyRequests {
+            retry_after_secs: 3600,
+        },
+    );
+    let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+    let Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(api.status, 429);
+    assert_eq!(api.retry_after, Some(Duration::from_secs(3600)));
+    assert_eq!(server.count(Operation::Submit), 1);
+}
+
+#[tokio::test]
+async fn the_user_start_deadline_504_is_a_timeout_and_never_retried() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    server.inject(Operation::Submit, Fault::StartDeadline);
+    let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::StartDeadline,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.count(Operation::Submit), 1);
+
+    let handle = completed_job(&server, &client).await;
+    server.inject(Operation::Result, Fault::StartDeadline);
+    let err = client.result(&handle).await.unwrap_err();
+    let Error::Timeout {
+        kind: TimeoutKind::StartDeadline,
+        request_id,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(request_id.as_deref(), Some(handle.request_id()));
+    assert_eq!(server.count(Operation::Result), 1);
+}
+
+#[tokio::test]
+async fn dropped_connections_on_reads_are_retried() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    let handle = completed_job(&server, &client).await;
+    server.inject_times(Operation::Status, Fault::Reset, 2);
+    assert!(client.status(&handle, true).await.unwrap().is_completed());
+    assert_eq!(server.count(Operation::Status), 3);
+    server.inject(Operation::Cancel, Fault::Reset);
+    client.cancel(&handle).await.unwrap();
+    assert_eq!(server.count(Operation::Cancel), 2);
+}
+
+#[tokio::test]
+async fn a_truncated_result_body_is_retried() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    let handle = completed_job(&server, &client).await;
+    server.inject(Operation::Result, Fault::TruncatedBody);
+    assert_eq!(client.result(&handle).await.unwrap(), expected_output());
+    assert_eq!(server.count(Operation::Result), 2);
+}
+
+#[tokio::test]
+async fn a_slow_body_beyond_the_request_timeout_times_out_then_succeeds_on_retry() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server
+        .client_builder()
+        .request_timeout(Some(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let handle = completed_job(&server, &client).await;
+    server.inject(Operation::Result, Fault::SlowBody(Duration::from_secs(2)));
+    assert_eq!(client.result(&handle).await.unwrap(), expected_output());
+    assert_eq!(server.count(Operation::Result), 2);
+
+    // Always slow: after the retries, a typed HTTP timeout naming the request.
+    server.clear_requests();
+    server.inject_times(
+        Operation::Result,
+        Fault::SlowBody(Duration::from_secs(2)),
+        10,
+    );
+    let err = client.result(&handle).await.unwrap_err();
+    let Error::Timeout {
+        kind: TimeoutKind::Http,
+        request_id,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(request_id.as_deref(), Some(handle.request_id()));
+    assert_eq!(server.count(Operation::Result), 4);
+}
+
+#[tokio::test]
+async fn a_slow_body_within_the_timeout_is_just_slow() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    let handle = completed_job(&server, &client).await;
+    server.inject(
+        Operation::Result,
+        Fault::SlowBody(Duration::from_millis(50)),
+    );
+    assert_eq!(client.result(&handle).await.unwrap(), expected_output());
+    assert_eq!(server.count(Operation::Result), 1);
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_a_decode_error_with_an_excerpt_and_not_retried() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    let handle = completed_job(&server, &client).await;
+    server.inject(Operation::Result, Fault::MalformedBody);
+    let err = client.result(&handle).await.unwrap_err();
+    let Error::Decode {
+        operation,
+        status,
+        body_excerpt,
+        request_id,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((*operation, *status), (Operation::Result, 200));
+    assert!(body_excerpt.contains("502 Bad Gateway"), "{body_excerpt}");
+    assert_eq!(request_id.as_deref(), Some(handle.request_id()));
+    assert_eq!(server.count(Operation::Result), 1);
+}
+
+#[tokio::test]
+async fn a_submit_dropped_after_sending_is_not_replayed() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    server.inject(Operation::Submit, Fault::ResetAfterHandling);
+    let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+    let Error::AmbiguousSubmit {
+        endpoint_id,
+        attempts,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!((endpoint_id.as_str(), *attempts), (ECHO_ID, 1));
+    assert!(err.to_string().contains("not replayed"), "{err}");
+    assert_eq!(
+        server.count(Operation::Submit),
+        1,
+        "a second submit was sent"
+    );
+    assert_eq!(server.job_count(), 1, "the job fal queued");
+
+    // Dropped before fal acted: the client cannot tell the difference, so the same answer.
+    server.clear_requests();
+    server.inject(Operation::Submit, Fault::Reset);
+    assert!(matches!(
+        client.submit(&EchoInput::new("x")).await,
+        Err(Error::AmbiguousSubmit { .. })
+    ));
+    assert_eq!(server.count(Operation::Submit), 1);
+
+    // The same for a sync run.
+    server.inject(Operation::Run, Fault::ResetAfterHandling);
+    assert!(matches!(
+        client.run(&EchoInput::new("x")).await,
+        Err(Error::AmbiguousSubmit { .. })
+    ));
+    assert_eq!(server.count(Operation::Run), 1);
+}
+
+#[tokio::test]
+async fn replaying_ambiguous_submits_is_opt_in() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server
+        .client_builder()
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(1))
+                .retry_ambiguous_submits(true),
+        )
+        .build()
+        .unwrap();
+    server.inject(Operation::Submit, Fault::ResetAfterHandling);
+    client.submit(&EchoInput::new("x")).await.unwrap();
+    assert_eq!(server.count(Operation::Submit), 2);
+    assert_eq!(server.job_count(), 2, "opting in accepts the duplicate job");
+}
+
+#[tokio::test]
+async fn a_submit_whose_answer_broke_off_keeps_the_request_id() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server.client();
+    server.inject(Operation::Submit, Fault::TruncatedBody);
+    let handle = client.submit(&EchoInput::new("x")).await.unwrap();
+    assert_eq!(server.count(Operation::Submit), 1);
+    assert_eq!(server.job_count(), 1);
+    assert_eq!(handle.status_url(), None, "rebuilt from the id");
+    assert_eq!(client.result(&handle).await.unwrap(), expected_output());
+}
+
+#[tokio::test]
+async fn a_submit_that_never_connected_is_retried() {
+    // A port nobody listens on: nothing was sent, so retrying cannot duplicate a job.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let client = Client::builder()
+        .key("k")
+        .queue_url(url)
+        .retry(
+            RetryPolicy::default()
+                .max_retries(2)
+                .initial_backoff(Duration::from_millis(1)),
+        )
+        .build()
+        .unwrap();
+    let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+    let Error::Transport {
+        operation: Operation::Submit,
+        source,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(source.is_connect());
+}
+
+#[tokio::test]
+async fn reads_retry_with_backoff_between_attempts() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let policy = RetryPolicy::default()
+        .max_retries(3)
+        .initial_backoff(Duration::from_millis(100))
+        .multiplier(2.0)
+        .jitter(false);
+    let client = server.client_builder().retry(policy).build().unwrap();
+    let handle = completed_job(&server, &client).await;
+    server.inject_times(Operation::Result, Fault::ServerError(503), 3);
+    let started = Instant::now();
+    client.result(&handle).await.unwrap();
+    // 100 + 200 + 400 ms of backoff.
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.count(Operation::Result), 4);
+}
