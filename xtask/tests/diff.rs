@@ -275,3 +275,57 @@ fn git_mode_compares_a_revision_with_the_working_tree() {
     assert!(stderr.contains("no-such-rev"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `count` endpoints whose output `a` and `b` both became nullable and `c` was removed.
+fn many_breaking_endpoints(dir: &Path, count: usize) {
+    let input = serde_json::json!({"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]});
+    let props = |nullable: bool| {
+        let ty = if nullable {
+            serde_json::json!({"anyOf": [{"type": "string"}, {"type": "null"}]})
+        } else {
+            serde_json::json!({"type": "string"})
+        };
+        serde_json::json!({"a": ty, "b": ty})
+    };
+    for i in 0..count {
+        let id = format!("owner/endpoint-{i:04}");
+        let mut old_props = props(false);
+        old_props["c"] = serde_json::json!({"type": "integer"});
+        let old = serde_json::json!({"type": "object", "properties": old_props, "required": ["a", "b", "c"]});
+        let new = serde_json::json!({"type": "object", "properties": props(true), "required": ["a", "b"]});
+        write_json(&dir.join(format!("old/{id}.json")), &document(&id, serde_json::json!({"Input": input, "Output": old})));
+        write_json(&dir.join(format!("new/{id}.json")), &document(&id, serde_json::json!({"Input": input, "Output": new})));
+    }
+}
+
+#[test]
+fn markdown_shares_a_row_between_siblings_and_fits_a_github_comment() {
+    let dir = temp_dir("diff-markdown-big");
+    many_breaking_endpoints(&dir, 400);
+    let (code, stdout, _) =
+        run(xtask().args(["diff", "--format", "markdown"]).arg(dir.join("old")).arg(dir.join("new")));
+    assert_eq!(code, 0);
+    let first = stdout.split("### ").nth(1).unwrap();
+    assert_eq!(
+        first,
+        "🔴 `owner/endpoint-0000` (ERR, fal-models major)\n\n\
+         | Level | Rule | Where | Change | Rust |\n|---|---|---|---|---|\n\
+         | ERR | `output-property-became-nullable` | `output.{a, b}` | may now be null | major |\n\
+         | ERR | `output-property-removed` | `output.c` | required property removed | major |\n\n"
+    );
+    assert!(stdout.len() < 65_536, "{} bytes", stdout.len());
+    let shown = stdout.matches("### ").count();
+    assert!(shown > 100 && shown < 400, "{shown} shown");
+    assert!(
+        stdout.ends_with(&format!(
+            "\n… {} more endpoint(s) not shown (comment size limit): run `cargo xtask diff` for the full report.\n",
+            400 - shown
+        )),
+        "{}",
+        &stdout[stdout.len() - 300..]
+    );
+    // The JSON report keeps one finding per property.
+    let (_, report) = diff_json(&dir.join("old"), &dir.join("new"), &[]);
+    assert_eq!(report["summary"]["by_rule"]["output-property-became-nullable"], 800);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -103,7 +103,8 @@ impl Report {
         out
     }
 
-    /// A PR comment: breaking endpoints first, info-only ones folded.
+    /// A PR comment: breaking endpoints first, info-only ones folded, findings that differ
+    /// only by property name on one row, cut to fit a GitHub comment.
     pub fn markdown(&self) -> String {
         let mut out = String::from("## fal schema changes\n\n");
         let _ = writeln!(out, "`{}` → `{}`: {}\n", self.old, self.new, self.summary_line());
@@ -113,15 +114,36 @@ impl Report {
         }
         let (loud, quiet): (Vec<&EndpointReport>, Vec<&EndpointReport>) =
             self.endpoints.iter().partition(|e| e.level() > Some(Level::Info));
+        let mut shown = 0;
         for endpoint in &loud {
-            markdown_endpoint(&mut out, endpoint);
-        }
-        if !quiet.is_empty() {
-            let _ = writeln!(out, "<details><summary>{} endpoint(s) with INFO changes only</summary>\n", quiet.len());
-            for endpoint in &quiet {
-                markdown_endpoint(&mut out, endpoint);
+            let section = markdown_endpoint(endpoint);
+            if out.len() + section.len() > MARKDOWN_BUDGET {
+                break;
             }
+            out.push_str(&section);
+            shown += 1;
+        }
+        if shown == loud.len() && !quiet.is_empty() {
+            let mut folded = String::new();
+            for endpoint in &quiet {
+                let section = markdown_endpoint(endpoint);
+                if out.len() + folded.len() + section.len() > MARKDOWN_BUDGET {
+                    break;
+                }
+                folded.push_str(&section);
+                shown += 1;
+            }
+            let count = shown - loud.len();
+            let _ = writeln!(out, "<details><summary>{count} endpoint(s) with INFO changes only</summary>\n");
+            out.push_str(&folded);
             out.push_str("</details>\n");
+        }
+        if shown < self.endpoints.len() {
+            let _ = writeln!(
+                out,
+                "\n… {} more endpoint(s) not shown (comment size limit): run `cargo xtask diff` for the full report.",
+                self.endpoints.len() - shown
+            );
         }
         out
     }
@@ -170,7 +192,11 @@ impl Report {
     }
 }
 
-fn markdown_endpoint(out: &mut String, endpoint: &EndpointReport) {
+/// GitHub refuses comments over 65536 characters; leave room for the tail.
+const MARKDOWN_BUDGET: usize = 60_000;
+
+fn markdown_endpoint(endpoint: &EndpointReport) -> String {
+    let mut out = String::new();
     let icon = match endpoint.level() {
         Some(Level::Err) => "🔴",
         Some(Level::Warn) => "🟡",
@@ -184,11 +210,38 @@ fn markdown_endpoint(out: &mut String, endpoint: &EndpointReport) {
         semver_str(endpoint.semver())
     );
     out.push_str("| Level | Rule | Where | Change | Rust |\n|---|---|---|---|---|\n");
-    for f in &endpoint.findings {
-        let path = if f.path.is_empty() { String::new() } else { format!("`{}`", cell(&f.path)) };
+    for (f, path) in grouped(&endpoint.findings) {
+        let path = if path.is_empty() { String::new() } else { format!("`{}`", cell(&path)) };
         let _ = writeln!(out, "| {} | `{}` | {path} | {} | {} |", f.level(), f.rule.id(), cell(&f.message), f.semver);
     }
     out.push('\n');
+    out
+}
+
+/// Findings with the same rule, verdict and message under the same parent share a row:
+/// `output.video.{content_type, file_name}`.
+fn grouped(findings: &[Finding]) -> Vec<(&Finding, String)> {
+    let mut groups: Vec<(&Finding, &str, Vec<&str>)> = Vec::new();
+    for f in findings {
+        let (parent, leaf) = match f.path.rsplit_once('.') {
+            Some((parent, leaf)) if !leaf.contains(['<', '[', '{']) => (parent, leaf),
+            _ => (f.path.as_str(), ""),
+        };
+        let same = |(g, p, _): &&mut (&Finding, &str, Vec<&str>)| {
+            g.rule == f.rule && g.semver == f.semver && g.message == f.message && *p == parent && !leaf.is_empty()
+        };
+        match groups.iter_mut().find(|g| same(g)) {
+            Some((_, _, leaves)) => leaves.push(leaf),
+            None => groups.push((f, parent, vec![leaf])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(f, parent, leaves)| match leaves.as_slice() {
+            [_] => (f, f.path.clone()),
+            many => (f, format!("{parent}.{{{}}}", many.join(", "))),
+        })
+        .collect()
 }
 
 /// Keeps a table cell on one line and its pipes from splitting the row.
