@@ -200,8 +200,9 @@ impl Client {
     /// Decodes fal's error answer: `{"detail": "text"}`, `{"detail": [{"loc", "msg", "type"}]}`,
     /// or anything else (kept as an excerpt).
     fn api_error(&self, call: &Call, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
-        let excerpt = self.excerpt(body);
-        let json: Option<Value> = serde_json::from_slice(body).ok();
+        let text = self.scrub(body);
+        let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
+        let json: Option<Value> = serde_json::from_str(&text).ok();
         let mut fields = Vec::new();
         let mut message = None;
         if let Some(json) = &json {
@@ -259,16 +260,19 @@ impl Client {
         }
     }
 
-    /// The start of a body for an error message, with the key (should a proxy echo it) removed.
-    pub(crate) fn excerpt(&self, body: &[u8]) -> String {
+    /// A body as text with the key (should a proxy echo it) replaced by `<redacted>`.
+    fn scrub(&self, body: &[u8]) -> String {
         let text = String::from_utf8_lossy(body);
-        let mut excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
-        if let Some(key) = self.inner.key.as_ref().map(|k| k.expose()) {
-            if !key.is_empty() {
-                excerpt = excerpt.replace(key, "<redacted>");
-            }
+        match self.inner.key.as_ref().map(|k| k.expose()) {
+            Some(key) if !key.is_empty() => text.replace(key, "<redacted>"),
+            _ => text.into_owned(),
         }
-        excerpt
+    }
+
+    /// The start of a body for an error message, scrubbed of the key.
+    pub(crate) fn excerpt(&self, body: &[u8]) -> String {
+        // Scrub before cutting, so no prefix of the key survives at the cut.
+        self.scrub(body).chars().take(EXCERPT_CHARS).collect()
     }
 }
 
