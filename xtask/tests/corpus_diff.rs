@@ -16,14 +16,65 @@ fn corpus_dir() -> PathBuf {
     })
 }
 
-#[test]
-fn corpus_pairs_diff_without_error() {
+/// `(older, docs)`, or `None` (with a notice) when the corpus is absent.
+fn corpus() -> Option<(PathBuf, PathBuf)> {
     let corpus = corpus_dir();
     let (older, docs) = (corpus.join("older"), corpus.join("docs"));
     if !older.is_dir() || !docs.is_dir() {
         eprintln!("skipped: no fal corpus at {} (set FAL_CORPUS_DIR)", corpus.display());
-        return;
+        return None;
     }
+    Some((older, docs))
+}
+
+/// Findings by rule id of `diff old new`.
+fn by_rule(old: &PathBuf, new: &PathBuf) -> BTreeMap<String, usize> {
+    let (code, stdout, stderr) = run(xtask().args(["diff", "--format", "json"]).arg(old).arg(new));
+    assert_eq!(code, 0, "{stderr}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    let counts = report["summary"]["by_rule"].as_object().unwrap();
+    counts.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap() as usize)).collect()
+}
+
+#[test]
+fn every_corpus_document_diffed_with_itself_has_no_findings() {
+    let Some((_, docs)) = corpus() else { return };
+    assert_eq!(by_rule(&docs, &docs), BTreeMap::new());
+}
+
+#[test]
+fn diffing_the_corpus_backwards_mirrors_every_rule() {
+    let Some((older, docs)) = corpus() else { return };
+    let forward = by_rule(&older, &docs);
+    let backward = by_rule(&docs, &older);
+    let n = |counts: &BTreeMap<String, usize>, rule: &str| counts.get(rule).copied().unwrap_or(0);
+    for (a, b) in [
+        ("endpoint-added", "endpoint-removed"),
+        ("input-constraint-tightened", "input-constraint-loosened"),
+        ("input-nullable-added", "input-nullable-removed"),
+        ("input-enum-value-added", "input-enum-value-removed"),
+        ("input-property-became-required", "input-property-became-optional"),
+        ("output-enum-value-added", "output-enum-value-removed"),
+        ("output-property-added", "output-property-removed"),
+        ("output-property-became-nullable", "output-property-became-non-nullable"),
+        ("output-property-became-optional", "output-property-became-required"),
+        ("default-changed", "default-changed"),
+        ("description-changed", "description-changed"),
+        ("type-renamed", "type-renamed"),
+    ] {
+        assert_eq!(n(&forward, a), n(&backward, b), "{a} forward vs {b} backward");
+        assert_eq!(n(&forward, b), n(&backward, a), "{b} forward vs {a} backward");
+    }
+    // A removed input property comes back as an optional or a required one.
+    assert_eq!(
+        n(&forward, "input-property-removed"),
+        n(&backward, "input-property-added") + n(&backward, "input-required-property-added")
+    );
+}
+
+#[test]
+fn corpus_pairs_diff_without_error() {
+    let Some((older, docs)) = corpus() else { return };
     let count = |dir: &PathBuf| std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
     let pairs = count(&older);
     let only_new = count(&docs) - pairs;

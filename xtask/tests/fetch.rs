@@ -458,3 +458,23 @@ fn endpoint_ids_that_would_escape_the_schemas_folder_are_refused() {
     assert_eq!(files(&dir), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn regen_runs_only_for_the_workspace_schemas_folder() {
+    let dir = temp_dir("fetch-regen");
+    let server = per_endpoint_server();
+    let (code, stdout, stderr) = run(xtask()
+        .args(["fetch", "--attempts", "1", "--schemas-dir"])
+        .arg(&dir)
+        .args(["--openapi-url", &format!("{}/api/openapi/queue/openapi.json", server.base)])
+        .arg("fal-ai/x"));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        format!(
+            "added      fal-ai/x\n1 added, 0 changed, 0 unchanged, 0 failed\nregen skipped: {} is not this workspace's schemas/\n",
+            dir.display()
+        )
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
