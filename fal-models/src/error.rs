@@ -13,7 +13,9 @@ use serde::{Deserialize, Serialize};
 #[non_exhaustive]
 pub enum Error {
     /// No API key: neither `FAL_KEY` nor `FAL_KEY_ID` + `FAL_KEY_SECRET` is set and none was given.
-    #[error("no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) or pass one to the builder")]
+    #[error(
+        "no fal API key: set FAL_KEY (or FAL_KEY_ID and FAL_KEY_SECRET) or pass one to the builder"
+    )]
     MissingKey,
 
     /// The client configuration is invalid (bad base URL, bad header value, ...).
@@ -115,7 +117,9 @@ pub enum Error {
 }
 
 fn request_suffix(request_id: Option<&str>) -> String {
-    request_id.map(|id| format!(" (request {id})")).unwrap_or_default()
+    request_id
+        .map(|id| format!(" (request {id})"))
+        .unwrap_or_default()
 }
 
 fn timeout_message(kind: TimeoutKind, request_id: Option<&str>, cancelled: bool) -> String {

@@ -4,27 +4,48 @@
 mod client_common;
 
 use client_common::*;
+use fal_models::Error;
 use fal_models::error::{LocSegment, Operation};
 use fal_models::mock::{Fault, JobFailure};
-use fal_models::Error;
 use serde_json::json;
 
 #[tokio::test]
 async fn invalid_input_is_a_422_with_field_details() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
-    let input = EchoInput { prompt: String::new(), duration: Some(5) };
+    let input = EchoInput {
+        prompt: String::new(),
+        duration: Some(5),
+    };
     let err = client.submit(&input).await.unwrap_err();
     assert_eq!(err.status(), Some(422));
-    let mut fields: Vec<_> = err.validation_errors().iter().map(|f| (f.field(), f.kind.clone(), f.msg.clone())).collect();
+    let mut fields: Vec<_> = err
+        .validation_errors()
+        .iter()
+        .map(|f| (f.field(), f.kind.clone(), f.msg.clone()))
+        .collect();
     fields.sort();
-    assert_eq!(fields, [
-        ("duration".into(), "literal_error".into(), "Input should be 4 or 8".into()),
-        ("prompt".into(), "string_too_short".into(), "String should have at least 1 character".into()),
-    ]);
+    assert_eq!(
+        fields,
+        [
+            (
+                "duration".into(),
+                "literal_error".into(),
+                "Input should be 4 or 8".into()
+            ),
+            (
+                "prompt".into(),
+                "string_too_short".into(),
+                "String should have at least 1 character".into()
+            ),
+        ]
+    );
     assert_eq!(err.validation_errors()[0].loc[0], LocSegment::from("body"));
     let text = err.to_string();
-    assert!(text.contains("HTTP 422") && text.contains("duration: Input should be 4 or 8"), "{text}");
+    assert!(
+        text.contains("HTTP 422") && text.contains("duration: Input should be 4 or 8"),
+        "{text}"
+    );
     assert_eq!(server.count(Operation::Submit), 1, "422 is not retried");
     assert_eq!(server.job_count(), 0);
 
@@ -37,18 +58,26 @@ async fn invalid_input_is_a_422_with_field_details() {
 async fn a_text_detail_and_the_error_type_header_are_kept() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
-    server.inject(Operation::Submit, Fault::Respond {
-        status: 422,
-        headers: vec![("X-Fal-Error-Type".into(), "content_policy_violation".into())],
-        body: r#"{"detail": "The prompt was flagged by the content checker"}"#.into(),
-    });
+    server.inject(
+        Operation::Submit,
+        Fault::Respond {
+            status: 422,
+            headers: vec![("X-Fal-Error-Type".into(), "content_policy_violation".into())],
+            body: r#"{"detail": "The prompt was flagged by the content checker"}"#.into(),
+        },
+    );
     let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
-    let Error::Api(api) = &err else { panic!("{err:?}") };
+    let Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(api.status, 422);
     assert_eq!(api.message, "The prompt was flagged by the content checker");
     assert!(api.fields.is_empty());
     assert_eq!(err.error_type(), Some("content_policy_violation"));
-    assert!(err.to_string().contains("[content_policy_violation]"), "{err}");
+    assert!(
+        err.to_string().contains("[content_policy_violation]"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -56,9 +85,18 @@ async fn a_non_json_error_body_is_kept_as_an_excerpt() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
     let page = format!("<html>{}</html>", "x".repeat(2000));
-    server.inject(Operation::Submit, Fault::Respond { status: 400, headers: vec![], body: page });
+    server.inject(
+        Operation::Submit,
+        Fault::Respond {
+            status: 400,
+            headers: vec![],
+            body: page,
+        },
+    );
     let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
-    let Error::Api(api) = &err else { panic!("{err:?}") };
+    let Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
     assert!(api.body_excerpt.starts_with("<html>xxx"));
     assert_eq!(api.body_excerpt.chars().count(), 512);
 }
@@ -67,27 +105,66 @@ async fn a_non_json_error_body_is_kept_as_an_excerpt() {
 async fn a_job_that_failed_validation_reports_its_fields_and_request_id() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
-    server.inject(Operation::Submit, Fault::FailJob(JobFailure::validation("prompt", "Prompt flagged", "content_policy_violation")));
+    server.inject(
+        Operation::Submit,
+        Fault::FailJob(JobFailure::validation(
+            "prompt",
+            "Prompt flagged",
+            "content_policy_violation",
+        )),
+    );
     let recorder = Recorder::default();
-    let err = client.subscribe(EchoInput::new("x")).on_progress(recorder.callback()).await.unwrap_err();
-    let Error::JobFailed { request_id, message, error_type, result_error } = &err else { panic!("{err:?}") };
-    let Some(fal_models::client::Progress::Submitted(handle)) = recorder.events().first().cloned() else { panic!() };
+    let err = client
+        .subscribe(EchoInput::new("x"))
+        .on_progress(recorder.callback())
+        .await
+        .unwrap_err();
+    let Error::JobFailed {
+        request_id,
+        message,
+        error_type,
+        result_error,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    let Some(fal_models::client::Progress::Submitted(handle)) = recorder.events().first().cloned()
+    else {
+        panic!()
+    };
     assert_eq!(request_id, handle.request_id());
     assert_eq!(message, "Prompt flagged");
     assert_eq!(error_type.as_deref(), Some("content_policy_violation"));
     assert_eq!(result_error.as_ref().unwrap().status, 422);
     assert_eq!(err.validation_errors()[0].field(), "prompt");
     assert_eq!(err.request_id(), Some(handle.request_id()));
-    assert_eq!(recorder.trace().last().map(String::as_str), Some("completed"));
+    assert_eq!(
+        recorder.trace().last().map(String::as_str),
+        Some("completed")
+    );
 }
 
 #[tokio::test]
 async fn a_job_with_an_internal_error_is_job_failed_with_the_result_status() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
-    server.inject(Operation::Submit, Fault::FailJob(JobFailure::internal("CUDA out of memory")));
-    let err = client.subscribe(EchoInput::new("x")).poll(std::time::Duration::from_millis(1)).await.unwrap_err();
-    let Error::JobFailed { message, result_error, .. } = &err else { panic!("{err:?}") };
+    server.inject(
+        Operation::Submit,
+        Fault::FailJob(JobFailure::internal("CUDA out of memory")),
+    );
+    let err = client
+        .subscribe(EchoInput::new("x"))
+        .poll(std::time::Duration::from_millis(1))
+        .await
+        .unwrap_err();
+    let Error::JobFailed {
+        message,
+        result_error,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(message, "CUDA out of memory");
     assert_eq!(result_error.as_ref().unwrap().status, 500);
     assert_eq!(err.error_type(), Some("internal_error"));
@@ -98,17 +175,32 @@ async fn a_job_with_an_internal_error_is_job_failed_with_the_result_status() {
 async fn a_job_whose_start_deadline_passed_is_a_start_deadline_timeout() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
-    server.inject(Operation::Submit, Fault::FailJob(JobFailure::start_deadline()));
+    server.inject(
+        Operation::Submit,
+        Fault::FailJob(JobFailure::start_deadline()),
+    );
     let err = client
         .subscribe(EchoInput::new("x"))
         .start_timeout(std::time::Duration::from_secs(5))
         .await
         .unwrap_err();
-    let Error::Timeout { kind, request_id, .. } = &err else { panic!("{err:?}") };
+    let Error::Timeout {
+        kind, request_id, ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(*kind, fal_models::error::TimeoutKind::StartDeadline);
     assert!(request_id.is_some());
-    assert_eq!(server.count(Operation::Result), 1, "the start-deadline 504 is not retried");
-    assert_eq!(server.requests()[0].header("x-fal-request-timeout"), Some("5"));
+    assert_eq!(
+        server.count(Operation::Result),
+        1,
+        "the start-deadline 504 is not retried"
+    );
+    assert_eq!(
+        server.requests()[0].header("x-fal-request-timeout"),
+        Some("5")
+    );
 }
 
 #[tokio::test]
@@ -122,14 +214,26 @@ async fn the_key_never_appears_in_debug_or_error_output() {
 
     let mut outputs = Vec::new();
     // An error body that echoes the key (a misbehaving proxy) is scrubbed.
-    server.inject(Operation::Submit, Fault::Respond { status: 400, headers: vec![], body: format!(r#"{{"detail": "bad header Key {KEY}"}}"#) });
+    server.inject(
+        Operation::Submit,
+        Fault::Respond {
+            status: 400,
+            headers: vec![],
+            body: format!(r#"{{"detail": "bad header Key {KEY}"}}"#),
+        },
+    );
     server.inject(Operation::Result, Fault::MalformedBody);
     let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
-    let Error::Api(api) = &err else { panic!("{err:?}") };
+    let Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
     assert!(api.body_excerpt.contains("<redacted>"));
     outputs.push(format!("{err} {err:?}"));
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();
-    outputs.push(format!("{handle:?} {}", serde_json::to_string(&handle).unwrap()));
+    outputs.push(format!(
+        "{handle:?} {}",
+        serde_json::to_string(&handle).unwrap()
+    ));
     let err = client.result(&handle).await.unwrap_err();
     outputs.push(format!("{err} {err:?}"));
     server.inject(Operation::Submit, Fault::ResetAfterHandling);
@@ -146,10 +250,14 @@ async fn the_key_never_appears_in_debug_or_error_output() {
 
 #[test]
 fn generated_inputs_redact_secret_fields_in_debug() {
-    let input = fal_models::fal_ai::sora_2::text_to_video::Input::new("a cat").api_key("sk-openai-secret");
+    let input =
+        fal_models::fal_ai::sora_2::text_to_video::Input::new("a cat").api_key("sk-openai-secret");
     let shown = format!("{input:?}");
     assert!(!shown.contains("sk-openai-secret"), "{shown}");
     assert!(shown.contains("a cat"));
     // It is still sent: redaction is for Debug only.
-    assert_eq!(serde_json::to_value(&input).unwrap()["api_key"], json!("sk-openai-secret"));
+    assert_eq!(
+        serde_json::to_value(&input).unwrap()["api_key"],
+        json!("sk-openai-secret")
+    );
 }

@@ -14,30 +14,46 @@ use std::time::Duration;
 
 #[tokio::test]
 async fn submit_poll_result_walks_the_queue_and_returns_typed_output() {
-    let server = echo_mock().queue_steps(2).progress_steps(2).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(2)
+        .progress_steps(2)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let handle = client.submit(&EchoInput::new("a cat")).await.unwrap();
     assert_eq!(handle.endpoint_id(), ECHO_ID);
     // fal's rule: status lives under owner/alias, without the sub-path.
-    let base = format!("{}/acme/video/requests/{}", server.queue_url(), handle.request_id());
+    let base = format!(
+        "{}/acme/video/requests/{}",
+        server.queue_url(),
+        handle.request_id()
+    );
     assert_eq!(handle.status_url(), Some(format!("{base}/status").as_str()));
 
     let mut seen = Vec::new();
     loop {
         let status = client.status(&handle, true).await.unwrap();
-        seen.push((status.status.clone(), status.queue_position, status.logs.len()));
+        seen.push((
+            status.status.clone(),
+            status.queue_position,
+            status.logs.len(),
+        ));
         if status.is_completed() {
             assert!(status.metrics.is_some());
             break;
         }
     }
-    assert_eq!(seen, [
-        (Status::InQueue, Some(1), 0),
-        (Status::InQueue, Some(0), 0),
-        (Status::InProgress, None, 1),
-        (Status::InProgress, None, 2),
-        (Status::Completed, None, 2),
-    ]);
+    assert_eq!(
+        seen,
+        [
+            (Status::InQueue, Some(1), 0),
+            (Status::InQueue, Some(0), 0),
+            (Status::InProgress, None, 1),
+            (Status::InProgress, None, 2),
+            (Status::Completed, None, 2),
+        ]
+    );
     let out = client.result(&handle).await.unwrap();
     assert_eq!(out, expected_output());
 
@@ -46,13 +62,23 @@ async fn submit_poll_result_walks_the_queue_and_returns_typed_output() {
     assert_eq!(submit.path, "/acme/video/text-to-video");
     assert_eq!(submit.header("authorization"), Some("Key mock-key"));
     assert_eq!(submit.header("content-type"), Some("application/json"));
-    assert!(submit.header("user-agent").unwrap().starts_with("fal-models-rust/"));
+    assert!(
+        submit
+            .header("user-agent")
+            .unwrap()
+            .starts_with("fal-models-rust/")
+    );
     assert_eq!(submit.json(), Some(json!({"prompt": "a cat"})));
 }
 
 #[tokio::test]
 async fn status_without_logs_sends_no_logs_query_and_gets_no_lines() {
-    let server = echo_mock().queue_steps(0).progress_steps(1).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(1)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();
     let status = client.status(&handle, false).await.unwrap();
@@ -72,24 +98,53 @@ async fn status_without_logs_sends_no_logs_query_and_gets_no_lines() {
 
 #[tokio::test]
 async fn status_stream_yields_each_state_with_new_logs_only_and_ends_after_completed() {
-    let server = echo_mock().queue_steps(1).progress_steps(3).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(1)
+        .progress_steps(3)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();
     let events: Vec<_> = client.status_stream(&handle, true).collect().await;
     let events: Vec<_> = events.into_iter().map(Result::unwrap).collect();
     let shape: Vec<_> = events
         .iter()
-        .map(|e| (e.status.as_str().to_owned(), e.logs.iter().map(|l| l.message.clone()).collect::<Vec<_>>()))
+        .map(|e| {
+            (
+                e.status.as_str().to_owned(),
+                e.logs.iter().map(|l| l.message.clone()).collect::<Vec<_>>(),
+            )
+        })
         .collect();
-    assert_eq!(shape, [
-        ("IN_QUEUE".to_owned(), vec![]),
-        ("IN_PROGRESS".to_owned(), vec!["mock: step 1 of 3".to_owned()]),
-        ("IN_PROGRESS".to_owned(), vec!["mock: step 2 of 3".to_owned()]),
-        ("IN_PROGRESS".to_owned(), vec!["mock: step 3 of 3".to_owned()]),
-        ("COMPLETED".to_owned(), vec![]),
-    ]);
-    let stream_request = server.requests().into_iter().find(|r| r.operation == Some(Operation::StatusStream)).unwrap();
-    assert_eq!(stream_request.path, format!("/acme/video/requests/{}/status/stream", handle.request_id()));
+    assert_eq!(
+        shape,
+        [
+            ("IN_QUEUE".to_owned(), vec![]),
+            (
+                "IN_PROGRESS".to_owned(),
+                vec!["mock: step 1 of 3".to_owned()]
+            ),
+            (
+                "IN_PROGRESS".to_owned(),
+                vec!["mock: step 2 of 3".to_owned()]
+            ),
+            (
+                "IN_PROGRESS".to_owned(),
+                vec!["mock: step 3 of 3".to_owned()]
+            ),
+            ("COMPLETED".to_owned(), vec![]),
+        ]
+    );
+    let stream_request = server
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::StatusStream))
+        .unwrap();
+    assert_eq!(
+        stream_request.path,
+        format!("/acme/video/requests/{}/status/stream", handle.request_id())
+    );
     assert_eq!(stream_request.query.as_deref(), Some("logs=1"));
     assert_eq!(stream_request.header("accept"), Some("text/event-stream"));
 }
@@ -99,16 +154,34 @@ async fn cancel_requests_cancellation_then_reports_already_completed() {
     let server = echo_mock().queue_steps(5).start().await.unwrap();
     let client = server.client();
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();
-    assert_eq!(client.cancel(&handle).await.unwrap(), CancelOutcome::Requested);
+    assert_eq!(
+        client.cancel(&handle).await.unwrap(),
+        CancelOutcome::Requested
+    );
     assert_eq!(server.is_cancelled(handle.request_id()), Some(true));
-    let cancel = server.requests().into_iter().find(|r| r.operation == Some(Operation::Cancel)).unwrap();
+    let cancel = server
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::Cancel))
+        .unwrap();
     assert_eq!(cancel.method, "PUT");
-    assert_eq!(cancel.path, format!("/acme/video/requests/{}/cancel", handle.request_id()));
+    assert_eq!(
+        cancel.path,
+        format!("/acme/video/requests/{}/cancel", handle.request_id())
+    );
 
-    let done = echo_mock().queue_steps(0).progress_steps(0).start().await.unwrap();
+    let done = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
     let client = done.client();
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();
-    assert_eq!(client.cancel(&handle).await.unwrap(), CancelOutcome::AlreadyCompleted);
+    assert_eq!(
+        client.cancel(&handle).await.unwrap(),
+        CancelOutcome::AlreadyCompleted
+    );
 }
 
 #[tokio::test]
@@ -117,7 +190,9 @@ async fn result_before_completion_is_a_typed_400_with_the_request_id() {
     let client = server.client();
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();
     let err = client.result(&handle).await.unwrap_err();
-    let Error::Api(api) = &err else { panic!("{err:?}") };
+    let Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(api.status, 400);
     assert_eq!(api.operation, Operation::Result);
     assert_eq!(api.message, "Request is still in progress");
@@ -131,20 +206,37 @@ async fn run_posts_to_the_run_host_and_returns_typed_output() {
     let client = server.client();
     let out = client.run(&EchoInput::new("x")).await.unwrap();
     assert_eq!(out, expected_output());
-    let json = client.run_json(ECHO_ID, &json!({"prompt": "y"})).await.unwrap();
+    let json = client
+        .run_json(ECHO_ID, &json!({"prompt": "y"}))
+        .await
+        .unwrap();
     assert_eq!(json["seed"], 42);
     let runs = server.requests();
     assert_eq!(runs.len(), 2);
-    assert!(runs.iter().all(|r| r.operation == Some(Operation::Run) && r.path == "/acme/video/text-to-video"));
+    assert!(
+        runs.iter()
+            .all(|r| r.operation == Some(Operation::Run) && r.path == "/acme/video/text-to-video")
+    );
 }
 
 #[tokio::test]
 async fn json_variants_work_for_endpoints_without_bindings() {
-    let server = echo_mock().queue_steps(0).progress_steps(0).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
-    let handle = client.submit_json(ECHO_ID, &json!({"prompt": "z"}), &SubmitOptions::new()).await.unwrap();
+    let handle = client
+        .submit_json(ECHO_ID, &json!({"prompt": "z"}), &SubmitOptions::new())
+        .await
+        .unwrap();
     let out = client.result(&handle).await.unwrap();
-    assert_eq!(out, json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}));
+    assert_eq!(
+        out,
+        json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42})
+    );
     let typed = client.result(&handle.typed::<EchoOutput>()).await.unwrap();
     assert_eq!(typed, expected_output());
 }
@@ -158,9 +250,15 @@ async fn submit_options_become_fal_headers_and_the_webhook_query() {
         .start_timeout(Duration::from_secs(30))
         .priority(Priority::Low)
         .runner_hint("runner-7");
-    client.submit_with(&EchoInput::new("x"), &options).await.unwrap();
+    client
+        .submit_with(&EchoInput::new("x"), &options)
+        .await
+        .unwrap();
     let submit = &server.requests()[0];
-    assert_eq!(submit.query.as_deref(), Some("fal_webhook=https%3A%2F%2Fhooks.example.com%2Ffal%3Fx%3D1%26y%3D2"));
+    assert_eq!(
+        submit.query.as_deref(),
+        Some("fal_webhook=https%3A%2F%2Fhooks.example.com%2Ffal%3Fx%3D1%26y%3D2")
+    );
     assert_eq!(submit.header("x-fal-request-timeout"), Some("30"));
     assert_eq!(submit.header("x-fal-queue-priority"), Some("low"));
     assert_eq!(submit.header("x-fal-runner-hint"), Some("runner-7"));
@@ -168,7 +266,12 @@ async fn submit_options_become_fal_headers_and_the_webhook_query() {
 
 #[tokio::test]
 async fn a_stored_handle_resumes_in_another_client_without_the_key_in_it() {
-    let server = echo_mock().queue_steps(0).progress_steps(0).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
     let handle = server.client().submit(&EchoInput::new("x")).await.unwrap();
     let stored = serde_json::to_string(&handle).unwrap();
     assert!(!stored.contains("mock-key"), "{stored}");
@@ -183,25 +286,46 @@ async fn a_stored_handle_resumes_in_another_client_without_the_key_in_it() {
     let bare = RequestHandle::<EchoOutput>::for_endpoint::<EchoInput>(handle.request_id());
     assert_eq!(bare.status_url(), None);
     assert_eq!(other.result(&bare).await.unwrap(), expected_output());
-    assert_eq!(other.status(&bare, false).await.unwrap().status, Status::Completed);
+    assert_eq!(
+        other.status(&bare, false).await.unwrap().status,
+        Status::Completed
+    );
     let last = server.requests().pop().unwrap();
-    assert_eq!(last.path, format!("/acme/video/requests/{}/status", handle.request_id()));
+    assert_eq!(
+        last.path,
+        format!("/acme/video/requests/{}/status", handle.request_id())
+    );
 }
 
 #[tokio::test]
 async fn handle_urls_on_another_host_are_not_trusted_with_the_key() {
-    let server = echo_mock().queue_steps(0).progress_steps(0).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
     let elsewhere = echo_mock().start().await.unwrap();
     let client = server.client();
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();
     let mut json = serde_json::to_value(&handle).unwrap();
-    let evil = format!("{}/acme/video/requests/{}", elsewhere.queue_url(), handle.request_id());
+    let evil = format!(
+        "{}/acme/video/requests/{}",
+        elsewhere.queue_url(),
+        handle.request_id()
+    );
     json["response_url"] = json!(evil);
     json["status_url"] = json!(format!("{evil}/status"));
     let tampered: RequestHandle<EchoOutput> = serde_json::from_value(json).unwrap();
     assert_eq!(client.result(&tampered).await.unwrap(), expected_output());
-    assert_eq!(client.status(&tampered, false).await.unwrap().status, Status::Completed);
-    assert!(elsewhere.requests().is_empty(), "the key went to a foreign host");
+    assert_eq!(
+        client.status(&tampered, false).await.unwrap().status,
+        Status::Completed
+    );
+    assert!(
+        elsewhere.requests().is_empty(),
+        "the key went to a foreign host"
+    );
 }
 
 #[tokio::test]
@@ -214,11 +338,17 @@ async fn workflow_ids_keep_their_prefix_in_request_paths() {
         .await
         .unwrap();
     let client = server.client();
-    let handle = client.submit_json("workflows/acme/flow/v2", &json!({}), &SubmitOptions::new()).await.unwrap();
+    let handle = client
+        .submit_json("workflows/acme/flow/v2", &json!({}), &SubmitOptions::new())
+        .await
+        .unwrap();
     let bare = RequestHandle::new("workflows/acme/flow/v2", handle.request_id());
     assert_eq!(client.result(&bare).await.unwrap(), json!({"ok": true}));
     let last = server.requests().pop().unwrap();
-    assert_eq!(last.path, format!("/workflows/acme/flow/requests/{}", handle.request_id()));
+    assert_eq!(
+        last.path,
+        format!("/workflows/acme/flow/requests/{}", handle.request_id())
+    );
 }
 
 #[tokio::test]
@@ -232,7 +362,10 @@ async fn unknown_status_values_decode_instead_of_failing() {
         body: r#"{"status": "PAUSED_FOR_MAINTENANCE", "request_id": "r", "logs": null, "new_field": 1}"#.into(),
     });
     let status = client.status(&handle, true).await.unwrap();
-    assert_eq!(status.status, Status::Other("PAUSED_FOR_MAINTENANCE".into()));
+    assert_eq!(
+        status.status,
+        Status::Other("PAUSED_FOR_MAINTENANCE".into())
+    );
     assert!(!status.is_completed());
 }
 
@@ -245,10 +378,17 @@ async fn key_comes_from_fal_key_or_id_and_secret_and_its_absence_is_an_error() {
         async move {
             server.clear_requests();
             client.submit(&EchoInput::new("x")).await.unwrap();
-            server.requests()[0].header("authorization").unwrap().to_owned()
+            server.requests()[0]
+                .header("authorization")
+                .unwrap()
+                .to_owned()
         }
     };
-    let builder = || Client::builder().queue_url(server.queue_url()).run_url(server.run_url());
+    let builder = || {
+        Client::builder()
+            .queue_url(server.queue_url())
+            .run_url(server.run_url())
+    };
     unsafe {
         std::env::remove_var("FAL_KEY");
         std::env::remove_var("FAL_KEY_ID");
@@ -263,14 +403,23 @@ async fn key_comes_from_fal_key_or_id_and_secret_and_its_absence_is_an_error() {
     assert_eq!(sent_key(builder().build().unwrap()).await, "Key id:secret");
     unsafe { std::env::set_var("FAL_KEY", "env-key") };
     assert_eq!(sent_key(builder().build().unwrap()).await, "Key env-key");
-    assert_eq!(sent_key(builder().key("explicit").build().unwrap()).await, "Key explicit");
+    assert_eq!(
+        sent_key(builder().key("explicit").build().unwrap()).await,
+        "Key explicit"
+    );
     unsafe {
         std::env::set_var("FAL_QUEUE_URL", server.queue_url());
         std::env::set_var("FAL_RUN_URL", server.run_url());
     }
     assert_eq!(sent_key(Client::from_env().unwrap()).await, "Key env-key");
     unsafe {
-        for name in ["FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "FAL_QUEUE_URL", "FAL_RUN_URL"] {
+        for name in [
+            "FAL_KEY",
+            "FAL_KEY_ID",
+            "FAL_KEY_SECRET",
+            "FAL_QUEUE_URL",
+            "FAL_RUN_URL",
+        ] {
             std::env::remove_var(name);
         }
     }
@@ -287,13 +436,27 @@ async fn key_comes_from_fal_key_or_id_and_secret_and_its_absence_is_an_error() {
 async fn a_caller_supplied_reqwest_client_is_used() {
     let server = echo_mock().start().await.unwrap();
     let http = reqwest::Client::builder().build().unwrap();
-    let client = server.client_builder().http_client(http).user_agent("my-app/1.0").build().unwrap();
+    let client = server
+        .client_builder()
+        .http_client(http)
+        .user_agent("my-app/1.0")
+        .build()
+        .unwrap();
     client.submit(&EchoInput::new("x")).await.unwrap();
-    assert_eq!(server.requests()[0].header("user-agent"), Some("my-app/1.0"));
+    assert_eq!(
+        server.requests()[0].header("user-agent"),
+        Some("my-app/1.0")
+    );
 }
 
 #[test]
 fn bad_configuration_is_a_config_error() {
-    assert!(matches!(Client::builder().key("k").queue_url("not a url").build(), Err(Error::Config(_))));
-    assert!(matches!(Client::builder().key("bad\nkey").build(), Err(Error::Config(_))));
+    assert!(matches!(
+        Client::builder().key("k").queue_url("not a url").build(),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        Client::builder().key("bad\nkey").build(),
+        Err(Error::Config(_))
+    ));
 }

@@ -6,10 +6,10 @@ mod client_common;
 use std::time::Duration;
 
 use client_common::*;
+use fal_models::Error;
 use fal_models::client::{Priority, Progress, SubscribeOptions};
 use fal_models::error::{Operation, TimeoutKind};
 use fal_models::mock::{Fault, MockServer};
-use fal_models::Error;
 use serde_json::json;
 
 const TRACE: [&str; 7] = [
@@ -24,58 +24,121 @@ const TRACE: [&str; 7] = [
 
 #[tokio::test]
 async fn subscribe_streams_progress_and_returns_the_typed_output() {
-    let server = echo_mock().queue_steps(2).progress_steps(2).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(2)
+        .progress_steps(2)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let recorder = Recorder::default();
-    let out = client.subscribe(EchoInput::new("a cat")).on_progress(recorder.callback()).await.unwrap();
+    let out = client
+        .subscribe(EchoInput::new("a cat"))
+        .on_progress(recorder.callback())
+        .await
+        .unwrap();
     assert_eq!(out, expected_output());
     assert_eq!(recorder.trace(), TRACE);
     assert_eq!(server.count(Operation::Submit), 1);
     assert_eq!(server.count(Operation::StatusStream), 1);
     assert_eq!(server.count(Operation::Status), 0);
     assert_eq!(server.count(Operation::Result), 1);
-    let Progress::Submitted(handle) = &recorder.events()[0] else { panic!() };
+    let Progress::Submitted(handle) = &recorder.events()[0] else {
+        panic!()
+    };
     assert_eq!(handle.endpoint_id(), ECHO_ID);
 }
 
 #[tokio::test]
 async fn subscribe_can_poll_instead_and_reports_each_log_line_once() {
-    let server = echo_mock().queue_steps(2).progress_steps(2).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(2)
+        .progress_steps(2)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let recorder = Recorder::default();
-    let options = SubscribeOptions::new().poll(Duration::from_millis(1)).on_progress(recorder.callback());
-    let out = client.subscribe_with(EchoInput::new("a cat"), options).await.unwrap();
+    let options = SubscribeOptions::new()
+        .poll(Duration::from_millis(1))
+        .on_progress(recorder.callback());
+    let out = client
+        .subscribe_with(EchoInput::new("a cat"), options)
+        .await
+        .unwrap();
     assert_eq!(out, expected_output());
     // Polled statuses repeat all lines so far; each is delivered once.
     assert_eq!(recorder.trace(), TRACE);
     assert_eq!(server.count(Operation::StatusStream), 0);
     assert_eq!(server.count(Operation::Status), 5);
-    assert!(server.requests().iter().filter(|r| r.operation == Some(Operation::Status)).all(|r| r.query.as_deref() == Some("logs=1")));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.operation == Some(Operation::Status))
+            .all(|r| r.query.as_deref() == Some("logs=1"))
+    );
 }
 
 #[tokio::test]
 async fn without_logs_no_lines_are_asked_for() {
-    let server = echo_mock().queue_steps(0).progress_steps(2).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(2)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let recorder = Recorder::default();
-    client.subscribe(EchoInput::new("x")).logs(false).on_progress(recorder.callback()).await.unwrap();
+    client
+        .subscribe(EchoInput::new("x"))
+        .logs(false)
+        .on_progress(recorder.callback())
+        .await
+        .unwrap();
     assert_eq!(recorder.trace(), ["submitted", "progress", "completed"]);
-    let stream = server.requests().into_iter().find(|r| r.operation == Some(Operation::StatusStream)).unwrap();
+    let stream = server
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::StatusStream))
+        .unwrap();
     assert_eq!(stream.query, None);
 }
 
 #[tokio::test]
 async fn a_broken_status_stream_is_reopened_without_repeating_logs() {
-    let server = echo_mock().queue_steps(1).progress_steps(4).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(1)
+        .progress_steps(4)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let recorder = Recorder::default();
     server.inject_times(Operation::StatusStream, Fault::StreamDrop, 2);
-    let out = client.subscribe(EchoInput::new("x")).on_progress(recorder.callback()).await.unwrap();
+    let out = client
+        .subscribe(EchoInput::new("x"))
+        .on_progress(recorder.callback())
+        .await
+        .unwrap();
     assert_eq!(out, expected_output());
     let trace = recorder.trace();
-    assert_eq!(trace.iter().filter(|t| *t == "reconnect").count(), 2, "{trace:?}");
-    let logs: Vec<_> = trace.iter().filter(|t| t.starts_with("log:")).cloned().collect();
-    assert_eq!(logs, (1..=4).map(|i| format!("log:mock: step {i} of 4")).collect::<Vec<_>>());
+    assert_eq!(
+        trace.iter().filter(|t| *t == "reconnect").count(),
+        2,
+        "{trace:?}"
+    );
+    let logs: Vec<_> = trace
+        .iter()
+        .filter(|t| t.starts_with("log:"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        logs,
+        (1..=4)
+            .map(|i| format!("log:mock: step {i} of 4"))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(trace.last().map(String::as_str), Some("completed"));
     assert_eq!(server.count(Operation::StatusStream), 3);
     assert_eq!(server.count(Operation::Submit), 1);
@@ -87,7 +150,16 @@ async fn a_status_stream_that_keeps_breaking_ends_with_an_error_naming_the_reque
     let client = server.client();
     server.inject_times(Operation::StatusStream, Fault::Reset, 1000);
     let err = client.subscribe(EchoInput::new("x")).await.unwrap_err();
-    assert!(matches!(err, Error::Transport { operation: Operation::StatusStream, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Transport {
+                operation: Operation::StatusStream,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.request_id().is_some());
     assert_eq!(server.count(Operation::Submit), 1);
     // 1 + 3 reconnects, each opening with 1 + 3 attempts; a status check between reconnects.
@@ -101,22 +173,38 @@ async fn a_stream_open_failure_is_retried() {
     let client = server.client();
     server.inject(Operation::StatusStream, Fault::ServerError(503));
     server.inject(Operation::StatusStream, Fault::Reset);
-    assert_eq!(client.subscribe(EchoInput::new("x")).await.unwrap(), expected_output());
+    assert_eq!(
+        client.subscribe(EchoInput::new("x")).await.unwrap(),
+        expected_output()
+    );
     assert_eq!(server.count(Operation::Submit), 1);
 }
 
 #[tokio::test]
 async fn a_server_without_the_stream_endpoint_is_polled() {
-    let server = echo_mock().queue_steps(0).progress_steps(0).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     server.inject(Operation::StatusStream, Fault::ServerError(404));
-    assert_eq!(client.subscribe(EchoInput::new("x")).await.unwrap(), expected_output());
+    assert_eq!(
+        client.subscribe(EchoInput::new("x")).await.unwrap(),
+        expected_output()
+    );
     assert!(server.count(Operation::Status) >= 1);
 }
 
 #[tokio::test]
 async fn the_overall_timeout_cancels_the_job_on_fal() {
-    let server = echo_mock().queue_steps(1000).stream_interval(Duration::from_millis(20)).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(1000)
+        .stream_interval(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let recorder = Recorder::default();
     let err = client
@@ -125,10 +213,19 @@ async fn the_overall_timeout_cancels_the_job_on_fal() {
         .on_progress(recorder.callback())
         .await
         .unwrap_err();
-    let Error::Timeout { kind, request_id, cancelled } = &err else { panic!("{err:?}") };
+    let Error::Timeout {
+        kind,
+        request_id,
+        cancelled,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!(*kind, TimeoutKind::Subscribe);
     assert!(*cancelled);
-    let Progress::Submitted(handle) = &recorder.events()[0] else { panic!() };
+    let Progress::Submitted(handle) = &recorder.events()[0] else {
+        panic!()
+    };
     assert_eq!(request_id.as_deref(), Some(handle.request_id()));
     assert_eq!(server.is_cancelled(handle.request_id()), Some(true));
     assert_eq!(server.count(Operation::Cancel), 1);
@@ -137,11 +234,28 @@ async fn the_overall_timeout_cancels_the_job_on_fal() {
 
 #[tokio::test]
 async fn the_timeout_can_leave_the_job_running() {
-    let server = echo_mock().queue_steps(1000).stream_interval(Duration::from_millis(20)).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(1000)
+        .stream_interval(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
-    let options = SubscribeOptions::new().timeout(Duration::from_millis(50)).cancel_on_timeout(false);
-    let err = client.subscribe_with(EchoInput::new("x"), options).await.unwrap_err();
-    assert!(matches!(err, Error::Timeout { kind: TimeoutKind::Subscribe, cancelled: false, .. }));
+    let options = SubscribeOptions::new()
+        .timeout(Duration::from_millis(50))
+        .cancel_on_timeout(false);
+    let err = client
+        .subscribe_with(EchoInput::new("x"), options)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Timeout {
+            kind: TimeoutKind::Subscribe,
+            cancelled: false,
+            ..
+        }
+    ));
     assert_eq!(server.count(Operation::Cancel), 0);
 }
 
@@ -158,7 +272,10 @@ async fn subscribe_passes_webhook_priority_and_start_deadline() {
         .await
         .unwrap();
     let submit = &server.requests()[0];
-    assert_eq!(submit.query.as_deref(), Some("fal_webhook=https%3A%2F%2Fhooks.example.com%2Fdone"));
+    assert_eq!(
+        submit.query.as_deref(),
+        Some("fal_webhook=https%3A%2F%2Fhooks.example.com%2Fdone")
+    );
     assert_eq!(submit.header("x-fal-queue-priority"), Some("low"));
     assert_eq!(submit.header("x-fal-request-timeout"), Some("2.500"));
     assert_eq!(submit.header("x-fal-runner-hint"), Some("r1"));
@@ -166,15 +283,27 @@ async fn subscribe_passes_webhook_priority_and_start_deadline() {
 
 #[tokio::test]
 async fn subscribe_json_works_for_any_endpoint() {
-    let server = MockServer::builder().endpoint("someone/else/model", json!({"text": "hi"})).start().await.unwrap();
-    let out = server.client().subscribe_json("someone/else/model", json!({"anything": 1})).await.unwrap();
+    let server = MockServer::builder()
+        .endpoint("someone/else/model", json!({"text": "hi"}))
+        .start()
+        .await
+        .unwrap();
+    let out = server
+        .client()
+        .subscribe_json("someone/else/model", json!({"anything": 1}))
+        .await
+        .unwrap();
     assert_eq!(out, json!({"text": "hi"}));
 }
 
 #[tokio::test]
 async fn subscribe_reports_an_invalid_input_without_waiting() {
     let server = echo_mock().start().await.unwrap();
-    let err = server.client().subscribe(EchoInput::new("")).await.unwrap_err();
+    let err = server
+        .client()
+        .subscribe(EchoInput::new(""))
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(422));
     assert_eq!(server.count(Operation::StatusStream), 0);
 }
@@ -182,16 +311,31 @@ async fn subscribe_reports_an_invalid_input_without_waiting() {
 #[tokio::test]
 async fn generated_bindings_plug_straight_in() {
     use fal_models::fal_ai::sora_2::text_to_video::{Duration as Seconds, Input};
-    let server = MockServer::builder().schemas_dir(schemas_dir()).unwrap().start().await.unwrap();
+    let server = MockServer::builder()
+        .schemas_dir(schemas_dir())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     let input = Input::new("a cat surfing at dusk").duration(Seconds::Seconds8);
     let out = client.subscribe(input.clone()).await.unwrap();
     assert!(out.video.url.starts_with("https://"), "{}", out.video.url);
-    let submit = server.requests().into_iter().find(|r| r.operation == Some(Operation::Submit)).unwrap();
+    let submit = server
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::Submit))
+        .unwrap();
     assert_eq!(submit.path, "/fal-ai/sora-2/text-to-video");
     assert_eq!(submit.json().unwrap()["duration"], json!(8));
     // Status and result under owner/alias.
-    assert!(server.requests().iter().skip(1).all(|r| r.path.starts_with("/fal-ai/sora-2/requests/")));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .skip(1)
+            .all(|r| r.path.starts_with("/fal-ai/sora-2/requests/"))
+    );
     let ran = client.run(&input).await.unwrap();
     assert_eq!(ran.video.url, out.video.url);
 }

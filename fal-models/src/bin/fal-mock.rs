@@ -48,7 +48,10 @@ fn parse_args() -> Result<Args, String> {
             return Err(String::new());
         }
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |v: &str| v.parse::<u64>().map_err(|_| format!("{flag}: not a number: {v}"));
+        let number = |v: &str| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag}: not a number: {v}"))
+        };
         match flag.as_str() {
             "--schemas" => args.schemas = value,
             "--port" => args.port = number(&value)? as u16,
@@ -97,13 +100,19 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("fal-mock serving {} endpoints:", server.endpoint_ids().len());
+    println!(
+        "fal-mock serving {} endpoints:",
+        server.endpoint_ids().len()
+    );
     for id in server.endpoint_ids() {
         println!("  {id}");
     }
     println!("export FAL_QUEUE_URL={}", server.queue_url());
     println!("export FAL_RUN_URL={}", server.run_url());
-    println!("export FAL_KEY={}", args.key.as_deref().unwrap_or(fal_models::mock::MOCK_KEY));
+    println!(
+        "export FAL_KEY={}",
+        args.key.as_deref().unwrap_or(fal_models::mock::MOCK_KEY)
+    );
     // Serve until the process is stopped (Ctrl-C).
     std::future::pending::<()>().await;
     ExitCode::SUCCESS

@@ -253,9 +253,12 @@ impl ClientBuilder {
         };
         let authorization = match &key {
             Some(k) => {
-                let mut v = HeaderValue::from_str(&format!("Key {}", k.expose())).map_err(|_| {
-                    Error::Config("the API key contains characters not allowed in a header".into())
-                })?;
+                let mut v =
+                    HeaderValue::from_str(&format!("Key {}", k.expose())).map_err(|_| {
+                        Error::Config(
+                            "the API key contains characters not allowed in a header".into(),
+                        )
+                    })?;
                 v.set_sensitive(true);
                 Some(v)
             }
@@ -297,7 +300,11 @@ impl ClientBuilder {
 
 /// `FAL_KEY`, or `FAL_KEY_ID:FAL_KEY_SECRET`.
 fn key_from_env() -> Option<ApiKey> {
-    let non_empty = |name| std::env::var(name).ok().filter(|v: &String| !v.trim().is_empty());
+    let non_empty = |name| {
+        std::env::var(name)
+            .ok()
+            .filter(|v: &String| !v.trim().is_empty())
+    };
     if let Some(key) = non_empty("FAL_KEY") {
         return Some(ApiKey(key.trim().to_owned()));
     }
@@ -339,7 +346,10 @@ impl Client {
     /// A client with the key from `FAL_KEY` (or `FAL_KEY_ID` + `FAL_KEY_SECRET`) and the base
     /// URLs from `FAL_QUEUE_URL` / `FAL_RUN_URL` when set, else fal's hosts.
     pub fn from_env() -> Result<Client, Error> {
-        ClientBuilder::default().key_from_env().urls_from_env().build()
+        ClientBuilder::default()
+            .key_from_env()
+            .urls_from_env()
+            .build()
     }
 
     /// A client with this key and default settings.
@@ -364,7 +374,10 @@ impl Client {
         options: &SubmitOptions,
     ) -> Result<RequestHandle<E::Output>, Error> {
         let body = serialize_input(E::ENDPOINT_ID, input)?;
-        Ok(self.submit_raw(E::ENDPOINT_ID, body, options).await?.typed())
+        Ok(self
+            .submit_raw(E::ENDPOINT_ID, body, options)
+            .await?
+            .typed())
     }
 
     /// Submits a JSON input to any endpoint (for endpoints without bindings).
@@ -413,24 +426,29 @@ impl Client {
             timeout: self.inner.request_timeout,
         };
         let reply = self.call(&call).await?;
-        let submitted: SubmitResponse = serde_json::from_slice(&reply.body).map_err(|source| {
-            Error::Decode {
+        let submitted: SubmitResponse =
+            serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
                 operation: Operation::Submit,
                 request_id: transport::find_request_id(&String::from_utf8_lossy(&reply.body)),
                 status: reply.status,
                 source,
                 body_excerpt: self.excerpt(&reply.body),
-            }
-        })?;
-        Ok(RequestHandle::new(endpoint_id, submitted.request_id).with_urls(
-            submitted.status_url,
-            submitted.response_url,
-            submitted.cancel_url,
-        ))
+            })?;
+        Ok(
+            RequestHandle::new(endpoint_id, submitted.request_id).with_urls(
+                submitted.status_url,
+                submitted.response_url,
+                submitted.cancel_url,
+            ),
+        )
     }
 
     /// The request's current status; with `logs`, all its log lines so far.
-    pub async fn status<O>(&self, handle: &RequestHandle<O>, logs: bool) -> Result<QueueStatus, Error> {
+    pub async fn status<O>(
+        &self,
+        handle: &RequestHandle<O>,
+        logs: bool,
+    ) -> Result<QueueStatus, Error> {
         let mut url = self.request_url(handle, RequestUrl::Status);
         if logs {
             url = with_query(&url, "logs=1");
@@ -499,7 +517,11 @@ impl Client {
         self.run_raw(endpoint_id, body).await
     }
 
-    async fn run_raw<O: DeserializeOwned>(&self, endpoint_id: &str, body: Vec<u8>) -> Result<O, Error> {
+    async fn run_raw<O: DeserializeOwned>(
+        &self,
+        endpoint_id: &str,
+        body: Vec<u8>,
+    ) -> Result<O, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
         let call = Call {
             op: Operation::Run,
@@ -519,7 +541,11 @@ impl Client {
     /// output. Configure progress, polling, timeout, webhook, priority or start deadline on the
     /// returned [`Subscribe`] before awaiting it.
     pub fn subscribe<E: Endpoint>(&self, input: E) -> Subscribe<'_, E::Output> {
-        Subscribe::new(self, E::ENDPOINT_ID, serialize_input(E::ENDPOINT_ID, &input))
+        Subscribe::new(
+            self,
+            E::ENDPOINT_ID,
+            serialize_input(E::ENDPOINT_ID, &input),
+        )
     }
 
     /// [`subscribe`](Self::subscribe) with options given up front.
@@ -610,7 +636,12 @@ impl Client {
         Url::parse(url).is_ok_and(|u| u.origin() == self.inner.queue_origin.origin())
     }
 
-    fn decode<T: DeserializeOwned>(&self, op: Operation, request_id: &str, reply: &transport::Reply) -> Result<T, Error> {
+    fn decode<T: DeserializeOwned>(
+        &self,
+        op: Operation,
+        request_id: &str,
+        reply: &transport::Reply,
+    ) -> Result<T, Error> {
         serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
             operation: op,
             request_id: (!request_id.is_empty()).then(|| request_id.to_owned()),
@@ -651,87 +682,110 @@ fn status_stream(
     call: Call,
     request_id: String,
 ) -> BoxStream<'static, Result<QueueStatus, Error>> {
-    futures::stream::unfold(StreamState::Connect(client, call, request_id), |state| async move {
-        let mut state = state;
-        loop {
-            match state {
-                StreamState::Done => return None,
-                StreamState::Connect(client, call, request_id) => match client.open(&call).await {
-                    Ok(response) => {
-                        state = StreamState::Reading {
-                            client,
-                            request_id,
-                            body: response.bytes_stream().map(|r| r.map(|b| b.to_vec())).boxed(),
-                            decoder: sse::SseDecoder::default(),
-                            pending: Default::default(),
+    futures::stream::unfold(
+        StreamState::Connect(client, call, request_id),
+        |state| async move {
+            let mut state = state;
+            loop {
+                match state {
+                    StreamState::Done => return None,
+                    StreamState::Connect(client, call, request_id) => {
+                        match client.open(&call).await {
+                            Ok(response) => {
+                                state = StreamState::Reading {
+                                    client,
+                                    request_id,
+                                    body: response
+                                        .bytes_stream()
+                                        .map(|r| r.map(|b| b.to_vec()))
+                                        .boxed(),
+                                    decoder: sse::SseDecoder::default(),
+                                    pending: Default::default(),
+                                }
+                            }
+                            Err(e) => return Some((Err(e), StreamState::Done)),
                         }
                     }
-                    Err(e) => return Some((Err(e), StreamState::Done)),
-                },
-                StreamState::Reading {
-                    client,
-                    request_id,
-                    mut body,
-                    mut decoder,
-                    mut pending,
-                } => {
-                    if let Some(data) = pending.pop_front() {
-                        return Some(match serde_json::from_str::<QueueStatus>(&data) {
-                            Ok(status) => {
-                                let next = if status.is_completed() {
-                                    StreamState::Done
-                                } else {
-                                    StreamState::Reading { client, request_id, body, decoder, pending }
-                                };
-                                (Ok(status), next)
-                            }
-                            Err(source) => {
-                                let err = Error::Decode {
+                    StreamState::Reading {
+                        client,
+                        request_id,
+                        mut body,
+                        mut decoder,
+                        mut pending,
+                    } => {
+                        if let Some(data) = pending.pop_front() {
+                            return Some(match serde_json::from_str::<QueueStatus>(&data) {
+                                Ok(status) => {
+                                    let next = if status.is_completed() {
+                                        StreamState::Done
+                                    } else {
+                                        StreamState::Reading {
+                                            client,
+                                            request_id,
+                                            body,
+                                            decoder,
+                                            pending,
+                                        }
+                                    };
+                                    (Ok(status), next)
+                                }
+                                Err(source) => {
+                                    let err = Error::Decode {
+                                        operation: Operation::StatusStream,
+                                        request_id: Some(request_id),
+                                        status: 200,
+                                        source,
+                                        body_excerpt: client.excerpt(data.as_bytes()),
+                                    };
+                                    (Err(err), StreamState::Done)
+                                }
+                            });
+                        }
+                        let next = match client.inner.stream_idle_timeout {
+                            Some(idle) => match tokio::time::timeout(idle, body.next()).await {
+                                Ok(next) => next,
+                                Err(_) => {
+                                    let err = Error::Timeout {
+                                        kind: TimeoutKind::StreamIdle,
+                                        request_id: Some(request_id),
+                                        cancelled: false,
+                                    };
+                                    return Some((Err(err), StreamState::Done));
+                                }
+                            },
+                            None => body.next().await,
+                        };
+                        match next {
+                            Some(Ok(chunk)) => pending.extend(decoder.push(&chunk)),
+                            Some(Err(source)) => {
+                                let err = Error::Transport {
                                     operation: Operation::StatusStream,
                                     request_id: Some(request_id),
-                                    status: 200,
                                     source,
-                                    body_excerpt: client.excerpt(data.as_bytes()),
-                                };
-                                (Err(err), StreamState::Done)
-                            }
-                        });
-                    }
-                    let next = match client.inner.stream_idle_timeout {
-                        Some(idle) => match tokio::time::timeout(idle, body.next()).await {
-                            Ok(next) => next,
-                            Err(_) => {
-                                let err = Error::Timeout {
-                                    kind: TimeoutKind::StreamIdle,
-                                    request_id: Some(request_id),
-                                    cancelled: false,
                                 };
                                 return Some((Err(err), StreamState::Done));
                             }
-                        },
-                        None => body.next().await,
-                    };
-                    match next {
-                        Some(Ok(chunk)) => pending.extend(decoder.push(&chunk)),
-                        Some(Err(source)) => {
-                            let err = Error::Transport {
-                                operation: Operation::StatusStream,
-                                request_id: Some(request_id),
-                                source,
-                            };
-                            return Some((Err(err), StreamState::Done));
+                            None => match decoder.finish() {
+                                Some(last) => pending.push_back(last),
+                                None => {
+                                    return Some((
+                                        Err(Error::StreamEnded { request_id }),
+                                        StreamState::Done,
+                                    ));
+                                }
+                            },
                         }
-                        None => match decoder.finish() {
-                            Some(last) => pending.push_back(last),
-                            None => {
-                                return Some((Err(Error::StreamEnded { request_id }), StreamState::Done));
-                            }
-                        },
+                        state = StreamState::Reading {
+                            client,
+                            request_id,
+                            body,
+                            decoder,
+                            pending,
+                        };
                     }
-                    state = StreamState::Reading { client, request_id, body, decoder, pending };
                 }
             }
-        }
-    })
+        },
+    )
     .boxed()
 }

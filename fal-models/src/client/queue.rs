@@ -273,9 +273,15 @@ mod tests {
 
     #[test]
     fn app_path_drops_sub_path_but_keeps_workflow_prefix() {
-        assert_eq!(queue_app_path("fal-ai/sora-2/text-to-video/pro"), "fal-ai/sora-2");
+        assert_eq!(
+            queue_app_path("fal-ai/sora-2/text-to-video/pro"),
+            "fal-ai/sora-2"
+        );
         assert_eq!(queue_app_path("fal-ai/veo3"), "fal-ai/veo3");
-        assert_eq!(queue_app_path("workflows/acme/flow/v2"), "workflows/acme/flow");
+        assert_eq!(
+            queue_app_path("workflows/acme/flow/v2"),
+            "workflows/acme/flow"
+        );
         assert_eq!(queue_app_path("comfy/acme/flow"), "comfy/acme/flow");
         assert_eq!(queue_app_path("solo"), "solo");
     }

@@ -74,10 +74,10 @@ mod tests {
     fn splits_events_across_chunks_and_ignores_comments() {
         let mut d = SseDecoder::default();
         assert!(d.push(b": keepalive\n\ndata: {\"a\"").is_empty());
-        assert_eq!(d.push(b":1}\n\nevent: x\r\ndata:2\r\ndata: 3\r\n\r\n"), [
-            "{\"a\":1}",
-            "2\n3"
-        ]);
+        assert_eq!(
+            d.push(b":1}\n\nevent: x\r\ndata:2\r\ndata: 3\r\n\r\n"),
+            ["{\"a\":1}", "2\n3"]
+        );
         assert!(d.push(b"data: tail").is_empty());
         assert_eq!(d.finish().as_deref(), Some("tail"));
         assert_eq!(d.finish(), None);

@@ -10,7 +10,9 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{CancelOutcome, Client, LogEntry, Priority, QueueStatus, RequestHandle, Status, SubmitOptions};
+use super::{
+    CancelOutcome, Client, LogEntry, Priority, QueueStatus, RequestHandle, Status, SubmitOptions,
+};
 use crate::error::{Error, TimeoutKind};
 
 /// How `subscribe` waits for the job.
@@ -87,7 +89,10 @@ impl fmt::Debug for SubscribeOptions {
             .field("timeout", &self.timeout)
             .field("logs", &self.logs)
             .field("cancel_on_timeout", &self.cancel_on_timeout)
-            .field("on_progress", &self.on_progress.as_ref().map(|_| "<callback>"))
+            .field(
+                "on_progress",
+                &self.on_progress.as_ref().map(|_| "<callback>"),
+            )
             .finish()
     }
 }
@@ -265,7 +270,9 @@ impl<'c, O: DeserializeOwned + Send + 'static> IntoFuture for Subscribe<'c, O> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let body = self.body?;
-            self.client.subscribe_raw(&self.endpoint_id, body, self.options).await
+            self.client
+                .subscribe_raw(&self.endpoint_id, body, self.options)
+                .await
         })
     }
 }
@@ -298,7 +305,9 @@ impl Tracker {
         let changed = self.last.as_ref() != Some(&key);
         if changed {
             match status.status {
-                Status::InQueue => self.emit(Progress::InQueue { position: status.queue_position }),
+                Status::InQueue => self.emit(Progress::InQueue {
+                    position: status.queue_position,
+                }),
                 Status::InProgress => self.emit(Progress::InProgress),
                 _ => {}
             }
@@ -308,11 +317,13 @@ impl Tracker {
             Logs::Delta => &status.logs[..],
         };
         self.logs_seen += new_lines.len();
-        for line in new_lines.to_vec() {
+        for line in new_lines.iter().cloned() {
             self.emit(Progress::Log(line));
         }
         if changed && status.is_completed() {
-            self.emit(Progress::Completed { metrics: status.metrics.clone() });
+            self.emit(Progress::Completed {
+                metrics: status.metrics.clone(),
+            });
         }
         self.last = Some(key);
     }
@@ -359,7 +370,10 @@ impl Client {
         tracker: &mut Tracker,
     ) -> Result<O, Error> {
         let done = match wait {
-            WaitMode::Poll(interval) => self.poll_until_done(handle, logs, interval, tracker).await?,
+            WaitMode::Poll(interval) => {
+                self.poll_until_done(handle, logs, interval, tracker)
+                    .await?
+            }
             WaitMode::Stream => self.stream_until_done(handle, logs, tracker).await?,
         };
         let Some(message) = done.error else {
@@ -368,7 +382,12 @@ impl Client {
         // A failed job: the result endpoint has the real error (field details, HTTP status).
         let result_error = match self.result(&handle.clone().untyped()).await {
             Err(Error::Api(api)) => Some(api),
-            Err(e @ Error::Timeout { kind: TimeoutKind::StartDeadline, .. }) => return Err(e),
+            Err(
+                e @ Error::Timeout {
+                    kind: TimeoutKind::StartDeadline,
+                    ..
+                },
+            ) => return Err(e),
             _ => None,
         };
         Err(Error::JobFailed {
@@ -435,7 +454,10 @@ impl Client {
                 }
                 Error::StreamEnded { .. }
                 | Error::Transport { .. }
-                | Error::Timeout { kind: TimeoutKind::StreamIdle | TimeoutKind::Http, .. } => {}
+                | Error::Timeout {
+                    kind: TimeoutKind::StreamIdle | TimeoutKind::Http,
+                    ..
+                } => {}
                 _ => return Err(err),
             }
             reconnects += 1;

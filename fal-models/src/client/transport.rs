@@ -85,11 +85,18 @@ impl Client {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    let body = read_all(response).await.unwrap_or_else(|(_, partial)| partial);
-                    if status == 504 && header_str(&headers, "x-fal-request-timeout-type") == Some("user") {
+                    let body = read_all(response)
+                        .await
+                        .unwrap_or_else(|(_, partial)| partial);
+                    if status == 504
+                        && header_str(&headers, "x-fal-request-timeout-type") == Some("user")
+                    {
                         return Err(Error::Timeout {
                             kind: TimeoutKind::StartDeadline,
-                            request_id: call.request_id.clone().or_else(|| header_request_id(&headers)),
+                            request_id: call
+                                .request_id
+                                .clone()
+                                .or_else(|| header_request_id(&headers)),
                             cancelled: false,
                         });
                     }
@@ -103,8 +110,13 @@ impl Client {
 
             // A paid call whose request may have reached fal is only replayed on opt-in.
             if let Failure::Transport(e) = &failure {
-                if call.paid_endpoint.is_some() && !e.is_connect() && !policy.retry_ambiguous_submits {
-                    let Failure::Transport(source) = failure else { unreachable!() };
+                if call.paid_endpoint.is_some()
+                    && !e.is_connect()
+                    && !policy.retry_ambiguous_submits
+                {
+                    let Failure::Transport(source) = failure else {
+                        unreachable!()
+                    };
                     return Err(self.ambiguous(call, attempt, source));
                 }
             }
@@ -252,7 +264,10 @@ impl Client {
             operation: call.op,
             status,
             error_type,
-            request_id: call.request_id.clone().or_else(|| header_request_id(headers)),
+            request_id: call
+                .request_id
+                .clone()
+                .or_else(|| header_request_id(headers)),
             message,
             fields,
             retry_after: header_str(headers, "retry-after").and_then(parse_retry_after),
@@ -289,7 +304,10 @@ async fn read_all(mut response: Response) -> Result<Vec<u8>, (reqwest::Error, Ve
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 fn header_request_id(headers: &HeaderMap) -> Option<String> {

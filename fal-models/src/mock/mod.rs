@@ -163,7 +163,10 @@ impl RecordedRequest {
     /// The first value of a header (case-insensitive name).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as JSON, if it is JSON.
@@ -218,26 +221,30 @@ impl MockServerBuilder {
         collect_json_files(dir.as_ref(), &mut files)?;
         files.sort();
         for file in files {
-            self.endpoints.push(EndpointSpec::from_file(&file).map_err(MockError)?);
+            self.endpoints
+                .push(EndpointSpec::from_file(&file).map_err(MockError)?);
         }
         Ok(self)
     }
 
     /// Loads one OpenAPI document file.
     pub fn schema_file(mut self, path: impl AsRef<Path>) -> Result<Self, MockError> {
-        self.endpoints.push(EndpointSpec::from_file(path.as_ref()).map_err(MockError)?);
+        self.endpoints
+            .push(EndpointSpec::from_file(path.as_ref()).map_err(MockError)?);
         Ok(self)
     }
 
     /// Adds an endpoint from an OpenAPI document.
     pub fn document(mut self, document: Value) -> Result<Self, MockError> {
-        self.endpoints.push(EndpointSpec::from_document(document).map_err(MockError)?);
+        self.endpoints
+            .push(EndpointSpec::from_document(document).map_err(MockError)?);
         Ok(self)
     }
 
     /// Adds an endpoint without a schema that accepts any JSON object and answers `output`.
     pub fn endpoint(mut self, endpoint_id: &str, output: Value) -> Self {
-        self.endpoints.push(EndpointSpec::with_output(endpoint_id, output));
+        self.endpoints
+            .push(EndpointSpec::with_output(endpoint_id, output));
         self
     }
 
@@ -287,8 +294,12 @@ impl MockServerBuilder {
         };
         let queue_listener = bind(self.queue_addr).await?;
         let run_listener = bind(self.run_addr).await?;
-        let queue_addr = queue_listener.local_addr().map_err(|e| MockError(e.to_string()))?;
-        let run_addr = run_listener.local_addr().map_err(|e| MockError(e.to_string()))?;
+        let queue_addr = queue_listener
+            .local_addr()
+            .map_err(|e| MockError(e.to_string()))?;
+        let run_addr = run_listener
+            .local_addr()
+            .map_err(|e| MockError(e.to_string()))?;
         let endpoints = self
             .endpoints
             .into_iter()
@@ -320,7 +331,8 @@ impl MockServerBuilder {
 }
 
 fn collect_json_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), MockError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| MockError(format!("{}: {e}", dir.display())))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| MockError(format!("{}: {e}", dir.display())))?;
     for entry in entries {
         let path = entry.map_err(|e| MockError(e.to_string()))?.path();
         if path.is_dir() {
@@ -391,7 +403,9 @@ impl MockServer {
 
     /// A client for this server (see [`client_builder`](Self::client_builder)).
     pub fn client(&self) -> Client {
-        self.client_builder().build().expect("the mock's client configuration is valid")
+        self.client_builder()
+            .build()
+            .expect("the mock's client configuration is valid")
     }
 
     /// The endpoint ids served.
@@ -413,7 +427,11 @@ impl MockServer {
 
     /// Injects `fault` into the next `times` requests of `operation`.
     pub fn inject_times(&self, operation: Operation, fault: Fault, times: usize) {
-        lock(&self.state.faults).push(FaultRule { operation, fault, remaining: times });
+        lock(&self.state.faults).push(FaultRule {
+            operation,
+            fault,
+            remaining: times,
+        });
     }
 
     /// Removes all pending faults.
@@ -446,7 +464,9 @@ impl MockServer {
 
     /// Whether the job was cancelled (`None` for an unknown request id).
     pub fn is_cancelled(&self, request_id: &str) -> Option<bool> {
-        lock(&self.state.jobs).get(request_id).map(|job| job.cancelled)
+        lock(&self.state.jobs)
+            .get(request_id)
+            .map(|job| job.cancelled)
     }
 }
 
@@ -506,13 +526,22 @@ impl Job {
     fn observe(&mut self, request_id: &str, logs: bool, first_log: usize) -> (Value, usize, bool) {
         let completed = self.completed();
         let (status, log_count) = if completed {
-            ("COMPLETED", self.step.saturating_sub(self.queue_steps).min(self.progress_steps))
+            (
+                "COMPLETED",
+                self.step
+                    .saturating_sub(self.queue_steps)
+                    .min(self.progress_steps),
+            )
         } else if self.step < self.queue_steps {
             ("IN_QUEUE", 0)
         } else {
             ("IN_PROGRESS", self.step - self.queue_steps + 1)
         };
-        let log_count = if completed && !self.cancelled { self.progress_steps } else { log_count };
+        let log_count = if completed && !self.cancelled {
+            self.progress_steps
+        } else {
+            log_count
+        };
         let mut body = json!({ "status": status, "request_id": request_id });
         if status == "IN_QUEUE" {
             body["queue_position"] = json!(self.queue_steps - 1 - self.step);
@@ -563,14 +592,15 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, host: Host) {
         tokio::spawn(async move {
             let kill = Arc::new(Notify::new());
             let service_kill = kill.clone();
-            let service = hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                let (state, kill) = (state.clone(), service_kill.clone());
-                async move {
-                    let (parts, body) = request.into_parts();
-                    let request = Request::from_parts(parts, Body::new(body));
-                    Ok::<_, Infallible>(handle(state, host, kill, request).await)
-                }
-            });
+            let service =
+                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let (state, kill) = (state.clone(), service_kill.clone());
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let request = Request::from_parts(parts, Body::new(body));
+                        Ok::<_, Infallible>(handle(state, host, kill, request).await)
+                    }
+                });
             let connection = hyper::server::conn::http1::Builder::new()
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
             tokio::select! {
@@ -584,18 +614,32 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, host: Host) {
 
 /// Where a request goes.
 enum Target {
-    Submit { endpoint_id: String },
-    Run { endpoint_id: String },
-    Request { app: String, request_id: String, operation: Operation },
+    Submit {
+        endpoint_id: String,
+    },
+    Run {
+        endpoint_id: String,
+    },
+    Request {
+        app: String,
+        request_id: String,
+        operation: Operation,
+    },
 }
 
 fn route(host: Host, method: &Method, path: &str) -> Option<Target> {
     let path = path.trim_matches('/');
     let segments: Vec<&str> = path.split('/').collect();
     if host == Host::Run {
-        return (*method == Method::POST).then(|| Target::Run { endpoint_id: path.to_owned() });
+        return (*method == Method::POST).then(|| Target::Run {
+            endpoint_id: path.to_owned(),
+        });
     }
-    if let Some(i) = segments.iter().position(|s| *s == "requests").filter(|&i| i >= 2) {
+    if let Some(i) = segments
+        .iter()
+        .position(|s| *s == "requests")
+        .filter(|&i| i >= 2)
+    {
         let app = segments[..i].join("/");
         let request_id = (*segments.get(i + 1)?).to_owned();
         let operation = match (method.as_str(), &segments[i + 2..]) {
@@ -605,9 +649,15 @@ fn route(host: Host, method: &Method, path: &str) -> Option<Target> {
             ("PUT", ["cancel"]) => Operation::Cancel,
             _ => return None,
         };
-        return Some(Target::Request { app, request_id, operation });
+        return Some(Target::Request {
+            app,
+            request_id,
+            operation,
+        });
     }
-    (*method == Method::POST).then(|| Target::Submit { endpoint_id: path.to_owned() })
+    (*method == Method::POST).then(|| Target::Submit {
+        endpoint_id: path.to_owned(),
+    })
 }
 
 fn json_response(status: u16, body: &Value) -> Response<Body> {
@@ -626,9 +676,17 @@ fn detail(status: u16, text: &str) -> Response<Body> {
     json_response(status, &json!({ "detail": text }))
 }
 
-async fn handle(state: Arc<State>, host: Host, kill: Arc<Notify>, request: Request<Body>) -> Response<Body> {
+async fn handle(
+    state: Arc<State>,
+    host: Host,
+    kill: Arc<Notify>,
+    request: Request<Body>,
+) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default().to_vec();
+    let body = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .unwrap_or_default()
+        .to_vec();
     let target = route(host, &parts.method, parts.uri.path());
     let operation = target.as_ref().map(|t| match t {
         Target::Submit { .. } => Operation::Submit,
@@ -653,7 +711,11 @@ async fn handle(state: Arc<State>, host: Host, kill: Arc<Notify>, request: Reque
     // Faults that replace the answer without acting on the request.
     match &fault {
         Some(Fault::Reset) => return drop_connection(&kill).await,
-        Some(Fault::Respond { status, headers, body }) => {
+        Some(Fault::Respond {
+            status,
+            headers,
+            body,
+        }) => {
             let mut response = bytes_response(*status, body.clone().into_bytes());
             for (name, value) in headers {
                 if let (Ok(name), Ok(value)) = (
@@ -667,22 +729,33 @@ async fn handle(state: Arc<State>, host: Host, kill: Arc<Notify>, request: Reque
         }
         Some(Fault::TooManyRequests { retry_after_secs }) => {
             let mut response = detail(429, "Too many requests");
-            response.headers_mut().insert(header::RETRY_AFTER, (*retry_after_secs).into());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, (*retry_after_secs).into());
             return response;
         }
         Some(Fault::ServerError(status)) => return detail(*status, "mock: injected server error"),
         Some(Fault::StartDeadline) => return start_deadline_response(),
         Some(Fault::MalformedBody) => {
-            return bytes_response(200, b"{\"request_id\": <html>502 Bad Gateway</html>".to_vec());
+            return bytes_response(
+                200,
+                b"{\"request_id\": <html>502 Bad Gateway</html>".to_vec(),
+            );
         }
         _ => {}
     }
     let query = parts.uri.query().unwrap_or("");
-    let logs = query.split('&').any(|pair| pair == "logs=1" || pair == "logs=true");
+    let logs = query
+        .split('&')
+        .any(|pair| pair == "logs=1" || pair == "logs=true");
     let response = match target {
         Target::Submit { endpoint_id } => submit(&state, &endpoint_id, &body, fault.as_ref()),
         Target::Run { endpoint_id } => run(&state, &endpoint_id, &body),
-        Target::Request { app, request_id, operation } => {
+        Target::Request {
+            app,
+            request_id,
+            operation,
+        } => {
             let stream_drop = fault == Some(Fault::StreamDrop);
             on_request(&state, &app, &request_id, operation, logs, stream_drop)
         }
@@ -699,22 +772,33 @@ async fn handle(state: Arc<State>, host: Host, kill: Arc<Notify>, request: Reque
 fn headers_of(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect()
 }
 
 fn check_key(state: &State, headers: &HeaderMap) -> Option<Response<Body>> {
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let ok = match (auth.and_then(|a| a.strip_prefix("Key ")), &state.key) {
         (Some(given), Some(expected)) => given == expected,
         (Some(given), None) => !given.is_empty(),
         (None, _) => false,
     };
     (!ok).then(|| {
-        let mut response = detail(401, "Invalid or missing key; send `Authorization: Key <FAL_KEY>`");
-        response
-            .headers_mut()
-            .insert("x-fal-error-type", header::HeaderValue::from_static("unauthorized"));
+        let mut response = detail(
+            401,
+            "Invalid or missing key; send `Authorization: Key <FAL_KEY>`",
+        );
+        response.headers_mut().insert(
+            "x-fal-error-type",
+            header::HeaderValue::from_static("unauthorized"),
+        );
         response
     })
 }
@@ -726,12 +810,14 @@ async fn drop_connection(kill: &Notify) -> Response<Body> {
 
 fn start_deadline_response() -> Response<Body> {
     let mut response = detail(504, "Request timed out before it started");
-    response
-        .headers_mut()
-        .insert("x-fal-request-timeout-type", header::HeaderValue::from_static("user"));
-    response
-        .headers_mut()
-        .insert("x-fal-error-type", header::HeaderValue::from_static("request_timeout"));
+    response.headers_mut().insert(
+        "x-fal-request-timeout-type",
+        header::HeaderValue::from_static("user"),
+    );
+    response.headers_mut().insert(
+        "x-fal-error-type",
+        header::HeaderValue::from_static("request_timeout"),
+    );
     response
 }
 
@@ -739,7 +825,10 @@ fn start_deadline_response() -> Response<Body> {
 /// after the first (the connection then breaks).
 async fn spoil_body(response: Response<Body>, delay: Option<Duration>) -> Response<Body> {
     let (parts, body) = response.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default().to_vec();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default()
+        .to_vec();
     let half = bytes.len() / 2;
     let (first, second) = (bytes[..half].to_vec(), bytes[half..].to_vec());
     let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
@@ -753,14 +842,19 @@ async fn spoil_body(response: Response<Body>, delay: Option<Duration>) -> Respon
             None => {
                 // Let the first half reach the client before the connection breaks.
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                let cut = std::io::Error::new(std::io::ErrorKind::ConnectionAborted, "mock: truncated body");
+                let cut = std::io::Error::new(
+                    std::io::ErrorKind::ConnectionAborted,
+                    "mock: truncated body",
+                );
                 let _ = tx.unbounded_send(Err(cut));
             }
         }
     });
     let mut response = Response::from_parts(parts, Body::from_stream(rx));
     // Announce the full length so the cut is a protocol error, not a short valid body.
-    response.headers_mut().insert(header::CONTENT_LENGTH, bytes.len().into());
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, bytes.len().into());
     response
 }
 
@@ -768,11 +862,15 @@ fn validation_response(errors: &[crate::error::FieldError]) -> Response<Body> {
     json_response(422, &json!({ "detail": errors }))
 }
 
-fn parse_input(body: &[u8]) -> Result<Value, Response<Body>> {
+/// The request body as JSON, or fal's 422 for a body that is not JSON.
+fn parse_input(body: &[u8]) -> Result<Value, Box<Response<Body>>> {
     serde_json::from_slice(body).map_err(|e| {
-        json_response(422, &json!({ "detail": [{
-            "loc": ["body"], "msg": format!("JSON decode error: {e}"), "type": "json_invalid"
-        }]}))
+        Box::new(json_response(
+            422,
+            &json!({ "detail": [{
+                "loc": ["body"], "msg": format!("JSON decode error: {e}"), "type": "json_invalid"
+            }]}),
+        ))
     })
 }
 
@@ -782,14 +880,17 @@ fn submit(state: &State, endpoint_id: &str, body: &[u8], fault: Option<&Fault>) 
     };
     let input = match parse_input(body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let errors = spec.validate(&input);
     if !errors.is_empty() {
         return validation_response(&errors);
     }
     let n = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let request_id = format!("{n:08x}-6d6f-636b-0000-{:012x}", n.wrapping_mul(0x9e37_79b9));
+    let request_id = format!(
+        "{n:08x}-6d6f-636b-0000-{:012x}",
+        n.wrapping_mul(0x9e37_79b9)
+    );
     let failure = match fault {
         Some(Fault::FailJob(failure)) => Some(failure.clone()),
         _ => None,
@@ -806,15 +907,22 @@ fn submit(state: &State, endpoint_id: &str, body: &[u8], fault: Option<&Fault>) 
             failure,
         },
     );
-    let base = format!("{}/{}/requests/{request_id}", state.queue_url, queue_app_path(endpoint_id));
-    json_response(200, &json!({
-        "status": "IN_QUEUE",
-        "request_id": request_id,
-        "response_url": base,
-        "status_url": format!("{base}/status"),
-        "cancel_url": format!("{base}/cancel"),
-        "queue_position": state.queue_steps.saturating_sub(1),
-    }))
+    let base = format!(
+        "{}/{}/requests/{request_id}",
+        state.queue_url,
+        queue_app_path(endpoint_id)
+    );
+    json_response(
+        200,
+        &json!({
+            "status": "IN_QUEUE",
+            "request_id": request_id,
+            "response_url": base,
+            "status_url": format!("{base}/status"),
+            "cancel_url": format!("{base}/cancel"),
+            "queue_position": state.queue_steps.saturating_sub(1),
+        }),
+    )
 }
 
 fn run(state: &State, endpoint_id: &str, body: &[u8]) -> Response<Body> {
@@ -823,7 +931,7 @@ fn run(state: &State, endpoint_id: &str, body: &[u8]) -> Response<Body> {
     };
     let input = match parse_input(body) {
         Ok(input) => input,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let errors = spec.validate(&input);
     if !errors.is_empty() {
@@ -842,8 +950,14 @@ fn on_request(
 ) -> Response<Body> {
     let mut jobs = lock(&state.jobs);
     // fal serves requests under `owner/alias` only: the full endpoint path is a 404 there.
-    let Some(job) = jobs.get_mut(request_id).filter(|job| queue_app_path(&job.endpoint_id) == app) else {
-        return detail(404, &format!("Request '{request_id}' not found under '{app}'"));
+    let Some(job) = jobs
+        .get_mut(request_id)
+        .filter(|job| queue_app_path(&job.endpoint_id) == app)
+    else {
+        return detail(
+            404,
+            &format!("Request '{request_id}' not found under '{app}'"),
+        );
     };
     match operation {
         Operation::Status => json_response(200, &job.observe(request_id, logs, 0).0),
@@ -861,8 +975,13 @@ fn on_request(
             match &job.failure {
                 Some(failure) if failure.start_deadline => start_deadline_response(),
                 Some(failure) => {
-                    let mut response = json_response(failure.status, &json!({ "detail": failure.detail }));
-                    if let Some(kind) = failure.error_type.as_deref().and_then(|t| header::HeaderValue::from_str(t).ok()) {
+                    let mut response =
+                        json_response(failure.status, &json!({ "detail": failure.detail }));
+                    if let Some(kind) = failure
+                        .error_type
+                        .as_deref()
+                        .and_then(|t| header::HeaderValue::from_str(t).ok())
+                    {
                         response.headers_mut().insert("x-fal-error-type", kind);
                     }
                     response
@@ -884,7 +1003,12 @@ fn on_request(
 
 /// Server-sent events: one status per step (the first with all logs so far, later ones with
 /// new lines only) until `COMPLETED`.
-fn status_stream(state: Arc<State>, request_id: String, logs: bool, drop_early: bool) -> Response<Body> {
+fn status_stream(
+    state: Arc<State>,
+    request_id: String,
+    logs: bool,
+    drop_early: bool,
+) -> Response<Body> {
     let (tx, rx) = futures::channel::mpsc::unbounded::<Result<String, Infallible>>();
     tokio::spawn(async move {
         let mut logs_sent = 0;
@@ -892,9 +1016,14 @@ fn status_stream(state: Arc<State>, request_id: String, logs: bool, drop_early: 
             let observed = lock(&state.jobs)
                 .get_mut(&request_id)
                 .map(|job| job.observe(&request_id, logs, logs_sent));
-            let Some((event, log_count, completed)) = observed else { break };
+            let Some((event, log_count, completed)) = observed else {
+                break;
+            };
             logs_sent = log_count;
-            if tx.unbounded_send(Ok(format!("data: {event}\n\n"))).is_err() || completed || drop_early {
+            if tx.unbounded_send(Ok(format!("data: {event}\n\n"))).is_err()
+                || completed
+                || drop_early
+            {
                 break;
             }
             tokio::time::sleep(state.stream_interval).await;

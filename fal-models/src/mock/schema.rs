@@ -46,7 +46,9 @@ impl EndpointSpec {
         let output_schema = paths
             .iter()
             .find(|(path, _)| path.ends_with("/requests/{request_id}"))
-            .and_then(|(_, item)| item.pointer("/get/responses/200/content/application~1json/schema"))
+            .and_then(|(_, item)| {
+                item.pointer("/get/responses/200/content/application~1json/schema")
+            })
             .cloned()
             .unwrap_or_else(|| json!({}));
         let mut spec = EndpointSpec {
@@ -62,7 +64,8 @@ impl EndpointSpec {
     /// Reads [`from_document`](Self::from_document) from a file.
     pub fn from_file(path: &Path) -> Result<EndpointSpec, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let document = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let document =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         Self::from_document(document).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -147,7 +150,7 @@ impl EndpointSpec {
             return;
         }
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-            if !allowed.iter().any(|a| json_eq(a, value)) && !(value.is_null() && allowed.is_empty()) {
+            if !allowed.iter().any(|a| json_eq(a, value)) {
                 errors.push(literal_error(loc, allowed));
                 return;
             }
@@ -184,8 +187,12 @@ impl EndpointSpec {
                 return;
             }
             // Prefer errors deeper in the value (the branch whose type matched).
-            let deeper = |errs: &Vec<FieldError>| errs.iter().map(|e| e.loc.len()).max().unwrap_or(0);
-            if best.as_ref().is_none_or(|b| deeper(&branch_errors) > deeper(b)) {
+            let deeper =
+                |errs: &Vec<FieldError>| errs.iter().map(|e| e.loc.len()).max().unwrap_or(0);
+            if best
+                .as_ref()
+                .is_none_or(|b| deeper(&branch_errors) > deeper(b))
+            {
                 best = Some(branch_errors);
             }
         }
@@ -236,7 +243,10 @@ impl EndpointSpec {
             if (n as u64) < min {
                 errors.push(FieldError::new(
                     loc.clone(),
-                    format!("List should have at least {min} item{} after validation, not {n}", plural(min)),
+                    format!(
+                        "List should have at least {min} item{} after validation, not {n}",
+                        plural(min)
+                    ),
                     "too_short",
                 ));
             }
@@ -245,7 +255,10 @@ impl EndpointSpec {
             if (n as u64) > max {
                 errors.push(FieldError::new(
                     loc.clone(),
-                    format!("List should have at most {max} item{} after validation, not {n}", plural(max)),
+                    format!(
+                        "List should have at most {max} item{} after validation, not {n}",
+                        plural(max)
+                    ),
                     "too_long",
                 ));
             }
@@ -300,11 +313,17 @@ impl EndpointSpec {
         if depth > MAX_DEPTH {
             return None;
         }
-        if let Some(first) = schema.get("examples").and_then(Value::as_array).and_then(|e| e.first()) {
+        if let Some(first) = schema
+            .get("examples")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+        {
             return Some(first.clone());
         }
         if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
-            return self.resolve(target).and_then(|t| self.example(t, depth + 1));
+            return self
+                .resolve(target)
+                .and_then(|t| self.example(t, depth + 1));
         }
         for key in ["allOf", "anyOf", "oneOf"] {
             if let Some(branches) = schema.get(key).and_then(Value::as_array) {
@@ -317,7 +336,11 @@ impl EndpointSpec {
         if let Some(default) = schema.get("default").filter(|d| !d.is_null()) {
             return Some(default.clone());
         }
-        if let Some(first) = schema.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        if let Some(first) = schema
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+        {
             return Some(first.clone());
         }
         if let Some(constant) = schema.get("const") {
@@ -353,7 +376,8 @@ impl EndpointSpec {
             return out;
         };
         for (name, property) in properties {
-            let documented = property.get("examples").is_some() || property.get("default").is_some();
+            let documented =
+                property.get("examples").is_some() || property.get("default").is_some();
             if required.contains(&name.as_str()) || documented {
                 if let Some(value) = self.example(property, depth + 1) {
                     out.insert(name.clone(), value);
@@ -368,7 +392,11 @@ fn has_type(value: &Value, kind: &str) -> bool {
     match kind {
         "string" => value.is_string(),
         // Like fal's (pydantic's) validation: 4.0 is an integer, 4 is a number.
-        "integer" => value.as_i64().is_some() || value.as_u64().is_some() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.as_i64().is_some()
+                || value.as_u64().is_some()
+                || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         "number" => value.is_number(),
         "boolean" => value.is_boolean(),
         "array" => value.is_array(),
@@ -399,39 +427,71 @@ fn literal_error(loc: &[LocSegment], allowed: &[Value]) -> FieldError {
         Some((last, _)) => last.clone(),
         None => String::new(),
     };
-    let mut error = FieldError::new(loc.to_vec(), format!("Input should be {expected}"), "literal_error");
+    let mut error = FieldError::new(
+        loc.to_vec(),
+        format!("Input should be {expected}"),
+        "literal_error",
+    );
     error.ctx = Some(json!({ "expected": expected }));
     error
 }
 
-fn check_bounds(schema: &Map<String, Value>, n: f64, loc: &[LocSegment], errors: &mut Vec<FieldError>) {
+fn check_bounds(
+    schema: &Map<String, Value>,
+    n: f64,
+    loc: &[LocSegment],
+    errors: &mut Vec<FieldError>,
+) {
     let num = |k: &str| schema.get(k).and_then(Value::as_f64);
     // OpenAPI 3.0 style: `exclusiveMinimum: true` turns `minimum` exclusive.
     let flag = |k: &str| schema.get(k).and_then(Value::as_bool) == Some(true);
     let mut push = |msg: String, kind: &str| errors.push(FieldError::new(loc.to_vec(), msg, kind));
     if let Some(m) = num("minimum") {
         if flag("exclusiveMinimum") && n <= m {
-            push(format!("Input should be greater than {}", show(m)), "greater_than");
+            push(
+                format!("Input should be greater than {}", show(m)),
+                "greater_than",
+            );
         } else if n < m {
-            push(format!("Input should be greater than or equal to {}", show(m)), "greater_than_equal");
+            push(
+                format!("Input should be greater than or equal to {}", show(m)),
+                "greater_than_equal",
+            );
         }
     }
     if let Some(m) = num("exclusiveMinimum").filter(|&m| n <= m) {
-        push(format!("Input should be greater than {}", show(m)), "greater_than");
+        push(
+            format!("Input should be greater than {}", show(m)),
+            "greater_than",
+        );
     }
     if let Some(m) = num("maximum") {
         if flag("exclusiveMaximum") && n >= m {
-            push(format!("Input should be less than {}", show(m)), "less_than");
+            push(
+                format!("Input should be less than {}", show(m)),
+                "less_than",
+            );
         } else if n > m {
-            push(format!("Input should be less than or equal to {}", show(m)), "less_than_equal");
+            push(
+                format!("Input should be less than or equal to {}", show(m)),
+                "less_than_equal",
+            );
         }
     }
     if let Some(m) = num("exclusiveMaximum").filter(|&m| n >= m) {
-        push(format!("Input should be less than {}", show(m)), "less_than");
+        push(
+            format!("Input should be less than {}", show(m)),
+            "less_than",
+        );
     }
 }
 
-fn check_length(schema: &Map<String, Value>, len: usize, loc: &[LocSegment], errors: &mut Vec<FieldError>) {
+fn check_length(
+    schema: &Map<String, Value>,
+    len: usize,
+    loc: &[LocSegment],
+    errors: &mut Vec<FieldError>,
+) {
     if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
         if (len as u64) < min {
             errors.push(FieldError::new(
@@ -508,30 +568,48 @@ mod tests {
     fn validates_fal_subset_with_pydantic_style_errors() {
         let s = spec();
         assert_eq!(s.endpoint_id(), "acme/app/sub");
-        assert!(s.validate(&json!({"prompt": "hi", "n": 3.0, "imgs": null, "dangling": 5})).is_empty());
+        assert!(
+            s.validate(&json!({"prompt": "hi", "n": 3.0, "imgs": null, "dangling": 5}))
+                .is_empty()
+        );
         let errors = s.validate(&json!({
             "n": 4, "ratio": "4:3", "one": "y", "img": {}, "imgs": [{"url": 1}, {"url": "a"}, {"url": "b"}]
         }));
-        assert_eq!(kinds(&errors), [
-            ("img.url".into(), "missing".into()),
-            ("imgs".into(), "too_long".into()),
-            ("imgs.0.url".into(), "string_type".into()),
-            ("n".into(), "less_than".into()),
-            ("one".into(), "literal_error".into()),
-            ("prompt".into(), "missing".into()),
-            ("ratio".into(), "literal_error".into()),
-        ]);
+        assert_eq!(
+            kinds(&errors),
+            [
+                ("img.url".into(), "missing".into()),
+                ("imgs".into(), "too_long".into()),
+                ("imgs.0.url".into(), "string_type".into()),
+                ("n".into(), "less_than".into()),
+                ("one".into(), "literal_error".into()),
+                ("prompt".into(), "missing".into()),
+                ("ratio".into(), "literal_error".into()),
+            ]
+        );
         let ratio = errors.iter().find(|e| e.field() == "ratio").unwrap();
         assert_eq!(ratio.msg, "Input should be '16:9' or '9:16'");
-        assert_eq!(errors[0].loc, [LocSegment::from("body"), LocSegment::from("prompt")]);
+        assert_eq!(
+            errors[0].loc,
+            [LocSegment::from("body"), LocSegment::from("prompt")]
+        );
         let errors = s.validate(&json!({"prompt": "", "n": "2"}));
-        assert_eq!(kinds(&errors), [("n".into(), "int_type".into()), ("prompt".into(), "string_too_short".into())]);
+        assert_eq!(
+            kinds(&errors),
+            [
+                ("n".into(), "int_type".into()),
+                ("prompt".into(), "string_too_short".into())
+            ]
+        );
         let prompt = errors.iter().find(|e| e.field() == "prompt").unwrap();
         assert_eq!(prompt.msg, "String should have at least 1 character");
     }
 
     #[test]
     fn example_output_fills_required_members_and_documented_ones() {
-        assert_eq!(spec().example_output(), &json!({"video": {"url": "https://x/v.mp4"}, "seed": 1, "fps": 24}));
+        assert_eq!(
+            spec().example_output(),
+            &json!({"video": {"url": "https://x/v.mp4"}, "seed": 1, "fps": 24})
+        );
     }
 }

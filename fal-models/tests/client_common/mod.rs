@@ -23,7 +23,10 @@ pub struct EchoInput {
 
 impl EchoInput {
     pub fn new(prompt: &str) -> Self {
-        EchoInput { prompt: prompt.into(), duration: None }
+        EchoInput {
+            prompt: prompt.into(),
+            duration: None,
+        }
     }
 }
 
@@ -70,12 +73,19 @@ pub fn echo_document() -> Value {
 }
 
 pub fn expected_output() -> EchoOutput {
-    EchoOutput { video: Video { url: "https://example.com/out.mp4".into() }, seed: 42 }
+    EchoOutput {
+        video: Video {
+            url: "https://example.com/out.mp4".into(),
+        },
+        seed: 42,
+    }
 }
 
 /// A mock builder serving the echo endpoint.
 pub fn echo_mock() -> MockServerBuilder {
-    MockServer::builder().document(echo_document()).expect("the echo document loads")
+    MockServer::builder()
+        .document(echo_document())
+        .expect("the echo document loads")
 }
 
 /// The workspace's vendored schemas.
@@ -103,7 +113,9 @@ impl Recorder {
             .iter()
             .map(|p| match p {
                 Progress::Submitted(_) => "submitted".to_owned(),
-                Progress::InQueue { position } => format!("queue:{}", position.map_or(-1, |p| p as i64)),
+                Progress::InQueue { position } => {
+                    format!("queue:{}", position.map_or(-1, |p| p as i64))
+                }
                 Progress::InProgress => "progress".to_owned(),
                 Progress::Log(line) => format!("log:{}", line.message),
                 Progress::Completed { .. } => "completed".to_owned(),
