@@ -134,6 +134,7 @@ fn rust_ty(api: &Api, tree: &Tree, t: &Ty) -> String {
 pub fn render(examples: &[Example], root: &str, header: &str, features: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{header}\n");
+    // Include it as a module marked `#[allow(non_snake_case)]` (function names are module paths).
     s.push_str(HELPERS);
     let mut groups: Vec<&str> = examples.iter().map(|e| e.group.as_str()).collect();
     groups.dedup();
@@ -159,8 +160,7 @@ pub fn render(examples: &[Example], root: &str, header: &str, features: bool) ->
     s
 }
 
-const HELPERS: &str = r#"#![allow(non_snake_case, dead_code, clippy::all)]
-
+const HELPERS: &str = r#"
 /// Deserializes `json` into `T` and serializes it back; `Err` says what differed.
 pub fn check<T: serde::de::DeserializeOwned + serde::Serialize>(json: &str) -> Result<(), String> {
     let original: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;

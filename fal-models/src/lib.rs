@@ -24,6 +24,9 @@ pub mod webhook;
 pub use client::Client;
 pub use error::Error;
 
+// Generated code is laid out by prettyplease; `cargo fmt` must not touch it (the freshness
+// test compares bytes).
+#[rustfmt::skip]
 mod generated;
 #[allow(unused_imports)]
 pub use generated::*;

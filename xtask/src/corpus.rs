@@ -216,7 +216,7 @@ fn write_crate(
     }
     write_if_changed(
         &src.join("lib.rs"),
-        "//! Bindings for a folder of fal documents (`cargo xtask corpus`).\nmod generated;\npub use generated::*;\npub mod examples_check;\n",
+        "//! Bindings for a folder of fal documents (`cargo xtask corpus`).\nmod generated;\npub use generated::*;\n#[allow(non_snake_case)]\npub mod examples_check;\n",
     )?;
     let checks = generated.examples_test("crate", HEADER, true);
     write_if_changed(&src.join("examples_check.rs"), &checks)?;
