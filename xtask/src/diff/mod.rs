@@ -48,7 +48,9 @@
 //! setter per optional field; `Output` is `#[non_exhaustive]` with public fields, `T` when
 //! required and not nullable, `Option<T>` otherwise; enums are open (`#[non_exhaustive]`,
 //! `Unknown(..)`); `anyOf` of several non-null types is an enum of the alternatives. A `const`
-//! and a one-value `enum` are the same thing and compare equal.
+//! and a one-value `enum` are the same thing and compare equal. Number and boolean enums are
+//! typed `f64`/`bool`, so their value changes (and a change between such an enum and its plain
+//! type) are patch-level for Rust.
 
 mod model;
 mod report;

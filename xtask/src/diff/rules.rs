@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::model::{Document, Kind, Object, Property, Schema};
+use super::model::{Document, Kind, Object, Property, Scalar, Schema};
 
 /// How bad a change is for callers of the HTTP API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -309,7 +309,12 @@ impl Cx {
                     self.schema(side, &format!("{path}[{i}]"), a, b, true);
                 }
             }
-            (Kind::Enum(sa, a), Kind::Enum(sb, b)) if sa == sb => self.enum_values(side, path, a, b),
+            (Kind::Enum(sa, a), Kind::Enum(sb, b)) if sa == sb => {
+                // Only string and integer enums become Rust enums; the generator types number
+                // and boolean enums as `f64`/`bool`, where values come and go freely.
+                let rust_enum = matches!(sa, Scalar::String | Scalar::Integer);
+                self.enum_values(side, path, a, b, rust_enum)
+            }
             (Kind::Union(a), Kind::Union(b)) => self.union(side, path, old, a, new, b),
             (Kind::Recursive(a), Kind::Recursive(b)) if a == b => {}
             // The same recursive type, cut at a different depth.
@@ -341,7 +346,11 @@ impl Cx {
             Side::Output => Rule::OutputTypeChanged,
         };
         let message = format!("{} → {}", label(old), label(new));
-        self.push(rule, Semver::Major, path, message);
+        let semver = match (rust_scalar(old), rust_scalar(new)) {
+            (Some(a), Some(b)) if a == b && old.nullable == new.nullable => Semver::Patch,
+            _ => Semver::Major,
+        };
+        self.push(rule, semver, path, message);
     }
 
     fn object(&mut self, side: Side, path: &str, old: &Object, new: &Object) {
@@ -420,7 +429,7 @@ impl Cx {
         self.schema(side, path, o, n, false);
     }
 
-    fn enum_values(&mut self, side: Side, path: &str, old: &[Value], new: &[Value]) {
+    fn enum_values(&mut self, side: Side, path: &str, old: &[Value], new: &[Value], rust_enum: bool) {
         let removed: Vec<&Value> = old.iter().filter(|v| !new.iter().any(|n| same(v, n))).collect();
         let added: Vec<&Value> = new.iter().filter(|v| !old.iter().any(|o| same(v, o))).collect();
         let (on_removed, on_added) = match side {
@@ -429,11 +438,13 @@ impl Cx {
         };
         // Removing a value removes a variant of the generated enum; adding one adds a variant
         // to a `#[non_exhaustive]` enum.
+        let (on_removed_semver, on_added_semver) =
+            if rust_enum { (Semver::Major, Semver::Minor) } else { (Semver::Patch, Semver::Patch) };
         if !removed.is_empty() {
-            self.push(on_removed, Semver::Major, path, format!("removed {}", show_values(&removed)));
+            self.push(on_removed, on_removed_semver, path, format!("removed {}", show_values(&removed)));
         }
         if !added.is_empty() {
-            self.push(on_added, Semver::Minor, path, format!("added {}", show_values(&added)));
+            self.push(on_added, on_added_semver, path, format!("added {}", show_values(&added)));
         }
     }
 
@@ -477,6 +488,16 @@ impl Cx {
         if !loosened.is_empty() {
             self.push(Rule::InputConstraintLoosened, Semver::Patch, path, loosened.join(", "));
         }
+    }
+}
+
+/// The Rust type the generator gives a scalar schema, where it is the same for several
+/// schema kinds: a number enum is `f64`, a boolean enum is `bool`.
+fn rust_scalar(schema: &Schema) -> Option<&'static str> {
+    match &schema.kind {
+        Kind::Number | Kind::Enum(Scalar::Number, _) => Some("f64"),
+        Kind::Bool | Kind::Enum(Scalar::Bool, _) => Some("bool"),
+        _ => None,
     }
 }
 
