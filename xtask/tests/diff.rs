@@ -269,6 +269,16 @@ fn git_mode_compares_a_revision_with_the_working_tree() {
     git(&repo, &["commit", "-q", "-m", "new"]);
     assert_eq!(report(&[]), Vec::<String>::new());
     assert_eq!(report(&["--base", "HEAD~1"]), expected);
+    assert_eq!(report(&["--base", "HEAD~1", "--head", "HEAD"]), expected);
+    // Backwards between revisions: the working tree plays no part.
+    std::fs::remove_dir_all(repo.join("schemas")).unwrap();
+    assert_eq!(
+        report(&["--base", "HEAD", "--head", "HEAD~1"]),
+        [
+            "ERR endpoint-removed major - | endpoint removed",
+            "INFO input-enum-value-added minor input.size | added \"m\"",
+        ]
+    );
 
     let (code, _, stderr) = run(xtask().args(["diff", "--base", "no-such-rev", "--repo"]).arg(&repo));
     assert_eq!(code, 2);

@@ -2,11 +2,12 @@
 //! what that does to callers.
 //!
 //! ```text
-//! cargo xtask diff [--base <rev>] [--format text|markdown|json] [--fail-on ERR|WARN]
+//! cargo xtask diff [--base <rev>] [--head <rev>] [--format text|markdown|json] [--fail-on ERR|WARN]
 //! cargo xtask diff OLD NEW        # two folders (keyed by relative path) or two files
 //! ```
 //!
-//! Without paths it compares `schemas/` at `--base` (default `HEAD`) with the working tree.
+//! Without paths it compares `schemas/` at `--base` (default `HEAD`) with the working tree, or
+//! with `--head` when given.
 //! Exit code: 1 when a finding reaches `--fail-on`, 2 on errors (unreadable folders, bad git
 //! revision); an unreadable *document* is a `document-invalid` finding, not an error.
 //!
@@ -76,6 +77,9 @@ pub struct Args {
     /// Git revision holding the old `schemas/` (compared with the working tree).
     #[arg(long, conflicts_with = "paths")]
     base: Option<String>,
+    /// Git revision holding the new `schemas/` [default: the working tree].
+    #[arg(long, conflicts_with = "paths")]
+    head: Option<String>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -144,7 +148,9 @@ fn snapshots(args: &Args) -> anyhow::Result<(Snapshot, Snapshot)> {
     let repo = args.repo.clone().unwrap_or_else(crate::workspace_root);
     let old = source::git(&repo, args.base.as_deref().unwrap_or("HEAD"))?;
     let schemas = repo.join("schemas");
-    let new = if schemas.is_dir() {
+    let new = if let Some(head) = &args.head {
+        source::git(&repo, head)?
+    } else if schemas.is_dir() {
         source::folder(&schemas, "working tree".into())?
     } else {
         Snapshot { label: "working tree".into(), docs: Default::default() }
