@@ -95,6 +95,15 @@ impl EndpointSpec {
         &self.output
     }
 
+    /// An input built from the input schema's examples and defaults (required fields always
+    /// filled in), e.g. to exercise an endpoint in a test. `{}` for endpoints without a schema.
+    pub fn example_input(&self) -> Value {
+        self.input
+            .as_ref()
+            .and_then(|schema| self.example(schema, 0))
+            .unwrap_or_else(|| json!({}))
+    }
+
     /// Validates an input; the errors are fal's 422 `detail` entries (`loc` starts with `body`).
     pub fn validate(&self, input: &Value) -> Vec<FieldError> {
         let mut errors = Vec::new();
@@ -306,19 +315,35 @@ impl EndpointSpec {
         }
     }
 
-    /// An example value for `schema`: its `examples[0]`, else its default, else built from
+    /// An example value for `schema`: the first of its `examples` (then its default) that the
+    /// schema accepts (some documents' examples break their own schema), else one built from
     /// its parts; required object members are always filled in.
-    fn example(&self, schema: &Value, depth: usize) -> Option<Value> {
-        let schema = schema.as_object()?;
+    fn example(&self, schema_value: &Value, depth: usize) -> Option<Value> {
+        let schema = schema_value.as_object()?;
         if depth > MAX_DEPTH {
             return None;
         }
-        if let Some(first) = schema
+        let documented = schema
             .get("examples")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .chain(schema.get("default").filter(|d| !d.is_null()));
+        for candidate in documented {
+            if self.accepts(schema_value, candidate) {
+                return Some(candidate.clone());
+            }
+        }
+        // An enum beside a union (`anyOf: [string, null]` plus `enum`) constrains the union.
+        if let Some(first) = schema
+            .get("enum")
             .and_then(Value::as_array)
             .and_then(|e| e.first())
         {
             return Some(first.clone());
+        }
+        if let Some(constant) = schema.get("const") {
+            return Some(constant.clone());
         }
         if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
             return self
@@ -333,24 +358,23 @@ impl EndpointSpec {
                     .find_map(|b| self.example(b, depth + 1));
             }
         }
-        if let Some(default) = schema.get("default").filter(|d| !d.is_null()) {
-            return Some(default.clone());
-        }
-        if let Some(first) = schema
-            .get("enum")
-            .and_then(Value::as_array)
-            .and_then(|e| e.first())
-        {
-            return Some(first.clone());
-        }
-        if let Some(constant) = schema.get("const") {
-            return Some(constant.clone());
-        }
+        let num = |k: &str| schema.get(k).and_then(Value::as_f64);
+        let low = num("minimum")
+            .or(num("exclusiveMinimum").map(|m| m + 1.0))
+            .unwrap_or(1.0);
+        let number = low.min(num("maximum").unwrap_or(f64::MAX));
         let kind = schema.get("type").and_then(Value::as_str);
         Some(match kind {
-            Some("string") => Value::String("example".into()),
-            Some("integer") => json!(schema.get("minimum").and_then(Value::as_i64).unwrap_or(1)),
-            Some("number") => json!(schema.get("minimum").and_then(Value::as_f64).unwrap_or(1.0)),
+            Some("string") => {
+                let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+                Value::String(if min > 7 {
+                    "x".repeat(min)
+                } else {
+                    "example".into()
+                })
+            }
+            Some("integer") => json!(number.ceil() as i64),
+            Some("number") => json!(number),
             Some("boolean") => Value::Bool(false),
             Some("null") => Value::Null,
             Some("array") => {
@@ -363,6 +387,13 @@ impl EndpointSpec {
             }
             _ => Value::Object(self.example_object(schema, depth)),
         })
+    }
+
+    /// Whether `schema` accepts `value`.
+    fn accepts(&self, schema: &Value, value: &Value) -> bool {
+        let mut errors = Vec::new();
+        self.check(schema, value, &mut Vec::new(), &mut errors, 0);
+        errors.is_empty()
     }
 
     fn example_object(&self, schema: &Map<String, Value>, depth: usize) -> Map<String, Value> {
