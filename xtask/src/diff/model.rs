@@ -413,11 +413,17 @@ impl Loader<'_> {
     }
 
     fn object(&mut self, obj: &Map<String, Value>, ptr: &str, depth: usize) -> Kind {
-        let required: Vec<&str> = obj
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+        let required: Vec<&str> = match obj.get("required") {
+            None => Vec::new(),
+            Some(Value::Array(names)) if names.iter().all(Value::is_string) => {
+                names.iter().filter_map(Value::as_str).collect()
+            }
+            Some(_) => {
+                // Read as "nothing required": report it rather than guess.
+                self.problem(&format!("{ptr}/required"), "`required` is not an array of property names");
+                Vec::new()
+            }
+        };
         let mut object = Object::default();
         match obj.get("properties") {
             None => {}
