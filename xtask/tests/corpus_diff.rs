@@ -11,9 +11,11 @@ use serde_json::Value;
 use support::{run, xtask};
 
 fn corpus_dir() -> PathBuf {
-    std::env::var_os("FAL_CORPUS_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fal-corpus")
-    })
+    std::env::var_os("FAL_CORPUS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fal-corpus")
+        })
 }
 
 /// `(older, docs)`, or `None` (with a notice) when the corpus is absent.
@@ -21,7 +23,10 @@ fn corpus() -> Option<(PathBuf, PathBuf)> {
     let corpus = corpus_dir();
     let (older, docs) = (corpus.join("older"), corpus.join("docs"));
     if !older.is_dir() || !docs.is_dir() {
-        eprintln!("skipped: no fal corpus at {} (set FAL_CORPUS_DIR)", corpus.display());
+        eprintln!(
+            "skipped: no fal corpus at {} (set FAL_CORPUS_DIR)",
+            corpus.display()
+        );
         return None;
     }
     Some((older, docs))
@@ -33,7 +38,10 @@ fn by_rule(old: &PathBuf, new: &PathBuf) -> BTreeMap<String, usize> {
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let counts = report["summary"]["by_rule"].as_object().unwrap();
-    counts.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap() as usize)).collect()
+    counts
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap() as usize))
+        .collect()
 }
 
 #[test]
@@ -44,7 +52,9 @@ fn every_corpus_document_diffed_with_itself_has_no_findings() {
 
 #[test]
 fn diffing_the_corpus_backwards_mirrors_every_rule() {
-    let Some((older, docs)) = corpus() else { return };
+    let Some((older, docs)) = corpus() else {
+        return;
+    };
     let forward = by_rule(&older, &docs);
     let backward = by_rule(&docs, &older);
     let n = |counts: &BTreeMap<String, usize>, rule: &str| counts.get(rule).copied().unwrap_or(0);
@@ -53,17 +63,34 @@ fn diffing_the_corpus_backwards_mirrors_every_rule() {
         ("input-constraint-tightened", "input-constraint-loosened"),
         ("input-nullable-added", "input-nullable-removed"),
         ("input-enum-value-added", "input-enum-value-removed"),
-        ("input-property-became-required", "input-property-became-optional"),
+        (
+            "input-property-became-required",
+            "input-property-became-optional",
+        ),
         ("output-enum-value-added", "output-enum-value-removed"),
         ("output-property-added", "output-property-removed"),
-        ("output-property-became-nullable", "output-property-became-non-nullable"),
-        ("output-property-became-optional", "output-property-became-required"),
+        (
+            "output-property-became-nullable",
+            "output-property-became-non-nullable",
+        ),
+        (
+            "output-property-became-optional",
+            "output-property-became-required",
+        ),
         ("default-changed", "default-changed"),
         ("description-changed", "description-changed"),
         ("type-renamed", "type-renamed"),
     ] {
-        assert_eq!(n(&forward, a), n(&backward, b), "{a} forward vs {b} backward");
-        assert_eq!(n(&forward, b), n(&backward, a), "{b} forward vs {a} backward");
+        assert_eq!(
+            n(&forward, a),
+            n(&backward, b),
+            "{a} forward vs {b} backward"
+        );
+        assert_eq!(
+            n(&forward, b),
+            n(&backward, a),
+            "{b} forward vs {a} backward"
+        );
     }
     // A removed input property comes back as an optional or a required one.
     assert_eq!(
@@ -74,12 +101,28 @@ fn diffing_the_corpus_backwards_mirrors_every_rule() {
 
 #[test]
 fn corpus_pairs_diff_without_error() {
-    let Some((older, docs)) = corpus() else { return };
-    let count = |dir: &PathBuf| std::fs::read_dir(dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
+    let Some((older, docs)) = corpus() else {
+        return;
+    };
+    let count = |dir: &PathBuf| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "json")
+            })
+            .count()
+    };
     let pairs = count(&older);
     let only_new = count(&docs) - pairs;
 
-    let (code, stdout, stderr) = run(xtask().args(["diff", "--format", "json"]).arg(&older).arg(&docs));
+    let (code, stdout, stderr) = run(xtask()
+        .args(["diff", "--format", "json"])
+        .arg(&older)
+        .arg(&docs));
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let summary = &report["summary"];
@@ -96,10 +139,18 @@ fn corpus_pairs_diff_without_error() {
         }
         for f in findings {
             // Every corpus document is JSON with an input and an output schema.
-            assert_ne!(f["rule"], "document-invalid", "{}: {}", endpoint["endpoint"], f["message"]);
-            *by_rule.entry(f["rule"].as_str().unwrap().to_owned()).or_default() += 1;
+            assert_ne!(
+                f["rule"], "document-invalid",
+                "{}: {}",
+                endpoint["endpoint"], f["message"]
+            );
+            *by_rule
+                .entry(f["rule"].as_str().unwrap().to_owned())
+                .or_default() += 1;
         }
-        *by_semver.entry(endpoint["semver"].as_str().unwrap().to_owned()).or_default() += 1;
+        *by_semver
+            .entry(endpoint["semver"].as_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     let changed = report["endpoints"].as_array().unwrap().len() - only_new;
     by_semver.insert("none".into(), pairs - changed);
@@ -110,5 +161,8 @@ fn corpus_pairs_diff_without_error() {
     }
     println!("fal-models semver verdict by endpoint: {by_semver:?}");
     // The corpus changes are real: the rules must see them.
-    assert!(changed * 2 > pairs, "only {changed} of {pairs} pairs have findings");
+    assert!(
+        changed * 2 > pairs,
+        "only {changed} of {pairs} pairs have findings"
+    );
 }

@@ -52,7 +52,11 @@ fn materialise(case: &Path, side: &str, dest: &Path) {
     let raw = case.join(format!("{side}.raw"));
     if json.exists() {
         let value: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        let doc = if value.get("openapi").is_some() { value } else { document(ENDPOINT, value) };
+        let doc = if value.get("openapi").is_some() {
+            value
+        } else {
+            document(ENDPOINT, value)
+        };
         write_json(&target, &doc);
     } else if raw.exists() {
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
@@ -62,10 +66,16 @@ fn materialise(case: &Path, side: &str, dest: &Path) {
 
 /// Runs `xtask diff old new --format json` and returns (exit code, report).
 fn diff_json(old: &Path, new: &Path, extra: &[&str]) -> (i32, Value) {
-    let (code, stdout, stderr) =
-        run(xtask().args(["diff", "--format", "json"]).args(extra).arg(old).arg(new));
+    let (code, stdout, stderr) = run(xtask()
+        .args(["diff", "--format", "json"])
+        .args(extra)
+        .arg(old)
+        .arg(new));
     assert!(code == 0 || code == 1, "diff failed ({code}): {stderr}");
-    (code, serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")))
+    (
+        code,
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")),
+    )
 }
 
 /// One line per finding: `LEVEL rule semver path | message` (`-` for an empty path).
@@ -74,7 +84,10 @@ fn finding_lines(report: &Value, dir: &Path) -> Vec<String> {
     for endpoint in report["endpoints"].as_array().unwrap() {
         for f in endpoint["findings"].as_array().unwrap() {
             let path = f["path"].as_str().unwrap();
-            let message = f["message"].as_str().unwrap().replace(&dir.display().to_string(), "$DIR");
+            let message = f["message"]
+                .as_str()
+                .unwrap()
+                .replace(&dir.display().to_string(), "$DIR");
             lines.push(format!(
                 "{} {} {} {} | {message}",
                 f["level"].as_str().unwrap(),
@@ -90,10 +103,16 @@ fn finding_lines(report: &Value, dir: &Path) -> Vec<String> {
 #[test]
 fn every_fixture_pair_gives_exactly_its_expected_findings() {
     let root = fixtures("diff");
-    let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     for rule in RULES {
-        assert!(root.join(rule).is_dir(), "rule {rule} has no fixture folder");
+        assert!(
+            root.join(rule).is_dir(),
+            "rule {rule} has no fixture folder"
+        );
     }
     assert!(cases.len() > RULES.len(), "quirk fixtures missing");
     let mut failures = Vec::new();
@@ -110,7 +129,9 @@ fn every_fixture_pair_gives_exactly_its_expected_findings() {
             .map(str::to_owned)
             .collect();
         if actual != expected {
-            failures.push(format!("{name}:\n  expected {expected:#?}\n  actual   {actual:#?}"));
+            failures.push(format!(
+                "{name}:\n  expected {expected:#?}\n  actual   {actual:#?}"
+            ));
         }
         // A case named after a rule must show that rule.
         if RULES.contains(&&*name) && !actual.iter().any(|l| l.split(' ').nth(1) == Some(&*name)) {
@@ -125,12 +146,19 @@ fn every_fixture_pair_gives_exactly_its_expected_findings() {
 fn three_endpoints(dir: &Path) {
     let input = |extra: Value| {
         let mut props = serde_json::json!({"prompt": {"type": "string"}});
-        props.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        props
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         serde_json::json!({"type": "object", "properties": props, "required": ["prompt"]})
     };
     let output = serde_json::json!({"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"]});
     let pairs = [
-        ("a/info", serde_json::json!({}), serde_json::json!({"seed": {"type": "integer"}})),
+        (
+            "a/info",
+            serde_json::json!({}),
+            serde_json::json!({"seed": {"type": "integer"}}),
+        ),
         (
             "b/err",
             serde_json::json!({"size": {"type": "string", "enum": ["s", "m"]}}),
@@ -143,8 +171,14 @@ fn three_endpoints(dir: &Path) {
         ),
     ];
     for (id, old, new) in pairs {
-        let old = document(id, serde_json::json!({"Input": input(old), "Output": output}));
-        let new = document(id, serde_json::json!({"Input": input(new), "Output": output}));
+        let old = document(
+            id,
+            serde_json::json!({"Input": input(old), "Output": output}),
+        );
+        let new = document(
+            id,
+            serde_json::json!({"Input": input(new), "Output": output}),
+        );
         write_json(&dir.join(format!("old/{id}.json")), &old);
         write_json(&dir.join(format!("new/{id}.json")), &new);
     }
@@ -154,10 +188,15 @@ fn three_endpoints(dir: &Path) {
 fn markdown_groups_by_endpoint_breaking_first_and_folds_info_only_endpoints() {
     let dir = temp_dir("diff-markdown");
     three_endpoints(&dir);
-    let (code, stdout, stderr) =
-        run(xtask().args(["diff", "--format", "markdown"]).arg(dir.join("old")).arg(dir.join("new")));
+    let (code, stdout, stderr) = run(xtask()
+        .args(["diff", "--format", "markdown"])
+        .arg(dir.join("old"))
+        .arg(dir.join("new")));
     assert_eq!(code, 0, "{stderr}");
-    let headings: Vec<&str> = stdout.lines().filter(|l| l.starts_with("### ") || l.starts_with("<details>")).collect();
+    let headings: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("### ") || l.starts_with("<details>"))
+        .collect();
     assert_eq!(
         headings,
         [
@@ -167,8 +206,15 @@ fn markdown_groups_by_endpoint_breaking_first_and_folds_info_only_endpoints() {
             "### 🔵 `a/info` (INFO, fal-models minor)",
         ]
     );
-    assert!(stdout.contains("| ERR | `input-enum-value-removed` | `input.size` | removed \"m\" | major |"), "{stdout}");
-    assert!(stdout.contains("3 compared, 3 changed, 0 added, 0 removed; 1 ERR, 1 WARN, 1 INFO; fal-models: major"));
+    assert!(
+        stdout.contains(
+            "| ERR | `input-enum-value-removed` | `input.size` | removed \"m\" | major |"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains(
+        "3 compared, 3 changed, 0 added, 0 removed; 1 ERR, 1 WARN, 1 INFO; fal-models: major"
+    ));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -176,7 +222,10 @@ fn markdown_groups_by_endpoint_breaking_first_and_folds_info_only_endpoints() {
 fn text_format_lists_each_finding_under_its_endpoint() {
     let dir = temp_dir("diff-text");
     three_endpoints(&dir);
-    let (code, stdout, _) = run(xtask().arg("diff").arg(dir.join("old")).arg(dir.join("new")));
+    let (code, stdout, _) = run(xtask()
+        .arg("diff")
+        .arg(dir.join("old"))
+        .arg(dir.join("new")));
     assert_eq!(code, 0);
     let expected = format!(
         "b/err (ERR, major)\n  ERR  input-enum-value-removed [major] input.size: removed \"m\"\n\
@@ -195,7 +244,9 @@ fn fail_on_sets_exit_code_one_and_errors_exit_two() {
     let dir = temp_dir("diff-exit");
     three_endpoints(&dir);
     let (old, new) = (dir.join("old"), dir.join("new"));
-    let code = |extra: &[&str], old: &Path, new: &Path| run(xtask().arg("diff").args(extra).arg(old).arg(new)).0;
+    let code = |extra: &[&str], old: &Path, new: &Path| {
+        run(xtask().arg("diff").args(extra).arg(old).arg(new)).0
+    };
     assert_eq!(code(&[], &old, &new), 0);
     assert_eq!(code(&["--fail-on", "ERR"], &old, &new), 1);
     assert_eq!(code(&["--fail-on", "WARN"], &old, &new), 1);
@@ -206,7 +257,10 @@ fn fail_on_sets_exit_code_one_and_errors_exit_two() {
     // No changes at all.
     assert_eq!(code(&["--fail-on", "WARN"], &old, &old), 0);
     // Errors: a missing folder, a folder against a file.
-    let (c, _, stderr) = run(xtask().arg("diff").arg(dir.join("missing")).arg(dir.join("missing2")));
+    let (c, _, stderr) = run(xtask()
+        .arg("diff")
+        .arg(dir.join("missing"))
+        .arg(dir.join("missing2")));
     assert_eq!(c, 2);
     assert!(stderr.contains("missing"), "{stderr}");
     assert_eq!(code(&[], &old, &wnew), 2);
@@ -221,7 +275,10 @@ fn two_files_compare_as_one_endpoint_whatever_their_names() {
     std::fs::copy(dir.join("old/b/err.json"), &old).unwrap();
     let (code, report) = diff_json(&old, &dir.join("new/b/err.json"), &["--fail-on", "ERR"]);
     assert_eq!(code, 1);
-    assert_eq!(finding_lines(&report, &dir), ["ERR input-enum-value-removed major input.size | removed \"m\""]);
+    assert_eq!(
+        finding_lines(&report, &dir),
+        ["ERR input-enum-value-removed major input.size | removed \"m\""]
+    );
     assert_eq!(report["endpoints"][0]["endpoint"], "b/err");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -230,7 +287,14 @@ fn git(repo: &Path, args: &[&str]) {
     let (code, _, stderr) = run(std::process::Command::new("git")
         .arg("-C")
         .arg(repo)
-        .args(["-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+        .args([
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "-c",
+            "commit.gpgsign=false",
+        ])
         .args(args));
     assert_eq!(code, 0, "git {args:?}: {stderr}");
 }
@@ -248,11 +312,17 @@ fn git_mode_compares_a_revision_with_the_working_tree() {
     std::fs::copy(dir.join("new/b/err.json"), repo.join("schemas/b/err.json")).unwrap();
     // A second endpoint only in the working tree.
     std::fs::create_dir_all(repo.join("schemas/c")).unwrap();
-    std::fs::copy(dir.join("new/c/warn.json"), repo.join("schemas/c/warn.json")).unwrap();
+    std::fs::copy(
+        dir.join("new/c/warn.json"),
+        repo.join("schemas/c/warn.json"),
+    )
+    .unwrap();
 
     let report = |extra: &[&str]| {
-        let (code, stdout, stderr) =
-            run(xtask().args(["diff", "--format", "json", "--repo"]).arg(&repo).args(extra));
+        let (code, stdout, stderr) = run(xtask()
+            .args(["diff", "--format", "json", "--repo"])
+            .arg(&repo)
+            .args(extra));
         assert_eq!(code, 0, "{stderr}");
         let report: Value = serde_json::from_str(&stdout).unwrap();
         finding_lines(&report, &dir)
@@ -280,7 +350,9 @@ fn git_mode_compares_a_revision_with_the_working_tree() {
         ]
     );
 
-    let (code, _, stderr) = run(xtask().args(["diff", "--base", "no-such-rev", "--repo"]).arg(&repo));
+    let (code, _, stderr) = run(xtask()
+        .args(["diff", "--base", "no-such-rev", "--repo"])
+        .arg(&repo));
     assert_eq!(code, 2);
     assert!(stderr.contains("no-such-rev"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -303,8 +375,14 @@ fn many_breaking_endpoints(dir: &Path, count: usize) {
         old_props["c"] = serde_json::json!({"type": "integer"});
         let old = serde_json::json!({"type": "object", "properties": old_props, "required": ["a", "b", "c"]});
         let new = serde_json::json!({"type": "object", "properties": props(true), "required": ["a", "b"]});
-        write_json(&dir.join(format!("old/{id}.json")), &document(&id, serde_json::json!({"Input": input, "Output": old})));
-        write_json(&dir.join(format!("new/{id}.json")), &document(&id, serde_json::json!({"Input": input, "Output": new})));
+        write_json(
+            &dir.join(format!("old/{id}.json")),
+            &document(&id, serde_json::json!({"Input": input, "Output": old})),
+        );
+        write_json(
+            &dir.join(format!("new/{id}.json")),
+            &document(&id, serde_json::json!({"Input": input, "Output": new})),
+        );
     }
 }
 
@@ -312,8 +390,10 @@ fn many_breaking_endpoints(dir: &Path, count: usize) {
 fn markdown_shares_a_row_between_siblings_and_fits_a_github_comment() {
     let dir = temp_dir("diff-markdown-big");
     many_breaking_endpoints(&dir, 400);
-    let (code, stdout, _) =
-        run(xtask().args(["diff", "--format", "markdown"]).arg(dir.join("old")).arg(dir.join("new")));
+    let (code, stdout, _) = run(xtask()
+        .args(["diff", "--format", "markdown"])
+        .arg(dir.join("old"))
+        .arg(dir.join("new")));
     assert_eq!(code, 0);
     let first = stdout.split("### ").nth(1).unwrap();
     assert_eq!(
@@ -336,6 +416,9 @@ fn markdown_shares_a_row_between_siblings_and_fits_a_github_comment() {
     );
     // The JSON report keeps one finding per property.
     let (_, report) = diff_json(&dir.join("old"), &dir.join("new"), &[]);
-    assert_eq!(report["summary"]["by_rule"]["output-property-became-nullable"], 800);
+    assert_eq!(
+        report["summary"]["by_rule"]["output-property-became-nullable"],
+        800
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

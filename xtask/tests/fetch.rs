@@ -21,7 +21,10 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Decoded query parameters.
@@ -86,7 +89,9 @@ impl Server {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
-                let Some(request) = read_request(&stream) else { continue };
+                let Some(request) = read_request(&stream) else {
+                    continue;
+                };
                 log.lock().unwrap().push(request.clone());
                 let reply = handler(&request);
                 respond(stream, reply);
@@ -128,7 +133,11 @@ fn respond(mut stream: TcpStream, reply: Reply) {
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    let sent = if cut { &body.as_bytes()[..body.len() / 2] } else { body.as_bytes() };
+    let sent = if cut {
+        &body.as_bytes()[..body.len() / 2]
+    } else {
+        body.as_bytes()
+    };
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(sent);
     let _ = stream.flush();
@@ -194,7 +203,12 @@ fn canonical(value: &Value) -> String {
             Value::Object(map) => {
                 let mut entries: Vec<_> = map.iter().collect();
                 entries.sort_by(|a, b| a.0.cmp(b.0));
-                Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sort(v))).collect())
+                Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, v)| (k.clone(), sort(v)))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sort).collect()),
             other => other.clone(),
@@ -206,10 +220,22 @@ fn canonical(value: &Value) -> String {
 /// `xtask fetch --no-regen --schemas-dir <dir> --openapi-url .. --api-url .. <args>`, fast retries.
 fn fetch(server: &Server, schemas: &Path, args: &[&str]) -> (i32, String, String) {
     run(xtask()
-        .args(["fetch", "--no-regen", "--attempts", "3", "--retry-delay-ms", "1", "--timeout-secs", "10"])
+        .args([
+            "fetch",
+            "--no-regen",
+            "--attempts",
+            "3",
+            "--retry-delay-ms",
+            "1",
+            "--timeout-secs",
+            "10",
+        ])
         .arg("--schemas-dir")
         .arg(schemas)
-        .args(["--openapi-url", &format!("{}/api/openapi/queue/openapi.json", server.base)])
+        .args([
+            "--openapi-url",
+            &format!("{}/api/openapi/queue/openapi.json", server.base),
+        ])
         .args(["--api-url", &format!("{}/v1", server.base)])
         .env_remove("FAL_KEY")
         .args(args))
@@ -223,7 +249,12 @@ fn files(dir: &Path) -> Vec<String> {
             if path.is_dir() {
                 walk(&path, root, out);
             } else {
-                out.push(path.strip_prefix(root).unwrap().to_string_lossy().into_owned());
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .into_owned(),
+                );
             }
         }
     }
@@ -238,7 +269,12 @@ fn per_endpoint_server() -> Server {
     Server::start(Box::new(|request| {
         let query = request.query();
         match query.as_slice() {
-            [(k, id)] if k == "endpoint_id" && request.target.starts_with("/api/openapi/queue/openapi.json?") => {
+            [(k, id)]
+                if k == "endpoint_id"
+                    && request
+                        .target
+                        .starts_with("/api/openapi/queue/openapi.json?") =>
+            {
                 Reply::Full(200, reversed(&doc(id, None)))
             }
             _ => Reply::Full(404, r#"{"detail": "not found"}"#.into()),
@@ -252,14 +288,23 @@ fn single_endpoint_is_written_in_canonical_form() {
     let server = per_endpoint_server();
     let (code, stdout, stderr) = fetch(&server, &dir, &["fal-ai/veo3.1/fast"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert_eq!(stdout, "added      fal-ai/veo3.1/fast\n1 added, 0 changed, 0 unchanged, 0 failed\n");
+    assert_eq!(
+        stdout,
+        "added      fal-ai/veo3.1/fast\n1 added, 0 changed, 0 unchanged, 0 failed\n"
+    );
     assert_eq!(files(&dir), ["fal-ai/veo3.1/fast.json"]);
     let written = std::fs::read_to_string(dir.join("fal-ai/veo3.1/fast.json")).unwrap();
     assert_eq!(written, canonical(&doc("fal-ai/veo3.1/fast", None)));
-    assert!(written.starts_with("{\n  \"components\": {\n"), "keys sorted: {written}");
+    assert!(
+        written.starts_with("{\n  \"components\": {\n"),
+        "keys sorted: {written}"
+    );
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
-    assert_eq!(requests[0].query(), [("endpoint_id".to_owned(), "fal-ai/veo3.1/fast".to_owned())]);
+    assert_eq!(
+        requests[0].query(),
+        [("endpoint_id".to_owned(), "fal-ai/veo3.1/fast".to_owned())]
+    );
     assert_eq!(requests[0].header("authorization"), None);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -276,11 +321,18 @@ fn refetching_an_unchanged_document_changes_nothing() {
     assert_eq!(code, 0);
     assert_eq!(stdout, "0 added, 0 changed, 1 unchanged, 0 failed\n");
     assert_eq!(std::fs::read(&path).unwrap(), before);
-    assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), modified, "file rewritten");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().modified().unwrap(),
+        modified,
+        "file rewritten"
+    );
     // And `xtask diff` of the two versions finds nothing.
     let old = dir.join("before.json");
     std::fs::write(&old, &before).unwrap();
-    let (code, stdout, _) = run(xtask().args(["diff", "--format", "json"]).arg(&old).arg(&path));
+    let (code, stdout, _) = run(xtask()
+        .args(["diff", "--format", "json"])
+        .arg(&old)
+        .arg(&path));
     assert_eq!(code, 0);
     let report: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["endpoints"], json!([]));
@@ -295,7 +347,10 @@ fn platform_server() -> Server {
             return Reply::Full(404, "{}".into());
         }
         let query = request.query();
-        let cursor = query.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v.as_str());
+        let cursor = query
+            .iter()
+            .find(|(k, _)| k == "cursor")
+            .map(|(_, v)| v.as_str());
         let model = |id: &str, openapi: Value| json!({"endpoint_id": id, "metadata": {"status": "active"}, "openapi": openapi});
         let body = match cursor {
             None => json!({
@@ -340,20 +395,40 @@ fn all_refreshes_every_vendored_document_through_the_paged_platform_api() {
          failed     fal-ai/c: fal answered an error instead of a document: OpenAPI schema not available for this endpoint (expansion_failed)\n\
          0 added, 1 changed, 1 unchanged, 1 failed\n"
     );
-    assert_eq!(std::fs::read(dir.join("fal-ai/c.json")).unwrap(), c_before, "failed endpoint untouched");
-    assert_eq!(std::fs::read_to_string(dir.join("fal-ai/b.json")).unwrap(), canonical(&doc("fal-ai/b", Some("seed"))));
+    assert_eq!(
+        std::fs::read(dir.join("fal-ai/c.json")).unwrap(),
+        c_before,
+        "failed endpoint untouched"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("fal-ai/b.json")).unwrap(),
+        canonical(&doc("fal-ai/b", Some("seed")))
+    );
     // Listed endpoints that were not asked for (`d`, `unasked`) are not written.
-    assert_eq!(files(&dir), ["fal-ai/a.json", "fal-ai/b.json", "fal-ai/c.json"]);
+    assert_eq!(
+        files(&dir),
+        ["fal-ai/a.json", "fal-ai/b.json", "fal-ai/c.json"]
+    );
 
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     for (request, cursor) in requests.iter().zip([None, Some("page 2")]) {
         assert_eq!(request.header("authorization"), Some("Key test-key"));
         let query = request.query();
-        let ids: Vec<&str> = query.iter().filter(|(k, _)| k == "endpoint_id").map(|(_, v)| v.as_str()).collect();
+        let ids: Vec<&str> = query
+            .iter()
+            .filter(|(k, _)| k == "endpoint_id")
+            .map(|(_, v)| v.as_str())
+            .collect();
         assert_eq!(ids, ["fal-ai/a", "fal-ai/b", "fal-ai/c"]);
         assert!(query.contains(&("expand".into(), "openapi-3.0".into())));
-        assert_eq!(query.iter().find(|(k, _)| k == "cursor").map(|(_, v)| v.as_str()), cursor);
+        assert_eq!(
+            query
+                .iter()
+                .find(|(k, _)| k == "cursor")
+                .map(|(_, v)| v.as_str()),
+            cursor
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -362,7 +437,11 @@ fn all_refreshes_every_vendored_document_through_the_paged_platform_api() {
 fn bulk_ids_missing_from_the_listing_fail_and_new_ones_are_added() {
     let dir = temp_dir("fetch-bulk");
     let server = platform_server();
-    let (code, stdout, _) = fetch(&server, &dir, &["--bulk", "--batch-size", "1", "fal-ai/d", "fal-ai/zzz"]);
+    let (code, stdout, _) = fetch(
+        &server,
+        &dir,
+        &["--bulk", "--batch-size", "1", "fal-ai/d", "fal-ai/zzz"],
+    );
     assert_eq!(code, 1);
     assert_eq!(
         stdout,
@@ -378,7 +457,12 @@ fn bulk_ids_missing_from_the_listing_fail_and_new_ones_are_added() {
 fn responses_that_are_not_the_endpoints_document_are_refused() {
     let dir = temp_dir("fetch-not-doc");
     let server = Server::start(Box::new(|request| {
-        let id = request.query().into_iter().find(|(k, _)| k == "endpoint_id").map(|(_, v)| v).unwrap_or_default();
+        let id = request
+            .query()
+            .into_iter()
+            .find(|(k, _)| k == "endpoint_id")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
         match id.as_str() {
             "fal-ai/html" => Reply::Full(200, "<html><body>Sign in</body></html>".into()),
             "fal-ai/other" => Reply::Full(200, doc("fal-ai/somebody-else", None).to_string()),
@@ -387,8 +471,17 @@ fn responses_that_are_not_the_endpoints_document_are_refused() {
             _ => Reply::Full(200, doc(&id, None).to_string()),
         }
     }));
-    let (code, stdout, _) =
-        fetch(&server, &dir, &["fal-ai/html", "fal-ai/other", "fal-ai/swagger", "fal-ai/missing", "fal-ai/fine"]);
+    let (code, stdout, _) = fetch(
+        &server,
+        &dir,
+        &[
+            "fal-ai/html",
+            "fal-ai/other",
+            "fal-ai/swagger",
+            "fal-ai/missing",
+            "fal-ai/fine",
+        ],
+    );
     assert_eq!(code, 1);
     assert_eq!(
         stdout,
@@ -409,12 +502,20 @@ fn a_connection_dropped_mid_body_is_retried_and_writes_nothing() {
     // An older copy is in place: it must survive intact.
     write_json(&dir.join("fal-ai/cut.json"), &doc("fal-ai/cut", None));
     let before = std::fs::read(dir.join("fal-ai/cut.json")).unwrap();
-    let server = Server::start(Box::new(|_| Reply::CutShort(doc("fal-ai/cut", Some("seed")).to_string())));
+    let server = Server::start(Box::new(|_| {
+        Reply::CutShort(doc("fal-ai/cut", Some("seed")).to_string())
+    }));
     let (code, stdout, _) = fetch(&server, &dir, &["fal-ai/cut"]);
     assert_eq!(code, 1);
     assert!(stdout.starts_with("failed     fal-ai/cut: "), "{stdout}");
-    assert!(stdout.contains("reading the body") && stdout.contains("after 3 attempts"), "{stdout}");
-    assert!(stdout.ends_with("0 added, 0 changed, 0 unchanged, 1 failed\n"), "{stdout}");
+    assert!(
+        stdout.contains("reading the body") && stdout.contains("after 3 attempts"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("0 added, 0 changed, 0 unchanged, 1 failed\n"),
+        "{stdout}"
+    );
     assert_eq!(server.requests().len(), 3, "retried");
     assert_eq!(std::fs::read(dir.join("fal-ai/cut.json")).unwrap(), before);
     assert_eq!(files(&dir), ["fal-ai/cut.json"], "no temporary file left");
@@ -427,7 +528,12 @@ fn transient_errors_are_retried_until_the_document_arrives() {
     let mut calls = 0;
     let server = Server::start(Box::new(move |request| {
         calls += 1;
-        let id = request.query().into_iter().find(|(k, _)| k == "endpoint_id").map(|(_, v)| v).unwrap_or_default();
+        let id = request
+            .query()
+            .into_iter()
+            .find(|(k, _)| k == "endpoint_id")
+            .map(|(_, v)| v)
+            .unwrap_or_default();
         match calls {
             1 => Reply::Full(503, "busy".into()),
             2 => Reply::CutShort(doc(&id, None).to_string()),
@@ -436,7 +542,10 @@ fn transient_errors_are_retried_until_the_document_arrives() {
     }));
     let (code, stdout, _) = fetch(&server, &dir, &["fal-ai/flaky"]);
     assert_eq!(code, 0, "{stdout}");
-    assert_eq!(stdout, "added      fal-ai/flaky\n1 added, 0 changed, 0 unchanged, 0 failed\n");
+    assert_eq!(
+        stdout,
+        "added      fal-ai/flaky\n1 added, 0 changed, 0 unchanged, 0 failed\n"
+    );
     assert_eq!(server.requests().len(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -447,12 +556,23 @@ fn endpoint_ids_that_would_escape_the_schemas_folder_are_refused() {
     let schemas = dir.join("schemas");
     std::fs::create_dir_all(&schemas).unwrap();
     let server = per_endpoint_server();
-    let evil = ["../evil", "fal-ai/../../evil", "/etc/passwd", "fal-ai//x", "fal-ai/.hidden", "fal-ai\\..\\x", "single"];
+    let evil = [
+        "../evil",
+        "fal-ai/../../evil",
+        "/etc/passwd",
+        "fal-ai//x",
+        "fal-ai/.hidden",
+        "fal-ai\\..\\x",
+        "single",
+    ];
     let (code, stdout, _) = fetch(&server, &schemas, &evil);
     assert_eq!(code, 1);
     let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("failed")).collect();
     assert_eq!(failed.len(), evil.len(), "{stdout}");
-    assert!(failed.iter().all(|l| l.contains("refusing endpoint id")), "{stdout}");
+    assert!(
+        failed.iter().all(|l| l.contains("refusing endpoint id")),
+        "{stdout}"
+    );
     assert!(stdout.ends_with("0 added, 0 changed, 0 unchanged, 7 failed\n"));
     assert!(server.requests().is_empty(), "no request for a refused id");
     assert_eq!(files(&dir), Vec::<String>::new());
@@ -466,7 +586,10 @@ fn regen_runs_only_for_the_workspace_schemas_folder() {
     let (code, stdout, stderr) = run(xtask()
         .args(["fetch", "--attempts", "1", "--schemas-dir"])
         .arg(&dir)
-        .args(["--openapi-url", &format!("{}/api/openapi/queue/openapi.json", server.base)])
+        .args([
+            "--openapi-url",
+            &format!("{}/api/openapi/queue/openapi.json", server.base),
+        ])
         .arg("fal-ai/x"));
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(

@@ -8,8 +8,12 @@ use support::run;
 
 fn attributes(path: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    let (code, stdout, stderr) =
-        run(std::process::Command::new("git").arg("-C").arg(root).args(["check-attr", "-a", "--", path]));
+    let (code, stdout, stderr) = run(std::process::Command::new("git").arg("-C").arg(root).args([
+        "check-attr",
+        "-a",
+        "--",
+        path,
+    ]));
     assert_eq!(code, 0, "{stderr}");
     stdout
 }

@@ -127,7 +127,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         FailOn::Warn => Level::Warn,
     });
     let failed = matches!((threshold, report.level()), (Some(t), Some(l)) if l >= t);
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn snapshots(args: &Args) -> anyhow::Result<(Snapshot, Snapshot)> {
@@ -139,7 +143,9 @@ fn snapshots(args: &Args) -> anyhow::Result<(Snapshot, Snapshot)> {
             )),
             (false, false) => {
                 // Two files are one endpoint whatever their names.
-                let key = new.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                let key = new
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
                 Ok((source::file(old, &key)?, source::file(new, &key)?))
             }
             _ => bail!("compare two folders or two files, not a folder with a file"),
@@ -153,7 +159,10 @@ fn snapshots(args: &Args) -> anyhow::Result<(Snapshot, Snapshot)> {
     } else if schemas.is_dir() {
         source::folder(&schemas, "working tree".into())?
     } else {
-        Snapshot { label: "working tree".into(), docs: Default::default() }
+        Snapshot {
+            label: "working tree".into(),
+            docs: Default::default(),
+        }
     };
     Ok((old, new))
 }

@@ -134,13 +134,19 @@ impl Schema {
             (Kind::Enum(scalar, _), _) => format!("{} enum", scalar.label()),
             (Kind::Array(items), _) => format!("array of {}", items.label()),
             (Kind::Map(values), _) => format!("map of {}", values.label()),
-            (Kind::Union(members), _) => {
-                members.iter().map(Schema::label).collect::<Vec<_>>().join(" | ")
-            }
+            (Kind::Union(members), _) => members
+                .iter()
+                .map(Schema::label)
+                .collect::<Vec<_>>()
+                .join(" | "),
             (Kind::Recursive(name), _) => name.clone(),
             (kind, _) => kind.tag().to_string(),
         };
-        if self.nullable { format!("{base} | null") } else { base }
+        if self.nullable {
+            format!("{base} | null")
+        } else {
+            base
+        }
     }
 }
 
@@ -210,7 +216,12 @@ const MAX_NODES: usize = 200_000;
 
 /// Loads a parsed document. Never fails: see the module docs.
 pub fn load(doc: &Value) -> Document {
-    let mut loader = Loader { root: doc, stack: Vec::new(), problems: Vec::new(), nodes: 0 };
+    let mut loader = Loader {
+        root: doc,
+        stack: Vec::new(),
+        problems: Vec::new(),
+        nodes: 0,
+    };
     let endpoint_id = doc
         .pointer("/info/x-fal-metadata/endpointId")
         .and_then(Value::as_str)
@@ -223,7 +234,10 @@ pub fn load(doc: &Value) -> Document {
     match &endpoint_id {
         None => loader.problem("/info/x-fal-metadata/endpointId", "missing endpoint id"),
         Some(id) => {
-            let submit = format!("/paths/{}/post/requestBody/content/application~1json/schema", escape(&format!("/{id}")));
+            let submit = format!(
+                "/paths/{}/post/requestBody/content/application~1json/schema",
+                escape(&format!("/{id}"))
+            );
             match doc.pointer(&submit) {
                 Some(schema) => input = Some(loader.schema(schema, &submit, 0)),
                 None => loader.problem(&submit, "missing input schema"),
@@ -241,7 +255,12 @@ pub fn load(doc: &Value) -> Document {
     let mut problems = loader.problems;
     problems.sort();
     problems.dedup();
-    Document { endpoint_id, input, output, problems }
+    Document {
+        endpoint_id,
+        input,
+        output,
+        problems,
+    }
 }
 
 /// Escapes one JSON pointer token.
@@ -259,7 +278,10 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn problem(&mut self, pointer: &str, message: impl Into<String>) {
-        self.problems.push(Problem { pointer: pointer.to_owned(), message: message.into() });
+        self.problems.push(Problem {
+            pointer: pointer.to_owned(),
+            message: message.into(),
+        });
     }
 
     fn schema(&mut self, value: &Value, ptr: &str, depth: usize) -> Schema {
@@ -272,7 +294,10 @@ impl Loader<'_> {
             Value::Object(obj) => obj,
             Value::Bool(true) => return Schema::of(Kind::Any),
             _ => {
-                self.problem(ptr, format!("expected a schema object, found {}", json_type(value)));
+                self.problem(
+                    ptr,
+                    format!("expected a schema object, found {}", json_type(value)),
+                );
                 return Schema::of(Kind::Any);
             }
         };
@@ -319,7 +344,10 @@ impl Loader<'_> {
                         nullable = true;
                         continue;
                     }
-                    kept.push(Schema { nullable: false, ..member });
+                    kept.push(Schema {
+                        nullable: false,
+                        ..member
+                    });
                 }
                 let mut schema = union(kept);
                 schema.nullable |= nullable;
@@ -360,7 +388,10 @@ impl Loader<'_> {
                 schema
             }
             Some(other) => {
-                self.problem(&format!("{ptr}/type"), format!("expected a type name, found {}", json_type(other)));
+                self.problem(
+                    &format!("{ptr}/type"),
+                    format!("expected a type name, found {}", json_type(other)),
+                );
                 Schema::of(Kind::Any)
             }
             None if obj.contains_key("properties") || obj.contains_key("additionalProperties") => {
@@ -405,10 +436,17 @@ impl Loader<'_> {
             Some(Value::Object(items))
                 if !items.is_empty() && items.keys().all(|k| k.parse::<usize>().is_ok()) =>
             {
-                self.problem(&format!("{ptr}/items"), "malformed `items` (an object keyed by index)");
+                self.problem(
+                    &format!("{ptr}/items"),
+                    "malformed `items` (an object keyed by index)",
+                );
                 Kind::Array(Box::new(Schema::of(Kind::Any)))
             }
-            Some(items) => Kind::Array(Box::new(self.schema(items, &format!("{ptr}/items"), depth + 1))),
+            Some(items) => Kind::Array(Box::new(self.schema(
+                items,
+                &format!("{ptr}/items"),
+                depth + 1,
+            ))),
         }
     }
 
@@ -420,7 +458,10 @@ impl Loader<'_> {
             }
             Some(_) => {
                 // Read as "nothing required": report it rather than guess.
-                self.problem(&format!("{ptr}/required"), "`required` is not an array of property names");
+                self.problem(
+                    &format!("{ptr}/required"),
+                    "`required` is not an array of property names",
+                );
                 Vec::new()
             }
         };
@@ -429,9 +470,15 @@ impl Loader<'_> {
             None => {}
             Some(Value::Object(props)) => {
                 for (name, prop) in props {
-                    let schema = self.schema(prop, &format!("{ptr}/properties/{}", escape(name)), depth + 1);
+                    let schema = self.schema(
+                        prop,
+                        &format!("{ptr}/properties/{}", escape(name)),
+                        depth + 1,
+                    );
                     let required = required.contains(&name.as_str());
-                    object.properties.insert(name.clone(), Property { required, schema });
+                    object
+                        .properties
+                        .insert(name.clone(), Property { required, schema });
                 }
             }
             Some(other) => self.problem(
@@ -441,14 +488,19 @@ impl Loader<'_> {
         }
         object.additional = match obj.get("additionalProperties") {
             Some(Value::Bool(true)) => Some(Box::new(Schema::of(Kind::Any))),
-            Some(schema @ Value::Object(_)) => {
-                Some(Box::new(self.schema(schema, &format!("{ptr}/additionalProperties"), depth + 1)))
-            }
+            Some(schema @ Value::Object(_)) => Some(Box::new(self.schema(
+                schema,
+                &format!("{ptr}/additionalProperties"),
+                depth + 1,
+            ))),
             _ => None,
         };
         match object.additional.take() {
             Some(values) if object.properties.is_empty() => Kind::Map(values),
-            additional => Kind::Object(Object { additional, ..object }),
+            additional => Kind::Object(Object {
+                additional,
+                ..object
+            }),
         }
     }
 
@@ -461,7 +513,12 @@ impl Loader<'_> {
             self.problem(ptr, format!("external `$ref` {reference} not supported"));
             return Schema::of(Kind::Any);
         };
-        let name = target_ptr.rsplit('/').next().unwrap_or(target_ptr).replace("~1", "/").replace("~0", "~");
+        let name = target_ptr
+            .rsplit('/')
+            .next()
+            .unwrap_or(target_ptr)
+            .replace("~1", "/")
+            .replace("~0", "~");
         if self.stack.contains(&name) {
             let mut schema = Schema::of(Kind::Recursive(name.clone()));
             schema.type_name = Some(name);
@@ -491,7 +548,9 @@ impl Loader<'_> {
             }
         };
         let mut members = members.into_iter();
-        let Some(mut merged) = members.next() else { return Schema::of(Kind::Any) };
+        let Some(mut merged) = members.next() else {
+            return Schema::of(Kind::Any);
+        };
         // Several members: merge object properties (the only use seen in fal documents).
         for member in members {
             match (&mut merged.kind, member.kind) {
@@ -503,7 +562,10 @@ impl Loader<'_> {
                 }
                 (_, Kind::Any) => {}
                 _ => {
-                    self.problem(ptr, "`allOf` of non-object schemas; only the first one is compared");
+                    self.problem(
+                        ptr,
+                        "`allOf` of non-object schemas; only the first one is compared",
+                    );
                 }
             }
         }
@@ -514,25 +576,34 @@ impl Loader<'_> {
 /// One schema from several alternatives. Enum members of one scalar type merge into one enum,
 /// as the generator merges them.
 fn union(members: Vec<Schema>) -> Schema {
-    let mut members = members.into_iter().fold(Vec::<Schema>::new(), |mut kept, member| {
-        let merged = match (&member.kind, kept.iter_mut().find(|k| matches!(k.kind, Kind::Enum(..)))) {
-            (Kind::Enum(scalar, values), Some(Schema { kind: Kind::Enum(into_scalar, into), .. }))
-                if scalar == into_scalar =>
-            {
-                for value in values {
-                    if !into.contains(value) {
-                        into.push(value.clone());
+    let mut members = members
+        .into_iter()
+        .fold(Vec::<Schema>::new(), |mut kept, member| {
+            let merged = match (
+                &member.kind,
+                kept.iter_mut().find(|k| matches!(k.kind, Kind::Enum(..))),
+            ) {
+                (
+                    Kind::Enum(scalar, values),
+                    Some(Schema {
+                        kind: Kind::Enum(into_scalar, into),
+                        ..
+                    }),
+                ) if scalar == into_scalar => {
+                    for value in values {
+                        if !into.contains(value) {
+                            into.push(value.clone());
+                        }
                     }
+                    true
                 }
-                true
+                _ => false,
+            };
+            if !merged {
+                kept.push(member);
             }
-            _ => false,
-        };
-        if !merged {
-            kept.push(member);
-        }
-        kept
-    });
+            kept
+        });
     match members.len() {
         0 => Schema::of(Kind::Any),
         1 => members.pop().expect("one member"),

@@ -43,35 +43,65 @@ pub struct Report {
 
 impl Report {
     /// Builds a report, ordering endpoints by severity then name.
-    pub fn new(old: String, new: String, compared: usize, mut endpoints: Vec<EndpointReport>) -> Report {
+    pub fn new(
+        old: String,
+        new: String,
+        compared: usize,
+        mut endpoints: Vec<EndpointReport>,
+    ) -> Report {
         endpoints.retain(|e| !e.findings.is_empty());
-        endpoints.sort_by(|a, b| (Reverse(a.level()), &a.endpoint).cmp(&(Reverse(b.level()), &b.endpoint)));
-        Report { old, new, compared, endpoints }
+        endpoints.sort_by(|a, b| {
+            (Reverse(a.level()), &a.endpoint).cmp(&(Reverse(b.level()), &b.endpoint))
+        });
+        Report {
+            old,
+            new,
+            compared,
+            endpoints,
+        }
     }
 
     /// The most severe level over all findings.
     pub fn level(&self) -> Option<Level> {
-        self.endpoints.iter().filter_map(EndpointReport::level).max()
+        self.endpoints
+            .iter()
+            .filter_map(EndpointReport::level)
+            .max()
     }
 
     /// The semver bump `fal-models` needs.
     pub fn semver(&self) -> Option<Semver> {
-        self.endpoints.iter().filter_map(EndpointReport::semver).max()
+        self.endpoints
+            .iter()
+            .filter_map(EndpointReport::semver)
+            .max()
     }
 
     fn count_rule(&self, rule: Rule) -> usize {
-        self.endpoints.iter().flat_map(|e| &e.findings).filter(|f| f.rule == rule).count()
+        self.endpoints
+            .iter()
+            .flat_map(|e| &e.findings)
+            .filter(|f| f.rule == rule)
+            .count()
     }
 
     fn count_level(&self, level: Level) -> usize {
-        self.endpoints.iter().flat_map(|e| &e.findings).filter(|f| f.level() == level).count()
+        self.endpoints
+            .iter()
+            .flat_map(|e| &e.findings)
+            .filter(|f| f.level() == level)
+            .count()
     }
 
     /// Compared endpoints with findings.
     fn changed(&self) -> usize {
         self.endpoints
             .iter()
-            .filter(|e| !e.findings.iter().any(|f| matches!(f.rule, Rule::EndpointAdded | Rule::EndpointRemoved)))
+            .filter(|e| {
+                !e.findings
+                    .iter()
+                    .any(|f| matches!(f.rule, Rule::EndpointAdded | Rule::EndpointRemoved))
+            })
             .count()
     }
 
@@ -93,10 +123,27 @@ impl Report {
     pub fn text(&self) -> String {
         let mut out = String::new();
         for endpoint in &self.endpoints {
-            let _ = writeln!(out, "{} ({}, {})", endpoint.endpoint, level_str(endpoint.level()), semver_str(endpoint.semver()));
+            let _ = writeln!(
+                out,
+                "{} ({}, {})",
+                endpoint.endpoint,
+                level_str(endpoint.level()),
+                semver_str(endpoint.semver())
+            );
             for f in &endpoint.findings {
-                let path = if f.path.is_empty() { String::new() } else { format!(" {}:", f.path) };
-                let _ = writeln!(out, "  {:<4} {} [{}]{path} {}", f.level().as_str(), f.rule.id(), f.semver, f.message);
+                let path = if f.path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}:", f.path)
+                };
+                let _ = writeln!(
+                    out,
+                    "  {:<4} {} [{}]{path} {}",
+                    f.level().as_str(),
+                    f.rule.id(),
+                    f.semver,
+                    f.message
+                );
             }
         }
         let _ = writeln!(out, "{} → {}: {}", self.old, self.new, self.summary_line());
@@ -107,13 +154,21 @@ impl Report {
     /// only by property name on one row, cut to fit a GitHub comment.
     pub fn markdown(&self) -> String {
         let mut out = String::from("## fal schema changes\n\n");
-        let _ = writeln!(out, "`{}` → `{}`: {}\n", self.old, self.new, self.summary_line());
+        let _ = writeln!(
+            out,
+            "`{}` → `{}`: {}\n",
+            self.old,
+            self.new,
+            self.summary_line()
+        );
         if self.endpoints.is_empty() {
             out.push_str("No changes to the generated API or the wire format.\n");
             return out;
         }
-        let (loud, quiet): (Vec<&EndpointReport>, Vec<&EndpointReport>) =
-            self.endpoints.iter().partition(|e| e.level() > Some(Level::Info));
+        let (loud, quiet): (Vec<&EndpointReport>, Vec<&EndpointReport>) = self
+            .endpoints
+            .iter()
+            .partition(|e| e.level() > Some(Level::Info));
         let mut shown = 0;
         for endpoint in &loud {
             let section = markdown_endpoint(endpoint);
@@ -134,7 +189,10 @@ impl Report {
                 shown += 1;
             }
             let count = shown - loud.len();
-            let _ = writeln!(out, "<details><summary>{count} endpoint(s) with INFO changes only</summary>\n");
+            let _ = writeln!(
+                out,
+                "<details><summary>{count} endpoint(s) with INFO changes only</summary>\n"
+            );
             out.push_str(&folded);
             out.push_str("</details>\n");
         }
@@ -211,8 +269,19 @@ fn markdown_endpoint(endpoint: &EndpointReport) -> String {
     );
     out.push_str("| Level | Rule | Where | Change | Rust |\n|---|---|---|---|---|\n");
     for (f, path) in grouped(&endpoint.findings) {
-        let path = if path.is_empty() { String::new() } else { format!("`{}`", cell(&path)) };
-        let _ = writeln!(out, "| {} | `{}` | {path} | {} | {} |", f.level(), f.rule.id(), cell(&f.message), f.semver);
+        let path = if path.is_empty() {
+            String::new()
+        } else {
+            format!("`{}`", cell(&path))
+        };
+        let _ = writeln!(
+            out,
+            "| {} | `{}` | {path} | {} | {} |",
+            f.level(),
+            f.rule.id(),
+            cell(&f.message),
+            f.semver
+        );
     }
     out.push('\n');
     out
@@ -228,7 +297,11 @@ fn grouped(findings: &[Finding]) -> Vec<(&Finding, String)> {
             _ => (f.path.as_str(), ""),
         };
         let same = |(g, p, _): &&mut (&Finding, &str, Vec<&str>)| {
-            g.rule == f.rule && g.semver == f.semver && g.message == f.message && *p == parent && !leaf.is_empty()
+            g.rule == f.rule
+                && g.semver == f.semver
+                && g.message == f.message
+                && *p == parent
+                && !leaf.is_empty()
         };
         match groups.iter_mut().find(|g| same(g)) {
             Some((_, _, leaves)) => leaves.push(leaf),
@@ -246,7 +319,9 @@ fn grouped(findings: &[Finding]) -> Vec<(&Finding, String)> {
 
 /// Keeps a table cell on one line and its pipes from splitting the row.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ").replace('`', "'")
+    text.replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+        .replace('`', "'")
 }
 
 fn level_str(level: Option<Level>) -> &'static str {

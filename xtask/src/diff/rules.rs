@@ -187,15 +187,30 @@ pub fn compare(old: Option<&Version>, new: Option<&Version>) -> Vec<Finding> {
     let mut cx = Cx::default();
     match (old, new) {
         (None, None) => {}
-        (Some(_), None) => cx.push(Rule::EndpointRemoved, Semver::Major, "", "endpoint removed".into()),
+        (Some(_), None) => cx.push(
+            Rule::EndpointRemoved,
+            Semver::Major,
+            "",
+            "endpoint removed".into(),
+        ),
         (_, Some(Version::Invalid(error))) => {
             if old.is_none() {
-                cx.push(Rule::EndpointAdded, Semver::Minor, "", "endpoint added".into());
+                cx.push(
+                    Rule::EndpointAdded,
+                    Semver::Minor,
+                    "",
+                    "endpoint added".into(),
+                );
             }
             cx.push(Rule::DocumentInvalid, Semver::Major, "", error.clone());
         }
         (None, Some(Version::Doc(new))) => {
-            cx.push(Rule::EndpointAdded, Semver::Minor, "", "endpoint added".into());
+            cx.push(
+                Rule::EndpointAdded,
+                Semver::Minor,
+                "",
+                "endpoint added".into(),
+            );
             cx.problems(None, new);
         }
         (Some(Version::Invalid(_)), Some(Version::Doc(new))) => cx.problems(None, new),
@@ -221,7 +236,12 @@ struct Cx {
 
 impl Cx {
     fn push(&mut self, rule: Rule, semver: Semver, path: &str, message: String) {
-        self.findings.push(Finding { rule, semver, path: path.to_owned(), message });
+        self.findings.push(Finding {
+            rule,
+            semver,
+            path: path.to_owned(),
+            message,
+        });
     }
 
     fn problems(&mut self, old: Option<&Document>, new: &Document) {
@@ -242,9 +262,12 @@ impl Cx {
         ] {
             match (old, new) {
                 (Some(old), Some(new)) => self.schema(side, name, old, new, true),
-                (Some(_), None) => {
-                    self.push(Rule::DocumentInvalid, Semver::Major, name, format!("the {name} schema is missing"))
-                }
+                (Some(_), None) => self.push(
+                    Rule::DocumentInvalid,
+                    Semver::Major,
+                    name,
+                    format!("the {name} schema is missing"),
+                ),
                 // Nothing to compare against: the loader reported the old document's problem.
                 (None, _) => {}
             }
@@ -256,8 +279,19 @@ impl Cx {
                 many => {
                     let shown: Vec<&str> = many.iter().take(5).map(String::as_str).collect();
                     let more = many.len().saturating_sub(shown.len());
-                    let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
-                    (String::new(), format!("{} descriptions changed: {}{tail}", many.len(), shown.join(", ")))
+                    let tail = if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    };
+                    (
+                        String::new(),
+                        format!(
+                            "{} descriptions changed: {}{tail}",
+                            many.len(),
+                            shown.join(", ")
+                        ),
+                    )
                 }
             };
             self.push(Rule::DescriptionChanged, Semver::Patch, &path, message);
@@ -279,7 +313,11 @@ impl Cx {
         }
         if side == Side::Input {
             if !same_opt(&old.default, &new.default) {
-                let message = format!("default {} → {}", show_opt(&old.default), show_opt(&new.default));
+                let message = format!(
+                    "default {} → {}",
+                    show_opt(&old.default),
+                    show_opt(&new.default)
+                );
                 self.push(Rule::DefaultChanged, Semver::Patch, path, message);
             }
             self.constraints(path, old, new);
@@ -365,15 +403,28 @@ impl Cx {
                         Side::Output => Rule::OutputPropertyRemoved,
                     };
                     let required = if old.required { "required " } else { "" };
-                    self.push(rule, Semver::Major, &path, format!("{required}property removed"));
+                    self.push(
+                        rule,
+                        Semver::Major,
+                        &path,
+                        format!("{required}property removed"),
+                    );
                 }
                 (None, Some(new)) => {
                     let (rule, semver, message) = match side {
-                        Side::Input if new.required => {
-                            (Rule::InputRequiredPropertyAdded, Semver::Major, "required property added")
+                        Side::Input if new.required => (
+                            Rule::InputRequiredPropertyAdded,
+                            Semver::Major,
+                            "required property added",
+                        ),
+                        Side::Input => (
+                            Rule::InputPropertyAdded,
+                            Semver::Minor,
+                            "optional property added",
+                        ),
+                        Side::Output => {
+                            (Rule::OutputPropertyAdded, Semver::Minor, "property added")
                         }
-                        Side::Input => (Rule::InputPropertyAdded, Semver::Minor, "optional property added"),
-                        Side::Output => (Rule::OutputPropertyAdded, Semver::Minor, "property added"),
                     };
                     let message = format!("{message} ({})", label(&new.schema));
                     self.push(rule, semver, &path, message);
@@ -392,65 +443,157 @@ impl Cx {
             Side::Input => {
                 // `new()` takes required fields (as `Option<T>` when nullable): only its
                 // signature is at stake; setters take `T` either way.
-                let in_new = if old.required && new.required { Semver::Major } else { Semver::Patch };
+                let in_new = if old.required && new.required {
+                    Semver::Major
+                } else {
+                    Semver::Patch
+                };
                 if !old.required && new.required {
-                    self.push(Rule::InputPropertyBecameRequired, Semver::Major, path, "became required".into());
+                    self.push(
+                        Rule::InputPropertyBecameRequired,
+                        Semver::Major,
+                        path,
+                        "became required".into(),
+                    );
                 }
                 if old.required && !new.required {
-                    self.push(Rule::InputPropertyBecameOptional, Semver::Major, path, "became optional".into());
+                    self.push(
+                        Rule::InputPropertyBecameOptional,
+                        Semver::Major,
+                        path,
+                        "became optional".into(),
+                    );
                 }
                 if o.nullable && !n.nullable {
-                    self.push(Rule::InputNullableRemoved, in_new, path, "no longer accepts null".into());
+                    self.push(
+                        Rule::InputNullableRemoved,
+                        in_new,
+                        path,
+                        "no longer accepts null".into(),
+                    );
                 }
                 if !o.nullable && n.nullable {
-                    self.push(Rule::InputNullableAdded, in_new, path, "now accepts null".into());
+                    self.push(
+                        Rule::InputNullableAdded,
+                        in_new,
+                        path,
+                        "now accepts null".into(),
+                    );
                 }
             }
             Side::Output => {
                 // The field is `T` only when required and not nullable, else `Option<T>`.
                 let was_plain = old.required && !o.nullable;
                 let is_plain = new.required && !n.nullable;
-                let to_option = if was_plain { Semver::Major } else { Semver::Patch };
-                let from_option = if is_plain && !was_plain { Semver::Major } else { Semver::Patch };
+                let to_option = if was_plain {
+                    Semver::Major
+                } else {
+                    Semver::Patch
+                };
+                let from_option = if is_plain && !was_plain {
+                    Semver::Major
+                } else {
+                    Semver::Patch
+                };
                 if old.required && !new.required {
-                    self.push(Rule::OutputPropertyBecameOptional, to_option, path, "may now be absent".into());
+                    self.push(
+                        Rule::OutputPropertyBecameOptional,
+                        to_option,
+                        path,
+                        "may now be absent".into(),
+                    );
                 }
                 if !o.nullable && n.nullable {
-                    self.push(Rule::OutputPropertyBecameNullable, to_option, path, "may now be null".into());
+                    self.push(
+                        Rule::OutputPropertyBecameNullable,
+                        to_option,
+                        path,
+                        "may now be null".into(),
+                    );
                 }
                 if !old.required && new.required {
-                    self.push(Rule::OutputPropertyBecameRequired, from_option, path, "now always present".into());
+                    self.push(
+                        Rule::OutputPropertyBecameRequired,
+                        from_option,
+                        path,
+                        "now always present".into(),
+                    );
                 }
                 if o.nullable && !n.nullable {
-                    self.push(Rule::OutputPropertyBecameNonNullable, from_option, path, "no longer null".into());
+                    self.push(
+                        Rule::OutputPropertyBecameNonNullable,
+                        from_option,
+                        path,
+                        "no longer null".into(),
+                    );
                 }
             }
         }
         self.schema(side, path, o, n, false);
     }
 
-    fn enum_values(&mut self, side: Side, path: &str, old: &[Value], new: &[Value], rust_enum: bool) {
-        let removed: Vec<&Value> = old.iter().filter(|v| !new.iter().any(|n| same(v, n))).collect();
-        let added: Vec<&Value> = new.iter().filter(|v| !old.iter().any(|o| same(v, o))).collect();
+    fn enum_values(
+        &mut self,
+        side: Side,
+        path: &str,
+        old: &[Value],
+        new: &[Value],
+        rust_enum: bool,
+    ) {
+        let removed: Vec<&Value> = old
+            .iter()
+            .filter(|v| !new.iter().any(|n| same(v, n)))
+            .collect();
+        let added: Vec<&Value> = new
+            .iter()
+            .filter(|v| !old.iter().any(|o| same(v, o)))
+            .collect();
         let (on_removed, on_added) = match side {
             Side::Input => (Rule::InputEnumValueRemoved, Rule::InputEnumValueAdded),
             Side::Output => (Rule::OutputEnumValueRemoved, Rule::OutputEnumValueAdded),
         };
         // Removing a value removes a variant of the generated enum; adding one adds a variant
         // to a `#[non_exhaustive]` enum.
-        let (on_removed_semver, on_added_semver) =
-            if rust_enum { (Semver::Major, Semver::Minor) } else { (Semver::Patch, Semver::Patch) };
+        let (on_removed_semver, on_added_semver) = if rust_enum {
+            (Semver::Major, Semver::Minor)
+        } else {
+            (Semver::Patch, Semver::Patch)
+        };
         if !removed.is_empty() {
-            self.push(on_removed, on_removed_semver, path, format!("removed {}", show_values(&removed)));
+            self.push(
+                on_removed,
+                on_removed_semver,
+                path,
+                format!("removed {}", show_values(&removed)),
+            );
         }
         if !added.is_empty() {
-            self.push(on_added, on_added_semver, path, format!("added {}", show_values(&added)));
+            self.push(
+                on_added,
+                on_added_semver,
+                path,
+                format!("added {}", show_values(&added)),
+            );
         }
     }
 
-    fn union(&mut self, side: Side, path: &str, old: &Schema, a: &[Schema], new: &Schema, b: &[Schema]) {
-        let only_old: Vec<&Schema> = a.iter().filter(|m| !b.iter().any(|n| key(n) == key(m))).collect();
-        let only_new: Vec<&Schema> = b.iter().filter(|m| !a.iter().any(|o| key(o) == key(m))).collect();
+    fn union(
+        &mut self,
+        side: Side,
+        path: &str,
+        old: &Schema,
+        a: &[Schema],
+        new: &Schema,
+        b: &[Schema],
+    ) {
+        let only_old: Vec<&Schema> = a
+            .iter()
+            .filter(|m| !b.iter().any(|n| key(n) == key(m)))
+            .collect();
+        let only_new: Vec<&Schema> = b
+            .iter()
+            .filter(|m| !a.iter().any(|o| key(o) == key(m)))
+            .collect();
         if !only_old.is_empty() || !only_new.is_empty() {
             self.type_change(side, path, old, new);
         }
@@ -464,7 +607,11 @@ impl Cx {
     fn constraints(&mut self, path: &str, old: &Schema, new: &Schema) {
         let mut tightened = Vec::new();
         let mut loosened = Vec::new();
-        let keywords: BTreeSet<&&str> = old.constraints.keys().chain(new.constraints.keys()).collect();
+        let keywords: BTreeSet<&&str> = old
+            .constraints
+            .keys()
+            .chain(new.constraints.keys())
+            .collect();
         for keyword in keywords {
             match (old.constraints.get(*keyword), new.constraints.get(*keyword)) {
                 (None, Some(b)) => tightened.push(format!("{keyword} {b} added")),
@@ -472,21 +619,43 @@ impl Cx {
                 (Some(a), Some(b)) if !same(a, b) => {
                     let change = format!("{keyword} {a} → {b}");
                     let stricter = match (a.as_f64(), b.as_f64()) {
-                        (Some(a), Some(b)) if keyword.starts_with("min") || *keyword == "exclusiveMinimum" => b > a,
-                        (Some(a), Some(b)) if keyword.starts_with("max") || *keyword == "exclusiveMaximum" => b < a,
+                        (Some(a), Some(b))
+                            if keyword.starts_with("min") || *keyword == "exclusiveMinimum" =>
+                        {
+                            b > a
+                        }
+                        (Some(a), Some(b))
+                            if keyword.starts_with("max") || *keyword == "exclusiveMaximum" =>
+                        {
+                            b < a
+                        }
                         // A new pattern or step, or a 3.0-style boolean bound: cannot tell.
                         _ => true,
                     };
-                    if stricter { tightened.push(change) } else { loosened.push(change) }
+                    if stricter {
+                        tightened.push(change)
+                    } else {
+                        loosened.push(change)
+                    }
                 }
                 _ => {}
             }
         }
         if !tightened.is_empty() {
-            self.push(Rule::InputConstraintTightened, Semver::Patch, path, tightened.join(", "));
+            self.push(
+                Rule::InputConstraintTightened,
+                Semver::Patch,
+                path,
+                tightened.join(", "),
+            );
         }
         if !loosened.is_empty() {
-            self.push(Rule::InputConstraintLoosened, Semver::Patch, path, loosened.join(", "));
+            self.push(
+                Rule::InputConstraintLoosened,
+                Semver::Patch,
+                path,
+                loosened.join(", "),
+            );
         }
     }
 }
@@ -503,7 +672,10 @@ fn rust_scalar(schema: &Schema) -> Option<&'static str> {
 
 /// Kinds compared by equality alone.
 fn is_plain(kind: &Kind) -> bool {
-    matches!(kind, Kind::Any | Kind::Null | Kind::Bool | Kind::Integer | Kind::Number | Kind::String)
+    matches!(
+        kind,
+        Kind::Any | Kind::Null | Kind::Bool | Kind::Integer | Kind::Number | Kind::String
+    )
 }
 
 /// Pairs union members across versions: by component name for objects, by kind otherwise.
@@ -533,12 +705,14 @@ fn accepts(wide: &Schema, narrow: &Schema) -> bool {
     match (&wide.kind, &narrow.kind) {
         (Kind::Any, _) => true,
         (_, Kind::Null) => true,
-        (Kind::Union(members), Kind::Union(narrow_members)) => {
-            narrow_members.iter().all(|n| members.iter().any(|m| key(m) == key(n)))
-        }
+        (Kind::Union(members), Kind::Union(narrow_members)) => narrow_members
+            .iter()
+            .all(|n| members.iter().any(|m| key(m) == key(n))),
         (Kind::Union(members), _) => members.iter().any(|m| key(m) == key(narrow)),
         (Kind::Number, Kind::Integer) => true,
-        (Kind::Enum(ws, wv), Kind::Enum(ns, nv)) => ws == ns && nv.iter().all(|v| wv.iter().any(|w| same(v, w))),
+        (Kind::Enum(ws, wv), Kind::Enum(ns, nv)) => {
+            ws == ns && nv.iter().all(|v| wv.iter().any(|w| same(v, w)))
+        }
         (wide_kind, Kind::Enum(scalar, values)) => {
             scalar.base_kind().as_ref() == Some(wide_kind)
                 || (*wide_kind == Kind::Number && values.iter().all(Value::is_number))
@@ -561,7 +735,10 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// Compares defaults; no default and `default: null` mean the same (fal sends nothing).
 fn same_opt(a: &Option<Value>, b: &Option<Value>) -> bool {
-    same(a.as_ref().unwrap_or(&Value::Null), b.as_ref().unwrap_or(&Value::Null))
+    same(
+        a.as_ref().unwrap_or(&Value::Null),
+        b.as_ref().unwrap_or(&Value::Null),
+    )
 }
 
 fn show_opt(value: &Option<Value>) -> String {
@@ -571,7 +748,11 @@ fn show_opt(value: &Option<Value>) -> String {
 fn show_values(values: &[&Value]) -> String {
     let shown: Vec<String> = values.iter().take(10).map(|v| short(v)).collect();
     let more = values.len().saturating_sub(shown.len());
-    if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 /// A JSON value cut to a readable length.

@@ -38,15 +38,37 @@ pub fn folder(dir: &Path, label: String) -> anyhow::Result<Snapshot> {
 pub fn file(path: &Path, key: &str) -> anyhow::Result<Snapshot> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let docs = BTreeMap::from([(key.to_owned(), version(&path.display().to_string(), &bytes))]);
-    Ok(Snapshot { label: path.display().to_string(), docs })
+    Ok(Snapshot {
+        label: path.display().to_string(),
+        docs,
+    })
 }
 
 /// Reads `schemas/` as of git revision `rev` of `repo`.
 pub fn git(repo: &Path, rev: &str) -> anyhow::Result<Snapshot> {
-    let commit = run_git(repo, &["rev-parse", "--verify", "--quiet", &format!("{rev}^{{commit}}")])
-        .with_context(|| format!("`{rev}` is not a commit of {}", repo.display()))?;
+    let commit = run_git(
+        repo,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{rev}^{{commit}}"),
+        ],
+    )
+    .with_context(|| format!("`{rev}` is not a commit of {}", repo.display()))?;
     let commit = String::from_utf8_lossy(&commit).trim().to_owned();
-    let listing = run_git(repo, &["ls-tree", "-r", "-z", "--name-only", &commit, "--", "schemas/"])?;
+    let listing = run_git(
+        repo,
+        &[
+            "ls-tree",
+            "-r",
+            "-z",
+            "--name-only",
+            &commit,
+            "--",
+            "schemas/",
+        ],
+    )?;
     let paths: Vec<String> = listing
         .split(|b| *b == 0)
         .filter(|p| !p.is_empty())
@@ -59,7 +81,10 @@ pub fn git(repo: &Path, rev: &str) -> anyhow::Result<Snapshot> {
         let key = key_of(path.strip_prefix("schemas/").unwrap_or(path));
         docs.insert(key, version(&format!("{rev}:{path}"), &bytes));
     }
-    Ok(Snapshot { label: rev.to_owned(), docs })
+    Ok(Snapshot {
+        label: rev.to_owned(),
+        docs,
+    })
 }
 
 /// Parses and loads one document; unreadable ones become [`Version::Invalid`] naming the file.
@@ -72,7 +97,10 @@ fn version(name: &str, bytes: &[u8]) -> Version {
 
 fn key_of(relative: &str) -> String {
     let relative = relative.replace('\\', "/");
-    relative.strip_suffix(".json").unwrap_or(&relative).to_owned()
+    relative
+        .strip_suffix(".json")
+        .unwrap_or(&relative)
+        .to_owned()
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -99,7 +127,11 @@ fn run_git(repo: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {
         .output()
         .context("running git")?;
     if !output.status.success() {
-        bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "git {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     Ok(output.stdout)
 }
@@ -128,14 +160,20 @@ fn cat_files(repo: &Path, commit: &str, paths: &[String]) -> anyhow::Result<Vec<
         out.read_line(&mut header)?;
         let size: usize = match header.trim_end().split(' ').collect::<Vec<_>>().as_slice() {
             [_, "blob", size] => size.parse().context("git cat-file header")?,
-            _ => bail!("git cat-file: cannot read {commit}:{path}: {}", header.trim_end()),
+            _ => bail!(
+                "git cat-file: cannot read {commit}:{path}: {}",
+                header.trim_end()
+            ),
         };
         let mut blob = vec![0; size + 1];
         out.read_exact(&mut blob)?;
         blob.pop(); // the newline after each blob
         blobs.push(blob);
     }
-    writer.join().expect("writer thread").context("writing to git cat-file")?;
+    writer
+        .join()
+        .expect("writer thread")
+        .context("writing to git cat-file")?;
     child.wait()?;
     Ok(blobs)
 }

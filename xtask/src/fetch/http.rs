@@ -31,7 +31,11 @@ impl Http {
             .timeout(timeout)
             .user_agent(concat!("fal-models-xtask/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Http { client, attempts: attempts.max(1), first_delay })
+        Ok(Http {
+            client,
+            attempts: attempts.max(1),
+            first_delay,
+        })
     }
 
     /// GETs `url` (with `Authorization: Key <key>` when given). Returns the final response,
@@ -58,14 +62,20 @@ impl Http {
         }
     }
 
-    fn once(&self, url: &reqwest::Url, key: Option<&str>) -> anyhow::Result<(Response, Option<Duration>)> {
+    fn once(
+        &self,
+        url: &reqwest::Url,
+        key: Option<&str>,
+    ) -> anyhow::Result<(Response, Option<Duration>)> {
         let mut request = self.client.get(url.clone());
         if let Some(key) = key {
             let mut value = HeaderValue::from_str(&format!("Key {key}"))?;
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
-        let response = request.send().map_err(|e| anyhow::anyhow!("GET {}: {}", redact(url), chain(&e)))?;
+        let response = request
+            .send()
+            .map_err(|e| anyhow::anyhow!("GET {}: {}", redact(url), chain(&e)))?;
         let status = response.status().as_u16();
         let retry_after = response
             .headers()
@@ -77,7 +87,13 @@ impl Http {
         let body = response
             .bytes()
             .map_err(|e| anyhow::anyhow!("GET {}: reading the body: {}", redact(url), chain(&e)))?;
-        Ok((Response { status, body: body.to_vec() }, retry_after))
+        Ok((
+            Response {
+                status,
+                body: body.to_vec(),
+            },
+            retry_after,
+        ))
     }
 }
 

@@ -74,10 +74,20 @@ enum Outcome {
 /// Runs `cargo xtask fetch`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let default_schemas = crate::workspace_root().join("schemas");
-    let schemas = args.schemas_dir.clone().unwrap_or_else(|| default_schemas.clone());
-    let ids = if args.all { store::vendored_ids(&schemas)? } else { args.ids.clone() };
+    let schemas = args
+        .schemas_dir
+        .clone()
+        .unwrap_or_else(|| default_schemas.clone());
+    let ids = if args.all {
+        store::vendored_ids(&schemas)?
+    } else {
+        args.ids.clone()
+    };
     if ids.is_empty() {
-        bail!("no endpoints to fetch: {} holds no documents", schemas.display());
+        bail!(
+            "no endpoints to fetch: {} holds no documents",
+            schemas.display()
+        );
     }
     let http = Http::new(
         args.attempts,
@@ -121,15 +131,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
 
     let failed = print_summary(&outcomes);
-    let written = outcomes.values().any(|o| matches!(o, Outcome::Stored(Stored::Added | Stored::Changed)));
+    let written = outcomes
+        .values()
+        .any(|o| matches!(o, Outcome::Stored(Stored::Added | Stored::Changed)));
     if written && !args.no_regen {
         if schemas == default_schemas {
             regen()?;
         } else {
-            println!("regen skipped: {} is not this workspace's schemas/", schemas.display());
+            println!(
+                "regen skipped: {} is not this workspace's schemas/",
+                schemas.display()
+            );
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One endpoint from the public per-endpoint URL.
@@ -154,7 +173,8 @@ fn fetch_bulk(
     let url = format!("{}/models", args.api_url.trim_end_matches('/'));
     for batch in wanted.chunks(args.batch_size.max(1)) {
         let mut cursor: Option<String> = None;
-        let mut pending: BTreeMap<&str, &PathBuf> = batch.iter().map(|(id, p)| (id.as_str(), p)).collect();
+        let mut pending: BTreeMap<&str, &PathBuf> =
+            batch.iter().map(|(id, p)| (id.as_str(), p)).collect();
         let mut pages = 0;
         let failure = loop {
             pages += 1;
@@ -165,7 +185,9 @@ fn fetch_bulk(
             };
             for (id, openapi) in page.models {
                 // Entries for ids not asked for (or already handled) are ignored.
-                let Some(path) = pending.remove(id.as_str()) else { continue };
+                let Some(path) = pending.remove(id.as_str()) else {
+                    continue;
+                };
                 bar.set_message(id.clone());
                 let outcome = match store::validate(&openapi, &id) {
                     Ok(()) => save(path, &openapi),
@@ -200,21 +222,33 @@ fn fetch_page(
     ids: &[(String, PathBuf)],
     cursor: Option<&str>,
 ) -> anyhow::Result<Page> {
-    let mut params: Vec<(&str, &str)> = ids.iter().map(|(id, _)| ("endpoint_id", id.as_str())).collect();
+    let mut params: Vec<(&str, &str)> = ids
+        .iter()
+        .map(|(id, _)| ("endpoint_id", id.as_str()))
+        .collect();
     params.push(("expand", "openapi-3.0"));
     if let Some(cursor) = cursor {
         params.push(("cursor", cursor));
     }
-    let url = reqwest::Url::parse_with_params(url, params).with_context(|| format!("bad --api-url {url:?}"))?;
+    let url = reqwest::Url::parse_with_params(url, params)
+        .with_context(|| format!("bad --api-url {url:?}"))?;
     let response = http.get(&url, key)?;
     let body = parse(&response)?;
     let Some(models) = body.get("models").and_then(Value::as_array) else {
         bail!("the platform API answered without a `models` list");
     };
-    let mut page = Page { models: Vec::new(), next_cursor: None };
+    let mut page = Page {
+        models: Vec::new(),
+        next_cursor: None,
+    };
     for model in models {
-        let Some(id) = model.get("endpoint_id").and_then(Value::as_str) else { continue };
-        page.models.push((id.to_owned(), model.get("openapi").cloned().unwrap_or(Value::Null)));
+        let Some(id) = model.get("endpoint_id").and_then(Value::as_str) else {
+            continue;
+        };
+        page.models.push((
+            id.to_owned(),
+            model.get("openapi").cloned().unwrap_or(Value::Null),
+        ));
     }
     if body.get("has_more").and_then(Value::as_bool) == Some(true) {
         match body.get("next_cursor").and_then(Value::as_str) {

@@ -16,10 +16,13 @@ pub fn document_path(schemas: &Path, id: &str) -> anyhow::Result<PathBuf> {
             && *s != "."
             && *s != ".."
             && !s.starts_with('.')
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
     };
     if segments.len() < 2 || !segments.iter().all(valid_segment) {
-        bail!("refusing endpoint id {id:?}: expected owner/name[/path] of letters, digits, `-`, `_`, `.`");
+        bail!(
+            "refusing endpoint id {id:?}: expected owner/name[/path] of letters, digits, `-`, `_`, `.`"
+        );
     }
     let (last, dirs) = segments.split_last().expect("at least two segments");
     let mut path = schemas.to_path_buf();
@@ -32,20 +35,33 @@ pub fn document_path(schemas: &Path, id: &str) -> anyhow::Result<PathBuf> {
 /// Checks that `doc` is a fal queue document for `id`.
 pub fn validate(doc: &Value, id: &str) -> anyhow::Result<()> {
     if let Some(error) = doc.get("error") {
-        bail!("fal answered an error instead of a document: {}", error_text(error));
+        bail!(
+            "fal answered an error instead of a document: {}",
+            error_text(error)
+        );
     }
-    let Some(obj) = doc.as_object() else { bail!("not a JSON object") };
+    let Some(obj) = doc.as_object() else {
+        bail!("not a JSON object")
+    };
     match obj.get("openapi").and_then(Value::as_str) {
         Some(version) if version.starts_with("3.") => {}
         _ => bail!("not an OpenAPI 3 document (no `openapi: 3.x`)"),
     }
-    match doc.pointer("/info/x-fal-metadata/endpointId").and_then(Value::as_str) {
+    match doc
+        .pointer("/info/x-fal-metadata/endpointId")
+        .and_then(Value::as_str)
+    {
         Some(found) if found == id => {}
         Some(found) => bail!("the document is for endpoint {found:?}, not {id:?}"),
         None => bail!("no info.x-fal-metadata.endpointId"),
     }
     let paths = doc.get("paths").and_then(Value::as_object);
-    let has = |path: String, method: &str| paths.and_then(|p| p.get(&path)).and_then(|p| p.get(method)).is_some();
+    let has = |path: String, method: &str| {
+        paths
+            .and_then(|p| p.get(&path))
+            .and_then(|p| p.get(method))
+            .is_some()
+    };
     if !has(format!("/{id}"), "post") || !has(format!("/{id}/requests/{{request_id}}"), "get") {
         bail!("not a queue document: no POST /{id} and GET /{id}/requests/{{request_id}}");
     }
@@ -54,7 +70,10 @@ pub fn validate(doc: &Value, id: &str) -> anyhow::Result<()> {
 
 /// fal's `{"code", "message"}` error, or the JSON as is.
 pub fn error_text(error: &Value) -> String {
-    match (error.get("code").and_then(Value::as_str), error.get("message").and_then(Value::as_str)) {
+    match (
+        error.get("code").and_then(Value::as_str),
+        error.get("message").and_then(Value::as_str),
+    ) {
         (Some(code), Some(message)) => format!("{message} ({code})"),
         (None, Some(message)) => message.to_owned(),
         _ => error.to_string(),
@@ -74,7 +93,12 @@ fn sorted(value: &Value) -> Value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sorted(v))).collect::<Map<_, _>>())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted(v)))
+                    .collect::<Map<_, _>>(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         other => other.clone(),
@@ -105,14 +129,18 @@ pub fn store(path: &Path, doc: &Value) -> anyhow::Result<Stored> {
     if let Some(bytes) = &existing {
         // Equal content counts as unchanged even if the old file is not in canonical form:
         // a refetch must not produce a diff.
-        let same = bytes == text.as_bytes() || serde_json::from_slice::<Value>(bytes).is_ok_and(|old| old == *doc);
+        let same = bytes == text.as_bytes()
+            || serde_json::from_slice::<Value>(bytes).is_ok_and(|old| old == *doc);
         if same {
             return Ok(Stored::Unchanged);
         }
     }
     let dir = path.parent().context("a document path has a parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path.file_name().context("a document path has a file name")?.to_string_lossy();
+    let name = path
+        .file_name()
+        .context("a document path has a file name")?
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
@@ -124,7 +152,11 @@ pub fn store(path: &Path, doc: &Value) -> anyhow::Result<Stored> {
         let _ = std::fs::remove_file(&tmp);
         return Err(err).with_context(|| format!("writing {}", path.display()));
     }
-    Ok(if existing.is_some() { Stored::Changed } else { Stored::Added })
+    Ok(if existing.is_some() {
+        Stored::Changed
+    } else {
+        Stored::Added
+    })
 }
 
 /// Endpoint ids of the documents vendored below `schemas` (their paths without `.json`).
@@ -139,8 +171,13 @@ pub fn vendored_ids(schemas: &Path) -> anyhow::Result<Vec<String>> {
             if entry.file_type()?.is_dir() {
                 walk(&path, root, ids)?;
             } else if let Some(relative) = path.to_string_lossy().strip_suffix(".json") {
-                let relative = Path::new(relative).strip_prefix(root).unwrap_or(Path::new(relative));
-                let id: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+                let relative = Path::new(relative)
+                    .strip_prefix(root)
+                    .unwrap_or(Path::new(relative));
+                let id: Vec<String> = relative
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
                 ids.push(id.join("/"));
             }
         }
@@ -148,7 +185,8 @@ pub fn vendored_ids(schemas: &Path) -> anyhow::Result<Vec<String>> {
     }
     let mut ids = Vec::new();
     if schemas.is_dir() {
-        walk(schemas, schemas, &mut ids).with_context(|| format!("reading {}", schemas.display()))?;
+        walk(schemas, schemas, &mut ids)
+            .with_context(|| format!("reading {}", schemas.display()))?;
     }
     ids.sort();
     Ok(ids)

@@ -16,7 +16,9 @@ pub fn xtask() -> Command {
 
 /// `xtask/tests/fixtures/<name>`.
 pub fn fixtures(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 /// A fresh, empty temporary folder unique to this process and `name`.
@@ -55,7 +57,11 @@ pub fn write_json(path: &Path, value: &Value) {
 
 /// Runs the command, returning its exit code, stdout and stderr.
 pub fn run(cmd: &mut Command) -> (i32, String, String) {
-    let Output { status, stdout, stderr } = cmd.output().expect("run xtask");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("run xtask");
     (
         status.code().expect("exit code"),
         String::from_utf8(stdout).unwrap(),
