@@ -248,6 +248,7 @@ async fn the_key_never_appears_in_debug_or_error_output() {
     }
 }
 
+#[cfg(feature = "sora")]
 #[test]
 fn generated_inputs_redact_secret_fields_in_debug() {
     let input =

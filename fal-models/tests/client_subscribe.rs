@@ -308,6 +308,7 @@ async fn subscribe_reports_an_invalid_input_without_waiting() {
     assert_eq!(server.count(Operation::StatusStream), 0);
 }
 
+#[cfg(feature = "sora")]
 #[tokio::test]
 async fn generated_bindings_plug_straight_in() {
     use fal_models::fal_ai::sora_2::text_to_video::{Duration as Seconds, Input};
