@@ -151,7 +151,13 @@ impl Emitter<'_> {
         let name = ident(&name_str);
         let rt = &self.runtime;
         // A type's title is its schema name (`Sora2TextToVideoInput`): no help as documentation.
-        let type_docs = Docs { title: None, ..def.docs.clone() };
+        let mut type_docs = Docs { title: None, ..def.docs.clone() };
+        if def.role == Role::Output && def.shared_name.is_some() {
+            let users = self.api.endpoints.iter().filter(|e| e.reexports.iter().any(|(_, c)| *c == r)).count();
+            type_docs.description = Some(format!(
+                "The output of {users} endpoints that return the same shape; each endpoint module re-exports it as `Output`."
+            ));
+        }
         let docs = doc_attrs(&doc_text(&type_docs, &default_doc(def, self.api)));
         let cfg = match scope {
             Scope::Shared if self.features => self.shared_cfg(r),
@@ -223,10 +229,11 @@ impl Emitter<'_> {
                         }
                     })
                     .collect();
+                let schema = if def.builder { quote!(schemars::JsonSchema) } else { quote!() };
                 quote! {
                     #docs
                     #cfg
-                    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+                    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, #schema)]
                     #[serde(untagged)]
                     #[non_exhaustive]
                     pub enum #name {
@@ -284,10 +291,13 @@ impl Emitter<'_> {
         let default = if all_optional { quote!(Default,) } else { quote!() };
         let secret = fields.iter().any(|f| f.secret);
         let debug = if secret { quote!() } else { quote!(Debug,) };
+        // JSON Schemas are for inputs (tool definitions); outputs skip the derive to keep
+        // compile times down.
+        let schema = if def.builder { quote!(schemars::JsonSchema) } else { quote!() };
         let mut out = quote! {
             #docs
             #cfg
-            #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+            #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize, #schema)]
             #[non_exhaustive]
             pub struct #name {
                 #(#field_items)*

@@ -28,26 +28,24 @@ pub struct Example {
 
 pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
     let mut out = Vec::new();
-    let mut shared_done = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     for (e, ep) in api.endpoints.iter().enumerate() {
         let path = tree.paths[e].join("::");
         let group = tree.paths[e].join("__");
         let ty_path = |t: &Ty| -> String { rust_ty(api, tree, t) };
-        let mut types: Vec<TypeRef> = ep.types.clone();
-        for (_, c) in &ep.reexports {
-            if shared_done.insert(*c) {
-                types.push(*c);
-            }
-        }
+        // Every type this endpoint's document defined, shared or not: a shared type is
+        // checked with the examples of each document it came from.
+        let types: Vec<TypeRef> = (0..api.types.len()).map(TypeRef).filter(|r| api.ty(*r).owner == e).collect();
         for r in types {
             let def = api.ty(r);
-            let name = match &def.shared_name {
+            let emitted = api.ty(def.canonical.unwrap_or(r));
+            let name = match &emitted.shared_name {
                 Some(s) => format!("ROOT::types::{s}"),
                 None => format!("ROOT::{path}::{}", def.name),
             };
             for (i, ex) in def.docs.examples.iter().enumerate() {
                 // Aliases to a plain JSON value accept anything; nothing to check.
-                if matches!(def.kind, TypeKind::Alias(Ty::Any)) {
+                if matches!(def.kind, TypeKind::Alias(Ty::Any)) || !seen.insert((name.clone(), ex.to_string())) {
                     continue;
                 }
                 out.push(Example {
@@ -62,6 +60,9 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
             if let TypeKind::Struct { fields } = &def.kind {
                 for f in fields {
                     for (i, ex) in f.docs.examples.iter().enumerate() {
+                        if !seen.insert((format!("{name}.{}", f.wire), ex.to_string())) {
+                            continue;
+                        }
                         let mut t = ty_path(&f.ty);
                         if matches!(&f.ty, Ty::Named(x) if api.ty(*x).recursive) {
                             t = format!("Box<{t}>");

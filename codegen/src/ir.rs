@@ -108,6 +108,8 @@ pub struct TypeDef {
     pub owner: usize,
     /// Set by sharing: the type is emitted once in the shared module under this name.
     pub shared_name: Option<String>,
+    /// Set by sharing on every copy of a shared type: the copy that is emitted.
+    pub canonical: Option<TypeRef>,
     /// Reachable from an input: gets `new` and setters.
     pub builder: bool,
     /// Must be boxed where it refers to itself (set for recursive types).

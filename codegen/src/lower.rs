@@ -205,6 +205,7 @@ impl Lowerer<'_> {
             role,
             owner: self.owner,
             shared_name: None,
+            canonical: None,
             builder: false,
             recursive: false,
         });

@@ -16,7 +16,8 @@ pub fn share(api: &mut Api) {
     let mut groups: BTreeMap<String, Vec<TypeRef>> = BTreeMap::new();
     for e in &api.endpoints {
         for &r in &e.types {
-            if api.types[r.0].role == Role::Other {
+            // Inputs carry their endpoint's identity; everything else may be shared.
+            if api.types[r.0].role != Role::Input {
                 groups.entry(keys.key(api, r)).or_default().push(r);
             }
         }
@@ -32,6 +33,7 @@ pub fn share(api: &mut Api) {
         let canonical = *members.iter().min_by_key(|r| (api.types[r.0].owner, r.0)).unwrap_or(&members[0]);
         for &m in members {
             canon_of.insert(m, canonical);
+            api.types[m.0].canonical = Some(canonical);
         }
         let builder = members.iter().any(|m| api.types[m.0].builder);
         api.types[canonical.0].builder = builder;
@@ -163,7 +165,9 @@ impl KeyCache {
             TypeKind::Newtype(t) => format!("newtype({})", self.ty_key(api, t)),
         };
         self.visiting.remove(&r);
-        let key = format!("{}={body}", def.base_name);
+        // Outputs are named after their endpoint's schema; their shape is what counts.
+        let name = if def.role == Role::Output { "Output" } else { def.base_name.as_str() };
+        let key = format!("{name}={body}");
         self.done.insert(r, key.clone());
         key
     }

@@ -46,14 +46,7 @@ pub mod test {
             type Output = Output;
         }
         /// The output of `test/no-metadata`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Output {
             /// `ok`

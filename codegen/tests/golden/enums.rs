@@ -145,14 +145,7 @@ pub mod test {
             type Output = Output;
         }
         /// The output of `test/enums`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Output {
             /// `mode`

@@ -206,14 +206,7 @@ pub mod owner {
                     type Output = Output;
                 }
                 /// The output of `owner/3d-model/v1.5/type`.
-                #[derive(
-                    Debug,
-                    Clone,
-                    PartialEq,
-                    serde::Serialize,
-                    serde::Deserialize,
-                    schemars::JsonSchema
-                )]
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
                 pub struct Output {
                     /// `model`
@@ -240,14 +233,7 @@ pub mod owner {
                     }
                 }
                 /// `SanaV1516bInput`
-                #[derive(
-                    Debug,
-                    Clone,
-                    PartialEq,
-                    serde::Serialize,
-                    serde::Deserialize,
-                    schemars::JsonSchema
-                )]
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
                 pub struct SanaV1516bInput {
                     /// `url`

@@ -57,14 +57,7 @@ pub mod types {
         }
     }
     /// `File`
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        serde::Serialize,
-        serde::Deserialize,
-        schemars::JsonSchema
-    )]
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
     #[non_exhaustive]
     pub struct File2 {
         /// `url`
@@ -72,6 +65,20 @@ pub mod types {
         /// `width`
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub width: Option<i64>,
+    }
+    /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[non_exhaustive]
+    pub struct TestShareAOutput {
+        /// `file`
+        pub file: File,
+    }
+    /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[non_exhaustive]
+    pub struct TestShareCOutput {
+        /// `file`
+        pub file: File2,
     }
 }
 #[allow(
@@ -100,6 +107,7 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/a";
             pub use super::super::super::types::File;
+            pub use super::super::super::types::TestShareAOutput as Output;
             /// The input of `test/share/a`.
             #[derive(
                 Debug,
@@ -124,20 +132,6 @@ pub mod test {
                 const ENDPOINT_ID: &'static str = "test/share/a";
                 type Output = Output;
             }
-            /// The output of `test/share/a`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
-            #[non_exhaustive]
-            pub struct Output {
-                /// `file`
-                pub file: File,
-            }
         }
         pub mod b {
             //! `test/share/b`: A test endpoint.
@@ -150,6 +144,7 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_b.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/b";
+            pub use super::super::super::types::TestShareAOutput as Output;
             pub use super::super::super::types::File;
             /// The input of `test/share/b`.
             #[derive(
@@ -177,20 +172,6 @@ pub mod test {
                 const ENDPOINT_ID: &'static str = "test/share/b";
                 type Output = Output;
             }
-            /// The output of `test/share/b`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
-            #[non_exhaustive]
-            pub struct Output {
-                /// `file`
-                pub file: File,
-            }
         }
         pub mod c {
             //! `test/share/c`: A test endpoint.
@@ -203,6 +184,7 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_c.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/c";
+            pub use super::super::super::types::TestShareCOutput as Output;
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/c`.
             #[derive(
@@ -228,20 +210,6 @@ pub mod test {
                 const ENDPOINT_ID: &'static str = "test/share/c";
                 type Output = Output;
             }
-            /// The output of `test/share/c`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
-            #[non_exhaustive]
-            pub struct Output {
-                /// `file`
-                pub file: File,
-            }
         }
         pub mod d {
             //! `test/share/d`: A test endpoint.
@@ -254,6 +222,7 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_d.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/d";
+            pub use super::super::super::types::TestShareCOutput as Output;
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/d`.
             #[derive(
@@ -278,20 +247,6 @@ pub mod test {
             impl ::fal_models::Endpoint for Input {
                 const ENDPOINT_ID: &'static str = "test/share/d";
                 type Output = Output;
-            }
-            /// The output of `test/share/d`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
-            #[non_exhaustive]
-            pub struct Output {
-                /// `file`
-                pub file: File,
             }
         }
     }

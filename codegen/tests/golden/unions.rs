@@ -110,14 +110,7 @@ pub mod test {
             type Output = Output;
         }
         /// The output of `test/unions`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Output {
             /// `number`

@@ -11,6 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/veo3/fast";
 pub use super::super::super::types::Resolution;
+pub use super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::types::File;
 /// The input of `fal-ai/veo3/fast`.
 #[derive(
@@ -131,22 +132,6 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/veo3/fast";
     type Output = Output;
-}
-/// The output of `fal-ai/veo3/fast`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-#[non_exhaustive]
-pub struct Output {
-    /// The generated video
-    ///
-    /// Example: `{"url":"https://v3.fal.media/files/penguin/Q-2dpcjIoQOldJRL3grsc_output.mp4"}`.
-    pub video: File,
 }
 /// The aspect ratio of the generated video. If it is set to 1:1, the video will be outpainted.
 ///

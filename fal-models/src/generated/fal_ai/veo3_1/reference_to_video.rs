@@ -12,6 +12,7 @@
 pub const ENDPOINT_ID: &str = "fal-ai/veo3.1/reference-to-video";
 pub use super::super::super::types::Duration3 as Duration;
 pub use super::super::super::types::Resolution;
+pub use super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::types::File;
 /// The input of `fal-ai/veo3.1/reference-to-video`.
 #[derive(
@@ -84,20 +85,4 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/veo3.1/reference-to-video";
     type Output = Output;
-}
-/// The output of `fal-ai/veo3.1/reference-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-#[non_exhaustive]
-pub struct Output {
-    /// The generated video
-    ///
-    /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/veo31-r2v-output.mp4"}`.
-    pub video: File,
 }

@@ -167,14 +167,7 @@ impl crate::Endpoint for Input {
     type Output = Output;
 }
 /// The output of `fal-ai/hunyuan-image/v3/text-to-image`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Output {
     /// A list of the generated images.
@@ -295,14 +288,7 @@ pub enum OutputFormat {
 }
 crate::open_enum!(OutputFormat : str { Jpeg => "jpeg", Png => "png" } else Unknown);
 /// Represents an image file.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Image {
     /// The URL where the file can be downloaded from.

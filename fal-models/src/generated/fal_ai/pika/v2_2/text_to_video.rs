@@ -11,6 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/pika/v2.2/text-to-video";
 pub use super::super::super::super::types::Resolution;
+pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2.2/text-to-video`.
 #[derive(
@@ -97,22 +98,6 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/pika/v2.2/text-to-video";
     type Output = Output;
-}
-/// The output of `fal-ai/pika/v2.2/text-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-#[non_exhaustive]
-pub struct Output {
-    /// The generated video
-    ///
-    /// Example: `{"url":"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/text-to-video-output.mp4"}`.
-    pub video: File,
 }
 /// The aspect ratio of the generated video
 ///

@@ -12,6 +12,7 @@
 pub const ENDPOINT_ID: &str = "fal-ai/sora-2/image-to-video/pro";
 pub use super::super::super::super::types::AspectRatio;
 pub use super::super::super::super::types::Duration2 as Duration;
+pub use super::super::super::super::types::Sora2ImageToVideoOutput as Output;
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/sora-2/image-to-video/pro`.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -97,26 +98,6 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/sora-2/image-to-video/pro";
     type Output = Output;
-}
-/// The output of `fal-ai/sora-2/image-to-video/pro`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-#[non_exhaustive]
-pub struct Output {
-    /// The generated video
-    ///
-    /// Example: `{"content_type":"video/mp4","url":"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-i2v-output...`.
-    pub video: VideoFile,
-    /// The ID of the generated video
-    ///
-    /// Example: `"video_123"`.
-    pub video_id: String,
 }
 /// The resolution of the generated video
 ///

@@ -11,6 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/minimax/hailuo-02/standard/image-to-video";
 pub use super::super::super::super::super::types::Duration;
+pub use super::super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/minimax/hailuo-02/standard/image-to-video`.
 #[derive(
@@ -90,22 +91,6 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/minimax/hailuo-02/standard/image-to-video";
     type Output = Output;
-}
-/// The output of `fal-ai/minimax/hailuo-02/standard/image-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
-#[non_exhaustive]
-pub struct Output {
-    /// The generated video
-    ///
-    /// Example: `{"url":"https://v3.fal.media/files/monkey/xF9OsLwGjjNURyAxD8RM1_output.mp4"}`.
-    pub video: File,
 }
 /// The resolution of the generated video.
 ///
