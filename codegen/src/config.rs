@@ -197,6 +197,11 @@ impl Generated {
         self.examples.len()
     }
 
+    /// The `examples` values of the documents, each with the generated type it must fit.
+    pub fn examples(&self) -> &[crate::examples::Example] {
+        &self.examples
+    }
+
     /// Every module as one file, nested `pub mod` blocks (for `include!` from a build script).
     pub fn single_file(&self) -> String {
         layout::single_file(&self.modules, &self.header)

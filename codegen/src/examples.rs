@@ -12,8 +12,13 @@ use serde_json::Value;
 use crate::ir::*;
 use crate::layout::Tree;
 
+/// One `examples` value of a document and the generated type it must fit.
 #[derive(Debug, Clone)]
 pub struct Example {
+    /// The document it comes from.
+    pub source: String,
+    /// JSON pointer of the schema the example belongs to, in that document.
+    pub pointer: String,
     /// Test function name: the endpoint's module path joined by `__`.
     pub group: String,
     pub feature: String,
@@ -49,6 +54,8 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                     continue;
                 }
                 out.push(Example {
+                    source: ep.source.clone(),
+                    pointer: def.docs.pointer.clone(),
                     group: group.clone(),
                     feature: ep.feature.clone(),
                     label: format!("{} {} #{i}", ep.id, def.name),
@@ -71,6 +78,8 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                             t = format!("Option<{t}>");
                         }
                         out.push(Example {
+                            source: ep.source.clone(),
+                            pointer: f.docs.pointer.clone(),
                             group: group.clone(),
                             feature: ep.feature.clone(),
                             label: format!("{} {}.{} #{i}", ep.id, def.name, f.wire),
@@ -96,6 +105,8 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                     }
                     if complete && !composite.is_empty() {
                         out.push(Example {
+                            source: ep.source.clone(),
+                            pointer: def.docs.pointer.clone(),
                             group: group.clone(),
                             feature: ep.feature.clone(),
                             label: format!("{} Input (property examples together)", ep.id),

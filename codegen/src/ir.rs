@@ -24,14 +24,26 @@ pub enum Ty {
 }
 
 /// Documentation gathered from a schema: description, default, constraints, examples.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Docs {
+    /// Where the schema is in its document (JSON pointer); not part of equality.
+    pub pointer: String,
     pub title: Option<String>,
     pub description: Option<String>,
     pub default: Option<Value>,
     /// Human-readable constraints such as `1 ≤ value ≤ 10` or `at most 4 items`.
     pub constraints: Vec<String>,
     pub examples: Vec<Value>,
+}
+
+impl PartialEq for Docs {
+    fn eq(&self, other: &Self) -> bool {
+        self.title == other.title
+            && self.description == other.description
+            && self.default == other.default
+            && self.constraints == other.constraints
+            && self.examples == other.examples
+    }
 }
 
 /// One property of a struct.

@@ -30,4 +30,5 @@ pub mod naming;
 mod share;
 
 pub use config::{Config, Document, Generated, WriteReport};
+pub use examples::Example;
 pub use ir::Diagnostic;

@@ -191,7 +191,7 @@ impl Lowerer<'_> {
         } else {
             TypeKind::Alias(ty)
         };
-        let docs = self.docs(s);
+        let docs = self.docs(s, ptr);
         self.push(name, name, docs, kind, role)
     }
 
@@ -271,7 +271,7 @@ impl Lowerer<'_> {
                 Role::Output => "Output".to_owned(),
                 Role::Other => self.free_name(&naming::type_ident(name)),
             };
-            let docs = self.docs(schema);
+            let docs = self.docs(schema, &target_ptr);
             let r = self.push(&local, &naming::type_ident(name), docs, TypeKind::Struct { fields: vec![] }, role);
             self.components.insert(name.to_owned(), Component::InProgress(Some(r)));
             let fields = self.fields(schema, &target_ptr, &local);
@@ -449,7 +449,7 @@ impl Lowerer<'_> {
             let obj = Value::Object(s.clone());
             let name = naming::type_ident(hint);
             let fields = self.fields(&obj, ptr, &name);
-            let docs = self.docs(&obj);
+            let docs = self.docs(&obj, ptr);
             return self.inline(hint, parent, docs, TypeKind::Struct { fields });
         }
         match s.get("additionalProperties") {
@@ -627,7 +627,7 @@ impl Lowerer<'_> {
         if values.is_empty() {
             return (Ty::Any, true);
         }
-        let docs = self.docs(&Value::Object(s.clone()));
+        let docs = self.docs(&Value::Object(s.clone()), ptr);
         if values.iter().all(|v| v.is_string()) {
             let mut wires: Vec<String> = Vec::new();
             for v in &values {
@@ -711,15 +711,15 @@ impl Lowerer<'_> {
                 ident = (2..).map(|n| naming::suffixed(&ident, &format!("_{n}"))).find(|i| !idents.contains(i)).unwrap_or_default();
             }
             idents.push(ident.clone());
-            let docs = self.docs(prop);
+            let docs = self.docs(prop, &prop_ptr);
             let secret = is_secret(wire, prop);
             fields.push(Field { required: required.contains(&wire.as_str()), wire: wire.clone(), ident, ty, nullable, docs, secret });
         }
         fields
     }
 
-    fn docs(&self, s: &Value) -> Docs {
-        let Some(o) = s.as_object() else { return Docs::default() };
+    fn docs(&self, s: &Value, ptr: &str) -> Docs {
+        let Some(o) = s.as_object() else { return Docs { pointer: ptr.to_owned(), ..Docs::default() } };
         let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
         let mut examples: Vec<Value> = o.get("examples").and_then(Value::as_array).cloned().unwrap_or_default();
         if let Some(e) = o.get("example") {
@@ -738,6 +738,7 @@ impl Lowerer<'_> {
         }
         constraints.dedup();
         Docs {
+            pointer: ptr.to_owned(),
             title: text("title"),
             description: text("description"),
             default: o.get("default").cloned(),

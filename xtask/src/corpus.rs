@@ -52,6 +52,8 @@ struct Report {
     generated_bytes: usize,
     examples_tried: usize,
     examples_passed: usize,
+    /// Failing examples that break their own document's schema: the document is at fault.
+    examples_invalid_in_document: usize,
     generation_seconds: f64,
     generation_peak_rss_mib: f64,
     runtime_build_seconds: Option<f64>,
@@ -149,6 +151,28 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ok = false;
                 report.example_failures.push(format!("the round-trip program failed: {}", output.status));
             }
+            // An example that fails but also breaks its own document's schema is the
+            // document's fault; one that the document's schema accepts is ours.
+            let sources: BTreeMap<&str, &serde_json::Value> = docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
+            let mut classified = Vec::new();
+            for failure in std::mem::take(&mut report.example_failures) {
+                let label = failure.split(": ").next().unwrap_or_default();
+                let example = generated.examples().iter().find(|e| e.label == label);
+                match example.and_then(|e| sources.get(e.source.as_str()).map(|doc| (e, doc))) {
+                    Some((e, doc)) => match valid_in_document(doc, &e.pointer, &e.json) {
+                        Some(reason) => {
+                            report.examples_invalid_in_document += 1;
+                            classified.push(format!("{failure}\n      the document's own schema rejects this example too ({}#{}: {reason})", e.source, e.pointer));
+                        }
+                        None => {
+                            ok = false;
+                            classified.push(format!("{failure}\n      GENERATOR FAULT: the document's schema accepts this example ({}#{})", e.source, e.pointer));
+                        }
+                    },
+                    None => classified.push(failure),
+                }
+            }
+            report.example_failures = classified;
             // One family over the already-built runtime.
             bar.set_message(format!("compiling the `{}` family alone", args.family));
             if report.family_endpoints > 0 {
@@ -235,6 +259,19 @@ fn write_if_changed(path: &Path, contents: &str) -> anyhow::Result<()> {
     write_atomic(path, contents)
 }
 
+/// Validates `value` against the schema at `pointer` of `doc` (refs resolved in the document).
+/// `Some(reason)` when the document's own schema rejects it.
+fn valid_in_document(doc: &serde_json::Value, pointer: &str, value: &serde_json::Value) -> Option<String> {
+    let mut root = doc.clone();
+    let obj = root.as_object_mut()?;
+    obj.insert("$ref".into(), serde_json::Value::String(format!("#{pointer}")));
+    let validator = match jsonschema::validator_for(&root) {
+        Ok(v) => v,
+        Err(e) => return Some(format!("the schema itself is invalid: {e}")),
+    };
+    validator.iter_errors(value).next().map(|e| format!("{e} at `{}`", e.instance_path()))
+}
+
 fn self_peak_rss_mib() -> f64 {
     // VmHWM: this process's peak resident set.
     std::fs::read_to_string("/proc/self/status")
@@ -277,7 +314,14 @@ fn render(r: &Report) -> String {
     if let Some(t) = r.family_build_seconds {
         let _ = writeln!(s, "  family `{}` alone:     {t:.1} s ({} endpoints)", r.family, r.family_endpoints);
     }
-    let _ = writeln!(s, "  examples:             {} passed of {} tried", r.examples_passed, r.examples_tried);
+    let _ = writeln!(
+        s,
+        "  examples:             {} passed of {} tried; of the {} that fail, {} break their own document's schema",
+        r.examples_passed,
+        r.examples_tried,
+        r.examples_tried - r.examples_passed,
+        r.examples_invalid_in_document
+    );
     if !r.failures.is_empty() {
         let _ = writeln!(s, "\nfailed documents:");
         for f in &r.failures {
