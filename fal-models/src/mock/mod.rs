@@ -1026,7 +1026,12 @@ fn status_stream(
             {
                 break;
             }
-            tokio::time::sleep(state.stream_interval).await;
+            if state.stream_interval.is_zero() {
+                // A zero sleep still waits for the timer wheel (about 1 ms).
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(state.stream_interval).await;
+            }
         }
     });
     Response::builder()
