@@ -340,3 +340,54 @@ async fn generated_bindings_plug_straight_in() {
     let ran = client.run(&input).await.unwrap();
     assert_eq!(ran.video.url, out.video.url);
 }
+
+#[tokio::test]
+async fn wait_resumes_a_stored_handle_with_progress_and_timeout() {
+    let server = echo_mock()
+        .queue_steps(1)
+        .progress_steps(2)
+        .start()
+        .await
+        .unwrap();
+    let handle = server.client().submit(&EchoInput::new("x")).await.unwrap();
+    let stored = serde_json::to_string(&handle).unwrap();
+
+    let resumed: fal_models::client::RequestHandle<EchoOutput> =
+        serde_json::from_str(&stored).unwrap();
+    let recorder = Recorder::default();
+    let options = SubscribeOptions::new().on_progress(recorder.callback());
+    let out = server.client().wait(&resumed, options).await.unwrap();
+    assert_eq!(out, expected_output());
+    // No `Submitted` (the submit happened elsewhere); the job was at queue position 0.
+    assert_eq!(recorder.trace(), TRACE[2..]);
+    assert_eq!(server.count(Operation::Submit), 1);
+
+    // The timeout cancels a resumed job too.
+    let slow = echo_mock()
+        .queue_steps(1000)
+        .stream_interval(Duration::from_millis(20))
+        .start()
+        .await
+        .unwrap();
+    let handle = slow.client().submit(&EchoInput::new("x")).await.unwrap();
+    let err = slow
+        .client()
+        .wait(
+            &handle,
+            SubscribeOptions::new().timeout(Duration::from_millis(60)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::Subscribe,
+                cancelled: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(slow.is_cancelled(handle.request_id()), Some(true));
+}

@@ -38,7 +38,7 @@ use serde_json::Value;
 pub use handle::RequestHandle;
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use retry::RetryPolicy;
-pub use subscribe::{Progress, Subscribe, SubscribeOptions, WaitMode};
+pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
 
 use crate::Endpoint;
 use crate::error::{Error, Operation, TimeoutKind};
@@ -574,6 +574,12 @@ impl Client {
     #[allow(dead_code)] // for the files/storage/webhook modules
     pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
         self.inner.authorization.as_ref()
+    }
+
+    /// The API key, if the client has one (for modules that authenticate differently).
+    #[allow(dead_code)] // for the files/storage/webhook modules
+    pub(crate) fn api_key(&self) -> Option<&str> {
+        self.inner.key.as_ref().map(ApiKey::expose)
     }
 
     /// The queue base URL without a trailing slash.

@@ -277,6 +277,26 @@ impl<'c, O: DeserializeOwned + Send + 'static> IntoFuture for Subscribe<'c, O> {
     }
 }
 
+/// The waiting part of [`SubscribeOptions`] (without the callback, which is not `Sync`).
+#[derive(Clone, Copy)]
+struct WaitPlan {
+    wait: WaitMode,
+    logs: bool,
+    timeout: Option<Duration>,
+    cancel_on_timeout: bool,
+}
+
+impl WaitPlan {
+    fn of(options: &SubscribeOptions) -> Self {
+        WaitPlan {
+            wait: options.wait,
+            logs: options.logs,
+            timeout: options.timeout,
+            cancel_on_timeout: options.cancel_on_timeout,
+        }
+    }
+}
+
 /// Turns statuses into progress events, each log line once.
 struct Tracker {
     callback: Option<ProgressCallback>,
@@ -343,8 +363,35 @@ impl Client {
             last: None,
         };
         tracker.emit(Progress::Submitted(handle.clone()));
-        let handle = handle.typed::<O>();
-        let waiting = self.wait_for_output(&handle, options.wait, options.logs, &mut tracker);
+        self.wait_tracked(&handle.typed(), WaitPlan::of(&options), tracker)
+            .await
+    }
+
+    /// Waits for a request submitted earlier (say, by another process that stored the
+    /// handle) like [`subscribe`](Self::subscribe) does: progress events (without
+    /// `Submitted`), stream or poll, timeout with cancel. The submit options are ignored.
+    pub async fn wait<O: DeserializeOwned>(
+        &self,
+        handle: &RequestHandle<O>,
+        mut options: SubscribeOptions,
+    ) -> Result<O, Error> {
+        let tracker = Tracker {
+            callback: options.on_progress.take(),
+            logs_seen: 0,
+            last: None,
+        };
+        self.wait_tracked(handle, WaitPlan::of(&options), tracker)
+            .await
+    }
+
+    /// Waits for the output within the options' timeout; cancels the job on fal when it passes.
+    async fn wait_tracked<O: DeserializeOwned>(
+        &self,
+        handle: &RequestHandle<O>,
+        options: WaitPlan,
+        mut tracker: Tracker,
+    ) -> Result<O, Error> {
+        let waiting = self.wait_for_output(handle, options.wait, options.logs, &mut tracker);
         let Some(limit) = options.timeout else {
             return waiting.await;
         };
@@ -352,7 +399,7 @@ impl Client {
             Ok(outcome) => outcome,
             Err(_) => {
                 let cancelled = options.cancel_on_timeout
-                    && matches!(self.cancel(&handle).await, Ok(CancelOutcome::Requested));
+                    && matches!(self.cancel(handle).await, Ok(CancelOutcome::Requested));
                 Err(Error::Timeout {
                     kind: TimeoutKind::Subscribe,
                     request_id: Some(handle.request_id().to_owned()),
