@@ -50,18 +50,19 @@ pub enum Error {
         cancelled: bool,
     },
 
-    /// The submit may or may not have reached fal: the connection failed after the request was
-    /// sent. It was not replayed, because a replay could start (and bill) a second job. Opt in with
-    /// [`RetryPolicy::retry_ambiguous_submits`](crate::client::RetryPolicy::retry_ambiguous_submits).
-    #[error(
-        "submit to {endpoint_id} may have reached fal (connection failed after sending: {source}); \
-         not replayed to avoid a duplicate paid job (check your fal dashboard, or opt in to replays)"
-    )]
+    /// The submit (or sync run) may have reached fal: the connection failed after the request
+    /// was sent. It was not replayed, because a replay could start (and bill) a second job. Opt
+    /// in with [`RetryPolicy::retry_ambiguous_submits`](crate::client::RetryPolicy::retry_ambiguous_submits).
+    #[error("{}", ambiguous_message(.endpoint_id, *.accepted, .source))]
     AmbiguousSubmit {
         /// The endpoint the input was submitted to.
         endpoint_id: String,
-        /// How many attempts were made (1 unless earlier attempts failed unambiguously).
+        /// How many attempts were made (more than 1 only when earlier attempts failed before
+        /// anything was sent).
         attempts: u32,
+        /// fal answered with a success status before the body broke off: the job exists, but
+        /// its request id did not arrive.
+        accepted: bool,
         /// The transport error.
         #[source]
         source: reqwest::Error,
@@ -120,6 +121,20 @@ fn request_suffix(request_id: Option<&str>) -> String {
     request_id
         .map(|id| format!(" (request {id})"))
         .unwrap_or_default()
+}
+
+fn ambiguous_message(endpoint_id: &str, accepted: bool, source: &reqwest::Error) -> String {
+    if accepted {
+        format!(
+            "fal accepted the request to {endpoint_id} but the answer broke off before its request \
+             id arrived ({source}); not replayed to avoid a duplicate paid job (find it in your fal dashboard)"
+        )
+    } else {
+        format!(
+            "the request to {endpoint_id} may have reached fal (the connection failed after sending: \
+             {source}); not replayed to avoid a duplicate paid job (check your fal dashboard, or opt in to replays)"
+        )
+    }
 }
 
 fn timeout_message(kind: TimeoutKind, request_id: Option<&str>, cancelled: bool) -> String {

@@ -309,6 +309,7 @@ async fn a_submit_dropped_after_sending_is_not_replayed() {
     let Error::AmbiguousSubmit {
         endpoint_id,
         attempts,
+        accepted: false,
         ..
     } = &err
     else {
@@ -374,6 +375,22 @@ async fn a_submit_whose_answer_broke_off_keeps_the_request_id() {
     assert_eq!(server.job_count(), 1);
     assert_eq!(handle.status_url(), None, "rebuilt from the id");
     assert_eq!(client.result(&handle).await.unwrap(), expected_output());
+}
+
+#[tokio::test]
+async fn a_submit_accepted_without_its_request_id_says_so_and_is_not_replayed() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    // Cut before `request_id` arrives.
+    server.inject(Operation::Submit, Fault::TruncatedBodyAfter(10));
+    let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+    let Error::AmbiguousSubmit { accepted, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(*accepted);
+    assert!(err.to_string().contains("fal accepted"), "{err}");
+    assert_eq!(server.count(Operation::Submit), 1);
+    assert_eq!(server.job_count(), 1);
 }
 
 #[tokio::test]

@@ -109,17 +109,16 @@ impl Client {
             };
 
             // A paid call whose request may have reached fal is only replayed on opt-in.
-            if let Failure::Transport(e) = &failure {
-                if call.paid_endpoint.is_some()
-                    && !e.is_connect()
-                    && !policy.retry_ambiguous_submits
+            let failure = match failure {
+                Failure::Transport(e)
+                    if call.paid_endpoint.is_some()
+                        && !e.is_connect()
+                        && !policy.retry_ambiguous_submits =>
                 {
-                    let Failure::Transport(source) = failure else {
-                        unreachable!()
-                    };
-                    return Err(self.ambiguous(call, attempt, source));
+                    return Err(self.ambiguous(call, attempt, false, e));
                 }
-            }
+                other => other,
+            };
             let retry_after = match &failure {
                 Failure::Status(api) => api.retry_after,
                 Failure::Transport(_) => None,
@@ -182,13 +181,20 @@ impl Client {
                 return Ok(Success::Body(Reply { status, body }));
             }
         }
-        Err(self.ambiguous(call, attempt, error))
+        Err(self.ambiguous(call, attempt, true, error))
     }
 
-    fn ambiguous(&self, call: &Call, attempts: u32, source: reqwest::Error) -> Error {
+    fn ambiguous(
+        &self,
+        call: &Call,
+        attempts: u32,
+        accepted: bool,
+        source: reqwest::Error,
+    ) -> Error {
         Error::AmbiguousSubmit {
             endpoint_id: call.paid_endpoint.clone().unwrap_or_default(),
             attempts,
+            accepted,
             source,
         }
     }

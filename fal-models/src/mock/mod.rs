@@ -80,6 +80,8 @@ pub enum Fault {
     StartDeadline,
     /// Act on the request, then send only the first half of the body and close the connection.
     TruncatedBody,
+    /// Like [`TruncatedBody`](Self::TruncatedBody), cut after this many bytes.
+    TruncatedBodyAfter(usize),
     /// Answer `200` with a body that is not JSON.
     MalformedBody,
     /// Act on the request, then send the first half of the body, wait, send the rest.
@@ -763,8 +765,9 @@ async fn handle(
     // Faults that spoil an answer after the request was acted on.
     match fault {
         Some(Fault::ResetAfterHandling) => drop_connection(&kill).await,
-        Some(Fault::TruncatedBody) => spoil_body(response, None).await,
-        Some(Fault::SlowBody(delay)) => spoil_body(response, Some(delay)).await,
+        Some(Fault::TruncatedBody) => spoil_body(response, None, None).await,
+        Some(Fault::TruncatedBodyAfter(n)) => spoil_body(response, Some(n), None).await,
+        Some(Fault::SlowBody(delay)) => spoil_body(response, None, Some(delay)).await,
         _ => response,
     }
 }
@@ -821,15 +824,19 @@ fn start_deadline_response() -> Response<Body> {
     response
 }
 
-/// Re-sends a finished answer's body in two halves: with a pause between them, or cut off
-/// after the first (the connection then breaks).
-async fn spoil_body(response: Response<Body>, delay: Option<Duration>) -> Response<Body> {
+/// Re-sends a finished answer's body in two parts (split at `cut`, default the middle): with a
+/// pause between them, or without the second (the connection then breaks).
+async fn spoil_body(
+    response: Response<Body>,
+    cut: Option<usize>,
+    delay: Option<Duration>,
+) -> Response<Body> {
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
         .unwrap_or_default()
         .to_vec();
-    let half = bytes.len() / 2;
+    let half = cut.unwrap_or(bytes.len() / 2).min(bytes.len());
     let (first, second) = (bytes[..half].to_vec(), bytes[half..].to_vec());
     let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
     tokio::spawn(async move {
