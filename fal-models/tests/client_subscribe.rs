@@ -391,3 +391,42 @@ async fn wait_resumes_a_stored_handle_with_progress_and_timeout() {
     );
     assert_eq!(slow.is_cancelled(handle.request_id()), Some(true));
 }
+
+#[tokio::test]
+async fn a_silent_stream_is_reopened_without_using_up_retries() {
+    // Each connection sends one event, then stays silent longer than the idle timeout.
+    let server = echo_mock()
+        .queue_steps(4)
+        .progress_steps(4)
+        .stream_interval(Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let client = server
+        .client_builder()
+        .stream_idle_timeout(Some(Duration::from_millis(30)))
+        .build()
+        .unwrap();
+    let recorder = Recorder::default();
+    let out = client
+        .subscribe(EchoInput::new("x"))
+        .on_progress(recorder.callback())
+        .await
+        .unwrap();
+    assert_eq!(out, expected_output());
+    let silent = recorder
+        .trace()
+        .iter()
+        .filter(|t| *t == "reconnect")
+        .count();
+    assert!(
+        silent > 3,
+        "more silent reconnects ({silent}) than max_retries"
+    );
+    let logs: Vec<_> = recorder
+        .trace()
+        .into_iter()
+        .filter(|t| t.starts_with("log:"))
+        .collect();
+    assert_eq!(logs.len(), 4, "{logs:?}");
+}

@@ -46,9 +46,10 @@ pub enum Progress {
         /// fal's timing metrics, if any.
         metrics: Option<Value>,
     },
-    /// The status stream broke off; the client checks the status and reconnects.
+    /// The status stream broke off (or stayed silent past the idle timeout); the client checks
+    /// the status and reconnects.
     Reconnecting {
-        /// Consecutive reconnects so far.
+        /// Consecutive failed connections so far (0 after a silent one).
         attempt: u32,
         /// Why the stream ended.
         reason: String,
@@ -507,9 +508,20 @@ impl Client {
                 } => {}
                 _ => return Err(err),
             }
-            reconnects += 1;
-            if reconnects > self.retry_policy().max_retries {
-                return Err(err);
+            // A silent stream is not a failure: a long job may have nothing to report. The
+            // status check below tells whether fal is still there.
+            let silent = matches!(
+                err,
+                Error::Timeout {
+                    kind: TimeoutKind::StreamIdle,
+                    ..
+                }
+            );
+            if !silent {
+                reconnects += 1;
+                if reconnects > self.retry_policy().max_retries {
+                    return Err(err);
+                }
             }
             tracker.emit(Progress::Reconnecting {
                 attempt: reconnects,
@@ -521,7 +533,9 @@ impl Client {
             if status.is_completed() {
                 return Ok(status);
             }
-            tokio::time::sleep(self.retry_policy().backoff(reconnects)).await;
+            if !silent {
+                tokio::time::sleep(self.retry_policy().backoff(reconnects)).await;
+            }
         }
     }
 }
