@@ -277,7 +277,7 @@ async fn subscribe_passes_webhook_priority_and_start_deadline() {
         Some("fal_webhook=https%3A%2F%2Fhooks.example.com%2Fdone")
     );
     assert_eq!(submit.header("x-fal-queue-priority"), Some("low"));
-    assert_eq!(submit.header("x-fal-request-timeout"), Some("2.500"));
+    assert_eq!(submit.header("x-fal-request-timeout"), Some("3"));
     assert_eq!(submit.header("x-fal-runner-hint"), Some("r1"));
 }
 

@@ -201,7 +201,8 @@ impl Priority {
 pub struct SubmitOptions {
     /// fal POSTs the result to this URL when the job completes (`?fal_webhook=`).
     pub webhook_url: Option<String>,
-    /// If the job has not started within this time, fal drops it (`X-Fal-Request-Timeout`),
+    /// If the job has not started within this time, fal drops it (`X-Fal-Request-Timeout`,
+    /// whole seconds, rounded up),
     /// and the request fails with [`TimeoutKind::StartDeadline`](crate::error::TimeoutKind).
     pub start_timeout: Option<Duration>,
     /// Queue priority (`X-Fal-Queue-Priority`).
@@ -258,13 +259,9 @@ pub fn queue_app_path(endpoint_id: &str) -> &str {
     }
 }
 
-/// Formats seconds the way fal's headers take them: whole numbers without a fraction.
+/// Whole seconds for fal's headers, rounded up (a deadline is never shortened).
 pub(crate) fn header_seconds(d: Duration) -> String {
-    if d.subsec_nanos() == 0 {
-        d.as_secs().to_string()
-    } else {
-        format!("{:.3}", d.as_secs_f64())
-    }
+    (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
 }
 
 #[cfg(test)]
