@@ -430,3 +430,19 @@ async fn a_silent_stream_is_reopened_without_using_up_retries() {
         .collect();
     assert_eq!(logs.len(), 4, "{logs:?}");
 }
+
+#[tokio::test]
+async fn one_client_reuses_its_connections() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    for _ in 0..10 {
+        client.subscribe(EchoInput::new("x")).await.unwrap();
+    }
+    // 10 submits, 10 streams, 10 results: 30 requests over a couple of pooled connections.
+    assert_eq!(server.requests().len(), 30);
+    assert!(
+        server.connection_count() <= 2,
+        "{} connections",
+        server.connection_count()
+    );
+}

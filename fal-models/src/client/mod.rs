@@ -65,7 +65,8 @@ struct Inner {
     authorization: Option<HeaderValue>,
     queue_url: String,
     run_url: String,
-    queue_origin: reqwest::Url,
+    /// `scheme://host[:port]/` of the queue URL: request URLs must start with it.
+    queue_origin: String,
     retry: RetryPolicy,
     user_agent: HeaderValue,
     request_timeout: Option<Duration>,
@@ -266,7 +267,13 @@ impl ClientBuilder {
         };
         let queue_url = normalize_base(&self.queue_url)?;
         let run_url = normalize_base(&self.run_url)?;
-        let queue_origin = Url::parse(&queue_url).expect("normalize_base checked it");
+        let queue_origin = format!(
+            "{}/",
+            Url::parse(&queue_url)
+                .expect("normalize_base checked it")
+                .origin()
+                .ascii_serialization()
+        );
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config("invalid user agent".into()))?;
         let http = match self.http {
@@ -639,7 +646,9 @@ impl Client {
     }
 
     fn is_queue_host(&self, url: &str) -> bool {
-        Url::parse(url).is_ok_and(|u| u.origin() == self.inner.queue_origin.origin())
+        // A prefix test, not a parse: this runs on every request. A URL spelled differently
+        // (an explicit default port, say) is merely rebuilt from the endpoint id.
+        url.starts_with(&self.inner.queue_origin)
     }
 
     fn decode<T: DeserializeOwned>(

@@ -318,6 +318,7 @@ impl MockServerBuilder {
             faults: Mutex::default(),
             log: Mutex::default(),
             next_id: AtomicU64::new(1),
+            connections: AtomicU64::new(0),
         });
         let tasks = vec![
             tokio::spawn(accept_loop(queue_listener, state.clone(), Host::Queue)),
@@ -459,6 +460,11 @@ impl MockServer {
         lock(&self.state.log).clear();
     }
 
+    /// How many TCP connections were accepted (on both hosts): shows connection reuse.
+    pub fn connection_count(&self) -> u64 {
+        self.state.connections.load(Ordering::Relaxed)
+    }
+
     /// How many jobs were queued.
     pub fn job_count(&self) -> usize {
         lock(&self.state.jobs).len()
@@ -494,6 +500,7 @@ struct State {
     faults: Mutex<Vec<FaultRule>>,
     log: Mutex<Vec<RecordedRequest>>,
     next_id: AtomicU64,
+    connections: AtomicU64,
 }
 
 impl State {
@@ -590,6 +597,7 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>, host: Host) {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        state.connections.fetch_add(1, Ordering::Relaxed);
         let state = state.clone();
         tokio::spawn(async move {
             let kill = Arc::new(Notify::new());
