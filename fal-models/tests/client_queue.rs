@@ -460,3 +460,31 @@ fn bad_configuration_is_a_config_error() {
         Err(Error::Config(_))
     ));
 }
+
+#[tokio::test]
+async fn a_silent_status_stream_ends_with_an_idle_timeout_naming_the_request() {
+    let server = echo_mock()
+        .queue_steps(5)
+        .stream_interval(Duration::from_secs(5))
+        .start()
+        .await
+        .unwrap();
+    let client = server
+        .client_builder()
+        .stream_idle_timeout(Some(Duration::from_millis(30)))
+        .build()
+        .unwrap();
+    let handle = client.submit(&EchoInput::new("x")).await.unwrap();
+    let events: Vec<_> = client.status_stream(&handle, true).collect().await;
+    assert_eq!(events.len(), 2, "one status, then the timeout: {events:?}");
+    assert_eq!(events[0].as_ref().unwrap().status, Status::InQueue);
+    let Err(Error::Timeout {
+        kind: fal_models::error::TimeoutKind::StreamIdle,
+        request_id,
+        ..
+    }) = &events[1]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(request_id.as_deref(), Some(handle.request_id()));
+}

@@ -447,3 +447,21 @@ async fn reads_retry_with_backoff_between_attempts() {
     );
     assert_eq!(server.count(Operation::Result), 4);
 }
+
+#[tokio::test]
+async fn a_sync_run_is_retried_on_429_and_gateway_errors() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    server.inject(
+        Operation::Run,
+        Fault::TooManyRequests {
+            retry_after_secs: 0,
+        },
+    );
+    server.inject(Operation::Run, Fault::ServerError(502));
+    assert_eq!(
+        client.run(&EchoInput::new("x")).await.unwrap(),
+        expected_output()
+    );
+    assert_eq!(server.count(Operation::Run), 3);
+}
