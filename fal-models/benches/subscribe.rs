@@ -5,7 +5,8 @@
 //! ```text
 //! cargo bench -p fal-models --bench subscribe
 //! ```
-//! Plain `harness = false` bench: interleaved rounds, median per-call time of each side.
+//! Plain `harness = false` bench: interleaved rounds, median per-call time of each side. The
+//! machine's other load shows up as noise: run it a few times.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 const ID: &str = "bench/video/text-to-video";
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 31;
 const CALLS_PER_ROUND: usize = 40;
 
 #[derive(Serialize)]
@@ -112,11 +113,25 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    // Multi-thread: as an application runs it. Current-thread: client and mock share one thread,
+    // so scheduling noise drops out and the CPU cost per call shows.
+    for (name, mut builder) in [
+        (
+            "multi-thread runtime",
+            tokio::runtime::Builder::new_multi_thread(),
+        ),
+        (
+            "current-thread runtime",
+            tokio::runtime::Builder::new_current_thread(),
+        ),
+    ] {
+        println!("== {name}");
+        builder.enable_all().build().unwrap().block_on(measure());
+    }
+}
+
+async fn measure() {
+    {
         let server = MockServer::builder()
             .document(document())
             .unwrap()
@@ -139,16 +154,31 @@ fn main() {
 
         // Warm up both connection pools.
         for _ in 0..20 {
-            client.subscribe(Input { prompt: "a cat".into() }).await.unwrap();
+            client
+                .subscribe(Input {
+                    prompt: "a cat".into(),
+                })
+                .await
+                .unwrap();
             raw_subscribe(&http, &queue_url).await;
-            untimed.subscribe(Input { prompt: "a cat".into() }).await.unwrap();
+            untimed
+                .subscribe(Input {
+                    prompt: "a cat".into(),
+                })
+                .await
+                .unwrap();
         }
 
         let (mut ours, mut raw, mut ours_untimed) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
             let started = Instant::now();
             for _ in 0..CALLS_PER_ROUND {
-                let out = client.subscribe(Input { prompt: "a cat".into() }).await.unwrap();
+                let out = client
+                    .subscribe(Input {
+                        prompt: "a cat".into(),
+                    })
+                    .await
+                    .unwrap();
                 assert_eq!(out.video.url, "https://example.com/v.mp4");
             }
             ours.push(started.elapsed() / CALLS_PER_ROUND as u32);
@@ -162,18 +192,28 @@ fn main() {
 
             let started = Instant::now();
             for _ in 0..CALLS_PER_ROUND {
-                untimed.subscribe(Input { prompt: "a cat".into() }).await.unwrap();
+                untimed
+                    .subscribe(Input {
+                        prompt: "a cat".into(),
+                    })
+                    .await
+                    .unwrap();
             }
             ours_untimed.push(started.elapsed() / CALLS_PER_ROUND as u32);
         }
         let (ours, raw, ours_untimed) = (median(ours), median(raw), median(ours_untimed));
-        println!("subscribe (fal-models client): {ours:?} per call (median of {ROUNDS} rounds of {CALLS_PER_ROUND})");
+        println!(
+            "subscribe (fal-models client): {ours:?} per call (median of {ROUNDS} rounds of {CALLS_PER_ROUND})"
+        );
         println!("same sequence, raw reqwest:    {raw:?} per call");
         println!("client without request/idle timeouts: {ours_untimed:?} per call");
-        println!("ratio client / raw: {:.3}", ours.as_secs_f64() / raw.as_secs_f64());
+        println!(
+            "ratio client / raw: {:.3}",
+            ours.as_secs_f64() / raw.as_secs_f64()
+        );
         println!(
             "ratio client without timeouts / raw: {:.3}",
             ours_untimed.as_secs_f64() / raw.as_secs_f64()
         );
-    });
+    }
 }
