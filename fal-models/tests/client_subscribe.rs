@@ -446,3 +446,20 @@ async fn one_client_reuses_its_connections() {
         server.connection_count()
     );
 }
+
+#[tokio::test]
+async fn subscribes_run_concurrently_on_spawned_tasks() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move { client.subscribe(EchoInput::new(&format!("cat {i}"))).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().unwrap(), expected_output());
+    }
+    assert_eq!(server.count(Operation::Submit), 8);
+    assert_eq!(server.job_count(), 8);
+}
