@@ -30,8 +30,23 @@ fn ident(name: &str) -> Ident {
     }
 }
 
+/// Text made safe for a doc comment (`prettyplease` writes doc attributes as `///`): a bare
+/// carriage return ends the line, since rustc rejects it inside a comment, and the invisible
+/// codepoints that change the direction of text, which rustc denies in comments, are spelled out.
+pub(crate) fn doc_clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.replace("\r\n", "\n").chars() {
+        match c {
+            '\r' => out.push('\n'),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn doc_attrs(text: &str) -> TokenStream {
-    let lines: Vec<TokenStream> = text
+    let lines: Vec<TokenStream> = doc_clean(text)
         .lines()
         .map(|l| {
             let l = format!(" {}", l.trim_end());
@@ -229,11 +244,10 @@ impl Emitter<'_> {
                         }
                     })
                     .collect();
-                let schema = if def.builder { quote!(schemars::JsonSchema) } else { quote!() };
                 quote! {
                     #docs
                     #cfg
-                    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, #schema)]
+                    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                     #[serde(untagged)]
                     #[non_exhaustive]
                     pub enum #name {
@@ -252,12 +266,14 @@ impl Emitter<'_> {
             }
             TypeKind::Newtype(t) => {
                 let t = self.ty(t, scope);
+                let endpoint = if def.role == Role::Input { self.endpoint_impl(&name, scope, def) } else { quote!() };
                 quote! {
                     #docs
                     #cfg
-                    #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+                    #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
                     #[serde(transparent)]
                     pub struct #name(pub #t);
+                    #endpoint
                 }
             }
         }
@@ -291,13 +307,10 @@ impl Emitter<'_> {
         let default = if all_optional { quote!(Default,) } else { quote!() };
         let secret = fields.iter().any(|f| f.secret);
         let debug = if secret { quote!() } else { quote!(Debug,) };
-        // JSON Schemas are for inputs (tool definitions); outputs skip the derive to keep
-        // compile times down.
-        let schema = if def.builder { quote!(schemars::JsonSchema) } else { quote!() };
         let mut out = quote! {
             #docs
             #cfg
-            #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize, #schema)]
+            #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct #name {
                 #(#field_items)*
@@ -310,7 +323,7 @@ impl Emitter<'_> {
             out.extend(self.builder(name, scope, fields, &cfg));
         }
         if def.role == Role::Input {
-            out.extend(self.endpoint_impl(name, scope));
+            out.extend(self.endpoint_impl(name, scope, def));
         }
         out
     }
@@ -370,6 +383,7 @@ impl Emitter<'_> {
                 };
                 let setter = ident(&setter_name);
                 let summary = f.docs.description.as_deref().or(f.docs.title.as_deref()).unwrap_or("");
+                let summary = doc_clean(summary);
                 let first = summary.lines().next().unwrap_or("").trim();
                 let sdoc = if first.is_empty() {
                     format!(" Sets `{}`.", f.wire)
@@ -406,16 +420,28 @@ impl Emitter<'_> {
         }
     }
 
-    fn endpoint_impl(&self, name: &Ident, scope: Scope) -> TokenStream {
+    /// `Endpoint`, and `JsonSchema` with the document's own input schema (see `schema_export`).
+    fn endpoint_impl(&self, name: &Ident, scope: Scope, def: &TypeDef) -> TokenStream {
         let Scope::Endpoint(e) = scope else { return quote!() };
         let rt = &self.runtime;
         let ep = &self.api.endpoints[e];
         let id = &ep.id;
         let out = ident(&self.name_in(ep.output, scope));
+        let schema_name = &def.base_name;
+        let schema = &ep.input_schema;
         quote! {
             impl #rt::Endpoint for #name {
                 const ENDPOINT_ID: &'static str = #id;
                 type Output = #out;
+            }
+            /// The input schema of the document, with references inlined: a ready tool definition.
+            impl #rt::codegen_support::__schemars::JsonSchema for #name {
+                fn schema_name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed(#schema_name)
+                }
+                fn json_schema(_: &mut #rt::codegen_support::__schemars::SchemaGenerator) -> #rt::codegen_support::__schemars::Schema {
+                    #rt::codegen_support::schema_from_json(#schema)
+                }
             }
         }
     }

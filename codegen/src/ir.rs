@@ -148,6 +148,8 @@ pub struct EndpointDef {
     pub types: Vec<TypeRef>,
     /// Shared types this endpoint re-exports: (local name, shared type).
     pub reexports: Vec<(String, TypeRef)>,
+    /// The input's JSON Schema, standalone, as JSON text (see `schema_export`).
+    pub input_schema: String,
 }
 
 /// A problem in a document. The generator goes on: the spot falls back to `serde_json::Value`.

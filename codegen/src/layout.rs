@@ -132,7 +132,7 @@ impl Tree {
                 let rendered = catch_unwind(AssertUnwindSafe(|| em.endpoint_items(e)));
                 match rendered {
                     Ok(tokens) if syn::parse2::<syn::File>(tokens.clone()).is_ok() => {
-                        for line in endpoint_docs(em.api, e).lines() {
+                        for line in crate::emit::doc_clean(&endpoint_docs(em.api, e)).lines() {
                             items.extend(quote!(#![doc = #line]));
                         }
                         items.extend(tokens);

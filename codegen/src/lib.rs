@@ -26,6 +26,7 @@ mod examples;
 pub mod ir;
 mod layout;
 mod lower;
+mod schema_export;
 pub mod naming;
 mod share;
 

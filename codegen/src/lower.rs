@@ -38,7 +38,8 @@ pub fn lower_document(
         .and_then(Value::as_str)
         .map(str::to_owned)
         .or_else(|| submit.map(|(k, _)| k.trim_start_matches('/').to_owned()))
-        .filter(|id| !id.trim().is_empty())
+        // An id of slashes only names no module: nothing could hold the endpoint.
+        .filter(|id| !id.trim().is_empty() && !naming::endpoint_module_path(id).is_empty())
         .ok_or_else(|| {
             fail("/info/x-fal-metadata/endpointId", "no endpoint id and no submit path".into())
         })?;
@@ -123,6 +124,7 @@ pub fn lower_document(
         output,
         types,
         reexports: Vec::new(),
+        input_schema: crate::schema_export::export(doc, input_schema.unwrap_or(&Value::Bool(true))),
     });
     Ok(())
 }

@@ -5,6 +5,12 @@ pub use schemars as __schemars;
 #[doc(hidden)]
 pub use serde as __serde;
 
+/// An input's JSON Schema, exported by the generator from the endpoint's document.
+pub fn schema_from_json(text: &str) -> schemars::Schema {
+    // The generator writes valid JSON; an empty schema (accept anything) is the safe fallback.
+    serde_json::from_str(text).unwrap_or_default()
+}
+
 /// The JSON Schema of an open string enum: its listed values (what a tool definition offers).
 pub fn str_enum_schema(values: &[&str]) -> schemars::Schema {
     let values: Vec<serde_json::Value> = values.iter().map(|v| serde_json::Value::from(*v)).collect();

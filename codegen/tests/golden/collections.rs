@@ -25,15 +25,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/collections";
         /// The input of `test/collections`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            Default,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Input {
             /// `anything`
@@ -124,17 +116,23 @@ pub mod test {
             const ENDPOINT_ID: &'static str = "test/collections";
             type Output = Output;
         }
+        /// The input schema of the document, with references inlined: a ready tool definition.
+        impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("TestCollectionsInput")
+            }
+            fn json_schema(
+                _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+            ) -> ::fal_models::codegen_support::__schemars::Schema {
+                ::fal_models::codegen_support::schema_from_json(
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"anything\":{},\"broken_items\":{\"items\":true,\"type\":\"array\"},\"extra\":{\"additionalProperties\":true,\"type\":\"object\"},\"loras\":{\"items\":{\"properties\":{\"path\":{\"type\":\"string\"},\"scale\":{\"default\":1,\"type\":\"number\"}},\"required\":[\"path\"],\"type\":\"object\"},\"type\":\"array\"},\"matrix\":{\"items\":{\"items\":{\"type\":\"integer\"},\"type\":\"array\"},\"type\":\"array\"},\"pair\":{\"prefixItems\":[{\"type\":\"number\"},{\"type\":\"number\"}],\"type\":\"array\"},\"weights\":{\"additionalProperties\":{\"type\":\"number\"},\"type\":\"object\"}},\"required\":[],\"type\":\"object\"}",
+                )
+            }
+        }
         /// The output of `test/collections`.
         pub type Output = serde_json::Value;
         /// `Lora`
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Lora {
             /// `path`

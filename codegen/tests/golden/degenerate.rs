@@ -22,14 +22,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/no-metadata";
         /// The input of `test/no-metadata`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Input {
             /// `prompt`
@@ -44,6 +37,19 @@ pub mod test {
         impl ::fal_models::Endpoint for Input {
             const ENDPOINT_ID: &'static str = "test/no-metadata";
             type Output = Output;
+        }
+        /// The input schema of the document, with references inlined: a ready tool definition.
+        impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("TestNoMetadataInput")
+            }
+            fn json_schema(
+                _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+            ) -> ::fal_models::codegen_support::__schemars::Schema {
+                ::fal_models::codegen_support::schema_from_json(
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"prompt\":{\"type\":\"string\"}},\"required\":[\"prompt\"],\"type\":\"object\"}",
+                )
+            }
         }
         /// The output of `test/no-metadata`.
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

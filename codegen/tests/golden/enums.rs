@@ -25,15 +25,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/enums";
         /// The input of `test/enums`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            Default,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Input {
             /// `aspect_ratio`
@@ -143,6 +135,19 @@ pub mod test {
         impl ::fal_models::Endpoint for Input {
             const ENDPOINT_ID: &'static str = "test/enums";
             type Output = Output;
+        }
+        /// The input schema of the document, with references inlined: a ready tool definition.
+        impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("TestEnumsInput")
+            }
+            fn json_schema(
+                _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+            ) -> ::fal_models::codegen_support::__schemars::Schema {
+                ::fal_models::codegen_support::schema_from_json(
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"16:9\",\"enum\":[\"16:9\",\"9:16\",\"1:1\",\"auto\"],\"type\":\"string\"},\"duration\":{\"enum\":[\"8s\",\"4s\"],\"examples\":[\"8s\"],\"type\":\"string\"},\"frames\":{\"default\":\"4\",\"enum\":[4,8,12],\"type\":\"integer\"},\"level\":{\"const\":3},\"mixed\":{\"enum\":[\"a\",1,true]},\"mode\":{\"enum\":[\"\",\"auto\",\"Auto\",\"AUTO\",\"fast \",\"fast\",\"unknown\"]},\"resolution\":{\"enum\":[\"768P\",\"1080P\",\"720p\"],\"type\":\"string\"},\"scale\":{\"enum\":[0.5,1.5],\"type\":\"number\"},\"version\":{\"const\":\"v2\",\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
+                )
+            }
         }
         /// The output of `test/enums`.
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -28,13 +28,7 @@ pub mod owner {
                 /// The endpoint id, as the queue API takes it.
                 pub const ENDPOINT_ID: &str = "owner/3d-model/v1.5/type";
                 /// The input of `owner/3d-model/v1.5/type`.
-                #[derive(
-                    Clone,
-                    PartialEq,
-                    serde::Serialize,
-                    serde::Deserialize,
-                    schemars::JsonSchema
-                )]
+                #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
                 pub struct Input {
                     /// `3d`
@@ -205,6 +199,19 @@ pub mod owner {
                     const ENDPOINT_ID: &'static str = "owner/3d-model/v1.5/type";
                     type Output = Output;
                 }
+                /// The input schema of the document, with references inlined: a ready tool definition.
+                impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                    fn schema_name() -> std::borrow::Cow<'static, str> {
+                        std::borrow::Cow::Borrowed("Owner3dModelV15TypeInput")
+                    }
+                    fn json_schema(
+                        _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+                    ) -> ::fal_models::codegen_support::__schemars::Schema {
+                        ::fal_models::codegen_support::schema_from_json(
+                            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"3d\":{\"type\":\"boolean\"},\"H264_output\":{\"type\":\"boolean\"},\"TAPose\":{\"type\":\"boolean\"},\"api_key\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"description\":\"Your own key.\"},\"audio\":{\"properties\":{\"url\":{\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"},\"fooBar\":{\"type\":\"string\"},\"foo_bar\":{\"type\":\"string\"},\"hf_token\":{\"type\":\"string\"},\"loop\":{\"type\":\"boolean\"},\"new\":{\"type\":\"string\"},\"sdpMid\":{\"type\":\"string\"},\"self\":{\"type\":\"integer\"},\"type\":{\"type\":\"string\"}},\"required\":[\"type\"],\"type\":\"object\"}",
+                        )
+                    }
+                }
                 /// The output of `owner/3d-model/v1.5/type`.
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
@@ -213,14 +220,7 @@ pub mod owner {
                     pub model: SanaV1516bInput,
                 }
                 /// `AudioOutput`
-                #[derive(
-                    Debug,
-                    Clone,
-                    PartialEq,
-                    serde::Serialize,
-                    serde::Deserialize,
-                    schemars::JsonSchema
-                )]
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
                 pub struct AudioOutput {
                     /// `url`

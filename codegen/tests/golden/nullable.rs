@@ -24,14 +24,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/nullable";
         /// The input of `test/nullable`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Input {
             /// What to draw.
@@ -109,6 +102,19 @@ pub mod test {
         impl ::fal_models::Endpoint for Input {
             const ENDPOINT_ID: &'static str = "test/nullable";
             type Output = Output;
+        }
+        /// The input schema of the document, with references inlined: a ready tool definition.
+        impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("TestNullableInput")
+            }
+            fn json_schema(
+                _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+            ) -> ::fal_models::codegen_support::__schemars::Schema {
+                ::fal_models::codegen_support::schema_from_json(
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"label\":{\"type\":[\"string\",\"null\"]},\"maybe_required\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}]},\"prompt\":{\"description\":\"What to draw.\",\"examples\":[\"a cat\"],\"maxLength\":2000,\"minLength\":1,\"type\":\"string\"},\"seed\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}],\"description\":\"Seed.\"},\"steps\":{\"default\":28,\"examples\":[28],\"exclusiveMinimum\":0,\"maximum\":50,\"type\":\"integer\"},\"strength\":{\"anyOf\":[{\"default\":0.5,\"maximum\":1,\"minimum\":0,\"type\":\"number\"},{\"type\":\"null\"}]}},\"required\":[\"prompt\",\"maybe_required\"],\"type\":\"object\"}",
+                )
+            }
         }
         /// The output of `test/nullable`.
         ///

@@ -25,14 +25,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/refs";
         /// The input of `test/refs`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Input {
             /// `broken`
@@ -82,6 +75,19 @@ pub mod test {
             const ENDPOINT_ID: &'static str = "test/refs";
             type Output = Output;
         }
+        /// The input schema of the document, with references inlined: a ready tool definition.
+        impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("TestRefsInput")
+            }
+            fn json_schema(
+                _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+            ) -> ::fal_models::codegen_support::__schemars::Schema {
+                ::fal_models::codegen_support::schema_from_json(
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"broken\":{},\"image\":{\"description\":\"The image.\",\"examples\":[{\"url\":\"https://x/y.png\"}],\"properties\":{\"content_type\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"examples\":[\"image/png\"]},\"file_size\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}]},\"url\":{\"description\":\"Where the file is.\",\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"},\"mask\":{\"allOf\":[{\"properties\":{\"content_type\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"examples\":[\"image/png\"]},\"file_size\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}]},\"url\":{\"description\":\"Where the file is.\",\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"}],\"description\":\"A mask.\"},\"tree\":{\"properties\":{\"children\":{\"items\":{},\"type\":\"array\"},\"name\":{\"type\":\"string\"},\"parent\":{}},\"required\":[\"name\"],\"type\":\"object\"}},\"required\":[\"image\"],\"type\":\"object\"}",
+                )
+            }
+        }
         /// The output of `test/refs`.
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
@@ -90,14 +96,7 @@ pub mod test {
             pub video: File,
         }
         /// `File`
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct File {
             /// `content_type`
@@ -134,14 +133,7 @@ pub mod test {
             }
         }
         /// `Node`
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Node {
             /// `children`

@@ -13,14 +13,7 @@
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
     /// `File`
-    #[derive(
-        Debug,
-        Clone,
-        PartialEq,
-        serde::Serialize,
-        serde::Deserialize,
-        schemars::JsonSchema
-    )]
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
     #[non_exhaustive]
     pub struct File {
         /// `content_type`
@@ -109,14 +102,7 @@ pub mod test {
             pub use super::super::super::types::File;
             pub use super::super::super::types::TestShareAOutput as Output;
             /// The input of `test/share/a`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `image`
@@ -131,6 +117,19 @@ pub mod test {
             impl ::fal_models::Endpoint for Input {
                 const ENDPOINT_ID: &'static str = "test/share/a";
                 type Output = Output;
+            }
+            /// The input schema of the document, with references inlined: a ready tool definition.
+            impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                fn schema_name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed("TestShareAInput")
+                }
+                fn json_schema(
+                    _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+                ) -> ::fal_models::codegen_support::__schemars::Schema {
+                    ::fal_models::codegen_support::schema_from_json(
+                        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"image\":{\"properties\":{\"content_type\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"examples\":[\"image/png\"]},\"file_size\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}]},\"url\":{\"description\":\"Where the file is.\",\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"}},\"required\":[\"image\"],\"type\":\"object\"}",
+                    )
+                }
             }
         }
         pub mod b {
@@ -147,14 +146,7 @@ pub mod test {
             pub use super::super::super::types::TestShareAOutput as Output;
             pub use super::super::super::types::File;
             /// The input of `test/share/b`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `image_url`
@@ -172,6 +164,19 @@ pub mod test {
                 const ENDPOINT_ID: &'static str = "test/share/b";
                 type Output = Output;
             }
+            /// The input schema of the document, with references inlined: a ready tool definition.
+            impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                fn schema_name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed("TestShareBInput")
+                }
+                fn json_schema(
+                    _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+                ) -> ::fal_models::codegen_support::__schemars::Schema {
+                    ::fal_models::codegen_support::schema_from_json(
+                        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"image_url\":{\"type\":\"string\"}},\"required\":[\"image_url\"],\"type\":\"object\"}",
+                    )
+                }
+            }
         }
         pub mod c {
             //! `test/share/c`: A test endpoint.
@@ -187,14 +192,7 @@ pub mod test {
             pub use super::super::super::types::TestShareCOutput as Output;
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/c`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
@@ -209,6 +207,19 @@ pub mod test {
             impl ::fal_models::Endpoint for Input {
                 const ENDPOINT_ID: &'static str = "test/share/c";
                 type Output = Output;
+            }
+            /// The input schema of the document, with references inlined: a ready tool definition.
+            impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                fn schema_name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed("TestShareCInput")
+                }
+                fn json_schema(
+                    _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+                ) -> ::fal_models::codegen_support::__schemars::Schema {
+                    ::fal_models::codegen_support::schema_from_json(
+                        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"prompt\":{\"type\":\"string\"}},\"required\":[\"prompt\"],\"type\":\"object\"}",
+                    )
+                }
             }
         }
         pub mod d {
@@ -225,14 +236,7 @@ pub mod test {
             pub use super::super::super::types::TestShareCOutput as Output;
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/d`.
-            #[derive(
-                Debug,
-                Clone,
-                PartialEq,
-                serde::Serialize,
-                serde::Deserialize,
-                schemars::JsonSchema
-            )]
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
@@ -247,6 +251,19 @@ pub mod test {
             impl ::fal_models::Endpoint for Input {
                 const ENDPOINT_ID: &'static str = "test/share/d";
                 type Output = Output;
+            }
+            /// The input schema of the document, with references inlined: a ready tool definition.
+            impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                fn schema_name() -> std::borrow::Cow<'static, str> {
+                    std::borrow::Cow::Borrowed("TestShareDInput")
+                }
+                fn json_schema(
+                    _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+                ) -> ::fal_models::codegen_support::__schemars::Schema {
+                    ::fal_models::codegen_support::schema_from_json(
+                        "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"prompt\":{\"type\":\"string\"}},\"required\":[\"prompt\"],\"type\":\"object\"}",
+                    )
+                }
             }
         }
     }

@@ -24,15 +24,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/unions";
         /// The input of `test/unions`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            Default,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Input {
             /// `image_size`
@@ -109,6 +101,19 @@ pub mod test {
             const ENDPOINT_ID: &'static str = "test/unions";
             type Output = Output;
         }
+        /// The input schema of the document, with references inlined: a ready tool definition.
+        impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                std::borrow::Cow::Borrowed("TestUnionsInput")
+            }
+            fn json_schema(
+                _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
+            ) -> ::fal_models::codegen_support::__schemars::Schema {
+                ::fal_models::codegen_support::schema_from_json(
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"image_size\":{\"anyOf\":[{\"properties\":{\"height\":{\"default\":512,\"type\":\"integer\"},\"width\":{\"default\":512,\"type\":\"integer\"}},\"required\":[],\"type\":\"object\"},{\"enum\":[\"square_hd\",\"landscape_4_3\"],\"type\":\"string\"}],\"default\":\"square_hd\"},\"preset_or_string\":{\"anyOf\":[{\"enum\":[\"a\",\"b\"],\"type\":\"string\"},{\"type\":\"string\"}]},\"source\":{\"anyOf\":[{\"properties\":{\"kind\":{\"const\":\"url\"},\"url\":{\"type\":\"string\"}},\"required\":[\"kind\",\"url\"],\"type\":\"object\"},{\"properties\":{\"kind\":{\"const\":\"text\"},\"text\":{\"type\":\"string\"}},\"required\":[\"kind\",\"text\"],\"type\":\"object\"}]},\"tagged\":{\"oneOf\":[{\"properties\":{\"kind\":{\"const\":\"url\"},\"url\":{\"type\":\"string\"}},\"required\":[\"kind\",\"url\"],\"type\":\"object\"},{\"properties\":{\"kind\":{\"const\":\"text\"},\"text\":{\"type\":\"string\"}},\"required\":[\"kind\",\"text\"],\"type\":\"object\"}]},\"urls\":{\"anyOf\":[{\"type\":\"string\"},{\"items\":{\"type\":\"string\"},\"type\":\"array\"}]},\"value\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"integer\"},{\"type\":\"null\"}]}},\"required\":[],\"type\":\"object\"}",
+                )
+            }
+        }
         /// The output of `test/unions`.
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
@@ -117,15 +122,7 @@ pub mod test {
             pub number: f64,
         }
         /// `ImageSize`
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            Default,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct ImageSize {
             /// `height`
@@ -173,14 +170,7 @@ pub mod test {
             "landscape_4_3" } else Unknown
         );
         /// `ImageSize`: one of `Custom`, `Preset`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
         pub enum InputImageSize {
@@ -214,14 +204,7 @@ pub mod test {
             PresetOrString : str { A => "a", B => "b" } else Unknown
         );
         /// `UrlSource`
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct UrlSource {
             /// `kind`
@@ -249,14 +232,7 @@ pub mod test {
         }
         ::fal_models::open_enum!(Kind : str { Url => "url" } else Unknown);
         /// `TextSource`
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct TextSource {
             /// `kind`
@@ -287,14 +263,7 @@ pub mod test {
         }
         ::fal_models::open_enum!(TextSourceKind : str { Text => "text" } else Unknown);
         /// `Source`: one of `UrlSource`, `TextSource`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
         pub enum Source {
@@ -314,14 +283,7 @@ pub mod test {
             }
         }
         /// `Tagged`: one of `UrlSource`, `TextSource`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
         pub enum Tagged {
@@ -341,14 +303,7 @@ pub mod test {
             }
         }
         /// `Urls`: one of `Many`, `One`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
         pub enum Urls {
@@ -368,14 +323,7 @@ pub mod test {
             }
         }
         /// `ValueType`: one of `Integer`, `String`.
-        #[derive(
-            Debug,
-            Clone,
-            PartialEq,
-            serde::Serialize,
-            serde::Deserialize,
-            schemars::JsonSchema
-        )]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
         pub enum ValueType {

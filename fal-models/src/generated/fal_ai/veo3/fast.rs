@@ -14,14 +14,7 @@ pub use super::super::super::types::Resolution;
 pub use super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::types::File;
 /// The input of `fal-ai/veo3/fast`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the video you want to generate
@@ -132,6 +125,19 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/veo3/fast";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Veo3FastInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"16:9\",\"description\":\"The aspect ratio of the generated video. If it is set to 1:1, the video will be outpainted.\",\"enum\":[\"9:16\",\"16:9\",\"1:1\"],\"title\":\"Aspect Ratio\",\"type\":\"string\"},\"auto_fix\":{\"default\":true,\"description\":\"Whether to automatically attempt to fix prompts that fail content policy or other validation checks by rewriting them\",\"title\":\"Auto Fix\",\"type\":\"boolean\"},\"duration\":{\"default\":\"8s\",\"description\":\"The duration of the generated video in seconds\",\"enum\":[\"4s\",\"6s\",\"8s\"],\"title\":\"Duration\",\"type\":\"string\"},\"enhance_prompt\":{\"default\":true,\"description\":\"Whether to enhance the video generation\",\"title\":\"Enhance Prompt\",\"type\":\"boolean\"},\"generate_audio\":{\"default\":true,\"description\":\"Whether to generate audio for the video. If false, %33 less credits will be used.\",\"title\":\"Generate Audio\",\"type\":\"boolean\"},\"negative_prompt\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"description\":\"A negative prompt to guide the video generation\",\"title\":\"Negative Prompt\"},\"prompt\":{\"description\":\"The text prompt describing the video you want to generate\",\"examples\":[\"A casual street interview on a busy New York City sidewalk in the afternoon. The interviewer holds a plain, unbranded microphone and asks: Have you seen Google's new Veo3 model It is a super good model. Person replies: Yeah I saw it, it's already available on fal. It's crazy good.\"],\"title\":\"Prompt\",\"type\":\"string\"},\"resolution\":{\"default\":\"720p\",\"description\":\"The resolution of the generated video\",\"enum\":[\"720p\",\"1080p\"],\"title\":\"Resolution\",\"type\":\"string\"},\"seed\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}],\"description\":\"A seed to use for the video generation\",\"title\":\"Seed\"}},\"required\":[\"prompt\"],\"title\":\"Veo3FastInput\",\"type\":\"object\"}",
+        )
+    }
 }
 /// The aspect ratio of the generated video. If it is set to 1:1, the video will be outpainted.
 ///

@@ -15,14 +15,7 @@ pub use super::super::super::types::Resolution;
 pub use super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::types::File;
 /// The input of `fal-ai/veo3.1/reference-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// URLs of the reference images to use for consistent subject appearance
@@ -85,4 +78,17 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/veo3.1/reference-to-video";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Veo31ReferenceToVideoInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"duration\":{\"const\":\"8s\",\"default\":\"8s\",\"description\":\"The duration of the generated video in seconds\",\"title\":\"Duration\",\"type\":\"string\"},\"generate_audio\":{\"default\":true,\"description\":\"Whether to generate audio for the video. If false, %33 less credits will be used.\",\"title\":\"Generate Audio\",\"type\":\"boolean\"},\"image_urls\":{\"description\":\"URLs of the reference images to use for consistent subject appearance\",\"examples\":[[\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-1.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-2.png\",\"https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-3.png\"]],\"items\":{\"type\":\"string\"},\"title\":\"Image Urls\",\"type\":\"array\"},\"prompt\":{\"description\":\"The text prompt describing the video you want to generate\",\"examples\":[\"A graceful ballerina dancing outside a circus tent on green grass, with colorful wildflowers swaying around her as she twirls and poses in the meadow.\"],\"title\":\"Prompt\",\"type\":\"string\"},\"resolution\":{\"default\":\"720p\",\"description\":\"Resolution of the generated video\",\"enum\":[\"720p\",\"1080p\"],\"title\":\"Resolution\",\"type\":\"string\"}},\"required\":[\"image_urls\",\"prompt\"],\"title\":\"Veo31ReferenceToVideoInput\",\"type\":\"object\"}",
+        )
+    }
 }

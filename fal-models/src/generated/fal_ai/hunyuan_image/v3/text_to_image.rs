@@ -11,14 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-image/v3/text-to-image";
 /// The input of `fal-ai/hunyuan-image/v3/text-to-image`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt for image-to-image.
@@ -166,6 +159,19 @@ impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/hunyuan-image/v3/text-to-image";
     type Output = Output;
 }
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("HunyuanImageV3TextToImageInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"enable_prompt_expansion\":{\"default\":false,\"description\":\"Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.\",\"examples\":[true],\"title\":\"Enable Prompt Expansion\",\"type\":\"boolean\"},\"enable_safety_checker\":{\"default\":true,\"description\":\"If set to true, the safety checker will be enabled.\",\"title\":\"Enable Safety Checker\",\"type\":\"boolean\"},\"guidance_scale\":{\"default\":7.5,\"description\":\"Controls how much the model adheres to the prompt. Higher values mean stricter adherence.\",\"maximum\":20,\"minimum\":1,\"title\":\"Guidance Scale\",\"type\":\"number\"},\"image_size\":{\"anyOf\":[{\"properties\":{\"height\":{\"default\":512,\"description\":\"The height of the generated image.\",\"exclusiveMinimum\":0,\"maximum\":14142,\"title\":\"Height\",\"type\":\"integer\"},\"width\":{\"default\":512,\"description\":\"The width of the generated image.\",\"exclusiveMinimum\":0,\"maximum\":14142,\"title\":\"Width\",\"type\":\"integer\"}},\"title\":\"ImageSize\",\"type\":\"object\"},{\"enum\":[\"square_hd\",\"square\",\"portrait_4_3\",\"portrait_16_9\",\"landscape_4_3\",\"landscape_16_9\"],\"type\":\"string\"}],\"default\":\"square_hd\",\"description\":\"The desired size of the generated image.\",\"title\":\"Image Size\"},\"negative_prompt\":{\"default\":\"\",\"description\":\"The negative prompt to guide the image generation away from certain concepts.\",\"examples\":[\"blurry, low quality, watermark, signature\"],\"title\":\"Negative Prompt\",\"type\":\"string\"},\"num_images\":{\"default\":1,\"description\":\"The number of images to generate.\",\"maximum\":4,\"minimum\":1,\"title\":\"Num Images\",\"type\":\"integer\"},\"num_inference_steps\":{\"default\":28,\"description\":\"Number of denoising steps.\",\"maximum\":50,\"minimum\":1,\"title\":\"Num Inference Steps\",\"type\":\"integer\"},\"output_format\":{\"default\":\"png\",\"description\":\"The format of the generated image.\",\"enum\":[\"jpeg\",\"png\"],\"title\":\"Output Format\",\"type\":\"string\"},\"prompt\":{\"description\":\"The text prompt for image-to-image.\",\"examples\":[\"200mm telephoto through crowd gaps; subject laughing, candid; creamy background compression, color pop from a single bold garment, catchlight in eyes.\"],\"title\":\"Prompt\",\"type\":\"string\"},\"seed\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}],\"description\":\"Random seed for reproducible results. If None, a random seed is used.\",\"title\":\"Seed\"},\"sync_mode\":{\"default\":false,\"description\":\"If `True`, the media will be returned as a data URI and the output data won't be available in the request history.\",\"title\":\"Sync Mode\",\"type\":\"boolean\"}},\"required\":[\"prompt\"],\"title\":\"HunyuanImageV3TextToImageInput\",\"type\":\"object\"}",
+        )
+    }
+}
 /// The output of `fal-ai/hunyuan-image/v3/text-to-image`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -178,15 +184,7 @@ pub struct Output {
     pub seed: i64,
 }
 /// `ImageSize`
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -247,14 +245,7 @@ crate::open_enum!(
     Landscape169 => "landscape_16_9" } else Unknown
 );
 /// `ImageSize`: one of `Custom`, `Preset`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum InputImageSize {

@@ -14,14 +14,7 @@ pub use super::super::super::super::types::Resolution;
 pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2.2/image-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to use as the first frame
@@ -91,4 +84,17 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/pika/v2.2/image-to-video";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PikaV22ImageToVideoInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"duration\":{\"default\":5,\"description\":\"The duration of the generated video in seconds\",\"title\":\"Duration\",\"type\":\"integer\"},\"image_url\":{\"description\":\"URL of the image to use as the first frame\",\"examples\":[\"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika_input.png\"],\"title\":\"Image Url\",\"type\":\"string\"},\"negative_prompt\":{\"default\":\"\",\"description\":\"A negative prompt to guide the model\",\"title\":\"Negative Prompt\",\"type\":\"string\"},\"prompt\":{\"examples\":[\"a woman looking into camera slowly smiling\"],\"title\":\"Prompt\",\"type\":\"string\"},\"resolution\":{\"default\":\"720p\",\"description\":\"The resolution of the generated video\",\"enum\":[\"720p\",\"1080p\"],\"title\":\"Resolution\",\"type\":\"string\"},\"seed\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}],\"description\":\"The seed for the random number generator\",\"title\":\"Seed\"}},\"required\":[\"image_url\",\"prompt\"],\"title\":\"PikaV22ImageToVideoInput\",\"type\":\"object\"}",
+        )
+    }
 }

@@ -14,14 +14,7 @@ pub use super::super::super::super::types::Resolution;
 pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2.2/text-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -98,6 +91,19 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/pika/v2.2/text-to-video";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PikaV22TextToVideoInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"16:9\",\"description\":\"The aspect ratio of the generated video\",\"enum\":[\"16:9\",\"9:16\",\"1:1\",\"4:5\",\"5:4\",\"3:2\",\"2:3\"],\"title\":\"Aspect Ratio\",\"type\":\"string\"},\"duration\":{\"default\":5,\"description\":\"The duration of the generated video in seconds\",\"title\":\"Duration\",\"type\":\"integer\"},\"negative_prompt\":{\"default\":\"\",\"description\":\"A negative prompt to guide the model\",\"title\":\"Negative Prompt\",\"type\":\"string\"},\"prompt\":{\"examples\":[\"Sunlight streams down on a woman with flowing auburn hair as she runs effortlessly along a tree-lined street, her joyous expression reflecting the freedom of the moment; the simple, steady camerawork emphasizes her grace and the beauty of the everyday.\"],\"title\":\"Prompt\",\"type\":\"string\"},\"resolution\":{\"default\":\"720p\",\"description\":\"The resolution of the generated video\",\"enum\":[\"720p\",\"1080p\"],\"title\":\"Resolution\",\"type\":\"string\"},\"seed\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}],\"description\":\"The seed for the random number generator\",\"title\":\"Seed\"}},\"required\":[\"prompt\"],\"title\":\"PikaV22TextToVideoInput\",\"type\":\"object\"}",
+        )
+    }
 }
 /// The aspect ratio of the generated video
 ///

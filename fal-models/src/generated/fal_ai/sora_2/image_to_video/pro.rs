@@ -15,7 +15,7 @@ pub use super::super::super::super::types::Duration2 as Duration;
 pub use super::super::super::super::types::Sora2ImageToVideoOutput as Output;
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/sora-2/image-to-video/pro`.
-#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// The API key to use for the OpenAI API. If provided, you will not be billed for the request.
@@ -98,6 +98,19 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/sora-2/image-to-video/pro";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Sora2ImageToVideoProInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"api_key\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"description\":\"The API key to use for the OpenAI API. If provided, you will not be billed for the request.\",\"title\":\"Api Key\"},\"aspect_ratio\":{\"default\":\"auto\",\"description\":\"The aspect ratio of the generated video\",\"enum\":[\"auto\",\"9:16\",\"16:9\"],\"title\":\"Aspect Ratio\",\"type\":\"string\"},\"duration\":{\"default\":4,\"description\":\"Duration of the generated video in seconds\",\"enum\":[4,8,12],\"title\":\"Duration\",\"type\":\"integer\"},\"image_url\":{\"description\":\"The URL of the image to use as the first frame\",\"examples\":[\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\"],\"title\":\"Image Url\",\"type\":\"string\"},\"prompt\":{\"description\":\"The text prompt describing the video you want to generate\",\"examples\":[\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"],\"title\":\"Prompt\",\"type\":\"string\"},\"resolution\":{\"default\":\"auto\",\"description\":\"The resolution of the generated video\",\"enum\":[\"auto\",\"720p\",\"1080p\"],\"title\":\"Resolution\",\"type\":\"string\"}},\"required\":[\"prompt\",\"image_url\"],\"title\":\"Sora2ImageToVideoProInput\",\"type\":\"object\"}",
+        )
+    }
 }
 /// The resolution of the generated video
 ///

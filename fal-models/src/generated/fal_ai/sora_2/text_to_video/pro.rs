@@ -16,7 +16,7 @@ pub use super::super::super::super::types::Duration2 as Duration;
 pub use super::super::super::super::types::Sora2ImageToVideoOutput as Output;
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/sora-2/text-to-video/pro`.
-#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// The API key to use for the OpenAI API. If provided, you will not be billed for the request.
@@ -93,4 +93,17 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/sora-2/text-to-video/pro";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Sora2TextToVideoProInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"api_key\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"description\":\"The API key to use for the OpenAI API. If provided, you will not be billed for the request.\",\"title\":\"Api Key\"},\"aspect_ratio\":{\"default\":\"16:9\",\"description\":\"The aspect ratio of the generated video\",\"enum\":[\"9:16\",\"16:9\"],\"title\":\"Aspect Ratio\",\"type\":\"string\"},\"duration\":{\"default\":4,\"description\":\"Duration of the generated video in seconds\",\"enum\":[4,8,12],\"title\":\"Duration\",\"type\":\"integer\"},\"prompt\":{\"description\":\"The text prompt describing the video you want to generate\",\"examples\":[\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"],\"title\":\"Prompt\",\"type\":\"string\"},\"resolution\":{\"default\":\"1080p\",\"description\":\"The resolution of the generated video\",\"enum\":[\"720p\",\"1080p\"],\"title\":\"Resolution\",\"type\":\"string\"}},\"required\":[\"prompt\"],\"title\":\"Sora2TextToVideoProInput\",\"type\":\"object\"}",
+        )
+    }
 }

@@ -15,14 +15,7 @@ pub use super::super::super::super::types::Resolution;
 pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/veo3.1/fast/first-last-frame-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the first frame of the video
@@ -103,6 +96,19 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/veo3.1/fast/first-last-frame-to-video";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Veo31FastFirstLastFrameToVideoInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"auto\",\"description\":\"Aspect ratio of the generated video\",\"enum\":[\"auto\",\"9:16\",\"16:9\",\"1:1\"],\"title\":\"Aspect Ratio\",\"type\":\"string\"},\"duration\":{\"default\":\"8s\",\"description\":\"The duration of the generated video in seconds\",\"enum\":[\"8s\"],\"title\":\"Duration\",\"type\":\"string\"},\"first_frame_url\":{\"description\":\"URL of the first frame of the video\",\"examples\":[\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-1.jpeg\"],\"title\":\"First Frame Url\",\"type\":\"string\"},\"generate_audio\":{\"default\":true,\"description\":\"Whether to generate audio for the video. If false, %33 less credits will be used.\",\"title\":\"Generate Audio\",\"type\":\"boolean\"},\"last_frame_url\":{\"description\":\"URL of the last frame of the video\",\"examples\":[\"https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-2.jpeg\"],\"title\":\"Last Frame Url\",\"type\":\"string\"},\"prompt\":{\"description\":\"The text prompt describing the video you want to generate\",\"examples\":[\"A woman looks into the camera, breathes in, then exclaims energetically, \\\"have you guys checked out Veo3.1 First-Last-Frame-to-Video on Fal? It's incredible!\\\"\"],\"title\":\"Prompt\",\"type\":\"string\"},\"resolution\":{\"default\":\"720p\",\"description\":\"Resolution of the generated video\",\"enum\":[\"720p\",\"1080p\"],\"title\":\"Resolution\",\"type\":\"string\"}},\"required\":[\"first_frame_url\",\"last_frame_url\",\"prompt\"],\"title\":\"Veo31FastFirstLastFrameToVideoInput\",\"type\":\"object\"}",
+        )
+    }
 }
 /// Aspect ratio of the generated video
 ///

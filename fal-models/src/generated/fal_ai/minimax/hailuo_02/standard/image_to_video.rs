@@ -14,14 +14,7 @@ pub use super::super::super::super::super::types::Duration;
 pub use super::super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/minimax/hailuo-02/standard/image-to-video`.
-#[derive(
-    Debug,
-    Clone,
-    PartialEq,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema
-)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -91,6 +84,19 @@ impl Input {
 impl crate::Endpoint for Input {
     const ENDPOINT_ID: &'static str = "fal-ai/minimax/hailuo-02/standard/image-to-video";
     type Output = Output;
+}
+/// The input schema of the document, with references inlined: a ready tool definition.
+impl crate::codegen_support::__schemars::JsonSchema for Input {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("MinimaxHailuo02StandardImageToVideoInput")
+    }
+    fn json_schema(
+        _: &mut crate::codegen_support::__schemars::SchemaGenerator,
+    ) -> crate::codegen_support::__schemars::Schema {
+        crate::codegen_support::schema_from_json(
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"duration\":{\"default\":\"6\",\"description\":\"The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.\",\"enum\":[\"6\",\"10\"],\"title\":\"Duration\",\"type\":\"string\"},\"end_image_url\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"description\":\"Optional URL of the image to use as the last frame of the video\",\"title\":\"End Image Url\"},\"image_url\":{\"examples\":[\"https://storage.googleapis.com/falserverless/model_tests/minimax/1749891352437225630-389852416840474630_1749891352.png\"],\"title\":\"Image Url\",\"type\":\"string\"},\"prompt\":{\"examples\":[\"Man walked into winter cave with polar bear\"],\"title\":\"Prompt\",\"type\":\"string\"},\"prompt_optimizer\":{\"default\":true,\"description\":\"Whether to use the model's prompt optimizer\",\"title\":\"Prompt Optimizer\",\"type\":\"boolean\"},\"resolution\":{\"default\":\"768P\",\"description\":\"The resolution of the generated video.\",\"enum\":[\"512P\",\"768P\"],\"title\":\"Resolution\",\"type\":\"string\"}},\"required\":[\"prompt\",\"image_url\"],\"title\":\"MinimaxHailuo02StandardImageToVideoInput\",\"type\":\"object\"}",
+        )
+    }
 }
 /// The resolution of the generated video.
 ///
