@@ -373,7 +373,11 @@ impl Emitter<'_> {
                     self.param(&f.ty, scope, &value)
                 };
                 params.push(quote!(#fname: #pty));
-                inits.push(quote!(#fname: #conv));
+                if conv.to_string() == *fname.to_string() {
+                    inits.push(quote!(#fname));
+                } else {
+                    inits.push(quote!(#fname: #conv));
+                }
             } else {
                 inits.push(quote!(#fname: None));
                 let (pty, conv) = self.param(&f.ty, scope, &quote!(value));
@@ -383,13 +387,12 @@ impl Emitter<'_> {
                 };
                 let setter = ident(&setter_name);
                 let summary = f.docs.description.as_deref().or(f.docs.title.as_deref()).unwrap_or("");
-                let summary = doc_clean(summary);
                 let first = summary.lines().next().unwrap_or("").trim();
-                let sdoc = if first.is_empty() {
+                let sdoc = doc_clean(&if first.is_empty() {
                     format!(" Sets `{}`.", f.wire)
                 } else {
                     format!(" Sets `{}`: {first}", f.wire)
-                };
+                });
                 setters.push(quote! {
                     #[doc = #sdoc]
                     #[must_use]
@@ -474,10 +477,12 @@ impl Emitter<'_> {
             .map(|(local, c)| {
                 let shared = ident(self.api.ty(*c).shared_name.as_deref().unwrap_or(local));
                 let local = ident(local);
+                // Re-exports keep each endpoint's own names; not every one is used inside the
+                // module (an included, private copy of the bindings would warn).
                 if shared == local {
-                    quote!(pub use #root::types::#shared;)
+                    quote!(#[allow(unused_imports)] pub use #root::types::#shared;)
                 } else {
-                    quote!(pub use #root::types::#shared as #local;)
+                    quote!(#[allow(unused_imports)] pub use #root::types::#shared as #local;)
                 }
             })
             .collect();

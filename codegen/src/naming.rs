@@ -136,6 +136,10 @@ pub fn str_variant(value: &str, hint: &str) -> String {
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         return format!("V{name}");
     }
+    // `Self` is a keyword that cannot be raw.
+    if name == "Self" {
+        return "SelfValue".to_owned();
+    }
     name
 }
 
@@ -205,6 +209,7 @@ mod tests {
         assert_eq!(str_variant("square_hd", "ImageSize"), "SquareHd");
         assert_eq!(str_variant("3d-model", "Kind"), "V3dModel");
         assert_eq!(str_variant("+", "Op"), "SymbolU2B");
+        assert_eq!(str_variant("self", "Kind"), "SelfValue");
         assert_eq!(int_variant(8, "Duration"), "Seconds8");
         assert_eq!(int_variant(4, "NumImages"), "V4");
         assert_eq!(int_variant(-1, "Seed"), "VMinus1");

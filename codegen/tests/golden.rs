@@ -96,3 +96,8 @@ fn identical_types_are_shared_and_different_shapes_kept_apart() {
 fn endpoint_id_from_the_submit_path_and_broken_documents_reported() {
     check("degenerate", &["no_metadata", "not_a_document"]);
 }
+
+#[test]
+fn fuzz_findings_self_variant_bare_carriage_returns_text_direction_and_slash_id() {
+    check("fuzz_found", &["fuzz_found", "slash_id"]);
+}

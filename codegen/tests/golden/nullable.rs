@@ -71,7 +71,7 @@ pub mod test {
                     strength: None,
                     label: None,
                     steps: None,
-                    maybe_required: maybe_required,
+                    maybe_required,
                 }
             }
             /// Sets `seed`: Seed.

@@ -99,7 +99,9 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_a.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/a";
+            #[allow(unused_imports)]
             pub use super::super::super::types::File;
+            #[allow(unused_imports)]
             pub use super::super::super::types::TestShareAOutput as Output;
             /// The input of `test/share/a`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -143,7 +145,9 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_b.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/b";
+            #[allow(unused_imports)]
             pub use super::super::super::types::TestShareAOutput as Output;
+            #[allow(unused_imports)]
             pub use super::super::super::types::File;
             /// The input of `test/share/b`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -189,7 +193,9 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_c.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/c";
+            #[allow(unused_imports)]
             pub use super::super::super::types::TestShareCOutput as Output;
+            #[allow(unused_imports)]
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/c`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -233,7 +239,9 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_d.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/d";
+            #[allow(unused_imports)]
             pub use super::super::super::types::TestShareCOutput as Output;
+            #[allow(unused_imports)]
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/d`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

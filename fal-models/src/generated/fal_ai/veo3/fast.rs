@@ -10,8 +10,11 @@
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/veo3/fast.json`.
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/veo3/fast";
+#[allow(unused_imports)]
 pub use super::super::super::types::Resolution;
+#[allow(unused_imports)]
 pub use super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
+#[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/veo3/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

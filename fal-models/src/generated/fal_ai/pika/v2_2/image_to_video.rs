@@ -10,8 +10,11 @@
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/pika/v2.2/image-to-video.json`.
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/pika/v2.2/image-to-video";
+#[allow(unused_imports)]
 pub use super::super::super::super::types::Resolution;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2.2/image-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

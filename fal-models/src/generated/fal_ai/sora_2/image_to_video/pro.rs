@@ -10,9 +10,13 @@
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/sora-2/image-to-video/pro.json`.
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/sora-2/image-to-video/pro";
+#[allow(unused_imports)]
 pub use super::super::super::super::types::AspectRatio;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::Duration2 as Duration;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::Sora2ImageToVideoOutput as Output;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/sora-2/image-to-video/pro`.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]

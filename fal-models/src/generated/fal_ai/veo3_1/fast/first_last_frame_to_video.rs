@@ -10,9 +10,13 @@
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/veo3.1/fast/first-last-frame-to-video.json`.
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/veo3.1/fast/first-last-frame-to-video";
+#[allow(unused_imports)]
 pub use super::super::super::super::types::Duration3 as Duration;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::Resolution;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
+#[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/veo3.1/fast/first-last-frame-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

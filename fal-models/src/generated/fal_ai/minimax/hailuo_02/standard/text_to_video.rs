@@ -10,8 +10,11 @@
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/minimax/hailuo-02/standard/text-to-video.json`.
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/minimax/hailuo-02/standard/text-to-video";
+#[allow(unused_imports)]
 pub use super::super::super::super::super::types::Duration;
+#[allow(unused_imports)]
 pub use super::super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
+#[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/minimax/hailuo-02/standard/text-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
