@@ -197,7 +197,8 @@ fn module(path: Vec<String>, has_children: bool, items: TokenStream, decl_attrs:
 fn endpoint_docs(api: &Api, e: usize) -> String {
     let ep = &api.endpoints[e];
     let mut s = format!(" `{}`", ep.id);
-    let about = ep.about.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    let about = ep.about.as_deref().map(crate::emit::doc_clean);
+    let about = about.as_deref().map(str::trim).filter(|a| !a.is_empty());
     if let Some(about) = about {
         let mut lines = about.lines();
         s.push_str(": ");

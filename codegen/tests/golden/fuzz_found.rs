@@ -15,7 +15,8 @@ pub mod test {
     //! Endpoints under `test`.
     pub mod fuzz_found {
         //! `test/fuzz-found`: Cases the fuzzer found.
-        //!A bare carriage return and a \u{202e}right-to-left override in the about text.
+        //!
+        //! A bare carriage return and a \u{202e}right-to-left override in the about text.
         //!
         //! - Cargo feature: `test`
         //!
