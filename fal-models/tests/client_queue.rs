@@ -471,7 +471,7 @@ async fn a_silent_status_stream_ends_with_an_idle_timeout_naming_the_request() {
         .unwrap();
     let client = server
         .client_builder()
-        .stream_idle_timeout(Some(Duration::from_millis(30)))
+        .stream_idle_timeout(Some(Duration::from_millis(200)))
         .build()
         .unwrap();
     let handle = client.submit(&EchoInput::new("x")).await.unwrap();

@@ -404,7 +404,7 @@ async fn a_silent_stream_is_reopened_without_using_up_retries() {
         .unwrap();
     let client = server
         .client_builder()
-        .stream_idle_timeout(Some(Duration::from_millis(30)))
+        .stream_idle_timeout(Some(Duration::from_millis(100)))
         .build()
         .unwrap();
     let recorder = Recorder::default();
