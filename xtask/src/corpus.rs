@@ -128,9 +128,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report.corpus_build_seconds = Some(lib.0);
         report.build_peak_rss_mib = Some(children_peak_rss_mib());
         bar.set_message("compiling the example checks");
+        report.compiled = Some(lib.1);
         let full = if lib.1 { cargo(&manifest, &target, &["build", "--bins"], &[])? } else { lib };
-        report.checks_build_seconds = Some(full.0);
-        report.compiled = Some(full.1);
+        report.checks_build_seconds = full.1.then_some(full.0);
         bar.inc(1);
         if !full.1 {
             ok = false;
@@ -223,7 +223,7 @@ fn write_crate(
     generated.write_to(&gen_dir).context("writing generated files")?;
     let features: Vec<String> = generated.features.keys().map(|f| format!("{f:?}")).collect();
     let mut manifest = format!(
-        "[package]\nname = \"fal-corpus\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+        "[package]\nname = \"fal-corpus\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\nautobins = false\n\n\
          # A crate of its own, outside the workspace.\n[workspace]\n\n\
          [[bin]]\nname = \"roundtrip\"\npath = \"src/bin/roundtrip.rs\"\n\n\
          [dependencies]\nfal-models = {{ path = {:?}, default-features = false }}\n\
