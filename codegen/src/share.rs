@@ -43,8 +43,19 @@ pub fn share(api: &mut Api) {
         return;
     }
     // Shared names: by base name, in order of the first endpoint using each shape.
-    canonicals.sort_by_key(|r| (api.types[r.0].base_name.clone(), api.types[r.0].owner, r.0));
-    let mut names: Vec<String> = canonicals.iter().map(|r| api.types[r.0].base_name.clone()).collect();
+    let shared_base = |def: &TypeDef| -> String {
+        match (&def.role, &def.kind) {
+            // A shared output is named by its shape (`VideoOutput`, `ImagesSeedOutput`), not
+            // after one of the endpoints that happen to return it.
+            (Role::Output, TypeKind::Struct { fields }) if !fields.is_empty() => {
+                let words: Vec<String> = fields.iter().take(3).map(|f| naming::type_ident(&f.wire)).collect();
+                format!("{}Output", words.concat())
+            }
+            _ => def.base_name.clone(),
+        }
+    };
+    canonicals.sort_by_key(|r| (shared_base(&api.types[r.0]), api.types[r.0].owner, r.0));
+    let mut names: Vec<String> = canonicals.iter().map(|r| shared_base(&api.types[r.0])).collect();
     naming::dedupe_names(&mut names);
     for (r, name) in canonicals.iter().zip(&names) {
         api.types[r.0].shared_name = Some(name.clone());

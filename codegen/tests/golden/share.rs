@@ -62,14 +62,14 @@ pub mod types {
     /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
     #[non_exhaustive]
-    pub struct TestShareAOutput {
+    pub struct FileOutput {
         /// `file`
         pub file: File,
     }
     /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
     #[non_exhaustive]
-    pub struct TestShareCOutput {
+    pub struct FileOutput2 {
         /// `file`
         pub file: File2,
     }
@@ -102,7 +102,7 @@ pub mod test {
             #[allow(unused_imports)]
             pub use super::super::super::types::File;
             #[allow(unused_imports)]
-            pub use super::super::super::types::TestShareAOutput as Output;
+            pub use super::super::super::types::FileOutput as Output;
             /// The input of `test/share/a`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
@@ -146,7 +146,7 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/b";
             #[allow(unused_imports)]
-            pub use super::super::super::types::TestShareAOutput as Output;
+            pub use super::super::super::types::FileOutput as Output;
             #[allow(unused_imports)]
             pub use super::super::super::types::File;
             /// The input of `test/share/b`.
@@ -194,7 +194,7 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/c";
             #[allow(unused_imports)]
-            pub use super::super::super::types::TestShareCOutput as Output;
+            pub use super::super::super::types::FileOutput2 as Output;
             #[allow(unused_imports)]
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/c`.
@@ -240,7 +240,7 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/d";
             #[allow(unused_imports)]
-            pub use super::super::super::types::TestShareCOutput as Output;
+            pub use super::super::super::types::FileOutput2 as Output;
             #[allow(unused_imports)]
             pub use super::super::super::types::File2 as File;
             /// The input of `test/share/d`.

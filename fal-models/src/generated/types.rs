@@ -113,16 +113,6 @@ pub struct File {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
 }
-/// The output of 7 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
-#[cfg(any(feature = "minimax", feature = "pika", feature = "veo"))]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct MinimaxHailuo02StandardImageToVideoOutput {
-    /// The generated video
-    ///
-    /// Example: `{"url":"https://v3.fal.media/files/monkey/xF9OsLwGjjNURyAxD8RM1_output.mp4"}`.
-    pub video: File,
-}
 /// The resolution of the generated video
 ///
 /// Default: `"720p"`.
@@ -139,20 +129,6 @@ pub enum Resolution {
 }
 #[cfg(any(feature = "pika", feature = "sora", feature = "veo"))]
 crate::open_enum!(Resolution : str { P720 => "720p", P1080 => "1080p" } else Unknown);
-/// The output of 4 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
-#[cfg(feature = "sora")]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct Sora2ImageToVideoOutput {
-    /// The generated video
-    ///
-    /// Example: `{"content_type":"video/mp4","url":"https://storage.googleapis.com/falserverless/example_outputs/sora_2_i2v_output.mp4"}`.
-    pub video: VideoFile,
-    /// The ID of the generated video
-    ///
-    /// Example: `"video_123"`.
-    pub video_id: String,
-}
 /// `VideoFile`
 #[cfg(feature = "sora")]
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -190,4 +166,28 @@ pub struct VideoFile {
     /// The number of frames in the video
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
+}
+/// The output of 7 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
+#[cfg(any(feature = "minimax", feature = "pika", feature = "veo"))]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct VideoOutput {
+    /// The generated video
+    ///
+    /// Example: `{"url":"https://v3.fal.media/files/monkey/xF9OsLwGjjNURyAxD8RM1_output.mp4"}`.
+    pub video: File,
+}
+/// The output of 4 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
+#[cfg(feature = "sora")]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct VideoVideoIdOutput {
+    /// The generated video
+    ///
+    /// Example: `{"content_type":"video/mp4","url":"https://storage.googleapis.com/falserverless/example_outputs/sora_2_i2v_output.mp4"}`.
+    pub video: VideoFile,
+    /// The ID of the generated video
+    ///
+    /// Example: `"video_123"`.
+    pub video_id: String,
 }

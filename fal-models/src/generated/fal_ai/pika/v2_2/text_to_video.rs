@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pika/v2.2/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Resolution;
 #[allow(unused_imports)]
-pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
+pub use super::super::super::super::types::VideoOutput as Output;
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2.2/text-to-video`.

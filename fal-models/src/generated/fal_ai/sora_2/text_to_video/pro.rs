@@ -17,7 +17,7 @@ pub use super::super::super::super::types::AspectRatio2 as AspectRatio;
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Duration2 as Duration;
 #[allow(unused_imports)]
-pub use super::super::super::super::types::Sora2ImageToVideoOutput as Output;
+pub use super::super::super::super::types::VideoVideoIdOutput as Output;
 #[allow(unused_imports)]
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/sora-2/text-to-video/pro`.

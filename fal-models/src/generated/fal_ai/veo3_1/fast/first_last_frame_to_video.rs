@@ -15,7 +15,7 @@ pub use super::super::super::super::types::Duration3 as Duration;
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Resolution;
 #[allow(unused_imports)]
-pub use super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
+pub use super::super::super::super::types::VideoOutput as Output;
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/veo3.1/fast/first-last-frame-to-video`.

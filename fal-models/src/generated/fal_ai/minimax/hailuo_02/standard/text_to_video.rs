@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/minimax/hailuo-02/standard/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::Duration;
 #[allow(unused_imports)]
-pub use super::super::super::super::super::types::MinimaxHailuo02StandardImageToVideoOutput as Output;
+pub use super::super::super::super::super::types::VideoOutput as Output;
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/minimax/hailuo-02/standard/text-to-video`.
