@@ -323,14 +323,18 @@ fn render(r: &Report) -> String {
     if let Some(t) = r.family_build_seconds {
         let _ = writeln!(s, "  family `{}` alone:     {t:.1} s ({} endpoints)", r.family, r.family_endpoints);
     }
-    let _ = writeln!(
+    if r.compiled.is_none() {
+        let _ = writeln!(s, "  examples:             {} found (not run: nothing was compiled)", r.examples_tried);
+    } else {
+        let _ = writeln!(
         s,
         "  examples:             {} passed of {} tried; of the {} that fail, {} break their own document's schema",
         r.examples_passed,
         r.examples_tried,
         r.examples_tried - r.examples_passed,
         r.examples_invalid_in_document
-    );
+        );
+    }
     if !r.failures.is_empty() {
         let _ = writeln!(s, "\nfailed documents:");
         for f in &r.failures {
