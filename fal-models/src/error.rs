@@ -109,6 +109,10 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// Uploading the input's local files to fal storage failed; nothing was submitted.
+    #[error("uploading local files before submitting failed: {0}")]
+    Upload(#[source] Box<crate::files::FilesError>),
+
     /// The status stream ended before the job completed, and reconnecting did not help.
     #[error("the status stream of request {request_id} ended before the job completed")]
     StreamEnded {

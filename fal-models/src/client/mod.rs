@@ -49,6 +49,8 @@ use transport::Call;
 pub const DEFAULT_QUEUE_URL: &str = "https://queue.fal.run";
 /// fal's synchronous run host.
 pub const DEFAULT_RUN_URL: &str = "https://fal.run";
+/// fal's REST host (storage tokens for uploads).
+pub const DEFAULT_REST_URL: &str = "https://rest.fal.ai";
 
 /// A fal API client. Cheap to clone: clones share one connection pool and configuration.
 ///
@@ -65,6 +67,10 @@ struct Inner {
     authorization: Option<HeaderValue>,
     queue_url: String,
     run_url: String,
+    /// fal's REST host (storage uploads).
+    rest_url: String,
+    /// Built on first use, so clients that never upload pay nothing; clones share its token.
+    storage: std::sync::OnceLock<crate::storage::Storage>,
     /// `scheme://host[:port]/` of the queue URL: request URLs must start with it.
     queue_origin: String,
     retry: RetryPolicy,
@@ -118,6 +124,7 @@ pub struct ClientBuilder {
     key: KeySource,
     queue_url: String,
     run_url: String,
+    rest_url: String,
     connect_timeout: Option<Duration>,
     request_timeout: Option<Duration>,
     run_timeout: Option<Duration>,
@@ -149,6 +156,7 @@ impl Default for ClientBuilder {
             key: KeySource::Env,
             queue_url: DEFAULT_QUEUE_URL.into(),
             run_url: DEFAULT_RUN_URL.into(),
+            rest_url: DEFAULT_REST_URL.into(),
             connect_timeout: Some(Duration::from_secs(10)),
             request_timeout: Some(Duration::from_secs(60)),
             run_timeout: Some(Duration::from_secs(600)),
@@ -199,6 +207,15 @@ impl ClientBuilder {
         if let Ok(url) = std::env::var("FAL_RUN_URL") {
             self.run_url = url;
         }
+        if let Ok(url) = std::env::var("FAL_REST_URL") {
+            self.rest_url = url;
+        }
+        self
+    }
+
+    /// fal's REST host, used for storage uploads (default `https://rest.fal.ai`).
+    pub fn rest_url(mut self, url: impl Into<String>) -> Self {
+        self.rest_url = url.into();
         self
     }
 
@@ -267,6 +284,7 @@ impl ClientBuilder {
         };
         let queue_url = normalize_base(&self.queue_url)?;
         let run_url = normalize_base(&self.run_url)?;
+        let rest_url = normalize_base(&self.rest_url)?;
         let queue_origin = format!(
             "{}/",
             Url::parse(&queue_url)
@@ -294,6 +312,8 @@ impl ClientBuilder {
                 authorization,
                 queue_url,
                 run_url,
+                rest_url,
+                storage: std::sync::OnceLock::new(),
                 queue_origin,
                 retry: self.retry,
                 user_agent,
@@ -405,6 +425,7 @@ impl Client {
         options: &SubmitOptions,
     ) -> Result<RequestHandle, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
+        let body = if options.upload_local_files { self.upload_local_files(endpoint_id, body).await? } else { body };
         let mut url = format!("{}/{}", self.inner.queue_url, endpoint_id);
         if let Some(webhook) = &options.webhook_url {
             let mut parsed =
@@ -567,6 +588,34 @@ impl Client {
     /// [`subscribe`](Self::subscribe) for a JSON input to any endpoint.
     pub fn subscribe_json(&self, endpoint_id: &str, input: Value) -> Subscribe<'_, Value> {
         Subscribe::new(self, endpoint_id, serialize_input(endpoint_id, &input))
+    }
+
+    /// Uploads to fal storage with this client's key and connection pool (see
+    /// [`crate::storage`]). Clones of the client share one storage token.
+    pub fn storage(&self) -> Result<crate::storage::Storage, Error> {
+        if let Some(storage) = self.inner.storage.get() {
+            return Ok(storage.clone());
+        }
+        let key = self.api_key().ok_or(Error::MissingKey)?;
+        let storage = crate::storage::Storage::builder()
+            .key(key)
+            .rest_base_url(self.inner.rest_url.clone())
+            .http(self.inner.http.clone())
+            .build()
+            .map_err(|e| Error::Config(format!("storage: {e}")))?;
+        Ok(self.inner.storage.get_or_init(|| storage).clone())
+    }
+
+    /// With [`SubmitOptions::upload_local_files`], uploads every `file://` URL of the input
+    /// (see [`crate::files::local`]) and puts the uploaded URL in its place.
+    async fn upload_local_files(&self, endpoint_id: &str, body: Vec<u8>) -> Result<Vec<u8>, Error> {
+        let mut value: Value = serde_json::from_slice(&body)
+            .map_err(|source| Error::Serialize { endpoint_id: endpoint_id.to_owned(), source })?;
+        let uploaded = self.storage()?.resolve_local_files(&mut value).await.map_err(|e| Error::Upload(Box::new(e)))?;
+        if uploaded == 0 {
+            return Ok(body);
+        }
+        serde_json::to_vec(&value).map_err(|source| Error::Serialize { endpoint_id: endpoint_id.to_owned(), source })
     }
 
     // --- crate-internal accessors (for files/storage/webhook) ---

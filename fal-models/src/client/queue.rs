@@ -209,6 +209,9 @@ pub struct SubmitOptions {
     pub priority: Option<Priority>,
     /// Runner hint for session affinity (`X-Fal-Runner-Hint`).
     pub runner_hint: Option<String>,
+    /// Upload every local file named in the input (`file://` URLs, see
+    /// [`crate::files::local`]) to fal storage first, and send the uploaded URLs instead.
+    pub upload_local_files: bool,
 }
 
 impl SubmitOptions {
@@ -238,6 +241,12 @@ impl SubmitOptions {
     /// Sets the runner hint.
     pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
         self.runner_hint = Some(hint.into());
+        self
+    }
+
+    /// Uploads local files named in the input before submitting (off by default).
+    pub fn upload_local_files(mut self, on: bool) -> Self {
+        self.upload_local_files = on;
         self
     }
 }

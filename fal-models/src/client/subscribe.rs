@@ -166,6 +166,12 @@ impl SubscribeOptions {
         self
     }
 
+    /// Uploads local files named in the input (`file://` URLs) before submitting.
+    pub fn upload_local_files(mut self, on: bool) -> Self {
+        self.submit = self.submit.upload_local_files(on);
+        self
+    }
+
     /// Replaces all submit options.
     pub fn submit_options(mut self, options: SubmitOptions) -> Self {
         self.submit = options;
@@ -260,6 +266,12 @@ impl<'c, O> Subscribe<'c, O> {
     /// See [`SubscribeOptions::runner_hint`].
     pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
         self.options = self.options.runner_hint(hint);
+        self
+    }
+
+    /// See [`SubscribeOptions::upload_local_files`].
+    pub fn upload_local_files(mut self, on: bool) -> Self {
+        self.options = self.options.upload_local_files(on);
         self
     }
 }
