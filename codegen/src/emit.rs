@@ -319,6 +319,7 @@ impl Emitter<'_> {
         if secret {
             out.extend(self.redacted_debug(name, fields, &cfg));
         }
+        out.extend(self.remote_file(name, fields, &cfg));
         if def.builder {
             out.extend(self.builder(name, scope, fields, &cfg));
         }
@@ -326,6 +327,37 @@ impl Emitter<'_> {
             out.extend(self.endpoint_impl(name, scope, def));
         }
         out
+    }
+
+    /// Output file types (a required `url` string) implement `files::RemoteFile`, so
+    /// `client.download(&out.video, path)` checks their declared type and size.
+    fn remote_file(&self, name: &Ident, fields: &[Field], cfg: &TokenStream) -> TokenStream {
+        let has = |wire: &str, ty: &Ty| fields.iter().find(|f| f.wire == wire && f.ty == *ty);
+        let Some(url) = has("url", &Ty::String).filter(|f| !f.is_option()) else { return quote!() };
+        let rt = &self.runtime;
+        let url = ident(&url.ident);
+        let content_type = has("content_type", &Ty::String).map(|f| {
+            let fname = ident(&f.ident);
+            let body = if f.is_option() { quote!(self.#fname.as_deref()) } else { quote!(Some(&self.#fname)) };
+            quote!(fn content_type(&self) -> Option<&str> { #body })
+        });
+        let file_size = has("file_size", &Ty::Integer).map(|f| {
+            let fname = ident(&f.ident);
+            let body = if f.is_option() {
+                quote!(self.#fname.and_then(|n| u64::try_from(n).ok()))
+            } else {
+                quote!(u64::try_from(self.#fname).ok())
+            };
+            quote!(fn file_size(&self) -> Option<u64> { #body })
+        });
+        quote! {
+            #cfg
+            impl #rt::files::RemoteFile for #name {
+                fn url(&self) -> &str { &self.#url }
+                #content_type
+                #file_size
+            }
+        }
     }
 
     fn redacted_debug(&self, name: &Ident, fields: &[Field], cfg: &TokenStream) -> TokenStream {

@@ -77,6 +77,8 @@ pub fn lower_document(
         names: BTreeMap::new(),
         types: Vec::new(),
         roles: BTreeMap::new(),
+        merging: Vec::new(),
+        merged: BTreeMap::new(),
     };
     for name in ["Input", "Output"] {
         lw.names.insert(name.to_owned(), None);
@@ -162,6 +164,12 @@ struct Lowerer<'a> {
     names: BTreeMap<String, Option<TypeRef>>,
     types: Vec<TypeRef>,
     roles: BTreeMap<String, Role>,
+    /// The members of the `allOf`s being merged (inlined) right now, innermost last.
+    merging: Vec<Vec<Value>>,
+    /// Merged `allOf`s by (members, hint, parent): the type, where it was first merged, and the
+    /// problems found below that spot. A component merged in many places is lowered once, not
+    /// once per path to it (exponentially many when allOfs nest through components).
+    merged: BTreeMap<(String, String, String), (Ty, String, Vec<Diagnostic>)>,
 }
 
 
@@ -465,6 +473,14 @@ impl Lowerer<'_> {
 
     /// `allOf` of several schemas: the properties of every object member, merged.
     fn all_of(&mut self, members: &[Value], ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        let key = (serde_json::to_string(members).unwrap_or_default(), hint.to_owned(), parent.to_owned());
+        if let Some((ty, first, found)) = self.merged.get(&key).cloned() {
+            for d in found {
+                let pointer = format!("{ptr}{}", &d.pointer[first.len()..]);
+                self.diags.push(Diagnostic { pointer, ..d });
+            }
+            return (ty, false);
+        }
         let mut merged = Map::new();
         let mut props = Map::new();
         let mut required = Vec::new();
@@ -485,10 +501,22 @@ impl Lowerer<'_> {
                 }
             }
         }
+        // Merging copies the members' properties: when one of them leads back to this same
+        // allOf (through a `$ref` to a component holding it), it would be copied into itself
+        // forever.
+        if self.merging.iter().any(|m| m.as_slice() == members) {
+            self.diag(&format!("{ptr}/allOf"), "allOf contains itself (through a $ref); the whole allOf is untyped");
+            return (Ty::Any, false);
+        }
         merged.insert("type".into(), "object".into());
         merged.insert("properties".into(), Value::Object(props));
         merged.insert("required".into(), Value::Array(required));
+        self.merging.push(members.to_vec());
+        let diags_before = self.diags.len();
         let ty = self.object(&merged, ptr, hint, parent);
+        self.merging.pop();
+        let found = self.diags[diags_before..].iter().filter(|d| d.pointer.starts_with(ptr)).cloned().collect();
+        self.merged.insert(key, (ty.clone(), ptr.to_owned(), found));
         (ty, false)
     }
 

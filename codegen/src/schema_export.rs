@@ -22,9 +22,16 @@ const KEEP: &[&str] = &[
     "readOnly", "writeOnly", "minProperties", "maxProperties",
 ];
 
+/// How many schema nodes an export may hold. Inlining is exponential where components refer to
+/// one another more than once per level (`A: {x: B, y: B}`, `B: {x: C, y: C}`, ...); past this,
+/// further references are cut to `true` as recursive ones are. fal's largest inputs use a few
+/// hundred.
+const BUDGET: usize = 20_000;
+
 /// The standalone schema of `root` (a schema inside `doc`), as compact JSON text.
 pub fn export(doc: &Value, root: &Value) -> String {
-    let mut out = match convert(doc, root, &mut Vec::new(), 0) {
+    let mut budget = BUDGET;
+    let mut out = match convert(doc, root, &mut Vec::new(), 0, &mut budget) {
         Value::Object(o) => o,
         _ => Map::new(),
     };
@@ -32,14 +39,16 @@ pub fn export(doc: &Value, root: &Value) -> String {
     serde_json::to_string(&Value::Object(out)).unwrap_or_else(|_| "true".into())
 }
 
-/// Converts one schema; `path` holds the components being expanded (to cut cycles).
-fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize) -> Value {
+/// Converts one schema; `path` holds the components being expanded (to cut cycles), `budget`
+/// the nodes left.
+fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize, budget: &mut usize) -> Value {
     let Some(o) = s.as_object() else {
         return if s.is_boolean() { s.clone() } else { Value::Bool(true) };
     };
-    if depth > 48 {
+    if depth > 48 || *budget == 0 {
         return Value::Bool(true);
     }
+    *budget -= 1;
     let mut out = Map::new();
     for (k, v) in o {
         if !KEEP.contains(&k.as_str()) {
@@ -54,7 +63,7 @@ fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize) -> Valu
                 // A dangling or recursive reference accepts anything, as the generated type does.
                 let Some((name, target)) = target.filter(|(n, _)| !path.contains(n)) else { continue };
                 path.push(name);
-                let inlined = convert(doc, target, path, depth + 1);
+                let inlined = convert(doc, target, path, depth + 1, budget);
                 path.pop();
                 // `$ref` with siblings: the referenced schema, and the siblings beside it.
                 if let Value::Object(m) = inlined {
@@ -66,18 +75,18 @@ fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize) -> Valu
             }
             "properties" => match v.as_object() {
                 Some(props) => Value::Object(
-                    props.iter().map(|(name, p)| (name.clone(), convert(doc, p, path, depth + 1))).collect(),
+                    props.iter().map(|(name, p)| (name.clone(), convert(doc, p, path, depth + 1, budget))).collect(),
                 ),
                 None => continue,
             },
             "items" | "additionalProperties" => match v {
                 Value::Object(m) if !m.is_empty() && m.keys().all(|k| k.parse::<usize>().is_ok()) => Value::Bool(true),
-                Value::Object(_) | Value::Bool(_) => convert(doc, v, path, depth + 1),
+                Value::Object(_) | Value::Bool(_) => convert(doc, v, path, depth + 1, budget),
                 _ => continue,
             },
             "prefixItems" | "anyOf" | "oneOf" | "allOf" => match v.as_array() {
                 Some(list) if !list.is_empty() => {
-                    Value::Array(list.iter().map(|b| convert(doc, b, path, depth + 1)).collect())
+                    Value::Array(list.iter().map(|b| convert(doc, b, path, depth + 1, budget)).collect())
                 }
                 _ => continue,
             },

@@ -113,6 +113,10 @@ pub enum Error {
     #[error("uploading local files before submitting failed: {0}")]
     Upload(#[source] Box<crate::files::FilesError>),
 
+    /// Downloading an output file failed (or it was not what the output declared).
+    #[error("downloading an output file failed: {0}")]
+    Download(#[source] Box<crate::files::FilesError>),
+
     /// The status stream ended before the job completed, and reconnecting did not help.
     #[error("the status stream of request {request_id} ended before the job completed")]
     StreamEnded {

@@ -440,6 +440,32 @@ fn visit_strings(value: &mut serde_json::Value, f: &mut impl FnMut(&mut String))
 /// A progress callback: `(bytes downloaded so far, total if known)`.
 pub type Progress = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
 
+/// A file in an endpoint's output: generated types with a `url` field (`File`, `Image`,
+/// `VideoFile`, ...) implement it, so [`crate::Client::download`] checks what they declare.
+pub trait RemoteFile {
+    /// Where the file is: an `https:` URL or a `data:` URI.
+    fn url(&self) -> &str;
+    /// The declared media type, if the output gives one.
+    fn content_type(&self) -> Option<&str> {
+        None
+    }
+    /// The declared size in bytes, if the output gives one.
+    fn file_size(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl DownloadOptions {
+    /// Options that check the content type and size `file` declares.
+    pub fn expecting(file: &(impl RemoteFile + ?Sized)) -> Self {
+        DownloadOptions {
+            content_type: file.content_type().map(str::to_owned),
+            size: file.file_size(),
+            progress: None,
+        }
+    }
+}
+
 /// Options of a download: expectations to check and a progress callback.
 #[derive(Clone, Default)]
 pub struct DownloadOptions {

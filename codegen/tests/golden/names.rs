@@ -226,6 +226,11 @@ pub mod owner {
                     /// `url`
                     pub url: String,
                 }
+                impl ::fal_models::files::RemoteFile for AudioOutput {
+                    fn url(&self) -> &str {
+                        &self.url
+                    }
+                }
                 impl AudioOutput {
                     /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
                     pub fn new(url: impl Into<String>) -> Self {
@@ -238,6 +243,11 @@ pub mod owner {
                 pub struct SanaV1516bInput {
                     /// `url`
                     pub url: String,
+                }
+                impl ::fal_models::files::RemoteFile for SanaV1516bInput {
+                    fn url(&self) -> &str {
+                        &self.url
+                    }
                 }
             }
         }

@@ -110,6 +110,17 @@ pub mod test {
             /// Where the file is.
             pub url: String,
         }
+        impl ::fal_models::files::RemoteFile for File {
+            fn url(&self) -> &str {
+                &self.url
+            }
+            fn content_type(&self) -> Option<&str> {
+                self.content_type.as_deref()
+            }
+            fn file_size(&self) -> Option<u64> {
+                self.file_size.and_then(|n| u64::try_from(n).ok())
+            }
+        }
         impl File {
             /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
             pub fn new(url: impl Into<String>) -> Self {

@@ -27,6 +27,17 @@ pub mod types {
         /// Where the file is.
         pub url: String,
     }
+    impl ::fal_models::files::RemoteFile for File {
+        fn url(&self) -> &str {
+            &self.url
+        }
+        fn content_type(&self) -> Option<&str> {
+            self.content_type.as_deref()
+        }
+        fn file_size(&self) -> Option<u64> {
+            self.file_size.and_then(|n| u64::try_from(n).ok())
+        }
+    }
     impl File {
         /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
         pub fn new(url: impl Into<String>) -> Self {
@@ -58,6 +69,11 @@ pub mod types {
         /// `width`
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub width: Option<i64>,
+    }
+    impl ::fal_models::files::RemoteFile for File2 {
+        fn url(&self) -> &str {
+            &self.url
+        }
     }
     /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

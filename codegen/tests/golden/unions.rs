@@ -212,6 +212,11 @@ pub mod test {
             /// `url`
             pub url: String,
         }
+        impl ::fal_models::files::RemoteFile for UrlSource {
+            fn url(&self) -> &str {
+                &self.url
+            }
+        }
         impl UrlSource {
             /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
             pub fn new(kind: impl Into<Kind>, url: impl Into<String>) -> Self {

@@ -606,6 +606,29 @@ impl Client {
         Ok(self.inner.storage.get_or_init(|| storage).clone())
     }
 
+    /// Downloads an output file to `path`, streaming, through this client's connection pool.
+    /// The declared content type and size are checked; a `data:` URI is decoded; on failure no
+    /// partial file is left at `path`.
+    pub async fn download(
+        &self,
+        file: &(impl crate::files::RemoteFile + ?Sized),
+        path: impl AsRef<std::path::Path>,
+    ) -> Result<crate::files::Downloaded, Error> {
+        self.download_with(file, path, crate::files::DownloadOptions::expecting(file)).await
+    }
+
+    /// [`download`](Self::download) with options (a progress callback, other expectations).
+    pub async fn download_with(
+        &self,
+        file: &(impl crate::files::RemoteFile + ?Sized),
+        path: impl AsRef<std::path::Path>,
+        options: crate::files::DownloadOptions,
+    ) -> Result<crate::files::Downloaded, Error> {
+        crate::files::download_to_path(&self.inner.http, file.url(), path, &options)
+            .await
+            .map_err(|e| Error::Download(Box::new(e)))
+    }
+
     /// With [`SubmitOptions::upload_local_files`], uploads every `file://` URL of the input
     /// (see [`crate::files::local`]) and puts the uploaded URL in its place.
     async fn upload_local_files(&self, endpoint_id: &str, body: Vec<u8>) -> Result<Vec<u8>, Error> {

@@ -113,6 +113,18 @@ pub struct File {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
 }
+#[cfg(any(feature = "minimax", feature = "pika", feature = "veo"))]
+impl crate::files::RemoteFile for File {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+    fn file_size(&self) -> Option<u64> {
+        self.file_size.and_then(|n| u64::try_from(n).ok())
+    }
+}
 /// The resolution of the generated video
 ///
 /// Default: `"720p"`.
@@ -166,6 +178,18 @@ pub struct VideoFile {
     /// The number of frames in the video
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
+}
+#[cfg(feature = "sora")]
+impl crate::files::RemoteFile for VideoFile {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+    fn file_size(&self) -> Option<u64> {
+        self.file_size.and_then(|n| u64::try_from(n).ok())
+    }
 }
 /// The output of 7 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
 #[cfg(any(feature = "minimax", feature = "pika", feature = "veo"))]

@@ -310,3 +310,14 @@ pub struct Image {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
 }
+impl crate::files::RemoteFile for Image {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+    fn file_size(&self) -> Option<u64> {
+        self.file_size.and_then(|n| u64::try_from(n).ok())
+    }
+}
