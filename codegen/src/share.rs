@@ -130,6 +130,9 @@ pub(crate) fn collect_named(t: &Ty, out: &mut Vec<TypeRef>) {
 struct KeyCache {
     done: BTreeMap<TypeRef, String>,
     visiting: BTreeSet<TypeRef>,
+    /// A number for each distinct key: a type's key names the types it refers to by number, so
+    /// keys stay short where the same type is reached many ways (they would double per level).
+    ids: BTreeMap<String, usize>,
 }
 
 impl KeyCache {
@@ -192,7 +195,11 @@ impl KeyCache {
             Ty::Any => "v".into(),
             Ty::Array(inner) => format!("[{}]", self.ty_key(api, inner)),
             Ty::Map(inner) => format!("{{{}}}", self.ty_key(api, inner)),
-            Ty::Named(r) => format!("<{}>", self.key(api, *r)),
+            Ty::Named(r) => {
+                let key = self.key(api, *r);
+                let next = self.ids.len();
+                format!("<{}>", self.ids.entry(key).or_insert(next))
+            }
         }
     }
 }

@@ -101,3 +101,24 @@ fn endpoint_id_from_the_submit_path_and_broken_documents_reported() {
 fn fuzz_findings_self_variant_bare_carriage_returns_text_direction_and_slash_id() {
     check("fuzz_found", &["fuzz_found", "slash_id"]);
 }
+
+/// Components that refer to the next one twice, 24 levels deep: 2^24 paths. Lowering (allOf
+/// merging), sharing keys and the exported input schema stay linear, and the output bounded.
+#[test]
+fn components_reached_many_ways_stay_linear() {
+    let mut doc = load("fuzz_found").json;
+    let schemas = doc.pointer_mut("/components/schemas").and_then(|s| s.as_object_mut()).expect("schemas");
+    let levels = 24;
+    for i in 0..levels {
+        let next = serde_json::json!({ "allOf": [{ "$ref": format!("#/components/schemas/C{}", i + 1) }, { "$ref": "#/components/schemas/Meta" }] });
+        let plain = serde_json::json!({ "$ref": format!("#/components/schemas/C{}", i + 1) });
+        schemas.insert(format!("C{i}"), serde_json::json!({ "type": "object", "properties": { "a": next, "b": next, "c": plain, "d": plain } }));
+    }
+    schemas.insert(format!("C{levels}"), serde_json::json!({ "type": "object", "properties": { "leaf": { "type": "integer" } } }));
+    schemas.insert("FuzzInput".into(), serde_json::json!({ "type": "object", "properties": { "root": { "$ref": "#/components/schemas/C0" } } }));
+    let generated = Config::new().generate(&[Document { source: "nested".into(), json: doc }]);
+    assert!(generated.failed.is_empty(), "{:?}", generated.failed);
+    let text = generated.single_file();
+    assert!(text.contains("pub struct C23"), "every level is a type");
+    assert!(text.len() < 4_000_000, "output of {} bytes", text.len());
+}
