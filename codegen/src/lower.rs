@@ -169,7 +169,15 @@ struct Lowerer<'a> {
     /// Merged `allOf`s by (members, hint, parent): the type, where it was first merged, and the
     /// problems found below that spot. A component merged in many places is lowered once, not
     /// once per path to it (exponentially many when allOfs nest through components).
-    merged: BTreeMap<(String, String, String), (Ty, String, Vec<Diagnostic>)>,
+    merged: BTreeMap<(String, String, String), Merged>,
+}
+
+/// An `allOf` merged once: its type, its pointer, and the problems found below it.
+#[derive(Clone)]
+struct Merged {
+    ty: Ty,
+    pointer: String,
+    diagnostics: Vec<Diagnostic>,
 }
 
 
@@ -474,12 +482,12 @@ impl Lowerer<'_> {
     /// `allOf` of several schemas: the properties of every object member, merged.
     fn all_of(&mut self, members: &[Value], ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         let key = (serde_json::to_string(members).unwrap_or_default(), hint.to_owned(), parent.to_owned());
-        if let Some((ty, first, found)) = self.merged.get(&key).cloned() {
-            for d in found {
-                let pointer = format!("{ptr}{}", &d.pointer[first.len()..]);
+        if let Some(m) = self.merged.get(&key).cloned() {
+            for d in m.diagnostics {
+                let pointer = format!("{ptr}{}", &d.pointer[m.pointer.len()..]);
                 self.diags.push(Diagnostic { pointer, ..d });
             }
-            return (ty, false);
+            return (m.ty, false);
         }
         let mut merged = Map::new();
         let mut props = Map::new();
@@ -516,7 +524,7 @@ impl Lowerer<'_> {
         let ty = self.object(&merged, ptr, hint, parent);
         self.merging.pop();
         let found = self.diags[diags_before..].iter().filter(|d| d.pointer.starts_with(ptr)).cloned().collect();
-        self.merged.insert(key, (ty.clone(), ptr.to_owned(), found));
+        self.merged.insert(key, Merged { ty: ty.clone(), pointer: ptr.to_owned(), diagnostics: found });
         (ty, false)
     }
 
