@@ -6,6 +6,7 @@
 mod corpus;
 mod diff;
 mod fetch;
+mod fuzz;
 mod regen;
 
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ enum Command {
     Fetch(fetch::Args),
     /// Report the changes between two versions of the schemas, with their breaking level.
     Diff(diff::Args),
+    /// Fuzz the generator with mutated documents: no panic, no hang, output that parses.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         Command::Corpus(args) => corpus::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
     };
     match result {
         Ok(code) => code,
