@@ -829,11 +829,14 @@ fn mergeable_enum(branches: &[(usize, &Value)]) -> Option<Vec<Value>> {
 }
 
 fn catch_all_name(idents: &[String]) -> String {
-    ["Unknown", "Other", "UnknownValue"]
+    let free = |n: &String| !idents.contains(n);
+    ["Unknown", "Other", "UnknownValue", "UnlistedValue"]
         .iter()
-        .find(|n| !idents.iter().any(|i| i == *n))
         .map(|n| (*n).to_owned())
-        .unwrap_or_else(|| "UnlistedValue".to_owned())
+        .find(free)
+        // Every one of them is a listed value: number the last.
+        .or_else(|| (2..).map(|k| format!("UnlistedValue{k}")).find(free))
+        .unwrap_or_default()
 }
 
 /// `image_urls` -> `image_url`, for naming the item type of a list.

@@ -33,6 +33,9 @@ pub mod test {
             #[serde(rename = "a\rb")]
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub a_b: Option<String>,
+            /// Every catch-all name is a listed value.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub catch_all: Option<CatchAll>,
             /// An enum value `self` is not a variant name Rust allows.
             pub kind: Kind,
             /// Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
@@ -47,6 +50,7 @@ pub mod test {
             pub fn new(kind: impl Into<Kind>) -> Self {
                 Self {
                     a_b: None,
+                    catch_all: None,
                     kind: kind.into(),
                     note: None,
                     tree: None,
@@ -58,6 +62,12 @@ second line after a bare carriage return.*/
             #[must_use]
             pub fn a_b(mut self, value: impl Into<String>) -> Self {
                 self.a_b = Some(value.into());
+                self
+            }
+            /// Sets `catch_all`: Every catch-all name is a listed value.
+            #[must_use]
+            pub fn catch_all(mut self, value: impl Into<CatchAll>) -> Self {
+                self.catch_all = Some(value.into());
                 self
             }
             /// Sets `note`: Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
@@ -86,7 +96,7 @@ second line after a bare carriage return.*/
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
                 ::fal_models::codegen_support::schema_from_json(
-                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"a\\rb\":{\"description\":\"First line\\rsecond line after a bare carriage return.\",\"type\":\"string\"},\"kind\":{\"description\":\"An enum value `self` is not a variant name Rust allows.\",\"enum\":[\"self\",\"Self\",\"other\"]},\"note\":{\"description\":\"Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.\",\"type\":\"string\"},\"tree\":{\"description\":\"An allOf inside the component it merges (this overflowed the stack).\",\"properties\":{\"children\":{\"items\":{\"allOf\":[{},{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"}]},\"type\":\"array\"}},\"type\":\"object\"}},\"required\":[\"kind\"],\"type\":\"object\"}",
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"a\\rb\":{\"description\":\"First line\\rsecond line after a bare carriage return.\",\"type\":\"string\"},\"catch_all\":{\"description\":\"Every catch-all name is a listed value.\",\"enum\":[\"Unknown\",\"Other\",\"UnknownValue\",\"UnlistedValue\"]},\"kind\":{\"description\":\"An enum value `self` is not a variant name Rust allows.\",\"enum\":[\"self\",\"Self\",\"other\"]},\"note\":{\"description\":\"Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.\",\"type\":\"string\"},\"tree\":{\"description\":\"An allOf inside the component it merges (this overflowed the stack).\",\"properties\":{\"children\":{\"items\":{\"allOf\":[{},{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"}]},\"type\":\"array\"}},\"type\":\"object\"}},\"required\":[\"kind\"],\"type\":\"object\"}",
                 )
             }
         }
@@ -97,6 +107,25 @@ second line after a bare carriage return.*/
             /// `ok`
             pub ok: bool,
         }
+        /// Every catch-all name is a listed value.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum CatchAll {
+            /// `"Unknown"`
+            Unknown,
+            /// `"Other"`
+            Other,
+            /// `"UnknownValue"`
+            UnknownValue,
+            /// `"UnlistedValue"`
+            UnlistedValue,
+            /// A value this version of the bindings does not list, kept as sent.
+            UnlistedValue2(String),
+        }
+        ::fal_models::open_enum!(
+            CatchAll : str { Unknown => "Unknown", Other => "Other", UnknownValue =>
+            "UnknownValue", UnlistedValue => "UnlistedValue" } else UnlistedValue2
+        );
         /// An enum value `self` is not a variant name Rust allows.
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         #[non_exhaustive]
