@@ -46,6 +46,13 @@ pub fn lower_document(
     if api.endpoints.iter().any(|e| e.id == id) {
         return Err(fail("/info/x-fal-metadata/endpointId", format!("endpoint `{id}` is defined twice")));
     }
+    // Each segment is a nested module, and writing the modules recurses through them: hundreds
+    // of segments overflow the stack.
+    let segments = naming::endpoint_module_path(&id).len();
+    if segments > MAX_ID_SEGMENTS {
+        let message = format!("endpoint id has {segments} segments; at most {MAX_ID_SEGMENTS} are supported");
+        return Err(fail("/info/x-fal-metadata/endpointId", message));
+    }
     let (submit_path, submit_op) = submit
         .ok_or_else(|| fail("/paths", format!("no `POST /{id}` operation")))?;
     let input_ptr = format!(
@@ -130,6 +137,9 @@ pub fn lower_document(
     });
     Ok(())
 }
+
+/// The most segments an endpoint id may have (fal's have up to 6).
+const MAX_ID_SEGMENTS: usize = 32;
 
 /// JSON pointer escaping of one reference token (RFC 6901).
 pub fn escape(token: &str) -> String {

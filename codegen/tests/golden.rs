@@ -122,3 +122,19 @@ fn components_reached_many_ways_stay_linear() {
     assert!(text.contains("pub struct C23"), "every level is a type");
     assert!(text.len() < 4_000_000, "output of {} bytes", text.len());
 }
+
+/// An endpoint id is one nested module per segment: hundreds overflowed the stack (fuzzer).
+#[test]
+fn endpoint_ids_with_too_many_segments_are_reported() {
+    let with_segments = |n: usize| {
+        let mut doc = load("fuzz_found");
+        let id: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
+        doc.json["info"]["x-fal-metadata"]["endpointId"] = serde_json::Value::String(id.join("/"));
+        Config::new().generate(&[doc])
+    };
+    let ok = with_segments(32);
+    assert!(ok.failed.is_empty() && ok.endpoint_count() == 1, "{:?}", ok.failed);
+    let too_deep = with_segments(600);
+    assert_eq!(too_deep.endpoint_count(), 0);
+    assert!(too_deep.failed[0].message.contains("600 segments"), "{:?}", too_deep.failed);
+}
