@@ -170,10 +170,10 @@ fn replay(paths: &[PathBuf], timeout: Duration) -> anyhow::Result<ExitCode> {
     for e in &o.internal_errors {
         println!("INTERNAL ERROR: {e}");
     }
-    for (name, err, _) in &o.unparsable {
-        println!("UNPARSABLE: {name}: {err}");
+    for (name, err, _) in &o.invalid {
+        println!("INVALID OUTPUT: {name}: {err}");
     }
-    let ok = o.panics.is_empty() && o.internal_errors.is_empty() && o.unparsable.is_empty();
+    let ok = o.panics.is_empty() && o.internal_errors.is_empty() && o.invalid.is_empty();
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
@@ -226,7 +226,7 @@ struct Report {
     failures: Vec<Failure>,
     hangs: u64,
     panics: u64,
-    unparsable: u64,
+    invalid: u64,
     slowest: Option<(Duration, u64, String)>,
     diagnostics: BTreeMap<String, u64>,
     failed_documents: u64,
@@ -251,10 +251,10 @@ impl Report {
             self.generated_endpoints, self.failed_documents
         );
         println!(
-            "crashes:           {} (panics {}, unparsable output {})",
-            self.panics + self.unparsable,
+            "crashes:           {} (panics {}, invalid output {})",
+            self.panics + self.invalid,
             self.panics,
-            self.unparsable
+            self.invalid
         );
         println!("hangs:             {}", self.hangs);
         if let Some((d, iter, source)) = &self.slowest {
@@ -326,7 +326,7 @@ struct Outcome {
     panics: Vec<String>,
     internal_errors: Vec<String>,
     /// (which output, syn's error, the text)
-    unparsable: Vec<(String, String, String)>,
+    invalid: Vec<(String, String, String)>,
     diagnostics: Vec<String>,
     failed_documents: usize,
     endpoints: usize,
@@ -366,12 +366,20 @@ fn execute(job: &Job) -> Outcome {
             outputs.push(("single_file()".into(), &single));
             outputs.push(("examples_test()".into(), &examples));
             for (name, text) in outputs {
-                if let Err(e) = syn::parse_file(text) {
-                    out.unparsable.push((name, e.to_string(), text.clone()));
+                let parsed = syn::parse_file(text);
+                if let Err(e) = parsed {
+                    out.invalid.push((name, e.to_string(), text.clone()));
+                } else if let Some(dup) = parsed
+                    .ok()
+                    .filter(|_| name == "single_file()")
+                    .and_then(|f| duplicates(&f.items, "crate"))
+                {
+                    // Parses, but rustc rejects a name defined twice.
+                    out.invalid.push((name, dup, text.clone()));
                 } else if let Some(c) = text.chars().find(|c| TEXT_DIRECTION.contains(c)) {
                     // Parses, but rustc denies it in comments (`text_direction_codepoint_in_comment`);
                     // in literals it is always escaped.
-                    out.unparsable.push((
+                    out.invalid.push((
                         name,
                         format!("raw {} in the output: rustc rejects it", c.escape_unicode()),
                         text.clone(),
@@ -382,6 +390,105 @@ fn execute(job: &Job) -> Outcome {
     }
     out.panics = PANICS.with(|p| std::mem::take(&mut *p.borrow_mut()));
     out
+}
+
+/// The first name defined twice in the same scope (module items in the type or the value
+/// namespace, struct fields, enum variants, inherent methods of a type), which syn accepts and
+/// rustc does not.
+fn duplicates(items: &[syn::Item], module: &str) -> Option<String> {
+    use std::collections::BTreeSet;
+    fn once(seen: &mut BTreeSet<String>, name: String, what: &str, scope: &str) -> Option<String> {
+        (!seen.insert(name.clone())).then(|| format!("{what} `{name}` defined twice in `{scope}`"))
+    }
+    fn use_names(tree: &syn::UseTree, out: &mut Vec<String>) {
+        match tree {
+            syn::UseTree::Path(p) => use_names(&p.tree, out),
+            syn::UseTree::Name(n) => out.push(n.ident.to_string()),
+            syn::UseTree::Rename(r) => out.push(r.rename.to_string()),
+            syn::UseTree::Group(g) => g.items.iter().for_each(|t| use_names(t, out)),
+            syn::UseTree::Glob(_) => {}
+        }
+    }
+    let (mut types, mut values) = (BTreeSet::new(), BTreeSet::new());
+    let mut methods: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for item in items {
+        let found = match item {
+            syn::Item::Struct(s) => {
+                let mut fields = BTreeSet::new();
+                let dup_field = s
+                    .fields
+                    .iter()
+                    .filter_map(|f| f.ident.as_ref())
+                    .find_map(|i| once(&mut fields, i.to_string(), "field", &format!("{module}::{}", s.ident)));
+                let tuple = !matches!(s.fields, syn::Fields::Named(_));
+                dup_field
+                    .or_else(|| once(&mut types, s.ident.to_string(), "type", module))
+                    .or_else(|| {
+                        if tuple {
+                            once(&mut values, s.ident.to_string(), "value", module)
+                        } else {
+                            None
+                        }
+                    })
+            }
+            syn::Item::Enum(e) => {
+                let mut variants = BTreeSet::new();
+                e.variants
+                    .iter()
+                    .find_map(|v| {
+                        once(
+                            &mut variants,
+                            v.ident.to_string(),
+                            "variant",
+                            &format!("{module}::{}", e.ident),
+                        )
+                    })
+                    .or_else(|| once(&mut types, e.ident.to_string(), "type", module))
+            }
+            syn::Item::Type(t) => once(&mut types, t.ident.to_string(), "type", module),
+            syn::Item::Mod(m) => once(&mut types, m.ident.to_string(), "module", module).or_else(|| {
+                m.content
+                    .as_ref()
+                    .and_then(|(_, inner)| duplicates(inner, &format!("{module}::{}", m.ident)))
+            }),
+            syn::Item::Const(c) => once(&mut values, c.ident.to_string(), "value", module),
+            syn::Item::Fn(f) => once(&mut values, f.sig.ident.to_string(), "value", module),
+            syn::Item::Use(u) => {
+                let mut names = Vec::new();
+                use_names(&u.tree, &mut names);
+                // A re-export takes the name in whichever namespaces the item has: types here.
+                names.into_iter().find_map(|n| once(&mut types, n, "type", module))
+            }
+            syn::Item::Impl(i) if i.trait_.is_none() => {
+                let self_ty = quote_type(&i.self_ty);
+                let seen = methods.entry(self_ty.clone()).or_default();
+                i.items.iter().find_map(|it| match it {
+                    syn::ImplItem::Fn(f) => {
+                        once(seen, f.sig.ident.to_string(), "method", &format!("{module}::{self_ty}"))
+                    }
+                    _ => None,
+                })
+            }
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+    }
+    None
+}
+
+fn quote_type(t: &syn::Type) -> String {
+    match t {
+        syn::Type::Path(p) => p
+            .path
+            .segments
+            .iter()
+            .map(|s| s.ident.to_string())
+            .collect::<Vec<_>>()
+            .join("::"),
+        _ => "?".into(),
+    }
 }
 
 /// The codepoints rustc refuses in comments (and syn does not mind).
@@ -496,7 +603,7 @@ fn fuzz(
                     report.slowest = Some((o.elapsed, iter, case.seed_source.clone()));
                 }
                 let crashed = !o.panics.is_empty() || !o.internal_errors.is_empty();
-                if crashed || !o.unparsable.is_empty() {
+                if crashed || !o.invalid.is_empty() {
                     let mut files = save_case(crash_dir, seed, iter, &docs);
                     let (kind, message) = if crashed {
                         report.panics += 1;
@@ -504,15 +611,15 @@ fn fuzz(
                         m.extend(o.internal_errors.iter().cloned());
                         ("panic", m.join("; "))
                     } else {
-                        report.unparsable += 1;
-                        let (name, err, text) = &o.unparsable[0];
+                        report.invalid += 1;
+                        let (name, err, text) = &o.invalid[0];
                         if let Some(dir) = crash_dir {
                             let p = dir.join(format!("{seed}-{iter}.out.rs"));
                             if std::fs::write(&p, text).is_ok() {
                                 files.push(p);
                             }
                         }
-                        ("unparsable output", format!("{name}: {err}"))
+                        ("invalid output", format!("{name}: {err}"))
                     };
                     if progress {
                         println!("FAIL iteration {iter} ({kind}): {message}");
@@ -563,7 +670,7 @@ fn fuzz(
                 "[{secs:>6.0} s] {} executions, {:.1}/s, {} crashes, {} hangs",
                 report.executions,
                 report.executions as f64 / secs,
-                report.panics + report.unparsable,
+                report.panics + report.invalid,
                 report.hangs
             );
         }
@@ -1315,7 +1422,12 @@ fn mutate_endpoint_id(doc: &mut Value, rng: &mut Rng) {
         8 => Value::String(current.replace('/', "//")),
         9 => json!("fal-ai/type/self/super/crate/Self/_"),
         10 => json!("types"),
-        11 => Value::String((0..60).map(|i| format!("s{i}")).collect::<Vec<_>>().join("/")),
+        // Many segments: as many nested modules (up to and past the generator's limit).
+        11 => {
+            let any = 1 + rng.below(1000);
+            let n = *rng.pick(&[31, 32, 33, 60, any]);
+            Value::String((0..n).map(|i| format!("s{i}")).collect::<Vec<_>>().join("/"))
+        }
         12 => Value::String(format!("{current}\r\n\"`*/")),
         13 => random_value(rng, 1),
         14 => {
@@ -1824,6 +1936,6 @@ mod tests {
         let (tx, rx) = spawn_worker();
         tx.send(job).expect("worker alive");
         let o = rx.recv_timeout(Duration::from_secs(60)).expect("worker answers");
-        assert!(!o.unparsable.is_empty(), "a broken header must be reported");
+        assert!(!o.invalid.is_empty(), "a broken header must be reported");
     }
 }
