@@ -414,7 +414,11 @@ impl Emitter<'_> {
                 inits.push(quote!(#fname: None));
                 let (pty, conv) = self.param(&f.ty, scope, &quote!(value));
                 let setter_name = match f.ident.as_str() {
-                    "new" => "set_new".to_owned(),
+                    // The constructor's name; a field may be called `set_new` as well.
+                    "new" => std::iter::once("set_new".to_owned())
+                        .chain((2..).map(|n| format!("set_new_{n}")))
+                        .find(|name| !fields.iter().any(|o| o.ident == *name))
+                        .unwrap_or_default(),
                     other => other.to_owned(),
                 };
                 let setter = ident(&setter_name);

@@ -38,9 +38,15 @@ pub mod test {
             pub catch_all: Option<CatchAll>,
             /// An enum value `self` is not a variant name Rust allows.
             pub kind: Kind,
+            /// Its setter is not `new`.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub new: Option<String>,
             /// Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub note: Option<String>,
+            /// Nor may the setter of `new` take this one's name.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub set_new: Option<String>,
             /// An allOf inside the component it merges (this overflowed the stack).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tree: Option<Tree>,
@@ -52,7 +58,9 @@ pub mod test {
                     a_b: None,
                     catch_all: None,
                     kind: kind.into(),
+                    new: None,
                     note: None,
+                    set_new: None,
                     tree: None,
                 }
             }
@@ -70,10 +78,22 @@ second line after a bare carriage return.*/
                 self.catch_all = Some(value.into());
                 self
             }
+            /// Sets `new`: Its setter is not `new`.
+            #[must_use]
+            pub fn set_new_2(mut self, value: impl Into<String>) -> Self {
+                self.new = Some(value.into());
+                self
+            }
             /// Sets `note`: Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
             #[must_use]
             pub fn note(mut self, value: impl Into<String>) -> Self {
                 self.note = Some(value.into());
+                self
+            }
+            /// Sets `set_new`: Nor may the setter of `new` take this one's name.
+            #[must_use]
+            pub fn set_new(mut self, value: impl Into<String>) -> Self {
+                self.set_new = Some(value.into());
                 self
             }
             /// Sets `tree`: An allOf inside the component it merges (this overflowed the stack).
@@ -96,7 +116,7 @@ second line after a bare carriage return.*/
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
                 ::fal_models::codegen_support::schema_from_json(
-                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"a\\rb\":{\"description\":\"First line\\rsecond line after a bare carriage return.\",\"type\":\"string\"},\"catch_all\":{\"description\":\"Every catch-all name is a listed value.\",\"enum\":[\"Unknown\",\"Other\",\"UnknownValue\",\"UnlistedValue\"]},\"kind\":{\"description\":\"An enum value `self` is not a variant name Rust allows.\",\"enum\":[\"self\",\"Self\",\"other\"]},\"note\":{\"description\":\"Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.\",\"type\":\"string\"},\"tree\":{\"description\":\"An allOf inside the component it merges (this overflowed the stack).\",\"properties\":{\"children\":{\"items\":{\"allOf\":[{},{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"}]},\"type\":\"array\"}},\"type\":\"object\"}},\"required\":[\"kind\"],\"type\":\"object\"}",
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"a\\rb\":{\"description\":\"First line\\rsecond line after a bare carriage return.\",\"type\":\"string\"},\"catch_all\":{\"description\":\"Every catch-all name is a listed value.\",\"enum\":[\"Unknown\",\"Other\",\"UnknownValue\",\"UnlistedValue\"]},\"kind\":{\"description\":\"An enum value `self` is not a variant name Rust allows.\",\"enum\":[\"self\",\"Self\",\"other\"]},\"new\":{\"description\":\"Its setter is not `new`.\",\"type\":\"string\"},\"note\":{\"description\":\"Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.\",\"type\":\"string\"},\"set_new\":{\"description\":\"Nor may the setter of `new` take this one's name.\",\"type\":\"string\"},\"tree\":{\"description\":\"An allOf inside the component it merges (this overflowed the stack).\",\"properties\":{\"children\":{\"items\":{\"allOf\":[{},{\"properties\":{\"name\":{\"type\":\"string\"}},\"type\":\"object\"}]},\"type\":\"array\"}},\"type\":\"object\"}},\"required\":[\"kind\"],\"type\":\"object\"}",
                 )
             }
         }
