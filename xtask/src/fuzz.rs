@@ -3,16 +3,23 @@
 //! Each iteration takes a seed document (the vendored schemas, plus the real fal documents of
 //! the corpus when present), applies 1-8 random JSON-structure mutations aimed at what the
 //! generator reads (schemas, `$ref`s, enums, property names, the endpoint id, `paths`), runs
-//! `Config::generate` on it and renders every output. It fails on:
+//! `Config::generate` on it (one case in eight with a second document, for sharing and module
+//! collisions; one in four with cargo features on) and renders every output. It fails on:
 //!
 //! - a panic anywhere in the generator (a panic hook counts them, since `generate` hides its
 //!   own behind `catch_unwind` and reports an "internal generator error");
 //! - a hang (each run has a timeout, on a worker thread);
-//! - output that does not parse as Rust (`syn::parse_file` of every file, of the single-file
-//!   layout and of the examples test).
+//! - invalid output: a file, the single-file layout or the examples test that `syn::parse_file`
+//!   rejects, or that rustc would reject although syn does not (a name defined twice in one
+//!   scope, a raw text-direction codepoint in a comment).
+//!
+//! Generation runs on a thread with the default 2 MiB stack (what a `cargo test` test gets);
+//! a stack overflow aborts the process, so the case being run is kept on disk
+//! (`target/fuzz-crashes/in-flight-<seed>.json`) until the run ends.
 //!
 //! Everything is derived from `--seed` and the iteration number, so a failure replays with
-//! `cargo xtask fuzz --seed S --start I --iterations 1`. The offending documents are written to
+//! `cargo xtask fuzz --seed S --start I --iterations 1`, or from its files with
+//! `cargo xtask fuzz --replay FILE...`. The offending documents are written to
 //! `target/fuzz-crashes/<seed>-<iter>.json` (and `-2.json` for a second document).
 
 use std::cell::{Cell, RefCell};
