@@ -235,6 +235,8 @@ struct Report {
     panics: u64,
     invalid: u64,
     slowest: Option<(Duration, u64, String)>,
+    /// Where the slowest case was saved.
+    slowest_file: Option<PathBuf>,
     diagnostics: BTreeMap<String, u64>,
     failed_documents: u64,
     generated_endpoints: u64,
@@ -269,6 +271,9 @@ impl Report {
                 "slowest case:      {:.1} ms (iteration {iter}, seed document {source})",
                 d.as_secs_f64() * 1e3
             );
+            if let Some(p) = &self.slowest_file {
+                println!("                   saved to {}", p.display());
+            }
         }
         let mut top: Vec<(&String, &u64)> = self.diagnostics.iter().collect();
         top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -562,6 +567,7 @@ fn fuzz(
     let started = Instant::now();
     let mut last_progress = Instant::now();
     let mut iter = start;
+    let mut slowest_docs: Option<Arc<Vec<Document>>> = None;
     let in_flight = crash_dir
         .filter(|d| std::fs::create_dir_all(d).is_ok())
         .map(|d| d.join(format!("in-flight-{seed}.json")));
@@ -608,6 +614,7 @@ fn fuzz(
                 report.generated_endpoints += o.endpoints as u64;
                 if report.slowest.as_ref().is_none_or(|(d, _, _)| o.elapsed > *d) {
                     report.slowest = Some((o.elapsed, iter, case.seed_source.clone()));
+                    slowest_docs = Some(Arc::clone(&docs));
                 }
                 let crashed = !o.panics.is_empty() || !o.internal_errors.is_empty();
                 if crashed || !o.invalid.is_empty() {
@@ -685,6 +692,12 @@ fn fuzz(
     report.wall = started.elapsed();
     if let Some(path) = &in_flight {
         let _ = std::fs::remove_file(path);
+    }
+    if let (Some(dir), Some(docs), Some((_, iter, _))) = (crash_dir, slowest_docs, &report.slowest) {
+        let path = dir.join(format!("slowest-{seed}.json"));
+        if std::fs::write(&path, in_flight_text(seed, *iter, &docs)).is_ok() {
+            report.slowest_file = Some(path);
+        }
     }
     report
 }
