@@ -203,6 +203,9 @@ fn cargo(manifest: &Path, target: &Path, args: &[&str], extra: &[&str]) -> anyho
         .arg("--manifest-path")
         .arg(manifest)
         .env("CARGO_TARGET_DIR", target)
+        // Measured as a user compiles a dependency: cargo builds registry crates without
+        // incremental compilation (its caches would slow a clean build down).
+        .env("CARGO_INCREMENTAL", "0")
         .stdin(Stdio::null())
         .output()
         .context("running cargo")?;
