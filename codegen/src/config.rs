@@ -118,15 +118,41 @@ impl Config {
                 }
             }
         }
-        share::share(&mut api);
-        let tree = layout::Tree::build(&api, &mut diagnostics);
-        let emitter = emit::Emitter {
-            api: &api,
-            runtime: self.runtime.parse().unwrap_or_else(|_| quote::quote!(::fal_models)),
-            features: self.features,
-            root_from: tree.root_paths(&api),
+        // The whole-set stages (sharing, layout, rendering) are guarded too: a bug there must
+        // come back as a report on every document, never as a panic in the caller's build.
+        let whole = catch_unwind(AssertUnwindSafe(|| {
+            let mut api = api.clone();
+            let mut diagnostics = Vec::new();
+            let mut failed = Vec::new();
+            share::share(&mut api);
+            let tree = layout::Tree::build(&api, &mut diagnostics);
+            let emitter = emit::Emitter {
+                api: &api,
+                runtime: self.runtime.parse().unwrap_or_else(|_| quote::quote!(::fal_models)),
+                features: self.features,
+                root_from: tree.root_paths(&api),
+            };
+            let modules = tree.render(&emitter, self.features, &mut failed);
+            let examples = crate::examples::collect(&api, &tree);
+            (api, diagnostics, failed, modules, examples)
+        }));
+        let (api, modules, examples) = match whole {
+            Ok((api, more_diags, more_failed, modules, examples)) => {
+                diagnostics.extend(more_diags);
+                failed.extend(more_failed);
+                (api, modules, examples)
+            }
+            Err(_) => {
+                for e in &api.endpoints {
+                    failed.push(Diagnostic {
+                        file: e.source.clone(),
+                        pointer: String::new(),
+                        message: "internal generator error while laying out the bindings (please report it)".into(),
+                    });
+                }
+                (Api { endpoints: Vec::new(), ..Api::default() }, Vec::new(), Vec::new())
+            }
         };
-        let modules = tree.render(&emitter, self.features, &mut failed);
         let mut features: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &api.endpoints {
             if !failed.iter().any(|f| f.file == e.source) {
@@ -141,7 +167,7 @@ impl Config {
             diagnostics,
             failed,
             features,
-            examples: crate::examples::collect(&api, &tree),
+            examples,
             type_count: api.endpoints.iter().map(|e| e.types.len()).sum::<usize>() + api.shared.len(),
             endpoint_count: api.endpoints.len(),
         }
