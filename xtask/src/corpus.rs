@@ -16,7 +16,8 @@ use anyhow::Context as _;
 use fal_codegen::{Config, Diagnostic};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::regen::{load_documents, write_atomic};
+use crate::fsutil::write_atomic;
+use crate::regen::load_documents;
 use crate::workspace_root;
 
 #[derive(clap::Args)]

@@ -6,6 +6,7 @@
 mod corpus;
 mod diff;
 mod fetch;
+mod fsutil;
 mod fuzz;
 mod regen;
 

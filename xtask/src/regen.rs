@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use fal_codegen::{Config, Document, Generated};
 
+use crate::fsutil::write_atomic;
 use crate::workspace_root;
 
 #[derive(clap::Args)]
@@ -40,19 +41,7 @@ pub struct Outputs {
 /// Reads every `*.json` below `dir`, sorted, with sources relative to `root` (so output
 /// never depends on where the checkout lives).
 pub fn load_documents(dir: &Path, root: &Path) -> anyhow::Result<(Vec<Document>, Vec<fal_codegen::Diagnostic>)> {
-    let mut paths = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "json") {
-                paths.push(path);
-            }
-        }
-    }
-    paths.sort();
+    let paths = crate::fsutil::json_files(dir).with_context(|| format!("reading {}", dir.display()))?;
     let mut docs = Vec::new();
     let mut bad = Vec::new();
     for path in paths {
@@ -185,16 +174,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         started.elapsed()
     );
     Ok(if g.failed.is_empty() && out.unreadable.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// Writes through a temporary file and a rename, so a file is never half-written.
-pub fn write_atomic(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let dir = path.parent().context("path has no parent")?;
-    std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-    std::fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming onto {}", path.display()))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
@@ -22,8 +22,7 @@ pub struct Snapshot {
 
 /// Reads a folder recursively (every `*.json`, skipping dot files such as fetch's temp files).
 pub fn folder(dir: &Path, label: String) -> anyhow::Result<Snapshot> {
-    let mut files = Vec::new();
-    walk(dir, &mut files).with_context(|| format!("reading {}", dir.display()))?;
+    let files = crate::fsutil::json_files(dir).with_context(|| format!("reading {}", dir.display()))?;
     let mut docs = BTreeMap::new();
     for file in files {
         let relative = file.strip_prefix(dir).expect("walked below dir");
@@ -101,22 +100,6 @@ fn key_of(relative: &str) -> String {
         .strip_suffix(".json")
         .unwrap_or(&relative)
         .to_owned()
-}
-
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            walk(&path, files)?;
-        } else if path.extension().is_some_and(|e| e == "json") {
-            files.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn run_git(repo: &Path, args: &[&str]) -> anyhow::Result<Vec<u8>> {

@@ -1,7 +1,6 @@
 //! Writing documents into `schemas/`: endpoint id checks, validation that a response really is
 //! the queue document of the endpoint asked for, one canonical form, atomic replacement.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -135,23 +134,7 @@ pub fn store(path: &Path, doc: &Value) -> anyhow::Result<Stored> {
             return Ok(Stored::Unchanged);
         }
     }
-    let dir = path.parent().context("a document path has a parent")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path
-        .file_name()
-        .context("a document path has a file name")?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let written = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(err) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(err).with_context(|| format!("writing {}", path.display()));
-    }
+    crate::fsutil::write_atomic(path, text.as_bytes())?;
     Ok(if existing.is_some() {
         Stored::Changed
     } else {
@@ -161,32 +144,15 @@ pub fn store(path: &Path, doc: &Value) -> anyhow::Result<Stored> {
 
 /// Endpoint ids of the documents vendored below `schemas` (their paths without `.json`).
 pub fn vendored_ids(schemas: &Path) -> anyhow::Result<Vec<String>> {
-    fn walk(dir: &Path, root: &Path, ids: &mut Vec<String>) -> std::io::Result<()> {
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            if entry.file_type()?.is_dir() {
-                walk(&path, root, ids)?;
-            } else if let Some(relative) = path.to_string_lossy().strip_suffix(".json") {
-                let relative = Path::new(relative)
-                    .strip_prefix(root)
-                    .unwrap_or(Path::new(relative));
-                let id: Vec<String> = relative
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                ids.push(id.join("/"));
-            }
-        }
-        Ok(())
-    }
     let mut ids = Vec::new();
     if schemas.is_dir() {
-        walk(schemas, schemas, &mut ids)
-            .with_context(|| format!("reading {}", schemas.display()))?;
+        let files = crate::fsutil::json_files(schemas).with_context(|| format!("reading {}", schemas.display()))?;
+        for path in files {
+            let relative = path.strip_prefix(schemas).unwrap_or(&path).with_extension("");
+            let id: Vec<String> =
+                relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            ids.push(id.join("/"));
+        }
     }
     ids.sort();
     Ok(ids)
