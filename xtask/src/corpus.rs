@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use fal_codegen::{Config, Diagnostic};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::fsutil::write_atomic;
+use crate::fsutil::{write_atomic, write_if_changed};
 use crate::regen::load_documents;
 use crate::workspace_root;
 
@@ -260,13 +260,6 @@ fn write_crate(
     )?;
     let _ = files;
     Ok(())
-}
-
-fn write_if_changed(path: &Path, contents: &str) -> anyhow::Result<()> {
-    if std::fs::read(path).ok().as_deref() == Some(contents.as_bytes()) {
-        return Ok(());
-    }
-    write_atomic(path, contents)
 }
 
 /// Validates `value` against the schema at `pointer` of `doc` (refs resolved in the document).

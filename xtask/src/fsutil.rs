@@ -49,3 +49,13 @@ pub fn write_atomic(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<(
     }
     Ok(())
 }
+
+/// [`write_atomic`], only when the file's bytes differ (so cargo does not rebuild for nothing).
+/// Returns whether it wrote.
+pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<bool> {
+    if std::fs::read(path).ok().as_deref() == Some(contents.as_ref()) {
+        return Ok(false);
+    }
+    write_atomic(path, contents)?;
+    Ok(true)
+}
