@@ -181,42 +181,16 @@ impl Emitter<'_> {
         match &def.kind {
             TypeKind::Struct { fields } => self.struct_def(def, &name, scope, fields, docs, cfg),
             TypeKind::StrEnum { variants, catch_all } => {
-                let idents: Vec<Ident> = variants.iter().map(|v| ident(&v.ident)).collect();
-                let wires: Vec<&String> = variants.iter().map(|v| &v.wire).collect();
-                let vdocs: Vec<String> = wires.iter().map(|w| format!(" `{w:?}`")).collect();
-                let other = ident(catch_all);
-                quote! {
-                    #docs
-                    #cfg
-                    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-                    #[non_exhaustive]
-                    pub enum #name {
-                        #( #[doc = #vdocs] #idents, )*
-                        /// A value this version of the bindings does not list, kept as sent.
-                        #other(String),
-                    }
-                    #cfg
-                    #rt::open_enum!(#name: str { #(#idents => #wires),* } else #other);
-                }
+                let wires: Vec<TokenStream> = variants.iter().map(|v| { let w = &v.wire; quote!(#w) }).collect();
+                let vdocs: Vec<String> = variants.iter().map(|v| format!(" `{:?}`", v.wire)).collect();
+                let idents = variants.iter().map(|v| v.ident.as_str());
+                open_enum(rt, &name, (docs, cfg), idents, wires, vdocs, catch_all, (quote!(str), quote!(String)))
             }
             TypeKind::IntEnum { variants, catch_all } => {
-                let idents: Vec<Ident> = variants.iter().map(|v| ident(&v.ident)).collect();
-                let wires: Vec<Literal> = variants.iter().map(|v| Literal::i64_unsuffixed(v.wire)).collect();
+                let wires: Vec<TokenStream> = variants.iter().map(|v| { let w = Literal::i64_unsuffixed(v.wire); quote!(#w) }).collect();
                 let vdocs: Vec<String> = variants.iter().map(|v| format!(" `{}`", v.wire)).collect();
-                let other = ident(catch_all);
-                quote! {
-                    #docs
-                    #cfg
-                    #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-                    #[non_exhaustive]
-                    pub enum #name {
-                        #( #[doc = #vdocs] #idents, )*
-                        /// A value this version of the bindings does not list, kept as sent.
-                        #other(i64),
-                    }
-                    #cfg
-                    #rt::open_enum!(#name: int { #(#idents => #wires),* } else #other);
-                }
+                let idents = variants.iter().map(|v| v.ident.as_str());
+                open_enum(rt, &name, (docs, cfg), idents, wires, vdocs, catch_all, (quote!(int), quote!(i64)))
             }
             TypeKind::Union { variants } => {
                 let idents: Vec<Ident> = variants.iter().map(|v| ident(&v.ident)).collect();
@@ -542,6 +516,36 @@ impl Emitter<'_> {
     pub fn shared_items(&self) -> TokenStream {
         let defs: Vec<TokenStream> = self.api.shared.iter().map(|r| self.type_def(*r, Scope::Shared)).collect();
         quote!(#(#defs)*)
+    }
+}
+
+/// An open enum: its variants, a catch-all keeping unlisted values, and the runtime macro that
+/// maps them to and from the wire. `kind` is the macro's flavour and the catch-all's payload.
+#[allow(clippy::too_many_arguments)]
+fn open_enum<'a>(
+    rt: &TokenStream,
+    name: &Ident,
+    (docs, cfg): (TokenStream, TokenStream),
+    idents: impl Iterator<Item = &'a str>,
+    wires: Vec<TokenStream>,
+    vdocs: Vec<String>,
+    catch_all: &str,
+    (flavour, payload): (TokenStream, TokenStream),
+) -> TokenStream {
+    let idents: Vec<Ident> = idents.map(ident).collect();
+    let other = ident(catch_all);
+    quote! {
+        #docs
+        #cfg
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum #name {
+            #( #[doc = #vdocs] #idents, )*
+            /// A value this version of the bindings does not list, kept as sent.
+            #other(#payload),
+        }
+        #cfg
+        #rt::open_enum!(#name: #flavour { #(#idents => #wires),* } else #other);
     }
 }
 
