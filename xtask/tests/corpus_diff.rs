@@ -1,6 +1,7 @@
 //! Every real five-month change in the fal corpus (`older/X` → `docs/X`) diffs without error.
-//! The corpus is read from `FAL_CORPUS_DIR` (default `<workspace>/../shared/fal-corpus`); the
-//! test is skipped, with a notice, where it is absent.
+//! The corpus is read from `FAL_CORPUS_DIR` (default `<workspace>/../shared/fal-corpus`). The
+//! tests skip, with a notice, when the variable is unset and the default folder is absent; when
+//! `FAL_CORPUS_DIR` is set, a missing corpus is a failure (CI must not pass by skipping).
 
 mod support;
 
@@ -10,20 +11,21 @@ use std::path::PathBuf;
 use serde_json::Value;
 use support::{run, xtask};
 
-fn corpus_dir() -> PathBuf {
-    std::env::var_os("FAL_CORPUS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fal-corpus")
-        })
-}
-
-/// `(older, docs)`, or `None` (with a notice) when the corpus is absent.
+/// `(older, docs)`, or `None` (with a notice) when the corpus is absent and `FAL_CORPUS_DIR`
+/// is unset. Panics when `FAL_CORPUS_DIR` names a folder without the corpus.
 fn corpus() -> Option<(PathBuf, PathBuf)> {
-    let corpus = corpus_dir();
+    let set = std::env::var_os("FAL_CORPUS_DIR").map(PathBuf::from);
+    let corpus = set.clone().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fal-corpus")
+    });
     let (older, docs) = (corpus.join("older"), corpus.join("docs"));
     if !older.is_dir() || !docs.is_dir() {
-        eprintln!(
+        assert!(
+            set.is_none(),
+            "FAL_CORPUS_DIR={} has no older/ and docs/ folders",
+            corpus.display()
+        );
+        println!(
             "skipped: no fal corpus at {} (set FAL_CORPUS_DIR)",
             corpus.display()
         );
@@ -68,7 +70,6 @@ fn diffing_the_corpus_backwards_mirrors_every_rule() {
             "input-property-became-optional",
         ),
         ("output-enum-value-added", "output-enum-value-removed"),
-        ("output-property-added", "output-property-removed"),
         (
             "output-property-became-nullable",
             "output-property-became-non-nullable",
@@ -92,6 +93,15 @@ fn diffing_the_corpus_backwards_mirrors_every_rule() {
             "{b} forward vs {a} backward"
         );
     }
+    // A removed output property comes back as an added one, required or not.
+    assert_eq!(
+        n(&forward, "output-property-added"),
+        n(&backward, "output-property-removed") + n(&backward, "output-optional-property-removed")
+    );
+    assert_eq!(
+        n(&backward, "output-property-added"),
+        n(&forward, "output-property-removed") + n(&forward, "output-optional-property-removed")
+    );
     // A removed input property comes back as an optional or a required one.
     assert_eq!(
         n(&forward, "input-property-removed"),
@@ -165,4 +175,26 @@ fn corpus_pairs_diff_without_error() {
         changed * 2 > pairs,
         "only {changed} of {pairs} pairs have findings"
     );
+}
+
+/// A corpus named by `FAL_CORPUS_DIR` but absent fails the tests instead of skipping them:
+/// runs one test of this binary again in a child process with the variable set.
+#[test]
+fn a_missing_corpus_named_by_fal_corpus_dir_fails() {
+    let missing = std::env::temp_dir().join("fal-corpus-that-does-not-exist");
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "every_corpus_document_diffed_with_itself_has_no_findings",
+        ])
+        .env("FAL_CORPUS_DIR", &missing)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!output.status.success(), "{all}");
+    assert!(all.contains("has no older/ and docs/ folders"), "{all}");
 }

@@ -21,6 +21,7 @@ const RULES: &[&str] = &[
     "output-property-became-optional",
     "output-property-became-nullable",
     "output-type-changed",
+    "output-optional-property-removed",
     "input-property-removed",
     "input-nullable-removed",
     "default-changed",
@@ -39,6 +40,7 @@ const RULES: &[&str] = &[
     "output-enum-value-removed",
     "output-type-narrowed",
     "type-renamed",
+    "deprecated-added",
     "description-changed",
 ];
 

@@ -25,6 +25,7 @@
 //! | `output-property-removed` | ERR | major (public field removed) |
 //! | `output-property-became-optional` / `-nullable` | ERR | major when the field was `T` (now `Option<T>`), else patch |
 //! | `output-type-changed` | ERR | major |
+//! | `output-optional-property-removed` | WARN | major (public field removed; callers already handled its absence on the wire) |
 //! | `input-property-removed` | WARN | major (setter or `new` argument removed) |
 //! | `input-nullable-removed` | WARN | major for a required field (`new` takes `T`, not `Option<T>`), else patch |
 //! | `default-changed` | WARN | patch |
@@ -40,8 +41,9 @@
 //! | `output-property-added` | INFO | minor (`Output` is `#[non_exhaustive]`) |
 //! | `output-property-became-required` / `-non-nullable` | INFO | major when the field becomes `T` (was `Option<T>`), else patch |
 //! | `output-enum-value-removed` | INFO | major (variant removed) |
-//! | `output-type-narrowed` | INFO | major |
+//! | `output-type-narrowed` | INFO | major (also a free-form map becoming a typed object: a JSON map becomes a struct) |
 //! | `type-renamed` | INFO | major (a component struct keeps its shape but the Rust type is named after the new component) |
+//! | `deprecated-added` | INFO | minor (`#[deprecated]` on the field and setter: a new warning) |
 //! | `description-changed` | INFO | patch (one summary per endpoint) |
 //!
 //! The mapping follows the generated API: `Input` is `#[non_exhaustive]` with

@@ -49,6 +49,8 @@ pub struct Schema {
     pub constraints: BTreeMap<&'static str, Value>,
     /// The component name when this schema was reached through a `$ref`.
     pub type_name: Option<String>,
+    /// `deprecated: true` (beside a `$ref` too).
+    pub deprecated: bool,
 }
 
 /// The shape of a schema's non-null values.
@@ -124,6 +126,7 @@ impl Schema {
             default: None,
             constraints: BTreeMap::new(),
             type_name: None,
+            deprecated: false,
         }
     }
 
@@ -131,6 +134,7 @@ impl Schema {
     pub fn label(&self) -> String {
         let base = match (&self.kind, &self.type_name) {
             (Kind::Object(_), Some(name)) => name.clone(),
+            (kind, _) if kind.is_free_form() => "free-form object".to_owned(),
             (Kind::Enum(scalar, _), _) => format!("{} enum", scalar.label()),
             (Kind::Array(items), _) => format!("array of {}", items.label()),
             (Kind::Map(values), _) => format!("map of {}", values.label()),
@@ -151,6 +155,22 @@ impl Schema {
 }
 
 impl Kind {
+    /// An object whose keys and values are anything: `additionalProperties: true` or `{}`,
+    /// or `type: object` without properties. The generator types it as a JSON map/value.
+    pub fn is_free_form(&self) -> bool {
+        match self {
+            Kind::Map(values) => values.kind == Kind::Any,
+            Kind::Object(object) => {
+                object.properties.is_empty()
+                    && object
+                        .additional
+                        .as_ref()
+                        .is_none_or(|a| a.kind == Kind::Any)
+            }
+            _ => false,
+        }
+    }
+
     /// The kind without its contents, used to pair union members and name type changes.
     pub fn tag(&self) -> &'static str {
         match self {
@@ -312,6 +332,9 @@ impl Loader<'_> {
         }
         if obj.get("nullable") == Some(&Value::Bool(true)) {
             schema.nullable = true;
+        }
+        if obj.get("deprecated") == Some(&Value::Bool(true)) {
+            schema.deprecated = true;
         }
         for keyword in CONSTRAINT_KEYWORDS {
             if let Some(v) = obj.get(keyword) {

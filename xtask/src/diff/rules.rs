@@ -111,6 +111,8 @@ rules! {
     OutputPropertyBecameNullable = "output-property-became-nullable", Err;
     /// An output may hold other values than before (not a subset).
     OutputTypeChanged = "output-type-changed", Err;
+    /// An optional output property is gone (callers had to handle its absence already).
+    OutputOptionalPropertyRemoved = "output-optional-property-removed", Warn;
     /// An input property is gone (fal ignores or rejects it now).
     InputPropertyRemoved = "input-property-removed", Warn;
     /// An input property no longer accepts an explicit null.
@@ -147,6 +149,8 @@ rules! {
     OutputTypeNarrowed = "output-type-narrowed", Info;
     /// A component struct was renamed: same wire shape, new Rust type name.
     TypeRenamed = "type-renamed", Info;
+    /// A property or type is newly marked `deprecated: true`.
+    DeprecatedAdded = "deprecated-added", Info;
     /// Descriptions changed (one summary finding per endpoint).
     DescriptionChanged = "description-changed", Info;
 }
@@ -322,6 +326,16 @@ impl Cx {
             }
             self.constraints(path, old, new);
         }
+        if !old.deprecated && new.deprecated {
+            // The generator marks the field and its setter `#[deprecated]`: a new warning
+            // for callers, which semver counts as a minor change.
+            self.push(
+                Rule::DeprecatedAdded,
+                Semver::Minor,
+                path,
+                "marked deprecated".into(),
+            );
+        }
         if old.description != new.description {
             self.descriptions.push(path.to_owned());
         }
@@ -329,6 +343,15 @@ impl Cx {
 
     fn kind(&mut self, side: Side, path: &str, old: &Schema, new: &Schema) {
         match (&old.kind, &new.kind) {
+            // A free-form map and a typed object are different Rust types (a JSON map vs a
+            // struct) even when the wire values overlap.
+            (a, b)
+                if a.is_free_form() != b.is_free_form()
+                    && matches!(a, Kind::Object(_) | Kind::Map(_))
+                    && matches!(b, Kind::Object(_) | Kind::Map(_)) =>
+            {
+                self.type_change(side, path, old, new)
+            }
             (Kind::Object(a), Kind::Object(b)) => {
                 // The generator names component structs after the component (the endpoint's
                 // own input and output are always `Input`/`Output`).
@@ -398,9 +421,13 @@ impl Cx {
             match (old.properties.get(name), new.properties.get(name)) {
                 (Some(old), Some(new)) => self.property(side, &path, old, new),
                 (Some(old), None) => {
+                    // An optional output property could be absent before: a caller that read
+                    // it already handled `None`, so the wire break is a warning. The Rust
+                    // field still disappears.
                     let rule = match side {
                         Side::Input => Rule::InputPropertyRemoved,
-                        Side::Output => Rule::OutputPropertyRemoved,
+                        Side::Output if old.required => Rule::OutputPropertyRemoved,
+                        Side::Output => Rule::OutputOptionalPropertyRemoved,
                     };
                     let required = if old.required { "required " } else { "" };
                     self.push(
@@ -704,6 +731,8 @@ fn accepts(wide: &Schema, narrow: &Schema) -> bool {
     }
     match (&wide.kind, &narrow.kind) {
         (Kind::Any, _) => true,
+        // Any object fits a free-form map.
+        (w, Kind::Object(_) | Kind::Map(_)) if w.is_free_form() => true,
         (_, Kind::Null) => true,
         (Kind::Union(members), Kind::Union(narrow_members)) => narrow_members
             .iter()

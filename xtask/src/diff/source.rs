@@ -22,7 +22,8 @@ pub struct Snapshot {
 
 /// Reads a folder recursively (every `*.json`, skipping dot files such as fetch's temp files).
 pub fn folder(dir: &Path, label: String) -> anyhow::Result<Snapshot> {
-    let files = crate::fsutil::json_files(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let files =
+        crate::fsutil::json_files(dir).with_context(|| format!("reading {}", dir.display()))?;
     let mut docs = BTreeMap::new();
     for file in files {
         let relative = file.strip_prefix(dir).expect("walked below dir");
