@@ -424,3 +424,42 @@ fn markdown_shares_a_row_between_siblings_and_fits_a_github_comment() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The pull-request workflow calls this command with flags it accepts, relies on its exit codes
+/// (0 clean, 1 ERR, 2 failure), and pins every action to a commit.
+#[test]
+fn the_schema_review_workflow_matches_the_command() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workflow =
+        std::fs::read_to_string(root.join(".github/workflows/schema-review.yml")).unwrap();
+    let line = workflow
+        .lines()
+        .find(|l| l.trim_start().starts_with("cargo xtask diff"))
+        .expect("the workflow runs cargo xtask diff");
+    let args: Vec<&str> = line.split_whitespace().skip(2).collect();
+    assert_eq!(
+        args,
+        ["diff", "--base", "\"$BASE\"", "--format", "markdown", "--fail-on", "ERR", ">", "report.md"]
+    );
+    assert!(workflow.contains("breaking-change-ok"));
+    // The same flags against folders: exit 1 on ERR, markdown out.
+    let dir = temp_dir("diff-workflow");
+    three_endpoints(&dir);
+    let (code, stdout, _) = run(xtask()
+        .args(["diff", "--format", "markdown", "--fail-on", "ERR"])
+        .arg(dir.join("old"))
+        .arg(dir.join("new")));
+    assert_eq!(code, 1);
+    assert!(stdout.starts_with("## fal schema changes"), "{stdout}");
+    for file in ["ci.yml", "schema-review.yml"] {
+        let text = std::fs::read_to_string(root.join(".github/workflows").join(file)).unwrap();
+        for uses in text.lines().filter_map(|l| l.split("uses: ").nth(1)) {
+            let sha = uses.split('@').nth(1).unwrap_or("").split(' ').next().unwrap();
+            assert!(
+                sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+                "{file}: `{uses}` is not pinned to a commit"
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
