@@ -231,8 +231,11 @@ fn text_format_lists_each_finding_under_its_endpoint() {
     assert_eq!(code, 0);
     let expected = format!(
         "b/err (ERR, major)\n  ERR  input-enum-value-removed [major] input.size: removed \"m\"\n\
+         \x20 rust [major] removed variant Size::M\n\
          c/warn (WARN, patch)\n  WARN default-changed [patch] input.steps: default 1 → 2\n\
          a/info (INFO, minor)\n  INFO input-property-added [minor] input.seed: optional property added (integer)\n\
+         \x20 rust [minor] added field Input.seed: Option<i64>\n\
+         \x20 rust [minor] added setter Input::seed: fn(mut self, value: i64) -> Self\n\
          {} → {}: 3 compared, 3 changed, 0 added, 0 removed; 1 ERR, 1 WARN, 1 INFO; fal-models: major\n",
         dir.join("old").display(),
         dir.join("new").display()
@@ -403,7 +406,11 @@ fn markdown_shares_a_row_between_siblings_and_fits_a_github_comment() {
         "🔴 `owner/endpoint-0000` (ERR, fal-models major)\n\n\
          | Level | Rule | Where | Change | Rust |\n|---|---|---|---|---|\n\
          | ERR | `output-property-became-nullable` | `output.{a, b}` | may now be null | major |\n\
-         | ERR | `output-property-removed` | `output.c` | required property removed | major |\n\n"
+         | ERR | `output-property-removed` | `output.c` | required property removed | major |\n\n\
+         | Rust API | Item | Signature | Rust |\n|---|---|---|---|\n\
+         | removed field | `Output.c` | `i64` | major |\n\
+         | changed field | `Output.a` | `String` → `Option<String>` | major |\n\
+         | changed field | `Output.b` | `String` → `Option<String>` | major |\n\n"
     );
     assert!(stdout.len() < 65_536, "{} bytes", stdout.len());
     let shown = stdout.matches("### ").count();
@@ -439,7 +446,17 @@ fn the_schema_review_workflow_matches_the_command() {
     let args: Vec<&str> = line.split_whitespace().skip(2).collect();
     assert_eq!(
         args,
-        ["diff", "--base", "\"$BASE\"", "--format", "markdown", "--fail-on", "ERR", ">", "report.md"]
+        [
+            "diff",
+            "--base",
+            "\"$BASE\"",
+            "--format",
+            "markdown",
+            "--fail-on",
+            "ERR",
+            ">",
+            "report.md"
+        ]
     );
     assert!(workflow.contains("breaking-change-ok"));
     // The same flags against folders: exit 1 on ERR, markdown out.
@@ -454,7 +471,13 @@ fn the_schema_review_workflow_matches_the_command() {
     for file in ["ci.yml", "schema-review.yml"] {
         let text = std::fs::read_to_string(root.join(".github/workflows").join(file)).unwrap();
         for uses in text.lines().filter_map(|l| l.split("uses: ").nth(1)) {
-            let sha = uses.split('@').nth(1).unwrap_or("").split(' ').next().unwrap();
+            let sha = uses
+                .split('@')
+                .nth(1)
+                .unwrap_or("")
+                .split(' ')
+                .next()
+                .unwrap();
             assert!(
                 sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
                 "{file}: `{uses}` is not pinned to a commit"

@@ -11,6 +11,12 @@
 //! Exit code: 1 when a finding reaches `--fail-on`, 2 on errors (unreadable folders, bad git
 //! revision); an unreadable *document* is a `document-invalid` finding, not an error.
 //!
+//! Beside the wire findings, each endpoint shows its Rust API change ([`rust_api`]): both
+//! sides are generated with the current generator and the public items of the endpoint's
+//! module compared (`--wire-only` skips this). The endpoint's `fal-models` verdict is the one
+//! these items give; each finding's verdict below is what the rule predicts, and the report
+//! says where the two differ.
+//!
 //! Each finding has a rule id, a wire level and a Rust semver verdict:
 //!
 //! | rule | wire | `fal-models` |
@@ -58,6 +64,7 @@
 mod model;
 mod report;
 mod rules;
+mod rust_api;
 mod source;
 
 use std::collections::BTreeSet;
@@ -91,6 +98,9 @@ pub struct Args {
     /// Repository whose `schemas/` is compared in git mode (default: this workspace).
     #[arg(long, conflicts_with = "paths")]
     repo: Option<PathBuf>,
+    /// Only the wire findings: skip generating both sides' Rust API.
+    #[arg(long)]
+    wire_only: bool,
 }
 
 /// Report formats.
@@ -118,7 +128,10 @@ enum FailOn {
 /// Runs `cargo xtask diff`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (old, new) = snapshots(&args)?;
-    let report = compare(&old, &new);
+    let mut report = compare(&old, &new);
+    if !args.wire_only {
+        report.add_rust_api(&rust_api_of(&old), &rust_api_of(&new));
+    }
     match args.format {
         Format::Text => print!("{}", report.text()),
         Format::Markdown => print!("{}", report.markdown()),
@@ -161,12 +174,26 @@ fn snapshots(args: &Args) -> anyhow::Result<(Snapshot, Snapshot)> {
     } else if schemas.is_dir() {
         source::folder(&schemas, "working tree".into())?
     } else {
-        Snapshot {
-            label: "working tree".into(),
-            docs: Default::default(),
-        }
+        Snapshot::empty("working tree".into())
     };
     Ok((old, new))
+}
+
+/// The public API the current generator gives one side's documents (all generated together,
+/// as `fal-models` ships them). An error is a report line, not a failure of the diff.
+fn rust_api_of(side: &Snapshot) -> Result<rust_api::Api, String> {
+    let docs = side
+        .json
+        .iter()
+        .map(|(key, json)| fal_codegen::Document {
+            source: format!("{key}.json"),
+            json: json.clone(),
+        })
+        .collect();
+    match rust_api::generate(docs) {
+        Some(source) => rust_api::extract(&source),
+        None => Err(format!("the generator produced no code for {}", side.label)),
+    }
 }
 
 fn compare(old: &Snapshot, new: &Snapshot) -> Report {
@@ -185,7 +212,11 @@ fn compare(old: &Snapshot, new: &Snapshot) -> Report {
                 Version::Invalid(_) => None,
             })
             .unwrap_or_else(|| key.clone());
-        endpoints.push(EndpointReport { endpoint, findings });
+        endpoints.push(EndpointReport {
+            endpoint,
+            findings,
+            api: None,
+        });
     }
     Report::new(old.label.clone(), new.label.clone(), compared, endpoints)
 }

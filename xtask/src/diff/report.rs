@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::rules::{Finding, Level, Rule, Semver};
+use super::rust_api::{self, ApiChange};
 
 /// The findings of one endpoint.
 pub struct EndpointReport {
@@ -15,6 +16,9 @@ pub struct EndpointReport {
     pub endpoint: String,
     /// Its findings, most severe first.
     pub findings: Vec<Finding>,
+    /// The change of its generated public items, when both sides were generated (`Err`: why
+    /// they could not be read).
+    pub api: Option<Result<Vec<ApiChange>, String>>,
 }
 
 impl EndpointReport {
@@ -23,9 +27,58 @@ impl EndpointReport {
         self.findings.iter().map(Finding::level).max()
     }
 
-    /// The largest Rust semver bump.
-    pub fn semver(&self) -> Option<Semver> {
+    /// The largest bump the rules predict.
+    pub fn rules_semver(&self) -> Option<Semver> {
         self.findings.iter().map(|f| f.semver).max()
+    }
+
+    /// The bump the generated API change needs (`None`: not computed, or nothing changed at
+    /// all); patch when only docs, defaults or validation changed.
+    pub fn api_semver(&self) -> Option<Semver> {
+        match &self.api {
+            Some(Ok(changes)) => changes
+                .iter()
+                .map(|c| c.semver)
+                .max()
+                .or((!self.findings.is_empty()).then_some(Semver::Patch)),
+            _ => None,
+        }
+    }
+
+    /// The verdict: from the generated API when known, else from the rules.
+    pub fn semver(&self) -> Option<Semver> {
+        match &self.api {
+            Some(Ok(_)) => self.api_semver(),
+            _ => self.rules_semver(),
+        }
+    }
+
+    fn is_added_or_removed(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| matches!(f.rule, Rule::EndpointAdded | Rule::EndpointRemoved))
+    }
+
+    /// The API changes worth listing: none for a whole module added or removed.
+    fn listed_api(&self) -> &[ApiChange] {
+        match &self.api {
+            Some(Ok(changes)) if !self.is_added_or_removed() => changes,
+            _ => &[],
+        }
+    }
+
+    /// A sentence when the rules and the generated API disagree on the verdict.
+    fn verdict_note(&self) -> Option<String> {
+        let (rules, api) = (self.rules_semver(), self.api_semver());
+        match &self.api {
+            Some(Err(error)) => Some(format!("Rust API not compared: {error}")),
+            Some(Ok(_)) if rules != api && api.is_some() => Some(format!(
+                "the rules predict {}, the generated API needs {}",
+                semver_str(rules),
+                semver_str(api)
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -49,9 +102,13 @@ impl Report {
         compared: usize,
         mut endpoints: Vec<EndpointReport>,
     ) -> Report {
-        endpoints.retain(|e| !e.findings.is_empty());
+        endpoints.retain(|e| !e.findings.is_empty() || !e.listed_api().is_empty());
         endpoints.sort_by(|a, b| {
-            (Reverse(a.level()), &a.endpoint).cmp(&(Reverse(b.level()), &b.endpoint))
+            (Reverse(a.level()), Reverse(a.semver()), &a.endpoint).cmp(&(
+                Reverse(b.level()),
+                Reverse(b.semver()),
+                &b.endpoint,
+            ))
         });
         Report {
             old,
@@ -59,6 +116,52 @@ impl Report {
             compared,
             endpoints,
         }
+    }
+
+    /// Adds each endpoint's Rust API change from the generated API of both sides (endpoints
+    /// with only API changes are added too).
+    pub fn add_rust_api(
+        &mut self,
+        old: &Result<rust_api::Api, String>,
+        new: &Result<rust_api::Api, String>,
+    ) {
+        let (old, new) = match (old, new) {
+            (Ok(old), Ok(new)) => (old, new),
+            (Err(e), _) | (_, Err(e)) => {
+                for endpoint in &mut self.endpoints {
+                    endpoint.api = Some(Err(e.clone()));
+                }
+                return;
+            }
+        };
+        let empty = BTreeMap::new();
+        let ids: std::collections::BTreeSet<&String> =
+            old.endpoints.keys().chain(new.endpoints.keys()).collect();
+        for id in ids {
+            let changes = rust_api::compare(
+                old.endpoints.get(id).unwrap_or(&empty),
+                new.endpoints.get(id).unwrap_or(&empty),
+            );
+            match self.endpoints.iter_mut().find(|e| &e.endpoint == id) {
+                Some(endpoint) => endpoint.api = Some(Ok(changes)),
+                None if !changes.is_empty() => self.endpoints.push(EndpointReport {
+                    endpoint: id.clone(),
+                    findings: Vec::new(),
+                    api: Some(Ok(changes)),
+                }),
+                None => {}
+            }
+        }
+        for endpoint in &mut self.endpoints {
+            endpoint.api.get_or_insert(Ok(Vec::new()));
+        }
+        let endpoints = std::mem::take(&mut self.endpoints);
+        *self = Report::new(
+            std::mem::take(&mut self.old),
+            std::mem::take(&mut self.new),
+            self.compared,
+            endpoints,
+        );
     }
 
     /// The most severe level over all findings.
@@ -145,6 +248,12 @@ impl Report {
                     f.message
                 );
             }
+            for change in endpoint.listed_api() {
+                let _ = writeln!(out, "  rust [{}] {}", change.semver, change.describe());
+            }
+            if let Some(note) = endpoint.verdict_note() {
+                let _ = writeln!(out, "  note: {note}");
+            }
         }
         let _ = writeln!(out, "{} → {}: {}", self.old, self.new, self.summary_line());
         out
@@ -168,7 +277,7 @@ impl Report {
         let (loud, quiet): (Vec<&EndpointReport>, Vec<&EndpointReport>) = self
             .endpoints
             .iter()
-            .partition(|e| e.level() > Some(Level::Info));
+            .partition(|e| e.level() > Some(Level::Info) || e.semver() == Some(Semver::Major));
         let mut shown = 0;
         for endpoint in &loud {
             let section = markdown_endpoint(endpoint);
@@ -238,6 +347,12 @@ impl Report {
                 "endpoint": e.endpoint,
                 "level": e.level().map(Level::as_str),
                 "semver": e.semver().map(Semver::as_str),
+                "rules_semver": e.rules_semver().map(Semver::as_str),
+                "rust_api": match &e.api {
+                    Some(Ok(changes)) => json!(changes.iter().map(ApiChange::json).collect::<Vec<_>>()),
+                    Some(Err(error)) => json!({"error": error}),
+                    None => Value::Null,
+                },
                 "findings": e.findings.iter().map(|f| json!({
                     "rule": f.rule.id(),
                     "level": f.level().as_str(),
@@ -267,7 +382,9 @@ fn markdown_endpoint(endpoint: &EndpointReport) -> String {
         level_str(endpoint.level()),
         semver_str(endpoint.semver())
     );
-    out.push_str("| Level | Rule | Where | Change | Rust |\n|---|---|---|---|---|\n");
+    if !endpoint.findings.is_empty() {
+        out.push_str("| Level | Rule | Where | Change | Rust |\n|---|---|---|---|---|\n");
+    }
     for (f, path) in grouped(&endpoint.findings) {
         let path = if path.is_empty() {
             String::new()
@@ -283,9 +400,44 @@ fn markdown_endpoint(endpoint: &EndpointReport) -> String {
             f.semver
         );
     }
+    let api = endpoint.listed_api();
+    if !api.is_empty() {
+        if !endpoint.findings.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("| Rust API | Item | Signature | Rust |\n|---|---|---|---|\n");
+        for change in api.iter().take(MARKDOWN_API_ROWS) {
+            let signature = match (&change.old, &change.new) {
+                (Some(a), Some(b)) => format!("`{}` → `{}`", cell(a), cell(b)),
+                (Some(s), None) | (None, Some(s)) if !s.is_empty() => format!("`{}`", cell(s)),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "| {} {} | `{}` | {signature} | {} |",
+                change.change.as_str(),
+                change.kind.as_str(),
+                cell(&change.item),
+                change.semver
+            );
+        }
+        if api.len() > MARKDOWN_API_ROWS {
+            let _ = writeln!(
+                out,
+                "\n… and {} more item(s): `cargo xtask diff --format json` lists them all.",
+                api.len() - MARKDOWN_API_ROWS
+            );
+        }
+    }
+    if let Some(note) = endpoint.verdict_note() {
+        let _ = writeln!(out, "\n_Note: {note}._");
+    }
     out.push('\n');
     out
 }
+
+/// Rust API rows shown per endpoint in a comment.
+const MARKDOWN_API_ROWS: usize = 40;
 
 /// Findings with the same rule, verdict and message under the same parent share a row:
 /// `output.video.{content_type, file_name}`.

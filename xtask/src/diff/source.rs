@@ -18,30 +18,57 @@ pub struct Snapshot {
     pub label: String,
     /// Loaded documents by key.
     pub docs: BTreeMap<String, Version>,
+    /// The parsed JSON of the readable documents by key, for generating their Rust API.
+    pub json: BTreeMap<String, serde_json::Value>,
+}
+
+impl Snapshot {
+    /// An empty side (no `schemas/` at all).
+    pub fn empty(label: String) -> Snapshot {
+        Snapshot {
+            label,
+            docs: BTreeMap::new(),
+            json: BTreeMap::new(),
+        }
+    }
+
+    fn insert(&mut self, key: String, name: &str, bytes: &[u8]) {
+        match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(value) => {
+                self.docs
+                    .insert(key.clone(), Version::Doc(Box::new(model::load(&value))));
+                self.json.insert(key, value);
+            }
+            Err(err) => {
+                self.docs.insert(
+                    key,
+                    Version::Invalid(format!("{name}: not a JSON document: {err}")),
+                );
+            }
+        }
+    }
 }
 
 /// Reads a folder recursively (every `*.json`, skipping dot files such as fetch's temp files).
 pub fn folder(dir: &Path, label: String) -> anyhow::Result<Snapshot> {
     let files =
         crate::fsutil::json_files(dir).with_context(|| format!("reading {}", dir.display()))?;
-    let mut docs = BTreeMap::new();
+    let mut snapshot = Snapshot::empty(label);
     for file in files {
         let relative = file.strip_prefix(dir).expect("walked below dir");
         let key = key_of(&relative.to_string_lossy());
         let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-        docs.insert(key, version(&file.display().to_string(), &bytes));
+        snapshot.insert(key, &file.display().to_string(), &bytes);
     }
-    Ok(Snapshot { label, docs })
+    Ok(snapshot)
 }
 
 /// Reads one file as a one-document snapshot under `key`.
 pub fn file(path: &Path, key: &str) -> anyhow::Result<Snapshot> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let docs = BTreeMap::from([(key.to_owned(), version(&path.display().to_string(), &bytes))]);
-    Ok(Snapshot {
-        label: path.display().to_string(),
-        docs,
-    })
+    let mut snapshot = Snapshot::empty(path.display().to_string());
+    snapshot.insert(key.to_owned(), &path.display().to_string(), &bytes);
+    Ok(snapshot)
 }
 
 /// Reads `schemas/` as of git revision `rev` of `repo`.
@@ -76,23 +103,12 @@ pub fn git(repo: &Path, rev: &str) -> anyhow::Result<Snapshot> {
         .filter(|p| p.ends_with(".json") && !p.rsplit('/').next().unwrap_or("").starts_with('.'))
         .collect();
     let blobs = cat_files(repo, &commit, &paths)?;
-    let mut docs = BTreeMap::new();
+    let mut snapshot = Snapshot::empty(rev.to_owned());
     for (path, bytes) in paths.iter().zip(blobs) {
         let key = key_of(path.strip_prefix("schemas/").unwrap_or(path));
-        docs.insert(key, version(&format!("{rev}:{path}"), &bytes));
+        snapshot.insert(key, &format!("{rev}:{path}"), &bytes);
     }
-    Ok(Snapshot {
-        label: rev.to_owned(),
-        docs,
-    })
-}
-
-/// Parses and loads one document; unreadable ones become [`Version::Invalid`] naming the file.
-fn version(name: &str, bytes: &[u8]) -> Version {
-    match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(value) => Version::Doc(Box::new(model::load(&value))),
-        Err(err) => Version::Invalid(format!("{name}: not a JSON document: {err}")),
-    }
+    Ok(snapshot)
 }
 
 fn key_of(relative: &str) -> String {
