@@ -4,7 +4,11 @@
 //! ```text
 //! cargo xtask diff [--base <rev>] [--head <rev>] [--format text|markdown|json] [--fail-on ERR|WARN]
 //! cargo xtask diff OLD NEW        # two folders (keyed by relative path) or two files
+//! cargo xtask diff --verify-semver OLD NEW [--sample LIST] [--write-sample]
 //! ```
+//!
+//! `--verify-semver` checks the Rust verdicts against `cargo-semver-checks` on a fixed sample
+//! of pairs ([`semver_check`]).
 //!
 //! Without paths it compares `schemas/` at `--base` (default `HEAD`) with the working tree, or
 //! with `--head` when given.
@@ -65,6 +69,7 @@ mod model;
 mod report;
 mod rules;
 mod rust_api;
+mod semver_check;
 mod source;
 
 use std::collections::BTreeSet;
@@ -101,6 +106,19 @@ pub struct Args {
     /// Only the wire findings: skip generating both sides' Rust API.
     #[arg(long)]
     wire_only: bool,
+    /// Check our semver verdicts against cargo-semver-checks on the sampled pairs of OLD and
+    /// NEW (folders; see `semver_check`).
+    #[arg(long, requires = "paths")]
+    verify_semver: bool,
+    /// The sample list of `--verify-semver` [default: xtask/tests/fixtures/semver-sample.txt].
+    #[arg(long, requires = "verify_semver")]
+    sample: Option<PathBuf>,
+    /// Recompute the sample (covering every rule id that occurs) and write it first.
+    #[arg(long, requires = "verify_semver")]
+    write_sample: bool,
+    /// Pairs in a recomputed sample.
+    #[arg(long, default_value_t = 48, requires = "write_sample")]
+    sample_size: usize,
 }
 
 /// Report formats.
@@ -128,6 +146,16 @@ enum FailOn {
 /// Runs `cargo xtask diff`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (old, new) = snapshots(&args)?;
+    if args.verify_semver {
+        let options = semver_check::Options {
+            sample: args.sample.clone().unwrap_or_else(|| {
+                crate::workspace_root().join("xtask/tests/fixtures/semver-sample.txt")
+            }),
+            write_sample: args.write_sample,
+            sample_size: args.sample_size,
+        };
+        return semver_check::run(&old, &new, &options);
+    }
     let mut report = compare(&old, &new);
     if !args.wire_only {
         report.add_rust_api(&rust_api_of(&old), &rust_api_of(&new));

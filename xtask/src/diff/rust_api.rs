@@ -681,3 +681,79 @@ fn tokens(t: &impl ToTokens) -> String {
         .replace(" )", ")")
         .replace("& ", "&")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endpoint module re-exporting a shared type, as the generator lays them out.
+    fn api(body: &str, shared: &str) -> BTreeMap<String, Fact> {
+        let source = format!(
+            "pub mod types {{ {shared} }}\n\
+             pub mod owner {{ pub mod model {{\n\
+                 pub const ENDPOINT_ID: &str = \"owner/model\";\n\
+                 pub use super::super::types::Video as Output;\n\
+                 {body}\n\
+             }} }}"
+        );
+        let mut api = extract(&source).unwrap();
+        assert_eq!(api.endpoints.len(), 1);
+        api.endpoints.remove("owner/model").unwrap()
+    }
+
+    fn lines(changes: &[ApiChange]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| format!("[{}] {}", c.semver, c.describe()))
+            .collect()
+    }
+
+    const INPUT: &str = "#[derive(Clone, PartialEq)] #[non_exhaustive] pub struct Input { pub prompt: String, pub image_url: String }\n\
+        impl Input { pub fn new(prompt: impl Into<String>, image_url: impl Into<String>) -> Self { todo!() } }";
+
+    #[test]
+    fn swapped_constructor_arguments_of_one_type_are_major_a_rename_is_patch() {
+        let shared = "pub struct Video { pub url: String }";
+        let old = api(INPUT, shared);
+        let swapped = INPUT.replace(
+            "new(prompt: impl Into<String>, image_url: impl Into<String>)",
+            "new(image_url: impl Into<String>, prompt: impl Into<String>)",
+        );
+        assert_eq!(
+            lines(&compare(&old, &api(&swapped, shared))),
+            [
+                "[major] changed constructor Input::new: fn(prompt: impl Into<String>, image_url: impl Into<String>) -> Self → fn(image_url: impl Into<String>, prompt: impl Into<String>) -> Self"
+            ]
+        );
+        let renamed = INPUT.replace("image_url: impl", "image: impl");
+        assert_eq!(
+            compare(&old, &api(&renamed, shared))[0].semver,
+            Semver::Patch
+        );
+    }
+
+    #[test]
+    fn re_exported_types_are_followed_and_exhaustiveness_decides_additions() {
+        let old = api(
+            INPUT,
+            "#[derive(Debug)] pub struct Video { pub url: String }",
+        );
+        let new = api(
+            INPUT,
+            "#[derive(Debug, Clone)] pub struct Video { pub url: String, pub size: Option<i64> }\n\
+             #[non_exhaustive] pub enum Unused { A }",
+        );
+        assert_eq!(
+            lines(&compare(&old, &new)),
+            [
+                "[major] added field Output.size: Option<i64>",
+                "[minor] added trait impl Output: Clone",
+            ]
+        );
+        let gone = api(INPUT, "pub struct Video { pub url: String }");
+        assert_eq!(
+            lines(&compare(&old, &gone)),
+            ["[major] removed trait impl Output: Debug"]
+        );
+    }
+}
