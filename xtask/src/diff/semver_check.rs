@@ -138,6 +138,8 @@ pub fn run(old: &Snapshot, new: &Snapshot, options: &Options) -> anyhow::Result<
         .arg(dir.join("new/Cargo.toml"))
         .arg("--baseline-root")
         .arg(dir.join("old"))
+        // One target folder for both sides and for later runs (dependencies build once).
+        .env("CARGO_TARGET_DIR", dir.join("target"))
         .output()
         .context(
             "running cargo semver-checks (install: cargo install cargo-semver-checks --locked)",
@@ -162,10 +164,12 @@ pub fn run(old: &Snapshot, new: &Snapshot, options: &Options) -> anyhow::Result<
         .collect();
     let mut unattributed = Vec::new();
     for (lint, level, location) in lints(&text) {
-        let module = Path::new(location.split(':').next().unwrap_or(""))
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned());
-        match module.and_then(|m| by_module.get(&m)) {
+        // The line names the pair's module in an item path or a file name, whatever the
+        // lint's wording (`field x of struct Y, in file .../m_a.rs:3`, `m_a::...::new takes..`).
+        let module = location
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .find(|token| by_module.contains_key(*token));
+        match module.and_then(|m| by_module.get(m)) {
             Some(&i) => pairs[i].lints.push((lint, level, location)),
             None => unattributed.push(format!("{lint}: {location}")),
         }
@@ -251,6 +255,11 @@ fn explain(p: &Pair, theirs: Option<Semver>) -> String {
             "every major item is a changed type of a field, variant payload or parameter: \
              cargo-semver-checks does not compare types yet (it checks that items exist, not \
              what type they have), so it cannot see these breaks"
+        } else if ours.iter().all(|c| {
+            c.kind == ItemKind::Type && c.old.as_deref().is_some_and(|o| o.starts_with("type ="))
+        }) {
+            "a type alias became a struct or enum: cargo-semver-checks does not check type \
+             aliases (a caller's `let v: serde_json::Value = output` no longer compiles)"
         } else if ours.iter().all(|c| c.kind == ItemKind::TraitImpl) {
             "only trait impls went away: cargo-semver-checks checks derived and auto traits only"
         } else {
@@ -288,10 +297,7 @@ fn lints(text: &str) -> Vec<(String, Semver, String)> {
             failed_in = true;
         } else if failed_in && line.starts_with("  ") {
             if let Some(lint) = &lint {
-                let location = line
-                    .rsplit_once(" in file ")
-                    .map_or(line.trim(), |(_, l)| l.trim())
-                    .to_owned();
+                let location = line.trim().to_owned();
                 out.push((lint.clone(), lint_level(lint), location));
             }
         } else if failed_in && line.trim().is_empty() {
