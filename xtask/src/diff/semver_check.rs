@@ -201,6 +201,25 @@ pub fn run(old: &Snapshot, new: &Snapshot, options: &Options) -> anyhow::Result<
             disagreements.push(explain(p, theirs));
         }
     }
+    // Finer than the verdict: each lint should name an item our diff lists as a break.
+    let mut lints_total = 0;
+    let mut unmatched = Vec::new();
+    for p in &pairs {
+        for (lint, level, location) in &p.lints {
+            lints_total += 1;
+            let named: BTreeSet<&str> = location
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .collect();
+            let hit = p.api.iter().any(|c| {
+                c.semver >= *level
+                    && c.kind != ItemKind::TraitImpl
+                    && named.contains(c.item.rsplit(['.', ':']).next().unwrap_or(""))
+            });
+            if !hit {
+                unmatched.push(format!("{}: {lint} at {location}", p.key));
+            }
+        }
+    }
     let covered: BTreeSet<&str> = pairs.iter().flat_map(|p| p.rule_ids.clone()).collect();
     println!(
         "\n{} pairs, {} rule ids covered: {}",
@@ -214,6 +233,13 @@ pub fn run(old: &Snapshot, new: &Snapshot, options: &Options) -> anyhow::Result<
         100.0 * agree_rules as f64 / pairs.len().max(1) as f64,
         n = pairs.len()
     );
+    println!(
+        "cargo-semver-checks lints matched by an item of ours at the same level or above: {}/{lints_total}",
+        lints_total - unmatched.len()
+    );
+    for u in &unmatched {
+        println!("  lint without a matching item of ours: {u}");
+    }
     for d in &disagreements {
         println!("\n{d}");
     }
