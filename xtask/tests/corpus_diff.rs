@@ -36,7 +36,10 @@ fn corpus() -> Option<(PathBuf, PathBuf)> {
 
 /// Findings by rule id of `diff old new`.
 fn by_rule(old: &PathBuf, new: &PathBuf) -> BTreeMap<String, usize> {
-    let (code, stdout, stderr) = run(xtask().args(["diff", "--format", "json"]).arg(old).arg(new));
+    let (code, stdout, stderr) = run(xtask()
+        .args(["diff", "--format", "json", "--wire-only"])
+        .arg(old)
+        .arg(new));
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
     let counts = report["summary"]["by_rule"].as_object().unwrap();
@@ -147,6 +150,13 @@ fn corpus_pairs_diff_without_error() {
         if findings.iter().any(|f| f["rule"] == "endpoint-added") {
             continue;
         }
+        // Both sides of the corpus generate and their public items are read.
+        assert!(
+            endpoint["rust_api"].is_array(),
+            "{}: {}",
+            endpoint["endpoint"],
+            endpoint["rust_api"]
+        );
         for f in findings {
             // Every corpus document is JSON with an input and an output schema.
             assert_ne!(
@@ -169,7 +179,16 @@ fn corpus_pairs_diff_without_error() {
     for (rule, n) in &by_rule {
         println!("  {rule:<40} {n}");
     }
-    println!("fal-models semver verdict by endpoint: {by_semver:?}");
+    println!("fal-models semver verdict by endpoint (generated API): {by_semver:?}");
+    let differs = report["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["semver"] != e["rules_semver"])
+        .count();
+    println!(
+        "endpoints where the rules predicted another verdict than the generated API: {differs}"
+    );
     // The corpus changes are real: the rules must see them.
     assert!(
         changed * 2 > pairs,
