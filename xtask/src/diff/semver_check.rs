@@ -448,28 +448,29 @@ mod tests {
     use super::*;
 
     /// Lines in the shapes cargo-semver-checks 0.51 prints (taken from a real run).
-    const LOG: &str = "     Checked [   1.583s] 202 checks: 197 pass, 5 fail, 0 warn, 58 skip\n\
-\n\
---- failure inherent_method_missing: pub method removed or renamed ---\n\
-\n\
-Description:\n\
-Some text.\n\
-\n\
-Failed in:\n\
-  Input::seed, previously in file /t/old/src/m_a__b.rs:200\n\
-  Input::mask, previously in file /t/old/src/m_c.rs:173\n\
-\n\
---- failure method_parameter_count_changed: pub method parameter count changed ---\n\
-\n\
-Failed in:\n\
-  fal_semver_sample::m_c::c::Input::new takes 1 parameters in /t/old/src/m_c.rs:101, but now takes 2 parameters in /t/new/src/m_c.rs:109\n\
-\n\
---- warning type_marked_deprecated: type marked deprecated ---\n\
-\n\
-Failed in:\n\
-  struct m_a__b::Old in file /t/new/src/m_a__b.rs:3\n\
-\n\
-     Summary semver requires new major version: 2 major and 1 minor checks failed\n";
+    const LOG: &str = r#"     Checked [   1.583s] 202 checks: 197 pass, 5 fail, 0 warn, 58 skip
+
+--- failure inherent_method_missing: pub method removed or renamed ---
+
+Description:
+Some text.
+
+Failed in:
+  Input::seed, previously in file /t/old/src/m_a__b.rs:200
+  Input::mask, previously in file /t/old/src/m_c.rs:173
+
+--- failure method_parameter_count_changed: pub method parameter count changed ---
+
+Failed in:
+  fal_semver_sample::m_c::c::Input::new takes 1 parameters in /t/old/src/m_c.rs:101, but now takes 2 parameters in /t/new/src/m_c.rs:109
+
+--- warning type_marked_deprecated: type marked deprecated ---
+
+Failed in:
+  struct m_a__b::Old in file /t/new/src/m_a__b.rs:3
+
+     Summary semver requires new major version: 2 major and 1 minor checks failed
+"#;
 
     #[test]
     fn every_failure_line_becomes_a_lint_with_its_level() {
