@@ -32,7 +32,7 @@
 //! | `input-enum-value-removed` | ERR | major (variant removed) |
 //! | `input-type-changed` | ERR | major (field type changes) |
 //! | `input-constraint-tightened` | ERR | patch (validation is fal's, the Rust type stays) |
-//! | `output-property-removed` | ERR | major (public field removed) |
+//! | `output-property-removed` | ERR | major (a required output property: public field removed) |
 //! | `output-property-became-optional` / `-nullable` | ERR | major when the field was `T` (now `Option<T>`), else patch |
 //! | `output-type-changed` | ERR | major |
 //! | `output-optional-property-removed` | WARN | major (public field removed; callers already handled its absence on the wire) |
