@@ -28,7 +28,8 @@ fn corpus_docs() -> Option<PathBuf> {
             Some(dir)
         }
         None => {
-            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fal-corpus/docs");
+            let dir =
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fal-corpus/docs");
             if dir.is_dir() {
                 Some(dir)
             } else {
@@ -211,7 +212,10 @@ fn the_mock_agrees_with_an_independent_validator_on_every_documents_literal_inpu
     let mut disagreements = Vec::new();
     for doc in &docs {
         // The file name is the endpoint id with `/` written as `__`.
-        assert_eq!(doc.spec.endpoint_id().replace('/', "__") + ".json", doc.file);
+        assert_eq!(
+            doc.spec.endpoint_id().replace('/', "__") + ".json",
+            doc.file
+        );
         let Some(input) = literal_input(&doc.json) else {
             no_literal += 1;
             continue;
@@ -244,8 +248,7 @@ fn the_mock_agrees_with_an_independent_validator_on_every_documents_literal_inpu
         let resolved = resolved_pointer(&doc.json, &pointer).unwrap();
         let properties = doc.json.pointer(&resolved).unwrap()["properties"].clone();
         for (name, value) in input.as_object().unwrap() {
-            let Some(examples) = properties[name].get("examples").and_then(Value::as_array)
-            else {
+            let Some(examples) = properties[name].get("examples").and_then(Value::as_array) else {
                 continue;
             };
             let valid = reference_validator(
@@ -278,7 +281,10 @@ fn the_mock_agrees_with_an_independent_validator_on_every_documents_literal_inpu
         disagreements.join("\n")
     );
     assert!(accepted > 500, "only {accepted} literal inputs accepted");
-    assert!(examples_compared > 500, "only {examples_compared} examples compared");
+    assert!(
+        examples_compared > 500,
+        "only {examples_compared} examples compared"
+    );
 }
 
 /// Breaks a valid literal input in one place; returns the broken input and the field broken.
@@ -303,7 +309,10 @@ fn breakages(input: &Map<String, Value>, schema: &Value) -> Vec<(&'static str, S
             broken.insert(name.clone(), value);
             out.push((kind, name.clone(), Value::Object(broken)));
         };
-        if property.get("enum").is_some_and(|e| e.as_array().is_some_and(|e| e.iter().all(Value::is_string))) {
+        if property
+            .get("enum")
+            .is_some_and(|e| e.as_array().is_some_and(|e| e.iter().all(Value::is_string)))
+        {
             with("enum", json!("not-a-listed-value"));
         }
         match property.get("type").and_then(Value::as_str) {
@@ -329,9 +338,13 @@ fn the_mock_rejects_at_the_right_field_what_an_independent_validator_rejects() {
     let mut tried = std::collections::BTreeMap::<&str, usize>::new();
     let mut wrong = Vec::new();
     for doc in &docs {
-        let Some(input) = literal_input(&doc.json) else { continue };
+        let Some(input) = literal_input(&doc.json) else {
+            continue;
+        };
         let pointer = input_pointer(&doc.json).unwrap();
-        let Some(reference) = reference_validator(&doc.json, &pointer) else { continue };
+        let Some(reference) = reference_validator(&doc.json, &pointer) else {
+            continue;
+        };
         if !reference.is_valid(&Value::Object(input.clone())) {
             continue;
         }
@@ -342,19 +355,30 @@ fn the_mock_rejects_at_the_right_field_what_an_independent_validator_rejects() {
             }
             *tried.entry(kind).or_default() += 1;
             let errors = doc.spec.validate(&broken);
-            let at_field = errors.iter().any(|e| {
-                e.field() == field || e.field().starts_with(&format!("{field}."))
-            });
+            let at_field = errors
+                .iter()
+                .any(|e| e.field() == field || e.field().starts_with(&format!("{field}.")));
             let kind_ok = kind != "missing" || errors.iter().any(|e| e.kind == "missing");
             if !at_field || !kind_ok {
-                wrong.push(format!("{}: `{field}` broken ({kind}): mock says {errors:?}", doc.file));
+                wrong.push(format!(
+                    "{}: `{field}` broken ({kind}): mock says {errors:?}",
+                    doc.file
+                ));
             }
         }
     }
     println!("broken inputs tried, by kind: {tried:?}");
-    assert!(wrong.is_empty(), "{} wrong verdicts:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong verdicts:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
     for kind in ["missing", "enum", "type"] {
-        assert!(tried.get(kind).is_some_and(|n| *n > 100), "too few `{kind}` breakages: {tried:?}");
+        assert!(
+            tried.get(kind).is_some_and(|n| *n > 100),
+            "too few `{kind}` breakages: {tried:?}"
+        );
     }
 }
 
@@ -385,11 +409,22 @@ fn the_validator_rejects_broken_inputs_of_real_documents() {
     let reference = reference_validator(&doc, &input_pointer(&doc).unwrap()).unwrap();
     let mut reference_fields: Vec<String> = reference
         .iter_errors(&broken)
-        .map(|e| e.instance_path().to_string().trim_start_matches('/').split('/').next().unwrap().to_owned())
+        .map(|e| {
+            e.instance_path()
+                .to_string()
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     reference_fields.sort();
     reference_fields.dedup();
-    assert_eq!(reference_fields, ["character_ids", "duration", "prompt", "resolution"]);
+    assert_eq!(
+        reference_fields,
+        ["character_ids", "duration", "prompt", "resolution"]
+    );
     assert!(
         spec.validate(&json!({"prompt": "ok", "character_ids": null}))
             .is_empty()
@@ -426,7 +461,9 @@ async fn seed_endpoints_from_the_corpus_answer_their_documents_literal_output() 
     let client = server.client();
     let mut compared = 0;
     for doc in &docs {
-        let id = doc["info"]["x-fal-metadata"]["endpointId"].as_str().unwrap();
+        let id = doc["info"]["x-fal-metadata"]["endpointId"]
+            .as_str()
+            .unwrap();
         let input = literal_input(doc).unwrap_or_else(|| panic!("{id}: no literal input"));
         let out: Value = client
             .subscribe_json(id, Value::Object(input))
@@ -446,12 +483,18 @@ async fn seed_endpoints_from_the_corpus_answer_their_documents_literal_output() 
                 here += 1;
             }
         }
-        assert!(here > 0, "{id}: the document has no output example to compare");
+        assert!(
+            here > 0,
+            "{id}: the document has no output example to compare"
+        );
         compared += here;
         // ...and the whole answer satisfies the document's output schema.
         let reference = reference_validator(doc, &pointer).unwrap();
         let errors: Vec<String> = reference.iter_errors(&out).map(|e| e.to_string()).collect();
-        assert!(errors.is_empty(), "{id}: the answer breaks the output schema: {errors:?}");
+        assert!(
+            errors.is_empty(),
+            "{id}: the answer breaks the output schema: {errors:?}"
+        );
     }
     assert!(compared >= seeds.len());
     assert_eq!(server.count(Operation::Submit), seeds.len());

@@ -59,7 +59,12 @@ fn component_of(property: &Value) -> Option<(&str, bool)> {
         return Some((n, true));
     }
     for key in ["anyOf", "oneOf", "allOf"] {
-        for branch in property.get(key).and_then(Value::as_array).into_iter().flatten() {
+        for branch in property
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(found) = component_of(branch) {
                 return Some(found);
             }
@@ -95,7 +100,11 @@ fn literal_object(schema: &Value) -> Result<Map<String, Value>, String> {
                     Some("string") => json!(""),
                     Some("boolean") => json!(false),
                     Some("array") => json!([]),
-                    _ => return Err(format!("required `{name}` has neither an example nor a default")),
+                    _ => {
+                        return Err(format!(
+                            "required `{name}` has neither an example nor a default"
+                        ));
+                    }
                 };
                 out.insert(name.clone(), filler);
             }
@@ -122,37 +131,67 @@ fn normalize(v: &Value) -> Value {
 
 /// Deserializes `value` into `T` and serializes it back; `Err` says what differed.
 fn round_trip<T: DeserializeOwned + Serialize>(value: &Value) -> Result<(), String> {
-    let typed: T = serde_json::from_value(value.clone())
-        .map_err(|e| format!("does not deserialize: {e}"))?;
+    let typed: T =
+        serde_json::from_value(value.clone()).map_err(|e| format!("does not deserialize: {e}"))?;
     let back = serde_json::to_value(&typed).map_err(|e| format!("does not serialize: {e}"))?;
     if normalize(value) == normalize(&back) {
         Ok(())
     } else {
-        Err(format!("the round trip changed the value: {value} -> {back}"))
+        Err(format!(
+            "the round trip changed the value: {value} -> {back}"
+        ))
     }
 }
 
 /// Every way to put one documented example into a whole value of the root schema:
 /// (`Component.field #i`, label, value). Examples of a component the root's properties use are put inside that
 /// property (in its first element for a list).
-fn placements(doc: &Value, root: &Value, root_name: &str) -> Result<Vec<(String, String, Value)>, String> {
+fn placements(
+    doc: &Value,
+    root: &Value,
+    root_name: &str,
+) -> Result<Vec<(String, String, Value)>, String> {
     let base = literal_object(root)?;
     let mut out = Vec::new();
     let properties = root["properties"].as_object().cloned().unwrap_or_default();
     for (name, property) in &properties {
-        for (i, example) in property.get("examples").and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, example) in property
+            .get("examples")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             let mut value = base.clone();
             value.insert(name.clone(), example.clone());
-            out.push((format!("{root_name}.{name} #{i}"), format!("{root_name}.{name} #{i}"), Value::Object(value)));
+            out.push((
+                format!("{root_name}.{name} #{i}"),
+                format!("{root_name}.{name} #{i}"),
+                Value::Object(value),
+            ));
         }
-        let Some((component, in_list)) = component_of(property) else { continue };
+        let Some((component, in_list)) = component_of(property) else {
+            continue;
+        };
         let schema = &doc["components"]["schemas"][component];
-        let Some(holder) = base.get(name) else { continue };
+        let Some(holder) = base.get(name) else {
+            continue;
+        };
         for (field, sub) in schema["properties"].as_object().into_iter().flatten() {
-            for (i, example) in sub.get("examples").and_then(Value::as_array).into_iter().flatten().enumerate() {
+            for (i, example) in sub
+                .get("examples")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let mut value = base.clone();
                 let mut inner = holder.clone();
-                let target = if in_list { inner.get_mut(0) } else { Some(&mut inner) };
+                let target = if in_list {
+                    inner.get_mut(0)
+                } else {
+                    Some(&mut inner)
+                };
                 match target.and_then(Value::as_object_mut) {
                     Some(object) => {
                         object.insert(field.clone(), example.clone());
@@ -160,7 +199,11 @@ fn placements(doc: &Value, root: &Value, root_name: &str) -> Result<Vec<(String,
                     None => continue,
                 }
                 value.insert(name.clone(), inner);
-                out.push((format!("{component}.{field} #{i}"), format!("{component}.{field} #{i} (in {root_name}.{name})"), Value::Object(value)));
+                out.push((
+                    format!("{component}.{field} #{i}"),
+                    format!("{component}.{field} #{i} (in {root_name}.{name})"),
+                    Value::Object(value),
+                ));
             }
         }
     }
@@ -173,39 +216,79 @@ where
     I::Output: Serialize,
 {
     let id = I::ENDPOINT_ID;
-    let mut outcome = Outcome { id, documented: BTreeSet::new(), checked: BTreeSet::new(), failures: Vec::new() };
+    let mut outcome = Outcome {
+        id,
+        documented: BTreeSet::new(),
+        checked: BTreeSet::new(),
+        failures: Vec::new(),
+    };
     let path = schemas_dir().join(format!("{id}.json"));
-    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(doc["info"]["x-fal-metadata"]["endpointId"], id, "{}", path.display());
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        doc["info"]["x-fal-metadata"]["endpointId"],
+        id,
+        "{}",
+        path.display()
+    );
 
     // How many examples the document has: each one must be checked below.
     for (component, schema) in doc["components"]["schemas"].as_object().unwrap() {
         for (field, property) in schema["properties"].as_object().into_iter().flatten() {
-            let n = property.get("examples").and_then(Value::as_array).map_or(0, Vec::len);
-            outcome.documented.extend((0..n).map(|i| format!("{component}.{field} #{i}")));
+            let n = property
+                .get("examples")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            outcome
+                .documented
+                .extend((0..n).map(|i| format!("{component}.{field} #{i}")));
         }
     }
     let paths = doc["paths"].as_object().unwrap();
-    let input = paths[&format!("/{id}")].pointer("/post/requestBody/content/application~1json/schema").unwrap();
+    let input = paths[&format!("/{id}")]
+        .pointer("/post/requestBody/content/application~1json/schema")
+        .unwrap();
     let output = paths[&format!("/{id}/requests/{{request_id}}")]
         .pointer("/get/responses/200/content/application~1json/schema")
         .unwrap();
-    let name = |schema: &Value| schema["$ref"].as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).unwrap_or("(inline)").to_owned();
+    let name = |schema: &Value| {
+        schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .unwrap_or("(inline)")
+            .to_owned()
+    };
     let (input_name, output_name) = (name(input), name(output));
-    let (input, output) = (resolve(&doc, input).unwrap(), resolve(&doc, output).unwrap());
+    let (input, output) = (
+        resolve(&doc, input).unwrap(),
+        resolve(&doc, output).unwrap(),
+    );
 
     // The schema `Input` hands out describes the document's input properties and accepts
     // every input below.
     let derived = serde_json::to_value(schemars::schema_for!(I)).unwrap();
-    let derived_properties: BTreeSet<&String> = derived["properties"].as_object().map(|p| p.keys().collect()).unwrap_or_default();
-    let document_properties: BTreeSet<&String> = input["properties"].as_object().unwrap().keys().collect();
+    let derived_properties: BTreeSet<&String> = derived["properties"]
+        .as_object()
+        .map(|p| p.keys().collect())
+        .unwrap_or_default();
+    let document_properties: BTreeSet<&String> =
+        input["properties"].as_object().unwrap().keys().collect();
     if derived_properties != document_properties {
-        outcome.failures.push(format!("{id}: JsonSchema properties {derived_properties:?}, document {document_properties:?}"));
+        outcome.failures.push(format!(
+            "{id}: JsonSchema properties {derived_properties:?}, document {document_properties:?}"
+        ));
     }
     let derived = jsonschema::validator_for(&derived).expect("the derived schema compiles");
-    if derived.is_valid(&json!({})) && input.get("required").is_some_and(|r| r.as_array().is_some_and(|r| !r.is_empty())) {
-        outcome.failures.push(format!("{id}: the derived JSON Schema accepts an input without its required fields"));
+    if derived.is_valid(&json!({}))
+        && input
+            .get("required")
+            .is_some_and(|r| r.as_array().is_some_and(|r| !r.is_empty()))
+    {
+        outcome.failures.push(format!(
+            "{id}: the derived JSON Schema accepts an input without its required fields"
+        ));
     }
 
     for (root, root_name, is_input) in [(input, &input_name, true), (output, &output_name, false)] {
@@ -220,8 +303,18 @@ where
             outcome.checked.insert(key);
             let result = if is_input {
                 round_trip::<I>(&value).and_then(|()| {
-                    let errors: Vec<String> = derived.iter_errors(&value).map(|e| format!("{e} at `{}`", e.instance_path())).collect();
-                    if errors.is_empty() { Ok(()) } else { Err(format!("the derived JSON Schema rejects it: {}", errors.join("; "))) }
+                    let errors: Vec<String> = derived
+                        .iter_errors(&value)
+                        .map(|e| format!("{e} at `{}`", e.instance_path()))
+                        .collect();
+                    if errors.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(format!(
+                            "the derived JSON Schema rejects it: {}",
+                            errors.join("; ")
+                        ))
+                    }
                 })
             } else {
                 round_trip::<I::Output>(&value)
@@ -262,7 +355,10 @@ fn every_example_of_every_document_round_trips() {
         failures.extend(o.failures.iter().cloned());
         let unchecked: Vec<&String> = o.documented.difference(&o.checked).collect();
         if !unchecked.is_empty() || o.documented.len() != o.checked.len() {
-            failures.push(format!("{}: documented examples not checked: {unchecked:?}; checked {:?}", o.id, o.checked));
+            failures.push(format!(
+                "{}: documented examples not checked: {unchecked:?}; checked {:?}",
+                o.id, o.checked
+            ));
         }
     }
     // Every vendored document is covered (a new one needs its module in the list above).
@@ -281,18 +377,36 @@ fn every_example_of_every_document_round_trips() {
         }
     }
     let vendored: BTreeSet<&str> = vendored.iter().map(String::as_str).collect();
-    assert_eq!(listed, vendored, "the endpoints checked here are not the vendored documents");
-    let (documented, checked): (usize, usize) = outcomes.iter().fold((0, 0), |(d, c), o| (d + o.documented.len(), c + o.checked.len()));
-    println!("{checked} of {documented} documented examples round-tripped through their endpoint's types ({} failures)", failures.len());
+    assert_eq!(
+        listed, vendored,
+        "the endpoints checked here are not the vendored documents"
+    );
+    let (documented, checked): (usize, usize) = outcomes.iter().fold((0, 0), |(d, c), o| {
+        (d + o.documented.len(), c + o.checked.len())
+    });
+    println!(
+        "{checked} of {documented} documented examples round-tripped through their endpoint's types ({} failures)",
+        failures.len()
+    );
     assert!(documented > 0, "the vendored documents carry examples");
-    assert!(failures.is_empty(), "examples that do not round-trip:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "examples that do not round-trip:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn the_round_trip_check_can_fail() {
     use fal_models::fal_ai::sora_2::text_to_video::Input;
-    assert!(round_trip::<Input>(&json!({"prompt": 5})).is_err(), "wrong type");
-    assert!(round_trip::<Input>(&json!({"duration": 8})).is_err(), "required field missing");
+    assert!(
+        round_trip::<Input>(&json!({"prompt": 5})).is_err(),
+        "wrong type"
+    );
+    assert!(
+        round_trip::<Input>(&json!({"duration": 8})).is_err(),
+        "required field missing"
+    );
     assert!(round_trip::<Input>(&json!({"prompt": "a cat", "duration": 8})).is_ok());
     // A field the type drops is a changed value.
     assert!(round_trip::<Input>(&json!({"prompt": "a cat", "not_a_field": 1})).is_err());
@@ -305,21 +419,39 @@ fn every_generated_check_passes() {
         .iter()
         .filter_map(|(label, r)| r.as_ref().err().map(|e| format!("{label}: {e}")))
         .collect();
-    println!("{} generated checks passed, {} failed", results.len() - failures.len(), failures.len());
-    assert!(!results.is_empty(), "no examples found: the vendored documents always carry some");
-    assert!(failures.is_empty(), "examples that do not round-trip:\n{}", failures.join("\n"));
+    println!(
+        "{} generated checks passed, {} failed",
+        results.len() - failures.len(),
+        failures.len()
+    );
+    assert!(
+        !results.is_empty(),
+        "no examples found: the vendored documents always carry some"
+    );
+    assert!(
+        failures.is_empty(),
+        "examples that do not round-trip:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
 fn a_value_of_the_wrong_shape_is_caught() {
     // The generated checker itself must be able to fail.
-    let err = examples_check::check::<fal_models::fal_ai::sora_2::text_to_video::Input>(r#"{"prompt": 5}"#);
+    let err = examples_check::check::<fal_models::fal_ai::sora_2::text_to_video::Input>(
+        r#"{"prompt": 5}"#,
+    );
     assert!(err.is_err());
     let err = examples_check::check_with_schema::<fal_models::fal_ai::sora_2::text_to_video::Input>(
         r#"{"prompt": "a cat", "duration": 8, "aspect_ratio": "16:9"}"#,
     );
     assert!(err.is_ok(), "{err:?}");
-    let err = examples_check::check_with_schema::<fal_models::fal_ai::sora_2::text_to_video::Input>(r#"{"prompt": "a cat", "duration": 7}"#);
+    let err = examples_check::check_with_schema::<fal_models::fal_ai::sora_2::text_to_video::Input>(
+        r#"{"prompt": "a cat", "duration": 7}"#,
+    );
     let err = err.unwrap_err();
-    assert!(err.contains("JSON Schema rejects"), "an unlisted duration is rejected by the input schema: {err}");
+    assert!(
+        err.contains("JSON Schema rejects"),
+        "an unlisted duration is rejected by the input schema: {err}"
+    );
 }

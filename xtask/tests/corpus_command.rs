@@ -55,26 +55,42 @@ fn the_report_counts_clean_degraded_and_failed_documents() {
     let dir = temp_dir("corpus-cmd");
     let docs = dir.join("docs");
     write_json(&docs.join("test__clean.json"), &clean("test/clean"));
-    write_json(&docs.join("test__dangling.json"), &dangling("test/dangling"));
+    write_json(
+        &docs.join("test__dangling.json"),
+        &dangling("test/dangling"),
+    );
     std::fs::write(docs.join("test__broken.json"), "{ not json").unwrap();
     let out = dir.join("out");
 
     let (code, stdout, stderr, report) = corpus(&docs, &out);
-    assert_eq!(code, 1, "an unreadable document fails the run\n{stdout}{stderr}");
+    assert_eq!(
+        code, 1,
+        "an unreadable document fails the run\n{stdout}{stderr}"
+    );
     assert_eq!(report["documents"], 3, "{report:#}");
     assert_eq!(report["generated_clean"], 1, "{report:#}");
     assert_eq!(report["generated_degraded"], 1, "{report:#}");
     assert_eq!(report["failed"], 1, "{report:#}");
     assert_eq!(report["endpoints"], 2, "{report:#}");
     // The clean document's three examples (two inputs, one output) are found.
-    assert!(report["examples_tried"].as_u64().unwrap() >= 3, "{report:#}");
-    assert_eq!(report["compiled"], Value::Null, "--no-build compiles nothing");
+    assert!(
+        report["examples_tried"].as_u64().unwrap() >= 3,
+        "{report:#}"
+    );
+    assert_eq!(
+        report["compiled"],
+        Value::Null,
+        "--no-build compiles nothing"
+    );
     let degradations = report["degradations"].to_string();
     assert!(
         degradations.contains("test__dangling.json") && degradations.contains("/style"),
         "a degradation names its file and JSON pointer: {degradations}"
     );
-    assert!(report["failures"].to_string().contains("test__broken.json"), "{report:#}");
+    assert!(
+        report["failures"].to_string().contains("test__broken.json"),
+        "{report:#}"
+    );
     // The printed report says the same.
     assert!(stdout.contains("documents:            3"), "{stdout}");
     assert!(stdout.contains("failed:               1"), "{stdout}");
@@ -83,12 +99,18 @@ fn the_report_counts_clean_degraded_and_failed_documents() {
     let manifest = std::fs::read_to_string(out.join("crate/Cargo.toml")).unwrap();
     assert!(manifest.contains("fal-models"), "{manifest}");
     let checks = std::fs::read_to_string(out.join("crate/src/bin/examples_check.rs")).unwrap();
-    assert!(checks.contains("a cat"), "the example checks carry the documents' examples");
+    assert!(
+        checks.contains("a cat"),
+        "the example checks carry the documents' examples"
+    );
 
     // Without the unreadable document the run succeeds.
     std::fs::remove_file(docs.join("test__broken.json")).unwrap();
     let (code, stdout, stderr, report) = corpus(&docs, &out);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert_eq!((report["documents"].as_u64(), report["failed"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (report["documents"].as_u64(), report["failed"].as_u64()),
+        (Some(2), Some(0))
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

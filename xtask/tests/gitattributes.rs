@@ -10,19 +10,27 @@ use std::path::{Path, PathBuf};
 use support::run;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 fn git(args: &[&str]) -> String {
-    let (code, stdout, stderr) =
-        run(std::process::Command::new("git").arg("-C").arg(root()).args(args));
+    let (code, stdout, stderr) = run(std::process::Command::new("git")
+        .arg("-C")
+        .arg(root())
+        .args(args));
     assert_eq!(code, 0, "git {args:?}: {stderr}");
     stdout
 }
 
 /// Tracked files below `dir`.
 fn tracked(dir: &str) -> Vec<String> {
-    git(&["ls-files", "--", dir]).lines().map(str::to_owned).collect()
+    git(&["ls-files", "--", dir])
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `attribute: value` lines per path, for many paths at once.
@@ -42,12 +50,18 @@ fn attributes(paths: &[String]) -> BTreeMap<String, String> {
 #[test]
 fn schemas_are_diffable_text_and_not_generated() {
     let files = tracked("schemas");
-    assert!(files.len() >= 12, "the seed documents are tracked: {files:?}");
+    assert!(
+        files.len() >= 12,
+        "the seed documents are tracked: {files:?}"
+    );
     let attrs = attributes(&files);
     for file in &files {
         let attrs = attrs.get(file).map_or("", String::as_str);
         for expected in ["diff: set", "eol: lf", "linguist-generated: unset"] {
-            assert!(attrs.contains(expected), "{file}: missing {expected}: {attrs}");
+            assert!(
+                attrs.contains(expected),
+                "{file}: missing {expected}: {attrs}"
+            );
         }
     }
 }
@@ -68,7 +82,11 @@ fn every_file_regen_writes_is_folded() {
         .map(str::to_owned)
         .collect();
     assert!(
-        generated.iter().filter(|f| f.starts_with("fal-models/src/generated/")).count() >= 12,
+        generated
+            .iter()
+            .filter(|f| f.starts_with("fal-models/src/generated/"))
+            .count()
+            >= 12,
         "one module per seed endpoint at least: {generated:?}"
     );
     let attrs = attributes(&generated);

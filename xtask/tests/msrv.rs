@@ -21,7 +21,11 @@ fn every_crate_and_locked_dependency_fits_the_stated_minimum() {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: Value = serde_json::from_slice(&output.stdout).unwrap();
     let members: Vec<&str> = metadata["workspace_members"]
         .as_array()
@@ -29,7 +33,8 @@ fn every_crate_and_locked_dependency_fits_the_stated_minimum() {
         .iter()
         .map(|m| m.as_str().unwrap())
         .collect();
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
     assert!(
         readme.contains(&format!("{}.{}", MSRV.0, MSRV.1)),
         "the README states the minimum this test checks"
@@ -44,10 +49,20 @@ fn every_crate_and_locked_dependency_fits_the_stated_minimum() {
         if let Some(declared) = declared {
             checked += 1;
             if version(declared) > MSRV {
-                too_new.push(format!("{name} {} needs Rust {declared}", package["version"]));
+                too_new.push(format!(
+                    "{name} {} needs Rust {declared}",
+                    package["version"]
+                ));
             }
         }
     }
-    assert!(checked > 100, "only {checked} packages declare a rust-version");
-    assert!(too_new.is_empty(), "locked dependencies newer than the stated minimum:\n{}", too_new.join("\n"));
+    assert!(
+        checked > 100,
+        "only {checked} packages declare a rust-version"
+    );
+    assert!(
+        too_new.is_empty(),
+        "locked dependencies newer than the stated minimum:\n{}",
+        too_new.join("\n")
+    );
 }
