@@ -1868,6 +1868,9 @@ mod tests {
             let mut seeds = load_seeds(&root.join("schemas"), &root).expect("vendored schemas load");
             assert!(!seeds.is_empty(), "no vendored schemas");
             let corpus = default_corpus(&root).join("docs");
+            // Asked for (CI sets the variable) but missing: fail rather than fuzz fewer seeds.
+            let required = std::env::var_os("FAL_CORPUS_DIR").is_some_and(|v| !v.is_empty());
+            assert!(!required || corpus.is_dir(), "FAL_CORPUS_DIR is set but {} is not a folder", corpus.display());
             let mut paths: Vec<PathBuf> = std::fs::read_dir(&corpus)
                 .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
                 .unwrap_or_default();
