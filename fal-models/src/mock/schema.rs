@@ -85,6 +85,11 @@ impl EndpointSpec {
         self
     }
 
+    /// Whether the endpoint was read from an OpenAPI document.
+    pub fn has_document(&self) -> bool {
+        self.document.is_some()
+    }
+
     /// The endpoint id.
     pub fn endpoint_id(&self) -> &str {
         &self.endpoint_id
