@@ -19,6 +19,7 @@
 //!   reads the part answer's body), then `POST {upload_url path}/complete{query}` (fal-js
 //!   `multipartUpload`).
 //! - `GET /files/{key}/{name}` serves the file with its content type.
+//! - `GET /.well-known/fal-mock/endpoints` (the mock's own): endpoint ids and a valid input each.
 //!
 //! The pre-signed upload URLs carry a `signature` query parameter (the official JS client
 //! sends no `Authorization` there, like a signed cloud-storage URL).
@@ -110,6 +111,19 @@ fn fnv(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A part's ETag: FNV over its length, its ends and every 4096th byte. A sample, not a
+/// digest: hashing every byte of a 100 MB upload costs seconds in a debug build, and the tag
+/// only has to tell the parts of one upload apart.
+fn part_tag(data: &[u8]) -> String {
+    let head = &data[..data.len().min(4096)];
+    let tail = &data[data.len().saturating_sub(4096)..];
+    let sample: Vec<u8> = data.iter().step_by(4096).copied().collect();
+    let tag = fnv(&(data.len() as u64).to_le_bytes()) ^ fnv(head).rotate_left(1)
+        ^ fnv(tail).rotate_left(2)
+        ^ fnv(&sample).rotate_left(3);
+    format!("\"{tag:016x}\"")
+}
+
 /// A file name safe in a URL path segment.
 fn sanitize(name: &str) -> String {
     let cleaned: String = name
@@ -162,6 +176,19 @@ pub(super) fn handle(state: &super::State, req: StorageRequest<'_>) -> Response<
     };
     match (req.method.as_str(), segments.as_slice()) {
         ("GET", [".well-known", "jwks.json"]) => json_response(200, &state.signer.jwks()),
+        // Not fal's: lets a script in any language find the endpoints and a valid input each.
+        ("GET", [".well-known", "fal-mock", "endpoints"]) => {
+            let mut endpoints: Vec<Value> = state
+                .endpoints
+                .values()
+                .map(|spec| {
+                    json!({ "endpoint_id": spec.endpoint_id(),
+                            "example_input": spec.example_input() })
+                })
+                .collect();
+            endpoints.sort_by(|a, b| a["endpoint_id"].as_str().cmp(&b["endpoint_id"].as_str()));
+            json_response(200, &Value::Array(endpoints))
+        }
         ("POST", ["storage", "auth", "token"]) => {
             if let Some(denied) = super::check_key(state, req.headers) {
                 return denied;
@@ -264,7 +291,7 @@ pub(super) fn handle(state: &super::State, req: StorageRequest<'_>) -> Response<
             let Ok(n) = part.parse::<u32>() else {
                 return detail(400, "part number is not a number");
             };
-            let etag = format!("\"{:016x}\"", fnv(&req.body));
+            let etag = part_tag(&req.body);
             let mut uploads = lock(&store.uploads);
             let Some(upload) = uploads.get_mut(*upload_id).filter(|u| u.path == path) else {
                 return detail(404, "unknown multipart upload");
@@ -315,7 +342,7 @@ fn complete(store: &Store, base: &str, path: &str, upload_id: &str, body: &[u8])
         let Some(part) = upload.parts.get(n) else {
             return detail(400, &format!("part {n} was never uploaded"));
         };
-        let expected = format!("\"{:016x}\"", fnv(part));
+        let expected = part_tag(part);
         if let Some((_, etag)) = listed.iter().find(|(m, _)| m == n) {
             if etag.trim_matches('"') != expected.trim_matches('"') {
                 return detail(400, &format!("part {n}: ETag {etag} does not match"));
