@@ -136,7 +136,10 @@ async fn the_command_line_mock_serves_uploads_jobs_and_downloads_offline() {
         )
         .await
         .unwrap();
-    assert!(image_url.starts_with(&exports["FAL_QUEUE_URL"]), "{image_url}");
+    assert!(
+        image_url.starts_with(&exports["FAL_QUEUE_URL"]),
+        "{image_url}"
+    );
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let multipart = fal_models::storage::Storage::builder()
         .key("cli-key")
@@ -208,5 +211,10 @@ async fn faults_from_the_command_line_hit_the_named_requests() {
         .subscribe_json("fal-ai/sora-2/text-to-video", input)
         .await
         .unwrap();
-    assert!(out["video"]["url"].as_str().unwrap().starts_with("https://"));
+    assert!(
+        out["video"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
 }

@@ -17,7 +17,11 @@ mod receiver;
 async fn serve_receiver(verifier: Verifier) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/fal/webhook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver::app(verifier)).await.unwrap() });
+    tokio::spawn(async move {
+        axum::serve(listener, receiver::app(verifier))
+            .await
+            .unwrap()
+    });
     url
 }
 
@@ -62,9 +66,8 @@ async fn the_example_receiver_accepts_signed_deliveries_and_rejects_others() {
     assert_eq!(tampered.text().await.unwrap(), "invalid signature");
 
     let verified_but_not_a_delivery = "[1, 2]".to_string();
-    let signature = key.sign(
-        signed_message("r-1", "u-1", &ts, verified_but_not_a_delivery.as_bytes()).as_bytes(),
-    );
+    let signature = key
+        .sign(signed_message("r-1", "u-1", &ts, verified_but_not_a_delivery.as_bytes()).as_bytes());
     let odd = post(
         verified_but_not_a_delivery,
         hex::encode(signature.to_bytes()),
@@ -117,15 +120,15 @@ async fn the_example_receiver_verifies_the_mocks_deliveries_against_its_jwks() {
         .await
         .unwrap();
     let attempts = wait_for_attempts(&server, 4).await;
-    let rejected: Vec<_> = attempts[1..].iter().map(|a| (a.attempt, a.status)).collect();
+    let rejected: Vec<_> = attempts[1..]
+        .iter()
+        .map(|a| (a.attempt, a.status))
+        .collect();
     assert_eq!(rejected, [(1, Some(401)), (2, Some(401)), (3, Some(401))]);
 }
 
 /// Waits (up to 30 s, polling) until the mock has made `n` delivery attempts.
-async fn wait_for_attempts(
-    server: &MockServer,
-    n: usize,
-) -> Vec<fal_models::mock::WebhookAttempt> {
+async fn wait_for_attempts(server: &MockServer, n: usize) -> Vec<fal_models::mock::WebhookAttempt> {
     for _ in 0..3000 {
         let attempts = server.webhook_attempts();
         if attempts.len() >= n {

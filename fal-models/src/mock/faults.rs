@@ -290,11 +290,7 @@ mod tests {
             Fault::StreamDrop,
             Fault::FailJob(JobFailure::internal("boom: it broke")),
             Fault::FailJob(JobFailure::start_deadline()),
-            Fault::FailJob(JobFailure::validation(
-                "prompt",
-                "bad: word",
-                "value_error",
-            )),
+            Fault::FailJob(JobFailure::validation("prompt", "bad: word", "value_error")),
         ];
         for fault in faults {
             let text = fault.to_string();

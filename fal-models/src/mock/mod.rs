@@ -975,4 +975,3 @@ async fn spoil_body(
         .insert(header::CONTENT_LENGTH, bytes.len().into());
     response
 }
-

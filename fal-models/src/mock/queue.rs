@@ -165,7 +165,9 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 if let Some(b) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     out.push(b);
                     i += 3;
@@ -295,7 +297,9 @@ pub(super) fn on_request(
         );
     };
     match operation {
-        Operation::Status => json_response(200, &job.observe(&state.queue_url, request_id, logs, 0).0),
+        Operation::Status => {
+            json_response(200, &job.observe(&state.queue_url, request_id, logs, 0).0)
+        }
         Operation::StatusStream => {
             drop(jobs);
             status_stream(state.clone(), request_id.to_owned(), logs, stream_drop)

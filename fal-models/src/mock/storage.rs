@@ -68,7 +68,10 @@ impl Store {
     }
 
     fn next_key(&self, prefix: &str) -> String {
-        format!("{prefix}{:06x}", self.next.fetch_add(1, Ordering::Relaxed) + 1)
+        format!(
+            "{prefix}{:06x}",
+            self.next.fetch_add(1, Ordering::Relaxed) + 1
+        )
     }
 
     /// Reserves `files/{key}/{name}` and returns that path.
@@ -118,7 +121,8 @@ fn part_tag(data: &[u8]) -> String {
     let head = &data[..data.len().min(4096)];
     let tail = &data[data.len().saturating_sub(4096)..];
     let sample: Vec<u8> = data.iter().step_by(4096).copied().collect();
-    let tag = fnv(&(data.len() as u64).to_le_bytes()) ^ fnv(head).rotate_left(1)
+    let tag = fnv(&(data.len() as u64).to_le_bytes())
+        ^ fnv(head).rotate_left(1)
         ^ fnv(tail).rotate_left(2)
         ^ fnv(&sample).rotate_left(3);
     format!("\"{tag:016x}\"")
@@ -203,7 +207,14 @@ pub(super) fn handle(state: &super::State, req: StorageRequest<'_>) -> Response<
                 }),
             )
         }
-        ("POST", ["storage", "upload", kind @ ("initiate" | "initiate-multipart")]) => {
+        (
+            "POST",
+            [
+                "storage",
+                "upload",
+                kind @ ("initiate" | "initiate-multipart"),
+            ],
+        ) => {
             if let Some(denied) = super::check_key(state, req.headers) {
                 return denied;
             }
@@ -241,7 +252,10 @@ pub(super) fn handle(state: &super::State, req: StorageRequest<'_>) -> Response<
             let content_type = header("content-type").unwrap_or("application/octet-stream");
             let name = header("x-fal-file-name").unwrap_or("upload.bin");
             let path = store.put(name, content_type, req.body);
-            json_response(200, &json!({ "access_url": format!("{base}/files/{path}") }))
+            json_response(
+                200,
+                &json!({ "access_url": format!("{base}/files/{path}") }),
+            )
         }
         ("POST", ["files", "upload", "multipart"]) => {
             if !bearer_ok {
@@ -353,7 +367,10 @@ fn complete(store: &Store, base: &str, path: &str, upload_id: &str, body: &[u8])
     if let Some(file) = lock(&store.files).get_mut(path) {
         file.data = Some(data.into());
     }
-    json_response(200, &json!({ "access_url": format!("{base}/files/{path}") }))
+    json_response(
+        200,
+        &json!({ "access_url": format!("{base}/files/{path}") }),
+    )
 }
 
 /// `2026-01-01T00:00:00+00:00` (what Python's `datetime.fromisoformat` and RFC 3339 read).
@@ -491,15 +508,25 @@ mod tests {
                              "video_id": "https://not/a/file"});
         localize_output(&store, "http://m", &mut out);
         let url = out["video"]["url"].as_str().unwrap();
-        assert!(url.starts_with("http://m/files/") && url.ends_with("/out.mp4"), "{url}");
+        assert!(
+            url.starts_with("http://m/files/") && url.ends_with("/out.mp4"),
+            "{url}"
+        );
         let path = url.trim_start_matches("http://m/files/");
         let (kind, data) = store.get(path).unwrap();
         assert_eq!(kind, "video/mp4");
         assert_eq!(out["video"]["file_size"], json!(data.len()));
         let png = out["images"][0]["url"].as_str().unwrap();
-        let (kind, data) = store.get(png.trim_start_matches("http://m/files/")).unwrap();
+        let (kind, data) = store
+            .get(png.trim_start_matches("http://m/files/"))
+            .unwrap();
         assert_eq!((kind.as_str(), &data[..4]), ("image/png", &b"\x89PNG"[..]));
-        assert!(out["video_id"].as_str().unwrap().starts_with("http://m/files/"));
+        assert!(
+            out["video_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("http://m/files/")
+        );
     }
 
     #[test]
