@@ -1,5 +1,14 @@
 //! An endpoint as the mock server knows it: input validation against the OpenAPI document (fal's
 //! JSON Schema subset, errors in fal's 422 format) and an example output.
+//!
+//! Hand-written rather than the `jsonschema` crate, measured (debug build, 12 seed documents,
+//! 78 inputs): both reach the same verdict on every input (`tests/mock_validation.rs` keeps
+//! `jsonschema` as the oracle), and both are fast enough (25 us vs 7 us per validation, next to
+//! a loopback HTTP exchange). What `jsonschema` would not save: fal's 422 is pydantic's
+//! (`loc`, `msg`, `type`, `ctx`, one error per field, `required` at the field), so each
+//! JSON Schema error kind still needs its own translation, about as long as the checks here;
+//! OpenAPI 3.0 forms in fal's documents (`nullable`, boolean `exclusiveMinimum`) need
+//! rewriting first; and it adds 40 crates to the `mock` feature.
 
 use std::path::Path;
 
