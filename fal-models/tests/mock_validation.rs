@@ -37,7 +37,11 @@ fn cases(example: &Value) -> Vec<Value> {
     let fields = example.as_object().unwrap();
     for (name, value) in fields {
         let mut wrong_type = example.clone();
-        wrong_type[name] = if value.is_string() { json!(12345) } else { json!({"x": 1}) };
+        wrong_type[name] = if value.is_string() {
+            json!(12345)
+        } else {
+            json!({"x": 1})
+        };
         cases.push(wrong_type);
         let mut missing = example.clone();
         missing.as_object_mut().unwrap().remove(name);
@@ -96,5 +100,8 @@ fn the_mocks_validator_agrees_with_jsonschema_on_every_seed_document() {
             rejected += usize::from(!ours.is_empty());
         }
     }
-    assert!(checked > 100 && rejected > 50, "{checked} cases, {rejected} rejected");
+    assert!(
+        checked > 100 && rejected > 50,
+        "{checked} cases, {rejected} rejected"
+    );
 }

@@ -714,8 +714,14 @@ mod tests {
                 {"schema": {"$ref": "#/components/schemas/In"}}}}}}}
         }))
         .unwrap();
-        assert!(s.validate(&json!({"size": "square", "seed": null})).is_empty());
-        assert!(s.validate(&json!({"size": {"width": 5}, "seed": 3})).is_empty());
+        assert!(
+            s.validate(&json!({"size": "square", "seed": null}))
+                .is_empty()
+        );
+        assert!(
+            s.validate(&json!({"size": {"width": 5}, "seed": 3}))
+                .is_empty()
+        );
         let errors = s.validate(&json!({"size": {"width": 99999}, "seed": "x"}));
         assert_eq!(
             kinds(&errors),
