@@ -66,7 +66,8 @@ use crate::error::Operation;
 /// The key [`MockServer::client`] sends.
 pub const MOCK_KEY: &str = "mock-key";
 
-/// A fault to inject into the mock's answer to one request.
+/// A fault to inject into the mock's answer to one request. Each has a text form (`Display`,
+/// `FromStr`; see [`FaultSpec`]), the one `fal-mock --fault` reads.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Fault {
