@@ -3,8 +3,12 @@
 //!
 //! ```text
 //! cargo run -p fal-models --example webhook_receiver            # listens on 127.0.0.1:8080
-//! PORT=9000 FAL_JWKS_URL=http://127.0.0.1:9001/jwks.json cargo run -p fal-models --example webhook_receiver
+//! PORT=9000 FAL_JWKS_URL=http://127.0.0.1:9001/.well-known/jwks.json cargo run -p fal-models --example webhook_receiver
 //! ```
+//!
+//! Offline, against `fal-mock` (which signs its deliveries with its own key, published at the
+//! `FAL_JWKS_URL` it prints): start both, then submit with
+//! `fal_webhook=http://127.0.0.1:8080/fal/webhook`.
 //!
 //! Expose it publicly (a reverse proxy, a tunnel) and submit requests with
 //! `fal_webhook=https://your.host/fal/webhook`. The receiver answers:
@@ -80,16 +84,23 @@ async fn receive(
     (StatusCode::OK, "ok".into())
 }
 
+/// The receiver's routes: `POST /fal/webhook`. (The test `tests/webhook_receiver.rs` serves
+/// this same router.)
+pub fn app(verifier: Verifier) -> Router {
+    Router::new()
+        .route("/fal/webhook", post(receive))
+        .with_state(verifier)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = Verifier::builder();
+    // `fal-mock` prints FAL_JWKS_URL: its deliveries are signed with its own key.
     if let Ok(url) = std::env::var("FAL_JWKS_URL") {
         builder = builder.jwks_url(url);
     }
     let verifier = builder.build()?;
-    let app = Router::new()
-        .route("/fal/webhook", post(receive))
-        .with_state(verifier);
+    let app = app(verifier);
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".into());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("listening on http://{}/fal/webhook", listener.local_addr()?);

@@ -1,93 +1,100 @@
 //! `fal-mock`: runs the fal-compatible mock server from the command line, so the examples (or
-//! any fal client) can run offline.
+//! any fal client: Rust, Python, JS) can run offline.
 //!
 //! ```text
 //! cargo run -p fal-models --features mock --bin fal-mock -- --schemas schemas --port 8080
 //! ```
-//! then, in another shell, export the printed `FAL_QUEUE_URL`, `FAL_RUN_URL` and `FAL_KEY`.
+//! then, in another shell, export the variables it prints (`FAL_KEY`, `FAL_QUEUE_URL`,
+//! `FAL_RUN_URL`, `FAL_REST_URL`, `FAL_CDN_URL`, `FAL_JWKS_URL`).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fal_models::mock::MockServer;
+use clap::Parser;
+use fal_models::mock::{FaultSpec, MockServer};
 
-const USAGE: &str = "\
-usage: fal-mock [options]
-  --schemas DIR           folder of fal OpenAPI documents, searched recursively (default: schemas)
-  --port N                queue port (default: any free port)
-  --run-port N            sync-run port (default: any free port)
-  --queue-steps N         status answers a job spends IN_QUEUE (default 1)
-  --progress-steps N      status answers a job spends IN_PROGRESS, one log line each (default 2)
-  --stream-interval-ms N  pause between status stream events (default 200)
-  --key KEY               accept only this key (default: any)";
-
+/// An offline fal: the queue, sync runs, storage uploads, file downloads and signed webhooks,
+/// for the endpoints of the given OpenAPI documents.
+#[derive(Parser, Debug)]
+#[command(name = "fal-mock", version, after_help = FAULT_HELP)]
 struct Args {
+    /// Folder of fal OpenAPI documents, searched recursively.
+    #[arg(long, default_value = "schemas")]
     schemas: String,
+    /// Queue port (also storage, files and the webhook JWKS); 0 picks a free port.
+    #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Sync-run port; 0 picks a free port.
+    #[arg(long, default_value_t = 0)]
     run_port: u16,
+    /// Status answers a job spends IN_QUEUE.
+    #[arg(long, default_value_t = 1)]
     queue_steps: usize,
+    /// Status answers a job spends IN_PROGRESS, one log line each.
+    #[arg(long, default_value_t = 2)]
     progress_steps: usize,
-    stream_interval: Duration,
+    /// Pause between status stream events (and between the steps of a webhook job), in ms.
+    #[arg(long, default_value_t = 200)]
+    stream_interval_ms: u64,
+    /// Accept only this key (default: any `Key ...`).
+    #[arg(long)]
     key: Option<String>,
+    /// Inject a fault, e.g. `status=too-many-requests:2*3` (repeatable; grammar below).
+    #[arg(long = "fault", value_name = "RULE", value_parser = parse_fault)]
+    faults: Vec<FaultSpec>,
+    /// Keep the documents' example output URLs (on the internet) instead of serving
+    /// placeholder files from the mock.
+    #[arg(long)]
+    remote_output_urls: bool,
+    /// Retries of a failed webhook delivery.
+    #[arg(long, default_value_t = 3)]
+    webhook_retries: u32,
+    /// Wait before the first webhook retry, in ms (doubled after each).
+    #[arg(long, default_value_t = 500)]
+    webhook_backoff_ms: u64,
+    /// Deliver webhooks to non-loopback hosts too.
+    #[arg(long)]
+    webhooks_to_any_host: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        schemas: "schemas".into(),
-        port: 0,
-        run_port: 0,
-        queue_steps: 1,
-        progress_steps: 2,
-        stream_interval: Duration::from_millis(200),
-        key: None,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "-h" || flag == "--help" {
-            return Err(String::new());
-        }
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        let number = |v: &str| {
-            v.parse::<u64>()
-                .map_err(|_| format!("{flag}: not a number: {v}"))
-        };
-        match flag.as_str() {
-            "--schemas" => args.schemas = value,
-            "--port" => args.port = number(&value)? as u16,
-            "--run-port" => args.run_port = number(&value)? as u16,
-            "--queue-steps" => args.queue_steps = number(&value)? as usize,
-            "--progress-steps" => args.progress_steps = number(&value)? as usize,
-            "--stream-interval-ms" => args.stream_interval = Duration::from_millis(number(&value)?),
-            "--key" => args.key = Some(value),
-            _ => return Err(format!("unknown option {flag}")),
-        }
-    }
-    Ok(args)
+const FAULT_HELP: &str = "\
+Fault rules (--fault), the text form of fal_models::mock::FaultSpec:
+  RULE      = OPERATION=FAULT[*TIMES]
+  OPERATION = submit | status | status-stream | result | cancel | run
+  FAULT     = reset | reset-after-handling | start-deadline | malformed-body | stream-drop
+            | too-many-requests[:SECS] | server-error:STATUS
+            | respond:STATUS[+NAME=VALUE...][:BODY]
+            | truncated-body[:BYTES] | slow-body:MILLISECONDS
+            | fail-job:internal[:MESSAGE] | fail-job:start-deadline
+            | fail-job:validation:FIELD[:MESSAGE]";
+
+fn parse_fault(s: &str) -> Result<FaultSpec, String> {
+    s.parse()
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("fal-mock: {message}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let mut builder = MockServer::builder()
         .queue_steps(args.queue_steps)
         .progress_steps(args.progress_steps)
-        .stream_interval(args.stream_interval)
+        .stream_interval(Duration::from_millis(args.stream_interval_ms))
+        .local_output_files(!args.remote_output_urls)
+        .webhook_retries(
+            args.webhook_retries,
+            Duration::from_millis(args.webhook_backoff_ms),
+        )
+        .webhooks_to_any_host(args.webhooks_to_any_host)
         .addresses(
             SocketAddr::from(([127, 0, 0, 1], args.port)),
             SocketAddr::from(([127, 0, 0, 1], args.run_port)),
         );
     if let Some(key) = &args.key {
         builder = builder.require_key(key.clone());
+    }
+    for fault in &args.faults {
+        builder = builder.fault(fault.clone());
     }
     let server = match builder.schemas_dir(&args.schemas) {
         Ok(builder) => builder.start().await,
@@ -107,12 +114,19 @@ async fn main() -> ExitCode {
     for id in server.endpoint_ids() {
         println!("  {id}");
     }
+    for fault in &args.faults {
+        println!("  fault: {fault}");
+    }
+    // Everything a client needs: the Rust client reads the first four; the Python and JS
+    // conformance scripts (conformance/) read all of them.
+    let key = args.key.as_deref().unwrap_or(fal_models::mock::MOCK_KEY);
+    println!("export FAL_KEY={key}");
     println!("export FAL_QUEUE_URL={}", server.queue_url());
     println!("export FAL_RUN_URL={}", server.run_url());
-    println!(
-        "export FAL_KEY={}",
-        args.key.as_deref().unwrap_or(fal_models::mock::MOCK_KEY)
-    );
+    println!("export FAL_REST_URL={}", server.rest_url());
+    println!("export FAL_CDN_URL={}", server.cdn_url());
+    println!("export FAL_JWKS_URL={}", server.jwks_url());
+    println!("# fal-mock ready");
     // Serve until the process is stopped (Ctrl-C).
     std::future::pending::<()>().await;
     ExitCode::SUCCESS

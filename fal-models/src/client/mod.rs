@@ -199,7 +199,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Reads `FAL_QUEUE_URL` and `FAL_RUN_URL` when set (to point at a proxy or a mock server).
+    /// Reads the base URLs from the environment when set (to point at a proxy or at
+    /// `fal-mock`, which prints them): `FAL_QUEUE_URL` (queue, default
+    /// `https://queue.fal.run`), `FAL_RUN_URL` (sync run, default `https://fal.run`) and
+    /// `FAL_REST_URL` (storage uploads, default `https://rest.fal.ai`).
     pub fn urls_from_env(mut self) -> Self {
         if let Ok(url) = std::env::var("FAL_QUEUE_URL") {
             self.queue_url = url;
@@ -371,7 +374,8 @@ pub enum CancelOutcome {
 
 impl Client {
     /// A client with the key from `FAL_KEY` (or `FAL_KEY_ID` + `FAL_KEY_SECRET`) and the base
-    /// URLs from `FAL_QUEUE_URL` / `FAL_RUN_URL` when set, else fal's hosts.
+    /// URLs from `FAL_QUEUE_URL` / `FAL_RUN_URL` / `FAL_REST_URL` when set, else fal's hosts
+    /// (see [`ClientBuilder::urls_from_env`]).
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::default()
             .key_from_env()

@@ -24,10 +24,25 @@
 //! Jobs advance one step per status answer (or per stream event): `queue_steps` answers
 //! `IN_QUEUE` (positions counting down), then `progress_steps` answers `IN_PROGRESS` with one
 //! new log line each, then `COMPLETED`.
+//!
+//! Besides the queue, the queue address also serves fal's storage (token route, CDN v3
+//! uploads, the upload routes of the official clients, the uploaded files) and the JWKS of the
+//! key the mock signs webhook deliveries with: use [`MockServer::rest_url`] as `FAL_REST_URL`.
+//! A submit with `fal_webhook` runs on its own and its result is delivered there, signed.
+//!
+//! Modules: `queue` (the queue protocol and its wire shapes), `storage` (uploads and files),
+//! `webhooks` (signed deliveries), `faults` (the text form of fault injection), `schema`
+//! (input validation and example outputs).
 
+mod faults;
+mod queue;
 mod schema;
+mod storage;
+mod webhooks;
 
+pub use faults::{FaultSpec, operation_name};
 pub use schema::EndpointSpec;
+pub use webhooks::{MOCK_USER_ID, WebhookAttempt};
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -45,13 +60,14 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::client::{Client, ClientBuilder, RetryPolicy, queue_app_path};
+use crate::client::{Client, ClientBuilder, RetryPolicy};
 use crate::error::Operation;
 
 /// The key [`MockServer::client`] sends.
 pub const MOCK_KEY: &str = "mock-key";
 
-/// A fault to inject into the mock's answer to one request.
+/// A fault to inject into the mock's answer to one request. Each has a text form (`Display`,
+/// `FromStr`; see [`FaultSpec`]), the one `fal-mock --fault` reads.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -199,6 +215,9 @@ pub struct MockServerBuilder {
     key: Option<String>,
     queue_addr: SocketAddr,
     run_addr: SocketAddr,
+    faults: Vec<FaultSpec>,
+    local_output_files: bool,
+    webhooks: webhooks::WebhookSettings,
 }
 
 impl Default for MockServerBuilder {
@@ -212,6 +231,9 @@ impl Default for MockServerBuilder {
             key: None,
             queue_addr: any_port,
             run_addr: any_port,
+            faults: Vec::new(),
+            local_output_files: false,
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -287,6 +309,35 @@ impl MockServerBuilder {
         self
     }
 
+    /// Injects faults from the start (see [`FaultSpec`] for the text form).
+    pub fn fault(mut self, spec: FaultSpec) -> Self {
+        self.faults.push(spec);
+        self
+    }
+
+    /// Rewrites the URLs in the documents' example outputs to placeholder files this server
+    /// serves (right content type, a few bytes), so downloads work offline (default off, so
+    /// outputs are the documents' examples verbatim; `fal-mock` turns it on).
+    pub fn local_output_files(mut self, on: bool) -> Self {
+        self.local_output_files = on;
+        self
+    }
+
+    /// Webhook deliveries are retried `retries` times after a failed attempt (no answer or a
+    /// non-2xx answer), waiting `backoff`, doubled after each attempt (default 3, 100 ms).
+    pub fn webhook_retries(mut self, retries: u32, backoff: Duration) -> Self {
+        self.webhooks.retries = retries;
+        self.webhooks.backoff = backoff;
+        self
+    }
+
+    /// Delivers webhooks to any host, not only to loopback addresses (the default keeps a
+    /// test's stray `fal_webhook=https://...` from leaving the machine).
+    pub fn webhooks_to_any_host(mut self, on: bool) -> Self {
+        self.webhooks.any_host = on;
+        self
+    }
+
     /// Binds both listeners and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<MockServer, MockError> {
         let bind = |addr| async move {
@@ -302,23 +353,53 @@ impl MockServerBuilder {
         let run_addr = run_listener
             .local_addr()
             .map_err(|e| MockError(e.to_string()))?;
+        let queue_url = format!("http://{queue_addr}");
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()).rotate_left(32)
+            ^ u64::from(queue_addr.port());
+        let store = storage::Store::new(seed);
+        let local_files = self.local_output_files;
         let endpoints = self
             .endpoints
             .into_iter()
-            .map(|spec| (spec.endpoint_id().to_owned(), Arc::new(spec)))
+            .map(|spec| {
+                let spec = if local_files && spec.has_document() {
+                    let mut output = spec.example_output().clone();
+                    storage::localize_output(&store, &queue_url, &mut output);
+                    spec.output(output)
+                } else {
+                    spec
+                };
+                (spec.endpoint_id().to_owned(), Arc::new(spec))
+            })
+            .collect();
+        let faults = self
+            .faults
+            .into_iter()
+            .map(|spec| FaultRule {
+                operation: spec.operation,
+                fault: spec.fault,
+                remaining: spec.times.max(1),
+            })
             .collect();
         let state = Arc::new(State {
-            queue_url: format!("http://{queue_addr}"),
+            queue_url,
             endpoints,
             queue_steps: self.queue_steps,
             progress_steps: self.progress_steps,
             stream_interval: self.stream_interval,
             key: self.key,
             jobs: Mutex::default(),
-            faults: Mutex::default(),
+            faults: Mutex::new(faults),
             log: Mutex::default(),
             next_id: AtomicU64::new(1),
             connections: AtomicU64::new(0),
+            store,
+            signer: webhooks::Signer::new(seed),
+            webhooks: self.webhooks,
+            webhook_log: Mutex::default(),
         });
         let tasks = vec![
             tokio::spawn(accept_loop(queue_listener, state.clone(), Host::Queue)),
@@ -389,6 +470,39 @@ impl MockServer {
         format!("http://{}", self.run_addr)
     }
 
+    /// The REST base URL for storage (stands for `https://rest.fal.ai`; the queue address).
+    pub fn rest_url(&self) -> String {
+        self.queue_url()
+    }
+
+    /// The CDN base URL for uploads (stands for `https://v3.fal.media`; the queue address).
+    pub fn cdn_url(&self) -> String {
+        self.queue_url()
+    }
+
+    /// Where the mock publishes the public key of its webhook signatures (a JWKS): point
+    /// `webhook::Verifier::builder().jwks_url(..)` here.
+    pub fn jwks_url(&self) -> String {
+        format!("{}/.well-known/jwks.json", self.queue_url())
+    }
+
+    /// The public key the mock signs webhook deliveries with.
+    pub fn webhook_verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.state.signer.verifying_key()
+    }
+
+    /// Every webhook delivery attempt so far, in order.
+    pub fn webhook_attempts(&self) -> Vec<WebhookAttempt> {
+        lock(&self.state.webhook_log).clone()
+    }
+
+    /// The content type and bytes of a file the mock serves (an upload or an example output),
+    /// by its URL.
+    pub fn file(&self, url: &str) -> Option<(String, bytes::Bytes)> {
+        let path = url.strip_prefix(&format!("{}/files/", self.queue_url()))?;
+        self.state.store.get(path)
+    }
+
     /// A client builder pointed at this server, with key [`MOCK_KEY`] and a fast retry policy
     /// (5 ms doubling, no jitter, 3 retries) so tests stay quick.
     pub fn client_builder(&self) -> ClientBuilder {
@@ -396,6 +510,7 @@ impl MockServer {
             .key(self.state.key.clone().unwrap_or_else(|| MOCK_KEY.into()))
             .queue_url(self.queue_url())
             .run_url(self.run_url())
+            .rest_url(self.rest_url())
             .retry(
                 RetryPolicy::default()
                     .initial_backoff(Duration::from_millis(5))
@@ -435,6 +550,11 @@ impl MockServer {
             fault,
             remaining: times,
         });
+    }
+
+    /// Injects a fault rule (see [`FaultSpec`]; `"status=server-error:503*2".parse()`).
+    pub fn inject_spec(&self, spec: FaultSpec) {
+        self.inject_times(spec.operation, spec.fault, spec.times.max(1));
     }
 
     /// Removes all pending faults.
@@ -496,11 +616,15 @@ struct State {
     progress_steps: usize,
     stream_interval: Duration,
     key: Option<String>,
-    jobs: Mutex<HashMap<String, Job>>,
+    jobs: Mutex<HashMap<String, queue::Job>>,
     faults: Mutex<Vec<FaultRule>>,
     log: Mutex<Vec<RecordedRequest>>,
     next_id: AtomicU64,
     connections: AtomicU64,
+    store: storage::Store,
+    signer: webhooks::Signer,
+    webhooks: webhooks::WebhookSettings,
+    webhook_log: Mutex<Vec<WebhookAttempt>>,
 }
 
 impl State {
@@ -513,74 +637,6 @@ impl State {
             faults.remove(i);
         }
         Some(fault)
-    }
-}
-
-struct Job {
-    endpoint_id: String,
-    output: Value,
-    step: usize,
-    queue_steps: usize,
-    progress_steps: usize,
-    cancelled: bool,
-    failure: Option<JobFailure>,
-}
-
-impl Job {
-    fn completed(&self) -> bool {
-        self.cancelled || self.step >= self.queue_steps + self.progress_steps
-    }
-
-    /// The status at the current step, with log lines from `first_log` on; advances one step.
-    fn observe(&mut self, request_id: &str, logs: bool, first_log: usize) -> (Value, usize, bool) {
-        let completed = self.completed();
-        let (status, log_count) = if completed {
-            (
-                "COMPLETED",
-                self.step
-                    .saturating_sub(self.queue_steps)
-                    .min(self.progress_steps),
-            )
-        } else if self.step < self.queue_steps {
-            ("IN_QUEUE", 0)
-        } else {
-            ("IN_PROGRESS", self.step - self.queue_steps + 1)
-        };
-        let log_count = if completed && !self.cancelled {
-            self.progress_steps
-        } else {
-            log_count
-        };
-        let mut body = json!({ "status": status, "request_id": request_id });
-        if status == "IN_QUEUE" {
-            body["queue_position"] = json!(self.queue_steps - 1 - self.step);
-        }
-        if logs {
-            let lines: Vec<Value> = (first_log.min(log_count)..log_count)
-                .map(|i| {
-                    json!({
-                        "message": format!("mock: step {} of {}", i + 1, self.progress_steps),
-                        "level": "INFO",
-                        "source": "user",
-                        "timestamp": format!("2026-01-01T00:00:{:02}Z", i % 60),
-                    })
-                })
-                .collect();
-            body["logs"] = Value::Array(lines);
-        }
-        if completed {
-            body["metrics"] = json!({ "inference_time": 0.01 });
-            if self.cancelled {
-                body["error"] = json!("Request was cancelled");
-                body["error_type"] = json!("request_cancelled");
-            } else if let Some(failure) = &self.failure {
-                body["error"] = json!(failure.message);
-                body["error_type"] = json!(failure.error_type);
-            }
-        } else {
-            self.step += 1;
-        }
-        (body, log_count, completed)
     }
 }
 
@@ -686,6 +742,10 @@ fn detail(status: u16, text: &str) -> Response<Body> {
     json_response(status, &json!({ "detail": text }))
 }
 
+/// The largest request body read (a single upload goes up to the clients' multipart
+/// threshold of 100 MB).
+const MAX_BODY: usize = 128 << 20;
+
 async fn handle(
     state: Arc<State>,
     host: Host,
@@ -693,11 +753,32 @@ async fn handle(
     request: Request<Body>,
 ) -> Response<Body> {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .unwrap_or_default()
-        .to_vec();
-    let target = route(host, &parts.method, parts.uri.path());
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(body) => body,
+        Err(e) => return detail(413, &format!("request body not read: {e}")),
+    };
+    let path = parts.uri.path();
+    let query = parts.uri.query().unwrap_or("");
+    if host == Host::Queue && storage::is_storage_path(path) {
+        lock(&state.log).push(RecordedRequest {
+            operation: None,
+            method: parts.method.to_string(),
+            path: path.to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: headers_of(&parts.headers),
+            // Uploads can be large; the log keeps their size, not their bytes.
+            body: Vec::new(),
+        });
+        let request = storage::StorageRequest {
+            method: &parts.method,
+            path,
+            query,
+            headers: &parts.headers,
+            body,
+        };
+        return storage::handle(&state, request);
+    }
+    let target = route(host, &parts.method, path);
     let operation = target.as_ref().map(|t| match t {
         Target::Submit { .. } => Operation::Submit,
         Target::Run { .. } => Operation::Run,
@@ -706,21 +787,42 @@ async fn handle(
     lock(&state.log).push(RecordedRequest {
         operation,
         method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
+        path: path.to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: headers_of(&parts.headers),
-        body: body.clone(),
+        body: body.to_vec(),
     });
+    // fal puts the request id on its answers; requests without one get a fresh id.
+    let known_id = match &target {
+        Some(Target::Request { request_id, .. }) => Some(request_id.clone()),
+        _ => None,
+    };
+    let mut response = answer(&state, target, operation, &parts, &body, &kill).await;
+    if !response.headers().contains_key(queue::REQUEST_ID_HEADER) {
+        let id = known_id.unwrap_or_else(|| queue::new_request_id(&state));
+        queue::set_request_id(&mut response, &id);
+    }
+    response
+}
+
+async fn answer(
+    state: &Arc<State>,
+    target: Option<Target>,
+    operation: Option<Operation>,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    kill: &Notify,
+) -> Response<Body> {
     let (Some(target), Some(operation)) = (target, operation) else {
         return detail(404, "Not Found");
     };
-    if let Some(denied) = check_key(&state, &parts.headers) {
+    if let Some(denied) = check_key(state, &parts.headers) {
         return denied;
     }
     let fault = state.take_fault(operation);
     // Faults that replace the answer without acting on the request.
     match &fault {
-        Some(Fault::Reset) => return drop_connection(&kill).await,
+        Some(Fault::Reset) => return drop_connection(kill).await,
         Some(Fault::Respond {
             status,
             headers,
@@ -759,20 +861,22 @@ async fn handle(
         .split('&')
         .any(|pair| pair == "logs=1" || pair == "logs=true");
     let response = match target {
-        Target::Submit { endpoint_id } => submit(&state, &endpoint_id, &body, fault.as_ref()),
-        Target::Run { endpoint_id } => run(&state, &endpoint_id, &body),
+        Target::Submit { endpoint_id } => {
+            queue::submit(state, &endpoint_id, body, query, fault.as_ref())
+        }
+        Target::Run { endpoint_id } => queue::run(state, &endpoint_id, body),
         Target::Request {
             app,
             request_id,
             operation,
         } => {
             let stream_drop = fault == Some(Fault::StreamDrop);
-            on_request(&state, &app, &request_id, operation, logs, stream_drop)
+            queue::on_request(state, &app, &request_id, operation, logs, stream_drop)
         }
     };
     // Faults that spoil an answer after the request was acted on.
     match fault {
-        Some(Fault::ResetAfterHandling) => drop_connection(&kill).await,
+        Some(Fault::ResetAfterHandling) => drop_connection(kill).await,
         Some(Fault::TruncatedBody) => spoil_body(response, None, None).await,
         Some(Fault::TruncatedBodyAfter(n)) => spoil_body(response, Some(n), None).await,
         Some(Fault::SlowBody(delay)) => spoil_body(response, None, Some(delay)).await,
@@ -871,188 +975,4 @@ async fn spoil_body(
         .headers_mut()
         .insert(header::CONTENT_LENGTH, bytes.len().into());
     response
-}
-
-fn validation_response(errors: &[crate::error::FieldError]) -> Response<Body> {
-    json_response(422, &json!({ "detail": errors }))
-}
-
-/// The request body as JSON, or fal's 422 for a body that is not JSON.
-fn parse_input(body: &[u8]) -> Result<Value, Box<Response<Body>>> {
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(json_response(
-            422,
-            &json!({ "detail": [{
-                "loc": ["body"], "msg": format!("JSON decode error: {e}"), "type": "json_invalid"
-            }]}),
-        ))
-    })
-}
-
-fn submit(state: &State, endpoint_id: &str, body: &[u8], fault: Option<&Fault>) -> Response<Body> {
-    let Some(spec) = state.endpoints.get(endpoint_id) else {
-        return detail(404, &format!("Application '{endpoint_id}' not found"));
-    };
-    let input = match parse_input(body) {
-        Ok(input) => input,
-        Err(response) => return *response,
-    };
-    let errors = spec.validate(&input);
-    if !errors.is_empty() {
-        return validation_response(&errors);
-    }
-    let n = state.next_id.fetch_add(1, Ordering::Relaxed);
-    let request_id = format!(
-        "{n:08x}-6d6f-636b-0000-{:012x}",
-        n.wrapping_mul(0x9e37_79b9)
-    );
-    let failure = match fault {
-        Some(Fault::FailJob(failure)) => Some(failure.clone()),
-        _ => None,
-    };
-    lock(&state.jobs).insert(
-        request_id.clone(),
-        Job {
-            endpoint_id: endpoint_id.to_owned(),
-            output: spec.example_output().clone(),
-            step: 0,
-            queue_steps: state.queue_steps,
-            progress_steps: state.progress_steps,
-            cancelled: false,
-            failure,
-        },
-    );
-    let base = format!(
-        "{}/{}/requests/{request_id}",
-        state.queue_url,
-        queue_app_path(endpoint_id)
-    );
-    json_response(
-        200,
-        &json!({
-            "status": "IN_QUEUE",
-            "request_id": request_id,
-            "response_url": base,
-            "status_url": format!("{base}/status"),
-            "cancel_url": format!("{base}/cancel"),
-            "queue_position": state.queue_steps.saturating_sub(1),
-        }),
-    )
-}
-
-fn run(state: &State, endpoint_id: &str, body: &[u8]) -> Response<Body> {
-    let Some(spec) = state.endpoints.get(endpoint_id) else {
-        return detail(404, &format!("Application '{endpoint_id}' not found"));
-    };
-    let input = match parse_input(body) {
-        Ok(input) => input,
-        Err(response) => return *response,
-    };
-    let errors = spec.validate(&input);
-    if !errors.is_empty() {
-        return validation_response(&errors);
-    }
-    json_response(200, spec.example_output())
-}
-
-fn on_request(
-    state: &Arc<State>,
-    app: &str,
-    request_id: &str,
-    operation: Operation,
-    logs: bool,
-    stream_drop: bool,
-) -> Response<Body> {
-    let mut jobs = lock(&state.jobs);
-    // fal serves requests under `owner/alias` only: the full endpoint path is a 404 there.
-    let Some(job) = jobs
-        .get_mut(request_id)
-        .filter(|job| queue_app_path(&job.endpoint_id) == app)
-    else {
-        return detail(
-            404,
-            &format!("Request '{request_id}' not found under '{app}'"),
-        );
-    };
-    match operation {
-        Operation::Status => json_response(200, &job.observe(request_id, logs, 0).0),
-        Operation::StatusStream => {
-            drop(jobs);
-            status_stream(state.clone(), request_id.to_owned(), logs, stream_drop)
-        }
-        Operation::Result => {
-            if !job.completed() {
-                return detail(400, "Request is still in progress");
-            }
-            if job.cancelled {
-                return detail(400, "Request was cancelled");
-            }
-            match &job.failure {
-                Some(failure) if failure.start_deadline => start_deadline_response(),
-                Some(failure) => {
-                    let mut response =
-                        json_response(failure.status, &json!({ "detail": failure.detail }));
-                    if let Some(kind) = failure
-                        .error_type
-                        .as_deref()
-                        .and_then(|t| header::HeaderValue::from_str(t).ok())
-                    {
-                        response.headers_mut().insert("x-fal-error-type", kind);
-                    }
-                    response
-                }
-                None => json_response(200, &job.output),
-            }
-        }
-        Operation::Cancel => {
-            if job.completed() {
-                json_response(400, &json!({ "status": "ALREADY_COMPLETED" }))
-            } else {
-                job.cancelled = true;
-                json_response(202, &json!({ "status": "CANCELLATION_REQUESTED" }))
-            }
-        }
-        Operation::Submit | Operation::Run => detail(405, "Method Not Allowed"),
-    }
-}
-
-/// Server-sent events: one status per step (the first with all logs so far, later ones with
-/// new lines only) until `COMPLETED`.
-fn status_stream(
-    state: Arc<State>,
-    request_id: String,
-    logs: bool,
-    drop_early: bool,
-) -> Response<Body> {
-    let (tx, rx) = futures::channel::mpsc::unbounded::<Result<String, Infallible>>();
-    tokio::spawn(async move {
-        let mut logs_sent = 0;
-        loop {
-            let observed = lock(&state.jobs)
-                .get_mut(&request_id)
-                .map(|job| job.observe(&request_id, logs, logs_sent));
-            let Some((event, log_count, completed)) = observed else {
-                break;
-            };
-            logs_sent = log_count;
-            if tx.unbounded_send(Ok(format!("data: {event}\n\n"))).is_err()
-                || completed
-                || drop_early
-            {
-                break;
-            }
-            if state.stream_interval.is_zero() {
-                // A zero sleep still waits for the timer wheel (about 1 ms).
-                tokio::task::yield_now().await;
-            } else {
-                tokio::time::sleep(state.stream_interval).await;
-            }
-        }
-    });
-    Response::builder()
-        .status(200)
-        .header(header::CONTENT_TYPE, "text/event-stream")
-        .header(header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(rx))
-        .expect("a valid response")
 }

@@ -1,5 +1,14 @@
 //! An endpoint as the mock server knows it: input validation against the OpenAPI document (fal's
 //! JSON Schema subset, errors in fal's 422 format) and an example output.
+//!
+//! Hand-written rather than the `jsonschema` crate, measured (debug build, 12 seed documents,
+//! 78 inputs): both reach the same verdict on every input (`tests/mock_validation.rs` keeps
+//! `jsonschema` as the oracle), and both are fast enough (25 us vs 7 us per validation, next to
+//! a loopback HTTP exchange). What `jsonschema` would not save: fal's 422 is pydantic's
+//! (`loc`, `msg`, `type`, `ctx`, one error per field, `required` at the field), so each
+//! JSON Schema error kind still needs its own translation, about as long as the checks here;
+//! OpenAPI 3.0 forms in fal's documents (`nullable`, boolean `exclusiveMinimum`) need
+//! rewriting first; and it adds 40 crates to the `mock` feature.
 
 use std::path::Path;
 
@@ -85,6 +94,11 @@ impl EndpointSpec {
         self
     }
 
+    /// Whether the endpoint was read from an OpenAPI document.
+    pub fn has_document(&self) -> bool {
+        self.document.is_some()
+    }
+
     /// The endpoint id.
     pub fn endpoint_id(&self) -> &str {
         &self.endpoint_id
@@ -155,9 +169,8 @@ impl EndpointSpec {
                 self.check_union(branches, value, loc, errors, depth);
             }
         }
-        if !self.check_type(schema, value, loc, errors) {
-            return;
-        }
+        // A literal is checked before the type, as pydantic's `Literal` does: a value of the
+        // wrong type gets `literal_error`, not `string_type`.
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
             if !allowed.iter().any(|a| json_eq(a, value)) {
                 errors.push(literal_error(loc, allowed));
@@ -170,6 +183,9 @@ impl EndpointSpec {
                 return;
             }
         }
+        if !self.check_type(schema, value, loc, errors) {
+            return;
+        }
         match value {
             Value::Number(n) => check_bounds(schema, n.as_f64().unwrap_or(0.0), loc, errors),
             Value::String(s) => check_length(schema, s.chars().count(), loc, errors),
@@ -179,7 +195,10 @@ impl EndpointSpec {
         }
     }
 
-    /// Valid if one branch accepts; otherwise report the errors of the closest branch.
+    /// Valid if one branch accepts. Otherwise, like pydantic's unions (fal's 422s come from
+    /// pydantic): `Optional[X]` (one branch besides `null`) reports X's errors as they are; a
+    /// union of several reports every branch's errors, each under the branch's label
+    /// (`["body", "image_size", "ImageSize", "width"]`, `[..., "literal['square','square_hd']"]`).
     fn check_union(
         &self,
         branches: &[Value],
@@ -188,24 +207,66 @@ impl EndpointSpec {
         errors: &mut Vec<FieldError>,
         depth: usize,
     ) {
-        let mut best: Option<Vec<FieldError>> = None;
+        let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null");
+        let mut failed = Vec::new();
         for branch in branches {
             let mut branch_errors = Vec::new();
             self.check(branch, value, loc, &mut branch_errors, depth + 1);
             if branch_errors.is_empty() {
                 return;
             }
-            // Prefer errors deeper in the value (the branch whose type matched).
-            let deeper =
-                |errs: &Vec<FieldError>| errs.iter().map(|e| e.loc.len()).max().unwrap_or(0);
-            if best
-                .as_ref()
-                .is_none_or(|b| deeper(&branch_errors) > deeper(b))
-            {
-                best = Some(branch_errors);
+            if !is_null(branch) {
+                failed.push((branch, branch_errors));
             }
         }
-        errors.extend(best.unwrap_or_default());
+        if failed.len() == 1 {
+            errors.extend(failed.pop().map(|(_, e)| e).unwrap_or_default());
+            return;
+        }
+        let at = loc.len();
+        for (branch, branch_errors) in failed {
+            let label = LocSegment::from(self.union_label(branch, 0).as_str());
+            errors.extend(branch_errors.into_iter().map(|mut e| {
+                e.loc.insert(at.min(e.loc.len()), label.clone());
+                e
+            }));
+        }
+    }
+
+    /// pydantic's name for a union member: the model's name, `str`, `int`, `literal['a','b']`.
+    fn union_label(&self, branch: &Value, depth: usize) -> String {
+        if let Some(reference) = branch.get("$ref").and_then(Value::as_str) {
+            return reference.rsplit('/').next().unwrap_or(reference).to_owned();
+        }
+        let literal = branch
+            .get("enum")
+            .and_then(Value::as_array)
+            .cloned()
+            .or_else(|| branch.get("const").map(|c| vec![c.clone()]));
+        if let Some(values) = literal {
+            let shown: Vec<String> = values
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => format!("'{s}'"),
+                    other => other.to_string(),
+                })
+                .collect();
+            return format!("literal[{}]", shown.join(","));
+        }
+        match branch.get("type").and_then(Value::as_str) {
+            Some("string") => "str".into(),
+            Some("integer") => "int".into(),
+            Some("number") => "float".into(),
+            Some("boolean") => "bool".into(),
+            Some("array") if depth < 4 => {
+                let item = branch
+                    .get("items")
+                    .map_or_else(|| "any".into(), |i| self.union_label(i, depth + 1));
+                format!("list[{item}]")
+            }
+            Some("object") => "dict[str,any]".into(),
+            _ => "any".into(),
+        }
     }
 
     /// Checks `type`; returns whether the value has an allowed type (further checks make sense).
@@ -634,6 +695,45 @@ mod tests {
         );
         let prompt = errors.iter().find(|e| e.field() == "prompt").unwrap();
         assert_eq!(prompt.msg, "String should have at least 1 character");
+    }
+
+    #[test]
+    fn a_union_reports_every_branch_under_its_label_an_optional_only_its_value() {
+        let s = EndpointSpec::from_document(json!({
+            "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
+            "components": {"schemas": {
+                "In": {"type": "object", "properties": {
+                    "size": {"anyOf": [{"$ref": "#/components/schemas/ImageSize"},
+                                       {"type": "string", "enum": ["square", "square_hd"]}]},
+                    "seed": {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+                }},
+                "ImageSize": {"type": "object", "required": ["width"],
+                              "properties": {"width": {"type": "integer", "maximum": 14142}}}
+            }},
+            "paths": {"/acme/app": {"post": {"requestBody": {"content": {"application/json":
+                {"schema": {"$ref": "#/components/schemas/In"}}}}}}}
+        }))
+        .unwrap();
+        assert!(
+            s.validate(&json!({"size": "square", "seed": null}))
+                .is_empty()
+        );
+        assert!(
+            s.validate(&json!({"size": {"width": 5}, "seed": 3}))
+                .is_empty()
+        );
+        let errors = s.validate(&json!({"size": {"width": 99999}, "seed": "x"}));
+        assert_eq!(
+            kinds(&errors),
+            [
+                ("seed".into(), "int_type".into()),
+                ("size.ImageSize.width".into(), "less_than_equal".into()),
+                (
+                    "size.literal['square','square_hd']".into(),
+                    "literal_error".into()
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# fal's official clients against fal-mock: installs the pinned Python client (fal-client, in a
+# virtual environment) and JS client (@fal-ai/client, in a scratch npm folder), starts
+# fal-mock, and runs conformance/python/conformance.py and conformance/js/conformance.mjs for
+# every endpoint under schemas/. Fails on any error.
+#
+#   conformance/run.sh                  # scratch folder: target/conformance
+#   CONFORMANCE_DIR=/tmp/c conformance/run.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${CONFORMANCE_DIR:-target/conformance}"
+mkdir -p "$work"
+work="$(cd "$work" && pwd)"
+
+for tool in python3 node npm; do
+  command -v "$tool" >/dev/null || { echo "conformance: $tool is required" >&2; exit 1; }
+done
+
+echo "installing fal-client (pip, $work/venv) and @fal-ai/client (npm, $work/js)"
+[ -x "$work/venv/bin/python" ] || python3 -m venv "$work/venv"
+"$work/venv/bin/pip" install --quiet --disable-pip-version-check -r conformance/python/requirements.txt
+mkdir -p "$work/js"
+# ES modules resolve packages next to the script, so the script runs from the npm folder.
+cp conformance/js/package.json conformance/js/package-lock.json conformance/js/conformance.mjs "$work/js/"
+(cd "$work/js" && npm ci --silent --no-audit --no-fund)
+
+cargo build --quiet -p fal-models --features mock --bin fal-mock
+mock_out="$work/fal-mock.out"
+target/debug/fal-mock --schemas schemas --stream-interval-ms 5 >"$mock_out" 2>&1 &
+mock_pid=$!
+trap 'kill "$mock_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q '^# fal-mock ready' "$mock_out" && break
+  kill -0 "$mock_pid" 2>/dev/null || { cat "$mock_out" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q '^# fal-mock ready' "$mock_out" || { echo "fal-mock did not start" >&2; cat "$mock_out" >&2; exit 1; }
+eval "$(grep '^export ' "$mock_out")"
+
+expected="$(find schemas -name '*.json' | wc -l | tr -d ' ')"
+"$work/venv/bin/python" conformance/python/conformance.py "$expected"
+(cd "$work/js" && node conformance.mjs "$expected")
