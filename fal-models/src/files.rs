@@ -309,10 +309,40 @@ pub fn content_type_from_path(path: &Path) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Local files in URL fields
 
+/// The `file://` URLs built by [`local`] in this process: the only strings ever read from disk.
+/// A string that merely starts with `file://` (a user's prompt, say) is never one of them.
+fn marked_local_urls() -> &'static std::sync::Mutex<std::collections::HashSet<String>> {
+    static URLS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    URLS.get_or_init(Default::default)
+}
+
+/// Whether `url` was built by [`local`] / [`try_local`] in this process.
+pub fn is_marked_local(url: &str) -> bool {
+    marked_local_urls()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(url)
+}
+
+/// Whether `value` (a serialized input) holds a local file built by [`local`].
+pub fn has_local_files(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => is_local(s) && is_marked_local(s),
+        serde_json::Value::Array(items) => items.iter().any(has_local_files),
+        serde_json::Value::Object(map) => map.values().any(has_local_files),
+        _ => false,
+    }
+}
+
 /// Marks a local file for a URL field: returns its `file://` URL (absolute, percent-encoded).
 ///
-/// Call [`resolve_local_files`] (or let the client do it when asked to) before submitting, so
-/// that the file is uploaded and the URL replaced; fal itself cannot read `file://` URLs.
+/// Only URLs built here are ever read from disk: a string that merely starts with `file://`
+/// (a prompt that mentions `file:///etc/passwd`) is sent as the text it is. Uploading is
+/// explicit: submit with `upload_local_files(true)` (or call [`resolve_local_files`]); without
+/// it, an input holding a local file is refused at submit, before anything is sent
+/// ([`Error::LocalFileNotAllowed`](crate::Error::LocalFileNotAllowed)); fal itself cannot read
+/// `file://` URLs.
 ///
 /// # Panics
 ///
@@ -331,12 +361,17 @@ pub fn try_local(path: impl AsRef<Path>) -> Result<String, FilesError> {
         path: path.display().to_string(),
         source,
     })?;
-    reqwest::Url::from_file_path(&abs)
+    let url = reqwest::Url::from_file_path(&abs)
         .map(String::from)
         .map_err(|()| FilesError::InvalidLocalUrl {
             url: abs.display().to_string(),
             reason: "cannot be expressed as a file:// URL".into(),
-        })
+        })?;
+    marked_local_urls()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(url.clone());
+    Ok(url)
 }
 
 /// Whether `url` is a `file://` URL (as made by [`local`]).
@@ -360,8 +395,8 @@ pub fn local_path(url: &str) -> Result<PathBuf, FilesError> {
         .map_err(|()| invalid("does not name a local path (a host other than localhost?)"))
 }
 
-/// Uploads every local file referenced by a `file://` string anywhere in `value` (a serialized
-/// endpoint input) and replaces each with the uploaded URL. Each distinct file is uploaded
+/// Uploads every local file built by [`local`] anywhere in `value` (a serialized endpoint
+/// input) and replaces each with the uploaded URL (other `file://` strings are left alone). Each distinct file is uploaded
 /// once, `storage`'s concurrency many at a time. Returns the number of files uploaded.
 ///
 /// Nothing in `value` changes unless every upload succeeds.
@@ -388,7 +423,7 @@ pub async fn resolve_local_files_with(
     let options = &options;
     let mut found = BTreeMap::<String, Option<String>>::new();
     visit_strings(value, &mut |s| {
-        if is_local(s) {
+        if is_local(s) && is_marked_local(s) {
             found.entry(s.clone()).or_insert(None);
         }
     });

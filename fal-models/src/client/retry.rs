@@ -12,7 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Never retried: the `504` fal sends when a request's start deadline passed
 /// (`X-Fal-Request-Timeout-Type: user`), any other status, and undecodable bodies.
 ///
-/// A submit (or sync run) whose connection failed *after* the request was sent is ambiguous:
+/// A submit (or sync run) is paid and not idempotent: it is resent only when the failure proves
+/// the request never reached fal's app (a failed connect, an ingress error page, a rate-limit
+/// refusal; see `paid_retry` in the source for the evidence). A connection that failed
+/// *after* the request was sent, or a retryable status from behind the ingress, is ambiguous:
 /// fal may have queued (and will bill) the job. It is not replayed unless
 /// [`retry_ambiguous_submits`](Self::retry_ambiguous_submits) is set; the error is
 /// [`Error::AmbiguousSubmit`](crate::Error::AmbiguousSubmit).
@@ -119,6 +122,48 @@ impl RetryPolicy {
             Some(ra) => Some(ra),
             None => Some(self.backoff(retry)),
         }
+    }
+}
+
+/// What a retryable answer to a paid call (submit, sync run) says about the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PaidRetry {
+    /// The request was provably stopped before fal's app: no job exists, resending is safe.
+    NeverReachedApp,
+    /// The request may have reached the app (a job may exist): resending could duplicate it.
+    OutcomeUnknown,
+}
+
+/// Decides whether a retryable status on a paid call may be resent.
+///
+/// The evidence, following fal's own Python client (`fal_client/client.py`,
+/// `_is_ingress_error`: a 502/503/504 *without* `x-fal-request-id` whose body is nginx's page is
+/// retried, anything carrying the header "is clearly returned from our server"):
+///
+/// - `502`/`503`/`504` without `x-fal-request-id` whose body is an ingress page (mentions
+///   `nginx`, or is HTML rather than fal's JSON): the ingress answered, the app never saw the
+///   request. **Resent.**
+/// - `429` without `x-fal-request-id`: fal's admission rate limit refuses before queueing.
+///   **Resent** (after `Retry-After`).
+/// - Everything else: a `5xx` with `x-fal-request-id` or an app-level JSON body, any `408`
+///   or `409` (fal-js and the Python client retry those blindly; a job may exist behind
+///   them), a `429` carrying a request id. **Not resent**: the error is
+///   [`Error::AmbiguousSubmit`](crate::Error::AmbiguousSubmit) with the status, the
+///   (scrubbed) headers and the request id when there is one.
+///
+/// Reads (status, result, cancel) are idempotent and ignore this rule.
+pub(crate) fn paid_retry(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> PaidRetry {
+    if headers.contains_key("x-fal-request-id") {
+        return PaidRetry::OutcomeUnknown;
+    }
+    let ingress_page = || {
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+        text.contains("nginx") || text.trim_start().starts_with('<')
+    };
+    match status {
+        429 => PaidRetry::NeverReachedApp,
+        502..=504 if ingress_page() => PaidRetry::NeverReachedApp,
+        _ => PaidRetry::OutcomeUnknown,
     }
 }
 

@@ -46,6 +46,12 @@ pub enum Progress {
         /// fal's timing metrics, if any.
         metrics: Option<Value>,
     },
+    /// fal reported a status this client does not know (kept verbatim). Waiting goes on, still
+    /// within the idle and overall bounds.
+    Other {
+        /// The status as fal sent it.
+        status: String,
+    },
     /// The status stream broke off (or stayed silent past the idle timeout); the client checks
     /// the status and reconnects.
     Reconnecting {
@@ -311,18 +317,23 @@ impl WaitPlan {
 }
 
 /// Turns statuses into progress events, each log line once.
+#[derive(Default)]
 struct Tracker {
     callback: Option<ProgressCallback>,
-    logs_seen: usize,
+    /// How many times each log line (timestamp, level, source, message) was delivered.
+    logs_seen: std::collections::HashMap<(Option<String>, Option<String>, Option<String>, String), usize>,
     last: Option<(Status, Option<u64>)>,
 }
 
 /// How a status carries logs.
 #[derive(Clone, Copy)]
 enum Logs {
-    /// All lines so far (polled status, first event of a stream connection).
-    Cumulative,
-    /// Only new lines (later stream events).
+    /// Lines that may repeat lines already delivered (a polled status, or the first event of a
+    /// stream connection, which may or may not hold all lines so far): a line is delivered
+    /// when it occurs more often here than it was delivered before. Matching by timestamp and
+    /// content, not by position, so a reconnect neither repeats nor loses lines.
+    Overlapping,
+    /// Only new lines (later events of one stream connection).
     Delta,
 }
 
@@ -337,21 +348,38 @@ impl Tracker {
         let key = (status.status.clone(), status.queue_position);
         let changed = self.last.as_ref() != Some(&key);
         if changed {
-            match status.status {
+            match &status.status {
                 Status::InQueue => self.emit(Progress::InQueue {
                     position: status.queue_position,
                 }),
                 Status::InProgress => self.emit(Progress::InProgress),
-                _ => {}
+                Status::Other(other) => self.emit(Progress::Other {
+                    status: other.clone(),
+                }),
+                Status::Completed => {}
             }
         }
-        let new_lines = match logs {
-            Logs::Cumulative => status.logs.get(self.logs_seen..).unwrap_or_default(),
-            Logs::Delta => &status.logs[..],
-        };
-        self.logs_seen += new_lines.len();
-        for line in new_lines.iter().cloned() {
-            self.emit(Progress::Log(line));
+        let mut in_this_event = std::collections::HashMap::new();
+        for line in &status.logs {
+            let key = (
+                line.timestamp.clone(),
+                line.level.clone(),
+                line.source.clone(),
+                line.message.clone(),
+            );
+            let seen = self.logs_seen.entry(key.clone()).or_insert(0);
+            let fresh = match logs {
+                Logs::Delta => true,
+                Logs::Overlapping => {
+                    let n = in_this_event.entry(key).or_insert(0usize);
+                    *n += 1;
+                    *n > *seen
+                }
+            };
+            if fresh {
+                *seen += 1;
+                self.emit(Progress::Log(line.clone()));
+            }
         }
         if changed && status.is_completed() {
             self.emit(Progress::Completed {
@@ -372,8 +400,7 @@ impl Client {
         let handle = self.submit_raw(endpoint_id, body, &options.submit).await?;
         let mut tracker = Tracker {
             callback: options.on_progress.take(),
-            logs_seen: 0,
-            last: None,
+            ..Tracker::default()
         };
         tracker.emit(Progress::Submitted(handle.clone()));
         self.wait_tracked(&handle.typed(), WaitPlan::of(&options), tracker)
@@ -390,8 +417,7 @@ impl Client {
     ) -> Result<O, Error> {
         let tracker = Tracker {
             callback: options.on_progress.take(),
-            logs_seen: 0,
-            last: None,
+            ..Tracker::default()
         };
         self.wait_tracked(handle, WaitPlan::of(&options), tracker)
             .await
@@ -467,7 +493,7 @@ impl Client {
     ) -> Result<QueueStatus, Error> {
         loop {
             let status = self.status(handle, logs).await?;
-            tracker.observe(&status, Logs::Cumulative);
+            tracker.observe(&status, Logs::Overlapping);
             if status.is_completed() {
                 return Ok(status);
             }
@@ -484,7 +510,7 @@ impl Client {
         let mut reconnects: u32 = 0;
         loop {
             let mut stream = self.status_stream(handle, logs);
-            let mut mode = Logs::Cumulative;
+            let mut mode = Logs::Overlapping;
             let mut broke = None;
             while let Some(item) = stream.next().await {
                 match item {
@@ -515,7 +541,11 @@ impl Client {
                 Error::StreamEnded { .. }
                 | Error::Transport { .. }
                 | Error::Timeout {
-                    kind: TimeoutKind::StreamIdle | TimeoutKind::Http,
+                    kind:
+                        TimeoutKind::StreamIdle
+                        | TimeoutKind::Http
+                        | TimeoutKind::ResponseHead
+                        | TimeoutKind::Idle,
                     ..
                 } => {}
                 _ => return Err(err),
@@ -541,7 +571,7 @@ impl Client {
             });
             // It may have completed while we were not listening.
             let status = self.status(handle, logs).await?;
-            tracker.observe(&status, Logs::Cumulative);
+            tracker.observe(&status, Logs::Overlapping);
             if status.is_completed() {
                 return Ok(status);
             }
