@@ -83,7 +83,7 @@ async fn retries_stop_after_max_retries_with_the_last_error() {
         )
         .build()
         .unwrap();
-    server.inject_times(Operation::Submit, Fault::ServerError(503), 10);
+    server.inject_times(Operation::Submit, Fault::IngressError(503), 10);
     let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(server.count(Operation::Submit), 3);
@@ -458,10 +458,51 @@ async fn a_sync_run_is_retried_on_429_and_gateway_errors() {
             retry_after_secs: 0,
         },
     );
-    server.inject(Operation::Run, Fault::ServerError(502));
+    server.inject(Operation::Run, Fault::IngressError(502));
     assert_eq!(
         client.run(&EchoInput::new("x")).await.unwrap(),
         expected_output()
     );
     assert_eq!(server.count(Operation::Run), 3);
+    assert_eq!(server.run_count(), 1);
+}
+
+#[tokio::test]
+async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    for status in [502, 503, 504] {
+        server.clear_requests();
+        let jobs_before = server.job_count();
+        server.inject(Operation::Submit, Fault::ForwardThenFail(status));
+        let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+        let Error::AmbiguousSubmit {
+            status: got,
+            request_id,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*got, Some(status));
+        assert!(request_id.is_some(), "the request id reaches the caller");
+        assert_eq!(server.count(Operation::Submit), 1, "not replayed after {status}");
+        assert_eq!(server.job_count(), jobs_before + 1, "exactly one job");
+    }
+    // An app-level JSON 5xx without the header is not ingress evidence either; nor is a 408.
+    for fault in [Fault::ServerError(503), Fault::ServerError(408)] {
+        server.clear_requests();
+        server.inject(Operation::Submit, fault);
+        let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+        assert!(matches!(err, Error::AmbiguousSubmit { .. }), "{err:?}");
+        assert_eq!(server.count(Operation::Submit), 1);
+    }
+    // A sync run that timed out in the app is never run again.
+    server.clear_requests();
+    let runs = server.run_count();
+    server.inject(Operation::Run, Fault::ForwardThenFail(504));
+    let err = client.run(&EchoInput::new("x")).await.unwrap_err();
+    assert!(matches!(err, Error::AmbiguousSubmit { status: Some(504), .. }), "{err:?}");
+    assert_eq!(server.count(Operation::Run), 1);
+    assert_eq!(server.run_count(), runs + 1);
 }
