@@ -20,7 +20,7 @@
 pub mod bounds;
 mod handle;
 mod queue;
-mod retry;
+pub(crate) mod retry;
 mod sse;
 mod subscribe;
 mod transport;
@@ -668,6 +668,7 @@ impl Client {
             .key(key)
             .rest_base_url(self.inner.rest_url.clone())
             .http(self.inner.http.clone())
+            .bounds(self.inner.bounds)
             .build()
             .map_err(|e| Error::Config(format!("storage: {e}")))?;
         Ok(self.inner.storage.get_or_init(|| storage).clone())
@@ -689,8 +690,11 @@ impl Client {
         &self,
         file: &(impl crate::files::RemoteFile + ?Sized),
         path: impl AsRef<std::path::Path>,
-        options: crate::files::DownloadOptions,
+        mut options: crate::files::DownloadOptions,
     ) -> Result<crate::files::Downloaded, Error> {
+        // The client's bounds, without the total one: a large file takes what it takes, the
+        // idle bound catches a stalled body.
+        options.bounds = options.bounds.or(Some(self.inner.bounds.total(None)));
         crate::files::download_to_path(&self.inner.http, file.url(), path, &options)
             .await
             .map_err(|e| Error::Download(Box::new(e)))
