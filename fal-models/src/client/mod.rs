@@ -563,7 +563,11 @@ impl Client {
         let mut call = self.get_call(Operation::Cancel, url, handle);
         call.method = Method::PUT;
         match self.call(&call).await {
-            Ok(_) => Ok(CancelOutcome::Requested),
+            // fal answers `{"status": "CANCELLATION_REQUESTED"}`; an answer that is not JSON
+            // did not come from fal's queue, so it proves nothing.
+            Ok(reply) => self
+                .decode::<Value>(Operation::Cancel, handle.request_id(), &reply)
+                .map(|_| CancelOutcome::Requested),
             Err(Error::Api(api))
                 if api.status == 400 && api.body_excerpt.contains("ALREADY_COMPLETED") =>
             {

@@ -150,11 +150,16 @@ impl Client {
                 }
                 other => other,
             };
-            if let Failure::Transport(e) = &failure {
-                if !e.never_sent() {
-                    call.maybe_delivered
-                        .store(true, std::sync::atomic::Ordering::Relaxed);
-                }
+            // A retryable status may come from behind the app after it acted (a gateway's
+            // 503 after the cancel went through): like a lost answer, it leaves the effect
+            // unknown.
+            let delivered = match &failure {
+                Failure::Transport(e) => !e.never_sent(),
+                Failure::Status(_) => true,
+            };
+            if delivered {
+                call.maybe_delivered
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
             let retry_after = match &failure {
                 Failure::Status(api) => api.retry_after,
