@@ -68,3 +68,41 @@ async fn without_the_option_file_urls_are_sent_as_they_are() {
     let submitted = mock.requests().into_iter().find(|r| r.operation == Some(Operation::Submit)).and_then(|r| r.json()).unwrap();
     assert_eq!(submitted["image_url"], "https://example.com/cat.png");
 }
+
+#[tokio::test]
+async fn local_files_are_uploaded_only_on_request_and_only_when_built_by_files_local() {
+    let storage = storage_fake::start().await;
+    let mock = MockServer::builder().schema_file(schema()).unwrap().start().await.unwrap();
+    let client = mock.client_builder().key(storage_fake::KEY).rest_url(&storage.url).build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("cat.png");
+    std::fs::write(&image, storage_fake::data(100)).unwrap();
+    let endpoint = "fal-ai/pika/v2.2/image-to-video";
+
+    // A local file without the opt-in: refused before anything is sent.
+    let input = serde_json::json!({ "image_url": files::local(&image), "prompt": "p" });
+    let err = client.subscribe_json(endpoint, input).await.unwrap_err();
+    assert!(matches!(err, Error::LocalFileNotAllowed { .. }), "{err:?}");
+    assert_eq!(mock.count(Operation::Submit), 0);
+    assert_eq!(storage.state.lock().unwrap().token_requests, 0);
+
+    // A string that merely looks like a local file (a user's prompt) is never read from disk,
+    // even with the opt-in: it is sent as the text it is.
+    let secret = dir.path().join("secret.txt");
+    std::fs::write(&secret, "do not upload").unwrap();
+    let typed = format!("file://{}", secret.display());
+    let input = serde_json::json!({ "image_url": "https://example.com/cat.png", "prompt": typed });
+    client
+        .subscribe_json(endpoint, input)
+        .upload_local_files(true)
+        .await
+        .unwrap();
+    let submitted = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::Submit))
+        .and_then(|r| r.json())
+        .unwrap();
+    assert_eq!(submitted["prompt"], serde_json::json!(typed));
+    assert!(storage.state.lock().unwrap().objects.is_empty(), "nothing uploaded");
+}

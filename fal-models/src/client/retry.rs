@@ -267,8 +267,16 @@ mod tests {
         assert_eq!(p.backoff(3), Duration::from_millis(350));
         let j = p.clone().jitter(true);
         for retry in 1..6 {
-            let d = j.backoff(retry);
-            assert!(d >= p.backoff(retry) / 2 && d <= p.backoff(retry), "{d:?}");
+            // With jitter on, each wait lies in [half, all] of the computed backoff, and the
+            // waits actually vary (jitter off would give 200 identical values).
+            let full = p.backoff(retry);
+            let waits: std::collections::BTreeSet<Duration> =
+                (0..200).map(|_| j.backoff(retry)).collect();
+            assert!(waits.len() > 100, "jitter varies the wait: {} distinct", waits.len());
+            let (lo, hi) = (*waits.first().unwrap(), *waits.last().unwrap());
+            assert!(lo >= full / 2 && hi <= full, "{lo:?}..{hi:?} outside {full:?}/2..{full:?}");
+            // Both halves of the range are used.
+            assert!(lo < full * 3 / 4 && hi > full * 3 / 4, "{lo:?}..{hi:?}");
         }
         assert_eq!(
             p.delay(1, Some(Duration::from_secs(2))),
