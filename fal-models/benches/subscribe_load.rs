@@ -85,7 +85,11 @@ fn main() {
         for t in tasks {
             match t.await.unwrap() {
                 Ok(out) if out["video"]["url"].is_string() => ok += 1,
-                Ok(other) => *errors.entry(format!("unexpected output {other}")).or_default() += 1,
+                Ok(other) => {
+                    *errors
+                        .entry(format!("unexpected output {other}"))
+                        .or_default() += 1
+                }
                 Err(e) => *errors.entry(format!("{e}")).or_default() += 1,
             }
         }
@@ -95,13 +99,20 @@ fn main() {
         for (e, count) in &errors {
             println!("  failed ({count}x): {e}");
         }
-        println!("wall time: {:.2?} ({:.0} subscribes/s)", elapsed, n as f64 / elapsed.as_secs_f64());
+        println!(
+            "wall time: {:.2?} ({:.0} subscribes/s)",
+            elapsed,
+            n as f64 / elapsed.as_secs_f64()
+        );
         println!(
             "peak memory (VmHWM, client + mock in one process): {} MiB (before: {} MiB)",
             peak_rss_kib().unwrap_or(0) / 1024,
             before.unwrap_or(0) / 1024
         );
-        println!("TCP connections accepted by the mock: {}", server.connection_count());
+        println!(
+            "TCP connections accepted by the mock: {}",
+            server.connection_count()
+        );
         println!("jobs created: {}", server.job_count());
     });
 }

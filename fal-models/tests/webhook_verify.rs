@@ -505,7 +505,11 @@ async fn a_key_list_without_content_length_is_cut_at_one_mib_while_reading() {
     let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let (_, clock) = clock();
-    let verifier = Verifier::builder().jwks_url(url).clock(clock).build().unwrap();
+    let verifier = Verifier::builder()
+        .jwks_url(url)
+        .clock(clock)
+        .build()
+        .unwrap();
     let k = key(4);
     let body = body();
     let err = verifier

@@ -316,12 +316,15 @@ impl WaitPlan {
     }
 }
 
+/// What identifies a log line: timestamp, level, source and text.
+type LogKey = (Option<String>, Option<String>, Option<String>, String);
+
 /// Turns statuses into progress events, each log line once.
 #[derive(Default)]
 struct Tracker {
     callback: Option<ProgressCallback>,
     /// How many times each log line (timestamp, level, source, message) was delivered.
-    logs_seen: std::collections::HashMap<(Option<String>, Option<String>, Option<String>, String), usize>,
+    logs_seen: std::collections::HashMap<LogKey, usize>,
     last: Option<(Status, Option<u64>)>,
 }
 
@@ -622,7 +625,10 @@ mod tests {
         );
         // The same text at two different times is two lines; identical lines repeat as often
         // as they occur.
-        tracker.observe(&status(&[("6", "tick"), ("6", "tick"), ("7", "tick")]), Logs::Delta);
+        tracker.observe(
+            &status(&[("6", "tick"), ("6", "tick"), ("7", "tick")]),
+            Logs::Delta,
+        );
         tracker.observe(
             &status(&[("5", "e"), ("6", "tick"), ("6", "tick"), ("7", "tick")]),
             Logs::Overlapping,
