@@ -50,22 +50,58 @@ pub enum Error {
         cancelled: bool,
     },
 
-    /// The submit (or sync run) may have reached fal: the connection failed after the request
-    /// was sent. It was not replayed, because a replay could start (and bill) a second job. Opt
-    /// in with [`RetryPolicy::retry_ambiguous_submits`](crate::client::RetryPolicy::retry_ambiguous_submits).
-    #[error("{}", ambiguous_message(.endpoint_id, *.accepted, .source))]
+    /// The outcome of a submit (or sync run) is unknown: the request may have reached fal's
+    /// app, which may have queued (and will bill) the job. It was not replayed, because a replay
+    /// could start a second paid job. Either the connection failed after the request was sent,
+    /// or fal answered with a retryable status (`408`, `409`, `429`, `5xx`) that does not show
+    /// the request was stopped before the app (see [`RetryPolicy`](crate::client::RetryPolicy)).
+    /// Opt in to replays with
+    /// [`RetryPolicy::retry_ambiguous_submits`](crate::client::RetryPolicy::retry_ambiguous_submits).
+    #[error("{}", ambiguous_message(.endpoint_id, *.accepted, *.status, .request_id.as_deref(), .reason))]
     AmbiguousSubmit {
         /// The endpoint the input was submitted to.
         endpoint_id: String,
-        /// How many attempts were made (more than 1 only when earlier attempts failed before
-        /// anything was sent).
+        /// How many attempts were made (more than 1 only when earlier attempts provably never
+        /// reached the app).
         attempts: u32,
         /// fal answered with a success status before the body broke off: the job exists, but
         /// its request id did not arrive.
         accepted: bool,
-        /// The transport error.
+        /// The HTTP status of the last answer, when one arrived.
+        status: Option<u16>,
+        /// The request id, when the answer carried one (`x-fal-request-id`): look the job up
+        /// with it before submitting again.
+        request_id: Option<String>,
+        /// The headers of the last answer, secrets scrubbed.
+        headers: Vec<(String, String)>,
+        /// What happened, secrets scrubbed (the transport error or the start of the body).
+        reason: String,
+        /// The transport error, when the connection failed.
         #[source]
-        source: reqwest::Error,
+        source: Option<reqwest::Error>,
+    },
+
+    /// A response body was longer than the limit for its kind (read while arriving; nothing
+    /// past the limit is kept).
+    #[error("{operation}{}: the response body is longer than {limit} bytes", request_suffix(.request_id.as_deref()))]
+    BodyTooLarge {
+        /// The operation.
+        operation: Operation,
+        /// The request id, when known.
+        request_id: Option<String>,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
+    /// A local file (see [`crate::files::local`]) is in the input, but uploading local files
+    /// was not asked for ([`SubmitOptions::upload_local_files`](crate::client::SubmitOptions::upload_local_files)).
+    /// Nothing was sent.
+    #[error(
+        "the input to {endpoint_id} holds a local file but upload_local_files(true) was not set; nothing was sent"
+    )]
+    LocalFileNotAllowed {
+        /// The endpoint the input was meant for.
+        endpoint_id: String,
     },
 
     /// The HTTP exchange failed (connection refused, reset, TLS, body cut short) after all retries.
@@ -131,16 +167,31 @@ fn request_suffix(request_id: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-fn ambiguous_message(endpoint_id: &str, accepted: bool, source: &reqwest::Error) -> String {
+fn ambiguous_message(
+    endpoint_id: &str,
+    accepted: bool,
+    status: Option<u16>,
+    request_id: Option<&str>,
+    reason: &str,
+) -> String {
+    let id = request_id
+        .map(|id| format!(" (request {id})"))
+        .unwrap_or_default();
     if accepted {
         format!(
-            "fal accepted the request to {endpoint_id} but the answer broke off before its request \
-             id arrived ({source}); not replayed to avoid a duplicate paid job (find it in your fal dashboard)"
+            "fal accepted the request to {endpoint_id}{id} but the answer broke off before its request \
+             id arrived ({reason}); not replayed to avoid a duplicate paid job (find it in your fal dashboard)"
+        )
+    } else if let Some(status) = status {
+        format!(
+            "the outcome of the request to {endpoint_id}{id} is unknown: HTTP {status} did not show that \
+             it was stopped before the app ({reason}); not replayed to avoid a duplicate paid job \
+             (check the request id or your fal dashboard, or opt in to replays)"
         )
     } else {
         format!(
-            "the request to {endpoint_id} may have reached fal (the connection failed after sending: \
-             {source}); not replayed to avoid a duplicate paid job (check your fal dashboard, or opt in to replays)"
+            "the request to {endpoint_id}{id} may have reached fal (the connection failed after sending: \
+             {reason}); not replayed to avoid a duplicate paid job (check your fal dashboard, or opt in to replays)"
         )
     }
 }
@@ -151,6 +202,8 @@ fn timeout_message(kind: TimeoutKind, request_id: Option<&str>, cancelled: bool)
         TimeoutKind::Subscribe => "the overall subscribe timeout passed",
         TimeoutKind::Http => "an HTTP request timed out",
         TimeoutKind::StreamIdle => "the status stream sent nothing for too long",
+        TimeoutKind::ResponseHead => "no response head arrived within the response-head bound",
+        TimeoutKind::Idle => "the response body went silent past the idle bound",
     };
     let cancel = match (request_id, cancelled) {
         (Some(_), true) => "; the job was cancelled on fal",
@@ -170,7 +223,9 @@ impl Error {
             }
             Error::Timeout { request_id, .. }
             | Error::Transport { request_id, .. }
-            | Error::Decode { request_id, .. } => request_id.as_deref(),
+            | Error::Decode { request_id, .. }
+            | Error::AmbiguousSubmit { request_id, .. }
+            | Error::BodyTooLarge { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -180,6 +235,7 @@ impl Error {
         match self {
             Error::Api(api) => Some(api.status),
             Error::Decode { status, .. } => Some(*status),
+            Error::AmbiguousSubmit { status, .. } => *status,
             _ => None,
         }
     }
@@ -256,6 +312,10 @@ pub enum TimeoutKind {
     Http,
     /// The status stream was silent for longer than the stream idle timeout (after reconnects).
     StreamIdle,
+    /// No response head arrived within the response-head bound (after retries).
+    ResponseHead,
+    /// A response body went silent for longer than the idle bound (after retries).
+    Idle,
 }
 
 /// A non-success HTTP answer from fal, decoded as far as fal's formats allow.
@@ -362,5 +422,165 @@ impl From<&str> for LocSegment {
 impl From<usize> for LocSegment {
     fn from(i: usize) -> Self {
         LocSegment::Index(i as u64)
+    }
+}
+
+/// The one scrubbing point: every error text this crate builds from something a server sent
+/// (body excerpts, echoed headers, messages) passes through [`Redactor::scrub`].
+///
+/// It knows the API key, the storage token and any secret input values (Sora 2's `api_key`,
+/// say), and replaces each in its raw form (also inside `Key <key>` / `Bearer <token>` header
+/// echoes), its JSON-escaped form and its percent-encoded form.
+#[derive(Clone, Default)]
+pub(crate) struct Redactor {
+    /// Every form of every secret, longest first (so a secret containing another is replaced
+    /// whole).
+    forms: Vec<String>,
+}
+
+/// What a secret is replaced with.
+pub(crate) const REDACTED: &str = "<redacted>";
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} forms)", self.forms.len())
+    }
+}
+
+impl Redactor {
+    /// A redactor for these secrets (empty ones are ignored).
+    pub(crate) fn new<'s>(secrets: impl IntoIterator<Item = &'s str>) -> Self {
+        let mut r = Redactor::default();
+        for s in secrets {
+            r.add(s);
+        }
+        r
+    }
+
+    /// Adds a secret.
+    pub(crate) fn add(&mut self, secret: &str) {
+        // Very short values would redact ordinary words; a real secret is longer.
+        if secret.len() < 4 {
+            return;
+        }
+        let json = serde_json::to_string(secret).expect("a string serializes");
+        let json = json[1..json.len() - 1].to_owned();
+        let percent: String = secret
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        // JSON-escaped twice (a body echoed inside a JSON string).
+        let json2 = serde_json::to_string(&json).expect("a string serializes");
+        let json2 = json2[1..json2.len() - 1].to_owned();
+        for form in [secret.to_owned(), json, percent, json2] {
+            if !self.forms.contains(&form) {
+                self.forms.push(form);
+            }
+        }
+        self.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+    }
+
+    /// `other`'s secrets as well.
+    pub(crate) fn merged(&self, other: &Redactor) -> Redactor {
+        let mut r = self.clone();
+        for f in &other.forms {
+            if !r.forms.contains(f) {
+                r.forms.push(f.clone());
+            }
+        }
+        r.forms.sort_by_key(|f| std::cmp::Reverse(f.len()));
+        r
+    }
+
+    /// `text` with every form of every secret replaced by `<redacted>`.
+    pub(crate) fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for form in &self.forms {
+            if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), REDACTED);
+            }
+        }
+        out
+    }
+
+    /// Scrubs, then cuts to at most `max` characters (scrubbing first, so no prefix of a
+    /// secret survives at the cut).
+    pub(crate) fn excerpt(&self, bytes: &[u8], max: usize) -> String {
+        self.scrub(&String::from_utf8_lossy(bytes))
+            .chars()
+            .take(max)
+            .collect()
+    }
+}
+
+/// Names of input fields whose values are credentials (Sora 2's `api_key`: the user's own
+/// OpenAI key). Their string values are scrubbed from errors like the fal key.
+pub(crate) fn is_secret_field(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "api_key"
+        || n == "apikey"
+        || n == "token"
+        || n == "secret"
+        || n == "password"
+        || n.ends_with("_api_key")
+        || n.ends_with("_token")
+        || n.ends_with("_secret")
+        || n.ends_with("_password")
+}
+
+/// Every string value of a secret field anywhere in `value`.
+pub(crate) fn secret_values(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    serde_json::Value::String(s) if is_secret_field(k) => out.push(s.clone()),
+                    other => secret_values(other, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| secret_values(v, out)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod redactor_tests {
+    use super::*;
+
+    #[test]
+    fn scrubs_raw_json_escaped_percent_and_header_forms() {
+        let key = "id:se\"cr/et\\x";
+        let r = Redactor::new([key]);
+        let json = serde_json::to_string(key).unwrap();
+        for text in [
+            format!("Key {key}"),
+            format!("{{\"auth\":{json}}}"),
+            "id%3Ase%22cr%2Fet%5Cx".to_owned(),
+            serde_json::to_string(&format!("{{\"auth\":{json}}}")).unwrap(),
+        ] {
+            let out = r.scrub(&text);
+            assert!(out.contains(REDACTED), "{text} -> {out}");
+            assert!(
+                !out.contains("se\\\"cr") && !out.contains("se\"cr") && !out.contains("se%22cr"),
+                "{out}"
+            );
+        }
+        assert_eq!(r.scrub("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn finds_secret_fields_at_any_depth() {
+        let v = serde_json::json!({"prompt": "p", "api_key": "sk-1", "x": [{"hf_token": "t-2"}], "tokens": 3});
+        let mut out = Vec::new();
+        secret_values(&v, &mut out);
+        out.sort();
+        assert_eq!(out, ["sk-1", "t-2"]);
     }
 }

@@ -31,6 +31,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -124,6 +125,16 @@ pub enum FilesError {
         /// The transport error.
         #[source]
         source: reqwest::Error,
+    },
+    /// A bound of the download passed (no response head in time, or the body went silent).
+    #[error("downloading {url}: {what} after {received} bytes")]
+    Stalled {
+        /// The URL.
+        url: String,
+        /// Bytes received.
+        received: u64,
+        /// Which bound.
+        what: String,
     },
     /// A local file operation failed.
     #[error("{what} {path}: {source}")]
@@ -309,10 +320,40 @@ pub fn content_type_from_path(path: &Path) -> &'static str {
 // ---------------------------------------------------------------------------------------------
 // Local files in URL fields
 
+/// The `file://` URLs built by [`local`] in this process: the only strings ever read from disk.
+/// A string that merely starts with `file://` (a user's prompt, say) is never one of them.
+fn marked_local_urls() -> &'static std::sync::Mutex<std::collections::HashSet<String>> {
+    static URLS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    URLS.get_or_init(Default::default)
+}
+
+/// Whether `url` was built by [`local`] / [`try_local`] in this process.
+pub fn is_marked_local(url: &str) -> bool {
+    marked_local_urls()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(url)
+}
+
+/// Whether `value` (a serialized input) holds a local file built by [`local`].
+pub fn has_local_files(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => is_local(s) && is_marked_local(s),
+        serde_json::Value::Array(items) => items.iter().any(has_local_files),
+        serde_json::Value::Object(map) => map.values().any(has_local_files),
+        _ => false,
+    }
+}
+
 /// Marks a local file for a URL field: returns its `file://` URL (absolute, percent-encoded).
 ///
-/// Call [`resolve_local_files`] (or let the client do it when asked to) before submitting, so
-/// that the file is uploaded and the URL replaced; fal itself cannot read `file://` URLs.
+/// Only URLs built here are ever read from disk: a string that merely starts with `file://`
+/// (a prompt that mentions `file:///etc/passwd`) is sent as the text it is. Uploading is
+/// explicit: submit with `upload_local_files(true)` (or call [`resolve_local_files`]); without
+/// it, an input holding a local file is refused at submit, before anything is sent
+/// ([`Error::LocalFileNotAllowed`](crate::Error::LocalFileNotAllowed)); fal itself cannot read
+/// `file://` URLs.
 ///
 /// # Panics
 ///
@@ -331,12 +372,17 @@ pub fn try_local(path: impl AsRef<Path>) -> Result<String, FilesError> {
         path: path.display().to_string(),
         source,
     })?;
-    reqwest::Url::from_file_path(&abs)
+    let url = reqwest::Url::from_file_path(&abs)
         .map(String::from)
         .map_err(|()| FilesError::InvalidLocalUrl {
             url: abs.display().to_string(),
             reason: "cannot be expressed as a file:// URL".into(),
-        })
+        })?;
+    marked_local_urls()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(url.clone());
+    Ok(url)
 }
 
 /// Whether `url` is a `file://` URL (as made by [`local`]).
@@ -360,8 +406,8 @@ pub fn local_path(url: &str) -> Result<PathBuf, FilesError> {
         .map_err(|()| invalid("does not name a local path (a host other than localhost?)"))
 }
 
-/// Uploads every local file referenced by a `file://` string anywhere in `value` (a serialized
-/// endpoint input) and replaces each with the uploaded URL. Each distinct file is uploaded
+/// Uploads every local file built by [`local`] anywhere in `value` (a serialized endpoint
+/// input) and replaces each with the uploaded URL (other `file://` strings are left alone). Each distinct file is uploaded
 /// once, `storage`'s concurrency many at a time. Returns the number of files uploaded.
 ///
 /// Nothing in `value` changes unless every upload succeeds.
@@ -388,7 +434,7 @@ pub async fn resolve_local_files_with(
     let options = &options;
     let mut found = BTreeMap::<String, Option<String>>::new();
     visit_strings(value, &mut |s| {
-        if is_local(s) {
+        if is_local(s) && is_marked_local(s) {
             found.entry(s.clone()).or_insert(None);
         }
     });
@@ -461,7 +507,7 @@ impl DownloadOptions {
         DownloadOptions {
             content_type: file.content_type().map(str::to_owned),
             size: file.file_size(),
-            progress: None,
+            ..DownloadOptions::default()
         }
     }
 }
@@ -476,6 +522,14 @@ pub struct DownloadOptions {
     pub size: Option<u64>,
     /// Called after every chunk written with `(downloaded, total)`.
     pub progress: Option<Progress>,
+    /// The time bounds of each request (default: [`Bounds::default`](crate::client::Bounds)
+    /// without a total bound, since files may be large; the idle bound catches a stalled body).
+    pub bounds: Option<crate::client::Bounds>,
+    /// How many times a transient failure (connect error, timeout, body cut short, `408`,
+    /// `429`, `5xx`) is retried (default 3). A body cut short resumes with `Range` where the
+    /// server allows it (a `206` from the byte reached); a server that ignores `Range` ends
+    /// the download with [`FilesError::Truncated`].
+    pub max_retries: Option<u32>,
 }
 
 impl fmt::Debug for DownloadOptions {
@@ -501,6 +555,16 @@ impl DownloadOptions {
     /// Checks the size.
     pub fn size(mut self, bytes: u64) -> Self {
         self.size = Some(bytes);
+        self
+    }
+    /// The time bounds of each request.
+    pub fn bounds(mut self, bounds: crate::client::Bounds) -> Self {
+        self.bounds = Some(bounds);
+        self
+    }
+    /// How many times a transient failure is retried.
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = Some(n);
         self
     }
     /// Reports progress to `f(downloaded, total)`.
@@ -702,73 +766,185 @@ where
         });
     }
 
-    let mut resp = http.get(url).send().await.map_err(|e| FilesError::Http {
-        url: url.to_string(),
-        source: e.without_url(),
-    })?;
-    if !resp.status().is_success() {
-        return Err(FilesError::Status {
-            url: url.to_string(),
-            status: resp.status(),
-        });
-    }
-    let content_type = resp
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    check_type(content_type.as_deref())?;
-    let content_length = resp.content_length();
-    if let Some(announced) = content_length {
-        check_size(announced, true)?;
-    }
-    let total = content_length.or(options.size);
-
+    use crate::client::bounds::{self, ExchangeFault};
+    let bounds = options
+        .bounds
+        .unwrap_or_else(|| crate::client::Bounds::default().total(None));
+    let max_retries = options.max_retries.unwrap_or(3);
+    let mut backoff = Duration::from_millis(500);
+    let mut attempt = 0u32;
     let mut received = 0u64;
-    if let Some(p) = &options.progress {
-        p(0, total);
-    }
+    // Set by the first answer: the whole length and type.
+    let mut content_length: Option<u64> = None;
+    let mut content_type: Option<String> = None;
+    let mut started = false;
     loop {
-        match resp.chunk().await {
-            Ok(Some(chunk)) => {
-                writer.write_all(&chunk).await.map_err(write_err)?;
-                received += chunk.len() as u64;
-                if let Some(p) = &options.progress {
-                    p(received, total);
+        attempt += 1;
+        let mut request = http.get(url);
+        if received > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={received}-"));
+        }
+        // One attempt: Ok(true) when the body is complete, Err(fault, retryable, retry_after).
+        let outcome: Result<(), (FilesError, bool, Option<Duration>)> = async {
+            let mut resp = bounds::send(request, &bounds).await.map_err(|fault| {
+                let retry = !matches!(fault, ExchangeFault::TooLarge(_));
+                (
+                    fault_error(url, fault, received, content_length),
+                    retry,
+                    None,
+                )
+            })?;
+            let status = resp.status();
+            if !status.is_success() {
+                let retry = status.is_server_error()
+                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                    || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+                let retry_after = resp
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(crate::client::retry::parse_retry_after);
+                return Err((
+                    FilesError::Status {
+                        url: url.to_string(),
+                        status,
+                    },
+                    retry,
+                    retry_after,
+                ));
+            }
+            if received > 0 {
+                // A resume: only a 206 from exactly the byte reached continues the file.
+                let resumes = status == reqwest::StatusCode::PARTIAL_CONTENT
+                    && resp
+                        .headers()
+                        .get(reqwest::header::CONTENT_RANGE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.strip_prefix("bytes "))
+                        .and_then(|v| v.split('-').next())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        == Some(received);
+                if !resumes {
+                    return Err((
+                        FilesError::Truncated {
+                            url: url.to_string(),
+                            received,
+                            expected: content_length.unwrap_or(received),
+                            source: None,
+                        },
+                        false,
+                        None,
+                    ));
+                }
+            } else {
+                content_type = resp
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                check_type(content_type.as_deref()).map_err(|e| (e, false, None))?;
+                content_length = resp.content_length();
+                if let Some(announced) = content_length {
+                    check_size(announced, true).map_err(|e| (e, false, None))?;
                 }
             }
-            Ok(None) => break,
-            Err(e) => {
-                let e = e.without_url();
-                return Err(match content_length {
-                    Some(expected) => FilesError::Truncated {
+            let total = content_length.or(options.size);
+            if !started {
+                started = true;
+                if let Some(p) = &options.progress {
+                    p(0, total);
+                }
+            }
+            loop {
+                match bounds::next_chunk(&mut resp, bounds.idle).await {
+                    Ok(Some(chunk)) => {
+                        writer
+                            .write_all(&chunk)
+                            .await
+                            .map_err(|e| (write_err(e), false, None))?;
+                        received += chunk.len() as u64;
+                        if let Some(p) = &options.progress {
+                            p(received, total);
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(fault) => {
+                        return Err((
+                            fault_error(url, fault, received, content_length),
+                            true,
+                            None,
+                        ));
+                    }
+                }
+            }
+            if let Some(expected) = content_length.filter(|&expected| received < expected) {
+                return Err((
+                    FilesError::Truncated {
                         url: url.to_string(),
                         received,
                         expected,
-                        source: Some(e),
+                        source: None,
                     },
-                    None => FilesError::Body {
-                        url: url.to_string(),
-                        received,
-                        source: e,
-                    },
-                });
+                    true,
+                    None,
+                ));
             }
+            Ok(())
         }
-    }
-    if let Some(expected) = content_length.filter(|&expected| received < expected) {
-        return Err(FilesError::Truncated {
-            url: url.to_string(),
-            received,
-            expected,
-            source: None,
-        });
+        .await;
+        match outcome {
+            Ok(()) => break,
+            Err((e, true, retry_after)) if attempt <= max_retries => {
+                let wait = match retry_after {
+                    Some(ra) if ra > Duration::from_secs(60) => return Err(e),
+                    Some(ra) => ra,
+                    None => backoff,
+                };
+                tokio::time::sleep(wait).await;
+                backoff = backoff.saturating_mul(2);
+            }
+            Err((e, _, _)) => return Err(e),
+        }
     }
     check_size(received, false)?;
     Ok(Downloaded {
         bytes: received,
         content_type,
     })
+}
+
+/// A failed exchange of a download as a [`FilesError`].
+fn fault_error(
+    url: &str,
+    fault: crate::client::bounds::ExchangeFault,
+    received: u64,
+    content_length: Option<u64>,
+) -> FilesError {
+    use crate::client::bounds::ExchangeFault;
+    match (fault, content_length) {
+        (ExchangeFault::Transport(e), _) if received == 0 && content_length.is_none() => {
+            FilesError::Http {
+                url: url.to_string(),
+                source: e.without_url(),
+            }
+        }
+        (ExchangeFault::Transport(e), Some(expected)) => FilesError::Truncated {
+            url: url.to_string(),
+            received,
+            expected,
+            source: Some(e.without_url()),
+        },
+        (ExchangeFault::Transport(e), None) => FilesError::Body {
+            url: url.to_string(),
+            received,
+            source: e.without_url(),
+        },
+        (other, _) => FilesError::Stalled {
+            url: url.to_string(),
+            received,
+            what: other.to_string(),
+        },
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,13 @@ pub const DEFAULT_MAX_RETRIES: u32 = 3;
 pub const FILE_NAME_HEADER: &str = "X-Fal-File-Name";
 /// Header carrying the object lifecycle preference of an upload.
 pub const LIFECYCLE_HEADER: &str = "X-Fal-Object-Lifecycle-Preference";
+/// The lifecycle header fal's CDN reads; sent with the same value as [`LIFECYCLE_HEADER`]
+/// (fal's official clients send both).
+pub const LIFECYCLE_HEADER_CDN: &str = "X-Fal-Object-Lifecycle";
+/// The longest `Retry-After` honoured; a longer one ends the retries.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The largest answer body read whole (token, upload result).
+const MAX_RESPONSE_BODY: u64 = 1 << 20;
 
 /// A token whose `expires_at` cannot be parsed is used for this long.
 const FALLBACK_TOKEN_TTL: Duration = Duration::from_secs(5 * 60);
@@ -90,8 +97,29 @@ pub enum StorageError {
         url: String,
         /// The HTTP status.
         status: StatusCode,
-        /// The start of the response body.
+        /// The start of the response body (key and token scrubbed).
         body: String,
+        /// The `Retry-After` the server asked for, if any.
+        retry_after: Option<Duration>,
+    },
+    /// A bound of the exchange passed (no response head, or the body went silent).
+    #[error("{step}: {url}: {what}")]
+    Timeout {
+        /// The step that failed.
+        step: String,
+        /// The URL requested.
+        url: String,
+        /// Which bound.
+        what: String,
+    },
+    /// The file changed while it was uploaded (its size or modification time differs from
+    /// what was measured before): nothing is reported as uploaded.
+    #[error("{path} changed while it was uploaded ({detail}); upload it again once it is stable")]
+    Changed {
+        /// The file.
+        path: String,
+        /// What differs.
+        detail: String,
     },
     /// The server answered 2xx but the response is not what the protocol says.
     #[error("{step}: unexpected response from {url}: {detail}")]
@@ -129,7 +157,7 @@ impl StorageError {
     /// Whether retrying the same request may succeed (transport errors, 408, 429, 5xx).
     fn is_retryable(&self) -> bool {
         match self {
-            StorageError::Http { .. } => true,
+            StorageError::Http { .. } | StorageError::Timeout { .. } => true,
             StorageError::Status { status, .. } => {
                 status.is_server_error()
                     || *status == StatusCode::TOO_MANY_REQUESTS
@@ -222,6 +250,7 @@ pub struct StorageBuilder {
     retry_backoff: Option<Duration>,
     token_refresh_margin: Option<Duration>,
     clock: Option<Clock>,
+    bounds: Option<crate::client::Bounds>,
 }
 
 impl fmt::Debug for StorageBuilder {
@@ -289,6 +318,14 @@ impl StorageBuilder {
         self.token_refresh_margin = Some(margin);
         self
     }
+    /// The time bounds of each request (default [`Bounds::default`](crate::client::Bounds)).
+    /// A body-carrying upload's response-head bound grows by one second per 256 KiB sent,
+    /// since the head only arrives after the body is out.
+    pub fn bounds(mut self, bounds: crate::client::Bounds) -> Self {
+        self.bounds = Some(bounds);
+        self
+    }
+
     /// Replaces the wall clock used for token expiry (for tests).
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -343,6 +380,7 @@ impl StorageBuilder {
                 retry_backoff: self.retry_backoff.unwrap_or(Duration::from_millis(500)),
                 refresh_margin: self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
+                bounds: self.bounds.unwrap_or_default(),
                 token: tokio::sync::Mutex::new(None),
             }),
         })
@@ -371,6 +409,7 @@ struct Inner {
     retry_backoff: Duration,
     refresh_margin: Duration,
     clock: Clock,
+    bounds: crate::client::Bounds,
     token: tokio::sync::Mutex<Option<Token>>,
 }
 
@@ -393,6 +432,8 @@ impl fmt::Debug for Storage {
 #[derive(Clone)]
 struct Token {
     authorization: Secret,
+    /// The token alone (scrubbed from errors in every form).
+    raw: Secret,
     base_url: String,
     /// The token is refreshed from this instant on.
     refresh_at: SystemTime,
@@ -422,7 +463,50 @@ struct MultipartStart {
 /// A body that can be produced again for a retry.
 enum Source {
     Bytes(Bytes),
-    Path(PathBuf, u64),
+    /// A file, with the size and modification time measured before the upload: the bytes sent
+    /// must be exactly these.
+    Path(PathBuf, Measured),
+}
+
+/// What was measured of a file before uploading it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Measured {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl Measured {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        Measured {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// Fails when the file at `path` is no longer what was measured.
+    async fn still_holds(&self, path: &Path) -> Result<(), StorageError> {
+        let what = path.display().to_string();
+        let meta = tokio::fs::metadata(path)
+            .await
+            .map_err(|source| StorageError::Io {
+                what: what.clone(),
+                source,
+            })?;
+        let now = Measured::of(&meta);
+        if now.len != self.len {
+            return Err(StorageError::Changed {
+                path: what,
+                detail: format!("{} bytes measured, {} now", self.len, now.len),
+            });
+        }
+        if now.modified != self.modified {
+            return Err(StorageError::Changed {
+                path: what,
+                detail: "modified during the upload".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl Storage {
@@ -512,6 +596,7 @@ impl Storage {
                 source: std::io::Error::other("not a regular file"),
             });
         }
+        let measured = Measured::of(&meta);
         if meta.len() > self.inner.multipart_threshold {
             let file = tokio::fs::File::open(path)
                 .await
@@ -519,11 +604,18 @@ impl Storage {
                     what: what.clone(),
                     source,
                 })?;
-            let parts = read_parts(file, self.inner.part_size, what);
-            self.upload_multipart(parts, &options).await
-        } else {
-            self.upload_single(Source::Path(path.to_path_buf(), meta.len()), &options)
+            // Exactly the measured bytes, and the file must still be as measured before the
+            // upload is completed (a grown or rewritten file is an error, never a truncated
+            // success).
+            let parts = read_parts(file.take(measured.len), self.inner.part_size, what);
+            self.upload_multipart_checked(parts, &options, Some((path, measured)))
                 .await
+        } else {
+            let url = self
+                .upload_single(Source::Path(path.to_path_buf(), measured), &options)
+                .await?;
+            measured.still_holds(path).await?;
+            Ok(url)
         }
     }
 
@@ -573,7 +665,7 @@ impl Storage {
             "{}/storage/auth/token?storage_type={STORAGE_TYPE}",
             self.inner.rest_base_url
         );
-        let resp = self
+        let req = self
             .inner
             .http
             .post(&url)
@@ -582,12 +674,9 @@ impl Storage {
                 header_value(&format!("Key {}", self.inner.key.0))?,
             )
             .header(CONTENT_TYPE, "application/json")
-            .body("{}")
-            .send()
-            .await
-            .map_err(|e| http_err(step, &url, e))?;
-        let resp = check_status(step, &url, resp).await?;
-        let body: TokenResponse = json_body(step, &url, resp).await?;
+            .body("{}");
+        let resp = self.exchange(step, &url, req, 0, None).await?;
+        let body: TokenResponse = self.json_body(step, &url, resp, None).await?;
         let ttl_end = parse_expiry(&body.expires_at).unwrap_or(now + FALLBACK_TOKEN_TTL);
         let refresh_at = ttl_end
             .checked_sub(self.inner.refresh_margin)
@@ -604,6 +693,7 @@ impl Storage {
             });
         }
         Ok(Token {
+            raw: Secret(body.token.clone()),
             authorization: Secret(format!("{} {}", body.token_type, body.token)),
             base_url,
             refresh_at,
@@ -625,7 +715,10 @@ impl Storage {
         }
         if let Some(lifetime) = options.expires_in {
             let pref = serde_json::json!({ "expiration_duration_seconds": lifetime.as_secs() });
-            req = req.header(LIFECYCLE_HEADER, header_value(&pref.to_string())?);
+            let pref = header_value(&pref.to_string())?;
+            req = req
+                .header(LIFECYCLE_HEADER, pref.clone())
+                .header(LIFECYCLE_HEADER_CDN, pref);
         }
         Ok(req)
     }
@@ -661,14 +754,115 @@ impl Storage {
                 Err(e) if e.is_retryable() && attempts <= self.inner.max_retries => {
                     if e.is_auth_failure() {
                         self.drop_token(&auth).await;
-                    } else {
-                        tokio::time::sleep(delay).await;
-                        delay = delay.saturating_mul(2);
+                        continue;
                     }
+                    // The server's `Retry-After` wins over the backoff; one longer than we are
+                    // willing to wait ends the retries with its error.
+                    let wait = match &e {
+                        StorageError::Status {
+                            retry_after: Some(ra),
+                            ..
+                        } if *ra > MAX_RETRY_AFTER => return (Err(e), attempts),
+                        StorageError::Status {
+                            retry_after: Some(ra),
+                            ..
+                        } => *ra,
+                        _ => delay,
+                    };
+                    tokio::time::sleep(wait).await;
+                    delay = delay.saturating_mul(2);
                 }
                 Err(e) => return (Err(e), attempts),
             }
         }
+    }
+
+    /// Every secret this storage may meet: the key (also as `Key <key>`) and the token.
+    fn redactor(&self, token: Option<&Token>) -> crate::error::Redactor {
+        let key = &self.inner.key.0;
+        let mut r = crate::error::Redactor::new([key.as_str()]);
+        if let Some(t) = token {
+            r.add(&t.raw.0);
+            r.add(&t.authorization.0);
+        }
+        r
+    }
+
+    /// Sends one request within the storage's bounds (the response-head bound grows with the
+    /// body: one second per 256 KiB), and turns an error status into [`StorageError::Status`]
+    /// with a scrubbed body excerpt and the server's `Retry-After`.
+    async fn exchange(
+        &self,
+        step: &str,
+        url: &str,
+        req: reqwest::RequestBuilder,
+        body_len: u64,
+        token: Option<&Token>,
+    ) -> Result<reqwest::Response, StorageError> {
+        use crate::client::bounds::{self, ExchangeFault};
+        let mut b = self.inner.bounds;
+        let allowance = Duration::from_secs(body_len / (256 * 1024));
+        b.response_head = b.response_head.map(|h| h + allowance);
+        b.total = b.total.map(|t| t + allowance);
+        let resp = bounds::send(req, &b).await.map_err(|fault| match fault {
+            ExchangeFault::Transport(e) => http_err(step, url, e),
+            other => StorageError::Timeout {
+                step: step.into(),
+                url: url.into(),
+                what: other.to_string(),
+            },
+        })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(crate::client::retry::parse_retry_after);
+        let bytes = bounds::read_body(resp, &b, 64 * 1024)
+            .await
+            .unwrap_or_else(|(_, partial)| partial);
+        let mut body = self.redactor(token).excerpt(&bytes, MAX_ERROR_BODY);
+        if body.is_empty() {
+            body = "(empty body)".into();
+        }
+        Err(StorageError::Status {
+            step: step.into(),
+            url: url.into(),
+            status,
+            body,
+            retry_after,
+        })
+    }
+
+    /// Reads a JSON answer of at most 1 MiB within the idle bound.
+    async fn json_body<T: serde::de::DeserializeOwned>(
+        &self,
+        step: &str,
+        url: &str,
+        resp: reqwest::Response,
+        token: Option<&Token>,
+    ) -> Result<T, StorageError> {
+        use crate::client::bounds::{self, ExchangeFault};
+        let bytes = bounds::read_body(resp, &self.inner.bounds, MAX_RESPONSE_BODY)
+            .await
+            .map_err(|(fault, _)| match fault {
+                ExchangeFault::Transport(e) => http_err(step, url, e),
+                other => StorageError::Response {
+                    step: step.into(),
+                    url: url.into(),
+                    detail: other.to_string(),
+                },
+            })?;
+        serde_json::from_slice(&bytes).map_err(|e| StorageError::Response {
+            step: step.into(),
+            url: url.into(),
+            detail: self
+                .redactor(token)
+                .scrub(&format!("invalid JSON body: {e}")),
+        })
     }
 
     async fn upload_single(
@@ -686,7 +880,9 @@ impl Storage {
                     let url = format!("{}/files/upload", token.base_url);
                     let (body, len) = match source {
                         Source::Bytes(b) => (reqwest::Body::from(b.clone()), b.len() as u64),
-                        Source::Path(p, len) => (file_body(p).await?, *len),
+                        Source::Path(p, measured) => {
+                            (file_body(p, measured.len).await?, measured.len)
+                        }
                     };
                     let req = self.upload_headers(
                         self.inner.http.post(&url),
@@ -694,14 +890,9 @@ impl Storage {
                         content_type,
                         options,
                     )?;
-                    let resp = req
-                        .header(CONTENT_LENGTH, len)
-                        .body(body)
-                        .send()
-                        .await
-                        .map_err(|e| http_err(step, &url, e))?;
-                    let resp = check_status(step, &url, resp).await?;
-                    let body: AccessUrl = json_body(step, &url, resp).await?;
+                    let req = req.header(CONTENT_LENGTH, len).body(body);
+                    let resp = self.exchange(step, &url, req, len, Some(&token)).await?;
+                    let body: AccessUrl = self.json_body(step, &url, resp, Some(&token)).await?;
                     Ok(body.access_url)
                 }
             })
@@ -713,6 +904,20 @@ impl Storage {
         &self,
         parts: S,
         options: &UploadOptions,
+    ) -> Result<String, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, StorageError>> + Send,
+    {
+        self.upload_multipart_checked(parts, options, None).await
+    }
+
+    /// A multipart upload; with `file`, the file must still be as measured (and exactly its
+    /// measured length must have been read) before the upload is completed.
+    async fn upload_multipart_checked<S>(
+        &self,
+        parts: S,
+        options: &UploadOptions,
+        file: Option<(&Path, Measured)>,
     ) -> Result<String, StorageError>
     where
         S: Stream<Item = Result<Bytes, StorageError>> + Send,
@@ -730,9 +935,9 @@ impl Storage {
                         content_type,
                         options,
                     )?;
-                    let resp = req.send().await.map_err(|e| http_err(step, &url, e))?;
-                    let resp = check_status(step, &url, resp).await?;
-                    json_body::<MultipartStart>(step, &url, resp).await
+                    let resp = self.exchange(step, &url, req, 0, Some(&token)).await?;
+                    self.json_body::<MultipartStart>(step, &url, resp, Some(&token))
+                        .await
                 }
             })
             .await;
@@ -740,14 +945,17 @@ impl Storage {
         let access_url = trim_base(&start.access_url);
         let upload_base = format!("{access_url}/multipart/{}", start.upload_id);
 
+        let sent = std::sync::atomic::AtomicU64::new(0);
         let mut etags: Vec<(u32, String)> = parts
             .enumerate()
             .map(|(i, part)| {
                 let n = i as u32 + 1;
                 let upload_base = &upload_base;
                 let content_type = &content_type;
+                let sent = &sent;
                 async move {
                     let data = part?;
+                    sent.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
                     self.upload_part(upload_base, n, data, content_type).await
                 }
             })
@@ -761,6 +969,16 @@ impl Storage {
             });
         }
         etags.sort_by_key(|(n, _)| *n);
+        if let Some((path, measured)) = file {
+            let sent = sent.into_inner();
+            if sent != measured.len {
+                return Err(StorageError::Changed {
+                    path: path.display().to_string(),
+                    detail: format!("{} bytes measured, {sent} read", measured.len),
+                });
+            }
+            measured.still_holds(path).await?;
+        }
 
         let step = "completing multipart upload";
         let url = format!("{upload_base}/complete");
@@ -775,19 +993,17 @@ impl Storage {
                 let url = &url;
                 let body = &body;
                 async move {
-                    let resp = self
+                    let req = self
                         .inner
                         .http
                         .post(url)
                         .header(AUTHORIZATION, header_value(&token.authorization.0)?)
-                        .json(body)
-                        .send()
-                        .await
-                        .map_err(|e| http_err(step, url, e))?;
-                    let resp = check_status(step, url, resp).await?;
+                        .json(body);
+                    let resp = self.exchange(step, url, req, 0, Some(&token)).await?;
                     // The response may repeat the access URL; the one from the start is final.
-                    let text = resp.text().await.map_err(|e| http_err(step, url, e))?;
-                    Ok(serde_json::from_str::<AccessUrl>(&text)
+                    Ok(self
+                        .json_body::<AccessUrl>(step, url, resp, Some(&token))
+                        .await
                         .map(|a| a.access_url)
                         .ok())
                 }
@@ -809,18 +1025,16 @@ impl Storage {
             .with_retries(|token| {
                 let (url, step, data) = (&url, &step, data.clone());
                 async move {
-                    let resp = self
+                    let len = data.len() as u64;
+                    let req = self
                         .inner
                         .http
                         .put(url)
                         .header(AUTHORIZATION, header_value(&token.authorization.0)?)
                         .header(CONTENT_TYPE, header_value(content_type)?)
-                        .header(CONTENT_LENGTH, data.len())
-                        .body(data)
-                        .send()
-                        .await
-                        .map_err(|e| http_err(step, url, e))?;
-                    let resp = check_status(step, url, resp).await?;
+                        .header(CONTENT_LENGTH, len)
+                        .body(data);
+                    let resp = self.exchange(step, url, req, len, Some(&token)).await?;
                     let etag = resp
                         .headers()
                         .get(ETAG)
@@ -873,23 +1087,31 @@ where
     })
 }
 
-/// A streaming request body reading `path` from the start.
-async fn file_body(path: &Path) -> Result<reqwest::Body, StorageError> {
+/// A streaming request body of exactly `len` bytes of `path`: a file that turns out shorter,
+/// or longer, than measured fails the upload instead of storing other bytes.
+async fn file_body(path: &Path, len: u64) -> Result<reqwest::Body, StorageError> {
     let file = tokio::fs::File::open(path)
         .await
         .map_err(|source| StorageError::Io {
             what: path.display().to_string(),
             source,
         })?;
-    let chunks = stream::try_unfold(file, |mut file| async move {
+    let changed = |detail: String| std::io::Error::other(format!("the file changed: {detail}"));
+    let chunks = stream::try_unfold((file, 0u64), move |(mut file, sent)| async move {
         let mut buf = vec![0u8; 64 * 1024];
         let n = file.read(&mut buf).await?;
         if n == 0 {
-            Ok::<_, std::io::Error>(None)
-        } else {
-            buf.truncate(n);
-            Ok(Some((Bytes::from(buf), file)))
+            if sent != len {
+                return Err(changed(format!("{len} bytes measured, {sent} read")));
+            }
+            return Ok::<_, std::io::Error>(None);
         }
+        let sent = sent + n as u64;
+        if sent > len {
+            return Err(changed(format!("longer than the {len} bytes measured")));
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), (file, sent))))
     });
     Ok(reqwest::Body::wrap_stream(chunks))
 }
@@ -919,41 +1141,6 @@ fn http_err(step: &str, url: &str, source: reqwest::Error) -> StorageError {
         url: url.into(),
         source: source.without_url(),
     }
-}
-
-async fn check_status(
-    step: &str,
-    url: &str,
-    resp: reqwest::Response,
-) -> Result<reqwest::Response, StorageError> {
-    let status = resp.status();
-    if status.is_success() {
-        return Ok(resp);
-    }
-    let body = resp.text().await.unwrap_or_default();
-    let mut body: String = body.chars().take(MAX_ERROR_BODY).collect();
-    if body.is_empty() {
-        body = "(empty body)".into();
-    }
-    Err(StorageError::Status {
-        step: step.into(),
-        url: url.into(),
-        status,
-        body,
-    })
-}
-
-async fn json_body<T: serde::de::DeserializeOwned>(
-    step: &str,
-    url: &str,
-    resp: reqwest::Response,
-) -> Result<T, StorageError> {
-    let bytes = resp.bytes().await.map_err(|e| http_err(step, url, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| StorageError::Response {
-        step: step.into(),
-        url: url.into(),
-        detail: format!("invalid JSON body: {e}"),
-    })
 }
 
 /// Parses `expires_at`: an RFC 3339 / ISO 8601 date-time (no offset means UTC) or a number of

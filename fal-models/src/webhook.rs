@@ -53,7 +53,7 @@ pub const HEADER_SIGNATURE: &str = "x-fal-webhook-signature";
 
 /// If no key verifies a signature and the cached keys are older than this, they are fetched
 /// again once (keys may have rotated).
-const REFETCH_AFTER: Duration = Duration::from_secs(5 * 60);
+const REFETCH_AFTER: Duration = Duration::from_secs(60);
 /// A JWKS larger than this is rejected.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
 
@@ -110,6 +110,17 @@ pub enum WebhookError {
     /// The (verified) body is not a delivery.
     #[error("the webhook body is not a fal delivery: {0}")]
     Body(#[source] serde_json::Error),
+    /// The delivery (same request id and timestamp) was already verified by this verifier
+    /// within the tolerance window: a replay (see [`VerifierBuilder::replay_guard`]).
+    #[error(
+        "webhook delivery for request {request_id} at {timestamp} was already received (replay)"
+    )]
+    Replayed {
+        /// The request id of the delivery.
+        request_id: String,
+        /// Its timestamp (Unix seconds).
+        timestamp: i64,
+    },
     /// The verifier was configured with an unusable setting.
     #[error("invalid webhook verifier configuration: {0}")]
     Config(String),
@@ -374,6 +385,8 @@ pub struct VerifierBuilder {
     cache_ttl: Option<Duration>,
     tolerance: Option<Duration>,
     clock: Option<Clock>,
+    bounds: Option<crate::client::Bounds>,
+    replay_guard: bool,
 }
 
 impl fmt::Debug for VerifierBuilder {
@@ -418,6 +431,26 @@ impl VerifierBuilder {
         self.clock = Some(Arc::new(clock));
         self
     }
+    /// The time bounds of the key fetch (default: connect, response head and idle 10 s,
+    /// total 30 s). A hung key server ends in [`WebhookError::JwksFetch`] within them.
+    pub fn bounds(mut self, bounds: crate::client::Bounds) -> Self {
+        self.bounds = Some(bounds);
+        self
+    }
+    /// Rejects a second delivery with the same request id and timestamp within the tolerance
+    /// window ([`WebhookError::Replayed`]). Off by default.
+    ///
+    /// The threat: the signature covers the request id, user id, timestamp and body, so a
+    /// captured delivery (from a proxy log, say) verifies again until its timestamp leaves the
+    /// tolerance window (5 min by default). Without the guard, make your handler idempotent on
+    /// the request id. The guard remembers deliveries in this process only (clones share it):
+    /// behind several receiver instances, keep the request ids in shared storage instead.
+    /// fal's retries of a failed delivery that reuse the timestamp are rejected too: answer
+    /// the first one with a 2xx.
+    pub fn replay_guard(mut self, on: bool) -> Self {
+        self.replay_guard = on;
+        self
+    }
 
     /// Builds the verifier.
     pub fn build(self) -> Result<Verifier, WebhookError> {
@@ -448,7 +481,17 @@ impl VerifierBuilder {
                     .min(MAX_JWKS_CACHE_AGE),
                 tolerance: self.tolerance.unwrap_or(DEFAULT_TOLERANCE),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
-                cache: tokio::sync::Mutex::new(None),
+                bounds: self.bounds.unwrap_or_else(|| {
+                    let ten = Some(Duration::from_secs(10));
+                    crate::client::Bounds::default()
+                        .connect(ten)
+                        .response_head(ten)
+                        .idle(ten)
+                        .total(Some(Duration::from_secs(30)))
+                }),
+                replay_guard: self.replay_guard.then(Default::default),
+                cache: std::sync::Mutex::new(None),
+                fetching: tokio::sync::Mutex::new(()),
             }),
         })
     }
@@ -467,7 +510,13 @@ struct VerifierInner {
     cache_ttl: Duration,
     tolerance: Duration,
     clock: Clock,
-    cache: tokio::sync::Mutex<Option<CachedKeys>>,
+    bounds: crate::client::Bounds,
+    /// Deliveries seen: (request id, timestamp) -> timestamp, pruned past the tolerance.
+    replay_guard: Option<std::sync::Mutex<std::collections::HashMap<(String, i64), i64>>>,
+    /// The cached keys: read without waiting for a fetch in flight.
+    cache: std::sync::Mutex<Option<CachedKeys>>,
+    /// Held while fetching: one fetch at a time (single flight), outside the cache lock.
+    fetching: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for Verifier {
@@ -548,17 +597,37 @@ impl Verifier {
         };
         let (keys, age) = self.keys(false).await?;
         if any_verifies(&keys, message.as_bytes(), &signature) {
-            return Ok(verified);
+            return self.check_replay(verified, now);
         }
-        // Keys may have rotated since they were fetched: fetch once more, unless just fetched.
+        // Keys may have rotated since they were fetched: fetch once more, at most once a
+        // minute (so forged signatures cannot make us hammer the key server).
         if matches!(self.inner.source, KeySource::Url(_)) && age > REFETCH_AFTER {
             let (keys, _) = self.keys(true).await?;
             if any_verifies(&keys, message.as_bytes(), &signature) {
-                return Ok(verified);
+                return self.check_replay(verified, now);
             }
             return Err(WebhookError::InvalidSignature { keys: keys.len() });
         }
         Err(WebhookError::InvalidSignature { keys: keys.len() })
+    }
+
+    /// With the replay guard on, rejects a (request id, timestamp) already seen.
+    fn check_replay(&self, verified: Verified, now: i64) -> Result<Verified, WebhookError> {
+        let Some(guard) = &self.inner.replay_guard else {
+            return Ok(verified);
+        };
+        let mut seen = guard.lock().unwrap_or_else(|p| p.into_inner());
+        let window = self.inner.tolerance.as_secs() as i64;
+        seen.retain(|_, ts| ts.abs_diff(now) <= window as u64);
+        let key = (verified.request_id.clone(), verified.timestamp);
+        if seen.contains_key(&key) {
+            return Err(WebhookError::Replayed {
+                request_id: verified.request_id,
+                timestamp: verified.timestamp,
+            });
+        }
+        seen.insert(key, verified.timestamp);
+        Ok(verified)
     }
 
     /// Verifies a delivery (see [`verify`](Self::verify)) and parses its body.
@@ -580,28 +649,39 @@ impl Verifier {
             KeySource::Static(keys) => return Ok((Arc::new(keys.clone()), Duration::ZERO)),
             KeySource::Url(url) => url,
         };
-        let mut cache = self.inner.cache.lock().await;
-        let now = (self.inner.clock)();
-        if let Some(c) = cache.as_ref() {
-            // A clock that went backwards makes the age unknown: refetch.
-            if let Ok(age) = now.duration_since(c.fetched_at) {
-                let fresh_enough = if refresh {
-                    age <= REFETCH_AFTER
-                } else {
-                    age < self.inner.cache_ttl
-                };
-                if fresh_enough {
-                    return Ok((c.keys.clone(), age));
-                }
-            }
+        if let Some(hit) = self.cached(refresh) {
+            return Ok(hit);
         }
+        // Single flight: one fetch at a time; whoever waited finds the fresh keys in the
+        // cache. Verifications with usable cached keys never wait here.
+        let _fetching = self.inner.fetching.lock().await;
+        if let Some(hit) = self.cached(refresh) {
+            return Ok(hit);
+        }
+        let now = (self.inner.clock)();
         // On failure the old entry stays, but past its lifetime it is never used again.
         let keys = Arc::new(self.fetch_jwks(url).await?);
-        *cache = Some(CachedKeys {
+        *self.inner.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(CachedKeys {
             keys: keys.clone(),
             fetched_at: now,
         });
         Ok((keys, Duration::ZERO))
+    }
+
+    /// The cached keys and their age when usable: younger than the cache lifetime, or (for a
+    /// `refresh` after a failed verification) fetched within the last minute.
+    fn cached(&self, refresh: bool) -> Option<(Arc<Vec<VerifyingKey>>, Duration)> {
+        let cache = self.inner.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let c = cache.as_ref()?;
+        let now = (self.inner.clock)();
+        // A clock that went backwards makes the age unknown: refetch.
+        let age = now.duration_since(c.fetched_at).ok()?;
+        let fresh_enough = if refresh {
+            age <= REFETCH_AFTER
+        } else {
+            age < self.inner.cache_ttl
+        };
+        fresh_enough.then(|| (c.keys.clone(), age))
     }
 
     async fn fetch_jwks(&self, url: &str) -> Result<Vec<VerifyingKey>, WebhookError> {
@@ -609,30 +689,27 @@ impl Verifier {
             url: url.to_string(),
             reason,
         };
-        let resp = self
+        use crate::client::bounds::{self, ExchangeFault};
+        let describe = |fault: ExchangeFault| match fault {
+            ExchangeFault::Transport(e) => e.without_url().to_string(),
+            ExchangeFault::TooLarge(_) => format!("larger than {MAX_JWKS_BYTES} bytes"),
+            other => other.to_string(),
+        };
+        let request = self
             .inner
             .http
             .get(url)
-            .header(http::header::ACCEPT, "application/json")
-            .send()
+            .header(http::header::ACCEPT, "application/json");
+        let resp = bounds::send(request, &self.inner.bounds)
             .await
-            .map_err(|e| fetch_err(e.without_url().to_string()))?;
+            .map_err(|f| fetch_err(describe(f)))?;
         if !resp.status().is_success() {
             return Err(fetch_err(format!("server answered {}", resp.status())));
         }
-        if resp
-            .content_length()
-            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-        {
-            return Err(fetch_err(format!("larger than {MAX_JWKS_BYTES} bytes")));
-        }
-        let body = resp
-            .bytes()
+        // The limit holds while reading, with or without Content-Length.
+        let body = bounds::read_body(resp, &self.inner.bounds, MAX_JWKS_BYTES as u64)
             .await
-            .map_err(|e| fetch_err(e.without_url().to_string()))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(fetch_err(format!("larger than {MAX_JWKS_BYTES} bytes")));
-        }
+            .map_err(|(f, _)| fetch_err(describe(f)))?;
         parse_jwks_from(&body, url)
     }
 }

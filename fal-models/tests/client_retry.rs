@@ -3,6 +3,8 @@
 
 mod client_common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use client_common::*;
@@ -83,7 +85,7 @@ async fn retries_stop_after_max_retries_with_the_last_error() {
         )
         .build()
         .unwrap();
-    server.inject_times(Operation::Submit, Fault::ServerError(503), 10);
+    server.inject_times(Operation::Submit, Fault::IngressError(503), 10);
     let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
     assert_eq!(err.status(), Some(503));
     assert_eq!(server.count(Operation::Submit), 3);
@@ -226,11 +228,11 @@ async fn a_slow_body_beyond_the_request_timeout_times_out_then_succeeds_on_retry
         .unwrap();
     let client = server
         .client_builder()
-        .request_timeout(Some(Duration::from_millis(300)))
+        .request_timeout(Some(Duration::from_secs(2)))
         .build()
         .unwrap();
     let handle = completed_job(&server, &client).await;
-    server.inject(Operation::Result, Fault::SlowBody(Duration::from_secs(2)));
+    server.inject(Operation::Result, Fault::SlowBody(Duration::from_secs(20)));
     assert_eq!(client.result(&handle).await.unwrap(), expected_output());
     assert_eq!(server.count(Operation::Result), 2);
 
@@ -238,7 +240,7 @@ async fn a_slow_body_beyond_the_request_timeout_times_out_then_succeeds_on_retry
     server.clear_requests();
     server.inject_times(
         Operation::Result,
-        Fault::SlowBody(Duration::from_secs(2)),
+        Fault::SlowBody(Duration::from_secs(20)),
         10,
     );
     let err = client.result(&handle).await.unwrap_err();
@@ -395,13 +397,25 @@ async fn a_submit_accepted_without_its_request_id_says_so_and_is_not_replayed() 
 
 #[tokio::test]
 async fn a_submit_that_never_connected_is_retried() {
-    // A port nobody listens on: nothing was sent, so retrying cannot duplicate a job.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    drop(listener);
+    // A port held by a bound socket that does not listen: every connect is refused, so
+    // nothing was sent and retrying cannot duplicate a job. (A freed port could be taken by
+    // another test meanwhile.)
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let refused = socket.local_addr().unwrap();
+    // Each connection attempt resolves the host once: the resolver counts the attempts.
+    let resolver = Arc::new(CountingResolver {
+        addr: refused,
+        lookups: AtomicUsize::new(0),
+    });
+    let http = reqwest::Client::builder()
+        .dns_resolver(resolver.clone())
+        .build()
+        .unwrap();
     let client = Client::builder()
         .key("k")
-        .queue_url(url)
+        .queue_url(format!("http://never.test:{}", refused.port()))
+        .http_client(http)
         .retry(
             RetryPolicy::default()
                 .max_retries(2)
@@ -419,6 +433,25 @@ async fn a_submit_that_never_connected_is_retried() {
         panic!("{err:?}")
     };
     assert!(source.is_connect());
+    assert_eq!(
+        resolver.lookups.load(Ordering::SeqCst),
+        3,
+        "1 attempt + 2 retries"
+    );
+    drop(socket);
+}
+
+struct CountingResolver {
+    addr: std::net::SocketAddr,
+    lookups: AtomicUsize,
+}
+
+impl reqwest::dns::Resolve for CountingResolver {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        let addr = self.addr;
+        Box::pin(async move { Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs) })
+    }
 }
 
 #[tokio::test]
@@ -458,10 +491,64 @@ async fn a_sync_run_is_retried_on_429_and_gateway_errors() {
             retry_after_secs: 0,
         },
     );
-    server.inject(Operation::Run, Fault::ServerError(502));
+    server.inject(Operation::Run, Fault::IngressError(502));
     assert_eq!(
         client.run(&EchoInput::new("x")).await.unwrap(),
         expected_output()
     );
     assert_eq!(server.count(Operation::Run), 3);
+    assert_eq!(server.run_count(), 1);
+}
+
+#[tokio::test]
+async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    for status in [502, 503, 504] {
+        server.clear_requests();
+        let jobs_before = server.job_count();
+        server.inject(Operation::Submit, Fault::ForwardThenFail(status));
+        let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+        let Error::AmbiguousSubmit {
+            status: got,
+            request_id,
+            ..
+        } = &err
+        else {
+            panic!("{err:?}");
+        };
+        assert_eq!(*got, Some(status));
+        assert!(request_id.is_some(), "the request id reaches the caller");
+        assert_eq!(
+            server.count(Operation::Submit),
+            1,
+            "not replayed after {status}"
+        );
+        assert_eq!(server.job_count(), jobs_before + 1, "exactly one job");
+    }
+    // An app-level JSON 5xx without the header is not ingress evidence either; nor is a 408.
+    for fault in [Fault::ServerError(503), Fault::ServerError(408)] {
+        server.clear_requests();
+        server.inject(Operation::Submit, fault);
+        let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+        assert!(matches!(err, Error::AmbiguousSubmit { .. }), "{err:?}");
+        assert_eq!(server.count(Operation::Submit), 1);
+    }
+    // A sync run that timed out in the app is never run again.
+    server.clear_requests();
+    let runs = server.run_count();
+    server.inject(Operation::Run, Fault::ForwardThenFail(504));
+    let err = client.run(&EchoInput::new("x")).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AmbiguousSubmit {
+                status: Some(504),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.count(Operation::Run), 1);
+    assert_eq!(server.run_count(), runs + 1);
 }

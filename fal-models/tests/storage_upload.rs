@@ -54,6 +54,10 @@ async fn single_upload_sends_bytes_and_headers_and_reuses_the_token() {
     let lifecycle: serde_json::Value =
         serde_json::from_str(obj.lifecycle.as_deref().unwrap()).unwrap();
     assert_eq!(lifecycle, json!({ "expiration_duration_seconds": 3600 }));
+    assert_eq!(
+        obj.lifecycle_cdn, obj.lifecycle,
+        "the header fal's CDN reads carries the same preference"
+    );
     let obj2 = &s.objects[&object_id(&url2)];
     assert_eq!(obj2.data, b"second");
     assert_eq!(obj2.content_type.as_deref(), Some("text/plain"));
@@ -101,6 +105,7 @@ async fn upload_path_of_a_missing_file_names_the_path() {
 async fn multipart_bytes_are_reassembled_exactly_with_a_flaky_part_retried() {
     let fake = start().await;
     fake.state.lock().unwrap().fail_part.insert(3, 1);
+    fake.state.lock().unwrap().expect_parallel = true;
     let storage = builder(&fake)
         .multipart_threshold(4096)
         .part_size(1024)
@@ -327,4 +332,37 @@ async fn a_failing_token_endpoint_is_retried_then_reported() {
     );
     assert!(err.to_string().contains("token service busy"), "{err}");
     assert_eq!(fake.state.lock().unwrap().token_requests, 2);
+}
+
+#[tokio::test]
+async fn a_file_that_grows_during_the_upload_is_an_error_never_a_truncated_success() {
+    for (threshold, what) in [(1 << 20, "single"), (1024, "multipart")] {
+        let fake = start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.bin");
+        std::fs::write(&path, data(3000)).unwrap();
+        // Measured at 3000 bytes; it grows before its bytes are read (at the token fetch).
+        let grow = path.clone();
+        fake.state.lock().unwrap().on_token = Some(Box::new(move || {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&grow)
+                .unwrap();
+            f.write_all(&[b'x'; 500]).unwrap();
+        }));
+        let storage = builder(&fake)
+            .multipart_threshold(threshold)
+            .part_size(1024)
+            .max_retries(1)
+            .retry_backoff(Duration::from_millis(1))
+            .build()
+            .unwrap();
+        let result = storage.upload_path(&path, &UploadOptions::new()).await;
+        assert!(result.is_err(), "{what}: {result:?}");
+        assert!(
+            fake.state.lock().unwrap().objects.is_empty(),
+            "{what}: nothing stored as if complete"
+        );
+    }
 }

@@ -66,6 +66,7 @@ Fault rules (--fault), the text form of fal_models::mock::FaultSpec:
             | too-many-requests[:SECS] | server-error:STATUS
             | respond:STATUS[+NAME=VALUE...][:BODY]
             | truncated-body[:BYTES] | slow-body:MILLISECONDS
+            | never-answer | forward-then-fail:STATUS | ingress-error:STATUS
             | fail-job:internal[:MESSAGE] | fail-job:start-deadline
             | fail-job:validation:FIELD[:MESSAGE]";
 

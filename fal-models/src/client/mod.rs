@@ -17,9 +17,10 @@
 //! ([`RetryPolicy`]) and turns failures into [`Error`]s; `queue` holds the protocol's data;
 //! [`RequestHandle`] names a submitted job; `subscribe` waits for it with progress events.
 
+pub mod bounds;
 mod handle;
 mod queue;
-mod retry;
+pub(crate) mod retry;
 mod sse;
 mod subscribe;
 mod transport;
@@ -35,13 +36,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use bounds::Bounds;
 pub use handle::RequestHandle;
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use retry::RetryPolicy;
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
 
 use crate::Endpoint;
-use crate::error::{Error, Operation, TimeoutKind};
+use crate::error::{Error, Operation, Redactor, TimeoutKind};
 use queue::SubmitResponse;
 use transport::Call;
 
@@ -78,6 +80,10 @@ struct Inner {
     request_timeout: Option<Duration>,
     run_timeout: Option<Duration>,
     stream_idle_timeout: Option<Duration>,
+    /// The bounds of one queue request (status, result, cancel, submit).
+    bounds: Bounds,
+    /// Scrubs the key (and the storage token, once known) from every error.
+    redactor: Redactor,
 }
 
 /// The API key, never printed.
@@ -129,6 +135,8 @@ pub struct ClientBuilder {
     request_timeout: Option<Duration>,
     run_timeout: Option<Duration>,
     stream_idle_timeout: Option<Duration>,
+    response_head_timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
     retry: RetryPolicy,
     user_agent: String,
     http: Option<reqwest::Client>,
@@ -161,6 +169,8 @@ impl Default for ClientBuilder {
             request_timeout: Some(Duration::from_secs(60)),
             run_timeout: Some(Duration::from_secs(600)),
             stream_idle_timeout: Some(Duration::from_secs(120)),
+            response_head_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: Some(Duration::from_secs(30)),
             retry: RetryPolicy::default(),
             user_agent: concat!("fal-models-rust/", env!("CARGO_PKG_VERSION")).into(),
             http: None,
@@ -246,6 +256,22 @@ impl ClientBuilder {
         self
     }
 
+    /// How long to wait for a response head after sending a request (default 30 s): a server
+    /// that accepts and never answers ends here, status stream included. A sync `run`'s head
+    /// arrives with its output, so `run` waits up to [`run_timeout`](Self::run_timeout) instead.
+    pub fn response_head_timeout(mut self, d: Option<Duration>) -> Self {
+        self.response_head_timeout = d;
+        self
+    }
+
+    /// The longest silence while a response body arrives (default 30 s), for queue answers,
+    /// uploads and downloads. (The status stream has its own,
+    /// [`stream_idle_timeout`](Self::stream_idle_timeout).)
+    pub fn idle_timeout(mut self, d: Option<Duration>) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
     /// The retry policy (default: [`RetryPolicy::default`]).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -308,8 +334,17 @@ impl ClientBuilder {
                     .map_err(|e| Error::Config(format!("HTTP client: {e}")))?
             }
         };
+        let bounds = Bounds {
+            connect: self.connect_timeout,
+            response_head: self.response_head_timeout,
+            idle: self.idle_timeout,
+            total: self.request_timeout,
+        };
+        let redactor = Redactor::new(key.as_ref().map(ApiKey::expose));
         Ok(Client {
             inner: Arc::new(Inner {
+                bounds,
+                redactor,
                 http,
                 key,
                 authorization,
@@ -429,7 +464,9 @@ impl Client {
         options: &SubmitOptions,
     ) -> Result<RequestHandle, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
-        let body = if options.upload_local_files { self.upload_local_files(endpoint_id, body).await? } else { body };
+        let (body, secrets) = self
+            .prepare_input(endpoint_id, body, options.upload_local_files)
+            .await?;
         let mut url = format!("{}/{}", self.inner.queue_url, endpoint_id);
         if let Some(webhook) = &options.webhook_url {
             let mut parsed =
@@ -455,7 +492,9 @@ impl Client {
             headers,
             request_id: None,
             paid_endpoint: Some(endpoint_id.to_owned()),
-            timeout: self.inner.request_timeout,
+            bounds: self.inner.bounds,
+            secrets,
+            maybe_delivered: Default::default(),
         };
         let reply = self.call(&call).await?;
         let submitted: SubmitResponse =
@@ -464,7 +503,7 @@ impl Client {
                 request_id: transport::find_request_id(&String::from_utf8_lossy(&reply.body)),
                 status: reply.status,
                 source,
-                body_excerpt: self.excerpt(&reply.body),
+                body_excerpt: self.excerpt_for(&call, &reply.body),
             })?;
         Ok(
             RequestHandle::new(endpoint_id, submitted.request_id).with_urls(
@@ -506,8 +545,10 @@ impl Client {
             url = with_query(&url, "logs=1");
         }
         let mut call = self.get_call(Operation::StatusStream, url, handle);
-        // The stream lives as long as the job; only silence is limited (below).
-        call.timeout = None;
+        // The stream lives as long as the job: its head is bounded, then only silence is
+        // (below, by the stream idle timeout).
+        call.bounds.total = None;
+        call.bounds.idle = None;
         call.headers.push(("accept", "text/event-stream".into()));
         status_stream(self.clone(), call, handle.request_id().to_owned())
     }
@@ -526,10 +567,25 @@ impl Client {
         let mut call = self.get_call(Operation::Cancel, url, handle);
         call.method = Method::PUT;
         match self.call(&call).await {
-            Ok(_) => Ok(CancelOutcome::Requested),
+            // fal answers `{"status": "CANCELLATION_REQUESTED"}`; an answer that is not JSON
+            // did not come from fal's queue, so it proves nothing.
+            Ok(reply) => self
+                .decode::<Value>(Operation::Cancel, handle.request_id(), &reply)
+                .map(|_| CancelOutcome::Requested),
             Err(Error::Api(api))
                 if api.status == 400 && api.body_excerpt.contains("ALREADY_COMPLETED") =>
             {
+                // An earlier attempt whose answer was lost may have done the cancelling: then
+                // the job is completed *because* it was cancelled. Ask before saying otherwise.
+                if call
+                    .maybe_delivered
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    let status = self.status(handle, false).await?;
+                    if status.is_cancelled() {
+                        return Ok(CancelOutcome::Requested);
+                    }
+                }
                 Ok(CancelOutcome::AlreadyCompleted)
             }
             Err(e) => Err(e),
@@ -555,6 +611,13 @@ impl Client {
         body: Vec<u8>,
     ) -> Result<O, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
+        let (body, secrets) = self.prepare_input(endpoint_id, body, false).await?;
+        // The head of a sync run arrives with the output: only the run timeout bounds it.
+        let bounds = Bounds {
+            response_head: self.inner.run_timeout,
+            total: self.inner.run_timeout,
+            ..self.inner.bounds
+        };
         let call = Call {
             op: Operation::Run,
             method: Method::POST,
@@ -563,10 +626,18 @@ impl Client {
             headers: Vec::new(),
             request_id: None,
             paid_endpoint: Some(endpoint_id.to_owned()),
-            timeout: self.inner.run_timeout,
+            bounds,
+            secrets,
+            maybe_delivered: Default::default(),
         };
         let reply = self.call(&call).await?;
-        self.decode(Operation::Run, "", &reply)
+        serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
+            operation: Operation::Run,
+            request_id: None,
+            status: reply.status,
+            source,
+            body_excerpt: self.excerpt_for(&call, &reply.body),
+        })
     }
 
     /// Submits `input`, waits for it (streaming status by default) and returns the typed
@@ -605,6 +676,7 @@ impl Client {
             .key(key)
             .rest_base_url(self.inner.rest_url.clone())
             .http(self.inner.http.clone())
+            .bounds(self.inner.bounds)
             .build()
             .map_err(|e| Error::Config(format!("storage: {e}")))?;
         Ok(self.inner.storage.get_or_init(|| storage).clone())
@@ -618,7 +690,8 @@ impl Client {
         file: &(impl crate::files::RemoteFile + ?Sized),
         path: impl AsRef<std::path::Path>,
     ) -> Result<crate::files::Downloaded, Error> {
-        self.download_with(file, path, crate::files::DownloadOptions::expecting(file)).await
+        self.download_with(file, path, crate::files::DownloadOptions::expecting(file))
+            .await
     }
 
     /// [`download`](Self::download) with options (a progress callback, other expectations).
@@ -626,23 +699,48 @@ impl Client {
         &self,
         file: &(impl crate::files::RemoteFile + ?Sized),
         path: impl AsRef<std::path::Path>,
-        options: crate::files::DownloadOptions,
+        mut options: crate::files::DownloadOptions,
     ) -> Result<crate::files::Downloaded, Error> {
+        // The client's bounds, without the total one: a large file takes what it takes, the
+        // idle bound catches a stalled body.
+        options.bounds = options.bounds.or(Some(self.inner.bounds.total(None)));
         crate::files::download_to_path(&self.inner.http, file.url(), path, &options)
             .await
             .map_err(|e| Error::Download(Box::new(e)))
     }
 
-    /// With [`SubmitOptions::upload_local_files`], uploads every `file://` URL of the input
-    /// (see [`crate::files::local`]) and puts the uploaded URL in its place.
-    async fn upload_local_files(&self, endpoint_id: &str, body: Vec<u8>) -> Result<Vec<u8>, Error> {
-        let mut value: Value = serde_json::from_slice(&body)
-            .map_err(|source| Error::Serialize { endpoint_id: endpoint_id.to_owned(), source })?;
-        let uploaded = self.storage()?.resolve_local_files(&mut value).await.map_err(|e| Error::Upload(Box::new(e)))?;
-        if uploaded == 0 {
-            return Ok(body);
+    /// Readies a serialized input for sending: collects its secret values (scrubbed from every
+    /// error of the call), refuses local files (see [`crate::files::local`]) unless
+    /// `upload_local_files`, and with it uploads them and puts the uploaded URLs in their place.
+    /// Nothing is sent before this succeeds.
+    async fn prepare_input(
+        &self,
+        endpoint_id: &str,
+        body: Vec<u8>,
+        upload_local_files: bool,
+    ) -> Result<(Vec<u8>, Redactor), Error> {
+        let serialize_err = |source| Error::Serialize {
+            endpoint_id: endpoint_id.to_owned(),
+            source,
+        };
+        let mut value: Value = serde_json::from_slice(&body).map_err(serialize_err)?;
+        let mut secrets = Vec::new();
+        crate::error::secret_values(&value, &mut secrets);
+        let secrets = Redactor::new(secrets.iter().map(String::as_str));
+        if !crate::files::has_local_files(&value) {
+            return Ok((body, secrets));
         }
-        serde_json::to_vec(&value).map_err(|source| Error::Serialize { endpoint_id: endpoint_id.to_owned(), source })
+        if !upload_local_files {
+            return Err(Error::LocalFileNotAllowed {
+                endpoint_id: endpoint_id.to_owned(),
+            });
+        }
+        self.storage()?
+            .resolve_local_files(&mut value)
+            .await
+            .map_err(|e| Error::Upload(Box::new(e)))?;
+        let body = serde_json::to_vec(&value).map_err(serialize_err)?;
+        Ok((body, secrets))
     }
 
     // --- crate-internal accessors (for files/storage/webhook) ---
@@ -693,7 +791,9 @@ impl Client {
             headers: Vec::new(),
             request_id: Some(handle.request_id().to_owned()),
             paid_endpoint: None,
-            timeout: self.inner.request_timeout,
+            bounds: self.inner.bounds,
+            secrets: Redactor::default(),
+            maybe_delivered: Default::default(),
         }
     }
 
@@ -754,6 +854,9 @@ fn with_query(url: &str, pair: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{pair}")
 }
+
+/// The largest status stream event (one status with its log lines).
+const MAX_STREAM_EVENT: u64 = 16 << 20;
 
 /// The state of a status stream between events.
 enum StreamState {
@@ -847,7 +950,19 @@ fn status_stream(
                             None => body.next().await,
                         };
                         match next {
-                            Some(Ok(chunk)) => pending.extend(decoder.push(&chunk)),
+                            Some(Ok(chunk)) => {
+                                pending.extend(decoder.push(&chunk));
+                                // One event is one status: an event that never ends must not
+                                // grow without bound.
+                                if decoder.buffered() as u64 > MAX_STREAM_EVENT {
+                                    let err = Error::BodyTooLarge {
+                                        operation: Operation::StatusStream,
+                                        request_id: Some(request_id),
+                                        limit: MAX_STREAM_EVENT,
+                                    };
+                                    return Some((Err(err), StreamState::Done));
+                                }
+                            }
                             Some(Err(source)) => {
                                 let err = Error::Transport {
                                     operation: Operation::StatusStream,

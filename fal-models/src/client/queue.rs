@@ -102,6 +102,17 @@ impl QueueStatus {
     pub fn is_completed(&self) -> bool {
         self.status == Status::Completed
     }
+
+    /// Whether the job completed because it was cancelled (`error_type` `request_cancelled`,
+    /// or an error saying so).
+    pub fn is_cancelled(&self) -> bool {
+        self.is_completed()
+            && (self.error_type.as_deref() == Some("request_cancelled")
+                || self
+                    .error
+                    .as_deref()
+                    .is_some_and(|e| e.to_ascii_lowercase().contains("cancelled")))
+    }
 }
 
 /// One log line of a running request.

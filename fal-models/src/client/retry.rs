@@ -12,7 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Never retried: the `504` fal sends when a request's start deadline passed
 /// (`X-Fal-Request-Timeout-Type: user`), any other status, and undecodable bodies.
 ///
-/// A submit (or sync run) whose connection failed *after* the request was sent is ambiguous:
+/// A submit (or sync run) is paid and not idempotent: it is resent only when the failure proves
+/// the request never reached fal's app (a failed connect, an ingress error page, a rate-limit
+/// refusal; see `paid_retry` in the source for the evidence). A connection that failed
+/// *after* the request was sent, or a retryable status from behind the ingress, is ambiguous:
 /// fal may have queued (and will bill) the job. It is not replayed unless
 /// [`retry_ambiguous_submits`](Self::retry_ambiguous_submits) is set; the error is
 /// [`Error::AmbiguousSubmit`](crate::Error::AmbiguousSubmit).
@@ -122,6 +125,52 @@ impl RetryPolicy {
     }
 }
 
+/// What a retryable answer to a paid call (submit, sync run) says about the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PaidRetry {
+    /// The request was provably stopped before fal's app: no job exists, resending is safe.
+    NeverReachedApp,
+    /// The request may have reached the app (a job may exist): resending could duplicate it.
+    OutcomeUnknown,
+}
+
+/// Decides whether a retryable status on a paid call may be resent.
+///
+/// The evidence, following fal's own Python client (`fal_client/client.py`,
+/// `_is_ingress_error`: a 502/503/504 *without* `x-fal-request-id` whose body is nginx's page is
+/// retried, anything carrying the header "is clearly returned from our server"):
+///
+/// - `502`/`503`/`504` without `x-fal-request-id` whose body is an ingress page (mentions
+///   `nginx`, or is HTML rather than fal's JSON): the ingress answered, the app never saw the
+///   request. **Resent.**
+/// - `429` without `x-fal-request-id`: fal's admission rate limit refuses before queueing.
+///   **Resent** (after `Retry-After`).
+/// - Everything else: a `5xx` with `x-fal-request-id` or an app-level JSON body, any `408`
+///   or `409` (fal-js and the Python client retry those blindly; a job may exist behind
+///   them), a `429` carrying a request id. **Not resent**: the error is
+///   [`Error::AmbiguousSubmit`](crate::Error::AmbiguousSubmit) with the status, the
+///   (scrubbed) headers and the request id when there is one.
+///
+/// Reads (status, result, cancel) are idempotent and ignore this rule.
+pub(crate) fn paid_retry(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> PaidRetry {
+    if headers.contains_key("x-fal-request-id") {
+        return PaidRetry::OutcomeUnknown;
+    }
+    let ingress_page = || {
+        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+        text.contains("nginx") || text.trim_start().starts_with('<')
+    };
+    match status {
+        429 => PaidRetry::NeverReachedApp,
+        502..=504 if ingress_page() => PaidRetry::NeverReachedApp,
+        _ => PaidRetry::OutcomeUnknown,
+    }
+}
+
 /// Whether fal's answer with this status is worth retrying (for any operation).
 pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 409 | 429 | 502 | 503 | 504)
@@ -222,8 +271,23 @@ mod tests {
         assert_eq!(p.backoff(3), Duration::from_millis(350));
         let j = p.clone().jitter(true);
         for retry in 1..6 {
-            let d = j.backoff(retry);
-            assert!(d >= p.backoff(retry) / 2 && d <= p.backoff(retry), "{d:?}");
+            // With jitter on, each wait lies in [half, all] of the computed backoff, and the
+            // waits actually vary (jitter off would give 200 identical values).
+            let full = p.backoff(retry);
+            let waits: std::collections::BTreeSet<Duration> =
+                (0..200).map(|_| j.backoff(retry)).collect();
+            assert!(
+                waits.len() > 100,
+                "jitter varies the wait: {} distinct",
+                waits.len()
+            );
+            let (lo, hi) = (*waits.first().unwrap(), *waits.last().unwrap());
+            assert!(
+                lo >= full / 2 && hi <= full,
+                "{lo:?}..{hi:?} outside {full:?}/2..{full:?}"
+            );
+            // Both halves of the range are used.
+            assert!(lo < full * 3 / 4 && hi > full * 3 / 4, "{lo:?}..{hi:?}");
         }
         assert_eq!(
             p.delay(1, Some(Duration::from_secs(2))),

@@ -46,6 +46,12 @@ pub enum Progress {
         /// fal's timing metrics, if any.
         metrics: Option<Value>,
     },
+    /// fal reported a status this client does not know (kept verbatim). Waiting goes on, still
+    /// within the idle and overall bounds.
+    Other {
+        /// The status as fal sent it.
+        status: String,
+    },
     /// The status stream broke off (or stayed silent past the idle timeout); the client checks
     /// the status and reconnects.
     Reconnecting {
@@ -310,19 +316,27 @@ impl WaitPlan {
     }
 }
 
+/// What identifies a log line: timestamp, level, source and text.
+type LogKey = (Option<String>, Option<String>, Option<String>, String);
+
 /// Turns statuses into progress events, each log line once.
+#[derive(Default)]
 struct Tracker {
     callback: Option<ProgressCallback>,
-    logs_seen: usize,
+    /// How many times each log line (timestamp, level, source, message) was delivered.
+    logs_seen: std::collections::HashMap<LogKey, usize>,
     last: Option<(Status, Option<u64>)>,
 }
 
 /// How a status carries logs.
 #[derive(Clone, Copy)]
 enum Logs {
-    /// All lines so far (polled status, first event of a stream connection).
-    Cumulative,
-    /// Only new lines (later stream events).
+    /// Lines that may repeat lines already delivered (a polled status, or the first event of a
+    /// stream connection, which may or may not hold all lines so far): a line is delivered
+    /// when it occurs more often here than it was delivered before. Matching by timestamp and
+    /// content, not by position, so a reconnect neither repeats nor loses lines.
+    Overlapping,
+    /// Only new lines (later events of one stream connection).
     Delta,
 }
 
@@ -337,21 +351,38 @@ impl Tracker {
         let key = (status.status.clone(), status.queue_position);
         let changed = self.last.as_ref() != Some(&key);
         if changed {
-            match status.status {
+            match &status.status {
                 Status::InQueue => self.emit(Progress::InQueue {
                     position: status.queue_position,
                 }),
                 Status::InProgress => self.emit(Progress::InProgress),
-                _ => {}
+                Status::Other(other) => self.emit(Progress::Other {
+                    status: other.clone(),
+                }),
+                Status::Completed => {}
             }
         }
-        let new_lines = match logs {
-            Logs::Cumulative => status.logs.get(self.logs_seen..).unwrap_or_default(),
-            Logs::Delta => &status.logs[..],
-        };
-        self.logs_seen += new_lines.len();
-        for line in new_lines.iter().cloned() {
-            self.emit(Progress::Log(line));
+        let mut in_this_event = std::collections::HashMap::new();
+        for line in &status.logs {
+            let key = (
+                line.timestamp.clone(),
+                line.level.clone(),
+                line.source.clone(),
+                line.message.clone(),
+            );
+            let seen = self.logs_seen.entry(key.clone()).or_insert(0);
+            let fresh = match logs {
+                Logs::Delta => true,
+                Logs::Overlapping => {
+                    let n = in_this_event.entry(key).or_insert(0usize);
+                    *n += 1;
+                    *n > *seen
+                }
+            };
+            if fresh {
+                *seen += 1;
+                self.emit(Progress::Log(line.clone()));
+            }
         }
         if changed && status.is_completed() {
             self.emit(Progress::Completed {
@@ -372,8 +403,7 @@ impl Client {
         let handle = self.submit_raw(endpoint_id, body, &options.submit).await?;
         let mut tracker = Tracker {
             callback: options.on_progress.take(),
-            logs_seen: 0,
-            last: None,
+            ..Tracker::default()
         };
         tracker.emit(Progress::Submitted(handle.clone()));
         self.wait_tracked(&handle.typed(), WaitPlan::of(&options), tracker)
@@ -390,8 +420,7 @@ impl Client {
     ) -> Result<O, Error> {
         let tracker = Tracker {
             callback: options.on_progress.take(),
-            logs_seen: 0,
-            last: None,
+            ..Tracker::default()
         };
         self.wait_tracked(handle, WaitPlan::of(&options), tracker)
             .await
@@ -467,7 +496,7 @@ impl Client {
     ) -> Result<QueueStatus, Error> {
         loop {
             let status = self.status(handle, logs).await?;
-            tracker.observe(&status, Logs::Cumulative);
+            tracker.observe(&status, Logs::Overlapping);
             if status.is_completed() {
                 return Ok(status);
             }
@@ -484,7 +513,7 @@ impl Client {
         let mut reconnects: u32 = 0;
         loop {
             let mut stream = self.status_stream(handle, logs);
-            let mut mode = Logs::Cumulative;
+            let mut mode = Logs::Overlapping;
             let mut broke = None;
             while let Some(item) = stream.next().await {
                 match item {
@@ -515,7 +544,11 @@ impl Client {
                 Error::StreamEnded { .. }
                 | Error::Transport { .. }
                 | Error::Timeout {
-                    kind: TimeoutKind::StreamIdle | TimeoutKind::Http,
+                    kind:
+                        TimeoutKind::StreamIdle
+                        | TimeoutKind::Http
+                        | TimeoutKind::ResponseHead
+                        | TimeoutKind::Idle,
                     ..
                 } => {}
                 _ => return Err(err),
@@ -541,7 +574,7 @@ impl Client {
             });
             // It may have completed while we were not listening.
             let status = self.status(handle, logs).await?;
-            tracker.observe(&status, Logs::Cumulative);
+            tracker.observe(&status, Logs::Overlapping);
             if status.is_completed() {
                 return Ok(status);
             }
@@ -549,5 +582,60 @@ impl Client {
                 tokio::time::sleep(self.retry_policy().backoff(reconnects)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn status(lines: &[(&str, &str)]) -> QueueStatus {
+        let logs: Vec<Value> = lines
+            .iter()
+            .map(|(ts, m)| serde_json::json!({"message": m, "timestamp": ts, "level": "INFO"}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "status": "IN_PROGRESS", "request_id": "r", "logs": logs
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn logs_are_delivered_once_across_reconnects_without_losing_lines() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut tracker = Tracker {
+            callback: Some(Box::new(move |p| {
+                if let Progress::Log(l) = p {
+                    sink.lock().unwrap().push(l.message);
+                }
+            })),
+            ..Tracker::default()
+        };
+        // First connection: a cumulative first event, then a delta.
+        tracker.observe(&status(&[("1", "a"), ("2", "b")]), Logs::Overlapping);
+        tracker.observe(&status(&[("3", "c")]), Logs::Delta);
+        // Reconnect: its first event holds only recent lines (not all so far), one new.
+        tracker.observe(&status(&[("3", "c"), ("4", "d")]), Logs::Overlapping);
+        // A polled status with everything: only the new line.
+        tracker.observe(
+            &status(&[("1", "a"), ("2", "b"), ("3", "c"), ("4", "d"), ("5", "e")]),
+            Logs::Overlapping,
+        );
+        // The same text at two different times is two lines; identical lines repeat as often
+        // as they occur.
+        tracker.observe(
+            &status(&[("6", "tick"), ("6", "tick"), ("7", "tick")]),
+            Logs::Delta,
+        );
+        tracker.observe(
+            &status(&[("5", "e"), ("6", "tick"), ("6", "tick"), ("7", "tick")]),
+            Logs::Overlapping,
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["a", "b", "c", "d", "e", "tick", "tick", "tick"]
+        );
     }
 }

@@ -1,17 +1,19 @@
 //! One HTTP exchange with fal, retried by the policy, with failures turned into typed errors.
 
-use std::time::Duration;
-
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Method, Response};
 use serde_json::Value;
 
 use super::Client;
-use super::retry::{is_retryable_status, parse_retry_after};
-use crate::error::{ApiError, Error, FieldError, Operation, TimeoutKind};
+use super::bounds::{self, Bounds, ExchangeFault};
+use super::retry::{PaidRetry, is_retryable_status, paid_retry, parse_retry_after};
+use crate::error::{ApiError, Error, FieldError, Operation, Redactor, TimeoutKind};
 
 /// The longest body excerpt an error carries.
 const EXCERPT_CHARS: usize = 512;
+
+/// The largest queue answer read whole (status with all logs, a result with inline data URIs).
+pub(crate) const MAX_QUEUE_BODY: u64 = 64 << 20;
 
 /// Everything needed to send (and resend) one request.
 pub(crate) struct Call {
@@ -23,9 +25,15 @@ pub(crate) struct Call {
     /// Known request id, so every error names the job.
     pub request_id: Option<String>,
     /// Set for submit and run: the endpoint, for [`Error::AmbiguousSubmit`]. These calls are not
-    /// idempotent: a replay after the request was sent can start a second (paid) job.
+    /// idempotent: a replay after the request reached fal's app can start a second (paid) job.
     pub paid_endpoint: Option<String>,
-    pub timeout: Option<Duration>,
+    /// The time bounds of each attempt.
+    pub bounds: Bounds,
+    /// Secrets of this call besides the key (secret input values), scrubbed from its errors.
+    pub secrets: Redactor,
+    /// Set when an attempt failed after its request may have reached the server (so a later
+    /// answer may describe the effect of that earlier attempt: a cancel's `ALREADY_COMPLETED`).
+    pub maybe_delivered: std::sync::atomic::AtomicBool,
 }
 
 /// A successful answer with its whole body.
@@ -41,7 +49,7 @@ enum Success {
 
 /// A failed attempt that may be retried.
 enum Failure {
-    Transport(reqwest::Error),
+    Transport(ExchangeFault),
     Status(Box<ApiError>),
 }
 
@@ -74,8 +82,15 @@ impl Client {
                     if !read_body {
                         return Ok(Success::Open(response));
                     }
-                    match read_all(response).await {
+                    match bounds::read_body(response, &call.bounds, MAX_QUEUE_BODY).await {
                         Ok(body) => return Ok(Success::Body(Reply { status, body })),
+                        Err((ExchangeFault::TooLarge(limit), _)) => {
+                            return Err(Error::BodyTooLarge {
+                                operation: call.op,
+                                request_id: call.request_id.clone(),
+                                limit,
+                            });
+                        }
                         Err((e, partial)) if call.paid_endpoint.is_some() => {
                             return self.salvage_paid_reply(call, attempt, status, e, partial);
                         }
@@ -85,7 +100,8 @@ impl Client {
                 Ok(response) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
-                    let body = read_all(response)
+                    // An error body is only read for its excerpt: 1 MiB is plenty.
+                    let body = bounds::read_body(response, &call.bounds, 1 << 20)
                         .await
                         .unwrap_or_else(|(_, partial)| partial);
                     if status == 504
@@ -104,6 +120,14 @@ impl Client {
                     if !is_retryable_status(status) {
                         return Err(Error::Api(Box::new(api)));
                     }
+                    // A paid call is resent only when the answer proves the request was stopped
+                    // before fal's app (see `paid_retry`).
+                    if call.paid_endpoint.is_some()
+                        && !policy.retry_ambiguous_submits
+                        && paid_retry(status, &headers, &body) == PaidRetry::OutcomeUnknown
+                    {
+                        return Err(self.ambiguous_status(call, attempt, &headers, &api));
+                    }
                     Failure::Status(Box::new(api))
                 }
             };
@@ -112,13 +136,31 @@ impl Client {
             let failure = match failure {
                 Failure::Transport(e)
                     if call.paid_endpoint.is_some()
-                        && !e.is_connect()
+                        && !e.never_sent()
                         && !policy.retry_ambiguous_submits =>
                 {
                     return Err(self.ambiguous(call, attempt, false, e));
                 }
+                Failure::Transport(ExchangeFault::TooLarge(limit)) => {
+                    return Err(Error::BodyTooLarge {
+                        operation: call.op,
+                        request_id: call.request_id.clone(),
+                        limit,
+                    });
+                }
                 other => other,
             };
+            // A retryable status may come from behind the app after it acted (a gateway's
+            // 503 after the cancel went through): like a lost answer, it leaves the effect
+            // unknown.
+            let delivered = match &failure {
+                Failure::Transport(e) => !e.never_sent(),
+                Failure::Status(_) => true,
+            };
+            if delivered {
+                call.maybe_delivered
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             let retry_after = match &failure {
                 Failure::Status(api) => api.retry_after,
                 Failure::Transport(_) => None,
@@ -138,7 +180,7 @@ impl Client {
         }
     }
 
-    async fn send_once(&self, call: &Call) -> Result<Response, reqwest::Error> {
+    async fn send_once(&self, call: &Call) -> Result<Response, ExchangeFault> {
         let inner = &self.inner;
         let mut request = inner
             .http
@@ -158,10 +200,7 @@ impl Client {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        if let Some(timeout) = call.timeout {
-            request = request.timeout(timeout);
-        }
-        request.send().await
+        bounds::send(request, &call.bounds).await
     }
 
     /// A paid call got a success status but its body broke off: the job exists. If the request
@@ -171,7 +210,7 @@ impl Client {
         call: &Call,
         attempt: u32,
         status: u16,
-        error: reqwest::Error,
+        error: ExchangeFault,
         partial: Vec<u8>,
     ) -> Result<Success, Error> {
         if call.op == Operation::Submit {
@@ -184,41 +223,84 @@ impl Client {
         Err(self.ambiguous(call, attempt, true, error))
     }
 
-    fn ambiguous(
-        &self,
-        call: &Call,
-        attempts: u32,
-        accepted: bool,
-        source: reqwest::Error,
-    ) -> Error {
+    fn ambiguous(&self, call: &Call, attempts: u32, accepted: bool, fault: ExchangeFault) -> Error {
+        let reason = self.redactor(call).scrub(&fault.to_string());
         Error::AmbiguousSubmit {
             endpoint_id: call.paid_endpoint.clone().unwrap_or_default(),
             attempts,
             accepted,
-            source,
+            status: None,
+            request_id: None,
+            headers: Vec::new(),
+            reason,
+            source: match fault {
+                ExchangeFault::Transport(e) => Some(e),
+                _ => None,
+            },
         }
     }
 
-    fn transport_error(&self, call: &Call, e: reqwest::Error) -> Error {
-        if e.is_timeout() {
-            Error::Timeout {
-                kind: TimeoutKind::Http,
+    fn ambiguous_status(
+        &self,
+        call: &Call,
+        attempts: u32,
+        headers: &HeaderMap,
+        api: &ApiError,
+    ) -> Error {
+        let redactor = self.redactor(call);
+        Error::AmbiguousSubmit {
+            endpoint_id: call.paid_endpoint.clone().unwrap_or_default(),
+            attempts,
+            accepted: false,
+            status: Some(api.status),
+            request_id: api.request_id.clone(),
+            headers: scrubbed_headers(headers, &redactor),
+            reason: api.message.clone(),
+            source: None,
+        }
+    }
+
+    fn transport_error(&self, call: &Call, fault: ExchangeFault) -> Error {
+        let kind = match &fault {
+            ExchangeFault::HeadTimeout => Some(TimeoutKind::ResponseHead),
+            ExchangeFault::IdleTimeout => Some(TimeoutKind::Idle),
+            f if f.is_timeout() => Some(TimeoutKind::Http),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            return Error::Timeout {
+                kind,
                 request_id: call.request_id.clone(),
                 cancelled: false,
-            }
-        } else {
-            Error::Transport {
+            };
+        }
+        match fault {
+            ExchangeFault::Transport(source) => Error::Transport {
                 operation: call.op,
                 request_id: call.request_id.clone(),
-                source: e,
+                source,
+            },
+            ExchangeFault::TooLarge(limit) => Error::BodyTooLarge {
+                operation: call.op,
+                request_id: call.request_id.clone(),
+                limit,
+            },
+            ExchangeFault::HeadTimeout | ExchangeFault::IdleTimeout => {
+                unreachable!("timeouts are handled above")
             }
         }
+    }
+
+    /// The client's redactor with the call's own secrets added.
+    fn redactor(&self, call: &Call) -> Redactor {
+        self.inner.redactor.merged(&call.secrets)
     }
 
     /// Decodes fal's error answer: `{"detail": "text"}`, `{"detail": [{"loc", "msg", "type"}]}`,
     /// or anything else (kept as an excerpt).
     fn api_error(&self, call: &Call, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
-        let text = self.scrub(body);
+        let redactor = self.redactor(call);
+        let text = redactor.scrub(&String::from_utf8_lossy(body));
         let excerpt: String = text.chars().take(EXCERPT_CHARS).collect();
         let json: Option<Value> = serde_json::from_str(&text).ok();
         let mut fields = Vec::new();
@@ -259,13 +341,24 @@ impl Client {
                     .to_owned()
             });
         let error_type = header_str(headers, "x-fal-error-type")
-            .map(str::to_owned)
+            .map(|t| redactor.scrub(t))
             .or_else(|| {
                 json.as_ref()
                     .and_then(|j| j.get("error_type"))
                     .and_then(Value::as_str)
-                    .map(str::to_owned)
+                    .map(|t| redactor.scrub(t))
             });
+        // Decoding undoes escapes the scrubber could not see (`\u0041`): scrub the decoded text too.
+        let message = redactor.scrub(&message);
+        for field in &mut fields {
+            field.msg = redactor.scrub(&field.msg);
+            if field.ctx.as_ref().is_some_and(|c| {
+                let text = c.to_string();
+                redactor.scrub(&text) != text
+            }) {
+                field.ctx = None;
+            }
+        }
         ApiError {
             operation: call.op,
             status,
@@ -281,42 +374,38 @@ impl Client {
         }
     }
 
-    /// A body as text with the key (should a proxy echo it) replaced by `<redacted>`.
-    fn scrub(&self, body: &[u8]) -> String {
-        let text = String::from_utf8_lossy(body);
-        match self.inner.key.as_ref().map(|k| k.expose()) {
-            Some(key) if !key.is_empty() => text.replace(key, "<redacted>"),
-            _ => text.into_owned(),
-        }
-    }
-
-    /// The start of a body for an error message, scrubbed of the key.
+    /// The start of a body for an error message, scrubbed of every secret.
     pub(crate) fn excerpt(&self, body: &[u8]) -> String {
-        // Scrub before cutting, so no prefix of the key survives at the cut.
-        self.scrub(body).chars().take(EXCERPT_CHARS).collect()
+        self.inner.redactor.excerpt(body, EXCERPT_CHARS)
+    }
+
+    /// Like [`excerpt`](Self::excerpt), with a call's own secrets as well.
+    pub(crate) fn excerpt_for(&self, call: &Call, body: &[u8]) -> String {
+        self.redactor(call).excerpt(body, EXCERPT_CHARS)
     }
 }
 
-/// Reads a whole body; on failure returns what arrived before it.
-async fn read_all(mut response: Response) -> Result<Vec<u8>, (reqwest::Error, Vec<u8>)> {
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => return Ok(body),
-            Err(e) => return Err((e, body)),
-        }
-    }
+/// Response headers as text, each value scrubbed.
+fn scrubbed_headers(headers: &HeaderMap, redactor: &Redactor) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                redactor.scrub(&String::from_utf8_lossy(v.as_bytes())),
+            )
+        })
+        .collect()
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub(crate) fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
 }
 
-fn header_request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn header_request_id(headers: &HeaderMap) -> Option<String> {
     header_str(headers, "x-fal-request-id").map(str::to_owned)
 }
 

@@ -10,6 +10,9 @@
 //!           | respond:STATUS[+NAME=VALUE...][:BODY]
 //!           | truncated-body[:BYTES]        (cut in the middle, or after BYTES)
 //!           | slow-body:MILLISECONDS
+//!           | never-answer                  (accept, never answer)
+//!           | forward-then-fail:STATUS      (act, then a gateway error with x-fal-request-id)
+//!           | ingress-error:STATUS          (nginx page before any app saw it; nothing done)
 //!           | fail-job:internal[:MESSAGE] | fail-job:start-deadline
 //!           | fail-job:validation:FIELD[:MESSAGE]
 //! ```
@@ -136,6 +139,9 @@ impl fmt::Display for Fault {
             Fault::MalformedBody => f.write_str("malformed-body"),
             Fault::SlowBody(d) => write!(f, "slow-body:{}", d.as_millis()),
             Fault::StreamDrop => f.write_str("stream-drop"),
+            Fault::NeverAnswer => f.write_str("never-answer"),
+            Fault::ForwardThenFail(status) => write!(f, "forward-then-fail:{status}"),
+            Fault::IngressError(status) => write!(f, "ingress-error:{status}"),
             Fault::FailJob(failure) => write!(f, "fail-job:{}", failure_text(failure)),
         }
     }
@@ -187,6 +193,9 @@ impl FromStr for Fault {
             "start-deadline" => no_arg(Fault::StartDeadline),
             "malformed-body" => no_arg(Fault::MalformedBody),
             "stream-drop" => no_arg(Fault::StreamDrop),
+            "never-answer" => no_arg(Fault::NeverAnswer),
+            "forward-then-fail" => Ok(Fault::ForwardThenFail(status(number("STATUS")?)?)),
+            "ingress-error" => Ok(Fault::IngressError(status(number("STATUS")?)?)),
             "too-many-requests" | "429" => Ok(Fault::TooManyRequests {
                 retry_after_secs: if arg.is_some() { number("SECS")? } else { 1 },
             }),
@@ -252,7 +261,8 @@ impl FromStr for Fault {
             other => Err(format!(
                 "{s:?}: unknown fault {other:?} (reset, reset-after-handling, respond, \
                  too-many-requests, server-error, start-deadline, truncated-body, \
-                 malformed-body, slow-body, stream-drop, fail-job)"
+                 malformed-body, slow-body, stream-drop, never-answer, forward-then-fail, \
+                 ingress-error, fail-job)"
             )),
         }
     }
@@ -288,6 +298,9 @@ mod tests {
             Fault::MalformedBody,
             Fault::SlowBody(Duration::from_millis(250)),
             Fault::StreamDrop,
+            Fault::NeverAnswer,
+            Fault::ForwardThenFail(504),
+            Fault::IngressError(502),
             Fault::FailJob(JobFailure::internal("boom: it broke")),
             Fault::FailJob(JobFailure::start_deadline()),
             Fault::FailJob(JobFailure::validation("prompt", "bad: word", "value_error")),

@@ -106,6 +106,17 @@ pub enum Fault {
     StreamDrop,
     /// For a submit: queue the job, which then completes with this error.
     FailJob(JobFailure),
+    /// Accept the request and never answer (the connection stays open): only the client's
+    /// response-head bound ends the wait.
+    NeverAnswer,
+    /// Act on the request (a submit queues its job, a run runs), then answer this status
+    /// (`502`, `503`, `504`, ...) as a gateway behind fal's ingress would: with
+    /// `x-fal-request-id` and a JSON body. The request reached the app: a client must not
+    /// replay a submit on it.
+    ForwardThenFail(u16),
+    /// Answer this status (`502`, `503`, `504`) as fal's ingress does before any app saw the
+    /// request: nginx's HTML page, no `x-fal-request-id`, nothing acted on. Safe to replay.
+    IngressError(u16),
 }
 
 /// How a job fails (see [`Fault::FailJob`]).
@@ -400,6 +411,7 @@ impl MockServerBuilder {
             signer: webhooks::Signer::new(seed),
             webhooks: self.webhooks,
             webhook_log: Mutex::default(),
+            runs: AtomicU64::new(0),
         });
         let tasks = vec![
             tokio::spawn(accept_loop(queue_listener, state.clone(), Host::Queue)),
@@ -590,6 +602,11 @@ impl MockServer {
         lock(&self.state.jobs).len()
     }
 
+    /// How many sync runs were executed (each would be a paid job on fal).
+    pub fn run_count(&self) -> u64 {
+        self.state.runs.load(Ordering::Relaxed)
+    }
+
     /// Whether the job was cancelled (`None` for an unknown request id).
     pub fn is_cancelled(&self, request_id: &str) -> Option<bool> {
         lock(&self.state.jobs)
@@ -625,6 +642,8 @@ struct State {
     signer: webhooks::Signer,
     webhooks: webhooks::WebhookSettings,
     webhook_log: Mutex<Vec<WebhookAttempt>>,
+    /// Sync runs that passed validation (each a paid job on fal).
+    runs: AtomicU64,
 }
 
 impl State {
@@ -648,9 +667,20 @@ enum Host {
 
 /// Accepts connections and serves each with hyper, so that a handler can drop its connection.
 async fn accept_loop(listener: TcpListener, state: Arc<State>, host: Host) {
+    // Out of file descriptors (EMFILE), accept fails at once and keeps failing: back off
+    // (up to 1 s) instead of spinning, and keep serving the connections already open.
+    let mut backoff = Duration::from_millis(5);
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(5);
+                accepted
+            }
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         state.connections.fetch_add(1, Ordering::Relaxed);
@@ -848,6 +878,8 @@ async fn answer(
         }
         Some(Fault::ServerError(status)) => return detail(*status, "mock: injected server error"),
         Some(Fault::StartDeadline) => return start_deadline_response(),
+        Some(Fault::NeverAnswer) => return std::future::pending().await,
+        Some(Fault::IngressError(status)) => return ingress_error_response(*status),
         Some(Fault::MalformedBody) => {
             return bytes_response(
                 200,
@@ -880,8 +912,58 @@ async fn answer(
         Some(Fault::TruncatedBody) => spoil_body(response, None, None).await,
         Some(Fault::TruncatedBodyAfter(n)) => spoil_body(response, Some(n), None).await,
         Some(Fault::SlowBody(delay)) => spoil_body(response, None, Some(delay)).await,
+        Some(Fault::ForwardThenFail(status)) => {
+            let id = forwarded_request_id(&state, response).await;
+            let mut failed = detail(status, "upstream request failed after it was forwarded");
+            if let Ok(id) = header::HeaderValue::from_str(&id) {
+                failed.headers_mut().insert("x-fal-request-id", id);
+            }
+            failed
+        }
         _ => response,
     }
+}
+
+/// The request id of an answer the app gave (a submit's `request_id`), else a fresh one.
+async fn forwarded_request_id(state: &State, response: Response<Body>) -> String {
+    if let Some(id) = response
+        .headers()
+        .get("x-fal-request-id")
+        .and_then(|v| v.to_str().ok())
+    {
+        return id.to_owned();
+    }
+    let body = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .unwrap_or_default();
+    serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v.get("request_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| {
+            let n = state.next_id.fetch_add(1, Ordering::Relaxed);
+            format!("{n:08x}-6d6f-636b-0000-forwarded000")
+        })
+}
+
+/// nginx's error page, as fal's ingress sends it before any app saw the request.
+fn ingress_error_response(status: u16) -> Response<Body> {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let title = format!(
+        "{} {}",
+        code.as_u16(),
+        code.canonical_reason().unwrap_or("Error")
+    );
+    Response::builder()
+        .status(code)
+        .header(header::CONTENT_TYPE, "text/html")
+        .body(Body::from(format!(
+            "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        )))
+        .expect("a valid response")
 }
 
 fn headers_of(headers: &HeaderMap) -> Vec<(String, String)> {

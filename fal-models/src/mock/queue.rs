@@ -255,6 +255,7 @@ pub(super) fn run(state: &State, endpoint_id: &str, body: &[u8]) -> Response<Bod
     if !errors.is_empty() {
         return validation_response(&errors);
     }
+    state.runs.fetch_add(1, Ordering::Relaxed);
     json_response(200, spec.example_output())
 }
 

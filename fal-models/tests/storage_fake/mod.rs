@@ -22,6 +22,8 @@ pub struct Object {
     pub content_type: Option<String>,
     pub file_name: Option<String>,
     pub lifecycle: Option<String>,
+    /// `X-Fal-Object-Lifecycle`, the header fal's CDN reads.
+    pub lifecycle_cdn: Option<String>,
     pub multipart: bool,
 }
 
@@ -49,6 +51,10 @@ pub struct FakeState {
     /// Authorization headers seen by the upload endpoints.
     pub upload_auth: Vec<String>,
     pub next_id: u32,
+    /// Part uploads wait for a second part in flight (see `part`); for the parallelism test.
+    pub expect_parallel: bool,
+    /// Run on every token request (a test changes a file between measuring and uploading).
+    pub on_token: Option<Box<dyn Fn() + Send>>,
 }
 
 pub type Shared = Arc<Mutex<FakeState>>;
@@ -88,6 +94,9 @@ async fn token(
 ) -> Response {
     let mut s = s.lock().unwrap();
     s.token_requests += 1;
+    if let Some(hook) = &s.on_token {
+        hook();
+    }
     if s.fail_token > 0 {
         s.fail_token -= 1;
         return (StatusCode::SERVICE_UNAVAILABLE, "token service busy").into_response();
@@ -130,6 +139,7 @@ fn meta(headers: &HeaderMap, multipart: bool) -> Object {
         content_type: header(headers, "content-type"),
         file_name: header(headers, "x-fal-file-name"),
         lifecycle: header(headers, "x-fal-object-lifecycle-preference"),
+        lifecycle_cdn: header(headers, "x-fal-object-lifecycle"),
         multipart,
     }
 }
@@ -176,8 +186,16 @@ async fn part(
         g.in_flight += 1;
         g.max_in_flight = g.max_in_flight.max(g.in_flight);
     }
-    // Stay in flight for a moment so that parallel parts overlap.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    // Until two parts were in flight at once, wait (up to a generous 5 s) for a second one:
+    // a client that uploads in parallel sends it at once, a serial one never does. Counted,
+    // not timed: no window a loaded machine could miss.
+    let waited = std::time::Instant::now();
+    while s.lock().unwrap().expect_parallel
+        && s.lock().unwrap().max_in_flight < 2
+        && waited.elapsed() < std::time::Duration::from_secs(5)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
     let mut g = s.lock().unwrap();
     g.in_flight -= 1;
     if let Some(left) = g.fail_part.get_mut(&n).filter(|left| **left > 0) {
