@@ -129,7 +129,6 @@ impl Config {
             let emitter = emit::Emitter {
                 api: &api,
                 runtime: self.runtime.parse().unwrap_or_else(|_| quote::quote!(::fal_models)),
-                features: self.features,
                 root_from: tree.root_paths(&api),
             };
             let modules = tree.render(&emitter, self.features, &mut failed);

@@ -138,3 +138,8 @@ fn endpoint_ids_with_too_many_segments_are_reported() {
     assert_eq!(too_deep.endpoint_count(), 0);
     assert!(too_deep.failed[0].message.contains("600 segments"), "{:?}", too_deep.failed);
 }
+
+#[test]
+fn api_v2_constructor_order_docs_deprecated_nullable_items_and_local_names() {
+    check("api_v2", &["api_v2"]);
+}

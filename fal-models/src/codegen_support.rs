@@ -34,6 +34,10 @@ fn enum_schema(ty: &str, values: Vec<serde_json::Value>) -> schemars::Schema {
 /// Implements the wire behaviour of an open enum: the listed values map to variants, any other
 /// value is kept in the catch-all variant, so a value fal adds later never breaks decoding.
 ///
+/// The enum has value semantics: every way in (`From`, `FromStr`, deserialization) maps a
+/// listed value to its variant, and equality, hashing and ordering compare the wire values, so
+/// `Unknown("16:9".into()) == Ratio16_9` even when built by hand.
+///
 /// `open_enum!(Name: str { Variant => "wire", ... } else Unknown);` for string enums,
 /// `open_enum!(Name: int { Variant => 4, ... } else Unknown);` for integer enums.
 #[macro_export]
@@ -70,6 +74,23 @@ macro_rules! open_enum {
         impl ::core::fmt::Display for $name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+        impl ::core::str::FromStr for $name {
+            type Err = ::core::convert::Infallible;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Ok(Self::from(value))
+            }
+        }
+        impl ::core::cmp::PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.as_str() == other.as_str()
+            }
+        }
+        impl ::core::cmp::Eq for $name {}
+        impl ::core::hash::Hash for $name {
+            fn hash<H: ::core::hash::Hasher>(&self, state: &mut H) {
+                self.as_str().hash(state)
             }
         }
         impl $crate::codegen_support::__serde::Serialize for $name {
@@ -115,6 +136,23 @@ macro_rules! open_enum {
         impl ::core::fmt::Display for $name {
             fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 ::core::fmt::Display::fmt(&self.as_i64(), f)
+            }
+        }
+        impl ::core::str::FromStr for $name {
+            type Err = ::core::num::ParseIntError;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                value.trim().parse::<i64>().map(Self::from)
+            }
+        }
+        impl ::core::cmp::PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.as_i64() == other.as_i64()
+            }
+        }
+        impl ::core::cmp::Eq for $name {}
+        impl ::core::hash::Hash for $name {
+            fn hash<H: ::core::hash::Hasher>(&self, state: &mut H) {
+                self.as_i64().hash(state)
             }
         }
         impl $crate::codegen_support::__serde::Serialize for $name {

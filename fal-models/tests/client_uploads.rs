@@ -26,7 +26,7 @@ async fn local_files_are_uploaded_before_submit() {
     let image = dir.path().join("first frame.png");
     std::fs::write(&image, storage_fake::data(4096)).unwrap();
 
-    let input = Input::new(files::local(&image), "a woman looking into camera slowly smiling");
+    let input = Input::new("a woman looking into camera slowly smiling", files::local(&image));
     let out = client.subscribe(input).upload_local_files(true).await.unwrap();
     assert!(!out.video.url.is_empty());
 
@@ -52,7 +52,7 @@ async fn a_missing_local_file_fails_before_anything_is_submitted() {
     let client = mock.client_builder().key(storage_fake::KEY).rest_url(&storage.url).build().unwrap();
 
     let missing = std::env::temp_dir().join("fal-models-no-such-file.png");
-    let input = Input::new(files::local(&missing), "a prompt");
+    let input = Input::new("a prompt", files::local(&missing));
     let err = client.subscribe(input).upload_local_files(true).await.unwrap_err();
     assert!(matches!(err, Error::Upload(_)), "{err:?}");
     assert!(err.to_string().contains("fal-models-no-such-file.png"), "{err}");
@@ -63,7 +63,7 @@ async fn a_missing_local_file_fails_before_anything_is_submitted() {
 async fn without_the_option_file_urls_are_sent_as_they_are() {
     let mock = MockServer::builder().schema_file(schema()).unwrap().start().await.unwrap();
     let client = mock.client();
-    let input = Input::new("https://example.com/cat.png", "a prompt");
+    let input = Input::new("a prompt", "https://example.com/cat.png");
     client.subscribe(input).await.unwrap();
     let submitted = mock.requests().into_iter().find(|r| r.operation == Some(Operation::Submit)).and_then(|r| r.json()).unwrap();
     assert_eq!(submitted["image_url"], "https://example.com/cat.png");

@@ -49,6 +49,9 @@ pub mod test {
             /// `weights`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub weights: Option<std::collections::BTreeMap<String, f64>>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra_fields: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
             /// Creates a value with every field unset (the server's defaults apply).
@@ -61,21 +64,28 @@ pub mod test {
                     matrix: None,
                     pair: None,
                     weights: None,
+                    extra_fields: serde_json::Map::new(),
                 }
             }
             /// Sets `anything`.
+            ///
+            /// `anything`
             #[must_use]
             pub fn anything(mut self, value: serde_json::Value) -> Self {
                 self.anything = Some(value);
                 self
             }
             /// Sets `broken_items`.
+            ///
+            /// `broken_items`
             #[must_use]
             pub fn broken_items(mut self, value: Vec<serde_json::Value>) -> Self {
                 self.broken_items = Some(value);
                 self
             }
             /// Sets `extra`.
+            ///
+            /// `extra`
             #[must_use]
             pub fn extra(
                 mut self,
@@ -85,30 +95,50 @@ pub mod test {
                 self
             }
             /// Sets `loras`.
+            ///
+            /// `loras`
             #[must_use]
             pub fn loras(mut self, value: Vec<Lora>) -> Self {
                 self.loras = Some(value);
                 self
             }
             /// Sets `matrix`.
+            ///
+            /// `matrix`
             #[must_use]
             pub fn matrix(mut self, value: Vec<Vec<i64>>) -> Self {
                 self.matrix = Some(value);
                 self
             }
             /// Sets `pair`.
+            ///
+            /// `pair`
             #[must_use]
             pub fn pair(mut self, value: Vec<f64>) -> Self {
                 self.pair = Some(value);
                 self
             }
             /// Sets `weights`.
+            ///
+            /// `weights`
             #[must_use]
             pub fn weights(
                 mut self,
                 value: std::collections::BTreeMap<String, f64>,
             ) -> Self {
                 self.weights = Some(value);
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            pub fn extra_fields(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra_fields.insert(key.into(), value.into());
                 self
             }
         }
@@ -144,7 +174,7 @@ pub mod test {
             pub scale: Option<f64>,
         }
         impl Lora {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
             pub fn new(path: impl Into<String>) -> Self {
                 Self {
                     path: path.into(),
@@ -152,6 +182,10 @@ pub mod test {
                 }
             }
             /// Sets `scale`.
+            ///
+            /// `scale`
+            ///
+            /// Default: `1`.
             #[must_use]
             pub fn scale(mut self, value: f64) -> Self {
                 self.scale = Some(value);

@@ -27,11 +27,29 @@ pub mod test {
         pub struct Input {
             /// `prompt`
             pub prompt: String,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
             pub fn new(prompt: impl Into<String>) -> Self {
-                Self { prompt: prompt.into() }
+                Self {
+                    prompt: prompt.into(),
+                    extra: serde_json::Map::new(),
+                }
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
+                self
             }
         }
         impl ::fal_models::Endpoint for Input {
@@ -57,6 +75,12 @@ pub mod test {
         pub struct Output {
             /// `ok`
             pub ok: bool,
+        }
+        impl Output {
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+            pub fn new(ok: bool) -> Self {
+                Self { ok }
+            }
         }
     }
 }

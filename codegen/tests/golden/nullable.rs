@@ -58,9 +58,12 @@ pub mod test {
             /// `maybe_required`
             #[serde(default)]
             pub maybe_required: Option<String>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
             pub fn new(
                 prompt: impl Into<String>,
                 maybe_required: Option<String>,
@@ -72,30 +75,61 @@ pub mod test {
                     label: None,
                     steps: None,
                     maybe_required,
+                    extra: serde_json::Map::new(),
                 }
             }
-            /// Sets `seed`: Seed.
+            /// Sets `seed`.
+            ///
+            /// Seed.
             #[must_use]
             pub fn seed(mut self, value: i64) -> Self {
                 self.seed = Some(value);
                 self
             }
             /// Sets `strength`.
+            ///
+            /// `strength`
+            ///
+            /// Default: `0.5`.
+            ///
+            /// Constraint: 0 ≤ value ≤ 1.
             #[must_use]
             pub fn strength(mut self, value: f64) -> Self {
                 self.strength = Some(value);
                 self
             }
             /// Sets `label`.
+            ///
+            /// `label`
             #[must_use]
             pub fn label(mut self, value: impl Into<String>) -> Self {
                 self.label = Some(value.into());
                 self
             }
             /// Sets `steps`.
+            ///
+            /// `steps`
+            ///
+            /// Default: `28`.
+            ///
+            /// Constraint: 0 < value ≤ 50.
+            ///
+            /// Example: `28`.
             #[must_use]
             pub fn steps(mut self, value: i64) -> Self {
                 self.steps = Some(value);
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }
@@ -127,6 +161,12 @@ pub mod test {
             pub note: Option<String>,
             /// `seed`
             pub seed: i64,
+        }
+        impl Output {
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+            pub fn new(seed: i64) -> Self {
+                Self { note: None, seed }
+            }
         }
     }
 }

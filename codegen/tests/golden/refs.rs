@@ -11,6 +11,61 @@
     clippy::too_long_first_doc_paragraph,
     clippy::large_enum_variant
 )]
+pub mod types {
+    //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
+    /// A file stored by fal.
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[non_exhaustive]
+    pub struct File {
+        /// Where the file can be downloaded from.
+        pub url: String,
+        /// The MIME type of the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub content_type: Option<String>,
+        /// The name of the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_name: Option<String>,
+        /// The size of the file in bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_size: Option<i64>,
+        /// The contents of the file, when the endpoint sends them inline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_data: Option<String>,
+    }
+    impl ::fal_models::files::RemoteFile for File {
+        fn url(&self) -> &str {
+            &self.url
+        }
+        fn content_type(&self) -> Option<&str> {
+            self.content_type.as_deref()
+        }
+        fn file_size(&self) -> Option<u64> {
+            self.file_size.and_then(|n| u64::try_from(n).ok())
+        }
+    }
+    impl File {
+        /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+        pub fn new(url: impl Into<String>) -> Self {
+            Self {
+                url: url.into(),
+                content_type: None,
+                file_name: None,
+                file_size: None,
+                file_data: None,
+            }
+        }
+    }
+}
+#[allow(
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::invalid_rust_codeblocks,
+    clippy::doc_lazy_continuation,
+    clippy::doc_overindented_list_items,
+    clippy::too_long_first_doc_paragraph,
+    clippy::large_enum_variant
+)]
 pub mod test {
     //! Endpoints under `test`.
     pub mod refs {
@@ -24,6 +79,8 @@ pub mod test {
         //! Send an [`Input`] to get an [`Output`]. Generated from `golden/refs.json`.
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/refs";
+        #[allow(unused_imports)]
+        pub use super::super::types::File;
         /// The input of `test/refs`.
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
@@ -41,33 +98,55 @@ pub mod test {
             /// `tree`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tree: Option<Box<Node>>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
             pub fn new(image: impl Into<File>) -> Self {
                 Self {
                     broken: None,
                     image: image.into(),
                     mask: None,
                     tree: None,
+                    extra: serde_json::Map::new(),
                 }
             }
             /// Sets `broken`.
+            ///
+            /// `broken`
             #[must_use]
             pub fn broken(mut self, value: serde_json::Value) -> Self {
                 self.broken = Some(value);
                 self
             }
-            /// Sets `mask`: A mask.
+            /// Sets `mask`.
+            ///
+            /// A mask.
             #[must_use]
             pub fn mask(mut self, value: impl Into<File>) -> Self {
                 self.mask = Some(value.into());
                 self
             }
             /// Sets `tree`.
+            ///
+            /// `tree`
             #[must_use]
             pub fn tree(mut self, value: impl Into<Node>) -> Self {
                 self.tree = Some(Box::new(value.into()));
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }
@@ -95,52 +174,10 @@ pub mod test {
             /// `video`
             pub video: File,
         }
-        /// `File`
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-        #[non_exhaustive]
-        pub struct File {
-            /// `content_type`
-            ///
-            /// Example: `"image/png"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub content_type: Option<String>,
-            /// `file_size`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub file_size: Option<i64>,
-            /// Where the file is.
-            pub url: String,
-        }
-        impl ::fal_models::files::RemoteFile for File {
-            fn url(&self) -> &str {
-                &self.url
-            }
-            fn content_type(&self) -> Option<&str> {
-                self.content_type.as_deref()
-            }
-            fn file_size(&self) -> Option<u64> {
-                self.file_size.and_then(|n| u64::try_from(n).ok())
-            }
-        }
-        impl File {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
-            pub fn new(url: impl Into<String>) -> Self {
-                Self {
-                    content_type: None,
-                    file_size: None,
-                    url: url.into(),
-                }
-            }
-            /// Sets `content_type`.
-            #[must_use]
-            pub fn content_type(mut self, value: impl Into<String>) -> Self {
-                self.content_type = Some(value.into());
-                self
-            }
-            /// Sets `file_size`.
-            #[must_use]
-            pub fn file_size(mut self, value: i64) -> Self {
-                self.file_size = Some(value);
-                self
+        impl Output {
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+            pub fn new(video: impl Into<File>) -> Self {
+                Self { video: video.into() }
             }
         }
         /// `Node`
@@ -157,7 +194,7 @@ pub mod test {
             pub parent: Option<Box<Node>>,
         }
         impl Node {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
             pub fn new(name: impl Into<String>) -> Self {
                 Self {
                     children: None,
@@ -166,12 +203,16 @@ pub mod test {
                 }
             }
             /// Sets `children`.
+            ///
+            /// `children`
             #[must_use]
             pub fn children(mut self, value: Vec<Node>) -> Self {
                 self.children = Some(value);
                 self
             }
             /// Sets `parent`.
+            ///
+            /// `parent`
             #[must_use]
             pub fn parent(mut self, value: impl Into<Node>) -> Self {
                 self.parent = Some(Box::new(value.into()));

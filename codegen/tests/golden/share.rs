@@ -12,20 +12,24 @@
 )]
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
-    /// `File`
+    /// A file stored by fal.
     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
     #[non_exhaustive]
     pub struct File {
-        /// `content_type`
-        ///
-        /// Example: `"image/png"`.
+        /// Where the file can be downloaded from.
+        pub url: String,
+        /// The MIME type of the file.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub content_type: Option<String>,
-        /// `file_size`
+        /// The name of the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_name: Option<String>,
+        /// The size of the file in bytes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_size: Option<i64>,
-        /// Where the file is.
-        pub url: String,
+        /// The contents of the file, when the endpoint sends them inline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_data: Option<String>,
     }
     impl ::fal_models::files::RemoteFile for File {
         fn url(&self) -> &str {
@@ -39,55 +43,16 @@ pub mod types {
         }
     }
     impl File {
-        /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+        /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
         pub fn new(url: impl Into<String>) -> Self {
             Self {
-                content_type: None,
-                file_size: None,
                 url: url.into(),
+                content_type: None,
+                file_name: None,
+                file_size: None,
+                file_data: None,
             }
         }
-        /// Sets `content_type`.
-        #[must_use]
-        pub fn content_type(mut self, value: impl Into<String>) -> Self {
-            self.content_type = Some(value.into());
-            self
-        }
-        /// Sets `file_size`.
-        #[must_use]
-        pub fn file_size(mut self, value: i64) -> Self {
-            self.file_size = Some(value);
-            self
-        }
-    }
-    /// `File`
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[non_exhaustive]
-    pub struct File2 {
-        /// `url`
-        pub url: String,
-        /// `width`
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub width: Option<i64>,
-    }
-    impl ::fal_models::files::RemoteFile for File2 {
-        fn url(&self) -> &str {
-            &self.url
-        }
-    }
-    /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[non_exhaustive]
-    pub struct FileOutput {
-        /// `file`
-        pub file: File,
-    }
-    /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[non_exhaustive]
-    pub struct FileOutput2 {
-        /// `file`
-        pub file: File2,
     }
 }
 #[allow(
@@ -117,19 +82,35 @@ pub mod test {
             pub const ENDPOINT_ID: &str = "test/share/a";
             #[allow(unused_imports)]
             pub use super::super::super::types::File;
-            #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput as Output;
             /// The input of `test/share/a`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `image`
                 pub image: File,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
                 pub fn new(image: impl Into<File>) -> Self {
-                    Self { image: image.into() }
+                    Self {
+                        image: image.into(),
+                        extra: serde_json::Map::new(),
+                    }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -149,6 +130,19 @@ pub mod test {
                     )
                 }
             }
+            /// The output of `test/share/a`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
+                }
+            }
         }
         pub mod b {
             //! `test/share/b`: A test endpoint.
@@ -162,8 +156,6 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/b";
             #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput as Output;
-            #[allow(unused_imports)]
             pub use super::super::super::types::File;
             /// The input of `test/share/b`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -171,13 +163,29 @@ pub mod test {
             pub struct Input {
                 /// `image_url`
                 pub image_url: String,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
                 pub fn new(image_url: impl Into<String>) -> Self {
                     Self {
                         image_url: image_url.into(),
+                        extra: serde_json::Map::new(),
                     }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -197,6 +205,19 @@ pub mod test {
                     )
                 }
             }
+            /// The output of `test/share/b`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
+                }
+            }
         }
         pub mod c {
             //! `test/share/c`: A test endpoint.
@@ -209,21 +230,35 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_c.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/c";
-            #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput2 as Output;
-            #[allow(unused_imports)]
-            pub use super::super::super::types::File2 as File;
             /// The input of `test/share/c`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
                 pub prompt: String,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
                 pub fn new(prompt: impl Into<String>) -> Self {
-                    Self { prompt: prompt.into() }
+                    Self {
+                        prompt: prompt.into(),
+                        extra: serde_json::Map::new(),
+                    }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -243,6 +278,43 @@ pub mod test {
                     )
                 }
             }
+            /// The output of `test/share/c`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
+                }
+            }
+            /// `File`
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct File {
+                /// `url`
+                pub url: String,
+                /// `width`
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub width: Option<i64>,
+            }
+            impl ::fal_models::files::RemoteFile for File {
+                fn url(&self) -> &str {
+                    &self.url
+                }
+            }
+            impl File {
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                pub fn new(url: impl Into<String>) -> Self {
+                    Self {
+                        url: url.into(),
+                        width: None,
+                    }
+                }
+            }
         }
         pub mod d {
             //! `test/share/d`: A test endpoint.
@@ -255,21 +327,35 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_d.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/d";
-            #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput2 as Output;
-            #[allow(unused_imports)]
-            pub use super::super::super::types::File2 as File;
             /// The input of `test/share/d`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
                 pub prompt: String,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
                 pub fn new(prompt: impl Into<String>) -> Self {
-                    Self { prompt: prompt.into() }
+                    Self {
+                        prompt: prompt.into(),
+                        extra: serde_json::Map::new(),
+                    }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -287,6 +373,43 @@ pub mod test {
                     ::fal_models::codegen_support::schema_from_json(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"prompt\":{\"type\":\"string\"}},\"required\":[\"prompt\"],\"type\":\"object\"}",
                     )
+                }
+            }
+            /// The output of `test/share/d`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
+                }
+            }
+            /// `File`
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct File {
+                /// `url`
+                pub url: String,
+                /// `width`
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub width: Option<i64>,
+            }
+            impl ::fal_models::files::RemoteFile for File {
+                fn url(&self) -> &str {
+                    &self.url
+                }
+            }
+            impl File {
+                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                pub fn new(url: impl Into<String>) -> Self {
+                    Self {
+                        url: url.into(),
+                        width: None,
+                    }
                 }
             }
         }
