@@ -65,7 +65,7 @@ mod schema_export;
 pub mod naming;
 mod share;
 
-pub use config::{Config, Document, Generated, WriteReport};
+pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
 pub use ir::Diagnostic;
 pub use lower::MAX_SCHEMA_DEPTH;
