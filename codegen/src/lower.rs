@@ -776,7 +776,7 @@ impl Lowerer<'_> {
                 (name.clone(), name)
             })
             .collect();
-        naming::unique_by_value(&candidates)
+        naming::unique_by_value(&candidates, &[])
     }
 
     fn enumeration(&mut self, values: &[Value], s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
@@ -799,7 +799,7 @@ impl Lowerer<'_> {
             order.sort_by_key(|&i| wires[i].trim() != wires[i]);
             let candidates: Vec<(String, String)> =
                 order.iter().map(|&i| (variant_name(naming::str_variant(&wires[i], hint)), wires[i].clone())).collect();
-            let names = naming::unique_by_value(&candidates);
+            let names = naming::unique_by_value(&candidates, &[CATCH_ALL]);
             let mut idents = vec![String::new(); wires.len()];
             for (slot, name) in order.into_iter().zip(names) {
                 idents[slot] = name;
@@ -819,7 +819,7 @@ impl Lowerer<'_> {
             }
             let candidates: Vec<(String, String)> =
                 wires.iter().map(|w| (variant_name(naming::int_variant(*w, hint)), w.to_string())).collect();
-            let idents = naming::unique_by_value(&candidates);
+            let idents = naming::unique_by_value(&candidates, &[CATCH_ALL]);
             let catch_all = CATCH_ALL.to_owned();
             let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
             let ty = self.inline(hint, parent, ptr, docs, TypeKind::IntEnum { variants, catch_all });

@@ -122,8 +122,8 @@ pub fn spelled(value: &str) -> String {
 /// Unique names for values of one enum or union, each a function of its own value: the
 /// first of a clashing pair keeps its readable name, the next is spelled exactly, and the
 /// last resort is the value's bytes in hex. `(name, value)` pairs, in priority order.
-pub fn unique_by_value(candidates: &[(String, String)]) -> Vec<String> {
-    let mut taken = std::collections::BTreeSet::new();
+pub fn unique_by_value(candidates: &[(String, String)], reserved: &[&str]) -> Vec<String> {
+    let mut taken: std::collections::BTreeSet<String> = reserved.iter().map(|r| (*r).to_owned()).collect();
     candidates
         .iter()
         .map(|(name, value)| {

@@ -59,7 +59,7 @@ pub mod test {
             pub mixed: Option<serde_json::Value>,
             /// `mode`
             ///
-            /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`.
+            /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`, `"Unknown"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub mode: Option<Mode>,
             /// `resolution`
@@ -80,7 +80,7 @@ pub mod test {
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             pub fn new() -> Self {
                 Self {
                     aspect_ratio: None,
@@ -153,7 +153,7 @@ pub mod test {
             ///
             /// `mode`
             ///
-            /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`.
+            /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`, `"Unknown"`.
             #[must_use]
             pub fn mode(mut self, value: impl Into<Mode>) -> Self {
                 self.mode = Some(value.into());
@@ -213,7 +213,7 @@ pub mod test {
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
                 ::fal_models::codegen_support::schema_from_json(
-                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"16:9\",\"enum\":[\"16:9\",\"9:16\",\"1:1\",\"auto\"],\"type\":\"string\"},\"duration\":{\"enum\":[\"8s\",\"4s\"],\"examples\":[\"8s\"],\"type\":\"string\"},\"frames\":{\"default\":\"4\",\"enum\":[4,8,12],\"type\":\"integer\"},\"level\":{\"const\":3},\"mixed\":{\"enum\":[\"a\",1,true]},\"mode\":{\"enum\":[\"\",\"auto\",\"Auto\",\"AUTO\",\"fast \",\"fast\",\"unknown\"]},\"resolution\":{\"enum\":[\"768P\",\"1080P\",\"720p\"],\"type\":\"string\"},\"scale\":{\"enum\":[0.5,1.5],\"type\":\"number\"},\"version\":{\"const\":\"v2\",\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"16:9\",\"enum\":[\"16:9\",\"9:16\",\"1:1\",\"auto\"],\"type\":\"string\"},\"duration\":{\"enum\":[\"8s\",\"4s\"],\"examples\":[\"8s\"],\"type\":\"string\"},\"frames\":{\"default\":\"4\",\"enum\":[4,8,12],\"type\":\"integer\"},\"level\":{\"const\":3},\"mixed\":{\"enum\":[\"a\",1,true]},\"mode\":{\"enum\":[\"\",\"auto\",\"Auto\",\"AUTO\",\"fast \",\"fast\",\"unknown\",\"Unknown\"]},\"resolution\":{\"enum\":[\"768P\",\"1080P\",\"720p\"],\"type\":\"string\"},\"scale\":{\"enum\":[0.5,1.5],\"type\":\"number\"},\"version\":{\"const\":\"v2\",\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
                 )
             }
         }
@@ -227,7 +227,7 @@ pub mod test {
             pub mode: OutputMode,
         }
         impl Output {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             pub fn new(mode: impl Into<OutputMode>) -> Self {
                 Self { mode: mode.into() }
             }
@@ -309,13 +309,15 @@ pub mod test {
             Fast,
             /// `"unknown"`
             UnknownValue,
+            /// `"Unknown"`
+            X556E6B6E6F776E,
             /// A value this version of the bindings does not list, kept as sent.
             Unknown(String),
         }
         ::fal_models::open_enum!(
             Mode : str { Empty => "", Auto => "auto", X4175746F => "Auto", AUTO =>
-            "AUTO", FastU20 => "fast ", Fast => "fast", UnknownValue => "unknown" } else
-            Unknown
+            "AUTO", FastU20 => "fast ", Fast => "fast", UnknownValue => "unknown",
+            X556E6B6E6F776E => "Unknown" } else Unknown
         );
         /// `Resolution`
         #[derive(Debug, Clone)]
