@@ -315,10 +315,10 @@ impl Emitter<'_> {
         };
         let cfg = quote!(#cfg #allow_deprecated);
         if secret {
-            out.extend(self.redacted_debug(name, fields, extra.as_deref(), &cfg));
+            out.extend(self.redacted_debug(name, fields, extra, &cfg));
         }
         out.extend(self.remote_file(name, fields, &cfg));
-        out.extend(self.builder(def, name, scope, fields, extra.as_deref(), &cfg));
+        out.extend(self.builder(def, name, scope, fields, extra, &cfg));
         if def.role == Role::Input {
             out.extend(self.endpoint_impl(name, scope, def));
         }

@@ -150,7 +150,7 @@ pub fn suffixed(ident: &str, suffix: &str) -> String {
 }
 
 /// The variant name of a string enum value. `hint` is the enum's own name: a `Duration` of
-/// `"8s"` reads `Seconds8`, an aspect ratio `"16:9"` reads `Ratio16x9`, `"720p"` reads `P720`.
+/// `"8s"` reads `Seconds8`, an aspect ratio `"16:9"` reads `Ratio16_9`, `"720p"` reads `P720`.
 pub fn str_variant(value: &str, hint: &str) -> String {
     let v = value.trim();
     if v.is_empty() {

@@ -8,7 +8,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
@@ -43,7 +44,7 @@ pub mod types {
         }
     }
     impl File {
-        /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+        /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
         pub fn new(url: impl Into<String>) -> Self {
             Self {
                 url: url.into(),
@@ -63,7 +64,8 @@ pub mod types {
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -243,7 +245,7 @@ pub mod test {
             pub video: File,
         }
         impl Output {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             pub fn new(style: impl Into<OutputStyle>, video: impl Into<File>) -> Self {
                 Self {
                     seed: None,

@@ -9,7 +9,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -54,7 +55,7 @@ pub mod test {
             pub extra_fields: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             pub fn new() -> Self {
                 Self {
                     anything: None,
@@ -174,7 +175,7 @@ pub mod test {
             pub scale: Option<f64>,
         }
         impl Lora {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             pub fn new(path: impl Into<String>) -> Self {
                 Self {
                     path: path.into(),

@@ -8,7 +8,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod owner {
     //! Endpoints under `owner`.
@@ -108,7 +109,7 @@ pub mod owner {
                     }
                 }
                 impl Input {
-                    /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+                    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                     pub fn new(r#type: impl Into<String>) -> Self {
                         Self {
                             _3d: None,
@@ -261,7 +262,7 @@ pub mod owner {
                     pub model: SanaV1516bInput,
                 }
                 impl Output {
-                    /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                     pub fn new(model: impl Into<SanaV1516bInput>) -> Self {
                         Self { model: model.into() }
                     }
@@ -279,7 +280,7 @@ pub mod owner {
                     }
                 }
                 impl AudioOutput {
-                    /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+                    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                     pub fn new(url: impl Into<String>) -> Self {
                         Self { url: url.into() }
                     }
@@ -297,7 +298,7 @@ pub mod owner {
                     }
                 }
                 impl SanaV1516bInput {
-                    /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                     pub fn new(url: impl Into<String>) -> Self {
                         Self { url: url.into() }
                     }

@@ -9,7 +9,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
@@ -44,7 +45,7 @@ pub mod types {
         }
     }
     impl File {
-        /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+        /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
         pub fn new(url: impl Into<String>) -> Self {
             Self {
                 url: url.into(),
@@ -64,7 +65,8 @@ pub mod types {
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -103,7 +105,7 @@ pub mod test {
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             pub fn new(image: impl Into<File>) -> Self {
                 Self {
                     broken: None,
@@ -175,7 +177,7 @@ pub mod test {
             pub video: File,
         }
         impl Output {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             pub fn new(video: impl Into<File>) -> Self {
                 Self { video: video.into() }
             }
@@ -194,7 +196,7 @@ pub mod test {
             pub parent: Option<Box<Node>>,
         }
         impl Node {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             pub fn new(name: impl Into<String>) -> Self {
                 Self {
                     children: None,

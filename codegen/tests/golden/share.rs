@@ -8,7 +8,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
@@ -43,7 +44,7 @@ pub mod types {
         }
     }
     impl File {
-        /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+        /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
         pub fn new(url: impl Into<String>) -> Self {
             Self {
                 url: url.into(),
@@ -63,7 +64,8 @@ pub mod types {
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -93,7 +95,7 @@ pub mod test {
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 pub fn new(image: impl Into<File>) -> Self {
                     Self {
                         image: image.into(),
@@ -138,7 +140,7 @@ pub mod test {
                 pub file: File,
             }
             impl Output {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -168,7 +170,7 @@ pub mod test {
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 pub fn new(image_url: impl Into<String>) -> Self {
                     Self {
                         image_url: image_url.into(),
@@ -213,7 +215,7 @@ pub mod test {
                 pub file: File,
             }
             impl Output {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -241,7 +243,7 @@ pub mod test {
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 pub fn new(prompt: impl Into<String>) -> Self {
                     Self {
                         prompt: prompt.into(),
@@ -286,7 +288,7 @@ pub mod test {
                 pub file: File,
             }
             impl Output {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -307,7 +309,7 @@ pub mod test {
                 }
             }
             impl File {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 pub fn new(url: impl Into<String>) -> Self {
                     Self {
                         url: url.into(),
@@ -338,7 +340,7 @@ pub mod test {
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 pub fn new(prompt: impl Into<String>) -> Self {
                     Self {
                         prompt: prompt.into(),
@@ -383,7 +385,7 @@ pub mod test {
                 pub file: File,
             }
             impl Output {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -404,7 +406,7 @@ pub mod test {
                 }
             }
             impl File {
-                /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 pub fn new(url: impl Into<String>) -> Self {
                     Self {
                         url: url.into(),

@@ -8,7 +8,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -54,7 +55,7 @@ pub mod test {
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             pub fn new() -> Self {
                 Self {
                     image_size: None,
@@ -156,7 +157,7 @@ pub mod test {
             pub number: f64,
         }
         impl Output {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             pub fn new(number: f64) -> Self {
                 Self { number }
             }
@@ -177,7 +178,7 @@ pub mod test {
             pub width: Option<i64>,
         }
         impl ImageSize {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             pub fn new() -> Self {
                 Self { height: None, width: None }
             }
@@ -268,7 +269,7 @@ pub mod test {
             }
         }
         impl UrlSource {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             pub fn new(kind: impl Into<Kind>, url: impl Into<String>) -> Self {
                 Self {
                     kind: kind.into(),
@@ -298,7 +299,7 @@ pub mod test {
             pub text: String,
         }
         impl TextSource {
-            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             pub fn new(
                 kind: impl Into<TextSourceKind>,
                 text: impl Into<String>,
