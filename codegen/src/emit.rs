@@ -335,7 +335,7 @@ impl Emitter<'_> {
         let content_type = has("content_type", &Ty::String).map(|f| {
             let fname = ident(&f.ident);
             let body = if f.is_option() { quote!(self.#fname.as_deref()) } else { quote!(Some(&self.#fname)) };
-            quote!(fn content_type(&self) -> Option<&str> { #body })
+            quote!(#[inline] fn content_type(&self) -> Option<&str> { #body })
         });
         let file_size = has("file_size", &Ty::Integer).map(|f| {
             let fname = ident(&f.ident);
@@ -344,11 +344,12 @@ impl Emitter<'_> {
             } else {
                 quote!(u64::try_from(self.#fname).ok())
             };
-            quote!(fn file_size(&self) -> Option<u64> { #body })
+            quote!(#[inline] fn file_size(&self) -> Option<u64> { #body })
         });
         quote! {
             #cfg
             impl #rt::files::RemoteFile for #name {
+                #[inline]
                 fn url(&self) -> &str { &self.#url }
                 #content_type
                 #file_size
@@ -481,6 +482,7 @@ impl Emitter<'_> {
                     #sdoc
                     #deprecated
                     #[must_use]
+                    #[inline]
                     pub fn #setter(mut self, value: #pty) -> Self {
                         self.#fname = Some(#conv);
                         self
@@ -496,6 +498,7 @@ impl Emitter<'_> {
                 /// top-level key, as fal adds parameters). A declared field's own setter is the
                 /// typed way; a key set both ways is sent once, with the declared value.
                 #[must_use]
+                #[inline]
                 pub fn #xi(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
                     self.#xi.insert(key.into(), value.into());
                     self
@@ -522,6 +525,7 @@ impl Emitter<'_> {
             impl #name {
                 #[doc = #ctor_doc]
                 #allow
+                #[inline]
                 pub fn new(#(#params),*) -> Self {
                     Self { #(#inits),* }
                 }
@@ -546,9 +550,11 @@ impl Emitter<'_> {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl #rt::codegen_support::__schemars::JsonSchema for #name {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed(#schema_name)
                 }
+                #[inline]
                 fn json_schema(_: &mut #rt::codegen_support::__schemars::SchemaGenerator) -> #rt::codegen_support::__schemars::Schema {
                     #rt::codegen_support::schema_from_json(#schema)
                 }

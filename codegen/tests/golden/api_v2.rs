@@ -33,18 +33,22 @@ pub mod types {
         pub file_data: Option<String>,
     }
     impl ::fal_models::files::RemoteFile for File {
+        #[inline]
         fn url(&self) -> &str {
             &self.url
         }
+        #[inline]
         fn content_type(&self) -> Option<&str> {
             self.content_type.as_deref()
         }
+        #[inline]
         fn file_size(&self) -> Option<u64> {
             self.file_size.and_then(|n| u64::try_from(n).ok())
         }
     }
     impl File {
         /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+        #[inline]
         pub fn new(url: impl Into<String>) -> Self {
             Self {
                 url: url.into(),
@@ -128,6 +132,7 @@ pub mod test {
         #[allow(deprecated)]
         impl Input {
             /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(prompt: impl Into<String>, image_url: impl Into<String>) -> Self {
                 Self {
                     prompt: prompt.into(),
@@ -147,6 +152,7 @@ pub mod test {
             ///
             /// Allowed values: `"mp3_44100_128"`, `"pcm_16000"`, `"landscape_16_9"`, `"16:9"`, `"0.5K"`.
             #[must_use]
+            #[inline]
             pub fn format(mut self, value: impl Into<Format>) -> Self {
                 self.format = Some(value.into());
                 self
@@ -159,6 +165,7 @@ pub mod test {
             ///
             /// Allowed values: `"low"`, `"high"`.
             #[must_use]
+            #[inline]
             pub fn quality(mut self, value: impl Into<Quality>) -> Self {
                 self.quality = Some(value.into());
                 self
@@ -170,6 +177,7 @@ pub mod test {
             /// Constraint: 1 ≤ value ≤ 10.
             #[deprecated(note = "deprecated in the endpoint's document")]
             #[must_use]
+            #[inline]
             pub fn old_knob(mut self, value: i64) -> Self {
                 self.old_knob = Some(value);
                 self
@@ -178,6 +186,7 @@ pub mod test {
             ///
             /// Tags; null keeps a slot empty.
             #[must_use]
+            #[inline]
             pub fn tags(mut self, value: Vec<Option<String>>) -> Self {
                 self.tags = Some(value);
                 self
@@ -186,6 +195,7 @@ pub mod test {
             ///
             /// A note.
             #[must_use]
+            #[inline]
             pub fn note(mut self, value: impl Into<String>) -> Self {
                 self.note = Some(value.into());
                 self
@@ -196,6 +206,7 @@ pub mod test {
             ///
             /// Allowed values: `"a"`, `"b"`.
             #[must_use]
+            #[inline]
             pub fn style(mut self, value: impl Into<Style>) -> Self {
                 self.style = Some(value.into());
                 self
@@ -204,6 +215,7 @@ pub mod test {
             /// top-level key, as fal adds parameters). A declared field's own setter is the
             /// typed way; a key set both ways is sent once, with the declared value.
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 key: impl Into<String>,
@@ -219,9 +231,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("ApiV2Input")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -246,6 +260,7 @@ pub mod test {
         }
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
             pub fn new(style: impl Into<OutputStyle>, video: impl Into<File>) -> Self {
                 Self {
                     seed: None,

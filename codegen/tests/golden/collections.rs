@@ -56,6 +56,7 @@ pub mod test {
         }
         impl Input {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self {
                     anything: None,
@@ -72,6 +73,7 @@ pub mod test {
             ///
             /// `anything`
             #[must_use]
+            #[inline]
             pub fn anything(mut self, value: serde_json::Value) -> Self {
                 self.anything = Some(value);
                 self
@@ -80,6 +82,7 @@ pub mod test {
             ///
             /// `broken_items`
             #[must_use]
+            #[inline]
             pub fn broken_items(mut self, value: Vec<serde_json::Value>) -> Self {
                 self.broken_items = Some(value);
                 self
@@ -88,6 +91,7 @@ pub mod test {
             ///
             /// `extra`
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 value: std::collections::BTreeMap<String, serde_json::Value>,
@@ -99,6 +103,7 @@ pub mod test {
             ///
             /// `loras`
             #[must_use]
+            #[inline]
             pub fn loras(mut self, value: Vec<Lora>) -> Self {
                 self.loras = Some(value);
                 self
@@ -107,6 +112,7 @@ pub mod test {
             ///
             /// `matrix`
             #[must_use]
+            #[inline]
             pub fn matrix(mut self, value: Vec<Vec<i64>>) -> Self {
                 self.matrix = Some(value);
                 self
@@ -115,6 +121,7 @@ pub mod test {
             ///
             /// `pair`
             #[must_use]
+            #[inline]
             pub fn pair(mut self, value: Vec<f64>) -> Self {
                 self.pair = Some(value);
                 self
@@ -123,6 +130,7 @@ pub mod test {
             ///
             /// `weights`
             #[must_use]
+            #[inline]
             pub fn weights(
                 mut self,
                 value: std::collections::BTreeMap<String, f64>,
@@ -134,6 +142,7 @@ pub mod test {
             /// top-level key, as fal adds parameters). A declared field's own setter is the
             /// typed way; a key set both ways is sent once, with the declared value.
             #[must_use]
+            #[inline]
             pub fn extra_fields(
                 mut self,
                 key: impl Into<String>,
@@ -149,9 +158,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestCollectionsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -176,6 +187,7 @@ pub mod test {
         }
         impl Lora {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(path: impl Into<String>) -> Self {
                 Self {
                     path: path.into(),
@@ -188,6 +200,7 @@ pub mod test {
             ///
             /// Default: `1`.
             #[must_use]
+            #[inline]
             pub fn scale(mut self, value: f64) -> Self {
                 self.scale = Some(value);
                 self

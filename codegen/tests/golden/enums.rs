@@ -82,6 +82,7 @@ pub mod test {
         }
         impl Input {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self {
                     aspect_ratio: None,
@@ -104,6 +105,7 @@ pub mod test {
             ///
             /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"auto"`.
             #[must_use]
+            #[inline]
             pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
                 self.aspect_ratio = Some(value.into());
                 self
@@ -116,6 +118,7 @@ pub mod test {
             ///
             /// Allowed values: `"8s"`, `"4s"`.
             #[must_use]
+            #[inline]
             pub fn duration(mut self, value: impl Into<Duration>) -> Self {
                 self.duration = Some(value.into());
                 self
@@ -128,6 +131,7 @@ pub mod test {
             ///
             /// Allowed values: `4`, `8`, `12`.
             #[must_use]
+            #[inline]
             pub fn frames(mut self, value: impl Into<Frames>) -> Self {
                 self.frames = Some(value.into());
                 self
@@ -138,6 +142,7 @@ pub mod test {
             ///
             /// Allowed values: `3`.
             #[must_use]
+            #[inline]
             pub fn level(mut self, value: impl Into<Level>) -> Self {
                 self.level = Some(value.into());
                 self
@@ -146,6 +151,7 @@ pub mod test {
             ///
             /// `mixed`
             #[must_use]
+            #[inline]
             pub fn mixed(mut self, value: serde_json::Value) -> Self {
                 self.mixed = Some(value);
                 self
@@ -156,6 +162,7 @@ pub mod test {
             ///
             /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`, `"Unknown"`.
             #[must_use]
+            #[inline]
             pub fn mode(mut self, value: impl Into<Mode>) -> Self {
                 self.mode = Some(value.into());
                 self
@@ -166,6 +173,7 @@ pub mod test {
             ///
             /// Allowed values: `"768P"`, `"1080P"`, `"720p"`.
             #[must_use]
+            #[inline]
             pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
                 self.resolution = Some(value.into());
                 self
@@ -174,6 +182,7 @@ pub mod test {
             ///
             /// `scale`
             #[must_use]
+            #[inline]
             pub fn scale(mut self, value: f64) -> Self {
                 self.scale = Some(value);
                 self
@@ -184,6 +193,7 @@ pub mod test {
             ///
             /// Allowed values: `"v2"`.
             #[must_use]
+            #[inline]
             pub fn version(mut self, value: impl Into<Version>) -> Self {
                 self.version = Some(value.into());
                 self
@@ -192,6 +202,7 @@ pub mod test {
             /// top-level key, as fal adds parameters). A declared field's own setter is the
             /// typed way; a key set both ways is sent once, with the declared value.
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 key: impl Into<String>,
@@ -207,9 +218,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestEnumsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -229,6 +242,7 @@ pub mod test {
         }
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
             pub fn new(mode: impl Into<OutputMode>) -> Self {
                 Self { mode: mode.into() }
             }

@@ -61,6 +61,7 @@ pub mod test {
         }
         impl Input {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(kind: impl Into<Kind>) -> Self {
                 Self {
                     a_b: None,
@@ -79,6 +80,7 @@ pub mod test {
             /// First line
             /// second line after a bare carriage return.
             #[must_use]
+            #[inline]
             pub fn a_b(mut self, value: impl Into<String>) -> Self {
                 self.a_b = Some(value.into());
                 self
@@ -89,6 +91,7 @@ pub mod test {
             ///
             /// Allowed values: `"Unknown"`, `"Other"`, `"UnknownValue"`, `"UnlistedValue"`.
             #[must_use]
+            #[inline]
             pub fn catch_all(mut self, value: impl Into<CatchAll>) -> Self {
                 self.catch_all = Some(value.into());
                 self
@@ -97,6 +100,7 @@ pub mod test {
             ///
             /// Its setter is not `new`.
             #[must_use]
+            #[inline]
             pub fn set_new_field(mut self, value: impl Into<String>) -> Self {
                 self.new = Some(value.into());
                 self
@@ -105,6 +109,7 @@ pub mod test {
             ///
             /// Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
             #[must_use]
+            #[inline]
             pub fn note(mut self, value: impl Into<String>) -> Self {
                 self.note = Some(value.into());
                 self
@@ -113,6 +118,7 @@ pub mod test {
             ///
             /// Nor may the setter of `new` take this one's name.
             #[must_use]
+            #[inline]
             pub fn set_new(mut self, value: impl Into<String>) -> Self {
                 self.set_new = Some(value.into());
                 self
@@ -121,6 +127,7 @@ pub mod test {
             ///
             /// An allOf inside the component it merges (this overflowed the stack).
             #[must_use]
+            #[inline]
             pub fn tree(mut self, value: impl Into<Tree>) -> Self {
                 self.tree = Some(value.into());
                 self
@@ -129,6 +136,7 @@ pub mod test {
             /// top-level key, as fal adds parameters). A declared field's own setter is the
             /// typed way; a key set both ways is sent once, with the declared value.
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 key: impl Into<String>,
@@ -144,9 +152,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("FuzzInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -164,6 +174,7 @@ pub mod test {
         }
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
             pub fn new(ok: bool) -> Self {
                 Self { ok }
             }
@@ -215,6 +226,7 @@ pub mod test {
         }
         impl Tree {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self { children: None }
             }
@@ -222,6 +234,7 @@ pub mod test {
             ///
             /// `children`
             #[must_use]
+            #[inline]
             pub fn children(mut self, value: Vec<ChildrenItem>) -> Self {
                 self.children = Some(value);
                 self
@@ -240,6 +253,7 @@ pub mod test {
         }
         impl ChildrenItem {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self { children: None, name: None }
             }
@@ -247,6 +261,7 @@ pub mod test {
             ///
             /// `children`
             #[must_use]
+            #[inline]
             pub fn children(mut self, value: Vec<serde_json::Value>) -> Self {
                 self.children = Some(value);
                 self
@@ -255,6 +270,7 @@ pub mod test {
             ///
             /// `name`
             #[must_use]
+            #[inline]
             pub fn name(mut self, value: impl Into<String>) -> Self {
                 self.name = Some(value.into());
                 self

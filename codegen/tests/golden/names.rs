@@ -110,6 +110,7 @@ pub mod owner {
                 }
                 impl Input {
                     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                    #[inline]
                     pub fn new(r#type: impl Into<String>) -> Self {
                         Self {
                             _3d: None,
@@ -132,6 +133,7 @@ pub mod owner {
                     ///
                     /// `3d`
                     #[must_use]
+                    #[inline]
                     pub fn _3d(mut self, value: bool) -> Self {
                         self._3d = Some(value);
                         self
@@ -140,6 +142,7 @@ pub mod owner {
                     ///
                     /// `H264_output`
                     #[must_use]
+                    #[inline]
                     pub fn h264_output(mut self, value: bool) -> Self {
                         self.h264_output = Some(value);
                         self
@@ -148,6 +151,7 @@ pub mod owner {
                     ///
                     /// `TAPose`
                     #[must_use]
+                    #[inline]
                     pub fn ta_pose(mut self, value: bool) -> Self {
                         self.ta_pose = Some(value);
                         self
@@ -156,6 +160,7 @@ pub mod owner {
                     ///
                     /// Your own key.
                     #[must_use]
+                    #[inline]
                     pub fn api_key(mut self, value: impl Into<String>) -> Self {
                         self.api_key = Some(value.into());
                         self
@@ -164,6 +169,7 @@ pub mod owner {
                     ///
                     /// `audio`
                     #[must_use]
+                    #[inline]
                     pub fn audio(mut self, value: impl Into<AudioOutput>) -> Self {
                         self.audio = Some(value.into());
                         self
@@ -172,6 +178,7 @@ pub mod owner {
                     ///
                     /// `fooBar`
                     #[must_use]
+                    #[inline]
                     pub fn foo_bar(mut self, value: impl Into<String>) -> Self {
                         self.foo_bar = Some(value.into());
                         self
@@ -180,6 +187,7 @@ pub mod owner {
                     ///
                     /// `foo_bar`
                     #[must_use]
+                    #[inline]
                     pub fn foo_u5_fbar(mut self, value: impl Into<String>) -> Self {
                         self.foo_u5_fbar = Some(value.into());
                         self
@@ -188,6 +196,7 @@ pub mod owner {
                     ///
                     /// `hf_token`
                     #[must_use]
+                    #[inline]
                     pub fn hf_token(mut self, value: impl Into<String>) -> Self {
                         self.hf_token = Some(value.into());
                         self
@@ -196,6 +205,7 @@ pub mod owner {
                     ///
                     /// `loop`
                     #[must_use]
+                    #[inline]
                     pub fn r#loop(mut self, value: bool) -> Self {
                         self.r#loop = Some(value);
                         self
@@ -204,6 +214,7 @@ pub mod owner {
                     ///
                     /// `new`
                     #[must_use]
+                    #[inline]
                     pub fn set_new(mut self, value: impl Into<String>) -> Self {
                         self.new = Some(value.into());
                         self
@@ -212,6 +223,7 @@ pub mod owner {
                     ///
                     /// `sdpMid`
                     #[must_use]
+                    #[inline]
                     pub fn sdp_mid(mut self, value: impl Into<String>) -> Self {
                         self.sdp_mid = Some(value.into());
                         self
@@ -220,6 +232,7 @@ pub mod owner {
                     ///
                     /// `self`
                     #[must_use]
+                    #[inline]
                     pub fn self_(mut self, value: i64) -> Self {
                         self.self_ = Some(value);
                         self
@@ -228,6 +241,7 @@ pub mod owner {
                     /// top-level key, as fal adds parameters). A declared field's own setter is the
                     /// typed way; a key set both ways is sent once, with the declared value.
                     #[must_use]
+                    #[inline]
                     pub fn extra(
                         mut self,
                         key: impl Into<String>,
@@ -243,9 +257,11 @@ pub mod owner {
                 }
                 /// The input schema of the document, with references inlined: a ready tool definition.
                 impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                    #[inline]
                     fn schema_name() -> std::borrow::Cow<'static, str> {
                         std::borrow::Cow::Borrowed("Owner3dModelV15TypeInput")
                     }
+                    #[inline]
                     fn json_schema(
                         _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                     ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -263,6 +279,7 @@ pub mod owner {
                 }
                 impl Output {
                     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                    #[inline]
                     pub fn new(model: impl Into<SanaV1516bInput>) -> Self {
                         Self { model: model.into() }
                     }
@@ -275,12 +292,14 @@ pub mod owner {
                     pub url: String,
                 }
                 impl ::fal_models::files::RemoteFile for AudioOutput {
+                    #[inline]
                     fn url(&self) -> &str {
                         &self.url
                     }
                 }
                 impl AudioOutput {
                     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                    #[inline]
                     pub fn new(url: impl Into<String>) -> Self {
                         Self { url: url.into() }
                     }
@@ -293,12 +312,14 @@ pub mod owner {
                     pub url: String,
                 }
                 impl ::fal_models::files::RemoteFile for SanaV1516bInput {
+                    #[inline]
                     fn url(&self) -> &str {
                         &self.url
                     }
                 }
                 impl SanaV1516bInput {
                     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                    #[inline]
                     pub fn new(url: impl Into<String>) -> Self {
                         Self { url: url.into() }
                     }

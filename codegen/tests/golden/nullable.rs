@@ -65,6 +65,7 @@ pub mod test {
         }
         impl Input {
             /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(
                 prompt: impl Into<String>,
                 maybe_required: Option<String>,
@@ -83,6 +84,7 @@ pub mod test {
             ///
             /// Seed.
             #[must_use]
+            #[inline]
             pub fn seed(mut self, value: i64) -> Self {
                 self.seed = Some(value);
                 self
@@ -95,6 +97,7 @@ pub mod test {
             ///
             /// Constraint: 0 ≤ value ≤ 1.
             #[must_use]
+            #[inline]
             pub fn strength(mut self, value: f64) -> Self {
                 self.strength = Some(value);
                 self
@@ -103,6 +106,7 @@ pub mod test {
             ///
             /// `label`
             #[must_use]
+            #[inline]
             pub fn label(mut self, value: impl Into<String>) -> Self {
                 self.label = Some(value.into());
                 self
@@ -117,6 +121,7 @@ pub mod test {
             ///
             /// Example: `28`.
             #[must_use]
+            #[inline]
             pub fn steps(mut self, value: i64) -> Self {
                 self.steps = Some(value);
                 self
@@ -125,6 +130,7 @@ pub mod test {
             /// top-level key, as fal adds parameters). A declared field's own setter is the
             /// typed way; a key set both ways is sent once, with the declared value.
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 key: impl Into<String>,
@@ -140,9 +146,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestNullableInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -165,6 +173,7 @@ pub mod test {
         }
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
             pub fn new(seed: i64) -> Self {
                 Self { note: None, seed }
             }

@@ -34,18 +34,22 @@ pub mod types {
         pub file_data: Option<String>,
     }
     impl ::fal_models::files::RemoteFile for File {
+        #[inline]
         fn url(&self) -> &str {
             &self.url
         }
+        #[inline]
         fn content_type(&self) -> Option<&str> {
             self.content_type.as_deref()
         }
+        #[inline]
         fn file_size(&self) -> Option<u64> {
             self.file_size.and_then(|n| u64::try_from(n).ok())
         }
     }
     impl File {
         /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+        #[inline]
         pub fn new(url: impl Into<String>) -> Self {
             Self {
                 url: url.into(),
@@ -106,6 +110,7 @@ pub mod test {
         }
         impl Input {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(image: impl Into<File>) -> Self {
                 Self {
                     broken: None,
@@ -119,6 +124,7 @@ pub mod test {
             ///
             /// `broken`
             #[must_use]
+            #[inline]
             pub fn broken(mut self, value: serde_json::Value) -> Self {
                 self.broken = Some(value);
                 self
@@ -127,6 +133,7 @@ pub mod test {
             ///
             /// A mask.
             #[must_use]
+            #[inline]
             pub fn mask(mut self, value: impl Into<File>) -> Self {
                 self.mask = Some(value.into());
                 self
@@ -135,6 +142,7 @@ pub mod test {
             ///
             /// `tree`
             #[must_use]
+            #[inline]
             pub fn tree(mut self, value: impl Into<Node>) -> Self {
                 self.tree = Some(Box::new(value.into()));
                 self
@@ -143,6 +151,7 @@ pub mod test {
             /// top-level key, as fal adds parameters). A declared field's own setter is the
             /// typed way; a key set both ways is sent once, with the declared value.
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 key: impl Into<String>,
@@ -158,9 +167,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestRefsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -178,6 +189,7 @@ pub mod test {
         }
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
             pub fn new(video: impl Into<File>) -> Self {
                 Self { video: video.into() }
             }
@@ -197,6 +209,7 @@ pub mod test {
         }
         impl Node {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(name: impl Into<String>) -> Self {
                 Self {
                     children: None,
@@ -208,6 +221,7 @@ pub mod test {
             ///
             /// `children`
             #[must_use]
+            #[inline]
             pub fn children(mut self, value: Vec<Node>) -> Self {
                 self.children = Some(value);
                 self
@@ -216,6 +230,7 @@ pub mod test {
             ///
             /// `parent`
             #[must_use]
+            #[inline]
             pub fn parent(mut self, value: impl Into<Node>) -> Self {
                 self.parent = Some(Box::new(value.into()));
                 self

@@ -33,18 +33,22 @@ pub mod types {
         pub file_data: Option<String>,
     }
     impl ::fal_models::files::RemoteFile for File {
+        #[inline]
         fn url(&self) -> &str {
             &self.url
         }
+        #[inline]
         fn content_type(&self) -> Option<&str> {
             self.content_type.as_deref()
         }
+        #[inline]
         fn file_size(&self) -> Option<u64> {
             self.file_size.and_then(|n| u64::try_from(n).ok())
         }
     }
     impl File {
         /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+        #[inline]
         pub fn new(url: impl Into<String>) -> Self {
             Self {
                 url: url.into(),
@@ -96,6 +100,7 @@ pub mod test {
             }
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(image: impl Into<File>) -> Self {
                     Self {
                         image: image.into(),
@@ -106,6 +111,7 @@ pub mod test {
                 /// top-level key, as fal adds parameters). A declared field's own setter is the
                 /// typed way; a key set both ways is sent once, with the declared value.
                 #[must_use]
+                #[inline]
                 pub fn extra(
                     mut self,
                     key: impl Into<String>,
@@ -121,9 +127,11 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareAInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -141,6 +149,7 @@ pub mod test {
             }
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -171,6 +180,7 @@ pub mod test {
             }
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(image_url: impl Into<String>) -> Self {
                     Self {
                         image_url: image_url.into(),
@@ -181,6 +191,7 @@ pub mod test {
                 /// top-level key, as fal adds parameters). A declared field's own setter is the
                 /// typed way; a key set both ways is sent once, with the declared value.
                 #[must_use]
+                #[inline]
                 pub fn extra(
                     mut self,
                     key: impl Into<String>,
@@ -196,9 +207,11 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareBInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -216,6 +229,7 @@ pub mod test {
             }
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -244,6 +258,7 @@ pub mod test {
             }
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(prompt: impl Into<String>) -> Self {
                     Self {
                         prompt: prompt.into(),
@@ -254,6 +269,7 @@ pub mod test {
                 /// top-level key, as fal adds parameters). A declared field's own setter is the
                 /// typed way; a key set both ways is sent once, with the declared value.
                 #[must_use]
+                #[inline]
                 pub fn extra(
                     mut self,
                     key: impl Into<String>,
@@ -269,9 +285,11 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareCInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -289,6 +307,7 @@ pub mod test {
             }
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -304,12 +323,14 @@ pub mod test {
                 pub width: Option<i64>,
             }
             impl ::fal_models::files::RemoteFile for File {
+                #[inline]
                 fn url(&self) -> &str {
                     &self.url
                 }
             }
             impl File {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
                 pub fn new(url: impl Into<String>) -> Self {
                     Self {
                         url: url.into(),
@@ -341,6 +362,7 @@ pub mod test {
             }
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(prompt: impl Into<String>) -> Self {
                     Self {
                         prompt: prompt.into(),
@@ -351,6 +373,7 @@ pub mod test {
                 /// top-level key, as fal adds parameters). A declared field's own setter is the
                 /// typed way; a key set both ways is sent once, with the declared value.
                 #[must_use]
+                #[inline]
                 pub fn extra(
                     mut self,
                     key: impl Into<String>,
@@ -366,9 +389,11 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareDInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -386,6 +411,7 @@ pub mod test {
             }
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
                 pub fn new(file: impl Into<File>) -> Self {
                     Self { file: file.into() }
                 }
@@ -401,12 +427,14 @@ pub mod test {
                 pub width: Option<i64>,
             }
             impl ::fal_models::files::RemoteFile for File {
+                #[inline]
                 fn url(&self) -> &str {
                     &self.url
                 }
             }
             impl File {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
                 pub fn new(url: impl Into<String>) -> Self {
                     Self {
                         url: url.into(),

@@ -56,6 +56,7 @@ pub mod test {
         }
         impl Input {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self {
                     image_size: None,
@@ -73,6 +74,7 @@ pub mod test {
             ///
             /// Default: `"square_hd"`.
             #[must_use]
+            #[inline]
             pub fn image_size(mut self, value: impl Into<InputImageSize>) -> Self {
                 self.image_size = Some(value.into());
                 self
@@ -83,6 +85,7 @@ pub mod test {
             ///
             /// Allowed values: `"a"`, `"b"`.
             #[must_use]
+            #[inline]
             pub fn preset_or_string(mut self, value: impl Into<PresetOrString>) -> Self {
                 self.preset_or_string = Some(value.into());
                 self
@@ -91,6 +94,7 @@ pub mod test {
             ///
             /// `source`
             #[must_use]
+            #[inline]
             pub fn source(mut self, value: impl Into<Source>) -> Self {
                 self.source = Some(value.into());
                 self
@@ -99,6 +103,7 @@ pub mod test {
             ///
             /// `tagged`
             #[must_use]
+            #[inline]
             pub fn tagged(mut self, value: impl Into<Tagged>) -> Self {
                 self.tagged = Some(value.into());
                 self
@@ -107,6 +112,7 @@ pub mod test {
             ///
             /// `urls`
             #[must_use]
+            #[inline]
             pub fn urls(mut self, value: impl Into<Urls>) -> Self {
                 self.urls = Some(value.into());
                 self
@@ -115,6 +121,7 @@ pub mod test {
             ///
             /// `value`
             #[must_use]
+            #[inline]
             pub fn value(mut self, value: impl Into<ValueType>) -> Self {
                 self.value = Some(value.into());
                 self
@@ -123,6 +130,7 @@ pub mod test {
             /// top-level key, as fal adds parameters). A declared field's own setter is the
             /// typed way; a key set both ways is sent once, with the declared value.
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 key: impl Into<String>,
@@ -138,9 +146,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestUnionsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -158,6 +168,7 @@ pub mod test {
         }
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
             pub fn new(number: f64) -> Self {
                 Self { number }
             }
@@ -179,6 +190,7 @@ pub mod test {
         }
         impl ImageSize {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self { height: None, width: None }
             }
@@ -188,6 +200,7 @@ pub mod test {
             ///
             /// Default: `512`.
             #[must_use]
+            #[inline]
             pub fn height(mut self, value: i64) -> Self {
                 self.height = Some(value);
                 self
@@ -198,6 +211,7 @@ pub mod test {
             ///
             /// Default: `512`.
             #[must_use]
+            #[inline]
             pub fn width(mut self, value: i64) -> Self {
                 self.width = Some(value);
                 self
@@ -264,12 +278,14 @@ pub mod test {
             pub url: String,
         }
         impl ::fal_models::files::RemoteFile for UrlSource {
+            #[inline]
             fn url(&self) -> &str {
                 &self.url
             }
         }
         impl UrlSource {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(kind: impl Into<Kind>, url: impl Into<String>) -> Self {
                 Self {
                     kind: kind.into(),
@@ -300,6 +316,7 @@ pub mod test {
         }
         impl TextSource {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(
                 kind: impl Into<TextSourceKind>,
                 text: impl Into<String>,

@@ -21,18 +21,22 @@ pub struct File {
     pub file_data: Option<String>,
 }
 impl crate::files::RemoteFile for File {
+    #[inline]
     fn url(&self) -> &str {
         &self.url
     }
+    #[inline]
     fn content_type(&self) -> Option<&str> {
         self.content_type.as_deref()
     }
+    #[inline]
     fn file_size(&self) -> Option<u64> {
         self.file_size.and_then(|n| u64::try_from(n).ok())
     }
 }
 impl File {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -69,18 +73,22 @@ pub struct Image {
     pub height: Option<i64>,
 }
 impl crate::files::RemoteFile for Image {
+    #[inline]
     fn url(&self) -> &str {
         &self.url
     }
+    #[inline]
     fn content_type(&self) -> Option<&str> {
         self.content_type.as_deref()
     }
+    #[inline]
     fn file_size(&self) -> Option<u64> {
         self.file_size.and_then(|n| u64::try_from(n).ok())
     }
 }
 impl Image {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -128,18 +136,22 @@ pub struct VideoFile {
     pub num_frames: Option<i64>,
 }
 impl crate::files::RemoteFile for VideoFile {
+    #[inline]
     fn url(&self) -> &str {
         &self.url
     }
+    #[inline]
     fn content_type(&self) -> Option<&str> {
         self.content_type.as_deref()
     }
+    #[inline]
     fn file_size(&self) -> Option<u64> {
         self.file_size.and_then(|n| u64::try_from(n).ok())
     }
 }
 impl VideoFile {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),

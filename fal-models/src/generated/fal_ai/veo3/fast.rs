@@ -68,6 +68,7 @@ pub struct Input {
 }
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -90,6 +91,7 @@ impl Input {
     ///
     /// Allowed values: `"9:16"`, `"16:9"`, `"1:1"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
@@ -102,6 +104,7 @@ impl Input {
     ///
     /// Allowed values: `"4s"`, `"6s"`, `"8s"`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
@@ -110,6 +113,7 @@ impl Input {
     ///
     /// A negative prompt to guide the video generation
     #[must_use]
+    #[inline]
     pub fn negative_prompt(mut self, value: impl Into<String>) -> Self {
         self.negative_prompt = Some(value.into());
         self
@@ -120,6 +124,7 @@ impl Input {
     ///
     /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn enhance_prompt(mut self, value: bool) -> Self {
         self.enhance_prompt = Some(value);
         self
@@ -128,6 +133,7 @@ impl Input {
     ///
     /// A seed to use for the video generation
     #[must_use]
+    #[inline]
     pub fn seed(mut self, value: i64) -> Self {
         self.seed = Some(value);
         self
@@ -138,6 +144,7 @@ impl Input {
     ///
     /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn auto_fix(mut self, value: bool) -> Self {
         self.auto_fix = Some(value);
         self
@@ -150,6 +157,7 @@ impl Input {
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
@@ -160,6 +168,7 @@ impl Input {
     ///
     /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn generate_audio(mut self, value: bool) -> Self {
         self.generate_audio = Some(value);
         self
@@ -168,6 +177,7 @@ impl Input {
     /// top-level key, as fal adds parameters). A declared field's own setter is the
     /// typed way; a key set both ways is sent once, with the declared value.
     #[must_use]
+    #[inline]
     pub fn extra(
         mut self,
         key: impl Into<String>,
@@ -183,9 +193,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("Veo3FastInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -205,6 +217,7 @@ pub struct Output {
 }
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(video: impl Into<File>) -> Self {
         Self { video: video.into() }
     }

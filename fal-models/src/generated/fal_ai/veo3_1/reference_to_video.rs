@@ -49,6 +49,7 @@ pub struct Input {
 }
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(
         prompt: impl Into<String>,
         image_urls: impl IntoIterator<Item = impl Into<String>>,
@@ -70,6 +71,7 @@ impl Input {
     ///
     /// Allowed values: `"8s"`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
@@ -82,6 +84,7 @@ impl Input {
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
@@ -92,6 +95,7 @@ impl Input {
     ///
     /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn generate_audio(mut self, value: bool) -> Self {
         self.generate_audio = Some(value);
         self
@@ -100,6 +104,7 @@ impl Input {
     /// top-level key, as fal adds parameters). A declared field's own setter is the
     /// typed way; a key set both ways is sent once, with the declared value.
     #[must_use]
+    #[inline]
     pub fn extra(
         mut self,
         key: impl Into<String>,
@@ -115,9 +120,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("Veo31ReferenceToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -137,6 +144,7 @@ pub struct Output {
 }
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(video: impl Into<File>) -> Self {
         Self { video: video.into() }
     }

@@ -86,6 +86,7 @@ pub struct Input {
 }
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -110,6 +111,7 @@ impl Input {
     ///
     /// Example: `"blurry, low quality, watermark, signature"`.
     #[must_use]
+    #[inline]
     pub fn negative_prompt(mut self, value: impl Into<String>) -> Self {
         self.negative_prompt = Some(value.into());
         self
@@ -120,6 +122,7 @@ impl Input {
     ///
     /// Default: `"square_hd"`.
     #[must_use]
+    #[inline]
     pub fn image_size(mut self, value: impl Into<InputImageSize>) -> Self {
         self.image_size = Some(value.into());
         self
@@ -132,6 +135,7 @@ impl Input {
     ///
     /// Constraint: 1 ≤ value ≤ 4.
     #[must_use]
+    #[inline]
     pub fn num_images(mut self, value: i64) -> Self {
         self.num_images = Some(value);
         self
@@ -144,6 +148,7 @@ impl Input {
     ///
     /// Constraint: 1 ≤ value ≤ 50.
     #[must_use]
+    #[inline]
     pub fn num_inference_steps(mut self, value: i64) -> Self {
         self.num_inference_steps = Some(value);
         self
@@ -156,6 +161,7 @@ impl Input {
     ///
     /// Constraint: 1 ≤ value ≤ 20.
     #[must_use]
+    #[inline]
     pub fn guidance_scale(mut self, value: f64) -> Self {
         self.guidance_scale = Some(value);
         self
@@ -164,6 +170,7 @@ impl Input {
     ///
     /// Random seed for reproducible results. If None, a random seed is used.
     #[must_use]
+    #[inline]
     pub fn seed(mut self, value: i64) -> Self {
         self.seed = Some(value);
         self
@@ -174,6 +181,7 @@ impl Input {
     ///
     /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn enable_safety_checker(mut self, value: bool) -> Self {
         self.enable_safety_checker = Some(value);
         self
@@ -184,6 +192,7 @@ impl Input {
     ///
     /// Default: `false`.
     #[must_use]
+    #[inline]
     pub fn sync_mode(mut self, value: bool) -> Self {
         self.sync_mode = Some(value);
         self
@@ -196,6 +205,7 @@ impl Input {
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
     #[must_use]
+    #[inline]
     pub fn output_format(mut self, value: impl Into<OutputFormat>) -> Self {
         self.output_format = Some(value.into());
         self
@@ -208,6 +218,7 @@ impl Input {
     ///
     /// Example: `true`.
     #[must_use]
+    #[inline]
     pub fn enable_prompt_expansion(mut self, value: bool) -> Self {
         self.enable_prompt_expansion = Some(value);
         self
@@ -216,6 +227,7 @@ impl Input {
     /// top-level key, as fal adds parameters). A declared field's own setter is the
     /// typed way; a key set both ways is sent once, with the declared value.
     #[must_use]
+    #[inline]
     pub fn extra(
         mut self,
         key: impl Into<String>,
@@ -231,9 +243,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("HunyuanImageV3TextToImageInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -255,6 +269,7 @@ pub struct Output {
 }
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(images: Vec<Image>, seed: i64) -> Self {
         Self { images, seed }
     }
@@ -280,6 +295,7 @@ pub struct ImageSize {
 }
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new() -> Self {
         Self { width: None, height: None }
     }
@@ -291,6 +307,7 @@ impl ImageSize {
     ///
     /// Constraint: 0 < value ≤ 14142.
     #[must_use]
+    #[inline]
     pub fn width(mut self, value: i64) -> Self {
         self.width = Some(value);
         self
@@ -303,6 +320,7 @@ impl ImageSize {
     ///
     /// Constraint: 0 < value ≤ 14142.
     #[must_use]
+    #[inline]
     pub fn height(mut self, value: i64) -> Self {
         self.height = Some(value);
         self

@@ -53,6 +53,7 @@ pub struct Input {
 }
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -68,6 +69,7 @@ impl Input {
     ///
     /// The seed for the random number generator
     #[must_use]
+    #[inline]
     pub fn seed(mut self, value: i64) -> Self {
         self.seed = Some(value);
         self
@@ -78,6 +80,7 @@ impl Input {
     ///
     /// Default: `""`.
     #[must_use]
+    #[inline]
     pub fn negative_prompt(mut self, value: impl Into<String>) -> Self {
         self.negative_prompt = Some(value.into());
         self
@@ -90,6 +93,7 @@ impl Input {
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:5"`, `"5:4"`, `"3:2"`, `"2:3"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
@@ -102,6 +106,7 @@ impl Input {
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
@@ -112,6 +117,7 @@ impl Input {
     ///
     /// Default: `5`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: i64) -> Self {
         self.duration = Some(value);
         self
@@ -120,6 +126,7 @@ impl Input {
     /// top-level key, as fal adds parameters). A declared field's own setter is the
     /// typed way; a key set both ways is sent once, with the declared value.
     #[must_use]
+    #[inline]
     pub fn extra(
         mut self,
         key: impl Into<String>,
@@ -135,9 +142,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("PikaV22TextToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -157,6 +166,7 @@ pub struct Output {
 }
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(video: impl Into<File>) -> Self {
         Self { video: video.into() }
     }

@@ -68,6 +68,7 @@ impl std::fmt::Debug for Input {
 }
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>, image_url: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -83,6 +84,7 @@ impl Input {
     ///
     /// The API key to use for the OpenAI API. If provided, you will not be billed for the request.
     #[must_use]
+    #[inline]
     pub fn api_key(mut self, value: impl Into<String>) -> Self {
         self.api_key = Some(value.into());
         self
@@ -95,6 +97,7 @@ impl Input {
     ///
     /// Allowed values: `"auto"`, `"720p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
@@ -107,6 +110,7 @@ impl Input {
     ///
     /// Allowed values: `"auto"`, `"9:16"`, `"16:9"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
@@ -119,6 +123,7 @@ impl Input {
     ///
     /// Allowed values: `4`, `8`, `12`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
@@ -127,6 +132,7 @@ impl Input {
     /// top-level key, as fal adds parameters). A declared field's own setter is the
     /// typed way; a key set both ways is sent once, with the declared value.
     #[must_use]
+    #[inline]
     pub fn extra(
         mut self,
         key: impl Into<String>,
@@ -142,9 +148,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("Sora2ImageToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -168,6 +176,7 @@ pub struct Output {
 }
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(video: impl Into<VideoFile>, video_id: impl Into<String>) -> Self {
         Self {
             video: video.into(),

@@ -60,6 +60,7 @@ pub struct Input {
 }
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(
         prompt: impl Into<String>,
         first_frame_url: impl Into<String>,
@@ -84,6 +85,7 @@ impl Input {
     ///
     /// Allowed values: `"8s"`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
@@ -96,6 +98,7 @@ impl Input {
     ///
     /// Allowed values: `"auto"`, `"9:16"`, `"16:9"`, `"1:1"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
@@ -108,6 +111,7 @@ impl Input {
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
@@ -118,6 +122,7 @@ impl Input {
     ///
     /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn generate_audio(mut self, value: bool) -> Self {
         self.generate_audio = Some(value);
         self
@@ -126,6 +131,7 @@ impl Input {
     /// top-level key, as fal adds parameters). A declared field's own setter is the
     /// typed way; a key set both ways is sent once, with the declared value.
     #[must_use]
+    #[inline]
     pub fn extra(
         mut self,
         key: impl Into<String>,
@@ -141,9 +147,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("Veo31FastFirstLastFrameToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -163,6 +171,7 @@ pub struct Output {
 }
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
     pub fn new(video: impl Into<File>) -> Self {
         Self { video: video.into() }
     }
