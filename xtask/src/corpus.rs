@@ -468,8 +468,11 @@ pub(crate) fn check_field_docs(
                 syn::Item::Enum(en) => {
                     names.push(en.ident.to_string());
                     let variants: Vec<String> = en.variants.iter().map(|v| v.ident.to_string()).collect();
-                    for v in &variants {
-                        if let Some(stem) = numbered_stem(v) {
+                    for (v, variant) in variants.iter().zip(&en.variants) {
+                        // A number that is part of the value (`"front_2"` is `Front2`) is not
+                        // one added to tell two names apart.
+                        let from_value = numbered_stem(v).is_some_and(|stem| doc_of(&variant.attrs).contains(&v[stem.len()..]));
+                        if let Some(stem) = numbered_stem(v).filter(|_| !from_value) {
                             if variants.iter().any(|o| o == stem) {
                                 checks.numbered.push(format!("{}::{}::{v}", module.join("::"), en.ident));
                             }
