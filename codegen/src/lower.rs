@@ -87,6 +87,7 @@ pub fn lower_document(
         merging: Vec::new(),
         merged: BTreeMap::new(),
         depth: 0,
+        containers: 0,
         endpoint_id: id.clone(),
         reserved: Vec::new(),
     };
@@ -205,6 +206,9 @@ struct Lowerer<'a> {
     merged: BTreeMap<(String, String, String), Merged>,
     /// How many schemas deep the walk is now; past [`MAX_SCHEMA_DEPTH`] a schema is untyped.
     depth: usize,
+    /// How many lists and maps deep the walk is now; past [`MAX_CONTAINER_DEPTH`] the item
+    /// type is `serde_json::Value`.
+    containers: usize,
     /// The endpoint id, for names that would repeat the module path.
     endpoint_id: String,
 }
@@ -214,6 +218,11 @@ struct Lowerer<'a> {
 /// the Rust compiler on the result), so past this depth the schema becomes `serde_json::Value`
 /// with a diagnostic.
 pub const MAX_SCHEMA_DEPTH: usize = 32;
+
+/// The deepest nesting of lists and maps typed (`Vec<Vec<..>>`): the Rust type nests one
+/// generic per level, and parsing or compiling a type nested dozens of generics deep takes
+/// more stack than a thread has. fal's documents nest two or three.
+pub const MAX_CONTAINER_DEPTH: usize = 8;
 
 /// An `allOf` merged once: its type, its pointer, and the problems found below it.
 #[derive(Clone)]
@@ -534,7 +543,13 @@ impl Lowerer<'_> {
                     );
                     return Ty::Array(Box::new(Ty::Any));
                 }
+                if self.containers >= MAX_CONTAINER_DEPTH {
+                    self.diag(&format!("{ptr}/items"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; items are typed as JSON values"));
+                    return Ty::Array(Box::new(Ty::Any));
+                }
+                self.containers += 1;
                 let (item, nullable) = self.schema(items, &format!("{ptr}/items"), &item_hint, parent);
+                self.containers -= 1;
                 // A nullable item is an `Option` (`[X, null]` is `Vec<Option<X>>`).
                 if nullable && item != Ty::Any {
                     return Ty::Array(Box::new(Ty::Optional(Box::new(item))));
@@ -559,7 +574,13 @@ impl Lowerer<'_> {
         }
         match s.get("additionalProperties") {
             Some(ap @ Value::Object(o)) if !o.is_empty() => {
+                if self.containers >= MAX_CONTAINER_DEPTH {
+                    self.diag(&format!("{ptr}/additionalProperties"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; values are typed as JSON values"));
+                    return Ty::Map(Box::new(Ty::Any));
+                }
+                self.containers += 1;
                 let (ty, nullable) = self.schema(ap, &format!("{ptr}/additionalProperties"), &singular(hint), parent);
+                self.containers -= 1;
                 Ty::Map(Box::new(if nullable && ty != Ty::Any { Ty::Optional(Box::new(ty)) } else { ty }))
             }
             _ => Ty::Map(Box::new(Ty::Any)),
@@ -870,7 +891,7 @@ impl Lowerer<'_> {
             if idents.contains(&ident) {
                 // Two keys that read the same (`foo-bar`, `foo_bar`): the later one is spelled
                 // from its key, never numbered.
-                let spelled = naming::snake_ident(&naming::spelled(wire)).trim_start_matches("r#").to_owned();
+                let spelled = naming::snake_ident(&naming::spelled(wire));
                 ident = [spelled, naming::hex_spelled(wire).to_ascii_lowercase()]
                     .into_iter()
                     .find(|i| !idents.contains(i))
