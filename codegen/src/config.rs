@@ -129,14 +129,14 @@ impl Config {
             let emitter = emit::Emitter {
                 api: &api,
                 runtime: self.runtime.parse().unwrap_or_else(|_| quote::quote!(::fal_models)),
-                features: self.features,
                 root_from: tree.root_paths(&api),
             };
             let modules = tree.render(&emitter, self.features, &mut failed);
             let examples = crate::examples::collect(&api, &tree);
-            (api, diagnostics, failed, modules, examples)
+            let fields = field_docs(&api, &tree);
+            (api, diagnostics, failed, modules, (examples, fields))
         }));
-        let (api, modules, examples) = match whole {
+        let (api, modules, (examples, fields)) = match whole {
             Ok((api, more_diags, more_failed, modules, examples)) => {
                 diagnostics.extend(more_diags);
                 failed.extend(more_failed);
@@ -150,7 +150,7 @@ impl Config {
                         message: "internal generator error while laying out the bindings (please report it)".into(),
                     });
                 }
-                (Api { endpoints: Vec::new(), ..Api::default() }, Vec::new(), Vec::new())
+                (Api { endpoints: Vec::new(), ..Api::default() }, Vec::new(), (Vec::new(), Vec::new()))
             }
         };
         let mut features: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -168,6 +168,7 @@ impl Config {
             failed,
             features,
             examples,
+            fields,
             type_count: api.endpoints.iter().map(|e| e.types.len()).sum::<usize>() + api.shared.len(),
             endpoint_count: api.endpoints.len(),
         }
@@ -180,6 +181,45 @@ fn endpoint_key(doc: &Document) -> String {
         .and_then(Value::as_str)
         .unwrap_or(&doc.source)
         .to_owned()
+}
+
+/// One generated field of an endpoint's own type, and where it comes from.
+#[derive(Debug, Clone)]
+pub struct FieldDoc {
+    /// The document it comes from.
+    pub source: String,
+    /// The endpoint module's path below the generated root.
+    pub module: Vec<String>,
+    /// The type's name in that module.
+    pub type_name: String,
+    /// The Rust field name (maybe raw, `r#type`).
+    pub field: String,
+    /// The JSON key.
+    pub wire: String,
+    /// JSON pointer of the property schema in the document.
+    pub pointer: String,
+}
+
+fn field_docs(api: &Api, tree: &layout::Tree) -> Vec<FieldDoc> {
+    let mut out = Vec::new();
+    for (e, ep) in api.endpoints.iter().enumerate() {
+        for &r in &ep.types {
+            let def = api.ty(r);
+            if let crate::ir::TypeKind::Struct { fields } = &def.kind {
+                for f in fields {
+                    out.push(FieldDoc {
+                        source: ep.source.clone(),
+                        module: tree.paths[e].clone(),
+                        type_name: def.name.clone(),
+                        field: f.ident.clone(),
+                        wire: f.wire.clone(),
+                        pointer: f.docs.pointer.clone(),
+                    });
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The result of a generation run.
@@ -195,6 +235,7 @@ pub struct Generated {
     /// Cargo feature -> endpoint ids it enables.
     pub features: BTreeMap<String, Vec<String>>,
     pub(crate) examples: Vec<crate::examples::Example>,
+    fields: Vec<FieldDoc>,
     type_count: usize,
     endpoint_count: usize,
 }
@@ -221,6 +262,12 @@ impl Generated {
     /// Number of `examples` values found in the documents (see [`Generated::examples_test`]).
     pub fn example_count(&self) -> usize {
         self.examples.len()
+    }
+
+    /// Every field generated in an endpoint module, with the place in its document it comes
+    /// from: for checks that the generated docs are the document's own.
+    pub fn field_docs(&self) -> &[FieldDoc] {
+        &self.fields
     }
 
     /// The `examples` values of the documents, each with the generated type it must fit.

@@ -17,8 +17,6 @@ pub struct Emitter<'a> {
     pub api: &'a Api,
     /// Path of the runtime crate (`crate` inside fal-models, `::fal_models` elsewhere).
     pub runtime: TokenStream,
-    /// Emit `#[cfg(feature = ...)]` gates on shared types.
-    pub features: bool,
     /// Path from an endpoint module to the generated root, per endpoint (`super::super`).
     pub root_from: Vec<TokenStream>,
 }
@@ -60,7 +58,10 @@ fn doc_attrs(text: &str) -> TokenStream {
 fn show(v: &Value) -> String {
     let mut s = serde_json::to_string(v).unwrap_or_default();
     if s.chars().count() > 120 {
-        s = s.chars().take(117).collect::<String>() + "...";
+        // Cut at the last space before the limit, never inside a word.
+        let head: String = s.chars().take(117).collect();
+        let cut = head.rfind(' ').filter(|&i| i > 40).unwrap_or(head.len());
+        s = format!("{}...", head[..cut].trim_end());
     }
     if s.contains('`') { s } else { format!("`{s}`") }
 }
@@ -123,6 +124,10 @@ impl Emitter<'_> {
                 let inner = self.ty(inner, scope);
                 quote!(std::collections::BTreeMap<String, #inner>)
             }
+            Ty::Optional(inner) => {
+                let inner = self.ty(inner, scope);
+                quote!(Option<#inner>)
+            }
             Ty::Named(r) => {
                 let name = ident(&self.name_in(*r, scope));
                 quote!(#name)
@@ -166,18 +171,15 @@ impl Emitter<'_> {
         let name = ident(&name_str);
         let rt = &self.runtime;
         // A type's title is its schema name (`Sora2TextToVideoInput`): no help as documentation.
-        let mut type_docs = Docs { title: None, ..def.docs.clone() };
-        if def.role == Role::Output && def.shared_name.is_some() {
-            let users = self.api.endpoints.iter().filter(|e| e.reexports.iter().any(|(_, c)| *c == r)).count();
-            type_docs.description = Some(format!(
-                "The output of {users} endpoints that return the same shape; each endpoint module re-exports it as `Output`."
-            ));
-        }
-        let docs = doc_attrs(&doc_text(&type_docs, &default_doc(def, self.api)));
-        let cfg = match scope {
-            Scope::Shared if self.features => self.shared_cfg(r),
-            _ => quote!(),
+        // The default and examples of an enum or object belong to the field that uses it (two
+        // fields of one type may differ there); the type keeps the description.
+        let type_docs = match def.role {
+            Role::Other => Docs { title: None, default: None, examples: Vec::new(), ..def.docs.clone() },
+            _ => Docs { title: None, ..def.docs.clone() },
         };
+        let docs = doc_attrs(&doc_text(&type_docs, &default_doc(def, self.api)));
+        // Shared media types are few and small: always compiled, whatever features are on.
+        let cfg = quote!();
         match &def.kind {
             TypeKind::Struct { fields } => self.struct_def(def, &name, scope, fields, docs, cfg),
             TypeKind::StrEnum { variants, catch_all } => {
@@ -259,7 +261,8 @@ impl Emitter<'_> {
             .map(|f| {
                 let fname = ident(&f.ident);
                 let ty = self.field_ty(f, scope);
-                let fdocs = doc_attrs(&doc_text(&f.docs, &format!("`{}`", f.wire)));
+                let fdocs = doc_attrs(&self.field_doc(f));
+                let deprecated = if f.deprecated { quote!(#[deprecated(note = "deprecated in the endpoint's document")]) } else { quote!() };
                 let plain = f.ident.strip_prefix("r#").unwrap_or(&f.ident);
                 let rename = if plain != f.wire {
                     let w = &f.wire;
@@ -274,9 +277,28 @@ impl Emitter<'_> {
                 } else {
                     quote!()
                 };
-                quote! { #fdocs #rename #opt pub #fname: #ty, }
+                quote! { #fdocs #deprecated #rename #opt pub #fname: #ty, }
             })
             .collect();
+        // Inputs keep keys the bindings do not declare (fal adds parameters weekly): sent as
+        // top-level keys, kept by deserialization, so a round trip loses nothing.
+        let extra = (def.role == Role::Input).then(|| extra_ident(fields));
+        let field_items = match &extra {
+            Some(x) => {
+                let x = ident(x);
+                let mut items = field_items;
+                items.push(quote! {
+                    /// Fields this version of the bindings does not declare, sent as top-level keys.
+                    #[serde(flatten)]
+                    pub #x: serde_json::Map<String, serde_json::Value>,
+                });
+                items
+            }
+            None => field_items,
+        };
+        // Deprecated fields are still the document's: the generated impls use them quietly,
+        // users get the warning.
+        let allow_deprecated = if fields.iter().any(|f| f.deprecated) { quote!(#[allow(deprecated)]) } else { quote!() };
         let all_optional = fields.iter().all(|f| !f.required);
         let default = if all_optional { quote!(Default,) } else { quote!() };
         let secret = fields.iter().any(|f| f.secret);
@@ -284,19 +306,19 @@ impl Emitter<'_> {
         let mut out = quote! {
             #docs
             #cfg
+            #allow_deprecated
             #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct #name {
                 #(#field_items)*
             }
         };
+        let cfg = quote!(#cfg #allow_deprecated);
         if secret {
-            out.extend(self.redacted_debug(name, fields, &cfg));
+            out.extend(self.redacted_debug(name, fields, extra, &cfg));
         }
         out.extend(self.remote_file(name, fields, &cfg));
-        if def.builder {
-            out.extend(self.builder(name, scope, fields, &cfg));
-        }
+        out.extend(self.builder(def, name, scope, fields, extra, &cfg));
         if def.role == Role::Input {
             out.extend(self.endpoint_impl(name, scope, def));
         }
@@ -313,7 +335,7 @@ impl Emitter<'_> {
         let content_type = has("content_type", &Ty::String).map(|f| {
             let fname = ident(&f.ident);
             let body = if f.is_option() { quote!(self.#fname.as_deref()) } else { quote!(Some(&self.#fname)) };
-            quote!(fn content_type(&self) -> Option<&str> { #body })
+            quote!(#[inline] fn content_type(&self) -> Option<&str> { #body })
         });
         let file_size = has("file_size", &Ty::Integer).map(|f| {
             let fname = ident(&f.ident);
@@ -322,11 +344,12 @@ impl Emitter<'_> {
             } else {
                 quote!(u64::try_from(self.#fname).ok())
             };
-            quote!(fn file_size(&self) -> Option<u64> { #body })
+            quote!(#[inline] fn file_size(&self) -> Option<u64> { #body })
         });
         quote! {
             #cfg
             impl #rt::files::RemoteFile for #name {
+                #[inline]
                 fn url(&self) -> &str { &self.#url }
                 #content_type
                 #file_size
@@ -334,7 +357,7 @@ impl Emitter<'_> {
         }
     }
 
-    fn redacted_debug(&self, name: &Ident, fields: &[Field], cfg: &TokenStream) -> TokenStream {
+    fn redacted_debug(&self, name: &Ident, fields: &[Field], extra: Option<&str>, cfg: &TokenStream) -> TokenStream {
         let name_str = name.to_string();
         let entries: Vec<TokenStream> = fields
             .iter()
@@ -350,6 +373,15 @@ impl Emitter<'_> {
                 }
             })
             .collect();
+        let entries = match extra {
+            Some(x) => {
+                let xi = ident(x);
+                let mut entries = entries;
+                entries.push(quote!(.field(#x, &self.#xi)));
+                entries
+            }
+            None => entries,
+        };
         quote! {
             #cfg
             /// Credentials are redacted.
@@ -361,11 +393,55 @@ impl Emitter<'_> {
         }
     }
 
-    fn builder(&self, name: &Ident, scope: Scope, fields: &[Field], cfg: &TokenStream) -> TokenStream {
+    /// The documentation of a field: the document's description, default, constraints and an
+    /// example, and the values an enum field lists.
+    fn field_doc(&self, f: &Field) -> String {
+        let mut text = doc_text(&f.docs, &format!("`{}`", f.wire));
+        if let Some(values) = self.listed_values(&f.ty) {
+            text.push_str(&format!("\nAllowed values: {values}.\n"));
+        }
+        text
+    }
+
+    /// `` `a`, `b` or any other value `` for a field whose type is an open enum.
+    fn listed_values(&self, t: &Ty) -> Option<String> {
+        let r = match t {
+            Ty::Named(r) => *r,
+            Ty::Array(inner) | Ty::Optional(inner) => return self.listed_values(inner),
+            _ => return None,
+        };
+        let shown: Vec<String> = match &self.api.ty(r).kind {
+            TypeKind::StrEnum { variants, .. } => variants.iter().map(|v| format!("`{:?}`", v.wire)).collect(),
+            TypeKind::IntEnum { variants, .. } => variants.iter().map(|v| format!("`{}`", v.wire)).collect(),
+            _ => return None,
+        };
+        const SHOWN: usize = 12;
+        let more = shown.len().saturating_sub(SHOWN);
+        let mut list = shown.into_iter().take(SHOWN).collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            list.push_str(&format!(" and {more} more"));
+        }
+        Some(list)
+    }
+
+    /// `new(required...)` and a setter per optional field. The constructor takes `prompt`
+    /// first when it is required, then the other required fields in document order (so
+    /// `new(prompt, image_url)` on every endpoint that needs both).
+    ///
+    /// Types reachable from an input get a setter per optional field. Output-only types get
+    /// `new` alone: a test sets their optional fields by assignment (`out.seed = Some(3)`),
+    /// which keeps compiling when fal adds fields, and costs no build time for setters nobody
+    /// calls on a response.
+    fn builder(&self, def: &TypeDef, name: &Ident, scope: Scope, fields: &[Field], extra: Option<&str>, cfg: &TokenStream) -> TokenStream {
+        // A setter must not shadow the `RemoteFile` methods of a file type.
+        let remote_file = fields.iter().any(|f| f.wire == "url" && f.ty == Ty::String && !f.is_option());
+        let shadows = |ident: &str| remote_file && ["url", "content_type", "file_size"].contains(&ident);
         let mut params = Vec::new();
         let mut inits = Vec::new();
         let mut setters = Vec::new();
-        for f in fields {
+        let mut ordered: Vec<&Field> = fields.iter().filter(|f| f.required && f.wire == "prompt").collect();
+        ordered.extend(fields.iter().filter(|f| !(f.required && f.wire == "prompt")));
+        for f in ordered {
             let fname = ident(&f.ident);
             let value = quote!(#fname);
             if f.required {
@@ -386,26 +462,27 @@ impl Emitter<'_> {
                 }
             } else {
                 inits.push(quote!(#fname: None));
+                if !def.builder || shadows(&f.ident) {
+                    continue;
+                }
                 let (pty, conv) = self.param(&f.ty, scope, &quote!(value));
                 let setter_name = match f.ident.as_str() {
                     // The constructor's name; a field may be called `set_new` as well.
-                    "new" => std::iter::once("set_new".to_owned())
-                        .chain((2..).map(|n| format!("set_new_{n}")))
-                        .find(|name| !fields.iter().any(|o| o.ident == *name))
-                        .unwrap_or_default(),
+                    "new" => ["set_new", "set_new_field", "set_new_value"]
+                        .into_iter()
+                        .find(|name| !fields.iter().any(|o| o.ident == *name) && extra != Some(*name))
+                        .unwrap_or("set_new_field")
+                        .to_owned(),
                     other => other.to_owned(),
                 };
                 let setter = ident(&setter_name);
-                let summary = f.docs.description.as_deref().or(f.docs.title.as_deref()).unwrap_or("");
-                let first = summary.lines().next().unwrap_or("").trim();
-                let sdoc = doc_clean(&if first.is_empty() {
-                    format!(" Sets `{}`.", f.wire)
-                } else {
-                    format!(" Sets `{}`: {first}", f.wire)
-                });
+                let sdoc = doc_attrs(&format!("Sets `{}`.\n\n{}", f.wire, self.field_doc(f)));
+                let deprecated = if f.deprecated { quote!(#[deprecated(note = "deprecated in the endpoint's document")]) } else { quote!() };
                 setters.push(quote! {
-                    #[doc = #sdoc]
+                    #sdoc
+                    #deprecated
                     #[must_use]
+                    #[inline]
                     pub fn #setter(mut self, value: #pty) -> Self {
                         self.#fname = Some(#conv);
                         self
@@ -413,11 +490,34 @@ impl Emitter<'_> {
                 });
             }
         }
-        let ctor_doc = if params.is_empty() {
-            " Creates a value with every field unset (the server's defaults apply)."
+        if let Some(x) = extra {
+            let xi = ident(x);
+            inits.push(quote!(#xi: serde_json::Map::new()));
+            setters.push(quote! {
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                #[inline]
+                pub fn #xi(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
+                    self.#xi.insert(key.into(), value.into());
+                    self
+                }
+            });
+        }
+        let takes = if params.is_empty() {
+            "with every field unset"
+        } else if fields.iter().any(|f| f.required && f.wire == "prompt") && params.len() > 1 {
+            "from its required fields (`prompt` first, then the others in the document's order)"
         } else {
-            " Creates a value from its required fields; optional fields stay unset (the server's defaults apply)."
+            "from its required fields, in the document's order"
         };
+        let rest = if def.builder {
+            "optional fields stay unset (the server's defaults apply)"
+        } else {
+            "set optional fields by assignment (`value.field = Some(..)`)"
+        };
+        let ctor_doc = format!(" Creates a value {takes}; {rest}.");
         // Constructors mirror the schema's required fields one to one, however many.
         let allow = if params.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
         quote! {
@@ -425,6 +525,7 @@ impl Emitter<'_> {
             impl #name {
                 #[doc = #ctor_doc]
                 #allow
+                #[inline]
                 pub fn new(#(#params),*) -> Self {
                     Self { #(#inits),* }
                 }
@@ -449,29 +550,15 @@ impl Emitter<'_> {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl #rt::codegen_support::__schemars::JsonSchema for #name {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed(#schema_name)
                 }
+                #[inline]
                 fn json_schema(_: &mut #rt::codegen_support::__schemars::SchemaGenerator) -> #rt::codegen_support::__schemars::Schema {
                     #rt::codegen_support::schema_from_json(#schema)
                 }
             }
-        }
-    }
-
-    fn shared_cfg(&self, r: TypeRef) -> TokenStream {
-        let mut features: Vec<&str> = self
-            .api
-            .endpoints
-            .iter()
-            .filter(|e| e.reexports.iter().any(|(_, c)| *c == r))
-            .map(|e| e.feature.as_str())
-            .collect();
-        features.sort_unstable();
-        features.dedup();
-        match features.as_slice() {
-            [one] => quote!(#[cfg(feature = #one)]),
-            _ => quote!(#[cfg(any(#(feature = #features),*))]),
         }
     }
 
@@ -537,7 +624,9 @@ fn open_enum<'a>(
     quote! {
         #docs
         #cfg
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        // Equality and hashing follow the wire value (`open_enum!`), so a known value held in
+        // the catch-all still equals its variant.
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum #name {
             #( #[doc = #vdocs] #idents, )*
@@ -547,6 +636,15 @@ fn open_enum<'a>(
         #cfg
         #rt::open_enum!(#name: #flavour { #(#idents => #wires),* } else #other);
     }
+}
+
+/// The name of an input's map of undeclared fields: `extra`, unless the document declares a
+/// field of that name.
+fn extra_ident(fields: &[Field]) -> &'static str {
+    ["extra", "extra_fields", "undeclared_fields"]
+        .into_iter()
+        .find(|x| !fields.iter().any(|f| f.ident == *x || f.ident == format!("r#{x}")))
+        .unwrap_or("undeclared_fields_map")
 }
 
 fn default_doc(def: &TypeDef, api: &Api) -> String {
@@ -573,6 +671,7 @@ fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {
         Ty::Any => "Any JSON value.".into(),
         Ty::Array(_) => "A list.".into(),
         Ty::Map(_) => "A map.".into(),
+        Ty::Optional(_) => "A value or null.".into(),
         Ty::Named(r) => format!("A [`{}`].", em.name_in(*r, scope)),
     }
 }

@@ -131,6 +131,7 @@ fn rust_ty(api: &Api, tree: &Tree, t: &Ty) -> String {
         Ty::Any => "serde_json::Value".into(),
         Ty::Array(inner) => format!("Vec<{}>", rust_ty(api, tree, inner)),
         Ty::Map(inner) => format!("std::collections::BTreeMap<String, {}>", rust_ty(api, tree, inner)),
+        Ty::Optional(inner) => format!("Option<{}>", rust_ty(api, tree, inner)),
         Ty::Named(r) => {
             let def = api.ty(*r);
             match &def.shared_name {

@@ -20,6 +20,8 @@ pub enum Ty {
     Array(Box<Ty>),
     /// `additionalProperties`: a string-keyed map.
     Map(Box<Ty>),
+    /// A nullable item of a list or value of a map: `Option<T>`.
+    Optional(Box<Ty>),
     Named(TypeRef),
 }
 
@@ -60,6 +62,8 @@ pub struct Field {
     pub docs: Docs,
     /// Holds a credential: redacted in `Debug`.
     pub secret: bool,
+    /// `deprecated: true` in the document: `#[deprecated]` on the field and its setter.
+    pub deprecated: bool,
 }
 
 impl Field {
@@ -122,7 +126,7 @@ pub struct TypeDef {
     pub shared_name: Option<String>,
     /// Set by sharing on every copy of a shared type: the copy that is emitted.
     pub canonical: Option<TypeRef>,
-    /// Reachable from an input: gets `new` and setters.
+    /// Reachable from an input: gets setters (every struct gets `new`).
     pub builder: bool,
     /// Must be boxed where it refers to itself (set for recursive types).
     pub recursive: bool,

@@ -19,6 +19,41 @@
 //! ```
 //!
 //! and in the crate: `include!(concat!(env!("OUT_DIR"), "/fal_app.rs"));`.
+//!
+//! # What the generated API looks like, and how things are named
+//!
+//! Every public name is a function of its endpoint's own document: generating more, fewer or
+//! other documents never renames or re-documents an endpoint's items, and no name carries a
+//! number added to tell types apart.
+//!
+//! - **Modules**: one per endpoint id segment, snake_case (`v2.2` is `v2_2`); a segment starting
+//!   with a digit gets a `v` (`3d-objects` is `v3d_objects`, `480p` is `v480p`).
+//! - **Types**: each endpoint owns its types (its module holds `Input`, `Output` and the rest).
+//!   A component is named by its title, else its key, without a leading copy of the module path
+//!   (`KlingV3MultiPromptElement` in `fal-ai/kling-video/v3/..` is `MultiPromptElement`); an
+//!   inline type by its property (`AspectRatio`), then its parent type and property
+//!   (`OutputStyle`), then its place in the document (`InputLorasItemScale`), then its JSON
+//!   pointer spelled out. Component names are reserved before inline types are named, so the
+//!   walk order never decides a name.
+//! - **Shared types**: only fal's media types (`File`, `Image`, `ImageFile`, `Video`,
+//!   `VideoFile`, `Audio`), when an endpoint's type of that name has the canonical shape, are
+//!   one type in the `types` module with a fixed, neutral definition; the endpoint's
+//!   description of each use is on the referencing field.
+//! - **Enum variants**: by value, digit groups kept apart by `_` (`"16:9"` is `Ratio16_9`,
+//!   `"landscape_16_9"` is `Landscape16_9`, `"mp3_44100_128"` is `Mp3_44100_128`), `"8s"` is
+//!   `Seconds8`, `"720p"` is `P720`; the catch-all is `Unknown` in every enum (a listed value
+//!   `"unknown"` is `UnknownValue`). Two values that read the same: the later is spelled
+//!   exactly (`"fast "` is `FastU20`), then in hex.
+//! - **Constructors**: `new` takes the required fields, `prompt` first when there is one, then
+//!   the others in the document's order. Types reachable from an input get a setter per
+//!   optional field; output-only types get `new` alone (set optional fields by assignment).
+//!   URL fields take strings: fal accepts URLs and data URIs alike, and the prompt-first rule
+//!   already fixes the order of the one pair of strings most endpoints take.
+//! - **Docs**: fields and setters carry the document's description, default, allowed values,
+//!   range and an example; `deprecated: true` is `#[deprecated]` on the field and the setter.
+//! - **Inputs** keep undeclared fields in a flattened `extra` map (`.extra(key, value)`).
+//! - Schemas nesting deeper than [`MAX_SCHEMA_DEPTH`] levels are typed as `serde_json::Value`
+//!   with a diagnostic, so no document can overflow the stack.
 
 mod config;
 mod emit;
@@ -30,6 +65,7 @@ mod schema_export;
 pub mod naming;
 mod share;
 
-pub use config::{Config, Document, Generated, WriteReport};
+pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
 pub use ir::Diagnostic;
+pub use lower::MAX_SCHEMA_DEPTH;

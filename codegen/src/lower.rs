@@ -86,7 +86,12 @@ pub fn lower_document(
         roles: BTreeMap::new(),
         merging: Vec::new(),
         merged: BTreeMap::new(),
+        depth: 0,
+        containers: 0,
+        endpoint_id: id.clone(),
+        reserved: Vec::new(),
     };
+
     for name in ["Input", "Output"] {
         lw.names.insert(name.to_owned(), None);
     }
@@ -95,6 +100,22 @@ pub fn lower_document(
     }
     if let Some(c) = output_schema.and_then(ref_target) {
         lw.roles.entry(c.to_owned()).or_insert(Role::Output);
+    }
+    // Component names are taken before any inline type is named, so a component's name never
+    // depends on the order the walk meets things in.
+    if let Some(components) = doc.pointer("/components/schemas").and_then(Value::as_object) {
+        let mut reserved: Vec<String> = Vec::new();
+        for (key, schema) in components {
+            if lw.roles.contains_key(key) || !is_struct(schema) {
+                continue;
+            }
+            let name = lw.component_name(key, schema);
+            if !lw.names.contains_key(&name) {
+                lw.names.insert(name.clone(), None);
+                reserved.push(name);
+            }
+        }
+        lw.reserved = reserved;
     }
 
     let input = match input_schema {
@@ -170,8 +191,11 @@ struct Lowerer<'a> {
     doc: &'a Value,
     owner: usize,
     components: BTreeMap<String, Component>,
-    /// Local type names taken; `None` marks a name reserved for later (`Input`, `Output`).
+    /// Local type names taken; `None` marks a name reserved for later (`Input`, `Output`, and
+    /// the names of the document's object components).
     names: BTreeMap<String, Option<TypeRef>>,
+    /// Names reserved for object components, in the order of the components.
+    reserved: Vec<String>,
     types: Vec<TypeRef>,
     roles: BTreeMap<String, Role>,
     /// The members of the `allOf`s being merged (inlined) right now, innermost last.
@@ -180,7 +204,25 @@ struct Lowerer<'a> {
     /// problems found below that spot. A component merged in many places is lowered once, not
     /// once per path to it (exponentially many when allOfs nest through components).
     merged: BTreeMap<(String, String, String), Merged>,
+    /// How many schemas deep the walk is now; past [`MAX_SCHEMA_DEPTH`] a schema is untyped.
+    depth: usize,
+    /// How many lists and maps deep the walk is now; past [`MAX_CONTAINER_DEPTH`] the item
+    /// type is `serde_json::Value`.
+    containers: usize,
+    /// The endpoint id, for names that would repeat the module path.
+    endpoint_id: String,
 }
+
+/// The deepest nesting of schemas the generator types. fal's documents nest a handful of
+/// levels; a document nesting hundreds would overflow the stack of the recursive walk (and of
+/// the Rust compiler on the result), so past this depth the schema becomes `serde_json::Value`
+/// with a diagnostic.
+pub const MAX_SCHEMA_DEPTH: usize = 32;
+
+/// The deepest nesting of lists and maps typed (`Vec<Vec<..>>`): the Rust type nests one
+/// generic per level, and parsing or compiling a type nested dozens of generics deep takes
+/// more stack than a thread has. fal's documents nest two or three.
+pub const MAX_CONTAINER_DEPTH: usize = 8;
 
 /// An `allOf` merged once: its type, its pointer, and the problems found below it.
 #[derive(Clone)]
@@ -210,7 +252,12 @@ impl Lowerer<'_> {
                 return r;
             }
         }
-        let ty = if nullable && role == Role::Output { Ty::Any } else { ty };
+        let ty = if nullable && role == Role::Output {
+            self.diag(ptr, "the output may be null; it is typed as a JSON value");
+            Ty::Any
+        } else {
+            ty
+        };
         let kind = if role == Role::Input {
             if !matches!(ty, Ty::Any | Ty::Map(_)) {
                 self.diag(ptr, "the input is not an object; it is sent as a JSON value");
@@ -243,12 +290,21 @@ impl Lowerer<'_> {
     }
 
     /// Names and stores an inline type; an identical type of the same name is reused.
-    fn inline(&mut self, hint: &str, parent: &str, docs: Docs, kind: TypeKind) -> Ty {
+    ///
+    /// The name is the first free one of: the hint (`AspectRatio`), the parent's name and the
+    /// hint (`OutputAspectRatio`), the name spelled from the schema's place in the document
+    /// (`InputLorasItemScale`), the place spelled exactly. Every candidate depends on this
+    /// document alone, and none carries a counter.
+    fn inline(&mut self, hint: &str, parent: &str, ptr: &str, docs: Docs, kind: TypeKind) -> Ty {
         let base = naming::type_ident(hint);
         let mut candidates = vec![base.clone()];
         if !parent.is_empty() {
             candidates.push(format!("{parent}{base}"));
         }
+        let place = place_name(ptr);
+        candidates.push(format!("{place}{base}"));
+        candidates.push(naming::spelled(ptr));
+        candidates.push(naming::hex_spelled(ptr));
         for name in &candidates {
             match self.names.get(name) {
                 Some(Some(r)) if self.api.types[r.0].kind == kind => return Ty::Named(*r),
@@ -256,16 +312,16 @@ impl Lowerer<'_> {
                 None => return Ty::Named(self.push(name, &base, docs, kind, Role::Other)),
             }
         }
-        let last = candidates.last().cloned().unwrap_or(base.clone());
-        let mut n = 2;
-        loop {
-            let name = format!("{last}{n}");
-            match self.names.get(&name) {
-                Some(Some(r)) if self.api.types[r.0].kind == kind => return Ty::Named(*r),
-                Some(_) => n += 1,
-                None => return Ty::Named(self.push(&name, &base, docs, kind, Role::Other)),
-            }
-        }
+        self.diag(ptr, "no free name for this type; it is typed as a JSON value");
+        Ty::Any
+    }
+
+    /// The name of a component: its title when it has one (`LoRAInput`), else its key, without
+    /// a leading copy of the module path.
+    fn component_name(&self, key: &str, schema: &Value) -> String {
+        let title = schema.get("title").and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+        let raw = naming::type_ident(title.unwrap_or(key));
+        naming::type_ident(&naming::without_module_prefix(&raw, &self.endpoint_id))
     }
 
     /// Lowers a `$ref` to a component schema.
@@ -297,7 +353,7 @@ impl Lowerer<'_> {
             let local = match role {
                 Role::Input => "Input".to_owned(),
                 Role::Output => "Output".to_owned(),
-                Role::Other => self.free_name(&naming::type_ident(name)),
+                Role::Other => self.free_component_name(name, schema),
             };
             let docs = self.docs(schema, &target_ptr);
             let r = self.push(&local, &naming::type_ident(name), docs, TypeKind::Struct { fields: vec![] }, role);
@@ -313,15 +369,41 @@ impl Lowerer<'_> {
         result
     }
 
-    fn free_name(&self, base: &str) -> String {
-        if !self.names.contains_key(base) {
-            return base.to_owned();
+    /// The component's reserved name, or when two components read the same, its key spelled
+    /// exactly (the key is unique in the document).
+    fn free_component_name(&self, key: &str, schema: &Value) -> String {
+        let name = self.component_name(key, schema);
+        let reserved_here = self.reserved.iter().position(|n| *n == name).is_some_and(|_| {
+            // The first component (in key order) with this name owns the reservation.
+            let components = self.doc.pointer("/components/schemas").and_then(Value::as_object);
+            components
+                .and_then(|c| {
+                    c.iter().find(|(k, s)| is_struct(s) && !self.roles.contains_key(*k) && self.component_name(k, s) == name)
+                })
+                .is_some_and(|(k, _)| k == key)
+        });
+        if reserved_here && matches!(self.names.get(&name), Some(None)) {
+            return name;
         }
-        (2..).map(|n| format!("{base}{n}")).find(|n| !self.names.contains_key(n)).unwrap_or_default()
+        [naming::type_ident(key), format!("{}Schema", naming::spelled(key)), naming::hex_spelled(key)]
+            .into_iter()
+            .find(|n| !self.names.contains_key(n))
+            .unwrap_or_else(|| format!("{}Schema", naming::hex_spelled(key)))
     }
 
     /// Lowers any schema to a type; the flag says `null` is accepted too.
     fn schema(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        if self.depth >= MAX_SCHEMA_DEPTH {
+            self.diag(ptr, format!("schemas nest deeper than {MAX_SCHEMA_DEPTH} levels; this one is typed as a JSON value"));
+            return (Ty::Any, false);
+        }
+        self.depth += 1;
+        let out = self.schema_at_depth(s, ptr, hint, parent);
+        self.depth -= 1;
+        out
+    }
+
+    fn schema_at_depth(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         let obj = match s {
             Value::Object(o) => o,
             Value::Bool(_) => return (Ty::Any, false),
@@ -361,7 +443,7 @@ impl Lowerer<'_> {
                     self.diag(&format!("{ptr}/{key}"), format!("{key} must be a non-empty array"));
                     return (Ty::Any, false);
                 };
-                return self.any_of(branches, &format!("{ptr}/{key}"), hint, parent);
+                return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent);
             }
         }
         if let Some(c) = s.get("const") {
@@ -397,7 +479,7 @@ impl Lowerer<'_> {
                                 Value::Object(b)
                             })
                             .collect();
-                        let (ty, n) = self.any_of(&branches, ptr, hint, parent);
+                        let (ty, n) = self.any_of(&branches, s, ptr, hint, parent);
                         (ty, n || null)
                     }
                 }
@@ -443,7 +525,11 @@ impl Lowerer<'_> {
                 .collect();
             return match tys.first() {
                 Some(first) if tys.iter().all(|t| t == first) => Ty::Array(Box::new(first.clone())),
-                _ => Ty::Array(Box::new(Ty::Any)),
+                Some(_) => {
+                    self.diag(&format!("{ptr}/prefixItems"), "a tuple of mixed item types; items are typed as JSON values");
+                    Ty::Array(Box::new(Ty::Any))
+                }
+                None => Ty::Array(Box::new(Ty::Any)),
             };
         }
         match s.get("items") {
@@ -457,10 +543,16 @@ impl Lowerer<'_> {
                     );
                     return Ty::Array(Box::new(Ty::Any));
                 }
-                let (item, nullable) = self.schema(items, &format!("{ptr}/items"), &item_hint, parent);
-                // A nullable item type has no Option-free Rust form that keeps nulls; keep values.
-                if nullable && item != Ty::Any {
+                if self.containers >= MAX_CONTAINER_DEPTH {
+                    self.diag(&format!("{ptr}/items"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; items are typed as JSON values"));
                     return Ty::Array(Box::new(Ty::Any));
+                }
+                self.containers += 1;
+                let (item, nullable) = self.schema(items, &format!("{ptr}/items"), &item_hint, parent);
+                self.containers -= 1;
+                // A nullable item is an `Option` (`[X, null]` is `Vec<Option<X>>`).
+                if nullable && item != Ty::Any {
+                    return Ty::Array(Box::new(Ty::Optional(Box::new(item))));
                 }
                 Ty::Array(Box::new(item))
             }
@@ -478,12 +570,18 @@ impl Lowerer<'_> {
             let name = naming::type_ident(hint);
             let fields = self.fields(&obj, ptr, &name);
             let docs = self.docs(&obj, ptr);
-            return self.inline(hint, parent, docs, TypeKind::Struct { fields });
+            return self.inline(hint, parent, ptr, docs, TypeKind::Struct { fields });
         }
         match s.get("additionalProperties") {
             Some(ap @ Value::Object(o)) if !o.is_empty() => {
+                if self.containers >= MAX_CONTAINER_DEPTH {
+                    self.diag(&format!("{ptr}/additionalProperties"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; values are typed as JSON values"));
+                    return Ty::Map(Box::new(Ty::Any));
+                }
+                self.containers += 1;
                 let (ty, nullable) = self.schema(ap, &format!("{ptr}/additionalProperties"), &singular(hint), parent);
-                Ty::Map(Box::new(if nullable { Ty::Any } else { ty }))
+                self.containers -= 1;
+                Ty::Map(Box::new(if nullable && ty != Ty::Any { Ty::Optional(Box::new(ty)) } else { ty }))
             }
             _ => Ty::Map(Box::new(Ty::Any)),
         }
@@ -553,7 +651,7 @@ impl Lowerer<'_> {
         None
     }
 
-    fn any_of(&mut self, branches: &[Value], ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+    fn any_of(&mut self, branches: &[Value], outer: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null") || b.get("const") == Some(&Value::Null)
             || (b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null()));
         let null = branches.iter().any(is_null);
@@ -561,7 +659,21 @@ impl Lowerer<'_> {
         match rest.as_slice() {
             [] => return (Ty::Any, true),
             [(i, one)] => {
-                let (ty, n) = self.schema(one, &format!("{ptr}/{i}"), hint, parent);
+                // `anyOf [X, null]`: the description, default and examples are on the outside;
+                // an inline X (an enum, an object) is documented with them.
+                let with_docs = match one.as_object() {
+                    Some(o) if !o.contains_key("$ref") => {
+                        let mut o = o.clone();
+                        for k in ["title", "description", "default", "examples", "example", "deprecated"] {
+                            if let (Some(v), false) = (outer.get(k), o.contains_key(k)) {
+                                o.insert(k.to_owned(), v.clone());
+                            }
+                        }
+                        Value::Object(o)
+                    }
+                    _ => (*one).clone(),
+                };
+                let (ty, n) = self.schema(&with_docs, &format!("{ptr}/{i}"), hint, parent);
                 return (ty, n || null);
             }
             _ => {}
@@ -598,7 +710,7 @@ impl Lowerer<'_> {
         self.finish_union(tys, ptr, hint, parent, null)
     }
 
-    fn finish_union(&mut self, mut tys: Vec<Ty>, _ptr: &str, hint: &str, parent: &str, null: bool) -> (Ty, bool) {
+    fn finish_union(&mut self, mut tys: Vec<Ty>, ptr: &str, hint: &str, parent: &str, null: bool) -> (Ty, bool) {
         // Integer inside number: a number already holds it.
         if tys.contains(&Ty::Number) {
             tys.retain(|t| *t != Ty::Integer);
@@ -620,6 +732,7 @@ impl Lowerer<'_> {
                 },
                 Ty::Map(_) => 2,
                 Ty::Array(_) => 3,
+                Ty::Optional(_) => 9,
                 Ty::Boolean => 4,
                 Ty::Integer => 5,
                 Ty::Number => 6,
@@ -630,7 +743,7 @@ impl Lowerer<'_> {
         tys.sort_by_key(|t| rank(t));
         let names = self.variant_names(&tys);
         let variants = tys.into_iter().zip(names).map(|(ty, ident)| UnionVariant { ident, ty }).collect();
-        let ty = self.inline(hint, parent, Docs::default(), TypeKind::Union { variants });
+        let ty = self.inline(hint, parent, ptr, Docs::default(), TypeKind::Union { variants });
         (ty, null)
     }
 
@@ -652,9 +765,10 @@ impl Lowerer<'_> {
                 _ => {}
             }
         }
-        let mut names: Vec<String> = tys
-            .iter()
-            .map(|t| match t {
+        // A variant is named after its type; lists and maps of different item types are told
+        // apart by the item type (`List`, then `StringList`, `ImageList`).
+        fn short(t: &Ty, api: &Api) -> String {
+            match t {
                 Ty::String => "String".to_owned(),
                 Ty::Integer => "Integer".to_owned(),
                 Ty::Number => "Number".to_owned(),
@@ -662,11 +776,28 @@ impl Lowerer<'_> {
                 Ty::Any => "Value".to_owned(),
                 Ty::Array(_) => "List".to_owned(),
                 Ty::Map(_) => "Map".to_owned(),
-                Ty::Named(r) => self.api.types[r.0].name.clone(),
+                Ty::Optional(inner) => format!("Optional{}", short(inner, api)),
+                Ty::Named(r) => api.types[r.0].name.clone(),
+            }
+        }
+        fn long(t: &Ty, api: &Api) -> String {
+            match t {
+                Ty::Array(inner) => format!("{}List", long(inner, api)),
+                Ty::Map(inner) => format!("{}Map", long(inner, api)),
+                Ty::Optional(inner) => format!("Optional{}", long(inner, api)),
+                other => short(other, api),
+            }
+        }
+        let shorts: Vec<String> = tys.iter().map(|t| short(t, self.api)).collect();
+        let candidates: Vec<(String, String)> = tys
+            .iter()
+            .zip(&shorts)
+            .map(|(t, n)| {
+                let name = if shorts.iter().filter(|o| *o == n).count() > 1 { long(t, self.api) } else { n.clone() };
+                (name.clone(), name)
             })
             .collect();
-        naming::dedupe_names(&mut names);
-        names
+        naming::unique_by_value(&candidates, &[])
     }
 
     fn enumeration(&mut self, values: &[Value], s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
@@ -687,15 +818,16 @@ impl Lowerer<'_> {
             // Exact values claim the plain names first: `"fast"` is `Fast`, `"fast "` is `Fast2`.
             let mut order: Vec<usize> = (0..wires.len()).collect();
             order.sort_by_key(|&i| wires[i].trim() != wires[i]);
-            let mut names: Vec<String> = order.iter().map(|&i| naming::str_variant(&wires[i], hint)).collect();
-            naming::dedupe_names(&mut names);
+            let candidates: Vec<(String, String)> =
+                order.iter().map(|&i| (variant_name(naming::str_variant(&wires[i], hint)), wires[i].clone())).collect();
+            let names = naming::unique_by_value(&candidates, &[CATCH_ALL]);
             let mut idents = vec![String::new(); wires.len()];
             for (slot, name) in order.into_iter().zip(names) {
                 idents[slot] = name;
             }
-            let catch_all = catch_all_name(&idents);
+            let catch_all = CATCH_ALL.to_owned();
             let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
-            let ty = self.inline(hint, parent, docs, TypeKind::StrEnum { variants, catch_all });
+            let ty = self.inline(hint, parent, ptr, docs, TypeKind::StrEnum { variants, catch_all });
             return (ty, null);
         }
         if values.iter().all(|v| v.as_i64().is_some()) {
@@ -706,11 +838,12 @@ impl Lowerer<'_> {
                     wires.push(v);
                 }
             }
-            let mut idents: Vec<String> = wires.iter().map(|w| naming::int_variant(*w, hint)).collect();
-            naming::dedupe_names(&mut idents);
-            let catch_all = catch_all_name(&idents);
+            let candidates: Vec<(String, String)> =
+                wires.iter().map(|w| (variant_name(naming::int_variant(*w, hint)), w.to_string())).collect();
+            let idents = naming::unique_by_value(&candidates, &[CATCH_ALL]);
+            let catch_all = CATCH_ALL.to_owned();
             let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
-            let ty = self.inline(hint, parent, docs, TypeKind::IntEnum { variants, catch_all });
+            let ty = self.inline(hint, parent, ptr, docs, TypeKind::IntEnum { variants, catch_all });
             return (ty, null);
         }
         if values.iter().all(|v| v.is_number()) {
@@ -756,12 +889,19 @@ impl Lowerer<'_> {
             let (ty, nullable) = self.schema(prop, &prop_ptr, wire, type_name);
             let mut ident = naming::snake_ident(wire);
             if idents.contains(&ident) {
-                ident = (2..).map(|n| naming::suffixed(&ident, &format!("_{n}"))).find(|i| !idents.contains(i)).unwrap_or_default();
+                // Two keys that read the same (`foo-bar`, `foo_bar`): the later one is spelled
+                // from its key, never numbered.
+                let spelled = naming::snake_ident(&naming::spelled(wire));
+                ident = [spelled, naming::hex_spelled(wire).to_ascii_lowercase()]
+                    .into_iter()
+                    .find(|i| !idents.contains(i))
+                    .unwrap_or_else(|| format!("{}_", naming::hex_spelled(wire).to_ascii_lowercase()));
             }
             idents.push(ident.clone());
             let docs = self.docs(prop, &prop_ptr);
             let secret = is_secret(wire, prop);
-            fields.push(Field { required: required.contains(&wire.as_str()), wire: wire.clone(), ident, ty, nullable, docs, secret });
+            let deprecated = prop.get("deprecated").and_then(Value::as_bool).unwrap_or(false);
+            fields.push(Field { required: required.contains(&wire.as_str()), wire: wire.clone(), ident, ty, nullable, docs, secret, deprecated });
         }
         fields
     }
@@ -838,15 +978,42 @@ fn mergeable_enum(branches: &[(usize, &Value)]) -> Option<Vec<Value>> {
     (any_enum && all_str && !values.is_empty()).then_some(values)
 }
 
-fn catch_all_name(idents: &[String]) -> String {
-    let free = |n: &String| !idents.contains(n);
-    ["Unknown", "Other", "UnknownValue", "UnlistedValue"]
-        .iter()
-        .map(|n| (*n).to_owned())
-        .find(free)
-        // Every one of them is a listed value: number the last.
-        .or_else(|| (2..).map(|k| format!("UnlistedValue{k}")).find(free))
-        .unwrap_or_default()
+/// The catch-all variant of every open enum: one name everywhere.
+const CATCH_ALL: &str = "Unknown";
+
+/// A listed value whose name would be the catch-all's reads `UnknownValue`.
+fn variant_name(name: String) -> String {
+    if name == CATCH_ALL { format!("{CATCH_ALL}Value") } else { name }
+}
+
+/// A name spelled from a schema's place in its document: the input or output it sits in and
+/// the properties on the way (`/components/schemas/Lora/properties/scale` -> `LoraScale`,
+/// `.../post/requestBody/.../properties/loras/items` -> `InputLorasItem`).
+fn place_name(ptr: &str) -> String {
+    let segments: Vec<String> = ptr.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < segments.len() {
+        let seg = segments[i].as_str();
+        match seg {
+            "paths" | "requestBody" | "content" | "application/json" | "schema" | "responses" | "200"
+            | "components" | "schemas" | "properties" | "allOf" => {}
+            "post" => out.push_str("Input"),
+            "get" => out.push_str("Output"),
+            "items" | "prefixItems" => out.push_str("Item"),
+            "additionalProperties" => out.push_str("Value"),
+            "anyOf" | "oneOf" => {
+                if let Some(n) = segments.get(i + 1).filter(|n| n.parse::<usize>().is_ok()) {
+                    out.push_str(&format!("Variant{n}"));
+                    i += 1;
+                }
+            }
+            _ if seg.starts_with('/') => {}
+            _ => out.push_str(&naming::type_ident(seg)),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// `image_urls` -> `image_url`, for naming the item type of a list.

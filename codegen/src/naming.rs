@@ -64,15 +64,22 @@ pub fn snake_ident(s: &str) -> String {
 /// Keywords get a trailing `_` instead of `r#` so file names stay plain.
 pub fn module_ident(segment: &str) -> String {
     let name = snake_ident(segment);
+    // A segment that starts with a digit (`3d-objects`, `480p`, `1.5`) reads as a version:
+    // `v3d_objects`, `v480p`, `v1_5`, never `_3d_objects`.
+    if let Some(rest) = name.strip_prefix('_').filter(|r| r.starts_with(|c: char| c.is_ascii_digit())) {
+        return format!("v{rest}");
+    }
     match name.strip_prefix("r#") {
         Some(kw) => format!("{kw}_"),
         None => name,
     }
 }
 
-/// An UpperCamelCase type name; never a name the generated code uses itself.
+/// An UpperCamelCase type name; never a name the generated code uses itself. A name that is
+/// already an UpperCamelCase identifier is kept as written (`LoRAInput` stays `LoRAInput`).
 pub fn type_ident(s: &str) -> String {
-    let mut name = ascii_words(s).to_upper_camel_case();
+    let verbatim = s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_alphanumeric());
+    let mut name = if verbatim { s.to_owned() } else { ascii_words(s).to_upper_camel_case() };
     if name.is_empty() {
         name = "Unnamed".to_owned();
     }
@@ -85,22 +92,56 @@ pub fn type_ident(s: &str) -> String {
     name
 }
 
-/// Turns a list of candidate names into unique ones, in order, by appending 2, 3, ...
-pub fn dedupe_names(names: &mut [String]) {
-    let mut seen = std::collections::BTreeSet::new();
-    for name in names.iter_mut() {
-        if !seen.insert(name.clone()) {
-            let mut n = 2;
-            loop {
-                let candidate = format!("{name}{n}");
-                if seen.insert(candidate.clone()) {
-                    *name = candidate;
-                    break;
-                }
-                n += 1;
-            }
+/// Spells a value exactly as a type or variant name: letters and digits kept as written,
+/// every other character as `U` and its code point (`"fast "` -> `FastU20`). Used when two
+/// values would otherwise read the same; the name still depends on the value alone.
+pub fn spelled(value: &str) -> String {
+    let mut out = String::new();
+    for c in value.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("U{:X}", c as u32));
         }
     }
+    let mut chars = out.chars();
+    let mut name = match chars.next() {
+        Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
+        None => "Empty".to_owned(),
+    };
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        name.insert(0, 'V');
+    }
+    // `Self` is a keyword that cannot be raw.
+    if name == "Self" {
+        name.push_str("Value");
+    }
+    name
+}
+
+/// Unique names for values of one enum or union, each a function of its own value: the
+/// first of a clashing pair keeps its readable name, the next is spelled exactly, and the
+/// last resort is the value's bytes in hex. `(name, value)` pairs, in priority order.
+pub fn unique_by_value(candidates: &[(String, String)], reserved: &[&str]) -> Vec<String> {
+    let mut taken: std::collections::BTreeSet<String> = reserved.iter().map(|r| (*r).to_owned()).collect();
+    candidates
+        .iter()
+        .map(|(name, value)| {
+            let name = [name.clone(), spelled(value), hex_spelled(value)]
+                .into_iter()
+                .find(|n| !taken.contains(n))
+                .unwrap_or_else(|| format!("{}X", hex_spelled(value)));
+            taken.insert(name.clone());
+            name
+        })
+        .collect()
+}
+
+/// The last resort of a name clash: the value's bytes in hex (`X6661737420`). Still a function
+/// of the value alone, never of the other names around it.
+pub fn hex_spelled(value: &str) -> String {
+    let hex: String = value.bytes().map(|b| format!("{b:02X}")).collect();
+    format!("X{hex}")
 }
 
 /// Appends `suffix` to a possibly raw identifier (`r#type` + `_2` -> `type_2`).
@@ -109,7 +150,7 @@ pub fn suffixed(ident: &str, suffix: &str) -> String {
 }
 
 /// The variant name of a string enum value. `hint` is the enum's own name: a `Duration` of
-/// `"8s"` reads `Seconds8`, an aspect ratio `"16:9"` reads `Ratio16x9`, `"720p"` reads `P720`.
+/// `"8s"` reads `Seconds8`, an aspect ratio `"16:9"` reads `Ratio16_9`, `"720p"` reads `P720`.
 pub fn str_variant(value: &str, hint: &str) -> String {
     let v = value.trim();
     if v.is_empty() {
@@ -119,7 +160,7 @@ pub fn str_variant(value: &str, hint: &str) -> String {
         return format!("Seconds{}", secs.replace('.', "_"));
     }
     if let Some((a, b)) = v.split_once(':').filter(|(a, b)| is_number(a) && is_number(b)) {
-        return format!("Ratio{}x{}", a.replace('.', "_"), b.replace('.', "_"));
+        return format!("Ratio{}_{}", a.replace('.', "_"), b.replace('.', "_"));
     }
     if let Some(p) = v.strip_suffix(['p', 'P']).filter(|d| is_number(d)) {
         return format!("P{p}");
@@ -127,7 +168,7 @@ pub fn str_variant(value: &str, hint: &str) -> String {
     if is_number(v) {
         return number_variant(v, hint);
     }
-    let name = ascii_words(v).to_upper_camel_case();
+    let name = camel_words(v);
     if name.is_empty() {
         // Nothing alphanumeric: spell the symbols so `"+"` and `"-"` stay apart.
         let spelled: Vec<String> = v.chars().map(|c| format!("U{:X}", c as u32)).collect();
@@ -141,6 +182,78 @@ pub fn str_variant(value: &str, hint: &str) -> String {
         return "SelfValue".to_owned();
     }
     name
+}
+
+/// UpperCamelCase of the words of `s`, digit groups kept apart by `_` where two would touch
+/// (`mp3_44100_128` -> `Mp3_44100_128`, `landscape_16_9` -> `Landscape16_9`, `0.5K` -> `0_5k`).
+fn camel_words(s: &str) -> String {
+    let mut out = String::new();
+    for word in ascii_words(s).split('_').filter(|w| !w.is_empty()) {
+        let camel = word.to_upper_camel_case();
+        if out.ends_with(|c: char| c.is_ascii_digit()) && camel.starts_with(|c: char| c.is_ascii_digit()) {
+            out.push('_');
+        }
+        out.push_str(&camel);
+    }
+    out
+}
+
+/// A type name without a leading copy of its module path: in `fal-ai/kling-video/v3/pro`,
+/// `KlingV3MultiPromptElement` is `MultiPromptElement` and `FalAiKlingVideoV3Image` is `Image`.
+/// Only a prefix that starts with the owner or the model's first word is dropped, and only
+/// words of the endpoint id, so `VideoFile` stays `VideoFile` everywhere.
+pub fn without_module_prefix(name: &str, endpoint_id: &str) -> String {
+    let id_words: Vec<String> = endpoint_id
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect();
+    let segments: Vec<&str> = endpoint_id.split('/').filter(|s| !s.is_empty()).collect();
+    let first_word = |s: &str| -> String {
+        s.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| !w.is_empty()).unwrap_or("").to_ascii_lowercase()
+    };
+    let owner = segments.first().map(|s| first_word(s)).unwrap_or_default();
+    let model = segments.get(1).map(|s| first_word(s)).unwrap_or_default();
+    let words = camel_split(name);
+    let Some(first) = words.first().map(|w| w.to_ascii_lowercase()) else { return name.to_owned() };
+    if first != owner && first != model {
+        return name.to_owned();
+    }
+    let compact: String = id_words.concat();
+    let of_id = |w: &str| {
+        let w = w.to_ascii_lowercase();
+        id_words.contains(&w) || (w.len() >= 2 && compact.contains(&w))
+    };
+    let mut k = 0;
+    while k + 1 < words.len() && of_id(&words[k]) {
+        k += 1;
+    }
+    let rest: String = words[k..].concat();
+    if k == 0 || !rest.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return name.to_owned();
+    }
+    rest
+}
+
+/// Splits an UpperCamelCase name into its words (`KlingV3Multi` -> `Kling`, `V3`, `Multi`;
+/// `LoRAInput` -> `Lo`, `RA`, `Input`).
+fn camel_split(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut words: Vec<String> = Vec::new();
+    for (i, &c) in chars.iter().enumerate() {
+        let starts = i == 0
+            || (c.is_ascii_uppercase()
+                && (chars[i - 1].is_ascii_lowercase()
+                    || chars[i - 1].is_ascii_digit()
+                    || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()) && chars[i - 1].is_ascii_uppercase()));
+        if starts || words.is_empty() {
+            words.push(String::new());
+        }
+        if let Some(w) = words.last_mut() {
+            w.push(c);
+        }
+    }
+    words
 }
 
 /// The variant name of an integer enum value (`8` in a `Duration` reads `Seconds8`).
@@ -202,7 +315,10 @@ mod tests {
 
     #[test]
     fn odd_enum_values_get_readable_variants() {
-        assert_eq!(str_variant("16:9", "AspectRatio"), "Ratio16x9");
+        assert_eq!(str_variant("16:9", "AspectRatio"), "Ratio16_9");
+        assert_eq!(str_variant("landscape_16_9", "ImageSize"), "Landscape16_9");
+        assert_eq!(str_variant("mp3_44100_128", "OutputFormat"), "Mp3_44100_128");
+        assert_eq!(str_variant("0.5K", "Resolution"), "V0_5k");
         assert_eq!(str_variant("8s", "Duration"), "Seconds8");
         assert_eq!(str_variant("768P", "Resolution"), "P768");
         assert_eq!(str_variant("", "X"), "Empty");
@@ -225,6 +341,9 @@ mod tests {
         assert_eq!(snake_ident(""), "field");
         assert_eq!(module_ident("v2.2"), "v2_2");
         assert_eq!(module_ident("type"), "type_");
+        assert_eq!(module_ident("3d-objects"), "v3d_objects");
+        assert_eq!(module_ident("480p"), "v480p");
+        assert_eq!(type_ident("LoRAInput"), "LoRAInput");
         assert_eq!(type_ident("SanaV151.6bInput"), "SanaV1516bInput");
         assert_eq!(type_ident("Audio-Output"), "AudioOutput");
         assert_eq!(type_ident("String"), "StringType");
@@ -240,9 +359,17 @@ mod tests {
     }
 
     #[test]
-    fn dedupe_appends_numbers() {
-        let mut names = vec!["Auto".to_owned(), "Auto".to_owned(), "Auto2".to_owned()];
-        dedupe_names(&mut names);
-        assert_eq!(names, ["Auto", "Auto2", "Auto22"]);
+    fn module_path_prefixes_are_dropped() {
+        assert_eq!(without_module_prefix("KlingV3MultiPromptElement", "fal-ai/kling-video/v3/pro"), "MultiPromptElement");
+        assert_eq!(without_module_prefix("FalAiFlux2KleinLoRAInput", "fal-ai/flux-2/klein"), "LoRAInput");
+        assert_eq!(without_module_prefix("VideoFile", "fal-ai/kling-video/v3/pro"), "VideoFile");
+        assert_eq!(without_module_prefix("Kling", "fal-ai/kling-video/v3/pro"), "Kling");
+    }
+
+    #[test]
+    fn clashes_are_spelled_from_the_value() {
+        assert_eq!(spelled("fast "), "FastU20");
+        assert_eq!(spelled("4k"), "V4k");
+        assert_eq!(hex_spelled("ab"), "X6162");
     }
 }

@@ -1,76 +1,123 @@
-//! Sharing: structurally identical types of different endpoints are emitted once.
+//! Sharing: fal's common media types, and nothing else.
 //!
-//! Two types are the same when their name and their shape (fields, wire names, optionality,
-//! variants, and the shapes of the types they refer to) are; documentation does not count.
-//! Same-named types of different shapes stay apart (`File`, `File2`, ...).
+//! Every endpoint owns its types: they live in its module, are named from its own document and
+//! carry its own documentation, so adding or changing another document never renames or
+//! re-documents them. The one exception is fal's media types (`File`, `Image`, `Video`, ...):
+//! where an endpoint's type of that name has the canonical shape (a required `url` plus
+//! optional fields of the canonical set, with the canonical types), the endpoint re-exports
+//! the one type in the shared `types` module instead. Those types have a fixed, neutral
+//! definition written here, not taken from any document, so they too are the same whatever
+//! documents are generated; the endpoint's own description of each use stays on its field.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use crate::ir::*;
-use crate::naming;
 
-/// Marks input-reachable types, then shares identical types across endpoints.
+/// A field of a canonical media type: wire name, type, neutral documentation.
+type CanonField = (&'static str, Ty, &'static str);
+
+fn base_fields() -> Vec<CanonField> {
+    vec![
+        ("url", Ty::String, "Where the file can be downloaded from."),
+        ("content_type", Ty::String, "The MIME type of the file."),
+        ("file_name", Ty::String, "The name of the file."),
+        ("file_size", Ty::Integer, "The size of the file in bytes."),
+        ("file_data", Ty::String, "The contents of the file, when the endpoint sends them inline."),
+    ]
+}
+
+fn with_dimensions(mut fields: Vec<CanonField>) -> Vec<CanonField> {
+    fields.push(("width", Ty::Integer, "The width in pixels."));
+    fields.push(("height", Ty::Integer, "The height in pixels."));
+    fields
+}
+
+/// The canonical media types: name, neutral type documentation, fields.
+fn canonical_types() -> Vec<(&'static str, &'static str, Vec<CanonField>)> {
+    let mut video_file = with_dimensions(base_fields());
+    video_file.push(("fps", Ty::Number, "Frames per second."));
+    video_file.push(("duration", Ty::Number, "The duration in seconds."));
+    video_file.push(("num_frames", Ty::Integer, "The number of frames."));
+    vec![
+        ("Audio", "An audio file stored by fal.", base_fields()),
+        ("File", "A file stored by fal.", base_fields()),
+        ("Image", "An image stored by fal.", with_dimensions(base_fields())),
+        ("ImageFile", "An image file stored by fal.", with_dimensions(base_fields())),
+        ("Video", "A video file stored by fal.", base_fields()),
+        ("VideoFile", "A video file stored by fal, with its dimensions and timing.", video_file),
+    ]
+}
+
+/// Whether an endpoint's struct has the canonical shape: `url` required and not null, every
+/// other field optional, each field one of the canonical set with the canonical type.
+fn fits(fields: &[Field], canon: &[CanonField]) -> bool {
+    fields.iter().all(|f| {
+        let Some((_, ty, _)) = canon.iter().find(|(w, _, _)| *w == f.wire) else { return false };
+        let presence_ok = if f.wire == "url" { f.required && !f.nullable } else { !f.required };
+        *ty == f.ty && presence_ok && !f.secret && !f.deprecated
+    }) && fields.iter().any(|f| f.wire == "url")
+}
+
+/// Marks the input-reachable types for setters, then replaces the media types that have the
+/// canonical shape by the shared ones.
 pub fn share(api: &mut Api) {
     mark_builders(api);
-    let mut keys = KeyCache::default();
-    let mut groups: BTreeMap<String, Vec<TypeRef>> = BTreeMap::new();
-    for e in &api.endpoints {
-        for &r in &e.types {
-            // Inputs carry their endpoint's identity; everything else may be shared.
-            if api.types[r.0].role != Role::Input {
-                groups.entry(keys.key(api, r)).or_default().push(r);
-            }
-        }
-    }
-    // canonical -> members; canonical is the copy of the first endpoint (endpoints are sorted).
+    let canon = canonical_types();
+    let mut shared_ref: BTreeMap<&'static str, TypeRef> = BTreeMap::new();
     let mut canon_of: BTreeMap<TypeRef, TypeRef> = BTreeMap::new();
-    let mut canonicals: Vec<TypeRef> = Vec::new();
-    for members in groups.values() {
-        let owners: BTreeSet<usize> = members.iter().map(|r| api.types[r.0].owner).collect();
-        if owners.len() < 2 {
-            continue;
+    for e in 0..api.endpoints.len() {
+        for &r in &api.endpoints[e].types {
+            let def = &api.types[r.0];
+            let TypeKind::Struct { fields } = &def.kind else { continue };
+            if def.role != Role::Other || def.recursive {
+                continue;
+            }
+            let Some((name, about, canon_fields)) = canon.iter().find(|(n, _, _)| *n == def.name) else { continue };
+            if !fits(fields, canon_fields) {
+                continue;
+            }
+            let shared = *shared_ref.entry(name).or_insert_with(|| {
+                let fields = canon_fields
+                    .iter()
+                    .map(|(wire, ty, doc)| Field {
+                        wire: (*wire).to_owned(),
+                        ident: (*wire).to_owned(),
+                        ty: ty.clone(),
+                        required: *wire == "url",
+                        nullable: false,
+                        docs: Docs { description: Some((*doc).to_owned()), ..Docs::default() },
+                        secret: false,
+                        deprecated: false,
+                    })
+                    .collect();
+                let r = TypeRef(api.types.len());
+                api.types.push(TypeDef {
+                    name: (*name).to_owned(),
+                    base_name: (*name).to_owned(),
+                    docs: Docs { description: Some((*about).to_owned()), ..Docs::default() },
+                    kind: TypeKind::Struct { fields },
+                    role: Role::Other,
+                    owner: 0,
+                    shared_name: Some((*name).to_owned()),
+                    canonical: None,
+                    builder: false,
+                    recursive: false,
+                });
+                r
+            });
+            canon_of.insert(r, shared);
+            api.types[r.0].canonical = Some(shared);
         }
-        let canonical = *members.iter().min_by_key(|r| (api.types[r.0].owner, r.0)).unwrap_or(&members[0]);
-        for &m in members {
-            canon_of.insert(m, canonical);
-            api.types[m.0].canonical = Some(canonical);
-        }
-        let builder = members.iter().any(|m| api.types[m.0].builder);
-        api.types[canonical.0].builder = builder;
-        canonicals.push(canonical);
     }
-    if canonicals.is_empty() {
+    if canon_of.is_empty() {
         return;
     }
-    // Shared names: by base name, in order of the first endpoint using each shape.
-    let shared_base = |def: &TypeDef| -> String {
-        match (&def.role, &def.kind) {
-            // A shared output is named by its shape (`VideoOutput`, `ImagesSeedOutput`), not
-            // after one of the endpoints that happen to return it.
-            (Role::Output, TypeKind::Struct { fields }) if !fields.is_empty() => {
-                let words: Vec<String> = fields.iter().take(3).map(|f| naming::type_ident(&f.wire)).collect();
-                format!("{}Output", words.concat())
-            }
-            _ => def.base_name.clone(),
-        }
-    };
-    canonicals.sort_by_key(|r| (shared_base(&api.types[r.0]), api.types[r.0].owner, r.0));
-    let mut names: Vec<String> = canonicals.iter().map(|r| shared_base(&api.types[r.0])).collect();
-    naming::dedupe_names(&mut names);
-    for (r, name) in canonicals.iter().zip(&names) {
-        api.types[r.0].shared_name = Some(name.clone());
-    }
-    let mut order: Vec<(String, TypeRef)> = names.into_iter().zip(canonicals.iter().copied()).collect();
-    order.sort();
-    api.shared = order.into_iter().map(|(_, r)| r).collect();
-
-    // Point every reference at the canonical copy.
-    let remap = |t: &mut Ty| remap_ty(t, &canon_of);
+    api.shared = shared_ref.values().copied().collect();
     for def in &mut api.types {
         match &mut def.kind {
-            TypeKind::Struct { fields } => fields.iter_mut().for_each(|f| remap(&mut f.ty)),
-            TypeKind::Union { variants } => variants.iter_mut().for_each(|v| remap(&mut v.ty)),
-            TypeKind::Alias(t) | TypeKind::Newtype(t) => remap(t),
+            TypeKind::Struct { fields } => fields.iter_mut().for_each(|f| remap_ty(&mut f.ty, &canon_of)),
+            TypeKind::Union { variants } => variants.iter_mut().for_each(|v| remap_ty(&mut v.ty, &canon_of)),
+            TypeKind::Alias(t) | TypeKind::Newtype(t) => remap_ty(t, &canon_of),
             TypeKind::StrEnum { .. } | TypeKind::IntEnum { .. } => {}
         }
     }
@@ -93,15 +140,15 @@ fn remap_ty(t: &mut Ty, canon_of: &BTreeMap<TypeRef, TypeRef>) {
                 *r = *c;
             }
         }
-        Ty::Array(inner) | Ty::Map(inner) => remap_ty(inner, canon_of),
+        Ty::Array(inner) | Ty::Map(inner) | Ty::Optional(inner) => remap_ty(inner, canon_of),
         _ => {}
     }
 }
 
-/// Types reachable from an input get `new` and setters.
+/// Types reachable from an input get setters (every struct gets `new`).
 fn mark_builders(api: &mut Api) {
     let mut stack: Vec<TypeRef> = api.endpoints.iter().map(|e| e.input).collect();
-    let mut seen = BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
     while let Some(r) = stack.pop() {
         if !seen.insert(r) {
             continue;
@@ -117,89 +164,10 @@ fn mark_builders(api: &mut Api) {
     }
 }
 
-pub(crate) fn collect_named(t: &Ty, out: &mut Vec<TypeRef>) {
+fn collect_named(t: &Ty, out: &mut Vec<TypeRef>) {
     match t {
         Ty::Named(r) => out.push(*r),
-        Ty::Array(inner) | Ty::Map(inner) => collect_named(inner, out),
+        Ty::Array(inner) | Ty::Map(inner) | Ty::Optional(inner) => collect_named(inner, out),
         _ => {}
-    }
-}
-
-/// Structural keys, memoised; a cycle is cut at the type's name.
-#[derive(Default)]
-struct KeyCache {
-    done: BTreeMap<TypeRef, String>,
-    visiting: BTreeSet<TypeRef>,
-    /// A number for each distinct key: a type's key names the types it refers to by number, so
-    /// keys stay short where the same type is reached many ways (they would double per level).
-    ids: BTreeMap<String, usize>,
-}
-
-impl KeyCache {
-    fn key(&mut self, api: &Api, r: TypeRef) -> String {
-        if let Some(k) = self.done.get(&r) {
-            return k.clone();
-        }
-        let def = &api.types[r.0];
-        if !self.visiting.insert(r) {
-            return format!("@{}", def.base_name);
-        }
-        let body = match &def.kind {
-            TypeKind::Struct { fields } => {
-                let parts: Vec<String> = fields
-                    .iter()
-                    .map(|f| {
-                        format!(
-                            "{}:{}:{}{}{}:{}",
-                            f.wire,
-                            f.ident,
-                            u8::from(f.required),
-                            u8::from(f.nullable),
-                            u8::from(f.secret),
-                            self.ty_key(api, &f.ty)
-                        )
-                    })
-                    .collect();
-                format!("struct{{{}}}", parts.join(","))
-            }
-            TypeKind::StrEnum { variants, catch_all } => {
-                let parts: Vec<String> = variants.iter().map(|v| format!("{}={:?}", v.ident, v.wire)).collect();
-                format!("str{{{}|{catch_all}}}", parts.join(","))
-            }
-            TypeKind::IntEnum { variants, catch_all } => {
-                let parts: Vec<String> = variants.iter().map(|v| format!("{}={}", v.ident, v.wire)).collect();
-                format!("int{{{}|{catch_all}}}", parts.join(","))
-            }
-            TypeKind::Union { variants } => {
-                let parts: Vec<String> =
-                    variants.iter().map(|v| format!("{}:{}", v.ident, self.ty_key(api, &v.ty))).collect();
-                format!("union{{{}}}", parts.join(","))
-            }
-            TypeKind::Alias(t) => format!("alias({})", self.ty_key(api, t)),
-            TypeKind::Newtype(t) => format!("newtype({})", self.ty_key(api, t)),
-        };
-        self.visiting.remove(&r);
-        // Outputs are named after their endpoint's schema; their shape is what counts.
-        let name = if def.role == Role::Output { "Output" } else { def.base_name.as_str() };
-        let key = format!("{name}={body}");
-        self.done.insert(r, key.clone());
-        key
-    }
-
-    fn ty_key(&mut self, api: &Api, t: &Ty) -> String {
-        match t {
-            Ty::String => "s".into(),
-            Ty::Integer => "i".into(),
-            Ty::Number => "n".into(),
-            Ty::Boolean => "b".into(),
-            Ty::Any => "v".into(),
-            Ty::Array(inner) => format!("[{}]", self.ty_key(api, inner)),
-            Ty::Map(inner) => format!("{{{}}}", self.ty_key(api, inner)),
-            Ty::Named(r) => {
-                let key = self.key(api, *r);
-                let next = self.ids.len();
-                format!("<{}>", self.ids.entry(key).or_insert(next))
-            }
-        }
     }
 }

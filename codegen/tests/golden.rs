@@ -138,3 +138,62 @@ fn endpoint_ids_with_too_many_segments_are_reported() {
     assert_eq!(too_deep.endpoint_count(), 0);
     assert!(too_deep.failed[0].message.contains("600 segments"), "{:?}", too_deep.failed);
 }
+
+#[test]
+fn api_v2_constructor_order_docs_deprecated_nullable_items_and_local_names() {
+    check("api_v2", &["api_v2"]);
+}
+
+/// Schemas nested far deeper than any fal document (the fuzzer found overflows at depth 63)
+/// are cut at `MAX_SCHEMA_DEPTH` with a diagnostic, on a thread with the 2 MiB stack of a
+/// spawned thread: arrays, objects, unions and maps, each 120 levels deep.
+#[test]
+fn deeply_nested_schemas_are_cut_with_a_diagnostic() {
+    let generated = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let mut docs = Vec::new();
+            for (i, wrap) in ["array", "object", "anyOf", "map"].iter().enumerate() {
+                let mut schema = serde_json::json!({ "type": "string" });
+                for _ in 0..120 {
+                    schema = match *wrap {
+                        "array" => serde_json::json!({ "type": "array", "items": schema }),
+                        "object" => serde_json::json!({ "type": "object", "properties": { "x": schema } }),
+                        "anyOf" => serde_json::json!({ "anyOf": [schema, { "type": "integer" }] }),
+                        _ => serde_json::json!({ "type": "object", "additionalProperties": schema }),
+                    };
+                }
+                let mut doc = load("fuzz_found");
+                doc.source = format!("deep_{wrap}");
+                doc.json["info"]["x-fal-metadata"]["endpointId"] = serde_json::Value::String(format!("test/deep/{i}"));
+                doc.json["components"]["schemas"]["FuzzInput"] = serde_json::json!({ "type": "object", "properties": { "deep": schema } });
+                docs.push(doc);
+            }
+            Config::new().generate(&docs)
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow, no panic");
+    assert!(generated.failed.is_empty(), "{:?}", generated.failed);
+    for wrap in ["array", "object", "anyOf", "map"] {
+        let file = format!("deep_{wrap}");
+        assert!(
+            generated.diagnostics.iter().any(|d| d.file == file && d.message.contains("deeper than")),
+            "{file}: {:?}",
+            generated.diagnostics.iter().filter(|d| d.file == file).collect::<Vec<_>>()
+        );
+    }
+    // Parsing the output recurses once per nested generic: on the same small stack.
+    let parsed = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            syn::parse_file(&generated.single_file()).is_ok()
+                && generated.files().values().all(|f| syn::parse_file(f).is_ok())
+                && syn::parse_file(&generated.examples_test("crate", "// deep", false)).is_ok()
+        })
+        .expect("spawn")
+        .join()
+        .expect("no stack overflow while parsing the output");
+    assert!(parsed, "the output parses");
+}
+

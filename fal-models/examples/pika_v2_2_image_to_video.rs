@@ -10,8 +10,8 @@ use fal_models::{Client, Error};
 /// Subscribes and explains a failure by kind before passing it on.
 pub async fn run(client: &Client) -> Result<String, Error> {
     let input = Input::new(
-        "https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika_input.png",
         "a woman looking into camera slowly smiling",
+        "https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/pika_input.png",
     );
     match client.subscribe(input).await {
         Ok(out) => Ok(out.video.url),

@@ -12,9 +12,9 @@ use futures::StreamExt;
 /// Submits, reads the server-sent status events until `COMPLETED`, then fetches the output.
 pub async fn run(client: &Client) -> Result<String, Error> {
     let input = Input::new(
+        "A woman looks into the camera, breathes in, then smiles",
         "https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-1.jpeg",
         "https://storage.googleapis.com/falserverless/example_inputs/veo31-flf2v-input-2.jpeg",
-        "A woman looks into the camera, breathes in, then smiles",
     );
     let handle = client.submit(&input).await?;
     let mut events = client.status_stream(&handle, true);

@@ -38,8 +38,8 @@ async fn local_files_are_uploaded_before_submit() {
     std::fs::write(&image, storage_fake::data(4096)).unwrap();
 
     let input = Input::new(
-        files::local(&image),
         "a woman looking into camera slowly smiling",
+        files::local(&image),
     );
     let out = client
         .subscribe(input)
@@ -80,7 +80,7 @@ async fn a_missing_local_file_fails_before_anything_is_submitted() {
         .unwrap();
 
     let missing = std::env::temp_dir().join("fal-models-no-such-file.png");
-    let input = Input::new(files::local(&missing), "a prompt");
+    let input = Input::new("a prompt", files::local(&missing));
     let err = client
         .subscribe(input)
         .upload_local_files(true)
@@ -107,7 +107,7 @@ async fn without_the_option_file_urls_are_sent_as_they_are() {
         .await
         .unwrap();
     let client = mock.client();
-    let input = Input::new("https://example.com/cat.png", "a prompt");
+    let input = Input::new("a prompt", "https://example.com/cat.png");
     client.subscribe(input).await.unwrap();
     let submitted = mock
         .requests()

@@ -53,6 +53,12 @@ struct Report {
     generated_bytes: usize,
     examples_tried: usize,
     examples_passed: usize,
+    /// Fields of endpoint types checked against their document's description.
+    field_docs_checked: usize,
+    /// Fields whose generated doc is not their own document's description (must be 0).
+    field_doc_mismatches: Vec<String>,
+    /// Public type or variant names ending in a number whose stem is a name in the same module.
+    numbered_names: Vec<String>,
     /// Failing examples that break their own document's schema: the document is at fault.
     examples_invalid_in_document: usize,
     generation_seconds: f64,
@@ -109,6 +115,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     report.degradations = generated.diagnostics.iter().map(ToString::to_string).collect();
     report.failures = unreadable.iter().chain(&generated.failed).map(ToString::to_string).collect();
     report.examples_tried = generated.example_count();
+    let sources: BTreeMap<&str, &serde_json::Value> = docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
+    let checks = check_field_docs(&generated, &files, &sources);
+    report.field_docs_checked = checks.checked;
+    report.field_doc_mismatches = checks.mismatches;
+    report.numbered_names = checks.numbered;
     bar.inc(1);
 
     // 2. Write the scratch crate.
@@ -116,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_crate(&root, &crate_dir, &generated, &files)?;
     bar.inc(1);
 
-    let mut ok = report.failed == 0;
+    let mut ok = report.failed == 0 && report.field_doc_mismatches.is_empty() && report.numbered_names.is_empty();
     if !args.no_build {
         let target = out.join("target");
         let manifest = crate_dir.join("Cargo.toml");
@@ -320,6 +331,13 @@ fn render(r: &Report) -> String {
     if let Some(t) = r.family_build_seconds {
         let _ = writeln!(s, "  family `{}` alone:     {t:.1} s ({} endpoints)", r.family, r.family_endpoints);
     }
+    let _ = writeln!(
+        s,
+        "  field docs:           {} fields checked against their own document, {} mismatches",
+        r.field_docs_checked,
+        r.field_doc_mismatches.len()
+    );
+    let _ = writeln!(s, "  numbered names:       {} (type or variant names told apart by a number)", r.numbered_names.len());
     if r.compiled.is_none() {
         let _ = writeln!(s, "  examples:             {} found (not run: nothing was compiled)", r.examples_tried);
     } else {
@@ -338,6 +356,18 @@ fn render(r: &Report) -> String {
             let _ = writeln!(s, "  {f}");
         }
     }
+    if !r.field_doc_mismatches.is_empty() {
+        let _ = writeln!(s, "\nfields whose doc is not their document's description:");
+        for f in r.field_doc_mismatches.iter().take(20) {
+            let _ = writeln!(s, "  {f}");
+        }
+    }
+    if !r.numbered_names.is_empty() {
+        let _ = writeln!(s, "\nnumbered names:");
+        for f in r.numbered_names.iter().take(20) {
+            let _ = writeln!(s, "  {f}");
+        }
+    }
     if !r.degradations.is_empty() {
         let _ = writeln!(s, "\ndegradations (typed as serde_json::Value at that spot):");
         for d in &r.degradations {
@@ -353,3 +383,246 @@ fn render(r: &Report) -> String {
     s
 }
 
+
+/// What [`check_field_docs`] found.
+pub(crate) struct DocChecks {
+    pub checked: usize,
+    pub mismatches: Vec<String>,
+    pub numbered: Vec<String>,
+}
+
+/// The generated file of an endpoint module (`a/b.rs` or `a/b/mod.rs`).
+fn module_file<'a>(files: &'a BTreeMap<PathBuf, String>, module: &[String]) -> Option<&'a String> {
+    let joined: PathBuf = module.iter().collect();
+    files.get(&joined.with_extension("rs")).or_else(|| files.get(&joined.join("mod.rs")))
+}
+
+fn doc_of(attrs: &[syn::Attribute]) -> String {
+    let mut lines = Vec::new();
+    for a in attrs {
+        if let syn::Meta::NameValue(nv) = &a.meta {
+            if nv.path.is_ident("doc") {
+                if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+                    lines.push(s.value());
+                }
+            }
+        }
+    }
+    lines.join("\n")
+}
+
+fn words(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Compares each generated field's doc, read back from the generated Rust, with the
+/// description (else title) of its property in its own document; and lists public names that
+/// are a number away from another name of the same module.
+pub(crate) fn check_field_docs(
+    generated: &fal_codegen::Generated,
+    files: &BTreeMap<PathBuf, String>,
+    sources: &BTreeMap<&str, &serde_json::Value>,
+) -> DocChecks {
+    let mut parsed: BTreeMap<Vec<String>, Option<syn::File>> = BTreeMap::new();
+    let mut checks = DocChecks { checked: 0, mismatches: Vec::new(), numbered: Vec::new() };
+    for f in generated.field_docs() {
+        let file = parsed
+            .entry(f.module.clone())
+            .or_insert_with(|| module_file(files, &f.module).and_then(|text| syn::parse_file(text).ok()));
+        let Some(file) = file else { continue };
+        let field_ident = f.field.trim_start_matches("r#");
+        let doc = file.items.iter().find_map(|item| match item {
+            syn::Item::Struct(st) if st.ident == f.type_name => st.fields.iter().find_map(|fl| {
+                fl.ident.as_ref().filter(|i| i.to_string().trim_start_matches("r#") == field_ident).map(|_| doc_of(&fl.attrs))
+            }),
+            _ => None,
+        });
+        let Some(doc) = doc else {
+            checks.mismatches.push(format!("{}: `{}::{}.{}` not found in the generated code", f.source, f.module.join("::"), f.type_name, f.field));
+            continue;
+        };
+        let prop = sources.get(f.source.as_str()).and_then(|d| d.pointer(&f.pointer));
+        let text = |k: &str| prop.and_then(|p| p.get(k)).and_then(serde_json::Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+        let expected = text("description").or_else(|| text("title")).map(str::to_owned).unwrap_or_else(|| format!("`{}`", f.wire));
+        checks.checked += 1;
+        let expected = words(&expected.replace('\r', "\n"));
+        if !words(&doc).starts_with(&expected) {
+            checks.mismatches.push(format!(
+                "{}#{}: `{}::{}.{}` reads {:?}, the document says {:?}",
+                f.source,
+                f.pointer,
+                f.module.join("::"),
+                f.type_name,
+                f.field,
+                words(&doc).chars().take(80).collect::<String>(),
+                expected.chars().take(80).collect::<String>()
+            ));
+        }
+    }
+    for (module, file) in &parsed {
+        let Some(file) = file else { continue };
+        let mut names: Vec<String> = Vec::new();
+        for item in &file.items {
+            match item {
+                syn::Item::Struct(st) => names.push(st.ident.to_string()),
+                syn::Item::Enum(en) => {
+                    names.push(en.ident.to_string());
+                    let variants: Vec<String> = en.variants.iter().map(|v| v.ident.to_string()).collect();
+                    for (v, variant) in variants.iter().zip(&en.variants) {
+                        // A number that is part of the value (`"front_2"` is `Front2`) is not
+                        // one added to tell two names apart.
+                        let from_value = numbered_stem(v).is_some_and(|stem| doc_of(&variant.attrs).contains(&v[stem.len()..]));
+                        if let Some(stem) = numbered_stem(v).filter(|_| !from_value) {
+                            if variants.iter().any(|o| o == stem) {
+                                checks.numbered.push(format!("{}::{}::{v}", module.join("::"), en.ident));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for n in &names {
+            if let Some(stem) = numbered_stem(n) {
+                if names.iter().any(|o| o == stem) {
+                    checks.numbered.push(format!("{}::{n}", module.join("::")));
+                }
+            }
+        }
+    }
+    checks
+}
+
+/// `Duration2` -> `Duration`; `None` when the name does not end in a digit.
+fn numbered_stem(name: &str) -> Option<&str> {
+    let stem = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    (stem.len() < name.len() && !stem.is_empty() && !stem.ends_with('_')).then_some(stem)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::path::PathBuf;
+
+    use fal_codegen::{Config, Document};
+    use quote::ToTokens;
+
+    /// The corpus documents: `$FAL_CORPUS_DIR/docs`, else `../shared/fal-corpus/docs` next to
+    /// the workspace. `None` (the test says it skips) only when the variable is unset and the
+    /// folder is absent; a variable naming a missing folder fails the test.
+    fn corpus_docs() -> Option<PathBuf> {
+        match std::env::var_os("FAL_CORPUS_DIR") {
+            Some(dir) => {
+                let docs = PathBuf::from(dir).join("docs");
+                assert!(docs.is_dir(), "FAL_CORPUS_DIR is set but {} is not a folder", docs.display());
+                Some(docs)
+            }
+            None => {
+                let docs = crate::workspace_root().join("../shared/fal-corpus/docs");
+                if docs.is_dir() {
+                    Some(docs)
+                } else {
+                    eprintln!("skipping: no fal corpus at {} (set FAL_CORPUS_DIR)", docs.display());
+                    None
+                }
+            }
+        }
+    }
+
+    fn endpoint_id(doc: &Document) -> String {
+        doc.json.pointer("/info/x-fal-metadata/endpointId").and_then(|v| v.as_str()).unwrap_or(&doc.source).to_owned()
+    }
+
+    /// Every public item of each endpoint module, as text: types with their fields or
+    /// variants, re-exports with their targets, constants, and the signatures of inherent
+    /// methods. Keyed by the module's file.
+    fn public_items(documents: &[Document]) -> BTreeMap<PathBuf, BTreeSet<String>> {
+        let generated = Config::new().runtime_crate("::fal_models").cargo_features(true).generate(documents);
+        let mut out = BTreeMap::new();
+        for (path, text) in generated.files() {
+            let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut items = BTreeSet::new();
+            for item in &file.items {
+                let public = |v: &syn::Visibility| matches!(v, syn::Visibility::Public(_));
+                match item {
+                    syn::Item::Struct(s) if public(&s.vis) => {
+                        for f in &s.fields {
+                            let name = f.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+                            items.insert(format!("struct {} . {name}: {}", s.ident, f.ty.to_token_stream()));
+                        }
+                        items.insert(format!("struct {}", s.ident));
+                    }
+                    syn::Item::Enum(e) if public(&e.vis) => {
+                        for v in &e.variants {
+                            items.insert(format!("enum {} :: {} {}", e.ident, v.ident, v.fields.to_token_stream()));
+                        }
+                    }
+                    syn::Item::Use(u) if public(&u.vis) => {
+                        items.insert(format!("use {}", u.tree.to_token_stream()));
+                    }
+                    syn::Item::Const(c) if public(&c.vis) => {
+                        items.insert(format!("const {} = {}", c.ident, c.expr.to_token_stream()));
+                    }
+                    syn::Item::Type(t) if public(&t.vis) => {
+                        items.insert(format!("type {} = {}", t.ident, t.ty.to_token_stream()));
+                    }
+                    syn::Item::Impl(i) if i.trait_.is_none() => {
+                        for m in &i.items {
+                            if let syn::ImplItem::Fn(f) = m {
+                                if public(&f.vis) {
+                                    items.insert(format!("impl {} fn {}", i.self_ty.to_token_stream(), f.sig.to_token_stream()));
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.insert(path, items);
+        }
+        out
+    }
+
+    /// Item 1 of the API v2 issue: a public name is a function of its endpoint's own document.
+    /// The corpus is generated twice, once without one document and once without another
+    /// (one removed, one added): every other endpoint's public items are the same.
+    #[test]
+    fn public_names_depend_only_on_the_endpoint_s_own_document() {
+        let Some(dir) = corpus_docs() else { return };
+        let (mut docs, _) = crate::regen::load_documents(&dir, &dir).expect("corpus readable");
+        docs.sort_by_key(endpoint_id);
+        assert!(docs.len() > 100, "the corpus has {} documents", docs.len());
+        // The first endpoint in order defined the shared types (and their numbers) before; the
+        // other is one with many types of common names.
+        let first = docs[0].clone();
+        let busy = docs
+            .iter()
+            .skip(1)
+            .max_by_key(|d| d.json.pointer("/components/schemas").and_then(|s| s.as_object()).map_or(0, |s| s.len()))
+            .cloned()
+            .expect("documents");
+        let without = |gone: &Document| -> Vec<Document> { docs.iter().filter(|d| d.source != gone.source).cloned().collect() };
+        let a = public_items(&without(&busy));
+        let b = public_items(&without(&first));
+        let mut compared = 0;
+        let mut differences = Vec::new();
+        for (path, items_a) in &a {
+            let Some(items_b) = b.get(path) else { continue };
+            // Module files that hold no endpoint of their own list their children, which
+            // change with the documents (a removed endpoint's module disappears).
+            if items_a.iter().any(|i| i.starts_with("const ENDPOINT_ID")) {
+                compared += 1;
+                for d in items_a.symmetric_difference(items_b) {
+                    differences.push(format!("{}: {d}", path.display()));
+                }
+            }
+        }
+        assert!(compared + 2 >= docs.len(), "compared {compared} endpoint modules of {}", docs.len());
+        assert!(
+            differences.is_empty(),
+            "{} public items differ when another document is removed or added (first 20):\n{}",
+            differences.len(),
+            differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+        );
+    }
+}

@@ -9,7 +9,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -49,9 +50,13 @@ pub mod test {
             /// `weights`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub weights: Option<std::collections::BTreeMap<String, f64>>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra_fields: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self {
                     anything: None,
@@ -61,22 +66,32 @@ pub mod test {
                     matrix: None,
                     pair: None,
                     weights: None,
+                    extra_fields: serde_json::Map::new(),
                 }
             }
             /// Sets `anything`.
+            ///
+            /// `anything`
             #[must_use]
+            #[inline]
             pub fn anything(mut self, value: serde_json::Value) -> Self {
                 self.anything = Some(value);
                 self
             }
             /// Sets `broken_items`.
+            ///
+            /// `broken_items`
             #[must_use]
+            #[inline]
             pub fn broken_items(mut self, value: Vec<serde_json::Value>) -> Self {
                 self.broken_items = Some(value);
                 self
             }
             /// Sets `extra`.
+            ///
+            /// `extra`
             #[must_use]
+            #[inline]
             pub fn extra(
                 mut self,
                 value: std::collections::BTreeMap<String, serde_json::Value>,
@@ -85,30 +100,55 @@ pub mod test {
                 self
             }
             /// Sets `loras`.
+            ///
+            /// `loras`
             #[must_use]
+            #[inline]
             pub fn loras(mut self, value: Vec<Lora>) -> Self {
                 self.loras = Some(value);
                 self
             }
             /// Sets `matrix`.
+            ///
+            /// `matrix`
             #[must_use]
+            #[inline]
             pub fn matrix(mut self, value: Vec<Vec<i64>>) -> Self {
                 self.matrix = Some(value);
                 self
             }
             /// Sets `pair`.
+            ///
+            /// `pair`
             #[must_use]
+            #[inline]
             pub fn pair(mut self, value: Vec<f64>) -> Self {
                 self.pair = Some(value);
                 self
             }
             /// Sets `weights`.
+            ///
+            /// `weights`
             #[must_use]
+            #[inline]
             pub fn weights(
                 mut self,
                 value: std::collections::BTreeMap<String, f64>,
             ) -> Self {
                 self.weights = Some(value);
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra_fields(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra_fields.insert(key.into(), value.into());
                 self
             }
         }
@@ -118,9 +158,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestCollectionsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -144,7 +186,8 @@ pub mod test {
             pub scale: Option<f64>,
         }
         impl Lora {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(path: impl Into<String>) -> Self {
                 Self {
                     path: path.into(),
@@ -152,7 +195,12 @@ pub mod test {
                 }
             }
             /// Sets `scale`.
+            ///
+            /// `scale`
+            ///
+            /// Default: `1`.
             #[must_use]
+            #[inline]
             pub fn scale(mut self, value: f64) -> Self {
                 self.scale = Some(value);
                 self

@@ -9,7 +9,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -27,11 +28,31 @@ pub mod test {
         pub struct Input {
             /// `prompt`
             pub prompt: String,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(prompt: impl Into<String>) -> Self {
-                Self { prompt: prompt.into() }
+                Self {
+                    prompt: prompt.into(),
+                    extra: serde_json::Map::new(),
+                }
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
+                self
             }
         }
         impl ::fal_models::Endpoint for Input {
@@ -40,9 +61,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestNoMetadataInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -57,6 +80,13 @@ pub mod test {
         pub struct Output {
             /// `ok`
             pub ok: bool,
+        }
+        impl Output {
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
+            pub fn new(ok: bool) -> Self {
+                Self { ok }
+            }
         }
     }
 }

@@ -9,7 +9,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -31,39 +32,57 @@ pub mod test {
             /// `aspect_ratio`
             ///
             /// Default: `"16:9"`.
+            ///
+            /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"auto"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub aspect_ratio: Option<AspectRatio>,
             /// `duration`
             ///
             /// Example: `"8s"`.
+            ///
+            /// Allowed values: `"8s"`, `"4s"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub duration: Option<Duration>,
             /// `frames`
             ///
             /// Default: `"4"`.
+            ///
+            /// Allowed values: `4`, `8`, `12`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub frames: Option<Frames>,
             /// `level`
+            ///
+            /// Allowed values: `3`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub level: Option<Level>,
             /// `mixed`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub mixed: Option<serde_json::Value>,
             /// `mode`
+            ///
+            /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`, `"Unknown"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub mode: Option<Mode>,
             /// `resolution`
+            ///
+            /// Allowed values: `"768P"`, `"1080P"`, `"720p"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub resolution: Option<Resolution>,
             /// `scale`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub scale: Option<f64>,
             /// `version`
+            ///
+            /// Allowed values: `"v2"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub version: Option<Version>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self {
                     aspect_ratio: None,
@@ -75,60 +94,121 @@ pub mod test {
                     resolution: None,
                     scale: None,
                     version: None,
+                    extra: serde_json::Map::new(),
                 }
             }
             /// Sets `aspect_ratio`.
+            ///
+            /// `aspect_ratio`
+            ///
+            /// Default: `"16:9"`.
+            ///
+            /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"auto"`.
             #[must_use]
+            #[inline]
             pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
                 self.aspect_ratio = Some(value.into());
                 self
             }
             /// Sets `duration`.
+            ///
+            /// `duration`
+            ///
+            /// Example: `"8s"`.
+            ///
+            /// Allowed values: `"8s"`, `"4s"`.
             #[must_use]
+            #[inline]
             pub fn duration(mut self, value: impl Into<Duration>) -> Self {
                 self.duration = Some(value.into());
                 self
             }
             /// Sets `frames`.
+            ///
+            /// `frames`
+            ///
+            /// Default: `"4"`.
+            ///
+            /// Allowed values: `4`, `8`, `12`.
             #[must_use]
+            #[inline]
             pub fn frames(mut self, value: impl Into<Frames>) -> Self {
                 self.frames = Some(value.into());
                 self
             }
             /// Sets `level`.
+            ///
+            /// `level`
+            ///
+            /// Allowed values: `3`.
             #[must_use]
+            #[inline]
             pub fn level(mut self, value: impl Into<Level>) -> Self {
                 self.level = Some(value.into());
                 self
             }
             /// Sets `mixed`.
+            ///
+            /// `mixed`
             #[must_use]
+            #[inline]
             pub fn mixed(mut self, value: serde_json::Value) -> Self {
                 self.mixed = Some(value);
                 self
             }
             /// Sets `mode`.
+            ///
+            /// `mode`
+            ///
+            /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`, `"Unknown"`.
             #[must_use]
+            #[inline]
             pub fn mode(mut self, value: impl Into<Mode>) -> Self {
                 self.mode = Some(value.into());
                 self
             }
             /// Sets `resolution`.
+            ///
+            /// `resolution`
+            ///
+            /// Allowed values: `"768P"`, `"1080P"`, `"720p"`.
             #[must_use]
+            #[inline]
             pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
                 self.resolution = Some(value.into());
                 self
             }
             /// Sets `scale`.
+            ///
+            /// `scale`
             #[must_use]
+            #[inline]
             pub fn scale(mut self, value: f64) -> Self {
                 self.scale = Some(value);
                 self
             }
             /// Sets `version`.
+            ///
+            /// `version`
+            ///
+            /// Allowed values: `"v2"`.
             #[must_use]
+            #[inline]
             pub fn version(mut self, value: impl Into<Version>) -> Self {
                 self.version = Some(value.into());
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }
@@ -138,14 +218,16 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestEnumsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
                 ::fal_models::codegen_support::schema_from_json(
-                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"16:9\",\"enum\":[\"16:9\",\"9:16\",\"1:1\",\"auto\"],\"type\":\"string\"},\"duration\":{\"enum\":[\"8s\",\"4s\"],\"examples\":[\"8s\"],\"type\":\"string\"},\"frames\":{\"default\":\"4\",\"enum\":[4,8,12],\"type\":\"integer\"},\"level\":{\"const\":3},\"mixed\":{\"enum\":[\"a\",1,true]},\"mode\":{\"enum\":[\"\",\"auto\",\"Auto\",\"AUTO\",\"fast \",\"fast\",\"unknown\"]},\"resolution\":{\"enum\":[\"768P\",\"1080P\",\"720p\"],\"type\":\"string\"},\"scale\":{\"enum\":[0.5,1.5],\"type\":\"number\"},\"version\":{\"const\":\"v2\",\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
+                    "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"aspect_ratio\":{\"default\":\"16:9\",\"enum\":[\"16:9\",\"9:16\",\"1:1\",\"auto\"],\"type\":\"string\"},\"duration\":{\"enum\":[\"8s\",\"4s\"],\"examples\":[\"8s\"],\"type\":\"string\"},\"frames\":{\"default\":\"4\",\"enum\":[4,8,12],\"type\":\"integer\"},\"level\":{\"const\":3},\"mixed\":{\"enum\":[\"a\",1,true]},\"mode\":{\"enum\":[\"\",\"auto\",\"Auto\",\"AUTO\",\"fast \",\"fast\",\"unknown\",\"Unknown\"]},\"resolution\":{\"enum\":[\"768P\",\"1080P\",\"720p\"],\"type\":\"string\"},\"scale\":{\"enum\":[0.5,1.5],\"type\":\"number\"},\"version\":{\"const\":\"v2\",\"type\":\"string\"}},\"required\":[],\"type\":\"object\"}",
                 )
             }
         }
@@ -154,33 +236,38 @@ pub mod test {
         #[non_exhaustive]
         pub struct Output {
             /// `mode`
+            ///
+            /// Allowed values: `"ok"`, `"error"`.
             pub mode: OutputMode,
         }
+        impl Output {
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
+            pub fn new(mode: impl Into<OutputMode>) -> Self {
+                Self { mode: mode.into() }
+            }
+        }
         /// `AspectRatio`
-        ///
-        /// Default: `"16:9"`.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum AspectRatio {
             /// `"16:9"`
-            Ratio16x9,
+            Ratio16_9,
             /// `"9:16"`
-            Ratio9x16,
+            Ratio9_16,
             /// `"1:1"`
-            Ratio1x1,
+            Ratio1_1,
             /// `"auto"`
             Auto,
             /// A value this version of the bindings does not list, kept as sent.
             Unknown(String),
         }
         ::fal_models::open_enum!(
-            AspectRatio : str { Ratio16x9 => "16:9", Ratio9x16 => "9:16", Ratio1x1 =>
+            AspectRatio : str { Ratio16_9 => "16:9", Ratio9_16 => "9:16", Ratio1_1 =>
             "1:1", Auto => "auto" } else Unknown
         );
         /// `Duration`
-        ///
-        /// Example: `"8s"`.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Duration {
             /// `"8s"`
@@ -194,9 +281,7 @@ pub mod test {
             Duration : str { Seconds8 => "8s", Seconds4 => "4s" } else Unknown
         );
         /// `Frames`
-        ///
-        /// Default: `"4"`.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Frames {
             /// `4`
@@ -212,7 +297,7 @@ pub mod test {
             Frames : int { V4 => 4, V8 => 8, V12 => 12 } else Unknown
         );
         /// `Level`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Level {
             /// `3`
@@ -222,7 +307,7 @@ pub mod test {
         }
         ::fal_models::open_enum!(Level : int { V3 => 3 } else Unknown);
         /// `Mode`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Mode {
             /// `""`
@@ -230,24 +315,27 @@ pub mod test {
             /// `"auto"`
             Auto,
             /// `"Auto"`
-            Auto2,
+            X4175746F,
             /// `"AUTO"`
-            Auto3,
+            AUTO,
             /// `"fast "`
-            Fast2,
+            FastU20,
             /// `"fast"`
             Fast,
             /// `"unknown"`
-            Unknown,
+            UnknownValue,
+            /// `"Unknown"`
+            X556E6B6E6F776E,
             /// A value this version of the bindings does not list, kept as sent.
-            Other(String),
+            Unknown(String),
         }
         ::fal_models::open_enum!(
-            Mode : str { Empty => "", Auto => "auto", Auto2 => "Auto", Auto3 => "AUTO",
-            Fast2 => "fast ", Fast => "fast", Unknown => "unknown" } else Other
+            Mode : str { Empty => "", Auto => "auto", X4175746F => "Auto", AUTO =>
+            "AUTO", FastU20 => "fast ", Fast => "fast", UnknownValue => "unknown",
+            X556E6B6E6F776E => "Unknown" } else Unknown
         );
         /// `Resolution`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Resolution {
             /// `"768P"`
@@ -264,7 +352,7 @@ pub mod test {
             Unknown
         );
         /// `Version`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Version {
             /// `"v2"`
@@ -274,7 +362,7 @@ pub mod test {
         }
         ::fal_models::open_enum!(Version : str { V2 => "v2" } else Unknown);
         /// `Mode`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum OutputMode {
             /// `"ok"`

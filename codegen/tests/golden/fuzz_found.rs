@@ -10,7 +10,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -34,9 +35,13 @@ pub mod test {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub a_b: Option<String>,
             /// Every catch-all name is a listed value.
+            ///
+            /// Allowed values: `"Unknown"`, `"Other"`, `"UnknownValue"`, `"UnlistedValue"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub catch_all: Option<CatchAll>,
             /// An enum value `self` is not a variant name Rust allows.
+            ///
+            /// Allowed values: `"self"`, `"Self"`, `"other"`.
             pub kind: Kind,
             /// Its setter is not `new`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,9 +55,13 @@ pub mod test {
             /// An allOf inside the component it merges (this overflowed the stack).
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tree: Option<Tree>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(kind: impl Into<Kind>) -> Self {
                 Self {
                     a_b: None,
@@ -62,44 +71,78 @@ pub mod test {
                     note: None,
                     set_new: None,
                     tree: None,
+                    extra: serde_json::Map::new(),
                 }
             }
-            /** Sets `a
-b`: First line
-second line after a bare carriage return.*/
+            /// Sets `a
+            /// b`.
+            ///
+            /// First line
+            /// second line after a bare carriage return.
             #[must_use]
+            #[inline]
             pub fn a_b(mut self, value: impl Into<String>) -> Self {
                 self.a_b = Some(value.into());
                 self
             }
-            /// Sets `catch_all`: Every catch-all name is a listed value.
+            /// Sets `catch_all`.
+            ///
+            /// Every catch-all name is a listed value.
+            ///
+            /// Allowed values: `"Unknown"`, `"Other"`, `"UnknownValue"`, `"UnlistedValue"`.
             #[must_use]
+            #[inline]
             pub fn catch_all(mut self, value: impl Into<CatchAll>) -> Self {
                 self.catch_all = Some(value.into());
                 self
             }
-            /// Sets `new`: Its setter is not `new`.
+            /// Sets `new`.
+            ///
+            /// Its setter is not `new`.
             #[must_use]
-            pub fn set_new_2(mut self, value: impl Into<String>) -> Self {
+            #[inline]
+            pub fn set_new_field(mut self, value: impl Into<String>) -> Self {
                 self.new = Some(value.into());
                 self
             }
-            /// Sets `note`: Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
+            /// Sets `note`.
+            ///
+            /// Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
             #[must_use]
+            #[inline]
             pub fn note(mut self, value: impl Into<String>) -> Self {
                 self.note = Some(value.into());
                 self
             }
-            /// Sets `set_new`: Nor may the setter of `new` take this one's name.
+            /// Sets `set_new`.
+            ///
+            /// Nor may the setter of `new` take this one's name.
             #[must_use]
+            #[inline]
             pub fn set_new(mut self, value: impl Into<String>) -> Self {
                 self.set_new = Some(value.into());
                 self
             }
-            /// Sets `tree`: An allOf inside the component it merges (this overflowed the stack).
+            /// Sets `tree`.
+            ///
+            /// An allOf inside the component it merges (this overflowed the stack).
             #[must_use]
+            #[inline]
             pub fn tree(mut self, value: impl Into<Tree>) -> Self {
                 self.tree = Some(value.into());
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }
@@ -109,9 +152,11 @@ second line after a bare carriage return.*/
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("FuzzInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -127,40 +172,48 @@ second line after a bare carriage return.*/
             /// `ok`
             pub ok: bool,
         }
+        impl Output {
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
+            pub fn new(ok: bool) -> Self {
+                Self { ok }
+            }
+        }
         /// Every catch-all name is a listed value.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum CatchAll {
             /// `"Unknown"`
-            Unknown,
+            UnknownValue,
             /// `"Other"`
             Other,
             /// `"UnknownValue"`
-            UnknownValue,
+            X556E6B6E6F776E56616C7565,
             /// `"UnlistedValue"`
             UnlistedValue,
             /// A value this version of the bindings does not list, kept as sent.
-            UnlistedValue2(String),
+            Unknown(String),
         }
         ::fal_models::open_enum!(
-            CatchAll : str { Unknown => "Unknown", Other => "Other", UnknownValue =>
-            "UnknownValue", UnlistedValue => "UnlistedValue" } else UnlistedValue2
+            CatchAll : str { UnknownValue => "Unknown", Other => "Other",
+            X556E6B6E6F776E56616C7565 => "UnknownValue", UnlistedValue => "UnlistedValue"
+            } else Unknown
         );
         /// An enum value `self` is not a variant name Rust allows.
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Kind {
             /// `"self"`
             SelfValue,
             /// `"Self"`
-            SelfValue2,
+            X53656C66,
             /// `"other"`
             Other,
             /// A value this version of the bindings does not list, kept as sent.
             Unknown(String),
         }
         ::fal_models::open_enum!(
-            Kind : str { SelfValue => "self", SelfValue2 => "Self", Other => "other" }
+            Kind : str { SelfValue => "self", X53656C66 => "Self", Other => "other" }
             else Unknown
         );
         /// `Tree`
@@ -172,12 +225,16 @@ second line after a bare carriage return.*/
             pub children: Option<Vec<ChildrenItem>>,
         }
         impl Tree {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self { children: None }
             }
             /// Sets `children`.
+            ///
+            /// `children`
             #[must_use]
+            #[inline]
             pub fn children(mut self, value: Vec<ChildrenItem>) -> Self {
                 self.children = Some(value);
                 self
@@ -195,18 +252,25 @@ second line after a bare carriage return.*/
             pub name: Option<String>,
         }
         impl ChildrenItem {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self { children: None, name: None }
             }
             /// Sets `children`.
+            ///
+            /// `children`
             #[must_use]
+            #[inline]
             pub fn children(mut self, value: Vec<serde_json::Value>) -> Self {
                 self.children = Some(value);
                 self
             }
             /// Sets `name`.
+            ///
+            /// `name`
             #[must_use]
+            #[inline]
             pub fn name(mut self, value: impl Into<String>) -> Self {
                 self.name = Some(value.into());
                 self

@@ -8,14 +8,15 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod owner {
     //! Endpoints under `owner`.
-    pub mod _3d_model {
-        //! Endpoints under `owner::_3d_model`.
+    pub mod v3d_model {
+        //! Endpoints under `owner::v3d_model`.
         pub mod v1_5 {
-            //! Endpoints under `owner::_3d_model::v1_5`.
+            //! Endpoints under `owner::v3d_model::v1_5`.
             pub mod type_ {
                 //! `owner/3d-model/v1.5/type`: A test endpoint.
                 //!
@@ -56,7 +57,7 @@ pub mod owner {
                     /// `foo_bar`
                     #[serde(rename = "foo_bar")]
                     #[serde(default, skip_serializing_if = "Option::is_none")]
-                    pub foo_bar_2: Option<String>,
+                    pub foo_u5_fbar: Option<String>,
                     /// `hf_token`
                     #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub hf_token: Option<String>,
@@ -76,6 +77,9 @@ pub mod owner {
                     pub self_: Option<i64>,
                     /// `type`
                     pub r#type: String,
+                    /// Fields this version of the bindings does not declare, sent as top-level keys.
+                    #[serde(flatten)]
+                    pub extra: serde_json::Map<String, serde_json::Value>,
                 }
                 /// Credentials are redacted.
                 impl std::fmt::Debug for Input {
@@ -90,7 +94,7 @@ pub mod owner {
                             )
                             .field("audio", &self.audio)
                             .field("foo_bar", &self.foo_bar)
-                            .field("foo_bar_2", &self.foo_bar_2)
+                            .field("foo_u5_fbar", &self.foo_u5_fbar)
                             .field(
                                 "hf_token",
                                 &self.hf_token.as_ref().map(|_| "<redacted>"),
@@ -100,11 +104,13 @@ pub mod owner {
                             .field("sdp_mid", &self.sdp_mid)
                             .field("self_", &self.self_)
                             .field("type", &self.r#type)
+                            .field("extra", &self.extra)
                             .finish()
                     }
                 }
                 impl Input {
-                    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                    #[inline]
                     pub fn new(r#type: impl Into<String>) -> Self {
                         Self {
                             _3d: None,
@@ -113,85 +119,135 @@ pub mod owner {
                             api_key: None,
                             audio: None,
                             foo_bar: None,
-                            foo_bar_2: None,
+                            foo_u5_fbar: None,
                             hf_token: None,
                             r#loop: None,
                             new: None,
                             sdp_mid: None,
                             self_: None,
                             r#type: r#type.into(),
+                            extra: serde_json::Map::new(),
                         }
                     }
                     /// Sets `3d`.
+                    ///
+                    /// `3d`
                     #[must_use]
+                    #[inline]
                     pub fn _3d(mut self, value: bool) -> Self {
                         self._3d = Some(value);
                         self
                     }
                     /// Sets `H264_output`.
+                    ///
+                    /// `H264_output`
                     #[must_use]
+                    #[inline]
                     pub fn h264_output(mut self, value: bool) -> Self {
                         self.h264_output = Some(value);
                         self
                     }
                     /// Sets `TAPose`.
+                    ///
+                    /// `TAPose`
                     #[must_use]
+                    #[inline]
                     pub fn ta_pose(mut self, value: bool) -> Self {
                         self.ta_pose = Some(value);
                         self
                     }
-                    /// Sets `api_key`: Your own key.
+                    /// Sets `api_key`.
+                    ///
+                    /// Your own key.
                     #[must_use]
+                    #[inline]
                     pub fn api_key(mut self, value: impl Into<String>) -> Self {
                         self.api_key = Some(value.into());
                         self
                     }
                     /// Sets `audio`.
+                    ///
+                    /// `audio`
                     #[must_use]
+                    #[inline]
                     pub fn audio(mut self, value: impl Into<AudioOutput>) -> Self {
                         self.audio = Some(value.into());
                         self
                     }
                     /// Sets `fooBar`.
+                    ///
+                    /// `fooBar`
                     #[must_use]
+                    #[inline]
                     pub fn foo_bar(mut self, value: impl Into<String>) -> Self {
                         self.foo_bar = Some(value.into());
                         self
                     }
                     /// Sets `foo_bar`.
+                    ///
+                    /// `foo_bar`
                     #[must_use]
-                    pub fn foo_bar_2(mut self, value: impl Into<String>) -> Self {
-                        self.foo_bar_2 = Some(value.into());
+                    #[inline]
+                    pub fn foo_u5_fbar(mut self, value: impl Into<String>) -> Self {
+                        self.foo_u5_fbar = Some(value.into());
                         self
                     }
                     /// Sets `hf_token`.
+                    ///
+                    /// `hf_token`
                     #[must_use]
+                    #[inline]
                     pub fn hf_token(mut self, value: impl Into<String>) -> Self {
                         self.hf_token = Some(value.into());
                         self
                     }
                     /// Sets `loop`.
+                    ///
+                    /// `loop`
                     #[must_use]
+                    #[inline]
                     pub fn r#loop(mut self, value: bool) -> Self {
                         self.r#loop = Some(value);
                         self
                     }
                     /// Sets `new`.
+                    ///
+                    /// `new`
                     #[must_use]
+                    #[inline]
                     pub fn set_new(mut self, value: impl Into<String>) -> Self {
                         self.new = Some(value.into());
                         self
                     }
                     /// Sets `sdpMid`.
+                    ///
+                    /// `sdpMid`
                     #[must_use]
+                    #[inline]
                     pub fn sdp_mid(mut self, value: impl Into<String>) -> Self {
                         self.sdp_mid = Some(value.into());
                         self
                     }
                     /// Sets `self`.
+                    ///
+                    /// `self`
                     #[must_use]
+                    #[inline]
                     pub fn self_(mut self, value: i64) -> Self {
                         self.self_ = Some(value);
+                        self
+                    }
+                    /// Sets a field this version of the bindings does not declare (sent as a
+                    /// top-level key, as fal adds parameters). A declared field's own setter is the
+                    /// typed way; a key set both ways is sent once, with the declared value.
+                    #[must_use]
+                    #[inline]
+                    pub fn extra(
+                        mut self,
+                        key: impl Into<String>,
+                        value: impl Into<serde_json::Value>,
+                    ) -> Self {
+                        self.extra.insert(key.into(), value.into());
                         self
                     }
                 }
@@ -201,9 +257,11 @@ pub mod owner {
                 }
                 /// The input schema of the document, with references inlined: a ready tool definition.
                 impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                    #[inline]
                     fn schema_name() -> std::borrow::Cow<'static, str> {
                         std::borrow::Cow::Borrowed("Owner3dModelV15TypeInput")
                     }
+                    #[inline]
                     fn json_schema(
                         _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                     ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -219,6 +277,13 @@ pub mod owner {
                     /// `model`
                     pub model: SanaV1516bInput,
                 }
+                impl Output {
+                    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                    #[inline]
+                    pub fn new(model: impl Into<SanaV1516bInput>) -> Self {
+                        Self { model: model.into() }
+                    }
+                }
                 /// `AudioOutput`
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
@@ -227,12 +292,14 @@ pub mod owner {
                     pub url: String,
                 }
                 impl ::fal_models::files::RemoteFile for AudioOutput {
+                    #[inline]
                     fn url(&self) -> &str {
                         &self.url
                     }
                 }
                 impl AudioOutput {
-                    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                    #[inline]
                     pub fn new(url: impl Into<String>) -> Self {
                         Self { url: url.into() }
                     }
@@ -245,8 +312,16 @@ pub mod owner {
                     pub url: String,
                 }
                 impl ::fal_models::files::RemoteFile for SanaV1516bInput {
+                    #[inline]
                     fn url(&self) -> &str {
                         &self.url
+                    }
+                }
+                impl SanaV1516bInput {
+                    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                    #[inline]
+                    pub fn new(url: impl Into<String>) -> Self {
+                        Self { url: url.into() }
                     }
                 }
             }

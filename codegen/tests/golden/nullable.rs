@@ -8,7 +8,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -58,9 +59,13 @@ pub mod test {
             /// `maybe_required`
             #[serde(default)]
             pub maybe_required: Option<String>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(
                 prompt: impl Into<String>,
                 maybe_required: Option<String>,
@@ -72,30 +77,66 @@ pub mod test {
                     label: None,
                     steps: None,
                     maybe_required,
+                    extra: serde_json::Map::new(),
                 }
             }
-            /// Sets `seed`: Seed.
+            /// Sets `seed`.
+            ///
+            /// Seed.
             #[must_use]
+            #[inline]
             pub fn seed(mut self, value: i64) -> Self {
                 self.seed = Some(value);
                 self
             }
             /// Sets `strength`.
+            ///
+            /// `strength`
+            ///
+            /// Default: `0.5`.
+            ///
+            /// Constraint: 0 ≤ value ≤ 1.
             #[must_use]
+            #[inline]
             pub fn strength(mut self, value: f64) -> Self {
                 self.strength = Some(value);
                 self
             }
             /// Sets `label`.
+            ///
+            /// `label`
             #[must_use]
+            #[inline]
             pub fn label(mut self, value: impl Into<String>) -> Self {
                 self.label = Some(value.into());
                 self
             }
             /// Sets `steps`.
+            ///
+            /// `steps`
+            ///
+            /// Default: `28`.
+            ///
+            /// Constraint: 0 < value ≤ 50.
+            ///
+            /// Example: `28`.
             #[must_use]
+            #[inline]
             pub fn steps(mut self, value: i64) -> Self {
                 self.steps = Some(value);
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }
@@ -105,9 +146,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestNullableInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -127,6 +170,13 @@ pub mod test {
             pub note: Option<String>,
             /// `seed`
             pub seed: i64,
+        }
+        impl Output {
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
+            pub fn new(seed: i64) -> Self {
+                Self { note: None, seed }
+            }
         }
     }
 }

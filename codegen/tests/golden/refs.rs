@@ -9,7 +9,68 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
+)]
+pub mod types {
+    //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
+    /// A file stored by fal.
+    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[non_exhaustive]
+    pub struct File {
+        /// Where the file can be downloaded from.
+        pub url: String,
+        /// The MIME type of the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub content_type: Option<String>,
+        /// The name of the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_name: Option<String>,
+        /// The size of the file in bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_size: Option<i64>,
+        /// The contents of the file, when the endpoint sends them inline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_data: Option<String>,
+    }
+    impl ::fal_models::files::RemoteFile for File {
+        #[inline]
+        fn url(&self) -> &str {
+            &self.url
+        }
+        #[inline]
+        fn content_type(&self) -> Option<&str> {
+            self.content_type.as_deref()
+        }
+        #[inline]
+        fn file_size(&self) -> Option<u64> {
+            self.file_size.and_then(|n| u64::try_from(n).ok())
+        }
+    }
+    impl File {
+        /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+        #[inline]
+        pub fn new(url: impl Into<String>) -> Self {
+            Self {
+                url: url.into(),
+                content_type: None,
+                file_name: None,
+                file_size: None,
+                file_data: None,
+            }
+        }
+    }
+}
+#[allow(
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::invalid_rust_codeblocks,
+    clippy::doc_lazy_continuation,
+    clippy::doc_overindented_list_items,
+    clippy::too_long_first_doc_paragraph,
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -24,6 +85,8 @@ pub mod test {
         //! Send an [`Input`] to get an [`Output`]. Generated from `golden/refs.json`.
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/refs";
+        #[allow(unused_imports)]
+        pub use super::super::types::File;
         /// The input of `test/refs`.
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
@@ -41,33 +104,60 @@ pub mod test {
             /// `tree`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tree: Option<Box<Node>>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(image: impl Into<File>) -> Self {
                 Self {
                     broken: None,
                     image: image.into(),
                     mask: None,
                     tree: None,
+                    extra: serde_json::Map::new(),
                 }
             }
             /// Sets `broken`.
+            ///
+            /// `broken`
             #[must_use]
+            #[inline]
             pub fn broken(mut self, value: serde_json::Value) -> Self {
                 self.broken = Some(value);
                 self
             }
-            /// Sets `mask`: A mask.
+            /// Sets `mask`.
+            ///
+            /// A mask.
             #[must_use]
+            #[inline]
             pub fn mask(mut self, value: impl Into<File>) -> Self {
                 self.mask = Some(value.into());
                 self
             }
             /// Sets `tree`.
+            ///
+            /// `tree`
             #[must_use]
+            #[inline]
             pub fn tree(mut self, value: impl Into<Node>) -> Self {
                 self.tree = Some(Box::new(value.into()));
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }
@@ -77,9 +167,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestRefsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -95,52 +187,11 @@ pub mod test {
             /// `video`
             pub video: File,
         }
-        /// `File`
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-        #[non_exhaustive]
-        pub struct File {
-            /// `content_type`
-            ///
-            /// Example: `"image/png"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub content_type: Option<String>,
-            /// `file_size`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
-            pub file_size: Option<i64>,
-            /// Where the file is.
-            pub url: String,
-        }
-        impl ::fal_models::files::RemoteFile for File {
-            fn url(&self) -> &str {
-                &self.url
-            }
-            fn content_type(&self) -> Option<&str> {
-                self.content_type.as_deref()
-            }
-            fn file_size(&self) -> Option<u64> {
-                self.file_size.and_then(|n| u64::try_from(n).ok())
-            }
-        }
-        impl File {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
-            pub fn new(url: impl Into<String>) -> Self {
-                Self {
-                    content_type: None,
-                    file_size: None,
-                    url: url.into(),
-                }
-            }
-            /// Sets `content_type`.
-            #[must_use]
-            pub fn content_type(mut self, value: impl Into<String>) -> Self {
-                self.content_type = Some(value.into());
-                self
-            }
-            /// Sets `file_size`.
-            #[must_use]
-            pub fn file_size(mut self, value: i64) -> Self {
-                self.file_size = Some(value);
-                self
+        impl Output {
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
+            pub fn new(video: impl Into<File>) -> Self {
+                Self { video: video.into() }
             }
         }
         /// `Node`
@@ -157,7 +208,8 @@ pub mod test {
             pub parent: Option<Box<Node>>,
         }
         impl Node {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(name: impl Into<String>) -> Self {
                 Self {
                     children: None,
@@ -166,13 +218,19 @@ pub mod test {
                 }
             }
             /// Sets `children`.
+            ///
+            /// `children`
             #[must_use]
+            #[inline]
             pub fn children(mut self, value: Vec<Node>) -> Self {
                 self.children = Some(value);
                 self
             }
             /// Sets `parent`.
+            ///
+            /// `parent`
             #[must_use]
+            #[inline]
             pub fn parent(mut self, value: impl Into<Node>) -> Self {
                 self.parent = Some(Box::new(value.into()));
                 self

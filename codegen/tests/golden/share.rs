@@ -8,86 +8,56 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
-    /// `File`
+    /// A file stored by fal.
     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
     #[non_exhaustive]
     pub struct File {
-        /// `content_type`
-        ///
-        /// Example: `"image/png"`.
+        /// Where the file can be downloaded from.
+        pub url: String,
+        /// The MIME type of the file.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub content_type: Option<String>,
-        /// `file_size`
+        /// The name of the file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_name: Option<String>,
+        /// The size of the file in bytes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_size: Option<i64>,
-        /// Where the file is.
-        pub url: String,
+        /// The contents of the file, when the endpoint sends them inline.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub file_data: Option<String>,
     }
     impl ::fal_models::files::RemoteFile for File {
+        #[inline]
         fn url(&self) -> &str {
             &self.url
         }
+        #[inline]
         fn content_type(&self) -> Option<&str> {
             self.content_type.as_deref()
         }
+        #[inline]
         fn file_size(&self) -> Option<u64> {
             self.file_size.and_then(|n| u64::try_from(n).ok())
         }
     }
     impl File {
-        /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+        /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+        #[inline]
         pub fn new(url: impl Into<String>) -> Self {
             Self {
-                content_type: None,
-                file_size: None,
                 url: url.into(),
+                content_type: None,
+                file_name: None,
+                file_size: None,
+                file_data: None,
             }
         }
-        /// Sets `content_type`.
-        #[must_use]
-        pub fn content_type(mut self, value: impl Into<String>) -> Self {
-            self.content_type = Some(value.into());
-            self
-        }
-        /// Sets `file_size`.
-        #[must_use]
-        pub fn file_size(mut self, value: i64) -> Self {
-            self.file_size = Some(value);
-            self
-        }
-    }
-    /// `File`
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[non_exhaustive]
-    pub struct File2 {
-        /// `url`
-        pub url: String,
-        /// `width`
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub width: Option<i64>,
-    }
-    impl ::fal_models::files::RemoteFile for File2 {
-        fn url(&self) -> &str {
-            &self.url
-        }
-    }
-    /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[non_exhaustive]
-    pub struct FileOutput {
-        /// `file`
-        pub file: File,
-    }
-    /// The output of 2 endpoints that return the same shape; each endpoint module re-exports it as `Output`.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-    #[non_exhaustive]
-    pub struct FileOutput2 {
-        /// `file`
-        pub file: File2,
     }
 }
 #[allow(
@@ -98,7 +68,8 @@ pub mod types {
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -117,19 +88,37 @@ pub mod test {
             pub const ENDPOINT_ID: &str = "test/share/a";
             #[allow(unused_imports)]
             pub use super::super::super::types::File;
-            #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput as Output;
             /// The input of `test/share/a`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `image`
                 pub image: File,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(image: impl Into<File>) -> Self {
-                    Self { image: image.into() }
+                    Self {
+                        image: image.into(),
+                        extra: serde_json::Map::new(),
+                    }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                #[inline]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -138,15 +127,31 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareAInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
                     ::fal_models::codegen_support::schema_from_json(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"image\":{\"properties\":{\"content_type\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"examples\":[\"image/png\"]},\"file_size\":{\"anyOf\":[{\"type\":\"integer\"},{\"type\":\"null\"}]},\"url\":{\"description\":\"Where the file is.\",\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"}},\"required\":[\"image\"],\"type\":\"object\"}",
                     )
+                }
+            }
+            /// The output of `test/share/a`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
                 }
             }
         }
@@ -162,8 +167,6 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/b";
             #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput as Output;
-            #[allow(unused_imports)]
             pub use super::super::super::types::File;
             /// The input of `test/share/b`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -171,13 +174,31 @@ pub mod test {
             pub struct Input {
                 /// `image_url`
                 pub image_url: String,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(image_url: impl Into<String>) -> Self {
                     Self {
                         image_url: image_url.into(),
+                        extra: serde_json::Map::new(),
                     }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                #[inline]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -186,15 +207,31 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareBInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
                     ::fal_models::codegen_support::schema_from_json(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"image_url\":{\"type\":\"string\"}},\"required\":[\"image_url\"],\"type\":\"object\"}",
                     )
+                }
+            }
+            /// The output of `test/share/b`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
                 }
             }
         }
@@ -209,21 +246,37 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_c.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/c";
-            #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput2 as Output;
-            #[allow(unused_imports)]
-            pub use super::super::super::types::File2 as File;
             /// The input of `test/share/c`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
                 pub prompt: String,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(prompt: impl Into<String>) -> Self {
-                    Self { prompt: prompt.into() }
+                    Self {
+                        prompt: prompt.into(),
+                        extra: serde_json::Map::new(),
+                    }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                #[inline]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -232,15 +285,57 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareCInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
                     ::fal_models::codegen_support::schema_from_json(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"prompt\":{\"type\":\"string\"}},\"required\":[\"prompt\"],\"type\":\"object\"}",
                     )
+                }
+            }
+            /// The output of `test/share/c`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
+                }
+            }
+            /// `File`
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct File {
+                /// `url`
+                pub url: String,
+                /// `width`
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub width: Option<i64>,
+            }
+            impl ::fal_models::files::RemoteFile for File {
+                #[inline]
+                fn url(&self) -> &str {
+                    &self.url
+                }
+            }
+            impl File {
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
+                pub fn new(url: impl Into<String>) -> Self {
+                    Self {
+                        url: url.into(),
+                        width: None,
+                    }
                 }
             }
         }
@@ -255,21 +350,37 @@ pub mod test {
             //! Send an [`Input`] to get an [`Output`]. Generated from `golden/share_d.json`.
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/d";
-            #[allow(unused_imports)]
-            pub use super::super::super::types::FileOutput2 as Output;
-            #[allow(unused_imports)]
-            pub use super::super::super::types::File2 as File;
             /// The input of `test/share/d`.
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
                 pub prompt: String,
+                /// Fields this version of the bindings does not declare, sent as top-level keys.
+                #[serde(flatten)]
+                pub extra: serde_json::Map<String, serde_json::Value>,
             }
             impl Input {
-                /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+                /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+                #[inline]
                 pub fn new(prompt: impl Into<String>) -> Self {
-                    Self { prompt: prompt.into() }
+                    Self {
+                        prompt: prompt.into(),
+                        extra: serde_json::Map::new(),
+                    }
+                }
+                /// Sets a field this version of the bindings does not declare (sent as a
+                /// top-level key, as fal adds parameters). A declared field's own setter is the
+                /// typed way; a key set both ways is sent once, with the declared value.
+                #[must_use]
+                #[inline]
+                pub fn extra(
+                    mut self,
+                    key: impl Into<String>,
+                    value: impl Into<serde_json::Value>,
+                ) -> Self {
+                    self.extra.insert(key.into(), value.into());
+                    self
                 }
             }
             impl ::fal_models::Endpoint for Input {
@@ -278,15 +389,57 @@ pub mod test {
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+                #[inline]
                 fn schema_name() -> std::borrow::Cow<'static, str> {
                     std::borrow::Cow::Borrowed("TestShareDInput")
                 }
+                #[inline]
                 fn json_schema(
                     _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                 ) -> ::fal_models::codegen_support::__schemars::Schema {
                     ::fal_models::codegen_support::schema_from_json(
                         "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"prompt\":{\"type\":\"string\"}},\"required\":[\"prompt\"],\"type\":\"object\"}",
                     )
+                }
+            }
+            /// The output of `test/share/d`.
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct Output {
+                /// `file`
+                pub file: File,
+            }
+            impl Output {
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
+                pub fn new(file: impl Into<File>) -> Self {
+                    Self { file: file.into() }
+                }
+            }
+            /// `File`
+            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[non_exhaustive]
+            pub struct File {
+                /// `url`
+                pub url: String,
+                /// `width`
+                #[serde(default, skip_serializing_if = "Option::is_none")]
+                pub width: Option<i64>,
+            }
+            impl ::fal_models::files::RemoteFile for File {
+                #[inline]
+                fn url(&self) -> &str {
+                    &self.url
+                }
+            }
+            impl File {
+                /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+                #[inline]
+                pub fn new(url: impl Into<String>) -> Self {
+                    Self {
+                        url: url.into(),
+                        width: None,
+                    }
                 }
             }
         }

@@ -8,7 +8,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod test {
     //! Endpoints under `test`.
@@ -33,6 +34,8 @@ pub mod test {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub image_size: Option<InputImageSize>,
             /// `preset_or_string`
+            ///
+            /// Allowed values: `"a"`, `"b"`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub preset_or_string: Option<PresetOrString>,
             /// `source`
@@ -47,9 +50,13 @@ pub mod test {
             /// `value`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub value: Option<ValueType>,
+            /// Fields this version of the bindings does not declare, sent as top-level keys.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Input {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self {
                     image_size: None,
@@ -58,42 +65,78 @@ pub mod test {
                     tagged: None,
                     urls: None,
                     value: None,
+                    extra: serde_json::Map::new(),
                 }
             }
             /// Sets `image_size`.
+            ///
+            /// `image_size`
+            ///
+            /// Default: `"square_hd"`.
             #[must_use]
+            #[inline]
             pub fn image_size(mut self, value: impl Into<InputImageSize>) -> Self {
                 self.image_size = Some(value.into());
                 self
             }
             /// Sets `preset_or_string`.
+            ///
+            /// `preset_or_string`
+            ///
+            /// Allowed values: `"a"`, `"b"`.
             #[must_use]
+            #[inline]
             pub fn preset_or_string(mut self, value: impl Into<PresetOrString>) -> Self {
                 self.preset_or_string = Some(value.into());
                 self
             }
             /// Sets `source`.
+            ///
+            /// `source`
             #[must_use]
+            #[inline]
             pub fn source(mut self, value: impl Into<Source>) -> Self {
                 self.source = Some(value.into());
                 self
             }
             /// Sets `tagged`.
+            ///
+            /// `tagged`
             #[must_use]
+            #[inline]
             pub fn tagged(mut self, value: impl Into<Tagged>) -> Self {
                 self.tagged = Some(value.into());
                 self
             }
             /// Sets `urls`.
+            ///
+            /// `urls`
             #[must_use]
+            #[inline]
             pub fn urls(mut self, value: impl Into<Urls>) -> Self {
                 self.urls = Some(value.into());
                 self
             }
             /// Sets `value`.
+            ///
+            /// `value`
             #[must_use]
+            #[inline]
             pub fn value(mut self, value: impl Into<ValueType>) -> Self {
                 self.value = Some(value.into());
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// top-level key, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }
@@ -103,9 +146,11 @@ pub mod test {
         }
         /// The input schema of the document, with references inlined: a ready tool definition.
         impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
+            #[inline]
             fn schema_name() -> std::borrow::Cow<'static, str> {
                 std::borrow::Cow::Borrowed("TestUnionsInput")
             }
+            #[inline]
             fn json_schema(
                 _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
             ) -> ::fal_models::codegen_support::__schemars::Schema {
@@ -120,6 +165,13 @@ pub mod test {
         pub struct Output {
             /// `number`
             pub number: f64,
+        }
+        impl Output {
+            /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+            #[inline]
+            pub fn new(number: f64) -> Self {
+                Self { number }
+            }
         }
         /// `ImageSize`
         #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -137,36 +189,47 @@ pub mod test {
             pub width: Option<i64>,
         }
         impl ImageSize {
-            /// Creates a value with every field unset (the server's defaults apply).
+            /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new() -> Self {
                 Self { height: None, width: None }
             }
             /// Sets `height`.
+            ///
+            /// `height`
+            ///
+            /// Default: `512`.
             #[must_use]
+            #[inline]
             pub fn height(mut self, value: i64) -> Self {
                 self.height = Some(value);
                 self
             }
             /// Sets `width`.
+            ///
+            /// `width`
+            ///
+            /// Default: `512`.
             #[must_use]
+            #[inline]
             pub fn width(mut self, value: i64) -> Self {
                 self.width = Some(value);
                 self
             }
         }
         /// `ImageSizePreset`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum ImageSizePreset {
             /// `"square_hd"`
             SquareHd,
             /// `"landscape_4_3"`
-            Landscape43,
+            Landscape4_3,
             /// A value this version of the bindings does not list, kept as sent.
             Unknown(String),
         }
         ::fal_models::open_enum!(
-            ImageSizePreset : str { SquareHd => "square_hd", Landscape43 =>
+            ImageSizePreset : str { SquareHd => "square_hd", Landscape4_3 =>
             "landscape_4_3" } else Unknown
         );
         /// `ImageSize`: one of `Custom`, `Preset`.
@@ -190,7 +253,7 @@ pub mod test {
             }
         }
         /// `PresetOrString`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum PresetOrString {
             /// `"a"`
@@ -208,17 +271,21 @@ pub mod test {
         #[non_exhaustive]
         pub struct UrlSource {
             /// `kind`
+            ///
+            /// Allowed values: `"url"`.
             pub kind: Kind,
             /// `url`
             pub url: String,
         }
         impl ::fal_models::files::RemoteFile for UrlSource {
+            #[inline]
             fn url(&self) -> &str {
                 &self.url
             }
         }
         impl UrlSource {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(kind: impl Into<Kind>, url: impl Into<String>) -> Self {
                 Self {
                     kind: kind.into(),
@@ -227,7 +294,7 @@ pub mod test {
             }
         }
         /// `Kind`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Kind {
             /// `"url"`
@@ -241,12 +308,15 @@ pub mod test {
         #[non_exhaustive]
         pub struct TextSource {
             /// `kind`
+            ///
+            /// Allowed values: `"text"`.
             pub kind: TextSourceKind,
             /// `text`
             pub text: String,
         }
         impl TextSource {
-            /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+            /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+            #[inline]
             pub fn new(
                 kind: impl Into<TextSourceKind>,
                 text: impl Into<String>,
@@ -258,7 +328,7 @@ pub mod test {
             }
         }
         /// `Kind`
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum TextSourceKind {
             /// `"text"`

@@ -8,7 +8,8 @@
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod types;
 #[allow(
@@ -19,6 +20,7 @@ pub mod types;
     clippy::doc_lazy_continuation,
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
-    clippy::large_enum_variant
+    clippy::large_enum_variant,
+    clippy::upper_case_acronyms
 )]
 pub mod fal_ai;

@@ -48,7 +48,7 @@ pub fn fal_ai__hunyuan_image__v3__text_to_image() -> Vec<(&'static str, Result<(
         ("fal-ai/hunyuan-image/v3/text-to-image Input.negative_prompt #0", check::<Option<String>>("\"blurry, low quality, watermark, signature\"")),
         ("fal-ai/hunyuan-image/v3/text-to-image Input.enable_prompt_expansion #0", check::<Option<bool>>("true")),
         ("fal-ai/hunyuan-image/v3/text-to-image Input (property examples together)", check_with_schema::<fal_models::fal_ai::hunyuan_image::v3::text_to_image::Input>("{\"enable_prompt_expansion\":true,\"negative_prompt\":\"blurry, low quality, watermark, signature\",\"prompt\":\"200mm telephoto through crowd gaps; subject laughing, candid; creamy background compression, color pop from a single bold garment, catchlight in eyes.\"}")),
-        ("fal-ai/hunyuan-image/v3/text-to-image Output.images #0", check::<Vec<fal_models::fal_ai::hunyuan_image::v3::text_to_image::Image>>("[{\"content_type\":\"image/png\",\"url\":\"https://v3b.fal.media/files/b/kangaroo/uIKrZHT6LaGqgXoxtBSn7.png\"}]")),
+        ("fal-ai/hunyuan-image/v3/text-to-image Output.images #0", check::<Vec<fal_models::types::Image>>("[{\"content_type\":\"image/png\",\"url\":\"https://v3b.fal.media/files/b/kangaroo/uIKrZHT6LaGqgXoxtBSn7.png\"}]")),
         ("fal-ai/hunyuan-image/v3/text-to-image Image.content_type #0", check::<Option<String>>("\"image/png\"")),
         ("fal-ai/hunyuan-image/v3/text-to-image Image.file_name #0", check::<Option<String>>("\"z9RV14K95DvU.png\"")),
         ("fal-ai/hunyuan-image/v3/text-to-image Image.file_size #0", check::<Option<i64>>("4404019")),
@@ -119,6 +119,7 @@ pub fn fal_ai__sora_2__image_to_video__pro() -> Vec<(&'static str, Result<(), St
         ("fal-ai/sora-2/image-to-video/pro Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\"")),
         ("fal-ai/sora-2/image-to-video/pro Input (property examples together)", check_with_schema::<fal_models::fal_ai::sora_2::image_to_video::pro::Input>("{\"image_url\":\"https://storage.googleapis.com/falserverless/example_inputs/sora-2-i2v-input.png\",\"prompt\":\"Front-facing 'invisible' action-cam on a skydiver in freefall above bright clouds; camera locked on his face. He speaks over the wind with clear lipsync: 'This is insanely fun! You've got to try it—book a tandem and go!' Natural wind roar, voice close-mic'd and slightly compressed so it's intelligible. Midday sun, goggles and jumpsuit flutter, altimeter visible, parachute rig on shoulders. Energetic but stable framing with subtle shake; brief horizon roll. End on first tug of canopy and wind noise dropping.\"}")),
         ("fal-ai/sora-2/image-to-video/pro Output.video #0", check::<fal_models::types::VideoFile>("{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-i2v-output.mp4\"}")),
+        ("fal-ai/sora-2/image-to-video/pro Output.video_id #0", check::<String>("\"video_123\"")),
     ]
 }
 
@@ -128,6 +129,7 @@ pub fn fal_ai__sora_2__text_to_video() -> Vec<(&'static str, Result<(), String>)
         ("fal-ai/sora-2/text-to-video Input.prompt #0", check::<String>("\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"")),
         ("fal-ai/sora-2/text-to-video Input (property examples together)", check_with_schema::<fal_models::fal_ai::sora_2::text_to_video::Input>("{\"prompt\":\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"}")),
         ("fal-ai/sora-2/text-to-video Output.video #0", check::<fal_models::types::VideoFile>("{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora_t2v_output.mp4\"}")),
+        ("fal-ai/sora-2/text-to-video Output.video_id #0", check::<String>("\"video_123\"")),
     ]
 }
 
@@ -137,6 +139,7 @@ pub fn fal_ai__sora_2__text_to_video__pro() -> Vec<(&'static str, Result<(), Str
         ("fal-ai/sora-2/text-to-video/pro Input.prompt #0", check::<String>("\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"")),
         ("fal-ai/sora-2/text-to-video/pro Input (property examples together)", check_with_schema::<fal_models::fal_ai::sora_2::text_to_video::pro::Input>("{\"prompt\":\"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each other, speaking softly but emotionally, lips syncing to breakup dialogue. Cinematic lighting, warm sunset tones, shallow depth of field, gentle breeze moving autumn leaves, realistic natural sound, no background music\"}")),
         ("fal-ai/sora-2/text-to-video/pro Output.video #0", check::<fal_models::types::VideoFile>("{\"content_type\":\"video/mp4\",\"url\":\"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-t2v-output.mp4\"}")),
+        ("fal-ai/sora-2/text-to-video/pro Output.video_id #0", check::<String>("\"video_123\"")),
     ]
 }
 

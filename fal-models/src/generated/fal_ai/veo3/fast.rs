@@ -11,10 +11,6 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/veo3/fast";
 #[allow(unused_imports)]
-pub use super::super::super::types::Resolution;
-#[allow(unused_imports)]
-pub use super::super::super::types::VideoOutput as Output;
-#[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/veo3/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22,16 +18,20 @@ pub use super::super::super::types::File;
 pub struct Input {
     /// The text prompt describing the video you want to generate
     ///
-    /// Example: `"A casual street interview on a busy New York City sidewalk in the afternoon. The interviewer holds a plain, unbrande...`.
+    /// Example: `"A casual street interview on a busy New York City sidewalk in the afternoon. The interviewer holds a plain,...`.
     pub prompt: String,
     /// The aspect ratio of the generated video. If it is set to 1:1, the video will be outpainted.
     ///
     /// Default: `"16:9"`.
+    ///
+    /// Allowed values: `"9:16"`, `"16:9"`, `"1:1"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The duration of the generated video in seconds
     ///
     /// Default: `"8s"`.
+    ///
+    /// Allowed values: `"4s"`, `"6s"`, `"8s"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// A negative prompt to guide the video generation
@@ -53,6 +53,8 @@ pub struct Input {
     /// The resolution of the generated video
     ///
     /// Default: `"720p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Whether to generate audio for the video. If false, %33 less credits will be used.
@@ -60,9 +62,13 @@ pub struct Input {
     /// Default: `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
+    /// Fields this version of the bindings does not declare, sent as top-level keys.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl Input {
-    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -74,54 +80,110 @@ impl Input {
             auto_fix: None,
             resolution: None,
             generate_audio: None,
+            extra: serde_json::Map::new(),
         }
     }
-    /// Sets `aspect_ratio`: The aspect ratio of the generated video. If it is set to 1:1, the video will be outpainted.
+    /// Sets `aspect_ratio`.
+    ///
+    /// The aspect ratio of the generated video. If it is set to 1:1, the video will be outpainted.
+    ///
+    /// Default: `"16:9"`.
+    ///
+    /// Allowed values: `"9:16"`, `"16:9"`, `"1:1"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
     }
-    /// Sets `duration`: The duration of the generated video in seconds
+    /// Sets `duration`.
+    ///
+    /// The duration of the generated video in seconds
+    ///
+    /// Default: `"8s"`.
+    ///
+    /// Allowed values: `"4s"`, `"6s"`, `"8s"`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
     }
-    /// Sets `negative_prompt`: A negative prompt to guide the video generation
+    /// Sets `negative_prompt`.
+    ///
+    /// A negative prompt to guide the video generation
     #[must_use]
+    #[inline]
     pub fn negative_prompt(mut self, value: impl Into<String>) -> Self {
         self.negative_prompt = Some(value.into());
         self
     }
-    /// Sets `enhance_prompt`: Whether to enhance the video generation
+    /// Sets `enhance_prompt`.
+    ///
+    /// Whether to enhance the video generation
+    ///
+    /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn enhance_prompt(mut self, value: bool) -> Self {
         self.enhance_prompt = Some(value);
         self
     }
-    /// Sets `seed`: A seed to use for the video generation
+    /// Sets `seed`.
+    ///
+    /// A seed to use for the video generation
     #[must_use]
+    #[inline]
     pub fn seed(mut self, value: i64) -> Self {
         self.seed = Some(value);
         self
     }
-    /// Sets `auto_fix`: Whether to automatically attempt to fix prompts that fail content policy or other validation checks by rewriting them
+    /// Sets `auto_fix`.
+    ///
+    /// Whether to automatically attempt to fix prompts that fail content policy or other validation checks by rewriting them
+    ///
+    /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn auto_fix(mut self, value: bool) -> Self {
         self.auto_fix = Some(value);
         self
     }
-    /// Sets `resolution`: The resolution of the generated video
+    /// Sets `resolution`.
+    ///
+    /// The resolution of the generated video
+    ///
+    /// Default: `"720p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
     }
-    /// Sets `generate_audio`: Whether to generate audio for the video. If false, %33 less credits will be used.
+    /// Sets `generate_audio`.
+    ///
+    /// Whether to generate audio for the video. If false, %33 less credits will be used.
+    ///
+    /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn generate_audio(mut self, value: bool) -> Self {
         self.generate_audio = Some(value);
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// top-level key, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -131,9 +193,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("Veo3FastInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -142,29 +206,41 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
         )
     }
 }
+/// The output of `fal-ai/veo3/fast`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Output {
+    /// The generated video
+    ///
+    /// Example: `{"url":"https://v3.fal.media/files/penguin/Q-2dpcjIoQOldJRL3grsc_output.mp4"}`.
+    pub video: File,
+}
+impl Output {
+    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
+    pub fn new(video: impl Into<File>) -> Self {
+        Self { video: video.into() }
+    }
+}
 /// The aspect ratio of the generated video. If it is set to 1:1, the video will be outpainted.
-///
-/// Default: `"16:9"`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AspectRatio {
     /// `"9:16"`
-    Ratio9x16,
+    Ratio9_16,
     /// `"16:9"`
-    Ratio16x9,
+    Ratio16_9,
     /// `"1:1"`
-    Ratio1x1,
+    Ratio1_1,
     /// A value this version of the bindings does not list, kept as sent.
     Unknown(String),
 }
 crate::open_enum!(
-    AspectRatio : str { Ratio9x16 => "9:16", Ratio16x9 => "16:9", Ratio1x1 => "1:1" }
+    AspectRatio : str { Ratio9_16 => "9:16", Ratio16_9 => "16:9", Ratio1_1 => "1:1" }
     else Unknown
 );
 /// The duration of the generated video in seconds
-///
-/// Default: `"8s"`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {
     /// `"4s"`
@@ -179,3 +255,15 @@ pub enum Duration {
 crate::open_enum!(
     Duration : str { Seconds4 => "4s", Seconds6 => "6s", Seconds8 => "8s" } else Unknown
 );
+/// The resolution of the generated video
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// `"720p"`
+    P720,
+    /// `"1080p"`
+    P1080,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(Resolution : str { P720 => "720p", P1080 => "1080p" } else Unknown);

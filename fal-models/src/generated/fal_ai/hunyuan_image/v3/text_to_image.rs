@@ -10,13 +10,15 @@
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/hunyuan-image/v3/text-to-image.json`.
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-image/v3/text-to-image";
+#[allow(unused_imports)]
+pub use super::super::super::super::types::Image;
 /// The input of `fal-ai/hunyuan-image/v3/text-to-image`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt for image-to-image.
     ///
-    /// Example: `"200mm telephoto through crowd gaps; subject laughing, candid; creamy background compression, color pop from a single...`.
+    /// Example: `"200mm telephoto through crowd gaps; subject laughing, candid; creamy background compression, color pop from a...`.
     pub prompt: String,
     /// The negative prompt to guide the image generation away from certain concepts.
     ///
@@ -67,6 +69,8 @@ pub struct Input {
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
+    ///
+    /// Allowed values: `"jpeg"`, `"png"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
@@ -76,9 +80,13 @@ pub struct Input {
     /// Example: `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
+    /// Fields this version of the bindings does not declare, sent as top-level keys.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl Input {
-    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -92,66 +100,140 @@ impl Input {
             sync_mode: None,
             output_format: None,
             enable_prompt_expansion: None,
+            extra: serde_json::Map::new(),
         }
     }
-    /// Sets `negative_prompt`: The negative prompt to guide the image generation away from certain concepts.
+    /// Sets `negative_prompt`.
+    ///
+    /// The negative prompt to guide the image generation away from certain concepts.
+    ///
+    /// Default: `""`.
+    ///
+    /// Example: `"blurry, low quality, watermark, signature"`.
     #[must_use]
+    #[inline]
     pub fn negative_prompt(mut self, value: impl Into<String>) -> Self {
         self.negative_prompt = Some(value.into());
         self
     }
-    /// Sets `image_size`: The desired size of the generated image.
+    /// Sets `image_size`.
+    ///
+    /// The desired size of the generated image.
+    ///
+    /// Default: `"square_hd"`.
     #[must_use]
+    #[inline]
     pub fn image_size(mut self, value: impl Into<InputImageSize>) -> Self {
         self.image_size = Some(value.into());
         self
     }
-    /// Sets `num_images`: The number of images to generate.
+    /// Sets `num_images`.
+    ///
+    /// The number of images to generate.
+    ///
+    /// Default: `1`.
+    ///
+    /// Constraint: 1 ≤ value ≤ 4.
     #[must_use]
+    #[inline]
     pub fn num_images(mut self, value: i64) -> Self {
         self.num_images = Some(value);
         self
     }
-    /// Sets `num_inference_steps`: Number of denoising steps.
+    /// Sets `num_inference_steps`.
+    ///
+    /// Number of denoising steps.
+    ///
+    /// Default: `28`.
+    ///
+    /// Constraint: 1 ≤ value ≤ 50.
     #[must_use]
+    #[inline]
     pub fn num_inference_steps(mut self, value: i64) -> Self {
         self.num_inference_steps = Some(value);
         self
     }
-    /// Sets `guidance_scale`: Controls how much the model adheres to the prompt. Higher values mean stricter adherence.
+    /// Sets `guidance_scale`.
+    ///
+    /// Controls how much the model adheres to the prompt. Higher values mean stricter adherence.
+    ///
+    /// Default: `7.5`.
+    ///
+    /// Constraint: 1 ≤ value ≤ 20.
     #[must_use]
+    #[inline]
     pub fn guidance_scale(mut self, value: f64) -> Self {
         self.guidance_scale = Some(value);
         self
     }
-    /// Sets `seed`: Random seed for reproducible results. If None, a random seed is used.
+    /// Sets `seed`.
+    ///
+    /// Random seed for reproducible results. If None, a random seed is used.
     #[must_use]
+    #[inline]
     pub fn seed(mut self, value: i64) -> Self {
         self.seed = Some(value);
         self
     }
-    /// Sets `enable_safety_checker`: If set to true, the safety checker will be enabled.
+    /// Sets `enable_safety_checker`.
+    ///
+    /// If set to true, the safety checker will be enabled.
+    ///
+    /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn enable_safety_checker(mut self, value: bool) -> Self {
         self.enable_safety_checker = Some(value);
         self
     }
-    /// Sets `sync_mode`: If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
+    /// Sets `sync_mode`.
+    ///
+    /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
+    ///
+    /// Default: `false`.
     #[must_use]
+    #[inline]
     pub fn sync_mode(mut self, value: bool) -> Self {
         self.sync_mode = Some(value);
         self
     }
-    /// Sets `output_format`: The format of the generated image.
+    /// Sets `output_format`.
+    ///
+    /// The format of the generated image.
+    ///
+    /// Default: `"png"`.
+    ///
+    /// Allowed values: `"jpeg"`, `"png"`.
     #[must_use]
+    #[inline]
     pub fn output_format(mut self, value: impl Into<OutputFormat>) -> Self {
         self.output_format = Some(value.into());
         self
     }
-    /// Sets `enable_prompt_expansion`: Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
+    /// Sets `enable_prompt_expansion`.
+    ///
+    /// Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
+    ///
+    /// Default: `false`.
+    ///
+    /// Example: `true`.
     #[must_use]
+    #[inline]
     pub fn enable_prompt_expansion(mut self, value: bool) -> Self {
         self.enable_prompt_expansion = Some(value);
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// top-level key, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -161,9 +243,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("HunyuanImageV3TextToImageInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -182,6 +266,13 @@ pub struct Output {
     pub images: Vec<Image>,
     /// The base seed used for the generation process.
     pub seed: i64,
+}
+impl Output {
+    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
+    pub fn new(images: Vec<Image>, seed: i64) -> Self {
+        Self { images, seed }
+    }
 }
 /// `ImageSize`
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -203,25 +294,40 @@ pub struct ImageSize {
     pub height: Option<i64>,
 }
 impl ImageSize {
-    /// Creates a value with every field unset (the server's defaults apply).
+    /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new() -> Self {
         Self { width: None, height: None }
     }
-    /// Sets `width`: The width of the generated image.
+    /// Sets `width`.
+    ///
+    /// The width of the generated image.
+    ///
+    /// Default: `512`.
+    ///
+    /// Constraint: 0 < value ≤ 14142.
     #[must_use]
+    #[inline]
     pub fn width(mut self, value: i64) -> Self {
         self.width = Some(value);
         self
     }
-    /// Sets `height`: The height of the generated image.
+    /// Sets `height`.
+    ///
+    /// The height of the generated image.
+    ///
+    /// Default: `512`.
+    ///
+    /// Constraint: 0 < value ≤ 14142.
     #[must_use]
+    #[inline]
     pub fn height(mut self, value: i64) -> Self {
         self.height = Some(value);
         self
     }
 }
 /// `ImageSizePreset`
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ImageSizePreset {
     /// `"square_hd"`
@@ -229,20 +335,20 @@ pub enum ImageSizePreset {
     /// `"square"`
     Square,
     /// `"portrait_4_3"`
-    Portrait43,
+    Portrait4_3,
     /// `"portrait_16_9"`
-    Portrait169,
+    Portrait16_9,
     /// `"landscape_4_3"`
-    Landscape43,
+    Landscape4_3,
     /// `"landscape_16_9"`
-    Landscape169,
+    Landscape16_9,
     /// A value this version of the bindings does not list, kept as sent.
     Unknown(String),
 }
 crate::open_enum!(
-    ImageSizePreset : str { SquareHd => "square_hd", Square => "square", Portrait43 =>
-    "portrait_4_3", Portrait169 => "portrait_16_9", Landscape43 => "landscape_4_3",
-    Landscape169 => "landscape_16_9" } else Unknown
+    ImageSizePreset : str { SquareHd => "square_hd", Square => "square", Portrait4_3 =>
+    "portrait_4_3", Portrait16_9 => "portrait_16_9", Landscape4_3 => "landscape_4_3",
+    Landscape16_9 => "landscape_16_9" } else Unknown
 );
 /// `ImageSize`: one of `Custom`, `Preset`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -265,9 +371,7 @@ impl From<ImageSizePreset> for InputImageSize {
     }
 }
 /// The format of the generated image.
-///
-/// Default: `"png"`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum OutputFormat {
     /// `"jpeg"`
@@ -278,46 +382,3 @@ pub enum OutputFormat {
     Unknown(String),
 }
 crate::open_enum!(OutputFormat : str { Jpeg => "jpeg", Png => "png" } else Unknown);
-/// Represents an image file.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[non_exhaustive]
-pub struct Image {
-    /// The URL where the file can be downloaded from.
-    pub url: String,
-    /// The mime type of the file.
-    ///
-    /// Example: `"image/png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub content_type: Option<String>,
-    /// The name of the file. It will be auto-generated if not provided.
-    ///
-    /// Example: `"z9RV14K95DvU.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_name: Option<String>,
-    /// The size of the file in bytes.
-    ///
-    /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_size: Option<i64>,
-    /// The width of the image in pixels.
-    ///
-    /// Example: `1024`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub width: Option<i64>,
-    /// The height of the image in pixels.
-    ///
-    /// Example: `1024`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub height: Option<i64>,
-}
-impl crate::files::RemoteFile for Image {
-    fn url(&self) -> &str {
-        &self.url
-    }
-    fn content_type(&self) -> Option<&str> {
-        self.content_type.as_deref()
-    }
-    fn file_size(&self) -> Option<u64> {
-        self.file_size.and_then(|n| u64::try_from(n).ok())
-    }
-}

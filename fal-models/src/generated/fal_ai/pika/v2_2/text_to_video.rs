@@ -11,10 +11,6 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/pika/v2.2/text-to-video";
 #[allow(unused_imports)]
-pub use super::super::super::super::types::Resolution;
-#[allow(unused_imports)]
-pub use super::super::super::super::types::VideoOutput as Output;
-#[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2.2/text-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22,7 +18,7 @@ pub use super::super::super::super::types::File;
 pub struct Input {
     /// Prompt
     ///
-    /// Example: `"Sunlight streams down on a woman with flowing auburn hair as she runs effortlessly along a tree-lined street, her jo...`.
+    /// Example: `"Sunlight streams down on a woman with flowing auburn hair as she runs effortlessly along a tree-lined street, her...`.
     pub prompt: String,
     /// The seed for the random number generator
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -35,11 +31,15 @@ pub struct Input {
     /// The aspect ratio of the generated video
     ///
     /// Default: `"16:9"`.
+    ///
+    /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:5"`, `"5:4"`, `"3:2"`, `"2:3"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the generated video
     ///
     /// Default: `"720p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The duration of the generated video in seconds
@@ -47,9 +47,13 @@ pub struct Input {
     /// Default: `5`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
+    /// Fields this version of the bindings does not declare, sent as top-level keys.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl Input {
-    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -58,36 +62,77 @@ impl Input {
             aspect_ratio: None,
             resolution: None,
             duration: None,
+            extra: serde_json::Map::new(),
         }
     }
-    /// Sets `seed`: The seed for the random number generator
+    /// Sets `seed`.
+    ///
+    /// The seed for the random number generator
     #[must_use]
+    #[inline]
     pub fn seed(mut self, value: i64) -> Self {
         self.seed = Some(value);
         self
     }
-    /// Sets `negative_prompt`: A negative prompt to guide the model
+    /// Sets `negative_prompt`.
+    ///
+    /// A negative prompt to guide the model
+    ///
+    /// Default: `""`.
     #[must_use]
+    #[inline]
     pub fn negative_prompt(mut self, value: impl Into<String>) -> Self {
         self.negative_prompt = Some(value.into());
         self
     }
-    /// Sets `aspect_ratio`: The aspect ratio of the generated video
+    /// Sets `aspect_ratio`.
+    ///
+    /// The aspect ratio of the generated video
+    ///
+    /// Default: `"16:9"`.
+    ///
+    /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:5"`, `"5:4"`, `"3:2"`, `"2:3"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
     }
-    /// Sets `resolution`: The resolution of the generated video
+    /// Sets `resolution`.
+    ///
+    /// The resolution of the generated video
+    ///
+    /// Default: `"720p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
     }
-    /// Sets `duration`: The duration of the generated video in seconds
+    /// Sets `duration`.
+    ///
+    /// The duration of the generated video in seconds
+    ///
+    /// Default: `5`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: i64) -> Self {
         self.duration = Some(value);
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// top-level key, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -97,9 +142,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("PikaV22TextToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -108,31 +155,57 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
         )
     }
 }
+/// The output of `fal-ai/pika/v2.2/text-to-video`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Output {
+    /// The generated video
+    ///
+    /// Example: `{"url":"https://storage.googleapis.com/falserverless/web-examples/pika/pika%202.2/text-to-video-output.mp4"}`.
+    pub video: File,
+}
+impl Output {
+    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
+    pub fn new(video: impl Into<File>) -> Self {
+        Self { video: video.into() }
+    }
+}
 /// The aspect ratio of the generated video
-///
-/// Default: `"16:9"`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AspectRatio {
     /// `"16:9"`
-    Ratio16x9,
+    Ratio16_9,
     /// `"9:16"`
-    Ratio9x16,
+    Ratio9_16,
     /// `"1:1"`
-    Ratio1x1,
+    Ratio1_1,
     /// `"4:5"`
-    Ratio4x5,
+    Ratio4_5,
     /// `"5:4"`
-    Ratio5x4,
+    Ratio5_4,
     /// `"3:2"`
-    Ratio3x2,
+    Ratio3_2,
     /// `"2:3"`
-    Ratio2x3,
+    Ratio2_3,
     /// A value this version of the bindings does not list, kept as sent.
     Unknown(String),
 }
 crate::open_enum!(
-    AspectRatio : str { Ratio16x9 => "16:9", Ratio9x16 => "9:16", Ratio1x1 => "1:1",
-    Ratio4x5 => "4:5", Ratio5x4 => "5:4", Ratio3x2 => "3:2", Ratio2x3 => "2:3" } else
+    AspectRatio : str { Ratio16_9 => "16:9", Ratio9_16 => "9:16", Ratio1_1 => "1:1",
+    Ratio4_5 => "4:5", Ratio5_4 => "5:4", Ratio3_2 => "3:2", Ratio2_3 => "2:3" } else
     Unknown
 );
+/// The resolution of the generated video
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// `"720p"`
+    P720,
+    /// `"1080p"`
+    P1080,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(Resolution : str { P720 => "720p", P1080 => "1080p" } else Unknown);

@@ -11,14 +11,6 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/sora-2/text-to-video/pro";
 #[allow(unused_imports)]
-pub use super::super::super::super::types::Resolution;
-#[allow(unused_imports)]
-pub use super::super::super::super::types::AspectRatio2 as AspectRatio;
-#[allow(unused_imports)]
-pub use super::super::super::super::types::Duration2 as Duration;
-#[allow(unused_imports)]
-pub use super::super::super::super::types::VideoVideoIdOutput as Output;
-#[allow(unused_imports)]
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/sora-2/text-to-video/pro`.
 #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -29,23 +21,32 @@ pub struct Input {
     pub api_key: Option<String>,
     /// The text prompt describing the video you want to generate
     ///
-    /// Example: `"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each othe...`.
+    /// Example: `"A dramatic Hollywood breakup scene at dusk on a quiet suburban street. A man and a woman in their 30s face each...`.
     pub prompt: String,
     /// The resolution of the generated video
     ///
     /// Default: `"1080p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio of the generated video
     ///
     /// Default: `"16:9"`.
+    ///
+    /// Allowed values: `"9:16"`, `"16:9"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Duration of the generated video in seconds
     ///
     /// Default: `4`.
+    ///
+    /// Allowed values: `4`, `8`, `12`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
+    /// Fields this version of the bindings does not declare, sent as top-level keys.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 /// Credentials are redacted.
 impl std::fmt::Debug for Input {
@@ -56,42 +57,82 @@ impl std::fmt::Debug for Input {
             .field("resolution", &self.resolution)
             .field("aspect_ratio", &self.aspect_ratio)
             .field("duration", &self.duration)
+            .field("extra", &self.extra)
             .finish()
     }
 }
 impl Input {
-    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
-            api_key: None,
             prompt: prompt.into(),
+            api_key: None,
             resolution: None,
             aspect_ratio: None,
             duration: None,
+            extra: serde_json::Map::new(),
         }
     }
-    /// Sets `api_key`: The API key to use for the OpenAI API. If provided, you will not be billed for the request.
+    /// Sets `api_key`.
+    ///
+    /// The API key to use for the OpenAI API. If provided, you will not be billed for the request.
     #[must_use]
+    #[inline]
     pub fn api_key(mut self, value: impl Into<String>) -> Self {
         self.api_key = Some(value.into());
         self
     }
-    /// Sets `resolution`: The resolution of the generated video
+    /// Sets `resolution`.
+    ///
+    /// The resolution of the generated video
+    ///
+    /// Default: `"1080p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
     }
-    /// Sets `aspect_ratio`: The aspect ratio of the generated video
+    /// Sets `aspect_ratio`.
+    ///
+    /// The aspect ratio of the generated video
+    ///
+    /// Default: `"16:9"`.
+    ///
+    /// Allowed values: `"9:16"`, `"16:9"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
     }
-    /// Sets `duration`: Duration of the generated video in seconds
+    /// Sets `duration`.
+    ///
+    /// Duration of the generated video in seconds
+    ///
+    /// Default: `4`.
+    ///
+    /// Allowed values: `4`, `8`, `12`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// top-level key, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -101,9 +142,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("Sora2TextToVideoProInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -112,3 +155,68 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
         )
     }
 }
+/// The output of `fal-ai/sora-2/text-to-video/pro`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Output {
+    /// The generated video
+    ///
+    /// Example: `{"content_type":"video/mp4","url":"https://storage.googleapis.com/falserverless/example_outputs/sora-2-pro-t2v-output...`.
+    pub video: VideoFile,
+    /// The ID of the generated video
+    ///
+    /// Example: `"video_123"`.
+    pub video_id: String,
+}
+impl Output {
+    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
+    pub fn new(video: impl Into<VideoFile>, video_id: impl Into<String>) -> Self {
+        Self {
+            video: video.into(),
+            video_id: video_id.into(),
+        }
+    }
+}
+/// The resolution of the generated video
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// `"720p"`
+    P720,
+    /// `"1080p"`
+    P1080,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(Resolution : str { P720 => "720p", P1080 => "1080p" } else Unknown);
+/// The aspect ratio of the generated video
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum AspectRatio {
+    /// `"9:16"`
+    Ratio9_16,
+    /// `"16:9"`
+    Ratio16_9,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(
+    AspectRatio : str { Ratio9_16 => "9:16", Ratio16_9 => "16:9" } else Unknown
+);
+/// Duration of the generated video in seconds
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Duration {
+    /// `4`
+    Seconds4,
+    /// `8`
+    Seconds8,
+    /// `12`
+    Seconds12,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(i64),
+}
+crate::open_enum!(
+    Duration : int { Seconds4 => 4, Seconds8 => 8, Seconds12 => 12 } else Unknown
+);

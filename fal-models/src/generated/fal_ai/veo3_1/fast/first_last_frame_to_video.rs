@@ -11,12 +11,6 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/veo3.1/fast/first-last-frame-to-video";
 #[allow(unused_imports)]
-pub use super::super::super::super::types::Duration3 as Duration;
-#[allow(unused_imports)]
-pub use super::super::super::super::types::Resolution;
-#[allow(unused_imports)]
-pub use super::super::super::super::types::VideoOutput as Output;
-#[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/veo3.1/fast/first-last-frame-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -32,21 +26,27 @@ pub struct Input {
     pub last_frame_url: String,
     /// The text prompt describing the video you want to generate
     ///
-    /// Example: `"A woman looks into the camera, breathes in, then exclaims energetically, \"have you guys checked out Veo3.1 First-La...`.
+    /// Example: `"A woman looks into the camera, breathes in, then exclaims energetically, \"have you guys checked out Veo3.1...`.
     pub prompt: String,
     /// The duration of the generated video in seconds
     ///
     /// Default: `"8s"`.
+    ///
+    /// Allowed values: `"8s"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Aspect ratio of the generated video
     ///
     /// Default: `"auto"`.
+    ///
+    /// Allowed values: `"auto"`, `"9:16"`, `"16:9"`, `"1:1"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Resolution of the generated video
     ///
     /// Default: `"720p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Whether to generate audio for the video. If false, %33 less credits will be used.
@@ -54,46 +54,90 @@ pub struct Input {
     /// Default: `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
+    /// Fields this version of the bindings does not declare, sent as top-level keys.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl Input {
-    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+    /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(
+        prompt: impl Into<String>,
         first_frame_url: impl Into<String>,
         last_frame_url: impl Into<String>,
-        prompt: impl Into<String>,
     ) -> Self {
         Self {
+            prompt: prompt.into(),
             first_frame_url: first_frame_url.into(),
             last_frame_url: last_frame_url.into(),
-            prompt: prompt.into(),
             duration: None,
             aspect_ratio: None,
             resolution: None,
             generate_audio: None,
+            extra: serde_json::Map::new(),
         }
     }
-    /// Sets `duration`: The duration of the generated video in seconds
+    /// Sets `duration`.
+    ///
+    /// The duration of the generated video in seconds
+    ///
+    /// Default: `"8s"`.
+    ///
+    /// Allowed values: `"8s"`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
     }
-    /// Sets `aspect_ratio`: Aspect ratio of the generated video
+    /// Sets `aspect_ratio`.
+    ///
+    /// Aspect ratio of the generated video
+    ///
+    /// Default: `"auto"`.
+    ///
+    /// Allowed values: `"auto"`, `"9:16"`, `"16:9"`, `"1:1"`.
     #[must_use]
+    #[inline]
     pub fn aspect_ratio(mut self, value: impl Into<AspectRatio>) -> Self {
         self.aspect_ratio = Some(value.into());
         self
     }
-    /// Sets `resolution`: Resolution of the generated video
+    /// Sets `resolution`.
+    ///
+    /// Resolution of the generated video
+    ///
+    /// Default: `"720p"`.
+    ///
+    /// Allowed values: `"720p"`, `"1080p"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
     }
-    /// Sets `generate_audio`: Whether to generate audio for the video. If false, %33 less credits will be used.
+    /// Sets `generate_audio`.
+    ///
+    /// Whether to generate audio for the video. If false, %33 less credits will be used.
+    ///
+    /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn generate_audio(mut self, value: bool) -> Self {
         self.generate_audio = Some(value);
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// top-level key, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -103,9 +147,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("Veo31FastFirstLastFrameToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -114,24 +160,60 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
         )
     }
 }
+/// The output of `fal-ai/veo3.1/fast/first-last-frame-to-video`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Output {
+    /// The generated video
+    ///
+    /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/veo31-flf2v-output.mp4"}`.
+    pub video: File,
+}
+impl Output {
+    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
+    pub fn new(video: impl Into<File>) -> Self {
+        Self { video: video.into() }
+    }
+}
+/// The duration of the generated video in seconds
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Duration {
+    /// `"8s"`
+    Seconds8,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(Duration : str { Seconds8 => "8s" } else Unknown);
 /// Aspect ratio of the generated video
-///
-/// Default: `"auto"`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AspectRatio {
     /// `"auto"`
     Auto,
     /// `"9:16"`
-    Ratio9x16,
+    Ratio9_16,
     /// `"16:9"`
-    Ratio16x9,
+    Ratio16_9,
     /// `"1:1"`
-    Ratio1x1,
+    Ratio1_1,
     /// A value this version of the bindings does not list, kept as sent.
     Unknown(String),
 }
 crate::open_enum!(
-    AspectRatio : str { Auto => "auto", Ratio9x16 => "9:16", Ratio16x9 => "16:9",
-    Ratio1x1 => "1:1" } else Unknown
+    AspectRatio : str { Auto => "auto", Ratio9_16 => "9:16", Ratio16_9 => "16:9",
+    Ratio1_1 => "1:1" } else Unknown
 );
+/// Resolution of the generated video
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Resolution {
+    /// `"720p"`
+    P720,
+    /// `"1080p"`
+    P1080,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(Resolution : str { P720 => "720p", P1080 => "1080p" } else Unknown);

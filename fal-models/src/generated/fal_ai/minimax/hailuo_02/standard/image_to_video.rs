@@ -11,10 +11,6 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/minimax/hailuo-02/standard/image-to-video";
 #[allow(unused_imports)]
-pub use super::super::super::super::super::types::Duration;
-#[allow(unused_imports)]
-pub use super::super::super::super::super::types::VideoOutput as Output;
-#[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/minimax/hailuo-02/standard/image-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31,6 +27,8 @@ pub struct Input {
     /// The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
     ///
     /// Default: `"6"`.
+    ///
+    /// Allowed values: `"6"`, `"10"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Whether to use the model's prompt optimizer
@@ -41,14 +39,20 @@ pub struct Input {
     /// The resolution of the generated video.
     ///
     /// Default: `"768P"`.
+    ///
+    /// Allowed values: `"512P"`, `"768P"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Optional URL of the image to use as the last frame of the video
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
+    /// Fields this version of the bindings does not declare, sent as top-level keys.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl Input {
-    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+    /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>, image_url: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
@@ -57,30 +61,66 @@ impl Input {
             prompt_optimizer: None,
             resolution: None,
             end_image_url: None,
+            extra: serde_json::Map::new(),
         }
     }
-    /// Sets `duration`: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
+    /// Sets `duration`.
+    ///
+    /// The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
+    ///
+    /// Default: `"6"`.
+    ///
+    /// Allowed values: `"6"`, `"10"`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
     }
-    /// Sets `prompt_optimizer`: Whether to use the model's prompt optimizer
+    /// Sets `prompt_optimizer`.
+    ///
+    /// Whether to use the model's prompt optimizer
+    ///
+    /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn prompt_optimizer(mut self, value: bool) -> Self {
         self.prompt_optimizer = Some(value);
         self
     }
-    /// Sets `resolution`: The resolution of the generated video.
+    /// Sets `resolution`.
+    ///
+    /// The resolution of the generated video.
+    ///
+    /// Default: `"768P"`.
+    ///
+    /// Allowed values: `"512P"`, `"768P"`.
     #[must_use]
+    #[inline]
     pub fn resolution(mut self, value: impl Into<Resolution>) -> Self {
         self.resolution = Some(value.into());
         self
     }
-    /// Sets `end_image_url`: Optional URL of the image to use as the last frame of the video
+    /// Sets `end_image_url`.
+    ///
+    /// Optional URL of the image to use as the last frame of the video
     #[must_use]
+    #[inline]
     pub fn end_image_url(mut self, value: impl Into<String>) -> Self {
         self.end_image_url = Some(value.into());
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// top-level key, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -90,9 +130,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("MinimaxHailuo02StandardImageToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -101,10 +143,36 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
         )
     }
 }
+/// The output of `fal-ai/minimax/hailuo-02/standard/image-to-video`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Output {
+    /// The generated video
+    ///
+    /// Example: `{"url":"https://v3.fal.media/files/monkey/xF9OsLwGjjNURyAxD8RM1_output.mp4"}`.
+    pub video: File,
+}
+impl Output {
+    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
+    pub fn new(video: impl Into<File>) -> Self {
+        Self { video: video.into() }
+    }
+}
+/// The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Duration {
+    /// `"6"`
+    Seconds6,
+    /// `"10"`
+    Seconds10,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(Duration : str { Seconds6 => "6", Seconds10 => "10" } else Unknown);
 /// The resolution of the generated video.
-///
-/// Default: `"768P"`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Resolution {
     /// `"512P"`

@@ -11,10 +11,6 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/minimax/hailuo-02/standard/text-to-video";
 #[allow(unused_imports)]
-pub use super::super::super::super::super::types::Duration;
-#[allow(unused_imports)]
-pub use super::super::super::super::super::types::VideoOutput as Output;
-#[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/minimax/hailuo-02/standard/text-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -22,11 +18,13 @@ pub use super::super::super::super::super::types::File;
 pub struct Input {
     /// Prompt
     ///
-    /// Example: `"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous escapa...`.
+    /// Example: `"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous...`.
     pub prompt: String,
     /// The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
     ///
     /// Default: `"6"`.
+    ///
+    /// Allowed values: `"6"`, `"10"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Whether to use the model's prompt optimizer
@@ -34,26 +32,56 @@ pub struct Input {
     /// Default: `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_optimizer: Option<bool>,
+    /// Fields this version of the bindings does not declare, sent as top-level keys.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl Input {
-    /// Creates a value from its required fields; optional fields stay unset (the server's defaults apply).
+    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
+    #[inline]
     pub fn new(prompt: impl Into<String>) -> Self {
         Self {
             prompt: prompt.into(),
             duration: None,
             prompt_optimizer: None,
+            extra: serde_json::Map::new(),
         }
     }
-    /// Sets `duration`: The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
+    /// Sets `duration`.
+    ///
+    /// The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
+    ///
+    /// Default: `"6"`.
+    ///
+    /// Allowed values: `"6"`, `"10"`.
     #[must_use]
+    #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
         self
     }
-    /// Sets `prompt_optimizer`: Whether to use the model's prompt optimizer
+    /// Sets `prompt_optimizer`.
+    ///
+    /// Whether to use the model's prompt optimizer
+    ///
+    /// Default: `true`.
     #[must_use]
+    #[inline]
     pub fn prompt_optimizer(mut self, value: bool) -> Self {
         self.prompt_optimizer = Some(value);
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// top-level key, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -63,9 +91,11 @@ impl crate::Endpoint for Input {
 }
 /// The input schema of the document, with references inlined: a ready tool definition.
 impl crate::codegen_support::__schemars::JsonSchema for Input {
+    #[inline]
     fn schema_name() -> std::borrow::Cow<'static, str> {
         std::borrow::Cow::Borrowed("MinimaxHailuo02StandardTextToVideoInput")
     }
+    #[inline]
     fn json_schema(
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
@@ -74,3 +104,31 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
         )
     }
 }
+/// The output of `fal-ai/minimax/hailuo-02/standard/text-to-video`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Output {
+    /// The generated video
+    ///
+    /// Example: `{"url":"https://v3.fal.media/files/kangaroo/_qEOfY3iKHsc86kqHUUh2_output.mp4"}`.
+    pub video: File,
+}
+impl Output {
+    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    #[inline]
+    pub fn new(video: impl Into<File>) -> Self {
+        Self { video: video.into() }
+    }
+}
+/// The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Duration {
+    /// `"6"`
+    Seconds6,
+    /// `"10"`
+    Seconds10,
+    /// A value this version of the bindings does not list, kept as sent.
+    Unknown(String),
+}
+crate::open_enum!(Duration : str { Seconds6 => "6", Seconds10 => "10" } else Unknown);
