@@ -15,11 +15,11 @@ use fal_models::{Client, Error};
 /// the webhook given in `FAL_WEBHOOK_URL`, if set.
 pub async fn run(client: &Client) -> Result<String, Error> {
     let input = Input::new(
+        "A ballerina dancing outside a circus tent on green grass",
         [
             "https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-1.png",
             "https://storage.googleapis.com/falserverless/example_inputs/veo31-r2v-input-2.png",
         ],
-        "A ballerina dancing outside a circus tent on green grass",
     );
     let mut subscribe = client
         .subscribe(input)

@@ -2,4 +2,6 @@
 
 //! Endpoints under `fal_ai::hunyuan_image`.
 #[cfg(feature = "hunyuan")]
+pub mod v2_1;
+#[cfg(feature = "hunyuan")]
 pub mod v3;

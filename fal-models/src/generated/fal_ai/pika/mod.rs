@@ -2,4 +2,6 @@
 
 //! Endpoints under `fal_ai::pika`.
 #[cfg(feature = "pika")]
+pub mod v2;
+#[cfg(feature = "pika")]
 pub mod v2_2;

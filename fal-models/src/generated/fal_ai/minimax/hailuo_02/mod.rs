@@ -2,4 +2,6 @@
 
 //! Endpoints under `fal_ai::minimax::hailuo_02`.
 #[cfg(feature = "minimax")]
+pub mod pro;
+#[cfg(feature = "minimax")]
 pub mod standard;

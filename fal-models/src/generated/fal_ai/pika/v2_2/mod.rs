@@ -4,4 +4,6 @@
 #[cfg(feature = "pika")]
 pub mod image_to_video;
 #[cfg(feature = "pika")]
+pub mod pikaframes;
+#[cfg(feature = "pika")]
 pub mod text_to_video;

@@ -11,9 +11,9 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/minimax/hailuo-02/standard/text-to-video";
 #[allow(unused_imports)]
-pub use super::super::super::super::super::types::Duration;
+pub use super::super::super::super::super::types::Duration13 as Duration;
 #[allow(unused_imports)]
-pub use super::super::super::super::super::types::VideoOutput as Output;
+pub use super::super::super::super::super::types::VideoOutput2 as Output;
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/minimax/hailuo-02/standard/text-to-video`.
@@ -21,6 +21,8 @@ pub use super::super::super::super::super::types::File;
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
+    ///
+    /// Constraint: 1 to 2000 characters.
     ///
     /// Example: `"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous escapa...`.
     pub prompt: String,
@@ -70,7 +72,7 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
         _: &mut crate::codegen_support::__schemars::SchemaGenerator,
     ) -> crate::codegen_support::__schemars::Schema {
         crate::codegen_support::schema_from_json(
-            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"duration\":{\"default\":\"6\",\"description\":\"The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.\",\"enum\":[\"6\",\"10\"],\"title\":\"Duration\",\"type\":\"string\"},\"prompt\":{\"examples\":[\"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous escapades across the galaxy. Their ship is filled with rare and exotic treasures from distant planets, concealed in hidden compartments, showing their expertise in illicit trade. Their belt is adorned with energy-based weapons, ready to be drawn at any moment to protect themselves or escape from tight situations. This character thrives in the shadows of space, navigating between the law and chaos with stealth and wit, always seeking the next big score while evading bounty hunters and law enforcement. The rogue's ship, rugged yet efficient, serves as both a home and a tool for their dangerous lifestyle. The treasures they collect reflect the diverse and intriguing worlds they've encountered—alien artifacts, rare minerals, and artifacts of unknown origin. Their reputation precedes them, with whispers of their dealings and the deadly encounters that often follow. A master of negotiation and deception, the Galactic Smuggler navigates the cosmos with an eye on the horizon, always one step ahead of those who pursue them.\"],\"title\":\"Prompt\",\"type\":\"string\"},\"prompt_optimizer\":{\"default\":true,\"description\":\"Whether to use the model's prompt optimizer\",\"title\":\"Prompt Optimizer\",\"type\":\"boolean\"}},\"required\":[\"prompt\"],\"title\":\"MinimaxHailuo02StandardTextToVideoInput\",\"type\":\"object\"}",
+            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"duration\":{\"default\":\"6\",\"description\":\"The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.\",\"enum\":[\"6\",\"10\"],\"title\":\"Duration\",\"type\":\"string\"},\"prompt\":{\"examples\":[\"A Galactic Smuggler is a rogue figure with a cybernetic arm and a well-worn coat that hints at many dangerous escapades across the galaxy. Their ship is filled with rare and exotic treasures from distant planets, concealed in hidden compartments, showing their expertise in illicit trade. Their belt is adorned with energy-based weapons, ready to be drawn at any moment to protect themselves or escape from tight situations. This character thrives in the shadows of space, navigating between the law and chaos with stealth and wit, always seeking the next big score while evading bounty hunters and law enforcement. The rogue's ship, rugged yet efficient, serves as both a home and a tool for their dangerous lifestyle. The treasures they collect reflect the diverse and intriguing worlds they've encountered—alien artifacts, rare minerals, and artifacts of unknown origin. Their reputation precedes them, with whispers of their dealings and the deadly encounters that often follow. A master of negotiation and deception, the Galactic Smuggler navigates the cosmos with an eye on the horizon, always one step ahead of those who pursue them.\"],\"maxLength\":2000,\"minLength\":1,\"title\":\"Prompt\",\"type\":\"string\"},\"prompt_optimizer\":{\"default\":true,\"description\":\"Whether to use the model's prompt optimizer\",\"title\":\"Prompt Optimizer\",\"type\":\"boolean\"}},\"required\":[\"prompt\"],\"title\":\"StandardTextToVideoHailuo02Input\",\"type\":\"object\"}",
         )
     }
 }
