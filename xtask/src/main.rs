@@ -3,8 +3,11 @@
 //! xtask depends on the generator only, never on `fal-models`, so `regen` works even when the
 //! checked-in generated code does not compile.
 
+mod bench_build;
 mod corpus;
 mod diff;
+#[cfg_attr(not(test), allow(dead_code))] // used by tests (the family check)
+mod families;
 mod fetch;
 mod fsutil;
 mod fuzz;
@@ -39,6 +42,8 @@ enum Command {
     Import(import::Args),
     /// Report the changes between two versions of the schemas, with their breaking level.
     Diff(diff::Args),
+    /// Time a clean build of the whole catalogue, of one family and of the runtime alone.
+    BenchBuild(bench_build::Args),
     /// Fuzz the generator with mutated documents: no panic, no hang, output that parses.
     Fuzz(fuzz::Args),
 }
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
         Command::Import(args) => import::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::BenchBuild(args) => bench_build::run(args),
     };
     match result {
         Ok(code) => code,

@@ -22,6 +22,7 @@ pub mod types;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
 pub mod alibaba;
 #[allow(
     rustdoc::bare_urls,
@@ -34,6 +35,7 @@ pub mod alibaba;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "argil")]
+#[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
 pub mod argil;
 #[allow(
     rustdoc::bare_urls,
@@ -46,6 +48,7 @@ pub mod argil;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "beatoven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
 pub mod beatoven;
 #[allow(
     rustdoc::bare_urls,
@@ -58,6 +61,7 @@ pub mod beatoven;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod bria;
 #[allow(
     rustdoc::bare_urls,
@@ -70,6 +74,7 @@ pub mod bria;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod bytedance;
 #[allow(
     rustdoc::bare_urls,
@@ -82,6 +87,7 @@ pub mod bytedance;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "cassetteai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
 pub mod cassetteai;
 #[allow(
     rustdoc::bare_urls,
@@ -94,6 +100,7 @@ pub mod cassetteai;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "clarityai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
 pub mod clarityai;
 #[allow(
     rustdoc::bare_urls,
@@ -106,6 +113,7 @@ pub mod clarityai;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod decart;
 #[allow(
     rustdoc::bare_urls,
@@ -129,6 +137,7 @@ pub mod fal_ai;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
 pub mod half_moon_ai;
 #[allow(
     rustdoc::bare_urls,
@@ -141,6 +150,7 @@ pub mod half_moon_ai;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod ideogram;
 #[allow(
     rustdoc::bare_urls,
@@ -153,6 +163,7 @@ pub mod ideogram;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
 pub mod imagineart;
 #[allow(
     rustdoc::bare_urls,
@@ -165,6 +176,7 @@ pub mod imagineart;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "krea")]
+#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
 pub mod krea;
 #[allow(
     rustdoc::bare_urls,
@@ -177,6 +189,7 @@ pub mod krea;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod luma;
 #[allow(
     rustdoc::bare_urls,
@@ -189,6 +202,7 @@ pub mod luma;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "microsoft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "microsoft")))]
 pub mod microsoft;
 #[allow(
     rustdoc::bare_urls,
@@ -201,6 +215,7 @@ pub mod microsoft;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod mirelo_ai;
 #[allow(
     rustdoc::bare_urls,
@@ -213,6 +228,7 @@ pub mod mirelo_ai;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "moonvalley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
 pub mod moonvalley;
 #[allow(
     rustdoc::bare_urls,
@@ -225,6 +241,7 @@ pub mod moonvalley;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod nvidia;
 #[allow(
     rustdoc::bare_urls,
@@ -237,6 +254,7 @@ pub mod nvidia;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub mod openai;
 #[allow(
     rustdoc::bare_urls,
@@ -249,6 +267,7 @@ pub mod openai;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
 pub mod openrouter;
 #[allow(
     rustdoc::bare_urls,
@@ -261,6 +280,7 @@ pub mod openrouter;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "perceptron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
 pub mod perceptron;
 #[allow(
     rustdoc::bare_urls,
@@ -273,6 +293,7 @@ pub mod perceptron;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "resemble-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
 pub mod resemble_ai;
 #[allow(
     rustdoc::bare_urls,
@@ -285,6 +306,7 @@ pub mod resemble_ai;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
 pub mod rundiffusion_fal;
 #[allow(
     rustdoc::bare_urls,
@@ -297,6 +319,7 @@ pub mod rundiffusion_fal;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "sonauto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
 pub mod sonauto;
 #[allow(
     rustdoc::bare_urls,
@@ -309,6 +332,7 @@ pub mod sonauto;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "sonilo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
 pub mod sonilo;
 #[allow(
     rustdoc::bare_urls,
@@ -321,6 +345,7 @@ pub mod sonilo;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod tripo3d;
 #[allow(
     rustdoc::bare_urls,
@@ -333,6 +358,7 @@ pub mod tripo3d;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod veed;
 #[allow(
     rustdoc::bare_urls,
@@ -345,6 +371,7 @@ pub mod veed;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan;
 #[allow(
     rustdoc::bare_urls,
@@ -357,4 +384,16 @@ pub mod wan;
     clippy::large_enum_variant
 )]
 #[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod xai;
+#[allow(
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    rustdoc::invalid_html_tags,
+    rustdoc::invalid_rust_codeblocks,
+    clippy::doc_lazy_continuation,
+    clippy::doc_overindented_list_items,
+    clippy::too_long_first_doc_paragraph,
+    clippy::large_enum_variant
+)]
+pub mod catalogue;

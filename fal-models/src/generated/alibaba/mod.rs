@@ -2,4 +2,5 @@
 
 //! Endpoints under `alibaba`.
 #[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
 pub mod happy_horse;

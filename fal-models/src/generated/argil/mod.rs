@@ -2,4 +2,5 @@
 
 //! Endpoints under `argil`.
 #[cfg(feature = "argil")]
+#[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
 pub mod avatars;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `beatoven`.
 #[cfg(feature = "beatoven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
 pub mod music_generation;
 #[cfg(feature = "beatoven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
 pub mod sound_effect_generation;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `bytedance`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod seedance_2_0;

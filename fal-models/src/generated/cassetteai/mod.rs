@@ -2,8 +2,11 @@
 
 //! Endpoints under `cassetteai`.
 #[cfg(feature = "cassetteai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
 pub mod music_generator;
 #[cfg(feature = "cassetteai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
 pub mod sound_effects_generator;
 #[cfg(feature = "cassetteai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
 pub mod video_sound_effects_generator;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `clarityai`.
 #[cfg(feature = "clarityai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
 pub mod crystal_video_upscaler;

@@ -2,10 +2,14 @@
 
 //! Endpoints under `decart`.
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod lucy2_vton;
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod lucy_14b;
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod lucy_edit;
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod lucy_restyle;

@@ -2,552 +2,827 @@
 
 //! Endpoints under `fal_ai`.
 #[cfg(feature = "ace")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ace")))]
 pub mod ace_step;
 #[cfg(feature = "ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ai")))]
 pub mod ai_avatar;
 #[cfg(feature = "amt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amt")))]
 pub mod amt_interpolation;
 #[cfg(feature = "animatediff")]
+#[cfg_attr(docsrs, doc(cfg(feature = "animatediff")))]
 pub mod animatediff_sparsectrl_lcm;
 #[cfg(feature = "arbiter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbiter")))]
 pub mod arbiter;
 #[cfg(feature = "audio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "audio")))]
 pub mod audio_understanding;
 #[cfg(feature = "aura")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aura")))]
 pub mod aura_flow;
 #[cfg(feature = "auto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "auto")))]
 pub mod auto_caption;
 #[cfg(feature = "bagel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bagel")))]
 pub mod bagel;
 #[cfg(feature = "ben")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ben")))]
 pub mod ben;
 #[cfg(feature = "bernini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
 pub mod bernini_r;
 #[cfg(feature = "birefnet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "birefnet")))]
 pub mod birefnet;
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod bria;
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod bytedance;
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod bytedance_upscaler;
 #[cfg(feature = "chatterbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chatterbox")))]
 pub mod chatterbox;
 #[cfg(feature = "cogvideox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cogvideox")))]
 pub mod cogvideox_5b;
 #[cfg(feature = "cohere")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cohere")))]
 pub mod cohere_transcribe;
 #[cfg(feature = "controlfoley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "controlfoley")))]
 pub mod controlfoley;
 #[cfg(feature = "controlnext")]
+#[cfg_attr(docsrs, doc(cfg(feature = "controlnext")))]
 pub mod controlnext;
 #[cfg(feature = "cosmos")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
 pub mod cosmos_predict_2_5;
 #[cfg(feature = "creatify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "creatify")))]
 pub mod creatify;
 #[cfg(feature = "csm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "csm")))]
 pub mod csm_1b;
 #[cfg(feature = "davinci")]
+#[cfg_attr(docsrs, doc(cfg(feature = "davinci")))]
 pub mod davinci_magihuman;
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod decart;
 #[cfg(feature = "deepfilternet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "deepfilternet")))]
 pub mod deepfilternet3;
 #[cfg(feature = "demucs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "demucs")))]
 pub mod demucs;
 #[cfg(feature = "depth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "depth")))]
 pub mod depth_anything_video;
 #[cfg(feature = "dia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dia")))]
 pub mod dia_tts;
 #[cfg(feature = "diffrhythm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diffrhythm")))]
 pub mod diffrhythm;
 #[cfg(feature = "diffusion")]
+#[cfg_attr(docsrs, doc(cfg(feature = "diffusion")))]
 pub mod diffusion_edge;
 #[cfg(feature = "dreamo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dreamo")))]
 pub mod dreamo;
 #[cfg(feature = "dreamshaper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dreamshaper")))]
 pub mod dreamshaper;
 #[cfg(feature = "dubbing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dubbing")))]
 pub mod dubbing;
 #[cfg(feature = "echomimic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "echomimic")))]
 pub mod echomimic_v3;
 #[cfg(feature = "editto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "editto")))]
 pub mod editto;
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod elevenlabs;
 #[cfg(feature = "emu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emu")))]
 pub mod emu_3_5_image;
 #[cfg(feature = "ernie")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ernie")))]
 pub mod ernie_image;
 #[cfg(feature = "ernie")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ernie")))]
 pub mod ernie_image_trainer;
 #[cfg(feature = "f")]
+#[cfg_attr(docsrs, doc(cfg(feature = "f")))]
 pub mod f5_tts;
 #[cfg(feature = "f")]
+#[cfg_attr(docsrs, doc(cfg(feature = "f")))]
 pub mod f_lite;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_animatediff;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_fooocus_sdxl;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_lcm_diffusion;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_lightning_sdxl;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_sdxl;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_sdxl_controlnet_canny;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_svd_lcm;
 #[cfg(feature = "ffmpeg")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
 pub mod ffmpeg_api;
 #[cfg(feature = "film")]
+#[cfg_attr(docsrs, doc(cfg(feature = "film")))]
 pub mod film;
 #[cfg(feature = "flashtalk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flashtalk")))]
 pub mod flashtalk;
 #[cfg(feature = "flashvsr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flashvsr")))]
 pub mod flashvsr;
 #[cfg(feature = "florence")]
+#[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
 pub mod florence_2_large;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_1;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_2;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_2_klein_4b_base_trainer;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_2_klein_9b_base_trainer;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_2_lora_gallery;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_2_max;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_2_trainer;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_2_trainer_v2;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_control_lora_canny;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_control_lora_depth;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_general;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_kontext_lora;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_kontext_trainer;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_krea_lora;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_krea_trainer;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_lora;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_lora_fast_training;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_lora_portrait_trainer;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_pro;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod flux_subject;
 #[cfg(feature = "fooocus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fooocus")))]
 pub mod fooocus;
 #[cfg(feature = "framepack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "framepack")))]
 pub mod framepack;
 #[cfg(feature = "gemini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
 pub mod gemini_25_flash_image;
 #[cfg(feature = "gemini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
 pub mod gemini_3_1_flash_image_preview;
 #[cfg(feature = "gemini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
 pub mod gemini_3_1_flash_tts;
 #[cfg(feature = "gemini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
 pub mod gemini_3_pro_image_preview;
 #[cfg(feature = "gemini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
 pub mod gemini_tts;
 #[cfg(feature = "glm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "glm")))]
 pub mod glm_image;
 #[cfg(feature = "got")]
+#[cfg_attr(docsrs, doc(cfg(feature = "got")))]
 pub mod got_ocr;
 #[cfg(feature = "gpt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gpt")))]
 pub mod gpt_image_1_mini;
 #[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
 pub mod heygen;
 #[cfg(feature = "hidream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
 pub mod hidream_i1_dev;
 #[cfg(feature = "hidream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
 pub mod hidream_i1_fast;
 #[cfg(feature = "hidream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
 pub mod hidream_i1_full;
 #[cfg(feature = "hidream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
 pub mod hidream_o1_image;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan3d;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan3d_v21;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan3d_v3;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_3d;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_avatar;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_custom;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_image;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_part;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_portrait;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_video;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_video_foley;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_video_image_to_video;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_video_img2vid_lora;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_video_lora;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_video_lora_training;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_video_v1_5;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod hunyuan_world;
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod hyper3d;
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod ideogram;
 #[cfg(feature = "illusion")]
+#[cfg_attr(docsrs, doc(cfg(feature = "illusion")))]
 pub mod illusion_diffusion;
 #[cfg(feature = "imagen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagen")))]
 pub mod imagen3;
 #[cfg(feature = "imagen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagen")))]
 pub mod imagen4;
 #[cfg(feature = "imageutils")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
 pub mod imageutils;
 #[cfg(feature = "infinitalk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "infinitalk")))]
 pub mod infinitalk;
 #[cfg(feature = "infinity")]
+#[cfg_attr(docsrs, doc(cfg(feature = "infinity")))]
 pub mod infinity_star;
 #[cfg(feature = "inworld")]
+#[cfg_attr(docsrs, doc(cfg(feature = "inworld")))]
 pub mod inworld_tts;
 #[cfg(feature = "janus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "janus")))]
 pub mod janus;
 #[cfg(feature = "kandinsky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
 pub mod kandinsky5;
 #[cfg(feature = "kandinsky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
 pub mod kandinsky5_pro;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod kling_image;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod kling_video;
 #[cfg(feature = "kokoro")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
 pub mod kokoro;
 #[cfg(feature = "kolors")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kolors")))]
 pub mod kolors;
 #[cfg(feature = "krea")]
+#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
 pub mod krea_wan_14b;
 #[cfg(feature = "latentsync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "latentsync")))]
 pub mod latentsync;
 #[cfg(feature = "layer")]
+#[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
 pub mod layer_diffusion;
 #[cfg(feature = "lcm")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lcm")))]
 pub mod lcm;
 #[cfg(feature = "lightning")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lightning")))]
 pub mod lightning_models;
 #[cfg(feature = "lightx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
 pub mod lightx;
 #[cfg(feature = "live")]
+#[cfg_attr(docsrs, doc(cfg(feature = "live")))]
 pub mod live_avatar;
 #[cfg(feature = "live")]
+#[cfg_attr(docsrs, doc(cfg(feature = "live")))]
 pub mod live_portrait;
 #[cfg(feature = "llava")]
+#[cfg_attr(docsrs, doc(cfg(feature = "llava")))]
 pub mod llava_next;
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod longcat_image;
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod longcat_multi_avatar;
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod longcat_single_avatar;
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod longcat_video;
 #[cfg(feature = "lora")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lora")))]
 pub mod lora;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx23_v2v_trainer;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx23_video_trainer;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx2_v2v_trainer;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_2;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_2_19b;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_2_3;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_2_3_22b;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_2_3_quality;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_video;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_video_13b_dev;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_video_13b_distilled;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_video_lora;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_video_v095;
 #[cfg(feature = "ltxv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltxv")))]
 pub mod ltxv_13b_098_distilled;
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod luma_dream_machine;
 #[cfg(feature = "lumina")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lumina")))]
 pub mod lumina_image;
 #[cfg(feature = "lyria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lyria")))]
 pub mod lyria3;
 #[cfg(feature = "magi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
 pub mod magi;
 #[cfg(feature = "magi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
 pub mod magi_distilled;
 #[cfg(feature = "marlin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "marlin")))]
 pub mod marlin;
 #[cfg(feature = "maya")]
+#[cfg_attr(docsrs, doc(cfg(feature = "maya")))]
 pub mod maya;
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod meshy;
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod minimax;
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod minimax_music;
 #[cfg(feature = "mmaudio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mmaudio")))]
 pub mod mmaudio_v2;
 #[cfg(feature = "mochi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mochi")))]
 pub mod mochi_v1;
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod moondream;
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod moondream2;
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod moondream3_preview;
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod moondream_next;
 #[cfg(feature = "musetalk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "musetalk")))]
 pub mod musetalk;
 #[cfg(feature = "nano")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nano")))]
 pub mod nano_banana;
 #[cfg(feature = "nano")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nano")))]
 pub mod nano_banana_pro;
 #[cfg(feature = "nemotron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
 pub mod nemotron;
 #[cfg(feature = "nemotron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
 pub mod nemotron_diffusion_vlm;
 #[cfg(feature = "nova")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nova")))]
 pub mod nova_sr;
 #[cfg(feature = "nucleus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nucleus")))]
 pub mod nucleus_image;
 #[cfg(feature = "omnigen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "omnigen")))]
 pub mod omnigen_v1;
 #[cfg(feature = "omnigen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "omnigen")))]
 pub mod omnigen_v2;
 #[cfg(feature = "omnilottie")]
+#[cfg_attr(docsrs, doc(cfg(feature = "omnilottie")))]
 pub mod omnilottie;
 #[cfg(feature = "one")]
+#[cfg_attr(docsrs, doc(cfg(feature = "one")))]
 pub mod one_to_all_animation;
 #[cfg(feature = "orpheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "orpheus")))]
 pub mod orpheus_tts;
 #[cfg(feature = "ovi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ovi")))]
 pub mod ovi;
 #[cfg(feature = "ovis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ovis")))]
 pub mod ovis_image;
 #[cfg(feature = "patina")]
+#[cfg_attr(docsrs, doc(cfg(feature = "patina")))]
 pub mod patina;
 #[cfg(feature = "phota")]
+#[cfg_attr(docsrs, doc(cfg(feature = "phota")))]
 pub mod phota;
 #[cfg(feature = "piflow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "piflow")))]
 pub mod piflow;
 #[cfg(feature = "pika")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
 pub mod pika;
 #[cfg(feature = "pixal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixal")))]
 pub mod pixal3d;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod pixverse;
 #[cfg(feature = "playground")]
+#[cfg_attr(docsrs, doc(cfg(feature = "playground")))]
 pub mod playground_v25;
 #[cfg(feature = "pony")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pony")))]
 pub mod pony_v7;
 #[cfg(feature = "pshuman")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pshuman")))]
 pub mod pshuman;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_3_guard;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_3_tts;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image_2;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image_2512_trainer;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image_edit_2509_trainer;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image_edit_plus_trainer;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image_edit_trainer;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image_layered_trainer;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod qwen_image_trainer;
 #[cfg(feature = "reconviagen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reconviagen")))]
 pub mod reconviagen_0_5;
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod recraft;
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod recraft_20b;
 #[cfg(feature = "reve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reve")))]
 pub mod reve;
 #[cfg(feature = "sa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
 pub mod sa2va;
 #[cfg(feature = "sadtalker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sadtalker")))]
 pub mod sadtalker;
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod sam_3;
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod sam_3_1;
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod sam_audio;
 #[cfg(feature = "sana")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sana")))]
 pub mod sana;
 #[cfg(feature = "scail")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scail")))]
 pub mod scail;
 #[cfg(feature = "scene")]
+#[cfg_attr(docsrs, doc(cfg(feature = "scene")))]
 pub mod scene_finder;
 #[cfg(feature = "sdxl")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sdxl")))]
 pub mod sdxl_controlnet_union;
 #[cfg(feature = "silero")]
+#[cfg_attr(docsrs, doc(cfg(feature = "silero")))]
 pub mod silero_vad;
 #[cfg(feature = "sky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sky")))]
 pub mod sky_raccoon;
 #[cfg(feature = "smart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smart")))]
 pub mod smart_turn;
 #[cfg(feature = "sora")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
 pub mod sora_2;
 #[cfg(feature = "speech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "speech")))]
 pub mod speech_to_text;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_audio;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_audio_25;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_audio_3;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_cascade;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_diffusion_v15;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_diffusion_v35_medium;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_diffusion_v3_medium;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod stable_video;
 #[cfg(feature = "switti")]
+#[cfg_attr(docsrs, doc(cfg(feature = "switti")))]
 pub mod switti;
 #[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub mod sync_lipsync;
 #[cfg(feature = "t")]
+#[cfg_attr(docsrs, doc(cfg(feature = "t")))]
 pub mod t2v_turbo;
 #[cfg(feature = "tada")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tada")))]
 pub mod tada;
 #[cfg(feature = "thinksound")]
+#[cfg_attr(docsrs, doc(cfg(feature = "thinksound")))]
 pub mod thinksound;
 #[cfg(feature = "topaz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "topaz")))]
 pub mod topaz;
 #[cfg(feature = "trellis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "trellis")))]
 pub mod trellis;
 #[cfg(feature = "trellis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "trellis")))]
 pub mod trellis_2;
 #[cfg(feature = "turbo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "turbo")))]
 pub mod turbo_flux_trainer;
 #[cfg(feature = "ultrashape")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ultrashape")))]
 pub mod ultrashape;
 #[cfg(feature = "vecglypher")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vecglypher")))]
 pub mod vecglypher;
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod veo2;
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod veo3;
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod veo3_1;
 #[cfg(feature = "vibevoice")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vibevoice")))]
 pub mod vibevoice;
 #[cfg(feature = "video")]
+#[cfg_attr(docsrs, doc(cfg(feature = "video")))]
 pub mod video_as_prompt;
 #[cfg(feature = "video")]
+#[cfg_attr(docsrs, doc(cfg(feature = "video")))]
 pub mod video_understanding;
 #[cfg(feature = "video")]
+#[cfg_attr(docsrs, doc(cfg(feature = "video")))]
 pub mod video_upscaler;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod vidu;
 #[cfg(feature = "void")]
+#[cfg_attr(docsrs, doc(cfg(feature = "void")))]
 pub mod void_video_inpainting;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_22_trainer;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_22_vace_fun_a14b;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_25_preview;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_alpha;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_ati;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_effects;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_fun_control;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_i2v;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_i2v_lora;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_motion;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_move;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_pro;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_t2v;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_t2v_lora;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_trainer;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_vace;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_vace_14b;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_vace_1_3b;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_vace_apps;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan_vision_enhancer;
 #[cfg(feature = "whisper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "whisper")))]
 pub mod whisper;
 #[cfg(feature = "wizper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wizper")))]
 pub mod wizper;
 #[cfg(feature = "workflow")]
+#[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
 pub mod workflow_utilities;
 #[cfg(feature = "x")]
+#[cfg_attr(docsrs, doc(cfg(feature = "x")))]
 pub mod x_ailab;
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod z_image;
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod z_image_trainer;
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod z_image_turbo_trainer_v2;
 #[cfg(feature = "zonos")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zonos")))]
 pub mod zonos;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `half_moon_ai`.
 #[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
 pub mod ai_detector;
 #[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
 pub mod ai_face_swap;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `ideogram`.
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod v4;

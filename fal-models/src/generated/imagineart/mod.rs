@@ -2,8 +2,11 @@
 
 //! Endpoints under `imagineart`.
 #[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
 pub mod imagineart_1_5_preview;
 #[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
 pub mod imagineart_1_5_pro_preview;
 #[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
 pub mod imagineart_2_0_preview;

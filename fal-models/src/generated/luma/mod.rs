@@ -2,4 +2,5 @@
 
 //! Endpoints under `luma`.
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod agent;

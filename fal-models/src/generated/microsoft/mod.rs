@@ -2,4 +2,5 @@
 
 //! Endpoints under `microsoft`.
 #[cfg(feature = "microsoft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "microsoft")))]
 pub mod mai_image_2_5;

@@ -2,8 +2,11 @@
 
 //! Endpoints under `mirelo_ai`.
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod sfx1_6;
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod sfx_v1;
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod sfx_v1_5;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `moonvalley`.
 #[cfg(feature = "moonvalley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
 pub mod marey;

@@ -2,8 +2,11 @@
 
 //! Endpoints under `nvidia`.
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod cosmos_3_super;
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod nemotron_3_nano_omni;
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod nemotron_asr_multilingual;

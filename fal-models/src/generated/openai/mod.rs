@@ -2,4 +2,5 @@
 
 //! Endpoints under `openai`.
 #[cfg(feature = "openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub mod gpt_image_2;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `openrouter`.
 #[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
 pub mod router;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `perceptron`.
 #[cfg(feature = "perceptron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
 pub mod isaac_01;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `resemble_ai`.
 #[cfg(feature = "resemble-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
 pub mod chatterboxhd;

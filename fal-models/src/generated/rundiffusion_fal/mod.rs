@@ -2,6 +2,8 @@
 
 //! Endpoints under `rundiffusion_fal`.
 #[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
 pub mod juggernaut_flux;
 #[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
 pub mod rundiffusion_photo_flux;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `sonauto`.
 #[cfg(feature = "sonauto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
 pub mod v2;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `sonilo`.
 #[cfg(feature = "sonilo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
 pub mod v1_1;

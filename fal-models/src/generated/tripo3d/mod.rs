@@ -2,8 +2,11 @@
 
 //! Endpoints under `tripo3d`.
 #[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod h3_1;
 #[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod p1;
 #[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod tripo;

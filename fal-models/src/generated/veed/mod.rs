@@ -2,10 +2,14 @@
 
 //! Endpoints under `veed`.
 #[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod fabric_1_0;
 #[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod lipsync;
 #[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod subtitles;
 #[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod video_background_removal;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `wan`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod v2_6;

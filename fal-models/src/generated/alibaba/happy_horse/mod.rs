@@ -2,10 +2,14 @@
 
 //! Endpoints under `alibaba::happy_horse`.
 #[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
 pub mod image_to_video;
 #[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
 pub mod reference_to_video;
 #[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
 pub mod text_to_video;
 #[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
 pub mod video_edit;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `argil::avatars`.
 #[cfg(feature = "argil")]
+#[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
 pub mod audio_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `bria::bria_video_eraser`.
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod erase;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `bria::fibo_bbq_preview`.
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod generate;

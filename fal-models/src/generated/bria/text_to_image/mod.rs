@@ -2,4 +2,5 @@
 
 //! Endpoints under `bria::text_to_image`.
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod _3_2;

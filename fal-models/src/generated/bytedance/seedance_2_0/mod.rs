@@ -2,6 +2,8 @@
 
 //! Endpoints under `bytedance::seedance_2_0`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod fast;
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod reference_to_video;

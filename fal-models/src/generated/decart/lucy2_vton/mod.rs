@@ -2,4 +2,5 @@
 
 //! Endpoints under `decart::lucy2_vton`.
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod realtime;

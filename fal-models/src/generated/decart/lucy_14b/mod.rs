@@ -2,4 +2,5 @@
 
 //! Endpoints under `decart::lucy_14b`.
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod image_to_video;

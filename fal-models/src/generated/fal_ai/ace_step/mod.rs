@@ -245,8 +245,11 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "ace")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ace")))]
 pub mod audio_outpaint;
 #[cfg(feature = "ace")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ace")))]
 pub mod audio_to_audio;
 #[cfg(feature = "ace")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ace")))]
 pub mod prompt_to_audio;

@@ -73,4 +73,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "amt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amt")))]
 pub mod frame_interpolation;

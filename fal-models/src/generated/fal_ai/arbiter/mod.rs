@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::arbiter`.
 #[cfg(feature = "arbiter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbiter")))]
 pub mod image;

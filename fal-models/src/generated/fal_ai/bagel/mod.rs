@@ -83,4 +83,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "bagel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bagel")))]
 pub mod understand;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::ben`.
 #[cfg(feature = "ben")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ben")))]
 pub mod v2;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::bernini_r`.
 #[cfg(feature = "bernini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
 pub mod edit_video;
 #[cfg(feature = "bernini")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
 pub mod reference_edit_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::birefnet`.
 #[cfg(feature = "birefnet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "birefnet")))]
 pub mod v2;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::bria`.
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod text_to_image;

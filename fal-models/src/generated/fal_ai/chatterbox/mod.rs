@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::chatterbox`.
 #[cfg(feature = "chatterbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chatterbox")))]
 pub mod text_to_speech;

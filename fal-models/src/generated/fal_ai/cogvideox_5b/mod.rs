@@ -161,6 +161,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "cogvideox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cogvideox")))]
 pub mod image_to_video;
 #[cfg(feature = "cogvideox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cogvideox")))]
 pub mod video_to_video;

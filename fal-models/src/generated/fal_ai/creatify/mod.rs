@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::creatify`.
 #[cfg(feature = "creatify")]
+#[cfg_attr(docsrs, doc(cfg(feature = "creatify")))]
 pub mod aurora;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::decart`.
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod lucy_5b;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::dia_tts`.
 #[cfg(feature = "dia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dia")))]
 pub mod voice_clone;

@@ -2,14 +2,20 @@
 
 //! Endpoints under `fal_ai::elevenlabs`.
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod dubbing;
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod music;
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod sound_effects;
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod speech_to_text;
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod text_to_dialogue;
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod tts;

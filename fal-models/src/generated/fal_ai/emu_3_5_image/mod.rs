@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::emu_3_5_image`.
 #[cfg(feature = "emu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emu")))]
 pub mod text_to_image;

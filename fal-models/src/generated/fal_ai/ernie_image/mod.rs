@@ -197,6 +197,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "ernie")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ernie")))]
 pub mod lora;
 #[cfg(feature = "ernie")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ernie")))]
 pub mod turbo;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::f_lite`.
 #[cfg(feature = "f")]
+#[cfg_attr(docsrs, doc(cfg(feature = "f")))]
 pub mod texture;

@@ -232,4 +232,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod image_to_image;

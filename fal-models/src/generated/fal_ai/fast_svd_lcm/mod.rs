@@ -122,4 +122,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod text_to_video;

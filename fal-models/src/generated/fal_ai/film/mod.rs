@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::film`.
 #[cfg(feature = "film")]
+#[cfg_attr(docsrs, doc(cfg(feature = "film")))]
 pub mod video;

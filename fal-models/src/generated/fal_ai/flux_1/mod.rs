@@ -2,10 +2,14 @@
 
 //! Endpoints under `fal_ai::flux_1`.
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod dev;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod krea;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod schnell;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod srpo;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::flux_2_klein_9b_base_trainer`.
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod edit;

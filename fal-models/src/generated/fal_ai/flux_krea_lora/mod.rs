@@ -188,4 +188,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod stream;

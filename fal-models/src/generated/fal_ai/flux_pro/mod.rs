@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::flux_pro`.
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod kontext;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod v1_1_ultra;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod v1_1_ultra_finetuned;

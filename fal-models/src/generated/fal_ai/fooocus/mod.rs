@@ -365,8 +365,11 @@ crate::open_enum!(
     "CPDS", FaceSwap => "FaceSwap" } else Unknown
 );
 #[cfg(feature = "fooocus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fooocus")))]
 pub mod image_prompt;
 #[cfg(feature = "fooocus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fooocus")))]
 pub mod inpaint;
 #[cfg(feature = "fooocus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fooocus")))]
 pub mod upscale_or_vary;

@@ -162,6 +162,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "framepack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "framepack")))]
 pub mod f1;
 #[cfg(feature = "framepack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "framepack")))]
 pub mod flf2v;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::got_ocr`.
 #[cfg(feature = "got")]
+#[cfg_attr(docsrs, doc(cfg(feature = "got")))]
 pub mod v2;

@@ -188,4 +188,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "hidream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
 pub mod dev;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::hunyuan3d`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod v2;

@@ -142,4 +142,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod video_to_video;

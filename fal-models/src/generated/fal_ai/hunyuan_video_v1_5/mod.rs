@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::hunyuan_video_v1_5`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod image_to_video;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod text_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::hunyuan_world`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod image_to_world;

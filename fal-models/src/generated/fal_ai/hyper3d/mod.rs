@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::hyper3d`.
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod rodin;

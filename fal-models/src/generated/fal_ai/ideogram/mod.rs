@@ -2,10 +2,14 @@
 
 //! Endpoints under `fal_ai::ideogram`.
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod custom_models;
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod v2;
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod v2a;
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod v3;

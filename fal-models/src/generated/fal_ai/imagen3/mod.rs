@@ -99,4 +99,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "imagen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagen")))]
 pub mod fast;

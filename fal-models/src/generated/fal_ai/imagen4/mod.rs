@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::imagen4`.
 #[cfg(feature = "imagen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagen")))]
 pub mod preview;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::imageutils`.
 #[cfg(feature = "imageutils")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
 pub mod nsfw;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::infinity_star`.
 #[cfg(feature = "infinity")]
+#[cfg_attr(docsrs, doc(cfg(feature = "infinity")))]
 pub mod text_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::kandinsky5`.
 #[cfg(feature = "kandinsky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
 pub mod text_to_video;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kandinsky5_pro`.
 #[cfg(feature = "kandinsky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
 pub mod image_to_video;
 #[cfg(feature = "kandinsky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
 pub mod text_to_video;

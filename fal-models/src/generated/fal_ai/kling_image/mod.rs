@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::kling_image`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod o3;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::lightx`.
 #[cfg(feature = "lightx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
 pub mod recamera;
 #[cfg(feature = "lightx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
 pub mod relight;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::longcat_multi_avatar`.
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod image_audio_to_video;

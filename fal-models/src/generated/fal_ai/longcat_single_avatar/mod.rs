@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::longcat_single_avatar`.
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod audio_to_video;
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod image_audio_to_video;

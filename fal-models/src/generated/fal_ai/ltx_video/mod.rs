@@ -119,4 +119,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod image_to_video;

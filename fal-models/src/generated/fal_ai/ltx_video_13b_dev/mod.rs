@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::ltx_video_13b_dev`.
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod extend;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod multiconditioning;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::ltx_video_lora`.
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod image_to_video;
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod multiconditioning;

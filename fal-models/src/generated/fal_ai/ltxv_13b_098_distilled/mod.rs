@@ -289,6 +289,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "ltxv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltxv")))]
 pub mod image_to_video;
 #[cfg(feature = "ltxv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltxv")))]
 pub mod multiconditioning;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::luma_dream_machine`.
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod ray_2;
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod ray_2_flash;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::lumina_image`.
 #[cfg(feature = "lumina")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lumina")))]
 pub mod v2;

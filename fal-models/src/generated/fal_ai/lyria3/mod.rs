@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::lyria3`.
 #[cfg(feature = "lyria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lyria")))]
 pub mod pro;

@@ -129,4 +129,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "magi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
 pub mod image_to_video;

@@ -129,6 +129,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "magi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
 pub mod extend_video;
 #[cfg(feature = "magi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
 pub mod image_to_video;

@@ -121,4 +121,5 @@ pub struct Output {
     pub text: String,
 }
 #[cfg(feature = "marlin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "marlin")))]
 pub mod find;

@@ -167,6 +167,8 @@ pub struct Output {
     pub rtf: f64,
 }
 #[cfg(feature = "maya")]
+#[cfg_attr(docsrs, doc(cfg(feature = "maya")))]
 pub mod batch;
 #[cfg(feature = "maya")]
+#[cfg_attr(docsrs, doc(cfg(feature = "maya")))]
 pub mod stream;

@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::meshy`.
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod rigging;
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod v5;
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod v6;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::mmaudio_v2`.
 #[cfg(feature = "mmaudio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mmaudio")))]
 pub mod text_to_audio;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::moondream`.
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod batched;

@@ -47,6 +47,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod object_detection;
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod point_object_detection;

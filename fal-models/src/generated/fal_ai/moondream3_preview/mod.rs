@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::moondream3_preview`.
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod caption;
 #[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
 pub mod detect;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::nemotron`.
 #[cfg(feature = "nemotron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
 pub mod asr;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::omnilottie`.
 #[cfg(feature = "omnilottie")]
+#[cfg_attr(docsrs, doc(cfg(feature = "omnilottie")))]
 pub mod image_to_lottie;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::one_to_all_animation`.
 #[cfg(feature = "one")]
+#[cfg_attr(docsrs, doc(cfg(feature = "one")))]
 pub mod _14b;
 #[cfg(feature = "one")]
+#[cfg_attr(docsrs, doc(cfg(feature = "one")))]
 pub mod _1_3b;

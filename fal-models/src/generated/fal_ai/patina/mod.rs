@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::patina`.
 #[cfg(feature = "patina")]
+#[cfg_attr(docsrs, doc(cfg(feature = "patina")))]
 pub mod material;

@@ -152,4 +152,5 @@ crate::open_enum!(
     => "4:3", Ratio3x4 => "3:4", Ratio9x16 => "9:16" } else Unknown
 );
 #[cfg(feature = "phota")]
+#[cfg_attr(docsrs, doc(cfg(feature = "phota")))]
 pub mod create_profile;

@@ -2,24 +2,35 @@
 
 //! Endpoints under `fal_ai::pixverse`.
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod c1;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod extend;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod lipsync;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod sound_effects;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod v3_5;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod v4;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod v4_5;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod v5;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod v5_5;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod v5_6;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod v6;

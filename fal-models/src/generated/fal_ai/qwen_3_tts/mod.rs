@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::qwen_3_tts`.
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod clone_voice;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod text_to_speech;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod voice_design;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::qwen_image_2`.
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod pro;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod text_to_image;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::reve`.
 #[cfg(feature = "reve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reve")))]
 pub mod text_to_image;

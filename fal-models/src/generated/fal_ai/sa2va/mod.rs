@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::sa2va`.
 #[cfg(feature = "sa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
 pub mod _4b;
 #[cfg(feature = "sa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
 pub mod _8b;

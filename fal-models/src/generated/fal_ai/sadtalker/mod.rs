@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::sadtalker`.
 #[cfg(feature = "sadtalker")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sadtalker")))]
 pub mod reference;

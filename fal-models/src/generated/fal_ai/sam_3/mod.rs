@@ -2,10 +2,14 @@
 
 //! Endpoints under `fal_ai::sam_3`.
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod _3d_body;
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod image;
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod video;
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod video_rle;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::sam_3_1`.
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod video_rle;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::sam_audio`.
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod separate;
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod span_separate;

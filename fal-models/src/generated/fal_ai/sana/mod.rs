@@ -189,6 +189,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "sana")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sana")))]
 pub mod sprint;
 #[cfg(feature = "sana")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sana")))]
 pub mod v1_5;

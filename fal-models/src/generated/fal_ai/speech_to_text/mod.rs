@@ -59,6 +59,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "speech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "speech")))]
 pub mod stream;
 #[cfg(feature = "speech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "speech")))]
 pub mod turbo;

@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::stable_audio_25`.
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod audio_to_audio;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod inpaint;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod text_to_audio;

@@ -190,4 +190,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod sote_diffusion;

@@ -99,6 +99,8 @@ crate::open_enum!(
     Lipsync190Beta => "lipsync-1.9.0-beta" } else Unknown
 );
 #[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub mod react_1;
 #[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub mod v2;

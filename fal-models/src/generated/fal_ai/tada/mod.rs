@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::tada`.
 #[cfg(feature = "tada")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tada")))]
 pub mod _1b;

@@ -118,4 +118,5 @@ pub struct Output {
     pub prompt: String,
 }
 #[cfg(feature = "thinksound")]
+#[cfg_attr(docsrs, doc(cfg(feature = "thinksound")))]
 pub mod audio;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::topaz`.
 #[cfg(feature = "topaz")]
+#[cfg_attr(docsrs, doc(cfg(feature = "topaz")))]
 pub mod upscale;

@@ -143,4 +143,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "trellis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "trellis")))]
 pub mod multi;

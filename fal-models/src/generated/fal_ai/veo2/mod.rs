@@ -159,4 +159,5 @@ crate::open_enum!(
     else Unknown
 );
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod image_to_video;

@@ -170,6 +170,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod fast;
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod image_to_video;

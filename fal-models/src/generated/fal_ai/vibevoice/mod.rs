@@ -84,4 +84,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "vibevoice")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vibevoice")))]
 pub mod _7b;

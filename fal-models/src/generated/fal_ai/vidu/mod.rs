@@ -2,12 +2,17 @@
 
 //! Endpoints under `fal_ai::vidu`.
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod image_to_video;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod q1;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod q2;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod q3;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod start_end_to_video;

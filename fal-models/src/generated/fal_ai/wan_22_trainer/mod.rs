@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::wan_22_trainer`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod i2v_a14b;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod t2v_a14b;

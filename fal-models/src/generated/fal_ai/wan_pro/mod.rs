@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::wan_pro`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod text_to_video;

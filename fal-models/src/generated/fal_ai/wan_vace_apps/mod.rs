@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::wan_vace_apps`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod long_reframe;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod video_edit;

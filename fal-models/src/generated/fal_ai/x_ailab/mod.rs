@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::x_ailab`.
 #[cfg(feature = "x")]
+#[cfg_attr(docsrs, doc(cfg(feature = "x")))]
 pub mod nsfw;

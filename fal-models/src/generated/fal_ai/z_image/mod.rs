@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::z_image`.
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod base;
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod turbo;

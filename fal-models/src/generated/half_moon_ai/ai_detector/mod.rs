@@ -2,6 +2,8 @@
 
 //! Endpoints under `half_moon_ai::ai_detector`.
 #[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
 pub mod detect_image;
 #[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
 pub mod detect_text;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `half_moon_ai::ai_face_swap`.
 #[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
 pub mod faceswapvideo;

@@ -212,4 +212,5 @@ crate::open_enum!(
     "high" } else Unknown
 );
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod trainer;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `imagineart::imagineart_1_5_pro_preview`.
 #[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
 pub mod text_to_image;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `krea::v2`.
 #[cfg(feature = "krea")]
+#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
 pub mod large;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `luma::agent`.
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod ray;
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod uni_1;

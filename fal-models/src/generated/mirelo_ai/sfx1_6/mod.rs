@@ -2,6 +2,8 @@
 
 //! Endpoints under `mirelo_ai::sfx1_6`.
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod inpaint_audio;
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod video_to_video;

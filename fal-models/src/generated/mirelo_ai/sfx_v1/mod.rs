@@ -2,4 +2,5 @@
 
 //! Endpoints under `mirelo_ai::sfx_v1`.
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod video_to_video;

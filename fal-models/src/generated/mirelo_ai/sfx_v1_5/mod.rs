@@ -2,6 +2,8 @@
 
 //! Endpoints under `mirelo_ai::sfx_v1_5`.
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod video_to_audio;
 #[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod video_to_video;

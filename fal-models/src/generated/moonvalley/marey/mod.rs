@@ -2,6 +2,8 @@
 
 //! Endpoints under `moonvalley::marey`.
 #[cfg(feature = "moonvalley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
 pub mod i2v;
 #[cfg(feature = "moonvalley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
 pub mod motion_transfer;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `nvidia::cosmos_3_super`.
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod image_to_video;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `nvidia::nemotron_3_nano_omni`.
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod video;
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod vision;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `nvidia::nemotron_asr_multilingual`.
 #[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
 pub mod asr;

@@ -130,4 +130,5 @@ pub struct CompletionUsage {
     pub total_tokens: i64,
 }
 #[cfg(feature = "perceptron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
 pub mod openai;

@@ -2,8 +2,11 @@
 
 //! Endpoints under `rundiffusion_fal::juggernaut_flux`.
 #[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
 pub mod base;
 #[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
 pub mod lightning;
 #[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
 pub mod pro;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `sonilo::v1_1`.
 #[cfg(feature = "sonilo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
 pub mod video_to_music;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `tripo3d::p1`.
 #[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod text_to_3d;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `tripo3d::tripo`.
 #[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod v2_5;

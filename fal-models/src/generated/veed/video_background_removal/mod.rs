@@ -89,6 +89,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod fast;
 #[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod green_screen;

@@ -2,10 +2,14 @@
 
 //! Endpoints under `xai::grok_imagine_video`.
 #[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod edit_video;
 #[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod reference_to_video;
 #[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod text_to_video;
 #[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod v1_5;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `xai::tts`.
 #[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod v1;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `bria::fibo_edit::edit`.
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod structured_instruction;

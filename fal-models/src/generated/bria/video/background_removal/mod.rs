@@ -96,6 +96,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod realtime;
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod v3;

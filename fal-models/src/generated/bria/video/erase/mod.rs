@@ -2,8 +2,11 @@
 
 //! Endpoints under `bria::video::erase`.
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod keypoints;
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod mask;
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod prompt;

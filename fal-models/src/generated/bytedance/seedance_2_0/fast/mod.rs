@@ -2,6 +2,8 @@
 
 //! Endpoints under `bytedance::seedance_2_0::fast`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod image_to_video;
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod reference_to_video;

@@ -83,4 +83,5 @@ impl ImageInput {
     }
 }
 #[cfg(feature = "arbiter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbiter")))]
 pub mod text;

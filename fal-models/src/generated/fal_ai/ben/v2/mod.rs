@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::ben::v2`.
 #[cfg(feature = "ben")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ben")))]
 pub mod video;

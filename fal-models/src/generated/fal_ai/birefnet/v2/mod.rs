@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::birefnet::v2`.
 #[cfg(feature = "birefnet")]
+#[cfg_attr(docsrs, doc(cfg(feature = "birefnet")))]
 pub mod video;

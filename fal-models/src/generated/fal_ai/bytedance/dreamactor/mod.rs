@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::bytedance::dreamactor`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod v2;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::bytedance::seed3d`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod image_to_3d;

@@ -113,4 +113,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "chatterbox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chatterbox")))]
 pub mod multilingual;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::cosmos_predict_2_5::distilled`.
 #[cfg(feature = "cosmos")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
 pub mod text_to_video;

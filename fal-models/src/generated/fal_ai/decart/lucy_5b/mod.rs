@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::decart::lucy_5b`.
 #[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod image_to_video;

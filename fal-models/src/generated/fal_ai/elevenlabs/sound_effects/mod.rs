@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::elevenlabs::sound_effects`.
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod v2;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::elevenlabs::text_to_dialogue`.
 #[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
 pub mod eleven_v3;

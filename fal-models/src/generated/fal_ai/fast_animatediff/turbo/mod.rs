@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::fast_animatediff::turbo`.
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod text_to_video;
 #[cfg(feature = "fast")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod video_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::flashvsr::upscale`.
 #[cfg(feature = "flashvsr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flashvsr")))]
 pub mod video;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::flux_2::klein`.
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod _4b;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod _9b;

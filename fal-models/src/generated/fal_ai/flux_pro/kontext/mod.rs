@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::flux_pro::kontext`.
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod text_to_image;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::heygen::avatar3`.
 #[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
 pub mod digital_twin;

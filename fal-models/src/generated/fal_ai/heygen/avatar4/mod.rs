@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::heygen::avatar4`.
 #[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
 pub mod digital_twin;
 #[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
 pub mod image_to_video;

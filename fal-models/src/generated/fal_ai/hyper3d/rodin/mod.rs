@@ -280,6 +280,8 @@ pub enum Tier {
 }
 crate::open_enum!(Tier : str { Regular => "Regular", Sketch => "Sketch" } else Unknown);
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod v2;
 #[cfg(feature = "hyper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
 pub mod v2_5;

@@ -67,4 +67,5 @@ pub struct Output {
     pub custom_model_uri: String,
 }
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod generate;

@@ -123,4 +123,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod turbo;

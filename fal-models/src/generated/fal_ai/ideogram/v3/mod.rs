@@ -461,4 +461,5 @@ crate::open_enum!(
     WoodblockPrint => "WOODBLOCK_PRINT" } else Unknown
 );
 #[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod generate_transparent;

@@ -107,4 +107,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "kandinsky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
 pub mod distill;

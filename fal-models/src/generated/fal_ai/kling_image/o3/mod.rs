@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::kling_image::o3`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod text_to_image;

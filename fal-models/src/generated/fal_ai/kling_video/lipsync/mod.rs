@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kling_video::lipsync`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod audio_to_video;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod text_to_video;

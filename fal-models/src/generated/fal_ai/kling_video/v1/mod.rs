@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kling_video::v1`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod standard;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod tts;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::kling_video::v1_5`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod pro;

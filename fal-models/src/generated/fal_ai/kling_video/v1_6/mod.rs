@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kling_video::v1_6`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod pro;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod standard;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kling_video::v2_1`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod master;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod pro;

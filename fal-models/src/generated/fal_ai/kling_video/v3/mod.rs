@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::kling_video::v3`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod _4k;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod pro;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod standard;

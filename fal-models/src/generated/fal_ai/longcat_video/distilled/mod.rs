@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::longcat_video::distilled`.
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod image_to_video;
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod text_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::ltx_2_19b::image_to_video`.
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod lora;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::ltx_2_3::image_to_video`.
 #[cfg(feature = "ltx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod fast;

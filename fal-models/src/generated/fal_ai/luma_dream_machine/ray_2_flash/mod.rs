@@ -105,6 +105,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod image_to_video;
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod modify;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::meshy::v5`.
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod multi_image_to_3d;
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod remesh;

@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::meshy::v6`.
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod image_to_3d;
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod multi_image_to_3d;
 #[cfg(feature = "meshy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
 pub mod text_to_3d;

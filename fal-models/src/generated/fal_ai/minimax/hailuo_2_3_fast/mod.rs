@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::minimax::hailuo_2_3_fast`.
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod pro;
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod standard;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::minimax::preview`.
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod speech_2_5_hd;
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod speech_2_5_turbo;

@@ -61,4 +61,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "nemotron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
 pub mod stream;

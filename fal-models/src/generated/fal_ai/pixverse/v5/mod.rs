@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::pixverse::v5`.
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod effects;
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod text_to_video;

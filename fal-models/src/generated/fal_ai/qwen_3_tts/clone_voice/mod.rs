@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::qwen_3_tts::clone_voice`.
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod _0_6b;
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod _1_7b;

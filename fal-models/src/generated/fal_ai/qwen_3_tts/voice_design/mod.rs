@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::qwen_3_tts::voice_design`.
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod _1_7b;

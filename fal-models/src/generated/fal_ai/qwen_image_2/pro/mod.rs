@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::qwen_image_2::pro`.
 #[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
 pub mod text_to_image;

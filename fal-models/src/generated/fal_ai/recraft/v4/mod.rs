@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::recraft::v4`.
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod pro;
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_image;
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_vector;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::sa2va::_4b`.
 #[cfg(feature = "sa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
 pub mod image;

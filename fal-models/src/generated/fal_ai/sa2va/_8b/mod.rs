@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::sa2va::_8b`.
 #[cfg(feature = "sa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
 pub mod image;
 #[cfg(feature = "sa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
 pub mod video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::sam_3::image`.
 #[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
 pub mod embed;

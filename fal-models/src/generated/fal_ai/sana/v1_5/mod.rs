@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::sana::v1_5`.
 #[cfg(feature = "sana")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sana")))]
 pub mod _1_6b;
 #[cfg(feature = "sana")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sana")))]
 pub mod _4_8b;

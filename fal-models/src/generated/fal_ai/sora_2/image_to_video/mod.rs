@@ -165,4 +165,5 @@ pub enum Resolution {
 }
 crate::open_enum!(Resolution : str { Auto => "auto", P720 => "720p" } else Unknown);
 #[cfg(feature = "sora")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
 pub mod pro;

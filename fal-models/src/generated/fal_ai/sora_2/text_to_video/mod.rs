@@ -148,4 +148,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "sora")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
 pub mod pro;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::sora_2::video_to_video`.
 #[cfg(feature = "sora")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
 pub mod remix;

@@ -59,4 +59,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "speech")]
+#[cfg_attr(docsrs, doc(cfg(feature = "speech")))]
 pub mod stream;

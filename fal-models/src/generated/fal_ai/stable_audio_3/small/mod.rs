@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::stable_audio_3::small`.
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod music;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod sfx;

@@ -96,4 +96,5 @@ crate::open_enum!(
     Model : str { Lipsync2 => "lipsync-2", Lipsync2Pro => "lipsync-2-pro" } else Unknown
 );
 #[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub mod pro;

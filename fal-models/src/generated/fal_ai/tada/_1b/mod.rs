@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::tada::_1b`.
 #[cfg(feature = "tada")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tada")))]
 pub mod text_to_speech;

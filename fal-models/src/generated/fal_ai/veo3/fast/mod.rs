@@ -170,4 +170,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod image_to_video;

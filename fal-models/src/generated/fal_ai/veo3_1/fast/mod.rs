@@ -170,8 +170,11 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod first_last_frame_to_video;
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod image_to_video;
 #[cfg(feature = "veo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
 pub mod reference_to_video;

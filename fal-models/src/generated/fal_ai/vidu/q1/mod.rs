@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::vidu::q1`.
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod image_to_video;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod reference_to_video;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod start_end_to_video;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::vidu::q3`.
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod image_to_video;
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod text_to_video;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::wan::v2_2_14b`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod animate;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod speech_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::wan::v2_2_5b`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod text_to_video;

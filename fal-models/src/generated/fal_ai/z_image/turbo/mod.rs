@@ -170,6 +170,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod lora;
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod tiling;

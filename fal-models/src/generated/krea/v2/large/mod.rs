@@ -2,4 +2,5 @@
 
 //! Endpoints under `krea::v2::large`.
 #[cfg(feature = "krea")]
+#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
 pub mod text_to_image;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `luma::agent::ray`.
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod v3_2;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `openrouter::router::openai`.
 #[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
 pub mod v1;

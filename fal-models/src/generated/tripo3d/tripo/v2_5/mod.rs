@@ -2,4 +2,5 @@
 
 //! Endpoints under `tripo3d::tripo::v2_5`.
 #[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod multiview_to_3d;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `xai::grok_imagine_video::v1_5`.
 #[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod image_to_video;

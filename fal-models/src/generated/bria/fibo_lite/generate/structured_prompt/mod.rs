@@ -2,4 +2,5 @@
 
 //! Endpoints under `bria::fibo_lite::generate::structured_prompt`.
 #[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod lite;

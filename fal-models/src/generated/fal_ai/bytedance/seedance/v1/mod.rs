@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::bytedance::seedance::v1`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod lite;
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod pro;

@@ -305,6 +305,8 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod base;
 #[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod lora;

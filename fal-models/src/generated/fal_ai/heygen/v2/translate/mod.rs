@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::heygen::v2::translate`.
 #[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
 pub mod precision;

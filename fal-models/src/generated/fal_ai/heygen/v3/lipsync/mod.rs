@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::heygen::v3::lipsync`.
 #[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
 pub mod precision;
 #[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
 pub mod speed;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::hunyuan3d::v2::mini`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod turbo;

@@ -128,4 +128,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod turbo;

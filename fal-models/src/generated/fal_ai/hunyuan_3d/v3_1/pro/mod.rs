@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::hunyuan_3d::v3_1::pro`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod image_to_3d;
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod text_to_3d;

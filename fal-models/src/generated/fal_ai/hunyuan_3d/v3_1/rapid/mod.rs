@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::hunyuan_3d::v3_1::rapid`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod image_to_3d;

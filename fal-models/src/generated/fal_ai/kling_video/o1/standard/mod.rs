@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kling_video::o1::standard`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod image_to_video;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod reference_to_video;

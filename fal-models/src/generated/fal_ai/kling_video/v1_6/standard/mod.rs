@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kling_video::v1_6::standard`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod effects;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod text_to_video;

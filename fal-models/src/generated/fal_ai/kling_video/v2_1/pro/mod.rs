@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::kling_video::v2_1::pro`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod image_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::kling_video::v2_6::pro`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod motion_control;

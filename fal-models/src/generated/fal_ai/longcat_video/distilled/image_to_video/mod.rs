@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::longcat_video::distilled::image_to_video`.
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod _720p;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::longcat_video::distilled::text_to_video`.
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod _480p;
 #[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
 pub mod _720p;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::minimax::hailuo_2_3_fast::standard`.
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod image_to_video;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::pixverse::v3_5::image_to_video`.
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod fast;

@@ -128,4 +128,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
 pub mod fast;

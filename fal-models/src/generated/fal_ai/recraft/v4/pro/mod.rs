@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::recraft::v4::pro`.
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_image;

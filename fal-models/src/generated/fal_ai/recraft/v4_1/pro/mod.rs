@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::recraft::v4_1::pro`.
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_image;
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_vector;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::recraft::v4_1::utility`.
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod pro;
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_image;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::vidu::q2::image_to_video`.
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod pro;

@@ -115,4 +115,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
 pub mod turbo;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::wan::v2_2_14b::animate`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod move_;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::wan::v2_2_5b::text_to_video`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod distill;
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod fast_wan;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::wan::v2_7::pro`.
 #[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod text_to_image;

@@ -250,4 +250,5 @@ impl crate::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 #[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
 pub mod lora;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `luma::agent::ray::v3_2`.
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod image_to_video;
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod text_to_video;

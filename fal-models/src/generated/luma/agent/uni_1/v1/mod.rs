@@ -2,4 +2,5 @@
 
 //! Endpoints under `luma::agent::uni_1::v1`.
 #[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod text_to_image;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `openrouter::router::openai::v1`.
 #[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
 pub mod chat;
 #[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
 pub mod responses;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `perceptron::isaac_01::openai::v1`.
 #[cfg(feature = "perceptron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
 pub mod chat;

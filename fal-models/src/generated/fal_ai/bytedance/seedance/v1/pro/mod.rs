@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::bytedance::seedance::v1::pro`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod fast;
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod image_to_video;

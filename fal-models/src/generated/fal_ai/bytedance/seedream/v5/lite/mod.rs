@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::bytedance::seedream::v5::lite`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod text_to_image;

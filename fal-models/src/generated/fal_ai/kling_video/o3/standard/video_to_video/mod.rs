@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::kling_video::o3::standard::video_to_video`.
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod edit;
 #[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod reference;

@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::recraft::v4_1::utility::pro`.
 #[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_image;

@@ -2,8 +2,11 @@
 
 //! Endpoints under `fal_ai::stable_audio_3::small::music::base`.
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod audio_inpainting;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod audio_to_audio;
 #[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod text_to_audio;

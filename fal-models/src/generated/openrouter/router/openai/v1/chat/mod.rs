@@ -2,4 +2,5 @@
 
 //! Endpoints under `openrouter::router::openai::v1::chat`.
 #[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
 pub mod completions;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::bytedance::seedance::v1::pro::fast`.
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod image_to_video;
 #[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod text_to_video;
