@@ -204,12 +204,22 @@ pub fn regenerate(root: &Path, schemas: &Path, check: bool) -> anyhow::Result<Ex
 mod tests {
     use super::*;
 
+    /// One render of the checked-in schemas shared by the tests (803 documents take a while).
+    fn rendered() -> &'static Outputs {
+        static OUT: std::sync::OnceLock<Outputs> = std::sync::OnceLock::new();
+        OUT.get_or_init(|| {
+            let root = workspace_root();
+            render(&root, &root.join("schemas")).expect("regen renders")
+        })
+    }
+
     /// The checked-in generated code is what `cargo xtask regen` gives for the checked-in
-    /// schemas (the same check as `cargo xtask regen --check`).
+    /// schemas (the same check as `cargo xtask regen --check`; that this check fails on a
+    /// stale file is tested in tests/import.rs on a temporary workspace).
     #[test]
     fn generated_code_is_fresh() {
         let root = workspace_root();
-        let out = render(&root, &root.join("schemas")).expect("regen renders");
+        let out = rendered();
         assert!(out.unreadable.is_empty() && out.generated.failed.is_empty(), "documents failed: {:?} {:?}", out.unreadable, out.generated.failed);
         let stale = out.stale(&root).expect("read the checked-in files");
         assert!(stale.is_empty(), "stale generated files (run `cargo xtask regen`): {stale:?}");
@@ -219,16 +229,13 @@ mod tests {
     #[test]
     fn regen_is_deterministic() {
         let root = workspace_root();
-        let a = render(&root, &root.join("schemas")).expect("regen renders");
-        let b = render(&root, &root.join("schemas")).expect("regen renders");
-        assert_eq!(a.files, b.files);
+        let again = render(&root, &root.join("schemas")).expect("regen renders");
+        assert!(rendered().files == again.files, "two renders of the same schemas differ");
     }
 
     #[test]
     fn every_generated_file_has_the_header() {
-        let root = workspace_root();
-        let out = render(&root, &root.join("schemas")).expect("regen renders");
-        for (rel, contents) in &out.files {
+        for (rel, contents) in &rendered().files {
             if rel.extension().is_some_and(|e| e == "rs") {
                 assert!(contents.starts_with(HEADER), "{} lacks the @generated header", rel.display());
             }
