@@ -44,8 +44,9 @@ pub struct RenderedModule {
 impl Tree {
     pub fn build(api: &Api, diagnostics: &mut Vec<Diagnostic>) -> Self {
         let mut root = Node::default();
-        // The shared module's name is taken at the root.
+        // The names of the shared module and of the catalogue index are taken at the root.
         root.children.insert("types".into(), Node { segment: "\0types".into(), ..Node::default() });
+        root.children.insert(CATALOGUE.into(), Node { segment: "\0catalogue".into(), ..Node::default() });
         let mut paths = Vec::with_capacity(api.endpoints.len());
         for (i, e) in api.endpoints.iter().enumerate() {
             let segments: Vec<&str> = e.id.split('/').filter(|s| !s.is_empty()).collect();
@@ -72,6 +73,7 @@ impl Tree {
             paths.push(path);
         }
         root.children.remove("types");
+        root.children.remove(CATALOGUE);
         Tree { root, paths }
     }
 
@@ -101,6 +103,12 @@ impl Tree {
             let attrs = gate(child, em, features);
             root_decls.push((name.clone(), attrs.clone()));
             self.render_node(child, vec![name.clone()], attrs, em, features, failed, &mut out);
+        }
+        if features {
+            // The index is for the crate with cargo features (fal-models); a build script's
+            // bindings are the user's own few endpoints.
+            out.push(module(vec![CATALOGUE.into()], false, catalogue(em, &self.paths), String::new()));
+            root_decls.push((CATALOGUE.to_owned(), String::new()));
         }
         let decls: Vec<TokenStream> = root_decls
             .iter()
@@ -172,16 +180,83 @@ fn subtree_features(node: &Node, em: &Emitter<'_>, out: &mut BTreeSet<String>) {
     }
 }
 
-/// A module is gated when everything below it belongs to one feature.
+/// A module is gated when everything below it belongs to one feature. On docs.rs (`--cfg
+/// docsrs`, all features) the module shows a badge naming the feature that enables it.
 fn gate(node: &Node, em: &Emitter<'_>, features: bool) -> String {
     if !features {
         return String::new();
     }
     let mut set = BTreeSet::new();
     subtree_features(node, em, &mut set);
-    match set.len() {
-        1 => format!("#[cfg(feature = {:?})]", set.iter().next().map(String::as_str).unwrap_or("")),
+    match set.iter().next() {
+        Some(feature) if set.len() == 1 => {
+            format!("#[cfg(feature = {feature:?})] #[cfg_attr(docsrs, doc(cfg(feature = {feature:?})))]")
+        }
         _ => String::new(),
+    }
+}
+
+/// The module that indexes every endpoint by category.
+pub const CATALOGUE: &str = "catalogue";
+
+/// The catalogue module: every endpoint by category (`info.x-fal-metadata.category`), with
+/// its module, summary and cargo feature in the docs, and the same facts as a table.
+fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
+    let mut by_category: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, e) in em.api.endpoints.iter().enumerate() {
+        by_category.entry(e.category.as_deref().unwrap_or("uncategorized")).or_default().push(i);
+    }
+    let mut doc = format!(
+        " Every endpoint of this crate by category (from each document's\n \
+         `info.x-fal-metadata.category`): {} endpoints in {} categories.\n\n \
+         Each endpoint's module is compiled when its cargo feature is on (all of them with the\n \
+         default `all-models`); with the feature off, the link below does not resolve and the\n \
+         compiler's error on the path notes the feature that gates it. [`ENDPOINTS`] lists the\n \
+         same facts for programs.\n",
+        em.api.endpoints.len(),
+        by_category.len()
+    );
+    let mut toc = String::from("\n Categories:");
+    for (category, list) in &by_category {
+        toc.push_str(&format!(" [{category}](#{category}) ({}),", list.len()));
+    }
+    doc.push_str(toc.trim_end_matches(','));
+    doc.push('\n');
+    let mut rows = Vec::new();
+    for (category, list) in &by_category {
+        doc.push_str(&format!("\n ## {category}\n\n"));
+        for &i in list {
+            let e = &em.api.endpoints[i];
+            let path = format!("super::{}", paths[i].join("::"));
+            let about = e.about.as_deref().map(crate::emit::doc_clean).unwrap_or_default();
+            let summary = about.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+            let summary = summary.replace(['[', ']'], "");
+            let sep = if summary.is_empty() { "" } else { ": " };
+            doc.push_str(&format!(" - [`{}`]({path}){sep}{summary} (feature `{}`)\n", e.id, e.feature));
+            let (id, feature, module) = (&e.id, &e.feature, format!("fal_models::{}", paths[i].join("::")));
+            let category = *category;
+            rows.push(quote!(Entry { id: #id, category: #category, feature: #feature, module: #module }));
+        }
+    }
+    let lines: Vec<&str> = doc.lines().collect();
+    quote! {
+        #(#![doc = #lines])*
+
+        /// One endpoint of the catalogue.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct Entry {
+            /// The endpoint id, such as `fal-ai/flux/dev`.
+            pub id: &'static str,
+            /// fal's category, such as `text-to-image`.
+            pub category: &'static str,
+            /// The cargo feature of `fal-models` that compiles its module.
+            pub feature: &'static str,
+            /// The Rust path of its module.
+            pub module: &'static str,
+        }
+
+        /// Every endpoint, by category then id (present whatever features are on).
+        pub const ENDPOINTS: &[Entry] = &[#(#rows),*];
     }
 }
 

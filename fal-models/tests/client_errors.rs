@@ -7,7 +7,6 @@ use client_common::*;
 use fal_models::Error;
 use fal_models::error::{LocSegment, Operation};
 use fal_models::mock::{Fault, JobFailure};
-use serde_json::json;
 
 #[tokio::test]
 async fn invalid_input_is_a_422_with_field_details() {
@@ -271,17 +270,6 @@ async fn the_key_never_appears_in_debug_or_error_output() {
     );
 }
 
-#[cfg(feature = "sora")]
-#[test]
-fn generated_inputs_redact_secret_fields_in_debug() {
-    let input =
-        fal_models::fal_ai::sora_2::text_to_video::Input::new("a cat").api_key("sk-openai-secret");
-    let shown = format!("{input:?}");
-    assert!(!shown.contains("sk-openai-secret"), "{shown}");
-    assert!(shown.contains("a cat"));
-    // It is still sent: redaction is for Debug only.
-    assert_eq!(
-        serde_json::to_value(&input).unwrap()["api_key"],
-        json!("sk-openai-secret")
-    );
-}
+// Redaction of credential fields in generated `Debug` is tested on compiled golden code
+// (tests/golden_compile.rs, `secrets_are_redacted_in_debug`): no endpoint of the real catalogue
+// has such a field (the hand-written Sora 2 seed had `api_key`, fal's document does not).

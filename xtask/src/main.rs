@@ -3,11 +3,15 @@
 //! xtask depends on the generator only, never on `fal-models`, so `regen` works even when the
 //! checked-in generated code does not compile.
 
+mod bench_build;
 mod corpus;
 mod diff;
+#[cfg_attr(not(test), allow(dead_code))] // used by tests (the family check)
+mod families;
 mod fetch;
 mod fsutil;
 mod fuzz;
+mod import;
 mod regen;
 
 use std::process::ExitCode;
@@ -17,6 +21,10 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "fal-models project tasks")]
 struct Cli {
+    /// Work on the workspace at this folder instead of the one xtask was built in (tests run
+    /// regen, import and fetch on a temporary copy this way).
+    #[arg(long, global = true, value_name = "DIR")]
+    workspace: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,20 +37,31 @@ enum Command {
     Corpus(corpus::Args),
     /// Fetch fresh OpenAPI documents from fal into schemas/, then regenerate.
     Fetch(fetch::Args),
+    /// Vendor fal queue documents (files, folders or platform-API listing pages) into schemas/,
+    /// then regenerate.
+    Import(import::Args),
     /// Report the changes between two versions of the schemas, with their breaking level.
     Diff(diff::Args),
+    /// Time a clean build of the whole catalogue, of one family and of the runtime alone.
+    BenchBuild(bench_build::Args),
     /// Fuzz the generator with mutated documents: no panic, no hang, output that parses.
     Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(dir) = cli.workspace {
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
+        let _ = WORKSPACE.set(dir);
+    }
     let result = match cli.command {
         Command::Regen(args) => regen::run(args),
         Command::Corpus(args) => corpus::run(args),
         Command::Fetch(args) => fetch::run(args),
+        Command::Import(args) => import::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::BenchBuild(args) => bench_build::run(args),
     };
     match result {
         Ok(code) => code,
@@ -53,8 +72,14 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root: xtask always runs from `cargo xtask`, whose manifest is one level down.
+static WORKSPACE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// The workspace root: `--workspace` if given, else the one xtask was built in (xtask runs from
+/// `cargo xtask`, whose manifest is one level down).
 pub fn workspace_root() -> std::path::PathBuf {
+    if let Some(dir) = WORKSPACE.get() {
+        return dir.clone();
+    }
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives one level below the workspace root")

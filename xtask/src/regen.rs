@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use fal_codegen::{Config, Document, Generated};
 
-use crate::fsutil::write_if_changed;
+use crate::fsutil::{Change, apply_all, remove_empty_dirs};
 use crate::workspace_root;
 
 #[derive(clap::Args)]
@@ -139,8 +139,18 @@ fn with_features(manifest: &str, generated: &Generated) -> anyhow::Result<String
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = workspace_root();
     let schemas = args.schemas.unwrap_or_else(|| root.join("schemas"));
+    regenerate(&root, &schemas, args.check)
+}
+
+/// Regenerates the workspace at `root` from `schemas` (or, with `check`, only compares).
+///
+/// All or nothing: everything is generated in memory first; when a document cannot be read or
+/// generated, nothing is written. The files that differ are then replaced together through
+/// [`crate::fsutil::apply_all`], so a write failure part-way leaves the tree as it was and
+/// names the file.
+pub fn regenerate(root: &Path, schemas: &Path, check: bool) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let out = render(&root, &schemas)?;
+    let out = render(root, schemas)?;
     let g = &out.generated;
     for d in out.unreadable.iter().chain(&g.failed) {
         eprintln!("error: {d}");
@@ -148,8 +158,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for d in &g.diagnostics {
         eprintln!("warning: {d}");
     }
-    if args.check {
-        let stale = out.stale(&root)?;
+    let stale = out.stale(root)?;
+    if check {
         if stale.is_empty() {
             println!("generated code is up to date ({} endpoints)", g.endpoint_count());
             return Ok(ExitCode::SUCCESS);
@@ -160,38 +170,56 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(1));
     }
-    let report = g.write_to(&root.join(GENERATED_DIR)).context("writing generated code")?;
-    let mut written = report.written.len();
-    for (rel, contents) in out.files.iter().filter(|(p, _)| !p.starts_with(GENERATED_DIR)) {
-        if write_if_changed(&root.join(rel), contents)? {
-            written += 1;
-        }
+    let failed = g.failed.len() + out.unreadable.len();
+    if failed > 0 {
+        eprintln!("regen: {failed} documents failed (listed above); nothing was written");
+        return Ok(ExitCode::from(1));
     }
+    let contents: std::collections::BTreeMap<&Path, &String> = out.files.iter().map(|(p, c)| (p.as_path(), c)).collect();
+    let changes: Vec<Change> = stale
+        .iter()
+        .map(|rel| match contents.get(rel.as_path()) {
+            Some(text) => Change::Write(root.join(rel), text.as_bytes().to_vec()),
+            None => Change::Remove(root.join(rel)),
+        })
+        .collect();
+    apply_all(&changes).context("regen wrote nothing")?;
+    remove_empty_dirs(&root.join(GENERATED_DIR)).context("removing empty generated folders")?;
+    let removed = changes.iter().filter(|c| matches!(c, Change::Remove(_))).count();
     println!(
-        "regen: {} endpoints, {} types, {} examples, {} diagnostics, {} failed; {} files written, {} unchanged, {} removed in {:.2?}",
+        "regen: {} endpoints, {} types, {} examples, {} diagnostics; {} files written, {} unchanged, {} removed in {:.2?}",
         g.endpoint_count(),
         g.type_count(),
         g.example_count(),
         g.diagnostics.len(),
-        g.failed.len() + out.unreadable.len(),
-        written,
-        report.unchanged,
-        report.removed.len(),
+        changes.len() - removed,
+        out.files.len() - (changes.len() - removed),
+        removed,
         started.elapsed()
     );
-    Ok(if g.failed.is_empty() && out.unreadable.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// One render of the checked-in schemas shared by the tests (803 documents take a while).
+    fn rendered() -> &'static Outputs {
+        static OUT: std::sync::OnceLock<Outputs> = std::sync::OnceLock::new();
+        OUT.get_or_init(|| {
+            let root = workspace_root();
+            render(&root, &root.join("schemas")).expect("regen renders")
+        })
+    }
+
     /// The checked-in generated code is what `cargo xtask regen` gives for the checked-in
-    /// schemas (the same check as `cargo xtask regen --check`).
+    /// schemas (the same check as `cargo xtask regen --check`; that this check fails on a
+    /// stale file is tested in tests/import.rs on a temporary workspace).
     #[test]
     fn generated_code_is_fresh() {
         let root = workspace_root();
-        let out = render(&root, &root.join("schemas")).expect("regen renders");
+        let out = rendered();
         assert!(out.unreadable.is_empty() && out.generated.failed.is_empty(), "documents failed: {:?} {:?}", out.unreadable, out.generated.failed);
         let stale = out.stale(&root).expect("read the checked-in files");
         assert!(stale.is_empty(), "stale generated files (run `cargo xtask regen`): {stale:?}");
@@ -201,16 +229,13 @@ mod tests {
     #[test]
     fn regen_is_deterministic() {
         let root = workspace_root();
-        let a = render(&root, &root.join("schemas")).expect("regen renders");
-        let b = render(&root, &root.join("schemas")).expect("regen renders");
-        assert_eq!(a.files, b.files);
+        let again = render(&root, &root.join("schemas")).expect("regen renders");
+        assert!(rendered().files == again.files, "two renders of the same schemas differ");
     }
 
     #[test]
     fn every_generated_file_has_the_header() {
-        let root = workspace_root();
-        let out = render(&root, &root.join("schemas")).expect("regen renders");
-        for (rel, contents) in &out.files {
+        for (rel, contents) in &rendered().files {
             if rel.extension().is_some_and(|e| e == "rs") {
                 assert!(contents.starts_with(HEADER), "{} lacks the @generated header", rel.display());
             }

@@ -12,7 +12,7 @@
 //! the exit code 1; the documents that did arrive are still written and regenerated.
 
 mod http;
-mod store;
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -136,7 +136,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .any(|o| matches!(o, Outcome::Stored(Stored::Added | Stored::Changed)));
     if written && !args.no_regen {
         if schemas == default_schemas {
-            regen()?;
+            println!("running cargo xtask regen");
+            if crate::regen::regenerate(&crate::workspace_root(), &schemas, false)? != ExitCode::SUCCESS {
+                bail!("regen failed; the fetched documents are in place, the generated code is unchanged");
+            }
         } else {
             println!(
                 "regen skipped: {} is not this workspace's schemas/",
@@ -302,18 +305,4 @@ fn print_summary(outcomes: &BTreeMap<String, Outcome>) -> bool {
     let [added, changed, unchanged, failed] = counts;
     println!("{added} added, {changed} changed, {unchanged} unchanged, {failed} failed");
     failed > 0
-}
-
-/// Runs `cargo xtask regen` in this workspace.
-fn regen() -> anyhow::Result<()> {
-    println!("running cargo xtask regen");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["xtask", "regen"])
-        .current_dir(crate::workspace_root())
-        .status()
-        .context("running cargo xtask regen")?;
-    if !status.success() {
-        bail!("cargo xtask regen failed ({status}); the fetched documents are in place");
-    }
-    Ok(())
 }

@@ -2,4 +2,8 @@
 
 //! Endpoints under `fal_ai::hunyuan_image`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+pub mod v2_1;
+#[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod v3;

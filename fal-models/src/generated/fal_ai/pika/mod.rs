@@ -2,4 +2,8 @@
 
 //! Endpoints under `fal_ai::pika`.
 #[cfg(feature = "pika")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
+pub mod v2;
+#[cfg(feature = "pika")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
 pub mod v2_2;

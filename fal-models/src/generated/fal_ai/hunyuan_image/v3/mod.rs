@@ -2,4 +2,5 @@
 
 //! Endpoints under `fal_ai::hunyuan_image::v3`.
 #[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
 pub mod text_to_image;

@@ -2,4 +2,8 @@
 
 //! Endpoints under `fal_ai::minimax::hailuo_02`.
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+pub mod pro;
+#[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod standard;

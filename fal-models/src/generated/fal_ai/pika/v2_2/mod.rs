@@ -2,6 +2,11 @@
 
 //! Endpoints under `fal_ai::pika::v2_2`.
 #[cfg(feature = "pika")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
 pub mod image_to_video;
 #[cfg(feature = "pika")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
+pub mod pikaframes;
+#[cfg(feature = "pika")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
 pub mod text_to_video;

@@ -2,6 +2,8 @@
 
 //! Endpoints under `fal_ai::minimax::hailuo_02::standard`.
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod image_to_video;
 #[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
 pub mod text_to_video;

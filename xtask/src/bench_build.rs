@@ -1,0 +1,186 @@
+//! `cargo xtask bench-build`: what the catalogue costs a user to compile, measured.
+//!
+//! Copies the workspace (sources and schemas) to a scratch folder, builds
+//! fal-models' dependencies once, then times in the same run, each time after
+//! `cargo clean -p fal-models` so that only fal-models itself is compiled:
+//!
+//! 1. the runtime alone (`--no-default-features`): the baseline;
+//! 2. the whole catalogue (default features);
+//! 3. one family over the runtime (`--features <family>`);
+//! 4. an incremental rebuild after touching one endpoint's schema and regenerating.
+//!
+//! Each step's peak RSS is the largest resident set of cargo's process tree (rustc compiling
+//! fal-models dominates it), read from `wait4`. Figures are printed, never asserted: the
+//! machine may be shared; the ratios against the baseline of the same run are the robust part.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context as _, bail};
+
+use crate::workspace_root;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Scratch folder for the workspace copy (default: target/bench-build).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Cargo target folder (default: this workspace's target/, so its already-built
+    /// dependencies are reused; fal-models there is cleaned and rebuilt by the next build).
+    #[arg(long)]
+    target_dir: Option<PathBuf>,
+    /// The family built alone over the runtime (a cargo feature of fal-models).
+    #[arg(long, default_value = "sora")]
+    family: String,
+    /// The endpoint whose schema is touched for the incremental rebuild.
+    #[arg(long, default_value = "fal-ai/sora-2/text-to-video")]
+    touch: String,
+    /// Skip the incremental step.
+    #[arg(long)]
+    no_incremental: bool,
+}
+
+/// One measured cargo run.
+struct Measured {
+    seconds: f64,
+    peak_rss_mib: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = workspace_root();
+    let out = args.out.clone().unwrap_or_else(|| root.join("target/bench-build"));
+    let ws = out.join("ws");
+    let target = args.target_dir.clone().unwrap_or_else(|| root.join("target"));
+    println!("bench-build: copying the workspace to {}", ws.display());
+    copy_workspace(&root, &ws)?;
+    let manifest = ws.join("Cargo.toml");
+    let load = || std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_owned)).unwrap_or_default();
+    let load_before = load();
+
+    println!("bench-build: building the dependencies (not timed)");
+    cargo(&manifest, &target, &["build", "--lib", "-p", "fal-models", "--no-default-features"], false)?;
+
+    let step = |name: &str, features: &[&str], incremental: bool| -> anyhow::Result<Measured> {
+        println!("bench-build: {name}");
+        cargo(&manifest, &target, &["clean", "-p", "fal-models"], false)?;
+        let mut a = vec!["build", "--lib", "-p", "fal-models"];
+        a.extend_from_slice(features);
+        cargo(&manifest, &target, &a, incremental)
+    };
+    let runtime = step("runtime only (baseline)", &["--no-default-features"], false)?;
+    let catalogue = step("whole catalogue", &[], false)?;
+    let family_features = ["--no-default-features", "--features", args.family.as_str()];
+    let family = step(&format!("family `{}` over the runtime", args.family), &family_features, false)?;
+
+    let mut incremental = None;
+    if !args.no_incremental {
+        // As a developer of this workspace works: incremental on, then one schema changes.
+        let first = step("whole catalogue, incremental on (first build)", &[], true)?;
+        let schema = crate::fetch::store::document_path(&ws.join("schemas"), &args.touch)?;
+        let mut doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&schema).with_context(|| format!("reading {}", schema.display()))?)?;
+        let about = doc.pointer_mut("/info/x-fal-metadata/about").context("the touched document has no `about`")?;
+        *about = serde_json::Value::String(format!("{} (touched by bench-build)", about.as_str().unwrap_or_default()));
+        std::fs::write(&schema, crate::fetch::store::canonical(&doc))?;
+        let started = Instant::now();
+        if crate::regen::regenerate(&ws, &ws.join("schemas"), false)? != ExitCode::SUCCESS {
+            bail!("regen of the scratch copy failed");
+        }
+        let regen_seconds = started.elapsed().as_secs_f64();
+        println!("bench-build: incremental rebuild after touching {}", args.touch);
+        let rebuild = cargo(&manifest, &target, &["build", "--lib", "-p", "fal-models"], true)?;
+        incremental = Some((first, regen_seconds, rebuild));
+    }
+
+    let mut s = String::new();
+    let ratio = |m: &Measured| format!("{:.1}x time, {:.1}x memory", m.seconds / runtime.seconds, m.peak_rss_mib / runtime.peak_rss_mib);
+    let _ = writeln!(s, "\nbuild budget (clean debug build of fal-models over its built dependencies; load average {load_before} before, {} after)", load());
+    let line = |s: &mut String, name: &str, m: &Measured, vs: bool| {
+        let _ = writeln!(
+            s,
+            "  {name:<44} {:>7.1} s  peak RSS {:>6.0} MiB{}",
+            m.seconds,
+            m.peak_rss_mib,
+            if vs { format!("  ({} of the baseline)", ratio(m)) } else { String::new() }
+        );
+    };
+    line(&mut s, "runtime only (baseline)", &runtime, false);
+    line(&mut s, "whole catalogue (default features)", &catalogue, true);
+    line(&mut s, &format!("family `{}` over the runtime", args.family), &family, true);
+    let _ = writeln!(s, "  catalogue over the runtime: {:.1} s", catalogue.seconds - runtime.seconds);
+    let _ = writeln!(s, "  family over the runtime:    {:.1} s", family.seconds - runtime.seconds);
+    if let Some((first, regen_seconds, rebuild)) = &incremental {
+        line(&mut s, "whole catalogue, incremental (first build)", first, true);
+        let _ = writeln!(s, "  touch {} + regen: {regen_seconds:.1} s", args.touch);
+        line(&mut s, "incremental rebuild after it", rebuild, true);
+    }
+    print!("{s}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Copies what building fal-models needs: the root manifest and lock file, fal-models, the
+/// schemas (for the incremental step's regen). Other members are dropped from the workspace.
+fn copy_workspace(root: &Path, ws: &Path) -> anyhow::Result<()> {
+    let _ = std::fs::remove_dir_all(ws);
+    std::fs::create_dir_all(ws)?;
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    let members_line = manifest.lines().find(|l| l.trim_start().starts_with("members")).context("no workspace members line")?;
+    std::fs::write(ws.join("Cargo.toml"), manifest.replace(members_line, "members = [\"fal-models\"]"))?;
+    std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock"))?;
+    copy_dir(&root.join("fal-models"), &ws.join("fal-models"))?;
+    copy_dir(&root.join("schemas"), &ws.join("schemas"))?;
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest).with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs cargo and measures its wall time and the peak RSS of its process tree.
+fn cargo(manifest: &Path, target: &Path, args: &[&str], incremental: bool) -> anyhow::Result<Measured> {
+    std::fs::create_dir_all(target)?;
+    let log = target.join("bench-build-cargo.log");
+    let log_file = std::fs::File::create(&log)?;
+    let started = Instant::now();
+    let child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .arg("--manifest-path")
+        .arg(manifest)
+        .env("CARGO_TARGET_DIR", target)
+        // A dependency is built without incremental caches, as cargo builds registry crates.
+        .env("CARGO_INCREMENTAL", if incremental { "1" } else { "0" })
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .context("running cargo")?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: plain wait4 on our own child; the rusage struct is ours to fill.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // wait4 reports the child's usage including its waited-for descendants (rustc): the peak
+    // RSS is the largest process of the tree.
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let seconds = started.elapsed().as_secs_f64();
+    if rc != pid {
+        bail!("waiting for cargo: {}", std::io::Error::last_os_error());
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        bail!("cargo {} failed:\n{}", args.join(" "), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+    }
+    Ok(Measured { seconds, peak_rss_mib: usage.ru_maxrss as f64 / 1024.0 })
+}

@@ -1,0 +1,260 @@
+//! "Every model family builds on its own", checked on the generated code instead of by 171
+//! separate `cargo check` runs (which do not fit CI's time on 2 cores).
+//!
+//! Why this is sound: an endpoint module is compiled exactly when its family's feature is on
+//! (its declaration carries that `#[cfg]`, and the module states it in its docs: "Cargo
+//! feature: `x`"). The only items of the generated code that other families' modules can
+//! reach are those of the shared module ([`SHARED`]), each gated by the set of features whose
+//! endpoints use it (or not gated). Everything else a module names is its own or the always-on
+//! runtime. So family F compiles alone iff every shared item an F module names is compiled
+//! when only F is on, and every shared item that such an item names is too: for each shared
+//! item T gated by features S(T), each item U it names needs S(T) ⊆ S(U). This module checks
+//! exactly that, parsing the generated files with `syn`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use anyhow::Context as _;
+use proc_macro2::{TokenStream, TokenTree};
+
+/// The module of shared types, at the generated root.
+pub const SHARED: &str = "types";
+
+/// Features an item is compiled under: `None` when it is not gated.
+type Gate = Option<BTreeSet<String>>;
+
+/// Every way a single family's build would miss an item, as readable lines. Empty: each
+/// family builds alone.
+pub fn gating_faults(generated_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let shared_path = generated_dir.join(format!("{SHARED}.rs"));
+    let shared_text = match std::fs::read_to_string(&shared_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", shared_path.display())),
+    };
+    let mut modules = Vec::new();
+    for path in crate::fsutil::rs_files(generated_dir)? {
+        let rel = path.strip_prefix(generated_dir).unwrap_or(&path);
+        if rel == Path::new(&format!("{SHARED}.rs")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        modules.push((rel.display().to_string(), text));
+    }
+    faults(&shared_text, &modules)
+}
+
+/// [`gating_faults`] on texts: the shared module and (name, text) of every other module.
+pub fn faults(shared: &str, modules: &[(String, String)]) -> anyhow::Result<Vec<String>> {
+    let shared: syn::File = syn::parse_str(shared).context("parsing the shared module")?;
+    // Item name -> its gate and the idents it uses (an item may be split over several
+    // syntax items: the type, its impls, its open_enum! call).
+    let mut items: BTreeMap<String, (Gate, BTreeSet<String>)> = BTreeMap::new();
+    for item in &shared.items {
+        let Some(name) = item_name(item) else { continue };
+        let gate = gate_of(item_attrs(item));
+        let mut names = TypeNames::default();
+        syn::visit::Visit::visit_item(&mut names, item);
+        let idents = names.0;
+        let entry = items.entry(name).or_insert((gate.clone(), BTreeSet::new()));
+        entry.1.extend(idents);
+    }
+    let mut out = Vec::new();
+    let compiled_under = |gate: &Gate, feature: &str| gate.as_ref().is_none_or(|g| g.contains(feature));
+    for (name, (gate, uses)) in &items {
+        let Some(gate) = gate else { continue };
+        for used in uses.iter().filter(|u| *u != name) {
+            let Some((used_gate, _)) = items.get(used) else { continue };
+            for feature in gate {
+                if !compiled_under(used_gate, feature) {
+                    out.push(format!("{SHARED}::{name} is compiled with feature `{feature}` but uses {SHARED}::{used}, which is not"));
+                }
+            }
+        }
+    }
+    for (file, text) in modules {
+        let Some(feature) = text.lines().find_map(|l| l.split("Cargo feature: `").nth(1)).and_then(|r| r.split('`').next()) else {
+            continue;
+        };
+        let parsed: syn::File = syn::parse_str(text).with_context(|| format!("parsing {file}"))?;
+        let mut used = BTreeSet::new();
+        shared_refs(quote::ToTokens::to_token_stream(&parsed), &mut used);
+        for name in used {
+            match items.get(&name) {
+                None => out.push(format!("{file} (feature `{feature}`) names {SHARED}::{name}, which does not exist")),
+                Some((gate, _)) if !compiled_under(gate, feature) => {
+                    out.push(format!("{file} (feature `{feature}`) uses {SHARED}::{name}, which that feature does not compile"))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn item_name(item: &syn::Item) -> Option<String> {
+    match item {
+        syn::Item::Struct(s) => Some(s.ident.to_string()),
+        syn::Item::Enum(e) => Some(e.ident.to_string()),
+        syn::Item::Type(t) => Some(t.ident.to_string()),
+        syn::Item::Const(c) => Some(c.ident.to_string()),
+        syn::Item::Fn(f) => Some(f.sig.ident.to_string()),
+        syn::Item::Impl(i) => match &*i.self_ty {
+            syn::Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+            _ => None,
+        },
+        // `open_enum!(Name : ...)` and the like: the first ident names the item.
+        syn::Item::Macro(m) => m.mac.tokens.clone().into_iter().find_map(|t| match t {
+            TokenTree::Ident(i) => Some(i.to_string()),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn item_attrs(item: &syn::Item) -> &[syn::Attribute] {
+    match item {
+        syn::Item::Struct(s) => &s.attrs,
+        syn::Item::Enum(e) => &e.attrs,
+        syn::Item::Type(t) => &t.attrs,
+        syn::Item::Const(c) => &c.attrs,
+        syn::Item::Fn(f) => &f.attrs,
+        syn::Item::Impl(i) => &i.attrs,
+        syn::Item::Macro(m) => &m.attrs,
+        _ => &[],
+    }
+}
+
+/// The features of `#[cfg(feature = "x")]` or `#[cfg(any(feature = "a", ...))]`.
+fn gate_of(attrs: &[syn::Attribute]) -> Gate {
+    let mut gate: Gate = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("cfg")) {
+        let mut features = BTreeSet::new();
+        let tokens = match &attr.meta {
+            syn::Meta::List(l) => l.tokens.clone(),
+            _ => continue,
+        };
+        let trees: Vec<TokenTree> = flatten(tokens);
+        for w in trees.windows(3) {
+            if let (TokenTree::Ident(i), TokenTree::Punct(p), TokenTree::Literal(l)) = (&w[0], &w[1], &w[2]) {
+                if i == "feature" && p.as_char() == '=' {
+                    features.insert(l.to_string().trim_matches('"').to_owned());
+                }
+            }
+        }
+        gate = Some(match gate {
+            None => features,
+            // Two cfg attributes: both must hold.
+            Some(g) => g.intersection(&features).cloned().collect(),
+        });
+    }
+    gate
+}
+
+fn flatten(tokens: TokenStream) -> Vec<TokenTree> {
+    let mut out = Vec::new();
+    for t in tokens {
+        match t {
+            TokenTree::Group(g) => out.extend(flatten(g.stream())),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The names an item uses as types: every segment of a type path, and the type of a
+/// qualified path in an expression or pattern (`Other::new()`, `Other::Variant`); a bare
+/// variant name is not a type.
+#[derive(Default)]
+struct TypeNames(BTreeSet<String>);
+
+impl<'ast> syn::visit::Visit<'ast> for TypeNames {
+    fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
+        self.0.extend(p.path.segments.iter().map(|s| s.ident.to_string()));
+        syn::visit::visit_type_path(self, p);
+    }
+    fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
+        self.qualified(&p.path);
+        syn::visit::visit_expr_path(self, p);
+    }
+    fn visit_pat_tuple_struct(&mut self, p: &'ast syn::PatTupleStruct) {
+        self.qualified(&p.path);
+        syn::visit::visit_pat_tuple_struct(self, p);
+    }
+    fn visit_expr_struct(&mut self, e: &'ast syn::ExprStruct) {
+        self.qualified(&e.path);
+        syn::visit::visit_expr_struct(self, e);
+    }
+}
+
+impl TypeNames {
+    fn qualified(&mut self, path: &syn::Path) {
+        if path.segments.len() > 1 {
+            let n = path.segments.len();
+            self.0.insert(path.segments[n - 2].ident.to_string());
+        }
+    }
+}
+
+/// Names `X` of every path `... types::X` in `tokens`.
+fn shared_refs(tokens: TokenStream, out: &mut BTreeSet<String>) {
+    let trees = flatten(tokens);
+    for w in trees.windows(4) {
+        if let (TokenTree::Ident(m), TokenTree::Punct(a), TokenTree::Punct(b), TokenTree::Ident(x)) = (&w[0], &w[1], &w[2], &w[3]) {
+            if m == SHARED && a.as_char() == ':' && b.as_char() == ':' {
+                out.insert(x.to_string());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHARED_OK: &str = r#"
+        #[cfg(any(feature = "a", feature = "b"))]
+        pub struct Both { pub inner: Inner }
+        #[cfg(any(feature = "a", feature = "b"))]
+        pub struct Inner { pub x: i64 }
+        #[cfg(feature = "a")]
+        crate::open_enum!(OnlyA : str { X => "x" } else Unknown);
+        pub struct Always;
+    "#;
+
+    fn module(feature: &str, uses: &str) -> (String, String) {
+        (format!("{feature}.rs"), format!("//! - Cargo feature: `{feature}`\npub use super::types::{uses};\n"))
+    }
+
+    #[test]
+    fn correctly_gated_code_has_no_fault() {
+        let modules = [module("a", "Both"), module("a", "OnlyA"), module("b", "Both"), module("c", "Always")];
+        assert_eq!(faults(SHARED_OK, &modules).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_module_using_another_familys_item_is_a_fault() {
+        let faults = faults(SHARED_OK, &[module("b", "OnlyA")]).unwrap();
+        assert_eq!(faults, ["b.rs (feature `b`) uses types::OnlyA, which that feature does not compile"]);
+    }
+
+    #[test]
+    fn a_shared_item_using_a_narrower_one_is_a_fault() {
+        let shared = r#"
+            #[cfg(any(feature = "a", feature = "b"))]
+            pub struct Both { pub inner: Inner }
+            #[cfg(feature = "a")]
+            pub struct Inner { pub x: i64 }
+        "#;
+        let faults = faults(shared, &[]).unwrap();
+        assert_eq!(faults, ["types::Both is compiled with feature `b` but uses types::Inner, which is not"]);
+    }
+
+    /// The checked-in catalogue: every family builds alone.
+    #[test]
+    fn every_family_of_the_catalogue_builds_alone() {
+        let dir = crate::workspace_root().join("fal-models/src/generated");
+        let faults = gating_faults(&dir).unwrap();
+        assert!(faults.is_empty(), "{} faults:\n{}", faults.len(), faults.join("\n"));
+    }
+}
