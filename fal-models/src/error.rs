@@ -282,6 +282,10 @@ pub enum Operation {
     Cancel,
     /// `POST {run}/{endpoint id}`.
     Run,
+    /// `POST {run}/{endpoint id}/stream` (server-sent partial outputs).
+    Stream,
+    /// `POST {rest}/tokens/` (minting a temporary token).
+    Token,
 }
 
 impl fmt::Display for Operation {
@@ -293,6 +297,8 @@ impl fmt::Display for Operation {
             Operation::Result => "result",
             Operation::Cancel => "cancel",
             Operation::Run => "run",
+            Operation::Stream => "stream",
+            Operation::Token => "token",
         })
     }
 }

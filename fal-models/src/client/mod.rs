@@ -22,7 +22,9 @@ mod handle;
 mod queue;
 pub(crate) mod retry;
 mod sse;
+pub mod stream;
 mod subscribe;
+pub mod tokens;
 mod transport;
 
 use std::fmt;
@@ -40,6 +42,8 @@ pub use handle::RequestHandle;
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use bounds::Bounds;
 pub use retry::RetryPolicy;
+pub use stream::{OutputStream, StreamEvent, StreamOptions};
+pub use tokens::TemporaryToken;
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
 
 use crate::Endpoint;
@@ -84,6 +88,8 @@ struct Inner {
     bounds: Bounds,
     /// Scrubs the key (and the storage token, once known) from every error.
     redactor: Redactor,
+    /// A temporary token used instead of a key (see [`tokens`]).
+    token: Option<TemporaryToken>,
 }
 
 /// The API key, never printed.
@@ -140,6 +146,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     user_agent: String,
     http: Option<reqwest::Client>,
+    token: Option<TemporaryToken>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -174,6 +181,7 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             user_agent: concat!("fal-models-rust/", env!("CARGO_PKG_VERSION")).into(),
             http: None,
+            token: None,
         }
     }
 }
@@ -337,7 +345,12 @@ impl ClientBuilder {
             idle: self.idle_timeout,
             total: self.request_timeout,
         };
-        let redactor = Redactor::new(key.as_ref().map(ApiKey::expose));
+        let redactor = Redactor::new(
+            key.as_ref()
+                .map(ApiKey::expose)
+                .into_iter()
+                .chain(self.token.as_ref().map(TemporaryToken::expose)),
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 bounds,
@@ -355,6 +368,7 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 run_timeout: self.run_timeout,
                 stream_idle_timeout: self.stream_idle_timeout,
+                token: self.token,
             }),
         })
     }

@@ -26,6 +26,8 @@
 //! new log line each, then `COMPLETED`.
 
 mod schema;
+mod stream;
+mod tokens;
 
 pub use schema::EndpointSpec;
 
@@ -331,6 +333,7 @@ impl MockServerBuilder {
             next_id: AtomicU64::new(1),
             connections: AtomicU64::new(0),
             runs: AtomicU64::new(0),
+            tokens: Default::default(),
         });
         let tasks = vec![
             tokio::spawn(accept_loop(queue_listener, state.clone(), Host::Queue)),
@@ -520,6 +523,7 @@ struct State {
     connections: AtomicU64,
     /// Sync runs that passed validation (each a paid job on fal).
     runs: AtomicU64,
+    tokens: tokens::Minted,
 }
 
 impl State {
@@ -660,6 +664,10 @@ enum Target {
     Run {
         endpoint_id: String,
     },
+    Stream {
+        endpoint_id: String,
+    },
+    Token,
     Request {
         app: String,
         request_id: String,
@@ -670,6 +678,14 @@ enum Target {
 fn route(host: Host, method: &Method, path: &str) -> Option<Target> {
     let path = path.trim_matches('/');
     let segments: Vec<&str> = path.split('/').collect();
+    if host == Host::Run && *method == Method::POST {
+        if let Some(endpoint_id) = stream::stream_target(path) {
+            return Some(Target::Stream { endpoint_id });
+        }
+    }
+    if host == Host::Queue && tokens::is_token_path(path) {
+        return (*method == Method::POST).then_some(Target::Token);
+    }
     if host == Host::Run {
         return (*method == Method::POST).then(|| Target::Run {
             endpoint_id: path.to_owned(),
@@ -731,6 +747,8 @@ async fn handle(
     let operation = target.as_ref().map(|t| match t {
         Target::Submit { .. } => Operation::Submit,
         Target::Run { .. } => Operation::Run,
+        Target::Stream { .. } => Operation::Stream,
+        Target::Token => Operation::Token,
         Target::Request { operation, .. } => *operation,
     });
     lock(&state.log).push(RecordedRequest {
@@ -744,7 +762,9 @@ async fn handle(
     let (Some(target), Some(operation)) = (target, operation) else {
         return detail(404, "Not Found");
     };
-    if let Some(denied) = check_key(&state, &parts.headers) {
+    let by_token = matches!(&target, Target::Stream { endpoint_id }
+        if tokens::admits(&state, endpoint_id, parts.uri.query()));
+    if let Some(denied) = check_key(&state, &parts.headers).filter(|_| !by_token) {
         return denied;
     }
     let fault = state.take_fault(operation);
@@ -793,6 +813,8 @@ async fn handle(
     let response = match target {
         Target::Submit { endpoint_id } => submit(&state, &endpoint_id, &body, fault.as_ref()),
         Target::Run { endpoint_id } => run(&state, &endpoint_id, &body),
+        Target::Stream { endpoint_id } => stream::respond(&state, &endpoint_id, &body),
+        Target::Token => tokens::mint(&state, &body),
         Target::Request {
             app,
             request_id,
@@ -1091,7 +1113,7 @@ fn on_request(
                 json_response(202, &json!({ "status": "CANCELLATION_REQUESTED" }))
             }
         }
-        Operation::Submit | Operation::Run => detail(405, "Method Not Allowed"),
+        _ => detail(405, "Method Not Allowed"),
     }
 }
 
