@@ -21,6 +21,7 @@ pub mod bounds;
 mod handle;
 mod queue;
 pub(crate) mod retry;
+mod options;
 mod sse;
 pub mod stream;
 mod subscribe;
@@ -42,6 +43,7 @@ pub use handle::RequestHandle;
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use bounds::Bounds;
 pub use retry::RetryPolicy;
+pub use options::{PlatformOptions, RunOptions, RunOutput};
 pub use stream::{OutputStream, StreamEvent, StreamOptions};
 pub use tokens::TemporaryToken;
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
@@ -494,6 +496,7 @@ impl Client {
         if let Some(hint) = &options.runner_hint {
             headers.push(("x-fal-runner-hint", hint.clone()));
         }
+        headers.extend(options.platform.to_headers());
         let call = Call {
             op: Operation::Submit,
             method: Method::POST,

@@ -66,6 +66,8 @@ pub struct StreamOptions {
     pub total: Option<Duration>,
     /// Upload [`crate::files::local`] files in the input first (off by default).
     pub upload_local_files: bool,
+    /// Platform headers.
+    pub platform: super::PlatformOptions,
 }
 
 impl Default for StreamOptions {
@@ -74,6 +76,7 @@ impl Default for StreamOptions {
             idle: Some(DEFAULT_STREAM_IDLE),
             total: None,
             upload_local_files: false,
+            platform: Default::default(),
         }
     }
 }
@@ -94,6 +97,12 @@ impl StreamOptions {
     /// Uploads local files in the input before sending it.
     pub fn upload_local_files(mut self, yes: bool) -> Self {
         self.upload_local_files = yes;
+        self
+    }
+
+    /// Sets the platform headers.
+    pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
+        self.platform = platform;
         self
     }
 }
@@ -346,7 +355,9 @@ async fn open(
         method: Method::POST,
         url,
         body: Some(body),
-        headers: vec![("accept", "text/event-stream".to_owned())],
+        headers: std::iter::once(("accept", "text/event-stream".to_owned()))
+            .chain(options.platform.to_headers())
+            .collect(),
         request_id: None,
         paid_endpoint: Some(endpoint_id.to_owned()),
         bounds,

@@ -812,7 +812,9 @@ async fn handle(
         .any(|pair| pair == "logs=1" || pair == "logs=true");
     let response = match target {
         Target::Submit { endpoint_id } => submit(&state, &endpoint_id, &body, fault.as_ref()),
-        Target::Run { endpoint_id } => run(&state, &endpoint_id, &body),
+        Target::Run { endpoint_id } => {
+            stream::with_request_id(&state, run(&state, &endpoint_id, &body))
+        }
         Target::Stream { endpoint_id } => stream::respond(&state, &endpoint_id, &body),
         Target::Token => tokens::mint(&state, &body),
         Target::Request {

@@ -83,3 +83,17 @@ pub(super) fn respond(state: &Arc<State>, path: &str, body: &[u8]) -> Response<B
         .body(Body::from_stream(rx))
         .expect("a valid response")
 }
+
+/// Gives a successful sync-run answer a fresh `x-fal-request-id`, as fal's run host does.
+pub(super) fn with_request_id(state: &State, mut response: Response<Body>) -> Response<Body> {
+    if response.status().is_success() {
+        let n = state
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{n:08x}-6d6f-636b-0000-72756e000000");
+        if let Ok(value) = header::HeaderValue::from_str(&id) {
+            response.headers_mut().insert("x-fal-request-id", value);
+        }
+    }
+    response
+}
