@@ -23,6 +23,7 @@ mod queue;
 pub(crate) mod retry;
 mod events;
 mod options;
+mod trace;
 mod sse;
 pub mod stream;
 mod subscribe;

@@ -307,6 +307,7 @@ impl Client {
             source,
             body_excerpt: redactor.excerpt(&body, 512),
         })?;
+        tracing::debug!(request_id = request_id.as_deref(), "run answered");
         Ok(RunOutput { output, request_id })
     }
 }

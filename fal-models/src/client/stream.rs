@@ -219,7 +219,16 @@ impl Client {
             options: options.clone(),
             request_id: request_id.clone(),
         };
-        let events = futures::stream::unfold(state, next_event).boxed();
+        let span = tracing::info_span!(
+            "fal.stream",
+            endpoint_id,
+            request_id = tracing::field::Empty,
+        );
+        let events = futures::stream::unfold(state, move |state| {
+            use tracing::Instrument;
+            next_event(state).instrument(span.clone())
+        })
+        .boxed();
         let events = match options.total {
             Some(total) => bounded_total(events, total, request_id.clone()),
             None => events,
@@ -302,7 +311,9 @@ async fn next_event(state: State) -> Option<(Item, State)> {
                 let id = header_request_id(response.headers());
                 if let Some(id) = &id {
                     let _ = request_id.set(id.clone());
+                    tracing::Span::current().record("request_id", id.as_str());
                 }
+                tracing::debug!(request_id = id.as_deref(), "stream opened");
                 let event_stream = response
                     .headers()
                     .get(reqwest::header::CONTENT_TYPE)
@@ -492,6 +503,8 @@ fn empty_response() -> reqwest::Response {
 
 fn body_fault(r: &Reading, fault: super::bounds::ExchangeFault) -> Error {
     use super::bounds::ExchangeFault;
+    let reason = r.secrets.merged(&r.client.inner.redactor).scrub(&fault.to_string());
+    tracing::warn!(request_id = r.request_id.as_deref(), reason = %reason, "stream failed");
     match fault {
         ExchangeFault::IdleTimeout | ExchangeFault::HeadTimeout => Error::Timeout {
             kind: TimeoutKind::Idle,
