@@ -37,6 +37,8 @@ pub mod error;
 pub mod files;
 #[cfg(feature = "mock")]
 pub mod mock;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod storage;
 pub mod webhook;
 

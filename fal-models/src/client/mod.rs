@@ -23,6 +23,7 @@ mod queue;
 pub(crate) mod retry;
 mod events;
 mod options;
+pub mod proxy;
 mod trace;
 mod sse;
 pub mod stream;
@@ -95,6 +96,8 @@ struct Inner {
     redactor: Redactor,
     /// A temporary token used instead of a key (see [`tokens`]).
     token: Option<TemporaryToken>,
+    /// Every request goes here, its URL in `x-fal-target-url` (see [`proxy`]).
+    proxy_url: Option<String>,
 }
 
 /// The API key, never printed.
@@ -152,6 +155,7 @@ pub struct ClientBuilder {
     user_agent: String,
     http: Option<reqwest::Client>,
     token: Option<TemporaryToken>,
+    proxy_url: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -187,6 +191,7 @@ impl Default for ClientBuilder {
             user_agent: concat!("fal-models-rust/", env!("CARGO_PKG_VERSION")).into(),
             http: None,
             token: None,
+            proxy_url: None,
         }
     }
 }
@@ -374,6 +379,7 @@ impl ClientBuilder {
                 run_timeout: self.run_timeout,
                 stream_idle_timeout: self.stream_idle_timeout,
                 token: self.token,
+                proxy_url: proxy::checked(self.proxy_url)?,
             }),
         })
     }

@@ -186,10 +186,14 @@ impl Client {
 
     async fn send_once(&self, call: &Call) -> Result<Response, ExchangeFault> {
         let inner = &self.inner;
+        let (url, target) = super::proxy::route(inner, &call.url);
         let mut request = inner
             .http
-            .request(call.method.clone(), &call.url)
+            .request(call.method.clone(), url)
             .header(header::USER_AGENT, inner.user_agent.clone());
+        if let Some(target) = target {
+            request = request.header(super::proxy::TARGET_URL_HEADER, target);
+        }
         if !call.headers.iter().any(|(name, _)| *name == "accept") {
             request = request.header(header::ACCEPT, "application/json");
         }
