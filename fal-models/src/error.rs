@@ -96,7 +96,9 @@ pub enum Error {
     /// A local file (see [`crate::files::local`]) is in the input, but uploading local files
     /// was not asked for ([`SubmitOptions::upload_local_files`](crate::client::SubmitOptions::upload_local_files)).
     /// Nothing was sent.
-    #[error("the input to {endpoint_id} holds a local file but upload_local_files(true) was not set; nothing was sent")]
+    #[error(
+        "the input to {endpoint_id} holds a local file but upload_local_files(true) was not set; nothing was sent"
+    )]
     LocalFileNotAllowed {
         /// The endpoint the input was meant for.
         endpoint_id: String,
@@ -571,7 +573,10 @@ mod redactor_tests {
         ] {
             let out = r.scrub(&text);
             assert!(out.contains(REDACTED), "{text} -> {out}");
-            assert!(!out.contains("se\\\"cr") && !out.contains("se\"cr") && !out.contains("se%22cr"), "{out}");
+            assert!(
+                !out.contains("se\\\"cr") && !out.contains("se\"cr") && !out.contains("se%22cr"),
+                "{out}"
+            );
         }
         assert_eq!(r.scrub("nothing here"), "nothing here");
     }

@@ -29,9 +29,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -788,7 +788,11 @@ where
         let outcome: Result<(), (FilesError, bool, Option<Duration>)> = async {
             let mut resp = bounds::send(request, &bounds).await.map_err(|fault| {
                 let retry = !matches!(fault, ExchangeFault::TooLarge(_));
-                (fault_error(url, fault, received, content_length), retry, None)
+                (
+                    fault_error(url, fault, received, content_length),
+                    retry,
+                    None,
+                )
             })?;
             let status = resp.status();
             if !status.is_success() {
@@ -865,7 +869,11 @@ where
                     }
                     Ok(None) => break,
                     Err(fault) => {
-                        return Err((fault_error(url, fault, received, content_length), true, None));
+                        return Err((
+                            fault_error(url, fault, received, content_length),
+                            true,
+                            None,
+                        ));
                     }
                 }
             }

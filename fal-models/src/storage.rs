@@ -880,7 +880,9 @@ impl Storage {
                     let url = format!("{}/files/upload", token.base_url);
                     let (body, len) = match source {
                         Source::Bytes(b) => (reqwest::Body::from(b.clone()), b.len() as u64),
-                        Source::Path(p, measured) => (file_body(p, measured.len).await?, measured.len),
+                        Source::Path(p, measured) => {
+                            (file_body(p, measured.len).await?, measured.len)
+                        }
                     };
                     let req = self.upload_headers(
                         self.inner.http.post(&url),

@@ -112,7 +112,9 @@ pub enum WebhookError {
     Body(#[source] serde_json::Error),
     /// The delivery (same request id and timestamp) was already verified by this verifier
     /// within the tolerance window: a replay (see [`VerifierBuilder::replay_guard`]).
-    #[error("webhook delivery for request {request_id} at {timestamp} was already received (replay)")]
+    #[error(
+        "webhook delivery for request {request_id} at {timestamp} was already received (replay)"
+    )]
     Replayed {
         /// The request id of the delivery.
         request_id: String,

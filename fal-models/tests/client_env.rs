@@ -68,4 +68,3 @@ async fn key_comes_from_fal_key_or_id_and_secret_and_its_absence_is_an_error() {
     assert_eq!(err.error_type(), Some("unauthorized"));
     assert_eq!(server.requests()[0].header("authorization"), None);
 }
-

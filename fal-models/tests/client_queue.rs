@@ -374,7 +374,11 @@ async fn a_caller_supplied_reqwest_client_is_used() {
     let server = echo_mock().start().await.unwrap();
     // Only the caller's client knows where `fal-queue.test` is: a request reaching the mock
     // proves it went through that client (the transport sets the User-Agent for any client).
-    let queue: std::net::SocketAddr = server.queue_url().trim_start_matches("http://").parse().unwrap();
+    let queue: std::net::SocketAddr = server
+        .queue_url()
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
     let http = reqwest::Client::builder()
         .resolve("fal-queue.test", queue)
         .build()

@@ -3,9 +3,9 @@
 
 mod client_common;
 
-use std::time::{Duration, Instant};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use client_common::*;
 use fal_models::client::RetryPolicy;
@@ -433,7 +433,11 @@ async fn a_submit_that_never_connected_is_retried() {
         panic!("{err:?}")
     };
     assert!(source.is_connect());
-    assert_eq!(resolver.lookups.load(Ordering::SeqCst), 3, "1 attempt + 2 retries");
+    assert_eq!(
+        resolver.lookups.load(Ordering::SeqCst),
+        3,
+        "1 attempt + 2 retries"
+    );
     drop(socket);
 }
 
@@ -446,9 +450,7 @@ impl reqwest::dns::Resolve for CountingResolver {
     fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         let addr = self.addr;
-        Box::pin(async move {
-            Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs)
-        })
+        Box::pin(async move { Ok(Box::new(std::iter::once(addr)) as reqwest::dns::Addrs) })
     }
 }
 
@@ -517,7 +519,11 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
         };
         assert_eq!(*got, Some(status));
         assert!(request_id.is_some(), "the request id reaches the caller");
-        assert_eq!(server.count(Operation::Submit), 1, "not replayed after {status}");
+        assert_eq!(
+            server.count(Operation::Submit),
+            1,
+            "not replayed after {status}"
+        );
         assert_eq!(server.job_count(), jobs_before + 1, "exactly one job");
     }
     // An app-level JSON 5xx without the header is not ingress evidence either; nor is a 408.
@@ -533,7 +539,16 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
     let runs = server.run_count();
     server.inject(Operation::Run, Fault::ForwardThenFail(504));
     let err = client.run(&EchoInput::new("x")).await.unwrap_err();
-    assert!(matches!(err, Error::AmbiguousSubmit { status: Some(504), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::AmbiguousSubmit {
+                status: Some(504),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(server.count(Operation::Run), 1);
     assert_eq!(server.run_count(), runs + 1);
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use fal_models::client::{Client, RetryPolicy, SubscribeOptions, SubmitOptions};
+use fal_models::client::{Client, RetryPolicy, SubmitOptions, SubscribeOptions};
 use serde_json::json;
 
 /// Quote and backslash: its JSON-escaped form differs from the raw one.
@@ -65,10 +65,11 @@ async fn start(mode: Arc<AtomicU8>) -> String {
                         axum::Json(json!({ "detail": echoed })),
                     )
                         .into_response(),
-                    GARBLED_200 if method != Method::PUT || !path.ends_with("/cancel") => {
-                        (StatusCode::OK, format!("data: {echoed}\n\nnot json {echoed}"))
-                            .into_response()
-                    }
+                    GARBLED_200 if method != Method::PUT || !path.ends_with("/cancel") => (
+                        StatusCode::OK,
+                        format!("data: {echoed}\n\nnot json {echoed}"),
+                    )
+                        .into_response(),
                     _ => (
                         StatusCode::BAD_REQUEST,
                         axum::Json(json!({ "detail": echoed, "error_type": auth })),
@@ -173,7 +174,8 @@ async fn the_marker_key_token_and_secret_input_appear_in_no_error_debug_event_or
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("cat.png");
         std::fs::write(&file, b"png").unwrap();
-        let with_file = json!({ "image_url": fal_models::files::local(&file), "api_key": SECRET_INPUT });
+        let with_file =
+            json!({ "image_url": fal_models::files::local(&file), "api_key": SECRET_INPUT });
         errors.extend(
             client
                 .subscribe_json(endpoint, with_file)
@@ -207,7 +209,10 @@ async fn the_marker_key_token_and_secret_input_appear_in_no_error_debug_event_or
                 .await
                 .err(),
         );
-        assert!(errors.len() >= 10, "every operation failed against the echo server");
+        assert!(
+            errors.len() >= 10,
+            "every operation failed against the echo server"
+        );
         for err in &errors {
             assert_clean("error", &shown(err));
             seen += 1;

@@ -13,21 +13,39 @@ use fal_models::files;
 use fal_models::mock::MockServer;
 
 fn schema() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../schemas/fal-ai/pika/v2.2/image-to-video.json")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../schemas/fal-ai/pika/v2.2/image-to-video.json")
 }
 
 #[tokio::test]
 async fn local_files_are_uploaded_before_submit() {
     let storage = storage_fake::start().await;
-    let mock = MockServer::builder().schema_file(schema()).unwrap().start().await.unwrap();
-    let client = mock.client_builder().key(storage_fake::KEY).rest_url(&storage.url).build().unwrap();
+    let mock = MockServer::builder()
+        .schema_file(schema())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = mock
+        .client_builder()
+        .key(storage_fake::KEY)
+        .rest_url(&storage.url)
+        .build()
+        .unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("first frame.png");
     std::fs::write(&image, storage_fake::data(4096)).unwrap();
 
-    let input = Input::new(files::local(&image), "a woman looking into camera slowly smiling");
-    let out = client.subscribe(input).upload_local_files(true).await.unwrap();
+    let input = Input::new(
+        files::local(&image),
+        "a woman looking into camera slowly smiling",
+    );
+    let out = client
+        .subscribe(input)
+        .upload_local_files(true)
+        .await
+        .unwrap();
     assert!(!out.video.url.is_empty());
 
     // The queue saw the uploaded URL, never the local path.
@@ -48,32 +66,73 @@ async fn local_files_are_uploaded_before_submit() {
 #[tokio::test]
 async fn a_missing_local_file_fails_before_anything_is_submitted() {
     let storage = storage_fake::start().await;
-    let mock = MockServer::builder().schema_file(schema()).unwrap().start().await.unwrap();
-    let client = mock.client_builder().key(storage_fake::KEY).rest_url(&storage.url).build().unwrap();
+    let mock = MockServer::builder()
+        .schema_file(schema())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = mock
+        .client_builder()
+        .key(storage_fake::KEY)
+        .rest_url(&storage.url)
+        .build()
+        .unwrap();
 
     let missing = std::env::temp_dir().join("fal-models-no-such-file.png");
     let input = Input::new(files::local(&missing), "a prompt");
-    let err = client.subscribe(input).upload_local_files(true).await.unwrap_err();
+    let err = client
+        .subscribe(input)
+        .upload_local_files(true)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Upload(_)), "{err:?}");
-    assert!(err.to_string().contains("fal-models-no-such-file.png"), "{err}");
-    assert_eq!(mock.count(Operation::Submit), 0, "nothing is submitted (nothing billed)");
+    assert!(
+        err.to_string().contains("fal-models-no-such-file.png"),
+        "{err}"
+    );
+    assert_eq!(
+        mock.count(Operation::Submit),
+        0,
+        "nothing is submitted (nothing billed)"
+    );
 }
 
 #[tokio::test]
 async fn without_the_option_file_urls_are_sent_as_they_are() {
-    let mock = MockServer::builder().schema_file(schema()).unwrap().start().await.unwrap();
+    let mock = MockServer::builder()
+        .schema_file(schema())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
     let client = mock.client();
     let input = Input::new("https://example.com/cat.png", "a prompt");
     client.subscribe(input).await.unwrap();
-    let submitted = mock.requests().into_iter().find(|r| r.operation == Some(Operation::Submit)).and_then(|r| r.json()).unwrap();
+    let submitted = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::Submit))
+        .and_then(|r| r.json())
+        .unwrap();
     assert_eq!(submitted["image_url"], "https://example.com/cat.png");
 }
 
 #[tokio::test]
 async fn local_files_are_uploaded_only_on_request_and_only_when_built_by_files_local() {
     let storage = storage_fake::start().await;
-    let mock = MockServer::builder().schema_file(schema()).unwrap().start().await.unwrap();
-    let client = mock.client_builder().key(storage_fake::KEY).rest_url(&storage.url).build().unwrap();
+    let mock = MockServer::builder()
+        .schema_file(schema())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let client = mock
+        .client_builder()
+        .key(storage_fake::KEY)
+        .rest_url(&storage.url)
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let image = dir.path().join("cat.png");
     std::fs::write(&image, storage_fake::data(100)).unwrap();
@@ -104,5 +163,8 @@ async fn local_files_are_uploaded_only_on_request_and_only_when_built_by_files_l
         .and_then(|r| r.json())
         .unwrap();
     assert_eq!(submitted["prompt"], serde_json::json!(typed));
-    assert!(storage.state.lock().unwrap().objects.is_empty(), "nothing uploaded");
+    assert!(
+        storage.state.lock().unwrap().objects.is_empty(),
+        "nothing uploaded"
+    );
 }

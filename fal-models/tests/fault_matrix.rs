@@ -335,8 +335,7 @@ async fn queue_cell(op: Op, f: F) -> Cell {
                 Op::SubscribePoll => client
                     .wait(
                         &handle,
-                        fal_models::client::SubscribeOptions::new()
-                            .poll(Duration::from_millis(20)),
+                        fal_models::client::SubscribeOptions::new().poll(Duration::from_millis(20)),
                     )
                     .await
                     .map(drop),
@@ -482,7 +481,11 @@ async fn download_cell(f: F) -> Cell {
     let upstream = file_server(data.clone()).await;
     let action = proxy_action(f);
     let proxy = FaultProxy::start(upstream, move |n, _| {
-        if n == 0 { action.clone() } else { Action::Forward }
+        if n == 0 {
+            action.clone()
+        } else {
+            Action::Forward
+        }
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -539,7 +542,11 @@ async fn key_fetch_cell(f: F) -> Cell {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let action = proxy_action(f);
     let proxy = FaultProxy::start(upstream, move |n, _| {
-        if n == 0 { action.clone() } else { Action::Forward }
+        if n == 0 {
+            action.clone()
+        } else {
+            Action::Forward
+        }
     })
     .await;
     let verifier = fal_models::webhook::Verifier::builder()
@@ -625,10 +632,16 @@ async fn every_operation_under_every_fault_ends_as_the_rules_say() {
         );
         let allowed = expected(c.op, c.fault);
         if !allowed.contains(&c.outcome.as_str()) {
-            failures.push(format!("{:?} × {:?}: {} (expected one of {allowed:?})", c.op, c.fault, c.outcome));
+            failures.push(format!(
+                "{:?} × {:?}: {} (expected one of {allowed:?})",
+                c.op, c.fault, c.outcome
+            ));
         }
         if !c.id_ok {
-            failures.push(format!("{:?} × {:?}: the request id is not reachable", c.op, c.fault));
+            failures.push(format!(
+                "{:?} × {:?}: the request id is not reachable",
+                c.op, c.fault
+            ));
         }
         let max_jobs = match c.op {
             Op::UploadSingle | Op::UploadMultipart => 2, // a retried upload may leave an orphan object

@@ -345,7 +345,10 @@ async fn a_file_that_grows_during_the_upload_is_an_error_never_a_truncated_succe
         let grow = path.clone();
         fake.state.lock().unwrap().on_token = Some(Box::new(move || {
             use std::io::Write;
-            let mut f = std::fs::OpenOptions::new().append(true).open(&grow).unwrap();
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&grow)
+                .unwrap();
             f.write_all(&[b'x'; 500]).unwrap();
         }));
         let storage = builder(&fake)

@@ -437,7 +437,7 @@ async fn rotated_keys_are_fetched_again_but_not_on_every_bad_signature() {
         .unwrap();
     jwks.set(StatusCode::OK, json!({ "keys": [jwk(&new)] }).to_string());
 
-    // Within 5 minutes of the fetch a bad signature does not trigger a refetch.
+    // Within a minute of the fetch a bad signature does not trigger a refetch.
     now.store(NOW + 60, Ordering::SeqCst);
     let err = verifier
         .verify(&signed(&new, &body, NOW + 60), &body)
@@ -449,13 +449,77 @@ async fn rotated_keys_are_fetched_again_but_not_on_every_bad_signature() {
     );
     assert_eq!(jwks.fetches(), 1);
 
-    // Later, an unknown signer makes the verifier look for new keys once.
-    now.store(NOW + 600, Ordering::SeqCst);
+    // Just past a minute, an unknown signer makes the verifier look for new keys once: a
+    // rotation rejects deliveries for at most a minute.
+    now.store(NOW + 61, Ordering::SeqCst);
     verifier
-        .verify(&signed(&new, &body, NOW + 600), &body)
+        .verify(&signed(&new, &body, NOW + 61), &body)
         .await
         .unwrap();
     assert_eq!(jwks.fetches(), 2);
+}
+
+#[tokio::test]
+async fn the_replay_guard_rejects_a_second_delivery_within_the_window() {
+    let k = key(3);
+    let jwks = jwks_server(&[&k]).await;
+    let body = body();
+    let headers = signed(&k, &body, NOW);
+    // Off by default: a captured delivery verifies again.
+    let (_, builder) = verifier_for(&jwks);
+    let open = builder.build().unwrap();
+    open.verify(&headers, &body).await.unwrap();
+    open.verify(&headers, &body).await.unwrap();
+
+    let (now, builder) = verifier_for(&jwks);
+    let guarded = builder.replay_guard(true).build().unwrap();
+    guarded.verify(&headers, &body).await.unwrap();
+    let err = guarded.verify(&headers, &body).await.unwrap_err();
+    assert!(
+        matches!(&err, WebhookError::Replayed { request_id, timestamp } if request_id == "req-123" && *timestamp == NOW as i64),
+        "{err:?}"
+    );
+    // Clones share what was seen.
+    assert!(guarded.clone().verify(&headers, &body).await.is_err());
+    // A new delivery of the same request (a new timestamp) is not a replay.
+    now.store(NOW + 5, Ordering::SeqCst);
+    guarded
+        .verify(&signed(&k, &body, NOW + 5), &body)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_key_list_without_content_length_is_cut_at_one_mib_while_reading() {
+    use futures::StreamExt;
+    // A chunked body (no Content-Length) of 4 MiB.
+    let app = Router::new().route(
+        "/jwks.json",
+        get(|| async {
+            let chunks = futures::stream::iter(0..64)
+                .map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 64 * 1024])));
+            axum::body::Body::from_stream(chunks)
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks.json", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (_, clock) = clock();
+    let verifier = Verifier::builder()
+        .jwks_url(url)
+        .clock(clock)
+        .build()
+        .unwrap();
+    let k = key(4);
+    let body = body();
+    let err = verifier
+        .verify(&signed(&k, &body, NOW), &body)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, WebhookError::JwksFetch { reason, .. } if reason.contains("larger than")),
+        "{err:?}"
+    );
 }
 
 #[test]

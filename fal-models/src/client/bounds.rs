@@ -119,7 +119,10 @@ impl std::fmt::Display for ExchangeFault {
 
 /// Sends `request` with the total bound on the whole exchange and the response-head bound on
 /// the wait for the head.
-pub(crate) async fn send(request: RequestBuilder, bounds: &Bounds) -> Result<Response, ExchangeFault> {
+pub(crate) async fn send(
+    request: RequestBuilder,
+    bounds: &Bounds,
+) -> Result<Response, ExchangeFault> {
     let request = match bounds.total {
         Some(total) => request.timeout(total),
         None => request,

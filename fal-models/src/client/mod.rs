@@ -42,9 +42,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use bounds::Bounds;
 pub use handle::RequestHandle;
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
-pub use bounds::Bounds;
 pub use retry::RetryPolicy;
 pub use events::{SubscribeEvent, SubscribeEvents};
 pub use options::{PlatformOptions, RunOptions, RunOutput};
@@ -712,7 +712,8 @@ impl Client {
         file: &(impl crate::files::RemoteFile + ?Sized),
         path: impl AsRef<std::path::Path>,
     ) -> Result<crate::files::Downloaded, Error> {
-        self.download_with(file, path, crate::files::DownloadOptions::expecting(file)).await
+        self.download_with(file, path, crate::files::DownloadOptions::expecting(file))
+            .await
     }
 
     /// [`download`](Self::download) with options (a progress callback, other expectations).

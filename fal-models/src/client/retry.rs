@@ -152,7 +152,11 @@ pub(crate) enum PaidRetry {
 ///   (scrubbed) headers and the request id when there is one.
 ///
 /// Reads (status, result, cancel) are idempotent and ignore this rule.
-pub(crate) fn paid_retry(status: u16, headers: &reqwest::header::HeaderMap, body: &[u8]) -> PaidRetry {
+pub(crate) fn paid_retry(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> PaidRetry {
     if headers.contains_key("x-fal-request-id") {
         return PaidRetry::OutcomeUnknown;
     }
@@ -272,9 +276,16 @@ mod tests {
             let full = p.backoff(retry);
             let waits: std::collections::BTreeSet<Duration> =
                 (0..200).map(|_| j.backoff(retry)).collect();
-            assert!(waits.len() > 100, "jitter varies the wait: {} distinct", waits.len());
+            assert!(
+                waits.len() > 100,
+                "jitter varies the wait: {} distinct",
+                waits.len()
+            );
             let (lo, hi) = (*waits.first().unwrap(), *waits.last().unwrap());
-            assert!(lo >= full / 2 && hi <= full, "{lo:?}..{hi:?} outside {full:?}/2..{full:?}");
+            assert!(
+                lo >= full / 2 && hi <= full,
+                "{lo:?}..{hi:?} outside {full:?}/2..{full:?}"
+            );
             // Both halves of the range are used.
             assert!(lo < full * 3 / 4 && hi > full * 3 / 4, "{lo:?}..{hi:?}");
         }

@@ -325,12 +325,15 @@ impl WaitPlan {
     }
 }
 
+/// What identifies a log line: timestamp, level, source and text.
+type LogKey = (Option<String>, Option<String>, Option<String>, String);
+
 /// Turns statuses into progress events, each log line once.
 #[derive(Default)]
 struct Tracker {
     callback: Option<ProgressCallback>,
     /// How many times each log line (timestamp, level, source, message) was delivered.
-    logs_seen: std::collections::HashMap<(Option<String>, Option<String>, Option<String>, String), usize>,
+    logs_seen: std::collections::HashMap<LogKey, usize>,
     last: Option<(Status, Option<u64>)>,
 }
 
@@ -592,5 +595,60 @@ impl Client {
                 tokio::time::sleep(self.retry_policy().backoff(reconnects)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    fn status(lines: &[(&str, &str)]) -> QueueStatus {
+        let logs: Vec<Value> = lines
+            .iter()
+            .map(|(ts, m)| serde_json::json!({"message": m, "timestamp": ts, "level": "INFO"}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "status": "IN_PROGRESS", "request_id": "r", "logs": logs
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn logs_are_delivered_once_across_reconnects_without_losing_lines() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut tracker = Tracker {
+            callback: Some(Box::new(move |p| {
+                if let Progress::Log(l) = p {
+                    sink.lock().unwrap().push(l.message);
+                }
+            })),
+            ..Tracker::default()
+        };
+        // First connection: a cumulative first event, then a delta.
+        tracker.observe(&status(&[("1", "a"), ("2", "b")]), Logs::Overlapping);
+        tracker.observe(&status(&[("3", "c")]), Logs::Delta);
+        // Reconnect: its first event holds only recent lines (not all so far), one new.
+        tracker.observe(&status(&[("3", "c"), ("4", "d")]), Logs::Overlapping);
+        // A polled status with everything: only the new line.
+        tracker.observe(
+            &status(&[("1", "a"), ("2", "b"), ("3", "c"), ("4", "d"), ("5", "e")]),
+            Logs::Overlapping,
+        );
+        // The same text at two different times is two lines; identical lines repeat as often
+        // as they occur.
+        tracker.observe(
+            &status(&[("6", "tick"), ("6", "tick"), ("7", "tick")]),
+            Logs::Delta,
+        );
+        tracker.observe(
+            &status(&[("5", "e"), ("6", "tick"), ("6", "tick"), ("7", "tick")]),
+            Logs::Overlapping,
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            ["a", "b", "c", "d", "e", "tick", "tick", "tick"]
+        );
     }
 }

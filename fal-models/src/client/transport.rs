@@ -360,11 +360,10 @@ impl Client {
         let message = redactor.scrub(&message);
         for field in &mut fields {
             field.msg = redactor.scrub(&field.msg);
-            if field
-                .ctx
-                .as_ref()
-                .is_some_and(|c| redactor.scrub(&c.to_string()) != c.to_string())
-            {
+            if field.ctx.as_ref().is_some_and(|c| {
+                let text = c.to_string();
+                redactor.scrub(&text) != text
+            }) {
                 field.ctx = None;
             }
         }

@@ -858,7 +858,11 @@ async fn forwarded_request_id(state: &State, response: Response<Body>) -> String
         .unwrap_or_default();
     serde_json::from_slice::<Value>(&body)
         .ok()
-        .and_then(|v| v.get("request_id").and_then(Value::as_str).map(str::to_owned))
+        .and_then(|v| {
+            v.get("request_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| {
             let n = state.next_id.fetch_add(1, Ordering::Relaxed);
             format!("{n:08x}-6d6f-636b-0000-forwarded000")

@@ -164,15 +164,20 @@ async fn forward(upstream: &str, request: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// Splits a response into head and body, decoding a chunked body.
 fn split(response: &[u8]) -> (String, Vec<u8>) {
-    let end = find(response, b"\r\n\r\n").map(|i| i + 4).unwrap_or(response.len());
+    let end = find(response, b"\r\n\r\n")
+        .map(|i| i + 4)
+        .unwrap_or(response.len());
     let head = String::from_utf8_lossy(&response[..end]).into_owned();
     let mut body = response[end..].to_vec();
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         let mut out = Vec::new();
         let mut rest = &body[..];
         while let Some(i) = find(rest, b"\r\n") {
-            let size = usize::from_str_radix(String::from_utf8_lossy(&rest[..i]).trim(), 16)
-                .unwrap_or(0);
+            let size =
+                usize::from_str_radix(String::from_utf8_lossy(&rest[..i]).trim(), 16).unwrap_or(0);
             if size == 0 {
                 break;
             }
@@ -196,7 +201,12 @@ fn rebuild(head: &str, status: Option<u16>, body: &[u8], extra: &[(String, Strin
     }
     let mut out = status_line;
     for l in lines {
-        let k = l.split(':').next().unwrap_or("").trim().to_ascii_lowercase();
+        let k = l
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if ["content-length", "transfer-encoding", "connection"].contains(&k.as_str()) {
             continue;
         }
@@ -250,8 +260,11 @@ async fn serve(
             let mut bytes = rebuild(&head, Some(status), body.as_bytes(), &headers);
             if headers.iter().any(|(k, _)| k == "content-type") {
                 // The given content type wins over the JSON default.
-                let text = String::from_utf8_lossy(&bytes)
-                    .replacen("\r\ncontent-type: application/json", "", 1);
+                let text = String::from_utf8_lossy(&bytes).replacen(
+                    "\r\ncontent-type: application/json",
+                    "",
+                    1,
+                );
                 bytes = text.into_bytes();
             }
             client.write_all(&bytes).await

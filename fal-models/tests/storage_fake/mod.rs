@@ -192,7 +192,8 @@ async fn part(
     let waited = std::time::Instant::now();
     while s.lock().unwrap().expect_parallel
         && s.lock().unwrap().max_in_flight < 2
-        && waited.elapsed() < std::time::Duration::from_secs(5) {
+        && waited.elapsed() < std::time::Duration::from_secs(5)
+    {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let mut g = s.lock().unwrap();
