@@ -25,7 +25,10 @@ pub fn router(proxy: FalProxy) -> Router {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    println!("proxy on http://{}{DEFAULT_PROXY_ROUTE}", listener.local_addr()?);
+    println!(
+        "proxy on http://{}{DEFAULT_PROXY_ROUTE}",
+        listener.local_addr()?
+    );
     axum::serve(listener, router(FalProxy::from_env()?)).await?;
     Ok(())
 }

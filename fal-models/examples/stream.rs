@@ -19,7 +19,10 @@ pub async fn run(client: &Client) -> Result<(usize, Value), Error> {
         match event? {
             StreamEvent::Partial(partial) => {
                 partials += 1;
-                eprintln!("partial {partials}: {} fields", partial.as_object().map_or(0, |o| o.len()));
+                eprintln!(
+                    "partial {partials}: {} fields",
+                    partial.as_object().map_or(0, |o| o.len())
+                );
             }
             StreamEvent::Done(output) => return Ok((partials, output)),
         }

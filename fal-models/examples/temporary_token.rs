@@ -21,7 +21,10 @@ pub async fn run(server: &Client, run_url: &str) -> Result<Value, Error> {
         .run_url(run_url)
         .build()?;
     keyless
-        .stream_json("fal-ai/flux-krea-lora", json!({"prompt": "a lighthouse at dusk"}))
+        .stream_json(
+            "fal-ai/flux-krea-lora",
+            json!({"prompt": "a lighthouse at dusk"}),
+        )
         .output()
         .await
 }

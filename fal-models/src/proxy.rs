@@ -61,8 +61,9 @@ impl fmt::Debug for FalProxy {
 impl FalProxy {
     /// A proxy that adds this key.
     pub fn new(key: &str) -> Result<Self, Error> {
-        let mut authorization = HeaderValue::from_str(&format!("Key {key}"))
-            .map_err(|_| Error::Config("the API key contains characters not allowed in a header".into()))?;
+        let mut authorization = HeaderValue::from_str(&format!("Key {key}")).map_err(|_| {
+            Error::Config("the API key contains characters not allowed in a header".into())
+        })?;
         authorization.set_sensitive(true);
         let http = reqwest::Client::builder()
             .use_rustls_tls()
@@ -80,19 +81,23 @@ impl FalProxy {
 
     /// A proxy with the key from `FAL_KEY` (or `FAL_KEY_ID` + `FAL_KEY_SECRET`).
     pub fn from_env() -> Result<Self, Error> {
-        let key = std::env::var("FAL_KEY").ok().filter(|k| !k.trim().is_empty()).or_else(|| {
-            match (std::env::var("FAL_KEY_ID"), std::env::var("FAL_KEY_SECRET")) {
-                (Ok(id), Ok(secret)) => Some(format!("{}:{}", id.trim(), secret.trim())),
-                _ => None,
-            }
-        });
+        let key = std::env::var("FAL_KEY")
+            .ok()
+            .filter(|k| !k.trim().is_empty())
+            .or_else(
+                || match (std::env::var("FAL_KEY_ID"), std::env::var("FAL_KEY_SECRET")) {
+                    (Ok(id), Ok(secret)) => Some(format!("{}:{}", id.trim(), secret.trim())),
+                    _ => None,
+                },
+            );
         Self::new(key.ok_or(Error::MissingKey)?.trim())
     }
 
     /// Also forwards to this origin (`http://127.0.0.1:8080`): for a mock server or your own
     /// gateway. Fails for anything but a bare `scheme://host[:port]`.
     pub fn allow_origin(mut self, origin: &str) -> Result<Self, Error> {
-        let url = Url::parse(origin).map_err(|_| Error::Config(format!("invalid origin {origin:?}")))?;
+        let url =
+            Url::parse(origin).map_err(|_| Error::Config(format!("invalid origin {origin:?}")))?;
         if url.path() != "/" || url.query().is_some() || url.host().is_none() {
             return Err(Error::Config(format!("not a bare origin: {origin:?}")));
         }
@@ -108,7 +113,9 @@ impl FalProxy {
 
     /// Whether the proxy forwards to this URL.
     pub fn allows(&self, target: &str) -> bool {
-        let Ok(url) = Url::parse(target) else { return false };
+        let Ok(url) = Url::parse(target) else {
+            return false;
+        };
         if url.username() != "" || url.password().is_some() {
             return false;
         }
@@ -135,7 +142,10 @@ impl FalProxy {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
         else {
-            return plain(StatusCode::BAD_REQUEST, "missing the x-fal-target-url header");
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "missing the x-fal-target-url header",
+            );
         };
         if !self.allows(&target) {
             tracing::warn!(target = %target.split('?').next().unwrap_or_default(), "proxy: target refused");
@@ -149,7 +159,10 @@ impl FalProxy {
             .http
             .request(parts.method.clone(), &target)
             .header(header::AUTHORIZATION, self.authorization.clone())
-            .header("x-fal-client-proxy", concat!("fal-models-rust-proxy/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "x-fal-client-proxy",
+                concat!("fal-models-rust-proxy/", env!("CARGO_PKG_VERSION")),
+            );
         for (name, value) in &parts.headers {
             let name = name.as_str();
             let pass = (name.starts_with("x-fal-") && name != TARGET_URL_HEADER)
@@ -175,7 +188,10 @@ impl FalProxy {
         };
         let mut response = Response::builder().status(answer.status().as_u16());
         for (name, value) in answer.headers() {
-            if !matches!(name.as_str(), "content-length" | "content-encoding" | "transfer-encoding" | "connection") {
+            if !matches!(
+                name.as_str(),
+                "content-length" | "content-encoding" | "transfer-encoding" | "connection"
+            ) {
                 response = response.header(name.as_str(), value.clone());
             }
         }

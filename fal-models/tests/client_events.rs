@@ -13,7 +13,12 @@ use serde_json::json;
 
 #[tokio::test]
 async fn events_then_the_output_into_borrowed_state() {
-    let server = echo_mock().queue_steps(2).progress_steps(2).start().await.unwrap();
+    let server = echo_mock()
+        .queue_steps(2)
+        .progress_steps(2)
+        .start()
+        .await
+        .unwrap();
     let client = server.client();
     // A local Vec, borrowed mutably by the loop: no 'static callback needed.
     let mut trace: Vec<String> = Vec::new();
@@ -38,14 +43,20 @@ async fn events_then_the_output_into_borrowed_state() {
     assert_eq!(output, Some(expected_output()));
     assert_eq!(trace.first().map(String::as_str), Some("submitted"));
     assert_eq!(trace.last().map(String::as_str), Some("completed"));
-    assert!(trace.contains(&"queue".to_owned()) && trace.contains(&"progress".to_owned()), "{trace:?}");
+    assert!(
+        trace.contains(&"queue".to_owned()) && trace.contains(&"progress".to_owned()),
+        "{trace:?}"
+    );
     assert_eq!(trace.iter().filter(|t| *t == "log").count(), 2, "{trace:?}");
 }
 
 #[tokio::test]
 async fn a_failed_job_ends_the_stream_with_its_error_after_its_events() {
     let server = echo_mock().start().await.unwrap();
-    server.inject(Operation::Submit, Fault::FailJob(JobFailure::internal("boom")));
+    server.inject(
+        Operation::Submit,
+        Fault::FailJob(JobFailure::internal("boom")),
+    );
     let items: Vec<_> = server
         .client()
         .subscribe_json(ECHO_ID, json!({"prompt": "a"}))
@@ -54,8 +65,15 @@ async fn a_failed_job_ends_the_stream_with_its_error_after_its_events() {
         .await;
     let (last, before) = items.split_last().unwrap();
     assert!(matches!(last, Err(Error::JobFailed { .. })), "{last:?}");
-    assert!(matches!(before.first(), Some(Ok(SubscribeEvent::Progress(Progress::Submitted(_))))));
-    assert!(before.iter().all(|e| matches!(e, Ok(SubscribeEvent::Progress(_)))));
+    assert!(matches!(
+        before.first(),
+        Some(Ok(SubscribeEvent::Progress(Progress::Submitted(_))))
+    ));
+    assert!(
+        before
+            .iter()
+            .all(|e| matches!(e, Ok(SubscribeEvent::Progress(_))))
+    );
 }
 
 #[tokio::test]
@@ -64,7 +82,10 @@ async fn dropping_the_stream_stops_waiting() {
     let client = server.client();
     let mut events = client.subscribe(EchoInput::new("a")).events();
     let first = events.next().await.unwrap().unwrap();
-    assert!(matches!(first, SubscribeEvent::Progress(Progress::Submitted(_))));
+    assert!(matches!(
+        first,
+        SubscribeEvent::Progress(Progress::Submitted(_))
+    ));
     drop(events);
     // Left running, the subscribe would finish in a few milliseconds and fetch the result;
     // dropped, it never does.

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use client_common::{ECHO_ID, EchoInput, echo_mock, expected_output};
 use fal_models::Error;
-use fal_models::client::{PlatformOptions, RunOptions, StreamOptions, SubmitOptions, SubscribeOptions};
+use fal_models::client::{
+    PlatformOptions, RunOptions, StreamOptions, SubmitOptions, SubscribeOptions,
+};
 use fal_models::error::{Operation, TimeoutKind};
 use fal_models::mock::{Fault, RecordedRequest};
 use serde_json::json;
@@ -28,7 +30,10 @@ fn assert_platform_headers(sent: &RecordedRequest) {
     assert_eq!(sent.header("x-fal-store-io"), Some("0"));
     assert_eq!(sent.header("x-fal-disable-fallbacks"), Some("true"));
     let lifecycle = r#"{"expiration_duration_seconds":3601}"#;
-    assert_eq!(sent.header("x-fal-object-lifecycle-preference"), Some(lifecycle));
+    assert_eq!(
+        sent.header("x-fal-object-lifecycle-preference"),
+        Some(lifecycle)
+    );
     assert_eq!(sent.header("x-fal-object-lifecycle"), Some(lifecycle));
     assert_eq!(sent.header("x-trace-id"), Some("t-1"));
     assert_eq!(sent.header("authorization"), Some("Key mock-key"));
@@ -47,7 +52,10 @@ async fn submit_and_subscribe_send_the_platform_headers() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
     let options = SubmitOptions::new().platform(platform());
-    client.submit_json(ECHO_ID, &json!({"prompt": "a cat"}), &options).await.unwrap();
+    client
+        .submit_json(ECHO_ID, &json!({"prompt": "a cat"}), &options)
+        .await
+        .unwrap();
     assert_platform_headers(&sent(&server, Operation::Submit));
 
     server.clear_requests();
@@ -59,7 +67,10 @@ async fn submit_and_subscribe_send_the_platform_headers() {
     assert_eq!(out, expected_output());
     assert_platform_headers(&sent(&server, Operation::Submit));
     // Only the submit carries them: reads of the job are not new requests to fal's app.
-    assert_eq!(sent(&server, Operation::Result).header("x-fal-no-retry"), None);
+    assert_eq!(
+        sent(&server, Operation::Result).header("x-fal-no-retry"),
+        None
+    );
 }
 
 #[tokio::test]
@@ -70,16 +81,24 @@ async fn run_with_sends_its_headers_and_returns_the_request_id() {
         .start_timeout(Duration::from_secs(30))
         .runner_hint("session-7")
         .platform(platform());
-    let run = client.run_with(&EchoInput::new("a cat"), &options).await.unwrap();
+    let run = client
+        .run_with(&EchoInput::new("a cat"), &options)
+        .await
+        .unwrap();
     assert_eq!(run.output, expected_output());
-    let id = run.request_id.expect("the mock's run answers carry a request id");
+    let id = run
+        .request_id
+        .expect("the mock's run answers carry a request id");
     assert!(id.contains("6d6f-636b"), "{id}");
     let sent = sent(&server, Operation::Run);
     assert_platform_headers(&sent);
     assert_eq!(sent.header("x-fal-request-timeout"), Some("30"));
     assert_eq!(sent.header("x-fal-runner-hint"), Some("session-7"));
 
-    let plain = client.run_json_with(ECHO_ID, &json!({"prompt": "b"}), &RunOptions::new()).await.unwrap();
+    let plain = client
+        .run_json_with(ECHO_ID, &json!({"prompt": "b"}), &RunOptions::new())
+        .await
+        .unwrap();
     assert_eq!(plain.output["seed"], 42);
     assert!(plain.request_id.is_some_and(|other| other != id));
 }
@@ -94,7 +113,16 @@ async fn a_sync_run_past_its_start_deadline_is_a_typed_timeout_and_not_rerun() {
         .run_json_with(ECHO_ID, &json!({"prompt": "a"}), &options)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout { kind: TimeoutKind::StartDeadline, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::StartDeadline,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(server.count(Operation::Run), 1);
 }
 
@@ -108,7 +136,11 @@ async fn a_run_whose_answer_breaks_off_names_its_request_and_is_not_rerun() {
         .await
         .unwrap_err();
     match &err {
-        Error::AmbiguousSubmit { accepted: true, request_id: Some(_), .. } => {}
+        Error::AmbiguousSubmit {
+            accepted: true,
+            request_id: Some(_),
+            ..
+        } => {}
         other => panic!("expected an accepted, ambiguous run: {other:?}"),
     }
     assert_eq!(server.count(Operation::Run), 1);
@@ -119,15 +151,28 @@ async fn a_run_whose_answer_breaks_off_names_its_request_and_is_not_rerun() {
 async fn stream_sends_the_platform_headers() {
     let server = echo_mock().start().await.unwrap();
     let options = StreamOptions::default().platform(platform());
-    let out = server.client().stream_with(&EchoInput::new("a"), options).output().await.unwrap();
+    let out = server
+        .client()
+        .stream_with(&EchoInput::new("a"), options)
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out, expected_output());
     assert_platform_headers(&sent(&server, Operation::Stream));
 }
 
 #[test]
 fn bad_header_names_values_and_authorization_are_refused() {
-    assert!(matches!(PlatformOptions::new().header("bad name", "v"), Err(Error::Config(_))));
-    assert!(matches!(PlatformOptions::new().header("x-ok", "line\nbreak"), Err(Error::Config(_))));
-    let err = PlatformOptions::new().header("Authorization", "Key other").unwrap_err();
+    assert!(matches!(
+        PlatformOptions::new().header("bad name", "v"),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        PlatformOptions::new().header("x-ok", "line\nbreak"),
+        Err(Error::Config(_))
+    ));
+    let err = PlatformOptions::new()
+        .header("Authorization", "Key other")
+        .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }

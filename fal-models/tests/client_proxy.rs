@@ -28,7 +28,10 @@ async fn start_proxy(server: &MockServer) -> String {
         .allow_origin(&server.run_url())
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{DEFAULT_PROXY_ROUTE}", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}{DEFAULT_PROXY_ROUTE}",
+        listener.local_addr().unwrap()
+    );
     tokio::spawn(async move { axum::serve(listener, proxy_example::router(proxy)).await });
     url
 }
@@ -49,26 +52,69 @@ async fn a_keyless_client_works_through_the_proxy() {
     let proxy_url = start_proxy(&server).await;
     let client = keyless_client(&server, &proxy_url);
 
-    assert_eq!(client.subscribe(EchoInput::new("a cat")).await.unwrap(), expected_output());
-    let options = RunOptions::new().platform(PlatformOptions::new().no_retry().header("cookie", "session=1").unwrap());
-    let run = client.run_with(&EchoInput::new("b"), &options).await.unwrap();
+    assert_eq!(
+        client.subscribe(EchoInput::new("a cat")).await.unwrap(),
+        expected_output()
+    );
+    let options = RunOptions::new().platform(
+        PlatformOptions::new()
+            .no_retry()
+            .header("cookie", "session=1")
+            .unwrap(),
+    );
+    let run = client
+        .run_with(&EchoInput::new("b"), &options)
+        .await
+        .unwrap();
     assert_eq!(run.output, expected_output());
-    assert!(run.request_id.is_some(), "fal's headers come back through the proxy");
+    assert!(
+        run.request_id.is_some(),
+        "fal's headers come back through the proxy"
+    );
     let streamed = client.stream(&EchoInput::new("c")).output().await.unwrap();
     assert_eq!(streamed, expected_output());
 
     let requests = server.requests();
-    for op in [Operation::Submit, Operation::StatusStream, Operation::Result, Operation::Run, Operation::Stream] {
-        assert!(requests.iter().any(|r| r.operation == Some(op)), "{op} reached the mock");
+    for op in [
+        Operation::Submit,
+        Operation::StatusStream,
+        Operation::Result,
+        Operation::Run,
+        Operation::Stream,
+    ] {
+        assert!(
+            requests.iter().any(|r| r.operation == Some(op)),
+            "{op} reached the mock"
+        );
     }
     for r in &requests {
-        assert_eq!(r.header("authorization"), Some(format!("Key {SERVER_KEY}").as_str()), "{}", r.path);
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Key {SERVER_KEY}").as_str()),
+            "{}",
+            r.path
+        );
         assert!(r.header("x-fal-client-proxy").is_some());
-        assert_eq!(r.header("x-fal-target-url"), None, "the target header stays at the proxy");
+        assert_eq!(
+            r.header("x-fal-target-url"),
+            None,
+            "the target header stays at the proxy"
+        );
     }
-    let run_request = requests.iter().find(|r| r.operation == Some(Operation::Run)).unwrap();
-    assert_eq!(run_request.header("x-fal-no-retry"), Some("1"), "x-fal-* headers pass");
-    assert_eq!(run_request.header("cookie"), None, "other headers of the caller do not");
+    let run_request = requests
+        .iter()
+        .find(|r| r.operation == Some(Operation::Run))
+        .unwrap();
+    assert_eq!(
+        run_request.header("x-fal-no-retry"),
+        Some("1"),
+        "x-fal-* headers pass"
+    );
+    assert_eq!(
+        run_request.header("cookie"),
+        None,
+        "other headers of the caller do not"
+    );
 }
 
 #[tokio::test]
@@ -111,12 +157,18 @@ async fn the_proxy_refusal_reaches_the_client_as_an_api_error() {
     // A proxy that does not allow the mock's origins.
     let proxy = FalProxy::new(SERVER_KEY).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}{DEFAULT_PROXY_ROUTE}", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}{DEFAULT_PROXY_ROUTE}",
+        listener.local_addr().unwrap()
+    );
     tokio::spawn(async move { axum::serve(listener, proxy_example::router(proxy)).await });
     let err = keyless_client(&server, &url)
         .run_json(ECHO_ID, &json!({"prompt": "a"}))
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Api(api) if api.status == 400), "{err:?}");
+    assert!(
+        matches!(&err, Error::Api(api) if api.status == 400),
+        "{err:?}"
+    );
     assert!(server.requests().is_empty());
 }

@@ -24,7 +24,11 @@ async fn typed_stream_yields_partials_then_the_output() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
     let mut events = client.stream(&EchoInput::new("a cat"));
-    assert_eq!(events.request_id(), None, "nothing is sent before the first poll");
+    assert_eq!(
+        events.request_id(),
+        None,
+        "nothing is sent before the first poll"
+    );
     let mut partials = Vec::new();
     let mut done = None;
     while let Some(event) = events.next().await {
@@ -37,8 +41,15 @@ async fn typed_stream_yields_partials_then_the_output() {
     // The example output has two fields: one partial with the first, then the whole output.
     assert_eq!(partials.len(), 2, "{partials:?}");
     assert_eq!(partials[0].as_object().unwrap().len(), 1);
-    assert_eq!(partials[1], json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}));
-    assert!(events.request_id().is_some_and(|id| id.contains("6d6f-636b")));
+    assert_eq!(
+        partials[1],
+        json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42})
+    );
+    assert!(
+        events
+            .request_id()
+            .is_some_and(|id| id.contains("6d6f-636b"))
+    );
 
     let requests = server.requests();
     assert_eq!(server.count(Operation::Stream), 1);
@@ -51,7 +62,10 @@ async fn typed_stream_yields_partials_then_the_output() {
 #[tokio::test]
 async fn output_skips_partials_and_ids_ending_in_stream_are_used_as_is() {
     let server = MockServer::builder()
-        .endpoint("fal-ai/maya/stream", json!({"audio": {"url": "https://x/a.mp3"}}))
+        .endpoint(
+            "fal-ai/maya/stream",
+            json!({"audio": {"url": "https://x/a.mp3"}}),
+        )
         .start()
         .await
         .unwrap();
@@ -71,15 +85,40 @@ async fn a_server_error_is_not_replayed_but_an_ingress_error_is() {
     let client = server.client();
 
     server.inject(Operation::Stream, Fault::ServerError(503));
-    let err = client.stream(&EchoInput::new("a cat")).output().await.unwrap_err();
-    assert!(matches!(err, Error::AmbiguousSubmit { status: Some(503), .. }), "{err:?}");
-    assert_eq!(server.count(Operation::Stream), 1, "a paid call is not resent");
+    let err = client
+        .stream(&EchoInput::new("a cat"))
+        .output()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::AmbiguousSubmit {
+                status: Some(503),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        server.count(Operation::Stream),
+        1,
+        "a paid call is not resent"
+    );
 
     server.clear_requests();
     server.inject(Operation::Stream, Fault::IngressError(503));
-    let out = client.stream(&EchoInput::new("a cat")).output().await.unwrap();
+    let out = client
+        .stream(&EchoInput::new("a cat"))
+        .output()
+        .await
+        .unwrap();
     assert_eq!(out, expected_output());
-    assert_eq!(server.count(Operation::Stream), 2, "the ingress answered before the app: resent once");
+    assert_eq!(
+        server.count(Operation::Stream),
+        2,
+        "the ingress answered before the app: resent once"
+    );
 }
 
 #[tokio::test]
@@ -99,7 +138,11 @@ async fn a_silent_stream_ends_with_an_idle_timeout_naming_the_request() {
     };
     assert!(seen <= 1, "only the first half of the body arrived");
     match err {
-        Error::Timeout { kind: TimeoutKind::Idle, request_id: Some(id), .. } => {
+        Error::Timeout {
+            kind: TimeoutKind::Idle,
+            request_id: Some(id),
+            ..
+        } => {
             assert_eq!(Some(id.as_str()), events.request_id());
         }
         other => panic!("expected an idle timeout, got {other:?}"),
@@ -115,10 +158,25 @@ async fn a_total_bound_ends_a_stream_that_keeps_talking() {
         .await
         .unwrap();
     let options = StreamOptions::default().total(Some(Duration::from_millis(500)));
-    let mut events = server.client().stream_with(&EchoInput::new("a cat"), options);
-    assert!(matches!(events.next().await, Some(Ok(StreamEvent::Partial(_)))));
+    let mut events = server
+        .client()
+        .stream_with(&EchoInput::new("a cat"), options);
+    assert!(matches!(
+        events.next().await,
+        Some(Ok(StreamEvent::Partial(_)))
+    ));
     let err = events.next().await.unwrap().unwrap_err();
-    assert!(matches!(err, Error::Timeout { kind: TimeoutKind::Http, request_id: Some(_), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::Http,
+                request_id: Some(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -130,31 +188,50 @@ async fn bad_inputs_get_fal_errors_and_nothing_streams() {
         .output()
         .await
         .unwrap_err();
-    let Error::Api(api) = &err else { panic!("{err:?}") };
+    let Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
     assert_eq!(api.status, 422);
     let fields: Vec<String> = api.fields.iter().map(|f| f.field()).collect();
     assert!(fields.iter().any(|f| f.contains("prompt")), "{fields:?}");
 
-    let err = client.stream_json("acme/unknown", json!({})).output().await.unwrap_err();
-    assert!(matches!(&err, Error::Api(api) if api.status == 404), "{err:?}");
+    let err = client
+        .stream_json("acme/unknown", json!({}))
+        .output()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Api(api) if api.status == 404),
+        "{err:?}"
+    );
 
     // A local file without the opt-in is refused before anything is sent.
     let requests = server.requests().len();
     let input = json!({"prompt": fal_models::files::local("/etc/hostname")});
-    let err = client.stream_json(ECHO_ID, input).output().await.unwrap_err();
+    let err = client
+        .stream_json(ECHO_ID, input)
+        .output()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::LocalFileNotAllowed { .. }), "{err:?}");
     assert_eq!(server.requests().len(), requests);
 }
 
 #[tokio::test]
 async fn a_malformed_event_is_a_decode_error_with_the_request_id() {
-    let (url, _server) = raw_server(|_| async move {
-        b"data: {\"partial\": 1}\n\ndata: {not json\n\n".to_vec()
-    })
-    .await;
-    let client = fal_models::Client::builder().key("k").run_url(&url).build().unwrap();
+    let (url, _server) =
+        raw_server(|_| async move { b"data: {\"partial\": 1}\n\ndata: {not json\n\n".to_vec() })
+            .await;
+    let client = fal_models::Client::builder()
+        .key("k")
+        .run_url(&url)
+        .build()
+        .unwrap();
     let mut events = client.stream_json("acme/x", json!({}));
-    assert!(matches!(events.next().await, Some(Ok(StreamEvent::Partial(_)))));
+    assert!(matches!(
+        events.next().await,
+        Some(Ok(StreamEvent::Partial(_)))
+    ));
     let err = events.next().await.unwrap().unwrap_err();
     assert!(
         matches!(&err, Error::Decode { operation: Operation::Stream, request_id: Some(id), .. } if id == "raw-1"),
@@ -184,9 +261,16 @@ async fn dropping_the_stream_closes_the_connection() {
         };
         let _ = closed_tx.send(closed);
     });
-    let client = fal_models::Client::builder().key("k").run_url(&url).build().unwrap();
+    let client = fal_models::Client::builder()
+        .key("k")
+        .run_url(&url)
+        .build()
+        .unwrap();
     let mut events = client.stream_json("acme/x", json!({}));
-    assert_eq!(events.next().await.unwrap().unwrap(), StreamEvent::Partial(json!({"n": 1})));
+    assert_eq!(
+        events.next().await.unwrap().unwrap(),
+        StreamEvent::Partial(json!({"n": 1}))
+    );
     drop(events);
     let closed = tokio::time::timeout(Duration::from_secs(30), closed_rx)
         .await
@@ -198,13 +282,20 @@ async fn dropping_the_stream_closes_the_connection() {
 #[tokio::test]
 async fn a_plain_json_answer_is_the_output() {
     let (url, _server) = raw_server(|_| async move { b"{\"text\": \"whole\"}".to_vec() }).await;
-    let client = fal_models::Client::builder().key("k").run_url(&url).build().unwrap();
+    let client = fal_models::Client::builder()
+        .key("k")
+        .run_url(&url)
+        .build()
+        .unwrap();
     // `raw_server` answers `application/json` when the body does not start with `data:`.
     let events: Vec<_> = client.stream_json("acme/x", json!({})).collect().await;
     let events: Vec<StreamEvent<Value>> = events.into_iter().map(Result::unwrap).collect();
     assert_eq!(
         events,
-        [StreamEvent::Partial(json!({"text": "whole"})), StreamEvent::Done(json!({"text": "whole"}))]
+        [
+            StreamEvent::Partial(json!({"text": "whole"})),
+            StreamEvent::Done(json!({"text": "whole"}))
+        ]
     );
 }
 
@@ -257,10 +348,16 @@ where
     let url = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
             let request = read_request(&mut socket).await;
             let body = body(request).await;
-            let kind = if body.starts_with(b"data:") { "text/event-stream" } else { "application/json" };
+            let kind = if body.starts_with(b"data:") {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
             let head = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\nx-fal-request-id: raw-1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()

@@ -30,6 +30,9 @@ use serde::de::DeserializeOwned;
 use super::{Progress, Subscribe};
 use crate::error::Error;
 
+/// The awaited subscribe.
+type SubscribeFuture<'c, O> = Pin<Box<dyn Future<Output = Result<O, Error>> + Send + 'c>>;
+
 /// One item of [`SubscribeEvents`].
 #[derive(Debug)]
 pub enum SubscribeEvent<O> {
@@ -43,7 +46,7 @@ pub enum SubscribeEvent<O> {
 /// dropping the subscribe future does (the job is not cancelled on fal).
 #[must_use = "streams do nothing unless polled"]
 pub struct SubscribeEvents<'c, O> {
-    future: Option<Pin<Box<dyn Future<Output = Result<O, Error>> + Send + 'c>>>,
+    future: Option<SubscribeFuture<'c, O>>,
     progress: mpsc::UnboundedReceiver<Progress>,
     finished: Option<Result<O, Error>>,
 }
@@ -97,7 +100,9 @@ impl<O> Stream for SubscribeEvents<'_, O> {
                     Poll::Pending => return Poll::Pending,
                 },
                 None => {
-                    return Poll::Ready(self.finished.take().map(|r| r.map(SubscribeEvent::Output)));
+                    return Poll::Ready(
+                        self.finished.take().map(|r| r.map(SubscribeEvent::Output)),
+                    );
                 }
             }
         }

@@ -158,17 +158,15 @@ impl<O: DeserializeOwned> Stream for OutputStream<O> {
         self.events.poll_next_unpin(cx).map(|item| {
             item.map(|event| match event? {
                 StreamEvent::Partial(value) => Ok(StreamEvent::Partial(value)),
-                StreamEvent::Done(value) => {
-                    serde_json::from_value(value.clone())
-                        .map(StreamEvent::Done)
-                        .map_err(|source| Error::Decode {
-                            operation: Operation::Stream,
-                            request_id,
-                            status: 200,
-                            source,
-                            body_excerpt: value.to_string().chars().take(512).collect(),
-                        })
-                }
+                StreamEvent::Done(value) => serde_json::from_value(value.clone())
+                    .map(StreamEvent::Done)
+                    .map_err(|source| Error::Decode {
+                        operation: Operation::Stream,
+                        request_id,
+                        status: 200,
+                        source,
+                        body_excerpt: value.to_string().chars().take(512).collect(),
+                    }),
             })
         })
     }
@@ -187,7 +185,11 @@ impl Client {
         input: &E,
         options: StreamOptions,
     ) -> OutputStream<E::Output> {
-        self.stream_raw(E::ENDPOINT_ID, serialize_input(E::ENDPOINT_ID, input), options)
+        self.stream_raw(
+            E::ENDPOINT_ID,
+            serialize_input(E::ENDPOINT_ID, input),
+            options,
+        )
     }
 
     /// [`stream`](Self::stream) for a JSON input to any endpoint; the output stays JSON.
@@ -269,6 +271,9 @@ fn bounded_total(
     .boxed()
 }
 
+/// The stream's progress. (`Start` is the large variant, but it lives once, before the
+/// first poll: boxing it would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 enum State {
     Start {
         client: Client,
@@ -433,7 +438,10 @@ async fn read(mut r: Box<Reading>) -> Option<(Item, State)> {
                         request_id: r.request_id.clone(),
                         status: 200,
                         source,
-                        body_excerpt: r.secrets.merged(&r.client.inner.redactor).excerpt(data.as_bytes(), 512),
+                        body_excerpt: r
+                            .secrets
+                            .merged(&r.client.inner.redactor)
+                            .excerpt(data.as_bytes(), 512),
                     };
                     (Err(err), State::Done)
                 }
@@ -490,7 +498,10 @@ async fn read_whole(mut r: Box<Reading>) -> Option<(Item, State)> {
                 request_id: r.request_id.clone(),
                 status: 200,
                 source,
-                body_excerpt: r.secrets.merged(&r.client.inner.redactor).excerpt(&body, 512),
+                body_excerpt: r
+                    .secrets
+                    .merged(&r.client.inner.redactor)
+                    .excerpt(&body, 512),
             }),
             State::Done,
         )),
@@ -503,7 +514,10 @@ fn empty_response() -> reqwest::Response {
 
 fn body_fault(r: &Reading, fault: super::bounds::ExchangeFault) -> Error {
     use super::bounds::ExchangeFault;
-    let reason = r.secrets.merged(&r.client.inner.redactor).scrub(&fault.to_string());
+    let reason = r
+        .secrets
+        .merged(&r.client.inner.redactor)
+        .scrub(&fault.to_string());
     tracing::warn!(request_id = r.request_id.as_deref(), reason = %reason, "stream failed");
     match fault {
         ExchangeFault::IdleTimeout | ExchangeFault::HeadTimeout => Error::Timeout {

@@ -61,7 +61,10 @@ pub(crate) fn attempt_failed(
 mod tests {
     #[test]
     fn url_path_drops_host_and_query() {
-        assert_eq!(super::url_path("https://fal.run/a/b?fal_jwt_token=x"), "/a/b");
+        assert_eq!(
+            super::url_path("https://fal.run/a/b?fal_jwt_token=x"),
+            "/a/b"
+        );
         assert_eq!(super::url_path("http://127.0.0.1:9/"), "/");
         assert_eq!(super::url_path("http://h"), "/");
     }

@@ -56,7 +56,9 @@ pub(super) fn respond(state: &Arc<State>, path: &str, body: &[u8]) -> Response<B
     if !errors.is_empty() {
         return validation_response(&errors);
     }
-    state.runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state
+        .runs
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let n = state
         .next_id
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

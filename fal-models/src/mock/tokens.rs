@@ -32,10 +32,18 @@ pub(super) fn mint(state: &State, body: &[u8]) -> Response<Body> {
     let apps: Option<Vec<String>> = input
         .get("allowed_apps")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        });
     let expiration = input.get("token_expiration").and_then(Value::as_u64);
     let (Some(apps), Some(expiration)) = (apps.filter(|a| !a.is_empty()), expiration) else {
-        return detail(422, "allowed_apps (a non-empty list) and token_expiration are required");
+        return detail(
+            422,
+            "allowed_apps (a non-empty list) and token_expiration are required",
+        );
     };
     let n = state
         .next_id
