@@ -6,9 +6,12 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let proxy = fal_models::proxy::FalProxy::from_env()?; // FAL_KEY
-//! let app = axum::Router::new().route(
+//! let app: axum::Router = axum::Router::new().route(
 //!     fal_models::proxy::DEFAULT_PROXY_ROUTE,
-//!     axum::routing::any(move |request| { let proxy = proxy.clone(); async move { proxy.handle(request).await } }),
+//!     axum::routing::any(move |request| {
+//!         let proxy = proxy.clone();
+//!         async move { proxy.handle(request).await }
+//!     }),
 //! );
 //! # let _ = app; Ok(()) }
 //! ```
