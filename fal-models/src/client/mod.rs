@@ -23,6 +23,8 @@ mod queue;
 pub(crate) mod retry;
 mod events;
 mod options;
+#[cfg(feature = "realtime")]
+pub mod realtime;
 pub mod proxy;
 mod trace;
 mod sse;

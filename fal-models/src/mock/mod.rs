@@ -26,6 +26,8 @@
 //! new log line each, then `COMPLETED`.
 
 mod schema;
+#[cfg(feature = "realtime")]
+pub mod realtime;
 mod stream;
 mod tokens;
 
