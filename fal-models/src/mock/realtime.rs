@@ -68,6 +68,8 @@ impl MockServer {
 
 async fn session(state: Arc<State>, sessions: Arc<AtomicU64>, stream: tokio::net::TcpStream) {
     let mut app = String::new();
+    // tungstenite's callback signature, not ours: its error type is an HTTP response.
+    #[allow(clippy::result_large_err)]
     let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         let path = request.uri().path().trim_matches('/');
         let Some(id) = path.strip_suffix("/realtime") else {
