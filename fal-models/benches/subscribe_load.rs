@@ -90,7 +90,16 @@ fn main() {
                         .entry(format!("unexpected output {other}"))
                         .or_default() += 1
                 }
-                Err(e) => *errors.entry(format!("{e}")).or_default() += 1,
+                Err(e) => {
+                    // The whole source chain: what the transport saw.
+                    let mut text = e.to_string();
+                    let mut source = std::error::Error::source(&e);
+                    while let Some(s) = source {
+                        text.push_str(&format!(" <- {s}"));
+                        source = s.source();
+                    }
+                    *errors.entry(text).or_default() += 1
+                }
             }
         }
         let elapsed = started.elapsed();

@@ -239,13 +239,36 @@ async fn the_key_never_appears_in_debug_or_error_output() {
     server.inject(Operation::Submit, Fault::ResetAfterHandling);
     let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
     outputs.push(format!("{err} {err:?}"));
-    let wrong = server.client_builder().key("wrong-key").build().unwrap();
-    let err = wrong.submit(&EchoInput::new("x")).await.unwrap_err();
-    assert_eq!(err.status(), Some(401));
-    outputs.push(format!("{err} {err:?}"));
     for output in outputs {
         assert!(!output.contains(KEY), "key leaked: {output}");
     }
+    // A rejected key is the wrong client's own secret: a server echoing it (raw, JSON-escaped,
+    // in a header) must not put it into that client's error either.
+    const WRONG: &str = r#"wrong-"key"-4471"#;
+    // (A server that accepts any key, so the injected answer is what comes back.)
+    let echoing = echo_mock().start().await.unwrap();
+    let wrong = echoing.client_builder().key(WRONG).build().unwrap();
+    let escaped = serde_json::to_string(WRONG).unwrap();
+    echoing.inject(
+        Operation::Submit,
+        Fault::Respond {
+            status: 401,
+            headers: vec![("x-fal-error-type".into(), WRONG.into())],
+            body: format!(r#"{{"detail": "unknown key {escaped}", "error_type": {escaped}}}"#),
+        },
+    );
+    let err = wrong.submit(&EchoInput::new("x")).await.unwrap_err();
+    assert_eq!(err.status(), Some(401));
+    let shown = format!("{err} {err:?}");
+    assert!(
+        shown.contains("<redacted>"),
+        "the echo reached the error: {shown}"
+    );
+    let json_form = &escaped[1..escaped.len() - 1];
+    assert!(
+        !shown.contains(WRONG) && !shown.contains(json_form),
+        "rejected key leaked: {shown}"
+    );
 }
 
 #[cfg(feature = "sora")]

@@ -651,6 +651,13 @@ async fn every_operation_under_every_fault_ends_as_the_rules_say() {
         if c.jobs > max_jobs {
             failures.push(format!("{:?} × {:?}: {} jobs", c.op, c.fault, c.jobs));
         }
+        // `Retry-After: 1` is honoured wherever the 429 is retried.
+        if c.fault == F::TooMany && c.outcome == "ok" && c.elapsed < Duration::from_secs(1) {
+            failures.push(format!(
+                "{:?} × {:?}: retried after {:?}, before Retry-After",
+                c.op, c.fault, c.elapsed
+            ));
+        }
         if c.elapsed > CELL_BOUND {
             failures.push(format!("{:?} × {:?}: took {:?}", c.op, c.fault, c.elapsed));
         }

@@ -879,6 +879,9 @@ fn with_query(url: &str, pair: &str) -> String {
     format!("{url}{sep}{pair}")
 }
 
+/// The largest status stream event (one status with its log lines).
+const MAX_STREAM_EVENT: u64 = 16 << 20;
+
 /// The state of a status stream between events.
 enum StreamState {
     Connect(Client, Call, String),
@@ -971,7 +974,19 @@ fn status_stream(
                             None => body.next().await,
                         };
                         match next {
-                            Some(Ok(chunk)) => pending.extend(decoder.push(&chunk)),
+                            Some(Ok(chunk)) => {
+                                pending.extend(decoder.push(&chunk));
+                                // One event is one status: an event that never ends must not
+                                // grow without bound.
+                                if decoder.buffered() as u64 > MAX_STREAM_EVENT {
+                                    let err = Error::BodyTooLarge {
+                                        operation: Operation::StatusStream,
+                                        request_id: Some(request_id),
+                                        limit: MAX_STREAM_EVENT,
+                                    };
+                                    return Some((Err(err), StreamState::Done));
+                                }
+                            }
                             Some(Err(source)) => {
                                 let err = Error::Transport {
                                     operation: Operation::StatusStream,

@@ -12,15 +12,25 @@ pub(crate) struct SseDecoder {
 impl SseDecoder {
     /// Feeds a chunk; returns the `data` of every event the chunk completed.
     pub(crate) fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        // Only the new bytes (and the 3 before them, for a separator split across chunks) can
+        // complete an event: no rescanning of a long pending event.
+        let mut from = self.buffer.len().saturating_sub(3);
         self.buffer.extend_from_slice(chunk);
         let mut events = Vec::new();
-        while let Some((end, sep)) = find_event_end(&self.buffer) {
+        while let Some((at, sep)) = find_event_end(&self.buffer[from..]) {
+            let end = from + at;
+            from = 0;
             let raw: Vec<u8> = self.buffer.drain(..end + sep).take(end).collect();
             if let Some(data) = event_data(&String::from_utf8_lossy(&raw)) {
                 events.push(data);
             }
         }
         events
+    }
+
+    /// Bytes of the event not yet complete.
+    pub(crate) fn buffered(&self) -> usize {
+        self.buffer.len()
     }
 
     /// At end of stream: the data of a last event that lacked its closing blank line.
@@ -81,5 +91,17 @@ mod tests {
         assert!(d.push(b"data: tail").is_empty());
         assert_eq!(d.finish().as_deref(), Some("tail"));
         assert_eq!(d.finish(), None);
+    }
+
+    #[test]
+    fn a_separator_split_across_chunks_is_found() {
+        let crlf: &[u8] = b"data: 1\r\n\r\ndata: 2\n\n";
+        let lf: &[u8] = b"data: 1\n\ndata: 2\n\n";
+        for (full, cut) in [(crlf, 8), (crlf, 9), (crlf, 10), (lf, 8), (lf, 7)] {
+            let mut d = SseDecoder::default();
+            assert!(d.push(&full[..cut]).is_empty());
+            assert_eq!(d.push(&full[cut..]), ["1", "2"], "cut at {cut}");
+            assert_eq!(d.buffered(), 0);
+        }
     }
 }
