@@ -240,6 +240,46 @@ async fn a_malformed_event_is_a_decode_error_with_the_request_id() {
 }
 
 #[tokio::test]
+async fn an_event_that_never_ends_is_cut_at_the_size_bound() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        read_request(&mut socket).await;
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-fal-request-id: raw-1\r\nconnection: close\r\n\r\ndata: \"";
+        socket.write_all(head.as_bytes()).await.unwrap();
+        // 1 MiB at a time of one string that never closes, up to 128 MiB.
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..128 {
+            if socket.write_all(&block).await.is_err() {
+                return;
+            }
+            counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let client = fal_models::Client::builder()
+        .key("k")
+        .run_url(&url)
+        .build()
+        .unwrap();
+    let err = client
+        .stream_json("acme/x", json!({}))
+        .output()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::BodyTooLarge { operation: Operation::Stream, request_id: Some(id), .. } if id == "raw-1"),
+        "{err:?}"
+    );
+    assert!(
+        sent.load(std::sync::atomic::Ordering::Relaxed) < 128,
+        "the client stopped reading before the server was done"
+    );
+}
+
+#[tokio::test]
 async fn dropping_the_stream_closes_the_connection() {
     let (closed_tx, closed_rx) = tokio::sync::oneshot::channel();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

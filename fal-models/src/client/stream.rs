@@ -451,6 +451,16 @@ async fn read(mut r: Box<Reading>) -> Option<(Item, State)> {
             Ok(Some(chunk)) => {
                 let events = r.decoder.push(&chunk);
                 r.pending.extend(events);
+                // One event is one output (inline data URIs included): as large as a queue
+                // answer may be, and no larger, however long the event goes on.
+                if r.decoder.buffered() as u64 > MAX_QUEUE_BODY {
+                    let err = Error::BodyTooLarge {
+                        operation: Operation::Stream,
+                        request_id: r.request_id.clone(),
+                        limit: MAX_QUEUE_BODY,
+                    };
+                    return Some((Err(err), State::Done));
+                }
             }
             Ok(None) => {
                 if let Some(last) = r.decoder.finish() {
