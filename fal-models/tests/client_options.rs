@@ -21,6 +21,7 @@ fn platform() -> PlatformOptions {
         .store_io(false)
         .disable_fallbacks()
         .object_expiration(Duration::from_millis(3_600_500))
+        .initial_acl(json!({"default": "hide", "rules": [{"user": "u1", "decision": "allow"}]}))
         .header("x-trace-id", "t-1")
         .unwrap()
 }
@@ -29,12 +30,17 @@ fn assert_platform_headers(sent: &RecordedRequest) {
     assert_eq!(sent.header("x-fal-no-retry"), Some("1"));
     assert_eq!(sent.header("x-fal-store-io"), Some("0"));
     assert_eq!(sent.header("x-fal-disable-fallbacks"), Some("true"));
-    let lifecycle = r#"{"expiration_duration_seconds":3601}"#;
-    assert_eq!(
-        sent.header("x-fal-object-lifecycle-preference"),
-        Some(lifecycle)
-    );
-    assert_eq!(sent.header("x-fal-object-lifecycle"), Some(lifecycle));
+    let lifecycle = json!({
+        "expiration_duration_seconds": 3601,
+        "initial_acl": {"default": "hide", "rules": [{"user": "u1", "decision": "allow"}]}
+    });
+    for name in [
+        "x-fal-object-lifecycle-preference",
+        "x-fal-object-lifecycle",
+    ] {
+        let sent: serde_json::Value = serde_json::from_str(sent.header(name).unwrap()).unwrap();
+        assert_eq!(sent, lifecycle, "{name}");
+    }
     assert_eq!(sent.header("x-trace-id"), Some("t-1"));
     assert_eq!(sent.header("authorization"), Some("Key mock-key"));
 }

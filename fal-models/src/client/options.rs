@@ -55,6 +55,9 @@ pub struct PlatformOptions {
     /// How long output files live, sent as both lifecycle headers
     /// (`X-Fal-Object-Lifecycle-Preference` and `X-Fal-Object-Lifecycle`, as fal's clients do).
     pub object_expiration: Option<Duration>,
+    /// The initial access rules of output files, in the same lifecycle headers: fal's shape,
+    /// `{"default": "allow"|"hide"|"forbid", "rules": [{"user": .., "decision": ..}]}`.
+    pub initial_acl: Option<Value>,
     /// Further headers, sent as given (after the typed ones).
     pub headers: Vec<(HeaderName, HeaderValue)>,
 }
@@ -89,6 +92,12 @@ impl PlatformOptions {
         self
     }
 
+    /// Sets the initial access rules of output files (see [`initial_acl`](Self::initial_acl)).
+    pub fn initial_acl(mut self, acl: Value) -> Self {
+        self.initial_acl = Some(acl);
+        self
+    }
+
     /// Adds a header. Fails for a name or value HTTP does not allow, and for `Authorization`
     /// (the client sets it).
     pub fn header(mut self, name: &str, value: &str) -> Result<Self, Error> {
@@ -117,8 +126,16 @@ impl PlatformOptions {
         if self.disable_fallbacks {
             out.push(("x-fal-disable-fallbacks", "true".to_owned()));
         }
+        let mut lifecycle = serde_json::Map::new();
         if let Some(d) = self.object_expiration {
-            let lifecycle = format!("{{\"expiration_duration_seconds\":{}}}", header_seconds(d));
+            let seconds: u64 = header_seconds(d).parse().expect("whole seconds");
+            lifecycle.insert("expiration_duration_seconds".into(), seconds.into());
+        }
+        if let Some(acl) = &self.initial_acl {
+            lifecycle.insert("initial_acl".into(), acl.clone());
+        }
+        if !lifecycle.is_empty() {
+            let lifecycle = Value::Object(lifecycle).to_string();
             out.push(("x-fal-object-lifecycle-preference", lifecycle.clone()));
             out.push(("x-fal-object-lifecycle", lifecycle));
         }
