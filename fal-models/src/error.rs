@@ -159,6 +159,17 @@ pub enum Error {
         /// The request id.
         request_id: String,
     },
+
+    /// A realtime session failed: fal's `x-fal-error` (`error`, `reason`), or the socket.
+    #[error("realtime session with {app}: {error}: {reason}")]
+    Realtime {
+        /// The app of the session.
+        app: String,
+        /// fal's error code (`TIMEOUT`, `Unauthorized`, ...), or `SOCKET`, `CONNECT`, `PROTOCOL`.
+        error: String,
+        /// What happened, secrets scrubbed.
+        reason: String,
+    },
 }
 
 fn request_suffix(request_id: Option<&str>) -> String {
@@ -284,6 +295,10 @@ pub enum Operation {
     Cancel,
     /// `POST {run}/{endpoint id}`.
     Run,
+    /// `POST {run}/{endpoint id}/stream` (server-sent partial outputs).
+    Stream,
+    /// `POST {rest}/tokens/` (minting a temporary token).
+    Token,
 }
 
 impl fmt::Display for Operation {
@@ -295,6 +310,8 @@ impl fmt::Display for Operation {
             Operation::Result => "result",
             Operation::Cancel => "cancel",
             Operation::Run => "run",
+            Operation::Stream => "stream",
+            Operation::Token => "token",
         })
     }
 }

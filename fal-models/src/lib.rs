@@ -60,6 +60,8 @@ pub mod files;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
+#[cfg(feature = "proxy")]
+pub mod proxy;
 pub mod storage;
 #[cfg(feature = "webhook")]
 #[cfg_attr(docsrs, doc(cfg(feature = "webhook")))]

@@ -61,7 +61,7 @@ struct Args {
 const FAULT_HELP: &str = "\
 Fault rules (--fault), the text form of fal_models::mock::FaultSpec:
   RULE      = OPERATION=FAULT[*TIMES]
-  OPERATION = submit | status | status-stream | result | cancel | run
+  OPERATION = submit | status | status-stream | result | cancel | run | stream | token
   FAULT     = reset | reset-after-handling | start-deadline | malformed-body | stream-drop
             | too-many-requests[:SECS] | server-error:STATUS
             | respond:STATUS[+NAME=VALUE...][:BODY]

@@ -21,8 +21,16 @@ pub mod bounds;
 mod handle;
 mod queue;
 pub(crate) mod retry;
+mod events;
+mod options;
+#[cfg(feature = "realtime")]
+pub mod realtime;
+pub mod proxy;
+mod trace;
 mod sse;
+pub mod stream;
 mod subscribe;
+pub mod tokens;
 mod transport;
 
 use std::fmt;
@@ -40,6 +48,10 @@ pub use bounds::Bounds;
 pub use handle::RequestHandle;
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use retry::RetryPolicy;
+pub use events::{SubscribeEvent, SubscribeEvents};
+pub use options::{PlatformOptions, RunOptions, RunOutput};
+pub use stream::{OutputStream, StreamEvent, StreamOptions};
+pub use tokens::TemporaryToken;
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
 
 use crate::Endpoint;
@@ -84,6 +96,10 @@ struct Inner {
     bounds: Bounds,
     /// Scrubs the key (and the storage token, once known) from every error.
     redactor: Redactor,
+    /// A temporary token used instead of a key (see [`tokens`]).
+    token: Option<TemporaryToken>,
+    /// Every request goes here, its URL in `x-fal-target-url` (see [`proxy`]).
+    proxy_url: Option<String>,
 }
 
 /// The API key, never printed.
@@ -140,6 +156,8 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     user_agent: String,
     http: Option<reqwest::Client>,
+    token: Option<TemporaryToken>,
+    proxy_url: Option<String>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -174,6 +192,8 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             user_agent: concat!("fal-models-rust/", env!("CARGO_PKG_VERSION")).into(),
             http: None,
+            token: None,
+            proxy_url: None,
         }
     }
 }
@@ -340,7 +360,12 @@ impl ClientBuilder {
             idle: self.idle_timeout,
             total: self.request_timeout,
         };
-        let redactor = Redactor::new(key.as_ref().map(ApiKey::expose));
+        let redactor = Redactor::new(
+            key.as_ref()
+                .map(ApiKey::expose)
+                .into_iter()
+                .chain(self.token.as_ref().map(TemporaryToken::expose)),
+        );
         Ok(Client {
             inner: Arc::new(Inner {
                 bounds,
@@ -358,6 +383,8 @@ impl ClientBuilder {
                 request_timeout: self.request_timeout,
                 run_timeout: self.run_timeout,
                 stream_idle_timeout: self.stream_idle_timeout,
+                token: self.token,
+                proxy_url: proxy::checked(self.proxy_url)?,
             }),
         })
     }
@@ -484,6 +511,7 @@ impl Client {
         if let Some(hint) = &options.runner_hint {
             headers.push(("x-fal-runner-hint", hint.clone()));
         }
+        headers.extend(options.platform.to_headers());
         let call = Call {
             op: Operation::Submit,
             method: Method::POST,

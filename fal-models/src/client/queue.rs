@@ -223,6 +223,8 @@ pub struct SubmitOptions {
     /// Upload every local file named in the input (`file://` URLs, see
     /// [`crate::files::local`]) to fal storage first, and send the uploaded URLs instead.
     pub upload_local_files: bool,
+    /// Platform headers (`x-fal-no-retry`, `X-Fal-Store-IO`, object lifecycle, your own).
+    pub platform: super::options::PlatformOptions,
 }
 
 impl SubmitOptions {

@@ -287,12 +287,21 @@ impl<'c, O: DeserializeOwned + Send + 'static> IntoFuture for Subscribe<'c, O> {
     type IntoFuture = Pin<Box<dyn Future<Output = Result<O, Error>> + Send + 'c>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(async move {
-            let body = self.body?;
-            self.client
-                .subscribe_raw(&self.endpoint_id, body, self.options)
-                .await
-        })
+        use tracing::Instrument;
+        let span = tracing::info_span!(
+            "fal.subscribe",
+            endpoint_id = %self.endpoint_id,
+            request_id = tracing::field::Empty,
+        );
+        Box::pin(
+            async move {
+                let body = self.body?;
+                self.client
+                    .subscribe_raw(&self.endpoint_id, body, self.options)
+                    .await
+            }
+            .instrument(span),
+        )
     }
 }
 
@@ -401,6 +410,8 @@ impl Client {
         mut options: SubscribeOptions,
     ) -> Result<O, Error> {
         let handle = self.submit_raw(endpoint_id, body, &options.submit).await?;
+        tracing::Span::current().record("request_id", handle.request_id());
+        tracing::debug!(request_id = handle.request_id(), "submitted");
         let mut tracker = Tracker {
             callback: options.on_progress.take(),
             ..Tracker::default()
@@ -442,6 +453,7 @@ impl Client {
             Err(_) => {
                 let cancelled = options.cancel_on_timeout
                     && matches!(self.cancel(handle).await, Ok(CancelOutcome::Requested));
+                tracing::warn!(request_id = handle.request_id(), cancelled, "subscribe timed out");
                 Err(Error::Timeout {
                     kind: TimeoutKind::Subscribe,
                     request_id: Some(handle.request_id().to_owned()),
@@ -568,6 +580,7 @@ impl Client {
                     return Err(err);
                 }
             }
+            tracing::info!(attempt = reconnects, reason = %err, "status stream reconnecting");
             tracker.emit(Progress::Reconnecting {
                 attempt: reconnects,
                 reason: err.to_string(),

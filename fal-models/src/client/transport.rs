@@ -56,7 +56,8 @@ enum Failure {
 impl Client {
     /// Sends `call` (retrying per policy) and reads the whole body of the successful answer.
     pub(crate) async fn call(&self, call: &Call) -> Result<Reply, Error> {
-        match self.execute(call, true).await? {
+        use tracing::Instrument;
+        match self.execute(call, true).instrument(super::trace::call_span(call)).await? {
             Success::Body(reply) => Ok(reply),
             Success::Open(_) => unreachable!("execute reads the body when asked to"),
         }
@@ -64,7 +65,8 @@ impl Client {
 
     /// Sends `call` (retrying per policy) and returns the successful answer with its body unread.
     pub(crate) async fn open(&self, call: &Call) -> Result<Response, Error> {
-        match self.execute(call, false).await? {
+        use tracing::Instrument;
+        match self.execute(call, false).instrument(super::trace::call_span(call)).await? {
             Success::Open(response) => Ok(response),
             Success::Body(_) => unreachable!("execute leaves the body unread when asked to"),
         }
@@ -75,6 +77,7 @@ impl Client {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
+            tracing::debug!(attempt, "sending");
             let failure = match self.send_once(call).await {
                 Err(e) => Failure::Transport(e),
                 Ok(response) if response.status().is_success() => {
@@ -170,6 +173,7 @@ impl Client {
             } else {
                 policy.delay(attempt, retry_after)
             };
+            super::trace::attempt_failed(self, call, attempt, &failure_text(&failure), delay);
             let Some(delay) = delay else {
                 return Err(match failure {
                     Failure::Status(api) => Error::Api(api),
@@ -182,10 +186,14 @@ impl Client {
 
     async fn send_once(&self, call: &Call) -> Result<Response, ExchangeFault> {
         let inner = &self.inner;
+        let (url, target) = super::proxy::route(inner, &call.url);
         let mut request = inner
             .http
-            .request(call.method.clone(), &call.url)
+            .request(call.method.clone(), url)
             .header(header::USER_AGENT, inner.user_agent.clone());
+        if let Some(target) = target {
+            request = request.header(super::proxy::TARGET_URL_HEADER, target);
+        }
         if !call.headers.iter().any(|(name, _)| *name == "accept") {
             request = request.header(header::ACCEPT, "application/json");
         }
@@ -292,7 +300,7 @@ impl Client {
     }
 
     /// The client's redactor with the call's own secrets added.
-    fn redactor(&self, call: &Call) -> Redactor {
+    pub(crate) fn redactor(&self, call: &Call) -> Redactor {
         self.inner.redactor.merged(&call.secrets)
     }
 
@@ -382,6 +390,14 @@ impl Client {
     /// Like [`excerpt`](Self::excerpt), with a call's own secrets as well.
     pub(crate) fn excerpt_for(&self, call: &Call, body: &[u8]) -> String {
         self.redactor(call).excerpt(body, EXCERPT_CHARS)
+    }
+}
+
+/// What went wrong in an attempt, for a log line (scrubbed by the caller).
+fn failure_text(failure: &Failure) -> String {
+    match failure {
+        Failure::Transport(fault) => fault.to_string(),
+        Failure::Status(api) => format!("HTTP {}: {}", api.status, api.message),
     }
 }
 

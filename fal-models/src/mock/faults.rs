@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! RULE      = OPERATION "=" FAULT [ "*" TIMES ]          e.g. status=too-many-requests:2*3
-//! OPERATION = submit | status | status-stream | result | cancel | run
+//! OPERATION = submit | status | status-stream | result | cancel | run | stream | token
 //! FAULT     = reset | reset-after-handling | start-deadline | malformed-body | stream-drop
 //!           | too-many-requests[:SECS]      (429 with Retry-After, default 1 s)
 //!           | server-error:STATUS           (e.g. server-error:503)
@@ -58,6 +58,8 @@ pub fn operation_name(operation: Operation) -> &'static str {
         Operation::Result => "result",
         Operation::Cancel => "cancel",
         Operation::Run => "run",
+        Operation::Stream => "stream",
+        Operation::Token => "token",
     }
 }
 
@@ -69,9 +71,11 @@ fn parse_operation(s: &str) -> Result<Operation, String> {
         "result" => Operation::Result,
         "cancel" => Operation::Cancel,
         "run" => Operation::Run,
+        "stream" => Operation::Stream,
+        "token" => Operation::Token,
         other => {
             return Err(format!(
-                "unknown operation {other:?} (submit, status, status-stream, result, cancel, run)"
+                "unknown operation {other:?} (submit, status, status-stream, result, cancel, run, stream, token)"
             ));
         }
     })

@@ -37,7 +37,11 @@
 mod faults;
 mod queue;
 mod schema;
+#[cfg(feature = "realtime")]
+pub mod realtime;
 mod storage;
+mod stream;
+mod tokens;
 mod webhooks;
 
 pub use faults::{FaultSpec, operation_name};
@@ -412,6 +416,7 @@ impl MockServerBuilder {
             webhooks: self.webhooks,
             webhook_log: Mutex::default(),
             runs: AtomicU64::new(0),
+            tokens: Default::default(),
         });
         let tasks = vec![
             tokio::spawn(accept_loop(queue_listener, state.clone(), Host::Queue)),
@@ -644,6 +649,7 @@ struct State {
     webhook_log: Mutex<Vec<WebhookAttempt>>,
     /// Sync runs that passed validation (each a paid job on fal).
     runs: AtomicU64,
+    tokens: tokens::Minted,
 }
 
 impl State {
@@ -716,6 +722,10 @@ enum Target {
     Run {
         endpoint_id: String,
     },
+    Stream {
+        endpoint_id: String,
+    },
+    Token,
     Request {
         app: String,
         request_id: String,
@@ -726,6 +736,14 @@ enum Target {
 fn route(host: Host, method: &Method, path: &str) -> Option<Target> {
     let path = path.trim_matches('/');
     let segments: Vec<&str> = path.split('/').collect();
+    if host == Host::Run && *method == Method::POST {
+        if let Some(endpoint_id) = stream::stream_target(path) {
+            return Some(Target::Stream { endpoint_id });
+        }
+    }
+    if host == Host::Queue && tokens::is_token_path(path) {
+        return (*method == Method::POST).then_some(Target::Token);
+    }
     if host == Host::Run {
         return (*method == Method::POST).then(|| Target::Run {
             endpoint_id: path.to_owned(),
@@ -812,6 +830,8 @@ async fn handle(
     let operation = target.as_ref().map(|t| match t {
         Target::Submit { .. } => Operation::Submit,
         Target::Run { .. } => Operation::Run,
+        Target::Stream { .. } => Operation::Stream,
+        Target::Token => Operation::Token,
         Target::Request { operation, .. } => *operation,
     });
     lock(&state.log).push(RecordedRequest {
@@ -846,7 +866,10 @@ async fn answer(
     let (Some(target), Some(operation)) = (target, operation) else {
         return detail(404, "Not Found");
     };
-    if let Some(denied) = check_key(state, &parts.headers) {
+    // A temporary token (`fal_jwt_token`) admits a stream of its apps without the key.
+    let by_token = matches!(&target, Target::Stream { endpoint_id }
+        if tokens::admits(state, endpoint_id, parts.uri.query()));
+    if let Some(denied) = check_key(state, &parts.headers).filter(|_| !by_token) {
         return denied;
     }
     let fault = state.take_fault(operation);
@@ -896,7 +919,11 @@ async fn answer(
         Target::Submit { endpoint_id } => {
             queue::submit(state, &endpoint_id, body, query, fault.as_ref())
         }
-        Target::Run { endpoint_id } => queue::run(state, &endpoint_id, body),
+        Target::Run { endpoint_id } => {
+            stream::with_request_id(state, queue::run(state, &endpoint_id, body))
+        }
+        Target::Stream { endpoint_id } => stream::respond(state, &endpoint_id, body),
+        Target::Token => tokens::mint(state, body),
         Target::Request {
             app,
             request_id,

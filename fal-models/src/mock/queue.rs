@@ -133,12 +133,12 @@ pub(super) fn new_request_id(state: &State) -> String {
     )
 }
 
-fn validation_response(errors: &[crate::error::FieldError]) -> Response<Body> {
+pub(super) fn validation_response(errors: &[crate::error::FieldError]) -> Response<Body> {
     json_response(422, &json!({ "detail": errors }))
 }
 
 /// The request body as JSON, or fal's 422 for a body that is not JSON.
-fn parse_input(body: &[u8]) -> Result<Value, Box<Response<Body>>> {
+pub(super) fn parse_input(body: &[u8]) -> Result<Value, Box<Response<Body>>> {
     serde_json::from_slice(body).map_err(|e| {
         Box::new(json_response(
             422,
@@ -322,7 +322,7 @@ pub(super) fn on_request(
                 json_response(202, &json!({ "status": "CANCELLATION_REQUESTED" }))
             }
         }
-        Operation::Submit | Operation::Run => detail(405, "Method Not Allowed"),
+        _ => detail(405, "Method Not Allowed"),
     }
 }
 

@@ -1,0 +1,38 @@
+//! A realtime session: several inputs over one WebSocket, an output for each (msgpack frames).
+//!
+//! ```text
+//! FAL_KEY=... cargo run -p fal-models --features realtime --example realtime
+//! ```
+
+use fal_models::client::realtime::RealtimeOptions;
+use fal_models::{Client, Error};
+use serde_json::{Value, json};
+
+/// Sends three prompts and collects the outputs. `base_url` overrides `wss://fal.run`.
+pub async fn run(client: &Client, base_url: Option<&str>) -> Result<Vec<Value>, Error> {
+    let mut options = RealtimeOptions::default();
+    if let Some(url) = base_url {
+        options = options.base_url(url);
+    }
+    let mut session = client
+        .realtime_with("fal-ai/fast-lcm-diffusion", options)
+        .await?;
+    let mut outputs = Vec::new();
+    for prompt in ["a fox", "a fox in snow", "a fox in snow at dusk"] {
+        session.send(&json!({"prompt": prompt})).await?;
+        if let Some(output) = session.recv().await? {
+            outputs.push(output);
+        }
+    }
+    session.close().await?;
+    Ok(outputs)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let client = Client::from_env()?;
+    for output in run(&client, None).await? {
+        println!("{output}");
+    }
+    Ok(())
+}

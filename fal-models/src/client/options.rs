@@ -1,0 +1,330 @@
+//! fal's platform headers, typed, for submit, subscribe, run and stream; and a sync run that
+//! returns its request id with the output.
+//!
+//! ```no_run
+//! # async fn demo(client: fal_models::Client) -> Result<(), fal_models::Error> {
+//! use std::time::Duration;
+//! use fal_models::client::{PlatformOptions, RunOptions, SubmitOptions};
+//! let platform = PlatformOptions::new()
+//!     .no_retry()                                   // x-fal-no-retry: 1
+//!     .store_io(false)                              // X-Fal-Store-IO: 0
+//!     .object_expiration(Duration::from_secs(3600)) // X-Fal-Object-Lifecycle-Preference
+//!     .header("x-my-trace", "abc")?;
+//! let input = serde_json::json!({"prompt": "a cat"});
+//! let handle = client
+//!     .submit_json("fal-ai/flux/dev", &input, &SubmitOptions::new().platform(platform.clone()))
+//!     .await?;
+//! let run = client
+//!     .run_json_with("fal-ai/flux/dev", &input, &RunOptions::new().platform(platform))
+//!     .await?;
+//! println!("{:?} {}", run.request_id, run.output);
+//! # Ok(()) }
+//! ```
+//!
+//! Header names and meanings are fal's (docs.fal.ai, "common parameters"): `x-fal-no-retry`
+//! stops fal's own retries of a queued request, `X-Fal-Store-IO: 0` asks fal not to keep the
+//! request's input and output, `x-fal-disable-fallbacks` stops fal routing to fallback
+//! endpoints, and the object lifecycle sets how long output files live.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use reqwest::Method;
+use reqwest::header::{HeaderName, HeaderValue};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::bounds::{self, Bounds};
+use super::queue::{SubmitOptions, header_seconds};
+use super::transport::{Call, MAX_QUEUE_BODY, header_request_id};
+use super::{Client, serialize_input};
+use crate::Endpoint;
+use crate::error::{Error, Operation};
+
+/// Platform headers of one request. Unset options send nothing.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct PlatformOptions {
+    /// `x-fal-no-retry: 1`: fal does not retry the request on its side.
+    pub no_retry: bool,
+    /// `X-Fal-Store-IO: 1|0`: whether fal keeps the request's input and output.
+    pub store_io: Option<bool>,
+    /// `x-fal-disable-fallbacks: true`: no routing to fallback endpoints.
+    pub disable_fallbacks: bool,
+    /// How long output files live, sent as both lifecycle headers
+    /// (`X-Fal-Object-Lifecycle-Preference` and `X-Fal-Object-Lifecycle`, as fal's clients do).
+    pub object_expiration: Option<Duration>,
+    /// The initial access rules of output files, in the same lifecycle headers: fal's shape,
+    /// `{"default": "allow"|"hide"|"forbid", "rules": [{"user": .., "decision": ..}]}`.
+    pub initial_acl: Option<Value>,
+    /// Further headers, sent as given (after the typed ones).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl PlatformOptions {
+    /// No platform header.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks fal not to retry the request.
+    pub fn no_retry(mut self) -> Self {
+        self.no_retry = true;
+        self
+    }
+
+    /// Whether fal stores the request's input and output.
+    pub fn store_io(mut self, store: bool) -> Self {
+        self.store_io = Some(store);
+        self
+    }
+
+    /// Asks fal not to route to fallback endpoints.
+    pub fn disable_fallbacks(mut self) -> Self {
+        self.disable_fallbacks = true;
+        self
+    }
+
+    /// How long the output files live (whole seconds, rounded up).
+    pub fn object_expiration(mut self, d: Duration) -> Self {
+        self.object_expiration = Some(d);
+        self
+    }
+
+    /// Sets the initial access rules of output files (see [`initial_acl`](Self::initial_acl)).
+    pub fn initial_acl(mut self, acl: Value) -> Self {
+        self.initial_acl = Some(acl);
+        self
+    }
+
+    /// Adds a header. Fails for a name or value HTTP does not allow, and for `Authorization`
+    /// (the client sets it).
+    pub fn header(mut self, name: &str, value: &str) -> Result<Self, Error> {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
+        if name == reqwest::header::AUTHORIZATION {
+            return Err(Error::Config(
+                "the client sets Authorization itself (key or temporary token)".into(),
+            ));
+        }
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| Error::Config(format!("invalid value for header {name}")))?;
+        self.headers.push((name, value));
+        Ok(self)
+    }
+
+    /// The headers to send, in order.
+    pub(crate) fn to_headers(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if self.no_retry {
+            out.push(("x-fal-no-retry", "1".to_owned()));
+        }
+        if let Some(store) = self.store_io {
+            out.push(("x-fal-store-io", if store { "1" } else { "0" }.to_owned()));
+        }
+        if self.disable_fallbacks {
+            out.push(("x-fal-disable-fallbacks", "true".to_owned()));
+        }
+        let mut lifecycle = serde_json::Map::new();
+        if let Some(d) = self.object_expiration {
+            let seconds: u64 = header_seconds(d).parse().expect("whole seconds");
+            lifecycle.insert("expiration_duration_seconds".into(), seconds.into());
+        }
+        if let Some(acl) = &self.initial_acl {
+            lifecycle.insert("initial_acl".into(), acl.clone());
+        }
+        if !lifecycle.is_empty() {
+            let lifecycle = Value::Object(lifecycle).to_string();
+            out.push(("x-fal-object-lifecycle-preference", lifecycle.clone()));
+            out.push(("x-fal-object-lifecycle", lifecycle));
+        }
+        for (name, value) in &self.headers {
+            // Both were validated by `header`, so the value is visible ASCII or opaque bytes.
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            out.push((intern(name.as_str()), value));
+        }
+        out
+    }
+}
+
+/// A header name for the lifetime of the program. The request plumbing names headers with
+/// `&'static str`; user header names are few and repeat, so each is leaked once.
+fn intern(name: &str) -> &'static str {
+    static NAMES: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    if let Some(known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}
+
+impl SubmitOptions {
+    /// Platform headers of the submit (and so of the whole queued request).
+    pub fn platform(mut self, platform: PlatformOptions) -> Self {
+        self.platform = platform;
+        self
+    }
+}
+
+/// Options of a sync run ([`Client::run_with`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// `X-Fal-Request-Timeout`: fal drops the run if it has not started by then (a
+    /// [`TimeoutKind::StartDeadline`](crate::error::TimeoutKind) error).
+    pub start_timeout: Option<Duration>,
+    /// `X-Fal-Runner-Hint`, for session affinity.
+    pub runner_hint: Option<String>,
+    /// Platform headers.
+    pub platform: PlatformOptions,
+    /// Upload [`crate::files::local`] files in the input first (off by default).
+    pub upload_local_files: bool,
+}
+
+impl RunOptions {
+    /// Default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the start deadline (whole seconds, rounded up).
+    pub fn start_timeout(mut self, d: Duration) -> Self {
+        self.start_timeout = Some(d);
+        self
+    }
+
+    /// Sets the runner hint.
+    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
+        self.runner_hint = Some(hint.into());
+        self
+    }
+
+    /// Sets the platform headers.
+    pub fn platform(mut self, platform: PlatformOptions) -> Self {
+        self.platform = platform;
+        self
+    }
+
+    /// Uploads local files in the input before sending it.
+    pub fn upload_local_files(mut self, yes: bool) -> Self {
+        self.upload_local_files = yes;
+        self
+    }
+}
+
+/// A sync run's output with fal's request id (`x-fal-request-id`, when the answer had one).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RunOutput<O> {
+    /// The output.
+    pub output: O,
+    /// The request id, to find the run in fal's dashboard and logs.
+    pub request_id: Option<String>,
+}
+
+impl Client {
+    /// [`run`](Self::run) with options; returns the request id with the output.
+    pub async fn run_with<E: Endpoint>(
+        &self,
+        input: &E,
+        options: &RunOptions,
+    ) -> Result<RunOutput<E::Output>, Error> {
+        let body = serialize_input(E::ENDPOINT_ID, input)?;
+        self.run_with_raw(E::ENDPOINT_ID, body, options).await
+    }
+
+    /// [`run_json`](Self::run_json) with options; returns the request id with the output.
+    pub async fn run_json_with(
+        &self,
+        endpoint_id: &str,
+        input: &Value,
+        options: &RunOptions,
+    ) -> Result<RunOutput<Value>, Error> {
+        let body = serialize_input(endpoint_id, input)?;
+        self.run_with_raw(endpoint_id, body, options).await
+    }
+
+    async fn run_with_raw<O: DeserializeOwned>(
+        &self,
+        endpoint_id: &str,
+        body: Vec<u8>,
+        options: &RunOptions,
+    ) -> Result<RunOutput<O>, Error> {
+        let endpoint_id = endpoint_id.trim_matches('/');
+        let (body, secrets) = self
+            .prepare_input(endpoint_id, body, options.upload_local_files)
+            .await?;
+        let mut headers = Vec::new();
+        if let Some(d) = options.start_timeout {
+            headers.push(("x-fal-request-timeout", header_seconds(d)));
+        }
+        if let Some(hint) = &options.runner_hint {
+            headers.push(("x-fal-runner-hint", hint.clone()));
+        }
+        headers.extend(options.platform.to_headers());
+        // As `run`: the head arrives with the output, so the run timeout bounds it.
+        let bounds = Bounds {
+            response_head: self.inner.run_timeout,
+            total: self.inner.run_timeout,
+            ..self.inner.bounds
+        };
+        let call = Call {
+            op: Operation::Run,
+            method: Method::POST,
+            url: format!("{}/{}", self.inner.run_url, endpoint_id),
+            body: Some(body),
+            headers,
+            request_id: None,
+            paid_endpoint: Some(endpoint_id.to_owned()),
+            bounds,
+            secrets,
+            maybe_delivered: Default::default(),
+        };
+        let response = self.open(&call).await?;
+        let status = response.status().as_u16();
+        let request_id = header_request_id(response.headers());
+        let redactor = self.inner.redactor.merged(&call.secrets);
+        let body = match bounds::read_body(response, &call.bounds, MAX_QUEUE_BODY).await {
+            Ok(body) => body,
+            Err((bounds::ExchangeFault::TooLarge(limit), _)) => {
+                return Err(Error::BodyTooLarge {
+                    operation: Operation::Run,
+                    request_id,
+                    limit,
+                });
+            }
+            // The run was accepted and its answer broke off: it ran (and is paid); say so,
+            // with its request id, rather than run it again.
+            Err((fault, _)) => {
+                return Err(Error::AmbiguousSubmit {
+                    endpoint_id: endpoint_id.to_owned(),
+                    attempts: 1,
+                    accepted: true,
+                    status: Some(status),
+                    request_id,
+                    headers: Vec::new(),
+                    reason: redactor.scrub(&fault.to_string()),
+                    source: match fault {
+                        bounds::ExchangeFault::Transport(e) => Some(e.without_url()),
+                        _ => None,
+                    },
+                });
+            }
+        };
+        let output = serde_json::from_slice(&body).map_err(|source| Error::Decode {
+            operation: Operation::Run,
+            request_id: request_id.clone(),
+            status,
+            source,
+            body_excerpt: redactor.excerpt(&body, 512),
+        })?;
+        tracing::debug!(request_id = request_id.as_deref(), "run answered");
+        Ok(RunOutput { output, request_id })
+    }
+}

@@ -1,0 +1,549 @@
+//! Streaming endpoints: `POST {run}/{endpoint id}/stream` answers server-sent events, each a
+//! partial output as JSON, the last one the final output (fal's `fal.stream` /
+//! `fal_client.stream`).
+//!
+//! ```no_run
+//! # async fn demo(client: fal_models::Client) -> Result<(), fal_models::Error> {
+//! use futures::StreamExt;
+//! use fal_models::client::StreamEvent;
+//! let mut events = client.stream_json("fal-ai/flux-krea-lora", serde_json::json!({"prompt": "a fox"}));
+//! while let Some(event) = events.next().await {
+//!     match event? {
+//!         StreamEvent::Partial(partial) => eprintln!("partial: {partial}"),
+//!         StreamEvent::Done(output) => println!("final: {output}"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Bounds: the response head within the client's run timeout (a cold start happens before
+//! it), then at most [`StreamOptions::idle`] (15 s by default, as fal's JS client) between two
+//! chunks, and optionally a [`total`](StreamOptions::total). Dropping the stream closes the
+//! connection, which is how fal learns the caller went away. A request that may have reached
+//! fal's app is never resent (it is a paid call, like `run`).
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::stream::{BoxStream, Stream, StreamExt};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::bounds::Bounds;
+use super::sse::SseDecoder;
+use super::transport::{Call, MAX_QUEUE_BODY, header_request_id};
+use super::{Client, serialize_input};
+use crate::Endpoint;
+use crate::error::{Error, Operation, Redactor, TimeoutKind};
+
+/// fal's JS client gives up after 15 s without a chunk; so do we by default.
+pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(15);
+
+/// The URL of an endpoint's stream: `{run}/{endpoint id}/stream`, or the id as is when it
+/// already ends in `/stream` (fal documents some streams as endpoints of their own, such as
+/// `fal-ai/maya/stream`).
+pub fn stream_path(endpoint_id: &str) -> String {
+    let id = endpoint_id.trim_matches('/');
+    if id.ends_with("/stream") {
+        id.to_owned()
+    } else {
+        format!("{id}/stream")
+    }
+}
+
+/// Options of one [`Client::stream`] call.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct StreamOptions {
+    /// The longest silence between two chunks (default 15 s); `None` for none.
+    pub idle: Option<Duration>,
+    /// A bound on the whole stream, head included; `None` (the default) for none.
+    pub total: Option<Duration>,
+    /// Upload [`crate::files::local`] files in the input first (off by default).
+    pub upload_local_files: bool,
+    /// Platform headers.
+    pub platform: super::PlatformOptions,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            idle: Some(DEFAULT_STREAM_IDLE),
+            total: None,
+            upload_local_files: false,
+            platform: Default::default(),
+        }
+    }
+}
+
+impl StreamOptions {
+    /// Sets the idle bound.
+    pub fn idle(mut self, d: Option<Duration>) -> Self {
+        self.idle = d;
+        self
+    }
+
+    /// Sets the total bound.
+    pub fn total(mut self, d: Option<Duration>) -> Self {
+        self.total = d;
+        self
+    }
+
+    /// Uploads local files in the input before sending it.
+    pub fn upload_local_files(mut self, yes: bool) -> Self {
+        self.upload_local_files = yes;
+        self
+    }
+
+    /// Sets the platform headers.
+    pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
+        self.platform = platform;
+        self
+    }
+}
+
+/// One item of an [`OutputStream`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent<O> {
+    /// An event as it arrived (partial outputs are rarely valid final outputs, so they stay
+    /// JSON). The final output also arrives first as a `Partial`.
+    Partial(Value),
+    /// The stream ended: its last event decoded as the endpoint's output. Always the last item.
+    Done(O),
+}
+
+/// The events of a streaming call; see the [module docs](self). Ends after
+/// [`StreamEvent::Done`] or the first error. Dropping it closes the connection.
+pub struct OutputStream<O> {
+    events: BoxStream<'static, Result<StreamEvent<Value>, Error>>,
+    request_id: Arc<OnceLock<String>>,
+    _output: PhantomData<fn() -> O>,
+}
+
+impl<O> std::fmt::Debug for OutputStream<O> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputStream")
+            .field("request_id", &self.request_id.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<O: DeserializeOwned> OutputStream<O> {
+    /// fal's `x-fal-request-id` of this call, once the response head arrived.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.get().map(String::as_str)
+    }
+
+    /// Skips the partial outputs and returns the final one.
+    pub async fn output(mut self) -> Result<O, Error> {
+        while let Some(event) = self.next().await {
+            if let StreamEvent::Done(output) = event? {
+                return Ok(output);
+            }
+        }
+        unreachable!("an output stream ends with Done or an error")
+    }
+}
+
+impl<O: DeserializeOwned> Stream for OutputStream<O> {
+    type Item = Result<StreamEvent<O>, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let request_id = self.request_id.get().cloned();
+        self.events.poll_next_unpin(cx).map(|item| {
+            item.map(|event| match event? {
+                StreamEvent::Partial(value) => Ok(StreamEvent::Partial(value)),
+                StreamEvent::Done(value) => serde_json::from_value(value.clone())
+                    .map(StreamEvent::Done)
+                    .map_err(|source| Error::Decode {
+                        operation: Operation::Stream,
+                        request_id,
+                        status: 200,
+                        source,
+                        body_excerpt: value.to_string().chars().take(512).collect(),
+                    }),
+            })
+        })
+    }
+}
+
+impl Client {
+    /// Streams `input`'s endpoint: partial outputs as they are produced, then the typed
+    /// output. Nothing is sent until the stream is first polled.
+    pub fn stream<E: Endpoint>(&self, input: &E) -> OutputStream<E::Output> {
+        self.stream_with(input, StreamOptions::default())
+    }
+
+    /// [`stream`](Self::stream) with options.
+    pub fn stream_with<E: Endpoint>(
+        &self,
+        input: &E,
+        options: StreamOptions,
+    ) -> OutputStream<E::Output> {
+        self.stream_raw(
+            E::ENDPOINT_ID,
+            serialize_input(E::ENDPOINT_ID, input),
+            options,
+        )
+    }
+
+    /// [`stream`](Self::stream) for a JSON input to any endpoint; the output stays JSON.
+    pub fn stream_json(&self, endpoint_id: &str, input: Value) -> OutputStream<Value> {
+        self.stream_json_with(endpoint_id, input, StreamOptions::default())
+    }
+
+    /// [`stream_json`](Self::stream_json) with options.
+    pub fn stream_json_with(
+        &self,
+        endpoint_id: &str,
+        input: Value,
+        options: StreamOptions,
+    ) -> OutputStream<Value> {
+        self.stream_raw(endpoint_id, serialize_input(endpoint_id, &input), options)
+    }
+
+    fn stream_raw<O>(
+        &self,
+        endpoint_id: &str,
+        body: Result<Vec<u8>, Error>,
+        options: StreamOptions,
+    ) -> OutputStream<O> {
+        let request_id = Arc::new(OnceLock::new());
+        let state = State::Start {
+            client: self.clone(),
+            endpoint_id: endpoint_id.to_owned(),
+            body,
+            options: options.clone(),
+            request_id: request_id.clone(),
+        };
+        let span = tracing::info_span!(
+            "fal.stream",
+            endpoint_id,
+            request_id = tracing::field::Empty,
+        );
+        let events = futures::stream::unfold(state, move |state| {
+            use tracing::Instrument;
+            next_event(state).instrument(span.clone())
+        })
+        .boxed();
+        let events = match options.total {
+            Some(total) => bounded_total(events, total, request_id.clone()),
+            None => events,
+        };
+        OutputStream {
+            events,
+            request_id,
+            _output: PhantomData,
+        }
+    }
+}
+
+/// Ends `events` with a timeout error once `total` has passed.
+fn bounded_total(
+    events: BoxStream<'static, Result<StreamEvent<Value>, Error>>,
+    total: Duration,
+    request_id: Arc<OnceLock<String>>,
+) -> BoxStream<'static, Result<StreamEvent<Value>, Error>> {
+    let deadline = tokio::time::Instant::now() + total;
+    futures::stream::unfold(Some(events), move |events| {
+        let request_id = request_id.clone();
+        async move {
+            let mut events = events?;
+            match tokio::time::timeout_at(deadline, events.next()).await {
+                Ok(Some(item)) => Some((item, Some(events))),
+                Ok(None) => None,
+                Err(_) => {
+                    let err = Error::Timeout {
+                        kind: TimeoutKind::Http,
+                        request_id: request_id.get().cloned(),
+                        cancelled: false,
+                    };
+                    Some((Err(err), None))
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// The stream's progress. (`Start` is the large variant, but it lives once, before the
+/// first poll: boxing it would buy nothing.)
+#[allow(clippy::large_enum_variant)]
+enum State {
+    Start {
+        client: Client,
+        endpoint_id: String,
+        body: Result<Vec<u8>, Error>,
+        options: StreamOptions,
+        request_id: Arc<OnceLock<String>>,
+    },
+    Reading(Box<Reading>),
+    Done,
+}
+
+struct Reading {
+    client: Client,
+    secrets: Redactor,
+    response: reqwest::Response,
+    idle: Option<Duration>,
+    decoder: SseDecoder,
+    pending: VecDeque<String>,
+    /// The last event, the final output once the body ends.
+    last: Option<Value>,
+    request_id: Option<String>,
+    /// A body that is not an event stream is one JSON output, read whole.
+    event_stream: bool,
+}
+
+type Item = Result<StreamEvent<Value>, Error>;
+
+async fn next_event(state: State) -> Option<(Item, State)> {
+    match state {
+        State::Done => None,
+        State::Start {
+            client,
+            endpoint_id,
+            body,
+            options,
+            request_id,
+        } => match open(&client, &endpoint_id, body, &options).await {
+            Ok((response, secrets)) => {
+                let id = header_request_id(response.headers());
+                if let Some(id) = &id {
+                    let _ = request_id.set(id.clone());
+                    tracing::Span::current().record("request_id", id.as_str());
+                }
+                tracing::debug!(request_id = id.as_deref(), "stream opened");
+                let event_stream = response
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|t| t.starts_with("text/event-stream"));
+                let reading = Reading {
+                    client,
+                    secrets,
+                    response,
+                    idle: options.idle,
+                    decoder: SseDecoder::default(),
+                    pending: VecDeque::new(),
+                    last: None,
+                    request_id: id,
+                    event_stream,
+                };
+                Box::pin(read(Box::new(reading))).await
+            }
+            Err(e) => Some((Err(e), State::Done)),
+        },
+        State::Reading(reading) => Box::pin(read(reading)).await,
+    }
+}
+
+/// Sends the request: the input readied as for every paid call, the key or temporary token,
+/// `Accept: text/event-stream`; retried only when it cannot have reached the app.
+async fn open(
+    client: &Client,
+    endpoint_id: &str,
+    body: Result<Vec<u8>, Error>,
+    options: &StreamOptions,
+) -> Result<(reqwest::Response, Redactor), Error> {
+    let (body, secrets) = client
+        .prepare_input(endpoint_id, body?, options.upload_local_files)
+        .await?;
+    let mut url = format!("{}/{}", client.inner.run_url, stream_path(endpoint_id));
+    if let Some(token) = client.temporary_token() {
+        // fal's clients send a temporary token as this query parameter.
+        url = super::with_query(&url, &format!("fal_jwt_token={}", token.expose()));
+    }
+    let bounds = Bounds {
+        // The head arrives once the app runs: a cold start is inside it.
+        response_head: client.inner.run_timeout,
+        total: None,
+        idle: options.idle,
+        ..client.inner.bounds
+    };
+    let call = Call {
+        op: Operation::Stream,
+        method: Method::POST,
+        url,
+        body: Some(body),
+        headers: std::iter::once(("accept", "text/event-stream".to_owned()))
+            .chain(options.platform.to_headers())
+            .collect(),
+        request_id: None,
+        paid_endpoint: Some(endpoint_id.to_owned()),
+        bounds,
+        secrets: secrets.clone(),
+        maybe_delivered: Default::default(),
+    };
+    match client.open(&call).await {
+        Ok(response) => Ok((response, secrets)),
+        Err(e) => Err(without_url(e)),
+    }
+}
+
+/// A reqwest error prints its URL, which holds a temporary token when the client has one.
+fn without_url(error: Error) -> Error {
+    match error {
+        Error::Transport {
+            operation,
+            request_id,
+            source,
+        } => Error::Transport {
+            operation,
+            request_id,
+            source: source.without_url(),
+        },
+        Error::AmbiguousSubmit {
+            endpoint_id,
+            attempts,
+            accepted,
+            status,
+            request_id,
+            headers,
+            reason,
+            source,
+        } => Error::AmbiguousSubmit {
+            endpoint_id,
+            attempts,
+            accepted,
+            status,
+            request_id,
+            headers,
+            reason,
+            source: source.map(reqwest::Error::without_url),
+        },
+        other => other,
+    }
+}
+
+async fn read(mut r: Box<Reading>) -> Option<(Item, State)> {
+    if !r.event_stream {
+        return read_whole(r).await;
+    }
+    loop {
+        if let Some(data) = r.pending.pop_front() {
+            return Some(match serde_json::from_str::<Value>(&data) {
+                Ok(value) => {
+                    r.last = Some(value.clone());
+                    (Ok(StreamEvent::Partial(value)), State::Reading(r))
+                }
+                Err(source) => {
+                    let err = Error::Decode {
+                        operation: Operation::Stream,
+                        request_id: r.request_id.clone(),
+                        status: 200,
+                        source,
+                        body_excerpt: r
+                            .secrets
+                            .merged(&r.client.inner.redactor)
+                            .excerpt(data.as_bytes(), 512),
+                    };
+                    (Err(err), State::Done)
+                }
+            });
+        }
+        match super::bounds::next_chunk(&mut r.response, r.idle).await {
+            Ok(Some(chunk)) => {
+                let events = r.decoder.push(&chunk);
+                r.pending.extend(events);
+                // One event is one output (inline data URIs included): as large as a queue
+                // answer may be, and no larger, however long the event goes on.
+                if r.decoder.buffered() as u64 > MAX_QUEUE_BODY {
+                    let err = Error::BodyTooLarge {
+                        operation: Operation::Stream,
+                        request_id: r.request_id.clone(),
+                        limit: MAX_QUEUE_BODY,
+                    };
+                    return Some((Err(err), State::Done));
+                }
+            }
+            Ok(None) => {
+                if let Some(last) = r.decoder.finish() {
+                    r.pending.push_back(last);
+                    continue;
+                }
+                return Some(match r.last.take() {
+                    Some(output) => (Ok(StreamEvent::Done(output)), State::Done),
+                    None => (
+                        Err(Error::StreamEnded {
+                            request_id: r.request_id.clone().unwrap_or_default(),
+                        }),
+                        State::Done,
+                    ),
+                });
+            }
+            Err(fault) => return Some((Err(body_fault(&r, fault)), State::Done)),
+        }
+    }
+}
+
+/// A body that is not an event stream: one JSON output (a server that answered like `run`).
+async fn read_whole(mut r: Box<Reading>) -> Option<(Item, State)> {
+    if r.last.is_some() {
+        let output = r.last.take().expect("checked");
+        return Some((Ok(StreamEvent::Done(output)), State::Done));
+    }
+    let bounds = Bounds {
+        idle: r.idle,
+        ..Bounds::unbounded()
+    };
+    let response = std::mem::replace(&mut r.response, empty_response());
+    let body = match super::bounds::read_body(response, &bounds, MAX_QUEUE_BODY).await {
+        Ok(body) => body,
+        Err((fault, _)) => return Some((Err(body_fault(&r, fault)), State::Done)),
+    };
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(value) => {
+            r.last = Some(value.clone());
+            Some((Ok(StreamEvent::Partial(value)), State::Reading(r)))
+        }
+        Err(source) => Some((
+            Err(Error::Decode {
+                operation: Operation::Stream,
+                request_id: r.request_id.clone(),
+                status: 200,
+                source,
+                body_excerpt: r
+                    .secrets
+                    .merged(&r.client.inner.redactor)
+                    .excerpt(&body, 512),
+            }),
+            State::Done,
+        )),
+    }
+}
+
+fn empty_response() -> reqwest::Response {
+    reqwest::Response::from(http::Response::new(Vec::<u8>::new()))
+}
+
+fn body_fault(r: &Reading, fault: super::bounds::ExchangeFault) -> Error {
+    use super::bounds::ExchangeFault;
+    let reason = r
+        .secrets
+        .merged(&r.client.inner.redactor)
+        .scrub(&fault.to_string());
+    tracing::warn!(request_id = r.request_id.as_deref(), reason = %reason, "stream failed");
+    match fault {
+        ExchangeFault::IdleTimeout | ExchangeFault::HeadTimeout => Error::Timeout {
+            kind: TimeoutKind::Idle,
+            request_id: r.request_id.clone(),
+            cancelled: false,
+        },
+        ExchangeFault::TooLarge(limit) => Error::BodyTooLarge {
+            operation: Operation::Stream,
+            request_id: r.request_id.clone(),
+            limit,
+        },
+        ExchangeFault::Transport(source) => Error::Transport {
+            operation: Operation::Stream,
+            request_id: r.request_id.clone(),
+            source: source.without_url(),
+        },
+    }
+}

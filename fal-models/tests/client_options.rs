@@ -1,0 +1,184 @@
+//! Platform headers on submit, subscribe, run and stream, as the mock receives them; a sync run
+//! that returns its request id; the start deadline on a sync run; header values refused before
+//! anything is sent.
+
+mod client_common;
+
+use std::time::Duration;
+
+use client_common::{ECHO_ID, EchoInput, echo_mock, expected_output};
+use fal_models::Error;
+use fal_models::client::{
+    PlatformOptions, RunOptions, StreamOptions, SubmitOptions, SubscribeOptions,
+};
+use fal_models::error::{Operation, TimeoutKind};
+use fal_models::mock::{Fault, RecordedRequest};
+use serde_json::json;
+
+fn platform() -> PlatformOptions {
+    PlatformOptions::new()
+        .no_retry()
+        .store_io(false)
+        .disable_fallbacks()
+        .object_expiration(Duration::from_millis(3_600_500))
+        .initial_acl(json!({"default": "hide", "rules": [{"user": "u1", "decision": "allow"}]}))
+        .header("x-trace-id", "t-1")
+        .unwrap()
+}
+
+fn assert_platform_headers(sent: &RecordedRequest) {
+    assert_eq!(sent.header("x-fal-no-retry"), Some("1"));
+    assert_eq!(sent.header("x-fal-store-io"), Some("0"));
+    assert_eq!(sent.header("x-fal-disable-fallbacks"), Some("true"));
+    let lifecycle = json!({
+        "expiration_duration_seconds": 3601,
+        "initial_acl": {"default": "hide", "rules": [{"user": "u1", "decision": "allow"}]}
+    });
+    for name in [
+        "x-fal-object-lifecycle-preference",
+        "x-fal-object-lifecycle",
+    ] {
+        let sent: serde_json::Value = serde_json::from_str(sent.header(name).unwrap()).unwrap();
+        assert_eq!(sent, lifecycle, "{name}");
+    }
+    assert_eq!(sent.header("x-trace-id"), Some("t-1"));
+    assert_eq!(sent.header("authorization"), Some("Key mock-key"));
+}
+
+fn sent(server: &fal_models::mock::MockServer, op: Operation) -> RecordedRequest {
+    server
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(op))
+        .unwrap_or_else(|| panic!("no {op} request"))
+}
+
+#[tokio::test]
+async fn submit_and_subscribe_send_the_platform_headers() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    let options = SubmitOptions::new().platform(platform());
+    client
+        .submit_json(ECHO_ID, &json!({"prompt": "a cat"}), &options)
+        .await
+        .unwrap();
+    assert_platform_headers(&sent(&server, Operation::Submit));
+
+    server.clear_requests();
+    let out = client
+        .subscribe(EchoInput::new("a cat"))
+        .options(SubscribeOptions::new().submit_options(SubmitOptions::new().platform(platform())))
+        .await
+        .unwrap();
+    assert_eq!(out, expected_output());
+    assert_platform_headers(&sent(&server, Operation::Submit));
+    // Only the submit carries them: reads of the job are not new requests to fal's app.
+    assert_eq!(
+        sent(&server, Operation::Result).header("x-fal-no-retry"),
+        None
+    );
+}
+
+#[tokio::test]
+async fn run_with_sends_its_headers_and_returns_the_request_id() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    let options = RunOptions::new()
+        .start_timeout(Duration::from_secs(30))
+        .runner_hint("session-7")
+        .platform(platform());
+    let run = client
+        .run_with(&EchoInput::new("a cat"), &options)
+        .await
+        .unwrap();
+    assert_eq!(run.output, expected_output());
+    let id = run
+        .request_id
+        .expect("the mock's run answers carry a request id");
+    assert!(id.contains("6d6f-636b"), "{id}");
+    let sent = sent(&server, Operation::Run);
+    assert_platform_headers(&sent);
+    assert_eq!(sent.header("x-fal-request-timeout"), Some("30"));
+    assert_eq!(sent.header("x-fal-runner-hint"), Some("session-7"));
+
+    let plain = client
+        .run_json_with(ECHO_ID, &json!({"prompt": "b"}), &RunOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(plain.output["seed"], 42);
+    assert!(plain.request_id.is_some_and(|other| other != id));
+}
+
+#[tokio::test]
+async fn a_sync_run_past_its_start_deadline_is_a_typed_timeout_and_not_rerun() {
+    let server = echo_mock().start().await.unwrap();
+    server.inject(Operation::Run, Fault::StartDeadline);
+    let options = RunOptions::new().start_timeout(Duration::from_secs(2));
+    let err = server
+        .client()
+        .run_json_with(ECHO_ID, &json!({"prompt": "a"}), &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                kind: TimeoutKind::StartDeadline,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.count(Operation::Run), 1);
+}
+
+#[tokio::test]
+async fn a_run_whose_answer_breaks_off_names_its_request_and_is_not_rerun() {
+    let server = echo_mock().start().await.unwrap();
+    server.inject(Operation::Run, Fault::TruncatedBody);
+    let err = server
+        .client()
+        .run_json_with(ECHO_ID, &json!({"prompt": "a"}), &RunOptions::new())
+        .await
+        .unwrap_err();
+    match &err {
+        Error::AmbiguousSubmit {
+            accepted: true,
+            request_id: Some(_),
+            ..
+        } => {}
+        other => panic!("expected an accepted, ambiguous run: {other:?}"),
+    }
+    assert_eq!(server.count(Operation::Run), 1);
+    assert_eq!(server.run_count(), 1);
+}
+
+#[tokio::test]
+async fn stream_sends_the_platform_headers() {
+    let server = echo_mock().start().await.unwrap();
+    let options = StreamOptions::default().platform(platform());
+    let out = server
+        .client()
+        .stream_with(&EchoInput::new("a"), options)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out, expected_output());
+    assert_platform_headers(&sent(&server, Operation::Stream));
+}
+
+#[test]
+fn bad_header_names_values_and_authorization_are_refused() {
+    assert!(matches!(
+        PlatformOptions::new().header("bad name", "v"),
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(
+        PlatformOptions::new().header("x-ok", "line\nbreak"),
+        Err(Error::Config(_))
+    ));
+    let err = PlatformOptions::new()
+        .header("Authorization", "Key other")
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+}

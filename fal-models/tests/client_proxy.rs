@@ -1,0 +1,174 @@
+//! The proxy both ways over loopback: a keyless client sending through `proxy_url` to the
+//! axum proxy handler (the bundled example), which adds the key and forwards to the mock:
+//! subscribe, run and stream work; fal's headers pass, the caller's others do not; targets off
+//! fal's hosts, or missing, are refused before anything is sent.
+#![cfg(feature = "proxy")]
+
+mod client_common;
+
+#[allow(dead_code)] // `main` is for `cargo run --example`
+#[path = "../examples/proxy_server.rs"]
+mod proxy_example;
+
+use client_common::{ECHO_ID, EchoInput, echo_mock, expected_output};
+use fal_models::client::{PlatformOptions, RunOptions};
+use fal_models::error::Operation;
+use fal_models::mock::MockServer;
+use fal_models::proxy::{DEFAULT_PROXY_ROUTE, FalProxy};
+use fal_models::{Client, Error};
+use serde_json::json;
+
+const SERVER_KEY: &str = "server-side-key";
+
+async fn start_proxy(server: &MockServer) -> String {
+    let proxy = FalProxy::new(SERVER_KEY)
+        .unwrap()
+        .allow_origin(&server.queue_url())
+        .unwrap()
+        .allow_origin(&server.run_url())
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{DEFAULT_PROXY_ROUTE}",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, proxy_example::router(proxy)).await });
+    url
+}
+
+fn keyless_client(server: &MockServer, proxy_url: &str) -> Client {
+    Client::builder()
+        .without_key()
+        .proxy_url(proxy_url)
+        .queue_url(server.queue_url())
+        .run_url(server.run_url())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_keyless_client_works_through_the_proxy() {
+    let server = echo_mock().require_key(SERVER_KEY).start().await.unwrap();
+    let proxy_url = start_proxy(&server).await;
+    let client = keyless_client(&server, &proxy_url);
+
+    assert_eq!(
+        client.subscribe(EchoInput::new("a cat")).await.unwrap(),
+        expected_output()
+    );
+    let options = RunOptions::new().platform(
+        PlatformOptions::new()
+            .no_retry()
+            .header("cookie", "session=1")
+            .unwrap(),
+    );
+    let run = client
+        .run_with(&EchoInput::new("b"), &options)
+        .await
+        .unwrap();
+    assert_eq!(run.output, expected_output());
+    assert!(
+        run.request_id.is_some(),
+        "fal's headers come back through the proxy"
+    );
+    let streamed = client.stream(&EchoInput::new("c")).output().await.unwrap();
+    assert_eq!(streamed, expected_output());
+
+    let requests = server.requests();
+    for op in [
+        Operation::Submit,
+        Operation::StatusStream,
+        Operation::Result,
+        Operation::Run,
+        Operation::Stream,
+    ] {
+        assert!(
+            requests.iter().any(|r| r.operation == Some(op)),
+            "{op} reached the mock"
+        );
+    }
+    for r in &requests {
+        assert_eq!(
+            r.header("authorization"),
+            Some(format!("Key {SERVER_KEY}").as_str()),
+            "{}",
+            r.path
+        );
+        assert!(r.header("x-fal-client-proxy").is_some());
+        assert_eq!(
+            r.header("x-fal-target-url"),
+            None,
+            "the target header stays at the proxy"
+        );
+    }
+    let run_request = requests
+        .iter()
+        .find(|r| r.operation == Some(Operation::Run))
+        .unwrap();
+    assert_eq!(
+        run_request.header("x-fal-no-retry"),
+        Some("1"),
+        "x-fal-* headers pass"
+    );
+    assert_eq!(
+        run_request.header("cookie"),
+        None,
+        "other headers of the caller do not"
+    );
+}
+
+#[tokio::test]
+async fn targets_off_fals_hosts_and_missing_targets_are_refused() {
+    let server = echo_mock().start().await.unwrap();
+    let proxy_url = start_proxy(&server).await;
+    let http = reqwest::Client::new();
+    for target in [
+        "https://evil.example/fal-ai/flux/dev",
+        "http://fal.run/fal-ai/flux/dev",
+        "https://fal.run.evil.example/x",
+        "https://user:pw@fal.run/x",
+        "https://rest.fal.ai/tokens/",
+        "not a url",
+    ] {
+        let answer = http
+            .post(&proxy_url)
+            .header("x-fal-target-url", target)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 400, "{target}");
+    }
+    let answer = http.post(&proxy_url).body("{}").send().await.unwrap();
+    assert_eq!(answer.status(), 400, "no target header");
+    assert!(server.requests().is_empty(), "nothing was forwarded");
+
+    let proxy = FalProxy::new("k").unwrap();
+    assert!(proxy.allows("https://fal.run/fal-ai/flux/dev"));
+    assert!(proxy.allows("https://queue.fal.run/fal-ai/flux/requests/1/status"));
+    assert!(proxy.allows("https://rest.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3"));
+    assert!(!proxy.allows("https://fal.run:8443/x"));
+    assert!(!format!("{proxy:?}").contains("\"k\""));
+}
+
+#[tokio::test]
+async fn the_proxy_refusal_reaches_the_client_as_an_api_error() {
+    let server = echo_mock().start().await.unwrap();
+    // A proxy that does not allow the mock's origins.
+    let proxy = FalProxy::new(SERVER_KEY).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{DEFAULT_PROXY_ROUTE}",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, proxy_example::router(proxy)).await });
+    let err = keyless_client(&server, &url)
+        .run_json(ECHO_ID, &json!({"prompt": "a"}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Api(api) if api.status == 400),
+        "{err:?}"
+    );
+    assert!(server.requests().is_empty());
+}
