@@ -49,8 +49,10 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                 None => format!("ROOT::{path}::{}", def.name),
             };
             for (i, ex) in def.docs.examples.iter().enumerate() {
-                // Aliases to a plain JSON value accept anything; nothing to check.
-                if matches!(def.kind, TypeKind::Alias(Ty::Any)) || !seen.insert((name.clone(), ex.to_string())) {
+                // Aliases to a plain JSON value accept anything; nothing to check. A `null`
+                // example came with the docs of a nullable property (`anyOf [enum, null]`):
+                // null belongs to that field's `Option`, checked with the field below.
+                if matches!(def.kind, TypeKind::Alias(Ty::Any)) || ex.is_null() || !seen.insert((name.clone(), ex.to_string())) {
                     continue;
                 }
                 out.push(Example {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -110,7 +111,9 @@ impl RemoteFile for Output<'_> {
 #[tokio::test]
 async fn the_command_line_mock_serves_uploads_jobs_and_downloads_offline() {
     let (_child, exports, lines) = start(&["--key", "cli-key"]);
-    assert_eq!(lines[0], "fal-mock serving 12 endpoints:");
+    // One endpoint per vendored document.
+    let documents = count_documents(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas"));
+    assert_eq!(lines[0], format!("fal-mock serving {documents} endpoints:"));
     for name in [
         "FAL_KEY",
         "FAL_QUEUE_URL",
@@ -217,4 +220,15 @@ async fn faults_from_the_command_line_hit_the_named_requests() {
             .unwrap()
             .starts_with("https://")
     );
+}
+
+fn count_documents(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .map(|path| match path.is_dir() {
+            true => count_documents(&path),
+            false => usize::from(path.extension().is_some_and(|e| e == "json")),
+        })
+        .sum()
 }

@@ -36,9 +36,9 @@
 
 mod faults;
 mod queue;
-mod schema;
 #[cfg(feature = "realtime")]
 pub mod realtime;
+mod schema;
 mod storage;
 mod stream;
 mod tokens;
@@ -848,10 +848,22 @@ async fn handle(
         _ => None,
     };
     let mut response = answer(&state, target, operation, &parts, &body, &kill).await;
-    if !response.headers().contains_key(queue::REQUEST_ID_HEADER) {
+    let from_app = response.extensions().get::<FromIngress>().is_none();
+    if from_app && !response.headers().contains_key(queue::REQUEST_ID_HEADER) {
         let id = known_id.unwrap_or_else(|| queue::new_request_id(&state));
         queue::set_request_id(&mut response, &id);
     }
+    response
+}
+
+/// Marks an answer that fal's ingress (rate limiter, nginx) gives before any app saw the
+/// request: it carries no `x-fal-request-id`, which is how clients (fal's Python client's
+/// `_is_ingress_error`, and ours) know that a paid call may be sent again.
+#[derive(Clone, Copy)]
+struct FromIngress;
+
+fn from_ingress(mut response: Response<Body>) -> Response<Body> {
+    response.extensions_mut().insert(FromIngress);
     response
 }
 
@@ -897,12 +909,12 @@ async fn answer(
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, (*retry_after_secs).into());
-            return response;
+            return from_ingress(response);
         }
         Some(Fault::ServerError(status)) => return detail(*status, "mock: injected server error"),
         Some(Fault::StartDeadline) => return start_deadline_response(),
         Some(Fault::NeverAnswer) => return std::future::pending().await,
-        Some(Fault::IngressError(status)) => return ingress_error_response(*status),
+        Some(Fault::IngressError(status)) => return from_ingress(ingress_error_response(*status)),
         Some(Fault::MalformedBody) => {
             return bytes_response(
                 200,

@@ -6447,7 +6447,6 @@ pub fn fal_ai__sadtalker__reference() -> Vec<(&'static str, Result<(), String>)>
         ("fal-ai/sadtalker/reference Input.reference_pose_video_url #0", check::<String>("\"https://github.com/OpenTalker/SadTalker/raw/main/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4\"")),
         ("fal-ai/sadtalker/reference Input.face_enhancer #0", check::<Option<fal_models::fal_ai::sadtalker::reference::FaceEnhancer>>("null")),
         ("fal-ai/sadtalker/reference Input (property examples together)", check_with_schema::<fal_models::fal_ai::sadtalker::reference::Input>("{\"driven_audio_url\":\"https://storage.googleapis.com/falserverless/model_tests/sadtalker/deyu.wav\",\"face_enhancer\":null,\"reference_pose_video_url\":\"https://github.com/OpenTalker/SadTalker/raw/main/examples/ref_video/WDA_AlexandriaOcasioCortez_000.mp4\",\"source_image_url\":\"https://storage.googleapis.com/falserverless/model_tests/sadtalker/anime_girl.png\"}")),
-        ("fal-ai/sadtalker/reference FaceEnhancer #0", check::<fal_models::fal_ai::sadtalker::reference::FaceEnhancer>("null")),
     ]
 }
 
@@ -8526,7 +8525,6 @@ pub fn fal_ai__wizper() -> Vec<(&'static str, Result<(), String>)> {
         ("fal-ai/wizper Input.audio_url #0", check::<String>("\"https://ihlhivqvotguuqycfcvj.supabase.co/storage/v1/object/public/public-text-to-speech/scratch-testing/earth-history-19mins.mp3\"")),
         ("fal-ai/wizper Input.language #0", check::<Option<fal_models::fal_ai::wizper::Language>>("null")),
         ("fal-ai/wizper Input (property examples together)", check_with_schema::<fal_models::fal_ai::wizper::Input>("{\"audio_url\":\"https://ihlhivqvotguuqycfcvj.supabase.co/storage/v1/object/public/public-text-to-speech/scratch-testing/earth-history-19mins.mp3\",\"language\":null}")),
-        ("fal-ai/wizper Language #0", check::<fal_models::fal_ai::wizper::Language>("null")),
     ]
 }
 
