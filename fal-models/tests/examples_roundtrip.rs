@@ -174,8 +174,18 @@ fn placements(
             continue;
         };
         let schema = &doc["components"]["schemas"][component];
-        let Some(holder) = base.get(name) else {
-            continue;
+        // The property's own value, or (an optional property without an example) a value
+        // built from the component's literal examples, so its examples are checked too.
+        let holder = match base.get(name) {
+            Some(holder) => holder.clone(),
+            None => {
+                let built = Value::Object(literal_object(schema)?);
+                if in_list {
+                    Value::Array(vec![built])
+                } else {
+                    built
+                }
+            }
         };
         for (field, sub) in schema["properties"].as_object().into_iter().flatten() {
             for (i, example) in sub
