@@ -952,7 +952,7 @@ async fn answer(
         Some(Fault::TruncatedBodyAfter(n)) => spoil_body(response, Some(n), None).await,
         Some(Fault::SlowBody(delay)) => spoil_body(response, None, Some(delay)).await,
         Some(Fault::ForwardThenFail(status)) => {
-            let id = forwarded_request_id(&state, response).await;
+            let id = forwarded_request_id(state, response).await;
             let mut failed = detail(status, "upstream request failed after it was forwarded");
             if let Ok(id) = header::HeaderValue::from_str(&id) {
                 failed.headers_mut().insert("x-fal-request-id", id);
