@@ -27,7 +27,9 @@ use axum::body::Body;
 use axum::http::{Response, header};
 use serde_json::{Value, json};
 
-use super::{Fault, JobFailure, State, detail, json_response, lock, start_deadline_response};
+use super::{
+    EndpointSpec, Fault, JobFailure, State, detail, json_response, lock, start_deadline_response,
+};
 use crate::client::queue_app_path;
 use crate::error::Operation;
 
@@ -133,8 +135,30 @@ pub(super) fn new_request_id(state: &State) -> String {
     )
 }
 
-pub(super) fn validation_response(errors: &[crate::error::FieldError]) -> Response<Body> {
+fn validation_response(errors: &[crate::error::FieldError]) -> Response<Body> {
     json_response(422, &json!({ "detail": errors }))
+}
+
+/// The input of a paid call (submit, run, stream) that fal would accept: valid JSON that
+/// passes the endpoint's input schema. Otherwise the answer fal gives: 404 for an unknown app
+/// (`name` as the caller spelled it), 422 for a body that is not JSON or is invalid.
+pub(super) fn accepted_input<'a>(
+    spec: Option<&'a Arc<EndpointSpec>>,
+    name: &str,
+    body: &[u8],
+) -> Result<(&'a Arc<EndpointSpec>, Value), Box<Response<Body>>> {
+    let Some(spec) = spec else {
+        return Err(Box::new(detail(
+            404,
+            &format!("Application '{name}' not found"),
+        )));
+    };
+    let input = parse_input(body)?;
+    let errors = spec.validate(&input);
+    if !errors.is_empty() {
+        return Err(Box::new(validation_response(&errors)));
+    }
+    Ok((spec, input))
 }
 
 /// The request body as JSON, or fal's 422 for a body that is not JSON.
@@ -190,17 +214,10 @@ pub(super) fn submit(
     query: &str,
     fault: Option<&Fault>,
 ) -> Response<Body> {
-    let Some(spec) = state.endpoints.get(endpoint_id) else {
-        return detail(404, &format!("Application '{endpoint_id}' not found"));
-    };
-    let input = match parse_input(body) {
-        Ok(input) => input,
+    let (spec, _input) = match accepted_input(state.endpoints.get(endpoint_id), endpoint_id, body) {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let errors = spec.validate(&input);
-    if !errors.is_empty() {
-        return validation_response(&errors);
-    }
     let request_id = new_request_id(state);
     let failure = match fault {
         Some(Fault::FailJob(failure)) => Some(failure.clone()),
@@ -244,17 +261,10 @@ pub(super) fn set_request_id(response: &mut Response<Body>, request_id: &str) {
 }
 
 pub(super) fn run(state: &State, endpoint_id: &str, body: &[u8]) -> Response<Body> {
-    let Some(spec) = state.endpoints.get(endpoint_id) else {
-        return detail(404, &format!("Application '{endpoint_id}' not found"));
-    };
-    let input = match parse_input(body) {
-        Ok(input) => input,
+    let (spec, _input) = match accepted_input(state.endpoints.get(endpoint_id), endpoint_id, body) {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let errors = spec.validate(&input);
-    if !errors.is_empty() {
-        return validation_response(&errors);
-    }
     state.runs.fetch_add(1, Ordering::Relaxed);
     json_response(200, spec.example_output())
 }

@@ -11,8 +11,8 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode, header};
 use serde_json::{Map, Value};
 
-use super::queue::{parse_input, validation_response};
-use super::{State, detail};
+use super::queue::accepted_input;
+use super::State;
 
 /// The endpoint a stream path serves: `Some(path)` when it is a stream request.
 pub(super) fn stream_target(path: &str) -> Option<String> {
@@ -46,17 +46,10 @@ pub(super) fn respond(state: &Arc<State>, path: &str, body: &[u8]) -> Response<B
         path.strip_suffix("/stream")
             .and_then(|id| state.endpoints.get(id))
     });
-    let Some(spec) = spec else {
-        return detail(404, &format!("Application '{path}' not found"));
-    };
-    let input = match parse_input(body) {
-        Ok(input) => input,
+    let (spec, _input) = match accepted_input(spec, path, body) {
+        Ok(accepted) => accepted,
         Err(response) => return *response,
     };
-    let errors = spec.validate(&input);
-    if !errors.is_empty() {
-        return validation_response(&errors);
-    }
     state
         .runs
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
