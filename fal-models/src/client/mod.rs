@@ -18,19 +18,19 @@
 //! [`RequestHandle`] names a submitted job; `subscribe` waits for it with progress events.
 
 pub mod bounds;
-mod handle;
-mod queue;
-pub(crate) mod retry;
 mod events;
+mod handle;
 mod options;
+pub mod proxy;
+mod queue;
 #[cfg(feature = "realtime")]
 pub mod realtime;
-pub mod proxy;
-mod trace;
+pub(crate) mod retry;
 mod sse;
 pub mod stream;
 mod subscribe;
 pub mod tokens;
+mod trace;
 mod transport;
 
 use std::fmt;
@@ -45,14 +45,14 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use bounds::Bounds;
+pub use events::{SubscribeEvent, SubscribeEvents};
 pub use handle::RequestHandle;
+pub use options::{PlatformOptions, RunOptions, RunOutput};
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use retry::RetryPolicy;
-pub use events::{SubscribeEvent, SubscribeEvents};
-pub use options::{PlatformOptions, RunOptions, RunOutput};
 pub use stream::{OutputStream, StreamEvent, StreamOptions};
-pub use tokens::TemporaryToken;
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
+pub use tokens::TemporaryToken;
 
 use crate::Endpoint;
 use crate::error::{Error, Operation, Redactor, TimeoutKind};
@@ -640,24 +640,7 @@ impl Client {
     ) -> Result<O, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
         let (body, secrets) = self.prepare_input(endpoint_id, body, false).await?;
-        // The head of a sync run arrives with the output: only the run timeout bounds it.
-        let bounds = Bounds {
-            response_head: self.inner.run_timeout,
-            total: self.inner.run_timeout,
-            ..self.inner.bounds
-        };
-        let call = Call {
-            op: Operation::Run,
-            method: Method::POST,
-            url: format!("{}/{}", self.inner.run_url, endpoint_id),
-            body: Some(body),
-            headers: Vec::new(),
-            request_id: None,
-            paid_endpoint: Some(endpoint_id.to_owned()),
-            bounds,
-            secrets,
-            maybe_delivered: Default::default(),
-        };
+        let call = self.run_call(endpoint_id, body, Vec::new(), secrets);
         let reply = self.call(&call).await?;
         serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
             operation: Operation::Run,
@@ -666,6 +649,33 @@ impl Client {
             source,
             body_excerpt: self.excerpt_for(&call, &reply.body),
         })
+    }
+
+    /// The exchange of a sync run (a paid call). Its head arrives with the output, so only the
+    /// run timeout bounds it.
+    pub(crate) fn run_call(
+        &self,
+        endpoint_id: &str,
+        body: Vec<u8>,
+        headers: Vec<(&'static str, String)>,
+        secrets: Redactor,
+    ) -> Call {
+        Call {
+            op: Operation::Run,
+            method: Method::POST,
+            url: format!("{}/{}", self.inner.run_url, endpoint_id),
+            body: Some(body),
+            headers,
+            request_id: None,
+            paid_endpoint: Some(endpoint_id.to_owned()),
+            bounds: Bounds {
+                response_head: self.inner.run_timeout,
+                total: self.inner.run_timeout,
+                ..self.inner.bounds
+            },
+            secrets,
+            maybe_delivered: Default::default(),
+        }
     }
 
     /// Submits `input`, waits for it (streaming status by default) and returns the typed

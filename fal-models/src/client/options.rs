@@ -30,14 +30,13 @@ use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use reqwest::Method;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::bounds::{self, Bounds};
+use super::bounds;
 use super::queue::{SubmitOptions, header_seconds};
-use super::transport::{Call, MAX_QUEUE_BODY, header_request_id};
+use super::transport::{MAX_QUEUE_BODY, header_request_id};
 use super::{Client, serialize_input};
 use crate::Endpoint;
 use crate::error::{Error, Operation};
@@ -268,24 +267,7 @@ impl Client {
             headers.push(("x-fal-runner-hint", hint.clone()));
         }
         headers.extend(options.platform.to_headers());
-        // As `run`: the head arrives with the output, so the run timeout bounds it.
-        let bounds = Bounds {
-            response_head: self.inner.run_timeout,
-            total: self.inner.run_timeout,
-            ..self.inner.bounds
-        };
-        let call = Call {
-            op: Operation::Run,
-            method: Method::POST,
-            url: format!("{}/{}", self.inner.run_url, endpoint_id),
-            body: Some(body),
-            headers,
-            request_id: None,
-            paid_endpoint: Some(endpoint_id.to_owned()),
-            bounds,
-            secrets,
-            maybe_delivered: Default::default(),
-        };
+        let call = self.run_call(endpoint_id, body, headers, secrets);
         let response = self.open(&call).await?;
         let status = response.status().as_u16();
         let request_id = header_request_id(response.headers());

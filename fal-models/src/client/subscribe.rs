@@ -453,7 +453,11 @@ impl Client {
             Err(_) => {
                 let cancelled = options.cancel_on_timeout
                     && matches!(self.cancel(handle).await, Ok(CancelOutcome::Requested));
-                tracing::warn!(request_id = handle.request_id(), cancelled, "subscribe timed out");
+                tracing::warn!(
+                    request_id = handle.request_id(),
+                    cancelled,
+                    "subscribe timed out"
+                );
                 Err(Error::Timeout {
                     kind: TimeoutKind::Subscribe,
                     request_id: Some(handle.request_id().to_owned()),

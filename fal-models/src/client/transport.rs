@@ -57,7 +57,11 @@ impl Client {
     /// Sends `call` (retrying per policy) and reads the whole body of the successful answer.
     pub(crate) async fn call(&self, call: &Call) -> Result<Reply, Error> {
         use tracing::Instrument;
-        match self.execute(call, true).instrument(super::trace::call_span(call)).await? {
+        match self
+            .execute(call, true)
+            .instrument(super::trace::call_span(call))
+            .await?
+        {
             Success::Body(reply) => Ok(reply),
             Success::Open(_) => unreachable!("execute reads the body when asked to"),
         }
@@ -66,7 +70,11 @@ impl Client {
     /// Sends `call` (retrying per policy) and returns the successful answer with its body unread.
     pub(crate) async fn open(&self, call: &Call) -> Result<Response, Error> {
         use tracing::Instrument;
-        match self.execute(call, false).instrument(super::trace::call_span(call)).await? {
+        match self
+            .execute(call, false)
+            .instrument(super::trace::call_span(call))
+            .await?
+        {
             Success::Open(response) => Ok(response),
             Success::Body(_) => unreachable!("execute leaves the body unread when asked to"),
         }
