@@ -302,6 +302,13 @@ fn endpoint_docs(api: &Api, e: usize) -> String {
         s.push_str(&format!(" - API documentation: <{u}>\n"));
     }
     s.push_str(&format!(" - Cargo feature: `{}`\n", ep.feature));
+    if ep.id.ends_with("/stream") {
+        // fal documents streaming routes as endpoints of their own; the queue works too.
+        s.push_str(
+            " - Streaming: yes. `client.stream(&input)` yields partial outputs as server-sent\n   \
+             events, then the final output; `subscribe` waits for the final output only.\n",
+        );
+    }
     s.push_str(&format!("\n Send an [`Input`] to get an [`Output`]. Generated from `{}`.", ep.source));
     s
 }
@@ -409,4 +416,200 @@ pub fn remove_empty_dirs(dir: &Path) -> std::io::Result<()> {
         walk(dir, true)?;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The catalogue split into crates
+
+/// How the modules are split into crates ([`crate::Config::split_into_crates`]).
+#[derive(Debug, Clone)]
+pub struct SplitSpec {
+    /// Number of shard crates.
+    pub shards: usize,
+    /// The Rust name of shard `k`'s crate is this prefix and `k` (`fal_models_shard_` gives
+    /// `fal_models_shard_3`).
+    pub shard_crate_prefix: String,
+}
+
+/// The generated code of a catalogue split into crates: a core crate holding the shared types,
+/// shard crates holding the endpoint modules, and a facade (the crate users depend on) that
+/// re-exports every module under its usual path.
+#[derive(Debug, Clone, Default)]
+pub struct SplitFiles {
+    /// The shared types module (`types.rs`) of the core crate, when any type is shared.
+    pub core_types: Option<String>,
+    /// The facade's generated files, relative to its generated folder (`mod.rs`, `catalogue.rs`).
+    pub facade: BTreeMap<PathBuf, String>,
+    /// Shard `k`'s files relative to its `src/` (`lib.rs` and the modules).
+    pub shards: Vec<BTreeMap<PathBuf, String>>,
+}
+
+/// The shard of a family: FNV-1a of the feature name, modulo the shard count. A function of
+/// the name alone, so adding or removing other families never moves a family to another crate
+/// (and never rewrites files it does not concern).
+pub fn shard_of(feature: &str, shards: usize) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in feature.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (h % shards.max(1) as u64) as usize
+}
+
+/// A module of the tree as the split sees it: a unit (everything below it belongs to one
+/// feature, so it lives whole in that feature's shard) or a container (its children belong to
+/// several features; it exists in every shard that holds one of them, and in the facade).
+enum Part<'a> {
+    Unit { feature: String },
+    Container { node: &'a Node },
+}
+
+impl Tree {
+    fn part<'a>(&self, node: &'a Node, em: &Emitter<'_>) -> Part<'a> {
+        let mut set = BTreeSet::new();
+        subtree_features(node, em, &mut set);
+        if set.len() == 1 {
+            Part::Unit { feature: set.into_iter().next().unwrap_or_default() }
+        } else {
+            Part::Container { node }
+        }
+    }
+
+    /// The shards holding something below `node` (a unit's one shard, or a container's union).
+    fn shards_below(&self, node: &Node, em: &Emitter<'_>, n: usize) -> BTreeSet<usize> {
+        match self.part(node, em) {
+            Part::Unit { feature } => BTreeSet::from([shard_of(&feature, n)]),
+            Part::Container { node } => node.children.values().flat_map(|c| self.shards_below(c, em, n)).collect(),
+        }
+    }
+
+    /// Renders the split layout. Requires cargo features (a unit is what one feature gates).
+    /// `modules` is what [`Tree::render`] gave with features on.
+    pub fn render_split(&self, em: &Emitter<'_>, modules: &[RenderedModule], spec: &SplitSpec, header: &str, failed: &mut Vec<Diagnostic>) -> SplitFiles {
+        let n = spec.shards.max(1);
+        let rt = &em.runtime;
+        let mut out = SplitFiles { shards: vec![BTreeMap::new(); n], ..SplitFiles::default() };
+        let with_header = |body: &str| format!("{header}\n\n{body}");
+        // Unit modules keep their files; each goes to its unit's shard.
+        let mut unit_shard: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+        let mut containers: Vec<(Vec<String>, &Node)> = Vec::new();
+        let mut stack: Vec<(Vec<String>, &Node)> = vec![(Vec::new(), &self.root)];
+        while let Some((path, node)) = stack.pop() {
+            for (name, child) in &node.children {
+                let mut p = path.clone();
+                p.push(name.clone());
+                match self.part(child, em) {
+                    Part::Unit { feature } => {
+                        unit_shard.insert(p, shard_of(&feature, n));
+                    }
+                    Part::Container { node } => {
+                        if let Some(e) = node.endpoint {
+                            // Cannot happen with family features (a family is a function of
+                            // an id's first two segments); reported, never silently dropped.
+                            failed.push(Diagnostic {
+                                file: em.api.endpoints[e].source.clone(),
+                                pointer: "/info/x-fal-metadata/endpointId".into(),
+                                message: "this endpoint's module also holds other families' modules, so it fits no single crate of the split".into(),
+                            });
+                        }
+                        containers.push((p.clone(), node));
+                        stack.push((p, node));
+                    }
+                }
+            }
+        }
+        for m in modules {
+            match m.path.first().map(String::as_str) {
+                None => continue,
+                Some("types") if m.path.len() == 1 => out.core_types = Some(with_header(&m.file_body)),
+                Some(CATALOGUE) if m.path.len() == 1 => {
+                    out.facade.insert(PathBuf::from(format!("{CATALOGUE}.rs")), with_header(&m.file_body));
+                }
+                Some(_) => {
+                    let shard = (1..=m.path.len()).find_map(|len| unit_shard.get(&m.path[..len]));
+                    if let Some(&k) = shard {
+                        out.shards[k].insert(file_path(m), with_header(&m.file_body));
+                    }
+                }
+            }
+        }
+        // Containers, once per shard that holds something below them.
+        let decls = |node: &Node, shard: usize| -> TokenStream {
+            let mut items = TokenStream::new();
+            for (name, child) in &node.children {
+                if !self.shards_below(child, em, n).contains(&shard) {
+                    continue;
+                }
+                let attrs: TokenStream = gate(child, em, true).parse().unwrap_or_default();
+                let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
+                items.extend(quote!(#attrs pub mod #ident;));
+            }
+            items
+        };
+        for (path, node) in &containers {
+            let docs = format!(" Endpoints under `{}`.", path.join("::"));
+            for k in self.shards_below(node, em, n) {
+                let items = decls(node, k);
+                let m = module(path.clone(), true, quote!(#![doc = #docs] #items), String::new());
+                out.shards[k].insert(file_path(&m), with_header(&m.file_body));
+            }
+        }
+        let lints: TokenStream = ALLOWED_LINTS.replacen("#[", "#![", 1).parse().unwrap_or_default();
+        let types_use = if em.api.shared.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(#[doc(no_inline)] pub use #rt::types;)
+        };
+        for (k, files) in out.shards.iter_mut().enumerate() {
+            let docs = format!(
+                " Shard {k} of the fal-models catalogue: the endpoint modules of the model families whose\n \
+                 name hashes to {k} (of {n}), each behind its family's cargo feature.\n\n \
+                 **Depend on `fal-models`, not on this crate**: it re-exports these modules under\n \
+                 the same paths (`fal_models::fal_ai::...`) and turns on the shard a family needs."
+            );
+            let lines: Vec<&str> = docs.lines().collect();
+            let items = decls(&self.root, k);
+            let body = quote! {
+                #(#![doc = #lines])*
+                #![cfg_attr(docsrs, feature(doc_cfg))]
+                #lints
+                #types_use
+                #items
+            };
+            let m = module(Vec::new(), true, body, String::new());
+            files.insert(PathBuf::from("lib.rs"), with_header(&m.file_body));
+        }
+        // The facade: every module under its usual path, re-exported from its shard.
+        let facade = facade_items(self, &self.root, &[], em, spec, n);
+        let catalogue_decl: TokenStream = format!("{ALLOWED_LINTS} pub mod {CATALOGUE};").parse().unwrap_or_default();
+        let types_facade = if em.api.shared.is_empty() { TokenStream::new() } else { quote!(pub use #rt::types;) };
+        let m = module(Vec::new(), true, quote!(#types_facade #catalogue_decl #facade), String::new());
+        out.facade.insert(PathBuf::from("mod.rs"), with_header(&m.file_body));
+        out
+    }
+}
+
+/// The facade's items for a container: a re-export per unit child (gated by its feature) and
+/// an inline module per container child.
+fn facade_items(tree: &Tree, node: &Node, path: &[String], em: &Emitter<'_>, spec: &SplitSpec, n: usize) -> TokenStream {
+    let mut items = TokenStream::new();
+    for (name, child) in &node.children {
+        let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
+        let mut p = path.to_vec();
+        p.push(name.clone());
+        match tree.part(child, em) {
+            Part::Unit { feature } => {
+                let shard = syn::Ident::new(&format!("{}{}", spec.shard_crate_prefix, shard_of(&feature, n)), proc_macro2::Span::call_site());
+                let segments = p.iter().map(|s| syn::Ident::new(s, proc_macro2::Span::call_site()));
+                let attrs: TokenStream = gate(child, em, true).parse().unwrap_or_default();
+                items.extend(quote!(#attrs #[doc(inline)] pub use ::#shard::#(#segments)::*;));
+            }
+            Part::Container { node } => {
+                let docs = format!(" Endpoints under `{}`.", p.join("::"));
+                let inner = facade_items(tree, node, &p, em, spec, n);
+                items.extend(quote!(pub mod #ident { #![doc = #docs] #inner }));
+            }
+        }
+    }
+    items
 }

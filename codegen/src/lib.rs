@@ -67,5 +67,6 @@ mod share;
 
 pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
+pub use layout::{SplitFiles, shard_of};
 pub use ir::Diagnostic;
 pub use lower::MAX_SCHEMA_DEPTH;

@@ -486,20 +486,7 @@ fn visit_strings(value: &mut serde_json::Value, f: &mut impl FnMut(&mut String))
 /// A progress callback: `(bytes downloaded so far, total if known)`.
 pub type Progress = Arc<dyn Fn(u64, Option<u64>) + Send + Sync>;
 
-/// A file in an endpoint's output: generated types with a `url` field (`File`, `Image`,
-/// `VideoFile`, ...) implement it, so [`crate::Client::download`] checks what they declare.
-pub trait RemoteFile {
-    /// Where the file is: an `https:` URL or a `data:` URI.
-    fn url(&self) -> &str;
-    /// The declared media type, if the output gives one.
-    fn content_type(&self) -> Option<&str> {
-        None
-    }
-    /// The declared size in bytes, if the output gives one.
-    fn file_size(&self) -> Option<u64> {
-        None
-    }
-}
+pub use fal_models_core::files::RemoteFile;
 
 impl DownloadOptions {
     /// Options that check the content type and size `file` declares.

@@ -27,7 +27,11 @@
 //!   `axum`, `hyper`).
 //!
 //! The default is `all-models` and `webhook`: every endpoint works without configuration. The
-//! whole catalogue is most of this crate's compile time, so to compile only what you use:
+//! whole catalogue is most of this crate's compile time; it is generated into eight shard
+//! crates (`fal-models-shard-*`, each family whole in one of them) that cargo compiles in
+//! parallel, re-exported here under their usual paths, so no rustc holds all of it in memory.
+//! A family's feature turns on only its shard, with only that family in it. To compile only
+//! what you use:
 //!
 //! ```toml
 //! fal-models = { version = "0.1", default-features = false, features = ["flux", "kling"] }
@@ -48,11 +52,12 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod endpoint;
-pub use endpoint::Endpoint;
+pub use fal_models_core::Endpoint;
 
+// What code generated outside this crate (a build script's `fal_codegen::Config`) names
+// through `::fal_models`.
 #[doc(hidden)]
-pub mod codegen_support;
+pub use fal_models_core::{codegen_support, open_enum};
 
 pub mod client;
 pub mod error;

@@ -1,17 +1,20 @@
 //! `cargo xtask bench-build`: what the catalogue costs a user to compile, measured.
 //!
 //! Copies the workspace (sources and schemas) to a scratch folder, builds
-//! fal-models' dependencies once, then times in the same run, each time after
-//! `cargo clean -p fal-models` so that only fal-models itself is compiled:
+//! fal-models' dependencies once, then times in the same run, each time after cleaning
+//! fal-models, its core and its shard crates so that only they are compiled:
 //!
 //! 1. the runtime alone (`--no-default-features`): the baseline;
-//! 2. the whole catalogue (default features);
-//! 3. one family over the runtime (`--features <family>`);
-//! 4. an incremental rebuild after touching one endpoint's schema and regenerating.
+//! 2. the whole catalogue (default features): core, the shards in parallel, the facade;
+//! 3. one family over the runtime (`--features <family>`): one shard with one family;
+//! 4. an incremental rebuild after touching one endpoint's schema and regenerating;
+//! 5. the whole catalogue regenerated into fewer shard crates (`--compare-shards`, 1 by
+//!    default: everything in one crate, as before the split), for the split's effect.
 //!
-//! Each step's peak RSS is the largest resident set of cargo's process tree (rustc compiling
-//! fal-models dominates it), read from `wait4`. Figures are printed, never asserted: the
-//! machine may be shared; the ratios against the baseline of the same run are the robust part.
+//! Each step's peak RSS is the largest resident set of cargo's process tree (one rustc), read
+//! from `wait4`, with the CPU time of the tree (user + system): CPU over wall time says how
+//! much the build ran in parallel. Figures are printed, never asserted: the machine may be
+//! shared; the ratios against the baseline of the same run are the robust part.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -40,11 +43,15 @@ pub struct Args {
     /// Skip the incremental step.
     #[arg(long)]
     no_incremental: bool,
+    /// Also build the whole catalogue regenerated into this many shard crates (0: skip).
+    #[arg(long, default_value_t = 1)]
+    compare_shards: usize,
 }
 
 /// One measured cargo run.
 struct Measured {
     seconds: f64,
+    cpu_seconds: f64,
     peak_rss_mib: f64,
 }
 
@@ -64,7 +71,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let step = |name: &str, features: &[&str], incremental: bool| -> anyhow::Result<Measured> {
         println!("bench-build: {name}");
-        cargo(&manifest, &target, &["clean", "-p", "fal-models"], false)?;
+        let mut clean = vec!["clean".to_owned(), "-p".into(), "fal-models".into(), "-p".into(), "fal-models-core".into()];
+        for shard in shard_packages(&ws)? {
+            clean.extend(["-p".to_owned(), shard]);
+        }
+        cargo(&manifest, &target, &clean.iter().map(String::as_str).collect::<Vec<_>>(), false)?;
         let mut a = vec!["build", "--lib", "-p", "fal-models"];
         a.extend_from_slice(features);
         cargo(&manifest, &target, &a, incremental)
@@ -94,14 +105,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         incremental = Some((first, regen_seconds, rebuild));
     }
 
+    let mut compared = None;
+    if args.compare_shards > 0 {
+        if crate::regen::regenerate_sharded(&ws, &ws.join("schemas"), false, args.compare_shards)? != ExitCode::SUCCESS {
+            bail!("regen of the scratch copy into {} shards failed", args.compare_shards);
+        }
+        let name = format!("whole catalogue in {} shard crate(s)", args.compare_shards);
+        compared = Some((name.clone(), step(&name, &[], false)?));
+    }
+
     let mut s = String::new();
     let ratio = |m: &Measured| format!("{:.1}x time, {:.1}x memory", m.seconds / runtime.seconds, m.peak_rss_mib / runtime.peak_rss_mib);
+    let _ = writeln!(s, "\ncatalogue split into {} shard crates (cargo xtask regen)", crate::regen::SHARDS);
     let _ = writeln!(s, "\nbuild budget (clean debug build of fal-models over its built dependencies; load average {load_before} before, {} after)", load());
     let line = |s: &mut String, name: &str, m: &Measured, vs: bool| {
         let _ = writeln!(
             s,
-            "  {name:<44} {:>7.1} s  peak RSS {:>6.0} MiB{}",
+            "  {name:<44} {:>7.1} s  cpu {:>6.1} s  peak RSS {:>6.0} MiB{}",
             m.seconds,
+            m.cpu_seconds,
             m.peak_rss_mib,
             if vs { format!("  ({} of the baseline)", ratio(m)) } else { String::new() }
         );
@@ -116,21 +138,48 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let _ = writeln!(s, "  touch {} + regen: {regen_seconds:.1} s", args.touch);
         line(&mut s, "incremental rebuild after it", rebuild, true);
     }
+    if let Some((name, m)) = &compared {
+        line(&mut s, name, m, true);
+        let _ = writeln!(
+            s,
+            "  split into {} vs {}: {:.2}x wall time, {:.2}x peak RSS",
+            crate::regen::SHARDS,
+            args.compare_shards,
+            catalogue.seconds / m.seconds,
+            catalogue.peak_rss_mib / m.peak_rss_mib
+        );
+    }
     print!("{s}");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Copies what building fal-models needs: the root manifest and lock file, fal-models, the
-/// schemas (for the incremental step's regen). Other members are dropped from the workspace.
+/// The packages of the shard crates in the workspace at `ws`.
+fn shard_packages(ws: &Path) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let dir = ws.join(crate::regen::SHARDS_DIR);
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some(k) = name.strip_prefix("shard-").and_then(|k| k.parse::<usize>().ok()) {
+            out.push(crate::regen::shard_package(k));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Copies what building fal-models needs: the root manifest and lock file, fal-models, its
+/// core and shard crates, the schemas (for the regen steps). Other members are dropped.
 fn copy_workspace(root: &Path, ws: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(ws);
     std::fs::create_dir_all(ws)?;
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
     let members_line = manifest.lines().find(|l| l.trim_start().starts_with("members")).context("no workspace members line")?;
-    std::fs::write(ws.join("Cargo.toml"), manifest.replace(members_line, "members = [\"fal-models\"]"))?;
+    let members = format!("members = [\"fal-models-core\", \"fal-models\", \"{}/*\"]", crate::regen::SHARDS_DIR);
+    std::fs::write(ws.join("Cargo.toml"), manifest.replace(members_line, &members))?;
     std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock"))?;
-    copy_dir(&root.join("fal-models"), &ws.join("fal-models"))?;
-    copy_dir(&root.join("schemas"), &ws.join("schemas"))?;
+    for dir in ["fal-models", "fal-models-core", crate::regen::SHARDS_DIR, "schemas"] {
+        copy_dir(&root.join(dir), &ws.join(dir))?;
+    }
     Ok(())
 }
 
@@ -182,5 +231,7 @@ fn cargo(manifest: &Path, target: &Path, args: &[&str], incremental: bool) -> an
         let tail: Vec<&str> = text.lines().rev().take(40).collect();
         bail!("cargo {} failed:\n{}", args.join(" "), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
     }
-    Ok(Measured { seconds, peak_rss_mib: usage.ru_maxrss as f64 / 1024.0 })
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu_seconds = secs(usage.ru_utime) + secs(usage.ru_stime);
+    Ok(Measured { seconds, cpu_seconds, peak_rss_mib: usage.ru_maxrss as f64 / 1024.0 })
 }

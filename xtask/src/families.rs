@@ -3,13 +3,15 @@
 //!
 //! Why this is sound: an endpoint module is compiled exactly when its family's feature is on
 //! (its declaration carries that `#[cfg]`, and the module states it in its docs: "Cargo
-//! feature: `x`"). The only items of the generated code that other families' modules can
-//! reach are those of the shared module ([`SHARED`]), each gated by the set of features whose
-//! endpoints use it (or not gated). Everything else a module names is its own or the always-on
-//! runtime. So family F compiles alone iff every shared item an F module names is compiled
-//! when only F is on, and every shared item that such an item names is too: for each shared
-//! item T gated by features S(T), each item U it names needs S(T) ⊆ S(U). This module checks
-//! exactly that, parsing the generated files with `syn`.
+//! feature: `x`"), and it lives in the shard crate that feature of fal-models turns on (the
+//! shard its name hashes to: checked here file by file). The only items of the generated code
+//! that other families' modules can reach are those of the shared module ([`SHARED`], in the
+//! core crate), each gated by the set of features whose endpoints use it (or not gated).
+//! Everything else a module names is its own or the always-on runtime. So family F compiles
+//! alone iff every shared item an F module names is compiled when only F is on, and every
+//! shared item that such an item names is too: for each shared item T gated by features S(T),
+//! each item U it names needs S(T) ⊆ S(U). This module checks exactly that, parsing the
+//! generated files with `syn`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,25 +25,40 @@ pub const SHARED: &str = "types";
 /// Features an item is compiled under: `None` when it is not gated.
 type Gate = Option<BTreeSet<String>>;
 
-/// Every way a single family's build would miss an item, as readable lines. Empty: each
-/// family builds alone.
-pub fn gating_faults(generated_dir: &Path) -> anyhow::Result<Vec<String>> {
-    let shared_path = generated_dir.join(format!("{SHARED}.rs"));
+/// Every way a single family's build would miss an item, as readable lines, for the
+/// workspace at `root` (the core crate's shared module and every shard's modules). Empty:
+/// each family builds alone.
+pub fn gating_faults(root: &Path) -> anyhow::Result<Vec<String>> {
+    let shared_path = root.join(format!("fal-models-core/src/{SHARED}.rs"));
     let shared_text = match std::fs::read_to_string(&shared_path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", shared_path.display())),
     };
     let mut modules = Vec::new();
-    for path in crate::fsutil::rs_files(generated_dir)? {
-        let rel = path.strip_prefix(generated_dir).unwrap_or(&path);
-        if rel == Path::new(&format!("{SHARED}.rs")) {
-            continue;
-        }
+    let mut misplaced = Vec::new();
+    let shards_dir = root.join(crate::regen::SHARDS_DIR);
+    for path in crate::fsutil::rs_files(&shards_dir)? {
+        let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        modules.push((rel.display().to_string(), text));
+        // shards/shard-<k>/src/...: the module's family must hash to k.
+        let shard = path.strip_prefix(&shards_dir).ok().and_then(|p| p.iter().next()).and_then(|c| c.to_str()?.strip_prefix("shard-")?.parse::<usize>().ok());
+        if let (Some(k), Some(feature)) = (shard, feature_of(&text)) {
+            let home = fal_codegen::shard_of(feature, crate::regen::SHARDS);
+            if home != k {
+                misplaced.push(format!("{rel} (feature `{feature}`) is in shard {k}, but the feature turns on shard {home}"));
+            }
+        }
+        modules.push((rel, text));
     }
-    faults(&shared_text, &modules)
+    let mut out = faults(&shared_text, &modules)?;
+    out.extend(misplaced);
+    Ok(out)
+}
+
+/// The family feature a module states in its docs ("Cargo feature: `x`").
+fn feature_of(text: &str) -> Option<&str> {
+    text.lines().find_map(|l| l.split("Cargo feature: `").nth(1)).and_then(|r| r.split('`').next())
 }
 
 /// [`gating_faults`] on texts: the shared module and (name, text) of every other module.
@@ -73,7 +90,7 @@ pub fn faults(shared: &str, modules: &[(String, String)]) -> anyhow::Result<Vec<
         }
     }
     for (file, text) in modules {
-        let Some(feature) = text.lines().find_map(|l| l.split("Cargo feature: `").nth(1)).and_then(|r| r.split('`').next()) else {
+        let Some(feature) = feature_of(text) else {
             continue;
         };
         let parsed: syn::File = syn::parse_str(text).with_context(|| format!("parsing {file}"))?;
@@ -250,11 +267,30 @@ mod tests {
         assert_eq!(faults, ["types::Both is compiled with feature `b` but uses types::Inner, which is not"]);
     }
 
+    /// A module in a shard its family's feature does not turn on would be missing from that
+    /// family's build: reported, as the shard fal-models' feature enables is the hashed one.
+    #[test]
+    fn a_module_in_the_wrong_shard_is_a_fault() {
+        let root = std::env::temp_dir().join(format!("xtask-families-{}", std::process::id()));
+        let home = fal_codegen::shard_of("sora", crate::regen::SHARDS);
+        let wrong = (home + 1) % crate::regen::SHARDS;
+        for (k, name) in [(home, "right"), (wrong, "wrong")] {
+            let dir = root.join(format!("shards/shard-{k}/src"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("{name}.rs")), "//! - Cargo feature: `sora`\npub struct Input;\n").unwrap();
+        }
+        let faults = gating_faults(&root).unwrap();
+        let _ = std::fs::remove_dir_all(&root);
+        assert_eq!(
+            faults,
+            [format!("shards/shard-{wrong}/src/wrong.rs (feature `sora`) is in shard {wrong}, but the feature turns on shard {home}")]
+        );
+    }
+
     /// The checked-in catalogue: every family builds alone.
     #[test]
     fn every_family_of_the_catalogue_builds_alone() {
-        let dir = crate::workspace_root().join("fal-models/src/generated");
-        let faults = gating_faults(&dir).unwrap();
+        let faults = gating_faults(&crate::workspace_root()).unwrap();
         assert!(faults.is_empty(), "{} faults:\n{}", faults.len(), faults.join("\n"));
     }
 }

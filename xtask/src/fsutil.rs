@@ -78,6 +78,27 @@ pub fn rs_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// Every file below `dir`, recursively and sorted (none when `dir` does not exist).
+pub fn all_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Removes the empty folders below `dir` (not `dir` itself).
 pub fn remove_empty_dirs(dir: &Path) -> std::io::Result<()> {
     fn walk(d: &Path) -> std::io::Result<bool> {

@@ -31,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Regenerate the bindings in fal-models/src/generated from schemas/.
+    /// Regenerate the bindings (core types, shard crates, fal-models facade) from schemas/.
     Regen(regen::Args),
     /// Generate, compile and round-trip every document of a folder (such as the fal corpus).
     Corpus(corpus::Args),

@@ -84,7 +84,7 @@ fn every_file_regen_writes_is_folded() {
     assert!(
         generated
             .iter()
-            .filter(|f| f.starts_with("fal-models/src/generated/"))
+            .filter(|f| f.starts_with("shards/"))
             .count()
             >= 12,
         "one module per seed endpoint at least: {generated:?}"

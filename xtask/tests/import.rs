@@ -163,6 +163,11 @@ fn temp_workspace(name: &str, ids: &[&str]) -> PathBuf {
     root
 }
 
+/// The shard crate regen puts a family in (`SHARDS` in xtask/src/regen.rs is 8).
+fn shard_src(root: &Path, family: &str) -> PathBuf {
+    root.join(format!("shards/shard-{}/src", fal_codegen::shard_of(family, 8)))
+}
+
 fn regen(root: &Path, args: &[&str]) -> (i32, String, String) {
     run(xtask().arg("--workspace").arg(root).arg("regen").args(args))
 }
@@ -176,7 +181,7 @@ fn import_into_the_workspace_runs_regen() {
     let (code, stdout, stderr) = run(xtask().arg("--workspace").arg(&root).arg("import").arg(&src));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("added      acme/new-model\n1 added, 0 changed, 0 unchanged, 0 skipped\nrunning cargo xtask regen\nregen: 2 endpoints"), "{stdout}");
-    let module = std::fs::read_to_string(root.join("fal-models/src/generated/acme/new_model.rs")).unwrap();
+    let module = std::fs::read_to_string(shard_src(&root, "acme").join("acme/new_model.rs")).unwrap();
     assert!(module.contains("\"acme/new-model\""), "{module}");
     let manifest = std::fs::read_to_string(root.join("fal-models/Cargo.toml")).unwrap();
     assert!(manifest.contains("# acme/new-model\n"), "the feature block lists the new endpoint");
@@ -190,16 +195,17 @@ fn regen_check_fails_on_a_stale_file_and_writes_nothing() {
     let (code, _, stderr) = regen(&root, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(regen(&root, &["--check"]).0, 0);
-    let module = root.join("fal-models/src/generated/fal_ai/a.rs");
+    let module = shard_src(&root, "a").join("fal_ai/a.rs");
     let staled = std::fs::read_to_string(&module).unwrap().replace("pub struct Input", "pub struct Inputt");
     std::fs::write(&module, &staled).unwrap();
-    let extra = root.join("fal-models/src/generated/fal_ai/left_over.rs");
+    let extra = shard_src(&root, "a").join("fal_ai/left_over.rs");
     std::fs::write(&extra, "// from a removed schema\n").unwrap();
     let before = tree(&root);
     let (code, _, stderr) = regen(&root, &["--check"]);
     assert_eq!(code, 1);
-    assert!(stderr.contains("fal-models/src/generated/fal_ai/a.rs"), "{stderr}");
-    assert!(stderr.contains("fal-models/src/generated/fal_ai/left_over.rs"), "{stderr}");
+    let shown = |p: &Path| p.strip_prefix(&root).unwrap().display().to_string();
+    assert!(stderr.contains(&shown(&module)), "{stderr}");
+    assert!(stderr.contains(&shown(&extra)), "{stderr}");
     assert_eq!(tree(&root), before, "--check writes nothing");
     // And regen repairs both.
     assert_eq!(regen(&root, &[]).0, 0);
@@ -231,11 +237,13 @@ fn regen_that_cannot_write_a_file_changes_nothing_and_names_it() {
     write_json(&root.join("schemas/fal-ai/b.json"), &doc("fal-ai/b"));
     write_json(&root.join("schemas/zeta/z.json"), &doc("zeta/z"));
     // A file where regen needs a folder for zeta's modules: fails after other files were staged.
-    std::fs::write(root.join("fal-models/src/generated/zeta"), "in the way").unwrap();
+    let blocker = shard_src(&root, "zeta").join("zeta");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, "in the way").unwrap();
     let before = tree(&root);
     let (code, _, stderr) = regen(&root, &[]);
     assert_ne!(code, 0);
-    assert!(stderr.contains("fal-models/src/generated/zeta"), "{stderr}");
+    assert!(stderr.contains(&blocker.strip_prefix(&root).unwrap().display().to_string()), "{stderr}");
     assert_eq!(tree(&root), before, "no module of b, no feature change, no temporary file");
     let _ = std::fs::remove_dir_all(&root);
 }
