@@ -9,6 +9,8 @@ mod client_common;
 #[path = "../examples/realtime.rs"]
 mod realtime_example;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use client_common::{ECHO_ID, EchoInput, EchoOutput, echo_mock, expected_output};
@@ -358,4 +360,90 @@ async fn close_writes_the_inputs_still_waiting() {
     session.close().await.unwrap();
     until("fal read the three inputs", || realtime.frames() == 3).await;
     assert_eq!(realtime.last_input().unwrap()["prompt"], "c 2");
+}
+
+/// A `wss://` front for the mock's realtime listener: TLS with a self-signed certificate
+/// (rcgen), then bytes copied both ways. Returns its URL, the certificate (DER) and a count of
+/// completed TLS handshakes.
+async fn tls_front(upstream: &str) -> (String, Vec<u8>, Arc<AtomicU64>) {
+    use tokio_rustls::rustls;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("wss://{}", listener.local_addr().unwrap());
+    let upstream = upstream.strip_prefix("ws://").unwrap().to_owned();
+    let handshakes = Arc::new(AtomicU64::new(0));
+    let counter = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream, counter) =
+                (acceptor.clone(), upstream.clone(), counter.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let mut plain = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (url, cert.to_vec(), handshakes)
+}
+
+#[tokio::test]
+async fn a_session_over_wss_trusts_an_extra_root_certificate() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let (url, cert, handshakes) = tls_front(realtime.url()).await;
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+
+    // The public roots do not know the certificate: a typed connect error, no session.
+    let options = RealtimeOptions::default().base_url(&url);
+    let err = client
+        .realtime_with(ECHO_ID, options.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Realtime { error, reason, .. }
+            if error == "CONNECT" && reason.to_lowercase().contains("certificate")),
+        "{err:?}"
+    );
+    assert_eq!(handshakes.load(Ordering::Relaxed), 0);
+
+    let err = client
+        .realtime_with(
+            ECHO_ID,
+            options.clone().root_certificate(b"not DER".to_vec()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+
+    let mut session = client
+        .realtime_with(ECHO_ID, options.root_certificate(cert))
+        .await
+        .unwrap();
+    session.send(&EchoInput::new("over tls")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+    session.close().await.unwrap();
+    assert_eq!(handshakes.load(Ordering::Relaxed), 1);
+    assert_eq!(realtime.sessions(), 1);
+    assert_eq!(realtime.last_input().unwrap()["prompt"], "over tls");
 }
