@@ -331,3 +331,44 @@ async fn downloads_log_retries_and_the_range_resume_never_the_signature() {
         "the signed query leaked into the log:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn realtime_reconnects_are_logged_without_the_token() {
+    use fal_models::client::realtime::{RealtimeOptions, Reconnect};
+    let (captured, guard) = capture();
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .reconnect(
+            Reconnect::default()
+                .max_attempts(3)
+                .backoff(Duration::from_millis(5), Duration::from_millis(20)),
+        );
+    let session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    server.expire_tokens(); // the first attempt is refused, the second mints a new token
+    realtime.drop_sessions();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while session.reconnects() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "no reconnect");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    session.close().await.unwrap();
+    drop(guard);
+
+    let log = captured.text();
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("realtime: connection lost; reconnecting"), 1, "{log}");
+    assert_eq!(count("realtime: reconnect attempt failed"), 1, "{log}");
+    assert!(log.contains("401"), "the refusal is logged: {log}");
+    assert_eq!(count("realtime: reconnected"), 1, "{log}");
+    assert_eq!(server.tokens_minted(), 2);
+    assert!(!log.contains("mock-key"), "{log}");
+    assert!(!log.contains("fal_jwt_token="), "{log}");
+    assert!(!log.contains(".mock-"), "a minted token leaked: {log}");
+}

@@ -41,6 +41,13 @@
 //! error and the session is over. A close frame with code `1000` ends the session: `recv`
 //! returns `None`.
 //!
+//! `tracing` events: `realtime: connection lost; reconnecting` (with the reason),
+//! `realtime: reconnect attempt failed` (attempt, scrubbed reason), `realtime: reconnected`;
+//! never the token, which only travels in the WebSocket URL.
+//!
+//! A `wss://` gateway with a private certificate authority: pass its root with
+//! [`RealtimeOptions::root_certificate`] (DER); the public web roots stay trusted.
+//!
 //! [`recv`]: RealtimeSession::recv
 
 use std::sync::atomic::{AtomicU64, Ordering};
