@@ -41,6 +41,9 @@
 //! error and the session is over. A close frame with code `1000` ends the session: `recv`
 //! returns `None`.
 //!
+//! Outputs wait for [`recv`] in a buffer of 16; while it is full the socket is not read, so a
+//! reader that falls behind slows fal down rather than filling memory.
+//!
 //! `tracing` events: `realtime: connection lost; reconnecting` (with the reason),
 //! `realtime: reconnect attempt failed` (attempt, scrubbed reason), `realtime: reconnected`;
 //! never the token, which only travels in the WebSocket URL.
@@ -984,6 +987,56 @@ mod tests {
         let expected: Vec<(u128, String)> =
             (0..4).map(|i| (i as u128 * 100, i.to_string())).collect();
         assert_eq!(prompts(&written), expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn inputs_sent_while_reconnecting_go_out_on_the_new_connection_latest_first() {
+        let start = Instant::now();
+        let (socket, keep_open, first_written) = fake(start);
+        let second_written = Written::default();
+        let open_ends = Arc::new(Mutex::new(Vec::new()));
+        let (written, ends) = (second_written.clone(), open_ends.clone());
+        let mut calls = 0;
+        // The first reconnect attempt fails, the second opens a new socket.
+        let connect: Connector<FakeSocket> = Box::new(move |_| {
+            calls += 1;
+            let outcome = if calls == 1 {
+                Err(ConnectFailure {
+                    error: Error::Config("down".into()),
+                    refused: false,
+                })
+            } else {
+                let (tx, incoming) = fmpsc::unbounded();
+                ends.lock().unwrap().push(tx);
+                Ok(FakeSocket {
+                    incoming,
+                    written: written.clone(),
+                    start,
+                })
+            };
+            Box::pin(async move { outcome })
+        });
+        let options = RealtimeOptions::default()
+            .send_policy(SendPolicy::LatestWins)
+            .reconnect(
+                Reconnect::default().backoff(Duration::from_millis(100), Duration::from_secs(1)),
+            );
+        let mut session = RealtimeSession::start("a/b".into(), socket, connect, &options);
+        session
+            .send(&serde_json::json!({"p": "before"}))
+            .await
+            .unwrap();
+        settle().await;
+        drop(keep_open); // lost; attempts at 100 ms (fails) and 300 ms (succeeds)
+        settle().await;
+        for p in ["during 1", "during 2", "during 3"] {
+            session.send(&serde_json::json!({"p": p})).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(prompts(&first_written), [(0, "before".to_owned())]);
+        assert_eq!(prompts(&second_written), [(300, "during 3".to_owned())]);
+        assert_eq!(session.reconnects(), 1);
+        assert_eq!(session.inputs_superseded(), 2);
     }
 
     #[tokio::test(start_paused = true)]
