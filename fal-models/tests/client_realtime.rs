@@ -301,6 +301,27 @@ async fn throttling_with_latest_wins_collapses_a_burst() {
         "the latest input won"
     );
     session.close().await.unwrap();
+
+    // Baseline, same burst without throttle: every input is a frame.
+    let frames_before = realtime.frames();
+    let options = RealtimeOptions::default().base_url(realtime.url());
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    for i in 0..BURST {
+        session
+            .send(&EchoInput::new(&format!("plain {i}")))
+            .await
+            .unwrap();
+    }
+    for _ in 0..BURST {
+        assert_eq!(
+            session.recv::<EchoOutput>().await.unwrap(),
+            Some(expected_output())
+        );
+    }
+    let baseline = realtime.frames() - frames_before;
+    println!("baseline, no throttle: {BURST} sends -> {baseline} frames at the server");
+    assert_eq!(baseline, BURST);
+    session.close().await.unwrap();
 }
 
 #[tokio::test]
