@@ -165,7 +165,8 @@ pub enum Error {
     Realtime {
         /// The app of the session.
         app: String,
-        /// fal's error code (`TIMEOUT`, `Unauthorized`, ...), or `SOCKET`, `CONNECT`, `PROTOCOL`.
+        /// fal's error code (`TIMEOUT`, `Unauthorized`, ...), or `SOCKET`, `CONNECT`, `PROTOCOL`,
+        /// `RECONNECT` (every reconnect attempt failed), `CLOSED` (a send after the end).
         error: String,
         /// What happened, secrets scrubbed.
         reason: String,

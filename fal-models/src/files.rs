@@ -39,6 +39,7 @@ use futures::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tracing::Instrument;
 
 use crate::storage::{Storage, StorageError, UploadOptions};
 
@@ -753,6 +754,40 @@ where
         });
     }
 
+    // The URL without its query: a signed URL's signature stays out of the log.
+    let span = tracing::info_span!(
+        "fal.download",
+        path = crate::client::trace::url_path(url),
+        size = tracing::field::Empty,
+    );
+    let result = stream_http(http, url, writer, options, target, check_type, check_size)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| match &result {
+        Ok(done) => tracing::debug!(bytes = done.bytes, "download: finished"),
+        Err(e) => tracing::warn!(reason = %crate::client::trace::without_queries(&e.to_string()), "download: failed"),
+    });
+    result
+}
+
+/// The HTTP part of [`stream_into`]: attempts, retries and `Range` resumes.
+async fn stream_http<W>(
+    http: &reqwest::Client,
+    url: &str,
+    writer: &mut W,
+    options: &DownloadOptions,
+    target: &Path,
+    check_type: impl Fn(Option<&str>) -> Result<(), FilesError>,
+    check_size: impl Fn(u64, bool) -> Result<(), FilesError>,
+) -> Result<Downloaded, FilesError>
+where
+    W: AsyncWrite + Unpin,
+{
+    let write_err = |source| FilesError::Io {
+        what: "writing",
+        path: target.display().to_string(),
+        source,
+    };
     use crate::client::bounds::{self, ExchangeFault};
     let bounds = options
         .bounds
@@ -769,7 +804,14 @@ where
         attempt += 1;
         let mut request = http.get(url);
         if received > 0 {
+            tracing::info!(
+                attempt,
+                from_byte = received,
+                "download: resuming with Range"
+            );
             request = request.header(reqwest::header::RANGE, format!("bytes={received}-"));
+        } else {
+            tracing::debug!(attempt, "download: requesting");
         }
         // One attempt: Ok(true) when the body is complete, Err(fault, retryable, retry_after).
         let outcome: Result<(), (FilesError, bool, Option<Duration>)> = async {
@@ -832,6 +874,7 @@ where
                 check_type(content_type.as_deref()).map_err(|e| (e, false, None))?;
                 content_length = resp.content_length();
                 if let Some(announced) = content_length {
+                    tracing::Span::current().record("size", announced);
                     check_size(announced, true).map_err(|e| (e, false, None))?;
                 }
             }
@@ -887,6 +930,13 @@ where
                     Some(ra) => ra,
                     None => backoff,
                 };
+                tracing::warn!(
+                    attempt,
+                    received,
+                    retry_in_ms = wait.as_millis() as u64,
+                    reason = %crate::client::trace::without_queries(&e.to_string()),
+                    "download: attempt failed; retrying"
+                );
                 tokio::time::sleep(wait).await;
                 backoff = backoff.saturating_mul(2);
             }

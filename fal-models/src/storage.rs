@@ -36,6 +36,7 @@ use reqwest::StatusCode;
 use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, ETAG, HeaderValue};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
+use tracing::Instrument;
 
 /// The fal REST API, which issues storage tokens.
 pub const DEFAULT_REST_BASE_URL: &str = "https://rest.fal.ai";
@@ -428,6 +429,18 @@ impl fmt::Debug for Storage {
     }
 }
 
+/// The closing event of an upload (in its span): never the URL, which grants access.
+fn upload_outcome(
+    result: &Result<String, StorageError>,
+    attempts: Option<u32>,
+    redactor: &crate::error::Redactor,
+) {
+    match result {
+        Ok(_) => tracing::debug!(attempts, "upload: finished"),
+        Err(e) => tracing::warn!(reason = %redactor.scrub(&e.to_string()), "upload: failed"),
+    }
+}
+
 /// A cached storage token.
 #[derive(Clone)]
 struct Token {
@@ -742,6 +755,12 @@ impl Storage {
                         && !e.is_auth_failure()
                         && attempts <= self.inner.max_retries =>
                 {
+                    tracing::warn!(
+                        attempt = attempts,
+                        retry_in_ms = delay.as_millis() as u64,
+                        reason = %self.redactor(None).scrub(&e.to_string()),
+                        "storage: token request failed; retrying"
+                    );
                     tokio::time::sleep(delay).await;
                     delay = delay.saturating_mul(2);
                     continue;
@@ -749,10 +768,17 @@ impl Storage {
                 Err(e) => return (Err(e), attempts),
             };
             let auth = token.authorization.clone();
+            // Failure texts are scrubbed of the key and this token before they are logged.
+            let redactor = self.redactor(Some(&token));
             match attempt(token).await {
                 Ok(v) => return (Ok(v), attempts),
                 Err(e) if e.is_retryable() && attempts <= self.inner.max_retries => {
                     if e.is_auth_failure() {
+                        tracing::warn!(
+                            attempt = attempts,
+                            reason = %redactor.scrub(&e.to_string()),
+                            "storage: token refused; fetching a new one"
+                        );
                         self.drop_token(&auth).await;
                         continue;
                     }
@@ -769,6 +795,12 @@ impl Storage {
                         } => *ra,
                         _ => delay,
                     };
+                    tracing::warn!(
+                        attempt = attempts,
+                        retry_in_ms = wait.as_millis() as u64,
+                        reason = %redactor.scrub(&e.to_string()),
+                        "storage: attempt failed; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                     delay = delay.saturating_mul(2);
                 }
@@ -872,7 +904,13 @@ impl Storage {
     ) -> Result<String, StorageError> {
         let content_type = options.resolved_content_type();
         let step = "uploading file";
-        let (result, _) = self
+        let size = match &source {
+            Source::Bytes(b) => b.len() as u64,
+            Source::Path(_, measured) => measured.len,
+        };
+        let span = tracing::info_span!("fal.upload", mode = "single", size);
+        span.in_scope(|| tracing::debug!(content_type = %content_type, "upload: started"));
+        let (result, attempts) = self
             .with_retries(|token| {
                 let content_type = &content_type;
                 let source = &source;
@@ -896,7 +934,9 @@ impl Storage {
                     Ok(body.access_url)
                 }
             })
+            .instrument(span.clone())
             .await;
+        span.in_scope(|| upload_outcome(&result, Some(attempts), &self.redactor(None)));
         result
     }
 
@@ -922,7 +962,40 @@ impl Storage {
     where
         S: Stream<Item = Result<Bytes, StorageError>> + Send,
     {
+        let span = tracing::info_span!(
+            "fal.upload",
+            mode = "multipart",
+            size = tracing::field::Empty,
+            parts = tracing::field::Empty,
+        );
+        let result = self
+            .multipart_steps(parts, options, file)
+            .instrument(span.clone())
+            .await;
+        if let Ok((_, size, parts)) = &result {
+            span.record("size", size).record("parts", parts);
+        }
+        let result = result.map(|(url, _, _)| url);
+        span.in_scope(|| upload_outcome(&result, None, &self.redactor(None)));
+        result
+    }
+
+    /// The steps of a multipart upload; the URL, the bytes sent and the number of parts.
+    async fn multipart_steps<S>(
+        &self,
+        parts: S,
+        options: &UploadOptions,
+        file: Option<(&Path, Measured)>,
+    ) -> Result<(String, u64, usize), StorageError>
+    where
+        S: Stream<Item = Result<Bytes, StorageError>> + Send,
+    {
         let content_type = options.resolved_content_type();
+        tracing::debug!(
+            content_type = %content_type,
+            part_size = self.inner.part_size,
+            "upload: started"
+        );
         let step = "initiating multipart upload";
         let (start, _) = self
             .with_retries(|token| {
@@ -969,8 +1042,8 @@ impl Storage {
             });
         }
         etags.sort_by_key(|(n, _)| *n);
+        let sent = sent.into_inner();
         if let Some((path, measured)) = file {
-            let sent = sent.into_inner();
             if sent != measured.len {
                 return Err(StorageError::Changed {
                     path: path.display().to_string(),
@@ -1009,7 +1082,7 @@ impl Storage {
                 }
             })
             .await;
-        Ok(done?.unwrap_or(start.access_url))
+        Ok((done?.unwrap_or(start.access_url), sent, etags.len()))
     }
 
     async fn upload_part(
@@ -1050,7 +1123,15 @@ impl Storage {
             })
             .await;
         match result {
-            Ok(etag) => Ok((n, etag)),
+            Ok(etag) => {
+                tracing::trace!(
+                    part = n,
+                    size = data.len() as u64,
+                    attempts,
+                    "upload: part sent"
+                );
+                Ok((n, etag))
+            }
             Err(e) => Err(StorageError::Part {
                 part: n,
                 attempts,

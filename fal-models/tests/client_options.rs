@@ -80,6 +80,45 @@ async fn submit_and_subscribe_send_the_platform_headers() {
 }
 
 #[tokio::test]
+async fn subscribe_takes_platform_options_directly_and_keeps_its_other_options() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    let out = client
+        .subscribe(EchoInput::new("a cat"))
+        .start_timeout(Duration::from_secs(30))
+        .platform(platform())
+        .runner_hint("session-9")
+        .await
+        .unwrap();
+    assert_eq!(out, expected_output());
+    let submit = sent(&server, Operation::Submit);
+    assert_platform_headers(&submit);
+    // The setter replaced only the platform headers, not the other submit options.
+    assert_eq!(submit.header("x-fal-request-timeout"), Some("30"));
+    assert_eq!(submit.header("x-fal-runner-hint"), Some("session-9"));
+    assert_eq!(
+        sent(&server, Operation::Result).header("x-fal-store-io"),
+        None
+    );
+
+    // The same through SubscribeOptions, and with events().
+    server.clear_requests();
+    let mut events = client
+        .subscribe(EchoInput::new("a dog"))
+        .options(SubscribeOptions::new().platform(platform()))
+        .events();
+    let mut outputs = 0;
+    while let Some(event) = futures::StreamExt::next(&mut events).await {
+        if let fal_models::client::SubscribeEvent::Output(out) = event.unwrap() {
+            assert_eq!(out, expected_output());
+            outputs += 1;
+        }
+    }
+    assert_eq!(outputs, 1);
+    assert_platform_headers(&sent(&server, Operation::Submit));
+}
+
+#[tokio::test]
 async fn run_with_sends_its_headers_and_returns_the_request_id() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();

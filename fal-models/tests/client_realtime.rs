@@ -9,11 +9,13 @@ mod client_common;
 #[path = "../examples/realtime.rs"]
 mod realtime_example;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use client_common::{ECHO_ID, EchoInput, EchoOutput, echo_mock, expected_output};
 use fal_models::client::TemporaryToken;
-use fal_models::client::realtime::RealtimeOptions;
+use fal_models::client::realtime::{RealtimeOptions, Reconnect, SendPolicy};
 use fal_models::{Client, Error};
 use serde_json::json;
 
@@ -131,4 +133,338 @@ async fn the_realtime_example_runs_against_the_mock() {
             .iter()
             .all(|o| o["images"][0]["url"] == "https://x/rt.png")
     );
+}
+
+/// Waits (bounded, generously) until `done` holds: counted events, no timing assertion.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn fast_reconnect(attempts: u32) -> Reconnect {
+    Reconnect::default()
+        .max_attempts(attempts)
+        .backoff(Duration::from_millis(10), Duration::from_millis(40))
+}
+
+#[tokio::test]
+async fn a_dropped_connection_reconnects_and_the_session_goes_on() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .reconnect(fast_reconnect(3));
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    session.send(&EchoInput::new("before")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+
+    assert_eq!(realtime.drop_sessions(), 1, "one session was cut");
+    until("the session reconnects", || session.reconnects() == 1).await;
+    session.send(&EchoInput::new("after")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+    assert_eq!(realtime.sessions(), 2, "a second connection was admitted");
+    assert_eq!(realtime.last_input().unwrap()["prompt"], "after");
+    assert_eq!(server.tokens_minted(), 1, "the young token was reused");
+    session.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_refused_token_is_minted_again_on_reconnect() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .reconnect(fast_reconnect(3));
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    server.expire_tokens();
+    realtime.drop_sessions();
+    until("the session reconnects", || session.reconnects() == 1).await;
+    assert_eq!(server.tokens_minted(), 2, "a fresh token after the refusal");
+    session.send(&EchoInput::new("again")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+    assert_eq!(realtime.sessions(), 2);
+}
+
+#[tokio::test]
+async fn reconnects_are_bounded_and_the_loss_reaches_recv() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+
+    // Two attempts against a listener that is gone: the error says so, then sends fail.
+    let realtime = server.start_realtime().await.unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .reconnect(fast_reconnect(2));
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    drop(realtime);
+    let err = session.recv::<EchoOutput>().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Realtime { error, reason, .. }
+            if error == "RECONNECT" && reason.contains("2 reconnect attempts")),
+        "{err:?}"
+    );
+    let err = session.send(&EchoInput::new("late")).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Realtime { error, .. } if error == "CLOSED"),
+        "{err:?}"
+    );
+
+    // Without reconnects a cut is the socket error at once.
+    let realtime = server.start_realtime().await.unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .reconnect(Reconnect::never());
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    realtime.drop_sessions();
+    let err = session.recv::<EchoOutput>().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Realtime { error, .. } if error == "SOCKET"),
+        "{err:?}"
+    );
+    assert_eq!(realtime.sessions(), 1, "no reconnect was tried");
+}
+
+#[tokio::test]
+async fn throttling_with_latest_wins_collapses_a_burst() {
+    const BURST: u64 = 50;
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .throttle(Duration::from_millis(128))
+        .send_policy(SendPolicy::LatestWins);
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    for i in 0..BURST {
+        session
+            .send(&EchoInput::new(&format!("burst {i}")))
+            .await
+            .unwrap();
+    }
+    until("every input is written or replaced", || {
+        session.inputs_written() + session.inputs_superseded() == BURST
+    })
+    .await;
+    let written = session.inputs_written();
+    println!(
+        "latest-wins, 128 ms: {BURST} sends -> {written} frames at the server, {} replaced",
+        session.inputs_superseded()
+    );
+    for _ in 0..written {
+        assert_eq!(
+            session.recv::<EchoOutput>().await.unwrap(),
+            Some(expected_output())
+        );
+    }
+    assert_eq!(
+        realtime.frames(),
+        written,
+        "fal saw each written input once"
+    );
+    assert!(
+        (1..BURST).contains(&written),
+        "the burst of {BURST} reached fal as {written} frames"
+    );
+    assert_eq!(
+        realtime.last_input().unwrap()["prompt"],
+        format!("burst {}", BURST - 1),
+        "the latest input won"
+    );
+    session.close().await.unwrap();
+
+    // Baseline, same burst without throttle: every input is a frame.
+    let frames_before = realtime.frames();
+    let options = RealtimeOptions::default().base_url(realtime.url());
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    for i in 0..BURST {
+        session
+            .send(&EchoInput::new(&format!("plain {i}")))
+            .await
+            .unwrap();
+    }
+    for _ in 0..BURST {
+        assert_eq!(
+            session.recv::<EchoOutput>().await.unwrap(),
+            Some(expected_output())
+        );
+    }
+    let baseline = realtime.frames() - frames_before;
+    println!("baseline, no throttle: {BURST} sends -> {baseline} frames at the server");
+    assert_eq!(baseline, BURST);
+    session.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn throttling_a_queue_paces_inputs_and_loses_none() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .throttle(Duration::from_millis(30))
+        .queue_capacity(2);
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    for i in 0..6 {
+        // With room for 2, the later sends wait for the pacer instead of failing.
+        session
+            .send(&EchoInput::new(&format!("q {i}")))
+            .await
+            .unwrap();
+    }
+    for _ in 0..6 {
+        assert_eq!(
+            session.recv::<EchoOutput>().await.unwrap(),
+            Some(expected_output())
+        );
+    }
+    assert_eq!(realtime.frames(), 6);
+    assert_eq!(
+        (session.inputs_written(), session.inputs_superseded()),
+        (6, 0)
+    );
+    assert_eq!(realtime.last_input().unwrap()["prompt"], "q 5");
+}
+
+#[tokio::test]
+async fn close_writes_the_inputs_still_waiting() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .throttle(Duration::from_secs(3600));
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    for i in 0..3 {
+        session
+            .send(&EchoInput::new(&format!("c {i}")))
+            .await
+            .unwrap();
+    }
+    session.close().await.unwrap();
+    until("fal read the three inputs", || realtime.frames() == 3).await;
+    assert_eq!(realtime.last_input().unwrap()["prompt"], "c 2");
+}
+
+/// A `wss://` front for the mock's realtime listener: TLS with a self-signed certificate
+/// (rcgen), then bytes copied both ways. Returns its URL, the certificate (DER) and a count of
+/// completed TLS handshakes.
+async fn tls_front(upstream: &str) -> (String, Vec<u8>, Arc<AtomicU64>) {
+    use tokio_rustls::rustls;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = certified.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("wss://{}", listener.local_addr().unwrap());
+    let upstream = upstream.strip_prefix("ws://").unwrap().to_owned();
+    let handshakes = Arc::new(AtomicU64::new(0));
+    let counter = handshakes.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let (acceptor, upstream, counter) =
+                (acceptor.clone(), upstream.clone(), counter.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let mut plain = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (url, cert.to_vec(), handshakes)
+}
+
+#[tokio::test]
+async fn a_session_over_wss_trusts_an_extra_root_certificate() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let (url, cert, handshakes) = tls_front(realtime.url()).await;
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+
+    // The public roots do not know the certificate: a typed connect error, no session.
+    let options = RealtimeOptions::default().base_url(&url);
+    let err = client
+        .realtime_with(ECHO_ID, options.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Realtime { error, reason, .. }
+            if error == "CONNECT" && reason.to_lowercase().contains("certificate")),
+        "{err:?}"
+    );
+    assert_eq!(handshakes.load(Ordering::Relaxed), 0);
+
+    let err = client
+        .realtime_with(
+            ECHO_ID,
+            options.clone().root_certificate(b"not DER".to_vec()),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+
+    let mut session = client
+        .realtime_with(ECHO_ID, options.root_certificate(cert))
+        .await
+        .unwrap();
+    session.send(&EchoInput::new("over tls")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+    session.close().await.unwrap();
+    assert_eq!(handshakes.load(Ordering::Relaxed), 1);
+    assert_eq!(realtime.sessions(), 1);
+    assert_eq!(realtime.last_input().unwrap()["prompt"], "over tls");
 }

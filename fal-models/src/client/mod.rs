@@ -30,7 +30,7 @@ mod sse;
 pub mod stream;
 mod subscribe;
 pub mod tokens;
-mod trace;
+pub(crate) mod trace;
 mod transport;
 
 use std::fmt;

@@ -178,6 +178,14 @@ impl SubscribeOptions {
         self
     }
 
+    /// Platform headers of the submit (`x-fal-no-retry`, `X-Fal-Store-IO`, fallbacks, object
+    /// lifecycle, your own headers; see [`PlatformOptions`](super::PlatformOptions)). Only the
+    /// submit carries them: the status and result reads are not new requests to the app.
+    pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
+        self.submit = self.submit.platform(platform);
+        self
+    }
+
     /// Replaces all submit options.
     pub fn submit_options(mut self, options: SubmitOptions) -> Self {
         self.submit = options;
@@ -278,6 +286,13 @@ impl<'c, O> Subscribe<'c, O> {
     /// See [`SubscribeOptions::upload_local_files`].
     pub fn upload_local_files(mut self, on: bool) -> Self {
         self.options = self.options.upload_local_files(on);
+        self
+    }
+
+    /// See [`SubscribeOptions::platform`]:
+    /// `client.subscribe(input).platform(PlatformOptions::new().no_retry()).await`.
+    pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
+        self.options = self.options.platform(platform);
         self
     }
 }

@@ -3,14 +3,18 @@
 //! minted for the app. Each msgpack input is validated against the endpoint's document: a
 //! valid one gets an `x-fal-message` control frame, then the example output as msgpack; an
 //! invalid one an `x-fal-error` text frame (`VALIDATION`), and the session stays open.
+//!
+//! For tests of clients: [`RealtimeMock::frames`] counts the input frames that arrived (to see
+//! throttling), [`RealtimeMock::drop_sessions`] cuts every open session without a close frame
+//! (to see reconnects), and [`MockServer::expire_tokens`] ends every minted token.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
@@ -20,13 +24,34 @@ use super::{MockError, MockServer, State, tokens};
 #[derive(Debug)]
 pub struct RealtimeMock {
     url: String,
-    sessions: Arc<AtomicU64>,
+    counters: Arc<Counters>,
     task: JoinHandle<()>,
 }
 
+#[derive(Debug, Default)]
+struct Counters {
+    sessions: AtomicU64,
+    frames: AtomicU64,
+    last_input: Mutex<Option<Value>>,
+    open: Mutex<Vec<AbortHandle>>,
+}
+
+impl Counters {
+    fn cut_all(&self) -> usize {
+        let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(|e| e.into_inner()));
+        let live = open.iter().filter(|h| !h.is_finished()).count();
+        for handle in open {
+            handle.abort();
+        }
+        live
+    }
+}
+
 impl Drop for RealtimeMock {
+    /// Stops listening and cuts the open sessions.
     fn drop(&mut self) {
         self.task.abort();
+        self.counters.cut_all();
     }
 }
 
@@ -38,7 +63,27 @@ impl RealtimeMock {
 
     /// How many sessions were admitted.
     pub fn sessions(&self) -> u64 {
-        self.sessions.load(Ordering::Relaxed)
+        self.counters.sessions.load(Ordering::Relaxed)
+    }
+
+    /// How many input frames (binary) arrived, over all sessions.
+    pub fn frames(&self) -> u64 {
+        self.counters.frames.load(Ordering::Relaxed)
+    }
+
+    /// The last input that decoded, over all sessions.
+    pub fn last_input(&self) -> Option<Value> {
+        self.counters
+            .last_input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Cuts every open session at once, without a close frame (a crashed runner, a dropped
+    /// network); the listener keeps accepting. Returns how many were open.
+    pub fn drop_sessions(&self) -> usize {
+        self.counters.cut_all()
     }
 }
 
@@ -51,22 +96,25 @@ impl MockServer {
         let addr = listener
             .local_addr()
             .map_err(|e| MockError(e.to_string()))?;
-        let sessions = Arc::new(AtomicU64::new(0));
-        let (state, counter) = (self.state.clone(), sessions.clone());
+        let counters = Arc::new(Counters::default());
+        let (state, shared) = (self.state.clone(), counters.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(session(state.clone(), counter.clone(), stream));
+                let handle = tokio::spawn(session(state.clone(), shared.clone(), stream));
+                let mut open = shared.open.lock().unwrap_or_else(|e| e.into_inner());
+                open.retain(|h| !h.is_finished());
+                open.push(handle.abort_handle());
             }
         });
         Ok(RealtimeMock {
             url: format!("ws://{addr}"),
-            sessions,
+            counters,
             task,
         })
     }
 }
 
-async fn session(state: Arc<State>, sessions: Arc<AtomicU64>, stream: tokio::net::TcpStream) {
+async fn session(state: Arc<State>, counters: Arc<Counters>, stream: tokio::net::TcpStream) {
     let mut app = String::new();
     // tungstenite's callback signature, not ours: its error type is an HTTP response.
     #[allow(clippy::result_large_err)]
@@ -84,11 +132,11 @@ async fn session(state: Arc<State>, sessions: Arc<AtomicU64>, stream: tokio::net
     let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
         return;
     };
-    sessions.fetch_add(1, Ordering::Relaxed);
+    counters.sessions.fetch_add(1, Ordering::Relaxed);
     let spec = state.endpoints.get(&app).cloned();
     while let Some(Ok(frame)) = socket.next().await {
         let input: Value = match frame {
-            Message::Binary(bytes) => match rmp_serde::from_slice(&bytes) {
+            Message::Binary(bytes) => match counted(&counters, rmp_serde::from_slice(&bytes)) {
                 Ok(v) => v,
                 Err(e) => {
                     let _ = socket.send(error_frame("PROTOCOL", &e.to_string())).await;
@@ -98,6 +146,10 @@ async fn session(state: Arc<State>, sessions: Arc<AtomicU64>, stream: tokio::net
             Message::Close(_) => break,
             _ => continue,
         };
+        *counters
+            .last_input
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(input.clone());
         let Some(spec) = &spec else {
             let _ = socket
                 .send(error_frame("NOT_FOUND", &format!("no app {app}")))
@@ -121,6 +173,12 @@ async fn session(state: Arc<State>, sessions: Arc<AtomicU64>, stream: tokio::net
             break;
         }
     }
+}
+
+/// Counts an input frame as it arrives, whatever it holds.
+fn counted<T>(counters: &Counters, decoded: T) -> T {
+    counters.frames.fetch_add(1, Ordering::Relaxed);
+    decoded
 }
 
 fn error_frame(error: &str, reason: &str) -> Message {

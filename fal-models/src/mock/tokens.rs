@@ -75,4 +75,13 @@ impl MockServer {
     pub fn tokens_minted(&self) -> usize {
         lock(&self.state.tokens.0).len()
     }
+
+    /// Ends every token minted so far, as if their expiry had passed: requests carrying them
+    /// are refused from now on (new tokens are unaffected).
+    pub fn expire_tokens(&self) {
+        let now = Instant::now();
+        for (_, expiry) in lock(&self.state.tokens.0).values_mut() {
+            *expiry = now;
+        }
+    }
 }
