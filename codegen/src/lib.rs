@@ -58,6 +58,7 @@
 mod config;
 mod emit;
 mod examples;
+mod fallback;
 pub mod ir;
 mod layout;
 mod lower;
@@ -67,5 +68,6 @@ mod share;
 
 pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
+pub use fallback::{FreeForm, ValueAudit, ValueSite, Verdict, audit_values};
 pub use ir::Diagnostic;
 pub use lower::MAX_SCHEMA_DEPTH;

@@ -242,6 +242,13 @@ impl Lowerer<'_> {
         });
     }
 
+    /// A schema that allows only `null` (`type: null`, `enum: [null]`, `anyOf` of nulls): no
+    /// Rust type but `Option<serde_json::Value>` holds exactly that, and it is not free-form.
+    fn null_only(&mut self, pointer: &str) -> (Ty, bool) {
+        self.diag(pointer, "the schema allows only null; it is typed as an optional JSON value");
+        (Ty::Any, true)
+    }
+
     /// The input or output root: always a named type called `Input` / `Output`.
     fn root(&mut self, s: &Value, ptr: &str, role: Role) -> TypeRef {
         let name = if role == Role::Input { "Input" } else { "Output" };
@@ -406,7 +413,12 @@ impl Lowerer<'_> {
     fn schema_at_depth(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         let obj = match s {
             Value::Object(o) => o,
-            Value::Bool(_) => return (Ty::Any, false),
+            // `true` allows anything: free-form, no diagnostic.
+            Value::Bool(true) => return (Ty::Any, false),
+            Value::Bool(false) => {
+                self.diag(ptr, "the schema `false` allows no value; it is typed as a JSON value");
+                return (Ty::Any, false);
+            }
             _ => {
                 self.diag(ptr, format!("a schema must be an object, found {}", kind_of(s)));
                 return (Ty::Any, false);
@@ -465,7 +477,7 @@ impl Lowerer<'_> {
                 let null = types.iter().any(|t| t == "null");
                 let rest: Vec<&str> = types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
                 match rest.as_slice() {
-                    [] => (Ty::Any, true),
+                    [] => self.null_only(&format!("{ptr}/type")),
                     [one] => {
                         let (ty, n) = self.typed(one, s, ptr, hint, parent);
                         (ty, n || null)
@@ -493,7 +505,21 @@ impl Lowerer<'_> {
                 self.typed("array", s, ptr, hint, parent)
             }
             None if s.contains_key("additionalProperties") => self.typed("object", s, ptr, hint, parent),
-            None => (Ty::Any, false),
+            None => {
+                // No type and nothing that implies one: free-form when only annotations are
+                // left; keywords that constrain a value (`format`, `minimum`, `required`...)
+                // say a type was meant.
+                let constraining: Vec<&str> = s
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| !crate::fallback::ANNOTATIONS.contains(k) && !k.starts_with("x-"))
+                    .collect();
+                if !constraining.is_empty() {
+                    let keys = constraining.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                    self.diag(ptr, format!("no `type`, but {keys} constrain the value; it is typed as a JSON value"));
+                }
+                (Ty::Any, false)
+            }
         }
     }
 
@@ -503,7 +529,7 @@ impl Lowerer<'_> {
             "integer" => Ty::Integer,
             "number" => Ty::Number,
             "boolean" => Ty::Boolean,
-            "null" => return (Ty::Any, true),
+            "null" => return self.null_only(&format!("{ptr}/type")),
             "array" => self.array(s, ptr, hint, parent),
             "object" => self.object(s, ptr, hint, parent),
             other => {
@@ -529,11 +555,22 @@ impl Lowerer<'_> {
                     self.diag(&format!("{ptr}/prefixItems"), "a tuple of mixed item types; items are typed as JSON values");
                     Ty::Array(Box::new(Ty::Any))
                 }
-                None => Ty::Array(Box::new(Ty::Any)),
+                None => {
+                    self.diag(&format!("{ptr}/prefixItems"), "an empty tuple (prefixItems: []); items are typed as JSON values");
+                    Ty::Array(Box::new(Ty::Any))
+                }
             };
         }
+        if let Some(other) = s.get("prefixItems") {
+            self.diag(&format!("{ptr}/prefixItems"), format!("prefixItems must be an array, found {}; it is ignored", kind_of(other)));
+        }
         match s.get("items") {
-            None | Some(Value::Bool(_)) => Ty::Array(Box::new(Ty::Any)),
+            // No items schema, or `true`: the items are free-form.
+            None | Some(Value::Bool(true)) => Ty::Array(Box::new(Ty::Any)),
+            Some(Value::Bool(false)) => {
+                self.diag(&format!("{ptr}/items"), "items: false allows only an empty array; items are typed as JSON values");
+                Ty::Array(Box::new(Ty::Any))
+            }
             Some(items @ Value::Object(o)) => {
                 let looks_indexed = !o.is_empty() && o.keys().all(|k| k.parse::<usize>().is_ok());
                 if looks_indexed {
@@ -572,7 +609,14 @@ impl Lowerer<'_> {
             let docs = self.docs(&obj, ptr);
             return self.inline(hint, parent, ptr, docs, TypeKind::Struct { fields });
         }
+        if let Some(other) = s.get("properties").filter(|p| !p.is_object()) {
+            self.diag(&format!("{ptr}/properties"), format!("properties must be an object, found {}; it is ignored", kind_of(other)));
+        }
         match s.get("additionalProperties") {
+            // A map of free-form values: no additionalProperties, `true`, `{}`; `false` (with
+            // no properties) is an object that is always empty.
+            None | Some(Value::Bool(_)) => Ty::Map(Box::new(Ty::Any)),
+            Some(Value::Object(o)) if o.is_empty() => Ty::Map(Box::new(Ty::Any)),
             Some(ap @ Value::Object(o)) if !o.is_empty() => {
                 if self.containers >= MAX_CONTAINER_DEPTH {
                     self.diag(&format!("{ptr}/additionalProperties"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; values are typed as JSON values"));
@@ -583,7 +627,13 @@ impl Lowerer<'_> {
                 self.containers -= 1;
                 Ty::Map(Box::new(if nullable && ty != Ty::Any { Ty::Optional(Box::new(ty)) } else { ty }))
             }
-            _ => Ty::Map(Box::new(Ty::Any)),
+            Some(other) => {
+                self.diag(
+                    &format!("{ptr}/additionalProperties"),
+                    format!("additionalProperties must be a schema, found {}; values are typed as JSON values", kind_of(other)),
+                );
+                Ty::Map(Box::new(Ty::Any))
+            }
         }
     }
 
@@ -654,10 +704,10 @@ impl Lowerer<'_> {
     fn any_of(&mut self, branches: &[Value], outer: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null") || b.get("const") == Some(&Value::Null)
             || (b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null()));
-        let null = branches.iter().any(is_null);
+        let mut null = branches.iter().any(is_null);
         let rest: Vec<(usize, &Value)> = branches.iter().enumerate().filter(|(_, b)| !is_null(b)).collect();
         match rest.as_slice() {
-            [] => return (Ty::Any, true),
+            [] => return self.null_only(ptr),
             [(i, one)] => {
                 // `anyOf [X, null]`: the description, default and examples are on the outside;
                 // an inline X (an enum, an object) is documented with them.
@@ -692,20 +742,12 @@ impl Lowerer<'_> {
             let is_enum = b.get("enum").is_some() || b.get("const").is_some();
             let branch_hint = if is_enum && has_struct_ref { format!("{hint}Preset") } else { hint.to_owned() };
             let (ty, n) = self.schema(b, &format!("{ptr}/{i}"), &branch_hint, parent);
-            if n {
-                // A nullable branch inside a union: the union itself is nullable.
-                return self.union_or_any(tys, ty, ptr, hint, parent, true);
-            }
+            // A nullable branch inside a union: the union itself is nullable (and the branches
+            // after it still count).
+            null |= n;
             if !tys.contains(&ty) {
                 tys.push(ty);
             }
-        }
-        self.finish_union(tys, ptr, hint, parent, null)
-    }
-
-    fn union_or_any(&mut self, mut tys: Vec<Ty>, ty: Ty, ptr: &str, hint: &str, parent: &str, null: bool) -> (Ty, bool) {
-        if !tys.contains(&ty) {
-            tys.push(ty);
         }
         self.finish_union(tys, ptr, hint, parent, null)
     }
@@ -743,7 +785,9 @@ impl Lowerer<'_> {
         tys.sort_by_key(|t| rank(t));
         let names = self.variant_names(&tys);
         let variants = tys.into_iter().zip(names).map(|(ty, ident)| UnionVariant { ident, ty }).collect();
-        let ty = self.inline(hint, parent, ptr, Docs::default(), TypeKind::Union { variants });
+        // The pointer is the union's (`.../anyOf`): the audit of JSON values finds its branches.
+        let docs = Docs { pointer: ptr.to_owned(), ..Docs::default() };
+        let ty = self.inline(hint, parent, ptr, docs, TypeKind::Union { variants });
         (ty, null)
     }
 
@@ -804,7 +848,7 @@ impl Lowerer<'_> {
         let null = values.iter().any(Value::is_null);
         let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
         if values.is_empty() {
-            return (Ty::Any, true);
+            return self.null_only(ptr);
         }
         let docs = self.docs(&Value::Object(s.clone()), ptr);
         if values.iter().all(|v| v.is_string()) {

@@ -1,0 +1,404 @@
+//! Where the generated code says `serde_json::Value`, and why.
+//!
+//! A schema is typed as a JSON value for one of two reasons: it is genuinely free-form (it
+//! allows any value, so no narrower Rust type is right), or the generator could not type it
+//! and said so in a [`Diagnostic`] naming the file and JSON pointer. [`audit_values`] checks
+//! that every JSON value of the generated types is one or the other, independently of how the
+//! lowering decided: it walks the IR (every field, union variant, alias and newtype, down
+//! through lists, maps and options), finds the schema each `serde_json::Value` came from, and
+//! judges that schema by the rules of [`FreeForm`]. A value that is neither free-form nor
+//! named by a diagnostic is [`Verdict::Silent`]: a fallback nobody was told about.
+//!
+//! The `extra` map of inputs (`serde_json::Map<String, Value>`, undeclared keys) is no schema's
+//! type and is not audited.
+
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde_json::Value;
+
+use crate::Document;
+use crate::ir::{Api, Diagnostic, Ty, TypeKind};
+
+/// The rules under which a schema typed as `serde_json::Value` is genuinely free-form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FreeForm {
+    /// `true`, `{}`, or a schema of annotations only (`title`, `description`, `default`,
+    /// `examples`, `deprecated`, `nullable`, `x-*`...): no type and no keyword that implies one.
+    AnyValue,
+    /// `anyOf`/`oneOf` with a branch that is itself free-form: the union allows any value.
+    FreeBranch,
+    /// The values of an object that declares no properties and no `additionalProperties`
+    /// schema (`{"type": "object"}`, `additionalProperties: true`): an open string-keyed map.
+    OpenMapValues,
+    /// The items of an array without `items` (`{"type": "array"}`, `items: true`).
+    ArrayWithoutItems,
+    /// The values of an object that allows no keys at all (`additionalProperties: false` and
+    /// no properties): the map is always empty, no value is ever held.
+    EmptyObject,
+}
+
+impl FreeForm {
+    pub fn describe(self) -> &'static str {
+        match self {
+            FreeForm::AnyValue => "a schema with no type and no keyword implying one",
+            FreeForm::FreeBranch => "a union with a free-form branch",
+            FreeForm::OpenMapValues => "the values of an object without properties",
+            FreeForm::ArrayWithoutItems => "the items of an array without `items`",
+            FreeForm::EmptyObject => "an object that allows no keys",
+        }
+    }
+}
+
+/// What a JSON value of the generated code is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Genuinely free-form, by this rule.
+    FreeForm(FreeForm),
+    /// A diagnostic names the schema (or a spot inside it): this one.
+    Diagnosed(Diagnostic),
+    /// Neither: a fallback nobody was told about.
+    Silent,
+}
+
+/// One `serde_json::Value` in the generated types.
+#[derive(Debug, Clone)]
+pub struct ValueSite {
+    pub file: String,
+    /// What holds it: `Input.loras`, `Output`, `ImageSize` (a union variant), ...
+    pub place: String,
+    /// The JSON pointer of the schema typed as a JSON value. It may name no schema: the items
+    /// of an array without `items` are at `<array>/items`.
+    pub pointer: String,
+    pub verdict: Verdict,
+}
+
+impl std::fmt::Display for ValueSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{} ({}): ", self.file, self.pointer, self.place)?;
+        match &self.verdict {
+            Verdict::FreeForm(rule) => write!(f, "free-form: {}", rule.describe()),
+            Verdict::Diagnosed(d) => write!(f, "diagnosed: {}", d.message),
+            Verdict::Silent => write!(f, "SILENT: typed as a JSON value without a diagnostic"),
+        }
+    }
+}
+
+/// Every JSON value of the generated types of a set of documents, judged.
+#[derive(Debug, Clone, Default)]
+pub struct ValueAudit {
+    pub sites: Vec<ValueSite>,
+}
+
+impl ValueAudit {
+    pub fn free_form(&self) -> usize {
+        self.sites.iter().filter(|s| matches!(s.verdict, Verdict::FreeForm(_))).count()
+    }
+
+    pub fn diagnosed(&self) -> usize {
+        self.sites.iter().filter(|s| matches!(s.verdict, Verdict::Diagnosed(_))).count()
+    }
+
+    /// The fallbacks nobody was told about (there must be none).
+    pub fn silent(&self) -> Vec<&ValueSite> {
+        self.sites.iter().filter(|s| s.verdict == Verdict::Silent).collect()
+    }
+
+    /// How many sites each free-form rule accounts for.
+    pub fn by_rule(&self) -> BTreeMap<FreeForm, usize> {
+        let mut out = BTreeMap::new();
+        for s in &self.sites {
+            if let Verdict::FreeForm(rule) = s.verdict {
+                *out.entry(rule).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+}
+
+/// Lowers `documents` as [`crate::Config::generate`] does and judges every JSON value of the
+/// types they give. Documents that fail to lower produce no code and are left out.
+pub fn audit_values(documents: &[Document]) -> ValueAudit {
+    let mut docs: Vec<&Document> = documents.iter().collect();
+    // The order `Config::generate` lowers in (by endpoint id, then source).
+    let key = |d: &Document| d.json.pointer("/info/x-fal-metadata/endpointId").and_then(Value::as_str).unwrap_or(&d.source).to_owned();
+    docs.sort_by(|a, b| key(a).cmp(&key(b)).then(a.source.cmp(&b.source)));
+    let mut api = Api::default();
+    let mut diagnostics = Vec::new();
+    for doc in &docs {
+        let types_before = api.types.len();
+        let endpoints_before = api.endpoints.len();
+        let mut diags = Vec::new();
+        let outcome = catch_unwind(AssertUnwindSafe(|| crate::lower::lower_document(&mut api, &doc.source, &doc.json, &mut diags)));
+        if matches!(outcome, Ok(Ok(()))) {
+            diagnostics.extend(diags);
+        } else {
+            api.types.truncate(types_before);
+            api.endpoints.truncate(endpoints_before);
+        }
+    }
+    let sources: BTreeMap<&str, &Value> = docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
+    audit_api(&api, &sources, &diagnostics)
+}
+
+/// Judges every JSON value of the types of `api` (see [`audit_values`]).
+pub(crate) fn audit_api(api: &Api, sources: &BTreeMap<&str, &Value>, diagnostics: &[Diagnostic]) -> ValueAudit {
+    let mut by_file: BTreeMap<&str, Vec<&Diagnostic>> = BTreeMap::new();
+    for d in diagnostics {
+        by_file.entry(d.file.as_str()).or_default().push(d);
+    }
+    let mut audit = ValueAudit::default();
+    for ep in &api.endpoints {
+        let Some(doc) = sources.get(ep.source.as_str()) else { continue };
+        let diags = by_file.get(ep.source.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let judge = Judge { doc, diags };
+        for &r in &ep.types {
+            let def = api.ty(r);
+            let mut found: Vec<(String, String)> = Vec::new();
+            match &def.kind {
+                TypeKind::Struct { fields } => {
+                    for f in fields {
+                        for p in judge.value_pointers(&f.ty, &f.docs.pointer) {
+                            found.push((format!("{}.{}", def.name, f.wire), p));
+                        }
+                    }
+                }
+                TypeKind::Union { variants } => {
+                    for v in variants.iter().filter(|v| contains_any(&v.ty)) {
+                        let branch = judge.union_branch(&def.docs.pointer, &v.ty);
+                        for p in judge.value_pointers(&v.ty, &branch) {
+                            found.push((format!("{}::{}", def.name, v.ident), p));
+                        }
+                    }
+                }
+                TypeKind::Alias(ty) | TypeKind::Newtype(ty) => {
+                    for p in judge.value_pointers(ty, &def.docs.pointer) {
+                        found.push((def.name.clone(), p));
+                    }
+                }
+                TypeKind::StrEnum { .. } | TypeKind::IntEnum { .. } => {}
+            }
+            for (place, pointer) in found {
+                let verdict = judge.verdict(&pointer);
+                audit.sites.push(ValueSite { file: ep.source.clone(), place, pointer, verdict });
+            }
+        }
+    }
+    audit
+}
+
+fn contains_any(t: &Ty) -> bool {
+    match t {
+        Ty::Any => true,
+        Ty::Array(i) | Ty::Map(i) | Ty::Optional(i) => contains_any(i),
+        _ => false,
+    }
+}
+
+/// Keywords that carry no constraint on the value's type.
+pub(crate) const ANNOTATIONS: &[&str] = &[
+    "title", "description", "default", "examples", "example", "deprecated", "nullable", "readOnly",
+    "writeOnly", "$schema", "$id", "$comment", "$defs", "definitions", "externalDocs", "xml",
+    "discriminator", "contentMediaType", "contentEncoding",
+];
+
+struct Judge<'a> {
+    doc: &'a Value,
+    diags: &'a [&'a Diagnostic],
+}
+
+impl Judge<'_> {
+    /// The pointers a schema passes through to reach what was typed: `$ref` targets, a single
+    /// `allOf` member, the one non-null branch of `anyOf`/`oneOf`. The first is `ptr` itself.
+    fn chain(&self, ptr: &str) -> Vec<String> {
+        let mut chain = vec![ptr.to_owned()];
+        let mut cur = ptr.to_owned();
+        for _ in 0..16 {
+            let Some(s) = self.doc.pointer(&cur) else { break };
+            let next = if let Some(r) = s.get("$ref").and_then(Value::as_str) {
+                match r.strip_prefix('#') {
+                    Some(target) if self.doc.pointer(target).is_some() => target.to_owned(),
+                    _ => break,
+                }
+            } else if let Some([_]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
+                format!("{cur}/allOf/0")
+            } else if let Some((key, branches)) =
+                ["anyOf", "oneOf"].iter().find_map(|k| s.get(*k).and_then(Value::as_array).map(|b| (*k, b)))
+            {
+                let rest: Vec<usize> = (0..branches.len()).filter(|&i| !is_null_schema(&branches[i])).collect();
+                match rest.as_slice() {
+                    [one] => format!("{cur}/{key}/{one}"),
+                    _ => break,
+                }
+            } else {
+                break;
+            };
+            if chain.contains(&next) {
+                break;
+            }
+            chain.push(next.clone());
+            cur = next;
+        }
+        chain
+    }
+
+    fn last(&self, ptr: &str) -> String {
+        self.chain(ptr).pop().unwrap_or_else(|| ptr.to_owned())
+    }
+
+    /// The pointers of the schemas typed `serde_json::Value` inside `ty`, the type of the
+    /// schema at `ptr`.
+    fn value_pointers(&self, ty: &Ty, ptr: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.collect(ty, ptr, &mut out);
+        out
+    }
+
+    fn collect(&self, ty: &Ty, ptr: &str, out: &mut Vec<String>) {
+        match ty {
+            Ty::Any => out.push(ptr.to_owned()),
+            Ty::Optional(inner) => self.collect(inner, ptr, out),
+            Ty::Array(inner) if contains_any(inner) => {
+                let p = self.last(ptr);
+                let s = self.doc.pointer(&p);
+                let items = if s.and_then(|s| s.get("items")).is_some() || s.and_then(|s| s.get("prefixItems")).is_none() {
+                    format!("{p}/items")
+                } else {
+                    format!("{p}/prefixItems")
+                };
+                self.collect(inner, &items, out);
+            }
+            Ty::Map(inner) if contains_any(inner) => {
+                let p = self.last(ptr);
+                self.collect(inner, &format!("{p}/additionalProperties"), out);
+            }
+            _ => {}
+        }
+    }
+
+    /// The branch of the union at `ptr` (`.../anyOf`, or a schema with a list of types) that
+    /// gave the variant of type `ty`: the first whose shape fits.
+    fn union_branch(&self, ptr: &str, ty: &Ty) -> String {
+        let Some(Value::Array(branches)) = self.doc.pointer(ptr) else { return ptr.to_owned() };
+        let fits = |p: &str| {
+            let p = self.last(p);
+            let s = self.doc.pointer(&p);
+            let has = |k: &str| s.and_then(|s| s.get(k)).is_some();
+            let typed = |t: &str| match s.and_then(|s| s.get("type")) {
+                Some(Value::String(x)) => x == t,
+                Some(Value::Array(xs)) => xs.iter().any(|x| x == t),
+                _ => false,
+            };
+            match ty {
+                Ty::Array(_) => typed("array") || has("items") || has("prefixItems"),
+                Ty::Map(_) => (typed("object") || has("additionalProperties")) && s.is_some_and(no_properties),
+                _ => true,
+            }
+        };
+        (0..branches.len())
+            .map(|i| format!("{ptr}/{i}"))
+            .find(|p| !is_null_schema(self.doc.pointer(p).unwrap_or(&Value::Null)) && fits(p))
+            .unwrap_or_else(|| ptr.to_owned())
+    }
+
+    /// Free-form by the rules, else named by a diagnostic, else silent.
+    fn verdict(&self, ptr: &str) -> Verdict {
+        if let Some(rule) = self.free_form(ptr) {
+            return Verdict::FreeForm(rule);
+        }
+        let mut places = Vec::new();
+        self.places(ptr, 0, &mut places);
+        let named = |d: &&&Diagnostic| {
+            places.iter().any(|p| d.pointer == *p || d.pointer.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('/')))
+        };
+        match self.diags.iter().find(named) {
+            Some(d) => Verdict::Diagnosed((*d).clone()),
+            None => Verdict::Silent,
+        }
+    }
+
+    /// The schemas a value at `ptr` was typed from: its chain, and when that ends in a union
+    /// or merge of several schemas, theirs (a `$ref` in a branch leads to a component, whose
+    /// diagnostic names the component, not the branch).
+    fn places(&self, ptr: &str, depth: usize, out: &mut Vec<String>) {
+        let chain = self.chain(ptr);
+        let last = chain.last().cloned().unwrap_or_else(|| ptr.to_owned());
+        out.extend(chain);
+        if depth >= 8 {
+            return;
+        }
+        let Some(s) = self.doc.pointer(&last) else { return };
+        for key in ["anyOf", "oneOf", "allOf"] {
+            if let Some(members) = s.get(key).and_then(Value::as_array) {
+                for i in 0..members.len() {
+                    let member = format!("{last}/{key}/{i}");
+                    if !out.contains(&member) {
+                        self.places(&member, depth + 1, out);
+                    }
+                }
+            }
+        }
+    }
+
+    fn free_form(&self, ptr: &str) -> Option<FreeForm> {
+        let p = self.last(ptr);
+        let Some(s) = self.doc.pointer(&p) else {
+            // No schema there: the items of an array without `items`, or the values of an
+            // object without `additionalProperties`.
+            let parent = self.doc.pointer(p.rsplit_once('/')?.0)?;
+            return match p.rsplit('/').next()? {
+                "items" if parent.get("items").is_none() && parent.get("prefixItems").is_none() => Some(FreeForm::ArrayWithoutItems),
+                "additionalProperties" if parent.get("additionalProperties").is_none() && no_properties(parent) => {
+                    Some(FreeForm::OpenMapValues)
+                }
+                _ => None,
+            };
+        };
+        let last = p.rsplit('/').next().unwrap_or_default();
+        match s {
+            Value::Bool(true) if last == "items" => Some(FreeForm::ArrayWithoutItems),
+            Value::Bool(true) if last == "additionalProperties" => {
+                let parent = self.doc.pointer(p.rsplit_once('/')?.0)?;
+                no_properties(parent).then_some(FreeForm::OpenMapValues)
+            }
+            Value::Bool(true) => Some(FreeForm::AnyValue),
+            Value::Bool(false) if last == "additionalProperties" => {
+                let parent = self.doc.pointer(p.rsplit_once('/')?.0)?;
+                no_properties(parent).then_some(FreeForm::EmptyObject)
+            }
+            Value::Object(o) => {
+                if o.keys().all(|k| ANNOTATIONS.contains(&k.as_str()) || k.starts_with("x-")) {
+                    return Some(FreeForm::AnyValue);
+                }
+                for key in ["anyOf", "oneOf"] {
+                    if let Some(branches) = o.get(key).and_then(Value::as_array) {
+                        let free = (0..branches.len())
+                            .filter(|&i| !is_null_schema(&branches[i]))
+                            .any(|i| self.free_form(&format!("{p}/{key}/{i}")).is_some());
+                        if free {
+                            return Some(FreeForm::FreeBranch);
+                        }
+                    }
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// `{"type": "null"}`, `{"const": null}`, `{"enum": [null]}`: the null branch of a union.
+fn is_null_schema(b: &Value) -> bool {
+    b.get("type").and_then(Value::as_str) == Some("null")
+        || b.get("const") == Some(&Value::Null)
+        || b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null())
+}
+
+/// No `properties`, or an empty object of them.
+fn no_properties(s: &Value) -> bool {
+    match s.get("properties") {
+        None => true,
+        Some(Value::Object(o)) => o.is_empty(),
+        Some(_) => false,
+    }
+}
