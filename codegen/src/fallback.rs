@@ -308,6 +308,11 @@ impl Judge<'_> {
         }
         let mut places = Vec::new();
         self.places(ptr, 0, &mut places);
+        // Items or values that have no schema of their own (`<array>/items` absent) are typed
+        // from their container: a diagnostic on the container names them.
+        if self.doc.pointer(ptr).is_none() {
+            places.extend(ptr.rsplit_once('/').map(|(parent, _)| parent.to_owned()));
+        }
         let named = |d: &&&Diagnostic| {
             places.iter().any(|p| d.pointer == *p || d.pointer.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('/')))
         };
@@ -400,5 +405,146 @@ fn no_properties(s: &Value) -> bool {
         None => true,
         Some(Value::Object(o)) => o.is_empty(),
         Some(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::ir::{Api, Diagnostic, Ty, TypeKind};
+
+    /// A fal queue document whose input has `properties`, plus `components`.
+    fn document(properties: Value, components: Value) -> Value {
+        let mut schemas = json!({
+            "Input": { "type": "object", "properties": properties },
+            "Output": { "type": "object", "properties": { "ok": { "type": "boolean" } } }
+        });
+        if let (Some(s), Some(extra)) = (schemas.as_object_mut(), components.as_object()) {
+            s.extend(extra.clone());
+        }
+        json!({
+            "openapi": "3.0.4",
+            "info": { "title": "t", "x-fal-metadata": { "endpointId": "test/values" } },
+            "paths": {
+                "/test/values": { "post": { "requestBody": { "content": { "application/json": {
+                    "schema": { "$ref": "#/components/schemas/Input" } } } } } },
+                "/test/values/requests/{request_id}": { "get": { "responses": { "200": { "content": {
+                    "application/json": { "schema": { "$ref": "#/components/schemas/Output" } } } } } } }
+            },
+            "components": { "schemas": schemas }
+        })
+    }
+
+    fn lower(doc: &Value) -> (Api, Vec<Diagnostic>) {
+        let mut api = Api::default();
+        let mut diags = Vec::new();
+        crate::lower::lower_document(&mut api, "test.json", doc, &mut diags).expect("a fal document");
+        (api, diags)
+    }
+
+    fn audit(api: &Api, doc: &Value, diags: &[Diagnostic]) -> ValueAudit {
+        let sources: BTreeMap<&str, &Value> = [("test.json", doc)].into_iter().collect();
+        audit_api(api, &sources, diags)
+    }
+
+    /// The verdict of each input field holding a JSON value, by wire name.
+    fn verdicts(audit: &ValueAudit) -> BTreeMap<String, Verdict> {
+        audit.sites.iter().map(|s| (s.place.trim_start_matches("Input.").to_owned(), s.verdict.clone())).collect()
+    }
+
+    fn free_form_and_broken() -> Value {
+        document(
+            json!({
+                "anything": {},
+                "described": { "description": "Whatever the model takes.", "x-fal": 1 },
+                "open_map": { "type": "object" },
+                "true_map": { "type": "object", "additionalProperties": true },
+                "closed_empty": { "type": "object", "additionalProperties": false },
+                "bare_list": { "type": "array" },
+                "or_anything": { "anyOf": [{ "type": "string" }, {}] },
+                "nullable_anything": { "anyOf": [{}, { "type": "null" }] },
+                "nullable_items": { "type": "array", "items": { "anyOf": [{ "type": "string" }, { "type": "null" }] } },
+                "typeless_format": { "format": "uri" },
+                "null_only": { "type": "null" },
+                "mixed_enum": { "enum": [1, "a"] },
+                "never": false,
+                "no_items": { "type": "array", "items": false },
+                "empty_tuple": { "type": "array", "prefixItems": [] },
+                "bad_values": { "type": "object", "additionalProperties": "yes" },
+                "bad_properties": { "type": "object", "properties": ["a"] },
+                "dangling": { "$ref": "#/components/schemas/Missing" },
+                "through_component": { "anyOf": [{ "$ref": "#/components/schemas/Mixed" }, { "type": "integer" }] }
+            }),
+            json!({ "Mixed": { "enum": [true, "x"] } }),
+        )
+    }
+
+    #[test]
+    fn free_form_schemas_follow_the_rules_and_the_others_are_diagnosed() {
+        let doc = free_form_and_broken();
+        let (api, diags) = lower(&doc);
+        let audit = audit(&api, &doc, &diags);
+        let v = verdicts(&audit);
+        let free = |rule| Verdict::FreeForm(rule);
+        assert_eq!(v["anything"], free(FreeForm::AnyValue));
+        assert_eq!(v["described"], free(FreeForm::AnyValue));
+        assert_eq!(v["open_map"], free(FreeForm::OpenMapValues));
+        assert_eq!(v["true_map"], free(FreeForm::OpenMapValues));
+        assert_eq!(v["closed_empty"], free(FreeForm::EmptyObject));
+        assert_eq!(v["bare_list"], free(FreeForm::ArrayWithoutItems));
+        assert_eq!(v["or_anything"], free(FreeForm::FreeBranch));
+        assert_eq!(v["nullable_anything"], free(FreeForm::AnyValue));
+        // Nullable items are typed (`Vec<Option<String>>`): no JSON value at all.
+        assert!(!v.contains_key("nullable_items"), "{v:?}");
+        for broken in [
+            "typeless_format",
+            "null_only",
+            "mixed_enum",
+            "never",
+            "no_items",
+            "empty_tuple",
+            "bad_values",
+            "bad_properties",
+            "dangling",
+            "through_component",
+        ] {
+            match &v[broken] {
+                Verdict::Diagnosed(d) => assert_eq!(d.file, "test.json", "{broken}"),
+                other => panic!("{broken}: {other:?}"),
+            }
+        }
+        assert!(audit.silent().is_empty());
+        assert_eq!(audit.free_form() + audit.diagnosed(), audit.sites.len());
+    }
+
+    /// The check fails on a silent fallback: the same document without its diagnostics, and a
+    /// lowering that typed a typable schema as a JSON value without saying so.
+    #[test]
+    fn a_fallback_without_a_diagnostic_is_reported_as_silent() {
+        let doc = free_form_and_broken();
+        let (api, diags) = lower(&doc);
+        let without = audit(&api, &doc, &[]);
+        let silent: Vec<&str> = without.silent().iter().map(|s| s.place.trim_start_matches("Input.")).collect();
+        assert_eq!(silent.len(), 10, "{silent:?}");
+        assert!(silent.contains(&"typeless_format") && silent.contains(&"through_component"));
+        // Free-form values need no diagnostic.
+        assert_eq!(without.free_form(), audit(&api, &doc, &diags).free_form());
+
+        // A regression of item 9: nullable items typed `Vec<serde_json::Value>` again.
+        let mut broken = api.clone();
+        let input = broken.endpoints[0].input;
+        if let TypeKind::Struct { fields } = &mut broken.types[input.0].kind {
+            let f = fields.iter_mut().find(|f| f.wire == "nullable_items").expect("field");
+            f.ty = Ty::Array(Box::new(Ty::Any));
+        }
+        let found = audit(&broken, &doc, &diags);
+        let silent = found.silent();
+        assert_eq!(silent.len(), 1, "{silent:?}");
+        assert_eq!(silent[0].pointer, "/components/schemas/Input/properties/nullable_items/items");
+        assert!(silent[0].to_string().contains("SILENT"));
     }
 }

@@ -59,3 +59,22 @@ fn every_value_of_the_vendored_documents_is_free_form_or_diagnosed() {
     // The corpus does hold free-form schemas; an audit that found none would check nothing.
     assert!(audit.free_form() > 0);
 }
+
+/// The golden documents hold the odd constructs (malformed items, dangling and recursive refs,
+/// mixed enums, self-containing allOfs, deep nesting): none of them falls back silently.
+#[test]
+fn every_value_of_the_golden_documents_is_free_form_or_diagnosed() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut files = Vec::new();
+    json_files(&dir, &mut files);
+    let mut sites = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).expect("readable document");
+        let Ok(doc) = Document::parse(path.display().to_string(), &text) else { continue };
+        let audit = audit_values(&[doc]);
+        sites += audit.sites.len();
+        let silent = audit.silent();
+        assert!(silent.is_empty(), "{}:\n{}", path.display(), silent.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+    }
+    assert!(sites > 5, "the golden documents hold {sites} JSON values");
+}
