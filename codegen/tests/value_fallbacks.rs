@@ -47,7 +47,7 @@ fn every_value_of_the_vendored_documents_is_free_form_or_diagnosed() {
         audit.diagnosed(),
         silent.len()
     );
-    for s in audit.sites.iter().filter(|s| !matches!(s.verdict, Verdict::FreeForm(_))) {
+    for s in audit.sites.iter().filter(|s| std::env::var_os("VALUE_AUDIT_ALL").is_some() || !matches!(s.verdict, Verdict::FreeForm(_))) {
         eprintln!("  {s}");
     }
     assert!(
