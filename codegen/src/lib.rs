@@ -54,6 +54,23 @@
 //! - **Inputs** keep undeclared fields in a flattened `extra` map (`.extra(key, value)`).
 //! - Schemas nesting deeper than [`MAX_SCHEMA_DEPTH`] levels are typed as `serde_json::Value`
 //!   with a diagnostic, so no document can overflow the stack.
+//!
+//! # When a type is `serde_json::Value`
+//!
+//! Only where the schema is genuinely free-form ([`FreeForm`]), or with a [`Diagnostic`]
+//! naming the file and the JSON pointer of the schema that could not be typed. Free-form is:
+//! `true`, `{}` or a schema of annotations only (no `type` and no keyword that implies one);
+//! a union with a free-form branch; the values of an object without properties (no
+//! `additionalProperties`, `true` or `{}`: a `BTreeMap<String, serde_json::Value>`); the
+//! items of an array without `items`; the values of an object that allows no keys at all.
+//! Everything else that ends up a JSON value is diagnosed: a dangling or foreign `$ref`, a
+//! mixed-type `enum`, a schema that allows only `null`, a typeless schema with constraints
+//! (`{"format": "uri"}`), `false`, malformed `items`, `prefixItems`, `properties` or
+//! `additionalProperties`, nesting past the limits. Nullable items and map values are typed
+//! (`Vec<Option<T>>`). [`audit_values`] checks this on any set of documents; the
+//! `value_fallbacks` test runs it over every vendored document and `cargo xtask corpus` prints
+//! its counts. The `extra` map of inputs (undeclared keys) is the one JSON map that comes from
+//! no schema.
 
 mod config;
 mod emit;
