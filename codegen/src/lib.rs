@@ -39,6 +39,11 @@
 //!   `VideoFile`, `Audio`), when an endpoint's type of that name has the canonical shape, are
 //!   one type in the `types` module with a fixed, neutral definition; the endpoint's
 //!   description of each use is on the referencing field.
+//! - **Names like the standard library's**: a model's `duration` option is an enum `Duration`,
+//!   as its document says; it is not renamed for `std::time::Duration` (which the client's
+//!   `.timeout()` takes), since a rename for one endpoint would make names depend on more than
+//!   its document and would break the common case. Its docs say so; where both are used, import
+//!   one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 //! - **Enum variants**: by value, digit groups kept apart by `_` (`"16:9"` is `Ratio16_9`,
 //!   `"landscape_16_9"` is `Landscape16_9`, `"mp3_44100_128"` is `Mp3_44100_128`), `"8s"` is
 //!   `Seconds8`, `"720p"` is `P720`; the catch-all is `Unknown` in every enum (a listed value
