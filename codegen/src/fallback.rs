@@ -313,8 +313,12 @@ impl Judge<'_> {
         if self.doc.pointer(ptr).is_none() {
             places.extend(ptr.rsplit_once('/').map(|(parent, _)| parent.to_owned()));
         }
+        // No schema is the whole document: a value whose pointer got lost (empty) is not named
+        // by every diagnostic of its file.
         let named = |d: &&&Diagnostic| {
-            places.iter().any(|p| d.pointer == *p || d.pointer.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('/')))
+            places.iter().any(|p| {
+                d.pointer == *p || (!p.is_empty() && d.pointer.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('/')))
+            })
         };
         match self.diags.iter().find(named) {
             Some(d) => Verdict::Diagnosed((*d).clone()),
@@ -546,5 +550,15 @@ mod tests {
         assert_eq!(silent.len(), 1, "{silent:?}");
         assert_eq!(silent[0].pointer, "/components/schemas/Input/properties/nullable_items/items");
         assert!(silent[0].to_string().contains("SILENT"));
+
+        // A JSON value whose schema pointer was lost is not excused by the file's diagnostics.
+        let mut lost = api.clone();
+        if let TypeKind::Struct { fields } = &mut lost.types[input.0].kind {
+            let f = fields.iter_mut().find(|f| f.wire == "typeless_format").expect("field");
+            f.docs.pointer = String::new();
+        }
+        let found = audit(&lost, &doc, &diags);
+        let silent: Vec<&str> = found.silent().iter().map(|s| s.place.as_str()).collect();
+        assert_eq!(silent, ["Input.typeless_format"]);
     }
 }
