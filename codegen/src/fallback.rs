@@ -36,6 +36,8 @@ pub enum FreeForm {
     /// The values of an object that allows no keys at all (`additionalProperties: false` and
     /// no properties): the map is always empty, no value is ever held.
     EmptyObject,
+    /// The items of a tuple (`prefixItems`) whose members are all free-form.
+    FreeFormTuple,
 }
 
 impl FreeForm {
@@ -46,6 +48,7 @@ impl FreeForm {
             FreeForm::OpenMapValues => "the values of an object without properties",
             FreeForm::ArrayWithoutItems => "the items of an array without `items`",
             FreeForm::EmptyObject => "an object that allows no keys",
+            FreeForm::FreeFormTuple => "the items of a tuple of free-form members",
         }
     }
 }
@@ -250,27 +253,48 @@ impl Judge<'_> {
     /// schema at `ptr`.
     fn value_pointers(&self, ty: &Ty, ptr: &str) -> Vec<String> {
         let mut out = Vec::new();
-        self.collect(ty, ptr, &mut out);
+        self.collect(ty, ptr, 0, &mut out);
         out
     }
 
-    fn collect(&self, ty: &Ty, ptr: &str, out: &mut Vec<String>) {
+    /// The schema a list or map of type `ty` came from: `ptr` resolved, and when that is a
+    /// union whose branches all gave this one type (`oneOf` of two lists), the branch that
+    /// accounts for its values.
+    fn container(&self, ty: &Ty, ptr: &str, depth: usize) -> String {
+        let p = self.last(ptr);
+        let Some(s) = self.doc.pointer(&p) else { return p };
+        for key in ["anyOf", "oneOf"] {
+            if s.get(key).and_then(Value::as_array).is_some_and(|b| b.iter().filter(|b| !is_null_schema(b)).count() > 1) {
+                let branch = self.union_branch_at(&format!("{p}/{key}"), ty, depth + 1);
+                return if depth < 8 { self.container(ty, &branch, depth + 1) } else { self.last(&branch) };
+            }
+        }
+        p
+    }
+
+    fn collect(&self, ty: &Ty, ptr: &str, depth: usize, out: &mut Vec<String>) {
         match ty {
             Ty::Any => out.push(ptr.to_owned()),
-            Ty::Optional(inner) => self.collect(inner, ptr, out),
+            Ty::Optional(inner) => self.collect(inner, ptr, depth, out),
             Ty::Array(inner) if contains_any(inner) => {
-                let p = self.last(ptr);
+                let p = self.container(ty, ptr, depth);
                 let s = self.doc.pointer(&p);
-                let items = if s.and_then(|s| s.get("items")).is_some() || s.and_then(|s| s.get("prefixItems")).is_none() {
-                    format!("{p}/items")
+                let tuple = s.and_then(|s| s.get("prefixItems")).is_some_and(Value::is_array) && s.and_then(|s| s.get("items")).is_none();
+                if !tuple {
+                    self.collect(inner, &format!("{p}/items"), depth, out);
+                } else if matches!(**inner, Ty::Any) {
+                    // The items of a tuple typed as one JSON value: judged as a tuple.
+                    out.push(format!("{p}/prefixItems"));
                 } else {
-                    format!("{p}/prefixItems")
-                };
-                self.collect(inner, &items, out);
+                    // A tuple whose members all gave one list or map type: the member that
+                    // accounts for its values.
+                    let member = self.union_branch_at(&format!("{p}/prefixItems"), inner, depth + 1);
+                    self.collect(inner, &member, depth + 1, out);
+                }
             }
             Ty::Map(inner) if contains_any(inner) => {
-                let p = self.last(ptr);
-                self.collect(inner, &format!("{p}/additionalProperties"), out);
+                let p = self.container(ty, ptr, depth);
+                self.collect(inner, &format!("{p}/additionalProperties"), depth, out);
             }
             _ => {}
         }
@@ -279,31 +303,59 @@ impl Judge<'_> {
     /// The branch of the union at `ptr` (`.../anyOf`, or a schema with a list of types) that
     /// gave the variant of type `ty`: the first whose shape fits.
     fn union_branch(&self, ptr: &str, ty: &Ty) -> String {
+        self.union_branch_at(ptr, ty, 0)
+    }
+
+    /// `depth` bounds the search (a branch may `$ref` its own union).
+    fn union_branch_at(&self, ptr: &str, ty: &Ty, depth: usize) -> String {
         let Some(Value::Array(branches)) = self.doc.pointer(ptr) else { return ptr.to_owned() };
-        let fits = |p: &str| {
-            let p = self.last(p);
-            let s = self.doc.pointer(&p);
-            let has = |k: &str| s.and_then(|s| s.get(k)).is_some();
-            let typed = |t: &str| match s.and_then(|s| s.get("type")) {
-                Some(Value::String(x)) => x == t,
-                Some(Value::Array(xs)) => xs.iter().any(|x| x == t),
-                _ => false,
-            };
-            match ty {
-                Ty::Array(_) => typed("array") || has("items") || has("prefixItems"),
-                Ty::Map(_) => (typed("object") || has("additionalProperties")) && s.is_some_and(no_properties),
-                _ => true,
-            }
-        };
-        (0..branches.len())
+        let fitting: Vec<String> = (0..branches.len())
             .map(|i| format!("{ptr}/{i}"))
-            .find(|p| !is_null_schema(self.doc.pointer(p).unwrap_or(&Value::Null)) && fits(p))
-            .unwrap_or_else(|| ptr.to_owned())
+            .filter(|p| !is_null_schema(self.doc.pointer(p).unwrap_or(&Value::Null)) && self.fits(p, ty, depth))
+            .collect();
+        // Two branches of one shape (two lists): the variant came from one of them, and is
+        // accounted for when that one explains its values.
+        let explains = |p: &String| {
+            let mut values = Vec::new();
+            self.collect(ty, p, depth + 1, &mut values);
+            values.iter().all(|v| self.verdict(v) != Verdict::Silent)
+        };
+        if depth > 8 {
+            return fitting.first().cloned().unwrap_or_else(|| ptr.to_owned());
+        }
+        fitting.iter().find(|p| explains(p)).or(fitting.first()).cloned().unwrap_or_else(|| ptr.to_owned())
+    }
+
+    /// Whether the schema at `p` can have given a value of type `ty` (its shape: a list, a map),
+    /// directly or through one of its own union branches.
+    fn fits(&self, p: &str, ty: &Ty, depth: usize) -> bool {
+        let p = self.last(p);
+        let s = self.doc.pointer(&p);
+        let has = |k: &str| s.and_then(|s| s.get(k)).is_some();
+        let typed = |t: &str| match s.and_then(|s| s.get("type")) {
+            Some(Value::String(x)) => x == t,
+            Some(Value::Array(xs)) => xs.iter().any(|x| x == t),
+            _ => false,
+        };
+        // Properties the lowering ignores (malformed, empty) make no struct.
+        let declares_properties = s.and_then(|s| s.get("properties")).and_then(Value::as_object).is_some_and(|o| !o.is_empty());
+        let direct = match ty {
+            Ty::Array(_) => typed("array") || has("items") || has("prefixItems"),
+            Ty::Map(_) => (typed("object") || has("additionalProperties")) && !declares_properties,
+            _ => true,
+        };
+        direct
+            || (depth < 8
+                && ["anyOf", "oneOf"].iter().any(|key| {
+                    s.and_then(|s| s.get(*key)).and_then(Value::as_array).is_some_and(|branches| {
+                        (0..branches.len()).any(|i| !is_null_schema(&branches[i]) && self.fits(&format!("{p}/{key}/{i}"), ty, depth + 1))
+                    })
+                }))
     }
 
     /// Free-form by the rules, else named by a diagnostic, else silent.
     fn verdict(&self, ptr: &str) -> Verdict {
-        if let Some(rule) = self.free_form(ptr) {
+        if let Some(rule) = self.free_form(ptr, 0) {
             return Verdict::FreeForm(rule);
         }
         let mut places = Vec::new();
@@ -337,6 +389,13 @@ impl Judge<'_> {
             return;
         }
         let Some(s) = self.doc.pointer(&last) else { return };
+        if let Value::Array(members) = s {
+            // A tuple (`prefixItems`): its members.
+            for i in 0..members.len() {
+                self.places(&format!("{last}/{i}"), depth + 1, out);
+            }
+            return;
+        }
         for key in ["anyOf", "oneOf", "allOf"] {
             if let Some(members) = s.get(key).and_then(Value::as_array) {
                 for i in 0..members.len() {
@@ -349,7 +408,8 @@ impl Judge<'_> {
         }
     }
 
-    fn free_form(&self, ptr: &str) -> Option<FreeForm> {
+    /// `depth` bounds the walk through union branches (a branch may `$ref` its own union).
+    fn free_form(&self, ptr: &str, depth: usize) -> Option<FreeForm> {
         let p = self.last(ptr);
         let Some(s) = self.doc.pointer(&p) else {
             // No schema there: the items of an array without `items`, or the values of an
@@ -375,6 +435,10 @@ impl Judge<'_> {
                 let parent = self.doc.pointer(p.rsplit_once('/')?.0)?;
                 no_properties(parent).then_some(FreeForm::EmptyObject)
             }
+            Value::Array(members) if last == "prefixItems" => {
+                let free = depth < 8 && !members.is_empty() && (0..members.len()).all(|i| self.free_form(&format!("{p}/{i}"), depth + 1).is_some());
+                free.then_some(FreeForm::FreeFormTuple)
+            }
             Value::Object(o) => {
                 if o.keys().all(|k| ANNOTATIONS.contains(&k.as_str()) || k.starts_with("x-")) {
                     return Some(FreeForm::AnyValue);
@@ -383,7 +447,7 @@ impl Judge<'_> {
                     if let Some(branches) = o.get(key).and_then(Value::as_array) {
                         let free = (0..branches.len())
                             .filter(|&i| !is_null_schema(&branches[i]))
-                            .any(|i| self.free_form(&format!("{p}/{key}/{i}")).is_some());
+                            .any(|i| depth < 8 && self.free_form(&format!("{p}/{key}/{i}"), depth + 1).is_some());
                         if free {
                             return Some(FreeForm::FreeBranch);
                         }

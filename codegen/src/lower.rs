@@ -90,6 +90,7 @@ pub fn lower_document(
         containers: 0,
         endpoint_id: id.clone(),
         reserved: Vec::new(),
+        prop_origins: None,
     };
 
     for name in ["Input", "Output"] {
@@ -211,6 +212,10 @@ struct Lowerer<'a> {
     containers: usize,
     /// The endpoint id, for names that would repeat the module path.
     endpoint_id: String,
+    /// Where each property of the `allOf` being merged really is (a member's `properties`, or
+    /// a referenced component's): taken by the next [`Lowerer::fields`], so the fields' docs
+    /// and diagnostics name the document's own pointers, not ones under the merged object.
+    prop_origins: Option<BTreeMap<String, String>>,
 }
 
 /// The deepest nesting of schemas the generator types. fal's documents nest a handful of
@@ -455,7 +460,7 @@ impl Lowerer<'_> {
                     self.diag(&format!("{ptr}/{key}"), format!("{key} must be a non-empty array"));
                     return (Ty::Any, false);
                 };
-                return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent);
+                return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent, false);
             }
         }
         if let Some(c) = s.get("const") {
@@ -491,7 +496,9 @@ impl Lowerer<'_> {
                                 Value::Object(b)
                             })
                             .collect();
-                        let (ty, n) = self.any_of(&branches, s, ptr, hint, parent);
+                        // The branches are made up (one per listed type): they live at the
+                        // schema's own pointer, not at `{ptr}/{i}`, which names nothing.
+                        let (ty, n) = self.any_of(&branches, s, ptr, hint, parent, true);
                         (ty, n || null)
                     }
                 }
@@ -649,13 +656,17 @@ impl Lowerer<'_> {
         }
         let mut merged = Map::new();
         let mut props = Map::new();
+        let mut origins = BTreeMap::new();
         let mut required = Vec::new();
         for (i, m) in members.iter().enumerate() {
-            let resolved = self.resolve_plain(m);
-            match resolved.as_ref().and_then(Value::as_object) {
-                Some(o) if o.contains_key("properties") => {
+            let resolved = self.resolve_plain_at(m, &format!("{ptr}/allOf/{i}"));
+            match resolved.as_ref().and_then(|(v, at)| v.as_object().map(|o| (o, at))) {
+                Some((o, at)) if o.contains_key("properties") => {
                     if let Some(p) = o.get("properties").and_then(Value::as_object) {
                         props.extend(p.clone());
+                        for name in p.keys() {
+                            origins.insert(name.clone(), format!("{at}/properties/{}", escape(name)));
+                        }
                     }
                     if let Some(r) = o.get("required").and_then(Value::as_array) {
                         required.extend(r.iter().cloned());
@@ -679,29 +690,37 @@ impl Lowerer<'_> {
         merged.insert("required".into(), Value::Array(required));
         self.merging.push(members.to_vec());
         let diags_before = self.diags.len();
+        self.prop_origins = Some(origins);
         let ty = self.object(&merged, ptr, hint, parent);
+        self.prop_origins = None;
         self.merging.pop();
         let found = self.diags[diags_before..].iter().filter(|d| d.pointer.starts_with(ptr)).cloned().collect();
         self.merged.insert(key, Merged { ty: ty.clone(), pointer: ptr.to_owned(), diagnostics: found });
         (ty, false)
     }
 
-    /// Follows `$ref` chains (at most a few hops) to the referenced schema, without lowering it.
-    fn resolve_plain(&self, s: &Value) -> Option<Value> {
+    /// Follows `$ref` chains (at most a few hops) to the referenced schema, without lowering
+    /// it; with the schema's pointer (`ptr` when `s` is no `$ref`).
+    fn resolve_plain_at(&self, s: &Value, ptr: &str) -> Option<(Value, String)> {
         let mut cur = s.clone();
+        let mut at = ptr.to_owned();
         for _ in 0..8 {
             match cur.get("$ref").and_then(Value::as_str) {
                 Some(r) => {
                     let name = r.strip_prefix("#/components/schemas/")?;
-                    cur = self.doc.pointer(&format!("/components/schemas/{}", escape(name)))?.clone();
+                    at = format!("/components/schemas/{}", escape(name));
+                    cur = self.doc.pointer(&at)?.clone();
                 }
-                None => return Some(cur),
+                None => return Some((cur, at)),
             }
         }
         None
     }
 
-    fn any_of(&mut self, branches: &[Value], outer: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+    /// `same_place`: the branches are not in the document (a `type` list split up); each is at
+    /// `ptr` itself rather than at `{ptr}/{i}`.
+    fn any_of(&mut self, branches: &[Value], outer: &Map<String, Value>, ptr: &str, hint: &str, parent: &str, same_place: bool) -> (Ty, bool) {
+        let at = |i: usize| if same_place { ptr.to_owned() } else { format!("{ptr}/{i}") };
         let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null") || b.get("const") == Some(&Value::Null)
             || (b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null()));
         let mut null = branches.iter().any(is_null);
@@ -723,7 +742,7 @@ impl Lowerer<'_> {
                     }
                     _ => (*one).clone(),
                 };
-                let (ty, n) = self.schema(&with_docs, &format!("{ptr}/{i}"), hint, parent);
+                let (ty, n) = self.schema(&with_docs, &at(*i), hint, parent);
                 return (ty, n || null);
             }
             _ => {}
@@ -741,7 +760,7 @@ impl Lowerer<'_> {
         for (i, b) in &rest {
             let is_enum = b.get("enum").is_some() || b.get("const").is_some();
             let branch_hint = if is_enum && has_struct_ref { format!("{hint}Preset") } else { hint.to_owned() };
-            let (ty, n) = self.schema(b, &format!("{ptr}/{i}"), &branch_hint, parent);
+            let (ty, n) = self.schema(b, &at(*i), &branch_hint, parent);
             // A nullable branch inside a union: the union itself is nullable (and the branches
             // after it still count).
             null |= n;
@@ -901,6 +920,7 @@ impl Lowerer<'_> {
     }
 
     fn fields(&mut self, s: &Value, ptr: &str, type_name: &str) -> Vec<Field> {
+        let origins = self.prop_origins.take().unwrap_or_default();
         let Some(props) = s.get("properties").and_then(Value::as_object) else {
             return Vec::new();
         };
@@ -929,7 +949,7 @@ impl Lowerer<'_> {
         let mut idents: Vec<String> = Vec::new();
         for wire in order {
             let prop = &props[wire];
-            let prop_ptr = format!("{ptr}/properties/{}", escape(wire));
+            let prop_ptr = origins.get(wire).cloned().unwrap_or_else(|| format!("{ptr}/properties/{}", escape(wire)));
             let (ty, nullable) = self.schema(prop, &prop_ptr, wire, type_name);
             let mut ident = naming::snake_ident(wire);
             if idents.contains(&ident) {
