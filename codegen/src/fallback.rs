@@ -533,6 +533,7 @@ mod tests {
                 "true_map": { "type": "object", "additionalProperties": true },
                 "closed_empty": { "type": "object", "additionalProperties": false },
                 "bare_list": { "type": "array" },
+                "free_tuple": { "type": "array", "prefixItems": [{}, true] },
                 "or_anything": { "anyOf": [{ "type": "string" }, {}] },
                 "nullable_anything": { "anyOf": [{}, { "type": "null" }] },
                 "nullable_items": { "type": "array", "items": { "anyOf": [{ "type": "string" }, { "type": "null" }] } },
@@ -564,6 +565,7 @@ mod tests {
         assert_eq!(v["true_map"], free(FreeForm::OpenMapValues));
         assert_eq!(v["closed_empty"], free(FreeForm::EmptyObject));
         assert_eq!(v["bare_list"], free(FreeForm::ArrayWithoutItems));
+        assert_eq!(v["free_tuple"], free(FreeForm::FreeFormTuple));
         assert_eq!(v["or_anything"], free(FreeForm::FreeBranch));
         assert_eq!(v["nullable_anything"], free(FreeForm::AnyValue));
         // Nullable items are typed (`Vec<Option<String>>`): no JSON value at all.

@@ -67,7 +67,8 @@
 //! `true`, `{}` or a schema of annotations only (no `type` and no keyword that implies one);
 //! a union with a free-form branch; the values of an object without properties (no
 //! `additionalProperties`, `true` or `{}`: a `BTreeMap<String, serde_json::Value>`); the
-//! items of an array without `items`; the values of an object that allows no keys at all.
+//! items of an array without `items`, or of a tuple whose members are all free-form; the
+//! values of an object that allows no keys at all.
 //! Everything else that ends up a JSON value is diagnosed: a dangling or foreign `$ref`, a
 //! mixed-type `enum`, a schema that allows only `null`, a typeless schema with constraints
 //! (`{"format": "uri"}`), `false`, malformed `items`, `prefixItems`, `properties` or
