@@ -177,7 +177,13 @@ impl Emitter<'_> {
             Role::Other => Docs { title: None, default: None, examples: Vec::new(), ..def.docs.clone() },
             _ => Docs { title: None, ..def.docs.clone() },
         };
-        let docs = doc_attrs(&doc_text(&type_docs, &default_doc(def, self.api)));
+        let mut text = doc_text(&type_docs, &default_doc(def, self.api));
+        if let Some(note) = crate::naming::std_lookalike_note(&name_str) {
+            text.push('\n');
+            text.push_str(&note);
+            text.push('\n');
+        }
+        let docs = doc_attrs(&text);
         // Shared media types are few and small: always compiled, whatever features are on.
         let cfg = quote!();
         match &def.kind {

@@ -39,6 +39,11 @@
 //!   `VideoFile`, `Audio`), when an endpoint's type of that name has the canonical shape, are
 //!   one type in the `types` module with a fixed, neutral definition; the endpoint's
 //!   description of each use is on the referencing field.
+//! - **Names like the standard library's**: a model's `duration` option is an enum `Duration`,
+//!   as its document says; it is not renamed for `std::time::Duration` (which the client's
+//!   `.timeout()` takes), since a rename for one endpoint would make names depend on more than
+//!   its document and would break the common case. Its docs say so; where both are used, import
+//!   one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 //! - **Enum variants**: by value, digit groups kept apart by `_` (`"16:9"` is `Ratio16_9`,
 //!   `"landscape_16_9"` is `Landscape16_9`, `"mp3_44100_128"` is `Mp3_44100_128`), `"8s"` is
 //!   `Seconds8`, `"720p"` is `P720`; the catch-all is `Unknown` in every enum (a listed value
@@ -54,10 +59,29 @@
 //! - **Inputs** keep undeclared fields in a flattened `extra` map (`.extra(key, value)`).
 //! - Schemas nesting deeper than [`MAX_SCHEMA_DEPTH`] levels are typed as `serde_json::Value`
 //!   with a diagnostic, so no document can overflow the stack.
+//!
+//! # When a type is `serde_json::Value`
+//!
+//! Only where the schema is genuinely free-form ([`FreeForm`]), or with a [`Diagnostic`]
+//! naming the file and the JSON pointer of the schema that could not be typed. Free-form is:
+//! `true`, `{}` or a schema of annotations only (no `type` and no keyword that implies one);
+//! a union with a free-form branch; the values of an object without properties (no
+//! `additionalProperties`, `true` or `{}`: a `BTreeMap<String, serde_json::Value>`); the
+//! items of an array without `items`, or of a tuple whose members are all free-form; the
+//! values of an object that allows no keys at all.
+//! Everything else that ends up a JSON value is diagnosed: a dangling or foreign `$ref`, a
+//! mixed-type `enum`, a schema that allows only `null`, a typeless schema with constraints
+//! (`{"format": "uri"}`), `false`, malformed `items`, `prefixItems`, `properties` or
+//! `additionalProperties`, nesting past the limits. Nullable items and map values are typed
+//! (`Vec<Option<T>>`). [`audit_values`] checks this on any set of documents; the
+//! `value_fallbacks` test runs it over every vendored document and `cargo xtask corpus` prints
+//! its counts. The `extra` map of inputs (undeclared keys) is the one JSON map that comes from
+//! no schema.
 
 mod config;
 mod emit;
 mod examples;
+mod fallback;
 pub mod ir;
 mod layout;
 mod lower;
@@ -67,6 +91,7 @@ mod share;
 
 pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
+pub use fallback::{FreeForm, ValueAudit, ValueSite, Verdict, audit_values};
 pub use layout::{SplitFiles, shard_of};
 pub use ir::Diagnostic;
 pub use lower::MAX_SCHEMA_DEPTH;

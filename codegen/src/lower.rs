@@ -90,6 +90,7 @@ pub fn lower_document(
         containers: 0,
         endpoint_id: id.clone(),
         reserved: Vec::new(),
+        prop_origins: None,
     };
 
     for name in ["Input", "Output"] {
@@ -211,6 +212,10 @@ struct Lowerer<'a> {
     containers: usize,
     /// The endpoint id, for names that would repeat the module path.
     endpoint_id: String,
+    /// Where each property of the `allOf` being merged really is (a member's `properties`, or
+    /// a referenced component's): taken by the next [`Lowerer::fields`], so the fields' docs
+    /// and diagnostics name the document's own pointers, not ones under the merged object.
+    prop_origins: Option<BTreeMap<String, String>>,
 }
 
 /// The deepest nesting of schemas the generator types. fal's documents nest a handful of
@@ -240,6 +245,13 @@ impl Lowerer<'_> {
             pointer: pointer.to_owned(),
             message: message.into(),
         });
+    }
+
+    /// A schema that allows only `null` (`type: null`, `enum: [null]`, `anyOf` of nulls): no
+    /// Rust type but `Option<serde_json::Value>` holds exactly that, and it is not free-form.
+    fn null_only(&mut self, pointer: &str) -> (Ty, bool) {
+        self.diag(pointer, "the schema allows only null; it is typed as an optional JSON value");
+        (Ty::Any, true)
     }
 
     /// The input or output root: always a named type called `Input` / `Output`.
@@ -406,7 +418,12 @@ impl Lowerer<'_> {
     fn schema_at_depth(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         let obj = match s {
             Value::Object(o) => o,
-            Value::Bool(_) => return (Ty::Any, false),
+            // `true` allows anything: free-form, no diagnostic.
+            Value::Bool(true) => return (Ty::Any, false),
+            Value::Bool(false) => {
+                self.diag(ptr, "the schema `false` allows no value; it is typed as a JSON value");
+                return (Ty::Any, false);
+            }
             _ => {
                 self.diag(ptr, format!("a schema must be an object, found {}", kind_of(s)));
                 return (Ty::Any, false);
@@ -443,7 +460,7 @@ impl Lowerer<'_> {
                     self.diag(&format!("{ptr}/{key}"), format!("{key} must be a non-empty array"));
                     return (Ty::Any, false);
                 };
-                return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent);
+                return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent, false);
             }
         }
         if let Some(c) = s.get("const") {
@@ -465,7 +482,7 @@ impl Lowerer<'_> {
                 let null = types.iter().any(|t| t == "null");
                 let rest: Vec<&str> = types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
                 match rest.as_slice() {
-                    [] => (Ty::Any, true),
+                    [] => self.null_only(&format!("{ptr}/type")),
                     [one] => {
                         let (ty, n) = self.typed(one, s, ptr, hint, parent);
                         (ty, n || null)
@@ -479,7 +496,9 @@ impl Lowerer<'_> {
                                 Value::Object(b)
                             })
                             .collect();
-                        let (ty, n) = self.any_of(&branches, s, ptr, hint, parent);
+                        // The branches are made up (one per listed type): they live at the
+                        // schema's own pointer, not at `{ptr}/{i}`, which names nothing.
+                        let (ty, n) = self.any_of(&branches, s, ptr, hint, parent, true);
                         (ty, n || null)
                     }
                 }
@@ -493,7 +512,21 @@ impl Lowerer<'_> {
                 self.typed("array", s, ptr, hint, parent)
             }
             None if s.contains_key("additionalProperties") => self.typed("object", s, ptr, hint, parent),
-            None => (Ty::Any, false),
+            None => {
+                // No type and nothing that implies one: free-form when only annotations are
+                // left; keywords that constrain a value (`format`, `minimum`, `required`...)
+                // say a type was meant.
+                let constraining: Vec<&str> = s
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| !crate::fallback::ANNOTATIONS.contains(k) && !k.starts_with("x-"))
+                    .collect();
+                if !constraining.is_empty() {
+                    let keys = constraining.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
+                    self.diag(ptr, format!("no `type`, but {keys} constrain the value; it is typed as a JSON value"));
+                }
+                (Ty::Any, false)
+            }
         }
     }
 
@@ -503,7 +536,7 @@ impl Lowerer<'_> {
             "integer" => Ty::Integer,
             "number" => Ty::Number,
             "boolean" => Ty::Boolean,
-            "null" => return (Ty::Any, true),
+            "null" => return self.null_only(&format!("{ptr}/type")),
             "array" => self.array(s, ptr, hint, parent),
             "object" => self.object(s, ptr, hint, parent),
             other => {
@@ -529,11 +562,22 @@ impl Lowerer<'_> {
                     self.diag(&format!("{ptr}/prefixItems"), "a tuple of mixed item types; items are typed as JSON values");
                     Ty::Array(Box::new(Ty::Any))
                 }
-                None => Ty::Array(Box::new(Ty::Any)),
+                None => {
+                    self.diag(&format!("{ptr}/prefixItems"), "an empty tuple (prefixItems: []); items are typed as JSON values");
+                    Ty::Array(Box::new(Ty::Any))
+                }
             };
         }
+        if let Some(other) = s.get("prefixItems") {
+            self.diag(&format!("{ptr}/prefixItems"), format!("prefixItems must be an array, found {}; it is ignored", kind_of(other)));
+        }
         match s.get("items") {
-            None | Some(Value::Bool(_)) => Ty::Array(Box::new(Ty::Any)),
+            // No items schema, or `true`: the items are free-form.
+            None | Some(Value::Bool(true)) => Ty::Array(Box::new(Ty::Any)),
+            Some(Value::Bool(false)) => {
+                self.diag(&format!("{ptr}/items"), "items: false allows only an empty array; items are typed as JSON values");
+                Ty::Array(Box::new(Ty::Any))
+            }
             Some(items @ Value::Object(o)) => {
                 let looks_indexed = !o.is_empty() && o.keys().all(|k| k.parse::<usize>().is_ok());
                 if looks_indexed {
@@ -572,7 +616,14 @@ impl Lowerer<'_> {
             let docs = self.docs(&obj, ptr);
             return self.inline(hint, parent, ptr, docs, TypeKind::Struct { fields });
         }
+        if let Some(other) = s.get("properties").filter(|p| !p.is_object()) {
+            self.diag(&format!("{ptr}/properties"), format!("properties must be an object, found {}; it is ignored", kind_of(other)));
+        }
         match s.get("additionalProperties") {
+            // A map of free-form values: no additionalProperties, `true`, `{}`; `false` (with
+            // no properties) is an object that is always empty.
+            None | Some(Value::Bool(_)) => Ty::Map(Box::new(Ty::Any)),
+            Some(Value::Object(o)) if o.is_empty() => Ty::Map(Box::new(Ty::Any)),
             Some(ap @ Value::Object(o)) if !o.is_empty() => {
                 if self.containers >= MAX_CONTAINER_DEPTH {
                     self.diag(&format!("{ptr}/additionalProperties"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; values are typed as JSON values"));
@@ -583,7 +634,13 @@ impl Lowerer<'_> {
                 self.containers -= 1;
                 Ty::Map(Box::new(if nullable && ty != Ty::Any { Ty::Optional(Box::new(ty)) } else { ty }))
             }
-            _ => Ty::Map(Box::new(Ty::Any)),
+            Some(other) => {
+                self.diag(
+                    &format!("{ptr}/additionalProperties"),
+                    format!("additionalProperties must be a schema, found {}; values are typed as JSON values", kind_of(other)),
+                );
+                Ty::Map(Box::new(Ty::Any))
+            }
         }
     }
 
@@ -599,13 +656,17 @@ impl Lowerer<'_> {
         }
         let mut merged = Map::new();
         let mut props = Map::new();
+        let mut origins = BTreeMap::new();
         let mut required = Vec::new();
         for (i, m) in members.iter().enumerate() {
-            let resolved = self.resolve_plain(m);
-            match resolved.as_ref().and_then(Value::as_object) {
-                Some(o) if o.contains_key("properties") => {
+            let resolved = self.resolve_plain_at(m, &format!("{ptr}/allOf/{i}"));
+            match resolved.as_ref().and_then(|(v, at)| v.as_object().map(|o| (o, at))) {
+                Some((o, at)) if o.contains_key("properties") => {
                     if let Some(p) = o.get("properties").and_then(Value::as_object) {
                         props.extend(p.clone());
+                        for name in p.keys() {
+                            origins.insert(name.clone(), format!("{at}/properties/{}", escape(name)));
+                        }
                     }
                     if let Some(r) = o.get("required").and_then(Value::as_array) {
                         required.extend(r.iter().cloned());
@@ -629,35 +690,43 @@ impl Lowerer<'_> {
         merged.insert("required".into(), Value::Array(required));
         self.merging.push(members.to_vec());
         let diags_before = self.diags.len();
+        self.prop_origins = Some(origins);
         let ty = self.object(&merged, ptr, hint, parent);
+        self.prop_origins = None;
         self.merging.pop();
         let found = self.diags[diags_before..].iter().filter(|d| d.pointer.starts_with(ptr)).cloned().collect();
         self.merged.insert(key, Merged { ty: ty.clone(), pointer: ptr.to_owned(), diagnostics: found });
         (ty, false)
     }
 
-    /// Follows `$ref` chains (at most a few hops) to the referenced schema, without lowering it.
-    fn resolve_plain(&self, s: &Value) -> Option<Value> {
+    /// Follows `$ref` chains (at most a few hops) to the referenced schema, without lowering
+    /// it; with the schema's pointer (`ptr` when `s` is no `$ref`).
+    fn resolve_plain_at(&self, s: &Value, ptr: &str) -> Option<(Value, String)> {
         let mut cur = s.clone();
+        let mut at = ptr.to_owned();
         for _ in 0..8 {
             match cur.get("$ref").and_then(Value::as_str) {
                 Some(r) => {
                     let name = r.strip_prefix("#/components/schemas/")?;
-                    cur = self.doc.pointer(&format!("/components/schemas/{}", escape(name)))?.clone();
+                    at = format!("/components/schemas/{}", escape(name));
+                    cur = self.doc.pointer(&at)?.clone();
                 }
-                None => return Some(cur),
+                None => return Some((cur, at)),
             }
         }
         None
     }
 
-    fn any_of(&mut self, branches: &[Value], outer: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+    /// `same_place`: the branches are not in the document (a `type` list split up); each is at
+    /// `ptr` itself rather than at `{ptr}/{i}`.
+    fn any_of(&mut self, branches: &[Value], outer: &Map<String, Value>, ptr: &str, hint: &str, parent: &str, same_place: bool) -> (Ty, bool) {
+        let at = |i: usize| if same_place { ptr.to_owned() } else { format!("{ptr}/{i}") };
         let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null") || b.get("const") == Some(&Value::Null)
             || (b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null()));
-        let null = branches.iter().any(is_null);
+        let mut null = branches.iter().any(is_null);
         let rest: Vec<(usize, &Value)> = branches.iter().enumerate().filter(|(_, b)| !is_null(b)).collect();
         match rest.as_slice() {
-            [] => return (Ty::Any, true),
+            [] => return self.null_only(ptr),
             [(i, one)] => {
                 // `anyOf [X, null]`: the description, default and examples are on the outside;
                 // an inline X (an enum, an object) is documented with them.
@@ -673,7 +742,7 @@ impl Lowerer<'_> {
                     }
                     _ => (*one).clone(),
                 };
-                let (ty, n) = self.schema(&with_docs, &format!("{ptr}/{i}"), hint, parent);
+                let (ty, n) = self.schema(&with_docs, &at(*i), hint, parent);
                 return (ty, n || null);
             }
             _ => {}
@@ -691,21 +760,13 @@ impl Lowerer<'_> {
         for (i, b) in &rest {
             let is_enum = b.get("enum").is_some() || b.get("const").is_some();
             let branch_hint = if is_enum && has_struct_ref { format!("{hint}Preset") } else { hint.to_owned() };
-            let (ty, n) = self.schema(b, &format!("{ptr}/{i}"), &branch_hint, parent);
-            if n {
-                // A nullable branch inside a union: the union itself is nullable.
-                return self.union_or_any(tys, ty, ptr, hint, parent, true);
-            }
+            let (ty, n) = self.schema(b, &at(*i), &branch_hint, parent);
+            // A nullable branch inside a union: the union itself is nullable (and the branches
+            // after it still count).
+            null |= n;
             if !tys.contains(&ty) {
                 tys.push(ty);
             }
-        }
-        self.finish_union(tys, ptr, hint, parent, null)
-    }
-
-    fn union_or_any(&mut self, mut tys: Vec<Ty>, ty: Ty, ptr: &str, hint: &str, parent: &str, null: bool) -> (Ty, bool) {
-        if !tys.contains(&ty) {
-            tys.push(ty);
         }
         self.finish_union(tys, ptr, hint, parent, null)
     }
@@ -743,7 +804,9 @@ impl Lowerer<'_> {
         tys.sort_by_key(|t| rank(t));
         let names = self.variant_names(&tys);
         let variants = tys.into_iter().zip(names).map(|(ty, ident)| UnionVariant { ident, ty }).collect();
-        let ty = self.inline(hint, parent, ptr, Docs::default(), TypeKind::Union { variants });
+        // The pointer is the union's (`.../anyOf`): the audit of JSON values finds its branches.
+        let docs = Docs { pointer: ptr.to_owned(), ..Docs::default() };
+        let ty = self.inline(hint, parent, ptr, docs, TypeKind::Union { variants });
         (ty, null)
     }
 
@@ -804,7 +867,7 @@ impl Lowerer<'_> {
         let null = values.iter().any(Value::is_null);
         let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
         if values.is_empty() {
-            return (Ty::Any, true);
+            return self.null_only(ptr);
         }
         let docs = self.docs(&Value::Object(s.clone()), ptr);
         if values.iter().all(|v| v.is_string()) {
@@ -857,6 +920,7 @@ impl Lowerer<'_> {
     }
 
     fn fields(&mut self, s: &Value, ptr: &str, type_name: &str) -> Vec<Field> {
+        let origins = self.prop_origins.take().unwrap_or_default();
         let Some(props) = s.get("properties").and_then(Value::as_object) else {
             return Vec::new();
         };
@@ -885,7 +949,7 @@ impl Lowerer<'_> {
         let mut idents: Vec<String> = Vec::new();
         for wire in order {
             let prop = &props[wire];
-            let prop_ptr = format!("{ptr}/properties/{}", escape(wire));
+            let prop_ptr = origins.get(wire).cloned().unwrap_or_else(|| format!("{ptr}/properties/{}", escape(wire)));
             let (ty, nullable) = self.schema(prop, &prop_ptr, wire, type_name);
             let mut ident = naming::snake_ident(wire);
             if idents.contains(&ident) {

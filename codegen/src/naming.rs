@@ -92,6 +92,29 @@ pub fn type_ident(s: &str) -> String {
     name
 }
 
+/// Standard-library items that users of the client import next to the generated types, and a
+/// generated type may be named like (a model's `duration` option is an enum `Duration`).
+/// Such a type keeps its name (it is the document's, and renaming one endpoint's type for
+/// another crate's sake would make names depend on more than the document); its docs say how
+/// to use both.
+const STD_LOOKALIKES: &[(&str, &str, &str)] = &[(
+    "Duration",
+    "std::time::Duration",
+    "which the client's time limits take (`.timeout()`, `start_timeout`, backoffs)",
+)];
+
+/// The doc paragraph for a generated type named like a standard-library item users import
+/// beside it (`Duration`), or `None`.
+pub fn std_lookalike_note(type_name: &str) -> Option<String> {
+    STD_LOOKALIKES.iter().find(|(name, _, _)| *name == type_name).map(|(name, path, why)| {
+        let last = path.rsplit("::").next().unwrap_or(name);
+        format!(
+            "This `{name}` is a model option, not [`{path}`], {why}: where both are used, \
+             import one under another name (`use {path} as Std{last};`) or write its path."
+        )
+    })
+}
+
 /// Spells a value exactly as a type or variant name: letters and digits kept as written,
 /// every other character as `U` and its code point (`"fast "` -> `FastU20`). Used when two
 /// values would otherwise read the same; the name still depends on the value alone.
@@ -311,6 +334,14 @@ pub fn family_feature(endpoint_id: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_type_named_like_std_duration_says_which_is_which() {
+        let note = super::std_lookalike_note("Duration").expect("a note");
+        assert!(note.contains("[`std::time::Duration`]") && note.contains("use std::time::Duration as StdDuration;"), "{note}");
+        assert_eq!(super::std_lookalike_note("AspectRatio"), None);
+        assert_eq!(super::std_lookalike_note("VideoDuration"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -59,6 +59,12 @@ struct Report {
     field_doc_mismatches: Vec<String>,
     /// Public type or variant names ending in a number whose stem is a name in the same module.
     numbered_names: Vec<String>,
+    /// `serde_json::Value`s of the generated types whose schema is genuinely free-form.
+    value_free_form: usize,
+    /// `serde_json::Value`s whose schema a diagnostic names (file and JSON pointer).
+    value_diagnosed: usize,
+    /// `serde_json::Value`s that are neither: silent fallbacks (must be none).
+    value_silent: Vec<String>,
     /// Failing examples that break their own document's schema: the document is at fault.
     examples_invalid_in_document: usize,
     generation_seconds: f64,
@@ -120,6 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     report.field_docs_checked = checks.checked;
     report.field_doc_mismatches = checks.mismatches;
     report.numbered_names = checks.numbered;
+    // Every JSON value of the generated types: free-form, or named by a diagnostic.
+    let values = fal_codegen::audit_values(&docs);
+    report.value_free_form = values.free_form();
+    report.value_diagnosed = values.diagnosed();
+    report.value_silent = values.silent().iter().map(ToString::to_string).collect();
     bar.inc(1);
 
     // 2. Write the scratch crate.
@@ -127,7 +138,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     write_crate(&root, &crate_dir, &generated, &files)?;
     bar.inc(1);
 
-    let mut ok = report.failed == 0 && report.field_doc_mismatches.is_empty() && report.numbered_names.is_empty();
+    let mut ok = report.failed == 0
+        && report.field_doc_mismatches.is_empty()
+        && report.numbered_names.is_empty()
+        && report.value_silent.is_empty();
     if !args.no_build {
         let target = out.join("target");
         let manifest = crate_dir.join("Cargo.toml");
@@ -338,6 +352,13 @@ fn render(r: &Report) -> String {
         r.field_doc_mismatches.len()
     );
     let _ = writeln!(s, "  numbered names:       {} (type or variant names told apart by a number)", r.numbered_names.len());
+    let _ = writeln!(
+        s,
+        "  Value fields:         {} free-form, {} diagnosed, {} silent (every serde_json::Value of the generated types)",
+        r.value_free_form,
+        r.value_diagnosed,
+        r.value_silent.len()
+    );
     if r.compiled.is_none() {
         let _ = writeln!(s, "  examples:             {} found (not run: nothing was compiled)", r.examples_tried);
     } else {
@@ -366,6 +387,12 @@ fn render(r: &Report) -> String {
         let _ = writeln!(s, "\nnumbered names:");
         for f in r.numbered_names.iter().take(20) {
             let _ = writeln!(s, "  {f}");
+        }
+    }
+    if !r.value_silent.is_empty() {
+        let _ = writeln!(s, "\nJSON values with no diagnostic and no free-form schema:");
+        for v in &r.value_silent {
+            let _ = writeln!(s, "  {v}");
         }
     }
     if !r.degradations.is_empty() {

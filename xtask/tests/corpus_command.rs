@@ -31,7 +31,9 @@ fn clean(id: &str) -> Value {
         json!({
             "Input": {"type": "object", "required": ["prompt"], "properties": {
                 "prompt": {"type": "string", "examples": ["a cat"]},
-                "steps": {"type": "integer", "examples": [4]}}},
+                "steps": {"type": "integer", "examples": [4]},
+                // Free-form: a map of JSON values with no diagnostic.
+                "options": {"type": "object"}}},
             "Output": {"type": "object", "required": ["url"], "properties": {
                 "url": {"type": "string", "examples": ["https://example.com/a.png"]}}},
         }),
@@ -91,6 +93,15 @@ fn the_report_counts_clean_degraded_and_failed_documents() {
         report["failures"].to_string().contains("test__broken.json"),
         "{report:#}"
     );
+    // Every JSON value of the bindings is accounted for: the free-form `options` map, the
+    // dangling `style` (diagnosed); none is silent.
+    assert_eq!(
+        (report["value_free_form"].as_u64(), report["value_diagnosed"].as_u64()),
+        (Some(1), Some(1)),
+        "{report:#}"
+    );
+    assert_eq!(report["value_silent"], json!([]), "{report:#}");
+    assert!(stdout.contains("Value fields:         1 free-form, 1 diagnosed, 0 silent"), "{stdout}");
     // The printed report says the same.
     assert!(stdout.contains("documents:            3"), "{stdout}");
     assert!(stdout.contains("failed:               1"), "{stdout}");

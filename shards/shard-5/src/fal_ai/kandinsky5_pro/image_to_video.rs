@@ -187,6 +187,8 @@ pub enum Resolution {
     Resolution : str { P512 => "512P", P1024 => "1024P" } else Unknown
 );
 /// Video duration.
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

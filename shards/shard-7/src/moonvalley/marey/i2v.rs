@@ -196,6 +196,8 @@ pub enum Dimensions {
     => "1152x1152", V1536x1152 => "1536x1152", V1152x1536 => "1152x1536" } else Unknown
 );
 /// The duration of the generated video.
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

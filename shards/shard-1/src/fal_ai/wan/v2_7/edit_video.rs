@@ -266,6 +266,8 @@ pub enum AspectRatio {
     Ratio4_3 => "4:3", Ratio3_4 => "3:4" } else Unknown
 );
 /// Output video duration in seconds. Default 0 means match input video duration. When set (2-10), truncates from the start.
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

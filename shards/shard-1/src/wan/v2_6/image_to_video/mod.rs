@@ -294,6 +294,8 @@ pub enum Resolution {
     Resolution : str { P720 => "720p", P1080 => "1080p" } else Unknown
 );
 /// Duration of the generated video in seconds. Choose between 5, 10 or 15 seconds.
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

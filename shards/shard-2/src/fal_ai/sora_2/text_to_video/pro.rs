@@ -250,6 +250,8 @@ pub enum AspectRatio {
     AspectRatio : str { Ratio9_16 => "9:16", Ratio16_9 => "16:9" } else Unknown
 );
 /// Duration of the generated video in seconds
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

@@ -128,6 +128,8 @@ impl Output {
     }
 }
 /// The duration of the video in seconds. 10 seconds videos are not supported for 1080p resolution.
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

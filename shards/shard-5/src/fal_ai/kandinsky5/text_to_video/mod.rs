@@ -199,6 +199,8 @@ pub enum AspectRatio {
     Unknown
 );
 /// The length of the video to generate (5s or 10s)
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

@@ -286,6 +286,8 @@ pub enum Resolution {
     Resolution : str { P540 => "540p", P720 => "720p", P1080 => "1080p" } else Unknown
 );
 /// Duration of the generated video. Image-to-video supports 5s.
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

@@ -243,6 +243,8 @@ pub enum Resolution {
     Resolution : str { P480 => "480p", P720 => "720p", P1080 => "1080p" } else Unknown
 );
 /// Duration of the video in seconds
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {

@@ -286,6 +286,8 @@ pub enum AspectRatio {
     Ratio1_1 => "1:1" } else Unknown
 );
 /// Video duration in seconds (3-15s for reference video).
+///
+/// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Duration {
