@@ -353,14 +353,16 @@ fn execute(job: &Job) -> Outcome {
         let single = generated.single_file();
         let files = generated.files();
         let examples = generated.examples_test("crate", "// fuzz", false);
-        (generated, single, files, examples)
+        // Every `serde_json::Value` in the types must be free-form by schema or diagnosed.
+        let audit = fal_codegen::audit_values(&job.docs);
+        (generated, single, files, examples, audit)
     }));
     let elapsed = started.elapsed();
     let mut out = Outcome {
         elapsed,
         ..Outcome::default()
     };
-    if let Ok((generated, single, files, examples)) = rendered {
+    if let Ok((generated, single, files, examples, audit)) = rendered {
         {
             for f in &generated.failed {
                 if f.message.contains("internal generator error") {
@@ -374,7 +376,17 @@ fn execute(job: &Job) -> Outcome {
                 .iter()
                 .map(|d| normalize_message(&d.message))
                 .collect();
+            for site in audit.silent() {
+                out.invalid.push(("audit_values()".into(), format!("silent fallback to serde_json::Value: {site:?}"), String::new()));
+            }
             let mut outputs: Vec<(String, &String)> = files.iter().map(|(p, t)| (p.display().to_string(), t)).collect();
+            if let Some(split) = generated.split() {
+                outputs.extend(split.facade.iter().map(|(p, t)| (format!("facade/{}", p.display()), t)));
+                outputs.extend(split.core_types.iter().map(|t| ("core/types.rs".to_owned(), t)));
+                for (k, shard) in split.shards.iter().enumerate() {
+                    outputs.extend(shard.iter().map(|(p, t)| (format!("shard-{k}/{}", p.display()), t)));
+                }
+            }
             outputs.push(("single_file()".into(), &single));
             outputs.push(("examples_test()".into(), &examples));
             for (name, text) in outputs {
@@ -828,7 +840,9 @@ fn make_case(seeds: &[Document], seed: u64, iter: u64) -> Case {
     }
     let mut config = Config::new();
     if rng.one_in(4) {
-        config = config.cargo_features(true).runtime_crate("crate");
+        // As regen runs it: features on, the modules split into shard crates (3 here, so that
+        // two documents often land in different shards and share a container module).
+        config = config.cargo_features(true).runtime_crate("::fal_models_core").split_into_crates(3, "shard_");
     }
     Case {
         docs,
