@@ -22,7 +22,7 @@
 //!
 //! - One feature per model family (`flux`, `kling`, `sora`, `veo`, `wan`, ...: the first word
 //!   of the model name) compiles that family's modules; `all-models` enables every one.
-//! - `webhook`: [`webhook`], fal's signed webhook deliveries (adds `ed25519-dalek`, `sha2`).
+//! - `webhook`: `webhook`, fal's signed webhook deliveries (adds `ed25519-dalek`, `sha2`).
 //! - `mock`: `mock`, a fal-compatible server on loopback for tests and offline runs (adds
 //!   `axum`, `hyper`).
 //!
@@ -44,7 +44,7 @@
 //!
 //! - [`client`]: submit, status (and its stream), result, cancel, run, subscribe; retries.
 //! - [`files`] and [`storage`]: `data:` URIs, local files uploaded to fal storage, downloads.
-//! - [`webhook`] (feature `webhook`): verified webhook deliveries decoded into typed outputs.
+//! - `webhook` (feature `webhook`): verified webhook deliveries decoded into typed outputs.
 //! - `mock` (feature `mock`): a fal-compatible server on loopback for tests and offline runs.
 //!
 //! The model modules are generated from the OpenAPI documents in `schemas/` by

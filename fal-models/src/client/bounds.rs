@@ -8,7 +8,7 @@
 //! A body read whole also has a **size** limit, enforced while reading, so a huge answer never
 //! sits in memory.
 //!
-//! [`send`] and [`read_body`] apply them; everything else builds on those two.
+//! `send` and `read_body` apply them; everything else builds on those two.
 
 use std::time::Duration;
 

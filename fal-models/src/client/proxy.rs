@@ -1,7 +1,7 @@
 //! Sending through your own server: with [`ClientBuilder::proxy_url`] every request the client
 //! makes to fal (queue, run, stream, token minting) goes to that URL instead, same method and
 //! body, with the real URL in `x-fal-target-url`: the protocol of fal's `@fal-ai/server-proxy`
-//! and of [`crate::proxy`]. The server adds the key, so such a client is usually built with
+//! and of `fal_models::proxy` (feature `proxy`). The server adds the key, so such a client is usually built with
 //! [`ClientBuilder::without_key`]. Uploads to fal storage and downloads do not go through it.
 
 use super::{ClientBuilder, Inner, normalize_base};
