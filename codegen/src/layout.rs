@@ -238,6 +238,9 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
             rows.push(quote!(Entry { id: #id, category: #category, feature: #feature, module: #module }));
         }
     }
+    // Ids and categories are the documents' own text: no raw text-direction codepoint may
+    // reach a comment (rustc denies it).
+    let doc = crate::emit::doc_clean(&doc);
     let lines: Vec<&str> = doc.lines().collect();
     quote! {
         #(#![doc = #lines])*

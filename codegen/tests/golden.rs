@@ -197,3 +197,58 @@ fn deeply_nested_schemas_are_cut_with_a_diagnostic() {
     assert!(parsed, "the output parses");
 }
 
+
+/// The catalogue index quotes each endpoint's id and category in its docs: a raw text-direction
+/// codepoint there is escaped as everywhere else (rustc denies it in comments; fuzzer).
+#[test]
+fn the_catalogue_escapes_text_direction_codepoints_of_ids() {
+    let mut doc = load("fuzz_found");
+    doc.json["info"]["x-fal-metadata"]["endpointId"] = serde_json::Value::String("acme/\u{202e}evil".into());
+    doc.json["info"]["x-fal-metadata"]["category"] = serde_json::Value::String("text-to-\u{2066}image".into());
+    let generated = Config::new().cargo_features(true).generate(&[doc]);
+    let files = generated.files();
+    let catalogue = files.get(std::path::Path::new("catalogue.rs")).expect("the catalogue is written");
+    assert!(catalogue.contains("acme/\\u{202e}evil"), "{catalogue}");
+    assert!(!catalogue.contains(['\u{202e}', '\u{2066}']), "{catalogue}");
+}
+
+/// The split layout: each family whole in the shard its feature hashes to, containers in every
+/// shard holding one of their children, and a facade re-exporting every module by its path.
+#[test]
+fn the_split_puts_each_family_in_its_shard_and_the_facade_reexports_it() {
+    let ids = ["fal-ai/flux/dev", "fal-ai/flux/schnell", "fal-ai/kling-video/v2", "fal-ai/sora-2", "acme/tool"];
+    let docs: Vec<Document> = ids
+        .iter()
+        .map(|id| {
+            let mut doc = load("fuzz_found");
+            doc.source = format!("schemas/{id}.json");
+            doc.json["info"]["x-fal-metadata"]["endpointId"] = serde_json::Value::String((*id).into());
+            doc
+        })
+        .collect();
+    let shards = 3;
+    let generated = Config::new().runtime_crate("::core_crate").cargo_features(true).split_into_crates(shards, "shard_").generate(&docs);
+    assert!(generated.failed.is_empty(), "{:?}", generated.failed);
+    let split = generated.split().expect("a split was asked for");
+    assert_eq!(split.shards.len(), shards);
+    for (family, module) in [("flux", "fal_ai/flux/mod.rs"), ("kling", "fal_ai/kling_video/mod.rs"), ("sora", "fal_ai/sora_2.rs"), ("acme", "acme/mod.rs")] {
+        let home = fal_codegen::shard_of(family, shards);
+        for (k, files) in split.shards.iter().enumerate() {
+            assert_eq!(files.contains_key(std::path::Path::new(module)), k == home, "{module} in shard {k}");
+        }
+        let lib = &split.shards[home][std::path::Path::new("lib.rs")];
+        assert!(lib.contains("pub use ::core_crate::types;") || !lib.contains("types"), "{lib}");
+        let facade = &split.facade[std::path::Path::new("mod.rs")];
+        let last = module.trim_end_matches("/mod.rs").trim_end_matches(".rs").replace('/', "::");
+        assert!(facade.contains(&format!("pub use ::shard_{home}::{last};")), "{family}: {facade}");
+        assert!(facade.contains(&format!("#[cfg(feature = \"{family}\")]")), "{facade}");
+    }
+    // The owner `fal_ai` holds several families: a container, in the shards of its children.
+    for (k, files) in split.shards.iter().enumerate() {
+        let holds_fal_ai = ["flux", "kling", "sora"].iter().any(|f| fal_codegen::shard_of(f, shards) == k);
+        assert_eq!(files.contains_key(std::path::Path::new("fal_ai/mod.rs")), holds_fal_ai, "shard {k}");
+        for text in files.values().chain(split.facade.values()) {
+            syn::parse_file(text).expect("every file parses");
+        }
+    }
+}
