@@ -19,7 +19,9 @@ for tool in python3 node npm; do
 done
 
 echo "installing fal-client (pip, $work/venv) and @fal-ai/client (npm, $work/js)"
-[ -x "$work/venv/bin/python" ] || python3 -m venv "$work/venv"
+# A venv records its own path: one moved or copied from elsewhere is made again.
+"$work/venv/bin/python" -c '' 2>/dev/null && "$work/venv/bin/pip" --version >/dev/null 2>&1 \
+  || { rm -rf "$work/venv" && python3 -m venv "$work/venv"; }
 "$work/venv/bin/pip" install --quiet --disable-pip-version-check -r conformance/python/requirements.txt
 mkdir -p "$work/js"
 # ES modules resolve packages next to the script, so the script runs from the npm folder.
