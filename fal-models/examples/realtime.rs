@@ -4,13 +4,20 @@
 //! FAL_KEY=... cargo run -p fal-models --features realtime --example realtime
 //! ```
 
-use fal_models::client::realtime::RealtimeOptions;
+use fal_models::client::realtime::{RealtimeOptions, Reconnect};
 use fal_models::{Client, Error};
 use serde_json::{Value, json};
 
 /// Sends three prompts and collects the outputs. `base_url` overrides `wss://fal.run`.
+///
+/// Each input waits for its output here, so every input matters: the default queue keeps them
+/// all. An interactive app that sends on every keystroke would rather pace its inputs and keep
+/// only the latest (`.throttle(Duration::from_millis(128)).send_policy(SendPolicy::LatestWins)`,
+/// what fal's JS client does).
 pub async fn run(client: &Client, base_url: Option<&str>) -> Result<Vec<Value>, Error> {
-    let mut options = RealtimeOptions::default();
+    // A lost connection is opened again up to 3 times, 250 ms apart and doubling (the default,
+    // spelled out); inputs not yet written go out on the new connection.
+    let mut options = RealtimeOptions::default().reconnect(Reconnect::default());
     if let Some(url) = base_url {
         options = options.base_url(url);
     }

@@ -68,6 +68,29 @@ async fn a_bad_input_is_fals_error_and_the_session_goes_on() {
     );
 }
 
+/// fal sends `x-fal-error` `TIMEOUT` to a session that sent nothing for a while; like fal's JS
+/// client, `recv` skips it and the session goes on.
+#[tokio::test]
+async fn fals_idle_timeout_notice_is_not_an_error() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    realtime.idle_timeout(Duration::from_millis(20));
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default().base_url(realtime.url());
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    until("the mock sent TIMEOUT notices", || realtime.timeouts() >= 2).await;
+    session.send(&EchoInput::new("after a pause")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+    session.close().await.unwrap();
+}
+
 #[tokio::test]
 async fn refused_tokens_bad_options_and_silence_are_typed_errors() {
     let server = echo_mock().start().await.unwrap();

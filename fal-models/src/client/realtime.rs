@@ -15,7 +15,8 @@
 //! uses it. The key itself never travels on the WebSocket URL.
 //!
 //! Frames from fal: binary msgpack (or JSON text) objects. `{"type": "x-fal-message"}` control
-//! frames are skipped; `{"type": "x-fal-error", "error", "reason"}` and
+//! frames and fal's idle notice (`x-fal-error` with `"error": "TIMEOUT"`, which fal's JS client
+//! ignores as well) are skipped; other `{"type": "x-fal-error", "error", "reason"}` and
 //! `{"status": "error", "error": ..}` become [`Error::Realtime`]; anything else is an output.
 //!
 //! # Throttling, buffering and reconnects
@@ -565,6 +566,12 @@ impl RealtimeSession {
             };
             match value.get("type").and_then(Value::as_str) {
                 Some("x-fal-message") => continue,
+                // fal's notice that no input came for a while; not a failure of the session
+                // (fal's JS client ignores it too).
+                Some("x-fal-error") if value.get("error").and_then(Value::as_str) == Some("TIMEOUT") => {
+                    tracing::debug!(app = %self.app, "realtime: fal's idle notice (TIMEOUT) skipped");
+                    continue;
+                }
                 Some("x-fal-error") => {
                     return Err(Error::Realtime {
                         app: self.app.clone(),

@@ -6,7 +6,9 @@
 //!
 //! For tests of clients: [`RealtimeMock::frames`] counts the input frames that arrived (to see
 //! throttling), [`RealtimeMock::drop_sessions`] cuts every open session without a close frame
-//! (to see reconnects), and [`MockServer::expire_tokens`] ends every minted token.
+//! (to see reconnects), [`MockServer::expire_tokens`] ends every minted token, and
+//! [`RealtimeMock::idle_timeout`] makes sessions send fal's `x-fal-error` `TIMEOUT` frame when no
+//! input arrived for a while (fal does; its clients ignore the frame).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -32,6 +34,9 @@ pub struct RealtimeMock {
 struct Counters {
     sessions: AtomicU64,
     frames: AtomicU64,
+    /// Milliseconds without input before a `TIMEOUT` frame; 0: never.
+    idle_ms: AtomicU64,
+    timeouts: AtomicU64,
     last_input: Mutex<Option<Value>>,
     open: Mutex<Vec<AbortHandle>>,
 }
@@ -78,6 +83,18 @@ impl RealtimeMock {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// From now on, a session that received no input for `idle` sends fal's idle notice, an
+    /// `{"type": "x-fal-error", "error": "TIMEOUT"}` frame, and stays open.
+    pub fn idle_timeout(&self, idle: std::time::Duration) {
+        let ms = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.counters.idle_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How many `TIMEOUT` frames the sessions sent.
+    pub fn timeouts(&self) -> u64 {
+        self.counters.timeouts.load(Ordering::Relaxed)
     }
 
     /// Cuts every open session at once, without a close frame (a crashed runner, a dropped
@@ -134,7 +151,23 @@ async fn session(state: Arc<State>, counters: Arc<Counters>, stream: tokio::net:
     };
     counters.sessions.fetch_add(1, Ordering::Relaxed);
     let spec = state.endpoints.get(&app).cloned();
-    while let Some(Ok(frame)) = socket.next().await {
+    loop {
+        let idle = counters.idle_ms.load(Ordering::Relaxed);
+        let next = if idle == 0 {
+            socket.next().await
+        } else {
+            match tokio::time::timeout(std::time::Duration::from_millis(idle), socket.next()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    counters.timeouts.fetch_add(1, Ordering::Relaxed);
+                    if socket.send(error_frame("TIMEOUT", "no input received for a while")).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        };
+        let Some(Ok(frame)) = next else { break };
         let input: Value = match frame {
             Message::Binary(bytes) => match counted(&counters, rmp_serde::from_slice(&bytes)) {
                 Ok(v) => v,
