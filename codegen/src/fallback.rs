@@ -216,7 +216,8 @@ impl Judge<'_> {
     fn chain(&self, ptr: &str) -> Vec<String> {
         let mut chain = vec![ptr.to_owned()];
         let mut cur = ptr.to_owned();
-        for _ in 0..16 {
+        // As far as the lowering follows a chain (it types nothing deeper).
+        for _ in 0..=crate::lower::MAX_SCHEMA_DEPTH {
             let Some(s) = self.doc.pointer(&cur) else { break };
             let next = if let Some(r) = s.get("$ref").and_then(Value::as_str) {
                 match r.strip_prefix('#') {
@@ -364,8 +365,17 @@ impl Judge<'_> {
         self.places(ptr, 0, &mut places);
         // Items or values that have no schema of their own (`<array>/items` absent) are typed
         // from their container: a diagnostic on the container names them.
+        // The same for a pointer that resolves nowhere (the walk above stops following unions
+        // several branches wide after a few levels): the nearest schema above it that exists.
         if self.doc.pointer(ptr).is_none() {
-            places.extend(ptr.rsplit_once('/').map(|(parent, _)| parent.to_owned()));
+            let mut up = ptr;
+            while let Some((parent, _)) = up.rsplit_once('/') {
+                up = parent;
+                if up.is_empty() || self.doc.pointer(up).is_some() {
+                    break;
+                }
+            }
+            places.push(up.to_owned());
         }
         // No schema is the whole document: a value whose pointer got lost (empty) is not named
         // by every diagnostic of its file.
@@ -593,6 +603,26 @@ mod tests {
         }
         assert!(audit.silent().is_empty());
         assert_eq!(audit.free_form() + audit.diagnosed(), audit.sites.len());
+    }
+
+    /// A list nested so deep that the lowering cuts it, under 18 nullable wrappers (fuzzer):
+    /// the audit follows the wrappers as far as the lowering does and finds the cut's
+    /// diagnostic; without it the value is silent.
+    #[test]
+    fn a_value_cut_deep_under_nullable_wrappers_is_found() {
+        let mut schema = json!({ "type": "string" });
+        for _ in 0..25 {
+            schema = json!({ "type": "array", "items": schema });
+        }
+        for _ in 0..18 {
+            schema = json!({ "anyOf": [schema, { "type": "null" }] });
+        }
+        let doc = document(json!({ "deep": schema }), json!({}));
+        let (api, diags) = lower(&doc);
+        let found = audit(&api, &doc, &diags);
+        assert!(found.silent().is_empty(), "{:?}", found.silent());
+        assert_eq!(found.diagnosed(), 1, "{:?}", found.sites);
+        assert_eq!(audit(&api, &doc, &[]).silent().len(), 1);
     }
 
     /// The check fails on a silent fallback: the same document without its diagnostics, and a
