@@ -11,6 +11,10 @@ mod client_common;
 #[path = "../examples/stream.rs"]
 mod stream_example;
 
+#[allow(dead_code)] // `main` is for `cargo run --example`
+#[path = "../examples/stream_audio.rs"]
+mod stream_audio_example;
+
 use std::time::Duration;
 
 use client_common::{ECHO_ID, EchoInput, echo_mock, expected_output};
@@ -771,6 +775,63 @@ async fn echo_or_cut_server() -> String {
         }
     });
     url
+}
+
+#[tokio::test]
+async fn the_audio_stream_example_writes_every_chunk_to_its_file() {
+    // fal's maya/stream document from the corpus (`FAL_CORPUS_DIR`, required when set), so
+    // the example's input passes fal's validation; without a corpus, any input is accepted.
+    let root = std::env::var_os("FAL_CORPUS_DIR").filter(|v| !v.is_empty());
+    let required = root.is_some();
+    let doc = root
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fal-corpus")
+        })
+        .join("docs/fal-ai__maya__stream.json");
+    let builder = if doc.is_file() {
+        MockServer::builder().schema_file(&doc).unwrap()
+    } else {
+        assert!(
+            !required,
+            "FAL_CORPUS_DIR is set but {} is absent",
+            doc.display()
+        );
+        eprintln!(
+            "no corpus at {}: the example's input is not validated",
+            doc.display()
+        );
+        MockServer::builder().endpoint("fal-ai/maya/stream", json!({}))
+    };
+    let server = builder
+        .binary_stream("fal-ai/maya/stream", "audio/mpeg", 6)
+        .start()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("speech.mp3");
+    let streamed = stream_audio_example::run(&server.client(), &path)
+        .await
+        .unwrap();
+    assert_eq!(streamed.bytes, 6 * BINARY_CHUNK_LEN as u64);
+    assert!(streamed.chunks >= 2, "{streamed:?}");
+    assert_eq!(streamed.content_type.as_deref(), Some("audio/mpeg"));
+    assert!(streamed.request_id.is_some());
+    assert_mock_chunks(&std::fs::read(&path).unwrap(), 6);
+    if doc.is_file() {
+        // The document is what judged the example's input: without `prompt` it is refused.
+        let err = server
+            .client()
+            .stream_bytes_json("fal-ai/maya/stream", json!({"text": "hi"}))
+            .next()
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Api(api) if api.status == 422),
+            "{err:?}"
+        );
+    }
 }
 
 /// Reads one request's head and body (by Content-Length).
