@@ -678,9 +678,30 @@ async fn byte_stream_errors_show_no_key_or_token() {
         }
     }
     assert_eq!(errors.len(), 4, "{errors:?}");
+    // `stream` refusing an answer whose content type echoes the secrets; `stream_bytes`
+    // showing that type.
+    let mut shown = Vec::new();
+    for client in [&with_key, &with_token] {
+        let items: Vec<_> = client.stream_json("acme/typed", json!({})).collect().await;
+        errors.extend(items.into_iter().filter_map(Result::err));
+        let mut bytes = client.stream_bytes_json("acme/typed", json!({}));
+        assert_eq!(bytes.next().await.unwrap().unwrap(), &b"hello"[..]);
+        let content_type = bytes.content_type().unwrap().to_owned();
+        assert!(content_type.starts_with("audio/x-echo"), "{content_type}");
+        shown.push(format!("{content_type} {bytes:?}"));
+    }
+    assert!(
+        matches!(&errors[4], Error::UnexpectedContentType { .. }),
+        "{:?}",
+        errors[4]
+    );
     // The echo reached the errors: the scrubber had something to remove.
-    for err in [&errors[0], &errors[2]] {
+    for err in [&errors[0], &errors[2], &errors[4], &errors[5]] {
         assert!(format!("{err:?}").contains("<redacted>"), "{err:?}");
+    }
+    for text in &shown {
+        assert!(text.contains("<redacted>"), "{text}");
+        assert!(!text.contains(KEY) && !text.contains(TOKEN), "{text}");
     }
     assert!(matches!(&errors[0], Error::Api(api) if api.status == 400));
     assert!(
@@ -745,7 +766,8 @@ async fn hold_open(socket: &mut tokio::net::TcpStream) {
 }
 
 /// `/acme/echo/stream`: a 400 whose JSON detail and headers echo the request head (URL and
-/// key); `/acme/cut/stream`: a binary head, one chunk, then the connection breaks.
+/// key); `/acme/typed/stream`: a 200 whose content type echoes them; `/acme/cut/stream`: a
+/// binary head, one chunk, then the connection breaks.
 async fn echo_or_cut_server() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -757,6 +779,20 @@ async fn echo_or_cut_server() -> String {
             let request = read_request(&mut socket).await;
             let head = String::from_utf8_lossy(&request).into_owned();
             let head = head.split("\r\n\r\n").next().unwrap_or("").to_owned();
+            if head.starts_with("POST /acme/typed/stream") {
+                // The key and the token (in the request line) in the content type.
+                let auth = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("authorization: "))
+                    .unwrap_or("");
+                let line = head.lines().next().unwrap_or("");
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: audio/x-echo; auth=\"{auth}\"; line=\"{line}\"\r\nx-fal-request-id: raw-1\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello"
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+                continue;
+            }
             if head.starts_with("POST /acme/cut/stream") {
                 let answer = "HTTP/1.1 200 OK\r\ncontent-type: audio/mpeg\r\nx-fal-request-id: raw-1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n";
                 let _ = socket.write_all(answer.as_bytes()).await;

@@ -193,7 +193,9 @@ impl<O: DeserializeOwned> Stream for OutputStream<O> {
 
 impl Client {
     /// Streams `input`'s endpoint: partial outputs as they are produced, then the typed
-    /// output. Nothing is sent until the stream is first polled.
+    /// output. Nothing is sent until the stream is first polled. An answer that is neither
+    /// events nor JSON (audio, say) ends the stream with [`Error::UnexpectedContentType`]:
+    /// read such endpoints with [`stream_bytes`](Self::stream_bytes).
     pub fn stream<E: Endpoint>(&self, input: &E) -> OutputStream<E::Output> {
         self.stream_with(input, StreamOptions::default())
     }
@@ -325,7 +327,7 @@ enum BodyKind {
     Events,
     /// JSON, or no content type: one output, read whole (a server that answered like `run`).
     Json,
-    /// Anything else (audio, ...): the type as sent, for the error.
+    /// Anything else (audio, ...): the type as sent.
     Other(String),
 }
 
@@ -345,9 +347,15 @@ fn body_kind(headers: &reqwest::header::HeaderMap) -> BodyKind {
     } else if mime.is_empty() || mime == "application/json" || mime.ends_with("+json") {
         BodyKind::Json
     } else {
-        // A header is the server's to choose: keep the error short.
-        BodyKind::Other(text.chars().take(100).collect())
+        BodyKind::Other(text.into_owned())
     }
+}
+
+/// A server's content type as errors, logs and `Debug` may show it: scrubbed (a server may
+/// echo anything), then short.
+fn shown_content_type(client: &Client, secrets: &Redactor, content_type: &str) -> String {
+    let scrubbed = secrets.merged(&client.inner.redactor).scrub(content_type);
+    scrubbed.chars().take(100).collect()
 }
 
 /// The response head of a stream: the request id recorded in `request_id` and on the span.
@@ -383,6 +391,7 @@ async fn next_event(state: State) -> Option<(Item, State)> {
                     BodyKind::Json => false,
                     BodyKind::Other(content_type) => {
                         // Not read: dropping the response closes the connection.
+                        let content_type = shown_content_type(&client, &secrets, &content_type);
                         tracing::warn!(
                             request_id = id.as_deref(),
                             content_type = %content_type,

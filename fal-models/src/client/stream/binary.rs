@@ -15,7 +15,9 @@ use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt};
 use serde_json::Value;
 
-use super::{StreamOptions, body_fault, bounded_total, open, record_request_id};
+use super::{
+    StreamOptions, body_fault, bounded_total, open, record_request_id, shown_content_type,
+};
 use crate::Endpoint;
 use crate::client::{Client, serialize_input};
 use crate::error::{Error, Redactor};
@@ -49,7 +51,7 @@ impl ByteStream {
     }
 
     /// The answer's `Content-Type` (`audio/mpeg`, ...), once the response head arrived (after
-    /// the first item).
+    /// the first item). At most 100 characters, secrets scrubbed.
     pub fn content_type(&self) -> Option<&str> {
         self.content_type.get().map(String::as_str)
     }
@@ -201,7 +203,8 @@ async fn next_chunk(state: State) -> Option<(Item, State)> {
                 Ok((response, secrets)) => {
                     let id = record_request_id(&response, &request_id);
                     if let Some(kind) = response.headers().get(reqwest::header::CONTENT_TYPE) {
-                        let _ = content_type.set(String::from_utf8_lossy(kind.as_bytes()).into());
+                        let kind = String::from_utf8_lossy(kind.as_bytes());
+                        let _ = content_type.set(shown_content_type(&client, &secrets, &kind));
                     }
                     Box::new(Reading {
                         client,
