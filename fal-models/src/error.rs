@@ -160,6 +160,24 @@ pub enum Error {
         request_id: String,
     },
 
+    /// A streaming endpoint answered a body that is neither server-sent events nor JSON (audio
+    /// as it is generated, say). [`Client::stream`](crate::Client::stream) reads outputs, so it
+    /// closed the connection without reading the body; read such a stream with
+    /// [`Client::stream_bytes`](crate::Client::stream_bytes). The request reached the app and
+    /// was not resent.
+    #[error(
+        "{operation}{}: the answer is {content_type:?}, neither events nor JSON; read it with Client::stream_bytes",
+        request_suffix(.request_id.as_deref())
+    )]
+    UnexpectedContentType {
+        /// The operation.
+        operation: Operation,
+        /// The request id, when known.
+        request_id: Option<String>,
+        /// The answer's `Content-Type` (at most 100 characters).
+        content_type: String,
+    },
+
     /// A realtime session failed: fal's `x-fal-error` (`error`, `reason`), or the socket.
     #[error("realtime session with {app}: {error}: {reason}")]
     Realtime {
@@ -238,6 +256,7 @@ impl Error {
             | Error::Decode { request_id, .. }
             | Error::AmbiguousSubmit { request_id, .. }
             | Error::BodyTooLarge { request_id, .. } => request_id.as_deref(),
+            Error::UnexpectedContentType { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }

@@ -50,7 +50,7 @@ pub use handle::RequestHandle;
 pub use options::{PlatformOptions, RunOptions, RunOutput};
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use retry::RetryPolicy;
-pub use stream::{OutputStream, StreamEvent, StreamOptions};
+pub use stream::{ByteStream, OutputStream, StreamEvent, StreamOptions};
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
 pub use tokens::TemporaryToken;
 

@@ -21,6 +21,11 @@
 //! chunks, and optionally a [`total`](StreamOptions::total). Dropping the stream closes the
 //! connection, which is how fal learns the caller went away. A request that may have reached
 //! fal's app is never resent (it is a paid call, like `run`).
+//!
+//! Some streams are not events: fal's audio streams (`fal-ai/maya/stream`) answer raw audio as
+//! it is generated. [`Client::stream_bytes`] yields such a body's chunks as they arrive (fal's
+//! JS client's binary mode), with the same bounds and rules; [`Client::stream`] refuses it with
+//! [`Error::UnexpectedContentType`] instead of buffering it.
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
@@ -40,6 +45,10 @@ use super::transport::{Call, MAX_QUEUE_BODY, header_request_id};
 use super::{Client, serialize_input};
 use crate::Endpoint;
 use crate::error::{Error, Operation, Redactor, TimeoutKind};
+
+mod binary;
+
+pub use binary::ByteStream;
 
 /// fal's JS client gives up after 15 s without a chunk; so do we by default.
 pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(15);
@@ -68,6 +77,9 @@ pub struct StreamOptions {
     pub upload_local_files: bool,
     /// Platform headers.
     pub platform: super::PlatformOptions,
+    /// The `Accept` header: `None` (the default) sends `text/event-stream` from
+    /// [`Client::stream`] and `*/*` from [`Client::stream_bytes`]. fal's JS client's `accept`.
+    pub accept: Option<String>,
 }
 
 impl Default for StreamOptions {
@@ -77,6 +89,7 @@ impl Default for StreamOptions {
             total: None,
             upload_local_files: false,
             platform: Default::default(),
+            accept: None,
         }
     }
 }
@@ -103,6 +116,12 @@ impl StreamOptions {
     /// Sets the platform headers.
     pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
         self.platform = platform;
+        self
+    }
+
+    /// Sets the `Accept` header, such as `audio/mpeg` for [`Client::stream_bytes`].
+    pub fn accept(mut self, content_type: impl Into<String>) -> Self {
+        self.accept = Some(content_type.into());
         self
     }
 }
@@ -174,7 +193,9 @@ impl<O: DeserializeOwned> Stream for OutputStream<O> {
 
 impl Client {
     /// Streams `input`'s endpoint: partial outputs as they are produced, then the typed
-    /// output. Nothing is sent until the stream is first polled.
+    /// output. Nothing is sent until the stream is first polled. An answer that is neither
+    /// events nor JSON (audio, say) ends the stream with [`Error::UnexpectedContentType`]:
+    /// read such endpoints with [`stream_bytes`](Self::stream_bytes).
     pub fn stream<E: Endpoint>(&self, input: &E) -> OutputStream<E::Output> {
         self.stream_with(input, StreamOptions::default())
     }
@@ -244,11 +265,11 @@ impl Client {
 }
 
 /// Ends `events` with a timeout error once `total` has passed.
-fn bounded_total(
-    events: BoxStream<'static, Result<StreamEvent<Value>, Error>>,
+fn bounded_total<T: Send + 'static>(
+    events: BoxStream<'static, Result<T, Error>>,
     total: Duration,
     request_id: Arc<OnceLock<String>>,
-) -> BoxStream<'static, Result<StreamEvent<Value>, Error>> {
+) -> BoxStream<'static, Result<T, Error>> {
     let deadline = tokio::time::Instant::now() + total;
     futures::stream::unfold(Some(events), move |events| {
         let request_id = request_id.clone();
@@ -300,6 +321,57 @@ struct Reading {
     event_stream: bool,
 }
 
+/// What a stream's answer holds, by its `Content-Type`.
+#[derive(Debug, PartialEq)]
+enum BodyKind {
+    Events,
+    /// JSON, or no content type: one output, read whole (a server that answered like `run`).
+    Json,
+    /// Anything else (audio, ...): the type as sent.
+    Other(String),
+}
+
+fn body_kind(headers: &reqwest::header::HeaderMap) -> BodyKind {
+    let Some(value) = headers.get(reqwest::header::CONTENT_TYPE) else {
+        return BodyKind::Json;
+    };
+    let text = String::from_utf8_lossy(value.as_bytes());
+    let mime = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime == "text/event-stream" {
+        BodyKind::Events
+    } else if mime.is_empty() || mime == "application/json" || mime.ends_with("+json") {
+        BodyKind::Json
+    } else {
+        BodyKind::Other(text.into_owned())
+    }
+}
+
+/// A server's content type as errors, logs and `Debug` may show it: scrubbed (a server may
+/// echo anything), then short.
+fn shown_content_type(client: &Client, secrets: &Redactor, content_type: &str) -> String {
+    let scrubbed = secrets.merged(&client.inner.redactor).scrub(content_type);
+    scrubbed.chars().take(100).collect()
+}
+
+/// The response head of a stream: the request id recorded in `request_id` and on the span.
+fn record_request_id(
+    response: &reqwest::Response,
+    request_id: &OnceLock<String>,
+) -> Option<String> {
+    let id = header_request_id(response.headers());
+    if let Some(id) = &id {
+        let _ = request_id.set(id.clone());
+        tracing::Span::current().record("request_id", id.as_str());
+    }
+    tracing::debug!(request_id = id.as_deref(), "stream opened");
+    id
+}
+
 type Item = Result<StreamEvent<Value>, Error>;
 
 async fn next_event(state: State) -> Option<(Item, State)> {
@@ -311,19 +383,28 @@ async fn next_event(state: State) -> Option<(Item, State)> {
             body,
             options,
             request_id,
-        } => match open(&client, &endpoint_id, body, &options).await {
+        } => match open(&client, &endpoint_id, body, &options, "text/event-stream").await {
             Ok((response, secrets)) => {
-                let id = header_request_id(response.headers());
-                if let Some(id) = &id {
-                    let _ = request_id.set(id.clone());
-                    tracing::Span::current().record("request_id", id.as_str());
-                }
-                tracing::debug!(request_id = id.as_deref(), "stream opened");
-                let event_stream = response
-                    .headers()
-                    .get(reqwest::header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|t| t.starts_with("text/event-stream"));
+                let id = record_request_id(&response, &request_id);
+                let event_stream = match body_kind(response.headers()) {
+                    BodyKind::Events => true,
+                    BodyKind::Json => false,
+                    BodyKind::Other(content_type) => {
+                        // Not read: dropping the response closes the connection.
+                        let content_type = shown_content_type(&client, &secrets, &content_type);
+                        tracing::warn!(
+                            request_id = id.as_deref(),
+                            content_type = %content_type,
+                            "stream answered neither events nor JSON"
+                        );
+                        let err = Error::UnexpectedContentType {
+                            operation: Operation::Stream,
+                            request_id: id,
+                            content_type,
+                        };
+                        return Some((Err(err), State::Done));
+                    }
+                };
                 let reading = Reading {
                     client,
                     secrets,
@@ -344,12 +425,14 @@ async fn next_event(state: State) -> Option<(Item, State)> {
 }
 
 /// Sends the request: the input readied as for every paid call, the key or temporary token,
-/// `Accept: text/event-stream`; retried only when it cannot have reached the app.
+/// `Accept` from the options or `default_accept`; retried only when it cannot have reached
+/// the app.
 async fn open(
     client: &Client,
     endpoint_id: &str,
     body: Result<Vec<u8>, Error>,
     options: &StreamOptions,
+    default_accept: &str,
 ) -> Result<(reqwest::Response, Redactor), Error> {
     let (body, secrets) = client
         .prepare_input(endpoint_id, body?, options.upload_local_files)
@@ -371,9 +454,15 @@ async fn open(
         method: Method::POST,
         url,
         body: Some(body),
-        headers: std::iter::once(("accept", "text/event-stream".to_owned()))
-            .chain(options.platform.to_headers())
-            .collect(),
+        headers: std::iter::once((
+            "accept",
+            options
+                .accept
+                .clone()
+                .unwrap_or_else(|| default_accept.to_owned()),
+        ))
+        .chain(options.platform.to_headers())
+        .collect(),
         request_id: None,
         paid_endpoint: Some(endpoint_id.to_owned()),
         bounds,
@@ -477,7 +566,10 @@ async fn read(mut r: Box<Reading>) -> Option<(Item, State)> {
                     ),
                 });
             }
-            Err(fault) => return Some((Err(body_fault(&r, fault)), State::Done)),
+            Err(fault) => {
+                let err = body_fault(&r.client, &r.secrets, r.request_id.as_deref(), fault);
+                return Some((Err(err), State::Done));
+            }
         }
     }
 }
@@ -495,7 +587,10 @@ async fn read_whole(mut r: Box<Reading>) -> Option<(Item, State)> {
     let response = std::mem::replace(&mut r.response, empty_response());
     let body = match super::bounds::read_body(response, &bounds, MAX_QUEUE_BODY).await {
         Ok(body) => body,
-        Err((fault, _)) => return Some((Err(body_fault(&r, fault)), State::Done)),
+        Err((fault, _)) => {
+            let err = body_fault(&r.client, &r.secrets, r.request_id.as_deref(), fault);
+            return Some((Err(err), State::Done));
+        }
     };
     match serde_json::from_slice::<Value>(&body) {
         Ok(value) => {
@@ -522,27 +617,33 @@ fn empty_response() -> reqwest::Response {
     reqwest::Response::from(http::Response::new(Vec::<u8>::new()))
 }
 
-fn body_fault(r: &Reading, fault: super::bounds::ExchangeFault) -> Error {
+/// The error of a body that failed after the head arrived (the reason logged scrubbed).
+fn body_fault(
+    client: &Client,
+    secrets: &Redactor,
+    request_id: Option<&str>,
+    fault: super::bounds::ExchangeFault,
+) -> Error {
     use super::bounds::ExchangeFault;
-    let reason = r
-        .secrets
-        .merged(&r.client.inner.redactor)
+    let reason = secrets
+        .merged(&client.inner.redactor)
         .scrub(&fault.to_string());
-    tracing::warn!(request_id = r.request_id.as_deref(), reason = %reason, "stream failed");
+    tracing::warn!(request_id, reason = %reason, "stream failed");
+    let request_id = request_id.map(str::to_owned);
     match fault {
         ExchangeFault::IdleTimeout | ExchangeFault::HeadTimeout => Error::Timeout {
             kind: TimeoutKind::Idle,
-            request_id: r.request_id.clone(),
+            request_id,
             cancelled: false,
         },
         ExchangeFault::TooLarge(limit) => Error::BodyTooLarge {
             operation: Operation::Stream,
-            request_id: r.request_id.clone(),
+            request_id,
             limit,
         },
         ExchangeFault::Transport(source) => Error::Transport {
             operation: Operation::Stream,
-            request_id: r.request_id.clone(),
+            request_id,
             source: source.without_url(),
         },
     }

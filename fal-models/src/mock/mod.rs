@@ -46,6 +46,7 @@ mod webhooks;
 
 pub use faults::{FaultSpec, operation_name};
 pub use schema::EndpointSpec;
+pub use stream::{BINARY_CHUNK_LEN, DEFAULT_BINARY_CHUNKS};
 pub use webhooks::{MOCK_USER_ID, WebhookAttempt};
 
 use std::collections::HashMap;
@@ -233,6 +234,7 @@ pub struct MockServerBuilder {
     faults: Vec<FaultSpec>,
     local_output_files: bool,
     webhooks: webhooks::WebhookSettings,
+    binary_streams: HashMap<String, stream::BinaryStream>,
 }
 
 impl Default for MockServerBuilder {
@@ -249,6 +251,7 @@ impl Default for MockServerBuilder {
             faults: Vec::new(),
             local_output_files: false,
             webhooks: webhooks::WebhookSettings::default(),
+            binary_streams: HashMap::new(),
         }
     }
 }
@@ -308,6 +311,24 @@ impl MockServerBuilder {
     /// The pause between status stream events (default 2 ms).
     pub fn stream_interval(mut self, d: Duration) -> Self {
         self.stream_interval = d;
+        self
+    }
+
+    /// Makes `endpoint_id`'s stream (`POST {run}/{endpoint id}/stream`) answer `chunks` binary
+    /// chunks of [`BINARY_CHUNK_LEN`] bytes as `content_type`, `stream_interval` apart, whatever
+    /// the request's `Accept` (as `fal-ai/maya/stream` answers audio). The endpoint must be
+    /// known (added with [`endpoint`](Self::endpoint) or a document); its input is validated
+    /// as for every stream. Without this, a stream request whose `Accept` names one concrete
+    /// type that is neither an event stream nor JSON (`audio/mpeg`) gets
+    /// [`DEFAULT_BINARY_CHUNKS`] chunks of that type.
+    pub fn binary_stream(mut self, endpoint_id: &str, content_type: &str, chunks: usize) -> Self {
+        self.binary_streams.insert(
+            endpoint_id.trim_matches('/').to_owned(),
+            stream::BinaryStream {
+                content_type: content_type.to_owned(),
+                chunks,
+            },
+        );
         self
     }
 
@@ -417,6 +438,7 @@ impl MockServerBuilder {
             webhook_log: Mutex::default(),
             runs: AtomicU64::new(0),
             tokens: Default::default(),
+            binary_streams: self.binary_streams,
         });
         let tasks = vec![
             tokio::spawn(accept_loop(queue_listener, state.clone(), Host::Queue)),
@@ -650,6 +672,8 @@ struct State {
     /// Sync runs that passed validation (each a paid job on fal).
     runs: AtomicU64,
     tokens: tokens::Minted,
+    /// Streams that answer binary chunks (see [`MockServerBuilder::binary_stream`]).
+    binary_streams: HashMap<String, stream::BinaryStream>,
 }
 
 impl State {
@@ -934,7 +958,13 @@ async fn answer(
         Target::Run { endpoint_id } => {
             stream::with_request_id(state, queue::run(state, &endpoint_id, body))
         }
-        Target::Stream { endpoint_id } => stream::respond(state, &endpoint_id, body),
+        Target::Stream { endpoint_id } => {
+            let accept = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            stream::respond(state, &endpoint_id, accept, body)
+        }
         Target::Token => tokens::mint(state, body),
         Target::Request {
             app,
