@@ -41,7 +41,10 @@ use serde_json::json;
 fn open_enums_keep_unknown_values_and_odd_wire_values() {
     use enums::test::enums::{AspectRatio, Frames, Mode};
     let known: AspectRatio = serde_json::from_value(json!("16:9")).unwrap();
-    assert!(matches!(known, AspectRatio::Ratio16_9), "a listed value deserializes to its variant");
+    assert!(
+        matches!(known, AspectRatio::Ratio16_9),
+        "a listed value deserializes to its variant"
+    );
     let unknown: AspectRatio = serde_json::from_value(json!("21:9")).unwrap();
     assert!(matches!(&unknown, AspectRatio::Unknown(v) if v == "21:9"));
     assert_eq!(serde_json::to_value(&unknown).unwrap(), json!("21:9"));
@@ -49,10 +52,16 @@ fn open_enums_keep_unknown_values_and_odd_wire_values() {
     for wire in ["", "auto", "Auto", "AUTO", "fast ", "fast", "unknown"] {
         let mode: Mode = serde_json::from_value(json!(wire)).unwrap();
         assert_eq!(serde_json::to_value(&mode).unwrap(), json!(wire));
-        assert!(!matches!(mode, Mode::Unknown(_)), "{wire:?} is a listed value");
+        assert!(
+            !matches!(mode, Mode::Unknown(_)),
+            "{wire:?} is a listed value"
+        );
     }
     assert!(matches!(Mode::from("fast"), Mode::Fast));
-    assert!(matches!(Mode::from("unknown"), Mode::UnknownValue), "a value spelled like the catch-all is listed");
+    assert!(
+        matches!(Mode::from("unknown"), Mode::UnknownValue),
+        "a value spelled like the catch-all is listed"
+    );
     let frames: Frames = serde_json::from_value(json!(16)).unwrap();
     assert!(matches!(frames, Frames::Unknown(16)));
     assert!(matches!(Frames::from(8), Frames::V8));
@@ -67,11 +76,19 @@ fn open_enums_compare_hash_and_parse_by_wire_value() {
     assert_eq!(AspectRatio::Unknown("16:9".into()), AspectRatio::Ratio16_9);
     assert_ne!(AspectRatio::Unknown("21:9".into()), AspectRatio::Ratio16_9);
     assert_ne!(AspectRatio::Ratio9_16, AspectRatio::Ratio16_9);
-    let set: HashSet<AspectRatio> = [AspectRatio::Ratio16_9, AspectRatio::Unknown("16:9".into())].into_iter().collect();
+    let set: HashSet<AspectRatio> = [AspectRatio::Ratio16_9, AspectRatio::Unknown("16:9".into())]
+        .into_iter()
+        .collect();
     assert_eq!(set.len(), 1, "equal values hash alike");
     // Every way in maps a listed value to its variant.
-    assert!(matches!("9:16".parse::<AspectRatio>().unwrap(), AspectRatio::Ratio9_16));
-    assert!(matches!(AspectRatio::from(String::from("auto")), AspectRatio::Auto));
+    assert!(matches!(
+        "9:16".parse::<AspectRatio>().unwrap(),
+        AspectRatio::Ratio9_16
+    ));
+    assert!(matches!(
+        AspectRatio::from(String::from("auto")),
+        AspectRatio::Auto
+    ));
     assert!(matches!("4:3".parse::<AspectRatio>().unwrap(), AspectRatio::Unknown(v) if v == "4:3"));
     // as_str, Display and KNOWN follow the document.
     assert_eq!(AspectRatio::Ratio1_1.as_str(), "1:1");
@@ -90,7 +107,9 @@ fn open_enums_compare_hash_and_parse_by_wire_value() {
 #[test]
 fn inputs_carry_undeclared_fields() {
     use api_v2::test::api_v2::Input;
-    let input = Input::new("a cat", "https://x/cat.png").extra("new_param", json!({"k": 1})).note("n");
+    let input = Input::new("a cat", "https://x/cat.png")
+        .extra("new_param", json!({"k": 1}))
+        .note("n");
     assert_eq!(
         serde_json::to_value(&input).unwrap(),
         json!({"prompt": "a cat", "image_url": "https://x/cat.png", "note": "n", "new_param": {"k": 1}})
@@ -98,7 +117,10 @@ fn inputs_carry_undeclared_fields() {
     let sent = json!({"prompt": "p", "image_url": "u", "format": "pcm_16000", "brand_new": [1, 2]});
     let typed: Input = serde_json::from_value(sent.clone()).unwrap();
     assert_eq!(typed.extra.get("brand_new"), Some(&json!([1, 2])));
-    assert!(typed.extra.get("format").is_none(), "declared keys go to their fields");
+    assert!(
+        typed.extra.get("format").is_none(),
+        "declared keys go to their fields"
+    );
     assert_eq!(serde_json::to_value(&typed).unwrap(), sent);
 }
 
@@ -116,7 +138,10 @@ fn constructors_nullable_items_and_outputs_for_tests() {
     assert_eq!(back.tags, Some(vec![Some("a".to_owned()), None]));
     let mut out = Output::new(OutputStyle::Y, File::new("https://x/v.mp4"));
     out.seed = Some(3);
-    assert_eq!(serde_json::to_value(&out).unwrap(), json!({"style": "y", "video": {"url": "https://x/v.mp4"}, "seed": 3}));
+    assert_eq!(
+        serde_json::to_value(&out).unwrap(),
+        json!({"style": "y", "video": {"url": "https://x/v.mp4"}, "seed": 3})
+    );
 }
 
 /// A deprecated property still round-trips; the attribute warns the user, not the bindings.
@@ -133,7 +158,10 @@ fn deprecated_fields_still_work() {
 fn optional_fields_are_not_sent_unless_set() {
     use nullable::test::nullable::Input;
     let input = Input::new("a cat", None::<String>);
-    assert_eq!(serde_json::to_value(&input).unwrap(), json!({"prompt": "a cat", "maybe_required": null}));
+    assert_eq!(
+        serde_json::to_value(&input).unwrap(),
+        json!({"prompt": "a cat", "maybe_required": null})
+    );
     let input = input.seed(7).strength(0.25);
     assert_eq!(
         serde_json::to_value(&input).unwrap(),
@@ -146,9 +174,15 @@ fn optional_fields_are_not_sent_unless_set() {
 fn unions_take_either_shape() {
     use unions::test::unions::{ImageSize, ImageSizePreset, Input, Urls};
     let preset = Input::new().image_size(ImageSizePreset::SquareHd);
-    assert_eq!(serde_json::to_value(&preset).unwrap(), json!({"image_size": "square_hd"}));
+    assert_eq!(
+        serde_json::to_value(&preset).unwrap(),
+        json!({"image_size": "square_hd"})
+    );
     let custom = Input::new().image_size(ImageSize::new().width(640).height(480));
-    assert_eq!(serde_json::to_value(&custom).unwrap(), json!({"image_size": {"width": 640, "height": 480}}));
+    assert_eq!(
+        serde_json::to_value(&custom).unwrap(),
+        json!({"image_size": {"width": 640, "height": 480}})
+    );
     let many: Urls = serde_json::from_value(json!(["a", "b"])).unwrap();
     assert_eq!(many, Urls::Many(vec!["a".into(), "b".into()]));
     let one: Urls = serde_json::from_value(json!("a")).unwrap();
@@ -158,13 +192,18 @@ fn unions_take_either_shape() {
 #[test]
 fn secrets_are_redacted_in_debug() {
     use names::owner::v3d_model::v1_5::type_::Input;
-    let input = Input::new("t").hf_token("hf_secret_value").api_key("sk-very-secret");
+    let input = Input::new("t")
+        .hf_token("hf_secret_value")
+        .api_key("sk-very-secret");
     let shown = format!("{input:?}");
     assert!(!shown.contains("sk-very-secret"), "{shown}");
     assert!(!shown.contains("hf_secret_value"), "{shown}");
     assert!(shown.contains("<redacted>"));
     // Serialization still sends them.
-    assert_eq!(serde_json::to_value(&input).unwrap()["api_key"], json!("sk-very-secret"));
+    assert_eq!(
+        serde_json::to_value(&input).unwrap()["api_key"],
+        json!("sk-very-secret")
+    );
 }
 
 #[test]
@@ -175,14 +214,22 @@ fn media_types_are_shared_and_other_shapes_stay_local() {
     let a: share::test::share::a::File = serde_json::from_value(json.clone()).unwrap();
     let b: share::test::share::b::File = a;
     assert_eq!(serde_json::to_value(&b).unwrap(), json);
-    assert_eq!(std::any::type_name::<share::test::share::a::File>(), std::any::type_name::<share::types::File>());
+    assert_eq!(
+        std::any::type_name::<share::test::share::a::File>(),
+        std::any::type_name::<share::types::File>()
+    );
     // `test/share/c` has a `File` of another shape: its own type, in its own module.
-    assert_ne!(std::any::type_name::<share::test::share::c::File>(), std::any::type_name::<share::types::File>());
+    assert_ne!(
+        std::any::type_name::<share::test::share::c::File>(),
+        std::any::type_name::<share::types::File>()
+    );
 }
 
 #[test]
 fn outputs_ignore_unknown_fields() {
-    let out: refs::test::refs::Output =
-        serde_json::from_value(json!({"video": {"url": "https://x/v.mp4", "new_field": 1}, "also_new": true})).unwrap();
+    let out: refs::test::refs::Output = serde_json::from_value(
+        json!({"video": {"url": "https://x/v.mp4", "new_field": 1}, "also_new": true}),
+    )
+    .unwrap();
     assert_eq!(out.video.url, "https://x/v.mp4");
 }

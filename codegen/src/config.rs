@@ -90,8 +90,15 @@ impl Config {
     /// re-exporting every module under its usual path. Needs [`Config::cargo_features`]:
     /// rustc then compiles the shards in parallel, none holds the whole catalogue in memory,
     /// and a family builds one shard.
-    pub fn split_into_crates(mut self, shards: usize, shard_crate_prefix: impl Into<String>) -> Self {
-        self.split = Some(layout::SplitSpec { shards: shards.max(1), shard_crate_prefix: shard_crate_prefix.into() });
+    pub fn split_into_crates(
+        mut self,
+        shards: usize,
+        shard_crate_prefix: impl Into<String>,
+    ) -> Self {
+        self.split = Some(layout::SplitSpec {
+            shards: shards.max(1),
+            shard_crate_prefix: shard_crate_prefix.into(),
+        });
         self
     }
 
@@ -106,7 +113,11 @@ impl Config {
     pub fn generate(&self, documents: &[Document]) -> Generated {
         let mut docs: Vec<&Document> = documents.iter().collect();
         // Same inputs, same bytes: the order of the documents given does not matter.
-        docs.sort_by(|a, b| endpoint_key(a).cmp(&endpoint_key(b)).then(a.source.cmp(&b.source)));
+        docs.sort_by(|a, b| {
+            endpoint_key(a)
+                .cmp(&endpoint_key(b))
+                .then(a.source.cmp(&b.source))
+        });
         let mut api = Api::default();
         let mut diagnostics = Vec::new();
         let mut failed = Vec::new();
@@ -142,17 +153,28 @@ impl Config {
             let tree = layout::Tree::build(&api, &mut diagnostics);
             let emitter = emit::Emitter {
                 api: &api,
-                runtime: self.runtime.parse().unwrap_or_else(|_| quote::quote!(::fal_models)),
+                runtime: self
+                    .runtime
+                    .parse()
+                    .unwrap_or_else(|_| quote::quote!(::fal_models)),
                 root_from: tree.root_paths(&api),
             };
             let modules = tree.render(&emitter, self.features, &mut failed);
             let split = match &self.split {
-                Some(spec) if self.features => Some(tree.render_split(&emitter, &modules, spec, &self.header, &mut failed)),
+                Some(spec) if self.features => {
+                    Some(tree.render_split(&emitter, &modules, spec, &self.header, &mut failed))
+                }
                 _ => None,
             };
             let examples = crate::examples::collect(&api, &tree);
             let fields = field_docs(&api, &tree);
-            (api, diagnostics, failed, (modules, split), (examples, fields))
+            (
+                api,
+                diagnostics,
+                failed,
+                (modules, split),
+                (examples, fields),
+            )
         }));
         let (api, (modules, split), (examples, fields)) = match whole {
             Ok((api, more_diags, more_failed, modules, examples)) => {
@@ -168,13 +190,23 @@ impl Config {
                         message: "internal generator error while laying out the bindings (please report it)".into(),
                     });
                 }
-                (Api { endpoints: Vec::new(), ..Api::default() }, (Vec::new(), None), (Vec::new(), Vec::new()))
+                (
+                    Api {
+                        endpoints: Vec::new(),
+                        ..Api::default()
+                    },
+                    (Vec::new(), None),
+                    (Vec::new(), Vec::new()),
+                )
             }
         };
         let mut features: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for e in &api.endpoints {
             if !failed.iter().any(|f| f.file == e.source) {
-                features.entry(e.feature.clone()).or_default().push(e.id.clone());
+                features
+                    .entry(e.feature.clone())
+                    .or_default()
+                    .push(e.id.clone());
             }
         }
         diagnostics.sort();
@@ -188,7 +220,8 @@ impl Config {
             features,
             examples,
             fields,
-            type_count: api.endpoints.iter().map(|e| e.types.len()).sum::<usize>() + api.shared.len(),
+            type_count: api.endpoints.iter().map(|e| e.types.len()).sum::<usize>()
+                + api.shared.len(),
             endpoint_count: api.endpoints.len(),
         }
     }

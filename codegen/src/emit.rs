@@ -69,7 +69,11 @@ fn show(v: &Value) -> String {
 /// Documentation text of an item: description, then default, constraints and an example.
 fn doc_text(docs: &Docs, fallback: &str) -> String {
     let mut out = String::new();
-    let desc = docs.description.as_deref().or(docs.title.as_deref()).unwrap_or(fallback);
+    let desc = docs
+        .description
+        .as_deref()
+        .or(docs.title.as_deref())
+        .unwrap_or(fallback);
     // Text from documents is Markdown; indentation would make code blocks of it.
     for line in desc.lines() {
         out.push_str(line.trim());
@@ -144,7 +148,11 @@ impl Emitter<'_> {
         if self.boxed(&f.ty) {
             ty = quote!(Box<#ty>);
         }
-        if f.is_option() { quote!(Option<#ty>) } else { ty }
+        if f.is_option() {
+            quote!(Option<#ty>)
+        } else {
+            ty
+        }
     }
 
     /// Parameter type and conversion for a constructor or setter argument.
@@ -161,7 +169,11 @@ impl Emitter<'_> {
             }
             _ => (self.ty(t, scope), quote!(#value)),
         };
-        if self.boxed(t) { (ty, quote!(Box::new(#conv))) } else { (ty, conv) }
+        if self.boxed(t) {
+            (ty, quote!(Box::new(#conv)))
+        } else {
+            (ty, conv)
+        }
     }
 
     /// All items of one type definition.
@@ -174,8 +186,16 @@ impl Emitter<'_> {
         // The default and examples of an enum or object belong to the field that uses it (two
         // fields of one type may differ there); the type keeps the description.
         let type_docs = match def.role {
-            Role::Other => Docs { title: None, default: None, examples: Vec::new(), ..def.docs.clone() },
-            _ => Docs { title: None, ..def.docs.clone() },
+            Role::Other => Docs {
+                title: None,
+                default: None,
+                examples: Vec::new(),
+                ..def.docs.clone()
+            },
+            _ => Docs {
+                title: None,
+                ..def.docs.clone()
+            },
         };
         let mut text = doc_text(&type_docs, &default_doc(def, self.api));
         if let Some(note) = crate::naming::std_lookalike_note(&name_str) {
@@ -188,17 +208,57 @@ impl Emitter<'_> {
         let cfg = quote!();
         match &def.kind {
             TypeKind::Struct { fields } => self.struct_def(def, &name, scope, fields, docs, cfg),
-            TypeKind::StrEnum { variants, catch_all } => {
-                let wires: Vec<TokenStream> = variants.iter().map(|v| { let w = &v.wire; quote!(#w) }).collect();
-                let vdocs: Vec<String> = variants.iter().map(|v| format!(" `{:?}`", v.wire)).collect();
+            TypeKind::StrEnum {
+                variants,
+                catch_all,
+            } => {
+                let wires: Vec<TokenStream> = variants
+                    .iter()
+                    .map(|v| {
+                        let w = &v.wire;
+                        quote!(#w)
+                    })
+                    .collect();
+                let vdocs: Vec<String> = variants
+                    .iter()
+                    .map(|v| format!(" `{:?}`", v.wire))
+                    .collect();
                 let idents = variants.iter().map(|v| v.ident.as_str());
-                open_enum(rt, &name, (docs, cfg), idents, wires, vdocs, catch_all, (quote!(str), quote!(String)))
+                open_enum(
+                    rt,
+                    &name,
+                    (docs, cfg),
+                    idents,
+                    wires,
+                    vdocs,
+                    catch_all,
+                    (quote!(str), quote!(String)),
+                )
             }
-            TypeKind::IntEnum { variants, catch_all } => {
-                let wires: Vec<TokenStream> = variants.iter().map(|v| { let w = Literal::i64_unsuffixed(v.wire); quote!(#w) }).collect();
-                let vdocs: Vec<String> = variants.iter().map(|v| format!(" `{}`", v.wire)).collect();
+            TypeKind::IntEnum {
+                variants,
+                catch_all,
+            } => {
+                let wires: Vec<TokenStream> = variants
+                    .iter()
+                    .map(|v| {
+                        let w = Literal::i64_unsuffixed(v.wire);
+                        quote!(#w)
+                    })
+                    .collect();
+                let vdocs: Vec<String> =
+                    variants.iter().map(|v| format!(" `{}`", v.wire)).collect();
                 let idents = variants.iter().map(|v| v.ident.as_str());
-                open_enum(rt, &name, (docs, cfg), idents, wires, vdocs, catch_all, (quote!(int), quote!(i64)))
+                open_enum(
+                    rt,
+                    &name,
+                    (docs, cfg),
+                    idents,
+                    wires,
+                    vdocs,
+                    catch_all,
+                    (quote!(int), quote!(i64)),
+                )
             }
             TypeKind::Union { variants } => {
                 let idents: Vec<Ident> = variants.iter().map(|v| ident(&v.ident)).collect();
@@ -206,16 +266,25 @@ impl Emitter<'_> {
                     .iter()
                     .map(|v| {
                         let t = self.ty(&v.ty, scope);
-                        if self.boxed(&v.ty) { quote!(Box<#t>) } else { t }
+                        if self.boxed(&v.ty) {
+                            quote!(Box<#t>)
+                        } else {
+                            t
+                        }
                     })
                     .collect();
-                let vdocs: Vec<String> = variants.iter().map(|v| format!(" {}", variant_doc(&v.ty, self, scope))).collect();
+                let vdocs: Vec<String> = variants
+                    .iter()
+                    .map(|v| format!(" {}", variant_doc(&v.ty, self, scope)))
+                    .collect();
                 // `From` for each variant type that no other variant shares, so setters take
                 // `ImageSizePreset::SquareHd` or `ImageSize::new(..)` directly.
                 let froms: Vec<TokenStream> = variants
                     .iter()
                     .zip(&tys)
-                    .filter(|(v, _)| variants.iter().filter(|o| o.ty == v.ty).count() == 1 && !self.boxed(&v.ty))
+                    .filter(|(v, _)| {
+                        variants.iter().filter(|o| o.ty == v.ty).count() == 1 && !self.boxed(&v.ty)
+                    })
                     .map(|(v, t)| {
                         let vi = ident(&v.ident);
                         quote! {
@@ -248,7 +317,11 @@ impl Emitter<'_> {
             }
             TypeKind::Newtype(t) => {
                 let t = self.ty(t, scope);
-                let endpoint = if def.role == Role::Input { self.endpoint_impl(&name, scope, def) } else { quote!() };
+                let endpoint = if def.role == Role::Input {
+                    self.endpoint_impl(&name, scope, def)
+                } else {
+                    quote!()
+                };
                 quote! {
                     #docs
                     #cfg
@@ -261,14 +334,26 @@ impl Emitter<'_> {
         }
     }
 
-    fn struct_def(&self, def: &TypeDef, name: &Ident, scope: Scope, fields: &[Field], docs: TokenStream, cfg: TokenStream) -> TokenStream {
+    fn struct_def(
+        &self,
+        def: &TypeDef,
+        name: &Ident,
+        scope: Scope,
+        fields: &[Field],
+        docs: TokenStream,
+        cfg: TokenStream,
+    ) -> TokenStream {
         let field_items: Vec<TokenStream> = fields
             .iter()
             .map(|f| {
                 let fname = ident(&f.ident);
                 let ty = self.field_ty(f, scope);
                 let fdocs = doc_attrs(&self.field_doc(f));
-                let deprecated = if f.deprecated { quote!(#[deprecated(note = "deprecated in the endpoint's document")]) } else { quote!() };
+                let deprecated = if f.deprecated {
+                    quote!(#[deprecated(note = "deprecated in the endpoint's document")])
+                } else {
+                    quote!()
+                };
                 let plain = f.ident.strip_prefix("r#").unwrap_or(&f.ident);
                 let rename = if plain != f.wire {
                     let w = &f.wire;
@@ -304,9 +389,17 @@ impl Emitter<'_> {
         };
         // Deprecated fields are still the document's: the generated impls use them quietly,
         // users get the warning.
-        let allow_deprecated = if fields.iter().any(|f| f.deprecated) { quote!(#[allow(deprecated)]) } else { quote!() };
+        let allow_deprecated = if fields.iter().any(|f| f.deprecated) {
+            quote!(#[allow(deprecated)])
+        } else {
+            quote!()
+        };
         let all_optional = fields.iter().all(|f| !f.required);
-        let default = if all_optional { quote!(Default,) } else { quote!() };
+        let default = if all_optional {
+            quote!(Default,)
+        } else {
+            quote!()
+        };
         let secret = fields.iter().any(|f| f.secret);
         let debug = if secret { quote!() } else { quote!(Debug,) };
         let mut out = quote! {
@@ -335,12 +428,18 @@ impl Emitter<'_> {
     /// `client.download(&out.video, path)` checks their declared type and size.
     fn remote_file(&self, name: &Ident, fields: &[Field], cfg: &TokenStream) -> TokenStream {
         let has = |wire: &str, ty: &Ty| fields.iter().find(|f| f.wire == wire && f.ty == *ty);
-        let Some(url) = has("url", &Ty::String).filter(|f| !f.is_option()) else { return quote!() };
+        let Some(url) = has("url", &Ty::String).filter(|f| !f.is_option()) else {
+            return quote!();
+        };
         let rt = &self.runtime;
         let url = ident(&url.ident);
         let content_type = has("content_type", &Ty::String).map(|f| {
             let fname = ident(&f.ident);
-            let body = if f.is_option() { quote!(self.#fname.as_deref()) } else { quote!(Some(&self.#fname)) };
+            let body = if f.is_option() {
+                quote!(self.#fname.as_deref())
+            } else {
+                quote!(Some(&self.#fname))
+            };
             quote!(#[inline] fn content_type(&self) -> Option<&str> { #body })
         });
         let file_size = has("file_size", &Ty::Integer).map(|f| {
@@ -363,7 +462,13 @@ impl Emitter<'_> {
         }
     }
 
-    fn redacted_debug(&self, name: &Ident, fields: &[Field], extra: Option<&str>, cfg: &TokenStream) -> TokenStream {
+    fn redacted_debug(
+        &self,
+        name: &Ident,
+        fields: &[Field],
+        extra: Option<&str>,
+        cfg: &TokenStream,
+    ) -> TokenStream {
         let name_str = name.to_string();
         let entries: Vec<TokenStream> = fields
             .iter()
@@ -417,8 +522,12 @@ impl Emitter<'_> {
             _ => return None,
         };
         let shown: Vec<String> = match &self.api.ty(r).kind {
-            TypeKind::StrEnum { variants, .. } => variants.iter().map(|v| format!("`{:?}`", v.wire)).collect(),
-            TypeKind::IntEnum { variants, .. } => variants.iter().map(|v| format!("`{}`", v.wire)).collect(),
+            TypeKind::StrEnum { variants, .. } => {
+                variants.iter().map(|v| format!("`{:?}`", v.wire)).collect()
+            }
+            TypeKind::IntEnum { variants, .. } => {
+                variants.iter().map(|v| format!("`{}`", v.wire)).collect()
+            }
             _ => return None,
         };
         const SHOWN: usize = 12;
@@ -438,15 +547,33 @@ impl Emitter<'_> {
     /// `new` alone: a test sets their optional fields by assignment (`out.seed = Some(3)`),
     /// which keeps compiling when fal adds fields, and costs no build time for setters nobody
     /// calls on a response.
-    fn builder(&self, def: &TypeDef, name: &Ident, scope: Scope, fields: &[Field], extra: Option<&str>, cfg: &TokenStream) -> TokenStream {
+    fn builder(
+        &self,
+        def: &TypeDef,
+        name: &Ident,
+        scope: Scope,
+        fields: &[Field],
+        extra: Option<&str>,
+        cfg: &TokenStream,
+    ) -> TokenStream {
         // A setter must not shadow the `RemoteFile` methods of a file type.
-        let remote_file = fields.iter().any(|f| f.wire == "url" && f.ty == Ty::String && !f.is_option());
-        let shadows = |ident: &str| remote_file && ["url", "content_type", "file_size"].contains(&ident);
+        let remote_file = fields
+            .iter()
+            .any(|f| f.wire == "url" && f.ty == Ty::String && !f.is_option());
+        let shadows =
+            |ident: &str| remote_file && ["url", "content_type", "file_size"].contains(&ident);
         let mut params = Vec::new();
         let mut inits = Vec::new();
         let mut setters = Vec::new();
-        let mut ordered: Vec<&Field> = fields.iter().filter(|f| f.required && f.wire == "prompt").collect();
-        ordered.extend(fields.iter().filter(|f| !(f.required && f.wire == "prompt")));
+        let mut ordered: Vec<&Field> = fields
+            .iter()
+            .filter(|f| f.required && f.wire == "prompt")
+            .collect();
+        ordered.extend(
+            fields
+                .iter()
+                .filter(|f| !(f.required && f.wire == "prompt")),
+        );
         for f in ordered {
             let fname = ident(&f.ident);
             let value = quote!(#fname);
@@ -476,14 +603,20 @@ impl Emitter<'_> {
                     // The constructor's name; a field may be called `set_new` as well.
                     "new" => ["set_new", "set_new_field", "set_new_value"]
                         .into_iter()
-                        .find(|name| !fields.iter().any(|o| o.ident == *name) && extra != Some(*name))
+                        .find(|name| {
+                            !fields.iter().any(|o| o.ident == *name) && extra != Some(*name)
+                        })
                         .unwrap_or("set_new_field")
                         .to_owned(),
                     other => other.to_owned(),
                 };
                 let setter = ident(&setter_name);
                 let sdoc = doc_attrs(&format!("Sets `{}`.\n\n{}", f.wire, self.field_doc(f)));
-                let deprecated = if f.deprecated { quote!(#[deprecated(note = "deprecated in the endpoint's document")]) } else { quote!() };
+                let deprecated = if f.deprecated {
+                    quote!(#[deprecated(note = "deprecated in the endpoint's document")])
+                } else {
+                    quote!()
+                };
                 setters.push(quote! {
                     #sdoc
                     #deprecated
@@ -525,7 +658,11 @@ impl Emitter<'_> {
         };
         let ctor_doc = format!(" Creates a value {takes}; {rest}.");
         // Constructors mirror the schema's required fields one to one, however many.
-        let allow = if params.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
+        let allow = if params.len() > 7 {
+            quote!(#[allow(clippy::too_many_arguments)])
+        } else {
+            quote!()
+        };
         quote! {
             #cfg
             impl #name {
@@ -542,7 +679,9 @@ impl Emitter<'_> {
 
     /// `Endpoint`, and `JsonSchema` with the document's own input schema (see `schema_export`).
     fn endpoint_impl(&self, name: &Ident, scope: Scope, def: &TypeDef) -> TokenStream {
-        let Scope::Endpoint(e) = scope else { return quote!() };
+        let Scope::Endpoint(e) = scope else {
+            return quote!();
+        };
         let rt = &self.runtime;
         let ep = &self.api.endpoints[e];
         let id = &ep.id;
@@ -595,7 +734,11 @@ impl Emitter<'_> {
                 order.push(r);
             }
         }
-        order.extend(ep.types.iter().filter(|r| **r != ep.input && **r != ep.output));
+        order.extend(
+            ep.types
+                .iter()
+                .filter(|r| **r != ep.input && **r != ep.output),
+        );
         let defs: Vec<TokenStream> = order.iter().map(|r| self.type_def(*r, scope)).collect();
         quote! {
             /// The endpoint id, as the queue API takes it.
@@ -607,7 +750,12 @@ impl Emitter<'_> {
 
     /// The items of the shared module.
     pub fn shared_items(&self) -> TokenStream {
-        let defs: Vec<TokenStream> = self.api.shared.iter().map(|r| self.type_def(*r, Scope::Shared)).collect();
+        let defs: Vec<TokenStream> = self
+            .api
+            .shared
+            .iter()
+            .map(|r| self.type_def(*r, Scope::Shared))
+            .collect();
         quote!(#(#defs)*)
     }
 }
@@ -649,7 +797,11 @@ fn open_enum<'a>(
 fn extra_ident(fields: &[Field]) -> &'static str {
     ["extra", "extra_fields", "undeclared_fields"]
         .into_iter()
-        .find(|x| !fields.iter().any(|f| f.ident == *x || f.ident == format!("r#{x}")))
+        .find(|x| {
+            !fields
+                .iter()
+                .any(|f| f.ident == *x || f.ident == format!("r#{x}"))
+        })
         .unwrap_or("undeclared_fields_map")
 }
 
@@ -660,7 +812,8 @@ fn default_doc(def: &TypeDef, api: &Api) -> String {
         Role::Output => format!("The output of `{id}`."),
         Role::Other => match &def.kind {
             TypeKind::Union { variants } => {
-                let names: Vec<String> = variants.iter().map(|v| format!("`{}`", v.ident)).collect();
+                let names: Vec<String> =
+                    variants.iter().map(|v| format!("`{}`", v.ident)).collect();
                 format!("`{}`: one of {}.", def.base_name, names.join(", "))
             }
             _ => format!("`{}`", def.base_name),
@@ -681,4 +834,3 @@ fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {
         Ty::Named(r) => format!("A [`{}`].", em.name_in(*r, scope)),
     }
 }
-

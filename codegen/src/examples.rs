@@ -40,7 +40,10 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
         let ty_path = |t: &Ty| -> String { rust_ty(api, tree, t) };
         // Every type this endpoint's document defined, shared or not: a shared type is
         // checked with the examples of each document it came from.
-        let types: Vec<TypeRef> = (0..api.types.len()).map(TypeRef).filter(|r| api.ty(*r).owner == e).collect();
+        let types: Vec<TypeRef> = (0..api.types.len())
+            .map(TypeRef)
+            .filter(|r| api.ty(*r).owner == e)
+            .collect();
         for r in types {
             let def = api.ty(r);
             let emitted = api.ty(def.canonical.unwrap_or(r));
@@ -52,7 +55,10 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                 // Aliases to a plain JSON value accept anything; nothing to check. A `null`
                 // example came with the docs of a nullable property (`anyOf [enum, null]`):
                 // null belongs to that field's `Option`, checked with the field below.
-                if matches!(def.kind, TypeKind::Alias(Ty::Any)) || ex.is_null() || !seen.insert((name.clone(), ex.to_string())) {
+                if matches!(def.kind, TypeKind::Alias(Ty::Any))
+                    || ex.is_null()
+                    || !seen.insert((name.clone(), ex.to_string()))
+                {
                     continue;
                 }
                 out.push(Example {
@@ -132,7 +138,10 @@ fn rust_ty(api: &Api, tree: &Tree, t: &Ty) -> String {
         Ty::Boolean => "bool".into(),
         Ty::Any => "serde_json::Value".into(),
         Ty::Array(inner) => format!("Vec<{}>", rust_ty(api, tree, inner)),
-        Ty::Map(inner) => format!("std::collections::BTreeMap<String, {}>", rust_ty(api, tree, inner)),
+        Ty::Map(inner) => format!(
+            "std::collections::BTreeMap<String, {}>",
+            rust_ty(api, tree, inner)
+        ),
         Ty::Optional(inner) => format!("Option<{}>", rust_ty(api, tree, inner)),
         Ty::Named(r) => {
             let def = api.ty(*r);
@@ -155,20 +164,42 @@ pub fn render(examples: &[Example], root: &str, header: &str, features: bool) ->
     groups.dedup();
     for g in &groups {
         let items: Vec<&Example> = examples.iter().filter(|e| e.group == *g).collect();
-        let cfg = if features { format!("#[cfg(feature = {:?})]\n", items[0].feature) } else { String::new() };
-        let _ = writeln!(s, "\n{cfg}pub fn {g}() -> Vec<(&'static str, Result<(), String>)> {{\n    vec![");
+        let cfg = if features {
+            format!("#[cfg(feature = {:?})]\n", items[0].feature)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "\n{cfg}pub fn {g}() -> Vec<(&'static str, Result<(), String>)> {{\n    vec!["
+        );
         for ex in items {
             let ty = ex.rust_ty.replace("ROOT::", &format!("{root}::"));
             let json = serde_json::to_string(&ex.json).unwrap_or_default();
-            let f = if ex.schema_check { "check_with_schema" } else { "check" };
+            let f = if ex.schema_check {
+                "check_with_schema"
+            } else {
+                "check"
+            };
             let _ = writeln!(s, "        ({:?}, {f}::<{ty}>({:?})),", ex.label, json);
         }
         let _ = writeln!(s, "    ]\n}}");
     }
-    let _ = writeln!(s, "\n/// Every group of checks, by endpoint.\npub fn all() -> Vec<(&'static str, Result<(), String>)> {{\n    let mut all = Vec::new();");
+    let _ = writeln!(
+        s,
+        "\n/// Every group of checks, by endpoint.\npub fn all() -> Vec<(&'static str, Result<(), String>)> {{\n    let mut all = Vec::new();"
+    );
     for g in &groups {
-        let feature = &examples.iter().find(|e| e.group == *g).map(|e| e.feature.clone()).unwrap_or_default();
-        let cfg = if features { format!("#[cfg(feature = {feature:?})]\n    ") } else { String::new() };
+        let feature = &examples
+            .iter()
+            .find(|e| e.group == *g)
+            .map(|e| e.feature.clone())
+            .unwrap_or_default();
+        let cfg = if features {
+            format!("#[cfg(feature = {feature:?})]\n    ")
+        } else {
+            String::new()
+        };
         let _ = writeln!(s, "    {cfg}all.extend({g}());");
     }
     let _ = writeln!(s, "    all\n}}");

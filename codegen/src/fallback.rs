@@ -95,16 +95,25 @@ pub struct ValueAudit {
 
 impl ValueAudit {
     pub fn free_form(&self) -> usize {
-        self.sites.iter().filter(|s| matches!(s.verdict, Verdict::FreeForm(_))).count()
+        self.sites
+            .iter()
+            .filter(|s| matches!(s.verdict, Verdict::FreeForm(_)))
+            .count()
     }
 
     pub fn diagnosed(&self) -> usize {
-        self.sites.iter().filter(|s| matches!(s.verdict, Verdict::Diagnosed(_))).count()
+        self.sites
+            .iter()
+            .filter(|s| matches!(s.verdict, Verdict::Diagnosed(_)))
+            .count()
     }
 
     /// The fallbacks nobody was told about (there must be none).
     pub fn silent(&self) -> Vec<&ValueSite> {
-        self.sites.iter().filter(|s| s.verdict == Verdict::Silent).collect()
+        self.sites
+            .iter()
+            .filter(|s| s.verdict == Verdict::Silent)
+            .collect()
     }
 
     /// How many sites each free-form rule accounts for.
@@ -124,7 +133,13 @@ impl ValueAudit {
 pub fn audit_values(documents: &[Document]) -> ValueAudit {
     let mut docs: Vec<&Document> = documents.iter().collect();
     // The order `Config::generate` lowers in (by endpoint id, then source).
-    let key = |d: &Document| d.json.pointer("/info/x-fal-metadata/endpointId").and_then(Value::as_str).unwrap_or(&d.source).to_owned();
+    let key = |d: &Document| {
+        d.json
+            .pointer("/info/x-fal-metadata/endpointId")
+            .and_then(Value::as_str)
+            .unwrap_or(&d.source)
+            .to_owned()
+    };
     docs.sort_by(|a, b| key(a).cmp(&key(b)).then(a.source.cmp(&b.source)));
     let mut api = Api::default();
     let mut diagnostics = Vec::new();
@@ -132,7 +147,9 @@ pub fn audit_values(documents: &[Document]) -> ValueAudit {
         let types_before = api.types.len();
         let endpoints_before = api.endpoints.len();
         let mut diags = Vec::new();
-        let outcome = catch_unwind(AssertUnwindSafe(|| crate::lower::lower_document(&mut api, &doc.source, &doc.json, &mut diags)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            crate::lower::lower_document(&mut api, &doc.source, &doc.json, &mut diags)
+        }));
         if matches!(outcome, Ok(Ok(()))) {
             diagnostics.extend(diags);
         } else {
@@ -140,20 +157,30 @@ pub fn audit_values(documents: &[Document]) -> ValueAudit {
             api.endpoints.truncate(endpoints_before);
         }
     }
-    let sources: BTreeMap<&str, &Value> = docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
+    let sources: BTreeMap<&str, &Value> =
+        docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
     audit_api(&api, &sources, &diagnostics)
 }
 
 /// Judges every JSON value of the types of `api` (see [`audit_values`]).
-pub(crate) fn audit_api(api: &Api, sources: &BTreeMap<&str, &Value>, diagnostics: &[Diagnostic]) -> ValueAudit {
+pub(crate) fn audit_api(
+    api: &Api,
+    sources: &BTreeMap<&str, &Value>,
+    diagnostics: &[Diagnostic],
+) -> ValueAudit {
     let mut by_file: BTreeMap<&str, Vec<&Diagnostic>> = BTreeMap::new();
     for d in diagnostics {
         by_file.entry(d.file.as_str()).or_default().push(d);
     }
     let mut audit = ValueAudit::default();
     for ep in &api.endpoints {
-        let Some(doc) = sources.get(ep.source.as_str()) else { continue };
-        let diags = by_file.get(ep.source.as_str()).map(Vec::as_slice).unwrap_or_default();
+        let Some(doc) = sources.get(ep.source.as_str()) else {
+            continue;
+        };
+        let diags = by_file
+            .get(ep.source.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let judge = Judge { doc, diags };
         for &r in &ep.types {
             let def = api.ty(r);
@@ -183,7 +210,12 @@ pub(crate) fn audit_api(api: &Api, sources: &BTreeMap<&str, &Value>, diagnostics
             }
             for (place, pointer) in found {
                 let verdict = judge.verdict(&pointer);
-                audit.sites.push(ValueSite { file: ep.source.clone(), place, pointer, verdict });
+                audit.sites.push(ValueSite {
+                    file: ep.source.clone(),
+                    place,
+                    pointer,
+                    verdict,
+                });
             }
         }
     }
@@ -200,9 +232,25 @@ fn contains_any(t: &Ty) -> bool {
 
 /// Keywords that carry no constraint on the value's type.
 pub(crate) const ANNOTATIONS: &[&str] = &[
-    "title", "description", "default", "examples", "example", "deprecated", "nullable", "readOnly",
-    "writeOnly", "$schema", "$id", "$comment", "$defs", "definitions", "externalDocs", "xml",
-    "discriminator", "contentMediaType", "contentEncoding",
+    "title",
+    "description",
+    "default",
+    "examples",
+    "example",
+    "deprecated",
+    "nullable",
+    "readOnly",
+    "writeOnly",
+    "$schema",
+    "$id",
+    "$comment",
+    "$defs",
+    "definitions",
+    "externalDocs",
+    "xml",
+    "discriminator",
+    "contentMediaType",
+    "contentEncoding",
 ];
 
 struct Judge<'a> {
@@ -218,7 +266,9 @@ impl Judge<'_> {
         let mut cur = ptr.to_owned();
         // As far as the lowering follows a chain (it types nothing deeper).
         for _ in 0..=crate::lower::MAX_SCHEMA_DEPTH {
-            let Some(s) = self.doc.pointer(&cur) else { break };
+            let Some(s) = self.doc.pointer(&cur) else {
+                break;
+            };
             let next = if let Some(r) = s.get("$ref").and_then(Value::as_str) {
                 match r.strip_prefix('#') {
                     Some(target) if self.doc.pointer(target).is_some() => target.to_owned(),
@@ -226,10 +276,13 @@ impl Judge<'_> {
                 }
             } else if let Some([_]) = s.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
                 format!("{cur}/allOf/0")
-            } else if let Some((key, branches)) =
-                ["anyOf", "oneOf"].iter().find_map(|k| s.get(*k).and_then(Value::as_array).map(|b| (*k, b)))
+            } else if let Some((key, branches)) = ["anyOf", "oneOf"]
+                .iter()
+                .find_map(|k| s.get(*k).and_then(Value::as_array).map(|b| (*k, b)))
             {
-                let rest: Vec<usize> = (0..branches.len()).filter(|&i| !is_null_schema(&branches[i])).collect();
+                let rest: Vec<usize> = (0..branches.len())
+                    .filter(|&i| !is_null_schema(&branches[i]))
+                    .collect();
                 match rest.as_slice() {
                     [one] => format!("{cur}/{key}/{one}"),
                     _ => break,
@@ -263,11 +316,20 @@ impl Judge<'_> {
     /// accounts for its values.
     fn container(&self, ty: &Ty, ptr: &str, depth: usize) -> String {
         let p = self.last(ptr);
-        let Some(s) = self.doc.pointer(&p) else { return p };
+        let Some(s) = self.doc.pointer(&p) else {
+            return p;
+        };
         for key in ["anyOf", "oneOf"] {
-            if s.get(key).and_then(Value::as_array).is_some_and(|b| b.iter().filter(|b| !is_null_schema(b)).count() > 1) {
+            if s.get(key)
+                .and_then(Value::as_array)
+                .is_some_and(|b| b.iter().filter(|b| !is_null_schema(b)).count() > 1)
+            {
                 let branch = self.union_branch_at(&format!("{p}/{key}"), ty, depth + 1);
-                return if depth < 8 { self.container(ty, &branch, depth + 1) } else { self.last(&branch) };
+                return if depth < 8 {
+                    self.container(ty, &branch, depth + 1)
+                } else {
+                    self.last(&branch)
+                };
             }
         }
         p
@@ -282,7 +344,9 @@ impl Judge<'_> {
                 let s = self.doc.pointer(&p);
                 // As the lowering reads it: an array `prefixItems` decides the items (a
                 // following `items` is not read).
-                let tuple = s.and_then(|s| s.get("prefixItems")).is_some_and(Value::is_array);
+                let tuple = s
+                    .and_then(|s| s.get("prefixItems"))
+                    .is_some_and(Value::is_array);
                 if !tuple {
                     self.collect(inner, &format!("{p}/items"), depth, out);
                 } else if matches!(**inner, Ty::Any) {
@@ -291,7 +355,8 @@ impl Judge<'_> {
                 } else {
                     // A tuple whose members all gave one list or map type: the member that
                     // accounts for its values.
-                    let member = self.union_branch_at(&format!("{p}/prefixItems"), inner, depth + 1);
+                    let member =
+                        self.union_branch_at(&format!("{p}/prefixItems"), inner, depth + 1);
                     self.collect(inner, &member, depth + 1, out);
                 }
             }
@@ -311,10 +376,15 @@ impl Judge<'_> {
 
     /// `depth` bounds the search (a branch may `$ref` its own union).
     fn union_branch_at(&self, ptr: &str, ty: &Ty, depth: usize) -> String {
-        let Some(Value::Array(branches)) = self.doc.pointer(ptr) else { return ptr.to_owned() };
+        let Some(Value::Array(branches)) = self.doc.pointer(ptr) else {
+            return ptr.to_owned();
+        };
         let fitting: Vec<String> = (0..branches.len())
             .map(|i| format!("{ptr}/{i}"))
-            .filter(|p| !is_null_schema(self.doc.pointer(p).unwrap_or(&Value::Null)) && self.fits(p, ty, depth))
+            .filter(|p| {
+                !is_null_schema(self.doc.pointer(p).unwrap_or(&Value::Null))
+                    && self.fits(p, ty, depth)
+            })
             .collect();
         // Two branches of one shape (two lists): the variant came from one of them, and is
         // accounted for when that one explains its values.
@@ -326,7 +396,12 @@ impl Judge<'_> {
         if depth > 8 {
             return fitting.first().cloned().unwrap_or_else(|| ptr.to_owned());
         }
-        fitting.iter().find(|p| explains(p)).or(fitting.first()).cloned().unwrap_or_else(|| ptr.to_owned())
+        fitting
+            .iter()
+            .find(|p| explains(p))
+            .or(fitting.first())
+            .cloned()
+            .unwrap_or_else(|| ptr.to_owned())
     }
 
     /// Whether the schema at `p` can have given a value of type `ty` (its shape: a list, a map),
@@ -341,7 +416,10 @@ impl Judge<'_> {
             _ => false,
         };
         // Properties the lowering ignores (malformed, empty) make no struct.
-        let declares_properties = s.and_then(|s| s.get("properties")).and_then(Value::as_object).is_some_and(|o| !o.is_empty());
+        let declares_properties = s
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+            .is_some_and(|o| !o.is_empty());
         let direct = match ty {
             Ty::Array(_) => typed("array") || has("items") || has("prefixItems"),
             Ty::Map(_) => (typed("object") || has("additionalProperties")) && !declares_properties,
@@ -350,9 +428,14 @@ impl Judge<'_> {
         direct
             || (depth < 8
                 && ["anyOf", "oneOf"].iter().any(|key| {
-                    s.and_then(|s| s.get(*key)).and_then(Value::as_array).is_some_and(|branches| {
-                        (0..branches.len()).any(|i| !is_null_schema(&branches[i]) && self.fits(&format!("{p}/{key}/{i}"), ty, depth + 1))
-                    })
+                    s.and_then(|s| s.get(*key))
+                        .and_then(Value::as_array)
+                        .is_some_and(|branches| {
+                            (0..branches.len()).any(|i| {
+                                !is_null_schema(&branches[i])
+                                    && self.fits(&format!("{p}/{key}/{i}"), ty, depth + 1)
+                            })
+                        })
                 }))
     }
 
@@ -381,7 +464,11 @@ impl Judge<'_> {
         // by every diagnostic of its file.
         let named = |d: &&&Diagnostic| {
             places.iter().any(|p| {
-                d.pointer == *p || (!p.is_empty() && d.pointer.strip_prefix(p.as_str()).is_some_and(|rest| rest.starts_with('/')))
+                d.pointer == *p
+                    || (!p.is_empty()
+                        && d.pointer
+                            .strip_prefix(p.as_str())
+                            .is_some_and(|rest| rest.starts_with('/')))
             })
         };
         match self.diags.iter().find(named) {
@@ -400,7 +487,9 @@ impl Judge<'_> {
         if depth >= 8 {
             return;
         }
-        let Some(s) = self.doc.pointer(&last) else { return };
+        let Some(s) = self.doc.pointer(&last) else {
+            return;
+        };
         if let Value::Array(members) = s {
             // A tuple (`prefixItems`): its members.
             for i in 0..members.len() {
@@ -428,8 +517,12 @@ impl Judge<'_> {
             // object without `additionalProperties`.
             let parent = self.doc.pointer(p.rsplit_once('/')?.0)?;
             return match p.rsplit('/').next()? {
-                "items" if parent.get("items").is_none() && parent.get("prefixItems").is_none() => Some(FreeForm::ArrayWithoutItems),
-                "additionalProperties" if parent.get("additionalProperties").is_none() && no_properties(parent) => {
+                "items" if parent.get("items").is_none() && parent.get("prefixItems").is_none() => {
+                    Some(FreeForm::ArrayWithoutItems)
+                }
+                "additionalProperties"
+                    if parent.get("additionalProperties").is_none() && no_properties(parent) =>
+                {
                     Some(FreeForm::OpenMapValues)
                 }
                 _ => None,
@@ -448,18 +541,28 @@ impl Judge<'_> {
                 no_properties(parent).then_some(FreeForm::EmptyObject)
             }
             Value::Array(members) if last == "prefixItems" => {
-                let free = depth < 8 && !members.is_empty() && (0..members.len()).all(|i| self.free_form(&format!("{p}/{i}"), depth + 1).is_some());
+                let free = depth < 8
+                    && !members.is_empty()
+                    && (0..members.len())
+                        .all(|i| self.free_form(&format!("{p}/{i}"), depth + 1).is_some());
                 free.then_some(FreeForm::FreeFormTuple)
             }
             Value::Object(o) => {
-                if o.keys().all(|k| ANNOTATIONS.contains(&k.as_str()) || k.starts_with("x-")) {
+                if o.keys()
+                    .all(|k| ANNOTATIONS.contains(&k.as_str()) || k.starts_with("x-"))
+                {
                     return Some(FreeForm::AnyValue);
                 }
                 for key in ["anyOf", "oneOf"] {
                     if let Some(branches) = o.get(key).and_then(Value::as_array) {
                         let free = (0..branches.len())
                             .filter(|&i| !is_null_schema(&branches[i]))
-                            .any(|i| depth < 8 && self.free_form(&format!("{p}/{key}/{i}"), depth + 1).is_some());
+                            .any(|i| {
+                                depth < 8
+                                    && self
+                                        .free_form(&format!("{p}/{key}/{i}"), depth + 1)
+                                        .is_some()
+                            });
                         if free {
                             return Some(FreeForm::FreeBranch);
                         }
@@ -476,7 +579,9 @@ impl Judge<'_> {
 fn is_null_schema(b: &Value) -> bool {
     b.get("type").and_then(Value::as_str) == Some("null")
         || b.get("const") == Some(&Value::Null)
-        || b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null())
+        || b.get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|e| e.len() == 1 && e[0].is_null())
 }
 
 /// No `properties`, or an empty object of them.
@@ -522,7 +627,8 @@ mod tests {
     fn lower(doc: &Value) -> (Api, Vec<Diagnostic>) {
         let mut api = Api::default();
         let mut diags = Vec::new();
-        crate::lower::lower_document(&mut api, "test.json", doc, &mut diags).expect("a fal document");
+        crate::lower::lower_document(&mut api, "test.json", doc, &mut diags)
+            .expect("a fal document");
         (api, diags)
     }
 
@@ -533,7 +639,16 @@ mod tests {
 
     /// The verdict of each input field holding a JSON value, by wire name.
     fn verdicts(audit: &ValueAudit) -> BTreeMap<String, Verdict> {
-        audit.sites.iter().map(|s| (s.place.trim_start_matches("Input.").to_owned(), s.verdict.clone())).collect()
+        audit
+            .sites
+            .iter()
+            .map(|s| {
+                (
+                    s.place.trim_start_matches("Input.").to_owned(),
+                    s.verdict.clone(),
+                )
+            })
+            .collect()
     }
 
     fn free_form_and_broken() -> Value {
@@ -632,7 +747,11 @@ mod tests {
         let doc = free_form_and_broken();
         let (api, diags) = lower(&doc);
         let without = audit(&api, &doc, &[]);
-        let silent: Vec<&str> = without.silent().iter().map(|s| s.place.trim_start_matches("Input.")).collect();
+        let silent: Vec<&str> = without
+            .silent()
+            .iter()
+            .map(|s| s.place.trim_start_matches("Input."))
+            .collect();
         assert_eq!(silent.len(), 11, "{silent:?}");
         assert!(silent.contains(&"typeless_format") && silent.contains(&"through_component"));
         // Free-form values need no diagnostic.
@@ -642,19 +761,28 @@ mod tests {
         let mut broken = api.clone();
         let input = broken.endpoints[0].input;
         if let TypeKind::Struct { fields } = &mut broken.types[input.0].kind {
-            let f = fields.iter_mut().find(|f| f.wire == "nullable_items").expect("field");
+            let f = fields
+                .iter_mut()
+                .find(|f| f.wire == "nullable_items")
+                .expect("field");
             f.ty = Ty::Array(Box::new(Ty::Any));
         }
         let found = audit(&broken, &doc, &diags);
         let silent = found.silent();
         assert_eq!(silent.len(), 1, "{silent:?}");
-        assert_eq!(silent[0].pointer, "/components/schemas/Input/properties/nullable_items/items");
+        assert_eq!(
+            silent[0].pointer,
+            "/components/schemas/Input/properties/nullable_items/items"
+        );
         assert!(silent[0].to_string().contains("SILENT"));
 
         // A JSON value whose schema pointer was lost is not excused by the file's diagnostics.
         let mut lost = api.clone();
         if let TypeKind::Struct { fields } = &mut lost.types[input.0].kind {
-            let f = fields.iter_mut().find(|f| f.wire == "typeless_format").expect("field");
+            let f = fields
+                .iter_mut()
+                .find(|f| f.wire == "typeless_format")
+                .expect("field");
             f.docs.pointer = String::new();
         }
         let found = audit(&lost, &doc, &diags);

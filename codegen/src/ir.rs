@@ -89,13 +89,23 @@ pub struct UnionVariant {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum TypeKind {
-    Struct { fields: Vec<Field> },
+    Struct {
+        fields: Vec<Field>,
+    },
     /// An open string enum: the listed values plus a catch-all keeping any other string.
-    StrEnum { variants: Vec<Variant<String>>, catch_all: String },
+    StrEnum {
+        variants: Vec<Variant<String>>,
+        catch_all: String,
+    },
     /// An open integer enum.
-    IntEnum { variants: Vec<Variant<i64>>, catch_all: String },
+    IntEnum {
+        variants: Vec<Variant<i64>>,
+        catch_all: String,
+    },
     /// An untagged union (`anyOf`/`oneOf` of several non-null schemas).
-    Union { variants: Vec<UnionVariant> },
+    Union {
+        variants: Vec<UnionVariant>,
+    },
     /// `pub type Name = Ty;` (an output that is not an object, such as `{}`).
     Alias(Ty),
     /// `pub struct Name(pub Ty);`, transparent on the wire (an input that is not an object).

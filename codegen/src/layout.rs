@@ -45,8 +45,20 @@ impl Tree {
     pub fn build(api: &Api, diagnostics: &mut Vec<Diagnostic>) -> Self {
         let mut root = Node::default();
         // The names of the shared module and of the catalogue index are taken at the root.
-        root.children.insert("types".into(), Node { segment: "\0types".into(), ..Node::default() });
-        root.children.insert(CATALOGUE.into(), Node { segment: "\0catalogue".into(), ..Node::default() });
+        root.children.insert(
+            "types".into(),
+            Node {
+                segment: "\0types".into(),
+                ..Node::default()
+            },
+        );
+        root.children.insert(
+            CATALOGUE.into(),
+            Node {
+                segment: "\0catalogue".into(),
+                ..Node::default()
+            },
+        );
         let mut paths = Vec::with_capacity(api.endpoints.len());
         for (i, e) in api.endpoints.iter().enumerate() {
             let segments: Vec<&str> = e.id.split('/').filter(|s| !s.is_empty()).collect();
@@ -67,7 +79,10 @@ impl Tree {
                     });
                 }
                 path.push(name.clone());
-                node = node.children.entry(name).or_insert_with(|| Node { segment: (*seg).to_owned(), ..Node::default() });
+                node = node.children.entry(name).or_insert_with(|| Node {
+                    segment: (*seg).to_owned(),
+                    ..Node::default()
+                });
             }
             node.endpoint = Some(i);
             paths.push(path);
@@ -88,7 +103,12 @@ impl Tree {
             .collect()
     }
 
-    pub fn render(&self, em: &Emitter<'_>, features: bool, failed: &mut Vec<Diagnostic>) -> Vec<RenderedModule> {
+    pub fn render(
+        &self,
+        em: &Emitter<'_>,
+        features: bool,
+        failed: &mut Vec<Diagnostic>,
+    ) -> Vec<RenderedModule> {
         let mut out = Vec::new();
         // The root: shared types module and owner modules.
         let mut root_decls = Vec::new();
@@ -102,23 +122,41 @@ impl Tree {
         for (name, child) in &self.root.children {
             let attrs = gate(child, em, features);
             root_decls.push((name.clone(), attrs.clone()));
-            self.render_node(child, vec![name.clone()], attrs, em, features, failed, &mut out);
+            self.render_node(
+                child,
+                vec![name.clone()],
+                attrs,
+                em,
+                features,
+                failed,
+                &mut out,
+            );
         }
         if features {
             // The index is for the crate with cargo features (fal-models); a build script's
             // bindings are the user's own few endpoints.
-            out.push(module(vec![CATALOGUE.into()], false, catalogue(em, &self.paths), String::new()));
+            out.push(module(
+                vec![CATALOGUE.into()],
+                false,
+                catalogue(em, &self.paths),
+                String::new(),
+            ));
             root_decls.push((CATALOGUE.to_owned(), String::new()));
         }
         let decls: Vec<TokenStream> = root_decls
             .iter()
             .map(|(name, attrs)| {
-                let attrs: TokenStream = format!("{ALLOWED_LINTS} {attrs}").parse().unwrap_or_default();
+                let attrs: TokenStream = format!("{ALLOWED_LINTS} {attrs}")
+                    .parse()
+                    .unwrap_or_default();
                 let name = syn::Ident::new(name, proc_macro2::Span::call_site());
                 quote!(#attrs pub mod #name;)
             })
             .collect();
-        out.insert(0, module(Vec::new(), true, quote!(#(#decls)*), String::new()));
+        out.insert(
+            0,
+            module(Vec::new(), true, quote!(#(#decls)*), String::new()),
+        );
         out
     }
 
@@ -190,7 +228,9 @@ fn gate(node: &Node, em: &Emitter<'_>, features: bool) -> String {
     subtree_features(node, em, &mut set);
     match set.iter().next() {
         Some(feature) if set.len() == 1 => {
-            format!("#[cfg(feature = {feature:?})] #[cfg_attr(docsrs, doc(cfg(feature = {feature:?})))]")
+            format!(
+                "#[cfg(feature = {feature:?})] #[cfg_attr(docsrs, doc(cfg(feature = {feature:?})))]"
+            )
         }
         _ => String::new(),
     }
@@ -204,7 +244,10 @@ pub const CATALOGUE: &str = "catalogue";
 fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
     let mut by_category: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in em.api.endpoints.iter().enumerate() {
-        by_category.entry(e.category.as_deref().unwrap_or("uncategorized")).or_default().push(i);
+        by_category
+            .entry(e.category.as_deref().unwrap_or("uncategorized"))
+            .or_default()
+            .push(i);
     }
     let mut doc = format!(
         " Every endpoint of this crate by category (from each document's\n \
@@ -228,14 +271,31 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
         for &i in list {
             let e = &em.api.endpoints[i];
             let path = format!("super::{}", paths[i].join("::"));
-            let about = e.about.as_deref().map(crate::emit::doc_clean).unwrap_or_default();
-            let summary = about.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+            let about = e
+                .about
+                .as_deref()
+                .map(crate::emit::doc_clean)
+                .unwrap_or_default();
+            let summary = about
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("");
             let summary = summary.replace(['[', ']'], "");
             let sep = if summary.is_empty() { "" } else { ": " };
-            doc.push_str(&format!(" - [`{}`]({path}){sep}{summary} (feature `{}`)\n", e.id, e.feature));
-            let (id, feature, module) = (&e.id, &e.feature, format!("fal_models::{}", paths[i].join("::")));
+            doc.push_str(&format!(
+                " - [`{}`]({path}){sep}{summary} (feature `{}`)\n",
+                e.id, e.feature
+            ));
+            let (id, feature, module) = (
+                &e.id,
+                &e.feature,
+                format!("fal_models::{}", paths[i].join("::")),
+            );
             let category = *category;
-            rows.push(quote!(Entry { id: #id, category: #category, feature: #feature, module: #module }));
+            rows.push(
+                quote!(Entry { id: #id, category: #category, feature: #feature, module: #module }),
+            );
         }
     }
     // Ids and categories are the documents' own text: no raw text-direction codepoint may
@@ -263,13 +323,23 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
     }
 }
 
-fn module(path: Vec<String>, has_children: bool, items: TokenStream, decl_attrs: String) -> RenderedModule {
+fn module(
+    path: Vec<String>,
+    has_children: bool,
+    items: TokenStream,
+    decl_attrs: String,
+) -> RenderedModule {
     let file_body = match syn::parse2::<syn::File>(items.clone()) {
         Ok(file) => prettyplease::unparse(&file),
         Err(e) => format!("compile_error!({:?});\n", e.to_string()),
     };
     let _ = decl_attrs;
-    RenderedModule { path, has_children, file_body, tokens: items.to_string() }
+    RenderedModule {
+        path,
+        has_children,
+        file_body,
+        tokens: items.to_string(),
+    }
 }
 
 fn endpoint_docs(api: &Api, e: usize) -> String {
@@ -312,7 +382,10 @@ fn endpoint_docs(api: &Api, e: usize) -> String {
              events, then the final output; `subscribe` waits for the final output only.\n",
         );
     }
-    s.push_str(&format!("\n Send an [`Input`] to get an [`Output`]. Generated from `{}`.", ep.source));
+    s.push_str(&format!(
+        "\n Send an [`Input`] to get an [`Output`]. Generated from `{}`.",
+        ep.source
+    ));
     s
 }
 
@@ -336,13 +409,19 @@ fn file_path(m: &RenderedModule) -> PathBuf {
 }
 
 pub fn files(modules: &[RenderedModule], header: &str) -> BTreeMap<PathBuf, String> {
-    modules.iter().map(|m| (file_path(m), format!("{header}\n\n{}", m.file_body))).collect()
+    modules
+        .iter()
+        .map(|m| (file_path(m), format!("{header}\n\n{}", m.file_body)))
+        .collect()
 }
 
 pub fn single_file(modules: &[RenderedModule], header: &str) -> String {
-    let by_path: BTreeMap<&[String], &RenderedModule> = modules.iter().map(|m| (m.path.as_slice(), m)).collect();
+    let by_path: BTreeMap<&[String], &RenderedModule> =
+        modules.iter().map(|m| (m.path.as_slice(), m)).collect();
     fn nest(path: &[String], by_path: &BTreeMap<&[String], &RenderedModule>) -> TokenStream {
-        let Some(m) = by_path.get(path) else { return TokenStream::new() };
+        let Some(m) = by_path.get(path) else {
+            return TokenStream::new();
+        };
         let mut items: TokenStream = TokenStream::new();
         // Replace each `pub mod x;` with its inline body.
         let parsed: syn::File = match syn::parse_str(&m.tokens) {
@@ -472,7 +551,9 @@ impl Tree {
         let mut set = BTreeSet::new();
         subtree_features(node, em, &mut set);
         if set.len() == 1 {
-            Part::Unit { feature: set.into_iter().next().unwrap_or_default() }
+            Part::Unit {
+                feature: set.into_iter().next().unwrap_or_default(),
+            }
         } else {
             Part::Container { node }
         }
@@ -482,16 +563,30 @@ impl Tree {
     fn shards_below(&self, node: &Node, em: &Emitter<'_>, n: usize) -> BTreeSet<usize> {
         match self.part(node, em) {
             Part::Unit { feature } => BTreeSet::from([shard_of(&feature, n)]),
-            Part::Container { node } => node.children.values().flat_map(|c| self.shards_below(c, em, n)).collect(),
+            Part::Container { node } => node
+                .children
+                .values()
+                .flat_map(|c| self.shards_below(c, em, n))
+                .collect(),
         }
     }
 
     /// Renders the split layout. Requires cargo features (a unit is what one feature gates).
     /// `modules` is what [`Tree::render`] gave with features on.
-    pub fn render_split(&self, em: &Emitter<'_>, modules: &[RenderedModule], spec: &SplitSpec, header: &str, failed: &mut Vec<Diagnostic>) -> SplitFiles {
+    pub fn render_split(
+        &self,
+        em: &Emitter<'_>,
+        modules: &[RenderedModule],
+        spec: &SplitSpec,
+        header: &str,
+        failed: &mut Vec<Diagnostic>,
+    ) -> SplitFiles {
         let n = spec.shards.max(1);
         let rt = &em.runtime;
-        let mut out = SplitFiles { shards: vec![BTreeMap::new(); n], ..SplitFiles::default() };
+        let mut out = SplitFiles {
+            shards: vec![BTreeMap::new(); n],
+            ..SplitFiles::default()
+        };
         let with_header = |body: &str| format!("{header}\n\n{body}");
         // Unit modules keep their files; each goes to its unit's shard.
         let mut unit_shard: BTreeMap<Vec<String>, usize> = BTreeMap::new();
@@ -524,9 +619,14 @@ impl Tree {
         for m in modules {
             match m.path.first().map(String::as_str) {
                 None => continue,
-                Some("types") if m.path.len() == 1 => out.core_types = Some(with_header(&m.file_body)),
+                Some("types") if m.path.len() == 1 => {
+                    out.core_types = Some(with_header(&m.file_body))
+                }
                 Some(CATALOGUE) if m.path.len() == 1 => {
-                    out.facade.insert(PathBuf::from(format!("{CATALOGUE}.rs")), with_header(&m.file_body));
+                    out.facade.insert(
+                        PathBuf::from(format!("{CATALOGUE}.rs")),
+                        with_header(&m.file_body),
+                    );
                 }
                 Some(_) => {
                     let shard = (1..=m.path.len()).find_map(|len| unit_shard.get(&m.path[..len]));
@@ -553,11 +653,19 @@ impl Tree {
             let docs = format!(" Endpoints under `{}`.", path.join("::"));
             for k in self.shards_below(node, em, n) {
                 let items = decls(node, k);
-                let m = module(path.clone(), true, quote!(#![doc = #docs] #items), String::new());
+                let m = module(
+                    path.clone(),
+                    true,
+                    quote!(#![doc = #docs] #items),
+                    String::new(),
+                );
                 out.shards[k].insert(file_path(&m), with_header(&m.file_body));
             }
         }
-        let lints: TokenStream = ALLOWED_LINTS.replacen("#[", "#![", 1).parse().unwrap_or_default();
+        let lints: TokenStream = ALLOWED_LINTS
+            .replacen("#[", "#![", 1)
+            .parse()
+            .unwrap_or_default();
         let types_use = if em.api.shared.is_empty() {
             TokenStream::new()
         } else {
@@ -571,7 +679,9 @@ impl Tree {
                  the same paths (`fal_models::fal_ai::...`) and turns on the shard a family needs."
             );
             let lines: Vec<&str> = docs.lines().collect();
-            let items = decls(&self.root, k);
+            // `cargo fmt` must not reformat generated files (the freshness check compares
+            // bytes): rustfmt skips a module declared with this, and everything below it.
+            let items = skip_rustfmt(decls(&self.root, k));
             let body = quote! {
                 #(#![doc = #lines])*
                 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -584,17 +694,54 @@ impl Tree {
         }
         // The facade: every module under its usual path, re-exported from its shard.
         let facade = facade_items(self, &self.root, &[], em, spec, n);
-        let catalogue_decl: TokenStream = format!("{ALLOWED_LINTS} pub mod {CATALOGUE};").parse().unwrap_or_default();
-        let types_facade = if em.api.shared.is_empty() { TokenStream::new() } else { quote!(pub use #rt::types;) };
-        let m = module(Vec::new(), true, quote!(#types_facade #catalogue_decl #facade), String::new());
-        out.facade.insert(PathBuf::from("mod.rs"), with_header(&m.file_body));
+        let catalogue_decl: TokenStream = format!("{ALLOWED_LINTS} pub mod {CATALOGUE};")
+            .parse()
+            .unwrap_or_default();
+        let types_facade = if em.api.shared.is_empty() {
+            TokenStream::new()
+        } else {
+            quote!(pub use #rt::types;)
+        };
+        let m = module(
+            Vec::new(),
+            true,
+            quote!(#types_facade #catalogue_decl #facade),
+            String::new(),
+        );
+        out.facade
+            .insert(PathBuf::from("mod.rs"), with_header(&m.file_body));
         out
     }
 }
 
+/// `#[rustfmt::skip]` before every `pub mod` declaration of `items`.
+fn skip_rustfmt(items: TokenStream) -> TokenStream {
+    let Ok(file) = syn::parse2::<syn::File>(items.clone()) else {
+        return items;
+    };
+    let mut out = TokenStream::new();
+    for item in file.items {
+        match item {
+            syn::Item::Mod(mut m) if m.content.is_none() => {
+                m.attrs.insert(0, syn::parse_quote!(#[rustfmt::skip]));
+                out.extend(quote!(#m));
+            }
+            other => out.extend(quote!(#other)),
+        }
+    }
+    out
+}
+
 /// The facade's items for a container: a re-export per unit child (gated by its feature) and
 /// an inline module per container child.
-fn facade_items(tree: &Tree, node: &Node, path: &[String], em: &Emitter<'_>, spec: &SplitSpec, n: usize) -> TokenStream {
+fn facade_items(
+    tree: &Tree,
+    node: &Node,
+    path: &[String],
+    em: &Emitter<'_>,
+    spec: &SplitSpec,
+    n: usize,
+) -> TokenStream {
     let mut items = TokenStream::new();
     for (name, child) in &node.children {
         let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
@@ -602,8 +749,13 @@ fn facade_items(tree: &Tree, node: &Node, path: &[String], em: &Emitter<'_>, spe
         p.push(name.clone());
         match tree.part(child, em) {
             Part::Unit { feature } => {
-                let shard = syn::Ident::new(&format!("{}{}", spec.shard_crate_prefix, shard_of(&feature, n)), proc_macro2::Span::call_site());
-                let segments = p.iter().map(|s| syn::Ident::new(s, proc_macro2::Span::call_site()));
+                let shard = syn::Ident::new(
+                    &format!("{}{}", spec.shard_crate_prefix, shard_of(&feature, n)),
+                    proc_macro2::Span::call_site(),
+                );
+                let segments = p
+                    .iter()
+                    .map(|s| syn::Ident::new(s, proc_macro2::Span::call_site()));
                 let attrs: TokenStream = gate(child, em, true).parse().unwrap_or_default();
                 items.extend(quote!(#attrs #[doc(inline)] pub use ::#shard::#(#segments)::*;));
             }

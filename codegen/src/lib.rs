@@ -85,13 +85,13 @@ mod fallback;
 pub mod ir;
 mod layout;
 mod lower;
-mod schema_export;
 pub mod naming;
+mod schema_export;
 mod share;
 
 pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
 pub use fallback::{FreeForm, ValueAudit, ValueSite, Verdict, audit_values};
-pub use layout::{SplitFiles, shard_of};
 pub use ir::Diagnostic;
+pub use layout::{SplitFiles, shard_of};
 pub use lower::MAX_SCHEMA_DEPTH;

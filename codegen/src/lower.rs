@@ -31,7 +31,8 @@ pub fn lower_document(
     let paths = doc.get("paths").and_then(Value::as_object);
     // The submit path is the one POST path; its URL is the endpoint id.
     let submit = paths.and_then(|p| {
-        p.iter().find(|(k, v)| !k.contains("/requests/") && v.get("post").is_some())
+        p.iter()
+            .find(|(k, v)| !k.contains("/requests/") && v.get("post").is_some())
     });
     let id = meta
         .and_then(|m| m.get("endpointId"))
@@ -41,20 +42,27 @@ pub fn lower_document(
         // An id of slashes only names no module: nothing could hold the endpoint.
         .filter(|id| !id.trim().is_empty() && !naming::endpoint_module_path(id).is_empty())
         .ok_or_else(|| {
-            fail("/info/x-fal-metadata/endpointId", "no endpoint id and no submit path".into())
+            fail(
+                "/info/x-fal-metadata/endpointId",
+                "no endpoint id and no submit path".into(),
+            )
         })?;
     if api.endpoints.iter().any(|e| e.id == id) {
-        return Err(fail("/info/x-fal-metadata/endpointId", format!("endpoint `{id}` is defined twice")));
+        return Err(fail(
+            "/info/x-fal-metadata/endpointId",
+            format!("endpoint `{id}` is defined twice"),
+        ));
     }
     // Each segment is a nested module, and writing the modules recurses through them: hundreds
     // of segments overflow the stack.
     let segments = naming::endpoint_module_path(&id).len();
     if segments > MAX_ID_SEGMENTS {
-        let message = format!("endpoint id has {segments} segments; at most {MAX_ID_SEGMENTS} are supported");
+        let message =
+            format!("endpoint id has {segments} segments; at most {MAX_ID_SEGMENTS} are supported");
         return Err(fail("/info/x-fal-metadata/endpointId", message));
     }
-    let (submit_path, submit_op) = submit
-        .ok_or_else(|| fail("/paths", format!("no `POST /{id}` operation")))?;
+    let (submit_path, submit_op) =
+        submit.ok_or_else(|| fail("/paths", format!("no `POST /{id}` operation")))?;
     let input_ptr = format!(
         "/paths/{}/post/requestBody/content/application~1json/schema",
         escape(submit_path)
@@ -63,12 +71,16 @@ pub fn lower_document(
 
     // The result operation: GET .../requests/{request_id} (not /status, not /cancel).
     let result = paths.and_then(|p| {
-        p.iter().find(|(k, v)| k.ends_with("/requests/{request_id}") && v.get("get").is_some())
+        p.iter()
+            .find(|(k, v)| k.ends_with("/requests/{request_id}") && v.get("get").is_some())
     });
     let (output_schema, output_ptr) = match result {
         Some((k, v)) => (
             v.pointer("/get/responses/200/content/application~1json/schema"),
-            format!("/paths/{}/get/responses/200/content/application~1json/schema", escape(k)),
+            format!(
+                "/paths/{}/get/responses/200/content/application~1json/schema",
+                escape(k)
+            ),
         ),
         None => (None, "/paths".to_owned()),
     };
@@ -104,7 +116,10 @@ pub fn lower_document(
     }
     // Component names are taken before any inline type is named, so a component's name never
     // depends on the order the walk meets things in.
-    if let Some(components) = doc.pointer("/components/schemas").and_then(Value::as_object) {
+    if let Some(components) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    {
         let mut reserved: Vec<String> = Vec::new();
         for (key, schema) in components {
             if lw.roles.contains_key(key) || !is_struct(schema) {
@@ -122,14 +137,20 @@ pub fn lower_document(
     let input = match input_schema {
         Some(s) => lw.root(s, &input_ptr, Role::Input),
         None => {
-            lw.diag(&input_ptr, "the submit operation has no JSON request body; input is untyped");
+            lw.diag(
+                &input_ptr,
+                "the submit operation has no JSON request body; input is untyped",
+            );
             lw.root(&Value::Bool(true), &input_ptr, Role::Input)
         }
     };
     let output = match output_schema {
         Some(s) => lw.root(s, &output_ptr, Role::Output),
         None => {
-            lw.diag(&output_ptr, "no result operation with a JSON 200 response; output is untyped");
+            lw.diag(
+                &output_ptr,
+                "no result operation with a JSON 200 response; output is untyped",
+            );
             lw.root(&Value::Bool(true), &output_ptr, Role::Output)
         }
     };
@@ -141,8 +162,14 @@ pub fn lower_document(
         id,
         source: source.to_owned(),
         title: text("/info/title"),
-        about: meta.and_then(|m| m.get("about")).and_then(Value::as_str).map(str::to_owned),
-        category: meta.and_then(|m| m.get("category")).and_then(Value::as_str).map(str::to_owned),
+        about: meta
+            .and_then(|m| m.get("about"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        category: meta
+            .and_then(|m| m.get("category"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         playground_url: meta
             .and_then(|m| m.get("playgroundUrl"))
             .and_then(Value::as_str)
@@ -237,7 +264,6 @@ struct Merged {
     diagnostics: Vec<Diagnostic>,
 }
 
-
 impl Lowerer<'_> {
     fn diag(&mut self, pointer: &str, message: impl Into<String>) {
         self.diags.push(Diagnostic {
@@ -250,13 +276,20 @@ impl Lowerer<'_> {
     /// A schema that allows only `null` (`type: null`, `enum: [null]`, `anyOf` of nulls): no
     /// Rust type but `Option<serde_json::Value>` holds exactly that, and it is not free-form.
     fn null_only(&mut self, pointer: &str) -> (Ty, bool) {
-        self.diag(pointer, "the schema allows only null; it is typed as an optional JSON value");
+        self.diag(
+            pointer,
+            "the schema allows only null; it is typed as an optional JSON value",
+        );
         (Ty::Any, true)
     }
 
     /// The input or output root: always a named type called `Input` / `Output`.
     fn root(&mut self, s: &Value, ptr: &str, role: Role) -> TypeRef {
-        let name = if role == Role::Input { "Input" } else { "Output" };
+        let name = if role == Role::Input {
+            "Input"
+        } else {
+            "Output"
+        };
         let (ty, nullable) = self.schema(s, ptr, name, "");
         if let Ty::Named(r) = ty {
             let def = &self.api.types[r.0];
@@ -272,7 +305,10 @@ impl Lowerer<'_> {
         };
         let kind = if role == Role::Input {
             if !matches!(ty, Ty::Any | Ty::Map(_)) {
-                self.diag(ptr, "the input is not an object; it is sent as a JSON value");
+                self.diag(
+                    ptr,
+                    "the input is not an object; it is sent as a JSON value",
+                );
             }
             TypeKind::Newtype(ty)
         } else {
@@ -324,14 +360,21 @@ impl Lowerer<'_> {
                 None => return Ty::Named(self.push(name, &base, docs, kind, Role::Other)),
             }
         }
-        self.diag(ptr, "no free name for this type; it is typed as a JSON value");
+        self.diag(
+            ptr,
+            "no free name for this type; it is typed as a JSON value",
+        );
         Ty::Any
     }
 
     /// The name of a component: its title when it has one (`LoRAInput`), else its key, without
     /// a leading copy of the module path.
     fn component_name(&self, key: &str, schema: &Value) -> String {
-        let title = schema.get("title").and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty());
+        let title = schema
+            .get("title")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
         let raw = naming::type_ident(title.unwrap_or(key));
         naming::type_ident(&naming::without_module_prefix(&raw, &self.endpoint_id))
     }
@@ -339,7 +382,10 @@ impl Lowerer<'_> {
     /// Lowers a `$ref` to a component schema.
     fn component(&mut self, reference: &str, ptr: &str) -> (Ty, bool) {
         let Some(name) = reference.strip_prefix("#/components/schemas/") else {
-            self.diag(ptr, format!("unsupported $ref `{reference}` (only #/components/schemas/...)"));
+            self.diag(
+                ptr,
+                format!("unsupported $ref `{reference}` (only #/components/schemas/...)"),
+            );
             return (Ty::Any, false);
         };
         match self.components.get(name) {
@@ -350,14 +396,20 @@ impl Lowerer<'_> {
                 return (Ty::Named(r), false);
             }
             Some(Component::InProgress(None)) => {
-                self.diag(ptr, format!("`{name}` refers to itself without an object in between"));
+                self.diag(
+                    ptr,
+                    format!("`{name}` refers to itself without an object in between"),
+                );
                 return (Ty::Any, false);
             }
             None => {}
         }
         let target_ptr = format!("/components/schemas/{}", escape(name));
         let Some(schema) = self.doc.pointer(&target_ptr) else {
-            self.diag(ptr, format!("dangling $ref: `{reference}` is not in the document"));
+            self.diag(
+                ptr,
+                format!("dangling $ref: `{reference}` is not in the document"),
+            );
             return (Ty::Any, false);
         };
         let role = self.roles.get(name).copied().unwrap_or(Role::Other);
@@ -368,16 +420,25 @@ impl Lowerer<'_> {
                 Role::Other => self.free_component_name(name, schema),
             };
             let docs = self.docs(schema, &target_ptr);
-            let r = self.push(&local, &naming::type_ident(name), docs, TypeKind::Struct { fields: vec![] }, role);
-            self.components.insert(name.to_owned(), Component::InProgress(Some(r)));
+            let r = self.push(
+                &local,
+                &naming::type_ident(name),
+                docs,
+                TypeKind::Struct { fields: vec![] },
+                role,
+            );
+            self.components
+                .insert(name.to_owned(), Component::InProgress(Some(r)));
             let fields = self.fields(schema, &target_ptr, &local);
             self.api.types[r.0].kind = TypeKind::Struct { fields };
             (Ty::Named(r), false)
         } else {
-            self.components.insert(name.to_owned(), Component::InProgress(None));
+            self.components
+                .insert(name.to_owned(), Component::InProgress(None));
             self.schema(schema, &target_ptr, name, "")
         };
-        self.components.insert(name.to_owned(), Component::Done(result.0.clone(), result.1));
+        self.components
+            .insert(name.to_owned(), Component::Done(result.0.clone(), result.1));
         result
     }
 
@@ -385,22 +446,37 @@ impl Lowerer<'_> {
     /// exactly (the key is unique in the document).
     fn free_component_name(&self, key: &str, schema: &Value) -> String {
         let name = self.component_name(key, schema);
-        let reserved_here = self.reserved.iter().position(|n| *n == name).is_some_and(|_| {
-            // The first component (in key order) with this name owns the reservation.
-            let components = self.doc.pointer("/components/schemas").and_then(Value::as_object);
-            components
-                .and_then(|c| {
-                    c.iter().find(|(k, s)| is_struct(s) && !self.roles.contains_key(*k) && self.component_name(k, s) == name)
-                })
-                .is_some_and(|(k, _)| k == key)
-        });
+        let reserved_here = self
+            .reserved
+            .iter()
+            .position(|n| *n == name)
+            .is_some_and(|_| {
+                // The first component (in key order) with this name owns the reservation.
+                let components = self
+                    .doc
+                    .pointer("/components/schemas")
+                    .and_then(Value::as_object);
+                components
+                    .and_then(|c| {
+                        c.iter().find(|(k, s)| {
+                            is_struct(s)
+                                && !self.roles.contains_key(*k)
+                                && self.component_name(k, s) == name
+                        })
+                    })
+                    .is_some_and(|(k, _)| k == key)
+            });
         if reserved_here && matches!(self.names.get(&name), Some(None)) {
             return name;
         }
-        [naming::type_ident(key), format!("{}Schema", naming::spelled(key)), naming::hex_spelled(key)]
-            .into_iter()
-            .find(|n| !self.names.contains_key(n))
-            .unwrap_or_else(|| format!("{}Schema", naming::hex_spelled(key)))
+        [
+            naming::type_ident(key),
+            format!("{}Schema", naming::spelled(key)),
+            naming::hex_spelled(key),
+        ]
+        .into_iter()
+        .find(|n| !self.names.contains_key(n))
+        .unwrap_or_else(|| format!("{}Schema", naming::hex_spelled(key)))
     }
 
     /// Lowers any schema to a type; the flag says `null` is accepted too.
@@ -421,20 +497,35 @@ impl Lowerer<'_> {
             // `true` allows anything: free-form, no diagnostic.
             Value::Bool(true) => return (Ty::Any, false),
             Value::Bool(false) => {
-                self.diag(ptr, "the schema `false` allows no value; it is typed as a JSON value");
+                self.diag(
+                    ptr,
+                    "the schema `false` allows no value; it is typed as a JSON value",
+                );
                 return (Ty::Any, false);
             }
             _ => {
-                self.diag(ptr, format!("a schema must be an object, found {}", kind_of(s)));
+                self.diag(
+                    ptr,
+                    format!("a schema must be an object, found {}", kind_of(s)),
+                );
                 return (Ty::Any, false);
             }
         };
-        let nullable = obj.get("nullable").and_then(Value::as_bool).unwrap_or(false);
+        let nullable = obj
+            .get("nullable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         let (ty, null) = self.schema_obj(obj, ptr, hint, parent);
         (ty, null || nullable)
     }
 
-    fn schema_obj(&mut self, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+    fn schema_obj(
+        &mut self,
+        s: &Map<String, Value>,
+        ptr: &str,
+        hint: &str,
+        parent: &str,
+    ) -> (Ty, bool) {
         if let Some(r) = s.get("$ref") {
             return match r.as_str() {
                 Some(r) => self.component(r, &format!("{ptr}/$ref")),
@@ -457,7 +548,10 @@ impl Lowerer<'_> {
         for key in ["anyOf", "oneOf"] {
             if let Some(branches) = s.get(key) {
                 let Some(branches) = branches.as_array().filter(|b| !b.is_empty()) else {
-                    self.diag(&format!("{ptr}/{key}"), format!("{key} must be a non-empty array"));
+                    self.diag(
+                        &format!("{ptr}/{key}"),
+                        format!("{key} must be a non-empty array"),
+                    );
                     return (Ty::Any, false);
                 };
                 return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent, false);
@@ -480,7 +574,11 @@ impl Lowerer<'_> {
             Some(Value::Array(types)) => {
                 // JSON Schema's `type: [a, b]`: a union of the listed types.
                 let null = types.iter().any(|t| t == "null");
-                let rest: Vec<&str> = types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
+                let rest: Vec<&str> = types
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|t| *t != "null")
+                    .collect();
                 match rest.as_slice() {
                     [] => self.null_only(&format!("{ptr}/type")),
                     [one] => {
@@ -504,14 +602,19 @@ impl Lowerer<'_> {
                 }
             }
             Some(other) => {
-                self.diag(&format!("{ptr}/type"), format!("type must be a string, found {}", kind_of(other)));
+                self.diag(
+                    &format!("{ptr}/type"),
+                    format!("type must be a string, found {}", kind_of(other)),
+                );
                 (Ty::Any, false)
             }
             None if s.contains_key("properties") => self.typed("object", s, ptr, hint, parent),
             None if s.contains_key("items") || s.contains_key("prefixItems") => {
                 self.typed("array", s, ptr, hint, parent)
             }
-            None if s.contains_key("additionalProperties") => self.typed("object", s, ptr, hint, parent),
+            None if s.contains_key("additionalProperties") => {
+                self.typed("object", s, ptr, hint, parent)
+            }
             None => {
                 // No type and nothing that implies one: free-form when only annotations are
                 // left; keywords that constrain a value (`format`, `minimum`, `required`...)
@@ -522,15 +625,31 @@ impl Lowerer<'_> {
                     .filter(|k| !crate::fallback::ANNOTATIONS.contains(k) && !k.starts_with("x-"))
                     .collect();
                 if !constraining.is_empty() {
-                    let keys = constraining.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
-                    self.diag(ptr, format!("no `type`, but {keys} constrain the value; it is typed as a JSON value"));
+                    let keys = constraining
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    self.diag(
+                        ptr,
+                        format!(
+                            "no `type`, but {keys} constrain the value; it is typed as a JSON value"
+                        ),
+                    );
                 }
                 (Ty::Any, false)
             }
         }
     }
 
-    fn typed(&mut self, t: &str, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+    fn typed(
+        &mut self,
+        t: &str,
+        s: &Map<String, Value>,
+        ptr: &str,
+        hint: &str,
+        parent: &str,
+    ) -> (Ty, bool) {
         let ty = match t {
             "string" => Ty::String,
             "integer" => Ty::Integer,
@@ -554,28 +673,46 @@ impl Lowerer<'_> {
             let tys: Vec<Ty> = prefix
                 .iter()
                 .enumerate()
-                .map(|(i, p)| self.schema(p, &format!("{ptr}/prefixItems/{i}"), &item_hint, parent).0)
+                .map(|(i, p)| {
+                    self.schema(p, &format!("{ptr}/prefixItems/{i}"), &item_hint, parent)
+                        .0
+                })
                 .collect();
             return match tys.first() {
                 Some(first) if tys.iter().all(|t| t == first) => Ty::Array(Box::new(first.clone())),
                 Some(_) => {
-                    self.diag(&format!("{ptr}/prefixItems"), "a tuple of mixed item types; items are typed as JSON values");
+                    self.diag(
+                        &format!("{ptr}/prefixItems"),
+                        "a tuple of mixed item types; items are typed as JSON values",
+                    );
                     Ty::Array(Box::new(Ty::Any))
                 }
                 None => {
-                    self.diag(&format!("{ptr}/prefixItems"), "an empty tuple (prefixItems: []); items are typed as JSON values");
+                    self.diag(
+                        &format!("{ptr}/prefixItems"),
+                        "an empty tuple (prefixItems: []); items are typed as JSON values",
+                    );
                     Ty::Array(Box::new(Ty::Any))
                 }
             };
         }
         if let Some(other) = s.get("prefixItems") {
-            self.diag(&format!("{ptr}/prefixItems"), format!("prefixItems must be an array, found {}; it is ignored", kind_of(other)));
+            self.diag(
+                &format!("{ptr}/prefixItems"),
+                format!(
+                    "prefixItems must be an array, found {}; it is ignored",
+                    kind_of(other)
+                ),
+            );
         }
         match s.get("items") {
             // No items schema, or `true`: the items are free-form.
             None | Some(Value::Bool(true)) => Ty::Array(Box::new(Ty::Any)),
             Some(Value::Bool(false)) => {
-                self.diag(&format!("{ptr}/items"), "items: false allows only an empty array; items are typed as JSON values");
+                self.diag(
+                    &format!("{ptr}/items"),
+                    "items: false allows only an empty array; items are typed as JSON values",
+                );
                 Ty::Array(Box::new(Ty::Any))
             }
             Some(items @ Value::Object(o)) => {
@@ -592,7 +729,8 @@ impl Lowerer<'_> {
                     return Ty::Array(Box::new(Ty::Any));
                 }
                 self.containers += 1;
-                let (item, nullable) = self.schema(items, &format!("{ptr}/items"), &item_hint, parent);
+                let (item, nullable) =
+                    self.schema(items, &format!("{ptr}/items"), &item_hint, parent);
                 self.containers -= 1;
                 // A nullable item is an `Option` (`[X, null]` is `Vec<Option<X>>`).
                 if nullable && item != Ty::Any {
@@ -601,14 +739,20 @@ impl Lowerer<'_> {
                 Ty::Array(Box::new(item))
             }
             Some(other) => {
-                self.diag(&format!("{ptr}/items"), format!("items must be a schema, found {}", kind_of(other)));
+                self.diag(
+                    &format!("{ptr}/items"),
+                    format!("items must be a schema, found {}", kind_of(other)),
+                );
                 Ty::Array(Box::new(Ty::Any))
             }
         }
     }
 
     fn object(&mut self, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> Ty {
-        let has_props = s.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+        let has_props = s
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_some_and(|p| !p.is_empty());
         if has_props {
             let obj = Value::Object(s.clone());
             let name = naming::type_ident(hint);
@@ -617,7 +761,13 @@ impl Lowerer<'_> {
             return self.inline(hint, parent, ptr, docs, TypeKind::Struct { fields });
         }
         if let Some(other) = s.get("properties").filter(|p| !p.is_object()) {
-            self.diag(&format!("{ptr}/properties"), format!("properties must be an object, found {}; it is ignored", kind_of(other)));
+            self.diag(
+                &format!("{ptr}/properties"),
+                format!(
+                    "properties must be an object, found {}; it is ignored",
+                    kind_of(other)
+                ),
+            );
         }
         match s.get("additionalProperties") {
             // A map of free-form values: no additionalProperties, `true`, `{}`; `false` (with
@@ -630,9 +780,18 @@ impl Lowerer<'_> {
                     return Ty::Map(Box::new(Ty::Any));
                 }
                 self.containers += 1;
-                let (ty, nullable) = self.schema(ap, &format!("{ptr}/additionalProperties"), &singular(hint), parent);
+                let (ty, nullable) = self.schema(
+                    ap,
+                    &format!("{ptr}/additionalProperties"),
+                    &singular(hint),
+                    parent,
+                );
                 self.containers -= 1;
-                Ty::Map(Box::new(if nullable && ty != Ty::Any { Ty::Optional(Box::new(ty)) } else { ty }))
+                Ty::Map(Box::new(if nullable && ty != Ty::Any {
+                    Ty::Optional(Box::new(ty))
+                } else {
+                    ty
+                }))
             }
             Some(other) => {
                 self.diag(
@@ -646,7 +805,11 @@ impl Lowerer<'_> {
 
     /// `allOf` of several schemas: the properties of every object member, merged.
     fn all_of(&mut self, members: &[Value], ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
-        let key = (serde_json::to_string(members).unwrap_or_default(), hint.to_owned(), parent.to_owned());
+        let key = (
+            serde_json::to_string(members).unwrap_or_default(),
+            hint.to_owned(),
+            parent.to_owned(),
+        );
         if let Some(m) = self.merged.get(&key).cloned() {
             for d in m.diagnostics {
                 let pointer = format!("{ptr}{}", &d.pointer[m.pointer.len()..]);
@@ -660,12 +823,16 @@ impl Lowerer<'_> {
         let mut required = Vec::new();
         for (i, m) in members.iter().enumerate() {
             let resolved = self.resolve_plain_at(m, &format!("{ptr}/allOf/{i}"));
-            match resolved.as_ref().and_then(|(v, at)| v.as_object().map(|o| (o, at))) {
+            match resolved
+                .as_ref()
+                .and_then(|(v, at)| v.as_object().map(|o| (o, at)))
+            {
                 Some((o, at)) if o.contains_key("properties") => {
                     if let Some(p) = o.get("properties").and_then(Value::as_object) {
                         props.extend(p.clone());
                         for name in p.keys() {
-                            origins.insert(name.clone(), format!("{at}/properties/{}", escape(name)));
+                            origins
+                                .insert(name.clone(), format!("{at}/properties/{}", escape(name)));
                         }
                     }
                     if let Some(r) = o.get("required").and_then(Value::as_array) {
@@ -673,7 +840,10 @@ impl Lowerer<'_> {
                     }
                 }
                 _ => {
-                    self.diag(&format!("{ptr}/allOf/{i}"), "allOf member is not an object schema; the whole allOf is untyped");
+                    self.diag(
+                        &format!("{ptr}/allOf/{i}"),
+                        "allOf member is not an object schema; the whole allOf is untyped",
+                    );
                     return (Ty::Any, false);
                 }
             }
@@ -682,7 +852,10 @@ impl Lowerer<'_> {
         // allOf (through a `$ref` to a component holding it), it would be copied into itself
         // forever.
         if self.merging.iter().any(|m| m.as_slice() == members) {
-            self.diag(&format!("{ptr}/allOf"), "allOf contains itself (through a $ref); the whole allOf is untyped");
+            self.diag(
+                &format!("{ptr}/allOf"),
+                "allOf contains itself (through a $ref); the whole allOf is untyped",
+            );
             return (Ty::Any, false);
         }
         merged.insert("type".into(), "object".into());
@@ -694,8 +867,19 @@ impl Lowerer<'_> {
         let ty = self.object(&merged, ptr, hint, parent);
         self.prop_origins = None;
         self.merging.pop();
-        let found = self.diags[diags_before..].iter().filter(|d| d.pointer.starts_with(ptr)).cloned().collect();
-        self.merged.insert(key, Merged { ty: ty.clone(), pointer: ptr.to_owned(), diagnostics: found });
+        let found = self.diags[diags_before..]
+            .iter()
+            .filter(|d| d.pointer.starts_with(ptr))
+            .cloned()
+            .collect();
+        self.merged.insert(
+            key,
+            Merged {
+                ty: ty.clone(),
+                pointer: ptr.to_owned(),
+                diagnostics: found,
+            },
+        );
         (ty, false)
     }
 
@@ -719,12 +903,36 @@ impl Lowerer<'_> {
 
     /// `same_place`: the branches are not in the document (a `type` list split up); each is at
     /// `ptr` itself rather than at `{ptr}/{i}`.
-    fn any_of(&mut self, branches: &[Value], outer: &Map<String, Value>, ptr: &str, hint: &str, parent: &str, same_place: bool) -> (Ty, bool) {
-        let at = |i: usize| if same_place { ptr.to_owned() } else { format!("{ptr}/{i}") };
-        let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null") || b.get("const") == Some(&Value::Null)
-            || (b.get("enum").and_then(Value::as_array).is_some_and(|e| e.len() == 1 && e[0].is_null()));
+    fn any_of(
+        &mut self,
+        branches: &[Value],
+        outer: &Map<String, Value>,
+        ptr: &str,
+        hint: &str,
+        parent: &str,
+        same_place: bool,
+    ) -> (Ty, bool) {
+        let at = |i: usize| {
+            if same_place {
+                ptr.to_owned()
+            } else {
+                format!("{ptr}/{i}")
+            }
+        };
+        let is_null = |b: &Value| {
+            b.get("type").and_then(Value::as_str) == Some("null")
+                || b.get("const") == Some(&Value::Null)
+                || (b
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .is_some_and(|e| e.len() == 1 && e[0].is_null()))
+        };
         let mut null = branches.iter().any(is_null);
-        let rest: Vec<(usize, &Value)> = branches.iter().enumerate().filter(|(_, b)| !is_null(b)).collect();
+        let rest: Vec<(usize, &Value)> = branches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| !is_null(b))
+            .collect();
         match rest.as_slice() {
             [] => return self.null_only(ptr),
             [(i, one)] => {
@@ -733,7 +941,14 @@ impl Lowerer<'_> {
                 let with_docs = match one.as_object() {
                     Some(o) if !o.contains_key("$ref") => {
                         let mut o = o.clone();
-                        for k in ["title", "description", "default", "examples", "example", "deprecated"] {
+                        for k in [
+                            "title",
+                            "description",
+                            "default",
+                            "examples",
+                            "example",
+                            "deprecated",
+                        ] {
                             if let (Some(v), false) = (outer.get(k), o.contains_key(k)) {
                                 o.insert(k.to_owned(), v.clone());
                             }
@@ -755,11 +970,17 @@ impl Lowerer<'_> {
             let (ty, n) = self.schema_obj(&fake, ptr, hint, parent);
             return (ty, n || null);
         }
-        let has_struct_ref = rest.iter().any(|(_, b)| b.get("$ref").is_some() || b.get("properties").is_some());
+        let has_struct_ref = rest
+            .iter()
+            .any(|(_, b)| b.get("$ref").is_some() || b.get("properties").is_some());
         let mut tys: Vec<Ty> = Vec::new();
         for (i, b) in &rest {
             let is_enum = b.get("enum").is_some() || b.get("const").is_some();
-            let branch_hint = if is_enum && has_struct_ref { format!("{hint}Preset") } else { hint.to_owned() };
+            let branch_hint = if is_enum && has_struct_ref {
+                format!("{hint}Preset")
+            } else {
+                hint.to_owned()
+            };
             let (ty, n) = self.schema(b, &at(*i), &branch_hint, parent);
             // A nullable branch inside a union: the union itself is nullable (and the branches
             // after it still count).
@@ -771,7 +992,14 @@ impl Lowerer<'_> {
         self.finish_union(tys, ptr, hint, parent, null)
     }
 
-    fn finish_union(&mut self, mut tys: Vec<Ty>, ptr: &str, hint: &str, parent: &str, null: bool) -> (Ty, bool) {
+    fn finish_union(
+        &mut self,
+        mut tys: Vec<Ty>,
+        ptr: &str,
+        hint: &str,
+        parent: &str,
+        null: bool,
+    ) -> (Ty, bool) {
         // Integer inside number: a number already holds it.
         if tys.contains(&Ty::Number) {
             tys.retain(|t| *t != Ty::Integer);
@@ -803,9 +1031,16 @@ impl Lowerer<'_> {
         };
         tys.sort_by_key(|t| rank(t));
         let names = self.variant_names(&tys);
-        let variants = tys.into_iter().zip(names).map(|(ty, ident)| UnionVariant { ident, ty }).collect();
+        let variants = tys
+            .into_iter()
+            .zip(names)
+            .map(|(ty, ident)| UnionVariant { ident, ty })
+            .collect();
         // The pointer is the union's (`.../anyOf`): the audit of JSON values finds its branches.
-        let docs = Docs { pointer: ptr.to_owned(), ..Docs::default() };
+        let docs = Docs {
+            pointer: ptr.to_owned(),
+            ..Docs::default()
+        };
         let ty = self.inline(hint, parent, ptr, docs, TypeKind::Union { variants });
         (ty, null)
     }
@@ -823,8 +1058,12 @@ impl Lowerer<'_> {
                 return vec!["Many".into(), "One".into()];
             }
             match (kind(a), kind(b)) {
-                (Some(TypeKind::Struct { .. }), Some(TypeKind::StrEnum { .. })) => return vec!["Custom".into(), "Preset".into()],
-                (Some(TypeKind::StrEnum { .. }), Some(TypeKind::Struct { .. })) => return vec!["Preset".into(), "Custom".into()],
+                (Some(TypeKind::Struct { .. }), Some(TypeKind::StrEnum { .. })) => {
+                    return vec!["Custom".into(), "Preset".into()];
+                }
+                (Some(TypeKind::StrEnum { .. }), Some(TypeKind::Struct { .. })) => {
+                    return vec!["Preset".into(), "Custom".into()];
+                }
                 _ => {}
             }
         }
@@ -856,14 +1095,25 @@ impl Lowerer<'_> {
             .iter()
             .zip(&shorts)
             .map(|(t, n)| {
-                let name = if shorts.iter().filter(|o| *o == n).count() > 1 { long(t, self.api) } else { n.clone() };
+                let name = if shorts.iter().filter(|o| *o == n).count() > 1 {
+                    long(t, self.api)
+                } else {
+                    n.clone()
+                };
                 (name.clone(), name)
             })
             .collect();
         naming::unique_by_value(&candidates, &[])
     }
 
-    fn enumeration(&mut self, values: &[Value], s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+    fn enumeration(
+        &mut self,
+        values: &[Value],
+        s: &Map<String, Value>,
+        ptr: &str,
+        hint: &str,
+        parent: &str,
+    ) -> (Ty, bool) {
         let null = values.iter().any(Value::is_null);
         let values: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
         if values.is_empty() {
@@ -881,16 +1131,36 @@ impl Lowerer<'_> {
             // Exact values claim the plain names first: `"fast"` is `Fast`, `"fast "` is `Fast2`.
             let mut order: Vec<usize> = (0..wires.len()).collect();
             order.sort_by_key(|&i| wires[i].trim() != wires[i]);
-            let candidates: Vec<(String, String)> =
-                order.iter().map(|&i| (variant_name(naming::str_variant(&wires[i], hint)), wires[i].clone())).collect();
+            let candidates: Vec<(String, String)> = order
+                .iter()
+                .map(|&i| {
+                    (
+                        variant_name(naming::str_variant(&wires[i], hint)),
+                        wires[i].clone(),
+                    )
+                })
+                .collect();
             let names = naming::unique_by_value(&candidates, &[CATCH_ALL]);
             let mut idents = vec![String::new(); wires.len()];
             for (slot, name) in order.into_iter().zip(names) {
                 idents[slot] = name;
             }
             let catch_all = CATCH_ALL.to_owned();
-            let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
-            let ty = self.inline(hint, parent, ptr, docs, TypeKind::StrEnum { variants, catch_all });
+            let variants = idents
+                .into_iter()
+                .zip(wires)
+                .map(|(ident, wire)| Variant { ident, wire })
+                .collect();
+            let ty = self.inline(
+                hint,
+                parent,
+                ptr,
+                docs,
+                TypeKind::StrEnum {
+                    variants,
+                    catch_all,
+                },
+            );
             return (ty, null);
         }
         if values.iter().all(|v| v.as_i64().is_some()) {
@@ -901,12 +1171,27 @@ impl Lowerer<'_> {
                     wires.push(v);
                 }
             }
-            let candidates: Vec<(String, String)> =
-                wires.iter().map(|w| (variant_name(naming::int_variant(*w, hint)), w.to_string())).collect();
+            let candidates: Vec<(String, String)> = wires
+                .iter()
+                .map(|w| (variant_name(naming::int_variant(*w, hint)), w.to_string()))
+                .collect();
             let idents = naming::unique_by_value(&candidates, &[CATCH_ALL]);
             let catch_all = CATCH_ALL.to_owned();
-            let variants = idents.into_iter().zip(wires).map(|(ident, wire)| Variant { ident, wire }).collect();
-            let ty = self.inline(hint, parent, ptr, docs, TypeKind::IntEnum { variants, catch_all });
+            let variants = idents
+                .into_iter()
+                .zip(wires)
+                .map(|(ident, wire)| Variant { ident, wire })
+                .collect();
+            let ty = self.inline(
+                hint,
+                parent,
+                ptr,
+                docs,
+                TypeKind::IntEnum {
+                    variants,
+                    catch_all,
+                },
+            );
             return (ty, null);
         }
         if values.iter().all(|v| v.is_number()) {
@@ -915,7 +1200,10 @@ impl Lowerer<'_> {
         if values.iter().all(|v| v.is_boolean()) {
             return (Ty::Boolean, null);
         }
-        self.diag(&format!("{ptr}/enum"), "enum mixes value types; it is typed as a JSON value");
+        self.diag(
+            &format!("{ptr}/enum"),
+            "enum mixes value types; it is typed as a JSON value",
+        );
         (Ty::Any, null)
     }
 
@@ -949,7 +1237,10 @@ impl Lowerer<'_> {
         let mut idents: Vec<String> = Vec::new();
         for wire in order {
             let prop = &props[wire];
-            let prop_ptr = origins.get(wire).cloned().unwrap_or_else(|| format!("{ptr}/properties/{}", escape(wire)));
+            let prop_ptr = origins
+                .get(wire)
+                .cloned()
+                .unwrap_or_else(|| format!("{ptr}/properties/{}", escape(wire)));
             let (ty, nullable) = self.schema(prop, &prop_ptr, wire, type_name);
             let mut ident = naming::snake_ident(wire);
             if idents.contains(&ident) {
@@ -959,21 +1250,50 @@ impl Lowerer<'_> {
                 ident = [spelled, naming::hex_spelled(wire).to_ascii_lowercase()]
                     .into_iter()
                     .find(|i| !idents.contains(i))
-                    .unwrap_or_else(|| format!("{}_", naming::hex_spelled(wire).to_ascii_lowercase()));
+                    .unwrap_or_else(|| {
+                        format!("{}_", naming::hex_spelled(wire).to_ascii_lowercase())
+                    });
             }
             idents.push(ident.clone());
             let docs = self.docs(prop, &prop_ptr);
             let secret = is_secret(wire, prop);
-            let deprecated = prop.get("deprecated").and_then(Value::as_bool).unwrap_or(false);
-            fields.push(Field { required: required.contains(&wire.as_str()), wire: wire.clone(), ident, ty, nullable, docs, secret, deprecated });
+            let deprecated = prop
+                .get("deprecated")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            fields.push(Field {
+                required: required.contains(&wire.as_str()),
+                wire: wire.clone(),
+                ident,
+                ty,
+                nullable,
+                docs,
+                secret,
+                deprecated,
+            });
         }
         fields
     }
 
     fn docs(&self, s: &Value, ptr: &str) -> Docs {
-        let Some(o) = s.as_object() else { return Docs { pointer: ptr.to_owned(), ..Docs::default() } };
-        let text = |k: &str| o.get(k).and_then(Value::as_str).map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned);
-        let mut examples: Vec<Value> = o.get("examples").and_then(Value::as_array).cloned().unwrap_or_default();
+        let Some(o) = s.as_object() else {
+            return Docs {
+                pointer: ptr.to_owned(),
+                ..Docs::default()
+            };
+        };
+        let text = |k: &str| {
+            o.get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        let mut examples: Vec<Value> = o
+            .get("examples")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if let Some(e) = o.get("example") {
             examples.push(e.clone());
         }
@@ -1000,7 +1320,6 @@ impl Lowerer<'_> {
     }
 }
 
-
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -1014,7 +1333,9 @@ fn kind_of(v: &Value) -> &'static str {
 
 /// A component becomes a struct when it lists properties.
 fn is_struct(s: &Value) -> bool {
-    s.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty())
+    s.get("properties")
+        .and_then(Value::as_object)
+        .is_some_and(|p| !p.is_empty())
         && s.get("anyOf").is_none()
         && s.get("oneOf").is_none()
 }
@@ -1032,7 +1353,9 @@ fn mergeable_enum(branches: &[(usize, &Value)]) -> Option<Vec<Value>> {
         } else if let Some(c) = o.get("const") {
             values.push(c.clone());
             any_enum = true;
-        } else if o.get("type").and_then(Value::as_str) == Some("string") && !o.keys().any(|k| k == "$ref") {
+        } else if o.get("type").and_then(Value::as_str) == Some("string")
+            && !o.keys().any(|k| k == "$ref")
+        {
             // plain string: the open enum's catch-all covers it
         } else {
             return None;
@@ -1047,21 +1370,29 @@ const CATCH_ALL: &str = "Unknown";
 
 /// A listed value whose name would be the catch-all's reads `UnknownValue`.
 fn variant_name(name: String) -> String {
-    if name == CATCH_ALL { format!("{CATCH_ALL}Value") } else { name }
+    if name == CATCH_ALL {
+        format!("{CATCH_ALL}Value")
+    } else {
+        name
+    }
 }
 
 /// A name spelled from a schema's place in its document: the input or output it sits in and
 /// the properties on the way (`/components/schemas/Lora/properties/scale` -> `LoraScale`,
 /// `.../post/requestBody/.../properties/loras/items` -> `InputLorasItem`).
 fn place_name(ptr: &str) -> String {
-    let segments: Vec<String> = ptr.split('/').skip(1).map(|t| t.replace("~1", "/").replace("~0", "~")).collect();
+    let segments: Vec<String> = ptr
+        .split('/')
+        .skip(1)
+        .map(|t| t.replace("~1", "/").replace("~0", "~"))
+        .collect();
     let mut out = String::new();
     let mut i = 0;
     while i < segments.len() {
         let seg = segments[i].as_str();
         match seg {
-            "paths" | "requestBody" | "content" | "application/json" | "schema" | "responses" | "200"
-            | "components" | "schemas" | "properties" | "allOf" => {}
+            "paths" | "requestBody" | "content" | "application/json" | "schema" | "responses"
+            | "200" | "components" | "schemas" | "properties" | "allOf" => {}
             "post" => out.push_str("Input"),
             "get" => out.push_str("Output"),
             "items" | "prefixItems" => out.push_str("Item"),
@@ -1110,14 +1441,36 @@ fn describe_constraints(o: &Map<String, Value>) -> Vec<String> {
     let num = |k: &str| o.get(k).filter(|v| v.is_number()).map(|v| v.to_string());
     let mut out = Vec::new();
     // 3.0 style: exclusiveMinimum is a boolean modifying minimum; 3.1 style: it is the bound.
-    let excl_min_flag = o.get("exclusiveMinimum").and_then(Value::as_bool).unwrap_or(false);
-    let excl_max_flag = o.get("exclusiveMaximum").and_then(Value::as_bool).unwrap_or(false);
-    let lower = num("exclusiveMinimum").map(|v| format!("{v} <")).or_else(|| {
-        num("minimum").map(|v| if excl_min_flag { format!("{v} <") } else { format!("{v} ≤") })
-    });
-    let upper = num("exclusiveMaximum").map(|v| format!("< {v}")).or_else(|| {
-        num("maximum").map(|v| if excl_max_flag { format!("< {v}") } else { format!("≤ {v}") })
-    });
+    let excl_min_flag = o
+        .get("exclusiveMinimum")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let excl_max_flag = o
+        .get("exclusiveMaximum")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let lower = num("exclusiveMinimum")
+        .map(|v| format!("{v} <"))
+        .or_else(|| {
+            num("minimum").map(|v| {
+                if excl_min_flag {
+                    format!("{v} <")
+                } else {
+                    format!("{v} ≤")
+                }
+            })
+        });
+    let upper = num("exclusiveMaximum")
+        .map(|v| format!("< {v}"))
+        .or_else(|| {
+            num("maximum").map(|v| {
+                if excl_max_flag {
+                    format!("< {v}")
+                } else {
+                    format!("≤ {v}")
+                }
+            })
+        });
     match (lower, upper) {
         (Some(l), Some(u)) => out.push(format!("{l} value {u}")),
         (Some(l), None) => out.push(format!("{l} value")),

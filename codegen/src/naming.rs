@@ -17,8 +17,26 @@ const KEYWORDS: &[&str] = &[
 
 /// Type names the generated code itself uses unqualified; a document type of that name is renamed.
 const RESERVED_TYPE_NAMES: &[&str] = &[
-    "Option", "Some", "None", "Result", "Ok", "Err", "String", "Vec", "Box", "Self", "Default",
-    "Value", "Map", "BTreeMap", "Endpoint", "Into", "From", "Clone", "Debug", "PartialEq",
+    "Option",
+    "Some",
+    "None",
+    "Result",
+    "Ok",
+    "Err",
+    "String",
+    "Vec",
+    "Box",
+    "Self",
+    "Default",
+    "Value",
+    "Map",
+    "BTreeMap",
+    "Endpoint",
+    "Into",
+    "From",
+    "Clone",
+    "Debug",
+    "PartialEq",
 ];
 
 fn is_keyword(s: &str) -> bool {
@@ -66,7 +84,10 @@ pub fn module_ident(segment: &str) -> String {
     let name = snake_ident(segment);
     // A segment that starts with a digit (`3d-objects`, `480p`, `1.5`) reads as a version:
     // `v3d_objects`, `v480p`, `v1_5`, never `_3d_objects`.
-    if let Some(rest) = name.strip_prefix('_').filter(|r| r.starts_with(|c: char| c.is_ascii_digit())) {
+    if let Some(rest) = name
+        .strip_prefix('_')
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+    {
         return format!("v{rest}");
     }
     match name.strip_prefix("r#") {
@@ -78,8 +99,13 @@ pub fn module_ident(segment: &str) -> String {
 /// An UpperCamelCase type name; never a name the generated code uses itself. A name that is
 /// already an UpperCamelCase identifier is kept as written (`LoRAInput` stays `LoRAInput`).
 pub fn type_ident(s: &str) -> String {
-    let verbatim = s.starts_with(|c: char| c.is_ascii_uppercase()) && s.chars().all(|c| c.is_ascii_alphanumeric());
-    let mut name = if verbatim { s.to_owned() } else { ascii_words(s).to_upper_camel_case() };
+    let verbatim = s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars().all(|c| c.is_ascii_alphanumeric());
+    let mut name = if verbatim {
+        s.to_owned()
+    } else {
+        ascii_words(s).to_upper_camel_case()
+    };
     if name.is_empty() {
         name = "Unnamed".to_owned();
     }
@@ -106,13 +132,16 @@ const STD_LOOKALIKES: &[(&str, &str, &str)] = &[(
 /// The doc paragraph for a generated type named like a standard-library item users import
 /// beside it (`Duration`), or `None`.
 pub fn std_lookalike_note(type_name: &str) -> Option<String> {
-    STD_LOOKALIKES.iter().find(|(name, _, _)| *name == type_name).map(|(name, path, why)| {
-        let last = path.rsplit("::").next().unwrap_or(name);
-        format!(
-            "This `{name}` is a model option, not [`{path}`], {why}: where both are used, \
+    STD_LOOKALIKES
+        .iter()
+        .find(|(name, _, _)| *name == type_name)
+        .map(|(name, path, why)| {
+            let last = path.rsplit("::").next().unwrap_or(name);
+            format!(
+                "This `{name}` is a model option, not [`{path}`], {why}: where both are used, \
              import one under another name (`use {path} as Std{last};`) or write its path."
-        )
-    })
+            )
+        })
 }
 
 /// Spells a value exactly as a type or variant name: letters and digits kept as written,
@@ -146,7 +175,8 @@ pub fn spelled(value: &str) -> String {
 /// first of a clashing pair keeps its readable name, the next is spelled exactly, and the
 /// last resort is the value's bytes in hex. `(name, value)` pairs, in priority order.
 pub fn unique_by_value(candidates: &[(String, String)], reserved: &[&str]) -> Vec<String> {
-    let mut taken: std::collections::BTreeSet<String> = reserved.iter().map(|r| (*r).to_owned()).collect();
+    let mut taken: std::collections::BTreeSet<String> =
+        reserved.iter().map(|r| (*r).to_owned()).collect();
     candidates
         .iter()
         .map(|(name, value)| {
@@ -177,12 +207,19 @@ pub fn suffixed(ident: &str, suffix: &str) -> String {
 pub fn str_variant(value: &str, hint: &str) -> String {
     let v = value.trim();
     if v.is_empty() {
-        return if value.is_empty() { "Empty".to_owned() } else { "Blank".to_owned() };
+        return if value.is_empty() {
+            "Empty".to_owned()
+        } else {
+            "Blank".to_owned()
+        };
     }
     if let Some(secs) = v.strip_suffix('s').filter(|d| is_number(d)) {
         return format!("Seconds{}", secs.replace('.', "_"));
     }
-    if let Some((a, b)) = v.split_once(':').filter(|(a, b)| is_number(a) && is_number(b)) {
+    if let Some((a, b)) = v
+        .split_once(':')
+        .filter(|(a, b)| is_number(a) && is_number(b))
+    {
         return format!("Ratio{}_{}", a.replace('.', "_"), b.replace('.', "_"));
     }
     if let Some(p) = v.strip_suffix(['p', 'P']).filter(|d| is_number(d)) {
@@ -213,7 +250,9 @@ fn camel_words(s: &str) -> String {
     let mut out = String::new();
     for word in ascii_words(s).split('_').filter(|w| !w.is_empty()) {
         let camel = word.to_upper_camel_case();
-        if out.ends_with(|c: char| c.is_ascii_digit()) && camel.starts_with(|c: char| c.is_ascii_digit()) {
+        if out.ends_with(|c: char| c.is_ascii_digit())
+            && camel.starts_with(|c: char| c.is_ascii_digit())
+        {
             out.push('_');
         }
         out.push_str(&camel);
@@ -233,12 +272,17 @@ pub fn without_module_prefix(name: &str, endpoint_id: &str) -> String {
         .collect();
     let segments: Vec<&str> = endpoint_id.split('/').filter(|s| !s.is_empty()).collect();
     let first_word = |s: &str| -> String {
-        s.split(|c: char| !c.is_ascii_alphanumeric()).find(|w| !w.is_empty()).unwrap_or("").to_ascii_lowercase()
+        s.split(|c: char| !c.is_ascii_alphanumeric())
+            .find(|w| !w.is_empty())
+            .unwrap_or("")
+            .to_ascii_lowercase()
     };
     let owner = segments.first().map(|s| first_word(s)).unwrap_or_default();
     let model = segments.get(1).map(|s| first_word(s)).unwrap_or_default();
     let words = camel_split(name);
-    let Some(first) = words.first().map(|w| w.to_ascii_lowercase()) else { return name.to_owned() };
+    let Some(first) = words.first().map(|w| w.to_ascii_lowercase()) else {
+        return name.to_owned();
+    };
     if first != owner && first != model {
         return name.to_owned();
     }
@@ -268,7 +312,8 @@ fn camel_split(name: &str) -> Vec<String> {
             || (c.is_ascii_uppercase()
                 && (chars[i - 1].is_ascii_lowercase()
                     || chars[i - 1].is_ascii_digit()
-                    || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase()) && chars[i - 1].is_ascii_uppercase()));
+                    || chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase())
+                        && chars[i - 1].is_ascii_uppercase()));
         if starts || words.is_empty() {
             words.push(String::new());
         }
@@ -306,7 +351,11 @@ fn is_number(s: &str) -> bool {
 
 /// The module path of an endpoint id: one module per segment.
 pub fn endpoint_module_path(endpoint_id: &str) -> Vec<String> {
-    endpoint_id.split('/').filter(|s| !s.is_empty()).map(module_ident).collect()
+    endpoint_id
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(module_ident)
+        .collect()
 }
 
 /// The cargo feature that gates an endpoint: its family. Endpoints of fal's own namespace are
@@ -329,7 +378,11 @@ pub fn family_feature(endpoint_id: &str) -> String {
     } else {
         ascii_words(owner).to_ascii_lowercase().replace('_', "-")
     };
-    if family.is_empty() { "misc".to_owned() } else { family }
+    if family.is_empty() {
+        "misc".to_owned()
+    } else {
+        family
+    }
 }
 
 #[cfg(test)]
@@ -337,7 +390,11 @@ mod tests {
     #[test]
     fn a_type_named_like_std_duration_says_which_is_which() {
         let note = super::std_lookalike_note("Duration").expect("a note");
-        assert!(note.contains("[`std::time::Duration`]") && note.contains("use std::time::Duration as StdDuration;"), "{note}");
+        assert!(
+            note.contains("[`std::time::Duration`]")
+                && note.contains("use std::time::Duration as StdDuration;"),
+            "{note}"
+        );
         assert_eq!(super::std_lookalike_note("AspectRatio"), None);
         assert_eq!(super::std_lookalike_note("VideoDuration"), None);
     }
@@ -348,7 +405,10 @@ mod tests {
     fn odd_enum_values_get_readable_variants() {
         assert_eq!(str_variant("16:9", "AspectRatio"), "Ratio16_9");
         assert_eq!(str_variant("landscape_16_9", "ImageSize"), "Landscape16_9");
-        assert_eq!(str_variant("mp3_44100_128", "OutputFormat"), "Mp3_44100_128");
+        assert_eq!(
+            str_variant("mp3_44100_128", "OutputFormat"),
+            "Mp3_44100_128"
+        );
         assert_eq!(str_variant("0.5K", "Resolution"), "V0_5k");
         assert_eq!(str_variant("8s", "Duration"), "Seconds8");
         assert_eq!(str_variant("768P", "Resolution"), "P768");
@@ -391,10 +451,22 @@ mod tests {
 
     #[test]
     fn module_path_prefixes_are_dropped() {
-        assert_eq!(without_module_prefix("KlingV3MultiPromptElement", "fal-ai/kling-video/v3/pro"), "MultiPromptElement");
-        assert_eq!(without_module_prefix("FalAiFlux2KleinLoRAInput", "fal-ai/flux-2/klein"), "LoRAInput");
-        assert_eq!(without_module_prefix("VideoFile", "fal-ai/kling-video/v3/pro"), "VideoFile");
-        assert_eq!(without_module_prefix("Kling", "fal-ai/kling-video/v3/pro"), "Kling");
+        assert_eq!(
+            without_module_prefix("KlingV3MultiPromptElement", "fal-ai/kling-video/v3/pro"),
+            "MultiPromptElement"
+        );
+        assert_eq!(
+            without_module_prefix("FalAiFlux2KleinLoRAInput", "fal-ai/flux-2/klein"),
+            "LoRAInput"
+        );
+        assert_eq!(
+            without_module_prefix("VideoFile", "fal-ai/kling-video/v3/pro"),
+            "VideoFile"
+        );
+        assert_eq!(
+            without_module_prefix("Kling", "fal-ai/kling-video/v3/pro"),
+            "Kling"
+        );
     }
 
     #[test]

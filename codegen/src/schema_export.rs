@@ -15,11 +15,39 @@ use serde_json::{Map, Value, json};
 
 /// Keywords kept as schemas-of-schemas; everything else is dropped.
 const KEEP: &[&str] = &[
-    "type", "properties", "required", "items", "prefixItems", "additionalProperties", "enum",
-    "const", "anyOf", "oneOf", "allOf", "$ref", "description", "title", "default", "examples",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
-    "pattern", "minItems", "maxItems", "uniqueItems", "format", "multipleOf", "deprecated",
-    "readOnly", "writeOnly", "minProperties", "maxProperties",
+    "type",
+    "properties",
+    "required",
+    "items",
+    "prefixItems",
+    "additionalProperties",
+    "enum",
+    "const",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "$ref",
+    "description",
+    "title",
+    "default",
+    "examples",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "format",
+    "multipleOf",
+    "deprecated",
+    "readOnly",
+    "writeOnly",
+    "minProperties",
+    "maxProperties",
 ];
 
 /// How many schema nodes an export may hold. Inlining is exponential where components refer to
@@ -35,15 +63,28 @@ pub fn export(doc: &Value, root: &Value) -> String {
         Value::Object(o) => o,
         _ => Map::new(),
     };
-    out.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
+    out.insert(
+        "$schema".into(),
+        json!("https://json-schema.org/draft/2020-12/schema"),
+    );
     serde_json::to_string(&Value::Object(out)).unwrap_or_else(|_| "true".into())
 }
 
 /// Converts one schema; `path` holds the components being expanded (to cut cycles), `budget`
 /// the nodes left.
-fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize, budget: &mut usize) -> Value {
+fn convert(
+    doc: &Value,
+    s: &Value,
+    path: &mut Vec<String>,
+    depth: usize,
+    budget: &mut usize,
+) -> Value {
     let Some(o) = s.as_object() else {
-        return if s.is_boolean() { s.clone() } else { Value::Bool(true) };
+        return if s.is_boolean() {
+            s.clone()
+        } else {
+            Value::Bool(true)
+        };
     };
     if depth > 48 || *budget == 0 {
         return Value::Bool(true);
@@ -56,12 +97,20 @@ fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize, budget:
         }
         let converted = match k.as_str() {
             "$ref" => {
-                let target = v.as_str().and_then(|r| r.strip_prefix("#/components/schemas/")).and_then(|name| {
-                    let t = doc.pointer(&format!("/components/schemas/{}", crate::lower::escape(name)))?;
-                    Some((name.to_owned(), t))
-                });
+                let target = v
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    .and_then(|name| {
+                        let t = doc.pointer(&format!(
+                            "/components/schemas/{}",
+                            crate::lower::escape(name)
+                        ))?;
+                        Some((name.to_owned(), t))
+                    });
                 // A dangling or recursive reference accepts anything, as the generated type does.
-                let Some((name, target)) = target.filter(|(n, _)| !path.contains(n)) else { continue };
+                let Some((name, target)) = target.filter(|(n, _)| !path.contains(n)) else {
+                    continue;
+                };
                 path.push(name);
                 let inlined = convert(doc, target, path, depth + 1, budget);
                 path.pop();
@@ -75,23 +124,34 @@ fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize, budget:
             }
             "properties" => match v.as_object() {
                 Some(props) => Value::Object(
-                    props.iter().map(|(name, p)| (name.clone(), convert(doc, p, path, depth + 1, budget))).collect(),
+                    props
+                        .iter()
+                        .map(|(name, p)| (name.clone(), convert(doc, p, path, depth + 1, budget)))
+                        .collect(),
                 ),
                 None => continue,
             },
             "items" | "additionalProperties" => match v {
-                Value::Object(m) if !m.is_empty() && m.keys().all(|k| k.parse::<usize>().is_ok()) => Value::Bool(true),
+                Value::Object(m)
+                    if !m.is_empty() && m.keys().all(|k| k.parse::<usize>().is_ok()) =>
+                {
+                    Value::Bool(true)
+                }
                 Value::Object(_) | Value::Bool(_) => convert(doc, v, path, depth + 1, budget),
                 _ => continue,
             },
             "prefixItems" | "anyOf" | "oneOf" | "allOf" => match v.as_array() {
-                Some(list) if !list.is_empty() => {
-                    Value::Array(list.iter().map(|b| convert(doc, b, path, depth + 1, budget)).collect())
-                }
+                Some(list) if !list.is_empty() => Value::Array(
+                    list.iter()
+                        .map(|b| convert(doc, b, path, depth + 1, budget))
+                        .collect(),
+                ),
                 _ => continue,
             },
             "required" => match v.as_array() {
-                Some(list) => Value::Array(list.iter().filter(|n| n.is_string()).cloned().collect()),
+                Some(list) => {
+                    Value::Array(list.iter().filter(|n| n.is_string()).cloned().collect())
+                }
                 None => continue,
             },
             "enum" | "examples" if !v.is_array() => continue,
@@ -103,7 +163,10 @@ fn convert(doc: &Value, s: &Value, path: &mut Vec<String>, depth: usize, budget:
         // The schema's own keys win over those of a `$ref` inlined beside them.
         out.insert(k.clone(), converted);
     }
-    for (flag, bound) in [("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")] {
+    for (flag, bound) in [
+        ("exclusiveMinimum", "minimum"),
+        ("exclusiveMaximum", "maximum"),
+    ] {
         if o.get(flag) == Some(&Value::Bool(true)) {
             if let Some(b) = out.remove(bound) {
                 out.insert(flag.into(), b);
@@ -138,9 +201,15 @@ mod tests {
             schema["properties"]["a"],
             json!({"type": "object", "properties": {"url": {"type": "string"}}, "required": ["url"], "description": "d"})
         );
-        assert_eq!(schema["properties"]["b"], json!({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]}));
+        assert_eq!(
+            schema["properties"]["b"],
+            json!({"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}]})
+        );
         assert_eq!(schema["properties"]["c"], json!({}));
-        assert_eq!(schema["properties"]["d"], json!({"type": "array", "items": true}));
+        assert_eq!(
+            schema["properties"]["d"],
+            json!({"type": "array", "items": true})
+        );
         assert!(schema.get("x-fal-order-properties").is_none());
     }
 

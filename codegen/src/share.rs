@@ -22,7 +22,11 @@ fn base_fields() -> Vec<CanonField> {
         ("content_type", Ty::String, "The MIME type of the file."),
         ("file_name", Ty::String, "The name of the file."),
         ("file_size", Ty::Integer, "The size of the file in bytes."),
-        ("file_data", Ty::String, "The contents of the file, when the endpoint sends them inline."),
+        (
+            "file_data",
+            Ty::String,
+            "The contents of the file, when the endpoint sends them inline.",
+        ),
     ]
 }
 
@@ -41,10 +45,22 @@ fn canonical_types() -> Vec<(&'static str, &'static str, Vec<CanonField>)> {
     vec![
         ("Audio", "An audio file stored by fal.", base_fields()),
         ("File", "A file stored by fal.", base_fields()),
-        ("Image", "An image stored by fal.", with_dimensions(base_fields())),
-        ("ImageFile", "An image file stored by fal.", with_dimensions(base_fields())),
+        (
+            "Image",
+            "An image stored by fal.",
+            with_dimensions(base_fields()),
+        ),
+        (
+            "ImageFile",
+            "An image file stored by fal.",
+            with_dimensions(base_fields()),
+        ),
         ("Video", "A video file stored by fal.", base_fields()),
-        ("VideoFile", "A video file stored by fal, with its dimensions and timing.", video_file),
+        (
+            "VideoFile",
+            "A video file stored by fal, with its dimensions and timing.",
+            video_file,
+        ),
     ]
 }
 
@@ -52,8 +68,14 @@ fn canonical_types() -> Vec<(&'static str, &'static str, Vec<CanonField>)> {
 /// other field optional, each field one of the canonical set with the canonical type.
 fn fits(fields: &[Field], canon: &[CanonField]) -> bool {
     fields.iter().all(|f| {
-        let Some((_, ty, _)) = canon.iter().find(|(w, _, _)| *w == f.wire) else { return false };
-        let presence_ok = if f.wire == "url" { f.required && !f.nullable } else { !f.required };
+        let Some((_, ty, _)) = canon.iter().find(|(w, _, _)| *w == f.wire) else {
+            return false;
+        };
+        let presence_ok = if f.wire == "url" {
+            f.required && !f.nullable
+        } else {
+            !f.required
+        };
         *ty == f.ty && presence_ok && !f.secret && !f.deprecated
     }) && fields.iter().any(|f| f.wire == "url")
 }
@@ -68,11 +90,16 @@ pub fn share(api: &mut Api) {
     for e in 0..api.endpoints.len() {
         for &r in &api.endpoints[e].types {
             let def = &api.types[r.0];
-            let TypeKind::Struct { fields } = &def.kind else { continue };
+            let TypeKind::Struct { fields } = &def.kind else {
+                continue;
+            };
             if def.role != Role::Other || def.recursive {
                 continue;
             }
-            let Some((name, about, canon_fields)) = canon.iter().find(|(n, _, _)| *n == def.name) else { continue };
+            let Some((name, about, canon_fields)) = canon.iter().find(|(n, _, _)| *n == def.name)
+            else {
+                continue;
+            };
             if !fits(fields, canon_fields) {
                 continue;
             }
@@ -85,7 +112,10 @@ pub fn share(api: &mut Api) {
                         ty: ty.clone(),
                         required: *wire == "url",
                         nullable: false,
-                        docs: Docs { description: Some((*doc).to_owned()), ..Docs::default() },
+                        docs: Docs {
+                            description: Some((*doc).to_owned()),
+                            ..Docs::default()
+                        },
                         secret: false,
                         deprecated: false,
                     })
@@ -94,7 +124,10 @@ pub fn share(api: &mut Api) {
                 api.types.push(TypeDef {
                     name: (*name).to_owned(),
                     base_name: (*name).to_owned(),
-                    docs: Docs { description: Some((*about).to_owned()), ..Docs::default() },
+                    docs: Docs {
+                        description: Some((*about).to_owned()),
+                        ..Docs::default()
+                    },
                     kind: TypeKind::Struct { fields },
                     role: Role::Other,
                     owner: 0,
@@ -115,8 +148,12 @@ pub fn share(api: &mut Api) {
     api.shared = shared_ref.values().copied().collect();
     for def in &mut api.types {
         match &mut def.kind {
-            TypeKind::Struct { fields } => fields.iter_mut().for_each(|f| remap_ty(&mut f.ty, &canon_of)),
-            TypeKind::Union { variants } => variants.iter_mut().for_each(|v| remap_ty(&mut v.ty, &canon_of)),
+            TypeKind::Struct { fields } => fields
+                .iter_mut()
+                .for_each(|f| remap_ty(&mut f.ty, &canon_of)),
+            TypeKind::Union { variants } => variants
+                .iter_mut()
+                .for_each(|v| remap_ty(&mut v.ty, &canon_of)),
             TypeKind::Alias(t) | TypeKind::Newtype(t) => remap_ty(t, &canon_of),
             TypeKind::StrEnum { .. } | TypeKind::IntEnum { .. } => {}
         }

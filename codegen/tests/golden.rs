@@ -38,7 +38,11 @@ fn check(case: &str, docs: &[&str]) {
     // Same documents in another order: same bytes.
     let mut reversed = docs.clone();
     reversed.reverse();
-    assert_eq!(actual, render(&reversed), "output depends on document order");
+    assert_eq!(
+        actual,
+        render(&reversed),
+        "output depends on document order"
+    );
     let path = golden_dir().join(format!("{case}.rs"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &actual).expect("write snapshot");
@@ -46,7 +50,11 @@ fn check(case: &str, docs: &[&str]) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
     if expected != actual {
-        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        let first = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(0);
         panic!(
             "{case}: generated code differs from {} from line {} on:\n  expected: {:?}\n  actual:   {:?}\nrerun with UPDATE_GOLDEN=1 if the change is intended",
             path.display(),
@@ -107,16 +115,25 @@ fn fuzz_findings_self_variant_bare_carriage_returns_text_direction_and_slash_id(
 #[test]
 fn components_reached_many_ways_stay_linear() {
     let mut doc = load("fuzz_found").json;
-    let schemas = doc.pointer_mut("/components/schemas").and_then(|s| s.as_object_mut()).expect("schemas");
+    let schemas = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+        .expect("schemas");
     let levels = 24;
     for i in 0..levels {
         let next = serde_json::json!({ "allOf": [{ "$ref": format!("#/components/schemas/C{}", i + 1) }, { "$ref": "#/components/schemas/Meta" }] });
         let plain = serde_json::json!({ "$ref": format!("#/components/schemas/C{}", i + 1) });
         schemas.insert(format!("C{i}"), serde_json::json!({ "type": "object", "properties": { "a": next, "b": next, "c": plain, "d": plain } }));
     }
-    schemas.insert(format!("C{levels}"), serde_json::json!({ "type": "object", "properties": { "leaf": { "type": "integer" } } }));
+    schemas.insert(
+        format!("C{levels}"),
+        serde_json::json!({ "type": "object", "properties": { "leaf": { "type": "integer" } } }),
+    );
     schemas.insert("FuzzInput".into(), serde_json::json!({ "type": "object", "properties": { "root": { "$ref": "#/components/schemas/C0" } } }));
-    let generated = Config::new().generate(&[Document { source: "nested".into(), json: doc }]);
+    let generated = Config::new().generate(&[Document {
+        source: "nested".into(),
+        json: doc,
+    }]);
     assert!(generated.failed.is_empty(), "{:?}", generated.failed);
     let text = generated.single_file();
     assert!(text.contains("pub struct C23"), "every level is a type");
@@ -133,10 +150,18 @@ fn endpoint_ids_with_too_many_segments_are_reported() {
         Config::new().generate(&[doc])
     };
     let ok = with_segments(32);
-    assert!(ok.failed.is_empty() && ok.endpoint_count() == 1, "{:?}", ok.failed);
+    assert!(
+        ok.failed.is_empty() && ok.endpoint_count() == 1,
+        "{:?}",
+        ok.failed
+    );
     let too_deep = with_segments(600);
     assert_eq!(too_deep.endpoint_count(), 0);
-    assert!(too_deep.failed[0].message.contains("600 segments"), "{:?}", too_deep.failed);
+    assert!(
+        too_deep.failed[0].message.contains("600 segments"),
+        "{:?}",
+        too_deep.failed
+    );
 }
 
 #[test]
@@ -158,15 +183,21 @@ fn deeply_nested_schemas_are_cut_with_a_diagnostic() {
                 for _ in 0..120 {
                     schema = match *wrap {
                         "array" => serde_json::json!({ "type": "array", "items": schema }),
-                        "object" => serde_json::json!({ "type": "object", "properties": { "x": schema } }),
+                        "object" => {
+                            serde_json::json!({ "type": "object", "properties": { "x": schema } })
+                        }
                         "anyOf" => serde_json::json!({ "anyOf": [schema, { "type": "integer" }] }),
-                        _ => serde_json::json!({ "type": "object", "additionalProperties": schema }),
+                        _ => {
+                            serde_json::json!({ "type": "object", "additionalProperties": schema })
+                        }
                     };
                 }
                 let mut doc = load("fuzz_found");
                 doc.source = format!("deep_{wrap}");
-                doc.json["info"]["x-fal-metadata"]["endpointId"] = serde_json::Value::String(format!("test/deep/{i}"));
-                doc.json["components"]["schemas"]["FuzzInput"] = serde_json::json!({ "type": "object", "properties": { "deep": schema } });
+                doc.json["info"]["x-fal-metadata"]["endpointId"] =
+                    serde_json::Value::String(format!("test/deep/{i}"));
+                doc.json["components"]["schemas"]["FuzzInput"] =
+                    serde_json::json!({ "type": "object", "properties": { "deep": schema } });
                 docs.push(doc);
             }
             Config::new().generate(&docs)
@@ -178,9 +209,16 @@ fn deeply_nested_schemas_are_cut_with_a_diagnostic() {
     for wrap in ["array", "object", "anyOf", "map"] {
         let file = format!("deep_{wrap}");
         assert!(
-            generated.diagnostics.iter().any(|d| d.file == file && d.message.contains("deeper than")),
+            generated
+                .diagnostics
+                .iter()
+                .any(|d| d.file == file && d.message.contains("deeper than")),
             "{file}: {:?}",
-            generated.diagnostics.iter().filter(|d| d.file == file).collect::<Vec<_>>()
+            generated
+                .diagnostics
+                .iter()
+                .filter(|d| d.file == file)
+                .collect::<Vec<_>>()
         );
     }
     // Parsing the output recurses once per nested generic: on the same small stack.
@@ -188,7 +226,10 @@ fn deeply_nested_schemas_are_cut_with_a_diagnostic() {
         .stack_size(2 << 20)
         .spawn(move || {
             syn::parse_file(&generated.single_file()).is_ok()
-                && generated.files().values().all(|f| syn::parse_file(f).is_ok())
+                && generated
+                    .files()
+                    .values()
+                    .all(|f| syn::parse_file(f).is_ok())
                 && syn::parse_file(&generated.examples_test("crate", "// deep", false)).is_ok()
         })
         .expect("spawn")
@@ -197,17 +238,20 @@ fn deeply_nested_schemas_are_cut_with_a_diagnostic() {
     assert!(parsed, "the output parses");
 }
 
-
 /// The catalogue index quotes each endpoint's id and category in its docs: a raw text-direction
 /// codepoint there is escaped as everywhere else (rustc denies it in comments; fuzzer).
 #[test]
 fn the_catalogue_escapes_text_direction_codepoints_of_ids() {
     let mut doc = load("fuzz_found");
-    doc.json["info"]["x-fal-metadata"]["endpointId"] = serde_json::Value::String("acme/\u{202e}evil".into());
-    doc.json["info"]["x-fal-metadata"]["category"] = serde_json::Value::String("text-to-\u{2066}image".into());
+    doc.json["info"]["x-fal-metadata"]["endpointId"] =
+        serde_json::Value::String("acme/\u{202e}evil".into());
+    doc.json["info"]["x-fal-metadata"]["category"] =
+        serde_json::Value::String("text-to-\u{2066}image".into());
     let generated = Config::new().cargo_features(true).generate(&[doc]);
     let files = generated.files();
-    let catalogue = files.get(std::path::Path::new("catalogue.rs")).expect("the catalogue is written");
+    let catalogue = files
+        .get(std::path::Path::new("catalogue.rs"))
+        .expect("the catalogue is written");
     assert!(catalogue.contains("acme/\\u{202e}evil"), "{catalogue}");
     assert!(!catalogue.contains(['\u{202e}', '\u{2066}']), "{catalogue}");
 }
@@ -216,37 +260,75 @@ fn the_catalogue_escapes_text_direction_codepoints_of_ids() {
 /// shard holding one of their children, and a facade re-exporting every module by its path.
 #[test]
 fn the_split_puts_each_family_in_its_shard_and_the_facade_reexports_it() {
-    let ids = ["fal-ai/flux/dev", "fal-ai/flux/schnell", "fal-ai/kling-video/v2", "fal-ai/sora-2", "acme/tool"];
+    let ids = [
+        "fal-ai/flux/dev",
+        "fal-ai/flux/schnell",
+        "fal-ai/kling-video/v2",
+        "fal-ai/sora-2",
+        "acme/tool",
+    ];
     let docs: Vec<Document> = ids
         .iter()
         .map(|id| {
             let mut doc = load("fuzz_found");
             doc.source = format!("schemas/{id}.json");
-            doc.json["info"]["x-fal-metadata"]["endpointId"] = serde_json::Value::String((*id).into());
+            doc.json["info"]["x-fal-metadata"]["endpointId"] =
+                serde_json::Value::String((*id).into());
             doc
         })
         .collect();
     let shards = 3;
-    let generated = Config::new().runtime_crate("::core_crate").cargo_features(true).split_into_crates(shards, "shard_").generate(&docs);
+    let generated = Config::new()
+        .runtime_crate("::core_crate")
+        .cargo_features(true)
+        .split_into_crates(shards, "shard_")
+        .generate(&docs);
     assert!(generated.failed.is_empty(), "{:?}", generated.failed);
     let split = generated.split().expect("a split was asked for");
     assert_eq!(split.shards.len(), shards);
-    for (family, module) in [("flux", "fal_ai/flux/mod.rs"), ("kling", "fal_ai/kling_video/mod.rs"), ("sora", "fal_ai/sora_2.rs"), ("acme", "acme/mod.rs")] {
+    for (family, module) in [
+        ("flux", "fal_ai/flux/mod.rs"),
+        ("kling", "fal_ai/kling_video/mod.rs"),
+        ("sora", "fal_ai/sora_2.rs"),
+        ("acme", "acme/mod.rs"),
+    ] {
         let home = fal_codegen::shard_of(family, shards);
         for (k, files) in split.shards.iter().enumerate() {
-            assert_eq!(files.contains_key(std::path::Path::new(module)), k == home, "{module} in shard {k}");
+            assert_eq!(
+                files.contains_key(std::path::Path::new(module)),
+                k == home,
+                "{module} in shard {k}"
+            );
         }
         let lib = &split.shards[home][std::path::Path::new("lib.rs")];
-        assert!(lib.contains("pub use ::core_crate::types;") || !lib.contains("types"), "{lib}");
+        assert!(
+            lib.contains("pub use ::core_crate::types;") || !lib.contains("types"),
+            "{lib}"
+        );
         let facade = &split.facade[std::path::Path::new("mod.rs")];
-        let last = module.trim_end_matches("/mod.rs").trim_end_matches(".rs").replace('/', "::");
-        assert!(facade.contains(&format!("pub use ::shard_{home}::{last};")), "{family}: {facade}");
-        assert!(facade.contains(&format!("#[cfg(feature = \"{family}\")]")), "{facade}");
+        let last = module
+            .trim_end_matches("/mod.rs")
+            .trim_end_matches(".rs")
+            .replace('/', "::");
+        assert!(
+            facade.contains(&format!("pub use ::shard_{home}::{last};")),
+            "{family}: {facade}"
+        );
+        assert!(
+            facade.contains(&format!("#[cfg(feature = \"{family}\")]")),
+            "{facade}"
+        );
     }
     // The owner `fal_ai` holds several families: a container, in the shards of its children.
     for (k, files) in split.shards.iter().enumerate() {
-        let holds_fal_ai = ["flux", "kling", "sora"].iter().any(|f| fal_codegen::shard_of(f, shards) == k);
-        assert_eq!(files.contains_key(std::path::Path::new("fal_ai/mod.rs")), holds_fal_ai, "shard {k}");
+        let holds_fal_ai = ["flux", "kling", "sora"]
+            .iter()
+            .any(|f| fal_codegen::shard_of(f, shards) == k);
+        assert_eq!(
+            files.contains_key(std::path::Path::new("fal_ai/mod.rs")),
+            holds_fal_ai,
+            "shard {k}"
+        );
         for text in files.values().chain(split.facade.values()) {
             syn::parse_file(text).expect("every file parses");
         }

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use fal_codegen::{Document, Verdict, audit_values};
 
-
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -31,18 +30,28 @@ fn every_value_of_the_vendored_documents_is_free_form_or_diagnosed() {
 #[test]
 fn every_value_of_the_fal_corpus_is_free_form_or_diagnosed() {
     let Some(dir) = std::env::var_os("FAL_CORPUS_DIR") else {
-        eprintln!("skipping: FAL_CORPUS_DIR is not set (schemas/ holds the same documents and is audited above)");
+        eprintln!(
+            "skipping: FAL_CORPUS_DIR is not set (schemas/ holds the same documents and is audited above)"
+        );
         return;
     };
     let docs = PathBuf::from(dir).join("docs");
-    assert!(docs.is_dir(), "FAL_CORPUS_DIR is set but {} is not a folder", docs.display());
+    assert!(
+        docs.is_dir(),
+        "FAL_CORPUS_DIR is set but {} is not a folder",
+        docs.display()
+    );
     audit_folder(&docs);
 }
 
 fn audit_folder(root: &Path) {
     let mut files = Vec::new();
     json_files(root, &mut files);
-    assert!(files.len() > 100, "schemas/ holds {} documents", files.len());
+    assert!(
+        files.len() > 100,
+        "schemas/ holds {} documents",
+        files.len()
+    );
     let docs: Vec<Document> = files
         .iter()
         .map(|p| {
@@ -62,14 +71,20 @@ fn audit_folder(root: &Path) {
         audit.diagnosed(),
         silent.len()
     );
-    for s in audit.sites.iter().filter(|s| std::env::var_os("VALUE_AUDIT_ALL").is_some() || !matches!(s.verdict, Verdict::FreeForm(_))) {
+    for s in audit.sites.iter().filter(|s| {
+        std::env::var_os("VALUE_AUDIT_ALL").is_some() || !matches!(s.verdict, Verdict::FreeForm(_))
+    }) {
         eprintln!("  {s}");
     }
     assert!(
         silent.is_empty(),
         "{} JSON values fall back silently:\n{}",
         silent.len(),
-        silent.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+        silent
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // The corpus does hold free-form schemas; an audit that found none would check nothing.
     assert!(audit.free_form() > 0);
@@ -85,11 +100,22 @@ fn every_value_of_the_golden_documents_is_free_form_or_diagnosed() {
     let mut sites = 0;
     for path in &files {
         let text = std::fs::read_to_string(path).expect("readable document");
-        let Ok(doc) = Document::parse(path.display().to_string(), &text) else { continue };
+        let Ok(doc) = Document::parse(path.display().to_string(), &text) else {
+            continue;
+        };
         let audit = audit_values(&[doc]);
         sites += audit.sites.len();
         let silent = audit.silent();
-        assert!(silent.is_empty(), "{}:\n{}", path.display(), silent.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+        assert!(
+            silent.is_empty(),
+            "{}:\n{}",
+            path.display(),
+            silent
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
     assert!(sites > 5, "the golden documents hold {sites} JSON values");
 }
@@ -111,7 +137,11 @@ impl Schemas {
 
     fn schema(&mut self, depth: usize) -> serde_json::Value {
         use serde_json::json;
-        let n = if depth >= 4 { self.pick(14) } else { self.pick(48) };
+        let n = if depth >= 4 {
+            self.pick(14)
+        } else {
+            self.pick(48)
+        };
         let d = depth + 1;
         let mut s = match n {
             0 => json!({}),
@@ -136,7 +166,9 @@ impl Schemas {
             19 => json!({"type": "array", "items": self.schema(d)}),
             20 => json!({"type": "array", "prefixItems": [self.schema(d), self.schema(d)]}),
             21 => json!({"type": "object", "additionalProperties": self.schema(d)}),
-            22 => json!({"type": "object", "properties": {"a": self.schema(d), "b": self.schema(d)}}),
+            22 => {
+                json!({"type": "object", "properties": {"a": self.schema(d), "b": self.schema(d)}})
+            }
             23 => json!({"type": ["string", "null"]}),
             24 => json!({"type": ["array", "object"], "items": self.schema(d)}),
             25 => json!({"type": ["null"]}),
@@ -152,7 +184,9 @@ impl Schemas {
             35 => json!({"type": "array", "prefixItems": []}),
             36 => json!({"type": "array", "prefixItems": {"a": 1}}),
             37 => json!({"type": "array", "items": false}),
-            38 => json!({"allOf": [{"$ref": "#/components/schemas/C1"}, {"properties": {"z": self.schema(d)}}]}),
+            38 => {
+                json!({"allOf": [{"$ref": "#/components/schemas/C1"}, {"properties": {"z": self.schema(d)}}]})
+            }
             39 => json!({"$ref": "#/components/schemas/C1"}),
             40 => json!({"type": ["integer", "number", "null"]}),
             41 => json!({"minimum": 3}),
@@ -160,8 +194,12 @@ impl Schemas {
             43 => json!({"$ref": "https://example.com/schema"}),
             44 => json!({"anyOf": []}),
             45 => json!({"allOf": [true, {"type": "object"}]}),
-            46 => json!({"oneOf": [{"type": "array", "items": self.schema(d)}, {"type": "array", "items": self.schema(d)}]}),
-            _ => json!({"type": "object", "additionalProperties": {"anyOf": [self.schema(d), {"type": "null"}]}}),
+            46 => {
+                json!({"oneOf": [{"type": "array", "items": self.schema(d)}, {"type": "array", "items": self.schema(d)}]})
+            }
+            _ => {
+                json!({"type": "object", "additionalProperties": {"anyOf": [self.schema(d), {"type": "null"}]}})
+            }
         };
         if self.pick(6) == 0 {
             if let Some(o) = s.as_object_mut() {
@@ -203,14 +241,28 @@ fn generated_documents_of_odd_constructs_fall_back_only_with_a_diagnostic() {
         let generated = fal_codegen::Config::new().generate(std::slice::from_ref(&doc));
         assert!(generated.failed.is_empty(), "{:?}", generated.failed);
         for d in &generated.diagnostics {
-            assert!(json.pointer(&d.pointer).is_some(), "{d}: the pointer names nothing in\n{json}");
+            assert!(
+                json.pointer(&d.pointer).is_some(),
+                "{d}: the pointer names nothing in\n{json}"
+            );
         }
         let audit = audit_values(&[doc]);
         sites += audit.sites.len();
         diagnosed += audit.diagnosed();
         let silent = audit.silent();
-        assert!(silent.is_empty(), "{}\nin {json}", silent.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"));
+        assert!(
+            silent.is_empty(),
+            "{}\nin {json}",
+            silent
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
     // The generator does reach both kinds.
-    assert!(sites > 1000 && diagnosed > 300 && sites - diagnosed > 300, "{sites} values, {diagnosed} diagnosed");
+    assert!(
+        sites > 1000 && diagnosed > 300 && sites - diagnosed > 300,
+        "{sites} values, {diagnosed} diagnosed"
+    );
 }

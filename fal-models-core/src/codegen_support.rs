@@ -13,13 +13,17 @@ pub fn schema_from_json(text: &str) -> schemars::Schema {
 
 /// The JSON Schema of an open string enum: its listed values (what a tool definition offers).
 pub fn str_enum_schema(values: &[&str]) -> schemars::Schema {
-    let values: Vec<serde_json::Value> = values.iter().map(|v| serde_json::Value::from(*v)).collect();
+    let values: Vec<serde_json::Value> =
+        values.iter().map(|v| serde_json::Value::from(*v)).collect();
     enum_schema("string", values)
 }
 
 /// The JSON Schema of an open integer enum.
 pub fn int_enum_schema(values: &[i64]) -> schemars::Schema {
-    enum_schema("integer", values.iter().map(|v| serde_json::Value::from(*v)).collect())
+    enum_schema(
+        "integer",
+        values.iter().map(|v| serde_json::Value::from(*v)).collect(),
+    )
 }
 
 // A function rather than `json_schema!` in the macro: enums with hundreds of values would hit

@@ -12,7 +12,10 @@ use serde_json::json;
 const BODY: &[u8] = b"\x00\x00\x00\x18ftypmp42 not really a video";
 
 async fn serve() -> String {
-    let app = Router::new().route("/v.mp4", get(|| async { ([(header::CONTENT_TYPE, "video/mp4")], BODY) }));
+    let app = Router::new().route(
+        "/v.mp4",
+        get(|| async { ([(header::CONTENT_TYPE, "video/mp4")], BODY) }),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -20,7 +23,10 @@ async fn serve() -> String {
 }
 
 fn client() -> fal_models::Client {
-    fal_models::Client::builder().key("test-key").build().unwrap()
+    fal_models::Client::builder()
+        .key("test-key")
+        .build()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -41,10 +47,14 @@ async fn downloads_an_output_file_and_checks_what_it_declares() {
 #[tokio::test]
 async fn a_file_that_is_not_what_the_output_declares_is_rejected_and_not_kept() {
     let base = serve().await;
-    let wrong_type: VideoFile =
-        serde_json::from_value(json!({"url": format!("{base}/v.mp4"), "content_type": "image/png"})).unwrap();
-    let wrong_size: VideoFile =
-        serde_json::from_value(json!({"url": format!("{base}/v.mp4"), "file_size": BODY.len() + 1})).unwrap();
+    let wrong_type: VideoFile = serde_json::from_value(
+        json!({"url": format!("{base}/v.mp4"), "content_type": "image/png"}),
+    )
+    .unwrap();
+    let wrong_size: VideoFile = serde_json::from_value(
+        json!({"url": format!("{base}/v.mp4"), "file_size": BODY.len() + 1}),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     for file in [wrong_type, wrong_size] {
         let path = dir.path().join("out.mp4");

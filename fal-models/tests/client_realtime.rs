@@ -83,7 +83,10 @@ async fn fals_idle_timeout_notice_is_not_an_error() {
     let options = RealtimeOptions::default().base_url(realtime.url());
     let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
     until("the mock sent TIMEOUT notices", || realtime.timeouts() >= 2).await;
-    session.send(&EchoInput::new("after a pause")).await.unwrap();
+    session
+        .send(&EchoInput::new("after a pause"))
+        .await
+        .unwrap();
     assert_eq!(
         session.recv::<EchoOutput>().await.unwrap(),
         Some(expected_output())

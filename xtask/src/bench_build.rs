@@ -57,25 +57,58 @@ struct Measured {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = workspace_root();
-    let out = args.out.clone().unwrap_or_else(|| root.join("target/bench-build"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target/bench-build"));
     let ws = out.join("ws");
-    let target = args.target_dir.clone().unwrap_or_else(|| root.join("target"));
+    let target = args
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| root.join("target"));
     println!("bench-build: copying the workspace to {}", ws.display());
     copy_workspace(&root, &ws)?;
     let manifest = ws.join("Cargo.toml");
-    let load = || std::fs::read_to_string("/proc/loadavg").ok().and_then(|l| l.split_whitespace().next().map(str::to_owned)).unwrap_or_default();
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_default()
+    };
     let load_before = load();
 
     println!("bench-build: building the dependencies (not timed)");
-    cargo(&manifest, &target, &["build", "--lib", "-p", "fal-models", "--no-default-features"], false)?;
+    cargo(
+        &manifest,
+        &target,
+        &[
+            "build",
+            "--lib",
+            "-p",
+            "fal-models",
+            "--no-default-features",
+        ],
+        false,
+    )?;
 
     let step = |name: &str, features: &[&str], incremental: bool| -> anyhow::Result<Measured> {
         println!("bench-build: {name}");
-        let mut clean = vec!["clean".to_owned(), "-p".into(), "fal-models".into(), "-p".into(), "fal-models-core".into()];
+        let mut clean = vec![
+            "clean".to_owned(),
+            "-p".into(),
+            "fal-models".into(),
+            "-p".into(),
+            "fal-models-core".into(),
+        ];
         for shard in shard_packages(&ws)? {
             clean.extend(["-p".to_owned(), shard]);
         }
-        cargo(&manifest, &target, &clean.iter().map(String::as_str).collect::<Vec<_>>(), false)?;
+        cargo(
+            &manifest,
+            &target,
+            &clean.iter().map(String::as_str).collect::<Vec<_>>(),
+            false,
+        )?;
         let mut a = vec!["build", "--lib", "-p", "fal-models"];
         a.extend_from_slice(features);
         cargo(&manifest, &target, &a, incremental)
@@ -83,41 +116,79 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let runtime = step("runtime only (baseline)", &["--no-default-features"], false)?;
     let catalogue = step("whole catalogue", &[], false)?;
     let family_features = ["--no-default-features", "--features", args.family.as_str()];
-    let family = step(&format!("family `{}` over the runtime", args.family), &family_features, false)?;
+    let family = step(
+        &format!("family `{}` over the runtime", args.family),
+        &family_features,
+        false,
+    )?;
 
     let mut incremental = None;
     if !args.no_incremental {
         // As a developer of this workspace works: incremental on, then one schema changes.
         let first = step("whole catalogue, incremental on (first build)", &[], true)?;
         let schema = crate::fetch::store::document_path(&ws.join("schemas"), &args.touch)?;
-        let mut doc: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&schema).with_context(|| format!("reading {}", schema.display()))?)?;
-        let about = doc.pointer_mut("/info/x-fal-metadata/about").context("the touched document has no `about`")?;
-        *about = serde_json::Value::String(format!("{} (touched by bench-build)", about.as_str().unwrap_or_default()));
+        let mut doc: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(&schema)
+                .with_context(|| format!("reading {}", schema.display()))?,
+        )?;
+        let about = doc
+            .pointer_mut("/info/x-fal-metadata/about")
+            .context("the touched document has no `about`")?;
+        *about = serde_json::Value::String(format!(
+            "{} (touched by bench-build)",
+            about.as_str().unwrap_or_default()
+        ));
         std::fs::write(&schema, crate::fetch::store::canonical(&doc))?;
         let started = Instant::now();
         if crate::regen::regenerate(&ws, &ws.join("schemas"), false)? != ExitCode::SUCCESS {
             bail!("regen of the scratch copy failed");
         }
         let regen_seconds = started.elapsed().as_secs_f64();
-        println!("bench-build: incremental rebuild after touching {}", args.touch);
-        let rebuild = cargo(&manifest, &target, &["build", "--lib", "-p", "fal-models"], true)?;
+        println!(
+            "bench-build: incremental rebuild after touching {}",
+            args.touch
+        );
+        let rebuild = cargo(
+            &manifest,
+            &target,
+            &["build", "--lib", "-p", "fal-models"],
+            true,
+        )?;
         incremental = Some((first, regen_seconds, rebuild));
     }
 
     let mut compared = None;
     if args.compare_shards > 0 {
-        if crate::regen::regenerate_sharded(&ws, &ws.join("schemas"), false, args.compare_shards)? != ExitCode::SUCCESS {
-            bail!("regen of the scratch copy into {} shards failed", args.compare_shards);
+        if crate::regen::regenerate_sharded(&ws, &ws.join("schemas"), false, args.compare_shards)?
+            != ExitCode::SUCCESS
+        {
+            bail!(
+                "regen of the scratch copy into {} shards failed",
+                args.compare_shards
+            );
         }
         let name = format!("whole catalogue in {} shard crate(s)", args.compare_shards);
         compared = Some((name.clone(), step(&name, &[], false)?));
     }
 
     let mut s = String::new();
-    let ratio = |m: &Measured| format!("{:.1}x time, {:.1}x memory", m.seconds / runtime.seconds, m.peak_rss_mib / runtime.peak_rss_mib);
-    let _ = writeln!(s, "\ncatalogue split into {} shard crates (cargo xtask regen)", crate::regen::SHARDS);
-    let _ = writeln!(s, "\nbuild budget (clean debug build of fal-models over its built dependencies; load average {load_before} before, {} after)", load());
+    let ratio = |m: &Measured| {
+        format!(
+            "{:.1}x time, {:.1}x memory",
+            m.seconds / runtime.seconds,
+            m.peak_rss_mib / runtime.peak_rss_mib
+        )
+    };
+    let _ = writeln!(
+        s,
+        "\ncatalogue split into {} shard crates (cargo xtask regen)",
+        crate::regen::SHARDS
+    );
+    let _ = writeln!(
+        s,
+        "\nbuild budget (clean debug build of fal-models over its built dependencies; load average {load_before} before, {} after)",
+        load()
+    );
     let line = |s: &mut String, name: &str, m: &Measured, vs: bool| {
         let _ = writeln!(
             s,
@@ -125,16 +196,43 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             m.seconds,
             m.cpu_seconds,
             m.peak_rss_mib,
-            if vs { format!("  ({} of the baseline)", ratio(m)) } else { String::new() }
+            if vs {
+                format!("  ({} of the baseline)", ratio(m))
+            } else {
+                String::new()
+            }
         );
     };
     line(&mut s, "runtime only (baseline)", &runtime, false);
-    line(&mut s, "whole catalogue (default features)", &catalogue, true);
-    line(&mut s, &format!("family `{}` over the runtime", args.family), &family, true);
-    let _ = writeln!(s, "  catalogue over the runtime: {:.1} s", catalogue.seconds - runtime.seconds);
-    let _ = writeln!(s, "  family over the runtime:    {:.1} s", family.seconds - runtime.seconds);
+    line(
+        &mut s,
+        "whole catalogue (default features)",
+        &catalogue,
+        true,
+    );
+    line(
+        &mut s,
+        &format!("family `{}` over the runtime", args.family),
+        &family,
+        true,
+    );
+    let _ = writeln!(
+        s,
+        "  catalogue over the runtime: {:.1} s",
+        catalogue.seconds - runtime.seconds
+    );
+    let _ = writeln!(
+        s,
+        "  family over the runtime:    {:.1} s",
+        family.seconds - runtime.seconds
+    );
     if let Some((first, regen_seconds, rebuild)) = &incremental {
-        line(&mut s, "whole catalogue, incremental (first build)", first, true);
+        line(
+            &mut s,
+            "whole catalogue, incremental (first build)",
+            first,
+            true,
+        );
         let _ = writeln!(s, "  touch {} + regen: {regen_seconds:.1} s", args.touch);
         line(&mut s, "incremental rebuild after it", rebuild, true);
     }
@@ -159,7 +257,10 @@ fn shard_packages(ws: &Path) -> anyhow::Result<Vec<String>> {
     let dir = ws.join(crate::regen::SHARDS_DIR);
     for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        if let Some(k) = name.strip_prefix("shard-").and_then(|k| k.parse::<usize>().ok()) {
+        if let Some(k) = name
+            .strip_prefix("shard-")
+            .and_then(|k| k.parse::<usize>().ok())
+        {
             out.push(crate::regen::shard_package(k));
         }
     }
@@ -173,11 +274,25 @@ fn copy_workspace(root: &Path, ws: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(ws);
     std::fs::create_dir_all(ws)?;
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
-    let members_line = manifest.lines().find(|l| l.trim_start().starts_with("members")).context("no workspace members line")?;
-    let members = format!("members = [\"fal-models-core\", \"fal-models\", \"{}/*\"]", crate::regen::SHARDS_DIR);
-    std::fs::write(ws.join("Cargo.toml"), manifest.replace(members_line, &members))?;
+    let members_line = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("members"))
+        .context("no workspace members line")?;
+    let members = format!(
+        "members = [\"fal-models-core\", \"fal-models\", \"{}/*\"]",
+        crate::regen::SHARDS_DIR
+    );
+    std::fs::write(
+        ws.join("Cargo.toml"),
+        manifest.replace(members_line, &members),
+    )?;
     std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock"))?;
-    for dir in ["fal-models", "fal-models-core", crate::regen::SHARDS_DIR, "schemas"] {
+    for dir in [
+        "fal-models",
+        "fal-models-core",
+        crate::regen::SHARDS_DIR,
+        "schemas",
+    ] {
         copy_dir(&root.join(dir), &ws.join(dir))?;
     }
     Ok(())
@@ -191,14 +306,20 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
         if entry.file_type()?.is_dir() {
             copy_dir(&entry.path(), &dest)?;
         } else {
-            std::fs::copy(entry.path(), &dest).with_context(|| format!("copying {}", entry.path().display()))?;
+            std::fs::copy(entry.path(), &dest)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
         }
     }
     Ok(())
 }
 
 /// Runs cargo and measures its wall time and the peak RSS of its process tree.
-fn cargo(manifest: &Path, target: &Path, args: &[&str], incremental: bool) -> anyhow::Result<Measured> {
+fn cargo(
+    manifest: &Path,
+    target: &Path,
+    args: &[&str],
+    incremental: bool,
+) -> anyhow::Result<Measured> {
     std::fs::create_dir_all(target)?;
     let log = target.join("bench-build-cargo.log");
     let log_file = std::fs::File::create(&log)?;
@@ -229,9 +350,17 @@ fn cargo(manifest: &Path, target: &Path, args: &[&str], incremental: bool) -> an
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(40).collect();
-        bail!("cargo {} failed:\n{}", args.join(" "), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+        bail!(
+            "cargo {} failed:\n{}",
+            args.join(" "),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     let cpu_seconds = secs(usage.ru_utime) + secs(usage.ru_stime);
-    Ok(Measured { seconds, cpu_seconds, peak_rss_mib: usage.ru_maxrss as f64 / 1024.0 })
+    Ok(Measured {
+        seconds,
+        cpu_seconds,
+        peak_rss_mib: usage.ru_maxrss as f64 / 1024.0,
+    })
 }

@@ -84,9 +84,15 @@ struct Report {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = workspace_root();
-    let out = args.out.clone().unwrap_or_else(|| root.join("target/corpus"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target/corpus"));
     let crate_dir = out.join("crate");
-    let mut report = Report { family: args.family.clone(), ..Report::default() };
+    let mut report = Report {
+        family: args.family.clone(),
+        ..Report::default()
+    };
 
     let bar = ProgressBar::new(4);
     bar.set_style(
@@ -99,7 +105,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     bar.set_message(format!("reading and generating {}", args.dir.display()));
     let started = Instant::now();
     let (docs, unreadable) = load_documents(&args.dir, args.dir.parent().unwrap_or(&args.dir))?;
-    let generated = Config::new().runtime_crate("::fal_models").cargo_features(true).header(HEADER).generate(&docs);
+    let generated = Config::new()
+        .runtime_crate("::fal_models")
+        .cargo_features(true)
+        .header(HEADER)
+        .generate(&docs);
     let files = generated.files();
     report.generation_seconds = started.elapsed().as_secs_f64();
     report.generation_peak_rss_mib = self_peak_rss_mib();
@@ -115,13 +125,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for d in &generated.diagnostics {
         by_file.entry(d.file.as_str()).or_default().push(d);
     }
-    let failed_files: Vec<&str> = unreadable.iter().chain(&generated.failed).map(|d| d.file.as_str()).collect();
+    let failed_files: Vec<&str> = unreadable
+        .iter()
+        .chain(&generated.failed)
+        .map(|d| d.file.as_str())
+        .collect();
     report.generated_degraded = by_file.keys().filter(|f| !failed_files.contains(f)).count();
     report.generated_clean = report.documents - report.failed - report.generated_degraded;
-    report.degradations = generated.diagnostics.iter().map(ToString::to_string).collect();
-    report.failures = unreadable.iter().chain(&generated.failed).map(ToString::to_string).collect();
+    report.degradations = generated
+        .diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    report.failures = unreadable
+        .iter()
+        .chain(&generated.failed)
+        .map(ToString::to_string)
+        .collect();
     report.examples_tried = generated.example_count();
-    let sources: BTreeMap<&str, &serde_json::Value> = docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
+    let sources: BTreeMap<&str, &serde_json::Value> =
+        docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
     let checks = check_field_docs(&generated, &files, &sources);
     report.field_docs_checked = checks.checked;
     report.field_doc_mismatches = checks.mismatches;
@@ -147,7 +170,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let manifest = crate_dir.join("Cargo.toml");
         // 3. Compile: the runtime alone first (baseline), then the generated crate on top of it.
         bar.set_message("compiling the runtime (fal-models without models)");
-        let runtime = cargo(&manifest, &target, &["build"], &["-p", "fal-models", "-p", "jsonschema", "-p", "serde_json"])?;
+        let runtime = cargo(
+            &manifest,
+            &target,
+            &["build"],
+            &["-p", "fal-models", "-p", "jsonschema", "-p", "serde_json"],
+        )?;
         report.runtime_build_seconds = Some(runtime.0);
         bar.set_message(format!("compiling {} endpoints", report.endpoints));
         let lib = cargo(&manifest, &target, &["build", "--lib"], &[])?;
@@ -155,7 +183,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         report.build_peak_rss_mib = Some(children_peak_rss_mib());
         bar.set_message("compiling the example checks");
         report.compiled = Some(lib.1);
-        let full = if lib.1 { cargo(&manifest, &target, &["build", "--bins"], &[])? } else { lib };
+        let full = if lib.1 {
+            cargo(&manifest, &target, &["build", "--bins"], &[])?
+        } else {
+            lib
+        };
         report.checks_build_seconds = full.1.then_some(full.0);
         bar.inc(1);
         if !full.1 {
@@ -166,24 +198,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             // 4. Round-trip the examples.
             bar.set_message("round-tripping examples");
             let bin = target.join("debug/roundtrip");
-            let output = Command::new(&bin).output().with_context(|| format!("running {}", bin.display()))?;
+            let output = Command::new(&bin)
+                .output()
+                .with_context(|| format!("running {}", bin.display()))?;
             let stdout = String::from_utf8_lossy(&output.stdout);
             for line in stdout.lines() {
                 if let Some(fail) = line.strip_prefix("FAIL ") {
                     report.example_failures.push(fail.to_owned());
                 } else if let Some(summary) = line.strip_prefix("SUMMARY ") {
-                    let mut parts = summary.split_whitespace().map(|n| n.parse::<usize>().unwrap_or(0));
+                    let mut parts = summary
+                        .split_whitespace()
+                        .map(|n| n.parse::<usize>().unwrap_or(0));
                     report.examples_tried = parts.next().unwrap_or(0);
                     report.examples_passed = parts.next().unwrap_or(0);
                 }
             }
             if !output.status.success() {
                 ok = false;
-                report.example_failures.push(format!("the round-trip program failed: {}", output.status));
+                report
+                    .example_failures
+                    .push(format!("the round-trip program failed: {}", output.status));
             }
             // An example that fails but also breaks its own document's schema is the
             // document's fault; one that the document's schema accepts is ours.
-            let sources: BTreeMap<&str, &serde_json::Value> = docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
+            let sources: BTreeMap<&str, &serde_json::Value> =
+                docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
             let mut classified = Vec::new();
             for failure in std::mem::take(&mut report.example_failures) {
                 let label = failure.split(": ").next().unwrap_or_default();
@@ -206,7 +245,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             // One family over the already-built runtime.
             bar.set_message(format!("compiling the `{}` family alone", args.family));
             if report.family_endpoints > 0 {
-                let fam = cargo(&manifest, &target, &["build", "--lib", "--no-default-features", "--features"], &[&args.family])?;
+                let fam = cargo(
+                    &manifest,
+                    &target,
+                    &["build", "--lib", "--no-default-features", "--features"],
+                    &[&args.family],
+                )?;
                 report.family_build_seconds = Some(fam.0);
             }
             bar.inc(1);
@@ -217,11 +261,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.json {
         write_atomic(path, &serde_json::to_string_pretty(&report)?)?;
     }
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Runs cargo on the scratch crate; (seconds, success, stderr tail).
-fn cargo(manifest: &Path, target: &Path, args: &[&str], extra: &[&str]) -> anyhow::Result<(f64, bool, String)> {
+fn cargo(
+    manifest: &Path,
+    target: &Path,
+    args: &[&str],
+    extra: &[&str],
+) -> anyhow::Result<(f64, bool, String)> {
     let started = Instant::now();
     let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(args)
@@ -238,7 +291,11 @@ fn cargo(manifest: &Path, target: &Path, args: &[&str], extra: &[&str]) -> anyho
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail: Vec<&str> = stderr.lines().rev().take(60).collect();
     let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
-    Ok((started.elapsed().as_secs_f64(), output.status.success(), tail))
+    Ok((
+        started.elapsed().as_secs_f64(),
+        output.status.success(),
+        tail,
+    ))
 }
 
 fn write_crate(
@@ -249,8 +306,14 @@ fn write_crate(
 ) -> anyhow::Result<()> {
     let src = dir.join("src");
     let gen_dir = src.join("generated");
-    generated.write_to(&gen_dir).context("writing generated files")?;
-    let features: Vec<String> = generated.features.keys().map(|f| format!("{f:?}")).collect();
+    generated
+        .write_to(&gen_dir)
+        .context("writing generated files")?;
+    let features: Vec<String> = generated
+        .features
+        .keys()
+        .map(|f| format!("{f:?}"))
+        .collect();
     let mut manifest = format!(
         "[package]\nname = \"fal-corpus\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\nautobins = false\n\n\
          # A crate of its own, outside the workspace.\n[workspace]\n\n\
@@ -289,23 +352,41 @@ fn write_crate(
 
 /// Validates `value` against the schema at `pointer` of `doc` (refs resolved in the document).
 /// `Some(reason)` when the document's own schema rejects it.
-fn valid_in_document(doc: &serde_json::Value, pointer: &str, value: &serde_json::Value) -> Option<String> {
+fn valid_in_document(
+    doc: &serde_json::Value,
+    pointer: &str,
+    value: &serde_json::Value,
+) -> Option<String> {
     let mut root = doc.clone();
     let obj = root.as_object_mut()?;
-    obj.insert("$ref".into(), serde_json::Value::String(format!("#{pointer}")));
+    obj.insert(
+        "$ref".into(),
+        serde_json::Value::String(format!("#{pointer}")),
+    );
     let validator = match jsonschema::validator_for(&root) {
         Ok(v) => v,
         Err(e) => return Some(format!("the schema itself is invalid: {e}")),
     };
-    validator.iter_errors(value).next().map(|e| format!("{e} at `{}`", e.instance_path()))
+    validator
+        .iter_errors(value)
+        .next()
+        .map(|e| format!("{e} at `{}`", e.instance_path()))
 }
 
 fn self_peak_rss_mib() -> f64 {
     // VmHWM: this process's peak resident set.
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
@@ -314,7 +395,11 @@ fn children_peak_rss_mib() -> f64 {
     // SAFETY: getrusage only writes into the struct we pass.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    if rc == 0 { usage.ru_maxrss as f64 / 1024.0 } else { 0.0 }
+    if rc == 0 {
+        usage.ru_maxrss as f64 / 1024.0
+    } else {
+        0.0
+    }
 }
 
 fn render(r: &Report) -> String {
@@ -324,11 +409,28 @@ fn render(r: &Report) -> String {
     let _ = writeln!(s, "  generated cleanly:    {}", r.generated_clean);
     let _ = writeln!(s, "  generated, degraded:  {}", r.generated_degraded);
     let _ = writeln!(s, "  failed:               {}", r.failed);
-    let _ = writeln!(s, "  endpoints / types:    {} / {} ({} cargo features)", r.endpoints, r.types, r.features);
-    let _ = writeln!(s, "  generated lines:      {} ({:.0} per endpoint, {} KiB)", r.generated_lines, r.generated_lines as f64 / r.endpoints.max(1) as f64, r.generated_bytes / 1024);
-    let _ = writeln!(s, "  generation:           {:.2} s, peak RSS {:.0} MiB", r.generation_seconds, r.generation_peak_rss_mib);
+    let _ = writeln!(
+        s,
+        "  endpoints / types:    {} / {} ({} cargo features)",
+        r.endpoints, r.types, r.features
+    );
+    let _ = writeln!(
+        s,
+        "  generated lines:      {} ({:.0} per endpoint, {} KiB)",
+        r.generated_lines,
+        r.generated_lines as f64 / r.endpoints.max(1) as f64,
+        r.generated_bytes / 1024
+    );
+    let _ = writeln!(
+        s,
+        "  generation:           {:.2} s, peak RSS {:.0} MiB",
+        r.generation_seconds, r.generation_peak_rss_mib
+    );
     if let Some(t) = r.runtime_build_seconds {
-        let _ = writeln!(s, "  runtime build:        {t:.1} s (fal-models without models, and the checks' dependencies: the baseline)");
+        let _ = writeln!(
+            s,
+            "  runtime build:        {t:.1} s (fal-models without models, and the checks' dependencies: the baseline)"
+        );
     }
     if let Some(t) = r.corpus_build_seconds {
         let _ = writeln!(
@@ -340,10 +442,17 @@ fn render(r: &Report) -> String {
         );
     }
     if let Some(t) = r.checks_build_seconds {
-        let _ = writeln!(s, "  example checks build:  {t:.1} s (the round-trip program, on top of the crate)");
+        let _ = writeln!(
+            s,
+            "  example checks build:  {t:.1} s (the round-trip program, on top of the crate)"
+        );
     }
     if let Some(t) = r.family_build_seconds {
-        let _ = writeln!(s, "  family `{}` alone:     {t:.1} s ({} endpoints)", r.family, r.family_endpoints);
+        let _ = writeln!(
+            s,
+            "  family `{}` alone:     {t:.1} s ({} endpoints)",
+            r.family, r.family_endpoints
+        );
     }
     let _ = writeln!(
         s,
@@ -351,7 +460,11 @@ fn render(r: &Report) -> String {
         r.field_docs_checked,
         r.field_doc_mismatches.len()
     );
-    let _ = writeln!(s, "  numbered names:       {} (type or variant names told apart by a number)", r.numbered_names.len());
+    let _ = writeln!(
+        s,
+        "  numbered names:       {} (type or variant names told apart by a number)",
+        r.numbered_names.len()
+    );
     let _ = writeln!(
         s,
         "  Value fields:         {} free-form, {} diagnosed, {} silent (every serde_json::Value of the generated types)",
@@ -360,15 +473,19 @@ fn render(r: &Report) -> String {
         r.value_silent.len()
     );
     if r.compiled.is_none() {
-        let _ = writeln!(s, "  examples:             {} found (not run: nothing was compiled)", r.examples_tried);
+        let _ = writeln!(
+            s,
+            "  examples:             {} found (not run: nothing was compiled)",
+            r.examples_tried
+        );
     } else {
         let _ = writeln!(
-        s,
-        "  examples:             {} passed of {} tried; of the {} that fail, {} break their own document's schema",
-        r.examples_passed,
-        r.examples_tried,
-        r.examples_tried - r.examples_passed,
-        r.examples_invalid_in_document
+            s,
+            "  examples:             {} passed of {} tried; of the {} that fail, {} break their own document's schema",
+            r.examples_passed,
+            r.examples_tried,
+            r.examples_tried - r.examples_passed,
+            r.examples_invalid_in_document
         );
     }
     if !r.failures.is_empty() {
@@ -390,13 +507,19 @@ fn render(r: &Report) -> String {
         }
     }
     if !r.value_silent.is_empty() {
-        let _ = writeln!(s, "\nJSON values with no diagnostic and no free-form schema:");
+        let _ = writeln!(
+            s,
+            "\nJSON values with no diagnostic and no free-form schema:"
+        );
         for v in &r.value_silent {
             let _ = writeln!(s, "  {v}");
         }
     }
     if !r.degradations.is_empty() {
-        let _ = writeln!(s, "\ndegradations (typed as serde_json::Value at that spot):");
+        let _ = writeln!(
+            s,
+            "\ndegradations (typed as serde_json::Value at that spot):"
+        );
         for d in &r.degradations {
             let _ = writeln!(s, "  {d}");
         }
@@ -410,7 +533,6 @@ fn render(r: &Report) -> String {
     s
 }
 
-
 /// What [`check_field_docs`] found.
 pub(crate) struct DocChecks {
     pub checked: usize,
@@ -421,7 +543,9 @@ pub(crate) struct DocChecks {
 /// The generated file of an endpoint module (`a/b.rs` or `a/b/mod.rs`).
 fn module_file<'a>(files: &'a BTreeMap<PathBuf, String>, module: &[String]) -> Option<&'a String> {
     let joined: PathBuf = module.iter().collect();
-    files.get(&joined.with_extension("rs")).or_else(|| files.get(&joined.join("mod.rs")))
+    files
+        .get(&joined.with_extension("rs"))
+        .or_else(|| files.get(&joined.join("mod.rs")))
 }
 
 fn doc_of(attrs: &[syn::Attribute]) -> String {
@@ -429,7 +553,11 @@ fn doc_of(attrs: &[syn::Attribute]) -> String {
     for a in attrs {
         if let syn::Meta::NameValue(nv) = &a.meta {
             if nv.path.is_ident("doc") {
-                if let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) = &nv.value {
+                if let syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) = &nv.value
+                {
                     lines.push(s.value());
                 }
             }
@@ -451,26 +579,49 @@ pub(crate) fn check_field_docs(
     sources: &BTreeMap<&str, &serde_json::Value>,
 ) -> DocChecks {
     let mut parsed: BTreeMap<Vec<String>, Option<syn::File>> = BTreeMap::new();
-    let mut checks = DocChecks { checked: 0, mismatches: Vec::new(), numbered: Vec::new() };
+    let mut checks = DocChecks {
+        checked: 0,
+        mismatches: Vec::new(),
+        numbered: Vec::new(),
+    };
     for f in generated.field_docs() {
-        let file = parsed
-            .entry(f.module.clone())
-            .or_insert_with(|| module_file(files, &f.module).and_then(|text| syn::parse_file(text).ok()));
+        let file = parsed.entry(f.module.clone()).or_insert_with(|| {
+            module_file(files, &f.module).and_then(|text| syn::parse_file(text).ok())
+        });
         let Some(file) = file else { continue };
         let field_ident = f.field.trim_start_matches("r#");
         let doc = file.items.iter().find_map(|item| match item {
             syn::Item::Struct(st) if st.ident == f.type_name => st.fields.iter().find_map(|fl| {
-                fl.ident.as_ref().filter(|i| i.to_string().trim_start_matches("r#") == field_ident).map(|_| doc_of(&fl.attrs))
+                fl.ident
+                    .as_ref()
+                    .filter(|i| i.to_string().trim_start_matches("r#") == field_ident)
+                    .map(|_| doc_of(&fl.attrs))
             }),
             _ => None,
         });
         let Some(doc) = doc else {
-            checks.mismatches.push(format!("{}: `{}::{}.{}` not found in the generated code", f.source, f.module.join("::"), f.type_name, f.field));
+            checks.mismatches.push(format!(
+                "{}: `{}::{}.{}` not found in the generated code",
+                f.source,
+                f.module.join("::"),
+                f.type_name,
+                f.field
+            ));
             continue;
         };
-        let prop = sources.get(f.source.as_str()).and_then(|d| d.pointer(&f.pointer));
-        let text = |k: &str| prop.and_then(|p| p.get(k)).and_then(serde_json::Value::as_str).map(str::trim).filter(|t| !t.is_empty());
-        let expected = text("description").or_else(|| text("title")).map(str::to_owned).unwrap_or_else(|| format!("`{}`", f.wire));
+        let prop = sources
+            .get(f.source.as_str())
+            .and_then(|d| d.pointer(&f.pointer));
+        let text = |k: &str| {
+            prop.and_then(|p| p.get(k))
+                .and_then(serde_json::Value::as_str)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+        };
+        let expected = text("description")
+            .or_else(|| text("title"))
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("`{}`", f.wire));
         checks.checked += 1;
         let expected = words(&expected.replace('\r', "\n"));
         if !words(&doc).starts_with(&expected) {
@@ -494,14 +645,20 @@ pub(crate) fn check_field_docs(
                 syn::Item::Struct(st) => names.push(st.ident.to_string()),
                 syn::Item::Enum(en) => {
                     names.push(en.ident.to_string());
-                    let variants: Vec<String> = en.variants.iter().map(|v| v.ident.to_string()).collect();
+                    let variants: Vec<String> =
+                        en.variants.iter().map(|v| v.ident.to_string()).collect();
                     for (v, variant) in variants.iter().zip(&en.variants) {
                         // A number that is part of the value (`"front_2"` is `Front2`) is not
                         // one added to tell two names apart.
-                        let from_value = numbered_stem(v).is_some_and(|stem| doc_of(&variant.attrs).contains(&v[stem.len()..]));
+                        let from_value = numbered_stem(v)
+                            .is_some_and(|stem| doc_of(&variant.attrs).contains(&v[stem.len()..]));
                         if let Some(stem) = numbered_stem(v).filter(|_| !from_value) {
                             if variants.iter().any(|o| o == stem) {
-                                checks.numbered.push(format!("{}::{}::{v}", module.join("::"), en.ident));
+                                checks.numbered.push(format!(
+                                    "{}::{}::{v}",
+                                    module.join("::"),
+                                    en.ident
+                                ));
                             }
                         }
                     }
@@ -541,7 +698,11 @@ mod tests {
         match std::env::var_os("FAL_CORPUS_DIR") {
             Some(dir) => {
                 let docs = PathBuf::from(dir).join("docs");
-                assert!(docs.is_dir(), "FAL_CORPUS_DIR is set but {} is not a folder", docs.display());
+                assert!(
+                    docs.is_dir(),
+                    "FAL_CORPUS_DIR is set but {} is not a folder",
+                    docs.display()
+                );
                 Some(docs)
             }
             None => {
@@ -549,7 +710,10 @@ mod tests {
                 if docs.is_dir() {
                     Some(docs)
                 } else {
-                    eprintln!("skipping: no fal corpus at {} (set FAL_CORPUS_DIR)", docs.display());
+                    eprintln!(
+                        "skipping: no fal corpus at {} (set FAL_CORPUS_DIR)",
+                        docs.display()
+                    );
                     None
                 }
             }
@@ -557,14 +721,21 @@ mod tests {
     }
 
     fn endpoint_id(doc: &Document) -> String {
-        doc.json.pointer("/info/x-fal-metadata/endpointId").and_then(|v| v.as_str()).unwrap_or(&doc.source).to_owned()
+        doc.json
+            .pointer("/info/x-fal-metadata/endpointId")
+            .and_then(|v| v.as_str())
+            .unwrap_or(&doc.source)
+            .to_owned()
     }
 
     /// Every public item of each endpoint module, as text: types with their fields or
     /// variants, re-exports with their targets, constants, and the signatures of inherent
     /// methods. Keyed by the module's file.
     fn public_items(documents: &[Document]) -> BTreeMap<PathBuf, BTreeSet<String>> {
-        let generated = Config::new().runtime_crate("::fal_models").cargo_features(true).generate(documents);
+        let generated = Config::new()
+            .runtime_crate("::fal_models")
+            .cargo_features(true)
+            .generate(documents);
         let mut out = BTreeMap::new();
         for (path, text) in generated.files() {
             let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -574,14 +745,27 @@ mod tests {
                 match item {
                     syn::Item::Struct(s) if public(&s.vis) => {
                         for f in &s.fields {
-                            let name = f.ident.as_ref().map(ToString::to_string).unwrap_or_default();
-                            items.insert(format!("struct {} . {name}: {}", s.ident, f.ty.to_token_stream()));
+                            let name = f
+                                .ident
+                                .as_ref()
+                                .map(ToString::to_string)
+                                .unwrap_or_default();
+                            items.insert(format!(
+                                "struct {} . {name}: {}",
+                                s.ident,
+                                f.ty.to_token_stream()
+                            ));
                         }
                         items.insert(format!("struct {}", s.ident));
                     }
                     syn::Item::Enum(e) if public(&e.vis) => {
                         for v in &e.variants {
-                            items.insert(format!("enum {} :: {} {}", e.ident, v.ident, v.fields.to_token_stream()));
+                            items.insert(format!(
+                                "enum {} :: {} {}",
+                                e.ident,
+                                v.ident,
+                                v.fields.to_token_stream()
+                            ));
                         }
                     }
                     syn::Item::Use(u) if public(&u.vis) => {
@@ -597,7 +781,11 @@ mod tests {
                         for m in &i.items {
                             if let syn::ImplItem::Fn(f) = m {
                                 if public(&f.vis) {
-                                    items.insert(format!("impl {} fn {}", i.self_ty.to_token_stream(), f.sig.to_token_stream()));
+                                    items.insert(format!(
+                                        "impl {} fn {}",
+                                        i.self_ty.to_token_stream(),
+                                        f.sig.to_token_stream()
+                                    ));
                                 }
                             }
                         }
@@ -625,10 +813,20 @@ mod tests {
         let busy = docs
             .iter()
             .skip(1)
-            .max_by_key(|d| d.json.pointer("/components/schemas").and_then(|s| s.as_object()).map_or(0, |s| s.len()))
+            .max_by_key(|d| {
+                d.json
+                    .pointer("/components/schemas")
+                    .and_then(|s| s.as_object())
+                    .map_or(0, |s| s.len())
+            })
             .cloned()
             .expect("documents");
-        let without = |gone: &Document| -> Vec<Document> { docs.iter().filter(|d| d.source != gone.source).cloned().collect() };
+        let without = |gone: &Document| -> Vec<Document> {
+            docs.iter()
+                .filter(|d| d.source != gone.source)
+                .cloned()
+                .collect()
+        };
         let a = public_items(&without(&busy));
         let b = public_items(&without(&first));
         let mut compared = 0;
@@ -644,12 +842,21 @@ mod tests {
                 }
             }
         }
-        assert!(compared + 2 >= docs.len(), "compared {compared} endpoint modules of {}", docs.len());
+        assert!(
+            compared + 2 >= docs.len(),
+            "compared {compared} endpoint modules of {}",
+            docs.len()
+        );
         assert!(
             differences.is_empty(),
             "{} public items differ when another document is removed or added (first 20):\n{}",
             differences.len(),
-            differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
+            differences
+                .iter()
+                .take(20)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
         );
     }
 }

@@ -39,10 +39,19 @@ pub fn gating_faults(root: &Path) -> anyhow::Result<Vec<String>> {
     let mut misplaced = Vec::new();
     let shards_dir = root.join(crate::regen::SHARDS_DIR);
     for path in crate::fsutil::rs_files(&shards_dir)? {
-        let rel = path.strip_prefix(root).unwrap_or(&path).display().to_string();
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         // shards/shard-<k>/src/...: the module's family must hash to k.
-        let shard = path.strip_prefix(&shards_dir).ok().and_then(|p| p.iter().next()).and_then(|c| c.to_str()?.strip_prefix("shard-")?.parse::<usize>().ok());
+        let shard = path
+            .strip_prefix(&shards_dir)
+            .ok()
+            .and_then(|p| p.iter().next())
+            .and_then(|c| c.to_str()?.strip_prefix("shard-")?.parse::<usize>().ok());
         if let (Some(k), Some(feature)) = (shard, feature_of(&text)) {
             let home = fal_codegen::shard_of(feature, crate::regen::SHARDS);
             if home != k {
@@ -58,7 +67,9 @@ pub fn gating_faults(root: &Path) -> anyhow::Result<Vec<String>> {
 
 /// The family feature a module states in its docs ("Cargo feature: `x`").
 fn feature_of(text: &str) -> Option<&str> {
-    text.lines().find_map(|l| l.split("Cargo feature: `").nth(1)).and_then(|r| r.split('`').next())
+    text.lines()
+        .find_map(|l| l.split("Cargo feature: `").nth(1))
+        .and_then(|r| r.split('`').next())
 }
 
 /// [`gating_faults`] on texts: the shared module and (name, text) of every other module.
@@ -68,7 +79,9 @@ pub fn faults(shared: &str, modules: &[(String, String)]) -> anyhow::Result<Vec<
     // syntax items: the type, its impls, its open_enum! call).
     let mut items: BTreeMap<String, (Gate, BTreeSet<String>)> = BTreeMap::new();
     for item in &shared.items {
-        let Some(name) = item_name(item) else { continue };
+        let Some(name) = item_name(item) else {
+            continue;
+        };
         let gate = gate_of(item_attrs(item));
         let mut names = TypeNames::default();
         syn::visit::Visit::visit_item(&mut names, item);
@@ -77,11 +90,14 @@ pub fn faults(shared: &str, modules: &[(String, String)]) -> anyhow::Result<Vec<
         entry.1.extend(idents);
     }
     let mut out = Vec::new();
-    let compiled_under = |gate: &Gate, feature: &str| gate.as_ref().is_none_or(|g| g.contains(feature));
+    let compiled_under =
+        |gate: &Gate, feature: &str| gate.as_ref().is_none_or(|g| g.contains(feature));
     for (name, (gate, uses)) in &items {
         let Some(gate) = gate else { continue };
         for used in uses.iter().filter(|u| *u != name) {
-            let Some((used_gate, _)) = items.get(used) else { continue };
+            let Some((used_gate, _)) = items.get(used) else {
+                continue;
+            };
             for feature in gate {
                 if !compiled_under(used_gate, feature) {
                     out.push(format!("{SHARED}::{name} is compiled with feature `{feature}` but uses {SHARED}::{used}, which is not"));
@@ -153,7 +169,9 @@ fn gate_of(attrs: &[syn::Attribute]) -> Gate {
         };
         let trees: Vec<TokenTree> = flatten(tokens);
         for w in trees.windows(3) {
-            if let (TokenTree::Ident(i), TokenTree::Punct(p), TokenTree::Literal(l)) = (&w[0], &w[1], &w[2]) {
+            if let (TokenTree::Ident(i), TokenTree::Punct(p), TokenTree::Literal(l)) =
+                (&w[0], &w[1], &w[2])
+            {
                 if i == "feature" && p.as_char() == '=' {
                     features.insert(l.to_string().trim_matches('"').to_owned());
                 }
@@ -187,7 +205,8 @@ struct TypeNames(BTreeSet<String>);
 
 impl<'ast> syn::visit::Visit<'ast> for TypeNames {
     fn visit_type_path(&mut self, p: &'ast syn::TypePath) {
-        self.0.extend(p.path.segments.iter().map(|s| s.ident.to_string()));
+        self.0
+            .extend(p.path.segments.iter().map(|s| s.ident.to_string()));
         syn::visit::visit_type_path(self, p);
     }
     fn visit_expr_path(&mut self, p: &'ast syn::ExprPath) {
@@ -217,7 +236,13 @@ impl TypeNames {
 fn shared_refs(tokens: TokenStream, out: &mut BTreeSet<String>) {
     let trees = flatten(tokens);
     for w in trees.windows(4) {
-        if let (TokenTree::Ident(m), TokenTree::Punct(a), TokenTree::Punct(b), TokenTree::Ident(x)) = (&w[0], &w[1], &w[2], &w[3]) {
+        if let (
+            TokenTree::Ident(m),
+            TokenTree::Punct(a),
+            TokenTree::Punct(b),
+            TokenTree::Ident(x),
+        ) = (&w[0], &w[1], &w[2], &w[3])
+        {
             if m == SHARED && a.as_char() == ':' && b.as_char() == ':' {
                 out.insert(x.to_string());
             }
@@ -240,19 +265,30 @@ mod tests {
     "#;
 
     fn module(feature: &str, uses: &str) -> (String, String) {
-        (format!("{feature}.rs"), format!("//! - Cargo feature: `{feature}`\npub use super::types::{uses};\n"))
+        (
+            format!("{feature}.rs"),
+            format!("//! - Cargo feature: `{feature}`\npub use super::types::{uses};\n"),
+        )
     }
 
     #[test]
     fn correctly_gated_code_has_no_fault() {
-        let modules = [module("a", "Both"), module("a", "OnlyA"), module("b", "Both"), module("c", "Always")];
+        let modules = [
+            module("a", "Both"),
+            module("a", "OnlyA"),
+            module("b", "Both"),
+            module("c", "Always"),
+        ];
         assert_eq!(faults(SHARED_OK, &modules).unwrap(), Vec::<String>::new());
     }
 
     #[test]
     fn a_module_using_another_familys_item_is_a_fault() {
         let faults = faults(SHARED_OK, &[module("b", "OnlyA")]).unwrap();
-        assert_eq!(faults, ["b.rs (feature `b`) uses types::OnlyA, which that feature does not compile"]);
+        assert_eq!(
+            faults,
+            ["b.rs (feature `b`) uses types::OnlyA, which that feature does not compile"]
+        );
     }
 
     #[test]
@@ -264,7 +300,10 @@ mod tests {
             pub struct Inner { pub x: i64 }
         "#;
         let faults = faults(shared, &[]).unwrap();
-        assert_eq!(faults, ["types::Both is compiled with feature `b` but uses types::Inner, which is not"]);
+        assert_eq!(
+            faults,
+            ["types::Both is compiled with feature `b` but uses types::Inner, which is not"]
+        );
     }
 
     /// A module in a shard its family's feature does not turn on would be missing from that
@@ -277,13 +316,19 @@ mod tests {
         for (k, name) in [(home, "right"), (wrong, "wrong")] {
             let dir = root.join(format!("shards/shard-{k}/src"));
             std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(format!("{name}.rs")), "//! - Cargo feature: `sora`\npub struct Input;\n").unwrap();
+            std::fs::write(
+                dir.join(format!("{name}.rs")),
+                "//! - Cargo feature: `sora`\npub struct Input;\n",
+            )
+            .unwrap();
         }
         let faults = gating_faults(&root).unwrap();
         let _ = std::fs::remove_dir_all(&root);
         assert_eq!(
             faults,
-            [format!("shards/shard-{wrong}/src/wrong.rs (feature `sora`) is in shard {wrong}, but the feature turns on shard {home}")]
+            [format!(
+                "shards/shard-{wrong}/src/wrong.rs (feature `sora`) is in shard {wrong}, but the feature turns on shard {home}"
+            )]
         );
     }
 
@@ -291,6 +336,11 @@ mod tests {
     #[test]
     fn every_family_of_the_catalogue_builds_alone() {
         let faults = gating_faults(&crate::workspace_root()).unwrap();
-        assert!(faults.is_empty(), "{} faults:\n{}", faults.len(), faults.join("\n"));
+        assert!(
+            faults.is_empty(),
+            "{} faults:\n{}",
+            faults.len(),
+            faults.join("\n")
+        );
     }
 }

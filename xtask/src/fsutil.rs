@@ -35,7 +35,10 @@ pub fn json_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub fn write_atomic(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Result<()> {
     let dir = path.parent().context("a file path has a parent")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path.file_name().context("a file path has a file name")?.to_string_lossy();
+    let name = path
+        .file_name()
+        .context("a file path has a file name")?
+        .to_string_lossy();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut file = std::fs::File::create(&tmp)?;
@@ -154,7 +157,10 @@ fn apply_all_inner(changes: &[Change], fail_at: Option<usize>) -> anyhow::Result
         match std::fs::read(path) {
             Ok(bytes) => backups.push(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => backups.push(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {} before replacing it", path.display())),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("reading {} before replacing it", path.display()));
+            }
         }
     }
     // 2. Stage every write under a temporary name; undo everything on the first failure.
@@ -174,7 +180,9 @@ fn apply_all_inner(changes: &[Change], fail_at: Option<usize>) -> anyhow::Result
             continue;
         };
         let result = (|| -> std::io::Result<PathBuf> {
-            let dir = path.parent().ok_or_else(|| std::io::Error::other("no parent folder"))?;
+            let dir = path
+                .parent()
+                .ok_or_else(|| std::io::Error::other("no parent folder"))?;
             let mut missing = Vec::new();
             let mut d = dir;
             while !d.exists() {
@@ -188,7 +196,10 @@ fn apply_all_inner(changes: &[Change], fail_at: Option<usize>) -> anyhow::Result
                 std::fs::create_dir(&m)?;
                 created_dirs.push(m);
             }
-            let name = path.file_name().ok_or_else(|| std::io::Error::other("no file name"))?.to_string_lossy();
+            let name = path
+                .file_name()
+                .ok_or_else(|| std::io::Error::other("no file name"))?
+                .to_string_lossy();
             let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
             let mut file = std::fs::File::create(&tmp)?;
             staged.push(Some(tmp.clone()));
@@ -198,7 +209,8 @@ fn apply_all_inner(changes: &[Change], fail_at: Option<usize>) -> anyhow::Result
         })();
         if let Err(e) = result {
             cleanup(&staged, &created_dirs);
-            return Err(e).with_context(|| format!("writing {} (nothing was changed)", path.display()));
+            return Err(e)
+                .with_context(|| format!("writing {} (nothing was changed)", path.display()));
         }
     }
     // 3. Commit: renames and removals; on a failure, put back what was already done.
@@ -230,7 +242,11 @@ fn apply_all_inner(changes: &[Change], fail_at: Option<usize>) -> anyhow::Result
             for dir in created_dirs.iter().rev() {
                 let _ = std::fs::remove_dir(dir);
             }
-            let verb = if matches!(change, Change::Write(..)) { "replacing" } else { "removing" };
+            let verb = if matches!(change, Change::Write(..)) {
+                "replacing"
+            } else {
+                "removing"
+            };
             let state = if unrestored.is_empty() {
                 "the files changed before it were put back".to_owned()
             } else {
@@ -305,7 +321,11 @@ mod tests {
         let before = snapshot(&dir);
         let err = format!("{:#}", apply_all(&changes).unwrap_err());
         assert!(err.contains("blocked/c.rs"), "{err}");
-        assert_eq!(snapshot(&dir), before, "no file changed, no temporary or folder left");
+        assert_eq!(
+            snapshot(&dir),
+            before,
+            "no file changed, no temporary or folder left"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
@@ -329,8 +349,14 @@ mod tests {
             let dir = temp(&format!("commit{fail_at}"));
             let changes = setup(&dir);
             let before = snapshot(&dir);
-            let err = format!("{:#}", apply_all_inner(&changes, Some(fail_at)).unwrap_err());
-            assert!(err.contains(&changes[fail_at].path().display().to_string()), "{err}");
+            let err = format!(
+                "{:#}",
+                apply_all_inner(&changes, Some(fail_at)).unwrap_err()
+            );
+            assert!(
+                err.contains(&changes[fail_at].path().display().to_string()),
+                "{err}"
+            );
             assert!(err.contains("put back"), "{err}");
             assert_eq!(snapshot(&dir), before, "failing at step {fail_at}");
             let _ = std::fs::remove_dir_all(&dir);

@@ -115,7 +115,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.timeout,
         limit.describe()
     );
-    let crash_dir = args.crashes.clone().unwrap_or_else(|| root.join("target/fuzz-crashes"));
+    let crash_dir = args
+        .crashes
+        .clone()
+        .unwrap_or_else(|| root.join("target/fuzz-crashes"));
     let report = fuzz(
         &seeds,
         seed,
@@ -137,8 +140,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn replay(paths: &[PathBuf], timeout: Duration) -> anyhow::Result<ExitCode> {
     let mut docs = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let json: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let json: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
         match json.get("documents").and_then(Value::as_array) {
             Some(list) if json.get("iteration").is_some() => {
                 for (i, d) in list.iter().enumerate() {
@@ -181,7 +186,11 @@ fn replay(paths: &[PathBuf], timeout: Duration) -> anyhow::Result<ExitCode> {
         println!("INVALID OUTPUT: {name}: {err}");
     }
     let ok = o.panics.is_empty() && o.internal_errors.is_empty() && o.invalid.is_empty();
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn default_corpus(root: &Path) -> PathBuf {
@@ -253,7 +262,10 @@ impl Report {
         println!();
         println!("executions:        {}", self.executions);
         println!("wall time:         {secs:.1} s");
-        println!("executions/second: {:.1}", self.executions as f64 / secs.max(1e-9));
+        println!(
+            "executions/second: {:.1}",
+            self.executions as f64 / secs.max(1e-9)
+        );
         println!("two-document runs: {}", self.two_document_runs);
         println!(
             "endpoints generated: {} (documents rejected as a whole: {})",
@@ -277,7 +289,10 @@ impl Report {
         }
         let mut top: Vec<(&String, &u64)> = self.diagnostics.iter().collect();
         top.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        println!("distinct diagnostics: {} (top 10 by count):", self.diagnostics.len());
+        println!(
+            "distinct diagnostics: {} (top 10 by count):",
+            self.diagnostics.len()
+        );
         for (message, count) in top.iter().take(10) {
             println!("  {count:>9}  {message}");
         }
@@ -291,7 +306,14 @@ impl Report {
                 self.seed, f.iteration
             );
         }
-        println!("{}", if self.ok() { "fuzz: OK" } else { "fuzz: FAILED" });
+        println!(
+            "{}",
+            if self.ok() {
+                "fuzz: OK"
+            } else {
+                "fuzz: FAILED"
+            }
+        );
     }
 }
 
@@ -377,14 +399,35 @@ fn execute(job: &Job) -> Outcome {
                 .map(|d| normalize_message(&d.message))
                 .collect();
             for site in audit.silent() {
-                out.invalid.push(("audit_values()".into(), format!("silent fallback to serde_json::Value: {site:?}"), String::new()));
+                out.invalid.push((
+                    "audit_values()".into(),
+                    format!("silent fallback to serde_json::Value: {site:?}"),
+                    String::new(),
+                ));
             }
-            let mut outputs: Vec<(String, &String)> = files.iter().map(|(p, t)| (p.display().to_string(), t)).collect();
+            let mut outputs: Vec<(String, &String)> = files
+                .iter()
+                .map(|(p, t)| (p.display().to_string(), t))
+                .collect();
             if let Some(split) = generated.split() {
-                outputs.extend(split.facade.iter().map(|(p, t)| (format!("facade/{}", p.display()), t)));
-                outputs.extend(split.core_types.iter().map(|t| ("core/types.rs".to_owned(), t)));
+                outputs.extend(
+                    split
+                        .facade
+                        .iter()
+                        .map(|(p, t)| (format!("facade/{}", p.display()), t)),
+                );
+                outputs.extend(
+                    split
+                        .core_types
+                        .iter()
+                        .map(|t| ("core/types.rs".to_owned(), t)),
+                );
                 for (k, shard) in split.shards.iter().enumerate() {
-                    outputs.extend(shard.iter().map(|(p, t)| (format!("shard-{k}/{}", p.display()), t)));
+                    outputs.extend(
+                        shard
+                            .iter()
+                            .map(|(p, t)| (format!("shard-{k}/{}", p.display()), t)),
+                    );
                 }
             }
             outputs.push(("single_file()".into(), &single));
@@ -443,7 +486,14 @@ fn duplicates(items: &[syn::Item], module: &str) -> Option<String> {
                     .fields
                     .iter()
                     .filter_map(|f| f.ident.as_ref())
-                    .find_map(|i| once(&mut fields, i.to_string(), "field", &format!("{module}::{}", s.ident)));
+                    .find_map(|i| {
+                        once(
+                            &mut fields,
+                            i.to_string(),
+                            "field",
+                            &format!("{module}::{}", s.ident),
+                        )
+                    });
                 let tuple = !matches!(s.fields, syn::Fields::Named(_));
                 dup_field
                     .or_else(|| once(&mut types, s.ident.to_string(), "type", module))
@@ -470,26 +520,33 @@ fn duplicates(items: &[syn::Item], module: &str) -> Option<String> {
                     .or_else(|| once(&mut types, e.ident.to_string(), "type", module))
             }
             syn::Item::Type(t) => once(&mut types, t.ident.to_string(), "type", module),
-            syn::Item::Mod(m) => once(&mut types, m.ident.to_string(), "module", module).or_else(|| {
-                m.content
-                    .as_ref()
-                    .and_then(|(_, inner)| duplicates(inner, &format!("{module}::{}", m.ident)))
-            }),
+            syn::Item::Mod(m) => {
+                once(&mut types, m.ident.to_string(), "module", module).or_else(|| {
+                    m.content
+                        .as_ref()
+                        .and_then(|(_, inner)| duplicates(inner, &format!("{module}::{}", m.ident)))
+                })
+            }
             syn::Item::Const(c) => once(&mut values, c.ident.to_string(), "value", module),
             syn::Item::Fn(f) => once(&mut values, f.sig.ident.to_string(), "value", module),
             syn::Item::Use(u) => {
                 let mut names = Vec::new();
                 use_names(&u.tree, &mut names);
                 // A re-export takes the name in whichever namespaces the item has: types here.
-                names.into_iter().find_map(|n| once(&mut types, n, "type", module))
+                names
+                    .into_iter()
+                    .find_map(|n| once(&mut types, n, "type", module))
             }
             syn::Item::Impl(i) if i.trait_.is_none() => {
                 let self_ty = quote_type(&i.self_ty);
                 let seen = methods.entry(self_ty.clone()).or_default();
                 i.items.iter().find_map(|it| match it {
-                    syn::ImplItem::Fn(f) => {
-                        once(seen, f.sig.ident.to_string(), "method", &format!("{module}::{self_ty}"))
-                    }
+                    syn::ImplItem::Fn(f) => once(
+                        seen,
+                        f.sig.ident.to_string(),
+                        "method",
+                        &format!("{module}::{self_ty}"),
+                    ),
                     _ => None,
                 })
             }
@@ -517,7 +574,8 @@ fn quote_type(t: &syn::Type) -> String {
 
 /// The codepoints rustc refuses in comments (and syn does not mind).
 const TEXT_DIRECTION: &[char] = &[
-    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}', '\u{2066}', '\u{2067}', '\u{2068}',
+    '\u{2069}',
 ];
 
 /// A diagnostic message with its specifics (names, values in backticks) blanked, so messages
@@ -624,7 +682,11 @@ fn fuzz(
                 }
                 report.failed_documents += o.failed_documents as u64;
                 report.generated_endpoints += o.endpoints as u64;
-                if report.slowest.as_ref().is_none_or(|(d, _, _)| o.elapsed > *d) {
+                if report
+                    .slowest
+                    .as_ref()
+                    .is_none_or(|(d, _, _)| o.elapsed > *d)
+                {
                     report.slowest = Some((o.elapsed, iter, case.seed_source.clone()));
                     slowest_docs = Some(Arc::clone(&docs));
                 }
@@ -666,7 +728,9 @@ fn fuzz(
                 let files = save_case(crash_dir, seed, iter, &docs);
                 report.hangs += 1;
                 let message = match e {
-                    mpsc::RecvTimeoutError::Timeout => format!("no result after {} s", timeout.as_secs_f64()),
+                    mpsc::RecvTimeoutError::Timeout => {
+                        format!("no result after {} s", timeout.as_secs_f64())
+                    }
                     mpsc::RecvTimeoutError::Disconnected => "the worker thread died".to_owned(),
                 };
                 if progress {
@@ -705,7 +769,8 @@ fn fuzz(
     if let Some(path) = &in_flight {
         let _ = std::fs::remove_file(path);
     }
-    if let (Some(dir), Some(docs), Some((_, iter, _))) = (crash_dir, slowest_docs, &report.slowest) {
+    if let (Some(dir), Some(docs), Some((_, iter, _))) = (crash_dir, slowest_docs, &report.slowest)
+    {
         let path = dir.join(format!("slowest-{seed}.json"));
         if std::fs::write(&path, in_flight_text(seed, *iter, &docs)).is_ok() {
             report.slowest_file = Some(path);
@@ -717,7 +782,8 @@ fn fuzz(
 /// The documents of one case as one JSON value: `{"seed", "iteration", "documents": [...]}`.
 fn in_flight_text(seed: u64, iter: u64, docs: &[Document]) -> Vec<u8> {
     let docs: Vec<&Value> = docs.iter().map(|d| &d.json).collect();
-    serde_json::to_vec(&json!({ "seed": seed, "iteration": iter, "documents": docs })).unwrap_or_default()
+    serde_json::to_vec(&json!({ "seed": seed, "iteration": iter, "documents": docs }))
+        .unwrap_or_default()
 }
 
 fn save_case(dir: Option<&Path>, seed: u64, iter: u64, docs: &[Document]) -> Vec<PathBuf> {
@@ -765,7 +831,11 @@ impl Rng {
 
     /// Uniform in `0..n` (0 when n is 0).
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 
     /// True one time in `n`.
@@ -828,7 +898,11 @@ fn make_case(seeds: &[Document], seed: u64, iter: u64) -> Case {
                     .unwrap_or_else(|| format!("{first}-2")),
             };
             if depth(&json) < MAX_DEPTH {
-                set_pointer(&mut json, &["info", "x-fal-metadata", "endpointId"], Value::String(id));
+                set_pointer(
+                    &mut json,
+                    &["info", "x-fal-metadata", "endpointId"],
+                    Value::String(id),
+                );
             }
         }
         if depth(&json) <= MAX_DEPTH {
@@ -842,7 +916,10 @@ fn make_case(seeds: &[Document], seed: u64, iter: u64) -> Case {
     if rng.one_in(4) {
         // As regen runs it: features on, the modules split into shard crates (3 here, so that
         // two documents often land in different shards and share a container module).
-        config = config.cargo_features(true).runtime_crate("::fal_models_core").split_into_crates(3, "shard_");
+        config = config
+            .cargo_features(true)
+            .runtime_crate("::fal_models_core")
+            .split_into_crates(3, "shard_");
     }
     Case {
         docs,
@@ -1001,7 +1078,10 @@ fn replace_random(doc: &mut Value, rng: &mut Rng) {
 }
 
 fn delete_key(doc: &mut Value, rng: &mut Rng) {
-    let paths: Vec<Vec<Seg>> = all_paths(doc).into_iter().filter(|p| !p.is_empty()).collect();
+    let paths: Vec<Vec<Seg>> = all_paths(doc)
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
     // Prefer the keys the generator reads.
     let interesting: Vec<&Vec<Seg>> = paths
         .iter()
@@ -1046,7 +1126,9 @@ fn schema_into_slot(doc: &mut Value, rng: &mut Rng) {
     }
     let from = rng.pick(&paths).clone();
     let to = rng.pick(&paths).clone();
-    let Some(v) = get(doc, &from).cloned() else { return };
+    let Some(v) = get(doc, &from).cloned() else {
+        return;
+    };
     let Some(Value::Object(target)) = get_mut(doc, &to) else {
         return;
     };
@@ -1143,7 +1225,10 @@ fn mutate_ref(doc: &mut Value, rng: &mut Rng) {
                 json!({ "oneOf": [{ "$ref": rb }, { "$ref": ra }] }),
                 json!({ "type": ["object", "null"], "properties": { "a": { "$ref": ra } } }),
             ),
-            _ => (json!({ "enum": [{ "$ref": ra }] }), json!({ "const": { "$ref": rb } })),
+            _ => (
+                json!({ "enum": [{ "$ref": ra }] }),
+                json!({ "const": { "$ref": rb } }),
+            ),
         };
         if let Some(Value::Object(schemas)) = doc.pointer_mut("/components/schemas") {
             schemas.insert(a, va);
@@ -1170,7 +1255,9 @@ fn mutate_ref(doc: &mut Value, rng: &mut Rng) {
     };
     // The component the ref sits in, for a self-reference.
     let own = match (target.first(), target.get(1), target.get(2)) {
-        (Some(Seg::Key(c)), Some(Seg::Key(s)), Some(Seg::Key(name))) if c == "components" && s == "schemas" => {
+        (Some(Seg::Key(c)), Some(Seg::Key(s)), Some(Seg::Key(name)))
+            if c == "components" && s == "schemas" =>
+        {
             Some(name.clone())
         }
         _ => None,
@@ -1238,7 +1325,9 @@ fn mutate_type(doc: &mut Value, rng: &mut Rng) {
     let p = rng.pick(&paths).clone();
     let t = match rng.below(12) {
         0 => json!(["string", "null"]),
-        1 => json!(["object", "array", "integer", "number", "string", "boolean", "null"]),
+        1 => json!([
+            "object", "array", "integer", "number", "string", "boolean", "null"
+        ]),
         2 => json!([]),
         3 => json!(["null"]),
         4 => json!([1, null, "string"]),
@@ -1460,7 +1549,12 @@ fn mutate_endpoint_id(doc: &mut Value, rng: &mut Rng) {
         11 => {
             let any = 1 + rng.below(1000);
             let n = *rng.pick(&[31, 32, 33, 60, any]);
-            Value::String((0..n).map(|i| format!("s{i}")).collect::<Vec<_>>().join("/"))
+            Value::String(
+                (0..n)
+                    .map(|i| format!("s{i}"))
+                    .collect::<Vec<_>>()
+                    .join("/"),
+            )
         }
         12 => Value::String(format!("{current}\r\n\"`*/")),
         13 => random_value(rng, 1),
@@ -1478,18 +1572,27 @@ fn mutate_endpoint_id(doc: &mut Value, rng: &mut Rng) {
 }
 
 fn mutate_paths(doc: &mut Value, rng: &mut Rng) {
-    let Some(obj) = doc.as_object_mut() else { return };
+    let Some(obj) = doc.as_object_mut() else {
+        return;
+    };
     let choice = rng.below(10);
     let Some(Value::Object(paths)) = obj.get_mut("paths") else {
         obj.insert(
             "paths".into(),
-            if rng.one_in(2) { json!({}) } else { random_value(rng, 2) },
+            if rng.one_in(2) {
+                json!({})
+            } else {
+                random_value(rng, 2)
+            },
         );
         return;
     };
     let keys: Vec<String> = paths.keys().cloned().collect();
     let submit = keys.iter().find(|k| !k.contains("/requests/")).cloned();
-    let result = keys.iter().find(|k| k.ends_with("/requests/{request_id}")).cloned();
+    let result = keys
+        .iter()
+        .find(|k| k.ends_with("/requests/{request_id}"))
+        .cloned();
     match choice {
         0 => {
             obj.remove("paths");
@@ -1505,7 +1608,15 @@ fn mutate_paths(doc: &mut Value, rng: &mut Rng) {
         3 => {
             if let Some(v) = submit.and_then(|k| paths.remove(&k)) {
                 let key = rng
-                    .pick(&["", "/", "//", "/a/../b", "/fal-ai/x/requests/", "/日本", "/x y"])
+                    .pick(&[
+                        "",
+                        "/",
+                        "//",
+                        "/a/../b",
+                        "/fal-ai/x/requests/",
+                        "/日本",
+                        "/x y",
+                    ])
                     .to_string();
                 paths.insert(key, v);
             }
@@ -1581,11 +1692,17 @@ fn inject_keyword(doc: &mut Value, rng: &mut Rng) {
                 random_value(rng, 1)
             },
         ),
-        2 => ("prefixItems", json!([random_schema(rng, 1), random_schema(rng, 1)])),
+        2 => (
+            "prefixItems",
+            json!([random_schema(rng, 1), random_schema(rng, 1)]),
+        ),
         3 => ("items", json!([random_schema(rng, 1)])),
         4 => ("x-fal-order-properties", random_value(rng, 2)),
         5 => ("default", random_value(rng, 2)),
-        6 => ("examples", json!([random_value(rng, 2), random_value(rng, 1)])),
+        6 => (
+            "examples",
+            json!([random_value(rng, 2), random_value(rng, 1)]),
+        ),
         7 => ("example", random_value(rng, 2)),
         8 => ("description", Value::String(doc_text(rng))),
         9 => ("title", Value::String(doc_text(rng))),
@@ -1619,7 +1736,11 @@ fn random_required(rng: &mut Rng) -> Value {
     match rng.below(4) {
         0 => random_value(rng, 1),
         1 => json!([1, null, "type", "", "missing"]),
-        _ => Value::Array((0..1 + rng.below(4)).map(|_| Value::String(odd_name(rng))).collect()),
+        _ => Value::Array(
+            (0..1 + rng.below(4))
+                .map(|_| Value::String(odd_name(rng)))
+                .collect(),
+        ),
     }
 }
 
@@ -1818,7 +1939,11 @@ fn random_value(rng: &mut Rng, depth: usize) -> Value {
         1 => Value::Bool(rng.one_in(2)),
         2 => random_number(rng),
         3 => Value::String(interesting_string(rng)),
-        4 => Value::Array((0..rng.below(4)).map(|_| random_value(rng, depth - 1)).collect()),
+        4 => Value::Array(
+            (0..rng.below(4))
+                .map(|_| random_value(rng, depth - 1))
+                .collect(),
+        ),
         _ => Value::Object(
             (0..rng.below(4))
                 .map(|_| (interesting_string(rng), random_value(rng, depth - 1)))
@@ -1845,12 +1970,18 @@ fn random_schema(rng: &mut Rng, depth: usize) -> Value {
             json!({ "type": "object", "properties": props, "required": required, "title": doc_text(rng) })
         }
         1 => json!({ "type": "array", "items": random_schema(rng, depth - 1) }),
-        2 => json!({ "anyOf": (0..1 + rng.below(4)).map(|_| random_schema(rng, depth - 1)).collect::<Vec<_>>() }),
+        2 => {
+            json!({ "anyOf": (0..1 + rng.below(4)).map(|_| random_schema(rng, depth - 1)).collect::<Vec<_>>() })
+        }
         3 => json!({ "enum": random_enum(rng), "description": doc_text(rng) }),
         4 => json!({ "const": random_value(rng, 1) }),
         5 => json!({ "type": "object", "additionalProperties": random_schema(rng, depth - 1) }),
-        6 => json!({ "allOf": (0..1 + rng.below(3)).map(|_| random_schema(rng, depth - 1)).collect::<Vec<_>>() }),
-        7 => json!({ "type": "string", "default": random_value(rng, 1), "examples": [random_value(rng, 1)] }),
+        6 => {
+            json!({ "allOf": (0..1 + rng.below(3)).map(|_| random_schema(rng, depth - 1)).collect::<Vec<_>>() })
+        }
+        7 => {
+            json!({ "type": "string", "default": random_value(rng, 1), "examples": [random_value(rng, 1)] })
+        }
         _ => json!({ "$ref": component_ref(&odd_name(rng)) }),
     }
 }
@@ -1879,12 +2010,17 @@ mod tests {
         static SEEDS: std::sync::OnceLock<Vec<Document>> = std::sync::OnceLock::new();
         SEEDS.get_or_init(|| {
             let root = workspace_root();
-            let mut seeds = load_seeds(&root.join("schemas"), &root).expect("vendored schemas load");
+            let mut seeds =
+                load_seeds(&root.join("schemas"), &root).expect("vendored schemas load");
             assert!(!seeds.is_empty(), "no vendored schemas");
             let corpus = default_corpus(&root).join("docs");
             // Asked for (CI sets the variable) but missing: fail rather than fuzz fewer seeds.
             let required = std::env::var_os("FAL_CORPUS_DIR").is_some_and(|v| !v.is_empty());
-            assert!(!required || corpus.is_dir(), "FAL_CORPUS_DIR is set but {} is not a folder", corpus.display());
+            assert!(
+                !required || corpus.is_dir(),
+                "FAL_CORPUS_DIR is set but {} is not a folder",
+                corpus.display()
+            );
             let mut paths: Vec<PathBuf> = std::fs::read_dir(&corpus)
                 .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
                 .unwrap_or_default();
@@ -1922,7 +2058,11 @@ mod tests {
             .iter()
             .map(|f| format!("iteration {} ({}): {}", f.iteration, f.kind, f.message))
             .collect();
-        assert!(failures.is_empty(), "fuzz failures:\n{}", failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "fuzz failures:\n{}",
+            failures.join("\n")
+        );
     }
 
     /// Same seed and iteration, same document.
@@ -1956,7 +2096,10 @@ mod tests {
 
     #[test]
     fn normalizes_messages() {
-        assert_eq!(normalize_message("unknown type `float`"), "unknown type `…`");
+        assert_eq!(
+            normalize_message("unknown type `float`"),
+            "unknown type `…`"
+        );
         assert_eq!(
             normalize_message("dangling $ref: `#/x` is not in the document"),
             "dangling $ref: `…` is not in the document"
@@ -1972,7 +2115,9 @@ mod tests {
         };
         let (tx, rx) = spawn_worker();
         tx.send(job).expect("worker alive");
-        let o = rx.recv_timeout(Duration::from_secs(60)).expect("worker answers");
+        let o = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("worker answers");
         assert!(!o.invalid.is_empty(), "a broken header must be reported");
     }
 }

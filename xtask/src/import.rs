@@ -36,7 +36,10 @@ enum Outcome {
     Stored(Stored),
     /// Not imported. `expected` marks listing entries fal has no document for: reported, but
     /// not a failure of the import.
-    Skipped { why: String, expected: bool },
+    Skipped {
+        why: String,
+        expected: bool,
+    },
 }
 
 /// A document found in a source, before validation.
@@ -52,32 +55,50 @@ struct Candidate {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let root = crate::workspace_root();
     let default_schemas = root.join("schemas");
-    let schemas = args.schemas_dir.clone().unwrap_or_else(|| default_schemas.clone());
+    let schemas = args
+        .schemas_dir
+        .clone()
+        .unwrap_or_else(|| default_schemas.clone());
     let files = source_files(&args.sources)?;
     let outcomes = import_files(&files, &schemas);
     let failed = print_summary(&outcomes);
-    let written = outcomes.values().any(|o| matches!(o, Outcome::Stored(Stored::Added | Stored::Changed)));
+    let written = outcomes
+        .values()
+        .any(|o| matches!(o, Outcome::Stored(Stored::Added | Stored::Changed)));
     if written && !args.no_regen {
         if schemas == default_schemas {
             println!("running cargo xtask regen");
             let code = crate::regen::regenerate(&root, &schemas, false)?;
             if code != ExitCode::SUCCESS {
-                bail!("regen failed; the imported documents are in place, the generated code is unchanged");
+                bail!(
+                    "regen failed; the imported documents are in place, the generated code is unchanged"
+                );
             }
         } else {
-            println!("regen skipped: {} is not this workspace's schemas/", schemas.display());
+            println!(
+                "regen skipped: {} is not this workspace's schemas/",
+                schemas.display()
+            );
         }
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The files to read: each file argument as is, each folder's `*.json` files sorted.
 fn source_files(sources: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for source in sources {
-        let meta = std::fs::metadata(source).with_context(|| format!("reading {}", source.display()))?;
+        let meta =
+            std::fs::metadata(source).with_context(|| format!("reading {}", source.display()))?;
         if meta.is_dir() {
-            files.extend(crate::fsutil::json_files(source).with_context(|| format!("reading {}", source.display()))?);
+            files.extend(
+                crate::fsutil::json_files(source)
+                    .with_context(|| format!("reading {}", source.display()))?,
+            );
         } else {
             files.push(source.clone());
         }
@@ -101,7 +122,13 @@ fn import_files(files: &[PathBuf], schemas: &Path) -> BTreeMap<String, Outcome> 
         bar.set_message(file.display().to_string());
         match candidates(file) {
             Err(why) => {
-                outcomes.insert(file.display().to_string(), Outcome::Skipped { why, expected: false });
+                outcomes.insert(
+                    file.display().to_string(),
+                    Outcome::Skipped {
+                        why,
+                        expected: false,
+                    },
+                );
             }
             Ok(found) => {
                 for found in found {
@@ -113,7 +140,9 @@ fn import_files(files: &[PathBuf], schemas: &Path) -> BTreeMap<String, Outcome> 
                     // found elsewhere beats a listing entry that had none.
                     let replace = match outcomes.get(&key) {
                         None => true,
-                        Some(Outcome::Skipped { expected: true, .. }) => matches!(outcome, Outcome::Stored(_)),
+                        Some(Outcome::Skipped { expected: true, .. }) => {
+                            matches!(outcome, Outcome::Stored(_))
+                        }
                         Some(_) => false,
                     };
                     if replace {
@@ -139,22 +168,42 @@ fn candidates(file: &Path) -> Result<Vec<Found>, String> {
         let Some(models) = models.as_array() else {
             return Err("a listing page whose `models` is not a list".into());
         };
-        return Ok(models.iter().enumerate().map(|(i, m)| listing_entry(&shown, i, m)).collect());
+        return Ok(models
+            .iter()
+            .enumerate()
+            .map(|(i, m)| listing_entry(&shown, i, m))
+            .collect());
     }
-    let Some(id) = json.pointer("/info/x-fal-metadata/endpointId").and_then(Value::as_str) else {
+    let Some(id) = json
+        .pointer("/info/x-fal-metadata/endpointId")
+        .and_then(Value::as_str)
+    else {
         if let Some(error) = json.get("error") {
-            return Err(format!("fal answered an error instead of a document: {}", store::error_text(error)));
+            return Err(format!(
+                "fal answered an error instead of a document: {}",
+                store::error_text(error)
+            ));
         }
         return Err("neither a fal queue document (no info.x-fal-metadata.endpointId) nor a listing page (no `models`)".into());
     };
-    Ok(vec![Ok(Candidate { id: id.to_owned(), doc: json.clone(), origin: shown })])
+    Ok(vec![Ok(Candidate {
+        id: id.to_owned(),
+        doc: json.clone(),
+        origin: shown,
+    })])
 }
 
 /// One entry of a listing page.
 fn listing_entry(file: &str, index: usize, model: &Value) -> Found {
     let origin = format!("{file} (models[{index}])");
     let Some(id) = model.get("endpoint_id").and_then(Value::as_str) else {
-        return Err((origin, Outcome::Skipped { why: "listing entry without `endpoint_id`".into(), expected: false }));
+        return Err((
+            origin,
+            Outcome::Skipped {
+                why: "listing entry without `endpoint_id`".into(),
+                expected: false,
+            },
+        ));
     };
     match model.get("openapi") {
         None | Some(Value::Null) => Err((
@@ -168,22 +217,38 @@ fn listing_entry(file: &str, index: usize, model: &Value) -> Found {
         Some(doc) if doc.get("error").is_some() && doc.get("openapi").is_none() => Err((
             id.to_owned(),
             Outcome::Skipped {
-                why: format!("{origin}: fal has no document: {}", store::error_text(&doc["error"])),
+                why: format!(
+                    "{origin}: fal has no document: {}",
+                    store::error_text(&doc["error"])
+                ),
                 expected: true,
             },
         )),
-        Some(doc) => Ok(Candidate { id: id.to_owned(), doc: doc.clone(), origin }),
+        Some(doc) => Ok(Candidate {
+            id: id.to_owned(),
+            doc: doc.clone(),
+            origin,
+        }),
     }
 }
 
 /// Validates and stores one document, exactly as `fetch` does.
-fn import_one(c: Candidate, schemas: &Path, seen: &mut BTreeMap<String, (String, Value)>) -> Outcome {
-    let skipped = |why: String| Outcome::Skipped { why: format!("{}: {why}", c.origin), expected: false };
+fn import_one(
+    c: Candidate,
+    schemas: &Path,
+    seen: &mut BTreeMap<String, (String, Value)>,
+) -> Outcome {
+    let skipped = |why: String| Outcome::Skipped {
+        why: format!("{}: {why}", c.origin),
+        expected: false,
+    };
     if let Some((first, doc)) = seen.get(&c.id) {
         return if *doc == c.doc {
             Outcome::Stored(Stored::Unchanged)
         } else {
-            skipped(format!("a different document for this endpoint was already imported from {first}"))
+            skipped(format!(
+                "a different document for this endpoint was already imported from {first}"
+            ))
         };
     }
     if let Err(err) = store::validate(&c.doc, &c.id) {

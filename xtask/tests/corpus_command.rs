@@ -96,12 +96,18 @@ fn the_report_counts_clean_degraded_and_failed_documents() {
     // Every JSON value of the bindings is accounted for: the free-form `options` map, the
     // dangling `style` (diagnosed); none is silent.
     assert_eq!(
-        (report["value_free_form"].as_u64(), report["value_diagnosed"].as_u64()),
+        (
+            report["value_free_form"].as_u64(),
+            report["value_diagnosed"].as_u64()
+        ),
         (Some(1), Some(1)),
         "{report:#}"
     );
     assert_eq!(report["value_silent"], json!([]), "{report:#}");
-    assert!(stdout.contains("Value fields:         1 free-form, 1 diagnosed, 0 silent"), "{stdout}");
+    assert!(
+        stdout.contains("Value fields:         1 free-form, 1 diagnosed, 0 silent"),
+        "{stdout}"
+    );
     // The printed report says the same.
     assert!(stdout.contains("documents:            3"), "{stdout}");
     assert!(stdout.contains("failed:               1"), "{stdout}");

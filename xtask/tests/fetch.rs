@@ -336,7 +336,11 @@ fn refetching_an_unchanged_document_changes_nothing() {
         inode,
         "file replaced"
     );
-    assert_eq!(after.modified().unwrap(), long_ago, "file rewritten in place");
+    assert_eq!(
+        after.modified().unwrap(),
+        long_ago,
+        "file rewritten in place"
+    );
     // And `xtask diff` of the two versions finds nothing.
     let old = dir.join("before.json");
     std::fs::write(&old, &before).unwrap();

@@ -19,7 +19,10 @@ fn doc(id: &str) -> Value {
 
 /// `xtask import --no-regen --schemas-dir <schemas> <sources>`.
 fn import(schemas: &Path, sources: &[&Path]) -> (i32, String, String) {
-    run(xtask().args(["import", "--no-regen", "--schemas-dir"]).arg(schemas).args(sources))
+    run(xtask()
+        .args(["import", "--no-regen", "--schemas-dir"])
+        .arg(schemas)
+        .args(sources))
 }
 
 /// Every file below `dir`, relative, with its bytes.
@@ -32,7 +35,10 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
+                out.push((
+                    p.strip_prefix(dir).unwrap().to_path_buf(),
+                    std::fs::read(&p).unwrap(),
+                ));
             }
         }
     }
@@ -56,8 +62,14 @@ fn documents_under_any_file_name_are_stored_canonically_and_reimport_changes_not
     write_json(&src.join("nested/whatever.json"), &doc("owner/model.v2"));
     let (code, stdout, stderr) = import(&schemas, &[&src]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert_eq!(stdout, "added      fal-ai/flux/dev\nadded      owner/model.v2\n2 added, 0 changed, 0 unchanged, 0 skipped\n");
-    assert_eq!(std::fs::read_to_string(schemas.join("fal-ai/flux/dev.json")).unwrap(), canonical(&doc("fal-ai/flux/dev")));
+    assert_eq!(
+        stdout,
+        "added      fal-ai/flux/dev\nadded      owner/model.v2\n2 added, 0 changed, 0 unchanged, 0 skipped\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(schemas.join("fal-ai/flux/dev.json")).unwrap(),
+        canonical(&doc("fal-ai/flux/dev"))
+    );
     assert!(schemas.join("owner/model.v2.json").is_file());
 
     let before = tree(&schemas);
@@ -72,8 +84,14 @@ fn documents_under_any_file_name_are_stored_canonically_and_reimport_changes_not
     write_json(&src.join("a__b.json"), &changed);
     let (code, stdout, _) = import(&schemas, &[&src.join("a__b.json")]);
     assert_eq!(code, 0);
-    assert_eq!(stdout, "changed    fal-ai/flux/dev\n0 added, 1 changed, 0 unchanged, 0 skipped\n");
-    assert_eq!(std::fs::read_to_string(schemas.join("fal-ai/flux/dev.json")).unwrap(), canonical(&changed));
+    assert_eq!(
+        stdout,
+        "changed    fal-ai/flux/dev\n0 added, 1 changed, 0 unchanged, 0 skipped\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(schemas.join("fal-ai/flux/dev.json")).unwrap(),
+        canonical(&changed)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -93,7 +111,10 @@ fn listing_pages_are_imported_and_entries_without_a_document_are_skipped_with_wh
     });
     write_json(&dir.join("page-1.json"), &page);
     let (code, stdout, stderr) = import(&schemas, &[&dir.join("page-1.json")]);
-    assert_eq!(code, 0, "an endpoint fal has no document for is not a failure: {stdout}{stderr}");
+    assert_eq!(
+        code, 0,
+        "an endpoint fal has no document for is not a failure: {stdout}{stderr}"
+    );
     let shown = dir.join("page-1.json").display().to_string();
     assert_eq!(
         stdout,
@@ -113,13 +134,20 @@ fn what_is_not_the_named_endpoints_queue_document_is_skipped_and_fails_the_impor
     let src = dir.join("src");
     let schemas = dir.join("schemas");
     write_json(&src.join("1-good.json"), &doc("fal-ai/good"));
-    std::fs::write(src.join("2-truncated.json"), &doc("fal-ai/cut").to_string()[..40]).unwrap();
+    std::fs::write(
+        src.join("2-truncated.json"),
+        &doc("fal-ai/cut").to_string()[..40],
+    )
+    .unwrap();
     write_json(&src.join("3-other.json"), &json!({"hello": "world"}));
     let mut not_queue = doc("fal-ai/noqueue");
     not_queue["paths"] = json!({});
     write_json(&src.join("4-noqueue.json"), &not_queue);
     // A listing entry whose document is another endpoint's.
-    write_json(&src.join("5-page.json"), &json!({"models": [{"endpoint_id": "fal-ai/asked", "openapi": doc("fal-ai/other")}]}));
+    write_json(
+        &src.join("5-page.json"),
+        &json!({"models": [{"endpoint_id": "fal-ai/asked", "openapi": doc("fal-ai/other")}]}),
+    );
     // The same endpoint twice with different documents: the first (in path order) wins.
     let mut second = doc("fal-ai/good");
     second["info"]["title"] = json!("another");
@@ -134,18 +162,36 @@ fn what_is_not_the_named_endpoints_queue_document_is_skipped_and_fails_the_impor
     for (key, why) in [
         (s("2-truncated.json"), "not JSON".to_owned()),
         (s("3-other.json"), "neither a fal queue document".to_owned()),
-        ("fal-ai/noqueue".to_owned(), "not a queue document".to_owned()),
-        ("fal-ai/asked".to_owned(), "the document is for endpoint \"fal-ai/other\", not \"fal-ai/asked\"".to_owned()),
+        (
+            "fal-ai/noqueue".to_owned(),
+            "not a queue document".to_owned(),
+        ),
+        (
+            "fal-ai/asked".to_owned(),
+            "the document is for endpoint \"fal-ai/other\", not \"fal-ai/asked\"".to_owned(),
+        ),
         ("../../etc".to_owned(), "refusing endpoint id".to_owned()),
     ] {
         assert!(
-            lines.iter().any(|l| l.starts_with(&format!("skipped    {key}: ")) && l.contains(&why)),
+            lines
+                .iter()
+                .any(|l| l.starts_with(&format!("skipped    {key}: ")) && l.contains(&why)),
             "no skip of {key} with {why:?} in:\n{stdout}"
         );
     }
-    assert!(stdout.ends_with("1 added, 0 changed, 0 unchanged, 5 skipped\n"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(schemas.join("fal-ai/good.json")).unwrap(), canonical(&doc("fal-ai/good")));
-    assert_eq!(tree(&schemas).len(), 1, "nothing else written, nothing outside the folder");
+    assert!(
+        stdout.ends_with("1 added, 0 changed, 0 unchanged, 5 skipped\n"),
+        "{stdout}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(schemas.join("fal-ai/good.json")).unwrap(),
+        canonical(&doc("fal-ai/good"))
+    );
+    assert_eq!(
+        tree(&schemas).len(),
+        1,
+        "nothing else written, nothing outside the folder"
+    );
     assert!(!dir.join("etc.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -156,7 +202,11 @@ fn temp_workspace(name: &str, ids: &[&str]) -> PathBuf {
     let root = temp_dir(name);
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     std::fs::create_dir_all(root.join("fal-models")).unwrap();
-    std::fs::copy(real.join("fal-models/Cargo.toml"), root.join("fal-models/Cargo.toml")).unwrap();
+    std::fs::copy(
+        real.join("fal-models/Cargo.toml"),
+        root.join("fal-models/Cargo.toml"),
+    )
+    .unwrap();
     for id in ids {
         write_json(&root.join(format!("schemas/{id}.json")), &doc(id));
     }
@@ -165,7 +215,10 @@ fn temp_workspace(name: &str, ids: &[&str]) -> PathBuf {
 
 /// The shard crate regen puts a family in (`SHARDS` in xtask/src/regen.rs is 8).
 fn shard_src(root: &Path, family: &str) -> PathBuf {
-    root.join(format!("shards/shard-{}/src", fal_codegen::shard_of(family, 8)))
+    root.join(format!(
+        "shards/shard-{}/src",
+        fal_codegen::shard_of(family, 8)
+    ))
 }
 
 fn regen(root: &Path, args: &[&str]) -> (i32, String, String) {
@@ -178,14 +231,26 @@ fn import_into_the_workspace_runs_regen() {
     assert_eq!(regen(&root, &[]).0, 0);
     let src = root.join("incoming");
     write_json(&src.join("x.json"), &doc("acme/new-model"));
-    let (code, stdout, stderr) = run(xtask().arg("--workspace").arg(&root).arg("import").arg(&src));
+    let (code, stdout, stderr) = run(xtask()
+        .arg("--workspace")
+        .arg(&root)
+        .arg("import")
+        .arg(&src));
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("added      acme/new-model\n1 added, 0 changed, 0 unchanged, 0 skipped\nrunning cargo xtask regen\nregen: 2 endpoints"), "{stdout}");
-    let module = std::fs::read_to_string(shard_src(&root, "acme").join("acme/new_model.rs")).unwrap();
+    let module =
+        std::fs::read_to_string(shard_src(&root, "acme").join("acme/new_model.rs")).unwrap();
     assert!(module.contains("\"acme/new-model\""), "{module}");
     let manifest = std::fs::read_to_string(root.join("fal-models/Cargo.toml")).unwrap();
-    assert!(manifest.contains("# acme/new-model\n"), "the feature block lists the new endpoint");
-    assert_eq!(regen(&root, &["--check"]).0, 0, "import left fresh code behind");
+    assert!(
+        manifest.contains("# acme/new-model\n"),
+        "the feature block lists the new endpoint"
+    );
+    assert_eq!(
+        regen(&root, &["--check"]).0,
+        0,
+        "import left fresh code behind"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -196,7 +261,9 @@ fn regen_check_fails_on_a_stale_file_and_writes_nothing() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(regen(&root, &["--check"]).0, 0);
     let module = shard_src(&root, "a").join("fal_ai/a.rs");
-    let staled = std::fs::read_to_string(&module).unwrap().replace("pub struct Input", "pub struct Inputt");
+    let staled = std::fs::read_to_string(&module)
+        .unwrap()
+        .replace("pub struct Input", "pub struct Inputt");
     std::fs::write(&module, &staled).unwrap();
     let extra = shard_src(&root, "a").join("fal_ai/left_over.rs");
     std::fs::write(&extra, "// from a removed schema\n").unwrap();
@@ -226,7 +293,11 @@ fn regen_with_a_malformed_document_changes_nothing_and_names_it() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stderr.contains("schemas/fal-ai/b.json"), "{stderr}");
     assert!(stderr.contains("nothing was written"), "{stderr}");
-    assert_eq!(tree(&root), before, "the module of b, the features and everything else stay");
+    assert_eq!(
+        tree(&root),
+        before,
+        "the module of b, the features and everything else stay"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
 
@@ -243,7 +314,14 @@ fn regen_that_cannot_write_a_file_changes_nothing_and_names_it() {
     let before = tree(&root);
     let (code, _, stderr) = regen(&root, &[]);
     assert_ne!(code, 0);
-    assert!(stderr.contains(&blocker.strip_prefix(&root).unwrap().display().to_string()), "{stderr}");
-    assert_eq!(tree(&root), before, "no module of b, no feature change, no temporary file");
+    assert!(
+        stderr.contains(&blocker.strip_prefix(&root).unwrap().display().to_string()),
+        "{stderr}"
+    );
+    assert_eq!(
+        tree(&root),
+        before,
+        "no module of b, no feature change, no temporary file"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }

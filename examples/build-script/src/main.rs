@@ -13,7 +13,9 @@ use apps::acme::sticker_maker::{Input, Style};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let prompt = std::env::args().nth(1).unwrap_or_else(|| "a happy avocado".to_owned());
+    let prompt = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "a happy avocado".to_owned());
     let input = Input::new(prompt).style(Style::Kawaii).outline_px(12);
     let client = fal_models::Client::from_env()?;
     let output = client.subscribe(input).await?;
@@ -30,7 +32,10 @@ mod tests {
     fn generated_input_knows_its_endpoint_and_serializes_what_was_set() {
         assert_eq!(<Input as Endpoint>::ENDPOINT_ID, "acme/sticker-maker");
         let input = Input::new("a cat").style(Style::Retro);
-        assert_eq!(serde_json::to_value(&input).unwrap(), serde_json::json!({"prompt": "a cat", "style": "retro"}));
+        assert_eq!(
+            serde_json::to_value(&input).unwrap(),
+            serde_json::json!({"prompt": "a cat", "style": "retro"})
+        );
     }
 
     #[test]

@@ -568,7 +568,9 @@ impl RealtimeSession {
                 Some("x-fal-message") => continue,
                 // fal's notice that no input came for a while; not a failure of the session
                 // (fal's JS client ignores it too).
-                Some("x-fal-error") if value.get("error").and_then(Value::as_str) == Some("TIMEOUT") => {
+                Some("x-fal-error")
+                    if value.get("error").and_then(Value::as_str) == Some("TIMEOUT") =>
+                {
                     tracing::debug!(app = %self.app, "realtime: fal's idle notice (TIMEOUT) skipped");
                     continue;
                 }

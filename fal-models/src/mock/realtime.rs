@@ -156,11 +156,16 @@ async fn session(state: Arc<State>, counters: Arc<Counters>, stream: tokio::net:
         let next = if idle == 0 {
             socket.next().await
         } else {
-            match tokio::time::timeout(std::time::Duration::from_millis(idle), socket.next()).await {
+            match tokio::time::timeout(std::time::Duration::from_millis(idle), socket.next()).await
+            {
                 Ok(next) => next,
                 Err(_) => {
                     counters.timeouts.fetch_add(1, Ordering::Relaxed);
-                    if socket.send(error_frame("TIMEOUT", "no input received for a while")).await.is_err() {
+                    if socket
+                        .send(error_frame("TIMEOUT", "no input received for a while"))
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                     continue;

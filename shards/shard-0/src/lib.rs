@@ -19,16 +19,21 @@
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
+#[rustfmt::skip]
 #[cfg(feature = "decart")]
 #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
 pub mod decart;
+#[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
 #[cfg(feature = "openrouter")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
 pub mod openrouter;
+#[rustfmt::skip]
 #[cfg(feature = "sonauto")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
 pub mod sonauto;
+#[rustfmt::skip]
 #[cfg(feature = "tripo3d")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod tripo3d;

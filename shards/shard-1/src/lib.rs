@@ -19,16 +19,21 @@
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
+#[rustfmt::skip]
 #[cfg(feature = "clarityai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
 pub mod clarityai;
+#[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
 #[cfg(feature = "resemble-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
 pub mod resemble_ai;
+#[rustfmt::skip]
 #[cfg(feature = "wan")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod wan;
+#[rustfmt::skip]
 #[cfg(feature = "xai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod xai;

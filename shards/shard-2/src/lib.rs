@@ -19,13 +19,17 @@
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
+#[rustfmt::skip]
 #[cfg(feature = "argil")]
 #[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
 pub mod argil;
+#[rustfmt::skip]
 #[cfg(feature = "bytedance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod bytedance;
+#[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
 #[cfg(feature = "krea")]
 #[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
 pub mod krea;

@@ -19,22 +19,29 @@
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
+#[rustfmt::skip]
 #[cfg(feature = "beatoven")]
 #[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
 pub mod beatoven;
+#[rustfmt::skip]
 #[cfg(feature = "cassetteai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
 pub mod cassetteai;
+#[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
 #[cfg(feature = "ideogram")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod ideogram;
+#[rustfmt::skip]
 #[cfg(feature = "openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub mod openai;
+#[rustfmt::skip]
 #[cfg(feature = "perceptron")]
 #[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
 pub mod perceptron;
+#[rustfmt::skip]
 #[cfg(feature = "sonilo")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
 pub mod sonilo;

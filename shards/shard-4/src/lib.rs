@@ -19,13 +19,17 @@
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
+#[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
 #[cfg(feature = "imagineart")]
 #[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
 pub mod imagineart;
+#[rustfmt::skip]
 #[cfg(feature = "luma")]
 #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod luma;
+#[rustfmt::skip]
 #[cfg(feature = "mirelo-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod mirelo_ai;

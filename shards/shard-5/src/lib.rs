@@ -19,7 +19,9 @@
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
+#[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
 #[cfg(feature = "veed")]
 #[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
 pub mod veed;

@@ -19,22 +19,29 @@
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
+#[rustfmt::skip]
 #[cfg(feature = "alibaba")]
 #[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
 pub mod alibaba;
+#[rustfmt::skip]
 #[cfg(feature = "bria")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
 pub mod bria;
+#[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
 #[cfg(feature = "half-moon-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
 pub mod half_moon_ai;
+#[rustfmt::skip]
 #[cfg(feature = "microsoft")]
 #[cfg_attr(docsrs, doc(cfg(feature = "microsoft")))]
 pub mod microsoft;
+#[rustfmt::skip]
 #[cfg(feature = "moonvalley")]
 #[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
 pub mod moonvalley;
+#[rustfmt::skip]
 #[cfg(feature = "rundiffusion-fal")]
 #[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
 pub mod rundiffusion_fal;

@@ -137,8 +137,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if written && !args.no_regen {
         if schemas == default_schemas {
             println!("running cargo xtask regen");
-            if crate::regen::regenerate(&crate::workspace_root(), &schemas, false)? != ExitCode::SUCCESS {
-                bail!("regen failed; the fetched documents are in place, the generated code is unchanged");
+            if crate::regen::regenerate(&crate::workspace_root(), &schemas, false)?
+                != ExitCode::SUCCESS
+            {
+                bail!(
+                    "regen failed; the fetched documents are in place, the generated code is unchanged"
+                );
             }
         } else {
             println!(

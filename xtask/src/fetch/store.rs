@@ -146,11 +146,17 @@ pub fn store(path: &Path, doc: &Value) -> anyhow::Result<Stored> {
 pub fn vendored_ids(schemas: &Path) -> anyhow::Result<Vec<String>> {
     let mut ids = Vec::new();
     if schemas.is_dir() {
-        let files = crate::fsutil::json_files(schemas).with_context(|| format!("reading {}", schemas.display()))?;
+        let files = crate::fsutil::json_files(schemas)
+            .with_context(|| format!("reading {}", schemas.display()))?;
         for path in files {
-            let relative = path.strip_prefix(schemas).unwrap_or(&path).with_extension("");
-            let id: Vec<String> =
-                relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+            let relative = path
+                .strip_prefix(schemas)
+                .unwrap_or(&path)
+                .with_extension("");
+            let id: Vec<String> = relative
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
             ids.push(id.join("/"));
         }
     }
