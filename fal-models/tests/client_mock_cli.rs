@@ -232,3 +232,34 @@ fn count_documents(dir: &Path) -> usize {
         })
         .sum()
 }
+
+/// `--binary-stream` makes a streaming endpoint answer raw chunks of its media type, which
+/// `stream_bytes` hands on; a malformed rule is refused before the server starts.
+#[tokio::test]
+async fn binary_streams_from_the_command_line() {
+    use futures::StreamExt;
+    let (_mock, exports, _) = start(&["--binary-stream", "fal-ai/maya/stream=audio/mpeg*3"]);
+    let client = client_from(&exports);
+    let mut stream = client.stream_bytes_json(
+        "fal-ai/maya/stream",
+        json!({"text": "hello", "prompt": "a calm voice"}),
+    );
+    let mut chunks = 0;
+    while let Some(chunk) = stream.next().await {
+        assert!(!chunk.expect("a chunk").is_empty());
+        chunks += 1;
+    }
+    assert_eq!(chunks, 3);
+    assert_eq!(stream.content_type(), Some("audio/mpeg"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_fal-mock"))
+        .args(["--binary-stream", "fal-ai/maya/stream=mpeg*0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--binary-stream"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

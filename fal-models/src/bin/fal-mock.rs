@@ -56,6 +56,31 @@ struct Args {
     /// Deliver webhooks to non-loopback hosts too.
     #[arg(long)]
     webhooks_to_any_host: bool,
+    /// Make a streaming endpoint answer raw chunks instead of events, as fal's audio streams
+    /// do: `ID=CONTENT_TYPE[*CHUNKS]` (4 chunks by default), e.g.
+    /// `fal-ai/maya/stream=audio/mpeg*8` (repeatable).
+    #[arg(long = "binary-stream", value_name = "ID=TYPE[*CHUNKS]", value_parser = parse_binary_stream)]
+    binary_streams: Vec<(String, String, usize)>,
+}
+
+fn parse_binary_stream(s: &str) -> Result<(String, String, usize), String> {
+    let (id, rest) = s
+        .split_once('=')
+        .ok_or("expected ID=CONTENT_TYPE[*CHUNKS]")?;
+    let (content_type, chunks) = match rest.split_once('*') {
+        Some((t, n)) => (
+            t,
+            n.parse::<usize>()
+                .map_err(|e| format!("chunks `{n}`: {e}"))?,
+        ),
+        None => (rest, 4),
+    };
+    if id.trim_matches('/').is_empty() || !content_type.contains('/') || chunks == 0 {
+        return Err(format!(
+            "`{s}`: expected an endpoint id, a media type such as audio/mpeg and at least one chunk"
+        ));
+    }
+    Ok((id.to_owned(), content_type.to_owned(), chunks))
 }
 
 const FAULT_HELP: &str = "\
@@ -96,6 +121,9 @@ async fn main() -> ExitCode {
     }
     for fault in &args.faults {
         builder = builder.fault(fault.clone());
+    }
+    for (id, content_type, chunks) in &args.binary_streams {
+        builder = builder.binary_stream(id, content_type, *chunks);
     }
     let server = match builder.schemas_dir(&args.schemas) {
         Ok(builder) => builder.start().await,
