@@ -65,20 +65,10 @@ pub fn write_if_changed(path: &Path, contents: impl AsRef<[u8]>) -> anyhow::Resu
 
 /// Every `*.rs` below `dir`, recursively and sorted.
 pub fn rs_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).with_context(|| format!("reading {}", d.display()))? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
+    anyhow::ensure!(dir.is_dir(), "reading {}: not a folder", dir.display());
+    let mut files = all_files(dir)?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "rs"));
+    Ok(files)
 }
 
 /// Every file below `dir`, recursively and sorted (none when `dir` does not exist).
