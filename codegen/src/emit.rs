@@ -197,7 +197,7 @@ impl Emitter<'_> {
                 ..def.docs.clone()
             },
         };
-        let mut text = doc_text(&type_docs, &default_doc(def, self.api));
+        let mut text = doc_text(&type_docs, &self.default_doc(r, scope));
         if let Some(note) = crate::naming::std_lookalike_note(&name_str) {
             text.push('\n');
             text.push_str(&note);
@@ -371,15 +371,21 @@ impl Emitter<'_> {
                 quote! { #fdocs #deprecated #rename #opt pub #fname: #ty, }
             })
             .collect();
-        // Inputs keep keys the bindings do not declare (fal adds parameters weekly): sent as
-        // top-level keys, kept by deserialization, so a round trip loses nothing.
-        let extra = (def.role == Role::Input).then(|| extra_ident(fields));
+        // Inputs, and every type reachable from one, keep keys the bindings do not declare
+        // (fal adds parameters weekly): sent as keys of their object, kept by
+        // deserialization, so a round trip of a request loses nothing at any depth.
+        let extra = (def.role == Role::Input || def.builder).then(|| extra_ident(fields));
         let field_items = match &extra {
             Some(x) => {
                 let x = ident(x);
                 let mut items = field_items;
+                let doc = if def.role == Role::Input {
+                    " Fields this version of the bindings does not declare, sent as top-level keys."
+                } else {
+                    " Fields this version of the bindings does not declare, sent as keys of this object."
+                };
                 items.push(quote! {
-                    /// Fields this version of the bindings does not declare, sent as top-level keys.
+                    #[doc = #doc]
                     #[serde(flatten)]
                     pub #x: serde_json::Map<String, serde_json::Value>,
                 });
@@ -632,10 +638,19 @@ impl Emitter<'_> {
         if let Some(x) = extra {
             let xi = ident(x);
             inits.push(quote!(#xi: serde_json::Map::new()));
+            let place = if def.role == Role::Input {
+                "top-level key"
+            } else {
+                "key of this object"
+            };
+            let doc = format!(
+                " Sets a field this version of the bindings does not declare (sent as a\n \
+                 {place}, as fal adds parameters). A declared field's own setter is the\n \
+                 typed way; a key set both ways is sent once, with the declared value."
+            );
+            let doc: Vec<&str> = doc.lines().collect();
             setters.push(quote! {
-                /// Sets a field this version of the bindings does not declare (sent as a
-                /// top-level key, as fal adds parameters). A declared field's own setter is the
-                /// typed way; a key set both ways is sent once, with the declared value.
+                #(#[doc = #doc])*
                 #[must_use]
                 #[inline]
                 pub fn #xi(mut self, key: impl Into<String>, value: impl Into<serde_json::Value>) -> Self {
@@ -792,6 +807,142 @@ fn open_enum<'a>(
     }
 }
 
+impl Emitter<'_> {
+    /// The documentation of a type whose schema has no description: what it is for, read from
+    /// where it is used (the fields that hold it), and for an enum how many values it lists
+    /// and its default. Never just its own name.
+    fn default_doc(&self, r: TypeRef, scope: Scope) -> String {
+        let def = self.api.ty(r);
+        let id = &self.api.endpoints[def.owner].id;
+        match def.role {
+            Role::Input => return format!("The input of `{id}`."),
+            Role::Output => return format!("The output of `{id}`."),
+            Role::Other => {}
+        }
+        let holders = self.holders(r, scope);
+        let used = if holders.is_empty() {
+            format!("A type of `{id}`")
+        } else {
+            const SHOWN: usize = 4;
+            let more = holders.len().saturating_sub(SHOWN);
+            let mut list = holders.iter().take(SHOWN).cloned().collect::<Vec<_>>();
+            if more > 0 {
+                list.push(format!("{more} more"));
+            }
+            let list = match list.len() {
+                1 => list.remove(0),
+                n => format!("{} and {}", list[..n - 1].join(", "), list[n - 1]),
+            };
+            format!("Held by {list}")
+        };
+        // The default lives on the field (two fields of one type may differ there); with one
+        // holder, that field's default is this value's default.
+        let default = def.docs.default.clone().or_else(|| self.holder_default(r));
+        let default = default
+            .map(|d| format!(", default {}", show(&d)))
+            .unwrap_or_default();
+        match &def.kind {
+            TypeKind::Union { variants } => {
+                let names: Vec<String> =
+                    variants.iter().map(|v| format!("`{}`", v.ident)).collect();
+                format!("One of {}. {used}.", names.join(", "))
+            }
+            TypeKind::StrEnum { variants, .. } => {
+                let n = count(variants.len(), "listed value");
+                format!("A string of {n}{default}. {used}.")
+            }
+            TypeKind::IntEnum { variants, .. } => {
+                let n = count(variants.len(), "listed value");
+                format!("An integer of {n}{default}. {used}.")
+            }
+            TypeKind::Struct { fields } => {
+                format!("An object of {}. {used}.", count(fields.len(), "field"))
+            }
+            TypeKind::Alias(_) | TypeKind::Newtype(_) => format!("{used}."),
+        }
+    }
+
+    /// Where a type is used in its endpoint: `` the `aspect_ratio` field of [`Input`] ``, one
+    /// entry per holding field, union or alias, in definition order.
+    fn holders(&self, r: TypeRef, scope: Scope) -> Vec<String> {
+        let def = self.api.ty(r);
+        let ep = &self.api.endpoints[def.owner];
+        let mut candidates = vec![ep.input, ep.output];
+        candidates.extend(ep.types.iter().copied());
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::new();
+        for t in candidates {
+            if t == r || !seen.insert(t) {
+                continue;
+            }
+            let holder = self.api.ty(t);
+            let link = format!("[`{}`]", self.name_in(t, scope));
+            match &holder.kind {
+                TypeKind::Struct { fields } => {
+                    for f in fields.iter().filter(|f| mentions(&f.ty, r)) {
+                        out.push(format!("the `{}` field of {link}", f.wire));
+                    }
+                }
+                TypeKind::Union { variants } => {
+                    if variants.iter().any(|v| mentions(&v.ty, r)) {
+                        out.push(format!("a variant of {link}"));
+                    }
+                }
+                TypeKind::Alias(t) | TypeKind::Newtype(t) => {
+                    if mentions(t, r) {
+                        out.push(link);
+                    }
+                }
+                TypeKind::StrEnum { .. } | TypeKind::IntEnum { .. } => {}
+            }
+        }
+        out
+    }
+
+    /// The default of the one field that holds a type, when exactly one field does.
+    fn holder_default(&self, r: TypeRef) -> Option<Value> {
+        let def = self.api.ty(r);
+        let ep = &self.api.endpoints[def.owner];
+        let mut defaults = [ep.input, ep.output]
+            .into_iter()
+            .chain(ep.types.iter().copied())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter_map(|t| match &self.api.ty(t).kind {
+                TypeKind::Struct { fields } => Some(fields),
+                _ => None,
+            })
+            .flatten()
+            .filter(|f| mentions(&f.ty, r));
+        let first = defaults.next()?;
+        if defaults.next().is_some() {
+            return None;
+        }
+        // A list's default (`["glb"]`) is not one value's default.
+        let direct = matches!(&first.ty, Ty::Named(x) if *x == r)
+            || matches!(&first.ty, Ty::Optional(inner) if matches!(**inner, Ty::Named(x) if x == r));
+        direct.then(|| first.docs.default.clone()).flatten()
+    }
+}
+
+/// `1 field`, `3 fields`.
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Whether a type expression names `r` (directly, in a list, a map or an option).
+fn mentions(t: &Ty, r: TypeRef) -> bool {
+    match t {
+        Ty::Named(x) => *x == r,
+        Ty::Array(inner) | Ty::Map(inner) | Ty::Optional(inner) => mentions(inner, r),
+        _ => false,
+    }
+}
+
 /// The name of an input's map of undeclared fields: `extra`, unless the document declares a
 /// field of that name.
 fn extra_ident(fields: &[Field]) -> &'static str {
@@ -803,22 +954,6 @@ fn extra_ident(fields: &[Field]) -> &'static str {
                 .any(|f| f.ident == *x || f.ident == format!("r#{x}"))
         })
         .unwrap_or("undeclared_fields_map")
-}
-
-fn default_doc(def: &TypeDef, api: &Api) -> String {
-    let id = &api.endpoints[def.owner].id;
-    match def.role {
-        Role::Input => format!("The input of `{id}`."),
-        Role::Output => format!("The output of `{id}`."),
-        Role::Other => match &def.kind {
-            TypeKind::Union { variants } => {
-                let names: Vec<String> =
-                    variants.iter().map(|v| format!("`{}`", v.ident)).collect();
-                format!("`{}`: one of {}.", def.base_name, names.join(", "))
-            }
-            _ => format!("`{}`", def.base_name),
-        },
-    }
 }
 
 fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {

@@ -155,6 +155,9 @@ pub struct EndpointDef {
     pub category: Option<String>,
     pub playground_url: Option<String>,
     pub documentation_url: Option<String>,
+    /// `info.x-fal-source`: set when the document is not fal's own but was recovered from
+    /// another copy (a schema pipeline's output), and says which.
+    pub recovered_from: Option<String>,
     pub input: TypeRef,
     pub output: TypeRef,
     /// Every type this endpoint defined, in definition order. After sharing: only the types

@@ -375,6 +375,15 @@ fn endpoint_docs(api: &Api, e: usize) -> String {
         s.push_str(&format!(" - API documentation: <{u}>\n"));
     }
     s.push_str(&format!(" - Cargo feature: `{}`\n", ep.feature));
+    if let Some(from) = &ep.recovered_from {
+        // Provenance: fal's own document was not available; this one was rebuilt elsewhere.
+        let from = from.split_whitespace().collect::<Vec<_>>().join(" ");
+        s.push_str(&format!(
+            " - Source: a recovered copy of fal's document ({from}), not fal's own; \
+             `cargo xtask fetch {}` replaces it with fal's document.\n",
+            ep.id
+        ));
+    }
     if ep.id.ends_with("/stream") {
         // fal documents streaming routes as endpoints of their own; the queue works too.
         s.push_str(
@@ -524,35 +533,49 @@ pub struct SplitFiles {
     pub facade: BTreeMap<PathBuf, String>,
     /// Shard `k`'s files relative to its `src/` (`lib.rs` and the modules).
     pub shards: Vec<BTreeMap<PathBuf, String>>,
+    /// Every feature (model family) with the shards holding its modules: what the facade's
+    /// feature must turn on.
+    pub feature_shards: BTreeMap<String, BTreeSet<usize>>,
 }
 
-/// The shard of a family: FNV-1a of the feature name, modulo the shard count. A function of
-/// the name alone, so adding or removing other families never moves a family to another crate
-/// (and never rewrites files it does not concern).
-pub fn shard_of(feature: &str, shards: usize) -> usize {
+/// The shard of a unit of the split: FNV-1a of its key (the unit's module path, `::`-joined),
+/// modulo the shard count. A function of the name alone, so adding or removing other modules
+/// never moves a unit to another crate (and never rewrites files it does not concern).
+pub fn shard_of(key: &str, shards: usize) -> usize {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in feature.bytes() {
+    for b in key.bytes() {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     (h % shards.max(1) as u64) as usize
 }
 
+/// How deep the split goes before a module is placed whole: `fal_ai::kling_video::v2_1` (an
+/// owner, a model, a version) is a unit; so is any module that is itself an endpoint, however
+/// shallow (`fal_ai::flux_2` holds its sub-endpoints). One family's modules may so sit in
+/// several shards (its feature turns on each): the largest families no longer make one shard
+/// the build's critical path. Unit keys depend only on a module's own path and on endpoints of
+/// its own family, so adding or removing a family never moves another family's modules.
+pub const UNIT_DEPTH: usize = 3;
+
 /// A module of the tree as the split sees it: a unit (everything below it belongs to one
-/// feature, so it lives whole in that feature's shard) or a container (its children belong to
-/// several features; it exists in every shard that holds one of them, and in the facade).
+/// feature and it is an endpoint or [`UNIT_DEPTH`] deep, so it lives whole in the shard its
+/// path hashes to) or a container (it exists in every shard that holds one of its children,
+/// and in the facade).
 enum Part<'a> {
-    Unit { feature: String },
+    Unit { feature: String, shard: usize },
     Container { node: &'a Node },
 }
 
 impl Tree {
-    fn part<'a>(&self, node: &'a Node, em: &Emitter<'_>) -> Part<'a> {
+    fn part<'a>(&self, node: &'a Node, path: &[String], em: &Emitter<'_>, n: usize) -> Part<'a> {
         let mut set = BTreeSet::new();
         subtree_features(node, em, &mut set);
-        if set.len() == 1 {
+        let whole = node.endpoint.is_some() || path.len() >= UNIT_DEPTH || node.children.is_empty();
+        if set.len() == 1 && whole {
             Part::Unit {
                 feature: set.into_iter().next().unwrap_or_default(),
+                shard: shard_of(&path.join("::"), n),
             }
         } else {
             Part::Container { node }
@@ -560,15 +583,44 @@ impl Tree {
     }
 
     /// The shards holding something below `node` (a unit's one shard, or a container's union).
-    fn shards_below(&self, node: &Node, em: &Emitter<'_>, n: usize) -> BTreeSet<usize> {
-        match self.part(node, em) {
-            Part::Unit { feature } => BTreeSet::from([shard_of(&feature, n)]),
+    fn shards_below(
+        &self,
+        node: &Node,
+        path: &[String],
+        em: &Emitter<'_>,
+        n: usize,
+    ) -> BTreeSet<usize> {
+        match self.part(node, path, em, n) {
+            Part::Unit { shard, .. } => BTreeSet::from([shard]),
             Part::Container { node } => node
                 .children
-                .values()
-                .flat_map(|c| self.shards_below(c, em, n))
+                .iter()
+                .flat_map(|(name, c)| self.shards_below(c, &child_path(path, name), em, n))
                 .collect(),
         }
+    }
+
+    /// Every feature with the shards its units are in (what a feature of the facade turns on).
+    pub fn feature_shards(
+        &self,
+        em: &Emitter<'_>,
+        shards: usize,
+    ) -> BTreeMap<String, BTreeSet<usize>> {
+        let n = shards.max(1);
+        let mut out: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+        let mut stack: Vec<(Vec<String>, &Node)> = vec![(Vec::new(), &self.root)];
+        while let Some((path, node)) = stack.pop() {
+            for (name, child) in &node.children {
+                let p = child_path(&path, name);
+                match self.part(child, &p, em, n) {
+                    Part::Unit { feature, shard } => {
+                        out.entry(feature).or_default().insert(shard);
+                    }
+                    Part::Container { node } => stack.push((p, node)),
+                }
+            }
+        }
+        out
     }
 
     /// Renders the split layout. Requires cargo features (a unit is what one feature gates).
@@ -585,6 +637,7 @@ impl Tree {
         let rt = &em.runtime;
         let mut out = SplitFiles {
             shards: vec![BTreeMap::new(); n],
+            feature_shards: self.feature_shards(em, n),
             ..SplitFiles::default()
         };
         let with_header = |body: &str| format!("{header}\n\n{body}");
@@ -594,11 +647,10 @@ impl Tree {
         let mut stack: Vec<(Vec<String>, &Node)> = vec![(Vec::new(), &self.root)];
         while let Some((path, node)) = stack.pop() {
             for (name, child) in &node.children {
-                let mut p = path.clone();
-                p.push(name.clone());
-                match self.part(child, em) {
-                    Part::Unit { feature } => {
-                        unit_shard.insert(p, shard_of(&feature, n));
+                let p = child_path(&path, name);
+                match self.part(child, &p, em, n) {
+                    Part::Unit { shard, .. } => {
+                        unit_shard.insert(p, shard);
                     }
                     Part::Container { node } => {
                         if let Some(e) = node.endpoint {
@@ -637,10 +689,13 @@ impl Tree {
             }
         }
         // Containers, once per shard that holds something below them.
-        let decls = |node: &Node, shard: usize| -> TokenStream {
+        let decls = |node: &Node, path: &[String], shard: usize| -> TokenStream {
             let mut items = TokenStream::new();
             for (name, child) in &node.children {
-                if !self.shards_below(child, em, n).contains(&shard) {
+                if !self
+                    .shards_below(child, &child_path(path, name), em, n)
+                    .contains(&shard)
+                {
                     continue;
                 }
                 let attrs: TokenStream = gate(child, em, true).parse().unwrap_or_default();
@@ -651,8 +706,8 @@ impl Tree {
         };
         for (path, node) in &containers {
             let docs = format!(" Endpoints under `{}`.", path.join("::"));
-            for k in self.shards_below(node, em, n) {
-                let items = decls(node, k);
+            for k in self.shards_below(node, path, em, n) {
+                let items = decls(node, path, k);
                 let m = module(
                     path.clone(),
                     true,
@@ -681,7 +736,7 @@ impl Tree {
             let lines: Vec<&str> = docs.lines().collect();
             // `cargo fmt` must not reformat generated files (the freshness check compares
             // bytes): rustfmt skips a module declared with this, and everything below it.
-            let items = skip_rustfmt(decls(&self.root, k));
+            let items = skip_rustfmt(decls(&self.root, &[], k));
             let body = quote! {
                 #(#![doc = #lines])*
                 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -712,6 +767,12 @@ impl Tree {
             .insert(PathBuf::from("mod.rs"), with_header(&m.file_body));
         out
     }
+}
+
+fn child_path(path: &[String], name: &str) -> Vec<String> {
+    let mut p = path.to_vec();
+    p.push(name.to_owned());
+    p
 }
 
 /// `#[rustfmt::skip]` before every `pub mod` declaration of `items`.
@@ -745,12 +806,11 @@ fn facade_items(
     let mut items = TokenStream::new();
     for (name, child) in &node.children {
         let ident = syn::Ident::new(name, proc_macro2::Span::call_site());
-        let mut p = path.to_vec();
-        p.push(name.clone());
-        match tree.part(child, em) {
-            Part::Unit { feature } => {
+        let p = child_path(path, name);
+        match tree.part(child, &p, em, n) {
+            Part::Unit { shard, .. } => {
                 let shard = syn::Ident::new(
-                    &format!("{}{}", spec.shard_crate_prefix, shard_of(&feature, n)),
+                    &format!("{}{}", spec.shard_crate_prefix, shard),
                     proc_macro2::Span::call_site(),
                 );
                 let segments = p

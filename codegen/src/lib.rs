@@ -93,5 +93,5 @@ pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
 pub use fallback::{FreeForm, ValueAudit, ValueSite, Verdict, audit_values};
 pub use ir::Diagnostic;
-pub use layout::{SplitFiles, shard_of};
+pub use layout::{SplitFiles, UNIT_DEPTH, shard_of};
 pub use lower::MAX_SCHEMA_DEPTH;

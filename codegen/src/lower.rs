@@ -178,6 +178,7 @@ pub fn lower_document(
             .and_then(|m| m.get("documentationUrl"))
             .and_then(Value::as_str)
             .map(str::to_owned),
+        recovered_from: text("/info/x-fal-source"),
         input,
         output,
         types,

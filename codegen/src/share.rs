@@ -140,6 +140,11 @@ pub fn share(api: &mut Api) {
             });
             canon_of.insert(r, shared);
             api.types[r.0].canonical = Some(shared);
+            // A shared type that some input holds is an input type: it keeps undeclared keys
+            // and gets setters, as the copy it replaces would have.
+            if api.types[r.0].builder {
+                api.types[shared.0].builder = true;
+            }
         }
     }
     if canon_of.is_empty() {

@@ -256,13 +256,17 @@ fn the_catalogue_escapes_text_direction_codepoints_of_ids() {
     assert!(!catalogue.contains(['\u{202e}', '\u{2066}']), "{catalogue}");
 }
 
-/// The split layout: each family whole in the shard its feature hashes to, containers in every
-/// shard holding one of their children, and a facade re-exporting every module by its path.
+/// The split layout: each unit (a module three segments deep, or a shallower endpoint) whole
+/// in the shard its path hashes to, containers in every shard holding one of their children,
+/// each family's feature turning on the shards of its units, and a facade re-exporting every
+/// module by its path.
 #[test]
-fn the_split_puts_each_family_in_its_shard_and_the_facade_reexports_it() {
+fn the_split_puts_each_unit_in_its_shard_and_the_facade_reexports_it() {
     let ids = [
         "fal-ai/flux/dev",
         "fal-ai/flux/schnell",
+        "fal-ai/flux-2",
+        "fal-ai/flux-2/edit",
         "fal-ai/kling-video/v2",
         "fal-ai/sora-2",
         "acme/tool",
@@ -286,49 +290,87 @@ fn the_split_puts_each_family_in_its_shard_and_the_facade_reexports_it() {
     assert!(generated.failed.is_empty(), "{:?}", generated.failed);
     let split = generated.split().expect("a split was asked for");
     assert_eq!(split.shards.len(), shards);
-    for (family, module) in [
-        ("flux", "fal_ai/flux/mod.rs"),
-        ("kling", "fal_ai/kling_video/mod.rs"),
-        ("sora", "fal_ai/sora_2.rs"),
-        ("acme", "acme/mod.rs"),
-    ] {
-        let home = fal_codegen::shard_of(family, shards);
-        for (k, files) in split.shards.iter().enumerate() {
-            assert_eq!(
-                files.contains_key(std::path::Path::new(module)),
-                k == home,
-                "{module} in shard {k}"
-            );
+    let path = std::path::Path::new;
+    // (family, unit key, the unit's files)
+    let units = [
+        ("flux", "fal_ai::flux::dev", vec!["fal_ai/flux/dev.rs"]),
+        (
+            "flux",
+            "fal_ai::flux::schnell",
+            vec!["fal_ai/flux/schnell.rs"],
+        ),
+        // An endpoint with sub-endpoints stays whole: its module holds theirs.
+        (
+            "flux",
+            "fal_ai::flux_2",
+            vec!["fal_ai/flux_2/mod.rs", "fal_ai/flux_2/edit.rs"],
+        ),
+        (
+            "kling",
+            "fal_ai::kling_video::v2",
+            vec!["fal_ai/kling_video/v2.rs"],
+        ),
+        ("sora", "fal_ai::sora_2", vec!["fal_ai/sora_2.rs"]),
+        ("acme", "acme::tool", vec!["acme/tool.rs"]),
+    ];
+    let facade = &split.facade[path("mod.rs")];
+    for (family, key, files) in &units {
+        let home = fal_codegen::shard_of(key, shards);
+        for module in files {
+            for (k, shard_files) in split.shards.iter().enumerate() {
+                assert_eq!(
+                    shard_files.contains_key(path(module)),
+                    k == home,
+                    "{module} in shard {k}"
+                );
+            }
         }
-        let lib = &split.shards[home][std::path::Path::new("lib.rs")];
+        assert!(
+            split.feature_shards[*family].contains(&home),
+            "{family} turns on shard {home}: {:?}",
+            split.feature_shards
+        );
+        let lib = &split.shards[home][path("lib.rs")];
         assert!(
             lib.contains("pub use ::core_crate::types;") || !lib.contains("types"),
             "{lib}"
         );
-        let facade = &split.facade[std::path::Path::new("mod.rs")];
-        let last = module
-            .trim_end_matches("/mod.rs")
-            .trim_end_matches(".rs")
-            .replace('/', "::");
         assert!(
-            facade.contains(&format!("pub use ::shard_{home}::{last};")),
-            "{family}: {facade}"
+            facade.contains(&format!("pub use ::shard_{home}::{key};")),
+            "{key}: {facade}"
         );
         assert!(
             facade.contains(&format!("#[cfg(feature = \"{family}\")]")),
             "{facade}"
         );
     }
-    // The owner `fal_ai` holds several families: a container, in the shards of its children.
-    for (k, files) in split.shards.iter().enumerate() {
-        let holds_fal_ai = ["flux", "kling", "sora"]
+    // A family's feature turns on exactly the shards of its units.
+    for family in ["flux", "kling", "sora", "acme"] {
+        let expected: std::collections::BTreeSet<usize> = units
             .iter()
-            .any(|f| fal_codegen::shard_of(f, shards) == k);
-        assert_eq!(
-            files.contains_key(std::path::Path::new("fal_ai/mod.rs")),
-            holds_fal_ai,
-            "shard {k}"
-        );
+            .filter(|(f, _, _)| f == &family)
+            .map(|(_, key, _)| fal_codegen::shard_of(key, shards))
+            .collect();
+        assert_eq!(split.feature_shards[family], expected, "{family}");
+    }
+    // Containers (`fal_ai`, `fal_ai::flux`, `acme`) are in the shards of their children.
+    for (container, prefix) in [
+        ("fal_ai/mod.rs", "fal_ai::"),
+        ("fal_ai/flux/mod.rs", "fal_ai::flux::"),
+        ("acme/mod.rs", "acme::"),
+    ] {
+        for (k, files) in split.shards.iter().enumerate() {
+            let holds = units.iter().any(|(_, key, _)| {
+                key.starts_with(prefix) && fal_codegen::shard_of(key, shards) == k
+            });
+            assert_eq!(
+                files.contains_key(path(container)),
+                holds,
+                "{container} in shard {k}"
+            );
+        }
+    }
+    for files in &split.shards {
         for text in files.values().chain(split.facade.values()) {
             syn::parse_file(text).expect("every file parses");
         }

@@ -37,6 +37,7 @@ pub fn gating_faults(root: &Path) -> anyhow::Result<Vec<String>> {
     };
     let mut modules = Vec::new();
     let mut misplaced = Vec::new();
+    let enabled = enabled_shards(root)?;
     let shards_dir = root.join(crate::regen::SHARDS_DIR);
     for path in crate::fsutil::rs_files(&shards_dir)? {
         let rel = path
@@ -46,22 +47,53 @@ pub fn gating_faults(root: &Path) -> anyhow::Result<Vec<String>> {
             .to_string();
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        // shards/shard-<k>/src/...: the module's family must hash to k.
+        // shards/shard-<k>/src/...: fal-models' feature of the module's family must turn on k.
         let shard = path
             .strip_prefix(&shards_dir)
             .ok()
             .and_then(|p| p.iter().next())
             .and_then(|c| c.to_str()?.strip_prefix("shard-")?.parse::<usize>().ok());
         if let (Some(k), Some(feature)) = (shard, feature_of(&text)) {
-            let home = fal_codegen::shard_of(feature, crate::regen::SHARDS);
-            if home != k {
-                misplaced.push(format!("{rel} (feature `{feature}`) is in shard {k}, but the feature turns on shard {home}"));
+            let on = enabled.get(feature).cloned().unwrap_or_default();
+            if !on.contains(&k) {
+                let on: Vec<String> = on.iter().map(|k| k.to_string()).collect();
+                misplaced.push(format!(
+                    "{rel} (feature `{feature}`) is in shard {k}, but the feature turns on shards [{}]",
+                    on.join(", ")
+                ));
             }
         }
         modules.push((rel, text));
     }
     let mut out = faults(&shared_text, &modules)?;
     out.extend(misplaced);
+    Ok(out)
+}
+
+/// What each feature of fal-models/Cargo.toml turns on: feature -> shard numbers
+/// (`"dep:fal-models-shard-<k>"` entries). Read from the manifest, as cargo does, rather than
+/// recomputed from the split rule: the check is on what users get.
+fn enabled_shards(root: &Path) -> anyhow::Result<BTreeMap<String, BTreeSet<usize>>> {
+    let path = root.join("fal-models/Cargo.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut out: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((name, list)) = line.split_once(" = [") else {
+            continue;
+        };
+        let shards = list.split('"').filter_map(|item| {
+            item.strip_prefix("dep:fal-models-shard-")?
+                .parse::<usize>()
+                .ok()
+        });
+        out.entry(name.trim().to_owned())
+            .or_default()
+            .extend(shards);
+    }
     Ok(out)
 }
 
@@ -307,12 +339,17 @@ mod tests {
     }
 
     /// A module in a shard its family's feature does not turn on would be missing from that
-    /// family's build: reported, as the shard fal-models' feature enables is the hashed one.
+    /// family's build: reported, as fal-models' manifest says which shards a feature enables.
     #[test]
     fn a_module_in_the_wrong_shard_is_a_fault() {
         let root = std::env::temp_dir().join(format!("xtask-families-{}", std::process::id()));
-        let home = fal_codegen::shard_of("sora", crate::regen::SHARDS);
-        let wrong = (home + 1) % crate::regen::SHARDS;
+        let (home, wrong) = (2, 5);
+        std::fs::create_dir_all(root.join("fal-models")).unwrap();
+        std::fs::write(
+            root.join("fal-models/Cargo.toml"),
+            "[features]\nsora = [\"dep:fal-models-shard-2\", \"fal-models-shard-2/sora\"]\n",
+        )
+        .unwrap();
         for (k, name) in [(home, "right"), (wrong, "wrong")] {
             let dir = root.join(format!("shards/shard-{k}/src"));
             std::fs::create_dir_all(&dir).unwrap();
@@ -327,7 +364,7 @@ mod tests {
         assert_eq!(
             faults,
             [format!(
-                "shards/shard-{wrong}/src/wrong.rs (feature `sora`) is in shard {wrong}, but the feature turns on shard {home}"
+                "shards/shard-{wrong}/src/wrong.rs (feature `sora`) is in shard {wrong}, but the feature turns on shards [{home}]"
             )]
         );
     }

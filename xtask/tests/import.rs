@@ -213,11 +213,12 @@ fn temp_workspace(name: &str, ids: &[&str]) -> PathBuf {
     root
 }
 
-/// The shard crate regen puts a family in (`SHARDS` in xtask/src/regen.rs is 8).
-fn shard_src(root: &Path, family: &str) -> PathBuf {
+/// The shard crate regen puts a unit in, by its module path (`fal_ai::a`; `SHARDS` in
+/// xtask/src/regen.rs is 8).
+fn shard_src(root: &Path, unit: &str) -> PathBuf {
     root.join(format!(
         "shards/shard-{}/src",
-        fal_codegen::shard_of(family, 8)
+        fal_codegen::shard_of(unit, 8)
     ))
 }
 
@@ -239,7 +240,8 @@ fn import_into_the_workspace_runs_regen() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("added      acme/new-model\n1 added, 0 changed, 0 unchanged, 0 skipped\nrunning cargo xtask regen\nregen: 2 endpoints"), "{stdout}");
     let module =
-        std::fs::read_to_string(shard_src(&root, "acme").join("acme/new_model.rs")).unwrap();
+        std::fs::read_to_string(shard_src(&root, "acme::new_model").join("acme/new_model.rs"))
+            .unwrap();
     assert!(module.contains("\"acme/new-model\""), "{module}");
     let manifest = std::fs::read_to_string(root.join("fal-models/Cargo.toml")).unwrap();
     assert!(
@@ -260,12 +262,12 @@ fn regen_check_fails_on_a_stale_file_and_writes_nothing() {
     let (code, _, stderr) = regen(&root, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(regen(&root, &["--check"]).0, 0);
-    let module = shard_src(&root, "a").join("fal_ai/a.rs");
+    let module = shard_src(&root, "fal_ai::a").join("fal_ai/a.rs");
     let staled = std::fs::read_to_string(&module)
         .unwrap()
         .replace("pub struct Input", "pub struct Inputt");
     std::fs::write(&module, &staled).unwrap();
-    let extra = shard_src(&root, "a").join("fal_ai/left_over.rs");
+    let extra = shard_src(&root, "fal_ai::a").join("fal_ai/left_over.rs");
     std::fs::write(&extra, "// from a removed schema\n").unwrap();
     let before = tree(&root);
     let (code, _, stderr) = regen(&root, &["--check"]);
@@ -308,7 +310,7 @@ fn regen_that_cannot_write_a_file_changes_nothing_and_names_it() {
     write_json(&root.join("schemas/fal-ai/b.json"), &doc("fal-ai/b"));
     write_json(&root.join("schemas/zeta/z.json"), &doc("zeta/z"));
     // A file where regen needs a folder for zeta's modules: fails after other files were staged.
-    let blocker = shard_src(&root, "zeta").join("zeta");
+    let blocker = shard_src(&root, "zeta::z").join("zeta");
     std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
     std::fs::write(&blocker, "in the way").unwrap();
     let before = tree(&root);

@@ -173,7 +173,7 @@ pub mod test {
         }
         /// The output of `test/collections`.
         pub type Output = serde_json::Value;
-        /// `Lora`
+        /// An object of 2 fields. Held by the `loras` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Lora {
@@ -184,6 +184,9 @@ pub mod test {
             /// Default: `1`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub scale: Option<f64>,
+            /// Fields this version of the bindings does not declare, sent as keys of this object.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Lora {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -192,6 +195,7 @@ pub mod test {
                 Self {
                     path: path.into(),
                     scale: None,
+                    extra: serde_json::Map::new(),
                 }
             }
             /// Sets `scale`.
@@ -203,6 +207,19 @@ pub mod test {
             #[inline]
             pub fn scale(mut self, value: f64) -> Self {
                 self.scale = Some(value);
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// key of this object, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }

@@ -247,7 +247,7 @@ pub mod test {
                 Self { mode: mode.into() }
             }
         }
-        /// `AspectRatio`
+        /// A string of 4 listed values, default `"16:9"`. Held by the `aspect_ratio` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum AspectRatio {
@@ -266,7 +266,7 @@ pub mod test {
             AspectRatio : str { Ratio16_9 => "16:9", Ratio9_16 => "9:16", Ratio1_1 =>
             "1:1", Auto => "auto" } else Unknown
         );
-        /// `Duration`
+        /// A string of 2 listed values. Held by the `duration` field of [`Input`].
         ///
         /// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
         #[derive(Debug, Clone)]
@@ -282,7 +282,7 @@ pub mod test {
         ::fal_models::open_enum!(
             Duration : str { Seconds8 => "8s", Seconds4 => "4s" } else Unknown
         );
-        /// `Frames`
+        /// An integer of 3 listed values, default `"4"`. Held by the `frames` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Frames {
@@ -298,7 +298,7 @@ pub mod test {
         ::fal_models::open_enum!(
             Frames : int { V4 => 4, V8 => 8, V12 => 12 } else Unknown
         );
-        /// `Level`
+        /// An integer of 1 listed value. Held by the `level` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Level {
@@ -308,7 +308,7 @@ pub mod test {
             Unknown(i64),
         }
         ::fal_models::open_enum!(Level : int { V3 => 3 } else Unknown);
-        /// `Mode`
+        /// A string of 8 listed values. Held by the `mode` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Mode {
@@ -336,7 +336,7 @@ pub mod test {
             "AUTO", FastU20 => "fast ", Fast => "fast", UnknownValue => "unknown",
             X556E6B6E6F776E => "Unknown" } else Unknown
         );
-        /// `Resolution`
+        /// A string of 3 listed values. Held by the `resolution` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Resolution {
@@ -353,7 +353,7 @@ pub mod test {
             Resolution : str { P768 => "768P", P1080 => "1080P", P720 => "720p" } else
             Unknown
         );
-        /// `Version`
+        /// A string of 1 listed value. Held by the `version` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Version {
@@ -363,7 +363,7 @@ pub mod test {
             Unknown(String),
         }
         ::fal_models::open_enum!(Version : str { V2 => "v2" } else Unknown);
-        /// `Mode`
+        /// A string of 2 listed values. Held by the `mode` field of [`Output`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum OutputMode {

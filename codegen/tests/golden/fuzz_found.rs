@@ -216,19 +216,25 @@ pub mod test {
             Kind : str { SelfValue => "self", X53656C66 => "Self", Other => "other" }
             else Unknown
         );
-        /// `Tree`
+        /// An object of 1 field. Held by the `tree` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Tree {
             /// `children`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub children: Option<Vec<ChildrenItem>>,
+            /// Fields this version of the bindings does not declare, sent as keys of this object.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Tree {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
             pub fn new() -> Self {
-                Self { children: None }
+                Self {
+                    children: None,
+                    extra: serde_json::Map::new(),
+                }
             }
             /// Sets `children`.
             ///
@@ -239,8 +245,21 @@ pub mod test {
                 self.children = Some(value);
                 self
             }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// key of this object, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
+                self
+            }
         }
-        /// `ChildrenItem`
+        /// An object of 2 fields. Held by the `children` field of [`Tree`].
         #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct ChildrenItem {
@@ -250,12 +269,19 @@ pub mod test {
             /// `name`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub name: Option<String>,
+            /// Fields this version of the bindings does not declare, sent as keys of this object.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl ChildrenItem {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
             pub fn new() -> Self {
-                Self { children: None, name: None }
+                Self {
+                    children: None,
+                    name: None,
+                    extra: serde_json::Map::new(),
+                }
             }
             /// Sets `children`.
             ///
@@ -273,6 +299,19 @@ pub mod test {
             #[inline]
             pub fn name(mut self, value: impl Into<String>) -> Self {
                 self.name = Some(value.into());
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// key of this object, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }

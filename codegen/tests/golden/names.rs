@@ -284,12 +284,15 @@ pub mod owner {
                         Self { model: model.into() }
                     }
                 }
-                /// `AudioOutput`
+                /// An object of 1 field. Held by the `audio` field of [`Input`].
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
                 pub struct AudioOutput {
                     /// `url`
                     pub url: String,
+                    /// Fields this version of the bindings does not declare, sent as keys of this object.
+                    #[serde(flatten)]
+                    pub extra: serde_json::Map<String, serde_json::Value>,
                 }
                 impl ::fal_models::files::RemoteFile for AudioOutput {
                     #[inline]
@@ -301,10 +304,26 @@ pub mod owner {
                     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                     #[inline]
                     pub fn new(url: impl Into<String>) -> Self {
-                        Self { url: url.into() }
+                        Self {
+                            url: url.into(),
+                            extra: serde_json::Map::new(),
+                        }
+                    }
+                    /// Sets a field this version of the bindings does not declare (sent as a
+                    /// key of this object, as fal adds parameters). A declared field's own setter is the
+                    /// typed way; a key set both ways is sent once, with the declared value.
+                    #[must_use]
+                    #[inline]
+                    pub fn extra(
+                        mut self,
+                        key: impl Into<String>,
+                        value: impl Into<serde_json::Value>,
+                    ) -> Self {
+                        self.extra.insert(key.into(), value.into());
+                        self
                     }
                 }
-                /// `SanaV1516bInput`
+                /// An object of 1 field. Held by the `model` field of [`Output`].
                 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                 #[non_exhaustive]
                 pub struct SanaV1516bInput {

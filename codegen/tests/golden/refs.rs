@@ -32,6 +32,9 @@ pub mod types {
         /// The contents of the file, when the endpoint sends them inline.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_data: Option<String>,
+        /// Fields this version of the bindings does not declare, sent as keys of this object.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
     }
     impl ::fal_models::files::RemoteFile for File {
         #[inline]
@@ -48,7 +51,7 @@ pub mod types {
         }
     }
     impl File {
-        /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+        /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
         #[inline]
         pub fn new(url: impl Into<String>) -> Self {
             Self {
@@ -57,7 +60,39 @@ pub mod types {
                 file_name: None,
                 file_size: None,
                 file_data: None,
+                extra: serde_json::Map::new(),
             }
+        }
+        /// Sets `file_name`.
+        ///
+        /// The name of the file.
+        #[must_use]
+        #[inline]
+        pub fn file_name(mut self, value: impl Into<String>) -> Self {
+            self.file_name = Some(value.into());
+            self
+        }
+        /// Sets `file_data`.
+        ///
+        /// The contents of the file, when the endpoint sends them inline.
+        #[must_use]
+        #[inline]
+        pub fn file_data(mut self, value: impl Into<String>) -> Self {
+            self.file_data = Some(value.into());
+            self
+        }
+        /// Sets a field this version of the bindings does not declare (sent as a
+        /// key of this object, as fal adds parameters). A declared field's own setter is the
+        /// typed way; a key set both ways is sent once, with the declared value.
+        #[must_use]
+        #[inline]
+        pub fn extra(
+            mut self,
+            key: impl Into<String>,
+            value: impl Into<serde_json::Value>,
+        ) -> Self {
+            self.extra.insert(key.into(), value.into());
+            self
         }
     }
 }
@@ -194,7 +229,7 @@ pub mod test {
                 Self { video: video.into() }
             }
         }
-        /// `Node`
+        /// An object of 3 fields. Held by the `tree` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct Node {
@@ -206,6 +241,9 @@ pub mod test {
             /// `parent`
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub parent: Option<Box<Node>>,
+            /// Fields this version of the bindings does not declare, sent as keys of this object.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl Node {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -215,6 +253,7 @@ pub mod test {
                     children: None,
                     name: name.into(),
                     parent: None,
+                    extra: serde_json::Map::new(),
                 }
             }
             /// Sets `children`.
@@ -233,6 +272,19 @@ pub mod test {
             #[inline]
             pub fn parent(mut self, value: impl Into<Node>) -> Self {
                 self.parent = Some(Box::new(value.into()));
+                self
+            }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// key of this object, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
                 self
             }
         }

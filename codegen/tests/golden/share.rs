@@ -31,6 +31,9 @@ pub mod types {
         /// The contents of the file, when the endpoint sends them inline.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_data: Option<String>,
+        /// Fields this version of the bindings does not declare, sent as keys of this object.
+        #[serde(flatten)]
+        pub extra: serde_json::Map<String, serde_json::Value>,
     }
     impl ::fal_models::files::RemoteFile for File {
         #[inline]
@@ -47,7 +50,7 @@ pub mod types {
         }
     }
     impl File {
-        /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+        /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
         #[inline]
         pub fn new(url: impl Into<String>) -> Self {
             Self {
@@ -56,7 +59,39 @@ pub mod types {
                 file_name: None,
                 file_size: None,
                 file_data: None,
+                extra: serde_json::Map::new(),
             }
+        }
+        /// Sets `file_name`.
+        ///
+        /// The name of the file.
+        #[must_use]
+        #[inline]
+        pub fn file_name(mut self, value: impl Into<String>) -> Self {
+            self.file_name = Some(value.into());
+            self
+        }
+        /// Sets `file_data`.
+        ///
+        /// The contents of the file, when the endpoint sends them inline.
+        #[must_use]
+        #[inline]
+        pub fn file_data(mut self, value: impl Into<String>) -> Self {
+            self.file_data = Some(value.into());
+            self
+        }
+        /// Sets a field this version of the bindings does not declare (sent as a
+        /// key of this object, as fal adds parameters). A declared field's own setter is the
+        /// typed way; a key set both ways is sent once, with the declared value.
+        #[must_use]
+        #[inline]
+        pub fn extra(
+            mut self,
+            key: impl Into<String>,
+            value: impl Into<serde_json::Value>,
+        ) -> Self {
+            self.extra.insert(key.into(), value.into());
+            self
         }
     }
 }
@@ -312,7 +347,7 @@ pub mod test {
                     Self { file: file.into() }
                 }
             }
-            /// `File`
+            /// An object of 2 fields. Held by the `file` field of [`Output`].
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct File {
@@ -416,7 +451,7 @@ pub mod test {
                     Self { file: file.into() }
                 }
             }
-            /// `File`
+            /// An object of 2 fields. Held by the `file` field of [`Output`].
             #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
             pub struct File {

@@ -173,7 +173,7 @@ pub mod test {
                 Self { number }
             }
         }
-        /// `ImageSize`
+        /// An object of 2 fields. Held by a variant of [`InputImageSize`].
         #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct ImageSize {
@@ -187,12 +187,19 @@ pub mod test {
             /// Default: `512`.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub width: Option<i64>,
+            /// Fields this version of the bindings does not declare, sent as keys of this object.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl ImageSize {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
             pub fn new() -> Self {
-                Self { height: None, width: None }
+                Self {
+                    height: None,
+                    width: None,
+                    extra: serde_json::Map::new(),
+                }
             }
             /// Sets `height`.
             ///
@@ -216,8 +223,21 @@ pub mod test {
                 self.width = Some(value);
                 self
             }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// key of this object, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
+                self
+            }
         }
-        /// `ImageSizePreset`
+        /// A string of 2 listed values. Held by a variant of [`InputImageSize`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum ImageSizePreset {
@@ -232,7 +252,7 @@ pub mod test {
             ImageSizePreset : str { SquareHd => "square_hd", Landscape4_3 =>
             "landscape_4_3" } else Unknown
         );
-        /// `ImageSize`: one of `Custom`, `Preset`.
+        /// One of `Custom`, `Preset`. Held by the `image_size` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
@@ -252,7 +272,7 @@ pub mod test {
                 Self::Preset(value)
             }
         }
-        /// `PresetOrString`
+        /// A string of 2 listed values. Held by the `preset_or_string` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum PresetOrString {
@@ -266,7 +286,7 @@ pub mod test {
         ::fal_models::open_enum!(
             PresetOrString : str { A => "a", B => "b" } else Unknown
         );
-        /// `UrlSource`
+        /// An object of 2 fields. Held by a variant of [`Source`] and a variant of [`Tagged`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct UrlSource {
@@ -276,6 +296,9 @@ pub mod test {
             pub kind: Kind,
             /// `url`
             pub url: String,
+            /// Fields this version of the bindings does not declare, sent as keys of this object.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl ::fal_models::files::RemoteFile for UrlSource {
             #[inline]
@@ -290,10 +313,24 @@ pub mod test {
                 Self {
                     kind: kind.into(),
                     url: url.into(),
+                    extra: serde_json::Map::new(),
                 }
             }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// key of this object, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
+                self
+            }
         }
-        /// `Kind`
+        /// A string of 1 listed value. Held by the `kind` field of [`UrlSource`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum Kind {
@@ -303,7 +340,7 @@ pub mod test {
             Unknown(String),
         }
         ::fal_models::open_enum!(Kind : str { Url => "url" } else Unknown);
-        /// `TextSource`
+        /// An object of 2 fields. Held by a variant of [`Source`] and a variant of [`Tagged`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[non_exhaustive]
         pub struct TextSource {
@@ -313,6 +350,9 @@ pub mod test {
             pub kind: TextSourceKind,
             /// `text`
             pub text: String,
+            /// Fields this version of the bindings does not declare, sent as keys of this object.
+            #[serde(flatten)]
+            pub extra: serde_json::Map<String, serde_json::Value>,
         }
         impl TextSource {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -324,10 +364,24 @@ pub mod test {
                 Self {
                     kind: kind.into(),
                     text: text.into(),
+                    extra: serde_json::Map::new(),
                 }
             }
+            /// Sets a field this version of the bindings does not declare (sent as a
+            /// key of this object, as fal adds parameters). A declared field's own setter is the
+            /// typed way; a key set both ways is sent once, with the declared value.
+            #[must_use]
+            #[inline]
+            pub fn extra(
+                mut self,
+                key: impl Into<String>,
+                value: impl Into<serde_json::Value>,
+            ) -> Self {
+                self.extra.insert(key.into(), value.into());
+                self
+            }
         }
-        /// `Kind`
+        /// A string of 1 listed value. Held by the `kind` field of [`TextSource`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         pub enum TextSourceKind {
@@ -337,7 +391,7 @@ pub mod test {
             Unknown(String),
         }
         ::fal_models::open_enum!(TextSourceKind : str { Text => "text" } else Unknown);
-        /// `Source`: one of `UrlSource`, `TextSource`.
+        /// One of `UrlSource`, `TextSource`. Held by the `source` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
@@ -357,7 +411,7 @@ pub mod test {
                 Self::TextSource(value)
             }
         }
-        /// `Tagged`: one of `UrlSource`, `TextSource`.
+        /// One of `UrlSource`, `TextSource`. Held by the `tagged` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
@@ -377,7 +431,7 @@ pub mod test {
                 Self::TextSource(value)
             }
         }
-        /// `Urls`: one of `Many`, `One`.
+        /// One of `Many`, `One`. Held by the `urls` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
@@ -397,7 +451,7 @@ pub mod test {
                 Self::One(value)
             }
         }
-        /// `ValueType`: one of `Integer`, `String`.
+        /// One of `Integer`, `String`. Held by the `value` field of [`Input`].
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(untagged)]
         #[non_exhaustive]
