@@ -219,6 +219,9 @@ pub struct Video {
     /// The contents of the file, when the endpoint sends them inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<String>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl ::fal_models_core::files::RemoteFile for Video {
     #[inline]
@@ -235,7 +238,7 @@ impl ::fal_models_core::files::RemoteFile for Video {
     }
 }
 impl Video {
-    /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
+    /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
     pub fn new(url: impl Into<String>) -> Self {
         Self {
@@ -244,7 +247,39 @@ impl Video {
             file_name: None,
             file_size: None,
             file_data: None,
+            extra: serde_json::Map::new(),
         }
+    }
+    /// Sets `file_name`.
+    ///
+    /// The name of the file.
+    #[must_use]
+    #[inline]
+    pub fn file_name(mut self, value: impl Into<String>) -> Self {
+        self.file_name = Some(value.into());
+        self
+    }
+    /// Sets `file_data`.
+    ///
+    /// The contents of the file, when the endpoint sends them inline.
+    #[must_use]
+    #[inline]
+    pub fn file_data(mut self, value: impl Into<String>) -> Self {
+        self.file_data = Some(value.into());
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
     }
 }
 /// A video file stored by fal, with its dimensions and timing.

@@ -13,44 +13,265 @@ pub use ::fal_models_core::types;
     clippy::upper_case_acronyms
 )]
 pub mod catalogue;
-#[cfg(feature = "alibaba")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
-#[doc(inline)]
-pub use ::fal_models_shard_7::alibaba;
-#[cfg(feature = "argil")]
-#[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
-#[doc(inline)]
-pub use ::fal_models_shard_2::argil;
-#[cfg(feature = "beatoven")]
-#[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
-#[doc(inline)]
-pub use ::fal_models_shard_3::beatoven;
-#[cfg(feature = "bria")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
-#[doc(inline)]
-pub use ::fal_models_shard_7::bria;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-#[doc(inline)]
-pub use ::fal_models_shard_2::bytedance;
-#[cfg(feature = "cassetteai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
-#[doc(inline)]
-pub use ::fal_models_shard_3::cassetteai;
-#[cfg(feature = "clarityai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
-#[doc(inline)]
-pub use ::fal_models_shard_1::clarityai;
-#[cfg(feature = "decart")]
-#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
-#[doc(inline)]
-pub use ::fal_models_shard_0::decart;
+pub mod alibaba {
+    //! Endpoints under `alibaba`.
+    pub mod happy_horse {
+        //! Endpoints under `alibaba::happy_horse`.
+        #[cfg(feature = "alibaba")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::alibaba::happy_horse::image_to_video;
+        #[cfg(feature = "alibaba")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::alibaba::happy_horse::reference_to_video;
+        #[cfg(feature = "alibaba")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::alibaba::happy_horse::text_to_video;
+        #[cfg(feature = "alibaba")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::alibaba::happy_horse::video_edit;
+    }
+}
+pub mod argil {
+    //! Endpoints under `argil`.
+    pub mod avatars {
+        //! Endpoints under `argil::avatars`.
+        #[cfg(feature = "argil")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::argil::avatars::audio_to_video;
+        #[cfg(feature = "argil")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::argil::avatars::text_to_video;
+    }
+}
+pub mod beatoven {
+    //! Endpoints under `beatoven`.
+    #[cfg(feature = "beatoven")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::beatoven::music_generation;
+    #[cfg(feature = "beatoven")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_5::beatoven::sound_effect_generation;
+}
+pub mod bria {
+    //! Endpoints under `bria`.
+    pub mod bria_video_eraser {
+        //! Endpoints under `bria::bria_video_eraser`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::bria::bria_video_eraser::erase;
+    }
+    #[cfg(feature = "bria")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_4::bria::embed_product;
+    pub mod fibo {
+        //! Endpoints under `bria::fibo`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::bria::fibo::generate;
+    }
+    pub mod fibo_bbq_preview {
+        //! Endpoints under `bria::fibo_bbq_preview`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::bria::fibo_bbq_preview::generate;
+    }
+    pub mod fibo_edit {
+        //! Endpoints under `bria::fibo_edit`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::bria::fibo_edit::add_object_by_text;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::bria::fibo_edit::blend;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::bria::fibo_edit::colorize;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::bria::fibo_edit::edit;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::bria::fibo_edit::erase_by_text;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::bria::fibo_edit::relight;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::bria::fibo_edit::replace_object_by_text;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::bria::fibo_edit::reseason;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::bria::fibo_edit::restore;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::bria::fibo_edit::sketch_to_colored_image;
+    }
+    pub mod fibo_lite {
+        //! Endpoints under `bria::fibo_lite`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::bria::fibo_lite::generate;
+    }
+    pub mod genfill {
+        //! Endpoints under `bria::genfill`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::bria::genfill::v2;
+    }
+    #[cfg(feature = "bria")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::bria::replace_background;
+    pub mod text_to_image {
+        //! Endpoints under `bria::text_to_image`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::bria::text_to_image::v3_2;
+    }
+    pub mod upscale {
+        //! Endpoints under `bria::upscale`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::bria::upscale::creative;
+    }
+    pub mod video {
+        //! Endpoints under `bria::video`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::bria::video::background_removal;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::bria::video::erase;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::bria::video::increase_resolution;
+    }
+}
+pub mod bytedance {
+    //! Endpoints under `bytedance`.
+    #[cfg(feature = "bytedance")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::bytedance::lynx;
+    pub mod seedance_2_0 {
+        //! Endpoints under `bytedance::seedance_2_0`.
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::bytedance::seedance_2_0::fast;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::bytedance::seedance_2_0::image_to_video;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::bytedance::seedance_2_0::reference_to_video;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::bytedance::seedance_2_0::text_to_video;
+    }
+}
+pub mod cassetteai {
+    //! Endpoints under `cassetteai`.
+    #[cfg(feature = "cassetteai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::cassetteai::music_generator;
+    #[cfg(feature = "cassetteai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::cassetteai::sound_effects_generator;
+    #[cfg(feature = "cassetteai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::cassetteai::video_sound_effects_generator;
+}
+pub mod clarityai {
+    //! Endpoints under `clarityai`.
+    #[cfg(feature = "clarityai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::clarityai::crystal_upscaler;
+    #[cfg(feature = "clarityai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::clarityai::crystal_video_upscaler;
+}
+pub mod decart {
+    //! Endpoints under `decart`.
+    pub mod lucy2_vton {
+        //! Endpoints under `decart::lucy2_vton`.
+        #[cfg(feature = "decart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::decart::lucy2_vton::realtime;
+    }
+    pub mod lucy_14b {
+        //! Endpoints under `decart::lucy_14b`.
+        #[cfg(feature = "decart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::decart::lucy_14b::image_to_video;
+    }
+    pub mod lucy_edit {
+        //! Endpoints under `decart::lucy_edit`.
+        #[cfg(feature = "decart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::decart::lucy_edit::dev;
+        #[cfg(feature = "decart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::decart::lucy_edit::fast;
+        #[cfg(feature = "decart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::decart::lucy_edit::pro;
+    }
+    #[cfg(feature = "decart")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::decart::lucy_restyle;
+}
 pub mod fal_ai {
     //! Endpoints under `fal_ai`.
     #[cfg(feature = "ace")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ace")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::ace_step;
+    pub use ::fal_models_shard_1::fal_ai::ace_step;
     #[cfg(feature = "ai")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ai")))]
     #[doc(inline)]
@@ -58,263 +279,710 @@ pub mod fal_ai {
     #[cfg(feature = "amt")]
     #[cfg_attr(docsrs, doc(cfg(feature = "amt")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::amt_interpolation;
+    pub use ::fal_models_shard_6::fal_ai::amt_interpolation;
     #[cfg(feature = "animatediff")]
     #[cfg_attr(docsrs, doc(cfg(feature = "animatediff")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::animatediff_sparsectrl_lcm;
-    #[cfg(feature = "arbiter")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "arbiter")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::arbiter;
+    pub use ::fal_models_shard_4::fal_ai::animatediff_sparsectrl_lcm;
+    pub mod arbiter {
+        //! Endpoints under `fal_ai::arbiter`.
+        #[cfg(feature = "arbiter")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "arbiter")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::arbiter::image;
+    }
     #[cfg(feature = "audio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "audio")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::audio_understanding;
+    pub use ::fal_models_shard_6::fal_ai::audio_understanding;
     #[cfg(feature = "aura")]
     #[cfg_attr(docsrs, doc(cfg(feature = "aura")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::aura_flow;
+    pub use ::fal_models_shard_5::fal_ai::aura_flow;
+    #[cfg(feature = "aura")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aura")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::fal_ai::aura_sr;
     #[cfg(feature = "auto")]
     #[cfg_attr(docsrs, doc(cfg(feature = "auto")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::auto_caption;
+    pub use ::fal_models_shard_5::fal_ai::auto_caption;
     #[cfg(feature = "bagel")]
     #[cfg_attr(docsrs, doc(cfg(feature = "bagel")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::bagel;
-    #[cfg(feature = "ben")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ben")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::ben;
-    #[cfg(feature = "bernini")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::bernini_r;
+    pub use ::fal_models_shard_2::fal_ai::bagel;
+    pub mod ben {
+        //! Endpoints under `fal_ai::ben`.
+        #[cfg(feature = "ben")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ben")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ben::v2;
+    }
+    pub mod bernini_r {
+        //! Endpoints under `fal_ai::bernini_r`.
+        #[cfg(feature = "bernini")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::bernini_r::edit_image;
+        #[cfg(feature = "bernini")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::bernini_r::edit_video;
+        #[cfg(feature = "bernini")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::bernini_r::reference_edit_video;
+        #[cfg(feature = "bernini")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::bernini_r::reference_to_video;
+        #[cfg(feature = "bernini")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::bernini_r::text_to_video;
+    }
     #[cfg(feature = "birefnet")]
     #[cfg_attr(docsrs, doc(cfg(feature = "birefnet")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::birefnet;
-    #[cfg(feature = "bria")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+    pub use ::fal_models_shard_2::fal_ai::birefnet;
+    #[cfg(feature = "bitdance")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "bitdance")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::bria;
-    #[cfg(feature = "bytedance")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+    pub use ::fal_models_shard_1::fal_ai::bitdance;
+    pub mod bria {
+        //! Endpoints under `fal_ai::bria`.
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::bria::background;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::bria::eraser;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::bria::expand;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::bria::genfill;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::bria::product_shot;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::bria::reimagine;
+        #[cfg(feature = "bria")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::bria::text_to_image;
+    }
+    pub mod bytedance {
+        //! Endpoints under `fal_ai::bytedance`.
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::bytedance::dreamactor;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::bytedance::dreamina;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::bytedance::omnihuman;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::bytedance::seed;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::bytedance::seed3d;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::bytedance::seed_speech;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::bytedance::seedance;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::bytedance::seedream;
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::bytedance::video_stylize;
+    }
+    pub mod bytedance_upscaler {
+        //! Endpoints under `fal_ai::bytedance_upscaler`.
+        #[cfg(feature = "bytedance")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::bytedance_upscaler::upscale;
+    }
+    #[cfg(feature = "ccsr")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ccsr")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::bytedance;
-    #[cfg(feature = "bytedance")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+    pub use ::fal_models_shard_4::fal_ai::ccsr;
+    pub mod chatterbox {
+        //! Endpoints under `fal_ai::chatterbox`.
+        #[cfg(feature = "chatterbox")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "chatterbox")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::chatterbox::speech_to_speech;
+        #[cfg(feature = "chatterbox")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "chatterbox")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::chatterbox::text_to_speech;
+    }
+    pub mod chrono_edit_lora_gallery {
+        //! Endpoints under `fal_ai::chrono_edit_lora_gallery`.
+        #[cfg(feature = "chrono")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::chrono_edit_lora_gallery::paintbrush;
+        #[cfg(feature = "chrono")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::chrono_edit_lora_gallery::upscaler;
+    }
+    #[cfg(feature = "clarity")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "clarity")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::bytedance_upscaler;
-    #[cfg(feature = "chatterbox")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "chatterbox")))]
+    pub use ::fal_models_shard_7::fal_ai::clarity_upscaler;
+    #[cfg(feature = "codeformer")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "codeformer")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::chatterbox;
+    pub use ::fal_models_shard_3::fal_ai::codeformer;
     #[cfg(feature = "cogvideox")]
     #[cfg_attr(docsrs, doc(cfg(feature = "cogvideox")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::cogvideox_5b;
+    pub use ::fal_models_shard_7::fal_ai::cogvideox_5b;
+    #[cfg(feature = "cogview")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cogview")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::cogview4;
     #[cfg(feature = "cohere")]
     #[cfg_attr(docsrs, doc(cfg(feature = "cohere")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::cohere_transcribe;
+    pub use ::fal_models_shard_7::fal_ai::cohere_transcribe;
+    #[cfg(feature = "control")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "control")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::control_light;
     #[cfg(feature = "controlfoley")]
     #[cfg_attr(docsrs, doc(cfg(feature = "controlfoley")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::controlfoley;
+    pub use ::fal_models_shard_3::fal_ai::controlfoley;
     #[cfg(feature = "controlnext")]
     #[cfg_attr(docsrs, doc(cfg(feature = "controlnext")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::controlnext;
-    #[cfg(feature = "cosmos")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
+    pub use ::fal_models_shard_5::fal_ai::controlnext;
+    pub mod cosmos_predict_2_5 {
+        //! Endpoints under `fal_ai::cosmos_predict_2_5`.
+        #[cfg(feature = "cosmos")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::cosmos_predict_2_5::distilled;
+        #[cfg(feature = "cosmos")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::cosmos_predict_2_5::image_to_video;
+        #[cfg(feature = "cosmos")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::cosmos_predict_2_5::text_to_video;
+        #[cfg(feature = "cosmos")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::cosmos_predict_2_5::video_to_video;
+    }
+    pub mod creatify {
+        //! Endpoints under `fal_ai::creatify`.
+        #[cfg(feature = "creatify")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "creatify")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::creatify::aurora;
+    }
+    #[cfg(feature = "creative")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "creative")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::cosmos_predict_2_5;
-    #[cfg(feature = "creatify")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "creatify")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::creatify;
+    pub use ::fal_models_shard_6::fal_ai::creative_upscaler;
     #[cfg(feature = "csm")]
     #[cfg_attr(docsrs, doc(cfg(feature = "csm")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::csm_1b;
+    pub use ::fal_models_shard_6::fal_ai::csm_1b;
     #[cfg(feature = "davinci")]
     #[cfg_attr(docsrs, doc(cfg(feature = "davinci")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::davinci_magihuman;
-    #[cfg(feature = "decart")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+    pub use ::fal_models_shard_5::fal_ai::davinci_magihuman;
+    #[cfg(feature = "ddcolor")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ddcolor")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::decart;
+    pub use ::fal_models_shard_2::fal_ai::ddcolor;
+    pub mod decart {
+        //! Endpoints under `fal_ai::decart`.
+        #[cfg(feature = "decart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::decart::lucy_5b;
+    }
     #[cfg(feature = "deepfilternet")]
     #[cfg_attr(docsrs, doc(cfg(feature = "deepfilternet")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::deepfilternet3;
+    pub use ::fal_models_shard_3::fal_ai::deepfilternet3;
     #[cfg(feature = "demucs")]
     #[cfg_attr(docsrs, doc(cfg(feature = "demucs")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::demucs;
+    pub use ::fal_models_shard_4::fal_ai::demucs;
     #[cfg(feature = "depth")]
     #[cfg_attr(docsrs, doc(cfg(feature = "depth")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::depth_anything_video;
+    pub use ::fal_models_shard_7::fal_ai::depth_anything_video;
     #[cfg(feature = "dia")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dia")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::dia_tts;
+    pub use ::fal_models_shard_1::fal_ai::dia_tts;
     #[cfg(feature = "diffrhythm")]
     #[cfg_attr(docsrs, doc(cfg(feature = "diffrhythm")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::diffrhythm;
+    pub use ::fal_models_shard_0::fal_ai::diffrhythm;
     #[cfg(feature = "diffusion")]
     #[cfg_attr(docsrs, doc(cfg(feature = "diffusion")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::diffusion_edge;
+    pub use ::fal_models_shard_2::fal_ai::diffusion_edge;
+    #[cfg(feature = "docres")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "docres")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_7::fal_ai::docres;
+    #[cfg(feature = "drct")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "drct")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_5::fal_ai::drct_super_resolution;
     #[cfg(feature = "dreamo")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dreamo")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::dreamo;
+    pub use ::fal_models_shard_7::fal_ai::dreamo;
+    pub mod dreamomni2 {
+        //! Endpoints under `fal_ai::dreamomni2`.
+        #[cfg(feature = "dreamomni")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "dreamomni")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::dreamomni2::edit;
+    }
     #[cfg(feature = "dreamshaper")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dreamshaper")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::dreamshaper;
+    pub use ::fal_models_shard_7::fal_ai::dreamshaper;
     #[cfg(feature = "dubbing")]
     #[cfg_attr(docsrs, doc(cfg(feature = "dubbing")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::dubbing;
+    pub use ::fal_models_shard_4::fal_ai::dubbing;
+    #[cfg(feature = "dwpose")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "dwpose")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::dwpose;
     #[cfg(feature = "echomimic")]
     #[cfg_attr(docsrs, doc(cfg(feature = "echomimic")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::echomimic_v3;
+    pub use ::fal_models_shard_3::fal_ai::echomimic_v3;
     #[cfg(feature = "editto")]
     #[cfg_attr(docsrs, doc(cfg(feature = "editto")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::editto;
-    #[cfg(feature = "elevenlabs")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::elevenlabs;
-    #[cfg(feature = "emu")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "emu")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::emu_3_5_image;
+    pub use ::fal_models_shard_2::fal_ai::editto;
+    pub mod elevenlabs {
+        //! Endpoints under `fal_ai::elevenlabs`.
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::elevenlabs::audio_isolation;
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::elevenlabs::dubbing;
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::elevenlabs::music;
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::elevenlabs::sound_effects;
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::elevenlabs::speech_to_text;
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::elevenlabs::text_to_dialogue;
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::elevenlabs::tts;
+        #[cfg(feature = "elevenlabs")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::elevenlabs::voice_changer;
+    }
+    pub mod emu_3_5_image {
+        //! Endpoints under `fal_ai::emu_3_5_image`.
+        #[cfg(feature = "emu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "emu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::emu_3_5_image::edit_image;
+        #[cfg(feature = "emu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "emu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::emu_3_5_image::text_to_image;
+    }
     #[cfg(feature = "ernie")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ernie")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::ernie_image;
+    pub use ::fal_models_shard_6::fal_ai::ernie_image;
     #[cfg(feature = "ernie")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ernie")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::ernie_image_trainer;
+    pub use ::fal_models_shard_0::fal_ai::ernie_image_trainer;
+    #[cfg(feature = "evf")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "evf")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::fal_ai::evf_sam;
     #[cfg(feature = "f")]
     #[cfg_attr(docsrs, doc(cfg(feature = "f")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::f5_tts;
-    #[cfg(feature = "f")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "f")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::f_lite;
+    pub use ::fal_models_shard_0::fal_ai::f5_tts;
+    pub mod f_lite {
+        //! Endpoints under `fal_ai::f_lite`.
+        #[cfg(feature = "f")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "f")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::f_lite::standard;
+        #[cfg(feature = "f")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "f")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::f_lite::texture;
+    }
+    pub mod fashn {
+        //! Endpoints under `fal_ai::fashn`.
+        #[cfg(feature = "fashn")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "fashn")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::fashn::tryon;
+    }
+    pub mod fast_animatediff {
+        //! Endpoints under `fal_ai::fast_animatediff`.
+        #[cfg(feature = "fast")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::fast_animatediff::text_to_video;
+        #[cfg(feature = "fast")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::fast_animatediff::turbo;
+        #[cfg(feature = "fast")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::fast_animatediff::video_to_video;
+    }
     #[cfg(feature = "fast")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::fast_animatediff;
+    pub use ::fal_models_shard_2::fal_ai::fast_fooocus_sdxl;
     #[cfg(feature = "fast")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::fast_fooocus_sdxl;
+    pub use ::fal_models_shard_2::fal_ai::fast_lcm_diffusion;
     #[cfg(feature = "fast")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::fast_lcm_diffusion;
+    pub use ::fal_models_shard_2::fal_ai::fast_lightning_sdxl;
     #[cfg(feature = "fast")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::fast_lightning_sdxl;
+    pub use ::fal_models_shard_5::fal_ai::fast_sdxl;
     #[cfg(feature = "fast")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::fast_sdxl;
+    pub use ::fal_models_shard_6::fal_ai::fast_sdxl_controlnet_canny;
+    pub mod fast_svd {
+        //! Endpoints under `fal_ai::fast_svd`.
+        #[cfg(feature = "fast")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::fast_svd::text_to_video;
+    }
     #[cfg(feature = "fast")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::fast_sdxl_controlnet_canny;
-    #[cfg(feature = "fast")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::fast_svd_lcm;
-    #[cfg(feature = "ffmpeg")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::ffmpeg_api;
+    pub use ::fal_models_shard_6::fal_ai::fast_svd_lcm;
+    pub mod ffmpeg_api {
+        //! Endpoints under `fal_ai::ffmpeg_api`.
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::ffmpeg_api::compose;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ffmpeg_api::extract_frame;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::ffmpeg_api::images_to_video;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::ffmpeg_api::loudnorm;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ffmpeg_api::merge_audio_video;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::ffmpeg_api::merge_audios;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ffmpeg_api::merge_videos;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ffmpeg_api::metadata;
+        #[cfg(feature = "ffmpeg")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ffmpeg_api::waveform;
+    }
     #[cfg(feature = "film")]
     #[cfg_attr(docsrs, doc(cfg(feature = "film")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::film;
+    pub use ::fal_models_shard_5::fal_ai::film;
+    #[cfg(feature = "finegrain")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "finegrain")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::finegrain_eraser;
+    #[cfg(feature = "flashhead")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "flashhead")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::flashhead;
     #[cfg(feature = "flashtalk")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flashtalk")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::flashtalk;
-    #[cfg(feature = "flashvsr")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "flashvsr")))]
+    pub use ::fal_models_shard_1::fal_ai::flashtalk;
+    pub mod flashvsr {
+        //! Endpoints under `fal_ai::flashvsr`.
+        #[cfg(feature = "flashvsr")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flashvsr")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::flashvsr::upscale;
+    }
+    pub mod florence_2_large {
+        //! Endpoints under `fal_ai::florence_2_large`.
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::florence_2_large::caption;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::florence_2_large::dense_region_caption;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::florence_2_large::detailed_caption;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::florence_2_large::more_detailed_caption;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::florence_2_large::object_detection;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::florence_2_large::ocr;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::florence_2_large::ocr_with_region;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::florence_2_large::open_vocabulary_detection;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::florence_2_large::referring_expression_segmentation;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::florence_2_large::region_proposal;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::florence_2_large::region_to_category;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::florence_2_large::region_to_description;
+        #[cfg(feature = "florence")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::florence_2_large::region_to_segmentation;
+    }
+    #[cfg(feature = "flowedit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "flowedit")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::flashvsr;
-    #[cfg(feature = "florence")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::florence_2_large;
+    pub use ::fal_models_shard_3::fal_ai::flowedit;
+    pub mod flux {
+        //! Endpoints under `fal_ai::flux`.
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::flux::dev;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::flux::krea;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::flux::schnell;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::flux::srpo;
+    }
+    pub mod flux_1 {
+        //! Endpoints under `fal_ai::flux_1`.
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::flux_1::dev;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::flux_1::krea;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::flux_1::schnell;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::flux_1::srpo;
+    }
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux;
+    pub use ::fal_models_shard_1::fal_ai::flux_2;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_1;
+    pub use ::fal_models_shard_5::fal_ai::flux_2_flex;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_2;
+    pub use ::fal_models_shard_4::fal_ai::flux_2_klein_4b_base_trainer;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_2_klein_4b_base_trainer;
+    pub use ::fal_models_shard_7::fal_ai::flux_2_klein_9b_base_trainer;
+    pub mod flux_2_lora_gallery {
+        //! Endpoints under `fal_ai::flux_2_lora_gallery`.
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::flux_2_lora_gallery::add_background;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::flux_2_lora_gallery::apartment_staging;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::flux_2_lora_gallery::ballpoint_pen_sketch;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::flux_2_lora_gallery::digital_comic_art;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::flux_2_lora_gallery::face_to_full_portrait;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::flux_2_lora_gallery::hdr_style;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::flux_2_lora_gallery::multiple_angles;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::flux_2_lora_gallery::realism;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::flux_2_lora_gallery::satellite_view_style;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::flux_2_lora_gallery::sepia_vintage;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::flux_2_lora_gallery::virtual_tryon;
+    }
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_2_klein_9b_base_trainer;
+    pub use ::fal_models_shard_4::fal_ai::flux_2_max;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_2_lora_gallery;
+    pub use ::fal_models_shard_1::fal_ai::flux_2_pro;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_2_max;
+    pub use ::fal_models_shard_7::fal_ai::flux_2_trainer;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_2_trainer;
+    pub use ::fal_models_shard_0::fal_ai::flux_2_trainer_v2;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_2_trainer_v2;
+    pub use ::fal_models_shard_3::fal_ai::flux_control_lora_canny;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_control_lora_canny;
+    pub use ::fal_models_shard_1::fal_ai::flux_control_lora_depth;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_control_lora_depth;
+    pub use ::fal_models_shard_7::fal_ai::flux_general;
+    pub mod flux_kontext {
+        //! Endpoints under `fal_ai::flux_kontext`.
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::flux_kontext::dev;
+    }
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_general;
-    #[cfg(feature = "flux")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_kontext_lora;
+    pub use ::fal_models_shard_1::fal_ai::flux_kontext_lora;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
@@ -322,43 +990,82 @@ pub mod fal_ai {
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_krea_lora;
+    pub use ::fal_models_shard_7::fal_ai::flux_krea_lora;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_krea_trainer;
+    pub use ::fal_models_shard_0::fal_ai::flux_krea_trainer;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_lora;
+    pub use ::fal_models_shard_5::fal_ai::flux_lora;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_lora_fast_training;
+    pub use ::fal_models_shard_5::fal_ai::flux_lora_canny;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_lora_portrait_trainer;
+    pub use ::fal_models_shard_7::fal_ai::flux_lora_depth;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_pro;
+    pub use ::fal_models_shard_3::fal_ai::flux_lora_fast_training;
     #[cfg(feature = "flux")]
     #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::flux_subject;
+    pub use ::fal_models_shard_3::fal_ai::flux_lora_fill;
+    #[cfg(feature = "flux")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::flux_lora_portrait_trainer;
+    pub mod flux_pro {
+        //! Endpoints under `fal_ai::flux_pro`.
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::flux_pro::kontext;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::flux_pro::v1;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::flux_pro::v1_1;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::flux_pro::v1_1_ultra;
+        #[cfg(feature = "flux")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::flux_pro::v1_1_ultra_finetuned;
+    }
+    #[cfg(feature = "flux")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_7::fal_ai::flux_pulid;
+    #[cfg(feature = "flux")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::flux_subject;
+    #[cfg(feature = "flux")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::flux_vision_upscaler;
     #[cfg(feature = "fooocus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "fooocus")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::fooocus;
+    pub use ::fal_models_shard_7::fal_ai::fooocus;
     #[cfg(feature = "framepack")]
     #[cfg_attr(docsrs, doc(cfg(feature = "framepack")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::framepack;
+    pub use ::fal_models_shard_1::fal_ai::framepack;
     #[cfg(feature = "gemini")]
     #[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::gemini_25_flash_image;
+    pub use ::fal_models_shard_3::fal_ai::gemini_25_flash_image;
     #[cfg(feature = "gemini")]
     #[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
     #[doc(inline)]
@@ -366,75 +1073,144 @@ pub mod fal_ai {
     #[cfg(feature = "gemini")]
     #[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::gemini_3_1_flash_tts;
+    pub use ::fal_models_shard_5::fal_ai::gemini_3_1_flash_tts;
     #[cfg(feature = "gemini")]
     #[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::gemini_3_pro_image_preview;
+    pub use ::fal_models_shard_3::fal_ai::gemini_3_pro_image_preview;
     #[cfg(feature = "gemini")]
     #[cfg_attr(docsrs, doc(cfg(feature = "gemini")))]
     #[doc(inline)]
     pub use ::fal_models_shard_6::fal_ai::gemini_tts;
+    #[cfg(feature = "ghiblify")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ghiblify")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::ghiblify;
     #[cfg(feature = "glm")]
     #[cfg_attr(docsrs, doc(cfg(feature = "glm")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::glm_image;
-    #[cfg(feature = "got")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "got")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::got_ocr;
+    pub use ::fal_models_shard_5::fal_ai::glm_image;
+    pub mod got_ocr {
+        //! Endpoints under `fal_ai::got_ocr`.
+        #[cfg(feature = "got")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "got")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::got_ocr::v2;
+    }
+    pub mod gpt_image_1 {
+        //! Endpoints under `fal_ai::gpt_image_1`.
+        #[cfg(feature = "gpt")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "gpt")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::gpt_image_1::edit_image;
+        #[cfg(feature = "gpt")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "gpt")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::gpt_image_1::text_to_image;
+    }
     #[cfg(feature = "gpt")]
     #[cfg_attr(docsrs, doc(cfg(feature = "gpt")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::gpt_image_1_mini;
-    #[cfg(feature = "heygen")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
+    pub use ::fal_models_shard_6::fal_ai::gpt_image_1_5;
+    #[cfg(feature = "gpt")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "gpt")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::heygen;
+    pub use ::fal_models_shard_0::fal_ai::gpt_image_1_mini;
+    pub mod heygen {
+        //! Endpoints under `fal_ai::heygen`.
+        #[cfg(feature = "heygen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::heygen::avatar3;
+        #[cfg(feature = "heygen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::heygen::avatar4;
+        #[cfg(feature = "heygen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::heygen::avatar5;
+        #[cfg(feature = "heygen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::heygen::v2;
+        #[cfg(feature = "heygen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::heygen::v3;
+    }
     #[cfg(feature = "hidream")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hidream_i1_dev;
+    pub use ::fal_models_shard_6::fal_ai::hidream_i1_dev;
     #[cfg(feature = "hidream")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hidream_i1_fast;
+    pub use ::fal_models_shard_1::fal_ai::hidream_i1_fast;
     #[cfg(feature = "hidream")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hidream_i1_full;
+    pub use ::fal_models_shard_2::fal_ai::hidream_i1_full;
     #[cfg(feature = "hidream")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hidream")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hidream_o1_image;
+    pub use ::fal_models_shard_2::fal_ai::hidream_o1_image;
+    pub mod hunyuan3d {
+        //! Endpoints under `fal_ai::hunyuan3d`.
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::hunyuan3d::v2;
+    }
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan3d;
+    pub use ::fal_models_shard_0::fal_ai::hunyuan3d_v21;
+    pub mod hunyuan3d_v3 {
+        //! Endpoints under `fal_ai::hunyuan3d_v3`.
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::hunyuan3d_v3::image_to_3d;
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::hunyuan3d_v3::sketch_to_3d;
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::hunyuan3d_v3::text_to_3d;
+    }
+    pub mod hunyuan_3d {
+        //! Endpoints under `fal_ai::hunyuan_3d`.
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::hunyuan_3d::v3_1;
+    }
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan3d_v21;
+    pub use ::fal_models_shard_1::fal_ai::hunyuan_avatar;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan3d_v3;
+    pub use ::fal_models_shard_3::fal_ai::hunyuan_custom;
+    pub mod hunyuan_image {
+        //! Endpoints under `fal_ai::hunyuan_image`.
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::hunyuan_image::v2_1;
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::hunyuan_image::v3;
+    }
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_3d;
-    #[cfg(feature = "hunyuan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_avatar;
-    #[cfg(feature = "hunyuan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_custom;
-    #[cfg(feature = "hunyuan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_image;
+    pub use ::fal_models_shard_2::fal_ai::hunyuan_motion;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
@@ -442,135 +1218,553 @@ pub mod fal_ai {
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_portrait;
+    pub use ::fal_models_shard_3::fal_ai::hunyuan_portrait;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_video;
+    pub use ::fal_models_shard_3::fal_ai::hunyuan_video;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_video_foley;
+    pub use ::fal_models_shard_3::fal_ai::hunyuan_video_foley;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_video_image_to_video;
+    pub use ::fal_models_shard_3::fal_ai::hunyuan_video_image_to_video;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_video_img2vid_lora;
+    pub use ::fal_models_shard_3::fal_ai::hunyuan_video_img2vid_lora;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_video_lora;
+    pub use ::fal_models_shard_4::fal_ai::hunyuan_video_lora;
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_video_lora_training;
+    pub use ::fal_models_shard_3::fal_ai::hunyuan_video_lora_training;
+    pub mod hunyuan_video_v1_5 {
+        //! Endpoints under `fal_ai::hunyuan_video_v1_5`.
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::hunyuan_video_v1_5::image_to_video;
+        #[cfg(feature = "hunyuan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::hunyuan_video_v1_5::text_to_video;
+    }
     #[cfg(feature = "hunyuan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_video_v1_5;
-    #[cfg(feature = "hunyuan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+    pub use ::fal_models_shard_4::fal_ai::hunyuan_world;
+    #[cfg(feature = "hy")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "hy")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::hunyuan_world;
-    #[cfg(feature = "hyper")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::hyper3d;
-    #[cfg(feature = "ideogram")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::ideogram;
+    pub use ::fal_models_shard_6::fal_ai::hy_wu_edit;
+    pub mod hyper3d {
+        //! Endpoints under `fal_ai::hyper3d`.
+        #[cfg(feature = "hyper")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "hyper")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::hyper3d::rodin;
+    }
+    pub mod ideogram {
+        //! Endpoints under `fal_ai::ideogram`.
+        #[cfg(feature = "ideogram")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ideogram::character;
+        #[cfg(feature = "ideogram")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::ideogram::custom_models;
+        #[cfg(feature = "ideogram")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::ideogram::remove_background;
+        #[cfg(feature = "ideogram")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ideogram::upscale;
+        #[cfg(feature = "ideogram")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::ideogram::v2;
+        #[cfg(feature = "ideogram")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ideogram::v2a;
+        #[cfg(feature = "ideogram")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::ideogram::v3;
+    }
     #[cfg(feature = "illusion")]
     #[cfg_attr(docsrs, doc(cfg(feature = "illusion")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::illusion_diffusion;
+    pub use ::fal_models_shard_4::fal_ai::illusion_diffusion;
+    #[cfg(feature = "image")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::fal_ai::image2pixel;
+    #[cfg(feature = "image")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_4::fal_ai::image2svg;
+    pub mod image_apps_v2 {
+        //! Endpoints under `fal_ai::image_apps_v2`.
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::image_apps_v2::age_modify;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::image_apps_v2::city_teleport;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::image_apps_v2::expression_change;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_apps_v2::headshot_photo;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::image_apps_v2::object_removal;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::image_apps_v2::outpaint;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::image_apps_v2::perspective;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::image_apps_v2::photo_restoration;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::image_apps_v2::photography_effects;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::image_apps_v2::portrait_enhance;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::image_apps_v2::product_holding;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::image_apps_v2::product_photography;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_apps_v2::relighting;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_apps_v2::style_transfer;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::image_apps_v2::texture_transform;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::image_apps_v2::virtual_try_on;
+    }
+    pub mod image_editing {
+        //! Endpoints under `fal_ai::image_editing`.
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::image_editing::age_progression;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::image_editing::baby_version;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::image_editing::background_change;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_editing::cartoonify;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::image_editing::expression_change;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_editing::face_enhancement;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::image_editing::hair_change;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_editing::object_removal;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::image_editing::photo_restoration;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::image_editing::plushie_style;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_editing::professional_photo;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::image_editing::realism;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_editing::reframe;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::image_editing::retouch;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::image_editing::scene_composition;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::image_editing::style_transfer;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_editing::text_removal;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_editing::time_of_day;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_editing::weather_effect;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_editing::wojak_style;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::image_editing::youtube_thumbnails;
+    }
+    pub mod image_preprocessors {
+        //! Endpoints under `fal_ai::image_preprocessors`.
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_preprocessors::depth_anything;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::image_preprocessors::hed;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::image_preprocessors::midas;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::image_preprocessors::mlsd;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_preprocessors::pidi;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::image_preprocessors::sam;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::image_preprocessors::scribble;
+        #[cfg(feature = "image")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::image_preprocessors::teed;
+    }
     #[cfg(feature = "imagen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "imagen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::imagen3;
-    #[cfg(feature = "imagen")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "imagen")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::imagen4;
-    #[cfg(feature = "imageutils")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::imageutils;
+    pub use ::fal_models_shard_3::fal_ai::imagen3;
+    pub mod imagen4 {
+        //! Endpoints under `fal_ai::imagen4`.
+        #[cfg(feature = "imagen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imagen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::imagen4::preview;
+    }
+    pub mod imageutils {
+        //! Endpoints under `fal_ai::imageutils`.
+        #[cfg(feature = "imageutils")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::imageutils::depth;
+        #[cfg(feature = "imageutils")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::imageutils::marigold_depth;
+        #[cfg(feature = "imageutils")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::imageutils::nsfw;
+        #[cfg(feature = "imageutils")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::imageutils::rembg;
+    }
+    pub mod index_tts_2 {
+        //! Endpoints under `fal_ai::index_tts_2`.
+        #[cfg(feature = "index")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "index")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::index_tts_2::text_to_speech;
+    }
     #[cfg(feature = "infinitalk")]
     #[cfg_attr(docsrs, doc(cfg(feature = "infinitalk")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::infinitalk;
-    #[cfg(feature = "infinity")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "infinity")))]
+    pub use ::fal_models_shard_2::fal_ai::infinitalk;
+    pub mod infinity_star {
+        //! Endpoints under `fal_ai::infinity_star`.
+        #[cfg(feature = "infinity")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "infinity")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::infinity_star::text_to_video;
+    }
+    #[cfg(feature = "inpaint")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "inpaint")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::infinity_star;
+    pub use ::fal_models_shard_4::fal_ai::inpaint;
+    #[cfg(feature = "instant")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "instant")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::fal_ai::instant_character;
+    #[cfg(feature = "invisible")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "invisible")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_7::fal_ai::invisible_watermark;
     #[cfg(feature = "inworld")]
     #[cfg_attr(docsrs, doc(cfg(feature = "inworld")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::inworld_tts;
+    pub use ::fal_models_shard_6::fal_ai::inworld_tts;
     #[cfg(feature = "janus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "janus")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::janus;
-    #[cfg(feature = "kandinsky")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::kandinsky5;
-    #[cfg(feature = "kandinsky")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::kandinsky5_pro;
-    #[cfg(feature = "kling")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::kling_image;
-    #[cfg(feature = "kling")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::kling_video;
-    #[cfg(feature = "kokoro")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::kokoro;
+    pub use ::fal_models_shard_4::fal_ai::janus;
+    pub mod kandinsky5 {
+        //! Endpoints under `fal_ai::kandinsky5`.
+        #[cfg(feature = "kandinsky")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::kandinsky5::text_to_video;
+    }
+    pub mod kandinsky5_pro {
+        //! Endpoints under `fal_ai::kandinsky5_pro`.
+        #[cfg(feature = "kandinsky")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::kandinsky5_pro::image_to_video;
+        #[cfg(feature = "kandinsky")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::kandinsky5_pro::text_to_video;
+    }
+    pub mod kling_image {
+        //! Endpoints under `fal_ai::kling_image`.
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::kling_image::o1;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kling_image::o3;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::kling_image::v3;
+    }
+    pub mod kling_video {
+        //! Endpoints under `fal_ai::kling_video`.
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::kling_video::ai_avatar;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::kling_video::create_voice;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::kling_video::lipsync;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::kling_video::o1;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::kling_video::o3;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::kling_video::v1;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::kling_video::v1_5;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::kling_video::v1_6;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kling_video::v2;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::kling_video::v2_1;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::kling_video::v2_5_turbo;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::kling_video::v2_6;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::kling_video::v3;
+        #[cfg(feature = "kling")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kling_video::video_to_audio;
+    }
+    pub mod kokoro {
+        //! Endpoints under `fal_ai::kokoro`.
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::kokoro::american_english;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::kokoro::brazilian_portuguese;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::kokoro::british_english;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kokoro::french;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kokoro::hindi;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kokoro::italian;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::kokoro::japanese;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kokoro::mandarin_chinese;
+        #[cfg(feature = "kokoro")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::kokoro::spanish;
+    }
     #[cfg(feature = "kolors")]
     #[cfg_attr(docsrs, doc(cfg(feature = "kolors")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::kolors;
-    #[cfg(feature = "krea")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::krea_wan_14b;
+    pub use ::fal_models_shard_3::fal_ai::kolors;
+    pub mod krea_wan_14b {
+        //! Endpoints under `fal_ai::krea_wan_14b`.
+        #[cfg(feature = "krea")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::krea_wan_14b::text_to_video;
+        #[cfg(feature = "krea")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::krea_wan_14b::video_to_video;
+    }
     #[cfg(feature = "latentsync")]
     #[cfg_attr(docsrs, doc(cfg(feature = "latentsync")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::latentsync;
+    pub use ::fal_models_shard_2::fal_ai::latentsync;
     #[cfg(feature = "layer")]
     #[cfg_attr(docsrs, doc(cfg(feature = "layer")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::layer_diffusion;
+    pub use ::fal_models_shard_0::fal_ai::layer_diffusion;
     #[cfg(feature = "lcm")]
     #[cfg_attr(docsrs, doc(cfg(feature = "lcm")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::lcm;
+    pub use ::fal_models_shard_5::fal_ai::lcm;
+    #[cfg(feature = "lcm")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "lcm")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_6::fal_ai::lcm_sd15_i2i;
+    pub mod leffa {
+        //! Endpoints under `fal_ai::leffa`.
+        #[cfg(feature = "leffa")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "leffa")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::leffa::pose_transfer;
+        #[cfg(feature = "leffa")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "leffa")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::leffa::virtual_tryon;
+    }
     #[cfg(feature = "lightning")]
     #[cfg_attr(docsrs, doc(cfg(feature = "lightning")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::lightning_models;
-    #[cfg(feature = "lightx")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::lightx;
+    pub use ::fal_models_shard_2::fal_ai::lightning_models;
+    pub mod lightx {
+        //! Endpoints under `fal_ai::lightx`.
+        #[cfg(feature = "lightx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::lightx::recamera;
+        #[cfg(feature = "lightx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::lightx::relight;
+    }
     #[cfg(feature = "live")]
     #[cfg_attr(docsrs, doc(cfg(feature = "live")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::live_avatar;
+    pub use ::fal_models_shard_3::fal_ai::live_avatar;
     #[cfg(feature = "live")]
     #[cfg_attr(docsrs, doc(cfg(feature = "live")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::live_portrait;
+    pub use ::fal_models_shard_1::fal_ai::live_portrait;
     #[cfg(feature = "llava")]
     #[cfg_attr(docsrs, doc(cfg(feature = "llava")))]
     #[doc(inline)]
@@ -579,138 +1773,407 @@ pub mod fal_ai {
     #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
     #[doc(inline)]
     pub use ::fal_models_shard_5::fal_ai::longcat_image;
-    #[cfg(feature = "longcat")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::longcat_multi_avatar;
-    #[cfg(feature = "longcat")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::longcat_single_avatar;
-    #[cfg(feature = "longcat")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::longcat_video;
+    pub mod longcat_multi_avatar {
+        //! Endpoints under `fal_ai::longcat_multi_avatar`.
+        #[cfg(feature = "longcat")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::longcat_multi_avatar::image_audio_to_video;
+    }
+    pub mod longcat_single_avatar {
+        //! Endpoints under `fal_ai::longcat_single_avatar`.
+        #[cfg(feature = "longcat")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::longcat_single_avatar::audio_to_video;
+        #[cfg(feature = "longcat")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::longcat_single_avatar::image_audio_to_video;
+    }
+    pub mod longcat_video {
+        //! Endpoints under `fal_ai::longcat_video`.
+        #[cfg(feature = "longcat")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::longcat_video::distilled;
+        #[cfg(feature = "longcat")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::longcat_video::image_to_video;
+        #[cfg(feature = "longcat")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::longcat_video::text_to_video;
+    }
     #[cfg(feature = "lora")]
     #[cfg_attr(docsrs, doc(cfg(feature = "lora")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::lora;
+    pub use ::fal_models_shard_7::fal_ai::lora;
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx23_v2v_trainer;
+    pub use ::fal_models_shard_1::fal_ai::ltx23_v2v_trainer;
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx23_video_trainer;
+    pub use ::fal_models_shard_0::fal_ai::ltx23_video_trainer;
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx2_v2v_trainer;
+    pub use ::fal_models_shard_6::fal_ai::ltx2_v2v_trainer;
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_2;
+    pub use ::fal_models_shard_7::fal_ai::ltx2_video_trainer;
+    pub mod ltx_2 {
+        //! Endpoints under `fal_ai::ltx_2`.
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::ltx_2::audio_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ltx_2::extend_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::ltx_2::image_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::ltx_2::retake_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::ltx_2::text_to_video;
+    }
+    pub mod ltx_2_19b {
+        //! Endpoints under `fal_ai::ltx_2_19b`.
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::ltx_2_19b::audio_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::ltx_2_19b::distilled;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::ltx_2_19b::extend_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::ltx_2_19b::image_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ltx_2_19b::text_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ltx_2_19b::video_to_video;
+    }
+    pub mod ltx_2_3 {
+        //! Endpoints under `fal_ai::ltx_2_3`.
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ltx_2_3::audio_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ltx_2_3::extend_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::ltx_2_3::image_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::ltx_2_3::retake_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::ltx_2_3::text_to_video;
+    }
+    pub mod ltx_2_3_22b {
+        //! Endpoints under `fal_ai::ltx_2_3_22b`.
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::ltx_2_3_22b::audio_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::ltx_2_3_22b::distilled;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::ltx_2_3_22b::extend_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::ltx_2_3_22b::image_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ltx_2_3_22b::reference_video_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ltx_2_3_22b::text_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ltx_2_3_22b::video_to_video;
+    }
+    pub mod ltx_2_3_quality {
+        //! Endpoints under `fal_ai::ltx_2_3_quality`.
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ltx_2_3_quality::audio_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::ltx_2_3_quality::hdr;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::ltx_2_3_quality::image_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::ltx_2_3_quality::reference_video_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::ltx_2_3_quality::text_to_video;
+    }
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_2_19b;
+    pub use ::fal_models_shard_1::fal_ai::ltx_video;
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_2_3;
+    pub use ::fal_models_shard_0::fal_ai::ltx_video_13b_dev;
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_2_3_22b;
+    pub use ::fal_models_shard_5::fal_ai::ltx_video_13b_distilled;
+    pub mod ltx_video_lora {
+        //! Endpoints under `fal_ai::ltx_video_lora`.
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::ltx_video_lora::image_to_video;
+        #[cfg(feature = "ltx")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::ltx_video_lora::multiconditioning;
+    }
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_2_3_quality;
+    pub use ::fal_models_shard_7::fal_ai::ltx_video_trainer;
     #[cfg(feature = "ltx")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_video;
-    #[cfg(feature = "ltx")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_video_13b_dev;
-    #[cfg(feature = "ltx")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_video_13b_distilled;
-    #[cfg(feature = "ltx")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_video_lora;
-    #[cfg(feature = "ltx")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::ltx_video_v095;
+    pub use ::fal_models_shard_6::fal_ai::ltx_video_v095;
     #[cfg(feature = "ltxv")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ltxv")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::ltxv_13b_098_distilled;
+    pub use ::fal_models_shard_7::fal_ai::ltxv_13b_098_distilled;
+    pub mod luma_dream_machine {
+        //! Endpoints under `fal_ai::luma_dream_machine`.
+        #[cfg(feature = "luma")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::luma_dream_machine::ray_2;
+        #[cfg(feature = "luma")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::luma_dream_machine::ray_2_flash;
+    }
     #[cfg(feature = "luma")]
     #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::luma_dream_machine;
-    #[cfg(feature = "lumina")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "lumina")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::lumina_image;
+    pub use ::fal_models_shard_5::fal_ai::luma_photon;
+    pub mod lumina_image {
+        //! Endpoints under `fal_ai::lumina_image`.
+        #[cfg(feature = "lumina")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "lumina")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::lumina_image::v2;
+    }
     #[cfg(feature = "lyria")]
     #[cfg_attr(docsrs, doc(cfg(feature = "lyria")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::lyria3;
+    pub use ::fal_models_shard_6::fal_ai::lyria2;
+    #[cfg(feature = "lyria")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "lyria")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::lyria3;
     #[cfg(feature = "magi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::magi;
+    pub use ::fal_models_shard_1::fal_ai::magi;
     #[cfg(feature = "magi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::magi_distilled;
+    pub use ::fal_models_shard_4::fal_ai::magi_distilled;
     #[cfg(feature = "marlin")]
     #[cfg_attr(docsrs, doc(cfg(feature = "marlin")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::marlin;
+    pub use ::fal_models_shard_4::fal_ai::marlin;
     #[cfg(feature = "maya")]
     #[cfg_attr(docsrs, doc(cfg(feature = "maya")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::maya;
-    #[cfg(feature = "meshy")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::meshy;
+    pub use ::fal_models_shard_3::fal_ai::maya;
+    pub mod meshy {
+        //! Endpoints under `fal_ai::meshy`.
+        #[cfg(feature = "meshy")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::meshy::rigging;
+        #[cfg(feature = "meshy")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::meshy::v5;
+        #[cfg(feature = "meshy")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::meshy::v6;
+        #[cfg(feature = "meshy")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::meshy::v6_preview;
+    }
+    pub mod minimax {
+        //! Endpoints under `fal_ai::minimax`.
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::minimax::hailuo_02;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::minimax::hailuo_02_fast;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::minimax::hailuo_2_3;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::minimax::hailuo_2_3_fast;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::minimax::image_01;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::minimax::preview;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::minimax::speech_02_hd;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::minimax::speech_02_turbo;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::minimax::speech_2_6_hd;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::minimax::speech_2_6_turbo;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::minimax::speech_2_8_hd;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::minimax::speech_2_8_turbo;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::minimax::video_01;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::minimax::video_01_director;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::minimax::video_01_live;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::minimax::video_01_subject_reference;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::minimax::voice_clone;
+        #[cfg(feature = "minimax")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::minimax::voice_design;
+    }
     #[cfg(feature = "minimax")]
     #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::minimax;
-    #[cfg(feature = "minimax")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::minimax_music;
+    pub use ::fal_models_shard_2::fal_ai::minimax_music;
     #[cfg(feature = "mmaudio")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mmaudio")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::mmaudio_v2;
+    pub use ::fal_models_shard_2::fal_ai::mmaudio_v2;
     #[cfg(feature = "mochi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "mochi")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::mochi_v1;
+    pub use ::fal_models_shard_1::fal_ai::mochi_v1;
+    pub mod moondream {
+        //! Endpoints under `fal_ai::moondream`.
+        #[cfg(feature = "moondream")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::moondream::batched;
+    }
     #[cfg(feature = "moondream")]
     #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::moondream;
-    #[cfg(feature = "moondream")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::moondream2;
-    #[cfg(feature = "moondream")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::moondream3_preview;
+    pub use ::fal_models_shard_5::fal_ai::moondream2;
+    pub mod moondream3_preview {
+        //! Endpoints under `fal_ai::moondream3_preview`.
+        #[cfg(feature = "moondream")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::moondream3_preview::caption;
+        #[cfg(feature = "moondream")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::moondream3_preview::detect;
+        #[cfg(feature = "moondream")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::moondream3_preview::point;
+        #[cfg(feature = "moondream")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::moondream3_preview::query;
+        #[cfg(feature = "moondream")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::moondream3_preview::segment;
+    }
     #[cfg(feature = "moondream")]
     #[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
     #[doc(inline)]
@@ -718,7 +2181,14 @@ pub mod fal_ai {
     #[cfg(feature = "musetalk")]
     #[cfg_attr(docsrs, doc(cfg(feature = "musetalk")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::musetalk;
+    pub use ::fal_models_shard_7::fal_ai::musetalk;
+    pub mod nafnet {
+        //! Endpoints under `fal_ai::nafnet`.
+        #[cfg(feature = "nafnet")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "nafnet")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::nafnet::denoise;
+    }
     #[cfg(feature = "nano")]
     #[cfg_attr(docsrs, doc(cfg(feature = "nano")))]
     #[doc(inline)]
@@ -726,39 +2196,65 @@ pub mod fal_ai {
     #[cfg(feature = "nano")]
     #[cfg_attr(docsrs, doc(cfg(feature = "nano")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::nano_banana_pro;
+    pub use ::fal_models_shard_6::fal_ai::nano_banana_2;
+    #[cfg(feature = "nano")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "nano")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::nano_banana_pro;
+    pub mod nemotron {
+        //! Endpoints under `fal_ai::nemotron`.
+        #[cfg(feature = "nemotron")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::nemotron::asr;
+    }
     #[cfg(feature = "nemotron")]
     #[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::nemotron;
-    #[cfg(feature = "nemotron")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::nemotron_diffusion_vlm;
+    pub use ::fal_models_shard_3::fal_ai::nemotron_diffusion_vlm;
     #[cfg(feature = "nova")]
     #[cfg_attr(docsrs, doc(cfg(feature = "nova")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::nova_sr;
+    pub use ::fal_models_shard_3::fal_ai::nova_sr;
     #[cfg(feature = "nucleus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "nucleus")))]
     #[doc(inline)]
     pub use ::fal_models_shard_2::fal_ai::nucleus_image;
+    #[cfg(feature = "object")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "object")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_7::fal_ai::object_removal;
+    #[cfg(feature = "omni")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "omni")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::omni_zero;
     #[cfg(feature = "omnigen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "omnigen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::omnigen_v1;
+    pub use ::fal_models_shard_0::fal_ai::omnigen_v1;
     #[cfg(feature = "omnigen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "omnigen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::omnigen_v2;
+    pub use ::fal_models_shard_1::fal_ai::omnigen_v2;
     #[cfg(feature = "omnilottie")]
     #[cfg_attr(docsrs, doc(cfg(feature = "omnilottie")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::omnilottie;
-    #[cfg(feature = "one")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "one")))]
+    pub use ::fal_models_shard_5::fal_ai::omnilottie;
+    #[cfg(feature = "omnipart")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "omnipart")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::one_to_all_animation;
+    pub use ::fal_models_shard_3::fal_ai::omnipart;
+    pub mod one_to_all_animation {
+        //! Endpoints under `fal_ai::one_to_all_animation`.
+        #[cfg(feature = "one")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "one")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::one_to_all_animation::v14b;
+        #[cfg(feature = "one")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "one")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::one_to_all_animation::v1_3b;
+    }
     #[cfg(feature = "orpheus")]
     #[cfg_attr(docsrs, doc(cfg(feature = "orpheus")))]
     #[doc(inline)]
@@ -766,223 +2262,662 @@ pub mod fal_ai {
     #[cfg(feature = "ovi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ovi")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::ovi;
+    pub use ::fal_models_shard_5::fal_ai::ovi;
     #[cfg(feature = "ovis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ovis")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::ovis_image;
+    pub use ::fal_models_shard_4::fal_ai::ovis_image;
+    #[cfg(feature = "pasd")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pasd")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_7::fal_ai::pasd;
     #[cfg(feature = "patina")]
     #[cfg_attr(docsrs, doc(cfg(feature = "patina")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::patina;
+    pub use ::fal_models_shard_6::fal_ai::patina;
     #[cfg(feature = "phota")]
     #[cfg_attr(docsrs, doc(cfg(feature = "phota")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::phota;
+    pub use ::fal_models_shard_3::fal_ai::phota;
     #[cfg(feature = "piflow")]
     #[cfg_attr(docsrs, doc(cfg(feature = "piflow")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::piflow;
-    #[cfg(feature = "pika")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::pika;
+    pub use ::fal_models_shard_0::fal_ai::piflow;
+    pub mod pika {
+        //! Endpoints under `fal_ai::pika`.
+        #[cfg(feature = "pika")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::pika::v1_5;
+        #[cfg(feature = "pika")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::pika::v2;
+        #[cfg(feature = "pika")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::pika::v2_1;
+        #[cfg(feature = "pika")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pika")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::pika::v2_2;
+    }
     #[cfg(feature = "pixal")]
     #[cfg_attr(docsrs, doc(cfg(feature = "pixal")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::pixal3d;
-    #[cfg(feature = "pixverse")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+    pub use ::fal_models_shard_2::fal_ai::pixal3d;
+    #[cfg(feature = "pixart")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pixart")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::pixverse;
+    pub use ::fal_models_shard_5::fal_ai::pixart_sigma;
+    pub mod pixverse {
+        //! Endpoints under `fal_ai::pixverse`.
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::pixverse::c1;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::pixverse::extend;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::pixverse::lipsync;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::pixverse::sound_effects;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::pixverse::swap;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::pixverse::v3_5;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::pixverse::v4;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::pixverse::v4_5;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::pixverse::v5;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::pixverse::v5_5;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::pixverse::v5_6;
+        #[cfg(feature = "pixverse")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::pixverse::v6;
+    }
     #[cfg(feature = "playground")]
     #[cfg_attr(docsrs, doc(cfg(feature = "playground")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::playground_v25;
+    pub use ::fal_models_shard_2::fal_ai::playground_v25;
     #[cfg(feature = "pony")]
     #[cfg_attr(docsrs, doc(cfg(feature = "pony")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::pony_v7;
+    pub use ::fal_models_shard_7::fal_ai::pony_v7;
+    #[cfg(feature = "post")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "post")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_5::fal_ai::post_processing;
     #[cfg(feature = "pshuman")]
     #[cfg_attr(docsrs, doc(cfg(feature = "pshuman")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::pshuman;
+    pub use ::fal_models_shard_7::fal_ai::pshuman;
+    #[cfg(feature = "pulid")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pulid")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_5::fal_ai::pulid;
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_3_guard;
-    #[cfg(feature = "qwen")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_3_tts;
+    pub use ::fal_models_shard_0::fal_ai::qwen_3_guard;
+    pub mod qwen_3_tts {
+        //! Endpoints under `fal_ai::qwen_3_tts`.
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::qwen_3_tts::clone_voice;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::qwen_3_tts::text_to_speech;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::qwen_3_tts::voice_design;
+    }
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
     pub use ::fal_models_shard_6::fal_ai::qwen_image;
+    pub mod qwen_image_2 {
+        //! Endpoints under `fal_ai::qwen_image_2`.
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::qwen_image_2::edit;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::qwen_image_2::pro;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::qwen_image_2::text_to_image;
+    }
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_image_2;
+    pub use ::fal_models_shard_1::fal_ai::qwen_image_2512;
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_image_2512_trainer;
+    pub use ::fal_models_shard_7::fal_ai::qwen_image_2512_trainer;
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_image_edit_2509_trainer;
+    pub use ::fal_models_shard_0::fal_ai::qwen_image_2512_trainer_v2;
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_image_edit_plus_trainer;
+    pub use ::fal_models_shard_7::fal_ai::qwen_image_edit;
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_image_edit_trainer;
+    pub use ::fal_models_shard_6::fal_ai::qwen_image_edit_2509;
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_image_layered_trainer;
+    pub use ::fal_models_shard_7::fal_ai::qwen_image_edit_2509_lora;
+    pub mod qwen_image_edit_2509_lora_gallery {
+        //! Endpoints under `fal_ai::qwen_image_edit_2509_lora_gallery`.
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::qwen_image_edit_2509_lora_gallery::add_background;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::qwen_image_edit_2509_lora_gallery::face_to_full_portrait;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::qwen_image_edit_2509_lora_gallery::group_photo;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::qwen_image_edit_2509_lora_gallery::integrate_product;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::qwen_image_edit_2509_lora_gallery::lighting_restoration;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::qwen_image_edit_2509_lora_gallery::multiple_angles;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::qwen_image_edit_2509_lora_gallery::next_scene;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::qwen_image_edit_2509_lora_gallery::remove_element;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::qwen_image_edit_2509_lora_gallery::remove_lighting;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::qwen_image_edit_2509_lora_gallery::shirt_design;
+    }
     #[cfg(feature = "qwen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::qwen_image_trainer;
+    pub use ::fal_models_shard_0::fal_ai::qwen_image_edit_2509_trainer;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::qwen_image_edit_2511;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::qwen_image_edit_2511_multiple_angles;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::qwen_image_edit_2511_trainer;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::fal_ai::qwen_image_edit_lora;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::fal_ai::qwen_image_edit_plus;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::qwen_image_edit_plus_lora;
+    pub mod qwen_image_edit_plus_lora_gallery {
+        //! Endpoints under `fal_ai::qwen_image_edit_plus_lora_gallery`.
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::qwen_image_edit_plus_lora_gallery::add_background;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::qwen_image_edit_plus_lora_gallery::face_to_full_portrait;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::qwen_image_edit_plus_lora_gallery::group_photo;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::qwen_image_edit_plus_lora_gallery::integrate_product;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::qwen_image_edit_plus_lora_gallery::lighting_restoration;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::qwen_image_edit_plus_lora_gallery::multiple_angles;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::qwen_image_edit_plus_lora_gallery::next_scene;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::qwen_image_edit_plus_lora_gallery::remove_element;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::qwen_image_edit_plus_lora_gallery::remove_lighting;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::qwen_image_edit_plus_lora_gallery::shirt_design;
+    }
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::fal_ai::qwen_image_edit_plus_trainer;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_5::fal_ai::qwen_image_edit_trainer;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_5::fal_ai::qwen_image_layered;
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::fal_ai::qwen_image_layered_trainer;
+    pub mod qwen_image_max {
+        //! Endpoints under `fal_ai::qwen_image_max`.
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::qwen_image_max::edit;
+        #[cfg(feature = "qwen")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::qwen_image_max::text_to_image;
+    }
+    #[cfg(feature = "qwen")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::fal_ai::qwen_image_trainer;
+    #[cfg(feature = "realistic")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "realistic")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_6::fal_ai::realistic_vision;
     #[cfg(feature = "reconviagen")]
     #[cfg_attr(docsrs, doc(cfg(feature = "reconviagen")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::reconviagen_0_5;
+    pub use ::fal_models_shard_3::fal_ai::reconviagen_0_5;
+    pub mod recraft {
+        //! Endpoints under `fal_ai::recraft`.
+        #[cfg(feature = "recraft")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::recraft::upscale;
+        #[cfg(feature = "recraft")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::recraft::v3;
+        #[cfg(feature = "recraft")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::recraft::v4;
+        #[cfg(feature = "recraft")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::recraft::v4_1;
+        #[cfg(feature = "recraft")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::recraft::vectorize;
+    }
     #[cfg(feature = "recraft")]
     #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::recraft;
-    #[cfg(feature = "recraft")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+    pub use ::fal_models_shard_3::fal_ai::recraft_20b;
+    #[cfg(feature = "retoucher")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "retoucher")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::recraft_20b;
-    #[cfg(feature = "reve")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "reve")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::reve;
-    #[cfg(feature = "sa")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::sa2va;
+    pub use ::fal_models_shard_6::fal_ai::retoucher;
+    pub mod reve {
+        //! Endpoints under `fal_ai::reve`.
+        #[cfg(feature = "reve")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "reve")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::reve::text_to_image;
+    }
+    pub mod rife {
+        //! Endpoints under `fal_ai::rife`.
+        #[cfg(feature = "rife")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "rife")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::rife::video;
+    }
+    pub mod sa2va {
+        //! Endpoints under `fal_ai::sa2va`.
+        #[cfg(feature = "sa")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::sa2va::v4b;
+        #[cfg(feature = "sa")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sa")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::sa2va::v8b;
+    }
     #[cfg(feature = "sadtalker")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sadtalker")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::sadtalker;
-    #[cfg(feature = "sam")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::sam_3;
-    #[cfg(feature = "sam")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::sam_3_1;
-    #[cfg(feature = "sam")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::sam_audio;
+    pub use ::fal_models_shard_4::fal_ai::sadtalker;
+    pub mod sam2 {
+        //! Endpoints under `fal_ai::sam2`.
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::sam2::auto_segment;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::sam2::image;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::sam2::video;
+    }
+    pub mod sam_3 {
+        //! Endpoints under `fal_ai::sam_3`.
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::sam_3::image;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::sam_3::image_rle;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::sam_3::v3d_align;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::sam_3::v3d_body;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::sam_3::v3d_objects;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::sam_3::video;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::sam_3::video_rle;
+    }
+    pub mod sam_3_1 {
+        //! Endpoints under `fal_ai::sam_3_1`.
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::sam_3_1::image;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::sam_3_1::image_rle;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::sam_3_1::video;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::sam_3_1::video_rle;
+    }
+    pub mod sam_audio {
+        //! Endpoints under `fal_ai::sam_audio`.
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::sam_audio::separate;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::sam_audio::span_separate;
+        #[cfg(feature = "sam")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::sam_audio::visual_separate;
+    }
     #[cfg(feature = "sana")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sana")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::sana;
+    pub use ::fal_models_shard_2::fal_ai::sana;
+    #[cfg(feature = "sana")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sana")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::fal_ai::sana_video;
     #[cfg(feature = "scail")]
     #[cfg_attr(docsrs, doc(cfg(feature = "scail")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::scail;
+    pub use ::fal_models_shard_5::fal_ai::scail;
     #[cfg(feature = "scene")]
     #[cfg_attr(docsrs, doc(cfg(feature = "scene")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::scene_finder;
+    pub use ::fal_models_shard_6::fal_ai::scene_finder;
     #[cfg(feature = "sdxl")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sdxl")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::sdxl_controlnet_union;
+    pub use ::fal_models_shard_1::fal_ai::sdxl_controlnet_union;
+    pub mod seedvr {
+        //! Endpoints under `fal_ai::seedvr`.
+        #[cfg(feature = "seedvr")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "seedvr")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::seedvr::upscale;
+    }
     #[cfg(feature = "silero")]
     #[cfg_attr(docsrs, doc(cfg(feature = "silero")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::silero_vad;
+    pub use ::fal_models_shard_3::fal_ai::silero_vad;
     #[cfg(feature = "sky")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sky")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::sky_raccoon;
+    pub use ::fal_models_shard_2::fal_ai::sky_raccoon;
+    #[cfg(feature = "skyreels")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "skyreels")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_5::fal_ai::skyreels_i2v;
     #[cfg(feature = "smart")]
     #[cfg_attr(docsrs, doc(cfg(feature = "smart")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::smart_turn;
-    #[cfg(feature = "sora")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::sora_2;
+    pub use ::fal_models_shard_6::fal_ai::smart_turn;
+    pub mod sora_2 {
+        //! Endpoints under `fal_ai::sora_2`.
+        #[cfg(feature = "sora")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::sora_2::characters;
+        #[cfg(feature = "sora")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::sora_2::image_to_video;
+        #[cfg(feature = "sora")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::sora_2::text_to_video;
+        #[cfg(feature = "sora")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::sora_2::video_to_video;
+    }
     #[cfg(feature = "speech")]
     #[cfg_attr(docsrs, doc(cfg(feature = "speech")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::speech_to_text;
+    pub use ::fal_models_shard_3::fal_ai::speech_to_text;
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_audio;
+    pub use ::fal_models_shard_5::fal_ai::stable_audio;
+    pub mod stable_audio_25 {
+        //! Endpoints under `fal_ai::stable_audio_25`.
+        #[cfg(feature = "stable")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::stable_audio_25::audio_to_audio;
+        #[cfg(feature = "stable")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::stable_audio_25::inpaint;
+        #[cfg(feature = "stable")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::stable_audio_25::text_to_audio;
+    }
+    pub mod stable_audio_3 {
+        //! Endpoints under `fal_ai::stable_audio_3`.
+        #[cfg(feature = "stable")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::stable_audio_3::medium;
+        #[cfg(feature = "stable")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::stable_audio_3::small;
+    }
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_audio_25;
+    pub use ::fal_models_shard_0::fal_ai::stable_avatar;
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_audio_3;
+    pub use ::fal_models_shard_1::fal_ai::stable_cascade;
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_cascade;
+    pub use ::fal_models_shard_7::fal_ai::stable_diffusion_v15;
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_diffusion_v15;
+    pub use ::fal_models_shard_5::fal_ai::stable_diffusion_v35_large;
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_diffusion_v35_medium;
+    pub use ::fal_models_shard_1::fal_ai::stable_diffusion_v35_medium;
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_diffusion_v3_medium;
+    pub use ::fal_models_shard_4::fal_ai::stable_diffusion_v3_medium;
     #[cfg(feature = "stable")]
     #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::stable_video;
+    pub use ::fal_models_shard_0::fal_ai::stable_video;
+    #[cfg(feature = "steady")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "steady")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::steady_dancer;
+    #[cfg(feature = "stepx")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "stepx")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_6::fal_ai::stepx_edit2;
     #[cfg(feature = "switti")]
     #[cfg_attr(docsrs, doc(cfg(feature = "switti")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::switti;
+    pub use ::fal_models_shard_7::fal_ai::switti;
     #[cfg(feature = "sync")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::sync_lipsync;
+    pub use ::fal_models_shard_5::fal_ai::sync_lipsync;
     #[cfg(feature = "t")]
     #[cfg_attr(docsrs, doc(cfg(feature = "t")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::t2v_turbo;
-    #[cfg(feature = "tada")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "tada")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::tada;
+    pub use ::fal_models_shard_6::fal_ai::t2v_turbo;
+    pub mod tada {
+        //! Endpoints under `fal_ai::tada`.
+        #[cfg(feature = "tada")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tada")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::tada::v1b;
+        #[cfg(feature = "tada")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tada")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::tada::v3b;
+    }
     #[cfg(feature = "thinksound")]
     #[cfg_attr(docsrs, doc(cfg(feature = "thinksound")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::thinksound;
-    #[cfg(feature = "topaz")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "topaz")))]
+    pub use ::fal_models_shard_4::fal_ai::thinksound;
+    pub mod topaz {
+        //! Endpoints under `fal_ai::topaz`.
+        #[cfg(feature = "topaz")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "topaz")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::topaz::upscale;
+    }
+    #[cfg(feature = "transpixar")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "transpixar")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::topaz;
+    pub use ::fal_models_shard_7::fal_ai::transpixar;
     #[cfg(feature = "trellis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "trellis")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::trellis;
+    pub use ::fal_models_shard_0::fal_ai::trellis;
     #[cfg(feature = "trellis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "trellis")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::trellis_2;
+    pub use ::fal_models_shard_5::fal_ai::trellis_2;
+    #[cfg(feature = "triposr")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "triposr")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_4::fal_ai::triposr;
     #[cfg(feature = "turbo")]
     #[cfg_attr(docsrs, doc(cfg(feature = "turbo")))]
     #[doc(inline)]
@@ -990,103 +2925,213 @@ pub mod fal_ai {
     #[cfg(feature = "ultrashape")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ultrashape")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::ultrashape;
+    pub use ::fal_models_shard_4::fal_ai::ultrashape;
+    #[cfg(feature = "uno")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "uno")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::fal_ai::uno;
+    #[cfg(feature = "uso")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "uso")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_4::fal_ai::uso;
     #[cfg(feature = "vecglypher")]
     #[cfg_attr(docsrs, doc(cfg(feature = "vecglypher")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_6::fal_ai::vecglypher;
+    pub use ::fal_models_shard_4::fal_ai::vecglypher;
     #[cfg(feature = "veo")]
     #[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::veo2;
+    pub use ::fal_models_shard_3::fal_ai::veo2;
     #[cfg(feature = "veo")]
     #[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::veo3;
+    pub use ::fal_models_shard_0::fal_ai::veo3;
     #[cfg(feature = "veo")]
     #[cfg_attr(docsrs, doc(cfg(feature = "veo")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::veo3_1;
+    pub use ::fal_models_shard_4::fal_ai::veo3_1;
     #[cfg(feature = "vibevoice")]
     #[cfg_attr(docsrs, doc(cfg(feature = "vibevoice")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::vibevoice;
+    pub use ::fal_models_shard_3::fal_ai::vibevoice;
     #[cfg(feature = "video")]
     #[cfg_attr(docsrs, doc(cfg(feature = "video")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::video_as_prompt;
+    pub use ::fal_models_shard_6::fal_ai::video_as_prompt;
     #[cfg(feature = "video")]
     #[cfg_attr(docsrs, doc(cfg(feature = "video")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::video_understanding;
+    pub use ::fal_models_shard_7::fal_ai::video_prompt_generator;
     #[cfg(feature = "video")]
     #[cfg_attr(docsrs, doc(cfg(feature = "video")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::video_upscaler;
-    #[cfg(feature = "vidu")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+    pub use ::fal_models_shard_7::fal_ai::video_understanding;
+    #[cfg(feature = "video")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "video")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_3::fal_ai::vidu;
+    pub use ::fal_models_shard_2::fal_ai::video_upscaler;
+    pub mod vidu {
+        //! Endpoints under `fal_ai::vidu`.
+        #[cfg(feature = "vidu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::vidu::image_to_video;
+        #[cfg(feature = "vidu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::vidu::q1;
+        #[cfg(feature = "vidu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::vidu::q2;
+        #[cfg(feature = "vidu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::vidu::q3;
+        #[cfg(feature = "vidu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::vidu::reference_to_video;
+        #[cfg(feature = "vidu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::vidu::start_end_to_video;
+        #[cfg(feature = "vidu")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::vidu::template_to_video;
+    }
     #[cfg(feature = "void")]
     #[cfg_attr(docsrs, doc(cfg(feature = "void")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::void_video_inpainting;
+    pub use ::fal_models_shard_1::fal_ai::void_video_inpainting;
+    pub mod wan {
+        //! Endpoints under `fal_ai::wan`.
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::wan::v2_2_14b;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::wan::v2_2_5b;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::wan::v2_2_a14b;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::wan::v2_7;
+    }
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan;
+    pub use ::fal_models_shard_4::fal_ai::wan_22_image_trainer;
+    pub mod wan_22_trainer {
+        //! Endpoints under `fal_ai::wan_22_trainer`.
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::wan_22_trainer::i2v_a14b;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::wan_22_trainer::t2v_a14b;
+    }
+    pub mod wan_22_vace_fun_a14b {
+        //! Endpoints under `fal_ai::wan_22_vace_fun_a14b`.
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::wan_22_vace_fun_a14b::depth;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::wan_22_vace_fun_a14b::inpainting;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::wan_22_vace_fun_a14b::outpainting;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::wan_22_vace_fun_a14b::pose;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::wan_22_vace_fun_a14b::reframe;
+    }
+    pub mod wan_25_preview {
+        //! Endpoints under `fal_ai::wan_25_preview`.
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::wan_25_preview::image_to_image;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::wan_25_preview::image_to_video;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::wan_25_preview::text_to_image;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::wan_25_preview::text_to_video;
+    }
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_22_trainer;
+    pub use ::fal_models_shard_0::fal_ai::wan_alpha;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_22_vace_fun_a14b;
+    pub use ::fal_models_shard_0::fal_ai::wan_ati;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_25_preview;
+    pub use ::fal_models_shard_2::fal_ai::wan_effects;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_alpha;
+    pub use ::fal_models_shard_0::fal_ai::wan_flf2v;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_ati;
+    pub use ::fal_models_shard_3::fal_ai::wan_fun_control;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_effects;
+    pub use ::fal_models_shard_3::fal_ai::wan_i2v;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_fun_control;
+    pub use ::fal_models_shard_4::fal_ai::wan_i2v_lora;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_i2v;
-    #[cfg(feature = "wan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_i2v_lora;
-    #[cfg(feature = "wan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_motion;
+    pub use ::fal_models_shard_6::fal_ai::wan_motion;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
     pub use ::fal_models_shard_1::fal_ai::wan_move;
+    pub mod wan_pro {
+        //! Endpoints under `fal_ai::wan_pro`.
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::wan_pro::image_to_video;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::wan_pro::text_to_video;
+    }
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_pro;
-    #[cfg(feature = "wan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_t2v;
+    pub use ::fal_models_shard_0::fal_ai::wan_t2v;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
@@ -1098,133 +3143,546 @@ pub mod fal_ai {
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_vace;
+    pub use ::fal_models_shard_5::fal_ai::wan_vace;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_vace_14b;
+    pub use ::fal_models_shard_3::fal_ai::wan_vace_14b;
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_vace_1_3b;
+    pub use ::fal_models_shard_7::fal_ai::wan_vace_1_3b;
+    pub mod wan_vace_apps {
+        //! Endpoints under `fal_ai::wan_vace_apps`.
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::wan_vace_apps::long_reframe;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::fal_ai::wan_vace_apps::video_edit;
+    }
     #[cfg(feature = "wan")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_vace_apps;
-    #[cfg(feature = "wan")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_1::fal_ai::wan_vision_enhancer;
+    pub use ::fal_models_shard_5::fal_ai::wan_vision_enhancer;
     #[cfg(feature = "whisper")]
     #[cfg_attr(docsrs, doc(cfg(feature = "whisper")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::whisper;
+    pub use ::fal_models_shard_3::fal_ai::whisper;
     #[cfg(feature = "wizper")]
     #[cfg_attr(docsrs, doc(cfg(feature = "wizper")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_4::fal_ai::wizper;
-    #[cfg(feature = "workflow")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+    pub use ::fal_models_shard_6::fal_ai::wizper;
+    pub mod workflow_utilities {
+        //! Endpoints under `fal_ai::workflow_utilities`.
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::workflow_utilities::audio_compressor;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::fal_ai::workflow_utilities::auto_subtitle;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::fal_ai::workflow_utilities::blend_video;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::workflow_utilities::extract_nth_frame;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::fal_ai::workflow_utilities::impulse_response;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::workflow_utilities::interleave_video;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::workflow_utilities::pick_image_by_index;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::fal_ai::workflow_utilities::reverse_video;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::workflow_utilities::scale_video;
+        #[cfg(feature = "workflow")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::fal_ai::workflow_utilities::trim_video;
+    }
+    pub mod x_ailab {
+        //! Endpoints under `fal_ai::x_ailab`.
+        #[cfg(feature = "x")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "x")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::x_ailab::nsfw;
+    }
+    #[cfg(feature = "yue")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "yue")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_0::fal_ai::workflow_utilities;
-    #[cfg(feature = "x")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "x")))]
-    #[doc(inline)]
-    pub use ::fal_models_shard_7::fal_ai::x_ailab;
+    pub use ::fal_models_shard_4::fal_ai::yue;
+    pub mod z_image {
+        //! Endpoints under `fal_ai::z_image`.
+        #[cfg(feature = "z")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "z")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::fal_ai::z_image::base;
+        #[cfg(feature = "z")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "z")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::fal_ai::z_image::turbo;
+    }
     #[cfg(feature = "z")]
     #[cfg_attr(docsrs, doc(cfg(feature = "z")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::z_image;
+    pub use ::fal_models_shard_5::fal_ai::z_image_base_trainer;
     #[cfg(feature = "z")]
     #[cfg_attr(docsrs, doc(cfg(feature = "z")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::z_image_trainer;
+    pub use ::fal_models_shard_7::fal_ai::z_image_trainer;
     #[cfg(feature = "z")]
     #[cfg_attr(docsrs, doc(cfg(feature = "z")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_5::fal_ai::z_image_turbo_trainer_v2;
+    pub use ::fal_models_shard_1::fal_ai::z_image_turbo_trainer_v2;
     #[cfg(feature = "zonos")]
     #[cfg_attr(docsrs, doc(cfg(feature = "zonos")))]
     #[doc(inline)]
-    pub use ::fal_models_shard_2::fal_ai::zonos;
+    pub use ::fal_models_shard_0::fal_ai::zonos;
 }
-#[cfg(feature = "half-moon-ai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
-#[doc(inline)]
-pub use ::fal_models_shard_7::half_moon_ai;
-#[cfg(feature = "ideogram")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
-#[doc(inline)]
-pub use ::fal_models_shard_3::ideogram;
-#[cfg(feature = "imagineart")]
-#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
-#[doc(inline)]
-pub use ::fal_models_shard_4::imagineart;
-#[cfg(feature = "krea")]
-#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
-#[doc(inline)]
-pub use ::fal_models_shard_2::krea;
-#[cfg(feature = "luma")]
-#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
-#[doc(inline)]
-pub use ::fal_models_shard_4::luma;
-#[cfg(feature = "microsoft")]
-#[cfg_attr(docsrs, doc(cfg(feature = "microsoft")))]
-#[doc(inline)]
-pub use ::fal_models_shard_7::microsoft;
-#[cfg(feature = "mirelo-ai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
-#[doc(inline)]
-pub use ::fal_models_shard_4::mirelo_ai;
-#[cfg(feature = "moonvalley")]
-#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
-#[doc(inline)]
-pub use ::fal_models_shard_7::moonvalley;
-#[cfg(feature = "nvidia")]
-#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
-#[doc(inline)]
-pub use ::fal_models_shard_6::nvidia;
-#[cfg(feature = "openai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
-#[doc(inline)]
-pub use ::fal_models_shard_3::openai;
-#[cfg(feature = "openrouter")]
-#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
-#[doc(inline)]
-pub use ::fal_models_shard_0::openrouter;
-#[cfg(feature = "perceptron")]
-#[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
-#[doc(inline)]
-pub use ::fal_models_shard_3::perceptron;
-#[cfg(feature = "resemble-ai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
-#[doc(inline)]
-pub use ::fal_models_shard_1::resemble_ai;
-#[cfg(feature = "rundiffusion-fal")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
-#[doc(inline)]
-pub use ::fal_models_shard_7::rundiffusion_fal;
-#[cfg(feature = "sonauto")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
-#[doc(inline)]
-pub use ::fal_models_shard_0::sonauto;
-#[cfg(feature = "sonilo")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
-#[doc(inline)]
-pub use ::fal_models_shard_3::sonilo;
-#[cfg(feature = "tripo3d")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
-#[doc(inline)]
-pub use ::fal_models_shard_0::tripo3d;
-#[cfg(feature = "veed")]
-#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
-#[doc(inline)]
-pub use ::fal_models_shard_5::veed;
-#[cfg(feature = "wan")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-#[doc(inline)]
-pub use ::fal_models_shard_1::wan;
-#[cfg(feature = "xai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
-#[doc(inline)]
-pub use ::fal_models_shard_1::xai;
+pub mod half_moon_ai {
+    //! Endpoints under `half_moon_ai`.
+    pub mod ai_detector {
+        //! Endpoints under `half_moon_ai::ai_detector`.
+        #[cfg(feature = "half-moon-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::half_moon_ai::ai_detector::detect_image;
+        #[cfg(feature = "half-moon-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::half_moon_ai::ai_detector::detect_text;
+    }
+    pub mod ai_face_swap {
+        //! Endpoints under `half_moon_ai::ai_face_swap`.
+        #[cfg(feature = "half-moon-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::half_moon_ai::ai_face_swap::faceswapvideo;
+    }
+}
+pub mod ideogram {
+    //! Endpoints under `ideogram`.
+    #[cfg(feature = "ideogram")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::ideogram::v4;
+}
+pub mod imagineart {
+    //! Endpoints under `imagineart`.
+    pub mod imagineart_1_5_preview {
+        //! Endpoints under `imagineart::imagineart_1_5_preview`.
+        #[cfg(feature = "imagineart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::imagineart::imagineart_1_5_preview::text_to_image;
+    }
+    pub mod imagineart_1_5_pro_preview {
+        //! Endpoints under `imagineart::imagineart_1_5_pro_preview`.
+        #[cfg(feature = "imagineart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::imagineart::imagineart_1_5_pro_preview::text_to_image;
+    }
+    pub mod imagineart_2_0_edit_preview {
+        //! Endpoints under `imagineart::imagineart_2_0_edit_preview`.
+        #[cfg(feature = "imagineart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::imagineart::imagineart_2_0_edit_preview::image_to_image;
+    }
+    pub mod imagineart_2_0_preview {
+        //! Endpoints under `imagineart::imagineart_2_0_preview`.
+        #[cfg(feature = "imagineart")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::imagineart::imagineart_2_0_preview::text_to_image;
+    }
+}
+pub mod krea {
+    //! Endpoints under `krea`.
+    pub mod v2 {
+        //! Endpoints under `krea::v2`.
+        #[cfg(feature = "krea")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::krea::v2::large;
+        #[cfg(feature = "krea")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::krea::v2::medium;
+    }
+}
+pub mod luma {
+    //! Endpoints under `luma`.
+    pub mod agent {
+        //! Endpoints under `luma::agent`.
+        #[cfg(feature = "luma")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::luma::agent::ray;
+        #[cfg(feature = "luma")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::luma::agent::uni_1;
+    }
+}
+pub mod microsoft {
+    //! Endpoints under `microsoft`.
+    #[cfg(feature = "microsoft")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "microsoft")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::microsoft::mai_image_2_5;
+}
+pub mod mirelo_ai {
+    //! Endpoints under `mirelo_ai`.
+    pub mod sfx1_6 {
+        //! Endpoints under `mirelo_ai::sfx1_6`.
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::mirelo_ai::sfx1_6::extend_audio;
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::mirelo_ai::sfx1_6::inpaint_audio;
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::mirelo_ai::sfx1_6::text_to_audio;
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::mirelo_ai::sfx1_6::video_to_video;
+    }
+    pub mod sfx_v1 {
+        //! Endpoints under `mirelo_ai::sfx_v1`.
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::mirelo_ai::sfx_v1::video_to_audio;
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::mirelo_ai::sfx_v1::video_to_video;
+    }
+    pub mod sfx_v1_5 {
+        //! Endpoints under `mirelo_ai::sfx_v1_5`.
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::mirelo_ai::sfx_v1_5::video_to_audio;
+        #[cfg(feature = "mirelo-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::mirelo_ai::sfx_v1_5::video_to_video;
+    }
+}
+pub mod moonvalley {
+    //! Endpoints under `moonvalley`.
+    pub mod marey {
+        //! Endpoints under `moonvalley::marey`.
+        #[cfg(feature = "moonvalley")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::moonvalley::marey::i2v;
+        #[cfg(feature = "moonvalley")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::moonvalley::marey::motion_transfer;
+        #[cfg(feature = "moonvalley")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::moonvalley::marey::pose_transfer;
+        #[cfg(feature = "moonvalley")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::moonvalley::marey::t2v;
+    }
+}
+pub mod nvidia {
+    //! Endpoints under `nvidia`.
+    pub mod cosmos_3_super {
+        //! Endpoints under `nvidia::cosmos_3_super`.
+        #[cfg(feature = "nvidia")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::nvidia::cosmos_3_super::image_to_video;
+        #[cfg(feature = "nvidia")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::nvidia::cosmos_3_super::text_to_image;
+    }
+    #[cfg(feature = "nvidia")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::nvidia::nemotron_3_nano_omni;
+    pub mod nemotron_asr_multilingual {
+        //! Endpoints under `nvidia::nemotron_asr_multilingual`.
+        #[cfg(feature = "nvidia")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::nvidia::nemotron_asr_multilingual::asr;
+    }
+}
+pub mod openai {
+    //! Endpoints under `openai`.
+    #[cfg(feature = "openai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_7::openai::gpt_image_2;
+}
+pub mod openrouter {
+    //! Endpoints under `openrouter`.
+    #[cfg(feature = "openrouter")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::openrouter::router;
+}
+pub mod perceptron {
+    //! Endpoints under `perceptron`.
+    #[cfg(feature = "perceptron")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::perceptron::isaac_01;
+}
+pub mod pixelcut {
+    //! Endpoints under `pixelcut`.
+    #[cfg(feature = "pixelcut")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "pixelcut")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_6::pixelcut::background_removal;
+}
+pub mod resemble_ai {
+    //! Endpoints under `resemble_ai`.
+    pub mod chatterboxhd {
+        //! Endpoints under `resemble_ai::chatterboxhd`.
+        #[cfg(feature = "resemble-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::resemble_ai::chatterboxhd::speech_to_speech;
+        #[cfg(feature = "resemble-ai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::resemble_ai::chatterboxhd::text_to_speech;
+    }
+}
+pub mod rundiffusion_fal {
+    //! Endpoints under `rundiffusion_fal`.
+    pub mod juggernaut_flux {
+        //! Endpoints under `rundiffusion_fal::juggernaut_flux`.
+        #[cfg(feature = "rundiffusion-fal")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::rundiffusion_fal::juggernaut_flux::base;
+        #[cfg(feature = "rundiffusion-fal")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::rundiffusion_fal::juggernaut_flux::lightning;
+        #[cfg(feature = "rundiffusion-fal")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::rundiffusion_fal::juggernaut_flux::pro;
+    }
+    #[cfg(feature = "rundiffusion-fal")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::rundiffusion_fal::juggernaut_flux_lora;
+    #[cfg(feature = "rundiffusion-fal")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_4::rundiffusion_fal::rundiffusion_photo_flux;
+}
+pub mod smoretalk_ai {
+    //! Endpoints under `smoretalk_ai`.
+    #[cfg(feature = "smoretalk-ai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "smoretalk-ai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_6::smoretalk_ai::rembg_enhance;
+}
+pub mod sonauto {
+    //! Endpoints under `sonauto`.
+    pub mod v2 {
+        //! Endpoints under `sonauto::v2`.
+        #[cfg(feature = "sonauto")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::sonauto::v2::extend;
+        #[cfg(feature = "sonauto")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::sonauto::v2::inpaint;
+        #[cfg(feature = "sonauto")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::sonauto::v2::text_to_music;
+    }
+}
+pub mod sonilo {
+    //! Endpoints under `sonilo`.
+    pub mod v1_1 {
+        //! Endpoints under `sonilo::v1_1`.
+        #[cfg(feature = "sonilo")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::sonilo::v1_1::text_to_music;
+        #[cfg(feature = "sonilo")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::sonilo::v1_1::video_to_music;
+    }
+}
+pub mod tripo3d {
+    //! Endpoints under `tripo3d`.
+    pub mod h3_1 {
+        //! Endpoints under `tripo3d::h3_1`.
+        #[cfg(feature = "tripo3d")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::tripo3d::h3_1::image_to_3d;
+        #[cfg(feature = "tripo3d")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::tripo3d::h3_1::multiview_to_3d;
+        #[cfg(feature = "tripo3d")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::tripo3d::h3_1::text_to_3d;
+    }
+    pub mod p1 {
+        //! Endpoints under `tripo3d::p1`.
+        #[cfg(feature = "tripo3d")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::tripo3d::p1::image_to_3d;
+        #[cfg(feature = "tripo3d")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::tripo3d::p1::text_to_3d;
+    }
+    pub mod tripo {
+        //! Endpoints under `tripo3d::tripo`.
+        #[cfg(feature = "tripo3d")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_4::tripo3d::tripo::v2_5;
+    }
+    #[cfg(feature = "tripo3d")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_0::tripo3d::triposplat;
+}
+pub mod veed {
+    //! Endpoints under `veed`.
+    pub mod avatars {
+        //! Endpoints under `veed::avatars`.
+        #[cfg(feature = "veed")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::veed::avatars::audio_to_video;
+        #[cfg(feature = "veed")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::veed::avatars::text_to_video;
+    }
+    #[cfg(feature = "veed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_7::veed::fabric_1_0;
+    #[cfg(feature = "veed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_1::veed::lipsync;
+    #[cfg(feature = "veed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_6::veed::subtitles;
+    #[cfg(feature = "veed")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_2::veed::video_background_removal;
+}
+pub mod wan {
+    //! Endpoints under `wan`.
+    pub mod v2_6 {
+        //! Endpoints under `wan::v2_6`.
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::wan::v2_6::image_to_image;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::wan::v2_6::image_to_video;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::wan::v2_6::reference_to_video;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_3::wan::v2_6::text_to_image;
+        #[cfg(feature = "wan")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_5::wan::v2_6::text_to_video;
+    }
+}
+pub mod xai {
+    //! Endpoints under `xai`.
+    #[cfg(feature = "xai")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+    #[doc(inline)]
+    pub use ::fal_models_shard_3::xai::grok_imagine_image;
+    pub mod grok_imagine_video {
+        //! Endpoints under `xai::grok_imagine_video`.
+        #[cfg(feature = "xai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::xai::grok_imagine_video::edit_video;
+        #[cfg(feature = "xai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_1::xai::grok_imagine_video::extend_video;
+        #[cfg(feature = "xai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::xai::grok_imagine_video::image_to_video;
+        #[cfg(feature = "xai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_2::xai::grok_imagine_video::reference_to_video;
+        #[cfg(feature = "xai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_6::xai::grok_imagine_video::text_to_video;
+        #[cfg(feature = "xai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_0::xai::grok_imagine_video::v1_5;
+    }
+    pub mod tts {
+        //! Endpoints under `xai::tts`.
+        #[cfg(feature = "xai")]
+        #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+        #[doc(inline)]
+        pub use ::fal_models_shard_7::xai::tts::v1;
+    }
+}

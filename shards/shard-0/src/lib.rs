@@ -20,15 +20,19 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
-#[cfg(feature = "decart")]
-#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
-pub mod decart;
+#[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+pub mod bria;
+#[rustfmt::skip]
+#[cfg(feature = "cassetteai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
+pub mod cassetteai;
 #[rustfmt::skip]
 pub mod fal_ai;
 #[rustfmt::skip]
-#[cfg(feature = "openrouter")]
-#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
-pub mod openrouter;
+#[cfg(feature = "perceptron")]
+#[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
+pub mod perceptron;
 #[rustfmt::skip]
 #[cfg(feature = "sonauto")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
@@ -37,3 +41,7 @@ pub mod sonauto;
 #[cfg(feature = "tripo3d")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod tripo3d;
+#[rustfmt::skip]
+#[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+pub mod xai;

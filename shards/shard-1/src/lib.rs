@@ -20,19 +20,63 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
-#[cfg(feature = "clarityai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
-pub mod clarityai;
+#[cfg(feature = "argil")]
+#[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
+pub mod argil;
+#[rustfmt::skip]
+#[cfg(feature = "beatoven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
+pub mod beatoven;
+#[rustfmt::skip]
+#[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+pub mod bria;
+#[rustfmt::skip]
+#[cfg(feature = "cassetteai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
+pub mod cassetteai;
 #[rustfmt::skip]
 pub mod fal_ai;
+#[rustfmt::skip]
+#[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
+pub mod half_moon_ai;
+#[rustfmt::skip]
+#[cfg(feature = "ideogram")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
+pub mod ideogram;
+#[rustfmt::skip]
+#[cfg(feature = "krea")]
+#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
+pub mod krea;
+#[rustfmt::skip]
+#[cfg(feature = "moonvalley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
+pub mod moonvalley;
+#[rustfmt::skip]
+#[cfg(feature = "openrouter")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openrouter")))]
+pub mod openrouter;
 #[rustfmt::skip]
 #[cfg(feature = "resemble-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
 pub mod resemble_ai;
 #[rustfmt::skip]
-#[cfg(feature = "wan")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-pub mod wan;
+#[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+pub mod rundiffusion_fal;
+#[rustfmt::skip]
+#[cfg(feature = "sonauto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
+pub mod sonauto;
+#[rustfmt::skip]
+#[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+pub mod tripo3d;
+#[rustfmt::skip]
+#[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+pub mod veed;
 #[rustfmt::skip]
 #[cfg(feature = "xai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]

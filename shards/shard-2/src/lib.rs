@@ -20,16 +20,40 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
+#[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
+pub mod alibaba;
+#[rustfmt::skip]
 #[cfg(feature = "argil")]
 #[cfg_attr(docsrs, doc(cfg(feature = "argil")))]
 pub mod argil;
 #[rustfmt::skip]
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod bytedance;
+#[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+pub mod bria;
+#[rustfmt::skip]
+#[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+pub mod decart;
 #[rustfmt::skip]
 pub mod fal_ai;
 #[rustfmt::skip]
-#[cfg(feature = "krea")]
-#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
-pub mod krea;
+#[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
+pub mod imagineart;
+#[rustfmt::skip]
+#[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+pub mod rundiffusion_fal;
+#[rustfmt::skip]
+#[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+pub mod tripo3d;
+#[rustfmt::skip]
+#[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+pub mod veed;
+#[rustfmt::skip]
+#[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+pub mod xai;

@@ -20,28 +20,56 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
-#[cfg(feature = "beatoven")]
-#[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
-pub mod beatoven;
+#[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+pub mod bria;
 #[rustfmt::skip]
-#[cfg(feature = "cassetteai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cassetteai")))]
-pub mod cassetteai;
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod bytedance;
+#[rustfmt::skip]
+#[cfg(feature = "clarityai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clarityai")))]
+pub mod clarityai;
+#[rustfmt::skip]
+#[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+pub mod decart;
 #[rustfmt::skip]
 pub mod fal_ai;
 #[rustfmt::skip]
-#[cfg(feature = "ideogram")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
-pub mod ideogram;
+#[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
+pub mod half_moon_ai;
 #[rustfmt::skip]
-#[cfg(feature = "openai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
-pub mod openai;
+#[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
+pub mod imagineart;
 #[rustfmt::skip]
-#[cfg(feature = "perceptron")]
-#[cfg_attr(docsrs, doc(cfg(feature = "perceptron")))]
-pub mod perceptron;
+#[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
+pub mod luma;
 #[rustfmt::skip]
-#[cfg(feature = "sonilo")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
-pub mod sonilo;
+#[cfg(feature = "microsoft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "microsoft")))]
+pub mod microsoft;
+#[rustfmt::skip]
+#[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+pub mod mirelo_ai;
+#[rustfmt::skip]
+#[cfg(feature = "nvidia")]
+#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
+pub mod nvidia;
+#[rustfmt::skip]
+#[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+pub mod veed;
+#[rustfmt::skip]
+#[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+pub mod wan;
+#[rustfmt::skip]
+#[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+pub mod xai;

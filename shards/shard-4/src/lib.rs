@@ -20,16 +20,36 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
+#[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+pub mod bria;
+#[rustfmt::skip]
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod bytedance;
+#[rustfmt::skip]
 pub mod fal_ai;
 #[rustfmt::skip]
-#[cfg(feature = "imagineart")]
-#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
-pub mod imagineart;
-#[rustfmt::skip]
-#[cfg(feature = "luma")]
-#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
-pub mod luma;
+#[cfg(feature = "half-moon-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
+pub mod half_moon_ai;
 #[rustfmt::skip]
 #[cfg(feature = "mirelo-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod mirelo_ai;
+#[rustfmt::skip]
+#[cfg(feature = "moonvalley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
+pub mod moonvalley;
+#[rustfmt::skip]
+#[cfg(feature = "resemble-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
+pub mod resemble_ai;
+#[rustfmt::skip]
+#[cfg(feature = "rundiffusion-fal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
+pub mod rundiffusion_fal;
+#[rustfmt::skip]
+#[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+pub mod tripo3d;

@@ -20,8 +20,40 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
+#[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
+pub mod alibaba;
+#[rustfmt::skip]
+#[cfg(feature = "beatoven")]
+#[cfg_attr(docsrs, doc(cfg(feature = "beatoven")))]
+pub mod beatoven;
+#[rustfmt::skip]
+#[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+pub mod bria;
+#[rustfmt::skip]
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod bytedance;
+#[rustfmt::skip]
 pub mod fal_ai;
 #[rustfmt::skip]
-#[cfg(feature = "veed")]
-#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
-pub mod veed;
+#[cfg(feature = "imagineart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "imagineart")))]
+pub mod imagineart;
+#[rustfmt::skip]
+#[cfg(feature = "krea")]
+#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
+pub mod krea;
+#[rustfmt::skip]
+#[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
+pub mod luma;
+#[rustfmt::skip]
+#[cfg(feature = "sonauto")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
+pub mod sonauto;
+#[rustfmt::skip]
+#[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+pub mod wan;

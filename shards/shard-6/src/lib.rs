@@ -20,8 +20,44 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
+#[cfg(feature = "alibaba")]
+#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
+pub mod alibaba;
+#[rustfmt::skip]
+#[cfg(feature = "bria")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
+pub mod bria;
+#[rustfmt::skip]
+#[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+pub mod decart;
+#[rustfmt::skip]
 pub mod fal_ai;
 #[rustfmt::skip]
-#[cfg(feature = "nvidia")]
-#[cfg_attr(docsrs, doc(cfg(feature = "nvidia")))]
-pub mod nvidia;
+#[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+pub mod mirelo_ai;
+#[rustfmt::skip]
+#[cfg(feature = "moonvalley")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
+pub mod moonvalley;
+#[rustfmt::skip]
+#[cfg(feature = "pixelcut")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixelcut")))]
+pub mod pixelcut;
+#[rustfmt::skip]
+#[cfg(feature = "smoretalk-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smoretalk-ai")))]
+pub mod smoretalk_ai;
+#[rustfmt::skip]
+#[cfg(feature = "tripo3d")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
+pub mod tripo3d;
+#[rustfmt::skip]
+#[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+pub mod veed;
+#[rustfmt::skip]
+#[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+pub mod xai;

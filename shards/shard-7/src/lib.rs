@@ -20,28 +20,32 @@
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
 #[rustfmt::skip]
-#[cfg(feature = "alibaba")]
-#[cfg_attr(docsrs, doc(cfg(feature = "alibaba")))]
-pub mod alibaba;
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod bytedance;
 #[rustfmt::skip]
-#[cfg(feature = "bria")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
-pub mod bria;
+#[cfg(feature = "decart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "decart")))]
+pub mod decart;
 #[rustfmt::skip]
 pub mod fal_ai;
 #[rustfmt::skip]
-#[cfg(feature = "half-moon-ai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "half-moon-ai")))]
-pub mod half_moon_ai;
+#[cfg(feature = "mirelo-ai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
+pub mod mirelo_ai;
 #[rustfmt::skip]
-#[cfg(feature = "microsoft")]
-#[cfg_attr(docsrs, doc(cfg(feature = "microsoft")))]
-pub mod microsoft;
+#[cfg(feature = "openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
+pub mod openai;
 #[rustfmt::skip]
-#[cfg(feature = "moonvalley")]
-#[cfg_attr(docsrs, doc(cfg(feature = "moonvalley")))]
-pub mod moonvalley;
+#[cfg(feature = "sonilo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sonilo")))]
+pub mod sonilo;
 #[rustfmt::skip]
-#[cfg(feature = "rundiffusion-fal")]
-#[cfg_attr(docsrs, doc(cfg(feature = "rundiffusion-fal")))]
-pub mod rundiffusion_fal;
+#[cfg(feature = "veed")]
+#[cfg_attr(docsrs, doc(cfg(feature = "veed")))]
+pub mod veed;
+#[rustfmt::skip]
+#[cfg(feature = "xai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
+pub mod xai;

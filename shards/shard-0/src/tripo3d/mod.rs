@@ -6,7 +6,4 @@
 pub mod h3_1;
 #[cfg(feature = "tripo3d")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
-pub mod p1;
-#[cfg(feature = "tripo3d")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
-pub mod tripo;
+pub mod triposplat;

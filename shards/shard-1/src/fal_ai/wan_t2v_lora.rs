@@ -346,7 +346,7 @@ pub enum AspectRatio {
 ::fal_models_core::open_enum!(
     AspectRatio : str { Ratio9_16 => "9:16", Ratio16_9 => "16:9" } else Unknown
 );
-/// `LoraWeight`
+/// An object of 3 fields. Held by the `loras` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct LoraWeight {
@@ -363,6 +363,9 @@ pub struct LoraWeight {
     /// Constraint: 0 ≤ value ≤ 4.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -372,6 +375,7 @@ impl LoraWeight {
             path: path.into(),
             weight_name: None,
             scale: None,
+            extra: serde_json::Map::new(),
         }
     }
     /// Sets `weight_name`.
@@ -395,6 +399,19 @@ impl LoraWeight {
     #[inline]
     pub fn scale(mut self, value: f64) -> Self {
         self.scale = Some(value);
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }

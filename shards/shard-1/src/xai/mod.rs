@@ -3,10 +3,4 @@
 //! Endpoints under `xai`.
 #[cfg(feature = "xai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
-pub mod grok_imagine_image;
-#[cfg(feature = "xai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
 pub mod grok_imagine_video;
-#[cfg(feature = "xai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
-pub mod tts;

@@ -312,7 +312,7 @@ pub enum OutputFormat {
 ::fal_models_core::open_enum!(
     OutputFormat : str { Jpeg => "jpeg", Png => "png" } else Unknown
 );
-/// `Image`
+/// An object of 4 fields. Held by the `images` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Image {

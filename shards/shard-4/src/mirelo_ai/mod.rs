@@ -4,9 +4,3 @@
 #[cfg(feature = "mirelo-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod sfx1_6;
-#[cfg(feature = "mirelo-ai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
-pub mod sfx_v1;
-#[cfg(feature = "mirelo-ai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
-pub mod sfx_v1_5;

@@ -571,6 +571,9 @@ pub struct SpeakerConfig {
     ///
     /// Example: `"Speaker1"`.
     pub speaker_id: String,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl SpeakerConfig {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -579,7 +582,21 @@ impl SpeakerConfig {
         Self {
             voice: voice.into(),
             speaker_id: speaker_id.into(),
+            extra: serde_json::Map::new(),
         }
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
     }
 }
 /// Audio output format. mp3: compressed, small file size (recommended). wav: uncompressed PCM wrapped in WAV (24 kHz, 16-bit mono). ogg_opus: Ogg container with Opus codec, good quality-to-size ratio.

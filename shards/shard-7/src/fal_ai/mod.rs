@@ -4,126 +4,225 @@
 #[cfg(feature = "ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ai")))]
 pub mod ai_avatar;
-#[cfg(feature = "animatediff")]
-#[cfg_attr(docsrs, doc(cfg(feature = "animatediff")))]
-pub mod animatediff_sparsectrl_lcm;
-#[cfg(feature = "bria")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bria")))]
-pub mod bria;
-#[cfg(feature = "davinci")]
-#[cfg_attr(docsrs, doc(cfg(feature = "davinci")))]
-pub mod davinci_magihuman;
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod bytedance;
+#[cfg(feature = "chrono")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
+pub mod chrono_edit_lora_gallery;
+#[cfg(feature = "clarity")]
+#[cfg_attr(docsrs, doc(cfg(feature = "clarity")))]
+pub mod clarity_upscaler;
+#[cfg(feature = "cogvideox")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cogvideox")))]
+pub mod cogvideox_5b;
+#[cfg(feature = "cohere")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cohere")))]
+pub mod cohere_transcribe;
+#[cfg(feature = "cosmos")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
+pub mod cosmos_predict_2_5;
+#[cfg(feature = "depth")]
+#[cfg_attr(docsrs, doc(cfg(feature = "depth")))]
+pub mod depth_anything_video;
+#[cfg(feature = "docres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "docres")))]
+pub mod docres;
+#[cfg(feature = "dreamo")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dreamo")))]
+pub mod dreamo;
+#[cfg(feature = "dreamomni")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dreamomni")))]
+pub mod dreamomni2;
+#[cfg(feature = "dreamshaper")]
+#[cfg_attr(docsrs, doc(cfg(feature = "dreamshaper")))]
+pub mod dreamshaper;
+#[cfg(feature = "elevenlabs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "elevenlabs")))]
+pub mod elevenlabs;
+#[cfg(feature = "fashn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fashn")))]
+pub mod fashn;
 #[cfg(feature = "fast")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod fast_animatediff;
-#[cfg(feature = "fast")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-pub mod fast_fooocus_sdxl;
-#[cfg(feature = "fast")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-pub mod fast_lcm_diffusion;
-#[cfg(feature = "fast")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-pub mod fast_lightning_sdxl;
-#[cfg(feature = "fast")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-pub mod fast_sdxl;
-#[cfg(feature = "fast")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-pub mod fast_sdxl_controlnet_canny;
-#[cfg(feature = "fast")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-pub mod fast_svd_lcm;
-#[cfg(feature = "framepack")]
-#[cfg_attr(docsrs, doc(cfg(feature = "framepack")))]
-pub mod framepack;
-#[cfg(feature = "imageutils")]
-#[cfg_attr(docsrs, doc(cfg(feature = "imageutils")))]
-pub mod imageutils;
-#[cfg(feature = "lcm")]
-#[cfg_attr(docsrs, doc(cfg(feature = "lcm")))]
-pub mod lcm;
-#[cfg(feature = "live")]
-#[cfg_attr(docsrs, doc(cfg(feature = "live")))]
-pub mod live_avatar;
-#[cfg(feature = "live")]
-#[cfg_attr(docsrs, doc(cfg(feature = "live")))]
-pub mod live_portrait;
+#[cfg(feature = "ffmpeg")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
+pub mod ffmpeg_api;
+#[cfg(feature = "florence")]
+#[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
+pub mod florence_2_large;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_1;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_2_klein_9b_base_trainer;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_2_lora_gallery;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_2_trainer;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_general;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_krea_lora;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_lora_depth;
+#[cfg(feature = "flux")]
+#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
+pub mod flux_pulid;
+#[cfg(feature = "fooocus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "fooocus")))]
+pub mod fooocus;
+#[cfg(feature = "heygen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
+pub mod heygen;
+#[cfg(feature = "hunyuan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
+pub mod hunyuan3d_v3;
+#[cfg(feature = "image")]
+#[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+pub mod image_apps_v2;
+#[cfg(feature = "image")]
+#[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+pub mod image_editing;
+#[cfg(feature = "image")]
+#[cfg_attr(docsrs, doc(cfg(feature = "image")))]
+pub mod image_preprocessors;
+#[cfg(feature = "invisible")]
+#[cfg_attr(docsrs, doc(cfg(feature = "invisible")))]
+pub mod invisible_watermark;
+#[cfg(feature = "kandinsky")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kandinsky")))]
+pub mod kandinsky5;
+#[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+pub mod kling_video;
+#[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+pub mod longcat_multi_avatar;
+#[cfg(feature = "longcat")]
+#[cfg_attr(docsrs, doc(cfg(feature = "longcat")))]
+pub mod longcat_video;
+#[cfg(feature = "lora")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lora")))]
+pub mod lora;
 #[cfg(feature = "ltx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx23_v2v_trainer;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx23_video_trainer;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx2_v2v_trainer;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_2;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_2_19b;
+pub mod ltx2_video_trainer;
 #[cfg(feature = "ltx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_2_3;
 #[cfg(feature = "ltx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_2_3_22b;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod ltx_2_3_quality;
 #[cfg(feature = "ltx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_video;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_video_13b_dev;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_video_13b_distilled;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_video_lora;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod ltx_video_v095;
-#[cfg(feature = "magi")]
-#[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
-pub mod magi;
-#[cfg(feature = "magi")]
-#[cfg_attr(docsrs, doc(cfg(feature = "magi")))]
-pub mod magi_distilled;
-#[cfg(feature = "meshy")]
-#[cfg_attr(docsrs, doc(cfg(feature = "meshy")))]
-pub mod meshy;
+pub mod ltx_video_trainer;
+#[cfg(feature = "ltxv")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ltxv")))]
+pub mod ltxv_13b_098_distilled;
+#[cfg(feature = "minimax")]
+#[cfg_attr(docsrs, doc(cfg(feature = "minimax")))]
+pub mod minimax;
+#[cfg(feature = "moondream")]
+#[cfg_attr(docsrs, doc(cfg(feature = "moondream")))]
+pub mod moondream3_preview;
+#[cfg(feature = "musetalk")]
+#[cfg_attr(docsrs, doc(cfg(feature = "musetalk")))]
+pub mod musetalk;
 #[cfg(feature = "nano")]
 #[cfg_attr(docsrs, doc(cfg(feature = "nano")))]
 pub mod nano_banana;
-#[cfg(feature = "nano")]
-#[cfg_attr(docsrs, doc(cfg(feature = "nano")))]
-pub mod nano_banana_pro;
-#[cfg(feature = "nemotron")]
-#[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
-pub mod nemotron;
-#[cfg(feature = "nemotron")]
-#[cfg_attr(docsrs, doc(cfg(feature = "nemotron")))]
-pub mod nemotron_diffusion_vlm;
-#[cfg(feature = "nova")]
-#[cfg_attr(docsrs, doc(cfg(feature = "nova")))]
-pub mod nova_sr;
-#[cfg(feature = "one")]
-#[cfg_attr(docsrs, doc(cfg(feature = "one")))]
-pub mod one_to_all_animation;
-#[cfg(feature = "speech")]
-#[cfg_attr(docsrs, doc(cfg(feature = "speech")))]
-pub mod speech_to_text;
-#[cfg(feature = "topaz")]
-#[cfg_attr(docsrs, doc(cfg(feature = "topaz")))]
-pub mod topaz;
-#[cfg(feature = "void")]
-#[cfg_attr(docsrs, doc(cfg(feature = "void")))]
-pub mod void_video_inpainting;
+#[cfg(feature = "object")]
+#[cfg_attr(docsrs, doc(cfg(feature = "object")))]
+pub mod object_removal;
+#[cfg(feature = "pasd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pasd")))]
+pub mod pasd;
+#[cfg(feature = "pixverse")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pixverse")))]
+pub mod pixverse;
+#[cfg(feature = "pony")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pony")))]
+pub mod pony_v7;
+#[cfg(feature = "pshuman")]
+#[cfg_attr(docsrs, doc(cfg(feature = "pshuman")))]
+pub mod pshuman;
+#[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+pub mod qwen_image_2;
+#[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+pub mod qwen_image_2512_trainer;
+#[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+pub mod qwen_image_edit;
+#[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+pub mod qwen_image_edit_2509_lora;
+#[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+pub mod qwen_image_edit_plus_lora_gallery;
+#[cfg(feature = "qwen")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qwen")))]
+pub mod qwen_image_max;
+#[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+pub mod recraft;
+#[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+pub mod sam2;
+#[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+pub mod sam_3;
+#[cfg(feature = "sam")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sam")))]
+pub mod sam_3_1;
+#[cfg(feature = "seedvr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seedvr")))]
+pub mod seedvr;
+#[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+pub mod stable_diffusion_v15;
+#[cfg(feature = "switti")]
+#[cfg_attr(docsrs, doc(cfg(feature = "switti")))]
+pub mod switti;
+#[cfg(feature = "transpixar")]
+#[cfg_attr(docsrs, doc(cfg(feature = "transpixar")))]
+pub mod transpixar;
+#[cfg(feature = "video")]
+#[cfg_attr(docsrs, doc(cfg(feature = "video")))]
+pub mod video_prompt_generator;
+#[cfg(feature = "video")]
+#[cfg_attr(docsrs, doc(cfg(feature = "video")))]
+pub mod video_understanding;
+#[cfg(feature = "vidu")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vidu")))]
+pub mod vidu;
+#[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+pub mod wan_22_vace_fun_a14b;
+#[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+pub mod wan_25_preview;
+#[cfg(feature = "wan")]
+#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
+pub mod wan_vace_1_3b;
 #[cfg(feature = "x")]
 #[cfg_attr(docsrs, doc(cfg(feature = "x")))]
 pub mod x_ailab;
+#[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
+pub mod z_image;
+#[cfg(feature = "z")]
+#[cfg_attr(docsrs, doc(cfg(feature = "z")))]
+pub mod z_image_trainer;

@@ -93,7 +93,7 @@ impl Output {
         Self { media: media.into() }
     }
 }
-/// `Video`
+/// An object of 17 fields. Held by a variant of [`Media`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Video {
@@ -204,7 +204,7 @@ pub enum MediaType {
     Unknown(String),
 }
 ::fal_models_core::open_enum!(MediaType : str { Video => "video" } else Unknown);
-/// `Resolution`
+/// An object of 3 fields. Held by the `resolution` field of [`Video`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Resolution {
@@ -226,7 +226,7 @@ impl Resolution {
         }
     }
 }
-/// `VideoFormat`
+/// An object of 6 fields. Held by the `format` field of [`Video`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct VideoFormat {
@@ -264,7 +264,7 @@ impl VideoFormat {
         }
     }
 }
-/// `AudioTrack`
+/// An object of 4 fields. Held by the `audio` field of [`Video`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct AudioTrack {
@@ -294,7 +294,7 @@ impl AudioTrack {
         }
     }
 }
-/// `Audio`
+/// An object of 11 fields. Held by a variant of [`Media`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Audio {
@@ -381,7 +381,7 @@ pub enum AudioMediaType {
     Unknown(String),
 }
 ::fal_models_core::open_enum!(AudioMediaType : str { Audio => "audio" } else Unknown);
-/// `Media`: one of `Video`, `Audio`.
+/// One of `Video`, `Audio`. Held by the `media` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]

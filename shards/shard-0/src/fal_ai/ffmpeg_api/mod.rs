@@ -3,25 +3,10 @@
 //! Endpoints under `fal_ai::ffmpeg_api`.
 #[cfg(feature = "ffmpeg")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
-pub mod compose;
-#[cfg(feature = "ffmpeg")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
-pub mod images_to_video;
-#[cfg(feature = "ffmpeg")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
-pub mod loudnorm;
-#[cfg(feature = "ffmpeg")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
-pub mod merge_audio_video;
-#[cfg(feature = "ffmpeg")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
-pub mod merge_audios;
+pub mod extract_frame;
 #[cfg(feature = "ffmpeg")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
 pub mod merge_videos;
 #[cfg(feature = "ffmpeg")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
 pub mod metadata;
-#[cfg(feature = "ffmpeg")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ffmpeg")))]
-pub mod waveform;

@@ -3,22 +3,4 @@
 //! Endpoints under `fal_ai::workflow_utilities`.
 #[cfg(feature = "workflow")]
 #[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
-pub mod audio_compressor;
-#[cfg(feature = "workflow")]
-#[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
 pub mod blend_video;
-#[cfg(feature = "workflow")]
-#[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
-pub mod impulse_response;
-#[cfg(feature = "workflow")]
-#[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
-pub mod interleave_video;
-#[cfg(feature = "workflow")]
-#[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
-pub mod reverse_video;
-#[cfg(feature = "workflow")]
-#[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
-pub mod scale_video;
-#[cfg(feature = "workflow")]
-#[cfg_attr(docsrs, doc(cfg(feature = "workflow")))]
-pub mod trim_video;

@@ -302,7 +302,7 @@ impl Output {
         }
     }
 }
-/// `OutputFormat`
+/// A string of 5 listed values, default `"wav"`. Held by the `output_format` field of [`Input`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum OutputFormat {

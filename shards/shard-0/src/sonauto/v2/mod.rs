@@ -4,9 +4,3 @@
 #[cfg(feature = "sonauto")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
 pub mod extend;
-#[cfg(feature = "sonauto")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
-pub mod inpaint;
-#[cfg(feature = "sonauto")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sonauto")))]
-pub mod text_to_music;

@@ -4,6 +4,3 @@
 #[cfg(feature = "tripo3d")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
 pub mod image_to_3d;
-#[cfg(feature = "tripo3d")]
-#[cfg_attr(docsrs, doc(cfg(feature = "tripo3d")))]
-pub mod text_to_3d;

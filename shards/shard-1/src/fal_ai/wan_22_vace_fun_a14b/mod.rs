@@ -3,10 +3,4 @@
 //! Endpoints under `fal_ai::wan_22_vace_fun_a14b`.
 #[cfg(feature = "wan")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-pub mod depth;
-#[cfg(feature = "wan")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-pub mod inpainting;
-#[cfg(feature = "wan")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod outpainting;

@@ -3,10 +3,4 @@
 //! Endpoints under `fal_ai::wan_25_preview`.
 #[cfg(feature = "wan")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-pub mod image_to_video;
-#[cfg(feature = "wan")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod text_to_image;
-#[cfg(feature = "wan")]
-#[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
-pub mod text_to_video;

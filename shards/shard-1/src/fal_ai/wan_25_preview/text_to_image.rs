@@ -220,7 +220,7 @@ impl Output {
         }
     }
 }
-/// `ImageSize`
+/// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ImageSize {
@@ -238,12 +238,19 @@ pub struct ImageSize {
     /// Constraint: 0 < value ≤ 14142.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
     pub fn new() -> Self {
-        Self { width: None, height: None }
+        Self {
+            width: None,
+            height: None,
+            extra: serde_json::Map::new(),
+        }
     }
     /// Sets `width`.
     ///
@@ -271,8 +278,21 @@ impl ImageSize {
         self.height = Some(value);
         self
     }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
 }
-/// `ImageSizePreset`
+/// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ImageSizePreset {
@@ -296,7 +316,7 @@ pub enum ImageSizePreset {
     "portrait_4_3", Portrait16_9 => "portrait_16_9", Landscape4_3 => "landscape_4_3",
     Landscape16_9 => "landscape_16_9" } else Unknown
 );
-/// `ImageSize`: one of `Custom`, `Preset`.
+/// One of `Custom`, `Preset`. Held by the `image_size` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]

@@ -3,7 +3,4 @@
 //! Endpoints under `resemble_ai::chatterboxhd`.
 #[cfg(feature = "resemble-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
-pub mod speech_to_speech;
-#[cfg(feature = "resemble-ai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "resemble-ai")))]
 pub mod text_to_speech;

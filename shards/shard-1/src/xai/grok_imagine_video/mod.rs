@@ -6,10 +6,4 @@
 pub mod edit_video;
 #[cfg(feature = "xai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
-pub mod reference_to_video;
-#[cfg(feature = "xai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
-pub mod text_to_video;
-#[cfg(feature = "xai")]
-#[cfg_attr(docsrs, doc(cfg(feature = "xai")))]
-pub mod v1_5;
+pub mod extend_video;

@@ -123,7 +123,7 @@ impl Output {
         }
     }
 }
-/// `Avatar`
+/// A string of 28 listed values. Held by the `avatar` field of [`Input`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Avatar {

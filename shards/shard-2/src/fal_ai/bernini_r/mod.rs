@@ -3,7 +3,4 @@
 //! Endpoints under `fal_ai::bernini_r`.
 #[cfg(feature = "bernini")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
-pub mod edit_video;
-#[cfg(feature = "bernini")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bernini")))]
-pub mod reference_edit_video;
+pub mod text_to_video;

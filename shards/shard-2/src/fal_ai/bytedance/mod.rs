@@ -3,28 +3,7 @@
 //! Endpoints under `fal_ai::bytedance`.
 #[cfg(feature = "bytedance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod dreamactor;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod dreamina;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod omnihuman;
 #[cfg(feature = "bytedance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod seed;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod seed3d;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod seed_speech;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod seedance;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod seedream;
-#[cfg(feature = "bytedance")]
-#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
-pub mod video_stylize;

@@ -3,15 +3,6 @@
 //! Endpoints under `fal_ai::flux_2_lora_gallery`.
 #[cfg(feature = "flux")]
 #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
-pub mod ballpoint_pen_sketch;
-#[cfg(feature = "flux")]
-#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
-pub mod digital_comic_art;
-#[cfg(feature = "flux")]
-#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
-pub mod hdr_style;
-#[cfg(feature = "flux")]
-#[cfg_attr(docsrs, doc(cfg(feature = "flux")))]
 pub mod realism;
 #[cfg(feature = "flux")]
 #[cfg_attr(docsrs, doc(cfg(feature = "flux")))]

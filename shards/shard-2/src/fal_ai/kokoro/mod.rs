@@ -3,22 +3,4 @@
 //! Endpoints under `fal_ai::kokoro`.
 #[cfg(feature = "kokoro")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-pub mod american_english;
-#[cfg(feature = "kokoro")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-pub mod british_english;
-#[cfg(feature = "kokoro")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-pub mod french;
-#[cfg(feature = "kokoro")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-pub mod italian;
-#[cfg(feature = "kokoro")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-pub mod japanese;
-#[cfg(feature = "kokoro")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-pub mod mandarin_chinese;
-#[cfg(feature = "kokoro")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kokoro")))]
-pub mod spanish;
+pub mod brazilian_portuguese;

@@ -3,7 +3,4 @@
 //! Endpoints under `fal_ai::krea_wan_14b`.
 #[cfg(feature = "krea")]
 #[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
-pub mod text_to_video;
-#[cfg(feature = "krea")]
-#[cfg_attr(docsrs, doc(cfg(feature = "krea")))]
 pub mod video_to_video;

@@ -3,9 +3,6 @@
 //! Endpoints under `fal_ai::recraft`.
 #[cfg(feature = "recraft")]
 #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
-pub mod v3;
-#[cfg(feature = "recraft")]
-#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod v4;
 #[cfg(feature = "recraft")]
 #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]

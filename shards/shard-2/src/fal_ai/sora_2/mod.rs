@@ -3,13 +3,4 @@
 //! Endpoints under `fal_ai::sora_2`.
 #[cfg(feature = "sora")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
-pub mod characters;
-#[cfg(feature = "sora")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
-pub mod image_to_video;
-#[cfg(feature = "sora")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
 pub mod text_to_video;
-#[cfg(feature = "sora")]
-#[cfg_attr(docsrs, doc(cfg(feature = "sora")))]
-pub mod video_to_video;

@@ -3,7 +3,4 @@
 //! Endpoints under `fal_ai::luma_dream_machine`.
 #[cfg(feature = "luma")]
 #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
-pub mod ray_2;
-#[cfg(feature = "luma")]
-#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod ray_2_flash;

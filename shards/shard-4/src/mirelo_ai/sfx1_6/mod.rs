@@ -3,7 +3,7 @@
 //! Endpoints under `mirelo_ai::sfx1_6`.
 #[cfg(feature = "mirelo-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
-pub mod inpaint_audio;
+pub mod extend_audio;
 #[cfg(feature = "mirelo-ai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mirelo-ai")))]
 pub mod video_to_video;

@@ -3,13 +3,4 @@
 //! Endpoints under `fal_ai::cosmos_predict_2_5`.
 #[cfg(feature = "cosmos")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
-pub mod distilled;
-#[cfg(feature = "cosmos")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
-pub mod image_to_video;
-#[cfg(feature = "cosmos")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
-pub mod text_to_video;
-#[cfg(feature = "cosmos")]
-#[cfg_attr(docsrs, doc(cfg(feature = "cosmos")))]
 pub mod video_to_video;

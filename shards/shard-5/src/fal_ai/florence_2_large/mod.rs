@@ -3,10 +3,7 @@
 //! Endpoints under `fal_ai::florence_2_large`.
 #[cfg(feature = "florence")]
 #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
-pub mod caption;
+pub mod object_detection;
 #[cfg(feature = "florence")]
 #[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
-pub mod more_detailed_caption;
-#[cfg(feature = "florence")]
-#[cfg_attr(docsrs, doc(cfg(feature = "florence")))]
-pub mod region_to_category;
+pub mod region_proposal;

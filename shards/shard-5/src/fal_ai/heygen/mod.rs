@@ -3,13 +3,4 @@
 //! Endpoints under `fal_ai::heygen`.
 #[cfg(feature = "heygen")]
 #[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
-pub mod avatar3;
-#[cfg(feature = "heygen")]
-#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
-pub mod avatar4;
-#[cfg(feature = "heygen")]
-#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
-pub mod v2;
-#[cfg(feature = "heygen")]
-#[cfg_attr(docsrs, doc(cfg(feature = "heygen")))]
-pub mod v3;
+pub mod avatar5;

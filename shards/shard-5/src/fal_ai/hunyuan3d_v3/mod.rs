@@ -3,4 +3,4 @@
 //! Endpoints under `fal_ai::hunyuan3d_v3`.
 #[cfg(feature = "hunyuan")]
 #[cfg_attr(docsrs, doc(cfg(feature = "hunyuan")))]
-pub mod sketch_to_3d;
+pub mod image_to_3d;

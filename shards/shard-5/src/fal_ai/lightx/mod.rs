@@ -4,6 +4,3 @@
 #[cfg(feature = "lightx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
 pub mod recamera;
-#[cfg(feature = "lightx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "lightx")))]
-pub mod relight;

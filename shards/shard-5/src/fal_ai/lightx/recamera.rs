@@ -251,11 +251,32 @@ pub struct TrajectoryParameters {
     ///
     /// Example: `[0,0.02,0.09,0.16,0.25,0.2,0.09,0]`.
     pub radius: Vec<f64>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl TrajectoryParameters {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
     pub fn new(theta: Vec<f64>, phi: Vec<f64>, radius: Vec<f64>) -> Self {
-        Self { theta, phi, radius }
+        Self {
+            theta,
+            phi,
+            radius,
+            extra: serde_json::Map::new(),
+        }
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
     }
 }

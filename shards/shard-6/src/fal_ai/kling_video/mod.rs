@@ -6,37 +6,7 @@
 pub mod ai_avatar;
 #[cfg(feature = "kling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod create_voice;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod lipsync;
 #[cfg(feature = "kling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod o1;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod o3;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod v1;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod v1_5;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod v1_6;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod v2_1;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod v2_5_turbo;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod v2_6;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod v3;
-#[cfg(feature = "kling")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
-pub mod video_to_audio;

@@ -3,7 +3,4 @@
 //! Endpoints under `fal_ai::stable_audio_3`.
 #[cfg(feature = "stable")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
-pub mod medium;
-#[cfg(feature = "stable")]
-#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod small;

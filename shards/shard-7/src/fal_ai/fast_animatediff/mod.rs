@@ -6,7 +6,4 @@
 pub mod text_to_video;
 #[cfg(feature = "fast")]
 #[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
-pub mod turbo;
-#[cfg(feature = "fast")]
-#[cfg_attr(docsrs, doc(cfg(feature = "fast")))]
 pub mod video_to_video;

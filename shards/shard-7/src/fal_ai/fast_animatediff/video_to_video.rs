@@ -249,7 +249,7 @@ impl Output {
         Self { video: video.into(), seed }
     }
 }
-/// `Motion`
+/// A string of 6 listed values. Held by the `motions` field of [`Input`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Motion {

@@ -3,13 +3,4 @@
 //! Endpoints under `fal_ai::ltx_2_3`.
 #[cfg(feature = "ltx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod extend_video;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod image_to_video;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod retake_video;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod text_to_video;

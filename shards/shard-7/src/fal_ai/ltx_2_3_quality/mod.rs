@@ -3,16 +3,7 @@
 //! Endpoints under `fal_ai::ltx_2_3_quality`.
 #[cfg(feature = "ltx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod audio_to_video;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod hdr;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod image_to_video;
 #[cfg(feature = "ltx")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
 pub mod reference_video_to_video;
-#[cfg(feature = "ltx")]
-#[cfg_attr(docsrs, doc(cfg(feature = "ltx")))]
-pub mod text_to_video;

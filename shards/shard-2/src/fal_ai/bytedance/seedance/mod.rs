@@ -4,3 +4,6 @@
 #[cfg(feature = "bytedance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod v1;
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod v1_5;

@@ -6,4 +6,10 @@
 pub mod pro;
 #[cfg(feature = "recraft")]
 #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+pub mod text_to_image;
+#[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+pub mod text_to_vector;
+#[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod utility;

@@ -225,3 +225,6 @@ pub mod image_to_video;
 #[cfg(feature = "luma")]
 #[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
 pub mod modify;
+#[cfg(feature = "luma")]
+#[cfg_attr(docsrs, doc(cfg(feature = "luma")))]
+pub mod reframe;

@@ -4,3 +4,6 @@
 #[cfg(feature = "recraft")]
 #[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
 pub mod text_to_image;
+#[cfg(feature = "recraft")]
+#[cfg_attr(docsrs, doc(cfg(feature = "recraft")))]
+pub mod text_to_vector;

@@ -152,7 +152,7 @@ impl Output {
         Self { images }
     }
 }
-/// `ImageSize`
+/// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct ImageSize {
@@ -170,12 +170,19 @@ pub struct ImageSize {
     /// Constraint: 0 < value ≤ 14142.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
     pub fn new() -> Self {
-        Self { width: None, height: None }
+        Self {
+            width: None,
+            height: None,
+            extra: serde_json::Map::new(),
+        }
     }
     /// Sets `width`.
     ///
@@ -203,8 +210,21 @@ impl ImageSize {
         self.height = Some(value);
         self
     }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
+        self
+    }
 }
-/// `ImageSizePreset`
+/// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ImageSizePreset {
@@ -228,7 +248,7 @@ pub enum ImageSizePreset {
     "portrait_4_3", Portrait16_9 => "portrait_16_9", Landscape4_3 => "landscape_4_3",
     Landscape16_9 => "landscape_16_9" } else Unknown
 );
-/// `ImageSize`: one of `Custom`, `Preset`.
+/// One of `Custom`, `Preset`. Held by the `image_size` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
@@ -248,7 +268,7 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
-/// `RGBColor`
+/// An object of 3 fields. Held by the `colors` field of [`Input`] and the `background_color` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct RGBColor {
@@ -273,12 +293,20 @@ pub struct RGBColor {
     /// Constraint: 0 ≤ value ≤ 255.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b: Option<i64>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl RGBColor {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
     pub fn new() -> Self {
-        Self { r: None, g: None, b: None }
+        Self {
+            r: None,
+            g: None,
+            b: None,
+            extra: serde_json::Map::new(),
+        }
     }
     /// Sets `r`.
     ///
@@ -317,6 +345,19 @@ impl RGBColor {
     #[inline]
     pub fn b(mut self, value: i64) -> Self {
         self.b = Some(value);
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }

@@ -3,4 +3,7 @@
 //! Endpoints under `fal_ai::kling_video::ai_avatar::v2`.
 #[cfg(feature = "kling")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
+pub mod pro;
+#[cfg(feature = "kling")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kling")))]
 pub mod standard;

@@ -262,7 +262,7 @@ impl Output {
         Self { video: video.into() }
     }
 }
-/// `KlingV3MultiPromptElement`
+/// An object of 2 fields. Held by the `multi_prompt` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct V3MultiPromptElement {
@@ -275,6 +275,9 @@ pub struct V3MultiPromptElement {
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"` and 3 more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl V3MultiPromptElement {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -283,6 +286,7 @@ impl V3MultiPromptElement {
         Self {
             prompt: prompt.into(),
             duration: None,
+            extra: serde_json::Map::new(),
         }
     }
     /// Sets `duration`.
@@ -296,6 +300,19 @@ impl V3MultiPromptElement {
     #[inline]
     pub fn duration(mut self, value: impl Into<Duration>) -> Self {
         self.duration = Some(value.into());
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }
@@ -344,7 +361,7 @@ pub enum Duration {
     Seconds10 => "10", Seconds11 => "11", Seconds12 => "12", Seconds13 => "13", Seconds14
     => "14", Seconds15 => "15" } else Unknown
 );
-/// `KlingV3ComboElementInput`
+/// An object of 4 fields. Held by the `elements` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct V3ComboElementInput {
@@ -360,6 +377,9 @@ pub struct V3ComboElementInput {
     /// The voice ID for this element. The voice will be binded to the element and references to this element will use the binded voice. Voice binding is only supported for video elements, and cannot be used with image elements. Get voice IDs from the following endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<String>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl V3ComboElementInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
@@ -370,6 +390,7 @@ impl V3ComboElementInput {
             reference_image_urls: None,
             video_url: None,
             voice_id: None,
+            extra: serde_json::Map::new(),
         }
     }
     /// Sets `frontal_image_url`.
@@ -409,6 +430,19 @@ impl V3ComboElementInput {
     #[inline]
     pub fn voice_id(mut self, value: impl Into<String>) -> Self {
         self.voice_id = Some(value.into());
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }

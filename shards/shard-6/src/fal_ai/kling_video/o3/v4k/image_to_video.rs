@@ -245,7 +245,7 @@ pub enum Duration {
     "11", Seconds12 => "12", Seconds13 => "13", Seconds14 => "14", Seconds15 => "15" }
     else Unknown
 );
-/// `KlingV3MultiPromptElement`
+/// An object of 2 fields. Held by the `multi_prompt` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct V3MultiPromptElement {
@@ -258,6 +258,9 @@ pub struct V3MultiPromptElement {
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"` and 3 more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<V3MultiPromptElementDuration>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl V3MultiPromptElement {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -266,6 +269,7 @@ impl V3MultiPromptElement {
         Self {
             prompt: prompt.into(),
             duration: None,
+            extra: serde_json::Map::new(),
         }
     }
     /// Sets `duration`.
@@ -279,6 +283,19 @@ impl V3MultiPromptElement {
     #[inline]
     pub fn duration(mut self, value: impl Into<V3MultiPromptElementDuration>) -> Self {
         self.duration = Some(value.into());
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }

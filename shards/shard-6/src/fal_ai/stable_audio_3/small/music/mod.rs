@@ -3,6 +3,12 @@
 //! Endpoints under `fal_ai::stable_audio_3::small::music`.
 #[cfg(feature = "stable")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+pub mod audio_inpainting;
+#[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+pub mod audio_outpainting;
+#[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod audio_to_audio;
 #[cfg(feature = "stable")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]

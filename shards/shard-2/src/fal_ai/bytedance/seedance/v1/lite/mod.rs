@@ -3,6 +3,9 @@
 //! Endpoints under `fal_ai::bytedance::seedance::v1::lite`.
 #[cfg(feature = "bytedance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod image_to_video;
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod reference_to_video;
 #[cfg(feature = "bytedance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]

@@ -7,3 +7,6 @@ pub mod fast;
 #[cfg(feature = "bytedance")]
 #[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
 pub mod image_to_video;
+#[cfg(feature = "bytedance")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bytedance")))]
+pub mod text_to_video;

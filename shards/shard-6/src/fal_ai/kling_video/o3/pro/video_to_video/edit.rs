@@ -164,7 +164,7 @@ impl Output {
         Self { video: video.into() }
     }
 }
-/// `KlingV3ImageElementInput`
+/// An object of 2 fields. Held by the `elements` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct V3ImageElementInput {
@@ -174,6 +174,9 @@ pub struct V3ImageElementInput {
     /// Additional reference images from different angles. 1-3 images supported. At least one image is required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
+    /// Fields this version of the bindings does not declare, sent as keys of this object.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 impl V3ImageElementInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
@@ -182,6 +185,7 @@ impl V3ImageElementInput {
         Self {
             frontal_image_url: None,
             reference_image_urls: None,
+            extra: serde_json::Map::new(),
         }
     }
     /// Sets `frontal_image_url`.
@@ -203,6 +207,19 @@ impl V3ImageElementInput {
         value: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
         self.reference_image_urls = Some(value.into_iter().map(Into::into).collect());
+        self
+    }
+    /// Sets a field this version of the bindings does not declare (sent as a
+    /// key of this object, as fal adds parameters). A declared field's own setter is the
+    /// typed way; a key set both ways is sent once, with the declared value.
+    #[must_use]
+    #[inline]
+    pub fn extra(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<serde_json::Value>,
+    ) -> Self {
+        self.extra.insert(key.into(), value.into());
         self
     }
 }

@@ -6,6 +6,9 @@
 pub mod audio_inpainting;
 #[cfg(feature = "stable")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
+pub mod audio_outpainting;
+#[cfg(feature = "stable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
 pub mod audio_to_audio;
 #[cfg(feature = "stable")]
 #[cfg_attr(docsrs, doc(cfg(feature = "stable")))]
