@@ -59,7 +59,7 @@ async fn spans_and_events_name_the_request_and_never_the_secrets() {
 
     // A retried ingress error on subscribe's submit, then a server that echoes the key and the
     // secret input in a failed stream.
-    server.inject(Operation::Submit, Fault::IngressError(502));
+    server.inject(Operation::Submit, Fault::IngressError(503));
     let key_echo = format!("{{\"detail\": \"overloaded; your header was Key {MARKER_KEY}\"}}");
     server.inject(
         Operation::Result,

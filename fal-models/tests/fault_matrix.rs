@@ -11,7 +11,7 @@
 //!
 //! The rules, as the client implements them (`ok` = the operation succeeded):
 //!
-//! | operation \ fault | reset before | reset after | 429 + Retry-After | 500 | 502 ingress | 503 behind ingress | 504 start deadline | truncated | malformed | slow | never answers |
+//! | operation \ fault | reset before | reset after | 429 + Retry-After | 500 | 503 nginx page | 503 behind ingress | 504 start deadline | truncated | malformed | slow | never answers |
 //! |---|---|---|---|---|---|---|---|---|---|---|---|
 //! | submit            | ambiguous (0 jobs) | ambiguous (1 job) | ok | api 500 | ok | ambiguous + id (1 job) | start-deadline | ok (id salvaged) or ambiguous-accepted | decode | ok | ambiguous (0 jobs) |
 //! | run               | ambiguous | ambiguous (1 run) | ok | api 500 | ok | ambiguous + id (1 run) | start-deadline | ambiguous-accepted (1 run) | decode | ok | ambiguous |
@@ -114,7 +114,7 @@ fn mock_fault(f: F) -> Fault {
             retry_after_secs: 1,
         },
         F::E500 => Fault::ServerError(500),
-        F::Ingress => Fault::IngressError(502),
+        F::Ingress => Fault::IngressError(503),
         F::Behind => Fault::ForwardThenFail(503),
         F::StartDeadline => Fault::StartDeadline,
         F::Truncated => Fault::TruncatedBody,
@@ -136,9 +136,11 @@ fn proxy_action(f: F) -> Action {
         ),
         F::E500 => Action::Respond(500, vec![], r#"{"detail":"internal"}"#.into()),
         F::Ingress => Action::Respond(
-            502,
+            503,
             vec![h("content-type", "text/html")],
-            "<html><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></html>"
+            "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n\
+             <center><h1>503 Service Temporarily Unavailable</h1></center>\r\n\
+             <hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
                 .into(),
         ),
         F::Behind => Action::ForwardThenFail(503),
