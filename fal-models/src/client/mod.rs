@@ -528,13 +528,19 @@ impl Client {
         let submitted: SubmitResponse =
             serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
                 operation: Operation::Submit,
-                request_id: transport::find_request_id(&String::from_utf8_lossy(&reply.body)),
+                request_id: transport::find_request_id(&String::from_utf8_lossy(&reply.body))
+                    .map(|id| self.redactor(&call).scrub(&id)),
                 status: reply.status,
                 source,
                 body_excerpt: self.excerpt_for(&call, &reply.body),
             })?;
         Ok(
-            RequestHandle::new(endpoint_id, submitted.request_id).with_urls(
+            // The id is shown in errors and spans: a server may echo anything in it.
+            RequestHandle::new(
+                endpoint_id,
+                self.redactor(&call).scrub(&submitted.request_id),
+            )
+            .with_urls(
                 submitted.status_url,
                 submitted.response_url,
                 submitted.cancel_url,
@@ -554,7 +560,8 @@ impl Client {
         }
         let call = self.get_call(Operation::Status, url, handle);
         let reply = self.call(&call).await?;
-        self.decode(Operation::Status, handle.request_id(), &reply)
+        self.decode::<QueueStatus>(Operation::Status, handle.request_id(), &reply)
+            .map(|s| s.scrubbed(&self.inner.redactor))
     }
 
     /// The request's status as server-sent events: one [`QueueStatus`] per event (with `logs`,
@@ -948,6 +955,7 @@ fn status_stream(
                         if let Some(data) = pending.pop_front() {
                             return Some(match serde_json::from_str::<QueueStatus>(&data) {
                                 Ok(status) => {
+                                    let status = status.scrubbed(&client.inner.redactor);
                                     let next = if status.is_completed() {
                                         StreamState::Done
                                     } else {
