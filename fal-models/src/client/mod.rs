@@ -432,6 +432,10 @@ pub enum CancelOutcome {
     Requested,
     /// The job had already completed; nothing was cancelled.
     AlreadyCompleted,
+    /// Unknown: an earlier attempt's answer was lost, and the job is now completed without
+    /// saying it was cancelled (fal's status carries no cancellation marker). That attempt may
+    /// have cancelled it, or the job may have finished first.
+    MayHaveApplied,
 }
 
 impl Client {
@@ -617,9 +621,13 @@ impl Client {
                     .load(std::sync::atomic::Ordering::Relaxed)
                 {
                     let status = self.status(handle, false).await?;
-                    if status.is_cancelled() {
-                        return Ok(CancelOutcome::Requested);
-                    }
+                    // Without the marker the status cannot tell "finished" from "cancelled by
+                    // the attempt whose answer was lost": say so, not a wrong certainty.
+                    return Ok(if status.is_cancelled() {
+                        CancelOutcome::Requested
+                    } else {
+                        CancelOutcome::MayHaveApplied
+                    });
                 }
                 Ok(CancelOutcome::AlreadyCompleted)
             }
