@@ -619,10 +619,10 @@ async fn key_fetch_cell(f: F) -> Cell {
     };
     // A failed fetch is remembered briefly (for a second: concurrent verifications share it),
     // then the next verification fetches again and succeeds.
-    if r.is_err() {
+    if let Err(first) = &r {
         let again = verifier.verify(&headers, body).await;
         assert!(
-            matches!(&again, Err(e) if e.to_string() == r.as_ref().unwrap_err().to_string()),
+            matches!(&again, Err(e) if e.to_string() == first.to_string()),
             "{f:?}: within the negative cache the failure is shared: {again:?}"
         );
         tokio::time::sleep(Duration::from_millis(1100)).await;
