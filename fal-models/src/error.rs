@@ -53,8 +53,9 @@ pub enum Error {
     /// The outcome of a submit (or sync run) is unknown: the request may have reached fal's
     /// app, which may have queued (and will bill) the job. It was not replayed, because a replay
     /// could start a second paid job. Either the connection failed after the request was sent,
-    /// or fal answered with a retryable status (`408`, `409`, `429`, `5xx`) that does not show
-    /// the request was stopped before the app (see [`RetryPolicy`](crate::client::RetryPolicy)).
+    /// or fal answered with a gateway status (`502`, `503`, `504`) that does not show the
+    /// request was stopped before the app (see [`RetryPolicy`](crate::client::RetryPolicy)).
+    /// `429`, `408` and `409` are refusals: they are retried, and end in [`Error::Api`].
     /// Opt in to replays with
     /// [`RetryPolicy::retry_ambiguous_submits`](crate::client::RetryPolicy::retry_ambiguous_submits).
     #[error("{}", ambiguous_message(.endpoint_id, *.accepted, *.status, .request_id.as_deref(), .reason))]

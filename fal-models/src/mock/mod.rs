@@ -120,7 +120,9 @@ pub enum Fault {
     /// replay a submit on it.
     ForwardThenFail(u16),
     /// Answer this status (`502`, `503`, `504`) as fal's ingress does before any app saw the
-    /// request: nginx's HTML page, no `x-fal-request-id`, nothing acted on. Safe to replay.
+    /// request: nginx's HTML page, no `x-fal-request-id`, nothing acted on. The client resends
+    /// a paid call only on the `503` (nginx sends `502`/`504` pages after forwarding too, so
+    /// on the wire they prove nothing).
     IngressError(u16),
 }
 
