@@ -282,6 +282,64 @@ mod tests {
     }
 
     #[test]
+    fn paid_calls_are_resent_on_refusals_and_nginx_503_without_a_request_id_only() {
+        use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+        let page = |status: u16| {
+            format!(
+                "<html>\r\n<head><title>{status} X</title></head>\r\n<body>\r\n<center><h1>{status} X</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n"
+            )
+        };
+        let headers = |ct: &str, id: bool| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            if id {
+                h.insert("x-fal-request-id", HeaderValue::from_static("r-1"));
+            }
+            h
+        };
+        let html = headers("text/html", false);
+        use PaidRetry::{NeverReachedApp as Resend, OutcomeUnknown as Keep};
+        assert_eq!(paid_retry(503, &html, page(503).as_bytes()), Resend);
+        for status in [429, 408, 409] {
+            for id in [false, true] {
+                assert_eq!(
+                    paid_retry(status, &headers("application/json", id), b"{}"),
+                    Resend
+                );
+            }
+        }
+        // The request id, the status, the content type and the page itself are each needed.
+        assert_eq!(
+            paid_retry(503, &headers("text/html", true), page(503).as_bytes()),
+            Keep
+        );
+        assert_eq!(paid_retry(502, &html, page(502).as_bytes()), Keep);
+        assert_eq!(paid_retry(504, &html, page(504).as_bytes()), Keep);
+        assert_eq!(
+            paid_retry(
+                503,
+                &headers("application/json", false),
+                page(503).as_bytes()
+            ),
+            Keep
+        );
+        assert_eq!(
+            paid_retry(503, &html, page(502).as_bytes()),
+            Keep,
+            "another status's page"
+        );
+        assert_eq!(
+            paid_retry(503, &html, br#"{"detail":"nginx said no"}"#),
+            Keep
+        );
+        assert_eq!(
+            paid_retry(503, &html, b"<html><h1>503</h1>Varnish</html>"),
+            Keep
+        );
+        assert_eq!(paid_retry(500, &html, page(500).as_bytes()), Keep);
+    }
+
+    #[test]
     fn backoff_grows_caps_and_jitters_within_half() {
         let p = RetryPolicy::default()
             .initial_backoff(Duration::from_millis(100))
