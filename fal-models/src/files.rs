@@ -103,6 +103,18 @@ pub enum FilesError {
         /// The size received (or announced).
         actual: u64,
     },
+    /// The file changed on the server (or offers no validator) while a download into a writer
+    /// was being resumed: the bytes written so far belong to another version, and a writer
+    /// cannot start over. Nothing of the new version was written.
+    #[error(
+        "downloading {url}: the file changed on the server after {received} bytes (or has no ETag/Last-Modified to resume by); discard what was written"
+    )]
+    Changed {
+        /// The URL.
+        url: String,
+        /// Bytes written before the change was seen.
+        received: u64,
+    },
     /// The body ended before all announced bytes arrived.
     #[error("downloading {url}: truncated after {received} of {expected} bytes{}", cause_suffix(.source))]
     Truncated {
@@ -611,7 +623,7 @@ pub async fn download_to_path(
     let mut guard = TempFile(Some(tmp.clone()));
     let result = async {
         let mut writer = tokio::io::BufWriter::with_capacity(256 * 1024, file);
-        let done = stream_into(http, url, &mut writer, options, &tmp).await?;
+        let done = stream_into(http, url, &mut writer, Some(rewind_file), options, &tmp).await?;
         writer.flush().await.map_err(io("writing", &tmp))?;
         let file = writer.into_inner();
         file.sync_all().await.map_err(io("syncing", &tmp))?;
@@ -628,6 +640,24 @@ pub async fn download_to_path(
     drop(guard);
     result
 }
+
+/// Empties a download's temporary file, so a download whose file changed on the server starts
+/// over instead of stitching two versions.
+fn rewind_file(
+    w: &mut tokio::io::BufWriter<tokio::fs::File>,
+) -> futures::future::BoxFuture<'_, std::io::Result<()>> {
+    Box::pin(async move {
+        use tokio::io::AsyncSeekExt;
+        w.flush().await?;
+        let file = w.get_mut();
+        file.set_len(0).await?;
+        file.seek(std::io::SeekFrom::Start(0)).await?;
+        Ok(())
+    })
+}
+
+/// Starts a destination over (see [`rewind_file`]); `None` for a writer that cannot.
+type Rewind<W> = for<'w> fn(&'w mut W) -> futures::future::BoxFuture<'w, std::io::Result<()>>;
 
 /// A temporary file removed when dropped, unless disarmed.
 struct TempFile(Option<PathBuf>);
@@ -653,7 +683,7 @@ pub async fn download_to_writer<W>(
 where
     W: AsyncWrite + Unpin,
 {
-    let done = stream_into(http, url, writer, options, Path::new("<writer>")).await?;
+    let done = stream_into(http, url, writer, None, options, Path::new("<writer>")).await?;
     writer.flush().await.map_err(|source| FilesError::Io {
         what: "writing",
         path: "<writer>".into(),
@@ -700,6 +730,7 @@ async fn stream_into<W>(
     http: &reqwest::Client,
     url: &str,
     writer: &mut W,
+    rewind: Option<Rewind<W>>,
     options: &DownloadOptions,
     target: &Path,
 ) -> Result<Downloaded, FilesError>
@@ -760,9 +791,11 @@ where
         path = crate::client::trace::url_path(url),
         size = tracing::field::Empty,
     );
-    let result = stream_http(http, url, writer, options, target, check_type, check_size)
-        .instrument(span.clone())
-        .await;
+    let result = stream_http(
+        http, url, writer, rewind, options, target, check_type, check_size,
+    )
+    .instrument(span.clone())
+    .await;
     span.in_scope(|| match &result {
         Ok(done) => tracing::debug!(bytes = done.bytes, "download: finished"),
         Err(e) => tracing::warn!(reason = %crate::client::trace::without_queries(&e.to_string()), "download: failed"),
@@ -771,10 +804,19 @@ where
 }
 
 /// The HTTP part of [`stream_into`]: attempts, retries and `Range` resumes.
+///
+/// A resume sends `If-Range` with the first answer's strong `ETag` (else its `Last-Modified`):
+/// a server whose file changed answers `200` with the whole new version, and the download
+/// starts over from it (`rewind`) rather than appending the new version's tail to the old
+/// one's head. Without a validator there is no resume: the next attempt starts over. A body
+/// longer than the declared size (the output's `file_size`, else `Content-Length`) ends the
+/// download at the chunk that passes it; nothing past it is written.
+#[allow(clippy::too_many_arguments)]
 async fn stream_http<W>(
     http: &reqwest::Client,
     url: &str,
     writer: &mut W,
+    rewind: Option<Rewind<W>>,
     options: &DownloadOptions,
     target: &Path,
     check_type: impl Fn(Option<&str>) -> Result<(), FilesError>,
@@ -799,17 +841,32 @@ where
     // Set by the first answer: the whole length and type.
     let mut content_length: Option<u64> = None;
     let mut content_type: Option<String> = None;
+    // The first answer's validator, sent as `If-Range` on a resume.
+    let mut validator: Option<String> = None;
     let mut started = false;
     loop {
         attempt += 1;
         let mut request = http.get(url);
+        if received > 0 && validator.is_none() {
+            // Nothing proves a resumed tail would belong to the same file: start over.
+            start_over(writer, rewind, url, &mut received, target).await?;
+            tracing::info!(
+                attempt,
+                "download: no validator to resume by; starting over"
+            );
+        }
         if received > 0 {
             tracing::info!(
                 attempt,
                 from_byte = received,
-                "download: resuming with Range"
+                "download: resuming with Range and If-Range"
             );
-            request = request.header(reqwest::header::RANGE, format!("bytes={received}-"));
+            request = request
+                .header(reqwest::header::RANGE, format!("bytes={received}-"))
+                .header(
+                    reqwest::header::IF_RANGE,
+                    validator.clone().unwrap_or_default(),
+                );
         } else {
             tracing::debug!(attempt, "download: requesting");
         }
@@ -843,7 +900,8 @@ where
                 ));
             }
             if received > 0 {
-                // A resume: only a 206 from exactly the byte reached continues the file.
+                // A resume: only a 206 from exactly the byte reached, of the same version,
+                // continues the file.
                 let resumes = status == reqwest::StatusCode::PARTIAL_CONTENT
                     && resp
                         .headers()
@@ -852,20 +910,32 @@ where
                         .and_then(|v| v.strip_prefix("bytes "))
                         .and_then(|v| v.split('-').next())
                         .and_then(|v| v.trim().parse::<u64>().ok())
-                        == Some(received);
+                        == Some(received)
+                    && resp_validator(resp.headers())
+                        .is_none_or(|v| Some(&v) == validator.as_ref());
                 if !resumes {
-                    return Err((
-                        FilesError::Truncated {
-                            url: url.to_string(),
-                            received,
-                            expected: content_length.unwrap_or(received),
-                            source: None,
-                        },
-                        false,
-                        None,
-                    ));
+                    // The file changed (If-Range failed: a 200 with the new version), or the
+                    // server cannot resume: start over. A 200 is the new version whole.
+                    start_over(writer, rewind, url, &mut received, target)
+                        .await
+                        .map_err(|e| (e, false, None))?;
+                    if status != reqwest::StatusCode::OK {
+                        return Err((
+                            FilesError::Truncated {
+                                url: url.to_string(),
+                                received: 0,
+                                expected: content_length.unwrap_or(0),
+                                source: None,
+                            },
+                            true,
+                            None,
+                        ));
+                    }
+                    tracing::info!("download: the file changed on the server; starting over");
                 }
-            } else {
+            }
+            if received == 0 {
+                validator = resp_validator(resp.headers());
                 content_type = resp
                     .headers()
                     .get(CONTENT_TYPE)
@@ -879,6 +949,8 @@ where
                 }
             }
             let total = content_length.or(options.size);
+            // The declared size (else `Content-Length`) bounds the body while it arrives.
+            let limit = options.size.or(content_length);
             if !started {
                 started = true;
                 if let Some(p) = &options.progress {
@@ -888,6 +960,19 @@ where
             loop {
                 match bounds::next_chunk(&mut resp, bounds.idle).await {
                     Ok(Some(chunk)) => {
+                        let after = received + chunk.len() as u64;
+                        if let Some(limit) = limit.filter(|&limit| after > limit) {
+                            return Err((
+                                FilesError::SizeMismatch {
+                                    url: short_url(url),
+                                    origin: "declared file size (the body is longer)",
+                                    expected: limit,
+                                    actual: after,
+                                },
+                                false,
+                                None,
+                            ));
+                        }
                         writer
                             .write_all(&chunk)
                             .await
@@ -924,6 +1009,10 @@ where
         .await;
         match outcome {
             Ok(()) => break,
+            // A writer cannot start over, and without a validator a resume could stitch.
+            Err((e, true, _)) if received > 0 && validator.is_none() && rewind.is_none() => {
+                return Err(e);
+            }
             Err((e, true, retry_after)) if attempt <= max_retries => {
                 let wait = match retry_after {
                     Some(ra) if ra > Duration::from_secs(60) => return Err(e),
@@ -948,6 +1037,44 @@ where
         bytes: received,
         content_type,
     })
+}
+
+/// The strong `ETag` of an answer, else its `Last-Modified` (a weak `ETag` cannot validate a
+/// range: RFC 9110, 13.1.5).
+fn resp_validator(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    text(reqwest::header::ETAG)
+        .filter(|e| !e.starts_with("W/") && !e.is_empty())
+        .or_else(|| text(reqwest::header::LAST_MODIFIED).filter(|v| !v.is_empty()))
+        .map(str::to_owned)
+}
+
+/// Drops what was written so the download starts over; a writer that cannot is an error.
+async fn start_over<W>(
+    writer: &mut W,
+    rewind: Option<Rewind<W>>,
+    url: &str,
+    received: &mut u64,
+    target: &Path,
+) -> Result<(), FilesError> {
+    let Some(rewind) = rewind else {
+        return Err(FilesError::Changed {
+            url: short_url(url),
+            received: *received,
+        });
+    };
+    rewind(writer).await.map_err(|source| FilesError::Io {
+        what: "restarting",
+        path: target.display().to_string(),
+        source,
+    })?;
+    *received = 0;
+    Ok(())
 }
 
 /// A failed exchange of a download as a [`FilesError`].

@@ -28,6 +28,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -171,6 +172,57 @@ impl StorageError {
 
     fn is_auth_failure(&self) -> bool {
         matches!(self, StorageError::Status { status, .. } if is_auth_status(*status))
+    }
+}
+
+impl StorageError {
+    /// An equal error for a caller that shared a failed token fetch (a transport error cannot
+    /// be cloned: it becomes its text, still retryable).
+    fn shared_copy(&self) -> StorageError {
+        match self {
+            StorageError::Http { step, url, source } => StorageError::Timeout {
+                step: step.clone(),
+                url: url.clone(),
+                what: format!("{source} (a concurrent token fetch)"),
+            },
+            StorageError::Status {
+                step,
+                url,
+                status,
+                body,
+                retry_after,
+            } => StorageError::Status {
+                step: step.clone(),
+                url: url.clone(),
+                status: *status,
+                body: body.clone(),
+                retry_after: *retry_after,
+            },
+            StorageError::Timeout { step, url, what } => StorageError::Timeout {
+                step: step.clone(),
+                url: url.clone(),
+                what: what.clone(),
+            },
+            StorageError::Response { step, url, detail } => StorageError::Response {
+                step: step.clone(),
+                url: url.clone(),
+                detail: detail.clone(),
+            },
+            other => StorageError::Config(other.to_string()),
+        }
+    }
+}
+
+/// The wait before retrying after `e` on any route (token, upload, parts, completion): the
+/// server's `Retry-After` wins over the backoff; one longer than we are willing to wait ends
+/// the retries (`None`).
+fn retry_wait(e: &StorageError, backoff: Duration) -> Option<Duration> {
+    match e {
+        StorageError::Status {
+            retry_after: Some(ra),
+            ..
+        } => (*ra <= MAX_RETRY_AFTER).then_some(*ra),
+        _ => Some(backoff),
     }
 }
 
@@ -382,7 +434,8 @@ impl StorageBuilder {
                 refresh_margin: self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 bounds: self.bounds.unwrap_or_default(),
-                token: tokio::sync::Mutex::new(None),
+                token: tokio::sync::Mutex::new(TokenSlot::default()),
+                token_fetches: AtomicU64::new(0),
             }),
         })
     }
@@ -411,7 +464,19 @@ struct Inner {
     refresh_margin: Duration,
     clock: Clock,
     bounds: crate::client::Bounds,
-    token: tokio::sync::Mutex<Option<Token>>,
+    /// Held while a token is fetched: one fetch at a time, and whoever waited takes its result.
+    token: tokio::sync::Mutex<TokenSlot>,
+    /// How many token fetches have ended (so a waiter knows one ended while it waited).
+    token_fetches: AtomicU64,
+}
+
+/// The token cache: the token, or the last failure to fetch one.
+#[derive(Default)]
+struct TokenSlot {
+    token: Option<Token>,
+    /// When the last fetch failed, and (a copy of) how: handed to the callers that waited for
+    /// that fetch, and for a short while to new ones, instead of fetching again.
+    failed: Option<(tokio::time::Instant, StorageError)>,
 }
 
 impl fmt::Debug for Storage {
@@ -649,26 +714,49 @@ impl Storage {
 
     /// Forgets the cached storage token so that the next upload fetches a new one.
     pub async fn invalidate_token(&self) {
-        *self.inner.token.lock().await = None;
+        self.inner.token.lock().await.token = None;
     }
 
-    /// Returns the cached token or fetches a new one. Concurrent callers wait for one fetch.
+    /// Returns the cached token or fetches a new one. Single flight with the result shared:
+    /// concurrent callers wait for one fetch and take its token *or its failure*, so N callers
+    /// against a silent token route cost one bound, not N in a row. A failure is also answered
+    /// from memory for half the first backoff (never long enough to swallow a retry).
     async fn token(&self) -> Result<Token, StorageError> {
-        let mut guard = self.inner.token.lock().await;
+        let fetches_before = self.inner.token_fetches.load(Ordering::SeqCst);
+        let mut slot = self.inner.token.lock().await;
         let now = (self.inner.clock)();
-        if let Some(t) = guard.as_ref().filter(|t| now < t.refresh_at) {
+        if let Some(t) = slot.token.as_ref().filter(|t| now < t.refresh_at) {
             return Ok(t.clone());
         }
-        let t = self.fetch_token(now).await?;
-        *guard = Some(t.clone());
-        Ok(t)
+        if let Some((at, e)) = &slot.failed {
+            let negative_ttl = self.inner.retry_backoff.min(Duration::from_secs(1)) / 2;
+            if self.inner.token_fetches.load(Ordering::SeqCst) != fetches_before
+                || at.elapsed() < negative_ttl
+            {
+                return Err(e.shared_copy());
+            }
+        }
+        let result = self.fetch_token(now).await;
+        self.inner.token_fetches.fetch_add(1, Ordering::SeqCst);
+        match &result {
+            Ok(t) => {
+                slot.token = Some(t.clone());
+                slot.failed = None;
+            }
+            Err(e) => slot.failed = Some((tokio::time::Instant::now(), e.shared_copy())),
+        }
+        result
     }
 
     /// Drops the cached token if it is still `auth` (another task may have refreshed it).
     async fn drop_token(&self, auth: &Secret) {
-        let mut guard = self.inner.token.lock().await;
-        if guard.as_ref().is_some_and(|t| t.authorization.0 == auth.0) {
-            *guard = None;
+        let mut slot = self.inner.token.lock().await;
+        if slot
+            .token
+            .as_ref()
+            .is_some_and(|t| t.authorization.0 == auth.0)
+        {
+            slot.token = None;
         }
     }
 
@@ -755,13 +843,16 @@ impl Storage {
                         && !e.is_auth_failure()
                         && attempts <= self.inner.max_retries =>
                 {
+                    let Some(wait) = retry_wait(&e, delay) else {
+                        return (Err(e), attempts);
+                    };
                     tracing::warn!(
                         attempt = attempts,
-                        retry_in_ms = delay.as_millis() as u64,
+                        retry_in_ms = wait.as_millis() as u64,
                         reason = %self.redactor(None).scrub(&e.to_string()),
                         "storage: token request failed; retrying"
                     );
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(wait).await;
                     delay = delay.saturating_mul(2);
                     continue;
                 }
@@ -782,18 +873,8 @@ impl Storage {
                         self.drop_token(&auth).await;
                         continue;
                     }
-                    // The server's `Retry-After` wins over the backoff; one longer than we are
-                    // willing to wait ends the retries with its error.
-                    let wait = match &e {
-                        StorageError::Status {
-                            retry_after: Some(ra),
-                            ..
-                        } if *ra > MAX_RETRY_AFTER => return (Err(e), attempts),
-                        StorageError::Status {
-                            retry_after: Some(ra),
-                            ..
-                        } => *ra,
-                        _ => delay,
+                    let Some(wait) = retry_wait(&e, delay) else {
+                        return (Err(e), attempts);
                     };
                     tracing::warn!(
                         attempt = attempts,

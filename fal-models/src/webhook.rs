@@ -491,7 +491,8 @@ impl VerifierBuilder {
                 }),
                 replay_guard: self.replay_guard.then(Default::default),
                 cache: std::sync::Mutex::new(None),
-                fetching: tokio::sync::Mutex::new(()),
+                fetching: tokio::sync::Mutex::new(None),
+                fetches: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -515,9 +516,15 @@ struct VerifierInner {
     replay_guard: Option<std::sync::Mutex<std::collections::HashMap<(String, i64), i64>>>,
     /// The cached keys: read without waiting for a fetch in flight.
     cache: std::sync::Mutex<Option<CachedKeys>>,
-    /// Held while fetching: one fetch at a time (single flight), outside the cache lock.
-    fetching: tokio::sync::Mutex<()>,
+    /// Held while fetching: one fetch at a time (single flight), outside the cache lock. Holds
+    /// the last failed fetch (when, and how), which whoever waited for it shares.
+    fetching: tokio::sync::Mutex<Option<(tokio::time::Instant, WebhookError)>>,
+    /// How many key fetches have ended (so a waiter knows one ended while it waited).
+    fetches: std::sync::atomic::AtomicU64,
 }
+
+/// How long a failed key fetch is answered from memory to callers that did not wait for it.
+const JWKS_NEGATIVE_TTL: Duration = Duration::from_secs(1);
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -652,15 +659,37 @@ impl Verifier {
         if let Some(hit) = self.cached(refresh) {
             return Ok(hit);
         }
-        // Single flight: one fetch at a time; whoever waited finds the fresh keys in the
-        // cache. Verifications with usable cached keys never wait here.
-        let _fetching = self.inner.fetching.lock().await;
+        // Single flight with the result shared: one fetch at a time; whoever waited finds the
+        // fresh keys in the cache, or takes the failure of the fetch it waited for (so N
+        // verifications against a silent key server end after one bound, not N in a row).
+        // Verifications with usable cached keys never wait here.
+        use std::sync::atomic::Ordering;
+        let fetches_before = self.inner.fetches.load(Ordering::SeqCst);
+        let mut failed = self.inner.fetching.lock().await;
         if let Some(hit) = self.cached(refresh) {
             return Ok(hit);
         }
+        if let Some((at, e)) = failed.as_ref() {
+            if self.inner.fetches.load(Ordering::SeqCst) != fetches_before
+                || at.elapsed() < JWKS_NEGATIVE_TTL
+            {
+                return Err(e.shared_copy());
+            }
+        }
         let now = (self.inner.clock)();
         // On failure the old entry stays, but past its lifetime it is never used again.
-        let keys = Arc::new(self.fetch_jwks(url).await?);
+        let fetched = self.fetch_jwks(url).await;
+        self.inner.fetches.fetch_add(1, Ordering::SeqCst);
+        let keys = match fetched {
+            Ok(keys) => {
+                *failed = None;
+                Arc::new(keys)
+            }
+            Err(e) => {
+                *failed = Some((tokio::time::Instant::now(), e.shared_copy()));
+                return Err(e);
+            }
+        };
         *self.inner.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some(CachedKeys {
             keys: keys.clone(),
             fetched_at: now,
@@ -711,6 +740,23 @@ impl Verifier {
             .await
             .map_err(|(f, _)| fetch_err(describe(f)))?;
         parse_jwks_from(&body, url)
+    }
+}
+
+impl WebhookError {
+    /// An equal error for a verification that shared a failed key fetch.
+    fn shared_copy(&self) -> WebhookError {
+        match self {
+            WebhookError::JwksFetch { url, reason } => WebhookError::JwksFetch {
+                url: url.clone(),
+                reason: reason.clone(),
+            },
+            WebhookError::InvalidJwks { origin, reason } => WebhookError::InvalidJwks {
+                origin: origin.clone(),
+                reason: reason.clone(),
+            },
+            other => WebhookError::Config(other.to_string()),
+        }
     }
 }
 

@@ -482,7 +482,7 @@ async fn reads_retry_with_backoff_between_attempts() {
 }
 
 #[tokio::test]
-async fn a_sync_run_is_retried_on_429_and_gateway_errors() {
+async fn a_sync_run_is_retried_on_429_and_nginx_503() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();
     server.inject(
@@ -491,7 +491,7 @@ async fn a_sync_run_is_retried_on_429_and_gateway_errors() {
             retry_after_secs: 0,
         },
     );
-    server.inject(Operation::Run, Fault::IngressError(502));
+    server.inject(Operation::Run, Fault::IngressError(503));
     assert_eq!(
         client.run(&EchoInput::new("x")).await.unwrap(),
         expected_output()
@@ -526,8 +526,9 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
         );
         assert_eq!(server.job_count(), jobs_before + 1, "exactly one job");
     }
-    // An app-level JSON 5xx without the header is not ingress evidence either; nor is a 408.
-    for fault in [Fault::ServerError(503), Fault::ServerError(408)] {
+    // An app-level JSON 5xx is not ingress evidence either; nor is nginx's 502 page, which
+    // nginx also sends after forwarding.
+    for fault in [Fault::ServerError(503), Fault::IngressError(502)] {
         server.clear_requests();
         server.inject(Operation::Submit, fault);
         let err = client.submit(&EchoInput::new("x")).await.unwrap_err();

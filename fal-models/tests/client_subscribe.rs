@@ -466,3 +466,59 @@ async fn subscribes_run_concurrently_on_spawned_tasks() {
     assert_eq!(server.count(Operation::Submit), 8);
     assert_eq!(server.job_count(), 8);
 }
+
+#[tokio::test]
+async fn reconnected_status_streams_lose_no_log_line_whatever_their_first_event_holds() {
+    // fal's stream opens with all lines so far (as fal-js reads it); a stream that opens with
+    // only the lines since it opened must not lose the ones written in between either.
+    const LINES: usize = 300;
+    for since_open in [false, true] {
+        let server = echo_mock()
+            .queue_steps(1)
+            .progress_steps(LINES)
+            .stream_interval(Duration::ZERO)
+            .stream_logs_since_open(since_open)
+            .start()
+            .await
+            .unwrap();
+        let client = server
+            .client_builder()
+            .retry(
+                fal_models::client::RetryPolicy::default()
+                    .initial_backoff(Duration::from_millis(1))
+                    .max_backoff(Duration::from_millis(5)),
+            )
+            .build()
+            .unwrap();
+        let recorder = Recorder::default();
+        // Every connection breaks after a few events.
+        server.inject_times(Operation::StatusStream, Fault::StreamDrop, 40);
+        let out = client
+            .subscribe(EchoInput::new("x"))
+            .on_progress(recorder.callback())
+            .await
+            .unwrap();
+        assert_eq!(out, expected_output());
+        let trace = recorder.trace();
+        let logs: Vec<_> = trace
+            .iter()
+            .filter(|t| t.starts_with("log:"))
+            .cloned()
+            .collect();
+        let expected: Vec<_> = (1..=LINES)
+            .map(|i| format!("log:mock: step {i} of {LINES}"))
+            .collect();
+        let missing = expected.iter().filter(|l| !logs.contains(l)).count();
+        eprintln!(
+            "since open {since_open}: {} lines delivered, {missing} missing, in order: {}",
+            logs.len(),
+            logs == expected
+        );
+        assert!(
+            logs == expected,
+            "since open {since_open}: every line once, in order: {missing} missing, {} delivered",
+            logs.len()
+        );
+        assert!(server.count(Operation::StatusStream) > 10, "it reconnected");
+    }
+}

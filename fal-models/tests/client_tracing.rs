@@ -59,7 +59,7 @@ async fn spans_and_events_name_the_request_and_never_the_secrets() {
 
     // A retried ingress error on subscribe's submit, then a server that echoes the key and the
     // secret input in a failed stream.
-    server.inject(Operation::Submit, Fault::IngressError(502));
+    server.inject(Operation::Submit, Fault::IngressError(503));
     let key_echo = format!("{{\"detail\": \"overloaded; your header was Key {MARKER_KEY}\"}}");
     server.inject(
         Operation::Result,
@@ -146,6 +146,7 @@ async fn spans_and_events_name_the_request_and_never_the_secrets() {
 /// A file server for one download: a 503 (with `Retry-After: 0`), then the body cut short
 /// after `CUT` bytes, then, to a `Range: bytes=CUT-` request, the rest as a 206. Every answer
 /// closes its connection. Returns the URL (with a signature in its query) and the ranges seen.
+/// Its answers carry an `ETag`: a resume needs a validator.
 async fn flaky_file_server() -> (String, Arc<Mutex<Vec<String>>>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -170,12 +171,12 @@ async fn flaky_file_server() -> (String, Arc<Mutex<Vec<String>>>) {
             let answer: Vec<u8> = match (n, range) {
                 (0, _) => b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
                 (_, None) => {
-                    let mut a = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
+                    let mut a = format!("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nETag: \"v1\"\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).into_bytes();
                     a.extend_from_slice(&body[..CUT]);
                     a
                 }
                 (_, Some(_)) => {
-                    let mut a = format!("HTTP/1.1 206 Partial Content\r\nContent-Type: application/octet-stream\r\nContent-Range: bytes {CUT}-{}/{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len() - 1, body.len(), body.len() - CUT).into_bytes();
+                    let mut a = format!("HTTP/1.1 206 Partial Content\r\nContent-Type: application/octet-stream\r\nETag: \"v1\"\r\nContent-Range: bytes {CUT}-{}/{}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len() - 1, body.len(), body.len() - CUT).into_bytes();
                     a.extend_from_slice(&body[CUT..]);
                     a
                 }

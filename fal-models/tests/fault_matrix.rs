@@ -11,17 +11,21 @@
 //!
 //! The rules, as the client implements them (`ok` = the operation succeeded):
 //!
-//! | operation \ fault | reset before | reset after | 429 + Retry-After | 500 | 502 ingress | 503 behind ingress | 504 start deadline | truncated | malformed | slow | never answers |
-//! |---|---|---|---|---|---|---|---|---|---|---|---|
-//! | submit            | ambiguous (0 jobs) | ambiguous (1 job) | ok | api 500 | ok | ambiguous + id (1 job) | start-deadline | ok (id salvaged) or ambiguous-accepted | decode | ok | ambiguous (0 jobs) |
-//! | run               | ambiguous | ambiguous (1 run) | ok | api 500 | ok | ambiguous + id (1 run) | start-deadline | ambiguous-accepted (1 run) | decode | ok | ambiguous |
-//! | status, result, cancel | ok | ok | ok | api 500 | ok | ok | start-deadline | ok | decode | ok | ok |
-//! | status stream     | ok | ok | ok | api 500 | ok | ok | start-deadline | stream ended | stream ended | ok | ok |
-//! | subscribe (stream)| ok | ok | ok | api 500 | ok | ok | start-deadline | ok | ok | ok | ok |
-//! | subscribe (poll)  | ok | ok | ok | api 500 | ok | ok | start-deadline | ok | decode | ok | ok |
-//! | upload single / multipart | ok | ok | ok | ok | ok | ok | ok | ok | storage response error | ok | ok |
-//! | download          | ok | ok | ok | ok | ok | ok | ok | ok (Range resume) | size mismatch | ok | ok |
-//! | webhook key fetch | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | invalid jwks | ok | jwks fetch error |
+//! | operation \ fault | reset before | reset after | 429 + Retry-After | 429 + Retry-After + request id | 500 | 503 nginx page | 502 nginx page | 503 behind ingress | 504 start deadline | truncated | malformed | slow | never answers |
+//! |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+//! | submit            | ambiguous (0 jobs) | ambiguous (1 job) | ok | ok | api 500 | ok | ambiguous | ambiguous + id (1 job) | start-deadline | ok (id salvaged) or ambiguous-accepted | decode | ok | ambiguous (0 jobs) |
+//! | run               | ambiguous | ambiguous (1 run) | ok | ok | api 500 | ok | ambiguous | ambiguous + id (1 run) | start-deadline | ambiguous-accepted (1 run) | decode | ok | ambiguous |
+//! | status, result, cancel | ok | ok | ok | ok | api 500 | ok | ok | ok | start-deadline | ok | decode | ok | ok |
+//! | status stream     | ok | ok | ok | ok | api 500 | ok | ok | ok | start-deadline | stream ended | stream ended | ok | ok |
+//! | subscribe (stream)| ok | ok | ok | ok | api 500 | ok | ok | ok | start-deadline | ok | ok | ok | ok |
+//! | subscribe (poll)  | ok | ok | ok | ok | api 500 | ok | ok | ok | start-deadline | ok | decode | ok | ok |
+//! | upload single / multipart | ok | ok | ok | ok | ok | ok | ok | ok | ok | ok | storage response error | ok | ok |
+//! | download          | ok | ok | ok | ok | ok | ok | ok | ok | ok | ok (Range + If-Range resume, or start over) | size mismatch | ok | ok |
+//! | webhook key fetch | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | jwks fetch error | invalid jwks | ok | jwks fetch error |
+//!
+//! nginx's `502` page proves nothing about a paid call (nginx sends it after forwarding too);
+//! its `503` page without a request id is what its limits refuse with before forwarding. A
+//! `429` is retried with or without a request id, after `Retry-After`.
 //!
 //! "ambiguous" is `Error::AmbiguousSubmit`: the submit may have reached fal's app and is not
 //! replayed. The webhook key fetch is not retried within one verification (the next one
@@ -51,8 +55,10 @@ enum F {
     ResetBefore,
     ResetAfter,
     TooMany,
+    TooManyWithId,
     E500,
     Ingress,
+    Nginx502,
     Behind,
     StartDeadline,
     Truncated,
@@ -61,12 +67,14 @@ enum F {
     Never,
 }
 
-const FAULTS: [F; 11] = [
+const FAULTS: [F; 13] = [
     F::ResetBefore,
     F::ResetAfter,
     F::TooMany,
+    F::TooManyWithId,
     F::E500,
     F::Ingress,
+    F::Nginx502,
     F::Behind,
     F::StartDeadline,
     F::Truncated,
@@ -106,6 +114,10 @@ const OPS: [Op; 12] = [
     Op::KeyFetch,
 ];
 
+/// nginx's own 502 page (`ngx_http_special_response`), no request id.
+const NGINX_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n\
+     <center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
+
 fn mock_fault(f: F) -> Fault {
     match f {
         F::ResetBefore => Fault::Reset,
@@ -113,8 +125,21 @@ fn mock_fault(f: F) -> Fault {
         F::TooMany => Fault::TooManyRequests {
             retry_after_secs: 1,
         },
+        F::TooManyWithId => Fault::Respond {
+            status: 429,
+            headers: vec![
+                ("retry-after".into(), "1".into()),
+                ("x-fal-request-id".into(), "req-rate-limited".into()),
+            ],
+            body: r#"{"detail":"Too many requests"}"#.into(),
+        },
         F::E500 => Fault::ServerError(500),
-        F::Ingress => Fault::IngressError(502),
+        F::Ingress => Fault::IngressError(503),
+        F::Nginx502 => Fault::Respond {
+            status: 502,
+            headers: vec![("content-type".into(), "text/html".into())],
+            body: NGINX_502.into(),
+        },
         F::Behind => Fault::ForwardThenFail(503),
         F::StartDeadline => Fault::StartDeadline,
         F::Truncated => Fault::TruncatedBody,
@@ -134,11 +159,22 @@ fn proxy_action(f: F) -> Action {
             vec![h("retry-after", "1")],
             r#"{"detail":"Too many requests"}"#.into(),
         ),
+        F::TooManyWithId => Action::Respond(
+            429,
+            vec![
+                h("retry-after", "1"),
+                h("x-fal-request-id", "req-rate-limited"),
+            ],
+            r#"{"detail":"Too many requests"}"#.into(),
+        ),
+        F::Nginx502 => Action::Respond(502, vec![h("content-type", "text/html")], NGINX_502.into()),
         F::E500 => Action::Respond(500, vec![], r#"{"detail":"internal"}"#.into()),
         F::Ingress => Action::Respond(
-            502,
+            503,
             vec![h("content-type", "text/html")],
-            "<html><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></html>"
+            "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n\
+             <center><h1>503 Service Temporarily Unavailable</h1></center>\r\n\
+             <hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
                 .into(),
         ),
         F::Behind => Action::ForwardThenFail(503),
@@ -159,16 +195,16 @@ fn expected(op: Op, f: F) -> &'static [&'static str] {
     use F::*;
     match op {
         Op::Submit => match f {
-            ResetBefore | ResetAfter | Never | Behind => &["ambiguous"],
-            TooMany | Ingress | Slow => &["ok"],
+            ResetBefore | ResetAfter | Never | Behind | Nginx502 => &["ambiguous"],
+            TooMany | TooManyWithId | Ingress | Slow => &["ok"],
             E500 => &["api 500"],
             StartDeadline => &["timeout StartDeadline"],
             Truncated => &["ok", "ambiguous-accepted"],
             Malformed => &["decode"],
         },
         Op::Run => match f {
-            ResetBefore | ResetAfter | Never | Behind => &["ambiguous"],
-            TooMany | Ingress | Slow => &["ok"],
+            ResetBefore | ResetAfter | Never | Behind | Nginx502 => &["ambiguous"],
+            TooMany | TooManyWithId | Ingress | Slow => &["ok"],
             E500 => &["api 500"],
             StartDeadline => &["timeout StartDeadline"],
             Truncated => &["ambiguous-accepted"],
@@ -581,8 +617,15 @@ async fn key_fetch_cell(f: F) -> Cell {
         Err(fal_models::webhook::WebhookError::InvalidJwks { .. }) => "invalid jwks".into(),
         Err(e) => format!("other: {e}"),
     };
-    // A failed fetch is not cached: the next verification fetches again and succeeds.
-    if r.is_err() {
+    // A failed fetch is remembered briefly (for a second: concurrent verifications share it),
+    // then the next verification fetches again and succeeds.
+    if let Err(first) = &r {
+        let again = verifier.verify(&headers, body).await;
+        assert!(
+            matches!(&again, Err(e) if e.to_string() == first.to_string()),
+            "{f:?}: within the negative cache the failure is shared: {again:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         verifier.verify(&headers, body).await.unwrap();
     }
     Cell {
@@ -652,7 +695,10 @@ async fn every_operation_under_every_fault_ends_as_the_rules_say() {
             failures.push(format!("{:?} × {:?}: {} jobs", c.op, c.fault, c.jobs));
         }
         // `Retry-After: 1` is honoured wherever the 429 is retried.
-        if c.fault == F::TooMany && c.outcome == "ok" && c.elapsed < Duration::from_secs(1) {
+        if matches!(c.fault, F::TooMany | F::TooManyWithId)
+            && c.outcome == "ok"
+            && c.elapsed < Duration::from_secs(1)
+        {
             failures.push(format!(
                 "{:?} × {:?}: retried after {:?}, before Retry-After",
                 c.op, c.fault, c.elapsed

@@ -432,6 +432,10 @@ pub enum CancelOutcome {
     Requested,
     /// The job had already completed; nothing was cancelled.
     AlreadyCompleted,
+    /// Unknown: an earlier attempt's answer was lost, and the job is now completed without
+    /// saying it was cancelled (fal's status carries no cancellation marker). That attempt may
+    /// have cancelled it, or the job may have finished first.
+    MayHaveApplied,
 }
 
 impl Client {
@@ -528,13 +532,19 @@ impl Client {
         let submitted: SubmitResponse =
             serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
                 operation: Operation::Submit,
-                request_id: transport::find_request_id(&String::from_utf8_lossy(&reply.body)),
+                request_id: transport::find_request_id(&String::from_utf8_lossy(&reply.body))
+                    .map(|id| self.redactor(&call).scrub(&id)),
                 status: reply.status,
                 source,
                 body_excerpt: self.excerpt_for(&call, &reply.body),
             })?;
         Ok(
-            RequestHandle::new(endpoint_id, submitted.request_id).with_urls(
+            // The id is shown in errors and spans: a server may echo anything in it.
+            RequestHandle::new(
+                endpoint_id,
+                self.redactor(&call).scrub(&submitted.request_id),
+            )
+            .with_urls(
                 submitted.status_url,
                 submitted.response_url,
                 submitted.cancel_url,
@@ -554,7 +564,8 @@ impl Client {
         }
         let call = self.get_call(Operation::Status, url, handle);
         let reply = self.call(&call).await?;
-        self.decode(Operation::Status, handle.request_id(), &reply)
+        self.decode::<QueueStatus>(Operation::Status, handle.request_id(), &reply)
+            .map(|s| s.scrubbed(&self.inner.redactor))
     }
 
     /// The request's status as server-sent events: one [`QueueStatus`] per event (with `logs`,
@@ -610,9 +621,13 @@ impl Client {
                     .load(std::sync::atomic::Ordering::Relaxed)
                 {
                     let status = self.status(handle, false).await?;
-                    if status.is_cancelled() {
-                        return Ok(CancelOutcome::Requested);
-                    }
+                    // Without the marker the status cannot tell "finished" from "cancelled by
+                    // the attempt whose answer was lost": say so, not a wrong certainty.
+                    return Ok(if status.is_cancelled() {
+                        CancelOutcome::Requested
+                    } else {
+                        CancelOutcome::MayHaveApplied
+                    });
                 }
                 Ok(CancelOutcome::AlreadyCompleted)
             }
@@ -948,6 +963,7 @@ fn status_stream(
                         if let Some(data) = pending.pop_front() {
                             return Some(match serde_json::from_str::<QueueStatus>(&data) {
                                 Ok(status) => {
+                                    let status = status.scrubbed(&client.inner.redactor);
                                     let next = if status.is_completed() {
                                         StreamState::Done
                                     } else {

@@ -270,8 +270,8 @@ impl Client {
         let call = self.run_call(endpoint_id, body, headers, secrets);
         let response = self.open(&call).await?;
         let status = response.status().as_u16();
-        let request_id = header_request_id(response.headers());
         let redactor = self.inner.redactor.merged(&call.secrets);
+        let request_id = header_request_id(response.headers(), &redactor);
         let body = match bounds::read_body(response, &call.bounds, MAX_QUEUE_BODY).await {
             Ok(body) => body,
             Err((bounds::ExchangeFault::TooLarge(limit), _)) => {

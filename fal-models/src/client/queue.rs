@@ -98,6 +98,32 @@ pub struct QueueStatus {
 }
 
 impl QueueStatus {
+    /// The status with every text a server wrote into it scrubbed of secrets (a job's error can
+    /// quote its input; a log line anything).
+    pub(crate) fn scrubbed(mut self, redactor: &crate::error::Redactor) -> Self {
+        let scrub = |t: &mut Option<String>| {
+            if let Some(text) = t {
+                *text = redactor.scrub(text);
+            }
+        };
+        scrub(&mut self.request_id);
+        scrub(&mut self.error);
+        scrub(&mut self.error_type);
+        scrub(&mut self.response_url);
+        for line in &mut self.logs {
+            line.message = redactor.scrub(&line.message);
+            scrub(&mut line.level);
+            scrub(&mut line.source);
+            scrub(&mut line.timestamp);
+        }
+        if let Some(m) = &self.metrics {
+            if redactor.finds(&m.to_string()) {
+                self.metrics = None;
+            }
+        }
+        self
+    }
+
     /// Whether the request reached [`Status::Completed`] (successfully or not).
     pub fn is_completed(&self) -> bool {
         self.status == Status::Completed

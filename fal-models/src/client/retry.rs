@@ -12,9 +12,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// Never retried: the `504` fal sends when a request's start deadline passed
 /// (`X-Fal-Request-Timeout-Type: user`), any other status, and undecodable bodies.
 ///
-/// A submit (or sync run) is paid and not idempotent: it is resent only when the failure proves
-/// the request never reached fal's app (a failed connect, an ingress error page, a rate-limit
-/// refusal; see `paid_retry` in the source for the evidence). A connection that failed
+/// A submit (or sync run, or stream) is paid and not idempotent: it is resent only when the
+/// failure proves the request never reached fal's app (a failed connect, nginx's own `503` page
+/// without `x-fal-request-id`) or is a refusal (`429`, `408`, `409`, with or without a request
+/// id, after `Retry-After`); see `paid_retry` in the source for the evidence. A connection that failed
 /// *after* the request was sent, or a retryable status from behind the ingress, is ambiguous:
 /// fal may have queued (and will bill) the job. It is not replayed unless
 /// [`retry_ambiguous_submits`](Self::retry_ambiguous_submits) is set; the error is
@@ -134,22 +135,26 @@ pub(crate) enum PaidRetry {
     OutcomeUnknown,
 }
 
-/// Decides whether a retryable status on a paid call may be resent.
+/// Decides whether a retryable status on a paid call (submit, sync run, stream) may be resent.
 ///
-/// The evidence, following fal's own Python client (`fal_client/client.py`,
-/// `_is_ingress_error`: a 502/503/504 *without* `x-fal-request-id` whose body is nginx's page is
-/// retried, anything carrying the header "is clearly returned from our server"):
-///
-/// - `502`/`503`/`504` without `x-fal-request-id` whose body is an ingress page (mentions
-///   `nginx`, or is HTML rather than fal's JSON): the ingress answered, the app never saw the
-///   request. **Resent.**
-/// - `429` without `x-fal-request-id`: fal's admission rate limit refuses before queueing.
-///   **Resent** (after `Retry-After`).
-/// - Everything else: a `5xx` with `x-fal-request-id` or an app-level JSON body, any `408`
-///   or `409` (fal-js and the Python client retry those blindly; a job may exist behind
-///   them), a `429` carrying a request id. **Not resent**: the error is
-///   [`Error::AmbiguousSubmit`](crate::Error::AmbiguousSubmit) with the status, the
-///   (scrubbed) headers and the request id when there is one.
+/// - `429`, `408`, `409`: **resent whatever headers they carry**, after `Retry-After`. They are
+///   refusals, not failures of a job: fal's rate limiter answers `429` without queueing (its
+///   docs: the client retries `run` at the concurrency limit), and both official clients retry
+///   them blindly (`fal_client/client.py` `RETRY_CODES = [408, 409, 429]`; fal-js
+///   `libs/client/src/retry.ts` `DEFAULT_RETRYABLE_STATUS_CODES`).
+/// - `503` that is nginx's own error page (see [`is_nginx_error_page`]) and carries no
+///   `x-fal-request-id`: **resent**. Of the gateway statuses only `503` is one nginx gives
+///   *before* forwarding: it is what `limit_req`/`limit_conn` refuse with. nginx's `502` and
+///   `504` come both before forwarding (connect refused or timed out) and after it ("upstream
+///   prematurely closed", "upstream timed out ... while reading response header"), and the page
+///   is the same, so they prove nothing. fal's Python client (`_is_ingress_error`:
+///   502/503/504, no `x-fal-request-id`, body mentions `nginx`) resends those too; we are
+///   stricter, never looser.
+/// - Everything else: **not resent** (the error is
+///   [`Error::AmbiguousSubmit`](crate::Error::AmbiguousSubmit) with the status, the scrubbed
+///   headers and the request id when there is one): a `5xx` with `x-fal-request-id` (fal's
+///   Python client: "clearly returned from our server"), any JSON body, an HTML page that is not
+///   nginx's, nginx's `502`/`504`.
 ///
 /// Reads (status, result, cancel) are idempotent and ignore this rule.
 pub(crate) fn paid_retry(
@@ -157,18 +162,34 @@ pub(crate) fn paid_retry(
     headers: &reqwest::header::HeaderMap,
     body: &[u8],
 ) -> PaidRetry {
-    if headers.contains_key("x-fal-request-id") {
-        return PaidRetry::OutcomeUnknown;
-    }
-    let ingress_page = || {
-        let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
-        text.contains("nginx") || text.trim_start().starts_with('<')
-    };
     match status {
-        429 => PaidRetry::NeverReachedApp,
-        502..=504 if ingress_page() => PaidRetry::NeverReachedApp,
+        408 | 409 | 429 => PaidRetry::NeverReachedApp,
+        503 if !headers.contains_key("x-fal-request-id")
+            && is_nginx_error_page(status, headers, body) =>
+        {
+            PaidRetry::NeverReachedApp
+        }
         _ => PaidRetry::OutcomeUnknown,
     }
+}
+
+/// Whether an answer is nginx's built-in error page for `status` (`ngx_http_special_response`):
+/// `Content-Type: text/html`, a body that starts with `<html>`, a `<title>` that starts with the
+/// status code, and the `<hr><center>nginx` signature line. A JSON body, or another server's
+/// HTML, is not.
+pub(crate) fn is_nginx_error_page(
+    status: u16,
+    headers: &reqwest::header::HeaderMap,
+    body: &[u8],
+) -> bool {
+    let html = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/html"));
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+    html && text.trim_start().starts_with("<html")
+        && text.contains(&format!("<title>{status} "))
+        && text.contains("<hr><center>nginx")
 }
 
 /// Whether fal's answer with this status is worth retrying (for any operation).
@@ -258,6 +279,64 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn paid_calls_are_resent_on_refusals_and_nginx_503_without_a_request_id_only() {
+        use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+        let page = |status: u16| {
+            format!(
+                "<html>\r\n<head><title>{status} X</title></head>\r\n<body>\r\n<center><h1>{status} X</h1></center>\r\n<hr><center>nginx/1.25.3</center>\r\n</body>\r\n</html>\r\n"
+            )
+        };
+        let headers = |ct: &str, id: bool| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+            if id {
+                h.insert("x-fal-request-id", HeaderValue::from_static("r-1"));
+            }
+            h
+        };
+        let html = headers("text/html", false);
+        use PaidRetry::{NeverReachedApp as Resend, OutcomeUnknown as Keep};
+        assert_eq!(paid_retry(503, &html, page(503).as_bytes()), Resend);
+        for status in [429, 408, 409] {
+            for id in [false, true] {
+                assert_eq!(
+                    paid_retry(status, &headers("application/json", id), b"{}"),
+                    Resend
+                );
+            }
+        }
+        // The request id, the status, the content type and the page itself are each needed.
+        assert_eq!(
+            paid_retry(503, &headers("text/html", true), page(503).as_bytes()),
+            Keep
+        );
+        assert_eq!(paid_retry(502, &html, page(502).as_bytes()), Keep);
+        assert_eq!(paid_retry(504, &html, page(504).as_bytes()), Keep);
+        assert_eq!(
+            paid_retry(
+                503,
+                &headers("application/json", false),
+                page(503).as_bytes()
+            ),
+            Keep
+        );
+        assert_eq!(
+            paid_retry(503, &html, page(502).as_bytes()),
+            Keep,
+            "another status's page"
+        );
+        assert_eq!(
+            paid_retry(503, &html, br#"{"detail":"nginx said no"}"#),
+            Keep
+        );
+        assert_eq!(
+            paid_retry(503, &html, b"<html><h1>503</h1>Varnish</html>"),
+            Keep
+        );
+        assert_eq!(paid_retry(500, &html, page(500).as_bytes()), Keep);
     }
 
     #[test]

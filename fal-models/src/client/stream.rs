@@ -141,6 +141,8 @@ pub enum StreamEvent<O> {
 pub struct OutputStream<O> {
     events: BoxStream<'static, Result<StreamEvent<Value>, Error>>,
     request_id: Arc<OnceLock<String>>,
+    /// The call's secrets (key, token, secret inputs), once the request was sent.
+    redactor: Arc<OnceLock<Redactor>>,
     _output: PhantomData<fn() -> O>,
 }
 
@@ -174,6 +176,7 @@ impl<O: DeserializeOwned> Stream for OutputStream<O> {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let request_id = self.request_id.get().cloned();
+        let redactor = self.redactor.clone();
         self.events.poll_next_unpin(cx).map(|item| {
             item.map(|event| match event? {
                 StreamEvent::Partial(value) => Ok(StreamEvent::Partial(value)),
@@ -184,7 +187,11 @@ impl<O: DeserializeOwned> Stream for OutputStream<O> {
                         request_id,
                         status: 200,
                         source,
-                        body_excerpt: value.to_string().chars().take(512).collect(),
+                        body_excerpt: redactor
+                            .get()
+                            .cloned()
+                            .unwrap_or_default()
+                            .excerpt(value.to_string().as_bytes(), 512),
                     }),
             })
         })
@@ -235,12 +242,14 @@ impl Client {
         options: StreamOptions,
     ) -> OutputStream<O> {
         let request_id = Arc::new(OnceLock::new());
+        let redactor = Arc::new(OnceLock::new());
         let state = State::Start {
             client: self.clone(),
             endpoint_id: endpoint_id.to_owned(),
             body,
             options: options.clone(),
             request_id: request_id.clone(),
+            redactor: redactor.clone(),
         };
         let span = tracing::info_span!(
             "fal.stream",
@@ -259,6 +268,7 @@ impl Client {
         OutputStream {
             events,
             request_id,
+            redactor,
             _output: PhantomData,
         }
     }
@@ -302,6 +312,7 @@ enum State {
         body: Result<Vec<u8>, Error>,
         options: StreamOptions,
         request_id: Arc<OnceLock<String>>,
+        redactor: Arc<OnceLock<Redactor>>,
     },
     Reading(Box<Reading>),
     Done,
@@ -358,12 +369,16 @@ fn shown_content_type(client: &Client, secrets: &Redactor, content_type: &str) -
     scrubbed.chars().take(100).collect()
 }
 
-/// The response head of a stream: the request id recorded in `request_id` and on the span.
+/// The response head of a stream: the request id (scrubbed) recorded in `request_id` and on
+/// the span.
 fn record_request_id(
+    client: &Client,
+    secrets: &Redactor,
     response: &reqwest::Response,
     request_id: &OnceLock<String>,
 ) -> Option<String> {
-    let id = header_request_id(response.headers());
+    let redactor = secrets.merged(&client.inner.redactor);
+    let id = header_request_id(response.headers(), &redactor);
     if let Some(id) = &id {
         let _ = request_id.set(id.clone());
         tracing::Span::current().record("request_id", id.as_str());
@@ -383,9 +398,11 @@ async fn next_event(state: State) -> Option<(Item, State)> {
             body,
             options,
             request_id,
+            redactor,
         } => match open(&client, &endpoint_id, body, &options, "text/event-stream").await {
             Ok((response, secrets)) => {
-                let id = record_request_id(&response, &request_id);
+                let _ = redactor.set(secrets.merged(&client.inner.redactor));
+                let id = record_request_id(&client, &secrets, &response, &request_id);
                 let event_stream = match body_kind(response.headers()) {
                     BodyKind::Events => true,
                     BodyKind::Json => false,

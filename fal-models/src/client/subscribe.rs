@@ -349,6 +349,9 @@ struct Tracker {
     callback: Option<ProgressCallback>,
     /// How many times each log line (timestamp, level, source, message) was delivered.
     logs_seen: std::collections::HashMap<LogKey, usize>,
+    /// Lines delivered from a full status ahead of the stream (see [`Logs::Fill`]): the stream
+    /// may still send them as new, and then they are skipped once each.
+    filled_ahead: std::collections::HashMap<LogKey, usize>,
     last: Option<(Status, Option<u64>)>,
 }
 
@@ -360,8 +363,13 @@ enum Logs {
     /// when it occurs more often here than it was delivered before. Matching by timestamp and
     /// content, not by position, so a reconnect neither repeats nor loses lines.
     Overlapping,
-    /// Only new lines (later events of one stream connection).
+    /// Only new lines (later events of one stream connection), except those delivered ahead
+    /// by a [`Logs::Fill`].
     Delta,
+    /// A full status (all lines so far) taken after a stream connection's first event: like
+    /// `Overlapping`, and the lines it delivers are remembered, since the stream's next events
+    /// may carry them again as new.
+    Fill,
 }
 
 impl Tracker {
@@ -373,7 +381,8 @@ impl Tracker {
 
     fn observe(&mut self, status: &QueueStatus, logs: Logs) {
         let key = (status.status.clone(), status.queue_position);
-        let changed = self.last.as_ref() != Some(&key);
+        // A fill only contributes lines: the stream reports the state changes, in order.
+        let changed = !matches!(logs, Logs::Fill) && self.last.as_ref() != Some(&key);
         if changed {
             match &status.status {
                 Status::InQueue => self.emit(Progress::InQueue {
@@ -396,15 +405,24 @@ impl Tracker {
             );
             let seen = self.logs_seen.entry(key.clone()).or_insert(0);
             let fresh = match logs {
-                Logs::Delta => true,
-                Logs::Overlapping => {
-                    let n = in_this_event.entry(key).or_insert(0usize);
+                Logs::Delta => match self.filled_ahead.get_mut(&key) {
+                    Some(n) if *n > 0 => {
+                        *n -= 1;
+                        false
+                    }
+                    _ => true,
+                },
+                Logs::Overlapping | Logs::Fill => {
+                    let n = in_this_event.entry(key.clone()).or_insert(0usize);
                     *n += 1;
                     *n > *seen
                 }
             };
             if fresh {
                 *seen += 1;
+                if matches!(logs, Logs::Fill) {
+                    *self.filled_ahead.entry(key).or_insert(0) += 1;
+                }
                 self.emit(Progress::Log(line.clone()));
             }
         }
@@ -413,7 +431,9 @@ impl Tracker {
                 metrics: status.metrics.clone(),
             });
         }
-        self.last = Some(key);
+        if !matches!(logs, Logs::Fill) {
+            self.last = Some(key);
+        }
     }
 }
 
@@ -549,6 +569,21 @@ impl Client {
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(status) => {
+                        // Lines exist once the job started; a queued job has none to miss.
+                        if logs
+                            && matches!(mode, Logs::Overlapping)
+                            && status.status != Status::InQueue
+                        {
+                            // fal's stream opens with all lines so far (fal-js's `subscribe`
+                            // appends every event's lines to an empty list "to match previous
+                            // polling behavior"); a stream that opened with only the lines since
+                            // it opened would lose those written since the last status we saw.
+                            // A full status right after the first event fills any such gap, in
+                            // order, before the event's own lines.
+                            tracker.filled_ahead.clear();
+                            let all = self.status(handle, true).await?;
+                            tracker.observe(&all, Logs::Fill);
+                        }
                         tracker.observe(&status, mode);
                         mode = Logs::Delta;
                         reconnects = 0;
@@ -631,6 +666,40 @@ mod tests {
             "status": "IN_PROGRESS", "request_id": "r", "logs": logs
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn lines_filled_ahead_of_a_stream_are_not_repeated_by_its_deltas() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut tracker = Tracker {
+            callback: Some(Box::new(move |p| {
+                if let Progress::Log(l) = p {
+                    sink.lock().unwrap().push(l.message);
+                }
+            })),
+            ..Tracker::default()
+        };
+        tracker.observe(&status(&[("1", "a")]), Logs::Overlapping);
+        // A reconnect whose first event holds only the line since it opened (`c`; `b` was
+        // written in between): the full status fills `b`, then `c`, in order.
+        tracker.observe(&status(&[("1", "a"), ("2", "b"), ("3", "c")]), Logs::Fill);
+        tracker.observe(&status(&[("3", "c")]), Logs::Overlapping);
+        // Later deltas: new lines, each delivered as often as it occurs.
+        tracker.observe(&status(&[("4", "d")]), Logs::Delta);
+        tracker.observe(&status(&[("5", "e"), ("5", "e")]), Logs::Delta);
+        assert_eq!(*seen.lock().unwrap(), ["a", "b", "c", "d", "e", "e"]);
+        // Filled lines sent again as new by the stream are skipped once each.
+        let mut t = Tracker::default();
+        t.observe(&status(&[("1", "a"), ("2", "b")]), Logs::Fill);
+        t.observe(&status(&[("1", "a")]), Logs::Overlapping);
+        let before = t.logs_seen.values().sum::<usize>();
+        t.observe(&status(&[("2", "b"), ("3", "c")]), Logs::Delta);
+        assert_eq!(
+            t.logs_seen.values().sum::<usize>(),
+            before + 1,
+            "only c is new"
+        );
     }
 
     #[test]

@@ -123,7 +123,7 @@ impl Client {
                             request_id: call
                                 .request_id
                                 .clone()
-                                .or_else(|| header_request_id(&headers)),
+                                .or_else(|| header_request_id(&headers, &self.redactor(call))),
                             cancelled: false,
                         });
                     }
@@ -231,6 +231,7 @@ impl Client {
     ) -> Result<Success, Error> {
         if call.op == Operation::Submit {
             if let Some(id) = find_request_id(&String::from_utf8_lossy(&partial)) {
+                let id = self.redactor(call).scrub(&id);
                 let body = serde_json::to_vec(&serde_json::json!({ "request_id": id }))
                     .expect("a JSON object serializes");
                 return Ok(Success::Body(Reply { status, body }));
@@ -368,6 +369,12 @@ impl Client {
         let message = redactor.scrub(&message);
         for field in &mut fields {
             field.msg = redactor.scrub(&field.msg);
+            field.kind = redactor.scrub(&field.kind);
+            for segment in &mut field.loc {
+                if let crate::error::LocSegment::Key(key) = segment {
+                    *key = redactor.scrub(key);
+                }
+            }
             if field.ctx.as_ref().is_some_and(|c| {
                 let text = c.to_string();
                 redactor.scrub(&text) != text
@@ -382,7 +389,7 @@ impl Client {
             request_id: call
                 .request_id
                 .clone()
-                .or_else(|| header_request_id(headers)),
+                .or_else(|| header_request_id(headers, &redactor)),
             message,
             fields,
             retry_after: header_str(headers, "retry-after").and_then(parse_retry_after),
@@ -413,12 +420,7 @@ fn failure_text(failure: &Failure) -> String {
 fn scrubbed_headers(headers: &HeaderMap, redactor: &Redactor) -> Vec<(String, String)> {
     headers
         .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                redactor.scrub(&String::from_utf8_lossy(v.as_bytes())),
-            )
-        })
+        .map(|(k, v)| (k.as_str().to_owned(), redactor.header(v)))
         .collect()
 }
 
@@ -429,8 +431,10 @@ pub(crate) fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h s
         .map(str::trim)
 }
 
-pub(crate) fn header_request_id(headers: &HeaderMap) -> Option<String> {
-    header_str(headers, "x-fal-request-id").map(str::to_owned)
+/// The `x-fal-request-id` of an answer, scrubbed: it is shown in errors, spans and handles, and a
+/// server may echo anything in it.
+pub(crate) fn header_request_id(headers: &HeaderMap, redactor: &Redactor) -> Option<String> {
+    header_str(headers, "x-fal-request-id").map(|id| redactor.scrub(id))
 }
 
 /// Finds `"request_id": "<id>"` in a possibly cut-off JSON text.

@@ -120,7 +120,9 @@ pub enum Fault {
     /// replay a submit on it.
     ForwardThenFail(u16),
     /// Answer this status (`502`, `503`, `504`) as fal's ingress does before any app saw the
-    /// request: nginx's HTML page, no `x-fal-request-id`, nothing acted on. Safe to replay.
+    /// request: nginx's HTML page, no `x-fal-request-id`, nothing acted on. The client resends
+    /// a paid call only on the `503` (nginx sends `502`/`504` pages after forwarding too, so
+    /// on the wire they prove nothing).
     IngressError(u16),
 }
 
@@ -228,6 +230,7 @@ pub struct MockServerBuilder {
     queue_steps: usize,
     progress_steps: usize,
     stream_interval: Duration,
+    stream_logs_since_open: bool,
     key: Option<String>,
     queue_addr: SocketAddr,
     run_addr: SocketAddr,
@@ -245,6 +248,7 @@ impl Default for MockServerBuilder {
             queue_steps: 1,
             progress_steps: 2,
             stream_interval: Duration::from_millis(2),
+            stream_logs_since_open: false,
             key: None,
             queue_addr: any_port,
             run_addr: any_port,
@@ -311,6 +315,17 @@ impl MockServerBuilder {
     /// The pause between status stream events (default 2 ms).
     pub fn stream_interval(mut self, d: Duration) -> Self {
         self.stream_interval = d;
+        self
+    }
+
+    /// Makes the first event of each status stream connection hold only the log lines written
+    /// since it opened, instead of all lines so far. Off by default: fal's stream, as fal's JS
+    /// client reads it (`libs/client/src/queue.ts`, `subscribe` in streaming mode, which starts
+    /// every connection with no lines and appends each event's `logs` "to match previous
+    /// polling behavior"), sends all lines so far first, then new lines only. A client must
+    /// lose nothing either way.
+    pub fn stream_logs_since_open(mut self, on: bool) -> Self {
+        self.stream_logs_since_open = on;
         self
     }
 
@@ -426,6 +441,7 @@ impl MockServerBuilder {
             queue_steps: self.queue_steps,
             progress_steps: self.progress_steps,
             stream_interval: self.stream_interval,
+            stream_logs_since_open: self.stream_logs_since_open,
             key: self.key,
             jobs: Mutex::default(),
             faults: Mutex::new(faults),
@@ -659,6 +675,7 @@ struct State {
     queue_steps: usize,
     progress_steps: usize,
     stream_interval: Duration,
+    stream_logs_since_open: bool,
     key: Option<String>,
     jobs: Mutex<HashMap<String, queue::Job>>,
     faults: Mutex<Vec<FaultRule>>,

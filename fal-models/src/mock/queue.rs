@@ -336,8 +336,9 @@ pub(super) fn on_request(
     }
 }
 
-/// Server-sent events: one status per step (the first with all logs so far, later ones with
-/// new lines only) until `COMPLETED`.
+/// Server-sent events: one status per step (the first with all logs so far, or with
+/// `stream_logs_since_open` only those written since the stream opened; later ones with new
+/// lines only) until `COMPLETED`.
 fn status_stream(
     state: Arc<State>,
     request_id: String,
@@ -346,7 +347,13 @@ fn status_stream(
 ) -> Response<Body> {
     let (tx, rx) = futures::channel::mpsc::unbounded::<Result<String, Infallible>>();
     tokio::spawn(async move {
-        let mut logs_sent = 0;
+        // Since open: the first event holds no line (those written up to it are before the
+        // stream), later ones the new lines.
+        let mut logs_sent = if state.stream_logs_since_open {
+            usize::MAX
+        } else {
+            0
+        };
         loop {
             let observed = lock(&state.jobs)
                 .get_mut(&request_id)

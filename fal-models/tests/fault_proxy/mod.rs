@@ -23,6 +23,9 @@ pub enum Action {
     ResetAfter,
     /// Answer this instead of forwarding: status, headers, body.
     Respond(u16, Vec<(String, String)>, String),
+    /// Forward (the upstream acts), then answer this instead of its answer: status, headers,
+    /// body (a gateway's error page sent after forwarding).
+    ForwardThenRespond(u16, Vec<(String, String)>, String),
     /// Forward, then answer this status with `x-fal-request-id` and a JSON body (a failure
     /// behind the ingress, after the upstream acted).
     ForwardThenFail(u16),
@@ -256,18 +259,11 @@ async fn serve(
             Ok(())
         }
         Action::Respond(status, headers, body) => {
-            let head = format!("HTTP/1.1 {status} X\r\n\r\n");
-            let mut bytes = rebuild(&head, Some(status), body.as_bytes(), &headers);
-            if headers.iter().any(|(k, _)| k == "content-type") {
-                // The given content type wins over the JSON default.
-                let text = String::from_utf8_lossy(&bytes).replacen(
-                    "\r\ncontent-type: application/json",
-                    "",
-                    1,
-                );
-                bytes = text.into_bytes();
-            }
-            client.write_all(&bytes).await
+            client.write_all(&respond(status, &headers, &body)).await
+        }
+        Action::ForwardThenRespond(status, headers, body) => {
+            go().await?;
+            client.write_all(&respond(status, &headers, &body)).await
         }
         Action::Forward => {
             let response = go().await?;
@@ -315,4 +311,16 @@ async fn serve(
             Ok(())
         }
     }
+}
+
+/// A response of our own making; the given content type wins over the JSON default.
+fn respond(status: u16, headers: &[(String, String)], body: &str) -> Vec<u8> {
+    let head = format!("HTTP/1.1 {status} X\r\n\r\n");
+    let bytes = rebuild(&head, Some(status), body.as_bytes(), headers);
+    if headers.iter().any(|(k, _)| k == "content-type") {
+        let text =
+            String::from_utf8_lossy(&bytes).replacen("\r\ncontent-type: application/json", "", 1);
+        return text.into_bytes();
+    }
+    bytes
 }

@@ -201,7 +201,7 @@ async fn next_chunk(state: State) -> Option<(Item, State)> {
             } = *start;
             match open(&client, &endpoint_id, body, &options, ANY).await {
                 Ok((response, secrets)) => {
-                    let id = record_request_id(&response, &request_id);
+                    let id = record_request_id(&client, &secrets, &response, &request_id);
                     if let Some(kind) = response.headers().get(reqwest::header::CONTENT_TYPE) {
                         let kind = String::from_utf8_lossy(kind.as_bytes());
                         let _ = content_type.set(shown_content_type(&client, &secrets, &kind));
