@@ -19,14 +19,23 @@ use fal_models::{Client, Error};
 use serde_json::json;
 
 const SERVER_KEY: &str = "server-side-key";
+/// The caller credential the example proxy's hook checks.
+const CALLER_SECRET: &str = "caller-secret-1";
 
+/// The example's proxy (allow-list: the echo endpoint; hook: the caller secret), in front of
+/// the mock.
 async fn start_proxy(server: &MockServer) -> String {
-    let proxy = FalProxy::new(SERVER_KEY)
+    let builder = FalProxy::builder(SERVER_KEY)
         .unwrap()
         .allow_origin(&server.queue_url())
         .unwrap()
         .allow_origin(&server.run_url())
         .unwrap();
+    let proxy = proxy_example::configure(builder, &[ECHO_ID], CALLER_SECRET.into()).unwrap();
+    serve(proxy).await
+}
+
+async fn serve(proxy: FalProxy) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!(
         "http://{}{DEFAULT_PROXY_ROUTE}",
@@ -40,8 +49,11 @@ fn keyless_client(server: &MockServer, proxy_url: &str) -> Client {
     Client::builder()
         .without_key()
         .proxy_url(proxy_url)
+        .proxy_header("authorization", &format!("Bearer {CALLER_SECRET}"))
+        .unwrap()
         .queue_url(server.queue_url())
         .run_url(server.run_url())
+        .rest_url(server.rest_url())
         .build()
         .unwrap()
 }
@@ -127,7 +139,7 @@ async fn targets_off_fals_hosts_and_missing_targets_are_refused() {
         "http://fal.run/fal-ai/flux/dev",
         "https://fal.run.evil.example/x",
         "https://user:pw@fal.run/x",
-        "https://rest.fal.ai/tokens/",
+        "https://rest.fal.ai/storage/auth/token",
         "not a url",
     ] {
         let answer = http
@@ -143,7 +155,7 @@ async fn targets_off_fals_hosts_and_missing_targets_are_refused() {
     assert_eq!(answer.status(), 400, "no target header");
     assert!(server.requests().is_empty(), "nothing was forwarded");
 
-    let proxy = FalProxy::new("k").unwrap();
+    let proxy = FalProxy::builder("k").unwrap().allow_any_caller().unwrap();
     assert!(proxy.allows("https://fal.run/fal-ai/flux/dev"));
     assert!(proxy.allows("https://queue.fal.run/fal-ai/flux/requests/1/status"));
     assert!(proxy.allows("https://rest.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3"));
@@ -155,13 +167,11 @@ async fn targets_off_fals_hosts_and_missing_targets_are_refused() {
 async fn the_proxy_refusal_reaches_the_client_as_an_api_error() {
     let server = echo_mock().start().await.unwrap();
     // A proxy that does not allow the mock's origins.
-    let proxy = FalProxy::new(SERVER_KEY).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}{DEFAULT_PROXY_ROUTE}",
-        listener.local_addr().unwrap()
-    );
-    tokio::spawn(async move { axum::serve(listener, proxy_example::router(proxy)).await });
+    let proxy = FalProxy::builder(SERVER_KEY)
+        .unwrap()
+        .allow_any_caller()
+        .unwrap();
+    let url = serve(proxy).await;
     let err = keyless_client(&server, &url)
         .run_json(ECHO_ID, &json!({"prompt": "a"}))
         .await
