@@ -325,3 +325,19 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::app_alias;
+
+    #[test]
+    fn the_alias_is_read_as_fal_js_parse_endpoint_id_reads_it() {
+        assert_eq!(app_alias("fal-ai/flux/dev"), "flux");
+        assert_eq!(app_alias("/fal-ai/fast-sdxl/"), "fast-sdxl");
+        assert_eq!(app_alias("workflows/acme/my-flow"), "my-flow");
+        assert_eq!(app_alias("workflows/acme/my-flow/run"), "my-flow");
+        assert_eq!(app_alias("comfy/acme/graph"), "graph");
+        assert_eq!(app_alias("123-my-app"), "my-app");
+        assert_eq!(app_alias("decart/lucy2-vton/realtime"), "lucy2-vton");
+    }
+}
