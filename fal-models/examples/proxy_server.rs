@@ -12,6 +12,9 @@
 //! FAL_KEY=... FAL_PROXY_ENDPOINTS='fal-ai/flux/**' FAL_PROXY_CALLER_SECRET=s3cret \
 //!   cargo run -p fal-models --features proxy --example proxy_server
 //! ```
+//!
+//! `FAL_PROXY_ADDR` (default `127.0.0.1:3000`) is where it listens; `FAL_PROXY_ORIGINS`
+//! (comma-separated `scheme://host:port`) adds origins to forward to, such as fal-mock's.
 
 use axum::Router;
 use axum::http::request::Parts;
@@ -52,8 +55,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let endpoints = std::env::var("FAL_PROXY_ENDPOINTS")?;
     let endpoints: Vec<&str> = endpoints.split(',').map(str::trim).collect();
     let secret = std::env::var("FAL_PROXY_CALLER_SECRET")?;
-    let proxy = configure(FalProxy::builder_from_env()?, &endpoints, secret)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let mut builder = FalProxy::builder_from_env()?;
+    // Further origins to forward to (fal-mock in conformance/run.sh), comma-separated.
+    for origin in std::env::var("FAL_PROXY_ORIGINS")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if !origin.trim().is_empty() {
+            builder = builder.allow_origin(origin.trim())?;
+        }
+    }
+    let proxy = configure(builder, &endpoints, secret)?;
+    let addr = std::env::var("FAL_PROXY_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let listener = tokio::net::TcpListener::bind(addr).await?;
     println!(
         "proxy on http://{}{DEFAULT_PROXY_ROUTE}",
         listener.local_addr()?
