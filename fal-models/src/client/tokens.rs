@@ -131,11 +131,14 @@ impl TokenProvider {
 
 /// fal-js refreshes at 90 % of a token's lifetime and, after a failed refresh, tries again
 /// after 5 % of it (realtime.ts, `scheduleTokenRefresh`).
+#[cfg(feature = "realtime")]
 const REFRESH_AT: f64 = 0.9;
+#[cfg(feature = "realtime")]
 const RETRY_AFTER: f64 = 0.05;
 
 /// One session's token: fetched from a [`TokenProvider`], reused until 90 % of its lifetime
 /// or until fal refuses it.
+#[cfg(feature = "realtime")]
 pub(crate) struct TokenCache {
     provider: TokenProvider,
     app: String,
@@ -144,6 +147,7 @@ pub(crate) struct TokenCache {
     next_refresh: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
+#[cfg(feature = "realtime")]
 impl TokenCache {
     pub(crate) fn new(provider: TokenProvider, app: impl Into<String>) -> Self {
         TokenCache {
@@ -204,6 +208,7 @@ impl TokenCache {
     }
 }
 
+#[cfg(feature = "realtime")]
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
