@@ -172,7 +172,9 @@ if (process.env.FAL_PROXY_URL) {
         headers: {
           ...(request.headers ?? {}),
           "x-fal-target-url": toMock(request.url),
-          ...(secret ? { authorization: `Bearer ${secret}` } : {}),
+          // fal-js adds `Authorization: Key` when it finds FAL_KEY; a browser has none, and
+          // this header (same spelling, spread after it) replaces it.
+          Authorization: secret ? `Bearer ${secret}` : "",
         },
       }),
     });
