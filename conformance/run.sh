@@ -3,7 +3,8 @@
 # virtual environment) and JS client (@fal-ai/client, in a scratch npm folder), starts
 # fal-mock, and runs conformance/python/conformance.py and conformance/js/conformance.mjs for
 # the twelve seed endpoints (conformance/endpoints.txt), or for every endpoint under schemas/
-# with CONFORMANCE_ALL=1. Fails on any error.
+# with CONFORMANCE_ALL=1; the JS client a second time through FalProxy (examples/proxy_server.rs,
+# with those endpoints as its allow-list and a caller secret as its hook). Fails on any error.
 #
 #   conformance/run.sh                  # scratch folder: target/conformance
 #   CONFORMANCE_DIR=/tmp/c conformance/run.sh
@@ -54,6 +55,28 @@ for _ in $(seq 1 100); do
 done
 grep -q '^# fal-mock ready' "$mock_out" || { echo "fal-mock did not start" >&2; cat "$mock_out" >&2; exit 1; }
 eval "$(grep '^export ' "$mock_out")"
+
+# fal's JS client also runs through FalProxy (examples/proxy_server.rs): the served endpoints
+# as its allow-list, a caller secret as its hook.
+cargo build --quiet -p fal-models --no-default-features --features proxy --example proxy_server
+proxy_out="$work/proxy.out"
+if [ "${CONFORMANCE_ALL:-0}" = 1 ]; then allowed='**'; else
+  allowed="$(grep -v -e '^#' -e '^$' conformance/endpoints.txt | paste -sd, -)"; fi
+FAL_PROXY_ENDPOINTS="$allowed" \
+FAL_PROXY_CALLER_SECRET=conformance-caller \
+FAL_PROXY_ORIGINS="$FAL_QUEUE_URL,$FAL_RUN_URL,$FAL_REST_URL" \
+FAL_PROXY_ADDR=127.0.0.1:0 \
+  target/debug/examples/proxy_server >"$proxy_out" 2>&1 &
+proxy_pid=$!
+trap 'kill "$mock_pid" "$proxy_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  grep -q '^proxy on ' "$proxy_out" && break
+  kill -0 "$proxy_pid" 2>/dev/null || { cat "$proxy_out" >&2; exit 1; }
+  sleep 0.1
+done
+grep -q '^proxy on ' "$proxy_out" || { echo "the proxy did not start" >&2; cat "$proxy_out" >&2; exit 1; }
+export FAL_PROXY_URL="$(sed -n 's/^proxy on //p' "$proxy_out" | head -1)"
+export FAL_PROXY_CALLER_SECRET=conformance-caller
 
 expected="$(find "$served" -name '*.json' | wc -l | tr -d ' ')"
 "$work/venv/bin/python" conformance/python/conformance.py "$expected"

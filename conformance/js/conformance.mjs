@@ -7,6 +7,12 @@
 // https://fal.run, https://rest.fal.ai), but every API call goes through `requestMiddleware`,
 // which may rewrite the URL; uploads then go to the upload URLs the mock's storage hands out.
 // (`proxyUrl` would also work, with a proxy that reads the `x-fal-target-url` header.)
+//
+// With FAL_PROXY_URL and FAL_PROXY_CALLER_SECRET set (conformance/run.sh starts
+// examples/proxy_server.rs, fal_models::proxy::FalProxy with an endpoint allow-list and a
+// caller check), everything runs a second time through that proxy: a client without the key
+// whose requests go to the proxy with `x-fal-target-url` (what fal-js's `proxyUrl` middleware
+// does) and the caller's bearer secret; a caller without it must get 401.
 
 import { createHash, randomBytes } from "node:crypto";
 import { createFalClient, ValidationError } from "@fal-ai/client";
@@ -73,10 +79,11 @@ async function downloadAll(output, label) {
 const sha256 = (bytes) => createHash("sha256").update(bytes).digest("hex");
 
 // A small upload and a multipart one (over the client's 90 MB threshold); returns the small URL.
-async function uploads() {
+async function uploads(fal, { multipart = true } = {}) {
   const url = await fal.storage.upload(new Blob([PNG], { type: "image/png" }));
   const back = Buffer.from(await (await fetch(url)).arrayBuffer());
   check(back.equals(PNG), "the uploaded PNG does not come back");
+  if (!multipart) return url;
   const big = Buffer.concat(Array.from({ length: 91 }, () => randomBytes(1 << 20)));
   const started = performance.now();
   const bigUrl = await fal.storage.upload(new Blob([big], { type: "application/octet-stream" }));
@@ -86,7 +93,7 @@ async function uploads() {
   return url;
 }
 
-async function endpointSequence(endpointId, input) {
+async function endpointSequence(fal, endpointId, input) {
   const updates = [];
   const out = await fal.subscribe(endpointId, {
     input,
@@ -146,10 +153,45 @@ if (expected !== undefined) {
   check(endpoints.length === expected, `${endpoints.length} endpoints, expected ${expected}`);
 }
 console.log(`@fal-ai/client against ${QUEUE}`);
-const imageUrl = await uploads();
+const imageUrl = await uploads(fal);
 for (const { endpoint_id: id, example_input: input } of endpoints) {
   const started = performance.now();
-  await endpointSequence(id, withUrl(input, imageUrl));
+  await endpointSequence(fal, id, withUrl(input, imageUrl));
   console.log(`  ok ${id} (${((performance.now() - started) / 1000).toFixed(2)}s)`);
 }
 console.log(`js: ${endpoints.length} endpoints passed`);
+
+if (process.env.FAL_PROXY_URL) {
+  const PROXY = env("FAL_PROXY_URL");
+  const SECRET = env("FAL_PROXY_CALLER_SECRET");
+  const throughProxy = (secret) =>
+    createFalClient({
+      requestMiddleware: async (request) => ({
+        ...request,
+        url: PROXY,
+        headers: {
+          ...(request.headers ?? {}),
+          "x-fal-target-url": toMock(request.url),
+          // fal-js adds `Authorization: Key` when it finds FAL_KEY; a browser has none, and
+          // this header (same spelling, spread after it) replaces it.
+          Authorization: secret ? `Bearer ${secret}` : "",
+        },
+      }),
+    });
+  console.log(`@fal-ai/client through FalProxy at ${PROXY}`);
+  let refused;
+  try {
+    await throughProxy(undefined).run(endpoints[0].endpoint_id, { input: endpoints[0].example_input });
+  } catch (e) {
+    refused = e;
+  }
+  check(refused?.status === 401, `a caller without the secret: expected 401, got ${refused}`);
+  const proxied = throughProxy(SECRET);
+  const proxiedImage = await uploads(proxied, { multipart: false });
+  for (const { endpoint_id: id, example_input: input } of endpoints) {
+    const started = performance.now();
+    await endpointSequence(proxied, id, withUrl(input, proxiedImage));
+    console.log(`  ok ${id} through the proxy (${((performance.now() - started) / 1000).toFixed(2)}s)`);
+  }
+  console.log(`js through FalProxy: ${endpoints.length} endpoints passed`);
+}

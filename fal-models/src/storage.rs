@@ -23,6 +23,14 @@
 //!    parallelism, each part retried; `POST {access_url}/multipart/{uploadId}/complete` with
 //!    `{parts: [{partNumber, etag}]}` finishes the upload.
 //!
+//! Without a key, through a fal server proxy ([`StorageBuilder::through_proxy`], what a
+//! [`Client`](crate::Client) built with `proxy_url` and no key uses): as fal-js does
+//! (`storage.ts`, `initiateUpload`), `POST {rest}/storage/upload/initiate?storage_type=fal-cdn-v3`
+//! (or `initiate-multipart`) with `{content_type, file_name}` goes through the proxy, which
+//! adds the key, and answers `{upload_url, file_url}`; the bytes are `PUT` to the signed
+//! `upload_url` directly (parts to `{upload_url path}/{n}?{query}`, then
+//! `POST {upload_url path}/complete?{query}`), never through the proxy.
+//!
 //! The API key and the storage tokens never appear in `Debug` or `Display` output or in errors.
 
 use std::fmt;
@@ -304,6 +312,14 @@ pub struct StorageBuilder {
     token_refresh_margin: Option<Duration>,
     clock: Option<Clock>,
     bounds: Option<crate::client::Bounds>,
+    proxy: Option<Proxied>,
+}
+
+/// Initiating uploads through a fal server proxy.
+#[derive(Clone)]
+struct Proxied {
+    url: String,
+    headers: Vec<(reqwest::header::HeaderName, HeaderValue)>,
 }
 
 impl fmt::Debug for StorageBuilder {
@@ -379,6 +395,22 @@ impl StorageBuilder {
         self
     }
 
+    /// Initiates uploads through this fal server proxy (`x-fal-target-url`, fal's
+    /// `@fal-ai/server-proxy` protocol) instead of with a key, sending `headers` to it only
+    /// (your caller credentials); the bytes go to the signed upload URL directly. No key is
+    /// needed then.
+    pub fn through_proxy(
+        mut self,
+        proxy_url: impl Into<String>,
+        headers: Vec<(reqwest::header::HeaderName, HeaderValue)>,
+    ) -> Self {
+        self.proxy = Some(Proxied {
+            url: proxy_url.into(),
+            headers,
+        });
+        self
+    }
+
     /// Replaces the wall clock used for token expiry (for tests).
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
@@ -387,11 +419,13 @@ impl StorageBuilder {
 
     /// Builds the storage client.
     pub fn build(self) -> Result<Storage, StorageError> {
-        let key = match self.key {
-            Some(k) => k,
-            None => Secret(std::env::var("FAL_KEY").map_err(|_| StorageError::MissingKey)?),
+        let key = match (self.key, &self.proxy) {
+            (Some(k), _) => k,
+            // The proxy adds the key.
+            (None, Some(_)) => Secret(String::new()),
+            (None, None) => Secret(std::env::var("FAL_KEY").map_err(|_| StorageError::MissingKey)?),
         };
-        if key.0.trim().is_empty() {
+        if key.0.trim().is_empty() && self.proxy.is_none() {
             return Err(StorageError::MissingKey);
         }
         let part_size = self.part_size.unwrap_or(DEFAULT_PART_SIZE);
@@ -436,6 +470,7 @@ impl StorageBuilder {
                 bounds: self.bounds.unwrap_or_default(),
                 token: tokio::sync::Mutex::new(TokenSlot::default()),
                 token_fetches: AtomicU64::new(0),
+                proxy: self.proxy,
             }),
         })
     }
@@ -468,6 +503,7 @@ struct Inner {
     token: tokio::sync::Mutex<TokenSlot>,
     /// How many token fetches have ended (so a waiter knows one ended while it waited).
     token_fetches: AtomicU64,
+    proxy: Option<Proxied>,
 }
 
 /// The token cache: the token, or the last failure to fetch one.
@@ -531,11 +567,26 @@ struct AccessUrl {
     access_url: String,
 }
 
+/// How a multipart upload started: on the CDN with a token, or with a signed URL.
 #[derive(Deserialize)]
-struct MultipartStart {
-    access_url: String,
-    #[serde(rename = "uploadId")]
-    upload_id: String,
+#[serde(untagged)]
+enum MultipartStart {
+    Cdn {
+        access_url: String,
+        #[serde(rename = "uploadId")]
+        upload_id: String,
+    },
+    Signed {
+        upload_url: String,
+        file_url: String,
+    },
+}
+
+/// The answer of `storage/upload/initiate`.
+#[derive(Deserialize)]
+struct Initiated {
+    upload_url: String,
+    file_url: String,
 }
 
 /// A body that can be produced again for a retry.
@@ -722,6 +773,16 @@ impl Storage {
     /// against a silent token route cost one bound, not N in a row. A failure is also answered
     /// from memory for half the first backoff (never long enough to swallow a retry).
     async fn token(&self) -> Result<Token, StorageError> {
+        if self.inner.proxy.is_some() {
+            // No storage token through a proxy: each upload is initiated there and its signed
+            // URL is its own credential. The attempts of the retry loop get this empty one.
+            return Ok(Token {
+                authorization: Secret(String::new()),
+                raw: Secret(String::new()),
+                base_url: String::new(),
+                refresh_at: UNIX_EPOCH,
+            });
+        }
         let fetches_before = self.inner.token_fetches.load(Ordering::SeqCst);
         let mut slot = self.inner.token.lock().await;
         let now = (self.inner.clock)();
@@ -815,7 +876,9 @@ impl Storage {
             req = req.header(FILE_NAME_HEADER, header_value(&sanitize_file_name(name))?);
         }
         if let Some(lifetime) = options.expires_in {
-            let pref = serde_json::json!({ "expiration_duration_seconds": lifetime.as_secs() });
+            let seconds = crate::client::options::expiration_seconds(lifetime)
+                .ok_or_else(|| StorageError::Config("expires_in must be more than zero".into()))?;
+            let pref = serde_json::json!({ "expiration_duration_seconds": seconds });
             let pref = header_value(&pref.to_string())?;
             req = req
                 .header(LIFECYCLE_HEADER, pref.clone())
@@ -996,6 +1059,9 @@ impl Storage {
                 let content_type = &content_type;
                 let source = &source;
                 async move {
+                    if self.inner.proxy.is_some() {
+                        return self.upload_initiated(source, content_type, options).await;
+                    }
                     let url = format!("{}/files/upload", token.base_url);
                     let (body, len) = match source {
                         Source::Bytes(b) => (reqwest::Body::from(b.clone()), b.len() as u64),
@@ -1019,6 +1085,81 @@ impl Storage {
             .await;
         span.in_scope(|| upload_outcome(&result, Some(attempts), &self.redactor(None)));
         result
+    }
+
+    /// Asks fal (through the proxy) for a signed upload URL: `initiate` or
+    /// `initiate-multipart`; returns `(upload_url, file_url)`.
+    async fn initiate(
+        &self,
+        kind: &str,
+        content_type: &str,
+        options: &UploadOptions,
+    ) -> Result<(String, String), StorageError> {
+        let proxy = self.inner.proxy.as_ref().expect("proxy mode");
+        let step = "initiating upload";
+        let target = format!(
+            "{}/storage/upload/{kind}?storage_type={STORAGE_TYPE}",
+            self.inner.rest_base_url
+        );
+        let file_name = options
+            .file_name
+            .as_deref()
+            .map(sanitize_file_name)
+            .unwrap_or_else(|| {
+                let ext = content_type
+                    .split('/')
+                    .nth(1)
+                    .and_then(|t| t.split([';', '-']).next())
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or("bin");
+                format!("upload.{ext}")
+            });
+        let mut req = self
+            .inner
+            .http
+            .post(&proxy.url)
+            .header(
+                crate::client::proxy::TARGET_URL_HEADER,
+                header_value(&target)?,
+            )
+            .json(&serde_json::json!({"content_type": content_type, "file_name": file_name}));
+        for (name, value) in &proxy.headers {
+            req = req.header(name, value.clone());
+        }
+        if let Some(lifetime) = options.expires_in {
+            let seconds = crate::client::options::expiration_seconds(lifetime)
+                .ok_or_else(|| StorageError::Config("expires_in must be more than zero".into()))?;
+            let pref = serde_json::json!({ "expiration_duration_seconds": seconds });
+            req = req.header(LIFECYCLE_HEADER_CDN, header_value(&pref.to_string())?);
+        }
+        let resp = self.exchange(step, &target, req, 0, None).await?;
+        let body: Initiated = self.json_body(step, &target, resp, None).await?;
+        Ok((body.upload_url, body.file_url))
+    }
+
+    /// A single upload through the proxy: initiate there, `PUT` the bytes to the signed URL.
+    async fn upload_initiated(
+        &self,
+        source: &Source,
+        content_type: &str,
+        options: &UploadOptions,
+    ) -> Result<String, StorageError> {
+        let (upload_url, file_url) = self.initiate("initiate", content_type, options).await?;
+        let step = "uploading file";
+        let (body, len) = match source {
+            Source::Bytes(b) => (reqwest::Body::from(b.clone()), b.len() as u64),
+            Source::Path(p, measured) => (file_body(p, measured.len).await?, measured.len),
+        };
+        let req = self
+            .inner
+            .http
+            .put(&upload_url)
+            .header(CONTENT_TYPE, header_value(content_type)?)
+            .header(CONTENT_LENGTH, len)
+            .body(body);
+        let shown = upload_url.split('?').next().unwrap_or_default().to_owned();
+        self.exchange(step, &shown, req, len, None).await?;
+        Ok(file_url)
     }
 
     async fn upload_multipart<S>(
@@ -1082,6 +1223,15 @@ impl Storage {
             .with_retries(|token| {
                 let content_type = &content_type;
                 async move {
+                    if self.inner.proxy.is_some() {
+                        let (upload_url, file_url) = self
+                            .initiate("initiate-multipart", content_type, options)
+                            .await?;
+                        return Ok(MultipartStart::Signed {
+                            upload_url,
+                            file_url,
+                        });
+                    }
                     let url = format!("{}/files/upload/multipart", token.base_url);
                     let req = self.upload_headers(
                         self.inner.http.post(&url),
@@ -1095,22 +1245,42 @@ impl Storage {
                 }
             })
             .await;
-        let start = start?;
-        let access_url = trim_base(&start.access_url);
-        let upload_base = format!("{access_url}/multipart/{}", start.upload_id);
+        // Parts go to `{base}/{n}{query}`, the completion to `{base}/complete{query}`: the CDN
+        // multipart URL, or the signed URL's path and query (fal-js `multipartUpload`).
+        let (access_url, upload_base, query) = match start? {
+            MultipartStart::Cdn {
+                access_url,
+                upload_id,
+            } => {
+                let access_url = trim_base(&access_url);
+                let base = format!("{access_url}/multipart/{upload_id}");
+                (access_url, base, String::new())
+            }
+            MultipartStart::Signed {
+                upload_url,
+                file_url,
+            } => {
+                let (base, query) = match upload_url.split_once('?') {
+                    Some((base, query)) => (base.to_owned(), format!("?{query}")),
+                    None => (upload_url.clone(), String::new()),
+                };
+                (file_url, trim_base(&base), query)
+            }
+        };
 
         let sent = std::sync::atomic::AtomicU64::new(0);
         let mut etags: Vec<(u32, String)> = parts
             .enumerate()
             .map(|(i, part)| {
                 let n = i as u32 + 1;
-                let upload_base = &upload_base;
+                let (upload_base, query) = (&upload_base, &query);
                 let content_type = &content_type;
                 let sent = &sent;
                 async move {
                     let data = part?;
                     sent.fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                    self.upload_part(upload_base, n, data, content_type).await
+                    self.upload_part(upload_base, query, n, data, content_type)
+                        .await
                 }
             })
             .buffer_unordered(self.inner.concurrency)
@@ -1135,7 +1305,7 @@ impl Storage {
         }
 
         let step = "completing multipart upload";
-        let url = format!("{upload_base}/complete");
+        let url = format!("{upload_base}/complete{query}");
         let body = serde_json::json!({
             "parts": etags
                 .iter()
@@ -1148,10 +1318,7 @@ impl Storage {
                 let body = &body;
                 async move {
                     let req = self
-                        .inner
-                        .http
-                        .post(url)
-                        .header(AUTHORIZATION, header_value(&token.authorization.0)?)
+                        .with_token(self.inner.http.post(url), &token)?
                         .json(body);
                     let resp = self.exchange(step, url, req, 0, Some(&token)).await?;
                     // The response may repeat the access URL; the one from the start is final.
@@ -1163,17 +1330,30 @@ impl Storage {
                 }
             })
             .await;
-        Ok((done?.unwrap_or(start.access_url), sent, etags.len()))
+        Ok((done?.unwrap_or(access_url), sent, etags.len()))
+    }
+
+    /// The storage token's `Authorization`, when there is one (a signed URL needs none).
+    fn with_token(
+        &self,
+        req: reqwest::RequestBuilder,
+        token: &Token,
+    ) -> Result<reqwest::RequestBuilder, StorageError> {
+        if token.authorization.0.is_empty() {
+            return Ok(req);
+        }
+        Ok(req.header(AUTHORIZATION, header_value(&token.authorization.0)?))
     }
 
     async fn upload_part(
         &self,
         upload_base: &str,
+        query: &str,
         n: u32,
         data: Bytes,
         content_type: &str,
     ) -> Result<(u32, String), StorageError> {
-        let url = format!("{upload_base}/{n}");
+        let url = format!("{upload_base}/{n}{query}");
         let step = format!("uploading part {n}");
         let (result, attempts) = self
             .with_retries(|token| {
@@ -1181,10 +1361,7 @@ impl Storage {
                 async move {
                     let len = data.len() as u64;
                     let req = self
-                        .inner
-                        .http
-                        .put(url)
-                        .header(AUTHORIZATION, header_value(&token.authorization.0)?)
+                        .with_token(self.inner.http.put(url), &token)?
                         .header(CONTENT_TYPE, header_value(content_type)?)
                         .header(CONTENT_LENGTH, len)
                         .body(data);

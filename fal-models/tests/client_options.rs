@@ -221,3 +221,93 @@ fn bad_header_names_values_and_authorization_are_refused() {
         .unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_start_timeout_of_one_second_or_less_is_refused_before_anything_is_sent() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    for d in [Duration::ZERO, Duration::from_secs(1)] {
+        let err = client
+            .run_with(&EchoInput::new("a"), &RunOptions::new().start_timeout(d))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{d:?}: {err:?}");
+        let err = client
+            .submit_with(&EchoInput::new("a"), &SubmitOptions::new().start_timeout(d))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{d:?}: {err:?}");
+    }
+    assert!(server.requests().is_empty(), "nothing was sent");
+    client
+        .run_with(
+            &EchoInput::new("a"),
+            &RunOptions::new().start_timeout(Duration::from_millis(1500)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sent(&server, Operation::Run).header("x-fal-request-timeout"),
+        Some("2")
+    );
+}
+
+#[tokio::test]
+async fn an_object_expiration_of_zero_is_refused_not_sent_as_never() {
+    let server = echo_mock().start().await.unwrap();
+    let options =
+        RunOptions::new().platform(PlatformOptions::new().object_expiration(Duration::ZERO));
+    let err = server
+        .client()
+        .run_with(&EchoInput::new("a"), &options)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err:?}");
+    assert!(server.requests().is_empty(), "nothing was sent");
+    let storage = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap()
+        .storage()
+        .unwrap();
+    let err = storage
+        .upload_bytes(
+            &b"abc"[..],
+            &fal_models::storage::UploadOptions::new().expires_in(Duration::ZERO),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, fal_models::storage::StorageError::Config(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_header_named_like_a_typed_one_is_sent_once() {
+    let server = echo_mock().start().await.unwrap();
+    let options = RunOptions::new().platform(
+        PlatformOptions::new()
+            .no_retry()
+            .header("x-fal-no-retry", "1")
+            .unwrap()
+            .header("X-Fal-Store-IO", "0")
+            .unwrap()
+            .store_io(true),
+    );
+    server
+        .client()
+        .run_with(&EchoInput::new("a"), &options)
+        .await
+        .unwrap();
+    let run = sent(&server, Operation::Run);
+    let count = |name: &str| run.headers.iter().filter(|(k, _)| k == name).count();
+    assert_eq!(count("x-fal-no-retry"), 1, "{:?}", run.headers);
+    assert_eq!(count("x-fal-store-io"), 1, "{:?}", run.headers);
+    assert_eq!(
+        run.header("x-fal-store-io"),
+        Some("0"),
+        "the user's header wins"
+    );
+}

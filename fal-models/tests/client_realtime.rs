@@ -14,8 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use client_common::{ECHO_ID, EchoInput, EchoOutput, echo_mock, expected_output};
-use fal_models::client::TemporaryToken;
-use fal_models::client::realtime::{RealtimeOptions, Reconnect, SendPolicy};
+use fal_models::client::realtime::{
+    RealtimeFrame, RealtimeOptions, Reconnect, SendPolicy, realtime_route,
+};
+use fal_models::client::{TemporaryToken, TokenProvider};
 use fal_models::{Client, Error};
 use serde_json::json;
 
@@ -95,7 +97,7 @@ async fn fals_idle_timeout_notice_is_not_an_error() {
 }
 
 #[tokio::test]
-async fn refused_tokens_bad_options_and_silence_are_typed_errors() {
+async fn refused_tokens_bad_options_and_unanswered_inputs_are_typed_errors_but_idleness_is_not() {
     let server = echo_mock().start().await.unwrap();
     let realtime = server.start_realtime().await.unwrap();
     let bogus = Client::builder()
@@ -127,6 +129,15 @@ async fn refused_tokens_bad_options_and_silence_are_typed_errors() {
         .unwrap();
     let quiet = options.recv_timeout(Some(Duration::from_millis(200)));
     let mut session = client.realtime_with(ECHO_ID, quiet).await.unwrap();
+    // Nothing sent: waiting is the caller's own choice, not a failure of fal.
+    let waited = tokio::time::timeout(Duration::from_secs(1), session.recv::<EchoOutput>()).await;
+    assert!(
+        waited.is_err(),
+        "no error for the caller's idleness: {waited:?}"
+    );
+    // An input fal never answers: the receive bound ends the wait.
+    realtime.hold_outputs(true);
+    session.send(&EchoInput::new("unanswered")).await.unwrap();
     let err = session.recv::<EchoOutput>().await.unwrap_err();
     assert!(
         matches!(&err, Error::Realtime { error, .. } if error == "TIMEOUT"),
@@ -493,4 +504,253 @@ async fn a_session_over_wss_trusts_an_extra_root_certificate() {
     assert_eq!(handshakes.load(Ordering::Relaxed), 1);
     assert_eq!(realtime.sessions(), 1);
     assert_eq!(realtime.last_input().unwrap()["prompt"], "over tls");
+}
+
+/// An app whose id ends in `/realtime` (as fal documents `decart/lucy2-vton/realtime`) and
+/// whose output holds `format: binary` bytes (as `fal-ai/flux-2/klein/realtime`'s `RawImage`).
+const BINARY_ID: &str = "acme/lucy/realtime";
+
+fn binary_document() -> serde_json::Value {
+    json!({
+        "openapi": "3.0.4",
+        "info": {"title": "lucy", "version": "1", "x-fal-metadata": {"endpointId": BINARY_ID}},
+        "components": {"schemas": {
+            "In": {"type": "object", "required": ["prompt"], "properties": {
+                "prompt": {"type": "string"}
+            }},
+            "RawImage": {"type": "object", "required": ["content", "width"], "properties": {
+                "content": {"type": "string", "format": "binary", "examples": ["JPEGDATA"]},
+                "width": {"type": "integer", "examples": [64]}
+            }},
+            "Out": {"type": "object", "required": ["images", "seed"], "properties": {
+                "images": {"type": "array", "items": {"$ref": "#/components/schemas/RawImage"}},
+                "seed": {"type": "integer", "examples": [7]}
+            }}
+        }},
+        "paths": {
+            "/acme/lucy/realtime": {"post": {"requestBody": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/In"}}}}}},
+            "/acme/lucy/realtime/requests/{request_id}": {"get": {"responses": {"200": {
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Out"}}}}}}}
+        }
+    })
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct RawImage {
+    content: bytes::Bytes,
+    width: u32,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct BinaryOutput {
+    images: Vec<RawImage>,
+    seed: i64,
+}
+
+async fn binary_mock() -> (
+    fal_models::mock::MockServer,
+    fal_models::mock::realtime::RealtimeMock,
+) {
+    let server = fal_models::mock::MockServer::builder()
+        .document(binary_document())
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    (server, realtime)
+}
+
+#[tokio::test]
+async fn binary_values_reach_bytes_fields_values_and_raw_frames() {
+    let (server, realtime) = binary_mock().await;
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default().base_url(realtime.url());
+    let mut session = client.realtime_with(BINARY_ID, options).await.unwrap();
+
+    session.send(&json!({"prompt": "typed"})).await.unwrap();
+    let out: BinaryOutput = session.recv().await.unwrap().expect("an output");
+    assert_eq!(&out.images[0].content[..], b"JPEGDATA");
+    assert_eq!((out.images[0].width, out.seed), (64, 7));
+
+    session.send(&json!({"prompt": "value"})).await.unwrap();
+    let value = session.recv_value().await.unwrap().expect("an output");
+    let images = value["images"].as_array().expect("images");
+    assert_eq!(
+        images[0]["content"],
+        rmpv::Value::Binary(b"JPEGDATA".to_vec()),
+        "msgpack bin is kept"
+    );
+
+    // A frame packed by the caller goes out as is; the answer comes back as fal sent it.
+    let mut raw = Vec::new();
+    rmpv::encode::write_value(
+        &mut raw,
+        &rmpv::Value::Map(vec![("prompt".into(), "raw".into())]),
+    )
+    .unwrap();
+    session.send_raw(raw.into()).await.unwrap();
+    match session.recv_frame().await.unwrap().expect("an output") {
+        RealtimeFrame::Binary(bytes) => {
+            let value = rmpv::decode::read_value(&mut &bytes[..]).unwrap();
+            assert_eq!(value["seed"], rmpv::Value::from(7));
+        }
+        other => panic!("expected a binary frame, got {other:?}"),
+    }
+    assert_eq!(realtime.last_input().unwrap()["prompt"], "raw");
+    session.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_app_id_ending_in_realtime_is_not_suffixed_again_and_path_overrides() {
+    let (server, realtime) = binary_mock().await;
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default().base_url(realtime.url());
+    let mut session = client
+        .realtime_with(BINARY_ID, options.clone())
+        .await
+        .expect("served at acme/lucy/realtime, not acme/lucy/realtime/realtime");
+    session.send(&json!({"prompt": "a"})).await.unwrap();
+    assert!(session.recv_value().await.unwrap().is_some());
+    session.close().await.unwrap();
+    assert_eq!(realtime.sessions(), 1);
+
+    // `path` names the route: `realtime` again is no route of fal's, and is refused.
+    let err = client
+        .realtime_with(BINARY_ID, options.path("realtime"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Realtime { error, reason, .. } if error == "CONNECT" && reason.contains("404")),
+        "{err:?}"
+    );
+    assert_eq!(
+        realtime_route("fal-ai/fast-lcm-diffusion", None),
+        "fal-ai/fast-lcm-diffusion/realtime"
+    );
+    assert_eq!(
+        realtime_route("decart/lucy2-vton/realtime", None),
+        "decart/lucy2-vton/realtime"
+    );
+    assert_eq!(realtime_route("acme/app", Some("/ws")), "acme/app/ws");
+}
+
+#[tokio::test]
+async fn an_unauthorized_frame_reconnects_with_a_fresh_token_and_no_error() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .reconnect(fast_reconnect(3));
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    // The token expires mid-session: fal answers the next input with its Unauthorized frame.
+    server.expire_tokens();
+    session.send(&EchoInput::new("refused")).await.unwrap();
+    until("the session re-authenticates", || {
+        session.reauthentications() == 1 && session.reconnects() == 1
+    })
+    .await;
+    assert_eq!(realtime.unauthorized_frames(), 1);
+    assert_eq!(
+        server.tokens_minted(),
+        2,
+        "a fresh token for the new connection"
+    );
+    session.send(&EchoInput::new("again")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output()),
+        "the Unauthorized frame never reached recv as an error"
+    );
+    assert_eq!(realtime.sessions(), 2);
+    session.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_provider_is_asked_for_the_route_and_refreshed_before_expiry_keeping_the_socket() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    // The backend that holds the key; the client only has the provider.
+    let backend = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let asked: Arc<std::sync::Mutex<Vec<String>>> = Arc::default();
+    let seen = asked.clone();
+    let provider = TokenProvider::new(Some(Duration::from_secs(1)), move |app: String| {
+        seen.lock().unwrap().push(app.clone());
+        let backend = backend.clone();
+        async move { backend.mint_token(&[&app], Duration::from_secs(120)).await }
+    });
+    let client = Client::builder().token_provider(provider).build().unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .reconnect(fast_reconnect(3));
+    let mut session = client.realtime_with(ECHO_ID, options).await.unwrap();
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [format!("{ECHO_ID}/realtime")],
+        "fal-js passes the app and its path"
+    );
+    // At 90 % of the lifetime a new token is fetched; the socket stays.
+    until("the token is refreshed", || {
+        asked.lock().unwrap().len() >= 2
+    })
+    .await;
+    assert_eq!(
+        realtime.sessions(),
+        1,
+        "the refresh did not touch the socket"
+    );
+    session.send(&EchoInput::new("still on")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+    session.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn key_header_mode_sends_the_key_and_mints_no_token() {
+    let server = echo_mock().start().await.unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default()
+        .base_url(realtime.url())
+        .key_header(true);
+    let mut session = client
+        .realtime_with(ECHO_ID, options.clone())
+        .await
+        .unwrap();
+    session.send(&EchoInput::new("a")).await.unwrap();
+    assert_eq!(
+        session.recv::<EchoOutput>().await.unwrap(),
+        Some(expected_output())
+    );
+    session.close().await.unwrap();
+    assert_eq!(server.tokens_minted(), 0, "the key went in the header");
+    let keyless = Client::builder().without_key().build().unwrap();
+    assert!(matches!(
+        keyless.realtime_with(ECHO_ID, options).await.unwrap_err(),
+        Error::MissingKey
+    ));
 }

@@ -927,3 +927,61 @@ where
     });
     (url, task)
 }
+
+/// fal runs a request up to its app's `request_timeout` (one hour by default) and a model may
+/// pause between partials; the default bound must not cut such a stream (fal-js declares 15 s
+/// but never enforces it; Python has none). Paused time: the 20 s pauses pass at once.
+#[tokio::test(start_paused = true)]
+async fn the_default_bound_keeps_a_stream_that_pauses_between_chunks() {
+    let server = echo_mock()
+        .binary_stream(ECHO_ID, "audio/mpeg", 3)
+        .stream_interval(Duration::from_secs(20))
+        .start()
+        .await
+        .unwrap();
+    let mut audio = server.client().stream_bytes(&EchoInput::new("a cat"));
+    let mut chunks = 0;
+    while let Some(chunk) = audio.next().await {
+        chunk.expect("no idle timeout for a 20 s pause");
+        chunks += 1;
+    }
+    assert_eq!(chunks, 3);
+    assert_eq!(
+        StreamOptions::default().idle,
+        Some(fal_models::client::stream::DEFAULT_STREAM_IDLE)
+    );
+}
+
+#[tokio::test]
+async fn a_token_provider_client_streams_with_a_token_for_the_stream_route() {
+    let server = echo_mock().start().await.unwrap();
+    let backend = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = asked.clone();
+    let provider = fal_models::client::TokenProvider::new(None, move |app: String| {
+        seen.lock().unwrap().push(app.clone());
+        let backend = backend.clone();
+        async move { backend.mint_token(&[&app], Duration::from_secs(60)).await }
+    });
+    let client = fal_models::Client::builder()
+        .token_provider(provider)
+        .run_url(server.run_url())
+        .build()
+        .unwrap();
+    let out = client.stream(&EchoInput::new("a")).output().await.unwrap();
+    assert_eq!(out, expected_output());
+    assert_eq!(
+        asked.lock().unwrap().as_slice(),
+        [format!("{ECHO_ID}/stream")]
+    );
+    let sent = server
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::Stream))
+        .unwrap();
+    assert_eq!(sent.header("authorization"), None, "no key, a token");
+}

@@ -522,3 +522,58 @@ async fn reconnected_status_streams_lose_no_log_line_whatever_their_first_event_
         assert!(server.count(Operation::StatusStream) > 10, "it reconnected");
     }
 }
+
+/// A queue whose status stream sends one status this client does not know (`ARCHIVED`) and
+/// ends, as fal ends the stream of a finished request; the result is there.
+async fn unknown_status_queue() -> String {
+    use axum::response::IntoResponse;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let urls = base.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let base = urls.clone();
+        async move {
+            let path = req.uri().path().to_owned();
+            let json = |v: serde_json::Value| {
+                ([("content-type", "application/json")], v.to_string()).into_response()
+            };
+            if req.method() == axum::http::Method::POST {
+                return json(json!({
+                    "request_id": "r1",
+                    "status_url": format!("{base}/acme/video/requests/r1/status"),
+                    "response_url": format!("{base}/acme/video/requests/r1"),
+                    "cancel_url": format!("{base}/acme/video/requests/r1/cancel"),
+                }));
+            }
+            if path.ends_with("/status/stream") {
+                let event = "data: {\"status\": \"ARCHIVED\", \"request_id\": \"r1\"}\n\n";
+                return ([("content-type", "text/event-stream")], event).into_response();
+            }
+            if path.ends_with("/status") {
+                return json(json!({"status": "ARCHIVED", "request_id": "r1"}));
+            }
+            json(json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}))
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+#[tokio::test]
+async fn a_status_stream_ending_on_an_unknown_status_ends_subscribe_without_a_timeout() {
+    let base = unknown_status_queue().await;
+    let client = fal_models::Client::builder()
+        .key("k")
+        .queue_url(&base)
+        .build()
+        .unwrap();
+    // No subscribe timeout: the bound here only makes a hang fail the test.
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        client.subscribe(EchoInput::new("a")),
+    )
+    .await
+    .expect("subscribe ended")
+    .unwrap();
+    assert_eq!(out, expected_output());
+}

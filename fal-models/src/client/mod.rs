@@ -20,7 +20,7 @@
 pub mod bounds;
 mod events;
 mod handle;
-mod options;
+pub(crate) mod options;
 pub mod proxy;
 mod queue;
 #[cfg(feature = "realtime")]
@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::stream::{BoxStream, StreamExt};
-use reqwest::header::HeaderValue;
+use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::{Method, Url};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -52,7 +52,7 @@ pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_ap
 pub use retry::RetryPolicy;
 pub use stream::{ByteStream, OutputStream, StreamEvent, StreamOptions};
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
-pub use tokens::TemporaryToken;
+pub use tokens::{TemporaryToken, TokenProvider};
 
 use crate::Endpoint;
 use crate::error::{Error, Operation, Redactor, TimeoutKind};
@@ -98,8 +98,12 @@ struct Inner {
     redactor: Redactor,
     /// A temporary token used instead of a key (see [`tokens`]).
     token: Option<TemporaryToken>,
+    /// Tokens from the user's backend instead of a key (see [`tokens::TokenProvider`]).
+    token_provider: Option<tokens::TokenProvider>,
     /// Every request goes here, its URL in `x-fal-target-url` (see [`proxy`]).
     proxy_url: Option<String>,
+    /// Sent to the proxy only.
+    proxy_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 /// The API key, never printed.
@@ -157,7 +161,9 @@ pub struct ClientBuilder {
     user_agent: String,
     http: Option<reqwest::Client>,
     token: Option<TemporaryToken>,
+    token_provider: Option<tokens::TokenProvider>,
     proxy_url: Option<String>,
+    proxy_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl fmt::Debug for ClientBuilder {
@@ -193,7 +199,9 @@ impl Default for ClientBuilder {
             user_agent: concat!("fal-models-rust/", env!("CARGO_PKG_VERSION")).into(),
             http: None,
             token: None,
+            token_provider: None,
             proxy_url: None,
+            proxy_headers: Vec::new(),
         }
     }
 }
@@ -346,7 +354,11 @@ impl ClientBuilder {
         let http = match self.http {
             Some(http) => http,
             None => {
-                let mut b = reqwest::Client::builder().use_rustls_tls();
+                // TCP keepalive lets the kernel end a connection whose peer is gone, so a
+                // long-lived stream with a generous idle bound does not wait it out.
+                let mut b = reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .tcp_keepalive(Duration::from_secs(60));
                 if let Some(d) = self.connect_timeout {
                     b = b.connect_timeout(d);
                 }
@@ -384,7 +396,9 @@ impl ClientBuilder {
                 run_timeout: self.run_timeout,
                 stream_idle_timeout: self.stream_idle_timeout,
                 token: self.token,
+                token_provider: self.token_provider,
                 proxy_url: proxy::checked(self.proxy_url)?,
+                proxy_headers: self.proxy_headers,
             }),
         })
     }
@@ -495,6 +509,18 @@ impl Client {
         options: &SubmitOptions,
     ) -> Result<RequestHandle, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
+        // Options are checked before anything is uploaded or sent.
+        let mut headers = Vec::new();
+        if let Some(d) = options.start_timeout {
+            headers.push(queue::start_timeout_header(d)?);
+        }
+        if let Some(p) = options.priority {
+            headers.push(("x-fal-queue-priority", p.as_str().to_owned()));
+        }
+        if let Some(hint) = &options.runner_hint {
+            headers.push(("x-fal-runner-hint", hint.clone()));
+        }
+        headers.extend(options.platform.to_headers()?);
         let (body, secrets) = self
             .prepare_input(endpoint_id, body, options.upload_local_files)
             .await?;
@@ -505,17 +531,6 @@ impl Client {
             parsed.query_pairs_mut().append_pair("fal_webhook", webhook);
             url = parsed.into();
         }
-        let mut headers = Vec::new();
-        if let Some(d) = options.start_timeout {
-            headers.push(("x-fal-request-timeout", queue::header_seconds(d)));
-        }
-        if let Some(p) = options.priority {
-            headers.push(("x-fal-queue-priority", p.as_str().to_owned()));
-        }
-        if let Some(hint) = &options.runner_hint {
-            headers.push(("x-fal-runner-hint", hint.clone()));
-        }
-        headers.extend(options.platform.to_headers());
         let call = Call {
             op: Operation::Submit,
             method: Method::POST,
@@ -724,9 +739,14 @@ impl Client {
         if let Some(storage) = self.inner.storage.get() {
             return Ok(storage.clone());
         }
-        let key = self.api_key().ok_or(Error::MissingKey)?;
-        let storage = crate::storage::Storage::builder()
-            .key(key)
+        let builder = match (self.api_key(), &self.inner.proxy_url) {
+            (Some(key), _) => crate::storage::Storage::builder().key(key),
+            // Key-less through a proxy: uploads are initiated there, as fal-js does.
+            (None, Some(proxy)) => crate::storage::Storage::builder()
+                .through_proxy(proxy.clone(), self.inner.proxy_headers.clone()),
+            (None, None) => return Err(Error::MissingKey),
+        };
+        let storage = builder
             .rest_base_url(self.inner.rest_url.clone())
             .http(self.inner.http.clone())
             .bounds(self.inner.bounds)

@@ -35,7 +35,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::bounds;
-use super::queue::{SubmitOptions, header_seconds};
+use super::queue::SubmitOptions;
 use super::transport::{MAX_QUEUE_BODY, header_request_id};
 use super::{Client, serialize_input};
 use crate::Endpoint;
@@ -113,8 +113,8 @@ impl PlatformOptions {
         Ok(self)
     }
 
-    /// The headers to send, in order.
-    pub(crate) fn to_headers(&self) -> Vec<(&'static str, String)> {
+    /// The headers to send, in order; an error for an object expiration of zero.
+    pub(crate) fn to_headers(&self) -> Result<Vec<(&'static str, String)>, Error> {
         let mut out = Vec::new();
         if self.no_retry {
             out.push(("x-fal-no-retry", "1".to_owned()));
@@ -127,7 +127,8 @@ impl PlatformOptions {
         }
         let mut lifecycle = serde_json::Map::new();
         if let Some(d) = self.object_expiration {
-            let seconds: u64 = header_seconds(d).parse().expect("whole seconds");
+            let seconds = expiration_seconds(d)
+                .ok_or_else(|| Error::Config("object_expiration must be more than zero".into()))?;
             lifecycle.insert("expiration_duration_seconds".into(), seconds.into());
         }
         if let Some(acl) = &self.initial_acl {
@@ -143,8 +144,14 @@ impl PlatformOptions {
             let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
             out.push((intern(name.as_str()), value));
         }
-        out
+        Ok(out)
     }
+}
+
+/// An object lifetime in whole seconds, rounded up; `None` for zero, which fal reads as
+/// "never expires" (fal_client refuses it: `_get_upload_expiration_duration_seconds`).
+pub(crate) fn expiration_seconds(d: Duration) -> Option<u64> {
+    (!d.is_zero()).then(|| d.as_secs() + u64::from(d.subsec_nanos() > 0))
 }
 
 /// A header name for the lifetime of the program. The request plumbing names headers with
@@ -256,17 +263,18 @@ impl Client {
         options: &RunOptions,
     ) -> Result<RunOutput<O>, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
-        let (body, secrets) = self
-            .prepare_input(endpoint_id, body, options.upload_local_files)
-            .await?;
+        // Options are checked before anything is uploaded or sent.
         let mut headers = Vec::new();
         if let Some(d) = options.start_timeout {
-            headers.push(("x-fal-request-timeout", header_seconds(d)));
+            headers.push(super::queue::start_timeout_header(d)?);
         }
         if let Some(hint) = &options.runner_hint {
             headers.push(("x-fal-runner-hint", hint.clone()));
         }
-        headers.extend(options.platform.to_headers());
+        headers.extend(options.platform.to_headers()?);
+        let (body, secrets) = self
+            .prepare_input(endpoint_id, body, options.upload_local_files)
+            .await?;
         let call = self.run_call(endpoint_id, body, headers, secrets);
         let response = self.open(&call).await?;
         let status = response.status().as_u16();

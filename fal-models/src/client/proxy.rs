@@ -16,6 +16,19 @@ impl ClientBuilder {
         self.proxy_url = Some(url.into());
         self
     }
+
+    /// Sends this header on every request to the proxy, and nowhere else (not to fal, not to
+    /// signed upload URLs): the caller's credentials for the proxy's own check. Fails for a
+    /// name or value HTTP does not allow.
+    pub fn proxy_header(mut self, name: &str, value: &str) -> Result<Self, Error> {
+        let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
+        let mut value = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| Error::Config(format!("invalid value for header {name}")))?;
+        value.set_sensitive(true);
+        self.proxy_headers.push((name, value));
+        Ok(self)
+    }
 }
 
 /// The proxy URL, checked as a base URL.

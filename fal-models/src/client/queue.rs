@@ -6,6 +6,8 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::error::Error;
+
 /// The state of a queued request. Unknown states decode to [`Status::Other`] instead of failing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -310,6 +312,18 @@ pub fn queue_app_path(endpoint_id: &str) -> &str {
 /// Whole seconds for fal's headers, rounded up (a deadline is never shortened).
 pub(crate) fn header_seconds(d: Duration) -> String {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
+}
+
+/// The `x-fal-request-timeout` value of a start timeout: fal takes only more than one second
+/// (fal_client `_headers.py` `add_timeout_header` refuses `<= 1`), so anything else is an
+/// error before anything is sent.
+pub(crate) fn start_timeout_header(d: Duration) -> Result<(&'static str, String), Error> {
+    if d <= Duration::from_secs(1) {
+        return Err(Error::Config(format!(
+            "start_timeout must be more than 1 s (fal's minimum), got {d:?}"
+        )));
+    }
+    Ok(("x-fal-request-timeout", header_seconds(d)))
 }
 
 #[cfg(test)]

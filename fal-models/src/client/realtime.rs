@@ -10,14 +10,30 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Authentication: a client with a key mints a temporary token for the app first (120 s, as
-//! fal's clients do) and connects with `?fal_jwt_token=`; a client built from a temporary token
-//! uses it. The key itself never travels on the WebSocket URL.
+//! The URL is `{app}/realtime`, or the app id as it is when it already ends in `/realtime`
+//! (fal documents apps such as `decart/lucy2-vton/realtime`), or `{app}/{path}` with
+//! [`RealtimeOptions::path`] (fal-js `resolveEndpointPath`).
+//!
+//! Authentication: the session connects with `?fal_jwt_token=`, a token from the client's
+//! [`TokenProvider`](super::TokenProvider), its temporary token, or one minted with the key (or
+//! through its proxy) for the app (120 s, as fal's clients do). A token with a known lifetime
+//! is fetched again at 90 % of it for the next connection, without touching the open socket;
+//! fal's `{"status": "error", "error": "Unauthorized"}` frame closes the socket and connects
+//! again with a fresh token. [`RealtimeOptions::key_header`] sends the key as an
+//! `Authorization` header instead (fal_client's `use_jwt=False`). The key never travels on the
+//! WebSocket URL.
 //!
 //! Frames from fal: binary msgpack (or JSON text) objects. `{"type": "x-fal-message"}` control
 //! frames and fal's idle notice (`x-fal-error` with `"error": "TIMEOUT"`, which fal's JS client
 //! ignores as well) are skipped; other `{"type": "x-fal-error", "error", "reason"}` and
 //! `{"status": "error", "error": ..}` become [`Error::Realtime`]; anything else is an output.
+//!
+//! Binary values: fal's apps pack `bytes` as msgpack `bin` (JPEG frames, audio chunks).
+//! [`recv`](RealtimeSession::recv) decodes straight from msgpack, so an output type with a
+//! [`bytes::Bytes`] field (or `serde_bytes`) receives them; [`recv_value`](RealtimeSession::recv_value)
+//! gives an [`rmpv::Value`] that keeps `bin`, and [`recv_frame`](RealtimeSession::recv_frame)
+//! the frame as fal sent it. [`send_raw`](RealtimeSession::send_raw) writes a binary frame as
+//! is; `send` of a type with `Bytes` fields (or of an `rmpv::Value`) writes them as `bin`.
 //!
 //! # Throttling, buffering and reconnects
 //!
@@ -69,9 +85,29 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
+use bytes::Bytes;
+/// The msgpack value type of [`RealtimeSession::recv_value`] (it keeps `bin`).
+pub use rmpv;
+
 use super::Client;
-use super::tokens::{DEFAULT_TOKEN_EXPIRATION, TemporaryToken};
+use super::tokens::TokenCache;
 use crate::error::{Error, Redactor};
+
+/// A frame from fal, as it came.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RealtimeFrame {
+    /// A binary frame (msgpack, as fal's apps send).
+    Binary(Bytes),
+    /// A text frame (JSON).
+    Text(String),
+}
+
+/// An output frame and its decoded value.
+struct Output {
+    frame: RealtimeFrame,
+    value: rmpv::Value,
+}
 
 /// Options of [`Client::realtime_with`].
 #[derive(Debug, Clone)]
@@ -80,8 +116,16 @@ pub struct RealtimeOptions {
     /// The longest wait for the WebSocket handshake (default 90 s, as fal's Python client),
     /// for the first connection and each reconnect.
     pub open_timeout: Duration,
-    /// The longest wait for a frame in [`RealtimeSession::recv`] (default 60 s); `None` for none.
+    /// The longest wait in [`RealtimeSession::recv`] for an answer to an input (default 60 s),
+    /// counted from the later of the `recv` call and the last input written, and only while
+    /// an input written since fal's last frame awaits one: a caller that sends nothing is never
+    /// timed out for its own idleness. `None` for no bound.
     pub recv_timeout: Option<Duration>,
+    /// The path after the app id (default `realtime`, not added again when the id ends in it).
+    pub path: Option<String>,
+    /// Sends the key as `Authorization: Key ..` on the handshake instead of a token in the URL
+    /// (fal_client's `use_jwt=False`). Needs a key.
+    pub key_header: bool,
     /// fal's `max_buffering` (1 to 60): how many inputs fal keeps queued for the app.
     pub max_buffering: Option<u8>,
     /// The WebSocket base URL (default: the run URL with `ws`/`wss`; a mock in tests).
@@ -105,6 +149,8 @@ impl Default for RealtimeOptions {
         RealtimeOptions {
             open_timeout: Duration::from_secs(90),
             recv_timeout: Some(Duration::from_secs(60)),
+            path: None,
+            key_header: false,
             max_buffering: None,
             base_url: None,
             throttle: None,
@@ -126,6 +172,18 @@ impl RealtimeOptions {
     /// Sets the receive bound.
     pub fn recv_timeout(mut self, d: Option<Duration>) -> Self {
         self.recv_timeout = d;
+        self
+    }
+
+    /// Connects to `{app}/{path}` instead of `{app}/realtime`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Authenticates with the key in an `Authorization` header instead of a token.
+    pub fn key_header(mut self, yes: bool) -> Self {
+        self.key_header = yes;
         self
     }
 
@@ -236,7 +294,7 @@ const CLOSE_REPLY_WAIT: Duration = Duration::from_secs(10);
 pub struct RealtimeSession {
     app: String,
     outbox: Outbox,
-    inbox: mpsc::Receiver<Result<Value, Error>>,
+    inbox: mpsc::Receiver<Result<Output, Error>>,
     control: mpsc::Sender<oneshot::Sender<Result<(), Error>>>,
     stats: Arc<Stats>,
     recv_timeout: Option<Duration>,
@@ -262,6 +320,34 @@ struct Stats {
     written: AtomicU64,
     superseded: AtomicU64,
     reconnects: AtomicU64,
+    reauthentications: AtomicU64,
+    /// When the last input was written and the last frame came from fal: an input is in
+    /// flight while the first is later.
+    last_write: Mutex<Option<Instant>>,
+    last_frame: Mutex<Option<Instant>>,
+    /// Woken on every write, so a waiting `recv` starts its bound.
+    wrote: Notify,
+}
+
+impl Stats {
+    fn wrote_input(&self) {
+        self.written.fetch_add(1, Ordering::Relaxed);
+        *lock(&self.last_write) = Some(Instant::now());
+        self.wrote.notify_waiters();
+    }
+
+    /// The instant an input still awaiting an answer was written.
+    fn in_flight_since(&self) -> Option<Instant> {
+        let written = (*lock(&self.last_write))?;
+        match *lock(&self.last_frame) {
+            Some(frame) if frame >= written => None,
+            _ => Some(written),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The single slot of [`SendPolicy::LatestWins`].
@@ -344,67 +430,85 @@ impl Client {
             None => websocket_base(&self.inner.run_url)?,
         };
         let tls = tls_connector(&options.root_certificates)?;
-        let mut connect = self.connector(app.clone(), base, tls, &options);
+        let route = realtime_route(&app, options.path.as_deref());
+        let auth = if options.key_header {
+            let key = self.authorization().cloned().ok_or(Error::MissingKey)?;
+            Auth::Header(key)
+        } else {
+            Auth::Token(Arc::new(TokenCache::new(self.token_source()?, &route)))
+        };
+        let tokens = match &auth {
+            Auth::Token(cache) => Some(cache.clone()),
+            Auth::Header(_) => None,
+        };
+        let mut connect =
+            self.connector(app.clone(), format!("{base}/{route}"), auth, tls, &options);
         let socket = connect(false).await.map_err(|f| f.error)?;
         tracing::debug!(app = %app, "realtime: connected");
-        Ok(RealtimeSession::start(app, socket, connect, &options))
+        Ok(RealtimeSession::start(
+            app, socket, connect, tokens, &options,
+        ))
     }
 
-    /// Connects to `{base}/{app}/realtime` with a token: the client's temporary token, or one
-    /// minted with the key, minted again when refused or near its end.
+    /// Connects to `url` with a token from `auth` (fetched again when refused or near its
+    /// end), or with the key header.
     fn connector(
         &self,
         app: String,
-        base: String,
+        url: String,
+        auth: Auth,
         tls: Option<tokio_tungstenite::Connector>,
         options: &RealtimeOptions,
     ) -> Connector<Socket> {
         let client = self.clone();
-        let minted: Arc<tokio::sync::Mutex<Option<(TemporaryToken, Instant)>>> = Arc::default();
         let (open_timeout, max_buffering) = (options.open_timeout, options.max_buffering);
         Box::new(move |fresh| {
-            let (client, app, base, tls, minted) = (
+            let (client, app, base_url, tls, auth) = (
                 client.clone(),
                 app.clone(),
-                base.clone(),
+                url.clone(),
                 tls.clone(),
-                minted.clone(),
+                auth.clone(),
             );
             Box::pin(async move {
-                let token = match client.temporary_token() {
-                    Some(token) => token.clone(),
-                    None => {
-                        let mut minted = minted.lock().await;
-                        let renew_after = DEFAULT_TOKEN_EXPIRATION.mul_f64(0.9);
-                        match &*minted {
-                            Some((token, at)) if !fresh && at.elapsed() < renew_after => {
-                                token.clone()
-                            }
-                            _ => {
-                                let token = client
-                                    .mint_token(&[&app], DEFAULT_TOKEN_EXPIRATION)
-                                    .await
-                                    .map_err(|error| ConnectFailure {
-                                        error,
-                                        refused: false,
-                                    })?;
-                                tracing::debug!(app = %app, "realtime: minted a token");
-                                *minted = Some((token.clone(), Instant::now()));
-                                token
-                            }
-                        }
-                    }
-                };
-                let mut url = format!("{base}/{app}/realtime?fal_jwt_token={}", token.expose());
-                if let Some(n) = max_buffering {
-                    url.push_str(&format!("&max_buffering={n}"));
+                let mut query = Vec::new();
+                let mut secret = String::new();
+                if let Auth::Token(cache) = &auth {
+                    let token = cache.token(fresh).await.map_err(|error| ConnectFailure {
+                        error,
+                        refused: false,
+                    })?;
+                    secret = token.expose().to_owned();
+                    query.push(format!("fal_jwt_token={secret}"));
                 }
+                if let Some(n) = max_buffering {
+                    query.push(format!("max_buffering={n}"));
+                }
+                let url = if query.is_empty() {
+                    base_url
+                } else {
+                    format!("{base_url}?{}", query.join("&"))
+                };
                 let redactor = client
                     .inner
                     .redactor
-                    .merged(&Redactor::new([token.expose()]));
+                    .merged(&Redactor::new([secret.as_str()]));
+                let mut request = tungstenite::client::IntoClientRequest::into_client_request(url)
+                    .map_err(|e| ConnectFailure {
+                        error: Error::Realtime {
+                            app: app.clone(),
+                            error: "CONNECT".into(),
+                            reason: redactor.scrub(&e.to_string()),
+                        },
+                        refused: false,
+                    })?;
+                if let Auth::Header(key) = &auth {
+                    request
+                        .headers_mut()
+                        .insert(tungstenite::http::header::AUTHORIZATION, key.clone());
+                }
                 let connect =
-                    tokio_tungstenite::connect_async_tls_with_config(url, None, false, tls);
+                    tokio_tungstenite::connect_async_tls_with_config(request, None, false, tls);
                 match tokio::time::timeout(open_timeout, connect).await {
                     Err(_) => {
                         tracing::warn!(app = %app, "realtime: handshake timed out");
@@ -433,6 +537,29 @@ impl Client {
                 }
             })
         })
+    }
+}
+
+/// How a session authenticates.
+#[derive(Clone)]
+enum Auth {
+    /// `?fal_jwt_token=` from this session's token cache.
+    Token(Arc<TokenCache>),
+    /// `Authorization: Key ..` on the handshake.
+    Header(reqwest::header::HeaderValue),
+}
+
+/// `{app}/realtime`, the app as it is when it already ends in `/realtime`, or `{app}/{path}`:
+/// fal-js `resolveEndpointPath(app, path, "/realtime")` (utils.ts).
+pub fn realtime_route(app: &str, path: Option<&str>) -> String {
+    let app = app.trim_matches('/');
+    match path
+        .map(|p| p.trim_start_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
+        Some(path) => format!("{app}/{path}"),
+        None if app.ends_with("/realtime") => app.to_owned(),
+        None => format!("{app}/realtime"),
     }
 }
 
@@ -472,7 +599,13 @@ fn websocket_base(run_url: &str) -> Result<String, Error> {
 }
 
 impl RealtimeSession {
-    fn start<S>(app: String, socket: S, connect: Connector<S>, options: &RealtimeOptions) -> Self
+    fn start<S>(
+        app: String,
+        socket: S,
+        connect: Connector<S>,
+        tokens: Option<Arc<TokenCache>>,
+        options: &RealtimeOptions,
+    ) -> Self
     where
         S: Stream<Item = Result<Message, WsError>> + Sink<Message, Error = WsError>,
         S: Unpin + Send + 'static,
@@ -493,6 +626,8 @@ impl RealtimeSession {
         let driver = Driver {
             app: app.clone(),
             connect,
+            tokens,
+            refreshing: None,
             pending,
             control: control_rx,
             inbox: inbox_tx,
@@ -528,6 +663,10 @@ impl RealtimeSession {
                 self.app
             ))
         })?;
+        self.enqueue(bytes).await
+    }
+
+    async fn enqueue(&mut self, bytes: Vec<u8>) -> Result<(), Error> {
         let delivered = match &self.outbox {
             Outbox::Queue(tx) => tx.send(bytes).await.is_ok(),
             Outbox::Latest(slot) => {
@@ -546,53 +685,75 @@ impl RealtimeSession {
         if delivered { Ok(()) } else { Err(self.ended()) }
     }
 
-    /// The next output (control frames skipped), `None` once fal closed the session.
+    /// Writes `frame` as one binary frame, as is (fal-js sends a `Uint8Array` unencoded), as
+    /// the [`SendPolicy`] and the throttle say.
+    pub async fn send_raw(&mut self, frame: Bytes) -> Result<(), Error> {
+        self.enqueue(frame.to_vec()).await
+    }
+
+    /// The next output decoded as `T` (control frames skipped), `None` once fal closed the
+    /// session. Decoded from the msgpack itself, so `bin` values reach [`Bytes`] fields.
     pub async fn recv<T: DeserializeOwned>(&mut self) -> Result<Option<T>, Error> {
+        let Some(output) = self.next_output().await? else {
+            return Ok(None);
+        };
+        let decoded = match &output.frame {
+            RealtimeFrame::Binary(bytes) => rmp_serde::from_slice(bytes).map_err(|e| e.to_string()),
+            RealtimeFrame::Text(text) => serde_json::from_str(text).map_err(|e| e.to_string()),
+        };
+        decoded.map(Some).map_err(|e| {
+            protocol_error(
+                &self.app,
+                format!(
+                    "output does not decode: {e} (binary values need a `Bytes` field, or use recv_value)"
+                ),
+            )
+        })
+    }
+
+    /// The next output as a msgpack value that keeps `bin` (control frames skipped).
+    pub async fn recv_value(&mut self) -> Result<Option<rmpv::Value>, Error> {
+        Ok(self.next_output().await?.map(|o| o.value))
+    }
+
+    /// The next output frame as fal sent it (control frames skipped).
+    pub async fn recv_frame(&mut self) -> Result<Option<RealtimeFrame>, Error> {
+        Ok(self.next_output().await?.map(|o| o.frame))
+    }
+
+    /// How many times fal's `Unauthorized` frame made the session connect with a fresh token.
+    pub fn reauthentications(&self) -> u64 {
+        self.stats.reauthentications.load(Ordering::Relaxed)
+    }
+
+    async fn next_output(&mut self) -> Result<Option<Output>, Error> {
+        let stats = self.stats.clone();
+        let called = Instant::now();
         loop {
-            let next = match self.recv_timeout {
-                Some(limit) => tokio::time::timeout(limit, self.inbox.recv())
-                    .await
-                    .map_err(|_| Error::Realtime {
-                        app: self.app.clone(),
-                        error: "TIMEOUT".into(),
-                        reason: "no message within the receive bound".into(),
-                    })?,
-                None => self.inbox.recv().await,
+            let woken = stats.wrote.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            // The bound runs only while an input awaits its answer.
+            let deadline = match (self.recv_timeout, stats.in_flight_since()) {
+                (Some(limit), Some(written)) => Some(written.max(called) + limit),
+                _ => None,
             };
-            let value = match next {
-                None => return Ok(None),
-                Some(Err(e)) => return Err(e),
-                Some(Ok(value)) => value,
-            };
-            match value.get("type").and_then(Value::as_str) {
-                Some("x-fal-message") => continue,
-                // fal's notice that no input came for a while; not a failure of the session
-                // (fal's JS client ignores it too).
-                Some("x-fal-error")
-                    if value.get("error").and_then(Value::as_str) == Some("TIMEOUT") =>
-                {
-                    tracing::debug!(app = %self.app, "realtime: fal's idle notice (TIMEOUT) skipped");
-                    continue;
-                }
-                Some("x-fal-error") => {
+            let next = tokio::select! {
+                next = self.inbox.recv() => next,
+                () = &mut woken => continue,
+                () = sleep_until_some(deadline) => {
                     return Err(Error::Realtime {
                         app: self.app.clone(),
-                        error: text_field(&value, "error"),
-                        reason: text_field(&value, "reason"),
+                        error: "TIMEOUT".into(),
+                        reason: "no answer to the last input within the receive bound".into(),
                     });
                 }
-                _ => {}
-            }
-            if value.get("status").and_then(Value::as_str) == Some("error") {
-                return Err(Error::Realtime {
-                    app: self.app.clone(),
-                    error: text_field(&value, "error"),
-                    reason: text_field(&value, "reason"),
-                });
-            }
-            return serde_json::from_value(value)
-                .map(Some)
-                .map_err(|e| protocol_error(&self.app, format!("output does not decode: {e}")));
+            };
+            return match next {
+                None => Ok(None),
+                Some(Err(e)) => Err(e),
+                Some(Ok(output)) => Ok(Some(output)),
+            };
         }
     }
 
@@ -635,12 +796,15 @@ impl RealtimeSession {
 struct Driver<S> {
     app: String,
     connect: Connector<S>,
+    /// The session's tokens, refreshed on schedule while the socket stays open.
+    tokens: Option<Arc<TokenCache>>,
+    refreshing: Option<BoxFuture<'static, ()>>,
     pending: Pending,
     control: mpsc::Receiver<oneshot::Sender<Result<(), Error>>>,
-    inbox: mpsc::Sender<Result<Value, Error>>,
+    inbox: mpsc::Sender<Result<Output, Error>>,
     /// Room for one frame in the inbox: the socket is read only with it, so a reader that
     /// does not keep up slows fal down instead of filling memory.
-    permit: Option<mpsc::OwnedPermit<Result<Value, Error>>>,
+    permit: Option<mpsc::OwnedPermit<Result<Output, Error>>>,
     throttle: Option<Duration>,
     reconnect: Reconnect,
     stats: Arc<Stats>,
@@ -648,8 +812,10 @@ struct Driver<S> {
 
 /// What a read from the socket means.
 enum Read {
-    Frame(Value),
+    Frame(Output),
     Skip,
+    /// fal refused the session's token mid-session: connect again with a fresh one.
+    Unauthorized,
     Closed,
     Lost(String),
     Bad(Error),
@@ -664,7 +830,17 @@ where
         let mut next_write = Instant::now();
         loop {
             let paced = Instant::now() >= next_write;
+            let refresh_at = match (&self.tokens, &self.refreshing) {
+                (Some(tokens), None) => tokens.next_refresh(),
+                _ => None,
+            };
             tokio::select! {
+                () = sleep_until_some(refresh_at) => {
+                    if let Some(tokens) = self.tokens.clone() {
+                        self.refreshing = Some(Box::pin(async move { tokens.refresh().await }));
+                    }
+                }
+                () = poll_some(&mut self.refreshing) => self.refreshing = None,
                 close = self.control.recv() => {
                     if let Some(reply) = close {
                         let _ = reply.send(self.close(&mut socket).await);
@@ -674,13 +850,13 @@ where
                 frame = self.pending.next(), if paced => {
                     let Some(frame) = frame else { return };
                     if let Err(e) = socket.send(Message::binary(frame)).await {
-                        match self.reconnect(e.to_string()).await {
+                        match self.reconnect(e.to_string(), false).await {
                             Some(fresh) => socket = fresh,
                             None => return,
                         }
                         continue;
                     }
-                    self.stats.written.fetch_add(1, Ordering::Relaxed);
+                    self.stats.wrote_input();
                     if let Some(interval) = self.throttle {
                         next_write = Instant::now() + interval;
                     }
@@ -693,14 +869,25 @@ where
                     }
                 }
                 read = socket.next(), if self.permit.is_some() => match self.classify(read) {
-                    Read::Frame(value) => self.deliver(Ok(value)).await,
+                    Read::Frame(output) => self.deliver(Ok(output)).await,
                     Read::Bad(error) => self.deliver(Err(error)).await,
                     Read::Skip => {}
+                    Read::Unauthorized => {
+                        // fal-js drops the token on this frame and connects again with a new
+                        // one (realtime.ts `isUnauthorizedError`); the old socket is closed.
+                        tracing::info!(app = %self.app, "realtime: fal refused the token; re-authenticating");
+                        self.stats.reauthentications.fetch_add(1, Ordering::Relaxed);
+                        let _ = tokio::time::timeout(Duration::from_secs(1), socket.close()).await;
+                        match self.reconnect("fal answered Unauthorized".into(), true).await {
+                            Some(fresh) => socket = fresh,
+                            None => return,
+                        }
+                    }
                     Read::Closed => {
                         tracing::debug!(app = %self.app, "realtime: fal closed the session");
                         return;
                     }
-                    Read::Lost(reason) => match self.reconnect(reason).await {
+                    Read::Lost(reason) => match self.reconnect(reason, false).await {
                         Some(fresh) => socket = fresh,
                         None => return,
                     },
@@ -710,36 +897,63 @@ where
     }
 
     fn classify(&self, read: Option<Result<Message, WsError>>) -> Read {
-        match read {
-            None => Read::Lost("the connection ended without a close frame".into()),
-            Some(Err(e)) => Read::Lost(e.to_string()),
-            Some(Ok(Message::Close(frame))) => match frame {
-                Some(frame) if frame.code != CloseCode::Normal => Read::Lost(format!(
-                    "fal closed the connection: {} {}",
-                    u16::from(frame.code),
-                    frame.reason
-                )),
-                _ => Read::Closed,
-            },
-            Some(Ok(Message::Binary(bytes))) => match rmp_serde::from_slice(&bytes) {
-                Ok(value) => Read::Frame(value),
-                Err(e) => Read::Bad(protocol_error(
-                    &self.app,
-                    format!("undecodable msgpack frame: {e}"),
-                )),
-            },
-            Some(Ok(Message::Text(text))) => match serde_json::from_str(text.as_str()) {
-                Ok(value) => Read::Frame(value),
-                Err(e) => Read::Bad(protocol_error(
-                    &self.app,
-                    format!("undecodable text frame: {e}"),
-                )),
-            },
-            Some(Ok(_)) => Read::Skip, // ping, pong, raw frames
+        let frame = match read {
+            None => return Read::Lost("the connection ended without a close frame".into()),
+            Some(Err(e)) => return Read::Lost(e.to_string()),
+            Some(Ok(Message::Close(frame))) => {
+                return match frame {
+                    Some(frame) if frame.code != CloseCode::Normal => Read::Lost(format!(
+                        "fal closed the connection: {} {}",
+                        u16::from(frame.code),
+                        frame.reason
+                    )),
+                    _ => Read::Closed,
+                };
+            }
+            Some(Ok(Message::Binary(bytes))) => RealtimeFrame::Binary(bytes),
+            Some(Ok(Message::Text(text))) => RealtimeFrame::Text(text.as_str().to_owned()),
+            Some(Ok(_)) => return Read::Skip, // ping, pong, raw frames
+        };
+        *lock(&self.stats.last_frame) = Some(Instant::now());
+        let value = match &frame {
+            RealtimeFrame::Binary(bytes) => rmpv::decode::read_value(&mut &bytes[..])
+                .map_err(|e| format!("undecodable msgpack frame: {e}")),
+            RealtimeFrame::Text(text) => serde_json::from_str::<Value>(text)
+                .map_err(|e| e.to_string())
+                .and_then(|json| rmpv::ext::to_value(json).map_err(|e| e.to_string()))
+                .map_err(|e| format!("undecodable text frame: {e}")),
+        };
+        let value = match value {
+            Ok(value) => value,
+            Err(reason) => return Read::Bad(protocol_error(&self.app, reason)),
+        };
+        let field = |key: &str| field(&value, key);
+        let error = || Error::Realtime {
+            app: self.app.clone(),
+            error: field("error").unwrap_or_default(),
+            reason: field("reason").unwrap_or_default(),
+        };
+        match field("type").as_deref() {
+            Some("x-fal-message") => return Read::Skip,
+            // fal's notice that no input came for a while; not a failure of the session
+            // (fal's JS client ignores it too).
+            Some("x-fal-error") if field("error").as_deref() == Some("TIMEOUT") => {
+                tracing::debug!(app = %self.app, "realtime: fal's idle notice (TIMEOUT) skipped");
+                return Read::Skip;
+            }
+            Some("x-fal-error") => return Read::Bad(error()),
+            _ => {}
         }
+        if field("status").as_deref() == Some("error") {
+            if field("error").as_deref() == Some("Unauthorized") && self.tokens.is_some() {
+                return Read::Unauthorized;
+            }
+            return Read::Bad(error());
+        }
+        Read::Frame(Output { frame, value })
     }
 
-    async fn deliver(&mut self, item: Result<Value, Error>) {
+    async fn deliver(&mut self, item: Result<Output, Error>) {
         match self.permit.take() {
             Some(permit) => {
                 permit.send(item);
@@ -756,7 +970,7 @@ where
                 .send(Message::binary(frame))
                 .await
                 .map_err(|e| socket_error(&self.app, e))?;
-            self.stats.written.fetch_add(1, Ordering::Relaxed);
+            self.stats.wrote_input();
         }
         match socket.close().await {
             Ok(()) | Err(WsError::ConnectionClosed) => {}
@@ -771,7 +985,7 @@ where
 
     /// Connects again after a loss, as the [`Reconnect`] policy allows; on failure the error
     /// goes to `recv` and `None` ends the task.
-    async fn reconnect(&mut self, reason: String) -> Option<S> {
+    async fn reconnect(&mut self, reason: String, fresh: bool) -> Option<S> {
         let policy = self.reconnect.clone();
         if policy.max_attempts == 0 {
             tracing::warn!(app = %self.app, reason = %reason, "realtime: connection lost");
@@ -780,7 +994,7 @@ where
             return None;
         }
         tracing::warn!(app = %self.app, reason = %reason, "realtime: connection lost; reconnecting");
-        let (mut delay, mut fresh, mut last) = (policy.initial_backoff, false, reason);
+        let (mut delay, mut fresh, mut last) = (policy.initial_backoff, fresh, reason);
         for attempt in 1..=policy.max_attempts {
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}
@@ -843,11 +1057,29 @@ fn protocol_error(app: &str, reason: String) -> Error {
     }
 }
 
-fn text_field(value: &Value, key: &str) -> String {
-    match value.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => String::new(),
+/// A member of a msgpack map, as text.
+fn field(value: &rmpv::Value, key: &str) -> Option<String> {
+    let map = value.as_map()?;
+    let (_, v) = map.iter().find(|(k, _)| k.as_str() == Some(key))?;
+    Some(match v.as_str() {
+        Some(s) => s.to_owned(),
+        None => v.to_string(),
+    })
+}
+
+/// Sleeps until `at`; never wakes when there is no instant.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Runs the future if there is one; pending forever otherwise.
+async fn poll_some(fut: &mut Option<BoxFuture<'static, ()>>) {
+    match fut {
+        Some(fut) => fut.await,
+        None => std::future::pending().await,
     }
 }
 
@@ -958,7 +1190,7 @@ mod tests {
             .throttle(Duration::from_millis(128))
             .send_policy(SendPolicy::LatestWins);
         let mut session =
-            RealtimeSession::start("a/b".into(), socket, failing(calls, start), &options);
+            RealtimeSession::start("a/b".into(), socket, failing(calls, start), None, &options);
         session.send(&serde_json::json!({"p": "0"})).await.unwrap();
         settle().await;
         for i in 1..10 {
@@ -985,7 +1217,7 @@ mod tests {
         let options = RealtimeOptions::default().throttle(Duration::from_millis(100));
         let calls = Arc::default();
         let mut session =
-            RealtimeSession::start("a/b".into(), socket, failing(calls, start), &options);
+            RealtimeSession::start("a/b".into(), socket, failing(calls, start), None, &options);
         for i in 0..4 {
             session
                 .send(&serde_json::json!({"p": i.to_string()}))
@@ -1030,7 +1262,7 @@ mod tests {
             .reconnect(
                 Reconnect::default().backoff(Duration::from_millis(100), Duration::from_secs(1)),
             );
-        let mut session = RealtimeSession::start("a/b".into(), socket, connect, &options);
+        let mut session = RealtimeSession::start("a/b".into(), socket, connect, None, &options);
         session
             .send(&serde_json::json!({"p": "before"}))
             .await
@@ -1062,6 +1294,7 @@ mod tests {
             "a/b".into(),
             socket,
             failing(calls.clone(), start),
+            None,
             &options,
         );
         drop(keep_open); // the connection ends without a close frame
@@ -1077,5 +1310,49 @@ mod tests {
             .map(|d| d.as_millis())
             .collect();
         assert_eq!(at, [100, 300, 600, 900], "100, 200, then 300 ms capped");
+    }
+
+    fn frame(value: Value) -> Message {
+        Message::binary(rmp_serde::to_vec_named(&value).unwrap())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn recv_waits_without_error_while_no_input_is_in_flight() {
+        let start = Instant::now();
+        let (socket, tx, _) = fake(start);
+        let calls = Arc::default();
+        let options = RealtimeOptions::default(); // recv bound 60 s
+        let mut session =
+            RealtimeSession::start("a/b".into(), socket, failing(calls, start), None, &options);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            tx.unbounded_send(Ok(frame(serde_json::json!({"p": "pushed"}))))
+                .unwrap();
+            std::future::pending::<()>().await;
+        });
+        let out: Value = session.recv().await.unwrap().expect("an output");
+        assert_eq!(out["p"], "pushed");
+        assert_eq!(start.elapsed(), Duration::from_secs(120));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unanswered_input_times_out_one_bound_after_its_write() {
+        let start = Instant::now();
+        let (socket, _keep_open, written) = fake(start);
+        let calls = Arc::default();
+        let options = RealtimeOptions::default().recv_timeout(Some(Duration::from_secs(60)));
+        let mut session =
+            RealtimeSession::start("a/b".into(), socket, failing(calls, start), None, &options);
+        // Idle for a while first: that does not count.
+        tokio::time::sleep(Duration::from_secs(100)).await;
+        session.send(&serde_json::json!({"p": "x"})).await.unwrap();
+        settle().await;
+        assert_eq!(prompts(&written), [(100_000, "x".to_owned())]);
+        let err = session.recv::<Value>().await.unwrap_err();
+        assert!(
+            matches!(&err, Error::Realtime { error, .. } if error == "TIMEOUT"),
+            "{err:?}"
+        );
+        assert_eq!(start.elapsed(), Duration::from_secs(160));
     }
 }

@@ -17,8 +17,8 @@
 //! ```
 //!
 //! Bounds: the response head within the client's run timeout (a cold start happens before
-//! it), then at most [`StreamOptions::idle`] (15 s by default, as fal's JS client) between two
-//! chunks, and optionally a [`total`](StreamOptions::total). Dropping the stream closes the
+//! it), then at most [`StreamOptions::idle`] (one hour by default, fal's default request
+//! timeout of an app: see [`DEFAULT_STREAM_IDLE`]) between two chunks, and optionally a [`total`](StreamOptions::total). Dropping the stream closes the
 //! connection, which is how fal learns the caller went away. A request that may have reached
 //! fal's app is never resent (it is a paid call, like `run`).
 //!
@@ -50,8 +50,13 @@ mod binary;
 
 pub use binary::ByteStream;
 
-/// fal's JS client gives up after 15 s without a chunk; so do we by default.
-pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(15);
+/// The default longest silence between two chunks: one hour, fal's default `request_timeout`
+/// of an app (fal `cli/deploy_check.py`, `SERVER_DEFAULT_SCALE_VALUES`). A silence that long
+/// outlasts the whole request fal would run, so the bound never cuts a stream fal would
+/// complete (dropping a direct connection cancels the request on fal), yet a dead connection
+/// still ends. fal's JS client declares 15 s but its check never fires; its Python client has
+/// no bound. Set [`StreamOptions::idle`] for a shorter one.
+pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(3600);
 
 /// The URL of an endpoint's stream: `{run}/{endpoint id}/stream`, or the id as is when it
 /// already ends in `/stream` (fal documents some streams as endpoints of their own, such as
@@ -69,7 +74,8 @@ pub fn stream_path(endpoint_id: &str) -> String {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct StreamOptions {
-    /// The longest silence between two chunks (default 15 s); `None` for none.
+    /// The longest silence between two chunks (default [`DEFAULT_STREAM_IDLE`], one hour);
+    /// `None` for none.
     pub idle: Option<Duration>,
     /// A bound on the whole stream, head included; `None` (the default) for none.
     pub total: Option<Duration>,
@@ -451,12 +457,18 @@ async fn open(
     options: &StreamOptions,
     default_accept: &str,
 ) -> Result<(reqwest::Response, Redactor), Error> {
+    let platform = options.platform.to_headers()?;
     let (body, secrets) = client
         .prepare_input(endpoint_id, body?, options.upload_local_files)
         .await?;
-    let mut url = format!("{}/{}", client.inner.run_url, stream_path(endpoint_id));
-    if let Some(token) = client.temporary_token() {
-        // fal's clients send a temporary token as this query parameter.
+    let path = stream_path(endpoint_id);
+    let mut url = format!("{}/{}", client.inner.run_url, path);
+    let mut secrets = secrets;
+    if client.inner.token_provider.is_some() || client.temporary_token().is_some() {
+        // fal's clients send a temporary token as this query parameter; a provider is asked
+        // for `{app}/stream` on each call (fal-js streaming.ts, `tokenProvider`).
+        let token = client.token_source()?.fetch(&path).await?;
+        secrets = secrets.merged(&Redactor::new([token.expose()]));
         url = super::with_query(&url, &format!("fal_jwt_token={}", token.expose()));
     }
     let bounds = Bounds {
@@ -478,7 +490,7 @@ async fn open(
                 .clone()
                 .unwrap_or_else(|| default_accept.to_owned()),
         ))
-        .chain(options.platform.to_headers())
+        .chain(platform)
         .collect(),
         request_id: None,
         paid_endpoint: Some(endpoint_id.to_owned()),

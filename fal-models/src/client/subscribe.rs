@@ -566,6 +566,7 @@ impl Client {
             let mut stream = self.status_stream(handle, logs);
             let mut mode = Logs::Overlapping;
             let mut broke = None;
+            let mut last = None;
             while let Some(item) = stream.next().await {
                 match item {
                     Ok(status) => {
@@ -590,11 +591,22 @@ impl Client {
                         if status.is_completed() {
                             return Ok(status);
                         }
+                        last = Some(status);
                     }
                     Err(e) => {
                         broke = Some(e);
                         break;
                     }
+                }
+            }
+            // fal ends the status stream once the request is over; ended cleanly on a status
+            // this client does not know, the request is over in that state: its result says
+            // how (otherwise each reconnect would see the same status and end again, forever).
+            let clean_end = matches!(broke, None | Some(Error::StreamEnded { .. }));
+            if let (true, Some(status)) = (clean_end, &last) {
+                if matches!(status.status, Status::Other(_)) {
+                    tracing::info!(status = %status.status, "status stream ended on an unknown status");
+                    return Ok(status.clone());
                 }
             }
             let err = broke.unwrap_or_else(|| Error::StreamEnded {

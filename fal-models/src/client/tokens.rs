@@ -54,12 +54,163 @@ impl fmt::Debug for TemporaryToken {
     }
 }
 
-/// The part of an endpoint id fal's token service names an app by: the alias
-/// (`fal-ai/flux/dev` is `flux`), as fal's clients send it.
+/// The part of an endpoint id fal's token service names an app by: the alias, as fal-js's
+/// `parseEndpointId` reads it: `fal-ai/flux/dev` is `flux`, `workflows/acme/my-flow/x` and
+/// `comfy/acme/my-flow` are `my-flow` (the namespace comes first), and a legacy `123-my-app` id
+/// is `my-app`.
 pub fn app_alias(endpoint_id: &str) -> &str {
-    let mut parts = endpoint_id.trim_matches('/').split('/');
-    let first = parts.next().unwrap_or_default();
-    parts.next().unwrap_or(first)
+    let id = endpoint_id.trim_matches('/');
+    let parts: Vec<&str> = id.split('/').collect();
+    match parts.as_slice() {
+        [single] => legacy_alias(single).unwrap_or(single),
+        [namespace, _owner, alias, ..] if NAMESPACES.contains(namespace) => alias,
+        [_owner, alias, ..] => alias,
+        [] => id,
+    }
+}
+
+/// Namespaces that come before the owner in an endpoint id (fal-js `ENDPOINT_NAMESPACES`).
+const NAMESPACES: [&str; 2] = ["workflows", "comfy"];
+
+/// The alias of a legacy `{number}-{alias}` app id.
+fn legacy_alias(id: &str) -> Option<&str> {
+    let (owner, alias) = id.split_once('-')?;
+    let owner_ok = !owner.is_empty() && owner.bytes().all(|b| b.is_ascii_digit());
+    let alias_ok = !alias.is_empty()
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (owner_ok && alias_ok).then_some(alias)
+}
+
+/// The future a [`TokenProvider`] returns.
+pub type TokenFuture = futures::future::BoxFuture<'static, Result<TemporaryToken, Error>>;
+
+/// Where temporary tokens come from when the client holds no key: an async closure (your
+/// backend, which mints tokens with the key) called with the app and path the token is for,
+/// such as `fal-ai/fast-lcm-diffusion/realtime` (fal-js's `tokenProvider`). With a lifetime,
+/// a realtime session fetches the next token at 90 % of it, keeping its socket; without one it
+/// fetches again only when fal refuses the token.
+#[derive(Clone)]
+pub struct TokenProvider {
+    fetch: std::sync::Arc<dyn Fn(String) -> TokenFuture + Send + Sync>,
+    lifetime: Option<Duration>,
+}
+
+impl fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field("lifetime", &self.lifetime)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenProvider {
+    /// A provider whose tokens live `lifetime` (`None`: unknown, no scheduled refresh).
+    pub fn new<F, Fut>(lifetime: Option<Duration>, fetch: F) -> Self
+    where
+        F: Fn(String) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<TemporaryToken, Error>> + Send + 'static,
+    {
+        TokenProvider {
+            fetch: std::sync::Arc::new(move |app| Box::pin(fetch(app))),
+            lifetime: lifetime.filter(|d| !d.is_zero()),
+        }
+    }
+
+    /// The lifetime its tokens are refreshed by.
+    pub fn lifetime(&self) -> Option<Duration> {
+        self.lifetime
+    }
+
+    /// Asks for a token for `app` (endpoint id and path).
+    pub fn fetch(&self, app: &str) -> TokenFuture {
+        (self.fetch)(app.to_owned())
+    }
+}
+
+/// fal-js refreshes at 90 % of a token's lifetime and, after a failed refresh, tries again
+/// after 5 % of it (realtime.ts, `scheduleTokenRefresh`).
+#[cfg(feature = "realtime")]
+const REFRESH_AT: f64 = 0.9;
+#[cfg(feature = "realtime")]
+const RETRY_AFTER: f64 = 0.05;
+
+/// One session's token: fetched from a [`TokenProvider`], reused until 90 % of its lifetime
+/// or until fal refuses it.
+#[cfg(feature = "realtime")]
+pub(crate) struct TokenCache {
+    provider: TokenProvider,
+    app: String,
+    current: tokio::sync::Mutex<Option<(TemporaryToken, tokio::time::Instant)>>,
+    /// When the next scheduled refresh is due (`None`: no lifetime, or no token yet).
+    next_refresh: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+#[cfg(feature = "realtime")]
+impl TokenCache {
+    pub(crate) fn new(provider: TokenProvider, app: impl Into<String>) -> Self {
+        TokenCache {
+            provider,
+            app: app.into(),
+            current: Default::default(),
+            next_refresh: Default::default(),
+        }
+    }
+
+    /// The token to connect with: the current one unless `fresh` or near its end.
+    pub(crate) async fn token(&self, fresh: bool) -> Result<TemporaryToken, Error> {
+        let mut current = self.current.lock().await;
+        let renew_after = self.provider.lifetime.map(|l| l.mul_f64(REFRESH_AT));
+        if let Some((token, at)) = &*current {
+            if !fresh && renew_after.is_none_or(|r| at.elapsed() < r) {
+                return Ok(token.clone());
+            }
+        }
+        let token = self.provider.fetch(&self.app).await?;
+        self.store(&mut current, token.clone());
+        Ok(token)
+    }
+
+    /// The scheduled refresh: a new token for the next connection, the socket untouched. A
+    /// failure is retried after 5 % of the lifetime; the current token stays in use.
+    pub(crate) async fn refresh(&self) {
+        let Some(lifetime) = self.provider.lifetime else {
+            return;
+        };
+        match self.provider.fetch(&self.app).await {
+            Ok(token) => {
+                let mut current = self.current.lock().await;
+                self.store(&mut current, token);
+                tracing::debug!(app = %self.app, "token refreshed before its expiry");
+            }
+            Err(e) => {
+                tracing::warn!(app = %self.app, error = %e, "token refresh failed; retrying");
+                *lock(&self.next_refresh) =
+                    Some(tokio::time::Instant::now() + lifetime.mul_f64(RETRY_AFTER));
+            }
+        }
+    }
+
+    /// When [`refresh`](Self::refresh) is due.
+    pub(crate) fn next_refresh(&self) -> Option<tokio::time::Instant> {
+        *lock(&self.next_refresh)
+    }
+
+    fn store(
+        &self,
+        current: &mut Option<(TemporaryToken, tokio::time::Instant)>,
+        token: TemporaryToken,
+    ) {
+        let now = tokio::time::Instant::now();
+        *current = Some((token, now));
+        *lock(&self.next_refresh) = self.provider.lifetime.map(|l| now + l.mul_f64(REFRESH_AT));
+    }
+}
+
+#[cfg(feature = "realtime")]
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ClientBuilder {
@@ -70,6 +221,15 @@ impl ClientBuilder {
         self.token = Some(token);
         self
     }
+
+    /// Authenticates with tokens from `provider` instead of a key: realtime sessions and
+    /// streaming calls ask it for a token for their app (see [`TokenProvider`]). The client
+    /// then holds no key.
+    pub fn token_provider(mut self, provider: TokenProvider) -> Self {
+        self.key = KeySource::Without;
+        self.token_provider = Some(provider);
+        self
+    }
 }
 
 impl Client {
@@ -78,14 +238,48 @@ impl Client {
         self.inner.token.as_ref()
     }
 
+    /// Where this client's tokens for `app` come from: its [`TokenProvider`], its temporary
+    /// token (no lifetime known), or tokens minted with its key (or through its proxy) for
+    /// 120 s, as fal's clients mint them.
+    pub(crate) fn token_source(&self) -> Result<TokenProvider, Error> {
+        if let Some(provider) = &self.inner.token_provider {
+            return Ok(provider.clone());
+        }
+        if let Some(token) = self.temporary_token() {
+            let token = token.clone();
+            return Ok(TokenProvider::new(None, move |_| {
+                let token = token.clone();
+                async move { Ok(token) }
+            }));
+        }
+        if !self.can_mint() {
+            return Err(Error::MissingKey);
+        }
+        let client = self.clone();
+        Ok(TokenProvider::new(
+            Some(DEFAULT_TOKEN_EXPIRATION),
+            move |app| {
+                let client = client.clone();
+                async move { client.mint_token(&[&app], DEFAULT_TOKEN_EXPIRATION).await }
+            },
+        ))
+    }
+
+    /// A key, or a proxy that adds one (fal-js sends `/tokens/` through its proxy: auth.ts
+    /// `getTemporaryAuthToken` uses `dispatchRequest`, which routes through `proxyUrl`).
+    fn can_mint(&self) -> bool {
+        self.inner.authorization.is_some() || self.inner.proxy_url.is_some()
+    }
+
     /// Mints a temporary token for these apps (endpoint ids or `owner/alias`), valid for
-    /// `expiration` (whole seconds, at least one). Needs the key.
+    /// `expiration` (whole seconds, at least one). Needs the key, or a proxy
+    /// ([`ClientBuilder::proxy_url`]) that adds it.
     pub async fn mint_token(
         &self,
         apps: &[&str],
         expiration: Duration,
     ) -> Result<TemporaryToken, Error> {
-        if self.inner.authorization.is_none() {
+        if !self.can_mint() {
             return Err(Error::MissingKey);
         }
         if apps.is_empty() {
@@ -134,5 +328,21 @@ impl Client {
                 "expected the token as a JSON string",
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::app_alias;
+
+    #[test]
+    fn the_alias_is_read_as_fal_js_parse_endpoint_id_reads_it() {
+        assert_eq!(app_alias("fal-ai/flux/dev"), "flux");
+        assert_eq!(app_alias("/fal-ai/fast-sdxl/"), "fast-sdxl");
+        assert_eq!(app_alias("workflows/acme/my-flow"), "my-flow");
+        assert_eq!(app_alias("workflows/acme/my-flow/run"), "my-flow");
+        assert_eq!(app_alias("comfy/acme/graph"), "graph");
+        assert_eq!(app_alias("123-my-app"), "my-app");
+        assert_eq!(app_alias("decart/lucy2-vton/realtime"), "lucy2-vton");
     }
 }

@@ -201,6 +201,9 @@ impl Client {
             .header(header::USER_AGENT, inner.user_agent.clone());
         if let Some(target) = target {
             request = request.header(super::proxy::TARGET_URL_HEADER, target);
+            for (name, value) in &inner.proxy_headers {
+                request = request.header(name, value.clone());
+            }
         }
         if !call.headers.iter().any(|(name, _)| *name == "accept") {
             request = request.header(header::ACCEPT, "application/json");
@@ -208,9 +211,22 @@ impl Client {
         if let Some(auth) = &inner.authorization {
             request = request.header(header::AUTHORIZATION, auth.clone());
         }
+        // One value per name, the last given winning: a user header named like a typed one
+        // (`PlatformOptions::header("x-fal-no-retry", ..)`) replaces it instead of doubling it.
+        let mut headers = header::HeaderMap::new();
         for (name, value) in &call.headers {
-            request = request.header(*name, value);
+            match (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                header::HeaderValue::from_str(value),
+            ) {
+                (Ok(name), Ok(value)) => {
+                    headers.insert(name, value);
+                }
+                // Left to reqwest, which reports it when the request is built.
+                _ => request = request.header(*name, value),
+            }
         }
+        request = request.headers(headers);
         if let Some(body) = &call.body {
             request = request
                 .header(header::CONTENT_TYPE, "application/json")

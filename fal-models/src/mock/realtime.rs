@@ -1,8 +1,13 @@
 //! Realtime sessions in the mock (features `mock` and `realtime`): a WebSocket listener of its
 //! own, `ws://127.0.0.1:port/{app}/realtime?fal_jwt_token=..`, admitting tokens the mock
-//! minted for the app. Each msgpack input is validated against the endpoint's document: a
-//! valid one gets an `x-fal-message` control frame, then the example output as msgpack; an
-//! invalid one an `x-fal-error` text frame (`VALIDATION`), and the session stays open.
+//! minted for the app, or the key in an `Authorization: Key ..` header. An app whose id
+//! already ends in `/realtime` (`decart/lucy2-vton/realtime`) is served at its id, as fal
+//! serves it; `{id}/realtime` again is not found. Each msgpack input is validated against the
+//! endpoint's document: a valid one gets an `x-fal-message` control frame, then the example
+//! output as msgpack, its `format: binary` strings packed as `bin` as fal's apps pack `bytes`
+//! (`use_bin_type=True`); an invalid one an `x-fal-error` text frame (`VALIDATION`), and the
+//! session stays open. An input arriving after the session's token expired gets fal's
+//! `{"status": "error", "error": "Unauthorized"}` frame instead.
 //!
 //! For tests of clients: [`RealtimeMock::frames`] counts the input frames that arrived (to see
 //! throttling), [`RealtimeMock::drop_sessions`] cuts every open session without a close frame
@@ -37,6 +42,9 @@ struct Counters {
     /// Milliseconds without input before a `TIMEOUT` frame; 0: never.
     idle_ms: AtomicU64,
     timeouts: AtomicU64,
+    unauthorized: AtomicU64,
+    /// Inputs are read and answered with nothing (an app that went quiet).
+    silent: std::sync::atomic::AtomicBool,
     last_input: Mutex<Option<Value>>,
     open: Mutex<Vec<AbortHandle>>,
 }
@@ -92,6 +100,16 @@ impl RealtimeMock {
         self.counters.idle_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// From now on (`true`), sessions read inputs and answer nothing: an app that went quiet.
+    pub fn hold_outputs(&self, hold: bool) {
+        self.counters.silent.store(hold, Ordering::Relaxed);
+    }
+
+    /// How many `Unauthorized` frames the sessions sent (inputs on an expired token).
+    pub fn unauthorized_frames(&self) -> u64 {
+        self.counters.unauthorized.load(Ordering::Relaxed)
+    }
+
     /// How many `TIMEOUT` frames the sessions sent.
     pub fn timeouts(&self) -> u64 {
         self.counters.timeouts.load(Ordering::Relaxed)
@@ -133,17 +151,30 @@ impl MockServer {
 
 async fn session(state: Arc<State>, counters: Arc<Counters>, stream: tokio::net::TcpStream) {
     let mut app = String::new();
+    let mut query = None;
     // tungstenite's callback signature, not ours: its error type is an HTTP response.
     #[allow(clippy::result_large_err)]
     let check = |request: &Request, response: Response| -> Result<Response, ErrorResponse> {
         let path = request.uri().path().trim_matches('/');
-        let Some(id) = path.strip_suffix("/realtime") else {
+        let Some(id) = realtime_app(&state, path) else {
             return Err(refuse(404, "not a realtime path"));
         };
-        if !tokens::admits(&state, id, request.uri().query()) {
+        let key_ok = request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| a.strip_prefix("Key "))
+            .is_some_and(|given| match &state.key {
+                Some(expected) => given == expected,
+                None => !given.is_empty(),
+            });
+        if !key_ok && !tokens::admits(&state, &id, request.uri().query()) {
             return Err(refuse(401, "Unauthorized"));
         }
-        app = id.to_owned();
+        if !key_ok {
+            query = request.uri().query().map(str::to_owned);
+        }
+        app = id;
         Ok(response)
     };
     let Ok(mut socket) = tokio_tungstenite::accept_hdr_async(stream, check).await else {
@@ -188,6 +219,19 @@ async fn session(state: Arc<State>, counters: Arc<Counters>, stream: tokio::net:
             .last_input
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = Some(input.clone());
+        if query.is_some() && !tokens::admits(&state, &app, query.as_deref()) {
+            // fal's answer to an input on a session whose token has expired.
+            counters.unauthorized.fetch_add(1, Ordering::Relaxed);
+            let frame = json!({"status": "error", "error": "Unauthorized"});
+            let packed = rmp_serde::to_vec_named(&frame).unwrap_or_default();
+            if socket.send(Message::binary(packed)).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        if counters.silent.load(Ordering::Relaxed) {
+            continue;
+        }
         let Some(spec) = &spec else {
             let _ = socket
                 .send(error_frame("NOT_FOUND", &format!("no app {app}")))
@@ -201,7 +245,8 @@ async fn session(state: Arc<State>, counters: Arc<Counters>, stream: tokio::net:
             continue;
         }
         let control = json!({"type": "x-fal-message", "message": "processing"});
-        let output = rmp_serde::to_vec_named(spec.example_output()).unwrap_or_default();
+        let mut output = Vec::new();
+        let _ = rmpv::encode::write_value(&mut output, &spec.realtime_output());
         if socket
             .send(Message::text(control.to_string()))
             .await
@@ -211,6 +256,20 @@ async fn session(state: Arc<State>, counters: Arc<Counters>, stream: tokio::net:
             break;
         }
     }
+}
+
+/// The app a WebSocket path serves: an endpoint id ending in `/realtime` at its own path,
+/// any other endpoint at `{id}/realtime`.
+fn realtime_app(state: &State, path: &str) -> Option<String> {
+    if path.ends_with("/realtime") && state.endpoints.contains_key(path) {
+        return Some(path.to_owned());
+    }
+    let id = path.strip_suffix("/realtime")?;
+    // `{id}/realtime/realtime` is no route of fal's.
+    if id.ends_with("/realtime") && state.endpoints.contains_key(id) {
+        return None;
+    }
+    Some(id.to_owned())
 }
 
 /// Counts an input frame as it arrives, whatever it holds.

@@ -28,6 +28,9 @@ pub struct EndpointSpec {
     /// The input schema (usually a `$ref`); `None` accepts any JSON object.
     input: Option<Value>,
     output: Value,
+    /// The output's schema (`{}` when not documented); realtime packs its binary strings.
+    #[cfg_attr(not(feature = "realtime"), allow(dead_code))]
+    output_schema: Value,
 }
 
 impl EndpointSpec {
@@ -65,6 +68,7 @@ impl EndpointSpec {
             document: Some(document),
             input,
             output: Value::Null,
+            output_schema: output_schema.clone(),
         };
         spec.output = spec.example(&output_schema, 0).unwrap_or_else(|| json!({}));
         Ok(spec)
@@ -85,6 +89,7 @@ impl EndpointSpec {
             document: None,
             input: None,
             output,
+            output_schema: json!({}),
         }
     }
 
@@ -111,6 +116,69 @@ impl EndpointSpec {
 
     /// An input built from the input schema's examples and defaults (required fields always
     /// filled in), e.g. to exercise an endpoint in a test. `{}` for endpoints without a schema.
+    /// The example output as a realtime app sends it: msgpack, the strings its schema marks
+    /// `format: binary` packed as `bin` (fal's realtime apps pack `bytes` so).
+    #[cfg(feature = "realtime")]
+    pub fn realtime_output(&self) -> rmpv::Value {
+        self.to_msgpack(&self.output_schema, &self.output, 0)
+    }
+
+    #[cfg(feature = "realtime")]
+    fn to_msgpack(&self, schema: &Value, value: &Value, depth: usize) -> rmpv::Value {
+        let plain = || rmpv::ext::to_value(value).unwrap_or(rmpv::Value::Nil);
+        if depth > MAX_DEPTH {
+            return plain();
+        }
+        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
+            return match self.resolve(target) {
+                Some(t) => self.to_msgpack(t, value, depth + 1),
+                None => plain(),
+            };
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(branch) = schema.get(key).and_then(Value::as_array).and_then(|b| {
+                b.iter()
+                    .find(|b| b.get("type").and_then(Value::as_str) != Some("null"))
+            }) {
+                return self.to_msgpack(branch, value, depth + 1);
+            }
+        }
+        match value {
+            Value::String(text)
+                if schema.get("format").and_then(Value::as_str) == Some("binary") =>
+            {
+                rmpv::Value::Binary(text.as_bytes().to_vec())
+            }
+            Value::Array(items) => {
+                let item = schema.get("items").cloned().unwrap_or_else(|| json!({}));
+                rmpv::Value::Array(
+                    items
+                        .iter()
+                        .map(|v| self.to_msgpack(&item, v, depth + 1))
+                        .collect(),
+                )
+            }
+            Value::Object(map) => rmpv::Value::Map(
+                map.iter()
+                    .map(|(k, v)| {
+                        let member = schema
+                            .pointer(&format!(
+                                "/properties/{}",
+                                k.replace('~', "~0").replace('/', "~1")
+                            ))
+                            .cloned()
+                            .unwrap_or_else(|| json!({}));
+                        (
+                            rmpv::Value::from(k.as_str()),
+                            self.to_msgpack(&member, v, depth + 1),
+                        )
+                    })
+                    .collect(),
+            ),
+            _ => plain(),
+        }
+    }
+
     pub fn example_input(&self) -> Value {
         self.input
             .as_ref()
