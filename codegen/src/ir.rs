@@ -155,6 +155,9 @@ pub struct EndpointDef {
     pub category: Option<String>,
     pub playground_url: Option<String>,
     pub documentation_url: Option<String>,
+    /// fal no longer lists the endpoint since this date (`info.x-fal-retired`): every public
+    /// item of its module is `#[deprecated]`.
+    pub retired: Option<String>,
     pub input: TypeRef,
     pub output: TypeRef,
     /// Every type this endpoint defined, in definition order. After sharing: only the types
