@@ -42,6 +42,8 @@
 //! | `output-enum-value-added` | WARN | minor (variant added to a `#[non_exhaustive]` enum) |
 //! | `document-problem` | WARN | patch (dangling `$ref`, malformed `items`, ...) |
 //! | `endpoint-added` | INFO | minor (new module) |
+//! | `endpoint-retired` | INFO | minor (`info.x-fal-retired`: every public item `#[deprecated]`) |
+//! | `endpoint-unretired` | INFO | minor (listed again: the deprecation is lifted) |
 //! | `input-property-added` | INFO | minor (new setter) |
 //! | `input-property-became-optional` | INFO | major (`Input::new` loses an argument) |
 //! | `input-nullable-added` | INFO | major for a required field, else patch |
