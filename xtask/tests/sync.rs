@@ -508,3 +508,138 @@ fn the_mock_listing_answers_like_fals() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `.github/workflows/catalogue-sync.yml` runs these xtask commands, and they do what its shell
+/// relies on: sync changes the tree (git status is how the workflow sees it), the diff exits 0
+/// with a markdown report, release prints the next version, and a second sync leaves the tree
+/// clean (no pull request). Actions pinned, permissions minimal, the key a secret.
+#[test]
+fn the_catalogue_sync_workflow_matches_the_commands() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workflow =
+        std::fs::read_to_string(root.join(".github/workflows/catalogue-sync.yml")).unwrap();
+    // Commands in `run:` scripts: not comments, step names or echoed text.
+    let commands: Vec<String> = workflow
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#') && !l.starts_with("- name:") && !l.starts_with("echo"))
+        .filter_map(|l| l.split("cargo xtask ").nth(1))
+        .map(|rest| {
+            let rest = rest.split(" ||").next().unwrap();
+            rest.trim_end_matches(')').trim().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "sync",
+            "diff --base HEAD --format markdown > \"$RUNNER_TEMP/report.md\"",
+            "release --print-version",
+        ]
+    );
+    assert!(workflow.contains("FAL_KEY: ${{ secrets.FAL_KEY }}"));
+    assert!(workflow.contains("schedule:") && workflow.contains("workflow_dispatch:"));
+    let permissions: Vec<&str> = workflow
+        .split("permissions:\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split('#').next().unwrap().trim())
+        .collect();
+    assert_eq!(permissions, ["contents: write", "pull-requests: write"]);
+    for uses in workflow.lines().filter_map(|l| l.split("uses: ").nth(1)) {
+        let sha = uses
+            .split('@')
+            .nth(1)
+            .unwrap_or("")
+            .split(' ')
+            .next()
+            .unwrap();
+        assert!(
+            sha.len() == 40 && sha.chars().all(|c| c.is_ascii_hexdigit()),
+            "`{uses}` is not pinned"
+        );
+    }
+
+    // The same commands on a scratch workspace with a release tag, against the mock.
+    let dir = temp_dir("sync-workflow");
+    for (rel, text) in [
+        (
+            "fal-models/Cargo.toml",
+            "[package]\nname = \"fal-models\"\nversion = \"0.1.0\"\n",
+        ),
+        (
+            "fal-models-core/Cargo.toml",
+            "[package]\nname = \"fal-models-core\"\nversion = \"0.1.0\"\n",
+        ),
+    ] {
+        std::fs::create_dir_all(dir.join(rel).parent().unwrap()).unwrap();
+        std::fs::write(dir.join(rel), text).unwrap();
+    }
+    for (i, d) in docs(1).iter().enumerate().take(9) {
+        write_json(&dir.join(format!("schemas/t/e{i}.json")), d);
+    }
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "v0.1.0"]);
+    git(&dir, &["tag", "v0.1.0"]);
+    let ids = ids();
+    let listed: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mock = Mock::start(&snapshot("sync-workflow-snap", &docs(1), &listed));
+    let xtask_in = |args: &[&str]| {
+        let mut cmd = xtask();
+        cmd.arg("--workspace")
+            .arg(&dir)
+            .args(args)
+            .env("FAL_KEY", "sync-key");
+        run(&mut cmd)
+    };
+    // The workflow's `sync`, pointed at the mock (regen needs the real workspace).
+    let sync_args = ["sync", "--api-url", &mock.api_url(), "--no-regen"];
+    let (code, out, err) = xtask_in(&sync_args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !git(&dir, &["status", "--porcelain"]).is_empty(),
+        "the workflow sees a change"
+    );
+    let (code, report, err) = xtask_in(&["diff", "--base", "HEAD", "--format", "markdown"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        report.starts_with("## fal schema changes") && report.contains("t/e9"),
+        "{report}"
+    );
+    let (code, version, err) = xtask_in(&["release", "--print-version"]);
+    assert_eq!((code, version.trim()), (0, "0.1.1 (minor)"), "{err}");
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-qm", "sync"]);
+    let (code, out, err) = xtask_in(&sync_args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        git(&dir, &["status", "--porcelain"]),
+        "",
+        "nothing new: no pull request"
+    );
+}
