@@ -183,7 +183,7 @@ fn replay_january_then_june() {
     let jan = listing(&corpus, "2026-01-27");
     let jun = listing(&corpus, "2026-06-11");
     let (jan_snap, jan_docs) = snapshot("replay-jan", &jan, &[older.clone(), docs.clone()]);
-    let (jun_snap, _) = snapshot("replay-jun", &jun, &[docs.clone()]);
+    let (jun_snap, _) = snapshot("replay-jun", &jun, std::slice::from_ref(&docs));
 
     // A workspace with a first release and an empty catalogue.
     let ws = temp_dir("replay-ws");
