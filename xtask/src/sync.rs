@@ -353,7 +353,10 @@ fn plan(
                     Ok(path) => {
                         let (stored, bytes) = store::plan(&path, doc)?;
                         let action = match (stored, retired) {
-                            (_, Some(_)) => Some(Action::Unretired(stored == Stored::Changed)),
+                            // Changed beyond losing its marker?
+                            (_, Some(_)) => Some(Action::Unretired(
+                                cur.is_some_and(|c| with_retired(&c.doc, None) != *doc),
+                            )),
                             (Stored::Added, None) => Some(Action::Added),
                             (Stored::Changed, None) => Some(Action::Changed),
                             (Stored::Unchanged, None) => None,
