@@ -646,3 +646,24 @@ fn the_catalogue_sync_workflow_matches_the_commands() {
         "nothing new: no pull request"
     );
 }
+
+/// `fetch --all` leaves retired endpoints alone: fal does not list them, and a refetch must
+/// not drop their marker.
+#[test]
+fn fetch_all_skips_retired_endpoints() {
+    let schemas = synced_catalogue("sync-fetch-all");
+    let ids = ids();
+    let listed: Vec<&str> = ids[1..].iter().map(String::as_str).collect();
+    let mock = Mock::start(&snapshot("sync-fetch-all-snap", &docs(1), &listed));
+    let (code, out, err) = sync(&mock, &schemas, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let before = files(&schemas);
+    let (code, out, err) = run(xtask()
+        .args(["fetch", "--all", "--no-regen", "--api-url", &mock.api_url()])
+        .arg("--schemas-dir")
+        .arg(&schemas)
+        .env("FAL_KEY", "sync-key"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("skipped 1 retired endpoints"), "{out}");
+    assert_eq!(files(&schemas), before);
+}

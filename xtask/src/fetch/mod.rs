@@ -79,7 +79,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| default_schemas.clone());
     let ids = if args.all {
-        store::vendored_ids(&schemas)?
+        // Retired endpoints are not in fal's listing any more: `sync` un-retires them when fal
+        // lists them again, and a refetch must not drop their marker.
+        let (retired, active): (Vec<String>, Vec<String>) =
+            store::vendored_ids(&schemas)?.into_iter().partition(|id| {
+                store::document_path(&schemas, id)
+                    .ok()
+                    .and_then(|p| std::fs::read(p).ok())
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .is_some_and(|doc| fal_codegen::retired_since(&doc).is_some())
+            });
+        if !retired.is_empty() {
+            println!(
+                "skipped {} retired endpoints (cargo xtask sync un-retires them when fal lists them again)",
+                retired.len()
+            );
+        }
+        active
     } else {
         args.ids.clone()
     };
