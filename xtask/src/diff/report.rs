@@ -452,10 +452,31 @@ fn markdown_endpoint(endpoint: &EndpointReport) -> String {
 /// not a removal and an addition. Other changes are kept as they are.
 pub fn summarize(changes: &[ApiChange]) -> Vec<ApiChange> {
     use std::collections::BTreeSet;
+    // A type that became another kind of item (a struct now an alias) lost its members: they
+    // are summed up on its row like those of a removed type.
+    let kind_changed = |c: &ApiChange| {
+        let word = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .find(|w| ["struct", "enum", "type"].contains(w))
+                })
+                .map(str::to_owned)
+        };
+        c.change == ChangeKind::Changed && word(&c.old) != word(&c.new)
+    };
     let whole: BTreeMap<&str, ChangeKind> = changes
         .iter()
-        .filter(|c| c.kind == ItemKind::Type && c.change != ChangeKind::Changed)
-        .map(|c| (c.item.as_str(), c.change))
+        .filter(|c| {
+            c.kind == ItemKind::Type && (c.change != ChangeKind::Changed || kind_changed(c))
+        })
+        .map(|c| {
+            let members = match c.change {
+                ChangeKind::Changed => ChangeKind::Removed,
+                other => other,
+            };
+            (c.item.as_str(), members)
+        })
         .collect();
     // The type a member belongs to: `T.field`, `T::variant`, `T::new`, `T: Clone`.
     let owner = |item: &str| -> Option<String> {
@@ -515,10 +536,7 @@ pub fn summarize(changes: &[ApiChange]) -> Vec<ApiChange> {
         rows.push(c.clone());
     }
     for c in changes.iter().filter(|c| c.kind == ItemKind::Type) {
-        let Some(list) = members
-            .get(c.item.as_str())
-            .filter(|_| c.change != ChangeKind::Changed)
-        else {
+        let Some(list) = members.get(c.item.as_str()) else {
             rows.push(c.clone());
             continue;
         };
@@ -551,6 +569,14 @@ pub fn summarize(changes: &[ApiChange]) -> Vec<ApiChange> {
         };
         let (old, new) = match c.change {
             ChangeKind::Removed => (Some(summary), None),
+            ChangeKind::Changed => (
+                c.old.clone(),
+                Some(format!(
+                    "{} (removed {})",
+                    c.new.clone().unwrap_or_default(),
+                    summary.trim_start_matches('(').trim_end_matches(')')
+                )),
+            ),
             _ => (None, Some(summary)),
         };
         rows.push(ApiChange {
@@ -663,6 +689,12 @@ mod tests {
         changes.push(change(Removed, Field, "Output.seed", "Option<i64>"));
         changes.push(change(Added, Field, "Timings.seed", "Option<i64>"));
         changes.push(change(Added, Field, "Output.timings", "Timings"));
+        // A struct that became an alias: its lost members go on its row.
+        let mut became_alias = change(Changed, Type, "Result", "non_exhaustive struct");
+        became_alias.new = Some("type = serde_json::Value".into());
+        changes.push(became_alias);
+        changes.push(change(Removed, Field, "Result.video", "Video"));
+        changes.push(change(Removed, TraitImpl, "Result: Clone", ""));
         let rows: Vec<String> = summarize(&changes)
             .iter()
             .map(ApiChange::describe)
@@ -672,6 +704,7 @@ mod tests {
             [
                 "removed type File (5 fields, 6 impls, new)",
                 "moved field seed: Output.seed → Timings.seed: Option<i64>",
+                "changed type Result: non_exhaustive struct → type = serde_json::Value (removed 1 field, 1 impl)",
                 "added field Output.timings: Timings",
             ]
         );
