@@ -33,6 +33,9 @@ mod fuzz_found {
 mod api_v2 {
     include!("../codegen/tests/golden/api_v2.rs");
 }
+mod retired {
+    include!("../codegen/tests/golden/retired.rs");
+}
 
 use fal_models::Endpoint;
 use serde_json::json;

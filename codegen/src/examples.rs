@@ -29,6 +29,8 @@ pub struct Example {
     pub json: Value,
     /// Also check that the JSON Schema schemars derives for the type accepts the value.
     pub schema_check: bool,
+    /// The endpoint is retired (its types are `#[deprecated]`).
+    pub retired: bool,
 }
 
 pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
@@ -70,6 +72,7 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                     rust_ty: name.clone(),
                     json: ex.clone(),
                     schema_check: def.role == Role::Input,
+                    retired: ep.retired.is_some(),
                 });
             }
             if let TypeKind::Struct { fields } = &def.kind {
@@ -94,6 +97,7 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                             rust_ty: t,
                             json: ex.clone(),
                             schema_check: false,
+                            retired: ep.retired.is_some(),
                         });
                     }
                 }
@@ -121,6 +125,7 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                             rust_ty: name.clone(),
                             json: Value::Object(composite),
                             schema_check: true,
+                            retired: ep.retired.is_some(),
                         });
                     }
                 }
@@ -164,11 +169,15 @@ pub fn render(examples: &[Example], root: &str, header: &str, features: bool) ->
     groups.dedup();
     for g in &groups {
         let items: Vec<&Example> = examples.iter().filter(|e| e.group == *g).collect();
-        let cfg = if features {
+        let mut cfg = if features {
             format!("#[cfg(feature = {:?})]\n", items[0].feature)
         } else {
             String::new()
         };
+        if items[0].retired {
+            // Checking a retired endpoint's types is not a use to warn about.
+            cfg.push_str("#[allow(deprecated)]\n");
+        }
         let _ = writeln!(
             s,
             "\n{cfg}pub fn {g}() -> Vec<(&'static str, Result<(), String>)> {{\n    vec!["

@@ -158,6 +158,9 @@ pub struct EndpointDef {
     /// `info.x-fal-source`: set when the document is not fal's own but was recovered from
     /// another copy (a schema pipeline's output), and says which.
     pub recovered_from: Option<String>,
+    /// fal no longer lists the endpoint since this date (`info.x-fal-retired`): every public
+    /// item of its module is `#[deprecated]`.
+    pub retired: Option<String>,
     pub input: TypeRef,
     pub output: TypeRef,
     /// Every type this endpoint defined, in definition order. After sharing: only the types

@@ -181,7 +181,10 @@ impl Tree {
                         for line in crate::emit::doc_clean(&endpoint_docs(em.api, e)).lines() {
                             items.extend(quote!(#![doc = #line]));
                         }
-                        items.extend(tokens);
+                        match &ep.retired {
+                            Some(since) => items.extend(retire(tokens, &ep.id, since)),
+                            None => items.extend(tokens),
+                        }
                     }
                     _ => failed.push(Diagnostic {
                         file: ep.source.clone(),
@@ -216,6 +219,40 @@ fn subtree_features(node: &Node, em: &Emitter<'_>, out: &mut BTreeSet<String>) {
     for child in node.children.values() {
         subtree_features(child, em, out);
     }
+}
+
+/// The items of a retired endpoint's module: every public item but re-exports (fal's shared
+/// media types, which other endpoints use) is `#[deprecated]`, and the module allows
+/// `deprecated` so its own impls and constructors that name those items stay warning-free.
+fn retire(tokens: TokenStream, id: &str, since: &str) -> TokenStream {
+    let Ok(mut file) = syn::parse2::<syn::File>(tokens.clone()) else {
+        return tokens;
+    };
+    let note = retired_note(id, since);
+    let attr: syn::Attribute = syn::parse_quote!(#[deprecated(note = #note)]);
+    for item in &mut file.items {
+        let (vis, attrs) = match item {
+            syn::Item::Struct(i) => (&i.vis, &mut i.attrs),
+            syn::Item::Enum(i) => (&i.vis, &mut i.attrs),
+            syn::Item::Type(i) => (&i.vis, &mut i.attrs),
+            syn::Item::Const(i) => (&i.vis, &mut i.attrs),
+            syn::Item::Static(i) => (&i.vis, &mut i.attrs),
+            syn::Item::Fn(i) => (&i.vis, &mut i.attrs),
+            syn::Item::Union(i) => (&i.vis, &mut i.attrs),
+            syn::Item::Trait(i) => (&i.vis, &mut i.attrs),
+            _ => continue,
+        };
+        if matches!(vis, syn::Visibility::Public(_)) {
+            attrs.push(attr.clone());
+        }
+    }
+    let items = file.items;
+    quote!(#![allow(deprecated)] #(#items)*)
+}
+
+/// The deprecation note of a retired endpoint's items (the catalogue says the same).
+fn retired_note(id: &str, since: &str) -> String {
+    format!("fal no longer lists {id} since {since}")
 }
 
 /// A module is gated when everything below it belongs to one feature. On docs.rs (`--cfg
@@ -266,6 +303,7 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
     doc.push_str(toc.trim_end_matches(','));
     doc.push('\n');
     let mut rows = Vec::new();
+    let mut retired_rows = Vec::new();
     for (category, list) in &by_category {
         doc.push_str(&format!("\n ## {category}\n\n"));
         for &i in list {
@@ -283,8 +321,16 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
                 .unwrap_or("");
             let summary = summary.replace(['[', ']'], "");
             let sep = if summary.is_empty() { "" } else { ": " };
+            let retired = match &e.retired {
+                Some(since) => {
+                    let rid = &e.id;
+                    retired_rows.push(quote!(Retired { id: #rid, since: #since }));
+                    format!(" **retired since {since}**")
+                }
+                None => String::new(),
+            };
             doc.push_str(&format!(
-                " - [`{}`]({path}){sep}{summary} (feature `{}`)\n",
+                " - [`{}`]({path}){sep}{summary} (feature `{}`){retired}\n",
                 e.id, e.feature
             ));
             let (id, feature, module) = (
@@ -320,6 +366,26 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
 
         /// Every endpoint, by category then id (present whatever features are on).
         pub const ENDPOINTS: &[Entry] = &[#(#rows),*];
+
+        /// An endpoint fal no longer lists: its module is still here, every public item of it
+        /// `#[deprecated]`, until a major release prunes it.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub struct Retired {
+            /// The endpoint id.
+            pub id: &'static str,
+            /// The date (`YYYY-MM-DD`) of the first fal listing without it.
+            pub since: &'static str,
+        }
+
+        /// The retired endpoints of [`ENDPOINTS`], by category then id.
+        pub const RETIRED: &[Retired] = &[#(#retired_rows),*];
+
+        impl Entry {
+            /// The date since which fal no longer lists this endpoint, when it is retired.
+            pub fn retired_since(&self) -> Option<&'static str> {
+                RETIRED.iter().find(|r| r.id == self.id).map(|r| r.since)
+            }
+        }
     }
 }
 
@@ -382,6 +448,13 @@ fn endpoint_docs(api: &Api, e: usize) -> String {
             " - Source: a recovered copy of fal's document ({from}), not fal's own; \
              `cargo xtask fetch {}` replaces it with fal's document.\n",
             ep.id
+        ));
+    }
+    if let Some(since) = &ep.retired {
+        s.push_str(&format!(
+            " - **Retired**: {}. Its items are deprecated; a major release\n   \
+             removes them (`cargo xtask sync --prune`).\n",
+            retired_note(&ep.id, since)
         ));
     }
     if ep.id.ends_with("/stream") {

@@ -94,4 +94,4 @@ pub use examples::Example;
 pub use fallback::{FreeForm, ValueAudit, ValueSite, Verdict, audit_values};
 pub use ir::Diagnostic;
 pub use layout::{SplitFiles, UNIT_DEPTH, shard_of};
-pub use lower::MAX_SCHEMA_DEPTH;
+pub use lower::{MAX_SCHEMA_DEPTH, RETIRED_KEY, retired_since};

@@ -179,6 +179,7 @@ pub fn lower_document(
             .and_then(Value::as_str)
             .map(str::to_owned),
         recovered_from: text("/info/x-fal-source"),
+        retired: retired_since(doc).map(str::to_owned),
         input,
         output,
         types,
@@ -186,6 +187,20 @@ pub fn lower_document(
         input_schema: crate::schema_export::export(doc, input_schema.unwrap_or(&Value::Bool(true))),
     });
     Ok(())
+}
+
+/// The key in a document's `info` that marks an endpoint fal no longer lists; its value is the
+/// date (`YYYY-MM-DD`) of the first listing without it. `cargo xtask sync` writes it.
+pub const RETIRED_KEY: &str = "x-fal-retired";
+
+/// The date since which fal no longer lists the document's endpoint (`info.x-fal-retired`), the
+/// one reading of the marker: the generator and `cargo xtask sync` both use it.
+pub fn retired_since(doc: &Value) -> Option<&str> {
+    doc.get("info")?
+        .get(RETIRED_KEY)?
+        .as_str()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
 }
 
 /// The most segments an endpoint id may have (fal's have up to 6).

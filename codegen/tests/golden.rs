@@ -376,3 +376,48 @@ fn the_split_puts_each_unit_in_its_shard_and_the_facade_reexports_it() {
         }
     }
 }
+
+/// `info.x-fal-retired` deprecates every public item of the endpoint's module with a note
+/// naming the endpoint and the date, and the module allows `deprecated` for its own impls.
+#[test]
+fn retired_endpoint_items_are_deprecated() {
+    check("retired", &["retired"]);
+    let text = render(&[load("retired")]);
+    let note = "#[deprecated(note = \"fal no longer lists test/retired since 2026-06-11\")]";
+    for item in [
+        "pub const ENDPOINT_ID",
+        "pub struct Input",
+        "pub struct Output",
+        "pub enum AspectRatio",
+    ] {
+        let at = text
+            .find(item)
+            .unwrap_or_else(|| panic!("{item} is generated"));
+        let before = &text[..at];
+        let attrs = &before[before.rfind(';').or(before.rfind('}')).unwrap_or(0)..];
+        assert!(attrs.contains(note), "{item} is not deprecated:\n{attrs}");
+    }
+    assert!(
+        text.contains("#![allow(deprecated)]"),
+        "the module allows its own uses"
+    );
+}
+
+/// The catalogue lists a retired endpoint as retired (with its date), and only that one.
+#[test]
+fn the_catalogue_lists_retired_endpoints() {
+    let generated = Config::new()
+        .cargo_features(true)
+        .generate(&[load("retired"), load("share_a")]);
+    let text = generated.single_file();
+    let catalogue = &text[text.find("pub mod catalogue").expect("a catalogue")..];
+    let retired = &catalogue[catalogue.find("RETIRED: &[Retired]").expect("RETIRED")..];
+    let retired = &retired[..retired.find("];").expect("a list")];
+    let compact: String = retired.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        compact.contains("Retired { id: \"test/retired\", since: \"2026-06-11\", }"),
+        "{compact}"
+    );
+    assert!(!compact.contains("test/share/a"), "{compact}");
+    assert!(catalogue.contains("**retired since 2026-06-11**"));
+}

@@ -263,3 +263,45 @@ async fn binary_streams_from_the_command_line() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `--platform-snapshot DIR` serves fal's platform listing from a snapshot folder: its
+/// `listing.txt` decides what is listed, a listed id without a document is `expansion_failed`.
+#[tokio::test]
+async fn platform_snapshot_serves_the_listing() {
+    let dir = std::env::temp_dir().join(format!("fal-mock-snapshot-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../schemas/fal-ai/sora-2/text-to-video.json"
+    ))
+    .unwrap();
+    std::fs::write(dir.join("any-name.json"), &doc).unwrap();
+    std::fs::write(
+        dir.join("listing.txt"),
+        "fal-ai/sora-2/text-to-video\nfal-ai/gone\n",
+    )
+    .unwrap();
+    let (_child, exports, _) = start(&["--platform-snapshot", dir.to_str().unwrap()]);
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/models?expand=openapi-3.0",
+            exports["FAL_REST_URL"]
+        ))
+        .header("Authorization", format!("Key {}", exports["FAL_KEY"]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let models = page["models"].as_array().unwrap();
+    assert_eq!(models.len(), 2, "{page}");
+    assert_eq!(models[0]["endpoint_id"], "fal-ai/gone");
+    assert_eq!(models[0]["openapi"]["error"]["code"], "expansion_failed");
+    assert_eq!(models[1]["endpoint_id"], "fal-ai/sora-2/text-to-video");
+    let served: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(models[1]["openapi"], served);
+    assert_eq!(page["has_more"], false);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -13,6 +13,8 @@ mod fsutil;
 mod fuzz;
 mod import;
 mod regen;
+mod release;
+mod sync;
 
 use std::process::ExitCode;
 
@@ -40,6 +42,12 @@ enum Command {
     /// Vendor fal queue documents (files, folders or platform-API listing pages) into schemas/,
     /// then regenerate.
     Import(import::Args),
+    /// Follow fal's listing of active endpoints: add new ones, refresh changed ones, retire
+    /// (never delete, unless --prune) the ones fal no longer lists, then regenerate.
+    Sync(sync::Args),
+    /// Write the CHANGELOG section and bump the published crates' version, from the diff of
+    /// schemas/ since the last release tag.
+    Release(release::Args),
     /// Report the changes between two versions of the schemas, with their breaking level.
     Diff(diff::Args),
     /// Time a clean build of the whole catalogue, of one family and of the runtime alone.
@@ -59,6 +67,8 @@ fn main() -> ExitCode {
         Command::Corpus(args) => corpus::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Import(args) => import::run(args),
+        Command::Sync(args) => sync::run(args),
+        Command::Release(args) => release::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::BenchBuild(args) => bench_build::run(args),

@@ -217,7 +217,7 @@ fn examples_test(generated: &Generated) -> String {
 }
 
 /// The `version = ".."` of a manifest's package (the first such line).
-fn package_version(manifest: &str) -> Option<String> {
+pub fn package_version(manifest: &str) -> Option<String> {
     manifest.lines().find_map(|l| {
         l.strip_prefix("version = \"")?
             .strip_suffix('"')

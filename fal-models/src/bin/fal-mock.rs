@@ -56,6 +56,10 @@ struct Args {
     /// Deliver webhooks to non-loopback hosts too.
     #[arg(long)]
     webhooks_to_any_host: bool,
+    /// Serve fal's platform listing (`GET /v1/models`) from this snapshot folder (its
+    /// documents, and `listing.txt` of the ids listed when there is one) instead of --schemas.
+    #[arg(long, value_name = "DIR")]
+    platform_snapshot: Option<String>,
     /// Make a streaming endpoint answer raw chunks instead of events, as fal's audio streams
     /// do: `ID=CONTENT_TYPE[*CHUNKS]` (4 chunks by default), e.g.
     /// `fal-ai/maya/stream=audio/mpeg*8` (repeatable).
@@ -124,6 +128,15 @@ async fn main() -> ExitCode {
     }
     for (id, content_type, chunks) in &args.binary_streams {
         builder = builder.binary_stream(id, content_type, *chunks);
+    }
+    if let Some(dir) = &args.platform_snapshot {
+        builder = match builder.platform_snapshot(dir) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("fal-mock: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     }
     let server = match builder.schemas_dir(&args.schemas) {
         Ok(builder) => builder.start().await,

@@ -35,6 +35,7 @@
 //! (input validation and example outputs).
 
 mod faults;
+mod platform;
 mod queue;
 #[cfg(feature = "realtime")]
 pub mod realtime;
@@ -45,6 +46,7 @@ mod tokens;
 mod webhooks;
 
 pub use faults::{FaultSpec, operation_name};
+pub use platform::{DEFAULT_LIMIT as LISTING_DEFAULT_LIMIT, MAX_LIMIT as LISTING_MAX_LIMIT};
 pub use schema::EndpointSpec;
 pub use stream::{BINARY_CHUNK_LEN, DEFAULT_BINARY_CHUNKS};
 pub use webhooks::{MOCK_USER_ID, WebhookAttempt};
@@ -238,6 +240,8 @@ pub struct MockServerBuilder {
     local_output_files: bool,
     webhooks: webhooks::WebhookSettings,
     binary_streams: HashMap<String, stream::BinaryStream>,
+    /// What `GET /v1/models` lists; `None`: the endpoints' own documents.
+    platform: Option<platform::Catalogue>,
 }
 
 impl Default for MockServerBuilder {
@@ -256,6 +260,7 @@ impl Default for MockServerBuilder {
             local_output_files: false,
             webhooks: webhooks::WebhookSettings::default(),
             binary_streams: HashMap::new(),
+            platform: None,
         }
     }
 }
@@ -270,6 +275,15 @@ impl MockServerBuilder {
             self.endpoints
                 .push(EndpointSpec::from_file(&file).map_err(MockError)?);
         }
+        Ok(self)
+    }
+
+    /// Serves fal's platform listing (`GET /v1/models`) from a snapshot folder instead of the
+    /// endpoints' documents: every `*.json` document below it, and, when there is one,
+    /// `listing.txt` (the endpoint ids listed, one a line; a listed id without a document is
+    /// listed with fal's `expansion_failed` error in place of its document).
+    pub fn platform_snapshot(mut self, dir: impl AsRef<Path>) -> Result<Self, MockError> {
+        self.platform = Some(platform::Catalogue::from_snapshot(dir.as_ref())?);
         Ok(self)
     }
 
@@ -412,7 +426,7 @@ impl MockServerBuilder {
             ^ u64::from(queue_addr.port());
         let store = storage::Store::new(seed);
         let local_files = self.local_output_files;
-        let endpoints = self
+        let endpoints: HashMap<String, Arc<EndpointSpec>> = self
             .endpoints
             .into_iter()
             .map(|spec| {
@@ -435,7 +449,16 @@ impl MockServerBuilder {
                 remaining: spec.times.max(1),
             })
             .collect();
+        let platform = self.platform.unwrap_or_else(|| {
+            platform::Catalogue::from_documents(
+                endpoints
+                    .values()
+                    .filter_map(|spec: &Arc<EndpointSpec>| spec.document()),
+            )
+        });
         let state = Arc::new(State {
+            platform,
+            listing_faults: Mutex::default(),
             queue_url,
             endpoints,
             queue_steps: self.queue_steps,
@@ -613,6 +636,22 @@ impl MockServer {
     }
 
     /// Removes all pending faults.
+    /// Injects `fault` into the next `times` answers for page `page` (1 for the first) of the
+    /// platform listing `GET /v1/models`: `Fault::ServerError(500)`, `Fault::TruncatedBody`,
+    /// `Fault::TooManyRequests`, `Fault::MalformedBody`, `Fault::Respond`, `Fault::Reset`.
+    pub fn inject_listing_fault(&self, page: usize, fault: Fault, times: usize) {
+        lock(&self.state.listing_faults).push(platform::PageFault {
+            page,
+            fault,
+            remaining: times.max(1),
+        });
+    }
+
+    /// How many models the platform listing serves.
+    pub fn listing_len(&self) -> usize {
+        self.state.platform.len()
+    }
+
     pub fn clear_faults(&self) {
         lock(&self.state.faults).clear();
     }
@@ -670,6 +709,9 @@ struct FaultRule {
 }
 
 struct State {
+    /// What `GET /v1/models` lists.
+    platform: platform::Catalogue,
+    listing_faults: Mutex<Vec<platform::PageFault>>,
     queue_url: String,
     endpoints: HashMap<String, Arc<EndpointSpec>>,
     queue_steps: usize,
@@ -848,6 +890,17 @@ async fn handle(
     };
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
+    if host == Host::Queue && parts.method == Method::GET && platform::is_listing_path(path) {
+        lock(&state.log).push(RecordedRequest {
+            operation: None,
+            method: parts.method.to_string(),
+            path: path.to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: headers_of(&parts.headers),
+            body: Vec::new(),
+        });
+        return listing(&state, &parts, query, &kill).await;
+    }
     if host == Host::Queue && storage::is_storage_path(path) {
         lock(&state.log).push(RecordedRequest {
             operation: None,
@@ -897,6 +950,72 @@ async fn handle(
     response
 }
 
+/// `GET /v1/models`: the key, the query, the page's fault if one is set, the page.
+async fn listing(
+    state: &State,
+    parts: &axum::http::request::Parts,
+    query: &str,
+    kill: &Notify,
+) -> Response<Body> {
+    if let Some(denied) = check_key(state, &parts.headers) {
+        return denied;
+    }
+    let q = match platform::parse_query(query) {
+        Ok(q) => q,
+        Err(message) => return platform::bad(&message),
+    };
+    let fault = {
+        let mut faults = lock(&state.listing_faults);
+        faults.iter().position(|f| f.page == q.number).map(|i| {
+            let fault = faults[i].fault.clone();
+            faults[i].remaining -= 1;
+            if faults[i].remaining == 0 {
+                faults.remove(i);
+            }
+            fault
+        })
+    };
+    let page = platform::page(&state.platform, &q);
+    match fault {
+        None => page,
+        Some(Fault::Reset) => drop_connection(kill).await,
+        Some(Fault::Respond {
+            status,
+            headers,
+            body,
+        }) => custom_response(status, &headers, body),
+        Some(Fault::TooManyRequests { retry_after_secs }) => {
+            let mut response = detail(429, "Too many requests");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_secs.into());
+            response
+        }
+        Some(Fault::MalformedBody) => bytes_response(200, b"{\"models\": [<html>".to_vec()),
+        Some(Fault::TruncatedBody) => spoil_body(page, None, None).await,
+        Some(Fault::TruncatedBodyAfter(n)) => spoil_body(page, Some(n), None).await,
+        Some(Fault::SlowBody(delay)) => spoil_body(page, None, Some(delay)).await,
+        Some(Fault::ServerError(status) | Fault::IngressError(status)) => {
+            detail(status, "mock: injected server error")
+        }
+        Some(_) => page,
+    }
+}
+
+/// An answer with this status, extra headers and body.
+fn custom_response(status: u16, headers: &[(String, String)], body: String) -> Response<Body> {
+    let mut response = bytes_response(status, body.into_bytes());
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
 /// Marks an answer that fal's ingress (rate limiter, nginx) gives before any app saw the
 /// request: it carries no `x-fal-request-id`, which is how clients (fal's Python client's
 /// `_is_ingress_error`, and ours) know that a paid call may be sent again.
@@ -933,18 +1052,7 @@ async fn answer(
             status,
             headers,
             body,
-        }) => {
-            let mut response = bytes_response(*status, body.clone().into_bytes());
-            for (name, value) in headers {
-                if let (Ok(name), Ok(value)) = (
-                    header::HeaderName::from_bytes(name.as_bytes()),
-                    header::HeaderValue::from_str(value),
-                ) {
-                    response.headers_mut().insert(name, value);
-                }
-            }
-            return response;
-        }
+        }) => return custom_response(*status, headers, body.clone()),
         Some(Fault::TooManyRequests { retry_after_secs }) => {
             let mut response = detail(429, "Too many requests");
             response

@@ -104,6 +104,11 @@ impl EndpointSpec {
         self.document.is_some()
     }
 
+    /// The OpenAPI document, for endpoints made from one.
+    pub fn document(&self) -> Option<&Value> {
+        self.document.as_ref()
+    }
+
     /// The endpoint id.
     pub fn endpoint_id(&self) -> &str {
         &self.endpoint_id

@@ -42,6 +42,8 @@
 //! | `output-enum-value-added` | WARN | minor (variant added to a `#[non_exhaustive]` enum) |
 //! | `document-problem` | WARN | patch (dangling `$ref`, malformed `items`, ...) |
 //! | `endpoint-added` | INFO | minor (new module) |
+//! | `endpoint-retired` | INFO | minor (`info.x-fal-retired`: every public item `#[deprecated]`) |
+//! | `endpoint-unretired` | INFO | minor (listed again: the deprecation is lifted) |
 //! | `input-property-added` | INFO | minor (new setter) |
 //! | `input-property-became-optional` | INFO | major (`Input::new` loses an argument) |
 //! | `input-nullable-added` | INFO | major for a required field, else patch |
@@ -66,11 +68,11 @@
 //! type) are patch-level for Rust.
 
 mod model;
-mod report;
-mod rules;
-mod rust_api;
+pub mod report;
+pub mod rules;
+pub mod rust_api;
 mod semver_check;
-mod source;
+pub mod source;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -156,10 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         return semver_check::run(&old, &new, &options);
     }
-    let mut report = compare(&old, &new);
-    if !args.wire_only {
-        report.add_rust_api(&rust_api_of(&old), &rust_api_of(&new));
-    }
+    let report = report_between(&old, &new, !args.wire_only);
     match args.format {
         Format::Text => print!("{}", report.text()),
         Format::Markdown => print!("{}", report.markdown()),
@@ -205,6 +204,16 @@ fn snapshots(args: &Args) -> anyhow::Result<(Snapshot, Snapshot)> {
         Snapshot::empty("working tree".into())
     };
     Ok((old, new))
+}
+
+/// The report between two sides, with the Rust API change when `rust_api` (the one differ
+/// `diff`, the PR review and `cargo xtask release` share).
+pub fn report_between(old: &Snapshot, new: &Snapshot, rust_api: bool) -> Report {
+    let mut report = compare(old, new);
+    if rust_api {
+        report.add_rust_api(&rust_api_of(old), &rust_api_of(new));
+    }
+    report
 }
 
 /// The public API the current generator gives one side's documents (all generated together,

@@ -17,6 +17,8 @@ use serde_json::{Map, Value};
 pub struct Document {
     /// `info.x-fal-metadata.endpointId`, when present.
     pub endpoint_id: Option<String>,
+    /// `info.x-fal-retired`: fal no longer lists the endpoint since this date.
+    pub retired: Option<String>,
     /// The POST request body schema.
     pub input: Option<Schema>,
     /// The 200 response of `GET /{id}/requests/{request_id}`.
@@ -277,6 +279,7 @@ pub fn load(doc: &Value) -> Document {
     problems.dedup();
     Document {
         endpoint_id,
+        retired: fal_codegen::retired_since(doc).map(str::to_owned),
         input,
         output,
         problems,

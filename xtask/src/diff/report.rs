@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::rules::{Finding, Level, Rule, Semver};
-use super::rust_api::{self, ApiChange};
+use super::rust_api::{self, ApiChange, ChangeKind, ItemKind};
 
 /// The findings of one endpoint.
 pub struct EndpointReport {
@@ -35,11 +35,19 @@ impl EndpointReport {
     /// The bump the generated API change needs (`None`: not computed, or nothing changed at
     /// all); patch when only docs, defaults or validation changed.
     pub fn api_semver(&self) -> Option<Semver> {
+        // Deprecating (or un-deprecating) a whole module is not in the item signatures.
+        let retirement = self
+            .findings
+            .iter()
+            .filter(|f| matches!(f.rule, Rule::EndpointRetired | Rule::EndpointUnretired))
+            .map(|f| f.semver)
+            .max();
         match &self.api {
             Some(Ok(changes)) => changes
                 .iter()
                 .map(|c| c.semver)
                 .max()
+                .max(retirement)
                 .or((!self.findings.is_empty()).then_some(Semver::Patch)),
             _ => None,
         }
@@ -59,11 +67,12 @@ impl EndpointReport {
             .any(|f| matches!(f.rule, Rule::EndpointAdded | Rule::EndpointRemoved))
     }
 
-    /// The API changes worth listing: none for a whole module added or removed.
-    fn listed_api(&self) -> &[ApiChange] {
+    /// The API changes worth listing, as changes ([`summarize`]): none for a whole module
+    /// added or removed.
+    pub fn listed_api(&self) -> Vec<ApiChange> {
         match &self.api {
-            Some(Ok(changes)) if !self.is_added_or_removed() => changes,
-            _ => &[],
+            Some(Ok(changes)) if !self.is_added_or_removed() => summarize(changes),
+            _ => Vec::new(),
         }
     }
 
@@ -401,6 +410,7 @@ fn markdown_endpoint(endpoint: &EndpointReport) -> String {
         );
     }
     let api = endpoint.listed_api();
+    let api = api.as_slice();
     if !api.is_empty() {
         if !endpoint.findings.is_empty() {
             out.push('\n');
@@ -434,6 +444,150 @@ fn markdown_endpoint(endpoint: &EndpointReport) -> String {
     }
     out.push('\n');
     out
+}
+
+/// The API changes as a reader wants them: a type added or removed is one row with its
+/// members summed up (`removed type File (5 fields, 6 impls, new)`), and a field that left one
+/// type for another with the same Rust type is one `moved` row (`Output.seed → Output2.seed`),
+/// not a removal and an addition. Other changes are kept as they are.
+pub fn summarize(changes: &[ApiChange]) -> Vec<ApiChange> {
+    use std::collections::BTreeSet;
+    // A type that became another kind of item (a struct now an alias) lost its members: they
+    // are summed up on its row like those of a removed type.
+    let kind_changed = |c: &ApiChange| {
+        let word = |s: &Option<String>| {
+            s.as_deref()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .find(|w| ["struct", "enum", "type"].contains(w))
+                })
+                .map(str::to_owned)
+        };
+        c.change == ChangeKind::Changed && word(&c.old) != word(&c.new)
+    };
+    let whole: BTreeMap<&str, ChangeKind> = changes
+        .iter()
+        .filter(|c| {
+            c.kind == ItemKind::Type && (c.change != ChangeKind::Changed || kind_changed(c))
+        })
+        .map(|c| {
+            let members = match c.change {
+                ChangeKind::Changed => ChangeKind::Removed,
+                other => other,
+            };
+            (c.item.as_str(), members)
+        })
+        .collect();
+    // The type a member belongs to: `T.field`, `T::variant`, `T::new`, `T: Clone`.
+    let owner = |item: &str| -> Option<String> {
+        let end = item.find(['.', ':'])?;
+        Some(item[..end].to_owned())
+    };
+    let field_name = |c: &ApiChange| c.item.split_once('.').map(|(_, f)| f.to_owned());
+    // Moves: a removed field and an added field of the same name and signature in two
+    // different types, unless both types are wholly removed/added (a renamed type).
+    let mut moved: BTreeSet<usize> = BTreeSet::new();
+    let mut rows = Vec::new();
+    for (i, gone) in changes.iter().enumerate() {
+        if gone.kind != ItemKind::Field || gone.change != ChangeKind::Removed {
+            continue;
+        }
+        let found = changes.iter().enumerate().find(|(j, came)| {
+            !moved.contains(j)
+                && came.kind == ItemKind::Field
+                && came.change == ChangeKind::Added
+                && field_name(came) == field_name(gone)
+                && came.new == gone.old
+                && owner(&came.item) != owner(&gone.item)
+                && !(owner(&came.item).is_some_and(|o| whole.contains_key(o.as_str()))
+                    && owner(&gone.item).is_some_and(|o| whole.contains_key(o.as_str())))
+        });
+        if let Some((j, came)) = found {
+            moved.insert(i);
+            moved.insert(j);
+            rows.push(ApiChange {
+                change: ChangeKind::Moved,
+                kind: ItemKind::Field,
+                item: field_name(gone).unwrap_or_default(),
+                old: Some(gone.item.clone()),
+                new: Some(format!(
+                    "{}: {}",
+                    came.item,
+                    came.new.clone().unwrap_or_default()
+                )),
+                semver: gone.semver.max(came.semver),
+            });
+        }
+    }
+    // Members of a wholly added or removed type, summed up on its row.
+    let mut members: BTreeMap<&str, Vec<&ApiChange>> = BTreeMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if moved.contains(&i) || c.kind == ItemKind::Type {
+            continue;
+        }
+        if let Some(o) = owner(&c.item) {
+            if let Some((name, change)) = whole.get_key_value(o.as_str()) {
+                if *change == c.change {
+                    members.entry(name).or_default().push(c);
+                    continue;
+                }
+            }
+        }
+        rows.push(c.clone());
+    }
+    for c in changes.iter().filter(|c| c.kind == ItemKind::Type) {
+        let Some(list) = members.get(c.item.as_str()) else {
+            rows.push(c.clone());
+            continue;
+        };
+        let count = |kind: ItemKind| list.iter().filter(|m| m.kind == kind).count();
+        let mut parts = Vec::new();
+        for (kind, one, many) in [
+            (ItemKind::Field, "field", "fields"),
+            (ItemKind::Variant, "variant", "variants"),
+            (ItemKind::Setter, "setter", "setters"),
+            (ItemKind::Method, "method", "methods"),
+            (ItemKind::TraitImpl, "impl", "impls"),
+        ] {
+            match count(kind) {
+                0 => {}
+                1 => parts.push(format!("1 {one}")),
+                n => parts.push(format!("{n} {many}")),
+            }
+        }
+        for m in list.iter().filter(|m| m.kind == ItemKind::Constructor) {
+            parts.push(m.item.rsplit("::").next().unwrap_or_default().to_owned());
+        }
+        let summary = if parts.is_empty() {
+            c.old
+                .as_ref()
+                .or(c.new.as_ref())
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            format!("({})", parts.join(", "))
+        };
+        let (old, new) = match c.change {
+            ChangeKind::Removed => (Some(summary), None),
+            ChangeKind::Changed => (
+                c.old.clone(),
+                Some(format!(
+                    "{} (removed {})",
+                    c.new.clone().unwrap_or_default(),
+                    summary.trim_start_matches('(').trim_end_matches(')')
+                )),
+            ),
+            _ => (None, Some(summary)),
+        };
+        rows.push(ApiChange {
+            old,
+            new,
+            semver: list.iter().map(|m| m.semver).fold(c.semver, Semver::max),
+            ..c.clone()
+        });
+    }
+    rows.sort_by(|a, b| (a.change, &a.item).cmp(&(b.change, &b.item)));
+    rows
 }
 
 /// Rust API rows shown per endpoint in a comment.
@@ -482,4 +636,77 @@ fn level_str(level: Option<Level>) -> &'static str {
 
 fn semver_str(semver: Option<Semver>) -> &'static str {
     semver.map_or("none", Semver::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(change: ChangeKind, kind: ItemKind, item: &str, sig: &str) -> ApiChange {
+        let sig = Some(sig.to_owned());
+        let (old, new) = match change {
+            ChangeKind::Added => (None, sig),
+            _ => (sig, None),
+        };
+        ApiChange {
+            change,
+            kind,
+            item: item.into(),
+            old,
+            new,
+            semver: if change == ChangeKind::Added {
+                Semver::Minor
+            } else {
+                Semver::Major
+            },
+        }
+    }
+
+    #[test]
+    fn a_removed_type_is_one_row_and_a_moved_field_is_not_removed_and_added() {
+        use ChangeKind::*;
+        use ItemKind::*;
+        let mut changes = vec![change(Removed, Type, "File", "non_exhaustive struct")];
+        for f in ["url", "content_type", "file_name", "file_size", "file_data"] {
+            changes.push(change(Removed, Field, &format!("File.{f}"), "String"));
+        }
+        for t in [
+            "Clone",
+            "Debug",
+            "Deserialize",
+            "PartialEq",
+            "Serialize",
+            "RemoteFile",
+        ] {
+            changes.push(change(Removed, TraitImpl, &format!("File: {t}"), ""));
+        }
+        changes.push(change(
+            Removed,
+            Constructor,
+            "File::new",
+            "fn(url: String) -> Self",
+        ));
+        changes.push(change(Removed, Field, "Output.seed", "Option<i64>"));
+        changes.push(change(Added, Field, "Timings.seed", "Option<i64>"));
+        changes.push(change(Added, Field, "Output.timings", "Timings"));
+        // A struct that became an alias: its lost members go on its row.
+        let mut became_alias = change(Changed, Type, "Result", "non_exhaustive struct");
+        became_alias.new = Some("type = serde_json::Value".into());
+        changes.push(became_alias);
+        changes.push(change(Removed, Field, "Result.video", "Video"));
+        changes.push(change(Removed, TraitImpl, "Result: Clone", ""));
+        let rows: Vec<String> = summarize(&changes)
+            .iter()
+            .map(ApiChange::describe)
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "removed type File (5 fields, 6 impls, new)",
+                "moved field seed: Output.seed → Timings.seed: Option<i64>",
+                "changed type Result: non_exhaustive struct → type = serde_json::Value (removed 1 field, 1 impl)",
+                "added field Output.timings: Timings",
+            ]
+        );
+    }
 }

@@ -125,6 +125,11 @@ rules! {
     DocumentProblem = "document-problem", Warn;
     /// A new endpoint.
     EndpointAdded = "endpoint-added", Info;
+    /// fal no longer lists the endpoint (`info.x-fal-retired`): every public item of its
+    /// module becomes `#[deprecated]`.
+    EndpointRetired = "endpoint-retired", Info;
+    /// A retired endpoint is listed again: its items are no longer deprecated.
+    EndpointUnretired = "endpoint-unretired", Info;
     /// A new optional input property.
     InputPropertyAdded = "input-property-added", Info;
     /// A required input property became optional.
@@ -260,6 +265,22 @@ impl Cx {
 
     fn documents(&mut self, old: &Document, new: &Document) {
         self.problems(Some(old), new);
+        match (&old.retired, &new.retired) {
+            // Deprecating items is a minor change (a new warning), as is lifting it.
+            (None, Some(since)) => self.push(
+                Rule::EndpointRetired,
+                Semver::Minor,
+                "",
+                format!("fal no longer lists it since {since}: every public item deprecated"),
+            ),
+            (Some(_), None) => self.push(
+                Rule::EndpointUnretired,
+                Semver::Minor,
+                "",
+                "listed again: its items are no longer deprecated".into(),
+            ),
+            _ => {}
+        }
         for (side, name, old, new) in [
             (Side::Input, "input", &old.input, &new.input),
             (Side::Output, "output", &old.output, &new.output),

@@ -80,6 +80,9 @@ pub struct Api {
 pub enum ChangeKind {
     /// On the old side only.
     Removed,
+    /// A field removed from one type and added, with the same type, to another (a report row,
+    /// see `report::summarize`).
+    Moved,
     /// Same key, different signature.
     Changed,
     /// On the new side only.
@@ -91,6 +94,7 @@ impl ChangeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ChangeKind::Removed => "removed",
+            ChangeKind::Moved => "moved",
             ChangeKind::Changed => "changed",
             ChangeKind::Added => "added",
         }
@@ -118,6 +122,9 @@ impl ApiChange {
     /// `removed field Output.seed: Option<i64>`, `changed setter Input::seed(..): a → b`.
     pub fn describe(&self) -> String {
         match (&self.old, &self.new) {
+            (Some(old), Some(new)) if self.change == ChangeKind::Moved => {
+                format!("moved {} {}: {old} → {new}", self.kind.as_str(), self.item)
+            }
             (Some(old), Some(new)) if self.change == ChangeKind::Changed => format!(
                 "{} {} {}: {old} → {new}",
                 self.change.as_str(),
@@ -128,6 +135,9 @@ impl ApiChange {
                 let sig = new.as_ref().or(old.as_ref()).map_or("", String::as_str);
                 let sig = if sig.is_empty() || self.kind == ItemKind::TraitImpl {
                     String::new()
+                } else if sig.starts_with('(') {
+                    // A type's summed-up members (`report::summarize`).
+                    format!(" {sig}")
                 } else {
                     format!(": {sig}")
                 };
@@ -214,7 +224,7 @@ pub fn compare(old: &BTreeMap<String, Fact>, new: &BTreeMap<String, Fact>) -> Ve
 /// The semver rules of the Rust reference (and cargo-semver-checks' lints) for each change.
 fn semver_of(change: ChangeKind, fact: &Fact, old: Option<&Fact>) -> Semver {
     match (change, fact.kind) {
-        (ChangeKind::Removed, _) => Semver::Major,
+        (ChangeKind::Removed | ChangeKind::Moved, _) => Semver::Major,
         // Only a new `#[non_exhaustive]` breaks (callers' struct literals and matches); its
         // removal is an addition of possibilities.
         (ChangeKind::Changed, ItemKind::Type) => {

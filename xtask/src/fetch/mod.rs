@@ -11,7 +11,7 @@
 //! unchanged document leaves its file untouched. Failures are listed in the summary and make
 //! the exit code 1; the documents that did arrive are still written and regenerated.
 
-mod http;
+pub mod http;
 pub mod store;
 
 use std::collections::BTreeMap;
@@ -79,7 +79,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(|| default_schemas.clone());
     let ids = if args.all {
-        store::vendored_ids(&schemas)?
+        // Retired endpoints are not in fal's listing any more: `sync` un-retires them when fal
+        // lists them again, and a refetch must not drop their marker.
+        let (retired, active): (Vec<String>, Vec<String>) =
+            store::vendored_ids(&schemas)?.into_iter().partition(|id| {
+                store::document_path(&schemas, id)
+                    .ok()
+                    .and_then(|p| std::fs::read(p).ok())
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .is_some_and(|doc| fal_codegen::retired_since(&doc).is_some())
+            });
+        if !retired.is_empty() {
+            println!(
+                "skipped {} retired endpoints (cargo xtask sync un-retires them when fal lists them again)",
+                retired.len()
+            );
+        }
+        active
     } else {
         args.ids.clone()
     };
@@ -186,11 +202,15 @@ fn fetch_bulk(
         let failure = loop {
             pages += 1;
             // The same ids on every page: the cursor belongs to the original query.
-            let page = match fetch_page(http, &url, key, batch, cursor.as_deref()) {
+            let params: Vec<(&str, &str)> = batch
+                .iter()
+                .map(|(id, _)| ("endpoint_id", id.as_str()))
+                .collect();
+            let page = match fetch_page(http, &url, key, &params, cursor.as_deref()) {
                 Ok(page) => page,
                 Err(err) => break Some(format!("{err:#}")),
             };
-            for (id, openapi) in page.models {
+            for Listed { id, openapi, .. } in page.models {
                 // Entries for ids not asked for (or already handled) are ignored.
                 let Some(path) = pending.remove(id.as_str()) else {
                     continue;
@@ -216,23 +236,34 @@ fn fetch_bulk(
     }
 }
 
-/// One page of `GET /models`.
-struct Page {
-    models: Vec<(String, Value)>,
-    next_cursor: Option<String>,
+/// One page of `GET /models` (fal's platform API listing).
+pub struct Page {
+    pub models: Vec<Listed>,
+    /// Entries without an `endpoint_id` (a page that does not parse as fal's shape).
+    pub malformed: usize,
+    pub next_cursor: Option<String>,
 }
 
-fn fetch_page(
+/// One model of a listing page.
+pub struct Listed {
+    pub id: String,
+    /// The `openapi` member: the document, fal's `{"error": ..}` in its place, or `null`.
+    pub openapi: Value,
+    /// `metadata.category`.
+    pub category: Option<String>,
+}
+
+/// Reads one page of `GET <url>?<params>&expand=openapi-3.0[&cursor=..]`. Fails on an answer
+/// other than 200 (after the client's retries), a body that is not a listing page, and
+/// `has_more` without a `next_cursor`: a caller never mistakes a cut listing for a whole one.
+pub fn fetch_page(
     http: &Http,
     url: &str,
     key: Option<&str>,
-    ids: &[(String, PathBuf)],
+    params: &[(&str, &str)],
     cursor: Option<&str>,
 ) -> anyhow::Result<Page> {
-    let mut params: Vec<(&str, &str)> = ids
-        .iter()
-        .map(|(id, _)| ("endpoint_id", id.as_str()))
-        .collect();
+    let mut params = params.to_vec();
     params.push(("expand", "openapi-3.0"));
     if let Some(cursor) = cursor {
         params.push(("cursor", cursor));
@@ -246,28 +277,36 @@ fn fetch_page(
     };
     let mut page = Page {
         models: Vec::new(),
+        malformed: 0,
         next_cursor: None,
     };
     for model in models {
         let Some(id) = model.get("endpoint_id").and_then(Value::as_str) else {
+            page.malformed += 1;
             continue;
         };
-        page.models.push((
-            id.to_owned(),
-            model.get("openapi").cloned().unwrap_or(Value::Null),
-        ));
+        page.models.push(Listed {
+            id: id.to_owned(),
+            openapi: model.get("openapi").cloned().unwrap_or(Value::Null),
+            category: model
+                .pointer("/metadata/category")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        });
     }
-    if body.get("has_more").and_then(Value::as_bool) == Some(true) {
-        match body.get("next_cursor").and_then(Value::as_str) {
-            Some(next) => page.next_cursor = Some(next.to_owned()),
-            None => bail!("the platform API says has_more without a next_cursor"),
-        }
+    match body.get("has_more") {
+        Some(Value::Bool(true)) => match body.get("next_cursor").and_then(Value::as_str) {
+            Some(next) if !next.is_empty() => page.next_cursor = Some(next.to_owned()),
+            _ => bail!("the platform API says has_more without a next_cursor"),
+        },
+        Some(Value::Bool(false)) | None => {}
+        Some(other) => bail!("the platform API's has_more is not a boolean: {other}"),
     }
     Ok(page)
 }
 
 /// A 200 response's JSON body, or an error naming the status.
-fn parse(response: &http::Response) -> anyhow::Result<Value> {
+pub fn parse(response: &http::Response) -> anyhow::Result<Value> {
     let snippet = || {
         let text = String::from_utf8_lossy(&response.body);
         let text: String = text.chars().take(200).collect();

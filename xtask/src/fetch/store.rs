@@ -119,6 +119,17 @@ pub enum Stored {
 /// temporary name beside it and renamed over, so readers see the old or the new file, never
 /// half of one.
 pub fn store(path: &Path, doc: &Value) -> anyhow::Result<Stored> {
+    let (stored, bytes) = plan(path, doc)?;
+    if let Some(bytes) = bytes {
+        crate::fsutil::write_atomic(path, bytes)?;
+    }
+    Ok(stored)
+}
+
+/// What [`store`] would do, without writing: the outcome and, unless unchanged, the canonical
+/// bytes to write (`cargo xtask sync` applies many of these at once with
+/// [`crate::fsutil::apply_all`]).
+pub fn plan(path: &Path, doc: &Value) -> anyhow::Result<(Stored, Option<Vec<u8>>)> {
     let text = canonical(doc);
     let existing = match std::fs::read(path) {
         Ok(bytes) => Some(bytes),
@@ -131,15 +142,15 @@ pub fn store(path: &Path, doc: &Value) -> anyhow::Result<Stored> {
         let same = bytes == text.as_bytes()
             || serde_json::from_slice::<Value>(bytes).is_ok_and(|old| old == *doc);
         if same {
-            return Ok(Stored::Unchanged);
+            return Ok((Stored::Unchanged, None));
         }
     }
-    crate::fsutil::write_atomic(path, text.as_bytes())?;
-    Ok(if existing.is_some() {
+    let stored = if existing.is_some() {
         Stored::Changed
     } else {
         Stored::Added
-    })
+    };
+    Ok((stored, Some(text.into_bytes())))
 }
 
 /// Endpoint ids of the documents vendored below `schemas` (their paths without `.json`).

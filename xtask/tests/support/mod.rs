@@ -68,3 +68,54 @@ pub fn run(cmd: &mut Command) -> (i32, String, String) {
         String::from_utf8(stderr).unwrap(),
     )
 }
+
+/// What compiling a user crate gave: success and the compiler's messages.
+pub struct UserBuild {
+    pub success: bool,
+    pub stderr: String,
+}
+
+/// Compiles a small user crate: `generated` (fal-codegen's single-file output, runtime path
+/// `::fal_models`) as `src/generated.rs` and `user` as `src/user.rs`, against the real runtime
+/// (`fal-models-core` under the name `fal_models`, which is all generated code needs). The
+/// crate lives under `CARGO_TARGET_TMPDIR/<name>` with its own target folder, kept between
+/// runs (only the two files change), and resolves offline from the workspace's lock file.
+pub fn build_user_crate(name: &str, generated: &str, user: &str) -> UserBuild {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let core = root.join("fal-models-core");
+    let manifest = format!(
+        "[package]\nname = \"user-crate\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n\
+         [dependencies]\nfal_models = {{ package = \"fal-models-core\", path = {:?} }}\n\
+         serde = {{ version = \"1\", features = [\"derive\"] }}\nserde_json = \"1\"\n\n[workspace]\n",
+        core.display().to_string()
+    );
+    let write = |rel: &str, text: &str| {
+        let path = dir.join(rel);
+        if std::fs::read(&path).ok().as_deref() != Some(text.as_bytes()) {
+            std::fs::write(&path, text).unwrap();
+        }
+    };
+    write("Cargo.toml", &manifest);
+    if !dir.join("Cargo.lock").exists() {
+        std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    }
+    write(
+        "src/lib.rs",
+        "#![allow(dead_code, clippy::all)]\npub mod generated;\npub mod user;\n",
+    );
+    write("src/generated.rs", generated);
+    write("src/user.rs", user);
+    let output = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["check", "--offline", "--quiet", "--message-format", "short"])
+        .env("CARGO_TARGET_DIR", dir.join("target"))
+        .env_remove("RUSTFLAGS")
+        .current_dir(&dir)
+        .output()
+        .expect("run cargo check");
+    UserBuild {
+        success: output.status.success(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
