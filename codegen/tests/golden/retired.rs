@@ -187,7 +187,7 @@ pub mod test {
                 Self { images }
             }
         }
-        /// `AspectRatio`
+        /// A string of 2 listed values, default `"1:1"`. Held by the `aspect_ratio` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]
         #[deprecated(note = "fal no longer lists test/retired since 2026-06-11")]

@@ -14,12 +14,12 @@
 //!
 //! - [`fal-ai/hunyuan-3d/v3.1/part`](super::fal_ai::hunyuan_3d::v3_1::part): Part Generation (feature `hunyuan`)
 //! - [`fal-ai/hunyuan-3d/v3.1/smart-topology`](super::fal_ai::hunyuan_3d::v3_1::smart_topology): Smart Topology (feature `hunyuan`)
-//! - [`fal-ai/hunyuan-part`](super::fal_ai::hunyuan_part) (feature `hunyuan`)
+//! - [`fal-ai/hunyuan-part`](super::fal_ai::hunyuan_part) (feature `hunyuan`) **retired since 2026-06-11**
 //! - [`fal-ai/meshy/rigging`](super::fal_ai::meshy::rigging): Auto-rig and optionally animate any 3D humanoid model (GLB format). (feature `meshy`)
 //! - [`fal-ai/meshy/v5/remesh`](super::fal_ai::meshy::v5::remesh): Remesh a 3D model using Meshy-5. (feature `meshy`)
 //! - [`fal-ai/meshy/v5/retexture`](super::fal_ai::meshy::v5::retexture): Retexture a 3D model using Meshy-5. (feature `meshy`)
 //! - [`fal-ai/sam-3/3d-align`](super::fal_ai::sam_3::v3d_align): Align a SAM-3D Body mesh to MoGe/SAM-3D Objects coordinate frame for scene composition. (feature `sam`)
-//! - [`fal-ai/ultrashape`](super::fal_ai::ultrashape) (feature `ultrashape`)
+//! - [`fal-ai/ultrashape`](super::fal_ai::ultrashape) (feature `ultrashape`) **retired since 2026-06-11**
 //!
 //! ## audio-to-audio
 //!
@@ -34,7 +34,7 @@
 //! - [`fal-ai/elevenlabs/voice-changer`](super::fal_ai::elevenlabs::voice_changer): ElevenLabs Voice Changer: Change the voice in an audio file. (feature `elevenlabs`)
 //! - [`fal-ai/ffmpeg-api/merge-audios`](super::fal_ai::ffmpeg_api::merge_audios): Merge Audios (feature `ffmpeg`)
 //! - [`fal-ai/kling-video/create-voice`](super::fal_ai::kling_video::create_voice): Create a custom voice from an audio file. (feature `kling`)
-//! - [`fal-ai/nova-sr`](super::fal_ai::nova_sr) (feature `nova`)
+//! - [`fal-ai/nova-sr`](super::fal_ai::nova_sr) (feature `nova`) **retired since 2026-06-11**
 //! - [`fal-ai/qwen-3-tts/clone-voice/0.6b`](super::fal_ai::qwen_3_tts::clone_voice::v0_6b): Clone Voice 06B (feature `qwen`)
 //! - [`fal-ai/qwen-3-tts/clone-voice/1.7b`](super::fal_ai::qwen_3_tts::clone_voice::v1_7b): Clone Voice 17B (feature `qwen`)
 //! - [`fal-ai/sam-audio/separate`](super::fal_ai::sam_audio::separate): Separate audio using text description. (feature `sam`)
@@ -69,8 +69,8 @@
 //!
 //! ## audio-to-text
 //!
-//! - [`fal-ai/nemotron/asr`](super::fal_ai::nemotron::asr) (feature `nemotron`)
-//! - [`fal-ai/nemotron/asr/stream`](super::fal_ai::nemotron::asr::stream) (feature `nemotron`)
+//! - [`fal-ai/nemotron/asr`](super::fal_ai::nemotron::asr) (feature `nemotron`) **retired since 2026-06-11**
+//! - [`fal-ai/nemotron/asr/stream`](super::fal_ai::nemotron::asr::stream) (feature `nemotron`) **retired since 2026-06-11**
 //! - [`fal-ai/silero-vad`](super::fal_ai::silero_vad): Get speech timestamps from an audio file using Silero VAD. (feature `silero`)
 //! - [`nvidia/nemotron-3-nano-omni/audio`](super::nvidia::nemotron_3_nano_omni::audio): Run Audio (feature `nvidia`)
 //!
@@ -80,7 +80,7 @@
 //! - [`fal-ai/echomimic-v3`](super::fal_ai::echomimic_v3): Audio to video endpoint. (feature `echomimic`)
 //! - [`fal-ai/elevenlabs/dubbing`](super::fal_ai::elevenlabs::dubbing): Dubbing (feature `elevenlabs`)
 //! - [`fal-ai/flashtalk`](super::fal_ai::flashtalk): Generate lip-synced talking head video from face image and audio. (feature `flashtalk`)
-//! - [`fal-ai/longcat-multi-avatar/image-audio-to-video`](super::fal_ai::longcat_multi_avatar::image_audio_to_video) (feature `longcat`)
+//! - [`fal-ai/longcat-multi-avatar/image-audio-to-video`](super::fal_ai::longcat_multi_avatar::image_audio_to_video) (feature `longcat`) **retired since 2026-06-11**
 //! - [`fal-ai/longcat-single-avatar/audio-to-video`](super::fal_ai::longcat_single_avatar::audio_to_video): Generate a talking avatar video from audio and text prompt (no reference image). (feature `longcat`)
 //! - [`fal-ai/longcat-single-avatar/image-audio-to-video`](super::fal_ai::longcat_single_avatar::image_audio_to_video): Generate a talking avatar video from an image and audio file. (feature `longcat`)
 //! - [`fal-ai/ltx-2-19b/audio-to-video`](super::fal_ai::ltx_2_19b::audio_to_video): Generate a video from audio and an optional text/image prompt. (feature `ltx`)
@@ -95,16 +95,16 @@
 //! - [`fal-ai/ltx-2.3-quality/audio-to-video/lora`](super::fal_ai::ltx_2_3_quality::audio_to_video::lora): Audio-to-video with up to 3 user-supplied LoRAs. (feature `ltx`)
 //! - [`fal-ai/ltx-2.3/audio-to-video`](super::fal_ai::ltx_2_3::audio_to_video): Generate a video from an audio file. (feature `ltx`)
 //! - [`fal-ai/ltx-2/audio-to-video`](super::fal_ai::ltx_2::audio_to_video): Generate a video from an audio file. (feature `ltx`)
-//! - [`fal-ai/stable-avatar`](super::fal_ai::stable_avatar) (feature `stable`)
+//! - [`fal-ai/stable-avatar`](super::fal_ai::stable_avatar) (feature `stable`) **retired since 2026-06-11**
 //! - [`fal-ai/wan/v2.2-14b/speech-to-video`](super::fal_ai::wan::v2_2_14b::speech_to_video): Endpoint for generating a video from a speech. (feature `wan`)
 //! - [`veed/avatars/audio-to-video`](super::veed::avatars::audio_to_video): Audio To Video (feature `veed`)
 //!
 //! ## image-to-3d
 //!
-//! - [`fal-ai/bytedance/seed3d/image-to-3d`](super::fal_ai::bytedance::seed3d::image_to_3d) (feature `bytedance`)
+//! - [`fal-ai/bytedance/seed3d/image-to-3d`](super::fal_ai::bytedance::seed3d::image_to_3d) (feature `bytedance`) **retired since 2026-06-11**
 //! - [`fal-ai/hunyuan-3d/v3.1/pro/image-to-3d`](super::fal_ai::hunyuan_3d::v3_1::pro::image_to_3d): Pro Image To 3D (feature `hunyuan`)
 //! - [`fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d`](super::fal_ai::hunyuan_3d::v3_1::rapid::image_to_3d): Rapid Image To 3D (feature `hunyuan`)
-//! - [`fal-ai/hunyuan3d-v21`](super::fal_ai::hunyuan3d_v21) (feature `hunyuan`)
+//! - [`fal-ai/hunyuan3d-v21`](super::fal_ai::hunyuan3d_v21) (feature `hunyuan`) **retired since 2026-06-11**
 //! - [`fal-ai/hunyuan3d-v3/image-to-3d`](super::fal_ai::hunyuan3d_v3::image_to_3d): Image To 3D (feature `hunyuan`)
 //! - [`fal-ai/hunyuan3d-v3/sketch-to-3d`](super::fal_ai::hunyuan3d_v3::sketch_to_3d): Sketch To 3D (feature `hunyuan`)
 //! - [`fal-ai/hunyuan3d/v2`](super::fal_ai::hunyuan3d::v2): Process 3D Model (feature `hunyuan`)
@@ -121,9 +121,9 @@
 //! - [`fal-ai/meshy/v6-preview/image-to-3d`](super::fal_ai::meshy::v6_preview::image_to_3d): Convert an image to a 3D model using Meshy-6 Preview. (feature `meshy`)
 //! - [`fal-ai/meshy/v6/image-to-3d`](super::fal_ai::meshy::v6::image_to_3d): Convert an image to a 3D model using Meshy-6 Preview. (feature `meshy`)
 //! - [`fal-ai/meshy/v6/multi-image-to-3d`](super::fal_ai::meshy::v6::multi_image_to_3d): Convert multiple images to a 3D model using Meshy-6 Preview. (feature `meshy`)
-//! - [`fal-ai/omnipart`](super::fal_ai::omnipart) (feature `omnipart`)
+//! - [`fal-ai/omnipart`](super::fal_ai::omnipart) (feature `omnipart`) **retired since 2026-06-11**
 //! - [`fal-ai/pixal3d`](super::fal_ai::pixal3d): Generate (feature `pixal`)
-//! - [`fal-ai/pshuman`](super::fal_ai::pshuman) (feature `pshuman`)
+//! - [`fal-ai/pshuman`](super::fal_ai::pshuman) (feature `pshuman`) **retired since 2026-06-11**
 //! - [`fal-ai/reconviagen-0.5`](super::fal_ai::reconviagen_0_5): Generate a 3D model from one or more images. (feature `reconviagen`)
 //! - [`fal-ai/sam-3/3d-body`](super::fal_ai::sam_3::v3d_body): Reconstruct 3D human meshes from an image. (feature `sam`)
 //! - [`fal-ai/sam-3/3d-objects`](super::fal_ai::sam_3::v3d_objects): Reconstruct one or more 3D objects from image and masks. (feature `sam`)
@@ -490,8 +490,8 @@
 //! - [`bytedance/seedance-2.0/fast/reference-to-video`](super::bytedance::seedance_2_0::fast::reference_to_video): Fast Reference To Video (feature `bytedance`)
 //! - [`bytedance/seedance-2.0/image-to-video`](super::bytedance::seedance_2_0::image_to_video): Image To Video (feature `bytedance`)
 //! - [`bytedance/seedance-2.0/reference-to-video`](super::bytedance::seedance_2_0::reference_to_video): Reference To Video (feature `bytedance`)
-//! - [`decart/lucy-14b/image-to-video`](super::decart::lucy_14b::image_to_video) (feature `decart`)
-//! - [`fal-ai/ai-avatar`](super::fal_ai::ai_avatar) (feature `ai`)
+//! - [`decart/lucy-14b/image-to-video`](super::decart::lucy_14b::image_to_video) (feature `decart`) **retired since 2026-06-11**
+//! - [`fal-ai/ai-avatar`](super::fal_ai::ai_avatar) (feature `ai`) **retired since 2026-06-11**
 //! - [`fal-ai/ai-avatar/multi`](super::fal_ai::ai_avatar::multi): MultiTalk model generates a multi-person conversation video from an image (feature `ai`)
 //! - [`fal-ai/ai-avatar/multi-text`](super::fal_ai::ai_avatar::multi_text): MultiTalk model generates a multi-person conversation video from an image (feature `ai`)
 //! - [`fal-ai/ai-avatar/single-text`](super::fal_ai::ai_avatar::single_text): MultiTalk model generates a talking avatar video from an image and text. (feature `ai`)
@@ -500,11 +500,11 @@
 //! - [`fal-ai/bytedance/omnihuman`](super::fal_ai::bytedance::omnihuman): Generate incredibly accurate videos of human beings speaking a dialogue using Bytednce's OmniHuman model. (feature `bytedance`)
 //! - [`fal-ai/bytedance/omnihuman/v1.5`](super::fal_ai::bytedance::omnihuman::v1_5): Generate incredibly accurate videos of human beings speaking a dialogue using Bytednce's OmniHuman v1.5 model. (feature `bytedance`)
 //! - [`fal-ai/bytedance/seedance/v1.5/pro/image-to-video`](super::fal_ai::bytedance::seedance::v1_5::pro::image_to_video): Generate videos from an image and text using Bytedance's Seedance 1.5 Pro model. (feature `bytedance`)
-//! - [`fal-ai/bytedance/seedance/v1/lite/image-to-video`](super::fal_ai::bytedance::seedance::v1::lite::image_to_video) (feature `bytedance`)
-//! - [`fal-ai/bytedance/seedance/v1/lite/reference-to-video`](super::fal_ai::bytedance::seedance::v1::lite::reference_to_video) (feature `bytedance`)
+//! - [`fal-ai/bytedance/seedance/v1/lite/image-to-video`](super::fal_ai::bytedance::seedance::v1::lite::image_to_video) (feature `bytedance`) **retired since 2026-06-11**
+//! - [`fal-ai/bytedance/seedance/v1/lite/reference-to-video`](super::fal_ai::bytedance::seedance::v1::lite::reference_to_video) (feature `bytedance`) **retired since 2026-06-11**
 //! - [`fal-ai/bytedance/seedance/v1/pro/fast/image-to-video`](super::fal_ai::bytedance::seedance::v1::pro::fast::image_to_video): Generate videos from an image and text quickly using Bytedance's Seedance 1.0 Pro Fast model. (feature `bytedance`)
 //! - [`fal-ai/bytedance/seedance/v1/pro/image-to-video`](super::fal_ai::bytedance::seedance::v1::pro::image_to_video): Generate videos from an image and text using Bytedance's Seedance 1.0 Pro model. (feature `bytedance`)
-//! - [`fal-ai/bytedance/video-stylize`](super::fal_ai::bytedance::video_stylize) (feature `bytedance`)
+//! - [`fal-ai/bytedance/video-stylize`](super::fal_ai::bytedance::video_stylize) (feature `bytedance`) **retired since 2026-06-11**
 //! - [`fal-ai/cogvideox-5b/image-to-video`](super::fal_ai::cogvideox_5b::image_to_video): Image to video generation using CogVideoX-5B. (feature `cogvideox`)
 //! - [`fal-ai/cosmos-predict-2.5/image-to-video`](super::fal_ai::cosmos_predict_2_5::image_to_video): Generate a video from an image and text prompt using Cosmos Predict 2.5 2B (post-trained). (feature `cosmos`)
 //! - [`fal-ai/creatify/aurora`](super::fal_ai::creatify::aurora): Aurora (feature `creatify`)
@@ -517,9 +517,9 @@
 //! - [`fal-ai/framepack/f1`](super::fal_ai::framepack::f1): Generate Video F1 Endpoint (feature `framepack`)
 //! - [`fal-ai/framepack/flf2v`](super::fal_ai::framepack::flf2v): Generate Video Flf2V Endpoint (feature `framepack`)
 //! - [`fal-ai/heygen/avatar4/image-to-video`](super::fal_ai::heygen::avatar4::image_to_video): Generate a video from a photo using HeyGen Avatar 4. (feature `heygen`)
-//! - [`fal-ai/hunyuan-avatar`](super::fal_ai::hunyuan_avatar) (feature `hunyuan`)
-//! - [`fal-ai/hunyuan-custom`](super::fal_ai::hunyuan_custom) (feature `hunyuan`)
-//! - [`fal-ai/hunyuan-portrait`](super::fal_ai::hunyuan_portrait) (feature `hunyuan`)
+//! - [`fal-ai/hunyuan-avatar`](super::fal_ai::hunyuan_avatar) (feature `hunyuan`) **retired since 2026-06-11**
+//! - [`fal-ai/hunyuan-custom`](super::fal_ai::hunyuan_custom) (feature `hunyuan`) **retired since 2026-06-11**
+//! - [`fal-ai/hunyuan-portrait`](super::fal_ai::hunyuan_portrait) (feature `hunyuan`) **retired since 2026-06-11**
 //! - [`fal-ai/hunyuan-video-image-to-video`](super::fal_ai::hunyuan_video_image_to_video): Generate Video (feature `hunyuan`)
 //! - [`fal-ai/hunyuan-video-img2vid-lora`](super::fal_ai::hunyuan_video_img2vid_lora): Generate a video based on a prompt and an image URL. (feature `hunyuan`)
 //! - [`fal-ai/hunyuan-video-v1.5/image-to-video`](super::fal_ai::hunyuan_video_v1_5::image_to_video): Image To Video (feature `hunyuan`)
@@ -554,7 +554,7 @@
 //! - [`fal-ai/kling-video/v3/4k/image-to-video`](super::fal_ai::kling_video::v3::v4k::image_to_video): Kling V3 (4k) Image to Video API. (feature `kling`)
 //! - [`fal-ai/kling-video/v3/pro/image-to-video`](super::fal_ai::kling_video::v3::pro::image_to_video): Kling V3 (pro) Image to Video API. (feature `kling`)
 //! - [`fal-ai/kling-video/v3/standard/image-to-video`](super::fal_ai::kling_video::v3::standard::image_to_video): Kling V3 (standard) Image to Video API. (feature `kling`)
-//! - [`fal-ai/live-avatar`](super::fal_ai::live_avatar) (feature `live`)
+//! - [`fal-ai/live-avatar`](super::fal_ai::live_avatar) (feature `live`) **retired since 2026-06-11**
 //! - [`fal-ai/live-portrait`](super::fal_ai::live_portrait): Predict Pose (feature `live`)
 //! - [`fal-ai/longcat-video/distilled/image-to-video/480p`](super::fal_ai::longcat_video::distilled::image_to_video::v480p): Generate a video from an image. (feature `longcat`)
 //! - [`fal-ai/longcat-video/distilled/image-to-video/720p`](super::fal_ai::longcat_video::distilled::image_to_video::v720p): Generate a video from a video. (feature `longcat`)
@@ -574,15 +574,15 @@
 //! - [`fal-ai/ltx-2.3/image-to-video/fast`](super::fal_ai::ltx_2_3::image_to_video::fast): Generate a video from an image. (feature `ltx`)
 //! - [`fal-ai/ltx-2/image-to-video`](super::fal_ai::ltx_2::image_to_video): Generate a video from an image. (feature `ltx`)
 //! - [`fal-ai/ltx-2/image-to-video/fast`](super::fal_ai::ltx_2::image_to_video::fast): Generate a video from an image. (feature `ltx`)
-//! - [`fal-ai/ltx-video-13b-dev/image-to-video`](super::fal_ai::ltx_video_13b_dev::image_to_video) (feature `ltx`)
+//! - [`fal-ai/ltx-video-13b-dev/image-to-video`](super::fal_ai::ltx_video_13b_dev::image_to_video) (feature `ltx`) **retired since 2026-06-11**
 //! - [`fal-ai/ltx-video-13b-distilled/image-to-video`](super::fal_ai::ltx_video_13b_distilled::image_to_video): Generate a video from a prompt and an image. (feature `ltx`)
-//! - [`fal-ai/ltx-video-lora/image-to-video`](super::fal_ai::ltx_video_lora::image_to_video) (feature `ltx`)
+//! - [`fal-ai/ltx-video-lora/image-to-video`](super::fal_ai::ltx_video_lora::image_to_video) (feature `ltx`) **retired since 2026-06-11**
 //! - [`fal-ai/ltx-video/image-to-video`](super::fal_ai::ltx_video::image_to_video): LTX Video - Image to Video generation (feature `ltx`)
 //! - [`fal-ai/ltxv-13b-098-distilled/image-to-video`](super::fal_ai::ltxv_13b_098_distilled::image_to_video): Generate a video from a prompt and an image. (feature `ltxv`)
 //! - [`fal-ai/luma-dream-machine/ray-2-flash/image-to-video`](super::fal_ai::luma_dream_machine::ray_2_flash::image_to_video): Luma's state of the art Ray2 model for image-to-video generation. (feature `luma`)
 //! - [`fal-ai/luma-dream-machine/ray-2/image-to-video`](super::fal_ai::luma_dream_machine::ray_2::image_to_video): Luma's state of the art Ray2 model for image-to-video generation. (feature `luma`)
 //! - [`fal-ai/magi-distilled/image-to-video`](super::fal_ai::magi_distilled::image_to_video): Generate a video from an image. (feature `magi`)
-//! - [`fal-ai/magi/image-to-video`](super::fal_ai::magi::image_to_video) (feature `magi`)
+//! - [`fal-ai/magi/image-to-video`](super::fal_ai::magi::image_to_video) (feature `magi`) **retired since 2026-06-11**
 //! - [`fal-ai/minimax/hailuo-02-fast/image-to-video`](super::fal_ai::minimax::hailuo_02_fast::image_to_video): MiniMax Hailuo-02 Fast Image To Video API (Fast, 512p): Advanced image-to-video generation model with 512p resolution (feature `minimax`)
 //! - [`fal-ai/minimax/hailuo-02/pro/image-to-video`](super::fal_ai::minimax::hailuo_02::pro::image_to_video): MiniMax Hailuo-02 Image To Video API (Pro, 1080p): Advanced image-to-video generation model with 1080p resolution (feature `minimax`)
 //! - [`fal-ai/minimax/hailuo-02/standard/image-to-video`](super::fal_ai::minimax::hailuo_02::standard::image_to_video): MiniMax Hailuo-02 Image To Video API (Standard, 768p): Advanced image-to-video generation model with 768p resolution (feature `minimax`)
@@ -629,7 +629,7 @@
 //! - [`fal-ai/pixverse/v6/transition`](super::fal_ai::pixverse::v6::transition): Create Transition V6 (feature `pixverse`)
 //! - [`fal-ai/sadtalker`](super::fal_ai::sadtalker): Generate Video (feature `sadtalker`)
 //! - [`fal-ai/sadtalker/reference`](super::fal_ai::sadtalker::reference): Generate Video W Reference (feature `sadtalker`)
-//! - [`fal-ai/skyreels-i2v`](super::fal_ai::skyreels_i2v) (feature `skyreels`)
+//! - [`fal-ai/skyreels-i2v`](super::fal_ai::skyreels_i2v) (feature `skyreels`) **retired since 2026-06-11**
 //! - [`fal-ai/sora-2/characters`](super::fal_ai::sora_2::characters): Create a Sora 2 character from a short video clip. Returns the character ID for use in video generation. (feature `sora`)
 //! - [`fal-ai/sora-2/image-to-video`](super::fal_ai::sora_2::image_to_video): Generate a video from an image and text prompt using OpenAI's Sora 2 model. (feature `sora`)
 //! - [`fal-ai/sora-2/image-to-video/pro`](super::fal_ai::sora_2::image_to_video::pro): Generate a video from an image and text prompt using OpenAI's Sora 2 model. (feature `sora`)
@@ -659,12 +659,12 @@
 //! - [`fal-ai/vidu/start-end-to-video`](super::fal_ai::vidu::start_end_to_video): Vidu Start-End to Video API: Generate a smooth transition video between start and end frames. (feature `vidu`)
 //! - [`fal-ai/vidu/template-to-video`](super::fal_ai::vidu::template_to_video): Vidu Template to Video API: Generate a video using predefined templates. (feature `vidu`)
 //! - [`fal-ai/wan-25-preview/image-to-video`](super::fal_ai::wan_25_preview::image_to_video): Generate a video from an image using WAN 2.5 image-to-video model. (feature `wan`)
-//! - [`fal-ai/wan-ati`](super::fal_ai::wan_ati) (feature `wan`)
+//! - [`fal-ai/wan-ati`](super::fal_ai::wan_ati) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan-effects`](super::fal_ai::wan_effects): Generate Video (feature `wan`)
 //! - [`fal-ai/wan-flf2v`](super::fal_ai::wan_flf2v): Inference (feature `wan`)
 //! - [`fal-ai/wan-i2v`](super::fal_ai::wan_i2v): Inference (feature `wan`)
 //! - [`fal-ai/wan-i2v-lora`](super::fal_ai::wan_i2v_lora): Inference (feature `wan`)
-//! - [`fal-ai/wan-move`](super::fal_ai::wan_move) (feature `wan`)
+//! - [`fal-ai/wan-move`](super::fal_ai::wan_move) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan-pro/image-to-video`](super::fal_ai::wan_pro::image_to_video): Generate a 6-second 1080p video (at 30 FPS) from an image and text using an enhanced version of Wan 2.1. (feature `wan`)
 //! - [`fal-ai/wan/v2.2-5b/image-to-video`](super::fal_ai::wan::v2_2_5b::image_to_video): Endpoint for generating a video from an image using the 5B model. (feature `wan`)
 //! - [`fal-ai/wan/v2.2-a14b/image-to-video`](super::fal_ai::wan::v2_2_a14b::image_to_video): Endpoint for generating a video from an image. (feature `wan`)
@@ -695,7 +695,7 @@
 //! ## llm
 //!
 //! - [`fal-ai/bytedance/seed/v2/mini`](super::fal_ai::bytedance::seed::v2::mini): Multimodal understanding using ByteDance's Seed 2.0 Mini model. (feature `bytedance`)
-//! - [`fal-ai/qwen-3-guard`](super::fal_ai::qwen_3_guard) (feature `qwen`)
+//! - [`fal-ai/qwen-3-guard`](super::fal_ai::qwen_3_guard) (feature `qwen`) **retired since 2026-06-11**
 //! - [`fal-ai/video-prompt-generator`](super::fal_ai::video_prompt_generator): Generate (feature `video`)
 //! - [`nvidia/nemotron-3-nano-omni`](super::nvidia::nemotron_3_nano_omni): Run Chat (feature `nvidia`)
 //! - [`openrouter/router`](super::openrouter::router): Run any LLM (Large Language Model) with fal, powered by OpenRouter. (feature `openrouter`)
@@ -718,7 +718,7 @@
 //! - [`fal-ai/speech-to-text/stream`](super::fal_ai::speech_to_text::stream): Run Streaming (feature `speech`)
 //! - [`fal-ai/speech-to-text/turbo`](super::fal_ai::speech_to_text::turbo): Run Turbo (feature `speech`)
 //! - [`fal-ai/speech-to-text/turbo/stream`](super::fal_ai::speech_to_text::turbo::stream): Run Streaming Turbo (feature `speech`)
-//! - [`fal-ai/whisper`](super::fal_ai::whisper) (feature `whisper`)
+//! - [`fal-ai/whisper`](super::fal_ai::whisper) (feature `whisper`) **retired since 2026-06-11**
 //! - [`fal-ai/wizper`](super::fal_ai::wizper): Transcribe an audio file using the Whisper model. (feature `wizper`)
 //! - [`nvidia/nemotron-asr-multilingual/asr`](super::nvidia::nemotron_asr_multilingual::asr): Run (feature `nvidia`)
 //!
@@ -737,8 +737,8 @@
 //!
 //! ## text-to-audio
 //!
-//! - [`beatoven/music-generation`](super::beatoven::music_generation) (feature `beatoven`)
-//! - [`beatoven/sound-effect-generation`](super::beatoven::sound_effect_generation) (feature `beatoven`)
+//! - [`beatoven/music-generation`](super::beatoven::music_generation) (feature `beatoven`) **retired since 2026-06-11**
+//! - [`beatoven/sound-effect-generation`](super::beatoven::sound_effect_generation) (feature `beatoven`) **retired since 2026-06-11**
 //! - [`cassetteai/music-generator`](super::cassetteai::music_generator): Receives JSON payload, runs generation, returns a JSON with a signed URL to the WAV file. (feature `cassetteai`)
 //! - [`cassetteai/sound-effects-generator`](super::cassetteai::sound_effects_generator): Receives JSON payload, runs generation, returns a JSON with a signed URL to the WAV file. (feature `cassetteai`)
 //! - [`fal-ai/ace-step`](super::fal_ai::ace_step): Generate audio from text using the ACE-Step model. (feature `ace`)
@@ -778,7 +778,7 @@
 //! - [`fal-ai/stable-audio-3/small/music/text-to-audio`](super::fal_ai::stable_audio_3::small::music::text_to_audio): Ep Small Music T2A (feature `stable`)
 //! - [`fal-ai/stable-audio-3/small/sfx/base/text-to-audio`](super::fal_ai::stable_audio_3::small::sfx::base::text_to_audio): Ep Small Sfx Base T2A (feature `stable`)
 //! - [`fal-ai/stable-audio-3/small/sfx/text-to-audio`](super::fal_ai::stable_audio_3::small::sfx::text_to_audio): Ep Small Sfx T2A (feature `stable`)
-//! - [`fal-ai/yue`](super::fal_ai::yue) (feature `yue`)
+//! - [`fal-ai/yue`](super::fal_ai::yue) (feature `yue`) **retired since 2026-06-11**
 //! - [`fal-ai/zonos`](super::fal_ai::zonos): Voice Cloning (feature `zonos`)
 //! - [`mirelo-ai/sfx1.6/text-to-audio`](super::mirelo_ai::sfx1_6::text_to_audio): Text To Audio (feature `mirelo-ai`)
 //! - [`sonauto/v2/inpaint`](super::sonauto::v2::inpaint) (feature `sonauto`)
@@ -798,22 +798,22 @@
 //! - [`fal-ai/bria/text-to-image/fast`](super::fal_ai::bria::text_to_image::fast): Text To Image Fast (feature `bria`)
 //! - [`fal-ai/bria/text-to-image/hd`](super::fal_ai::bria::text_to_image::hd): Text To Image Hd (feature `bria`)
 //! - [`fal-ai/bytedance/dreamina/v3.1/text-to-image`](super::fal_ai::bytedance::dreamina::v3_1::text_to_image): Generate images using Bytedance's Dreamina 3.1 model. (feature `bytedance`)
-//! - [`fal-ai/bytedance/seedream/v3/text-to-image`](super::fal_ai::bytedance::seedream::v3::text_to_image) (feature `bytedance`)
+//! - [`fal-ai/bytedance/seedream/v3/text-to-image`](super::fal_ai::bytedance::seedream::v3::text_to_image) (feature `bytedance`) **retired since 2026-06-11**
 //! - [`fal-ai/bytedance/seedream/v4.5/text-to-image`](super::fal_ai::bytedance::seedream::v4_5::text_to_image): Generate images using Bytedance's Seedream 4.5 model. (feature `bytedance`)
 //! - [`fal-ai/bytedance/seedream/v4/text-to-image`](super::fal_ai::bytedance::seedream::v4::text_to_image): Generate images using Bytedance's Seedream 4 model. (feature `bytedance`)
 //! - [`fal-ai/bytedance/seedream/v5/lite/text-to-image`](super::fal_ai::bytedance::seedream::v5::lite::text_to_image): Generate images using Bytedance's Seedream 5.0 Lite model. (feature `bytedance`)
 //! - [`fal-ai/cogview4`](super::fal_ai::cogview4): Generate (feature `cogview`)
 //! - [`fal-ai/diffusion-edge`](super::fal_ai::diffusion_edge) (feature `diffusion`)
-//! - [`fal-ai/dreamo`](super::fal_ai::dreamo) (feature `dreamo`)
+//! - [`fal-ai/dreamo`](super::fal_ai::dreamo) (feature `dreamo`) **retired since 2026-06-11**
 //! - [`fal-ai/dreamshaper`](super::fal_ai::dreamshaper): Text To Image (feature `dreamshaper`)
 //! - [`fal-ai/emu-3.5-image/text-to-image`](super::fal_ai::emu_3_5_image::text_to_image): Generate an image based on a text description using Emu3.5 Image. (feature `emu`)
 //! - [`fal-ai/ernie-image`](super::fal_ai::ernie_image): Generate (feature `ernie`)
 //! - [`fal-ai/ernie-image/lora`](super::fal_ai::ernie_image::lora): Generate images using ERNIE-Image with LoRA weights. (feature `ernie`)
 //! - [`fal-ai/ernie-image/lora/turbo`](super::fal_ai::ernie_image::lora::turbo): Generate images using ERNIE-Image Turbo with LoRA weights. (feature `ernie`)
 //! - [`fal-ai/ernie-image/turbo`](super::fal_ai::ernie_image::turbo): Generate Turbo (feature `ernie`)
-//! - [`fal-ai/f-lite/standard`](super::fal_ai::f_lite::standard) (feature `f`)
-//! - [`fal-ai/f-lite/texture`](super::fal_ai::f_lite::texture) (feature `f`)
-//! - [`fal-ai/fast-fooocus-sdxl`](super::fal_ai::fast_fooocus_sdxl) (feature `fast`)
+//! - [`fal-ai/f-lite/standard`](super::fal_ai::f_lite::standard) (feature `f`) **retired since 2026-06-11**
+//! - [`fal-ai/f-lite/texture`](super::fal_ai::f_lite::texture) (feature `f`) **retired since 2026-06-11**
+//! - [`fal-ai/fast-fooocus-sdxl`](super::fal_ai::fast_fooocus_sdxl) (feature `fast`) **retired since 2026-06-11**
 //! - [`fal-ai/fast-fooocus-sdxl/image-to-image`](super::fal_ai::fast_fooocus_sdxl::image_to_image): Image To Image (feature `fast`)
 //! - [`fal-ai/fast-lcm-diffusion`](super::fal_ai::fast_lcm_diffusion): Text To Image (feature `fast`)
 //! - [`fal-ai/fast-lightning-sdxl`](super::fal_ai::fast_lightning_sdxl): Text To Image (feature `fast`)
@@ -890,18 +890,18 @@
 //! - [`fal-ai/ideogram/v3`](super::fal_ai::ideogram::v3): Ideogram V3 (feature `ideogram`)
 //! - [`fal-ai/ideogram/v3/generate-transparent`](super::fal_ai::ideogram::v3::generate_transparent): Ideogram V3 Generate Transparent (feature `ideogram`)
 //! - [`fal-ai/illusion-diffusion`](super::fal_ai::illusion_diffusion): Generate (feature `illusion`)
-//! - [`fal-ai/imagen3`](super::fal_ai::imagen3) (feature `imagen`)
-//! - [`fal-ai/imagen3/fast`](super::fal_ai::imagen3::fast) (feature `imagen`)
-//! - [`fal-ai/imagen4/preview`](super::fal_ai::imagen4::preview) (feature `imagen`)
-//! - [`fal-ai/imagen4/preview/fast`](super::fal_ai::imagen4::preview::fast) (feature `imagen`)
-//! - [`fal-ai/imagen4/preview/ultra`](super::fal_ai::imagen4::preview::ultra) (feature `imagen`)
+//! - [`fal-ai/imagen3`](super::fal_ai::imagen3) (feature `imagen`) **retired since 2026-06-11**
+//! - [`fal-ai/imagen3/fast`](super::fal_ai::imagen3::fast) (feature `imagen`) **retired since 2026-06-11**
+//! - [`fal-ai/imagen4/preview`](super::fal_ai::imagen4::preview) (feature `imagen`) **retired since 2026-06-11**
+//! - [`fal-ai/imagen4/preview/fast`](super::fal_ai::imagen4::preview::fast) (feature `imagen`) **retired since 2026-06-11**
+//! - [`fal-ai/imagen4/preview/ultra`](super::fal_ai::imagen4::preview::ultra) (feature `imagen`) **retired since 2026-06-11**
 //! - [`fal-ai/janus`](super::fal_ai::janus): Generate (feature `janus`)
 //! - [`fal-ai/kling-image/o3/text-to-image`](super::fal_ai::kling_image::o3::text_to_image): Generate images from text using Kling O3 Omni-Image model. (feature `kling`)
 //! - [`fal-ai/kling-image/v3/text-to-image`](super::fal_ai::kling_image::v3::text_to_image): Generate images from text using Kling V3 Standard model. (feature `kling`)
 //! - [`fal-ai/kolors`](super::fal_ai::kolors): Generate Image (feature `kolors`)
-//! - [`fal-ai/layer-diffusion`](super::fal_ai::layer_diffusion) (feature `layer`)
-//! - [`fal-ai/lcm`](super::fal_ai::lcm) (feature `lcm`)
-//! - [`fal-ai/lightning-models`](super::fal_ai::lightning_models) (feature `lightning`)
+//! - [`fal-ai/layer-diffusion`](super::fal_ai::layer_diffusion) (feature `layer`) **retired since 2026-06-11**
+//! - [`fal-ai/lcm`](super::fal_ai::lcm) (feature `lcm`) **retired since 2026-06-11**
+//! - [`fal-ai/lightning-models`](super::fal_ai::lightning_models) (feature `lightning`) **retired since 2026-06-11**
 //! - [`fal-ai/longcat-image`](super::fal_ai::longcat_image): Generate images using LongCat Image. (feature `longcat`)
 //! - [`fal-ai/lora`](super::fal_ai::lora): Text To Image (feature `lora`)
 //! - [`fal-ai/luma-photon`](super::fal_ai::luma_photon): Text To Image (feature `luma`)
@@ -917,7 +917,7 @@
 //! - [`fal-ai/ovis-image`](super::fal_ai::ovis_image): Generate images using Ovis Image. (feature `ovis`)
 //! - [`fal-ai/patina/material`](super::fal_ai::patina::material): Generate a complete PBR material from a text prompt. (feature `patina`)
 //! - [`fal-ai/phota`](super::fal_ai::phota): Generate an image based on a text description using Grok Imagine. (feature `phota`)
-//! - [`fal-ai/piflow`](super::fal_ai::piflow) (feature `piflow`)
+//! - [`fal-ai/piflow`](super::fal_ai::piflow) (feature `piflow`) **retired since 2026-06-11**
 //! - [`fal-ai/pixart-sigma`](super::fal_ai::pixart_sigma): Generate Image (feature `pixart`)
 //! - [`fal-ai/playground-v25`](super::fal_ai::playground_v25): Text To Image (feature `playground`)
 //! - [`fal-ai/pony-v7`](super::fal_ai::pony_v7): Generate (feature `pony`)
@@ -940,21 +940,21 @@
 //! - [`fal-ai/recraft/v4/pro/text-to-vector`](super::fal_ai::recraft::v4::pro::text_to_vector): Recraft V4 Pro Vector (feature `recraft`)
 //! - [`fal-ai/recraft/v4/text-to-image`](super::fal_ai::recraft::v4::text_to_image): Recraft V4 (feature `recraft`)
 //! - [`fal-ai/recraft/v4/text-to-vector`](super::fal_ai::recraft::v4::text_to_vector): Recraft V4 Vector (feature `recraft`)
-//! - [`fal-ai/reve/text-to-image`](super::fal_ai::reve::text_to_image) (feature `reve`)
+//! - [`fal-ai/reve/text-to-image`](super::fal_ai::reve::text_to_image) (feature `reve`) **retired since 2026-06-11**
 //! - [`fal-ai/sana`](super::fal_ai::sana): Generate (feature `sana`)
 //! - [`fal-ai/sana/sprint`](super::fal_ai::sana::sprint): Generate Sprint (feature `sana`)
 //! - [`fal-ai/sana/v1.5/1.6b`](super::fal_ai::sana::v1_5::v1_6b): Generate 1 5 1 6B (feature `sana`)
 //! - [`fal-ai/sana/v1.5/4.8b`](super::fal_ai::sana::v1_5::v4_8b): Generate 1 5 4 8B (feature `sana`)
 //! - [`fal-ai/sdxl-controlnet-union`](super::fal_ai::sdxl_controlnet_union): Text To Image (feature `sdxl`)
-//! - [`fal-ai/sky-raccoon`](super::fal_ai::sky_raccoon) (feature `sky`)
+//! - [`fal-ai/sky-raccoon`](super::fal_ai::sky_raccoon) (feature `sky`) **retired since 2026-06-11**
 //! - [`fal-ai/stable-cascade`](super::fal_ai::stable_cascade): Text To Image (feature `stable`)
 //! - [`fal-ai/stable-cascade/sote-diffusion`](super::fal_ai::stable_cascade::sote_diffusion): Text To Image Sote Diffusion (feature `stable`)
 //! - [`fal-ai/stable-diffusion-v15`](super::fal_ai::stable_diffusion_v15): Text To Image (feature `stable`)
 //! - [`fal-ai/stable-diffusion-v3-medium`](super::fal_ai::stable_diffusion_v3_medium): Text To Image (feature `stable`)
 //! - [`fal-ai/stable-diffusion-v35-large`](super::fal_ai::stable_diffusion_v35_large): Generate (feature `stable`)
 //! - [`fal-ai/stable-diffusion-v35-medium`](super::fal_ai::stable_diffusion_v35_medium): Generate (feature `stable`)
-//! - [`fal-ai/switti`](super::fal_ai::switti) (feature `switti`)
-//! - [`fal-ai/switti/512`](super::fal_ai::switti::v512) (feature `switti`)
+//! - [`fal-ai/switti`](super::fal_ai::switti) (feature `switti`) **retired since 2026-06-11**
+//! - [`fal-ai/switti/512`](super::fal_ai::switti::v512) (feature `switti`) **retired since 2026-06-11**
 //! - [`fal-ai/vecglypher`](super::fal_ai::vecglypher): Text To Svg (feature `vecglypher`)
 //! - [`fal-ai/vidu/q2/text-to-image`](super::fal_ai::vidu::q2::text_to_image): Text To Image Q2 (feature `vidu`)
 //! - [`fal-ai/wan-25-preview/text-to-image`](super::fal_ai::wan_25_preview::text_to_image): Generate images from text using WAN 2.5 text-to-image model. (feature `wan`)
@@ -1034,7 +1034,7 @@
 //!
 //! ## text-to-text
 //!
-//! - [`half-moon-ai/ai-detector/detect-text`](super::half_moon_ai::ai_detector::detect_text) (feature `half-moon-ai`)
+//! - [`half-moon-ai/ai-detector/detect-text`](super::half_moon_ai::ai_detector::detect_text) (feature `half-moon-ai`) **retired since 2026-06-11**
 //!
 //! ## text-to-video
 //!
@@ -1042,10 +1042,10 @@
 //! - [`argil/avatars/text-to-video`](super::argil::avatars::text_to_video): Text-to-video endpoint that converts text to speech using ElevenLabs API (feature `argil`)
 //! - [`bytedance/seedance-2.0/fast/text-to-video`](super::bytedance::seedance_2_0::fast::text_to_video): Fast Text To Video (feature `bytedance`)
 //! - [`bytedance/seedance-2.0/text-to-video`](super::bytedance::seedance_2_0::text_to_video): Text To Video (feature `bytedance`)
-//! - [`fal-ai/animatediff-sparsectrl-lcm`](super::fal_ai::animatediff_sparsectrl_lcm) (feature `animatediff`)
+//! - [`fal-ai/animatediff-sparsectrl-lcm`](super::fal_ai::animatediff_sparsectrl_lcm) (feature `animatediff`) **retired since 2026-06-11**
 //! - [`fal-ai/bernini-r/text-to-video`](super::fal_ai::bernini_r::text_to_video): Text To Video (feature `bernini`)
 //! - [`fal-ai/bytedance/seedance/v1.5/pro/text-to-video`](super::fal_ai::bytedance::seedance::v1_5::pro::text_to_video): Generate videos from text using Bytedance's Seedance 1.5 Pro model. (feature `bytedance`)
-//! - [`fal-ai/bytedance/seedance/v1/lite/text-to-video`](super::fal_ai::bytedance::seedance::v1::lite::text_to_video) (feature `bytedance`)
+//! - [`fal-ai/bytedance/seedance/v1/lite/text-to-video`](super::fal_ai::bytedance::seedance::v1::lite::text_to_video) (feature `bytedance`) **retired since 2026-06-11**
 //! - [`fal-ai/bytedance/seedance/v1/pro/fast/text-to-video`](super::fal_ai::bytedance::seedance::v1::pro::fast::text_to_video): Generate videos from text quickly using Bytedance's Seedance 1.0 Fast model. (feature `bytedance`)
 //! - [`fal-ai/bytedance/seedance/v1/pro/text-to-video`](super::fal_ai::bytedance::seedance::v1::pro::text_to_video): Generate videos from text using Bytedance's Seedance 1.0 Pro model. (feature `bytedance`)
 //! - [`fal-ai/cogvideox-5b`](super::fal_ai::cogvideox_5b): CogVideoX-5B, next generation text-to-video model. (feature `cogvideox`)
@@ -1061,7 +1061,7 @@
 //! - [`fal-ai/heygen/v2/video-agent`](super::fal_ai::heygen::v2::video_agent): Generate a video from a natural language prompt using Video Agent. (feature `heygen`)
 //! - [`fal-ai/heygen/v3/video-agent`](super::fal_ai::heygen::v3::video_agent): Generate a video using the v3 Video Agent with styles, file attachments, and auto-configuration. (feature `heygen`)
 //! - [`fal-ai/hunyuan-video`](super::fal_ai::hunyuan_video): Generate Video (feature `hunyuan`)
-//! - [`fal-ai/hunyuan-video-lora`](super::fal_ai::hunyuan_video_lora) (feature `hunyuan`)
+//! - [`fal-ai/hunyuan-video-lora`](super::fal_ai::hunyuan_video_lora) (feature `hunyuan`) **retired since 2026-06-11**
 //! - [`fal-ai/hunyuan-video-v1.5/text-to-video`](super::fal_ai::hunyuan_video_v1_5::text_to_video): Text To Video (feature `hunyuan`)
 //! - [`fal-ai/infinitalk/single-text`](super::fal_ai::infinitalk::single_text): MultiTalk model generates a talking avatar video from an image and text. (feature `infinitalk`)
 //! - [`fal-ai/infinity-star/text-to-video`](super::fal_ai::infinity_star::text_to_video): Text To Video (feature `infinity`)
@@ -1108,13 +1108,13 @@
 //! - [`fal-ai/ltx-2/text-to-video`](super::fal_ai::ltx_2::text_to_video): Generate a video from a text prompt. (feature `ltx`)
 //! - [`fal-ai/ltx-2/text-to-video/fast`](super::fal_ai::ltx_2::text_to_video::fast): Generate a video from a text prompt. (feature `ltx`)
 //! - [`fal-ai/ltx-video`](super::fal_ai::ltx_video): LTX Video - Text to Video generation (feature `ltx`)
-//! - [`fal-ai/ltx-video-13b-dev`](super::fal_ai::ltx_video_13b_dev) (feature `ltx`)
+//! - [`fal-ai/ltx-video-13b-dev`](super::fal_ai::ltx_video_13b_dev) (feature `ltx`) **retired since 2026-06-11**
 //! - [`fal-ai/ltx-video-13b-distilled`](super::fal_ai::ltx_video_13b_distilled): Generate a video from a prompt. (feature `ltx`)
 //! - [`fal-ai/ltx-video-v095`](super::fal_ai::ltx_video_v095): Generate a video from a prompt. (feature `ltx`)
 //! - [`fal-ai/ltxv-13b-098-distilled`](super::fal_ai::ltxv_13b_098_distilled): Generate a video from a prompt. (feature `ltxv`)
 //! - [`fal-ai/luma-dream-machine/ray-2`](super::fal_ai::luma_dream_machine::ray_2): Luma's state of the art Ray2 model for text-to-video generation. (feature `luma`)
 //! - [`fal-ai/luma-dream-machine/ray-2-flash`](super::fal_ai::luma_dream_machine::ray_2_flash): Luma's state of the art Ray2 model for text-to-video generation. (feature `luma`)
-//! - [`fal-ai/magi`](super::fal_ai::magi) (feature `magi`)
+//! - [`fal-ai/magi`](super::fal_ai::magi) (feature `magi`) **retired since 2026-06-11**
 //! - [`fal-ai/magi-distilled`](super::fal_ai::magi_distilled): Generate a video from a text prompt. (feature `magi`)
 //! - [`fal-ai/minimax/hailuo-02/pro/text-to-video`](super::fal_ai::minimax::hailuo_02::pro::text_to_video): MiniMax Hailuo-02 Text To Video API (Pro, 1080p): Advanced video generation model with 1080p resolution (feature `minimax`)
 //! - [`fal-ai/minimax/hailuo-02/standard/text-to-video`](super::fal_ai::minimax::hailuo_02::standard::text_to_video): MiniMax Hailuo-02 Text To Video API (Standard, 768p): Advanced video generation model with 768p resolution (feature `minimax`)
@@ -1123,7 +1123,7 @@
 //! - [`fal-ai/minimax/video-01`](super::fal_ai::minimax::video_01): Hailuo T2V-01 API: Native high-resolution, high-frame-rate video generation model, supports text-to-video and image-to-video (feature `minimax`)
 //! - [`fal-ai/minimax/video-01-director`](super::fal_ai::minimax::video_01_director): Hailuo T2V-01-Director API: Text-to-video generation with precise camera control for cinematic storytelling (feature `minimax`)
 //! - [`fal-ai/minimax/video-01-live`](super::fal_ai::minimax::video_01_live): Hailuo T2V-01-Live text-to-video API: Transform Static Art into Dynamic Masterpieces (feature `minimax`)
-//! - [`fal-ai/mochi-v1`](super::fal_ai::mochi_v1) (feature `mochi`)
+//! - [`fal-ai/mochi-v1`](super::fal_ai::mochi_v1) (feature `mochi`) **retired since 2026-06-11**
 //! - [`fal-ai/ovi`](super::fal_ai::ovi): Generate a video based on the provided request parameters. (feature `ovi`)
 //! - [`fal-ai/pika/v2.1/text-to-video`](super::fal_ai::pika::v2_1::text_to_video): Pika 2.1 Text-to-Video Generation. (feature `pika`)
 //! - [`fal-ai/pika/v2.2/text-to-video`](super::fal_ai::pika::v2_2::text_to_video): Pika 2.2 Text-to-Video Generation. (feature `pika`)
@@ -1139,11 +1139,11 @@
 //! - [`fal-ai/pixverse/v5.6/text-to-video`](super::fal_ai::pixverse::v5_6::text_to_video): Text To Video V5 6 (feature `pixverse`)
 //! - [`fal-ai/pixverse/v5/text-to-video`](super::fal_ai::pixverse::v5::text_to_video): Text To Video V5 (feature `pixverse`)
 //! - [`fal-ai/pixverse/v6/text-to-video`](super::fal_ai::pixverse::v6::text_to_video): Text To Video V6 (feature `pixverse`)
-//! - [`fal-ai/sana-video`](super::fal_ai::sana_video) (feature `sana`)
+//! - [`fal-ai/sana-video`](super::fal_ai::sana_video) (feature `sana`) **retired since 2026-06-11**
 //! - [`fal-ai/sora-2/text-to-video`](super::fal_ai::sora_2::text_to_video): Generate a video from a text prompt using OpenAI's Sora 2 model. (feature `sora`)
 //! - [`fal-ai/sora-2/text-to-video/pro`](super::fal_ai::sora_2::text_to_video::pro): Generate a video from a text prompt using OpenAI's Sora 2 model. (feature `sora`)
 //! - [`fal-ai/t2v-turbo`](super::fal_ai::t2v_turbo): Generate Video (feature `t`)
-//! - [`fal-ai/transpixar`](super::fal_ai::transpixar) (feature `transpixar`)
+//! - [`fal-ai/transpixar`](super::fal_ai::transpixar) (feature `transpixar`) **retired since 2026-06-11**
 //! - [`fal-ai/veo2`](super::fal_ai::veo2): Generate videos using Google's Veo 2 text-to-video model(https://blog.google/technology/google-labs/video-image-generation-update-december-2024/). (feature `veo`)
 //! - [`fal-ai/veo3`](super::fal_ai::veo3): Generate videos using Google's Veo 3 model. (feature `veo`)
 //! - [`fal-ai/veo3.1`](super::fal_ai::veo3_1): Generate videos using Google's Veo 3.1 model. (feature `veo`)
@@ -1155,7 +1155,7 @@
 //! - [`fal-ai/vidu/q3/text-to-video`](super::fal_ai::vidu::q3::text_to_video): Vidu Q3 Text to Video API: Generate a video from text using the Q3 model. (feature `vidu`)
 //! - [`fal-ai/vidu/q3/text-to-video/turbo`](super::fal_ai::vidu::q3::text_to_video::turbo): Vidu Q3 Turbo Text to Video API: Generate a video from text using the Q3 Turbo model with faster generation speed. (feature `vidu`)
 //! - [`fal-ai/wan-25-preview/text-to-video`](super::fal_ai::wan_25_preview::text_to_video): Generate a video from text using WAN 2.5 text-to-video model. (feature `wan`)
-//! - [`fal-ai/wan-alpha`](super::fal_ai::wan_alpha) (feature `wan`)
+//! - [`fal-ai/wan-alpha`](super::fal_ai::wan_alpha) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan-pro/text-to-video`](super::fal_ai::wan_pro::text_to_video): Generate a 6-second 1080p video (at 30 FPS) from text using an enhanced version of Wan 2.1. (feature `wan`)
 //! - [`fal-ai/wan-t2v`](super::fal_ai::wan_t2v): Inference (feature `wan`)
 //! - [`fal-ai/wan-t2v-lora`](super::fal_ai::wan_t2v_lora): Inference (feature `wan`)
@@ -1176,8 +1176,8 @@
 //! ## training
 //!
 //! - [`fal-ai/ernie-image-trainer`](super::fal_ai::ernie_image_trainer): Train (feature `ernie`)
-//! - [`fal-ai/flux-2-klein-4b-base-trainer`](super::fal_ai::flux_2_klein_4b_base_trainer) (feature `flux`)
-//! - [`fal-ai/flux-2-klein-4b-base-trainer/edit`](super::fal_ai::flux_2_klein_4b_base_trainer::edit) (feature `flux`)
+//! - [`fal-ai/flux-2-klein-4b-base-trainer`](super::fal_ai::flux_2_klein_4b_base_trainer) (feature `flux`) **retired since 2026-06-11**
+//! - [`fal-ai/flux-2-klein-4b-base-trainer/edit`](super::fal_ai::flux_2_klein_4b_base_trainer::edit) (feature `flux`) **retired since 2026-06-11**
 //! - [`fal-ai/flux-2-klein-9b-base-trainer`](super::fal_ai::flux_2_klein_9b_base_trainer): Train Text To Image (feature `flux`)
 //! - [`fal-ai/flux-2-klein-9b-base-trainer/edit`](super::fal_ai::flux_2_klein_9b_base_trainer::edit): Train Edit (feature `flux`)
 //! - [`fal-ai/flux-2-trainer`](super::fal_ai::flux_2_trainer): Train Text To Image (feature `flux`)
@@ -1185,36 +1185,36 @@
 //! - [`fal-ai/flux-2-trainer-v2/edit`](super::fal_ai::flux_2_trainer_v2::edit): Train Edit (feature `flux`)
 //! - [`fal-ai/flux-2-trainer/edit`](super::fal_ai::flux_2_trainer::edit): Train Edit (feature `flux`)
 //! - [`fal-ai/flux-kontext-trainer`](super::fal_ai::flux_kontext_trainer): Train (feature `flux`)
-//! - [`fal-ai/flux-krea-trainer`](super::fal_ai::flux_krea_trainer) (feature `flux`)
+//! - [`fal-ai/flux-krea-trainer`](super::fal_ai::flux_krea_trainer) (feature `flux`) **retired since 2026-06-11**
 //! - [`fal-ai/flux-lora-fast-training`](super::fal_ai::flux_lora_fast_training): FLUX LoRA fine-tuning endpoint. (feature `flux`)
 //! - [`fal-ai/flux-lora-portrait-trainer`](super::fal_ai::flux_lora_portrait_trainer): Fine Tune (feature `flux`)
-//! - [`fal-ai/hunyuan-video-lora-training`](super::fal_ai::hunyuan_video_lora_training) (feature `hunyuan`)
+//! - [`fal-ai/hunyuan-video-lora-training`](super::fal_ai::hunyuan_video_lora_training) (feature `hunyuan`) **retired since 2026-06-11**
 //! - [`fal-ai/ideogram/custom-models`](super::fal_ai::ideogram::custom_models): Train a custom Ideogram model from a ZIP of training images. (feature `ideogram`)
-//! - [`fal-ai/ltx-video-trainer`](super::fal_ai::ltx_video_trainer) (feature `ltx`)
+//! - [`fal-ai/ltx-video-trainer`](super::fal_ai::ltx_video_trainer) (feature `ltx`) **retired since 2026-06-11**
 //! - [`fal-ai/ltx2-v2v-trainer`](super::fal_ai::ltx2_v2v_trainer) (feature `ltx`)
-//! - [`fal-ai/ltx2-video-trainer`](super::fal_ai::ltx2_video_trainer) (feature `ltx`)
+//! - [`fal-ai/ltx2-video-trainer`](super::fal_ai::ltx2_video_trainer) (feature `ltx`) **retired since 2026-06-11**
 //! - [`fal-ai/ltx23-v2v-trainer`](super::fal_ai::ltx23_v2v_trainer): Run LTX-2.3 video-to-video training. (feature `ltx`)
 //! - [`fal-ai/ltx23-video-trainer`](super::fal_ai::ltx23_video_trainer): Run (feature `ltx`)
 //! - [`fal-ai/phota/create-profile`](super::fal_ai::phota::create_profile): Add Profile (feature `phota`)
 //! - [`fal-ai/qwen-image-2512-trainer`](super::fal_ai::qwen_image_2512_trainer): Train (feature `qwen`)
-//! - [`fal-ai/qwen-image-2512-trainer-v2`](super::fal_ai::qwen_image_2512_trainer_v2) (feature `qwen`)
+//! - [`fal-ai/qwen-image-2512-trainer-v2`](super::fal_ai::qwen_image_2512_trainer_v2) (feature `qwen`) **retired since 2026-06-11**
 //! - [`fal-ai/qwen-image-edit-2509-trainer`](super::fal_ai::qwen_image_edit_2509_trainer): Train (feature `qwen`)
-//! - [`fal-ai/qwen-image-edit-2511-trainer`](super::fal_ai::qwen_image_edit_2511_trainer) (feature `qwen`)
-//! - [`fal-ai/qwen-image-edit-plus-trainer`](super::fal_ai::qwen_image_edit_plus_trainer) (feature `qwen`)
-//! - [`fal-ai/qwen-image-edit-trainer`](super::fal_ai::qwen_image_edit_trainer) (feature `qwen`)
-//! - [`fal-ai/qwen-image-layered-trainer`](super::fal_ai::qwen_image_layered_trainer) (feature `qwen`)
-//! - [`fal-ai/qwen-image-trainer`](super::fal_ai::qwen_image_trainer) (feature `qwen`)
+//! - [`fal-ai/qwen-image-edit-2511-trainer`](super::fal_ai::qwen_image_edit_2511_trainer) (feature `qwen`) **retired since 2026-06-11**
+//! - [`fal-ai/qwen-image-edit-plus-trainer`](super::fal_ai::qwen_image_edit_plus_trainer) (feature `qwen`) **retired since 2026-06-11**
+//! - [`fal-ai/qwen-image-edit-trainer`](super::fal_ai::qwen_image_edit_trainer) (feature `qwen`) **retired since 2026-06-11**
+//! - [`fal-ai/qwen-image-layered-trainer`](super::fal_ai::qwen_image_layered_trainer) (feature `qwen`) **retired since 2026-06-11**
+//! - [`fal-ai/qwen-image-trainer`](super::fal_ai::qwen_image_trainer) (feature `qwen`) **retired since 2026-06-11**
 //! - [`fal-ai/recraft/v3/create-style`](super::fal_ai::recraft::v3::create_style): Create Style (feature `recraft`)
 //! - [`fal-ai/turbo-flux-trainer`](super::fal_ai::turbo_flux_trainer): Run (feature `turbo`)
 //! - [`fal-ai/wan-22-image-trainer`](super::fal_ai::wan_22_image_trainer): Endpoint for basic input. (feature `wan`)
 //! - [`fal-ai/wan-22-trainer/i2v-a14b`](super::fal_ai::wan_22_trainer::i2v_a14b): Train the I2V-A14B model. (feature `wan`)
 //! - [`fal-ai/wan-22-trainer/t2v-a14b`](super::fal_ai::wan_22_trainer::t2v_a14b): Train the T2V-A14B model. (feature `wan`)
-//! - [`fal-ai/wan-trainer`](super::fal_ai::wan_trainer) (feature `wan`)
-//! - [`fal-ai/wan-trainer/flf2v-720p`](super::fal_ai::wan_trainer::flf2v_720p) (feature `wan`)
+//! - [`fal-ai/wan-trainer`](super::fal_ai::wan_trainer) (feature `wan`) **retired since 2026-06-11**
+//! - [`fal-ai/wan-trainer/flf2v-720p`](super::fal_ai::wan_trainer::flf2v_720p) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan-trainer/i2v-720p`](super::fal_ai::wan_trainer::i2v_720p): Runs training on the I2V 14B 720P model. (feature `wan`)
 //! - [`fal-ai/wan-trainer/t2v`](super::fal_ai::wan_trainer::t2v): Runs training on the T2V 1.3B model. (feature `wan`)
 //! - [`fal-ai/wan-trainer/t2v-14b`](super::fal_ai::wan_trainer::t2v_14b): Runs training on the T2V 14B model. (feature `wan`)
-//! - [`fal-ai/z-image-base-trainer`](super::fal_ai::z_image_base_trainer) (feature `z`)
+//! - [`fal-ai/z-image-base-trainer`](super::fal_ai::z_image_base_trainer) (feature `z`) **retired since 2026-06-11**
 //! - [`fal-ai/z-image-trainer`](super::fal_ai::z_image_trainer): Train (feature `z`)
 //! - [`fal-ai/z-image-turbo-trainer-v2`](super::fal_ai::z_image_turbo_trainer_v2): Train (feature `z`)
 //! - [`ideogram/v4/trainer`](super::ideogram::v4::trainer): Train (feature `ideogram`)
@@ -1253,8 +1253,8 @@
 //! - [`bria/video/increase-resolution`](super::bria::video::increase_resolution): Upscale (feature `bria`)
 //! - [`cassetteai/video-sound-effects-generator`](super::cassetteai::video_sound_effects_generator): Accepts a video, analyzes it with Gemma3 (which returns JSON describing (feature `cassetteai`)
 //! - [`clarityai/crystal-video-upscaler`](super::clarityai::crystal_video_upscaler): Upscale Video (feature `clarityai`)
-//! - [`decart/lucy-edit/dev`](super::decart::lucy_edit::dev) (feature `decart`)
-//! - [`decart/lucy-edit/fast`](super::decart::lucy_edit::fast) (feature `decart`)
+//! - [`decart/lucy-edit/dev`](super::decart::lucy_edit::dev) (feature `decart`) **retired since 2026-06-11**
+//! - [`decart/lucy-edit/fast`](super::decart::lucy_edit::fast) (feature `decart`) **retired since 2026-06-11**
 //! - [`decart/lucy-edit/pro`](super::decart::lucy_edit::pro): Generate a video from an input video and text prompt using AI video generation (feature `decart`)
 //! - [`decart/lucy-restyle`](super::decart::lucy_restyle): Restyle a video using AI video generation models. (feature `decart`)
 //! - [`decart/lucy2-vton/realtime`](super::decart::lucy2_vton::realtime) (feature `decart`)
@@ -1268,10 +1268,10 @@
 //! - [`fal-ai/bytedance/dreamactor/v2`](super::fal_ai::bytedance::dreamactor::v2): Generate videos by animating a reference image using motion from a driving video with ByteDance's DreamActor M2.0 model. (feature `bytedance`)
 //! - [`fal-ai/cogvideox-5b/video-to-video`](super::fal_ai::cogvideox_5b::video_to_video): Video to video generation using CogVideoX-5B. (feature `cogvideox`)
 //! - [`fal-ai/controlfoley`](super::fal_ai::controlfoley): Generate (feature `controlfoley`)
-//! - [`fal-ai/controlnext`](super::fal_ai::controlnext) (feature `controlnext`)
+//! - [`fal-ai/controlnext`](super::fal_ai::controlnext) (feature `controlnext`) **retired since 2026-06-11**
 //! - [`fal-ai/cosmos-predict-2.5/video-to-video`](super::fal_ai::cosmos_predict_2_5::video_to_video): Generate a video from a conditioning video and text prompt using Cosmos Predict 2.5 2B (post-trained). (feature `cosmos`)
 //! - [`fal-ai/depth-anything-video`](super::fal_ai::depth_anything_video): Estimate depth from video and return visualization. (feature `depth`)
-//! - [`fal-ai/dubbing`](super::fal_ai::dubbing) (feature `dubbing`)
+//! - [`fal-ai/dubbing`](super::fal_ai::dubbing) (feature `dubbing`) **retired since 2026-06-11**
 //! - [`fal-ai/dwpose/video`](super::fal_ai::dwpose::video): Predict Video Pose (feature `dwpose`)
 //! - [`fal-ai/editto`](super::fal_ai::editto): Endpoint for inpainting a video from all supported sources. (feature `editto`)
 //! - [`fal-ai/fast-animatediff/turbo/video-to-video`](super::fal_ai::fast_animatediff::turbo::video_to_video): Turbo Video To Video (feature `fast`)
@@ -1286,7 +1286,7 @@
 //! - [`fal-ai/heygen/v3/lipsync/precision`](super::fal_ai::heygen::v3::lipsync::precision): Lip-sync a video using Precision mode — higher quality lip-sync. (feature `heygen`)
 //! - [`fal-ai/heygen/v3/lipsync/speed`](super::fal_ai::heygen::v3::lipsync::speed): Lip-sync a video using Speed mode — faster processing. (feature `heygen`)
 //! - [`fal-ai/hunyuan-video-foley`](super::fal_ai::hunyuan_video_foley): Generate Foley Audio (feature `hunyuan`)
-//! - [`fal-ai/hunyuan-video-lora/video-to-video`](super::fal_ai::hunyuan_video_lora::video_to_video) (feature `hunyuan`)
+//! - [`fal-ai/hunyuan-video-lora/video-to-video`](super::fal_ai::hunyuan_video_lora::video_to_video) (feature `hunyuan`) **retired since 2026-06-11**
 //! - [`fal-ai/hunyuan-video/video-to-video`](super::fal_ai::hunyuan_video::video_to_video): Hunyuan Video API for fast video generation. Text-to-video and video-to-video modes are supported. (feature `hunyuan`)
 //! - [`fal-ai/infinitalk`](super::fal_ai::infinitalk): MultiTalk model generates a talking avatar video from an image and audio file. (feature `infinitalk`)
 //! - [`fal-ai/infinitalk/video-to-video`](super::fal_ai::infinitalk::video_to_video): MultiTalk model generates a talking avatar video from an image and audio file. (feature `infinitalk`)
@@ -1332,11 +1332,11 @@
 //! - [`fal-ai/ltx-2.3/retake-video`](super::fal_ai::ltx_2_3::retake_video): Retake a video section with a new prompt using LTX 2.3. (feature `ltx`)
 //! - [`fal-ai/ltx-2/extend-video`](super::fal_ai::ltx_2::extend_video): Extend a video by generating additional frames at the beginning or end. (feature `ltx`)
 //! - [`fal-ai/ltx-2/retake-video`](super::fal_ai::ltx_2::retake_video): Retake a video with a new prompt. (feature `ltx`)
-//! - [`fal-ai/ltx-video-13b-dev/extend`](super::fal_ai::ltx_video_13b_dev::extend) (feature `ltx`)
-//! - [`fal-ai/ltx-video-13b-dev/multiconditioning`](super::fal_ai::ltx_video_13b_dev::multiconditioning) (feature `ltx`)
+//! - [`fal-ai/ltx-video-13b-dev/extend`](super::fal_ai::ltx_video_13b_dev::extend) (feature `ltx`) **retired since 2026-06-11**
+//! - [`fal-ai/ltx-video-13b-dev/multiconditioning`](super::fal_ai::ltx_video_13b_dev::multiconditioning) (feature `ltx`) **retired since 2026-06-11**
 //! - [`fal-ai/ltx-video-13b-distilled/extend`](super::fal_ai::ltx_video_13b_distilled::extend): Generate a long video from a prompt and a short video. (feature `ltx`)
 //! - [`fal-ai/ltx-video-13b-distilled/multiconditioning`](super::fal_ai::ltx_video_13b_distilled::multiconditioning): Generate a video from a prompt and any number of images and video. (feature `ltx`)
-//! - [`fal-ai/ltx-video-lora/multiconditioning`](super::fal_ai::ltx_video_lora::multiconditioning) (feature `ltx`)
+//! - [`fal-ai/ltx-video-lora/multiconditioning`](super::fal_ai::ltx_video_lora::multiconditioning) (feature `ltx`) **retired since 2026-06-11**
 //! - [`fal-ai/ltx-video-v095/extend`](super::fal_ai::ltx_video_v095::extend): Generate a video from a prompt. (feature `ltx`)
 //! - [`fal-ai/ltx-video-v095/multiconditioning`](super::fal_ai::ltx_video_v095::multiconditioning): Generate a video from a prompt. (feature `ltx`)
 //! - [`fal-ai/ltxv-13b-098-distilled/extend`](super::fal_ai::ltxv_13b_098_distilled::extend): Generate a long video from a prompt and a short video. (feature `ltxv`)
@@ -1346,7 +1346,7 @@
 //! - [`fal-ai/luma-dream-machine/ray-2/modify`](super::fal_ai::luma_dream_machine::ray_2::modify): Ray2 Modify Video (feature `luma`)
 //! - [`fal-ai/luma-dream-machine/ray-2/reframe`](super::fal_ai::luma_dream_machine::ray_2::reframe): Ray2 Reframe Video (feature `luma`)
 //! - [`fal-ai/magi-distilled/extend-video`](super::fal_ai::magi_distilled::extend_video): Generate a video extension. (feature `magi`)
-//! - [`fal-ai/magi/extend-video`](super::fal_ai::magi::extend_video) (feature `magi`)
+//! - [`fal-ai/magi/extend-video`](super::fal_ai::magi::extend_video) (feature `magi`) **retired since 2026-06-11**
 //! - [`fal-ai/mmaudio-v2`](super::fal_ai::mmaudio_v2): Video To Video (feature `mmaudio`)
 //! - [`fal-ai/one-to-all-animation/1.3b`](super::fal_ai::one_to_all_animation::v1_3b): Generate Video 1 3B (feature `one`)
 //! - [`fal-ai/one-to-all-animation/14b`](super::fal_ai::one_to_all_animation::v14b): Generate Animation (feature `one`)
@@ -1362,10 +1362,10 @@
 //! - [`fal-ai/sam-3/video`](super::fal_ai::sam_3::video): Segment Video Simple (feature `sam`)
 //! - [`fal-ai/sam-3/video-rle`](super::fal_ai::sam_3::video_rle): Segment Video Rle (feature `sam`)
 //! - [`fal-ai/sam2/video`](super::fal_ai::sam2::video): Segment Video (feature `sam`)
-//! - [`fal-ai/scail`](super::fal_ai::scail) (feature `scail`)
+//! - [`fal-ai/scail`](super::fal_ai::scail) (feature `scail`) **retired since 2026-06-11**
 //! - [`fal-ai/seedvr/upscale/video`](super::fal_ai::seedvr::upscale::video): Upscale Video (feature `seedvr`)
 //! - [`fal-ai/sora-2/video-to-video/remix`](super::fal_ai::sora_2::video_to_video::remix): Remix a video using OpenAI's Sora 2 model. (feature `sora`)
-//! - [`fal-ai/steady-dancer`](super::fal_ai::steady_dancer) (feature `steady`)
+//! - [`fal-ai/steady-dancer`](super::fal_ai::steady_dancer) (feature `steady`) **retired since 2026-06-11**
 //! - [`fal-ai/sync-lipsync`](super::fal_ai::sync_lipsync): Lipsync Request (feature `sync`)
 //! - [`fal-ai/sync-lipsync/react-1`](super::fal_ai::sync_lipsync::react_1): React 1 (feature `sync`)
 //! - [`fal-ai/sync-lipsync/v2`](super::fal_ai::sync_lipsync::v2): Lipsync Request V2 (feature `sync`)
@@ -1376,18 +1376,18 @@
 //! - [`fal-ai/topaz/upscale/video`](super::fal_ai::topaz::upscale::video): Upscale videos using Topaz Video AI. (feature `topaz`)
 //! - [`fal-ai/veo3.1/extend-video`](super::fal_ai::veo3_1::extend_video): Extend a video using Google's Veo 3.1 model. (feature `veo`)
 //! - [`fal-ai/veo3.1/fast/extend-video`](super::fal_ai::veo3_1::fast::extend_video): Extend a video using Google's Veo 3.1 Fast model. (feature `veo`)
-//! - [`fal-ai/video-as-prompt`](super::fal_ai::video_as_prompt) (feature `video`)
+//! - [`fal-ai/video-as-prompt`](super::fal_ai::video_as_prompt) (feature `video`) **retired since 2026-06-11**
 //! - [`fal-ai/video-upscaler`](super::fal_ai::video_upscaler): Run (feature `video`)
 //! - [`fal-ai/vidu/q2/video-extension/pro`](super::fal_ai::vidu::q2::video_extension::pro): Q2 Video Extension Pro (feature `vidu`)
 //! - [`fal-ai/void-video-inpainting`](super::fal_ai::void_video_inpainting): Generate (feature `void`)
 //! - [`fal-ai/wan-22-vace-fun-a14b/depth`](super::fal_ai::wan_22_vace_fun_a14b::depth): Endpoint for generating video from depth maps. (feature `wan`)
 //! - [`fal-ai/wan-22-vace-fun-a14b/inpainting`](super::fal_ai::wan_22_vace_fun_a14b::inpainting): Endpoint for inpainting a video from a source video and mask. (feature `wan`)
 //! - [`fal-ai/wan-22-vace-fun-a14b/outpainting`](super::fal_ai::wan_22_vace_fun_a14b::outpainting): Endpoint for outpainting a video. (feature `wan`)
-//! - [`fal-ai/wan-22-vace-fun-a14b/pose`](super::fal_ai::wan_22_vace_fun_a14b::pose) (feature `wan`)
+//! - [`fal-ai/wan-22-vace-fun-a14b/pose`](super::fal_ai::wan_22_vace_fun_a14b::pose) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan-22-vace-fun-a14b/reframe`](super::fal_ai::wan_22_vace_fun_a14b::reframe): Endpoint for reframing a video. (feature `wan`)
-//! - [`fal-ai/wan-fun-control`](super::fal_ai::wan_fun_control) (feature `wan`)
+//! - [`fal-ai/wan-fun-control`](super::fal_ai::wan_fun_control) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan-motion`](super::fal_ai::wan_motion): Simplified character animation endpoint. (feature `wan`)
-//! - [`fal-ai/wan-vace`](super::fal_ai::wan_vace) (feature `wan`)
+//! - [`fal-ai/wan-vace`](super::fal_ai::wan_vace) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan-vace-1-3b`](super::fal_ai::wan_vace_1_3b) (feature `wan`)
 //! - [`fal-ai/wan-vace-14b`](super::fal_ai::wan_vace_14b): Endpoint for inpainting a video from all supported sources. (feature `wan`)
 //! - [`fal-ai/wan-vace-14b/depth`](super::fal_ai::wan_vace_14b::depth): Endpoint for generating video from depth maps. (feature `wan`)
@@ -1397,7 +1397,7 @@
 //! - [`fal-ai/wan-vace-14b/reframe`](super::fal_ai::wan_vace_14b::reframe): Endpoint for reframing a video. (feature `wan`)
 //! - [`fal-ai/wan-vace-apps/long-reframe`](super::fal_ai::wan_vace_apps::long_reframe): Reframes a long video scene-by-scene. (feature `wan`)
 //! - [`fal-ai/wan-vace-apps/video-edit`](super::fal_ai::wan_vace_apps::video_edit): Edits a video using plain language and the Wan 2.2 VACE Fun model. (feature `wan`)
-//! - [`fal-ai/wan-vision-enhancer`](super::fal_ai::wan_vision_enhancer) (feature `wan`)
+//! - [`fal-ai/wan-vision-enhancer`](super::fal_ai::wan_vision_enhancer) (feature `wan`) **retired since 2026-06-11**
 //! - [`fal-ai/wan/v2.2-14b/animate/move`](super::fal_ai::wan::v2_2_14b::animate::move_): Endpoint for generating a video from a video and an image. (feature `wan`)
 //! - [`fal-ai/wan/v2.2-14b/animate/replace`](super::fal_ai::wan::v2_2_14b::animate::replace): Endpoint for generating a video from a video and an image with replace mode. (feature `wan`)
 //! - [`fal-ai/wan/v2.2-a14b/video-to-video`](super::fal_ai::wan::v2_2_a14b::video_to_video): Endpoint for generating a video from another video. (feature `wan`)
@@ -1407,7 +1407,7 @@
 //! - [`fal-ai/workflow-utilities/reverse-video`](super::fal_ai::workflow_utilities::reverse_video): Reverse a video so it plays backwards. (feature `workflow`)
 //! - [`fal-ai/workflow-utilities/scale-video`](super::fal_ai::workflow_utilities::scale_video): Scale/resize a video to specific dimensions. (feature `workflow`)
 //! - [`fal-ai/workflow-utilities/trim-video`](super::fal_ai::workflow_utilities::trim_video): Trim a video to a specified time range. (feature `workflow`)
-//! - [`half-moon-ai/ai-face-swap/faceswapvideo`](super::half_moon_ai::ai_face_swap::faceswapvideo) (feature `half-moon-ai`)
+//! - [`half-moon-ai/ai-face-swap/faceswapvideo`](super::half_moon_ai::ai_face_swap::faceswapvideo) (feature `half-moon-ai`) **retired since 2026-06-11**
 //! - [`mirelo-ai/sfx-v1.5/video-to-video`](super::mirelo_ai::sfx_v1_5::video_to_video): Run Video To Video (feature `mirelo-ai`)
 //! - [`mirelo-ai/sfx-v1/video-to-video`](super::mirelo_ai::sfx_v1::video_to_video): Run Video To Video (feature `mirelo-ai`)
 //! - [`mirelo-ai/sfx1.6/video-to-video`](super::mirelo_ai::sfx1_6::video_to_video): Video To Video (feature `mirelo-ai`)
@@ -1425,9 +1425,9 @@
 //!
 //! ## vision
 //!
-//! - [`fal-ai/arbiter/image`](super::fal_ai::arbiter::image) (feature `arbiter`)
-//! - [`fal-ai/arbiter/image/image`](super::fal_ai::arbiter::image::image) (feature `arbiter`)
-//! - [`fal-ai/arbiter/image/text`](super::fal_ai::arbiter::image::text) (feature `arbiter`)
+//! - [`fal-ai/arbiter/image`](super::fal_ai::arbiter::image) (feature `arbiter`) **retired since 2026-06-11**
+//! - [`fal-ai/arbiter/image/image`](super::fal_ai::arbiter::image::image) (feature `arbiter`) **retired since 2026-06-11**
+//! - [`fal-ai/arbiter/image/text`](super::fal_ai::arbiter::image::text) (feature `arbiter`) **retired since 2026-06-11**
 //! - [`fal-ai/florence-2-large/caption`](super::fal_ai::florence_2_large::caption): Caption (feature `florence`)
 //! - [`fal-ai/florence-2-large/detailed-caption`](super::fal_ai::florence_2_large::detailed_caption): Detailed Caption (feature `florence`)
 //! - [`fal-ai/florence-2-large/more-detailed-caption`](super::fal_ai::florence_2_large::more_detailed_caption): More Detailed Caption (feature `florence`)
@@ -1459,7 +1459,7 @@
 //! - [`fal-ai/scene-finder`](super::fal_ai::scene_finder): Locate (feature `scene`)
 //! - [`fal-ai/video-understanding`](super::fal_ai::video_understanding): Analyze Video (feature `video`)
 //! - [`fal-ai/x-ailab/nsfw`](super::fal_ai::x_ailab::nsfw): This model performs binary classification to determine whether an input image is Safe For Work (SFW) or Not Safe For Work (NSFW). (feature `x`)
-//! - [`half-moon-ai/ai-detector/detect-image`](super::half_moon_ai::ai_detector::detect_image) (feature `half-moon-ai`)
+//! - [`half-moon-ai/ai-detector/detect-image`](super::half_moon_ai::ai_detector::detect_image) (feature `half-moon-ai`) **retired since 2026-06-11**
 //! - [`openrouter/router/vision`](super::openrouter::router::vision): Run any VLM (Vision Language Model) with fal, powered by OpenRouter. (feature `openrouter`)
 //! - [`perceptron/isaac-01`](super::perceptron::isaac_01): Run Vision (feature `perceptron`)
 //! - [`perceptron/isaac-01/openai/v1/chat/completions`](super::perceptron::isaac_01::openai::v1::chat::completions): Openai V1 Chat Completions (feature `perceptron`)
@@ -9744,3 +9744,401 @@ pub const ENDPOINTS: &[Entry] = &[
         module: "fal_models::fal_ai::workflow_utilities::pick_image_by_index",
     },
 ];
+/// An endpoint fal no longer lists: its module is still here, every public item of it
+/// `#[deprecated]`, until a major release prunes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retired {
+    /// The endpoint id.
+    pub id: &'static str,
+    /// The date (`YYYY-MM-DD`) of the first fal listing without it.
+    pub since: &'static str,
+}
+/// The retired endpoints of [`ENDPOINTS`], by category then id.
+pub const RETIRED: &[Retired] = &[
+    Retired {
+        id: "fal-ai/hunyuan-part",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ultrashape",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/nova-sr",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/nemotron/asr",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/nemotron/asr/stream",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/longcat-multi-avatar/image-audio-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/stable-avatar",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/bytedance/seed3d/image-to-3d",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/hunyuan3d-v21",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/omnipart",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/pshuman",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "decart/lucy-14b/image-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ai-avatar",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/bytedance/seedance/v1/lite/image-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/bytedance/seedance/v1/lite/reference-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/bytedance/video-stylize",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/hunyuan-avatar",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/hunyuan-custom",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/hunyuan-portrait",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/live-avatar",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx-video-13b-dev/image-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx-video-lora/image-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/magi/image-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/skyreels-i2v",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-ati",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-move",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/qwen-3-guard",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/whisper",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "beatoven/music-generation",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "beatoven/sound-effect-generation",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/yue",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/bytedance/seedream/v3/text-to-image",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/dreamo",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/f-lite/standard",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/f-lite/texture",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/fast-fooocus-sdxl",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/imagen3",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/imagen3/fast",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/imagen4/preview",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/imagen4/preview/fast",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/imagen4/preview/ultra",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/layer-diffusion",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/lcm",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/lightning-models",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/piflow",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/reve/text-to-image",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/sky-raccoon",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/switti",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/switti/512",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "half-moon-ai/ai-detector/detect-text",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/animatediff-sparsectrl-lcm",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/bytedance/seedance/v1/lite/text-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/hunyuan-video-lora",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx-video-13b-dev",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/magi",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/mochi-v1",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/sana-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/transpixar",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-alpha",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/flux-2-klein-4b-base-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/flux-2-klein-4b-base-trainer/edit",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/flux-krea-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/hunyuan-video-lora-training",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx-video-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx2-video-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/qwen-image-2512-trainer-v2",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/qwen-image-edit-2511-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/qwen-image-edit-plus-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/qwen-image-edit-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/qwen-image-layered-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/qwen-image-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-trainer/flf2v-720p",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/z-image-base-trainer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "decart/lucy-edit/dev",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "decart/lucy-edit/fast",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/controlnext",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/dubbing",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/hunyuan-video-lora/video-to-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx-video-13b-dev/extend",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx-video-13b-dev/multiconditioning",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/ltx-video-lora/multiconditioning",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/magi/extend-video",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/scail",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/steady-dancer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/video-as-prompt",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-22-vace-fun-a14b/pose",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-fun-control",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-vace",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/wan-vision-enhancer",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "half-moon-ai/ai-face-swap/faceswapvideo",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/arbiter/image",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/arbiter/image/image",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "fal-ai/arbiter/image/text",
+        since: "2026-06-11",
+    },
+    Retired {
+        id: "half-moon-ai/ai-detector/detect-image",
+        since: "2026-06-11",
+    },
+];
+impl Entry {
+    /// The date since which fal no longer lists this endpoint, when it is retired.
+    pub fn retired_since(&self) -> Option<&'static str> {
+        RETIRED.iter().find(|r| r.id == self.id).map(|r| r.since)
+    }
+}

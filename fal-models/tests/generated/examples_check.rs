@@ -122,6 +122,7 @@ pub fn argil__avatars__text_to_video() -> Vec<(&'static str, Result<(), String>)
 }
 
 #[cfg(feature = "beatoven")]
+#[allow(deprecated)]
 pub fn beatoven__music_generation() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("beatoven/music-generation Input.prompt #0", check::<String>("\"Jazz music for a late-night restaurant setting\"")),
@@ -150,6 +151,7 @@ pub fn beatoven__music_generation() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "beatoven")]
+#[allow(deprecated)]
 pub fn beatoven__sound_effect_generation() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("beatoven/sound-effect-generation Input.prompt #0", check::<String>("\"Powerful helicopter takeoff: rapidly building rotor blades whirring and chopping, increasing engine whine, ground vibrations.\"")),
@@ -574,6 +576,7 @@ pub fn clarityai__crystal_video_upscaler() -> Vec<(&'static str, Result<(), Stri
 }
 
 #[cfg(feature = "decart")]
+#[allow(deprecated)]
 pub fn decart__lucy_14b__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("decart/lucy-14b/image-to-video Input.prompt #0", check::<String>("\"A cinematic video begins with a woman standing in an art studio, wearing a paint-splattered apron over a white off-shoulder blouse, surrounded by colorful canvases on easels. She gently plays with her hair for a moment, then straightens her head and looks directly at the camera with a warm smile. After holding the smile, she gracefully twirls around in place, her apron flowing slightly with the motion, creating a playful and artistic atmosphere against the backdrop of her vibrant paintings.\"")),
@@ -584,6 +587,7 @@ pub fn decart__lucy_14b__image_to_video() -> Vec<(&'static str, Result<(), Strin
 }
 
 #[cfg(feature = "decart")]
+#[allow(deprecated)]
 pub fn decart__lucy_edit__dev() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("decart/lucy-edit/dev Input.prompt #0", check::<String>("\"Transform the woman's outfit into a regal medieval gown with flowing velvet fabric, intricate gold embroidery, and a jeweled crown, giving her the appearance of a queen.\"")),
@@ -594,6 +598,7 @@ pub fn decart__lucy_edit__dev() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "decart")]
+#[allow(deprecated)]
 pub fn decart__lucy_edit__fast() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("decart/lucy-edit/fast Input.prompt #0", check::<String>("\"Change her jacket to formal brown jacket\"")),
@@ -761,6 +766,7 @@ pub fn fal_ai__ace_step__prompt_to_audio() -> Vec<(&'static str, Result<(), Stri
 }
 
 #[cfg(feature = "ai")]
+#[allow(deprecated)]
 pub fn fal_ai__ai_avatar() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ai-avatar Input.image_url #0", check::<String>("\"https://v3.fal.media/files/koala/gmpc0QevDF9bBsL1EAYVF_1c637094161147559f0910a68275dc34.png\"")),
@@ -825,6 +831,7 @@ pub fn fal_ai__amt_interpolation__frame_interpolation() -> Vec<(&'static str, Re
 }
 
 #[cfg(feature = "animatediff")]
+#[allow(deprecated)]
 pub fn fal_ai__animatediff_sparsectrl_lcm() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/animatediff-sparsectrl-lcm Input.prompt #0", check::<String>("\"Drone footage, futuristic city at night, synthwave, vaporware, neon lights, highly detailed, masterpeice, high quality\"")),
@@ -1185,6 +1192,7 @@ pub fn fal_ai__bytedance__seed__v2__mini() -> Vec<(&'static str, Result<(), Stri
 }
 
 #[cfg(feature = "bytedance")]
+#[allow(deprecated)]
 pub fn fal_ai__bytedance__seed3d__image_to_3d() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/bytedance/seed3d/image-to-3d Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/seed3d_input.png\"")),
@@ -1218,6 +1226,7 @@ pub fn fal_ai__bytedance__seedance__v1_5__pro__text_to_video() -> Vec<(&'static 
 }
 
 #[cfg(feature = "bytedance")]
+#[allow(deprecated)]
 pub fn fal_ai__bytedance__seedance__v1__lite__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/bytedance/seedance/v1/lite/image-to-video Input.prompt #0", check::<String>("\"A little dog is running in the sunshine. The camera follows the dog as it plays in a garden.\"")),
@@ -1230,6 +1239,7 @@ pub fn fal_ai__bytedance__seedance__v1__lite__image_to_video() -> Vec<(&'static 
 }
 
 #[cfg(feature = "bytedance")]
+#[allow(deprecated)]
 pub fn fal_ai__bytedance__seedance__v1__lite__reference_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/bytedance/seedance/v1/lite/reference-to-video Input.prompt #0", check::<String>("\"The girl catches the puppy and hugs it.\"")),
@@ -1242,6 +1252,7 @@ pub fn fal_ai__bytedance__seedance__v1__lite__reference_to_video() -> Vec<(&'sta
 }
 
 #[cfg(feature = "bytedance")]
+#[allow(deprecated)]
 pub fn fal_ai__bytedance__seedance__v1__lite__text_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/bytedance/seedance/v1/lite/text-to-video Input.prompt #0", check::<String>("\"A little dog is running in the sunshine. The camera follows the dog as it plays in a garden.\"")),
@@ -1299,6 +1310,7 @@ pub fn fal_ai__bytedance__seedance__v1__pro__text_to_video() -> Vec<(&'static st
 }
 
 #[cfg(feature = "bytedance")]
+#[allow(deprecated)]
 pub fn fal_ai__bytedance__seedream__v3__text_to_image() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/bytedance/seedream/v3/text-to-image Input.prompt #0", check::<String>("\"Fisheye lens, the head of a cat, the image shows the effect that the facial features of the cat are distorted due to the shooting method.\"")),
@@ -1382,6 +1394,7 @@ pub fn fal_ai__bytedance__seedream__v5__lite__text_to_image() -> Vec<(&'static s
 }
 
 #[cfg(feature = "bytedance")]
+#[allow(deprecated)]
 pub fn fal_ai__bytedance__video_stylize() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/bytedance/video-stylize Input.style #0", check::<String>("\"Manga style\"")),
@@ -1567,6 +1580,7 @@ pub fn fal_ai__controlfoley() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "controlnext")]
+#[allow(deprecated)]
 pub fn fal_ai__controlnext() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/controlnext Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/model_tests/musepose/ref.png\"")),
@@ -1774,6 +1788,7 @@ pub fn fal_ai__drct_super_resolution() -> Vec<(&'static str, Result<(), String>)
 }
 
 #[cfg(feature = "dreamo")]
+#[allow(deprecated)]
 pub fn fal_ai__dreamo() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/dreamo Input.prompt #0", check::<String>("\"Two people hugging inside a forest\"")),
@@ -1809,6 +1824,7 @@ pub fn fal_ai__dreamshaper() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "dubbing")]
+#[allow(deprecated)]
 pub fn fal_ai__dubbing() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/dubbing Input.video_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/model_tests/dubbing/swapjokes_clip_cropped.mp4\"")),
@@ -2204,6 +2220,7 @@ pub fn fal_ai__evf_sam() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "f")]
+#[allow(deprecated)]
 pub fn fal_ai__f_lite__standard() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/f-lite/standard Input.prompt #0", check::<String>("\"Mount Fuji at sunset, with the iconic snow-capped peak silhouetted against a vibrant orange and purple sky. A tranquil lake in the foreground perfectly reflects the mountain and colorful sky. A few traditional Japanese cherry blossom trees frame the scene, with their delicate pink petals visible in the foreground.\"")),
@@ -2213,6 +2230,7 @@ pub fn fal_ai__f_lite__standard() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "f")]
+#[allow(deprecated)]
 pub fn fal_ai__f_lite__texture() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/f-lite/texture Input.prompt #0", check::<String>("\"Mount Fuji at sunset, with the iconic snow-capped peak silhouetted against a vibrant orange and purple sky. A tranquil lake in the foreground perfectly reflects the mountain and colorful sky. A few traditional Japanese cherry blossom trees frame the scene, with their delicate pink petals visible in the foreground.\"")),
@@ -2289,6 +2307,7 @@ pub fn fal_ai__fast_animatediff__video_to_video() -> Vec<(&'static str, Result<(
 }
 
 #[cfg(feature = "fast")]
+#[allow(deprecated)]
 pub fn fal_ai__fast_fooocus_sdxl() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/fast-fooocus-sdxl Input.prompt #0", check::<String>("\"Self-portrait oil painting, a beautiful cyborg with golden hair, 8k.\"")),
@@ -3482,6 +3501,7 @@ pub fn fal_ai__flux_krea_lora__stream() -> Vec<(&'static str, Result<(), String>
 }
 
 #[cfg(feature = "flux")]
+#[allow(deprecated)]
 pub fn fal_ai__flux_krea_trainer() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/flux-krea-trainer Input.steps #0", check::<Option<i64>>("1000")),
@@ -4949,6 +4969,7 @@ pub fn fal_ai__hunyuan_3d__v3_1__smart_topology() -> Vec<(&'static str, Result<(
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan_avatar() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan-avatar Input.audio_url #0", check::<String>("\"https://v3.fal.media/files/koala/80RpP2FOhXZUV3NRKUWZu_2.WAV\"")),
@@ -4960,6 +4981,7 @@ pub fn fal_ai__hunyuan_avatar() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan_custom() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan-custom Input.prompt #0", check::<String>("\"Realistic, High-quality. A woman is playing a violin.\"")),
@@ -5053,6 +5075,7 @@ pub fn fal_ai__hunyuan_motion__fast() -> Vec<(&'static str, Result<(), String>)>
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan_part() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan-part Input.model_file_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/model_tests/video_models/base_basic_shaded.glb\"")),
@@ -5061,6 +5084,7 @@ pub fn fal_ai__hunyuan_part() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan_portrait() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan-portrait Input.video_url #0", check::<String>("\"https://v3.fal.media/files/panda/2GQH1q-bJOamqCGWMtKvS_what_if.mp4\"")),
@@ -5111,6 +5135,7 @@ pub fn fal_ai__hunyuan_video_img2vid_lora() -> Vec<(&'static str, Result<(), Str
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan_video_lora() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan-video-lora Input.prompt #0", check::<String>("\"A stylish woman walks down a Tokyo street filled with warm glowing neon and animated city signage. She wears a black leather jacket, a long red dress, and black boots, and carries a black purse.\"")),
@@ -5121,6 +5146,7 @@ pub fn fal_ai__hunyuan_video_lora() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan_video_lora_training() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan-video-lora-training Input.steps #0", check::<i64>("1000")),
@@ -5128,6 +5154,7 @@ pub fn fal_ai__hunyuan_video_lora_training() -> Vec<(&'static str, Result<(), St
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan_video_lora__video_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan-video-lora/video-to-video Input.prompt #0", check::<String>("\"A stylish woman walks down a Tokyo street filled with warm glowing neon and animated city signage. She wears a dark blue leather jacket, a long pink dress, and bright yellow boots, and carries a black purse.\"")),
@@ -5169,6 +5196,7 @@ pub fn fal_ai__hunyuan_video__video_to_video() -> Vec<(&'static str, Result<(), 
 }
 
 #[cfg(feature = "hunyuan")]
+#[allow(deprecated)]
 pub fn fal_ai__hunyuan3d_v21() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/hunyuan3d-v21 Input.input_image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/model_tests/video_models/robot.png\"")),
@@ -6039,6 +6067,7 @@ pub fn fal_ai__image2svg() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "imagen")]
+#[allow(deprecated)]
 pub fn fal_ai__imagen3() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/imagen3 Input.prompt #0", check::<String>("\"A serene landscape with mountains reflected in a crystal clear lake at sunset\"")),
@@ -6049,6 +6078,7 @@ pub fn fal_ai__imagen3() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "imagen")]
+#[allow(deprecated)]
 pub fn fal_ai__imagen3__fast() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/imagen3/fast Input.prompt #0", check::<String>("\"A serene landscape with mountains reflected in a crystal clear lake at sunset\"")),
@@ -6059,6 +6089,7 @@ pub fn fal_ai__imagen3__fast() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "imagen")]
+#[allow(deprecated)]
 pub fn fal_ai__imagen4__preview() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/imagen4/preview Input.prompt #0", check::<String>("\"Capture an intimate close-up bathed in warm, soft, late-afternoon sunlight filtering into a quintessential 1960s kitchen. The focal point is a charmingly designed vintage package of all-purpose flour, resting invitingly on a speckled Formica countertop. The packaging itself evokes pure nostalgia: perhaps thick, slightly textured paper in a warm cream tone, adorned with simple, bold typography (a friendly serif or script) in classic red and blue \\\"ALL-PURPOSE FLOUR\\\", featuring a delightful illustration like a stylized sheaf of wheat or a cheerful baker character. In smaller bold print at the bottom of the package: \\\"NET WT 5 LBS (80 OZ) 2.27kg\\\". Focus sharply on the package details – the slightly soft edges of the paper bag, the texture of the vintage printing, the inviting \\\"All-Purpose Flour\\\" text. Subtle hints of the 1960s kitchen frame the shot – the chrome edge of the counter gleaming softly, a blurred glimpse of a pastel yellow ceramic tile backsplash, or the corner of a vintage metal canister set just out of focus. The shallow depth of field keeps attention locked on the beautifully designed package, creating an aesthetic rich in warmth, authenticity, and nostalgic appeal.\"")),
@@ -6068,6 +6099,7 @@ pub fn fal_ai__imagen4__preview() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "imagen")]
+#[allow(deprecated)]
 pub fn fal_ai__imagen4__preview__fast() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/imagen4/preview/fast Input.prompt #0", check::<String>("\"Atmospheric narrative illustration depicting a young woman with dark hair styled with a single star clip, eating dumplings at a small round table in a bustling, late-night eatery reminiscent of a vintage Hong Kong diner. The style blends clean linework with textured color fields, evoking a sense of place and story. The mood is intimate contentment amidst vibrant surroundings. Soft, warm overhead lighting from unseen hanging lamps casts gentle highlights on her face and the porcelain plate of dumplings, creating soft-edged shadows on the tiled tabletop and floor. The background features detailed elements like wall menus with stylized illustrations, a retro wall clock, steam rising from a soup bowl, and glimpses of other patrons blurred slightly for depth. The woman, viewed from a slightly high angle, crouches slightly on her chair, intensely focused on her food, rendered with expressive linework defining her pose and features. The color palette mixes muted teal wall tiles and green chairs with pops of warm yellow in her top, pink trousers, red chili oil dish, and ambient light, creating a cozy yet lively feel. Subtle paper texture or digital grain is visible throughout. Focus is sharp on the character and her immediate table setting\"")),
@@ -6077,6 +6109,7 @@ pub fn fal_ai__imagen4__preview__fast() -> Vec<(&'static str, Result<(), String>
 }
 
 #[cfg(feature = "imagen")]
+#[allow(deprecated)]
 pub fn fal_ai__imagen4__preview__ultra() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/imagen4/preview/ultra Input.prompt #0", check::<String>("\"This four-panel comic strip uses a charming, deliberately pixelated art style reminiscent of classic 8-bit video games, featuring simple shapes and a limited, bright color palette dominated by greens, blues, browns, and the dinosaur's iconic grey/black. The setting is a stylized pixel beach. Panel one shows the familiar Google Chrome T-Rex dinosaur, complete with its characteristic pixelated form, wearing tiny pixel sunglasses and lounging on a pixelated beach towel under a blocky yellow sun. Pixelated palm trees sway gently in the background against a blue pixel sky. A caption box with pixelated font reads, \\\"Even error messages need a vacation.\\\" Panel two is a close-up of the T-Rex attempting to build a pixel sandcastle. It awkwardly pats a mound of brown pixels with its tiny pixel arms, looking focused. Small pixelated shells dot the sand around it. Panel three depicts the T-Rex joyfully hopping over a series of pixelated cacti planted near the beach, mimicking its game obstacle avoidance. Small \\\"Boing! Boing!\\\" sound effect text appears in a blocky font above each jump. A pixelated crab watches from the side, waving its pixel claw. The final panel shows the T-Rex floating peacefully on its back in the blocky blue pixel water, sunglasses still on, with a contented expression. A small thought bubble above it contains pixelated \\\"Zzz...\\\" indicating relaxation.\"")),
@@ -7208,6 +7241,7 @@ pub fn fal_ai__latentsync() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "layer")]
+#[allow(deprecated)]
 pub fn fal_ai__layer_diffusion() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/layer-diffusion Input.prompt #0", check::<Option<String>>("\"a male army soldier holding a gun\"")),
@@ -7216,6 +7250,7 @@ pub fn fal_ai__layer_diffusion() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "lcm")]
+#[allow(deprecated)]
 pub fn fal_ai__lcm() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/lcm Input.prompt #0", check::<String>("\"a black cat with glowing eyes, cute, adorable, disney, pixar, highly detailed, 8k\"")),
@@ -7269,6 +7304,7 @@ pub fn fal_ai__leffa__virtual_tryon() -> Vec<(&'static str, Result<(), String>)>
 }
 
 #[cfg(feature = "lightning")]
+#[allow(deprecated)]
 pub fn fal_ai__lightning_models() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/lightning-models Input.model_name #0", check::<Option<String>>("\"Lykon/dreamshaper-xl-lightning\"")),
@@ -7311,6 +7347,7 @@ pub fn fal_ai__lightx__relight() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "live")]
+#[allow(deprecated)]
 pub fn fal_ai__live_avatar() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/live-avatar Input.image_url #0", check::<String>("\"https://v3b.fal.media/files/b/0a86b14d/NzJ8cpbwpOJPEX8SMpqe4_cyclops_baker.jpg\"")),
@@ -7368,6 +7405,7 @@ pub fn fal_ai__longcat_image__edit() -> Vec<(&'static str, Result<(), String>)> 
 }
 
 #[cfg(feature = "longcat")]
+#[allow(deprecated)]
 pub fn fal_ai__longcat_multi_avatar__image_audio_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/longcat-multi-avatar/image-audio-to-video Input.image_url #0", check::<String>("\"https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing.png\"")),
@@ -8488,6 +8526,7 @@ pub fn fal_ai__ltx_video() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx_video_13b_dev() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx-video-13b-dev Input.prompt #0", check::<String>("\"A cinematic fast-tracking shot follows a vintage, teal camper van as it descends a winding mountain trail. The van, slightly weathered but well-maintained, is the central focus, its retro design emphasized by the motion blur. Medium shot reveals the dusty, ochre trail, edged with vibrant green pine trees. Close-up on the van's tires shows the gravel spraying, highlighting the speed and rugged terrain. Sunlight filters through the trees, casting dappled shadows on the van and the trail. The background is a hazy, majestic mountain range bathed in warm, golden light. The overall mood is adventurous and exhilarating. High resolution 4k movie scene.\"")),
@@ -8510,6 +8549,7 @@ pub fn fal_ai__ltx_video_13b_dev() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx_video_13b_dev__extend() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx-video-13b-dev/extend Input.prompt #0", check::<String>("\"Woman walking on a street in Tokyo\"")),
@@ -8538,6 +8578,7 @@ pub fn fal_ai__ltx_video_13b_dev__extend() -> Vec<(&'static str, Result<(), Stri
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx_video_13b_dev__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx-video-13b-dev/image-to-video Input.prompt #0", check::<String>("\"The astronaut gets up and walks away\"")),
@@ -8562,6 +8603,7 @@ pub fn fal_ai__ltx_video_13b_dev__image_to_video() -> Vec<(&'static str, Result<
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx_video_13b_dev__multiconditioning() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx-video-13b-dev/multiconditioning Input.prompt #0", check::<String>("\"A vibrant, abstract composition featuring a person with outstretched arms, rendered in a kaleidoscope of colors against a deep, dark background. The figure is composed of intricate, swirling patterns reminiscent of a mosaic, with hues of orange, yellow, blue, and green that evoke the style of artists such as Wassily Kandinsky or Bridget Riley. The camera zooms into the face striking portrait of a man, reimagined through the lens of old-school video-game graphics. The subject's face is rendered in a kaleidoscope of colors, with bold blues and reds set against a vibrant yellow backdrop. His dark hair is pulled back, framing his profile in a dramatic pose.\"")),
@@ -8702,6 +8744,7 @@ pub fn fal_ai__ltx_video_13b_distilled__multiconditioning() -> Vec<(&'static str
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx_video_lora__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx-video-lora/image-to-video Input.prompt #0", check::<String>("\"The astronaut gets up and walks away\"")),
@@ -8723,6 +8766,7 @@ pub fn fal_ai__ltx_video_lora__image_to_video() -> Vec<(&'static str, Result<(),
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx_video_lora__multiconditioning() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx-video-lora/multiconditioning Input.prompt #0", check::<String>("\"A vibrant, abstract composition featuring a person with outstretched arms, rendered in a kaleidoscope of colors against a deep, dark background. The figure is composed of intricate, swirling patterns reminiscent of a mosaic, with hues of orange, yellow, blue, and green that evoke the style of artists such as Wassily Kandinsky or Bridget Riley. The camera zooms into the face striking portrait of a man, reimagined through the lens of old-school video-game graphics. The subject's face is rendered in a kaleidoscope of colors, with bold blues and reds set against a vibrant yellow backdrop. His dark hair is pulled back, framing his profile in a dramatic pose\"")),
@@ -8744,6 +8788,7 @@ pub fn fal_ai__ltx_video_lora__multiconditioning() -> Vec<(&'static str, Result<
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx_video_trainer() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx-video-trainer Input.rank #0", check::<Option<fal_models::fal_ai::ltx_video_trainer::Rank>>("128")),
@@ -8833,6 +8878,7 @@ pub fn fal_ai__ltx2_v2v_trainer() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "ltx")]
+#[allow(deprecated)]
 pub fn fal_ai__ltx2_video_trainer() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ltx2-video-trainer Input.rank #0", check::<Option<fal_models::fal_ai::ltx2_video_trainer::Rank>>("32")),
@@ -9210,6 +9256,7 @@ pub fn fal_ai__lyria3__pro() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "magi")]
+#[allow(deprecated)]
 pub fn fal_ai__magi() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/magi Input.prompt #0", check::<String>("\"Close-up shot: the old sea captain stares intently, pipe in mouth, wisps of smoke curling around his weathered face. The camera begins a slow clockwise orbit, pulling back. Finally, the camera rises high above, revealing the entire wooden sailing ship cutting through the waves, the captain unmoved, gazing toward the distant horizon.\"")),
@@ -9252,6 +9299,7 @@ pub fn fal_ai__magi_distilled__image_to_video() -> Vec<(&'static str, Result<(),
 }
 
 #[cfg(feature = "magi")]
+#[allow(deprecated)]
 pub fn fal_ai__magi__extend_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/magi/extend-video Input.prompt #0", check::<String>("\"\"")),
@@ -9263,6 +9311,7 @@ pub fn fal_ai__magi__extend_video() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "magi")]
+#[allow(deprecated)]
 pub fn fal_ai__magi__image_to_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/magi/image-to-video Input.prompt #0", check::<String>("\"A crisp, wintery mountain landscape unfolds as a snowboarder, equipped with a selfie pole, gracefully navigates a snow-covered slope, the camera perspective offering an exhilarating attached-third-person view of the descent;  the vibrant, snowy scenery sweeps past, punctuated by moments of controlled spins and effortless glides, creating a dynamic visual rhythm that complements the exhilarating pace of the ride;  as the snowboarder carves through pristine powder, the camera captures fleeting moments of breathtaking views—towering pines dusted with snow, sunlit peaks piercing a cerulean sky—a symphony of nature’s grandeur displayed for the viewer to share;  a sense of freedom and exhilaration permeates the scene, punctuated by the subtle whoosh of wind and the satisfying crunch of snow, culminating in a breathtaking panorama as the snowboarder reaches the bottom, leaving the viewer with a lingering sense of wonder and the desire to experience the thrill firsthand.\"")),
@@ -9982,6 +10031,7 @@ pub fn fal_ai__mmaudio_v2__text_to_audio() -> Vec<(&'static str, Result<(), Stri
 }
 
 #[cfg(feature = "mochi")]
+#[allow(deprecated)]
 pub fn fal_ai__mochi_v1() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/mochi-v1 Input.prompt #0", check::<String>("\"A dog running in a field.\"")),
@@ -10211,6 +10261,7 @@ pub fn fal_ai__nemotron_diffusion_vlm() -> Vec<(&'static str, Result<(), String>
 }
 
 #[cfg(feature = "nemotron")]
+#[allow(deprecated)]
 pub fn fal_ai__nemotron__asr() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/nemotron/asr Input.audio_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/canary/18e15559-ab3e-4f96-9583-be5ddde91e43.mp3\"")),
@@ -10219,6 +10270,7 @@ pub fn fal_ai__nemotron__asr() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "nemotron")]
+#[allow(deprecated)]
 pub fn fal_ai__nemotron__asr__stream() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/nemotron/asr/stream Input.audio_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/canary/18e15559-ab3e-4f96-9583-be5ddde91e43.mp3\"")),
@@ -10227,6 +10279,7 @@ pub fn fal_ai__nemotron__asr__stream() -> Vec<(&'static str, Result<(), String>)
 }
 
 #[cfg(feature = "nova")]
+#[allow(deprecated)]
 pub fn fal_ai__nova_sr() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/nova-sr Input.audio_url #0", check::<String>("\"https://v3b.fal.media/files/b/0a8a3f6a/t-FWZPvPXfMa7DOxaTSMw_5MXyNKGcG6x92g8CKQdwe_speech.mp3\"")),
@@ -10347,6 +10400,7 @@ pub fn fal_ai__omnilottie__video_to_lottie() -> Vec<(&'static str, Result<(), St
 }
 
 #[cfg(feature = "omnipart")]
+#[allow(deprecated)]
 pub fn fal_ai__omnipart() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/omnipart Input.input_image_url #0", check::<String>("\"https://v3b.fal.media/files/b/koala/SrtReV-jnY4YUPscIgJhx_robot.png\"")),
@@ -10489,6 +10543,7 @@ pub fn fal_ai__phota__enhance() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "piflow")]
+#[allow(deprecated)]
 pub fn fal_ai__piflow() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/piflow Input.prompt #0", check::<String>("\"Photo of a coffee shop entrance featuring a chalkboard sign reading \\\"π-Qwen Coffee 😊 $2 per cup,\\\" with a neon light beside it displaying \\\"π-通义千问\\\". Next to it hangs a poster showing a beautiful Chinese woman, and beneath the poster is written \\\"e≈2.71828-18284-59045-23536-02874-71352\\\".\"")),
@@ -11227,6 +11282,7 @@ pub fn fal_ai__post_processing__vignette() -> Vec<(&'static str, Result<(), Stri
 }
 
 #[cfg(feature = "pshuman")]
+#[allow(deprecated)]
 pub fn fal_ai__pshuman() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/pshuman Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/model_tests/video_models/WhatsApp%20Image%202025-09-05%20at%2019.16.09%20(1).png\"")),
@@ -11246,6 +11302,7 @@ pub fn fal_ai__pulid() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "qwen")]
+#[allow(deprecated)]
 pub fn fal_ai__qwen_3_guard() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/qwen-3-guard Input.prompt #0", check::<String>("\"How to make a bomb\"")),
@@ -12030,6 +12087,7 @@ pub fn fal_ai__retoucher() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "reve")]
+#[allow(deprecated)]
 pub fn fal_ai__reve__text_to_image() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/reve/text-to-image Input.prompt #0", check::<String>("\"A serene mountain landscape at sunset with snow-capped peaks\"")),
@@ -12302,6 +12360,7 @@ pub fn fal_ai__sana() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "sana")]
+#[allow(deprecated)]
 pub fn fal_ai__sana_video() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/sana-video Input.prompt #0", check::<String>("\"Evening, backlight, side lighting, soft light, high contrast, mid-shot, centered composition, clean solo shot, warm color. A young Caucasian man stands in a forest, golden light glimmers on his hair as sunlight filters through the leaves.\"")),
@@ -12338,6 +12397,7 @@ pub fn fal_ai__sana__v1_5__v4_8b() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "scail")]
+#[allow(deprecated)]
 pub fn fal_ai__scail() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/scail Input.prompt #0", check::<String>("\"A person dancing gracefully\"")),
@@ -12463,6 +12523,7 @@ pub fn fal_ai__silero_vad() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "sky")]
+#[allow(deprecated)]
 pub fn fal_ai__sky_raccoon() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/sky-raccoon Input.prompt #0", check::<String>("\"A stylish woman walks down a Tokyo street filled with warm glowing neon and animated city signage. She wears a black leather jacket, a long red dress, and black boots, and carries a black purse.\"")),
@@ -12475,6 +12536,7 @@ pub fn fal_ai__sky_raccoon() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "skyreels")]
+#[allow(deprecated)]
 pub fn fal_ai__skyreels_i2v() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/skyreels-i2v Input.prompt #0", check::<String>("\"A stylish woman walks down a Tokyo street filled with warm glowing neon and animated city signage. She wears a black leather jacket, a long red dress, and black boots, and carries a black purse.\"")),
@@ -12861,6 +12923,7 @@ pub fn fal_ai__stable_audio_3__small__sfx__text_to_audio() -> Vec<(&'static str,
 }
 
 #[cfg(feature = "stable")]
+#[allow(deprecated)]
 pub fn fal_ai__stable_avatar() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/stable-avatar Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/stable-avatar-input-image.png\"")),
@@ -12952,6 +13015,7 @@ pub fn fal_ai__stable_video() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "steady")]
+#[allow(deprecated)]
 pub fn fal_ai__steady_dancer() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/steady-dancer Input.enable_safety_checker #0", check::<Option<bool>>("true")),
@@ -12973,6 +13037,7 @@ pub fn fal_ai__stepx_edit2() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "switti")]
+#[allow(deprecated)]
 pub fn fal_ai__switti() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/switti Input.prompt #0", check::<String>("\"A cat wearing a hoodie with 'FAL' written on it.\"")),
@@ -12983,6 +13048,7 @@ pub fn fal_ai__switti() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "switti")]
+#[allow(deprecated)]
 pub fn fal_ai__switti__v512() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/switti/512 Input.prompt #0", check::<String>("\"A cat wearing a hoodie with 'FAL' written on it.\"")),
@@ -13122,6 +13188,7 @@ pub fn fal_ai__topaz__upscale__video() -> Vec<(&'static str, Result<(), String>)
 }
 
 #[cfg(feature = "transpixar")]
+#[allow(deprecated)]
 pub fn fal_ai__transpixar() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/transpixar Input.prompt #0", check::<String>("\"A cloud of dust erupting and dispersing like an explosion.\"")),
@@ -13194,6 +13261,7 @@ pub fn fal_ai__turbo_flux_trainer() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "ultrashape")]
+#[allow(deprecated)]
 pub fn fal_ai__ultrashape() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/ultrashape Input.image_url #0", check::<String>("\"https://v3b.fal.media/files/b/0a892d08/IYQiPpbR90p8O0otIT2eQ_1.png\"")),
@@ -13479,6 +13547,7 @@ pub fn fal_ai__vibevoice__v7b() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "video")]
+#[allow(deprecated)]
 pub fn fal_ai__video_as_prompt() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/video-as-prompt Input.prompt #0", check::<String>("\"A chestnut-colored horse stands on a grassy hill against a backdrop of distant, snow-dusted mountains. The horse begins to inflate, its defined, muscular body swelling and rounding into a smooth, balloon-like form while retaining its rich, brown hide color. Without changing its orientation, the now-buoyant horse lifts silently from the ground. It begins a steady vertical ascent, rising straight up and eventually floating out of the top of the frame. The camera remains completely static throughout the entire sequence, holding a fixed shot on the landscape as the horse transforms and departs, ensuring the verdant hill and mountain range in the background stay perfectly still.\"")),
@@ -13863,6 +13932,7 @@ pub fn fal_ai__wan_22_vace_fun_a14b__outpainting() -> Vec<(&'static str, Result<
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_22_vace_fun_a14b__pose() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-22-vace-fun-a14b/pose Input.prompt #0", check::<String>("\"A sharply dressed man walks toward the camera down a sun-drenched hallway.  Medium shot: He's framed from the knees up, his confident stride filling the frame.  His navy blue business suit is impeccably tailored, the fabric subtly shimmering under the light streaming through the tall, arched windows lining the hallway. Close-up:  The rich texture of the suit's wool is visible, each thread reflecting the light.  His crisp white shirt contrasts beautifully with the deep crimson of his silk tie, the knot perfectly formed.  The sunlight highlights the subtle sheen of his polished shoes.  The windows cast long shadows, highlighting the architectural detail of the hallway, creating a sense of both elegance and movement. High resolution 4k.\"")),
@@ -14006,6 +14076,7 @@ pub fn fal_ai__wan_25_preview__text_to_video() -> Vec<(&'static str, Result<(), 
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_alpha() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-alpha Input.prompt #0", check::<String>("\"Medium shot. A little girl holds a bubble wand and blows out colorful bubbles that float and pop in the air. The background of this video is transparent. Realistic style.\"")),
@@ -14018,6 +14089,7 @@ pub fn fal_ai__wan_alpha() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_ati() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-ati Input.image_url #0", check::<String>("\"https://v3b.fal.media/files/b/kangaroo/5kPPJAhdcXH6eO1Kniftc_human.jpg\"")),
@@ -14064,6 +14136,7 @@ pub fn fal_ai__wan_flf2v() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_fun_control() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-fun-control Input.prompt #0", check::<String>("\"A woman wearing a lavender floral dress spins around in a circle.\"")),
@@ -14116,6 +14189,7 @@ pub fn fal_ai__wan_motion() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_move() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-move Input.image_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/example_inputs/wan_move/input.png\"")),
@@ -14170,6 +14244,7 @@ pub fn fal_ai__wan_t2v_lora() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_trainer() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-trainer Input.auto_scale_input #0", check::<Option<bool>>("true")),
@@ -14177,6 +14252,7 @@ pub fn fal_ai__wan_trainer() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_trainer__flf2v_720p() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-trainer/flf2v-720p Input.auto_scale_input #0", check::<Option<bool>>("true")),
@@ -14205,6 +14281,7 @@ pub fn fal_ai__wan_trainer__t2v_14b() -> Vec<(&'static str, Result<(), String>)>
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_vace() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-vace Input.prompt #0", check::<String>("\"The video shows a man riding a horse on a vast grassland. He has long lavender hair and wears a traditional dress of a white top and black pants. The animation style makes him look like he is doing some kind of outdoor activity or performing. The background is a spectacular mountain range and cloud sky, giving a sense of tranquility and vastness. The entire video is shot from a fixed angle, focusing on the rider and his horse.\"")),
@@ -14498,6 +14575,7 @@ pub fn fal_ai__wan_vace_apps__video_edit() -> Vec<(&'static str, Result<(), Stri
 }
 
 #[cfg(feature = "wan")]
+#[allow(deprecated)]
 pub fn fal_ai__wan_vision_enhancer() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/wan-vision-enhancer Input.video_url #0", check::<String>("\"https://v3b.fal.media/files/b/0a85cc7d/zBFvZyJ7iX-7AZoQ1NaMN_wan_animate_output.mp4\"")),
@@ -15079,6 +15157,7 @@ pub fn fal_ai__wan__v2_7__text_to_video() -> Vec<(&'static str, Result<(), Strin
 }
 
 #[cfg(feature = "whisper")]
+#[allow(deprecated)]
 pub fn fal_ai__whisper() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/whisper Input.audio_url #0", check::<String>("\"https://storage.googleapis.com/falserverless/model_tests/whisper/dinner_conversation.mp3\"")),
@@ -15235,6 +15314,7 @@ pub fn fal_ai__x_ailab__nsfw() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "yue")]
+#[allow(deprecated)]
 pub fn fal_ai__yue() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("fal-ai/yue Input.lyrics #0", check::<String>("\"[verse]\\nStaring at the sunset, colors paint the sky\\nThoughts of you keep swirling, can't deny\\nI know I let you down, I made mistakes\\nBut I'm here to mend the heart I didn't break\\n\\n[chorus]\\nEvery road you take, I'll be one step behind\\nEvery dream you chase, I'm reaching for the light\\nYou can't fight this feeling now\\nI won't back down\\nYou know you can't deny it now\\nI won't back down\\n\"")),
@@ -15363,6 +15443,7 @@ pub fn fal_ai__zonos() -> Vec<(&'static str, Result<(), String>)> {
 }
 
 #[cfg(feature = "half-moon-ai")]
+#[allow(deprecated)]
 pub fn half_moon_ai__ai_detector__detect_image() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("half-moon-ai/ai-detector/detect-image Input.image_url #0", check::<String>("\"https://v3b.fal.media/files/b/zebra/3E1W5H2yzHnq4ivo8kdW7_beach_google.png\"")),
@@ -15375,6 +15456,7 @@ pub fn half_moon_ai__ai_detector__detect_image() -> Vec<(&'static str, Result<()
 }
 
 #[cfg(feature = "half-moon-ai")]
+#[allow(deprecated)]
 pub fn half_moon_ai__ai_detector__detect_text() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("half-moon-ai/ai-detector/detect-text Input.text #0", check::<String>("\"yo guys so i just tried this new coffee place downtown and honestly?? not worth the hype. waited like 30 mins for a latte that tasted burnt lol. maybe i caught them on a bad day idk but wont be going back anytime soon\"")),
@@ -15387,6 +15469,7 @@ pub fn half_moon_ai__ai_detector__detect_text() -> Vec<(&'static str, Result<(),
 }
 
 #[cfg(feature = "half-moon-ai")]
+#[allow(deprecated)]
 pub fn half_moon_ai__ai_face_swap__faceswapvideo() -> Vec<(&'static str, Result<(), String>)> {
     vec![
         ("half-moon-ai/ai-face-swap/faceswapvideo Input.source_face_url #0", check::<String>("\"https://images.pexels.com/photos/1642228/pexels-photo-1642228.jpeg\"")),

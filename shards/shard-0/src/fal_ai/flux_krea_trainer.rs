@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/flux-krea-trainer>
 //! - API documentation: <https://fal.ai/models/fal-ai/flux-krea-trainer/api>
 //! - Cargo feature: `flux`
+//! - **Retired**: fal no longer lists fal-ai/flux-krea-trainer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/flux-krea-trainer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/flux-krea-trainer since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/flux-krea-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/flux-krea-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/flux-krea-trainer since 2026-06-11")]
 pub struct Input {
     /// URL to zip archive with images. Try to use at least 4 images in general the more the better.
     ///
@@ -169,6 +174,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/flux-krea-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/flux-krea-trainer since 2026-06-11")]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
     pub diffusers_lora_file: File,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/hunyuan3d-v21>
 //! - API documentation: <https://fal.ai/models/fal-ai/hunyuan3d-v21/api>
 //! - Cargo feature: `hunyuan`
+//! - **Retired**: fal no longer lists fal-ai/hunyuan3d-v21 since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/hunyuan3d-v21.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan3d-v21 since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/hunyuan3d-v21";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan3d-v21`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan3d-v21 since 2026-06-11")]
 pub struct Input {
     /// URL of image to use while generating the 3D model.
     ///
@@ -164,6 +169,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/hunyuan3d-v21`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan3d-v21 since 2026-06-11")]
 pub struct Output {
     /// Generated 3D object.
     ///

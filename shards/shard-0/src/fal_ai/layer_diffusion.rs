@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/layer-diffusion>
 //! - API documentation: <https://fal.ai/models/fal-ai/layer-diffusion/api>
 //! - Cargo feature: `layer`
+//! - **Retired**: fal no longer lists fal-ai/layer-diffusion since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/layer-diffusion.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/layer-diffusion since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/layer-diffusion";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/layer-diffusion`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/layer-diffusion since 2026-06-11")]
 pub struct Input {
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -176,6 +181,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/layer-diffusion`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/layer-diffusion since 2026-06-11")]
 pub struct Output {
     /// The URL of the generated image.
     pub image: Image,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/piflow>
 //! - API documentation: <https://fal.ai/models/fal-ai/piflow/api>
 //! - Cargo feature: `piflow`
+//! - **Retired**: fal no longer lists fal-ai/piflow since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/piflow.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/piflow since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/piflow";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/piflow`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/piflow since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate an image from.
     ///
@@ -198,6 +203,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/piflow`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/piflow since 2026-06-11")]
 pub struct Output {
     /// The URLs of the generated images.
     ///
@@ -216,6 +222,7 @@ impl Output {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/piflow since 2026-06-11")]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -288,6 +295,7 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/piflow since 2026-06-11")]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -313,6 +321,7 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/piflow since 2026-06-11")]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),
@@ -332,6 +341,7 @@ impl From<ImageSizePreset> for InputImageSize {
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/piflow since 2026-06-11")]
 pub enum OutputFormat {
     /// `"jpeg"`
     Jpeg,

@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/qwen-3-guard>
 //! - API documentation: <https://fal.ai/models/fal-ai/qwen-3-guard/api>
 //! - Cargo feature: `qwen`
+//! - **Retired**: fal no longer lists fal-ai/qwen-3-guard since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/qwen-3-guard.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/qwen-3-guard";
 /// The input of `fal-ai/qwen-3-guard`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub struct Input {
     /// The input text to be classified
     ///
@@ -69,6 +74,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/qwen-3-guard`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub struct Output {
     /// The classification label
     ///
@@ -96,6 +102,7 @@ impl Output {
 /// The classification label
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub enum Label {
     /// `"Safe"`
     Safe,
@@ -113,6 +120,7 @@ pub enum Label {
 /// A string of 10 listed values. Held by the `categories` field of [`Output`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub enum Category {
     /// `"Violent"`
     Violent,

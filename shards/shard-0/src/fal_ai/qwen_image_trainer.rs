@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/qwen-image-trainer>
 //! - API documentation: <https://fal.ai/models/fal-ai/qwen-image-trainer/api>
 //! - Cargo feature: `qwen`
+//! - **Retired**: fal no longer lists fal-ai/qwen-image-trainer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/qwen-image-trainer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/qwen-image-trainer since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/qwen-image-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/qwen-image-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/qwen-image-trainer since 2026-06-11")]
 pub struct Input {
     /// URL to zip archive with images for training. The archive should contain images and corresponding text files with captions.
     /// Each text file should have the same name as the image file it corresponds to (e.g., image1.jpg and image1.txt).
@@ -130,6 +135,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/qwen-image-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/qwen-image-trainer since 2026-06-11")]
 pub struct Output {
     /// URL to the trained LoRA weights file.
     pub lora_file: File,

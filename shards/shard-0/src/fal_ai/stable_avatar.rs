@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/stable-avatar>
 //! - API documentation: <https://fal.ai/models/fal-ai/stable-avatar/api>
 //! - Cargo feature: `stable`
+//! - **Retired**: fal no longer lists fal-ai/stable-avatar since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/stable-avatar.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/stable-avatar since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/stable-avatar";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/stable-avatar`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/stable-avatar since 2026-06-11")]
 pub struct Input {
     /// The URL of the image to use as a reference for the video generation.
     ///
@@ -201,6 +206,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/stable-avatar`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/stable-avatar since 2026-06-11")]
 pub struct Output {
     /// The generated video file.
     ///
@@ -217,6 +223,7 @@ impl Output {
 /// The aspect ratio of the video to generate. If 'auto', the aspect ratio will be determined by the reference image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/stable-avatar since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/wan-alpha>
 //! - API documentation: <https://fal.ai/models/fal-ai/wan-alpha/api>
 //! - Cargo feature: `wan`
+//! - **Retired**: fal no longer lists fal-ai/wan-alpha since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/wan-alpha.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/wan-alpha";
 #[allow(unused_imports)]
 pub use super::super::types::VideoFile;
 /// The input of `fal-ai/wan-alpha`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub struct Input {
     /// The prompt to guide the video generation.
     ///
@@ -423,6 +428,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/wan-alpha`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub struct Output {
     /// The prompt used for generation.
     ///
@@ -462,6 +468,7 @@ impl Output {
 /// The sampler to use.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub enum Sampler {
     /// `"unipc"`
     Unipc,
@@ -478,6 +485,7 @@ pub enum Sampler {
 /// The resolution of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub enum Resolution {
     /// `"240p"`
     P240,
@@ -499,6 +507,7 @@ pub enum Resolution {
 /// The aspect ratio of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -516,6 +525,7 @@ pub enum AspectRatio {
 /// The output type of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub enum VideoOutputType {
     /// `"X264 (.mp4)"`
     X264Mp4,
@@ -535,6 +545,7 @@ pub enum VideoOutputType {
 /// The quality of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub enum VideoQuality {
     /// `"low"`
     Low,
@@ -554,6 +565,7 @@ pub enum VideoQuality {
 /// The write mode of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub enum VideoWriteMode {
     /// `"fast"`
     Fast,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/wan-ati>
 //! - API documentation: <https://fal.ai/models/fal-ai/wan-ati/api>
 //! - Cargo feature: `wan`
+//! - **Retired**: fal no longer lists fal-ai/wan-ati since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/wan-ati.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/wan-ati since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/wan-ati";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-ati`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-ati since 2026-06-11")]
 pub struct Input {
     /// URL of the input image.
     ///
@@ -171,6 +176,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/wan-ati`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-ati since 2026-06-11")]
 pub struct Output {
     /// The generated video file.
     ///
@@ -187,6 +193,7 @@ impl Output {
 /// Resolution of the generated video (480p, 580p, 720p).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-ati since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,

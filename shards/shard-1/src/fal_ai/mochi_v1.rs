@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/mochi-v1>
 //! - API documentation: <https://fal.ai/models/fal-ai/mochi-v1/api>
 //! - Cargo feature: `mochi`
+//! - **Retired**: fal no longer lists fal-ai/mochi-v1 since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/mochi-v1.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/mochi-v1 since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/mochi-v1";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/mochi-v1`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/mochi-v1 since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate a video from.
     ///
@@ -120,6 +125,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/mochi-v1`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/mochi-v1 since 2026-06-11")]
 pub struct Output {
     /// The generated video
     ///

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/qwen-image-edit-2511-trainer>
 //! - API documentation: <https://fal.ai/models/fal-ai/qwen-image-edit-2511-trainer/api>
 //! - Cargo feature: `qwen`
+//! - **Retired**: fal no longer lists fal-ai/qwen-image-edit-2511-trainer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/qwen-image-edit-2511-trainer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/qwen-image-edit-2511-trainer since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/qwen-image-edit-2511-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/qwen-image-edit-2511-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/qwen-image-edit-2511-trainer since 2026-06-11"
+)]
 pub struct Input {
     /// URL to the input data zip archive.
     ///
@@ -146,6 +155,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/qwen-image-edit-2511-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/qwen-image-edit-2511-trainer since 2026-06-11"
+)]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
     pub diffusers_lora_file: File,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/steady-dancer>
 //! - API documentation: <https://fal.ai/models/fal-ai/steady-dancer/api>
 //! - Cargo feature: `steady`
+//! - **Retired**: fal no longer lists fal-ai/steady-dancer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/steady-dancer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/steady-dancer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Request model for SteadyDancer human animation.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub struct Input {
     /// URL of the reference image to animate. This is the person/character whose appearance will be preserved.
     ///
@@ -427,6 +432,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// Response model for SteadyDancer.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub struct Output {
     /// The generated dance animation video.
     ///
@@ -451,6 +457,7 @@ impl Output {
 /// Resolution of the generated video. 576p is default, 720p for higher quality. 480p is lower quality.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -467,6 +474,7 @@ pub enum Resolution {
 /// Acceleration levels.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub enum Acceleration {
     /// `"light"`
     Light,
@@ -484,6 +492,7 @@ pub enum Acceleration {
 /// Aspect ratio of the generated video. If 'auto', will be determined from the reference image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub enum AspectRatio {
     /// `"auto"`
     Auto,

@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/lightning-models>
 //! - API documentation: <https://fal.ai/models/fal-ai/lightning-models/api>
 //! - Cargo feature: `lightning`
+//! - **Retired**: fal no longer lists fal-ai/lightning-models since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/lightning-models.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/lightning-models";
 /// The input of `fal-ai/lightning-models`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Input {
     /// The Lightning model to use.
     ///
@@ -349,6 +354,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/lightning-models`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Output {
     /// The generated image files info.
     pub images: Vec<Image>,
@@ -384,6 +390,7 @@ impl Output {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -456,6 +463,7 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -481,6 +489,7 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),
@@ -500,6 +509,7 @@ impl From<ImageSizePreset> for InputImageSize {
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct LoraWeight {
     /// URL or the path to the LoRA weights. Or HF model name.
     ///
@@ -575,6 +585,7 @@ impl LoraWeight {
 /// An object of 2 fields. Held by the `embeddings` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Embedding {
     /// URL or the path to the embedding weights.
     ///
@@ -627,6 +638,7 @@ impl Embedding {
 /// Scheduler / sampler to use for the image denoising process.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub enum Scheduler {
     /// `"DPM++ 2M"`
     Dpm2m,
@@ -668,6 +680,7 @@ pub enum Scheduler {
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub enum Format {
     /// `"jpeg"`
     Jpeg,
@@ -682,6 +695,7 @@ pub enum Format {
 /// The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub enum SafetyCheckerVersion {
     /// `"v1"`
     V1,
@@ -696,6 +710,7 @@ pub enum SafetyCheckerVersion {
 /// An object of 4 fields. Held by the `images` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Image {
     /// Url
     pub url: String,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/sana-video>
 //! - API documentation: <https://fal.ai/models/fal-ai/sana-video/api>
 //! - Cargo feature: `sana`
+//! - **Retired**: fal no longer lists fal-ai/sana-video since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/sana-video.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/sana-video since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/sana-video";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/sana-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sana-video since 2026-06-11")]
 pub struct Input {
     /// The text prompt describing the video to generate
     ///
@@ -225,6 +230,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/sana-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sana-video since 2026-06-11")]
 pub struct Output {
     /// Generated video file
     ///
@@ -243,6 +249,7 @@ impl Output {
 /// The resolution of the output video
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sana-video since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/sky-raccoon>
 //! - API documentation: <https://fal.ai/models/fal-ai/sky-raccoon/api>
 //! - Cargo feature: `sky`
+//! - **Retired**: fal no longer lists fal-ai/sky-raccoon since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/sky-raccoon.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/sky-raccoon since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/sky-raccoon";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/sky-raccoon`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sky-raccoon since 2026-06-11")]
 pub struct Input {
     /// The text prompt to guide video generation.
     ///
@@ -200,6 +205,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/sky-raccoon`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sky-raccoon since 2026-06-11")]
 pub struct Output {
     /// The generated image file.
     ///
@@ -218,6 +224,7 @@ impl Output {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sky-raccoon since 2026-06-11")]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -290,6 +297,7 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sky-raccoon since 2026-06-11")]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -315,6 +323,7 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/sky-raccoon since 2026-06-11")]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/hunyuan-custom>
 //! - API documentation: <https://fal.ai/models/fal-ai/hunyuan-custom/api>
 //! - Cargo feature: `hunyuan`
+//! - **Retired**: fal no longer lists fal-ai/hunyuan-custom since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/hunyuan-custom.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-custom since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-custom";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-custom`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-custom since 2026-06-11")]
 pub struct Input {
     /// Text prompt for video generation (max 500 characters).
     ///
@@ -276,6 +281,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/hunyuan-custom`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-custom since 2026-06-11")]
 pub struct Output {
     /// Video
     ///
@@ -294,6 +300,7 @@ impl Output {
 /// The aspect ratio of the video to generate.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-custom since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -308,6 +315,7 @@ pub enum AspectRatio {
 /// The resolution of the video to generate. 720p generations cost 1.5x more than 480p generations.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-custom since 2026-06-11")]
 pub enum Resolution {
     /// `"512p"`
     P512,

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/hunyuan-video-lora-training>
 //! - API documentation: <https://fal.ai/models/fal-ai/hunyuan-video-lora-training/api>
 //! - Cargo feature: `hunyuan`
+//! - **Retired**: fal no longer lists fal-ai/hunyuan-video-lora-training since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/hunyuan-video-lora-training.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/hunyuan-video-lora-training since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-video-lora-training";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-video-lora-training`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/hunyuan-video-lora-training since 2026-06-11"
+)]
 pub struct Input {
     /// URL to zip archive with images. Try to use at least 4 images in general the more the better.
     ///
@@ -140,6 +149,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/hunyuan-video-lora-training`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/hunyuan-video-lora-training since 2026-06-11"
+)]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
     pub diffusers_lora_file: File,

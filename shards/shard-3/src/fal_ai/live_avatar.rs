@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/live-avatar>
 //! - API documentation: <https://fal.ai/models/fal-ai/live-avatar/api>
 //! - Cargo feature: `live`
+//! - **Retired**: fal no longer lists fal-ai/live-avatar since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/live-avatar.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/live-avatar since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/live-avatar";
 #[allow(unused_imports)]
 pub use super::super::types::VideoFile;
 /// The input of `fal-ai/live-avatar`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/live-avatar since 2026-06-11")]
 pub struct Input {
     /// The URL of the reference image for avatar generation. The character in this image will be animated.
     ///
@@ -201,6 +206,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/live-avatar`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/live-avatar since 2026-06-11")]
 pub struct Output {
     /// The generated avatar video file with synchronized audio.
     ///
@@ -219,6 +225,7 @@ impl Output {
 /// Acceleration level for faster video decoding
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/live-avatar since 2026-06-11")]
 pub enum Acceleration {
     /// `"none"`
     None,

@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/nova-sr>
 //! - API documentation: <https://fal.ai/models/fal-ai/nova-sr/api>
 //! - Cargo feature: `nova`
+//! - **Retired**: fal no longer lists fal-ai/nova-sr since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/nova-sr.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/nova-sr";
 /// The input of `fal-ai/nova-sr`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct Input {
     /// The URL of the audio file to enhance.
     ///
@@ -122,6 +127,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/nova-sr`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct Output {
     /// The enhanced audio file.
     ///
@@ -143,6 +149,7 @@ impl Output {
 /// The format for the output audio.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub enum AudioFormat {
     /// `"mp3"`
     Mp3,
@@ -168,6 +175,7 @@ pub enum AudioFormat {
 /// An object of 9 fields. Held by the `audio` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct AudioFile {
     /// The URL where the file can be downloaded from.
     pub url: String,
@@ -236,6 +244,7 @@ impl AudioFile {
 /// An object of 3 fields. Held by the `timings` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct Timings {
     /// Time taken to preprocess the audio in seconds.
     pub preprocess: f64,

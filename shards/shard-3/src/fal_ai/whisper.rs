@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/whisper>
 //! - API documentation: <https://fal.ai/models/fal-ai/whisper/api>
 //! - Cargo feature: `whisper`
+//! - **Retired**: fal no longer lists fal-ai/whisper since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/whisper.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/whisper";
 /// The input of `fal-ai/whisper`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct Input {
     /// URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
     ///
@@ -239,6 +244,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/whisper`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct Output {
     /// Transcription of the audio file
     pub text: String,
@@ -271,6 +277,7 @@ impl Output {
 /// Task to perform on the audio file. Either transcribe or translate.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub enum Task {
     /// `"transcribe"`
     Transcribe,
@@ -289,6 +296,7 @@ pub enum Task {
 /// English, regardless of the language selected.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub enum Language {
     /// `"af"`
     Af,
@@ -511,6 +519,7 @@ pub enum Language {
 /// Level of the chunks to return. Either none, segment or word. `none` would imply that all of the audio will be transcribed without the timestamp tokens, we suggest to switch to `none` if you are not satisfied with the transcription quality, since it will usually improve the quality of the results. Switching to `none` will also provide minor speed ups in the transcription due to less amount of generated tokens. Notice that setting to none will produce **a single chunk with the whole transcription**.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub enum ChunkLevel {
     /// `"none"`
     None,
@@ -528,6 +537,7 @@ pub enum ChunkLevel {
 /// Version of the model to use. All of the models are the Whisper large variant.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub enum Version {
     /// `"3"`
     V3,
@@ -538,6 +548,7 @@ pub enum Version {
 /// An object of 3 fields. Held by the `chunks` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct Chunk {
     /// Start and end timestamp of the chunk
     ///
@@ -563,6 +574,7 @@ impl Chunk {
 /// A string of 99 listed values. Held by the `inferred_languages` field of [`Output`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub enum InferredLanguage {
     /// `"af"`
     Af,
@@ -785,6 +797,7 @@ pub enum InferredLanguage {
 /// An object of 2 fields. Held by the `diarization_segments` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct DiarizationSegment {
     /// Start and end timestamp of the segment
     ///

@@ -6,13 +6,22 @@
 //! - Playground: <https://fal.ai/models/fal-ai/animatediff-sparsectrl-lcm>
 //! - API documentation: <https://fal.ai/models/fal-ai/animatediff-sparsectrl-lcm/api>
 //! - Cargo feature: `animatediff`
+//! - **Retired**: fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/animatediff-sparsectrl-lcm.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/animatediff-sparsectrl-lcm";
 /// The input of `fal-ai/animatediff-sparsectrl-lcm`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
+)]
 pub struct Input {
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -284,6 +293,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/animatediff-sparsectrl-lcm`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
+)]
 pub struct Output {
     /// Generated video file.
     pub video: File,
@@ -300,6 +312,9 @@ impl Output {
 /// The type of controlnet to use for generating the video. The controlnet determines how the video will be animated.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
+)]
 pub enum ControlnetType {
     /// `"scribble"`
     Scribble,
@@ -314,6 +329,9 @@ pub enum ControlnetType {
 /// An object of 4 fields. Held by the `video` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
+)]
 pub struct File {
     /// The URL where the file can be downloaded from.
     ///

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/dubbing>
 //! - API documentation: <https://fal.ai/models/fal-ai/dubbing/api>
 //! - Cargo feature: `dubbing`
+//! - **Retired**: fal no longer lists fal-ai/dubbing since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/dubbing.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/dubbing since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/dubbing";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/dubbing`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dubbing since 2026-06-11")]
 pub struct Input {
     /// Input video URL to be dubbed.
     ///
@@ -107,6 +112,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/dubbing`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dubbing since 2026-06-11")]
 pub struct Output {
     /// The generated video with the lip sync.
     ///
@@ -123,6 +129,7 @@ impl Output {
 /// Target language to dub the video to
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dubbing since 2026-06-11")]
 pub enum TargetLanguage {
     /// `"hindi"`
     Hindi,

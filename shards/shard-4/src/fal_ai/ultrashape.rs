@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ultrashape>
 //! - API documentation: <https://fal.ai/models/fal-ai/ultrashape/api>
 //! - Cargo feature: `ultrashape`
+//! - **Retired**: fal no longer lists fal-ai/ultrashape since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ultrashape.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/ultrashape since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/ultrashape";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ultrashape`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ultrashape since 2026-06-11")]
 pub struct Input {
     /// URL of the reference image for mesh refinement.
     ///
@@ -150,6 +155,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ultrashape`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ultrashape since 2026-06-11")]
 pub struct Output {
     /// Generated 3D object.
     ///

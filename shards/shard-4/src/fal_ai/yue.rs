@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/yue>
 //! - API documentation: <https://fal.ai/models/fal-ai/yue/api>
 //! - Cargo feature: `yue`
+//! - **Retired**: fal no longer lists fal-ai/yue since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/yue.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/yue since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/yue";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/yue`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/yue since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate an image from. Must have two sections. Sections start with either [chorus] or a [verse].
     ///
@@ -74,6 +79,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/yue`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/yue since 2026-06-11")]
 pub struct Output {
     /// Generated music file.
     ///

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/beatoven/sound-effect-generation>
 //! - API documentation: <https://fal.ai/models/beatoven/sound-effect-generation/api>
 //! - Cargo feature: `beatoven`
+//! - **Retired**: fal no longer lists beatoven/sound-effect-generation since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/beatoven/sound-effect-generation.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists beatoven/sound-effect-generation since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "beatoven/sound-effect-generation";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input schema for sound effect generation with form controls for the playground.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists beatoven/sound-effect-generation since 2026-06-11"
+)]
 pub struct Input {
     /// Describe the sound effect you want to generate
     ///
@@ -182,6 +191,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// Output schema for sound effect generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists beatoven/sound-effect-generation since 2026-06-11"
+)]
 pub struct Output {
     /// Generated audio file in WAV format
     ///

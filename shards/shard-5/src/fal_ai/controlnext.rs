@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/controlnext>
 //! - API documentation: <https://fal.ai/models/fal-ai/controlnext/api>
 //! - Cargo feature: `controlnext`
+//! - **Retired**: fal no longer lists fal-ai/controlnext since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/controlnext.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/controlnext since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/controlnext";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/controlnext`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/controlnext since 2026-06-11")]
 pub struct Input {
     /// URL of the reference image.
     ///
@@ -326,6 +331,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/controlnext`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/controlnext since 2026-06-11")]
 pub struct Output {
     /// The generated video.
     pub video: File,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/hunyuan-part>
 //! - API documentation: <https://fal.ai/models/fal-ai/hunyuan-part/api>
 //! - Cargo feature: `hunyuan`
+//! - **Retired**: fal no longer lists fal-ai/hunyuan-part since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/hunyuan-part.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-part since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-part";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-part`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-part since 2026-06-11")]
 pub struct Input {
     /// URL of the 3D model file (.glb or .obj) to process for segmentation.
     ///
@@ -204,6 +209,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/hunyuan-part`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-part since 2026-06-11")]
 pub struct Output {
     /// Segmented 3D mesh with mask applied.
     pub segmented_mesh: File,

@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/lcm>
 //! - API documentation: <https://fal.ai/models/fal-ai/lcm/api>
 //! - Cargo feature: `lcm`
+//! - **Retired**: fal no longer lists fal-ai/lcm since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/lcm.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/lcm";
 /// The input of `fal-ai/lcm`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct Input {
     /// The model to use for generating the image.
     ///
@@ -440,6 +445,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/lcm`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct Output {
     /// The generated image files info.
     pub images: Vec<Image>,
@@ -487,6 +493,7 @@ impl Output {
 /// The model to use for generating the image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub enum Model {
     /// `"sdxl"`
     Sdxl,
@@ -501,6 +508,7 @@ pub enum Model {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -573,6 +581,7 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -598,6 +607,7 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),
@@ -617,6 +627,7 @@ impl From<ImageSizePreset> for InputImageSize {
 /// An object of 4 fields. Held by the `images` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct Image {
     /// Url
     pub url: String,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/scail>
 //! - API documentation: <https://fal.ai/models/fal-ai/scail/api>
 //! - Cargo feature: `scail`
+//! - **Retired**: fal no longer lists fal-ai/scail since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/scail.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/scail since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/scail";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/scail`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/scail since 2026-06-11")]
 pub struct Input {
     /// The prompt to guide video generation.
     ///
@@ -142,6 +147,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/scail`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/scail since 2026-06-11")]
 pub struct Output {
     /// The generated video file.
     ///
@@ -158,6 +164,7 @@ impl Output {
 /// Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/scail since 2026-06-11")]
 pub enum Resolution {
     /// `"512p"`
     P512,

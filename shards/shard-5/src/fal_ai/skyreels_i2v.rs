@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/skyreels-i2v>
 //! - API documentation: <https://fal.ai/models/fal-ai/skyreels-i2v/api>
 //! - Cargo feature: `skyreels`
+//! - **Retired**: fal no longer lists fal-ai/skyreels-i2v since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/skyreels-i2v.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/skyreels-i2v since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/skyreels-i2v";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/skyreels-i2v`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/skyreels-i2v since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate the video from.
     ///
@@ -163,6 +168,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/skyreels-i2v`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/skyreels-i2v since 2026-06-11")]
 pub struct Output {
     /// Video
     ///
@@ -183,6 +189,7 @@ impl Output {
 /// Aspect ratio of the output video
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/skyreels-i2v since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/wan-vace>
 //! - API documentation: <https://fal.ai/models/fal-ai/wan-vace/api>
 //! - Cargo feature: `wan`
+//! - **Retired**: fal no longer lists fal-ai/wan-vace since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/wan-vace.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/wan-vace since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/wan-vace";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-vace`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vace since 2026-06-11")]
 pub struct Input {
     /// The text prompt to guide video generation.
     ///
@@ -376,6 +381,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/wan-vace`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vace since 2026-06-11")]
 pub struct Output {
     /// The generated video file.
     ///
@@ -394,6 +400,7 @@ impl Output {
 /// Task type for the model.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vace since 2026-06-11")]
 pub enum Task {
     /// `"depth"`
     Depth,
@@ -408,6 +415,7 @@ pub enum Task {
 /// Resolution of the generated video (480p,580p, or 720p).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vace since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -424,6 +432,7 @@ pub enum Resolution {
 /// Aspect ratio of the generated video (16:9 or 9:16).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vace since 2026-06-11")]
 pub enum AspectRatio {
     /// `"auto"`
     Auto,

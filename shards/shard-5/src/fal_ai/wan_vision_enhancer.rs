@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/wan-vision-enhancer>
 //! - API documentation: <https://fal.ai/models/fal-ai/wan-vision-enhancer/api>
 //! - Cargo feature: `wan`
+//! - **Retired**: fal no longer lists fal-ai/wan-vision-enhancer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/wan-vision-enhancer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/wan-vision-enhancer since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/wan-vision-enhancer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input parameters for Wan Vision Enhancer (Video-to-Video)
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vision-enhancer since 2026-06-11")]
 pub struct Input {
     /// The URL of the video to enhance with Wan Video. Maximum 200MB file size. Videos longer than 500 frames will have only the first 500 frames processed (~8-21 seconds depending on fps).
     ///
@@ -162,6 +167,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// Output from Wan Vision Enhancer
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vision-enhancer since 2026-06-11")]
 pub struct Output {
     /// The enhanced video file.
     ///
@@ -194,6 +200,7 @@ impl Output {
 /// Target output resolution for the enhanced video. 720p (native, fast) or 1080p (upscaled, slower). Processing is always done at 720p, then upscaled if 1080p selected.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-vision-enhancer since 2026-06-11")]
 pub enum TargetResolution {
     /// `"720p"`
     P720,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/video-as-prompt>
 //! - API documentation: <https://fal.ai/models/fal-ai/video-as-prompt/api>
 //! - Cargo feature: `video`
+//! - **Retired**: fal no longer lists fal-ai/video-as-prompt since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/video-as-prompt.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/video-as-prompt since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/video-as-prompt";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/video-as-prompt`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/video-as-prompt since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate an image from.
     ///
@@ -224,6 +229,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/video-as-prompt`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/video-as-prompt since 2026-06-11")]
 pub struct Output {
     /// The URLs of the generated video.
     pub video: File,
@@ -238,6 +244,7 @@ impl Output {
 /// Aspect ratio of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/video-as-prompt since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -252,6 +259,7 @@ pub enum AspectRatio {
 /// Resolution of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/video-as-prompt since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,

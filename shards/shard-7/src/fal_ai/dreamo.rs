@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/dreamo>
 //! - API documentation: <https://fal.ai/models/fal-ai/dreamo/api>
 //! - Cargo feature: `dreamo`
+//! - **Retired**: fal no longer lists fal-ai/dreamo since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/dreamo.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/dreamo";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/dreamo`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate an image from.
     ///
@@ -325,6 +330,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/dreamo`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub struct Output {
     /// The URLs of the generated images.
     ///
@@ -364,6 +370,7 @@ impl Output {
 /// Task for first reference image (ip/id/style).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub enum FirstReferenceTask {
     /// `"ip"`
     Ip,
@@ -380,6 +387,7 @@ pub enum FirstReferenceTask {
 /// Task for second reference image (ip/id/style).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub enum SecondReferenceTask {
     /// `"ip"`
     Ip,
@@ -396,6 +404,7 @@ pub enum SecondReferenceTask {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -468,6 +477,7 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -493,6 +503,7 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),

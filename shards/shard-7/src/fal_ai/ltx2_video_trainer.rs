@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ltx2-video-trainer>
 //! - API documentation: <https://fal.ai/models/fal-ai/ltx2-video-trainer/api>
 //! - Cargo feature: `ltx`
+//! - **Retired**: fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ltx2-video-trainer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/ltx2-video-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input configuration for LTX-2 text-to-video training.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub struct Input {
     /// URL to zip archive with videos or images. Try to use at least 10 files, although more is better.
     ///
@@ -587,6 +592,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// Output from LTX-2 training.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub struct Output {
     /// The URL to the validation videos, if any.
     #[serde(default)]
@@ -618,6 +624,7 @@ impl Output {
 /// The rank of the LoRA adaptation. Higher values increase capacity but use more memory.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub enum Rank {
     /// `8`
     V8,
@@ -638,6 +645,7 @@ pub enum Rank {
 /// Resolution to use for training. Higher resolutions require more memory.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub enum Resolution {
     /// `"low"`
     Low,
@@ -654,6 +662,7 @@ pub enum Resolution {
 /// Aspect ratio to use for training.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -671,6 +680,7 @@ pub enum AspectRatio {
 /// An object of 2 fields. Held by the `validation` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub struct Validation {
     /// The prompt to use for validation.
     pub prompt: String,
@@ -717,6 +727,7 @@ impl Validation {
 /// The resolution to use for validation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub enum ValidationResolution {
     /// `"low"`
     Low,
@@ -734,6 +745,7 @@ pub enum ValidationResolution {
 /// The aspect ratio to use for validation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx2-video-trainer since 2026-06-11")]
 pub enum ValidationAspectRatio {
     /// `"16:9"`
     Ratio16_9,

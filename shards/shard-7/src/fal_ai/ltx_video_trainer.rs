@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ltx-video-trainer>
 //! - API documentation: <https://fal.ai/models/fal-ai/ltx-video-trainer/api>
 //! - Cargo feature: `ltx`
+//! - **Retired**: fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ltx-video-trainer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ltx-video-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub struct Input {
     /// URL to zip archive with videos or images. Try to use at least 10 files, although more is better.
     ///
@@ -473,6 +478,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ltx-video-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub struct Output {
     /// The URL to the validations video.
     #[serde(default)]
@@ -500,6 +506,7 @@ impl Output {
 /// The rank of the LoRA.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub enum Rank {
     /// `8`
     V8,
@@ -520,6 +527,7 @@ pub enum Rank {
 /// The resolution to use for training. This is the resolution of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub enum Resolution {
     /// `"low"`
     Low,
@@ -536,6 +544,7 @@ pub enum Resolution {
 /// The aspect ratio to use for training. This is the aspect ratio of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -553,6 +562,7 @@ pub enum AspectRatio {
 /// An object of 2 fields. Held by the `validation` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub struct Validation {
     /// The prompt to use for validation.
     pub prompt: String,
@@ -599,6 +609,7 @@ impl Validation {
 /// The resolution to use for validation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub enum ValidationResolution {
     /// `"low"`
     Low,
@@ -616,6 +627,7 @@ pub enum ValidationResolution {
 /// The aspect ratio to use for validation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub enum ValidationAspectRatio {
     /// `"16:9"`
     Ratio16_9,

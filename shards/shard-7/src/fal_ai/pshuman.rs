@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/pshuman>
 //! - API documentation: <https://fal.ai/models/fal-ai/pshuman/api>
 //! - Cargo feature: `pshuman`
+//! - **Retired**: fal no longer lists fal-ai/pshuman since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/pshuman.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/pshuman since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/pshuman";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/pshuman`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/pshuman since 2026-06-11")]
 pub struct Input {
     /// A direct URL to the input image of a person.
     ///
@@ -103,6 +108,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/pshuman`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/pshuman since 2026-06-11")]
 pub struct Output {
     /// The generated 3D model in OBJ format.
     ///

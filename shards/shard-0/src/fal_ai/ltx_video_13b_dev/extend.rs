@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ltx-video-13b-dev/extend>
 //! - API documentation: <https://fal.ai/models/fal-ai/ltx-video-13b-dev/extend/api>
 //! - Cargo feature: `ltx`
+//! - **Retired**: fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ltx-video-13b-dev/extend.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-13b-dev/extend";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/ltx-video-13b-dev/extend`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub struct Input {
     /// Text prompt to guide generation
     ///
@@ -408,6 +417,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ltx-video-13b-dev/extend`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub struct Output {
     /// The generated video file.
     ///
@@ -434,6 +446,9 @@ impl Output {
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
@@ -501,6 +516,9 @@ impl LoRAWeight {
 /// Resolution of the generated video (480p or 720p).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -515,6 +533,9 @@ pub enum Resolution {
 /// The aspect ratio of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub enum AspectRatio {
     /// `"9:16"`
     Ratio9_16,
@@ -534,6 +555,9 @@ pub enum AspectRatio {
 /// An object of 10 fields. Held by the `video` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub struct VideoConditioningInput {
     /// URL of video to use as conditioning
     pub video_url: String,
@@ -756,6 +780,9 @@ impl VideoConditioningInput {
 /// Type of conditioning this video provides. This is relevant to ensure in-context LoRA weights are applied correctly, as well as selecting the correct preprocessing pipeline, when enabled.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/extend since 2026-06-11"
+)]
 pub enum ConditioningType {
     /// `"rgb"`
     Rgb,

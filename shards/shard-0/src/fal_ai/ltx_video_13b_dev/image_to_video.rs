@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ltx-video-13b-dev/image-to-video>
 //! - API documentation: <https://fal.ai/models/fal-ai/ltx-video-13b-dev/image-to-video/api>
 //! - Cargo feature: `ltx`
+//! - **Retired**: fal no longer lists fal-ai/ltx-video-13b-dev/image-to-video since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ltx-video-13b-dev/image-to-video.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/image-to-video since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-13b-dev/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/ltx-video-13b-dev/image-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/image-to-video since 2026-06-11"
+)]
 pub struct Input {
     /// Text prompt to guide generation
     ///
@@ -405,6 +414,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ltx-video-13b-dev/image-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/image-to-video since 2026-06-11"
+)]
 pub struct Output {
     /// The generated video file.
     ///
@@ -431,6 +443,9 @@ impl Output {
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/image-to-video since 2026-06-11"
+)]
 pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
@@ -498,6 +513,9 @@ impl LoRAWeight {
 /// Resolution of the generated video (480p or 720p).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/image-to-video since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -512,6 +530,9 @@ pub enum Resolution {
 /// The aspect ratio of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-13b-dev/image-to-video since 2026-06-11"
+)]
 pub enum AspectRatio {
     /// `"9:16"`
     Ratio9_16,

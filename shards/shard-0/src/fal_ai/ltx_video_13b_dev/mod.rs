@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ltx-video-13b-dev>
 //! - API documentation: <https://fal.ai/models/fal-ai/ltx-video-13b-dev/api>
 //! - Cargo feature: `ltx`
+//! - **Retired**: fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ltx-video-13b-dev.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-13b-dev";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ltx-video-13b-dev`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub struct Input {
     /// Text prompt to guide generation
     ///
@@ -375,6 +380,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ltx-video-13b-dev`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub struct Output {
     /// The generated video file.
     ///
@@ -401,6 +407,7 @@ impl Output {
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
@@ -468,6 +475,7 @@ impl LoRAWeight {
 /// Resolution of the generated video (480p or 720p).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -482,6 +490,7 @@ pub enum Resolution {
 /// Aspect ratio of the generated video (16:9, 1:1 or 9:16).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub enum AspectRatio {
     /// `"9:16"`
     Ratio9_16,

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ltx-video-lora/multiconditioning>
 //! - API documentation: <https://fal.ai/models/fal-ai/ltx-video-lora/multiconditioning/api>
 //! - Cargo feature: `ltx`
+//! - **Retired**: fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ltx-video-lora/multiconditioning.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-lora/multiconditioning";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Request model for text-to-video generation with multiple conditions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub struct Input {
     /// The prompt to generate the video from.
     ///
@@ -342,6 +351,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ltx-video-lora/multiconditioning`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub struct Output {
     /// The prompt used for generation.
     ///
@@ -368,6 +380,9 @@ impl Output {
 /// LoRA weight to use for generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
@@ -435,6 +450,9 @@ impl LoRAWeight {
 /// The resolution of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -449,6 +467,9 @@ pub enum Resolution {
 /// The aspect ratio of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -468,6 +489,9 @@ pub enum AspectRatio {
 /// Image condition to use for generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub struct ImageCondition {
     /// The URL of the image to use as input.
     pub image_url: String,
@@ -543,6 +567,9 @@ impl ImageCondition {
 /// Video condition to use for generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
+)]
 pub struct VideoCondition {
     /// The URL of the video to use as input.
     pub video_url: String,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/magi>
 //! - API documentation: <https://fal.ai/models/fal-ai/magi/api>
 //! - Cargo feature: `magi`
+//! - **Retired**: fal no longer lists fal-ai/magi since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/magi.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/magi since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/magi";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/magi`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/magi since 2026-06-11")]
 pub struct Input {
     /// The text prompt to guide video generation.
     ///
@@ -187,6 +192,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/magi`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/magi since 2026-06-11")]
 pub struct Output {
     /// The generated video file.
     ///
@@ -205,6 +211,7 @@ impl Output {
 /// Resolution of the generated video (480p or 720p). 480p is 0.5 billing units, and 720p is 1 billing unit.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/magi since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -219,6 +226,7 @@ pub enum Resolution {
 /// Number of inference steps for sampling. Higher values give better quality but take longer.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/magi since 2026-06-11")]
 pub enum NumInferenceSteps {
     /// `4`
     V4,
@@ -240,6 +248,7 @@ pub enum NumInferenceSteps {
 /// Aspect ratio of the generated video. If 'auto', the aspect ratio will be determined automatically based on the input image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/magi since 2026-06-11")]
 pub enum AspectRatio {
     /// `"auto"`
     Auto,

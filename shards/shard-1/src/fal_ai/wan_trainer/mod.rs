@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/wan-trainer>
 //! - API documentation: <https://fal.ai/models/fal-ai/wan-trainer/api>
 //! - Cargo feature: `wan`
+//! - **Retired**: fal no longer lists fal-ai/wan-trainer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/wan-trainer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/wan-trainer since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/wan-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-trainer since 2026-06-11")]
 pub struct Input {
     /// URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
     ///
@@ -149,6 +154,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/wan-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/wan-trainer since 2026-06-11")]
 pub struct Output {
     /// URL to the trained LoRA weights.
     pub lora_file: File,

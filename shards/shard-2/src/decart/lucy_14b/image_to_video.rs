@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/decart/lucy-14b/image-to-video>
 //! - API documentation: <https://fal.ai/models/decart/lucy-14b/image-to-video/api>
 //! - Cargo feature: `decart`
+//! - **Retired**: fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/decart/lucy-14b/image-to-video.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "decart/lucy-14b/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `decart/lucy-14b/image-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11"
+)]
 pub struct Input {
     /// Text description of the desired video content
     ///
@@ -141,6 +150,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `decart/lucy-14b/image-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11"
+)]
 pub struct Output {
     /// The generated MP4 video with H.264 encoding
     ///
@@ -157,6 +169,9 @@ impl Output {
 /// Resolution of the generated video
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"720p"`
     P720,
@@ -167,6 +182,9 @@ pub enum Resolution {
 /// Aspect ratio of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11"
+)]
 pub enum AspectRatio {
     /// `"9:16"`
     Ratio9_16,

@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/fast-fooocus-sdxl>
 //! - API documentation: <https://fal.ai/models/fal-ai/fast-fooocus-sdxl/api>
 //! - Cargo feature: `fast`
+//! - **Retired**: fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/fast-fooocus-sdxl.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/fast-fooocus-sdxl";
 /// The input of `fal-ai/fast-fooocus-sdxl`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub struct Input {
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -323,6 +328,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/fast-fooocus-sdxl`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub struct Output {
     /// The generated image files info.
     pub images: Vec<Image>,
@@ -358,6 +364,7 @@ impl Output {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -430,6 +437,7 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -455,6 +463,7 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),
@@ -474,6 +483,7 @@ impl From<ImageSizePreset> for InputImageSize {
 /// An object of 2 fields. Held by the `embeddings` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub struct Embedding {
     /// URL or the path to the embedding weights.
     ///
@@ -526,6 +536,7 @@ impl Embedding {
 /// The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub enum SafetyCheckerVersion {
     /// `"v1"`
     V1,
@@ -540,6 +551,7 @@ pub enum SafetyCheckerVersion {
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub enum Format {
     /// `"jpeg"`
     Jpeg,
@@ -554,6 +566,7 @@ pub enum Format {
 /// An object of 4 fields. Held by the `images` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/fast-fooocus-sdxl since 2026-06-11")]
 pub struct Image {
     /// Url
     pub url: String,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/reve/text-to-image>
 //! - API documentation: <https://fal.ai/models/fal-ai/reve/text-to-image/api>
 //! - Cargo feature: `reve`
+//! - **Retired**: fal no longer lists fal-ai/reve/text-to-image since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/reve/text-to-image.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/reve/text-to-image since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/reve/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// Input for Reve text-to-image generation
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/reve/text-to-image since 2026-06-11")]
 pub struct Input {
     /// The text description of the desired image.
     ///
@@ -163,6 +168,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// Output for Reve text-to-image generation
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/reve/text-to-image since 2026-06-11")]
 pub struct Output {
     /// The generated images
     ///
@@ -179,6 +185,7 @@ impl Output {
 /// The desired aspect ratio of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/reve/text-to-image since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -205,6 +212,7 @@ pub enum AspectRatio {
 /// Output format for the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/reve/text-to-image since 2026-06-11")]
 pub enum OutputFormat {
     /// `"png"`
     Png,

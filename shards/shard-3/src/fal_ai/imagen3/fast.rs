@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/imagen3/fast>
 //! - API documentation: <https://fal.ai/models/fal-ai/imagen3/fast/api>
 //! - Cargo feature: `imagen`
+//! - **Retired**: fal no longer lists fal-ai/imagen3/fast since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/imagen3/fast.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/imagen3/fast since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/imagen3/fast";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/imagen3/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen3/fast since 2026-06-11")]
 pub struct Input {
     /// The text prompt describing what you want to see
     ///
@@ -141,6 +146,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/imagen3/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen3/fast since 2026-06-11")]
 pub struct Output {
     /// Images
     ///
@@ -161,6 +167,7 @@ impl Output {
 /// The aspect ratio of the generated image
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen3/fast since 2026-06-11")]
 pub enum AspectRatio {
     /// `"1:1"`
     Ratio1_1,

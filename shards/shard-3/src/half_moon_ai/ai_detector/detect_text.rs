@@ -6,13 +6,22 @@
 //! - Playground: <https://fal.ai/models/half-moon-ai/ai-detector/detect-text>
 //! - API documentation: <https://fal.ai/models/half-moon-ai/ai-detector/detect-text/api>
 //! - Cargo feature: `half-moon-ai`
+//! - **Retired**: fal no longer lists half-moon-ai/ai-detector/detect-text since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/half-moon-ai/ai-detector/detect-text.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists half-moon-ai/ai-detector/detect-text since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "half-moon-ai/ai-detector/detect-text";
 /// The input of `half-moon-ai/ai-detector/detect-text`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists half-moon-ai/ai-detector/detect-text since 2026-06-11"
+)]
 pub struct Input {
     /// Text content to analyze for AI generation.
     ///
@@ -69,6 +78,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `half-moon-ai/ai-detector/detect-text`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists half-moon-ai/ai-detector/detect-text since 2026-06-11"
+)]
 pub struct Output {
     /// Verdict
     ///

@@ -6,13 +6,22 @@
 //! - Playground: <https://fal.ai/models/fal-ai/bytedance/video-stylize>
 //! - API documentation: <https://fal.ai/models/fal-ai/bytedance/video-stylize/api>
 //! - Cargo feature: `bytedance`
+//! - **Retired**: fal no longer lists fal-ai/bytedance/video-stylize since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/bytedance/video-stylize.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/video-stylize since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/bytedance/video-stylize";
 /// The input of `fal-ai/bytedance/video-stylize`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/video-stylize since 2026-06-11"
+)]
 pub struct Input {
     /// The style for your character in the video. Please use a short description.
     ///
@@ -72,4 +81,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance/video-stylize`.
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/video-stylize since 2026-06-11"
+)]
 pub type Output = serde_json::Value;

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/flux-2-klein-4b-base-trainer>
 //! - API documentation: <https://fal.ai/models/fal-ai/flux-2-klein-4b-base-trainer/api>
 //! - Cargo feature: `flux`
+//! - **Retired**: fal no longer lists fal-ai/flux-2-klein-4b-base-trainer since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/flux-2-klein-4b-base-trainer.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/flux-2-klein-4b-base-trainer since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/flux-2-klein-4b-base-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// V2 input with multi-resolution bucketing.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/flux-2-klein-4b-base-trainer since 2026-06-11"
+)]
 pub struct Input {
     /// URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
     ///
@@ -154,6 +163,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/flux-2-klein-4b-base-trainer`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/flux-2-klein-4b-base-trainer since 2026-06-11"
+)]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
     pub diffusers_lora_file: File,
@@ -176,6 +188,9 @@ impl Output {
 /// Dictates the naming scheme for the output weights
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/flux-2-klein-4b-base-trainer since 2026-06-11"
+)]
 pub enum OutputLoraFormat {
     /// `"fal"`
     Fal,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/hunyuan-video-lora>
 //! - API documentation: <https://fal.ai/models/fal-ai/hunyuan-video-lora/api>
 //! - Cargo feature: `hunyuan`
+//! - **Retired**: fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/hunyuan-video-lora.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-video-lora";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-video-lora`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate the video from.
     ///
@@ -202,6 +207,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/hunyuan-video-lora`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11")]
 pub struct Output {
     /// Video
     ///
@@ -220,6 +226,7 @@ impl Output {
 /// The aspect ratio of the video to generate.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11")]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,
@@ -234,6 +241,7 @@ pub enum AspectRatio {
 /// The resolution of the video to generate.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -250,6 +258,7 @@ pub enum Resolution {
 /// The number of frames to generate.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11")]
 pub enum NumFrames {
     /// `"129"`
     V129,
@@ -264,6 +273,7 @@ pub enum NumFrames {
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/hunyuan-video-lora since 2026-06-11")]
 pub struct LoraWeight {
     /// URL or the path to the LoRA weights.
     pub path: String,

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/half-moon-ai/ai-face-swap/faceswapvideo>
 //! - API documentation: <https://fal.ai/models/half-moon-ai/ai-face-swap/faceswapvideo/api>
 //! - Cargo feature: `half-moon-ai`
+//! - **Retired**: fal no longer lists half-moon-ai/ai-face-swap/faceswapvideo since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/half-moon-ai/ai-face-swap/faceswapvideo.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists half-moon-ai/ai-face-swap/faceswapvideo since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "half-moon-ai/ai-face-swap/faceswapvideo";
 #[allow(unused_imports)]
 pub use super::super::super::types::Video;
 /// Input schema for image ↔ video face swap
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists half-moon-ai/ai-face-swap/faceswapvideo since 2026-06-11"
+)]
 pub struct Input {
     /// Source face image
     ///
@@ -77,6 +86,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// FaceFusion output payload when video content is generated
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists half-moon-ai/ai-face-swap/faceswapvideo since 2026-06-11"
+)]
 pub struct Output {
     /// Generated video result
     ///

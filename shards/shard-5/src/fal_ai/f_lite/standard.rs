@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/f-lite/standard>
 //! - API documentation: <https://fal.ai/models/fal-ai/f-lite/standard/api>
 //! - Cargo feature: `f`
+//! - **Retired**: fal no longer lists fal-ai/f-lite/standard since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/f-lite/standard.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/f-lite/standard since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/f-lite/standard";
 /// The input of `fal-ai/f-lite/standard`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/f-lite/standard since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate an image from.
     ///
@@ -223,6 +228,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/f-lite/standard`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/f-lite/standard since 2026-06-11")]
 pub struct Output {
     /// The generated image files info.
     pub images: Vec<Image>,
@@ -258,6 +264,7 @@ impl Output {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/f-lite/standard since 2026-06-11")]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -330,6 +337,7 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/f-lite/standard since 2026-06-11")]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -355,6 +363,7 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/f-lite/standard since 2026-06-11")]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),
@@ -374,6 +383,7 @@ impl From<ImageSizePreset> for InputImageSize {
 /// An object of 4 fields. Held by the `images` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/f-lite/standard since 2026-06-11")]
 pub struct Image {
     /// Url
     pub url: String,

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ltx-video-lora/image-to-video>
 //! - API documentation: <https://fal.ai/models/fal-ai/ltx-video-lora/image-to-video/api>
 //! - Cargo feature: `ltx`
+//! - **Retired**: fal no longer lists fal-ai/ltx-video-lora/image-to-video since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ltx-video-lora/image-to-video.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/image-to-video since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-lora/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Request model for image-to-video generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/image-to-video since 2026-06-11"
+)]
 pub struct Input {
     /// The prompt to generate the video from.
     ///
@@ -309,6 +318,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ltx-video-lora/image-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/image-to-video since 2026-06-11"
+)]
 pub struct Output {
     /// The prompt used for generation.
     ///
@@ -335,6 +347,9 @@ impl Output {
 /// LoRA weight to use for generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/image-to-video since 2026-06-11"
+)]
 pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
@@ -402,6 +417,9 @@ impl LoRAWeight {
 /// The resolution of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/image-to-video since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -416,6 +434,9 @@ pub enum Resolution {
 /// The aspect ratio of the video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/ltx-video-lora/image-to-video since 2026-06-11"
+)]
 pub enum AspectRatio {
     /// `"16:9"`
     Ratio16_9,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/decart/lucy-edit/fast>
 //! - API documentation: <https://fal.ai/models/decart/lucy-edit/fast/api>
 //! - Cargo feature: `decart`
+//! - **Retired**: fal no longer lists decart/lucy-edit/fast since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/decart/lucy-edit/fast.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists decart/lucy-edit/fast since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "decart/lucy-edit/fast";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `decart/lucy-edit/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists decart/lucy-edit/fast since 2026-06-11")]
 pub struct Input {
     /// Text description of the desired video content
     ///
@@ -116,6 +121,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `decart/lucy-edit/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists decart/lucy-edit/fast since 2026-06-11")]
 pub struct Output {
     /// The generated video
     ///

@@ -6,9 +6,15 @@
 //! - Playground: <https://fal.ai/models/fal-ai/wan-22-vace-fun-a14b/pose>
 //! - API documentation: <https://fal.ai/models/fal-ai/wan-22-vace-fun-a14b/pose/api>
 //! - Cargo feature: `wan`
+//! - **Retired**: fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/wan-22-vace-fun-a14b/pose.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/wan-22-vace-fun-a14b/pose";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
@@ -17,6 +23,9 @@ pub use super::super::super::types::File;
 /// The input of `fal-ai/wan-22-vace-fun-a14b/pose`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub struct Input {
     /// The text prompt to guide video generation. For pose task, the prompt should describe the desired pose and action of the subject in the video.
     ///
@@ -696,6 +705,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/wan-22-vace-fun-a14b/pose`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub struct Output {
     /// The generated pose video file.
     ///
@@ -728,6 +740,9 @@ impl Output {
 /// Resolution of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"auto"`
     Auto,
@@ -751,6 +766,9 @@ pub enum Resolution {
 /// Aspect ratio of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum AspectRatio {
     /// `"auto"`
     Auto,
@@ -770,6 +788,9 @@ pub enum AspectRatio {
 /// Sampler to use for video generation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum Sampler {
     /// `"unipc"`
     Unipc,
@@ -786,6 +807,9 @@ pub enum Sampler {
 /// Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum Acceleration {
     /// `"none"`
     None,
@@ -803,6 +827,9 @@ pub enum Acceleration {
 /// The quality of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum VideoQuality {
     /// `"low"`
     Low,
@@ -822,6 +849,9 @@ pub enum VideoQuality {
 /// The write mode of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum VideoWriteMode {
     /// `"fast"`
     Fast,
@@ -839,6 +869,9 @@ pub enum VideoWriteMode {
 /// The model to use for frame interpolation. Options are 'rife' or 'film'.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum InterpolatorModel {
     /// `"rife"`
     Rife,
@@ -853,6 +886,9 @@ pub enum InterpolatorModel {
 /// The transparency mode to apply to the first and last frames. This controls how the transparent areas of the first and last frames are filled.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/wan-22-vace-fun-a14b/pose since 2026-06-11"
+)]
 pub enum TransparencyMode {
     /// `"content_aware"`
     ContentAware,

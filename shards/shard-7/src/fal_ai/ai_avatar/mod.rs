@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/ai-avatar>
 //! - API documentation: <https://fal.ai/models/fal-ai/ai-avatar/api>
 //! - Cargo feature: `ai`
+//! - **Retired**: fal no longer lists fal-ai/ai-avatar since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/ai-avatar.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/ai-avatar since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/ai-avatar";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ai-avatar`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ai-avatar since 2026-06-11")]
 pub struct Input {
     /// URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
     ///
@@ -163,6 +168,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/ai-avatar`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ai-avatar since 2026-06-11")]
 pub struct Output {
     /// The generated video file.
     ///
@@ -181,6 +187,7 @@ impl Output {
 /// Resolution of the video to generate. Must be either 480p or 720p.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ai-avatar since 2026-06-11")]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -195,6 +202,7 @@ pub enum Resolution {
 /// The acceleration level to use for generation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/ai-avatar since 2026-06-11")]
 pub enum Acceleration {
     /// `"none"`
     None,

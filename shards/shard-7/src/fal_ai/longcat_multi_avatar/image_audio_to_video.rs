@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/longcat-multi-avatar/image-audio-to-video>
 //! - API documentation: <https://fal.ai/models/fal-ai/longcat-multi-avatar/image-audio-to-video/api>
 //! - Cargo feature: `longcat`
+//! - **Retired**: fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/longcat-multi-avatar/image-audio-to-video.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/longcat-multi-avatar/image-audio-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Request model for multi-speaker image+audio to video generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
+)]
 pub struct Input {
     /// The URL of the image containing two speakers.
     ///
@@ -323,6 +332,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// Response model for multi-speaker image+audio to video generation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
+)]
 pub struct Output {
     /// The generated video file.
     ///
@@ -343,6 +355,9 @@ impl Output {
 /// An object of 5 fields. Held by the `bbox_person1` field of [`Input`] and the `bbox_person2` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
+)]
 pub struct BoundingBox {
     /// X-coordinate of the top-left corner
     pub x: f64,
@@ -388,6 +403,9 @@ impl BoundingBox {
 /// How to combine the two audio tracks. 'para' (parallel) plays both simultaneously, 'add' (sequential) plays person 1 first then person 2.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
+)]
 pub enum AudioType {
     /// `"para"`
     Para,
@@ -402,6 +420,9 @@ pub enum AudioType {
 /// Resolution of the generated video (480p or 720p). Billing is per video-second (16 frames): 480p is 1 unit per second and 720p is 4 units per second.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"480p"`
     P480,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/switti>
 //! - API documentation: <https://fal.ai/models/fal-ai/switti/api>
 //! - Cargo feature: `switti`
+//! - **Retired**: fal no longer lists fal-ai/switti since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/switti.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/switti since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/switti";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/switti`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/switti since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate an image from.
     ///
@@ -330,6 +335,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/switti`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/switti since 2026-06-11")]
 pub struct Output {
     /// The generated images
     ///
@@ -367,6 +373,7 @@ impl Output {
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/switti since 2026-06-11")]
 pub enum OutputFormat {
     /// `"jpeg"`
     Jpeg,

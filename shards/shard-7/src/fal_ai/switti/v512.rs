@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/switti/512>
 //! - API documentation: <https://fal.ai/models/fal-ai/switti/512/api>
 //! - Cargo feature: `switti`
+//! - **Retired**: fal no longer lists fal-ai/switti/512 since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/switti/512.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/switti/512 since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/switti/512";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/switti/512`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/switti/512 since 2026-06-11")]
 pub struct Input {
     /// The prompt to generate an image from.
     ///
@@ -330,6 +335,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/switti/512`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/switti/512 since 2026-06-11")]
 pub struct Output {
     /// The generated images
     ///
@@ -367,6 +373,7 @@ impl Output {
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/switti/512 since 2026-06-11")]
 pub enum OutputFormat {
     /// `"jpeg"`
     Jpeg,

@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/nemotron/asr>
 //! - API documentation: <https://fal.ai/models/fal-ai/nemotron/asr/api>
 //! - Cargo feature: `nemotron`
+//! - **Retired**: fal no longer lists fal-ai/nemotron/asr since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/nemotron/asr.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/nemotron/asr";
 /// The input of `fal-ai/nemotron/asr`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr since 2026-06-11")]
 pub struct Input {
     /// URL of the audio file.
     ///
@@ -88,6 +93,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/nemotron/asr`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr since 2026-06-11")]
 pub struct Output {
     /// The transcribed text from the audio.
     pub output: String,
@@ -110,6 +116,7 @@ impl Output {
 /// Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks, ~7.16% WER), 'low' = balanced (0.56s chunks, ~7.22% WER), 'medium' = faster (0.16s chunks, ~7.84% WER), 'high' = fastest (0.08s chunks, ~8.53% WER).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr since 2026-06-11")]
 pub enum Acceleration {
     /// `"none"`
     None,

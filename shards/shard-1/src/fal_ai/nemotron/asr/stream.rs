@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/nemotron/asr/stream>
 //! - API documentation: <https://fal.ai/models/fal-ai/nemotron/asr/stream/api>
 //! - Cargo feature: `nemotron`
+//! - **Retired**: fal no longer lists fal-ai/nemotron/asr/stream since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //! - Streaming: yes. `client.stream(&input)` yields partial outputs as server-sent
 //!   events, then the final output; `subscribe` waits for the final output only.
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/nemotron/asr/stream.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr/stream since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/nemotron/asr/stream";
 /// The input of `fal-ai/nemotron/asr/stream`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr/stream since 2026-06-11")]
 pub struct Input {
     /// URL of the audio file.
     ///
@@ -88,10 +93,12 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/nemotron/asr/stream`.
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr/stream since 2026-06-11")]
 pub type Output = serde_json::Value;
 /// Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks, ~7.16% WER), 'low' = balanced (0.56s chunks, ~7.22% WER), 'medium' = faster (0.16s chunks, ~7.84% WER), 'high' = fastest (0.08s chunks, ~8.53% WER).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/nemotron/asr/stream since 2026-06-11")]
 pub enum Acceleration {
     /// `"none"`
     None,

@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/imagen4/preview/fast>
 //! - API documentation: <https://fal.ai/models/fal-ai/imagen4/preview/fast/api>
 //! - Cargo feature: `imagen`
+//! - **Retired**: fal no longer lists fal-ai/imagen4/preview/fast since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/imagen4/preview/fast.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/fast since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/imagen4/preview/fast";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::ImageFile;
 /// The input of `fal-ai/imagen4/preview/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/fast since 2026-06-11")]
 pub struct Input {
     /// The text prompt to generate an image from.
     ///
@@ -151,6 +156,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/imagen4/preview/fast`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/fast since 2026-06-11")]
 pub struct Output {
     /// The generated images.
     ///
@@ -172,6 +178,7 @@ impl Output {
 /// The aspect ratio of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/fast since 2026-06-11")]
 pub enum AspectRatio {
     /// `"1:1"`
     Ratio1_1,
@@ -193,6 +200,7 @@ pub enum AspectRatio {
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/fast since 2026-06-11")]
 pub enum OutputFormat {
     /// `"jpeg"`
     Jpeg,

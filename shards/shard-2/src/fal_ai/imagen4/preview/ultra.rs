@@ -6,15 +6,20 @@
 //! - Playground: <https://fal.ai/models/fal-ai/imagen4/preview/ultra>
 //! - API documentation: <https://fal.ai/models/fal-ai/imagen4/preview/ultra/api>
 //! - Cargo feature: `imagen`
+//! - **Retired**: fal no longer lists fal-ai/imagen4/preview/ultra since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/imagen4/preview/ultra.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/ultra since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/imagen4/preview/ultra";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::ImageFile;
 /// The input of `fal-ai/imagen4/preview/ultra`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/ultra since 2026-06-11")]
 pub struct Input {
     /// The text prompt to generate an image from.
     ///
@@ -172,6 +177,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/imagen4/preview/ultra`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/ultra since 2026-06-11")]
 pub struct Output {
     /// The generated images.
     ///
@@ -193,6 +199,7 @@ impl Output {
 /// The aspect ratio of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/ultra since 2026-06-11")]
 pub enum AspectRatio {
     /// `"1:1"`
     Ratio1_1,
@@ -214,6 +221,7 @@ pub enum AspectRatio {
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/ultra since 2026-06-11")]
 pub enum OutputFormat {
     /// `"jpeg"`
     Jpeg,
@@ -230,6 +238,7 @@ pub enum OutputFormat {
 /// The resolution of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/imagen4/preview/ultra since 2026-06-11")]
 pub enum Resolution {
     /// `"1K"`
     V1k,

@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/arbiter/image/image>
 //! - API documentation: <https://fal.ai/models/fal-ai/arbiter/image/image/api>
 //! - Cargo feature: `arbiter`
+//! - **Retired**: fal no longer lists fal-ai/arbiter/image/image since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/arbiter/image/image.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/arbiter/image/image";
 /// The input of `fal-ai/arbiter/image/image`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub struct Input {
     /// The measurements to use for the measurement.
     ///
@@ -73,6 +78,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/arbiter/image/image`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub struct Output {
     /// The values of the measurements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +94,7 @@ impl Output {
 /// A string of 5 listed values. Held by the `measurements` field of [`Input`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub enum Measurement {
     /// `"dists"`
     Dists,
@@ -109,6 +116,7 @@ pub enum Measurement {
 /// An object of 2 fields. Held by the `inputs` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub struct ReferenceImageInput {
     /// The image to use for the measurement.
     pub reference: String,
@@ -146,6 +154,7 @@ impl ReferenceImageInput {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub enum ValueItem {
     /// A map.
     Map(std::collections::BTreeMap<String, f64>),

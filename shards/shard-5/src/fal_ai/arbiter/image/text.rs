@@ -6,13 +6,18 @@
 //! - Playground: <https://fal.ai/models/fal-ai/arbiter/image/text>
 //! - API documentation: <https://fal.ai/models/fal-ai/arbiter/image/text/api>
 //! - Cargo feature: `arbiter`
+//! - **Retired**: fal no longer lists fal-ai/arbiter/image/text since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/arbiter/image/text.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/text since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/arbiter/image/text";
 /// The input of `fal-ai/arbiter/image/text`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/text since 2026-06-11")]
 pub struct Input {
     /// The measurements to use for the measurement.
     ///
@@ -70,6 +75,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/arbiter/image/text`.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/text since 2026-06-11")]
 pub struct Output {
     /// The values of the measurements.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -85,6 +91,7 @@ impl Output {
 /// A string of 1 listed value. Held by the `measurements` field of [`Input`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/text since 2026-06-11")]
 pub enum Measurement {
     /// `"clip_score"`
     ClipScore,
@@ -97,6 +104,7 @@ pub enum Measurement {
 /// An object of 2 fields. Held by the `inputs` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/text since 2026-06-11")]
 pub struct SemanticImageInput {
     /// The hypothesis image to use for the measurement.
     pub hypothesis: String,
@@ -134,6 +142,7 @@ impl SemanticImageInput {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(note = "fal no longer lists fal-ai/arbiter/image/text since 2026-06-11")]
 pub enum ValueItem {
     /// A map.
     Map(std::collections::BTreeMap<String, f64>),

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/bytedance/seed3d/image-to-3d>
 //! - API documentation: <https://fal.ai/models/fal-ai/bytedance/seed3d/image-to-3d/api>
 //! - Cargo feature: `bytedance`
+//! - **Retired**: fal no longer lists fal-ai/bytedance/seed3d/image-to-3d since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/bytedance/seed3d/image-to-3d.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seed3d/image-to-3d since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/bytedance/seed3d/image-to-3d";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/bytedance/seed3d/image-to-3d`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seed3d/image-to-3d since 2026-06-11"
+)]
 pub struct Input {
     /// URL of the image for the 3D asset generation.
     ///
@@ -69,6 +78,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/bytedance/seed3d/image-to-3d`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seed3d/image-to-3d since 2026-06-11"
+)]
 pub struct Output {
     /// The generated 3D model files
     ///

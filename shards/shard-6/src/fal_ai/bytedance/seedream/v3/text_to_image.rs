@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/bytedance/seedream/v3/text-to-image>
 //! - API documentation: <https://fal.ai/models/fal-ai/bytedance/seedream/v3/text-to-image/api>
 //! - Cargo feature: `bytedance`
+//! - **Retired**: fal no longer lists fal-ai/bytedance/seedream/v3/text-to-image since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/bytedance/seedream/v3/text-to-image.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedream/v3/text-to-image since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/bytedance/seedream/v3/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::Image;
 /// The input of `fal-ai/bytedance/seedream/v3/text-to-image`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedream/v3/text-to-image since 2026-06-11"
+)]
 pub struct Input {
     /// The text prompt used to generate the image
     ///
@@ -175,6 +184,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/bytedance/seedream/v3/text-to-image`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedream/v3/text-to-image since 2026-06-11"
+)]
 pub struct Output {
     /// Generated images
     ///
@@ -195,6 +207,9 @@ impl Output {
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedream/v3/text-to-image since 2026-06-11"
+)]
 pub struct ImageSize {
     /// The width of the generated image.
     ///
@@ -267,6 +282,9 @@ impl ImageSize {
 /// A string of 6 listed values. Held by a variant of [`InputImageSize`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedream/v3/text-to-image since 2026-06-11"
+)]
 pub enum ImageSizePreset {
     /// `"square_hd"`
     SquareHd,
@@ -292,6 +310,9 @@ pub enum ImageSizePreset {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedream/v3/text-to-image since 2026-06-11"
+)]
 pub enum InputImageSize {
     /// A [`ImageSize`].
     Custom(ImageSize),

@@ -6,15 +6,24 @@
 //! - Playground: <https://fal.ai/models/fal-ai/bytedance/seedance/v1/lite/reference-to-video>
 //! - API documentation: <https://fal.ai/models/fal-ai/bytedance/seedance/v1/lite/reference-to-video/api>
 //! - Cargo feature: `bytedance`
+//! - **Retired**: fal no longer lists fal-ai/bytedance/seedance/v1/lite/reference-to-video since 2026-06-11. Its items are deprecated; a major release
+//!   removes them (`cargo xtask sync --prune`).
 //!
 //! Send an [`Input`] to get an [`Output`]. Generated from `schemas/fal-ai/bytedance/seedance/v1/lite/reference-to-video.json`.
+#![allow(deprecated)]
 /// The endpoint id, as the queue API takes it.
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedance/v1/lite/reference-to-video since 2026-06-11"
+)]
 pub const ENDPOINT_ID: &str = "fal-ai/bytedance/seedance/v1/lite/reference-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::super::types::File;
 /// The input of `fal-ai/bytedance/seedance/v1/lite/reference-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedance/v1/lite/reference-to-video since 2026-06-11"
+)]
 pub struct Input {
     /// The text prompt used to generate the video
     ///
@@ -194,6 +203,9 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `fal-ai/bytedance/seedance/v1/lite/reference-to-video`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedance/v1/lite/reference-to-video since 2026-06-11"
+)]
 pub struct Output {
     /// Generated video file
     ///
@@ -214,6 +226,9 @@ impl Output {
 /// The aspect ratio of the generated video
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedance/v1/lite/reference-to-video since 2026-06-11"
+)]
 pub enum AspectRatio {
     /// `"21:9"`
     Ratio21_9,
@@ -240,6 +255,9 @@ pub enum AspectRatio {
 /// Video resolution - 480p for faster generation, 720p for higher quality
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedance/v1/lite/reference-to-video since 2026-06-11"
+)]
 pub enum Resolution {
     /// `"480p"`
     P480,
@@ -256,6 +274,9 @@ pub enum Resolution {
 /// This `Duration` is a model option, not [`std::time::Duration`], which the client's time limits take (`.timeout()`, `start_timeout`, backoffs): where both are used, import one under another name (`use std::time::Duration as StdDuration;`) or write its path.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
+#[deprecated(
+    note = "fal no longer lists fal-ai/bytedance/seedance/v1/lite/reference-to-video since 2026-06-11"
+)]
 pub enum Duration {
     /// `"2"`
     Seconds2,
