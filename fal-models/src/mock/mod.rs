@@ -35,6 +35,7 @@
 //! (input validation and example outputs).
 
 mod faults;
+mod outputs;
 mod queue;
 #[cfg(feature = "realtime")]
 pub mod realtime;
