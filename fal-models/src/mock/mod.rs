@@ -34,6 +34,8 @@
 //! `webhooks` (signed deliveries), `faults` (the text form of fault injection), `schema`
 //! (input validation and example outputs).
 
+/// The command line of `fal-mock` and `falx mock`.
+pub mod cli;
 mod faults;
 mod outputs;
 mod queue;
