@@ -252,6 +252,11 @@ pub mod test {
                 Self::Preset(value)
             }
         }
+        impl From<&str> for InputImageSize {
+            fn from(value: &str) -> Self {
+                Self::Preset(ImageSizePreset::from(value))
+            }
+        }
         /// `PresetOrString`
         #[derive(Debug, Clone)]
         #[non_exhaustive]
