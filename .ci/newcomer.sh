@@ -12,9 +12,16 @@ trap cleanup EXIT
 cd "$work"
 
 start=$(date +%s)
-# Its own target folder, as a newcomer's install has: the time is a first build's.
-cargo install --quiet --offline --locked --path "$repo/fal-cli" --root "$work/root" \
-  --target-dir "${NEWCOMER_TARGET_DIR:-$work/target}"
+# By default its own target folder and a release build, as a newcomer's install has: the time is
+# a first build's. NEWCOMER_DEBUG=1 installs a debug build into the workspace's target folder
+# instead, reusing what `cargo test --workspace` built (CI's budget).
+if [ "${NEWCOMER_DEBUG:-0}" = 1 ]; then
+  cargo install --quiet --offline --locked --debug --path "$repo/fal-cli" --root "$work/root" \
+    --target-dir "$repo/target"
+else
+  cargo install --quiet --offline --locked --path "$repo/fal-cli" --root "$work/root" \
+    --target-dir "${NEWCOMER_TARGET_DIR:-$work/target}"
+fi
 echo "newcomer: falx installed in $(( $(date +%s) - start ))s, $(stat -c %s "$work/root/bin/falx") bytes"
 export PATH="$work/root/bin:$PATH"
 
