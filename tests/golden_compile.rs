@@ -181,6 +181,12 @@ fn unions_take_either_shape() {
         serde_json::to_value(&preset).unwrap(),
         json!({"image_size": "square_hd"})
     );
+    // A preset as text, as `.output_format("png")` takes one (no compile error).
+    let text = Input::new().image_size("landscape_16_9");
+    assert_eq!(
+        serde_json::to_value(&text).unwrap(),
+        json!({"image_size": "landscape_16_9"})
+    );
     let custom = Input::new().image_size(ImageSize::new().width(640).height(480));
     assert_eq!(
         serde_json::to_value(&custom).unwrap(),

@@ -295,6 +295,29 @@ impl Emitter<'_> {
                         }
                     })
                     .collect();
+                // A preset given as text (`.image_size("landscape_16_9")`), as a plain open-enum
+                // field takes it: when exactly one variant is a string enum and none is a plain
+                // string (which would make the text ambiguous).
+                let str_enums: Vec<&UnionVariant> = variants
+                    .iter()
+                    .filter(|v| {
+                        matches!(&v.ty, Ty::Named(r)
+                            if matches!(self.api.ty(*r).kind, TypeKind::StrEnum { .. }))
+                    })
+                    .collect();
+                let from_text = match str_enums.as_slice() {
+                    [only] if !variants.iter().any(|v| v.ty == Ty::String) => {
+                        let vi = ident(&only.ident);
+                        let t = self.ty(&only.ty, scope);
+                        Some(quote! {
+                            #cfg
+                            impl From<&str> for #name {
+                                fn from(value: &str) -> Self { Self::#vi(#t::from(value)) }
+                            }
+                        })
+                    }
+                    _ => None,
+                };
                 quote! {
                     #docs
                     #cfg
@@ -305,6 +328,7 @@ impl Emitter<'_> {
                         #( #[doc = #vdocs] #idents(#tys), )*
                     }
                     #(#froms)*
+                    #from_text
                 }
             }
             TypeKind::Alias(t) => {

@@ -319,6 +319,7 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
                 .map(str::trim)
                 .find(|l| !l.is_empty())
                 .unwrap_or("");
+            let description = summary.to_owned();
             let summary = summary.replace(['[', ']'], "");
             let sep = if summary.is_empty() { "" } else { ": " };
             let retired = match &e.retired {
@@ -339,9 +340,13 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
                 format!("fal_models::{}", paths[i].join("::")),
             );
             let category = *category;
-            rows.push(
-                quote!(Entry { id: #id, category: #category, feature: #feature, module: #module }),
-            );
+            let name = display_name(id);
+            let (image, video, audio) = media_inputs(em, e);
+            rows.push(quote!(Entry {
+                id: #id, category: #category, feature: #feature, module: #module,
+                name: #name, description: #description,
+                image_input: #image, video_input: #video, audio_input: #audio
+            }));
         }
     }
     // Ids and categories are the documents' own text: no raw text-direction codepoint may
@@ -362,6 +367,17 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
             pub feature: &'static str,
             /// The Rust path of its module.
             pub module: &'static str,
+            /// A short name made from the id (`fal-ai/flux/dev` is `Flux Dev`).
+            pub name: &'static str,
+            /// The first line of the document's description (`about`), or empty.
+            pub description: &'static str,
+            /// The input takes an image (a `*image*_url(s)` or `*mask*_url(s)` field), so
+            /// image editors and image-to-X endpoints can be found without reading fields.
+            pub image_input: bool,
+            /// The input takes a video (a `*video*_url(s)` field).
+            pub video_input: bool,
+            /// The input takes audio (an `*audio*`, `*speech*` or `*voice*` `_url(s)` field).
+            pub audio_input: bool,
         }
 
         /// Every endpoint, by category then id (present whatever features are on).
@@ -387,6 +403,45 @@ fn catalogue(em: &Emitter<'_>, paths: &[Vec<String>]) -> TokenStream {
             }
         }
     }
+}
+
+/// A short name from an endpoint id: the segments after the owner, words capitalised
+/// (`fal-ai/flux/dev` is `Flux Dev`). Documents carry no display name of their own.
+pub fn display_name(id: &str) -> String {
+    let mut segments = id.split('/');
+    if id.contains('/') {
+        segments.next(); // the owner (fal-ai, bytedance, ...)
+    }
+    segments
+        .flat_map(|s| s.split(['-', '_']))
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect::<String>(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether the endpoint's input takes an image, a video, audio: its URL fields' names.
+fn media_inputs(em: &Emitter<'_>, e: &crate::ir::EndpointDef) -> (bool, bool, bool) {
+    let crate::ir::TypeKind::Struct { fields } = &em.api.ty(e.input).kind else {
+        return (false, false, false);
+    };
+    let urls: Vec<&str> = fields
+        .iter()
+        .map(|f| f.wire.as_str())
+        .filter(|w| w.ends_with("_url") || w.ends_with("_urls"))
+        .collect();
+    let any = |words: &[&str]| urls.iter().any(|u| words.iter().any(|w| u.contains(w)));
+    (
+        any(&["image", "mask"]),
+        any(&["video"]),
+        any(&["audio", "speech", "voice"]),
+    )
 }
 
 fn module(
@@ -900,4 +955,17 @@ fn facade_items(
         }
     }
     items
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn display_names_come_from_the_id_without_its_owner() {
+        assert_eq!(super::display_name("fal-ai/flux/dev"), "Flux Dev");
+        assert_eq!(
+            super::display_name("fal-ai/sora-2/text-to-video/pro"),
+            "Sora 2 Text To Video Pro"
+        );
+        assert_eq!(super::display_name("solo"), "Solo");
+    }
 }

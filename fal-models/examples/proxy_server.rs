@@ -50,8 +50,7 @@ pub fn configure(
         })
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     let endpoints = std::env::var("FAL_PROXY_ENDPOINTS")?;
     let endpoints: Vec<&str> = endpoints.split(',').map(str::trim).collect();
     let secret = std::env::var("FAL_PROXY_CALLER_SECRET")?;
@@ -74,4 +73,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     axum::serve(listener, router(proxy)).await?;
     Ok(())
+}
+
+/// Prints the error's text (`error: no fal API key: set FAL_KEY ...`), not its Debug form as
+/// `main() -> Result` would (`Error: MissingKey`).
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match try_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -35,11 +35,23 @@ pub async fn run(client: &Client, base_url: Option<&str>) -> Result<Vec<Value>, 
     Ok(outputs)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::from_env()?;
     for output in run(&client, None).await? {
         println!("{output}");
     }
     Ok(())
+}
+
+/// Prints the error's text (`error: no fal API key: set FAL_KEY ...`), not its Debug form as
+/// `main() -> Result` would (`Error: MissingKey`).
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match try_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -55,8 +55,7 @@ pub async fn run(client: &Client, path: &Path) -> Result<Streamed, Box<dyn std::
     })
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "speech.mp3".into());
@@ -73,4 +72,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         streamed.request_id.as_deref().unwrap_or("?")
     );
     Ok(())
+}
+
+/// Prints the error's text (`error: no fal API key: set FAL_KEY ...`), not its Debug form as
+/// `main() -> Result` would (`Error: MissingKey`).
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match try_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -29,10 +29,22 @@ pub async fn run(server: &Client, run_url: &str) -> Result<Value, Error> {
         .await
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Client::from_env()?;
     let run_url = std::env::var("FAL_RUN_URL").unwrap_or_else(|_| "https://fal.run".into());
     println!("{}", run(&server, &run_url).await?);
     Ok(())
+}
+
+/// Prints the error's text (`error: no fal API key: set FAL_KEY ...`), not its Debug form as
+/// `main() -> Result` would (`Error: MissingKey`).
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match try_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -31,9 +31,21 @@ pub async fn run(client: &Client) -> Result<String, Error> {
     Ok(subscribe.await?.video.url)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::from_env()?;
     println!("{}", run(&client).await?);
     Ok(())
+}
+
+/// Prints the error's text (`error: no fal API key: set FAL_KEY ...`), not its Debug form as
+/// `main() -> Result` would (`Error: MissingKey`).
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match try_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

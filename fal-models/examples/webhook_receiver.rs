@@ -92,8 +92,7 @@ pub fn app(verifier: Verifier) -> Router {
         .with_state(verifier)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn try_main() -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = Verifier::builder();
     // `fal-mock` prints FAL_JWKS_URL: its deliveries are signed with its own key.
     if let Ok(url) = std::env::var("FAL_JWKS_URL") {
@@ -106,4 +105,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on http://{}/fal/webhook", listener.local_addr()?);
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// Prints the error's text (`error: no fal API key: set FAL_KEY ...`), not its Debug form as
+/// `main() -> Result` would (`Error: MissingKey`).
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match try_main().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -56,6 +56,15 @@ pub enum FilesError {
         /// What is wrong with it.
         reason: String,
     },
+    /// What was given to download is not an `http(s)` or `data:` URL (checked before any
+    /// request, so it fails at once and is never retried).
+    #[error("cannot download {value:?}: {reason}")]
+    NotAUrl {
+        /// The value (its start, for a long one).
+        value: String,
+        /// Why it is not one.
+        reason: String,
+    },
     /// A `file://` URL does not name a local path.
     #[error("invalid local file URL {url}: {reason}")]
     InvalidLocalUrl {
@@ -288,6 +297,31 @@ fn short_url(url: &str) -> String {
         format!("{head},... ({} chars)", url.len())
     } else {
         url.to_string()
+    }
+}
+
+/// A download's URL must be `data:` or an `http(s)` URL that parses: anything else (a file
+/// name, `"example"`, an `ftp://` URL) can never succeed, so no request and no retry.
+fn check_download_url(url: &str) -> Result<(), FilesError> {
+    if is_data_uri(url) {
+        return Ok(());
+    }
+    let not_a_url = |reason: String| {
+        let value: String = url.chars().take(80).collect();
+        let value = if value.len() < url.len() {
+            format!("{value}...")
+        } else {
+            value
+        };
+        Err(FilesError::NotAUrl { value, reason })
+    };
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => Ok(()),
+        Ok(parsed) => not_a_url(format!(
+            "the scheme is `{}`; only http(s) and data: URLs can be downloaded",
+            parsed.scheme()
+        )),
+        Err(e) => not_a_url(format!("not an http(s) or data: URL ({e})")),
     }
 }
 
@@ -770,6 +804,7 @@ where
         }
     };
 
+    check_download_url(url)?;
     if is_data_uri(url) {
         let decoded = parse_data_uri(url)?;
         check_type(Some(&decoded.content_type))?;

@@ -113,7 +113,14 @@ async fn the_command_line_mock_serves_uploads_jobs_and_downloads_offline() {
     let (_child, exports, lines) = start(&["--key", "cli-key"]);
     // One endpoint per vendored document.
     let documents = count_documents(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas"));
-    assert_eq!(lines[0], format!("fal-mock serving {documents} endpoints:"));
+    // The variables to export come first; the endpoint list only with --list-endpoints.
+    assert!(lines[0].starts_with("export FAL_KEY="), "{lines:?}");
+    assert!(
+        lines.contains(&format!(
+            "# fal-mock serving {documents} endpoints (--list-endpoints prints them)"
+        )),
+        "{lines:?}"
+    );
     for name in [
         "FAL_KEY",
         "FAL_QUEUE_URL",
@@ -199,7 +206,7 @@ async fn faults_from_the_command_line_hit_the_named_requests() {
         "--remote-output-urls",
     ]);
     assert!(
-        lines.contains(&"  fault: submit=respond:418:{\"detail\": \"teapot\"}".to_owned()),
+        lines.contains(&"#   fault: submit=respond:418:{\"detail\": \"teapot\"}".to_owned()),
         "{lines:?}"
     );
     let client = client_from(&exports);

@@ -8,6 +8,7 @@ mod corpus;
 mod diff;
 #[cfg_attr(not(test), allow(dead_code))] // used by tests (the family check)
 mod families;
+mod feature_flips;
 mod fetch;
 mod fsutil;
 mod fuzz;
@@ -54,6 +55,9 @@ enum Command {
     BenchBuild(bench_build::Args),
     /// Fuzz the generator with mutated documents: no panic, no hang, output that parses.
     Fuzz(fuzz::Args),
+    /// Check that turning on a runtime feature (mock, webhook, realtime, proxy) recompiles no
+    /// catalogue crate (fal-models-core, the shards).
+    FeatureFlips(feature_flips::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::BenchBuild(args) => bench_build::run(args),
+        Command::FeatureFlips(args) => feature_flips::run(args),
     };
     match result {
         Ok(code) => code,

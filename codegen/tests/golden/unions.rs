@@ -272,6 +272,11 @@ pub mod test {
                 Self::Preset(value)
             }
         }
+        impl From<&str> for InputImageSize {
+            fn from(value: &str) -> Self {
+                Self::Preset(ImageSizePreset::from(value))
+            }
+        }
         /// A string of 2 listed values. Held by the `preset_or_string` field of [`Input`].
         #[derive(Debug, Clone)]
         #[non_exhaustive]

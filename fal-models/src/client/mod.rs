@@ -47,7 +47,7 @@ use serde_json::Value;
 pub use bounds::Bounds;
 pub use events::{SubscribeEvent, SubscribeEvents};
 pub use handle::RequestHandle;
-pub use options::{PlatformOptions, RunOptions, RunOutput};
+pub use options::{Logs, PlatformOptions, RunOptions, RunOutput};
 pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
 pub use retry::RetryPolicy;
 pub use stream::{ByteStream, OutputStream, StreamEvent, StreamOptions};
@@ -567,14 +567,14 @@ impl Client {
         )
     }
 
-    /// The request's current status; with `logs`, all its log lines so far.
+    /// The request's current status; with [`Logs::Include`], all its log lines so far.
     pub async fn status<O>(
         &self,
         handle: &RequestHandle<O>,
-        logs: bool,
+        logs: impl Into<Logs>,
     ) -> Result<QueueStatus, Error> {
         let mut url = self.request_url(handle, RequestUrl::Status);
-        if logs {
+        if logs.into() == Logs::Include {
             url = with_query(&url, "logs=1");
         }
         let call = self.get_call(Operation::Status, url, handle);
@@ -592,10 +592,10 @@ impl Client {
     pub fn status_stream<O>(
         &self,
         handle: &RequestHandle<O>,
-        logs: bool,
+        logs: impl Into<Logs>,
     ) -> BoxStream<'static, Result<QueueStatus, Error>> {
         let mut url = format!("{}/stream", self.request_url(handle, RequestUrl::Status));
-        if logs {
+        if logs.into() == Logs::Include {
             url = with_query(&url, "logs=1");
         }
         let mut call = self.get_call(Operation::StatusStream, url, handle);

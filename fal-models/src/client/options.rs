@@ -318,3 +318,22 @@ impl Client {
         Ok(RunOutput { output, request_id })
     }
 }
+
+/// Whether a status answer carries the request's log lines (`?logs=1`):
+/// `client.status(&handle, Logs::Include)`. A `bool` converts (`true` is `Include`), so
+/// `status(&handle, true)` keeps working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Logs {
+    /// Status only (fal's default).
+    #[default]
+    Omit,
+    /// Status with the log lines so far (all of them for `status`, new ones per event for
+    /// `status_stream`).
+    Include,
+}
+
+impl From<bool> for Logs {
+    fn from(include: bool) -> Self {
+        if include { Logs::Include } else { Logs::Omit }
+    }
+}

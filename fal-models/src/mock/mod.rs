@@ -34,7 +34,10 @@
 //! `webhooks` (signed deliveries), `faults` (the text form of fault injection), `schema`
 //! (input validation and example outputs).
 
+/// The command line of `fal-mock` and `falx mock`.
+pub mod cli;
 mod faults;
+mod outputs;
 mod platform;
 mod queue;
 #[cfg(feature = "realtime")]

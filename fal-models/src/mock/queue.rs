@@ -214,7 +214,7 @@ pub(super) fn submit(
     query: &str,
     fault: Option<&Fault>,
 ) -> Response<Body> {
-    let (spec, _input) = match accepted_input(state.endpoints.get(endpoint_id), endpoint_id, body) {
+    let (spec, input) = match accepted_input(state.endpoints.get(endpoint_id), endpoint_id, body) {
         Ok(accepted) => accepted,
         Err(response) => return *response,
     };
@@ -227,7 +227,7 @@ pub(super) fn submit(
         request_id.clone(),
         Job {
             endpoint_id: endpoint_id.to_owned(),
-            output: spec.example_output().clone(),
+            output: super::outputs::answer(state, spec, &input),
             step: 0,
             queue_steps: state.queue_steps,
             progress_steps: state.progress_steps,
@@ -261,12 +261,12 @@ pub(super) fn set_request_id(response: &mut Response<Body>, request_id: &str) {
 }
 
 pub(super) fn run(state: &State, endpoint_id: &str, body: &[u8]) -> Response<Body> {
-    let (spec, _input) = match accepted_input(state.endpoints.get(endpoint_id), endpoint_id, body) {
+    let (spec, input) = match accepted_input(state.endpoints.get(endpoint_id), endpoint_id, body) {
         Ok(accepted) => accepted,
         Err(response) => return *response,
     };
     state.runs.fetch_add(1, Ordering::Relaxed);
-    json_response(200, spec.example_output())
+    json_response(200, &super::outputs::answer(state, spec, &input))
 }
 
 /// The result answer of a finished job: its output, or its failure as fal sends it.

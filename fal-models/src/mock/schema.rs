@@ -31,6 +31,8 @@ pub struct EndpointSpec {
     /// The output's schema (`{}` when not documented); realtime packs its binary strings.
     #[cfg_attr(not(feature = "realtime"), allow(dead_code))]
     output_schema: Value,
+    /// (input field, output list) pairs where the input sets the list's length (outputs.rs).
+    counts: Vec<(String, String)>,
 }
 
 impl EndpointSpec {
@@ -69,8 +71,19 @@ impl EndpointSpec {
             input,
             output: Value::Null,
             output_schema: output_schema.clone(),
+            counts: Vec::new(),
         };
         spec.output = spec.example(&output_schema, 0).unwrap_or_else(|| json!({}));
+        let category = spec
+            .document
+            .as_ref()
+            .and_then(|d| d.pointer("/info/x-fal-metadata/category"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        super::outputs::fill_files(&mut spec.output, &category);
+        let input_fields = spec.input_properties();
+        spec.counts = super::outputs::count_fields(&input_fields, &spec.output);
         Ok(spec)
     }
 
@@ -90,7 +103,41 @@ impl EndpointSpec {
             input: None,
             output,
             output_schema: json!({}),
+            counts: Vec::new(),
         }
+    }
+
+    /// The names of the input's top-level properties (the input schema, `$ref` followed).
+    pub(super) fn input_properties(&self) -> Vec<String> {
+        let mut schema = self.input.as_ref();
+        for _ in 0..4 {
+            match schema
+                .and_then(|s| s.get("$ref"))
+                .and_then(Value::as_str)
+                .and_then(|r| self.resolve(r))
+            {
+                Some(target) => schema = Some(target),
+                None => break,
+            }
+        }
+        schema
+            .and_then(|s| s.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The output for an accepted input: the example output with the lists whose length the
+    /// input sets (`num_images`) resized. Returns whether items were added.
+    pub(super) fn output_for(&self, input: &Value) -> (Value, bool) {
+        let mut output = self.output.clone();
+        let added = super::outputs::apply_counts(&self.counts, input, &mut output);
+        (output, added)
+    }
+
+    /// The (input field, output list) pairs of [`output_for`](Self::output_for).
+    pub(super) fn counts(&self) -> &[(String, String)] {
+        &self.counts
     }
 
     /// Replaces the output the endpoint answers with.

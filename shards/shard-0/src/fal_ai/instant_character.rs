@@ -423,6 +423,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The format of the generated image.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -494,6 +494,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The scheduler to use for the diffusion process.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -426,6 +426,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// Output image format. PNG preserves transparency, JPEG is smaller.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -439,6 +439,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The maximum sequence length for the model.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -396,6 +396,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The source of the noise to use for generating images.
 /// If set to 'gpu', the noise will be generated on the GPU.
 /// If set to 'cpu', the noise will be generated on the CPU.

@@ -234,3 +234,8 @@ impl From<ResolutionPreset> for Resolution {
         Self::Preset(value)
     }
 }
+impl From<&str> for Resolution {
+    fn from(value: &str) -> Self {
+        Self::Preset(ResolutionPreset::from(value))
+    }
+}

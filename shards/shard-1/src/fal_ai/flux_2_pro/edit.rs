@@ -317,6 +317,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The safety tolerance level for the generated image. 1 being the most strict and 5 being the most permissive.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -431,6 +431,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The rendering speed to use. Faster speeds use fewer denoising steps.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -340,3 +340,8 @@ impl From<Bpm> for InputBpm {
         Self::Bpm(value)
     }
 }
+impl From<&str> for InputBpm {
+    fn from(value: &str) -> Self {
+        Self::Bpm(Bpm::from(value))
+    }
+}

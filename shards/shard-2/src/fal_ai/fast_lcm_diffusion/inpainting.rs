@@ -502,6 +502,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -453,6 +453,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The number of inference steps to perform.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -488,6 +488,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// Acceleration level for image generation. 'regular' balances speed and quality.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

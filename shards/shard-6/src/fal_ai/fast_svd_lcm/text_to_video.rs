@@ -327,3 +327,8 @@ impl From<VideoSizePreset> for VideoSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for VideoSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(VideoSizePreset::from(value))
+    }
+}

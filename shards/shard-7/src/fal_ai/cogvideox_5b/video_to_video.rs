@@ -391,6 +391,11 @@ impl From<VideoSizePreset> for VideoSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for VideoSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(VideoSizePreset::from(value))
+    }
+}
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]

@@ -1341,6 +1341,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// Scheduler / sampler to use for the image denoising process.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

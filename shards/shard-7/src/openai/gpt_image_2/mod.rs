@@ -307,6 +307,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// Quality for the generated image. Use 'auto' to let the model pick the best quality for the prompt.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -688,6 +688,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 #[cfg(feature = "ideogram")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ideogram")))]
 pub mod edit;

@@ -516,6 +516,11 @@ impl From<ResolutionPreset> for Resolution {
         Self::Preset(value)
     }
 }
+impl From<&str> for Resolution {
+    fn from(value: &str) -> Self {
+        Self::Preset(ResolutionPreset::from(value))
+    }
+}
 /// The quality preset of the generated video.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -285,6 +285,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The style of the generated images. Vector images cost 2X as much.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -491,6 +491,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// Tiling direction: 'both' (omnidirectional), 'horizontal', or 'vertical'.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

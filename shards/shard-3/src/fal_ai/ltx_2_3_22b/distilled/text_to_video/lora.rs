@@ -571,6 +571,11 @@ impl From<VideoSizePreset> for VideoSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for VideoSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(VideoSizePreset::from(value))
+    }
+}
 /// The scheduler to use.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -453,6 +453,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 #[cfg(feature = "wan")]
 #[cfg_attr(docsrs, doc(cfg(feature = "wan")))]
 pub mod lora;

@@ -654,6 +654,11 @@ impl From<ImageSizePreset> for InputImageSize {
         Self::Preset(value)
     }
 }
+impl From<&str> for InputImageSize {
+    fn from(value: &str) -> Self {
+        Self::Preset(ImageSizePreset::from(value))
+    }
+}
 /// The acceleration level to use for image generation.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
