@@ -13,7 +13,7 @@ use crate::ir::{Api, Diagnostic};
 /// Lints the generated modules allow, each for a reason: documentation text is fal's Markdown
 /// (bare URLs, brackets that are not links, loose list indentation), and constructors mirror
 /// the schema's required fields one to one.
-const ALLOWED_LINTS: &str = "#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, rustdoc::invalid_rust_codeblocks, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::too_long_first_doc_paragraph, clippy::large_enum_variant, clippy::upper_case_acronyms)]";
+const ALLOWED_LINTS: &str = "#[allow(rustdoc::bare_urls, rustdoc::broken_intra_doc_links, rustdoc::invalid_html_tags, rustdoc::invalid_rust_codeblocks, clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::too_long_first_doc_paragraph, clippy::large_enum_variant, clippy::upper_case_acronyms, clippy::module_inception)]";
 
 #[derive(Debug, Default, Clone)]
 struct Node {

@@ -327,12 +327,17 @@ fn check_download_url(url: &str) -> Result<(), FilesError> {
 
 /// Guesses a content type from a file extension; `application/octet-stream` when unknown.
 pub fn content_type_from_path(path: &Path) -> &'static str {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    match ext.as_str() {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(content_type_of_name)
+        .unwrap_or("application/octet-stream")
+}
+
+/// The media type a file name's extension stands for, when it is a known one: the one table
+/// of extensions (uploads name their parts with it, the mock serves its files with it).
+pub(crate) fn content_type_of_name(name: &str) -> Option<&'static str> {
+    let (_, ext) = name.rsplit_once('.')?;
+    Some(match ext.to_ascii_lowercase().as_str() {
         "png" => "image/png",
         "jpg" | "jpeg" | "jfif" => "image/jpeg",
         "webp" => "image/webp",
@@ -354,14 +359,14 @@ pub fn content_type_from_path(path: &Path) -> &'static str {
         "m4a" => "audio/mp4",
         "aac" => "audio/aac",
         "json" => "application/json",
-        "txt" => "text/plain",
+        "txt" | "srt" => "text/plain",
         "pdf" => "application/pdf",
         "zip" => "application/zip",
         "glb" => "model/gltf-binary",
         "gltf" => "model/gltf+json",
         "obj" => "model/obj",
-        _ => "application/octet-stream",
-    }
+        _ => return None,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,8 @@
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
     clippy::large_enum_variant,
-    clippy::upper_case_acronyms
+    clippy::upper_case_acronyms,
+    clippy::module_inception
 )]
 pub mod test {
     //! Endpoints under `test`.

@@ -9,7 +9,8 @@
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
     clippy::large_enum_variant,
-    clippy::upper_case_acronyms
+    clippy::upper_case_acronyms,
+    clippy::module_inception
 )]
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
@@ -77,7 +78,8 @@ pub mod types {
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
     clippy::large_enum_variant,
-    clippy::upper_case_acronyms
+    clippy::upper_case_acronyms,
+    clippy::module_inception
 )]
 pub mod test {
     //! Endpoints under `test`.

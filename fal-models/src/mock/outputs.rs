@@ -104,25 +104,9 @@ fn extension_of(content_type: &str) -> &'static str {
     }
 }
 
-/// The type of a file name's extension, when it has a known one.
+/// The type of a file name's extension, when it has a known one (the crate's one table).
 fn type_from_name(name: &str) -> Option<&'static str> {
-    let (_, ext) = name.rsplit_once('.')?;
-    Some(match ext.to_ascii_lowercase().as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "glb" => "model/gltf-binary",
-        "json" => "application/json",
-        "txt" | "srt" => "text/plain",
-        "zip" => "application/zip",
-        _ => return None,
-    })
+    crate::files::content_type_of_name(name)
 }
 
 /// Gives every file-shaped value without a URL in `output` a placeholder URL whose file name

@@ -446,21 +446,7 @@ pub(super) fn localize_output(store: &Store, base: &str, value: &mut Value) {
 }
 
 fn content_type_of(name: &str) -> &'static str {
-    let ext = name.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
-    match ext.as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "mp4" => "video/mp4",
-        "webm" => "video/webm",
-        "mov" => "video/quicktime",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "json" => "application/json",
-        "txt" => "text/plain",
-        _ => "application/octet-stream",
-    }
+    crate::files::content_type_of_name(name).unwrap_or("application/octet-stream")
 }
 
 /// A small file of the given type: a valid 1x1 PNG, or the type's magic bytes and filler.

@@ -15,7 +15,8 @@
     clippy::doc_overindented_list_items,
     clippy::too_long_first_doc_paragraph,
     clippy::large_enum_variant,
-    clippy::upper_case_acronyms
+    clippy::upper_case_acronyms,
+    clippy::module_inception
 )]
 #[doc(no_inline)]
 pub use ::fal_models_core::types;
