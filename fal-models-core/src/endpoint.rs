@@ -13,4 +13,9 @@ pub trait Endpoint: Serialize + Send + Sync {
     const ENDPOINT_ID: &'static str;
     /// The typed result of a completed request.
     type Output: DeserializeOwned + Send + 'static;
+    /// The wire names of the input's fields (at any depth) whose values are credentials, such
+    /// as a user's own provider key. Their values are redacted in `Debug` and scrubbed from
+    /// every error and log line the client produces. Generated inputs list them; the default
+    /// is none (the client still scrubs fields named like credentials).
+    const SECRET_FIELDS: &'static [&'static str] = &[];
 }
