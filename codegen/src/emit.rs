@@ -119,6 +119,10 @@ impl Emitter<'_> {
             Ty::Integer => quote!(i64),
             Ty::Number => quote!(f64),
             Ty::Boolean => quote!(bool),
+            Ty::Bytes => {
+                let rt = &self.runtime;
+                quote!(#rt::Binary)
+            }
             Ty::Any => quote!(serde_json::Value),
             Ty::Array(inner) => {
                 let inner = self.ty(inner, scope);
@@ -163,7 +167,7 @@ impl Emitter<'_> {
                 quote!(impl IntoIterator<Item = impl Into<String>>),
                 quote!(#value.into_iter().map(Into::into).collect()),
             ),
-            Ty::Named(_) => {
+            Ty::Named(_) | Ty::Bytes => {
                 let ty = self.ty(t, scope);
                 (quote!(impl Into<#ty>), quote!(#value.into()))
             }
@@ -986,6 +990,7 @@ fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {
         Ty::Integer => "An integer.".into(),
         Ty::Number => "A number.".into(),
         Ty::Boolean => "A boolean.".into(),
+        Ty::Bytes => "Bytes.".into(),
         Ty::Any => "Any JSON value.".into(),
         Ty::Array(_) => "A list.".into(),
         Ty::Map(_) => "A map.".into(),

@@ -141,6 +141,7 @@ fn rust_ty(api: &Api, tree: &Tree, t: &Ty) -> String {
         Ty::Integer => "i64".into(),
         Ty::Number => "f64".into(),
         Ty::Boolean => "bool".into(),
+        Ty::Bytes => "ROOT::Binary".into(),
         Ty::Any => "serde_json::Value".into(),
         Ty::Array(inner) => format!("Vec<{}>", rust_ty(api, tree, inner)),
         Ty::Map(inner) => format!(

@@ -12,6 +12,8 @@ pub struct TypeRef(pub usize);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ty {
     String,
+    /// `{"type": "string", "format": "binary"}`: bytes (`fal_models_core::Binary`).
+    Bytes,
     Integer,
     Number,
     Boolean,

@@ -667,6 +667,7 @@ impl Lowerer<'_> {
         parent: &str,
     ) -> (Ty, bool) {
         let ty = match t {
+            "string" if s.get("format").and_then(Value::as_str) == Some("binary") => Ty::Bytes,
             "string" => Ty::String,
             "integer" => Ty::Integer,
             "number" => Ty::Number,
@@ -1042,6 +1043,7 @@ impl Lowerer<'_> {
                 Ty::Integer => 5,
                 Ty::Number => 6,
                 Ty::String => 8,
+                Ty::Bytes => 8,
                 Ty::Any => 9,
             }
         };
@@ -1088,6 +1090,7 @@ impl Lowerer<'_> {
         fn short(t: &Ty, api: &Api) -> String {
             match t {
                 Ty::String => "String".to_owned(),
+                Ty::Bytes => "Bytes".to_owned(),
                 Ty::Integer => "Integer".to_owned(),
                 Ty::Number => "Number".to_owned(),
                 Ty::Boolean => "Boolean".to_owned(),

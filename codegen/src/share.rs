@@ -24,7 +24,7 @@ fn base_fields() -> Vec<CanonField> {
         ("file_size", Ty::Integer, "The size of the file in bytes."),
         (
             "file_data",
-            Ty::String,
+            Ty::Bytes,
             "The contents of the file, when the endpoint sends them inline.",
         ),
     ]
@@ -76,7 +76,10 @@ fn fits(fields: &[Field], canon: &[CanonField]) -> bool {
         } else {
             !f.required
         };
-        *ty == f.ty && presence_ok && !f.secret && !f.deprecated
+        // `file_data` is bytes; a document that calls it a plain string means the same bytes
+        // (`Binary` reads and writes UTF-8 text as a string).
+        let ty_ok = *ty == f.ty || (*ty == Ty::Bytes && f.ty == Ty::String);
+        ty_ok && presence_ok && !f.secret && !f.deprecated
     }) && fields.iter().any(|f| f.wire == "url")
 }
 

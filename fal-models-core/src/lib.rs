@@ -12,7 +12,9 @@
 // The generated code names this crate by its absolute path, in the shards and here alike.
 extern crate self as fal_models_core;
 
+mod binary;
 mod endpoint;
+pub use binary::Binary;
 pub use endpoint::Endpoint;
 
 #[doc(hidden)]

@@ -18,7 +18,7 @@ pub struct Audio {
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<String>,
+    pub file_data: Option<::fal_models_core::Binary>,
 }
 impl ::fal_models_core::files::RemoteFile for Audio {
     #[inline]
@@ -64,7 +64,7 @@ pub struct File {
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<String>,
+    pub file_data: Option<::fal_models_core::Binary>,
 }
 impl ::fal_models_core::files::RemoteFile for File {
     #[inline]
@@ -110,7 +110,7 @@ pub struct Image {
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<String>,
+    pub file_data: Option<::fal_models_core::Binary>,
     /// The width in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
@@ -164,7 +164,7 @@ pub struct ImageFile {
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<String>,
+    pub file_data: Option<::fal_models_core::Binary>,
     /// The width in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
@@ -218,7 +218,7 @@ pub struct Video {
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<String>,
+    pub file_data: Option<::fal_models_core::Binary>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -264,7 +264,7 @@ impl Video {
     /// The contents of the file, when the endpoint sends them inline.
     #[must_use]
     #[inline]
-    pub fn file_data(mut self, value: impl Into<String>) -> Self {
+    pub fn file_data(mut self, value: impl Into<::fal_models_core::Binary>) -> Self {
         self.file_data = Some(value.into());
         self
     }
@@ -299,7 +299,7 @@ pub struct VideoFile {
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<String>,
+    pub file_data: Option<::fal_models_core::Binary>,
     /// The width in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,

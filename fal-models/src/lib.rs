@@ -52,7 +52,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub use fal_models_core::Endpoint;
+pub use fal_models_core::{Binary, Endpoint};
 
 // What code generated outside this crate (a build script's `fal_codegen::Config`) names
 // through `::fal_models`.

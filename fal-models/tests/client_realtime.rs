@@ -754,3 +754,47 @@ async fn key_header_mode_sends_the_key_and_mints_no_token() {
         Error::MissingKey
     ));
 }
+
+/// fal's FLUX.2 [klein] realtime app, from its shipped document: its `RawImage.content` is
+/// `format: binary`, which fal's app packs as msgpack `bin`.
+#[tokio::test]
+async fn generated_outputs_hold_binary_fields_as_bytes() {
+    use fal_models::fal_ai::flux_2::klein::realtime as klein;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../schemas/fal-ai/flux-2/klein/realtime.json"
+    );
+    let document: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let server = fal_models::mock::MockServer::builder()
+        .document(document)
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let realtime = server.start_realtime().await.unwrap();
+    let client = server
+        .client_builder()
+        .rest_url(server.rest_url())
+        .build()
+        .unwrap();
+    let options = RealtimeOptions::default().base_url(realtime.url());
+    let mut session = client
+        .realtime_with(<klein::Input as fal_models::Endpoint>::ENDPOINT_ID, options)
+        .await
+        .unwrap();
+    let input = klein::Input::new("data:image/jpeg;base64,/9j/4AAQ");
+
+    session.send(&input).await.unwrap();
+    let value = session.recv_value().await.unwrap().expect("an output");
+    let rmpv::Value::Binary(sent) = value["images"][0]["content"].clone() else {
+        panic!("the mock packs binary fields as msgpack bin: {value}");
+    };
+    assert!(!sent.is_empty());
+
+    session.send(&input).await.unwrap();
+    let out: klein::Output = session.recv().await.unwrap().expect("an output");
+    let content: &fal_models::Binary = &out.images[0].content;
+    assert_eq!(content.as_bytes(), &sent[..], "the bytes fal sent, unchanged");
+    session.close().await.unwrap();
+}

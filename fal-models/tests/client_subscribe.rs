@@ -577,3 +577,76 @@ async fn a_status_stream_ending_on_an_unknown_status_ends_subscribe_without_a_ti
     .unwrap();
     assert_eq!(out, expected_output());
 }
+
+/// A polled queue: `PREPARING` (unknown, not over: the result answers "still in progress") for
+/// three polls, then `ARCHIVED` (unknown, over: the result is there). Counts result requests.
+async fn unknown_status_polled_queue() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::response::IntoResponse;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let urls = base.clone();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let results = Arc::new(AtomicUsize::new(0));
+    let counted = results.clone();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (base, polls, results) = (urls.clone(), polls.clone(), counted.clone());
+        async move {
+            let path = req.uri().path().to_owned();
+            let json = |code: u16, v: serde_json::Value| {
+                (
+                    axum::http::StatusCode::from_u16(code).unwrap(),
+                    [("content-type", "application/json")],
+                    v.to_string(),
+                )
+                    .into_response()
+            };
+            if req.method() == axum::http::Method::POST {
+                return json(200, json!({
+                    "request_id": "r1",
+                    "status_url": format!("{base}/acme/video/requests/r1/status"),
+                    "response_url": format!("{base}/acme/video/requests/r1"),
+                    "cancel_url": format!("{base}/acme/video/requests/r1/cancel"),
+                }));
+            }
+            let over = polls.load(Ordering::SeqCst) > 3;
+            if path.ends_with("/status") {
+                let n = polls.fetch_add(1, Ordering::SeqCst) + 1;
+                let status = if n > 3 { "ARCHIVED" } else { "PREPARING" };
+                return json(200, json!({"status": status, "request_id": "r1"}));
+            }
+            results.fetch_add(1, Ordering::SeqCst);
+            if !over {
+                return json(400, json!({"detail": "Request is still in progress"}));
+            }
+            json(200, json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}))
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (base, results)
+}
+
+#[tokio::test]
+async fn polling_an_unknown_status_asks_the_result_once_per_status_and_ends_when_it_is_over() {
+    let (base, results) = unknown_status_polled_queue().await;
+    let client = fal_models::Client::builder()
+        .key("k")
+        .queue_url(&base)
+        .build()
+        .unwrap();
+    // No subscribe timeout: the bound here only makes a hang fail the test.
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        client
+            .subscribe(EchoInput::new("a"))
+            .poll(Duration::from_millis(10)),
+    )
+    .await
+    .expect("subscribe ended without a timeout of its own")
+    .unwrap();
+    assert_eq!(out, expected_output());
+    // One probe for PREPARING (still in progress), one for ARCHIVED (over), then the result:
+    // not one per poll.
+    assert_eq!(results.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

@@ -336,7 +336,7 @@ fn write_crate(
     }
     write_if_changed(
         &src.join("lib.rs"),
-        "//! Bindings for a folder of fal documents (`cargo xtask corpus`).\nmod generated;\npub use generated::*;\n",
+        "//! Bindings for a folder of fal documents (`cargo xtask corpus`).\nmod generated;\npub use generated::*;\n// The examples name fields marked `format: binary` by the root, as they do in fal-models.\npub use fal_models::Binary;\n",
     )?;
     // The checks live in the binary: the library is exactly what a user would compile.
     let checks = generated.examples_test("fal_corpus", HEADER, true);

@@ -545,13 +545,38 @@ impl Client {
         interval: Duration,
         tracker: &mut Tracker,
     ) -> Result<QueueStatus, Error> {
+        let mut probed: Option<String> = None;
         loop {
             let status = self.status(handle, logs).await?;
             tracker.observe(&status, Logs::Overlapping);
             if status.is_completed() {
                 return Ok(status);
             }
+            // A status this client does not know may be a terminal one fal added: the result
+            // endpoint tells (fal answers 400 "still in progress" until the request is over).
+            // Asked once per unknown status, so a new non-terminal state costs one request.
+            if let Status::Other(name) = &status.status {
+                if probed.as_deref() != Some(name.as_str()) {
+                    probed = Some(name.clone());
+                    if self.request_is_over(handle).await {
+                        tracing::info!(status = %status.status, "the request is over in an unknown status");
+                        return Ok(status);
+                    }
+                }
+            }
             tokio::time::sleep(interval).await;
+        }
+    }
+
+    /// Whether the result endpoint has the request's outcome (an output or its error), not
+    /// "still in progress". A transport failure proves nothing: `false`.
+    async fn request_is_over<O>(&self, handle: &RequestHandle<O>) -> bool {
+        match self.result(&handle.clone().untyped()).await {
+            Ok(_) => true,
+            Err(Error::Api(api)) => {
+                !(api.status == 400 && api.body_excerpt.to_ascii_lowercase().contains("in progress"))
+            }
+            Err(_) => false,
         }
     }
 

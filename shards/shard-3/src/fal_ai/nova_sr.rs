@@ -196,7 +196,7 @@ pub struct AudioFile {
     pub file_size: Option<i64>,
     /// File data
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<String>,
+    pub file_data: Option<::fal_models_core::Binary>,
     /// The duration of the audio
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,

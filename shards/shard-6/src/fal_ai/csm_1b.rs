@@ -176,23 +176,23 @@ impl Speaker {
         self
     }
 }
-/// One of `File`, `String`. Held by the `audio` field of [`Output`].
+/// One of `File`, `Bytes`. Held by the `audio` field of [`Output`].
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
 pub enum Audio {
     /// A [`File`].
     File(File),
-    /// Any string.
-    String(String),
+    /// Bytes.
+    Bytes(::fal_models_core::Binary),
 }
 impl From<File> for Audio {
     fn from(value: File) -> Self {
         Self::File(value)
     }
 }
-impl From<String> for Audio {
-    fn from(value: String) -> Self {
-        Self::String(value)
+impl From<::fal_models_core::Binary> for Audio {
+    fn from(value: ::fal_models_core::Binary) -> Self {
+        Self::Bytes(value)
     }
 }

@@ -237,7 +237,7 @@ pub enum ImageSize {
 #[non_exhaustive]
 pub struct RawImage {
     /// Content
-    pub content: String,
+    pub content: ::fal_models_core::Binary,
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
@@ -251,7 +251,11 @@ pub struct RawImage {
 impl RawImage {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
-    pub fn new(content: impl Into<String>, height: i64, width: i64) -> Self {
+    pub fn new(
+        content: impl Into<::fal_models_core::Binary>,
+        height: i64,
+        width: i64,
+    ) -> Self {
         Self {
             content: content.into(),
             content_type: None,
