@@ -32,7 +32,7 @@ pub mod types {
         pub file_size: Option<i64>,
         /// The contents of the file, when the endpoint sends them inline.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub file_data: Option<String>,
+        pub file_data: Option<::fal_models::Binary>,
         /// Fields this version of the bindings does not declare, sent as keys of this object.
         #[serde(flatten)]
         pub extra: serde_json::Map<String, serde_json::Value>,
@@ -78,7 +78,7 @@ pub mod types {
         /// The contents of the file, when the endpoint sends them inline.
         #[must_use]
         #[inline]
-        pub fn file_data(mut self, value: impl Into<String>) -> Self {
+        pub fn file_data(mut self, value: impl Into<::fal_models::Binary>) -> Self {
             self.file_data = Some(value.into());
             self
         }

@@ -31,7 +31,7 @@ pub mod types {
         pub file_size: Option<i64>,
         /// The contents of the file, when the endpoint sends them inline.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        pub file_data: Option<String>,
+        pub file_data: Option<::fal_models::Binary>,
         /// The width in pixels.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub width: Option<i64>,
