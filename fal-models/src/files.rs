@@ -41,6 +41,7 @@ use reqwest::header::CONTENT_TYPE;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 
+use crate::http::retry::{RetryPolicy, RetryUse};
 use crate::storage::{Storage, StorageError, UploadOptions};
 
 /// What went wrong with a file input or download. Messages name the URL (long `data:` URIs
@@ -325,50 +326,6 @@ fn check_download_url(url: &str) -> Result<(), FilesError> {
     }
 }
 
-/// Guesses a content type from a file extension; `application/octet-stream` when unknown.
-pub fn content_type_from_path(path: &Path) -> &'static str {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .and_then(content_type_of_name)
-        .unwrap_or("application/octet-stream")
-}
-
-/// The media type a file name's extension stands for, when it is a known one: the one table
-/// of extensions (uploads name their parts with it, the mock serves its files with it).
-pub(crate) fn content_type_of_name(name: &str) -> Option<&'static str> {
-    let (_, ext) = name.rsplit_once('.')?;
-    Some(match ext.to_ascii_lowercase().as_str() {
-        "png" => "image/png",
-        "jpg" | "jpeg" | "jfif" => "image/jpeg",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "bmp" => "image/bmp",
-        "tif" | "tiff" => "image/tiff",
-        "avif" => "image/avif",
-        "heic" => "image/heic",
-        "svg" => "image/svg+xml",
-        "mp4" | "m4v" => "video/mp4",
-        "mov" => "video/quicktime",
-        "webm" => "video/webm",
-        "mkv" => "video/x-matroska",
-        "avi" => "video/x-msvideo",
-        "mp3" => "audio/mpeg",
-        "wav" => "audio/wav",
-        "ogg" => "audio/ogg",
-        "flac" => "audio/flac",
-        "m4a" => "audio/mp4",
-        "aac" => "audio/aac",
-        "json" => "application/json",
-        "txt" | "srt" => "text/plain",
-        "pdf" => "application/pdf",
-        "zip" => "application/zip",
-        "glb" => "model/gltf-binary",
-        "gltf" => "model/gltf+json",
-        "obj" => "model/obj",
-        _ => return None,
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // Local files in URL fields
 
@@ -381,7 +338,7 @@ fn marked_local_urls() -> &'static std::sync::Mutex<std::collections::HashSet<St
 }
 
 /// Whether `url` was built by [`local`] / [`try_local`] in this process.
-pub fn is_marked_local(url: &str) -> bool {
+pub(crate) fn is_marked_local(url: &str) -> bool {
     marked_local_urls()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -389,7 +346,7 @@ pub fn is_marked_local(url: &str) -> bool {
 }
 
 /// Whether `value` (a serialized input) holds a local file built by [`local`].
-pub fn has_local_files(value: &serde_json::Value) -> bool {
+pub(crate) fn has_local_files(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(s) => is_local(s) && is_marked_local(s),
         serde_json::Value::Array(items) => items.iter().any(has_local_files),
@@ -468,6 +425,19 @@ pub async fn resolve_local_files(
     value: &mut serde_json::Value,
 ) -> Result<usize, FilesError> {
     resolve_local_files_with(storage, value, &UploadOptions::default()).await
+}
+
+// An inherent method of `Storage` written here, so that storage (below) never imports files.
+impl Storage {
+    /// Uploads every local file referenced by a `file://` URL (see [`crate::files::local`]) in
+    /// a serialized input and replaces the URL with the uploaded one; returns how many
+    /// distinct files were uploaded. See [`resolve_local_files`].
+    pub async fn resolve_local_files(
+        &self,
+        value: &mut serde_json::Value,
+    ) -> Result<usize, FilesError> {
+        resolve_local_files(self, value).await
+    }
 }
 
 /// Like [`resolve_local_files`], with upload options applied to every file (e.g.
@@ -561,9 +531,9 @@ pub struct DownloadOptions {
     pub size: Option<u64>,
     /// Called after every chunk written with `(downloaded, total)`.
     pub progress: Option<Progress>,
-    /// The time bounds of each request (default: [`Bounds::default`](crate::client::Bounds)
+    /// The time bounds of each request (default: [`Bounds::default`](crate::http::bounds::Bounds)
     /// without a total bound, since files may be large; the idle bound catches a stalled body).
-    pub bounds: Option<crate::client::Bounds>,
+    pub bounds: Option<crate::http::bounds::Bounds>,
     /// How many times a transient failure (connect error, timeout, body cut short, `408`,
     /// `429`, `5xx`) is retried (default 3). A body cut short resumes with `Range` where the
     /// server allows it (a `206` from the byte reached); a server that ignores `Range` ends
@@ -597,7 +567,7 @@ impl DownloadOptions {
         self
     }
     /// The time bounds of each request.
-    pub fn bounds(mut self, bounds: crate::client::Bounds) -> Self {
+    pub fn bounds(mut self, bounds: crate::http::bounds::Bounds) -> Self {
         self.bounds = Some(bounds);
         self
     }
@@ -828,7 +798,7 @@ where
     // The URL without its query: a signed URL's signature stays out of the log.
     let span = tracing::info_span!(
         "fal.download",
-        path = crate::client::trace::url_path(url),
+        path = crate::http::trace::url_path(url),
         size = tracing::field::Empty,
     );
     let result = stream_http(
@@ -838,7 +808,7 @@ where
     .await;
     span.in_scope(|| match &result {
         Ok(done) => tracing::debug!(bytes = done.bytes, "download: finished"),
-        Err(e) => tracing::warn!(reason = %crate::client::trace::without_queries(&e.to_string()), "download: failed"),
+        Err(e) => tracing::warn!(reason = %crate::http::trace::without_queries(&e.to_string()), "download: failed"),
     });
     result
 }
@@ -870,12 +840,13 @@ where
         path: target.display().to_string(),
         source,
     };
-    use crate::client::bounds::{self, ExchangeFault};
+    use crate::http::bounds::{self, ExchangeFault};
     let bounds = options
         .bounds
-        .unwrap_or_else(|| crate::client::Bounds::default().total(None));
+        .unwrap_or_else(|| crate::http::bounds::Bounds::default().total(None));
     let max_retries = options.max_retries.unwrap_or(3);
-    let mut backoff = Duration::from_millis(500);
+    // The crate's one policy: 500 ms doubling (up to 10 s) with jitter, `Retry-After` up to 60 s.
+    let policy = RetryPolicy::default().max_retries(max_retries);
     let mut attempt = 0u32;
     let mut received = 0u64;
     // Set by the first answer: the whole length and type.
@@ -922,14 +893,12 @@ where
             })?;
             let status = resp.status();
             if !status.is_success() {
-                let retry = status.is_server_error()
-                    || status == reqwest::StatusCode::TOO_MANY_REQUESTS
-                    || status == reqwest::StatusCode::REQUEST_TIMEOUT;
+                let retry = RetryUse::Download.retries_status(status.as_u16());
                 let retry_after = resp
                     .headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok())
-                    .and_then(crate::client::retry::parse_retry_after);
+                    .and_then(crate::http::retry::parse_retry_after);
                 return Err((
                     FilesError::Status {
                         url: url.to_string(),
@@ -1054,20 +1023,17 @@ where
                 return Err(e);
             }
             Err((e, true, retry_after)) if attempt <= max_retries => {
-                let wait = match retry_after {
-                    Some(ra) if ra > Duration::from_secs(60) => return Err(e),
-                    Some(ra) => ra,
-                    None => backoff,
+                let Some(wait) = policy.delay(attempt, retry_after) else {
+                    return Err(e);
                 };
                 tracing::warn!(
                     attempt,
                     received,
                     retry_in_ms = wait.as_millis() as u64,
-                    reason = %crate::client::trace::without_queries(&e.to_string()),
+                    reason = %crate::http::trace::without_queries(&e.to_string()),
                     "download: attempt failed; retrying"
                 );
                 tokio::time::sleep(wait).await;
-                backoff = backoff.saturating_mul(2);
             }
             Err((e, _, _)) => return Err(e),
         }
@@ -1120,11 +1086,11 @@ async fn start_over<W>(
 /// A failed exchange of a download as a [`FilesError`].
 fn fault_error(
     url: &str,
-    fault: crate::client::bounds::ExchangeFault,
+    fault: crate::http::bounds::ExchangeFault,
     received: u64,
     content_length: Option<u64>,
 ) -> FilesError {
-    use crate::client::bounds::ExchangeFault;
+    use crate::http::bounds::ExchangeFault;
     match (fault, content_length) {
         (ExchangeFault::Transport(e), _) if received == 0 && content_length.is_none() => {
             FilesError::Http {

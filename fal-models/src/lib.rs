@@ -62,6 +62,7 @@ pub use fal_models_core::{codegen_support, open_enum};
 pub mod client;
 pub mod error;
 pub mod files;
+mod http;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;

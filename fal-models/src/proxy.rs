@@ -52,9 +52,9 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use futures::future::BoxFuture;
 use reqwest::Url;
 
-use crate::client::proxy::TARGET_URL_HEADER;
-use crate::client::tokens::app_alias;
 use crate::error::Error;
+use crate::http::protocol::TARGET_URL_HEADER;
+use crate::http::protocol::app_alias;
 
 /// The route fal's JS client expects by default.
 pub const DEFAULT_PROXY_ROUTE: &str = "/api/fal/proxy";

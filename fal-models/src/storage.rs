@@ -47,6 +47,8 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::Instrument;
 
+use crate::http::retry::{RetryPolicy, RetryUse};
+
 /// The fal REST API, which issues storage tokens.
 pub const DEFAULT_REST_BASE_URL: &str = "https://rest.fal.ai";
 /// The storage type requested from the token endpoint.
@@ -66,8 +68,6 @@ pub const LIFECYCLE_HEADER: &str = "X-Fal-Object-Lifecycle-Preference";
 /// The lifecycle header fal's CDN reads; sent with the same value as [`LIFECYCLE_HEADER`]
 /// (fal's official clients send both).
 pub const LIFECYCLE_HEADER_CDN: &str = "X-Fal-Object-Lifecycle";
-/// The longest `Retry-After` honoured; a longer one ends the retries.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The largest answer body read whole (token, upload result).
 const MAX_RESPONSE_BODY: u64 = 1 << 20;
 
@@ -168,12 +168,7 @@ impl StorageError {
     fn is_retryable(&self) -> bool {
         match self {
             StorageError::Http { .. } | StorageError::Timeout { .. } => true,
-            StorageError::Status { status, .. } => {
-                status.is_server_error()
-                    || *status == StatusCode::TOO_MANY_REQUESTS
-                    || *status == StatusCode::REQUEST_TIMEOUT
-                    || is_auth_status(*status)
-            }
+            StorageError::Status { status, .. } => RetryUse::Upload.retries_status(status.as_u16()),
             _ => false,
         }
     }
@@ -221,17 +216,15 @@ impl StorageError {
     }
 }
 
-/// The wait before retrying after `e` on any route (token, upload, parts, completion): the
-/// server's `Retry-After` wins over the backoff; one longer than we are willing to wait ends
-/// the retries (`None`).
-fn retry_wait(e: &StorageError, backoff: Duration) -> Option<Duration> {
-    match e {
-        StorageError::Status {
-            retry_after: Some(ra),
-            ..
-        } => (*ra <= MAX_RETRY_AFTER).then_some(*ra),
-        _ => Some(backoff),
-    }
+/// The wait before retry number `retry` after `e` on any route (token, upload, parts,
+/// completion), by the crate's one [`RetryPolicy`]: the server's `Retry-After` wins over the
+/// backoff (with jitter); one longer than the policy waits ends the retries (`None`).
+fn retry_wait(e: &StorageError, policy: &RetryPolicy, retry: u32) -> Option<Duration> {
+    let retry_after = match e {
+        StorageError::Status { retry_after, .. } => *retry_after,
+        _ => None,
+    };
+    policy.delay(retry, retry_after)
 }
 
 fn is_auth_status(status: StatusCode) -> bool {
@@ -291,7 +284,7 @@ impl UploadOptions {
         }
         self.file_name
             .as_deref()
-            .map(|n| crate::files::content_type_from_path(Path::new(n)))
+            .map(|n| crate::http::media::content_type_from_path(Path::new(n)))
             .unwrap_or("application/octet-stream")
             .to_string()
     }
@@ -311,7 +304,7 @@ pub struct StorageBuilder {
     retry_backoff: Option<Duration>,
     token_refresh_margin: Option<Duration>,
     clock: Option<Clock>,
-    bounds: Option<crate::client::Bounds>,
+    bounds: Option<crate::http::bounds::Bounds>,
     proxy: Option<Proxied>,
 }
 
@@ -387,10 +380,10 @@ impl StorageBuilder {
         self.token_refresh_margin = Some(margin);
         self
     }
-    /// The time bounds of each request (default [`Bounds::default`](crate::client::Bounds)).
+    /// The time bounds of each request (default [`Bounds::default`](crate::http::bounds::Bounds)).
     /// A body-carrying upload's response-head bound grows by one second per 256 KiB sent,
     /// since the head only arrives after the body is out.
-    pub fn bounds(mut self, bounds: crate::client::Bounds) -> Self {
+    pub fn bounds(mut self, bounds: crate::http::bounds::Bounds) -> Self {
         self.bounds = Some(bounds);
         self
     }
@@ -465,6 +458,10 @@ impl StorageBuilder {
                 concurrency,
                 max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
                 retry_backoff: self.retry_backoff.unwrap_or(Duration::from_millis(500)),
+                // 500 ms doubling (up to 10 s), with jitter; `Retry-After` up to 60 s.
+                retry: RetryPolicy::default()
+                    .max_retries(self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES))
+                    .initial_backoff(self.retry_backoff.unwrap_or(Duration::from_millis(500))),
                 refresh_margin: self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 bounds: self.bounds.unwrap_or_default(),
@@ -496,9 +493,11 @@ struct Inner {
     concurrency: usize,
     max_retries: u32,
     retry_backoff: Duration,
+    /// The waits between attempts (from `max_retries` and `retry_backoff`).
+    retry: RetryPolicy,
     refresh_margin: Duration,
     clock: Clock,
-    bounds: crate::client::Bounds,
+    bounds: crate::http::bounds::Bounds,
     /// Held while a token is fetched: one fetch at a time, and whoever waited takes its result.
     token: tokio::sync::Mutex<TokenSlot>,
     /// How many token fetches have ended (so a waiter knows one ended while it waited).
@@ -534,7 +533,7 @@ impl fmt::Debug for Storage {
 fn upload_outcome(
     result: &Result<String, StorageError>,
     attempts: Option<u32>,
-    redactor: &crate::error::Redactor,
+    redactor: &crate::http::redact::Redactor,
 ) {
     match result {
         Ok(_) => tracing::debug!(attempts, "upload: finished"),
@@ -711,7 +710,8 @@ impl Storage {
             options.file_name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         }
         if options.content_type.is_none() {
-            options.content_type = Some(crate::files::content_type_from_path(path).to_string());
+            options.content_type =
+                Some(crate::http::media::content_type_from_path(path).to_string());
         }
         let meta = tokio::fs::metadata(path)
             .await
@@ -746,16 +746,6 @@ impl Storage {
             measured.still_holds(path).await?;
             Ok(url)
         }
-    }
-
-    /// Uploads every local file referenced by a `file://` URL (see [`crate::files::local`]) in
-    /// a serialized input and replaces the URL with the uploaded one; returns how many
-    /// distinct files were uploaded. See [`crate::files::resolve_local_files`].
-    pub async fn resolve_local_files(
-        &self,
-        value: &mut serde_json::Value,
-    ) -> Result<usize, crate::files::FilesError> {
-        crate::files::resolve_local_files(self, value).await
     }
 
     /// The configured parallelism (used by [`crate::files::resolve_local_files`]).
@@ -876,7 +866,7 @@ impl Storage {
             req = req.header(FILE_NAME_HEADER, header_value(&sanitize_file_name(name))?);
         }
         if let Some(lifetime) = options.expires_in {
-            let seconds = crate::client::options::expiration_seconds(lifetime)
+            let seconds = crate::http::protocol::expiration_seconds(lifetime)
                 .ok_or_else(|| StorageError::Config("expires_in must be more than zero".into()))?;
             let pref = serde_json::json!({ "expiration_duration_seconds": seconds });
             let pref = header_value(&pref.to_string())?;
@@ -894,7 +884,6 @@ impl Storage {
         F: FnMut(Token) -> Fut,
         Fut: Future<Output = Result<T, StorageError>>,
     {
-        let mut delay = self.inner.retry_backoff;
         let mut attempts = 0;
         loop {
             attempts += 1;
@@ -906,7 +895,7 @@ impl Storage {
                         && !e.is_auth_failure()
                         && attempts <= self.inner.max_retries =>
                 {
-                    let Some(wait) = retry_wait(&e, delay) else {
+                    let Some(wait) = retry_wait(&e, &self.inner.retry, attempts) else {
                         return (Err(e), attempts);
                     };
                     tracing::warn!(
@@ -916,7 +905,6 @@ impl Storage {
                         "storage: token request failed; retrying"
                     );
                     tokio::time::sleep(wait).await;
-                    delay = delay.saturating_mul(2);
                     continue;
                 }
                 Err(e) => return (Err(e), attempts),
@@ -936,7 +924,7 @@ impl Storage {
                         self.drop_token(&auth).await;
                         continue;
                     }
-                    let Some(wait) = retry_wait(&e, delay) else {
+                    let Some(wait) = retry_wait(&e, &self.inner.retry, attempts) else {
                         return (Err(e), attempts);
                     };
                     tracing::warn!(
@@ -946,7 +934,6 @@ impl Storage {
                         "storage: attempt failed; retrying"
                     );
                     tokio::time::sleep(wait).await;
-                    delay = delay.saturating_mul(2);
                 }
                 Err(e) => return (Err(e), attempts),
             }
@@ -954,9 +941,9 @@ impl Storage {
     }
 
     /// Every secret this storage may meet: the key (also as `Key <key>`) and the token.
-    fn redactor(&self, token: Option<&Token>) -> crate::error::Redactor {
+    fn redactor(&self, token: Option<&Token>) -> crate::http::redact::Redactor {
         let key = &self.inner.key.0;
-        let mut r = crate::error::Redactor::new([key.as_str()]);
+        let mut r = crate::http::redact::Redactor::new([key.as_str()]);
         if let Some(t) = token {
             r.add(&t.raw.0);
             r.add(&t.authorization.0);
@@ -975,7 +962,7 @@ impl Storage {
         body_len: u64,
         token: Option<&Token>,
     ) -> Result<reqwest::Response, StorageError> {
-        use crate::client::bounds::{self, ExchangeFault};
+        use crate::http::bounds::{self, ExchangeFault};
         let mut b = self.inner.bounds;
         let allowance = Duration::from_secs(body_len / (256 * 1024));
         b.response_head = b.response_head.map(|h| h + allowance);
@@ -996,7 +983,7 @@ impl Storage {
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(crate::client::retry::parse_retry_after);
+            .and_then(crate::http::retry::parse_retry_after);
         let bytes = bounds::read_body(resp, &b, 64 * 1024)
             .await
             .unwrap_or_else(|(_, partial)| partial);
@@ -1021,7 +1008,7 @@ impl Storage {
         resp: reqwest::Response,
         token: Option<&Token>,
     ) -> Result<T, StorageError> {
-        use crate::client::bounds::{self, ExchangeFault};
+        use crate::http::bounds::{self, ExchangeFault};
         let bytes = bounds::read_body(resp, &self.inner.bounds, MAX_RESPONSE_BODY)
             .await
             .map_err(|(fault, _)| match fault {
@@ -1119,7 +1106,7 @@ impl Storage {
             .http
             .post(&proxy.url)
             .header(
-                crate::client::proxy::TARGET_URL_HEADER,
+                crate::http::protocol::TARGET_URL_HEADER,
                 header_value(&target)?,
             )
             .json(&serde_json::json!({"content_type": content_type, "file_name": file_name}));
@@ -1127,7 +1114,7 @@ impl Storage {
             req = req.header(name, value.clone());
         }
         if let Some(lifetime) = options.expires_in {
-            let seconds = crate::client::options::expiration_seconds(lifetime)
+            let seconds = crate::http::protocol::expiration_seconds(lifetime)
                 .ok_or_else(|| StorageError::Config("expires_in must be more than zero".into()))?;
             let pref = serde_json::json!({ "expiration_duration_seconds": seconds });
             req = req.header(LIFECYCLE_HEADER_CDN, header_value(&pref.to_string())?);

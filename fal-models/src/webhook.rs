@@ -385,7 +385,7 @@ pub struct VerifierBuilder {
     cache_ttl: Option<Duration>,
     tolerance: Option<Duration>,
     clock: Option<Clock>,
-    bounds: Option<crate::client::Bounds>,
+    bounds: Option<crate::http::bounds::Bounds>,
     replay_guard: bool,
 }
 
@@ -433,7 +433,7 @@ impl VerifierBuilder {
     }
     /// The time bounds of the key fetch (default: connect, response head and idle 10 s,
     /// total 30 s). A hung key server ends in [`WebhookError::JwksFetch`] within them.
-    pub fn bounds(mut self, bounds: crate::client::Bounds) -> Self {
+    pub fn bounds(mut self, bounds: crate::http::bounds::Bounds) -> Self {
         self.bounds = Some(bounds);
         self
     }
@@ -483,7 +483,7 @@ impl VerifierBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 bounds: self.bounds.unwrap_or_else(|| {
                     let ten = Some(Duration::from_secs(10));
-                    crate::client::Bounds::default()
+                    crate::http::bounds::Bounds::default()
                         .connect(ten)
                         .response_head(ten)
                         .idle(ten)
@@ -511,7 +511,7 @@ struct VerifierInner {
     cache_ttl: Duration,
     tolerance: Duration,
     clock: Clock,
-    bounds: crate::client::Bounds,
+    bounds: crate::http::bounds::Bounds,
     /// Deliveries seen: (request id, timestamp) -> timestamp, pruned past the tolerance.
     replay_guard: Option<std::sync::Mutex<std::collections::HashMap<(String, i64), i64>>>,
     /// The cached keys: read without waiting for a fetch in flight.
@@ -718,7 +718,7 @@ impl Verifier {
             url: url.to_string(),
             reason,
         };
-        use crate::client::bounds::{self, ExchangeFault};
+        use crate::http::bounds::{self, ExchangeFault};
         let describe = |fault: ExchangeFault| match fault {
             ExchangeFault::Transport(e) => e.without_url().to_string(),
             ExchangeFault::TooLarge(_) => format!("larger than {MAX_JWKS_BYTES} bytes"),

@@ -193,6 +193,62 @@ async fn a_run_whose_answer_breaks_off_names_its_request_and_is_not_rerun() {
 }
 
 #[tokio::test]
+async fn run_and_run_with_fill_an_ambiguous_run_the_same() {
+    // One sync-run path: `run` is `run_with` without options, so an answer that breaks off
+    // after its head gives the same error either way (status, request id, attempts).
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    let mut seen = Vec::new();
+    for with_options in [false, true] {
+        server.inject(Operation::Run, Fault::TruncatedBody);
+        let input = json!({"prompt": "a"});
+        let err = if with_options {
+            client
+                .run_json_with(ECHO_ID, &input, &RunOptions::new())
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        } else {
+            client
+                .run_json(ECHO_ID, &input)
+                .await
+                .map(|_| ())
+                .unwrap_err()
+        };
+        let Error::AmbiguousSubmit {
+            endpoint_id,
+            attempts,
+            accepted,
+            status,
+            request_id,
+            headers,
+            reason,
+            source,
+        } = &err
+        else {
+            panic!("expected an ambiguous run: {err:?}");
+        };
+        seen.push((
+            endpoint_id.clone(),
+            *attempts,
+            *accepted,
+            *status,
+            request_id.is_some(),
+            headers.clone(),
+            reason.clone(),
+            source.is_some(),
+        ));
+    }
+    assert_eq!(seen[0], seen[1], "run and run_with differ");
+    let (_, attempts, accepted, status, has_id, ..) = &seen[0];
+    assert_eq!(
+        (*attempts, *accepted, *status, *has_id),
+        (1, true, Some(200), true)
+    );
+    assert_eq!(server.run_count(), 2);
+}
+
+#[tokio::test]
 async fn stream_sends_the_platform_headers() {
     let server = echo_mock().start().await.unwrap();
     let options = StreamOptions::default().platform(platform());

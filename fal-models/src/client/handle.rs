@@ -6,11 +6,14 @@ use std::marker::PhantomData;
 use serde::{Deserialize, Serialize};
 
 use crate::Endpoint;
+use crate::http::redact::Redactor;
 
 /// A request submitted to fal's queue: endpoint id, request id and the URLs fal returned.
 ///
-/// It holds no secret (the key stays in the [`Client`](crate::Client)), serializes to JSON, and
-/// can be stored and resumed later with any client: `client.result(&handle)`. The type parameter
+/// Its JSON and `Debug` hold no secret (the key stays in the [`Client`](crate::Client)); it
+/// serializes to JSON and can be stored and resumed later with any client:
+/// `client.result(&handle)`. A handle `submit` returned also remembers, in memory only, the
+/// secret values of its input, so the errors of later calls on it are scrubbed of them too. The type parameter
 /// is the output type that `result` decodes into; [`untyped`](Self::untyped) and
 /// [`typed`](Self::typed) convert.
 ///
@@ -32,6 +35,9 @@ pub struct RequestHandle<O = serde_json::Value> {
     response_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cancel_url: Option<String>,
+    /// The input's secret values (never serialized, never shown).
+    #[serde(skip)]
+    secrets: Redactor,
     #[serde(skip)]
     output: PhantomData<fn() -> O>,
 }
@@ -45,6 +51,7 @@ impl RequestHandle {
             status_url: None,
             response_url: None,
             cancel_url: None,
+            secrets: Redactor::default(),
             output: PhantomData,
         }
     }
@@ -66,6 +73,16 @@ impl<O> RequestHandle<O> {
         self.response_url = response_url;
         self.cancel_url = cancel_url;
         self
+    }
+
+    pub(crate) fn with_secrets(mut self, secrets: Redactor) -> Self {
+        self.secrets = secrets;
+        self
+    }
+
+    /// The secret values of the submitted input (empty for a handle built or read back).
+    pub(crate) fn secrets(&self) -> &Redactor {
+        &self.secrets
     }
 
     /// The endpoint id the request was submitted to.
@@ -101,6 +118,7 @@ impl<O> RequestHandle<O> {
             status_url: self.status_url,
             response_url: self.response_url,
             cancel_url: self.cancel_url,
+            secrets: self.secrets,
             output: PhantomData,
         }
     }
@@ -119,6 +137,7 @@ impl<O> Clone for RequestHandle<O> {
             status_url: self.status_url.clone(),
             response_url: self.response_url.clone(),
             cancel_url: self.cancel_url.clone(),
+            secrets: self.secrets.clone(),
             output: PhantomData,
         }
     }

@@ -17,7 +17,6 @@
 //! ([`RetryPolicy`]) and turns failures into [`Error`]s; `queue` holds the protocol's data;
 //! [`RequestHandle`] names a submitted job; `subscribe` waits for it with progress events.
 
-pub mod bounds;
 mod events;
 mod handle;
 pub(crate) mod options;
@@ -25,8 +24,6 @@ pub mod proxy;
 mod queue;
 #[cfg(feature = "realtime")]
 pub mod realtime;
-pub(crate) mod retry;
-mod sse;
 pub mod stream;
 mod subscribe;
 pub mod tokens;
@@ -44,18 +41,22 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use bounds::Bounds;
+pub use crate::http::bounds::{self, Bounds};
+pub use crate::http::retry::RetryPolicy;
 pub use events::{SubscribeEvent, SubscribeEvents};
 pub use handle::RequestHandle;
 pub use options::{Logs, PlatformOptions, RunOptions, RunOutput};
-pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions, queue_app_path};
-pub use retry::RetryPolicy;
+pub use queue::{LogEntry, Priority, QueueStatus, Status, SubmitOptions};
 pub use stream::{ByteStream, OutputStream, StreamEvent, StreamOptions};
 pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, WaitMode};
 pub use tokens::{TemporaryToken, TokenProvider};
 
 use crate::Endpoint;
-use crate::error::{Error, Operation, Redactor, TimeoutKind};
+use crate::error::{Error, Operation, TimeoutKind};
+use crate::http::bounds::ExchangeFault;
+use crate::http::protocol::queue_app_path;
+use crate::http::redact::Redactor;
+use crate::http::sse;
 use queue::SubmitResponse;
 use transport::Call;
 
@@ -484,7 +485,7 @@ impl Client {
         input: &E,
         options: &SubmitOptions,
     ) -> Result<RequestHandle<E::Output>, Error> {
-        let body = serialize_input(E::ENDPOINT_ID, input)?;
+        let body = serialize_input(E::ENDPOINT_ID, input, E::SECRET_FIELDS)?;
         Ok(self
             .submit_raw(E::ENDPOINT_ID, body, options)
             .await?
@@ -498,14 +499,14 @@ impl Client {
         input: &Value,
         options: &SubmitOptions,
     ) -> Result<RequestHandle, Error> {
-        let body = serialize_input(endpoint_id, input)?;
+        let body = serialize_input(endpoint_id, input, &[])?;
         self.submit_raw(endpoint_id, body, options).await
     }
 
     pub(crate) async fn submit_raw(
         &self,
         endpoint_id: &str,
-        body: Vec<u8>,
+        body: Payload,
         options: &SubmitOptions,
     ) -> Result<RequestHandle, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
@@ -563,7 +564,8 @@ impl Client {
                 submitted.status_url,
                 submitted.response_url,
                 submitted.cancel_url,
-            ),
+            )
+            .with_secrets(call.secrets),
         )
     }
 
@@ -579,8 +581,8 @@ impl Client {
         }
         let call = self.get_call(Operation::Status, url, handle);
         let reply = self.call(&call).await?;
-        self.decode::<QueueStatus>(Operation::Status, handle.request_id(), &reply)
-            .map(|s| s.scrubbed(&self.inner.redactor))
+        self.decode::<QueueStatus>(&call, &reply)
+            .map(|s| s.scrubbed(&self.redactor(&call)))
     }
 
     /// The request's status as server-sent events: one [`QueueStatus`] per event (with `logs`,
@@ -612,7 +614,7 @@ impl Client {
         let url = self.request_url(handle, RequestUrl::Result);
         let call = self.get_call(Operation::Result, url, handle);
         let reply = self.call(&call).await?;
-        self.decode(Operation::Result, handle.request_id(), &reply)
+        self.decode(&call, &reply)
     }
 
     /// Asks fal to cancel the request.
@@ -624,7 +626,7 @@ impl Client {
             // fal answers `{"status": "CANCELLATION_REQUESTED"}`; an answer that is not JSON
             // did not come from fal's queue, so it proves nothing.
             Ok(reply) => self
-                .decode::<Value>(Operation::Cancel, handle.request_id(), &reply)
+                .decode::<Value>(&call, &reply)
                 .map(|_| CancelOutcome::Requested),
             Err(Error::Api(api))
                 if api.status == 400 && api.body_excerpt.contains("ALREADY_COMPLETED") =>
@@ -653,32 +655,26 @@ impl Client {
     /// Runs `input` synchronously on `fal.run` and returns the typed output (no queue: no
     /// progress, and the HTTP request stays open for the whole run).
     pub async fn run<E: Endpoint>(&self, input: &E) -> Result<E::Output, Error> {
-        let body = serialize_input(E::ENDPOINT_ID, input)?;
+        let body = serialize_input(E::ENDPOINT_ID, input, E::SECRET_FIELDS)?;
         self.run_raw(E::ENDPOINT_ID, body).await
     }
 
     /// Runs a JSON input synchronously on any endpoint.
     pub async fn run_json(&self, endpoint_id: &str, input: &Value) -> Result<Value, Error> {
-        let body = serialize_input(endpoint_id, input)?;
+        let body = serialize_input(endpoint_id, input, &[])?;
         self.run_raw(endpoint_id, body).await
     }
 
+    /// `run` is `run_with` without options: one path, one way to fill its errors.
     async fn run_raw<O: DeserializeOwned>(
         &self,
         endpoint_id: &str,
-        body: Vec<u8>,
+        body: Payload,
     ) -> Result<O, Error> {
-        let endpoint_id = endpoint_id.trim_matches('/');
-        let (body, secrets) = self.prepare_input(endpoint_id, body, false).await?;
-        let call = self.run_call(endpoint_id, body, Vec::new(), secrets);
-        let reply = self.call(&call).await?;
-        serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
-            operation: Operation::Run,
-            request_id: None,
-            status: reply.status,
-            source,
-            body_excerpt: self.excerpt_for(&call, &reply.body),
-        })
+        let run = self
+            .run_with_raw(endpoint_id, body, &RunOptions::default())
+            .await?;
+        Ok(run.output)
     }
 
     /// The exchange of a sync run (a paid call). Its head arrives with the output, so only the
@@ -715,7 +711,7 @@ impl Client {
         Subscribe::new(
             self,
             E::ENDPOINT_ID,
-            serialize_input(E::ENDPOINT_ID, &input),
+            serialize_input(E::ENDPOINT_ID, &input, E::SECRET_FIELDS),
         )
     }
 
@@ -730,7 +726,7 @@ impl Client {
 
     /// [`subscribe`](Self::subscribe) for a JSON input to any endpoint.
     pub fn subscribe_json(&self, endpoint_id: &str, input: Value) -> Subscribe<'_, Value> {
-        Subscribe::new(self, endpoint_id, serialize_input(endpoint_id, &input))
+        Subscribe::new(self, endpoint_id, serialize_input(endpoint_id, &input, &[]))
     }
 
     /// Uploads to fal storage with this client's key and connection pool (see
@@ -789,19 +785,19 @@ impl Client {
     async fn prepare_input(
         &self,
         endpoint_id: &str,
-        body: Vec<u8>,
+        body: Payload,
         upload_local_files: bool,
     ) -> Result<(Vec<u8>, Redactor), Error> {
         let serialize_err = |source| Error::Serialize {
             endpoint_id: endpoint_id.to_owned(),
             source,
         };
-        let mut value: Value = serde_json::from_slice(&body).map_err(serialize_err)?;
+        let mut value: Value = serde_json::from_slice(&body.bytes).map_err(serialize_err)?;
         let mut secrets = Vec::new();
-        crate::error::secret_values(&value, &mut secrets);
+        crate::error::secret_values(&value, body.secret_fields, &mut secrets);
         let secrets = Redactor::new(secrets.iter().map(String::as_str));
         if !crate::files::has_local_files(&value) {
-            return Ok((body, secrets));
+            return Ok((body.bytes, secrets));
         }
         if !upload_local_files {
             return Err(Error::LocalFileNotAllowed {
@@ -816,36 +812,17 @@ impl Client {
         Ok((body, secrets))
     }
 
-    // --- crate-internal accessors (for files/storage/webhook) ---
-
-    /// The shared connection pool.
-    #[allow(dead_code)] // for the files/storage/webhook modules
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.inner.http
-    }
+    // --- crate-internal accessors ---
 
     /// The `Authorization` header value (`Key ...`, marked sensitive), if the client has a key.
-    #[allow(dead_code)] // for the files/storage/webhook modules
+    #[cfg(feature = "realtime")]
     pub(crate) fn authorization(&self) -> Option<&HeaderValue> {
         self.inner.authorization.as_ref()
     }
 
-    /// The API key, if the client has one (for modules that authenticate differently).
-    #[allow(dead_code)] // for the files/storage/webhook modules
-    pub(crate) fn api_key(&self) -> Option<&str> {
+    /// The API key, if the client has one (storage authenticates with it differently).
+    fn api_key(&self) -> Option<&str> {
         self.inner.key.as_ref().map(ApiKey::expose)
-    }
-
-    /// The queue base URL without a trailing slash.
-    #[allow(dead_code)] // for the files/storage/webhook modules
-    pub(crate) fn queue_base_url(&self) -> &str {
-        &self.inner.queue_url
-    }
-
-    /// The run base URL without a trailing slash.
-    #[allow(dead_code)] // for the files/storage/webhook modules
-    pub(crate) fn run_base_url(&self) -> &str {
-        &self.inner.run_url
     }
 
     /// The retry policy.
@@ -865,7 +842,7 @@ impl Client {
             request_id: Some(handle.request_id().to_owned()),
             paid_endpoint: None,
             bounds: self.inner.bounds,
-            secrets: Redactor::default(),
+            secrets: handle.secrets().clone(),
             maybe_delivered: Default::default(),
         }
     }
@@ -902,24 +879,39 @@ impl Client {
 
     fn decode<T: DeserializeOwned>(
         &self,
-        op: Operation,
-        request_id: &str,
+        call: &Call,
         reply: &transport::Reply,
     ) -> Result<T, Error> {
         serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
-            operation: op,
-            request_id: (!request_id.is_empty()).then(|| request_id.to_owned()),
+            operation: call.op,
+            request_id: call.request_id.clone().filter(|id| !id.is_empty()),
             status: reply.status,
             source,
-            body_excerpt: self.excerpt(&reply.body),
+            body_excerpt: self.excerpt_for(call, &reply.body),
         })
     }
 }
 
-fn serialize_input<T: Serialize + ?Sized>(endpoint_id: &str, input: &T) -> Result<Vec<u8>, Error> {
-    serde_json::to_vec(input).map_err(|source| Error::Serialize {
+/// A serialized input with the wire names of its secret fields
+/// ([`Endpoint::SECRET_FIELDS`]; none for a JSON input), whose values every error, log line and
+/// trace field of the call is scrubbed of, as the key is.
+pub(crate) struct Payload {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) secret_fields: &'static [&'static str],
+}
+
+fn serialize_input<T: Serialize + ?Sized>(
+    endpoint_id: &str,
+    input: &T,
+    secret_fields: &'static [&'static str],
+) -> Result<Payload, Error> {
+    let bytes = serde_json::to_vec(input).map_err(|source| Error::Serialize {
         endpoint_id: endpoint_id.to_owned(),
         source,
+    })?;
+    Ok(Payload {
+        bytes,
+        secret_fields,
     })
 }
 
@@ -928,20 +920,21 @@ fn with_query(url: &str, pair: &str) -> String {
     format!("{url}{sep}{pair}")
 }
 
-/// The largest status stream event (one status with its log lines).
-const MAX_STREAM_EVENT: u64 = 16 << 20;
-
-/// The state of a status stream between events.
+/// A status stream between events. (`Connect` is the large variant, but it lives once, before
+/// the first poll: boxing it would buy nothing.)
+#[allow(clippy::large_enum_variant)]
 enum StreamState {
     Connect(Client, Call, String),
-    Reading {
-        client: Client,
-        request_id: String,
-        body: BoxStream<'static, Result<Vec<u8>, reqwest::Error>>,
-        decoder: sse::SseDecoder,
-        pending: std::collections::VecDeque<String>,
-    },
+    Reading(Box<StatusReading>),
     Done,
+}
+
+struct StatusReading {
+    /// The client's secrets and the handle's (its input's).
+    redactor: Redactor,
+    request_id: String,
+    response: reqwest::Response,
+    events: sse::SseReader,
 }
 
 fn status_stream(
@@ -952,119 +945,66 @@ fn status_stream(
     futures::stream::unfold(
         StreamState::Connect(client, call, request_id),
         |state| async move {
-            let mut state = state;
-            loop {
-                match state {
-                    StreamState::Done => return None,
-                    StreamState::Connect(client, call, request_id) => {
-                        match client.open(&call).await {
-                            Ok(response) => {
-                                state = StreamState::Reading {
-                                    client,
-                                    request_id,
-                                    body: response
-                                        .bytes_stream()
-                                        .map(|r| r.map(|b| b.to_vec()))
-                                        .boxed(),
-                                    decoder: sse::SseDecoder::default(),
-                                    pending: Default::default(),
-                                }
-                            }
-                            Err(e) => return Some((Err(e), StreamState::Done)),
-                        }
-                    }
-                    StreamState::Reading {
-                        client,
+            let mut r = match state {
+                StreamState::Done => return None,
+                StreamState::Reading(r) => r,
+                StreamState::Connect(client, call, request_id) => match client.open(&call).await {
+                    Ok(response) => Box::new(StatusReading {
+                        redactor: client.redactor(&call),
+                        events: sse::SseReader::new(client.inner.stream_idle_timeout),
                         request_id,
-                        mut body,
-                        mut decoder,
-                        mut pending,
-                    } => {
-                        if let Some(data) = pending.pop_front() {
-                            return Some(match serde_json::from_str::<QueueStatus>(&data) {
-                                Ok(status) => {
-                                    let status = status.scrubbed(&client.inner.redactor);
-                                    let next = if status.is_completed() {
-                                        StreamState::Done
-                                    } else {
-                                        StreamState::Reading {
-                                            client,
-                                            request_id,
-                                            body,
-                                            decoder,
-                                            pending,
-                                        }
-                                    };
-                                    (Ok(status), next)
-                                }
-                                Err(source) => {
-                                    let err = Error::Decode {
-                                        operation: Operation::StatusStream,
-                                        request_id: Some(request_id),
-                                        status: 200,
-                                        source,
-                                        body_excerpt: client.excerpt(data.as_bytes()),
-                                    };
-                                    (Err(err), StreamState::Done)
-                                }
-                            });
-                        }
-                        let next = match client.inner.stream_idle_timeout {
-                            Some(idle) => match tokio::time::timeout(idle, body.next()).await {
-                                Ok(next) => next,
-                                Err(_) => {
-                                    let err = Error::Timeout {
-                                        kind: TimeoutKind::StreamIdle,
-                                        request_id: Some(request_id),
-                                        cancelled: false,
-                                    };
-                                    return Some((Err(err), StreamState::Done));
-                                }
-                            },
-                            None => body.next().await,
+                        response,
+                    }),
+                    Err(e) => return Some((Err(e), StreamState::Done)),
+                },
+            };
+            let request_id = Some(r.request_id.clone());
+            let err = match r.events.next(&mut r.response).await {
+                Ok(Some(data)) => match serde_json::from_str::<QueueStatus>(&data) {
+                    Ok(status) => {
+                        let status = status.scrubbed(&r.redactor);
+                        let next = if status.is_completed() {
+                            StreamState::Done
+                        } else {
+                            StreamState::Reading(r)
                         };
-                        match next {
-                            Some(Ok(chunk)) => {
-                                pending.extend(decoder.push(&chunk));
-                                // One event is one status: an event that never ends must not
-                                // grow without bound.
-                                if decoder.buffered() as u64 > MAX_STREAM_EVENT {
-                                    let err = Error::BodyTooLarge {
-                                        operation: Operation::StatusStream,
-                                        request_id: Some(request_id),
-                                        limit: MAX_STREAM_EVENT,
-                                    };
-                                    return Some((Err(err), StreamState::Done));
-                                }
-                            }
-                            Some(Err(source)) => {
-                                let err = Error::Transport {
-                                    operation: Operation::StatusStream,
-                                    request_id: Some(request_id),
-                                    source,
-                                };
-                                return Some((Err(err), StreamState::Done));
-                            }
-                            None => match decoder.finish() {
-                                Some(last) => pending.push_back(last),
-                                None => {
-                                    return Some((
-                                        Err(Error::StreamEnded { request_id }),
-                                        StreamState::Done,
-                                    ));
-                                }
-                            },
-                        }
-                        state = StreamState::Reading {
-                            client,
-                            request_id,
-                            body,
-                            decoder,
-                            pending,
-                        };
+                        return Some((Ok(status), next));
                     }
-                }
-            }
+                    Err(source) => Error::Decode {
+                        operation: Operation::StatusStream,
+                        request_id,
+                        status: 200,
+                        source,
+                        body_excerpt: r
+                            .redactor
+                            .excerpt(data.as_bytes(), transport::EXCERPT_CHARS),
+                    },
+                },
+                Ok(None) => Error::StreamEnded {
+                    request_id: r.request_id.clone(),
+                },
+                // Silence is the stream's own bound (`stream_idle_timeout`).
+                Err(
+                    ExchangeFault::IdleTimeout
+                    | ExchangeFault::HeadTimeout
+                    | ExchangeFault::TotalTimeout,
+                ) => Error::Timeout {
+                    kind: TimeoutKind::StreamIdle,
+                    request_id,
+                    cancelled: false,
+                },
+                Err(ExchangeFault::TooLarge(limit)) => Error::BodyTooLarge {
+                    operation: Operation::StatusStream,
+                    request_id,
+                    limit,
+                },
+                Err(ExchangeFault::Transport(source)) => Error::Transport {
+                    operation: Operation::StatusStream,
+                    request_id,
+                    source,
+                },
+            };
+            Some((Err(err), StreamState::Done))
         },
     )
     .boxed()

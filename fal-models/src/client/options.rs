@@ -34,12 +34,11 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::bounds;
 use super::queue::SubmitOptions;
-use super::transport::{MAX_QUEUE_BODY, header_request_id};
-use super::{Client, serialize_input};
+use super::{Client, Payload, serialize_input};
 use crate::Endpoint;
 use crate::error::{Error, Operation};
+use crate::http::protocol::expiration_seconds;
 
 /// Platform headers of one request. Unset options send nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -148,12 +147,6 @@ impl PlatformOptions {
     }
 }
 
-/// An object lifetime in whole seconds, rounded up; `None` for zero, which fal reads as
-/// "never expires" (fal_client refuses it: `_get_upload_expiration_duration_seconds`).
-pub(crate) fn expiration_seconds(d: Duration) -> Option<u64> {
-    (!d.is_zero()).then(|| d.as_secs() + u64::from(d.subsec_nanos() > 0))
-}
-
 /// A header name for the lifetime of the program. The request plumbing names headers with
 /// `&'static str`; user header names are few and repeat, so each is leaked once.
 fn intern(name: &str) -> &'static str {
@@ -241,7 +234,7 @@ impl Client {
         input: &E,
         options: &RunOptions,
     ) -> Result<RunOutput<E::Output>, Error> {
-        let body = serialize_input(E::ENDPOINT_ID, input)?;
+        let body = serialize_input(E::ENDPOINT_ID, input, E::SECRET_FIELDS)?;
         self.run_with_raw(E::ENDPOINT_ID, body, options).await
     }
 
@@ -252,14 +245,14 @@ impl Client {
         input: &Value,
         options: &RunOptions,
     ) -> Result<RunOutput<Value>, Error> {
-        let body = serialize_input(endpoint_id, input)?;
+        let body = serialize_input(endpoint_id, input, &[])?;
         self.run_with_raw(endpoint_id, body, options).await
     }
 
-    async fn run_with_raw<O: DeserializeOwned>(
+    pub(crate) async fn run_with_raw<O: DeserializeOwned>(
         &self,
         endpoint_id: &str,
-        body: Vec<u8>,
+        body: Payload,
         options: &RunOptions,
     ) -> Result<RunOutput<O>, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
@@ -276,43 +269,14 @@ impl Client {
             .prepare_input(endpoint_id, body, options.upload_local_files)
             .await?;
         let call = self.run_call(endpoint_id, body, headers, secrets);
-        let response = self.open(&call).await?;
-        let status = response.status().as_u16();
-        let redactor = self.inner.redactor.merged(&call.secrets);
-        let request_id = header_request_id(response.headers(), &redactor);
-        let body = match bounds::read_body(response, &call.bounds, MAX_QUEUE_BODY).await {
-            Ok(body) => body,
-            Err((bounds::ExchangeFault::TooLarge(limit), _)) => {
-                return Err(Error::BodyTooLarge {
-                    operation: Operation::Run,
-                    request_id,
-                    limit,
-                });
-            }
-            // The run was accepted and its answer broke off: it ran (and is paid); say so,
-            // with its request id, rather than run it again.
-            Err((fault, _)) => {
-                return Err(Error::AmbiguousSubmit {
-                    endpoint_id: endpoint_id.to_owned(),
-                    attempts: 1,
-                    accepted: true,
-                    status: Some(status),
-                    request_id,
-                    headers: Vec::new(),
-                    reason: redactor.scrub(&fault.to_string()),
-                    source: match fault {
-                        bounds::ExchangeFault::Transport(e) => Some(e.without_url()),
-                        _ => None,
-                    },
-                });
-            }
-        };
-        let output = serde_json::from_slice(&body).map_err(|source| Error::Decode {
+        let reply = self.call(&call).await?;
+        let request_id = reply.request_id;
+        let output = serde_json::from_slice(&reply.body).map_err(|source| Error::Decode {
             operation: Operation::Run,
             request_id: request_id.clone(),
-            status,
+            status: reply.status,
             source,
-            body_excerpt: redactor.excerpt(&body, 512),
+            body_excerpt: self.excerpt_for(&call, &reply.body),
         })?;
         tracing::debug!(request_id = request_id.as_deref(), "run answered");
         Ok(RunOutput { output, request_id })

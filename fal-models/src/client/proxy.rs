@@ -8,7 +8,7 @@ use super::{ClientBuilder, Inner, normalize_base};
 use crate::error::Error;
 
 /// The header naming the real target of a proxied request (fal's name).
-pub const TARGET_URL_HEADER: &str = "x-fal-target-url";
+pub use crate::http::protocol::TARGET_URL_HEADER;
 
 impl ClientBuilder {
     /// Sends every fal request to this URL with `x-fal-target-url` (see [`crate::client::proxy`]).

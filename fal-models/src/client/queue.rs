@@ -102,7 +102,7 @@ pub struct QueueStatus {
 impl QueueStatus {
     /// The status with every text a server wrote into it scrubbed of secrets (a job's error can
     /// quote its input; a log line anything).
-    pub(crate) fn scrubbed(mut self, redactor: &crate::error::Redactor) -> Self {
+    pub(crate) fn scrubbed(mut self, redactor: &crate::http::redact::Redactor) -> Self {
         let scrub = |t: &mut Option<String>| {
             if let Some(text) = t {
                 *text = redactor.scrub(text);
@@ -292,23 +292,6 @@ impl SubmitOptions {
     }
 }
 
-/// The part of an endpoint id that status, result and cancel live under: `owner/alias`, or
-/// `workflows/owner/name` and `comfy/owner/name`.
-///
-/// `fal-ai/sora-2/text-to-video/pro` -> `fal-ai/sora-2`; `workflows/acme/flow/v2` ->
-/// `workflows/acme/flow`.
-pub fn queue_app_path(endpoint_id: &str) -> &str {
-    let id = endpoint_id.trim_matches('/');
-    let keep = match id.split('/').next() {
-        Some("workflows" | "comfy") => 3,
-        _ => 2,
-    };
-    match id.match_indices('/').nth(keep - 1) {
-        Some((cut, _)) => &id[..cut],
-        None => id,
-    }
-}
-
 /// Whole seconds for fal's headers, rounded up (a deadline is never shortened).
 pub(crate) fn header_seconds(d: Duration) -> String {
     (d.as_secs() + u64::from(d.subsec_nanos() > 0)).to_string()
@@ -329,21 +312,6 @@ pub(crate) fn start_timeout_header(d: Duration) -> Result<(&'static str, String)
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn app_path_drops_sub_path_but_keeps_workflow_prefix() {
-        assert_eq!(
-            queue_app_path("fal-ai/sora-2/text-to-video/pro"),
-            "fal-ai/sora-2"
-        );
-        assert_eq!(queue_app_path("fal-ai/veo3"), "fal-ai/veo3");
-        assert_eq!(
-            queue_app_path("workflows/acme/flow/v2"),
-            "workflows/acme/flow"
-        );
-        assert_eq!(queue_app_path("comfy/acme/flow"), "comfy/acme/flow");
-        assert_eq!(queue_app_path("solo"), "solo");
-    }
 
     #[test]
     fn unknown_status_and_odd_logs_still_decode() {

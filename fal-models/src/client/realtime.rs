@@ -91,7 +91,8 @@ pub use rmpv;
 
 use super::Client;
 use super::tokens::TokenCache;
-use crate::error::{Error, Redactor};
+use crate::error::Error;
+use crate::http::redact::Redactor;
 
 /// A frame from fal, as it came.
 #[derive(Debug, Clone, PartialEq)]

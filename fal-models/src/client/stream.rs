@@ -27,7 +27,6 @@
 //! JS client's binary mode), with the same bounds and rules; [`Client::stream`] refuses it with
 //! [`Error::UnexpectedContentType`] instead of buffering it.
 
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
@@ -39,12 +38,14 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::bounds::Bounds;
-use super::sse::SseDecoder;
 use super::transport::{Call, MAX_QUEUE_BODY, header_request_id};
-use super::{Client, serialize_input};
+use super::{Client, Payload, serialize_input};
 use crate::Endpoint;
-use crate::error::{Error, Operation, Redactor, TimeoutKind};
+use crate::error::{Error, Operation, TimeoutKind};
+use crate::http::bounds::Bounds;
+use crate::http::protocol::stream_path;
+use crate::http::redact::Redactor;
+use crate::http::sse::SseReader;
 
 mod binary;
 
@@ -57,18 +58,6 @@ pub use binary::ByteStream;
 /// still ends. fal's JS client declares 15 s but its check never fires; its Python client has
 /// no bound. Set [`StreamOptions::idle`] for a shorter one.
 pub const DEFAULT_STREAM_IDLE: Duration = Duration::from_secs(3600);
-
-/// The URL of an endpoint's stream: `{run}/{endpoint id}/stream`, or the id as is when it
-/// already ends in `/stream` (fal documents some streams as endpoints of their own, such as
-/// `fal-ai/maya/stream`).
-pub fn stream_path(endpoint_id: &str) -> String {
-    let id = endpoint_id.trim_matches('/');
-    if id.ends_with("/stream") {
-        id.to_owned()
-    } else {
-        format!("{id}/stream")
-    }
-}
 
 /// Options of one [`Client::stream`] call.
 #[derive(Debug, Clone)]
@@ -221,7 +210,7 @@ impl Client {
     ) -> OutputStream<E::Output> {
         self.stream_raw(
             E::ENDPOINT_ID,
-            serialize_input(E::ENDPOINT_ID, input),
+            serialize_input(E::ENDPOINT_ID, input, E::SECRET_FIELDS),
             options,
         )
     }
@@ -238,13 +227,17 @@ impl Client {
         input: Value,
         options: StreamOptions,
     ) -> OutputStream<Value> {
-        self.stream_raw(endpoint_id, serialize_input(endpoint_id, &input), options)
+        self.stream_raw(
+            endpoint_id,
+            serialize_input(endpoint_id, &input, &[]),
+            options,
+        )
     }
 
     fn stream_raw<O>(
         &self,
         endpoint_id: &str,
-        body: Result<Vec<u8>, Error>,
+        body: Result<Payload, Error>,
         options: StreamOptions,
     ) -> OutputStream<O> {
         let request_id = Arc::new(OnceLock::new());
@@ -315,7 +308,7 @@ enum State {
     Start {
         client: Client,
         endpoint_id: String,
-        body: Result<Vec<u8>, Error>,
+        body: Result<Payload, Error>,
         options: StreamOptions,
         request_id: Arc<OnceLock<String>>,
         redactor: Arc<OnceLock<Redactor>>,
@@ -329,8 +322,7 @@ struct Reading {
     secrets: Redactor,
     response: reqwest::Response,
     idle: Option<Duration>,
-    decoder: SseDecoder,
-    pending: VecDeque<String>,
+    events: SseReader,
     /// The last event, the final output once the body ends.
     last: Option<Value>,
     request_id: Option<String>,
@@ -433,8 +425,7 @@ async fn next_event(state: State) -> Option<(Item, State)> {
                     secrets,
                     response,
                     idle: options.idle,
-                    decoder: SseDecoder::default(),
-                    pending: VecDeque::new(),
+                    events: SseReader::new(options.idle),
                     last: None,
                     request_id: id,
                     event_stream,
@@ -453,7 +444,7 @@ async fn next_event(state: State) -> Option<(Item, State)> {
 async fn open(
     client: &Client,
     endpoint_id: &str,
-    body: Result<Vec<u8>, Error>,
+    body: Result<Payload, Error>,
     options: &StreamOptions,
     default_accept: &str,
 ) -> Result<(reqwest::Response, Redactor), Error> {
@@ -543,64 +534,43 @@ async fn read(mut r: Box<Reading>) -> Option<(Item, State)> {
     if !r.event_stream {
         return read_whole(r).await;
     }
-    loop {
-        if let Some(data) = r.pending.pop_front() {
-            return Some(match serde_json::from_str::<Value>(&data) {
-                Ok(value) => {
-                    r.last = Some(value.clone());
-                    (Ok(StreamEvent::Partial(value)), State::Reading(r))
-                }
-                Err(source) => {
-                    let err = Error::Decode {
-                        operation: Operation::Stream,
-                        request_id: r.request_id.clone(),
-                        status: 200,
-                        source,
-                        body_excerpt: r
-                            .secrets
-                            .merged(&r.client.inner.redactor)
-                            .excerpt(data.as_bytes(), 512),
-                    };
-                    (Err(err), State::Done)
-                }
+    let data = match r.events.next(&mut r.response).await {
+        Ok(Some(data)) => data,
+        Ok(None) => {
+            return Some(match r.last.take() {
+                Some(output) => (Ok(StreamEvent::Done(output)), State::Done),
+                None => (
+                    Err(Error::StreamEnded {
+                        request_id: r.request_id.clone().unwrap_or_default(),
+                    }),
+                    State::Done,
+                ),
             });
         }
-        match super::bounds::next_chunk(&mut r.response, r.idle).await {
-            Ok(Some(chunk)) => {
-                let events = r.decoder.push(&chunk);
-                r.pending.extend(events);
-                // One event is one output (inline data URIs included): as large as a queue
-                // answer may be, and no larger, however long the event goes on.
-                if r.decoder.buffered() as u64 > MAX_QUEUE_BODY {
-                    let err = Error::BodyTooLarge {
-                        operation: Operation::Stream,
-                        request_id: r.request_id.clone(),
-                        limit: MAX_QUEUE_BODY,
-                    };
-                    return Some((Err(err), State::Done));
-                }
-            }
-            Ok(None) => {
-                if let Some(last) = r.decoder.finish() {
-                    r.pending.push_back(last);
-                    continue;
-                }
-                return Some(match r.last.take() {
-                    Some(output) => (Ok(StreamEvent::Done(output)), State::Done),
-                    None => (
-                        Err(Error::StreamEnded {
-                            request_id: r.request_id.clone().unwrap_or_default(),
-                        }),
-                        State::Done,
-                    ),
-                });
-            }
-            Err(fault) => {
-                let err = body_fault(&r.client, &r.secrets, r.request_id.as_deref(), fault);
-                return Some((Err(err), State::Done));
-            }
+        Err(fault) => {
+            let err = body_fault(&r.client, &r.secrets, r.request_id.as_deref(), fault);
+            return Some((Err(err), State::Done));
         }
-    }
+    };
+    Some(match serde_json::from_str::<Value>(&data) {
+        Ok(value) => {
+            r.last = Some(value.clone());
+            (Ok(StreamEvent::Partial(value)), State::Reading(r))
+        }
+        Err(source) => {
+            let err = Error::Decode {
+                operation: Operation::Stream,
+                request_id: r.request_id.clone(),
+                status: 200,
+                source,
+                body_excerpt: r
+                    .secrets
+                    .merged(&r.client.inner.redactor)
+                    .excerpt(data.as_bytes(), 512),
+            };
+            (Err(err), State::Done)
+        }
+    })
 }
 
 /// A body that is not an event stream: one JSON output (a server that answered like `run`).
@@ -614,7 +584,7 @@ async fn read_whole(mut r: Box<Reading>) -> Option<(Item, State)> {
         ..Bounds::unbounded()
     };
     let response = std::mem::replace(&mut r.response, empty_response());
-    let body = match super::bounds::read_body(response, &bounds, MAX_QUEUE_BODY).await {
+    let body = match crate::http::bounds::read_body(response, &bounds, MAX_QUEUE_BODY).await {
         Ok(body) => body,
         Err((fault, _)) => {
             let err = body_fault(&r.client, &r.secrets, r.request_id.as_deref(), fault);
@@ -651,9 +621,9 @@ fn body_fault(
     client: &Client,
     secrets: &Redactor,
     request_id: Option<&str>,
-    fault: super::bounds::ExchangeFault,
+    fault: crate::http::bounds::ExchangeFault,
 ) -> Error {
-    use super::bounds::ExchangeFault;
+    use crate::http::bounds::ExchangeFault;
     let reason = secrets
         .merged(&client.inner.redactor)
         .scrub(&fault.to_string());
@@ -662,6 +632,11 @@ fn body_fault(
     match fault {
         ExchangeFault::IdleTimeout | ExchangeFault::HeadTimeout => Error::Timeout {
             kind: TimeoutKind::Idle,
+            request_id,
+            cancelled: false,
+        },
+        ExchangeFault::TotalTimeout => Error::Timeout {
+            kind: TimeoutKind::Http,
             request_id,
             cancelled: false,
         },

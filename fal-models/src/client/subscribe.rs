@@ -11,9 +11,56 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{
-    CancelOutcome, Client, LogEntry, Priority, QueueStatus, RequestHandle, Status, SubmitOptions,
+    CancelOutcome, Client, LogEntry, Payload, Priority, QueueStatus, RequestHandle, Status,
+    SubmitOptions,
 };
 use crate::error::{Error, TimeoutKind};
+
+/// The submit's settings a subscribe takes, written once: `SubscribeOptions` keeps them in its
+/// [`SubmitOptions`], a [`Subscribe`] in its `SubscribeOptions`; each setter hands its value on.
+macro_rules! submit_setters {
+    ($field:ident) => {
+        /// fal also POSTs the result to this URL ([`SubmitOptions::webhook`]).
+        pub fn webhook(mut self, url: impl Into<String>) -> Self {
+            self.$field = self.$field.webhook(url);
+            self
+        }
+
+        /// fal's start deadline, `X-Fal-Request-Timeout` ([`SubmitOptions::start_timeout`]).
+        pub fn start_timeout(mut self, d: Duration) -> Self {
+            self.$field = self.$field.start_timeout(d);
+            self
+        }
+
+        /// Queue priority ([`SubmitOptions::priority`]).
+        pub fn priority(mut self, p: Priority) -> Self {
+            self.$field = self.$field.priority(p);
+            self
+        }
+
+        /// Runner hint ([`SubmitOptions::runner_hint`]).
+        pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
+            self.$field = self.$field.runner_hint(hint);
+            self
+        }
+
+        /// Uploads local files named in the input (`file://` URLs) before submitting
+        /// ([`SubmitOptions::upload_local_files`]).
+        pub fn upload_local_files(mut self, on: bool) -> Self {
+            self.$field = self.$field.upload_local_files(on);
+            self
+        }
+
+        /// Platform headers of the submit (`x-fal-no-retry`, `X-Fal-Store-IO`, fallbacks, object
+        /// lifecycle, your own headers; see [`PlatformOptions`](super::PlatformOptions)):
+        /// `client.subscribe(input).platform(PlatformOptions::new().no_retry()).await`. Only the
+        /// submit carries them: the status and result reads are not new requests to the app.
+        pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
+            self.$field = self.$field.platform(platform);
+            self
+        }
+    };
+}
 
 /// How `subscribe` waits for the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -148,43 +195,7 @@ impl SubscribeOptions {
         self
     }
 
-    /// fal also POSTs the result to this URL.
-    pub fn webhook(mut self, url: impl Into<String>) -> Self {
-        self.submit = self.submit.webhook(url);
-        self
-    }
-
-    /// fal's start deadline (`X-Fal-Request-Timeout`).
-    pub fn start_timeout(mut self, d: Duration) -> Self {
-        self.submit = self.submit.start_timeout(d);
-        self
-    }
-
-    /// Queue priority.
-    pub fn priority(mut self, p: Priority) -> Self {
-        self.submit = self.submit.priority(p);
-        self
-    }
-
-    /// Runner hint.
-    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
-        self.submit = self.submit.runner_hint(hint);
-        self
-    }
-
-    /// Uploads local files named in the input (`file://` URLs) before submitting.
-    pub fn upload_local_files(mut self, on: bool) -> Self {
-        self.submit = self.submit.upload_local_files(on);
-        self
-    }
-
-    /// Platform headers of the submit (`x-fal-no-retry`, `X-Fal-Store-IO`, fallbacks, object
-    /// lifecycle, your own headers; see [`PlatformOptions`](super::PlatformOptions)). Only the
-    /// submit carries them: the status and result reads are not new requests to the app.
-    pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
-        self.submit = self.submit.platform(platform);
-        self
-    }
+    submit_setters!(submit);
 
     /// Replaces all submit options.
     pub fn submit_options(mut self, options: SubmitOptions) -> Self {
@@ -198,7 +209,7 @@ impl SubscribeOptions {
 pub struct Subscribe<'c, O> {
     client: &'c Client,
     endpoint_id: String,
-    body: Result<Vec<u8>, Error>,
+    body: Result<Payload, Error>,
     options: SubscribeOptions,
     output: PhantomData<fn() -> O>,
 }
@@ -213,7 +224,7 @@ impl<O> fmt::Debug for Subscribe<'_, O> {
 }
 
 impl<'c, O> Subscribe<'c, O> {
-    pub(crate) fn new(client: &'c Client, endpoint_id: &str, body: Result<Vec<u8>, Error>) -> Self {
+    pub(crate) fn new(client: &'c Client, endpoint_id: &str, body: Result<Payload, Error>) -> Self {
         Subscribe {
             client,
             endpoint_id: endpoint_id.to_owned(),
@@ -259,42 +270,7 @@ impl<'c, O> Subscribe<'c, O> {
         self
     }
 
-    /// See [`SubscribeOptions::webhook`].
-    pub fn webhook(mut self, url: impl Into<String>) -> Self {
-        self.options = self.options.webhook(url);
-        self
-    }
-
-    /// See [`SubscribeOptions::start_timeout`].
-    pub fn start_timeout(mut self, d: Duration) -> Self {
-        self.options = self.options.start_timeout(d);
-        self
-    }
-
-    /// See [`SubscribeOptions::priority`].
-    pub fn priority(mut self, p: Priority) -> Self {
-        self.options = self.options.priority(p);
-        self
-    }
-
-    /// See [`SubscribeOptions::runner_hint`].
-    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
-        self.options = self.options.runner_hint(hint);
-        self
-    }
-
-    /// See [`SubscribeOptions::upload_local_files`].
-    pub fn upload_local_files(mut self, on: bool) -> Self {
-        self.options = self.options.upload_local_files(on);
-        self
-    }
-
-    /// See [`SubscribeOptions::platform`]:
-    /// `client.subscribe(input).platform(PlatformOptions::new().no_retry()).await`.
-    pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
-        self.options = self.options.platform(platform);
-        self
-    }
+    submit_setters!(options);
 }
 
 impl<'c, O: DeserializeOwned + Send + 'static> IntoFuture for Subscribe<'c, O> {
@@ -441,7 +417,7 @@ impl Client {
     pub(crate) async fn subscribe_raw<O: DeserializeOwned>(
         &self,
         endpoint_id: &str,
-        body: Vec<u8>,
+        body: Payload,
         mut options: SubscribeOptions,
     ) -> Result<O, Error> {
         let handle = self.submit_raw(endpoint_id, body, &options.submit).await?;

@@ -27,7 +27,9 @@ use serde_json::Value;
 
 use super::transport::Call;
 use super::{Client, ClientBuilder, KeySource};
-use crate::error::{Error, Operation, Redactor};
+use crate::error::{Error, Operation};
+use crate::http::protocol::app_alias;
+use crate::http::redact::Redactor;
 
 /// fal's clients mint realtime and browser-stream tokens for 120 s.
 pub const DEFAULT_TOKEN_EXPIRATION: Duration = Duration::from_secs(120);
@@ -52,35 +54,6 @@ impl fmt::Debug for TemporaryToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TemporaryToken(<redacted>)")
     }
-}
-
-/// The part of an endpoint id fal's token service names an app by: the alias, as fal-js's
-/// `parseEndpointId` reads it: `fal-ai/flux/dev` is `flux`, `workflows/acme/my-flow/x` and
-/// `comfy/acme/my-flow` are `my-flow` (the namespace comes first), and a legacy `123-my-app` id
-/// is `my-app`.
-pub fn app_alias(endpoint_id: &str) -> &str {
-    let id = endpoint_id.trim_matches('/');
-    let parts: Vec<&str> = id.split('/').collect();
-    match parts.as_slice() {
-        [single] => legacy_alias(single).unwrap_or(single),
-        [namespace, _owner, alias, ..] if NAMESPACES.contains(namespace) => alias,
-        [_owner, alias, ..] => alias,
-        [] => id,
-    }
-}
-
-/// Namespaces that come before the owner in an endpoint id (fal-js `ENDPOINT_NAMESPACES`).
-const NAMESPACES: [&str; 2] = ["workflows", "comfy"];
-
-/// The alias of a legacy `{number}-{alias}` app id.
-fn legacy_alias(id: &str) -> Option<&str> {
-    let (owner, alias) = id.split_once('-')?;
-    let owner_ok = !owner.is_empty() && owner.bytes().all(|b| b.is_ascii_digit());
-    let alias_ok = !alias.is_empty()
-        && alias
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    (owner_ok && alias_ok).then_some(alias)
 }
 
 /// The future a [`TokenProvider`] returns.
@@ -328,21 +301,5 @@ impl Client {
                 "expected the token as a JSON string",
             ))),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::app_alias;
-
-    #[test]
-    fn the_alias_is_read_as_fal_js_parse_endpoint_id_reads_it() {
-        assert_eq!(app_alias("fal-ai/flux/dev"), "flux");
-        assert_eq!(app_alias("/fal-ai/fast-sdxl/"), "fast-sdxl");
-        assert_eq!(app_alias("workflows/acme/my-flow"), "my-flow");
-        assert_eq!(app_alias("workflows/acme/my-flow/run"), "my-flow");
-        assert_eq!(app_alias("comfy/acme/graph"), "graph");
-        assert_eq!(app_alias("123-my-app"), "my-app");
-        assert_eq!(app_alias("decart/lucy2-vton/realtime"), "lucy2-vton");
     }
 }

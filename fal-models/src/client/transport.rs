@@ -5,12 +5,16 @@ use reqwest::{Method, Response};
 use serde_json::Value;
 
 use super::Client;
-use super::bounds::{self, Bounds, ExchangeFault};
-use super::retry::{PaidRetry, is_retryable_status, paid_retry, parse_retry_after};
-use crate::error::{ApiError, Error, FieldError, Operation, Redactor, TimeoutKind};
+use crate::error::{ApiError, Error, FieldError, Operation, TimeoutKind};
+use crate::http::bounds::{self, Bounds, ExchangeFault};
+use crate::http::protocol::{
+    ERROR_TYPE_HEADER, REQUEST_ID_HEADER, REQUEST_TIMEOUT_TYPE_HEADER, TARGET_URL_HEADER,
+};
+use crate::http::redact::Redactor;
+use crate::http::retry::{PaidRetry, RetryUse, paid_retry, parse_retry_after};
 
 /// The longest body excerpt an error carries.
-const EXCERPT_CHARS: usize = 512;
+pub(crate) const EXCERPT_CHARS: usize = 512;
 
 /// The largest queue answer read whole (status with all logs, a result with inline data URIs).
 pub(crate) const MAX_QUEUE_BODY: u64 = 64 << 20;
@@ -39,6 +43,9 @@ pub(crate) struct Call {
 /// A successful answer with its whole body.
 pub(crate) struct Reply {
     pub status: u16,
+    /// `x-fal-request-id` of the answer (scrubbed), read for paid calls only (a sync run
+    /// returns it with the output).
+    pub request_id: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -86,37 +93,49 @@ impl Client {
         loop {
             attempt += 1;
             tracing::debug!(attempt, "sending");
-            let failure = match self.send_once(call).await {
+            let failure = match self.send_once(call, read_body).await {
                 Err(e) => Failure::Transport(e),
-                Ok(response) if response.status().is_success() => {
+                Ok((response, deadline)) if response.status().is_success() => {
                     let status = response.status().as_u16();
                     if !read_body {
                         return Ok(Success::Open(response));
                     }
-                    match bounds::read_body(response, &call.bounds, MAX_QUEUE_BODY).await {
-                        Ok(body) => return Ok(Success::Body(Reply { status, body })),
+                    let request_id = match call.paid_endpoint {
+                        Some(_) => header_request_id(response.headers(), &self.redactor(call)),
+                        None => None,
+                    };
+                    let limit = MAX_QUEUE_BODY;
+                    match bounds::read_body_by(response, &call.bounds, limit, deadline).await {
+                        Ok(body) => {
+                            return Ok(Success::Body(Reply {
+                                status,
+                                request_id,
+                                body,
+                            }));
+                        }
                         Err((ExchangeFault::TooLarge(limit), _)) => {
                             return Err(Error::BodyTooLarge {
                                 operation: call.op,
-                                request_id: call.request_id.clone(),
+                                request_id: call.request_id.clone().or(request_id),
                                 limit,
                             });
                         }
                         Err((e, partial)) if call.paid_endpoint.is_some() => {
-                            return self.salvage_paid_reply(call, attempt, status, e, partial);
+                            let head = (status, request_id);
+                            return self.salvage_paid_reply(call, attempt, head, e, partial);
                         }
                         Err((e, _)) => Failure::Transport(e),
                     }
                 }
-                Ok(response) => {
+                Ok((response, deadline)) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
                     // An error body is only read for its excerpt: 1 MiB is plenty.
-                    let body = bounds::read_body(response, &call.bounds, 1 << 20)
+                    let body = bounds::read_body_by(response, &call.bounds, 1 << 20, deadline)
                         .await
                         .unwrap_or_else(|(_, partial)| partial);
                     if status == 504
-                        && header_str(&headers, "x-fal-request-timeout-type") == Some("user")
+                        && header_str(&headers, REQUEST_TIMEOUT_TYPE_HEADER) == Some("user")
                     {
                         return Err(Error::Timeout {
                             kind: TimeoutKind::StartDeadline,
@@ -128,7 +147,11 @@ impl Client {
                         });
                     }
                     let api = self.api_error(call, status, &headers, &body);
-                    if !is_retryable_status(status) {
+                    let retry_use = match call.paid_endpoint {
+                        Some(_) => RetryUse::Paid,
+                        None => RetryUse::Read,
+                    };
+                    if !retry_use.retries_status(status) {
                         return Err(Error::Api(Box::new(api)));
                     }
                     // A paid call is resent only when the answer proves the request was stopped
@@ -150,7 +173,7 @@ impl Client {
                         && !e.never_sent()
                         && !policy.retry_ambiguous_submits =>
                 {
-                    return Err(self.ambiguous(call, attempt, false, e));
+                    return Err(self.ambiguous(call, attempt, None, e));
                 }
                 Failure::Transport(ExchangeFault::TooLarge(limit)) => {
                     return Err(Error::BodyTooLarge {
@@ -192,7 +215,14 @@ impl Client {
         }
     }
 
-    async fn send_once(&self, call: &Call) -> Result<Response, ExchangeFault> {
+    /// One attempt. An answer to be read whole gets the total bound as a deadline (see
+    /// [`bounds::send_for_whole`]); an answer handed on unread keeps reqwest's own timeout,
+    /// which covers its body wherever it is read.
+    async fn send_once(
+        &self,
+        call: &Call,
+        whole: bool,
+    ) -> Result<(Response, Option<tokio::time::Instant>), ExchangeFault> {
         let inner = &self.inner;
         let (url, target) = super::proxy::route(inner, &call.url);
         let mut request = inner
@@ -200,7 +230,7 @@ impl Client {
             .request(call.method.clone(), url)
             .header(header::USER_AGENT, inner.user_agent.clone());
         if let Some(target) = target {
-            request = request.header(super::proxy::TARGET_URL_HEADER, target);
+            request = request.header(TARGET_URL_HEADER, target);
             for (name, value) in &inner.proxy_headers {
                 request = request.header(name, value.clone());
             }
@@ -232,16 +262,22 @@ impl Client {
                 .header(header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        bounds::send(request, &call.bounds).await
+        if whole {
+            bounds::send_for_whole(request, &call.bounds).await
+        } else {
+            Ok((bounds::send(request, &call.bounds).await?, None))
+        }
     }
 
-    /// A paid call got a success status but its body broke off: the job exists. If the request
-    /// id can be read from what arrived, keep it (the caller rebuilds the URLs from it).
+    /// A paid call got a success status but its body broke off: the job exists (and is paid).
+    /// A submit whose request id can be read from what arrived keeps it (the caller rebuilds the
+    /// URLs from it); otherwise, submit and sync run alike, the error says the job was accepted,
+    /// with the status and the head's request id, rather than run it again.
     fn salvage_paid_reply(
         &self,
         call: &Call,
         attempt: u32,
-        status: u16,
+        (status, request_id): (u16, Option<String>),
         error: ExchangeFault,
         partial: Vec<u8>,
     ) -> Result<Success, Error> {
@@ -250,24 +286,41 @@ impl Client {
                 let id = self.redactor(call).scrub(&id);
                 let body = serde_json::to_vec(&serde_json::json!({ "request_id": id }))
                     .expect("a JSON object serializes");
-                return Ok(Success::Body(Reply { status, body }));
+                return Ok(Success::Body(Reply {
+                    status,
+                    request_id,
+                    body,
+                }));
             }
         }
-        Err(self.ambiguous(call, attempt, true, error))
+        Err(self.ambiguous(call, attempt, Some((status, request_id)), error))
     }
 
-    fn ambiguous(&self, call: &Call, attempts: u32, accepted: bool, fault: ExchangeFault) -> Error {
+    /// The error of a paid call whose outcome is unknown: the request was sent and then its
+    /// connection failed, before a head (`accepted` `None`) or after a success head.
+    fn ambiguous(
+        &self,
+        call: &Call,
+        attempts: u32,
+        accepted: Option<(u16, Option<String>)>,
+        fault: ExchangeFault,
+    ) -> Error {
         let reason = self.redactor(call).scrub(&fault.to_string());
+        let (status, request_id) = match &accepted {
+            Some((status, id)) => (Some(*status), id.clone()),
+            None => (None, None),
+        };
         Error::AmbiguousSubmit {
             endpoint_id: call.paid_endpoint.clone().unwrap_or_default(),
             attempts,
-            accepted,
-            status: None,
-            request_id: None,
+            accepted: accepted.is_some(),
+            status,
+            request_id,
             headers: Vec::new(),
             reason,
+            // A reqwest error prints its URL, which may hold a temporary token.
             source: match fault {
-                ExchangeFault::Transport(e) => Some(e),
+                ExchangeFault::Transport(e) => Some(e.without_url()),
                 _ => None,
             },
         }
@@ -318,7 +371,9 @@ impl Client {
                 request_id: call.request_id.clone(),
                 limit,
             },
-            ExchangeFault::HeadTimeout | ExchangeFault::IdleTimeout => {
+            ExchangeFault::HeadTimeout
+            | ExchangeFault::IdleTimeout
+            | ExchangeFault::TotalTimeout => {
                 unreachable!("timeouts are handled above")
             }
         }
@@ -373,7 +428,7 @@ impl Client {
                     .unwrap_or("no body")
                     .to_owned()
             });
-        let error_type = header_str(headers, "x-fal-error-type")
+        let error_type = header_str(headers, ERROR_TYPE_HEADER)
             .map(|t| redactor.scrub(t))
             .or_else(|| {
                 json.as_ref()
@@ -413,12 +468,8 @@ impl Client {
         }
     }
 
-    /// The start of a body for an error message, scrubbed of every secret.
-    pub(crate) fn excerpt(&self, body: &[u8]) -> String {
-        self.inner.redactor.excerpt(body, EXCERPT_CHARS)
-    }
-
-    /// Like [`excerpt`](Self::excerpt), with a call's own secrets as well.
+    /// The start of a body for an error message, scrubbed of every secret of the client and
+    /// of the call.
     pub(crate) fn excerpt_for(&self, call: &Call, body: &[u8]) -> String {
         self.redactor(call).excerpt(body, EXCERPT_CHARS)
     }
@@ -450,7 +501,7 @@ pub(crate) fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h s
 /// The `x-fal-request-id` of an answer, scrubbed: it is shown in errors, spans and handles, and a
 /// server may echo anything in it.
 pub(crate) fn header_request_id(headers: &HeaderMap, redactor: &Redactor) -> Option<String> {
-    header_str(headers, "x-fal-request-id").map(|id| redactor.scrub(id))
+    header_str(headers, REQUEST_ID_HEADER).map(|id| redactor.scrub(id))
 }
 
 /// Finds `"request_id": "<id>"` in a possibly cut-off JSON text.

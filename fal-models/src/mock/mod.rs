@@ -72,6 +72,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::{Client, ClientBuilder, RetryPolicy};
 use crate::error::Operation;
+use crate::http::protocol::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, REQUEST_TIMEOUT_TYPE_HEADER};
 
 /// The key [`MockServer::client`] sends.
 pub const MOCK_KEY: &str = "mock-key";
@@ -946,7 +947,7 @@ async fn handle(
     };
     let mut response = answer(&state, target, operation, &parts, &body, &kill).await;
     let from_app = response.extensions().get::<FromIngress>().is_none();
-    if from_app && !response.headers().contains_key(queue::REQUEST_ID_HEADER) {
+    if from_app && !response.headers().contains_key(REQUEST_ID_HEADER) {
         let id = known_id.unwrap_or_else(|| queue::new_request_id(&state));
         queue::set_request_id(&mut response, &id);
     }
@@ -1113,7 +1114,7 @@ async fn answer(
             let id = forwarded_request_id(state, response).await;
             let mut failed = detail(status, "upstream request failed after it was forwarded");
             if let Ok(id) = header::HeaderValue::from_str(&id) {
-                failed.headers_mut().insert("x-fal-request-id", id);
+                failed.headers_mut().insert(REQUEST_ID_HEADER, id);
             }
             failed
         }
@@ -1125,7 +1126,7 @@ async fn answer(
 async fn forwarded_request_id(state: &State, response: Response<Body>) -> String {
     if let Some(id) = response
         .headers()
-        .get("x-fal-request-id")
+        .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
     {
         return id.to_owned();
@@ -1190,7 +1191,7 @@ fn check_key(state: &State, headers: &HeaderMap) -> Option<Response<Body>> {
             "Invalid or missing key; send `Authorization: Key <FAL_KEY>`",
         );
         response.headers_mut().insert(
-            "x-fal-error-type",
+            ERROR_TYPE_HEADER,
             header::HeaderValue::from_static("unauthorized"),
         );
         response
@@ -1205,11 +1206,11 @@ async fn drop_connection(kill: &Notify) -> Response<Body> {
 fn start_deadline_response() -> Response<Body> {
     let mut response = detail(504, "Request timed out before it started");
     response.headers_mut().insert(
-        "x-fal-request-timeout-type",
+        REQUEST_TIMEOUT_TYPE_HEADER,
         header::HeaderValue::from_static("user"),
     );
     response.headers_mut().insert(
-        "x-fal-error-type",
+        ERROR_TYPE_HEADER,
         header::HeaderValue::from_static("request_timeout"),
     );
     response

@@ -106,7 +106,7 @@ fn extension_of(content_type: &str) -> &'static str {
 
 /// The type of a file name's extension, when it has a known one (the crate's one table).
 fn type_from_name(name: &str) -> Option<&'static str> {
-    crate::files::content_type_of_name(name)
+    crate::http::media::content_type_of_name(name)
 }
 
 /// Gives every file-shaped value without a URL in `output` a placeholder URL whose file name

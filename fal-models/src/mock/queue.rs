@@ -30,11 +30,8 @@ use serde_json::{Value, json};
 use super::{
     EndpointSpec, Fault, JobFailure, State, detail, json_response, lock, start_deadline_response,
 };
-use crate::client::queue_app_path;
 use crate::error::Operation;
-
-/// The header carrying the request id on fal's answers.
-pub(super) const REQUEST_ID_HEADER: &str = "x-fal-request-id";
+use crate::http::protocol::{ERROR_TYPE_HEADER, REQUEST_ID_HEADER, queue_app_path};
 
 pub(super) struct Job {
     pub(super) endpoint_id: String,
@@ -280,7 +277,7 @@ pub(super) fn result_response(job: &Job) -> Response<Body> {
                 .as_deref()
                 .and_then(|t| header::HeaderValue::from_str(t).ok())
             {
-                response.headers_mut().insert("x-fal-error-type", kind);
+                response.headers_mut().insert(ERROR_TYPE_HEADER, kind);
             }
             response
         }

@@ -446,7 +446,7 @@ pub(super) fn localize_output(store: &Store, base: &str, value: &mut Value) {
 }
 
 fn content_type_of(name: &str) -> &'static str {
-    crate::files::content_type_of_name(name).unwrap_or("application/octet-stream")
+    crate::http::media::content_type_of_name(name).unwrap_or("application/octet-stream")
 }
 
 /// A small file of the given type: a valid 1x1 PNG, or the type's magic bytes and filler.

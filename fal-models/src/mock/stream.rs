@@ -141,7 +141,7 @@ pub(super) fn respond(
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, content_type)
         .header(header::CACHE_CONTROL, "no-cache")
-        .header("x-fal-request-id", request_id)
+        .header(crate::http::protocol::REQUEST_ID_HEADER, request_id)
         .body(Body::from_stream(rx))
         .expect("a valid response")
 }
@@ -154,7 +154,9 @@ pub(super) fn with_request_id(state: &State, mut response: Response<Body>) -> Re
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("{n:08x}-6d6f-636b-0000-72756e000000");
         if let Ok(value) = header::HeaderValue::from_str(&id) {
-            response.headers_mut().insert("x-fal-request-id", value);
+            response
+                .headers_mut()
+                .insert(crate::http::protocol::REQUEST_ID_HEADER, value);
         }
     }
     response

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::queue::parse_input;
 use super::{MockServer, State, detail, json_response, lock};
-use crate::client::tokens::app_alias;
+use crate::http::protocol::app_alias;
 
 /// Tokens minted so far: token -> (allowed app aliases, expiry).
 #[derive(Default)]

@@ -19,8 +19,9 @@ use super::{
     StreamOptions, body_fault, bounded_total, open, record_request_id, shown_content_type,
 };
 use crate::Endpoint;
-use crate::client::{Client, serialize_input};
-use crate::error::{Error, Redactor};
+use crate::client::{Client, Payload, serialize_input};
+use crate::error::Error;
+use crate::http::redact::Redactor;
 
 /// The `Accept` of a binary stream when the options name none: whatever the endpoint streams.
 const ANY: &str = "*/*";
@@ -103,7 +104,7 @@ impl Client {
     pub fn stream_bytes_with<E: Endpoint>(&self, input: &E, options: StreamOptions) -> ByteStream {
         self.byte_stream(
             E::ENDPOINT_ID,
-            serialize_input(E::ENDPOINT_ID, input),
+            serialize_input(E::ENDPOINT_ID, input, E::SECRET_FIELDS),
             options,
         )
     }
@@ -120,13 +121,17 @@ impl Client {
         input: Value,
         options: StreamOptions,
     ) -> ByteStream {
-        self.byte_stream(endpoint_id, serialize_input(endpoint_id, &input), options)
+        self.byte_stream(
+            endpoint_id,
+            serialize_input(endpoint_id, &input, &[]),
+            options,
+        )
     }
 
     fn byte_stream(
         &self,
         endpoint_id: &str,
-        body: Result<Vec<u8>, Error>,
+        body: Result<Payload, Error>,
         options: StreamOptions,
     ) -> ByteStream {
         let request_id = Arc::new(OnceLock::new());
@@ -164,7 +169,7 @@ impl Client {
 struct Start {
     client: Client,
     endpoint_id: String,
-    body: Result<Vec<u8>, Error>,
+    body: Result<Payload, Error>,
     options: StreamOptions,
     request_id: Arc<OnceLock<String>>,
     content_type: Arc<OnceLock<String>>,
@@ -219,7 +224,7 @@ async fn next_chunk(state: State) -> Option<(Item, State)> {
         }
     };
     loop {
-        match crate::client::bounds::next_chunk(&mut r.response, r.idle).await {
+        match crate::http::bounds::next_chunk(&mut r.response, r.idle).await {
             // Nothing to hand on; the idle bound starts again with the next read.
             Ok(Some(chunk)) if chunk.is_empty() => continue,
             Ok(Some(chunk)) => return Some((Ok(chunk), State::Reading(r))),

@@ -164,7 +164,7 @@ pub(crate) fn paid_retry(
 ) -> PaidRetry {
     match status {
         408 | 409 | 429 => PaidRetry::NeverReachedApp,
-        503 if !headers.contains_key("x-fal-request-id")
+        503 if !headers.contains_key(super::protocol::REQUEST_ID_HEADER)
             && is_nginx_error_page(status, headers, body) =>
         {
             PaidRetry::NeverReachedApp
@@ -192,9 +192,34 @@ pub(crate) fn is_nginx_error_page(
         && text.contains("<hr><center>nginx")
 }
 
-/// Whether fal's answer with this status is worth retrying (for any operation).
-pub(crate) fn is_retryable_status(status: u16) -> bool {
-    matches!(status, 408 | 409 | 429 | 502 | 503 | 504)
+/// What an exchange is, for the one retry loop shape every part of the crate uses (attempt,
+/// classify, wait [`RetryPolicy::delay`], again): each use has its own rule for which answers
+/// are worth another attempt. Transport failures are retried by every use, except that a paid
+/// call is further held to [`paid_retry`] and to a connect that provably failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RetryUse {
+    /// Status, result, cancel, the status stream's head: idempotent.
+    Read,
+    /// Submit, sync run, stream: paid and not idempotent.
+    Paid,
+    /// Storage token, upload, multipart parts and completion.
+    Upload,
+    /// Output file downloads (resumed with `Range`).
+    Download,
+}
+
+impl RetryUse {
+    /// Whether an answer with `status` is worth another attempt.
+    pub(crate) fn retries_status(self, status: u16) -> bool {
+        match self {
+            // fal's refusals and the gateway statuses; any other status is fal's verdict.
+            RetryUse::Read | RetryUse::Paid => matches!(status, 408 | 409 | 429 | 502 | 503 | 504),
+            // Storage: any server error, a refusal, and 401/403 (the token is fetched anew).
+            RetryUse::Upload => status >= 500 || matches!(status, 401 | 403 | 408 | 429),
+            // A file host: any server error or a refusal.
+            RetryUse::Download => status >= 500 || matches!(status, 408 | 429),
+        }
+    }
 }
 
 /// A uniform number in `[0, 1)`, from the std hasher's random keys: enough for jitter, no
@@ -337,6 +362,30 @@ mod tests {
             Keep
         );
         assert_eq!(paid_retry(500, &html, page(500).as_bytes()), Keep);
+    }
+
+    #[test]
+    fn each_use_retries_its_own_statuses() {
+        use RetryUse::*;
+        for status in [408, 409, 429, 502, 503, 504] {
+            assert!(
+                Read.retries_status(status) && Paid.retries_status(status),
+                "{status}"
+            );
+        }
+        for status in [400, 401, 403, 404, 422, 500] {
+            assert!(!Read.retries_status(status), "{status}");
+        }
+        for status in [401, 403, 408, 429, 500, 502, 503, 504, 599] {
+            assert!(Upload.retries_status(status), "{status}");
+        }
+        for status in [408, 429, 500, 503] {
+            assert!(Download.retries_status(status), "{status}");
+        }
+        for status in [401, 403, 404, 409, 416] {
+            assert!(!Download.retries_status(status), "{status}");
+        }
+        assert!(!Upload.retries_status(404) && !Upload.retries_status(409));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response};
+use tokio::time::Instant;
 
 /// The time bounds of one HTTP exchange. `None` means unbounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +86,9 @@ pub(crate) enum ExchangeFault {
     HeadTimeout,
     /// The body went silent for longer than [`Bounds::idle`].
     IdleTimeout,
+    /// The exchange took longer than [`Bounds::total`] (enforced here for an answer read whole
+    /// after [`send_for_whole`]; otherwise reqwest's own timeout, a `Transport` fault).
+    TotalTimeout,
     /// The body is longer than the limit.
     TooLarge(u64),
 }
@@ -100,7 +104,9 @@ impl ExchangeFault {
     pub(crate) fn is_timeout(&self) -> bool {
         match self {
             ExchangeFault::Transport(e) => e.is_timeout(),
-            ExchangeFault::HeadTimeout | ExchangeFault::IdleTimeout => true,
+            ExchangeFault::HeadTimeout
+            | ExchangeFault::IdleTimeout
+            | ExchangeFault::TotalTimeout => true,
             ExchangeFault::TooLarge(_) => false,
         }
     }
@@ -112,6 +118,9 @@ impl std::fmt::Display for ExchangeFault {
             ExchangeFault::Transport(e) => write!(f, "{e}"),
             ExchangeFault::HeadTimeout => f.write_str("no response head within the bound"),
             ExchangeFault::IdleTimeout => f.write_str("the body went silent past the idle bound"),
+            ExchangeFault::TotalTimeout => {
+                f.write_str("the exchange took longer than its total bound")
+            }
             ExchangeFault::TooLarge(limit) => write!(f, "the body is longer than {limit} bytes"),
         }
     }
@@ -140,33 +149,91 @@ pub(crate) async fn send(
     }
 }
 
+/// Sends `request` for an answer to be read whole with [`read_body_by`]: the total bound
+/// becomes a deadline this layer enforces, so each wait (the head, then each chunk) runs under
+/// one timer instead of reqwest's besides ours. The head waits at most the response-head bound,
+/// and never past the deadline.
+pub(crate) async fn send_for_whole(
+    request: RequestBuilder,
+    bounds: &Bounds,
+) -> Result<(Response, Option<Instant>), ExchangeFault> {
+    let deadline = bounds.total.map(|t| Instant::now() + t);
+    let sent = within(
+        bounds.response_head,
+        deadline,
+        request.send(),
+        ExchangeFault::HeadTimeout,
+    )
+    .await?;
+    Ok((sent.map_err(ExchangeFault::Transport)?, deadline))
+}
+
+/// `future` within `bound` (else `fault`) and before `deadline` (else
+/// [`ExchangeFault::TotalTimeout`]): one timer, at whichever comes first.
+async fn within<F: std::future::Future>(
+    bound: Option<Duration>,
+    deadline: Option<Instant>,
+    future: F,
+    fault: ExchangeFault,
+) -> Result<F::Output, ExchangeFault> {
+    let by_bound = bound.map(|b| Instant::now() + b);
+    let (at, total) = match (by_bound, deadline) {
+        (Some(b), Some(d)) if d <= b => (d, true),
+        (Some(b), _) => (b, false),
+        (None, Some(d)) => (d, true),
+        (None, None) => return Ok(future.await),
+    };
+    tokio::time::timeout_at(at, future).await.map_err(|_| {
+        if total {
+            ExchangeFault::TotalTimeout
+        } else {
+            fault
+        }
+    })
+}
+
 /// The next chunk of a body, or `None` at its end, within the idle bound.
 pub(crate) async fn next_chunk(
     response: &mut Response,
     idle: Option<Duration>,
 ) -> Result<Option<bytes::Bytes>, ExchangeFault> {
-    let chunk = match idle {
-        Some(idle) => tokio::time::timeout(idle, response.chunk())
-            .await
-            .map_err(|_| ExchangeFault::IdleTimeout)?,
-        None => response.chunk().await,
-    };
-    chunk.map_err(ExchangeFault::Transport)
+    next_chunk_by(response, idle, None).await
+}
+
+/// [`next_chunk`], and before `deadline`.
+async fn next_chunk_by(
+    response: &mut Response,
+    idle: Option<Duration>,
+    deadline: Option<Instant>,
+) -> Result<Option<bytes::Bytes>, ExchangeFault> {
+    within(idle, deadline, response.chunk(), ExchangeFault::IdleTimeout)
+        .await?
+        .map_err(ExchangeFault::Transport)
 }
 
 /// Reads a whole body within the idle bound and at most `limit` bytes (checked against
 /// `Content-Length` first, then while reading). On failure returns what arrived before it.
 pub(crate) async fn read_body(
+    response: Response,
+    bounds: &Bounds,
+    limit: u64,
+) -> Result<Vec<u8>, (ExchangeFault, Vec<u8>)> {
+    read_body_by(response, bounds, limit, None).await
+}
+
+/// [`read_body`], and before `deadline` (from [`send_for_whole`]).
+pub(crate) async fn read_body_by(
     mut response: Response,
     bounds: &Bounds,
     limit: u64,
+    deadline: Option<Instant>,
 ) -> Result<Vec<u8>, (ExchangeFault, Vec<u8>)> {
     if response.content_length().is_some_and(|n| n > limit) {
         return Err((ExchangeFault::TooLarge(limit), Vec::new()));
     }
     let mut body = Vec::new();
     loop {
-        match next_chunk(&mut response, bounds.idle).await {
+        match next_chunk_by(&mut response, bounds.idle, deadline).await {
             Ok(Some(chunk)) => {
                 if body.len() as u64 + chunk.len() as u64 > limit {
                     return Err((ExchangeFault::TooLarge(limit), body));

@@ -3,6 +3,69 @@
 //! fal's status stream sends one JSON document per event; comments, `event:`, `id:` and `retry:`
 //! lines carry nothing we need.
 
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use super::bounds::{self, ExchangeFault};
+
+/// The largest event either stream reads (the status stream's statuses, the output stream's
+/// outputs): one event is one status with its log lines, or one output with its inline data
+/// URIs, so an event may be as large as a queue answer read whole (64 MiB), and no larger however
+/// long it goes on. One limit for both: a result the queue returns whole must not be refused
+/// when the same output comes as an event.
+pub(crate) const MAX_EVENT: u64 = 64 << 20;
+
+/// Reads the events of a response body: the body's chunks within the idle bound (one
+/// mechanism, [`bounds::next_chunk`]), split by [`SseDecoder`], an event longer than
+/// [`MAX_EVENT`] refused. The response stays with the caller (which may read it otherwise).
+#[derive(Debug)]
+pub(crate) struct SseReader {
+    idle: Option<Duration>,
+    decoder: SseDecoder,
+    pending: VecDeque<String>,
+    ended: bool,
+}
+
+impl SseReader {
+    /// A reader whose body may stay silent at most `idle` between two chunks.
+    pub(crate) fn new(idle: Option<Duration>) -> Self {
+        SseReader {
+            idle,
+            decoder: SseDecoder::default(),
+            pending: VecDeque::new(),
+            ended: false,
+        }
+    }
+
+    /// The data of the next event of `body`; `None` once the body ended (after a last event
+    /// that lacked its closing blank line).
+    pub(crate) async fn next(
+        &mut self,
+        body: &mut reqwest::Response,
+    ) -> Result<Option<String>, ExchangeFault> {
+        loop {
+            if let Some(data) = self.pending.pop_front() {
+                return Ok(Some(data));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match bounds::next_chunk(body, self.idle).await? {
+                Some(chunk) => {
+                    self.pending.extend(self.decoder.push(&chunk));
+                    if self.decoder.buffered() as u64 > MAX_EVENT {
+                        return Err(ExchangeFault::TooLarge(MAX_EVENT));
+                    }
+                }
+                None => {
+                    self.ended = true;
+                    self.pending.extend(self.decoder.finish());
+                }
+            }
+        }
+    }
+}
+
 /// Accumulates bytes and splits off complete events.
 #[derive(Debug, Default)]
 pub(crate) struct SseDecoder {
@@ -42,16 +105,20 @@ impl SseDecoder {
 
 /// Position and length of the first blank-line separator (`\n\n`, `\r\n\r\n` or `\r\r`).
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    (0..buf.len()).find_map(|i| {
+    // Only a line break can start a separator: skip straight to each one.
+    let mut from = 0;
+    while let Some(offset) = buf[from..].iter().position(|b| *b == b'\n' || *b == b'\r') {
+        let i = from + offset;
         let rest = &buf[i..];
         if rest.starts_with(b"\r\n\r\n") {
-            Some((i, 4))
-        } else if rest.starts_with(b"\n\n") || rest.starts_with(b"\r\r") {
-            Some((i, 2))
-        } else {
-            None
+            return Some((i, 4));
         }
-    })
+        if rest.starts_with(b"\n\n") || rest.starts_with(b"\r\r") {
+            return Some((i, 2));
+        }
+        from = i + 1;
+    }
+    None
 }
 
 /// The joined `data:` lines of one event, or `None` if it has none.
