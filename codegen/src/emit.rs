@@ -727,10 +727,17 @@ impl Emitter<'_> {
         let out = ident(&self.name_in(ep.output, scope));
         let schema_name = &def.base_name;
         let schema = &ep.input_schema;
+        let secrets = secret_fields(self.api, ep.input);
+        let secrets = if secrets.is_empty() {
+            quote!()
+        } else {
+            quote!(const SECRET_FIELDS: &'static [&'static str] = &[#(#secrets),*];)
+        };
         quote! {
             impl #rt::Endpoint for #name {
                 const ENDPOINT_ID: &'static str = #id;
                 type Output = #out;
+                #secrets
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl #rt::codegen_support::__schemars::JsonSchema for #name {
@@ -992,4 +999,45 @@ fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {
         Ty::Optional(_) => "A value or null.".into(),
         Ty::Named(r) => format!("A [`{}`].", em.name_in(*r, scope)),
     }
+}
+
+/// The wire names of the secret fields (fal-schema's `is_secret`) at any depth of the type
+/// `root`, sorted and deduplicated: `Endpoint::SECRET_FIELDS`, the fields the client scrubs
+/// from errors, the same ones `Debug` redacts.
+pub(crate) fn secret_fields(api: &Api, root: TypeRef) -> Vec<String> {
+    fn ty(api: &Api, t: &Ty, seen: &mut Vec<TypeRef>, out: &mut Vec<String>) {
+        match t {
+            Ty::Array(inner) | Ty::Map(inner) | Ty::Optional(inner) => ty(api, inner, seen, out),
+            Ty::Named(r) => named(api, *r, seen, out),
+            Ty::String | Ty::Integer | Ty::Number | Ty::Boolean | Ty::Any => {}
+        }
+    }
+    fn named(api: &Api, r: TypeRef, seen: &mut Vec<TypeRef>, out: &mut Vec<String>) {
+        if seen.contains(&r) {
+            return;
+        }
+        seen.push(r);
+        match &api.ty(r).kind {
+            TypeKind::Struct { fields } => {
+                for f in fields {
+                    if f.secret {
+                        out.push(f.wire.clone());
+                    }
+                    ty(api, &f.ty, seen, out);
+                }
+            }
+            TypeKind::Union { variants } => {
+                for v in variants {
+                    ty(api, &v.ty, seen, out);
+                }
+            }
+            TypeKind::Alias(t) | TypeKind::Newtype(t) => ty(api, t, seen, out),
+            TypeKind::StrEnum { .. } | TypeKind::IntEnum { .. } => {}
+        }
+    }
+    let mut out = Vec::new();
+    named(api, root, &mut Vec::new(), &mut out);
+    out.sort();
+    out.dedup();
+    out
 }

@@ -91,7 +91,9 @@ mod share;
 
 pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
+/// The deepest nesting of schemas typed (fal-schema's one depth limit).
+pub use fal_schema::MAX_DEPTH as MAX_SCHEMA_DEPTH;
+pub use fal_schema::{RETIRED_KEY, retired_since};
 pub use fallback::{FreeForm, ValueAudit, ValueSite, Verdict, audit_values};
 pub use ir::Diagnostic;
 pub use layout::{SplitFiles, UNIT_DEPTH, shard_of};
-pub use lower::{MAX_SCHEMA_DEPTH, RETIRED_KEY, retired_since};
