@@ -394,24 +394,6 @@ impl Generated {
         Ok(report)
     }
 
-    /// Compares [`Generated::files`] with what is below `dir`: the relative paths that differ,
-    /// are missing, or should not be there. Empty means up to date.
-    pub fn stale_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-        let files = self.files();
-        let mut stale = Vec::new();
-        for (rel, contents) in &files {
-            if std::fs::read(dir.join(rel)).ok().as_deref() != Some(contents.as_bytes()) {
-                stale.push(rel.clone());
-            }
-        }
-        for existing in layout::existing_rs_files(dir)? {
-            if !files.contains_key(&existing) {
-                stale.push(existing);
-            }
-        }
-        Ok(stale)
-    }
-
     /// A Rust test file that round-trips every `examples` value of the documents through its
     /// generated type. `crate_path` is how the test names the generated root (`fal_models`).
     pub fn examples_test(&self, crate_path: &str, header: &str, features: bool) -> String {
