@@ -225,15 +225,12 @@ fn secret_fields_list_exactly_what_debug_redacts() {
         Input::SECRET_FIELDS,
         &["api_key", "credential", "hf_token", "openai_apikey"]
     );
-    let input = Input::new("t")
-        .hf_token("hf-1")
-        .api_key("sk-2")
-        .provider(
-            ProviderAuth::new()
-                .openai_apikey("sk-3")
-                .credential("pw-4")
-                .region("region-5"),
-        );
+    let input = Input::new("t").hf_token("hf-1").api_key("sk-2").provider(
+        ProviderAuth::new()
+            .openai_apikey("sk-3")
+            .credential("pw-4")
+            .region("region-5"),
+    );
     let shown = format!("{input:?}");
     let wire = serde_json::to_value(&input).unwrap();
     let mut redacted = Vec::new();
