@@ -20,10 +20,11 @@ fn answer(tag: &str) -> Value {
 #[test]
 fn the_input_is_the_post_body_of_exactly_the_endpoint_id_path() {
     let d = doc(json!({
-        "/acme/app/sub/requests/{request_id}/cancel": {"post": body("cancel")},
-        "/acme/other": {"post": body("other")},
+        // Listed (and sorted) before the endpoint's own paths.
+        "/acme/aaa": {"post": body("other")},
+        "/acme/aaa/requests/{request_id}": {"get": answer("other")},
+        "/acme/app/requests/{request_id}/cancel": {"post": body("cancel")},
         "/acme/app/sub": {"post": body("input")},
-        "/acme/other/requests/{request_id}": {"get": answer("other")},
         "/acme/app/sub/requests/{request_id}": {"get": answer("output")},
     }));
     let at = locate(&d).unwrap();
