@@ -215,6 +215,41 @@ fn secrets_are_redacted_in_debug() {
     );
 }
 
+/// The fields `Debug` redacts are the fields `Endpoint::SECRET_FIELDS` lists (the client
+/// scrubs those from errors): one rule (fal-schema's `is_secret`), at any depth of the input,
+/// by name (`hf_token`, `openai_apikey`) or by schema (`format: password`).
+#[test]
+fn secret_fields_list_exactly_what_debug_redacts() {
+    use names::owner::v3d_model::v1_5::type_::{Input, ProviderAuth};
+    assert_eq!(
+        Input::SECRET_FIELDS,
+        &["api_key", "credential", "hf_token", "openai_apikey"]
+    );
+    let input = Input::new("t").hf_token("hf-1").api_key("sk-2").provider(
+        ProviderAuth::new()
+            .openai_apikey("sk-3")
+            .credential("pw-4")
+            .region("region-5"),
+    );
+    let shown = format!("{input:?}");
+    let wire = serde_json::to_value(&input).unwrap();
+    let mut redacted = Vec::new();
+    for (field, value) in [
+        ("hf_token", "hf-1"),
+        ("api_key", "sk-2"),
+        ("openai_apikey", "sk-3"),
+        ("credential", "pw-4"),
+        ("region", "region-5"),
+    ] {
+        assert!(wire.to_string().contains(value), "{field} is sent");
+        if !shown.contains(value) {
+            redacted.push(field);
+        }
+    }
+    redacted.sort();
+    assert_eq!(redacted, Input::SECRET_FIELDS, "{shown}");
+}
+
 #[test]
 fn media_types_are_shared_and_other_shapes_stay_local() {
     // `test/share/a` and `test/share/b` use fal's `File`: one Rust type, so a value of one is

@@ -111,38 +111,11 @@ impl Config {
     /// Generates bindings for `documents`. Never fails as a whole: a document that cannot be
     /// used is reported in [`Generated::failed`] and the others are generated.
     pub fn generate(&self, documents: &[Document]) -> Generated {
-        let mut docs: Vec<&Document> = documents.iter().collect();
-        // Same inputs, same bytes: the order of the documents given does not matter.
-        docs.sort_by(|a, b| {
-            endpoint_key(a)
-                .cmp(&endpoint_key(b))
-                .then(a.source.cmp(&b.source))
-        });
-        let mut api = Api::default();
-        let mut diagnostics = Vec::new();
-        let mut failed = Vec::new();
-        for doc in docs {
-            let types_before = api.types.len();
-            let mut diags = Vec::new();
-            let outcome = catch_unwind(AssertUnwindSafe(|| {
-                lower::lower_document(&mut api, &doc.source, &doc.json, &mut diags)
-            }));
-            match outcome {
-                Ok(Ok(())) => diagnostics.extend(diags),
-                Ok(Err(d)) => {
-                    api.types.truncate(types_before);
-                    failed.push(d);
-                }
-                Err(_) => {
-                    api.types.truncate(types_before);
-                    failed.push(Diagnostic {
-                        file: doc.source.clone(),
-                        pointer: String::new(),
-                        message: "internal generator error while reading this document (please report it)".into(),
-                    });
-                }
-            }
-        }
+        let Lowered {
+            api,
+            mut diagnostics,
+            mut failed,
+        } = lower_all(documents);
         // The whole-set stages (sharing, layout, rendering) are guarded too: a bug there must
         // come back as a report on every document, never as a panic in the caller's build.
         let whole = catch_unwind(AssertUnwindSafe(|| {
@@ -224,6 +197,57 @@ impl Config {
                 + api.shared.len(),
             endpoint_count: api.endpoints.len(),
         }
+    }
+}
+
+/// The documents lowered into one [`Api`], in a fixed order, each guarded.
+pub(crate) struct Lowered {
+    pub api: Api,
+    /// The problems found in the documents that were lowered.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The documents that produce no code, and why.
+    pub failed: Vec<Diagnostic>,
+}
+
+/// Lowers every document (the first stage of [`Config::generate`], also run by the value
+/// audit): same inputs, same result, whatever their order. A document that fails or panics
+/// leaves nothing behind in the [`Api`].
+pub(crate) fn lower_all(documents: &[Document]) -> Lowered {
+    let mut docs: Vec<&Document> = documents.iter().collect();
+    docs.sort_by(|a, b| {
+        endpoint_key(a)
+            .cmp(&endpoint_key(b))
+            .then(a.source.cmp(&b.source))
+    });
+    let mut api = Api::default();
+    let mut diagnostics = Vec::new();
+    let mut failed = Vec::new();
+    for doc in docs {
+        let types_before = api.types.len();
+        let endpoints_before = api.endpoints.len();
+        let mut diags = Vec::new();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            lower::lower_document(&mut api, &doc.source, &doc.json, &mut diags)
+        }));
+        if !matches!(outcome, Ok(Ok(()))) {
+            api.types.truncate(types_before);
+            api.endpoints.truncate(endpoints_before);
+        }
+        match outcome {
+            Ok(Ok(())) => diagnostics.extend(diags),
+            Ok(Err(d)) => failed.push(d),
+            Err(_) => failed.push(Diagnostic {
+                file: doc.source.clone(),
+                pointer: String::new(),
+                message: "internal generator error while reading this document (please report it)"
+                    .into(),
+            }),
+        }
+    }
+    Lowered {
+        api,
+        diagnostics,
+        failed,
     }
 }
 
@@ -368,24 +392,6 @@ impl Generated {
         }
         layout::remove_empty_dirs(dir)?;
         Ok(report)
-    }
-
-    /// Compares [`Generated::files`] with what is below `dir`: the relative paths that differ,
-    /// are missing, or should not be there. Empty means up to date.
-    pub fn stale_files(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-        let files = self.files();
-        let mut stale = Vec::new();
-        for (rel, contents) in &files {
-            if std::fs::read(dir.join(rel)).ok().as_deref() != Some(contents.as_bytes()) {
-                stale.push(rel.clone());
-            }
-        }
-        for existing in layout::existing_rs_files(dir)? {
-            if !files.contains_key(&existing) {
-                stale.push(existing);
-            }
-        }
-        Ok(stale)
     }
 
     /// A Rust test file that round-trips every `examples` value of the documents through its

@@ -208,10 +208,8 @@ impl Emitter<'_> {
             text.push('\n');
         }
         let docs = doc_attrs(&text);
-        // Shared media types are few and small: always compiled, whatever features are on.
-        let cfg = quote!();
         match &def.kind {
-            TypeKind::Struct { fields } => self.struct_def(def, &name, scope, fields, docs, cfg),
+            TypeKind::Struct { fields } => self.struct_def(def, &name, scope, fields, docs),
             TypeKind::StrEnum {
                 variants,
                 catch_all,
@@ -231,7 +229,7 @@ impl Emitter<'_> {
                 open_enum(
                     rt,
                     &name,
-                    (docs, cfg),
+                    docs,
                     idents,
                     wires,
                     vdocs,
@@ -256,7 +254,7 @@ impl Emitter<'_> {
                 open_enum(
                     rt,
                     &name,
-                    (docs, cfg),
+                    docs,
                     idents,
                     wires,
                     vdocs,
@@ -292,7 +290,6 @@ impl Emitter<'_> {
                     .map(|(v, t)| {
                         let vi = ident(&v.ident);
                         quote! {
-                            #cfg
                             impl From<#t> for #name {
                                 fn from(value: #t) -> Self { Self::#vi(value) }
                             }
@@ -314,7 +311,6 @@ impl Emitter<'_> {
                         let vi = ident(&only.ident);
                         let t = self.ty(&only.ty, scope);
                         Some(quote! {
-                            #cfg
                             impl From<&str> for #name {
                                 fn from(value: &str) -> Self { Self::#vi(#t::from(value)) }
                             }
@@ -324,7 +320,6 @@ impl Emitter<'_> {
                 };
                 quote! {
                     #docs
-                    #cfg
                     #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
                     #[serde(untagged)]
                     #[non_exhaustive]
@@ -339,7 +334,6 @@ impl Emitter<'_> {
                 let t = self.ty(t, scope);
                 quote! {
                     #docs
-                    #cfg
                     pub type #name = #t;
                 }
             }
@@ -352,7 +346,6 @@ impl Emitter<'_> {
                 };
                 quote! {
                     #docs
-                    #cfg
                     #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
                     #[serde(transparent)]
                     pub struct #name(pub #t);
@@ -369,7 +362,6 @@ impl Emitter<'_> {
         scope: Scope,
         fields: &[Field],
         docs: TokenStream,
-        cfg: TokenStream,
     ) -> TokenStream {
         let field_items: Vec<TokenStream> = fields
             .iter()
@@ -438,7 +430,6 @@ impl Emitter<'_> {
         let debug = if secret { quote!() } else { quote!(Debug,) };
         let mut out = quote! {
             #docs
-            #cfg
             #allow_deprecated
             #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize)]
             #[non_exhaustive]
@@ -446,12 +437,11 @@ impl Emitter<'_> {
                 #(#field_items)*
             }
         };
-        let cfg = quote!(#cfg #allow_deprecated);
         if secret {
-            out.extend(self.redacted_debug(name, fields, extra, &cfg));
+            out.extend(self.redacted_debug(name, fields, extra, &allow_deprecated));
         }
-        out.extend(self.remote_file(name, fields, &cfg));
-        out.extend(self.builder(def, name, scope, fields, extra, &cfg));
+        out.extend(self.remote_file(name, fields, &allow_deprecated));
+        out.extend(self.builder(def, name, scope, fields, extra, &allow_deprecated));
         if def.role == Role::Input {
             out.extend(self.endpoint_impl(name, scope, def));
         }
@@ -460,7 +450,12 @@ impl Emitter<'_> {
 
     /// Output file types (a required `url` string) implement `files::RemoteFile`, so
     /// `client.download(&out.video, path)` checks their declared type and size.
-    fn remote_file(&self, name: &Ident, fields: &[Field], cfg: &TokenStream) -> TokenStream {
+    fn remote_file(
+        &self,
+        name: &Ident,
+        fields: &[Field],
+        allow_deprecated: &TokenStream,
+    ) -> TokenStream {
         let has = |wire: &str, ty: &Ty| fields.iter().find(|f| f.wire == wire && f.ty == *ty);
         let Some(url) = has("url", &Ty::String).filter(|f| !f.is_option()) else {
             return quote!();
@@ -486,7 +481,7 @@ impl Emitter<'_> {
             quote!(#[inline] fn file_size(&self) -> Option<u64> { #body })
         });
         quote! {
-            #cfg
+            #allow_deprecated
             impl #rt::files::RemoteFile for #name {
                 #[inline]
                 fn url(&self) -> &str { &self.#url }
@@ -501,7 +496,7 @@ impl Emitter<'_> {
         name: &Ident,
         fields: &[Field],
         extra: Option<&str>,
-        cfg: &TokenStream,
+        allow_deprecated: &TokenStream,
     ) -> TokenStream {
         let name_str = name.to_string();
         let entries: Vec<TokenStream> = fields
@@ -528,7 +523,7 @@ impl Emitter<'_> {
             None => entries,
         };
         quote! {
-            #cfg
+            #allow_deprecated
             /// Credentials are redacted.
             impl std::fmt::Debug for #name {
                 fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -588,7 +583,7 @@ impl Emitter<'_> {
         scope: Scope,
         fields: &[Field],
         extra: Option<&str>,
-        cfg: &TokenStream,
+        allow_deprecated: &TokenStream,
     ) -> TokenStream {
         // A setter must not shadow the `RemoteFile` methods of a file type.
         let remote_file = fields
@@ -707,7 +702,7 @@ impl Emitter<'_> {
             quote!()
         };
         quote! {
-            #cfg
+            #allow_deprecated
             impl #name {
                 #[doc = #ctor_doc]
                 #allow
@@ -731,10 +726,17 @@ impl Emitter<'_> {
         let out = ident(&self.name_in(ep.output, scope));
         let schema_name = &def.base_name;
         let schema = &ep.input_schema;
+        let secrets = secret_fields(self.api, ep.input);
+        let secrets = if secrets.is_empty() {
+            quote!()
+        } else {
+            quote!(const SECRET_FIELDS: &'static [&'static str] = &[#(#secrets),*];)
+        };
         quote! {
             impl #rt::Endpoint for #name {
                 const ENDPOINT_ID: &'static str = #id;
                 type Output = #out;
+                #secrets
             }
             /// The input schema of the document, with references inlined: a ready tool definition.
             impl #rt::codegen_support::__schemars::JsonSchema for #name {
@@ -809,7 +811,7 @@ impl Emitter<'_> {
 fn open_enum<'a>(
     rt: &TokenStream,
     name: &Ident,
-    (docs, cfg): (TokenStream, TokenStream),
+    docs: TokenStream,
     idents: impl Iterator<Item = &'a str>,
     wires: Vec<TokenStream>,
     vdocs: Vec<String>,
@@ -820,7 +822,6 @@ fn open_enum<'a>(
     let other = ident(catch_all);
     quote! {
         #docs
-        #cfg
         // Equality and hashing follow the wire value (`open_enum!`), so a known value held in
         // the catch-all still equals its variant.
         #[derive(Debug, Clone)]
@@ -830,7 +831,6 @@ fn open_enum<'a>(
             /// A value this version of the bindings does not list, kept as sent.
             #other(#payload),
         }
-        #cfg
         #rt::open_enum!(#name: #flavour { #(#idents => #wires),* } else #other);
     }
 }
@@ -890,17 +890,28 @@ impl Emitter<'_> {
         }
     }
 
+    /// The types of the endpoint that defined `r` that may hold it: its input, its output and
+    /// its own types, each once, in that order.
+    fn holder_candidates(&self, r: TypeRef) -> Vec<TypeRef> {
+        let ep = &self.api.endpoints[self.api.ty(r).owner];
+        let mut out = vec![ep.input, ep.output];
+        for &t in &ep.types {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+        if ep.output == ep.input {
+            out.remove(1);
+        }
+        out
+    }
+
     /// Where a type is used in its endpoint: `` the `aspect_ratio` field of [`Input`] ``, one
     /// entry per holding field, union or alias, in definition order.
     fn holders(&self, r: TypeRef, scope: Scope) -> Vec<String> {
-        let def = self.api.ty(r);
-        let ep = &self.api.endpoints[def.owner];
-        let mut candidates = vec![ep.input, ep.output];
-        candidates.extend(ep.types.iter().copied());
-        let mut seen = std::collections::BTreeSet::new();
         let mut out = Vec::new();
-        for t in candidates {
-            if t == r || !seen.insert(t) {
+        for t in self.holder_candidates(r) {
+            if t == r {
                 continue;
             }
             let holder = self.api.ty(t);
@@ -929,12 +940,8 @@ impl Emitter<'_> {
 
     /// The default of the one field that holds a type, when exactly one field does.
     fn holder_default(&self, r: TypeRef) -> Option<Value> {
-        let def = self.api.ty(r);
-        let ep = &self.api.endpoints[def.owner];
-        let mut defaults = [ep.input, ep.output]
-            .into_iter()
-            .chain(ep.types.iter().copied())
-            .collect::<std::collections::BTreeSet<_>>()
+        let mut defaults = self
+            .holder_candidates(r)
             .into_iter()
             .filter_map(|t| match &self.api.ty(t).kind {
                 TypeKind::Struct { fields } => Some(fields),
@@ -997,4 +1004,45 @@ fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {
         Ty::Optional(_) => "A value or null.".into(),
         Ty::Named(r) => format!("A [`{}`].", em.name_in(*r, scope)),
     }
+}
+
+/// The wire names of the secret fields (fal-schema's `is_secret`) at any depth of the type
+/// `root`, sorted and deduplicated: `Endpoint::SECRET_FIELDS`, the fields the client scrubs
+/// from errors, the same ones `Debug` redacts.
+pub(crate) fn secret_fields(api: &Api, root: TypeRef) -> Vec<String> {
+    fn ty(api: &Api, t: &Ty, seen: &mut Vec<TypeRef>, out: &mut Vec<String>) {
+        match t {
+            Ty::Array(inner) | Ty::Map(inner) | Ty::Optional(inner) => ty(api, inner, seen, out),
+            Ty::Named(r) => named(api, *r, seen, out),
+            Ty::String | Ty::Integer | Ty::Number | Ty::Boolean | Ty::Any => {}
+        }
+    }
+    fn named(api: &Api, r: TypeRef, seen: &mut Vec<TypeRef>, out: &mut Vec<String>) {
+        if seen.contains(&r) {
+            return;
+        }
+        seen.push(r);
+        match &api.ty(r).kind {
+            TypeKind::Struct { fields } => {
+                for f in fields {
+                    if f.secret {
+                        out.push(f.wire.clone());
+                    }
+                    ty(api, &f.ty, seen, out);
+                }
+            }
+            TypeKind::Union { variants } => {
+                for v in variants {
+                    ty(api, &v.ty, seen, out);
+                }
+            }
+            TypeKind::Alias(t) | TypeKind::Newtype(t) => ty(api, t, seen, out),
+            TypeKind::StrEnum { .. } | TypeKind::IntEnum { .. } => {}
+        }
+    }
+    let mut out = Vec::new();
+    named(api, root, &mut Vec::new(), &mut out);
+    out.sort();
+    out.dedup();
+    out
 }

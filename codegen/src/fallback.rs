@@ -13,45 +13,14 @@
 //! type and is not audited.
 
 use std::collections::BTreeMap;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use serde_json::Value;
 
 use crate::Document;
 use crate::ir::{Api, Diagnostic, Ty, TypeKind};
 
-/// The rules under which a schema typed as `serde_json::Value` is genuinely free-form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FreeForm {
-    /// `true`, `{}`, or a schema of annotations only (`title`, `description`, `default`,
-    /// `examples`, `deprecated`, `nullable`, `x-*`...): no type and no keyword that implies one.
-    AnyValue,
-    /// `anyOf`/`oneOf` with a branch that is itself free-form: the union allows any value.
-    FreeBranch,
-    /// The values of an object that declares no properties and no `additionalProperties`
-    /// schema (`{"type": "object"}`, `additionalProperties: true`): an open string-keyed map.
-    OpenMapValues,
-    /// The items of an array without `items` (`{"type": "array"}`, `items: true`).
-    ArrayWithoutItems,
-    /// The values of an object that allows no keys at all (`additionalProperties: false` and
-    /// no properties): the map is always empty, no value is ever held.
-    EmptyObject,
-    /// The items of a tuple (`prefixItems`) whose members are all free-form.
-    FreeFormTuple,
-}
-
-impl FreeForm {
-    pub fn describe(self) -> &'static str {
-        match self {
-            FreeForm::AnyValue => "a schema with no type and no keyword implying one",
-            FreeForm::FreeBranch => "a union with a free-form branch",
-            FreeForm::OpenMapValues => "the values of an object without properties",
-            FreeForm::ArrayWithoutItems => "the items of an array without `items`",
-            FreeForm::EmptyObject => "an object that allows no keys",
-            FreeForm::FreeFormTuple => "the items of a tuple of free-form members",
-        }
-    }
-}
+pub use fal_schema::FreeForm;
+use fal_schema::{ANNOTATIONS, MAX_DEPTH};
 
 /// What a JSON value of the generated code is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,35 +100,12 @@ impl ValueAudit {
 /// Lowers `documents` as [`crate::Config::generate`] does and judges every JSON value of the
 /// types they give. Documents that fail to lower produce no code and are left out.
 pub fn audit_values(documents: &[Document]) -> ValueAudit {
-    let mut docs: Vec<&Document> = documents.iter().collect();
-    // The order `Config::generate` lowers in (by endpoint id, then source).
-    let key = |d: &Document| {
-        d.json
-            .pointer("/info/x-fal-metadata/endpointId")
-            .and_then(Value::as_str)
-            .unwrap_or(&d.source)
-            .to_owned()
-    };
-    docs.sort_by(|a, b| key(a).cmp(&key(b)).then(a.source.cmp(&b.source)));
-    let mut api = Api::default();
-    let mut diagnostics = Vec::new();
-    for doc in &docs {
-        let types_before = api.types.len();
-        let endpoints_before = api.endpoints.len();
-        let mut diags = Vec::new();
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            crate::lower::lower_document(&mut api, &doc.source, &doc.json, &mut diags)
-        }));
-        if matches!(outcome, Ok(Ok(()))) {
-            diagnostics.extend(diags);
-        } else {
-            api.types.truncate(types_before);
-            api.endpoints.truncate(endpoints_before);
-        }
-    }
-    let sources: BTreeMap<&str, &Value> =
-        docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
-    audit_api(&api, &sources, &diagnostics)
+    let lowered = crate::config::lower_all(documents);
+    let sources: BTreeMap<&str, &Value> = documents
+        .iter()
+        .map(|d| (d.source.as_str(), &d.json))
+        .collect();
+    audit_api(&lowered.api, &sources, &lowered.diagnostics)
 }
 
 /// Judges every JSON value of the types of `api` (see [`audit_values`]).
@@ -230,29 +176,6 @@ fn contains_any(t: &Ty) -> bool {
     }
 }
 
-/// Keywords that carry no constraint on the value's type.
-pub(crate) const ANNOTATIONS: &[&str] = &[
-    "title",
-    "description",
-    "default",
-    "examples",
-    "example",
-    "deprecated",
-    "nullable",
-    "readOnly",
-    "writeOnly",
-    "$schema",
-    "$id",
-    "$comment",
-    "$defs",
-    "definitions",
-    "externalDocs",
-    "xml",
-    "discriminator",
-    "contentMediaType",
-    "contentEncoding",
-];
-
 struct Judge<'a> {
     doc: &'a Value,
     diags: &'a [&'a Diagnostic],
@@ -265,7 +188,7 @@ impl Judge<'_> {
         let mut chain = vec![ptr.to_owned()];
         let mut cur = ptr.to_owned();
         // As far as the lowering follows a chain (it types nothing deeper).
-        for _ in 0..=crate::lower::MAX_SCHEMA_DEPTH {
+        for _ in 0..=MAX_DEPTH {
             let Some(s) = self.doc.pointer(&cur) else {
                 break;
             };

@@ -728,29 +728,6 @@ impl Tree {
         }
     }
 
-    /// Every feature with the shards its units are in (what a feature of the facade turns on).
-    pub fn feature_shards(
-        &self,
-        em: &Emitter<'_>,
-        shards: usize,
-    ) -> BTreeMap<String, BTreeSet<usize>> {
-        let n = shards.max(1);
-        let mut out: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
-        let mut stack: Vec<(Vec<String>, &Node)> = vec![(Vec::new(), &self.root)];
-        while let Some((path, node)) = stack.pop() {
-            for (name, child) in &node.children {
-                let p = child_path(&path, name);
-                match self.part(child, &p, em, n) {
-                    Part::Unit { feature, shard } => {
-                        out.entry(feature).or_default().insert(shard);
-                    }
-                    Part::Container { node } => stack.push((p, node)),
-                }
-            }
-        }
-        out
-    }
-
     /// Renders the split layout. Requires cargo features (a unit is what one feature gates).
     /// `modules` is what [`Tree::render`] gave with features on.
     pub fn render_split(
@@ -765,7 +742,6 @@ impl Tree {
         let rt = &em.runtime;
         let mut out = SplitFiles {
             shards: vec![BTreeMap::new(); n],
-            feature_shards: self.feature_shards(em, n),
             ..SplitFiles::default()
         };
         let with_header = |body: &str| format!("{header}\n\n{body}");
@@ -777,7 +753,9 @@ impl Tree {
             for (name, child) in &node.children {
                 let p = child_path(&path, name);
                 match self.part(child, &p, em, n) {
-                    Part::Unit { shard, .. } => {
+                    Part::Unit { feature, shard } => {
+                        // What a feature of the facade turns on: the shards of its units.
+                        out.feature_shards.entry(feature).or_default().insert(shard);
                         unit_shard.insert(p, shard);
                     }
                     Part::Container { node } => {

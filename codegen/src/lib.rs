@@ -1,6 +1,6 @@
 //! fal-codegen: typed Rust bindings from fal.ai queue OpenAPI documents.
 //!
-//! The pipeline is document -> IR ([`ir`]) -> Rust tokens (`quote`) -> `prettyplease`.
+//! The pipeline is document -> IR (`ir.rs`) -> Rust tokens (`quote`) -> `prettyplease`.
 //! fal's documents use a loose mix of OpenAPI 3.0 and JSON Schema 3.1 idioms, so the reader is
 //! tolerant: what it cannot type becomes `serde_json::Value` with a [`Diagnostic`] naming the
 //! file and JSON pointer, and generation goes on.
@@ -82,16 +82,18 @@ mod config;
 mod emit;
 mod examples;
 mod fallback;
-pub mod ir;
+mod ir;
 mod layout;
 mod lower;
-pub mod naming;
+mod naming;
 mod schema_export;
 mod share;
 
 pub use config::{Config, Document, FieldDoc, Generated, WriteReport};
 pub use examples::Example;
+/// The deepest nesting of schemas typed (fal-schema's one depth limit).
+pub use fal_schema::MAX_DEPTH as MAX_SCHEMA_DEPTH;
 pub use fallback::{FreeForm, ValueAudit, ValueSite, Verdict, audit_values};
 pub use ir::Diagnostic;
 pub use layout::{SplitFiles, UNIT_DEPTH, shard_of};
-pub use lower::{MAX_SCHEMA_DEPTH, RETIRED_KEY, retired_since};
+pub use naming::{endpoint_module_path, family_feature};

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use fal_schema::{ANNOTATIONS, MAX_DEPTH as MAX_SCHEMA_DEPTH, escape, is_secret, ref_target};
+
 use crate::ir::*;
 use crate::naming;
 
@@ -27,19 +29,11 @@ pub fn lower_document(
     if !doc.is_object() {
         return Err(fail("", "the document is not a JSON object".into()));
     }
-    let meta = doc.pointer("/info/x-fal-metadata");
-    let paths = doc.get("paths").and_then(Value::as_object);
-    // The submit path is the one POST path; its URL is the endpoint id.
-    let submit = paths.and_then(|p| {
-        p.iter()
-            .find(|(k, v)| !k.contains("/requests/") && v.get("post").is_some())
-    });
-    let id = meta
-        .and_then(|m| m.get("endpointId"))
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .or_else(|| submit.map(|(k, _)| k.trim_start_matches('/').to_owned()))
-        // An id of slashes only names no module: nothing could hold the endpoint.
+    // The one rule for the input and output (fal-schema's `locate`): the body of exactly
+    // `POST /{id}`, the answer of exactly `GET /{id}/requests/{request_id}`.
+    let at = fal_schema::locate(doc).map_err(|e| fail(&e.pointer, e.message))?;
+    // An id of slashes only names no module: nothing could hold the endpoint.
+    let id = Some(at.id.clone())
         .filter(|id| !id.trim().is_empty() && !naming::endpoint_module_path(id).is_empty())
         .ok_or_else(|| {
             fail(
@@ -61,29 +55,11 @@ pub fn lower_document(
             format!("endpoint id has {segments} segments; at most {MAX_ID_SEGMENTS} are supported");
         return Err(fail("/info/x-fal-metadata/endpointId", message));
     }
-    let (submit_path, submit_op) =
-        submit.ok_or_else(|| fail("/paths", format!("no `POST /{id}` operation")))?;
-    let input_ptr = format!(
-        "/paths/{}/post/requestBody/content/application~1json/schema",
-        escape(submit_path)
-    );
-    let input_schema = submit_op.pointer("/post/requestBody/content/application~1json/schema");
-
-    // The result operation: GET .../requests/{request_id} (not /status, not /cancel).
-    let result = paths.and_then(|p| {
-        p.iter()
-            .find(|(k, v)| k.ends_with("/requests/{request_id}") && v.get("get").is_some())
-    });
-    let (output_schema, output_ptr) = match result {
-        Some((k, v)) => (
-            v.pointer("/get/responses/200/content/application~1json/schema"),
-            format!(
-                "/paths/{}/get/responses/200/content/application~1json/schema",
-                escape(k)
-            ),
-        ),
-        None => (None, "/paths".to_owned()),
-    };
+    if at.submit_path.is_none() {
+        return Err(fail("/paths", format!("no `POST /{id}` operation")));
+    }
+    let (input_schema, input_ptr) = (at.input, at.input_pointer);
+    let (output_schema, output_ptr) = (at.output, at.output_pointer);
 
     let owner = api.endpoints.len();
     let mut lw = Lowerer {
@@ -155,31 +131,19 @@ pub fn lower_document(
         }
     };
     let types = lw.types;
-    let text = |p: &str| doc.pointer(p).and_then(Value::as_str).map(str::to_owned);
+    let meta = fal_schema::model::Metadata::read(doc);
     api.endpoints.push(EndpointDef {
         module_path: naming::endpoint_module_path(&id),
         feature: naming::family_feature(&id),
         id,
         source: source.to_owned(),
-        title: text("/info/title"),
-        about: meta
-            .and_then(|m| m.get("about"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        category: meta
-            .and_then(|m| m.get("category"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        playground_url: meta
-            .and_then(|m| m.get("playgroundUrl"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        documentation_url: meta
-            .and_then(|m| m.get("documentationUrl"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        recovered_from: text("/info/x-fal-source"),
-        retired: retired_since(doc).map(str::to_owned),
+        title: meta.title,
+        about: meta.about,
+        category: meta.category,
+        playground_url: meta.playground_url,
+        documentation_url: meta.documentation_url,
+        recovered_from: fal_schema::source_of(doc).map(str::to_owned),
+        retired: fal_schema::retired_since(doc).map(str::to_owned),
         input,
         output,
         types,
@@ -189,38 +153,8 @@ pub fn lower_document(
     Ok(())
 }
 
-/// The key in a document's `info` that marks an endpoint fal no longer lists; its value is the
-/// date (`YYYY-MM-DD`) of the first listing without it. `cargo xtask sync` writes it.
-pub const RETIRED_KEY: &str = "x-fal-retired";
-
-/// The date since which fal no longer lists the document's endpoint (`info.x-fal-retired`), the
-/// one reading of the marker: the generator and `cargo xtask sync` both use it.
-pub fn retired_since(doc: &Value) -> Option<&str> {
-    doc.get("info")?
-        .get(RETIRED_KEY)?
-        .as_str()
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-}
-
 /// The most segments an endpoint id may have (fal's have up to 6).
 const MAX_ID_SEGMENTS: usize = 32;
-
-/// JSON pointer escaping of one reference token (RFC 6901).
-pub fn escape(token: &str) -> String {
-    token.replace('~', "~0").replace('/', "~1")
-}
-
-fn ref_target(s: &Value) -> Option<&str> {
-    let r = s.get("$ref").and_then(Value::as_str).or_else(|| {
-        // The older wrapper: allOf: [{$ref}]
-        match s.get("allOf").and_then(Value::as_array).map(Vec::as_slice) {
-            Some([one]) => one.get("$ref").and_then(Value::as_str),
-            _ => None,
-        }
-    })?;
-    r.strip_prefix("#/components/schemas/")
-}
 
 enum Component {
     /// Being lowered: a struct has its slot already, so recursion can point at it.
@@ -260,12 +194,6 @@ struct Lowerer<'a> {
     /// and diagnostics name the document's own pointers, not ones under the merged object.
     prop_origins: Option<BTreeMap<String, String>>,
 }
-
-/// The deepest nesting of schemas the generator types. fal's documents nest a handful of
-/// levels; a document nesting hundreds would overflow the stack of the recursive walk (and of
-/// the Rust compiler on the result), so past this depth the schema becomes `serde_json::Value`
-/// with a diagnostic.
-pub const MAX_SCHEMA_DEPTH: usize = 32;
 
 /// The deepest nesting of lists and maps typed (`Vec<Vec<..>>`): the Rust type nests one
 /// generic per level, and parsing or compiling a type nested dozens of generics deep takes
@@ -638,7 +566,7 @@ impl Lowerer<'_> {
                 let constraining: Vec<&str> = s
                     .keys()
                     .map(String::as_str)
-                    .filter(|k| !crate::fallback::ANNOTATIONS.contains(k) && !k.starts_with("x-"))
+                    .filter(|k| !ANNOTATIONS.contains(k) && !k.starts_with("x-"))
                     .collect();
                 if !constraining.is_empty() {
                     let keys = constraining
@@ -1439,21 +1367,6 @@ fn singular(hint: &str) -> String {
         Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_owned(),
         _ => format!("{hint}Item"),
     }
-}
-
-/// Fields that carry credentials are redacted in `Debug`.
-fn is_secret(wire: &str, schema: &Value) -> bool {
-    let w = wire.to_ascii_lowercase();
-    let named = w == "api_key"
-        || w.ends_with("_api_key")
-        || w.ends_with("apikey")
-        || w.ends_with("_token")
-        || w == "token"
-        || w.contains("password")
-        || w.contains("secret");
-    let marked = schema.get("format").and_then(Value::as_str) == Some("password")
-        || schema.get("writeOnly").and_then(Value::as_bool) == Some(true);
-    named || marked
 }
 
 fn describe_constraints(o: &Map<String, Value>) -> Vec<String> {

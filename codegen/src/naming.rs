@@ -197,11 +197,6 @@ pub fn hex_spelled(value: &str) -> String {
     format!("X{hex}")
 }
 
-/// Appends `suffix` to a possibly raw identifier (`r#type` + `_2` -> `type_2`).
-pub fn suffixed(ident: &str, suffix: &str) -> String {
-    format!("{}{suffix}", ident.strip_prefix("r#").unwrap_or(ident))
-}
-
 /// The variant name of a string enum value. `hint` is the enum's own name: a `Duration` of
 /// `"8s"` reads `Seconds8`, an aspect ratio `"16:9"` reads `Ratio16_9`, `"720p"` reads `P720`.
 pub fn str_variant(value: &str, hint: &str) -> String {
@@ -474,5 +469,56 @@ mod tests {
         assert_eq!(spelled("fast "), "FastU20");
         assert_eq!(spelled("4k"), "V4k");
         assert_eq!(hex_spelled("ab"), "X6162");
+    }
+}
+
+/// Naming behaviours that the unit tests above left open (found by `cargo mutants`: these
+/// mutants survived them). Written against what a name means, not its exact spelling where
+/// that is a matter of taste.
+#[cfg(test)]
+mod survived_mutants {
+    use super::{int_variant, str_variant, unique_by_value};
+
+    #[test]
+    fn only_a_pair_of_numbers_is_a_ratio() {
+        assert_eq!(str_variant("16:9", "AspectRatio"), "Ratio16_9");
+        for value in ["auto:9", "16:auto", "a:b"] {
+            let name = str_variant(value, "AspectRatio");
+            assert!(!name.starts_with("Ratio"), "{value} -> {name}");
+        }
+    }
+
+    #[test]
+    fn frame_rate_hints_read_as_fps() {
+        // Each spelling of the hint on its own.
+        for hint in ["Fps", "frame_rate", "FrameRate"] {
+            assert_eq!(int_variant(24, hint), "Fps24", "hint {hint}");
+        }
+        assert_eq!(int_variant(24, "NumFrames"), "V24");
+    }
+
+    #[test]
+    fn clashing_names_are_told_apart_by_their_own_values() {
+        // Four values that read alike: the first keeps its name, the others are spelled from their
+        // own value (never numbered by position), and a reserved name is never handed out.
+        let candidates: Vec<(String, String)> = ["auto", "auto ", "Auto", "AUTO"]
+            .iter()
+            .map(|v| ("Auto".to_owned(), (*v).to_owned()))
+            .collect();
+        let names = unique_by_value(&candidates, &["Unknown"]);
+        // `"Auto"` spelled exactly is `Auto` again (taken), so its bytes in hex follow.
+        assert_eq!(names, ["Auto", "AutoU20", "X4175746F", "AUTO"]);
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        // The name of a value does not depend on its neighbours' order beyond who came first.
+        let reversed: Vec<(String, String)> = candidates.iter().rev().cloned().collect();
+        let again = unique_by_value(&reversed, &["Unknown"]);
+        assert_eq!(again[0], "Auto");
+        assert!(
+            unique_by_value(
+                &[("Unknown".to_owned(), "unknown".to_owned())],
+                &["Unknown"]
+            )[0] != "Unknown"
+        );
     }
 }

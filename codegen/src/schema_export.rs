@@ -86,7 +86,7 @@ fn convert(
             Value::Bool(true)
         };
     };
-    if depth > 48 || *budget == 0 {
+    if depth > fal_schema::MAX_DEPTH || *budget == 0 {
         return Value::Bool(true);
     }
     *budget -= 1;
@@ -103,7 +103,7 @@ fn convert(
                     .and_then(|name| {
                         let t = doc.pointer(&format!(
                             "/components/schemas/{}",
-                            crate::lower::escape(name)
+                            fal_schema::escape(name)
                         ))?;
                         Some((name.to_owned(), t))
                     });

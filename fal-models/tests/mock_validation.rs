@@ -101,3 +101,44 @@ fn the_mocks_validator_agrees_with_jsonschema_on_every_seed_document() {
         "{checked} cases, {rejected} rejected"
     );
 }
+
+/// The mock took the first POST path of a document (and the first result path), the generator
+/// the first POST path not under `/requests/`, the diff exactly `/{id}`: a document listing
+/// another path first gave the mock another input and output than the generated types. All
+/// three now read fal-schema's `locate`: the body of `POST /{id}`, the answer of
+/// `GET /{id}/requests/{request_id}`.
+#[test]
+fn the_mock_reads_the_input_and_output_of_the_endpoint_id_path() {
+    let body = |required: &str| {
+        json!({"requestBody": {"content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {required: {"type": "string"}},
+            "required": [required]
+        }}}}})
+    };
+    let answer = |key: &str| {
+        json!({"responses": {"200": {"content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {key: {"type": "string", "examples": [key]}},
+            "required": [key]
+        }}}}}})
+    };
+    let document = json!({
+        "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
+        "paths": {
+            "/acme/aaa": {"post": body("other_input")},
+            "/acme/aaa/requests/{request_id}": {"get": answer("other_output")},
+            "/acme/app": {"post": body("prompt")},
+            "/acme/app/requests/{request_id}": {"get": answer("video")},
+        }
+    });
+    let spec = EndpointSpec::from_document(document).unwrap();
+    assert_eq!(spec.endpoint_id(), "acme/app");
+    assert!(spec.validate(&json!({"prompt": "hi"})).is_empty());
+    let errors = spec.validate(&json!({"other_input": "hi"}));
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(format!("{errors:?}").contains("prompt"), "{errors:?}");
+    let output = spec.example_output();
+    assert!(output.get("video").is_some(), "{output}");
+    assert!(output.get("other_output").is_none(), "{output}");
+}

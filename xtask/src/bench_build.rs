@@ -269,7 +269,8 @@ fn shard_packages(ws: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// Copies what building fal-models needs: the root manifest and lock file, fal-models, its
-/// core and shard crates, the schemas (for the regen steps). Other members are dropped.
+/// core and shard crates, fal-schema (a dependency of its `mock` feature), the schemas (for the
+/// regen steps). Other members are dropped.
 fn copy_workspace(root: &Path, ws: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(ws);
     std::fs::create_dir_all(ws)?;
@@ -279,7 +280,7 @@ fn copy_workspace(root: &Path, ws: &Path) -> anyhow::Result<()> {
         .find(|l| l.trim_start().starts_with("members"))
         .context("no workspace members line")?;
     let members = format!(
-        "members = [\"fal-models-core\", \"fal-models\", \"{}/*\"]",
+        "members = [\"fal-schema\", \"fal-models-core\", \"fal-models\", \"{}/*\"]",
         crate::regen::SHARDS_DIR
     );
     std::fs::write(
@@ -288,6 +289,7 @@ fn copy_workspace(root: &Path, ws: &Path) -> anyhow::Result<()> {
     )?;
     std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock"))?;
     for dir in [
+        "fal-schema",
         "fal-models",
         "fal-models-core",
         crate::regen::SHARDS_DIR,

@@ -245,7 +245,7 @@ fn section(
     let was_retired = |id: &str| {
         old.json
             .get(id)
-            .and_then(fal_codegen::retired_since)
+            .and_then(fal_schema::retired_since)
             .is_some()
     };
     let mut groups: [(&str, Vec<&EndpointReport>); 6] = [
@@ -293,8 +293,8 @@ fn section(
         }
         let _ = writeln!(out, "### {title}\n");
         for e in list {
-            let module = fal_codegen::naming::endpoint_module_path(&e.endpoint).join("::");
-            let feature = fal_codegen::naming::family_feature(&e.endpoint);
+            let module = fal_codegen::endpoint_module_path(&e.endpoint).join("::");
+            let feature = fal_codegen::family_feature(&e.endpoint);
             let _ = writeln!(
                 out,
                 "- `{}` (`fal_models::{module}`, feature `{feature}`, {})",

@@ -10,7 +10,7 @@
 //! New endpoints are added and changed documents refreshed through the canonical writer of
 //! `fetch`/`import` ([`crate::fetch::store`]); an endpoint fal no longer lists is **retired**,
 //! not deleted: its document stays, marked `info.x-fal-retired: <date>`
-//! ([`fal_codegen::RETIRED_KEY`]), and the generator deprecates its module. One that comes
+//! ([`fal_schema::RETIRED_KEY`]), and the generator deprecates its module. One that comes
 //! back is un-retired. Only `--prune` deletes.
 //!
 //! A listing that is incomplete or suspicious retires nothing: an error page, a page that does
@@ -304,7 +304,7 @@ fn plan(
     };
     let active: Vec<&String> = current
         .iter()
-        .filter(|(_, c)| fal_codegen::retired_since(&c.doc).is_none())
+        .filter(|(_, c)| fal_schema::retired_since(&c.doc).is_none())
         .map(|(id, _)| id)
         .collect();
     // Guard: a listing of one category against a catalogue of several is a filtered one.
@@ -343,7 +343,7 @@ fn plan(
     let ids: BTreeSet<&String> = current.keys().chain(listing.entries.keys()).collect();
     for id in ids {
         let cur = current.get(id);
-        let retired = cur.and_then(|c| fal_codegen::retired_since(&c.doc));
+        let retired = cur.and_then(|c| fal_schema::retired_since(&c.doc));
         let (action, change) = match (listing.entries.get(id), cur) {
             (Some(Listed::Document(doc)), _) => {
                 let checked =
@@ -408,10 +408,10 @@ fn with_retired(doc: &Value, since: Option<&str>) -> Value {
     if let Some(info) = doc.get_mut("info").and_then(Value::as_object_mut) {
         match since {
             Some(date) => {
-                info.insert(fal_codegen::RETIRED_KEY.to_owned(), Value::from(date));
+                info.insert(fal_schema::RETIRED_KEY.to_owned(), Value::from(date));
             }
             None => {
-                info.remove(fal_codegen::RETIRED_KEY);
+                info.remove(fal_schema::RETIRED_KEY);
             }
         }
     }

@@ -156,7 +156,7 @@ fn user_crate(schemas: &Path, ids: &[String], retired: &str) -> (bool, usize) {
     let generated = fal_codegen::Config::new().generate(&docs);
     let mut user = String::new();
     for (i, id) in ids.iter().enumerate() {
-        let module = fal_codegen::naming::endpoint_module_path(id).join("::");
+        let module = fal_codegen::endpoint_module_path(id).join("::");
         user.push_str(&format!(
             "pub fn call_{i}() -> Option<crate::generated::{module}::Output> {{\n    \
              let input: crate::generated::{module}::Input = serde_json::from_value(serde_json::json!({{}})).ok()?;\n    \

@@ -68,6 +68,9 @@ pub mod owner {
                     /// `new`
                     #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub new: Option<String>,
+                    /// `provider`
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub provider: Option<ProviderAuth>,
                     /// `sdpMid`
                     #[serde(rename = "sdpMid")]
                     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +105,7 @@ pub mod owner {
                             )
                             .field("loop", &self.r#loop)
                             .field("new", &self.new)
+                            .field("provider", &self.provider)
                             .field("sdp_mid", &self.sdp_mid)
                             .field("self_", &self.self_)
                             .field("type", &self.r#type)
@@ -124,6 +128,7 @@ pub mod owner {
                             hf_token: None,
                             r#loop: None,
                             new: None,
+                            provider: None,
                             sdp_mid: None,
                             self_: None,
                             r#type: r#type.into(),
@@ -220,6 +225,15 @@ pub mod owner {
                         self.new = Some(value.into());
                         self
                     }
+                    /// Sets `provider`.
+                    ///
+                    /// `provider`
+                    #[must_use]
+                    #[inline]
+                    pub fn provider(mut self, value: impl Into<ProviderAuth>) -> Self {
+                        self.provider = Some(value.into());
+                        self
+                    }
                     /// Sets `sdpMid`.
                     ///
                     /// `sdpMid`
@@ -255,6 +269,12 @@ pub mod owner {
                 impl ::fal_models::Endpoint for Input {
                     const ENDPOINT_ID: &'static str = "owner/3d-model/v1.5/type";
                     type Output = Output;
+                    const SECRET_FIELDS: &'static [&'static str] = &[
+                        "api_key",
+                        "credential",
+                        "hf_token",
+                        "openai_apikey",
+                    ];
                 }
                 /// The input schema of the document, with references inlined: a ready tool definition.
                 impl ::fal_models::codegen_support::__schemars::JsonSchema for Input {
@@ -267,7 +287,7 @@ pub mod owner {
                         _: &mut ::fal_models::codegen_support::__schemars::SchemaGenerator,
                     ) -> ::fal_models::codegen_support::__schemars::Schema {
                         ::fal_models::codegen_support::schema_from_json(
-                            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"3d\":{\"type\":\"boolean\"},\"H264_output\":{\"type\":\"boolean\"},\"TAPose\":{\"type\":\"boolean\"},\"api_key\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"description\":\"Your own key.\"},\"audio\":{\"properties\":{\"url\":{\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"},\"fooBar\":{\"type\":\"string\"},\"foo_bar\":{\"type\":\"string\"},\"hf_token\":{\"type\":\"string\"},\"loop\":{\"type\":\"boolean\"},\"new\":{\"type\":\"string\"},\"sdpMid\":{\"type\":\"string\"},\"self\":{\"type\":\"integer\"},\"type\":{\"type\":\"string\"}},\"required\":[\"type\"],\"type\":\"object\"}",
+                            "{\"$schema\":\"https://json-schema.org/draft/2020-12/schema\",\"properties\":{\"3d\":{\"type\":\"boolean\"},\"H264_output\":{\"type\":\"boolean\"},\"TAPose\":{\"type\":\"boolean\"},\"api_key\":{\"anyOf\":[{\"type\":\"string\"},{\"type\":\"null\"}],\"description\":\"Your own key.\"},\"audio\":{\"properties\":{\"url\":{\"type\":\"string\"}},\"required\":[\"url\"],\"type\":\"object\"},\"fooBar\":{\"type\":\"string\"},\"foo_bar\":{\"type\":\"string\"},\"hf_token\":{\"type\":\"string\"},\"loop\":{\"type\":\"boolean\"},\"new\":{\"type\":\"string\"},\"provider\":{\"properties\":{\"credential\":{\"description\":\"Marked by its format, not its name.\",\"format\":\"password\",\"type\":\"string\"},\"openai_apikey\":{\"description\":\"Named like a key, without an underscore before `apikey`.\",\"type\":\"string\"},\"region\":{\"type\":\"string\"}},\"title\":\"ProviderAuth\",\"type\":\"object\"},\"sdpMid\":{\"type\":\"string\"},\"self\":{\"type\":\"integer\"},\"type\":{\"type\":\"string\"}},\"required\":[\"type\"],\"type\":\"object\"}",
                         )
                     }
                 }
@@ -309,6 +329,98 @@ pub mod owner {
                             url: url.into(),
                             extra: serde_json::Map::new(),
                         }
+                    }
+                    /// Sets a field this version of the bindings does not declare (sent as a
+                    /// key of this object, as fal adds parameters). A declared field's own setter is the
+                    /// typed way; a key set both ways is sent once, with the declared value.
+                    #[must_use]
+                    #[inline]
+                    pub fn extra(
+                        mut self,
+                        key: impl Into<String>,
+                        value: impl Into<serde_json::Value>,
+                    ) -> Self {
+                        self.extra.insert(key.into(), value.into());
+                        self
+                    }
+                }
+                /// An object of 3 fields. Held by the `provider` field of [`Input`].
+                #[derive(
+                    Clone,
+                    PartialEq,
+                    Default,
+                    serde::Serialize,
+                    serde::Deserialize
+                )]
+                #[non_exhaustive]
+                pub struct ProviderAuth {
+                    /// Marked by its format, not its name.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub credential: Option<String>,
+                    /// Named like a key, without an underscore before `apikey`.
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub openai_apikey: Option<String>,
+                    /// `region`
+                    #[serde(default, skip_serializing_if = "Option::is_none")]
+                    pub region: Option<String>,
+                    /// Fields this version of the bindings does not declare, sent as keys of this object.
+                    #[serde(flatten)]
+                    pub extra: serde_json::Map<String, serde_json::Value>,
+                }
+                /// Credentials are redacted.
+                impl std::fmt::Debug for ProviderAuth {
+                    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.debug_struct("ProviderAuth")
+                            .field(
+                                "credential",
+                                &self.credential.as_ref().map(|_| "<redacted>"),
+                            )
+                            .field(
+                                "openai_apikey",
+                                &self.openai_apikey.as_ref().map(|_| "<redacted>"),
+                            )
+                            .field("region", &self.region)
+                            .field("extra", &self.extra)
+                            .finish()
+                    }
+                }
+                impl ProviderAuth {
+                    /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
+                    #[inline]
+                    pub fn new() -> Self {
+                        Self {
+                            credential: None,
+                            openai_apikey: None,
+                            region: None,
+                            extra: serde_json::Map::new(),
+                        }
+                    }
+                    /// Sets `credential`.
+                    ///
+                    /// Marked by its format, not its name.
+                    #[must_use]
+                    #[inline]
+                    pub fn credential(mut self, value: impl Into<String>) -> Self {
+                        self.credential = Some(value.into());
+                        self
+                    }
+                    /// Sets `openai_apikey`.
+                    ///
+                    /// Named like a key, without an underscore before `apikey`.
+                    #[must_use]
+                    #[inline]
+                    pub fn openai_apikey(mut self, value: impl Into<String>) -> Self {
+                        self.openai_apikey = Some(value.into());
+                        self
+                    }
+                    /// Sets `region`.
+                    ///
+                    /// `region`
+                    #[must_use]
+                    #[inline]
+                    pub fn region(mut self, value: impl Into<String>) -> Self {
+                        self.region = Some(value.into());
+                        self
                     }
                     /// Sets a field this version of the bindings does not declare (sent as a
                     /// key of this object, as fal adds parameters). A declared field's own setter is the

@@ -16,8 +16,9 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{FieldError, LocSegment};
 
-/// Recursion limit for validation and example building (schemas can be recursive).
-const MAX_DEPTH: usize = 48;
+/// Recursion limit for validation and example building (schemas can be recursive): the one
+/// depth limit of every reader of fal's documents.
+const MAX_DEPTH: usize = fal_schema::MAX_DEPTH;
 
 /// One endpoint served by the mock: its id, input schema and the output it answers with.
 #[derive(Debug, Clone)]
@@ -40,31 +41,18 @@ impl EndpointSpec {
     /// (else the POST path), the input from the POST body, the output example from the
     /// `GET .../requests/{request_id}` answer.
     pub fn from_document(document: Value) -> Result<EndpointSpec, String> {
-        let paths = document
-            .get("paths")
-            .and_then(Value::as_object)
-            .ok_or("the document has no `paths`")?;
-        let (post_path, post) = paths
-            .iter()
-            .find_map(|(path, item)| item.get("post").map(|op| (path, op)))
-            .ok_or("the document has no POST operation")?;
-        let endpoint_id = document
-            .pointer("/info/x-fal-metadata/endpointId")
-            .and_then(Value::as_str)
-            .unwrap_or(post_path)
-            .trim_matches('/')
-            .to_owned();
-        let input = post
-            .pointer("/requestBody/content/application~1json/schema")
-            .cloned();
-        let output_schema = paths
-            .iter()
-            .find(|(path, _)| path.ends_with("/requests/{request_id}"))
-            .and_then(|(_, item)| {
-                item.pointer("/get/responses/200/content/application~1json/schema")
-            })
-            .cloned()
-            .unwrap_or_else(|| json!({}));
+        if document.get("paths").and_then(Value::as_object).is_none() {
+            return Err("the document has no `paths`".into());
+        }
+        // The one rule of fal-schema: the body of exactly `POST /{id}`, the answer of exactly
+        // `GET /{id}/requests/{request_id}` (as the generator and the diff read them).
+        let at = fal_schema::locate(&document).map_err(|e| e.to_string())?;
+        if at.submit_path.is_none() {
+            return Err(format!("the document has no `POST /{}` operation", at.id));
+        }
+        let endpoint_id = at.id.trim_matches('/').to_owned();
+        let input = at.input.cloned();
+        let output_schema = at.output.cloned().unwrap_or_else(|| json!({}));
         let mut spec = EndpointSpec {
             endpoint_id,
             document: Some(document),
@@ -214,10 +202,7 @@ impl EndpointSpec {
                 map.iter()
                     .map(|(k, v)| {
                         let member = schema
-                            .pointer(&format!(
-                                "/properties/{}",
-                                k.replace('~', "~0").replace('/', "~1")
-                            ))
+                            .pointer(&format!("/properties/{}", fal_schema::escape(k)))
                             .cloned()
                             .unwrap_or_else(|| json!({}));
                         (

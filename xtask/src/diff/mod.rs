@@ -245,7 +245,7 @@ fn compare(old: &Snapshot, new: &Snapshot) -> Report {
             .into_iter()
             .flatten()
             .find_map(|v| match v {
-                Version::Doc(doc) => doc.endpoint_id.clone(),
+                Version::Doc(doc) => doc.id.clone(),
                 Version::Invalid(_) => None,
             })
             .unwrap_or_else(|| key.clone());

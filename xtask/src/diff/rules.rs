@@ -337,17 +337,17 @@ impl Cx {
             self.push(rule, Semver::Major, path, message.into());
         }
         if side == Side::Input {
-            if !same_opt(&old.default, &new.default) {
+            if !same_opt(&old.docs.default, &new.docs.default) {
                 let message = format!(
                     "default {} → {}",
-                    show_opt(&old.default),
-                    show_opt(&new.default)
+                    show_opt(&old.docs.default),
+                    show_opt(&new.docs.default)
                 );
                 self.push(Rule::DefaultChanged, Semver::Patch, path, message);
             }
             self.constraints(path, old, new);
         }
-        if !old.deprecated && new.deprecated {
+        if !old.docs.deprecated && new.docs.deprecated {
             // The generator marks the field and its setter `#[deprecated]`: a new warning
             // for callers, which semver counts as a minor change.
             self.push(
@@ -357,7 +357,7 @@ impl Cx {
                 "marked deprecated".into(),
             );
         }
-        if old.description != new.description {
+        if old.docs.description != new.docs.description {
             self.descriptions.push(path.to_owned());
         }
     }

@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .ok()
                     .and_then(|p| std::fs::read(p).ok())
                     .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                    .is_some_and(|doc| fal_codegen::retired_since(&doc).is_some())
+                    .is_some_and(|doc| fal_schema::retired_since(&doc).is_some())
             });
         if !retired.is_empty() {
             println!(
