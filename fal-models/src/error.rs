@@ -463,19 +463,13 @@ impl From<usize> for LocSegment {
     }
 }
 
-/// Names of input fields whose values are credentials (Sora 2's `api_key`: the user's own
-/// OpenAI key). Their string values are scrubbed from errors like the fal key.
+/// Names of input fields whose values are credentials (a user's own provider key). Their
+/// string values are scrubbed from errors like the fal key. The rule is fal-schema's, the one
+/// the generator uses to redact `Debug` and to list `Endpoint::SECRET_FIELDS`, so an untyped
+/// call scrubs what a typed one would (the schema half, `format: password`, reaches the client
+/// through `SECRET_FIELDS`).
 pub(crate) fn is_secret_field(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n == "api_key"
-        || n == "apikey"
-        || n == "token"
-        || n == "secret"
-        || n == "password"
-        || n.ends_with("_api_key")
-        || n.ends_with("_token")
-        || n.ends_with("_secret")
-        || n.ends_with("_password")
+    fal_schema::is_secret_name(name)
 }
 
 /// Every string value of a secret field anywhere in `value`: a field named like a credential
@@ -519,5 +513,17 @@ mod secret_field_tests {
         secret_values(&v, &["openai_apikey", "house_phrase"], &mut out);
         out.sort();
         assert_eq!(out, ["hp-4", "sk-3"]);
+    }
+
+    #[test]
+    fn an_untyped_input_is_scrubbed_by_the_rule_that_hides_fields_in_debug() {
+        // Hidden in `Debug` by the generator's rule but not scrubbed before the rules were one.
+        for name in ["openai_apikey", "replicate_api_token", "db_password", "client_secret"] {
+            assert!(fal_schema::is_secret_name(name), "{name}: the generator hides it");
+            let v = serde_json::json!({ "deep": [{ name: "value-1234" }] });
+            let mut out = Vec::new();
+            secret_values(&v, &[], &mut out);
+            assert_eq!(out, ["value-1234"], "{name}: the client scrubs it");
+        }
     }
 }
