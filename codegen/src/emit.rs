@@ -1014,7 +1014,7 @@ pub(crate) fn secret_fields(api: &Api, root: TypeRef) -> Vec<String> {
         match t {
             Ty::Array(inner) | Ty::Map(inner) | Ty::Optional(inner) => ty(api, inner, seen, out),
             Ty::Named(r) => named(api, *r, seen, out),
-            Ty::String | Ty::Integer | Ty::Number | Ty::Boolean | Ty::Any => {}
+            Ty::String | Ty::Bytes | Ty::Integer | Ty::Number | Ty::Boolean | Ty::Any => {}
         }
     }
     fn named(api: &Api, r: TypeRef, seen: &mut Vec<TypeRef>, out: &mut Vec<String>) {
