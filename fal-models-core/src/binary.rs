@@ -170,7 +170,10 @@ mod tests {
     fn debug_shows_the_size_not_every_byte() {
         let big = Binary::from(vec![7u8; 1 << 20]);
         let shown = format!("{big:?}");
-        assert!(shown.starts_with("Binary(1048576 bytes: [07, 07"), "{shown}");
+        assert!(
+            shown.starts_with("Binary(1048576 bytes: [07, 07"),
+            "{shown}"
+        );
         assert!(shown.len() < 120, "{shown}");
     }
 }

@@ -518,8 +518,16 @@ mod secret_field_tests {
     #[test]
     fn an_untyped_input_is_scrubbed_by_the_rule_that_hides_fields_in_debug() {
         // Hidden in `Debug` by the generator's rule but not scrubbed before the rules were one.
-        for name in ["openai_apikey", "replicate_api_token", "db_password", "client_secret"] {
-            assert!(fal_schema::is_secret_name(name), "{name}: the generator hides it");
+        for name in [
+            "openai_apikey",
+            "replicate_api_token",
+            "db_password",
+            "client_secret",
+        ] {
+            assert!(
+                fal_schema::is_secret_name(name),
+                "{name}: the generator hides it"
+            );
             let v = serde_json::json!({ "deep": [{ name: "value-1234" }] });
             let mut out = Vec::new();
             secret_values(&v, &[], &mut out);

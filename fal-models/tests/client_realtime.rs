@@ -795,6 +795,10 @@ async fn generated_outputs_hold_binary_fields_as_bytes() {
     session.send(&input).await.unwrap();
     let out: klein::Output = session.recv().await.unwrap().expect("an output");
     let content: &fal_models::Binary = &out.images[0].content;
-    assert_eq!(content.as_bytes(), &sent[..], "the bytes fal sent, unchanged");
+    assert_eq!(
+        content.as_bytes(),
+        &sent[..],
+        "the bytes fal sent, unchanged"
+    );
     session.close().await.unwrap();
 }

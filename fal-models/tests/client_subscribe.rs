@@ -603,12 +603,15 @@ async fn unknown_status_polled_queue() -> (String, std::sync::Arc<std::sync::ato
                     .into_response()
             };
             if req.method() == axum::http::Method::POST {
-                return json(200, json!({
-                    "request_id": "r1",
-                    "status_url": format!("{base}/acme/video/requests/r1/status"),
-                    "response_url": format!("{base}/acme/video/requests/r1"),
-                    "cancel_url": format!("{base}/acme/video/requests/r1/cancel"),
-                }));
+                return json(
+                    200,
+                    json!({
+                        "request_id": "r1",
+                        "status_url": format!("{base}/acme/video/requests/r1/status"),
+                        "response_url": format!("{base}/acme/video/requests/r1"),
+                        "cancel_url": format!("{base}/acme/video/requests/r1/cancel"),
+                    }),
+                );
             }
             let over = polls.load(Ordering::SeqCst) > 3;
             if path.ends_with("/status") {
@@ -620,7 +623,10 @@ async fn unknown_status_polled_queue() -> (String, std::sync::Arc<std::sync::ato
             if !over {
                 return json(400, json!({"detail": "Request is still in progress"}));
             }
-            json(200, json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}))
+            json(
+                200,
+                json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}),
+            )
         }
     });
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -550,7 +550,11 @@ impl Client {
         match self.result(&handle.clone().untyped()).await {
             Ok(_) => true,
             Err(Error::Api(api)) => {
-                !(api.status == 400 && api.body_excerpt.to_ascii_lowercase().contains("in progress"))
+                !(api.status == 400
+                    && api
+                        .body_excerpt
+                        .to_ascii_lowercase()
+                        .contains("in progress"))
             }
             Err(_) => false,
         }
