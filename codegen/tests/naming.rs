@@ -46,3 +46,19 @@ fn clashing_names_are_told_apart_by_their_own_values() {
         )[0] != "Unknown"
     );
 }
+
+/// A name made only of the endpoint id's words keeps its last word: dropping the module
+/// prefix never empties a name (nor gives it back whole because every word matched).
+/// (Mutants of `without_module_prefix`'s loop bound survived the unit tests.)
+#[test]
+fn a_name_of_only_module_words_keeps_its_last_word() {
+    use fal_codegen::naming::without_module_prefix;
+    assert_eq!(
+        without_module_prefix("KlingVideo", "fal-ai/kling-video/v3/pro"),
+        "Video"
+    );
+    assert_eq!(
+        without_module_prefix("KlingVideoV3Pro", "fal-ai/kling-video/v3/pro"),
+        "Pro"
+    );
+}
