@@ -873,7 +873,7 @@ mod tests {
             pointer: pointer.into(),
         };
         let right = field("prompt", "/components/schemas/Input/properties/prompt");
-        let checks = check_field_docs(&[right.clone()], &files, &sources);
+        let checks = check_field_docs(std::slice::from_ref(&right), &files, &sources);
         assert_eq!((checks.checked, checks.mismatches.len()), (1, 0));
         // `seed` carries prompt's doc: reading the expected text at the generator's (wrong)
         // pointer would agree with it.
