@@ -477,7 +477,7 @@ mod tests {
 /// that is a matter of taste.
 #[cfg(test)]
 mod survived_mutants {
-    use super::{int_variant, str_variant, unique_by_value};
+    use super::{int_variant, str_variant, unique_by_value, without_module_prefix};
 
     #[test]
     fn only_a_pair_of_numbers_is_a_ratio() {
@@ -519,6 +519,20 @@ mod survived_mutants {
                 &[("Unknown".to_owned(), "unknown".to_owned())],
                 &["Unknown"]
             )[0] != "Unknown"
+        );
+    }
+
+    /// A name made only of the endpoint id's words keeps its last word: dropping the module
+    /// prefix never empties a name (nor gives it back whole because every word matched).
+    #[test]
+    fn a_name_of_only_module_words_keeps_its_last_word() {
+        assert_eq!(
+            without_module_prefix("KlingVideo", "fal-ai/kling-video/v3/pro"),
+            "Video"
+        );
+        assert_eq!(
+            without_module_prefix("KlingVideoV3Pro", "fal-ai/kling-video/v3/pro"),
+            "Pro"
         );
     }
 }

@@ -1063,7 +1063,17 @@ impl Storage {
                         options,
                     )?;
                     let req = req.header(CONTENT_LENGTH, len).body(body);
-                    let resp = self.exchange(step, &url, req, len, Some(&token)).await?;
+                    let resp = match self.exchange(step, &url, req, len, Some(&token)).await {
+                        Ok(resp) => resp,
+                        Err(e) => {
+                            // The body stream stops a file that changed while it was read:
+                            // that is `Changed`, not a transport failure to retry.
+                            if let Source::Path(p, measured) = source {
+                                measured.still_holds(p).await?;
+                            }
+                            return Err(e);
+                        }
+                    };
                     let body: AccessUrl = self.json_body(step, &url, resp, Some(&token)).await?;
                     Ok(body.access_url)
                 }

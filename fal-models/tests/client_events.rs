@@ -82,14 +82,49 @@ async fn dropping_the_stream_stops_waiting() {
     let client = server.client();
     let mut events = client.subscribe(EchoInput::new("a")).events();
     let first = events.next().await.unwrap().unwrap();
-    assert!(matches!(
-        first,
-        SubscribeEvent::Progress(Progress::Submitted(_))
-    ));
+    let SubscribeEvent::Progress(Progress::Submitted(dropped)) = first else {
+        panic!("the first event is the submit: {first:?}")
+    };
     drop(events);
-    // Left running, the subscribe would finish in a few milliseconds and fetch the result;
-    // dropped, it never does.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(server.count(Operation::Result), 0);
-    assert_eq!(server.job_count(), 1);
+    let polls_at_drop = polls_of(&server, dropped.request_id());
+    // The evidence is a twin, not a sleep: a second subscribe on the same server, submitted
+    // after the dropped one, waits for its job and fetches its result. Whatever drove the
+    // dropped one (a background task, a leaked poll loop) has had as long, and a head start.
+    let mut twin = client.subscribe(EchoInput::new("b")).events();
+    let mut twin_id = String::new();
+    let mut out = None;
+    while let Some(event) = twin.next().await {
+        match event.unwrap() {
+            SubscribeEvent::Progress(Progress::Submitted(h)) => twin_id = h.request_id().to_owned(),
+            SubscribeEvent::Output(o) => out = Some(o),
+            _ => {}
+        }
+    }
+    assert_eq!(out, Some(expected_output()));
+    assert_eq!(server.job_count(), 2);
+    assert_eq!(
+        server.count(Operation::Result),
+        1,
+        "only the twin's result was fetched"
+    );
+    // At most the status request already on its way when the stream was dropped reaches
+    // the server; none after it (the twin needed its status and its result).
+    let polls = polls_of(&server, dropped.request_id());
+    assert!(
+        polls <= polls_at_drop + 1,
+        "{polls} requests for the dropped subscribe ({polls_at_drop} at the drop)"
+    );
+    assert!(
+        polls_of(&server, &twin_id) >= 2,
+        "the twin waited and fetched"
+    );
+}
+
+/// Requests on `request_id`'s status, result or stream paths.
+fn polls_of(server: &fal_models::mock::MockServer, request_id: &str) -> usize {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains(request_id))
+        .count()
 }

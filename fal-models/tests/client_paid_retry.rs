@@ -292,3 +292,38 @@ async fn a_retry_after_beyond_the_limit_ends_a_paid_call_with_the_429() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(proxy.seen().len(), 1);
 }
+
+/// `Retry-After` as an HTTP date (RFC 9110), in every month: a date far beyond the limit ends
+/// the paid call with the 429, unsent again, as the seconds form does. A month the parser did
+/// not read would fall back to the backoff and resend. (cargo mutants: deleting a month of
+/// `parse_http_date` survived every test.)
+#[tokio::test]
+async fn a_retry_after_date_in_any_month_is_read() {
+    for month in [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ] {
+        let server = echo_mock().start().await.unwrap();
+        let date = format!("Thu, 01 {month} 2099 08:49:37 GMT");
+        let (proxy, _) = behind_proxy(
+            &server,
+            Op::Submit,
+            Action::Respond(429, vec![h("retry-after", &date)], "{}".into()),
+            false,
+        )
+        .await;
+        let client = server
+            .client_builder()
+            .queue_url(proxy.url.clone())
+            .retry(
+                RetryPolicy::default()
+                    .max_retry_after(Duration::from_secs(5))
+                    .initial_backoff(Duration::from_millis(1))
+                    .jitter(false),
+            )
+            .build()
+            .unwrap();
+        let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+        assert_eq!(err.status(), Some(429), "{date}: {err:?}");
+        assert_eq!(proxy.seen().len(), 1, "{date}: not resent");
+    }
+}

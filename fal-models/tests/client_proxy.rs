@@ -155,12 +155,18 @@ async fn targets_off_fals_hosts_and_missing_targets_are_refused() {
     assert_eq!(answer.status(), 400, "no target header");
     assert!(server.requests().is_empty(), "nothing was forwarded");
 
-    let proxy = FalProxy::builder("k").unwrap().allow_any_caller().unwrap();
+    let proxy = FalProxy::builder("proxy-secret-9d41")
+        .unwrap()
+        .allow_any_caller()
+        .unwrap();
     assert!(proxy.allows("https://fal.run/fal-ai/flux/dev"));
     assert!(proxy.allows("https://queue.fal.run/fal-ai/flux/requests/1/status"));
     assert!(proxy.allows("https://rest.fal.ai/storage/upload/initiate?storage_type=fal-cdn-v3"));
     assert!(!proxy.allows("https://fal.run:8443/x"));
-    assert!(!format!("{proxy:?}").contains("\"k\""));
+    // The key appears nowhere in `Debug` (quoted or not); the field is there, redacted.
+    let debug = format!("{proxy:?}");
+    assert!(!debug.contains("proxy-secret-9d41"), "{debug}");
+    assert!(debug.contains("key: \"<redacted>\""), "{debug}");
 }
 
 #[tokio::test]

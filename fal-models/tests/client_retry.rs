@@ -553,3 +553,20 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
     assert_eq!(server.count(Operation::Run), 1);
     assert_eq!(server.run_count(), runs + 1);
 }
+
+/// The documented defaults (README: "Retries use exponential backoff with jitter"; the
+/// `Default` doc: 3 retries, 500 ms doubling up to 10 s, jitter, `Retry-After` up to 60 s,
+/// ambiguous submits not replayed), each spelled through the public setters.
+#[test]
+fn the_default_policy_retries_three_times_with_jittered_doubling_backoff() {
+    let documented = RetryPolicy::none()
+        .max_retries(3)
+        .initial_backoff(Duration::from_millis(500))
+        .max_backoff(Duration::from_secs(10))
+        .multiplier(2.0)
+        .jitter(true)
+        .max_retry_after(Duration::from_secs(60))
+        .retry_ambiguous_submits(false);
+    assert_eq!(RetryPolicy::default(), documented);
+    assert_ne!(RetryPolicy::default(), documented.clone().jitter(false));
+}

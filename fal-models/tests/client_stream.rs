@@ -164,7 +164,10 @@ async fn a_total_bound_ends_a_stream_that_keeps_talking() {
         .start()
         .await
         .unwrap();
-    let options = StreamOptions::default().total(Some(Duration::from_millis(500)));
+    // 3 s: the bound covers connecting, the server's validation and the first partial too,
+    // which a loaded machine can take half a second for; the 30 s interval keeps the second
+    // partial well past it.
+    let options = StreamOptions::default().total(Some(Duration::from_secs(3)));
     let mut events = server
         .client()
         .stream_with(&EchoInput::new("a cat"), options);

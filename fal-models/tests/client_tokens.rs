@@ -90,7 +90,7 @@ async fn tokens_are_refused_for_other_apps_after_expiry_and_when_absent() {
         .build()
         .unwrap();
     let token = with_key
-        .mint_token(&["acme/one"], Duration::from_secs(1))
+        .mint_token(&["acme/one"], Duration::from_secs(600))
         .await
         .unwrap();
     let client = keyless(&server, token.clone());
@@ -129,7 +129,9 @@ async fn tokens_are_refused_for_other_apps_after_expiry_and_when_absent() {
         "{err:?}"
     );
 
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Expiry without a wall-clock race: the mock ends the token as if its lifetime had passed
+    // (a 1 s token and a real sleep failed whenever the first calls took over a second).
+    server.expire_tokens();
     let err = client
         .stream_json("acme/one", json!({}))
         .output()
@@ -188,10 +190,17 @@ async fn minting_needs_the_key_and_an_app_and_rejects_odd_answers() {
 
 #[tokio::test]
 async fn a_token_in_the_url_never_appears_in_a_transport_error() {
-    // A port nobody listens on: the connect fails, and reqwest's error would print the URL.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A listener that closes every connection unanswered: the exchange fails, and reqwest's
+    // error would print the URL. (Held for the whole test, so no other process can take the
+    // port, as it could a port freed before the call.)
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    drop(listener);
+    let closer = tokio::spawn(async move {
+        loop {
+            let (conn, _) = listener.accept().await.unwrap();
+            drop(conn);
+        }
+    });
     let token = TemporaryToken::new("marker-token-7f3a");
     let client = Client::builder()
         .temporary_token(token)
@@ -204,8 +213,17 @@ async fn a_token_in_the_url_never_appears_in_a_transport_error() {
         .output()
         .await
         .unwrap_err();
+    closer.abort();
+    // The stream was sent, then the connection closed: for a paid call that is ambiguous (fal
+    // may have started the job), and the error quotes reqwest's, URL and all.
+    assert!(
+        matches!(err, Error::AmbiguousSubmit { .. } | Error::Transport { .. }),
+        "a failed exchange: {err:?}"
+    );
     let text = format!("{err} {err:?} {:?}", std::error::Error::source(&err));
     assert!(!text.contains("marker-token-7f3a"), "{text}");
+    // The URL is there, its token scrubbed: the check above is not passing for want of a URL.
+    assert!(text.contains("fal_jwt_token=<redacted>"), "{text}");
 }
 
 #[tokio::test]

@@ -359,7 +359,21 @@ async fn a_file_that_grows_during_the_upload_is_an_error_never_a_truncated_succe
             .build()
             .unwrap();
         let result = storage.upload_path(&path, &UploadOptions::new()).await;
-        assert!(result.is_err(), "{what}: {result:?}");
+        // The promise is the `Changed` error naming the file, not any error (a refused token or
+        // a broken fake would be one too).
+        match &result {
+            Err(err @ StorageError::Changed { path: p, .. }) => {
+                assert!(
+                    p.ends_with("growing.bin"),
+                    "{what}: the error names the file: {p}"
+                );
+                assert!(
+                    err.to_string().contains("changed while it was uploaded"),
+                    "{what}: {err}"
+                );
+            }
+            other => panic!("{what}: expected StorageError::Changed, got {other:?}"),
+        }
         assert!(
             fake.state.lock().unwrap().objects.is_empty(),
             "{what}: nothing stored as if complete"

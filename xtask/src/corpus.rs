@@ -145,7 +145,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     report.examples_tried = generated.example_count();
     let sources: BTreeMap<&str, &serde_json::Value> =
         docs.iter().map(|d| (d.source.as_str(), &d.json)).collect();
-    let checks = check_field_docs(&generated, &files, &sources);
+    let checks = check_field_docs(generated.field_docs(), &files, &sources);
     report.field_docs_checked = checks.checked;
     report.field_doc_mismatches = checks.mismatches;
     report.numbered_names = checks.numbered;
@@ -574,7 +574,7 @@ fn words(s: &str) -> String {
 /// description (else title) of its property in its own document; and lists public names that
 /// are a number away from another name of the same module.
 pub(crate) fn check_field_docs(
-    generated: &fal_codegen::Generated,
+    field_docs: &[fal_codegen::FieldDoc],
     files: &BTreeMap<PathBuf, String>,
     sources: &BTreeMap<&str, &serde_json::Value>,
 ) -> DocChecks {
@@ -584,7 +584,7 @@ pub(crate) fn check_field_docs(
         mismatches: Vec::new(),
         numbered: Vec::new(),
     };
-    for f in generated.field_docs() {
+    for f in field_docs {
         let file = parsed.entry(f.module.clone()).or_insert_with(|| {
             module_file(files, &f.module).and_then(|text| syn::parse_file(text).ok())
         });
@@ -609,9 +609,42 @@ pub(crate) fn check_field_docs(
             ));
             continue;
         };
+        // The pointer comes from the generator: on its own it would only prove that the doc
+        // was copied from where the generator looked. It must name this field's own property
+        // (`.../properties/<wire name>`), whatever the schema around it.
+        let own_property = format!(
+            "/properties/{}",
+            f.wire.replace('~', "~0").replace('/', "~1")
+        );
+        if !f.pointer.ends_with(&own_property) {
+            checks.checked += 1;
+            checks.mismatches.push(format!(
+                "{}#{}: `{}::{}.{}` is documented from a schema that is not its property `{}`",
+                f.source,
+                f.pointer,
+                f.module.join("::"),
+                f.type_name,
+                f.field,
+                f.wire
+            ));
+            continue;
+        }
         let prop = sources
             .get(f.source.as_str())
             .and_then(|d| d.pointer(&f.pointer));
+        let Some(prop) = prop else {
+            checks.checked += 1;
+            checks.mismatches.push(format!(
+                "{}#{}: `{}::{}.{}`: the document has nothing at that pointer",
+                f.source,
+                f.pointer,
+                f.module.join("::"),
+                f.type_name,
+                f.field
+            ));
+            continue;
+        };
+        let prop = Some(prop);
         let text = |k: &str| {
             prop.and_then(|p| p.get(k))
                 .and_then(serde_json::Value::as_str)
@@ -689,6 +722,8 @@ mod tests {
     use std::path::PathBuf;
 
     use fal_codegen::{Config, Document};
+
+    use super::{check_field_docs, doc_of};
     use quote::ToTokens;
 
     /// The corpus documents: `$FAL_CORPUS_DIR/docs`, else `../shared/fal-corpus/docs` next to
@@ -740,6 +775,9 @@ mod tests {
         for (path, text) in generated.files() {
             let file = syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             let mut items = BTreeSet::new();
+            // Docs too (README: "never renames or re-documents them"): the module's, each
+            // type's, field's and variant's.
+            items.insert(format!("doc module: {}", doc_of(&file.attrs)));
             for item in &file.items {
                 let public = |v: &syn::Visibility| matches!(v, syn::Visibility::Public(_));
                 match item {
@@ -755,16 +793,29 @@ mod tests {
                                 s.ident,
                                 f.ty.to_token_stream()
                             ));
+                            items.insert(format!(
+                                "doc struct {} . {name}: {}",
+                                s.ident,
+                                doc_of(&f.attrs)
+                            ));
                         }
                         items.insert(format!("struct {}", s.ident));
+                        items.insert(format!("doc struct {}: {}", s.ident, doc_of(&s.attrs)));
                     }
                     syn::Item::Enum(e) if public(&e.vis) => {
+                        items.insert(format!("doc enum {}: {}", e.ident, doc_of(&e.attrs)));
                         for v in &e.variants {
                             items.insert(format!(
                                 "enum {} :: {} {}",
                                 e.ident,
                                 v.ident,
                                 v.fields.to_token_stream()
+                            ));
+                            items.insert(format!(
+                                "doc enum {} :: {}: {}",
+                                e.ident,
+                                v.ident,
+                                doc_of(&v.attrs)
                             ));
                         }
                     }
@@ -798,11 +849,60 @@ mod tests {
         out
     }
 
-    /// Item 1 of the API v2 issue: a public name is a function of its endpoint's own document.
-    /// The corpus is generated twice, once without one document and once without another
-    /// (one removed, one added): every other endpoint's public items are the same.
+    /// The field-doc check compares with the field's own property, not just with wherever
+    /// the generator says the doc came from: a pointer at another property is a mismatch, as
+    /// is a doc that is not the property's description.
     #[test]
-    fn public_names_depend_only_on_the_endpoint_s_own_document() {
+    fn field_docs_are_checked_against_the_fields_own_property() {
+        let doc = serde_json::json!({"components": {"schemas": {"Input": {"properties": {
+            "prompt": {"description": "What to draw."},
+            "seed": {"description": "The seed."},
+        }}}}});
+        let sources: BTreeMap<&str, &serde_json::Value> = [("a.json", &doc)].into();
+        let files: BTreeMap<PathBuf, String> = [(
+            PathBuf::from("a.rs"),
+            "pub struct Input {\n    /// What to draw.\n    pub prompt: String,\n    /// What to draw.\n    pub seed: i64,\n}\n".to_owned(),
+        )]
+        .into();
+        let field = |name: &str, pointer: &str| fal_codegen::FieldDoc {
+            source: "a.json".into(),
+            module: vec!["a".into()],
+            type_name: "Input".into(),
+            field: name.into(),
+            wire: name.into(),
+            pointer: pointer.into(),
+        };
+        let right = field("prompt", "/components/schemas/Input/properties/prompt");
+        let checks = check_field_docs(std::slice::from_ref(&right), &files, &sources);
+        assert_eq!((checks.checked, checks.mismatches.len()), (1, 0));
+        // `seed` carries prompt's doc: reading the expected text at the generator's (wrong)
+        // pointer would agree with it.
+        let wrong_pointer = field("seed", "/components/schemas/Input/properties/prompt");
+        let checks = check_field_docs(&[right.clone(), wrong_pointer], &files, &sources);
+        assert_eq!(checks.checked, 2);
+        assert_eq!(checks.mismatches.len(), 1, "{:?}", checks.mismatches);
+        assert!(
+            checks.mismatches[0].contains("not its property `seed`"),
+            "{:?}",
+            checks.mismatches
+        );
+        // At its own pointer, the doc is compared with its own description.
+        let own_pointer = field("seed", "/components/schemas/Input/properties/seed");
+        let checks = check_field_docs(&[right, own_pointer], &files, &sources);
+        assert_eq!(checks.mismatches.len(), 1, "{:?}", checks.mismatches);
+        assert!(
+            checks.mismatches[0].contains("The seed."),
+            "{:?}",
+            checks.mismatches
+        );
+    }
+
+    /// Item 1 of the API v2 issue: a public name, and its docs, are a function of its
+    /// endpoint's own document. The corpus is generated twice, once without one document and
+    /// once without another (one removed, one added): every other endpoint's public items and
+    /// their docs are the same.
+    #[test]
+    fn public_names_and_docs_depend_only_on_the_endpoint_s_own_document() {
         let Some(dir) = corpus_docs() else { return };
         let (mut docs, _) = crate::regen::load_documents(&dir, &dir).expect("corpus readable");
         docs.sort_by_key(endpoint_id);

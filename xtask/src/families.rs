@@ -29,6 +29,25 @@ type Gate = Option<BTreeSet<String>>;
 /// workspace at `root` (the core crate's shared module and every shard's modules). Empty:
 /// each family builds alone.
 pub fn gating_faults(root: &Path) -> anyhow::Result<Vec<String>> {
+    Ok(gating_report(root)?.faults)
+}
+
+/// What [`gating_report`] checked, so a check that read nothing cannot pass as a proof.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every way a single family's build would miss an item (empty: each family builds alone).
+    pub faults: Vec<String>,
+    /// Endpoint modules checked (those stating their family's feature).
+    pub modules: usize,
+    /// The distinct features those modules state.
+    pub features: BTreeSet<String>,
+    /// Files without a feature that only declare modules (`mod.rs` containers, `lib.rs`):
+    /// nothing in them to check.
+    pub containers: usize,
+}
+
+/// [`gating_faults`] with the counts of what was checked.
+pub fn gating_report(root: &Path) -> anyhow::Result<Report> {
     let shared_path = root.join(format!("fal-models-core/src/{SHARED}.rs"));
     let shared_text = match std::fs::read_to_string(&shared_path) {
         Ok(t) => t,
@@ -67,7 +86,20 @@ pub fn gating_faults(root: &Path) -> anyhow::Result<Vec<String>> {
     }
     let mut out = faults(&shared_text, &modules)?;
     out.extend(misplaced);
-    Ok(out)
+    let features: BTreeSet<String> = modules
+        .iter()
+        .filter_map(|(_, text)| feature_of(text).map(str::to_owned))
+        .collect();
+    let checked = modules
+        .iter()
+        .filter(|(_, text)| feature_of(text).is_some())
+        .count();
+    Ok(Report {
+        faults: out,
+        modules: checked,
+        features,
+        containers: modules.len() - checked,
+    })
 }
 
 /// What each feature of fal-models/Cargo.toml turns on: feature -> shard numbers
@@ -138,10 +170,22 @@ pub fn faults(shared: &str, modules: &[(String, String)]) -> anyhow::Result<Vec<
         }
     }
     for (file, text) in modules {
+        let parsed: syn::File = syn::parse_str(text).with_context(|| format!("parsing {file}"))?;
         let Some(feature) = feature_of(text) else {
+            // Not skipped silently: a file that states no feature may only declare modules
+            // (and re-export), which gate themselves; anything else would go unchecked.
+            if let Some(item) = parsed
+                .items
+                .iter()
+                .find(|i| !matches!(i, syn::Item::Mod(_) | syn::Item::Use(_)))
+            {
+                let what = item_name(item).unwrap_or_else(|| "an item".to_owned());
+                out.push(format!(
+                    "{file} states no Cargo feature but holds {what}, which nothing checks"
+                ));
+            }
             continue;
         };
-        let parsed: syn::File = syn::parse_str(text).with_context(|| format!("parsing {file}"))?;
         let mut used = BTreeSet::new();
         shared_refs(quote::ToTokens::to_token_stream(&parsed), &mut used);
         for name in used {
@@ -369,15 +413,48 @@ mod tests {
         );
     }
 
-    /// The checked-in catalogue: every family builds alone.
+    #[test]
+    fn a_file_without_a_feature_holding_items_is_a_fault() {
+        let container = (
+            "x/mod.rs".to_owned(),
+            "#[cfg(feature = \"a\")]\npub mod y;\npub use ::z::types;\n".to_owned(),
+        );
+        let stray = ("w.rs".to_owned(), "pub struct Input;\n".to_owned());
+        assert_eq!(
+            faults(SHARED_OK, &[container, stray]).unwrap(),
+            ["w.rs states no Cargo feature but holds Input, which nothing checks"]
+        );
+    }
+
+    /// The checked-in catalogue: every family builds alone, and the check read all of it:
+    /// one endpoint module per vendored document, every family feature of fal-models.
     #[test]
     fn every_family_of_the_catalogue_builds_alone() {
-        let faults = gating_faults(&crate::workspace_root()).unwrap();
+        let root = crate::workspace_root();
+        let report = gating_report(&root).unwrap();
         assert!(
-            faults.is_empty(),
+            report.faults.is_empty(),
             "{} faults:\n{}",
-            faults.len(),
-            faults.join("\n")
+            report.faults.len(),
+            report.faults.join("\n")
+        );
+        let documents = crate::fsutil::json_files(&root.join("schemas"))
+            .unwrap()
+            .len();
+        assert_eq!(report.modules, documents, "one module checked per document");
+        let families: BTreeSet<String> = enabled_shards(&root)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, shards)| !shards.is_empty())
+            .map(|(feature, _)| feature)
+            .collect();
+        assert!(families.len() > 100, "{families:?}");
+        assert_eq!(report.features, families, "every family feature is checked");
+        println!(
+            "checked {} endpoint modules of {} families ({} module containers)",
+            report.modules,
+            report.features.len(),
+            report.containers
         );
     }
 }

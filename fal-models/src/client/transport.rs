@@ -305,6 +305,8 @@ impl Client {
         accepted: Option<(u16, Option<String>)>,
         fault: ExchangeFault,
     ) -> Error {
+        // The last attempt: logged as such, like any failed attempt that is not retried.
+        super::trace::attempt_failed(self, call, attempts, &fault.to_string(), None);
         let reason = self.redactor(call).scrub(&fault.to_string());
         let (status, request_id) = match &accepted {
             Some((status, id)) => (Some(*status), id.clone()),
@@ -333,6 +335,8 @@ impl Client {
         headers: &HeaderMap,
         api: &ApiError,
     ) -> Error {
+        let text = format!("HTTP {}: {}", api.status, api.message);
+        super::trace::attempt_failed(self, call, attempts, &text, None);
         let redactor = self.redactor(call);
         Error::AmbiguousSubmit {
             endpoint_id: call.paid_endpoint.clone().unwrap_or_default(),
