@@ -14,6 +14,20 @@
 //! [`model`] turns a document into a typed, normalized, pointer-carrying [`model::Endpoint`]:
 //! `$ref`, `allOf` wrappers, `anyOf`-with-null, `type: [X, "null"]`, `const` and
 //! `nullable: true` folded once.
+//!
+//! ```
+//! let doc = serde_json::json!({
+//!     "info": {"x-fal-metadata": {"endpointId": "acme/cat"}},
+//!     "paths": {"/acme/cat": {"post": {"requestBody": {"content": {"application/json": {
+//!         "schema": {"type": "object", "properties": {"openai_apikey": {"type": "string"}}}
+//!     }}}}}}
+//! });
+//! let at = fal_schema::locate(&doc).unwrap();
+//! assert_eq!(at.id, "acme/cat");
+//! assert_eq!(at.input_pointer, "/paths/~1acme~1cat/post/requestBody/content/application~1json/schema");
+//! // A credential by its name: hidden in `Debug`, listed in `SECRET_FIELDS`, scrubbed from errors.
+//! assert!(fal_schema::is_secret_name("openai_apikey"));
+//! ```
 
 use serde_json::Value;
 
