@@ -269,7 +269,7 @@ fn shard_packages(ws: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// Copies what building fal-models needs: the root manifest and lock file, fal-models, its
-/// core and shard crates, fal-schema (a dependency of its `mock` feature), the schemas (for the
+/// core and shard crates, fal-schema (a dependency of fal-models), the schemas (for the
 /// regen steps). Other members are dropped.
 fn copy_workspace(root: &Path, ws: &Path) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(ws);
