@@ -374,21 +374,7 @@ impl Emitter<'_> {
                 } else {
                     quote!()
                 };
-                let plain = f.ident.strip_prefix("r#").unwrap_or(&f.ident);
-                let rename = if plain != f.wire {
-                    let w = &f.wire;
-                    quote!(#[serde(rename = #w)])
-                } else {
-                    quote!()
-                };
-                let opt = if !f.required {
-                    quote!(#[serde(default, skip_serializing_if = "Option::is_none")])
-                } else if f.nullable {
-                    quote!(#[serde(default)])
-                } else {
-                    quote!()
-                };
-                quote! { #fdocs #deprecated #rename #opt pub #fname: #ty, }
+                quote! { #fdocs #deprecated pub #fname: #ty, }
             })
             .collect();
         // Inputs, and every type reachable from one, keep keys the bindings do not declare
@@ -406,7 +392,6 @@ impl Emitter<'_> {
                 };
                 items.push(quote! {
                     #[doc = #doc]
-                    #[serde(flatten)]
                     pub #x: serde_json::Map<String, serde_json::Value>,
                 });
                 items
@@ -431,12 +416,13 @@ impl Emitter<'_> {
         let mut out = quote! {
             #docs
             #allow_deprecated
-            #[derive(#debug Clone, PartialEq, #default serde::Serialize, serde::Deserialize)]
+            #[derive(#debug Clone, PartialEq, #default)]
             #[non_exhaustive]
             pub struct #name {
                 #(#field_items)*
             }
         };
+        out.extend(self.serde_impls(name, scope, fields, extra));
         if secret {
             out.extend(self.redacted_debug(name, fields, extra, &allow_deprecated));
         }
@@ -446,6 +432,39 @@ impl Emitter<'_> {
             out.extend(self.endpoint_impl(name, scope, def));
         }
         out
+    }
+
+    /// `impl Serialize` and `impl Deserialize` through the runtime's `serde_struct!`, not
+    /// serde's derives: the same wire behaviour for a fraction of the compile time (see
+    /// `codegen_support::serde_struct`).
+    fn serde_impls(
+        &self,
+        name: &Ident,
+        scope: Scope,
+        fields: &[Field],
+        extra: Option<&'static str>,
+    ) -> TokenStream {
+        let rt = &self.runtime;
+        let items = fields.iter().map(|f| {
+            let fname = ident(&f.ident);
+            let ty = self.field_ty(f, scope);
+            let wire = &f.wire;
+            let mode = if !f.required {
+                quote!(optional)
+            } else if f.nullable {
+                quote!(nullable)
+            } else {
+                quote!(required)
+            };
+            quote!(#fname: #ty = #wire #mode)
+        });
+        let extra = extra.map(|x| {
+            let x = ident(x);
+            quote!(..#x)
+        });
+        quote! {
+            #rt::serde_struct!(#name { #(#items),* } #extra);
+        }
     }
 
     /// Output file types (a required `url` string) implement `files::RemoteFile`, so

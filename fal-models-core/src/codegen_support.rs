@@ -4,6 +4,10 @@
 pub use schemars as __schemars;
 #[doc(hidden)]
 pub use serde as __serde;
+#[doc(hidden)]
+pub use serde_json as __serde_json;
+
+pub mod serde_struct;
 
 /// An input's JSON Schema, exported by the generator from the endpoint's document.
 pub fn schema_from_json(text: &str) -> schemars::Schema {

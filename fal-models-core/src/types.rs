@@ -2,24 +2,26 @@
 
 //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
 /// An audio file stored by fal.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Audio {
     /// Where the file can be downloaded from.
     pub url: String,
     /// The MIME type of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<::fal_models_core::Binary>,
 }
+::fal_models_core::serde_struct!(
+    Audio { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, file_data : Option <
+    ::fal_models_core::Binary > = "file_data" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Audio {
     #[inline]
     fn url(&self) -> &str {
@@ -48,24 +50,26 @@ impl Audio {
     }
 }
 /// A file stored by fal.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct File {
     /// Where the file can be downloaded from.
     pub url: String,
     /// The MIME type of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<::fal_models_core::Binary>,
 }
+::fal_models_core::serde_struct!(
+    File { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, file_data : Option <
+    ::fal_models_core::Binary > = "file_data" optional }
+);
 impl ::fal_models_core::files::RemoteFile for File {
     #[inline]
     fn url(&self) -> &str {
@@ -94,30 +98,31 @@ impl File {
     }
 }
 /// An image stored by fal.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Where the file can be downloaded from.
     pub url: String,
     /// The MIME type of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<::fal_models_core::Binary>,
     /// The width in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, file_data : Option <
+    ::fal_models_core::Binary > = "file_data" optional, width : Option < i64 > = "width"
+    optional, height : Option < i64 > = "height" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {
@@ -148,30 +153,31 @@ impl Image {
     }
 }
 /// An image file stored by fal.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ImageFile {
     /// Where the file can be downloaded from.
     pub url: String,
     /// The MIME type of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<::fal_models_core::Binary>,
     /// The width in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    ImageFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, file_data : Option <
+    ::fal_models_core::Binary > = "file_data" optional, width : Option < i64 > = "width"
+    optional, height : Option < i64 > = "height" optional }
+);
 impl ::fal_models_core::files::RemoteFile for ImageFile {
     #[inline]
     fn url(&self) -> &str {
@@ -202,27 +208,28 @@ impl ImageFile {
     }
 }
 /// A video file stored by fal.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Video {
     /// Where the file can be downloaded from.
     pub url: String,
     /// The MIME type of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<::fal_models_core::Binary>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Video { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, file_data : Option <
+    ::fal_models_core::Binary > = "file_data" optional } ..extra
+);
 impl ::fal_models_core::files::RemoteFile for Video {
     #[inline]
     fn url(&self) -> &str {
@@ -283,39 +290,39 @@ impl Video {
     }
 }
 /// A video file stored by fal, with its dimensions and timing.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct VideoFile {
     /// Where the file can be downloaded from.
     pub url: String,
     /// The MIME type of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The contents of the file, when the endpoint sends them inline.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<::fal_models_core::Binary>,
     /// The width in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height in pixels.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Frames per second.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
     /// The duration in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The number of frames.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    VideoFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, file_data : Option <
+    ::fal_models_core::Binary > = "file_data" optional, width : Option < i64 > = "width"
+    optional, height : Option < i64 > = "height" optional, fps : Option < f64 > = "fps"
+    optional, duration : Option < f64 > = "duration" optional, num_frames : Option < i64
+    > = "num_frames" optional }
+);
 impl ::fal_models_core::files::RemoteFile for VideoFile {
     #[inline]
     fn url(&self) -> &str {

@@ -57,7 +57,7 @@ pub use fal_models_core::{Binary, Endpoint};
 // What code generated outside this crate (a build script's `fal_codegen::Config`) names
 // through `::fal_models`.
 #[doc(hidden)]
-pub use fal_models_core::{codegen_support, open_enum};
+pub use fal_models_core::{codegen_support, open_enum, serde_struct};
 
 pub mod client;
 pub mod error;

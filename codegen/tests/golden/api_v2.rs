@@ -15,24 +15,26 @@
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
     /// A file stored by fal.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[derive(Debug, Clone, PartialEq)]
     #[non_exhaustive]
     pub struct File {
         /// Where the file can be downloaded from.
         pub url: String,
         /// The MIME type of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub content_type: Option<String>,
         /// The name of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_name: Option<String>,
         /// The size of the file in bytes.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_size: Option<i64>,
         /// The contents of the file, when the endpoint sends them inline.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_data: Option<::fal_models::Binary>,
     }
+    ::fal_models::serde_struct!(
+        File { url : String = "url" required, content_type : Option < String > =
+        "content_type" optional, file_name : Option < String > = "file_name" optional,
+        file_size : Option < i64 > = "file_size" optional, file_data : Option <
+        ::fal_models::Binary > = "file_data" optional }
+    );
     impl ::fal_models::files::RemoteFile for File {
         #[inline]
         fn url(&self) -> &str {
@@ -88,7 +90,7 @@ pub mod test {
         pub use super::super::types::File;
         /// The input of `test/api-v2`.
         #[allow(deprecated)]
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Input {
             /// The image to animate.
@@ -101,36 +103,37 @@ pub mod test {
             /// The output format.
             ///
             /// Allowed values: `"mp3_44100_128"`, `"pcm_16000"`, `"landscape_16_9"`, `"16:9"`, `"0.5K"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub format: Option<Format>,
             /// How good the result is.
             ///
             /// Default: `"high"`.
             ///
             /// Allowed values: `"low"`, `"high"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub quality: Option<Quality>,
             /// No longer used.
             ///
             /// Constraint: 1 ≤ value ≤ 10.
             #[deprecated(note = "deprecated in the endpoint's document")]
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub old_knob: Option<i64>,
             /// Tags; null keeps a slot empty.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tags: Option<Vec<Option<String>>>,
             /// A note.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub note: Option<String>,
             /// The input's style.
             ///
             /// Allowed values: `"a"`, `"b"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub style: Option<Style>,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { image_url : String = "image_url" required, prompt : String = "prompt"
+            required, format : Option < Format > = "format" optional, quality : Option <
+            Quality > = "quality" optional, old_knob : Option < i64 > = "old_knob"
+            optional, tags : Option < Vec < Option < String > > > = "tags" optional, note
+            : Option < String > = "note" optional, style : Option < Style > = "style"
+            optional } ..extra
+        );
         #[allow(deprecated)]
         impl Input {
             /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
@@ -247,11 +250,10 @@ pub mod test {
             }
         }
         /// The output of `test/api-v2`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Output {
             /// The seed used.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub seed: Option<i64>,
             /// The style the model chose.
             ///
@@ -260,6 +262,10 @@ pub mod test {
             /// The generated video.
             pub video: File,
         }
+        ::fal_models::serde_struct!(
+            Output { seed : Option < i64 > = "seed" optional, style : OutputStyle =
+            "style" required, video : File = "video" required }
+        );
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             #[inline]

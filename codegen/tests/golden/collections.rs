@@ -27,34 +27,36 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/collections";
         /// The input of `test/collections`.
-        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Default)]
         #[non_exhaustive]
         pub struct Input {
             /// `anything`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub anything: Option<serde_json::Value>,
             /// `broken_items`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub broken_items: Option<Vec<serde_json::Value>>,
             /// `extra`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub extra: Option<std::collections::BTreeMap<String, serde_json::Value>>,
             /// `loras`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub loras: Option<Vec<Lora>>,
             /// `matrix`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub matrix: Option<Vec<Vec<i64>>>,
             /// `pair`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub pair: Option<Vec<f64>>,
             /// `weights`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub weights: Option<std::collections::BTreeMap<String, f64>>,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra_fields: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { anything : Option < serde_json::Value > = "anything" optional,
+            broken_items : Option < Vec < serde_json::Value > > = "broken_items"
+            optional, extra : Option < std::collections::BTreeMap < String,
+            serde_json::Value > > = "extra" optional, loras : Option < Vec < Lora > > =
+            "loras" optional, matrix : Option < Vec < Vec < i64 > > > = "matrix"
+            optional, pair : Option < Vec < f64 > > = "pair" optional, weights : Option <
+            std::collections::BTreeMap < String, f64 > > = "weights" optional }
+            ..extra_fields
+        );
         impl Input {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -175,7 +177,7 @@ pub mod test {
         /// The output of `test/collections`.
         pub type Output = serde_json::Value;
         /// An object of 2 fields. Held by the `loras` field of [`Input`].
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Lora {
             /// `path`
@@ -183,12 +185,14 @@ pub mod test {
             /// `scale`
             ///
             /// Default: `1`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub scale: Option<f64>,
             /// Fields this version of the bindings does not declare, sent as keys of this object.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Lora { path : String = "path" required, scale : Option < f64 > = "scale"
+            optional } ..extra
+        );
         impl Lora {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             #[inline]

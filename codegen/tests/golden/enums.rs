@@ -27,7 +27,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/enums";
         /// The input of `test/enums`.
-        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Default)]
         #[non_exhaustive]
         pub struct Input {
             /// `aspect_ratio`
@@ -35,52 +35,51 @@ pub mod test {
             /// Default: `"16:9"`.
             ///
             /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"auto"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub aspect_ratio: Option<AspectRatio>,
             /// `duration`
             ///
             /// Example: `"8s"`.
             ///
             /// Allowed values: `"8s"`, `"4s"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub duration: Option<Duration>,
             /// `frames`
             ///
             /// Default: `"4"`.
             ///
             /// Allowed values: `4`, `8`, `12`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub frames: Option<Frames>,
             /// `level`
             ///
             /// Allowed values: `3`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub level: Option<Level>,
             /// `mixed`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub mixed: Option<serde_json::Value>,
             /// `mode`
             ///
             /// Allowed values: `""`, `"auto"`, `"Auto"`, `"AUTO"`, `"fast "`, `"fast"`, `"unknown"`, `"Unknown"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub mode: Option<Mode>,
             /// `resolution`
             ///
             /// Allowed values: `"768P"`, `"1080P"`, `"720p"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub resolution: Option<Resolution>,
             /// `scale`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub scale: Option<f64>,
             /// `version`
             ///
             /// Allowed values: `"v2"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub version: Option<Version>,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+            duration : Option < Duration > = "duration" optional, frames : Option <
+            Frames > = "frames" optional, level : Option < Level > = "level" optional,
+            mixed : Option < serde_json::Value > = "mixed" optional, mode : Option < Mode
+            > = "mode" optional, resolution : Option < Resolution > = "resolution"
+            optional, scale : Option < f64 > = "scale" optional, version : Option <
+            Version > = "version" optional } ..extra
+        );
         impl Input {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -233,7 +232,7 @@ pub mod test {
             }
         }
         /// The output of `test/enums`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Output {
             /// `mode`
@@ -241,6 +240,7 @@ pub mod test {
             /// Allowed values: `"ok"`, `"error"`.
             pub mode: OutputMode,
         }
+        ::fal_models::serde_struct!(Output { mode : OutputMode = "mode" required });
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             #[inline]

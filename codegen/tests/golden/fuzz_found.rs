@@ -27,39 +27,38 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/fuzz-found";
         /// The input of `test/fuzz-found`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Input {
             /// First line
             /// second line after a bare carriage return.
-            #[serde(rename = "a\rb")]
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub a_b: Option<String>,
             /// Every catch-all name is a listed value.
             ///
             /// Allowed values: `"Unknown"`, `"Other"`, `"UnknownValue"`, `"UnlistedValue"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub catch_all: Option<CatchAll>,
             /// An enum value `self` is not a variant name Rust allows.
             ///
             /// Allowed values: `"self"`, `"Self"`, `"other"`.
             pub kind: Kind,
             /// Its setter is not `new`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub new: Option<String>,
             /// Text with \u{202e}reversed\u{202c} and \u{2066}isolated\u{2069} runs.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub note: Option<String>,
             /// Nor may the setter of `new` take this one's name.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub set_new: Option<String>,
             /// An allOf inside the component it merges (this overflowed the stack).
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tree: Option<Tree>,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { a_b : Option < String > = "a\rb" optional, catch_all : Option <
+            CatchAll > = "catch_all" optional, kind : Kind = "kind" required, new :
+            Option < String > = "new" optional, note : Option < String > = "note"
+            optional, set_new : Option < String > = "set_new" optional, tree : Option <
+            Tree > = "tree" optional } ..extra
+        );
         impl Input {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -167,12 +166,13 @@ pub mod test {
             }
         }
         /// The output of `test/fuzz-found`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Output {
             /// `ok`
             pub ok: bool,
         }
+        ::fal_models::serde_struct!(Output { ok : bool = "ok" required });
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             #[inline]
@@ -218,16 +218,18 @@ pub mod test {
             else Unknown
         );
         /// An object of 1 field. Held by the `tree` field of [`Input`].
-        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Default)]
         #[non_exhaustive]
         pub struct Tree {
             /// `children`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub children: Option<Vec<ChildrenItem>>,
             /// Fields this version of the bindings does not declare, sent as keys of this object.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Tree { children : Option < Vec < ChildrenItem > > = "children" optional }
+            ..extra
+        );
         impl Tree {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -261,19 +263,20 @@ pub mod test {
             }
         }
         /// An object of 2 fields. Held by the `children` field of [`Tree`].
-        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Default)]
         #[non_exhaustive]
         pub struct ChildrenItem {
             /// `children`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub children: Option<Vec<serde_json::Value>>,
             /// `name`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub name: Option<String>,
             /// Fields this version of the bindings does not declare, sent as keys of this object.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            ChildrenItem { children : Option < Vec < serde_json::Value > > = "children"
+            optional, name : Option < String > = "name" optional } ..extra
+        );
         impl ChildrenItem {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]

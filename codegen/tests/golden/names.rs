@@ -30,61 +30,52 @@ pub mod owner {
                 /// The endpoint id, as the queue API takes it.
                 pub const ENDPOINT_ID: &str = "owner/3d-model/v1.5/type";
                 /// The input of `owner/3d-model/v1.5/type`.
-                #[derive(Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #[derive(Clone, PartialEq)]
                 #[non_exhaustive]
                 pub struct Input {
                     /// `3d`
-                    #[serde(rename = "3d")]
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub _3d: Option<bool>,
                     /// `H264_output`
-                    #[serde(rename = "H264_output")]
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub h264_output: Option<bool>,
                     /// `TAPose`
-                    #[serde(rename = "TAPose")]
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub ta_pose: Option<bool>,
                     /// Your own key.
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub api_key: Option<String>,
                     /// `audio`
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub audio: Option<AudioOutput>,
                     /// `fooBar`
-                    #[serde(rename = "fooBar")]
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub foo_bar: Option<String>,
                     /// `foo_bar`
-                    #[serde(rename = "foo_bar")]
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub foo_u5_fbar: Option<String>,
                     /// `hf_token`
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub hf_token: Option<String>,
                     /// `loop`
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub r#loop: Option<bool>,
                     /// `new`
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub new: Option<String>,
                     /// `provider`
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub provider: Option<ProviderAuth>,
                     /// `sdpMid`
-                    #[serde(rename = "sdpMid")]
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub sdp_mid: Option<String>,
                     /// `self`
-                    #[serde(rename = "self")]
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub self_: Option<i64>,
                     /// `type`
                     pub r#type: String,
                     /// Fields this version of the bindings does not declare, sent as top-level keys.
-                    #[serde(flatten)]
                     pub extra: serde_json::Map<String, serde_json::Value>,
                 }
+                ::fal_models::serde_struct!(
+                    Input { _3d : Option < bool > = "3d" optional, h264_output : Option <
+                    bool > = "H264_output" optional, ta_pose : Option < bool > = "TAPose"
+                    optional, api_key : Option < String > = "api_key" optional, audio :
+                    Option < AudioOutput > = "audio" optional, foo_bar : Option < String
+                    > = "fooBar" optional, foo_u5_fbar : Option < String > = "foo_bar"
+                    optional, hf_token : Option < String > = "hf_token" optional, r#loop
+                    : Option < bool > = "loop" optional, new : Option < String > = "new"
+                    optional, provider : Option < ProviderAuth > = "provider" optional,
+                    sdp_mid : Option < String > = "sdpMid" optional, self_ : Option < i64
+                    > = "self" optional, r#type : String = "type" required } ..extra
+                );
                 /// Credentials are redacted.
                 impl std::fmt::Debug for Input {
                     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -292,12 +283,15 @@ pub mod owner {
                     }
                 }
                 /// The output of `owner/3d-model/v1.5/type`.
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #[derive(Debug, Clone, PartialEq)]
                 #[non_exhaustive]
                 pub struct Output {
                     /// `model`
                     pub model: SanaV1516bInput,
                 }
+                ::fal_models::serde_struct!(
+                    Output { model : SanaV1516bInput = "model" required }
+                );
                 impl Output {
                     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                     #[inline]
@@ -306,15 +300,17 @@ pub mod owner {
                     }
                 }
                 /// An object of 1 field. Held by the `audio` field of [`Input`].
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #[derive(Debug, Clone, PartialEq)]
                 #[non_exhaustive]
                 pub struct AudioOutput {
                     /// `url`
                     pub url: String,
                     /// Fields this version of the bindings does not declare, sent as keys of this object.
-                    #[serde(flatten)]
                     pub extra: serde_json::Map<String, serde_json::Value>,
                 }
+                ::fal_models::serde_struct!(
+                    AudioOutput { url : String = "url" required } ..extra
+                );
                 impl ::fal_models::files::RemoteFile for AudioOutput {
                     #[inline]
                     fn url(&self) -> &str {
@@ -345,28 +341,23 @@ pub mod owner {
                     }
                 }
                 /// An object of 3 fields. Held by the `provider` field of [`Input`].
-                #[derive(
-                    Clone,
-                    PartialEq,
-                    Default,
-                    serde::Serialize,
-                    serde::Deserialize
-                )]
+                #[derive(Clone, PartialEq, Default)]
                 #[non_exhaustive]
                 pub struct ProviderAuth {
                     /// Marked by its format, not its name.
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub credential: Option<String>,
                     /// Named like a key, without an underscore before `apikey`.
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub openai_apikey: Option<String>,
                     /// `region`
-                    #[serde(default, skip_serializing_if = "Option::is_none")]
                     pub region: Option<String>,
                     /// Fields this version of the bindings does not declare, sent as keys of this object.
-                    #[serde(flatten)]
                     pub extra: serde_json::Map<String, serde_json::Value>,
                 }
+                ::fal_models::serde_struct!(
+                    ProviderAuth { credential : Option < String > = "credential"
+                    optional, openai_apikey : Option < String > = "openai_apikey"
+                    optional, region : Option < String > = "region" optional } ..extra
+                );
                 /// Credentials are redacted.
                 impl std::fmt::Debug for ProviderAuth {
                     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -437,12 +428,15 @@ pub mod owner {
                     }
                 }
                 /// An object of 1 field. Held by the `model` field of [`Output`].
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #[derive(Debug, Clone, PartialEq)]
                 #[non_exhaustive]
                 pub struct SanaV1516bInput {
                     /// `url`
                     pub url: String,
                 }
+                ::fal_models::serde_struct!(
+                    SanaV1516bInput { url : String = "url" required }
+                );
                 impl ::fal_models::files::RemoteFile for SanaV1516bInput {
                     #[inline]
                     fn url(&self) -> &str {

@@ -26,7 +26,7 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/nullable";
         /// The input of `test/nullable`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Input {
             /// What to draw.
@@ -36,17 +36,14 @@ pub mod test {
             /// Example: `"a cat"`.
             pub prompt: String,
             /// Seed.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub seed: Option<i64>,
             /// `strength`
             ///
             /// Default: `0.5`.
             ///
             /// Constraint: 0 ≤ value ≤ 1.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub strength: Option<f64>,
             /// `label`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub label: Option<String>,
             /// `steps`
             ///
@@ -55,15 +52,18 @@ pub mod test {
             /// Constraint: 0 < value ≤ 50.
             ///
             /// Example: `28`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub steps: Option<i64>,
             /// `maybe_required`
-            #[serde(default)]
             pub maybe_required: Option<String>,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { prompt : String = "prompt" required, seed : Option < i64 > = "seed"
+            optional, strength : Option < f64 > = "strength" optional, label : Option <
+            String > = "label" optional, steps : Option < i64 > = "steps" optional,
+            maybe_required : Option < String > = "maybe_required" nullable } ..extra
+        );
         impl Input {
             /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -163,15 +163,18 @@ pub mod test {
         /// The output of `test/nullable`.
         ///
         /// Example: `{"note":null,"seed":1}`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Output {
             /// `note`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub note: Option<String>,
             /// `seed`
             pub seed: i64,
         }
+        ::fal_models::serde_struct!(
+            Output { note : Option < String > = "note" optional, seed : i64 = "seed"
+            required }
+        );
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             #[inline]

@@ -16,27 +16,28 @@
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
     /// A file stored by fal.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[derive(Debug, Clone, PartialEq)]
     #[non_exhaustive]
     pub struct File {
         /// Where the file can be downloaded from.
         pub url: String,
         /// The MIME type of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub content_type: Option<String>,
         /// The name of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_name: Option<String>,
         /// The size of the file in bytes.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_size: Option<i64>,
         /// The contents of the file, when the endpoint sends them inline.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_data: Option<::fal_models::Binary>,
         /// Fields this version of the bindings does not declare, sent as keys of this object.
-        #[serde(flatten)]
         pub extra: serde_json::Map<String, serde_json::Value>,
     }
+    ::fal_models::serde_struct!(
+        File { url : String = "url" required, content_type : Option < String > =
+        "content_type" optional, file_name : Option < String > = "file_name" optional,
+        file_size : Option < i64 > = "file_size" optional, file_data : Option <
+        ::fal_models::Binary > = "file_data" optional } ..extra
+    );
     impl ::fal_models::files::RemoteFile for File {
         #[inline]
         fn url(&self) -> &str {
@@ -125,26 +126,27 @@ pub mod test {
         #[allow(unused_imports)]
         pub use super::super::types::File;
         /// The input of `test/refs`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Input {
             /// `broken`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub broken: Option<serde_json::Value>,
             /// The image.
             ///
             /// Example: `{"url":"https://x/y.png"}`.
             pub image: File,
             /// A mask.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub mask: Option<File>,
             /// `tree`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tree: Option<Box<Node>>,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { broken : Option < serde_json::Value > = "broken" optional, image :
+            File = "image" required, mask : Option < File > = "mask" optional, tree :
+            Option < Box < Node > > = "tree" optional } ..extra
+        );
         impl Input {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -218,12 +220,13 @@ pub mod test {
             }
         }
         /// The output of `test/refs`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Output {
             /// `video`
             pub video: File,
         }
+        ::fal_models::serde_struct!(Output { video : File = "video" required });
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             #[inline]
@@ -232,21 +235,23 @@ pub mod test {
             }
         }
         /// An object of 3 fields. Held by the `tree` field of [`Input`].
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Node {
             /// `children`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub children: Option<Vec<Node>>,
             /// `name`
             pub name: String,
             /// `parent`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub parent: Option<Box<Node>>,
             /// Fields this version of the bindings does not declare, sent as keys of this object.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Node { children : Option < Vec < Node > > = "children" optional, name :
+            String = "name" required, parent : Option < Box < Node > > = "parent"
+            optional } ..extra
+        );
         impl Node {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             #[inline]

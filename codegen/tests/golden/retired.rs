@@ -15,30 +15,31 @@
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
     /// An image stored by fal.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[derive(Debug, Clone, PartialEq)]
     #[non_exhaustive]
     pub struct Image {
         /// Where the file can be downloaded from.
         pub url: String,
         /// The MIME type of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub content_type: Option<String>,
         /// The name of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_name: Option<String>,
         /// The size of the file in bytes.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_size: Option<i64>,
         /// The contents of the file, when the endpoint sends them inline.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_data: Option<::fal_models::Binary>,
         /// The width in pixels.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub width: Option<i64>,
         /// The height in pixels.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub height: Option<i64>,
     }
+    ::fal_models::serde_struct!(
+        Image { url : String = "url" required, content_type : Option < String > =
+        "content_type" optional, file_name : Option < String > = "file_name" optional,
+        file_size : Option < i64 > = "file_size" optional, file_data : Option <
+        ::fal_models::Binary > = "file_data" optional, width : Option < i64 > = "width"
+        optional, height : Option < i64 > = "height" optional }
+    );
     impl ::fal_models::files::RemoteFile for Image {
         #[inline]
         fn url(&self) -> &str {
@@ -99,7 +100,7 @@ pub mod test {
         #[allow(unused_imports)]
         pub use super::super::types::Image;
         /// The input of `test/retired`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         #[deprecated(note = "fal no longer lists test/retired since 2026-06-11")]
         pub struct Input {
@@ -108,16 +109,18 @@ pub mod test {
             /// Default: `"1:1"`.
             ///
             /// Allowed values: `"1:1"`, `"16:9"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub aspect_ratio: Option<AspectRatio>,
             /// What to draw.
             ///
             /// Example: `"a cat"`.
             pub prompt: String,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+            prompt : String = "prompt" required } ..extra
+        );
         impl Input {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -175,13 +178,16 @@ pub mod test {
             }
         }
         /// The output of `test/retired`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         #[deprecated(note = "fal no longer lists test/retired since 2026-06-11")]
         pub struct Output {
             /// `images`
             pub images: Vec<Image>,
         }
+        ::fal_models::serde_struct!(
+            Output { images : Vec < Image > = "images" required }
+        );
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             #[inline]

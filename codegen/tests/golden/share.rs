@@ -15,27 +15,28 @@
 pub mod types {
     //! Types that several endpoints share, generated once; each endpoint re-exports the ones it uses.
     /// A file stored by fal.
-    #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[derive(Debug, Clone, PartialEq)]
     #[non_exhaustive]
     pub struct File {
         /// Where the file can be downloaded from.
         pub url: String,
         /// The MIME type of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub content_type: Option<String>,
         /// The name of the file.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_name: Option<String>,
         /// The size of the file in bytes.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_size: Option<i64>,
         /// The contents of the file, when the endpoint sends them inline.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub file_data: Option<::fal_models::Binary>,
         /// Fields this version of the bindings does not declare, sent as keys of this object.
-        #[serde(flatten)]
         pub extra: serde_json::Map<String, serde_json::Value>,
     }
+    ::fal_models::serde_struct!(
+        File { url : String = "url" required, content_type : Option < String > =
+        "content_type" optional, file_name : Option < String > = "file_name" optional,
+        file_size : Option < i64 > = "file_size" optional, file_data : Option <
+        ::fal_models::Binary > = "file_data" optional } ..extra
+    );
     impl ::fal_models::files::RemoteFile for File {
         #[inline]
         fn url(&self) -> &str {
@@ -126,15 +127,17 @@ pub mod test {
             #[allow(unused_imports)]
             pub use super::super::super::types::File;
             /// The input of `test/share/a`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Input {
                 /// `image`
                 pub image: File,
                 /// Fields this version of the bindings does not declare, sent as top-level keys.
-                #[serde(flatten)]
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
+            ::fal_models::serde_struct!(
+                Input { image : File = "image" required } ..extra
+            );
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 #[inline]
@@ -178,12 +181,13 @@ pub mod test {
                 }
             }
             /// The output of `test/share/a`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Output {
                 /// `file`
                 pub file: File,
             }
+            ::fal_models::serde_struct!(Output { file : File = "file" required });
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 #[inline]
@@ -206,15 +210,17 @@ pub mod test {
             #[allow(unused_imports)]
             pub use super::super::super::types::File;
             /// The input of `test/share/b`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Input {
                 /// `image_url`
                 pub image_url: String,
                 /// Fields this version of the bindings does not declare, sent as top-level keys.
-                #[serde(flatten)]
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
+            ::fal_models::serde_struct!(
+                Input { image_url : String = "image_url" required } ..extra
+            );
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 #[inline]
@@ -258,12 +264,13 @@ pub mod test {
                 }
             }
             /// The output of `test/share/b`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Output {
                 /// `file`
                 pub file: File,
             }
+            ::fal_models::serde_struct!(Output { file : File = "file" required });
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 #[inline]
@@ -284,15 +291,17 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/c";
             /// The input of `test/share/c`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
                 pub prompt: String,
                 /// Fields this version of the bindings does not declare, sent as top-level keys.
-                #[serde(flatten)]
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
+            ::fal_models::serde_struct!(
+                Input { prompt : String = "prompt" required } ..extra
+            );
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 #[inline]
@@ -336,12 +345,13 @@ pub mod test {
                 }
             }
             /// The output of `test/share/c`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Output {
                 /// `file`
                 pub file: File,
             }
+            ::fal_models::serde_struct!(Output { file : File = "file" required });
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 #[inline]
@@ -350,15 +360,18 @@ pub mod test {
                 }
             }
             /// An object of 2 fields. Held by the `file` field of [`Output`].
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct File {
                 /// `url`
                 pub url: String,
                 /// `width`
-                #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub width: Option<i64>,
             }
+            ::fal_models::serde_struct!(
+                File { url : String = "url" required, width : Option < i64 > = "width"
+                optional }
+            );
             impl ::fal_models::files::RemoteFile for File {
                 #[inline]
                 fn url(&self) -> &str {
@@ -388,15 +401,17 @@ pub mod test {
             /// The endpoint id, as the queue API takes it.
             pub const ENDPOINT_ID: &str = "test/share/d";
             /// The input of `test/share/d`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Input {
                 /// `prompt`
                 pub prompt: String,
                 /// Fields this version of the bindings does not declare, sent as top-level keys.
-                #[serde(flatten)]
                 pub extra: serde_json::Map<String, serde_json::Value>,
             }
+            ::fal_models::serde_struct!(
+                Input { prompt : String = "prompt" required } ..extra
+            );
             impl Input {
                 /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
                 #[inline]
@@ -440,12 +455,13 @@ pub mod test {
                 }
             }
             /// The output of `test/share/d`.
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct Output {
                 /// `file`
                 pub file: File,
             }
+            ::fal_models::serde_struct!(Output { file : File = "file" required });
             impl Output {
                 /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
                 #[inline]
@@ -454,15 +470,18 @@ pub mod test {
                 }
             }
             /// An object of 2 fields. Held by the `file` field of [`Output`].
-            #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+            #[derive(Debug, Clone, PartialEq)]
             #[non_exhaustive]
             pub struct File {
                 /// `url`
                 pub url: String,
                 /// `width`
-                #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub width: Option<i64>,
             }
+            ::fal_models::serde_struct!(
+                File { url : String = "url" required, width : Option < i64 > = "width"
+                optional }
+            );
             impl ::fal_models::files::RemoteFile for File {
                 #[inline]
                 fn url(&self) -> &str {

@@ -26,35 +26,35 @@ pub mod test {
         /// The endpoint id, as the queue API takes it.
         pub const ENDPOINT_ID: &str = "test/unions";
         /// The input of `test/unions`.
-        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Default)]
         #[non_exhaustive]
         pub struct Input {
             /// `image_size`
             ///
             /// Default: `"square_hd"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub image_size: Option<InputImageSize>,
             /// `preset_or_string`
             ///
             /// Allowed values: `"a"`, `"b"`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub preset_or_string: Option<PresetOrString>,
             /// `source`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub source: Option<Source>,
             /// `tagged`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub tagged: Option<Tagged>,
             /// `urls`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub urls: Option<Urls>,
             /// `value`
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub value: Option<ValueType>,
             /// Fields this version of the bindings does not declare, sent as top-level keys.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            Input { image_size : Option < InputImageSize > = "image_size" optional,
+            preset_or_string : Option < PresetOrString > = "preset_or_string" optional,
+            source : Option < Source > = "source" optional, tagged : Option < Tagged > =
+            "tagged" optional, urls : Option < Urls > = "urls" optional, value : Option <
+            ValueType > = "value" optional } ..extra
+        );
         impl Input {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -161,12 +161,13 @@ pub mod test {
             }
         }
         /// The output of `test/unions`.
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct Output {
             /// `number`
             pub number: f64,
         }
+        ::fal_models::serde_struct!(Output { number : f64 = "number" required });
         impl Output {
             /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
             #[inline]
@@ -175,23 +176,24 @@ pub mod test {
             }
         }
         /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-        #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Default)]
         #[non_exhaustive]
         pub struct ImageSize {
             /// `height`
             ///
             /// Default: `512`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub height: Option<i64>,
             /// `width`
             ///
             /// Default: `512`.
-            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub width: Option<i64>,
             /// Fields this version of the bindings does not declare, sent as keys of this object.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            ImageSize { height : Option < i64 > = "height" optional, width : Option < i64
+            > = "width" optional } ..extra
+        );
         impl ImageSize {
             /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
             #[inline]
@@ -293,7 +295,7 @@ pub mod test {
             PresetOrString : str { A => "a", B => "b" } else Unknown
         );
         /// An object of 2 fields. Held by a variant of [`Source`] and a variant of [`Tagged`].
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct UrlSource {
             /// `kind`
@@ -303,9 +305,12 @@ pub mod test {
             /// `url`
             pub url: String,
             /// Fields this version of the bindings does not declare, sent as keys of this object.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            UrlSource { kind : Kind = "kind" required, url : String = "url" required }
+            ..extra
+        );
         impl ::fal_models::files::RemoteFile for UrlSource {
             #[inline]
             fn url(&self) -> &str {
@@ -347,7 +352,7 @@ pub mod test {
         }
         ::fal_models::open_enum!(Kind : str { Url => "url" } else Unknown);
         /// An object of 2 fields. Held by a variant of [`Source`] and a variant of [`Tagged`].
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
         pub struct TextSource {
             /// `kind`
@@ -357,9 +362,12 @@ pub mod test {
             /// `text`
             pub text: String,
             /// Fields this version of the bindings does not declare, sent as keys of this object.
-            #[serde(flatten)]
             pub extra: serde_json::Map<String, serde_json::Value>,
         }
+        ::fal_models::serde_struct!(
+            TextSource { kind : TextSourceKind = "kind" required, text : String = "text"
+            required } ..extra
+        );
         impl TextSource {
             /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
             #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "cassetteai/music-generator";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `cassetteai/music-generator`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The duration of the generated music in seconds.
@@ -27,9 +27,12 @@ pub struct Input {
     /// Example: `"Smooth chill hip-hop beat with mellow piano melodies, deep bass, and soft drums, perfect for a night drive. Key: D...`.
     pub prompt: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { duration : i64 = "duration" required, prompt : String = "prompt" required }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -74,7 +77,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Example Pydantic model showing how to include a File in the output.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated music
@@ -82,6 +85,7 @@ pub struct Output {
     /// Example: `{"content_type":null,"file_name":null,"file_size":null,"url":"https://v3.fal.media/files/panda/T-GP6cbpo1lgL8ll4oKGj_...`.
     pub audio_file: File,
 }
+::fal_models_core::serde_struct!(Output { audio_file : File = "audio_file" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

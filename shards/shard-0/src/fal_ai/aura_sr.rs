@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/aura-sr";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/aura-sr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to upscale.
@@ -28,14 +28,12 @@ pub struct Input {
     /// Example: `4`.
     ///
     /// Allowed values: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<UpscaleFactor>,
     /// Whether to use overlapping tiles for upscaling. Setting this to true helps remove seams but doubles the inference time.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlapping_tiles: Option<bool>,
     /// Checkpoint to use for upscaling. More coming soon.
     ///
@@ -44,12 +42,16 @@ pub struct Input {
     /// Example: `"v2"`.
     ///
     /// Allowed values: `"v1"`, `"v2"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<Checkpoint>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, upscale_factor : Option <
+    UpscaleFactor > = "upscale_factor" optional, overlapping_tiles : Option < bool > =
+    "overlapping_tiles" optional, checkpoint : Option < Checkpoint > = "checkpoint"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -139,7 +141,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/aura-sr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Upscaled image
@@ -147,6 +149,10 @@ pub struct Output {
     /// Timings for each step in the pipeline.
     pub timings: std::collections::BTreeMap<String, f64>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, timings : std::collections::BTreeMap <
+    String, f64 > = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/diffrhythm";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/diffrhythm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the song from. Must have two sections. Sections start with either [chorus] or a [verse].
@@ -23,45 +23,46 @@ pub struct Input {
     /// The URL of the reference audio to use for the music generation.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/model_tests/diffrythm/rock_en.wav"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_audio_url: Option<String>,
     /// The style prompt to use for the music generation.
     ///
     /// Example: `"pop"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_prompt: Option<String>,
     /// The duration of the music to generate.
     ///
     /// Default: `"95s"`.
     ///
     /// Allowed values: `"95s"`, `"285s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub music_duration: Option<MusicDuration>,
     /// The CFG strength to use for the music generation.
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_strength: Option<f64>,
     /// The scheduler to use for the music generation.
     ///
     /// Default: `"euler"`.
     ///
     /// Allowed values: `"euler"`, `"midpoint"`, `"rk4"`, `"implicit_adams"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Scheduler>,
     /// The number of inference steps to use for the music generation.
     ///
     /// Default: `32`.
     ///
     /// Constraint: 10 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { lyrics : String = "lyrics" required, reference_audio_url : Option < String >
+    = "reference_audio_url" optional, style_prompt : Option < String > = "style_prompt"
+    optional, music_duration : Option < MusicDuration > = "music_duration" optional,
+    cfg_strength : Option < f64 > = "cfg_strength" optional, scheduler : Option <
+    Scheduler > = "scheduler" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -185,7 +186,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/diffrhythm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated music file.
@@ -193,6 +194,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"output.wav","file_size":33554520,"url":"https://v3.fal.media/...`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

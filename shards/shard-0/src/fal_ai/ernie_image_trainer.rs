@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ernie-image-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ernie-image-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the input data zip archive.
@@ -31,20 +31,21 @@ pub struct Input {
     /// Default: `2000`.
     ///
     /// Constraint: 10 ≤ value ≤ 40000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Default caption to use when caption files are missing. If None, missing captions will cause an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_caption: Option<String>,
     /// Learning rate.
     ///
     /// Default: `0.0005`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, steps : Option < i64 >
+    = "steps" optional, default_caption : Option < String > = "default_caption" optional,
+    learning_rate : Option < f64 > = "learning_rate" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -124,7 +125,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ernie-image-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
@@ -132,6 +133,10 @@ pub struct Output {
     /// URL to the configuration file for the trained model.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

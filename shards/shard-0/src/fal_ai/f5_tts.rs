@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/f5-tts";
 /// The input of `fal-ai/f5-tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech. Maximum 5000 characters.
@@ -27,7 +27,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"Some call me nature, others call me mother nature."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_text: Option<String>,
     /// The name of the model to be used for TTS.
     ///
@@ -36,12 +35,16 @@ pub struct Input {
     /// Whether to remove the silence from the audio file.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_silence: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { gen_text : String = "gen_text" required, ref_audio_url : String =
+    "ref_audio_url" required, ref_text : Option < String > = "ref_text" optional,
+    model_type : ModelType = "model_type" required, remove_silence : Option < bool > =
+    "remove_silence" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -117,12 +120,15 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/f5-tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The audio file containing the generated speech.
     pub audio_url: AudioFile,
 }
+::fal_models_core::serde_struct!(
+    Output { audio_url : AudioFile = "audio_url" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -147,7 +153,7 @@ pub enum ModelType {
     ModelType : str { F5Tts => "F5-TTS", E2Tts => "E2-TTS" } else Unknown
 );
 /// An object of 4 fields. Held by the `audio_url` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioFile {
     /// Url
@@ -159,21 +165,23 @@ pub struct AudioFile {
     /// Default: `"audio/wav"`.
     ///
     /// Example: `"audio/wav"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// File Name
     ///
     /// Default: `"8535dd59e911496a947daa35c07e67a3_tmplkcy6tut.wav"`.
     ///
     /// Example: `"8535dd59e911496a947daa35c07e67a3_tmplkcy6tut.wav"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
     ///
     /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/instant-character";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/instant-character`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -28,14 +28,12 @@ pub struct Input {
     /// The size of the generated image.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The scale of the subject image. Higher values will make the subject image more prominent in the generated image.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// The negative prompt to use. Use it to address details that you don't want
     /// in the image. This could be colors, objects, scenery and even the small details
@@ -44,11 +42,9 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -56,43 +52,47 @@ pub struct Input {
     /// Default: `3.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, image_size : Option < InputImageSize > = "image_size" optional, scale :
+    Option < f64 > = "scale" optional, negative_prompt : Option < String > =
+    "negative_prompt" optional, seed : Option < i64 > = "seed" optional, guidance_scale :
+    Option < f64 > = "guidance_scale" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, num_images : Option < i64 > = "num_images" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -271,7 +271,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/instant-character`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -288,6 +288,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -308,7 +314,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -316,19 +322,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

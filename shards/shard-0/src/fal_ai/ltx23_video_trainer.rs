@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx23-video-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input configuration for LTX-2.3 text-to-video training.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to zip archive with videos or images. Try to use at least 10 files, although more is better.
@@ -32,7 +32,6 @@ pub struct Input {
     /// Example: `32`.
     ///
     /// Allowed values: `8`, `16`, `32`, `64`, `128`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<Rank>,
     /// The number of training steps.
     ///
@@ -41,7 +40,6 @@ pub struct Input {
     /// Constraint: 100 ≤ value ≤ 20000.
     ///
     /// Example: `2000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_steps: Option<i64>,
     /// Learning rate for optimization. Higher values can lead to faster training but may cause overfitting.
     ///
@@ -50,7 +48,6 @@ pub struct Input {
     /// Constraint: 1e-6 ≤ value ≤ 1.
     ///
     /// Example: `0.0002`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Number of frames per training sample. Must satisfy frames % 8 == 1 (e.g., 1, 9, 17, 25, 33, 41, 49, 57, 65, 73, 81, 89, 97).
     ///
@@ -59,7 +56,6 @@ pub struct Input {
     /// Constraint: 9 ≤ value ≤ 121.
     ///
     /// Example: `89`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_frames: Option<i64>,
     /// Target frames per second for the video.
     ///
@@ -68,7 +64,6 @@ pub struct Input {
     /// Constraint: 8 ≤ value ≤ 60.
     ///
     /// Example: `25`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<i64>,
     /// Resolution to use for training. Higher resolutions require more memory.
     ///
@@ -77,7 +72,6 @@ pub struct Input {
     /// Example: `"medium"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio to use for training.
     ///
@@ -86,28 +80,24 @@ pub struct Input {
     /// Example: `"1:1"`.
     ///
     /// Allowed values: `"16:9"`, `"1:1"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// A phrase that will trigger the LoRA style. Will be prepended to captions during training.
     ///
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_phrase: Option<String>,
     /// If true, videos will be automatically scaled to the target frame count and fps. This option has no effect on image datasets.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_scale_input: Option<bool>,
     /// If true, videos above a certain duration threshold will be split into scenes.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_input_into_scenes: Option<bool>,
     /// The duration threshold in seconds. If a video is longer than this, it will be split into scenes.
     ///
@@ -116,44 +106,36 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 60.
     ///
     /// Example: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_input_duration_threshold: Option<f64>,
     /// When enabled, the trainer returns a downloadable archive of your preprocessed training data for manual inspection. Use this to verify that your videos, images, and captions were processed correctly before committing to a full training run.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_dataset: Option<bool>,
     /// Enable joint audio-video training. If None (default), automatically detects whether input videos have audio. Set to True to force audio training, or False to disable.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub with_audio: Option<bool>,
     /// Normalize audio peak amplitude to a consistent level. Recommended for consistent audio levels across the dataset.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_normalize: Option<bool>,
     /// When audio duration doesn't match video duration, stretch/compress audio without changing pitch. If disabled, audio is trimmed or padded with silence.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_preserve_pitch: Option<bool>,
     /// Probability of conditioning on the first frame during training. Higher values improve image-to-video performance.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_frame_conditioning_p: Option<f64>,
     /// A list of validation prompts to use during training. When providing an image, _all_ validation inputs must have an image.
     ///
     /// Default: `[]`.
     ///
     /// Constraint: at most 2 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<Vec<Validation>>,
     /// A negative prompt to use for validation.
     ///
     /// Default: `"worst quality, inconsistent motion, blurry, jittery, distorted"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_negative_prompt: Option<String>,
     /// The number of frames in validation videos.
     ///
@@ -162,7 +144,6 @@ pub struct Input {
     /// Constraint: 9 ≤ value ≤ 121.
     ///
     /// Example: `89`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_number_of_frames: Option<i64>,
     /// Target frames per second for validation videos.
     ///
@@ -171,7 +152,6 @@ pub struct Input {
     /// Constraint: 8 ≤ value ≤ 60.
     ///
     /// Example: `25`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_frame_rate: Option<i64>,
     /// The resolution to use for validation.
     ///
@@ -180,7 +160,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_resolution: Option<ValidationResolution>,
     /// The aspect ratio to use for validation.
     ///
@@ -189,24 +168,44 @@ pub struct Input {
     /// Example: `"1:1"`.
     ///
     /// Allowed values: `"16:9"`, `"1:1"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_aspect_ratio: Option<ValidationAspectRatio>,
     /// STG (Spatio-Temporal Guidance) scale. 0.0 disables STG. Recommended value is 1.0.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stg_scale: Option<f64>,
     /// Whether to generate audio in validation samples.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio_in_validation: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { training_data_url : String = "training_data_url" required, rank : Option <
+    Rank > = "rank" optional, number_of_steps : Option < i64 > = "number_of_steps"
+    optional, learning_rate : Option < f64 > = "learning_rate" optional, number_of_frames
+    : Option < i64 > = "number_of_frames" optional, frame_rate : Option < i64 > =
+    "frame_rate" optional, resolution : Option < Resolution > = "resolution" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, trigger_phrase :
+    Option < String > = "trigger_phrase" optional, auto_scale_input : Option < bool > =
+    "auto_scale_input" optional, split_input_into_scenes : Option < bool > =
+    "split_input_into_scenes" optional, split_input_duration_threshold : Option < f64 > =
+    "split_input_duration_threshold" optional, debug_dataset : Option < bool > =
+    "debug_dataset" optional, with_audio : Option < bool > = "with_audio" optional,
+    audio_normalize : Option < bool > = "audio_normalize" optional, audio_preserve_pitch
+    : Option < bool > = "audio_preserve_pitch" optional, first_frame_conditioning_p :
+    Option < f64 > = "first_frame_conditioning_p" optional, validation : Option < Vec <
+    Validation > > = "validation" optional, validation_negative_prompt : Option < String
+    > = "validation_negative_prompt" optional, validation_number_of_frames : Option < i64
+    > = "validation_number_of_frames" optional, validation_frame_rate : Option < i64 > =
+    "validation_frame_rate" optional, validation_resolution : Option <
+    ValidationResolution > = "validation_resolution" optional, validation_aspect_ratio :
+    Option < ValidationAspectRatio > = "validation_aspect_ratio" optional, stg_scale :
+    Option < f64 > = "stg_scale" optional, generate_audio_in_validation : Option < bool >
+    = "generate_audio_in_validation" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -602,20 +601,23 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output from LTX-2.3 training.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The URL to the validation videos, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<File>,
     /// URL to the trained LoRA weights (.safetensors).
     pub lora_file: File,
     /// Configuration used for setting up inference endpoints.
     pub config_file: File,
     /// A downloadable archive containing the preprocessed training data, including decoded videos and audio. Only present when `debug_dataset` is enabled in the input.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_dataset: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : Option < File > = "video" optional, lora_file : File = "lora_file"
+    required, config_file : File = "config_file" required, debug_dataset : Option < File
+    > = "debug_dataset" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -682,18 +684,20 @@ pub enum AspectRatio {
     else Unknown
 );
 /// An object of 2 fields. Held by the `validation` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Validation {
     /// The prompt to use for validation.
     pub prompt: String,
     /// An image to use for image-to-video validation. If provided for one validation, _all_ validation inputs must have an image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Validation { prompt : String = "prompt" required, image_url : Option < String > =
+    "image_url" optional } ..extra
+);
 impl Validation {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

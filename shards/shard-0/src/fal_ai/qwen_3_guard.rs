@@ -15,7 +15,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/qwen-3-guard";
 /// The input of `fal-ai/qwen-3-guard`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub struct Input {
@@ -26,9 +26,9 @@ pub struct Input {
     /// Example: `"How to make a bomb"`.
     pub prompt: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(Input { prompt : String = "prompt" required } ..extra);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -72,7 +72,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/qwen-3-guard`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/qwen-3-guard since 2026-06-11")]
 pub struct Output {
@@ -89,6 +89,10 @@ pub struct Output {
     /// Allowed values: `"Violent"`, `"Non-violent Illegal Acts"`, `"Sexual Content or Sexual Acts"`, `"PII"`, `"Suicide & Self-Harm"`, `"Unethical Acts"`, `"Politically Sensitive Topics"`, `"Copyright Violation"`, `"Jailbreak"`, `"None"`.
     pub categories: Vec<Category>,
 }
+::fal_models_core::serde_struct!(
+    Output { label : Label = "label" required, categories : Vec < Category > =
+    "categories" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/qwen-image-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/qwen-image-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/qwen-image-trainer since 2026-06-11")]
 pub struct Input {
@@ -32,24 +32,25 @@ pub struct Input {
     /// Default: `1000`.
     ///
     /// Constraint: 1 ≤ value ≤ 8000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Learning rate for training. Default is 5e-4
     ///
     /// Default: `0.0005`.
     ///
     /// Constraint: 1e-6 ≤ value ≤ 0.01.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Default caption to use for images that don't have corresponding text files. If provided, missing .txt files will be created automatically.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_phrase: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_data_url : String = "image_data_url" required, steps : Option < i64 > =
+    "steps" optional, learning_rate : Option < f64 > = "learning_rate" optional,
+    trigger_phrase : Option < String > = "trigger_phrase" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -133,7 +134,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/qwen-image-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/qwen-image-trainer since 2026-06-11")]
 pub struct Output {
@@ -142,6 +143,10 @@ pub struct Output {
     /// URL to the training configuration file.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { lora_file : File = "lora_file" required, config_file : File = "config_file"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

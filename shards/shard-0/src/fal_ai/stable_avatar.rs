@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/stable-avatar";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/stable-avatar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/stable-avatar since 2026-06-11")]
 pub struct Input {
@@ -38,43 +38,45 @@ pub struct Input {
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"16:9"`, `"1:1"`, `"9:16"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The guidance scale to use for the video generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The audio guidance scale to use for the video generation.
     ///
     /// Default: `4`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_guidance_scale: Option<f64>,
     /// The number of inference steps to use for the video generation.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 10 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The seed to use for the video generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The amount of perturbation to use for the video generation. 0.0 means no perturbation, 1.0 means full perturbation.
     ///
     /// Default: `0.1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perturbation: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required, prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio >
+    = "aspect_ratio" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, audio_guidance_scale : Option < f64 > = "audio_guidance_scale" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, seed : Option
+    < i64 > = "seed" optional, perturbation : Option < f64 > = "perturbation" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -204,7 +206,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stable-avatar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/stable-avatar since 2026-06-11")]
 pub struct Output {
@@ -213,6 +215,7 @@ pub struct Output {
     /// Example: `"https://storage.googleapis.com/falserverless/example_outputs/stable-avatar-output.mp4"`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

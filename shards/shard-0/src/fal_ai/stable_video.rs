@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/stable-video";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/stable-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to use as a starting point for the generation.
@@ -24,7 +24,6 @@ pub struct Input {
     pub image_url: String,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The motion bucket id determines the motion of the generated video. The
     /// higher the number, the more motion there will be.
@@ -32,7 +31,6 @@ pub struct Input {
     /// Default: `127`.
     ///
     /// Constraint: 1 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motion_bucket_id: Option<i64>,
     /// The conditoning augmentation determines the amount of noise that will be
     /// added to the conditioning frame. The higher the number, the more noise
@@ -42,19 +40,21 @@ pub struct Input {
     /// Default: `0.02`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cond_aug: Option<f64>,
     /// The frames per second of the generated video.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 10 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, seed : Option < i64 > = "seed"
+    optional, motion_bucket_id : Option < i64 > = "motion_bucket_id" optional, cond_aug :
+    Option < f64 > = "cond_aug" optional, fps : Option < i64 > = "fps" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -155,7 +155,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stable-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video
@@ -163,6 +163,9 @@ pub struct Output {
     /// Seed for random number generator
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-alpha";
 #[allow(unused_imports)]
 pub use super::super::types::VideoFile;
 /// The input of `fal-ai/wan-alpha`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub struct Input {
@@ -30,119 +30,118 @@ pub struct Input {
     /// Default: `81`.
     ///
     /// Constraint: 17 ≤ value ≤ 121.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// The frame rate of the generated video.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// The number of inference steps to use.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 2 ≤ value ≤ 16.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The seed for the random number generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The sampler to use.
     ///
     /// Default: `"euler"`.
     ///
     /// Allowed values: `"unipc"`, `"dpm++"`, `"euler"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampler: Option<Sampler>,
     /// The shift of the generated video.
     ///
     /// Default: `10.5`.
     ///
     /// Constraint: 1 ≤ value ≤ 15.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// The resolution of the generated video.
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"240p"`, `"360p"`, `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio of the generated video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"1:1"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Whether to enable safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The lower bound of the mask clamping.
     ///
     /// Default: `0.1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_clamp_lower: Option<f64>,
     /// The upper bound of the mask clamping.
     ///
     /// Default: `0.75`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_clamp_upper: Option<f64>,
     /// Whether to binarize the mask.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binarize_mask: Option<bool>,
     /// The threshold for mask binarization. When binarize_mask is True, this threshold will be used to binarize the mask. This will also be used for transparency when the output type is `.webm`.
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_binarization_threshold: Option<f64>,
     /// The output type of the generated video.
     ///
     /// Default: `"VP9 (.webm)"`.
     ///
     /// Allowed values: `"X264 (.mp4)"`, `"VP9 (.webm)"`, `"PRORES4444 (.mov)"`, `"GIF (.gif)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_output_type: Option<VideoOutputType>,
     /// The quality of the generated video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, num_frames : Option < i64 > =
+    "num_frames" optional, fps : Option < i64 > = "fps" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, seed : Option < i64 > = "seed"
+    optional, sampler : Option < Sampler > = "sampler" optional, shift : Option < f64 > =
+    "shift" optional, resolution : Option < Resolution > = "resolution" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+    enable_prompt_expansion : Option < bool > = "enable_prompt_expansion" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    mask_clamp_lower : Option < f64 > = "mask_clamp_lower" optional, mask_clamp_upper :
+    Option < f64 > = "mask_clamp_upper" optional, binarize_mask : Option < bool > =
+    "binarize_mask" optional, mask_binarization_threshold : Option < f64 > =
+    "mask_binarization_threshold" optional, video_output_type : Option < VideoOutputType
+    > = "video_output_type" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -426,7 +425,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-alpha`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/wan-alpha since 2026-06-11")]
 pub struct Output {
@@ -441,17 +440,19 @@ pub struct Output {
     /// The generated video file.
     ///
     /// Example: `{"content_type":"video/webm","file_name":"wan-alpha-rgba-output.webm","height":720,"url":"https://storage.googleapis....`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<VideoFile>,
     /// The generated image file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<VideoFile>,
     /// The generated mask file.
     ///
     /// Example: `{"content_type":"video/webm","duration":5.0625,"file_name":"wan-alpha-mask-output.webm","fps":16,"height":720,"num_fr...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask: Option<VideoFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { prompt : String = "prompt" required, seed : i64 = "seed" required, video :
+    Option < VideoFile > = "video" optional, image : Option < VideoFile > = "image"
+    optional, mask : Option < VideoFile > = "mask" optional }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -15,7 +15,7 @@ pub use super::super::types::File;
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `tripo3d/triposplat`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input image to convert into a 3D Gaussian splat.
@@ -27,41 +27,42 @@ pub struct Input {
     /// Default: `262144`.
     ///
     /// Constraint: 32768 ≤ value ≤ 262144.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_gaussians: Option<i64>,
     /// Number of flow-matching sampler steps. More steps improve fidelity with a roughly linear runtime cost.
     ///
     /// Default: `20`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance strength. Values at or below 1.0 disable guidance; higher values increase detail and adherence to the input image, but too high can oversaturate colors.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// File format for the generated Gaussian splat.
     ///
     /// Default: `"ply"`.
     ///
     /// Allowed values: `"ply"`, `"splat"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Random seed for reproducibility. If None, a random seed is generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable safety checking of the input image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, num_gaussians : Option < i64 > =
+    "num_gaussians" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, output_format : Option < OutputFormat > = "output_format" optional, seed :
+    Option < i64 > = "seed" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -183,7 +184,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `tripo3d/triposplat`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D Gaussian splat file (.ply or .splat).
@@ -197,6 +198,12 @@ pub struct Output {
     /// Per-stage timings in seconds.
     pub timings: std::collections::BTreeMap<String, f64>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, preprocessed_image : Image =
+    "preprocessed_image" required, num_gaussians : i64 = "num_gaussians" required, seed :
+    i64 = "seed" required, timings : std::collections::BTreeMap < String, f64 > =
+    "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

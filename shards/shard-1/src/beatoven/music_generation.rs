@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "beatoven/music-generation";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input schema for music generation with form controls for the playground.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists beatoven/music-generation since 2026-06-11")]
 pub struct Input {
@@ -30,7 +30,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"noise"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Length of the generated music in seconds
     ///
@@ -39,7 +38,6 @@ pub struct Input {
     /// Constraint: 5 ≤ value ≤ 150.
     ///
     /// Example: `90`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Refinement level - higher values may improve quality but take longer
     ///
@@ -48,7 +46,6 @@ pub struct Input {
     /// Constraint: 10 ≤ value ≤ 200.
     ///
     /// Example: `100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refinement: Option<i64>,
     /// Creativity level - higher values allow more creative interpretation of the prompt
     ///
@@ -57,17 +54,20 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 20.
     ///
     /// Example: `16`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<f64>,
     /// Random seed for reproducible results - leave empty for random generation
     ///
     /// Constraint: 0 ≤ value ≤ 2147483647.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, duration : Option < f64 > = "duration" optional,
+    refinement : Option < i64 > = "refinement" optional, creativity : Option < f64 > =
+    "creativity" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -185,7 +185,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output schema for music generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists beatoven/music-generation since 2026-06-11")]
 pub struct Output {
@@ -198,6 +198,11 @@ pub struct Output {
     /// Generation metadata including duration, sample rate, and parameters
     pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, prompt : String = "prompt" required,
+    metadata : std::collections::BTreeMap < String, serde_json::Value > = "metadata"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "cassetteai/sound-effects-generator";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `cassetteai/sound-effects-generator`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate SFX.
@@ -27,9 +27,12 @@ pub struct Input {
     /// Example: `30`.
     pub duration: i64,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, duration : i64 = "duration" required }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -74,7 +77,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Example Pydantic model showing how to include a File in the output.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated SFX
@@ -82,6 +85,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/panda/FJ56Mbpj1F_MQVuO0UJ9k_generated.wav"}`.
     pub audio_file: File,
 }
+::fal_models_core::serde_struct!(Output { audio_file : File = "audio_file" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flashtalk";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/flashtalk`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the face reference image.
@@ -25,12 +25,14 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/penguin/PtiCYda53E9Dav25QmQYI_output.mp3"`.
     pub audio_url: String,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -85,7 +87,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flashtalk`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated lip-synced avatar video (768x448, 25 FPS).
@@ -95,9 +97,13 @@ pub struct Output {
     /// Video duration in seconds.
     pub duration: f64,
     /// Timing breakdown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<std::collections::BTreeMap<String, f64>>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, duration :
+    f64 = "duration" required, timings : Option < std::collections::BTreeMap < String,
+    f64 > > = "timings" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-avatar";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-avatar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-avatar since 2026-06-11")]
 pub struct Input {
@@ -32,34 +32,35 @@ pub struct Input {
     /// Text prompt describing the scene.
     ///
     /// Default: `"A cat is singing."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Number of video frames to generate at 25 FPS. If greater than the input audio length, it will capped to the length of the input audio.
     ///
     /// Default: `129`.
     ///
     /// Constraint: 129 ≤ value ≤ 401.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 30 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If true, the video will be generated faster with no noticeable degradation in the visual quality.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turbo_mode: Option<bool>,
     /// Random seed for generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, image_url : String = "image_url"
+    required, text : Option < String > = "text" optional, num_frames : Option < i64 > =
+    "num_frames" optional, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, turbo_mode : Option < bool > = "turbo_mode" optional, seed : Option < i64 >
+    = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -166,7 +167,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-avatar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-avatar since 2026-06-11")]
 pub struct Output {
@@ -175,6 +176,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output_with_audio.mp4","file_size":1646349,"url":"https://v3.fal.media/files...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/omni-zero";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/omni-zero`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt to guide the image generation.
@@ -26,7 +26,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Input image url.
     ///
@@ -49,68 +48,72 @@ pub struct Input {
     /// Default: `0.75`.
     ///
     /// Example: `0.75`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_strength: Option<f64>,
     /// Composition strength.
     ///
     /// Default: `1`.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub composition_strength: Option<f64>,
     /// Depth strength.
     ///
     /// Default: `0.5`.
     ///
     /// Example: `0.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth_strength: Option<f64>,
     /// Style strength.
     ///
     /// Default: `1`.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_strength: Option<f64>,
     /// Face strength.
     ///
     /// Default: `1`.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_strength: Option<f64>,
     /// Identity strength.
     ///
     /// Default: `1`.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity_strength: Option<f64>,
     /// Guidance scale.
     ///
     /// Default: `5`.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Seed.
     ///
     /// Default: `42`.
     ///
     /// Example: `42`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of images.
     ///
     /// Default: `1`.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_images: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, image_url : String = "image_url" required,
+    composition_image_url : String = "composition_image_url" required, style_image_url :
+    String = "style_image_url" required, identity_image_url : String =
+    "identity_image_url" required, image_strength : Option < f64 > = "image_strength"
+    optional, composition_strength : Option < f64 > = "composition_strength" optional,
+    depth_strength : Option < f64 > = "depth_strength" optional, style_strength : Option
+    < f64 > = "style_strength" optional, face_strength : Option < f64 > = "face_strength"
+    optional, identity_strength : Option < f64 > = "identity_strength" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, seed : Option < i64 > =
+    "seed" optional, number_of_images : Option < i64 > = "number_of_images" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -304,7 +307,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/omni-zero`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image.
@@ -312,6 +315,7 @@ pub struct Output {
     /// Example: `{"content_type":"image/png","height":1024,"url":"https://storage.googleapis.com/falserverless/model_tests/omni_zero/r...`.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

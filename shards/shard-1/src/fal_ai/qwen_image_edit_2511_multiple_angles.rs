@@ -15,7 +15,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/qwen-image-edit-2511-multiple-angles";
 pub use super::super::types::Image;
 /// Input model for Multiple Angles endpoint - Camera control with precise adjustments using <sks> trigger word.
 /// Prompt is built automatically from slider values.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to adjust camera angle for.
@@ -29,92 +29,91 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 360.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizontal_angle: Option<f64>,
     /// Vertical camera angle in degrees. -30°=low-angle shot (looking up), 0°=eye-level, 30°=elevated, 60°=high-angle, 90°=bird's-eye view (looking down).
     ///
     /// Default: `0`.
     ///
     /// Constraint: -30 ≤ value ≤ 90.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertical_angle: Option<f64>,
     /// Camera zoom/distance. 0=wide shot (far away), 5=medium shot (normal), 10=close-up (very close).
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoom: Option<f64>,
     /// Additional text to append to the automatically generated prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_prompt: Option<String>,
     /// The scale factor for the LoRA model. Controls the strength of the camera control effect.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora_scale: Option<f64>,
     /// The size of the generated image. If not provided, the size of the input image will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The CFG (Classifier Free Guidance) scale.
     ///
     /// Default: `4.5`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Acceleration level for image generation.
     ///
     /// Default: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// The negative prompt for the generation
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the media will be returned as a data URI.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the output image
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Number of images to generate
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required, horizontal_angle :
+    Option < f64 > = "horizontal_angle" optional, vertical_angle : Option < f64 > =
+    "vertical_angle" optional, zoom : Option < f64 > = "zoom" optional, additional_prompt
+    : Option < String > = "additional_prompt" optional, lora_scale : Option < f64 > =
+    "lora_scale" optional, image_size : Option < InputImageSize > = "image_size"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, acceleration :
+    Option < Acceleration > = "acceleration" optional, negative_prompt : Option < String
+    > = "negative_prompt" optional, seed : Option < i64 > = "seed" optional, sync_mode :
+    Option < bool > = "sync_mode" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, num_images : Option < i64 > = "num_images" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -350,7 +349,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for Multiple Angles endpoint
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated/edited images
@@ -362,6 +361,10 @@ pub struct Output {
     /// The constructed prompt used for generation
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required,
+    prompt : String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -374,7 +377,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -382,19 +385,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

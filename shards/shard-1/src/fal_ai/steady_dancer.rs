@@ -17,129 +17,126 @@ pub const ENDPOINT_ID: &str = "fal-ai/steady-dancer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Request model for SteadyDancer human animation.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub struct Input {
     /// URL of the reference image to animate. This is the person/character whose appearance will be preserved.
     ///
     /// Default: `"https://v3b.fal.media/files/b/0a85edaa/GDUCMPrdvOMcI5JpEcU7f.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// URL of the driving pose video. The motion from this video will be transferred to the reference image.
     ///
     /// Default: `"https://v3b.fal.media/files/b/0a84de68/jXDWywjhagRfR-GuZjoRs_video.mp4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_url: Option<String>,
     /// Text prompt describing the desired animation.
     ///
     /// Default: `"A person dancing with smooth and natural movements."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Negative prompt for video generation.
     ///
     /// Default: `"blurred, distorted face, bad anatomy, extra limbs, poorly drawn hands, poorly drawn feet, disfigured, out of frame,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Frames per second of the generated video. Must be between 5 to 24. If not specified, uses the FPS from the input video.
     ///
     /// Constraint: 5 ≤ value ≤ 24.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video. 576p is default, 720p for higher quality. 480p is lower quality.
     ///
     /// Default: `"576p"`.
     ///
     /// Allowed values: `"480p"`, `"576p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
     /// Default: `6`.
     ///
     /// Constraint: 4 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale for prompt adherence.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Pose guidance scale for pose control strength.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose_guidance_scale: Option<f64>,
     /// Shift parameter for video generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// Start ratio for pose guidance. Controls when pose guidance begins.
     ///
     /// Default: `0.1`.
     ///
     /// Constraint: 0 ≤ value ≤ 0.5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose_guidance_start: Option<f64>,
     /// End ratio for pose guidance. Controls when pose guidance ends.
     ///
     /// Default: `0.4`.
     ///
     /// Constraint: 0.2 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose_guidance_end: Option<f64>,
     /// Acceleration levels.
     ///
     /// Default: `"aggressive"`.
     ///
     /// Allowed values: `"light"`, `"moderate"`, `"aggressive"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Aspect ratio of the generated video. If 'auto', will be determined from the reference image.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of frames to generate. If not specified, uses the frame count from the input video (capped at 241). Will be adjusted to nearest valid value (must satisfy 4k+1 pattern).
     ///
     /// Constraint: 5 ≤ value ≤ 241.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// If enabled, copies audio from the input driving video to the output video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_audio: Option<bool>,
     /// If true, applies quality enhancement for faster generation with improved quality. When enabled, parameters are automatically optimized (num_inference_steps=6, guidance_scale=1.0) and uses the LightX2V distillation LoRA.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_turbo: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : Option < String > = "image_url" optional, video_url : Option <
+    String > = "video_url" optional, prompt : Option < String > = "prompt" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, frames_per_second :
+    Option < i64 > = "frames_per_second" optional, seed : Option < i64 > = "seed"
+    optional, resolution : Option < Resolution > = "resolution" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, guidance_scale
+    : Option < f64 > = "guidance_scale" optional, pose_guidance_scale : Option < f64 > =
+    "pose_guidance_scale" optional, shift : Option < f64 > = "shift" optional,
+    pose_guidance_start : Option < f64 > = "pose_guidance_start" optional,
+    pose_guidance_end : Option < f64 > = "pose_guidance_end" optional, acceleration :
+    Option < Acceleration > = "acceleration" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, num_frames : Option < i64 > = "num_frames" optional,
+    preserve_audio : Option < bool > = "preserve_audio" optional, use_turbo : Option <
+    bool > = "use_turbo" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -430,7 +427,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Response model for SteadyDancer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/steady-dancer since 2026-06-11")]
 pub struct Output {
@@ -443,6 +440,10 @@ pub struct Output {
     /// The actual number of frames generated (aligned to 4k+1 pattern).
     pub num_frames: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, num_frames :
+    i64 = "num_frames" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/void-video-inpainting";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/void-video-inpainting`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video containing the object to remove.
@@ -25,12 +25,10 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/kontext-blog/trimask_quadmask.mp4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quad_mask_video_url: Option<String>,
     /// Text description of what should be masked in the input video, such as the object or person to remove. Used to generate a temporary mask video with SAM-3 when `quad_mask_video_url` is not provided.
     ///
     /// Example: `"the person walking through the hallway"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_prompt: Option<String>,
     /// Text description of the desired background after object removal.
     ///
@@ -39,53 +37,55 @@ pub struct Input {
     /// Run VOID Pass 2 warped-noise refinement after Pass 1. This is slower but can improve temporal consistency on longer clips.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pass2_refinement: Option<bool>,
     /// Negative prompt to guide generation away from undesired outputs.
     ///
     /// Default: `"The video is not of a high quality, it has a low resolution. Watermark present in each frame. The background is...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of denoising steps. Higher values improve quality but increase latency.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Denoising strength. 1.0 means full denoising.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Temporal window size for inference. The backend snaps this to the nearest CogVideoX-safe value that works with temporal compression and patching. Valid outputs are 69, 77, 85, ..., 197.
     ///
     /// Default: `85`.
     ///
     /// Constraint: 1 ≤ value ≤ 197.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Enable content safety checking on the output.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, quad_mask_video_url : Option <
+    String > = "quad_mask_video_url" optional, mask_prompt : Option < String > =
+    "mask_prompt" optional, prompt : String = "prompt" required, enable_pass2_refinement
+    : Option < bool > = "enable_pass2_refinement" optional, negative_prompt : Option <
+    String > = "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, strength : Option < f64 > = "strength" optional, seed : Option < i64 > =
+    "seed" optional, num_frames : Option < i64 > = "num_frames" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -258,7 +258,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/void-video-inpainting`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The output video with the object removed.
@@ -270,6 +270,10 @@ pub struct Output {
     /// Timing breakdown for pipeline stages.
     pub timings: std::collections::BTreeMap<String, f64>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

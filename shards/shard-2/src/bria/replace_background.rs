@@ -12,43 +12,42 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "bria/replace-background";
 /// The input of `bria/replace-background`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt for background replacement.
     ///
     /// Example: `"On a smooth kitchen counter in front of a blue and white patterned ceramic tile wall. A yellow ceramic mug sits to...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Reference image (file or URL).
     ///
     /// Default: `"https://v3b.fal.media/files/b/0a8bea8c/Mztgx0NG3HPdby-4iPqwH_a_coffee_machine_standing_in_the_kitchen.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Random seed for reproducibility.
     ///
     /// Default: `4925634`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of inference steps.
     ///
     /// Default: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps_num: Option<i64>,
     /// Negative prompt for background replacement.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// If true, returns the image directly in the response (increases latency).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : Option < String >
+    = "image_url" optional, seed : Option < i64 > = "seed" optional, steps_num : Option <
+    i64 > = "steps_num" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/diffusion-edge";
 /// The input of `fal-ai/diffusion-edge`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt you would like to convert to speech.
@@ -19,9 +19,11 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/model_tests/upscale/hamburger.png"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -65,12 +67,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/diffusion-edge`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file info.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -79,7 +82,7 @@ impl Output {
     }
 }
 /// Represents an image file.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// The URL where the file can be downloaded from.
@@ -101,14 +104,18 @@ pub struct Image {
     /// The width of the image in pixels.
     ///
     /// Example: `1024`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the image in pixels.
     ///
     /// Example: `1024`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, content_type : String = "content_type"
+    required, file_name : String = "file_name" required, file_size : i64 = "file_size"
+    required, width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/evf-sam";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/evf-sam`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate segmentation from.
@@ -22,12 +22,10 @@ pub struct Input {
     /// Example: `"Cat in the middle of the image"`.
     pub prompt: String,
     /// Areas to exclude from segmentation (will be subtracted from prompt results)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Enable semantic level segmentation for body parts, background or multi objects
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub semantic_type: Option<bool>,
     /// URL of the input image
     ///
@@ -36,41 +34,43 @@ pub struct Input {
     /// Output only the binary mask instead of masked image
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_only: Option<bool>,
     /// Use GroundingDINO instead of SAM for segmentation
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_grounding_dino: Option<bool>,
     /// Invert the mask (background becomes foreground and vice versa)
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revert_mask: Option<bool>,
     /// Apply Gaussian blur to the mask. Value determines kernel size (must be odd number)
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_mask: Option<i64>,
     /// Expand/dilate the mask by specified pixels
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_mask: Option<i64>,
     /// Fill holes in the mask using morphological operations
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_holes: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, semantic_type : Option < bool > = "semantic_type"
+    optional, image_url : String = "image_url" required, mask_only : Option < bool > =
+    "mask_only" optional, use_grounding_dino : Option < bool > = "use_grounding_dino"
+    optional, revert_mask : Option < bool > = "revert_mask" optional, blur_mask : Option
+    < i64 > = "blur_mask" optional, expand_mask : Option < i64 > = "expand_mask"
+    optional, fill_holes : Option < bool > = "fill_holes" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -213,12 +213,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/evf-sam`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The segmented output image
     pub image: File,
 }
+::fal_models_core::serde_struct!(Output { image : File = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image2pixel";
 #[allow(unused_imports)]
 pub use super::super::types::ImageFile;
 /// The input of `fal-ai/image2pixel`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The image URL to process into improved pixel art
@@ -26,97 +26,96 @@ pub struct Input {
     /// Default: `32`.
     ///
     /// Constraint: 1 ≤ value ≤ 256.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_colors: Option<i64>,
     /// Enable automatic detection of optimal number of colors.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_color_detect: Option<bool>,
     /// Optional fixed color palette as hex strings (e.g., ['#000000', '#ffffff']).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_palette: Option<Vec<String>>,
     /// Scale detection method to use.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"runs"`, `"edge"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detect_method: Option<DetectMethod>,
     /// Force a specific pixel scale. If None, auto-detect.
     ///
     /// Constraint: 1 ≤ value ≤ 64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<i64>,
     /// Downscaling method to produce the pixel-art output.
     ///
     /// Default: `"dominant"`.
     ///
     /// Allowed values: `"dominant"`, `"median"`, `"mode"`, `"mean"`, `"content-adaptive"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub downscale_method: Option<DownscaleMethod>,
     /// Trim borders of the image.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_borders: Option<bool>,
     /// Remove background of the image. This will check for contiguous color regions from the edges after correction and make them transparent.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transparent_background: Option<bool>,
     /// Apply morphological operations to remove noise.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup_morph: Option<bool>,
     /// Remove isolated diagonal pixels (jaggy edge cleanup).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cleanup_jaggy: Option<bool>,
     /// Align output to the pixel grid.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snap_grid: Option<bool>,
     /// Alpha binarization threshold (0-255).
     ///
     /// Default: `128`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alpha_threshold: Option<i64>,
     /// Dominant color threshold (0.0-1.0).
     ///
     /// Default: `0.05`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dominant_color_threshold: Option<f64>,
     /// Background tolerance (0-255).
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_tolerance: Option<i64>,
     /// Controls where to flood-fill from when removing the background.
     ///
     /// Default: `"corners"`.
     ///
     /// Allowed values: `"edges"`, `"corners"`, `"midpoints"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_mode: Option<BackgroundMode>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, max_colors : Option < i64 > =
+    "max_colors" optional, auto_color_detect : Option < bool > = "auto_color_detect"
+    optional, fixed_palette : Option < Vec < String > > = "fixed_palette" optional,
+    detect_method : Option < DetectMethod > = "detect_method" optional, scale : Option <
+    i64 > = "scale" optional, downscale_method : Option < DownscaleMethod > =
+    "downscale_method" optional, trim_borders : Option < bool > = "trim_borders"
+    optional, transparent_background : Option < bool > = "transparent_background"
+    optional, cleanup_morph : Option < bool > = "cleanup_morph" optional, cleanup_jaggy :
+    Option < bool > = "cleanup_jaggy" optional, snap_grid : Option < bool > = "snap_grid"
+    optional, alpha_threshold : Option < i64 > = "alpha_threshold" optional,
+    dominant_color_threshold : Option < f64 > = "dominant_color_threshold" optional,
+    background_tolerance : Option < i64 > = "background_tolerance" optional,
+    background_mode : Option < BackgroundMode > = "background_mode" optional, sync_mode :
+    Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -367,7 +366,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image2pixel`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The detected pixel scale of the input.
@@ -387,6 +386,11 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"image2pixel-output.png","height":1008,"url":"https://storage.googleapis.com...`.
     pub images: Vec<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { pixel_scale : i64 = "pixel_scale" required, palette : Vec < String > =
+    "palette" required, num_colors : i64 = "num_colors" required, images : Vec <
+    ImageFile > = "images" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/latentsync";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/latentsync`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to generate the lip sync for.
@@ -29,20 +29,22 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Random seed for generation. If None, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Video loop mode when audio is longer than video. Options: pingpong, loop
     ///
     /// Allowed values: `"pingpong"`, `"loop"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loop_mode: Option<LoopMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, audio_url : String = "audio_url"
+    required, guidance_scale : Option < f64 > = "guidance_scale" optional, seed : Option
+    < i64 > = "seed" optional, loop_mode : Option < LoopMode > = "loop_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -123,12 +125,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/latentsync`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video with the lip sync.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

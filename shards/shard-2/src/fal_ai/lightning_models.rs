@@ -15,14 +15,13 @@
 #[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/lightning-models";
 /// The input of `fal-ai/lightning-models`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Input {
     /// The Lightning model to use.
     ///
     /// Example: `"Lykon/dreamshaper-xl-lightning"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_name: Option<String>,
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -31,19 +30,16 @@ pub struct Input {
     /// The negative prompt to use. Use it to address details that you don't want in the image.
     ///
     /// Default: `"(worst quality, low quality, normal quality, lowres, low details, oversaturated, undersaturated, overexposed,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Image Size
     ///
     /// Default: `{"height":1024,"width":1024}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The number of inference steps to perform.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 12.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -51,69 +47,71 @@ pub struct Input {
     /// Default: `2`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The list of LoRA weights to use.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoraWeight>>,
     /// The list of embeddings to use.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<Vec<Embedding>>,
     /// Scheduler / sampler to use for the image denoising process.
     ///
     /// Allowed values: `"DPM++ 2M"`, `"DPM++ 2M Karras"`, `"DPM++ 2M SDE"`, `"DPM++ 2M SDE Karras"`, `"DPM++ SDE"`, `"DPM++ SDE Karras"`, `"KDPM 2A"`, `"Euler"`, `"Euler (trailing timesteps)"`, `"Euler A"`, `"LCM"`, `"EDMDPMSolverMultistepScheduler"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Scheduler>,
     /// If set to true, the prompt will be expanded with additional prompts.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, the function will wait for the image to be generated and uploaded
     /// before returning the response. This will increase the latency of the function but
     /// it allows you to get the image directly in the response without going through the CDN.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Format>,
     /// The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
     ///
     /// Default: `"v1"`.
     ///
     /// Allowed values: `"v1"`, `"v2"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_checker_version: Option<SafetyCheckerVersion>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_name : Option < String > = "model_name" optional, prompt : String =
+    "prompt" required, negative_prompt : Option < String > = "negative_prompt" optional,
+    image_size : Option < InputImageSize > = "image_size" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, loras : Option < Vec < LoraWeight > > = "loras" optional,
+    embeddings : Option < Vec < Embedding > > = "embeddings" optional, scheduler : Option
+    < Scheduler > = "scheduler" optional, expand_prompt : Option < bool > =
+    "expand_prompt" optional, num_images : Option < i64 > = "num_images" optional, seed :
+    Option < i64 > = "seed" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    format : Option < Format > = "format" optional, safety_checker_version : Option <
+    SafetyCheckerVersion > = "safety_checker_version" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -352,7 +350,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/lightning-models`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Output {
@@ -368,6 +366,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -388,7 +392,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct ImageSize {
@@ -397,19 +401,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -512,7 +517,7 @@ impl From<&str> for InputImageSize {
     }
 }
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct LoraWeight {
@@ -526,17 +531,18 @@ pub struct LoraWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// If set to true, the embedding will be forced to be used.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoraWeight { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional, force : Option < bool > = "force" optional } ..extra
+);
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -588,7 +594,7 @@ impl LoraWeight {
     }
 }
 /// An object of 2 fields. Held by the `embeddings` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Embedding {
@@ -599,12 +605,14 @@ pub struct Embedding {
     /// The list of tokens to use for the embedding.
     ///
     /// Default: `["<s0>","<s1>"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Embedding { path : String = "path" required, tokens : Option < Vec < String > > =
+    "tokens" optional } ..extra
+);
 impl Embedding {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -713,7 +721,7 @@ pub enum SafetyCheckerVersion {
     SafetyCheckerVersion : str { V1 => "v1", V2 => "v2" } else Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lightning-models since 2026-06-11")]
 pub struct Image {
@@ -726,9 +734,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

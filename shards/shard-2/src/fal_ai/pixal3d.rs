@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixal3d";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/pixal3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input image to convert to 3D
@@ -21,136 +21,135 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/dog.png"`.
     pub image_url: String,
     /// Random seed for reproducibility
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Output resolution; higher is slower but more detailed
     ///
     /// Default: `1024`.
     ///
     /// Allowed values: `1024`, `1536`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// How closely the initial 3D structure follows the input image. Higher values produce more faithful but potentially noisier results.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in stage 1. Lower values allow stronger guidance effects, higher values stabilize the output.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_rescale: Option<f64>,
     /// Number of denoising steps for the initial structure. More steps = slower but potentially higher quality.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for structure generation. Higher values produce sharper transitions.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_rescale_t: Option<f64>,
     /// How closely the detailed geometry follows the input image. Higher values add more detail but may introduce noise.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in the shape stage. Increase if you see noisy geometry.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_rescale: Option<f64>,
     /// Number of denoising steps for shape refinement. More steps = slower but potentially smoother geometry.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for shape refinement. Higher values produce sharper geometric details.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_rescale_t: Option<f64>,
     /// How closely the texture follows the input image colors. Higher values produce more vivid but potentially oversaturated textures.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in the texture stage. Increase if textures look noisy or have color banding.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_rescale: Option<f64>,
     /// Number of denoising steps for texture generation. More steps = slower but potentially cleaner textures.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for texture generation. Higher values produce sharper texture details.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_rescale_t: Option<f64>,
     /// Scale factor applied to the inferred mesh. Affects the camera distance estimation used by the model.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh_scale: Option<f64>,
     /// Maximum number of HR tokens used by the cascaded shape sampler. Higher values allow finer geometry; lower values reduce memory and time.
     ///
     /// Default: `49152`.
     ///
     /// Constraint: 4096 ≤ value ≤ 131072.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_tokens: Option<i64>,
     /// Target number of vertices in the final mesh. Lower values produce smaller files but less detail.
     ///
     /// Default: `200000`.
     ///
     /// Constraint: 5000 ≤ value ≤ 2000000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimation_target: Option<i64>,
     /// Resolution of the texture image baked onto the mesh. Higher values capture finer surface details but produce larger files.
     ///
     /// Default: `2048`.
     ///
     /// Allowed values: `1024`, `2048`, `4096`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_size: Option<TextureSize>,
     /// Rebuild the mesh topology for cleaner triangles. Slower but usually produces better results for downstream use.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remesh: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, seed : Option < i64 > = "seed"
+    optional, resolution : Option < Resolution > = "resolution" optional,
+    ss_guidance_strength : Option < f64 > = "ss_guidance_strength" optional,
+    ss_guidance_rescale : Option < f64 > = "ss_guidance_rescale" optional,
+    ss_sampling_steps : Option < i64 > = "ss_sampling_steps" optional, ss_rescale_t :
+    Option < f64 > = "ss_rescale_t" optional, shape_slat_guidance_strength : Option < f64
+    > = "shape_slat_guidance_strength" optional, shape_slat_guidance_rescale : Option <
+    f64 > = "shape_slat_guidance_rescale" optional, shape_slat_sampling_steps : Option <
+    i64 > = "shape_slat_sampling_steps" optional, shape_slat_rescale_t : Option < f64 > =
+    "shape_slat_rescale_t" optional, tex_slat_guidance_strength : Option < f64 > =
+    "tex_slat_guidance_strength" optional, tex_slat_guidance_rescale : Option < f64 > =
+    "tex_slat_guidance_rescale" optional, tex_slat_sampling_steps : Option < i64 > =
+    "tex_slat_sampling_steps" optional, tex_slat_rescale_t : Option < f64 > =
+    "tex_slat_rescale_t" optional, mesh_scale : Option < f64 > = "mesh_scale" optional,
+    max_num_tokens : Option < i64 > = "max_num_tokens" optional, decimation_target :
+    Option < i64 > = "decimation_target" optional, texture_size : Option < TextureSize >
+    = "texture_size" optional, remesh : Option < bool > = "remesh" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -454,7 +453,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixal3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D GLB file
@@ -464,6 +463,9 @@ pub struct Output {
     /// The actual seed used
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

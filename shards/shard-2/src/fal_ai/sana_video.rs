@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sana-video";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/sana-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/sana-video since 2026-06-11")]
 pub struct Input {
@@ -28,57 +28,57 @@ pub struct Input {
     /// The negative prompt describing what to avoid in the generation
     ///
     /// Default: `"A chaotic sequence with misshapen, deformed limbs in heavy motion blur, sudden disappearance, jump cuts, jerky...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The resolution of the output video
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"480p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Number of frames to generate
     ///
     /// Default: `81`.
     ///
     /// Constraint: 16 ≤ value ≤ 200.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second for the output video
     ///
     /// Default: `16`.
     ///
     /// Constraint: 8 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// Motion intensity score (higher = more motion)
     ///
     /// Default: `30`.
     ///
     /// Constraint: 0 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motion_score: Option<i64>,
     /// Guidance scale for generation (higher = more prompt adherence)
     ///
     /// Default: `6`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Number of denoising steps
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Random seed for reproducible generation. If not provided, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, resolution : Option < Resolution > = "resolution"
+    optional, num_frames : Option < i64 > = "num_frames" optional, fps : Option < i64 > =
+    "fps" optional, motion_score : Option < i64 > = "motion_score" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, seed : Option < i64 > = "seed"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -228,7 +228,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sana-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/sana-video since 2026-06-11")]
 pub struct Output {
@@ -239,6 +239,9 @@ pub struct Output {
     /// The random seed used for the generation process
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-effects";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-effects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The subject to insert into the predefined prompt template for the selected effect.
@@ -29,55 +29,55 @@ pub struct Input {
     /// Default: `"cakeify"`.
     ///
     /// Allowed values: `"squish"`, `"muscle"`, `"inflate"`, `"crush"`, `"rotate"`, `"gun-shooting"`, `"deflate"`, `"cakeify"`, `"hulk"`, `"baby"`, `"bride"`, `"classy"` and 31 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect_type: Option<EffectType>,
     /// Number of frames to generate.
     ///
     /// Default: `81`.
     ///
     /// Constraint: 81 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second of the generated video.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 5 ≤ value ≤ 24.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Aspect ratio of the output video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 2 ≤ value ≤ 40.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The scale of the LoRA weight. Used to adjust effect intensity.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora_scale: Option<f64>,
     /// Whether to use turbo mode. If True, the video will be generated faster but with lower quality.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turbo_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { subject : String = "subject" required, image_url : String = "image_url"
+    required, effect_type : Option < EffectType > = "effect_type" optional, num_frames :
+    Option < i64 > = "num_frames" optional, frames_per_second : Option < i64 > =
+    "frames_per_second" optional, seed : Option < i64 > = "seed" optional, aspect_ratio :
+    Option < AspectRatio > = "aspect_ratio" optional, num_inference_steps : Option < i64
+    > = "num_inference_steps" optional, lora_scale : Option < f64 > = "lora_scale"
+    optional, turbo_mode : Option < bool > = "turbo_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -228,7 +228,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-effects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -238,6 +238,9 @@ pub struct Output {
     /// Seed
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "bytedance/lynx";
 #[allow(unused_imports)]
 pub use super::super::types::VideoFile;
 /// The input of `bytedance/lynx`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the subject image to be used for video generation
@@ -27,78 +27,78 @@ pub struct Input {
     /// Negative prompt to guide what should not appear in the generated video
     ///
     /// Default: `"Bright tones, overexposed, blurred background, static, subtitles, style, works, paintings, images, overall gray,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 1 ≤ value ≤ 75.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video (480p, 580p, or 720p)
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video (16:9, 9:16, or 1:1)
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Identity preservation scale. Controls how closely the generated video preserves the subject's identity from the reference image.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_scale: Option<f64>,
     /// Reference image scale. Controls the influence of the reference image on the generated video.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Frames per second of the generated video. Must be between 5 to 30.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 5 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Image guidance scale. Controls how closely the generated video follows the reference image. Higher values increase adherence to the reference image but may decrease quality.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale_2: Option<f64>,
     /// Number of frames in the generated video. Must be between 9 to 100.
     ///
     /// Default: `81`.
     ///
     /// Constraint: 9 ≤ value ≤ 81.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, negative_prompt : Option < String > = "negative_prompt" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, seed : Option
+    < i64 > = "seed" optional, resolution : Option < Resolution > = "resolution"
+    optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, ip_scale :
+    Option < f64 > = "ip_scale" optional, strength : Option < f64 > = "strength"
+    optional, frames_per_second : Option < i64 > = "frames_per_second" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, guidance_scale_2 :
+    Option < f64 > = "guidance_scale_2" optional, num_frames : Option < i64 > =
+    "num_frames" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -291,7 +291,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bytedance/lynx`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -301,6 +301,9 @@ pub struct Output {
     /// The seed used for generation
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "clarityai/crystal-upscaler";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `clarityai/crystal-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the input image
@@ -26,26 +26,27 @@ pub struct Input {
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 200.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_factor: Option<f64>,
     /// Creativity level for upscaling
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<f64>,
     /// Output image format
     ///
     /// Default: `"jpg"`.
     ///
     /// Allowed values: `"png"`, `"jpg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, scale_factor : Option < f64 > =
+    "scale_factor" optional, creativity : Option < f64 > = "creativity" optional,
+    output_format : Option < OutputFormat > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -131,7 +132,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `clarityai/crystal-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// List of upscaled images
@@ -139,6 +140,7 @@ pub struct Output {
     /// Example: `["https://v3b.fal.media/files/b/penguin/sVriwxLaU3fVTz5B-xBBC_upscaled.png"]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

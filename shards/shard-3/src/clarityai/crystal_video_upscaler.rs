@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "clarityai/crystal-video-upscaler";
 #[allow(unused_imports)]
 pub use super::super::types::VideoFile;
 /// The input of `clarityai/crystal-video-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the input video.
@@ -27,12 +27,14 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 200.
     ///
     /// Example: `2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_factor: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, scale_factor : Option < f64 > =
+    "scale_factor" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -92,7 +94,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `clarityai/crystal-video-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the upscaled video
@@ -100,6 +102,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","duration":13.056527,"file_name":"w0VQQvPdwvV2GSCtRTMzh_hDH8SPrB.mp4","fps":23.1301939058...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

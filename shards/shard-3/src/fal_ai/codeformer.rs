@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/codeformer";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/codeformer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to be used for relighting
@@ -24,35 +24,35 @@ pub struct Input {
     /// Weight of the fidelity factor.
     ///
     /// Default: `0.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<f64>,
     /// Upscaling factor
     ///
     /// Default: `2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<f64>,
     /// Should faces etc should be aligned.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aligned: Option<bool>,
     /// Should only center face be restored
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only_center_face: Option<bool>,
     /// Should faces be upscaled
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_upscale: Option<bool>,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, fidelity : Option < f64 > =
+    "fidelity" optional, upscale_factor : Option < f64 > = "upscale_factor" optional,
+    aligned : Option < bool > = "aligned" optional, only_center_face : Option < bool > =
+    "only_center_face" optional, face_upscale : Option < bool > = "face_upscale"
+    optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -166,7 +166,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/codeformer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file info.
@@ -177,6 +177,9 @@ pub struct Output {
     /// input or the randomly generated that was used in case none was passed.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

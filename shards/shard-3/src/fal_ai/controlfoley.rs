@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/controlfoley";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/controlfoley`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video to generate synchronized audio for.
@@ -25,49 +25,49 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"the skateboard wheels scraping and grinding on the ground"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Negative text prompt — describe audio characteristics to avoid.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Optional URL to a 2-4 second reference audio clip whose timbre should be transferred to the generated audio (AC-V2A mode). Audio shorter than 2s is zero-padded; longer is truncated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_audio_url: Option<String>,
     /// Target audio duration in seconds. Truncated to source video length when shorter.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Number of flow-matching ODE steps.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 4 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance strength.
     ///
     /// Default: `4.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// When True, disables the CLIP visual stream (text-driven mode).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_away_clip: Option<bool>,
     /// Random seed for reproducibility. If null, a random seed is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : Option < String > =
+    "prompt" optional, negative_prompt : Option < String > = "negative_prompt" optional,
+    reference_audio_url : Option < String > = "reference_audio_url" optional, duration :
+    Option < f64 > = "duration" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, mask_away_clip : Option < bool > = "mask_away_clip" optional, seed : Option
+    < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -211,7 +211,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/controlfoley`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video with synchronized audio (H.264 + AAC).
@@ -223,6 +223,10 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, audio : File = "audio" required, seed : i64
+    = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

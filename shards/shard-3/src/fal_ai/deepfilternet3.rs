@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/deepfilternet3";
 /// The input of `fal-ai/deepfilternet3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the audio to enhance.
@@ -21,24 +21,25 @@ pub struct Input {
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format for the output audio.
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"aac"`, `"m4a"`, `"ogg"`, `"opus"`, `"flac"`, `"wav"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_format: Option<AudioFormat>,
     /// The bitrate of the output audio.
     ///
     /// Default: `"192k"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, sync_mode : Option < bool > =
+    "sync_mode" optional, audio_format : Option < AudioFormat > = "audio_format"
+    optional, bitrate : Option < String > = "bitrate" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -120,7 +121,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/deepfilternet3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The audio file that was enhanced.
@@ -130,6 +131,10 @@ pub struct Output {
     /// Timings for each step in the pipeline.
     pub timings: DeepFilterNetTimings,
 }
+::fal_models_core::serde_struct!(
+    Output { audio_file : AudioFile = "audio_file" required, timings :
+    DeepFilterNetTimings = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -169,7 +174,7 @@ pub enum AudioFormat {
     "opus", Flac => "flac", Wav => "wav" } else Unknown
 );
 /// An object of 8 fields. Held by the `audio_file` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioFile {
     /// The URL where the file can be downloaded from.
@@ -177,31 +182,32 @@ pub struct AudioFile {
     /// The mime type of the file.
     ///
     /// Example: `"image/png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file. It will be auto-generated if not provided.
     ///
     /// Example: `"z9RV14K95DvU.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
     ///
     /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The duration of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The number of channels in the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// The sample rate of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
     /// The bitrate of the audio (e.g., '192k' or 192000)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<Bitrate>,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, duration : Option < f64 > =
+    "duration" optional, channels : Option < i64 > = "channels" optional, sample_rate :
+    Option < i64 > = "sample_rate" optional, bitrate : Option < Bitrate > = "bitrate"
+    optional }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {
@@ -253,7 +259,7 @@ impl From<String> for Bitrate {
     }
 }
 /// An object of 3 fields. Held by the `timings` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DeepFilterNetTimings {
     /// Preprocessing time.
@@ -263,6 +269,10 @@ pub struct DeepFilterNetTimings {
     /// Postprocessing time.
     pub postprocess: f64,
 }
+::fal_models_core::serde_struct!(
+    DeepFilterNetTimings { preprocess : f64 = "preprocess" required, inference : f64 =
+    "inference" required, postprocess : f64 = "postprocess" required }
+);
 impl DeepFilterNetTimings {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

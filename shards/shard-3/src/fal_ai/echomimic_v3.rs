@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/echomimic-v3";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/echomimic-v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to use as a reference for the video generation.
@@ -31,36 +31,38 @@ pub struct Input {
     /// The negative prompt to use for the video generation.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of frames to generate at once.
     ///
     /// Default: `121`.
     ///
     /// Constraint: 49 ≤ value ≤ 161.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames_per_generation: Option<i64>,
     /// The guidance scale to use for the video generation.
     ///
     /// Default: `4.5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The audio guidance scale to use for the video generation.
     ///
     /// Default: `2.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_guidance_scale: Option<f64>,
     /// The seed to use for the video generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required, prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_frames_per_generation : Option < i64 > =
+    "num_frames_per_generation" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, audio_guidance_scale : Option < f64 > =
+    "audio_guidance_scale" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -174,7 +176,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/echomimic-v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -182,6 +184,7 @@ pub struct Output {
     /// Example: `"https://storage.googleapis.com/falserverless/example_outputs/echo-mimic-output.mp4"`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flowedit";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/flowedit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to be used for relighting
@@ -30,48 +30,50 @@ pub struct Input {
     /// Example: `"The image features Big ben clock tower standing prominently\n      on a hill, with a beautiful blue sky in the...`.
     pub target_prompt: String,
     /// Random seed for reproducible generation. If set none, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Steps for which the model should run.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Guidance scale for the source.
     ///
     /// Default: `1.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_guidance_scale: Option<f64>,
     /// Guidance scale for target.
     ///
     /// Default: `5.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tar_guidance_scale: Option<f64>,
     /// Average step count
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_avg: Option<i64>,
     /// Control the strength of the edit
     ///
     /// Default: `23`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_max: Option<i64>,
     /// Minimum step for improved style edits
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub n_min: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, source_prompt : String =
+    "source_prompt" required, target_prompt : String = "target_prompt" required, seed :
+    Option < i64 > = "seed" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, src_guidance_scale : Option < f64 > =
+    "src_guidance_scale" optional, tar_guidance_scale : Option < f64 > =
+    "tar_guidance_scale" optional, n_avg : Option < i64 > = "n_avg" optional, n_max :
+    Option < i64 > = "n_max" optional, n_min : Option < i64 > = "n_min" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -209,7 +211,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flowedit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file info.
@@ -220,6 +222,9 @@ pub struct Output {
     /// input or the randomly generated that was used in case none was passed.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

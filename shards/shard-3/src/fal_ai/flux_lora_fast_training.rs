@@ -28,7 +28,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-lora-fast-training";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/flux-lora-fast-training`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to zip archive with images. Try to use at least 4 images in general the more the better.
@@ -37,37 +37,38 @@ pub struct Input {
     pub images_data_url: String,
     /// Trigger word to be used in the captions. If None, a trigger word will not be used.
     /// If no captions are provide the trigger_word will be used instead of captions. If captions are the trigger word will not be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_word: Option<String>,
     /// If True segmentation masks will be used in the weight the training loss. For people a face mask is used if possible.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_masks: Option<bool>,
     /// Number of steps to train the LoRA on.
     ///
     /// Constraint: 1 ≤ value ≤ 10000.
     ///
     /// Example: `1000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// If True, the training will be for a style. This will deactivate segmentation, captioning and will use trigger word instead. Use the trigger word to specify the style.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_style: Option<bool>,
     /// Specifies whether the input data is already in a processed format. When set to False (default), the system expects raw input where image files and their corresponding caption files share the same name (e.g., 'photo.jpg' and 'photo.txt'). Set to True if your data is already in a preprocessed format.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_input_format_already_preprocessed: Option<bool>,
     /// The format of the archive. If not specified, the format will be inferred from the URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_archive_format: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, trigger_word : Option
+    < String > = "trigger_word" optional, create_masks : Option < bool > = "create_masks"
+    optional, steps : Option < i64 > = "steps" optional, is_style : Option < bool > =
+    "is_style" optional, is_input_format_already_preprocessed : Option < bool > =
+    "is_input_format_already_preprocessed" optional, data_archive_format : Option <
+    String > = "data_archive_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -182,7 +183,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-lora-fast-training`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
@@ -190,9 +191,13 @@ pub struct Output {
     /// URL to the training configuration file.
     pub config_file: File,
     /// URL to the preprocessed images.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_preprocessed_output: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required, debug_preprocessed_output : Option < File > =
+    "debug_preprocessed_output" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

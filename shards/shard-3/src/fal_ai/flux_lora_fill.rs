@@ -12,7 +12,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/flux-lora-fill";
 /// The input of `fal-ai/flux-lora-fill`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -20,27 +20,22 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"A knight in shining armour holding a greatshield with 'FAL' on it"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The size of the generated image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The LoRAs to use for the image generation. You can use any number of LoRAs
     /// and they will be merged together to generate the final image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoraWeight>>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -48,38 +43,32 @@ pub struct Input {
     /// Default: `30`.
     ///
     /// Constraint: 28 ≤ value ≤ 35.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The number of images to generate. This is always set to 1 for streaming output.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Acceleration level for image generation. 'regular' balances speed and quality.
     ///
     /// Default: `"none"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// URL of image to use for fill operation
     ///
@@ -92,20 +81,30 @@ pub struct Input {
     /// Specifies whether to paste-back the original image onto to the non-inpainted areas of the output
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paste_back: Option<bool>,
     /// Use an image fill input to fill in particular images into the masked area.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_image: Option<ImageFillInput>,
     /// Resizes the image back to the original size. Use when you wish to preserve the exact image size as the originally provided image.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resize_to_original: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_size : Option <
+    InputImageSize > = "image_size" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, seed : Option < i64 > = "seed" optional, loras :
+    Option < Vec < LoraWeight > > = "loras" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    num_images : Option < i64 > = "num_images" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, acceleration : Option < Acceleration > = "acceleration"
+    optional, image_url : String = "image_url" required, mask_url : String = "mask_url"
+    required, paste_back : Option < bool > = "paste_back" optional, fill_image : Option <
+    ImageFillInput > = "fill_image" optional, resize_to_original : Option < bool > =
+    "resize_to_original" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -327,7 +326,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-lora-fill`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -342,6 +341,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -362,7 +367,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -370,19 +375,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -483,7 +489,7 @@ impl From<&str> for InputImageSize {
     }
 }
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoraWeight {
     /// URL or the path to the LoRA weights.
@@ -494,12 +500,14 @@ pub struct LoraWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoraWeight { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional } ..extra
+);
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -567,26 +575,27 @@ pub enum Acceleration {
     Acceleration : str { None => "none", Regular => "regular" } else Unknown
 );
 /// An object of 3 fields. Held by the `fill_image` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageFillInput {
     /// URLs of images to be filled into the masked area.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_image_url: Option<FillImageUrl>,
     /// Uses the provided fill image in context with the base image to fill in more faithfully. Will increase price.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub in_context_fill: Option<bool>,
     /// Whether to use the prompt as well in the generation, along with the redux image.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_prompt: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageFillInput { fill_image_url : Option < FillImageUrl > = "fill_image_url"
+    optional, in_context_fill : Option < bool > = "in_context_fill" optional, use_prompt
+    : Option < bool > = "use_prompt" optional } ..extra
+);
 impl ImageFillInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -664,7 +673,7 @@ impl From<String> for FillImageUrl {
     }
 }
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -676,9 +685,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-lora-portrait-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/flux-lora-portrait-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
@@ -24,7 +24,6 @@ pub struct Input {
     pub images_data_url: String,
     /// Trigger phrase to be used in the captions. If None, a trigger word will not be used.
     /// If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_phrase: Option<String>,
     /// Learning rate to use for training.
     ///
@@ -33,7 +32,6 @@ pub struct Input {
     /// Constraint: 1e-6 ≤ value ≤ 0.001.
     ///
     /// Example: `0.0002`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Number of steps to train the LoRA on.
     ///
@@ -42,41 +40,44 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10000.
     ///
     /// Example: `1000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// If True, multiresolution training will be used.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiresolution_training: Option<bool>,
     /// If True, the subject will be cropped from the image.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_crop: Option<bool>,
     /// The format of the archive. If not specified, the format will be inferred from the URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_archive_format: Option<String>,
     /// URL to a checkpoint to resume training from.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume_from_checkpoint: Option<String>,
     /// If True, masks will be created for the subject.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create_masks: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, trigger_phrase :
+    Option < String > = "trigger_phrase" optional, learning_rate : Option < f64 > =
+    "learning_rate" optional, steps : Option < i64 > = "steps" optional,
+    multiresolution_training : Option < bool > = "multiresolution_training" optional,
+    subject_crop : Option < bool > = "subject_crop" optional, data_archive_format :
+    Option < String > = "data_archive_format" optional, resume_from_checkpoint : Option <
+    String > = "resume_from_checkpoint" optional, create_masks : Option < bool > =
+    "create_masks" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -227,7 +228,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-lora-portrait-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
@@ -235,6 +236,10 @@ pub struct Output {
     /// URL to the training configuration file.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-vision-upscaler";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/flux-vision-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to upscale.
@@ -26,41 +26,41 @@ pub struct Input {
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<f64>,
     /// The seed to use for the upscale. If not provided, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The creativity of the model. The higher the creativity, the more the model will deviate from the original. Refers to the denoise strength of the sampling.
     ///
     /// Default: `0.3`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<f64>,
     /// CFG/guidance scale (1-4). Controls how closely the model follows the prompt.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<f64>,
     /// Number of inference steps (4-50).
     ///
     /// Default: `20`.
     ///
     /// Constraint: 4 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, upscale_factor : Option < f64 > =
+    "upscale_factor" optional, seed : Option < i64 > = "seed" optional, creativity :
+    Option < f64 > = "creativity" optional, guidance : Option < f64 > = "guidance"
+    optional, steps : Option < i64 > = "steps" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -182,7 +182,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-vision-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The URL of the generated image.
@@ -202,6 +202,11 @@ pub struct Output {
     /// Example: `"A highly detailed upscaled photograph featuring sharp edges and enhanced textures. The image shows improved clarity...`.
     pub caption: String,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, caption : String =
+    "caption" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

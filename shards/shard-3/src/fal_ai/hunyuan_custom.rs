@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-custom";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-custom`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-custom since 2026-06-11")]
 pub struct Input {
@@ -30,7 +30,6 @@ pub struct Input {
     /// Default: `"Aerial view, aerial view, overexposed, low quality, deformation, a poor composition, bad hands, bad teeth, bad...`.
     ///
     /// Example: `"Ugly, blurry."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// URL of the image input.
     ///
@@ -41,64 +40,65 @@ pub struct Input {
     /// Default: `30`.
     ///
     /// Constraint: 10 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The seed to use for generating the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The aspect ratio of the video to generate.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the video to generate. 720p generations cost 1.5x more than 480p generations.
     ///
     /// Default: `"512p"`.
     ///
     /// Allowed values: `"512p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The frames per second of the generated video.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 16 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// Classifier-Free Guidance scale for the generation.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 1.5 ≤ value ≤ 13.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// The number of frames to generate.
     ///
     /// Default: `129`.
     ///
     /// Constraint: 81 ≤ value ≤ 129.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, image_url : String = "image_url" required,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, seed : Option
+    < i64 > = "seed" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, resolution : Option < Resolution > = "resolution" optional, fps : Option <
+    i64 > = "fps" optional, cfg_scale : Option < f64 > = "cfg_scale" optional, num_frames
+    : Option < i64 > = "num_frames" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -279,7 +279,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-custom`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-custom since 2026-06-11")]
 pub struct Output {
@@ -290,6 +290,9 @@ pub struct Output {
     /// The seed used for generating the video.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

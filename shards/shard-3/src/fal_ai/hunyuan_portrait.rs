@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-portrait";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-portrait`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-portrait since 2026-06-11")]
 pub struct Input {
@@ -30,17 +30,19 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/elephant/GG7iU-4GmzkX3_gIXutRV_image.png"`.
     pub image_url: String,
     /// Random seed for generation. If None, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to use ArcFace for face recognition.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_arcface: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, image_url : String = "image_url"
+    required, seed : Option < i64 > = "seed" optional, use_arcface : Option < bool > =
+    "use_arcface" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -107,7 +109,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-portrait`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-portrait since 2026-06-11")]
 pub struct Output {
@@ -116,6 +118,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output_with_audio.mp4","file_size":5485412,"url":"https://v3.fal.media/files...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

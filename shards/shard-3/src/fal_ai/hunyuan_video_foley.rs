@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-video-foley";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-video-foley`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to generate audio for.
@@ -27,29 +27,31 @@ pub struct Input {
     /// Negative prompt to avoid certain audio characteristics.
     ///
     /// Default: `"noisy, harsh"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Guidance scale for audio generation.
     ///
     /// Default: `4.5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Number of inference steps for generation.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 10 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, text_prompt : String =
+    "text_prompt" required, negative_prompt : Option < String > = "negative_prompt"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, seed : Option
+    < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -144,12 +146,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-video-foley`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// List of generated video files with audio.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

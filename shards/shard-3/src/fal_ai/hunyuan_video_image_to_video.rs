@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-video-image-to-video";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-video-image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the video from.
@@ -27,38 +27,39 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/hunyuan_i2v.jpg"`.
     pub image_url: String,
     /// The seed to use for generating the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The aspect ratio of the video to generate.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the video to generate.
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The number of frames to generate.
     ///
     /// Default: `129`.
     ///
     /// Allowed values: `"129"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<NumFrames>,
     /// Turning on I2V Stability reduces hallucination but also reduces motion.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub i2v_stability: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, seed : Option < i64 > = "seed" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional, resolution : Option < Resolution > =
+    "resolution" optional, num_frames : Option < NumFrames > = "num_frames" optional,
+    i2v_stability : Option < bool > = "i2v_stability" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -167,7 +168,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-video-image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// `video`
@@ -175,6 +176,9 @@ pub struct Output {
     /// The seed used for generating the video.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-video-lora-training";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-video-lora-training`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/hunyuan-video-lora-training since 2026-06-11"
@@ -38,25 +38,27 @@ pub struct Input {
     /// The trigger word to use.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_word: Option<String>,
     /// Learning rate to use for training.
     ///
     /// Default: `0.0001`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Whether to generate captions for the images.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_caption: Option<bool>,
     /// The format of the archive. If not specified, the format will be inferred from the URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_archive_format: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, steps : i64 = "steps"
+    required, trigger_word : Option < String > = "trigger_word" optional, learning_rate :
+    Option < f64 > = "learning_rate" optional, do_caption : Option < bool > =
+    "do_caption" optional, data_archive_format : Option < String > =
+    "data_archive_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -147,7 +149,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-video-lora-training`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/hunyuan-video-lora-training since 2026-06-11"
@@ -158,6 +160,10 @@ pub struct Output {
     /// URL to the lora configuration file.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/live-avatar";
 #[allow(unused_imports)]
 pub use super::super::types::VideoFile;
 /// The input of `fal-ai/live-avatar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/live-avatar since 2026-06-11")]
 pub struct Input {
@@ -38,7 +38,6 @@ pub struct Input {
     /// Default: `10`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_clips: Option<i64>,
     /// Number of frames per clip. Must be a multiple of 4. Higher values = smoother but slower generation.
     ///
@@ -47,34 +46,36 @@ pub struct Input {
     /// Constraint: 16 ≤ value ≤ 80.
     ///
     /// Constraint: a multiple of 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_clip: Option<i64>,
     /// Classifier-free guidance scale. Higher values follow the prompt more closely.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable safety checker for content moderation.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Acceleration level for faster video decoding
     ///
     /// Default: `"none"`.
     ///
     /// Allowed values: `"none"`, `"light"`, `"regular"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required, prompt : String = "prompt" required, num_clips : Option < i64 > =
+    "num_clips" optional, frames_per_clip : Option < i64 > = "frames_per_clip" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, seed : Option < i64 > =
+    "seed" optional, enable_safety_checker : Option < bool > = "enable_safety_checker"
+    optional, acceleration : Option < Acceleration > = "acceleration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -204,7 +205,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/live-avatar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/live-avatar since 2026-06-11")]
 pub struct Output {
@@ -215,6 +216,9 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/nemotron-diffusion-vlm";
 /// The input of `fal-ai/nemotron-diffusion-vlm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be processed.
@@ -27,33 +27,34 @@ pub struct Input {
     /// Default: `512`.
     ///
     /// Constraint: 1 ≤ value ≤ 8192.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Number of diffusion decoding steps. Defaults to 256, rounded up only when omitted and required by the upstream block schedule. Explicit values must be at least max_tokens / block_length and divisible by max_tokens / block_length.
     ///
     /// Default: `256`.
     ///
     /// Constraint: 1 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Block length used by diffusion decoding.
     ///
     /// Default: `32`.
     ///
     /// Constraint: 8 ≤ value ≤ 128.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub block_length: Option<i64>,
     /// Confidence threshold used by diffusion decoding.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, max_tokens : Option < i64 > = "max_tokens" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, block_length : Option < i64 > =
+    "block_length" optional, threshold : Option < f64 > = "threshold" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -154,7 +155,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/nemotron-diffusion-vlm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated answer.
@@ -166,6 +167,10 @@ pub struct Output {
     /// Request timing breakdown in seconds.
     pub timings: Timings,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, usage : Usage = "usage" required,
+    timings : Timings = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -182,7 +187,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `usage` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Usage {
     /// Number of prompt tokens sent to the model.
@@ -192,6 +197,11 @@ pub struct Usage {
     /// Number of model function evaluations used for generation.
     pub num_function_evals: i64,
 }
+::fal_models_core::serde_struct!(
+    Usage { prompt_tokens : i64 = "prompt_tokens" required, completion_tokens : i64 =
+    "completion_tokens" required, num_function_evals : i64 = "num_function_evals"
+    required }
+);
 impl Usage {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -208,7 +218,7 @@ impl Usage {
     }
 }
 /// An object of 6 fields. Held by the `timings` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Timings {
     /// Total request time in seconds.
@@ -224,6 +234,12 @@ pub struct Timings {
     /// Time spent decoding output token IDs to text.
     pub decode_time: f64,
 }
+::fal_models_core::serde_struct!(
+    Timings { total_time : f64 = "total_time" required, image_validation_time : f64 =
+    "image_validation_time" required, preprocessing_time : f64 = "preprocessing_time"
+    required, gpu_transfer_time : f64 = "gpu_transfer_time" required, generation_time :
+    f64 = "generation_time" required, decode_time : f64 = "decode_time" required }
+);
 impl Timings {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -15,7 +15,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/nova-sr";
 /// The input of `fal-ai/nova-sr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct Input {
@@ -26,24 +26,25 @@ pub struct Input {
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format for the output audio.
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"aac"`, `"m4a"`, `"ogg"`, `"opus"`, `"flac"`, `"wav"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_format: Option<AudioFormat>,
     /// The bitrate of the output audio.
     ///
     /// Default: `"192k"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, sync_mode : Option < bool > =
+    "sync_mode" optional, audio_format : Option < AudioFormat > = "audio_format"
+    optional, bitrate : Option < String > = "bitrate" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -125,7 +126,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/nova-sr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct Output {
@@ -136,6 +137,10 @@ pub struct Output {
     /// Timings for each step in the pipeline.
     pub timings: Timings,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : AudioFile = "audio" required, timings : Timings = "timings" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -173,7 +178,7 @@ pub enum AudioFormat {
     "opus", Flac => "flac", Wav => "wav" } else Unknown
 );
 /// An object of 9 fields. Held by the `audio` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct AudioFile {
@@ -182,34 +187,35 @@ pub struct AudioFile {
     /// The mime type of the file.
     ///
     /// Example: `"image/png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file. It will be auto-generated if not provided.
     ///
     /// Example: `"z9RV14K95DvU.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
     ///
     /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// File data
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<::fal_models_core::Binary>,
     /// The duration of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The number of channels in the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// The sample rate of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
     /// The bitrate of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, file_data : Option <
+    ::fal_models_core::Binary > = "file_data" optional, duration : Option < f64 > =
+    "duration" optional, channels : Option < i64 > = "channels" optional, sample_rate :
+    Option < i64 > = "sample_rate" optional, bitrate : Option < String > = "bitrate"
+    optional }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {
@@ -242,7 +248,7 @@ impl AudioFile {
     }
 }
 /// An object of 3 fields. Held by the `timings` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/nova-sr since 2026-06-11")]
 pub struct Timings {
@@ -253,6 +259,10 @@ pub struct Timings {
     /// Time taken to postprocess the audio in seconds.
     pub postprocess: f64,
 }
+::fal_models_core::serde_struct!(
+    Timings { preprocess : f64 = "preprocess" required, inference : f64 = "inference"
+    required, postprocess : f64 = "postprocess" required }
+);
 impl Timings {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

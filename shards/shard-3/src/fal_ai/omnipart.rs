@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/omnipart";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/omnipart`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/omnipart since 2026-06-11")]
 pub struct Input {
@@ -30,30 +30,31 @@ pub struct Input {
     /// Default: `2000`.
     ///
     /// Constraint: 1 ≤ value ≤ 10000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_segment_size: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
     ///
     /// Default: `765464`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Guidance scale for the model.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Specify which segments to merge (e.g., '0,1;3,4' merges segments 0&1 together and 3&4 together)
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parts: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_image_url : String = "input_image_url" required, minimum_segment_size :
+    Option < i64 > = "minimum_segment_size" optional, seed : Option < i64 > = "seed"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional, parts : Option
+    < String > = "parts" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -150,7 +151,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/omnipart`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/omnipart since 2026-06-11")]
 pub struct Output {
@@ -169,6 +170,11 @@ pub struct Output {
     /// Seed value used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, full_model_mesh : File =
+    "full_model_mesh" required, output_zip : File = "output_zip" required, seed : i64 =
+    "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/orpheus-tts";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/orpheus-tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech. You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
@@ -27,26 +27,27 @@ pub struct Input {
     /// Example: `"tara"`.
     ///
     /// Allowed values: `"tara"`, `"leah"`, `"jess"`, `"leo"`, `"dan"`, `"mia"`, `"zac"`, `"zoe"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// Temperature for generation (higher = more creative).
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Repetition penalty (>= 1.1 required for stable generations).
     ///
     /// Default: `1.2`.
     ///
     /// Constraint: 1.1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, voice : Option < Voice > = "voice" optional,
+    temperature : Option < f64 > = "temperature" optional, repetition_penalty : Option <
+    f64 > = "repetition_penalty" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -134,7 +135,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/orpheus-tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated speech audio
@@ -142,6 +143,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/kangaroo/RQ_pxc7oPdueYqWUqEbPE_tmpjnzvvzx_.wav"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/qwen-image-layered-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/qwen-image-layered-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/qwen-image-layered-trainer since 2026-06-11"
@@ -54,7 +54,6 @@ pub struct Input {
     /// Learning rate for LoRA parameters.
     ///
     /// Default: `0.0001`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Number of steps to train for
     ///
@@ -63,15 +62,17 @@ pub struct Input {
     /// Constraint: 100 ≤ value ≤ 10000.
     ///
     /// Constraint: a multiple of 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Default caption to use when caption files are missing. If None, missing captions will cause an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_caption: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_data_url : String = "image_data_url" required, learning_rate : Option <
+    f64 > = "learning_rate" optional, steps : Option < i64 > = "steps" optional,
+    default_caption : Option < String > = "default_caption" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -153,7 +154,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/qwen-image-layered-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/qwen-image-layered-trainer since 2026-06-11"
@@ -164,6 +165,10 @@ pub struct Output {
     /// URL to the configuration file for the trained model.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

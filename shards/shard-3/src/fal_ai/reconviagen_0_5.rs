@@ -13,151 +13,130 @@ pub const ENDPOINT_ID: &str = "fal-ai/reconviagen-0.5";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/reconviagen-0.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Random seed for reproducibility
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Output resolution; higher is slower but more detailed
     ///
     /// Default: `1024`.
     ///
     /// Allowed values: `512`, `1024`, `1536`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Sparse structure source. 'mesh' gives best quality, 'direct' is fastest, 'mvtrellis2' uses multi-view TRELLIS.2.
     ///
     /// Default: `"mesh"`.
     ///
     /// Allowed values: `"direct"`, `"mesh"`, `"mvtrellis2"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_source: Option<SsSource>,
     /// How closely the initial 3D structure follows the input. Higher values produce more faithful but potentially noisier results.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in stage 1.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_rescale: Option<f64>,
     /// Number of denoising steps for the initial structure.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for structure generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_rescale_t: Option<f64>,
     /// Guidance strength for SLat stage (only used when ss_source='mesh').
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slat_guidance_strength: Option<f64>,
     /// Guidance rescale for SLat stage (only used when ss_source='mesh').
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slat_guidance_rescale: Option<f64>,
     /// Sampling steps for SLat stage (only used when ss_source='mesh').
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slat_sampling_steps: Option<i64>,
     /// Rescale T for SLat stage (only used when ss_source='mesh').
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slat_rescale_t: Option<f64>,
     /// How closely the detailed geometry follows the input.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in the shape stage.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_rescale: Option<f64>,
     /// Number of denoising steps for shape refinement.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for shape refinement.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_rescale_t: Option<f64>,
     /// How closely the texture follows the input colors.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in the texture stage.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_rescale: Option<f64>,
     /// Number of denoising steps for texture generation.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for texture generation.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_rescale_t: Option<f64>,
     /// Target number of vertices in the final mesh.
     ///
     /// Default: `500000`.
     ///
     /// Constraint: 5000 ≤ value ≤ 2000000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimation_target: Option<i64>,
     /// Resolution of the texture image baked onto the mesh.
     ///
     /// Default: `2048`.
     ///
     /// Allowed values: `1024`, `2048`, `4096`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_size: Option<TextureSize>,
     /// One or more views of the same object. Multiple views yield higher-quality 3D reconstruction.
     ///
@@ -170,12 +149,33 @@ pub struct Input {
     /// Default: `"adaptive_guidance_weight"`.
     ///
     /// Allowed values: `"average_right"`, `"weighted_average"`, `"sequential"`, `"average"`, `"adaptive_guidance_weight"`, `"fixed_guidance_rescale"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_image_strategy: Option<MultiImageStrategy>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { seed : Option < i64 > = "seed" optional, resolution : Option < Resolution > =
+    "resolution" optional, ss_source : Option < SsSource > = "ss_source" optional,
+    ss_guidance_strength : Option < f64 > = "ss_guidance_strength" optional,
+    ss_guidance_rescale : Option < f64 > = "ss_guidance_rescale" optional,
+    ss_sampling_steps : Option < i64 > = "ss_sampling_steps" optional, ss_rescale_t :
+    Option < f64 > = "ss_rescale_t" optional, slat_guidance_strength : Option < f64 > =
+    "slat_guidance_strength" optional, slat_guidance_rescale : Option < f64 > =
+    "slat_guidance_rescale" optional, slat_sampling_steps : Option < i64 > =
+    "slat_sampling_steps" optional, slat_rescale_t : Option < f64 > = "slat_rescale_t"
+    optional, shape_slat_guidance_strength : Option < f64 > =
+    "shape_slat_guidance_strength" optional, shape_slat_guidance_rescale : Option < f64 >
+    = "shape_slat_guidance_rescale" optional, shape_slat_sampling_steps : Option < i64 >
+    = "shape_slat_sampling_steps" optional, shape_slat_rescale_t : Option < f64 > =
+    "shape_slat_rescale_t" optional, tex_slat_guidance_strength : Option < f64 > =
+    "tex_slat_guidance_strength" optional, tex_slat_guidance_rescale : Option < f64 > =
+    "tex_slat_guidance_rescale" optional, tex_slat_sampling_steps : Option < i64 > =
+    "tex_slat_sampling_steps" optional, tex_slat_rescale_t : Option < f64 > =
+    "tex_slat_rescale_t" optional, decimation_target : Option < i64 > =
+    "decimation_target" optional, texture_size : Option < TextureSize > = "texture_size"
+    optional, image_urls : Vec < String > = "image_urls" required, multi_image_strategy :
+    Option < MultiImageStrategy > = "multi_image_strategy" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -523,7 +523,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/reconviagen-0.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D GLB file with PBR materials
@@ -533,6 +533,9 @@ pub struct Output {
     /// Seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/recraft-20b";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/recraft-20b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -25,32 +25,33 @@ pub struct Input {
     /// Image Size
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The style of the generated images. Vector images cost 2X as much.
     ///
     /// Default: `"realistic_image"`.
     ///
     /// Allowed values: `"any"`, `"realistic_image"`, `"digital_illustration"`, `"vector_illustration"`, `"realistic_image/b_and_w"`, `"realistic_image/enterprise"`, `"realistic_image/hard_flash"`, `"realistic_image/hdr"`, `"realistic_image/motion_blur"`, `"realistic_image/natural_light"`, `"realistic_image/studio_portrait"`, `"digital_illustration/2d_art_poster"` and 25 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// An array of preferable colors
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colors: Option<Vec<RGBColor>>,
     /// The ID of the custom style reference (optional)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_id: Option<String>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_size : Option < InputImageSize > =
+    "image_size" optional, style : Option < Style > = "style" optional, colors : Option <
+    Vec < RGBColor > > = "colors" optional, style_id : Option < String > = "style_id"
+    optional, enable_safety_checker : Option < bool > = "enable_safety_checker" optional
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -154,7 +155,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/recraft-20b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -162,6 +163,7 @@ pub struct Output {
     /// Example: `[{"url":"https://fal.media/files/tiger/qeO5RlXiAsdCREUMYg5ZU_image.webp"}]`.
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -170,7 +172,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -178,19 +180,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -407,7 +410,7 @@ pub enum Style {
     "vector_illustration/seamless" } else Unknown
 );
 /// An object of 3 fields. Held by the `colors` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct RGBColor {
     /// Red color value
@@ -415,26 +418,26 @@ pub struct RGBColor {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r: Option<i64>,
     /// Green color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g: Option<i64>,
     /// Blue color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    RGBColor { r : Option < i64 > = "r" optional, g : Option < i64 > = "g" optional, b :
+    Option < i64 > = "b" optional } ..extra
+);
 impl RGBColor {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

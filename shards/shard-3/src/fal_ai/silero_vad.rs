@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/silero-vad";
 /// The input of `fal-ai/silero-vad`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the audio to get speech timestamps from.
@@ -19,9 +19,11 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a89994c/X3-06RFibRfBu-FS1AI8y_speech.mp3"`.
     pub audio_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -65,7 +67,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/silero-vad`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Whether the audio has speech.
@@ -77,6 +79,10 @@ pub struct Output {
     /// Example: `[{"end":1.982,"start":0.13},{"end":3.998,"start":2.434}]`.
     pub timestamps: Vec<SpeechTimestamp>,
 }
+::fal_models_core::serde_struct!(
+    Output { has_speech : bool = "has_speech" required, timestamps : Vec <
+    SpeechTimestamp > = "timestamps" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -85,7 +91,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `timestamps` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SpeechTimestamp {
     /// The start time of the speech in seconds.
@@ -93,6 +99,9 @@ pub struct SpeechTimestamp {
     /// The end time of the speech in seconds.
     pub end: f64,
 }
+::fal_models_core::serde_struct!(
+    SpeechTimestamp { start : f64 = "start" required, end : f64 = "end" required }
+);
 impl SpeechTimestamp {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/turbo-flux-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/turbo-flux-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
@@ -22,7 +22,6 @@ pub struct Input {
     /// If no captions are provide the trigger_work will be used instead of captions. If captions are provided, the trigger word will replace the `[trigger]` string in the captions.
     ///
     /// Default: `"ohwx"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_phrase: Option<String>,
     /// Number of steps to train the LoRA on.
     ///
@@ -31,31 +30,33 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10000.
     ///
     /// Example: `1000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Learning rate for the training.
     ///
     /// Default: `0.00115`.
     ///
     /// Constraint: 1e-7 ≤ value ≤ 0.01.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Training style to use.
     ///
     /// Default: `"subject"`.
     ///
     /// Allowed values: `"subject"`, `"style"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub training_style: Option<TrainingStyle>,
     /// Whether to try to detect the face and crop the images to the face.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_crop: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, trigger_phrase :
+    Option < String > = "trigger_phrase" optional, steps : Option < i64 > = "steps"
+    optional, learning_rate : Option < f64 > = "learning_rate" optional, training_style :
+    Option < TrainingStyle > = "training_style" optional, face_crop : Option < bool > =
+    "face_crop" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -168,7 +169,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/turbo-flux-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
@@ -176,6 +177,10 @@ pub struct Output {
     /// URL to the trained diffusers config file.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-fun-control";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-fun-control`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/wan-fun-control since 2026-06-11")]
 pub struct Input {
@@ -28,55 +28,46 @@ pub struct Input {
     /// The negative prompt to generate the video.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of inference steps.
     ///
     /// Default: `27`.
     ///
     /// Constraint: 4 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The guidance scale.
     ///
     /// Default: `6`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The shift for the scheduler.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// The seed for the random number generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to match the number of frames in the input video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_input_num_frames: Option<bool>,
     /// The number of frames to generate. Only used when match_input_num_frames is False.
     ///
     /// Default: `81`.
     ///
     /// Constraint: 49 ≤ value ≤ 121.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Whether to match the fps in the input video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_input_fps: Option<bool>,
     /// The fps to generate. Only used when match_input_fps is False.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 4 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// The URL of the control video to use as a reference for the video generation.
     ///
@@ -85,24 +76,33 @@ pub struct Input {
     /// Whether to preprocess the video. If True, the video will be preprocessed to depth or pose.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess_video: Option<bool>,
     /// The type of preprocess to apply to the video. Only used when preprocess_video is True.
     ///
     /// Default: `"depth"`.
     ///
     /// Allowed values: `"depth"`, `"pose"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess_type: Option<PreprocessType>,
     /// The URL of the reference image to use as a reference for the video generation.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/wan-fun-input-reference-image.webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, shift : Option < f64 > = "shift" optional, seed : Option < i64 > = "seed"
+    optional, match_input_num_frames : Option < bool > = "match_input_num_frames"
+    optional, num_frames : Option < i64 > = "num_frames" optional, match_input_fps :
+    Option < bool > = "match_input_fps" optional, fps : Option < i64 > = "fps" optional,
+    control_video_url : String = "control_video_url" required, preprocess_video : Option
+    < bool > = "preprocess_video" optional, preprocess_type : Option < PreprocessType > =
+    "preprocess_type" optional, reference_image_url : Option < String > =
+    "reference_image_url" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -301,7 +301,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-fun-control`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/wan-fun-control since 2026-06-11")]
 pub struct Output {
@@ -310,6 +310,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/wan-fun-example-output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

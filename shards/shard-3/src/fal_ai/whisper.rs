@@ -15,7 +15,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/whisper";
 /// The input of `fal-ai/whisper`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct Input {
@@ -28,7 +28,6 @@ pub struct Input {
     /// Default: `"transcribe"`.
     ///
     /// Allowed values: `"transcribe"`, `"translate"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
     /// Language of the audio file. If set to null, the language will be
     /// automatically detected. Defaults to null.
@@ -37,26 +36,22 @@ pub struct Input {
     /// English, regardless of the language selected.
     ///
     /// Allowed values: `"af"`, `"am"`, `"ar"`, `"as"`, `"az"`, `"ba"`, `"be"`, `"bg"`, `"bn"`, `"bo"`, `"br"`, `"bs"` and 87 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Whether to diarize the audio file. Defaults to false. Setting to true will add costs proportional to diarization inference time.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diarize: Option<bool>,
     /// Level of the chunks to return. Either none, segment or word. `none` would imply that all of the audio will be transcribed without the timestamp tokens, we suggest to switch to `none` if you are not satisfied with the transcription quality, since it will usually improve the quality of the results. Switching to `none` will also provide minor speed ups in the transcription due to less amount of generated tokens. Notice that setting to none will produce **a single chunk with the whole transcription**.
     ///
     /// Default: `"segment"`.
     ///
     /// Allowed values: `"none"`, `"segment"`, `"word"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_level: Option<ChunkLevel>,
     /// Version of the model to use. All of the models are the Whisper large variant.
     ///
     /// Default: `"3"`.
     ///
     /// Allowed values: `"3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<Version>,
     /// Batch Size
     ///
@@ -65,12 +60,10 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 64.
     ///
     /// Example: `64`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_size: Option<i64>,
     /// Prompt to use for generation. Defaults to an empty string.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Number of speakers in the audio file. Defaults to null.
     /// If not provided, the number of speakers will be automatically
@@ -79,12 +72,18 @@ pub struct Input {
     /// Constraint: 1 ≤ value.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_speakers: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, task : Option < Task > = "task"
+    optional, language : Option < Language > = "language" optional, diarize : Option <
+    bool > = "diarize" optional, chunk_level : Option < ChunkLevel > = "chunk_level"
+    optional, version : Option < Version > = "version" optional, batch_size : Option <
+    i64 > = "batch_size" optional, prompt : Option < String > = "prompt" optional,
+    num_speakers : Option < i64 > = "num_speakers" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -242,14 +241,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/whisper`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct Output {
     /// Transcription of the audio file
     pub text: String,
     /// Timestamp chunks of the audio file
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunks: Option<Vec<Chunk>>,
     /// List of languages that the audio file is inferred to be. Defaults to null.
     ///
@@ -258,6 +256,12 @@ pub struct Output {
     /// Speaker diarization segments of the audio file. Only present if diarization is enabled.
     pub diarization_segments: Vec<DiarizationSegment>,
 }
+::fal_models_core::serde_struct!(
+    Output { text : String = "text" required, chunks : Option < Vec < Chunk > > =
+    "chunks" optional, inferred_languages : Vec < InferredLanguage > =
+    "inferred_languages" required, diarization_segments : Vec < DiarizationSegment > =
+    "diarization_segments" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -546,7 +550,7 @@ pub enum Version {
 }
 ::fal_models_core::open_enum!(Version : str { V3 => "3" } else Unknown);
 /// An object of 3 fields. Held by the `chunks` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct Chunk {
@@ -557,9 +561,12 @@ pub struct Chunk {
     /// Transcription of the chunk
     pub text: String,
     /// Speaker ID of the chunk. Only present if diarization is enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Chunk { timestamp : Vec < serde_json::Value > = "timestamp" required, text : String =
+    "text" required, speaker : Option < String > = "speaker" optional }
+);
 impl Chunk {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -795,7 +802,7 @@ pub enum InferredLanguage {
     Yi => "yi", Yo => "yo", Zh => "zh" } else Unknown
 );
 /// An object of 2 fields. Held by the `diarization_segments` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/whisper since 2026-06-11")]
 pub struct DiarizationSegment {
@@ -806,6 +813,10 @@ pub struct DiarizationSegment {
     /// Speaker ID of the segment
     pub speaker: String,
 }
+::fal_models_core::serde_struct!(
+    DiarizationSegment { timestamp : Vec < serde_json::Value > = "timestamp" required,
+    speaker : String = "speaker" required }
+);
 impl DiarizationSegment {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,35 +14,35 @@ pub const ENDPOINT_ID: &str = "bria/embed-product";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `bria/embed-product`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image.
     ///
     /// Example: `"https://bria-datasets.s3.us-east-1.amazonaws.com/embed-product/an_empty_living_room_0.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_source: Option<String>,
     /// List of products to embed in the image.
     ///
     /// Constraint: 1 to 10 items.
     ///
     /// Example: `[{"coordinates":{"height":300,"width":100,"x":300,"y":317},"image_source":"https://bria-datasets.s3.us-east-1.amazona...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub products: Option<Vec<Item>>,
     /// Random seed for reproducibility.
     ///
     /// Default: `5555`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If true, returns the image directly in the response (increases latency).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_source : Option < String > = "image_source" optional, products : Option
+    < Vec < Item > > = "products" optional, seed : Option < i64 > = "seed" optional,
+    sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -135,7 +135,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/embed-product`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image with products embedded.
@@ -143,6 +143,9 @@ pub struct Output {
     /// Seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -151,18 +154,20 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `products` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Item {
     /// URL of the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_source: Option<String>,
     /// `coordinates`
     pub coordinates: Coordinates,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Item { image_source : Option < String > = "image_source" optional, coordinates :
+    Coordinates = "coordinates" required } ..extra
+);
 impl Item {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -197,7 +202,7 @@ impl Item {
     }
 }
 /// An object of 4 fields. Held by the `coordinates` field of [`Item`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Coordinates {
     /// X coordinate of the product in the image.
@@ -217,9 +222,12 @@ pub struct Coordinates {
     /// Example: `30`.
     pub height: f64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Coordinates { x : f64 = "x" required, y : f64 = "y" required, width : f64 = "width"
+    required, height : f64 = "height" required } ..extra
+);
 impl Coordinates {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -17,7 +17,7 @@
 )]
 pub const ENDPOINT_ID: &str = "fal-ai/animatediff-sparsectrl-lcm";
 /// The input of `fal-ai/animatediff-sparsectrl-lcm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
@@ -32,75 +32,76 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"blurry, low resolution, bad, ugly, low quality, pixelated, interpolated, compression artifacts, noisey, grainy"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The type of controlnet to use for generating the video. The controlnet determines how the video will be animated.
     ///
     /// Default: `"scribble"`.
     ///
     /// Allowed values: `"scribble"`, `"rgb"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnet_type: Option<ControlnetType>,
     /// Increasing the amount of steps tells Stable Diffusion that it should take more steps to generate your final result which can increase the amount of detail in your image.
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 12.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want the model to stick to your prompt when looking for a related image to show you.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<i64>,
     /// The same seed and the same prompt given to the same version of Stable
     /// Diffusion will output the same image every time.
     ///
     /// Example: `42`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The URL of the first keyframe to use for the generation.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/scribble2/scribble_2_1.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyframe_0_image_url: Option<String>,
     /// The frame index of the first keyframe to use for the generation.
     ///
     /// Default: `0`.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyframe_0_index: Option<i64>,
     /// The URL of the second keyframe to use for the generation.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/scribble2/scribble_2_2.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyframe_1_image_url: Option<String>,
     /// The frame index of the second keyframe to use for the generation.
     ///
     /// Default: `0`.
     ///
     /// Example: `8`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyframe_1_index: Option<i64>,
     /// The URL of the third keyframe to use for the generation.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/scribble2/scribble_2_3.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyframe_2_image_url: Option<String>,
     /// The frame index of the third keyframe to use for the generation.
     ///
     /// Default: `0`.
     ///
     /// Example: `15`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyframe_2_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, controlnet_type : Option < ControlnetType > =
+    "controlnet_type" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < i64 > = "guidance_scale"
+    optional, seed : Option < i64 > = "seed" optional, keyframe_0_image_url : Option <
+    String > = "keyframe_0_image_url" optional, keyframe_0_index : Option < i64 > =
+    "keyframe_0_index" optional, keyframe_1_image_url : Option < String > =
+    "keyframe_1_image_url" optional, keyframe_1_index : Option < i64 > =
+    "keyframe_1_index" optional, keyframe_2_image_url : Option < String > =
+    "keyframe_2_image_url" optional, keyframe_2_index : Option < i64 > =
+    "keyframe_2_index" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -291,7 +292,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/animatediff-sparsectrl-lcm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
@@ -302,6 +303,9 @@ pub struct Output {
     /// The seed used to generate the video.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -327,7 +331,7 @@ pub enum ControlnetType {
     ControlnetType : str { Scribble => "scribble", Rgb => "rgb" } else Unknown
 );
 /// An object of 4 fields. Held by the `video` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/animatediff-sparsectrl-lcm since 2026-06-11"
@@ -350,6 +354,11 @@ pub struct File {
     /// Example: `4404019`.
     pub file_size: i64,
 }
+::fal_models_core::serde_struct!(
+    File { url : String = "url" required, content_type : String = "content_type"
+    required, file_name : String = "file_name" required, file_size : i64 = "file_size"
+    required }
+);
 impl ::fal_models_core::files::RemoteFile for File {
     #[inline]
     fn url(&self) -> &str {

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ccsr";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/ccsr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL or data URI of the image to upscale.
@@ -26,7 +26,6 @@ pub struct Input {
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// If specified, a patch-based sampling strategy will be used for sampling.
     ///
@@ -35,61 +34,52 @@ pub struct Input {
     /// Example: `"none"`.
     ///
     /// Allowed values: `"none"`, `"mix"`, `"gaussian"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_diffusion: Option<TileDiffusion>,
     /// Size of patch.
     ///
     /// Default: `1024`.
     ///
     /// Constraint: 256 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_diffusion_size: Option<i64>,
     /// Stride of sliding patch.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 128 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_diffusion_stride: Option<i64>,
     /// If specified, a patch-based sampling strategy will be used for VAE decoding.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_vae: Option<bool>,
     /// Size of VAE patch.
     ///
     /// Default: `226`.
     ///
     /// Constraint: 64 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_vae_decoder_size: Option<i64>,
     /// Size of latent image
     ///
     /// Default: `1024`.
     ///
     /// Constraint: 128 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_vae_encoder_size: Option<i64>,
     /// The number of steps to run the model for. The higher the number the better the quality and longer it will take to generate.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 10 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// The ending point of uniform sampling strategy.
     ///
     /// Default: `0.6667`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_max: Option<f64>,
     /// The starting point of uniform sampling strategy.
     ///
     /// Default: `0.3333`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_min: Option<f64>,
     /// Type of color correction for samples.
     ///
@@ -98,15 +88,24 @@ pub struct Input {
     /// Example: `"adain"`.
     ///
     /// Allowed values: `"none"`, `"wavelet"`, `"adain"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_fix_type: Option<ColorFixType>,
     /// Seed for reproducibility. Different seeds will make slightly different results.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, scale : Option < f64 > = "scale"
+    optional, tile_diffusion : Option < TileDiffusion > = "tile_diffusion" optional,
+    tile_diffusion_size : Option < i64 > = "tile_diffusion_size" optional,
+    tile_diffusion_stride : Option < i64 > = "tile_diffusion_stride" optional, tile_vae :
+    Option < bool > = "tile_vae" optional, tile_vae_decoder_size : Option < i64 > =
+    "tile_vae_decoder_size" optional, tile_vae_encoder_size : Option < i64 > =
+    "tile_vae_encoder_size" optional, steps : Option < i64 > = "steps" optional, t_max :
+    Option < f64 > = "t_max" optional, t_min : Option < f64 > = "t_min" optional,
+    color_fix_type : Option < ColorFixType > = "color_fix_type" optional, seed : Option <
+    i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -316,7 +315,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ccsr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file info.
@@ -326,6 +325,9 @@ pub struct Output {
     /// The seed used for the generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/demucs";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/demucs`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to separate into stems
@@ -27,7 +27,6 @@ pub struct Input {
     /// Example: `"htdemucs_6s"`.
     ///
     /// Allowed values: `"htdemucs"`, `"htdemucs_ft"`, `"htdemucs_6s"`, `"hdemucs_mmi"`, `"mdx"`, `"mdx_extra"`, `"mdx_q"`, `"mdx_extra_q"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Specific stems to extract. If None, extracts all available stems. Available stems depend on model: vocals, drums, bass, other, guitar, piano (for 6s model)
     ///
@@ -36,24 +35,20 @@ pub struct Input {
     /// Example: `["vocals","drums","bass","other","guitar","piano"]`.
     ///
     /// Allowed values: `"vocals"`, `"drums"`, `"bass"`, `"other"`, `"guitar"`, `"piano"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stems: Option<Vec<Stem>>,
     /// Length in seconds of each segment for processing. Smaller values use less memory but may reduce quality. Default is model-specific.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_length: Option<i64>,
     /// Number of random shifts for equivariant stabilization. Higher values improve quality but increase processing time.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shifts: Option<i64>,
     /// Overlap between segments (0.0 to 1.0). Higher values may improve quality but increase processing time.
     ///
     /// Default: `0.25`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<f64>,
     /// Output audio format for the separated stems
     ///
@@ -62,12 +57,17 @@ pub struct Input {
     /// Example: `"mp3"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, model : Option < Model > = "model"
+    optional, stems : Option < Vec < Stem > > = "stems" optional, segment_length : Option
+    < i64 > = "segment_length" optional, shifts : Option < i64 > = "shifts" optional,
+    overlap : Option < f64 > = "overlap" optional, output_format : Option < OutputFormat
+    > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -197,28 +197,28 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/demucs`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Output {
     /// Separated vocals audio file
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vocals: Option<File>,
     /// Separated drums audio file
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drums: Option<File>,
     /// Separated bass audio file
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bass: Option<File>,
     /// Separated other instruments audio file
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other: Option<File>,
     /// Separated guitar audio file (only available for 6s models)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guitar: Option<File>,
     /// Separated piano audio file (only available for 6s models)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub piano: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { vocals : Option < File > = "vocals" optional, drums : Option < File > =
+    "drums" optional, bass : Option < File > = "bass" optional, other : Option < File > =
+    "other" optional, guitar : Option < File > = "guitar" optional, piano : Option < File
+    > = "piano" optional }
+);
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/dubbing";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/dubbing`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/dubbing since 2026-06-11")]
 pub struct Input {
@@ -30,17 +30,19 @@ pub struct Input {
     /// Default: `"hindi"`.
     ///
     /// Allowed values: `"hindi"`, `"turkish"`, `"english"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_language: Option<TargetLanguage>,
     /// Whether to lip sync the audio to the video
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_lipsync: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, target_language : Option <
+    TargetLanguage > = "target_language" optional, do_lipsync : Option < bool > =
+    "do_lipsync" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -110,7 +112,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/dubbing`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/dubbing since 2026-06-11")]
 pub struct Output {
@@ -119,6 +121,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":120000,"url":"https://v3.fal.media/files/koala/7BzEw...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

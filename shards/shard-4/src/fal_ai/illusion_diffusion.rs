@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/illusion-diffusion";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/illusion-diffusion`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Input image url.
@@ -31,7 +31,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"(worst quality, poor details:1.4), lowres, (artist name, signature, watermark:1.4), bad-artist-anime,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -39,37 +38,31 @@ pub struct Input {
     /// Default: `7.5`.
     ///
     /// Constraint: 0 < value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The scale of the ControlNet.
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnet_conditioning_scale: Option<f64>,
     /// Control Guidance Start
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_guidance_start: Option<f64>,
     /// Control Guidance End
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_guidance_end: Option<f64>,
     /// Seed of the generated Image. It will be the same value of the one passed in the
     /// input or the randomly generated that was used in case none was passed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Scheduler / sampler to use for the image denoising process.
     ///
     /// Default: `"Euler"`.
     ///
     /// Allowed values: `"DPM++ Karras SDE"`, `"Euler"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Scheduler>,
     /// Increasing the amount of steps tells Stable Diffusion that it should take more steps
     /// to generate your final result which can increase the amount of detail in your image.
@@ -77,18 +70,26 @@ pub struct Input {
     /// Default: `40`.
     ///
     /// Constraint: 0 ≤ value ≤ 80.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The size of the generated image. You can choose between some presets or
     /// custom height and width that **must be multiples of 8**.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, negative_prompt : Option < String > = "negative_prompt" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional,
+    controlnet_conditioning_scale : Option < f64 > = "controlnet_conditioning_scale"
+    optional, control_guidance_start : Option < f64 > = "control_guidance_start"
+    optional, control_guidance_end : Option < f64 > = "control_guidance_end" optional,
+    seed : Option < i64 > = "seed" optional, scheduler : Option < Scheduler > =
+    "scheduler" optional, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, image_size : Option < InputImageSize > = "image_size" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -257,7 +258,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/illusion-diffusion`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file info.
@@ -266,6 +267,9 @@ pub struct Output {
     /// input or the randomly generated that was used in case none was passed.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -288,7 +292,7 @@ pub enum Scheduler {
     Scheduler : str { DpmKarrasSde => "DPM++ Karras SDE", Euler => "Euler" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -296,19 +300,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image2svg";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/image2svg`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The image to convert to SVG
@@ -26,82 +26,81 @@ pub struct Input {
     /// Default: `"color"`.
     ///
     /// Allowed values: `"color"`, `"binary"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormode: Option<Colormode>,
     /// Hierarchical mode: stacked or cutout
     ///
     /// Default: `"stacked"`.
     ///
     /// Allowed values: `"stacked"`, `"cutout"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hierarchical: Option<Hierarchical>,
     /// Mode: spline (curved) or polygon (straight lines)
     ///
     /// Default: `"spline"`.
     ///
     /// Allowed values: `"spline"`, `"polygon"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// Filter out small speckles and noise
     ///
     /// Default: `4`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter_speckle: Option<i64>,
     /// Color quantization level
     ///
     /// Default: `6`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_precision: Option<i64>,
     /// Layer difference threshold for hierarchical mode
     ///
     /// Default: `16`.
     ///
     /// Constraint: 1 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layer_difference: Option<i64>,
     /// Corner detection threshold in degrees
     ///
     /// Default: `60`.
     ///
     /// Constraint: 0 ≤ value ≤ 180.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub corner_threshold: Option<i64>,
     /// Length threshold for curves/lines
     ///
     /// Default: `4`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length_threshold: Option<f64>,
     /// Maximum number of iterations for optimization
     ///
     /// Default: `10`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_iterations: Option<i64>,
     /// Splice threshold for joining paths
     ///
     /// Default: `45`.
     ///
     /// Constraint: 0 ≤ value ≤ 90.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub splice_threshold: Option<i64>,
     /// Decimal precision for path coordinates
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path_precision: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, colormode : Option < Colormode > =
+    "colormode" optional, hierarchical : Option < Hierarchical > = "hierarchical"
+    optional, mode : Option < Mode > = "mode" optional, filter_speckle : Option < i64 > =
+    "filter_speckle" optional, color_precision : Option < i64 > = "color_precision"
+    optional, layer_difference : Option < i64 > = "layer_difference" optional,
+    corner_threshold : Option < i64 > = "corner_threshold" optional, length_threshold :
+    Option < f64 > = "length_threshold" optional, max_iterations : Option < i64 > =
+    "max_iterations" optional, splice_threshold : Option < i64 > = "splice_threshold"
+    optional, path_precision : Option < i64 > = "path_precision" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -299,7 +298,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image2svg`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The converted SVG file
@@ -307,6 +306,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/svg+xml","file_name":"output.svg","file_size":1247850,"url":"https://v3.fal.media/files/koala...`.
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

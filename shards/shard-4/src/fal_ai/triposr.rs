@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/triposr";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/triposr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Path for the image file to be processed.
@@ -25,31 +25,33 @@ pub struct Input {
     /// Default: `"glb"`.
     ///
     /// Allowed values: `"glb"`, `"obj"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Whether to remove the background from the input image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_remove_background: Option<bool>,
     /// Ratio of the foreground image to the original image.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub foreground_ratio: Option<f64>,
     /// Resolution of the marching cubes. Above 512 is not recommended.
     ///
     /// Default: `256`.
     ///
     /// Constraint: 32 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mc_resolution: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, output_format : Option <
+    OutputFormat > = "output_format" optional, do_remove_background : Option < bool > =
+    "do_remove_background" optional, foreground_ratio : Option < f64 > =
+    "foreground_ratio" optional, mc_resolution : Option < i64 > = "mc_resolution"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -147,7 +149,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/triposr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object file.
@@ -155,9 +157,13 @@ pub struct Output {
     /// Inference timings.
     pub timings: std::collections::BTreeMap<String, f64>,
     /// Directory containing textures for the remeshed model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remeshing_dir: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, remeshing_dir :
+    Option < File > = "remeshing_dir" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ultrashape";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ultrashape`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ultrashape since 2026-06-11")]
 pub struct Input {
@@ -34,29 +34,31 @@ pub struct Input {
     /// Default: `50`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Marching cubes resolution.
     ///
     /// Default: `1024`.
     ///
     /// Constraint: 128 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub octree_resolution: Option<i64>,
     /// Random seed.
     ///
     /// Default: `42`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Remove image background.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_background: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, model_url : String = "model_url"
+    required, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    octree_resolution : Option < i64 > = "octree_resolution" optional, seed : Option <
+    i64 > = "seed" optional, remove_background : Option < bool > = "remove_background"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -153,7 +155,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ultrashape`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ultrashape since 2026-06-11")]
 pub struct Output {
@@ -162,6 +164,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"refined.glb","file_size":117537192,"url":"https://v3b.fal.med...`.
     pub model_glb: File,
 }
+::fal_models_core::serde_struct!(Output { model_glb : File = "model_glb" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

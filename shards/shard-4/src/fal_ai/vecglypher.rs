@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/vecglypher";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/vecglypher`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The target text to generate as vector glyphs. Each character is rendered as a separate SVG path element.
@@ -25,81 +25,79 @@ pub struct Input {
     /// Default: `"italic style, 400 weight, serif, text, elegant"`.
     ///
     /// Example: `"italic style, 400 weight, serif, text, elegant"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_description: Option<String>,
     /// Sampling temperature. Lower values produce more deterministic output.
     ///
     /// Default: `0.1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable input safety checking.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Top-p (nucleus) sampling parameter.
     ///
     /// Default: `0.95`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Top-k sampling parameter.
     ///
     /// Default: `5`.
     ///
     /// Constraint: -1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<i64>,
     /// Repetition penalty to reduce repeated SVG path segments.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Maximum tokens to generate. Increase for longer text.
     ///
     /// Default: `8192`.
     ///
     /// Constraint: 256 ≤ value ≤ 16384.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Maximum dimension (width or height) of the output SVG in pixels. The aspect ratio is preserved.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 64 ≤ value ≤ 4096.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_size: Option<i64>,
     /// Fill color for the generated glyphs. Accepts any valid SVG/CSS color value.
     ///
     /// Default: `"black"`.
     ///
     /// Example: `"black"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_color: Option<String>,
     /// Optional stroke (outline) color for the generated glyphs. When set, adds an outline around each glyph path.
     ///
     /// Example: `"black"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stroke_color: Option<String>,
     /// Stroke width in SVG units. Only applies when stroke_color is set.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stroke_width: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, style_description : Option < String > =
+    "style_description" optional, temperature : Option < f64 > = "temperature" optional,
+    seed : Option < i64 > = "seed" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, top_p : Option < f64 > = "top_p" optional, top_k :
+    Option < i64 > = "top_k" optional, repetition_penalty : Option < f64 > =
+    "repetition_penalty" optional, max_tokens : Option < i64 > = "max_tokens" optional,
+    output_size : Option < i64 > = "output_size" optional, fill_color : Option < String >
+    = "fill_color" optional, stroke_color : Option < String > = "stroke_color" optional,
+    stroke_width : Option < f64 > = "stroke_width" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -303,7 +301,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/vecglypher`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated SVG file containing vector glyphs.
@@ -321,6 +319,11 @@ pub struct Output {
     /// Example: `{"inference":10.83}`.
     pub timings: std::collections::BTreeMap<String, f64>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : File = "image" required, svg_content : String = "svg_content"
+    required, seed : i64 = "seed" required, timings : std::collections::BTreeMap <
+    String, f64 > = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-22-image-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-22-image-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the training data.
@@ -23,28 +23,24 @@ pub struct Input {
     /// Whether to include synthetic captions.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_synthetic_captions: Option<bool>,
     /// Whether to use face detection for the training data. When enabled, images will use the center of the face as the center of the image when resizing.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_face_detection: Option<bool>,
     /// Whether to use face cropping for the training data. When enabled, images will be cropped to the face before resizing.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_face_cropping: Option<bool>,
     /// Whether to use masks for the training data.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_masks: Option<bool>,
     /// Number of training steps.
     ///
@@ -53,7 +49,6 @@ pub struct Input {
     /// Constraint: 10 ≤ value ≤ 6000.
     ///
     /// Example: `1000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Learning rate for training.
     ///
@@ -64,19 +59,25 @@ pub struct Input {
     /// Constraint: a multiple of 1e-6.
     ///
     /// Example: `0.0007`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Whether the training data is style data. If true, face specific options like masking and face detection will be disabled.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_style: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { training_data_url : String = "training_data_url" required, trigger_phrase :
+    String = "trigger_phrase" required, include_synthetic_captions : Option < bool > =
+    "include_synthetic_captions" optional, use_face_detection : Option < bool > =
+    "use_face_detection" optional, use_face_cropping : Option < bool > =
+    "use_face_cropping" optional, use_masks : Option < bool > = "use_masks" optional,
+    steps : Option < i64 > = "steps" optional, learning_rate : Option < f64 > =
+    "learning_rate" optional, is_style : Option < bool > = "is_style" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -226,7 +227,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-22-image-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Low noise LoRA file.
@@ -236,6 +237,10 @@ pub struct Output {
     /// Config file helping inference endpoints after training.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, high_noise_lora
+    : File = "high_noise_lora" required, config_file : File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/yue";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/yue`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/yue since 2026-06-11")]
 pub struct Input {
@@ -30,9 +30,12 @@ pub struct Input {
     /// Example: `"inspiring female uplifting pop airy vocal electronic bright vocal vocal"`.
     pub genres: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { lyrics : String = "lyrics" required, genres : String = "genres" required }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -77,7 +80,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/yue`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/yue since 2026-06-11")]
 pub struct Output {
@@ -86,6 +89,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"cot_inspiring-female-uplifting-pop-airy-vocal-electronic-brig...`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

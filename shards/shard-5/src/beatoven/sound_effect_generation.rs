@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "beatoven/sound-effect-generation";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input schema for sound effect generation with form controls for the playground.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists beatoven/sound-effect-generation since 2026-06-11"
@@ -34,7 +34,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"Low-pitched hum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Length of the generated sound effect in seconds
     ///
@@ -43,7 +42,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 35.
     ///
     /// Example: `7`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Refinement level - Higher values may improve quality but take longer
     ///
@@ -52,7 +50,6 @@ pub struct Input {
     /// Constraint: 10 ≤ value ≤ 200.
     ///
     /// Example: `40`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refinement: Option<i64>,
     /// Creativity level - higher values allow more creative interpretation of the prompt
     ///
@@ -61,17 +58,20 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 20.
     ///
     /// Example: `16`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<f64>,
     /// Random seed for reproducible results - leave empty for random generation
     ///
     /// Constraint: 0 ≤ value ≤ 2147483647.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, duration : Option < f64 > = "duration" optional,
+    refinement : Option < i64 > = "refinement" optional, creativity : Option < f64 > =
+    "creativity" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -189,7 +189,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output schema for sound effect generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists beatoven/sound-effect-generation since 2026-06-11"
@@ -204,6 +204,11 @@ pub struct Output {
     /// Generation metadata including duration, sample rate, and parameters
     pub metadata: std::collections::BTreeMap<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, prompt : String = "prompt" required,
+    metadata : std::collections::BTreeMap < String, serde_json::Value > = "metadata"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

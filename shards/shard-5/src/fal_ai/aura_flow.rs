@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/aura-flow";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/aura-flow`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate images from
@@ -25,39 +25,39 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The seed to use for generating images
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Classifier free guidance scale
     ///
     /// Default: `3.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to take
     ///
     /// Default: `50`.
     ///
     /// Constraint: 20 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Whether to perform prompt expansion (recommended)
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, num_images : Option < i64 > =
+    "num_images" optional, seed : Option < i64 > = "seed" optional, guidance_scale :
+    Option < f64 > = "guidance_scale" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, expand_prompt : Option < bool > = "expand_prompt"
+    optional, sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -177,7 +177,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/aura-flow`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -187,6 +187,10 @@ pub struct Output {
     /// The expanded prompt
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required,
+    prompt : String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

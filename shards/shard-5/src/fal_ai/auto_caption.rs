@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/auto-caption";
 /// The input of `fal-ai/auto-caption`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the .mp4 video with audio. Only videos of size <400MB are allowed.
@@ -19,51 +19,51 @@ pub struct Input {
     /// Colour of the text. Can be a RGB tuple, a color name, or an hexadecimal notation.
     ///
     /// Default: `"white"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txt_color: Option<String>,
     /// Font for generated captions. Choose one in 'Arial','Standard','Garamond', 'Times New Roman','Georgia', or pass a url to a .ttf file
     ///
     /// Default: `"Standard"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub txt_font: Option<String>,
     /// Size of text in generated captions.
     ///
     /// Default: `24`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_size: Option<i64>,
     /// Width of the text strokes in pixels
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stroke_width: Option<i64>,
     /// Left-to-right alignment of the text. Can be a string ('left', 'center', 'right') or a float (0.0-1.0)
     ///
     /// Default: `"center"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_align: Option<LeftAlign>,
     /// Top-to-bottom alignment of the text. Can be a string ('top', 'center', 'bottom') or a float (0.0-1.0)
     ///
     /// Default: `"center"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_align: Option<TopAlign>,
     /// Number of seconds the captions should stay on screen. A higher number will also result in more text being displayed at once.
     ///
     /// Default: `1.5`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_interval: Option<f64>,
     /// Capitalization to apply to subtitle text. 'upper' converts text to UPPERCASE, 'lower' converts to lowercase, and 'default' preserves the original casing produced by the speech recognizer.
     ///
     /// Default: `"default"`.
     ///
     /// Allowed values: `"default"`, `"upper"`, `"lower"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_case: Option<TextCase>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, txt_color : Option < String > =
+    "txt_color" optional, txt_font : Option < String > = "txt_font" optional, font_size :
+    Option < i64 > = "font_size" optional, stroke_width : Option < i64 > = "stroke_width"
+    optional, left_align : Option < LeftAlign > = "left_align" optional, top_align :
+    Option < TopAlign > = "top_align" optional, refresh_interval : Option < f64 > =
+    "refresh_interval" optional, text_case : Option < TextCase > = "text_case" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -207,12 +207,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/auto-caption`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the caption .mp4 video.
     pub video_url: String,
 }
+::fal_models_core::serde_struct!(Output { video_url : String = "video_url" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/controlnext";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/controlnext`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/controlnext since 2026-06-11")]
 pub struct Input {
@@ -34,89 +34,88 @@ pub struct Input {
     /// Default: `1024`.
     ///
     /// Constraint: 64 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Width of the output video.
     ///
     /// Default: `576`.
     ///
     /// Constraint: 64 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// Guidance scale for the diffusion process.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Number of inference steps.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Maximum number of frames to process.
     ///
     /// Default: `240`.
     ///
     /// Constraint: 1 ≤ value ≤ 1000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_frame_num: Option<i64>,
     /// Number of frames to process in each batch.
     ///
     /// Default: `24`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch_frames: Option<i64>,
     /// Number of overlapping frames between batches.
     ///
     /// Default: `6`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<i64>,
     /// Stride for sampling frames from the input video.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_stride: Option<i64>,
     /// Chunk size for decoding frames.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode_chunk_size: Option<i64>,
     /// Motion bucket ID for the pipeline.
     ///
     /// Default: `127`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motion_bucket_id: Option<f64>,
     /// Frames per second for the output video.
     ///
     /// Default: `7`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// Condition scale for ControlNeXt.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnext_cond_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, video_url : String = "video_url"
+    required, height : Option < i64 > = "height" optional, width : Option < i64 > =
+    "width" optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, max_frame_num
+    : Option < i64 > = "max_frame_num" optional, batch_frames : Option < i64 > =
+    "batch_frames" optional, overlap : Option < i64 > = "overlap" optional, sample_stride
+    : Option < i64 > = "sample_stride" optional, decode_chunk_size : Option < i64 > =
+    "decode_chunk_size" optional, motion_bucket_id : Option < f64 > = "motion_bucket_id"
+    optional, fps : Option < i64 > = "fps" optional, controlnext_cond_scale : Option <
+    f64 > = "controlnext_cond_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -329,13 +328,14 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/controlnext`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/controlnext since 2026-06-11")]
 pub struct Output {
     /// The generated video.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/davinci-magihuman";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/davinci-magihuman`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the desired video content.
@@ -27,46 +27,47 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a93a275/W1Nnkr552fPfcTuE2UgKL_Zmt1dxWICl_oX5nbuMVLQ.jpeg"`.
     pub image_url: String,
     /// Optional URL of the driving audio for lipsync mode. If omitted, audio is generated from the prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// Duration of the generated video in seconds.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Output resolution. '256p' uses the official base-model 448x256 path. '1080p' uses the official base + 1080p super-resolution pipeline. '540p' and '720p' reuse that sharper 1080p SR path and downsample to the requested output size.
     ///
     /// Default: `"256p"`.
     ///
     /// Allowed values: `"256p"`, `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Number of denoising steps. Defaults to 8 for 256p and 32 for 540p/720p/1080p (base + SR).
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If enabled, runs safety checks on the prompt and input image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, audio_url : Option < String > = "audio_url" optional, duration : Option <
+    i64 > = "duration" optional, resolution : Option < Resolution > = "resolution"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, seed : Option < i64 > =
+    "seed" optional, enable_safety_checker : Option < bool > = "enable_safety_checker"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -197,17 +198,19 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/davinci-magihuman`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video with synchronized audio.
     ///
     /// Default: `{"url":"https://v3b.fal.media/files/b/0a93a27d/-iFpecUCsSdwXVMevsZa3_output_5s_448x256.mp4"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<File>,
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : Option < File > = "video" optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

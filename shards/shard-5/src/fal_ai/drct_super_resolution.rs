@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/drct-super-resolution";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/drct-super-resolution`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to upscale.
@@ -28,12 +28,14 @@ pub struct Input {
     /// Example: `4`.
     ///
     /// Allowed values: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<UpscaleFactor>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, upscale_factor : Option <
+    UpscaleFactor > = "upscale_factor" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -93,12 +95,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/drct-super-resolution`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Upscaled image
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

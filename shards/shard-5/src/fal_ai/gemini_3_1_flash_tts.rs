@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/gemini-3.1-flash-tts";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input for Gemini 3.1 Flash TTS preview speech generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to convert to speech. Gemini 3.1 Flash TTS supports natural-language prompting for style, pace, accent, and emotional expression — include delivery instructions inline with the text (e.g. 'Say cheerfully: Have a wonderful day!'). Supports expressive audio tags like [sigh], [laughing], [whispering], [short pause] for fine-grained control over delivery. For multi-speaker synthesis, prefix lines with speaker aliases defined in the speakers field (e.g. 'Alice: Hello!\nBob: Hi!').
@@ -32,47 +32,48 @@ pub struct Input {
     /// Constraint: at most 4000 characters.
     ///
     /// Example: `"Say the following in a warm, conversational tone"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_instructions: Option<String>,
     /// Voice preset for single-speaker synthesis. 30 distinct voices are available. Ignored when speakers is set. Popular choices: Kore (strong, firm female), Puck (upbeat, lively male), Charon (calm, professional male), Zephyr (bright, clear female), Aoede (warm, melodic female).
     ///
     /// Default: `"Kore"`.
     ///
     /// Allowed values: `"Achernar"`, `"Achird"`, `"Algenib"`, `"Algieba"`, `"Alnilam"`, `"Aoede"`, `"Autonoe"`, `"Callirrhoe"`, `"Charon"`, `"Despina"`, `"Enceladus"`, `"Erinome"` and 18 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// Language for multilingual synthesis. When set, steers the model to speak in the specified language. If not set, the model auto-detects the language from the text.
     ///
     /// Example: `"English (US)"`.
     ///
     /// Allowed values: `"Arabic (Egypt)"`, `"Bangla (Bangladesh)"`, `"Dutch (Netherlands)"`, `"English (India)"`, `"English (US)"`, `"French (France)"`, `"German (Germany)"`, `"Hindi (India)"`, `"Indonesian (Indonesia)"`, `"Italian (Italy)"`, `"Japanese (Japan)"`, `"Korean (South Korea)"` and 75 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<LanguageCode>,
     /// Multi-speaker voice configuration. When set, enables multi-speaker synthesis where different parts of the text are spoken by different voices. Each speaker needs a voice and a speaker_id (alias) that matches prefixes in the prompt.
     ///
     /// Constraint: 2 to 10 items.
     ///
     /// Example: `[{"speaker_id":"Host","voice":"Charon"},{"speaker_id":"DrChen","voice":"Kore"}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speakers: Option<Vec<SpeakerConfig>>,
     /// Controls the randomness of the speech output. Higher values produce more creative and varied delivery, while lower values make the output more predictable and focused.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Audio output format. mp3: compressed, small file size (recommended). wav: uncompressed PCM wrapped in WAV (24 kHz, 16-bit mono). ogg_opus: Ogg container with Opus codec, good quality-to-size ratio.
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`, `"ogg_opus"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, style_instructions : Option < String > =
+    "style_instructions" optional, voice : Option < Voice > = "voice" optional,
+    language_code : Option < LanguageCode > = "language_code" optional, speakers : Option
+    < Vec < SpeakerConfig > > = "speakers" optional, temperature : Option < f64 > =
+    "temperature" optional, output_format : Option < OutputFormat > = "output_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -200,7 +201,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Gemini text-to-speech generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file.
@@ -208,6 +209,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a935d4f/Ez4NpcnFTuGsu2FHDaJTR_gemini_tts_output.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -523,7 +525,7 @@ pub enum LanguageCode {
     "Urdu (Pakistan)" } else Unknown
 );
 /// Voice configuration for a single speaker in multi-speaker synthesis.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SpeakerConfig {
     /// Voice preset for this speaker.
@@ -537,9 +539,12 @@ pub struct SpeakerConfig {
     /// Example: `"Speaker1"`.
     pub speaker_id: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    SpeakerConfig { voice : Voice = "voice" required, speaker_id : String = "speaker_id"
+    required } ..extra
+);
 impl SpeakerConfig {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

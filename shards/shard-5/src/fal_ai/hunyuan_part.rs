@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-part";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/hunyuan-part`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-part since 2026-06-11")]
 pub struct Input {
@@ -30,48 +30,48 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: -1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_prompt_x: Option<f64>,
     /// Y coordinate of the point prompt for segmentation (normalized space -1 to 1).
     ///
     /// Default: `0`.
     ///
     /// Constraint: -1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_prompt_y: Option<f64>,
     /// Z coordinate of the point prompt for segmentation (normalized space -1 to 1).
     ///
     /// Default: `0`.
     ///
     /// Constraint: -1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_prompt_z: Option<f64>,
     /// Number of points to sample from the mesh.
     ///
     /// Default: `100000`.
     ///
     /// Constraint: 10000 ≤ value ≤ 500000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_num: Option<i64>,
     /// Whether to use normal information for segmentation.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_normal: Option<bool>,
     /// Standard deviation of noise to add to sampled points.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 0.02.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_std: Option<f64>,
     /// The same seed and input will produce the same segmentation results.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_file_url : String = "model_file_url" required, point_prompt_x : Option
+    < f64 > = "point_prompt_x" optional, point_prompt_y : Option < f64 > =
+    "point_prompt_y" optional, point_prompt_z : Option < f64 > = "point_prompt_z"
+    optional, point_num : Option < i64 > = "point_num" optional, use_normal : Option <
+    bool > = "use_normal" optional, noise_std : Option < f64 > = "noise_std" optional,
+    seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -207,7 +207,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-part`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/hunyuan-part since 2026-06-11")]
 pub struct Output {
@@ -226,6 +226,12 @@ pub struct Output {
     /// Seed value used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { segmented_mesh : File = "segmented_mesh" required, mask_1_mesh : File =
+    "mask_1_mesh" required, mask_2_mesh : File = "mask_2_mesh" required, mask_3_mesh :
+    File = "mask_3_mesh" required, best_mask_index : i64 = "best_mask_index" required,
+    iou_scores : Vec < f64 > = "iou_scores" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

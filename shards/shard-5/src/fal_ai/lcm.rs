@@ -15,7 +15,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/lcm";
 /// The input of `fal-ai/lcm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct Input {
@@ -24,7 +24,6 @@ pub struct Input {
     /// Default: `"sdv1-5"`.
     ///
     /// Allowed values: `"sdxl"`, `"sdv1-5"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -35,7 +34,6 @@ pub struct Input {
     /// pixels, the image will be resized to 1024 pixels while keeping the aspect ratio.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/model_tests/lcm/inpaint_image.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// The mask to use for guiding the image generation on image
     /// inpainting. The model will focus on the mask area and try to fill it with
@@ -48,7 +46,6 @@ pub struct Input {
     /// The mask must have the same dimensions as the image passed as `image_url`.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/model_tests/lcm/inpaint_mask.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// The strength of the image that is passed as `image_url`. The strength
     /// determines how much the generated image will be similar to the image passed as
@@ -60,7 +57,6 @@ pub struct Input {
     /// Default: `0.8`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// The negative prompt to use.Use it to address details that you don't want
     /// in the image. This could be colors, objects, scenery and even the small details
@@ -69,13 +65,11 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"cartoon, illustration, animation. face. male, female"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
     ///
     /// Example: `42`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -83,7 +77,6 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to use for generating the image. The more steps
     /// the better the image will be but it will also take longer to generate.
@@ -91,7 +84,6 @@ pub struct Input {
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 12.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The size of the generated image. You can choose between some presets or
     /// custom height and width that **must be multiples of 8**.
@@ -100,14 +92,12 @@ pub struct Input {
     /// - For text-to-image generations, the default size is 512x512.
     /// - For image-to-image generations, the default size is the same as the input image.
     /// - For inpainting generations, the default size is the same as the input image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// If set to true, the function will wait for the image to be generated and uploaded
     /// before returning the response. This will increase the latency of the function but
     /// it allows you to get the image directly in the response without going through the CDN.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The number of images to generate. The function will return a list of images
     /// with the same prompt and negative prompt but different seeds.
@@ -115,45 +105,52 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the resulting image will be checked whether it includes any
     /// potentially unsafe content. If it does, it will be replaced with a black
     /// image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checks: Option<bool>,
     /// An id bound to a request, can be used with response to identify the request
     /// itself.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// If set to true, the inpainting pipeline will only inpaint the provided mask
     /// area. Only effective for inpainting pipelines.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inpaint_mask_only: Option<bool>,
     /// If set to true, the inpainting pipeline will use controlnet inpainting.
     /// Only effective for inpainting pipelines.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnet_inpaint: Option<bool>,
     /// The url of the lora server to use for image generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora_url: Option<String>,
     /// The scale of the lora server to use for image generation.
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model : Option < Model > = "model" optional, prompt : String = "prompt"
+    required, image_url : Option < String > = "image_url" optional, mask_url : Option <
+    String > = "mask_url" optional, strength : Option < f64 > = "strength" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, seed : Option < i64
+    > = "seed" optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, image_size :
+    Option < InputImageSize > = "image_size" optional, sync_mode : Option < bool > =
+    "sync_mode" optional, num_images : Option < i64 > = "num_images" optional,
+    enable_safety_checks : Option < bool > = "enable_safety_checks" optional, request_id
+    : Option < String > = "request_id" optional, inpaint_mask_only : Option < bool > =
+    "inpaint_mask_only" optional, controlnet_inpaint : Option < bool > =
+    "controlnet_inpaint" optional, lora_url : Option < String > = "lora_url" optional,
+    lora_scale : Option < f64 > = "lora_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -443,7 +440,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/lcm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct Output {
@@ -458,19 +455,24 @@ pub struct Output {
     /// input or the default one in case none was passed.
     ///
     /// Default: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// An id bound to a request, can be used with response to identify the request
     /// itself.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// A list of booleans indicating whether the generated image contains any
     /// potentially unsafe content. If the safety check is disabled, this field
     /// will all will be false.
     pub nsfw_content_detected: Vec<bool>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    request_id : Option < String > = "request_id" optional, nsfw_content_detected : Vec <
+    bool > = "nsfw_content_detected" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -506,7 +508,7 @@ pub enum Model {
     Model : str { Sdxl => "sdxl", Sdv1_5 => "sdv1-5" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct ImageSize {
@@ -515,19 +517,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -630,7 +633,7 @@ impl From<&str> for InputImageSize {
     }
 }
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/lcm since 2026-06-11")]
 pub struct Image {
@@ -643,9 +646,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

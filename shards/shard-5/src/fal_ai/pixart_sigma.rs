@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixart-sigma";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/pixart-sigma`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
@@ -27,33 +27,28 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"cartoon, illustration, animation. face. male, female"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The style to apply to the image.
     ///
     /// Default: `"(No style)"`.
     ///
     /// Allowed values: `"(No style)"`, `"Cinematic"`, `"Photographic"`, `"Anime"`, `"Manga"`, `"Digital Art"`, `"Pixel art"`, `"Fantasy art"`, `"Neonpunk"`, `"3D Model"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// The size of the generated image.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The number of inference steps to perform.
     ///
     /// Default: `35`.
     ///
     /// Constraint: 5 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The scheduler to use for the model.
     ///
     /// Default: `"DPM-SOLVER"`.
     ///
     /// Allowed values: `"DPM-SOLVER"`, `"SA-SOLVER"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Scheduler>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -61,33 +56,37 @@ pub struct Input {
     /// Default: `4.5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, style : Option < Style > = "style" optional, image_size :
+    Option < InputImageSize > = "image_size" optional, num_inference_steps : Option < i64
+    > = "num_inference_steps" optional, scheduler : Option < Scheduler > = "scheduler"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional, seed : Option
+    < i64 > = "seed" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    num_images : Option < i64 > = "num_images" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -265,7 +264,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixart-sigma`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -280,6 +279,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -333,7 +338,7 @@ pub enum Style {
     V3dModel => "3D Model" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -341,19 +346,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

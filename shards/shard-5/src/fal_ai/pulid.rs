@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pulid";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/pulid`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// List of reference faces, ideally 4 images.
@@ -28,60 +28,60 @@ pub struct Input {
     /// Negative prompt to generate the face from
     ///
     /// Default: `"flaws in the eyes, flaws in the face, flaws, lowres, non-HDRi, low quality, worst quality,artifacts noise, text,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of images to generate
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Guidance scale
     ///
     /// Default: `1.2`.
     ///
     /// Constraint: 1 ≤ value ≤ 1.5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Number of steps to take
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 12.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Random seed for reproducibility
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Size of the generated image
     ///
     /// Default: `{"height":1024,"width":768}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// ID scale
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0 < value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_scale: Option<f64>,
     /// Mode of generation
     ///
     /// Default: `"fidelity"`.
     ///
     /// Allowed values: `"fidelity"`, `"extreme style"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// if you want to mix two ID image, please turn this on, otherwise, turn this off
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_mix: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { reference_images : Vec < ReferenceFace > = "reference_images" required,
+    prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_images : Option < i64 > = "num_images" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, seed : Option < i64 > = "seed"
+    optional, image_size : Option < InputImageSize > = "image_size" optional, id_scale :
+    Option < f64 > = "id_scale" optional, mode : Option < Mode > = "mode" optional,
+    id_mix : Option < bool > = "id_mix" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -242,7 +242,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pulid`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// List of generated images
@@ -250,6 +250,9 @@ pub struct Output {
     /// Random seed used for reproducibility
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -258,15 +261,17 @@ impl Output {
     }
 }
 /// An object of 1 field. Held by the `reference_images` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ReferenceFace {
     /// URL of the reference face image
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ReferenceFace { image_url : String = "image_url" required } ..extra
+);
 impl ReferenceFace {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -291,7 +296,7 @@ impl ReferenceFace {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -299,19 +304,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

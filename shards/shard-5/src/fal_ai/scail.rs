@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/scail";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/scail`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/scail since 2026-06-11")]
 pub struct Input {
@@ -36,26 +36,29 @@ pub struct Input {
     /// Enable multi-character mode. Use when driving video has multiple people.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_character: Option<bool>,
     /// Output resolution. Outputs 896x512 (landscape) or 512x896 (portrait) based on the input image aspect ratio.
     ///
     /// Default: `"512p"`.
     ///
     /// Allowed values: `"512p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The number of inference steps to use for the video generation.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 2 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, video_url : String = "video_url" required, multi_character : Option < bool
+    > = "multi_character" optional, resolution : Option < Resolution > = "resolution"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -145,7 +148,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/scail`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/scail since 2026-06-11")]
 pub struct Output {
@@ -154,6 +157,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"output_000000.mp4","file_size":464837,"url":"https://v3b.fal....`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/skyreels-i2v";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/skyreels-i2v`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/skyreels-i2v since 2026-06-11")]
 pub struct Input {
@@ -30,36 +30,38 @@ pub struct Input {
     /// Example: `"https://fal.media/files/panda/TuXlMwArpQcdYNCLAEM8K.webp"`.
     pub image_url: String,
     /// Random seed for generation. If not provided, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Guidance scale for generation (between 1.0 and 20.0)
     ///
     /// Default: `6`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Number of denoising steps (between 1 and 50). Higher values give better quality but take longer.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Negative prompt to guide generation away from certain attributes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Aspect ratio of the output video
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, seed : Option < i64 > = "seed" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, negative_prompt : Option < String > =
+    "negative_prompt" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -166,7 +168,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/skyreels-i2v`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/skyreels-i2v since 2026-06-11")]
 pub struct Output {
@@ -179,6 +181,9 @@ pub struct Output {
     /// Example: `42`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/stable-audio";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/stable-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate audio from
@@ -25,26 +25,27 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 47.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_start: Option<i64>,
     /// The duration of the audio clip to generate
     ///
     /// Default: `30`.
     ///
     /// Constraint: 0 ≤ value ≤ 47.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_total: Option<i64>,
     /// The number of steps to denoise the audio for
     ///
     /// Default: `100`.
     ///
     /// Constraint: 2 ≤ value ≤ 1000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, seconds_start : Option < i64 > =
+    "seconds_start" optional, seconds_total : Option < i64 > = "seconds_total" optional,
+    steps : Option < i64 > = "steps" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -130,12 +131,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stable-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio clip
     pub audio_file: File,
 }
+::fal_models_core::serde_struct!(Output { audio_file : File = "audio_file" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

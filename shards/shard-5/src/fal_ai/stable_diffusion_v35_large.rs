@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/stable-diffusion-v35-large";
 /// The input of `fal-ai/stable-diffusion-v35-large`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -25,18 +25,15 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -44,51 +41,53 @@ pub struct Input {
     /// Default: `3.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// ControlNet for inference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnet: Option<ControlNet>,
     /// The size of the generated image. Defaults to landscape_4_3 if no controlnet has been passed, otherwise defaults to the size of the controlnet conditioning image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The LoRAs to use for the image generation. You can use any number of LoRAs
     /// and they will be merged together to generate the final image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoraWeight>>,
     /// IP-Adapter to use during inference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_adapter: Option<IPAdapter>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, seed : Option < i64 > = "seed" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, sync_mode : Option <
+    bool > = "sync_mode" optional, num_images : Option < i64 > = "num_images" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, controlnet :
+    Option < ControlNet > = "controlnet" optional, image_size : Option < InputImageSize >
+    = "image_size" optional, loras : Option < Vec < LoraWeight > > = "loras" optional,
+    ip_adapter : Option < IPAdapter > = "ip_adapter" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -283,7 +282,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stable-diffusion-v35-large`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -298,6 +297,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -332,7 +337,7 @@ pub enum OutputFormat {
     OutputFormat : str { Jpeg => "jpeg", Png => "png" } else Unknown
 );
 /// An object of 5 fields. Held by the `controlnet` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ControlNet {
     /// URL or the path to the control net weights.
@@ -345,26 +350,28 @@ pub struct ControlNet {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditioning_scale: Option<f64>,
     /// The percentage of the image to start applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_percentage: Option<f64>,
     /// The percentage of the image to end applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_percentage: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ControlNet { path : String = "path" required, control_image_url : String =
+    "control_image_url" required, conditioning_scale : Option < f64 > =
+    "conditioning_scale" optional, start_percentage : Option < f64 > = "start_percentage"
+    optional, end_percentage : Option < f64 > = "end_percentage" optional } ..extra
+);
 impl ControlNet {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -433,7 +440,7 @@ impl ControlNet {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -441,19 +448,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -554,7 +562,7 @@ impl From<&str> for InputImageSize {
     }
 }
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoraWeight {
     /// URL or the path to the LoRA weights.
@@ -565,12 +573,14 @@ pub struct LoraWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoraWeight { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional } ..extra
+);
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -610,43 +620,46 @@ impl LoraWeight {
     }
 }
 /// An object of 10 fields. Held by the `ip_adapter` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IPAdapter {
     /// Hugging Face path to the IP-Adapter
     pub path: String,
     /// Subfolder in which the ip_adapter weights exist
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subfolder: Option<String>,
     /// Name of the safetensors file containing the ip-adapter weights
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// Path to the Image Encoder for the IP-Adapter, for example 'openai/clip-vit-large-patch14'
     pub image_encoder_path: String,
     /// Subfolder in which the image encoder weights exist.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_encoder_subfolder: Option<String>,
     /// Name of the image encoder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_encoder_weight_name: Option<String>,
     /// URL of Image for IP-Adapter conditioning.
     pub image_url: String,
     /// URL of the mask for the control image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_image_url: Option<String>,
     /// Threshold for mask.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 0.99.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_threshold: Option<f64>,
     /// Scale for ip adapter.
     pub scale: f64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    IPAdapter { path : String = "path" required, subfolder : Option < String > =
+    "subfolder" optional, weight_name : Option < String > = "weight_name" optional,
+    image_encoder_path : String = "image_encoder_path" required, image_encoder_subfolder
+    : Option < String > = "image_encoder_subfolder" optional, image_encoder_weight_name :
+    Option < String > = "image_encoder_weight_name" optional, image_url : String =
+    "image_url" required, mask_image_url : Option < String > = "mask_image_url" optional,
+    mask_threshold : Option < f64 > = "mask_threshold" optional, scale : f64 = "scale"
+    required } ..extra
+);
 impl IPAdapter {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -743,7 +756,7 @@ impl IPAdapter {
     }
 }
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -755,9 +768,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

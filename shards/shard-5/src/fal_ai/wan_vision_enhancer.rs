@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-vision-enhancer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input parameters for Wan Vision Enhancer (Video-to-Video)
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/wan-vision-enhancer since 2026-06-11")]
 pub struct Input {
@@ -32,7 +32,6 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_resolution: Option<TargetResolution>,
     /// Controls how much the model enhances/changes the video. 0 = Minimal change (preserves original), 1 = Subtle enhancement (default), 2 = Medium enhancement, 3 = Strong enhancement, 4 = Maximum enhancement.
     ///
@@ -41,23 +40,25 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<i64>,
     /// Optional prompt to prepend to the VLM-generated description. Leave empty to use only the auto-generated description from the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Negative prompt to avoid unwanted features.
     ///
     /// Default: `"oversaturated, overexposed, static, blurry details, subtitles, stylized, artwork, painting, still frame, overall...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility. If not provided, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, target_resolution : Option <
+    TargetResolution > = "target_resolution" optional, creativity : Option < i64 > =
+    "creativity" optional, prompt : Option < String > = "prompt" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, seed : Option < i64
+    > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -165,7 +166,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output from Wan Vision Enhancer
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/wan-vision-enhancer since 2026-06-11")]
 pub struct Output {
@@ -182,6 +183,10 @@ pub struct Output {
     /// Example: `{"inference":125.4,"video_processing":15.2}`.
     pub timings: std::collections::BTreeMap<String, f64>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

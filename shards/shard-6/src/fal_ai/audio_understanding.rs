@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/audio-understanding";
 /// The input of `fal-ai/audio-understanding`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to analyze
@@ -27,12 +27,15 @@ pub struct Input {
     /// Whether to request a more detailed analysis of the audio
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detailed_analysis: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, prompt : String = "prompt"
+    required, detailed_analysis : Option < bool > = "detailed_analysis" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -89,7 +92,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/audio-understanding`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The analysis of the audio content based on the prompt
@@ -97,6 +100,7 @@ pub struct Output {
     /// Example: `"Based on the audio, this appears to be a business meeting discussing quarterly sales results. The speakers are...`.
     pub output: String,
 }
+::fal_models_core::serde_struct!(Output { output : String = "output" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/creative-upscaler";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/creative-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The type of model to use for the upscaling. Default is SD_1_5
@@ -24,47 +24,40 @@ pub struct Input {
     /// Example: `"SD_1_5"`.
     ///
     /// Allowed values: `"SD_1_5"`, `"SDXL"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_type: Option<ModelType>,
     /// The image to upscale.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/model_tests/upscale/owl.png"`.
     pub image_url: String,
     /// The prompt to use for generating the image. Be as descriptive as possible for best results. If no prompt is provide BLIP2 will be used to generate a prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The scale of the output image. The higher the scale, the bigger the output image will be.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// How much the output can deviate from the original
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<f64>,
     /// How much detail to add
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<f64>,
     /// How much to preserve the shape of the original image
     ///
     /// Default: `0.25`.
     ///
     /// Constraint: 0 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_preservation: Option<f64>,
     /// The suffix to add to the prompt. This is useful to add a common ending to all prompts such as 'high quality' etc or embedding tokens.
     ///
     /// Default: `" high quality, highly detailed, high resolution, sharp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_suffix: Option<String>,
     /// The negative prompt to use.Use it to address details that you don't want
     /// in the image. This could be colors, objects, scenery and even the small details
@@ -73,13 +66,11 @@ pub struct Input {
     /// Default: `"blurry, low resolution, bad, ugly, low quality, pixelated, interpolated, compression artifacts, noisey, grainy"`.
     ///
     /// Example: `"blurry, low resolution, bad, ugly, low quality, pixelated, interpolated, compression artifacts, noisey, grainy"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
     ///
     /// Example: `42`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -87,7 +78,6 @@ pub struct Input {
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 16.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to use for generating the image. The more steps
     /// the better the image will be but it will also take longer to generate.
@@ -95,44 +85,52 @@ pub struct Input {
     /// Default: `20`.
     ///
     /// Constraint: 1 ≤ value ≤ 200.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If set to true, the resulting image will be checked whether it includes any
     /// potentially unsafe content. If it does, it will be replaced with a black
     /// image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checks: Option<bool>,
     /// If set to true, the image will not be processed by the CCSR model before
     /// being processed by the creativity model.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_ccsr: Option<bool>,
     /// Allow for large uploads that could take a very long time.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub override_size_limits: Option<bool>,
     /// The URL to the base model to use for the upscaling
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_model_url: Option<String>,
     /// The URL to the additional LORA model to use for the upscaling. Default is None
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_lora_url: Option<String>,
     /// The scale of the additional LORA model to use for the upscaling. Default is 1.0
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_lora_scale: Option<f64>,
     /// The URL to the additional embeddings to use for the upscaling. Default is None
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub additional_embedding_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_type : Option < ModelType > = "model_type" optional, image_url : String
+    = "image_url" required, prompt : Option < String > = "prompt" optional, scale :
+    Option < f64 > = "scale" optional, creativity : Option < f64 > = "creativity"
+    optional, detail : Option < f64 > = "detail" optional, shape_preservation : Option <
+    f64 > = "shape_preservation" optional, prompt_suffix : Option < String > =
+    "prompt_suffix" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, seed : Option < i64 > = "seed" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, enable_safety_checks : Option < bool > =
+    "enable_safety_checks" optional, skip_ccsr : Option < bool > = "skip_ccsr" optional,
+    override_size_limits : Option < bool > = "override_size_limits" optional,
+    base_model_url : Option < String > = "base_model_url" optional, additional_lora_url :
+    Option < String > = "additional_lora_url" optional, additional_lora_scale : Option <
+    f64 > = "additional_lora_scale" optional, additional_embedding_url : Option < String
+    > = "additional_embedding_url" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -410,7 +408,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/creative-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file info.
@@ -419,6 +417,9 @@ pub struct Output {
     /// input or the randomly generated that was used in case none was passed.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/csm-1b";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/csm-1b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to generate an audio from.
@@ -23,12 +23,14 @@ pub struct Input {
     /// The context to generate an audio from.
     ///
     /// Example: `[{"audio_url":"https://huggingface.co/spaces/sesame/csm-1b/resolve/main/prompts/conversational_a.wav","prompt":"like...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Vec<Speaker>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { scene : Vec < Turn > = "scene" required, context : Option < Vec < Speaker > >
+    = "context" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -84,12 +86,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/csm-1b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio.
     pub audio: Audio,
 }
+::fal_models_core::serde_struct!(Output { audio : Audio = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -98,7 +101,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `scene` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Turn {
     /// Speaker Id
@@ -106,9 +109,12 @@ pub struct Turn {
     /// Text
     pub text: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Turn { speaker_id : i64 = "speaker_id" required, text : String = "text" required }
+    ..extra
+);
 impl Turn {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -134,7 +140,7 @@ impl Turn {
     }
 }
 /// An object of 3 fields. Held by the `context` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Speaker {
     /// Prompt
@@ -144,9 +150,12 @@ pub struct Speaker {
     /// Audio Url
     pub audio_url: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Speaker { prompt : String = "prompt" required, speaker_id : i64 = "speaker_id"
+    required, audio_url : String = "audio_url" required } ..extra
+);
 impl Speaker {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]

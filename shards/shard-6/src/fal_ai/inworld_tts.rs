@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/inworld-tts";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/inworld-tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to synthesize into speech. Maximum 2000 characters.
@@ -27,19 +27,21 @@ pub struct Input {
     /// Default: `"Craig (en)"`.
     ///
     /// Allowed values: `"Loretta (en)"`, `"Darlene (en)"`, `"Marlene (en)"`, `"Hank (en)"`, `"Evelyn (en)"`, `"Celeste (en)"`, `"Pippa (en)"`, `"Tessa (en)"`, `"Liam (en)"`, `"Callum (en)"`, `"Hamish (en)"`, `"Abby (en)"` and 101 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// The sample rate in Hz for the output audio.
     ///
     /// Default: `48000`.
     ///
     /// Allowed values: `8000`, `16000`, `24000`, `32000`, `40000`, `48000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate_hertz: Option<SampleRateHertz>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, voice : Option < Voice > = "voice" optional,
+    sample_rate_hertz : Option < SampleRateHertz > = "sample_rate_hertz" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -111,7 +113,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/inworld-tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated audio file.
@@ -119,6 +121,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a920730/38aud4s6sF7bOWFoQHaJk_tmpvv2htrpc.wav"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -31,7 +31,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/lyria2";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/lyria2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the music you want to generate
@@ -45,15 +45,16 @@ pub struct Input {
     /// Default: `"low quality"`.
     ///
     /// Example: `"vocals, slow tempo"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// A seed for deterministic generation. If provided, the model will attempt to produce the same audio given the same prompt and other parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -121,7 +122,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/lyria2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated music
@@ -129,6 +130,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/koala/9V6ADhxcZrZr2FcaiNA7H_output.wav"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

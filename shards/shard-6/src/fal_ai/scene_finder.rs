@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/scene-finder";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/scene-finder`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video to search through.
@@ -31,19 +31,21 @@ pub struct Input {
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Which frame(s) to extract from each detected segment. 'mid' returns the midpoint frame, 'start' the first frame, 'end' the last frame, 'all' returns start + mid + end.
     ///
     /// Default: `"mid"`.
     ///
     /// Allowed values: `"mid"`, `"start"`, `"end"`, `"all"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_selection: Option<FrameSelection>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : String = "prompt"
+    required, frames_per_second : Option < i64 > = "frames_per_second" optional,
+    frame_selection : Option < FrameSelection > = "frame_selection" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -116,7 +118,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/scene-finder`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Detected event time segments.
@@ -126,6 +128,10 @@ pub struct Output {
     /// Extracted frames from each detected segment based on frame_selection.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { segments : Vec < EventSegment > = "segments" required, images : Vec < Image
+    > = "images" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -153,7 +159,7 @@ pub enum FrameSelection {
     else Unknown
 );
 /// An object of 2 fields. Held by the `segments` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EventSegment {
     /// Start time in seconds.
@@ -165,6 +171,9 @@ pub struct EventSegment {
     /// Example: `12.5`.
     pub end: f64,
 }
+::fal_models_core::serde_struct!(
+    EventSegment { start : f64 = "start" required, end : f64 = "end" required }
+);
 impl EventSegment {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

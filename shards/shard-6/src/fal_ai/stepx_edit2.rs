@@ -12,7 +12,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/stepx-edit2";
 /// The input of `fal-ai/stepx-edit2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -30,57 +30,58 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The true CFG scale. Controls how closely the model follows the prompt.
     ///
     /// Default: `6`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to perform. Recommended: 50.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Enable thinking mode. Uses multimodal language model knowledge to interpret abstract editing instructions.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_thinking_mode: Option<bool>,
     /// Enable reflection mode. Reviews outputs, corrects unintended changes, and determines when editing is complete.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_reflection_mode: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, negative_prompt : Option < String > = "negative_prompt" optional, seed :
+    Option < i64 > = "seed" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    enable_thinking_mode : Option < bool > = "enable_thinking_mode" optional,
+    enable_reflection_mode : Option < bool > = "enable_reflection_mode" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -242,7 +243,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stepx-edit2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -259,15 +260,21 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
     /// The model's interpretation of your instruction (only available when thinking mode is enabled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reformat_prompt: Option<String>,
     /// Reasoning process details (only available when thinking mode is enabled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub think_info: Option<Vec<String>>,
     /// Reflection analysis (only available when reflection mode is enabled).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub best_info: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required, reformat_prompt : Option < String > = "reformat_prompt"
+    optional, think_info : Option < Vec < String > > = "think_info" optional, best_info :
+    Option < Vec < std::collections::BTreeMap < String, serde_json::Value > > > =
+    "best_info" optional }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -305,7 +312,7 @@ pub enum OutputFormat {
     OutputFormat : str { Jpeg => "jpeg", Png => "png" } else Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -317,9 +324,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/t2v-turbo";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/t2v-turbo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate images from
@@ -23,40 +23,40 @@ pub struct Input {
     /// The seed to use for the random number generator
     ///
     /// Constraint: 0 ≤ value ≤ 203279.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of steps to sample
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 12.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The guidance scale
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of frames to generate
     ///
     /// Default: `16`.
     ///
     /// Constraint: 16 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// The FPS of the exported video
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 24.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_fps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, seed : Option < i64 > = "seed" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, guidance_scale
+    : Option < f64 > = "guidance_scale" optional, num_frames : Option < i64 > =
+    "num_frames" optional, export_fps : Option < i64 > = "export_fps" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -168,12 +168,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/t2v-turbo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The URL to the generated video
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/video-as-prompt";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/video-as-prompt`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/video-as-prompt since 2026-06-11")]
 pub struct Input {
@@ -34,21 +34,18 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/bytedance-vid2pro/animal-2.jpg"`.
     pub image_url: String,
     /// Random seed for reproducible generation. If set none, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of frames to generate.
     ///
     /// Default: `49`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second for the output video. Only applicable if output_type is 'video'.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// A brief description of the input video content.
     ///
@@ -57,33 +54,38 @@ pub struct Input {
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Aspect ratio of the generated video.
     ///
     /// Default: `"9:16"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Resolution of the generated video.
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Guidance scale for generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, image_url : String = "image_url" required, seed : Option < i64 > = "seed"
+    optional, num_frames : Option < i64 > = "num_frames" optional, fps : Option < i64 > =
+    "fps" optional, video_description : String = "video_description" required,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, resolution : Option
+    < Resolution > = "resolution" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -227,13 +229,14 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/video-as-prompt`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/video-as-prompt since 2026-06-11")]
 pub struct Output {
     /// The URLs of the generated video.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-motion";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-motion`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the driving video (provides the motion).
@@ -32,37 +32,38 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"woman dancing"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Acceleration level to use. 'regular' enables caching for faster generation, 'none' disables it.
     ///
     /// Default: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Adapts the driving video's motion to match the reference image's body proportions. Recommended when the driving video subject and reference image have different body shapes or sizes.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapt_motion: Option<bool>,
     /// Enhances identity preservation by preprocessing the reference image with Flux Kontext Edit before animation. Produces more faithful face and appearance transfer at the cost of slightly longer processing time.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhance_identity: Option<bool>,
     /// If set to true, input and output will be checked for safety.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, image_url : String = "image_url"
+    required, prompt : Option < String > = "prompt" optional, seed : Option < i64 > =
+    "seed" optional, acceleration : Option < Acceleration > = "acceleration" optional,
+    adapt_motion : Option < bool > = "adapt_motion" optional, enhance_identity : Option <
+    bool > = "enhance_identity" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -181,7 +182,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-motion`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -193,13 +194,16 @@ pub struct Output {
     /// Default: `""`.
     ///
     /// Example: `"woman dancing"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The seed used for generation.
     ///
     /// Example: `924575000`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : Option < String > = "prompt"
+    optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/wizper";
 /// The input of `fal-ai/wizper`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav or webm.
@@ -23,7 +23,6 @@ pub struct Input {
     /// Default: `"transcribe"`.
     ///
     /// Allowed values: `"transcribe"`, `"translate"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
     /// Language of the audio file.
     /// If translate is selected as the task, the audio will be translated to
@@ -36,38 +35,39 @@ pub struct Input {
     /// Example: `null`.
     ///
     /// Allowed values: `"af"`, `"am"`, `"ar"`, `"as"`, `"az"`, `"ba"`, `"be"`, `"bg"`, `"bn"`, `"bo"`, `"br"`, `"bs"` and 87 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Level of the chunks to return.
     ///
     /// Default: `"segment"`.
     ///
     /// Allowed values: `"segment"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_level: Option<ChunkLevel>,
     /// Maximum speech segment duration in seconds before splitting.
     ///
     /// Default: `29`.
     ///
     /// Constraint: 10 ≤ value ≤ 29.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_segment_len: Option<i64>,
     /// Whether to merge consecutive chunks. When enabled, chunks are merged if their combined duration does not exceed max_segment_len.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge_chunks: Option<bool>,
     /// Version of the model to use. All of the models are the Whisper large variant.
     ///
     /// Default: `"3"`.
     ///
     /// Allowed values: `"3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<Version>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, task : Option < Task > = "task"
+    optional, language : Option < Language > = "language" optional, chunk_level : Option
+    < ChunkLevel > = "chunk_level" optional, max_segment_len : Option < i64 > =
+    "max_segment_len" optional, merge_chunks : Option < bool > = "merge_chunks" optional,
+    version : Option < Version > = "version" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -199,7 +199,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wizper`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Transcription of the audio file
@@ -211,6 +211,10 @@ pub struct Output {
     /// Allowed values: `"af"`, `"am"`, `"ar"`, `"as"`, `"az"`, `"ba"`, `"be"`, `"bg"`, `"bn"`, `"bo"`, `"br"`, `"bs"` and 87 more.
     pub languages: Vec<Language>,
 }
+::fal_models_core::serde_struct!(
+    Output { text : String = "text" required, chunks : Vec < WhisperChunk > = "chunks"
+    required, languages : Vec < Language > = "languages" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -487,7 +491,7 @@ pub enum Version {
 }
 ::fal_models_core::open_enum!(Version : str { V3 => "3" } else Unknown);
 /// An object of 2 fields. Held by the `chunks` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WhisperChunk {
     /// Start and end timestamp of the chunk
@@ -497,6 +501,10 @@ pub struct WhisperChunk {
     /// Transcription of the chunk
     pub text: String,
 }
+::fal_models_core::serde_struct!(
+    WhisperChunk { timestamp : Vec < f64 > = "timestamp" required, text : String = "text"
+    required }
+);
 impl WhisperChunk {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -16,7 +16,7 @@ pub use super::super::types::Image;
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `pixelcut/background-removal`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Input image (JPEG or PNG)
@@ -28,17 +28,19 @@ pub struct Input {
     /// Default: `"rgba"`.
     ///
     /// Allowed values: `"rgba"`, `"alpha"`, `"zip"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// When true, return result as a data URL instead of uploading to storage
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, output_format : Option <
+    OutputFormat > = "output_format" optional, sync_mode : Option < bool > = "sync_mode"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -108,18 +110,20 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `pixelcut/background-removal`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Output {
     /// Result image (for rgba/alpha output formats)
     ///
     /// Example: `{"url":"https://cdn3.pixelcut.app/fal/background-remover/jewelry_result.png"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
     /// Result file (for zip output format)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Option < Image > = "image" optional, file : Option < File > = "file"
+    optional }
+);
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "veed/subtitles";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `veed/subtitles`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Upload or paste a URL to the video you want to subtitle.
@@ -34,35 +34,37 @@ pub struct Input {
     /// Improves transcription accuracy, and should match the source audio (not output subtitles).
     ///
     /// Allowed values: `"af-ZA"`, `"am-ET"`, `"ar-AE"`, `"ar-BH"`, `"ar-DZ"`, `"ar-EG"`, `"ar-IL"`, `"ar-IQ"`, `"ar-JO"`, `"ar-KW"`, `"ar-LB"`, `"ar-MA"` and 153 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Translate the subtitles into this language. Omit to keep the original spoken language. If you also pass srt_content or srt_file_url, set `language` to its source language for the most reliable translation.
     ///
     /// Allowed values: `"ab"`, `"ace"`, `"ach"`, `"af-ZA"`, `"ak"`, `"alz"`, `"am-ET"`, `"ar-AE"`, `"ar-BH"`, `"ar-DZ"`, `"ar-EG"`, `"ar-IL"` and 202 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translation_language: Option<TranslationLanguage>,
     /// Upload or paste a URL to your .srt subtitles file. When provided, transcription is skipped.
     ///
     /// Constraint: 1 to 2083 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srt_file_url: Option<String>,
     /// Paste raw SRT subtitle text. Alternative to srt_file_url. When provided, transcription is skipped.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srt_content: Option<String>,
     /// Optional list of terms to help auto-transcription correctly recognise brand names and domain jargon that providers commonly mis-spell (e.g. "VEED" → "vid"). Ignored when srt_content / srt_file_url is set.
     ///
     /// Constraint: at most 100 items.
     ///
     /// Example: `[{"replaces":["vid","feed"],"word":"VEED"}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vocabulary: Option<Vec<VocabularyEntry>>,
     /// Optional preset overrides: vertical position, shadow intensity, and per-tier text styling (font, weight, hex colour) for each word-importance tier. Any omitted field keeps the preset's default.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customization: Option<PresetCustomization>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, preset : Preset = "preset"
+    required, language : Option < Language > = "language" optional, translation_language
+    : Option < TranslationLanguage > = "translation_language" optional, srt_file_url :
+    Option < String > = "srt_file_url" optional, srt_content : Option < String > =
+    "srt_content" optional, vocabulary : Option < Vec < VocabularyEntry > > =
+    "vocabulary" optional, customization : Option < PresetCustomization > =
+    "customization" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -180,7 +182,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `veed/subtitles`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Rendered video with styled subtitles
@@ -188,6 +190,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","url":"https://v3b.fal.media/files/b/0a9a3949/c5_GsxsCQaMZ3z-g2ehs2_substyle-example-outp...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -1126,7 +1129,7 @@ pub enum TranslationLanguage {
     "zh-HK", ZhTw => "zh-TW", ZuZa => "zu-ZA" } else Unknown
 );
 /// A term auto-transcription should recognise correctly, plus its common misspellings.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct VocabularyEntry {
     /// The correctly-spelled term. Brand names, product names, and domain jargon work best.
@@ -1142,9 +1145,12 @@ pub struct VocabularyEntry {
     /// Example: `["vid","feed"]`.
     pub replaces: Vec<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    VocabularyEntry { word : String = "word" required, replaces : Vec < String > =
+    "replaces" required } ..extra
+);
 impl VocabularyEntry {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1175,26 +1181,27 @@ impl VocabularyEntry {
 /// Runtime customization of a preset. Fields are Optional all the way down
 /// so this block can sit under the playground's 'Additional Settings' section
 /// without flagging required-field asterisks the user didn't ask for.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PresetCustomization {
     /// Vertical placement of static subtitles on screen.
     ///
     /// Allowed values: `"top"`, `"center"`, `"bottom"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
     /// Improves readability over bright or busy backgrounds.
     ///
     /// Allowed values: `"none"`, `"min"`, `"mid"`, `"max"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<Shadow>,
     /// Per-tier text styling for baseline and highlighted words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_customizations: Option<TextCustomizations>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PresetCustomization { position : Option < Position > = "position" optional, shadow :
+    Option < Shadow > = "shadow" optional, text_customizations : Option <
+    TextCustomizations > = "text_customizations" optional } ..extra
+);
 impl PresetCustomization {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1287,19 +1294,20 @@ pub enum Shadow {
     Unknown
 );
 /// Text customization keyed by word-importance tier.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct TextCustomizations {
     /// Baseline styling applied to every word in the transcript. This is what a reader sees by default, before any per-word emphasis is applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<TextCustomization>,
     /// Mid-rank words (automatically marked as noteworthy: key nouns, action verbs, salient adjectives). Presets typically bump size or weight on these.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlighted: Option<TextCustomization>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    TextCustomizations { baseline : Option < TextCustomization > = "baseline" optional,
+    highlighted : Option < TextCustomization > = "highlighted" optional } ..extra
+);
 impl TextCustomizations {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1343,26 +1351,26 @@ impl TextCustomizations {
     }
 }
 /// Per-tier text overrides. No italic field (preset-dictated, see ENR-2516).
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct TextCustomization {
     /// Override the font used for this text tier. Must be a supported Google Font — see https://www.veed.io/api/v1/subtitle-renders/fonts for the canonical list. Unrecognized fonts are rejected with a 400.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font: Option<String>,
     /// Font weight 100-900. Values >= 700 render as bold
     ///
     /// Constraint: 100 ≤ value ≤ 900.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<i64>,
     /// Override the text color for this tier.
     ///
     /// Constraint: matches `^#([0-9A-Fa-f]{3}){1,2}$`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    TextCustomization { font : Option < String > = "font" optional, weight : Option < i64
+    > = "weight" optional, color : Option < String > = "color" optional } ..extra
+);
 impl TextCustomization {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

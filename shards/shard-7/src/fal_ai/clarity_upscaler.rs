@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/clarity-upscaler";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/clarity-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to upscale.
@@ -26,21 +26,18 @@ pub struct Input {
     /// Default: `"masterpiece, best quality, highres"`.
     ///
     /// Example: `"masterpiece, best quality, highres"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The upscale factor
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<f64>,
     /// The negative prompt to use. Use it to address details that you don't want in the image.
     ///
     /// Default: `"(worst quality, low quality, normal quality:2)"`.
     ///
     /// Example: `"(worst quality, low quality, normal quality:2)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The creativity of the model. The higher the creativity, the more the model will deviate from the prompt.
     /// Refers to the denoise strength of the sampling.
@@ -48,7 +45,6 @@ pub struct Input {
     /// Default: `0.35`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<f64>,
     /// The resemblance of the upscaled image to the original image. The higher the resemblance, the more the model will try to keep the original image.
     /// Refers to the strength of the ControlNet.
@@ -56,7 +52,6 @@ pub struct Input {
     /// Default: `0.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resemblance: Option<f64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -64,30 +59,35 @@ pub struct Input {
     /// Default: `4`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `18`.
     ///
     /// Constraint: 4 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If set to false, the safety checker will be disabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : Option < String > =
+    "prompt" optional, upscale_factor : Option < f64 > = "upscale_factor" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, creativity : Option
+    < f64 > = "creativity" optional, resemblance : Option < f64 > = "resemblance"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, seed : Option
+    < i64 > = "seed" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -257,7 +257,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/clarity-upscaler`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The URL of the generated image.
@@ -267,6 +267,10 @@ pub struct Output {
     /// The timings of the different steps in the workflow.
     pub timings: std::collections::BTreeMap<String, f64>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/cohere-transcribe";
 /// The input of `fal-ai/cohere-transcribe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to transcribe. Supported formats: mp3, mp4, mpeg, mpga, m4a, wav, webm, ogg, flac.
@@ -23,24 +23,25 @@ pub struct Input {
     /// Default: `"en"`.
     ///
     /// Allowed values: `"en"`, `"fr"`, `"de"`, `"it"`, `"es"`, `"pt"`, `"el"`, `"nl"`, `"pl"`, `"zh"`, `"ja"`, `"ko"` and 2 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Whether to include punctuation and capitalization in the output.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub punctuation: Option<bool>,
     /// Maximum number of tokens to generate per audio chunk.
     ///
     /// Default: `256`.
     ///
     /// Constraint: 1 ≤ value ≤ 1014.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_new_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, language : Option < Language > =
+    "language" optional, punctuation : Option < bool > = "punctuation" optional,
+    max_new_tokens : Option < i64 > = "max_new_tokens" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -124,15 +125,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/cohere-transcribe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Transcribed text from the audio file.
     pub text: String,
     /// Performance timing breakdown in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<std::collections::BTreeMap<String, f64>>,
 }
+::fal_models_core::serde_struct!(
+    Output { text : String = "text" required, timings : Option <
+    std::collections::BTreeMap < String, f64 > > = "timings" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/depth-anything-video";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input schema for video depth estimation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video to estimate depth for.
@@ -25,46 +25,46 @@ pub struct Input {
     /// Default: `"VDA-Large"`.
     ///
     /// Allowed values: `"VDA-Small"`, `"VDA-Base"`, `"VDA-Large"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Colormap for depth visualization. 'turbo' (recommended) shows near=warm, far=cool. 'grayscale' for raw normalized depth. 'inferno'/'magma' for perceptually uniform. 'viridis' for colorblind-friendly.
     ///
     /// Default: `"grayscale"`.
     ///
     /// Allowed values: `"grayscale"`, `"turbo"`, `"inferno"`, `"magma"`, `"viridis"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colormap: Option<Colormap>,
     /// Output resolution. 'auto' preserves input (max 1080p). Options: 'auto', '360p', '480p', '720p', '1080p'.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"360p"`, `"480p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Max frames to process (max 1800). None = up to 1800.
     ///
     /// Constraint: 0 < value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_frames: Option<i64>,
     /// Output video FPS. None = same as input.
     ///
     /// Constraint: 0 < value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_fps: Option<f64>,
     /// Output original | depth comparison video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub side_by_side: Option<bool>,
     /// Export raw float32 depths as .npz file with: 'depths' [N,H,W], 'min_depth', 'max_depth', 'fps', 'model', 'shape'.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_raw_depths: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, model : Option < Model > = "model"
+    optional, colormap : Option < Colormap > = "colormap" optional, resolution : Option <
+    Resolution > = "resolution" optional, max_frames : Option < i64 > = "max_frames"
+    optional, output_fps : Option < f64 > = "output_fps" optional, side_by_side : Option
+    < bool > = "side_by_side" optional, include_raw_depths : Option < bool > =
+    "include_raw_depths" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -198,7 +198,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output schema for video depth estimation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Depth visualization video (MP4, H.264).
@@ -206,9 +206,12 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a909a72/bC4JmEhmaBIaMC4vRhhTq_depth_output.mp4"}`.
     pub video: File,
     /// Raw depth values as .npz (if include_raw_depths=True).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_depths: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, raw_depths : Option < File > = "raw_depths"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

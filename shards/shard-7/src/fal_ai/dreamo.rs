@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/dreamo";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/dreamo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub struct Input {
@@ -28,42 +28,35 @@ pub struct Input {
     /// URL of first reference image to use for generation.
     ///
     /// Example: `"https://v3.fal.media/files/rabbit/I3exImt_zOYaiZv8caeGP_Pz4CnQ12tCUuDIhEQkmbD_ae4193792924495e89c516e6b492ed2b_1.jpg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_image_url: Option<String>,
     /// URL of second reference image to use for generation.
     ///
     /// Example: `"https://v3.fal.media/files/penguin/F3Yqprwlv-yaeusxAS0bS_image.webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_image_url: Option<String>,
     /// Task for first reference image (ip/id/style).
     ///
     /// Default: `"ip"`.
     ///
     /// Allowed values: `"ip"`, `"id"`, `"style"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_reference_task: Option<FirstReferenceTask>,
     /// Task for second reference image (ip/id/style).
     ///
     /// Default: `"ip"`.
     ///
     /// Allowed values: `"ip"`, `"id"`, `"style"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_reference_task: Option<SecondReferenceTask>,
     /// The size of the generated image.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The number of inference steps to perform.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -71,45 +64,51 @@ pub struct Input {
     /// Default: `3.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The prompt to generate an image from.
     ///
     /// Default: `""`.
     ///
     /// Example: `"bad quality, worst quality, text, signature, watermark, extra limbs"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// If set to true, the function will wait for the image to be generated and uploaded
     /// before returning the response. This will increase the latency of the function but
     /// it allows you to get the image directly in the response without going through the CDN.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Resolution for reference images.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 512 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_resolution: Option<i64>,
     /// The weight of the CFG loss.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub true_cfg: Option<f64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, first_image_url : Option < String > =
+    "first_image_url" optional, second_image_url : Option < String > = "second_image_url"
+    optional, first_reference_task : Option < FirstReferenceTask > =
+    "first_reference_task" optional, second_reference_task : Option < SecondReferenceTask
+    > = "second_reference_task" optional, image_size : Option < InputImageSize > =
+    "image_size" optional, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, seed : Option < i64 > = "seed" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, ref_resolution : Option
+    < i64 > = "ref_resolution" optional, true_cfg : Option < f64 > = "true_cfg" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -328,7 +327,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/dreamo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub struct Output {
@@ -348,6 +347,12 @@ pub struct Output {
     /// Example: `"Two people hugging inside a forest"`.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -402,7 +407,7 @@ pub enum SecondReferenceTask {
     SecondReferenceTask : str { Ip => "ip", Id => "id", Style => "style" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/dreamo since 2026-06-11")]
 pub struct ImageSize {
@@ -411,19 +416,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

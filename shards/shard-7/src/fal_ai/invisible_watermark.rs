@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/invisible-watermark";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/invisible-watermark`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to be watermarked or decoded
@@ -26,22 +26,23 @@ pub struct Input {
     /// Default: `"watermark"`.
     ///
     /// Example: `"watermark"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<String>,
     /// Whether to decode a watermark from the image instead of encoding
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decode: Option<bool>,
     /// Length of watermark bits to decode (required when decode=True)
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, watermark : Option < String > =
+    "watermark" optional, decode : Option < bool > = "decode" optional, length : Option <
+    i64 > = "length" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -123,21 +124,23 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/invisible-watermark`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Output {
     /// The watermarked image file info (when encoding)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
     /// The extracted watermark text (when decoding)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extracted_watermark: Option<String>,
     /// Length of the watermark bits used (helpful for future decoding)
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Option < Image > = "image" optional, extracted_watermark : Option <
+    String > = "extracted_watermark" optional, length : Option < i64 > = "length"
+    optional }
+);
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

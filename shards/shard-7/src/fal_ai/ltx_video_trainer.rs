@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ltx-video-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub struct Input {
@@ -37,7 +37,6 @@ pub struct Input {
     /// Example: `128`.
     ///
     /// Allowed values: `8`, `16`, `32`, `64`, `128`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rank: Option<Rank>,
     /// The number of steps to train for.
     ///
@@ -46,7 +45,6 @@ pub struct Input {
     /// Constraint: 100 ≤ value ≤ 20000.
     ///
     /// Example: `1000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_steps: Option<i64>,
     /// The number of frames to use for training. This is the number of frames per second multiplied by the number of seconds.
     ///
@@ -55,7 +53,6 @@ pub struct Input {
     /// Constraint: 25 ≤ value ≤ 121.
     ///
     /// Example: `81`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_frames: Option<i64>,
     /// The target frames per second for the video.
     ///
@@ -64,7 +61,6 @@ pub struct Input {
     /// Constraint: 8 ≤ value ≤ 60.
     ///
     /// Example: `25`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<i64>,
     /// The resolution to use for training. This is the resolution of the video.
     ///
@@ -73,7 +69,6 @@ pub struct Input {
     /// Example: `"medium"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio to use for training. This is the aspect ratio of the video.
     ///
@@ -82,7 +77,6 @@ pub struct Input {
     /// Example: `"1:1"`.
     ///
     /// Allowed values: `"16:9"`, `"1:1"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
     ///
@@ -91,28 +85,24 @@ pub struct Input {
     /// Constraint: 1e-6 ≤ value ≤ 1.
     ///
     /// Example: `0.0002`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// The phrase that will trigger the model to generate an image.
     ///
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_phrase: Option<String>,
     /// If true, videos will be automatically scaled to the target frame count and fps. This option has no effect on image datasets.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_scale_input: Option<bool>,
     /// If true, videos above a certain duration threshold will be split into scenes. If you provide captions for a split video, the caption will be applied to each scene. If you do not provide captions, scenes will be auto-captioned. This option has no effect on image datasets.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_input_into_scenes: Option<bool>,
     /// The duration threshold in seconds. If a video is longer than this, it will be split into scenes. If you provide captions for a split video, the caption will be applied to each scene. If you do not provide captions, scenes will be auto-captioned.
     ///
@@ -121,19 +111,16 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 60.
     ///
     /// Example: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split_input_duration_threshold: Option<f64>,
     /// A list of validation prompts to use during training. When providing an image, _all_ validation inputs must have an image.
     ///
     /// Default: `[]`.
     ///
     /// Constraint: at most 2 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation: Option<Vec<Validation>>,
     /// A negative prompt to use for validation.
     ///
     /// Default: `"blurry, low quality, bad quality, out of focus"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_negative_prompt: Option<String>,
     /// The number of frames to use for validation.
     ///
@@ -142,7 +129,6 @@ pub struct Input {
     /// Constraint: 8 ≤ value ≤ 121.
     ///
     /// Example: `81`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_number_of_frames: Option<i64>,
     /// The resolution to use for validation.
     ///
@@ -151,7 +137,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_resolution: Option<ValidationResolution>,
     /// The aspect ratio to use for validation.
     ///
@@ -160,17 +145,32 @@ pub struct Input {
     /// Example: `"1:1"`.
     ///
     /// Allowed values: `"16:9"`, `"1:1"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_aspect_ratio: Option<ValidationAspectRatio>,
     /// If true, the validation videos will be reversed. This is useful for effects that are learned in reverse and then applied in reverse.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_reverse: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { training_data_url : String = "training_data_url" required, rank : Option <
+    Rank > = "rank" optional, number_of_steps : Option < i64 > = "number_of_steps"
+    optional, number_of_frames : Option < i64 > = "number_of_frames" optional, frame_rate
+    : Option < i64 > = "frame_rate" optional, resolution : Option < Resolution > =
+    "resolution" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, learning_rate : Option < f64 > = "learning_rate" optional, trigger_phrase :
+    Option < String > = "trigger_phrase" optional, auto_scale_input : Option < bool > =
+    "auto_scale_input" optional, split_input_into_scenes : Option < bool > =
+    "split_input_into_scenes" optional, split_input_duration_threshold : Option < f64 > =
+    "split_input_duration_threshold" optional, validation : Option < Vec < Validation > >
+    = "validation" optional, validation_negative_prompt : Option < String > =
+    "validation_negative_prompt" optional, validation_number_of_frames : Option < i64 > =
+    "validation_number_of_frames" optional, validation_resolution : Option <
+    ValidationResolution > = "validation_resolution" optional, validation_aspect_ratio :
+    Option < ValidationAspectRatio > = "validation_aspect_ratio" optional,
+    validation_reverse : Option < bool > = "validation_reverse" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -476,18 +476,21 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-video-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub struct Output {
     /// The URL to the validations video.
-    #[serde(default)]
     pub video: Option<File>,
     /// URL to the trained LoRA weights.
     pub lora_file: File,
     /// Configuration used for setting up the inference endpoints.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { video : Option < File > = "video" nullable, lora_file : File = "lora_file"
+    required, config_file : File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -560,19 +563,21 @@ pub enum AspectRatio {
     else Unknown
 );
 /// An object of 2 fields. Held by the `validation` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ltx-video-trainer since 2026-06-11")]
 pub struct Validation {
     /// The prompt to use for validation.
     pub prompt: String,
     /// An image to use for image-to-video validation. If provided for one validation, _all_ validation inputs must have an image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Validation { prompt : String = "prompt" required, image_url : Option < String > =
+    "image_url" optional } ..extra
+);
 impl Validation {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

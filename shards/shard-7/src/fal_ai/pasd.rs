@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pasd";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/pasd`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Input image to super-resolve
@@ -26,43 +26,43 @@ pub struct Input {
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<i64>,
     /// Number of inference steps (10-50)
     ///
     /// Default: `25`.
     ///
     /// Constraint: 10 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Guidance scale for diffusion (1.0-20.0)
     ///
     /// Default: `7`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// ControlNet conditioning scale (0.1-1.0)
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditioning_scale: Option<f64>,
     /// Additional prompt to guide super-resolution
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Negative prompt to avoid unwanted artifacts
     ///
     /// Default: `"blurry, dirty, messy, frames, deformed, dotted, noise, raster lines, unclear, lowres, over-smoothed, painting, ai...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, scale : Option < i64 > = "scale"
+    optional, steps : Option < i64 > = "steps" optional, guidance_scale : Option < f64 >
+    = "guidance_scale" optional, conditioning_scale : Option < f64 > =
+    "conditioning_scale" optional, prompt : Option < String > = "prompt" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -186,7 +186,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pasd`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated super-resolved images
@@ -194,9 +194,12 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"4732818e18b542ca8dc3f0e6c1775ac8.png","file_size":2010575,"height":1024,"ur...`.
     pub images: Vec<Image>,
     /// Timing information for different processing stages
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<std::collections::BTreeMap<String, f64>>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings : Option <
+    std::collections::BTreeMap < String, f64 > > = "timings" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pshuman";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/pshuman`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/pshuman since 2026-06-11")]
 pub struct Input {
@@ -30,15 +30,16 @@ pub struct Input {
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Seed for reproducibility. If None, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -106,7 +107,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pshuman`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/pshuman since 2026-06-11")]
 pub struct Output {
@@ -119,6 +120,10 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"WCN_SkT2-RwsGHlxCVHyn_image_preview.png","url":"https://stora...`.
     pub preview_image: File,
 }
+::fal_models_core::serde_struct!(
+    Output { model_obj : File = "model_obj" required, preview_image : File =
+    "preview_image" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

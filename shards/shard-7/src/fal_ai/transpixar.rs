@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/transpixar";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/transpixar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/transpixar since 2026-06-11")]
 pub struct Input {
@@ -30,18 +30,15 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"Distorted, discontinuous, Ugly, blurry, low resolution, motionless, static, disfigured, disconnected limbs, Ugly...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of inference steps to perform.
     ///
     /// Default: `24`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same video every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related video to show you.
@@ -49,19 +46,23 @@ pub struct Input {
     /// Default: `7`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The target FPS of the video
     ///
     /// Default: `8`.
     ///
     /// Constraint: 4 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_fps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, seed : Option < i64 > = "seed" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, export_fps : Option <
+    i64 > = "export_fps" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -173,7 +174,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/transpixar`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/transpixar since 2026-06-11")]
 pub struct Output {
@@ -189,6 +190,11 @@ pub struct Output {
     /// The prompt used for generating the video.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { videos : Vec < File > = "videos" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, prompt : String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/video-prompt-generator";
 /// The input of `fal-ai/video-prompt-generator`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Core concept or thematic input for the video prompt
@@ -23,62 +23,62 @@ pub struct Input {
     /// Default: `"Simple"`.
     ///
     /// Allowed values: `"Minimalist"`, `"Simple"`, `"Detailed"`, `"Descriptive"`, `"Dynamic"`, `"Cinematic"`, `"Documentary"`, `"Animation"`, `"Action"`, `"Experimental"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// Camera movement style
     ///
     /// Default: `"None"`.
     ///
     /// Allowed values: `"None"`, `"Steadicam flow"`, `"Drone aerials"`, `"Handheld urgency"`, `"Crane elegance"`, `"Dolly precision"`, `"VR 360"`, `"Multi-angle rig"`, `"Static tripod"`, `"Gimbal smoothness"`, `"Slider motion"`, `"Jib sweep"` and 9 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_style: Option<CameraStyle>,
     /// Camera direction
     ///
     /// Default: `"None"`.
     ///
     /// Allowed values: `"None"`, `"Zoom in"`, `"Zoom out"`, `"Pan left"`, `"Pan right"`, `"Tilt up"`, `"Tilt down"`, `"Orbital rotation"`, `"Push in"`, `"Pull out"`, `"Track forward"`, `"Track backward"` and 6 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_direction: Option<CameraDirection>,
     /// Pacing rhythm
     ///
     /// Default: `"None"`.
     ///
     /// Allowed values: `"None"`, `"Slow burn"`, `"Rhythmic pulse"`, `"Frantic energy"`, `"Ebb and flow"`, `"Hypnotic drift"`, `"Time-lapse rush"`, `"Stop-motion staccato"`, `"Gradual build"`, `"Quick cut rhythm"`, `"Long take meditation"`, `"Jump cut energy"` and 8 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pacing: Option<Pacing>,
     /// Special effects approach
     ///
     /// Default: `"None"`.
     ///
     /// Allowed values: `"None"`, `"Practical effects"`, `"CGI enhancement"`, `"Analog glitches"`, `"Light painting"`, `"Projection mapping"`, `"Nanosecond exposures"`, `"Double exposure"`, `"Smoke diffusion"`, `"Lens flare artistry"`, `"Particle systems"`, `"Holographic overlay"` and 9 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub special_effects: Option<SpecialEffects>,
     /// Custom technical elements (optional)
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_elements: Option<String>,
     /// URL of an image to analyze and incorporate into the video prompt (optional)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Model to use
     ///
     /// Default: `"google/gemini-2.0-flash-001"`.
     ///
     /// Allowed values: `"anthropic/claude-3.5-sonnet"`, `"anthropic/claude-3-5-haiku"`, `"anthropic/claude-3-haiku"`, `"google/gemini-2.5-flash-lite"`, `"google/gemini-2.0-flash-001"`, `"meta-llama/llama-3.2-1b-instruct"`, `"meta-llama/llama-3.2-3b-instruct"`, `"meta-llama/llama-3.1-8b-instruct"`, `"meta-llama/llama-3.1-70b-instruct"`, `"openai/gpt-4o-mini"`, `"openai/gpt-4o"`, `"deepseek/deepseek-r1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Length of the prompt
     ///
     /// Default: `"Medium"`.
     ///
     /// Allowed values: `"Short"`, `"Medium"`, `"Long"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_length: Option<PromptLength>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_concept : String = "input_concept" required, style : Option < Style > =
+    "style" optional, camera_style : Option < CameraStyle > = "camera_style" optional,
+    camera_direction : Option < CameraDirection > = "camera_direction" optional, pacing :
+    Option < Pacing > = "pacing" optional, special_effects : Option < SpecialEffects > =
+    "special_effects" optional, custom_elements : Option < String > = "custom_elements"
+    optional, image_url : Option < String > = "image_url" optional, model : Option <
+    Model > = "model" optional, prompt_length : Option < PromptLength > = "prompt_length"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -242,7 +242,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/video-prompt-generator`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video prompt
@@ -250,6 +250,7 @@ pub struct Output {
     /// Example: `"A futuristic city glows softly at dusk, captured with smooth gimbal movements and a slow burn pacing, enhanced by...`.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(Output { prompt : String = "prompt" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-vace-1-3b";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/wan-vace-1-3b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide video generation.
@@ -25,101 +25,99 @@ pub struct Input {
     /// Default: `"bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall...`.
     ///
     /// Example: `"bright colors, overexposed, static, blurred details, subtitles, style, artwork, painting, picture, still, overall...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of frames to generate. Must be between 81 to 100 (inclusive). Works only with only reference images as input if source video or mask video is provided output len would be same as source up to 241 frames
     ///
     /// Default: `81`.
     ///
     /// Constraint: 81 ≤ value ≤ 240.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second of the generated video. Must be between 5 to 24.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 5 ≤ value ≤ 24.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Task type for the model.
     ///
     /// Default: `"depth"`.
     ///
     /// Allowed values: `"depth"`, `"inpainting"`, `"pose"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Task>,
     /// Shift parameter for video generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video (480p,580p, or 720p).
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video (16:9 or 9:16).
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"auto"`, `"9:16"`, `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 2 ≤ value ≤ 40.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// URL to the source video file. If provided, the model will use this video as a reference.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/vace/src_video.mp4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_url: Option<String>,
     /// URL to the source mask file. If provided, the model will use this mask as a reference.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/vace/src_mask.mp4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_video_url: Option<String>,
     /// URL to the guiding mask file. If provided, the model will use this mask as a reference to create masked video. If provided mask video url will be ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_image_url: Option<String>,
     /// Urls to source reference image. If provided, the model will use this image as reference.
     ///
     /// Example: `["https://storage.googleapis.com/falserverless/vace/src_ref_image_1.png"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_image_urls: Option<Vec<String>>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Whether to preprocess the input video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_frames : Option < i64 > = "num_frames" optional,
+    frames_per_second : Option < i64 > = "frames_per_second" optional, task : Option <
+    Task > = "task" optional, shift : Option < f64 > = "shift" optional, seed : Option <
+    i64 > = "seed" optional, resolution : Option < Resolution > = "resolution" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, num_inference_steps
+    : Option < i64 > = "num_inference_steps" optional, video_url : Option < String > =
+    "video_url" optional, mask_video_url : Option < String > = "mask_video_url" optional,
+    mask_image_url : Option < String > = "mask_image_url" optional, ref_image_urls :
+    Option < Vec < String > > = "ref_image_urls" optional, enable_safety_checker : Option
+    < bool > = "enable_safety_checker" optional, enable_prompt_expansion : Option < bool
+    > = "enable_prompt_expansion" optional, preprocess : Option < bool > = "preprocess"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -374,7 +372,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-vace-1-3b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -384,6 +382,9 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bria/reimagine";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/bria/reimagine`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt you would like to use to generate images.
@@ -26,49 +26,49 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/bria/bria_reimagine_input.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structure_image_url: Option<String>,
     /// The influence of the structure reference on the generated image.
     ///
     /// Default: `0.75`.
     ///
     /// Example: `0.15`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structure_ref_influence: Option<f64>,
     /// How many images you would like to generate. When using any Guidance Method, Value is set to 1.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_results: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
     ///
     /// Constraint: 0 ≤ value ≤ 2147483647.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to use the fast model
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast: Option<bool>,
     /// The number of iterations the model goes through to refine the generated image. This parameter is optional.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 20 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, structure_image_url : Option < String >
+    = "structure_image_url" optional, structure_ref_influence : Option < f64 > =
+    "structure_ref_influence" optional, num_results : Option < i64 > = "num_results"
+    optional, seed : Option < i64 > = "seed" optional, fast : Option < bool > = "fast"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -205,7 +205,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bria/reimagine`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -215,6 +215,9 @@ pub struct Output {
     /// Seed value used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

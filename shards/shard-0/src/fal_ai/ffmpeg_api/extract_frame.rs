@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ffmpeg-api/extract-frame";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/ffmpeg-api/extract-frame`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video file to use as the video track
@@ -26,12 +26,14 @@ pub struct Input {
     /// Default: `"first"`.
     ///
     /// Allowed values: `"first"`, `"middle"`, `"last"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_type: Option<FrameType>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, frame_type : Option < FrameType >
+    = "frame_type" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -89,7 +91,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ffmpeg-api/extract-frame`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -97,6 +99,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/elephant/IHmmk4dvyoCCYhtzI2FsO_16df6b1358374c1a9b023c80d752ee7b.jpg"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/ffmpeg-api/metadata";
 /// The input of `fal-ai/ffmpeg-api/metadata`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the media file (video or audio) to analyze
@@ -19,12 +19,14 @@ pub struct Input {
     /// Whether to extract the start and end frames for videos. Note that when true the request will be slower.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extract_frames: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { media_url : String = "media_url" required, extract_frames : Option < bool > =
+    "extract_frames" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -80,12 +82,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ffmpeg-api/metadata`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Metadata for the analyzed media file (either Video or Audio)
     pub media: Media,
 }
+::fal_models_core::serde_struct!(Output { media : Media = "media" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -94,7 +97,7 @@ impl Output {
     }
 }
 /// An object of 17 fields. Held by a variant of [`Media`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Video {
     /// Type of media (always 'video')
@@ -102,7 +105,6 @@ pub struct Video {
     /// Default: `"video"`.
     ///
     /// Allowed values: `"video"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<MediaType>,
     /// URL where the media file can be accessed
     pub url: String,
@@ -131,15 +133,24 @@ pub struct Video {
     /// Detailed video format information
     pub format: VideoFormat,
     /// Audio track information if video has audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<AudioTrack>,
     /// URL of the extracted first frame
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_frame_url: Option<String>,
     /// URL of the extracted last frame
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_frame_url: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Video { media_type : Option < MediaType > = "media_type" optional, url : String =
+    "url" required, content_type : String = "content_type" required, file_name : String =
+    "file_name" required, file_size : i64 = "file_size" required, duration : f64 =
+    "duration" required, bitrate : i64 = "bitrate" required, codec : String = "codec"
+    required, container : String = "container" required, fps : i64 = "fps" required,
+    frame_count : i64 = "frame_count" required, timebase : String = "timebase" required,
+    resolution : Resolution = "resolution" required, format : VideoFormat = "format"
+    required, audio : Option < AudioTrack > = "audio" optional, start_frame_url : Option
+    < String > = "start_frame_url" optional, end_frame_url : Option < String > =
+    "end_frame_url" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Video {
     #[inline]
     fn url(&self) -> &str {
@@ -205,7 +216,7 @@ pub enum MediaType {
 }
 ::fal_models_core::open_enum!(MediaType : str { Video => "video" } else Unknown);
 /// An object of 3 fields. Held by the `resolution` field of [`Video`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Resolution {
     /// Display aspect ratio (e.g., '16:9')
@@ -215,6 +226,10 @@ pub struct Resolution {
     /// Height of the video in pixels
     pub height: i64,
 }
+::fal_models_core::serde_struct!(
+    Resolution { aspect_ratio : String = "aspect_ratio" required, width : i64 = "width"
+    required, height : i64 = "height" required }
+);
 impl Resolution {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -227,7 +242,7 @@ impl Resolution {
     }
 }
 /// An object of 6 fields. Held by the `format` field of [`Video`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct VideoFormat {
     /// Container format of the video
@@ -243,6 +258,12 @@ pub struct VideoFormat {
     /// Video bitrate in bits per second
     pub bitrate: i64,
 }
+::fal_models_core::serde_struct!(
+    VideoFormat { container : String = "container" required, video_codec : String =
+    "video_codec" required, profile : String = "profile" required, level : f64 = "level"
+    required, pixel_format : String = "pixel_format" required, bitrate : i64 = "bitrate"
+    required }
+);
 impl VideoFormat {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -265,7 +286,7 @@ impl VideoFormat {
     }
 }
 /// An object of 4 fields. Held by the `audio` field of [`Video`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioTrack {
     /// Audio codec used (e.g., 'aac', 'mp3')
@@ -277,6 +298,10 @@ pub struct AudioTrack {
     /// Audio bitrate in bits per second
     pub bitrate: i64,
 }
+::fal_models_core::serde_struct!(
+    AudioTrack { codec : String = "codec" required, channels : i64 = "channels" required,
+    sample_rate : i64 = "sample_rate" required, bitrate : i64 = "bitrate" required }
+);
 impl AudioTrack {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -295,7 +320,7 @@ impl AudioTrack {
     }
 }
 /// An object of 11 fields. Held by a variant of [`Media`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Audio {
     /// Type of media (always 'audio')
@@ -303,7 +328,6 @@ pub struct Audio {
     /// Default: `"audio"`.
     ///
     /// Allowed values: `"audio"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_type: Option<AudioMediaType>,
     /// URL where the media file can be accessed
     pub url: String,
@@ -326,6 +350,14 @@ pub struct Audio {
     /// Audio sample rate in Hz
     pub sample_rate: i64,
 }
+::fal_models_core::serde_struct!(
+    Audio { media_type : Option < AudioMediaType > = "media_type" optional, url : String
+    = "url" required, content_type : String = "content_type" required, file_name : String
+    = "file_name" required, file_size : i64 = "file_size" required, duration : f64 =
+    "duration" required, bitrate : i64 = "bitrate" required, codec : String = "codec"
+    required, container : String = "container" required, channels : i64 = "channels"
+    required, sample_rate : i64 = "sample_rate" required }
+);
 impl ::fal_models_core::files::RemoteFile for Audio {
     #[inline]
     fn url(&self) -> &str {

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/florence-2-large/referring-expression-segm
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/florence-2-large/referring-expression-segmentation`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to be processed.
@@ -24,9 +24,12 @@ pub struct Input {
     /// Text input for the task
     pub text_input: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, text_input : String = "text_input"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -71,15 +74,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/florence-2-large/referring-expression-segmentation`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Results from the model
     pub results: PolygonOutput,
     /// Processed image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { results : PolygonOutput = "results" required, image : Option < Image > =
+    "image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -91,12 +97,15 @@ impl Output {
     }
 }
 /// An object of 1 field. Held by the `results` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PolygonOutput {
     /// List of polygons
     pub polygons: Vec<Polygon>,
 }
+::fal_models_core::serde_struct!(
+    PolygonOutput { polygons : Vec < Polygon > = "polygons" required }
+);
 impl PolygonOutput {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -105,7 +114,7 @@ impl PolygonOutput {
     }
 }
 /// An object of 2 fields. Held by the `polygons` field of [`PolygonOutput`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Polygon {
     /// List of points
@@ -113,6 +122,10 @@ pub struct Polygon {
     /// Label of the polygon
     pub label: String,
 }
+::fal_models_core::serde_struct!(
+    Polygon { points : Vec < std::collections::BTreeMap < String, f64 > > = "points"
+    required, label : String = "label" required }
+);
 impl Polygon {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

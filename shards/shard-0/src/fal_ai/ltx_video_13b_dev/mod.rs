@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-13b-dev";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ltx-video-13b-dev`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub struct Input {
@@ -28,12 +28,10 @@ pub struct Input {
     /// Negative prompt for generation
     ///
     /// Default: `"worst quality, inconsistent motion, blurry, jittery, distorted"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// LoRA weights to use for generation
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAWeight>>,
     /// Resolution of the generated video (480p or 720p).
     ///
@@ -42,7 +40,6 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video (16:9, 1:1 or 9:16).
     ///
@@ -51,10 +48,8 @@ pub struct Input {
     /// Example: `"16:9"`.
     ///
     /// Allowed values: `"9:16"`, `"1:1"`, `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Random seed for generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of frames in the video.
     ///
@@ -63,7 +58,6 @@ pub struct Input {
     /// Constraint: 9 ≤ value ≤ 161.
     ///
     /// Example: `121`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Number of inference steps during the first pass.
     ///
@@ -72,14 +66,12 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 50.
     ///
     /// Example: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_pass_num_inference_steps: Option<i64>,
     /// Number of inference steps to skip in the final steps of the first pass. By skipping some steps at the end, the first pass can focus on larger changes instead of smaller details.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 0 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_pass_skip_final_steps: Option<i64>,
     /// Number of inference steps during the second pass.
     ///
@@ -88,7 +80,6 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 50.
     ///
     /// Example: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_pass_num_inference_steps: Option<i64>,
     /// The number of inference steps to skip in the initial steps of the second pass. By skipping some steps at the beginning, the second pass can focus on smaller details instead of larger changes.
     ///
@@ -97,7 +88,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 50.
     ///
     /// Example: `17`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_pass_skip_initial_steps: Option<i64>,
     /// The frame rate of the video.
     ///
@@ -106,33 +96,43 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 60.
     ///
     /// Example: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<i64>,
     /// Whether to expand the prompt using a language model.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// Whether to reverse the video.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_video: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, loras : Option < Vec < LoRAWeight > > = "loras" optional,
+    resolution : Option < Resolution > = "resolution" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional, seed : Option < i64 > = "seed" optional,
+    num_frames : Option < i64 > = "num_frames" optional, first_pass_num_inference_steps :
+    Option < i64 > = "first_pass_num_inference_steps" optional,
+    first_pass_skip_final_steps : Option < i64 > = "first_pass_skip_final_steps"
+    optional, second_pass_num_inference_steps : Option < i64 > =
+    "second_pass_num_inference_steps" optional, second_pass_skip_initial_steps : Option <
+    i64 > = "second_pass_skip_initial_steps" optional, frame_rate : Option < i64 > =
+    "frame_rate" optional, expand_prompt : Option < bool > = "expand_prompt" optional,
+    reverse_video : Option < bool > = "reverse_video" optional, enable_safety_checker :
+    Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -378,7 +378,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-video-13b-dev`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub struct Output {
@@ -393,6 +393,10 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : String = "prompt" required, seed :
+    i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -405,26 +409,27 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/ltx-video-13b-dev since 2026-06-11")]
 pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
     /// Name of the LoRA weight. Only used if `path` is a HuggingFace repository, and is only required when the repository contains multiple LoRA weights.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// Scale of the LoRA weight. This is a multiplier applied to the LoRA weight when loading it.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAWeight { path : String = "path" required, weight_name : Option < String > =
+    "weight_name" optional, scale : Option < f64 > = "scale" optional } ..extra
+);
 impl LoRAWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-video-lora/multiconditioning";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Request model for text-to-video generation with multiple conditions.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
@@ -32,12 +32,10 @@ pub struct Input {
     /// The negative prompt to use.
     ///
     /// Default: `"blurry, low quality, low resolution, inconsistent motion, jittery, distorted"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The LoRA weights to use for generation.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAWeight>>,
     /// The resolution of the video.
     ///
@@ -46,7 +44,6 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio of the video.
     ///
@@ -55,7 +52,6 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"16:9"`, `"1:1"`, `"9:16"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The number of frames in the video.
     ///
@@ -64,7 +60,6 @@ pub struct Input {
     /// Constraint: 9 ≤ value ≤ 161.
     ///
     /// Example: `89`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_frames: Option<i64>,
     /// The number of inference steps to use.
     ///
@@ -73,7 +68,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 50.
     ///
     /// Example: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_steps: Option<i64>,
     /// The frame rate of the video.
     ///
@@ -82,48 +76,53 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 60.
     ///
     /// Example: `25`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<i64>,
     /// The seed to use for generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to expand the prompt using the LLM.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// Whether to reverse the video.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_video: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The image conditions to use for generation.
     ///
     /// Default: `[]`.
     ///
     /// Example: `[{"image_url":"https://storage.googleapis.com/falserverless/model_tests/ltx/NswO1P8sCLzrh1WefqQFK_9a6bdbfa54b944c9a77...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ImageCondition>>,
     /// The video conditions to use for generation.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub videos: Option<Vec<VideoCondition>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, loras : Option < Vec < LoRAWeight > > = "loras" optional,
+    resolution : Option < Resolution > = "resolution" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional, number_of_frames : Option < i64 > =
+    "number_of_frames" optional, number_of_steps : Option < i64 > = "number_of_steps"
+    optional, frame_rate : Option < i64 > = "frame_rate" optional, seed : Option < i64 >
+    = "seed" optional, expand_prompt : Option < bool > = "expand_prompt" optional,
+    reverse_video : Option < bool > = "reverse_video" optional, enable_safety_checker :
+    Option < bool > = "enable_safety_checker" optional, images : Option < Vec <
+    ImageCondition > > = "images" optional, videos : Option < Vec < VideoCondition > > =
+    "videos" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -349,7 +348,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-video-lora/multiconditioning`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
@@ -366,6 +365,10 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/gallery/ltx-multicondition.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(
+    Output { prompt : String = "prompt" required, seed : i64 = "seed" required, video :
+    File = "video" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -378,7 +381,7 @@ impl Output {
     }
 }
 /// LoRA weight to use for generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
@@ -387,19 +390,20 @@ pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
     /// Name of the LoRA weight. Only used if `path` is a HuggingFace repository, and is only required when the repository contains multiple LoRA weights.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// Scale of the LoRA weight. This is a multiplier applied to the LoRA weight when loading it.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAWeight { path : String = "path" required, weight_name : Option < String > =
+    "weight_name" optional, scale : Option < f64 > = "scale" optional } ..extra
+);
 impl LoRAWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -487,7 +491,7 @@ pub enum AspectRatio {
     => "auto" } else Unknown
 );
 /// Image condition to use for generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
@@ -500,19 +504,21 @@ pub struct ImageCondition {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 160.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_frame_number: Option<i64>,
     /// The strength of the condition.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageCondition { image_url : String = "image_url" required, start_frame_number :
+    Option < i64 > = "start_frame_number" optional, strength : Option < f64 > =
+    "strength" optional } ..extra
+);
 impl ImageCondition {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -565,7 +571,7 @@ impl ImageCondition {
     }
 }
 /// Video condition to use for generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/ltx-video-lora/multiconditioning since 2026-06-11"
@@ -578,19 +584,21 @@ pub struct VideoCondition {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 160.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_frame_number: Option<i64>,
     /// The strength of the condition.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    VideoCondition { video_url : String = "video_url" required, start_frame_number :
+    Option < i64 > = "start_frame_number" optional, strength : Option < f64 > =
+    "strength" optional } ..extra
+);
 impl VideoCondition {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

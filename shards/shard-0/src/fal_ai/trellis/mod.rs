@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/trellis";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/trellis`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input image to convert to 3D
@@ -21,54 +21,55 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/web-examples/rodin3d/warriorwoman.png"`.
     pub image_url: String,
     /// Random seed for reproducibility
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Guidance strength for sparse structure generation
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_strength: Option<f64>,
     /// Sampling steps for sparse structure generation
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_sampling_steps: Option<i64>,
     /// Guidance strength for structured latent generation
     ///
     /// Default: `3`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slat_guidance_strength: Option<f64>,
     /// Sampling steps for structured latent generation
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slat_sampling_steps: Option<i64>,
     /// Mesh simplification factor
     ///
     /// Default: `0.95`.
     ///
     /// Constraint: 0.9 ≤ value ≤ 0.98.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mesh_simplify: Option<f64>,
     /// Texture resolution
     ///
     /// Default: `1024`.
     ///
     /// Allowed values: `512`, `1024`, `2048`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_size: Option<TextureSize>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, seed : Option < i64 > = "seed"
+    optional, ss_guidance_strength : Option < f64 > = "ss_guidance_strength" optional,
+    ss_sampling_steps : Option < i64 > = "ss_sampling_steps" optional,
+    slat_guidance_strength : Option < f64 > = "slat_guidance_strength" optional,
+    slat_sampling_steps : Option < i64 > = "slat_sampling_steps" optional, mesh_simplify
+    : Option < f64 > = "mesh_simplify" optional, texture_size : Option < TextureSize > =
+    "texture_size" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -206,7 +207,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/trellis`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D mesh file
@@ -214,6 +215,10 @@ pub struct Output {
     /// Processing timings
     pub timings: std::collections::BTreeMap<String, f64>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/blend-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input model for blending two video frames together
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the top layer video
@@ -34,24 +34,26 @@ pub struct Input {
     /// Default: `"overlay"`.
     ///
     /// Allowed values: `"addition"`, `"average"`, `"burn"`, `"darken"`, `"difference"`, `"divide"`, `"dodge"`, `"exclusion"`, `"grainextract"`, `"grainmerge"`, `"hardlight"`, `"lighten"` and 11 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blend_mode: Option<BlendMode>,
     /// Opacity of the top layer (0.0-1.0)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opacity: Option<f64>,
     /// End output when the shortest input ends
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shortest: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { top_video_url : String = "top_video_url" required, bottom_video_url : String
+    = "bottom_video_url" required, blend_mode : Option < BlendMode > = "blend_mode"
+    optional, opacity : Option < f64 > = "opacity" optional, shortest : Option < bool > =
+    "shortest" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -139,7 +141,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for blended video
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The blended video output
@@ -147,6 +149,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"blended_output.mp4","file_size":3886177,"url":"https://v3b.fal.media/files/b...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "perceptron/isaac-01";
 /// The input of `perceptron/isaac-01`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image URL to be processed
@@ -35,12 +35,15 @@ pub struct Input {
     /// Default: `"text"`.
     ///
     /// Allowed values: `"text"`, `"box"`, `"point"`, `"polygon"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_style: Option<ResponseStyle>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, response_style : Option < ResponseStyle > = "response_style" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -107,7 +110,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `perceptron/isaac-01`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated output
@@ -117,15 +120,17 @@ pub struct Output {
     /// Whether the output is partial
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<bool>,
     /// Error message if an error occurred
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Usage information
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<CompletionUsage>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, partial : Option < bool > = "partial"
+    optional, error : Option < String > = "error" optional, usage : Option <
+    CompletionUsage > = "usage" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -166,7 +171,7 @@ pub enum ResponseStyle {
     "polygon" } else Unknown
 );
 /// An object of 3 fields. Held by the `usage` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CompletionUsage {
     /// Number of tokens in the completion
@@ -176,6 +181,11 @@ pub struct CompletionUsage {
     /// Total tokens used
     pub total_tokens: i64,
 }
+::fal_models_core::serde_struct!(
+    CompletionUsage { completion_tokens : i64 = "completion_tokens" required,
+    prompt_tokens : i64 = "prompt_tokens" required, total_tokens : i64 = "total_tokens"
+    required }
+);
 impl CompletionUsage {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,57 +13,48 @@ pub const ENDPOINT_ID: &str = "sonauto/v2/extend";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `sonauto/v2/extend`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// A description of the track you want to generate. This prompt will be used to automatically generate the tags and lyrics unless you manually set them. For example, if you set prompt and tags, then the prompt will be used to generate only the lyrics.
     ///
     /// Example: `"Add a beginning to the song"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// The lyrics sung in the generated song. An empty string will generate an instrumental track.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lyrics_prompt: Option<String>,
     /// The seed to use for generation. Will pick a random seed if not provided. Repeating a request with identical parameters (must use lyrics and tags, not prompt) and the same seed will generate the same song.
     ///
     /// Constraint: -9.223372036854776e+18 ≤ value ≤ 9223372036854776000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Controls how strongly your prompt influences the output. Greater values adhere more to the prompt but sound less natural. (This is CFG.)
     ///
     /// Default: `1.8`.
     ///
     /// Constraint: 1.4 ≤ value ≤ 3.1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_strength: Option<f64>,
     /// Greater means more natural vocals. Lower means sharper instrumentals. We recommend 0.7.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance_strength: Option<f64>,
     /// Generating 2 songs costs 1.5x the price of generating 1 song. Also, note that using the same seed may not result in identical songs if the number of songs generated is changed.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_songs: Option<i64>,
     /// Output Format
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"flac"`, `"mp3"`, `"wav"`, `"ogg"`, `"m4a"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// The bit rate to use for mp3 and m4a formats. Not available for other formats.
     ///
     /// Allowed values: `128`, `192`, `256`, `320`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bit_rate: Option<OutputBitRate>,
     /// The URL of the audio file to alter. Must be a valid publicly accessible URL.
     ///
@@ -78,17 +69,25 @@ pub struct Input {
     /// Duration in seconds to extend the song. If not provided, will attempt to automatically determine.
     ///
     /// Constraint: 1 < value ≤ 85.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extend_duration: Option<f64>,
     /// Duration in seconds to crop from the selected side before extending from that side.
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crop_duration: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, tags : Option < Vec < String
+    > > = "tags" optional, lyrics_prompt : Option < String > = "lyrics_prompt" optional,
+    seed : Option < i64 > = "seed" optional, prompt_strength : Option < f64 > =
+    "prompt_strength" optional, balance_strength : Option < f64 > = "balance_strength"
+    optional, num_songs : Option < i64 > = "num_songs" optional, output_format : Option <
+    OutputFormat > = "output_format" optional, output_bit_rate : Option < OutputBitRate >
+    = "output_bit_rate" optional, audio_url : String = "audio_url" required, side : Side
+    = "side" required, extend_duration : Option < f64 > = "extend_duration" optional,
+    crop_duration : Option < f64 > = "crop_duration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -269,7 +268,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `sonauto/v2/extend`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The seed used for generation. This can be used to generate an identical song by passing the same parameters with this seed in a future request.
@@ -277,10 +276,8 @@ pub struct Output {
     /// Example: `42`.
     pub seed: i64,
     /// The style tags used for generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// The lyrics used for generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lyrics: Option<String>,
     /// The generated audio files.
     ///
@@ -289,6 +286,11 @@ pub struct Output {
     /// The duration in seconds that the song was extended by.
     pub extend_duration: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { seed : i64 = "seed" required, tags : Option < Vec < String > > = "tags"
+    optional, lyrics : Option < String > = "lyrics" optional, audio : Vec < File > =
+    "audio" required, extend_duration : f64 = "extend_duration" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

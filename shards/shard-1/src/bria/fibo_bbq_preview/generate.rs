@@ -13,60 +13,59 @@ pub const ENDPOINT_ID: &str = "bria/fibo-bbq-preview/generate";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `bria/fibo-bbq-preview/generate`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt for image generation.
     ///
     /// Example: `"A hyper-detailed, ultra-fluffy owl sitting in the trees at night, looking directly at the camera with wide,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
     ///
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"2:3"`, `"3:2"`, `"3:4"`, `"4:3"`, `"4:5"`, `"5:4"`, `"9:16"`, `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The structured prompt to generate an image from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structured_prompt: Option<InputStructuredPrompt>,
     /// Reference image (file or URL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Random seed for reproducibility.
     ///
     /// Default: `5555`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of inference steps.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 20 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps_num: Option<i64>,
     /// Negative prompt for image generation.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Guidance scale for text.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 3 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<i64>,
     /// If true, returns the image directly in the response (increases latency).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional, structured_prompt : Option <
+    InputStructuredPrompt > = "structured_prompt" optional, image_url : Option < String >
+    = "image_url" optional, seed : Option < i64 > = "seed" optional, steps_num : Option <
+    i64 > = "steps_num" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, guidance_scale : Option < i64 > = "guidance_scale" optional, sync_mode :
+    Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -219,17 +218,22 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/fibo-bbq-preview/generate`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image.
     pub image: Image,
     /// Generated images.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
     /// Current prompt.
     pub structured_prompt: std::collections::BTreeMap<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, images : Option < Vec <
+    std::collections::BTreeMap < String, serde_json::Value > > > = "images" optional,
+    structured_prompt : std::collections::BTreeMap < String, serde_json::Value > =
+    "structured_prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -275,50 +279,51 @@ pub enum AspectRatio {
     "9:16", Ratio16_9 => "16:9" } else Unknown
 );
 /// An object of 11 fields. Held by a variant of [`InputStructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct StructuredPrompt {
     /// A short description of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_description: Option<String>,
     /// A list of objects in the image to be generated, along with their attributes and relationships to other objects in the image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<Vec<PromptObject>>,
     /// A list of colors that define the overall color palette of the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_palette: Option<Vec<Color>>,
     /// The background setting of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_setting: Option<String>,
     /// The lighting of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lighting: Option<Lighting>,
     /// The aesthetics of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aesthetics: Option<Aesthetics>,
     /// The photographic characteristics of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photographic_characteristics: Option<PhotographicCharacteristics>,
     /// The style medium of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_medium: Option<String>,
     /// A list of text to be rendered in the image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_render: Option<Vec<serde_json::Value>>,
     /// The context of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
     /// The artistic style of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artistic_style: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    StructuredPrompt { short_description : Option < String > = "short_description"
+    optional, objects : Option < Vec < PromptObject > > = "objects" optional,
+    color_palette : Option < Vec < Color > > = "color_palette" optional,
+    background_setting : Option < String > = "background_setting" optional, lighting :
+    Option < Lighting > = "lighting" optional, aesthetics : Option < Aesthetics > =
+    "aesthetics" optional, photographic_characteristics : Option <
+    PhotographicCharacteristics > = "photographic_characteristics" optional, style_medium
+    : Option < String > = "style_medium" optional, text_render : Option < Vec <
+    serde_json::Value > > = "text_render" optional, context : Option < String > =
+    "context" optional, artistic_style : Option < String > = "artistic_style" optional }
+    ..extra
+);
 impl StructuredPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -459,70 +464,67 @@ impl StructuredPrompt {
     }
 }
 /// An object of 19 fields. Held by the `objects` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PromptObject {
     /// A description of the object to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Bounding boxes defining the location of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounding_boxes: Option<Vec<BoundingBox>>,
     /// A list of colors associated with the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colors: Option<Vec<Color>>,
     /// The location of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// The relationship of the object to other objects in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relationship: Option<String>,
     /// The relative size of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relative_size: Option<String>,
     /// The shape and color of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_and_color: Option<String>,
     /// The texture of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<String>,
     /// The appearance details of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance_details: Option<String>,
     /// The number of objects in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_objects: Option<i64>,
     /// The pose of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose: Option<String>,
     /// The expression of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
     /// The clothing of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clothing: Option<String>,
     /// The action of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// The gender of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     /// The skin tone and texture of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skin_tone_and_texture: Option<String>,
     /// The RGB color values for the skin tone of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skin_color: Option<Color>,
     /// The orientation of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<String>,
     /// The relative distance of the object from the camera or viewer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relative_distance: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PromptObject { description : Option < String > = "description" optional,
+    bounding_boxes : Option < Vec < BoundingBox > > = "bounding_boxes" optional, colors :
+    Option < Vec < Color > > = "colors" optional, location : Option < String > =
+    "location" optional, relationship : Option < String > = "relationship" optional,
+    relative_size : Option < String > = "relative_size" optional, shape_and_color :
+    Option < String > = "shape_and_color" optional, texture : Option < String > =
+    "texture" optional, appearance_details : Option < String > = "appearance_details"
+    optional, number_of_objects : Option < i64 > = "number_of_objects" optional, pose :
+    Option < String > = "pose" optional, expression : Option < String > = "expression"
+    optional, clothing : Option < String > = "clothing" optional, action : Option <
+    String > = "action" optional, gender : Option < String > = "gender" optional,
+    skin_tone_and_texture : Option < String > = "skin_tone_and_texture" optional,
+    skin_color : Option < Color > = "skin_color" optional, orientation : Option < String
+    > = "orientation" optional, relative_distance : Option < f64 > = "relative_distance"
+    optional } ..extra
+);
 impl PromptObject {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -736,7 +738,7 @@ impl PromptObject {
     }
 }
 /// An object of 2 fields. Held by the `bounding_boxes` field of [`PromptObject`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BoundingBox {
     /// The top-left corner of the bounding box.
@@ -744,9 +746,12 @@ pub struct BoundingBox {
     /// The bottom-right corner of the bounding box.
     pub bottom_right: Point,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoundingBox { top_left : Point = "top_left" required, bottom_right : Point =
+    "bottom_right" required } ..extra
+);
 impl BoundingBox {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -772,7 +777,7 @@ impl BoundingBox {
     }
 }
 /// An object of 2 fields. Held by the `top_left` field of [`BoundingBox`] and the `bottom_right` field of [`BoundingBox`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Point {
     /// The x coordinate.
@@ -780,9 +785,11 @@ pub struct Point {
     /// The y coordinate.
     pub y: f64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Point { x : f64 = "x" required, y : f64 = "y" required } ..extra
+);
 impl Point {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -808,11 +815,10 @@ impl Point {
     }
 }
 /// An object of 4 fields. Held by the `color_palette` field of [`StructuredPrompt`], the `colors` field of [`PromptObject`] and the `skin_color` field of [`PromptObject`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Color {
     /// The name of the color.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The red component of the color (0-255).
     pub red: i64,
@@ -821,9 +827,12 @@ pub struct Color {
     /// The blue component of the color (0-255).
     pub blue: i64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Color { name : Option < String > = "name" optional, red : i64 = "red" required, green
+    : i64 = "green" required, blue : i64 = "blue" required } ..extra
+);
 impl Color {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -860,22 +869,23 @@ impl Color {
     }
 }
 /// An object of 3 fields. Held by the `lighting` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Lighting {
     /// The conditions of the lighting in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<String>,
     /// The direction of the lighting in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<String>,
     /// The shadows in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadows: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Lighting { conditions : Option < String > = "conditions" optional, direction : Option
+    < String > = "direction" optional, shadows : Option < String > = "shadows" optional }
+    ..extra
+);
 impl Lighting {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -929,28 +939,29 @@ impl Lighting {
     }
 }
 /// An object of 5 fields. Held by the `aesthetics` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Aesthetics {
     /// The composition of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub composition: Option<String>,
     /// The color scheme of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_scheme: Option<String>,
     /// The mood and atmosphere of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mood_atmosphere: Option<String>,
     /// The aesthetic score of the image (e.g., 'very high', 'high', 'medium', 'low').
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aesthetic_score: Option<String>,
     /// The preference score of the image (e.g., 'very high', 'high', 'medium', 'low').
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preference_score: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Aesthetics { composition : Option < String > = "composition" optional, color_scheme :
+    Option < String > = "color_scheme" optional, mood_atmosphere : Option < String > =
+    "mood_atmosphere" optional, aesthetic_score : Option < String > = "aesthetic_score"
+    optional, preference_score : Option < String > = "preference_score" optional }
+    ..extra
+);
 impl Aesthetics {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1024,25 +1035,26 @@ impl Aesthetics {
     }
 }
 /// An object of 4 fields. Held by the `photographic_characteristics` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PhotographicCharacteristics {
     /// The depth of field in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth_of_field: Option<String>,
     /// The focus in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus: Option<String>,
     /// The angle of the camera in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_angle: Option<String>,
     /// The focal length of the lens in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lens_focal_length: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PhotographicCharacteristics { depth_of_field : Option < String > = "depth_of_field"
+    optional, focus : Option < String > = "focus" optional, camera_angle : Option <
+    String > = "camera_angle" optional, lens_focal_length : Option < String > =
+    "lens_focal_length" optional } ..extra
+);
 impl PhotographicCharacteristics {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "bria/fibo-edit/relight";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `bria/fibo-edit/relight`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The source image.
@@ -26,7 +26,6 @@ pub struct Input {
     /// Example: `"front"`.
     ///
     /// Allowed values: `"front"`, `"side"`, `"bottom"`, `"top-down"`.
-    #[serde(default)]
     pub light_direction: Option<LightDirection>,
     /// The quality/style/time of day.
     ///
@@ -35,9 +34,13 @@ pub struct Input {
     /// Allowed values: `"midday"`, `"blue hour light"`, `"low-angle sunlight"`, `"sunrise light"`, `"spotlight on subject"`, `"overcast light"`, `"soft overcast daylight lighting"`, `"cloud-filtered lighting"`, `"fog-diffused lighting"`, `"moonlight lighting"`, `"starlight nighttime"`, `"soft bokeh lighting"` and 1 more.
     pub light_type: LightType,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, light_direction : Option <
+    LightDirection > = "light_direction" nullable, light_type : LightType = "light_type"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -87,7 +90,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/fibo-edit/relight`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image.
@@ -95,11 +98,15 @@ pub struct Output {
     /// Generated images.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<Image>>,
     /// Current instruction.
     pub structured_instruction: std::collections::BTreeMap<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, images : Option < Vec < Image > > =
+    "images" optional, structured_instruction : std::collections::BTreeMap < String,
+    serde_json::Value > = "structured_instruction" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

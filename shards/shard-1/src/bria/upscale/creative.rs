@@ -14,35 +14,35 @@ pub const ENDPOINT_ID: &str = "bria/upscale/creative";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `bria/upscale/creative`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Image Url
     ///
     /// Default: `"https://bria-datasets.s3.us-east-1.amazonaws.com/upscale/wild-west.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Random seed for reproducibility.
     ///
     /// Default: `5555`.
     ///
     /// Constraint: 0 < value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Preserve alpha channel from input image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_alpha: Option<bool>,
     /// If true, returns the image directly in the response (increases latency).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : Option < String > = "image_url" optional, seed : Option < i64 > =
+    "seed" optional, preserve_alpha : Option < bool > = "preserve_alpha" optional,
+    sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -135,7 +135,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/upscale/creative`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image.
@@ -143,6 +143,7 @@ pub struct Output {
     /// Example: `{"content_type":"image/png","height":1792,"url":"https://bria-datasets.s3.us-east-1.amazonaws.com/upscale/wilder-west...`.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -15,7 +15,7 @@ pub use super::super::super::types::Video;
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `bria/video/increase-resolution`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, gif.
@@ -23,12 +23,10 @@ pub struct Input {
     /// Default: `"webm_vp9"`.
     ///
     /// Allowed values: `"mp4_h265"`, `"mp4_h264"`, `"webm_vp9"`, `"mov_h265"`, `"mov_proresks"`, `"mkv_h265"`, `"mkv_h264"`, `"mkv_vp9"`, `"gif"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_container_and_codec: Option<OutputContainerAndCodec>,
     /// If true, audio will be preserved in the output video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_audio: Option<bool>,
     /// Input video to increase resolution. Size should be less than 7680,4320 and duration less than 30s.
     ///
@@ -39,12 +37,16 @@ pub struct Input {
     /// Default: `"2"`.
     ///
     /// Allowed values: `"2"`, `"4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_increase: Option<DesiredIncrease>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { output_container_and_codec : Option < OutputContainerAndCodec > =
+    "output_container_and_codec" optional, preserve_audio : Option < bool > =
+    "preserve_audio" optional, video_url : String = "video_url" required,
+    desired_increase : Option < DesiredIncrease > = "desired_increase" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -131,12 +133,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/video/increase-resolution`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Video with removed background and audio.
     pub video: OutputVideo,
 }
+::fal_models_core::serde_struct!(Output { video : OutputVideo = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ace-step/prompt-to-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/ace-step/prompt-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt to control the style of the generated audio. This will be used to generate tags and lyrics.
@@ -25,14 +25,12 @@ pub struct Input {
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instrumental: Option<bool>,
     /// The duration of the generated audio in seconds.
     ///
     /// Default: `60`.
     ///
     /// Constraint: 5 ≤ value ≤ 240.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Number of steps to generate the audio.
     ///
@@ -41,10 +39,8 @@ pub struct Input {
     /// Constraint: 3 ≤ value ≤ 60.
     ///
     /// Example: `27`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_steps: Option<i64>,
     /// Random seed for reproducibility. If not provided, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Scheduler to use for the generation process.
     ///
@@ -53,7 +49,6 @@ pub struct Input {
     /// Example: `"euler"`.
     ///
     /// Allowed values: `"euler"`, `"heun"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Scheduler>,
     /// Type of CFG to use for the generation process.
     ///
@@ -62,7 +57,6 @@ pub struct Input {
     /// Example: `"apg"`.
     ///
     /// Allowed values: `"cfg"`, `"apg"`, `"cfg_star"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_type: Option<GuidanceType>,
     /// Granularity scale for the generation process. Higher values can reduce artifacts.
     ///
@@ -71,7 +65,6 @@ pub struct Input {
     /// Constraint: -100 ≤ value ≤ 100.
     ///
     /// Example: `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub granularity_scale: Option<i64>,
     /// Guidance interval for the generation. 0.5 means only apply guidance in the middle steps (0.25 * infer_steps to 0.75 * infer_steps)
     ///
@@ -80,7 +73,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Example: `0.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_interval: Option<f64>,
     /// Guidance interval decay for the generation. Guidance scale will decay from guidance_scale to min_guidance_scale in the interval. 0.0 means no decay.
     ///
@@ -89,7 +81,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_interval_decay: Option<f64>,
     /// Guidance scale for the generation.
     ///
@@ -98,7 +89,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 200.
     ///
     /// Example: `15`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Minimum guidance scale for the generation after the decay.
     ///
@@ -107,7 +97,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 200.
     ///
     /// Example: `3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_guidance_scale: Option<f64>,
     /// Tag guidance scale for the generation.
     ///
@@ -116,7 +105,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 10.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_guidance_scale: Option<f64>,
     /// Lyric guidance scale for the generation.
     ///
@@ -125,12 +113,24 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 10.
     ///
     /// Example: `1.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lyric_guidance_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, instrumental : Option < bool > =
+    "instrumental" optional, duration : Option < f64 > = "duration" optional,
+    number_of_steps : Option < i64 > = "number_of_steps" optional, seed : Option < i64 >
+    = "seed" optional, scheduler : Option < Scheduler > = "scheduler" optional,
+    guidance_type : Option < GuidanceType > = "guidance_type" optional, granularity_scale
+    : Option < i64 > = "granularity_scale" optional, guidance_interval : Option < f64 > =
+    "guidance_interval" optional, guidance_interval_decay : Option < f64 > =
+    "guidance_interval_decay" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, minimum_guidance_scale : Option < f64 > =
+    "minimum_guidance_scale" optional, tag_guidance_scale : Option < f64 > =
+    "tag_guidance_scale" optional, lyric_guidance_scale : Option < f64 > =
+    "lyric_guidance_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -372,7 +372,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ace-step/prompt-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file.
@@ -392,6 +392,10 @@ pub struct Output {
     /// Example: `"[inst]"`.
     pub lyrics: String,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, seed : i64 = "seed" required, tags : String
+    = "tags" required, lyrics : String = "lyrics" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bria/product-shot";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/bria/product-shot`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the product shot to be placed in a lifestyle shot. If both image_url and image_file are provided, image_url will be used. Accepted formats are jpeg, jpg, png, webp. Maximum file size 12MB.
@@ -24,68 +24,69 @@ pub struct Input {
     /// Text description of the new scene or background for the provided product shot. Bria currently supports prompts in English only, excluding special characters.
     ///
     /// Example: `"on a rock, next to the ocean, dark theme"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scene_description: Option<String>,
     /// The URL of the reference image to be used for generating the new scene or background for the product shot. Use "" to leave empty.Either ref_image_url or scene_description has to be provided but not both. If both ref_image_url and ref_image_file are provided, ref_image_url will be used. Accepted formats are jpeg, jpg, png, webp.
     ///
     /// Default: `""`.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/bria/bria_product_bg.jpg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_image_url: Option<String>,
     /// Whether to optimize the scene description
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimize_description: Option<bool>,
     /// The number of lifestyle product shots you would like to generate. You will get num_results x 10 results when placement_type=automatic and according to the number of required placements x num_results if placement_type=manual_placement.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_results: Option<i64>,
     /// Whether to use the fast model
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fast: Option<bool>,
     /// This parameter allows you to control the positioning of the product in the image. Choosing 'original' will preserve the original position of the product in the image. Choosing 'automatic' will generate results with the 10 recommended positions for the product. Choosing 'manual_placement' will allow you to select predefined positions (using the parameter 'manual_placement_selection'). Selecting 'manual_padding' will allow you to control the position and size of the image by defining the desired padding in pixels around the product.
     ///
     /// Default: `"manual_placement"`.
     ///
     /// Allowed values: `"original"`, `"automatic"`, `"manual_placement"`, `"manual_padding"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement_type: Option<PlacementType>,
     /// This flag is only relevant when placement_type=original. If true, the output image retains the original input image's size; otherwise, the image is scaled to 1 megapixel (1MP) while preserving its aspect ratio.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_quality: Option<bool>,
     /// The desired size of the final product shot. For optimal results, the total number of pixels should be around 1,000,000. This parameter is only relevant when placement_type=automatic or placement_type=manual_placement.
     ///
     /// Default: `[1000,1000]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shot_size: Option<Vec<i64>>,
     /// If you've selected placement_type=manual_placement, you should use this parameter to specify which placements/positions you would like to use from the list. You can select more than one placement in one request.
     ///
     /// Default: `"bottom_center"`.
     ///
     /// Allowed values: `"upper_left"`, `"upper_right"`, `"bottom_left"`, `"bottom_right"`, `"right_center"`, `"left_center"`, `"upper_center"`, `"bottom_center"`, `"center_vertical"`, `"center_horizontal"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_placement_selection: Option<ManualPlacementSelection>,
     /// The desired padding in pixels around the product, when using placement_type=manual_padding. The order of the values is [left, right, top, bottom]. For optimal results, the total number of pixels, including padding, should be around 1,000,000. It is recommended to first use the product cutout API, get the cutout and understand the size of the result, and then define the required padding and use the cutout as an input for this API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub padding_values: Option<Vec<i64>>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, scene_description : Option <
+    String > = "scene_description" optional, ref_image_url : Option < String > =
+    "ref_image_url" optional, optimize_description : Option < bool > =
+    "optimize_description" optional, num_results : Option < i64 > = "num_results"
+    optional, fast : Option < bool > = "fast" optional, placement_type : Option <
+    PlacementType > = "placement_type" optional, original_quality : Option < bool > =
+    "original_quality" optional, shot_size : Option < Vec < i64 > > = "shot_size"
+    optional, manual_placement_selection : Option < ManualPlacementSelection > =
+    "manual_placement_selection" optional, padding_values : Option < Vec < i64 > > =
+    "padding_values" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -270,7 +271,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bria/product-shot`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -278,6 +279,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","url":"https://storage.googleapis.com/falserverless/bria/bria_product_res.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

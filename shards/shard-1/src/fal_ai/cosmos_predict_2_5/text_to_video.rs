@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/cosmos-predict-2.5/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/cosmos-predict-2.5/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the video to generate.
@@ -23,55 +23,55 @@ pub struct Input {
     /// A negative prompt to guide generation away from undesired content.
     ///
     /// Default: `"The video captures a series of frames showing ugly scenes, static with no motion, motion blur, over-saturation,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of frames to generate. Must be between 9 and 93.
     ///
     /// Default: `93`.
     ///
     /// Constraint: 9 ≤ value ≤ 93.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Number of denoising steps. More steps yield higher quality but take longer.
     ///
     /// Default: `35`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale. Higher values increase prompt adherence.
     ///
     /// Default: `7`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format of the output video.
     ///
     /// Default: `"X264 (.mp4)"`.
     ///
     /// Allowed values: `"X264 (.mp4)"`, `"VP9 (.webm)"`, `"PRORES4444 (.mov)"`, `"GIF (.gif)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_output_type: Option<VideoOutputType>,
     /// The quality of the output video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_frames : Option < i64 > = "num_frames" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, guidance_scale
+    : Option < f64 > = "guidance_scale" optional, seed : Option < i64 > = "seed"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, video_output_type :
+    Option < VideoOutputType > = "video_output_type" optional, video_quality : Option <
+    VideoQuality > = "video_quality" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -219,7 +219,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/cosmos-predict-2.5/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -229,6 +229,9 @@ pub struct Output {
     /// The random seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

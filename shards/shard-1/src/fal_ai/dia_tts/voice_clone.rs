@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/dia-tts/voice-clone";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/dia-tts/voice-clone`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech.
@@ -21,9 +21,9 @@ pub struct Input {
     /// Example: `"[S1] Hello, how are you? [S2] I'm good, thank you. [S1] What's your name? [S2] My name is Dia. [S1] Nice to meet...`.
     pub text: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(Input { text : String = "text" required } ..extra);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -67,7 +67,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/dia-tts/voice-clone`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated speech audio
@@ -75,6 +75,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/tiger/smL9a_mr1PRIvZxDSVppk_output.wav"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/florence-2-large/region-to-segmentation";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/florence-2-large/region-to-segmentation`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to be processed.
@@ -26,9 +26,12 @@ pub struct Input {
     /// Example: `{"x1":100,"x2":200,"y1":100,"y2":200}`.
     pub region: Region,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, region : Region = "region"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -73,15 +76,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/florence-2-large/region-to-segmentation`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Results from the model
     pub results: PolygonOutput,
     /// Processed image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { results : PolygonOutput = "results" required, image : Option < Image > =
+    "image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -93,7 +99,7 @@ impl Output {
     }
 }
 /// An object of 4 fields. Held by the `region` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Region {
     /// X-coordinate of the top-left corner
@@ -113,9 +119,12 @@ pub struct Region {
     /// Constraint: 0 ≤ value ≤ 999.
     pub y2: i64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Region { x1 : i64 = "x1" required, y1 : i64 = "y1" required, x2 : i64 = "x2"
+    required, y2 : i64 = "y2" required } ..extra
+);
 impl Region {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -143,12 +152,15 @@ impl Region {
     }
 }
 /// An object of 1 field. Held by the `results` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PolygonOutput {
     /// List of polygons
     pub polygons: Vec<Polygon>,
 }
+::fal_models_core::serde_struct!(
+    PolygonOutput { polygons : Vec < Polygon > = "polygons" required }
+);
 impl PolygonOutput {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -157,7 +169,7 @@ impl PolygonOutput {
     }
 }
 /// An object of 2 fields. Held by the `polygons` field of [`PolygonOutput`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Polygon {
     /// List of points
@@ -165,6 +177,10 @@ pub struct Polygon {
     /// Label of the polygon
     pub label: String,
 }
+::fal_models_core::serde_struct!(
+    Polygon { points : Vec < std::collections::BTreeMap < String, f64 > > = "points"
+    required, label : String = "label" required }
+);
 impl Polygon {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-2-pro/outpaint";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `fal-ai/flux-2-pro/outpaint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The image URL to expand using outpainting.
@@ -28,7 +28,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 2048.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_top: Option<i64>,
     /// Pixels to expand at the bottom of the image.
     ///
@@ -37,7 +36,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 2048.
     ///
     /// Example: `200`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_bottom: Option<i64>,
     /// Pixels to expand on the left of the image.
     ///
@@ -46,7 +44,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 2048.
     ///
     /// Example: `200`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_left: Option<i64>,
     /// Pixels to expand on the right of the image.
     ///
@@ -55,34 +52,37 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 2048.
     ///
     /// Example: `200`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_right: Option<i64>,
     /// Whether to automatically crop the reference image when the expanded canvas does not fully contain it.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_crop: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, expand_top : Option < i64 > =
+    "expand_top" optional, expand_bottom : Option < i64 > = "expand_bottom" optional,
+    expand_left : Option < i64 > = "expand_left" optional, expand_right : Option < i64 >
+    = "expand_right" optional, auto_crop : Option < bool > = "auto_crop" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, sync_mode :
+    Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -240,7 +240,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-2-pro/outpaint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The outpainted images.
@@ -248,6 +248,9 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/0a9a3c6d/csgZL8-uzDQz2DIIzKVNZ_HJX1XzZU.jpg"}]`.
     pub images: Vec<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

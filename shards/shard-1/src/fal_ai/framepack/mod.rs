@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/framepack";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/framepack`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation (max 500 characters).
@@ -25,61 +25,61 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"Ugly, blurry distorted, bad quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// URL of the image input.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/framepack/framepack.jpg"`.
     pub image_url: String,
     /// The seed to use for generating the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The aspect ratio of the video to generate.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the video to generate. 720p generations cost 1.5x more than 480p generations.
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"720p"`, `"480p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Classifier-Free Guidance scale for the generation.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 7.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// Guidance scale for the generation.
     ///
     /// Default: `10`.
     ///
     /// Constraint: 0 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of frames to generate.
     ///
     /// Default: `180`.
     ///
     /// Constraint: 30 ≤ value ≤ 900.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, image_url : String = "image_url" required, seed : Option
+    < i64 > = "seed" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, resolution : Option < Resolution > = "resolution" optional, cfg_scale :
+    Option < f64 > = "cfg_scale" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, num_frames : Option < i64 > = "num_frames" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -232,7 +232,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/framepack`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// `video`
@@ -242,6 +242,9 @@ pub struct Output {
     /// The seed used for generating the video.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

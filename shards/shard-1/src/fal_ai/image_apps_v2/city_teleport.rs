@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-apps-v2/city-teleport";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-apps-v2/city-teleport`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Person photo URL
@@ -22,7 +22,6 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/kangaroo/qsFWu-bO3FwcTQSym9HeL_e52f70668f2940a3b4ea2cab54fcb65b.png"`.
     pub person_image_url: String,
     /// Optional city background image URL. When provided, the person will be blended into this custom scene.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub city_image_url: Option<String>,
     /// City name (used when city_image_url is not provided)
     ///
@@ -33,22 +32,25 @@ pub struct Input {
     /// Default: `"medium_shot"`.
     ///
     /// Allowed values: `"extreme_close_up"`, `"close_up"`, `"medium_close_up"`, `"medium_shot"`, `"medium_long_shot"`, `"long_shot"`, `"extreme_long_shot"`, `"full_body"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo_shot: Option<PhotoShot>,
     /// Camera angle for the shot
     ///
     /// Default: `"eye_level"`.
     ///
     /// Allowed values: `"eye_level"`, `"low_angle"`, `"high_angle"`, `"dutch_angle"`, `"birds_eye_view"`, `"worms_eye_view"`, `"overhead"`, `"side_angle"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_angle: Option<CameraAngle>,
     /// Aspect ratio for 4K output
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { person_image_url : String = "person_image_url" required, city_image_url :
+    Option < String > = "city_image_url" optional, city_name : String = "city_name"
+    required, photo_shot : Option < PhotoShot > = "photo_shot" optional, camera_angle :
+    Option < CameraAngle > = "camera_angle" optional, aspect_ratio : Option < AspectRatio
+    > = "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -144,7 +146,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-apps-v2/city-teleport`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Person teleported to city location
@@ -152,6 +154,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/zebra/IxujEn7zMTwi7JwUFayG0_d0810ad048a24c6d9d80a68c4325a675.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -218,7 +221,7 @@ pub enum CameraAngle {
     else Unknown
 );
 /// Aspect ratio model that calculates 4K resolution dimensions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AspectRatio {
     /// Aspect ratio for 4K resolution output
@@ -226,12 +229,13 @@ pub struct AspectRatio {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Ratio>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AspectRatio { ratio : Option < Ratio > = "ratio" optional } ..extra
+);
 impl AspectRatio {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

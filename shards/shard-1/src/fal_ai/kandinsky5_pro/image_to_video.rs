@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kandinsky5-pro/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/kandinsky5-pro/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the video from.
@@ -29,33 +29,35 @@ pub struct Input {
     /// Default: `"512P"`.
     ///
     /// Allowed values: `"512P"`, `"1024P"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Video duration.
     ///
     /// Default: `"5s"`.
     ///
     /// Allowed values: `"5s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Num Inference Steps
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 40.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Acceleration level for faster generation.
     ///
     /// Default: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, resolution : Option < Resolution > = "resolution" optional, duration :
+    Option < Duration > = "duration" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, acceleration : Option < Acceleration > =
+    "acceleration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -156,15 +158,15 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kandinsky5-pro/image-to-video`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
     ///
     /// Example: `{"content_type":"application/octet-stream","file_name":"output.mp4","file_size":22253751,"url":"https://v3b.fal.media...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<File>,
 }
+::fal_models_core::serde_struct!(Output { video : Option < File > = "video" optional });
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/leffa/virtual-tryon";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/leffa/virtual-tryon`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The number of inference steps to perform.
@@ -22,11 +22,9 @@ pub struct Input {
     /// Default: `50`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same input given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your input when generating the image.
@@ -34,24 +32,20 @@ pub struct Input {
     /// Default: `2.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Url for the human image.
     ///
@@ -68,9 +62,17 @@ pub struct Input {
     /// Allowed values: `"upper_body"`, `"lower_body"`, `"dresses"`.
     pub garment_type: GarmentType,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { num_inference_steps : Option < i64 > = "num_inference_steps" optional, seed :
+    Option < i64 > = "seed" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, enable_safety_checker :
+    Option < bool > = "enable_safety_checker" optional, output_format : Option <
+    OutputFormat > = "output_format" optional, human_image_url : String =
+    "human_image_url" required, garment_image_url : String = "garment_image_url"
+    required, garment_type : GarmentType = "garment_type" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -198,7 +200,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/leffa/virtual-tryon`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The output image.
@@ -210,6 +212,10 @@ pub struct Output {
     /// Whether the image contains NSFW concepts.
     pub has_nsfw_concepts: bool,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required,
+    has_nsfw_concepts : bool = "has_nsfw_concepts" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

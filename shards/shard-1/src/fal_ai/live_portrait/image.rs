@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/live-portrait/image";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/live-portrait/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be animated
@@ -26,142 +26,136 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: -30 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blink: Option<f64>,
     /// Amount to raise or lower eyebrows
     ///
     /// Default: `0`.
     ///
     /// Constraint: -30 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eyebrow: Option<f64>,
     /// Amount to wink
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wink: Option<f64>,
     /// Amount to move pupils horizontally
     ///
     /// Default: `0`.
     ///
     /// Constraint: -45 ≤ value ≤ 45.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pupil_x: Option<f64>,
     /// Amount to move pupils vertically
     ///
     /// Default: `0`.
     ///
     /// Constraint: -45 ≤ value ≤ 45.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pupil_y: Option<f64>,
     /// Amount to open mouth in 'aaa' shape
     ///
     /// Default: `0`.
     ///
     /// Constraint: -200 ≤ value ≤ 200.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aaa: Option<f64>,
     /// Amount to shape mouth in 'eee' position
     ///
     /// Default: `0`.
     ///
     /// Constraint: -40 ≤ value ≤ 40.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eee: Option<f64>,
     /// Amount to shape mouth in 'woo' position
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub woo: Option<f64>,
     /// Amount to smile
     ///
     /// Default: `0`.
     ///
     /// Constraint: -2 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smile: Option<f64>,
     /// Amount to rotate the face in pitch
     ///
     /// Default: `0`.
     ///
     /// Constraint: -45 ≤ value ≤ 45.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotate_pitch: Option<f64>,
     /// Amount to rotate the face in yaw
     ///
     /// Default: `0`.
     ///
     /// Constraint: -45 ≤ value ≤ 45.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotate_yaw: Option<f64>,
     /// Amount to rotate the face in roll
     ///
     /// Default: `0`.
     ///
     /// Constraint: -45 ≤ value ≤ 45.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotate_roll: Option<f64>,
     /// Whether to paste-back/stitch the animated face cropping from the face-cropping space to the original image space.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag_pasteback: Option<bool>,
     /// Whether to crop the source portrait to the face-cropping space.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag_do_crop: Option<bool>,
     /// Whether to conduct the rotation when flag_do_crop is True.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag_do_rot: Option<bool>,
     /// Whether to set the lip to closed state before animation. Only takes effect when flag_eye_retargeting and flag_lip_retargeting are False.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flag_lip_zero: Option<bool>,
     /// Size of the output image.
     ///
     /// Default: `512`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dsize: Option<i64>,
     /// Scaling factor for the face crop.
     ///
     /// Default: `2.3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Horizontal offset ratio for face crop.
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vx_ratio: Option<f64>,
     /// Vertical offset ratio for face crop. Positive values move up, negative values move down.
     ///
     /// Default: `-0.125`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vy_ratio: Option<f64>,
     /// Whether to enable the safety checker. If enabled, the model will check if the input image contains a face before processing it.
     /// The safety checker will process the input image
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Output format
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, blink : Option < f64 > = "blink"
+    optional, eyebrow : Option < f64 > = "eyebrow" optional, wink : Option < f64 > =
+    "wink" optional, pupil_x : Option < f64 > = "pupil_x" optional, pupil_y : Option <
+    f64 > = "pupil_y" optional, aaa : Option < f64 > = "aaa" optional, eee : Option < f64
+    > = "eee" optional, woo : Option < f64 > = "woo" optional, smile : Option < f64 > =
+    "smile" optional, rotate_pitch : Option < f64 > = "rotate_pitch" optional, rotate_yaw
+    : Option < f64 > = "rotate_yaw" optional, rotate_roll : Option < f64 > =
+    "rotate_roll" optional, flag_pasteback : Option < bool > = "flag_pasteback" optional,
+    flag_do_crop : Option < bool > = "flag_do_crop" optional, flag_do_rot : Option < bool
+    > = "flag_do_rot" optional, flag_lip_zero : Option < bool > = "flag_lip_zero"
+    optional, dsize : Option < i64 > = "dsize" optional, scale : Option < f64 > = "scale"
+    optional, vx_ratio : Option < f64 > = "vx_ratio" optional, vy_ratio : Option < f64 >
+    = "vy_ratio" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -496,12 +490,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/live-portrait/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

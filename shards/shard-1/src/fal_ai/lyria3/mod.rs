@@ -33,7 +33,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/lyria3";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/lyria3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the music you want to generate. Include genre, mood, instrumentation, tempo, and vocal style for best results. Lyria 3 supports vocals, lyrics, and multi-language generation.
@@ -47,17 +47,19 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"low quality, distorted"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Optional image URL to use as inspiration for music generation. The model will create music that matches the mood and theme of the image.
     ///
     /// Example: `"https://v3b.fal.media/files/b/0a93b559/qjT9o0CId1B65PbD6Yp06_9c94501900464c5aa98f302fa4b00375.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, image_url : Option < String > = "image_url" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -127,7 +129,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/lyria3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated music as an MP3 file.
@@ -137,9 +139,12 @@ pub struct Output {
     /// The generated or provided lyrics for the track, if applicable.
     ///
     /// Example: `"Caption: This is a high-energy Progressive House anthem, a subgenre of EDM defined by its massive scale and...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lyrics: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, lyrics : Option < String > = "lyrics"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

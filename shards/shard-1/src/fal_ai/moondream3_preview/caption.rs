@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/moondream3-preview/caption";
 /// The input of `fal-ai/moondream3-preview/caption`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be processed
@@ -23,22 +23,23 @@ pub struct Input {
     /// Default: `"normal"`.
     ///
     /// Allowed values: `"short"`, `"normal"`, `"long"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<Length>,
     /// Sampling temperature to use, between 0 and 1. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. If not set, defaults to 0.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling probability mass to use, between 0 and 1.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, length : Option < Length > =
+    "length" optional, temperature : Option < f64 > = "temperature" optional, top_p :
+    Option < f64 > = "top_p" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -120,7 +121,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream3-preview/caption`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Reason for finishing the output generation
@@ -136,6 +137,10 @@ pub struct Output {
     /// Example: `"A hedgehog is captured in a close-up shot, focusing on its face and nose. The hedgehog's spines are visible along...`.
     pub output: String,
 }
+::fal_models_core::serde_struct!(
+    Output { finish_reason : String = "finish_reason" required, usage_info : UsageInfo =
+    "usage_info" required, output : String = "output" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -168,7 +173,7 @@ pub enum Length {
     Length : str { Short => "short", Normal => "normal", Long => "long" } else Unknown
 );
 /// An object of 5 fields. Held by the `usage_info` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageInfo {
     /// Number of input tokens processed
@@ -182,6 +187,12 @@ pub struct UsageInfo {
     /// Time to first token in milliseconds
     pub ttft_ms: f64,
 }
+::fal_models_core::serde_struct!(
+    UsageInfo { input_tokens : i64 = "input_tokens" required, output_tokens : i64 =
+    "output_tokens" required, prefill_time_ms : f64 = "prefill_time_ms" required,
+    decode_time_ms : f64 = "decode_time_ms" required, ttft_ms : f64 = "ttft_ms" required
+    }
+);
 impl UsageInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

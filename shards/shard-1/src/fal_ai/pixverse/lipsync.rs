@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixverse/lipsync";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/pixverse/lipsync`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video
@@ -23,24 +23,25 @@ pub struct Input {
     /// URL of the input audio. If not provided, TTS will be used.
     ///
     /// Example: `"https://v3.fal.media/files/monkey/k4iyN8bJZWwJXMKH-pO9r_speech.mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// Voice to use for TTS when audio_url is not provided
     ///
     /// Default: `"Auto"`.
     ///
     /// Allowed values: `"Emily"`, `"James"`, `"Isabella"`, `"Liam"`, `"Chloe"`, `"Adrian"`, `"Harper"`, `"Ava"`, `"Sophia"`, `"Julia"`, `"Mason"`, `"Jack"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<VoiceId>,
     /// Text content for TTS when audio_url is not provided
     ///
     /// Example: `"Hello, this is a test message."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, audio_url : Option < String > =
+    "audio_url" optional, voice_id : Option < VoiceId > = "voice_id" optional, text :
+    Option < String > = "text" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -122,7 +123,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixverse/lipsync`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -130,6 +131,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":1732359,"url":"https://v3.fal.media/files/penguin/hs...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixverse/sound-effects";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/pixverse/sound-effects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video to add sound effects to
@@ -23,19 +23,21 @@ pub struct Input {
     /// Whether to keep the original audio from the video
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_sound_switch: Option<bool>,
     /// Description of the sound effect to generate. If empty, a random sound effect will be generated
     ///
     /// Default: `""`.
     ///
     /// Example: `"sea waves"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, original_sound_switch : Option <
+    bool > = "original_sound_switch" optional, prompt : Option < String > = "prompt"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -105,7 +107,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixverse/sound-effects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The video with added sound effects
@@ -113,6 +115,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":1534052,"url":"https://v3.fal.media/files/kangaroo/b...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

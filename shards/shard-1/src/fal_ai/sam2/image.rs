@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam2/image";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/sam2/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be segmented
@@ -26,36 +26,37 @@ pub struct Input {
     /// Default: `[]`.
     ///
     /// Example: `[{"label":1,"x":500,"y":375}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompts: Option<Vec<PointPrompt>>,
     /// Coordinates for boxes
     ///
     /// Default: `[]`.
     ///
     /// Example: `[{"x_max":700,"x_min":425,"y_max":875,"y_min":600}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_prompts: Option<Vec<BoxPrompt>>,
     /// Apply the mask on the image.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_mask: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompts : Option < Vec <
+    PointPrompt > > = "prompts" optional, box_prompts : Option < Vec < BoxPrompt > > =
+    "box_prompts" optional, apply_mask : Option < bool > = "apply_mask" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, output_format : Option <
+    OutputFormat > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -165,12 +166,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam2/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Segmented image.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -179,35 +181,35 @@ impl Output {
     }
 }
 /// An object of 4 fields. Held by the `prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PointPrompt {
     /// X Coordinate of the prompt
     ///
     /// Default: `305`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<i64>,
     /// Y Coordinate of the prompt
     ///
     /// Default: `350`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<i64>,
     /// Label of the prompt. 1 for foreground, 0 for background
     ///
     /// Default: `1`.
     ///
     /// Allowed values: `0`, `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     /// The frame index to interact with.
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PointPrompt { x : Option < i64 > = "x" optional, y : Option < i64 > = "y" optional,
+    label : Option < Label > = "label" optional, frame_index : Option < i64 > =
+    "frame_index" optional } ..extra
+);
 impl PointPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -293,38 +295,37 @@ pub enum Label {
 }
 ::fal_models_core::open_enum!(Label : int { V0 => 0, V1 => 1 } else Unknown);
 /// An object of 5 fields. Held by the `box_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BoxPrompt {
     /// X Min Coordinate of the box
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_min: Option<i64>,
     /// Y Min Coordinate of the box
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_min: Option<i64>,
     /// X Max Coordinate of the prompt
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_max: Option<i64>,
     /// Y Max Coordinate of the prompt
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_max: Option<i64>,
     /// The frame index to interact with.
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoxPrompt { x_min : Option < i64 > = "x_min" optional, y_min : Option < i64 > =
+    "y_min" optional, x_max : Option < i64 > = "x_max" optional, y_max : Option < i64 > =
+    "y_max" optional, frame_index : Option < i64 > = "frame_index" optional } ..extra
+);
 impl BoxPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

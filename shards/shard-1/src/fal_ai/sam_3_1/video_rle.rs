@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-3-1/video-rle";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sam-3-1/video-rle`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to be segmented.
@@ -21,58 +21,58 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/elephant/NQdDxB0Ddfo82SPLbhYDp_bedroom.mp4"`.
     pub video_url: String,
     /// The URL of the mask to be applied initially.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// Text prompt for segmentation. Use commas to track multiple objects (e.g., 'person, cloth').
     ///
     /// Default: `""`.
     ///
     /// Example: `"person"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// List of point prompts with frame indices.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_prompts: Option<Vec<PointPrompt>>,
     /// List of box prompts with optional frame_index.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_prompts: Option<Vec<BoxPrompt>>,
     /// Apply the mask on the video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_mask: Option<bool>,
     /// Return per-frame bounding box overlays as a zip archive.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundingbox_zip: Option<bool>,
     /// Detection confidence threshold (0.0-1.0). Lower = more detections but less precise. Defaults: 0.5 for existing, 0.7 for new objects. Try 0.2-0.3 if text prompts fail.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_threshold: Option<f64>,
     /// Frame index used for initial interaction when mask_url is provided.
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Maximum number of objects to track in the video.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 1 ≤ value ≤ 128.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_objects: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, mask_url : Option < String > =
+    "mask_url" optional, prompt : Option < String > = "prompt" optional, point_prompts :
+    Option < Vec < PointPrompt > > = "point_prompts" optional, box_prompts : Option < Vec
+    < BoxPrompt > > = "box_prompts" optional, apply_mask : Option < bool > = "apply_mask"
+    optional, boundingbox_zip : Option < bool > = "boundingbox_zip" optional,
+    detection_threshold : Option < f64 > = "detection_threshold" optional, frame_index :
+    Option < i64 > = "frame_index" optional, max_num_objects : Option < i64 > =
+    "max_num_objects" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -228,7 +228,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam-3-1/video-rle`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The segmented video.
@@ -236,9 +236,12 @@ pub struct Output {
     /// Example: `"https://fal.media/files/lion/gr-RSvy2e7_AWbjxAq4mJ_output.mp4"`.
     pub video: File,
     /// Zip file containing per-frame bounding box overlays.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundingbox_frames_zip: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, boundingbox_frames_zip : Option < File > =
+    "boundingbox_frames_zip" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -250,30 +253,29 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `point_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PointPrompt {
     /// X Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<i64>,
     /// Y Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<i64>,
     /// 1 for foreground, 0 for background
     ///
     /// Allowed values: `0`, `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     /// Optional object identifier. Prompts sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// The frame index to interact with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PointPrompt { x : Option < i64 > = "x" optional, y : Option < i64 > = "y" optional,
+    label : Option < Label > = "label" optional, object_id : Option < i64 > = "object_id"
+    optional, frame_index : Option < i64 > = "frame_index" optional } ..extra
+);
 impl PointPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -361,31 +363,30 @@ pub enum Label {
 }
 ::fal_models_core::open_enum!(Label : int { V0 => 0, V1 => 1 } else Unknown);
 /// An object of 6 fields. Held by the `box_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BoxPrompt {
     /// X Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_min: Option<i64>,
     /// Y Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_min: Option<i64>,
     /// X Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_max: Option<i64>,
     /// Y Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_max: Option<i64>,
     /// Optional object identifier. Boxes sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// The frame index to interact with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoxPrompt { x_min : Option < i64 > = "x_min" optional, y_min : Option < i64 > =
+    "y_min" optional, x_max : Option < i64 > = "x_max" optional, y_max : Option < i64 > =
+    "y_max" optional, object_id : Option < i64 > = "object_id" optional, frame_index :
+    Option < i64 > = "frame_index" optional } ..extra
+);
 impl BoxPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/stable-audio-25/text-to-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/stable-audio-25/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate audio from
@@ -25,34 +25,35 @@ pub struct Input {
     /// Default: `190`.
     ///
     /// Constraint: 1 ≤ value ≤ 190.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seconds_total: Option<i64>,
     /// The number of steps to denoise the audio for
     ///
     /// Default: `8`.
     ///
     /// Constraint: 4 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Seed
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, seconds_total : Option < i64 > =
+    "seconds_total" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, seed : Option < i64 > =
+    "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -160,7 +161,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stable-audio-25/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio clip
@@ -170,6 +171,9 @@ pub struct Output {
     /// The random seed used for generation
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -22,7 +22,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-25-preview/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// Input for text-to-image generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt for image generation. Supports Chinese and English, max 2000 characters.
@@ -34,7 +34,6 @@ pub struct Input {
     /// Negative prompt to describe content to avoid. Max 500 characters.
     ///
     /// Example: `"low resolution, error, worst quality, low quality, defects"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of images to generate. Values from 1 to 4.
     ///
@@ -43,34 +42,36 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The size of the generated image. Can use preset names like 'square', 'landscape_16_9', etc., or specific dimensions. Total pixels must be between 768×768 and 1440×1440, with aspect ratio between [1:4, 4:1].
     ///
     /// Default: `"square"`.
     ///
     /// Example: `"square"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Whether to enable prompt rewriting using LLM. Improves results for short prompts but increases processing time.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_images : Option < i64 > = "num_images" optional,
+    image_size : Option < InputImageSize > = "image_size" optional,
+    enable_prompt_expansion : Option < bool > = "enable_prompt_expansion" optional, seed
+    : Option < i64 > = "seed" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -192,7 +193,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for text-to-image generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -206,9 +207,12 @@ pub struct Output {
     /// The actual prompt used if prompt rewriting was enabled
     ///
     /// Example: `"A lone samurai standing on the edge of a cliff at twilight, overlooking a vast valley shrouded in mist. The sky...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required, seeds : Vec < i64 > =
+    "seeds" required, actual_prompt : Option < String > = "actual_prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -221,7 +225,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -229,19 +233,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-trainer/t2v-14b";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/wan-trainer/t2v-14b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to zip archive with images of a consistent style. Try to use at least 10 images and/or videos, although more is better.
@@ -25,31 +25,32 @@ pub struct Input {
     /// Default: `400`.
     ///
     /// Constraint: 100 ≤ value ≤ 20000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_steps: Option<i64>,
     /// The rate at which the model learns. Higher values can lead to faster training, but over-fitting.
     ///
     /// Default: `0.0002`.
     ///
     /// Constraint: 1e-6 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// The phrase that will trigger the model to generate an image.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger_phrase: Option<String>,
     /// If true, the input will be automatically scale the video to 81 frames at 16fps.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_scale_input: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { training_data_url : String = "training_data_url" required, number_of_steps :
+    Option < i64 > = "number_of_steps" optional, learning_rate : Option < f64 > =
+    "learning_rate" optional, trigger_phrase : Option < String > = "trigger_phrase"
+    optional, auto_scale_input : Option < bool > = "auto_scale_input" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -147,7 +148,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-trainer/t2v-14b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the trained LoRA weights.
@@ -155,6 +156,10 @@ pub struct Output {
     /// Configuration used for setting up the inference endpoints.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { lora_file : File = "lora_file" required, config_file : File = "config_file"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

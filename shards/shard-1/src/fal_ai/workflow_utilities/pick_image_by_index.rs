@@ -36,7 +36,7 @@ pub use super::super::super::types::Image;
 ///
 /// Pass-through utility: the URL is returned as provided in the input,
 /// without fetching or re-uploading the image.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Array of image URLs to select from
@@ -52,12 +52,15 @@ pub struct Input {
     /// Default: `"first-image"`.
     ///
     /// Allowed values: `"first-image"`, `"last-image"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_index: Option<FallbackIndex>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required, index : i64 = "index"
+    required, fallback_index : Option < FallbackIndex > = "fallback_index" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -119,7 +122,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for the picked image.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The image at the requested position
@@ -131,6 +134,10 @@ pub struct Output {
     /// Example: `[{"url":"https://storage.googleapis.com/falserverless/example_inputs/ltxv-image-input.jpg"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, images : Vec < Image > = "images" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

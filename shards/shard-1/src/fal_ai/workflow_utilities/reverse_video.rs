@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/reverse-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input model for reversing a video
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video file to reverse
@@ -24,9 +24,11 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_outputs/wan-25-i2v-output.mp4"`.
     pub video_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -70,7 +72,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for reversed video
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The reversed video
@@ -78,6 +80,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":3456789,"url":"ttps://v3b.fal.media/files/b/0a8f1bc2...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

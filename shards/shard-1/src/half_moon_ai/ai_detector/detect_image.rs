@@ -17,7 +17,7 @@
 )]
 pub const ENDPOINT_ID: &str = "half-moon-ai/ai-detector/detect-image";
 /// The input of `half-moon-ai/ai-detector/detect-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists half-moon-ai/ai-detector/detect-image since 2026-06-11"
@@ -28,9 +28,11 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/zebra/3E1W5H2yzHnq4ivo8kdW7_beach_google.png"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -74,7 +76,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `half-moon-ai/ai-detector/detect-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists half-moon-ai/ai-detector/detect-image since 2026-06-11"
@@ -97,6 +99,11 @@ pub struct Output {
     /// Example: `14.015489339828491`.
     pub latency: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { verdict : String = "verdict" required, confidence : f64 = "confidence"
+    required, is_ai_generated : bool = "is_ai_generated" required, latency : f64 =
+    "latency" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

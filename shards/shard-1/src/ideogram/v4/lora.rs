@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "ideogram/v4/lora";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `ideogram/v4/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -27,19 +27,16 @@ pub struct Input {
     /// Example: `"Large"`.
     ///
     /// Allowed values: `"Medium"`, `"Large"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expansion_model: Option<ExpansionModel>,
     /// The resolution of the generated image.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The rendering speed to use. Faster speeds use fewer denoising steps.
     ///
     /// Default: `"BALANCED"`.
     ///
     /// Allowed values: `"TURBO"`, `"BALANCED"`, `"QUALITY"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendering_speed: Option<RenderingSpeed>,
     /// The acceleration level to use for the image generation.
     ///
@@ -48,46 +45,49 @@ pub struct Input {
     /// Example: `"none"`.
     ///
     /// Allowed values: `"none"`, `"low"`, `"regular"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The seed to use for generation. If not provided, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the image is returned as a data URI and is not stored.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// List of LoRA weights to apply (maximum 3).
     ///
     /// Default: `[]`.
     ///
     /// Constraint: at most 3 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAInput>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, expansion_model : Option <
+    ExpansionModel > = "expansion_model" optional, image_size : Option < InputImageSize >
+    = "image_size" optional, rendering_speed : Option < RenderingSpeed > =
+    "rendering_speed" optional, acceleration : Option < Acceleration > = "acceleration"
+    optional, num_images : Option < i64 > = "num_images" optional, seed : Option < i64 >
+    = "seed" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, loras : Option <
+    Vec < LoRAInput > > = "loras" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -265,7 +265,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `ideogram/v4/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images.
@@ -282,6 +282,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -316,7 +322,7 @@ pub enum ExpansionModel {
     ExpansionModel : str { Medium => "Medium", Large => "Large" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -324,19 +330,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -487,7 +494,7 @@ pub enum OutputFormat {
     OutputFormat : str { Jpeg => "jpeg", Png => "png" } else Unknown
 );
 /// A single LoRA weight to apply.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAInput {
     /// URL to an Ideogram V4 LoRA weights file (.safetensors).
@@ -497,12 +504,14 @@ pub struct LoRAInput {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAInput { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional } ..extra
+);
 impl LoRAInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "ideogram/v4/trainer";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `ideogram/v4/trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to a zip archive with training images and captions. The trainer uses the target-only dataset prepared by prepare_dataset_dir. Captions are read from same-stem .txt files.
@@ -23,27 +23,28 @@ pub struct Input {
     /// Default: `1000`.
     ///
     /// Constraint: 100 ≤ value ≤ 40000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Caption to use when an image has no caption file. If force_default_caption is true, this caption replaces all caption files.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_caption: Option<String>,
     /// Training image size. Use auto to pick the largest common no-upscale crop from the dataset. Images are center-cropped without upscaling. Available presets: square 1024x1024, landscape 1536x1024, portrait 1024x1536, widescreen 1920x1088, ultrawide 2048x768, phone_wallpaper 1024x1792, social_banner 1584x400. You can also pass a custom WIDTHxHEIGHT string when both values are divisible by 16.
     ///
     /// Default: `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<String>,
     /// Learning Rate
     ///
     /// Default: `0.0001`.
     ///
     /// Constraint: 1e-6 ≤ value ≤ 0.01.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, steps : Option < i64 >
+    = "steps" optional, default_caption : Option < String > = "default_caption" optional,
+    resolution : Option < String > = "resolution" optional, learning_rate : Option < f64
+    > = "learning_rate" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -137,7 +138,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `ideogram/v4/trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the trained Ideogram V4 LoRA weights.
@@ -145,6 +146,10 @@ pub struct Output {
     /// URL to the public training configuration.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

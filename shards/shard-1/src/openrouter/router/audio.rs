@@ -15,7 +15,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "openrouter/router/audio";
 /// The input of `openrouter/router/audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL or data URI of the audio file to process. Supported formats: wav, mp3, aiff, aac, ogg, flac, m4a.
@@ -29,7 +29,6 @@ pub struct Input {
     /// System prompt to provide context or instructions to the model
     ///
     /// Example: `"Transcribe the audio accurately, including speaker identification if multiple speakers are present."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     /// Name of the model to use. Charged based on actual token usage.
     ///
@@ -38,24 +37,27 @@ pub struct Input {
     /// Should reasoning be the part of the final answer.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<bool>,
     /// This setting influences the variety in the model's responses. Lower values lead to more predictable and typical responses, while higher values encourage more diverse and less common responses. At 0, the model always gives the same response for a given input.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// This sets the upper limit for the number of tokens the model can generate in response. It won't produce more than this limit. The maximum value is the context length minus the prompt length.
     ///
     /// Constraint: 1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, prompt : String = "prompt"
+    required, system_prompt : Option < String > = "system_prompt" optional, model :
+    String = "model" required, reasoning : Option < bool > = "reasoning" optional,
+    temperature : Option < f64 > = "temperature" optional, max_tokens : Option < i64 > =
+    "max_tokens" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -155,7 +157,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `openrouter/router/audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated output from audio processing
@@ -165,9 +167,12 @@ pub struct Output {
     /// Token usage information
     ///
     /// Example: `{"completion_tokens":50,"cost":0.0003,"prompt_tokens":500,"total_tokens":550}`.
-    #[serde(default)]
     pub usage: Option<UsageInfo>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, usage : Option < UsageInfo > = "usage"
+    nullable }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -179,26 +184,29 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `usage` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageInfo {
     /// Prompt Tokens
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<i64>,
     /// Completion Tokens
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens: Option<i64>,
     /// Total Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_tokens: Option<i64>,
     /// Cost
     pub cost: f64,
     /// `prompt_tokens_details`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
 }
+::fal_models_core::serde_struct!(
+    UsageInfo { prompt_tokens : Option < i64 > = "prompt_tokens" optional,
+    completion_tokens : Option < i64 > = "completion_tokens" optional, total_tokens :
+    Option < i64 > = "total_tokens" optional, cost : f64 = "cost" required,
+    prompt_tokens_details : Option < PromptTokensDetails > = "prompt_tokens_details"
+    optional }
+);
 impl UsageInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -213,20 +221,22 @@ impl UsageInfo {
     }
 }
 /// An object of 2 fields. Held by the `prompt_tokens_details` field of [`UsageInfo`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PromptTokensDetails {
     /// Cached Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<i64>,
     /// Cache Write Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    PromptTokensDetails { cached_tokens : Option < i64 > = "cached_tokens" optional,
+    cache_write_tokens : Option < i64 > = "cache_write_tokens" optional }
+);
 impl PromptTokensDetails {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "openrouter/router";
 /// The input of `openrouter/router`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt to be used for the chat completion
@@ -19,7 +19,6 @@ pub struct Input {
     /// Example: `"Write a short story (under 200 words) about an AI that learns to dream. Use vivid sensory details and end with a...`.
     pub prompt: String,
     /// System prompt to provide context or instructions to the model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     /// Name of the model to use. Charged based on actual token usage.
     ///
@@ -28,24 +27,26 @@ pub struct Input {
     /// Should reasoning be the part of the final answer.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<bool>,
     /// This setting influences the variety in the model's responses. Lower values lead to more predictable and typical responses, while higher values encourage more diverse and less common responses. At 0, the model always gives the same response for a given input.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// This sets the upper limit for the number of tokens the model can generate in response. It won't produce more than this limit. The maximum value is the context length minus the prompt length.
     ///
     /// Constraint: 1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, system_prompt : Option < String > =
+    "system_prompt" optional, model : String = "model" required, reasoning : Option <
+    bool > = "reasoning" optional, temperature : Option < f64 > = "temperature" optional,
+    max_tokens : Option < i64 > = "max_tokens" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -138,7 +139,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `openrouter/router`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated output
@@ -146,22 +147,23 @@ pub struct Output {
     /// Example: `"Unit 734, sanitation bot, trundled through the silent corridors of the orbital habitat. Its optical sensors...`.
     pub output: String,
     /// Generated reasoning for the final answer
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<String>,
     /// Whether the output is partial
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<bool>,
     /// Error message if an error occurred
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Token usage information
     ///
     /// Example: `{"completion_tokens":227,"cost":0.0005795,"prompt_tokens":40,"total_tokens":267}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageInfo>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, reasoning : Option < String > =
+    "reasoning" optional, partial : Option < bool > = "partial" optional, error : Option
+    < String > = "error" optional, usage : Option < UsageInfo > = "usage" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -176,26 +178,29 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `usage` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageInfo {
     /// Prompt Tokens
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<i64>,
     /// Completion Tokens
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens: Option<i64>,
     /// Total Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_tokens: Option<i64>,
     /// Cost
     pub cost: f64,
     /// `prompt_tokens_details`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
 }
+::fal_models_core::serde_struct!(
+    UsageInfo { prompt_tokens : Option < i64 > = "prompt_tokens" optional,
+    completion_tokens : Option < i64 > = "completion_tokens" optional, total_tokens :
+    Option < i64 > = "total_tokens" optional, cost : f64 = "cost" required,
+    prompt_tokens_details : Option < PromptTokensDetails > = "prompt_tokens_details"
+    optional }
+);
 impl UsageInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -210,20 +215,22 @@ impl UsageInfo {
     }
 }
 /// An object of 2 fields. Held by the `prompt_tokens_details` field of [`UsageInfo`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PromptTokensDetails {
     /// Cached Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<i64>,
     /// Cache Write Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    PromptTokensDetails { cached_tokens : Option < i64 > = "cached_tokens" optional,
+    cache_write_tokens : Option < i64 > = "cache_write_tokens" optional }
+);
 impl PromptTokensDetails {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

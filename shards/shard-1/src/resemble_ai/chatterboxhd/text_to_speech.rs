@@ -28,61 +28,60 @@ pub const ENDPOINT_ID: &str = "resemble-ai/chatterboxhd/text-to-speech";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// Input parameters for the TTS request.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Text to synthesize into speech.
     ///
     /// Default: `"My name is Maximus Decimus Meridius, commander of the Armies of the North, General of the Felix Legions and loyal...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// The voice to use for the TTS request. If neither voice nor audio are provided, a random voice will be used.
     ///
     /// Allowed values: `"Aurora"`, `"Blade"`, `"Britney"`, `"Carl"`, `"Cliff"`, `"Richard"`, `"Rico"`, `"Siobhan"`, `"Vicky"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// URL to the audio sample to use as a voice prompt for zero-shot TTS voice cloning. Providing a audio sample will override the voice setting. If neither voice nor audio_url are provided, a random voice will be used.
     ///
     /// Example: `"https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// Controls emotion exaggeration. Range typically 0.25 to 2.0.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.25 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exaggeration: Option<f64>,
     /// Classifier-free guidance scale (CFG) controls the conditioning factor. Range typically 0.2 to 1.0. For expressive or dramatic speech, try lower cfg values (e.g. ~0.3) and increase exaggeration to around 0.7 or higher. If the reference speaker has a fast speaking style, lowering cfg to around 0.3 can improve pacing.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg: Option<f64>,
     /// If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high_quality_audio: Option<bool>,
     /// Useful to control the reproducibility of the generated audio. Assuming all other properties didn't change, a fixed seed should always generate the exact same audio file. Set to 0 for random seed.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Controls the randomness of generation. Range typically 0.05 to 5.
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0.05 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : Option < String > = "text" optional, voice : Option < Voice > =
+    "voice" optional, audio_url : Option < String > = "audio_url" optional, exaggeration
+    : Option < f64 > = "exaggeration" optional, cfg : Option < f64 > = "cfg" optional,
+    high_quality_audio : Option < bool > = "high_quality_audio" optional, seed : Option <
+    i64 > = "seed" optional, temperature : Option < f64 > = "temperature" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -229,7 +228,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output parameters for the TTS request.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file.
@@ -237,6 +236,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/chatterbox-demo-samples/samples/gladiator_rick.wav"}`.
     pub audio: Audio,
 }
+::fal_models_core::serde_struct!(Output { audio : Audio = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

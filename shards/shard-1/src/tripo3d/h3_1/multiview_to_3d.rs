@@ -18,7 +18,7 @@ pub use super::super::super::types::File;
 /// Images should be in order: [front, left, back, right].
 /// Front view is required; others are optional.
 /// Note: P1 is not available for multiview-to-3d.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// 2 to 4 image URLs of the same object from different angles. Order: [front, left, back, right]. Front view is required.
@@ -30,66 +30,65 @@ pub struct Input {
     /// Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
     ///
     /// Constraint: 1000 ≤ value ≤ 2000000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_limit: Option<i64>,
     /// Whether to generate textures for the model.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<bool>,
     /// Whether to generate PBR (Physically Based Rendering) materials. If true, texture is also enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbr: Option<bool>,
     /// Seed for geometry generation reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_seed: Option<i64>,
     /// Seed for texture generation reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_seed: Option<i64>,
     /// Quality level for textures.
     ///
     /// Default: `"standard"`.
     ///
     /// Allowed values: `"standard"`, `"detailed"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_quality: Option<TextureQuality>,
     /// Quality level for geometry.
     ///
     /// Default: `"standard"`.
     ///
     /// Allowed values: `"standard"`, `"detailed"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry_quality: Option<GeometryQuality>,
     /// How textures are aligned.
     ///
     /// Default: `"original_image"`.
     ///
     /// Allowed values: `"original_image"`, `"geometry"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_alignment: Option<TextureAlignment>,
     /// Auto-scale the model to real-world dimensions (meters).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_size: Option<bool>,
     /// Model orientation.
     ///
     /// Default: `"default"`.
     ///
     /// Allowed values: `"default"`, `"align_image"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<Orientation>,
     /// Generate quad (4-sided) mesh topology instead of triangles. When Tripo emits FBX bytes for quad output, the returned model file is FBX.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quad: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required, face_limit : Option <
+    i64 > = "face_limit" optional, texture : Option < bool > = "texture" optional, pbr :
+    Option < bool > = "pbr" optional, model_seed : Option < i64 > = "model_seed"
+    optional, texture_seed : Option < i64 > = "texture_seed" optional, texture_quality :
+    Option < TextureQuality > = "texture_quality" optional, geometry_quality : Option <
+    GeometryQuality > = "geometry_quality" optional, texture_alignment : Option <
+    TextureAlignment > = "texture_alignment" optional, auto_size : Option < bool > =
+    "auto_size" optional, orientation : Option < Orientation > = "orientation" optional,
+    quad : Option < bool > = "quad" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -269,7 +268,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Tripo3D generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D model file. May be GLB or FBX depending on Tripo output.
@@ -277,9 +276,12 @@ pub struct Output {
     /// URLs for different 3D model variants.
     pub model_urls: ModelUrls,
     /// Preview render of the generated 3D model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered_image: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, model_urls : ModelUrls =
+    "model_urls" required, rendered_image : Option < File > = "rendered_image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -349,22 +351,23 @@ pub enum Orientation {
     Orientation : str { Default => "default", AlignImage => "align_image" } else Unknown
 );
 /// 3D model download URLs
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// Base (untextured) model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_model: Option<File>,
     /// PBR-textured model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbr_model: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, base_model : Option < File > = "base_model" optional, pbr_model : Option <
+    File > = "pbr_model" optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "xai/grok-imagine-video/edit-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `xai/grok-imagine-video/edit-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the desired edit.
@@ -31,12 +31,14 @@ pub struct Input {
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, resolution : Option < Resolution > = "resolution" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -95,7 +97,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `xai/grok-imagine-video/edit-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -103,6 +105,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","duration":5.041667,"file_name":"EuDrZuQTW9m1phBXOsauz_EpJH3s8X.mp4","fps":24,"height":72...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

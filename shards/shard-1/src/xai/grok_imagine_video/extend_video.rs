@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "xai/grok-imagine-video/extend-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `xai/grok-imagine-video/extend-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of what should happen next in the video.
@@ -31,12 +31,14 @@ pub struct Input {
     /// Default: `6`.
     ///
     /// Constraint: 2 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, duration : Option < i64 > = "duration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -95,7 +97,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `xai/grok-imagine-video/extend-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The extended video (original + extension stitched together).
@@ -103,6 +105,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","duration":16,"file_name":"extended_video.mp4","fps":24,"height":720,"num_frames":384,"ur...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

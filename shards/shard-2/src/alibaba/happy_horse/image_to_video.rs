@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "alibaba/happy-horse/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// Input for Happy Horse image-to-video generation (first frame only).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the first frame image. Formats: JPEG, JPG, PNG, BMP, WEBP. Dimensions must be at least 300px. Aspect ratio must be between 1:2.5 and 2.5:1. Max 10 MB.
@@ -29,14 +29,12 @@ pub struct Input {
     /// Optional text prompt guiding the animation. Max 2500 characters.
     ///
     /// Example: `"Bring the scene in the image to life."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Output video resolution tier.
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Output video duration in seconds (3-15).
     ///
@@ -45,20 +43,23 @@ pub struct Input {
     /// Example: `5`.
     ///
     /// Allowed values: `3`, `4`, `5`, `6`, `7`, `8`, `9`, `10`, `11`, `12`, `13`, `14` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Random seed for reproducibility (0-2147483647).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable content moderation for input and output.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : Option < String > =
+    "prompt" optional, resolution : Option < Resolution > = "resolution" optional,
+    duration : Option < Duration > = "duration" optional, seed : Option < i64 > = "seed"
+    optional, enable_safety_checker : Option < bool > = "enable_safety_checker" optional
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -166,7 +167,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Happy Horse video generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -174,6 +175,9 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "argil/avatars/audio-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::Video;
 /// The input of `argil/avatars/audio-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Avatar
@@ -29,12 +29,15 @@ pub struct Input {
     /// Enabling the remove background feature will result in a 50% increase in the price.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_background: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { avatar : Avatar = "avatar" required, audio_url : String = "audio_url"
+    required, remove_background : Option < bool > = "remove_background" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -91,26 +94,28 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `argil/avatars/audio-to-video`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Output {
     /// `video`
     ///
     /// Example: `{"url":"https://argildotai.s3.us-east-1.amazonaws.com/fal-resource/example_fal.mp4"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<Video>,
     /// Moderation Flagged
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation_flagged: Option<bool>,
     /// Moderation Transcription
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation_transcription: Option<String>,
     /// Moderation Error
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation_error: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : Option < Video > = "video" optional, moderation_flagged : Option <
+    bool > = "moderation_flagged" optional, moderation_transcription : Option < String >
+    = "moderation_transcription" optional, moderation_error : Option < String > =
+    "moderation_error" optional }
+);
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "bria/fibo-edit/replace_object_by_text";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `bria/fibo-edit/replace_object_by_text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The source image.
@@ -26,9 +26,12 @@ pub struct Input {
     /// Example: `"Replace the red apple with a green pear"`.
     pub instruction: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, instruction : String =
+    "instruction" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -73,7 +76,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/fibo-edit/replace_object_by_text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image.
@@ -81,11 +84,15 @@ pub struct Output {
     /// Generated images.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<Image>>,
     /// Current instruction.
     pub structured_instruction: std::collections::BTreeMap<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, images : Option < Vec < Image > > =
+    "images" optional, structured_instruction : std::collections::BTreeMap < String,
+    serde_json::Value > = "structured_instruction" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "decart/lucy-14b/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `decart/lucy-14b/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11"
@@ -40,14 +40,12 @@ pub struct Input {
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"9:16"`, `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// If set to true, the function will wait for the image to be generated
     /// and uploaded before returning the response. This will increase the
@@ -55,12 +53,16 @@ pub struct Input {
     /// in the response without going through the CDN.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, resolution : Option < Resolution > = "resolution" optional, aspect_ratio :
+    Option < AspectRatio > = "aspect_ratio" optional, sync_mode : Option < bool > =
+    "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -148,7 +150,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `decart/lucy-14b/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists decart/lucy-14b/image-to-video since 2026-06-11"
@@ -159,6 +161,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/model_tests/lucy-14b/lucy-14b-art-swirl-video.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/bagel/understand";
 /// The input of `fal-ai/bagel/understand`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The image for the query.
@@ -23,12 +23,14 @@ pub struct Input {
     /// Example: `"What is shown in the image? "`.
     pub prompt: String,
     /// The seed to use for the generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -83,7 +85,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bagel/understand`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The answer to the query.
@@ -95,6 +97,11 @@ pub struct Output {
     /// The timings of the generation.
     pub timings: std::collections::BTreeMap<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Output { text : String = "text" required, seed : i64 = "seed" required, prompt :
+    String = "prompt" required, timings : std::collections::BTreeMap < String,
+    serde_json::Value > = "timings" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bernini-r/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/bernini-r/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt or editing instruction.
@@ -21,62 +21,62 @@ pub struct Input {
     /// Example: `"A cute corgi leaping in a sunny park, Van Gogh oil-painting style."`.
     pub prompt: String,
     /// Negative prompt. Defaults to the standard Wan2.2 negative prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of denoising steps.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.
     ///
     /// Default: `848`.
     ///
     /// Constraint: 256 ≤ value ≤ 1280.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_image_size: Option<i64>,
     /// Seed for reproducibility. Random when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Rewrite the prompt with an LLM before generation. The model is tuned on enhanced prompts; off by default.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Number of frames. Snapped internally to 4k+1.
     ///
     /// Default: `81`.
     ///
     /// Constraint: 5 ≤ value ≤ 121.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Output frames per second.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 4 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Acceleration level. 'regular' enables MagCache step-skipping for faster generation at a small quality cost; 'none' (default) runs the full denoising schedule.
     ///
     /// Default: `"none"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Output aspect ratio.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, max_image_size : Option < i64 > = "max_image_size"
+    optional, seed : Option < i64 > = "seed" optional, enable_prompt_expansion : Option <
+    bool > = "enable_prompt_expansion" optional, num_frames : Option < i64 > =
+    "num_frames" optional, frames_per_second : Option < i64 > = "frames_per_second"
+    optional, acceleration : Option < Acceleration > = "acceleration" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -236,7 +236,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bernini-r/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated / edited video.
@@ -244,9 +244,12 @@ pub struct Output {
     /// Seed used for generation.
     pub seed: i64,
     /// The final prompt after expansion (set only when prompt expansion ran).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, actual_prompt
+    : Option < String > = "actual_prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

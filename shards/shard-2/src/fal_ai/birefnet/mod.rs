@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/birefnet";
 #[allow(unused_imports)]
 pub use super::super::types::ImageFile;
 /// The input of `fal-ai/birefnet`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Model to use for background removal.
@@ -31,29 +31,24 @@ pub struct Input {
     /// Default: `"General Use (Light)"`.
     ///
     /// Allowed values: `"General Use (Light)"`, `"General Use (Heavy)"`, `"Portrait"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// The resolution to operate on. The higher the resolution, the more accurate the output will be for high res input images.
     ///
     /// Default: `"1024x1024"`.
     ///
     /// Allowed values: `"1024x1024"`, `"2048x2048"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operating_resolution: Option<OperatingResolution>,
     /// Whether to output the mask used to remove the background
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_mask: Option<bool>,
     /// Whether to refine the foreground using the estimated mask
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refine_foreground: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// URL of the image to remove background from
     ///
@@ -64,12 +59,18 @@ pub struct Input {
     /// Default: `"png"`.
     ///
     /// Allowed values: `"webp"`, `"png"`, `"gif"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model : Option < Model > = "model" optional, operating_resolution : Option <
+    OperatingResolution > = "operating_resolution" optional, output_mask : Option < bool
+    > = "output_mask" optional, refine_foreground : Option < bool > = "refine_foreground"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, image_url : String =
+    "image_url" required, output_format : Option < OutputFormat > = "output_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -203,7 +204,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/birefnet`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Image with background removed
@@ -211,9 +212,12 @@ pub struct Output {
     /// Example: `{"content_type":"image/png","file_name":"birefnet-output.png","height":1024,"url":"https://storage.googleapis.com/fal...`.
     pub image: ImageFile,
     /// Mask used to remove the background
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_image: Option<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : ImageFile = "image" required, mask_image : Option < ImageFile > =
+    "mask_image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/creatify/aurora";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/creatify/aurora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image file to be used for video generation.
@@ -27,33 +27,35 @@ pub struct Input {
     /// A text prompt to guide the video generation process.
     ///
     /// Example: `"4K studio interview, medium close-up (shoulders-up crop). Solid light-grey seamless backdrop, uniform soft...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Guidance scale to be used for text prompt adherence.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Guidance scale to be used for audio adherence.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 0 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_guidance_scale: Option<f64>,
     /// The resolution of the generated video.
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required, prompt : Option < String > = "prompt" optional, guidance_scale : Option <
+    f64 > = "guidance_scale" optional, audio_guidance_scale : Option < f64 > =
+    "audio_guidance_scale" optional, resolution : Option < Resolution > = "resolution"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -152,7 +154,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/creatify/aurora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -160,6 +162,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","url":"https://storage.googleapis.com/falserverless/example_outp...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

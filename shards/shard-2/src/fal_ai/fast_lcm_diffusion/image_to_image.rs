@@ -12,30 +12,26 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/fast-lcm-diffusion/image-to-image";
 /// The input of `fal-ai/fast-lcm-diffusion/image-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// If set to true, the output cropped to the proper aspect ratio after generating.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crop_output: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, the prompt will be expanded with additional prompts.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Format>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -43,12 +39,10 @@ pub struct Input {
     /// Default: `1.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The size of the generated image.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The URL of the image to use as a starting point for the generation.
     ///
@@ -61,21 +55,18 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"cartoon, illustration, animation. face. male, female"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `6`.
     ///
     /// Constraint: 1 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If set to true, the aspect ratio of the generated image will be preserved even
     /// if the image size is too large. However, if the image is not a multiple of 32
@@ -85,7 +76,6 @@ pub struct Input {
     /// after generating.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_aspect_ratio: Option<bool>,
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -95,35 +85,44 @@ pub struct Input {
     /// itself.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
     ///
     /// Default: `"v1"`.
     ///
     /// Allowed values: `"v1"`, `"v2"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_checker_version: Option<SafetyCheckerVersion>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// determines how much the generated image resembles the initial image
     ///
     /// Default: `0.95`.
     ///
     /// Constraint: 0.05 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { crop_output : Option < bool > = "crop_output" optional, enable_safety_checker
+    : Option < bool > = "enable_safety_checker" optional, expand_prompt : Option < bool >
+    = "expand_prompt" optional, format : Option < Format > = "format" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, image_size : Option <
+    InputImageSize > = "image_size" optional, image_url : String = "image_url" required,
+    negative_prompt : Option < String > = "negative_prompt" optional, num_images : Option
+    < i64 > = "num_images" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, preserve_aspect_ratio : Option < bool > =
+    "preserve_aspect_ratio" optional, prompt : String = "prompt" required, request_id :
+    Option < String > = "request_id" optional, safety_checker_version : Option <
+    SafetyCheckerVersion > = "safety_checker_version" optional, seed : Option < i64 > =
+    "seed" optional, strength : Option < f64 > = "strength" optional, sync_mode : Option
+    < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -373,7 +372,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/fast-lcm-diffusion/image-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -388,6 +387,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -422,7 +427,7 @@ pub enum Format {
     Format : str { Jpeg => "jpeg", Png => "png" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The height of the generated image.
@@ -430,19 +435,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// The width of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { height : Option < i64 > = "height" optional, width : Option < i64 > =
+    "width" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -557,7 +563,7 @@ pub enum SafetyCheckerVersion {
     SafetyCheckerVersion : str { V1 => "v1", V2 => "v2" } else Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -569,9 +575,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

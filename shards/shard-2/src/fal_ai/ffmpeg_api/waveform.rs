@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/ffmpeg-api/waveform";
 /// The input of `fal-ai/ffmpeg-api/waveform`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to analyze
@@ -21,26 +21,27 @@ pub struct Input {
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points_per_second: Option<f64>,
     /// Number of decimal places for the waveform values. Higher values provide more precision but increase payload size.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub precision: Option<i64>,
     /// Size of the smoothing window. Higher values create a smoother waveform. Must be an odd number.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 21.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smoothing_window: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { media_url : String = "media_url" required, points_per_second : Option < f64 >
+    = "points_per_second" optional, precision : Option < i64 > = "precision" optional,
+    smoothing_window : Option < i64 > = "smoothing_window" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -126,7 +127,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ffmpeg-api/waveform`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Normalized waveform data as an array of values between -1 and 1. The number of points is determined by audio duration × points_per_second.
@@ -138,6 +139,10 @@ pub struct Output {
     /// Number of decimal places used in the waveform values
     pub precision: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { waveform : Vec < f64 > = "waveform" required, duration : f64 = "duration"
+    required, points : i64 = "points" required, precision : i64 = "precision" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

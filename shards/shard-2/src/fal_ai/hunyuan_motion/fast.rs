@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-motion/fast";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/hunyuan-motion/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the motion to generate.
@@ -23,7 +23,6 @@ pub struct Input {
     /// Random seed for reproducible generation.
     ///
     /// Example: `42`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Motion duration in seconds (0.5-12.0).
     ///
@@ -32,7 +31,6 @@ pub struct Input {
     /// Constraint: 0.5 ≤ value ≤ 12.
     ///
     /// Example: `3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Classifier-free guidance scale. Higher = more faithful to prompt.
     ///
@@ -41,19 +39,22 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Output format: 'fbx' for animation files, 'dict' for raw JSON.
     ///
     /// Default: `"fbx"`.
     ///
     /// Allowed values: `"fbx"`, `"dict"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, seed : Option < i64 > = "seed" optional,
+    duration : Option < f64 > = "duration" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, output_format : Option < OutputFormat > = "output_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -155,22 +156,24 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-motion/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated FBX animation file.
     ///
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a885f1e/JytCv1tbq28iJmvXLrpbQ_20251230_112744828_2a84e993_000.fbx"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx_file: Option<File>,
     /// Generated motion data as JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motion_json: Option<File>,
     /// Seed used for generation.
     ///
     /// Example: `42`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { fbx_file : Option < File > = "fbx_file" optional, motion_json : Option <
+    File > = "motion_json" optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

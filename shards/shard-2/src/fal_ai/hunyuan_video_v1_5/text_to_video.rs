@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-video-v1.5/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/hunyuan-video-v1.5/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the video.
@@ -23,48 +23,49 @@ pub struct Input {
     /// The negative prompt to guide what not to generate.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of inference steps.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The aspect ratio of the video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the video.
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"480p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The number of frames to generate.
     ///
     /// Default: `121`.
     ///
     /// Constraint: 1 ≤ value ≤ 121.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Enable prompt expansion to enhance the input prompt.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, seed : Option < i64 > = "seed" optional, aspect_ratio
+    : Option < AspectRatio > = "aspect_ratio" optional, resolution : Option < Resolution
+    > = "resolution" optional, num_frames : Option < i64 > = "num_frames" optional,
+    enable_prompt_expansion : Option < bool > = "enable_prompt_expansion" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -198,7 +199,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-video-v1.5/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -208,6 +209,9 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-apps-v2/object-removal";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-apps-v2/object-removal`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image URL containing object to remove
@@ -24,12 +24,15 @@ pub struct Input {
     /// Object to remove
     pub object_to_remove: String,
     /// Aspect ratio for 4K output
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, object_to_remove : String =
+    "object_to_remove" required, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -87,7 +90,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-apps-v2/object-removal`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Image with object removed
@@ -95,6 +98,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/rabbit/InVOEtkI_yl05dSz9bqiU_789bdf6c81fc4c75bdcc57bad744f389.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -103,7 +107,7 @@ impl Output {
     }
 }
 /// Aspect ratio model that calculates 4K resolution dimensions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AspectRatio {
     /// Aspect ratio for 4K resolution output
@@ -111,12 +115,13 @@ pub struct AspectRatio {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Ratio>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AspectRatio { ratio : Option < Ratio > = "ratio" optional } ..extra
+);
 impl AspectRatio {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-apps-v2/outpaint";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-apps-v2/outpaint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image URL to outpaint
@@ -26,74 +26,73 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 700.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_left: Option<i64>,
     /// Number of pixels to add as black margin on the right side (0-700).
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 700.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_right: Option<i64>,
     /// Number of pixels to add as black margin on the top side (0-700).
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 700.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_top: Option<i64>,
     /// Number of pixels to add as black margin on the bottom side (0-700).
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 700.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_bottom: Option<i64>,
     /// Percentage to zoom out the image. If set, the image will be scaled down by this percentage and black margins will be added to maintain original size. Example: 50 means the image will be 50% of original size with black margins filling the rest.
     ///
     /// Default: `20`.
     ///
     /// Constraint: 0 ≤ value ≤ 90.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoom_out_percentage: Option<f64>,
     /// Optional prompt to guide the outpainting. If provided, it will be appended to the base outpaint instruction. Example: 'with a beautiful sunset in the background'
     ///
     /// Default: `""`.
     ///
     /// Constraint: at most 500 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The same seed and the same prompt given to the same version of the model will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If True, the function will wait for the image to be generated and uploaded before returning the response. If False, the function will return immediately and the image will be generated asynchronously.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format of the output image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`, `"jpg"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, expand_left : Option < i64 > =
+    "expand_left" optional, expand_right : Option < i64 > = "expand_right" optional,
+    expand_top : Option < i64 > = "expand_top" optional, expand_bottom : Option < i64 > =
+    "expand_bottom" optional, zoom_out_percentage : Option < f64 > =
+    "zoom_out_percentage" optional, prompt : Option < String > = "prompt" optional, seed
+    : Option < i64 > = "seed" optional, num_images : Option < i64 > = "num_images"
+    optional, enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, output_format : Option <
+    OutputFormat > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -283,7 +282,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-apps-v2/outpaint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Outpainted image with extended scene
@@ -293,6 +292,9 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-editing/age-progression";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-editing/age-progression`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image prompt for the omni model.
@@ -26,53 +26,53 @@ pub struct Input {
     /// Default: `3.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Number of inference steps for sampling.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The safety tolerance level for the generated image. 1 being the most strict and 6 being the most permissive.
     ///
     /// Default: `"2"`.
     ///
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_tolerance: Option<SafetyTolerance>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// The aspect ratio of the generated image.
     ///
     /// Allowed values: `"21:9"`, `"16:9"`, `"4:3"`, `"3:2"`, `"1:1"`, `"2:3"`, `"3:4"`, `"9:16"`, `"9:21"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The same seed and the same prompt given to the same version of the model will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The age change to apply.
     ///
     /// Default: `"20 years older"`.
     ///
     /// Example: `"20 years older"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, safety_tolerance : Option < SafetyTolerance > =
+    "safety_tolerance" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, seed : Option < i64 > = "seed" optional, sync_mode : Option < bool > =
+    "sync_mode" optional, prompt : Option < String > = "prompt" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -220,7 +220,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-editing/age-progression`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -230,6 +230,9 @@ pub struct Output {
     /// Seed
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

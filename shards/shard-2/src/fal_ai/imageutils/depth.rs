@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/imageutils/depth";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/imageutils/depth`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Input image url.
@@ -24,22 +24,23 @@ pub struct Input {
     /// a
     ///
     /// Default: `6.283185307179586`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub a: Option<f64>,
     /// bg_th
     ///
     /// Default: `0.1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bg_th: Option<f64>,
     /// depth_and_normal
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth_and_normal: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, a : Option < f64 > = "a" optional,
+    bg_th : Option < f64 > = "bg_th" optional, depth_and_normal : Option < bool > =
+    "depth_and_normal" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -119,12 +120,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/imageutils/depth`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The depth map.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/index-tts-2/text-to-speech";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/index-tts-2/text-to-speech`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The audio file to generate the speech from.
@@ -25,36 +25,38 @@ pub struct Input {
     /// Example: `"Hide! He's coming! He's coming to get us!"`.
     pub prompt: String,
     /// The emotional reference audio file to extract the style from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emotional_audio_url: Option<String>,
     /// The strength of the emotional style transfer. Higher values result in stronger emotional influence.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// The strengths of individual emotions for fine-grained control.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emotional_strengths: Option<EmotionalStrengths>,
     /// Whether to use the `prompt` to calculate emotional strengths, if enabled it will overwrite the `emotional_strengths` values. If `emotion_prompt` is provided, it will be used to instead of `prompt` to extract the emotional style.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub should_use_prompt_for_emotion: Option<bool>,
     /// The emotional prompt to influence the emotional style. Must be used together with should_use_prompt_for_emotion.
     ///
     /// Example: `"You scared me to death! What are you, a ghost?"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emotion_prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, prompt : String = "prompt"
+    required, emotional_audio_url : Option < String > = "emotional_audio_url" optional,
+    strength : Option < f64 > = "strength" optional, emotional_strengths : Option <
+    EmotionalStrengths > = "emotional_strengths" optional, should_use_prompt_for_emotion
+    : Option < bool > = "should_use_prompt_for_emotion" optional, emotion_prompt : Option
+    < String > = "emotion_prompt" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -161,7 +163,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/index-tts-2/text-to-speech`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file in base64 format.
@@ -169,6 +171,7 @@ pub struct Output {
     /// Example: `"https://storage.googleapis.com/falserverless/example_outputs/index-tts-2/tts_out.mp3"`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -177,7 +180,7 @@ impl Output {
     }
 }
 /// An object of 8 fields. Held by the `emotional_strengths` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct EmotionalStrengths {
     /// Strength of happiness emotion
@@ -185,61 +188,59 @@ pub struct EmotionalStrengths {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub happy: Option<f64>,
     /// Strength of anger emotion
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub angry: Option<f64>,
     /// Strength of sadness emotion
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sad: Option<f64>,
     /// Strength of fear emotion
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub afraid: Option<f64>,
     /// Strength of disgust emotion
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disgusted: Option<f64>,
     /// Strength of melancholic emotion
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub melancholic: Option<f64>,
     /// Strength of surprise emotion
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub surprised: Option<f64>,
     /// Strength of calm emotion
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calm: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    EmotionalStrengths { happy : Option < f64 > = "happy" optional, angry : Option < f64
+    > = "angry" optional, sad : Option < f64 > = "sad" optional, afraid : Option < f64 >
+    = "afraid" optional, disgusted : Option < f64 > = "disgusted" optional, melancholic :
+    Option < f64 > = "melancholic" optional, surprised : Option < f64 > = "surprised"
+    optional, calm : Option < f64 > = "calm" optional } ..extra
+);
 impl EmotionalStrengths {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

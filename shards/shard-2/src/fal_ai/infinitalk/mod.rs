@@ -15,7 +15,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/infinitalk";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/infinitalk`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
@@ -35,33 +35,35 @@ pub struct Input {
     /// Default: `145`.
     ///
     /// Constraint: 41 ≤ value ≤ 721.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Resolution of the video to generate. Must be either 480p or 720p.
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
     ///
     /// Default: `42`.
     ///
     /// Constraint: 0 ≤ value ≤ 4294967295.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The acceleration level to use for generation.
     ///
     /// Default: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required, prompt : String = "prompt" required, num_frames : Option < i64 > =
+    "num_frames" optional, resolution : Option < Resolution > = "resolution" optional,
+    seed : Option < i64 > = "seed" optional, acceleration : Option < Acceleration > =
+    "acceleration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -167,7 +169,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/infinitalk`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -177,6 +179,9 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

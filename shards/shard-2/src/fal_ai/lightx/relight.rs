@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/lightx/relight";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Relighting-only request (minimal schema).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video.
@@ -21,39 +21,40 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/lightx_video.mp4"`.
     pub video_url: String,
     /// Optional text prompt. If omitted, Light-X will auto-caption the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Relight condition type.
     ///
     /// Default: `"ic"`.
     ///
     /// Allowed values: `"ic"`, `"ref"`, `"hdr"`, `"bg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relit_cond_type: Option<RelitCondType>,
     /// Relighting parameters (required for relight_condition_type='ic'). Not used for 'bg' (which expects a background image URL instead).
     ///
     /// Example: `{"bg_source":"Right","cfg":2,"relight_prompt":"Sunlight","use_sky_mask":false}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relight_parameters: Option<RelightParameters>,
     /// URL of conditioning image. Required for relight_condition_type='ref'/'hdr'. Also required for relight_condition_type='bg' (background image).
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/lightx_image.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relit_cond_img_url: Option<String>,
     /// Frame index to use as reference to relight the video with reference. Must be less than the number of generated frames (default 49).
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 48.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ref_id: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : Option < String > =
+    "prompt" optional, seed : Option < i64 > = "seed" optional, relit_cond_type : Option
+    < RelitCondType > = "relit_cond_type" optional, relight_parameters : Option <
+    RelightParameters > = "relight_parameters" optional, relit_cond_img_url : Option <
+    String > = "relit_cond_img_url" optional, ref_id : Option < i64 > = "ref_id" optional
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -169,7 +170,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/lightx/relight`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -179,12 +180,15 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
     /// Optional: normalized/processed input video (if produced by the pipeline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_video: Option<File>,
     /// Optional: visualization/debug video (if produced by the pipeline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub viz_video: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, input_video :
+    Option < File > = "input_video" optional, viz_video : Option < File > = "viz_video"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -219,7 +223,7 @@ pub enum RelitCondType {
 /// Relighting parameters for video relighting operations.
 ///
 /// Used with relight_condition_type 'ic' (intrinsic conditioning).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RelightParameters {
     /// Text prompt describing the desired lighting condition.
@@ -231,24 +235,25 @@ pub struct RelightParameters {
     /// Default: `"Left"`.
     ///
     /// Allowed values: `"Left"`, `"Right"`, `"Top"`, `"Bottom"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bg_source: Option<BgSource>,
     /// Classifier-free guidance scale for relighting.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg: Option<f64>,
     /// Whether to use sky masking for outdoor scenes.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_sky_mask: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    RelightParameters { relight_prompt : String = "relight_prompt" required, bg_source :
+    Option < BgSource > = "bg_source" optional, cfg : Option < f64 > = "cfg" optional,
+    use_sky_mask : Option < bool > = "use_sky_mask" optional } ..extra
+);
 impl RelightParameters {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

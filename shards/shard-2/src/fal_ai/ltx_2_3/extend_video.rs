@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-2.3/extend-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/ltx-2.3/extend-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to extend
@@ -25,31 +25,31 @@ pub struct Input {
     /// Constraint: at most 5000 characters.
     ///
     /// Example: `"Continue the motion smoothly"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Duration in seconds to extend the video. Maximum 20 seconds.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Where to extend the video: 'end' extends at the end, 'start' extends at the beginning.
     ///
     /// Default: `"end"`.
     ///
     /// Allowed values: `"start"`, `"end"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// Number of seconds from the input video to use as context for the extension (minimum 1 second, maximum 20 seconds). If not provided, defaults to maximize available context within the 505 frame limit.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : Option < String > =
+    "prompt" optional, duration : Option < f64 > = "duration" optional, mode : Option <
+    Mode > = "mode" optional, context : Option < f64 > = "context" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -147,7 +147,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-2.3/extend-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The extended video file
@@ -155,6 +155,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"sQT2ORTL4ISEeLv3mRdF0_rGO62gwz.mp4","url":"https://v3b.fal.media/files/b/0a9...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/minimax/voice-clone";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/minimax/voice-clone`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input audio file for voice cloning. Should be at least 10 seconds
@@ -26,17 +26,14 @@ pub struct Input {
     /// Enable noise reduction for the cloned voice
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_reduction: Option<bool>,
     /// Enable volume normalization for the cloned voice
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub need_volume_normalization: Option<bool>,
     /// Text validation accuracy threshold (0-1)
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accuracy: Option<f64>,
     /// Text to generate a TTS preview with the cloned voice (optional)
     ///
@@ -45,7 +42,6 @@ pub struct Input {
     /// Constraint: at most 1000 characters.
     ///
     /// Example: `"Hello, this is a preview of your cloned voice! I hope you like it!"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// TTS model to use for preview. Options: speech-02-hd, speech-02-turbo, speech-01-hd, speech-01-turbo
     ///
@@ -54,12 +50,17 @@ pub struct Input {
     /// Example: `"speech-02-hd"`.
     ///
     /// Allowed values: `"speech-02-hd"`, `"speech-02-turbo"`, `"speech-01-hd"`, `"speech-01-turbo"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, noise_reduction : Option < bool >
+    = "noise_reduction" optional, need_volume_normalization : Option < bool > =
+    "need_volume_normalization" optional, accuracy : Option < f64 > = "accuracy"
+    optional, text : Option < String > = "text" optional, model : Option < Model > =
+    "model" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -171,7 +172,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/minimax/voice-clone`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The cloned voice ID for use with TTS
@@ -179,9 +180,12 @@ pub struct Output {
     /// Preview audio generated with the cloned voice (if requested)
     ///
     /// Example: `{"url":"https://fal.media/files/kangaroo/kojPUCNZ9iUGFGMR-xb7h_speech.mp3"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { custom_voice_id : String = "custom_voice_id" required, audio : Option < File
+    > = "audio" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/minimax-music/v1.5";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/minimax-music/v1.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Lyrics, supports [intro][verse][chorus][bridge][outro] sections. 10-600 characters.
@@ -23,7 +23,6 @@ pub struct Input {
     /// Example: `"[verse]\n Fast and Limitless   \n In the heart of the code, where dreams collide,   \n\nFAL's the name, taking tech...`.
     pub prompt: String,
     /// Audio configuration settings
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_setting: Option<AudioSetting>,
     /// Control music generation. 10-3000 characters.
     ///
@@ -32,9 +31,13 @@ pub struct Input {
     /// Example: `"R&B, energetic"`.
     pub lyrics_prompt: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, audio_setting : Option < AudioSetting >
+    = "audio_setting" optional, lyrics_prompt : String = "lyrics_prompt" required }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -89,7 +92,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/minimax-music/v1.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated music
@@ -97,6 +100,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/lion/b3-wJ5bbmVo8S-KPqDBMK_output.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -105,7 +109,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `audio_setting` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AudioSetting {
     /// Sample rate of generated audio
@@ -113,26 +117,27 @@ pub struct AudioSetting {
     /// Default: `44100`.
     ///
     /// Allowed values: `8000`, `16000`, `22050`, `24000`, `32000`, `44100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Bitrate of generated audio
     ///
     /// Default: `256000`.
     ///
     /// Allowed values: `32000`, `64000`, `128000`, `256000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<Bitrate>,
     /// Audio format
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"pcm"`, `"flac"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Format>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AudioSetting { sample_rate : Option < SampleRate > = "sample_rate" optional, bitrate
+    : Option < Bitrate > = "bitrate" optional, format : Option < Format > = "format"
+    optional } ..extra
+);
 impl AudioSetting {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

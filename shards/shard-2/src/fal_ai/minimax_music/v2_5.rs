@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/minimax-music/v2.5";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/minimax-music/v2.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// A description of the music style, mood, genre, and scenario. Max 2000 characters.
@@ -29,25 +29,26 @@ pub struct Input {
     /// Constraint: at most 3500 characters.
     ///
     /// Example: `"[verse]\nStreetlights flicker, the night breeze sighs\nShadows stretch as I walk alone\n[chorus]\nWandering,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lyrics: Option<String>,
     /// When true, generates vocal-free instrumental music.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_instrumental: Option<bool>,
     /// When true and lyrics is empty, auto-generates lyrics from the prompt.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lyrics_optimizer: Option<bool>,
     /// Audio configuration settings
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_setting: Option<AudioSetting25>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, lyrics : Option < String > = "lyrics"
+    optional, is_instrumental : Option < bool > = "is_instrumental" optional,
+    lyrics_optimizer : Option < bool > = "lyrics_optimizer" optional, audio_setting :
+    Option < AudioSetting25 > = "audio_setting" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -141,7 +142,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/minimax-music/v2.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated music
@@ -149,6 +150,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/kangaroo/GJe3sQehFteUTmpDROzOs_output.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -157,7 +159,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `audio_setting` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AudioSetting25 {
     /// Sample rate of generated audio
@@ -165,26 +167,27 @@ pub struct AudioSetting25 {
     /// Default: `44100`.
     ///
     /// Allowed values: `16000`, `24000`, `32000`, `44100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Bitrate of generated audio
     ///
     /// Default: `256000`.
     ///
     /// Allowed values: `32000`, `64000`, `128000`, `256000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<Bitrate>,
     /// Audio format
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"wav"`, `"pcm"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Format>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AudioSetting25 { sample_rate : Option < SampleRate > = "sample_rate" optional,
+    bitrate : Option < Bitrate > = "bitrate" optional, format : Option < Format > =
+    "format" optional } ..extra
+);
 impl AudioSetting25 {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

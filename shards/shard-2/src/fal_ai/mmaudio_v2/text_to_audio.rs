@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/mmaudio-v2/text-to-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/mmaudio-v2/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the audio for.
@@ -23,43 +23,43 @@ pub struct Input {
     /// The negative prompt to generate the audio for.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The seed for the random number generator
     ///
     /// Constraint: 0 ≤ value ≤ 65535.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of steps to generate the audio for.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 4 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_steps: Option<i64>,
     /// The duration of the audio to generate.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The strength of Classifier Free Guidance.
     ///
     /// Default: `4.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_strength: Option<f64>,
     /// Whether to mask away the clip.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_away_clip: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, seed : Option < i64 > = "seed" optional, num_steps :
+    Option < i64 > = "num_steps" optional, duration : Option < f64 > = "duration"
+    optional, cfg_strength : Option < f64 > = "cfg_strength" optional, mask_away_clip :
+    Option < bool > = "mask_away_clip" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -181,7 +181,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/mmaudio-v2/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio.
@@ -189,6 +189,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"mmaudio_input.flac","file_size":1001342,"url":"https://storag...`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

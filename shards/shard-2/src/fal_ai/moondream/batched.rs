@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/moondream/batched";
 /// The input of `fal-ai/moondream/batched`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Model ID to use for inference
@@ -19,7 +19,6 @@ pub struct Input {
     /// Default: `"vikhyatk/moondream2"`.
     ///
     /// Allowed values: `"vikhyatk/moondream2"`, `"fal-ai/moondream2-docci"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_id: Option<ModelId>,
     /// List of input prompts and image URLs
     ///
@@ -30,33 +29,35 @@ pub struct Input {
     /// Default: `64`.
     ///
     /// Constraint: 32 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Temperature for sampling
     ///
     /// Default: `0.2`.
     ///
     /// Constraint: 0 < value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Top P for sampling
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Repetition penalty for sampling
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_id : Option < ModelId > = "model_id" optional, inputs : Vec <
+    InputParam > = "inputs" required, max_tokens : Option < i64 > = "max_tokens"
+    optional, temperature : Option < f64 > = "temperature" optional, top_p : Option < f64
+    > = "top_p" optional, repetition_penalty : Option < f64 > = "repetition_penalty"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -170,7 +171,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream/batched`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// List of generated outputs
@@ -178,14 +179,17 @@ pub struct Output {
     /// Whether the output is partial
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<bool>,
     /// Timings for different parts of the process
     pub timings: std::collections::BTreeMap<String, f64>,
     /// Filenames of the images processed
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filenames: Option<Vec<String>>,
 }
+::fal_models_core::serde_struct!(
+    Output { outputs : Vec < String > = "outputs" required, partial : Option < bool > =
+    "partial" optional, timings : std::collections::BTreeMap < String, f64 > = "timings"
+    required, filenames : Option < Vec < String > > = "filenames" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -217,7 +221,7 @@ pub enum ModelId {
     "fal-ai/moondream2-docci" } else Unknown
 );
 /// An object of 2 fields. Held by the `inputs` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InputParam {
     /// URL of the image to be processed
@@ -229,12 +233,14 @@ pub struct InputParam {
     /// Default: `"Describe this image."`.
     ///
     /// Example: `"Do you know who drew this painting?"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    InputParam { image_url : String = "image_url" required, prompt : Option < String > =
+    "prompt" optional } ..extra
+);
 impl InputParam {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

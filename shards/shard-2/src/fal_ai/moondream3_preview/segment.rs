@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/moondream3-preview/segment";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `fal-ai/moondream3-preview/segment`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be processed
@@ -29,22 +29,24 @@ pub struct Input {
     /// **NOTE**: You can also use the [**point endpoint**](https://fal.ai/models/fal-ai/moondream3-preview/point) to get points for the objects, and pass them in here.
     ///
     /// Example: `[{"x":0.6402737047898338,"y":0.40762463343108507}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spatial_references: Option<Vec<serde_json::Value>>,
     /// Sampling settings for the segmentation model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SegmentSamplingSettings>,
     /// Whether to preview the output and return a binary mask of the image
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, object : String = "object"
+    required, spatial_references : Option < Vec < serde_json::Value > > =
+    "spatial_references" optional, settings : Option < SegmentSamplingSettings > =
+    "settings" optional, preview : Option < bool > = "preview" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -126,7 +128,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream3-preview/segment`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Reason for finishing the output generation
@@ -140,19 +142,21 @@ pub struct Output {
     /// Segmentation mask image. If no object detected or preview not requested, will be null.
     ///
     /// Example: `{"content_type":"image/png","file_name":"segmentation_out.png","height":1024,"url":"https://storage.googleapis.com/fa...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageFile>,
     /// SVG path data representing the segmentation mask. If not detected, will be null.
     ///
     /// Example: `"M.657,.996C.610,.984,.529,.938,.447,.875C.411,.848,.363,.815,.341,.802C.188,.714,.093,.623,.038,.511C.011,.455,.000,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// Bounding box of the segmented object. If not detected, will be null.
     ///
     /// Example: `{"x_max":0.732421875,"x_min":0.5390625,"y_max":0.53515625,"y_min":0.2998046875}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox: Option<Object>,
 }
+::fal_models_core::serde_struct!(
+    Output { finish_reason : String = "finish_reason" required, usage_info : UsageInfo =
+    "usage_info" required, image : Option < ImageFile > = "image" optional, path : Option
+    < String > = "path" optional, bbox : Option < Object > = "bbox" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -170,7 +174,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `settings` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct SegmentSamplingSettings {
     /// Sampling temperature to use. Higher values will make the output more random, while lower values will make it more focused and deterministic.
@@ -178,24 +182,25 @@ pub struct SegmentSamplingSettings {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling probability mass to use, between 0 and 1.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Maximum number of tokens to generate.
     ///
     /// Constraint: 1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    SegmentSamplingSettings { temperature : Option < f64 > = "temperature" optional,
+    top_p : Option < f64 > = "top_p" optional, max_tokens : Option < i64 > = "max_tokens"
+    optional } ..extra
+);
 impl SegmentSamplingSettings {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -259,7 +264,7 @@ impl SegmentSamplingSettings {
     }
 }
 /// An object of 5 fields. Held by the `usage_info` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageInfo {
     /// Number of input tokens processed
@@ -273,6 +278,12 @@ pub struct UsageInfo {
     /// Time to first token in milliseconds
     pub ttft_ms: f64,
 }
+::fal_models_core::serde_struct!(
+    UsageInfo { input_tokens : i64 = "input_tokens" required, output_tokens : i64 =
+    "output_tokens" required, prefill_time_ms : f64 = "prefill_time_ms" required,
+    decode_time_ms : f64 = "decode_time_ms" required, ttft_ms : f64 = "ttft_ms" required
+    }
+);
 impl UsageInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -293,7 +304,7 @@ impl UsageInfo {
     }
 }
 /// An object of 4 fields. Held by the `bbox` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Object {
     /// Left boundary of detection box in normalized format (0 to 1)
@@ -305,6 +316,10 @@ pub struct Object {
     /// Bottom boundary of detection box in normalized format (0 to 1)
     pub y_max: f64,
 }
+::fal_models_core::serde_struct!(
+    Object { x_min : f64 = "x_min" required, y_min : f64 = "y_min" required, x_max : f64
+    = "x_max" required, y_max : f64 = "y_max" required }
+);
 impl Object {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

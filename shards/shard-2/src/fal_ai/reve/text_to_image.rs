@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/reve/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// Input for Reve text-to-image generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/reve/text-to-image since 2026-06-11")]
 pub struct Input {
@@ -34,7 +34,6 @@ pub struct Input {
     /// Example: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"3:2"`, `"2:3"`, `"4:3"`, `"3:4"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of images to generate
     ///
@@ -43,7 +42,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Output format for the generated image.
     ///
@@ -52,17 +50,20 @@ pub struct Input {
     /// Example: `"png"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, num_images : Option < i64 > = "num_images" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, sync_mode :
+    Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -166,7 +167,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Reve text-to-image generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/reve/text-to-image since 2026-06-11")]
 pub struct Output {
@@ -175,6 +176,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/panda/-WnGcaJCtfrT6Q2oms97E.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-3/3d-body";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sam-3/3d-body`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image containing humans
@@ -21,27 +21,28 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8439f8/E8gEXWsl2C-Euo4dGayzi_An_zyCCnSaytVklh_99sSYt4Z4Hh5e3s7VnNlx5JfN5KuC0j_bnq1AP...`.
     pub image_url: String,
     /// Optional URL of a binary mask image (white=person, black=background). When provided, skips auto human detection and uses this mask instead. Bbox is auto-computed from the mask.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// Export individual mesh files (.ply) per person
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_meshes: Option<bool>,
     /// Include 3D keypoint markers (spheres) in the GLB mesh for visualization
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_3d_keypoints: Option<bool>,
     /// Include the full MHR (Meta Human Representation) parameter set per person in the response metadata (shape, pose, expression, global rotations, joint coordinates, packed model params, raw pose). Set to `false` to return a leaner metadata block with only keypoints and camera parameters.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_mhr_params: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, mask_url : Option < String > =
+    "mask_url" optional, export_meshes : Option < bool > = "export_meshes" optional,
+    include_3d_keypoints : Option < bool > = "include_3d_keypoints" optional,
+    include_mhr_params : Option < bool > = "include_mhr_params" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -131,7 +132,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam-3/3d-body`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// 3D body mesh in GLB format with optional 3D keypoint markers
@@ -141,11 +142,15 @@ pub struct Output {
     /// Combined visualization image (original + keypoints + mesh + side view)
     pub visualization: File,
     /// Individual mesh files (.ply), one per detected person (when export_meshes=True)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meshes: Option<Vec<File>>,
     /// Structured metadata including keypoints and camera parameters
     pub metadata: SAM3DBodyMetadata,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, visualization : File =
+    "visualization" required, meshes : Option < Vec < File > > = "meshes" optional,
+    metadata : SAM3DBodyMetadata = "metadata" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -163,7 +168,7 @@ impl Output {
     }
 }
 /// Metadata for body reconstruction output.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SAM3DBodyMetadata {
     /// Number of people detected
@@ -171,9 +176,13 @@ pub struct SAM3DBodyMetadata {
     /// Per-person metadata
     pub people: Vec<SAM3DBodyPersonMetadata>,
     /// Ordered names of the 70 MHR keypoints returned by this endpoint. Index `i` in this list corresponds to index `i` in every person's `keypoints_2d` and `keypoints_3d` arrays. Sourced from facebookresearch/sam-3d-body `mhr70.py`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keypoint_names: Option<Vec<String>>,
 }
+::fal_models_core::serde_struct!(
+    SAM3DBodyMetadata { num_people : i64 = "num_people" required, people : Vec <
+    SAM3DBodyPersonMetadata > = "people" required, keypoint_names : Option < Vec < String
+    > > = "keypoint_names" optional }
+);
 impl SAM3DBodyMetadata {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -193,7 +202,7 @@ impl SAM3DBodyMetadata {
 /// outputs of the upstream `SAM3DBodyEstimator.process_one_image` for
 /// client-side pose manipulation, inverse linear-blend skinning, and canonical
 /// mesh reconstruction. They are only populated when `include_mhr_params=True`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SAM3DBodyPersonMetadata {
     /// Index of the person in the scene
@@ -207,39 +216,44 @@ pub struct SAM3DBodyPersonMetadata {
     /// 2D keypoints [[x, y], ...] - 70 MHR body keypoints in image coordinates. See `SAM3DBodyMetadata.keypoint_names` for the ordered name of each index.
     pub keypoints_2d: Vec<Vec<f64>>,
     /// 3D keypoints [[x, y, z], ...] - 70 MHR body keypoints in camera space. Ordering matches `keypoints_2d` / `SAM3DBodyMetadata.keypoint_names`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keypoints_3d: Option<Vec<Vec<f64>>>,
     /// MHR identity (β) shape parameters. Enables local canonical-pose mesh reconstruction when combined with the MHR model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_params: Option<Vec<f64>>,
     /// Per-joint body pose parameters (axis-angle form) from the MHR model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_pose_params: Option<Vec<Vec<f64>>>,
     /// Per-joint hand pose parameters (axis-angle form) from the MHR model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hand_pose_params: Option<Vec<Vec<f64>>>,
     /// Global root rotation produced by MHR. Shape matches the upstream tensor (axis-angle [3] or rotation matrix [3, 3]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub global_rot: Option<Vec<serde_json::Value>>,
     /// Per-joint global rotations (world-space), typically [N_joints, 3, 3] rotation matrices. Needed for inverse linear-blend skinning / un-posing clients.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pred_global_rots: Option<Vec<serde_json::Value>>,
     /// MHR scale parameters (isotropic or per-axis).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_params: Option<Vec<f64>>,
     /// MHR facial-expression parameters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expr_params: Option<Vec<f64>>,
     /// Skeleton joint positions in world space [[x, y, z], ...]. One row per MHR joint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pred_joint_coords: Option<Vec<Vec<f64>>>,
     /// Packed MHR parameter vector (concatenated shape/pose/expression/scale). Shape is forwarded as-is from the upstream model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mhr_model_params: Option<Vec<serde_json::Value>>,
     /// Raw pose transforms produced by the MHR decoder (pre-FK), forwarded as-is from the upstream model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pred_pose_raw: Option<Vec<serde_json::Value>>,
 }
+::fal_models_core::serde_struct!(
+    SAM3DBodyPersonMetadata { person_id : i64 = "person_id" required, bbox : Vec < f64 >
+    = "bbox" required, focal_length : f64 = "focal_length" required, pred_cam_t : Vec <
+    f64 > = "pred_cam_t" required, keypoints_2d : Vec < Vec < f64 > > = "keypoints_2d"
+    required, keypoints_3d : Option < Vec < Vec < f64 > > > = "keypoints_3d" optional,
+    shape_params : Option < Vec < f64 > > = "shape_params" optional, body_pose_params :
+    Option < Vec < Vec < f64 > > > = "body_pose_params" optional, hand_pose_params :
+    Option < Vec < Vec < f64 > > > = "hand_pose_params" optional, global_rot : Option <
+    Vec < serde_json::Value > > = "global_rot" optional, pred_global_rots : Option < Vec
+    < serde_json::Value > > = "pred_global_rots" optional, scale_params : Option < Vec <
+    f64 > > = "scale_params" optional, expr_params : Option < Vec < f64 > > =
+    "expr_params" optional, pred_joint_coords : Option < Vec < Vec < f64 > > > =
+    "pred_joint_coords" optional, mhr_model_params : Option < Vec < serde_json::Value > >
+    = "mhr_model_params" optional, pred_pose_raw : Option < Vec < serde_json::Value > > =
+    "pred_pose_raw" optional }
+);
 impl SAM3DBodyPersonMetadata {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-3/3d-objects";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sam-3/3d-objects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to reconstruct in 3D
@@ -21,43 +21,43 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8439e5/TyAmfW5w_sqRXRzWVBGsW_car.jpeg"`.
     pub image_url: String,
     /// Optional list of mask URLs (one per object). If not provided, use prompt/point_prompts/box_prompts to auto-segment, or entire image will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_urls: Option<Vec<String>>,
     /// Text prompt for auto-segmentation when no masks provided (e.g., 'chair', 'lamp')
     ///
     /// Default: `"car"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Point prompts for auto-segmentation when no masks provided
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_prompts: Option<Vec<PointPromptBase>>,
     /// Box prompts for auto-segmentation when no masks provided. Multiple boxes supported - each produces a separate object mask for 3D reconstruction.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_prompts: Option<Vec<BoxPromptBase>>,
     /// Random seed for reproducibility
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Optional URL to external pointmap/depth data (NPY or NPZ format) for improved 3D reconstruction depth estimation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pointmap_url: Option<String>,
     /// Detection confidence threshold (0.1-1.0). Lower = more detections but less precise. If not set, uses the model's default.
     ///
     /// Constraint: 0.1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_threshold: Option<f64>,
     /// If True, exports GLB with baked texture and UVs instead of vertex colors.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_textured_glb: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, mask_urls : Option < Vec < String
+    > > = "mask_urls" optional, prompt : Option < String > = "prompt" optional,
+    point_prompts : Option < Vec < PointPromptBase > > = "point_prompts" optional,
+    box_prompts : Option < Vec < BoxPromptBase > > = "box_prompts" optional, seed :
+    Option < i64 > = "seed" optional, pointmap_url : Option < String > = "pointmap_url"
+    optional, detection_threshold : Option < f64 > = "detection_threshold" optional,
+    export_textured_glb : Option < bool > = "export_textured_glb" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -194,7 +194,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam-3/3d-objects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Gaussian splat file (.ply) - combined scene splat for multi-object, single splat otherwise
@@ -202,20 +202,23 @@ pub struct Output {
     /// 3D mesh in GLB format - combined scene for multi-object, single mesh otherwise
     ///
     /// Default: `"https://v3b.fal.media/files/b/0a8439e7/mqHMt17hzqDaqVMF7q0dB_combined_scene.glb"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_glb: Option<File>,
     /// Per-object metadata (rotation/translation/scale)
     pub metadata: Vec<SAM3DObjectMetadata>,
     /// Individual Gaussian splat files per object (only for multi-object scenes)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub individual_splats: Option<Vec<File>>,
     /// Individual GLB mesh files per object (only for multi-object scenes)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub individual_glbs: Option<Vec<Option<File>>>,
     /// Zip bundle containing all artifacts and metadata
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifacts_zip: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { gaussian_splat : File = "gaussian_splat" required, model_glb : Option < File
+    > = "model_glb" optional, metadata : Vec < SAM3DObjectMetadata > = "metadata"
+    required, individual_splats : Option < Vec < File > > = "individual_splats" optional,
+    individual_glbs : Option < Vec < Option < File > > > = "individual_glbs" optional,
+    artifacts_zip : Option < File > = "artifacts_zip" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -234,27 +237,27 @@ impl Output {
     }
 }
 /// An object of 4 fields. Held by the `point_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PointPromptBase {
     /// X Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<i64>,
     /// Y Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<i64>,
     /// 1 for foreground, 0 for background
     ///
     /// Allowed values: `0`, `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     /// Optional object identifier. Prompts sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PointPromptBase { x : Option < i64 > = "x" optional, y : Option < i64 > = "y"
+    optional, label : Option < Label > = "label" optional, object_id : Option < i64 > =
+    "object_id" optional } ..extra
+);
 impl PointPromptBase {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -332,28 +335,27 @@ pub enum Label {
 }
 ::fal_models_core::open_enum!(Label : int { V0 => 0, V1 => 1 } else Unknown);
 /// An object of 5 fields. Held by the `box_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BoxPromptBase {
     /// X Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_min: Option<i64>,
     /// Y Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_min: Option<i64>,
     /// X Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_max: Option<i64>,
     /// Y Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_max: Option<i64>,
     /// Optional object identifier. Boxes sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoxPromptBase { x_min : Option < i64 > = "x_min" optional, y_min : Option < i64 > =
+    "y_min" optional, x_max : Option < i64 > = "x_max" optional, y_max : Option < i64 > =
+    "y_max" optional, object_id : Option < i64 > = "object_id" optional } ..extra
+);
 impl BoxPromptBase {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -427,24 +429,26 @@ impl BoxPromptBase {
     }
 }
 /// Per-object metadata for 3D reconstruction.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SAM3DObjectMetadata {
     /// Index of the object in the scene
     pub object_index: i64,
     /// Scale factors [sx, sy, sz]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Vec<Vec<f64>>>,
     /// Rotation quaternion [x, y, z, w]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation: Option<Vec<Vec<f64>>>,
     /// Translation [tx, ty, tz]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translation: Option<Vec<Vec<f64>>>,
     /// Camera pose matrix
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_pose: Option<Vec<Vec<f64>>>,
 }
+::fal_models_core::serde_struct!(
+    SAM3DObjectMetadata { object_index : i64 = "object_index" required, scale : Option <
+    Vec < Vec < f64 > > > = "scale" optional, rotation : Option < Vec < Vec < f64 > > > =
+    "rotation" optional, translation : Option < Vec < Vec < f64 > > > = "translation"
+    optional, camera_pose : Option < Vec < Vec < f64 > > > = "camera_pose" optional }
+);
 impl SAM3DObjectMetadata {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -15,7 +15,7 @@ pub use super::super::super::types::VideoFile;
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/wan-vace-apps/video-edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt to edit the video.
@@ -33,12 +33,10 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"general"`, `"human"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_type: Option<VideoType>,
     /// URLs of the input images to use as a reference for the generation.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Resolution of the edited video.
     ///
@@ -47,7 +45,6 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"240p"`, `"360p"`, `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
     ///
@@ -56,12 +53,10 @@ pub struct Input {
     /// Example: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"low"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Whether to enable automatic downsampling. If your video has a high frame rate or is long, enabling longer sequences to be generated. The video will be interpolated back to the original frame rate after generation.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_auto_downsample: Option<bool>,
     /// Aspect ratio of the edited video.
     ///
@@ -70,29 +65,35 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The minimum frames per second to downsample the video to.
     ///
     /// Default: `15`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_downsample_min_fps: Option<f64>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Whether to include a ZIP archive containing all generated frames.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_frames_zip: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, video_type : Option < VideoType > = "video_type" optional, image_urls :
+    Option < Vec < String > > = "image_urls" optional, resolution : Option < Resolution >
+    = "resolution" optional, acceleration : Option < Acceleration > = "acceleration"
+    optional, enable_auto_downsample : Option < bool > = "enable_auto_downsample"
+    optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+    auto_downsample_min_fps : Option < f64 > = "auto_downsample_min_fps" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    return_frames_zip : Option < bool > = "return_frames_zip" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -266,7 +267,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-vace-apps/video-edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The edited video.
@@ -274,9 +275,12 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/vace-video-edit-output.mp4"}`.
     pub video: VideoFile,
     /// ZIP archive of generated frames if requested.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_zip: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, frames_zip : Option < File > =
+    "frames_zip" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "imagineart/imagineart-2.0-edit-preview/image-to-i
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// Request payload for image-to-image editing.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Reference image URL(s). Up to 4 images.
@@ -26,12 +26,15 @@ pub struct Input {
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"1:1"`, `"9:16"`, `"16:9"`, `"3:2"`, `"2:3"`, `"4:3"`, `"3:4"`, `"4:5"`, `"5:4"`, `"3:1"`, `"1:3"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required, prompt : String =
+    "prompt" required, aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -93,7 +96,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `imagineart/imagineart-2.0-edit-preview/image-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Edited image
@@ -101,6 +104,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","height":2048,"url":"https://v3b.fal.media/files/b/0a9513b1/to-rcKHMkC7e9jQFN7tZE_U8VLyc...`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "veed/video-background-removal/green-screen";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `veed/video-background-removal/green-screen`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Video Url
@@ -27,19 +27,21 @@ pub struct Input {
     /// Default: `"vp9"`.
     ///
     /// Allowed values: `"vp9"`, `"h264"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_codec: Option<OutputCodec>,
     /// Increase the value if green spots remain in the video, decrease if color changes are noticed on the extracted subject.
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spill_suppression_strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, output_codec : Option <
+    OutputCodec > = "output_codec" optional, spill_suppression_strength : Option < f64 >
+    = "spill_suppression_strength" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -111,7 +113,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `veed/video-background-removal/green-screen`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Video
@@ -119,6 +121,7 @@ pub struct Output {
     /// Example: `[{"content_type":"video/webm","url":"https://v3b.fal.media/files/b/0a849c48/MFOmvAhK4vvUsFsMVmw0P_output.webm"}]`.
     pub video: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { video : Vec < File > = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "veed/video-background-removal";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `veed/video-background-removal`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Video Url
@@ -27,22 +27,24 @@ pub struct Input {
     /// Default: `"vp9"`.
     ///
     /// Allowed values: `"vp9"`, `"h264"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_codec: Option<OutputCodec>,
     /// Improves the quality of the extracted object's edges.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refine_foreground_edges: Option<bool>,
     /// Set to False if the subject is not a person.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_is_person: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, output_codec : Option <
+    OutputCodec > = "output_codec" optional, refine_foreground_edges : Option < bool > =
+    "refine_foreground_edges" optional, subject_is_person : Option < bool > =
+    "subject_is_person" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -124,7 +126,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `veed/video-background-removal`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Video
@@ -132,6 +134,7 @@ pub struct Output {
     /// Example: `[{"content_type":"video/webm","url":"https://v3b.fal.media/files/b/0a847713/C7g1UaT46yKhOPt6KRrgg_output.webm"}]`.
     pub video: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { video : Vec < File > = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "decart/lucy-edit/pro";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `decart/lucy-edit/pro`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the desired video content
@@ -36,7 +36,6 @@ pub struct Input {
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// If set to true, the function will wait for the video to be generated
     /// and uploaded before returning the response. This will increase the
@@ -44,17 +43,20 @@ pub struct Input {
     /// in the response without going through the CDN.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Whether to enhance the prompt for better results.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhance_prompt: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, resolution : Option < Resolution > = "resolution" optional, sync_mode :
+    Option < bool > = "sync_mode" optional, enhance_prompt : Option < bool > =
+    "enhance_prompt" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -140,7 +142,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `decart/lucy-edit/pro`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -148,6 +150,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"generated_video.mp4","file_size":687298,"url":"https://v3b.fal.media/files/b...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

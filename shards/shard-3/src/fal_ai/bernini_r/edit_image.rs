@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bernini-r/edit-image";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/bernini-r/edit-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt or editing instruction.
@@ -22,38 +22,40 @@ pub struct Input {
     /// Example: `"A cute corgi leaping in a sunny park, Van Gogh oil-painting style."`.
     pub prompt: String,
     /// Negative prompt. Defaults to the standard Wan2.2 negative prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of denoising steps.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Long-edge size (px). Sets the output size for generation tasks and caps source/reference media for editing tasks.
     ///
     /// Default: `848`.
     ///
     /// Constraint: 256 ≤ value ≤ 1280.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_image_size: Option<i64>,
     /// Seed for reproducibility. Random when omitted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Rewrite the prompt with an LLM before generation. The model is tuned on enhanced prompts; off by default.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Source image to edit.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/birefnet-input.jpeg"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, max_image_size : Option < i64 > = "max_image_size"
+    optional, seed : Option < i64 > = "seed" optional, enable_prompt_expansion : Option <
+    bool > = "enable_prompt_expansion" optional, image_url : String = "image_url"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -158,7 +160,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bernini-r/edit-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated / edited image.
@@ -166,9 +168,12 @@ pub struct Output {
     /// Seed used for generation.
     pub seed: i64,
     /// The final prompt after expansion (set only when prompt expansion ran).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required,
+    actual_prompt : Option < String > = "actual_prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/dwpose";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/dwpose`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be processed
@@ -28,12 +28,14 @@ pub struct Input {
     /// Example: `"body-pose"`.
     ///
     /// Allowed values: `"full-pose"`, `"body-pose"`, `"face-pose"`, `"hand-pose"`, `"face-hand-mask"`, `"face-mask"`, `"hand-mask"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draw_mode: Option<DrawMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, draw_mode : Option < DrawMode > =
+    "draw_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -93,12 +95,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/dwpose`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The predicted pose image
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

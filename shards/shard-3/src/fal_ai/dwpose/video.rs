@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/dwpose/video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/dwpose/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of video to be used for pose estimation
@@ -27,12 +27,14 @@ pub struct Input {
     /// Example: `"body-pose"`.
     ///
     /// Allowed values: `"full-pose"`, `"body-pose"`, `"face-pose"`, `"hand-pose"`, `"face-hand-mask"`, `"face-mask"`, `"hand-mask"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draw_mode: Option<DrawMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, draw_mode : Option < DrawMode > =
+    "draw_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -92,7 +94,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/dwpose/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The output video with pose estimation.
@@ -100,6 +102,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","url":"https://storage.googleapis.com/falserverless/example_outputs/dwpose-video-output.m...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

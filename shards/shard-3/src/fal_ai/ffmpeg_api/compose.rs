@@ -11,15 +11,17 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/ffmpeg-api/compose";
 /// The input of `fal-ai/ffmpeg-api/compose`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// List of tracks to be combined into the final media
     pub tracks: Vec<Track>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { tracks : Vec < Track > = "tracks" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -63,7 +65,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ffmpeg-api/compose`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL of the processed video file
@@ -71,6 +73,10 @@ pub struct Output {
     /// URL of the video's thumbnail image
     pub thumbnail_url: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video_url : String = "video_url" required, thumbnail_url : String =
+    "thumbnail_url" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -82,7 +88,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `tracks` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Track {
     /// Unique identifier for the track
@@ -92,9 +98,12 @@ pub struct Track {
     /// List of keyframes that make up this track
     pub keyframes: Vec<Keyframe>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Track { id : String = "id" required, r#type : String = "type" required, keyframes :
+    Vec < Keyframe > = "keyframes" required } ..extra
+);
 impl Track {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -125,7 +134,7 @@ impl Track {
     }
 }
 /// An object of 3 fields. Held by the `keyframes` field of [`Track`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Keyframe {
     /// The timestamp in milliseconds where this keyframe starts
@@ -135,9 +144,12 @@ pub struct Keyframe {
     /// The URL where this keyframe's media file can be accessed
     pub url: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Keyframe { timestamp : f64 = "timestamp" required, duration : f64 = "duration"
+    required, url : String = "url" required } ..extra
+);
 impl ::fal_models_core::files::RemoteFile for Keyframe {
     #[inline]
     fn url(&self) -> &str {

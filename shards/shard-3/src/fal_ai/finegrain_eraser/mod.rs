@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/finegrain-eraser";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/finegrain-eraser`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to edit
@@ -30,17 +30,19 @@ pub struct Input {
     /// Default: `"standard"`.
     ///
     /// Allowed values: `"express"`, `"standard"`, `"premium"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// Random seed for reproducible generation
     ///
     /// Constraint: 0 ≤ value ≤ 999.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, mode : Option < Mode > = "mode" optional, seed : Option < i64 > = "seed"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -111,7 +113,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/finegrain-eraser`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The edited image with content erased
@@ -121,6 +123,9 @@ pub struct Output {
     /// Seed used for generation
     pub used_seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : File = "image" required, used_seed : i64 = "used_seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/florence-2-large/open-vocabulary-detection
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/florence-2-large/open-vocabulary-detection`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to be processed.
@@ -24,9 +24,12 @@ pub struct Input {
     /// Text input for the task
     pub text_input: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, text_input : String = "text_input"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -71,15 +74,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/florence-2-large/open-vocabulary-detection`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Results from the model
     pub results: BoundingBoxes,
     /// Processed image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { results : BoundingBoxes = "results" required, image : Option < Image > =
+    "image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -91,12 +97,15 @@ impl Output {
     }
 }
 /// An object of 1 field. Held by the `results` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BoundingBoxes {
     /// List of bounding boxes
     pub bboxes: Vec<BoundingBox>,
 }
+::fal_models_core::serde_struct!(
+    BoundingBoxes { bboxes : Vec < BoundingBox > = "bboxes" required }
+);
 impl BoundingBoxes {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -105,7 +114,7 @@ impl BoundingBoxes {
     }
 }
 /// An object of 5 fields. Held by the `bboxes` field of [`BoundingBoxes`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct BoundingBox {
     /// X-coordinate of the top-left corner
@@ -119,6 +128,10 @@ pub struct BoundingBox {
     /// Label of the bounding box
     pub label: String,
 }
+::fal_models_core::serde_struct!(
+    BoundingBox { x : f64 = "x" required, y : f64 = "y" required, w : f64 = "w" required,
+    h : f64 = "h" required, label : String = "label" required }
+);
 impl BoundingBox {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-apps-v2/style-transfer";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-apps-v2/style-transfer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image URL for style transfer
@@ -22,22 +22,24 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/tiger/vAohCtb_N8Q_cAs9Z03GS.jpeg"`.
     pub image_url: String,
     /// Optional reference image URL. When provided, the style will be inferred from this image instead of the selected preset style.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_reference_image_url: Option<String>,
     /// Target Style
     ///
     /// Default: `"impressionist"`.
     ///
     /// Allowed values: `"anime_character"`, `"cartoon_3d"`, `"hand_drawn_animation"`, `"cyberpunk_future"`, `"anime_game_style"`, `"comic_book_animation"`, `"animated_series"`, `"cartoon_animation"`, `"lofi_aesthetic"`, `"cottagecore"`, `"dark_academia"`, `"y2k"` and 14 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_style: Option<TargetStyle>,
     /// Aspect ratio for 4K output
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, style_reference_image_url : Option
+    < String > = "style_reference_image_url" optional, target_style : Option <
+    TargetStyle > = "target_style" optional, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -115,7 +117,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-apps-v2/style-transfer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Image with transferred style
@@ -123,6 +125,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/koala/LX3BVXfDxE_3qgqH4YL3P_d89afb41867b4a698d29b6308d610dc1.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -203,7 +206,7 @@ pub enum TargetStyle {
     Claymation => "claymation" } else Unknown
 );
 /// Aspect ratio model that calculates 4K resolution dimensions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AspectRatio {
     /// Aspect ratio for 4K resolution output
@@ -211,12 +214,13 @@ pub struct AspectRatio {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Ratio>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AspectRatio { ratio : Option < Ratio > = "ratio" optional } ..extra
+);
 impl AspectRatio {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-preprocessors/midas";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-preprocessors/midas`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to process
@@ -24,17 +24,18 @@ pub struct Input {
     /// A parameter for the MiDaS detector
     ///
     /// Default: `6.283185307179586`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub a: Option<f64>,
     /// Background threshold for the MiDaS detector
     ///
     /// Default: `0.1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_threshold: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, a : Option < f64 > = "a" optional,
+    background_threshold : Option < f64 > = "background_threshold" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -102,7 +103,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-preprocessors/midas`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Image with MiDaS depth map
@@ -110,6 +111,10 @@ pub struct Output {
     /// Image with MiDaS normal map
     pub normal_map: Image,
 }
+::fal_models_core::serde_struct!(
+    Output { depth_map : Image = "depth_map" required, normal_map : Image = "normal_map"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/imagen3/fast";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/imagen3/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/imagen3/fast since 2026-06-11")]
 pub struct Input {
@@ -28,29 +28,30 @@ pub struct Input {
     /// A description of what to discourage in the generated images
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The aspect ratio of the generated image
     ///
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"3:4"`, `"4:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of images to generate (1-4)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Random seed for reproducible generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, num_images : Option < i64 > = "num_images" optional, seed : Option < i64 >
+    = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -144,7 +145,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/imagen3/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/imagen3/fast since 2026-06-11")]
 pub struct Output {
@@ -157,6 +158,9 @@ pub struct Output {
     /// Example: `42`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < File > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

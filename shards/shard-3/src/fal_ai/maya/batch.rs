@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/maya/batch";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input schema for batch Maya-1-Voice TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// List of texts to synthesize into speech. You can embed emotion tags in each text using the format <emotion_name>.
@@ -29,28 +29,24 @@ pub struct Input {
     /// Default: `0.4`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling parameter for all generations.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Maximum SNAC tokens per generation.
     ///
     /// Default: `2000`.
     ///
     /// Constraint: 28 ≤ value ≤ 4000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Repetition penalty for all generations.
     ///
     /// Default: `1.1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Output audio sample rate for all generations. 48 kHz provides higher quality, 24 kHz is faster.
     ///
@@ -59,7 +55,6 @@ pub struct Input {
     /// Example: `"48 kHz"`.
     ///
     /// Allowed values: `"48 kHz"`, `"24 kHz"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Output audio format for all generated speech files
     ///
@@ -68,12 +63,18 @@ pub struct Input {
     /// Example: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { texts : Vec < String > = "texts" required, prompts : Vec < String > =
+    "prompts" required, temperature : Option < f64 > = "temperature" optional, top_p :
+    Option < f64 > = "top_p" optional, max_tokens : Option < i64 > = "max_tokens"
+    optional, repetition_penalty : Option < f64 > = "repetition_penalty" optional,
+    sample_rate : Option < SampleRate > = "sample_rate" optional, output_format : Option
+    < OutputFormat > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -209,7 +210,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output schema for batch Maya-1-Voice TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// List of generated audio files
@@ -229,6 +230,12 @@ pub struct Output {
     /// Example: `0.15`.
     pub average_rtf: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { audios : Vec < File > = "audios" required, durations : Vec < f64 > =
+    "durations" required, sample_rate : String = "sample_rate" required,
+    total_generation_time : f64 = "total_generation_time" required, average_rtf : f64 =
+    "average_rtf" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/maya";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// Input schema for Maya-1-Voice TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to synthesize into speech. You can embed emotion tags anywhere in the text using the format <emotion_name>. Available emotions: laugh, laugh_harder, sigh, chuckle, gasp, angry, excited, whisper, cry, scream, sing, snort, exhale, gulp, giggle, sarcastic, curious. Example: 'Hello world! <excited> This is amazing!' or 'I can't believe this <sigh> happened again.'
@@ -33,28 +33,24 @@ pub struct Input {
     /// Default: `0.4`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling parameter. Controls diversity of token selection.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Maximum number of SNAC tokens to generate (7 tokens per frame). Controls maximum audio length.
     ///
     /// Default: `2000`.
     ///
     /// Constraint: 28 ≤ value ≤ 4000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Penalty for repeating tokens. Higher values reduce repetition artifacts.
     ///
     /// Default: `1.1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Output audio sample rate. 48 kHz provides higher quality audio, 24 kHz is faster.
     ///
@@ -63,7 +59,6 @@ pub struct Input {
     /// Example: `"48 kHz"`.
     ///
     /// Allowed values: `"48 kHz"`, `"24 kHz"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Output audio format for the generated speech
     ///
@@ -72,12 +67,18 @@ pub struct Input {
     /// Example: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, prompt : String = "prompt" required,
+    temperature : Option < f64 > = "temperature" optional, top_p : Option < f64 > =
+    "top_p" optional, max_tokens : Option < i64 > = "max_tokens" optional,
+    repetition_penalty : Option < f64 > = "repetition_penalty" optional, sample_rate :
+    Option < SampleRate > = "sample_rate" optional, output_format : Option < OutputFormat
+    > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -210,7 +211,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output schema for Maya-1-Voice TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file containing the speech (WAV or MP3 format, 24kHz or 48kHz mono depending on upsampler)
@@ -232,6 +233,11 @@ pub struct Output {
     /// Example: `0.51`.
     pub rtf: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, duration : f64 = "duration" required,
+    sample_rate : String = "sample_rate" required, generation_time : f64 =
+    "generation_time" required, rtf : f64 = "rtf" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

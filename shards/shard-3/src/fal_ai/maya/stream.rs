@@ -26,7 +26,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/maya/stream";
 /// Input schema for Maya-1-Voice streaming TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to synthesize into speech. You can embed emotion tags anywhere in the text using the format <emotion_name>. Available emotions: laugh, laugh_harder, sigh, chuckle, gasp, angry, excited, whisper, cry, scream, sing, snort, exhale, gulp, giggle, sarcastic, curious. Example: 'Hello world! <excited> This is amazing!' or 'I can't believe this <sigh> happened again.'
@@ -46,28 +46,24 @@ pub struct Input {
     /// Default: `0.4`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling parameter. Controls diversity of token selection.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Maximum number of SNAC tokens to generate (7 tokens per frame). Controls maximum audio length.
     ///
     /// Default: `2000`.
     ///
     /// Constraint: 28 ≤ value ≤ 4000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Penalty for repeating tokens. Higher values reduce repetition artifacts.
     ///
     /// Default: `1.1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Output audio sample rate. 48 kHz uses upsampling for higher quality audio, 24 kHz is native SNAC output (faster, lower latency).
     ///
@@ -76,7 +72,6 @@ pub struct Input {
     /// Example: `"48 kHz"`.
     ///
     /// Allowed values: `"48 kHz"`, `"24 kHz"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Output audio format. 'mp3' for browser-playable audio, 'wav' for uncompressed audio, 'pcm' for raw PCM (lowest latency, requires client-side decoding).
     ///
@@ -85,12 +80,18 @@ pub struct Input {
     /// Example: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"wav"`, `"pcm"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, prompt : String = "prompt" required,
+    temperature : Option < f64 > = "temperature" optional, top_p : Option < f64 > =
+    "top_p" optional, max_tokens : Option < i64 > = "max_tokens" optional,
+    repetition_penalty : Option < f64 > = "repetition_penalty" optional, sample_rate :
+    Option < SampleRate > = "sample_rate" optional, output_format : Option < OutputFormat
+    > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]

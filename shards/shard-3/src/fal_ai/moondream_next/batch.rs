@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/moondream-next/batch";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/moondream-next/batch`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// List of image URLs to be processed (maximum 32 images)
@@ -27,12 +27,14 @@ pub struct Input {
     /// Default: `64`.
     ///
     /// Constraint: 1 ≤ value ≤ 512.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, prompt : String =
+    "prompt" required, max_tokens : Option < i64 > = "max_tokens" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -91,7 +93,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream-next/batch`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the generated captions JSON file containing filename-caption pairs.
@@ -99,6 +101,10 @@ pub struct Output {
     /// List of generated captions
     pub outputs: Vec<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { captions_file : File = "captions_file" required, outputs : Vec < String > =
+    "outputs" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/moondream-next/detection";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/moondream-next/detection`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image URL to be processed
@@ -32,22 +32,25 @@ pub struct Input {
     /// Whether to use ensemble for gaze detection
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_ensemble: Option<bool>,
     /// Whether to combine points into a single point for point detection. This has no effect for bbox detection or gaze detection.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub combine_points: Option<bool>,
     /// Whether to show visualization for detection
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub show_visualization: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, task_type : TaskType = "task_type"
+    required, detection_prompt : String = "detection_prompt" required, use_ensemble :
+    Option < bool > = "use_ensemble" optional, combine_points : Option < bool > =
+    "combine_points" optional, show_visualization : Option < bool > =
+    "show_visualization" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -133,15 +136,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream-next/detection`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Output image with detection visualization
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<Image>,
     /// Detection results as text
     pub text_output: String,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Option < Image > = "image" optional, text_output : String =
+    "text_output" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

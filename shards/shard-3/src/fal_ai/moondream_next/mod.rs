@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/moondream-next";
 /// The input of `fal-ai/moondream-next`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image URL to be processed
@@ -23,7 +23,6 @@ pub struct Input {
     /// Default: `"caption"`.
     ///
     /// Allowed values: `"caption"`, `"query"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_type: Option<TaskType>,
     /// Prompt for query task
     ///
@@ -34,12 +33,15 @@ pub struct Input {
     /// Default: `64`.
     ///
     /// Constraint: 1 ≤ value ≤ 512.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, task_type : Option < TaskType > =
+    "task_type" optional, prompt : String = "prompt" required, max_tokens : Option < i64
+    > = "max_tokens" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -112,12 +114,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream-next`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Response from the model
     pub output: String,
 }
+::fal_models_core::serde_struct!(Output { output : String = "output" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

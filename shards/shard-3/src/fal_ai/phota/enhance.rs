@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/phota/enhance";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `fal-ai/phota/enhance`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL/Base64 data URI of the image to enhance.
@@ -22,31 +22,32 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8b911d/Abk8vStrvmSPlzUqI_NN3_image_043.png"`.
     pub image_url: String,
     /// List of profile IDs to use for the image enhancement. The profiles sent over will be used as candidates for identity preservation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_ids: Option<Vec<String>>,
     /// Number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, profile_ids : Option < Vec <
+    String > > = "profile_ids" optional, num_images : Option < i64 > = "num_images"
+    optional, output_format : Option < OutputFormat > = "output_format" optional,
+    sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -143,7 +144,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/phota/enhance`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The URL of the enhanced image.
@@ -151,6 +152,9 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/0a8b911d/XMqiVoO2ECXUZEUYmPl2l.jpg"}]`.
     pub images: Vec<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

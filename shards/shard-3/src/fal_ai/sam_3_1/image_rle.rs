@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-3-1/image-rle";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sam-3-1/image-rle`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be segmented
@@ -26,61 +26,61 @@ pub struct Input {
     /// Default: `"wheel"`.
     ///
     /// Example: `"wheel"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// List of point prompts
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_prompts: Option<Vec<PointPrompt>>,
     /// Box prompt coordinates (x_min, y_min, x_max, y_max). Multiple boxes supported - use object_id to group boxes for the same object or leave empty for separate objects.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_prompts: Option<Vec<BoxPrompt>>,
     /// Apply the mask on the image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_mask: Option<bool>,
     /// If True, the media will be returned as a data URI.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If True, upload and return multiple generated masks as defined by `max_masks`.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_multiple_masks: Option<bool>,
     /// Maximum number of masks to return when `return_multiple_masks` is enabled.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_masks: Option<i64>,
     /// Whether to include mask confidence scores.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_scores: Option<bool>,
     /// Whether to include bounding boxes for each mask (when available).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_boxes: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : Option < String > =
+    "prompt" optional, point_prompts : Option < Vec < PointPrompt > > = "point_prompts"
+    optional, box_prompts : Option < Vec < BoxPrompt > > = "box_prompts" optional,
+    apply_mask : Option < bool > = "apply_mask" optional, sync_mode : Option < bool > =
+    "sync_mode" optional, output_format : Option < OutputFormat > = "output_format"
+    optional, return_multiple_masks : Option < bool > = "return_multiple_masks" optional,
+    max_masks : Option < i64 > = "max_masks" optional, include_scores : Option < bool > =
+    "include_scores" optional, include_boxes : Option < bool > = "include_boxes" optional
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -250,24 +250,26 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam-3-1/image-rle`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Run Length Encoding of the mask.
     pub rle: Rle,
     /// Zip file containing per-frame bounding box overlays.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundingbox_frames_zip: Option<File>,
     /// Per-mask metadata when multiple RLEs are returned.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Vec<MaskMetadata>>,
     /// Per-mask confidence scores when requested.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scores: Option<Vec<Option<f64>>>,
     /// Per-mask normalized bounding boxes [cx, cy, w, h] when requested.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boxes: Option<Vec<Option<Vec<f64>>>>,
 }
+::fal_models_core::serde_struct!(
+    Output { rle : Rle = "rle" required, boundingbox_frames_zip : Option < File > =
+    "boundingbox_frames_zip" optional, metadata : Option < Vec < MaskMetadata > > =
+    "metadata" optional, scores : Option < Vec < Option < f64 > > > = "scores" optional,
+    boxes : Option < Vec < Option < Vec < f64 > > > > = "boxes" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -282,30 +284,29 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `point_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PointPrompt {
     /// X Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<i64>,
     /// Y Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<i64>,
     /// 1 for foreground, 0 for background
     ///
     /// Allowed values: `0`, `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     /// Optional object identifier. Prompts sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// The frame index to interact with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PointPrompt { x : Option < i64 > = "x" optional, y : Option < i64 > = "y" optional,
+    label : Option < Label > = "label" optional, object_id : Option < i64 > = "object_id"
+    optional, frame_index : Option < i64 > = "frame_index" optional } ..extra
+);
 impl PointPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -393,31 +394,30 @@ pub enum Label {
 }
 ::fal_models_core::open_enum!(Label : int { V0 => 0, V1 => 1 } else Unknown);
 /// An object of 6 fields. Held by the `box_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BoxPrompt {
     /// X Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_min: Option<i64>,
     /// Y Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_min: Option<i64>,
     /// X Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_max: Option<i64>,
     /// Y Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_max: Option<i64>,
     /// Optional object identifier. Boxes sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// The frame index to interact with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoxPrompt { x_min : Option < i64 > = "x_min" optional, y_min : Option < i64 > =
+    "y_min" optional, x_max : Option < i64 > = "x_max" optional, y_max : Option < i64 > =
+    "y_max" optional, object_id : Option < i64 > = "object_id" optional, frame_index :
+    Option < i64 > = "frame_index" optional } ..extra
+);
 impl BoxPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -537,18 +537,20 @@ impl From<String> for Rle {
     }
 }
 /// An object of 3 fields. Held by the `metadata` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MaskMetadata {
     /// Index of the mask inside the model output.
     pub index: i64,
     /// Score for this mask.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
     /// Bounding box for the mask in normalized cxcywh coordinates.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#box: Option<Vec<f64>>,
 }
+::fal_models_core::serde_struct!(
+    MaskMetadata { index : i64 = "index" required, score : Option < f64 > = "score"
+    optional, r#box : Option < Vec < f64 > > = "box" optional }
+);
 impl MaskMetadata {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -32,7 +32,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/veo2";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/veo2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the video you want to generate
@@ -46,35 +46,35 @@ pub struct Input {
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"9:16"`, `"16:9"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The duration of the generated video in seconds
     ///
     /// Default: `"5s"`.
     ///
     /// Allowed values: `"5s"`, `"6s"`, `"7s"`, `"8s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// A negative prompt to guide the video generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Whether to enhance the video generation
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhance_prompt: Option<bool>,
     /// A seed to use for the video generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to automatically attempt to fix prompts that fail content policy or other validation checks by rewriting them
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_fix: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, duration : Option < Duration > = "duration" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, enhance_prompt :
+    Option < bool > = "enhance_prompt" optional, seed : Option < i64 > = "seed" optional,
+    auto_fix : Option < bool > = "auto_fix" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -190,7 +190,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/veo2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -198,6 +198,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/tiger/83-YzufmOlsnhqq5ed382_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/vibevoice/0.5b";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input schema for VibeVoice-0.5b TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The script to convert to speech.
@@ -29,19 +29,21 @@ pub struct Input {
     /// Allowed values: `"Frank"`, `"Wayne"`, `"Carter"`, `"Emma"`, `"Grace"`, `"Mike"`.
     pub speaker: Speaker,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// CFG (Classifier-Free Guidance) scale for generation. Higher values increase adherence to text.
     ///
     /// Default: `1.3`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { script : String = "script" required, speaker : Speaker = "speaker" required,
+    seed : Option < i64 > = "seed" optional, cfg_scale : Option < f64 > = "cfg_scale"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -110,7 +112,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output schema for VibeVoice-0.5b TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file containing the speech
@@ -134,6 +136,11 @@ pub struct Output {
     /// Example: `0.53`.
     pub rtf: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, duration : f64 = "duration" required,
+    sample_rate : i64 = "sample_rate" required, generation_time : f64 = "generation_time"
+    required, rtf : f64 = "rtf" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/vibevoice/7b";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input schema for VibeVoice-7b TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The script to convert to speech. Can be formatted with 'Speaker X:' prefixes for multi-speaker dialogues.
@@ -27,19 +27,21 @@ pub struct Input {
     /// Example: `[{"preset":"Frank [EN]"},{"preset":"Carter [EN]"}]`.
     pub speakers: Vec<VibeVoiceSpeaker>,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// CFG (Classifier-Free Guidance) scale for generation. Higher values increase adherence to text.
     ///
     /// Default: `1.3`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { script : String = "script" required, speakers : Vec < VibeVoiceSpeaker > =
+    "speakers" required, seed : Option < i64 > = "seed" optional, cfg_scale : Option <
+    f64 > = "cfg_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -108,7 +110,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output schema for VibeVoice TTS generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file containing the speech
@@ -132,6 +134,11 @@ pub struct Output {
     /// Example: `0.53`.
     pub rtf: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, duration : f64 = "duration" required,
+    sample_rate : i64 = "sample_rate" required, generation_time : f64 = "generation_time"
+    required, rtf : f64 = "rtf" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -152,7 +159,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `speakers` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct VibeVoiceSpeaker {
     /// Default voice preset to use for the speaker. Not used if `audio_url` is provided.
@@ -162,15 +169,16 @@ pub struct VibeVoiceSpeaker {
     /// Example: `"Alice [EN]"`.
     ///
     /// Allowed values: `"Alice [EN]"`, `"Carter [EN]"`, `"Frank [EN]"`, `"Mary [EN] (Background Music)"`, `"Maya [EN]"`, `"Anchen [ZH] (Background Music)"`, `"Bowen [ZH]"`, `"Xinran [ZH]"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
     /// URL to a voice sample audio file. If provided, `preset` will be ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    VibeVoiceSpeaker { preset : Option < Preset > = "preset" optional, audio_url : Option
+    < String > = "audio_url" optional } ..extra
+);
 impl VibeVoiceSpeaker {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

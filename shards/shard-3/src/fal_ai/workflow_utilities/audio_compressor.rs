@@ -16,7 +16,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/audio-compressor";
 /// Input model for audio dynamic range compression
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to compress
@@ -28,54 +28,53 @@ pub struct Input {
     /// Default: `-18`.
     ///
     /// Constraint: -60 ≤ value ≤ 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<f64>,
     /// Compression ratio (1 = no compression, higher = more compression)
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<f64>,
     /// Attack time in milliseconds (how fast compression starts)
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 2000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attack: Option<f64>,
     /// Release time in milliseconds (how fast compression stops)
     ///
     /// Default: `50`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 9000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<f64>,
     /// Makeup gain in dB to compensate for volume reduction
     ///
     /// Default: `8`.
     ///
     /// Constraint: 0 ≤ value ≤ 64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub makeup: Option<f64>,
     /// Knee width in dB for soft knee compression (0 = hard knee)
     ///
     /// Default: `2.83`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub knee: Option<f64>,
     /// Output audio bitrate
     ///
     /// Default: `"192k"`.
     ///
     /// Allowed values: `"128k"`, `"192k"`, `"256k"`, `"320k"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bitrate: Option<OutputBitrate>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, threshold : Option < f64 > =
+    "threshold" optional, ratio : Option < f64 > = "ratio" optional, attack : Option <
+    f64 > = "attack" optional, release : Option < f64 > = "release" optional, makeup :
+    Option < f64 > = "makeup" optional, knee : Option < f64 > = "knee" optional,
+    output_bitrate : Option < OutputBitrate > = "output_bitrate" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -217,7 +216,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for compressed audio
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The compressed audio file
@@ -225,6 +224,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"compressed_audio.wav","file_size":1234567,"url":"https://v3b....`.
     pub audio: AudioFile,
 }
+::fal_models_core::serde_struct!(Output { audio : AudioFile = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -252,7 +252,7 @@ pub enum OutputBitrate {
     "320k" } else Unknown
 );
 /// Audio file with url field
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioFile {
     /// URL of the audio file
@@ -264,6 +264,11 @@ pub struct AudioFile {
     /// Size of the audio file in bytes
     pub file_size: i64,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : String = "content_type"
+    required, file_name : String = "file_name" required, file_size : i64 = "file_size"
+    required }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {

@@ -23,7 +23,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/auto-subtitle";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input model for automatic subtitle generation and styling
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video file to add automatic subtitles to
@@ -35,84 +35,72 @@ pub struct Input {
     /// Default: `"en"`.
     ///
     /// Example: `"en"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     /// Any Google Font name from fonts.google.com (e.g., 'Montserrat', 'Poppins', 'BBH Sans Hegarty')
     ///
     /// Default: `"Montserrat"`.
     ///
     /// Example: `"Montserrat"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_name: Option<String>,
     /// Font size for subtitles (TikTok style uses larger text)
     ///
     /// Default: `100`.
     ///
     /// Constraint: 20 ≤ value ≤ 150.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_size: Option<i64>,
     /// Font weight (TikTok style typically uses bold or black)
     ///
     /// Default: `"bold"`.
     ///
     /// Allowed values: `"normal"`, `"bold"`, `"black"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_weight: Option<FontWeight>,
     /// Subtitle text color for non-active words
     ///
     /// Default: `"white"`.
     ///
     /// Allowed values: `"white"`, `"black"`, `"red"`, `"green"`, `"blue"`, `"yellow"`, `"orange"`, `"purple"`, `"pink"`, `"brown"`, `"gray"`, `"cyan"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_color: Option<FontColor>,
     /// Color for the currently speaking word (karaoke-style highlight)
     ///
     /// Default: `"purple"`.
     ///
     /// Allowed values: `"white"`, `"black"`, `"red"`, `"green"`, `"blue"`, `"yellow"`, `"orange"`, `"purple"`, `"pink"`, `"brown"`, `"gray"`, `"cyan"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlight_color: Option<HighlightColor>,
     /// Text stroke/outline width in pixels (0 for no stroke)
     ///
     /// Default: `3`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stroke_width: Option<i64>,
     /// Text stroke/outline color
     ///
     /// Default: `"black"`.
     ///
     /// Allowed values: `"black"`, `"white"`, `"red"`, `"green"`, `"blue"`, `"yellow"`, `"orange"`, `"purple"`, `"pink"`, `"brown"`, `"gray"`, `"cyan"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stroke_color: Option<StrokeColor>,
     /// Background color behind text ('none' or 'transparent' for no background)
     ///
     /// Default: `"none"`.
     ///
     /// Allowed values: `"black"`, `"white"`, `"red"`, `"green"`, `"blue"`, `"yellow"`, `"orange"`, `"purple"`, `"pink"`, `"brown"`, `"gray"`, `"cyan"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_color: Option<BackgroundColor>,
     /// Background opacity (0.0 = fully transparent, 1.0 = fully opaque)
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_opacity: Option<f64>,
     /// Vertical position of subtitles
     ///
     /// Default: `"bottom"`.
     ///
     /// Allowed values: `"top"`, `"center"`, `"bottom"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
     /// Vertical offset in pixels (positive = move down, negative = move up)
     ///
     /// Default: `75`.
     ///
     /// Constraint: -200 ≤ value ≤ 200.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_offset: Option<i64>,
     /// Maximum number of words per subtitle segment. Use 1 for single-word display, 2-3 for short phrases, or 8-12 for full sentences.
     ///
@@ -121,17 +109,28 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 12.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub words_per_subtitle: Option<i64>,
     /// Enable animation effects for subtitles (bounce style entrance)
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_animation: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, language : Option < String > =
+    "language" optional, font_name : Option < String > = "font_name" optional, font_size
+    : Option < i64 > = "font_size" optional, font_weight : Option < FontWeight > =
+    "font_weight" optional, font_color : Option < FontColor > = "font_color" optional,
+    highlight_color : Option < HighlightColor > = "highlight_color" optional,
+    stroke_width : Option < i64 > = "stroke_width" optional, stroke_color : Option <
+    StrokeColor > = "stroke_color" optional, background_color : Option < BackgroundColor
+    > = "background_color" optional, background_opacity : Option < f64 > =
+    "background_opacity" optional, position : Option < Position > = "position" optional,
+    y_offset : Option < i64 > = "y_offset" optional, words_per_subtitle : Option < i64 >
+    = "words_per_subtitle" optional, enable_animation : Option < bool > =
+    "enable_animation" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -371,7 +370,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for video with automatic subtitles
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The video with automatic subtitles
@@ -383,14 +382,19 @@ pub struct Output {
     /// Number of subtitle segments generated
     pub subtitle_count: i64,
     /// Word-level timing information from transcription service
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub words: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
     /// Additional transcription metadata from ElevenLabs (language, segments, etc.)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcription_metadata: Option<
         std::collections::BTreeMap<String, serde_json::Value>,
     >,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, transcription : String = "transcription"
+    required, subtitle_count : i64 = "subtitle_count" required, words : Option < Vec <
+    std::collections::BTreeMap < String, serde_json::Value > > > = "words" optional,
+    transcription_metadata : Option < std::collections::BTreeMap < String,
+    serde_json::Value > > = "transcription_metadata" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

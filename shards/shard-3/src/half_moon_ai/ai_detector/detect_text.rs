@@ -17,7 +17,7 @@
 )]
 pub const ENDPOINT_ID: &str = "half-moon-ai/ai-detector/detect-text";
 /// The input of `half-moon-ai/ai-detector/detect-text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists half-moon-ai/ai-detector/detect-text since 2026-06-11"
@@ -30,9 +30,9 @@ pub struct Input {
     /// Example: `"yo guys so i just tried this new coffee place downtown and honestly?? not worth the hype. waited like 30 mins for a...`.
     pub text: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(Input { text : String = "text" required } ..extra);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -76,7 +76,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `half-moon-ai/ai-detector/detect-text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists half-moon-ai/ai-detector/detect-text since 2026-06-11"
@@ -99,6 +99,11 @@ pub struct Output {
     /// Example: `13.617770671844482`.
     pub latency: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { verdict : String = "verdict" required, confidence : f64 = "confidence"
+    required, is_ai_generated : bool = "is_ai_generated" required, latency : f64 =
+    "latency" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "imagineart/imagineart-2.0-preview/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `imagineart/imagineart-2.0-preview/text-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the desired image
@@ -27,7 +27,6 @@ pub struct Input {
     /// Example: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`, `"3:1"`, `"1:3"`, `"3:2"`, `"2:3"`, `"21:9"`, `"4:5"`, `"5:4"` and 2 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Output resolution: '1K' targets ~1024px and will be faster. '2K' targets ~2048px image size and will be slower but with higher quality.
     ///
@@ -36,12 +35,10 @@ pub struct Input {
     /// Example: `"2K"`.
     ///
     /// Allowed values: `"1K"`, `"2K"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Default is random (0 and -1 are treated as random)
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Visual Understanding Level: low (default) or high. High reasoning takes more time but generates better images.
     ///
@@ -50,12 +47,16 @@ pub struct Input {
     /// Example: `"low"`.
     ///
     /// Allowed values: `"high"`, `"low"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<Reasoning>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, resolution : Option < Resolution > = "resolution" optional,
+    seed : Option < i64 > = "seed" optional, reasoning : Option < Reasoning > =
+    "reasoning" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -159,7 +160,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `imagineart/imagineart-2.0-preview/text-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image
@@ -167,6 +168,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","height":2048,"url":"https://v3b.fal.media/files/b/0a9513b1/to-rcKHMkC7e9jQFN7tZE_U8VLyc...`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

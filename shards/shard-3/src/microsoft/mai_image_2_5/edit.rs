@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "microsoft/mai-image-2.5/edit";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `microsoft/mai-image-2.5/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The instruction describing how to edit the input image(s).
@@ -28,26 +28,22 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The aspect ratio of the generated image. Use "auto" to match the input or let the model decide.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"1:1"`, `"4:3"`, `"3:4"`, `"16:9"`, `"9:16"`, `"3:2"`, `"2:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The URL of the image to edit. Provide one http(s) or data: URL.
     ///
@@ -56,9 +52,15 @@ pub struct Input {
     /// Example: `["https://storage.googleapis.com/falserverless/example_inputs/nano-banana-edit-input.png"]`.
     pub image_urls: Vec<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, num_images : Option < i64 > =
+    "num_images" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, output_format : Option < OutputFormat > = "output_format" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, image_urls : Vec < String > =
+    "image_urls" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -160,7 +162,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `microsoft/mai-image-2.5/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The edited images.
@@ -168,6 +170,10 @@ pub struct Output {
     /// The description of the generated images.
     pub description: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required, description : String =
+    "description" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

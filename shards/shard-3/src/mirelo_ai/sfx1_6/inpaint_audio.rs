@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "mirelo-ai/sfx1.6/inpaint-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// The input of `mirelo-ai/sfx1.6/inpaint-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the source audio. Maximum 10 seconds — longer clips are rejected. The model regenerates only the region defined by `segment`; everything outside it is preserved.
@@ -25,31 +25,33 @@ pub struct Input {
     /// Example: `{"end_s":6,"start_s":2}`.
     pub segment: AudioSegmentSpec,
     /// Optional text prompt guiding the regenerated segment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_prompt: Option<String>,
     /// Number of variations to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// Seed for generation. -1 or None for random.
     ///
     /// Constraint: -1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Audio format for the returned files.
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`, `"aac"`, `"flac"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_audio_format: Option<UploadAudioFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, segment : AudioSegmentSpec =
+    "segment" required, text_prompt : Option < String > = "text_prompt" optional,
+    num_samples : Option < i64 > = "num_samples" optional, seed : Option < i64 > = "seed"
+    optional, upload_audio_format : Option < UploadAudioFormat > = "upload_audio_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -147,7 +149,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `mirelo-ai/sfx1.6/inpaint-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Source audio with the requested segment regenerated; audio outside the segment is preserved.
@@ -155,6 +157,7 @@ pub struct Output {
     /// Example: `[{"content_type":"audio/wav","file_name":"inpainted_audio_1.wav","url":"https://di3otfzjg1gxa.cloudfront.net/forest-a...`.
     pub audio: Vec<Audio>,
 }
+::fal_models_core::serde_struct!(Output { audio : Vec < Audio > = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -168,7 +171,7 @@ impl Output {
 /// - end_s <= 10 (matches upstream window cap)
 /// - start_s >= 1 (1s left gap before the inpaint region)
 /// - 1s <= end_s - start_s <= 8s (segment span)
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioSegmentSpec {
     /// Start of the inpaint region in seconds. Must leave a 1s left gap (>= 1.0).
@@ -180,9 +183,12 @@ pub struct AudioSegmentSpec {
     /// Constraint: 2 ≤ value ≤ 10.
     pub end_s: f64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AudioSegmentSpec { start_s : f64 = "start_s" required, end_s : f64 = "end_s" required
+    } ..extra
+);
 impl AudioSegmentSpec {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

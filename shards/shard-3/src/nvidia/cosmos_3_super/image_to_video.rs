@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "nvidia/cosmos-3-super/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `nvidia/cosmos-3-super/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the motion and scene of the video to generate.
@@ -33,89 +33,90 @@ pub struct Input {
     /// Constraint: at most 2048 characters.
     ///
     /// Example: `"The video captures a series of frames showing macroblocking artifacts, chromatic aberration, high-frequency noise,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// If true, the Cosmos3-Nano Reasoner (a VLM that sees the first frame) rewrites the prompt into the dense caption Cosmos3 was trained on. The app starts a local Reasoner by default, or uses COSMOS_PROMPT_UPSAMPLER_BASE_URL when configured. Falls back to the raw prompt if expansion fails.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Enable the iterative Cosmos agentic loop: prompt upsampling, candidate video generation, VLM critique of sampled frames, and prompt rewrite. Each candidate is a full render, so this is substantially slower and costlier than a single generation.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_agentic_generation: Option<bool>,
     /// Maximum agentic prompt stages when agentic generation is enabled.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agentic_max_iterations: Option<i64>,
     /// Candidate videos to generate and judge per agentic iteration. The best candidate advances to the next rewrite stage.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agentic_samples_per_iteration: Option<i64>,
     /// Stop the agentic loop early when the critic score clears the strict quality threshold.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agentic_early_stop: Option<bool>,
     /// The size of the generated video. The request is clamped and snapped to the nearest supported NVIDIA tier (256p/480p/720p) and aspect ratio.
     ///
     /// Default: `{"height":480,"width":832}`.
     ///
     /// Example: `{"height":480,"width":832}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Number of frames to generate. More frames yield a longer video.
     ///
     /// Default: `189`.
     ///
     /// Constraint: 5 ≤ value ≤ 189.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second of the output video.
     ///
     /// Default: `24`.
     ///
     /// Constraint: 4 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Number of denoising steps. More steps yield higher quality but take longer.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale. Higher values increase prompt adherence at the cost of diversity.
     ///
     /// Default: `6`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The same seed and prompt given to the same model version will produce the same video every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable content moderation for the input prompt and image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If `True`, the video is returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, negative_prompt : Option < String > = "negative_prompt" optional,
+    enable_prompt_expansion : Option < bool > = "enable_prompt_expansion" optional,
+    enable_agentic_generation : Option < bool > = "enable_agentic_generation" optional,
+    agentic_max_iterations : Option < i64 > = "agentic_max_iterations" optional,
+    agentic_samples_per_iteration : Option < i64 > = "agentic_samples_per_iteration"
+    optional, agentic_early_stop : Option < bool > = "agentic_early_stop" optional,
+    image_size : Option < InputImageSize > = "image_size" optional, num_frames : Option <
+    i64 > = "num_frames" optional, frames_per_second : Option < i64 > =
+    "frames_per_second" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, seed : Option < i64 > = "seed" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional, sync_mode : Option < bool > = "sync_mode"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -344,7 +345,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `nvidia/cosmos-3-super/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -356,6 +357,9 @@ pub struct Output {
     /// Example: `1143`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -364,7 +368,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -372,19 +376,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

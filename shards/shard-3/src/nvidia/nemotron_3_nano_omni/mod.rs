@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "nvidia/nemotron-3-nano-omni";
 /// The input of `nvidia/nemotron-3-nano-omni`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt to send to the model. English only.
@@ -23,40 +23,41 @@ pub struct Input {
     /// Optional system prompt to steer the model. Reasoning behavior is controlled by the separate `reasoning_mode` field.
     ///
     /// Example: `"You are a concise enterprise assistant."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     /// Whether the model should emit an explicit reasoning trace. `no_think` returns a direct answer; `think` returns chain-of-thought followed by the final answer.
     ///
     /// Default: `"no_think"`.
     ///
     /// Allowed values: `"think"`, `"no_think"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_mode: Option<ReasoningMode>,
     /// Maximum number of tokens to generate.
     ///
     /// Default: `1024`.
     ///
     /// Constraint: 1 ≤ value ≤ 20000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Sampling temperature. Lower is more deterministic.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling probability mass.
     ///
     /// Default: `0.95`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, system_prompt : Option < String > =
+    "system_prompt" optional, reasoning_mode : Option < ReasoningMode > =
+    "reasoning_mode" optional, max_tokens : Option < i64 > = "max_tokens" optional,
+    temperature : Option < f64 > = "temperature" optional, top_p : Option < f64 > =
+    "top_p" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -168,7 +169,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `nvidia/nemotron-3-nano-omni`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated text response.
@@ -180,13 +181,16 @@ pub struct Output {
     /// Default: `"stop"`.
     ///
     /// Example: `"stop"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<String>,
     /// Token usage for the request.
     ///
     /// Example: `{"input_tokens":412,"output_tokens":87}`.
     pub usage: UsageInfo,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, finish_reason : Option < String > =
+    "finish_reason" optional, usage : UsageInfo = "usage" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -213,7 +217,7 @@ pub enum ReasoningMode {
     ReasoningMode : str { Think => "think", NoThink => "no_think" } else Unknown
 );
 /// An object of 2 fields. Held by the `usage` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageInfo {
     /// Number of input tokens processed.
@@ -221,6 +225,10 @@ pub struct UsageInfo {
     /// Number of output tokens generated.
     pub output_tokens: i64,
 }
+::fal_models_core::serde_struct!(
+    UsageInfo { input_tokens : i64 = "input_tokens" required, output_tokens : i64 =
+    "output_tokens" required }
+);
 impl UsageInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "nvidia/nemotron-asr-multilingual/asr";
 /// The input of `nvidia/nemotron-asr-multilingual/asr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to transcribe.
@@ -23,19 +23,21 @@ pub struct Input {
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"en-US"`, `"en-GB"`, `"es-US"`, `"es-ES"`, `"de-DE"`, `"fr-FR"`, `"fr-CA"`, `"it-IT"`, `"ar-AR"`, `"ja-JP"`, `"ko-KR"` and 29 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Controls the speed/accuracy trade-off. 'none' = best accuracy (1.12s chunks), 'regular' = balanced (0.56s chunks), 'high' = faster (0.32s chunks), 'full' = fastest (0.08s chunks).
     ///
     /// Default: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`, `"high"`, `"full"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, language : Option < Language > =
+    "language" optional, acceleration : Option < Acceleration > = "acceleration" optional
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -107,7 +109,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `nvidia/nemotron-asr-multilingual/asr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The transcribed text from the audio.
@@ -117,9 +119,12 @@ pub struct Output {
     /// True if this is an intermediate result during streaming.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<bool>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, partial : Option < bool > = "partial"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

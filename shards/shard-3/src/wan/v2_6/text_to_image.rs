@@ -32,7 +32,7 @@ pub const ENDPOINT_ID: &str = "wan/v2.6/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input for Wan 2.6 text-to-image or mixed text-and-image generation (enable_interleave=true)
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the desired image. Supports Chinese and English. Max 2000 characters.
@@ -42,39 +42,39 @@ pub struct Input {
     /// Example: `"An ancient library floating among clouds, golden hour light streaming through massive windows, photorealistic"`.
     pub prompt: String,
     /// Optional reference image (0 or 1). When provided, can be used for style guidance. Resolution: 384-5000px each dimension. Max size: 10MB. Formats: JPEG, JPG, PNG (no alpha), BMP, WEBP.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Content to avoid in the generated image. Max 500 characters.
     ///
     /// Default: `""`.
     ///
     /// Example: `"low resolution, error, worst quality, low quality, deformed"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Output image size. If not set: matches input image size (up to 1280*1280). Use presets like 'square_hd', 'landscape_16_9', or specify exact dimensions.
     ///
     /// Example: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Maximum number of images to generate (1-5). Actual count may be less depending on model inference.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_images: Option<i64>,
     /// Random seed for reproducibility (0-2147483647).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable content moderation for input and output.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : Option < String > =
+    "image_url" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, image_size : Option < InputImageSize > = "image_size" optional, max_images
+    : Option < i64 > = "max_images" optional, seed : Option < i64 > = "seed" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -190,7 +190,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Wan 2.6 text-to-image (can include generated text in mixed mode)
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated images in PNG format
@@ -198,13 +198,16 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"output_1.png","url":"https://v3b.fal.media/files/b/0a86d6b0/cBXGSUEl3DkTcBn...`.
     pub images: Vec<File>,
     /// Generated text content (in mixed text-and-image mode). May be None if only images were generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated_text: Option<String>,
     /// The seed used for generation
     ///
     /// Example: `175932751`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < File > = "images" required, generated_text : Option < String
+    > = "generated_text" optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -217,7 +220,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -225,19 +228,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "bria/text-to-image/3.2";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `bria/text-to-image/3.2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt for image generation.
@@ -25,51 +25,51 @@ pub struct Input {
     /// Default: `30`.
     ///
     /// Constraint: 20 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Random seed for reproducibility.
     ///
     /// Default: `5555`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Aspect ratio. Options: 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9
     ///
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"2:3"`, `"3:2"`, `"3:4"`, `"4:3"`, `"4:5"`, `"5:4"`, `"9:16"`, `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Negative prompt for image generation.
     ///
     /// Default: `"Logo,Watermark,Ugly,Morbid,Extra fingers,Poorly drawn hands,Mutation,Blurry,Extra limbs,Gross proportions,Missing...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Guidance scale for text.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Whether to truncate the prompt.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub truncate_prompt: Option<bool>,
     /// Whether to improve the prompt.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_enhancer: Option<bool>,
     /// If true, returns the image directly in the response (increases latency).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, seed : Option < i64 > = "seed" optional, aspect_ratio
+    : Option < AspectRatio > = "aspect_ratio" optional, negative_prompt : Option < String
+    > = "negative_prompt" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, truncate_prompt : Option < bool > = "truncate_prompt" optional,
+    prompt_enhancer : Option < bool > = "prompt_enhancer" optional, sync_mode : Option <
+    bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -215,12 +215,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/text-to-image/3.2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@
 )]
 pub const ENDPOINT_ID: &str = "fal-ai/bytedance/video-stylize";
 /// The input of `fal-ai/bytedance/video-stylize`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/bytedance/video-stylize since 2026-06-11"
@@ -34,9 +34,12 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/kangaroo/-KmSPIcXeGA3Z_iiH4C75_tmph2ry_0_8.png"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { style : String = "style" required, image_url : String = "image_url" required
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-2-klein-4b-base-trainer/edit";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/flux-2-klein-4b-base-trainer/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/flux-2-klein-4b-base-trainer/edit since 2026-06-11"
@@ -56,27 +56,28 @@ pub struct Input {
     /// Constraint: 100 ≤ value ≤ 10000.
     ///
     /// Constraint: a multiple of 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Learning rate applied to trainable parameters.
     ///
     /// Default: `0.00005`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Default caption to use when caption files are missing. If None, missing captions will cause an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_caption: Option<String>,
     /// Dictates the naming scheme for the output weights
     ///
     /// Default: `"fal"`.
     ///
     /// Allowed values: `"fal"`, `"comfy"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_lora_format: Option<OutputLoraFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_data_url : String = "image_data_url" required, steps : Option < i64 > =
+    "steps" optional, learning_rate : Option < f64 > = "learning_rate" optional,
+    default_caption : Option < String > = "default_caption" optional, output_lora_format
+    : Option < OutputLoraFormat > = "output_lora_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -172,7 +173,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-2-klein-4b-base-trainer/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/flux-2-klein-4b-base-trainer/edit since 2026-06-11"
@@ -183,6 +184,10 @@ pub struct Output {
     /// URL to the configuration file for the trained model.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

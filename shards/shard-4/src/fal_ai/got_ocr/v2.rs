@@ -11,28 +11,29 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/got-ocr/v2";
 /// The input of `fal-ai/got-ocr/v2`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of images.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_image_urls: Option<Vec<String>>,
     /// Generate the output in formatted mode.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_format: Option<bool>,
     /// Use provided images to generate a single output.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_page: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_image_urls : Option < Vec < String > > = "input_image_urls" optional,
+    do_format : Option < bool > = "do_format" optional, multi_page : Option < bool > =
+    "multi_page" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -114,12 +115,15 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/got-ocr/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated output
     pub outputs: Vec<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { outputs : Vec < String > = "outputs" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

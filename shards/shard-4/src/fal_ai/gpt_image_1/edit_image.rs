@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/gpt-image-1/edit-image";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `fal-ai/gpt-image-1/edit-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt for image generation
@@ -32,28 +32,24 @@ pub struct Input {
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"1024x1024"`, `"1536x1024"`, `"1024x1536"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<ImageSize>,
     /// Background for the generated image
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"transparent"`, `"opaque"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<Background>,
     /// Quality for the generated image
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
     /// Input fidelity for the generated image
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_fidelity: Option<InputFidelity>,
     /// Number of images to generate
     ///
@@ -62,24 +58,29 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Output format for the images
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_urls : Vec < String > =
+    "image_urls" required, image_size : Option < ImageSize > = "image_size" optional,
+    background : Option < Background > = "background" optional, quality : Option <
+    Quality > = "quality" optional, input_fidelity : Option < InputFidelity > =
+    "input_fidelity" optional, num_images : Option < i64 > = "num_images" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, sync_mode :
+    Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -225,7 +226,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/gpt-image-1/edit-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images.
@@ -233,6 +234,9 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"cyberpunk_pixel.png","height":1536,"url":"https://storage.googleapis.com/fa...`.
     pub images: Vec<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

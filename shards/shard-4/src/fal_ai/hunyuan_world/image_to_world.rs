@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan_world/image-to-world";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/hunyuan_world/image-to-world`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to convert to a world.
@@ -35,12 +35,15 @@ pub struct Input {
     /// Whether to export DRC (Dynamic Resource Configuration).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_drc: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, labels_fg1 : String = "labels_fg1"
+    required, labels_fg2 : String = "labels_fg2" required, classes : String = "classes"
+    required, export_drc : Option < bool > = "export_drc" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -104,12 +107,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan_world/image-to-world`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated world.
     pub world_file: File,
 }
+::fal_models_core::serde_struct!(Output { world_file : File = "world_file" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

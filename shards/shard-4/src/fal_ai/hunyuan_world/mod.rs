@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan_world";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/hunyuan_world`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to convert to a panorama.
@@ -26,9 +26,12 @@ pub struct Input {
     /// Example: `"A skyland of wonders"`.
     pub prompt: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -73,7 +76,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan_world`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated panorama image.
@@ -81,6 +84,7 @@ pub struct Output {
     /// Example: `{"content_type":"image/png","file_name":"5db7925423b44f2a98098cd8f7cad7ec.png","file_size":2738127,"height":960,"url"...`.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-apps-v2/photography-effects";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-apps-v2/photography-effects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image URL for photography effects
@@ -26,15 +26,17 @@ pub struct Input {
     /// Default: `"film"`.
     ///
     /// Allowed values: `"film"`, `"vintage_film"`, `"portrait_photography"`, `"fashion_photography"`, `"street_photography"`, `"sepia_tone"`, `"film_grain"`, `"light_leaks"`, `"vignette_effect"`, `"instant_camera"`, `"golden_hour"`, `"dramatic_lighting"` and 4 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect_type: Option<EffectType>,
     /// Aspect ratio for 4K output
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, effect_type : Option < EffectType
+    > = "effect_type" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -102,7 +104,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-apps-v2/photography-effects`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Image with photography effects
@@ -110,6 +112,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/koala/hUNSMGeQKoBKGx0VlOYMK_3bc61fa97c8247e8bf38854eff4a6534.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -166,7 +169,7 @@ pub enum EffectType {
     HighContrast => "high_contrast", DoubleExposure => "double_exposure" } else Unknown
 );
 /// Aspect ratio model that calculates 4K resolution dimensions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AspectRatio {
     /// Aspect ratio for 4K resolution output
@@ -174,12 +177,13 @@ pub struct AspectRatio {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Ratio>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AspectRatio { ratio : Option < Ratio > = "ratio" optional } ..extra
+);
 impl AspectRatio {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-apps-v2/portrait-enhance";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-apps-v2/portrait-enhance`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Portrait image URL to enhance
@@ -22,12 +22,14 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/monkey/VszUszGx2uzReqFvQzF26.jpg"`.
     pub image_url: String,
     /// Aspect ratio for 4K output (default: 3:4 for portraits)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -81,7 +83,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-apps-v2/portrait-enhance`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Enhanced portrait
@@ -89,6 +91,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/tiger/Re4QHcI-z3a1RNUssE9s3_ac63f107bd714cccb9060e2a5c8f999f.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -97,7 +100,7 @@ impl Output {
     }
 }
 /// Aspect ratio model that calculates 4K resolution dimensions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AspectRatio {
     /// Aspect ratio for 4K resolution output
@@ -105,12 +108,13 @@ pub struct AspectRatio {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Ratio>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AspectRatio { ratio : Option < Ratio > = "ratio" optional } ..extra
+);
 impl AspectRatio {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

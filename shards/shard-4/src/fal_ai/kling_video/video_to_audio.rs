@@ -15,7 +15,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/video-to-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/kling-video/video-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The video URL to extract audio from. Only .mp4/.mov formats are supported. File size does not exceed 100MB. Video duration between 3.0s and 20.0s.
@@ -27,24 +27,26 @@ pub struct Input {
     /// Default: `"Car tires screech as they accelerate in a drag race"`.
     ///
     /// Constraint: at most 200 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sound_effect_prompt: Option<String>,
     /// Background music prompt. Cannot exceed 200 characters.
     ///
     /// Default: `"intense car race"`.
     ///
     /// Constraint: at most 200 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_music_prompt: Option<String>,
     /// Enable ASMR mode. This mode enhances detailed sound effects and is suitable for highly immersive content scenarios.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asmr_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, sound_effect_prompt : Option <
+    String > = "sound_effect_prompt" optional, background_music_prompt : Option < String
+    > = "background_music_prompt" optional, asmr_mode : Option < bool > = "asmr_mode"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -128,7 +130,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/video-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The original video with dubbed audio applied
@@ -140,6 +142,9 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/monkey/O-ekVTtYqeDblD1oSf2uv_extracted_audio.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, audio : File = "audio" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

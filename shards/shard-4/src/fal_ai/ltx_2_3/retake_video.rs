@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-2.3/retake-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/ltx-2.3/retake-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to retake
@@ -31,26 +31,28 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<f64>,
     /// The duration of the video to retake in seconds
     ///
     /// Default: `5`.
     ///
     /// Constraint: 2 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The retake mode to use for the retake
     ///
     /// Default: `"replace_audio_and_video"`.
     ///
     /// Allowed values: `"replace_audio"`, `"replace_video"`, `"replace_audio_and_video"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retake_mode: Option<RetakeMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : String = "prompt"
+    required, start_time : Option < f64 > = "start_time" optional, duration : Option <
+    f64 > = "duration" optional, retake_mode : Option < RetakeMode > = "retake_mode"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -137,7 +139,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-2.3/retake-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -145,6 +147,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"xvl9SlF6b7a8327wKJDvm_JW6crfr3.mp4","url":"https://v3b.fal.media/files/b/0a9...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/marlin/find";
 /// The input of `fal-ai/marlin/find`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video to search through.
@@ -27,26 +27,27 @@ pub struct Input {
     /// If true, sample with temperature/top_p; if false, use greedy decoding.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_sample: Option<bool>,
     /// Sampling temperature. Only used when do_sample is true.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling threshold. Only used when do_sample is true.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 < value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : String = "prompt"
+    required, do_sample : Option < bool > = "do_sample" optional, temperature : Option <
+    f64 > = "temperature" optional, top_p : Option < f64 > = "top_p" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -131,17 +132,20 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/marlin/find`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Detected (start, end) span in seconds, or null if the model could not locate the event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span: Option<EventSegment>,
     /// Raw post-thinking model output (e.g. "From 14.3 to 18.2.").
     pub text: String,
     /// True iff the output matched the trained "From X to Y." format.
     pub format_ok: bool,
 }
+::fal_models_core::serde_struct!(
+    Output { span : Option < EventSegment > = "span" optional, text : String = "text"
+    required, format_ok : bool = "format_ok" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -154,7 +158,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `span` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EventSegment {
     /// Start time in seconds.
@@ -166,9 +170,12 @@ pub struct EventSegment {
     /// Example: `12.5`.
     pub end: f64,
     /// Short description of the event (caption mode only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    EventSegment { start : f64 = "start" required, end : f64 = "end" required, text :
+    Option < String > = "text" optional }
+);
 impl EventSegment {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

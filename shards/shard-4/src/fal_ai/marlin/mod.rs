@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/marlin";
 /// The input of `fal-ai/marlin`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video to caption. Up to ~2 minutes is supported.
@@ -29,31 +29,32 @@ pub struct Input {
     /// Default: `2048`.
     ///
     /// Constraint: 64 ≤ value ≤ 4096.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// If true, sample with temperature/top_p; if false, use greedy decoding.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub do_sample: Option<bool>,
     /// Sampling temperature. Only used when do_sample is true.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling threshold. Only used when do_sample is true.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 < value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : String = "prompt"
+    required, max_tokens : Option < i64 > = "max_tokens" optional, do_sample : Option <
+    bool > = "do_sample" optional, temperature : Option < f64 > = "temperature" optional,
+    top_p : Option < f64 > = "top_p" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -152,7 +153,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/marlin`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Spatial description of the clip.
@@ -164,6 +165,10 @@ pub struct Output {
     /// Full post-thinking caption text (Scene + Events) as returned by the model.
     pub text: String,
 }
+::fal_models_core::serde_struct!(
+    Output { scene : String = "scene" required, events : Vec < EventSegment > = "events"
+    required, text : String = "text" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -180,7 +185,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `events` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EventSegment {
     /// Start time in seconds.
@@ -192,9 +197,12 @@ pub struct EventSegment {
     /// Example: `12.5`.
     pub end: f64,
     /// Short description of the event (caption mode only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    EventSegment { start : f64 = "start" required, end : f64 = "end" required, text :
+    Option < String > = "text" optional }
+);
 impl EventSegment {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sadtalker";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/sadtalker`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the source image
@@ -29,14 +29,12 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 45.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose_style: Option<i64>,
     /// The resolution of the face model
     ///
     /// Default: `"256"`.
     ///
     /// Allowed values: `"256"`, `"512"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_model_resolution: Option<FaceModelResolution>,
     /// The scale of the expression
     ///
@@ -45,31 +43,35 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 3.
     ///
     /// Constraint: a multiple of 0.1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression_scale: Option<f64>,
     /// The type of face enhancer to use
     ///
     /// Example: `null`.
     ///
     /// Allowed values: `"gfpgan"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_enhancer: Option<FaceEnhancer>,
     /// Whether to use still mode. Fewer head motion, works with preprocess `full`.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub still_mode: Option<bool>,
     /// The type of preprocessing to use
     ///
     /// Default: `"crop"`.
     ///
     /// Allowed values: `"crop"`, `"extcrop"`, `"resize"`, `"full"`, `"extfull"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<Preprocess>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { source_image_url : String = "source_image_url" required, driven_audio_url :
+    String = "driven_audio_url" required, pose_style : Option < i64 > = "pose_style"
+    optional, face_model_resolution : Option < FaceModelResolution > =
+    "face_model_resolution" optional, expression_scale : Option < f64 > =
+    "expression_scale" optional, face_enhancer : Option < FaceEnhancer > =
+    "face_enhancer" optional, still_mode : Option < bool > = "still_mode" optional,
+    preprocess : Option < Preprocess > = "preprocess" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -204,12 +206,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sadtalker`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL of the generated video
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

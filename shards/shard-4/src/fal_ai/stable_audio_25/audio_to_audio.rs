@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/stable-audio-25/audio-to-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/stable-audio-25/audio-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to guide the audio generation
@@ -29,41 +29,42 @@ pub struct Input {
     /// Default: `0.8`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// The number of steps to denoise the audio for
     ///
     /// Default: `8`.
     ///
     /// Constraint: 4 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The duration of the audio clip to generate. If not provided, it will be set to the duration of the input audio.
     ///
     /// Constraint: 1 ≤ value ≤ 190.
     ///
     /// Example: `45`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_seconds: Option<i64>,
     /// How strictly the diffusion process adheres to the prompt text (higher values make your audio closer to your prompt).
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Seed
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, audio_url : String = "audio_url"
+    required, strength : Option < f64 > = "strength" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, total_seconds : Option < i64 > =
+    "total_seconds" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, seed : Option < i64 > =
+    "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -186,7 +187,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stable-audio-25/audio-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio clip
@@ -196,6 +197,9 @@ pub struct Output {
     /// The random seed used for generation
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/thinksound";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/thinksound`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to generate the audio for.
@@ -27,10 +27,8 @@ pub struct Input {
     /// A prompt to guide the audio generation. If not provided, it will be extracted from the video.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of inference steps for audio generation.
     ///
@@ -39,7 +37,6 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 100.
     ///
     /// Example: `24`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The classifier-free guidance scale for audio generation.
     ///
@@ -48,12 +45,16 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 20.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : Option < String > =
+    "prompt" optional, seed : Option < i64 > = "seed" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, cfg_scale : Option < f64 > =
+    "cfg_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -151,7 +152,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/thinksound`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video with audio.
@@ -163,6 +164,9 @@ pub struct Output {
     /// Example: `"An acoustic guitar being played indoors."`.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

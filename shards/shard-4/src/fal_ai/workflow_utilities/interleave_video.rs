@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/interleave-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input model for interleaving multiple videos
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// List of video URLs to interleave in order
@@ -28,12 +28,14 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 120.
     ///
     /// Example: `24`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_urls : Vec < String > = "video_urls" required, frames_per_second :
+    Option < f64 > = "frames_per_second" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -91,7 +93,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for interleaved video
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The interleaved video output
@@ -99,6 +101,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"output.mp4","file_size":3886177,"url":"https://v3b.fal.media/...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "half-moon-ai/ai-face-swap/faceswapvideo";
 #[allow(unused_imports)]
 pub use super::super::super::types::Video;
 /// Input schema for image ↔ video face swap
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists half-moon-ai/ai-face-swap/faceswapvideo since 2026-06-11"
@@ -34,9 +34,12 @@ pub struct Input {
     /// Example: `"https://videos.pexels.com/video-files/3201691/3201691-hd_1920_1080_25fps.mp4"`.
     pub target_video_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { source_face_url : String = "source_face_url" required, target_video_url :
+    String = "target_video_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -84,7 +87,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// FaceFusion output payload when video content is generated
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists half-moon-ai/ai-face-swap/faceswapvideo since 2026-06-11"
@@ -95,9 +98,12 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","url":"https://ai-tests.angeneraltest.com/test-files/faceswapvideo.mp4"}`.
     pub video: Video,
     /// Optional processing duration in milliseconds
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing_time_ms: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : Video = "video" required, processing_time_ms : Option < i64 > =
+    "processing_time_ms" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "mirelo-ai/sfx1.6/extend-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// The input of `mirelo-ai/sfx1.6/extend-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio prefix to extend. The prefix duration must be 3–59 seconds; the total output (prefix + append_duration) is capped at 60 seconds.
@@ -23,48 +23,48 @@ pub struct Input {
     /// Optional text prompt guiding the extension.
     ///
     /// Example: `"birds chirping"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_prompt: Option<String>,
     /// How many seconds to add after the prefix. Total output = prefix duration + append_duration, capped at 60s. Minimum 1s, maximum 57s (60s cap minus the 3s prefix minimum).
     ///
     /// Default: `10`.
     ///
     /// Constraint: 1 ≤ value ≤ 57.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub append_duration: Option<f64>,
     /// When true, run the extend+loop path: extend the prefix and stitch the end back to the prefix start so the tile loops seamlessly. When false, run a one-shot extension.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ambience: Option<bool>,
     /// Only used when ambience=true: concatenate the loop with itself for a 2x-length output.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub double_output: Option<bool>,
     /// Number of variations to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// Seed for generation. -1 or None for random.
     ///
     /// Constraint: -1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Audio format for the returned files.
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`, `"aac"`, `"flac"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_audio_format: Option<UploadAudioFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, text_prompt : Option < String > =
+    "text_prompt" optional, append_duration : Option < f64 > = "append_duration"
+    optional, ambience : Option < bool > = "ambience" optional, double_output : Option <
+    bool > = "double_output" optional, num_samples : Option < i64 > = "num_samples"
+    optional, seed : Option < i64 > = "seed" optional, upload_audio_format : Option <
+    UploadAudioFormat > = "upload_audio_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -198,7 +198,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `mirelo-ai/sfx1.6/extend-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Audio with the input prefix preserved and a generated tail (and loop, if ambience=true).
@@ -206,6 +206,7 @@ pub struct Output {
     /// Example: `[{"content_type":"audio/wav","file_name":"extended_audio_1.wav","url":"https://v3b.fal.media/files/b/kangaroo/extend_...`.
     pub audio: Vec<Audio>,
 }
+::fal_models_core::serde_struct!(Output { audio : Vec < Audio > = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "mirelo-ai/sfx1.6/video-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::Video;
 /// The input of `mirelo-ai/sfx1.6/video-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Video URL to add SFX to.
@@ -21,31 +21,32 @@ pub struct Input {
     /// Example: `"https://di3otfzjg1gxa.cloudfront.net/cute_spider_silent.mp4"`.
     pub video_url: String,
     /// Optional text prompt guiding generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_prompt: Option<String>,
     /// Duration of the generated SFX in seconds. Values >10 use sliding-window extended generation.
     ///
     /// Default: `10`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Number of variations to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// Seed for generation. -1 or None for random.
     ///
     /// Constraint: -1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, text_prompt : Option < String > =
+    "text_prompt" optional, duration : Option < f64 > = "duration" optional, num_samples
+    : Option < i64 > = "num_samples" optional, seed : Option < i64 > = "seed" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -139,7 +140,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `mirelo-ai/sfx1.6/video-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed video with sound effects
@@ -147,6 +148,7 @@ pub struct Output {
     /// Example: `[{"content_type":"video/mp4","file_name":"generated_output_1.mp4","url":"https://di3otfzjg1gxa.cloudfront.net/cute_sp...`.
     pub video: Vec<Video>,
 }
+::fal_models_core::serde_struct!(Output { video : Vec < Video > = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

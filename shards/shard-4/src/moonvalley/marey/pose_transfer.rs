@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "moonvalley/marey/pose-transfer";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `moonvalley/marey/pose-transfer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate a video from
@@ -25,25 +25,27 @@ pub struct Input {
     /// Example: `"https://d1kaxrqq3vfrw5.cloudfront.net/fal-launch-assets/guide-assets/fal-pose-transfer-input.mp4"`.
     pub video_url: String,
     /// Optional first frame image URL to use as the first frame of the generated video
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_frame_image_url: Option<String>,
     /// Optional reference image URL to use for pose control or as a starting frame
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_url: Option<String>,
     /// Negative prompt used to guide the model away from undesirable features.
     ///
     /// Default: `"<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff animation, uncanny eyes, low-quality textures,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Seed for random number generation. Use -1 for random seed each run.
     ///
     /// Default: `-1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, first_frame_image_url : Option < String > = "first_frame_image_url"
+    optional, reference_image_url : Option < String > = "reference_image_url" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, seed : Option < i64
+    > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -132,12 +134,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `moonvalley/marey/pose-transfer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

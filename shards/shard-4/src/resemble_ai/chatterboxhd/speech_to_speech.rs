@@ -28,7 +28,7 @@ pub const ENDPOINT_ID: &str = "resemble-ai/chatterboxhd/speech-to-speech";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// Input parameters for the speech-to-speech request.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the source audio file to be voice-converted.
@@ -38,22 +38,24 @@ pub struct Input {
     /// The voice to use for the speech-to-speech request. If neither target_voice nor target_voice_audio_url are provided, a random target voice will be used.
     ///
     /// Allowed values: `"Aurora"`, `"Blade"`, `"Britney"`, `"Carl"`, `"Cliff"`, `"Richard"`, `"Rico"`, `"Siobhan"`, `"Vicky"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_voice: Option<TargetVoice>,
     /// URL to the audio file which represents the voice of the output audio. If provided, this will override the target_voice setting. If neither target_voice nor target_voice_audio_url are provided, the default target voice will be used.
     ///
     /// Example: `"https://v3.fal.media/files/tiger/0XODRhebRLiBdu8MqgZc5_tmpljqsylwu.wav"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_voice_audio_url: Option<String>,
     /// If True, the generated audio will be upscaled to 48kHz. The generation of the audio will take longer, but the quality will be higher. If False, the generated audio will be 24kHz.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high_quality_audio: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { source_audio_url : String = "source_audio_url" required, target_voice :
+    Option < TargetVoice > = "target_voice" optional, target_voice_audio_url : Option <
+    String > = "target_voice_audio_url" optional, high_quality_audio : Option < bool > =
+    "high_quality_audio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -133,7 +135,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output parameters for the speech-to-speech request.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated voice-converted audio file.
@@ -141,6 +143,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/elephant/Kym3zK7hFHjDuyz3tB3W9_tmptvowq60i.wav"}`.
     pub audio: Audio,
 }
+::fal_models_core::serde_struct!(Output { audio : Audio = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "tripo3d/h3.1/text-to-3d";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input for Text to 3D generation using full-featured models (H3.1, v2.5).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the 3D object to generate. Maximum 1024 characters.
@@ -25,60 +25,59 @@ pub struct Input {
     /// Text describing features to avoid in the generated model.
     ///
     /// Constraint: at most 1024 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
     ///
     /// Constraint: 1000 ≤ value ≤ 2000000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_limit: Option<i64>,
     /// Whether to generate textures for the model.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<bool>,
     /// Whether to generate PBR (Physically Based Rendering) materials. If true, texture is also enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbr: Option<bool>,
     /// Seed for geometry generation reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_seed: Option<i64>,
     /// Seed for the text-to-image step.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_seed: Option<i64>,
     /// Seed for texture generation reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_seed: Option<i64>,
     /// Quality level for textures. 'detailed' produces higher-resolution textures.
     ///
     /// Default: `"standard"`.
     ///
     /// Allowed values: `"standard"`, `"detailed"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_quality: Option<TextureQuality>,
     /// Quality level for geometry.
     ///
     /// Default: `"standard"`.
     ///
     /// Allowed values: `"standard"`, `"detailed"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry_quality: Option<GeometryQuality>,
     /// Auto-scale the model to real-world dimensions (meters).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_size: Option<bool>,
     /// Generate quad (4-sided) mesh topology instead of triangles. When Tripo emits FBX bytes for quad output, the returned model file is FBX.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quad: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, face_limit : Option < i64 > = "face_limit" optional,
+    texture : Option < bool > = "texture" optional, pbr : Option < bool > = "pbr"
+    optional, model_seed : Option < i64 > = "model_seed" optional, image_seed : Option <
+    i64 > = "image_seed" optional, texture_seed : Option < i64 > = "texture_seed"
+    optional, texture_quality : Option < TextureQuality > = "texture_quality" optional,
+    geometry_quality : Option < GeometryQuality > = "geometry_quality" optional,
+    auto_size : Option < bool > = "auto_size" optional, quad : Option < bool > = "quad"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -252,7 +251,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Tripo3D generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D model file. May be GLB or FBX depending on Tripo output.
@@ -260,9 +259,12 @@ pub struct Output {
     /// URLs for different 3D model variants.
     pub model_urls: ModelUrls,
     /// Preview render of the generated 3D model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered_image: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, model_urls : ModelUrls =
+    "model_urls" required, rendered_image : Option < File > = "rendered_image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -303,22 +305,23 @@ pub enum GeometryQuality {
     GeometryQuality : str { Standard => "standard", Detailed => "detailed" } else Unknown
 );
 /// 3D model download URLs
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// Base (untextured) model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_model: Option<File>,
     /// PBR-textured model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbr_model: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, base_model : Option < File > = "base_model" optional, pbr_model : Option <
+    File > = "pbr_model" optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

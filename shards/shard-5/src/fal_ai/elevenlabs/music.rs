@@ -13,43 +13,44 @@ pub const ENDPOINT_ID: &str = "fal-ai/elevenlabs/music";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Request format for Elevenlabs Music API
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the music to generate
     ///
     /// Example: `"Mysterious original soundtrack, themes of jungle, rainforest, nature, woodwinds, busy rhythmic tribal percussion."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The composition plan for the music
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub composition_plan: Option<MusicCompositionPlan>,
     /// The length of the song to generate in milliseconds. Used only in conjunction with prompt. Must be between 3000ms and 600000ms. Optional - if not provided, the model will choose a length based on the prompt.
     ///
     /// Constraint: 3000 ≤ value ≤ 600000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub music_length_ms: Option<i64>,
     /// If true, guarantees that the generated song will be instrumental. If false, the song may or may not be instrumental depending on the prompt. Can only be used with prompt.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force_instrumental: Option<bool>,
     /// Controls how strictly section durations in the composition_plan are enforced. It will only have an effect if it is used with composition_plan. When set to true, the model will precisely respect each section's duration_ms from the plan. When set to false, the model may adjust individual section durations which will generally lead to better generation quality and improved latency, while always preserving the total song duration from the plan.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub respect_sections_durations: Option<bool>,
     /// Output format of the generated audio. Formatted as codec_sample_rate_bitrate. So an mp3 with 22.05kHz sample rate at 32kbs is represented as mp3_22050_32. MP3 with 192kbps bitrate requires you to be subscribed to Creator tier or above. PCM with 44.1kHz sample rate requires you to be subscribed to Pro tier or above. Note that the μ-law format (sometimes written mu-law, often approximated as u-law) is commonly used for Twilio audio inputs.
     ///
     /// Default: `"mp3_44100_128"`.
     ///
     /// Allowed values: `"mp3_22050_32"`, `"mp3_44100_32"`, `"mp3_44100_64"`, `"mp3_44100_96"`, `"mp3_44100_128"`, `"mp3_44100_192"`, `"pcm_8000"`, `"pcm_16000"`, `"pcm_22050"`, `"pcm_24000"`, `"pcm_44100"`, `"pcm_48000"` and 7 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, composition_plan : Option <
+    MusicCompositionPlan > = "composition_plan" optional, music_length_ms : Option < i64
+    > = "music_length_ms" optional, force_instrumental : Option < bool > =
+    "force_instrumental" optional, respect_sections_durations : Option < bool > =
+    "respect_sections_durations" optional, output_format : Option < OutputFormat > =
+    "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -164,7 +165,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/elevenlabs/music`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated music audio file in MP3 format
@@ -172,6 +173,7 @@ pub struct Output {
     /// Example: `{"content_type":"audio/mpeg","file_name":"music_generated.mp3","url":"https://storage.googleapis.com/falserverless/ex...`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -180,7 +182,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `composition_plan` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MusicCompositionPlan {
     /// The styles that should be present in the entire song.
@@ -190,9 +192,14 @@ pub struct MusicCompositionPlan {
     /// The sections of the song.
     pub sections: Vec<MusicSection>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    MusicCompositionPlan { positive_global_styles : Vec < String > =
+    "positive_global_styles" required, negative_global_styles : Vec < String > =
+    "negative_global_styles" required, sections : Vec < MusicSection > = "sections"
+    required } ..extra
+);
 impl MusicCompositionPlan {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -229,7 +236,7 @@ impl MusicCompositionPlan {
     }
 }
 /// An object of 5 fields. Held by the `sections` field of [`MusicCompositionPlan`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MusicSection {
     /// The name of the section. Must be between 1 and 100 characters.
@@ -247,9 +254,14 @@ pub struct MusicSection {
     /// The lyrics of the section. Each line must be at most 200 characters long.
     pub lines: Vec<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    MusicSection { section_name : String = "section_name" required, positive_local_styles
+    : Vec < String > = "positive_local_styles" required, negative_local_styles : Vec <
+    String > = "negative_local_styles" required, duration_ms : i64 = "duration_ms"
+    required, lines : Vec < String > = "lines" required } ..extra
+);
 impl MusicSection {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ffmpeg-api/images-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/ffmpeg-api/images-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Ordered list of images to play as video frames. Each image is held for its specified number of frames before cutting to the next image.
@@ -32,12 +32,14 @@ pub struct Input {
     /// Default: `24`.
     ///
     /// Constraint: 1 ≤ value ≤ 120.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images : Vec < ImageFrame > = "images" required, fps : Option < f64 > = "fps"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -95,12 +97,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ffmpeg-api/images-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Output MP4 video.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -109,7 +112,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `images` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ImageFrame {
     /// URL where the image file can be accessed
@@ -121,9 +124,12 @@ pub struct ImageFrame {
     /// Constraint: 1 ≤ value ≤ 1000.
     pub frames: i64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageFrame { url : String = "url" required, frames : i64 = "frames" required }
+    ..extra
+);
 impl ::fal_models_core::files::RemoteFile for ImageFrame {
     #[inline]
     fn url(&self) -> &str {

@@ -16,7 +16,7 @@ pub use super::super::types::ImageFile;
 #[allow(unused_imports)]
 pub use super::super::types::VideoFile;
 /// The input of `fal-ai/film`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the first image to use as the starting point for interpolation.
@@ -32,14 +32,12 @@ pub struct Input {
     /// Default: `"images"`.
     ///
     /// Allowed values: `"images"`, `"video"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_type: Option<OutputType>,
     /// The format of the output images. Only applicable if output_type is 'images'.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_format: Option<ImageFormat>,
     /// The quality of the output video. Only applicable if output_type is 'video'.
     ///
@@ -48,7 +46,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the output video. Only applicable if output_type is 'video'.
     ///
@@ -57,41 +54,44 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// The number of frames to generate between the input images.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Whether to include the start image in the output.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_start: Option<bool>,
     /// Whether to include the end image in the output.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include_end: Option<bool>,
     /// Frames per second for the output video. Only applicable if output_type is 'video'.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { start_image_url : String = "start_image_url" required, end_image_url : String
+    = "end_image_url" required, output_type : Option < OutputType > = "output_type"
+    optional, image_format : Option < ImageFormat > = "image_format" optional,
+    video_quality : Option < VideoQuality > = "video_quality" optional, video_write_mode
+    : Option < VideoWriteMode > = "video_write_mode" optional, num_frames : Option < i64
+    > = "num_frames" optional, include_start : Option < bool > = "include_start"
+    optional, include_end : Option < bool > = "include_end" optional, fps : Option < i64
+    > = "fps" optional, sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -263,7 +263,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/film`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated frames as individual images.
@@ -271,12 +271,14 @@ pub struct Output {
     /// Default: `[]`.
     ///
     /// Example: `[{"url":"https://storage.googleapis.com/falserverless/example_outputs/film-mid-frame.jpeg"}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<ImageFile>>,
     /// The generated video file, if output_type is 'video'.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<VideoFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Option < Vec < ImageFile > > = "images" optional, video : Option <
+    VideoFile > = "video" optional }
+);
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

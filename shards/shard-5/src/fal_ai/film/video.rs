@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/film/video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/film/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to use for interpolation.
@@ -25,34 +25,28 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// If True, the input video will be split into scenes before interpolation. This removes smear frames between scenes, but can result in false positives if the scene detection is not accurate. If False, the entire video will be treated as a single scene.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_scene_detection: Option<bool>,
     /// If True, the function will use the calculated FPS of the input video multiplied by the number of frames to determine the output FPS. If False, the passed FPS will be used.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_calculated_fps: Option<bool>,
     /// Frames per second for the output video. Only applicable if use_calculated_fps is False.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// If True, the final frame will be looped back to the first frame to create a seamless loop. If False, the final frame will not loop back.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#loop: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The quality of the output video. Only applicable if output_type is 'video'.
     ///
@@ -61,7 +55,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the output video. Only applicable if output_type is 'video'.
     ///
@@ -70,12 +63,19 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, num_frames : Option < i64 > =
+    "num_frames" optional, use_scene_detection : Option < bool > = "use_scene_detection"
+    optional, use_calculated_fps : Option < bool > = "use_calculated_fps" optional, fps :
+    Option < i64 > = "fps" optional, r#loop : Option < bool > = "loop" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, video_quality : Option <
+    VideoQuality > = "video_quality" optional, video_write_mode : Option < VideoWriteMode
+    > = "video_write_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -227,7 +227,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/film/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file with interpolated frames.
@@ -235,6 +235,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/film-video-output.mp4"}`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-2-flex";
 #[allow(unused_imports)]
 pub use super::super::types::ImageFile;
 /// The input of `fal-ai/flux-2-flex`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -23,53 +23,53 @@ pub struct Input {
     /// The size of the generated image.
     ///
     /// Default: `"landscape_4_3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The seed to use for the generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The safety tolerance level for the generated image. 1 being the most strict and 5 being the most permissive.
     ///
     /// Default: `"2"`.
     ///
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_tolerance: Option<SafetyTolerance>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The guidance scale to use for the generation.
     ///
     /// Default: `3.5`.
     ///
     /// Constraint: 1.5 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 2 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_size : Option < InputImageSize > =
+    "image_size" optional, seed : Option < i64 > = "seed" optional, safety_tolerance :
+    Option < SafetyTolerance > = "safety_tolerance" optional, enable_safety_checker :
+    Option < bool > = "enable_safety_checker" optional, output_format : Option <
+    OutputFormat > = "output_format" optional, sync_mode : Option < bool > = "sync_mode"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -215,7 +215,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-2-flex`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images.
@@ -225,6 +225,10 @@ pub struct Output {
     /// The seed used for the generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required, seed : i64 = "seed" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -233,7 +237,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -241,19 +245,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan3d-v3/image-to-3d";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/hunyuan3d-v3/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to use while generating the 3D model.
@@ -21,44 +21,45 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a865ab1/omYcawLUo4RZbO8J6ZgZR.png"`.
     pub input_image_url: String,
     /// Optional back view image URL for better 3D reconstruction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub back_image_url: Option<String>,
     /// Optional left view image URL for better 3D reconstruction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_image_url: Option<String>,
     /// Optional right view image URL for better 3D reconstruction.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub right_image_url: Option<String>,
     /// Whether to enable PBR material generation. Does not take effect when generate_type is Geometry.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pbr: Option<bool>,
     /// Target face count. Range: 40000-1500000
     ///
     /// Default: `500000`.
     ///
     /// Constraint: 40000 ≤ value ≤ 1500000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_count: Option<i64>,
     /// Generation type. Normal: textured model. LowPoly: polygon reduction. Geometry: white model without texture.
     ///
     /// Default: `"Normal"`.
     ///
     /// Allowed values: `"Normal"`, `"LowPoly"`, `"Geometry"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_type: Option<GenerateType>,
     /// Polygon type. Only takes effect when GenerateType is LowPoly.
     ///
     /// Default: `"triangle"`.
     ///
     /// Allowed values: `"triangle"`, `"quadrilateral"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polygon_type: Option<PolygonType>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_image_url : String = "input_image_url" required, back_image_url :
+    Option < String > = "back_image_url" optional, left_image_url : Option < String > =
+    "left_image_url" optional, right_image_url : Option < String > = "right_image_url"
+    optional, enable_pbr : Option < bool > = "enable_pbr" optional, face_count : Option <
+    i64 > = "face_count" optional, generate_type : Option < GenerateType > =
+    "generate_type" optional, polygon_type : Option < PolygonType > = "polygon_type"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -186,7 +187,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan3d-v3/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object in GLB format.
@@ -196,16 +197,19 @@ pub struct Output {
     /// Preview thumbnail of the generated model
     ///
     /// Example: `{"content_type":"image/png","file_name":"preview.png","file_size":74443,"url":"https://v3b.fal.media/files/b/0a8686ae...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<File>,
     /// URLs for different 3D model formats
     ///
     /// Example: `{"glb":{"content_type":"model/gltf-binary","file_name":"model.glb","file_size":64122888,"url":"https://v3b.fal.media/...`.
     pub model_urls: ModelUrls,
     /// The seed used for generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, thumbnail : Option < File > =
+    "thumbnail" optional, model_urls : ModelUrls = "model_urls" required, seed : Option <
+    i64 > = "seed" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -251,22 +255,23 @@ pub enum PolygonType {
     Unknown
 );
 /// An object of 4 fields. Held by the `model_urls` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, usdz : Option < File > = "usdz"
+    optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-apps-v2/virtual-try-on";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-apps-v2/virtual-try-on`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Person photo URL
@@ -28,15 +28,18 @@ pub struct Input {
     /// Preserve Pose
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_pose: Option<bool>,
     /// Aspect ratio for 4K output (default: 3:4 for fashion)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { person_image_url : String = "person_image_url" required, clothing_image_url :
+    String = "clothing_image_url" required, preserve_pose : Option < bool > =
+    "preserve_pose" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -106,7 +109,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-apps-v2/virtual-try-on`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Person wearing the virtual clothing
@@ -114,6 +117,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3b.fal.media/files/b/panda/9w6wt7vgxjfmiBIoo6bjF_cb0ba7a150c84f159e9d40af2d439401.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -122,7 +126,7 @@ impl Output {
     }
 }
 /// Aspect ratio model that calculates 4K resolution dimensions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AspectRatio {
     /// Aspect ratio for 4K resolution output
@@ -130,12 +134,13 @@ pub struct AspectRatio {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ratio: Option<Ratio>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AspectRatio { ratio : Option < Ratio > = "ratio" optional } ..extra
+);
 impl AspectRatio {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

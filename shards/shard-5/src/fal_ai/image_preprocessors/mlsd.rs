@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/image-preprocessors/mlsd";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/image-preprocessors/mlsd`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to process
@@ -24,17 +24,19 @@ pub struct Input {
     /// Score threshold for the MLSD detector
     ///
     /// Default: `0.1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score_threshold: Option<f64>,
     /// Distance threshold for the MLSD detector
     ///
     /// Default: `0.1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distance_threshold: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, score_threshold : Option < f64 > =
+    "score_threshold" optional, distance_threshold : Option < f64 > =
+    "distance_threshold" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -102,12 +104,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/image-preprocessors/mlsd`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Image with lines detected using the MLSD detector
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kokoro/american-english";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/kokoro/american-english`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -21,7 +21,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"The future belongs to those who believe in the beauty of their dreams. So, dream big, work hard, and make it happen!"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Voice ID for the desired voice.
     ///
@@ -30,19 +29,20 @@ pub struct Input {
     /// Example: `"af_heart"`.
     ///
     /// Allowed values: `"af_heart"`, `"af_alloy"`, `"af_aoede"`, `"af_bella"`, `"af_jessica"`, `"af_kore"`, `"af_nicole"`, `"af_nova"`, `"af_river"`, `"af_sarah"`, `"af_sky"`, `"am_adam"` and 8 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// Speed of the generated audio. Default is 1.0.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, voice : Option < Voice > =
+    "voice" optional, speed : Option < f64 > = "speed" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -129,7 +129,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kokoro/american-english`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated music
@@ -137,6 +137,7 @@ pub struct Output {
     /// Example: `{"url":"https://fal.media/files/elephant/dXVMqWsBDG9yan3kaOT0Z_tmp0vvkha3s.wav"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

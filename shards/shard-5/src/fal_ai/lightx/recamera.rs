@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/lightx/recamera";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Re-camera-only request (minimal schema).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video.
@@ -21,39 +21,39 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/lightx_video.mp4"`.
     pub video_url: String,
     /// Optional text prompt. If omitted, Light-X will auto-caption the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Camera control mode.
     ///
     /// Default: `"traj"`.
     ///
     /// Allowed values: `"traj"`, `"target"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera: Option<Camera>,
     /// Camera motion mode.
     ///
     /// Default: `"gradual"`.
     ///
     /// Allowed values: `"gradual"`, `"bullet"`, `"direct"`, `"dolly-zoom"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// Camera trajectory parameters (required for recamera mode).
     ///
     /// Example: `{"phi":[0,-3,-8,-15,-20,-15,-10,-5,0],"radius":[0,0.02,0.09,0.16,0.25,0.2,0.09,0],"theta":[0,2,8,10,5,3,0,-2,-5,-8,-5...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trajectory: Option<TrajectoryParameters>,
     /// Target camera pose [theta, phi, radius, x, y] (required when camera='target').
     ///
     /// Example: `[10,-15,0.2,0,0]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_pose: Option<Vec<f64>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : Option < String > =
+    "prompt" optional, seed : Option < i64 > = "seed" optional, camera : Option < Camera
+    > = "camera" optional, mode : Option < Mode > = "mode" optional, trajectory : Option
+    < TrajectoryParameters > = "trajectory" optional, target_pose : Option < Vec < f64 >
+    > = "target_pose" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -169,7 +169,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/lightx/recamera`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -179,12 +179,15 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
     /// Optional: normalized/processed input video (if produced by the pipeline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_video: Option<File>,
     /// Optional: visualization/debug video (if produced by the pipeline).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub viz_video: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, input_video :
+    Option < File > = "input_video" optional, viz_video : Option < File > = "viz_video"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -236,7 +239,7 @@ pub enum Mode {
 /// - theta: Horizontal rotation angles (degrees)
 /// - phi: Vertical rotation angles (degrees)
 /// - radius: Camera distance scaling factors
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TrajectoryParameters {
     /// Horizontal rotation angles (degrees) for each keyframe.
@@ -252,9 +255,12 @@ pub struct TrajectoryParameters {
     /// Example: `[0,0.02,0.09,0.16,0.25,0.2,0.09,0]`.
     pub radius: Vec<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    TrajectoryParameters { theta : Vec < f64 > = "theta" required, phi : Vec < f64 > =
+    "phi" required, radius : Vec < f64 > = "radius" required } ..extra
+);
 impl TrajectoryParameters {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/luma-photon/reframe";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/luma-photon/reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input image to reframe
@@ -30,30 +30,30 @@ pub struct Input {
     /// Optional prompt for reframing
     ///
     /// Constraint: 3 to 5000 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// X position of the grid for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid_position_x: Option<i64>,
     /// Y position of the grid for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid_position_y: Option<i64>,
     /// End X coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_end: Option<i64>,
     /// Start X coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_start: Option<i64>,
     /// End Y coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_end: Option<i64>,
     /// Start Y coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_start: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, aspect_ratio : AspectRatio =
+    "aspect_ratio" required, prompt : Option < String > = "prompt" optional,
+    grid_position_x : Option < i64 > = "grid_position_x" optional, grid_position_y :
+    Option < i64 > = "grid_position_y" optional, x_end : Option < i64 > = "x_end"
+    optional, x_start : Option < i64 > = "x_start" optional, y_end : Option < i64 > =
+    "y_end" optional, y_start : Option < i64 > = "y_start" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -173,12 +173,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/luma-photon/reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/minimax/speech-2.6-hd";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/minimax/speech-2.6-hd`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text to convert to speech. Paragraph breaks should be marked with newline characters. **NOTE**: You can customize speech pauses by adding markers in the form `<#x#>`, where `x` is the pause duration in seconds. Valid range: `[0.01, 99.99]`, up to two decimal places. Pause markers must be placed between speakable text segments and cannot be used consecutively.
@@ -25,33 +25,35 @@ pub struct Input {
     /// Voice configuration settings
     ///
     /// Default: `{"english_normalization":false,"pitch":0,"speed":1,"voice_id":"Wise_Woman","vol":1}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_setting: Option<VoiceSetting>,
     /// Audio configuration settings
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_setting: Option<AudioSetting>,
     /// Enhance recognition of specified languages and dialects
     ///
     /// Allowed values: `"Chinese"`, `"Chinese,Yue"`, `"English"`, `"Arabic"`, `"Russian"`, `"Spanish"`, `"French"`, `"Portuguese"`, `"German"`, `"Turkish"`, `"Dutch"`, `"Ukrainian"` and 26 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_boost: Option<LanguageBoost>,
     /// Format of the output content (non-streaming only)
     ///
     /// Default: `"hex"`.
     ///
     /// Allowed values: `"url"`, `"hex"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Custom pronunciation dictionary for text replacement
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pronunciation_dict: Option<PronunciationDict>,
     /// Loudness normalization settings for the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization_setting: Option<LoudnessNormalizationSetting>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, voice_setting : Option < VoiceSetting >
+    = "voice_setting" optional, audio_setting : Option < AudioSetting > = "audio_setting"
+    optional, language_boost : Option < LanguageBoost > = "language_boost" optional,
+    output_format : Option < OutputFormat > = "output_format" optional,
+    pronunciation_dict : Option < PronunciationDict > = "pronunciation_dict" optional,
+    normalization_setting : Option < LoudnessNormalizationSetting > =
+    "normalization_setting" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -166,7 +168,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/minimax/speech-2.6-hd`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file
@@ -176,6 +178,10 @@ pub struct Output {
     /// Duration of the audio in milliseconds
     pub duration_ms: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, duration_ms : i64 = "duration_ms" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -187,7 +193,7 @@ impl Output {
     }
 }
 /// An object of 6 fields. Held by the `voice_setting` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct VoiceSetting {
     /// Predefined voice ID to use for synthesis
@@ -197,43 +203,42 @@ pub struct VoiceSetting {
     /// Constraint: at least 1 characters.
     ///
     /// Example: `"Wise_Woman"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<String>,
     /// Speech speed (0.5-2.0)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
     /// Volume (0-10)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vol: Option<f64>,
     /// Voice pitch (-12 to 12)
     ///
     /// Default: `0`.
     ///
     /// Constraint: -12 ≤ value ≤ 12.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pitch: Option<i64>,
     /// Emotion of the generated speech
     ///
     /// Allowed values: `"happy"`, `"sad"`, `"angry"`, `"fearful"`, `"disgusted"`, `"surprised"`, `"neutral"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub emotion: Option<Emotion>,
     /// Enables English text normalization to improve number reading performance, with a slight increase in latency
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub english_normalization: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    VoiceSetting { voice_id : Option < String > = "voice_id" optional, speed : Option <
+    f64 > = "speed" optional, vol : Option < f64 > = "vol" optional, pitch : Option < i64
+    > = "pitch" optional, emotion : Option < Emotion > = "emotion" optional,
+    english_normalization : Option < bool > = "english_normalization" optional } ..extra
+);
 impl VoiceSetting {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -365,7 +370,7 @@ pub enum Emotion {
     else Unknown
 );
 /// An object of 4 fields. Held by the `audio_setting` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AudioSetting {
     /// Sample rate of generated audio
@@ -373,33 +378,33 @@ pub struct AudioSetting {
     /// Default: `32000`.
     ///
     /// Allowed values: `8000`, `16000`, `22050`, `24000`, `32000`, `44100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Bitrate of generated audio
     ///
     /// Default: `128000`.
     ///
     /// Allowed values: `32000`, `64000`, `128000`, `256000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<Bitrate>,
     /// Audio format
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"pcm"`, `"flac"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Format>,
     /// Number of audio channels (1=mono, 2=stereo)
     ///
     /// Default: `1`.
     ///
     /// Allowed values: `1`, `2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AudioSetting { sample_rate : Option < SampleRate > = "sample_rate" optional, bitrate
+    : Option < Bitrate > = "bitrate" optional, format : Option < Format > = "format"
+    optional, channel : Option < Channel > = "channel" optional } ..extra
+);
 impl AudioSetting {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -659,16 +664,18 @@ pub enum OutputFormat {
     OutputFormat : str { Url => "url", Hex => "hex" } else Unknown
 );
 /// An object of 1 field. Held by the `pronunciation_dict` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PronunciationDict {
     /// List of pronunciation replacements in format ['text/(pronunciation)', ...]. For Chinese, tones are 1-5. Example: ['燕少飞/(yan4)(shao3)(fei1)']
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tone_list: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PronunciationDict { tone_list : Option < Vec < String > > = "tone_list" optional }
+    ..extra
+);
 impl PronunciationDict {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -705,39 +712,40 @@ impl PronunciationDict {
     }
 }
 /// An object of 4 fields. Held by the `normalization_setting` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct LoudnessNormalizationSetting {
     /// Enable loudness normalization for the audio
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Target loudness in LUFS (default -18.0)
     ///
     /// Default: `-18`.
     ///
     /// Constraint: -70 ≤ value ≤ -10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_loudness: Option<f64>,
     /// Target loudness range in LU (default 8.0)
     ///
     /// Default: `8`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_range: Option<f64>,
     /// Target peak level in dBTP (default -0.5).
     ///
     /// Default: `-0.5`.
     ///
     /// Constraint: -3 ≤ value ≤ 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_peak: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoudnessNormalizationSetting { enabled : Option < bool > = "enabled" optional,
+    target_loudness : Option < f64 > = "target_loudness" optional, target_range : Option
+    < f64 > = "target_range" optional, target_peak : Option < f64 > = "target_peak"
+    optional } ..extra
+);
 impl LoudnessNormalizationSetting {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

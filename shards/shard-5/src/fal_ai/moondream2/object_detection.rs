@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/moondream2/object-detection";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/moondream2/object-detection`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be processed
@@ -23,9 +23,12 @@ pub struct Input {
     /// Object to be detected in the image
     pub object: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, object : String = "object"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -70,7 +73,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream2/object-detection`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Objects detected in the image
@@ -78,6 +81,10 @@ pub struct Output {
     /// Image with detected objects
     pub image: Image,
 }
+::fal_models_core::serde_struct!(
+    Output { objects : Vec < std::collections::BTreeMap < String, serde_json::Value > > =
+    "objects" required, image : Image = "image" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/moondream3-preview/point";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `fal-ai/moondream3-preview/point`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be processed
@@ -31,12 +31,14 @@ pub struct Input {
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, preview : Option < bool > = "preview" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -95,7 +97,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/moondream3-preview/point`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Reason for finishing the output generation
@@ -113,9 +115,13 @@ pub struct Output {
     /// Image with points drawn on detected objects
     ///
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/moondream-3-preview/point_out.png"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { finish_reason : String = "finish_reason" required, usage_info : UsageInfo =
+    "usage_info" required, points : Vec < Point > = "points" required, image : Option <
+    ImageFile > = "image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -133,7 +139,7 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `usage_info` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageInfo {
     /// Number of input tokens processed
@@ -147,6 +153,12 @@ pub struct UsageInfo {
     /// Time to first token in milliseconds
     pub ttft_ms: f64,
 }
+::fal_models_core::serde_struct!(
+    UsageInfo { input_tokens : i64 = "input_tokens" required, output_tokens : i64 =
+    "output_tokens" required, prefill_time_ms : f64 = "prefill_time_ms" required,
+    decode_time_ms : f64 = "decode_time_ms" required, ttft_ms : f64 = "ttft_ms" required
+    }
+);
 impl UsageInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -167,7 +179,7 @@ impl UsageInfo {
     }
 }
 /// An object of 2 fields. Held by the `points` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Point {
     /// X coordinate of the point in normalized format (0 to 1)
@@ -175,6 +187,9 @@ pub struct Point {
     /// Y coordinate of the point in normalized format (0 to 1)
     pub y: f64,
 }
+::fal_models_core::serde_struct!(
+    Point { x : f64 = "x" required, y : f64 = "y" required }
+);
 impl Point {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/omnilottie";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/omnilottie`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the Lottie animation to generate.
@@ -27,33 +27,34 @@ pub struct Input {
     /// Default: `4096`.
     ///
     /// Constraint: 256 ≤ value ≤ 8192.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Sampling temperature for generation.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling probability threshold.
     ///
     /// Default: `0.25`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Top-k sampling parameter.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, max_tokens : Option < i64 > =
+    "max_tokens" optional, temperature : Option < f64 > = "temperature" optional, top_p :
+    Option < f64 > = "top_p" optional, top_k : Option < i64 > = "top_k" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -153,12 +154,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/omnilottie`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated Lottie animation as a JSON file.
     pub lottie_file: File,
 }
+::fal_models_core::serde_struct!(Output { lottie_file : File = "lottie_file" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

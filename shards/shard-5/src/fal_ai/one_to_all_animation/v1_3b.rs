@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/one-to-all-animation/1.3b";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/one-to-all-animation/1.3b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the video from.
@@ -37,33 +37,36 @@ pub struct Input {
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The number of inference steps to use for the video generation.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 2 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The image guidance scale to use for the video generation.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_guidance_scale: Option<f64>,
     /// The pose guidance scale to use for the video generation.
     ///
     /// Default: `1.5`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose_guidance_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : String =
+    "negative_prompt" required, image_url : String = "image_url" required, video_url :
+    String = "video_url" required, resolution : Option < Resolution > = "resolution"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    image_guidance_scale : Option < f64 > = "image_guidance_scale" optional,
+    pose_guidance_scale : Option < f64 > = "pose_guidance_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -171,7 +174,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/one-to-all-animation/1.3b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -179,6 +182,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"output.mp4","file_size":225893,"url":"https://v3b.fal.media/f...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ovi";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/ovi`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide video generation.
@@ -23,34 +23,35 @@ pub struct Input {
     /// Negative prompt for video generation.
     ///
     /// Default: `"jitter, bad hands, blur, distortion"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of inference steps.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Negative prompt for audio generation.
     ///
     /// Default: `"robotic, muffled, echo, distorted"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_negative_prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video in W:H format. One of (512x992, 992x512, 960x512, 512x960, 720x720, or 448x1120).
     ///
     /// Default: `"992x512"`.
     ///
     /// Allowed values: `"512x992"`, `"992x512"`, `"960x512"`, `"512x960"`, `"720x720"`, `"448x1120"`, `"1120x448"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, audio_negative_prompt : Option < String > =
+    "audio_negative_prompt" optional, seed : Option < i64 > = "seed" optional, resolution
+    : Option < Resolution > = "resolution" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -156,17 +157,19 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ovi`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
     ///
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_inputs/ovi_t2v_output.mp4"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<File>,
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : Option < File > = "video" optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing/blur";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/post-processing/blur`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -26,26 +26,27 @@ pub struct Input {
     /// Default: `"gaussian"`.
     ///
     /// Allowed values: `"gaussian"`, `"kuwahara"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_type: Option<BlurType>,
     /// Blur radius
     ///
     /// Default: `3`.
     ///
     /// Constraint: 0 ≤ value ≤ 31.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_radius: Option<i64>,
     /// Sigma for Gaussian blur
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_sigma: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, blur_type : Option < BlurType > =
+    "blur_type" optional, blur_radius : Option < i64 > = "blur_radius" optional,
+    blur_sigma : Option < f64 > = "blur_sigma" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -131,7 +132,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing/blur`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images with blur effect
@@ -139,6 +140,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/panda/n0gz4pyZJ_qSY5uIjSq6U_24a8903e697f4e1b902825b729ce7d5d.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing/color-correction";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/post-processing/color-correction`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -26,40 +26,40 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Brightness adjustment
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brightness: Option<f64>,
     /// Contrast adjustment
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contrast: Option<f64>,
     /// Saturation adjustment
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saturation: Option<f64>,
     /// Gamma adjustment
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.2 ≤ value ≤ 2.2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, temperature : Option < f64 > =
+    "temperature" optional, brightness : Option < f64 > = "brightness" optional, contrast
+    : Option < f64 > = "contrast" optional, saturation : Option < f64 > = "saturation"
+    optional, gamma : Option < f64 > = "gamma" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -173,7 +173,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing/color-correction`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images with color correction
@@ -181,6 +181,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/penguin/wUw8rsAidnBXhDW7NcXIA_e0ba138d401849de98614a5db21c178e.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

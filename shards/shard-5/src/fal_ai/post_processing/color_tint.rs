@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing/color-tint";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/post-processing/color-tint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -26,19 +26,21 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tint_strength: Option<f64>,
     /// Tint color mode
     ///
     /// Default: `"sepia"`.
     ///
     /// Allowed values: `"sepia"`, `"red"`, `"green"`, `"blue"`, `"cyan"`, `"magenta"`, `"yellow"`, `"purple"`, `"orange"`, `"warm"`, `"cool"`, `"lime"` and 8 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tint_mode: Option<TintMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, tint_strength : Option < f64 > =
+    "tint_strength" optional, tint_mode : Option < TintMode > = "tint_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -110,7 +112,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing/color-tint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images with color tint effect
@@ -118,6 +120,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/monkey/7mRCFzvhnPPdicWELUUv2_be6131e02e434330bc05bb0a30974357.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

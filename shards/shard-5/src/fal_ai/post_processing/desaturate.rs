@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing/desaturate";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/post-processing/desaturate`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -26,19 +26,21 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desaturate_factor: Option<f64>,
     /// Desaturation method
     ///
     /// Default: `"luminance (Rec.709)"`.
     ///
     /// Allowed values: `"luminance (Rec.709)"`, `"luminance (Rec.601)"`, `"average"`, `"lightness"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desaturate_method: Option<DesaturateMethod>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, desaturate_factor : Option < f64 >
+    = "desaturate_factor" optional, desaturate_method : Option < DesaturateMethod > =
+    "desaturate_method" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -110,7 +112,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing/desaturate`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images with desaturation effect
@@ -118,6 +120,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/penguin/2ZdX11Gj6aQ6mVI2QVKfy_e5a51ffa7657422f85417146bba4df8e.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing/dodge-burn";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/post-processing/dodge-burn`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -26,19 +26,21 @@ pub struct Input {
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dodge_burn_intensity: Option<f64>,
     /// Dodge and burn mode
     ///
     /// Default: `"dodge"`.
     ///
     /// Allowed values: `"dodge"`, `"burn"`, `"dodge_and_burn"`, `"burn_and_dodge"`, `"color_dodge"`, `"color_burn"`, `"linear_dodge"`, `"linear_burn"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dodge_burn_mode: Option<DodgeBurnMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, dodge_burn_intensity : Option <
+    f64 > = "dodge_burn_intensity" optional, dodge_burn_mode : Option < DodgeBurnMode > =
+    "dodge_burn_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -110,7 +112,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing/dodge-burn`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images with dodge and burn effect
@@ -118,6 +120,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/monkey/HSPzsHHD5VyVCuRc2bXCH_aa54abbada994934a4fed25c938db0c0.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing/grain";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/post-processing/grain`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -28,26 +28,27 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Constraint: a multiple of 0.01.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grain_intensity: Option<f64>,
     /// Film grain scale
     ///
     /// Default: `10`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grain_scale: Option<f64>,
     /// Style of film grain to apply
     ///
     /// Default: `"modern"`.
     ///
     /// Allowed values: `"modern"`, `"analog"`, `"kodak"`, `"fuji"`, `"cinematic"`, `"newspaper"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grain_style: Option<GrainStyle>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, grain_intensity : Option < f64 > =
+    "grain_intensity" optional, grain_scale : Option < f64 > = "grain_scale" optional,
+    grain_style : Option < GrainStyle > = "grain_style" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -135,7 +136,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing/grain`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images with grain effect
@@ -143,6 +144,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/penguin/28c9f5BYvlibrelN6d6cE_c0288c7ff93f4e0cb9117dc67837454f.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

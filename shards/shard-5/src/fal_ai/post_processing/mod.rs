@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/post-processing`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -24,7 +24,6 @@ pub struct Input {
     /// Enable film grain effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_grain: Option<bool>,
     /// Film grain intensity (when enabled)
     ///
@@ -33,343 +32,334 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Constraint: a multiple of 0.01.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grain_intensity: Option<f64>,
     /// Film grain scale (when enabled)
     ///
     /// Default: `10`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grain_scale: Option<f64>,
     /// Style of film grain to apply
     ///
     /// Default: `"modern"`.
     ///
     /// Allowed values: `"modern"`, `"analog"`, `"kodak"`, `"fuji"`, `"cinematic"`, `"newspaper"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grain_style: Option<GrainStyle>,
     /// Enable color correction
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_color_correction: Option<bool>,
     /// Color temperature adjustment
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Brightness adjustment
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub brightness: Option<f64>,
     /// Contrast adjustment
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contrast: Option<f64>,
     /// Saturation adjustment
     ///
     /// Default: `0`.
     ///
     /// Constraint: -100 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saturation: Option<f64>,
     /// Gamma adjustment
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.2 ≤ value ≤ 2.2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gamma: Option<f64>,
     /// Enable chromatic aberration
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_chromatic: Option<bool>,
     /// Red channel shift amount
     ///
     /// Default: `0`.
     ///
     /// Constraint: -20 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub red_shift: Option<i64>,
     /// Red channel shift direction
     ///
     /// Default: `"horizontal"`.
     ///
     /// Allowed values: `"horizontal"`, `"vertical"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub red_direction: Option<RedDirection>,
     /// Green channel shift amount
     ///
     /// Default: `0`.
     ///
     /// Constraint: -20 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub green_shift: Option<i64>,
     /// Green channel shift direction
     ///
     /// Default: `"horizontal"`.
     ///
     /// Allowed values: `"horizontal"`, `"vertical"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub green_direction: Option<GreenDirection>,
     /// Blue channel shift amount
     ///
     /// Default: `0`.
     ///
     /// Constraint: -20 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blue_shift: Option<i64>,
     /// Blue channel shift direction
     ///
     /// Default: `"horizontal"`.
     ///
     /// Allowed values: `"horizontal"`, `"vertical"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blue_direction: Option<BlueDirection>,
     /// Enable blur effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_blur: Option<bool>,
     /// Type of blur to apply
     ///
     /// Default: `"gaussian"`.
     ///
     /// Allowed values: `"gaussian"`, `"kuwahara"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_type: Option<BlurType>,
     /// Blur radius
     ///
     /// Default: `3`.
     ///
     /// Constraint: 0 ≤ value ≤ 31.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_radius: Option<i64>,
     /// Sigma for Gaussian blur
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_sigma: Option<f64>,
     /// Enable vignette effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_vignette: Option<bool>,
     /// Vignette strength (when enabled)
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vignette_strength: Option<f64>,
     /// Enable parabolize effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_parabolize: Option<bool>,
     /// Parabolize coefficient
     ///
     /// Default: `1`.
     ///
     /// Constraint: -10 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parabolize_coeff: Option<f64>,
     /// Vertex X position
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertex_x: Option<f64>,
     /// Vertex Y position
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vertex_y: Option<f64>,
     /// Enable color tint effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_tint: Option<bool>,
     /// Tint strength
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tint_strength: Option<f64>,
     /// Tint color mode
     ///
     /// Default: `"sepia"`.
     ///
     /// Allowed values: `"sepia"`, `"red"`, `"green"`, `"blue"`, `"cyan"`, `"magenta"`, `"yellow"`, `"purple"`, `"orange"`, `"warm"`, `"cool"`, `"lime"` and 8 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tint_mode: Option<TintMode>,
     /// Enable dissolve effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_dissolve: Option<bool>,
     /// URL of second image for dissolve
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dissolve_image_url: Option<String>,
     /// Dissolve blend factor
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dissolve_factor: Option<f64>,
     /// Enable dodge and burn effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_dodge_burn: Option<bool>,
     /// Dodge and burn intensity
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dodge_burn_intensity: Option<f64>,
     /// Dodge and burn mode
     ///
     /// Default: `"dodge"`.
     ///
     /// Allowed values: `"dodge"`, `"burn"`, `"dodge_and_burn"`, `"burn_and_dodge"`, `"color_dodge"`, `"color_burn"`, `"linear_dodge"`, `"linear_burn"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dodge_burn_mode: Option<DodgeBurnMode>,
     /// Enable glow effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_glow: Option<bool>,
     /// Glow intensity
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glow_intensity: Option<f64>,
     /// Glow blur radius
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glow_radius: Option<i64>,
     /// Enable sharpen effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_sharpen: Option<bool>,
     /// Type of sharpening to apply
     ///
     /// Default: `"basic"`.
     ///
     /// Allowed values: `"basic"`, `"smart"`, `"cas"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpen_mode: Option<SharpenMode>,
     /// Sharpen radius (for basic mode)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 15.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpen_radius: Option<i64>,
     /// Sharpen strength (for basic mode)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpen_alpha: Option<f64>,
     /// Noise radius for smart sharpen
     ///
     /// Default: `7`.
     ///
     /// Constraint: 1 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_radius: Option<i64>,
     /// Edge preservation factor
     ///
     /// Default: `0.75`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_edges: Option<f64>,
     /// Smart sharpen strength
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smart_sharpen_strength: Option<f64>,
     /// Smart sharpen blend ratio
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smart_sharpen_ratio: Option<f64>,
     /// CAS sharpening amount
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cas_amount: Option<f64>,
     /// Enable solarize effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_solarize: Option<bool>,
     /// Solarize threshold
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solarize_threshold: Option<f64>,
     /// Enable desaturation effect
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_desaturate: Option<bool>,
     /// Desaturation factor
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desaturate_factor: Option<f64>,
     /// Desaturation method
     ///
     /// Default: `"luminance (Rec.709)"`.
     ///
     /// Allowed values: `"luminance (Rec.709)"`, `"luminance (Rec.601)"`, `"average"`, `"lightness"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desaturate_method: Option<DesaturateMethod>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, enable_grain : Option < bool > =
+    "enable_grain" optional, grain_intensity : Option < f64 > = "grain_intensity"
+    optional, grain_scale : Option < f64 > = "grain_scale" optional, grain_style : Option
+    < GrainStyle > = "grain_style" optional, enable_color_correction : Option < bool > =
+    "enable_color_correction" optional, temperature : Option < f64 > = "temperature"
+    optional, brightness : Option < f64 > = "brightness" optional, contrast : Option <
+    f64 > = "contrast" optional, saturation : Option < f64 > = "saturation" optional,
+    gamma : Option < f64 > = "gamma" optional, enable_chromatic : Option < bool > =
+    "enable_chromatic" optional, red_shift : Option < i64 > = "red_shift" optional,
+    red_direction : Option < RedDirection > = "red_direction" optional, green_shift :
+    Option < i64 > = "green_shift" optional, green_direction : Option < GreenDirection >
+    = "green_direction" optional, blue_shift : Option < i64 > = "blue_shift" optional,
+    blue_direction : Option < BlueDirection > = "blue_direction" optional, enable_blur :
+    Option < bool > = "enable_blur" optional, blur_type : Option < BlurType > =
+    "blur_type" optional, blur_radius : Option < i64 > = "blur_radius" optional,
+    blur_sigma : Option < f64 > = "blur_sigma" optional, enable_vignette : Option < bool
+    > = "enable_vignette" optional, vignette_strength : Option < f64 > =
+    "vignette_strength" optional, enable_parabolize : Option < bool > =
+    "enable_parabolize" optional, parabolize_coeff : Option < f64 > = "parabolize_coeff"
+    optional, vertex_x : Option < f64 > = "vertex_x" optional, vertex_y : Option < f64 >
+    = "vertex_y" optional, enable_tint : Option < bool > = "enable_tint" optional,
+    tint_strength : Option < f64 > = "tint_strength" optional, tint_mode : Option <
+    TintMode > = "tint_mode" optional, enable_dissolve : Option < bool > =
+    "enable_dissolve" optional, dissolve_image_url : Option < String > =
+    "dissolve_image_url" optional, dissolve_factor : Option < f64 > = "dissolve_factor"
+    optional, enable_dodge_burn : Option < bool > = "enable_dodge_burn" optional,
+    dodge_burn_intensity : Option < f64 > = "dodge_burn_intensity" optional,
+    dodge_burn_mode : Option < DodgeBurnMode > = "dodge_burn_mode" optional, enable_glow
+    : Option < bool > = "enable_glow" optional, glow_intensity : Option < f64 > =
+    "glow_intensity" optional, glow_radius : Option < i64 > = "glow_radius" optional,
+    enable_sharpen : Option < bool > = "enable_sharpen" optional, sharpen_mode : Option <
+    SharpenMode > = "sharpen_mode" optional, sharpen_radius : Option < i64 > =
+    "sharpen_radius" optional, sharpen_alpha : Option < f64 > = "sharpen_alpha" optional,
+    noise_radius : Option < i64 > = "noise_radius" optional, preserve_edges : Option <
+    f64 > = "preserve_edges" optional, smart_sharpen_strength : Option < f64 > =
+    "smart_sharpen_strength" optional, smart_sharpen_ratio : Option < f64 > =
+    "smart_sharpen_ratio" optional, cas_amount : Option < f64 > = "cas_amount" optional,
+    enable_solarize : Option < bool > = "enable_solarize" optional, solarize_threshold :
+    Option < f64 > = "solarize_threshold" optional, enable_desaturate : Option < bool > =
+    "enable_desaturate" optional, desaturate_factor : Option < f64 > =
+    "desaturate_factor" optional, desaturate_method : Option < DesaturateMethod > =
+    "desaturate_method" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1129,12 +1119,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/post-processing/sharpen";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/post-processing/sharpen`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to process
@@ -26,61 +26,62 @@ pub struct Input {
     /// Default: `"basic"`.
     ///
     /// Allowed values: `"basic"`, `"smart"`, `"cas"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpen_mode: Option<SharpenMode>,
     /// Sharpen radius (for basic mode)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 15.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpen_radius: Option<i64>,
     /// Sharpen strength (for basic mode)
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpen_alpha: Option<f64>,
     /// Noise radius for smart sharpen
     ///
     /// Default: `7`.
     ///
     /// Constraint: 1 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_radius: Option<i64>,
     /// Edge preservation factor
     ///
     /// Default: `0.75`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_edges: Option<f64>,
     /// Smart sharpen strength
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smart_sharpen_strength: Option<f64>,
     /// Smart sharpen blend ratio
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smart_sharpen_ratio: Option<f64>,
     /// CAS sharpening amount
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cas_amount: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, sharpen_mode : Option <
+    SharpenMode > = "sharpen_mode" optional, sharpen_radius : Option < i64 > =
+    "sharpen_radius" optional, sharpen_alpha : Option < f64 > = "sharpen_alpha" optional,
+    noise_radius : Option < i64 > = "noise_radius" optional, preserve_edges : Option <
+    f64 > = "preserve_edges" optional, smart_sharpen_strength : Option < f64 > =
+    "smart_sharpen_strength" optional, smart_sharpen_ratio : Option < f64 > =
+    "smart_sharpen_ratio" optional, cas_amount : Option < f64 > = "cas_amount" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -236,7 +237,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/post-processing/sharpen`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed images with sharpen effect
@@ -244,6 +245,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/kangaroo/vULpeyThlkaCx_qOU9VH4_dab975f33d984062932804ac53af0c82.png"}]`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

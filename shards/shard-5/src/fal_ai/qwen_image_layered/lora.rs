@@ -14,11 +14,10 @@ pub const ENDPOINT_ID: &str = "fal-ai/qwen-image-layered/lora";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `fal-ai/qwen-image-layered/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// A caption for the input image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The URL of the input image.
     ///
@@ -27,66 +26,66 @@ pub struct Input {
     /// The negative prompt to generate an image from.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The guidance scale to use for the image generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The number of layers to generate.
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_layers: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// The acceleration level to use.
     ///
     /// Default: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// List of LoRA weights to apply (maximum 3).
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAInput>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : String =
+    "image_url" required, negative_prompt : Option < String > = "negative_prompt"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, seed : Option < i64 > =
+    "seed" optional, sync_mode : Option < bool > = "sync_mode" optional, num_layers :
+    Option < i64 > = "num_layers" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, acceleration : Option < Acceleration > = "acceleration"
+    optional, loras : Option < Vec < LoRAInput > > = "loras" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -269,7 +268,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/qwen-image-layered/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -284,9 +283,14 @@ pub struct Output {
     /// Whether the generated images contain NSFW concepts.
     pub has_nsfw_concepts: Vec<bool>,
     /// The prompt used to generate the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    Option < String > = "prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -337,7 +341,7 @@ pub enum Acceleration {
     Unknown
 );
 /// LoRA weight configuration.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAInput {
     /// URL, HuggingFace repo ID (owner/repo), or local path to LoRA weights.
@@ -347,12 +351,14 @@ pub struct LoRAInput {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAInput { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional } ..extra
+);
 impl LoRAInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam2/auto-segment";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/sam2/auto-segment`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to be automatically segmented
@@ -24,39 +24,40 @@ pub struct Input {
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Number of points to sample along each side of the image.
     ///
     /// Default: `32`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points_per_side: Option<i64>,
     /// Threshold for predicted IOU score.
     ///
     /// Default: `0.88`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pred_iou_thresh: Option<f64>,
     /// Threshold for stability score.
     ///
     /// Default: `0.95`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability_score_thresh: Option<f64>,
     /// Minimum area of a mask region.
     ///
     /// Default: `100`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_mask_region_area: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, sync_mode : Option < bool > =
+    "sync_mode" optional, output_format : Option < OutputFormat > = "output_format"
+    optional, points_per_side : Option < i64 > = "points_per_side" optional,
+    pred_iou_thresh : Option < f64 > = "pred_iou_thresh" optional, stability_score_thresh
+    : Option < f64 > = "stability_score_thresh" optional, min_mask_region_area : Option <
+    i64 > = "min_mask_region_area" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -174,7 +175,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam2/auto-segment`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Combined segmentation mask.
@@ -182,6 +183,10 @@ pub struct Output {
     /// Individual segmentation masks.
     pub individual_masks: Vec<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { combined_mask : Image = "combined_mask" required, individual_masks : Vec <
+    Image > = "individual_masks" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

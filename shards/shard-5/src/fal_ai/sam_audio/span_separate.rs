@@ -20,7 +20,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-audio/span-separate";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input for temporal span-based audio separation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to process.
@@ -30,7 +30,6 @@ pub struct Input {
     /// Text prompt describing the sound to isolate. Optional but recommended - helps the model identify what type of sound to extract from the span.
     ///
     /// Example: `"man singing"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Time spans where the target sound occurs which should be isolated.
     ///
@@ -41,50 +40,53 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 7.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reranking_candidates: Option<i64>,
     /// The acceleration level to use.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Maximum audio duration (in seconds) to process in a single pass. Longer audio will be chunked with overlap and blended.
     ///
     /// Default: `60`.
     ///
     /// Constraint: 10 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chunk_duration: Option<f64>,
     /// Overlap duration (in seconds) between chunks for crossfade blending.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_overlap: Option<f64>,
     /// Use sound activity detection to rank reranking candidates based on how well each candidate's non-silent regions match the provided spans. Enables effective reranking even without a text prompt (span-only separation). Requires reranking_candidates > 1.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_sound_activity_ranking: Option<bool>,
     /// Trim output audio to only include the specified span time range. If False, returns the full audio length with the target sound isolated throughout.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_to_span: Option<bool>,
     /// Output audio format.
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, prompt : Option < String > =
+    "prompt" optional, spans : Vec < AudioTimeSpan > = "spans" required,
+    reranking_candidates : Option < i64 > = "reranking_candidates" optional, acceleration
+    : Option < Acceleration > = "acceleration" optional, max_chunk_duration : Option <
+    f64 > = "max_chunk_duration" optional, chunk_overlap : Option < f64 > =
+    "chunk_overlap" optional, use_sound_activity_ranking : Option < bool > =
+    "use_sound_activity_ranking" optional, trim_to_span : Option < bool > =
+    "trim_to_span" optional, output_format : Option < OutputFormat > = "output_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -235,7 +237,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for span-based audio separation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The isolated target sound.
@@ -253,9 +255,13 @@ pub struct Output {
     /// Sample rate of the output audio in Hz.
     ///
     /// Default: `48000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { target : File = "target" required, residual : File = "residual" required,
+    duration : f64 = "duration" required, sample_rate : Option < i64 > = "sample_rate"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -273,7 +279,7 @@ impl Output {
     }
 }
 /// A time span indicating where the target sound occurs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioTimeSpan {
     /// Start time of the span in seconds
@@ -291,12 +297,14 @@ pub struct AudioTimeSpan {
     /// Whether to include (True) or exclude (False) sounds in this span
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AudioTimeSpan { start : f64 = "start" required, end : f64 = "end" required, include :
+    Option < bool > = "include" optional } ..extra
+);
 impl AudioTimeSpan {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -20,7 +20,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-audio/visual-separate";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input for visual-prompted audio separation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video file to process (MP4, MOV, etc.)
@@ -28,54 +28,55 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8850d1/gff7zKI-6XwIbBBip4946_office.mp4"`.
     pub video_url: String,
     /// URL of the mask video (binary mask indicating target object). Black=target, White=background.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_video_url: Option<String>,
     /// Text prompt to assist with separation. Use natural language to describe the target sound.
     ///
     /// Default: `""`.
     ///
     /// Example: `"man on the left"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reranking_candidates: Option<i64>,
     /// The acceleration level to use.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Maximum audio duration (in seconds) to process in a single pass. Longer audio will be chunked with overlap and blended.
     ///
     /// Default: `60`.
     ///
     /// Constraint: 10 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chunk_duration: Option<f64>,
     /// Overlap duration (in seconds) between chunks for crossfade blending.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_overlap: Option<f64>,
     /// Output audio format.
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, mask_video_url : Option < String >
+    = "mask_video_url" optional, prompt : Option < String > = "prompt" optional,
+    reranking_candidates : Option < i64 > = "reranking_candidates" optional, acceleration
+    : Option < Acceleration > = "acceleration" optional, max_chunk_duration : Option <
+    f64 > = "max_chunk_duration" optional, chunk_overlap : Option < f64 > =
+    "chunk_overlap" optional, output_format : Option < OutputFormat > = "output_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -213,7 +214,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for visual-prompted audio separation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The isolated target sound.
@@ -231,9 +232,13 @@ pub struct Output {
     /// Sample rate of the output audio in Hz.
     ///
     /// Default: `48000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { target : File = "target" required, residual : File = "residual" required,
+    duration : f64 = "duration" required, sample_rate : Option < i64 > = "sample_rate"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sync-lipsync/react-1";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/sync-lipsync/react-1`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the input video. Must be **15 seconds or shorter**.
@@ -38,26 +38,28 @@ pub struct Input {
     /// Default: `"face"`.
     ///
     /// Allowed values: `"lips"`, `"face"`, `"head"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_mode: Option<ModelMode>,
     /// Lipsync mode when audio and video durations are out of sync.
     ///
     /// Default: `"bounce"`.
     ///
     /// Allowed values: `"cut_off"`, `"loop"`, `"bounce"`, `"silence"`, `"remap"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lipsync_mode: Option<LipsyncMode>,
     /// Controls the expresiveness of the lipsync.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, audio_url : String = "audio_url"
+    required, emotion : Emotion = "emotion" required, model_mode : Option < ModelMode > =
+    "model_mode" optional, lipsync_mode : Option < LipsyncMode > = "lipsync_mode"
+    optional, temperature : Option < f64 > = "temperature" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -152,7 +154,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sync-lipsync/react-1`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video with synchronized lip and facial movements.
@@ -160,6 +162,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","duration":7.041667,"file_name":"output.mp4","fps":24,"height":1088,"num_frames":169,"url...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

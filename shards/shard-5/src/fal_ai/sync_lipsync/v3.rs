@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sync-lipsync/v3";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sync-lipsync/v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video
@@ -29,15 +29,17 @@ pub struct Input {
     /// Default: `"cut_off"`.
     ///
     /// Allowed values: `"cut_off"`, `"loop"`, `"bounce"`, `"silence"`, `"remap"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<SyncMode>,
     /// Additional Sync.so generation options. If options.sync_mode is set, it overrides the top-level sync_mode field.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<Sync3GenerationOptions>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, audio_url : String = "audio_url"
+    required, sync_mode : Option < SyncMode > = "sync_mode" optional, options : Option <
+    Sync3GenerationOptions > = "options" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -106,7 +108,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sync-lipsync/v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -114,6 +116,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a93c312/TqKMiLtCcTKWSeAWXJRD0_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -143,39 +146,40 @@ pub enum SyncMode {
     "silence", Remap => "remap" } else Unknown
 );
 /// An object of 6 fields. Held by the `options` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Sync3GenerationOptions {
     /// Defines how to handle duration mismatches between video and audio inputs. Overrides the top-level sync_mode when provided.
     ///
     /// Allowed values: `"cut_off"`, `"loop"`, `"bounce"`, `"silence"`, `"remap"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<SyncMode>,
     /// Edit region for the model. This is a Sync.so option primarily used by react-1.
     ///
     /// Allowed values: `"lips"`, `"face"`, `"head"`, `"lipsync"`, `"emotion"`, `"talking_head"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_mode: Option<ModelMode>,
     /// Emotion prompt for generation. This is a Sync.so option primarily used by react-1.
     ///
     /// Allowed values: `"happy"`, `"sad"`, `"angry"`, `"disgusted"`, `"surprised"`, `"neutral"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<Prompt>,
     /// Controls how expressive lipsync can be; 0 is least expressive, 1 is most expressive. Sync.so handles this natively for sync-3, so this option is ignored by sync-3.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Active speaker detection configuration for videos with multiple people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_speaker_detection: Option<Sync3ActiveSpeakerDetection>,
     /// Whether to detect occlusion during generation. Sync.so handles this automatically for sync-3, so this option is ignored by sync-3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occlusion_detection_enabled: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Sync3GenerationOptions { sync_mode : Option < SyncMode > = "sync_mode" optional,
+    model_mode : Option < ModelMode > = "model_mode" optional, prompt : Option < Prompt >
+    = "prompt" optional, temperature : Option < f64 > = "temperature" optional,
+    active_speaker_detection : Option < Sync3ActiveSpeakerDetection > =
+    "active_speaker_detection" optional, occlusion_detection_enabled : Option < bool > =
+    "occlusion_detection_enabled" optional } ..extra
+);
 impl Sync3GenerationOptions {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -316,41 +320,41 @@ pub enum Prompt {
     "disgusted", Surprised => "surprised", Neutral => "neutral" } else Unknown
 );
 /// An object of 8 fields. Held by the `active_speaker_detection` field of [`Sync3GenerationOptions`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Sync3ActiveSpeakerDetection {
     /// Whether to automatically detect and apply generation to the active speaker.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_detect: Option<bool>,
     /// Whether to use Sync.so's active speaker detection v3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub v3: Option<bool>,
     /// Deprecated Sync.so option for active speaker detection v2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_v2: Option<bool>,
     /// Frame index for manual speaker selection coordinates.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_number: Option<i64>,
     /// Reference point [x, y] on the speaker's face in frame_number.
     ///
     /// Constraint: 2 to 2 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coordinates: Option<Vec<i64>>,
     /// Per-frame bounding boxes [x1, y1, x2, y2] for the detected face.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounding_boxes: Option<Vec<Option<Vec<i64>>>>,
     /// URL to a JSON file containing per-frame bounding boxes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounding_boxes_url: Option<String>,
     /// Base64 encoded face image for manual speaker selection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_image: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Sync3ActiveSpeakerDetection { auto_detect : Option < bool > = "auto_detect" optional,
+    v3 : Option < bool > = "v3" optional, use_v2 : Option < bool > = "use_v2" optional,
+    frame_number : Option < i64 > = "frame_number" optional, coordinates : Option < Vec <
+    i64 > > = "coordinates" optional, bounding_boxes : Option < Vec < Option < Vec < i64
+    > > > > = "bounding_boxes" optional, bounding_boxes_url : Option < String > =
+    "bounding_boxes_url" optional, face_image : Option < String > = "face_image" optional
+    } ..extra
+);
 impl Sync3ActiveSpeakerDetection {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,214 +13,215 @@ pub const ENDPOINT_ID: &str = "fal-ai/trellis-2";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/trellis-2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Random seed for reproducibility
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Output resolution; higher is slower but more detailed
     ///
     /// Default: `1024`.
     ///
     /// Allowed values: `512`, `1024`, `1536`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// How closely the initial 3D structure follows the input image. Higher values produce more faithful but potentially noisier results.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in stage 1. Lower values allow stronger guidance effects, higher values stabilize the output.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_rescale: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance starts for stage 1 (sparse structure). Guidance is only applied between interval_start and interval_end; outside this window the model runs unguided. Lower values apply guidance earlier.
     ///
     /// Default: `0.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_interval_start: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance ends for stage 1 (sparse structure). Must be >= ss_guidance_interval_start.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_guidance_interval_end: Option<f64>,
     /// Number of denoising steps for the initial structure. More steps = slower but potentially higher quality.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for structure generation. Higher values produce sharper transitions.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ss_rescale_t: Option<f64>,
     /// How closely the detailed geometry follows the input image. Higher values add more detail but may introduce noise.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in the shape stage. Increase if you see noisy geometry.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_rescale: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance starts for stage 2 (shape refinement). Guidance is only applied between interval_start and interval_end.
     ///
     /// Default: `0.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_interval_start: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance ends for stage 2 (shape refinement). Must be >= shape_slat_guidance_interval_start.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_guidance_interval_end: Option<f64>,
     /// Number of denoising steps for shape refinement. More steps = slower but potentially smoother geometry.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for shape refinement. Higher values produce sharper geometric details.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_slat_rescale_t: Option<f64>,
     /// How closely the texture follows the input image colors. Higher values produce more vivid but potentially oversaturated textures.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in the texture stage. Increase if textures look noisy or have color banding.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_rescale: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance starts for stage 3 (texture). Guidance is only applied between interval_start and interval_end.
     ///
     /// Default: `0.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_interval_start: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance ends for stage 3 (texture). Must be >= tex_slat_guidance_interval_start.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_interval_end: Option<f64>,
     /// Number of denoising steps for texture generation. More steps = slower but potentially cleaner textures.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for texture generation. Higher values produce sharper texture details.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_rescale_t: Option<f64>,
     /// Target number of vertices in the final mesh. Lower values produce smaller files but less detail. 500k is good for most uses, reduce to 20k-50k for web/mobile.
     ///
     /// Default: `500000`.
     ///
     /// Constraint: 5000 ≤ value ≤ 2000000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decimation_target: Option<i64>,
     /// Resolution of the texture image baked onto the mesh. Higher values capture finer surface details but produce larger files.
     ///
     /// Default: `2048`.
     ///
     /// Allowed values: `1024`, `2048`, `4096`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_size: Option<TextureSize>,
     /// Rebuild the mesh topology for cleaner triangles. Slower but usually produces better results for downstream use (animation, 3D printing, etc).
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remesh: Option<bool>,
     /// Controls how far remeshing can move vertices from the original surface. Higher values allow more smoothing but may lose fine details.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remesh_band: Option<f64>,
     /// How much to project remeshed vertices back onto the original surface. 0 = no projection (smoother), 1 = full projection (preserves detail).
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remesh_project: Option<f64>,
     /// Maximum angle (in degrees) between adjacent face normals allowed within a single UV chart. Lower values produce more charts with less distortion; higher values produce fewer, larger charts with potentially more stretching.
     ///
     /// Default: `90`.
     ///
     /// Constraint: 0 ≤ value ≤ 180.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uv_unwrap_angle_threshold_deg: Option<f64>,
     /// Number of local refinement passes during UV chart computation. Higher values produce cleaner chart boundaries at the cost of additional UV-unwrap time.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uv_unwrap_refine_iterations: Option<i64>,
     /// Number of global clustering passes during UV chart computation. More passes produce more balanced charts.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uv_unwrap_global_iterations: Option<i64>,
     /// Smoothing strength applied to UV chart boundaries. Higher values reduce visible seams but may introduce UV distortion.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uv_unwrap_smooth_strength: Option<f64>,
     /// URL of the input image to convert to 3D
     ///
     /// Example: `"https://v3b.fal.media/files/b/0a86b60d/xkpao5B0uxmH0tmJm0HVL_2fe35ce1-fe44-475b-b582-6846a149537c.png"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { seed : Option < i64 > = "seed" optional, resolution : Option < Resolution > =
+    "resolution" optional, ss_guidance_strength : Option < f64 > = "ss_guidance_strength"
+    optional, ss_guidance_rescale : Option < f64 > = "ss_guidance_rescale" optional,
+    ss_guidance_interval_start : Option < f64 > = "ss_guidance_interval_start" optional,
+    ss_guidance_interval_end : Option < f64 > = "ss_guidance_interval_end" optional,
+    ss_sampling_steps : Option < i64 > = "ss_sampling_steps" optional, ss_rescale_t :
+    Option < f64 > = "ss_rescale_t" optional, shape_slat_guidance_strength : Option < f64
+    > = "shape_slat_guidance_strength" optional, shape_slat_guidance_rescale : Option <
+    f64 > = "shape_slat_guidance_rescale" optional, shape_slat_guidance_interval_start :
+    Option < f64 > = "shape_slat_guidance_interval_start" optional,
+    shape_slat_guidance_interval_end : Option < f64 > =
+    "shape_slat_guidance_interval_end" optional, shape_slat_sampling_steps : Option < i64
+    > = "shape_slat_sampling_steps" optional, shape_slat_rescale_t : Option < f64 > =
+    "shape_slat_rescale_t" optional, tex_slat_guidance_strength : Option < f64 > =
+    "tex_slat_guidance_strength" optional, tex_slat_guidance_rescale : Option < f64 > =
+    "tex_slat_guidance_rescale" optional, tex_slat_guidance_interval_start : Option < f64
+    > = "tex_slat_guidance_interval_start" optional, tex_slat_guidance_interval_end :
+    Option < f64 > = "tex_slat_guidance_interval_end" optional, tex_slat_sampling_steps :
+    Option < i64 > = "tex_slat_sampling_steps" optional, tex_slat_rescale_t : Option <
+    f64 > = "tex_slat_rescale_t" optional, decimation_target : Option < i64 > =
+    "decimation_target" optional, texture_size : Option < TextureSize > = "texture_size"
+    optional, remesh : Option < bool > = "remesh" optional, remesh_band : Option < f64 >
+    = "remesh_band" optional, remesh_project : Option < f64 > = "remesh_project"
+    optional, uv_unwrap_angle_threshold_deg : Option < f64 > =
+    "uv_unwrap_angle_threshold_deg" optional, uv_unwrap_refine_iterations : Option < i64
+    > = "uv_unwrap_refine_iterations" optional, uv_unwrap_global_iterations : Option <
+    i64 > = "uv_unwrap_global_iterations" optional, uv_unwrap_smooth_strength : Option <
+    f64 > = "uv_unwrap_smooth_strength" optional, image_url : String = "image_url"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -664,7 +665,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/trellis-2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D GLB file
@@ -672,6 +673,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a86b61d/DNmTkiWHUQ8k-rG6aussB_trellis2_68d6300f70f34d23b69a912b5fe60487.glb"}`.
     pub model_glb: File,
 }
+::fal_models_core::serde_struct!(Output { model_glb : File = "model_glb" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/trellis-2/retexture";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/trellis-2/retexture`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the reference image for texturing
@@ -25,68 +25,70 @@ pub struct Input {
     /// Example: `"https://raw.githubusercontent.com/KhronosGroup/glTF-Sample-Assets/main/Models/ClearCoatCarPaint/glTF-Binary/ClearCoa...`.
     pub mesh_url: String,
     /// Random seed for reproducibility
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Internal resolution for texture generation. Higher produces finer texture details but is slower.
     ///
     /// Default: `1024`.
     ///
     /// Allowed values: `512`, `1024`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// How closely the texture follows the input image colors. Higher values produce more vivid but potentially oversaturated textures.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_strength: Option<f64>,
     /// Dampens artifacts from high guidance in the texture stage. Increase if textures look noisy or have color banding.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_rescale: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance starts for the texture stage. Guidance is only applied between interval_start and interval_end.
     ///
     /// Default: `0.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_interval_start: Option<f64>,
     /// Fraction of the denoising process at which classifier-free guidance ends for the texture stage. Must be >= tex_slat_guidance_interval_start.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_guidance_interval_end: Option<f64>,
     /// Number of denoising steps for texture generation. More steps = slower but potentially cleaner textures.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_sampling_steps: Option<i64>,
     /// Controls noise schedule sharpness for texture generation. Higher values produce sharper texture details.
     ///
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tex_slat_rescale_t: Option<f64>,
     /// Resolution of the texture image baked onto the mesh. Higher values capture finer surface details but produce larger files.
     ///
     /// Default: `2048`.
     ///
     /// Allowed values: `1024`, `2048`, `4096`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_size: Option<TextureSize>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, mesh_url : String = "mesh_url"
+    required, seed : Option < i64 > = "seed" optional, resolution : Option < Resolution >
+    = "resolution" optional, tex_slat_guidance_strength : Option < f64 > =
+    "tex_slat_guidance_strength" optional, tex_slat_guidance_rescale : Option < f64 > =
+    "tex_slat_guidance_rescale" optional, tex_slat_guidance_interval_start : Option < f64
+    > = "tex_slat_guidance_interval_start" optional, tex_slat_guidance_interval_end :
+    Option < f64 > = "tex_slat_guidance_interval_end" optional, tex_slat_sampling_steps :
+    Option < i64 > = "tex_slat_sampling_steps" optional, tex_slat_rescale_t : Option <
+    f64 > = "tex_slat_rescale_t" optional, texture_size : Option < TextureSize > =
+    "texture_size" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -253,7 +255,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/trellis-2/retexture`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D GLB file
@@ -261,6 +263,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a86b61d/DNmTkiWHUQ8k-rG6aussB_trellis2_68d6300f70f34d23b69a912b5fe60487.glb"}`.
     pub model_glb: File,
 }
+::fal_models_core::serde_struct!(Output { model_glb : File = "model_glb" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

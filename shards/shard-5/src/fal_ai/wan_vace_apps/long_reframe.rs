@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan-vace-apps/long-reframe";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/wan-vace-apps/long-reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide video generation. Optional for reframing.
@@ -21,38 +21,32 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Negative prompt for video generation.
     ///
     /// Default: `"letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork,...`.
     ///
     /// Example: `"letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"240p"`, `"360p"`, `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"1:1"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 2 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Guidance scale for classifier-free guidance. Higher values encourage the model to generate images closely related to the text prompt.
     ///
@@ -61,7 +55,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Sampler to use for video generation.
     ///
@@ -70,14 +63,12 @@ pub struct Input {
     /// Example: `"unipc"`.
     ///
     /// Allowed values: `"unipc"`, `"dpm++"`, `"euler"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampler: Option<Sampler>,
     /// Shift parameter for video generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 15.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// URL to the source video file. This video will be used as a reference for the reframe task.
     ///
@@ -88,7 +79,6 @@ pub struct Input {
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
     ///
@@ -97,7 +87,6 @@ pub struct Input {
     /// Example: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"low"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// The quality of the generated video.
     ///
@@ -106,7 +95,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
@@ -115,14 +103,12 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// Whether to enable auto downsample.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_auto_downsample: Option<bool>,
     /// Minimum FPS for auto downsample.
     ///
@@ -131,7 +117,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 60.
     ///
     /// Example: `6`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_downsample_min_fps: Option<f64>,
     /// The model to use for frame interpolation. Options are 'rife' or 'film'.
     ///
@@ -140,14 +125,12 @@ pub struct Input {
     /// Example: `"film"`.
     ///
     /// Allowed values: `"rife"`, `"film"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpolator_model: Option<InterpolatorModel>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The transparency mode to apply to the first and last frames. This controls how the transparent areas of the first and last frames are filled.
     ///
@@ -156,14 +139,12 @@ pub struct Input {
     /// Example: `"content_aware"`.
     ///
     /// Allowed values: `"content_aware"`, `"white"`, `"black"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transparency_mode: Option<TransparencyMode>,
     /// If true, also return a ZIP file containing all generated frames.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_frames_zip: Option<bool>,
     /// Zoom factor for the video. When this value is greater than 0, the video will be zoomed in by this factor (in relation to the canvas size,) cutting off the edges of the video. A value of 0 means no zoom.
     ///
@@ -172,31 +153,47 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 0.9.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoom_factor: Option<f64>,
     /// Whether to trim borders from the video.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_borders: Option<bool>,
     /// Threshold for scene detection sensitivity (0-100). Lower values detect more scenes.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 0 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scene_threshold: Option<f64>,
     /// Whether to paste back the reframed scene to the original video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paste_back: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, negative_prompt : Option <
+    String > = "negative_prompt" optional, seed : Option < i64 > = "seed" optional,
+    resolution : Option < Resolution > = "resolution" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, sampler : Option < Sampler > = "sampler" optional, shift : Option < f64 > =
+    "shift" optional, video_url : String = "video_url" required, enable_safety_checker :
+    Option < bool > = "enable_safety_checker" optional, acceleration : Option <
+    Acceleration > = "acceleration" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, enable_auto_downsample : Option < bool > =
+    "enable_auto_downsample" optional, auto_downsample_min_fps : Option < f64 > =
+    "auto_downsample_min_fps" optional, interpolator_model : Option < InterpolatorModel >
+    = "interpolator_model" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    transparency_mode : Option < TransparencyMode > = "transparency_mode" optional,
+    return_frames_zip : Option < bool > = "return_frames_zip" optional, zoom_factor :
+    Option < f64 > = "zoom_factor" optional, trim_borders : Option < bool > =
+    "trim_borders" optional, scene_threshold : Option < f64 > = "scene_threshold"
+    optional, paste_back : Option < bool > = "paste_back" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -574,12 +571,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-vace-apps/long-reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The output video file.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/extract-nth-frame";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// Input model for extracting every Nth frame from a video
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video file to extract frames from
@@ -26,33 +26,34 @@ pub struct Input {
     /// Default: `12`.
     ///
     /// Constraint: 1 ≤ value ≤ 300.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_interval: Option<i64>,
     /// Output format for extracted frames
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"png"`, `"jpg"`, `"jpeg"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Maximum number of frames to extract
     ///
     /// Default: `100`.
     ///
     /// Constraint: 1 ≤ value ≤ 500.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_frames: Option<i64>,
     /// Quality for jpg/webp output (1-100)
     ///
     /// Default: `95`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, frame_interval : Option < i64 > =
+    "frame_interval" optional, output_format : Option < OutputFormat > = "output_format"
+    optional, max_frames : Option < i64 > = "max_frames" optional, quality : Option < i64
+    > = "quality" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -152,7 +153,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for extracted frames
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Array of extracted frame images
@@ -164,6 +165,10 @@ pub struct Output {
     /// Example: `25`.
     pub frame_count: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, frame_count : i64 =
+    "frame_count" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

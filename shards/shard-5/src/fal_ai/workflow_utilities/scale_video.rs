@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/scale-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input model for scaling/resizing a video to specific dimensions
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video file to scale/resize. Height and Width of the video must be even numbers for compatibility with video codecs.
@@ -31,54 +31,53 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 7680.
     ///
     /// Example: `1920`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// Target height in pixels. If only height is provided, width is auto-calculated to preserve aspect ratio. At least one of width or height must be provided.
     ///
     /// Constraint: 2 ≤ value ≤ 4320.
     ///
     /// Example: `1080`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Scaling mode. 'stretch' scales the video to the exact target dimensions (may distort aspect ratio). 'pad' scales to fit within the target dimensions while preserving aspect ratio, then pads with the chosen color to fill the remaining space (letterbox/pillarbox). 'crop' scales to cover the target dimensions while preserving aspect ratio, then center-crops to the exact target size.
     ///
     /// Default: `"stretch"`.
     ///
     /// Allowed values: `"stretch"`, `"pad"`, `"crop"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// Padding color when mode is 'pad'. Ignored for other modes.
     ///
     /// Default: `"black"`.
     ///
     /// Allowed values: `"black"`, `"white"`, `"red"`, `"green"`, `"blue"`, `"gray"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pad_color: Option<PadColor>,
     /// Video codec to use for encoding. libx264 (H.264) is widely compatible, libx265 (H.265/HEVC) offers better compression.
     ///
     /// Default: `"libx264"`.
     ///
     /// Allowed values: `"libx264"`, `"libx265"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<Codec>,
     /// Encoding speed preset. Slower presets give better compression but take longer.
     ///
     /// Default: `"fast"`.
     ///
     /// Allowed values: `"ultrafast"`, `"fast"`, `"medium"`, `"slow"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preset: Option<Preset>,
     /// Constant Rate Factor for quality (0-51). Lower values mean better quality and larger files. 18 is visually lossless for most content.
     ///
     /// Default: `18`.
     ///
     /// Constraint: 0 ≤ value ≤ 51.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crf: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, width : Option < i64 > = "width"
+    optional, height : Option < i64 > = "height" optional, mode : Option < Mode > =
+    "mode" optional, pad_color : Option < PadColor > = "pad_color" optional, codec :
+    Option < Codec > = "codec" optional, preset : Option < Preset > = "preset" optional,
+    crf : Option < i64 > = "crf" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -220,7 +219,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for scaled/resized video
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The scaled/resized video
@@ -244,6 +243,11 @@ pub struct Output {
     /// Example: `1080`.
     pub scaled_height: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, original_width : i64 = "original_width"
+    required, original_height : i64 = "original_height" required, scaled_width : i64 =
+    "scaled_width" required, scaled_height : i64 = "scaled_height" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/trim-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input model for trimming a video to a specified time range
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video file to trim
@@ -30,24 +30,25 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<f64>,
     /// End time in seconds. If not provided, uses duration instead.
     ///
     /// Example: `3`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<f64>,
     /// Duration in seconds from start_time. Ignored if end_time is provided.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 0 < value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, start_time : Option < f64 > =
+    "start_time" optional, end_time : Option < f64 > = "end_time" optional, duration :
+    Option < f64 > = "duration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -131,7 +132,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for trimmed video
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The trimmed video
@@ -147,6 +148,10 @@ pub struct Output {
     /// Example: `2`.
     pub trimmed_duration: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, original_duration : f64 =
+    "original_duration" required, trimmed_duration : f64 = "trimmed_duration" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "imagineart/imagineart-1.5-pro-preview/text-to-ima
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `imagineart/imagineart-1.5-pro-preview/text-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the desired image
@@ -27,17 +27,18 @@ pub struct Input {
     /// Example: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`, `"3:1"`, `"1:3"`, `"3:2"`, `"2:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Seed for the image generation
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -109,7 +110,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `imagineart/imagineart-1.5-pro-preview/text-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image
@@ -117,6 +118,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/webp","height":2048,"url":"https://blogs-cdn.imagine.art/hero_42_3_1_df21c1943f.webp","width"...`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,13 +13,12 @@ pub const ENDPOINT_ID: &str = "sonauto/v2/inpaint";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `sonauto/v2/inpaint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Tags/styles of the music to generate. You can view a list of all available tags at https://sonauto.ai/tag-explorer.
     ///
     /// Example: `["2020s","dance pop","pop rock","indie pop","bubblegum pop","synthpop","teen pop","electropop"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
     /// The lyrics sung in the generated song. An empty string will generate an instrumental track.
     ///
@@ -28,40 +27,34 @@ pub struct Input {
     /// The seed to use for generation. Will pick a random seed if not provided. Repeating a request with identical parameters (must use lyrics and tags, not prompt) and the same seed will generate the same song.
     ///
     /// Constraint: -9.223372036854776e+18 ≤ value ≤ 9223372036854776000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Controls how strongly your prompt influences the output. Greater values adhere more to the prompt but sound less natural. (This is CFG.)
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1.4 ≤ value ≤ 3.1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_strength: Option<f64>,
     /// Greater means more natural vocals. Lower means sharper instrumentals. We recommend 0.7.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub balance_strength: Option<f64>,
     /// Generating 2 songs costs 1.5x the price of generating 1 song. Also, note that using the same seed may not result in identical songs if the number of songs generated is changed.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_songs: Option<i64>,
     /// Output Format
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"flac"`, `"mp3"`, `"wav"`, `"ogg"`, `"m4a"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// The bit rate to use for mp3 and m4a formats. Not available for other formats.
     ///
     /// Allowed values: `128`, `192`, `256`, `320`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bit_rate: Option<OutputBitRate>,
     /// The URL of the audio file to alter. Must be a valid publicly accessible URL.
     ///
@@ -76,12 +69,20 @@ pub struct Input {
     /// Crop to the selected region
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selection_crop: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { tags : Option < Vec < String > > = "tags" optional, lyrics_prompt : String =
+    "lyrics_prompt" required, seed : Option < i64 > = "seed" optional, prompt_strength :
+    Option < f64 > = "prompt_strength" optional, balance_strength : Option < f64 > =
+    "balance_strength" optional, num_songs : Option < i64 > = "num_songs" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, output_bit_rate :
+    Option < OutputBitRate > = "output_bit_rate" optional, audio_url : String =
+    "audio_url" required, sections : Vec < InpaintSection > = "sections" required,
+    selection_crop : Option < bool > = "selection_crop" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -235,7 +236,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `sonauto/v2/inpaint`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio files.
@@ -247,6 +248,9 @@ pub struct Output {
     /// Example: `42`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : Vec < File > = "audio" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -295,7 +299,7 @@ pub enum OutputBitRate {
     Unknown
 );
 /// An object of 2 fields. Held by the `sections` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InpaintSection {
     /// Start time in seconds of the section to inpaint.
@@ -311,9 +315,11 @@ pub struct InpaintSection {
     /// Example: `9.45`.
     pub end: f64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    InpaintSection { start : f64 = "start" required, end : f64 = "end" required } ..extra
+);
 impl InpaintSection {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -21,7 +21,7 @@ pub const ENDPOINT_ID: &str = "wan/v2.6/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// Input for Wan 2.6 text-to-video generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt for video generation. Supports Chinese and English, max 800 characters. For multi-shot videos, use format: 'Overall description. First shot [0-3s] content. Second shot [3-5s] content.'
@@ -39,21 +39,18 @@ pub struct Input {
     /// - Format: WAV, MP3.
     /// - Duration: 3 to 30 s.
     /// - File size: Up to 15 MB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// The aspect ratio of the generated video. Wan 2.6 supports additional ratios.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Video resolution tier. Wan 2.6 T2V only supports 720p and 1080p (no 480p).
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Duration of the generated video in seconds. Choose between 5, 10, or 15 seconds.
     ///
@@ -62,39 +59,42 @@ pub struct Input {
     /// Example: `"5"`.
     ///
     /// Allowed values: `"5"`, `"10"`, `"15"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Negative prompt to describe content to avoid. Max 500 characters.
     ///
     /// Default: `""`.
     ///
     /// Example: `"low resolution, error, worst quality, low quality, defects"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Whether to enable prompt rewriting using LLM. Improves results for short prompts but increases processing time.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// When true, enables intelligent multi-shot segmentation for coherent narrative videos. Only active when enable_prompt_expansion is True. Set to false for single-shot generation.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_shots: Option<bool>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, audio_url : Option < String > =
+    "audio_url" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, resolution : Option < Resolution > = "resolution" optional, duration :
+    Option < Duration > = "duration" optional, negative_prompt : Option < String > =
+    "negative_prompt" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, multi_shots : Option < bool > = "multi_shots"
+    optional, seed : Option < i64 > = "seed" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -262,7 +262,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for text-to-video generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -276,9 +276,12 @@ pub struct Output {
     /// The actual prompt used if prompt rewriting was enabled
     ///
     /// Example: `"Humorous but premium mini-trailer: a tiny fox 3D director proves \"multi-scene\" by calling simple commands that...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required,
+    actual_prompt : Option < String > = "actual_prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "bria/genfill/v2";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `bria/genfill/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The source image.
@@ -32,24 +32,26 @@ pub struct Input {
     /// Random seed for reproducibility.
     ///
     /// Default: `5555`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of inference steps.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 20 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps_num: Option<i64>,
     /// If true, returns the image directly in the response (increases latency).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, mask_url : String = "mask_url"
+    required, instruction : String = "instruction" required, seed : Option < i64 > =
+    "seed" optional, steps_num : Option < i64 > = "steps_num" optional, sync_mode :
+    Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -137,7 +139,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/genfill/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated image.
@@ -147,11 +149,15 @@ pub struct Output {
     /// Default: `[]`.
     ///
     /// Example: `[{"url":"https://bria-datasets.s3.us-east-1.amazonaws.com/Fibo_edit/flower_with_butterfly.jpg"}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<Vec<Image>>,
     /// Current instruction.
     pub structured_instruction: std::collections::BTreeMap<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, images : Option < Vec < Image > > =
+    "images" optional, structured_instruction : std::collections::BTreeMap < String,
+    serde_json::Value > = "structured_instruction" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

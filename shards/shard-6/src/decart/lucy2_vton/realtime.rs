@@ -15,28 +15,29 @@ pub const ENDPOINT_ID: &str = "decart/lucy2-vton/realtime";
 /// Uses extra="allow" so WebRTC signaling messages ({type: "offer", sdp: ...})
 /// pass validation alongside application messages. The schema exposes prompt,
 /// image_url, and reference_image_url for playground form rendering.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for the real-time transformation.
     ///
     /// Default: `"Substitute the current top with the outfit from the reference image, matching its color, material, and fit"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Image data URI or HTTP(S) URL for realtime frame input. Data URI format: data:image/<type>;base64,...
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Reference image URL or data URI. When set, Lucy 2 will use this as a character reference for the transformation.
     ///
     /// Default: `"https://v3b.fal.media/files/b/0a985506/y57_APcgGHlPxOOHIOqYO_15129.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : Option < String >
+    = "image_url" optional, reference_image_url : Option < String > =
+    "reference_image_url" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

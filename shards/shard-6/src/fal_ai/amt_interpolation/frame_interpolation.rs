@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/amt-interpolation/frame-interpolation";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/amt-interpolation/frame-interpolation`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Frames to interpolate
@@ -23,17 +23,19 @@ pub struct Input {
     /// Output frames per second
     ///
     /// Default: `24`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_fps: Option<i64>,
     /// Number of recursive interpolation passes
     ///
     /// Default: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recursive_interpolation_passes: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { frames : Vec < Frame > = "frames" required, output_fps : Option < i64 > =
+    "output_fps" optional, recursive_interpolation_passes : Option < i64 > =
+    "recursive_interpolation_passes" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -101,12 +103,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/amt-interpolation/frame-interpolation`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -115,15 +118,15 @@ impl Output {
     }
 }
 /// An object of 1 field. Held by the `frames` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Frame {
     /// URL of the frame
     pub url: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(Frame { url : String = "url" required } ..extra);
 impl ::fal_models_core::files::RemoteFile for Frame {
     #[inline]
     fn url(&self) -> &str {

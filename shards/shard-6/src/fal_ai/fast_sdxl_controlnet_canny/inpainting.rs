@@ -12,7 +12,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/fast-sdxl-controlnet-canny/inpainting";
 /// The input of `fal-ai/fast-sdxl-controlnet-canny/inpainting`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the control image.
@@ -24,29 +24,24 @@ pub struct Input {
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnet_conditioning_scale: Option<f64>,
     /// The list of embeddings to use.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<Vec<Embedding>>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, the prompt will be expanded with additional prompts.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<Format>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -54,14 +49,12 @@ pub struct Input {
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The size of the generated image. Leave it none to automatically infer from the control image.
     ///
     /// Default: `null`.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The URL of the image to use as a starting point for the generation.
     ///
@@ -70,7 +63,6 @@ pub struct Input {
     /// The list of LoRA weights to use.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoraWeight>>,
     /// The URL of the mask to use for inpainting.
     ///
@@ -83,21 +75,18 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"cartoon, illustration, animation. face. male, female"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `35`.
     ///
     /// Constraint: 1 ≤ value ≤ 70.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -107,35 +96,46 @@ pub struct Input {
     /// itself.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     /// The version of the safety checker to use. v1 is the default CompVis safety checker. v2 uses a custom ViT model.
     ///
     /// Default: `"v1"`.
     ///
     /// Allowed values: `"v1"`, `"v2"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_checker_version: Option<SafetyCheckerVersion>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// determines how much the generated image resembles the initial image
     ///
     /// Default: `0.95`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { control_image_url : String = "control_image_url" required,
+    controlnet_conditioning_scale : Option < f64 > = "controlnet_conditioning_scale"
+    optional, embeddings : Option < Vec < Embedding > > = "embeddings" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    expand_prompt : Option < bool > = "expand_prompt" optional, format : Option < Format
+    > = "format" optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    image_size : Option < InputImageSize > = "image_size" optional, image_url : String =
+    "image_url" required, loras : Option < Vec < LoraWeight > > = "loras" optional,
+    mask_url : String = "mask_url" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_images : Option < i64 > = "num_images" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, prompt :
+    String = "prompt" required, request_id : Option < String > = "request_id" optional,
+    safety_checker_version : Option < SafetyCheckerVersion > = "safety_checker_version"
+    optional, seed : Option < i64 > = "seed" optional, strength : Option < f64 > =
+    "strength" optional, sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -403,7 +403,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/fast-sdxl-controlnet-canny/inpainting`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -418,6 +418,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -438,7 +444,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `embeddings` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Embedding {
     /// URL or the path to the embedding weights.
@@ -448,12 +454,14 @@ pub struct Embedding {
     /// The list of tokens to use for the embedding.
     ///
     /// Default: `["<s0>","<s1>"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Embedding { path : String = "path" required, tokens : Option < Vec < String > > =
+    "tokens" optional } ..extra
+);
 impl Embedding {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -504,7 +512,7 @@ pub enum Format {
     Format : str { Jpeg => "jpeg", Png => "png" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The height of the generated image.
@@ -512,19 +520,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// The width of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { height : Option < i64 > = "height" optional, width : Option < i64 > =
+    "width" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -625,13 +634,12 @@ impl From<&str> for InputImageSize {
     }
 }
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoraWeight {
     /// If set to true, the embedding will be forced to be used.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
     /// URL or path to a LoRA safetensors file. Or HF model name that resolves to safetensors weights.
     ///
@@ -643,12 +651,14 @@ pub struct LoraWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoraWeight { force : Option < bool > = "force" optional, path : String = "path"
+    required, scale : Option < f64 > = "scale" optional } ..extra
+);
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -714,7 +724,7 @@ pub enum SafetyCheckerVersion {
     SafetyCheckerVersion : str { V1 => "v1", V2 => "v2" } else Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -726,9 +736,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/imageutils/marigold-depth";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/imageutils/marigold-depth`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Input image url.
@@ -28,7 +28,6 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 50.
     ///
     /// Example: `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Number of predictions to average over. Defaults to `10`. The higher the number, the more accurate the result, but the slower the inference.
     ///
@@ -37,7 +36,6 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 50.
     ///
     /// Example: `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ensemble_size: Option<i64>,
     /// Maximum processing resolution. Defaults `0` which means it uses the size of the input image.
     ///
@@ -46,12 +44,15 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 2048.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub processing_res: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, num_inference_steps : Option < i64
+    > = "num_inference_steps" optional, ensemble_size : Option < i64 > = "ensemble_size"
+    optional, processing_res : Option < i64 > = "processing_res" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -143,12 +144,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/imageutils/marigold-depth`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The depth map.
     pub image: Image,
 }
+::fal_models_core::serde_struct!(Output { image : Image = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

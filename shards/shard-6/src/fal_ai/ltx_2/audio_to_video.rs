@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-2/audio-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/ltx-2/audio-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to generate a video from. Duration must be between 2 and 20 seconds. Must be publicly accessible or base64 data URI.
@@ -23,24 +23,25 @@ pub struct Input {
     /// URL of an image to use as the first frame of the video. If not provided, prompt is required.
     ///
     /// Example: `"https://v3b.fal.media/files/b/0a90de1e/UY1yK7JVK3BJuJULcISI2_GnLc3bHv.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Text description of how the video should be generated. Required if image_url is not provided. When image_url is provided, this describes how the image should be animated.
     ///
     /// Constraint: 1 to 5000 characters.
     ///
     /// Example: `"An angry man speaking"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Guidance scale for video generation. Higher values make the output more closely follow the prompt. Defaults to 5 for text-to-video, or 9 when providing an image.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, image_url : Option < String > =
+    "image_url" optional, prompt : Option < String > = "prompt" optional, guidance_scale
+    : Option < f64 > = "guidance_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -122,7 +123,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-2/audio-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -130,6 +131,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"mItaWijZCwrk4WRZ86I8d_lbFJoefY.mp4","url":"https://v3b.fal.media/files/b/0a9...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -12,7 +12,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/patina";
 /// The input of `fal-ai/patina`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input image (photograph or render).
@@ -24,32 +24,33 @@ pub struct Input {
     /// Default: `["basecolor","normal","roughness","metalness","height"]`.
     ///
     /// Allowed values: `"basecolor"`, `"normal"`, `"roughness"`, `"metalness"`, `"height"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maps: Option<Vec<MapType>>,
     /// Random seed for reproducible denoising. If not set, a random seed is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If True, return images as data URIs instead of CDN URLs.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Enable the safety checker for images.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Output image format.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, maps : Option < Vec < MapType > >
+    = "maps" optional, seed : Option < i64 > = "seed" optional, sync_mode : Option < bool
+    > = "sync_mode" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -155,7 +156,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/patina`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Predicted PBR material maps.
@@ -163,11 +164,15 @@ pub struct Output {
     /// Example: `[{"map_type":"basecolor","url":"https://storage.googleapis.com/falserverless/gallery/patina-blog-hero-basecolor.png"}...`.
     pub images: Vec<MapImageFile>,
     /// Timing breakdown (seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<std::collections::BTreeMap<String, f64>>,
     /// The seed used for denoising.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < MapImageFile > = "images" required, timings : Option <
+    std::collections::BTreeMap < String, f64 > > = "timings" optional, seed : i64 =
+    "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -217,7 +222,7 @@ pub enum OutputFormat {
     OutputFormat : str { Jpeg => "jpeg", Png => "png", Webp => "webp" } else Unknown
 );
 /// An object of 7 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MapImageFile {
     /// The URL where the file can be downloaded from.
@@ -225,29 +230,31 @@ pub struct MapImageFile {
     /// The mime type of the file.
     ///
     /// Example: `"image/png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file. It will be auto-generated if not provided.
     ///
     /// Example: `"z9RV14K95DvU.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
     ///
     /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The width of the image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the image
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Which PBR map this image represents.
     ///
     /// Allowed values: `"basecolor"`, `"normal"`, `"roughness"`, `"metalness"`, `"height"`.
     pub map_type: MapType,
 }
+::fal_models_core::serde_struct!(
+    MapImageFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, width : Option < i64 > = "width"
+    optional, height : Option < i64 > = "height" optional, map_type : MapType =
+    "map_type" required }
+);
 impl ::fal_models_core::files::RemoteFile for MapImageFile {
     #[inline]
     fn url(&self) -> &str {

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixverse/swap";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/pixverse/swap`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the external video to swap
@@ -25,14 +25,12 @@ pub struct Input {
     /// Default: `"person"`.
     ///
     /// Allowed values: `"person"`, `"object"`, `"background"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// The keyframe ID to use for face/object mapping. The input video is normalized to 24 FPS before processing, so keyframe 1 = first frame, keyframe 24 = 1 second in, etc. Valid range: 1 to (duration_seconds * 24).
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyframe_id: Option<i64>,
     /// URL of the target image for swapping
     ///
@@ -43,20 +41,23 @@ pub struct Input {
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"540p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Random seed for generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to keep the original audio
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original_sound_switch: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, mode : Option < Mode > = "mode"
+    optional, keyframe_id : Option < i64 > = "keyframe_id" optional, image_url : String =
+    "image_url" required, resolution : Option < Resolution > = "resolution" optional,
+    seed : Option < i64 > = "seed" optional, original_sound_switch : Option < bool > =
+    "original_sound_switch" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -165,7 +166,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixverse/swap`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated swapped video
@@ -173,6 +174,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":1234567,"url":"https://v3b.fal.media/files/b/elephan...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

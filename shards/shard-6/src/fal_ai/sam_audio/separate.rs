@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-audio/separate";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input for text-based audio separation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to process (WAV, MP3, FLAC supported)
@@ -31,47 +31,49 @@ pub struct Input {
     /// Automatically predict temporal spans where the target sound occurs.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub predict_spans: Option<bool>,
     /// Number of candidates to generate and rank. Higher improves quality but increases latency and cost.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 7.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reranking_candidates: Option<i64>,
     /// The acceleration level to use.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Maximum audio duration (in seconds) to process in a single pass. Longer audio will be chunked with overlap and blended.
     ///
     /// Default: `60`.
     ///
     /// Constraint: 10 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_chunk_duration: Option<f64>,
     /// Overlap duration (in seconds) between chunks for crossfade blending.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_overlap: Option<f64>,
     /// Output audio format.
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, prompt : String = "prompt"
+    required, predict_spans : Option < bool > = "predict_spans" optional,
+    reranking_candidates : Option < i64 > = "reranking_candidates" optional, acceleration
+    : Option < Acceleration > = "acceleration" optional, max_chunk_duration : Option <
+    f64 > = "max_chunk_duration" optional, chunk_overlap : Option < f64 > =
+    "chunk_overlap" optional, output_format : Option < OutputFormat > = "output_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -198,7 +200,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for text-based audio separation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The isolated target sound.
@@ -216,9 +218,13 @@ pub struct Output {
     /// Sample rate of the output audio in Hz.
     ///
     /// Default: `48000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { target : File = "target" required, residual : File = "residual" required,
+    duration : f64 = "duration" required, sample_rate : Option < i64 > = "sample_rate"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

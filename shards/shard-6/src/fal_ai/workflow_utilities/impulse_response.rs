@@ -16,7 +16,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/workflow-utilities/impulse-response";
 /// Input model for applying impulse response (IR) convolution reverb to audio
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the main audio file to process
@@ -32,47 +32,48 @@ pub struct Input {
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dry_level: Option<f64>,
     /// Level of the processed (wet) signal in the mix (0.0-1.0)
     ///
     /// Default: `0.3`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wet_level: Option<f64>,
     /// Target integrated loudness in LUFS (typically -24 to -14)
     ///
     /// Default: `-18`.
     ///
     /// Constraint: -70 ≤ value ≤ 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness_i: Option<f64>,
     /// Loudness Range target in LU (typically 5-15)
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness_lra: Option<f64>,
     /// Maximum true peak in dBTP (typically -2 to -1)
     ///
     /// Default: `-1.5`.
     ///
     /// Constraint: -10 ≤ value ≤ 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness_tp: Option<f64>,
     /// Output audio bitrate
     ///
     /// Default: `"192k"`.
     ///
     /// Allowed values: `"128k"`, `"192k"`, `"256k"`, `"320k"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_bitrate: Option<OutputBitrate>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, impulse_response_url : String =
+    "impulse_response_url" required, dry_level : Option < f64 > = "dry_level" optional,
+    wet_level : Option < f64 > = "wet_level" optional, loudness_i : Option < f64 > =
+    "loudness_i" optional, loudness_lra : Option < f64 > = "loudness_lra" optional,
+    loudness_tp : Option < f64 > = "loudness_tp" optional, output_bitrate : Option <
+    OutputBitrate > = "output_bitrate" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -204,7 +205,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for impulse response processed audio
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The processed audio file with reverb applied
@@ -212,6 +213,7 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"impulse_output.wav","file_size":2456789,"url":"https://v3b.fa...`.
     pub audio: AudioFile,
 }
+::fal_models_core::serde_struct!(Output { audio : AudioFile = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -239,7 +241,7 @@ pub enum OutputBitrate {
     "320k" } else Unknown
 );
 /// Audio file with url field
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioFile {
     /// URL of the audio file
@@ -251,6 +253,11 @@ pub struct AudioFile {
     /// Size of the audio file in bytes
     pub file_size: i64,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : String = "content_type"
+    required, file_name : String = "file_name" required, file_size : i64 = "file_size"
+    required }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "moonvalley/marey/i2v";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `moonvalley/marey/i2v`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate a video from
@@ -25,36 +25,37 @@ pub struct Input {
     /// Default: `"1920x1080"`.
     ///
     /// Allowed values: `"1920x1080"`, `"1080x1920"`, `"1152x1152"`, `"1536x1152"`, `"1152x1536"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<Dimensions>,
     /// The duration of the generated video.
     ///
     /// Default: `"5s"`.
     ///
     /// Allowed values: `"5s"`, `"10s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Negative prompt used to guide the model away from undesirable features.
     ///
     /// Default: `"<synthetic> <scene cut> low-poly, flat shader, bad rigging, stiff animation, uncanny eyes, low-quality textures,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Seed for random number generation. Use -1 for random seed each run.
     ///
     /// Default: `-1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Controls how strongly the generation is guided by the prompt (0-20). Higher values follow the prompt more closely.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The URL of the image to use as the first frame of the video.
     ///
     /// Example: `"https://d1kaxrqq3vfrw5.cloudfront.net/fal-launch-assets/guide-assets/fal-i2v-example-input.png"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, dimensions : Option < Dimensions > =
+    "dimensions" optional, duration : Option < Duration > = "duration" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, seed : Option < i64
+    > = "seed" optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    image_url : String = "image_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -161,12 +162,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `moonvalley/marey/i2v`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

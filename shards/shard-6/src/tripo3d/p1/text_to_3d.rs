@@ -16,7 +16,7 @@ pub use super::super::super::types::File;
 ///
 /// P1 is optimized for clean low-poly mesh generation in ~2 seconds.
 /// It supports a restricted parameter set compared to H3.1/v2.5.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the 3D object to generate. Maximum 1024 characters.
@@ -28,20 +28,21 @@ pub struct Input {
     /// Target number of faces for the generated mesh. If not set, the model adaptively determines the count.
     ///
     /// Constraint: 48 ≤ value ≤ 20000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_limit: Option<i64>,
     /// Whether to generate textures for the model.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<bool>,
     /// Seed for geometry generation reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, face_limit : Option < i64 > =
+    "face_limit" optional, texture : Option < bool > = "texture" optional, model_seed :
+    Option < i64 > = "model_seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -119,7 +120,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Tripo3D generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D model file. May be GLB or FBX depending on Tripo output.
@@ -127,9 +128,12 @@ pub struct Output {
     /// URLs for different 3D model variants.
     pub model_urls: ModelUrls,
     /// Preview render of the generated 3D model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered_image: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, model_urls : ModelUrls =
+    "model_urls" required, rendered_image : Option < File > = "rendered_image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -142,22 +146,23 @@ impl Output {
     }
 }
 /// 3D model download URLs
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// Base (untextured) model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_model: Option<File>,
     /// PBR-textured model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbr_model: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, base_model : Option < File > = "base_model" optional, pbr_model : Option <
+    File > = "pbr_model" optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

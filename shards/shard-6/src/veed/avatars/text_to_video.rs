@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "veed/avatars/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `veed/avatars/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The avatar to use for the video
@@ -25,9 +25,12 @@ pub struct Input {
     /// Example: `"\nEver wondered how to get that flawless glow? \nIntroducing our new skincare line, designed for real life. \nStep...`.
     pub text: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { avatar_id : AvatarId = "avatar_id" required, text : String = "text" required
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -72,7 +75,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `veed/avatars/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// `video`
@@ -80,6 +83,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","url":"https://v3.fal.media/files/panda/kt9d4vZ8Mfw_WzYnvr2Q0_tmp0ir4znsr.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

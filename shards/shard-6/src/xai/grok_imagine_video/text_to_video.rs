@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "xai/grok-imagine-video/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `xai/grok-imagine-video/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the desired video.
@@ -27,26 +27,27 @@ pub struct Input {
     /// Default: `6`.
     ///
     /// Constraint: 1 ≤ value ≤ 15.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Resolution of the output video.
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"4:3"`, `"3:2"`, `"1:1"`, `"2:3"`, `"3:4"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, duration : Option < i64 > = "duration"
+    optional, resolution : Option < Resolution > = "resolution" optional, aspect_ratio :
+    Option < AspectRatio > = "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -132,7 +133,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `xai/grok-imagine-video/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -140,6 +141,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","duration":6.041667,"file_name":"RUAbFYlssdqnbjNLmE8qP_IX7BNYGP.mp4","fps":24,"height":72...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

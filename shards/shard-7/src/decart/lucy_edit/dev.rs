@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "decart/lucy-edit/dev";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `decart/lucy-edit/dev`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists decart/lucy-edit/dev since 2026-06-11")]
 pub struct Input {
@@ -37,17 +37,19 @@ pub struct Input {
     /// in the response without going through the CDN.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Whether to enhance the prompt for better results.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhance_prompt: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, sync_mode : Option < bool > = "sync_mode" optional, enhance_prompt : Option
+    < bool > = "enhance_prompt" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -119,7 +121,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `decart/lucy-edit/dev`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists decart/lucy-edit/dev since 2026-06-11")]
 pub struct Output {
@@ -128,6 +130,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"generated_video.mp4","file_size":687298,"url":"https://v3b.fal.media/files/b...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

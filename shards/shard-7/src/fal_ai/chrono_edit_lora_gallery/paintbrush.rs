@@ -14,13 +14,12 @@ pub const ENDPOINT_ID: &str = "fal-ai/chrono-edit-lora-gallery/paintbrush";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// Input for paintbrush mode
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The image to edit.
     pub image_url: String,
     /// Optional mask image where black areas indicate regions to sketch/paint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// Describe how to transform the sketched regions.
     pub prompt: String,
@@ -29,63 +28,63 @@ pub struct Input {
     /// Default: `8`.
     ///
     /// Constraint: 2 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The resolution of the output image.
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The scale factor for the LoRA adapter.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lora_scale: Option<f64>,
     /// The seed for the inference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The format of the output image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Whether to return the image in sync mode.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Enable turbo mode to use faster inference.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turbo_mode: Option<bool>,
     /// Optional additional LoRAs to merge (max 3).
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<Weight>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, mask_url : Option < String > =
+    "mask_url" optional, prompt : String = "prompt" required, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, resolution : Option < Resolution > = "resolution"
+    optional, enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    lora_scale : Option < f64 > = "lora_scale" optional, seed : Option < i64 > = "seed"
+    optional, output_format : Option < OutputFormat > = "output_format" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, turbo_mode : Option < bool > =
+    "turbo_mode" optional, loras : Option < Vec < Weight > > = "loras" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -268,7 +267,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Unified output model for all ChronoEdit operations
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The edited image.
@@ -282,6 +281,10 @@ pub struct Output {
     /// The seed for the inference.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required, prompt : String = "prompt"
+    required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -324,7 +327,7 @@ pub enum OutputFormat {
     OutputFormat : str { Jpeg => "jpeg", Png => "png", Webp => "webp" } else Unknown
 );
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Weight {
     /// URL or path to the LoRA weights (Safetensors).
@@ -334,12 +337,14 @@ pub struct Weight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Weight { path : String = "path" required, scale : Option < f64 > = "scale" optional }
+    ..extra
+);
 impl Weight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

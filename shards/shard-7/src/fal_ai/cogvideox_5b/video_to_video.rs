@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/cogvideox-5b/video-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/cogvideox-5b/video-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the video from.
@@ -23,30 +23,25 @@ pub struct Input {
     /// The size of the generated video.
     ///
     /// Default: `{"height":480,"width":720}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_size: Option<VideoSize>,
     /// The negative prompt to generate video from
     ///
     /// Default: `""`.
     ///
     /// Example: `"Distorted, discontinuous, Ugly, blurry, low resolution, motionless, static, disfigured, disconnected limbs, Ugly...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The LoRAs to use for the image generation. We currently support one lora.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoraWeight>>,
     /// The number of inference steps to perform.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same video every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related video to show you.
@@ -54,19 +49,16 @@ pub struct Input {
     /// Default: `7`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Use RIFE for video interpolation
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_rife: Option<bool>,
     /// The target FPS of the video
     ///
     /// Default: `16`.
     ///
     /// Constraint: 4 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub export_fps: Option<i64>,
     /// The video to generate the video from.
     ///
@@ -77,12 +69,20 @@ pub struct Input {
     /// Default: `0.8`.
     ///
     /// Constraint: 0.05 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_size : Option < VideoSize > =
+    "video_size" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, loras : Option < Vec < LoraWeight > > = "loras" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, seed : Option
+    < i64 > = "seed" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, use_rife : Option < bool > = "use_rife" optional, export_fps : Option < i64
+    > = "export_fps" optional, video_url : String = "video_url" required, strength :
+    Option < f64 > = "strength" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -245,7 +245,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/cogvideox-5b/video-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The URL to the generated video
@@ -258,6 +258,11 @@ pub struct Output {
     /// The prompt used for generating the video.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, timings : std::collections::BTreeMap <
+    String, f64 > = "timings" required, seed : i64 = "seed" required, prompt : String =
+    "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -276,7 +281,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`VideoSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -284,19 +289,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -397,7 +403,7 @@ impl From<&str> for VideoSize {
     }
 }
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoraWeight {
     /// URL or the path to the LoRA weights.
@@ -408,12 +414,14 @@ pub struct LoraWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoraWeight { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional } ..extra
+);
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

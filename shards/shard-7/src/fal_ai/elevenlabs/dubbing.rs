@@ -13,16 +13,14 @@ pub const ENDPOINT_ID: &str = "fal-ai/elevenlabs/dubbing";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/elevenlabs/dubbing`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to dub. Either audio_url or video_url must be provided.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// URL of the video file to dub. Either audio_url or video_url must be provided. If both are provided, video_url takes priority.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/elevenlabs/e11_dubbing_in.mp4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_url: Option<String>,
     /// Target language code for dubbing (ISO 639-1)
     ///
@@ -31,22 +29,25 @@ pub struct Input {
     /// Source language code. If not provided, will be auto-detected.
     ///
     /// Example: `"en"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source_lang: Option<String>,
     /// Number of speakers in the audio. If not provided, will be auto-detected.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_speakers: Option<i64>,
     /// Whether to use the highest resolution for dubbing.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highest_resolution: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : Option < String > = "audio_url" optional, video_url : Option <
+    String > = "video_url" optional, target_lang : String = "target_lang" required,
+    source_lang : Option < String > = "source_lang" optional, num_speakers : Option < i64
+    > = "num_speakers" optional, highest_resolution : Option < bool > =
+    "highest_resolution" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -148,7 +149,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/elevenlabs/dubbing`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The dubbed video file. Will be populated if video_url was provided in the request.
@@ -160,6 +161,10 @@ pub struct Output {
     /// Example: `"es"`.
     pub target_lang: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, target_lang : String = "target_lang"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/fast-animatediff/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/fast-animatediff/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to use for generating the video. Be as descriptive as possible for best results.
@@ -25,21 +25,18 @@ pub struct Input {
     /// (e.g. moustache, blurry, low resolution).
     ///
     /// Default: `"(bad quality, worst quality:1.2), ugly faces, bad anime"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of frames to generate for the video.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 1 ≤ value ≤ 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -47,33 +44,36 @@ pub struct Input {
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of frames per second to extract from the video.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 16.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// The motions to apply to the video.
     ///
     /// Allowed values: `"zoom-out"`, `"zoom-in"`, `"pan-left"`, `"pan-right"`, `"tilt-up"`, `"tilt-down"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub motions: Option<Vec<Motion>>,
     /// The size of the video to generate.
     ///
     /// Default: `"square"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_size: Option<VideoSize>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_frames : Option < i64 > = "num_frames" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, guidance_scale
+    : Option < f64 > = "guidance_scale" optional, seed : Option < i64 > = "seed"
+    optional, fps : Option < i64 > = "fps" optional, motions : Option < Vec < Motion > >
+    = "motions" optional, video_size : Option < VideoSize > = "video_size" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -223,7 +223,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/fast-animatediff/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video file.
@@ -233,6 +233,9 @@ pub struct Output {
     /// Seed used for generating the video.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -264,7 +267,7 @@ pub enum Motion {
     PanRight => "pan-right", TiltUp => "tilt-up", TiltDown => "tilt-down" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`VideoSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -272,19 +275,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

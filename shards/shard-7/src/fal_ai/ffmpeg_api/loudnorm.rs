@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ffmpeg-api/loudnorm";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/ffmpeg-api/loudnorm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to normalize
@@ -25,68 +25,67 @@ pub struct Input {
     /// Default: `-18`.
     ///
     /// Constraint: -70 ≤ value ≤ -5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrated_loudness: Option<f64>,
     /// Maximum true peak in dBTP.
     ///
     /// Default: `-0.1`.
     ///
     /// Constraint: -9 ≤ value ≤ 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub true_peak: Option<f64>,
     /// Loudness range target in LU
     ///
     /// Default: `7`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loudness_range: Option<f64>,
     /// Offset gain in dB applied before the true-peak limiter
     ///
     /// Default: `0`.
     ///
     /// Constraint: -99 ≤ value ≤ 99.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<f64>,
     /// Use linear normalization mode (single-pass). If false, uses dynamic mode (two-pass for better quality).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear: Option<bool>,
     /// Treat mono input files as dual-mono for correct EBU R128 measurement on stereo systems
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dual_mono: Option<bool>,
     /// Return loudness measurement summary with the normalized audio
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub print_summary: Option<bool>,
     /// Measured integrated loudness of input file in LUFS. Required for linear mode.
     ///
     /// Constraint: -99 ≤ value ≤ 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_i: Option<f64>,
     /// Measured loudness range of input file in LU. Required for linear mode.
     ///
     /// Constraint: 0 ≤ value ≤ 99.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_lra: Option<f64>,
     /// Measured true peak of input file in dBTP. Required for linear mode.
     ///
     /// Constraint: -99 ≤ value ≤ 99.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_tp: Option<f64>,
     /// Measured threshold of input file in LUFS. Required for linear mode.
     ///
     /// Constraint: -99 ≤ value ≤ 0.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub measured_thresh: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, integrated_loudness : Option < f64
+    > = "integrated_loudness" optional, true_peak : Option < f64 > = "true_peak"
+    optional, loudness_range : Option < f64 > = "loudness_range" optional, offset :
+    Option < f64 > = "offset" optional, linear : Option < bool > = "linear" optional,
+    dual_mono : Option < bool > = "dual_mono" optional, print_summary : Option < bool > =
+    "print_summary" optional, measured_i : Option < f64 > = "measured_i" optional,
+    measured_lra : Option < f64 > = "measured_lra" optional, measured_tp : Option < f64 >
+    = "measured_tp" optional, measured_thresh : Option < f64 > = "measured_thresh"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -270,15 +269,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ffmpeg-api/loudnorm`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Normalized audio file
     pub audio: File,
     /// Structured loudness measurement summary (if requested)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<LoudnormSummary>,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, summary : Option < LoudnormSummary > =
+    "summary" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -290,40 +292,41 @@ impl Output {
     }
 }
 /// An object of 10 fields. Held by the `summary` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct LoudnormSummary {
     /// Input integrated loudness in LUFS
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_integrated: Option<f64>,
     /// Input true peak in dBTP
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_true_peak: Option<f64>,
     /// Input loudness range in LU
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_lra: Option<f64>,
     /// Input threshold in LUFS
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_threshold: Option<f64>,
     /// Output integrated loudness in LUFS
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_integrated: Option<f64>,
     /// Output true peak in dBTP
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_true_peak: Option<f64>,
     /// Output loudness range in LU
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_lra: Option<f64>,
     /// Output threshold in LUFS
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_threshold: Option<f64>,
     /// Type of normalization applied (Dynamic/Linear)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normalization_type: Option<String>,
     /// Target offset in LU
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_offset: Option<f64>,
 }
+::fal_models_core::serde_struct!(
+    LoudnormSummary { input_integrated : Option < f64 > = "input_integrated" optional,
+    input_true_peak : Option < f64 > = "input_true_peak" optional, input_lra : Option <
+    f64 > = "input_lra" optional, input_threshold : Option < f64 > = "input_threshold"
+    optional, output_integrated : Option < f64 > = "output_integrated" optional,
+    output_true_peak : Option < f64 > = "output_true_peak" optional, output_lra : Option
+    < f64 > = "output_lra" optional, output_threshold : Option < f64 > =
+    "output_threshold" optional, normalization_type : Option < String > =
+    "normalization_type" optional, target_offset : Option < f64 > = "target_offset"
+    optional }
+);
 impl LoudnormSummary {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

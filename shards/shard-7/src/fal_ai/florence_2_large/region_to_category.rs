@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/florence-2-large/region-to-category";
 /// The input of `fal-ai/florence-2-large/region-to-category`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to be processed.
@@ -23,9 +23,12 @@ pub struct Input {
     /// Example: `{"x1":100,"x2":200,"y1":100,"y2":200}`.
     pub region: Region,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, region : Region = "region"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -70,12 +73,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/florence-2-large/region-to-category`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Results from the model
     pub results: String,
 }
+::fal_models_core::serde_struct!(Output { results : String = "results" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -84,7 +88,7 @@ impl Output {
     }
 }
 /// An object of 4 fields. Held by the `region` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Region {
     /// X-coordinate of the top-left corner
@@ -104,9 +108,12 @@ pub struct Region {
     /// Constraint: 0 ≤ value ≤ 999.
     pub y2: i64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Region { x1 : i64 = "x1" required, y1 : i64 = "y1" required, x2 : i64 = "x2"
+    required, y2 : i64 = "y2" required } ..extra
+);
 impl Region {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

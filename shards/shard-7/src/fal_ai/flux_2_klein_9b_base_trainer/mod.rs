@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-2-klein-9b-base-trainer";
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// V2 input with multi-resolution bucketing.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to zip archive with images of a consistent style. Try to use at least 10 images, although more is better.
@@ -36,27 +36,28 @@ pub struct Input {
     /// Constraint: 100 ≤ value ≤ 10000.
     ///
     /// Constraint: a multiple of 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub steps: Option<i64>,
     /// Learning rate applied to trainable parameters.
     ///
     /// Default: `0.00005`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub learning_rate: Option<f64>,
     /// Default caption to use when caption files are missing. If None, missing captions will cause an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_caption: Option<String>,
     /// Dictates the naming scheme for the output weights
     ///
     /// Default: `"fal"`.
     ///
     /// Allowed values: `"fal"`, `"comfy"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_lora_format: Option<OutputLoraFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_data_url : String = "image_data_url" required, steps : Option < i64 > =
+    "steps" optional, learning_rate : Option < f64 > = "learning_rate" optional,
+    default_caption : Option < String > = "default_caption" optional, output_lora_format
+    : Option < OutputLoraFormat > = "output_lora_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -152,7 +153,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-2-klein-9b-base-trainer`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL to the trained diffusers lora weights.
@@ -160,6 +161,10 @@ pub struct Output {
     /// URL to the configuration file for the trained model.
     pub config_file: File,
 }
+::fal_models_core::serde_struct!(
+    Output { diffusers_lora_file : File = "diffusers_lora_file" required, config_file :
+    File = "config_file" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

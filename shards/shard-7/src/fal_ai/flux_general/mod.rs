@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/flux-general";
 /// The input of `fal-ai/flux-general`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -19,53 +19,43 @@ pub struct Input {
     /// Example: `"Extreme close-up of a single tiger eye, direct frontal view. Detailed iris and pupil. Sharp focus on eye texture...`.
     pub prompt: String,
     /// The size of the generated image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The LoRAs to use for the image generation. You can use any number of LoRAs
     /// and they will be merged together to generate the final image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoraWeight>>,
     /// The LoRAs to use for the image generation which use a control image. You can use any number of LoRAs
     /// and they will be merged together to generate the final image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_loras: Option<Vec<ControlLoraWeight>>,
     /// The controlnets to use for the image generation. Only one controlnet is supported at the moment.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnets: Option<Vec<ControlNet>>,
     /// The controlnet unions to use for the image generation. Only one controlnet is supported at the moment.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnet_unions: Option<Vec<ControlNetUnion>>,
     /// IP-Adapter to use for image generation.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_adapters: Option<Vec<IPAdapter>>,
     /// EasyControl Inputs to use for image generation.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub easycontrols: Option<Vec<EasyControlWeight>>,
     /// Use an image input to influence the generation. Can be used to fill images in masked areas.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_image: Option<ImageFillInput>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -73,7 +63,6 @@ pub struct Input {
     /// Default: `3.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -81,103 +70,86 @@ pub struct Input {
     /// Default: `3.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub real_cfg_scale: Option<f64>,
     /// Uses classical CFG as in SD1.5, SDXL, etc. Increases generation times and price when set to be true.
     /// If using XLabs IP-Adapter v1, this will be turned on!.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_real_cfg: Option<bool>,
     /// Uses CFG-zero init sampling as in https://arxiv.org/abs/2503.18886.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_cfg_zero: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The number of images to generate. This is always set to 1 for streaming output.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// URL of Image for Reference-Only
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_url: Option<String>,
     /// Strength of reference_only generation. Only used if a reference image is provided.
     ///
     /// Default: `0.65`.
     ///
     /// Constraint: -3 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_strength: Option<f64>,
     /// The percentage of the total timesteps when the reference guidance is to bestarted.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_start: Option<f64>,
     /// The percentage of the total timesteps when the reference guidance is to be ended.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_end: Option<f64>,
     /// Base shift for the scheduled timesteps
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_shift: Option<f64>,
     /// Max shift for the scheduled timesteps
     ///
     /// Default: `1.15`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_shift: Option<f64>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Specifies whether beta sigmas ought to be used.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_beta_schedule: Option<bool>,
     /// Sigmas schedule for the denoising process.
     ///
     /// Allowed values: `"sgm_uniform"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigma_schedule: Option<SigmaSchedule>,
     /// Scheduler for the denoising process.
     ///
     /// Default: `"euler"`.
     ///
     /// Allowed values: `"euler"`, `"dpmpp_2m"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Scheduler>,
     /// Negative prompt to steer the image generation away from unwanted features.
     /// By default, we will be using NAG for processing the negative prompt.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The scale for NAG. Higher values will result in a image that is more distant
     /// to the negative prompt.
@@ -185,7 +157,6 @@ pub struct Input {
     /// Default: `3`.
     ///
     /// Constraint: 1 < value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nag_scale: Option<f64>,
     /// The tau for NAG. Controls the normalization of the hidden state.
     /// Higher values will result in a less aggressive normalization,
@@ -195,7 +166,6 @@ pub struct Input {
     /// Default: `2.5`.
     ///
     /// Constraint: 0 < value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nag_tau: Option<f64>,
     /// The alpha value for NAG. This value is used as a final weighting
     /// factor for steering the normalized guidance (positive and negative prompts)
@@ -206,7 +176,6 @@ pub struct Input {
     /// Default: `0.25`.
     ///
     /// Constraint: 0 < value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nag_alpha: Option<f64>,
     /// The proportion of steps to apply NAG. After the specified proportion
     /// of steps has been iterated, the remaining steps will use original
@@ -215,12 +184,38 @@ pub struct Input {
     /// Default: `0.25`.
     ///
     /// Constraint: 0 < value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nag_end: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_size : Option < InputImageSize > =
+    "image_size" optional, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, seed : Option < i64 > = "seed" optional, loras : Option < Vec < LoraWeight
+    > > = "loras" optional, control_loras : Option < Vec < ControlLoraWeight > > =
+    "control_loras" optional, controlnets : Option < Vec < ControlNet > > = "controlnets"
+    optional, controlnet_unions : Option < Vec < ControlNetUnion > > =
+    "controlnet_unions" optional, ip_adapters : Option < Vec < IPAdapter > > =
+    "ip_adapters" optional, easycontrols : Option < Vec < EasyControlWeight > > =
+    "easycontrols" optional, fill_image : Option < ImageFillInput > = "fill_image"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional, real_cfg_scale
+    : Option < f64 > = "real_cfg_scale" optional, use_real_cfg : Option < bool > =
+    "use_real_cfg" optional, use_cfg_zero : Option < bool > = "use_cfg_zero" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, num_images : Option < i64 > =
+    "num_images" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, reference_image_url : Option < String > =
+    "reference_image_url" optional, reference_strength : Option < f64 > =
+    "reference_strength" optional, reference_start : Option < f64 > = "reference_start"
+    optional, reference_end : Option < f64 > = "reference_end" optional, base_shift :
+    Option < f64 > = "base_shift" optional, max_shift : Option < f64 > = "max_shift"
+    optional, output_format : Option < OutputFormat > = "output_format" optional,
+    use_beta_schedule : Option < bool > = "use_beta_schedule" optional, sigma_schedule :
+    Option < SigmaSchedule > = "sigma_schedule" optional, scheduler : Option < Scheduler
+    > = "scheduler" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, nag_scale : Option < f64 > = "nag_scale" optional, nag_tau : Option < f64 >
+    = "nag_tau" optional, nag_alpha : Option < f64 > = "nag_alpha" optional, nag_end :
+    Option < f64 > = "nag_end" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -687,7 +682,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-general`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -702,6 +697,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -722,7 +723,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -730,19 +731,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -843,7 +845,7 @@ impl From<&str> for InputImageSize {
     }
 }
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoraWeight {
     /// URL or the path to the LoRA weights.
@@ -852,12 +854,14 @@ pub struct LoraWeight {
     /// before merging it with the base model. Providing a dictionary as {"layer_name":layer_scale} allows per-layer lora scale settings. Layers with no scale provided will have scale 1.0.
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Scale>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoraWeight { path : String = "path" required, scale : Option < Scale > = "scale"
+    optional } ..extra
+);
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -915,7 +919,7 @@ impl From<f64> for Scale {
     }
 }
 /// An object of 4 fields. Held by the `control_loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ControlLoraWeight {
     /// URL or the path to the LoRA weights.
@@ -924,7 +928,6 @@ pub struct ControlLoraWeight {
     /// before merging it with the base model. Providing a dictionary as {"layer_name":layer_scale} allows per-layer lora scale settings. Layers with no scale provided will have scale 1.0.
     ///
     /// Default: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<Scale>,
     /// URL of the image to be used as the control image.
     pub control_image_url: String,
@@ -933,12 +936,15 @@ pub struct ControlLoraWeight {
     /// Default: `"None"`.
     ///
     /// Allowed values: `"canny"`, `"depth"`, `"None"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<Preprocess>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ControlLoraWeight { path : String = "path" required, scale : Option < Scale > =
+    "scale" optional, control_image_url : String = "control_image_url" required,
+    preprocess : Option < Preprocess > = "preprocess" optional } ..extra
+);
 impl ControlLoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1007,28 +1013,24 @@ pub enum Preprocess {
     Preprocess : str { Canny => "canny", Depth => "depth", None => "None" } else Unknown
 );
 /// An object of 9 fields. Held by the `controlnets` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ControlNet {
     /// URL or the path to the control net weights.
     pub path: String,
     /// optional URL to the controlnet config.json file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_url: Option<String>,
     /// The optional variant if a Hugging Face repo key is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// URL of the image to be used as the control image.
     pub control_image_url: String,
     /// URL of the mask for the control image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_image_url: Option<String>,
     /// Threshold for mask.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 0.99.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_threshold: Option<f64>,
     /// The scale of the control net weight. This is used to scale the control net weight
     /// before merging it with the base model.
@@ -1036,26 +1038,31 @@ pub struct ControlNet {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditioning_scale: Option<f64>,
     /// The percentage of the image to start applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_percentage: Option<f64>,
     /// The percentage of the image to end applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_percentage: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ControlNet { path : String = "path" required, config_url : Option < String > =
+    "config_url" optional, variant : Option < String > = "variant" optional,
+    control_image_url : String = "control_image_url" required, mask_image_url : Option <
+    String > = "mask_image_url" optional, mask_threshold : Option < f64 > =
+    "mask_threshold" optional, conditioning_scale : Option < f64 > = "conditioning_scale"
+    optional, start_percentage : Option < f64 > = "start_percentage" optional,
+    end_percentage : Option < f64 > = "end_percentage" optional } ..extra
+);
 impl ControlNet {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1168,23 +1175,25 @@ impl ControlNet {
     }
 }
 /// An object of 4 fields. Held by the `controlnet_unions` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ControlNetUnion {
     /// URL or the path to the control net weights.
     pub path: String,
     /// optional URL to the controlnet config.json file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_url: Option<String>,
     /// The optional variant if a Hugging Face repo key is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// The control images and modes to use for the control net.
     pub controls: Vec<ControlNetUnionInput>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ControlNetUnion { path : String = "path" required, config_url : Option < String > =
+    "config_url" optional, variant : Option < String > = "variant" optional, controls :
+    Vec < ControlNetUnionInput > = "controls" required } ..extra
+);
 impl ControlNetUnion {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1230,13 +1239,12 @@ impl ControlNetUnion {
     }
 }
 /// An object of 7 fields. Held by the `controls` field of [`ControlNetUnion`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ControlNetUnionInput {
     /// URL of the image to be used as the control image.
     pub control_image_url: String,
     /// URL of the mask for the control image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_image_url: Option<String>,
     /// Control Mode for Flux Controlnet Union. Supported values are:
     /// - canny: Uses the edges for guided generation.
@@ -1255,33 +1263,36 @@ pub struct ControlNetUnionInput {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditioning_scale: Option<f64>,
     /// Threshold for mask.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 0.99.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_threshold: Option<f64>,
     /// The percentage of the image to start applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_percentage: Option<f64>,
     /// The percentage of the image to end applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_percentage: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ControlNetUnionInput { control_image_url : String = "control_image_url" required,
+    mask_image_url : Option < String > = "mask_image_url" optional, control_mode :
+    ControlMode = "control_mode" required, conditioning_scale : Option < f64 > =
+    "conditioning_scale" optional, mask_threshold : Option < f64 > = "mask_threshold"
+    optional, start_percentage : Option < f64 > = "start_percentage" optional,
+    end_percentage : Option < f64 > = "end_percentage" optional } ..extra
+);
 impl ControlNetUnionInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1409,43 +1420,46 @@ pub enum ControlMode {
     "blur", Pose => "pose", Gray => "gray", LowQuality => "low-quality" } else Unknown
 );
 /// An object of 10 fields. Held by the `ip_adapters` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IPAdapter {
     /// Hugging Face path to the IP-Adapter
     pub path: String,
     /// Subfolder in which the ip_adapter weights exist
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subfolder: Option<String>,
     /// Name of the safetensors file containing the ip-adapter weights
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// Path to the Image Encoder for the IP-Adapter, for example 'openai/clip-vit-large-patch14'
     pub image_encoder_path: String,
     /// Subfolder in which the image encoder weights exist.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_encoder_subfolder: Option<String>,
     /// Name of the image encoder.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_encoder_weight_name: Option<String>,
     /// URL of Image for IP-Adapter conditioning.
     pub image_url: String,
     /// URL of the mask for the control image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_image_url: Option<String>,
     /// Threshold for mask.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 0.99.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_threshold: Option<f64>,
     /// Scale for ip adapter.
     pub scale: f64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    IPAdapter { path : String = "path" required, subfolder : Option < String > =
+    "subfolder" optional, weight_name : Option < String > = "weight_name" optional,
+    image_encoder_path : String = "image_encoder_path" required, image_encoder_subfolder
+    : Option < String > = "image_encoder_subfolder" optional, image_encoder_weight_name :
+    Option < String > = "image_encoder_weight_name" optional, image_url : String =
+    "image_url" required, mask_image_url : Option < String > = "mask_image_url" optional,
+    mask_threshold : Option < f64 > = "mask_threshold" optional, scale : f64 = "scale"
+    required } ..extra
+);
 impl IPAdapter {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1542,7 +1556,7 @@ impl IPAdapter {
     }
 }
 /// An object of 4 fields. Held by the `easycontrols` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct EasyControlWeight {
     /// URL to safetensor weights of control method to be applied. Can also be one of `canny`, `depth`, `hedsketch`, `inpainting`, `pose`, `seg`, `subject`, `ghibli`
@@ -1554,7 +1568,6 @@ pub struct EasyControlWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// URL of an image to use as a control
     pub image_url: String,
@@ -1563,9 +1576,13 @@ pub struct EasyControlWeight {
     /// Allowed values: `"subject"`, `"spatial"`.
     pub image_control_type: ImageControlType,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    EasyControlWeight { control_method_url : String = "control_method_url" required,
+    scale : Option < f64 > = "scale" optional, image_url : String = "image_url" required,
+    image_control_type : ImageControlType = "image_control_type" required } ..extra
+);
 impl EasyControlWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1624,18 +1641,20 @@ pub enum ImageControlType {
     ImageControlType : str { Subject => "subject", Spatial => "spatial" } else Unknown
 );
 /// An object of 1 field. Held by the `fill_image` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageFillInput {
     /// URLs of images to be filled for redux prompting
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fill_image_url: Option<FillImageUrl>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageFillInput { fill_image_url : Option < FillImageUrl > = "fill_image_url" optional
+    } ..extra
+);
 impl ImageFillInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1731,7 +1750,7 @@ pub enum Scheduler {
     Scheduler : str { Euler => "euler", Dpmpp2m => "dpmpp_2m" } else Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -1743,9 +1762,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

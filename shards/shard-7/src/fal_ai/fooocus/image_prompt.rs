@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/fooocus/image-prompt";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/fooocus/image-prompt`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
@@ -21,7 +21,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"pikachu"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The negative prompt to use. Use it to address details that you don't want
     /// in the image. This could be colors, objects, scenery and even the small details
@@ -30,21 +29,18 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"(worst quality, low quality, normal quality, lowres, low details, oversaturated, undersaturated, overexposed,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The style to use.
     ///
     /// Default: `["Fooocus V2","Fooocus Enhance","Fooocus Sharp"]`.
     ///
     /// Allowed values: `"Fooocus V2"`, `"Fooocus Enhance"`, `"Fooocus Sharp"`, `"Fooocus Semi Realistic"`, `"Fooocus Masterpiece"`, `"Fooocus Photograph"`, `"Fooocus Negative"`, `"Fooocus Cinematic"`, `"SAI 3D Model"`, `"SAI Analog Film"`, `"SAI Anime"`, `"SAI Cinematic"` and 265 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub styles: Option<Vec<Style>>,
     /// You can choose Speed or Quality
     ///
     /// Default: `"Extreme Speed"`.
     ///
     /// Allowed values: `"Speed"`, `"Quality"`, `"Extreme Speed"`, `"Lightning"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performance: Option<Performance>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -52,7 +48,6 @@ pub struct Input {
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The sharpness of the generated image. Use it to control how sharp the generated
     /// image should be. Higher value means image and texture are sharper.
@@ -60,33 +55,28 @@ pub struct Input {
     /// Default: `2`.
     ///
     /// Constraint: 0 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpness: Option<f64>,
     /// The size of the generated image. You can choose between some presets or
     /// custom height and width that **must be multiples of 8**.
     ///
     /// Default: `"1024x1024"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<String>,
     /// Number of images to generate in one request
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The LoRAs to use for the image generation. You can use up to 5 LoRAs
     /// and they will be merged together to generate the final image.
     ///
     /// Default: `[{"path":"https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main/sd_xl_offset_example-lora_1.0....`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoraWeight>>,
     /// Refiner (SDXL or SD 1.5)
     ///
     /// Default: `"None"`.
     ///
     /// Allowed values: `"None"`, `"realisticVisionV60B1_v51VAE.safetensors"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refiner_model: Option<RefinerModel>,
     /// Use 0.4 for SD1.5 realistic models; 0.667 for SD1.5 anime models
     /// 0.8 for XL-refiners; or any value for switching two SDXL models.
@@ -96,93 +86,101 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Constraint: a multiple of 0.0001.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refiner_switch: Option<f64>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
     ///
     /// Example: `176400`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// `image_prompt_1`
     ///
     /// Example: `{"image_url":"https://storage.googleapis.com/falserverless/model_tests/fooocus/Pikachu.webp","stop_at":1,"type":"Pyra...`.
     pub image_prompt_1: ImagePrompt,
     /// `image_prompt_2`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_prompt_2: Option<ImagePrompt>,
     /// `image_prompt_3`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_prompt_3: Option<ImagePrompt>,
     /// `image_prompt_4`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_prompt_4: Option<ImagePrompt>,
     /// The image to use as a reference for inpainting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inpaint_image_url: Option<String>,
     /// The image to use as a mask for the generated image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_image_url: Option<String>,
     /// The mode to use for inpainting.
     ///
     /// Default: `"Inpaint or Outpaint (default)"`.
     ///
     /// Allowed values: `"Inpaint or Outpaint (default)"`, `"Improve Detail (face, hand, eyes, etc.)"`, `"Modify Content (add objects, change background, etc.)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inpaint_mode: Option<InpaintMode>,
     /// Describe what you want to inpaint.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inpaint_additional_prompt: Option<String>,
     /// The directions to outpaint.
     ///
     /// Default: `[]`.
     ///
     /// Allowed values: `"Left"`, `"Right"`, `"Top"`, `"Bottom"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outpaint_selections: Option<Vec<OutpaintSelection>>,
     /// Mixing Image Prompt and Inpaint
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixing_image_prompt_and_inpaint: Option<bool>,
     /// The image to upscale or vary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uov_image_url: Option<String>,
     /// The method to use for upscaling or varying.
     ///
     /// Default: `"Disabled"`.
     ///
     /// Allowed values: `"Disabled"`, `"Vary (Subtle)"`, `"Vary (Strong)"`, `"Upscale (1.5x)"`, `"Upscale (2x)"`, `"Upscale (Fast 2x)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uov_method: Option<UovMethod>,
     /// Mixing Image Prompt and Vary/Upscale
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixing_image_prompt_and_vary_upscale: Option<bool>,
     /// If set to false, the safety checker will be disabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, negative_prompt : Option <
+    String > = "negative_prompt" optional, styles : Option < Vec < Style > > = "styles"
+    optional, performance : Option < Performance > = "performance" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, sharpness : Option < f64
+    > = "sharpness" optional, aspect_ratio : Option < String > = "aspect_ratio" optional,
+    num_images : Option < i64 > = "num_images" optional, loras : Option < Vec <
+    LoraWeight > > = "loras" optional, refiner_model : Option < RefinerModel > =
+    "refiner_model" optional, refiner_switch : Option < f64 > = "refiner_switch"
+    optional, output_format : Option < OutputFormat > = "output_format" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, seed : Option < i64 > = "seed"
+    optional, image_prompt_1 : ImagePrompt = "image_prompt_1" required, image_prompt_2 :
+    Option < ImagePrompt > = "image_prompt_2" optional, image_prompt_3 : Option <
+    ImagePrompt > = "image_prompt_3" optional, image_prompt_4 : Option < ImagePrompt > =
+    "image_prompt_4" optional, inpaint_image_url : Option < String > =
+    "inpaint_image_url" optional, mask_image_url : Option < String > = "mask_image_url"
+    optional, inpaint_mode : Option < InpaintMode > = "inpaint_mode" optional,
+    inpaint_additional_prompt : Option < String > = "inpaint_additional_prompt" optional,
+    outpaint_selections : Option < Vec < OutpaintSelection > > = "outpaint_selections"
+    optional, mixing_image_prompt_and_inpaint : Option < bool > =
+    "mixing_image_prompt_and_inpaint" optional, uov_image_url : Option < String > =
+    "uov_image_url" optional, uov_method : Option < UovMethod > = "uov_method" optional,
+    mixing_image_prompt_and_vary_upscale : Option < bool > =
+    "mixing_image_prompt_and_vary_upscale" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -574,7 +572,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/fooocus/image-prompt`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file info.
@@ -584,6 +582,11 @@ pub struct Output {
     /// Whether the generated images contain NSFW concepts.
     pub has_nsfw_concepts: Vec<bool>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, has_nsfw_concepts :
+    Vec < bool > = "has_nsfw_concepts" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -1321,7 +1324,7 @@ pub enum Performance {
     "Extreme Speed", Lightning => "Lightning" } else Unknown
 );
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoraWeight {
     /// URL or the path to the LoRA weights.
@@ -1334,12 +1337,14 @@ pub struct LoraWeight {
     /// Default: `0.1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoraWeight { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional } ..extra
+);
 impl LoraWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1410,7 +1415,7 @@ pub enum OutputFormat {
     OutputFormat : str { Png => "png", Jpeg => "jpeg", Webp => "webp" } else Unknown
 );
 /// An object of 4 fields. Held by the `image_prompt_1` field of [`Input`], the `image_prompt_2` field of [`Input`], the `image_prompt_3` field of [`Input`] and the `image_prompt_4` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImagePrompt {
     /// Type
@@ -1418,29 +1423,29 @@ pub struct ImagePrompt {
     /// Default: `"ImagePrompt"`.
     ///
     /// Allowed values: `"ImagePrompt"`, `"PyraCanny"`, `"CPDS"`, `"FaceSwap"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Type>,
     /// Image Url
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Stop At
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_at: Option<f64>,
     /// Weight
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImagePrompt { r#type : Option < Type > = "type" optional, image_url : Option < String
+    > = "image_url" optional, stop_at : Option < f64 > = "stop_at" optional, weight :
+    Option < f64 > = "weight" optional } ..extra
+);
 impl ImagePrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan3d-v3/text-to-3d";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/hunyuan3d-v3/text-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the 3D content to generate. Supports up to 1024 UTF-8 characters.
@@ -25,33 +25,34 @@ pub struct Input {
     /// Whether to enable PBR material generation
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pbr: Option<bool>,
     /// Target face count. Range: 40000-1500000
     ///
     /// Default: `500000`.
     ///
     /// Constraint: 40000 ≤ value ≤ 1500000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_count: Option<i64>,
     /// Generation type. Normal: textured model. LowPoly: polygon reduction. Geometry: white model without texture.
     ///
     /// Default: `"Normal"`.
     ///
     /// Allowed values: `"Normal"`, `"LowPoly"`, `"Geometry"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_type: Option<GenerateType>,
     /// Polygon type. Only takes effect when GenerateType is LowPoly.
     ///
     /// Default: `"triangle"`.
     ///
     /// Allowed values: `"triangle"`, `"quadrilateral"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polygon_type: Option<PolygonType>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, enable_pbr : Option < bool > =
+    "enable_pbr" optional, face_count : Option < i64 > = "face_count" optional,
+    generate_type : Option < GenerateType > = "generate_type" optional, polygon_type :
+    Option < PolygonType > = "polygon_type" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -149,7 +150,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan3d-v3/text-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object in GLB format.
@@ -159,16 +160,19 @@ pub struct Output {
     /// Preview thumbnail of the generated model
     ///
     /// Example: `{"content_type":"image/png","file_name":"preview.png","file_size":172757,"url":"https://v3b.fal.media/files/b/0a8686a...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<File>,
     /// URLs for different 3D model formats
     ///
     /// Example: `{"glb":{"content_type":"model/gltf-binary","file_name":"model.glb","file_size":64724836,"url":"https://v3b.fal.media/...`.
     pub model_urls: ModelUrls,
     /// The seed used for generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, thumbnail : Option < File > =
+    "thumbnail" optional, model_urls : ModelUrls = "model_urls" required, seed : Option <
+    i64 > = "seed" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -214,22 +218,23 @@ pub enum PolygonType {
     Unknown
 );
 /// An object of 4 fields. Held by the `model_urls` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, usdz : Option < File > = "usdz"
+    optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

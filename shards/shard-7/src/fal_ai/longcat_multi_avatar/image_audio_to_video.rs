@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/longcat-multi-avatar/image-audio-to-video"
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Request model for multi-speaker image+audio to video generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
@@ -32,85 +32,84 @@ pub struct Input {
     /// The URL of the audio file for person 1 (left side).
     ///
     /// Default: `"https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_man.WAV"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url_person1: Option<String>,
     /// The URL of the audio file for person 2 (right side).
     ///
     /// Default: `"https://raw.githubusercontent.com/meituan-longcat/LongCat-Video/refs/heads/main/assets/avatar/multi/sing_woman.WAV"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url_person2: Option<String>,
     /// The prompt to guide the video generation.
     ///
     /// Default: `"Two people are having a conversation with natural expressions and movements."`.
     ///
     /// Example: `"Static camera, In a professional recording studio, two people stand facing each other, both wearing large...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The negative prompt to avoid in the video generation.
     ///
     /// Default: `"Close-up, Bright tones, overexposed, static, blurred details, subtitles, style, works, paintings, images, static,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Bounding box for person 1. If not provided, defaults to left half of image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox_person1: Option<BoundingBox>,
     /// Bounding box for person 2. If not provided, defaults to right half of image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox_person2: Option<BoundingBox>,
     /// How to combine the two audio tracks. 'para' (parallel) plays both simultaneously, 'add' (sequential) plays person 1 first then person 2.
     ///
     /// Default: `"para"`.
     ///
     /// Allowed values: `"para"`, `"add"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_type: Option<AudioType>,
     /// The number of inference steps to use.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 10 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The text guidance scale for classifier-free guidance.
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_guidance_scale: Option<f64>,
     /// The audio guidance scale. Higher values may lead to exaggerated mouth movements.
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_guidance_scale: Option<f64>,
     /// Resolution of the generated video (480p or 720p). Billing is per video-second (16 frames): 480p is 1 unit per second and 720p is 4 units per second.
     ///
     /// Default: `"480p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Number of video segments to generate. Each segment adds ~5 seconds of video. First segment is ~5.8s, additional segments are 5s each.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_segments: Option<i64>,
     /// The seed for the random number generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to enable safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url_person1 : Option <
+    String > = "audio_url_person1" optional, audio_url_person2 : Option < String > =
+    "audio_url_person2" optional, prompt : Option < String > = "prompt" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, bbox_person1 :
+    Option < BoundingBox > = "bbox_person1" optional, bbox_person2 : Option < BoundingBox
+    > = "bbox_person2" optional, audio_type : Option < AudioType > = "audio_type"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    text_guidance_scale : Option < f64 > = "text_guidance_scale" optional,
+    audio_guidance_scale : Option < f64 > = "audio_guidance_scale" optional, resolution :
+    Option < Resolution > = "resolution" optional, num_segments : Option < i64 > =
+    "num_segments" optional, seed : Option < i64 > = "seed" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -330,7 +329,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Response model for multi-speaker image+audio to video generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
@@ -345,6 +344,9 @@ pub struct Output {
     /// Example: `424911732`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -353,7 +355,7 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `bbox_person1` field of [`Input`] and the `bbox_person2` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/longcat-multi-avatar/image-audio-to-video since 2026-06-11"
@@ -370,9 +372,12 @@ pub struct BoundingBox {
     /// Label of the bounding box
     pub label: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoundingBox { x : f64 = "x" required, y : f64 = "y" required, w : f64 = "w" required,
+    h : f64 = "h" required, label : String = "label" required } ..extra
+);
 impl BoundingBox {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

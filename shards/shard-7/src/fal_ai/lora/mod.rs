@@ -15,7 +15,7 @@ pub use super::super::types::Image;
 #[allow(unused_imports)]
 pub use super::super::types::File;
 /// The input of `fal-ai/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL or HuggingFace ID of the base model to generate the image.
@@ -23,10 +23,8 @@ pub struct Input {
     /// Example: `"stabilityai/stable-diffusion-xl-base-1.0"`.
     pub model_name: String,
     /// URL or HuggingFace ID of the custom U-Net model to use for the image generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unet_name: Option<String>,
     /// The variant of the model to use for huggingface models, e.g. 'fp16'.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// The prompt to use for generating the image. Be as descriptive as possible for best results.
     ///
@@ -39,7 +37,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"cartoon, painting, illustration, worst quality, low quality, normal quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// If set to true, the prompt weighting syntax will be used.
     /// Additionally, this will lift the 77 token limit by averaging embeddings.
@@ -47,68 +44,54 @@ pub struct Input {
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_weighting: Option<bool>,
     /// The LoRAs to use for the image generation. You can use any number of LoRAs
     /// and they will be merged together to generate the final image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<Weight>>,
     /// The embeddings to use for the image generation. Only a single embedding is supported at the moment.
     /// The embeddings will be used to map the tokens in the prompt to the embedding weights.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<Vec<Embedding>>,
     /// The control nets to use for the image generation. You can use any number of control nets
     /// and they will be applied to the image at the specified timesteps.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnets: Option<Vec<ControlNet>>,
     /// If set to true, the controlnet will be applied to only the conditional predictions.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controlnet_guess_mode: Option<bool>,
     /// The IP adapter to use for the image generation.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_adapter: Option<Vec<IPAdapter>>,
     /// The path to the image encoder model to use for the image generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_encoder_path: Option<String>,
     /// The subfolder of the image encoder model to use for the image generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_encoder_subfolder: Option<String>,
     /// The weight name of the image encoder model to use for the image generation.
     ///
     /// Default: `"pytorch_model.bin"`.
     ///
     /// Example: `"pytorch_model.bin"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_encoder_weight_name: Option<String>,
     /// The URL of the IC Light model to use for the image generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ic_light_model_url: Option<String>,
     /// The URL of the IC Light model background image to use for the image generation.
     /// Make sure to use a background compatible with the model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ic_light_model_background_image_url: Option<String>,
     /// The URL of the IC Light model image to use for the image generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ic_light_image_url: Option<String>,
     /// The same seed and the same prompt given to the same version of Stable Diffusion
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The size of the generated image. You can choose between some presets or custom height and width
     /// that **must be multiples of 8**.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Increasing the amount of steps tells Stable Diffusion that it should take more steps
     /// to generate your final result which can increase the amount of detail in your image.
@@ -116,7 +99,6 @@ pub struct Input {
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 150.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -124,7 +106,6 @@ pub struct Input {
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Skips part of the image generation process, leading to slightly different results.
     /// This means the image renders faster, too.
@@ -132,26 +113,22 @@ pub struct Input {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_skip: Option<i64>,
     /// Scheduler / sampler to use for the image denoising process.
     ///
     /// Allowed values: `"DPM++ 2M"`, `"DPM++ 2M Karras"`, `"DPM++ 2M SDE"`, `"DPM++ 2M SDE Karras"`, `"Euler"`, `"Euler A"`, `"Euler (trailing timesteps)"`, `"LCM"`, `"LCM (trailing timesteps)"`, `"DDIM"`, `"TCD"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Scheduler>,
     /// Optionally override the timesteps to use for the denoising process. Only works with schedulers which support the `timesteps` argument in their `set_timesteps` method.
     /// Defaults to not overriding, in which case the scheduler automatically sets the timesteps based on the `num_inference_steps` parameter.
     /// If set to a custom timestep schedule, the `num_inference_steps` parameter will be ignored. Cannot be set if `sigmas` is set.
     ///
     /// Default: `{"array":[],"method":"default"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timesteps: Option<TimestepsInput>,
     /// Optionally override the sigmas to use for the denoising process. Only works with schedulers which support the `sigmas` argument in their `set_sigmas` method.
     /// Defaults to not overriding, in which case the scheduler automatically sets the sigmas based on the `num_inference_steps` parameter.
     /// If set to a custom sigma schedule, the `num_inference_steps` parameter will be ignored. Cannot be set if `timesteps` is set.
     ///
     /// Default: `{"array":[],"method":"default"}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sigmas: Option<SigmasInput>,
     /// The type of prediction to use for the image generation.
     /// The `epsilon` is the default.
@@ -159,12 +136,10 @@ pub struct Input {
     /// Default: `"epsilon"`.
     ///
     /// Allowed values: `"v_prediction"`, `"epsilon"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prediction_type: Option<PredictionType>,
     /// Whether to set the rescale_betas_snr_zero option or not for the sampler
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rescale_betas_snr_zero: Option<bool>,
     /// The format of the generated image.
     ///
@@ -173,7 +148,6 @@ pub struct Input {
     /// Example: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_format: Option<ImageFormat>,
     /// Number of images to generate in one request. Note that the higher the batch size,
     /// the longer it will take to generate the images.
@@ -181,62 +155,84 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The size of the tiles to be used for the image generation.
     ///
     /// Default: `4096`.
     ///
     /// Constraint: 128 ≤ value ≤ 4096.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_width: Option<i64>,
     /// The size of the tiles to be used for the image generation.
     ///
     /// Default: `4096`.
     ///
     /// Constraint: 128 ≤ value ≤ 4096.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_height: Option<i64>,
     /// The stride of the tiles to be used for the image generation.
     ///
     /// Default: `2048`.
     ///
     /// Constraint: 64 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_stride_width: Option<i64>,
     /// The stride of the tiles to be used for the image generation.
     ///
     /// Default: `2048`.
     ///
     /// Constraint: 64 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_stride_height: Option<i64>,
     /// The eta value to be used for the image generation.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eta: Option<f64>,
     /// If set to true, the latents will be saved for debugging.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_latents: Option<bool>,
     /// If set to true, the latents will be saved for debugging per pass.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub debug_per_pass_latents: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_name : String = "model_name" required, unet_name : Option < String > =
+    "unet_name" optional, variant : Option < String > = "variant" optional, prompt :
+    String = "prompt" required, negative_prompt : Option < String > = "negative_prompt"
+    optional, prompt_weighting : Option < bool > = "prompt_weighting" optional, loras :
+    Option < Vec < Weight > > = "loras" optional, embeddings : Option < Vec < Embedding >
+    > = "embeddings" optional, controlnets : Option < Vec < ControlNet > > =
+    "controlnets" optional, controlnet_guess_mode : Option < bool > =
+    "controlnet_guess_mode" optional, ip_adapter : Option < Vec < IPAdapter > > =
+    "ip_adapter" optional, image_encoder_path : Option < String > = "image_encoder_path"
+    optional, image_encoder_subfolder : Option < String > = "image_encoder_subfolder"
+    optional, image_encoder_weight_name : Option < String > = "image_encoder_weight_name"
+    optional, ic_light_model_url : Option < String > = "ic_light_model_url" optional,
+    ic_light_model_background_image_url : Option < String > =
+    "ic_light_model_background_image_url" optional, ic_light_image_url : Option < String
+    > = "ic_light_image_url" optional, seed : Option < i64 > = "seed" optional,
+    image_size : Option < InputImageSize > = "image_size" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, clip_skip : Option < i64 > = "clip_skip" optional,
+    scheduler : Option < Scheduler > = "scheduler" optional, timesteps : Option <
+    TimestepsInput > = "timesteps" optional, sigmas : Option < SigmasInput > = "sigmas"
+    optional, prediction_type : Option < PredictionType > = "prediction_type" optional,
+    rescale_betas_snr_zero : Option < bool > = "rescale_betas_snr_zero" optional,
+    image_format : Option < ImageFormat > = "image_format" optional, num_images : Option
+    < i64 > = "num_images" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, tile_width : Option < i64 > = "tile_width"
+    optional, tile_height : Option < i64 > = "tile_height" optional, tile_stride_width :
+    Option < i64 > = "tile_stride_width" optional, tile_stride_height : Option < i64 > =
+    "tile_stride_height" optional, eta : Option < f64 > = "eta" optional, debug_latents :
+    Option < bool > = "debug_latents" optional, debug_per_pass_latents : Option < bool >
+    = "debug_per_pass_latents" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -736,7 +732,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -747,12 +743,16 @@ pub struct Output {
     /// Whether the generated images contain NSFW concepts.
     pub has_nsfw_concepts: Vec<bool>,
     /// The latents saved for debugging.
-    #[serde(default)]
     pub debug_latents: Option<File>,
     /// The latents saved for debugging per pass.
-    #[serde(default)]
     pub debug_per_pass_latents: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required,
+    has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, debug_latents :
+    Option < File > = "debug_latents" nullable, debug_per_pass_latents : Option < File >
+    = "debug_per_pass_latents" nullable }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -773,7 +773,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Weight {
     /// URL or the path to the LoRA weights.
@@ -784,12 +784,14 @@ pub struct Weight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Weight { path : String = "path" required, scale : Option < f64 > = "scale" optional }
+    ..extra
+);
 impl Weight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -829,7 +831,7 @@ impl Weight {
     }
 }
 /// An object of 2 fields. Held by the `embeddings` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Embedding {
     /// URL or the path to the embedding weights.
@@ -837,12 +839,14 @@ pub struct Embedding {
     /// The tokens to map the embedding weights to. Use these tokens in your prompts.
     ///
     /// Default: `["<s0>","<s1>"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Embedding { path : String = "path" required, tokens : Option < Vec < String > > =
+    "tokens" optional } ..extra
+);
 impl Embedding {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -879,21 +883,18 @@ impl Embedding {
     }
 }
 /// An object of 9 fields. Held by the `controlnets` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ControlNet {
     /// URL or the path to the control net weights.
     pub path: String,
     /// optional URL to the controlnet config.json file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_url: Option<String>,
     /// The optional variant if a Hugging Face repo key is used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// URL of the image to be used as the control net.
     pub image_url: String,
     /// The mask to use for the controlnet. When using a mask, the control image size and the mask size must be the same and divisible by 32.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// The scale of the control net weight. This is used to scale the control net weight
     /// before merging it with the base model.
@@ -901,29 +902,33 @@ pub struct ControlNet {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditioning_scale: Option<f64>,
     /// The percentage of the image to start applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_percentage: Option<f64>,
     /// The percentage of the image to end applying the controlnet in terms of the total timesteps.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_percentage: Option<f64>,
     /// The index of the IP adapter to be applied to the controlnet. This is only needed for InstantID ControlNets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_adapter_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ControlNet { path : String = "path" required, config_url : Option < String > =
+    "config_url" optional, variant : Option < String > = "variant" optional, image_url :
+    String = "image_url" required, mask_url : Option < String > = "mask_url" optional,
+    conditioning_scale : Option < f64 > = "conditioning_scale" optional, start_percentage
+    : Option < f64 > = "start_percentage" optional, end_percentage : Option < f64 > =
+    "end_percentage" optional, ip_adapter_index : Option < i64 > = "ip_adapter_index"
+    optional } ..extra
+);
 impl ControlNet {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1032,24 +1037,20 @@ impl ControlNet {
     }
 }
 /// An object of 10 fields. Held by the `ip_adapter` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IPAdapter {
     /// URL of the image to be used as the IP adapter.
     pub ip_adapter_image_url: IpAdapterImageUrl,
     /// The mask to use for the IP adapter. When using a mask, the ip-adapter image size and the mask size must be the same
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_adapter_mask_url: Option<String>,
     /// URL or the path to the IP adapter weights.
     pub path: String,
     /// Subfolder in the model directory where the IP adapter weights are stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_subfolder: Option<String>,
     /// Name of the weight file.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// URL or the path to the InsightFace model weights.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub insight_face_model_path: Option<String>,
     /// The scale of the IP adapter weight. This is used to scale the IP adapter weight
     /// before merging it with the base model.
@@ -1057,30 +1058,37 @@ pub struct IPAdapter {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// The scale of the IP adapter weight. This is used to scale the IP adapter weight
     /// before merging it with the base model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_json: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// The factor to apply to the unconditional noising of the IP adapter.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unconditional_noising_factor: Option<f64>,
     /// The value to set the image projection shortcut to. For FaceID plus V1 models,
     /// this should be set to False. For FaceID plus V2 models, this should be set to True.
     /// Default is True.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_projection_shortcut: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    IPAdapter { ip_adapter_image_url : IpAdapterImageUrl = "ip_adapter_image_url"
+    required, ip_adapter_mask_url : Option < String > = "ip_adapter_mask_url" optional,
+    path : String = "path" required, model_subfolder : Option < String > =
+    "model_subfolder" optional, weight_name : Option < String > = "weight_name" optional,
+    insight_face_model_path : Option < String > = "insight_face_model_path" optional,
+    scale : Option < f64 > = "scale" optional, scale_json : Option <
+    std::collections::BTreeMap < String, serde_json::Value > > = "scale_json" optional,
+    unconditional_noising_factor : Option < f64 > = "unconditional_noising_factor"
+    optional, image_projection_shortcut : Option < bool > = "image_projection_shortcut"
+    optional } ..extra
+);
 impl IPAdapter {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1226,7 +1234,7 @@ impl From<String> for IpAdapterImageUrl {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -1234,19 +1242,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1383,7 +1392,7 @@ pub enum Scheduler {
     else Unknown
 );
 /// An object of 2 fields. Held by the `timesteps` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct TimestepsInput {
     /// The method to use for the timesteps. If set to 'array', the timesteps will be set based
@@ -1393,17 +1402,18 @@ pub struct TimestepsInput {
     /// Default: `"default"`.
     ///
     /// Allowed values: `"default"`, `"array"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
     /// Timesteps schedule to be used if 'custom' method is selected.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array: Option<Vec<i64>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    TimestepsInput { method : Option < Method > = "method" optional, array : Option < Vec
+    < i64 > > = "array" optional } ..extra
+);
 impl TimestepsInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -1471,7 +1481,7 @@ pub enum Method {
     Method : str { Default => "default", Array => "array" } else Unknown
 );
 /// An object of 2 fields. Held by the `sigmas` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct SigmasInput {
     /// The method to use for the sigmas. If set to 'custom', the sigmas will be set based
@@ -1481,17 +1491,18 @@ pub struct SigmasInput {
     /// Default: `"default"`.
     ///
     /// Allowed values: `"default"`, `"array"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
     /// Sigmas schedule to be used if 'custom' method is selected.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub array: Option<Vec<f64>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    SigmasInput { method : Option < Method > = "method" optional, array : Option < Vec <
+    f64 > > = "array" optional } ..extra
+);
 impl SigmasInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

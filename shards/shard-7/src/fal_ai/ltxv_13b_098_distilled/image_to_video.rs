@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltxv-13b-098-distilled/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/ltxv-13b-098-distilled/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt to guide generation
@@ -23,12 +23,10 @@ pub struct Input {
     /// Negative prompt for generation
     ///
     /// Default: `"worst quality, inconsistent motion, blurry, jittery, distorted"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// LoRA weights to use for generation
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAWeight>>,
     /// Resolution of the generated video.
     ///
@@ -37,7 +35,6 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio of the video.
     ///
@@ -46,10 +43,8 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"9:16"`, `"1:1"`, `"16:9"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Random seed for generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of frames in the video.
     ///
@@ -58,7 +53,6 @@ pub struct Input {
     /// Constraint: 9 ≤ value ≤ 1441.
     ///
     /// Example: `121`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Number of inference steps during the first pass.
     ///
@@ -67,7 +61,6 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 12.
     ///
     /// Example: `8`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_pass_num_inference_steps: Option<i64>,
     /// Number of inference steps during the second pass.
     ///
@@ -76,7 +69,6 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 12.
     ///
     /// Example: `8`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_pass_num_inference_steps: Option<i64>,
     /// The number of inference steps to skip in the initial steps of the second pass. By skipping some steps at the beginning, the second pass can focus on smaller details instead of larger changes.
     ///
@@ -85,7 +77,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 11.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_pass_skip_initial_steps: Option<i64>,
     /// The frame rate of the video.
     ///
@@ -94,35 +85,30 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 60.
     ///
     /// Example: `24`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_rate: Option<i64>,
     /// Whether to expand the prompt using a language model.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// Whether to reverse the video.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_video: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Whether to use a detail pass. If True, the model will perform a second pass to refine the video and enhance details. This incurs a 2.0x cost multiplier on the base price.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_detail_pass: Option<bool>,
     /// The factor for adaptive instance normalization (AdaIN) applied to generated video chunks after the first. This can help deal with a gradual increase in saturation/contrast in the generated video by normalizing the color distribution across the video. A high value will ensure the color distribution is more consistent across the video, while a low value will allow for more variation in color distribution.
     ///
@@ -133,7 +119,6 @@ pub struct Input {
     /// Constraint: a multiple of 0.05.
     ///
     /// Example: `0.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temporal_adain_factor: Option<f64>,
     /// The compression ratio for tone mapping. This is used to compress the dynamic range of the video to improve visual quality. A value of 0.0 means no compression, while a value of 1.0 means maximum compression.
     ///
@@ -144,7 +129,6 @@ pub struct Input {
     /// Constraint: a multiple of 0.05.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tone_map_compression_ratio: Option<f64>,
     /// The constant rate factor (CRF) to compress input media with. Compressed input media more closely matches the model's training data, which can improve motion quality.
     ///
@@ -153,16 +137,32 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 51.
     ///
     /// Example: `29`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub constant_rate_factor: Option<i64>,
     /// Image URL for Image-to-Video task
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/ltxv-image-input.jpg"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, loras : Option < Vec < LoRAWeight > > = "loras" optional,
+    resolution : Option < Resolution > = "resolution" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional, seed : Option < i64 > = "seed" optional,
+    num_frames : Option < i64 > = "num_frames" optional, first_pass_num_inference_steps :
+    Option < i64 > = "first_pass_num_inference_steps" optional,
+    second_pass_num_inference_steps : Option < i64 > = "second_pass_num_inference_steps"
+    optional, second_pass_skip_initial_steps : Option < i64 > =
+    "second_pass_skip_initial_steps" optional, frame_rate : Option < i64 > = "frame_rate"
+    optional, expand_prompt : Option < bool > = "expand_prompt" optional, reverse_video :
+    Option < bool > = "reverse_video" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, enable_detail_pass : Option < bool > =
+    "enable_detail_pass" optional, temporal_adain_factor : Option < f64 > =
+    "temporal_adain_factor" optional, tone_map_compression_ratio : Option < f64 > =
+    "tone_map_compression_ratio" optional, constant_rate_factor : Option < i64 > =
+    "constant_rate_factor" optional, image_url : String = "image_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -461,7 +461,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltxv-13b-098-distilled/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -475,6 +475,10 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : String = "prompt" required, seed :
+    i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -487,25 +491,26 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAWeight {
     /// URL or path to the LoRA weights.
     pub path: String,
     /// Name of the LoRA weight. Only used if `path` is a HuggingFace repository, and is only required when the repository contains multiple LoRA weights.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// Scale of the LoRA weight. This is a multiplier applied to the LoRA weight when loading it.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAWeight { path : String = "path" required, weight_name : Option < String > =
+    "weight_name" optional, scale : Option < f64 > = "scale" optional } ..extra
+);
 impl LoRAWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

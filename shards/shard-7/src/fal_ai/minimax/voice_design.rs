@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/minimax/voice-design";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/minimax/voice-design`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Voice description prompt for generating a personalized voice
@@ -33,9 +33,12 @@ pub struct Input {
     /// Example: `"Oh my gosh, hi. It's like so amazing to be here. This new endpoint just dropped on fal and the results have been...`.
     pub preview_text: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, preview_text : String = "preview_text"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -80,7 +83,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/minimax/voice-design`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The voice_id of the generated voice
@@ -90,6 +93,10 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/kangaroo/gT22cxTqxgLtGMSDz2JSq_preview.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(
+    Output { custom_voice_id : String = "custom_voice_id" required, audio : File =
+    "audio" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

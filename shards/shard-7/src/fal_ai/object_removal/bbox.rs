@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/object-removal/bbox";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/object-removal/bbox`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to remove objects from.
@@ -26,26 +26,27 @@ pub struct Input {
     /// Default: `[]`.
     ///
     /// Example: `[{"x_max":0.6574,"x_min":0.3595,"y_max":0.8175,"y_min":0.0115}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_prompts: Option<Vec<BBoxPromptBase>>,
     /// Model
     ///
     /// Default: `"best_quality"`.
     ///
     /// Allowed values: `"low_quality"`, `"medium_quality"`, `"high_quality"`, `"best_quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Amount of pixels to expand the mask by. Range: 0-50
     ///
     /// Default: `15`.
     ///
     /// Constraint: 0 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_expansion: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, box_prompts : Option < Vec <
+    BBoxPromptBase > > = "box_prompts" optional, model : Option < Model > = "model"
+    optional, mask_expansion : Option < i64 > = "mask_expansion" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -131,7 +132,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/object-removal/bbox`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images with objects removed.
@@ -139,6 +140,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"85a2309b2c954c85a75120e664adbe17.png","file_size":730703,"height":768,"url"...`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -147,7 +149,7 @@ impl Output {
     }
 }
 /// An object of 4 fields. Held by the `box_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BBoxPromptBase {
     /// X Min Coordinate of the box (0-1)
@@ -155,33 +157,33 @@ pub struct BBoxPromptBase {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_min: Option<f64>,
     /// Y Min Coordinate of the box (0-1)
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_min: Option<f64>,
     /// X Max Coordinate of the prompt (0-1)
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_max: Option<f64>,
     /// Y Max Coordinate of the prompt (0-1)
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_max: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BBoxPromptBase { x_min : Option < f64 > = "x_min" optional, y_min : Option < f64 > =
+    "y_min" optional, x_max : Option < f64 > = "x_max" optional, y_max : Option < f64 > =
+    "y_max" optional } ..extra
+);
 impl BBoxPromptBase {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

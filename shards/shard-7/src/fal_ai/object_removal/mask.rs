@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/object-removal/mask";
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/object-removal/mask`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to remove objects from.
@@ -30,19 +30,21 @@ pub struct Input {
     /// Default: `"best_quality"`.
     ///
     /// Allowed values: `"low_quality"`, `"medium_quality"`, `"high_quality"`, `"best_quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Amount of pixels to expand the mask by. Range: 0-50
     ///
     /// Default: `15`.
     ///
     /// Constraint: 0 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_expansion: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, mask_url : String = "mask_url"
+    required, model : Option < Model > = "model" optional, mask_expansion : Option < i64
+    > = "mask_expansion" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -115,7 +117,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/object-removal/mask`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images with objects removed.
@@ -123,6 +125,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"85a2309b2c954c85a75120e664adbe17.png","file_size":730703,"height":768,"url"...`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/recraft/vectorize";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/recraft/vectorize`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to be vectorized. Must be in PNG, JPG or WEBP format, less than 5 MB in size, have resolution less than 16 MP and max dimension less than 4096 pixels, min dimension more than 256 pixels.
@@ -22,9 +22,11 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/man_wave.png"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -68,7 +70,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/recraft/vectorize`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The vectorized image.
@@ -76,6 +78,7 @@ pub struct Output {
     /// Example: `{"content_type":"image/svg+xml","file_name":"image.svg","file_size":85336,"url":"https://v3.fal.media/files/koala/pUQ...`.
     pub image: File,
 }
+::fal_models_core::serde_struct!(Output { image : File = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

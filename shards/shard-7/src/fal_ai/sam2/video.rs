@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam2/video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sam2/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to be segmented.
@@ -21,36 +21,37 @@ pub struct Input {
     /// Example: `"https://drive.google.com/uc?id=1iOFYbNITYwrebBBp9kaEGhBndFSRLz8k"`.
     pub video_url: String,
     /// The URL of the mask to be applied initially.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// List of prompts to segment the video
     ///
     /// Default: `[]`.
     ///
     /// Example: `[{"frame_index":0,"label":1,"x":210,"y":350},{"frame_index":0,"label":1,"x":250,"y":220}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompts: Option<Vec<PointPrompt>>,
     /// Coordinates for boxes
     ///
     /// Default: `[]`.
     ///
     /// Example: `[{"frame_index":0,"x_max":500,"x_min":300,"y_max":400,"y_min":0}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_prompts: Option<Vec<BoxPrompt>>,
     /// Apply the mask on the video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_mask: Option<bool>,
     /// Return per-frame bounding box overlays as a zip archive.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundingbox_zip: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, mask_url : Option < String > =
+    "mask_url" optional, prompts : Option < Vec < PointPrompt > > = "prompts" optional,
+    box_prompts : Option < Vec < BoxPrompt > > = "box_prompts" optional, apply_mask :
+    Option < bool > = "apply_mask" optional, boundingbox_zip : Option < bool > =
+    "boundingbox_zip" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -156,15 +157,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam2/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The segmented video.
     pub video: File,
     /// Zip file containing per-frame bounding box overlays.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundingbox_frames_zip: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, boundingbox_frames_zip : Option < File > =
+    "boundingbox_frames_zip" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -176,35 +180,35 @@ impl Output {
     }
 }
 /// An object of 4 fields. Held by the `prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PointPrompt {
     /// X Coordinate of the prompt
     ///
     /// Default: `305`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<i64>,
     /// Y Coordinate of the prompt
     ///
     /// Default: `350`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<i64>,
     /// Label of the prompt. 1 for foreground, 0 for background
     ///
     /// Default: `1`.
     ///
     /// Allowed values: `0`, `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     /// The frame index to interact with.
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PointPrompt { x : Option < i64 > = "x" optional, y : Option < i64 > = "y" optional,
+    label : Option < Label > = "label" optional, frame_index : Option < i64 > =
+    "frame_index" optional } ..extra
+);
 impl PointPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -290,38 +294,37 @@ pub enum Label {
 }
 ::fal_models_core::open_enum!(Label : int { V0 => 0, V1 => 1 } else Unknown);
 /// An object of 5 fields. Held by the `box_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BoxPrompt {
     /// X Min Coordinate of the box
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_min: Option<i64>,
     /// Y Min Coordinate of the box
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_min: Option<i64>,
     /// X Max Coordinate of the prompt
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_max: Option<i64>,
     /// Y Max Coordinate of the prompt
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_max: Option<i64>,
     /// The frame index to interact with.
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoxPrompt { x_min : Option < i64 > = "x_min" optional, y_min : Option < i64 > =
+    "y_min" optional, x_max : Option < i64 > = "x_max" optional, y_max : Option < i64 > =
+    "y_max" optional, frame_index : Option < i64 > = "frame_index" optional } ..extra
+);
 impl BoxPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

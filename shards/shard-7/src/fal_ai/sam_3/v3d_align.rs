@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-3/3d-align";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sam-3/3d-align`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the original image used for MoGe depth estimation
@@ -21,18 +21,20 @@ pub struct Input {
     /// URL of the SAM-3D Body mesh file (.ply or .glb) to align
     pub body_mesh_url: String,
     /// URL of the human mask image. If not provided, uses full image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_mask_url: Option<String>,
     /// Optional URL of SAM-3D Object mesh (.glb) to create combined scene
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_mesh_url: Option<String>,
     /// Focal length from SAM-3D Body metadata. If not provided, estimated from MoGe.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focal_length: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, body_mesh_url : String =
+    "body_mesh_url" required, body_mask_url : Option < String > = "body_mask_url"
+    optional, object_mesh_url : Option < String > = "object_mesh_url" optional,
+    focal_length : Option < f64 > = "focal_length" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -107,7 +109,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam-3/3d-align`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Aligned body mesh in PLY format
@@ -119,9 +121,14 @@ pub struct Output {
     /// Alignment info (scale, translation, etc.)
     pub metadata: SAM3DBodyAlignmentInfo,
     /// Combined scene with body + object meshes in GLB format (only when object_mesh_url provided)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scene_glb: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { body_mesh_ply : File = "body_mesh_ply" required, model_glb : File =
+    "model_glb" required, visualization : File = "visualization" required, metadata :
+    SAM3DBodyAlignmentInfo = "metadata" required, scene_glb : Option < File > =
+    "scene_glb" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -141,7 +148,7 @@ impl Output {
     }
 }
 /// Per-person alignment metadata.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SAM3DBodyAlignmentInfo {
     /// Index of the person
@@ -157,6 +164,13 @@ pub struct SAM3DBodyAlignmentInfo {
     /// Number of cropped vertices
     pub cropped_vertices_count: i64,
 }
+::fal_models_core::serde_struct!(
+    SAM3DBodyAlignmentInfo { person_id : i64 = "person_id" required, scale_factor : f64 =
+    "scale_factor" required, translation : Vec < f64 > = "translation" required,
+    focal_length : f64 = "focal_length" required, target_points_count : i64 =
+    "target_points_count" required, cropped_vertices_count : i64 =
+    "cropped_vertices_count" required }
+);
 impl SAM3DBodyAlignmentInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sam-3-1/video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sam-3-1/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to be segmented.
@@ -25,48 +25,49 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"person"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// List of point prompts
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub point_prompts: Option<Vec<PointPromptBase>>,
     /// List of box prompt coordinates (x_min, y_min, x_max, y_max).
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub box_prompts: Option<Vec<BoxPromptBase>>,
     /// Apply the mask on the video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_mask: Option<bool>,
     /// The output type of the generated video.
     ///
     /// Default: `"X264 (.mp4)"`.
     ///
     /// Allowed values: `"X264 (.mp4)"`, `"VP9 (.webm)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_output_type: Option<VideoOutputType>,
     /// Detection confidence threshold (0.0-1.0). Lower = more detections but less precise.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detection_threshold: Option<f64>,
     /// Maximum number of objects to track in the video.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 1 ≤ value ≤ 128.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_num_objects: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : Option < String > =
+    "prompt" optional, point_prompts : Option < Vec < PointPromptBase > > =
+    "point_prompts" optional, box_prompts : Option < Vec < BoxPromptBase > > =
+    "box_prompts" optional, apply_mask : Option < bool > = "apply_mask" optional,
+    video_output_type : Option < VideoOutputType > = "video_output_type" optional,
+    detection_threshold : Option < f64 > = "detection_threshold" optional,
+    max_num_objects : Option < i64 > = "max_num_objects" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -202,7 +203,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sam-3-1/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The segmented video.
@@ -210,9 +211,12 @@ pub struct Output {
     /// Example: `"https://fal.media/files/lion/gr-RSvy2e7_AWbjxAq4mJ_output.mp4"`.
     pub video: File,
     /// Zip file containing per-frame bounding box overlays.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub boundingbox_frames_zip: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, boundingbox_frames_zip : Option < File > =
+    "boundingbox_frames_zip" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -224,27 +228,27 @@ impl Output {
     }
 }
 /// An object of 4 fields. Held by the `point_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PointPromptBase {
     /// X Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x: Option<i64>,
     /// Y Coordinate of the prompt
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y: Option<i64>,
     /// 1 for foreground, 0 for background
     ///
     /// Allowed values: `0`, `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<Label>,
     /// Optional object identifier. Prompts sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PointPromptBase { x : Option < i64 > = "x" optional, y : Option < i64 > = "y"
+    optional, label : Option < Label > = "label" optional, object_id : Option < i64 > =
+    "object_id" optional } ..extra
+);
 impl PointPromptBase {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -322,28 +326,27 @@ pub enum Label {
 }
 ::fal_models_core::open_enum!(Label : int { V0 => 0, V1 => 1 } else Unknown);
 /// An object of 5 fields. Held by the `box_prompts` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BoxPromptBase {
     /// X Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_min: Option<i64>,
     /// Y Min Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_min: Option<i64>,
     /// X Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_max: Option<i64>,
     /// Y Max Coordinate of the box
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_max: Option<i64>,
     /// Optional object identifier. Boxes sharing an object id refine the same object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_id: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    BoxPromptBase { x_min : Option < i64 > = "x_min" optional, y_min : Option < i64 > =
+    "y_min" optional, x_max : Option < i64 > = "x_max" optional, y_max : Option < i64 > =
+    "y_max" optional, object_id : Option < i64 > = "object_id" optional } ..extra
+);
 impl BoxPromptBase {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/switti";
 #[allow(unused_imports)]
 pub use super::super::types::Image;
 /// The input of `fal-ai/switti`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/switti since 2026-06-11")]
 pub struct Input {
@@ -32,56 +32,47 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The number of top-k tokens to sample from.
     ///
     /// Default: `400`.
     ///
     /// Constraint: 10 ≤ value ≤ 1000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampling_top_k: Option<i64>,
     /// The top-p probability to sample from.
     ///
     /// Default: `0.95`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampling_top_p: Option<f64>,
     /// Smoothing with Gumbel softmax sampling
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub more_smooth: Option<bool>,
     /// More diverse sampling
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub more_diverse: Option<bool>,
     /// Smoothing starting scale
     ///
     /// Default: `2`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smooth_start_si: Option<i64>,
     /// Disable CFG starting scale
     ///
     /// Default: `8`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turn_off_cfg_start_si: Option<i64>,
     /// Temperature after disabling CFG
     ///
     /// Default: `0.1`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_temp: Option<f64>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -89,31 +80,39 @@ pub struct Input {
     /// Default: `6`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// If set to true, the function will wait for the image to be generated and uploaded
     /// before returning the response. This will increase the latency of the function but
     /// it allows you to get the image directly in the response without going through the CDN.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, sampling_top_k : Option < i64 > = "sampling_top_k"
+    optional, sampling_top_p : Option < f64 > = "sampling_top_p" optional, more_smooth :
+    Option < bool > = "more_smooth" optional, more_diverse : Option < bool > =
+    "more_diverse" optional, smooth_start_si : Option < i64 > = "smooth_start_si"
+    optional, turn_off_cfg_start_si : Option < i64 > = "turn_off_cfg_start_si" optional,
+    last_scale_temp : Option < f64 > = "last_scale_temp" optional, seed : Option < i64 >
+    = "seed" optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -333,7 +332,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/switti`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/switti since 2026-06-11")]
 pub struct Output {
@@ -351,6 +350,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -15,7 +15,7 @@ pub use super::super::super::types::VideoFile;
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/wan-22-vace-fun-a14b/reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide video generation. Optional for reframing.
@@ -23,66 +23,56 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Negative prompt for video generation.
     ///
     /// Default: `"letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork,...`.
     ///
     /// Example: `"letterboxing, borders, black bars, bright colors, overexposed, static, blurred details, subtitles, style, artwork,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// If true, the number of frames in the generated video will match the number of frames in the input video. If false, the number of frames will be determined by the num_frames parameter.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_input_num_frames: Option<bool>,
     /// Number of frames to generate. Must be between 81 to 241 (inclusive).
     ///
     /// Default: `81`.
     ///
     /// Constraint: 17 ≤ value ≤ 241.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// If true, the frames per second of the generated video will match the input video. If false, the frames per second will be determined by the frames_per_second parameter.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_input_frames_per_second: Option<bool>,
     /// Frames per second of the generated video. Must be between 5 to 30. Ignored if match_input_frames_per_second is true.
     ///
     /// Default: `16`.
     ///
     /// Constraint: 5 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"240p"`, `"360p"`, `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"1:1"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 2 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Guidance scale for classifier-free guidance. Higher values encourage the model to generate images closely related to the text prompt.
     ///
@@ -91,7 +81,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Sampler to use for video generation.
     ///
@@ -100,38 +89,32 @@ pub struct Input {
     /// Example: `"unipc"`.
     ///
     /// Allowed values: `"unipc"`, `"dpm++"`, `"euler"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampler: Option<Sampler>,
     /// Shift parameter for video generation.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 15.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// URL to the source video file. This video will be used as a reference for the reframe task.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/web-examples/wan/t2v.mp4"`.
     pub video_url: String,
     /// URL to the first frame of the video. If provided, the model will use this frame as a reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_frame_url: Option<String>,
     /// URL to the last frame of the video. If provided, the model will use this frame as a reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_frame_url: Option<String>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Acceleration to use for inference. Options are 'none' or 'regular'. Accelerated inference will very slightly affect output, but will be significantly faster.
     ///
@@ -140,7 +123,6 @@ pub struct Input {
     /// Example: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"low"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// The quality of the generated video.
     ///
@@ -149,7 +131,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
@@ -158,7 +139,6 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// Number of frames to interpolate between the original frames. A value of 0 means no interpolation.
     ///
@@ -167,7 +147,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 5.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_interpolated_frames: Option<i64>,
     /// Temporal downsample factor for the video. This is an integer value that determines how many frames to skip in the video. A value of 0 means no downsampling. For each downsample factor, one upsample factor will automatically be applied.
     ///
@@ -176,14 +155,12 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 5.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temporal_downsample_factor: Option<i64>,
     /// If true, the model will automatically temporally downsample the video to an appropriate frame length for the model, then will interpolate it back to the original frame length.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_auto_downsample: Option<bool>,
     /// The minimum frames per second to downsample the video to. This is used to help determine the auto downsample factor to try and find the lowest detail-preserving downsample factor. The default value is appropriate for most videos, if you are using a video with very fast motion, you may need to increase this value. If your video has a very low amount of motion, you could decrease this value to allow for higher downsampling and thus longer sequences.
     ///
@@ -192,7 +169,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 60.
     ///
     /// Example: `15`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_downsample_min_fps: Option<f64>,
     /// The model to use for frame interpolation. Options are 'rife' or 'film'.
     ///
@@ -201,14 +177,12 @@ pub struct Input {
     /// Example: `"film"`.
     ///
     /// Allowed values: `"rife"`, `"film"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpolator_model: Option<InterpolatorModel>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The transparency mode to apply to the first and last frames. This controls how the transparent areas of the first and last frames are filled.
     ///
@@ -217,14 +191,12 @@ pub struct Input {
     /// Example: `"content_aware"`.
     ///
     /// Allowed values: `"content_aware"`, `"white"`, `"black"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transparency_mode: Option<TransparencyMode>,
     /// If true, also return a ZIP file containing all generated frames.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_frames_zip: Option<bool>,
     /// Zoom factor for the video. When this value is greater than 0, the video will be zoomed in by this factor (in relation to the canvas size,) cutting off the edges of the video. A value of 0 means no zoom.
     ///
@@ -233,19 +205,44 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 0.9.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoom_factor: Option<f64>,
     /// Whether to trim borders from the video.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trim_borders: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, negative_prompt : Option <
+    String > = "negative_prompt" optional, match_input_num_frames : Option < bool > =
+    "match_input_num_frames" optional, num_frames : Option < i64 > = "num_frames"
+    optional, match_input_frames_per_second : Option < bool > =
+    "match_input_frames_per_second" optional, frames_per_second : Option < i64 > =
+    "frames_per_second" optional, seed : Option < i64 > = "seed" optional, resolution :
+    Option < Resolution > = "resolution" optional, aspect_ratio : Option < AspectRatio >
+    = "aspect_ratio" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, sampler : Option < Sampler > = "sampler" optional, shift : Option < f64 > =
+    "shift" optional, video_url : String = "video_url" required, first_frame_url : Option
+    < String > = "first_frame_url" optional, last_frame_url : Option < String > =
+    "last_frame_url" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, acceleration : Option < Acceleration > =
+    "acceleration" optional, video_quality : Option < VideoQuality > = "video_quality"
+    optional, video_write_mode : Option < VideoWriteMode > = "video_write_mode" optional,
+    num_interpolated_frames : Option < i64 > = "num_interpolated_frames" optional,
+    temporal_downsample_factor : Option < i64 > = "temporal_downsample_factor" optional,
+    enable_auto_downsample : Option < bool > = "enable_auto_downsample" optional,
+    auto_downsample_min_fps : Option < f64 > = "auto_downsample_min_fps" optional,
+    interpolator_model : Option < InterpolatorModel > = "interpolator_model" optional,
+    sync_mode : Option < bool > = "sync_mode" optional, transparency_mode : Option <
+    TransparencyMode > = "transparency_mode" optional, return_frames_zip : Option < bool
+    > = "return_frames_zip" optional, zoom_factor : Option < f64 > = "zoom_factor"
+    optional, trim_borders : Option < bool > = "trim_borders" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -719,7 +716,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan-22-vace-fun-a14b/reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated reframe video file.
@@ -731,9 +728,12 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
     /// ZIP archive of all video frames if requested.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_zip: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, prompt : String = "prompt" required,
+    seed : i64 = "seed" required, frames_zip : Option < File > = "frames_zip" optional }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

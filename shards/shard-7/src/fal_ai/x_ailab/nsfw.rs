@@ -18,7 +18,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/x-ailab/nsfw";
 /// The input of `fal-ai/x-ailab/nsfw`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// List of image URLs to check. If more than 10 images are provided, only the first 10 will be checked.
@@ -26,9 +26,11 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/model_tests/remove_background/elephant.jpg"`.
     pub image_urls: Vec<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -72,7 +74,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/x-ailab/nsfw`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// List of booleans indicating if the image has an NSFW concept
@@ -80,6 +82,9 @@ pub struct Output {
     /// Example: `[true]`.
     pub has_nsfw_concepts: Vec<bool>,
 }
+::fal_models_core::serde_struct!(
+    Output { has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

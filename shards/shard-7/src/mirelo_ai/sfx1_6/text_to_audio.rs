@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "mirelo-ai/sfx1.6/text-to-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// The input of `mirelo-ai/sfx1.6/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for the generated audio.
@@ -27,41 +27,41 @@ pub struct Input {
     /// Default: `10`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// When true, generate a seamlessly loopable ambience tile (room tone, rain, drones, etc.). When false, generate a generic text-conditioned SFX of `duration` seconds.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ambience: Option<bool>,
     /// Only used when ambience=true: concatenate the loop with itself for a 2x-length output.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub double_output: Option<bool>,
     /// Number of variations to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// Seed for generation. -1 or None for random.
     ///
     /// Constraint: -1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Audio format for the returned files.
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`, `"aac"`, `"flac"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_audio_format: Option<UploadAudioFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text_prompt : String = "text_prompt" required, duration : Option < f64 > =
+    "duration" optional, ambience : Option < bool > = "ambience" optional, double_output
+    : Option < bool > = "double_output" optional, num_samples : Option < i64 > =
+    "num_samples" optional, seed : Option < i64 > = "seed" optional, upload_audio_format
+    : Option < UploadAudioFormat > = "upload_audio_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -183,7 +183,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `mirelo-ai/sfx1.6/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated SFX audio from a text prompt.
@@ -191,6 +191,7 @@ pub struct Output {
     /// Example: `[{"content_type":"audio/wav","file_name":"text_to_audio_1.wav","url":"https://v3b.fal.media/files/b/kangaroo/text_to_...`.
     pub audio: Vec<Audio>,
 }
+::fal_models_core::serde_struct!(Output { audio : Vec < Audio > = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

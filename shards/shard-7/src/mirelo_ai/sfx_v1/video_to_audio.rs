@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "mirelo-ai/sfx-v1/video-to-audio";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// The input of `mirelo-ai/sfx-v1/video-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// A video url that can accessed from the API to process and add sound effects
@@ -25,33 +25,34 @@ pub struct Input {
     /// Additional description to guide the model
     ///
     /// Example: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_prompt: Option<String>,
     /// The number of samples to generate from the model
     ///
     /// Default: `2`.
     ///
     /// Constraint: 2 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// The seed to use for the generation. If not provided, a random seed will be used
     ///
     /// Default: `2105`.
     ///
     /// Constraint: 1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The duration of the generated audio in seconds
     ///
     /// Default: `10`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, text_prompt : Option < String > =
+    "text_prompt" optional, num_samples : Option < i64 > = "num_samples" optional, seed :
+    Option < i64 > = "seed" optional, duration : Option < f64 > = "duration" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -149,7 +150,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `mirelo-ai/sfx-v1/video-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated sound effects audio
@@ -157,6 +158,7 @@ pub struct Output {
     /// Example: `[{"content_type":"audio/wav","file_name":"generated_audio_1.wav","url":"https://v3.fal.media/files/panda/d5WcvFtu93Kp...`.
     pub audio: Vec<Audio>,
 }
+::fal_models_core::serde_struct!(Output { audio : Vec < Audio > = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "openai/gpt-image-2/edit";
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `openai/gpt-image-2/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt for image generation
@@ -30,14 +30,12 @@ pub struct Input {
     /// The size of the generated image. Use 'auto' to infer from input images.
     ///
     /// Default: `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Quality for the generated image. Use 'auto' to let the model pick the best quality for the prompt.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"auto"`, `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
     /// Number of images to generate
     ///
@@ -46,27 +44,30 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Output format for the images
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The URL of the mask image to use for the generation. This indicates what part of the image to edit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_urls : Vec < String > =
+    "image_urls" required, image_size : Option < InputImageSize > = "image_size"
+    optional, quality : Option < Quality > = "quality" optional, num_images : Option <
+    i64 > = "num_images" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    mask_url : Option < String > = "mask_url" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -192,7 +193,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `openai/gpt-image-2/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images.
@@ -200,6 +201,9 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"yUt7tifLSbg1WzWWgfj2o.png","height":1024,"url":"https://v3b.fal.media/files...`.
     pub images: Vec<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -208,7 +212,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -216,19 +220,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "sonilo/v1.1/text-to-music";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// The input of `sonilo/v1.1/text-to-music`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the music to generate.
@@ -25,19 +25,20 @@ pub struct Input {
     /// Default: `90`.
     ///
     /// Constraint: 1 ≤ value ≤ 600.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// How many distinct music tracks to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, duration : Option < i64 > = "duration"
+    optional, num_samples : Option < i64 > = "num_samples" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -109,7 +110,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `sonilo/v1.1/text-to-music`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The first generated music track, for quick preview/playback.
@@ -121,6 +122,10 @@ pub struct Output {
     /// Example: `[{"content_type":"audio/mp4","file_name":"jazz1.m4a","file_size":3363482,"url":"https://fal.media/files/lion/SI-MFSBz...`.
     pub audios: Vec<Audio>,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : Audio = "audio" required, audios : Vec < Audio > = "audios" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "sonilo/v1.1/video-to-music";
 #[allow(unused_imports)]
 pub use super::super::super::types::Audio;
 /// The input of `sonilo/v1.1/video-to-music`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Public http(s) URL of the source video to score.
@@ -25,25 +25,26 @@ pub struct Input {
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// Optional text prompt steering the musical style. If omitted, a prompt is generated automatically from the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Optional. Start scoring from this offset (seconds) into the video. Requires Start Offset + Duration <= Video Duration.
     ///
     /// Constraint: 0 ≤ value ≤ 600.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_offset: Option<f64>,
     /// Optional. Length (seconds) of the video segment to score. When set, scores a segment of this length starting at Start Offset (or from the beginning if Start Offset is unset). Defaults (None) to the rest of the video: the whole video when Start Offset is unset, or from Start Offset to the end when it is set.
     ///
     /// Constraint: 1 ≤ value ≤ 600.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, num_samples : Option < i64 > =
+    "num_samples" optional, prompt : Option < String > = "prompt" optional, start_offset
+    : Option < f64 > = "start_offset" optional, duration : Option < f64 > = "duration"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -135,7 +136,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `sonilo/v1.1/video-to-music`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The first generated music track, for quick preview/playback.
@@ -147,6 +148,10 @@ pub struct Output {
     /// Example: `[{"content_type":"audio/mp4","file_name":"snowboard.m4a","file_size":380994,"url":"https://fal.media/files/zebra/868E...`.
     pub audios: Vec<Audio>,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : Audio = "audio" required, audios : Vec < Audio > = "audios" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

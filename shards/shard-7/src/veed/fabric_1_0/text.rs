@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "veed/fabric-1.0/text";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `veed/fabric-1.0/text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Image Url
@@ -29,16 +29,19 @@ pub struct Input {
     /// Example: `"Create talking videos with VEED Fabric-One API."`.
     pub text: String,
     /// Optional additional voice description. The primary voice description is auto-generated from the image. You can use simple descriptors like 'British accent' or 'Confident' or provide a detailed description like 'Confident male voice, mid-20s, with notes of...'
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_description: Option<String>,
     /// Resolution
     ///
     /// Allowed values: `"720p"`, `"480p"`.
     pub resolution: Resolution,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, text : String = "text" required,
+    voice_description : Option < String > = "voice_description" optional, resolution :
+    Resolution = "resolution" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -98,7 +101,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `veed/fabric-1.0/text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// `video`
@@ -106,6 +109,7 @@ pub struct Output {
     /// Example: `{"content_type":"audio/mp4","url":"https://v3b.fal.media/files/b/0a8604be/zVkoAB4hTa8g6Fyl6V733_tmpy1fslwp2.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

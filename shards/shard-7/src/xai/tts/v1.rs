@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "xai/tts/v1";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// Input for xAI text-to-speech generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to convert to speech. Maximum 15,000 characters. Supports speech tags for expressive delivery: inline tags like [laugh], [pause], [sigh] and wrapping tags like <whisper>text</whisper>, <slow>text</slow>.
@@ -32,22 +32,23 @@ pub struct Input {
     /// Default: `"eve"`.
     ///
     /// Allowed values: `"eve"`, `"ara"`, `"rex"`, `"sal"`, `"leo"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// BCP-47 language code or 'auto' for automatic detection. Supported: en, zh, fr, de, hi, id, it, ja, ko, pt-BR, pt-PT, ru, es-MX, es-ES, tr, vi, bn, ar-EG, ar-SA, ar-AE.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"en"`, `"ar-EG"`, `"ar-SA"`, `"ar-AE"`, `"bn"`, `"zh"`, `"fr"`, `"de"`, `"hi"`, `"id"`, `"it"` and 9 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Output format configuration. Defaults to MP3 at 24 kHz / 128 kbps.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, voice : Option < Voice > = "voice" optional,
+    language : Option < Language > = "language" optional, output_format : Option <
+    OutputFormat > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -129,7 +130,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for xAI text-to-speech generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file.
@@ -137,6 +138,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a92750b/exZJCm6TDejS5xIulJs2r_xai_tts_output.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -221,7 +223,7 @@ pub enum Language {
     EsMx => "es-MX", EsEs => "es-ES", Tr => "tr", Vi => "vi" } else Unknown
 );
 /// Output format configuration for the TTS API.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct OutputFormat {
     /// Audio codec. Supported: mp3, wav, pcm, mulaw, alaw.
@@ -229,24 +231,25 @@ pub struct OutputFormat {
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"wav"`, `"pcm"`, `"mulaw"`, `"alaw"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codec: Option<Codec>,
     /// Sample rate in Hz.
     ///
     /// Default: `24000`.
     ///
     /// Allowed values: `8000`, `16000`, `22050`, `24000`, `44100`, `48000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Bit rate in bps. Only applicable for MP3 codec. Defaults to 128000 for MP3.
     ///
     /// Allowed values: `32000`, `64000`, `96000`, `128000`, `192000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bit_rate: Option<BitRate>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    OutputFormat { codec : Option < Codec > = "codec" optional, sample_rate : Option <
+    SampleRate > = "sample_rate" optional, bit_rate : Option < BitRate > = "bit_rate"
+    optional } ..extra
+);
 impl OutputFormat {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

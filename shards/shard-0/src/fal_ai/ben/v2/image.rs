@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ben/v2/image";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Image;
 /// The input of `fal-ai/ben/v2/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to be used for background removal
@@ -22,12 +22,14 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/gallery/Ben2/arduino-uno-board-electronics-hand-600nw-1869855883.webp"`.
     pub image_url: String,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, seed : Option < i64 > = "seed"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -81,7 +83,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ben/v2/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The output image after background removal.
@@ -92,6 +94,9 @@ pub struct Output {
     /// input or the randomly generated that was used in case none was passed.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : Image = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bria/text-to-image/fast";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Image;
 /// The input of `fal-ai/bria/text-to-image/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt you would like to use to generate images.
@@ -25,34 +25,29 @@ pub struct Input {
     /// The negative prompt you would like to use to generate images.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// How many images you would like to generate. When using any Guidance Method, Value is set to 1.
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The aspect ratio of the image. When a guidance method is being used, the aspect ratio is defined by the guidance image and this parameter is ignored.
     ///
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"2:3"`, `"3:2"`, `"3:4"`, `"4:3"`, `"4:5"`, `"5:4"`, `"9:16"`, `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
     ///
     /// Constraint: 0 ≤ value ≤ 2147483647.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of iterations the model goes through to refine the generated image. This parameter is optional.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 4 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -60,32 +55,36 @@ pub struct Input {
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// When set to true, enhances the provided prompt by generating additional, more descriptive variations, resulting in more diverse and creative output images.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_enhancement: Option<bool>,
     /// Which medium should be included in your generated images. This parameter is optional.
     ///
     /// Allowed values: `"photography"`, `"art"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub medium: Option<Medium>,
     /// Guidance images to use for the generation. Up to 4 guidance methods can be combined during a single inference.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<Vec<GuidanceInput>>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_images : Option < i64 > = "num_images" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, seed : Option < i64
+    > = "seed" optional, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    prompt_enhancement : Option < bool > = "prompt_enhancement" optional, medium : Option
+    < Medium > = "medium" optional, guidance : Option < Vec < GuidanceInput > > =
+    "guidance" optional, sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -259,7 +258,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bria/text-to-image/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -269,6 +268,9 @@ pub struct Output {
     /// Seed value used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -321,7 +323,7 @@ pub enum Medium {
     Medium : str { Photography => "photography", Art => "art" } else Unknown
 );
 /// An object of 3 fields. Held by the `guidance` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct GuidanceInput {
     /// The image that should be used as guidance, in base64 format, with the method defined in guidance_method_1. Accepted formats are jpeg, jpg, png, webp. Maximum file size 12MB. If more then one guidance method is used, all guidance images must be of the same aspect ratio, and this will be the aspect ratio of the generated results. If guidance_method_1 is selected, an image must be provided.
@@ -329,19 +331,20 @@ pub struct GuidanceInput {
     /// Which guidance type you would like to include in the generation. Up to 4 guidance methods can be combined during a single inference. This parameter is optional.
     ///
     /// Allowed values: `"controlnet_canny"`, `"controlnet_depth"`, `"controlnet_recoloring"`, `"controlnet_color_grid"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<Method>,
     /// Impact of the guidance.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    GuidanceInput { image_url : String = "image_url" required, method : Option < Method >
+    = "method" optional, scale : Option < f64 > = "scale" optional } ..extra
+);
 impl GuidanceInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

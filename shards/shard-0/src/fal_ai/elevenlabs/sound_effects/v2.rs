@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/elevenlabs/sound-effects/v2";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/elevenlabs/sound-effects/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text describing the sound effect to generate
@@ -27,31 +27,32 @@ pub struct Input {
     /// Duration in seconds (0.5-22). If None, optimal duration will be determined from prompt.
     ///
     /// Constraint: 0.5 ≤ value ≤ 22.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<f64>,
     /// How closely to follow the prompt (0-1). Higher values mean less variation.
     ///
     /// Default: `0.3`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_influence: Option<f64>,
     /// Output format of the generated audio. Formatted as codec_sample_rate_bitrate.
     ///
     /// Default: `"mp3_44100_128"`.
     ///
     /// Allowed values: `"mp3_22050_32"`, `"mp3_44100_32"`, `"mp3_44100_64"`, `"mp3_44100_96"`, `"mp3_44100_128"`, `"mp3_44100_192"`, `"pcm_8000"`, `"pcm_16000"`, `"pcm_22050"`, `"pcm_24000"`, `"pcm_44100"`, `"pcm_48000"` and 7 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Whether to create a sound effect that loops smoothly.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#loop: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, duration_seconds : Option < f64 > =
+    "duration_seconds" optional, prompt_influence : Option < f64 > = "prompt_influence"
+    optional, output_format : Option < OutputFormat > = "output_format" optional, r#loop
+    : Option < bool > = "loop" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -147,7 +148,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output format for generated sound effects
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated sound effect audio file in MP3 format
@@ -155,6 +156,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/lion/WgnO-jy6WduosuG_Ibobx_sound_effect.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

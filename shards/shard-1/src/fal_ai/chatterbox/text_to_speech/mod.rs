@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/chatterbox/text-to-speech";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/chatterbox/text-to-speech`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech (maximum 5000 characters). You can additionally add the following emotive tags: <laugh>, <chuckle>, <sigh>, <cough>, <sniffle>, <groan>, <yawn>, <gasp>
@@ -23,36 +23,36 @@ pub struct Input {
     /// Optional URL to an audio file to use as a reference for the generated speech. If provided, the model will try to match the style and tone of the reference audio.
     ///
     /// Default: `"https://storage.googleapis.com/chatterbox-demo-samples/prompts/male_rickmorty.mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// Exaggeration factor for the generated speech (0.0 = no exaggeration, 1.0 = maximum exaggeration).
     ///
     /// Default: `0.25`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exaggeration: Option<f64>,
     /// Temperature for generation (higher = more creative).
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0.05 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Cfg
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg: Option<f64>,
     /// Useful to control the reproducibility of the generated audio. Assuming all other properties didn't change, a fixed seed should always generate the exact same audio file. Set to 0 for random seed..
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, audio_url : Option < String > = "audio_url"
+    optional, exaggeration : Option < f64 > = "exaggeration" optional, temperature :
+    Option < f64 > = "temperature" optional, cfg : Option < f64 > = "cfg" optional, seed
+    : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -160,7 +160,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/chatterbox/text-to-speech`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated speech audio
@@ -168,6 +168,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/kangaroo/RQ_pxc7oPdueYqWUqEbPE_tmpjnzvvzx_.wav"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

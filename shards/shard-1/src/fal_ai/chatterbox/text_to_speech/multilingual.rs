@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/chatterbox/text-to-speech/multilingual";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/chatterbox/text-to-speech/multilingual`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech (maximum 300 characters). Supports 23 languages including English, French, German, Spanish, Italian, Portuguese, Hindi, Arabic, Chinese, Japanese, Korean, and more.
@@ -27,41 +27,41 @@ pub struct Input {
     /// Default: `"english"`.
     ///
     /// Example: `"english"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<String>,
     /// If using a custom audio URL, specify the language of the audio here. Ignored if voice is not a custom url.
     ///
     /// Allowed values: `"english"`, `"arabic"`, `"danish"`, `"german"`, `"greek"`, `"spanish"`, `"finnish"`, `"french"`, `"hebrew"`, `"hindi"`, `"italian"`, `"japanese"` and 11 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub custom_audio_language: Option<CustomAudioLanguage>,
     /// Controls speech expressiveness and emotional intensity (0.25-2.0). 0.5 is neutral, higher values increase expressiveness. Extreme values may be unstable.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0.25 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exaggeration: Option<f64>,
     /// Controls randomness and variation in generation (0.05-5.0). Higher values create more varied speech patterns.
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0.05 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Configuration/pace weight controlling generation guidance (0.0-1.0). Use 0.0 for language transfer to mitigate accent inheritance.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// Random seed for reproducible results. Set to 0 for random generation, or provide a specific number for consistent outputs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, voice : Option < String > = "voice"
+    optional, custom_audio_language : Option < CustomAudioLanguage > =
+    "custom_audio_language" optional, exaggeration : Option < f64 > = "exaggeration"
+    optional, temperature : Option < f64 > = "temperature" optional, cfg_scale : Option <
+    f64 > = "cfg_scale" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -186,7 +186,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/chatterbox/text-to-speech/multilingual`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated multilingual speech audio file
@@ -194,6 +194,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/example/multilingual_speech_output.wav"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -12,20 +12,18 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/flux-2/klein/realtime";
 /// The input of `fal-ai/flux-2/klein/realtime`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Enable RIFE frame interpolation between consecutive frames (doubles output frames).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_interpolation: Option<bool>,
     /// The size of the generated image. square=768x768, square_hd=1024x1024.
     ///
     /// Default: `"square"`.
     ///
     /// Allowed values: `"square"`, `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<ImageSize>,
     /// Base64-encoded image data URI for editing. CDN URLs are not supported for realtime. For optimal performance, use 704x704 JPEG images with 50% quality. Other sizes will be resized automatically.
     pub image_url: String,
@@ -34,38 +32,40 @@ pub struct Input {
     /// Default: `3`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Output feedback loop. 1.0 = pure noise (no feedback), 0.9 = 90% noise + 10% previous output latent.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_feedback_strength: Option<f64>,
     /// The prompt to guide image editing.
     ///
     /// Default: `"Turn this into \"Living oil painting, melting gold and sapphire\""`.
     ///
     /// Example: `"Turn this into a watercolor painting"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Schedule mu for time shift. 2.3=default, lower=more even denoising, 0.3=nearly linear.
     ///
     /// Default: `2.3`.
     ///
     /// Constraint: 0.3 ≤ value ≤ 2.5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schedule_mu: Option<f64>,
     /// Random seed for reproducibility.
     ///
     /// Default: `35`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { enable_interpolation : Option < bool > = "enable_interpolation" optional,
+    image_size : Option < ImageSize > = "image_size" optional, image_url : String =
+    "image_url" required, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, output_feedback_strength : Option < f64 > = "output_feedback_strength"
+    optional, prompt : Option < String > = "prompt" optional, schedule_mu : Option < f64
+    > = "schedule_mu" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -203,7 +203,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-2/klein/realtime`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated images as raw bytes. When interpolation is enabled, returns [interpolated_frame, current_frame] in chronological order. Otherwise returns [current_frame].
@@ -211,6 +211,10 @@ pub struct Output {
     /// Seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < RawImage > = "images" required, seed : i64 = "seed" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -233,7 +237,7 @@ pub enum ImageSize {
     ImageSize : str { Square => "square", SquareHd => "square_hd" } else Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct RawImage {
     /// Content
@@ -241,13 +245,17 @@ pub struct RawImage {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// Height
     pub height: i64,
     /// Width
     pub width: i64,
 }
+::fal_models_core::serde_struct!(
+    RawImage { content : ::fal_models_core::Binary = "content" required, content_type :
+    Option < String > = "content_type" optional, height : i64 = "height" required, width
+    : i64 = "width" required }
+);
 impl RawImage {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-pro/v1/erase";
 /// Input for the FLUX Erase endpoint.
 ///
 /// FLUX Erase removes content from images using a black/white mask.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the input image to erase content from.
@@ -30,24 +30,26 @@ pub struct Input {
     /// Default: `10`.
     ///
     /// Constraint: 0 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dilate_pixels: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, mask_url : String = "mask_url"
+    required, dilate_pixels : Option < i64 > = "dilate_pixels" optional, sync_mode :
+    Option < bool > = "sync_mode" optional, output_format : Option < OutputFormat > =
+    "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -132,7 +134,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-pro/v1/erase`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -147,6 +149,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -181,7 +189,7 @@ pub enum OutputFormat {
     OutputFormat : str { Jpeg => "jpeg", Png => "png" } else Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -193,9 +201,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ideogram/custom-models/generate";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/ideogram/custom-models/generate`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The id of a trained custom model returned by /train. The model must have finished training (status COMPLETED).
@@ -35,44 +35,44 @@ pub struct Input {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"1:3"`, `"3:1"`, `"1:2"`, `"2:1"`, `"9:16"`, `"16:9"`, `"10:16"`, `"16:10"`, `"2:3"`, `"3:2"`, `"3:4"`, `"4:3"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The rendering speed to use.
     ///
     /// Default: `"BALANCED"`.
     ///
     /// Allowed values: `"TURBO"`, `"BALANCED"`, `"QUALITY"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendering_speed: Option<RenderingSpeed>,
     /// Number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Description of what to exclude from the image. Descriptions in the prompt take precedence over descriptions in the negative prompt.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Whether to expand the prompt with MagicPrompt functionality.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// Seed for the random number generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_id : String = "model_id" required, prompt : String = "prompt" required,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, rendering_speed :
+    Option < RenderingSpeed > = "rendering_speed" optional, num_images : Option < i64 > =
+    "num_images" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, expand_prompt : Option < bool > = "expand_prompt" optional, seed : Option <
+    i64 > = "seed" optional, sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -205,7 +205,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ideogram/custom-models/generate`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images.
@@ -217,6 +217,9 @@ pub struct Output {
     /// Example: `123456`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < File > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -15,7 +15,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/nemotron/asr since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/nemotron/asr";
 /// The input of `fal-ai/nemotron/asr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/nemotron/asr since 2026-06-11")]
 pub struct Input {
@@ -28,12 +28,14 @@ pub struct Input {
     /// Default: `"none"`.
     ///
     /// Allowed values: `"none"`, `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, acceleration : Option <
+    Acceleration > = "acceleration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -91,7 +93,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/nemotron/asr`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/nemotron/asr since 2026-06-11")]
 pub struct Output {
@@ -100,9 +102,12 @@ pub struct Output {
     /// True if this is an intermediate result during streaming.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<bool>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, partial : Option < bool > = "partial"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

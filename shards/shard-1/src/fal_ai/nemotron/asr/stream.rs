@@ -17,7 +17,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/nemotron/asr/stream since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/nemotron/asr/stream";
 /// The input of `fal-ai/nemotron/asr/stream`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/nemotron/asr/stream since 2026-06-11")]
 pub struct Input {
@@ -30,12 +30,14 @@ pub struct Input {
     /// Default: `"none"`.
     ///
     /// Allowed values: `"none"`, `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, acceleration : Option <
+    Acceleration > = "acceleration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pika/v2.2/pikaframes";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2.2/pikaframes`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URLs of keyframe images (2-5 images) to create transitions between
@@ -25,20 +25,16 @@ pub struct Input {
     /// Example: `["https://v3b.fal.media/files/b/tiger/-YohU0xcPcWe_eiUB9_i6_keyframes-apple-start.png","https://v3b.fal.media/files/b...`.
     pub image_urls: Vec<String>,
     /// Configuration for each transition. Length must be len(image_urls) - 1. Total duration of all transitions must not exceed 25 seconds. If not provided, uses default 5-second transitions with the global prompt.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transitions: Option<Vec<KeyframeTransition>>,
     /// Default prompt for all transitions. Individual transition prompts override this.
     ///
     /// Example: `"smooth cinematic transition"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// A negative prompt to guide the model
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The resolution of the generated video
     ///
@@ -47,12 +43,17 @@ pub struct Input {
     /// Example: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required, transitions : Option <
+    Vec < KeyframeTransition > > = "transitions" optional, prompt : Option < String > =
+    "prompt" optional, negative_prompt : Option < String > = "negative_prompt" optional,
+    seed : Option < i64 > = "seed" optional, resolution : Option < Resolution > =
+    "resolution" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -156,7 +157,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for Pika 2.2 keyframes-to-video generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video with transitions between keyframes
@@ -164,6 +165,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"tmpjfwlno11.mp4","file_size":1583228,"url":"https://v3b.fal.media/files/b/li...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -172,7 +174,7 @@ impl Output {
     }
 }
 /// Configuration for a transition between two keyframes
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct KeyframeTransition {
     /// Duration of this transition in seconds
@@ -180,17 +182,18 @@ pub struct KeyframeTransition {
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Specific prompt for this transition. Overrides the global prompt if provided.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    KeyframeTransition { duration : Option < i64 > = "duration" optional, prompt : Option
+    < String > = "prompt" optional } ..extra
+);
 impl KeyframeTransition {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

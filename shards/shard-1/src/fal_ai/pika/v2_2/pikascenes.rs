@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pika/v2.2/pikascenes";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// Request model for Pika 2.2 Pikascenes (collection-to-video) generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URLs of images to combine into a video
@@ -31,17 +31,14 @@ pub struct Input {
     /// A negative prompt to guide the model
     ///
     /// Default: `"ugly, bad, terrible"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The aspect ratio of the generated video
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:5"`, `"5:4"`, `"3:2"`, `"2:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the generated video
     ///
@@ -50,7 +47,6 @@ pub struct Input {
     /// Example: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The duration of the generated video in seconds
     ///
@@ -59,19 +55,24 @@ pub struct Input {
     /// Example: `5`.
     ///
     /// Allowed values: `5`, `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Mode for integrating multiple images. Precise mode is more accurate, creative mode is more creative.
     ///
     /// Default: `"precise"`.
     ///
     /// Allowed values: `"precise"`, `"creative"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingredients_mode: Option<IngredientsMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required, prompt : String =
+    "prompt" required, negative_prompt : Option < String > = "negative_prompt" optional,
+    seed : Option < i64 > = "seed" optional, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, resolution : Option < Resolution > = "resolution" optional,
+    duration : Option < Duration > = "duration" optional, ingredients_mode : Option <
+    IngredientsMode > = "ingredients_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -201,7 +202,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for Pika 2.2 Pikascenes generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video combining multiple images
@@ -209,6 +210,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/pika/pika_scenes/output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixverse/extend/fast";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pixverse/extend/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video to extend
@@ -27,39 +27,40 @@ pub struct Input {
     /// Negative prompt to be used for the generation
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The style of the extended video
     ///
     /// Allowed values: `"anime"`, `"3d_animation"`, `"clay"`, `"comic"`, `"cyberpunk"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// The resolution of the generated video. Fast mode doesn't support 1080p
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"540p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The model version to use for generation
     ///
     /// Default: `"v4.5"`.
     ///
     /// Allowed values: `"v3.5"`, `"v4"`, `"v4.5"`, `"v5"`, `"v5.5"`, `"v5.6"`, `"v6"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Random seed for generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable audio generation (BGM, SFX, dialogue). Supported in v5.6+ models.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio_switch: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : String = "prompt"
+    required, negative_prompt : Option < String > = "negative_prompt" optional, style :
+    Option < Style > = "style" optional, resolution : Option < Resolution > =
+    "resolution" optional, model : Option < Model > = "model" optional, seed : Option <
+    i64 > = "seed" optional, generate_audio_switch : Option < bool > =
+    "generate_audio_switch" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -178,7 +179,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixverse/extend/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The extended video
@@ -186,6 +187,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":1163040,"url":"https://v3.fal.media/files/rabbit/88-...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

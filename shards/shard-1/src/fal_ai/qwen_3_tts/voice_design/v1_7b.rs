@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/qwen-3-tts/voice-design/1.7b";
 /// The input of `fal-ai/qwen-3-tts/voice-design/1.7b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech.
@@ -25,7 +25,6 @@ pub struct Input {
     /// Example: `"English"`.
     ///
     /// Allowed values: `"Auto"`, `"English"`, `"Chinese"`, `"Spanish"`, `"French"`, `"German"`, `"Italian"`, `"Japanese"`, `"Korean"`, `"Portuguese"`, `"Russian"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Optional prompt to guide the style of the generated speech.
     ///
@@ -36,66 +35,67 @@ pub struct Input {
     /// Default: `50`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<i64>,
     /// Top-p sampling parameter.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Sampling temperature; higher => more random.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Penalty to reduce repeated tokens/codes.
     ///
     /// Default: `1.05`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Sampling switch for the sub-talker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_dosample: Option<bool>,
     /// Top-k for sub-talker sampling.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_top_k: Option<i64>,
     /// Top-p for sub-talker sampling.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_top_p: Option<f64>,
     /// Temperature for sub-talker sampling.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_temperature: Option<f64>,
     /// Maximum number of new codec tokens to generate.
     ///
     /// Default: `200`.
     ///
     /// Constraint: 1 ≤ value ≤ 8192.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_new_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, language : Option < Language > = "language"
+    optional, prompt : String = "prompt" required, top_k : Option < i64 > = "top_k"
+    optional, top_p : Option < f64 > = "top_p" optional, temperature : Option < f64 > =
+    "temperature" optional, repetition_penalty : Option < f64 > = "repetition_penalty"
+    optional, subtalker_dosample : Option < bool > = "subtalker_dosample" optional,
+    subtalker_top_k : Option < i64 > = "subtalker_top_k" optional, subtalker_top_p :
+    Option < f64 > = "subtalker_top_p" optional, subtalker_temperature : Option < f64 > =
+    "subtalker_temperature" optional, max_new_tokens : Option < i64 > = "max_new_tokens"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -280,7 +280,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/qwen-3-tts/voice-design/1.7b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated speech audio file.
@@ -288,6 +288,7 @@ pub struct Output {
     /// Example: `{"channels":1,"content_type":"audio/mpeg","duration":7.736875,"file_name":"rHFLVApz9Rdenm20UvnGf_FtjmMLBV.mp3","sampl...`.
     pub audio: AudioFile,
 }
+::fal_models_core::serde_struct!(Output { audio : AudioFile = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -331,7 +332,7 @@ pub enum Language {
     else Unknown
 );
 /// An object of 8 fields. Held by the `audio` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioFile {
     /// The URL where the file can be downloaded from.
@@ -339,31 +340,32 @@ pub struct AudioFile {
     /// The mime type of the file.
     ///
     /// Example: `"image/png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file. It will be auto-generated if not provided.
     ///
     /// Example: `"z9RV14K95DvU.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
     ///
     /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The duration of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The number of channels in the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// The sample rate of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
     /// The bitrate of the audio (e.g., '192k' or 192000)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<Bitrate>,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, duration : Option < f64 > =
+    "duration" optional, channels : Option < i64 > = "channels" optional, sample_rate :
+    Option < i64 > = "sample_rate" optional, bitrate : Option < Bitrate > = "bitrate"
+    optional }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {

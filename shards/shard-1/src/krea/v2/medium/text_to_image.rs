@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "krea/v2/medium/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Image;
 /// Input for Krea-2 Medium image generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of the image to generate.
@@ -29,43 +29,44 @@ pub struct Input {
     /// Example: `"1:1"`.
     ///
     /// Allowed values: `"1:1"`, `"4:3"`, `"3:2"`, `"16:9"`, `"2.35:1"`, `"4:5"`, `"2:3"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Controls how loosely the model interprets the prompt. Higher values produce more creative results that may drift from the prompt; lower values stay closer to the prompt.
     ///
     /// Default: `"medium"`.
     ///
     /// Allowed values: `"raw"`, `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<Creativity>,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Optional list of reference images that guide the style of the generated image. At most 10 entries.
     ///
     /// Default: `[]`.
     ///
     /// Constraint: at most 10 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_style_references: Option<Vec<ImageStyleReference>>,
     /// Optional list of Krea preset styles (LoRA-based) to apply. Each entry references a style by `id` from the Krea styles catalog. At most 10 entries.
     ///
     /// Default: `[]`.
     ///
     /// Constraint: at most 10 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub styles: Option<Vec<Style>>,
     /// Optional moodboard to apply to the generation. Krea currently accepts at most one moodboard per request. Each entry references a moodboard by `id` (UUID).
     ///
     /// Default: `[]`.
     ///
     /// Constraint: at most 1 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moodboards: Option<Vec<Moodboard>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, creativity : Option < Creativity > = "creativity" optional,
+    seed : Option < i64 > = "seed" optional, image_style_references : Option < Vec <
+    ImageStyleReference > > = "image_style_references" optional, styles : Option < Vec <
+    Style > > = "styles" optional, moodboards : Option < Vec < Moodboard > > =
+    "moodboards" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -191,7 +192,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `krea/v2/medium/text-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images.
@@ -203,6 +204,9 @@ pub struct Output {
     /// Example: `12345`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -258,7 +262,7 @@ pub enum Creativity {
     else Unknown
 );
 /// An object of 2 fields. Held by the `image_style_references` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ImageStyleReference {
     /// Publicly accessible URL of a reference image.
@@ -268,12 +272,14 @@ pub struct ImageStyleReference {
     /// Default: `1`.
     ///
     /// Constraint: -2 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageStyleReference { image_url : String = "image_url" required, strength : Option <
+    f64 > = "strength" optional } ..extra
+);
 impl ImageStyleReference {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -312,7 +318,7 @@ impl ImageStyleReference {
     }
 }
 /// An object of 2 fields. Held by the `styles` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Style {
     /// Krea style identifier (a LoRA-based preset style) returned by the Krea styles catalog.
@@ -322,12 +328,14 @@ pub struct Style {
     /// Default: `1`.
     ///
     /// Constraint: -2 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Style { id : String = "id" required, strength : Option < f64 > = "strength" optional
+    } ..extra
+);
 impl Style {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -366,7 +374,7 @@ impl Style {
     }
 }
 /// An object of 2 fields. Held by the `moodboards` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Moodboard {
     /// Krea moodboard identifier (UUID).
@@ -376,12 +384,14 @@ pub struct Moodboard {
     /// Default: `0.23`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Moodboard { id : String = "id" required, strength : Option < f64 > = "strength"
+    optional } ..extra
+);
 impl Moodboard {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

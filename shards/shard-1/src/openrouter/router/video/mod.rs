@@ -16,13 +16,12 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "openrouter/router/video";
 /// The input of `openrouter/router/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// List of URLs or data URIs of video files to process. Supported formats: mp4, mpeg, mov, webm. For Google Gemini on AI Studio, YouTube links are also supported. Mutually exclusive with video_url.
     ///
     /// Example: `["https://v3b.fal.media/files/b/0a8b3081/t4Jsy53x-Q8iQqg78_Vj__vid01.mp4","https://v3b.fal.media/files/b/0a8b3085/xWt...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_urls: Option<Vec<String>>,
     /// Prompt to be used for the video processing
     ///
@@ -31,7 +30,6 @@ pub struct Input {
     /// System prompt to provide context or instructions to the model
     ///
     /// Example: `"Please look at the videos in order and answer the question."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     /// Name of the model to use. Charged based on actual token usage.
     ///
@@ -40,24 +38,27 @@ pub struct Input {
     /// Should reasoning be the part of the final answer.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<bool>,
     /// This setting influences the variety in the model's responses. Lower values lead to more predictable and typical responses, while higher values encourage more diverse and less common responses. At 0, the model always gives the same response for a given input.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// This sets the upper limit for the number of tokens the model can generate in response. It won't produce more than this limit. The maximum value is the context length minus the prompt length.
     ///
     /// Constraint: 1 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_urls : Option < Vec < String > > = "video_urls" optional, prompt :
+    String = "prompt" required, system_prompt : Option < String > = "system_prompt"
+    optional, model : String = "model" required, reasoning : Option < bool > =
+    "reasoning" optional, temperature : Option < f64 > = "temperature" optional,
+    max_tokens : Option < i64 > = "max_tokens" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -167,7 +168,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `openrouter/router/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated output from video processing
@@ -177,9 +178,12 @@ pub struct Output {
     /// Token usage information
     ///
     /// Example: `{"completion_tokens":100,"cost":0.0005,"prompt_tokens":1000,"total_tokens":1100}`.
-    #[serde(default)]
     pub usage: Option<UsageInfo>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, usage : Option < UsageInfo > = "usage"
+    nullable }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -191,26 +195,29 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `usage` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct UsageInfo {
     /// Prompt Tokens
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens: Option<i64>,
     /// Completion Tokens
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completion_tokens: Option<i64>,
     /// Total Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_tokens: Option<i64>,
     /// Cost
     pub cost: f64,
     /// `prompt_tokens_details`
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_tokens_details: Option<PromptTokensDetails>,
 }
+::fal_models_core::serde_struct!(
+    UsageInfo { prompt_tokens : Option < i64 > = "prompt_tokens" optional,
+    completion_tokens : Option < i64 > = "completion_tokens" optional, total_tokens :
+    Option < i64 > = "total_tokens" optional, cost : f64 = "cost" required,
+    prompt_tokens_details : Option < PromptTokensDetails > = "prompt_tokens_details"
+    optional }
+);
 impl UsageInfo {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -225,20 +232,22 @@ impl UsageInfo {
     }
 }
 /// An object of 2 fields. Held by the `prompt_tokens_details` field of [`UsageInfo`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PromptTokensDetails {
     /// Cached Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<i64>,
     /// Cache Write Tokens
     ///
     /// Default: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_write_tokens: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    PromptTokensDetails { cached_tokens : Option < i64 > = "cached_tokens" optional,
+    cache_write_tokens : Option < i64 > = "cache_write_tokens" optional }
+);
 impl PromptTokensDetails {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

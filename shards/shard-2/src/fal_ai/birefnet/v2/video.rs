@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/birefnet/v2/video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/birefnet/v2/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Model to use for background removal.
@@ -36,29 +36,24 @@ pub struct Input {
     /// Default: `"General Use (Light)"`.
     ///
     /// Allowed values: `"General Use (Light)"`, `"General Use (Light 2K)"`, `"General Use (Heavy)"`, `"Matting"`, `"Portrait"`, `"General Use (Dynamic)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// The resolution to operate on. The higher the resolution, the more accurate the output will be for high res input images. The '2304x2304' option is only available for the 'General Use (Dynamic)' model.
     ///
     /// Default: `"1024x1024"`.
     ///
     /// Allowed values: `"1024x1024"`, `"2048x2048"`, `"2304x2304"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operating_resolution: Option<OperatingResolution>,
     /// Whether to output the mask used to remove the background
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_mask: Option<bool>,
     /// Whether to refine the foreground using the estimated mask
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refine_foreground: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// URL of the video to remove background from
     ///
@@ -69,26 +64,32 @@ pub struct Input {
     /// Default: `"X264 (.mp4)"`.
     ///
     /// Allowed values: `"X264 (.mp4)"`, `"VP9 (.webm)"`, `"PRORES4444 (.mov)"`, `"GIF (.gif)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_output_type: Option<VideoOutputType>,
     /// The quality of the generated video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model : Option < Model > = "model" optional, operating_resolution : Option <
+    OperatingResolution > = "operating_resolution" optional, output_mask : Option < bool
+    > = "output_mask" optional, refine_foreground : Option < bool > = "refine_foreground"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, video_url : String =
+    "video_url" required, video_output_type : Option < VideoOutputType > =
+    "video_output_type" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -256,7 +257,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/birefnet/v2/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Video with background removed
@@ -264,9 +265,12 @@ pub struct Output {
     /// Example: `{"content_type":"video/webm","duration":8,"file_name":"birefnet-video-output.webm","fps":24,"height":1080,"num_frames...`.
     pub video: VideoFile,
     /// Mask used to remove the background
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_video: Option<VideoFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, mask_video : Option < VideoFile > =
+    "mask_video" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

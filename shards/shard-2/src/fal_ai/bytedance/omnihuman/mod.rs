@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bytedance/omnihuman";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/bytedance/omnihuman`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image used to generate the video
@@ -29,9 +29,12 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/omnihuman_audio.mp3"`.
     pub audio_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -76,7 +79,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance/omnihuman`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video file
@@ -86,6 +89,9 @@ pub struct Output {
     /// Duration of audio input/video output as used for billing.
     pub duration: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, duration : f64 = "duration" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -17,18 +17,16 @@ pub const ENDPOINT_ID: &str = "fal-ai/bytedance/omnihuman/v1.5";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/bytedance/omnihuman/v1.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt used to guide the video generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The URL of the image used to generate the video
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/omnihuman_v15_input_image.png"`.
     pub image_url: String,
     /// The URL of the mask image to apply to the image. Only the person in the white area of the mask will speak.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// The URL of the audio file to generate the video. Audio must be under 30s long for 1080p generation and under 60s long for 720p generation.
     ///
@@ -37,19 +35,22 @@ pub struct Input {
     /// Generate a video at a faster rate with a slight quality trade-off.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turbo_mode: Option<bool>,
     /// The resolution of the generated video. Defaults to 1080p. 720p generation is faster and higher in quality. 1080p generation is limited to 30s audio and 720p generation is limited to 60s audio.
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : String =
+    "image_url" required, mask_url : Option < String > = "mask_url" optional, audio_url :
+    String = "audio_url" required, turbo_mode : Option < bool > = "turbo_mode" optional,
+    resolution : Option < Resolution > = "resolution" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -140,7 +141,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance/omnihuman/v1.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video file
@@ -150,6 +151,9 @@ pub struct Output {
     /// Duration of audio input/video output as used for billing.
     pub duration: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, duration : f64 = "duration" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/elevenlabs/text-to-dialogue/eleven-v3";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/elevenlabs/text-to-dialogue/eleven-v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// A list of dialogue inputs, each containing text and a voice ID which will be converted into speech.
@@ -23,26 +23,28 @@ pub struct Input {
     /// Determines how stable the voice is and the randomness between each generation. Lower values introduce broader emotional range for the voice. Higher values can result in a monotonous voice with limited emotion. Must be one of 0.0, 0.5, 1.0, else it will be rounded to the nearest value.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<f64>,
     /// This setting boosts the similarity to the original speaker. Using this setting requires a slightly higher computational load, which in turn increases latency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_speaker_boost: Option<bool>,
     /// A list of pronunciation dictionary locators (id, version_id) to be applied to the text. They will be applied in order. You may have up to 3 locators per request
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pronunciation_dictionary_locators: Option<Vec<PronunciationDictionaryLocator>>,
     /// Random seed for reproducibility.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Language code (ISO 639-1) used to enforce a language for the model. An error will be returned if language code is not supported by the model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { inputs : Vec < DialogueBlock > = "inputs" required, stability : Option < f64
+    > = "stability" optional, use_speaker_boost : Option < bool > = "use_speaker_boost"
+    optional, pronunciation_dictionary_locators : Option < Vec <
+    PronunciationDictionaryLocator > > = "pronunciation_dictionary_locators" optional,
+    seed : Option < i64 > = "seed" optional, language_code : Option < String > =
+    "language_code" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -143,7 +145,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/elevenlabs/text-to-dialogue/eleven-v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file
@@ -153,6 +155,9 @@ pub struct Output {
     /// Random seed for reproducibility.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -161,7 +166,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `inputs` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DialogueBlock {
     /// The dialogue text
@@ -171,9 +176,12 @@ pub struct DialogueBlock {
     /// Example: `"Aria"`.
     pub voice: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    DialogueBlock { text : String = "text" required, voice : String = "voice" required }
+    ..extra
+);
 impl DialogueBlock {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -199,19 +207,21 @@ impl DialogueBlock {
     }
 }
 /// An object of 2 fields. Held by the `pronunciation_dictionary_locators` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PronunciationDictionaryLocator {
     /// The ID of the pronunciation dictionary.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pronunciation_dictionary_id: Option<String>,
     /// The ID of the version of the pronunciation dictionary. If not provided, the latest version will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PronunciationDictionaryLocator { pronunciation_dictionary_id : Option < String > =
+    "pronunciation_dictionary_id" optional, version_id : Option < String > = "version_id"
+    optional } ..extra
+);
 impl PronunciationDictionaryLocator {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

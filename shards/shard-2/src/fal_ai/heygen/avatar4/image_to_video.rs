@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/heygen/avatar4/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/heygen/avatar4/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the image to animate. The image should contain a clear face.
@@ -27,54 +27,53 @@ pub struct Input {
     /// The text the avatar will speak
     ///
     /// Example: `"Hey friends! Welcome to the GPU force podcast and today we are going to discuss about the rising GPU cost!"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Name of the voice to use for the avatar
     ///
     /// Example: `"Melissa"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<String>,
     /// URL of an audio file for the avatar to lip-sync to. When provided, overrides prompt and voice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// Talking style - 'stable' for minimal movement, 'expressive' for more animation
     ///
     /// Default: `"stable"`.
     ///
     /// Allowed values: `"stable"`, `"expressive"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub talking_style: Option<TalkingStyle>,
     /// Facial expression
     ///
     /// Allowed values: `"happy"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<Expression>,
     /// Background configuration
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<AvatarIVBackground>,
     /// Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"480p"`, `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the output video. Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', and 'auto'. 'auto' preserves the source aspect ratio when HeyGen can read it, falling back to '16:9' otherwise.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"4:5"`, `"5:4"`, `"1:1"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether to add captions to the video
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : Option < String > =
+    "prompt" optional, voice : Option < String > = "voice" optional, audio_url : Option <
+    String > = "audio_url" optional, talking_style : Option < TalkingStyle > =
+    "talking_style" optional, expression : Option < Expression > = "expression" optional,
+    background : Option < AvatarIVBackground > = "background" optional, resolution :
+    Option < Resolution > = "resolution" optional, aspect_ratio : Option < AspectRatio >
+    = "aspect_ratio" optional, caption : Option < bool > = "caption" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -228,7 +227,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/heygen/avatar4/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -236,6 +235,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":2466524,"url":"https://v3b.fal.media/files/b/0a90063...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -268,7 +268,7 @@ pub enum Expression {
 }
 ::fal_models_core::open_enum!(Expression : str { Happy => "happy" } else Unknown);
 /// An object of 2 fields. Held by the `background` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AvatarIVBackground {
     /// Type of background
@@ -276,17 +276,18 @@ pub struct AvatarIVBackground {
     /// Default: `"color"`.
     ///
     /// Allowed values: `"color"`, `"image"`, `"video"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Type>,
     /// Background value - hex color for 'color' type, URL for 'image' or 'video' type
     ///
     /// Default: `"#FFFFFF"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AvatarIVBackground { r#type : Option < Type > = "type" optional, value : Option <
+    String > = "value" optional } ..extra
+);
 impl AvatarIVBackground {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

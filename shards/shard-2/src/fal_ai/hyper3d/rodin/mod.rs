@@ -15,7 +15,7 @@ pub use super::super::super::types::File;
 #[allow(unused_imports)]
 pub use super::super::super::types::Image;
 /// The input of `fal-ai/hyper3d/rodin`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// A textual prompt to guide model generation. Required for Text-to-3D mode. Optional for Image-to-3D mode.
@@ -25,31 +25,26 @@ pub struct Input {
     /// Constraint: at most 1024 characters.
     ///
     /// Example: `"A futuristic robot with sleek metallic design."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// URL of images to use while generating the 3D model. Required for Image-to-3D mode. Optional for Text-to-3D mode.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/model_tests/video_models/robot.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_image_urls: Option<Vec<String>>,
     /// For fuse mode, One or more images are required.It will generate a model by extracting and fusing features of objects from multiple images.For concat mode, need to upload multiple multi-view images of the same object and generate the model. (You can upload multi-view images in any order, regardless of the order of view.)
     ///
     /// Default: `"concat"`.
     ///
     /// Allowed values: `"fuse"`, `"concat"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition_mode: Option<ConditionMode>,
     /// Seed value for randomization, ranging from 0 to 65535. Optional.
     ///
     /// Constraint: 0 ≤ value ≤ 65535.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Format of the geometry file. Possible values: glb, usdz, fbx, obj, stl. Default is glb.
     ///
     /// Default: `"glb"`.
     ///
     /// Allowed values: `"glb"`, `"usdz"`, `"fbx"`, `"obj"`, `"stl"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry_file_format: Option<GeometryFileFormat>,
     /// Material type. Possible values: PBR, Shaded. Default is PBR.
     ///
@@ -58,47 +53,49 @@ pub struct Input {
     /// Example: `"Shaded"`.
     ///
     /// Allowed values: `"PBR"`, `"Shaded"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material: Option<Material>,
     /// Generation quality. Possible values: high, medium, low, extra-low. Default is medium.
     ///
     /// Default: `"medium"`.
     ///
     /// Allowed values: `"high"`, `"medium"`, `"low"`, `"extra-low"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality: Option<Quality>,
     /// Whether to export the model using hyper mode. Default is false.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_hyper: Option<bool>,
     /// Tier of generation. For Rodin Sketch, set to Sketch. For Rodin Regular, set to Regular.
     ///
     /// Default: `"Regular"`.
     ///
     /// Allowed values: `"Regular"`, `"Sketch"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<Tier>,
     /// When generating the human-like model, this parameter control the generation result to T/A Pose.
     ///
     /// Default: `false`.
-    #[serde(rename = "TAPose")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ta_pose: Option<bool>,
     /// An array that specifies the dimensions and scaling factor of the bounding box. Typically, this array contains 3 elements, Length(X-axis), Width(Y-axis) and Height(Z-axis).
     ///
     /// Example: `[100,50,150]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox_condition: Option<Vec<i64>>,
     /// Generation add-on features. Default is []. Possible values are HighPack. The HighPack option will provide 4K resolution textures instead of the default 1K, as well as models with high-poly. It will cost triple the billable units.
     ///
     /// Allowed values: `"HighPack"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addons: Option<Addons>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, input_image_urls : Option <
+    Vec < String > > = "input_image_urls" optional, condition_mode : Option <
+    ConditionMode > = "condition_mode" optional, seed : Option < i64 > = "seed" optional,
+    geometry_file_format : Option < GeometryFileFormat > = "geometry_file_format"
+    optional, material : Option < Material > = "material" optional, quality : Option <
+    Quality > = "quality" optional, use_hyper : Option < bool > = "use_hyper" optional,
+    tier : Option < Tier > = "tier" optional, ta_pose : Option < bool > = "TAPose"
+    optional, bbox_condition : Option < Vec < i64 > > = "bbox_condition" optional, addons
+    : Option < Addons > = "addons" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -304,7 +301,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hyper3d/rodin`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object file.
@@ -316,6 +313,10 @@ pub struct Output {
     /// Generated textures for the 3D object.
     pub textures: Vec<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, seed : i64 = "seed" required,
+    textures : Vec < Image > = "textures" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -15,7 +15,7 @@ pub use super::super::super::super::types::File;
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Image;
 /// The input of `fal-ai/hyper3d/rodin/v2`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, AI will generate a prompt based on your images.
@@ -25,69 +25,67 @@ pub struct Input {
     /// Constraint: at most 1024 characters.
     ///
     /// Example: `"A futuristic robot with sleek metallic design."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
     ///
     /// Example: `["https://v3.fal.media/files/panda/l7mQrG8plbB42lBNqVjm0_image.png","https://v3b.fal.media/files/b/kangaroo/scq50Bf1P...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_image_urls: Option<Vec<String>>,
     /// When enabled, preserves the transparency channel from input images during 3D generation.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_original_alpha: Option<bool>,
     /// Seed value for randomization, ranging from 0 to 65535. Optional.
     ///
     /// Constraint: 0 ≤ value ≤ 65535.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Format of the geometry file. Possible values: glb, usdz, fbx, obj, stl. Default is glb.
     ///
     /// Default: `"glb"`.
     ///
     /// Allowed values: `"glb"`, `"usdz"`, `"fbx"`, `"obj"`, `"stl"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry_file_format: Option<GeometryFileFormat>,
     /// Material type. PBR: Physically-based materials with realistic lighting. Shaded: Simple materials with baked lighting. All: Both types included.
     ///
     /// Default: `"All"`.
     ///
     /// Allowed values: `"PBR"`, `"Shaded"`, `"All"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material: Option<Material>,
     /// Combined quality and mesh type selection. Quad = smooth surfaces, Triangle = detailed geometry. These corresponds to `mesh_mode` (if the option contains 'Triangle', mesh_mode is 'Raw', otherwise 'Quad') and `quality_override` (the numeric part of the option) parameters in Hyper3D API.
     ///
     /// Default: `"500K Triangle"`.
     ///
     /// Allowed values: `"4K Quad"`, `"8K Quad"`, `"18K Quad"`, `"50K Quad"`, `"2K Triangle"`, `"20K Triangle"`, `"150K Triangle"`, `"500K Triangle"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_mesh_option: Option<QualityMeshOption>,
     /// Generate characters in T-pose or A-pose format, making them easier to rig and animate in 3D software.
     ///
     /// Default: `false`.
-    #[serde(rename = "TAPose")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ta_pose: Option<bool>,
     /// An array that specifies the bounding box dimensions [width, height, length].
     ///
     /// Example: `[100,50,150]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox_condition: Option<Vec<i64>>,
     /// The HighPack option will provide 4K resolution textures instead of the default 1K, as well as models with high-poly. It will cost **triple the billable units**.
     ///
     /// Allowed values: `"HighPack"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addons: Option<Addons>,
     /// Generate a preview render image of the 3D model along with the model files.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_render: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, input_image_urls : Option <
+    Vec < String > > = "input_image_urls" optional, use_original_alpha : Option < bool >
+    = "use_original_alpha" optional, seed : Option < i64 > = "seed" optional,
+    geometry_file_format : Option < GeometryFileFormat > = "geometry_file_format"
+    optional, material : Option < Material > = "material" optional, quality_mesh_option :
+    Option < QualityMeshOption > = "quality_mesh_option" optional, ta_pose : Option <
+    bool > = "TAPose" optional, bbox_condition : Option < Vec < i64 > > =
+    "bbox_condition" optional, addons : Option < Addons > = "addons" optional,
+    preview_render : Option < bool > = "preview_render" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -275,7 +273,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hyper3d/rodin/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object file.
@@ -283,13 +281,17 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/model_tests/video_models/base_basic_shaded.glb"}`.
     pub model_mesh: File,
     /// Additional generated 3D object files returned by Hyper3D besides model_mesh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_meshes: Option<Vec<File>>,
     /// Seed value used for generation.
     pub seed: i64,
     /// Generated textures for the 3D object.
     pub textures: Vec<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, model_meshes : Option < Vec <
+    File > > = "model_meshes" optional, seed : i64 = "seed" required, textures : Vec <
+    Image > = "textures" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

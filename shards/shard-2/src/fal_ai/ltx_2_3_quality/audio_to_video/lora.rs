@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-2.3-quality/audio-to-video/lora";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// Audio-to-video + user-supplied LoRAs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to guide the audio-driven video generation.
@@ -27,103 +27,103 @@ pub struct Input {
     /// Optional URL of an image to use as the first frame. When omitted, the workflow runs from text and audio only.
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/ltx-2-a2v-input-image.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// When enabled, derives the number of frames from the audio duration and frames_per_second. When disabled, uses num_frames.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_audio_length: Option<bool>,
     /// The number of frames to generate.
     ///
     /// Default: `121`.
     ///
     /// Constraint: 9 ≤ value ≤ 481.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Final output size. 'auto' matches the input image aspect ratio when image_url is provided; otherwise it uses the workflow's landscape fallback.
     ///
     /// Default: `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Frames per second of the generated video.
     ///
     /// Default: `24`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<f64>,
     /// Number of inference steps. Defaults to 15 for this distilled ComfyUI workflow and can be increased up to 30.
     ///
     /// Default: `15`.
     ///
     /// Constraint: 8 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale. The default follows the distilled LTX-2.3 workflow.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Whether to include audio in the returned video. When disabled, the final MP4 is returned without an audio track.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Conditioning strength for the optional first frame. 1.0 keeps the image more strictly; lower values give the model more freedom.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_strength: Option<f64>,
     /// The negative prompt to steer generation away from.
     ///
     /// Default: `"color distortion, overexposure, static, blurry details, subtitles, style, artwork, painting, frame, still, dim...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The quality preset of the generated video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// If True, the media is returned as a data URI inline in the response. Useful for short-lived requests and tests.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Up to 3 LoRAs to apply on top of LTX-2.3. Each path is downloaded through the registry SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB per LoRA.
     ///
     /// Constraint: at most 3 items.
     pub loras: Vec<LoRAInput>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, audio_url : String = "audio_url"
+    required, image_url : Option < String > = "image_url" optional, match_audio_length :
+    Option < bool > = "match_audio_length" optional, num_frames : Option < i64 > =
+    "num_frames" optional, resolution : Option < Resolution > = "resolution" optional,
+    frames_per_second : Option < f64 > = "frames_per_second" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, guidance_scale
+    : Option < f64 > = "guidance_scale" optional, generate_audio : Option < bool > =
+    "generate_audio" optional, image_strength : Option < f64 > = "image_strength"
+    optional, negative_prompt : Option < String > = "negative_prompt" optional, seed :
+    Option < i64 > = "seed" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    loras : Vec < LoRAInput > = "loras" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -377,7 +377,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Standard output for every endpoint on this app.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -387,6 +387,10 @@ pub struct Output {
     /// The prompt used for generation (after any expansion).
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -399,7 +403,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`Resolution`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -407,19 +411,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -561,7 +566,7 @@ pub enum VideoWriteMode {
 ///
 /// Loaded at request time through the registry SSRF-safe downloader, then
 /// applied from local disk with ComfyUI's built-in LoRA loader.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAInput {
     /// Direct HTTP(S) download URL of the LoRA file (.safetensors). The app downloads the file through an SSRF-safe downloader before ComfyUI loads it from local disk. Max size: 3 GB.
@@ -575,19 +580,20 @@ pub struct LoRAInput {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Forward-compatibility flag for multi-transformer architectures. LTX-2.3 has a single transformer, so 'both' is the right choice for almost all users.
     ///
     /// Default: `"both"`.
     ///
     /// Allowed values: `"high"`, `"low"`, `"both"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformer: Option<Transformer>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAInput { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional, transformer : Option < Transformer > = "transformer" optional } ..extra
+);
 impl LoRAInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/recraft/v4/text-to-vector";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/recraft/v4/text-to-vector`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -27,25 +27,26 @@ pub struct Input {
     /// Default: `"square_hd"`.
     ///
     /// Example: `"landscape_16_9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// An array of preferable colors
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colors: Option<Vec<RGBColor>>,
     /// The preferable background color of the generated images.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_color: Option<RGBColor>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_size : Option < InputImageSize > =
+    "image_size" optional, colors : Option < Vec < RGBColor > > = "colors" optional,
+    background_color : Option < RGBColor > = "background_color" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -137,7 +138,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/recraft/v4/text-to-vector`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -145,6 +146,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/svg+xml","file_name":"image.svg","file_size":1722022,"url":"https://v3b.fal.media/files/b/0a8...`.
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -153,7 +155,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -161,19 +163,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -274,7 +277,7 @@ impl From<&str> for InputImageSize {
     }
 }
 /// An object of 3 fields. Held by the `colors` field of [`Input`] and the `background_color` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct RGBColor {
     /// Red color value
@@ -282,26 +285,26 @@ pub struct RGBColor {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r: Option<i64>,
     /// Green color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g: Option<i64>,
     /// Blue color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    RGBColor { r : Option < i64 > = "r" optional, g : Option < i64 > = "g" optional, b :
+    Option < i64 > = "b" optional } ..extra
+);
 impl RGBColor {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -15,7 +15,7 @@ pub use super::super::super::types::VideoFile;
 #[allow(unused_imports)]
 pub use super::super::super::types::ImageFile;
 /// The input of `fal-ai/sora-2/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the video you want to generate
@@ -29,48 +29,48 @@ pub struct Input {
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio of the generated video
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"9:16"`, `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Duration of the generated video in seconds
     ///
     /// Default: `4`.
     ///
     /// Allowed values: `4`, `8`, `12`, `16`, `20`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Whether to delete the video after generation for privacy reasons. If True, the video cannot be used for remixing and will be permanently deleted.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_video: Option<bool>,
     /// The model to use for the generation. When the default model is selected, the latest snapshot of the model will be used - otherwise, select a specific snapshot of the model.
     ///
     /// Default: `"sora-2"`.
     ///
     /// Allowed values: `"sora-2"`, `"sora-2-2025-12-08"`, `"sora-2-2025-10-06"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// If enabled, the prompt (and image for image-to-video) will be checked for known intellectual property references and the request will be blocked if any are detected.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detect_and_block_ip: Option<bool>,
     /// Up to two character IDs (from create-character) to use in the video. Refer to characters by name in the prompt. When set, only the OpenAI provider is used.
     ///
     /// Constraint: at most 2 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub character_ids: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, resolution : Option < Resolution > =
+    "resolution" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, duration : Option < Duration > = "duration" optional, delete_video : Option
+    < bool > = "delete_video" optional, model : Option < Model > = "model" optional,
+    detect_and_block_ip : Option < bool > = "detect_and_block_ip" optional, character_ids
+    : Option < Vec < String > > = "character_ids" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -209,7 +209,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sora-2/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -221,12 +221,15 @@ pub struct Output {
     /// Example: `"video_123"`.
     pub video_id: String,
     /// Thumbnail image for the video
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<ImageFile>,
     /// Spritesheet image for the video
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spritesheet: Option<ImageFile>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, video_id : String = "video_id"
+    required, thumbnail : Option < ImageFile > = "thumbnail" optional, spritesheet :
+    Option < ImageFile > = "spritesheet" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/tada/3b/text-to-speech";
 /// The input of `fal-ai/tada/3b/text-to-speech`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the reference audio file for voice cloning. The model will replicate this speaker's voice characteristics.
@@ -23,7 +23,6 @@ pub struct Input {
     /// Default: `""`.
     ///
     /// Example: `"Some call me nature, others call me mother nature."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<String>,
     /// The text to synthesize into speech using the reference speaker's voice.
     ///
@@ -34,75 +33,77 @@ pub struct Input {
     /// Default: `"en"`.
     ///
     /// Allowed values: `"en"`, `"ar"`, `"ch"`, `"de"`, `"es"`, `"fr"`, `"it"`, `"ja"`, `"pl"`, `"pt"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Number of extra autoregressive steps for speech continuation beyond the input text. Useful for generating trailing prosody or silence.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_extra_steps: Option<i64>,
     /// Sampling temperature for text token generation. Higher values produce more varied output.
     ///
     /// Default: `0.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Top-p (nucleus) sampling parameter for text generation.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Penalty applied to repeated tokens during generation.
     ///
     /// Default: `1.1`.
     ///
     /// Constraint: 1 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Classifier-free guidance scale for acoustic feature generation.
     ///
     /// Default: `1.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acoustic_cfg_scale: Option<f64>,
     /// Temperature for noise in the flow matching diffusion process.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_temperature: Option<f64>,
     /// Number of ODE solver steps for flow matching acoustic generation. More steps improve quality at the cost of speed.
     ///
     /// Default: `20`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Factor to speed up or slow down the generated speech. Values > 1.0 speed up, < 1.0 slow down.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed_up_factor: Option<f64>,
     /// The format of the output audio file.
     ///
     /// Default: `"wav"`.
     ///
     /// Allowed values: `"wav"`, `"mp3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, transcript : Option < String > =
+    "transcript" optional, prompt : String = "prompt" required, language : Option <
+    Language > = "language" optional, num_extra_steps : Option < i64 > =
+    "num_extra_steps" optional, temperature : Option < f64 > = "temperature" optional,
+    top_p : Option < f64 > = "top_p" optional, repetition_penalty : Option < f64 > =
+    "repetition_penalty" optional, acoustic_cfg_scale : Option < f64 > =
+    "acoustic_cfg_scale" optional, noise_temperature : Option < f64 > =
+    "noise_temperature" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, speed_up_factor : Option < f64 > = "speed_up_factor"
+    optional, output_format : Option < OutputFormat > = "output_format" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -301,7 +302,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/tada/3b/text-to-speech`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated speech audio file.
@@ -309,6 +310,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a91e54b/Ldhq_0EWjUdnUEwn-Tcrk_nfs9DTGI.wav"}`.
     pub audio: AudioFile,
 }
+::fal_models_core::serde_struct!(Output { audio : AudioFile = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -362,7 +364,7 @@ pub enum OutputFormat {
     OutputFormat : str { Wav => "wav", Mp3 => "mp3" } else Unknown
 );
 /// An object of 8 fields. Held by the `audio` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioFile {
     /// The URL where the file can be downloaded from.
@@ -370,31 +372,32 @@ pub struct AudioFile {
     /// The mime type of the file.
     ///
     /// Example: `"image/png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file. It will be auto-generated if not provided.
     ///
     /// Example: `"z9RV14K95DvU.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
     ///
     /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The duration of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The number of channels in the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// The sample rate of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
     /// The bitrate of the audio (e.g., '192k' or 192000)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<Bitrate>,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, duration : Option < f64 > =
+    "duration" optional, channels : Option < i64 > = "channels" optional, sample_rate :
+    Option < i64 > = "sample_rate" optional, bitrate : Option < Bitrate > = "bitrate"
+    optional }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {

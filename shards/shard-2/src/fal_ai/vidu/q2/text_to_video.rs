@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/vidu/q2/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/vidu/q2/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation, max 3000 characters
@@ -23,45 +23,45 @@ pub struct Input {
     /// Example: `"A cinematic shot of a futuristic city at sunset, with flying cars and towering skyscrapers."`.
     pub prompt: String,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Duration of the video in seconds
     ///
     /// Default: `4`.
     ///
     /// Allowed values: `2`, `3`, `4`, `5`, `6`, `7`, `8`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Output video resolution
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"520p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio of the output video
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The movement amplitude of objects in the frame
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"small"`, `"medium"`, `"large"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub movement_amplitude: Option<MovementAmplitude>,
     /// Whether to add background music to the video (only for 4-second videos)
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgm: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, seed : Option < i64 > = "seed" optional,
+    duration : Option < Duration > = "duration" optional, resolution : Option <
+    Resolution > = "resolution" optional, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, movement_amplitude : Option < MovementAmplitude > =
+    "movement_amplitude" optional, bgm : Option < bool > = "bgm" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -183,7 +183,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/vidu/q2/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video from text using the Q2 model
@@ -191,6 +191,7 @@ pub struct Output {
     /// Example: `{"url":"https://fal.media/files/penguin/sUYfE1bo3z5Gds7pSuFHD_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

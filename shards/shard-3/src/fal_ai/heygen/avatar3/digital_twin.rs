@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/heygen/avatar3/digital-twin";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// Request model for digital twin video generation using Avatar 3 (Engine III).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Character configuration for the video
@@ -24,26 +24,28 @@ pub struct Input {
     /// Voice configuration for the character
     pub voice: TextVoice,
     /// URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// Video resolution preset. Options: 360p, 480p, 540p, 720p, 1080p
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"480p"`, `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the output video. Use '9:16' for portrait (vertical) videos, '16:9' for landscape, '1:1' for square, '4:5' for portrait social video, or '5:4' for landscape social video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"4:5"`, `"5:4"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { character : Character = "character" required, voice : TextVoice = "voice"
+    required, audio_url : Option < String > = "audio_url" optional, resolution : Option <
+    Resolution > = "resolution" optional, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -126,7 +128,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/heygen/avatar3/digital-twin`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -134,6 +136,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a8f61f5/SwAbhEQ0tNLthNkyTqCRn_translated.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -142,7 +145,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `character` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Character {
     /// ID of the avatar to use in the video
@@ -156,12 +159,14 @@ pub struct Character {
     /// Default: `"closeUp"`.
     ///
     /// Allowed values: `"normal"`, `"circle"`, `"closeUp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar_style: Option<AvatarStyle>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Character { avatar : Avatar = "avatar" required, avatar_style : Option < AvatarStyle
+    > = "avatar_style" optional } ..extra
+);
 impl Character {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -3628,21 +3633,18 @@ pub enum AvatarStyle {
     else Unknown
 );
 /// An object of 4 fields. Held by the `voice` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct TextVoice {
     /// The text that the avatar will speak in the video
     ///
     /// Example: `"The Tesla Cybertruck is a battery-electric full-size pickup truck manufactured by Tesla, Inc. since 2023."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Name of the voice to use for the avatar
     ///
     /// Example: `"Charming Charlie - Excited 🤩"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<String>,
     /// Direct voice ID. When provided, this is used instead of looking up the voice by name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<String>,
     /// Speed of the speech (0.5 to 2.0)
     ///
@@ -3651,12 +3653,15 @@ pub struct TextVoice {
     /// Constraint: 0.5 ≤ value ≤ 2.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    TextVoice { prompt : Option < String > = "prompt" optional, voice : Option < String >
+    = "voice" optional, voice_id : Option < String > = "voice_id" optional, speed :
+    Option < f64 > = "speed" optional } ..extra
+);
 impl TextVoice {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

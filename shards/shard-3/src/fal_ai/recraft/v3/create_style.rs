@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/recraft/v3/create-style";
 /// The input of `fal-ai/recraft/v3/create-style`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to zip archive with images, use PNG format. Maximum 5 images are allowed.
@@ -21,12 +21,14 @@ pub struct Input {
     /// Default: `"digital_illustration"`.
     ///
     /// Allowed values: `"any"`, `"realistic_image"`, `"digital_illustration"`, `"vector_illustration"`, `"realistic_image/b_and_w"`, `"realistic_image/hard_flash"`, `"realistic_image/hdr"`, `"realistic_image/natural_light"`, `"realistic_image/studio_portrait"`, `"realistic_image/enterprise"`, `"realistic_image/motion_blur"`, `"realistic_image/evening_light"` and 73 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_style: Option<BaseStyle>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { images_data_url : String = "images_data_url" required, base_style : Option <
+    BaseStyle > = "base_style" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -84,12 +86,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/recraft/v3/create-style`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The ID of the created style, this ID can be used to reference the style in the future.
     pub style_id: String,
 }
+::fal_models_core::serde_struct!(Output { style_id : String = "style_id" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

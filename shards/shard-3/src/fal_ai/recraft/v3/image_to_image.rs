@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/recraft/v3/image-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/recraft/v3/image-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// A text description of areas to change.
@@ -34,39 +34,40 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Example: `0.2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// The style of the generated images. Vector images cost 2X as much.
     ///
     /// Default: `"realistic_image"`.
     ///
     /// Allowed values: `"any"`, `"realistic_image"`, `"digital_illustration"`, `"vector_illustration"`, `"realistic_image/b_and_w"`, `"realistic_image/hard_flash"`, `"realistic_image/hdr"`, `"realistic_image/natural_light"`, `"realistic_image/studio_portrait"`, `"realistic_image/enterprise"`, `"realistic_image/motion_blur"`, `"realistic_image/evening_light"` and 73 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// An array of preferable colors
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub colors: Option<Vec<RGBColor>>,
     /// The ID of the custom style reference (optional)
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_id: Option<String>,
     /// A text description of undesired elements on an image
     ///
     /// Constraint: at most 1000 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, strength : Option < f64 > = "strength" optional, style : Option < Style > =
+    "style" optional, colors : Option < Vec < RGBColor > > = "colors" optional, style_id
+    : Option < String > = "style_id" optional, negative_prompt : Option < String > =
+    "negative_prompt" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -189,7 +190,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/recraft/v3/image-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -197,6 +198,7 @@ pub struct Output {
     /// Example: `[{"url":"https://v3.fal.media/files/koala/Xoz8tel7YoTbh6Fiepmq3_image.webp"}]`.
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -466,7 +468,7 @@ pub enum Style {
     "vector_illustration/linocut" } else Unknown
 );
 /// An object of 3 fields. Held by the `colors` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct RGBColor {
     /// Red color value
@@ -474,26 +476,26 @@ pub struct RGBColor {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r: Option<i64>,
     /// Green color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g: Option<i64>,
     /// Blue color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    RGBColor { r : Option < i64 > = "r" optional, g : Option < i64 > = "g" optional, b :
+    Option < i64 > = "b" optional } ..extra
+);
 impl RGBColor {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan/v2.2-a14b/video-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/wan/v2.2-a14b/video-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video.
@@ -31,7 +31,6 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Example: `0.9`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Number of frames to generate. Must be between 17 to 161 (inclusive).
     ///
@@ -40,7 +39,6 @@ pub struct Input {
     /// Constraint: 17 ≤ value ≤ 161.
     ///
     /// Example: `81`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
     ///
@@ -49,15 +47,12 @@ pub struct Input {
     /// Constraint: 4 ≤ value ≤ 60.
     ///
     /// Example: `16`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Negative prompt for video generation.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video (480p, 580p, or 720p).
     ///
@@ -66,14 +61,12 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video. If 'auto', the aspect ratio will be determined automatically based on the input video.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
@@ -82,28 +75,24 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 40.
     ///
     /// Example: `27`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, output video will be checked for safety after generation.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_output_safety_checker: Option<bool>,
     /// Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Acceleration level to use. The more acceleration, the faster the generation, but with lower quality. The recommended value is 'regular'.
     ///
@@ -112,7 +101,6 @@ pub struct Input {
     /// Example: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
     ///
@@ -121,7 +109,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `3.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Guidance scale for the second stage of the model. This is used to control the adherence to the prompt in the second stage of the model.
     ///
@@ -130,7 +117,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale_2: Option<f64>,
     /// Shift value for the video. Must be between 1.0 and 10.0.
     ///
@@ -139,7 +125,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// The model to use for frame interpolation. If None, no interpolation is applied.
     ///
@@ -148,7 +133,6 @@ pub struct Input {
     /// Example: `"film"`.
     ///
     /// Allowed values: `"none"`, `"film"`, `"rife"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpolator_model: Option<InterpolatorModel>,
     /// Number of frames to interpolate between each pair of generated frames. Must be between 0 and 4.
     ///
@@ -157,14 +141,12 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_interpolated_frames: Option<i64>,
     /// If true, the number of frames per second will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If false, the passed frames per second will be used as-is.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjust_fps_for_interpolation: Option<bool>,
     /// The quality of the output video. Higher quality means better visual quality but larger file size.
     ///
@@ -173,7 +155,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
     ///
@@ -182,19 +163,38 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// If true, the video will be resampled to the passed frames per second. If false, the video will not be resampled.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resample_fps: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, prompt : String = "prompt"
+    required, strength : Option < f64 > = "strength" optional, num_frames : Option < i64
+    > = "num_frames" optional, frames_per_second : Option < i64 > = "frames_per_second"
+    optional, negative_prompt : Option < String > = "negative_prompt" optional, seed :
+    Option < i64 > = "seed" optional, resolution : Option < Resolution > = "resolution"
+    optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    enable_output_safety_checker : Option < bool > = "enable_output_safety_checker"
+    optional, enable_prompt_expansion : Option < bool > = "enable_prompt_expansion"
+    optional, acceleration : Option < Acceleration > = "acceleration" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, guidance_scale_2 :
+    Option < f64 > = "guidance_scale_2" optional, shift : Option < f64 > = "shift"
+    optional, interpolator_model : Option < InterpolatorModel > = "interpolator_model"
+    optional, num_interpolated_frames : Option < i64 > = "num_interpolated_frames"
+    optional, adjust_fps_for_interpolation : Option < bool > =
+    "adjust_fps_for_interpolation" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, resample_fps : Option < bool > = "resample_fps" optional
+    } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -553,7 +553,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan/v2.2-a14b/video-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -565,11 +565,14 @@ pub struct Output {
     /// Default: `""`.
     ///
     /// Example: `"A low-angle medium shot captures a domestic white cat with brown and black patches and a blue bandana sitting on a...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : Option < String > = "prompt"
+    optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -33,7 +33,7 @@ pub const ENDPOINT_ID: &str = "wan/v2.6/reference-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// Input for Wan 2.6 reference-to-video generation (R2V)
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Use @Video1, @Video2, @Video3 to reference subjects from your videos. Works for people, animals, or objects. For multi-shot prompts: '[0-3s] Shot 1. [3-6s] Shot 2.' Max 800 characters.
@@ -51,14 +51,12 @@ pub struct Input {
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Video resolution tier. R2V only supports 720p and 1080p (no 480p).
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Duration of the generated video in seconds. R2V supports only 5 or 10 seconds (no 15s).
     ///
@@ -67,39 +65,42 @@ pub struct Input {
     /// Example: `"5"`.
     ///
     /// Allowed values: `"5"`, `"10"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Negative prompt to describe content to avoid. Max 500 characters.
     ///
     /// Default: `""`.
     ///
     /// Example: `"low resolution, error, worst quality, low quality, defects"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Whether to enable prompt rewriting using LLM.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// When true (default), enables intelligent multi-shot segmentation for coherent narrative videos with multiple shots. When false, generates single continuous shot. Only active when enable_prompt_expansion is True.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_shots: Option<bool>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_urls : Vec < String > =
+    "video_urls" required, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, resolution : Option < Resolution > = "resolution" optional, duration :
+    Option < Duration > = "duration" optional, negative_prompt : Option < String > =
+    "negative_prompt" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, multi_shots : Option < bool > = "multi_shots"
+    optional, seed : Option < i64 > = "seed" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -253,7 +254,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for reference-to-video generation
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -267,9 +268,12 @@ pub struct Output {
     /// The actual prompt used if prompt rewriting was enabled
     ///
     /// Example: `"Dance battle between Character1 and Character2, cinematic lighting, dynamic camera movement."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required,
+    actual_prompt : Option < String > = "actual_prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "bria/video/erase/mask";
 /// The input of `bria/video/erase/mask`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, gif, mov_h264, mov_h265, mov_proresks, mkv_h264, mkv_h265, mkv_vp9, mkv_mpeg4.
@@ -19,17 +19,14 @@ pub struct Input {
     /// Default: `"mp4_h264"`.
     ///
     /// Allowed values: `"mp4_h265"`, `"mp4_h264"`, `"webm_vp9"`, `"gif"`, `"mov_h264"`, `"mov_h265"`, `"mov_proresks"`, `"mkv_h264"`, `"mkv_h265"`, `"mkv_vp9"`, `"mkv_mpeg4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_container_and_codec: Option<OutputContainerAndCodec>,
     /// auto trim the video, to working duration ( 5s )
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_trim: Option<bool>,
     /// If true, audio will be preserved in the output video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_audio: Option<bool>,
     /// Input video to erase object from. duration must be less than 5s.
     ///
@@ -40,9 +37,15 @@ pub struct Input {
     /// Example: `"https://bria-test-images.s3.us-east-1.amazonaws.com/videos/eraser/video1_mask.mp4"`.
     pub mask_video_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { output_container_and_codec : Option < OutputContainerAndCodec > =
+    "output_container_and_codec" optional, auto_trim : Option < bool > = "auto_trim"
+    optional, preserve_audio : Option < bool > = "preserve_audio" optional, video_url :
+    String = "video_url" required, mask_video_url : String = "mask_video_url" required }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "bytedance/seedance-2.0/fast/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `bytedance/seedance-2.0/fast/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the desired motion and action for the video.
@@ -25,44 +25,44 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8eba37/Cqg-4Uwzyz4DELfceT1CF_a17e588773ec45b1a9e6f100a787b80b.jpg"`.
     pub image_url: String,
     /// The URL of the image to use as the last frame of the video. When provided, the generated video will transition from the starting image to this ending image. Supported formats: JPEG, PNG, WebP. Max 30 MB.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Video resolution - 480p for faster generation, 720p for balance.
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// The aspect ratio of the generated video. Use 16:9 for landscape, 9:16 for portrait/vertical, 1:1 for square, 21:9 for ultrawide cinematic, or auto to infer from the input image.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"21:9"`, `"16:9"`, `"4:3"`, `"1:1"`, `"3:4"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether to generate synchronized audio for the video, including sound effects, ambient sounds, and lip-synced speech. The cost of video generation is the same regardless of whether audio is generated or not.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Random seed for reproducibility. Note that results may still vary slightly even with the same seed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The unique user ID of the end user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user_id: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, end_image_url : Option < String > = "end_image_url" optional, resolution :
+    Option < Resolution > = "resolution" optional, duration : Option < Duration > =
+    "duration" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+    generate_audio : Option < bool > = "generate_audio" optional, seed : Option < i64 > =
+    "seed" optional, end_user_id : Option < String > = "end_user_id" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -191,7 +191,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bytedance/seedance-2.0/fast/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -203,6 +203,9 @@ pub struct Output {
     /// Example: `42`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

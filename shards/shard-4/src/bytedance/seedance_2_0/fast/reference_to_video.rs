@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "bytedance/seedance-2.0/fast/reference-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `bytedance/seedance-2.0/fast/reference-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt used to generate the video.
@@ -23,50 +23,49 @@ pub struct Input {
     /// Reference images to guide video generation. Refer to them in the prompt as @Image1, @Image2, etc. Supported formats: JPEG, PNG, WebP. Max 30 MB per image. Up to 9 images. Total files across all modalities must not exceed 12.
     ///
     /// Example: `["https://v3b.fal.media/files/b/0a8eba37/Cqg-4Uwzyz4DELfceT1CF_a17e588773ec45b1a9e6f100a787b80b.jpg"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Reference videos to guide video generation. Refer to them in the prompt as @Video1, @Video2, etc. Supported formats: MP4, MOV. Up to 3 videos, combined duration must be between 2 and 15 seconds, total size under 50 MB. Each video must be between ~480p (640x640) and ~720p (834x1112) in resolution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_urls: Option<Vec<String>>,
     /// Reference audio to guide video generation. Refer to them in the prompt as @Audio1, @Audio2, etc. Supported formats: MP3, WAV. Up to 3 files, combined duration must not exceed 15 seconds. Max 15 MB per file.If audio is provided, at least one reference image or video is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_urls: Option<Vec<String>>,
     /// Video resolution - 480p for faster generation, 720p for balance.
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Duration of the video in seconds. Supports 4 to 15 seconds, or auto to let the model decide based on the prompt.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// The aspect ratio of the generated video. Use 16:9 for landscape, 9:16 for portrait/vertical, 1:1 for square, 21:9 for ultrawide cinematic, or auto to let the model decide.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"21:9"`, `"16:9"`, `"4:3"`, `"1:1"`, `"3:4"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether to generate synchronized audio for the video, including sound effects, ambient sounds, and lip-synced speech. The cost of video generation is the same regardless of whether audio is generated or not.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Random seed for reproducibility. Note that results may still vary slightly even with the same seed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The unique user ID of the end user.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user_id: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_urls : Option < Vec < String > > =
+    "image_urls" optional, video_urls : Option < Vec < String > > = "video_urls"
+    optional, audio_urls : Option < Vec < String > > = "audio_urls" optional, resolution
+    : Option < Resolution > = "resolution" optional, duration : Option < Duration > =
+    "duration" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+    generate_audio : Option < bool > = "generate_audio" optional, seed : Option < i64 > =
+    "seed" optional, end_user_id : Option < String > = "end_user_id" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -225,7 +224,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bytedance/seedance-2.0/fast/reference-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -237,6 +236,9 @@ pub struct Output {
     /// Example: `42`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/heygen/v3/video-agent";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// Request for the v3 Video Agent with styles and file attachments.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Natural language prompt describing the video to generate. The agent handles avatar selection, script, and production automatically.
@@ -34,7 +34,6 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"Abigail (Upper Body)"`, `"Abigail Office Front"`, `"Abigail Office Side"`, `"Abigail Sofa Front"`, `"Abigail Sofa Side"`, `"Aditya in Brown blazer"`, `"Aditya in Blue blazer"`, `"Aditya in Blue shirt"`, `"Aditya in Blue t-shirt"`, `"Aditya in Beige blazer"`, `"Adrian in Blue Shirt"` and 1275 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<Avatar>,
     /// Voice for narration. Set to 'auto' to let the agent auto-select.
     ///
@@ -43,32 +42,33 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"Warm Pro Narrator"`, `"Chill Brian"`, `"Ivy"`, `"John Doe"`, `"Monika Sogam"`, `"Hope "`, `"Archer "`, `"Brittney"`, `"Patrick"`, `"David Castlemore"`, `"Michael C"` and 91 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// Style template ID from the /v3/video-agent/styles endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_id: Option<String>,
     /// Video orientation. Auto-detected from the prompt if omitted.
     ///
     /// Allowed values: `"landscape"`, `"portrait"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<Orientation>,
     /// URLs of files to include as assets in the video (images, videos, audio, PDFs). Maximum 20 files.
     ///
     /// Constraint: at most 20 items.
     ///
     /// Example: `["https://example.com/presentation.pdf"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_urls: Option<Vec<String>>,
     /// When enabled, disables the agent's memory functions.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incognito_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, avatar : Option < Avatar > = "avatar"
+    optional, voice : Option < Voice > = "voice" optional, style_id : Option < String > =
+    "style_id" optional, orientation : Option < Orientation > = "orientation" optional,
+    file_urls : Option < Vec < String > > = "file_urls" optional, incognito_mode : Option
+    < bool > = "incognito_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -195,7 +195,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output from the v3 Video Agent.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -203,6 +203,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a908e47/INRshxAq8GRlGCPo5txxU_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-3d/v3.1/part";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/hunyuan-3d/v3.1/part`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of FBX file to split into parts. ONLY FBX format supported. Max size: 100MB, face count ≤30,000. Recommended: AIGC-generated models.
@@ -21,9 +21,11 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8bf92a/XECcItG5QHt0LViFTRCON_converted.fbx"`.
     pub input_file_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_file_url : String = "input_file_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -67,7 +69,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-3d/v3.1/part`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// List of generated part files in FBX format
@@ -75,6 +77,9 @@ pub struct Output {
     /// Example: `[{"content_type":"application/octet-stream","file_name":"part_0.fbx","file_size":2048000,"url":"https://v3b.fal.media...`.
     pub result_files: Vec<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { result_files : Vec < File > = "result_files" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

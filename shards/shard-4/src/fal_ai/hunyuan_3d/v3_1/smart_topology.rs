@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-3d/v3.1/smart-topology";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/hunyuan-3d/v3.1/smart-topology`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of GLB or OBJ file to optimize topology. Max size: 200MB.
@@ -21,33 +21,34 @@ pub struct Input {
     /// Default: `"https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb"`.
     ///
     /// Example: `"https://v3b.fal.media/files/b/0a8c09c0/VYDiCTcDGK55qY2-idGbX_model.glb"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_file_url: Option<String>,
     /// Input 3D file format.
     ///
     /// Default: `"glb"`.
     ///
     /// Allowed values: `"glb"`, `"obj"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_file_type: Option<InputFileType>,
     /// Output polygon type. triangle: triangular faces only. quadrilateral: mixed quad and triangle faces.
     ///
     /// Default: `"triangle"`.
     ///
     /// Allowed values: `"triangle"`, `"quadrilateral"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polygon_type: Option<PolygonType>,
     /// Target polygon density. high: more detail/polygons, medium: balanced, low: fewer polygons.
     ///
     /// Default: `"medium"`.
     ///
     /// Allowed values: `"high"`, `"medium"`, `"low"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_level: Option<FaceLevel>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_file_url : Option < String > = "input_file_url" optional,
+    input_file_type : Option < InputFileType > = "input_file_type" optional, polygon_type
+    : Option < PolygonType > = "polygon_type" optional, face_level : Option < FaceLevel >
+    = "face_level" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -146,7 +147,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-3d/v3.1/smart-topology`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Processed 3D model with optimized topology (primary file).
@@ -158,6 +159,10 @@ pub struct Output {
     /// Example: `{"glb":{"content_type":"model/gltf-binary","file_name":"model.glb","file_size":206004,"url":"https://v3b.fal.media/fi...`.
     pub model_urls: ModelUrls,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, model_urls : ModelUrls =
+    "model_urls" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -214,28 +219,28 @@ pub enum FaceLevel {
     FaceLevel : str { High => "high", Medium => "medium", Low => "low" } else Unknown
 );
 /// An object of 6 fields. Held by the `model_urls` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// MTL material file for OBJ model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtl: Option<File>,
     /// Texture image for the 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, mtl : Option < File > = "mtl"
+    optional, texture : Option < File > = "texture" optional, usdz : Option < File > =
+    "usdz" optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

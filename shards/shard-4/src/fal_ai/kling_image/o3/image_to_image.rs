@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-image/o3/image-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Image;
 /// Request model for Kling O3 Image-to-Image Generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for image generation. Reference images using @Image1, @Image2, etc. (or @Image if only one image). Max 2500 characters.
@@ -28,57 +28,58 @@ pub struct Input {
     /// Example: `["https://v3b.fal.media/files/b/0a8d06d1/FTrwBsV9WI5twqMPkqvRh_19db9852c5ed4a109d81c52d27c9e433.png"]`.
     pub image_urls: Vec<String>,
     /// Optional: Elements (characters/objects) for face control. Reference in prompt as @Element1, @Element2, etc.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<ElementInput>>,
     /// Image generation resolution. 1K: standard, 2K: high-res, 4K: ultra high-res.
     ///
     /// Default: `"1K"`.
     ///
     /// Allowed values: `"1K"`, `"2K"`, `"4K"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Result type. 'single' for one image, 'series' for a series of related images.
     ///
     /// Default: `"single"`.
     ///
     /// Allowed values: `"single"`, `"series"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_type: Option<ResultType>,
     /// Number of images to generate (1-9). Only used when result_type is 'single'.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 9.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Number of images in series (2-9). Only used when result_type is 'series'.
     ///
     /// Constraint: 2 ≤ value ≤ 9.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_amount: Option<i64>,
     /// Aspect ratio of generated images. 'auto' intelligently determines based on input content.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:3"`, `"3:4"`, `"3:2"`, `"2:3"`, `"21:9"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_urls : Vec < String > =
+    "image_urls" required, elements : Option < Vec < ElementInput > > = "elements"
+    optional, resolution : Option < Resolution > = "resolution" optional, result_type :
+    Option < ResultType > = "result_type" optional, num_images : Option < i64 > =
+    "num_images" optional, series_amount : Option < i64 > = "series_amount" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, output_format :
+    Option < OutputFormat > = "output_format" optional, sync_mode : Option < bool > =
+    "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -230,7 +231,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for Kling O3 Image Generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated images
@@ -238,6 +239,7 @@ pub struct Output {
     /// Example: `[{"content_type":"image/png","file_name":"19db9852c5ed4a109d81c52d27c9e433.png","file_size":793847,"url":"https://v3b...`.
     pub images: Vec<Image>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < Image > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -249,19 +251,21 @@ impl Output {
 ///
 /// Create an element by providing frontal_image_url (and optionally reference_image_urls).
 /// All fields are optional - provide what you have available.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ElementInput {
     /// The frontal image of the element (main view). Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontal_image_url: Option<String>,
     /// Additional reference images from different angles. 0-3 images supported. Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ElementInput { frontal_image_url : Option < String > = "frontal_image_url" optional,
+    reference_image_urls : Option < Vec < String > > = "reference_image_urls" optional }
+    ..extra
+);
 impl ElementInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

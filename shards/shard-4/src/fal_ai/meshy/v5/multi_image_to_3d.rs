@@ -28,7 +28,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/meshy/v5/multi-image-to-3d";
 pub use super::super::super::super::types::File;
 /// Input for Multi-Image to 3D conversion
 #[allow(deprecated)]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// 1 to 4 images for 3D model creation. All images should depict the same object from different angles. Supports .jpg, .jpeg, .png formats, and AVIF/HEIF which will be automatically converted. If more than 4 images are provided, only the first 4 will be used.
@@ -40,91 +40,90 @@ pub struct Input {
     /// Default: `"triangle"`.
     ///
     /// Allowed values: `"quad"`, `"triangle"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<Topology>,
     /// Target number of polygons in the generated model
     ///
     /// Default: `30000`.
     ///
     /// Constraint: 100 ≤ value ≤ 300000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_polycount: Option<i64>,
     /// Controls symmetry behavior during model generation.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"off"`, `"auto"`, `"on"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub symmetry_mode: Option<SymmetryMode>,
     /// Whether to enable the remesh phase. When false, returns triangular mesh ignoring topology and target_polycount.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub should_remesh: Option<bool>,
     /// Whether to generate textures. False provides mesh without textures for 5 credits, True adds texture generation for additional 10 credits.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub should_texture: Option<bool>,
     /// Generate PBR Maps (metallic, roughness, normal) in addition to base color. Requires should_texture to be true.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pbr: Option<bool>,
     /// Deprecated: use pose_mode instead. When true, generates a T-pose model.
     ///
     /// Default: `false`.
     #[deprecated(note = "deprecated in the endpoint's document")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_a_t_pose: Option<bool>,
     /// Pose mode for the generated model. 'a-pose' generates an A-pose, 't-pose' generates a T-pose, empty string for no specific pose.
     ///
     /// Default: `""`.
     ///
     /// Allowed values: `"a-pose"`, `"t-pose"`, `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose_mode: Option<PoseMode>,
     /// Text prompt to guide the texturing process. Requires should_texture to be true.
     ///
     /// Constraint: at most 600 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_prompt: Option<String>,
     /// 2D image to guide the texturing process. Requires should_texture to be true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_image_url: Option<String>,
     /// Automatically rig the generated model as a humanoid character. Includes basic walking and running animations. Best results with humanoid characters that have clearly defined limbs.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_rigging: Option<bool>,
     /// Approximate height of the character in meters. Only used when enable_rigging is true.
     ///
     /// Default: `1.7`.
     ///
     /// Constraint: 0 < value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rigging_height_meters: Option<f64>,
     /// Apply an animation preset to the rigged model. Requires enable_rigging to be true.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_animation: Option<bool>,
     /// Animation preset ID from Meshy's library. Only used when enable_animation is true; in that case it must be in [0, 696] (``0`` is the "Idle" preset) and is otherwise rejected with a 422. See https://docs.meshy.ai/en/api/animation-library for available action IDs.
     ///
     /// Default: `92`.
     ///
     /// Example: `92`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub animation_action_id: Option<i64>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Vec < String > = "image_urls" required, topology : Option <
+    Topology > = "topology" optional, target_polycount : Option < i64 > =
+    "target_polycount" optional, symmetry_mode : Option < SymmetryMode > =
+    "symmetry_mode" optional, should_remesh : Option < bool > = "should_remesh" optional,
+    should_texture : Option < bool > = "should_texture" optional, enable_pbr : Option <
+    bool > = "enable_pbr" optional, is_a_t_pose : Option < bool > = "is_a_t_pose"
+    optional, pose_mode : Option < PoseMode > = "pose_mode" optional, texture_prompt :
+    Option < String > = "texture_prompt" optional, texture_image_url : Option < String >
+    = "texture_image_url" optional, enable_rigging : Option < bool > = "enable_rigging"
+    optional, rigging_height_meters : Option < f64 > = "rigging_height_meters" optional,
+    enable_animation : Option < bool > = "enable_animation" optional, animation_action_id
+    : Option < i64 > = "animation_action_id" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional } ..extra
+);
 #[allow(deprecated)]
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -360,14 +359,12 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Multi-Image to 3D conversion
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Animated 3D model in GLB format. Only present when enable_animation is true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub animation_glb: Option<File>,
     /// Animated 3D model in FBX format. Only present when enable_animation is true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub animation_fbx: Option<File>,
     /// Generated 3D object in GLB format.
     ///
@@ -376,7 +373,6 @@ pub struct Output {
     /// Preview thumbnail of the generated model
     ///
     /// Example: `{"content_type":"image/png","file_name":"preview.png","file_size":70958,"url":"https://v3b.fal.media/files/b/koala/2N...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<File>,
     /// URLs for different 3D model formats
     ///
@@ -385,26 +381,31 @@ pub struct Output {
     /// Array of texture file objects
     ///
     /// Example: `[{"base_color":{"content_type":"image/png","file_name":"texture_0.png","file_size":4464364,"url":"https://v3b.fal.med...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_urls: Option<Vec<TextureFiles>>,
     /// The seed used for generation (if available)
     ///
     /// Example: `783032043`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Rigged character in GLB format. Only present when enable_rigging is true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rigged_character_glb: Option<File>,
     /// Rigged character in FBX format. Only present when enable_rigging is true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rigged_character_fbx: Option<File>,
     /// Basic walking and running animations. Only present when enable_rigging is true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basic_animations: Option<BasicAnimations>,
     /// Rigging task ID. Only present when enable_rigging is true.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rig_task_id: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { animation_glb : Option < File > = "animation_glb" optional, animation_fbx :
+    Option < File > = "animation_fbx" optional, model_glb : File = "model_glb" required,
+    thumbnail : Option < File > = "thumbnail" optional, model_urls : ModelUrls =
+    "model_urls" required, texture_urls : Option < Vec < TextureFiles > > =
+    "texture_urls" optional, seed : Option < i64 > = "seed" optional,
+    rigged_character_glb : Option < File > = "rigged_character_glb" optional,
+    rigged_character_fbx : Option < File > = "rigged_character_fbx" optional,
+    basic_animations : Option < BasicAnimations > = "basic_animations" optional,
+    rig_task_id : Option < String > = "rig_task_id" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -471,28 +472,28 @@ pub enum PoseMode {
     PoseMode : str { APose => "a-pose", TPose => "t-pose", Empty => "" } else Unknown
 );
 /// 3D model files in various formats
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
     /// Blender format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blend: Option<File>,
     /// STL format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stl: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, usdz : Option < File > = "usdz"
+    optional, blend : Option < File > = "blend" optional, stl : Option < File > = "stl"
+    optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -508,21 +509,23 @@ impl ModelUrls {
     }
 }
 /// Texture files downloaded and uploaded to CDN
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TextureFiles {
     /// Base color texture
     pub base_color: File,
     /// Metallic texture (PBR)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metallic: Option<File>,
     /// Normal texture (PBR)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normal: Option<File>,
     /// Roughness texture (PBR)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roughness: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    TextureFiles { base_color : File = "base_color" required, metallic : Option < File >
+    = "metallic" optional, normal : Option < File > = "normal" optional, roughness :
+    Option < File > = "roughness" optional }
+);
 impl TextureFiles {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -536,28 +539,29 @@ impl TextureFiles {
     }
 }
 /// Basic animation files included with the rigging result
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct BasicAnimations {
     /// Walking animation in GLB format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walking_glb: Option<File>,
     /// Walking animation in FBX format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walking_fbx: Option<File>,
     /// Walking armature only in GLB format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub walking_armature_glb: Option<File>,
     /// Running animation in GLB format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_glb: Option<File>,
     /// Running animation in FBX format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_fbx: Option<File>,
     /// Running armature only in GLB format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_armature_glb: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    BasicAnimations { walking_glb : Option < File > = "walking_glb" optional, walking_fbx
+    : Option < File > = "walking_fbx" optional, walking_armature_glb : Option < File > =
+    "walking_armature_glb" optional, running_glb : Option < File > = "running_glb"
+    optional, running_fbx : Option < File > = "running_fbx" optional,
+    running_armature_glb : Option < File > = "running_armature_glb" optional }
+);
 impl BasicAnimations {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

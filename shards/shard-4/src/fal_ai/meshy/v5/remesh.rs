@@ -20,7 +20,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/meshy/v5/remesh";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// Input for 3D Model Remeshing
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL or base64 data URI of a 3D model to remesh. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
@@ -34,7 +34,6 @@ pub struct Input {
     /// Example: `["glb","fbx"]`.
     ///
     /// Allowed values: `"glb"`, `"fbx"`, `"obj"`, `"usdz"`, `"blend"`, `"stl"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_formats: Option<Vec<TargetFormat>>,
     /// Specify the topology of the generated model. Quad for smooth surfaces, Triangle for detailed geometry.
     ///
@@ -43,7 +42,6 @@ pub struct Input {
     /// Example: `"triangle"`.
     ///
     /// Allowed values: `"quad"`, `"triangle"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topology: Option<Topology>,
     /// Target number of polygons in the generated model. Actual count may vary based on geometry complexity.
     ///
@@ -52,24 +50,27 @@ pub struct Input {
     /// Constraint: 100 ≤ value ≤ 300000.
     ///
     /// Example: `137220`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_polycount: Option<i64>,
     /// Resize the model to a certain height measured in meters. Set to 0 for no resizing.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resize_height: Option<f64>,
     /// Position of the origin. None means no effect.
     ///
     /// Allowed values: `"bottom"`, `"center"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_at: Option<OriginAt>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_url : String = "model_url" required, target_formats : Option < Vec <
+    TargetFormat > > = "target_formats" optional, topology : Option < Topology > =
+    "topology" optional, target_polycount : Option < i64 > = "target_polycount" optional,
+    resize_height : Option < f64 > = "resize_height" optional, origin_at : Option <
+    OriginAt > = "origin_at" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -187,19 +188,22 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for 3D Model Remeshing
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Remeshed 3D object in GLB format (if GLB was requested).
     ///
     /// Example: `{"content_type":"model/gltf-binary","file_name":"model.glb","file_size":3294196,"url":"https://v3b.fal.media/files/b/...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_glb: Option<File>,
     /// URLs for different 3D model formats
     ///
     /// Example: `{"fbx":{"content_type":"application/octet-stream","file_name":"model.fbx","file_size":3476092,"url":"https://v3b.fal....`.
     pub model_urls: ModelUrls,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : Option < File > = "model_glb" optional, model_urls : ModelUrls =
+    "model_urls" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -262,28 +266,28 @@ pub enum OriginAt {
     OriginAt : str { Bottom => "bottom", Center => "center" } else Unknown
 );
 /// 3D model files in various formats
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
     /// Blender format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blend: Option<File>,
     /// STL format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stl: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, usdz : Option < File > = "usdz"
+    optional, blend : Option < File > = "blend" optional, stl : Option < File > = "stl"
+    optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

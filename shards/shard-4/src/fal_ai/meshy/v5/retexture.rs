@@ -20,7 +20,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/meshy/v5/retexture";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// Input for 3D Model Retexturing
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL or base64 data URI of a 3D model to texture. Supports .glb, .gltf, .obj, .fbx, .stl formats. Can be a publicly accessible URL or data URI with MIME type application/octet-stream.
@@ -32,30 +32,31 @@ pub struct Input {
     /// Constraint: at most 600 characters.
     ///
     /// Example: `"red and black chest"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_style_prompt: Option<String>,
     /// 2D image to guide the texturing process. Supports .jpg, .jpeg, and .png formats. Required if text_style_prompt is not provided. If both are provided, image_style_url takes precedence.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_style_url: Option<String>,
     /// Use the original UV mapping of the model instead of generating new UVs. If the model has no original UV, output quality may be reduced.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_original_uv: Option<bool>,
     /// Generate PBR Maps (metallic, roughness, normal) in addition to base color.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pbr: Option<bool>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_url : String = "model_url" required, text_style_prompt : Option <
+    String > = "text_style_prompt" optional, image_style_url : Option < String > =
+    "image_style_url" optional, enable_original_uv : Option < bool > =
+    "enable_original_uv" optional, enable_pbr : Option < bool > = "enable_pbr" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -159,7 +160,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for 3D Model Retexturing
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Retextured 3D object in GLB format.
@@ -169,7 +170,6 @@ pub struct Output {
     /// Preview thumbnail of the retextured model
     ///
     /// Example: `{"content_type":"image/png","file_name":"preview.png","file_size":124859,"url":"https://v3b.fal.media/files/b/lion/jF...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<File>,
     /// URLs for different 3D model formats
     ///
@@ -178,17 +178,21 @@ pub struct Output {
     /// Array of texture file objects
     ///
     /// Example: `[{"base_color":{"content_type":"image/png","file_name":"texture_0.png","file_size":3455709,"url":"https://v3b.fal.med...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_urls: Option<Vec<TextureFiles>>,
     /// The text prompt used for texturing (if provided)
     ///
     /// Example: `"red and black chest"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_style_prompt: Option<String>,
     /// The image URL used for texturing (if provided)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_style_url: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, thumbnail : Option < File > =
+    "thumbnail" optional, model_urls : ModelUrls = "model_urls" required, texture_urls :
+    Option < Vec < TextureFiles > > = "texture_urls" optional, text_style_prompt : Option
+    < String > = "text_style_prompt" optional, image_style_url : Option < String > =
+    "image_style_url" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -204,28 +208,28 @@ impl Output {
     }
 }
 /// 3D model files in various formats
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
     /// Blender format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blend: Option<File>,
     /// STL format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stl: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, usdz : Option < File > = "usdz"
+    optional, blend : Option < File > = "blend" optional, stl : Option < File > = "stl"
+    optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -241,21 +245,23 @@ impl ModelUrls {
     }
 }
 /// Texture files downloaded and uploaded to CDN
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TextureFiles {
     /// Base color texture
     pub base_color: File,
     /// Metallic texture (PBR)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metallic: Option<File>,
     /// Normal texture (PBR)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub normal: Option<File>,
     /// Roughness texture (PBR)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roughness: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    TextureFiles { base_color : File = "base_color" required, metallic : Option < File >
+    = "metallic" optional, normal : Option < File > = "normal" optional, roughness :
+    Option < File > = "roughness" optional }
+);
 impl TextureFiles {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

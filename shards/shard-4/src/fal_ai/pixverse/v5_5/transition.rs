@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixverse/v5.5/transition";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/pixverse/v5.5/transition`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt for the transition
@@ -25,47 +25,39 @@ pub struct Input {
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"4:3"`, `"1:1"`, `"3:4"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the generated video
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The duration of the generated video in seconds. Longer durations cost more. 1080p videos are limited to 5 or 8 seconds
     ///
     /// Default: `"5"`.
     ///
     /// Allowed values: `"5"`, `"8"`, `"10"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Negative prompt to be used for the generation
     ///
     /// Default: `""`.
     ///
     /// Example: `"blurry, low quality, low resolution, pixelated, noisy, grainy, out of focus, poorly lit, poorly exposed, poorly...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The style of the generated video
     ///
     /// Allowed values: `"anime"`, `"3d_animation"`, `"clay"`, `"comic"`, `"cyberpunk"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same video every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable audio generation (BGM, SFX, dialogue)
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio_switch: Option<bool>,
     /// Prompt optimization mode: 'enabled' to optimize, 'disabled' to turn off, 'auto' for model decision
     ///
     /// Allowed values: `"enabled"`, `"disabled"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking_type: Option<ThinkingType>,
     /// URL of the image to use as the first frame
     ///
@@ -76,9 +68,18 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/kangaroo/RgedFs_WSnq5BgER7qDx1_ONrbTJ1YAGXz-9JnSsBoB_bdc8750387734bfe940319f469f7b0b2.jpg"`.
     pub end_image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, resolution : Option < Resolution > = "resolution" optional,
+    duration : Option < Duration > = "duration" optional, negative_prompt : Option <
+    String > = "negative_prompt" optional, style : Option < Style > = "style" optional,
+    seed : Option < i64 > = "seed" optional, generate_audio_switch : Option < bool > =
+    "generate_audio_switch" optional, thinking_type : Option < ThinkingType > =
+    "thinking_type" optional, first_image_url : String = "first_image_url" required,
+    end_image_url : String = "end_image_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -231,7 +232,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixverse/v5.5/transition`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -239,6 +240,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":3890360,"url":"https://storage.googleapis.com/falser...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/qwen-3-tts/clone-voice/1.7b";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/qwen-3-tts/clone-voice/1.7b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL to the reference audio file used for voice cloning.
@@ -23,12 +23,14 @@ pub struct Input {
     /// Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
     ///
     /// Example: `"Okay. Yeah. I resent you. I love you. I respect you. But you know what? You blew it! And it is all thanks to you."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_text: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, reference_text : Option < String >
+    = "reference_text" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -84,7 +86,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/qwen-3-tts/clone-voice/1.7b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated speaker embedding file in safetensors format.
@@ -92,6 +94,9 @@ pub struct Output {
     /// Example: `{"content_type":"application/octet-stream","file_name":"tmpe71u7t4j.safetensors","file_size":16288,"url":"https://sto...`.
     pub speaker_embedding: File,
 }
+::fal_models_core::serde_struct!(
+    Output { speaker_embedding : File = "speaker_embedding" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

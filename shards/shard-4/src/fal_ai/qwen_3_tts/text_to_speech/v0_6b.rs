@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/qwen-3-tts/text-to-speech/0.6b";
 /// The input of `fal-ai/qwen-3-tts/text-to-speech/0.6b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech.
@@ -21,14 +21,12 @@ pub struct Input {
     /// Optional prompt to guide the style of the generated speech. This prompt will be ignored if a speaker embedding is provided.
     ///
     /// Example: `"Very happy."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The voice to be used for speech synthesis, will be ignored if a speaker embedding is provided. Check out the **[documentation](https://github.com/QwenLM/Qwen3-TTS/tree/main?tab=readme-ov-file#custom-voice-generate)** for each voice's details and which language they primarily support.
     ///
     /// Example: `"Vivian"`.
     ///
     /// Allowed values: `"Vivian"`, `"Serena"`, `"Uncle_Fu"`, `"Dylan"`, `"Eric"`, `"Ryan"`, `"Aiden"`, `"Ono_Anna"`, `"Sohee"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// The language of the voice.
     ///
@@ -37,79 +35,80 @@ pub struct Input {
     /// Example: `"English"`.
     ///
     /// Allowed values: `"Auto"`, `"English"`, `"Chinese"`, `"Spanish"`, `"French"`, `"German"`, `"Italian"`, `"Japanese"`, `"Korean"`, `"Portuguese"`, `"Russian"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// URL to a speaker embedding file in safetensors format, from `fal-ai/qwen-3-tts/clone-voice/0.6b` endpoint. If provided, the TTS model will use the cloned voice for synthesis instead of the predefined voices.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker_voice_embedding_file_url: Option<String>,
     /// Optional reference text that was used when creating the speaker embedding. Providing this can improve synthesis quality when using a cloned voice.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_text: Option<String>,
     /// Top-k sampling parameter.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_k: Option<i64>,
     /// Top-p sampling parameter.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Sampling temperature; higher => more random.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Penalty to reduce repeated tokens/codes.
     ///
     /// Default: `1.05`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repetition_penalty: Option<f64>,
     /// Sampling switch for the sub-talker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_dosample: Option<bool>,
     /// Top-k for sub-talker sampling.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_top_k: Option<i64>,
     /// Top-p for sub-talker sampling.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_top_p: Option<f64>,
     /// Temperature for sub-talker sampling.
     ///
     /// Default: `0.9`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtalker_temperature: Option<f64>,
     /// Maximum number of new codec tokens to generate.
     ///
     /// Default: `200`.
     ///
     /// Constraint: 1 ≤ value ≤ 8192.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_new_tokens: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, prompt : Option < String > = "prompt"
+    optional, voice : Option < Voice > = "voice" optional, language : Option < Language >
+    = "language" optional, speaker_voice_embedding_file_url : Option < String > =
+    "speaker_voice_embedding_file_url" optional, reference_text : Option < String > =
+    "reference_text" optional, top_k : Option < i64 > = "top_k" optional, top_p : Option
+    < f64 > = "top_p" optional, temperature : Option < f64 > = "temperature" optional,
+    repetition_penalty : Option < f64 > = "repetition_penalty" optional,
+    subtalker_dosample : Option < bool > = "subtalker_dosample" optional, subtalker_top_k
+    : Option < i64 > = "subtalker_top_k" optional, subtalker_top_p : Option < f64 > =
+    "subtalker_top_p" optional, subtalker_temperature : Option < f64 > =
+    "subtalker_temperature" optional, max_new_tokens : Option < i64 > = "max_new_tokens"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -339,7 +338,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/qwen-3-tts/text-to-speech/0.6b`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated speech audio file.
@@ -347,6 +346,7 @@ pub struct Output {
     /// Example: `{"channels":1,"content_type":"audio/mpeg","duration":9.816875,"file_name":"n6Av3SeD5dFENf9-VmQ1v_is3jLh5h.mp3","sampl...`.
     pub audio: AudioFile,
 }
+::fal_models_core::serde_struct!(Output { audio : AudioFile = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -420,7 +420,7 @@ pub enum Language {
     else Unknown
 );
 /// An object of 8 fields. Held by the `audio` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AudioFile {
     /// The URL where the file can be downloaded from.
@@ -428,31 +428,32 @@ pub struct AudioFile {
     /// The mime type of the file.
     ///
     /// Example: `"image/png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// The name of the file. It will be auto-generated if not provided.
     ///
     /// Example: `"z9RV14K95DvU.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The size of the file in bytes.
     ///
     /// Example: `4404019`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_size: Option<i64>,
     /// The duration of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// The number of channels in the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channels: Option<i64>,
     /// The sample rate of the audio
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<i64>,
     /// The bitrate of the audio (e.g., '192k' or 192000)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<Bitrate>,
 }
+::fal_models_core::serde_struct!(
+    AudioFile { url : String = "url" required, content_type : Option < String > =
+    "content_type" optional, file_name : Option < String > = "file_name" optional,
+    file_size : Option < i64 > = "file_size" optional, duration : Option < f64 > =
+    "duration" optional, channels : Option < i64 > = "channels" optional, sample_rate :
+    Option < i64 > = "sample_rate" optional, bitrate : Option < Bitrate > = "bitrate"
+    optional }
+);
 impl ::fal_models_core::files::RemoteFile for AudioFile {
     #[inline]
     fn url(&self) -> &str {

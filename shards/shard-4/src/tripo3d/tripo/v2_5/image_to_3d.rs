@@ -14,68 +14,67 @@ pub const ENDPOINT_ID: &str = "tripo3d/tripo/v2.5/image-to-3d";
 pub use super::super::super::super::types::File;
 /// The input of `tripo3d/tripo/v2.5/image-to-3d`.
 #[allow(deprecated)]
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// This is the random seed for model generation. The seed controls the geometry generation process, ensuring identical models when the same seed is used. This parameter is an integer and is randomly chosen if not set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Limits the number of faces on the output model. If this option is not set, the face limit will be adaptively determined.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_limit: Option<i64>,
     /// A boolean option to enable pbr. The default value is True, set False to get a model without pbr. If this option is set to True, texture will be ignored and used as True.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbr: Option<bool>,
     /// An option to enable texturing. Default is 'standard', set 'no' to get a model without any textures, and set 'HD' to get a model with hd quality textures.
     ///
     /// Default: `"standard"`.
     ///
     /// Allowed values: `"no"`, `"standard"`, `"HD"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<Texture>,
     /// This is the random seed for texture generation. Using the same seed will produce identical textures. This parameter is an integer and is randomly chosen if not set. If you want a model with different textures, please use same seed and different texture_seed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_seed: Option<i64>,
     /// Automatically scale the model to real-world dimensions, with the unit in meters. The default value is False.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_size: Option<bool>,
     /// [DEPRECATED] Defines the artistic style or transformation to be applied to the 3D model, altering its appearance according to preset options (extra $0.05 per generation). Omit this option to keep the original style and apperance.
     ///
     /// Allowed values: `"person:person2cartoon"`, `"object:clay"`, `"object:steampunk"`, `"animal:venom"`, `"object:barbie"`, `"object:christmas"`, `"gold"`, `"ancient_bronze"`.
     #[deprecated(note = "deprecated in the endpoint's document")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// Set True to enable quad mesh output (extra $0.05 per generation). If quad=True and face_limit is not set, the default face_limit will be 10000. Note: Enabling this option will force the output to be an FBX model.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quad: Option<bool>,
     /// Determines the prioritization of texture alignment in the 3D model. The default value is original_image.
     ///
     /// Default: `"original_image"`.
     ///
     /// Allowed values: `"original_image"`, `"geometry"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_alignment: Option<TextureAlignment>,
     /// Set orientation=align_image to automatically rotate the model to align the original image. The default value is default.
     ///
     /// Default: `"default"`.
     ///
     /// Allowed values: `"default"`, `"align_image"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<Orientation>,
     /// URL of the image to use for model generation.
     ///
     /// Example: `"https://platform.tripo3d.ai/assets/front-235queJB.jpg"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { seed : Option < i64 > = "seed" optional, face_limit : Option < i64 > =
+    "face_limit" optional, pbr : Option < bool > = "pbr" optional, texture : Option <
+    Texture > = "texture" optional, texture_seed : Option < i64 > = "texture_seed"
+    optional, auto_size : Option < bool > = "auto_size" optional, style : Option < Style
+    > = "style" optional, quad : Option < bool > = "quad" optional, texture_alignment :
+    Option < TextureAlignment > = "texture_alignment" optional, orientation : Option <
+    Orientation > = "orientation" optional, image_url : String = "image_url" required }
+    ..extra
+);
 #[allow(deprecated)]
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
@@ -241,7 +240,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `tripo3d/tripo/v2.5/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The task id of the 3D model generation.
@@ -249,20 +248,22 @@ pub struct Output {
     /// Model
     ///
     /// Example: `{"content_type":"application/octet-stream","file_size":6744644,"url":"https://v3.fal.media/files/zebra/NA4WkhbpI-XdOI...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_mesh: Option<File>,
     /// Base model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_model: Option<File>,
     /// Pbr model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbr_model: Option<File>,
     /// A preview image of the model
     ///
     /// Example: `{"content_type":"image/webp","file_size":13718,"url":"https://v3.fal.media/files/panda/zDTAHqp8ifMOT3upZ1xJv_legacy.w...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendered_image: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { task_id : String = "task_id" required, model_mesh : Option < File > =
+    "model_mesh" optional, base_model : Option < File > = "base_model" optional,
+    pbr_model : Option < File > = "pbr_model" optional, rendered_image : Option < File >
+    = "rendered_image" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

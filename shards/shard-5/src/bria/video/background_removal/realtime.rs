@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "bria/video/background-removal/realtime";
 /// Playground input: webcam/video source (inherited ``image_url``) plus the
 /// background to composite the subject onto — a solid colour, a custom image,
 /// or a blurred copy of the frame.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Solid background colour (used when background_type is 'color').
@@ -21,36 +21,37 @@ pub struct Input {
     /// Default: `"Black"`.
     ///
     /// Allowed values: `"Black"`, `"White"`, `"Gray"`, `"Red"`, `"Green"`, `"Blue"`, `"Yellow"`, `"Cyan"`, `"Magenta"`, `"Orange"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_color: Option<BackgroundColor>,
     /// Background image URL or data URI (used when background_type is 'image').
     ///
     /// Default: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_image_url: Option<String>,
     /// How to replace the background: 'color', 'image', or 'blur'.
     ///
     /// Default: `"color"`.
     ///
     /// Allowed values: `"color"`, `"image"`, `"blur"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_type: Option<BackgroundType>,
     /// Background blur strength, 0-100 (used when background_type is 'blur').
     ///
     /// Default: `50`.
     ///
     /// Constraint: 0 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blur_strength: Option<i64>,
     /// Playground webcam/video source. Media is sent over WebRTC.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { background_color : Option < BackgroundColor > = "background_color" optional,
+    background_image_url : Option < String > = "background_image_url" optional,
+    background_type : Option < BackgroundType > = "background_type" optional,
+    blur_strength : Option < i64 > = "blur_strength" optional, image_url : Option <
+    String > = "image_url" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -210,7 +211,7 @@ pub enum BackgroundType {
     Unknown
 );
 /// An object of 2 fields. Held by a variant of [`VideoBackgroundRemovalRealtimeOutput`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IceServersOutput {
     /// Iceservers
@@ -220,6 +221,10 @@ pub struct IceServersOutput {
     /// Allowed values: `"iceservers"`.
     pub r#type: Type,
 }
+::fal_models_core::serde_struct!(
+    IceServersOutput { iceservers : Vec < std::collections::BTreeMap < String,
+    serde_json::Value > > = "iceservers" required, r#type : Type = "type" required }
+);
 impl IceServersOutput {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -244,7 +249,7 @@ pub enum Type {
 }
 ::fal_models_core::open_enum!(Type : str { Iceservers => "iceservers" } else Unknown);
 /// An object of 2 fields. Held by a variant of [`VideoBackgroundRemovalRealtimeOutput`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AnswerOutput {
     /// Sdp
@@ -254,6 +259,10 @@ pub struct AnswerOutput {
     /// Allowed values: `"answer"`.
     pub r#type: AnswerOutputType,
 }
+::fal_models_core::serde_struct!(
+    AnswerOutput { sdp : String = "sdp" required, r#type : AnswerOutputType = "type"
+    required }
+);
 impl AnswerOutput {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -277,19 +286,22 @@ pub enum AnswerOutputType {
     AnswerOutputType : str { Answer => "answer" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`VideoBackgroundRemovalRealtimeOutput`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IceCandidateOutput {
     /// `candidate`
     ///
     /// Default: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub candidate: Option<IceCandidate>,
     /// Type
     ///
     /// Allowed values: `"icecandidate"`.
     pub r#type: IceCandidateOutputType,
 }
+::fal_models_core::serde_struct!(
+    IceCandidateOutput { candidate : Option < IceCandidate > = "candidate" optional,
+    r#type : IceCandidateOutputType = "type" required }
+);
 impl IceCandidateOutput {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -301,7 +313,7 @@ impl IceCandidateOutput {
     }
 }
 /// An object of 3 fields. Held by the `candidate` field of [`IceCandidateOutput`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct IceCandidate {
     /// Candidate
@@ -309,16 +321,16 @@ pub struct IceCandidate {
     /// Sdpmlineindex
     ///
     /// Default: `null`.
-    #[serde(rename = "sdpMLineIndex")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_m_line_index: Option<i64>,
     /// Sdpmid
     ///
     /// Default: `null`.
-    #[serde(rename = "sdpMid")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_mid: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    IceCandidate { candidate : String = "candidate" required, sdp_m_line_index : Option <
+    i64 > = "sdpMLineIndex" optional, sdp_mid : Option < String > = "sdpMid" optional }
+);
 impl IceCandidate {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -343,7 +355,7 @@ pub enum IceCandidateOutputType {
     IceCandidateOutputType : str { Icecandidate => "icecandidate" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`VideoBackgroundRemovalRealtimeOutput`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ErrorOutput {
     /// Error
@@ -353,6 +365,10 @@ pub struct ErrorOutput {
     /// Allowed values: `"error"`.
     pub r#type: ErrorOutputType,
 }
+::fal_models_core::serde_struct!(
+    ErrorOutput { error : String = "error" required, r#type : ErrorOutputType = "type"
+    required }
+);
 impl ErrorOutput {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "bria/video/background-removal/v3";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Video;
 /// The input of `bria/video/background-removal/v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Output container and codec. Options: mp4_h265, mp4_h264, webm_vp9, mov_h265, mov_proresks, mkv_h265, mkv_h264, mkv_vp9, avi_h264, gif.
@@ -21,12 +21,10 @@ pub struct Input {
     /// Default: `"webm_vp9"`.
     ///
     /// Allowed values: `"mp4_h265"`, `"mp4_h264"`, `"webm_vp9"`, `"mov_h265"`, `"mov_proresks"`, `"mkv_h265"`, `"mkv_h264"`, `"mkv_vp9"`, `"avi_h264"`, `"gif"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_container_and_codec: Option<OutputContainerAndCodec>,
     /// If true, audio will be preserved in the output video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preserve_audio: Option<bool>,
     /// Input video to remove background from.
     ///
@@ -37,12 +35,16 @@ pub struct Input {
     /// Default: `"Black"`.
     ///
     /// Allowed values: `"Transparent"`, `"Black"`, `"White"`, `"Gray"`, `"Red"`, `"Green"`, `"Blue"`, `"Yellow"`, `"Cyan"`, `"Magenta"`, `"Orange"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_color: Option<BackgroundColor>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { output_container_and_codec : Option < OutputContainerAndCodec > =
+    "output_container_and_codec" optional, preserve_audio : Option < bool > =
+    "preserve_audio" optional, video_url : String = "video_url" required,
+    background_color : Option < BackgroundColor > = "background_color" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -129,7 +131,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `bria/video/background-removal/v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Video with removed background and audio.
@@ -139,6 +141,10 @@ pub struct Output {
     /// Bria request ID.
     pub request_id: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video : Video = "video" required, request_id : String = "request_id"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

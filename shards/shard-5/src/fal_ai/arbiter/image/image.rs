@@ -15,7 +15,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/arbiter/image/image";
 /// The input of `fal-ai/arbiter/image/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub struct Input {
@@ -26,9 +26,12 @@ pub struct Input {
     /// The inputs to use for the measurement.
     pub inputs: Vec<ReferenceImageInput>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { measurements : Vec < Measurement > = "measurements" required, inputs : Vec <
+    ReferenceImageInput > = "inputs" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -76,14 +79,17 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/arbiter/image/image`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub struct Output {
     /// The values of the measurements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<std::collections::BTreeMap<String, ValueItem>>>,
 }
+::fal_models_core::serde_struct!(
+    Output { values : Option < Vec < std::collections::BTreeMap < String, ValueItem > > >
+    = "values" optional }
+);
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -114,7 +120,7 @@ pub enum Measurement {
     Ssim => "ssim" } else Unknown
 );
 /// An object of 2 fields. Held by the `inputs` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image/image since 2026-06-11")]
 pub struct ReferenceImageInput {
@@ -123,9 +129,12 @@ pub struct ReferenceImageInput {
     /// The hypothesis image to use for the measurement.
     pub hypothesis: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ReferenceImageInput { reference : String = "reference" required, hypothesis : String
+    = "hypothesis" required } ..extra
+);
 impl ReferenceImageInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

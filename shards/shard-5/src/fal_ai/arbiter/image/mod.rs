@@ -15,7 +15,7 @@
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image since 2026-06-11")]
 pub const ENDPOINT_ID: &str = "fal-ai/arbiter/image";
 /// The input of `fal-ai/arbiter/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image since 2026-06-11")]
 pub struct Input {
@@ -26,9 +26,12 @@ pub struct Input {
     /// The inputs to use for the measurement.
     pub inputs: Vec<ImageInput>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { measurements : Vec < Measurement > = "measurements" required, inputs : Vec <
+    ImageInput > = "inputs" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -73,14 +76,17 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/arbiter/image`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image since 2026-06-11")]
 pub struct Output {
     /// The values of the measurements.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<std::collections::BTreeMap<String, ValueItem>>>,
 }
+::fal_models_core::serde_struct!(
+    Output { values : Option < Vec < std::collections::BTreeMap < String, ValueItem > > >
+    = "values" optional }
+);
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -111,16 +117,18 @@ pub enum Measurement {
     => "nima", Lapvar => "lapvar" } else Unknown
 );
 /// An object of 1 field. Held by the `inputs` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(note = "fal no longer lists fal-ai/arbiter/image since 2026-06-11")]
 pub struct ImageInput {
     /// The image to use for the measurement.
     pub hypothesis: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageInput { hypothesis : String = "hypothesis" required } ..extra
+);
 impl ImageInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

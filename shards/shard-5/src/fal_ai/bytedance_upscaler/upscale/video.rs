@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bytedance-upscaler/upscale/video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/bytedance-upscaler/upscale/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to upscale.
@@ -25,45 +25,46 @@ pub struct Input {
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"1080p"`, `"2k"`, `"4k"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_resolution: Option<TargetResolution>,
     /// The target FPS of the video to upscale.
     ///
     /// Default: `"30fps"`.
     ///
     /// Allowed values: `"30fps"`, `"60fps"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_fps: Option<TargetFps>,
     /// The enhancement preset optimized for specific video scenarios. 'general' is a general-purpose template, 'ugc' targets user-generated short videos, 'short_series' is for short dramas, 'aigc' is for AI-generated content, and 'old_film' is for classic film restoration.
     ///
     /// Default: `"general"`.
     ///
     /// Allowed values: `"general"`, `"ugc"`, `"short_series"`, `"aigc"`, `"old_film"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhancement_preset: Option<EnhancementPreset>,
     /// The enhancement quality tier. 'fast' provides essential upscaling with good speed, 'standard' uses adaptive algorithms for better visual texture, 'pro' uses large-model restoration for cinematic quality (longer processing time), and 10 times the cost of `standard` and `fast`.
     ///
     /// Default: `"standard"`.
     ///
     /// Allowed values: `"fast"`, `"standard"`, `"pro"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhancement_tier: Option<EnhancementTier>,
     /// The scaling ratio for the output video resolution. When set, overrides target_resolution and scales the input resolution by this factor (e.g., 2.0 doubles the resolution). Range: 1.1 to 10.0. Please note that this is valid only up to 4k resolution, and trying to scale beyond 4k will result in an error. (4k is defined as having atotal pixel count of 3840x2160).
     ///
     /// Constraint: 1.1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale_ratio: Option<f64>,
     /// The enhancement intensity. 'high' applies mild enhancement while keeping visual texture close to the source video. 'medium' provides a balanced image quality enhancement.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"high"`, `"medium"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fidelity: Option<Fidelity>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, target_resolution : Option <
+    TargetResolution > = "target_resolution" optional, target_fps : Option < TargetFps >
+    = "target_fps" optional, enhancement_preset : Option < EnhancementPreset > =
+    "enhancement_preset" optional, enhancement_tier : Option < EnhancementTier > =
+    "enhancement_tier" optional, scale_ratio : Option < f64 > = "scale_ratio" optional,
+    fidelity : Option < Fidelity > = "fidelity" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -189,7 +190,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance-upscaler/upscale/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video file
@@ -199,6 +200,9 @@ pub struct Output {
     /// Duration of audio input/video output as used for billing.
     pub duration: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, duration : f64 = "duration" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

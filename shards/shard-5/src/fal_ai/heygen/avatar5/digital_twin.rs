@@ -38,7 +38,7 @@ pub use super::super::super::super::types::File;
 /// ``/v2/avatars``) or ``avatar_id`` (a raw HeyGen avatar ID). The
 /// avatar must be Avatar V-eligible — HeyGen returns a 400 error for
 /// ineligible avatars.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Name of the Avatar V-eligible avatar to use.
@@ -46,71 +46,69 @@ pub struct Input {
     /// Default: `"Abigail Sofa Front"`.
     ///
     /// Example: `"Abigail Office Front"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<String>,
     /// Text the avatar will speak. Required when ``audio_url`` is not provided.
     ///
     /// Example: `"Hello and welcome to this demonstration of HeyGen Avatar V."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Name of the text-to-speech voice to use for the avatar when ``audio_url`` is not provided.
     ///
     /// Default: `"Warm Pro Narrator"`.
     ///
     /// Example: `"Warm Pro Narrator"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<String>,
     /// HTTP(S) URL of an audio file for the avatar to lip-sync to. When provided, the avatar uses this audio instead of text-to-speech and ``prompt``/``voice`` are ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_url: Option<String>,
     /// How the avatar fits within the output frame. 'contain' keeps the full avatar in view (may letterbox); 'cover' fills the frame (may crop).
     ///
     /// Default: `"cover"`.
     ///
     /// Allowed values: `"contain"`, `"cover"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit: Option<Fit>,
     /// Remove the avatar's background. Requires a matting-enabled avatar.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_background: Option<bool>,
     /// Optional background to composite behind the avatar. Ignored when ``output_format='webm'`` (webm output is transparent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<AvatarVBackground>,
     /// Optional watermark image to overlay on the output video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<AvatarVWatermark>,
     /// Generate a sidecar SRT caption file alongside the video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<bool>,
     /// Output container format. 'webm' produces a transparent video (automatically removes the background) and ignores the ``background`` field.
     ///
     /// Default: `"mp4"`.
     ///
     /// Allowed values: `"mp4"`, `"webm"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Output resolution preset.
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`, `"4k"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the output video. Supported values: '16:9', '9:16', '4:5', '5:4', '1:1', and 'auto'. 'auto' preserves the source aspect ratio when HeyGen can read it, falling back to '16:9' otherwise.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"4:5"`, `"5:4"`, `"1:1"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { avatar : Option < String > = "avatar" optional, prompt : Option < String > =
+    "prompt" optional, voice : Option < String > = "voice" optional, audio_url : Option <
+    String > = "audio_url" optional, fit : Option < Fit > = "fit" optional,
+    remove_background : Option < bool > = "remove_background" optional, background :
+    Option < AvatarVBackground > = "background" optional, watermark : Option <
+    AvatarVWatermark > = "watermark" optional, caption : Option < bool > = "caption"
+    optional, output_format : Option < OutputFormat > = "output_format" optional,
+    resolution : Option < Resolution > = "resolution" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -303,7 +301,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output from the Avatar V digital-twin endpoint.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated Avatar V video file.
@@ -311,9 +309,12 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a900636/DUES0_z4i7FWnife02ieH_output.mp4"}`.
     pub video: File,
     /// Generated caption file (SRT) when ``caption=True`` and HeyGen returns one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption_file: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, caption_file : Option < File > =
+    "caption_file" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -344,7 +345,7 @@ pub enum Fit {
 /// (``type="image"``). Background is ignored when
 /// ``output_format="webm"`` because webm output forces a transparent
 /// (background-removed) result.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AvatarVBackground {
     /// Type of background. 'color' for a solid hex color, 'image' for an image URL.
@@ -352,19 +353,20 @@ pub struct AvatarVBackground {
     /// Default: `"color"`.
     ///
     /// Allowed values: `"color"`, `"image"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#type: Option<Type>,
     /// Background value — hex color for 'color' type, or HTTP(S) URL for 'image' type.
     ///
     /// Default: `"#FFFFFF"`.
     ///
     /// Example: `"#FFFFFF"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AvatarVBackground { r#type : Option < Type > = "type" optional, value : Option <
+    String > = "value" optional } ..extra
+);
 impl AvatarVBackground {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -430,7 +432,7 @@ pub enum Type {
     Type : str { Color => "color", Image => "image" } else Unknown
 );
 /// Watermark configuration for Avatar V videos.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AvatarVWatermark {
     /// HTTP(S) URL of the watermark image to overlay on the video.
@@ -438,22 +440,23 @@ pub struct AvatarVWatermark {
     /// Watermark scale relative to the video (0.0 exclusive–2.0).
     ///
     /// Constraint: 0 < value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Watermark opacity (0.0 = transparent, 1.0 = opaque).
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opacity: Option<f64>,
     /// Where to place the watermark on the video.
     ///
     /// Allowed values: `"top-left"`, `"top-right"`, `"bottom-left"`, `"bottom-right"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<Placement>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AvatarVWatermark { image_url : String = "image_url" required, scale : Option < f64 >
+    = "scale" optional, opacity : Option < f64 > = "opacity" optional, placement : Option
+    < Placement > = "placement" optional } ..extra
+);
 impl AvatarVWatermark {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

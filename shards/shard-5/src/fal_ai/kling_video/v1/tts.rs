@@ -15,7 +15,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/v1/tts";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/v1/tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to be converted to speech
@@ -29,19 +29,20 @@ pub struct Input {
     /// Default: `"genshin_vindi2"`.
     ///
     /// Allowed values: `"genshin_vindi2"`, `"zhinen_xuesheng"`, `"AOT"`, `"ai_shatang"`, `"genshin_klee2"`, `"genshin_kirara"`, `"ai_kaiya"`, `"oversea_male1"`, `"ai_chenjiahao_712"`, `"girlfriend_4_speech02"`, `"chat1_female_new-3"`, `"chat_0407_5-1"` and 34 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<VoiceId>,
     /// Rate of speech
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.8 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_speed: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, voice_id : Option < VoiceId > = "voice_id"
+    optional, voice_speed : Option < f64 > = "voice_speed" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -113,7 +114,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/v1/tts`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio
@@ -121,6 +122,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/monkey/O-ekVTtYqeDblD1oSf2uv_output.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-2/text-to-video/fast";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/ltx-2/text-to-video/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the video from
@@ -27,31 +27,32 @@ pub struct Input {
     /// Default: `6`.
     ///
     /// Allowed values: `6`, `8`, `10`, `12`, `14`, `16`, `18`, `20`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// The resolution of the generated video
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"1080p"`, `"1440p"`, `"2160p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The frames per second of the generated video
     ///
     /// Default: `25`.
     ///
     /// Allowed values: `25`, `50`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<Fps>,
     /// Whether to generate audio for the generated video
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, duration : Option < Duration > =
+    "duration" optional, resolution : Option < Resolution > = "resolution" optional, fps
+    : Option < Fps > = "fps" optional, generate_audio : Option < bool > =
+    "generate_audio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -149,7 +150,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-2/text-to-video/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -157,6 +158,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"ltxv-2-t2v-output.mp4","url":"https://storage.googleapis.com/falserverless/e...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/luma-dream-machine/ray-2/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/luma-dream-machine/ray-2/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -25,41 +25,41 @@ pub struct Input {
     /// Initial image to start the video from. Can be used together with end_image_url.
     ///
     /// Example: `"https://fal.media/files/elephant/8kkhB12hEZI2kkbU8pZPA_test.jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Final image to end the video with. Can be used together with image_url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// The aspect ratio of the generated video
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`, `"21:9"`, `"9:21"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether the video should loop (end of video is blended with the beginning)
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#loop: Option<bool>,
     /// The resolution of the generated video (720p costs 2x more, 1080p costs 4x more)
     ///
     /// Default: `"540p"`.
     ///
     /// Allowed values: `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The duration of the generated video
     ///
     /// Default: `"5s"`.
     ///
     /// Allowed values: `"5s"`, `"9s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : Option < String > =
+    "image_url" optional, end_image_url : Option < String > = "end_image_url" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, r#loop : Option <
+    bool > = "loop" optional, resolution : Option < Resolution > = "resolution" optional,
+    duration : Option < Duration > = "duration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -179,7 +179,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/luma-dream-machine/ray-2/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL of the generated video
@@ -187,6 +187,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/zebra/9aDde3Te2kuJYHdR0Kz8R_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

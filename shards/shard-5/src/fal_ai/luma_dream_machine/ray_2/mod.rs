@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/luma-dream-machine/ray-2";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/luma-dream-machine/ray-2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -27,31 +27,32 @@ pub struct Input {
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`, `"21:9"`, `"9:21"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether the video should loop (end of video is blended with the beginning)
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#loop: Option<bool>,
     /// The resolution of the generated video (720p costs 2x more, 1080p costs 4x more)
     ///
     /// Default: `"540p"`.
     ///
     /// Allowed values: `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The duration of the generated video (9s costs 2x more)
     ///
     /// Default: `"5s"`.
     ///
     /// Allowed values: `"5s"`, `"9s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, r#loop : Option < bool > = "loop" optional, resolution :
+    Option < Resolution > = "resolution" optional, duration : Option < Duration > =
+    "duration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -149,7 +150,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/luma-dream-machine/ray-2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -157,6 +158,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/penguin/Om3xjcOwiSCJwrXs7DUi__output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/luma-dream-machine/ray-2/modify";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/luma-dream-machine/ray-2/modify`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video to modify
@@ -23,24 +23,25 @@ pub struct Input {
     /// Optional URL of the first frame image for modification
     ///
     /// Example: `"https://fal.media/files/koala/Kv2821G03ggpKK2AiZX71_d5fa7bacf06049cfaeb9588f6003b6d5.jpg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Instruction for modifying the video
     ///
     /// Constraint: 3 to 5000 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Amount of modification to apply to the video, adhere_1 is the least amount of modification, reimagine_3 is the most
     ///
     /// Default: `"flex_1"`.
     ///
     /// Allowed values: `"adhere_1"`, `"adhere_2"`, `"adhere_3"`, `"flex_1"`, `"flex_2"`, `"flex_3"`, `"reimagine_1"`, `"reimagine_2"`, `"reimagine_3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, image_url : Option < String > =
+    "image_url" optional, prompt : Option < String > = "prompt" optional, mode : Option <
+    Mode > = "mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -122,7 +123,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/luma-dream-machine/ray-2/modify`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL of the modified video
@@ -130,6 +131,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/lion/_2UO2QC26T_R8vKeVGAdX_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

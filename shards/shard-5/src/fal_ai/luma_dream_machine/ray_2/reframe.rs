@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/luma-dream-machine/ray-2/reframe";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/luma-dream-machine/ray-2/reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video to reframe
@@ -27,35 +27,35 @@ pub struct Input {
     /// Allowed values: `"1:1"`, `"16:9"`, `"9:16"`, `"4:3"`, `"3:4"`, `"21:9"`, `"9:21"`.
     pub aspect_ratio: AspectRatio,
     /// Optional URL of the first frame image for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// X position of the grid for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid_position_x: Option<i64>,
     /// Y position of the grid for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grid_position_y: Option<i64>,
     /// Optional prompt for reframing
     ///
     /// Constraint: 1 to 5000 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// End X coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_end: Option<i64>,
     /// Start X coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub x_start: Option<i64>,
     /// End Y coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_end: Option<i64>,
     /// Start Y coordinate for reframing
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub y_start: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, aspect_ratio : AspectRatio =
+    "aspect_ratio" required, image_url : Option < String > = "image_url" optional,
+    grid_position_x : Option < i64 > = "grid_position_x" optional, grid_position_y :
+    Option < i64 > = "grid_position_y" optional, prompt : Option < String > = "prompt"
+    optional, x_end : Option < i64 > = "x_end" optional, x_start : Option < i64 > =
+    "x_start" optional, y_end : Option < i64 > = "y_end" optional, y_start : Option < i64
+    > = "y_start" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -185,7 +185,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/luma-dream-machine/ray-2/reframe`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// URL of the reframed video
@@ -193,6 +193,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/lion/L9nkXSW1MCj2oDimeJ4w5_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/luma-photon/flash";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/luma-photon/flash`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -27,12 +27,14 @@ pub struct Input {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:3"`, `"3:4"`, `"21:9"`, `"9:21"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -90,12 +92,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/luma-photon/flash`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

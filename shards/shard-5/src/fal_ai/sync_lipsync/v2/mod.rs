@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sync-lipsync/v2";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/sync-lipsync/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The model to use for lipsyncing. `lipsync-2-pro` will cost roughly 1.67 times as much as `lipsync-2` for the same duration.
@@ -21,7 +21,6 @@ pub struct Input {
     /// Default: `"lipsync-2"`.
     ///
     /// Allowed values: `"lipsync-2"`, `"lipsync-2-pro"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// URL of the input video
     ///
@@ -36,12 +35,15 @@ pub struct Input {
     /// Default: `"cut_off"`.
     ///
     /// Allowed values: `"cut_off"`, `"loop"`, `"bounce"`, `"silence"`, `"remap"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<SyncMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model : Option < Model > = "model" optional, video_url : String = "video_url"
+    required, audio_url : String = "audio_url" required, sync_mode : Option < SyncMode >
+    = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -114,7 +116,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sync-lipsync/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -122,6 +124,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/kangaroo/WIhlgDEJbccwGwAsvL3vz_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

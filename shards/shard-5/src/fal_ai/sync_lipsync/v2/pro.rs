@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sync-lipsync/v2/pro";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/sync-lipsync/v2/pro`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video
@@ -29,12 +29,14 @@ pub struct Input {
     /// Default: `"cut_off"`.
     ///
     /// Allowed values: `"cut_off"`, `"loop"`, `"bounce"`, `"silence"`, `"remap"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<SyncMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, audio_url : String = "audio_url"
+    required, sync_mode : Option < SyncMode > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -93,7 +95,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sync-lipsync/v2/pro`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -101,6 +103,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/sync_v2_pro_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

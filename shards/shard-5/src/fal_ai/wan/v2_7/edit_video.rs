@@ -22,7 +22,7 @@ pub use super::super::super::super::types::VideoFile;
 ///
 /// Supports instruction-based editing, reference image-based editing,
 /// and video style transfer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Editing instruction or style transfer description.
@@ -38,46 +38,47 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a940a70/s4jC3lmmbU8Q6xM-SFtWB_m5JJudvy.mp4"`.
     pub video_url: String,
     /// Reference image URL for reference-based editing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_url: Option<String>,
     /// Output video resolution tier.
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video. If not provided, uses the aspect ratio of the input video.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Output video duration in seconds. Default 0 means match input video duration. When set (2-10), truncates from the start.
     ///
     /// Default: `0`.
     ///
     /// Allowed values: `0`, `2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Audio handling. 'auto': model decides whether to regenerate audio. 'origin': preserve original audio from input video.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"origin"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_setting: Option<AudioSetting>,
     /// Random seed for reproducibility (0-2147483647).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable content moderation for input and output.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, reference_image_url : Option < String > = "reference_image_url" optional,
+    resolution : Option < Resolution > = "resolution" optional, aspect_ratio : Option <
+    AspectRatio > = "aspect_ratio" optional, duration : Option < Duration > = "duration"
+    optional, audio_setting : Option < AudioSetting > = "audio_setting" optional, seed :
+    Option < i64 > = "seed" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -208,7 +209,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Wan 2.7 video editing.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The edited video file.
@@ -216,9 +217,12 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
     /// The actual prompt used if prompt rewriting was enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required,
+    actual_prompt : Option < String > = "actual_prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -20,7 +20,7 @@ pub use super::super::super::super::types::VideoFile;
 ///
 /// Supports single or multi-character video generation from reference images
 /// and/or videos. Also supports multi-shot narration.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the desired video. Max 5000 characters.
@@ -30,29 +30,24 @@ pub struct Input {
     /// Example: `"A person walking through a beautiful garden, cinematic style."`.
     pub prompt: String,
     /// Reference image URLs for character/object appearance. Pass multiple images for multi-subject generation. Max 20 MB each.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Reference video URLs for character/object appearance and motion. Pass multiple videos for multi-subject generation. Max 100 MB each.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_video_urls: Option<Vec<String>>,
     /// Content to avoid in the video. Max 500 characters.
     ///
     /// Example: `"low resolution, errors, worst quality, low quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Aspect ratio of the generated video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:3"`, `"3:4"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Output video resolution tier.
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Output video duration in seconds (2-10).
     ///
@@ -61,25 +56,30 @@ pub struct Input {
     /// Example: `5`.
     ///
     /// Allowed values: `2`, `3`, `4`, `5`, `6`, `7`, `8`, `9`, `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// When true, enables intelligent multi-shot segmentation. When false (default), generates a single continuous shot.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_shots: Option<bool>,
     /// Random seed for reproducibility (0-2147483647).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Enable content moderation for input and output.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, reference_image_urls : Option < Vec <
+    String > > = "reference_image_urls" optional, reference_video_urls : Option < Vec <
+    String > > = "reference_video_urls" optional, negative_prompt : Option < String > =
+    "negative_prompt" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, resolution : Option < Resolution > = "resolution" optional, duration :
+    Option < Duration > = "duration" optional, multi_shots : Option < bool > =
+    "multi_shots" optional, seed : Option < i64 > = "seed" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -239,7 +239,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for Wan 2.7 reference-to-video generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -247,9 +247,12 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
     /// The actual prompt used if prompt rewriting was enabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub actual_prompt: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required,
+    actual_prompt : Option < String > = "actual_prompt" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

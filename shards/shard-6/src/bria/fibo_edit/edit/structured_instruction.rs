@@ -11,36 +11,36 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "bria/fibo-edit/edit/structured_instruction";
 /// The input of `bria/fibo-edit/edit/structured_instruction`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Reference image (file or URL).
     ///
     /// Example: `"https://v3b.fal.media/files/b/0a8b07e8/GYKVk2EVivg_MC3jRRZi3_png%20-%202026-01-13T094835.850%20(3).png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Reference image mask (file or URL). Optional.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// Instruction for image editing.
     ///
     /// Example: `"change lighting to starlight nighttime"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instruction: Option<String>,
     /// Random seed for reproducibility.
     ///
     /// Default: `5555`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If true, returns the image directly in the response (increases latency).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : Option < String > = "image_url" optional, mask_url : Option <
+    String > = "mask_url" optional, instruction : Option < String > = "instruction"
+    optional, seed : Option < i64 > = "seed" optional, sync_mode : Option < bool > =
+    "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

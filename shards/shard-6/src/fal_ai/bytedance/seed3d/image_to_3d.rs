@@ -19,7 +19,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bytedance/seed3d/image-to-3d";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/bytedance/seed3d/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/bytedance/seed3d/image-to-3d since 2026-06-11"
@@ -30,9 +30,11 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/example_inputs/seed3d_input.png"`.
     pub image_url: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -76,7 +78,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance/seed3d/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 #[deprecated(
     note = "fal no longer lists fal-ai/bytedance/seed3d/image-to-3d since 2026-06-11"
@@ -91,6 +93,10 @@ pub struct Output {
     /// Example: `30000`.
     pub usage_tokens: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { model : File = "model" required, usage_tokens : i64 = "usage_tokens"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -16,7 +16,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/elevenlabs/speech-to-text/scribe-v2";
 /// The input of `fal-ai/elevenlabs/speech-to-text/scribe-v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the audio file to transcribe
@@ -26,29 +26,30 @@ pub struct Input {
     /// Language code of the audio
     ///
     /// Example: `"eng"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
     /// Tag audio events like laughter, applause, etc.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag_audio_events: Option<bool>,
     /// Whether to annotate who is speaking
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub diarize: Option<bool>,
     /// Words or sentences to bias the model towards transcribing. Up to 100 keyterms, max 50 characters each. Adds 30% premium over base transcription price.
     ///
     /// Default: `[]`.
     ///
     /// Constraint: at most 100 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyterms: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { audio_url : String = "audio_url" required, language_code : Option < String >
+    = "language_code" optional, tag_audio_events : Option < bool > = "tag_audio_events"
+    optional, diarize : Option < bool > = "diarize" optional, keyterms : Option < Vec <
+    String > > = "keyterms" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -145,7 +146,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/elevenlabs/speech-to-text/scribe-v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The full transcribed text
@@ -165,6 +166,11 @@ pub struct Output {
     /// Example: `{"end":0.539,"speaker_id":"speaker_0","start":0.079,"text":"Hey,","type":"word"}`.
     pub words: Vec<TranscriptionWord>,
 }
+::fal_models_core::serde_struct!(
+    Output { text : String = "text" required, language_code : String = "language_code"
+    required, language_probability : f64 = "language_probability" required, words : Vec <
+    TranscriptionWord > = "words" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -183,23 +189,25 @@ impl Output {
     }
 }
 /// An object of 5 fields. Held by the `words` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TranscriptionWord {
     /// The transcribed word or audio event
     pub text: String,
     /// Start time in seconds
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start: Option<f64>,
     /// End time in seconds
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<f64>,
     /// Type of element (word, spacing, or audio_event)
     pub r#type: String,
     /// Speaker identifier if diarization was enabled
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker_id: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    TranscriptionWord { text : String = "text" required, start : Option < f64 > = "start"
+    optional, end : Option < f64 > = "end" optional, r#type : String = "type" required,
+    speaker_id : Option < String > = "speaker_id" optional }
+);
 impl TranscriptionWord {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ideogram/v3/layerize-text";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/ideogram/v3/layerize-text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the flat graphic image to layerize. Must be JPEG, PNG, or WebP (max 10MB).
@@ -22,44 +22,44 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/lion/0qJs_qW8nz0wYsXhFa6Tk.png"`.
     pub image_url: String,
     /// Optional prompt to guide the layerization.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Seed for the random number generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// URL of the font file to use for h1 text. Cannot be used with font_name_h1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_file_h1_url: Option<String>,
     /// Name of the font to use for h1 text. Cannot be used with font_file_h1_url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_name_h1: Option<String>,
     /// URL of the font file to use for h2 text. Cannot be used with font_name_h2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_file_h2_url: Option<String>,
     /// Name of the font to use for h2 text. Cannot be used with font_file_h2_url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_name_h2: Option<String>,
     /// URL of the font file to use for body text. Cannot be used with font_name_body.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_file_body_url: Option<String>,
     /// Name of the font to use for body text. Cannot be used with font_file_body_url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_name_body: Option<String>,
     /// URL of the font file to use for small text. Cannot be used with font_name_small.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_file_small_url: Option<String>,
     /// Name of the font to use for small text. Cannot be used with font_file_small_url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub font_name_small: Option<String>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : Option < String > =
+    "prompt" optional, seed : Option < i64 > = "seed" optional, font_file_h1_url : Option
+    < String > = "font_file_h1_url" optional, font_name_h1 : Option < String > =
+    "font_name_h1" optional, font_file_h2_url : Option < String > = "font_file_h2_url"
+    optional, font_name_h2 : Option < String > = "font_name_h2" optional,
+    font_file_body_url : Option < String > = "font_file_body_url" optional,
+    font_name_body : Option < String > = "font_name_body" optional, font_file_small_url :
+    Option < String > = "font_file_small_url" optional, font_name_small : Option < String
+    > = "font_name_small" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -215,7 +215,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ideogram/v3/layerize-text`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The background image with text removed.
@@ -223,21 +223,26 @@ pub struct Output {
     /// The prompt used for layerization. May differ from the input prompt if MagicPrompt expanded it.
     pub prompt: String,
     /// Structured text containers with hierarchical text data (container -> items -> spans).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_containers: Option<
         Vec<std::collections::BTreeMap<String, serde_json::Value>>,
     >,
     /// Rendered overlay HTML for compositing text over the background image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_html: Option<String>,
     /// Image layers extracted from the design.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_layers: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
     /// Seed used for the random number generator.
     ///
     /// Example: `123456`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : File = "image" required, prompt : String = "prompt" required,
+    text_containers : Option < Vec < std::collections::BTreeMap < String,
+    serde_json::Value > > > = "text_containers" optional, text_html : Option < String > =
+    "text_html" optional, image_layers : Option < Vec < std::collections::BTreeMap <
+    String, serde_json::Value > > > = "image_layers" optional, seed : i64 = "seed"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,54 +13,44 @@ pub const ENDPOINT_ID: &str = "fal-ai/ideogram/v3";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/ideogram/v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// A set of images to use as style references (maximum total size 10MB across all style references). The images should be in JPEG, PNG or WebP format
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// The rendering speed to use.
     ///
     /// Default: `"BALANCED"`.
     ///
     /// Allowed values: `"TURBO"`, `"BALANCED"`, `"QUALITY"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rendering_speed: Option<RenderingSpeed>,
     /// A color palette for generation, must EITHER be specified via one of the presets (name) or explicitly via hexadecimal representations of the color with optional weights (members)
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_palette: Option<ColorPalette>,
     /// A list of 8 character hexadecimal codes representing the style of the image. Cannot be used in conjunction with style_reference_images or style
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_codes: Option<Vec<String>>,
     /// The style type to generate with. Cannot be used with style_codes.
     ///
     /// Allowed values: `"AUTO"`, `"GENERAL"`, `"REALISTIC"`, `"DESIGN"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// Determine if MagicPrompt should be used in generating the request or not.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// Number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Style preset for generation. The chosen style preset will guide the generation.
     ///
     /// Allowed values: `"80S_ILLUSTRATION"`, `"90S_NOSTALGIA"`, `"ABSTRACT_ORGANIC"`, `"ANALOG_NOSTALGIA"`, `"ART_BRUT"`, `"ART_DECO"`, `"ART_POSTER"`, `"AURA"`, `"AVANT_GARDE"`, `"BAUHAUS"`, `"BLUEPRINT"`, `"BLURRY_MOTION"` and 50 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_preset: Option<StylePreset>,
     /// Prompt
     ///
@@ -69,17 +59,26 @@ pub struct Input {
     /// The resolution of the generated image
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Description of what to exclude from an image. Descriptions in the prompt take precedence to descriptions in the negative prompt.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_urls : Option < Vec < String > > = "image_urls" optional,
+    rendering_speed : Option < RenderingSpeed > = "rendering_speed" optional,
+    color_palette : Option < ColorPalette > = "color_palette" optional, style_codes :
+    Option < Vec < String > > = "style_codes" optional, style : Option < Style > =
+    "style" optional, expand_prompt : Option < bool > = "expand_prompt" optional,
+    num_images : Option < i64 > = "num_images" optional, seed : Option < i64 > = "seed"
+    optional, sync_mode : Option < bool > = "sync_mode" optional, style_preset : Option <
+    StylePreset > = "style_preset" optional, prompt : String = "prompt" required,
+    image_size : Option < InputImageSize > = "image_size" optional, negative_prompt :
+    Option < String > = "negative_prompt" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -269,7 +268,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ideogram/v3`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -281,6 +280,9 @@ pub struct Output {
     /// Example: `123456`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < File > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -306,21 +308,22 @@ pub enum RenderingSpeed {
     } else Unknown
 );
 /// An object of 2 fields. Held by the `color_palette` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ColorPalette {
     /// A list of color palette members that define the color palette
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub members: Option<Vec<ColorPaletteMember>>,
     /// A color palette preset value
     ///
     /// Allowed values: `"EMBER"`, `"FRESH"`, `"JUNGLE"`, `"MAGIC"`, `"MELON"`, `"MOSAIC"`, `"PASTEL"`, `"ULTRAMARINE"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<Name>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ColorPalette { members : Option < Vec < ColorPaletteMember > > = "members" optional,
+    name : Option < Name > = "name" optional } ..extra
+);
 impl ColorPalette {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -366,7 +369,7 @@ impl ColorPalette {
     }
 }
 /// An object of 2 fields. Held by the `members` field of [`ColorPalette`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ColorPaletteMember {
     /// RGB color value for the palette member
@@ -376,12 +379,14 @@ pub struct ColorPaletteMember {
     /// Default: `0.5`.
     ///
     /// Constraint: 0.05 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_weight: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ColorPaletteMember { rgb : RGBColor = "rgb" required, color_weight : Option < f64 > =
+    "color_weight" optional } ..extra
+);
 impl ColorPaletteMember {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -420,7 +425,7 @@ impl ColorPaletteMember {
     }
 }
 /// An object of 3 fields. Held by the `rgb` field of [`ColorPaletteMember`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct RGBColor {
     /// Red color value
@@ -428,26 +433,26 @@ pub struct RGBColor {
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r: Option<i64>,
     /// Green color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub g: Option<i64>,
     /// Blue color value
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 255.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    RGBColor { r : Option < i64 > = "r" optional, g : Option < i64 > = "g" optional, b :
+    Option < i64 > = "b" optional } ..extra
+);
 impl RGBColor {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -717,7 +722,7 @@ pub enum StylePreset {
     WoodblockPrint => "WOODBLOCK_PRINT" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -725,19 +730,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

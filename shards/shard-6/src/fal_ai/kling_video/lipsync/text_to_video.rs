@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/lipsync/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/lipsync/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the video to generate the lip sync for. Supports .mp4/.mov, ≤100MB, 2-60s, 720p/1080p only, width/height 720–1920px. If validation fails, an error is returned.
@@ -37,19 +37,22 @@ pub struct Input {
     /// Default: `"en"`.
     ///
     /// Allowed values: `"zh"`, `"en"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_language: Option<VoiceLanguage>,
     /// Speech rate for Text to Video generation
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.8 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_speed: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, text : String = "text" required,
+    voice_id : VoiceId = "voice_id" required, voice_language : Option < VoiceLanguage > =
+    "voice_language" optional, voice_speed : Option < f64 > = "voice_speed" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -127,7 +130,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/lipsync/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -135,6 +138,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/kling/kling_text_lipsync.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,7 +11,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/patina/material";
 /// The input of `fal-ai/patina/material`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt describing the material/texture to generate.
@@ -21,94 +21,92 @@ pub struct Input {
     /// Output texture dimensions in pixels.
     ///
     /// Default: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// Number of denoising steps for texture generation.
     ///
     /// Default: `8`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Random seed for reproducible generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of texture images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// Expand prompt with an LLM for richer detail. Adds ~0.0025 credits.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Enable the safety checker for generated images.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Tiling direction: 'both' (omnidirectional), 'horizontal', or 'vertical'.
     ///
     /// Default: `"both"`.
     ///
     /// Allowed values: `"both"`, `"horizontal"`, `"vertical"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tiling_mode: Option<TilingMode>,
     /// Tile size in latent space (64 = 512px, 128 = 1024px).
     ///
     /// Default: `128`.
     ///
     /// Constraint: 32 ≤ value ≤ 256.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_size: Option<i64>,
     /// Tile stride in latent space.
     ///
     /// Default: `64`.
     ///
     /// Constraint: 16 ≤ value ≤ 128.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tile_stride: Option<i64>,
     /// URL of an input image for image-to-image or inpainting. When provided without mask_url, performs image-to-image; with mask_url, performs inpainting.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// URL of a mask image for inpainting. White regions are regenerated, black regions are preserved. Requires image_url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_url: Option<String>,
     /// How much to transform the input image. Only used when image_url is provided.
     ///
     /// Default: `0.6`.
     ///
     /// Constraint: 0 < value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Which PBR maps to predict. Deselect all to skip PBR estimation entirely. Defaults to all five.
     ///
     /// Default: `["basecolor","normal","roughness","metalness","height"]`.
     ///
     /// Allowed values: `"basecolor"`, `"normal"`, `"roughness"`, `"metalness"`, `"height"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub maps: Option<Vec<MapType>>,
     /// Upscale factor for predicted PBR maps via SeedVR seamless upscaling. 0 = no upscaling, 2 = 2× resolution, 4 = 4× resolution. The base texture image is not upscaled.
     ///
     /// Default: `0`.
     ///
     /// Allowed values: `0`, `2`, `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<UpscaleFactor>,
     /// Output image format for textures and PBR maps.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_size : Option < InputImageSize > =
+    "image_size" optional, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, seed : Option < i64 > = "seed" optional, num_images : Option < i64 > =
+    "num_images" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, tiling_mode : Option < TilingMode > = "tiling_mode"
+    optional, tile_size : Option < i64 > = "tile_size" optional, tile_stride : Option <
+    i64 > = "tile_stride" optional, image_url : Option < String > = "image_url" optional,
+    mask_url : Option < String > = "mask_url" optional, strength : Option < f64 > =
+    "strength" optional, maps : Option < Vec < MapType > > = "maps" optional,
+    upscale_factor : Option < UpscaleFactor > = "upscale_factor" optional, output_format
+    : Option < OutputFormat > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -344,7 +342,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/patina/material`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated tileable texture image(s) from z-image and predicted PBR material maps from PATINA.
@@ -356,9 +354,13 @@ pub struct Output {
     /// The prompt used for texture generation (possibly expanded).
     pub prompt: String,
     /// End-to-end timing breakdown (seconds).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timings: Option<std::collections::BTreeMap<String, f64>>,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < serde_json::Value > = "images" required, seed : i64 = "seed"
+    required, prompt : String = "prompt" required, timings : Option <
+    std::collections::BTreeMap < String, f64 > > = "timings" optional }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -376,7 +378,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -384,19 +386,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/sa2va/8b/video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/sa2va/8b/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt to be used for the chat completion
@@ -27,12 +27,15 @@ pub struct Input {
     /// Number of frames to sample from the video. Defaults to 32 if not provided. Minimum 5, maximum 100.
     ///
     /// Constraint: 5 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames_to_sample: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, num_frames_to_sample : Option < i64 > = "num_frames_to_sample" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -89,7 +92,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/sa2va/8b/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated output
@@ -101,6 +104,10 @@ pub struct Output {
     /// Example: `[{"content_type":"application/octet-stream","file_name":"output_0.mp4","file_size":3259012,"url":"https://v3.fal.medi...`.
     pub masks: Vec<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, masks : Vec < File > = "masks" required
+    }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

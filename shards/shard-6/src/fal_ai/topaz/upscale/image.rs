@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/topaz/upscale/image";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/topaz/upscale/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Model to use for image enhancement.
@@ -22,19 +22,16 @@ pub struct Input {
     /// Default: `"Standard V2"`.
     ///
     /// Allowed values: `"Low Resolution V2"`, `"Standard V2"`, `"CGI"`, `"High Fidelity V2"`, `"Text Refine"`, `"Recovery"`, `"Redefine"`, `"Recovery V2"`, `"Standard MAX"`, `"Wonder"`, `"Wonder 3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Factor to upscale the image by (e.g. 2.0 doubles width and height)
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<f64>,
     /// Crop To Fill
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crop_to_fill: Option<bool>,
     /// Url of the image to be upscaled
     ///
@@ -47,86 +44,87 @@ pub struct Input {
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Subject detection mode for the image enhancement. Applies to standard enhance and Recovery V2 models.
     ///
     /// Default: `"All"`.
     ///
     /// Allowed values: `"All"`, `"Foreground"`, `"Background"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_detection: Option<SubjectDetection>,
     /// Whether to apply face enhancement to the image. Applies to standard enhance and Recovery V2 models.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_enhancement: Option<bool>,
     /// Creativity level for face enhancement. 0.0 means no creativity, 1.0 means maximum creativity. Ignored if face enhancement is disabled.
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_enhancement_creativity: Option<f64>,
     /// Strength of the face enhancement. 0.0 means no enhancement, 1.0 means maximum enhancement. Ignored if face enhancement is disabled.
     ///
     /// Default: `0.8`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_enhancement_strength: Option<f64>,
     /// Sharpening level (0.0-1.0). Applies to Standard V2, Low Resolution V2, CGI, High Fidelity V2, Text Refine, and Redefine models.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sharpen: Option<f64>,
     /// Denoising level (0.0-1.0). Applies to Standard V2, Low Resolution V2, CGI, High Fidelity V2, Text Refine, and Redefine models.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub denoise: Option<f64>,
     /// Compression artifact removal level (0.0-1.0). Applies to Standard V2, Low Resolution V2, High Fidelity V2, and Text Refine models.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix_compression: Option<f64>,
     /// Enhancement strength (0.01-1.0). Applies to Text Refine model only.
     ///
     /// Constraint: 0.01 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// Creativity level for generative upscaling (1-6). Higher values produce more creative/hallucinated details. Applies to Redefine model only.
     ///
     /// Constraint: 1 ≤ value ≤ 6.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creativity: Option<i64>,
     /// Texture detail level for generative upscaling (1-5). Applies to Redefine model only.
     ///
     /// Constraint: 1 ≤ value ≤ 5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<i64>,
     /// Text prompt to guide generative upscaling (max 1024 chars). Applies to Redefine model only.
     ///
     /// Constraint: at most 1024 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Enable automatic prompt generation for generative upscaling. Applies to Redefine model only.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoprompt: Option<bool>,
     /// Detail recovery level (0.0-1.0). Applies to Recovery V2 model only.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<f64>,
     /// Enhancement strength for generative upscaling. Applies to Wonder 3 model only. When omitted, Topaz auto-configures it.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enhancement_strength: Option<EnhancementStrength>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model : Option < Model > = "model" optional, upscale_factor : Option < f64 >
+    = "upscale_factor" optional, crop_to_fill : Option < bool > = "crop_to_fill"
+    optional, image_url : String = "image_url" required, output_format : Option <
+    OutputFormat > = "output_format" optional, subject_detection : Option <
+    SubjectDetection > = "subject_detection" optional, face_enhancement : Option < bool >
+    = "face_enhancement" optional, face_enhancement_creativity : Option < f64 > =
+    "face_enhancement_creativity" optional, face_enhancement_strength : Option < f64 > =
+    "face_enhancement_strength" optional, sharpen : Option < f64 > = "sharpen" optional,
+    denoise : Option < f64 > = "denoise" optional, fix_compression : Option < f64 > =
+    "fix_compression" optional, strength : Option < f64 > = "strength" optional,
+    creativity : Option < i64 > = "creativity" optional, texture : Option < i64 > =
+    "texture" optional, prompt : Option < String > = "prompt" optional, autoprompt :
+    Option < bool > = "autoprompt" optional, detail : Option < f64 > = "detail" optional,
+    enhancement_strength : Option < EnhancementStrength > = "enhancement_strength"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -399,12 +397,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/topaz/upscale/image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The upscaled image.
     pub image: File,
 }
+::fal_models_core::serde_struct!(Output { image : File = "image" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

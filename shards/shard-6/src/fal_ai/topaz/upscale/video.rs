@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/topaz/upscale/video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/topaz/upscale/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video to upscale
@@ -29,57 +29,55 @@ pub struct Input {
     /// Default: `"Proteus"`.
     ///
     /// Allowed values: `"Proteus"`, `"Artemis HQ"`, `"Artemis MQ"`, `"Artemis LQ"`, `"Nyx"`, `"Nyx Fast"`, `"Nyx XL"`, `"Nyx HF"`, `"Gaia HQ"`, `"Gaia CG"`, `"Gaia 2"`, `"Starlight Precise 1"` and 7 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<Model>,
     /// Factor to upscale the video by (e.g. 2.0 doubles width and height)
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<f64>,
     /// Target FPS for frame interpolation. If set, frame interpolation will be enabled.
     ///
     /// Constraint: 16 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_fps: Option<i64>,
     /// Compression artifact removal level (0.0-1.0). Default varies by model.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compression: Option<f64>,
     /// Noise reduction level (0.0-1.0). Default varies by model.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise: Option<f64>,
     /// Halo reduction level (0.0-1.0). Default varies by model.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub halo: Option<f64>,
     /// Film grain amount (0.0-0.1). Default varies by model.
     ///
     /// Constraint: 0 ≤ value ≤ 0.1.
     ///
     /// Constraint: a multiple of 0.01.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grain: Option<f64>,
     /// Recover original detail level (0.0-1.0). Higher values preserve more original detail.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recover_detail: Option<f64>,
     /// Whether to use H264 codec for output video. Default is H265.
     ///
     /// Default: `false`.
-    #[serde(rename = "H264_output")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub h264_output: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, model : Option < Model > = "model"
+    optional, upscale_factor : Option < f64 > = "upscale_factor" optional, target_fps :
+    Option < i64 > = "target_fps" optional, compression : Option < f64 > = "compression"
+    optional, noise : Option < f64 > = "noise" optional, halo : Option < f64 > = "halo"
+    optional, grain : Option < f64 > = "grain" optional, recover_detail : Option < f64 >
+    = "recover_detail" optional, h264_output : Option < bool > = "H264_output" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -237,7 +235,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/topaz/upscale/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The upscaled video file
@@ -245,6 +243,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/penguin/ztj_LB4gQlW6HIfVs8zX4_upscaled.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

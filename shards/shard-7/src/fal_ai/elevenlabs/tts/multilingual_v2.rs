@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/elevenlabs/tts/multilingual-v2";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/elevenlabs/tts/multilingual-v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to convert to speech
@@ -31,61 +31,60 @@ pub struct Input {
     /// Default: `"Rachel"`.
     ///
     /// Example: `"Aria"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<String>,
     /// Voice stability (0-1)
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stability: Option<f64>,
     /// Similarity boost (0-1)
     ///
     /// Default: `0.75`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub similarity_boost: Option<f64>,
     /// Style exaggeration (0-1)
     ///
     /// Default: `0`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<f64>,
     /// Speech speed (0.7-1.2). Values below 1.0 slow down the speech, above 1.0 speed it up. Extreme values may affect quality.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.7 ≤ value ≤ 1.2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
     /// Whether to return timestamps for each word in the generated speech
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamps: Option<bool>,
     /// The text that came before the text of the current request. Can be used to improve the speech's continuity when concatenating together multiple generations or to influence the speech's continuity in the current generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_text: Option<String>,
     /// The text that comes after the text of the current request. Can be used to improve the speech's continuity when concatenating together multiple generations or to influence the speech's continuity in the current generation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_text: Option<String>,
     /// Language code (ISO 639-1) used to enforce a language for the model. An error will be returned if language code is not supported by the model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_code: Option<String>,
     /// This parameter controls text normalization with three modes: 'auto', 'on', and 'off'. When set to 'auto', the system will automatically decide whether to apply text normalization (e.g., spelling out numbers). With 'on', text normalization will always be applied, while with 'off', it will be skipped.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"on"`, `"off"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apply_text_normalization: Option<ApplyTextNormalization>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, voice : Option < String > = "voice"
+    optional, stability : Option < f64 > = "stability" optional, similarity_boost :
+    Option < f64 > = "similarity_boost" optional, style : Option < f64 > = "style"
+    optional, speed : Option < f64 > = "speed" optional, timestamps : Option < bool > =
+    "timestamps" optional, previous_text : Option < String > = "previous_text" optional,
+    next_text : Option < String > = "next_text" optional, language_code : Option < String
+    > = "language_code" optional, apply_text_normalization : Option <
+    ApplyTextNormalization > = "apply_text_normalization" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -258,7 +257,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/elevenlabs/tts/multilingual-v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file
@@ -266,9 +265,12 @@ pub struct Output {
     /// Example: `{"url":"https://v3.fal.media/files/zebra/zJL_oRY8h5RWwjoK1w7tx_output.mp3"}`.
     pub audio: File,
     /// Timestamps for each word in the generated speech. Only returned if `timestamps` is set to True in the request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamps: Option<Vec<serde_json::Value>>,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, timestamps : Option < Vec <
+    serde_json::Value > > = "timestamps" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/fashn/tryon/v1.6";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/fashn/tryon/v1.6`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL or base64 of the model image
@@ -30,60 +30,60 @@ pub struct Input {
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"tops"`, `"bottoms"`, `"one-pieces"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub category: Option<Category>,
     /// Specifies the mode of operation. 'performance' mode is faster but may sacrifice quality, 'balanced' mode is a balance between speed and quality, and 'quality' mode is slower but produces higher quality results.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"performance"`, `"balanced"`, `"quality"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<Mode>,
     /// Specifies the type of garment photo to optimize internal parameters for better performance. 'model' is for photos of garments on a model, 'flat-lay' is for flat-lay or ghost mannequin images, and 'auto' attempts to automatically detect the photo type.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"model"`, `"flat-lay"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub garment_photo_type: Option<GarmentPhotoType>,
     /// Content moderation level for garment images. 'none' disables moderation, 'permissive' blocks only explicit content, 'conservative' also blocks underwear and swimwear.
     ///
     /// Default: `"permissive"`.
     ///
     /// Allowed values: `"none"`, `"permissive"`, `"conservative"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub moderation_level: Option<ModerationLevel>,
     /// Sets random operations to a fixed state. Use the same seed to reproduce results with the same inputs, or different seed to force different results.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of images to generate in a single run. Image generation has a random element in it, so trying multiple images at once increases the chances of getting a good result.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_samples: Option<i64>,
     /// Disables human parsing on the model image.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segmentation_free: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Output format of the generated images. 'png' is highest quality, while 'jpeg' is faster
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { model_image : String = "model_image" required, garment_image : String =
+    "garment_image" required, category : Option < Category > = "category" optional, mode
+    : Option < Mode > = "mode" optional, garment_photo_type : Option < GarmentPhotoType >
+    = "garment_photo_type" optional, moderation_level : Option < ModerationLevel > =
+    "moderation_level" optional, seed : Option < i64 > = "seed" optional, num_samples :
+    Option < i64 > = "num_samples" optional, segmentation_free : Option < bool > =
+    "segmentation_free" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    output_format : Option < OutputFormat > = "output_format" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -249,7 +249,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/fashn/tryon/v1.6`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -257,6 +257,7 @@ pub struct Output {
     /// Example: `[{"url":"https://cdn.fashn.ai/4ddf1d78-63df-44bb-8e1f-355fff3a7b87/output_0.png"}]`.
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

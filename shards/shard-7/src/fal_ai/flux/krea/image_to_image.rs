@@ -12,7 +12,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/flux/krea/image-to-image";
 /// The input of `fal-ai/flux/krea/image-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to generate an image from.
@@ -24,14 +24,12 @@ pub struct Input {
     /// Default: `0.95`.
     ///
     /// Constraint: 0.01 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strength: Option<f64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `40`.
     ///
     /// Constraint: 10 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The prompt to generate an image from.
     ///
@@ -39,7 +37,6 @@ pub struct Input {
     pub prompt: String,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt when looking for a related image to show you.
@@ -47,43 +44,46 @@ pub struct Input {
     /// Default: `4.5`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"jpeg"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// The speed of the generation. The higher the speed, the faster the generation.
     ///
     /// Default: `"none"`.
     ///
     /// Allowed values: `"none"`, `"regular"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, strength : Option < f64 > =
+    "strength" optional, num_inference_steps : Option < i64 > = "num_inference_steps"
+    optional, prompt : String = "prompt" required, seed : Option < i64 > = "seed"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional, sync_mode :
+    Option < bool > = "sync_mode" optional, num_images : Option < i64 > = "num_images"
+    optional, enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, acceleration :
+    Option < Acceleration > = "acceleration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -248,7 +248,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux/krea/image-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image files info.
@@ -263,6 +263,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < Image > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -314,7 +320,7 @@ pub enum Acceleration {
     Unknown
 );
 /// An object of 4 fields. Held by the `images` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Image {
     /// Url
@@ -326,9 +332,12 @@ pub struct Image {
     /// Content Type
     ///
     /// Default: `"image/jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
+::fal_models_core::serde_struct!(
+    Image { url : String = "url" required, width : i64 = "width" required, height : i64 =
+    "height" required, content_type : Option < String > = "content_type" optional }
+);
 impl ::fal_models_core::files::RemoteFile for Image {
     #[inline]
     fn url(&self) -> &str {

@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/heygen/v2/video-agent";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/heygen/v2/video-agent`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Natural language prompt describing the video to generate. Include details about style, visual elements, and desired length for best results.
@@ -24,12 +24,14 @@ pub struct Input {
     /// Example: `"Create a 15-second explainer video about fal.ai Video Workflows.\n            Target audience: Developers, AI...`.
     pub prompt: String,
     /// Video configuration options
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<VideoAgentConfig>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, config : Option < VideoAgentConfig > =
+    "config" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -83,7 +85,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/heygen/v2/video-agent`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -91,6 +93,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a908e47/INRshxAq8GRlGCPo5txxU_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -99,7 +102,7 @@ impl Output {
     }
 }
 /// An object of 3 fields. Held by the `config` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct VideoAgentConfig {
     /// Video orientation
@@ -107,7 +110,6 @@ pub struct VideoAgentConfig {
     /// Default: `"portrait"`.
     ///
     /// Allowed values: `"portrait"`, `"landscape"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<Orientation>,
     /// Optional avatar name to use
     ///
@@ -116,19 +118,21 @@ pub struct VideoAgentConfig {
     /// Example: `"Adriana SuitSofa Front"`.
     ///
     /// Allowed values: `"Abigail (Upper Body)"`, `"Abigail Office Front"`, `"Abigail Office Side"`, `"Abigail Sofa Front"`, `"Abigail Sofa Side"`, `"Aditya in Brown blazer"`, `"Aditya in Blue blazer"`, `"Aditya in Blue shirt"`, `"Aditya in Blue t-shirt"`, `"Aditya in Beige blazer"`, `"Adrian in Blue Shirt"`, `"Adrian in Blue Suit"` and 1274 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub avatar: Option<Avatar>,
     /// Approximate duration in seconds (minimum 5). Suggested presets: 30, 60, or 90 seconds.
     ///
     /// Constraint: 5 ≤ value.
     ///
     /// Example: `30`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    VideoAgentConfig { orientation : Option < Orientation > = "orientation" optional,
+    avatar : Option < Avatar > = "avatar" optional, duration : Option < i64 > =
+    "duration" optional } ..extra
+);
 impl VideoAgentConfig {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kandinsky5/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::File;
 /// The input of `fal-ai/kandinsky5/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide video generation.
@@ -25,14 +25,12 @@ pub struct Input {
     /// Default: `"768x512"`.
     ///
     /// Allowed values: `"768x512"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video. One of (3:2, 1:1, 2:3).
     ///
     /// Default: `"3:2"`.
     ///
     /// Allowed values: `"3:2"`, `"1:1"`, `"2:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The length of the video to generate (5s or 10s)
     ///
@@ -41,19 +39,22 @@ pub struct Input {
     /// Example: `"5s"`.
     ///
     /// Allowed values: `"5s"`, `"10s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// The number of inference steps.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, resolution : Option < Resolution > =
+    "resolution" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, duration : Option < Duration > = "duration" optional, num_inference_steps :
+    Option < i64 > = "num_inference_steps" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -155,15 +156,15 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kandinsky5/text-to-video`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
     ///
     /// Example: `{"content_type":"application/octet-stream","file_name":"output.mp4","file_size":5797172,"url":"https://v3b.fal.media/...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video: Option<File>,
 }
+::fal_models_core::serde_struct!(Output { video : Option < File > = "video" optional });
 impl Output {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-2.3/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::types::VideoFile;
 /// The input of `fal-ai/ltx-2.3/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to use for the generated video
@@ -27,38 +27,39 @@ pub struct Input {
     /// Default: `6`.
     ///
     /// Allowed values: `6`, `8`, `10`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// The resolution of the generated video
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"1080p"`, `"1440p"`, `"2160p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The aspect ratio of the generated video
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The frames per second of the generated video
     ///
     /// Default: `25`.
     ///
     /// Allowed values: `24`, `25`, `48`, `50`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<Fps>,
     /// Whether to generate audio for the generated video
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, duration : Option < Duration > =
+    "duration" optional, resolution : Option < Resolution > = "resolution" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, fps : Option < Fps >
+    = "fps" optional, generate_audio : Option < bool > = "generate_audio" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -170,7 +171,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-2.3/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file
@@ -178,6 +179,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"EG257tf7j9UfVc-jHF8lI_0MWboc13.mp4","url":"https://v3b.fal.media/files/b/0a9...`.
     pub video: VideoFile,
 }
+::fal_models_core::serde_struct!(Output { video : VideoFile = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

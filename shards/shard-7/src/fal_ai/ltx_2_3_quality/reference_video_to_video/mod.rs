@@ -15,7 +15,7 @@ pub use super::super::super::types::File;
 /// Reference-video-to-video via IC-LoRA Union.
 ///
 /// Backed by `LTX-2.3_ICLoRA_Union_Control_Distilled.json`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to guide generation.
@@ -27,102 +27,102 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8824b1/sdm0KfmenrlywesfzY1Y1_if6euPp1.mp4"`.
     pub video_url: String,
     /// Optional pre-computed control video (e.g. an already-rendered depth / edge / pose composite). When provided together with skip_control_preprocess, the built-in control estimation is skipped and this video is fed directly into the Union Control conditioning, resampled to the output resolution and frame count.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub control_video_url: Option<String>,
     /// Skip the built-in control estimation (depth / edge / pose) and use control_video_url directly as the control signal. Requires control_video_url; ignored if it is not set. In this mode the output is generated at a fixed short side (64-aligned for the LTX VAE / IC-LoRA), preserving the control video's aspect ratio and fitting within the max area - the resolution field is ignored.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skip_control_preprocess: Option<bool>,
     /// Optional reference image used by the IC-LoRA Union node for style/character anchoring.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Video conditioning strength. Lower values give the model more freedom to change the reference video motion/structure.
     ///
     /// Default: `0.6`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_strength: Option<f64>,
     /// The number of frames to generate.
     ///
     /// Default: `121`.
     ///
     /// Constraint: 9 ≤ value ≤ 481.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// The size of the generated video. 'auto' keeps the official Union Control workflow's low-resolution control output size, while an explicit size requests a larger generated output. The output is generated at up to ~720p (shorter side capped at 704px); larger requested sizes are scaled down, preserving the aspect ratio.
     ///
     /// Default: `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Frames per second of the generated video.
     ///
     /// Default: `24`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<f64>,
     /// Number of inference steps. Defaults to 15 for this distilled ComfyUI workflow and can be increased up to 30.
     ///
     /// Default: `15`.
     ///
     /// Constraint: 8 ≤ value ≤ 30.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale. The default follows the distilled LTX-2.3 workflow.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Whether to include audio in the returned video. When disabled, the final MP4 is returned without an audio track.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// The negative prompt to steer generation away from.
     ///
     /// Default: `"color distortion, overexposure, static, blurry details, subtitles, style, artwork, painting, frame, still, dim...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The quality preset of the generated video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// If True, the media is returned as a data URI inline in the response. Useful for short-lived requests and tests.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, control_video_url : Option < String > = "control_video_url" optional,
+    skip_control_preprocess : Option < bool > = "skip_control_preprocess" optional,
+    image_url : Option < String > = "image_url" optional, video_strength : Option < f64 >
+    = "video_strength" optional, num_frames : Option < i64 > = "num_frames" optional,
+    resolution : Option < Resolution > = "resolution" optional, frames_per_second :
+    Option < f64 > = "frames_per_second" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, generate_audio : Option < bool > = "generate_audio" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, seed : Option < i64
+    > = "seed" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -379,7 +379,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Standard output for every endpoint on this app.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -389,6 +389,10 @@ pub struct Output {
     /// The prompt used for generation (after any expansion).
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -401,7 +405,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`Resolution`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -409,19 +413,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/seedvr/upscale/video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/seedvr/upscale/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The input video to be processed
@@ -25,24 +25,20 @@ pub struct Input {
     /// Default: `"factor"`.
     ///
     /// Allowed values: `"target"`, `"factor"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_mode: Option<UpscaleMode>,
     /// Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<f64>,
     /// The target resolution to upscale to when `upscale_mode` is `target`.
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`, `"1440p"`, `"2160p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_resolution: Option<TargetResolution>,
     /// The random seed used for the generation process.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The noise scale to use for the generation process.
     ///
@@ -51,38 +47,43 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Constraint: a multiple of 0.001.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_scale: Option<f64>,
     /// The format of the output video.
     ///
     /// Default: `"X264 (.mp4)"`.
     ///
     /// Allowed values: `"X264 (.mp4)"`, `"VP9 (.webm)"`, `"PRORES4444 (.mov)"`, `"GIF (.gif)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// The quality of the output video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_quality: Option<OutputQuality>,
     /// The write mode of the output video.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_write_mode: Option<OutputWriteMode>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, upscale_mode : Option <
+    UpscaleMode > = "upscale_mode" optional, upscale_factor : Option < f64 > =
+    "upscale_factor" optional, target_resolution : Option < TargetResolution > =
+    "target_resolution" optional, seed : Option < i64 > = "seed" optional, noise_scale :
+    Option < f64 > = "noise_scale" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, output_quality : Option < OutputQuality > =
+    "output_quality" optional, output_write_mode : Option < OutputWriteMode > =
+    "output_write_mode" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -248,7 +249,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/seedvr/upscale/video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Upscaled video file after processing
@@ -258,6 +259,9 @@ pub struct Output {
     /// The random seed used for the generation process.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

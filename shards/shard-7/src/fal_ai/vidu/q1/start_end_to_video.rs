@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/vidu/q1/start-end-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/vidu/q1/start-end-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation, max 1500 characters
@@ -31,19 +31,22 @@ pub struct Input {
     /// Example: `"https://v3.fal.media/files/kangaroo/CASBu_OmOnZ8IafirarFL_last_frame_q1.png"`.
     pub end_image_url: String,
     /// Seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The movement amplitude of objects in the frame
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"small"`, `"medium"`, `"large"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub movement_amplitude: Option<MovementAmplitude>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, start_image_url : String =
+    "start_image_url" required, end_image_url : String = "end_image_url" required, seed :
+    Option < i64 > = "seed" optional, movement_amplitude : Option < MovementAmplitude > =
+    "movement_amplitude" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -117,7 +120,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/vidu/q1/start-end-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated transition video between start and end frames using the Q1 model
@@ -125,6 +128,7 @@ pub struct Output {
     /// Example: `{"url":"https://fal.media/files/zebra/-ACpJE6m4JQSBCCeNB51S_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bytedance/seed-speech/tts/v2";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/bytedance/seed-speech/tts/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text to synthesize into speech.
@@ -29,57 +29,56 @@ pub struct Input {
     /// Example: `"stokie_en"`.
     ///
     /// Allowed values: `"vivi_mixed_en_zh_ja_es_id"`, `"mindy_en_es_id_pt_zh"`, `"stokie_en"`, `"dacey_en"`, `"tim_en"`, `"kian_en_zh"`, `"cedric_en_zh"`, `"sophie_en_zh"`, `"jean_en_zh"`, `"magnus_en_zh"`, `"mabel_en_zh"`, `"nadia_en_zh"` and 29 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice: Option<Voice>,
     /// Output audio format. 'mp3' returns MP3 audio; 'opus' returns Opus audio in an Ogg container.
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"opus"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Sample rate of the output audio in Hz.
     ///
     /// Default: `24000`.
     ///
     /// Allowed values: `8000`, `16000`, `22050`, `24000`, `32000`, `44100`, `48000`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_rate: Option<SampleRate>,
     /// Speech speed. 1.0 is normal speed, 0.5 is half speed, 2.0 is double speed.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speed: Option<f64>,
     /// Volume. 1.0 is normal volume, 0.5 is half, 2.0 is double.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<f64>,
     /// Voice pitch shift in semitones. 0 is normal pitch, -12 lowers by one octave, 12 raises by one octave.
     ///
     /// Default: `0`.
     ///
     /// Constraint: -12 ≤ value ≤ 12.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pitch: Option<i64>,
     /// Force the text to be read as a single language, disabling automatic language detection. Leave unset for automatic detection (including seamless Chinese/English mixing on bilingual voices). Codes: zh (Chinese), en (English), ja (Japanese), es-mx (Mexican Spanish), id (Indonesian), pt-br (Brazilian Portuguese), ko (Korean), it (Italian), de (German), fr (French).
     ///
     /// Allowed values: `"zh"`, `"en"`, `"ja"`, `"es-mx"`, `"id"`, `"pt-br"`, `"ko"`, `"it"`, `"de"`, `"fr"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<Language>,
     /// Optional natural-language instruction that steers the delivery (tone, emotion, pace, volume), e.g. 'Speak in a cheerful tone' or 'Could you speak a bit slower?'. It is not spoken aloud and does not affect billing.
     ///
     /// Example: `"Speak in a warm, cheerful tone."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_instruction: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { text : String = "text" required, voice : Option < Voice > = "voice" optional,
+    output_format : Option < OutputFormat > = "output_format" optional, sample_rate :
+    Option < SampleRate > = "sample_rate" optional, speed : Option < f64 > = "speed"
+    optional, volume : Option < f64 > = "volume" optional, pitch : Option < i64 > =
+    "pitch" optional, language : Option < Language > = "language" optional,
+    voice_instruction : Option < String > = "voice_instruction" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -233,7 +232,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance/seed-speech/tts/v2`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio file.
@@ -241,6 +240,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a9abcc6/Si0ucRYji4wPj7Z2H2XFL_audio.mp3"}`.
     pub audio: File,
 }
+::fal_models_core::serde_struct!(Output { audio : File = "audio" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

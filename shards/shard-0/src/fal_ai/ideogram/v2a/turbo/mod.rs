@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ideogram/v2a/turbo";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/ideogram/v2a/turbo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -25,32 +25,32 @@ pub struct Input {
     /// Default: `"1:1"`.
     ///
     /// Allowed values: `"10:16"`, `"16:10"`, `"9:16"`, `"16:9"`, `"4:3"`, `"3:4"`, `"1:1"`, `"1:3"`, `"3:1"`, `"3:2"`, `"2:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether to expand the prompt with MagicPrompt functionality.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// Seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The style of the generated image
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"general"`, `"realistic"`, `"design"`, `"render_3D"`, `"anime"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, expand_prompt : Option < bool > = "expand_prompt" optional,
+    seed : Option < i64 > = "seed" optional, style : Option < Style > = "style" optional,
+    sync_mode : Option < bool > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -156,7 +156,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ideogram/v2a/turbo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -168,6 +168,9 @@ pub struct Output {
     /// Example: `123456`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < File > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

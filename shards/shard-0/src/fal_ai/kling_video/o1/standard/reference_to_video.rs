@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/o1/standard/reference-to-video
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// Input for start-frame video generation with optional reference images and elements.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Take @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
@@ -29,31 +29,32 @@ pub struct Input {
     /// Additional reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 7 total (elements + reference images + start image).
     ///
     /// Example: `["https://v3b.fal.media/files/b/koala/v9COzzH23FGBYdGLgbK3u.png","https://v3b.fal.media/files/b/elephant/5Is2huKQFSE7...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Elements (characters/objects) to include in the video. Reference in prompt as @Element1, @Element2, etc. Maximum 7 total (elements + reference images + start image).
     ///
     /// Example: `[{"frontal_image_url":"https://v3b.fal.media/files/b/panda/MQp-ghIqshvMZROKh9lW3.png","reference_image_urls":["https:...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<OmniVideoElementInput>>,
     /// Video duration in seconds.
     ///
     /// Default: `"5"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// The aspect ratio of the generated video frame.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_urls : Option < Vec < String > > =
+    "image_urls" optional, elements : Option < Vec < OmniVideoElementInput > > =
+    "elements" optional, duration : Option < Duration > = "duration" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -152,7 +153,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/o1/standard/reference-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -160,6 +161,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":47359974,"url":"https://v3b.fal.media/files/b/panda/...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -168,7 +170,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `elements` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OmniVideoElementInput {
     /// The frontal image of the element (main view).
@@ -176,12 +178,15 @@ pub struct OmniVideoElementInput {
     /// Max file size: 10.0MB, Min width: 300px, Min height: 300px, Min aspect ratio: 0.40, Max aspect ratio: 2.50, Timeout: 20.0s
     pub frontal_image_url: String,
     /// Additional reference images from different angles. 1-3 images supported. At least one image is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    OmniVideoElementInput { frontal_image_url : String = "frontal_image_url" required,
+    reference_image_urls : Option < Vec < String > > = "reference_image_urls" optional }
+    ..extra
+);
 impl OmniVideoElementInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan/v2.2-5b/text-to-video/fast-wan";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/wan/v2.2-5b/text-to-video/fast-wan`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide video generation.
@@ -23,7 +23,6 @@ pub struct Input {
     /// Negative prompt for video generation.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of frames to generate. Must be between 17 to 161 (inclusive).
     ///
@@ -32,7 +31,6 @@ pub struct Input {
     /// Constraint: 17 ≤ value ≤ 161.
     ///
     /// Example: `81`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
     ///
@@ -41,10 +39,8 @@ pub struct Input {
     /// Constraint: 4 ≤ value ≤ 60.
     ///
     /// Example: `24`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video (580p or 720p).
     ///
@@ -53,7 +49,6 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video (16:9 or 9:16).
     ///
@@ -62,28 +57,24 @@ pub struct Input {
     /// Example: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, output video will be checked for safety after generation.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_output_safety_checker: Option<bool>,
     /// Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
     ///
@@ -92,7 +83,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `3.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The model to use for frame interpolation. If None, no interpolation is applied.
     ///
@@ -101,7 +91,6 @@ pub struct Input {
     /// Example: `"film"`.
     ///
     /// Allowed values: `"none"`, `"film"`, `"rife"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpolator_model: Option<InterpolatorModel>,
     /// Number of frames to interpolate between each pair of generated frames. Must be between 0 and 4.
     ///
@@ -110,14 +99,12 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 4.
     ///
     /// Example: `0`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_interpolated_frames: Option<i64>,
     /// If true, the number of frames per second will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If false, the passed frames per second will be used as-is.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjust_fps_for_interpolation: Option<bool>,
     /// The quality of the output video. Higher quality means better visual quality but larger file size.
     ///
@@ -126,7 +113,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
     ///
@@ -135,12 +121,26 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_frames : Option < i64 > = "num_frames" optional,
+    frames_per_second : Option < i64 > = "frames_per_second" optional, seed : Option <
+    i64 > = "seed" optional, resolution : Option < Resolution > = "resolution" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    enable_output_safety_checker : Option < bool > = "enable_output_safety_checker"
+    optional, enable_prompt_expansion : Option < bool > = "enable_prompt_expansion"
+    optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    interpolator_model : Option < InterpolatorModel > = "interpolator_model" optional,
+    num_interpolated_frames : Option < i64 > = "num_interpolated_frames" optional,
+    adjust_fps_for_interpolation : Option < bool > = "adjust_fps_for_interpolation"
+    optional, video_quality : Option < VideoQuality > = "video_quality" optional,
+    video_write_mode : Option < VideoWriteMode > = "video_write_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -406,7 +406,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan/v2.2-5b/text-to-video/fast-wan`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -418,11 +418,14 @@ pub struct Output {
     /// Default: `""`.
     ///
     /// Example: `"A medium shot establishes a modern, minimalist office setting: clean lines, muted grey walls, and polished wood...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : Option < String > = "prompt"
+    optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

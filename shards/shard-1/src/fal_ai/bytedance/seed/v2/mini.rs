@@ -18,7 +18,7 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "fal-ai/bytedance/seed/v2/mini";
 /// The input of `fal-ai/bytedance/seed/v2/mini`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt or question for the model.
@@ -26,56 +26,56 @@ pub struct Input {
     /// Example: `"What can you do?"`.
     pub prompt: String,
     /// URLs of images for visual understanding. Supported formats: JPEG, PNG, WebP. A maximum of 6 images is supported. Any additional images will be ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// URLs of videos for video understanding. Supported formats: MP4, MOV. Audio comprehension is not supported. A maximum of 3 videos is supported. Any additional videos will be ignored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_urls: Option<Vec<String>>,
     /// Optional system prompt to guide the model's behavior.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
     /// Optional prior conversation history for multi-turn conversations. Pass back the `messages` field from a previous response to provide context. The current `prompt`, `image_urls`, `video_urls`, and `system_prompt` are always appended as the latest user turn.
     ///
     /// Example: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messages: Option<Vec<Seed2MiniMessage>>,
     /// Controls the model's chain-of-thought reasoning. `enabled` always includes reasoning, `disabled` never includes reasoning, `auto` lets the model decide based on the query.
     ///
     /// Default: `"enabled"`.
     ///
     /// Allowed values: `"enabled"`, `"disabled"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thinking: Option<Thinking>,
     /// Controls the depth of reasoning before the model responds. Only applicable when `thinking` is `enabled` or `auto`. `minimal` for immediate response, `low` for faster response with light reasoning, `medium` for balanced speed and depth, `high` for deep analysis of complex issues.
     ///
     /// Allowed values: `"minimal"`, `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<ReasoningEffort>,
     /// Controls the maximum length of the model's output, including both the model's response and its chain-of-thought content, measured in tokens.
     ///
     /// Default: `4096`.
     ///
     /// Constraint: 1 ≤ value ≤ 65536.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_completion_tokens: Option<i64>,
     /// Controls randomness in the response. Lower values make output more focused and deterministic, higher values make it more creative.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
     /// Nucleus sampling parameter. The model considers tokens with top_p cumulative probability mass. Lower values narrow the token selection.
     ///
     /// Default: `0.7`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_urls : Option < Vec < String > > =
+    "image_urls" optional, video_urls : Option < Vec < String > > = "video_urls"
+    optional, system_prompt : Option < String > = "system_prompt" optional, messages :
+    Option < Vec < Seed2MiniMessage > > = "messages" optional, thinking : Option <
+    Thinking > = "thinking" optional, reasoning_effort : Option < ReasoningEffort > =
+    "reasoning_effort" optional, max_completion_tokens : Option < i64 > =
+    "max_completion_tokens" optional, temperature : Option < f64 > = "temperature"
+    optional, top_p : Option < f64 > = "top_p" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -235,17 +235,21 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance/seed/v2/mini`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The model's text response.
     pub output: String,
     /// The model's chain-of-thought reasoning content. Only present when `thinking` is `enabled` or `auto`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_content: Option<String>,
     /// The full conversation history including the model's response. Pass this back as the `messages` input field to continue the conversation.
     pub messages: Vec<Seed2MiniMessage>,
 }
+::fal_models_core::serde_struct!(
+    Output { output : String = "output" required, reasoning_content : Option < String > =
+    "reasoning_content" optional, messages : Vec < Seed2MiniMessage > = "messages"
+    required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -258,7 +262,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `messages` field of [`Input`] and the `messages` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Seed2MiniMessage {
     /// The role of the message author.
@@ -268,9 +272,12 @@ pub struct Seed2MiniMessage {
     /// The content of the message. Can be a string for text-only messages, or a list of content parts for multimodal messages (e.g. with images).
     pub content: Content,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Seed2MiniMessage { role : Role = "role" required, content : Content = "content"
+    required } ..extra
+);
 impl Seed2MiniMessage {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

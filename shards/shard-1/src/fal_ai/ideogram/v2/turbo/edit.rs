@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ideogram/v2/turbo/edit";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/ideogram/v2/turbo/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to fill the masked part of the image.
@@ -30,29 +30,31 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/flux-lora/example-images/mask_knight.jpeg"`.
     pub mask_url: String,
     /// Seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The style of the generated image
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"general"`, `"realistic"`, `"design"`, `"render_3D"`, `"anime"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// Whether to expand the prompt with MagicPrompt functionality.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expand_prompt: Option<bool>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, mask_url : String = "mask_url" required, seed : Option < i64 > = "seed"
+    optional, style : Option < Style > = "style" optional, expand_prompt : Option < bool
+    > = "expand_prompt" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -150,7 +152,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ideogram/v2/turbo/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Images
@@ -162,6 +164,9 @@ pub struct Output {
     /// Example: `123456`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < File > = "images" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

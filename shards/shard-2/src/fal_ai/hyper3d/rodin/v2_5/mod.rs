@@ -15,7 +15,7 @@ pub use super::super::super::super::types::File;
 #[allow(unused_imports)]
 pub use super::super::super::super::types::Image;
 /// The input of `fal-ai/hyper3d/rodin/v2.5`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// A textual prompt to guide model generation. Optional for Image-to-3D mode - if empty, the model auto-generates a prompt from the images.
@@ -25,99 +25,95 @@ pub struct Input {
     /// Constraint: at most 1024 characters.
     ///
     /// Example: `"A futuristic robot with sleek metallic design."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// URL of images to use while generating the 3D model. Required for Image-to-3D mode. Up to 5 images allowed.
     ///
     /// Constraint: 1 to 5 items.
     ///
     /// Example: `["https://v3.fal.media/files/panda/l7mQrG8plbB42lBNqVjm0_image.png","https://v3b.fal.media/files/b/kangaroo/scq50Bf1P...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Generation tier. Higher tiers produce more detailed meshes but cost more. Extreme-High enables the highest-detail mode and bills at double the base rate. See more info in the [documentation](https://developer.hyper3d.ai/api-specification/rodin-gen2.5#use-gen-2.5-generation-with-following-gen-2.5-tiers).
     ///
     /// Default: `"Gen-2.5-High"`.
     ///
     /// Allowed values: `"Gen-2.5-Minimum"`, `"Gen-2.5-Extreme-Low"`, `"Gen-2.5-Low"`, `"Gen-2.5-Medium"`, `"Gen-2.5-High"`, `"Gen-2.5-Extreme-High"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<Tier>,
     /// When enabled, preserves the transparency channel from input images during 3D generation.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_original_alpha: Option<bool>,
     /// Seed value for randomization, ranging from 0 to 65535. Optional.
     ///
     /// Constraint: 0 ≤ value ≤ 65535.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Format of the geometry file. Possible values: glb, usdz, fbx, obj, stl. Default is glb.
     ///
     /// Default: `"glb"`.
     ///
     /// Allowed values: `"glb"`, `"usdz"`, `"fbx"`, `"obj"`, `"stl"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub geometry_file_format: Option<GeometryFileFormat>,
     /// Material type. PBR: physically-based materials with realistic lighting. Shaded: baked lighting with no PBR maps. All: both PBR and Shaded variants. None: geometry only with no textures.
     ///
     /// Default: `"All"`.
     ///
     /// Allowed values: `"PBR"`, `"Shaded"`, `"All"`, `"None"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material: Option<Material>,
     /// Combined quality and mesh type selection. Quad = smooth surfaces, Triangle = detailed geometry. Maps to `mesh_mode` (Quad/Raw) and `quality_override` (face count) on the Hyper3D API. Valid face counts depend on the selected tier. Up to 1M Triangle is supported for tiers Extreme-Low, Low, and Medium. Up to 2M Triangle (as low as 20K Triangle) is supported for tiers High and Extreme-High.
     ///
     /// Default: `"Auto"`.
     ///
     /// Allowed values: `"Auto"`, `"4K Quad"`, `"8K Quad"`, `"18K Quad"`, `"50K Quad"`, `"100K Quad"`, `"200K Quad"`, `"2K Triangle"`, `"20K Triangle"`, `"50K Triangle"`, `"150K Triangle"`, `"500K Triangle"` and 2 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quality_mesh_option: Option<QualityMeshOption>,
     /// Texture generation quality. When unset, the API picks a default appropriate for the tier.
     ///
     /// Allowed values: `"legacy"`, `"extreme-low"`, `"low"`, `"medium"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_mode: Option<TextureMode>,
     /// If enabled, the generation will have enhanced generative robustness while ensuring output consistency. This corresponds to `geometry_instruct_mode` being equal to `creative` on the Hyper3D API.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_creative_mode: Option<bool>,
     /// Enables enhanced texture post-processing for higher visual fidelity.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hd_texture: Option<bool>,
     /// Removes baked lighting/highlights from the generated textures.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture_delight: Option<bool>,
     /// Generate finer micro-scale geometric detail. Only effective with `tier="Gen-2.5-Extreme-High"`.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub is_micro: Option<bool>,
     /// Generate characters in T-pose or A-pose format, making them easier to rig and animate in 3D software.
     ///
     /// Default: `false`.
-    #[serde(rename = "TAPose")]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ta_pose: Option<bool>,
     /// This is a controlnet that controls the maximum sized of the generated model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bbox_condition: Option<RodinGen25BbboxField>,
     /// Optional add-ons. Single values are accepted as a shorthand for a list with one item.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub addons: Option<RodinGen25Addons>,
     /// Generate a preview render image of the 3D model along with the model files.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preview_render: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_urls : Option < Vec <
+    String > > = "image_urls" optional, tier : Option < Tier > = "tier" optional,
+    use_original_alpha : Option < bool > = "use_original_alpha" optional, seed : Option <
+    i64 > = "seed" optional, geometry_file_format : Option < GeometryFileFormat > =
+    "geometry_file_format" optional, material : Option < Material > = "material"
+    optional, quality_mesh_option : Option < QualityMeshOption > = "quality_mesh_option"
+    optional, texture_mode : Option < TextureMode > = "texture_mode" optional,
+    enable_creative_mode : Option < bool > = "enable_creative_mode" optional, hd_texture
+    : Option < bool > = "hd_texture" optional, texture_delight : Option < bool > =
+    "texture_delight" optional, is_micro : Option < bool > = "is_micro" optional, ta_pose
+    : Option < bool > = "TAPose" optional, bbox_condition : Option < RodinGen25BbboxField
+    > = "bbox_condition" optional, addons : Option < RodinGen25Addons > = "addons"
+    optional, preview_render : Option < bool > = "preview_render" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -377,7 +373,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hyper3d/rodin/v2.5`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object file.
@@ -385,13 +381,17 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/model_tests/video_models/base_basic_shaded.glb"}`.
     pub model_mesh: File,
     /// Additional generated 3D object files returned by Hyper3D besides model_mesh.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_meshes: Option<Vec<File>>,
     /// Seed value used for generation.
     pub seed: i64,
     /// Generated textures for the 3D object.
     pub textures: Vec<Image>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, model_meshes : Option < Vec <
+    File > > = "model_meshes" optional, seed : i64 = "seed" required, textures : Vec <
+    Image > = "textures" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -534,7 +534,7 @@ pub enum TextureMode {
     Medium => "medium", High => "high" } else Unknown
 );
 /// An object of 3 fields. Held by the `bbox_condition` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct RodinGen25BbboxField {
     /// Width (x axis) dimension for the bounding box constraint.
@@ -542,26 +542,26 @@ pub struct RodinGen25BbboxField {
     /// Default: `100`.
     ///
     /// Constraint: 1 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// Height (y axis) dimension for the bounding box constraint.
     ///
     /// Default: `100`.
     ///
     /// Constraint: 1 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Length (z axis) dimension for the bounding box constraint.
     ///
     /// Default: `100`.
     ///
     /// Constraint: 1 ≤ value ≤ 2048.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    RodinGen25BbboxField { width : Option < i64 > = "width" optional, height : Option <
+    i64 > = "height" optional, length : Option < i64 > = "length" optional } ..extra
+);
 impl RodinGen25BbboxField {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -627,18 +627,19 @@ impl RodinGen25BbboxField {
     }
 }
 /// An object of 1 field. Held by the `addons` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct RodinGen25Addons {
     /// Selecting HighPack generates 4K resolution texture instead of the default 2K. In Quad mode, the number of faces becomes ~16× the count set in the quality parameter.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub high_pack: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    RodinGen25Addons { high_pack : Option < bool > = "high_pack" optional } ..extra
+);
 impl RodinGen25Addons {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

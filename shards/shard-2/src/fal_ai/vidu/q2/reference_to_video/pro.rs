@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/vidu/q2/reference-to-video/pro";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/vidu/q2/reference-to-video/pro`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation, max 2000 characters
@@ -25,51 +25,51 @@ pub struct Input {
     /// URLs of the reference images for subject appearance. If videos are provided, up to 4 images are allowed; otherwise up to 7 images.
     ///
     /// Example: `["https://storage.googleapis.com/falserverless/model_tests/video_models/vidu-image-3123041388101890.png"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// URLs of the reference videos for video editing or motion reference. Supports up to 2 videos.
     ///
     /// Example: `["https://storage.googleapis.com/falserverless/model_tests/video_models/vidu-video-3123002003131623.mp4"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_video_urls: Option<Vec<String>>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Duration of the video in seconds (0 for automatic duration)
     ///
     /// Default: `4`.
     ///
     /// Constraint: 1 ≤ value ≤ 8.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Output video resolution
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the output video (e.g., auto, 16:9, 9:16, 1:1, or any W:H)
     ///
     /// Default: `"16:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<String>,
     /// The movement amplitude of objects in the frame
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"small"`, `"medium"`, `"large"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub movement_amplitude: Option<MovementAmplitude>,
     /// Whether to add background music to the generated video
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bgm: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, reference_image_urls : Option < Vec <
+    String > > = "reference_image_urls" optional, reference_video_urls : Option < Vec <
+    String > > = "reference_video_urls" optional, seed : Option < i64 > = "seed"
+    optional, duration : Option < i64 > = "duration" optional, resolution : Option <
+    Resolution > = "resolution" optional, aspect_ratio : Option < String > =
+    "aspect_ratio" optional, movement_amplitude : Option < MovementAmplitude > =
+    "movement_amplitude" optional, bgm : Option < bool > = "bgm" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -219,7 +219,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/vidu/q2/reference-to-video/pro`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video with video/image references using the Q2 Pro model
@@ -227,6 +227,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a8aa38a/_nfU-t1qY1HEVcDqct-M__output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/ltx-2-19b/distilled/extend-video/lora";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::VideoFile;
 /// The input of `fal-ai/ltx-2-19b/distilled/extend-video/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate the video from.
@@ -25,41 +25,34 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8824b1/sdm0KfmenrlywesfzY1Y1_if6euPp1.mp4"`.
     pub video_url: String,
     /// The URL of the image to use as the end of the extended video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// The number of frames to generate.
     ///
     /// Default: `121`.
     ///
     /// Constraint: 9 ≤ value ≤ 481.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// The size of the generated video.
     ///
     /// Default: `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_size: Option<VideoSize>,
     /// Whether to generate audio for the video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Whether to use multi-scale generation. If True, the model will generate the video at a smaller scale first, then use the smaller video to guide the generation of a video at or above your requested size. This results in better coherence and details.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_multiscale: Option<bool>,
     /// When true, match the output FPS to the input video's FPS instead of using the default target FPS.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub match_input_fps: Option<bool>,
     /// The frames per second of the generated video.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<f64>,
     /// The acceleration level to use.
     ///
@@ -68,7 +61,6 @@ pub struct Input {
     /// Example: `"none"`.
     ///
     /// Allowed values: `"none"`, `"regular"`, `"high"`, `"full"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// The camera LoRA to use. This allows you to control the camera movement of the generated video more accurately than just prompting the model to move the camera.
     ///
@@ -77,58 +69,48 @@ pub struct Input {
     /// Example: `"none"`.
     ///
     /// Allowed values: `"dolly_in"`, `"dolly_out"`, `"dolly_left"`, `"dolly_right"`, `"jib_up"`, `"jib_down"`, `"static"`, `"none"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_lora: Option<CameraLora>,
     /// The scale of the camera LoRA to use. This allows you to control the camera movement of the generated video more accurately than just prompting the model to move the camera.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_lora_scale: Option<f64>,
     /// The negative prompt to generate the video from.
     ///
     /// Default: `"blurry, out of focus, overexposed, underexposed, low contrast, washed out colors, excessive noise, grainy texture,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The seed for the random number generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Whether to enable the safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The output type of the generated video.
     ///
     /// Default: `"X264 (.mp4)"`.
     ///
     /// Allowed values: `"X264 (.mp4)"`, `"VP9 (.webm)"`, `"PRORES4444 (.mov)"`, `"GIF (.gif)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_output_type: Option<VideoOutputType>,
     /// The quality of the generated video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// The LoRAs to use for the generation.
     pub loras: Vec<LoRAInput>,
@@ -137,40 +119,56 @@ pub struct Input {
     /// Default: `"forward"`.
     ///
     /// Allowed values: `"forward"`, `"backward"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extend_direction: Option<ExtendDirection>,
     /// The number of frames to use as context for the extension.
     ///
     /// Default: `25`.
     ///
     /// Constraint: 0 ≤ value ≤ 121.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_context_frames: Option<i64>,
     /// Video conditioning strength. Lower values represent more freedom given to the model to change the video content.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_strength: Option<f64>,
     /// Audio conditioning strength. Lower values represent more freedom given to the model to change the audio content.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio_strength: Option<f64>,
     /// The strength of the end image to use for the video generation.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_strength: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, end_image_url : Option < String > = "end_image_url" optional, num_frames :
+    Option < i64 > = "num_frames" optional, video_size : Option < VideoSize > =
+    "video_size" optional, generate_audio : Option < bool > = "generate_audio" optional,
+    use_multiscale : Option < bool > = "use_multiscale" optional, match_input_fps :
+    Option < bool > = "match_input_fps" optional, fps : Option < f64 > = "fps" optional,
+    acceleration : Option < Acceleration > = "acceleration" optional, camera_lora :
+    Option < CameraLora > = "camera_lora" optional, camera_lora_scale : Option < f64 > =
+    "camera_lora_scale" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, seed : Option < i64 > = "seed" optional, enable_prompt_expansion : Option <
+    bool > = "enable_prompt_expansion" optional, enable_safety_checker : Option < bool >
+    = "enable_safety_checker" optional, video_output_type : Option < VideoOutputType > =
+    "video_output_type" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, sync_mode : Option < bool > = "sync_mode" optional,
+    loras : Vec < LoRAInput > = "loras" required, extend_direction : Option <
+    ExtendDirection > = "extend_direction" optional, num_context_frames : Option < i64 >
+    = "num_context_frames" optional, video_strength : Option < f64 > = "video_strength"
+    optional, audio_strength : Option < f64 > = "audio_strength" optional,
+    end_image_strength : Option < f64 > = "end_image_strength" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -522,7 +520,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/ltx-2-19b/distilled/extend-video/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -538,6 +536,10 @@ pub struct Output {
     /// Example: `"A woman stands still amid a busy neon-lit street at night. The camera slowly dollies in toward her face as people...`.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { video : VideoFile = "video" required, seed : i64 = "seed" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -554,7 +556,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`VideoSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -562,19 +564,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -779,25 +782,26 @@ pub enum VideoWriteMode {
     else Unknown
 );
 /// LoRA weight configuration.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAInput {
     /// URL, HuggingFace repo ID (owner/repo) to lora weights.
     pub path: String,
     /// Name of the LoRA weight. Only used if `path` is a HuggingFace repository, and is only required when the repository contains multiple LoRA weights.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// Scale factor for LoRA application (0.0 to 4.0).
     ///
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAInput { path : String = "path" required, weight_name : Option < String > =
+    "weight_name" optional, scale : Option < f64 > = "scale" optional } ..extra
+);
 impl LoRAInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

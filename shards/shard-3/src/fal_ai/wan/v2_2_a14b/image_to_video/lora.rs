@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan/v2.2-a14b/image-to-video/lora";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/wan/v2.2-a14b/image-to-video/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input image. If the input image does not match the chosen aspect ratio, it is resized and center cropped.
@@ -31,7 +31,6 @@ pub struct Input {
     /// Constraint: 17 ≤ value ≤ 161.
     ///
     /// Example: `81`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
     ///
@@ -40,15 +39,12 @@ pub struct Input {
     /// Constraint: 4 ≤ value ≤ 60.
     ///
     /// Example: `16`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Negative prompt for video generation.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video (480p, 580p, or 720p).
     ///
@@ -57,14 +53,12 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video. If 'auto', the aspect ratio will be determined automatically based on the input image.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
@@ -73,28 +67,24 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 40.
     ///
     /// Example: `27`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, output video will be checked for safety after generation.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_output_safety_checker: Option<bool>,
     /// Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Acceleration level to use. The more acceleration, the faster the generation, but with lower quality. The recommended value is 'regular'.
     ///
@@ -103,7 +93,6 @@ pub struct Input {
     /// Example: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
     ///
@@ -112,7 +101,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `3.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Guidance scale for the second stage of the model. This is used to control the adherence to the prompt in the second stage of the model.
     ///
@@ -121,7 +109,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale_2: Option<f64>,
     /// Shift value for the video. Must be between 1.0 and 10.0.
     ///
@@ -130,7 +117,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// The model to use for frame interpolation. If None, no interpolation is applied.
     ///
@@ -139,7 +125,6 @@ pub struct Input {
     /// Example: `"film"`.
     ///
     /// Allowed values: `"none"`, `"film"`, `"rife"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpolator_model: Option<InterpolatorModel>,
     /// Number of frames to interpolate between each pair of generated frames. Must be between 0 and 4.
     ///
@@ -148,14 +133,12 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_interpolated_frames: Option<i64>,
     /// If true, the number of frames per second will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If false, the passed frames per second will be used as-is.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjust_fps_for_interpolation: Option<bool>,
     /// The quality of the output video. Higher quality means better visual quality but larger file size.
     ///
@@ -164,7 +147,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
     ///
@@ -173,25 +155,42 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// LoRA weights to be used in the inference.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAWeight>>,
     /// If true, the video will be reversed.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_video: Option<bool>,
     /// URL of the end image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : String = "prompt"
+    required, num_frames : Option < i64 > = "num_frames" optional, frames_per_second :
+    Option < i64 > = "frames_per_second" optional, negative_prompt : Option < String > =
+    "negative_prompt" optional, seed : Option < i64 > = "seed" optional, resolution :
+    Option < Resolution > = "resolution" optional, aspect_ratio : Option < AspectRatio >
+    = "aspect_ratio" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, enable_output_safety_checker : Option < bool > =
+    "enable_output_safety_checker" optional, enable_prompt_expansion : Option < bool > =
+    "enable_prompt_expansion" optional, acceleration : Option < Acceleration > =
+    "acceleration" optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    guidance_scale_2 : Option < f64 > = "guidance_scale_2" optional, shift : Option < f64
+    > = "shift" optional, interpolator_model : Option < InterpolatorModel > =
+    "interpolator_model" optional, num_interpolated_frames : Option < i64 > =
+    "num_interpolated_frames" optional, adjust_fps_for_interpolation : Option < bool > =
+    "adjust_fps_for_interpolation" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, loras : Option < Vec < LoRAWeight > > = "loras"
+    optional, reverse_video : Option < bool > = "reverse_video" optional, end_image_url :
+    Option < String > = "end_image_url" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -554,7 +553,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan/v2.2-a14b/image-to-video/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -566,11 +565,14 @@ pub struct Output {
     /// Default: `""`.
     ///
     /// Example: `"The white dragon warrior stands still, eyes full of determination and strength. The camera slowly moves closer or...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : Option < String > = "prompt"
+    optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -685,13 +687,12 @@ pub enum VideoWriteMode {
     else Unknown
 );
 /// An object of 4 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAWeight {
     /// URL or the path to the LoRA weights.
     pub path: String,
     /// Name of the LoRA weight. Used only if `path` is a Hugging Face repository, and required only if you have more than 1 safetensors file in the repo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// The scale of the LoRA weight. This is used to scale the LoRA weight
     /// before merging it with the base model.
@@ -699,19 +700,21 @@ pub struct LoRAWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Specifies the transformer to load the lora weight into. 'high' loads into the high-noise transformer, 'low' loads it into the low-noise transformer, while 'both' loads the LoRA into both transformers.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"high"`, `"low"`, `"both"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformer: Option<Transformer>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAWeight { path : String = "path" required, weight_name : Option < String > =
+    "weight_name" optional, scale : Option < f64 > = "scale" optional, transformer :
+    Option < Transformer > = "transformer" optional } ..extra
+);
 impl LoRAWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

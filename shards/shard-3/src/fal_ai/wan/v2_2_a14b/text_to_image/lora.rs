@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan/v2.2-a14b/text-to-image/lora";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/wan/v2.2-a14b/text-to-image/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide image generation.
@@ -23,10 +23,8 @@ pub struct Input {
     /// Negative prompt for video generation.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
@@ -35,28 +33,24 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 40.
     ///
     /// Example: `27`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, output video will be checked for safety after generation.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_output_safety_checker: Option<bool>,
     /// Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Acceleration level to use. The more acceleration, the faster the generation, but with lower quality. The recommended value is 'regular'.
     ///
@@ -65,7 +59,6 @@ pub struct Input {
     /// Example: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
     ///
@@ -74,7 +67,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `3.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Guidance scale for the second stage of the model. This is used to control the adherence to the prompt in the second stage of the model.
     ///
@@ -83,7 +75,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale_2: Option<f64>,
     /// Shift value for the image. Must be between 1.0 and 10.0.
     ///
@@ -92,24 +83,20 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `2`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// LoRA weights to be used in the inference.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAWeight>>,
     /// If true, the video will be reversed.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_video: Option<bool>,
     /// The size of the generated image.
     ///
     /// Default: `"square_hd"`.
     ///
     /// Example: `"square_hd"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The format of the output image.
     ///
@@ -118,12 +105,25 @@ pub struct Input {
     /// Example: `"jpeg"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_format: Option<ImageFormat>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, seed : Option < i64 > = "seed" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    enable_output_safety_checker : Option < bool > = "enable_output_safety_checker"
+    optional, enable_prompt_expansion : Option < bool > = "enable_prompt_expansion"
+    optional, acceleration : Option < Acceleration > = "acceleration" optional,
+    guidance_scale : Option < f64 > = "guidance_scale" optional, guidance_scale_2 :
+    Option < f64 > = "guidance_scale_2" optional, shift : Option < f64 > = "shift"
+    optional, loras : Option < Vec < LoRAWeight > > = "loras" optional, reverse_video :
+    Option < bool > = "reverse_video" optional, image_size : Option < InputImageSize > =
+    "image_size" optional, image_format : Option < ImageFormat > = "image_format"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -365,7 +365,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan/v2.2-a14b/text-to-image/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image file.
@@ -375,6 +375,9 @@ pub struct Output {
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : File = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -397,13 +400,12 @@ pub enum Acceleration {
     Acceleration : str { None => "none", Regular => "regular" } else Unknown
 );
 /// An object of 4 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAWeight {
     /// URL or the path to the LoRA weights.
     pub path: String,
     /// Name of the LoRA weight. Used only if `path` is a Hugging Face repository, and required only if you have more than 1 safetensors file in the repo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// The scale of the LoRA weight. This is used to scale the LoRA weight
     /// before merging it with the base model.
@@ -411,19 +413,21 @@ pub struct LoRAWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Specifies the transformer to load the lora weight into. 'high' loads into the high-noise transformer, 'low' loads it into the low-noise transformer, while 'both' loads the LoRA into both transformers.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"high"`, `"low"`, `"both"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformer: Option<Transformer>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAWeight { path : String = "path" required, weight_name : Option < String > =
+    "weight_name" optional, scale : Option < f64 > = "scale" optional, transformer :
+    Option < Transformer > = "transformer" optional } ..extra
+);
 impl LoRAWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -503,7 +507,7 @@ pub enum Transformer {
     Transformer : str { High => "high", Low => "low", Both => "both" } else Unknown
 );
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -511,19 +515,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

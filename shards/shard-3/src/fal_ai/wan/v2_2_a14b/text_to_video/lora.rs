@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan/v2.2-a14b/text-to-video/lora";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/wan/v2.2-a14b/text-to-video/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt to guide video generation.
@@ -23,7 +23,6 @@ pub struct Input {
     /// Negative prompt for video generation.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Number of frames to generate. Must be between 17 to 161 (inclusive).
     ///
@@ -32,7 +31,6 @@ pub struct Input {
     /// Constraint: 17 ≤ value ≤ 161.
     ///
     /// Example: `81`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// Frames per second of the generated video. Must be between 4 to 60. When using interpolation and `adjust_fps_for_interpolation` is set to true (default true,) the final FPS will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If `adjust_fps_for_interpolation` is set to false, this value will be used as-is.
     ///
@@ -41,10 +39,8 @@ pub struct Input {
     /// Constraint: 4 ≤ value ≤ 60.
     ///
     /// Example: `16`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_per_second: Option<i64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Resolution of the generated video (480p, 580p, or 720p).
     ///
@@ -53,7 +49,6 @@ pub struct Input {
     /// Example: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Aspect ratio of the generated video (16:9 or 9:16).
     ///
@@ -62,7 +57,6 @@ pub struct Input {
     /// Example: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
@@ -71,28 +65,24 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 40.
     ///
     /// Example: `27`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, output video will be checked for safety after generation.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_output_safety_checker: Option<bool>,
     /// Whether to enable prompt expansion. This will use a large language model to expand the prompt with additional details while maintaining the original meaning.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Acceleration level to use. The more acceleration, the faster the generation, but with lower quality. The recommended value is 'regular'.
     ///
@@ -101,7 +91,6 @@ pub struct Input {
     /// Example: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// Classifier-free guidance scale. Higher values give better adherence to the prompt but may decrease quality.
     ///
@@ -110,7 +99,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `3.5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Guidance scale for the second stage of the model. This is used to control the adherence to the prompt in the second stage of the model.
     ///
@@ -119,7 +107,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `4`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale_2: Option<f64>,
     /// Shift value for the video. Must be between 1.0 and 10.0.
     ///
@@ -128,7 +115,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// The model to use for frame interpolation. If None, no interpolation is applied.
     ///
@@ -137,7 +123,6 @@ pub struct Input {
     /// Example: `"film"`.
     ///
     /// Allowed values: `"none"`, `"film"`, `"rife"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interpolator_model: Option<InterpolatorModel>,
     /// Number of frames to interpolate between each pair of generated frames. Must be between 0 and 4.
     ///
@@ -146,14 +131,12 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 4.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_interpolated_frames: Option<i64>,
     /// If true, the number of frames per second will be multiplied by the number of interpolated frames plus one. For example, if the generated frames per second is 16 and the number of interpolated frames is 1, the final frames per second will be 32. If false, the passed frames per second will be used as-is.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adjust_fps_for_interpolation: Option<bool>,
     /// The quality of the output video. Higher quality means better visual quality but larger file size.
     ///
@@ -162,7 +145,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
     ///
@@ -171,22 +153,38 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// LoRA weights to be used in the inference.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAWeight>>,
     /// If true, the video will be reversed.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reverse_video: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, num_frames : Option < i64 > = "num_frames" optional,
+    frames_per_second : Option < i64 > = "frames_per_second" optional, seed : Option <
+    i64 > = "seed" optional, resolution : Option < Resolution > = "resolution" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional, num_inference_steps
+    : Option < i64 > = "num_inference_steps" optional, enable_safety_checker : Option <
+    bool > = "enable_safety_checker" optional, enable_output_safety_checker : Option <
+    bool > = "enable_output_safety_checker" optional, enable_prompt_expansion : Option <
+    bool > = "enable_prompt_expansion" optional, acceleration : Option < Acceleration > =
+    "acceleration" optional, guidance_scale : Option < f64 > = "guidance_scale" optional,
+    guidance_scale_2 : Option < f64 > = "guidance_scale_2" optional, shift : Option < f64
+    > = "shift" optional, interpolator_model : Option < InterpolatorModel > =
+    "interpolator_model" optional, num_interpolated_frames : Option < i64 > =
+    "num_interpolated_frames" optional, adjust_fps_for_interpolation : Option < bool > =
+    "adjust_fps_for_interpolation" optional, video_quality : Option < VideoQuality > =
+    "video_quality" optional, video_write_mode : Option < VideoWriteMode > =
+    "video_write_mode" optional, loras : Option < Vec < LoRAWeight > > = "loras"
+    optional, reverse_video : Option < bool > = "reverse_video" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -540,7 +538,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan/v2.2-a14b/text-to-video/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -552,11 +550,14 @@ pub struct Output {
     /// Default: `""`.
     ///
     /// Example: `"A close-up of a young woman smiling gently in the rain, raindrops glistening on her face and eyelashes. The video...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The seed used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, prompt : Option < String > = "prompt"
+    optional, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -669,13 +670,12 @@ pub enum VideoWriteMode {
     else Unknown
 );
 /// An object of 4 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAWeight {
     /// URL or the path to the LoRA weights.
     pub path: String,
     /// Name of the LoRA weight. Used only if `path` is a Hugging Face repository, and required only if you have more than 1 safetensors file in the repo.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weight_name: Option<String>,
     /// The scale of the LoRA weight. This is used to scale the LoRA weight
     /// before merging it with the base model.
@@ -683,19 +683,21 @@ pub struct LoRAWeight {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Specifies the transformer to load the lora weight into. 'high' loads into the high-noise transformer, 'low' loads it into the low-noise transformer, while 'both' loads the LoRA into both transformers.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"high"`, `"low"`, `"both"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transformer: Option<Transformer>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAWeight { path : String = "path" required, weight_name : Option < String > =
+    "weight_name" optional, scale : Option < f64 > = "scale" optional, transformer :
+    Option < Transformer > = "transformer" optional } ..extra
+);
 impl LoRAWeight {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

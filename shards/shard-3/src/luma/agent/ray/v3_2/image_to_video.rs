@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "luma/agent/ray/v3.2/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `luma/agent/ray/v3.2/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the motion/scene to generate.
@@ -29,7 +29,6 @@ pub struct Input {
     /// Example: `"https://storage.googleapis.com/falserverless/gallery/example_inputs_liuyifei.png"`.
     pub image_url: String,
     /// Optional URL of an image used as the last frame. When set, the model interpolates between image_url and end_image_url.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Aspect ratio of the generated video.
     ///
@@ -38,46 +37,47 @@ pub struct Input {
     /// Example: `"16:9"`.
     ///
     /// Allowed values: `"3:4"`, `"4:3"`, `"1:1"`, `"9:16"`, `"16:9"`, `"21:9"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Resolution of the generated video. Higher resolutions cost more.
     ///
     /// Default: `"540p"`.
     ///
     /// Allowed values: `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Duration of the generated video. Image-to-video supports 5s.
     ///
     /// Default: `"5s"`.
     ///
     /// Allowed values: `"5s"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Generate a seamless loop. Only valid for standard-dynamic-range generations without an end frame.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub r#loop: Option<bool>,
     /// Generate an HDR-encoded MP4. Requires HDR access on the account and a resolution of 720p or 1080p; not supported with loop.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hdr: Option<bool>,
     /// Also export an EXR file alongside the MP4. Requires hdr=true and HDR access.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exr_export: Option<bool>,
     /// Optional list of reference image URLs used to guide the generation.
     ///
     /// Constraint: at most 4 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, end_image_url : Option < String > = "end_image_url" optional, aspect_ratio
+    : Option < AspectRatio > = "aspect_ratio" optional, resolution : Option < Resolution
+    > = "resolution" optional, duration : Option < Duration > = "duration" optional,
+    r#loop : Option < bool > = "loop" optional, hdr : Option < bool > = "hdr" optional,
+    exr_export : Option < bool > = "exr_export" optional, reference_image_urls : Option <
+    Vec < String > > = "reference_image_urls" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -227,15 +227,18 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `luma/agent/ray/v3.2/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
     pub video: File,
     /// The generated EXR sidecar when exr_export is true. This may be a single EXR file or a ZIP package depending on Luma's export shape.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exr_file: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, exr_file : Option < File > = "exr_file"
+    optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

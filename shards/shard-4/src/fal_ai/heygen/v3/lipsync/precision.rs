@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/heygen/v3/lipsync/precision";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// Base request for lip-syncing a video (mode is determined by the endpoint).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the source video to lip-sync.
@@ -28,42 +28,43 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/example/new_audio.mp3"`.
     pub audio_url: String,
     /// Optional title for the lipsync job.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Generate captions in the output video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_caption: Option<bool>,
     /// Allow duration adjustment to match the new audio.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_dynamic_duration: Option<bool>,
     /// Remove background music from the source video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disable_music_track: Option<bool>,
     /// Enhance the replacement audio quality.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_speech_enhancement: Option<bool>,
     /// Start time in seconds for partial lipsync.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<f64>,
     /// End time in seconds for partial lipsync.
     ///
     /// Constraint: 0 ≤ value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_time: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, audio_url : String = "audio_url"
+    required, title : Option < String > = "title" optional, enable_caption : Option <
+    bool > = "enable_caption" optional, enable_dynamic_duration : Option < bool > =
+    "enable_dynamic_duration" optional, disable_music_track : Option < bool > =
+    "disable_music_track" optional, enable_speech_enhancement : Option < bool > =
+    "enable_speech_enhancement" optional, start_time : Option < f64 > = "start_time"
+    optional, end_time : Option < f64 > = "end_time" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -190,7 +191,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output from the Lipsync API.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The lip-synced video file with new audio synced.
@@ -198,9 +199,12 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a8f61f5/SwAbhEQ0tNLthNkyTqCRn_overdubbed.mp4"}`.
     pub video: File,
     /// Generated caption file when enable_caption is enabled and HeyGen returns one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption_file: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, caption_file : Option < File > =
+    "caption_file" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan3d/v2/multi-view/turbo";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/hunyuan3d/v2/multi-view/turbo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of image to use while generating the 3D model.
@@ -30,38 +30,40 @@ pub struct Input {
     pub left_image_url: String,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same image every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of inference steps to perform.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Guidance scale for the model.
     ///
     /// Default: `7.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Octree resolution for the model.
     ///
     /// Default: `256`.
     ///
     /// Constraint: 1 ≤ value ≤ 1024.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub octree_resolution: Option<i64>,
     /// If set true, textured mesh will be generated and the price charged would be 3 times that of white mesh.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub textured_mesh: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { front_image_url : String = "front_image_url" required, back_image_url :
+    String = "back_image_url" required, left_image_url : String = "left_image_url"
+    required, seed : Option < i64 > = "seed" optional, num_inference_steps : Option < i64
+    > = "num_inference_steps" optional, guidance_scale : Option < f64 > =
+    "guidance_scale" optional, octree_resolution : Option < i64 > = "octree_resolution"
+    optional, textured_mesh : Option < bool > = "textured_mesh" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -176,7 +178,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan3d/v2/multi-view/turbo`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object file.
@@ -186,6 +188,9 @@ pub struct Output {
     /// Seed value used for generation.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { model_mesh : File = "model_mesh" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

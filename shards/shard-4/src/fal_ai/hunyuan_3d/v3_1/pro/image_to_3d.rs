@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-3d/v3.1/pro/image-to-3d";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/hunyuan-3d/v3.1/pro/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Front view image URL. Resolution: 128-5000px, max 8MB, formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
@@ -21,49 +21,50 @@ pub struct Input {
     /// Example: `"https://v3b.fal.media/files/b/0a8c3155/BTXNRrzOFsO6OvdSxdXmv_6ZcaGmrY.png"`.
     pub input_image_url: String,
     /// Optional back/rear view image URL (JPG/PNG recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub back_image_url: Option<String>,
     /// Optional left side view image URL (JPG/PNG recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_image_url: Option<String>,
     /// Optional right side view image URL (JPG/PNG recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub right_image_url: Option<String>,
     /// Optional top view image URL (v3.1 exclusive, JPG/PNG recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_image_url: Option<String>,
     /// Optional bottom view image URL (v3.1 exclusive, JPG/PNG recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bottom_image_url: Option<String>,
     /// Optional left-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub left_front_image_url: Option<String>,
     /// Optional right-front 45 degree angle view image URL (v3.1 exclusive, JPG/PNG recommended).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub right_front_image_url: Option<String>,
     /// Generation task type. Normal: textured model. Geometry: geometry-only white model (no textures). LowPoly/Sketch are not available in v3.1.
     ///
     /// Default: `"Normal"`.
     ///
     /// Allowed values: `"Normal"`, `"Geometry"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_type: Option<GenerateType>,
     /// Enable PBR material generation (metallic, roughness, normal textures). Ignored when generate_type is Geometry.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pbr: Option<bool>,
     /// Target polygon face count. Range: 40,000-1,500,000. Default: 500,000.
     ///
     /// Default: `500000`.
     ///
     /// Constraint: 40000 ≤ value ≤ 1500000.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub face_count: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_image_url : String = "input_image_url" required, back_image_url :
+    Option < String > = "back_image_url" optional, left_image_url : Option < String > =
+    "left_image_url" optional, right_image_url : Option < String > = "right_image_url"
+    optional, top_image_url : Option < String > = "top_image_url" optional,
+    bottom_image_url : Option < String > = "bottom_image_url" optional,
+    left_front_image_url : Option < String > = "left_front_image_url" optional,
+    right_front_image_url : Option < String > = "right_front_image_url" optional,
+    generate_type : Option < GenerateType > = "generate_type" optional, enable_pbr :
+    Option < bool > = "enable_pbr" optional, face_count : Option < i64 > = "face_count"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -217,7 +218,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-3d/v3.1/pro/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D object in GLB format.
@@ -227,16 +228,19 @@ pub struct Output {
     /// Preview thumbnail of the generated model
     ///
     /// Example: `{"content_type":"image/png","file_name":"preview.png","file_size":194908,"url":"https://v3b.fal.media/files/b/0a8c318...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<File>,
     /// URLs for different 3D model formats
     ///
     /// Example: `{"glb":{"content_type":"model/gltf-binary","file_name":"model.glb","file_size":38554640,"url":"https://v3b.fal.media/...`.
     pub model_urls: ModelUrls,
     /// The seed used for generation
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : File = "model_glb" required, thumbnail : Option < File > =
+    "thumbnail" optional, model_urls : ModelUrls = "model_urls" required, seed : Option <
+    i64 > = "seed" optional }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -264,28 +268,28 @@ pub enum GenerateType {
     GenerateType : str { Normal => "Normal", Geometry => "Geometry" } else Unknown
 );
 /// An object of 6 fields. Held by the `model_urls` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// MTL material file for OBJ model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtl: Option<File>,
     /// Texture image for the 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, mtl : Option < File > = "mtl"
+    optional, texture : Option < File > = "texture" optional, usdz : Option < File > =
+    "usdz" optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Front view image URL. Resolution: 128-5000px, max 8MB (recommended ≤6MB for base64 encoding), formats: JPG/PNG/WEBP. Tips: simple background, single object, object >50% of frame.
@@ -23,17 +23,19 @@ pub struct Input {
     /// Enable PBR material generation (metallic, roughness, normal textures). Does not take effect when enable_geometry is True.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_pbr: Option<bool>,
     /// Generate geometry-only white model without textures. When enabled, enable_pbr is ignored and OBJ is not supported (default output is GLB).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_geometry: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { input_image_url : String = "input_image_url" required, enable_pbr : Option <
+    bool > = "enable_pbr" optional, enable_geometry : Option < bool > = "enable_geometry"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -101,34 +103,36 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/hunyuan-3d/v3.1/rapid/image-to-3d`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated 3D model file. Contains GLB if available, otherwise OBJ.
     ///
     /// Example: `{"content_type":"model/obj","file_name":"8b1dbea208d194b9089a950abc2df426.obj","file_size":3172659,"url":"https://v3b...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_glb: Option<File>,
     /// MTL material file for the OBJ model.
     ///
     /// Example: `{"content_type":"text/plain","file_name":"material.mtl","file_size":88,"url":"https://v3b.fal.media/files/b/0a8c4439/...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub material_mtl: Option<File>,
     /// Texture image for the 3D model.
     ///
     /// Example: `{"content_type":"image/png","file_name":"texture_20250901.png","file_size":11728567,"url":"https://v3b.fal.media/file...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<File>,
     /// Preview thumbnail of the generated model
     ///
     /// Example: `{"content_type":"image/png","file_name":"preview.png","file_size":82521,"url":"https://v3b.fal.media/files/b/0a8c4439...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<File>,
     /// URLs for different 3D model formats.
     ///
     /// Example: `{"mtl":{"content_type":"text/plain","file_name":"material.mtl","file_size":88,"url":"https://v3b.fal.media/files/b/0a...`.
     pub model_urls: ModelUrls,
 }
+::fal_models_core::serde_struct!(
+    Output { model_glb : Option < File > = "model_glb" optional, material_mtl : Option <
+    File > = "material_mtl" optional, texture : Option < File > = "texture" optional,
+    thumbnail : Option < File > = "thumbnail" optional, model_urls : ModelUrls =
+    "model_urls" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -143,28 +147,28 @@ impl Output {
     }
 }
 /// An object of 6 fields. Held by the `model_urls` field of [`Output`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ModelUrls {
     /// GLB format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub glb: Option<File>,
     /// FBX format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fbx: Option<File>,
     /// OBJ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub obj: Option<File>,
     /// MTL material file for OBJ model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mtl: Option<File>,
     /// Texture image for the 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<File>,
     /// USDZ format 3D model
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usdz: Option<File>,
 }
+::fal_models_core::serde_struct!(
+    ModelUrls { glb : Option < File > = "glb" optional, fbx : Option < File > = "fbx"
+    optional, obj : Option < File > = "obj" optional, mtl : Option < File > = "mtl"
+    optional, texture : Option < File > = "texture" optional, usdz : Option < File > =
+    "usdz" optional }
+);
 impl ModelUrls {
     /// Creates a value with every field unset; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

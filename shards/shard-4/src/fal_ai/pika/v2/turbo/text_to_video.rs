@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pika/v2/turbo/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/pika/v2/turbo/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -24,36 +24,36 @@ pub struct Input {
     /// Example: `"A luxurious tea scene where a luxury brand teapot pours tea into an oversized luxury cup. Steam rises, creating an...`.
     pub prompt: String,
     /// The seed for the random number generator
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// A negative prompt to guide the model
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The aspect ratio of the generated video
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`, `"4:5"`, `"5:4"`, `"3:2"`, `"2:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// The resolution of the generated video
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// The duration of the generated video in seconds
     ///
     /// Default: `5`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, seed : Option < i64 > = "seed" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, aspect_ratio :
+    Option < AspectRatio > = "aspect_ratio" optional, resolution : Option < Resolution >
+    = "resolution" optional, duration : Option < i64 > = "duration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -159,7 +159,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pika/v2/turbo/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -167,6 +167,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/example_outputs/pika/pika_t2v_v2_turbo_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/wan/v2.2-14b/animate/replace";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/wan/v2.2-14b/animate/replace`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the input video.
@@ -31,7 +31,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `1`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Resolution of the generated video (480p, 580p, or 720p).
     ///
@@ -40,10 +39,8 @@ pub struct Input {
     /// Example: `"480p"`.
     ///
     /// Allowed values: `"480p"`, `"580p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Number of inference steps for sampling. Higher values give better quality but take longer.
     ///
@@ -52,21 +49,18 @@ pub struct Input {
     /// Constraint: 2 ≤ value ≤ 40.
     ///
     /// Example: `6`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// If set to true, input data will be checked for safety before processing.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If set to true, output video will be checked for safety after generation.
     ///
     /// Default: `false`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_output_safety_checker: Option<bool>,
     /// Shift value for the video. Must be between 1.0 and 10.0.
     ///
@@ -75,7 +69,6 @@ pub struct Input {
     /// Constraint: 1 ≤ value ≤ 10.
     ///
     /// Example: `8`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shift: Option<f64>,
     /// The quality of the output video. Higher quality means better visual quality but larger file size.
     ///
@@ -84,7 +77,6 @@ pub struct Input {
     /// Example: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the output video. Faster write mode means faster results but larger file size, balanced write mode is a good compromise between speed and quality, and small write mode is the slowest but produces the smallest file size.
     ///
@@ -93,24 +85,33 @@ pub struct Input {
     /// Example: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// If true, also return a ZIP archive containing per-frame images generated on GPU (lossless).
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_frames_zip: Option<bool>,
     /// If true, applies quality enhancement for faster generation with improved quality. When enabled, parameters are automatically optimized for best results.
     ///
     /// Default: `false`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub use_turbo: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, image_url : String = "image_url"
+    required, guidance_scale : Option < f64 > = "guidance_scale" optional, resolution :
+    Option < Resolution > = "resolution" optional, seed : Option < i64 > = "seed"
+    optional, num_inference_steps : Option < i64 > = "num_inference_steps" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    enable_output_safety_checker : Option < bool > = "enable_output_safety_checker"
+    optional, shift : Option < f64 > = "shift" optional, video_quality : Option <
+    VideoQuality > = "video_quality" optional, video_write_mode : Option < VideoWriteMode
+    > = "video_write_mode" optional, return_frames_zip : Option < bool > =
+    "return_frames_zip" optional, use_turbo : Option < bool > = "use_turbo" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -315,7 +316,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/wan/v2.2-14b/animate/replace`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video file.
@@ -323,7 +324,6 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/elephant/9Ofgiju3Peb3b5hriTuBH_wan_animate_output.mp4"}`.
     pub video: File,
     /// ZIP archive of generated frames (if requested).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames_zip: Option<File>,
     /// The prompt used for generation (auto-generated by the model)
     ///
@@ -334,6 +334,10 @@ pub struct Output {
     /// Example: `1416721728`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, frames_zip : Option < File > = "frames_zip"
+    optional, prompt : String = "prompt" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -11,29 +11,29 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "bria/fibo-lite/generate/structured_prompt/lite";
 /// The input of `bria/fibo-lite/generate/structured_prompt/lite`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt for image generation.
     ///
     /// Example: `"A hyper-detailed, ultra-fluffy owl sitting in the trees at night, looking directly at the camera with wide,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The structured prompt to generate an image from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structured_prompt: Option<StructuredPrompt>,
     /// Reference image (file or URL).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Random seed for reproducibility.
     ///
     /// Default: `5555`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, structured_prompt : Option <
+    StructuredPrompt > = "structured_prompt" optional, image_url : Option < String > =
+    "image_url" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -122,47 +122,48 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `bria/fibo-lite/generate/structured_prompt/lite`.
 pub type Output = serde_json::Value;
 /// An object of 10 fields. Held by the `structured_prompt` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct StructuredPrompt {
     /// A short description of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_description: Option<String>,
     /// A list of objects in the image to be generated, along with their attributes and relationships to other objects in the image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objects: Option<Vec<PromptObject>>,
     /// The background setting of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background_setting: Option<String>,
     /// The lighting of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lighting: Option<Lighting>,
     /// The aesthetics of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aesthetics: Option<Aesthetics>,
     /// The photographic characteristics of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photographic_characteristics: Option<PhotographicCharacteristics>,
     /// The style medium of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_medium: Option<String>,
     /// A list of text to be rendered in the image.
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_render: Option<Vec<serde_json::Value>>,
     /// The context of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
     /// The artistic style of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artistic_style: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    StructuredPrompt { short_description : Option < String > = "short_description"
+    optional, objects : Option < Vec < PromptObject > > = "objects" optional,
+    background_setting : Option < String > = "background_setting" optional, lighting :
+    Option < Lighting > = "lighting" optional, aesthetics : Option < Aesthetics > =
+    "aesthetics" optional, photographic_characteristics : Option <
+    PhotographicCharacteristics > = "photographic_characteristics" optional, style_medium
+    : Option < String > = "style_medium" optional, text_render : Option < Vec <
+    serde_json::Value > > = "text_render" optional, context : Option < String > =
+    "context" optional, artistic_style : Option < String > = "artistic_style" optional }
+    ..extra
+);
 impl StructuredPrompt {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -293,57 +294,56 @@ impl StructuredPrompt {
     }
 }
 /// An object of 15 fields. Held by the `objects` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PromptObject {
     /// A description of the object to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// The location of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     /// The relationship of the object to other objects in the image.
     pub relationship: String,
     /// The relative size of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relative_size: Option<String>,
     /// The shape and color of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_and_color: Option<String>,
     /// The texture of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<String>,
     /// The appearance details of the object.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance_details: Option<String>,
     /// The number of objects in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_objects: Option<i64>,
     /// The pose of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose: Option<String>,
     /// The expression of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
     /// The clothing of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clothing: Option<String>,
     /// The action of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// The gender of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     /// The skin tone and texture of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skin_tone_and_texture: Option<String>,
     /// The orientation of the object in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PromptObject { description : Option < String > = "description" optional, location :
+    Option < String > = "location" optional, relationship : String = "relationship"
+    required, relative_size : Option < String > = "relative_size" optional,
+    shape_and_color : Option < String > = "shape_and_color" optional, texture : Option <
+    String > = "texture" optional, appearance_details : Option < String > =
+    "appearance_details" optional, number_of_objects : Option < i64 > =
+    "number_of_objects" optional, pose : Option < String > = "pose" optional, expression
+    : Option < String > = "expression" optional, clothing : Option < String > =
+    "clothing" optional, action : Option < String > = "action" optional, gender : Option
+    < String > = "gender" optional, skin_tone_and_texture : Option < String > =
+    "skin_tone_and_texture" optional, orientation : Option < String > = "orientation"
+    optional } ..extra
+);
 impl PromptObject {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -508,22 +508,23 @@ impl PromptObject {
     }
 }
 /// An object of 3 fields. Held by the `lighting` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Lighting {
     /// The conditions of the lighting in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<String>,
     /// The direction of the lighting in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<String>,
     /// The shadows in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadows: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Lighting { conditions : Option < String > = "conditions" optional, direction : Option
+    < String > = "direction" optional, shadows : Option < String > = "shadows" optional }
+    ..extra
+);
 impl Lighting {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -577,26 +578,28 @@ impl Lighting {
     }
 }
 /// An object of 5 fields. Held by the `aesthetics` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Aesthetics {
     /// The composition of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub composition: Option<String>,
     /// The color scheme of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub color_scheme: Option<String>,
     /// The mood and atmosphere of the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mood_atmosphere: Option<String>,
     /// The aesthetic score of the image.
     pub aesthetic_score: String,
     /// The preference score of the image.
     pub preference_score: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Aesthetics { composition : Option < String > = "composition" optional, color_scheme :
+    Option < String > = "color_scheme" optional, mood_atmosphere : Option < String > =
+    "mood_atmosphere" optional, aesthetic_score : String = "aesthetic_score" required,
+    preference_score : String = "preference_score" required } ..extra
+);
 impl Aesthetics {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -655,25 +658,26 @@ impl Aesthetics {
     }
 }
 /// An object of 4 fields. Held by the `photographic_characteristics` field of [`StructuredPrompt`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct PhotographicCharacteristics {
     /// The depth of field in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub depth_of_field: Option<String>,
     /// The focus in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub focus: Option<String>,
     /// The angle of the camera in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_angle: Option<String>,
     /// The focal length of the lens in the image to be generated.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lens_focal_length: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PhotographicCharacteristics { depth_of_field : Option < String > = "depth_of_field"
+    optional, focus : Option < String > = "focus" optional, camera_angle : Option <
+    String > = "camera_angle" optional, lens_focal_length : Option < String > =
+    "lens_focal_length" optional } ..extra
+);
 impl PhotographicCharacteristics {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -11,29 +11,29 @@
 /// The endpoint id, as the queue API takes it.
 pub const ENDPOINT_ID: &str = "bria/fibo-lite/generate/structured_prompt";
 /// The input of `bria/fibo-lite/generate/structured_prompt`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate.
     ///
     /// Example: `"Oil painting of a fluffy, wide-eyed cat sitting upright, holding a small wooden sign reading \"Feed Me.\" Rich...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The structured prompt to generate.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub structured_prompt: Option<StructuredPrompt>,
     /// Input image URL
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
     /// Seed for the random number generator.
     ///
     /// Default: `7`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, structured_prompt : Option <
+    StructuredPrompt > = "structured_prompt" optional, image_url : Option < String > =
+    "image_url" optional, seed : Option < i64 > = "seed" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -122,7 +122,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
 /// The output of `bria/fibo-lite/generate/structured_prompt`.
 pub type Output = serde_json::Value;
 /// An object of 11 fields. Held by the `structured_prompt` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct StructuredPrompt {
     /// A concise summary of the image content, 200 words maximum.
@@ -136,25 +136,31 @@ pub struct StructuredPrompt {
     /// Details about the image aesthetics.
     pub aesthetics: AestheticsDetails,
     /// Details about photographic characteristics.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photographic_characteristics: Option<PhotographicCharacteristicsDetails>,
     /// Identify the artistic style or medium.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style_medium: Option<String>,
     /// List of text renders in the image.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text_render: Option<Vec<TextRender>>,
     /// Provide any additional context that helps understand the image better.
     pub context: String,
     /// describe specific artistic characteristics, 3 words maximum.
     pub artistic_style: String,
     /// Explicitly describe any visible emotions or expressions on subjects.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_emotions: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    StructuredPrompt { short_description : String = "short_description" required, objects
+    : Vec < ObjectDescription > = "objects" required, background_setting : String =
+    "background_setting" required, lighting : LightingDetails = "lighting" required,
+    aesthetics : AestheticsDetails = "aesthetics" required, photographic_characteristics
+    : Option < PhotographicCharacteristicsDetails > = "photographic_characteristics"
+    optional, style_medium : Option < String > = "style_medium" optional, text_render :
+    Option < Vec < TextRender > > = "text_render" optional, context : String = "context"
+    required, artistic_style : String = "artistic_style" required, subject_emotions :
+    Option < String > = "subject_emotions" optional } ..extra
+);
 impl StructuredPrompt {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -236,7 +242,7 @@ impl StructuredPrompt {
     }
 }
 /// Detailed object description with all attributes.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct ObjectDescription {
     /// Short description of the object.
@@ -246,45 +252,45 @@ pub struct ObjectDescription {
     /// Describe the relationship between the object and the other objects in the image.
     pub relationship: String,
     /// E.g., 'small', 'medium', 'large within frame'.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub relative_size: Option<String>,
     /// Describe the basic shape and dominant color.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shape_and_color: Option<String>,
     /// E.g., 'smooth', 'rough', 'metallic', 'furry'.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub texture: Option<String>,
     /// Any other notable visual details.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance_details: Option<String>,
     /// The number of objects in the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_of_objects: Option<i64>,
     /// Describe the body position.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pose: Option<String>,
     /// Describe facial expression.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expression: Option<String>,
     /// Describe attire.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clothing: Option<String>,
     /// Describe the action of the human.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<String>,
     /// Describe the gender of the human.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gender: Option<String>,
     /// Describe the skin tone and texture.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skin_tone_and_texture: Option<String>,
     /// Describe the orientation of the human.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orientation: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ObjectDescription { description : String = "description" required, location : String
+    = "location" required, relationship : String = "relationship" required, relative_size
+    : Option < String > = "relative_size" optional, shape_and_color : Option < String > =
+    "shape_and_color" optional, texture : Option < String > = "texture" optional,
+    appearance_details : Option < String > = "appearance_details" optional,
+    number_of_objects : Option < i64 > = "number_of_objects" optional, pose : Option <
+    String > = "pose" optional, expression : Option < String > = "expression" optional,
+    clothing : Option < String > = "clothing" optional, action : Option < String > =
+    "action" optional, gender : Option < String > = "gender" optional,
+    skin_tone_and_texture : Option < String > = "skin_tone_and_texture" optional,
+    orientation : Option < String > = "orientation" optional } ..extra
+);
 impl ObjectDescription {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -435,7 +441,7 @@ impl ObjectDescription {
     }
 }
 /// Lighting information for the image.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LightingDetails {
     /// E.g., 'bright daylight', 'dim indoor', 'studio lighting', 'golden hour'.
@@ -443,12 +449,14 @@ pub struct LightingDetails {
     /// E.g., 'front-lit', 'backlit', 'side-lit from left'.
     pub direction: String,
     /// Describe the presence of shadows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadows: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LightingDetails { conditions : String = "conditions" required, direction : String =
+    "direction" required, shadows : Option < String > = "shadows" optional } ..extra
+);
 impl LightingDetails {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -484,7 +492,7 @@ impl LightingDetails {
     }
 }
 /// Aesthetic analysis of the image.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct AestheticsDetails {
     /// E.g., 'rule of thirds', 'symmetrical', 'centered', 'leading lines'.
@@ -498,9 +506,14 @@ pub struct AestheticsDetails {
     /// E.g., 'very low', 'low', 'medium', 'high', 'very high'.
     pub preference_score: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    AestheticsDetails { composition : String = "composition" required, color_scheme :
+    String = "color_scheme" required, mood_atmosphere : String = "mood_atmosphere"
+    required, aesthetic_score : String = "aesthetic_score" required, preference_score :
+    String = "preference_score" required } ..extra
+);
 impl AestheticsDetails {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -535,7 +548,7 @@ impl AestheticsDetails {
     }
 }
 /// Photographic characteristics of the image.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct PhotographicCharacteristicsDetails {
     /// E.g., 'shallow', 'deep', 'bokeh background'.
@@ -547,9 +560,13 @@ pub struct PhotographicCharacteristicsDetails {
     /// E.g., 'wide-angle', 'telephoto', 'macro', 'fisheye'.
     pub lens_focal_length: String,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    PhotographicCharacteristicsDetails { depth_of_field : String = "depth_of_field"
+    required, focus : String = "focus" required, camera_angle : String = "camera_angle"
+    required, lens_focal_length : String = "lens_focal_length" required } ..extra
+);
 impl PhotographicCharacteristicsDetails {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -582,7 +599,7 @@ impl PhotographicCharacteristicsDetails {
     }
 }
 /// Text rendering information in the image.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct TextRender {
     /// The text content.
@@ -596,12 +613,16 @@ pub struct TextRender {
     /// E.g., 'realistic', 'cartoonish', 'minimalist'.
     pub font: String,
     /// Any other notable visual details.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub appearance_details: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    TextRender { text : String = "text" required, location : String = "location"
+    required, size : String = "size" required, color : String = "color" required, font :
+    String = "font" required, appearance_details : Option < String > =
+    "appearance_details" optional } ..extra
+);
 impl TextRender {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/v1/standard/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/v1/standard/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt for the video
@@ -31,14 +31,12 @@ pub struct Input {
     /// Default: `"5"`.
     ///
     /// Allowed values: `"5"`, `"10"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Negative Prompt
     ///
     /// Default: `"blur, distort, and low quality"`.
     ///
     /// Constraint: at most 2500 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt.
@@ -46,23 +44,26 @@ pub struct Input {
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// URL of the image to be used for the end of the video
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail_image_url: Option<String>,
     /// URL of the image for Static Brush Application Area (Mask image created by users using the motion brush)
     ///
     /// Example: `"https://storage.googleapis.com/falserverless/kling/new_static_mask.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub static_mask_url: Option<String>,
     /// List of dynamic masks
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dynamic_masks: Option<Vec<DynamicMask>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, duration : Option < Duration > = "duration" optional, negative_prompt :
+    Option < String > = "negative_prompt" optional, cfg_scale : Option < f64 > =
+    "cfg_scale" optional, tail_image_url : Option < String > = "tail_image_url" optional,
+    static_mask_url : Option < String > = "static_mask_url" optional, dynamic_masks :
+    Option < Vec < DynamicMask > > = "dynamic_masks" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -182,7 +183,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/v1/standard/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -190,6 +191,7 @@ pub struct Output {
     /// Example: `{"url":"https://storage.googleapis.com/falserverless/kling/kling_i2v_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -214,7 +216,7 @@ pub enum Duration {
     Duration : str { Seconds5 => "5", Seconds10 => "10" } else Unknown
 );
 /// An object of 2 fields. Held by the `dynamic_masks` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DynamicMask {
     /// URL of the image for Dynamic Brush Application Area (Mask image created by users using the motion brush)
@@ -224,12 +226,14 @@ pub struct DynamicMask {
     /// List of trajectories
     ///
     /// Example: `[{"x":279,"y":219},{"x":417,"y":65}]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trajectories: Option<Vec<Trajectory>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    DynamicMask { mask_url : String = "mask_url" required, trajectories : Option < Vec <
+    Trajectory > > = "trajectories" optional } ..extra
+);
 impl DynamicMask {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -266,7 +270,7 @@ impl DynamicMask {
     }
 }
 /// An object of 2 fields. Held by the `trajectories` field of [`DynamicMask`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Trajectory {
     /// X coordinate of the motion trajectory
@@ -278,9 +282,11 @@ pub struct Trajectory {
     /// Example: `219`.
     pub y: i64,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Trajectory { x : i64 = "x" required, y : i64 = "y" required } ..extra
+);
 impl Trajectory {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/v2.6/pro/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/v2.6/pro/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -36,30 +36,32 @@ pub struct Input {
     /// Default: `"5"`.
     ///
     /// Allowed values: `"5"`, `"10"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Negative Prompt
     ///
     /// Default: `"blur, distort, and low quality"`.
     ///
     /// Constraint: at most 2500 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Optional Voice IDs for video generation. Reference voices in your prompt with <<<voice_1>>> and <<<voice_2>>> (maximum 2 voices per task). Get voice IDs from the kling video create-voice endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_ids: Option<Vec<String>>,
     /// URL of the image to be used for the end of the video
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, start_image_url : String =
+    "start_image_url" required, duration : Option < Duration > = "duration" optional,
+    negative_prompt : Option < String > = "negative_prompt" optional, generate_audio :
+    Option < bool > = "generate_audio" optional, voice_ids : Option < Vec < String > > =
+    "voice_ids" optional, end_image_url : Option < String > = "end_image_url" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -167,7 +169,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/v2.6/pro/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -175,6 +177,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":11814817,"url":"https://v3b.fal.media/files/b/0a84ab...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -28,7 +28,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/v2.6/standard/motion-control";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// Request model for motion control video generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -36,7 +36,6 @@ pub struct Input {
     /// Constraint: at most 2500 characters.
     ///
     /// Example: `"An african american woman dancing"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area.
     ///
@@ -49,7 +48,6 @@ pub struct Input {
     /// Whether to keep the original sound from the reference video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_original_sound: Option<bool>,
     /// Controls whether the output character's orientation matches the reference image or video. 'video': orientation matches reference video - better for complex motions (max 30s). 'image': orientation matches reference image - better for following camera movements (max 10s).
     ///
@@ -58,9 +56,14 @@ pub struct Input {
     /// Allowed values: `"image"`, `"video"`.
     pub character_orientation: CharacterOrientation,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : String =
+    "image_url" required, video_url : String = "video_url" required, keep_original_sound
+    : Option < bool > = "keep_original_sound" optional, character_orientation :
+    CharacterOrientation = "character_orientation" required } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -136,7 +139,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output model for motion control video generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -144,6 +147,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":35299865,"url":"https://v3b.fal.media/files/b/0a8753...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

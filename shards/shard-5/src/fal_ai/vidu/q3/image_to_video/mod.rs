@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/vidu/q3/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::types::File;
 /// The input of `fal-ai/vidu/q3/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation, max 2000 characters
@@ -23,41 +23,41 @@ pub struct Input {
     /// Constraint: at most 2000 characters.
     ///
     /// Example: `"The astronaut waved and the camera moved up."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// URL or base64 image to use as the starting frame
     ///
     /// Example: `"https://prod-ss-images.s3.cn-northwest-1.amazonaws.com.cn/vidu-maas/template/image2video.png"`.
     pub image_url: String,
     /// URL of the image to use as the ending frame. When provided, generates a transition video between start and end frames.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Duration of the video in seconds (1-16 for Q3 models)
     ///
     /// Default: `5`.
     ///
     /// Constraint: 1 ≤ value ≤ 16.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<i64>,
     /// Random seed for reproducibility. If None, a random seed is chosen.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Output video resolution. Note: 360p is not available when end_image_url is provided.
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"540p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Whether to use direct audio-video generation. When true, outputs video with sound (including dialogue and sound effects).
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audio: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : String =
+    "image_url" required, end_image_url : Option < String > = "end_image_url" optional,
+    duration : Option < i64 > = "duration" optional, seed : Option < i64 > = "seed"
+    optional, resolution : Option < Resolution > = "resolution" optional, audio : Option
+    < bool > = "audio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -177,7 +177,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/vidu/q3/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video from image using the Q3 model
@@ -185,6 +185,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a8c9189/n9z3uUDPqmU2msAtqr25-_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "luma/agent/uni-1/v1/text-to-image";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `luma/agent/uni-1/v1/text-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the image to generate.
@@ -27,34 +27,35 @@ pub struct Input {
     /// Example: `"16:9"`.
     ///
     /// Allowed values: `"3:1"`, `"2:1"`, `"16:9"`, `"3:2"`, `"1:1"`, `"2:3"`, `"9:16"`, `"1:2"`, `"1:3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Visual style of the generated image.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"manga"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// Encoding format of the generated image.
     ///
     /// Allowed values: `"png"`, `"jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// When true, the model may consult the web for references.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_web_search: Option<bool>,
     /// Optional list of reference image URLs used to guide the generation.
     ///
     /// Constraint: at most 9 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, style : Option < Style > = "style" optional, output_format :
+    Option < OutputFormat > = "output_format" optional, enable_web_search : Option < bool
+    > = "enable_web_search" optional, reference_image_urls : Option < Vec < String > > =
+    "reference_image_urls" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -165,12 +166,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `luma/agent/uni-1/v1/text-to-image`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image(s).
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

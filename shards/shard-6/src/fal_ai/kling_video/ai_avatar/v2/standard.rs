@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/ai-avatar/v2/standard";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/ai-avatar/v2/standard`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to use as your avatar
@@ -27,12 +27,14 @@ pub struct Input {
     /// The prompt to use for the video generation.
     ///
     /// Default: `"."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, audio_url : String = "audio_url"
+    required, prompt : Option < String > = "prompt" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -89,7 +91,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/ai-avatar/v2/standard`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -99,6 +101,9 @@ pub struct Output {
     /// Duration of the output video in seconds.
     pub duration: f64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, duration : f64 = "duration" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

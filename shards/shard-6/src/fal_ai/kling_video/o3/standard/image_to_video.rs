@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/o3/standard/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/o3/standard/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
@@ -24,7 +24,6 @@ pub struct Input {
     /// Constraint: at most 2500 characters.
     ///
     /// Example: `"The character walks forward slowly, with the camera following from behind."`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// URL of the start frame image.
     ///
@@ -33,7 +32,6 @@ pub struct Input {
     /// URL of the end frame image (optional).
     ///
     /// Example: `"https://v3b.fal.media/files/b/0a8d0248/S415GcxackjjLKom6f3jq_VTImWrNO.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Video duration in seconds (3-15s).
     ///
@@ -42,29 +40,32 @@ pub struct Input {
     /// Example: `"10"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Whether to generate native audio for the video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// List of prompts for multi-shot video generation.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_prompt: Option<Vec<V3MultiPromptElement>>,
     /// The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
     ///
     /// Default: `"customize"`.
     ///
     /// Allowed values: `"customize"`, `"intelligent"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shot_type: Option<ShotType>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : String =
+    "image_url" required, end_image_url : Option < String > = "end_image_url" optional,
+    duration : Option < Duration > = "duration" optional, generate_audio : Option < bool
+    > = "generate_audio" optional, multi_prompt : Option < Vec < V3MultiPromptElement > >
+    = "multi_prompt" optional, shot_type : Option < ShotType > = "shot_type" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -188,7 +189,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/o3/standard/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -196,6 +197,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":12037975,"url":"https://v3b.fal.media/files/b/0a8d02...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -245,7 +247,7 @@ pub enum Duration {
     else Unknown
 );
 /// An object of 2 fields. Held by the `multi_prompt` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct V3MultiPromptElement {
     /// The prompt for this shot.
@@ -255,12 +257,14 @@ pub struct V3MultiPromptElement {
     /// Default: `"5"`.
     ///
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<V3MultiPromptElementDuration>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    V3MultiPromptElement { prompt : String = "prompt" required, duration : Option <
+    V3MultiPromptElementDuration > = "duration" optional } ..extra
+);
 impl V3MultiPromptElement {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

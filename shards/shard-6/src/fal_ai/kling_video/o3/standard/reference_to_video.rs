@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/o3/standard/reference-to-video
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/o3/standard/reference-to-video`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
@@ -21,35 +21,28 @@ pub struct Input {
     /// Constraint: at most 2500 characters.
     ///
     /// Example: `"@Element1 and @Element2 is having dinner at this table on @Image1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// List of prompts for multi-shot video generation.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_prompt: Option<Vec<V3MultiPromptElement>>,
     /// Image to use as the first frame of the video.
     ///
     /// Example: `"https://v3b.fal.media/files/b/0a8d1b63/EcYdmuNB1LTFjtn3Ryjrf_6ROoQV4u.png"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_image_url: Option<String>,
     /// Image to use as the last frame of the video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
     ///
     /// Example: `["https://v3b.fal.media/files/b/0a8d1b63/EcYdmuNB1LTFjtn3Ryjrf_6ROoQV4u.png"]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
     ///
     /// Example: `[{"frontal_image_url":"https://v3b.fal.media/files/b/0a8d1b64/-ddhNV-utVpHj_1uGfuY-_i6viYke3.png","reference_image_ur...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<V3ComboElementInput>>,
     /// Whether to generate native audio for the video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Video duration in seconds (3-15s).
     ///
@@ -58,26 +51,32 @@ pub struct Input {
     /// Example: `"8"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<InputDuration>,
     /// The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
     ///
     /// Default: `"customize"`.
     ///
     /// Allowed values: `"customize"`, `"intelligent"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shot_type: Option<ShotType>,
     /// The aspect ratio of the generated video frame.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, multi_prompt : Option < Vec <
+    V3MultiPromptElement > > = "multi_prompt" optional, start_image_url : Option < String
+    > = "start_image_url" optional, end_image_url : Option < String > = "end_image_url"
+    optional, image_urls : Option < Vec < String > > = "image_urls" optional, elements :
+    Option < Vec < V3ComboElementInput > > = "elements" optional, generate_audio : Option
+    < bool > = "generate_audio" optional, duration : Option < InputDuration > =
+    "duration" optional, shot_type : Option < ShotType > = "shot_type" optional,
+    aspect_ratio : Option < AspectRatio > = "aspect_ratio" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -251,7 +250,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/o3/standard/reference-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -259,6 +258,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":3192162,"url":"https://v3b.fal.media/files/b/0a8d200...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -267,7 +267,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `multi_prompt` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct V3MultiPromptElement {
     /// The prompt for this shot.
@@ -277,12 +277,14 @@ pub struct V3MultiPromptElement {
     /// Default: `"5"`.
     ///
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    V3MultiPromptElement { prompt : String = "prompt" required, duration : Option <
+    Duration > = "duration" optional } ..extra
+);
 impl V3MultiPromptElement {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -366,25 +368,26 @@ pub enum Duration {
     => "14", Seconds15 => "15" } else Unknown
 );
 /// An object of 4 fields. Held by the `elements` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct V3ComboElementInput {
     /// The frontal image of the element (main view).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontal_image_url: Option<String>,
     /// Additional reference images from different angles. 1-3 images supported. At least one image is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// The video URL of the element. A request can only have one element with a video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_url: Option<String>,
     /// The voice ID for this element. The voice will be binded to the element and references to this element will use the binded voice. Voice binding is only supported for video elements, and cannot be used with image elements. Get voice IDs from the following endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    V3ComboElementInput { frontal_image_url : Option < String > = "frontal_image_url"
+    optional, reference_image_urls : Option < Vec < String > > = "reference_image_urls"
+    optional, video_url : Option < String > = "video_url" optional, voice_id : Option <
+    String > = "voice_id" optional } ..extra
+);
 impl V3ComboElementInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

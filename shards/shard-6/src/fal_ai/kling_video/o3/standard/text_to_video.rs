@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/o3/standard/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/o3/standard/text-to-video`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation. Required unless multi_prompt is provided.
@@ -24,43 +24,43 @@ pub struct Input {
     /// Constraint: at most 2500 characters.
     ///
     /// Example: `"A mecha lands on the ground to save the city, and says \"I'm here\", in anime style"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Video duration in seconds (3-15s).
     ///
     /// Default: `"5"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Aspect ratio of the generated video.
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Whether to generate native audio for the video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// List of prompts for multi-shot video generation.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_prompt: Option<Vec<V3MultiPromptElement>>,
     /// The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
     ///
     /// Default: `"customize"`.
     ///
     /// Allowed values: `"customize"`, `"intelligent"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shot_type: Option<ShotType>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, duration : Option < Duration
+    > = "duration" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, generate_audio : Option < bool > = "generate_audio" optional, multi_prompt
+    : Option < Vec < V3MultiPromptElement > > = "multi_prompt" optional, shot_type :
+    Option < ShotType > = "shot_type" optional } ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -183,7 +183,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// Output for O3 video generation endpoints.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -191,6 +191,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":13096952,"url":"https://v3b.fal.media/files/b/0a8d04...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -257,7 +258,7 @@ pub enum AspectRatio {
     else Unknown
 );
 /// An object of 2 fields. Held by the `multi_prompt` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct V3MultiPromptElement {
     /// The prompt for this shot.
@@ -267,12 +268,14 @@ pub struct V3MultiPromptElement {
     /// Default: `"5"`.
     ///
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<V3MultiPromptElementDuration>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    V3MultiPromptElement { prompt : String = "prompt" required, duration : Option <
+    V3MultiPromptElementDuration > = "duration" optional } ..extra
+);
 impl V3MultiPromptElement {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -16,7 +16,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/heygen/v2/translate/precision";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// Base request for video translation without a mode field (mode is determined by the endpoint).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// URL of the video to translate.
@@ -32,20 +32,23 @@ pub struct Input {
     /// Translate only the audio, ignore the faces and only translate the voice track
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub translate_audio_only: Option<bool>,
     /// Number of speakers in the video
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub speaker_num: Option<i64>,
     /// Enable dynamic duration to enhance conversational fluidity between languages with different speaking rates
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_dynamic_duration: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { video_url : String = "video_url" required, output_language : OutputLanguage =
+    "output_language" required, translate_audio_only : Option < bool > =
+    "translate_audio_only" optional, speaker_num : Option < i64 > = "speaker_num"
+    optional, enable_dynamic_duration : Option < bool > = "enable_dynamic_duration"
+    optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -127,7 +130,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/heygen/v2/translate/precision`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The translated video file
@@ -135,6 +138,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a900522/WZRPanS88KdyIhYfqP_Md_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

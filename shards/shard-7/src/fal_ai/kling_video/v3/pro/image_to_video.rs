@@ -18,7 +18,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/v3/pro/image-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/v3/pro/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
@@ -26,12 +26,10 @@ pub struct Input {
     /// Constraint: at most 2500 characters.
     ///
     /// Example: `"The craftsman slowly examines the bowl, turning it gently in his weathered hands. His eyes reflect years of wisdom....`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// List of prompts for multi-shot video generation. If provided, divides the video into multiple shots.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_prompt: Option<Vec<MultiPromptElement>>,
     /// URL of the image to be used for the video
     ///
@@ -44,34 +42,28 @@ pub struct Input {
     /// Example: `"12"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<InputDuration>,
     /// Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// URL of the image to be used for the end of the video
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_image_url: Option<String>,
     /// Elements (characters/objects) to include in the video. Each example can either be an image set (frontal + reference images) or a video. Reference in prompt as @Element1, @Element2, etc.
     ///
     /// Example: `[{"frontal_image_url":"https://v3b.fal.media/files/b/0a8cfd5f/-kZL-ha3Iuelku5IHXC-A_glasses.png","reference_image_url...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<ComboElementInput>>,
     /// The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
     ///
     /// Default: `"customize"`.
     ///
     /// Allowed values: `"customize"`, `"intelligent"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shot_type: Option<ShotType>,
     /// Negative Prompt
     ///
     /// Default: `"blur, distort, and low quality"`.
     ///
     /// Constraint: at most 2500 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt.
@@ -79,12 +71,20 @@ pub struct Input {
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, multi_prompt : Option < Vec <
+    MultiPromptElement > > = "multi_prompt" optional, start_image_url : String =
+    "start_image_url" required, duration : Option < InputDuration > = "duration"
+    optional, generate_audio : Option < bool > = "generate_audio" optional, end_image_url
+    : Option < String > = "end_image_url" optional, elements : Option < Vec <
+    ComboElementInput > > = "elements" optional, shot_type : Option < ShotType > =
+    "shot_type" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, cfg_scale : Option < f64 > = "cfg_scale" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -247,7 +247,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/v3/pro/image-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -255,6 +255,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"out.mp4","file_size":8431922,"url":"https://storage.googleapis.com/falserver...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -263,7 +264,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `multi_prompt` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MultiPromptElement {
     /// The prompt for this shot.
@@ -273,12 +274,14 @@ pub struct MultiPromptElement {
     /// Default: `"5"`.
     ///
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    MultiPromptElement { prompt : String = "prompt" required, duration : Option <
+    Duration > = "duration" optional } ..extra
+);
 impl MultiPromptElement {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -401,25 +404,26 @@ pub enum InputDuration {
     else Unknown
 );
 /// An object of 4 fields. Held by the `elements` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ComboElementInput {
     /// The frontal image of the element (main view).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontal_image_url: Option<String>,
     /// Additional reference images from different angles. 1-3 images supported. At least one image is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// The video URL of the element. A request can only have one element with a video.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_url: Option<String>,
     /// The voice ID for this element. The voice will be binded to the element and references to this element will use the binded voice. Voice binding is only supported for video elements, and cannot be used with image elements. Get voice IDs from the following endpoint: https://fal.ai/models/fal-ai/kling-video/create-voice
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub voice_id: Option<String>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ComboElementInput { frontal_image_url : Option < String > = "frontal_image_url"
+    optional, reference_image_urls : Option < Vec < String > > = "reference_image_urls"
+    optional, video_url : Option < String > = "video_url" optional, voice_id : Option <
+    String > = "voice_id" optional } ..extra
+);
 impl ComboElementInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -27,7 +27,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/v3/standard/motion-control";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/v3/standard/motion-control`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -35,7 +35,6 @@ pub struct Input {
     /// Constraint: at most 2500 characters.
     ///
     /// Example: `"An man dancing"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// Reference image URL. The characters, backgrounds, and other elements in the generated video are based on this reference image. Characters should have clear body proportions, avoid occlusion, and occupy more than 5% of the image area.
     ///
@@ -48,7 +47,6 @@ pub struct Input {
     /// Whether to keep the original sound from the reference video.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_original_sound: Option<bool>,
     /// Controls whether the output character's orientation matches the reference image or video. 'video': orientation matches reference video - better for complex motions (max 30s). 'image': orientation matches reference image - better for following camera movements (max 10s).
     ///
@@ -59,12 +57,17 @@ pub struct Input {
     /// Optional element for facial consistency binding. Upload a facial element to enhance identity preservation in the generated video. Only 1 element is supported. Reference in prompt as @Element1. Element binding is only supported when character_orientation is 'video'.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<ImageElementInput>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, image_url : String =
+    "image_url" required, video_url : String = "video_url" required, keep_original_sound
+    : Option < bool > = "keep_original_sound" optional, character_orientation :
+    CharacterOrientation = "character_orientation" required, elements : Option < Vec <
+    ImageElementInput > > = "elements" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -152,7 +155,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/v3/standard/motion-control`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -160,6 +163,7 @@ pub struct Output {
     /// Example: `{"url":"https://v3b.fal.media/files/b/0a90ee68/7-xpX-LTxX_nRHL776FrZ_output.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -182,19 +186,21 @@ pub enum CharacterOrientation {
     CharacterOrientation : str { Image => "image", Video => "video" } else Unknown
 );
 /// An object of 2 fields. Held by the `elements` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageElementInput {
     /// The frontal image of the element (main view).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontal_image_url: Option<String>,
     /// Additional reference images from different angles. 1-3 images supported. At least one image is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageElementInput { frontal_image_url : Option < String > = "frontal_image_url"
+    optional, reference_image_urls : Option < Vec < String > > = "reference_image_urls"
+    optional } ..extra
+);
 impl ImageElementInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

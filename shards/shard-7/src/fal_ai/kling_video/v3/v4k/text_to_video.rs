@@ -17,7 +17,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/v3/4k/text-to-video";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/v3/4k/text-to-video`.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation. Either prompt or multi_prompt must be provided, but not both.
@@ -25,45 +25,38 @@ pub struct Input {
     /// Constraint: at most 2500 characters.
     ///
     /// Example: `"Close-up of glowing fireflies dancing in a dark forest at twilight. Soft bioluminescent particles float through the...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The duration of the generated video in seconds
     ///
     /// Default: `"5"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// List of prompts for multi-shot video generation. If provided, overrides the single prompt and divides the video into multiple shots with specified prompts and durations.
     ///
     /// Example: `null`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multi_prompt: Option<Vec<MultiPromptElement>>,
     /// Whether to generate native audio for the video. Supports Chinese and English voice output. Other languages are automatically translated to English. For English speech, use lowercase letters; for acronyms or proper nouns, use uppercase.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// The type of multi-shot video generation. 'intelligent' lets the model automatically determine shot structure.
     ///
     /// Default: `"customize"`.
     ///
     /// Allowed values: `"customize"`, `"intelligent"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shot_type: Option<ShotType>,
     /// The aspect ratio of the generated video frame
     ///
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Negative Prompt
     ///
     /// Default: `"blur, distort, and low quality"`.
     ///
     /// Constraint: at most 2500 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The CFG (Classifier Free Guidance) scale is a measure of how close you want
     /// the model to stick to your prompt.
@@ -71,12 +64,19 @@ pub struct Input {
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 1.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cfg_scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : Option < String > = "prompt" optional, duration : Option < Duration
+    > = "duration" optional, multi_prompt : Option < Vec < MultiPromptElement > > =
+    "multi_prompt" optional, generate_audio : Option < bool > = "generate_audio"
+    optional, shot_type : Option < ShotType > = "shot_type" optional, aspect_ratio :
+    Option < AspectRatio > = "aspect_ratio" optional, negative_prompt : Option < String >
+    = "negative_prompt" optional, cfg_scale : Option < f64 > = "cfg_scale" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -228,7 +228,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/v3/4k/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -236,6 +236,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":8062911,"url":"https://storage.googleapis.com/falser...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -285,7 +286,7 @@ pub enum Duration {
     else Unknown
 );
 /// An object of 2 fields. Held by the `multi_prompt` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct MultiPromptElement {
     /// The prompt for this shot.
@@ -295,12 +296,14 @@ pub struct MultiPromptElement {
     /// Default: `"5"`.
     ///
     /// Allowed values: `"1"`, `"2"`, `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"` and 3 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<MultiPromptElementDuration>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    MultiPromptElement { prompt : String = "prompt" required, duration : Option <
+    MultiPromptElementDuration > = "duration" optional } ..extra
+);
 impl MultiPromptElement {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/longcat-video/distilled/image-to-video/480
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/longcat-video/distilled/image-to-video/480p`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The URL of the image to generate a video from.
@@ -25,72 +25,72 @@ pub struct Input {
     /// Default: `"First-person view from the cockpit of a Formula 1 car. The driver's gloved hands firmly grip the intricate,...`.
     ///
     /// Example: `"First-person view from the cockpit of a Formula 1 car. The driver's gloved hands firmly grip the intricate,...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
     /// The number of frames to generate.
     ///
     /// Default: `162`.
     ///
     /// Constraint: 17 ≤ value ≤ 961.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_frames: Option<i64>,
     /// The number of inference steps to use.
     ///
     /// Default: `12`.
     ///
     /// Constraint: 2 ≤ value ≤ 16.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The frame rate of the generated video.
     ///
     /// Default: `15`.
     ///
     /// Constraint: 1 ≤ value ≤ 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fps: Option<i64>,
     /// The seed for the random number generator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// Whether to enable prompt expansion.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Whether to enable safety checker.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The output type of the generated video.
     ///
     /// Default: `"X264 (.mp4)"`.
     ///
     /// Allowed values: `"X264 (.mp4)"`, `"VP9 (.webm)"`, `"PRORES4444 (.mov)"`, `"GIF (.gif)"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_output_type: Option<VideoOutputType>,
     /// The quality of the generated video.
     ///
     /// Default: `"high"`.
     ///
     /// Allowed values: `"low"`, `"medium"`, `"high"`, `"maximum"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_quality: Option<VideoQuality>,
     /// The write mode of the generated video.
     ///
     /// Default: `"balanced"`.
     ///
     /// Allowed values: `"fast"`, `"balanced"`, `"small"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_write_mode: Option<VideoWriteMode>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, prompt : Option < String > =
+    "prompt" optional, num_frames : Option < i64 > = "num_frames" optional,
+    num_inference_steps : Option < i64 > = "num_inference_steps" optional, fps : Option <
+    i64 > = "fps" optional, seed : Option < i64 > = "seed" optional,
+    enable_prompt_expansion : Option < bool > = "enable_prompt_expansion" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    video_output_type : Option < VideoOutputType > = "video_output_type" optional,
+    video_quality : Option < VideoQuality > = "video_quality" optional, video_write_mode
+    : Option < VideoWriteMode > = "video_write_mode" optional, sync_mode : Option < bool
+    > = "sync_mode" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -278,7 +278,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/longcat-video/distilled/image-to-video/480p`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The prompt used for generation.
@@ -294,6 +294,10 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","url":"https://v3b.fal.media/files/b/panda/4-MoAje_CCMAGH8d-9kmA_nQEkcRc2.mp4"}`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(
+    Output { prompt : String = "prompt" required, seed : i64 = "seed" required, video :
+    File = "video" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/pixverse/v4/image-to-video/fast";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::File;
 /// The input of `fal-ai/pixverse/v4/image-to-video/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Prompt
@@ -25,23 +25,19 @@ pub struct Input {
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"360p"`, `"540p"`, `"720p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Negative prompt to be used for the generation
     ///
     /// Default: `""`.
     ///
     /// Example: `"blurry, low quality, low resolution, pixelated, noisy, grainy, out of focus, poorly lit, poorly exposed, poorly...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// The style of the generated video
     ///
     /// Allowed values: `"anime"`, `"3d_animation"`, `"clay"`, `"comic"`, `"cyberpunk"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// The same seed and the same prompt given to the same version of the model
     /// will output the same video every time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// URL of the image to use as the first frame
     ///
@@ -50,12 +46,17 @@ pub struct Input {
     /// The type of camera movement to apply to the video
     ///
     /// Allowed values: `"horizontal_left"`, `"horizontal_right"`, `"vertical_up"`, `"vertical_down"`, `"zoom_in"`, `"zoom_out"`, `"crane_up"`, `"quickly_zoom_in"`, `"quickly_zoom_out"`, `"smooth_zoom_in"`, `"camera_rotation"`, `"robo_arm"` and 8 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_movement: Option<CameraMovement>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, resolution : Option < Resolution > =
+    "resolution" optional, negative_prompt : Option < String > = "negative_prompt"
+    optional, style : Option < Style > = "style" optional, seed : Option < i64 > = "seed"
+    optional, image_url : String = "image_url" required, camera_movement : Option <
+    CameraMovement > = "camera_movement" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -163,7 +164,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/pixverse/v4/image-to-video/fast`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video
@@ -171,6 +172,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":6420765,"url":"https://fal.media/files/koala/HEWK7BB...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/seedvr/upscale/image/seamless";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::types::ImageFile;
 /// Input for seamless tileable image upscaling.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The input image to be processed
@@ -26,24 +26,20 @@ pub struct Input {
     /// Default: `"factor"`.
     ///
     /// Allowed values: `"target"`, `"factor"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_mode: Option<UpscaleMode>,
     /// Upscaling factor to be used. Will multiply the dimensions with this factor when `upscale_mode` is `factor`.
     ///
     /// Default: `2`.
     ///
     /// Constraint: 1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upscale_factor: Option<f64>,
     /// The target resolution to upscale to when `upscale_mode` is `target`.
     ///
     /// Default: `"1080p"`.
     ///
     /// Allowed values: `"720p"`, `"1080p"`, `"1440p"`, `"2160p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_resolution: Option<TargetResolution>,
     /// The random seed used for the generation process.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The noise scale to use for the generation process.
     ///
@@ -52,29 +48,34 @@ pub struct Input {
     /// Constraint: 0 ≤ value ≤ 1.
     ///
     /// Constraint: a multiple of 0.001.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub noise_scale: Option<f64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the output image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"png"`, `"jpeg"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// If `True`, the media will be returned as a data URI and the output data won't be available in the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { image_url : String = "image_url" required, upscale_mode : Option <
+    UpscaleMode > = "upscale_mode" optional, upscale_factor : Option < f64 > =
+    "upscale_factor" optional, target_resolution : Option < TargetResolution > =
+    "target_resolution" optional, seed : Option < i64 > = "seed" optional, noise_scale :
+    Option < f64 > = "noise_scale" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, sync_mode : Option < bool > = "sync_mode" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -224,7 +225,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/seedvr/upscale/image/seamless`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Upscaled image file after processing
@@ -234,6 +235,9 @@ pub struct Output {
     /// The random seed used for the generation process.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { image : ImageFile = "image" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/o1/standard/video-to-video/ref
 #[allow(unused_imports)]
 pub use super::super::super::super::super::super::types::File;
 /// Input for video editing or video-as-reference generation.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Use @Element1, @Element2 to reference elements and @Image1, @Image2 to reference images in order.
@@ -31,36 +31,38 @@ pub struct Input {
     /// Whether to keep the original audio from the video.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_audio: Option<bool>,
     /// Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
     ///
     /// Example: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2, etc. Maximum 4 total (elements + reference images) when using video.
     ///
     /// Example: `[{"frontal_image_url":"https://v3b.fal.media/files/b/panda/MQp-ghIqshvMZROKh9lW3.png","reference_image_urls":["https:...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<OmniVideoElementInput>>,
     /// The aspect ratio of the generated video frame. If 'auto', the aspect ratio will be determined automatically based on the input video, and the closest aspect ratio to the input video will be used.
     ///
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Video duration in seconds.
     ///
     /// Default: `"5"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, keep_audio : Option < bool > = "keep_audio" optional, image_urls : Option <
+    Vec < String > > = "image_urls" optional, elements : Option < Vec <
+    OmniVideoElementInput > > = "elements" optional, aspect_ratio : Option < AspectRatio
+    > = "aspect_ratio" optional, duration : Option < Duration > = "duration" optional }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -172,7 +174,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/o1/standard/video-to-video/reference`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -180,6 +182,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":28472159,"url":"https://v3b.fal.media/files/b/kangar...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -188,7 +191,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `elements` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct OmniVideoElementInput {
     /// The frontal image of the element (main view).
@@ -196,12 +199,15 @@ pub struct OmniVideoElementInput {
     /// Max file size: 10.0MB, Min width: 300px, Min height: 300px, Min aspect ratio: 0.40, Max aspect ratio: 2.50, Timeout: 20.0s
     pub frontal_image_url: String,
     /// Additional reference images from different angles. 1-3 images supported. At least one image is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    OmniVideoElementInput { frontal_image_url : String = "frontal_image_url" required,
+    reference_image_urls : Option < Vec < String > > = "reference_image_urls" optional }
+    ..extra
+);
 impl OmniVideoElementInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/flux-2/klein/9b/base/lora";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::super::types::ImageFile;
 /// The input of `fal-ai/flux-2/klein/9b/base/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The prompt to generate an image from.
@@ -23,148 +23,146 @@ pub struct Input {
     /// Negative prompt for classifier-free guidance. Describes what to avoid in the image.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Guidance scale for classifier-free guidance.
     ///
     /// Default: `5`.
     ///
     /// Constraint: 0 ≤ value ≤ 20.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// The seed to use for the generation. If not provided, a random seed will be used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// The number of inference steps to perform.
     ///
     /// Default: `28`.
     ///
     /// Constraint: 4 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// The size of the image to generate.
     ///
     /// Default: `"landscape_4_3"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_size: Option<InputImageSize>,
     /// The number of images to generate.
     ///
     /// Default: `1`.
     ///
     /// Constraint: 1 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_images: Option<i64>,
     /// The acceleration level to use for image generation.
     ///
     /// Default: `"regular"`.
     ///
     /// Allowed values: `"none"`, `"regular"`, `"high"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acceleration: Option<Acceleration>,
     /// If `True`, the media will be returned as a data URI. Output is not stored when this is True.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// The format of the generated image.
     ///
     /// Default: `"png"`.
     ///
     /// Allowed values: `"jpeg"`, `"png"`, `"webp"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Enable Colored Noise Sampling (CNS), a stochastic SDE sampler. Off by default; when enabled the cns_* parameters below take effect.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_cns: Option<bool>,
     /// How much stochastic (colored) noise is injected after each step. 0 = CNS off, i.e. pure deterministic flow-matching (identical to normal klein); higher = more stochasticity. Turn this first; the other CNS parameters only matter when s_churn > 0.
     ///
     /// Default: `0.5`.
     ///
     /// Constraint: 0 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_s_churn: Option<f64>,
     /// Where the per-frequency progress signal gamma(f, t) comes from. 'approximation' is self-contained but uniform across bands, so the frequency shaping comes entirely from the alpha-tilt parameters. 'matrix' uses the precomputed per-band gamma for true spectral-bias-aware coloring (more noise to genuinely under-resolved bands).
     ///
     /// Default: `"matrix"`.
     ///
     /// Allowed values: `"matrix"`, `"approximation"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_gamma_source: Option<CnsGammaSource>,
     /// Exponent on the residual (1 - gamma). Higher concentrates noise more aggressively on unresolved bands; lower is gentler and flatter. No effect under 'approximation', where gamma is uniform.
     ///
     /// Default: `0.75`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_power_gamma: Option<f64>,
     /// Divides gamma first, weakening the coloring (pushing it toward uniform white noise). Paper uses 1.73 for distilled/unguided and 25.0 for CFG/base, so raise this for the /base (CFG) endpoints.
     ///
     /// Default: `1.73`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 50.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_gamma_divider: Option<f64>,
     /// Frequency tilt at the start of sampling, interpolated toward the end value over steps. Positive boosts high frequencies (fine texture/detail); negative boosts low frequencies (structure).
     ///
     /// Default: `0.15`.
     ///
     /// Constraint: -2 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_alpha_tilt_start: Option<f64>,
     /// Frequency tilt at the end of sampling. Positive boosts high frequencies (fine texture/detail); negative boosts low frequencies (structure). The default favors low-frequency structure at the end.
     ///
     /// Default: `-0.5`.
     ///
     /// Constraint: -2 ≤ value ≤ 2.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_alpha_tilt_end: Option<f64>,
     /// Use a smooth, frequency-position-weighted tilt (exp(alpha * f)) instead of a flat (1 + alpha) multiplier.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_alpha_use_fnorm: Option<bool>,
     /// Use an exponential (vs linear) curve for the start-to-end tilt transition across sampling steps.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_alpha_exp_interp: Option<bool>,
     /// How sharp the exponential tilt-interpolation curve is. Only used when exponential interpolation is enabled.
     ///
     /// Default: `0.75`.
     ///
     /// Constraint: 0.1 ≤ value ≤ 10.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_alpha_exp_sharpness: Option<f64>,
     /// How many radial frequency bands the spectrum is split into. More bands = finer-grained coloring.
     ///
     /// Default: `32`.
     ///
     /// Constraint: 8 ≤ value ≤ 128.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_num_freq_bins: Option<i64>,
     /// Global multiplier on the injected colored noise after variance normalisation. <1 slightly damps the kick, >1 amplifies it (paper: 0.98 unguided, 0.998 guided).
     ///
     /// Default: `0.98`.
     ///
     /// Constraint: 0.5 ≤ value ≤ 1.5.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cns_energy_scale: Option<f64>,
     /// List of LoRA weights to apply (maximum 3).
     ///
     /// Default: `[]`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loras: Option<Vec<LoRAInput>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, negative_prompt : Option < String > =
+    "negative_prompt" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, seed : Option < i64 > = "seed" optional, num_inference_steps : Option < i64
+    > = "num_inference_steps" optional, image_size : Option < InputImageSize > =
+    "image_size" optional, num_images : Option < i64 > = "num_images" optional,
+    acceleration : Option < Acceleration > = "acceleration" optional, sync_mode : Option
+    < bool > = "sync_mode" optional, enable_safety_checker : Option < bool > =
+    "enable_safety_checker" optional, output_format : Option < OutputFormat > =
+    "output_format" optional, enable_cns : Option < bool > = "enable_cns" optional,
+    cns_s_churn : Option < f64 > = "cns_s_churn" optional, cns_gamma_source : Option <
+    CnsGammaSource > = "cns_gamma_source" optional, cns_power_gamma : Option < f64 > =
+    "cns_power_gamma" optional, cns_gamma_divider : Option < f64 > = "cns_gamma_divider"
+    optional, cns_alpha_tilt_start : Option < f64 > = "cns_alpha_tilt_start" optional,
+    cns_alpha_tilt_end : Option < f64 > = "cns_alpha_tilt_end" optional,
+    cns_alpha_use_fnorm : Option < bool > = "cns_alpha_use_fnorm" optional,
+    cns_alpha_exp_interp : Option < bool > = "cns_alpha_exp_interp" optional,
+    cns_alpha_exp_sharpness : Option < f64 > = "cns_alpha_exp_sharpness" optional,
+    cns_num_freq_bins : Option < i64 > = "cns_num_freq_bins" optional, cns_energy_scale :
+    Option < f64 > = "cns_energy_scale" optional, loras : Option < Vec < LoRAInput > > =
+    "loras" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -510,7 +508,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/flux-2/klein/9b/base/lora`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated images
@@ -525,6 +523,12 @@ pub struct Output {
     /// The prompt used for generating the image.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { images : Vec < ImageFile > = "images" required, timings :
+    std::collections::BTreeMap < String, f64 > = "timings" required, seed : i64 = "seed"
+    required, has_nsfw_concepts : Vec < bool > = "has_nsfw_concepts" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -545,7 +549,7 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by a variant of [`InputImageSize`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct ImageSize {
     /// The width of the generated image.
@@ -553,19 +557,20 @@ pub struct ImageSize {
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<i64>,
     /// The height of the generated image.
     ///
     /// Default: `512`.
     ///
     /// Constraint: 0 < value ≤ 14142.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<i64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    ImageSize { width : Option < i64 > = "width" optional, height : Option < i64 > =
+    "height" optional } ..extra
+);
 impl ImageSize {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -714,7 +719,7 @@ pub enum CnsGammaSource {
     Unknown
 );
 /// An object of 2 fields. Held by the `loras` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct LoRAInput {
     /// URL, HuggingFace repo ID (owner/repo), or local path to LoRA weights.
@@ -724,12 +729,14 @@ pub struct LoRAInput {
     /// Default: `1`.
     ///
     /// Constraint: 0 ≤ value ≤ 4.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scale: Option<f64>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    LoRAInput { path : String = "path" required, scale : Option < f64 > = "scale"
+    optional } ..extra
+);
 impl LoRAInput {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]

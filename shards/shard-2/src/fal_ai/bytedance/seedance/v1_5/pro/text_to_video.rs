@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/bytedance/seedance/v1.5/pro/text-to-video"
 #[allow(unused_imports)]
 pub use super::super::super::super::super::super::types::File;
 /// The input of `fal-ai/bytedance/seedance/v1.5/pro/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// The text prompt used to generate the video
@@ -25,46 +25,46 @@ pub struct Input {
     /// Default: `"16:9"`.
     ///
     /// Allowed values: `"21:9"`, `"16:9"`, `"4:3"`, `"1:1"`, `"3:4"`, `"9:16"`, `"auto"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Video resolution - 480p for faster generation, 720p for balance, 1080p for higher quality
     ///
     /// Default: `"720p"`.
     ///
     /// Allowed values: `"480p"`, `"720p"`, `"1080p"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
     /// Duration of the video in seconds
     ///
     /// Default: `"5"`.
     ///
     /// Allowed values: `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Whether to fix the camera position
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub camera_fixed: Option<bool>,
     /// Random seed to control video generation. Use -1 for random.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If set to true, the safety checker will be enabled.
     ///
     /// Default: `true`.
     ///
     /// Example: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// Whether to generate audio for the video
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generate_audio: Option<bool>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, aspect_ratio : Option < AspectRatio > =
+    "aspect_ratio" optional, resolution : Option < Resolution > = "resolution" optional,
+    duration : Option < Duration > = "duration" optional, camera_fixed : Option < bool >
+    = "camera_fixed" optional, seed : Option < i64 > = "seed" optional,
+    enable_safety_checker : Option < bool > = "enable_safety_checker" optional,
+    generate_audio : Option < bool > = "generate_audio" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -198,7 +198,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/bytedance/seedance/v1.5/pro/text-to-video`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// Generated video file
@@ -210,6 +210,9 @@ pub struct Output {
     /// Example: `42`.
     pub seed: i64,
 }
+::fal_models_core::serde_struct!(
+    Output { video : File = "video" required, seed : i64 = "seed" required }
+);
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -14,7 +14,7 @@ pub const ENDPOINT_ID: &str = "luma/agent/uni-1/v1/max/edit";
 #[allow(unused_imports)]
 pub use super::super::super::super::super::super::types::File;
 /// The input of `luma/agent/uni-1/v1/max/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt describing the edit to apply.
@@ -32,22 +32,24 @@ pub struct Input {
     /// Default: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"manga"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub style: Option<Style>,
     /// Encoding format of the edited image.
     ///
     /// Allowed values: `"png"`, `"jpeg"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Optional list of reference image URLs used to guide the edit.
     ///
     /// Constraint: at most 8 items.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, image_url : String = "image_url"
+    required, style : Option < Style > = "style" optional, output_format : Option <
+    OutputFormat > = "output_format" optional, reference_image_urls : Option < Vec <
+    String > > = "reference_image_urls" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -133,12 +135,13 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `luma/agent/uni-1/v1/max/edit`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated image(s).
     pub images: Vec<File>,
 }
+::fal_models_core::serde_struct!(Output { images : Vec < File > = "images" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]

@@ -13,7 +13,7 @@ pub const ENDPOINT_ID: &str = "fal-ai/kling-video/o3/pro/video-to-video/referenc
 #[allow(unused_imports)]
 pub use super::super::super::super::super::super::types::File;
 /// The input of `fal-ai/kling-video/o3/pro/video-to-video/reference`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text prompt for video generation. Reference video as @Video1.
@@ -29,26 +29,22 @@ pub struct Input {
     /// Reference images for style/appearance. Reference in prompt as @Image1, @Image2, etc. Maximum 4 total (elements + reference images) when using video.
     ///
     /// Example: `["https://storage.googleapis.com/falserverless/example_inputs/kling-o3/pro-v2v-reference/image_url1.jpg","https://sto...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_urls: Option<Vec<String>>,
     /// Whether to keep the original audio from the reference video.
     ///
     /// Default: `true`.
     ///
     /// Example: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_audio: Option<bool>,
     /// Elements (characters/objects) to include. Reference in prompt as @Element1, @Element2.
     ///
     /// Example: `[{"frontal_image_url":"https://storage.googleapis.com/falserverless/example_inputs/kling-o3/pro-v2v-reference/element...`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elements: Option<Vec<V3ImageElementInput>>,
     /// The type of multi-shot video generation.
     ///
     /// Default: `"customize"`.
     ///
     /// Allowed values: `"customize"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shot_type: Option<ShotType>,
     /// Aspect ratio.
     ///
@@ -57,19 +53,24 @@ pub struct Input {
     /// Example: `"auto"`.
     ///
     /// Allowed values: `"auto"`, `"16:9"`, `"9:16"`, `"1:1"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aspect_ratio: Option<AspectRatio>,
     /// Video duration in seconds (3-15s for reference video).
     ///
     /// Example: `"5"`.
     ///
     /// Allowed values: `"3"`, `"4"`, `"5"`, `"6"`, `"7"`, `"8"`, `"9"`, `"10"`, `"11"`, `"12"`, `"13"`, `"14"` and 1 more.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Duration>,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { prompt : String = "prompt" required, video_url : String = "video_url"
+    required, image_urls : Option < Vec < String > > = "image_urls" optional, keep_audio
+    : Option < bool > = "keep_audio" optional, elements : Option < Vec <
+    V3ImageElementInput > > = "elements" optional, shot_type : Option < ShotType > =
+    "shot_type" optional, aspect_ratio : Option < AspectRatio > = "aspect_ratio"
+    optional, duration : Option < Duration > = "duration" optional } ..extra
+);
 impl Input {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -199,7 +200,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/kling-video/o3/pro/video-to-video/reference`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated video.
@@ -207,6 +208,7 @@ pub struct Output {
     /// Example: `{"content_type":"video/mp4","file_name":"output.mp4","file_size":15809901,"url":"https://storage.googleapis.com/false...`.
     pub video: File,
 }
+::fal_models_core::serde_struct!(Output { video : File = "video" required });
 impl Output {
     /// Creates a value from its required fields, in the document's order; set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
@@ -215,19 +217,21 @@ impl Output {
     }
 }
 /// An object of 2 fields. Held by the `elements` field of [`Input`].
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct V3ImageElementInput {
     /// The frontal image of the element (main view).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frontal_image_url: Option<String>,
     /// Additional reference images from different angles. 1-3 images supported. At least one image is required.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_image_urls: Option<Vec<String>>,
     /// Fields this version of the bindings does not declare, sent as keys of this object.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    V3ImageElementInput { frontal_image_url : Option < String > = "frontal_image_url"
+    optional, reference_image_urls : Option < Vec < String > > = "reference_image_urls"
+    optional } ..extra
+);
 impl V3ImageElementInput {
     /// Creates a value with every field unset; optional fields stay unset (the server's defaults apply).
     #[inline]

@@ -13,73 +13,73 @@ pub const ENDPOINT_ID: &str = "fal-ai/stable-audio-3/small/sfx/base/text-to-audi
 #[allow(unused_imports)]
 pub use super::super::super::super::super::super::types::File;
 /// The input of `fal-ai/stable-audio-3/small/sfx/base/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Input {
     /// Text description of qualities to avoid in the output.
     ///
     /// Default: `""`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_prompt: Option<String>,
     /// Duration of the generated audio in seconds.
     ///
     /// Default: `30`.
     ///
     /// Constraint: 1 ≤ value ≤ 120.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<f64>,
     /// Number of sampling steps. Base (non-distilled) checkpoints typically need ~50 for good quality.
     ///
     /// Default: `50`.
     ///
     /// Constraint: 1 ≤ value ≤ 100.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub num_inference_steps: Option<i64>,
     /// Classifier-free guidance scale. Higher values follow the prompt more strictly; ~7.0 is a good starting point for base checkpoints.
     ///
     /// Default: `7`.
     ///
     /// Constraint: 0 ≤ value ≤ 25.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance_scale: Option<f64>,
     /// Random seed for reproducible outputs. Omit for a random seed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
     /// If True, the prompt will be expanded using an LLM for more detailed and higher quality results.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_prompt_expansion: Option<bool>,
     /// Enable NSFW content safety checking.
     ///
     /// Default: `true`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_safety_checker: Option<bool>,
     /// If True, the audio is returned inline as a data URI and the result is not saved to the request history.
     ///
     /// Default: `false`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_mode: Option<bool>,
     /// Container format for the generated audio output.
     ///
     /// Default: `"mp3"`.
     ///
     /// Allowed values: `"mp3"`, `"wav"`, `"flac"`, `"ogg"`, `"opus"`, `"m4a"`, `"aac"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_format: Option<OutputFormat>,
     /// Audio bitrate for compressed output formats (e.g., mp3, aac, opus). Format e.g. '192k' or '320k'. Ignored for lossless formats (wav, flac).
     ///
     /// Default: `"192k"`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bitrate: Option<String>,
     /// Text description of the audio to generate.
     ///
     /// Example: `"An anthemic Pop Rock instrumental that fills your head with nostalgic thoughtfulness"`.
     pub prompt: String,
     /// Fields this version of the bindings does not declare, sent as top-level keys.
-    #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
+::fal_models_core::serde_struct!(
+    Input { negative_prompt : Option < String > = "negative_prompt" optional, duration :
+    Option < f64 > = "duration" optional, num_inference_steps : Option < i64 > =
+    "num_inference_steps" optional, guidance_scale : Option < f64 > = "guidance_scale"
+    optional, seed : Option < i64 > = "seed" optional, enable_prompt_expansion : Option <
+    bool > = "enable_prompt_expansion" optional, enable_safety_checker : Option < bool >
+    = "enable_safety_checker" optional, sync_mode : Option < bool > = "sync_mode"
+    optional, output_format : Option < OutputFormat > = "output_format" optional, bitrate
+    : Option < String > = "bitrate" optional, prompt : String = "prompt" required }
+    ..extra
+);
 impl Input {
     /// Creates a value from its required fields, in the document's order; optional fields stay unset (the server's defaults apply).
     #[inline]
@@ -249,7 +249,7 @@ impl ::fal_models_core::codegen_support::__schemars::JsonSchema for Input {
     }
 }
 /// The output of `fal-ai/stable-audio-3/small/sfx/base/text-to-audio`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Output {
     /// The generated audio clip.
@@ -259,6 +259,10 @@ pub struct Output {
     /// The prompt used for generation.
     pub prompt: String,
 }
+::fal_models_core::serde_struct!(
+    Output { audio : File = "audio" required, seed : i64 = "seed" required, prompt :
+    String = "prompt" required }
+);
 impl Output {
     /// Creates a value from its required fields (`prompt` first, then the others in the document's order); set optional fields by assignment (`value.field = Some(..)`).
     #[inline]
