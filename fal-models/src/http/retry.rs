@@ -560,6 +560,48 @@ mod tests {
     }
 
     #[test]
+    fn the_driver_counts_backs_off_honours_retry_after_and_gives_up() {
+        let p = RetryPolicy::default()
+            .max_retries(2)
+            .initial_backoff(Duration::from_millis(100))
+            .jitter(false)
+            .max_retry_after(Duration::from_secs(5));
+        let mut r = Retries::new(&p, "");
+        assert_eq!(r.attempt(), 1);
+        // A silent stream: neither counted nor waited for.
+        assert_eq!(
+            r.decide(Failed::new((), "").wait(Wait::Free)),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(r.attempt(), 1);
+        // A counted failure waits the backoff; `Retry-After` wins over it.
+        assert_eq!(
+            r.decide(Failed::new((), "")),
+            Ok(Duration::from_millis(100))
+        );
+        assert_eq!(r.attempt(), 2);
+        let ra = Some(Duration::from_secs(3));
+        assert_eq!(
+            r.decide(Failed::new((), "").retry_after(ra)),
+            Ok(Duration::from_secs(3))
+        );
+        // Past max_retries: the error, even for a failure retried at once.
+        assert_eq!(r.decide(Failed::new(7, "").wait(Wait::Now)), Err(7));
+        // Progress starts the count afresh; a refused token is retried at once, counted.
+        r.reset();
+        assert_eq!(
+            r.decide(Failed::new((), "").wait(Wait::Now)),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(r.attempt(), 2);
+        // A `Retry-After` past max_retry_after ends the retries at once.
+        let mut r = Retries::new(&p, "");
+        let ra = Some(Duration::from_secs(6));
+        assert_eq!(r.decide(Failed::new(1, "").retry_after(ra)), Err(1));
+        assert_eq!(Retries::new(&p, "").give_up(Failed::new(2, "")), 2);
+    }
+
+    #[test]
     fn backoff_grows_caps_and_jitters_within_half() {
         let p = RetryPolicy::default()
             .initial_backoff(Duration::from_millis(100))
