@@ -41,7 +41,7 @@ use reqwest::header::CONTENT_TYPE;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tracing::Instrument;
 
-use crate::http::retry::{RetryPolicy, RetryUse};
+use crate::http::retry::{Failed, Retries, RetryPolicy, RetryUse};
 use crate::storage::{Storage, StorageError, UploadOptions};
 
 /// What went wrong with a file input or download. Messages name the URL (long `data:` URIs
@@ -537,8 +537,12 @@ pub struct DownloadOptions {
     /// How many times a transient failure (connect error, timeout, body cut short, `408`,
     /// `429`, `5xx`) is retried (default 3). A body cut short resumes with `Range` where the
     /// server allows it (a `206` from the byte reached); a server that ignores `Range` ends
-    /// the download with [`FilesError::Truncated`].
+    /// the download with [`FilesError::Truncated`]. Replaces the policy's `max_retries`.
     pub max_retries: Option<u32>,
+    /// The retry policy: backoff, jitter, the longest `Retry-After` waited for (default
+    /// [`RetryPolicy::default`]; [`Client::download`](crate::Client::download) passes the
+    /// client's).
+    pub retry: Option<RetryPolicy>,
 }
 
 impl fmt::Debug for DownloadOptions {
@@ -547,6 +551,9 @@ impl fmt::Debug for DownloadOptions {
             .field("content_type", &self.content_type)
             .field("size", &self.size)
             .field("progress", &self.progress.as_ref().map(|_| "Fn"))
+            .field("bounds", &self.bounds)
+            .field("max_retries", &self.max_retries)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -574,6 +581,11 @@ impl DownloadOptions {
     /// How many times a transient failure is retried.
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = Some(n);
+        self
+    }
+    /// The retry policy (see [`DownloadOptions::retry`](#structfield.retry)).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
         self
     }
     /// Reports progress to `f(downloaded, total)`.
@@ -844,10 +856,13 @@ where
     let bounds = options
         .bounds
         .unwrap_or_else(|| crate::http::bounds::Bounds::default().total(None));
-    let max_retries = options.max_retries.unwrap_or(3);
-    // The crate's one policy: 500 ms doubling (up to 10 s) with jitter, `Retry-After` up to 60 s.
-    let policy = RetryPolicy::default().max_retries(max_retries);
-    let mut attempt = 0u32;
+    // The crate's one policy: by default 500 ms doubling (up to 10 s) with jitter,
+    // `Retry-After` up to 60 s, 3 retries.
+    let mut policy = options.retry.clone().unwrap_or_default();
+    if let Some(n) = options.max_retries {
+        policy = policy.max_retries(n);
+    }
+    let mut retries = Retries::new(&policy, "download: ");
     let mut received = 0u64;
     // Set by the first answer: the whole length and type.
     let mut content_length: Option<u64> = None;
@@ -856,7 +871,7 @@ where
     let mut validator: Option<String> = None;
     let mut started = false;
     loop {
-        attempt += 1;
+        let attempt = retries.attempt();
         let mut request = http.get(url);
         if received > 0 && validator.is_none() {
             // Nothing proves a resumed tail would belong to the same file: start over.
@@ -1022,20 +1037,14 @@ where
             Err((e, true, _)) if received > 0 && validator.is_none() && rewind.is_none() => {
                 return Err(e);
             }
-            Err((e, true, retry_after)) if attempt <= max_retries => {
-                let Some(wait) = policy.delay(attempt, retry_after) else {
-                    return Err(e);
-                };
-                tracing::warn!(
-                    attempt,
-                    received,
-                    retry_in_ms = wait.as_millis() as u64,
-                    reason = %crate::http::trace::without_queries(&e.to_string()),
-                    "download: attempt failed; retrying"
-                );
-                tokio::time::sleep(wait).await;
+            Err((e, true, retry_after)) => {
+                let reason = crate::http::trace::without_queries(&e.to_string());
+                let failed = Failed::new(e, reason)
+                    .retry_after(retry_after)
+                    .received(received);
+                retries.back_off(failed).await?;
             }
-            Err((e, _, _)) => return Err(e),
+            Err((e, false, _)) => return Err(e),
         }
     }
     check_size(received, false)?;

@@ -47,7 +47,7 @@ use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tracing::Instrument;
 
-use crate::http::retry::{RetryPolicy, RetryUse};
+use crate::http::retry::{Failed, Retries, RetryPolicy, RetryUse, Wait};
 
 /// The fal REST API, which issues storage tokens.
 pub const DEFAULT_REST_BASE_URL: &str = "https://rest.fal.ai";
@@ -176,6 +176,14 @@ impl StorageError {
     fn is_auth_failure(&self) -> bool {
         matches!(self, StorageError::Status { status, .. } if is_auth_status(*status))
     }
+
+    /// The server's `Retry-After` of an error status.
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            StorageError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 impl StorageError {
@@ -214,17 +222,6 @@ impl StorageError {
             other => StorageError::Config(other.to_string()),
         }
     }
-}
-
-/// The wait before retry number `retry` after `e` on any route (token, upload, parts,
-/// completion), by the crate's one [`RetryPolicy`]: the server's `Retry-After` wins over the
-/// backoff (with jitter); one longer than the policy waits ends the retries (`None`).
-fn retry_wait(e: &StorageError, policy: &RetryPolicy, retry: u32) -> Option<Duration> {
-    let retry_after = match e {
-        StorageError::Status { retry_after, .. } => *retry_after,
-        _ => None,
-    };
-    policy.delay(retry, retry_after)
 }
 
 fn is_auth_status(status: StatusCode) -> bool {
@@ -302,6 +299,7 @@ pub struct StorageBuilder {
     concurrency: Option<usize>,
     max_retries: Option<u32>,
     retry_backoff: Option<Duration>,
+    retry: Option<RetryPolicy>,
     token_refresh_margin: Option<Duration>,
     clock: Option<Clock>,
     bounds: Option<crate::http::bounds::Bounds>,
@@ -365,14 +363,24 @@ impl StorageBuilder {
         self.concurrency = Some(n);
         self
     }
-    /// How many times a failed part or upload is retried (default 3).
+    /// How many times a failed part or upload is retried (default 3); replaces the
+    /// [`retry`](Self::retry) policy's `max_retries`.
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = Some(n);
         self
     }
-    /// The delay before the first retry, doubled for each further one (default 500 ms).
+    /// The delay before the first retry, doubled for each further one (default 500 ms);
+    /// replaces the [`retry`](Self::retry) policy's `initial_backoff`.
     pub fn retry_backoff(mut self, delay: Duration) -> Self {
         self.retry_backoff = Some(delay);
+        self
+    }
+    /// The retry policy of every request (token, upload, parts, completion): the crate's one
+    /// [`RetryPolicy`] (default [`RetryPolicy::default`]: 3 retries, 500 ms doubling up to
+    /// 10 s with jitter, `Retry-After` up to 60 s). [`Client::storage`](crate::Client::storage)
+    /// passes the client's.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
         self
     }
     /// A token is refreshed this long before its `expires_at` (default 60 s).
@@ -445,6 +453,16 @@ impl StorageBuilder {
             }
             None => None,
         };
+        // 500 ms doubling (up to 10 s), with jitter; `Retry-After` up to 60 s.
+        let mut retry = self
+            .retry
+            .unwrap_or_else(|| RetryPolicy::default().max_retries(DEFAULT_MAX_RETRIES));
+        if let Some(n) = self.max_retries {
+            retry = retry.max_retries(n);
+        }
+        if let Some(d) = self.retry_backoff {
+            retry = retry.initial_backoff(d);
+        }
         Ok(Storage {
             inner: Arc::new(Inner {
                 http: self.http.unwrap_or_default(),
@@ -456,12 +474,9 @@ impl StorageBuilder {
                     .unwrap_or(DEFAULT_MULTIPART_THRESHOLD),
                 part_size,
                 concurrency,
-                max_retries: self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
-                retry_backoff: self.retry_backoff.unwrap_or(Duration::from_millis(500)),
-                // 500 ms doubling (up to 10 s), with jitter; `Retry-After` up to 60 s.
-                retry: RetryPolicy::default()
-                    .max_retries(self.max_retries.unwrap_or(DEFAULT_MAX_RETRIES))
-                    .initial_backoff(self.retry_backoff.unwrap_or(Duration::from_millis(500))),
+                max_retries: retry.max_retries,
+                retry_backoff: retry.initial_backoff,
+                retry,
                 refresh_margin: self.token_refresh_margin.unwrap_or(Duration::from_secs(60)),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 bounds: self.bounds.unwrap_or_default(),
@@ -877,35 +892,31 @@ impl Storage {
         Ok(req)
     }
 
-    /// Runs `attempt` up to `1 + max_retries` times, backing off between retryable failures
-    /// and dropping the cached token after a 401/403.
+    /// Runs `attempt` up to `1 + max_retries` times through the crate's retry driver
+    /// ([`Retries`]): backing off (with jitter, or the server's `Retry-After`) between
+    /// retryable failures, and, after a 401/403, dropping the cached token and trying again at
+    /// once with a new one.
     async fn with_retries<F, Fut, T>(&self, mut attempt: F) -> (Result<T, StorageError>, u32)
     where
         F: FnMut(Token) -> Fut,
         Fut: Future<Output = Result<T, StorageError>>,
     {
-        let mut attempts = 0;
+        let mut retries = Retries::new(&self.inner.retry, "storage: ");
         loop {
-            attempts += 1;
+            let attempts = retries.attempt();
             let token = match self.token().await {
                 Ok(t) => t,
                 // A rejected key stays rejected; other token failures are retried.
-                Err(e)
-                    if e.is_retryable()
-                        && !e.is_auth_failure()
-                        && attempts <= self.inner.max_retries =>
-                {
-                    let Some(wait) = retry_wait(&e, &self.inner.retry, attempts) else {
-                        return (Err(e), attempts);
-                    };
-                    tracing::warn!(
-                        attempt = attempts,
-                        retry_in_ms = wait.as_millis() as u64,
-                        reason = %self.redactor(None).scrub(&e.to_string()),
-                        "storage: token request failed; retrying"
-                    );
-                    tokio::time::sleep(wait).await;
-                    continue;
+                Err(e) if e.is_retryable() && !e.is_auth_failure() => {
+                    let (reason, retry_after) =
+                        (self.redactor(None).scrub(&e.to_string()), e.retry_after());
+                    let failed = Failed::new(e, reason)
+                        .what("token request")
+                        .retry_after(retry_after);
+                    match retries.back_off(failed).await {
+                        Ok(()) => continue,
+                        Err(e) => return (Err(e), attempts),
+                    }
                 }
                 Err(e) => return (Err(e), attempts),
             };
@@ -914,26 +925,21 @@ impl Storage {
             let redactor = self.redactor(Some(&token));
             match attempt(token).await {
                 Ok(v) => return (Ok(v), attempts),
-                Err(e) if e.is_retryable() && attempts <= self.inner.max_retries => {
-                    if e.is_auth_failure() {
-                        tracing::warn!(
-                            attempt = attempts,
-                            reason = %redactor.scrub(&e.to_string()),
-                            "storage: token refused; fetching a new one"
-                        );
+                Err(e) if e.is_retryable() => {
+                    let reason = redactor.scrub(&e.to_string());
+                    let failed = if e.is_auth_failure() {
+                        // The next attempt fetches a new token.
                         self.drop_token(&auth).await;
-                        continue;
-                    }
-                    let Some(wait) = retry_wait(&e, &self.inner.retry, attempts) else {
-                        return (Err(e), attempts);
+                        Failed::new(e, reason)
+                            .what("attempt with a refused token")
+                            .wait(Wait::Now)
+                    } else {
+                        let retry_after = e.retry_after();
+                        Failed::new(e, reason).retry_after(retry_after)
                     };
-                    tracing::warn!(
-                        attempt = attempts,
-                        retry_in_ms = wait.as_millis() as u64,
-                        reason = %redactor.scrub(&e.to_string()),
-                        "storage: attempt failed; retrying"
-                    );
-                    tokio::time::sleep(wait).await;
+                    if let Err(e) = retries.back_off(failed).await {
+                        return (Err(e), attempts);
+                    }
                 }
                 Err(e) => return (Err(e), attempts),
             }

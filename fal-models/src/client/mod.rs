@@ -511,17 +511,12 @@ impl Client {
     ) -> Result<RequestHandle, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
         // Options are checked before anything is uploaded or sent.
-        let mut headers = Vec::new();
-        if let Some(d) = options.start_timeout {
-            headers.push(queue::start_timeout_header(d)?);
-        }
-        if let Some(p) = options.priority {
-            headers.push(("x-fal-queue-priority", p.as_str().to_owned()));
-        }
-        if let Some(hint) = &options.runner_hint {
-            headers.push(("x-fal-runner-hint", hint.clone()));
-        }
-        headers.extend(options.platform.to_headers()?);
+        let headers = options::request_headers(
+            options.start_timeout,
+            options.priority,
+            options.runner_hint.as_deref(),
+            &options.platform,
+        )?;
         let (body, secrets) = self
             .prepare_input(endpoint_id, body, options.upload_local_files)
             .await?;
@@ -746,6 +741,7 @@ impl Client {
             .rest_base_url(self.inner.rest_url.clone())
             .http(self.inner.http.clone())
             .bounds(self.inner.bounds)
+            .retry(self.inner.retry.clone())
             .build()
             .map_err(|e| Error::Config(format!("storage: {e}")))?;
         Ok(self.inner.storage.get_or_init(|| storage).clone())
@@ -773,6 +769,8 @@ impl Client {
         // The client's bounds, without the total one: a large file takes what it takes, the
         // idle bound catches a stalled body.
         options.bounds = options.bounds.or(Some(self.inner.bounds.total(None)));
+        // The client's retry policy, unless the options bring their own.
+        options.retry = options.retry.or_else(|| Some(self.inner.retry.clone()));
         crate::files::download_to_path(&self.inner.http, file.url(), path, &options)
             .await
             .map_err(|e| Error::Download(Box::new(e)))

@@ -34,11 +34,98 @@ use reqwest::header::{HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::queue::SubmitOptions;
 use super::{Client, Payload, serialize_input};
 use crate::Endpoint;
 use crate::error::{Error, Operation};
 use crate::http::protocol::expiration_seconds;
+
+/// The per-request settings the options of submit, run, stream and subscribe share, each
+/// setter written once. `request_setters!((set) webhook, platform)` on a struct that holds them
+/// as its own fields (`SubmitOptions`, `RunOptions`, `StreamOptions`);
+/// `request_setters!((via field) webhook, platform)` on one that hands them on to the options
+/// it holds (`SubscribeOptions` to its `SubmitOptions`, a `Subscribe` to its
+/// `SubscribeOptions`).
+macro_rules! request_setters {
+    ($mode:tt $($name:ident),* $(,)?) => {
+        $( $crate::client::options::request_setters!(@one $mode $name); )*
+    };
+    (@one $mode:tt webhook) => {
+        $crate::client::options::request_setters!(@emit $mode
+            "fal also POSTs the result to this URL when the job completes (`?fal_webhook=`).",
+            webhook(url: impl Into<String>) |s| s.webhook_url = Some(url.into()));
+    };
+    (@one $mode:tt start_timeout) => {
+        $crate::client::options::request_setters!(@emit $mode
+            "fal's start deadline, `X-Fal-Request-Timeout` (whole seconds, rounded up; more \
+             than one second): fal drops the request if it has not started by then, and it \
+             fails with [`TimeoutKind::StartDeadline`](crate::error::TimeoutKind).",
+            start_timeout(d: Duration) |s| s.start_timeout = Some(d));
+    };
+    (@one $mode:tt priority) => {
+        $crate::client::options::request_setters!(@emit $mode
+            "Queue priority (`X-Fal-Queue-Priority`).",
+            priority(p: Priority) |s| s.priority = Some(p));
+    };
+    (@one $mode:tt runner_hint) => {
+        $crate::client::options::request_setters!(@emit $mode
+            "Runner hint for session affinity (`X-Fal-Runner-Hint`).",
+            runner_hint(hint: impl Into<String>) |s| s.runner_hint = Some(hint.into()));
+    };
+    (@one $mode:tt upload_local_files) => {
+        $crate::client::options::request_setters!(@emit $mode
+            "Uploads every local file named in the input (`file://` URLs, see \
+             [`crate::files::local`]) to fal storage first, and sends the uploaded URLs \
+             instead (off by default).",
+            upload_local_files(on: bool) |s| s.upload_local_files = on);
+    };
+    (@one $mode:tt platform) => {
+        $crate::client::options::request_setters!(@emit $mode
+            "Platform headers (`x-fal-no-retry`, `X-Fal-Store-IO`, fallbacks, object lifecycle, \
+             your own; see [`PlatformOptions`](crate::client::PlatformOptions)). Only the \
+             request that starts the job carries them: a subscribe's status and result reads \
+             are not new requests to the app.",
+            platform(platform: $crate::client::PlatformOptions) |s| s.platform = platform);
+    };
+    (@emit (set) $doc:literal, $name:ident($($arg:ident: $ty:ty),*) |$s:ident| $body:expr) => {
+        #[doc = $doc]
+        pub fn $name(mut self, $($arg: $ty),*) -> Self {
+            let $s = &mut self;
+            $body;
+            self
+        }
+    };
+    (@emit (via $field:ident) $doc:literal, $name:ident($($arg:ident: $ty:ty),*) |$s:ident| $body:expr) => {
+        #[doc = $doc]
+        pub fn $name(mut self, $($arg: $ty),*) -> Self {
+            self.$field = self.$field.$name($($arg),*);
+            self
+        }
+    };
+}
+pub(crate) use request_setters;
+
+/// The headers of the settings [`request_setters`] shares, in order: the start deadline, the
+/// priority, the runner hint, then the platform headers. Checked (an error for a start
+/// deadline of one second or less, an object expiration of zero) before anything is sent.
+pub(crate) fn request_headers(
+    start_timeout: Option<Duration>,
+    priority: Option<super::Priority>,
+    runner_hint: Option<&str>,
+    platform: &PlatformOptions,
+) -> Result<Vec<(&'static str, String)>, Error> {
+    let mut headers = Vec::new();
+    if let Some(d) = start_timeout {
+        headers.push(super::queue::start_timeout_header(d)?);
+    }
+    if let Some(p) = priority {
+        headers.push(("x-fal-queue-priority", p.as_str().to_owned()));
+    }
+    if let Some(hint) = runner_hint {
+        headers.push(("x-fal-runner-hint", hint.to_owned()));
+    }
+    headers.extend(platform.to_headers()?);
+    Ok(headers)
+}
 
 /// Platform headers of one request. Unset options send nothing.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -163,14 +250,6 @@ fn intern(name: &str) -> &'static str {
     leaked
 }
 
-impl SubmitOptions {
-    /// Platform headers of the submit (and so of the whole queued request).
-    pub fn platform(mut self, platform: PlatformOptions) -> Self {
-        self.platform = platform;
-        self
-    }
-}
-
 /// Options of a sync run ([`Client::run_with`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
@@ -192,29 +271,7 @@ impl RunOptions {
         Self::default()
     }
 
-    /// Sets the start deadline (whole seconds, rounded up).
-    pub fn start_timeout(mut self, d: Duration) -> Self {
-        self.start_timeout = Some(d);
-        self
-    }
-
-    /// Sets the runner hint.
-    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
-        self.runner_hint = Some(hint.into());
-        self
-    }
-
-    /// Sets the platform headers.
-    pub fn platform(mut self, platform: PlatformOptions) -> Self {
-        self.platform = platform;
-        self
-    }
-
-    /// Uploads local files in the input before sending it.
-    pub fn upload_local_files(mut self, yes: bool) -> Self {
-        self.upload_local_files = yes;
-        self
-    }
+    request_setters!((set) start_timeout, runner_hint, platform, upload_local_files);
 }
 
 /// A sync run's output with fal's request id (`x-fal-request-id`, when the answer had one).
@@ -257,14 +314,12 @@ impl Client {
     ) -> Result<RunOutput<O>, Error> {
         let endpoint_id = endpoint_id.trim_matches('/');
         // Options are checked before anything is uploaded or sent.
-        let mut headers = Vec::new();
-        if let Some(d) = options.start_timeout {
-            headers.push(super::queue::start_timeout_header(d)?);
-        }
-        if let Some(hint) = &options.runner_hint {
-            headers.push(("x-fal-runner-hint", hint.clone()));
-        }
-        headers.extend(options.platform.to_headers()?);
+        let headers = request_headers(
+            options.start_timeout,
+            None,
+            options.runner_hint.as_deref(),
+            &options.platform,
+        )?;
         let (body, secrets) = self
             .prepare_input(endpoint_id, body, options.upload_local_files)
             .await?;

@@ -261,35 +261,8 @@ impl SubmitOptions {
         Self::default()
     }
 
-    /// Sets the webhook URL.
-    pub fn webhook(mut self, url: impl Into<String>) -> Self {
-        self.webhook_url = Some(url.into());
-        self
-    }
-
-    /// Sets the start deadline.
-    pub fn start_timeout(mut self, d: Duration) -> Self {
-        self.start_timeout = Some(d);
-        self
-    }
-
-    /// Sets the queue priority.
-    pub fn priority(mut self, p: Priority) -> Self {
-        self.priority = Some(p);
-        self
-    }
-
-    /// Sets the runner hint.
-    pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
-        self.runner_hint = Some(hint.into());
-        self
-    }
-
-    /// Uploads local files named in the input before submitting (off by default).
-    pub fn upload_local_files(mut self, on: bool) -> Self {
-        self.upload_local_files = on;
-        self
-    }
+    super::options::request_setters!((set) webhook, start_timeout, priority, runner_hint,
+        upload_local_files, platform);
 }
 
 /// Whole seconds for fal's headers, rounded up (a deadline is never shortened).

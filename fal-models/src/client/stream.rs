@@ -38,7 +38,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::transport::{Call, MAX_QUEUE_BODY, header_request_id};
+use super::transport::{Call, EXCERPT_CHARS, MAX_QUEUE_BODY, header_request_id};
 use super::{Client, Payload, serialize_input};
 use crate::Endpoint;
 use crate::error::{Error, Operation, TimeoutKind};
@@ -102,17 +102,7 @@ impl StreamOptions {
         self
     }
 
-    /// Uploads local files in the input before sending it.
-    pub fn upload_local_files(mut self, yes: bool) -> Self {
-        self.upload_local_files = yes;
-        self
-    }
-
-    /// Sets the platform headers.
-    pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
-        self.platform = platform;
-        self
-    }
+    super::options::request_setters!((set) upload_local_files, platform);
 
     /// Sets the `Accept` header, such as `audio/mpeg` for [`Client::stream_bytes`].
     pub fn accept(mut self, content_type: impl Into<String>) -> Self {
@@ -557,20 +547,23 @@ async fn read(mut r: Box<Reading>) -> Option<(Item, State)> {
             r.last = Some(value.clone());
             (Ok(StreamEvent::Partial(value)), State::Reading(r))
         }
-        Err(source) => {
-            let err = Error::Decode {
-                operation: Operation::Stream,
-                request_id: r.request_id.clone(),
-                status: 200,
-                source,
-                body_excerpt: r
-                    .secrets
-                    .merged(&r.client.inner.redactor)
-                    .excerpt(data.as_bytes(), 512),
-            };
-            (Err(err), State::Done)
-        }
+        Err(source) => (Err(undecodable(&r, source, data.as_bytes())), State::Done),
     })
+}
+
+/// A stream event (or a whole body) that is not JSON: the decode error, with an excerpt
+/// scrubbed of the client's and the call's secrets.
+fn undecodable(r: &Reading, source: serde_json::Error, body: &[u8]) -> Error {
+    Error::Decode {
+        operation: Operation::Stream,
+        request_id: r.request_id.clone(),
+        status: 200,
+        source,
+        body_excerpt: r
+            .secrets
+            .merged(&r.client.inner.redactor)
+            .excerpt(body, EXCERPT_CHARS),
+    }
 }
 
 /// A body that is not an event stream: one JSON output (a server that answered like `run`).
@@ -596,19 +589,7 @@ async fn read_whole(mut r: Box<Reading>) -> Option<(Item, State)> {
             r.last = Some(value.clone());
             Some((Ok(StreamEvent::Partial(value)), State::Reading(r)))
         }
-        Err(source) => Some((
-            Err(Error::Decode {
-                operation: Operation::Stream,
-                request_id: r.request_id.clone(),
-                status: 200,
-                source,
-                body_excerpt: r
-                    .secrets
-                    .merged(&r.client.inner.redactor)
-                    .excerpt(&body, 512),
-            }),
-            State::Done,
-        )),
+        Err(source) => Some((Err(undecodable(&r, source, &body)), State::Done)),
     }
 }
 

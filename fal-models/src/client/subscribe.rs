@@ -15,52 +15,7 @@ use super::{
     SubmitOptions,
 };
 use crate::error::{Error, TimeoutKind};
-
-/// The submit's settings a subscribe takes, written once: `SubscribeOptions` keeps them in its
-/// [`SubmitOptions`], a [`Subscribe`] in its `SubscribeOptions`; each setter hands its value on.
-macro_rules! submit_setters {
-    ($field:ident) => {
-        /// fal also POSTs the result to this URL ([`SubmitOptions::webhook`]).
-        pub fn webhook(mut self, url: impl Into<String>) -> Self {
-            self.$field = self.$field.webhook(url);
-            self
-        }
-
-        /// fal's start deadline, `X-Fal-Request-Timeout` ([`SubmitOptions::start_timeout`]).
-        pub fn start_timeout(mut self, d: Duration) -> Self {
-            self.$field = self.$field.start_timeout(d);
-            self
-        }
-
-        /// Queue priority ([`SubmitOptions::priority`]).
-        pub fn priority(mut self, p: Priority) -> Self {
-            self.$field = self.$field.priority(p);
-            self
-        }
-
-        /// Runner hint ([`SubmitOptions::runner_hint`]).
-        pub fn runner_hint(mut self, hint: impl Into<String>) -> Self {
-            self.$field = self.$field.runner_hint(hint);
-            self
-        }
-
-        /// Uploads local files named in the input (`file://` URLs) before submitting
-        /// ([`SubmitOptions::upload_local_files`]).
-        pub fn upload_local_files(mut self, on: bool) -> Self {
-            self.$field = self.$field.upload_local_files(on);
-            self
-        }
-
-        /// Platform headers of the submit (`x-fal-no-retry`, `X-Fal-Store-IO`, fallbacks, object
-        /// lifecycle, your own headers; see [`PlatformOptions`](super::PlatformOptions)):
-        /// `client.subscribe(input).platform(PlatformOptions::new().no_retry()).await`. Only the
-        /// submit carries them: the status and result reads are not new requests to the app.
-        pub fn platform(mut self, platform: super::PlatformOptions) -> Self {
-            self.$field = self.$field.platform(platform);
-            self
-        }
-    };
-}
+use crate::http::retry::{Failed, Retries, Wait};
 
 /// How `subscribe` waits for the job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -195,7 +150,8 @@ impl SubscribeOptions {
         self
     }
 
-    submit_setters!(submit);
+    super::options::request_setters!((via submit) webhook, start_timeout, priority, runner_hint,
+        upload_local_files, platform);
 
     /// Replaces all submit options.
     pub fn submit_options(mut self, options: SubmitOptions) -> Self {
@@ -270,7 +226,8 @@ impl<'c, O> Subscribe<'c, O> {
         self
     }
 
-    submit_setters!(options);
+    super::options::request_setters!((via options) webhook, start_timeout, priority, runner_hint,
+        upload_local_files, platform);
 }
 
 impl<'c, O: DeserializeOwned + Send + 'static> IntoFuture for Subscribe<'c, O> {
@@ -566,7 +523,12 @@ impl Client {
         logs: bool,
         tracker: &mut Tracker,
     ) -> Result<QueueStatus, Error> {
-        let mut reconnects: u32 = 0;
+        // The reconnects are driven by the crate's one retry driver: consecutive failed
+        // connections are counted against the policy's `max_retries` (a connection that
+        // delivered an event starts the count afresh) and waited for by its backoff; a stream
+        // that was only silent is neither counted nor waited for. What is the stream's own:
+        // the status check between connections, and the fall back to polling.
+        let mut retries = Retries::new(self.retry_policy(), "status stream: ");
         loop {
             let mut stream = self.status_stream(handle, logs);
             let mut mode = Logs::Overlapping;
@@ -592,7 +554,7 @@ impl Client {
                         }
                         tracker.observe(&status, mode);
                         mode = Logs::Delta;
-                        reconnects = 0;
+                        retries.reset();
                         if status.is_completed() {
                             return Ok(status);
                         }
@@ -645,16 +607,15 @@ impl Client {
                     ..
                 }
             );
-            if !silent {
-                reconnects += 1;
-                if reconnects > self.retry_policy().max_retries {
-                    return Err(err);
-                }
-            }
-            tracing::info!(attempt = reconnects, reason = %err, "status stream reconnecting");
+            let reason = err.to_string();
+            let failed = Failed::new(err, reason.clone())
+                .what("connection")
+                .wait(if silent { Wait::Free } else { Wait::Backoff });
+            let wait = retries.decide(failed)?;
             tracker.emit(Progress::Reconnecting {
-                attempt: reconnects,
-                reason: err.to_string(),
+                // Consecutive failed connections so far.
+                attempt: retries.attempt() - 1,
+                reason,
             });
             // It may have completed while we were not listening.
             let status = self.status(handle, logs).await?;
@@ -662,8 +623,8 @@ impl Client {
             if status.is_completed() {
                 return Ok(status);
             }
-            if !silent {
-                tokio::time::sleep(self.retry_policy().backoff(reconnects)).await;
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
             }
         }
     }

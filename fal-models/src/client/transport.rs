@@ -11,7 +11,7 @@ use crate::http::protocol::{
     ERROR_TYPE_HEADER, REQUEST_ID_HEADER, REQUEST_TIMEOUT_TYPE_HEADER, TARGET_URL_HEADER,
 };
 use crate::http::redact::Redactor;
-use crate::http::retry::{PaidRetry, RetryUse, paid_retry, parse_retry_after};
+use crate::http::retry::{Failed, PaidRetry, Retries, RetryUse, paid_retry, parse_retry_after};
 
 /// The longest body excerpt an error carries.
 pub(crate) const EXCERPT_CHARS: usize = 512;
@@ -89,9 +89,9 @@ impl Client {
 
     async fn execute(&self, call: &Call, read_body: bool) -> Result<Success, Error> {
         let policy = &self.inner.retry;
-        let mut attempt: u32 = 0;
+        let mut retries = Retries::new(policy, "");
         loop {
-            attempt += 1;
+            let attempt = retries.attempt();
             tracing::debug!(attempt, "sending");
             let failure = match self.send_once(call, read_body).await {
                 Err(e) => Failure::Transport(e),
@@ -122,7 +122,7 @@ impl Client {
                         }
                         Err((e, partial)) if call.paid_endpoint.is_some() => {
                             let head = (status, request_id);
-                            return self.salvage_paid_reply(call, attempt, head, e, partial);
+                            return self.salvage_paid_reply(call, &retries, head, e, partial);
                         }
                         Err((e, _)) => Failure::Transport(e),
                     }
@@ -160,7 +160,11 @@ impl Client {
                         && !policy.retry_ambiguous_submits
                         && paid_retry(status, &headers, &body) == PaidRetry::OutcomeUnknown
                     {
-                        return Err(self.ambiguous_status(call, attempt, &headers, &api));
+                        let reason = self
+                            .redactor(call)
+                            .scrub(&format!("HTTP {}: {}", api.status, api.message));
+                        let error = self.ambiguous_status(call, attempt, &headers, &api);
+                        return Err(retries.give_up(Failed::new(error, reason)));
                     }
                     Failure::Status(Box::new(api))
                 }
@@ -173,7 +177,7 @@ impl Client {
                         && !e.never_sent()
                         && !policy.retry_ambiguous_submits =>
                 {
-                    return Err(self.ambiguous(call, attempt, None, e));
+                    return Err(self.ambiguous(call, &retries, None, e));
                 }
                 Failure::Transport(ExchangeFault::TooLarge(limit)) => {
                     return Err(Error::BodyTooLarge {
@@ -199,19 +203,14 @@ impl Client {
                 Failure::Status(api) => api.retry_after,
                 Failure::Transport(_) => None,
             };
-            let delay = if attempt > policy.max_retries {
-                None
-            } else {
-                policy.delay(attempt, retry_after)
+            let reason = self.redactor(call).scrub(&failure_text(&failure));
+            let error = match failure {
+                Failure::Status(api) => Error::Api(api),
+                Failure::Transport(e) => self.transport_error(call, e),
             };
-            super::trace::attempt_failed(self, call, attempt, &failure_text(&failure), delay);
-            let Some(delay) = delay else {
-                return Err(match failure {
-                    Failure::Status(api) => Error::Api(api),
-                    Failure::Transport(e) => self.transport_error(call, e),
-                });
-            };
-            tokio::time::sleep(delay).await;
+            retries
+                .back_off(Failed::new(error, reason).retry_after(retry_after))
+                .await?;
         }
     }
 
@@ -276,7 +275,7 @@ impl Client {
     fn salvage_paid_reply(
         &self,
         call: &Call,
-        attempt: u32,
+        retries: &Retries<'_>,
         (status, request_id): (u16, Option<String>),
         error: ExchangeFault,
         partial: Vec<u8>,
@@ -293,39 +292,40 @@ impl Client {
                 }));
             }
         }
-        Err(self.ambiguous(call, attempt, Some((status, request_id)), error))
+        Err(self.ambiguous(call, retries, Some((status, request_id)), error))
     }
 
     /// The error of a paid call whose outcome is unknown: the request was sent and then its
-    /// connection failed, before a head (`accepted` `None`) or after a success head.
+    /// connection failed, before a head (`accepted` `None`) or after a success head. Logged as
+    /// the last attempt, like any failed attempt that is not retried.
     fn ambiguous(
         &self,
         call: &Call,
-        attempts: u32,
+        retries: &Retries<'_>,
         accepted: Option<(u16, Option<String>)>,
         fault: ExchangeFault,
     ) -> Error {
-        // The last attempt: logged as such, like any failed attempt that is not retried.
-        super::trace::attempt_failed(self, call, attempts, &fault.to_string(), None);
+        let attempts = retries.attempt();
         let reason = self.redactor(call).scrub(&fault.to_string());
         let (status, request_id) = match &accepted {
             Some((status, id)) => (Some(*status), id.clone()),
             None => (None, None),
         };
-        Error::AmbiguousSubmit {
+        let error = Error::AmbiguousSubmit {
             endpoint_id: call.paid_endpoint.clone().unwrap_or_default(),
             attempts,
             accepted: accepted.is_some(),
             status,
             request_id,
             headers: Vec::new(),
-            reason,
+            reason: reason.clone(),
             // A reqwest error prints its URL, which may hold a temporary token.
             source: match fault {
                 ExchangeFault::Transport(e) => Some(e.without_url()),
                 _ => None,
             },
-        }
+        };
+        retries.give_up(Failed::new(error, reason))
     }
 
     fn ambiguous_status(
@@ -335,8 +335,6 @@ impl Client {
         headers: &HeaderMap,
         api: &ApiError,
     ) -> Error {
-        let text = format!("HTTP {}: {}", api.status, api.message);
-        super::trace::attempt_failed(self, call, attempts, &text, None);
         let redactor = self.redactor(call);
         Error::AmbiguousSubmit {
             endpoint_id: call.paid_endpoint.clone().unwrap_or_default(),

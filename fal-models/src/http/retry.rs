@@ -222,6 +222,177 @@ impl RetryUse {
     }
 }
 
+/// How a failed attempt is followed by the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Counted against `max_retries`; the next attempt comes after the backoff (with jitter) or
+    /// the server's `Retry-After`, up to `max_retry_after`.
+    Backoff,
+    /// Counted, but the next attempt comes at once: the failure is fixed by what the attempt
+    /// itself changed (a refused storage token, dropped so the next attempt fetches a new one).
+    Now,
+    /// Neither counted nor waited for: not a failure of the service (a status stream that only
+    /// stayed silent; the next connection comes at once).
+    Free,
+}
+
+/// One failed attempt, as [`Retries`] sees it: the error to return if it is the last, the
+/// scrubbed reason for the log line, and the server's `Retry-After`.
+#[derive(Debug)]
+pub(crate) struct Failed<E> {
+    pub error: E,
+    /// What went wrong, for the log line: scrubbed of every secret by the caller.
+    pub reason: String,
+    pub retry_after: Option<Duration>,
+    pub wait: Wait,
+    /// What failed, in the log line: `"{label}{what} failed"` (default `attempt`).
+    pub what: &'static str,
+    /// Bytes received so far (downloads), logged as `received`.
+    pub received: Option<u64>,
+}
+
+impl<E> Failed<E> {
+    /// A counted failure that waits the backoff (or `retry_after`).
+    pub(crate) fn new(error: E, reason: impl Into<String>) -> Self {
+        Failed {
+            error,
+            reason: reason.into(),
+            retry_after: None,
+            wait: Wait::Backoff,
+            what: "attempt",
+            received: None,
+        }
+    }
+
+    pub(crate) fn retry_after(mut self, retry_after: Option<Duration>) -> Self {
+        self.retry_after = retry_after;
+        self
+    }
+
+    pub(crate) fn wait(mut self, wait: Wait) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    pub(crate) fn what(mut self, what: &'static str) -> Self {
+        self.what = what;
+        self
+    }
+
+    pub(crate) fn received(mut self, bytes: u64) -> Self {
+        self.received = Some(bytes);
+        self
+    }
+}
+
+/// The one retry driver of the crate: every retry loop (queue calls, storage token and
+/// uploads, downloads, the status stream's reconnects) counts its attempts, decides, logs and
+/// waits here, by one [`RetryPolicy`]. A loop keeps what is its own (what an attempt is, which
+/// answers its [`RetryUse`] retries, the paid-call rule, a download's resume), and hands each
+/// failure to [`back_off`](Self::back_off) (or [`decide`](Self::decide) when it has something
+/// to do between the decision and the wait):
+///
+/// - failure number `n` (counted, see [`Wait`]) is the last when `n > max_retries`;
+/// - otherwise the wait is the backoff (exponential, capped, with jitter) or the server's
+///   `Retry-After`; a `Retry-After` longer than `max_retry_after` makes it the last;
+/// - each failure is logged at `warn`: `"{label}{what} failed; retrying"` with `attempt`,
+///   `retry_in_ms` and the reason, or `"{label}{what} failed"` with `giving_up = true` for the
+///   last. A failure a loop will not retry on its own rule (an ambiguous paid call) is logged
+///   as the last through [`give_up`](Self::give_up).
+#[derive(Debug)]
+pub(crate) struct Retries<'p> {
+    policy: &'p RetryPolicy,
+    label: &'static str,
+    /// Counted failures since the start (or the last [`reset`](Self::reset)).
+    failures: u32,
+}
+
+impl<'p> Retries<'p> {
+    /// `label` prefixes the log lines (`"storage: "`, `"download: "`; `""` for queue calls).
+    pub(crate) fn new(policy: &'p RetryPolicy, label: &'static str) -> Self {
+        Retries {
+            policy,
+            label,
+            failures: 0,
+        }
+    }
+
+    /// The number of the attempt under way (1-based): counted failures so far, plus one.
+    pub(crate) fn attempt(&self) -> u32 {
+        self.failures + 1
+    }
+
+    /// Starts the count of consecutive failures afresh (an attempt made progress).
+    pub(crate) fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Counts `failed` and decides: `Ok(wait)` to try again after `wait` (not yet waited), or
+    /// `Err(error)` when it was the last. Logs the failure either way.
+    pub(crate) fn decide<E>(&mut self, failed: Failed<E>) -> Result<Duration, E> {
+        let attempt = self.attempt();
+        let wait = match failed.wait {
+            Wait::Free => Some(Duration::ZERO),
+            Wait::Now | Wait::Backoff => {
+                self.failures += 1;
+                if attempt > self.policy.max_retries {
+                    None
+                } else if failed.wait == Wait::Now {
+                    Some(Duration::ZERO)
+                } else {
+                    self.policy.delay(attempt, failed.retry_after)
+                }
+            }
+        };
+        self.log(attempt, &failed, wait);
+        wait.ok_or(failed.error)
+    }
+
+    /// [`decide`](Self::decide), then waits: `Ok(())` to try again, `Err(error)` when it was
+    /// the last.
+    pub(crate) async fn back_off<E>(&mut self, failed: Failed<E>) -> Result<(), E> {
+        let wait = self.decide(failed)?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// A failure the loop does not retry on its own rule (a paid call whose request may have
+    /// reached fal): logged as the last attempt; its error.
+    pub(crate) fn give_up<E>(&self, failed: Failed<E>) -> E {
+        self.log(self.attempt(), &failed, None);
+        failed.error
+    }
+
+    fn log<E>(&self, attempt: u32, failed: &Failed<E>, wait: Option<Duration>) {
+        let (label, what, reason) = (self.label, failed.what, &failed.reason);
+        match wait {
+            // Not a failure of the service: worth a line, not a warning.
+            Some(_) if failed.wait == Wait::Free => tracing::info!(
+                attempt,
+                received = failed.received,
+                reason = %reason,
+                "{label}{what} failed; retrying"
+            ),
+            Some(wait) => tracing::warn!(
+                attempt,
+                received = failed.received,
+                retry_in_ms = wait.as_millis() as u64,
+                reason = %reason,
+                "{label}{what} failed; retrying"
+            ),
+            None => tracing::warn!(
+                attempt,
+                received = failed.received,
+                giving_up = true,
+                reason = %reason,
+                "{label}{what} failed"
+            ),
+        }
+    }
+}
+
 /// A uniform number in `[0, 1)`, from the std hasher's random keys: enough for jitter, no
 /// dependency.
 fn random_unit() -> f64 {
@@ -386,6 +557,48 @@ mod tests {
             assert!(!Download.retries_status(status), "{status}");
         }
         assert!(!Upload.retries_status(404) && !Upload.retries_status(409));
+    }
+
+    #[test]
+    fn the_driver_counts_backs_off_honours_retry_after_and_gives_up() {
+        let p = RetryPolicy::default()
+            .max_retries(2)
+            .initial_backoff(Duration::from_millis(100))
+            .jitter(false)
+            .max_retry_after(Duration::from_secs(5));
+        let mut r = Retries::new(&p, "");
+        assert_eq!(r.attempt(), 1);
+        // A silent stream: neither counted nor waited for.
+        assert_eq!(
+            r.decide(Failed::new((), "").wait(Wait::Free)),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(r.attempt(), 1);
+        // A counted failure waits the backoff; `Retry-After` wins over it.
+        assert_eq!(
+            r.decide(Failed::new((), "")),
+            Ok(Duration::from_millis(100))
+        );
+        assert_eq!(r.attempt(), 2);
+        let ra = Some(Duration::from_secs(3));
+        assert_eq!(
+            r.decide(Failed::new((), "").retry_after(ra)),
+            Ok(Duration::from_secs(3))
+        );
+        // Past max_retries: the error, even for a failure retried at once.
+        assert_eq!(r.decide(Failed::new(7, "").wait(Wait::Now)), Err(7));
+        // Progress starts the count afresh; a refused token is retried at once, counted.
+        r.reset();
+        assert_eq!(
+            r.decide(Failed::new((), "").wait(Wait::Now)),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(r.attempt(), 2);
+        // A `Retry-After` past max_retry_after ends the retries at once.
+        let mut r = Retries::new(&p, "");
+        let ra = Some(Duration::from_secs(6));
+        assert_eq!(r.decide(Failed::new(1, "").retry_after(ra)), Err(1));
+        assert_eq!(Retries::new(&p, "").give_up(Failed::new(2, "")), 2);
     }
 
     #[test]
