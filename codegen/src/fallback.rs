@@ -301,8 +301,8 @@ mod tests {
     }
 
     /// A list nested so deep that the lowering cuts it, under 18 nullable wrappers (fuzzer):
-    /// the audit follows the wrappers as far as the lowering does and finds the cut's
-    /// diagnostic; without it the value is silent.
+    /// the value carries the cut's pointer through the wrappers, and the audit finds the cut's
+    /// diagnostic there; without it the value is silent.
     #[test]
     fn a_value_cut_deep_under_nullable_wrappers_is_found() {
         let mut schema = json!({ "type": "string" });

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use fal_schema::model::{Endpoint, Kind};
+use fal_schema::model::{Endpoint, Kind, Scalar};
 
 use super::lower_document;
 use crate::ir::{Api, Ty, TypeKind};
@@ -72,10 +72,10 @@ fn the_readers_agree_on_merged_properties_and_escaped_refs() {
     );
 }
 
-/// Over every vendored document: the generator and the model agree on the input's fields (which
-/// there are, which are required, which accept `null`).
+/// Over every vendored document: the generator and the model agree on the fields of the input
+/// and the output (which there are, which are required, which accept `null`, and their shape).
 #[test]
-fn the_readers_agree_on_the_input_fields_of_the_vendored_documents() {
+fn the_readers_agree_on_the_fields_of_the_vendored_documents() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
     let mut files = vec![root];
     let mut checked = 0;
@@ -95,30 +95,90 @@ fn the_readers_agree_on_the_input_fields_of_the_vendored_documents() {
         if lower_document(&mut api, "t.json", &doc, &mut Vec::new()).is_err() {
             continue;
         }
-        let TypeKind::Struct { fields } = &api.ty(api.endpoints[0].input).kind else {
-            continue;
-        };
-        let Some(Kind::Object(model)) = Endpoint::read(&doc).input.map(|s| s.kind) else {
-            disagreements.push(format!("{}: the model reads no object", path.display()));
-            continue;
-        };
-        let ours: Vec<(&str, bool, bool)> = fields
-            .iter()
-            .map(|f| (f.wire.as_str(), f.required, f.nullable))
-            .collect();
-        let mut theirs: Vec<(&str, bool, bool)> = model
-            .properties
-            .iter()
-            .map(|(k, p)| (k.as_str(), p.required, p.schema.nullable))
-            .collect();
-        let mut sorted = ours.clone();
-        sorted.sort();
-        theirs.sort();
-        if sorted != theirs {
-            disagreements.push(format!("{}: {sorted:?} != {theirs:?}", path.display()));
+        let read = Endpoint::read(&doc);
+        let roots = [
+            (api.endpoints[0].input, read.input),
+            (api.endpoints[0].output, read.output),
+        ];
+        for (ours, theirs) in roots {
+            let TypeKind::Struct { fields } = &api.ty(ours).kind else {
+                continue;
+            };
+            let Some(Kind::Object(model)) = theirs.map(|s| s.kind) else {
+                disagreements.push(format!("{}: the model reads no object", path.display()));
+                continue;
+            };
+            let mut ours: Vec<(&str, bool, bool, &str)> = fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.wire.as_str(),
+                        f.required,
+                        f.nullable,
+                        our_shape(&api, &f.ty),
+                    )
+                })
+                .collect();
+            let theirs: Vec<(&str, bool, bool, &str)> = model
+                .properties
+                .iter()
+                .map(|(k, p)| {
+                    let s = &p.schema;
+                    (k.as_str(), p.required, s.nullable, their_shape(&s.kind))
+                })
+                .collect();
+            ours.sort();
+            if ours != theirs {
+                disagreements.push(format!("{}: {ours:?} != {theirs:?}", path.display()));
+            }
+            checked += 1;
         }
-        checked += 1;
     }
-    assert!(checked > 1000, "{checked} inputs");
+    assert!(checked > 2000, "{checked} inputs and outputs");
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// A coarse shape of a type: what a value on the wire is.
+fn our_shape(api: &Api, ty: &Ty) -> &'static str {
+    match ty {
+        Ty::String | Ty::Bytes => "string",
+        Ty::Integer => "integer",
+        Ty::Number => "number",
+        Ty::Boolean => "boolean",
+        Ty::Any(_) => "any",
+        Ty::Array(_) => "array",
+        Ty::Map(_) => "map",
+        Ty::Optional(inner) => our_shape(api, inner),
+        Ty::Named(r) => match &api.ty(*r).kind {
+            TypeKind::Struct { .. } => "object",
+            TypeKind::StrEnum { .. } | TypeKind::IntEnum { .. } => "enum",
+            TypeKind::Union { .. } => "union",
+            TypeKind::Alias(t) | TypeKind::Newtype(t) => our_shape(api, t),
+        },
+    }
+}
+
+/// The same shape of a model's schema. A union of string enums and strings is an open enum, as
+/// the generator types it (the open enum keeps any string).
+fn their_shape(kind: &Kind) -> &'static str {
+    match kind {
+        Kind::Any | Kind::Null | Kind::Enum(Scalar::Mixed, _) => "any",
+        Kind::Bool | Kind::Enum(Scalar::Bool, _) => "boolean",
+        Kind::Integer => "integer",
+        Kind::Number | Kind::Enum(Scalar::Number, _) => "number",
+        Kind::String => "string",
+        Kind::Enum(..) => "enum",
+        Kind::Array(_) | Kind::Tuple(_) => "array",
+        Kind::Map(_) => "map",
+        Kind::Object(o) if o.properties.is_empty() => "map",
+        Kind::Object(_) | Kind::Recursive(_) => "object",
+        Kind::Union(members)
+            if members
+                .iter()
+                .all(|m| matches!(m.kind, Kind::String | Kind::Enum(Scalar::String, _))) =>
+        {
+            "enum"
+        }
+        Kind::Union(_) => "union",
+    }
 }
