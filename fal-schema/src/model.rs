@@ -625,8 +625,12 @@ impl Loader<'_> {
 }
 
 /// One schema from several alternatives. Enum members of one scalar type merge into one enum,
-/// as the generator merges them.
+/// as the generator merges them; a member that allows anything makes the union allow anything
+/// ([`crate::FreeForm::FreeBranch`]), as the generated type (a JSON value) does.
 fn union(members: Vec<Schema>) -> Schema {
+    if members.iter().any(|m| m.kind == Kind::Any) {
+        return Schema::of(Kind::Any);
+    }
     let mut members = members
         .into_iter()
         .fold(Vec::<Schema>::new(), |mut kept, member| {

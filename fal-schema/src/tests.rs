@@ -228,3 +228,16 @@ fn all_of_takes_the_later_property_and_escaped_refs_resolve() {
     assert_eq!(o.properties["y"].schema.kind, Kind::Bool);
     assert_eq!(o.properties["y"].schema.type_name.as_deref(), Some("A/B"));
 }
+
+/// A union with a branch that allows anything (here a dangling `$ref`) allows anything, as the
+/// generator types it.
+#[test]
+fn a_union_with_a_free_branch_is_free_form() {
+    let d = doc(
+        json!({"/acme/app/sub": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+            "anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/Gone"}, {"type": "null"}]
+        }}}}}}}),
+    );
+    let input = Endpoint::read(&d).input.expect("an input");
+    assert_eq!((input.kind, input.nullable), (Kind::Any, true));
+}

@@ -1,6 +1,6 @@
 use serde_json::{Value, json};
 
-use fal_schema::model::{Endpoint, Kind, Scalar};
+use fal_schema::model::{Endpoint, Kind, Scalar, Schema};
 
 use super::lower_document;
 use crate::ir::{Api, Ty, TypeKind};
@@ -72,10 +72,11 @@ fn the_readers_agree_on_merged_properties_and_escaped_refs() {
     );
 }
 
-/// Over every vendored document: the generator and the model agree on the fields of the input
-/// and the output (which there are, which are required, which accept `null`, and their shape).
+/// Over every vendored document: the generator and the model agree on the input and the
+/// output, down through fields, list items and map values (which fields there are, which are
+/// required, which accept `null`, and the shape of each).
 #[test]
-fn the_readers_agree_on_the_fields_of_the_vendored_documents() {
+fn the_readers_agree_on_the_types_of_the_vendored_documents() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas");
     let mut files = vec![root];
     let mut checked = 0;
@@ -101,41 +102,70 @@ fn the_readers_agree_on_the_fields_of_the_vendored_documents() {
             (api.endpoints[0].output, read.output),
         ];
         for (ours, theirs) in roots {
-            let TypeKind::Struct { fields } = &api.ty(ours).kind else {
+            let Some(theirs) = theirs else {
                 continue;
             };
-            let Some(Kind::Object(model)) = theirs.map(|s| s.kind) else {
-                disagreements.push(format!("{}: the model reads no object", path.display()));
-                continue;
-            };
-            let mut ours: Vec<(&str, bool, bool, &str)> = fields
-                .iter()
-                .map(|f| {
-                    (
-                        f.wire.as_str(),
-                        f.required,
-                        f.nullable,
-                        our_shape(&api, &f.ty),
-                    )
-                })
-                .collect();
-            let theirs: Vec<(&str, bool, bool, &str)> = model
-                .properties
-                .iter()
-                .map(|(k, p)| {
-                    let s = &p.schema;
-                    (k.as_str(), p.required, s.nullable, their_shape(&s.kind))
-                })
-                .collect();
-            ours.sort();
-            if ours != theirs {
-                disagreements.push(format!("{}: {ours:?} != {theirs:?}", path.display()));
-            }
+            let mut found = Vec::new();
+            agree(&api, &Ty::Named(ours), &theirs, 0, &mut found);
+            disagreements.extend(
+                found
+                    .into_iter()
+                    .map(|d| format!("{}: {d}", path.display())),
+            );
             checked += 1;
         }
     }
     assert!(checked > 2000, "{checked} inputs and outputs");
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+/// Compares a lowered type with the model's schema of the same spot.
+fn agree(api: &Api, ours: &Ty, theirs: &Schema, depth: usize, found: &mut Vec<String>) {
+    let (a, b) = (our_shape(api, ours), their_shape(&theirs.kind));
+    if a != b {
+        found.push(format!("{}: {a} != {b}", theirs.pointer));
+        return;
+    }
+    if depth > 8 {
+        return;
+    }
+    let ours = match ours {
+        Ty::Optional(inner) => inner,
+        other => other,
+    };
+    match (ours, &theirs.kind) {
+        (Ty::Named(r), Kind::Object(model)) => {
+            let TypeKind::Struct { fields } = &api.ty(*r).kind else {
+                return;
+            };
+            let mut names: Vec<&str> = fields.iter().map(|f| f.wire.as_str()).collect();
+            names.sort();
+            if !names
+                .iter()
+                .copied()
+                .eq(model.properties.keys().map(String::as_str))
+            {
+                found.push(format!("{}: fields {names:?}", theirs.pointer));
+                return;
+            }
+            for f in fields {
+                let p = &model.properties[&f.wire];
+                if (f.required, f.nullable) != (p.required, p.schema.nullable) {
+                    found.push(format!("{}: required, nullable", p.schema.pointer));
+                }
+                agree(api, &f.ty, &p.schema, depth + 1, found);
+            }
+        }
+        (Ty::Array(item), Kind::Array(items)) | (Ty::Map(item), Kind::Map(items)) => {
+            // A nullable item is an `Option`, but a nullable JSON value is just a JSON value.
+            let optional = matches!(**item, Ty::Optional(_));
+            if optional != items.nullable && !matches!(**item, Ty::Any(_)) {
+                found.push(format!("{}: nullable items", items.pointer));
+            }
+            agree(api, item, items, depth + 1, found);
+        }
+        _ => {}
+    }
 }
 
 /// A coarse shape of a type: what a value on the wire is.
