@@ -123,7 +123,7 @@ impl Emitter<'_> {
                 let rt = &self.runtime;
                 quote!(#rt::Binary)
             }
-            Ty::Any => quote!(serde_json::Value),
+            Ty::Any(_) => quote!(serde_json::Value),
             Ty::Array(inner) => {
                 let inner = self.ty(inner, scope);
                 quote!(Vec<#inner>)
@@ -1017,7 +1017,7 @@ fn variant_doc(t: &Ty, em: &Emitter<'_>, scope: Scope) -> String {
         Ty::Number => "A number.".into(),
         Ty::Boolean => "A boolean.".into(),
         Ty::Bytes => "Bytes.".into(),
-        Ty::Any => "Any JSON value.".into(),
+        Ty::Any(_) => "Any JSON value.".into(),
         Ty::Array(_) => "A list.".into(),
         Ty::Map(_) => "A map.".into(),
         Ty::Optional(_) => "A value or null.".into(),
@@ -1033,7 +1033,7 @@ pub(crate) fn secret_fields(api: &Api, root: TypeRef) -> Vec<String> {
         match t {
             Ty::Array(inner) | Ty::Map(inner) | Ty::Optional(inner) => ty(api, inner, seen, out),
             Ty::Named(r) => named(api, *r, seen, out),
-            Ty::String | Ty::Bytes | Ty::Integer | Ty::Number | Ty::Boolean | Ty::Any => {}
+            Ty::String | Ty::Bytes | Ty::Integer | Ty::Number | Ty::Boolean | Ty::Any(_) => {}
         }
     }
     fn named(api: &Api, r: TypeRef, seen: &mut Vec<TypeRef>, out: &mut Vec<String>) {

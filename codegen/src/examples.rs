@@ -57,7 +57,7 @@ pub fn collect(api: &Api, tree: &Tree) -> Vec<Example> {
                 // Aliases to a plain JSON value accept anything; nothing to check. A `null`
                 // example came with the docs of a nullable property (`anyOf [enum, null]`):
                 // null belongs to that field's `Option`, checked with the field below.
-                if matches!(def.kind, TypeKind::Alias(Ty::Any))
+                if matches!(def.kind, TypeKind::Alias(Ty::Any(_)))
                     || ex.is_null()
                     || !seen.insert((name.clone(), ex.to_string()))
                 {
@@ -142,7 +142,7 @@ fn rust_ty(api: &Api, tree: &Tree, t: &Ty) -> String {
         Ty::Number => "f64".into(),
         Ty::Boolean => "bool".into(),
         Ty::Bytes => "ROOT::Binary".into(),
-        Ty::Any => "serde_json::Value".into(),
+        Ty::Any(_) => "serde_json::Value".into(),
         Ty::Array(inner) => format!("Vec<{}>", rust_ty(api, tree, inner)),
         Ty::Map(inner) => format!(
             "std::collections::BTreeMap<String, {}>",

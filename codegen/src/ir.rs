@@ -2,6 +2,7 @@
 //! Rust is written. Lowering (`lower.rs`) builds it, sharing (`share.rs`) rewrites it, and the
 //! emitter (`emit.rs`) turns it into tokens.
 
+use fal_schema::FreeForm;
 use serde_json::Value;
 
 /// Index of a [`TypeDef`] in [`Api::types`].
@@ -17,14 +18,50 @@ pub enum Ty {
     Integer,
     Number,
     Boolean,
-    /// Anything: `serde_json::Value`. Used for `{}` and as the fallback of broken constructs.
-    Any,
+    /// Anything: `serde_json::Value`. Used for `{}` and as the fallback of broken constructs;
+    /// [`Why`] says which.
+    Any(Why),
     Array(Box<Ty>),
     /// `additionalProperties`: a string-keyed map.
     Map(Box<Ty>),
     /// A nullable item of a list or value of a map: `Option<T>`.
     Optional(Box<Ty>),
     Named(TypeRef),
+}
+
+/// Why a spot of the generated code is `serde_json::Value`: what the value audit
+/// (`fallback.rs`) reads. Not part of equality: every reason gives the same Rust type, and types
+/// are compared (reused, shared) as Rust types.
+#[derive(Debug, Clone)]
+pub struct Why {
+    /// The JSON pointer of the spot typed as a JSON value. It may name no schema: the items of
+    /// an array without `items` are at `<array>/items`.
+    pub pointer: String,
+    /// `Some`: genuinely free-form, by this rule. `None`: the generator could not type it, and
+    /// a diagnostic at `pointer` says so.
+    pub free_form: Option<FreeForm>,
+}
+
+impl Why {
+    pub fn free(rule: FreeForm, pointer: &str) -> Why {
+        Why {
+            pointer: pointer.to_owned(),
+            free_form: Some(rule),
+        }
+    }
+
+    pub fn diagnosed(pointer: &str) -> Why {
+        Why {
+            pointer: pointer.to_owned(),
+            free_form: None,
+        }
+    }
+}
+
+impl PartialEq for Why {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Documentation gathered from a schema: description, default, constraints, examples.

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use fal_schema::{ANNOTATIONS, MAX_DEPTH as MAX_SCHEMA_DEPTH, escape, is_secret, ref_target};
+use fal_schema::{
+    ANNOTATIONS, FreeForm, MAX_DEPTH as MAX_SCHEMA_DEPTH, component_of, escape, is_indexed_items,
+    is_secret, ref_target,
+};
 
 use crate::ir::*;
 use crate::naming;
@@ -85,10 +88,10 @@ pub fn lower_document(
         lw.names.insert(name.to_owned(), None);
     }
     if let Some(c) = input_schema.and_then(ref_target) {
-        lw.roles.insert(c.to_owned(), Role::Input);
+        lw.roles.insert(c, Role::Input);
     }
     if let Some(c) = output_schema.and_then(ref_target) {
-        lw.roles.entry(c.to_owned()).or_insert(Role::Output);
+        lw.roles.entry(c).or_insert(Role::Output);
     }
     // Component names are taken before any inline type is named, so a component's name never
     // depends on the order the walk meets things in.
@@ -110,26 +113,8 @@ pub fn lower_document(
         lw.reserved = reserved;
     }
 
-    let input = match input_schema {
-        Some(s) => lw.root(s, &input_ptr, Role::Input),
-        None => {
-            lw.diag(
-                &input_ptr,
-                "the submit operation has no JSON request body; input is untyped",
-            );
-            lw.root(&Value::Bool(true), &input_ptr, Role::Input)
-        }
-    };
-    let output = match output_schema {
-        Some(s) => lw.root(s, &output_ptr, Role::Output),
-        None => {
-            lw.diag(
-                &output_ptr,
-                "no result operation with a JSON 200 response; output is untyped",
-            );
-            lw.root(&Value::Bool(true), &output_ptr, Role::Output)
-        }
-    };
+    let input = lw.root(input_schema, &input_ptr, Role::Input);
+    let output = lw.root(output_schema, &output_ptr, Role::Output);
     let types = lw.types;
     let meta = fal_schema::model::Metadata::read(doc);
     api.endpoints.push(EndpointDef {
@@ -217,24 +202,41 @@ impl Lowerer<'_> {
         });
     }
 
+    /// A spot the generator cannot type: `serde_json::Value`, with a diagnostic at `pointer`
+    /// (the value audit pairs the two).
+    fn fallback(&mut self, pointer: &str, message: impl Into<String>) -> Ty {
+        self.diag(pointer, message);
+        Ty::Any(Why::diagnosed(pointer))
+    }
+
     /// A schema that allows only `null` (`type: null`, `enum: [null]`, `anyOf` of nulls): no
     /// Rust type but `Option<serde_json::Value>` holds exactly that, and it is not free-form.
     fn null_only(&mut self, pointer: &str) -> (Ty, bool) {
-        self.diag(
+        let ty = self.fallback(
             pointer,
             "the schema allows only null; it is typed as an optional JSON value",
         );
-        (Ty::Any, true)
+        (ty, true)
     }
 
-    /// The input or output root: always a named type called `Input` / `Output`.
-    fn root(&mut self, s: &Value, ptr: &str, role: Role) -> TypeRef {
-        let name = if role == Role::Input {
-            "Input"
+    /// The input or output root: always a named type called `Input` / `Output`. Without a
+    /// schema it is a JSON value.
+    fn root(&mut self, s: Option<&Value>, ptr: &str, role: Role) -> TypeRef {
+        let (name, missing) = if role == Role::Input {
+            (
+                "Input",
+                "the submit operation has no JSON request body; input is untyped",
+            )
         } else {
-            "Output"
+            (
+                "Output",
+                "no result operation with a JSON 200 response; output is untyped",
+            )
         };
-        let (ty, nullable) = self.schema(s, ptr, name, "");
+        let (ty, nullable) = match s {
+            Some(s) => self.schema(s, ptr, name, ""),
+            None => (self.fallback(ptr, missing), false),
+        };
         if let Ty::Named(r) = ty {
             let def = &self.api.types[r.0];
             if def.role == role && def.name == name {
@@ -242,13 +244,12 @@ impl Lowerer<'_> {
             }
         }
         let ty = if nullable && role == Role::Output {
-            self.diag(ptr, "the output may be null; it is typed as a JSON value");
-            Ty::Any
+            self.fallback(ptr, "the output may be null; it is typed as a JSON value")
         } else {
             ty
         };
         let kind = if role == Role::Input {
-            if !matches!(ty, Ty::Any | Ty::Map(_)) {
+            if !matches!(ty, Ty::Any(_) | Ty::Map(_)) {
                 self.diag(
                     ptr,
                     "the input is not an object; it is sent as a JSON value",
@@ -258,7 +259,7 @@ impl Lowerer<'_> {
         } else {
             TypeKind::Alias(ty)
         };
-        let docs = self.docs(s, ptr);
+        let docs = self.docs(s.unwrap_or(&Value::Bool(true)), ptr);
         self.push(name, name, docs, kind, role)
     }
 
@@ -304,11 +305,10 @@ impl Lowerer<'_> {
                 None => return Ty::Named(self.push(name, &base, docs, kind, Role::Other)),
             }
         }
-        self.diag(
+        self.fallback(
             ptr,
             "no free name for this type; it is typed as a JSON value",
-        );
-        Ty::Any
+        )
     }
 
     /// The name of a component: its title when it has one (`LoRAInput`), else its key, without
@@ -325,13 +325,14 @@ impl Lowerer<'_> {
 
     /// Lowers a `$ref` to a component schema.
     fn component(&mut self, reference: &str, ptr: &str) -> (Ty, bool) {
-        let Some(name) = reference.strip_prefix("#/components/schemas/") else {
-            self.diag(
+        let Some(name) = component_of(reference) else {
+            let ty = self.fallback(
                 ptr,
                 format!("unsupported $ref `{reference}` (only #/components/schemas/...)"),
             );
-            return (Ty::Any, false);
+            return (ty, false);
         };
+        let name = name.as_str();
         match self.components.get(name) {
             Some(Component::Done(ty, nullable)) => return (ty.clone(), *nullable),
             Some(Component::InProgress(Some(r))) => {
@@ -340,21 +341,21 @@ impl Lowerer<'_> {
                 return (Ty::Named(r), false);
             }
             Some(Component::InProgress(None)) => {
-                self.diag(
+                let ty = self.fallback(
                     ptr,
                     format!("`{name}` refers to itself without an object in between"),
                 );
-                return (Ty::Any, false);
+                return (ty, false);
             }
             None => {}
         }
         let target_ptr = format!("/components/schemas/{}", escape(name));
         let Some(schema) = self.doc.pointer(&target_ptr) else {
-            self.diag(
+            let ty = self.fallback(
                 ptr,
                 format!("dangling $ref: `{reference}` is not in the document"),
             );
-            return (Ty::Any, false);
+            return (ty, false);
         };
         let role = self.roles.get(name).copied().unwrap_or(Role::Other);
         let result = if is_struct(schema) {
@@ -426,8 +427,8 @@ impl Lowerer<'_> {
     /// Lowers any schema to a type; the flag says `null` is accepted too.
     fn schema(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         if self.depth >= MAX_SCHEMA_DEPTH {
-            self.diag(ptr, format!("schemas nest deeper than {MAX_SCHEMA_DEPTH} levels; this one is typed as a JSON value"));
-            return (Ty::Any, false);
+            let ty = self.fallback(ptr, format!("schemas nest deeper than {MAX_SCHEMA_DEPTH} levels; this one is typed as a JSON value"));
+            return (ty, false);
         }
         self.depth += 1;
         let out = self.schema_at_depth(s, ptr, hint, parent);
@@ -439,20 +440,20 @@ impl Lowerer<'_> {
         let obj = match s {
             Value::Object(o) => o,
             // `true` allows anything: free-form, no diagnostic.
-            Value::Bool(true) => return (Ty::Any, false),
+            Value::Bool(true) => return (Ty::Any(Why::free(FreeForm::AnyValue, ptr)), false),
             Value::Bool(false) => {
-                self.diag(
+                let ty = self.fallback(
                     ptr,
                     "the schema `false` allows no value; it is typed as a JSON value",
                 );
-                return (Ty::Any, false);
+                return (ty, false);
             }
             _ => {
-                self.diag(
+                let ty = self.fallback(
                     ptr,
                     format!("a schema must be an object, found {}", kind_of(s)),
                 );
-                return (Ty::Any, false);
+                return (ty, false);
             }
         };
         let nullable = obj
@@ -473,30 +474,30 @@ impl Lowerer<'_> {
         if let Some(r) = s.get("$ref") {
             return match r.as_str() {
                 Some(r) => self.component(r, &format!("{ptr}/$ref")),
-                None => {
-                    self.diag(&format!("{ptr}/$ref"), "$ref is not a string");
-                    (Ty::Any, false)
-                }
+                None => (
+                    self.fallback(&format!("{ptr}/$ref"), "$ref is not a string"),
+                    false,
+                ),
             };
         }
         if let Some(all) = s.get("allOf") {
             return match all.as_array().map(Vec::as_slice) {
                 Some([one]) => self.schema(one, &format!("{ptr}/allOf/0"), hint, parent),
                 Some(many) if !many.is_empty() => self.all_of(many, ptr, hint, parent),
-                _ => {
-                    self.diag(&format!("{ptr}/allOf"), "allOf must be a non-empty array");
-                    (Ty::Any, false)
-                }
+                _ => (
+                    self.fallback(&format!("{ptr}/allOf"), "allOf must be a non-empty array"),
+                    false,
+                ),
             };
         }
         for key in ["anyOf", "oneOf"] {
             if let Some(branches) = s.get(key) {
                 let Some(branches) = branches.as_array().filter(|b| !b.is_empty()) else {
-                    self.diag(
+                    let ty = self.fallback(
                         &format!("{ptr}/{key}"),
                         format!("{key} must be a non-empty array"),
                     );
-                    return (Ty::Any, false);
+                    return (ty, false);
                 };
                 return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent, false);
             }
@@ -507,10 +508,10 @@ impl Lowerer<'_> {
         if let Some(values) = s.get("enum") {
             return match values.as_array().filter(|v| !v.is_empty()) {
                 Some(values) => self.enumeration(values, s, ptr, hint, parent),
-                None => {
-                    self.diag(&format!("{ptr}/enum"), "enum must be a non-empty array");
-                    (Ty::Any, false)
-                }
+                None => (
+                    self.fallback(&format!("{ptr}/enum"), "enum must be a non-empty array"),
+                    false,
+                ),
             };
         }
         match s.get("type") {
@@ -545,13 +546,13 @@ impl Lowerer<'_> {
                     }
                 }
             }
-            Some(other) => {
-                self.diag(
+            Some(other) => (
+                self.fallback(
                     &format!("{ptr}/type"),
                     format!("type must be a string, found {}", kind_of(other)),
-                );
-                (Ty::Any, false)
-            }
+                ),
+                false,
+            ),
             None if s.contains_key("properties") => self.typed("object", s, ptr, hint, parent),
             None if s.contains_key("items") || s.contains_key("prefixItems") => {
                 self.typed("array", s, ptr, hint, parent)
@@ -568,20 +569,21 @@ impl Lowerer<'_> {
                     .map(String::as_str)
                     .filter(|k| !ANNOTATIONS.contains(k) && !k.starts_with("x-"))
                     .collect();
-                if !constraining.is_empty() {
-                    let keys = constraining
-                        .iter()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    self.diag(
-                        ptr,
-                        format!(
-                            "no `type`, but {keys} constrain the value; it is typed as a JSON value"
-                        ),
-                    );
+                if constraining.is_empty() {
+                    return (Ty::Any(Why::free(FreeForm::AnyValue, ptr)), false);
                 }
-                (Ty::Any, false)
+                let keys = constraining
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let ty = self.fallback(
+                    ptr,
+                    format!(
+                        "no `type`, but {keys} constrain the value; it is typed as a JSON value"
+                    ),
+                );
+                (ty, false)
             }
         }
     }
@@ -603,10 +605,7 @@ impl Lowerer<'_> {
             "null" => return self.null_only(&format!("{ptr}/type")),
             "array" => self.array(s, ptr, hint, parent),
             "object" => self.object(s, ptr, hint, parent),
-            other => {
-                self.diag(&format!("{ptr}/type"), format!("unknown type `{other}`"));
-                Ty::Any
-            }
+            other => self.fallback(&format!("{ptr}/type"), format!("unknown type `{other}`")),
         };
         (ty, false)
     }
@@ -623,23 +622,28 @@ impl Lowerer<'_> {
                         .0
                 })
                 .collect();
-            return match tys.first() {
-                Some(first) if tys.iter().all(|t| t == first) => Ty::Array(Box::new(first.clone())),
-                Some(_) => {
-                    self.diag(
-                        &format!("{ptr}/prefixItems"),
-                        "a tuple of mixed item types; items are typed as JSON values",
-                    );
-                    Ty::Array(Box::new(Ty::Any))
+            let at = format!("{ptr}/prefixItems");
+            let item = match tys.first() {
+                // Members all typed as JSON values: free-form when every one is, else for the
+                // reason of the first that is not.
+                Some(Ty::Any(_)) if tys.iter().all(|t| matches!(t, Ty::Any(_))) => {
+                    let diagnosed = tys.iter().find_map(|t| match t {
+                        Ty::Any(why) if why.free_form.is_none() => Some(why.clone()),
+                        _ => None,
+                    });
+                    Ty::Any(diagnosed.unwrap_or_else(|| Why::free(FreeForm::FreeFormTuple, &at)))
                 }
-                None => {
-                    self.diag(
-                        &format!("{ptr}/prefixItems"),
-                        "an empty tuple (prefixItems: []); items are typed as JSON values",
-                    );
-                    Ty::Array(Box::new(Ty::Any))
-                }
+                Some(first) if tys.iter().all(|t| t == first) => first.clone(),
+                Some(_) => self.fallback(
+                    &at,
+                    "a tuple of mixed item types; items are typed as JSON values",
+                ),
+                None => self.fallback(
+                    &at,
+                    "an empty tuple (prefixItems: []); items are typed as JSON values",
+                ),
             };
+            return Ty::Array(Box::new(item));
         }
         if let Some(other) = s.get("prefixItems") {
             self.diag(
@@ -650,46 +654,40 @@ impl Lowerer<'_> {
                 ),
             );
         }
+        let at = format!("{ptr}/items");
         match s.get("items") {
             // No items schema, or `true`: the items are free-form.
-            None | Some(Value::Bool(true)) => Ty::Array(Box::new(Ty::Any)),
-            Some(Value::Bool(false)) => {
-                self.diag(
-                    &format!("{ptr}/items"),
-                    "items: false allows only an empty array; items are typed as JSON values",
-                );
-                Ty::Array(Box::new(Ty::Any))
-            }
-            Some(items @ Value::Object(o)) => {
-                let looks_indexed = !o.is_empty() && o.keys().all(|k| k.parse::<usize>().is_ok());
-                if looks_indexed {
-                    self.diag(
-                        &format!("{ptr}/items"),
+            None | Some(Value::Bool(true)) => Ty::Array(Box::new(Ty::Any(Why::free(
+                FreeForm::ArrayWithoutItems,
+                &at,
+            )))),
+            Some(Value::Bool(false)) => Ty::Array(Box::new(self.fallback(
+                &at,
+                "items: false allows only an empty array; items are typed as JSON values",
+            ))),
+            Some(items @ Value::Object(_)) => {
+                if is_indexed_items(items) {
+                    return Ty::Array(Box::new(self.fallback(
+                        &at,
                         "malformed items: an object keyed by indices instead of a schema; items are untyped",
-                    );
-                    return Ty::Array(Box::new(Ty::Any));
+                    )));
                 }
                 if self.containers >= MAX_CONTAINER_DEPTH {
-                    self.diag(&format!("{ptr}/items"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; items are typed as JSON values"));
-                    return Ty::Array(Box::new(Ty::Any));
+                    return Ty::Array(Box::new(self.fallback(&at, format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; items are typed as JSON values"))));
                 }
                 self.containers += 1;
-                let (item, nullable) =
-                    self.schema(items, &format!("{ptr}/items"), &item_hint, parent);
+                let (item, nullable) = self.schema(items, &at, &item_hint, parent);
                 self.containers -= 1;
                 // A nullable item is an `Option` (`[X, null]` is `Vec<Option<X>>`).
-                if nullable && item != Ty::Any {
+                if nullable && !matches!(item, Ty::Any(_)) {
                     return Ty::Array(Box::new(Ty::Optional(Box::new(item))));
                 }
                 Ty::Array(Box::new(item))
             }
-            Some(other) => {
-                self.diag(
-                    &format!("{ptr}/items"),
-                    format!("items must be a schema, found {}", kind_of(other)),
-                );
-                Ty::Array(Box::new(Ty::Any))
-            }
+            Some(other) => Ty::Array(Box::new(self.fallback(
+                &at,
+                format!("items must be a schema, found {}", kind_of(other)),
+            ))),
         }
     }
 
@@ -705,46 +703,49 @@ impl Lowerer<'_> {
             let docs = self.docs(&obj, ptr);
             return self.inline(hint, parent, ptr, docs, TypeKind::Struct { fields });
         }
-        if let Some(other) = s.get("properties").filter(|p| !p.is_object()) {
-            self.diag(
+        let at = format!("{ptr}/additionalProperties");
+        // The values of an object without properties are free-form (below); with malformed
+        // properties they are typed so for want of a reading, as the diagnostic says.
+        let malformed = s.get("properties").filter(|p| !p.is_object()).map(|other| {
+            self.fallback(
                 &format!("{ptr}/properties"),
                 format!(
                     "properties must be an object, found {}; it is ignored",
                     kind_of(other)
                 ),
-            );
-        }
+            )
+        });
+        let free = |rule| {
+            malformed
+                .clone()
+                .unwrap_or_else(|| Ty::Any(Why::free(rule, &at)))
+        };
         match s.get("additionalProperties") {
             // A map of free-form values: no additionalProperties, `true`, `{}`; `false` (with
             // no properties) is an object that is always empty.
-            None | Some(Value::Bool(_)) => Ty::Map(Box::new(Ty::Any)),
-            Some(Value::Object(o)) if o.is_empty() => Ty::Map(Box::new(Ty::Any)),
-            Some(ap @ Value::Object(o)) if !o.is_empty() => {
+            None | Some(Value::Bool(true)) => Ty::Map(Box::new(free(FreeForm::OpenMapValues))),
+            Some(Value::Bool(false)) => Ty::Map(Box::new(free(FreeForm::EmptyObject))),
+            // `{}` is a schema of its own, allowing anything.
+            Some(Value::Object(o)) if o.is_empty() => {
+                Ty::Map(Box::new(Ty::Any(Why::free(FreeForm::AnyValue, &at))))
+            }
+            Some(ap @ Value::Object(_)) => {
                 if self.containers >= MAX_CONTAINER_DEPTH {
-                    self.diag(&format!("{ptr}/additionalProperties"), format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; values are typed as JSON values"));
-                    return Ty::Map(Box::new(Ty::Any));
+                    return Ty::Map(Box::new(self.fallback(&at, format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; values are typed as JSON values"))));
                 }
                 self.containers += 1;
-                let (ty, nullable) = self.schema(
-                    ap,
-                    &format!("{ptr}/additionalProperties"),
-                    &singular(hint),
-                    parent,
-                );
+                let (ty, nullable) = self.schema(ap, &at, &singular(hint), parent);
                 self.containers -= 1;
-                Ty::Map(Box::new(if nullable && ty != Ty::Any {
+                Ty::Map(Box::new(if nullable && !matches!(ty, Ty::Any(_)) {
                     Ty::Optional(Box::new(ty))
                 } else {
                     ty
                 }))
             }
-            Some(other) => {
-                self.diag(
-                    &format!("{ptr}/additionalProperties"),
-                    format!("additionalProperties must be a schema, found {}; values are typed as JSON values", kind_of(other)),
-                );
-                Ty::Map(Box::new(Ty::Any))
-            }
+            Some(other) => Ty::Map(Box::new(self.fallback(
+                &at,
+                format!("additionalProperties must be a schema, found {}; values are typed as JSON values", kind_of(other)),
+            ))),
         }
     }
 
@@ -756,11 +757,12 @@ impl Lowerer<'_> {
             parent.to_owned(),
         );
         if let Some(m) = self.merged.get(&key).cloned() {
+            let rebase = |pointer: &str| format!("{ptr}{}", &pointer[m.pointer.len()..]);
             for d in m.diagnostics {
-                let pointer = format!("{ptr}{}", &d.pointer[m.pointer.len()..]);
+                let pointer = rebase(&d.pointer);
                 self.diags.push(Diagnostic { pointer, ..d });
             }
-            return (m.ty, false);
+            return (rebased(m.ty, &m.pointer, &rebase), false);
         }
         let mut merged = Map::new();
         let mut props = Map::new();
@@ -785,11 +787,11 @@ impl Lowerer<'_> {
                     }
                 }
                 _ => {
-                    self.diag(
+                    let ty = self.fallback(
                         &format!("{ptr}/allOf/{i}"),
                         "allOf member is not an object schema; the whole allOf is untyped",
                     );
-                    return (Ty::Any, false);
+                    return (ty, false);
                 }
             }
         }
@@ -797,11 +799,11 @@ impl Lowerer<'_> {
         // allOf (through a `$ref` to a component holding it), it would be copied into itself
         // forever.
         if self.merging.iter().any(|m| m.as_slice() == members) {
-            self.diag(
+            let ty = self.fallback(
                 &format!("{ptr}/allOf"),
                 "allOf contains itself (through a $ref); the whole allOf is untyped",
             );
-            return (Ty::Any, false);
+            return (ty, false);
         }
         merged.insert("type".into(), "object".into());
         merged.insert("properties".into(), Value::Object(props));
@@ -836,8 +838,8 @@ impl Lowerer<'_> {
         for _ in 0..8 {
             match cur.get("$ref").and_then(Value::as_str) {
                 Some(r) => {
-                    let name = r.strip_prefix("#/components/schemas/")?;
-                    at = format!("/components/schemas/{}", escape(name));
+                    let name = component_of(r)?;
+                    at = format!("/components/schemas/{}", escape(&name));
                     cur = self.doc.pointer(&at)?.clone();
                 }
                 None => return Some((cur, at)),
@@ -919,6 +921,9 @@ impl Lowerer<'_> {
             .iter()
             .any(|(_, b)| b.get("$ref").is_some() || b.get("properties").is_some());
         let mut tys: Vec<Ty> = Vec::new();
+        // A branch typed as a JSON value makes the union one: free-form when some such branch
+        // is, else for the reason of the first.
+        let mut any: Option<Why> = None;
         for (i, b) in &rest {
             let is_enum = b.get("enum").is_some() || b.get("const").is_some();
             let branch_hint = if is_enum && has_struct_ref {
@@ -930,9 +935,19 @@ impl Lowerer<'_> {
             // A nullable branch inside a union: the union itself is nullable (and the branches
             // after it still count).
             null |= n;
+            if let Ty::Any(why) = &ty {
+                if why.free_form.is_some() {
+                    any = Some(Why::free(FreeForm::FreeBranch, ptr));
+                } else {
+                    any.get_or_insert_with(|| why.clone());
+                }
+            }
             if !tys.contains(&ty) {
                 tys.push(ty);
             }
+        }
+        if let Some(why) = any {
+            return (Ty::Any(why), null);
         }
         self.finish_union(tys, ptr, hint, parent, null)
     }
@@ -949,11 +964,8 @@ impl Lowerer<'_> {
         if tys.contains(&Ty::Number) {
             tys.retain(|t| *t != Ty::Integer);
         }
-        if tys.contains(&Ty::Any) {
-            return (Ty::Any, null);
-        }
-        if tys.len() == 1 {
-            return (tys.pop().unwrap_or(Ty::Any), null);
+        if let [_] = tys.as_slice() {
+            return (tys.pop().expect("one type"), null);
         }
         // Untagged unions try variants in order: the most specific shapes first.
         let rank = |t: &Ty| -> u8 {
@@ -972,7 +984,7 @@ impl Lowerer<'_> {
                 Ty::Number => 6,
                 Ty::String => 8,
                 Ty::Bytes => 8,
-                Ty::Any => 9,
+                Ty::Any(_) => 9,
             }
         };
         tys.sort_by_key(|t| rank(t));
@@ -1022,7 +1034,7 @@ impl Lowerer<'_> {
                 Ty::Integer => "Integer".to_owned(),
                 Ty::Number => "Number".to_owned(),
                 Ty::Boolean => "Boolean".to_owned(),
-                Ty::Any => "Value".to_owned(),
+                Ty::Any(_) => "Value".to_owned(),
                 Ty::Array(_) => "List".to_owned(),
                 Ty::Map(_) => "Map".to_owned(),
                 Ty::Optional(inner) => format!("Optional{}", short(inner, api)),
@@ -1147,11 +1159,11 @@ impl Lowerer<'_> {
         if values.iter().all(|v| v.is_boolean()) {
             return (Ty::Boolean, null);
         }
-        self.diag(
+        let ty = self.fallback(
             &format!("{ptr}/enum"),
             "enum mixes value types; it is typed as a JSON value",
         );
-        (Ty::Any, null)
+        (ty, null)
     }
 
     fn fields(&mut self, s: &Value, ptr: &str, type_name: &str) -> Vec<Field> {
@@ -1264,6 +1276,21 @@ impl Lowerer<'_> {
             constraints,
             examples,
         }
+    }
+}
+
+/// `ty` lowered at `from`, as met again at another place: its JSON values' pointers below `from`
+/// moved by `rebase` (as the diagnostics found below `from` are).
+fn rebased(ty: Ty, from: &str, rebase: &dyn Fn(&str) -> String) -> Ty {
+    match ty {
+        Ty::Any(why) if why.pointer.starts_with(from) => Ty::Any(Why {
+            pointer: rebase(&why.pointer),
+            ..why
+        }),
+        Ty::Array(inner) => Ty::Array(Box::new(rebased(*inner, from, rebase))),
+        Ty::Map(inner) => Ty::Map(Box::new(rebased(*inner, from, rebase))),
+        Ty::Optional(inner) => Ty::Optional(Box::new(rebased(*inner, from, rebase))),
+        other => other,
     }
 }
 
@@ -1429,3 +1456,6 @@ fn describe_constraints(o: &Map<String, Value>) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -99,13 +99,13 @@ fn convert(
             "$ref" => {
                 let target = v
                     .as_str()
-                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                    .and_then(fal_schema::component_of)
                     .and_then(|name| {
                         let t = doc.pointer(&format!(
                             "/components/schemas/{}",
-                            fal_schema::escape(name)
+                            fal_schema::escape(&name)
                         ))?;
-                        Some((name.to_owned(), t))
+                        Some((name, t))
                     });
                 // A dangling or recursive reference accepts anything, as the generated type does.
                 let Some((name, target)) = target.filter(|(n, _)| !path.contains(n)) else {
@@ -132,11 +132,7 @@ fn convert(
                 None => continue,
             },
             "items" | "additionalProperties" => match v {
-                Value::Object(m)
-                    if !m.is_empty() && m.keys().all(|k| k.parse::<usize>().is_ok()) =>
-                {
-                    Value::Bool(true)
-                }
+                _ if fal_schema::is_indexed_items(v) => Value::Bool(true),
                 Value::Object(_) | Value::Bool(_) => convert(doc, v, path, depth + 1, budget),
                 _ => continue,
             },

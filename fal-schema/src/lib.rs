@@ -274,8 +274,28 @@ pub fn locate(doc: &Value) -> Result<Located<'_>, NotAnEndpoint> {
     })
 }
 
+/// What a `$ref` to a component starts with.
+pub const COMPONENT_REF: &str = "#/components/schemas/";
+
+/// The component a `$ref` names: `#/components/schemas/<name>`, the name one JSON pointer
+/// token, unescaped (`A~1B` is the component `A/B`). `None` for any other reference.
+pub fn component_of(reference: &str) -> Option<String> {
+    reference
+        .strip_prefix(COMPONENT_REF)
+        .filter(|token| !token.contains('/'))
+        .map(unescape)
+}
+
+/// `items` written as an object keyed by indices (`{"0": {..}, "1": {..}}`): fal's
+/// serialisation of a tuple gone wrong, no schema. Every reader takes the items as untyped.
+pub fn is_indexed_items(items: &Value) -> bool {
+    items
+        .as_object()
+        .is_some_and(|o| !o.is_empty() && o.keys().all(|k| k.parse::<usize>().is_ok()))
+}
+
 /// The component a schema names by `$ref` (or by the older wrapper `allOf: [{$ref}]`).
-pub fn ref_target(schema: &Value) -> Option<&str> {
+pub fn ref_target(schema: &Value) -> Option<String> {
     let r = schema.get("$ref").and_then(Value::as_str).or_else(|| {
         match schema
             .get("allOf")
@@ -286,7 +306,7 @@ pub fn ref_target(schema: &Value) -> Option<&str> {
             _ => None,
         }
     })?;
-    r.strip_prefix("#/components/schemas/")
+    component_of(r)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::{CONSTRAINT_KEYWORDS, MAX_DEPTH, escape, unescape};
+use crate::{CONSTRAINT_KEYWORDS, MAX_DEPTH, escape, is_indexed_items, unescape};
 
 /// One endpoint's document, read.
 #[derive(Debug, Default)]
@@ -485,9 +485,7 @@ impl Loader<'_> {
         match obj.get("items") {
             None => Kind::Array(Box::new(Schema::of(Kind::Any))),
             // fal sometimes serialises a tuple as an object keyed "0", "1", ...
-            Some(Value::Object(items))
-                if !items.is_empty() && items.keys().all(|k| k.parse::<usize>().is_ok()) =>
-            {
+            Some(items) if is_indexed_items(items) => {
                 self.problem(
                     &format!("{ptr}/items"),
                     "malformed `items` (an object keyed by index)",
@@ -602,13 +600,15 @@ impl Loader<'_> {
         let Some(mut merged) = members.next() else {
             return Schema::of(Kind::Any);
         };
-        // Several members: merge object properties (the only use seen in fal documents).
+        // Several members: merge object properties (the only use seen in fal documents). A
+        // property two members declare is the later one's, as in the generated types.
         for member in members {
             match (&mut merged.kind, member.kind) {
                 (Kind::Object(into), Kind::Object(from)) => {
                     for (name, prop) in from.properties {
-                        let entry = into.properties.entry(name).or_insert(prop.clone());
-                        entry.required |= prop.required;
+                        let required =
+                            prop.required || into.properties.get(&name).is_some_and(|p| p.required);
+                        into.properties.insert(name, Property { required, ..prop });
                     }
                 }
                 (_, Kind::Any) => {}
@@ -625,8 +625,12 @@ impl Loader<'_> {
 }
 
 /// One schema from several alternatives. Enum members of one scalar type merge into one enum,
-/// as the generator merges them.
+/// as the generator merges them; a member that allows anything makes the union allow anything
+/// ([`crate::FreeForm::FreeBranch`]), as the generated type (a JSON value) does.
 fn union(members: Vec<Schema>) -> Schema {
+    if members.iter().any(|m| m.kind == Kind::Any) {
+        return Schema::of(Kind::Any);
+    }
     let mut members = members
         .into_iter()
         .fold(Vec::<Schema>::new(), |mut kept, member| {

@@ -119,13 +119,21 @@ fn markers_and_escapes() {
     assert_eq!(unescape(&escape("a/b~1c")), "a/b~1c");
     assert_eq!(
         ref_target(&json!({"$ref": "#/components/schemas/A"})),
-        Some("A")
+        Some("A".into())
     );
     assert_eq!(
         ref_target(&json!({"allOf": [{"$ref": "#/components/schemas/B"}]})),
-        Some("B")
+        Some("B".into())
     );
     assert_eq!(ref_target(&json!({"allOf": [{"$ref": "#/x"}, {}]})), None);
+    // Names are pointer tokens: escaped in the reference, unescaped in the name.
+    assert_eq!(
+        component_of("#/components/schemas/A~1B~0"),
+        Some("A/B~".into())
+    );
+    assert_eq!(component_of("#/components/schemas/A/properties/x"), None);
+    assert!(is_indexed_items(&json!({"0": {}, "1": {}})));
+    assert!(!is_indexed_items(&json!({})) && !is_indexed_items(&json!({"type": "string"})));
 }
 
 #[test]
@@ -195,4 +203,41 @@ fn nesting_past_the_depth_limit_is_a_problem() {
         "{:?}",
         ep.problems
     );
+}
+
+/// The readers agree with the generator: a property two `allOf` members declare is the later
+/// one's, and a component whose name holds `/` is found through its escaped `$ref`.
+#[test]
+fn all_of_takes_the_later_property_and_escaped_refs_resolve() {
+    let d = json!({
+        "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
+        "paths": {"/acme/app": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+            "allOf": [
+                {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]},
+                {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"$ref": "#/components/schemas/A~1B"}}}
+            ]
+        }}}}}}},
+        "components": {"schemas": {"A/B": {"type": "boolean"}}}
+    });
+    let input = Endpoint::read(&d).input.expect("an input");
+    let Kind::Object(o) = &input.kind else {
+        panic!("{input:?}")
+    };
+    assert_eq!(o.properties["x"].schema.kind, Kind::Integer);
+    assert!(o.properties["x"].required);
+    assert_eq!(o.properties["y"].schema.kind, Kind::Bool);
+    assert_eq!(o.properties["y"].schema.type_name.as_deref(), Some("A/B"));
+}
+
+/// A union with a branch that allows anything (here a dangling `$ref`) allows anything, as the
+/// generator types it.
+#[test]
+fn a_union_with_a_free_branch_is_free_form() {
+    let d = doc(
+        json!({"/acme/app/sub": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+            "anyOf": [{"type": "string"}, {"$ref": "#/components/schemas/Gone"}, {"type": "null"}]
+        }}}}}}}),
+    );
+    let input = Endpoint::read(&d).input.expect("an input");
+    assert_eq!((input.kind, input.nullable), (Kind::Any, true));
 }
