@@ -570,3 +570,31 @@ fn the_default_policy_retries_three_times_with_jittered_doubling_backoff() {
     assert_eq!(RetryPolicy::default(), documented);
     assert_ne!(RetryPolicy::default(), documented.clone().jitter(false));
 }
+
+/// Each setter changes the policy (a no-op setter would leave the default in force), and
+/// `none()` is the default with no retries. The multiplier is clamped to at least 1. (cargo
+/// mutants: `multiplier` and `max_retry_after` returning the default policy, and `none()` keeping
+/// the default's 3 retries, survived the tests that only use the default values.)
+#[test]
+fn every_policy_setter_takes_effect() {
+    let d = RetryPolicy::default;
+    let changed = [
+        d().max_retries(7),
+        d().initial_backoff(Duration::from_millis(1)),
+        d().max_backoff(Duration::from_secs(1)),
+        d().multiplier(3.0),
+        d().jitter(false),
+        d().max_retry_after(Duration::from_secs(1)),
+        d().retry_ambiguous_submits(true),
+    ];
+    for (i, policy) in changed.iter().enumerate() {
+        assert_ne!(*policy, d(), "setter {i} left the default");
+        for (j, other) in changed.iter().enumerate() {
+            assert_eq!(i == j, policy == other, "setters {i} and {j}");
+        }
+    }
+    assert_eq!(RetryPolicy::none(), d().max_retries(0));
+    assert_ne!(RetryPolicy::none(), d());
+    assert_eq!(d().multiplier(0.5), d().multiplier(1.0), "at least 1");
+    assert_ne!(d().multiplier(1.0), d());
+}
