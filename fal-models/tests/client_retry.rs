@@ -147,6 +147,30 @@ async fn a_retry_after_beyond_the_limit_ends_retries_and_reports_it() {
     assert_eq!(server.count(Operation::Submit), 1);
 }
 
+/// `max_retry_after` is the longest wait the client accepts, inclusive: a `Retry-After` of
+/// exactly the limit is waited out and the call resent. (cargo mutants: `>=` for `>` in
+/// `RetryPolicy::delay` survived.)
+#[tokio::test]
+async fn a_retry_after_equal_to_the_limit_is_waited_out() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server
+        .client_builder()
+        .retry(RetryPolicy::default().max_retry_after(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    server.inject(
+        Operation::Submit,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let started = Instant::now();
+    client.submit(&EchoInput::new("x")).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(server.count(Operation::Submit), 2);
+    assert_eq!(server.job_count(), 1);
+}
+
 #[tokio::test]
 async fn the_user_start_deadline_504_is_a_timeout_and_never_retried() {
     let server = echo_mock()
