@@ -262,6 +262,9 @@ async fn submit_options_become_fal_headers_and_the_webhook_query() {
     assert_eq!(submit.header("x-fal-request-timeout"), Some("30"));
     assert_eq!(submit.header("x-fal-queue-priority"), Some("low"));
     assert_eq!(submit.header("x-fal-runner-hint"), Some("runner-7"));
+    // The option headers do not displace the default `Accept` (cargo mutants: `!=` for `==`
+    // in the "caller set an accept header" check of `send_once` survived).
+    assert_eq!(submit.header("accept"), Some("application/json"));
 }
 
 #[tokio::test]

@@ -280,6 +280,38 @@ async fn a_slow_body_beyond_the_request_timeout_times_out_then_succeeds_on_retry
     assert_eq!(server.count(Operation::Result), 4);
 }
 
+/// A read whose body goes silent for longer than `idle_timeout` ends in an idle timeout (not
+/// the whole-request one) naming the request. (cargo mutants: deleting the idle arm of the
+/// transport error mapping, which made it `TimeoutKind::Http`, survived.)
+#[tokio::test]
+async fn a_read_body_silent_past_the_idle_timeout_is_an_idle_timeout() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server
+        .client_builder()
+        .idle_timeout(Some(Duration::from_millis(300)))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let handle = completed_job(&server, &client).await;
+    server.inject(Operation::Result, Fault::SlowBody(Duration::from_secs(20)));
+    let err = client.result(&handle).await.unwrap_err();
+    let Error::Timeout {
+        kind: TimeoutKind::Idle,
+        request_id,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(request_id.as_deref(), Some(handle.request_id()));
+    assert_eq!(server.count(Operation::Result), 1);
+}
+
 #[tokio::test]
 async fn a_slow_body_within_the_timeout_is_just_slow() {
     let server = echo_mock()
