@@ -568,6 +568,7 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
         let Error::AmbiguousSubmit {
             status: got,
             request_id,
+            headers,
             ..
         } = &err
         else {
@@ -575,6 +576,14 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
         };
         assert_eq!(*got, Some(status));
         assert!(request_id.is_some(), "the request id reaches the caller");
+        // The answer's headers come with it (cargo mutants: an empty or renamed header list
+        // survived).
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k == "x-fal-request-id" && Some(v) == request_id.as_ref()),
+            "{headers:?}"
+        );
         assert_eq!(
             server.count(Operation::Submit),
             1,
