@@ -67,3 +67,18 @@ async fn a_lost_cancel_answer_then_a_cancelled_status_says_requested() {
     .await;
     assert_eq!(outcome, CancelOutcome::Requested);
 }
+
+/// Either cancellation marker alone is enough: fal's `error_type` `request_cancelled` with any
+/// error text, or an error text saying "cancelled" with no `error_type`. (cargo mutants:
+/// requiring both markers survived the test above, which sends both.)
+#[tokio::test]
+async fn a_lost_cancel_answer_then_either_cancellation_marker_alone_says_requested() {
+    for status in [
+        r#"{"status":"COMPLETED","error":"Job stopped","error_type":"request_cancelled"}"#,
+        r#"{"status":"COMPLETED","error_type":"request_cancelled"}"#,
+        r#"{"status":"COMPLETED","error":"Request was CANCELLED by the user"}"#,
+    ] {
+        let (outcome, seen) = cancel_after_a_lost_answer(status).await;
+        assert_eq!(outcome, CancelOutcome::Requested, "{status}: {seen:?}");
+    }
+}

@@ -98,6 +98,9 @@ async fn a_non_json_error_body_is_kept_as_an_excerpt() {
     };
     assert!(api.body_excerpt.starts_with("<html>xxx"));
     assert_eq!(api.body_excerpt.chars().count(), 512);
+    // With no JSON message, the excerpt is the message (not the status's reason phrase).
+    // (cargo mutants: deleting `!` in "a non-empty excerpt is the message" survived.)
+    assert_eq!(api.message, api.body_excerpt);
 }
 
 #[tokio::test]

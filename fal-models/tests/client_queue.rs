@@ -262,6 +262,9 @@ async fn submit_options_become_fal_headers_and_the_webhook_query() {
     assert_eq!(submit.header("x-fal-request-timeout"), Some("30"));
     assert_eq!(submit.header("x-fal-queue-priority"), Some("low"));
     assert_eq!(submit.header("x-fal-runner-hint"), Some("runner-7"));
+    // The option headers do not displace the default `Accept` (cargo mutants: `!=` for `==`
+    // in the "caller set an accept header" check of `send_once` survived).
+    assert_eq!(submit.header("accept"), Some("application/json"));
 }
 
 #[tokio::test]
@@ -367,6 +370,25 @@ async fn unknown_status_values_decode_instead_of_failing() {
         Status::Other("PAUSED_FOR_MAINTENANCE".into())
     );
     assert!(!status.is_completed());
+}
+
+/// A status prints, and serializes, as the wire name it was decoded from, unknown ones verbatim.
+/// (cargo mutants: an empty `Display` survived every test.)
+#[test]
+fn statuses_print_and_serialize_as_their_wire_names() {
+    for (status, wire) in [
+        (Status::InQueue, "IN_QUEUE"),
+        (Status::InProgress, "IN_PROGRESS"),
+        (Status::Completed, "COMPLETED"),
+        (Status::Other("PAUSED".into()), "PAUSED"),
+    ] {
+        assert_eq!(status.to_string(), wire);
+        assert_eq!(serde_json::to_value(&status).unwrap(), json!(wire));
+        assert_eq!(
+            serde_json::from_value::<Status>(json!(wire)).unwrap(),
+            status
+        );
+    }
 }
 
 #[tokio::test]

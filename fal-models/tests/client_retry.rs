@@ -147,6 +147,30 @@ async fn a_retry_after_beyond_the_limit_ends_retries_and_reports_it() {
     assert_eq!(server.count(Operation::Submit), 1);
 }
 
+/// `max_retry_after` is the longest wait the client accepts, inclusive: a `Retry-After` of
+/// exactly the limit is waited out and the call resent. (cargo mutants: `>=` for `>` in
+/// `RetryPolicy::delay` survived.)
+#[tokio::test]
+async fn a_retry_after_equal_to_the_limit_is_waited_out() {
+    let server = echo_mock().start().await.unwrap();
+    let client = server
+        .client_builder()
+        .retry(RetryPolicy::default().max_retry_after(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    server.inject(
+        Operation::Submit,
+        Fault::TooManyRequests {
+            retry_after_secs: 1,
+        },
+    );
+    let started = Instant::now();
+    client.submit(&EchoInput::new("x")).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(server.count(Operation::Submit), 2);
+    assert_eq!(server.job_count(), 1);
+}
+
 #[tokio::test]
 async fn the_user_start_deadline_504_is_a_timeout_and_never_retried() {
     let server = echo_mock()
@@ -254,6 +278,38 @@ async fn a_slow_body_beyond_the_request_timeout_times_out_then_succeeds_on_retry
     };
     assert_eq!(request_id.as_deref(), Some(handle.request_id()));
     assert_eq!(server.count(Operation::Result), 4);
+}
+
+/// A read whose body goes silent for longer than `idle_timeout` ends in an idle timeout (not
+/// the whole-request one) naming the request. (cargo mutants: deleting the idle arm of the
+/// transport error mapping, which made it `TimeoutKind::Http`, survived.)
+#[tokio::test]
+async fn a_read_body_silent_past_the_idle_timeout_is_an_idle_timeout() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(0)
+        .start()
+        .await
+        .unwrap();
+    let client = server
+        .client_builder()
+        .idle_timeout(Some(Duration::from_millis(300)))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let handle = completed_job(&server, &client).await;
+    server.inject(Operation::Result, Fault::SlowBody(Duration::from_secs(20)));
+    let err = client.result(&handle).await.unwrap_err();
+    let Error::Timeout {
+        kind: TimeoutKind::Idle,
+        request_id,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(request_id.as_deref(), Some(handle.request_id()));
+    assert_eq!(server.count(Operation::Result), 1);
 }
 
 #[tokio::test]
@@ -512,6 +568,7 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
         let Error::AmbiguousSubmit {
             status: got,
             request_id,
+            headers,
             ..
         } = &err
         else {
@@ -519,6 +576,14 @@ async fn a_paid_call_failed_behind_the_ingress_is_not_replayed() {
         };
         assert_eq!(*got, Some(status));
         assert!(request_id.is_some(), "the request id reaches the caller");
+        // The answer's headers come with it (cargo mutants: an empty or renamed header list
+        // survived).
+        assert!(
+            headers
+                .iter()
+                .any(|(k, v)| k == "x-fal-request-id" && Some(v) == request_id.as_ref()),
+            "{headers:?}"
+        );
         assert_eq!(
             server.count(Operation::Submit),
             1,
@@ -569,4 +634,32 @@ fn the_default_policy_retries_three_times_with_jittered_doubling_backoff() {
         .retry_ambiguous_submits(false);
     assert_eq!(RetryPolicy::default(), documented);
     assert_ne!(RetryPolicy::default(), documented.clone().jitter(false));
+}
+
+/// Each setter changes the policy (a no-op setter would leave the default in force), and
+/// `none()` is the default with no retries. The multiplier is clamped to at least 1. (cargo
+/// mutants: `multiplier` and `max_retry_after` returning the default policy, and `none()` keeping
+/// the default's 3 retries, survived the tests that only use the default values.)
+#[test]
+fn every_policy_setter_takes_effect() {
+    let d = RetryPolicy::default;
+    let changed = [
+        d().max_retries(7),
+        d().initial_backoff(Duration::from_millis(1)),
+        d().max_backoff(Duration::from_secs(1)),
+        d().multiplier(3.0),
+        d().jitter(false),
+        d().max_retry_after(Duration::from_secs(1)),
+        d().retry_ambiguous_submits(true),
+    ];
+    for (i, policy) in changed.iter().enumerate() {
+        assert_ne!(*policy, d(), "setter {i} left the default");
+        for (j, other) in changed.iter().enumerate() {
+            assert_eq!(i == j, policy == other, "setters {i} and {j}");
+        }
+    }
+    assert_eq!(RetryPolicy::none(), d().max_retries(0));
+    assert_ne!(RetryPolicy::none(), d());
+    assert_eq!(d().multiplier(0.5), d().multiplier(1.0), "at least 1");
+    assert_ne!(d().multiplier(1.0), d());
 }

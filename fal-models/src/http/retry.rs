@@ -477,6 +477,22 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 
+    /// January and February count as months 11 and 12 of the year before (the civil-days
+    /// algorithm's March-based year): a date in them lands on its own day, leap day included,
+    /// next to the year's turn. (cargo mutants: the year offset of that branch survived.)
+    #[test]
+    fn http_dates_in_january_and_february_are_exact_to_the_second() {
+        for (date, unix) in [
+            ("Fri, 31 Dec 1999 23:59:59 GMT", 946_684_799),
+            ("Sat, 01 Jan 2000 00:00:00 GMT", 946_684_800),
+            ("Tue, 29 Feb 2000 12:34:56 GMT", 951_827_696),
+            ("Wed, 01 Mar 2000 00:00:00 GMT", 951_868_800),
+            ("Thu, 01 Feb 2024 23:59:59 GMT", 1_706_831_999),
+        ] {
+            assert_eq!(parse_http_date(date), Some(unix), "{date}");
+        }
+    }
+
     #[test]
     fn paid_calls_are_resent_on_refusals_and_nginx_503_without_a_request_id_only() {
         use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
