@@ -9,7 +9,10 @@
 //! 3. one family over the runtime (`--features <family>`): one shard with one family;
 //! 4. an incremental rebuild after touching one endpoint's schema and regenerating;
 //! 5. the whole catalogue regenerated into fewer shard crates (`--compare-shards`, 1 by
-//!    default: everything in one crate, as before the split), for the split's effect.
+//!    default: everything in one crate, as before the split), for the split's effect;
+//! 6. with `--cold`, a new user's first build: an empty binary crate that depends on
+//!    fal-models, built from an empty target folder, dependencies included, once with
+//!    `default-features = false` (the baseline of that pair) and once with the defaults.
 //!
 //! Each step's peak RSS is the largest resident set of cargo's process tree (one rustc), read
 //! from `wait4`, with the CPU time of the tree (user + system): CPU over wall time says how
@@ -46,6 +49,9 @@ pub struct Args {
     /// Also build the whole catalogue regenerated into this many shard crates (0: skip).
     #[arg(long, default_value_t = 1)]
     compare_shards: usize,
+    /// Also time a new user's first build, dependencies included (two builds from nothing).
+    #[arg(long)]
+    cold: bool,
 }
 
 /// One measured cargo run.
@@ -171,6 +177,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         compared = Some((name.clone(), step(&name, &[], false)?));
     }
 
+    let cold = if args.cold {
+        Some((cold_build(&out, &ws, false)?, cold_build(&out, &ws, true)?))
+    } else {
+        None
+    };
+
     let mut s = String::new();
     let ratio = |m: &Measured| {
         format!(
@@ -247,8 +259,65 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             catalogue.peak_rss_mib / m.peak_rss_mib
         );
     }
+    if let Some((runtime_cold, catalogue_cold)) = &cold {
+        let _ = writeln!(
+            s,
+            "\nfirst build of a new user's crate (`cargo build` of an empty binary depending on fal-models, from an empty target folder, dependencies included)"
+        );
+        let cold_line = |s: &mut String, name: &str, m: &Measured| {
+            let _ = writeln!(
+                s,
+                "  {name:<44} {:>7.1} s  cpu {:>6.1} s  peak RSS {:>6.0} MiB",
+                m.seconds, m.cpu_seconds, m.peak_rss_mib
+            );
+        };
+        cold_line(&mut s, "default-features = false (baseline)", runtime_cold);
+        cold_line(&mut s, "default features (whole catalogue)", catalogue_cold);
+        let _ = writeln!(
+            s,
+            "  default over the baseline: {:.1} s ({:.2}x)",
+            catalogue_cold.seconds - runtime_cold.seconds,
+            catalogue_cold.seconds / runtime_cold.seconds
+        );
+    }
     print!("{s}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A new user's first build: a binary crate of its own (outside the workspace) that depends on
+/// the copied fal-models by path, built in a fresh target folder. The workspace's lock file is
+/// copied so the dependencies are the versions CI tests. Built without incremental caches, as
+/// cargo builds a crate from the registry.
+fn cold_build(out: &Path, ws: &Path, default_features: bool) -> anyhow::Result<Measured> {
+    let name = if default_features {
+        "default features"
+    } else {
+        "default-features = false"
+    };
+    println!("bench-build: a new user's first build, {name}");
+    let krate = out.join("first-build");
+    let _ = std::fs::remove_dir_all(&krate);
+    std::fs::create_dir_all(krate.join("src"))?;
+    let dependency = format!(
+        "fal-models = {{ path = {:?}{} }}",
+        ws.join("fal-models"),
+        if default_features {
+            ""
+        } else {
+            ", default-features = false"
+        }
+    );
+    std::fs::write(
+        krate.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"first-build\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[dependencies]\n{dependency}\n\n[workspace]\n"
+        ),
+    )?;
+    std::fs::write(krate.join("src/main.rs"), "fn main() {}\n")?;
+    std::fs::copy(ws.join("Cargo.lock"), krate.join("Cargo.lock"))?;
+    let target = out.join("first-build-target");
+    let _ = std::fs::remove_dir_all(&target);
+    cargo(&krate.join("Cargo.toml"), &target, &["build"], false)
 }
 
 /// The packages of the shard crates in the workspace at `ws`.
