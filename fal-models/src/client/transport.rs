@@ -529,4 +529,13 @@ mod tests {
         assert_eq!(find_request_id(r#"{"request_id": "abc-"#), None);
         assert_eq!(find_request_id(r#"{"status":"IN_QUEUE""#), None);
     }
+
+    /// An id recovered from a cut-off answer is one a later status call can use: never empty,
+    /// never one cut at an escaped quote (its end is not known without decoding the string).
+    #[test]
+    fn request_id_never_recovered_empty_or_cut_at_an_escape() {
+        assert_eq!(find_request_id(r#"{"request_id": "", "status"#), None);
+        assert_eq!(find_request_id(r#"{"request_id": "ab\"cd", "st"#), None);
+        assert_eq!(find_request_id(r#"{"request_id":"abc""#).as_deref(), Some("abc"));
+    }
 }
