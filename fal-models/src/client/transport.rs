@@ -536,6 +536,9 @@ mod tests {
     fn request_id_never_recovered_empty_or_cut_at_an_escape() {
         assert_eq!(find_request_id(r#"{"request_id": "", "status"#), None);
         assert_eq!(find_request_id(r#"{"request_id": "ab\"cd", "st"#), None);
-        assert_eq!(find_request_id(r#"{"request_id":"abc""#).as_deref(), Some("abc"));
+        assert_eq!(
+            find_request_id(r#"{"request_id":"abc""#).as_deref(),
+            Some("abc")
+        );
     }
 }
