@@ -198,7 +198,7 @@ fn what_is_not_the_named_endpoints_queue_document_is_skipped_and_fails_the_impor
 
 /// A workspace with the parts regen reads and writes: schemas/, fal-models/Cargo.toml (with
 /// its generated-features markers), and the generated folders.
-fn temp_workspace(name: &str, ids: &[&str]) -> PathBuf {
+fn temp_workspace(name: &str, ids: &[&str]) -> support::TestDir {
     let root = temp_dir(name);
     let real = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     std::fs::create_dir_all(root.join("fal-models")).unwrap();

@@ -41,7 +41,7 @@ fn doc(id: &str) -> serde_json::Value {
     )
 }
 
-fn workspace(name: &str) -> std::path::PathBuf {
+fn workspace(name: &str) -> support::TestDir {
     let dir = temp_dir(name);
     let w = |rel: &str, text: &str| {
         let p = dir.join(rel);

@@ -58,7 +58,7 @@ fn file_name(id: &str) -> String {
 
 /// A snapshot folder for the mock: `listing.txt` and a link per document found in `dirs`
 /// (the first folder that has it).
-fn snapshot(name: &str, ids: &[String], dirs: &[PathBuf]) -> (PathBuf, usize) {
+fn snapshot(name: &str, ids: &[String], dirs: &[PathBuf]) -> (support::TestDir, usize) {
     let dir = temp_dir(name);
     let mut with_doc = 0;
     for id in ids {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use fal_models::mock::{Fault, MockServer};
 use serde_json::{Value, json};
-use support::{run, temp_dir, write_json, xtask};
+use support::{TestDir, run, temp_dir, write_json, xtask};
 
 /// A fal document for `id` in `category`; `version` changes its input's description.
 fn doc(id: &str, category: &str, version: u32) -> Value {
@@ -26,7 +26,7 @@ fn doc(id: &str, category: &str, version: u32) -> Value {
 }
 
 /// A snapshot folder of the mock: documents and `listing.txt`.
-fn snapshot(name: &str, docs: &[Value], listed: &[&str]) -> PathBuf {
+fn snapshot(name: &str, docs: &[Value], listed: &[&str]) -> TestDir {
     let dir = temp_dir(name);
     for (i, d) in docs.iter().enumerate() {
         write_json(&dir.join(format!("doc{i}.json")), d);
@@ -137,7 +137,7 @@ fn retired(schemas: &Path, id: &str) -> Option<String> {
 }
 
 /// A catalogue of the ten endpoints, synced from the mock.
-fn synced_catalogue(name: &str) -> PathBuf {
+fn synced_catalogue(name: &str) -> TestDir {
     let ids = ids();
     let listed: Vec<&str> = ids.iter().map(String::as_str).collect();
     let mock = Mock::start(&snapshot(&format!("{name}-snap"), &docs(1), &listed));

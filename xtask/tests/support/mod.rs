@@ -21,12 +21,47 @@ pub fn fixtures(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A fresh, empty temporary folder unique to this process and `name`.
-pub fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xtask-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh, empty temporary folder unique to this process and `name`, removed when the guard
+/// drops. A failing test keeps it (and says where) so what the command wrote can be read.
+pub fn temp_dir(name: &str) -> TestDir {
+    let path = std::env::temp_dir().join(format!("xtask-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&path);
+    std::fs::create_dir_all(&path).unwrap();
+    TestDir { path }
+}
+
+/// A test's scratch folder; see [`temp_dir`].
+pub struct TestDir {
+    path: PathBuf,
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<Path> for TestDir {
+    fn as_ref(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestDir {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.path.as_os_str()
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept the failed test's folder {}", self.path.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 /// A minimal fal queue document for `id` around `schemas` (which holds `Input` and `Output`).
