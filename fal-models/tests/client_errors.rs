@@ -276,3 +276,38 @@ async fn the_key_never_appears_in_debug_or_error_output() {
 // Redaction of credential fields in generated `Debug` is tested on compiled golden code
 // (tests/golden_compile.rs, `secrets_are_redacted_in_debug`): no endpoint of the real catalogue
 // has such a field (the hand-written Sora 2 seed had `api_key`, fal's document does not).
+
+#[tokio::test]
+async fn a_field_context_is_kept_and_never_shows_the_key() {
+    use axum::response::IntoResponse;
+    const KEY: &str = "fal-key-K0123456789abcdef";
+    // The key's `K` as a JSON escape, which only decoding the body reveals.
+    let body = r#"{"detail": [
+        {"loc": ["body", "prompt"], "msg": "bad value", "type": "value_error",
+         "ctx": {"given": "fal-key-\u004B0123456789abcdef"}},
+        {"loc": ["body", "seed"], "msg": "too big", "type": "less_than", "ctx": {"lt": 10}}
+    ]}"#;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move || async move {
+        (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            [("content-type", "application/json")],
+            body,
+        )
+            .into_response()
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = fal_models::Client::builder()
+        .key(KEY)
+        .queue_url(&base)
+        .build()
+        .unwrap();
+    let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+    let fields = err.validation_errors();
+    assert_eq!(fields.len(), 2, "{err:?}");
+    // Scrubbed (or dropped, when only its decoded form shows the key).
+    assert!(!format!("{:?}", fields[0]).contains(KEY), "{:?}", fields[0]);
+    assert_eq!(fields[1].ctx, Some(serde_json::json!({"lt": 10})));
+    assert!(!format!("{err} {err:?}").contains(KEY), "{err:?}");
+}

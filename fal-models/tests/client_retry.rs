@@ -452,6 +452,65 @@ async fn a_submit_accepted_without_its_request_id_says_so_and_is_not_replayed() 
 }
 
 #[tokio::test]
+async fn a_submit_cut_off_with_an_empty_or_escaped_request_id_is_not_given_a_guessed_one() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The answer's head says 200 (fal accepted the job), then the body breaks off after a
+    // `request_id` that is empty, or whose escape the cut-off text cannot be decoded past.
+    for cut in [
+        r#"{"request_id": "", "status": "IN_QUEUE""#,
+        r#"{"request_id": "req\"1", "status": "IN_QUEUE""#,
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                counted.fetch_add(1, Ordering::SeqCst);
+                // The whole request (head and JSON body), then the cut answer.
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                loop {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).to_lowercase();
+                    let Some(end) = text.find("\r\n\r\n") else {
+                        assert!(n > 0, "the request ended early");
+                        continue;
+                    };
+                    let length: usize = text[..end]
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map_or(0, |v| v.trim().parse().unwrap());
+                    if n == 0 || data.len() >= end + 4 + length {
+                        break;
+                    }
+                }
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 400\r\n\r\n{cut}"
+                );
+                socket.write_all(answer.as_bytes()).await.unwrap();
+                // Dropped: the body ends 400 - len bytes short.
+            }
+        });
+        let client = Client::builder().key("k").queue_url(&base).build().unwrap();
+        let err = client.submit(&EchoInput::new("x")).await.unwrap_err();
+        let Error::AmbiguousSubmit {
+            accepted,
+            request_id,
+            ..
+        } = &err
+        else {
+            panic!("{cut}: {err:?}")
+        };
+        assert!(*accepted, "{cut}: {err:?}");
+        assert_eq!(*request_id, None, "{cut}");
+        assert_eq!(connections.load(Ordering::SeqCst), 1, "{cut}: not replayed");
+    }
+}
+
+#[tokio::test]
 async fn a_submit_that_never_connected_is_retried() {
     // A port held by a bound socket that does not listen: every connect is refused, so
     // nothing was sent and retrying cannot duplicate a job. (A freed port could be taken by

@@ -580,7 +580,11 @@ async fn a_status_stream_ending_on_an_unknown_status_ends_subscribe_without_a_ti
 
 /// A polled queue: `PREPARING` (unknown, not over: the result answers "still in progress") for
 /// three polls, then `ARCHIVED` (unknown, over: the result is there). Counts result requests.
-async fn unknown_status_polled_queue() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// A queue whose status is PREPARING for three polls, then ARCHIVED (both unknown to the
+/// client); its result endpoint says "still in progress" (400) until then, `over` after.
+async fn unknown_status_polled_queue(
+    over: (u16, serde_json::Value),
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use axum::response::IntoResponse;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -592,6 +596,7 @@ async fn unknown_status_polled_queue() -> (String, std::sync::Arc<std::sync::ato
     let counted = results.clone();
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
         let (base, polls, results) = (urls.clone(), polls.clone(), counted.clone());
+        let (over_status, over_body) = over.clone();
         async move {
             let path = req.uri().path().to_owned();
             let json = |code: u16, v: serde_json::Value| {
@@ -623,10 +628,7 @@ async fn unknown_status_polled_queue() -> (String, std::sync::Arc<std::sync::ato
             if !over {
                 return json(400, json!({"detail": "Request is still in progress"}));
             }
-            json(
-                200,
-                json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}),
-            )
+            json(over_status, over_body)
         }
     });
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -635,7 +637,11 @@ async fn unknown_status_polled_queue() -> (String, std::sync::Arc<std::sync::ato
 
 #[tokio::test]
 async fn polling_an_unknown_status_asks_the_result_once_per_status_and_ends_when_it_is_over() {
-    let (base, results) = unknown_status_polled_queue().await;
+    let (base, results) = unknown_status_polled_queue((
+        200,
+        json!({"video": {"url": "https://example.com/out.mp4"}, "seed": 42}),
+    ))
+    .await;
     let client = fal_models::Client::builder()
         .key("k")
         .queue_url(&base)
@@ -655,4 +661,134 @@ async fn polling_an_unknown_status_asks_the_result_once_per_status_and_ends_when
     // One probe for PREPARING (still in progress), one for ARCHIVED (over), then the result:
     // not one per poll.
     assert_eq!(results.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn polling_an_unknown_status_ends_on_a_result_error_that_is_not_still_in_progress() {
+    // Only fal's 400 "still in progress" means the request goes on: any other error of the
+    // result endpoint is its outcome. (Asked once per unknown status, a client that took every
+    // 400 for "in progress" would poll ARCHIVED for ever.)
+    let (base, results) =
+        unknown_status_polled_queue((400, json!({"detail": "the input was refused"}))).await;
+    let client = fal_models::Client::builder()
+        .key("k")
+        .queue_url(&base)
+        .build()
+        .unwrap();
+    // No subscribe timeout: the bound here only makes a hang fail the test.
+    let err = tokio::time::timeout(
+        Duration::from_secs(30),
+        client
+            .subscribe(EchoInput::new("a"))
+            .poll(Duration::from_millis(10)),
+    )
+    .await
+    .expect("subscribe ended without a timeout of its own")
+    .unwrap_err();
+    let Error::Api(api) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(api.status, 400);
+    assert_eq!(api.message, "the input was refused");
+    assert_eq!(err.request_id(), Some("r1"));
+    // The PREPARING probe, the ARCHIVED probe, then the result.
+    assert_eq!(results.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+/// The `attempt` of each `Reconnecting` event, in order.
+fn reconnect_attempts(recorder: &Recorder) -> Vec<u32> {
+    recorder
+        .events()
+        .into_iter()
+        .filter_map(|p| match p {
+            Progress::Reconnecting { attempt, .. } => Some(attempt),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reconnecting_events_count_the_consecutive_failed_connections() {
+    // Each connection delivers an event, then breaks: one failed connection in a row each time.
+    let server = echo_mock()
+        .queue_steps(1)
+        .progress_steps(4)
+        .start()
+        .await
+        .unwrap();
+    server.inject_times(Operation::StatusStream, Fault::StreamDrop, 2);
+    let recorder = Recorder::default();
+    server
+        .client()
+        .subscribe(EchoInput::new("x"))
+        .on_progress(recorder.callback())
+        .await
+        .unwrap();
+    assert_eq!(reconnect_attempts(&recorder), [1, 1]);
+
+    // No connection opens: 1, 2, 3 in a row, then the error (the default max_retries is 3).
+    let server = echo_mock().queue_steps(50).start().await.unwrap();
+    server.inject_times(Operation::StatusStream, Fault::Reset, 1000);
+    let recorder = Recorder::default();
+    server
+        .client()
+        .subscribe(EchoInput::new("x"))
+        .on_progress(recorder.callback())
+        .await
+        .unwrap_err();
+    assert_eq!(reconnect_attempts(&recorder), [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn a_broken_status_stream_is_reopened_after_the_policys_backoff() {
+    let server = echo_mock()
+        .queue_steps(1)
+        .progress_steps(4)
+        .start()
+        .await
+        .unwrap();
+    let policy = fal_models::client::RetryPolicy::default()
+        .initial_backoff(Duration::from_millis(250))
+        .jitter(false);
+    let client = server.client_builder().retry(policy).build().unwrap();
+    server.inject_times(Operation::StatusStream, Fault::StreamDrop, 2);
+    let started = std::time::Instant::now();
+    let out = client.subscribe(EchoInput::new("x")).await.unwrap();
+    assert_eq!(out, expected_output());
+    // Each connection delivered an event before it broke: the first backoff, 250 ms, twice.
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.count(Operation::StatusStream), 3);
+}
+
+#[tokio::test]
+async fn choosing_the_stream_keeps_the_options_set_before() {
+    let server = echo_mock()
+        .queue_steps(0)
+        .progress_steps(2)
+        .start()
+        .await
+        .unwrap();
+    let recorder = Recorder::default();
+    server
+        .client()
+        .subscribe(EchoInput::new("x"))
+        .poll(Duration::from_millis(10))
+        .logs(false)
+        .on_progress(recorder.callback())
+        .stream()
+        .await
+        .unwrap();
+    assert_eq!(recorder.trace(), ["submitted", "progress", "completed"]);
+    assert_eq!(server.count(Operation::StatusStream), 1);
+    assert_eq!(server.count(Operation::Status), 0);
+    let stream = server
+        .requests()
+        .into_iter()
+        .find(|r| r.operation == Some(Operation::StatusStream))
+        .unwrap();
+    assert_eq!(stream.query, None, "no logs asked for");
 }

@@ -681,6 +681,29 @@ mod tests {
     }
 
     #[test]
+    fn a_filled_line_is_skipped_once_and_delivered_when_it_occurs_again() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut tracker = Tracker {
+            callback: Some(Box::new(move |p| {
+                if let Progress::Log(l) = p {
+                    sink.lock().unwrap().push(l.message);
+                }
+            })),
+            ..Tracker::default()
+        };
+        // The fill delivers `a`; the stream's first event has no lines yet.
+        tracker.observe(&status(&[("1", "a")]), Logs::Fill);
+        tracker.observe(&status(&[]), Logs::Overlapping);
+        // The stream sends the filled `a` as new: skipped. Then the same line occurs again
+        // (identical lines repeat as often as they occur): delivered, and so is the next one.
+        tracker.observe(&status(&[("1", "a")]), Logs::Delta);
+        tracker.observe(&status(&[("1", "a")]), Logs::Delta);
+        tracker.observe(&status(&[("1", "a")]), Logs::Delta);
+        assert_eq!(*seen.lock().unwrap(), ["a", "a", "a"]);
+    }
+
+    #[test]
     fn logs_are_delivered_once_across_reconnects_without_losing_lines() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
