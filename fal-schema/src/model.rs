@@ -276,12 +276,7 @@ const MAX_NODES: usize = 200_000;
 impl Endpoint {
     /// Reads a parsed document. Never fails: see the module docs.
     pub fn read(doc: &Value) -> Endpoint {
-        let mut loader = Loader {
-            root: doc,
-            stack: Vec::new(),
-            problems: Vec::new(),
-            nodes: 0,
-        };
+        let mut loader = Loader::new(doc);
         if !doc.is_object() {
             loader.problem("", "the document is not a JSON object");
         }
@@ -316,6 +311,26 @@ impl Endpoint {
     }
 }
 
+impl Schema {
+    /// Reads one schema of `doc` (a property, a `$ref`'s target, ...) by the same rules as
+    /// [`Endpoint::read`], without the problems. `pointer` is where `schema` sits in `doc`.
+    pub fn read(doc: &Value, schema: &Value, pointer: &str) -> Schema {
+        Loader::new(doc).schema(schema, pointer, 0)
+    }
+
+    /// Reads `#/components/schemas/{name}`: what a [`Kind::Recursive`] refers to. `None` when
+    /// the document has no such component.
+    pub fn component(doc: &Value, name: &str) -> Option<Schema> {
+        let pointer = format!("/components/schemas/{}", escape(name));
+        let target = doc.pointer(&pointer)?;
+        let mut loader = Loader::new(doc);
+        loader.stack.push(name.to_owned());
+        let mut schema = loader.schema(target, &pointer, 0);
+        schema.type_name.get_or_insert_with(|| name.to_owned());
+        Some(schema)
+    }
+}
+
 struct Loader<'a> {
     root: &'a Value,
     /// Component names being expanded, to cut recursion.
@@ -324,7 +339,16 @@ struct Loader<'a> {
     nodes: usize,
 }
 
-impl Loader<'_> {
+impl<'a> Loader<'a> {
+    fn new(root: &'a Value) -> Loader<'a> {
+        Loader {
+            root,
+            stack: Vec::new(),
+            problems: Vec::new(),
+            nodes: 0,
+        }
+    }
+
     fn problem(&mut self, pointer: &str, message: impl Into<String>) {
         self.problems.push(Problem {
             pointer: pointer.to_owned(),

@@ -10,8 +10,11 @@
 //! OpenAPI 3.0 forms in fal's documents (`nullable`, boolean `exclusiveMinimum`) need
 //! rewriting first; and it adds 40 crates to the `mock` feature.
 
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use fal_schema::model::{Kind, Object, Schema};
 use serde_json::{Map, Value, json};
 
 use crate::error::{FieldError, LocSegment};
@@ -26,8 +29,13 @@ pub struct EndpointSpec {
     endpoint_id: String,
     /// The whole document, for resolving `$ref`s; `None` for endpoints without a schema.
     document: Option<Value>,
-    /// The input schema (usually a `$ref`); `None` accepts any JSON object.
+    /// The input schema as written (usually a `$ref`), for building example inputs.
     input: Option<Value>,
+    /// The input schema read by fal-schema, which inputs are validated against; `None`
+    /// accepts any JSON object.
+    input_schema: Option<Schema>,
+    /// The components the input refers to recursively ([`Kind::Recursive`]), read once.
+    components: BTreeMap<String, Schema>,
     output: Value,
     /// The output's schema (`{}` when not documented); realtime packs its binary strings.
     #[cfg_attr(not(feature = "realtime"), allow(dead_code))]
@@ -52,11 +60,20 @@ impl EndpointSpec {
         }
         let endpoint_id = at.id.trim_matches('/').to_owned();
         let input = at.input.cloned();
+        let input_schema = at
+            .input
+            .map(|schema| Schema::read(&document, schema, &at.input_pointer));
+        let components = input_schema
+            .as_ref()
+            .map(|schema| recursive_components(&document, schema))
+            .unwrap_or_default();
         let output_schema = at.output.cloned().unwrap_or_else(|| json!({}));
         let mut spec = EndpointSpec {
             endpoint_id,
             document: Some(document),
             input,
+            input_schema,
+            components,
             output: Value::Null,
             output_schema: output_schema.clone(),
             counts: Vec::new(),
@@ -89,30 +106,20 @@ impl EndpointSpec {
             endpoint_id: endpoint_id.into().trim_matches('/').to_owned(),
             document: None,
             input: None,
+            input_schema: None,
+            components: BTreeMap::new(),
             output,
             output_schema: json!({}),
             counts: Vec::new(),
         }
     }
 
-    /// The names of the input's top-level properties (the input schema, `$ref` followed).
+    /// The names of the input's top-level properties.
     pub(super) fn input_properties(&self) -> Vec<String> {
-        let mut schema = self.input.as_ref();
-        for _ in 0..4 {
-            match schema
-                .and_then(|s| s.get("$ref"))
-                .and_then(Value::as_str)
-                .and_then(|r| self.resolve(r))
-            {
-                Some(target) => schema = Some(target),
-                None => break,
-            }
+        match self.input_schema.as_ref().map(|schema| &schema.kind) {
+            Some(Kind::Object(object)) => object.properties.keys().cloned().collect(),
+            _ => Vec::new(),
         }
-        schema
-            .and_then(|s| s.get("properties"))
-            .and_then(Value::as_object)
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default()
     }
 
     /// The output for an accepted input: the example output with the lists whose length the
@@ -227,7 +234,7 @@ impl EndpointSpec {
     pub fn validate(&self, input: &Value) -> Vec<FieldError> {
         let mut errors = Vec::new();
         let mut loc = vec![LocSegment::from("body")];
-        match &self.input {
+        match &self.input_schema {
             Some(schema) => self.check(schema, input, &mut loc, &mut errors, 0),
             None if !input.is_object() => errors.push(FieldError::new(
                 loc,
@@ -244,240 +251,153 @@ impl EndpointSpec {
         self.document.as_ref()?.pointer(pointer)
     }
 
+    /// The component a [`Kind::Recursive`] names: read once for the input (`components`), read
+    /// on demand elsewhere (example outputs, built once per endpoint).
+    fn component(&self, name: &str) -> Option<Cow<'_, Schema>> {
+        if let Some(schema) = self.components.get(name) {
+            return Some(Cow::Borrowed(schema));
+        }
+        Schema::component(self.document.as_ref()?, name).map(Cow::Owned)
+    }
+
+    /// Checks `value` against the model of fal-schema: references resolved, nullability folded
+    /// (`anyOf [X, null]`, `nullable: true`, `type: [X, "null"]` all accept `null` here), an
+    /// `allOf` merged, `const` as a one-value enum.
     fn check(
         &self,
-        schema: &Value,
+        schema: &Schema,
         value: &Value,
         loc: &mut Vec<LocSegment>,
         errors: &mut Vec<FieldError>,
         depth: usize,
     ) {
-        let Some(schema) = schema.as_object() else {
-            return; // `true`, or something malformed: accept.
-        };
-        if depth > MAX_DEPTH {
+        if depth > MAX_DEPTH || (value.is_null() && schema.nullable) {
             return;
         }
-        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
-            // A dangling $ref accepts anything (fal's documents have a few).
-            if let Some(target) = self.resolve(target) {
-                self.check(target, value, loc, errors, depth + 1);
-            }
-        }
-        if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
-            for sub in all {
-                self.check(sub, value, loc, errors, depth + 1);
-            }
-        }
-        for key in ["anyOf", "oneOf"] {
-            if let Some(branches) = schema.get(key).and_then(Value::as_array) {
-                self.check_union(branches, value, loc, errors, depth);
-            }
-        }
-        // A literal is checked before the type, as pydantic's `Literal` does: a value of the
-        // wrong type gets `literal_error`, not `string_type`.
-        if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-            if !allowed.iter().any(|a| json_eq(a, value)) {
-                errors.push(literal_error(loc, allowed));
+        match &schema.kind {
+            // `{}`, a union with a free-form member, or what could not be read (a dangling
+            // `$ref`: fal's documents have a few): anything goes.
+            Kind::Any => return,
+            Kind::Recursive(name) => {
+                if let Some(target) = self.component(name) {
+                    self.check(&target, value, loc, errors, depth + 1);
+                }
                 return;
             }
-        }
-        if let Some(constant) = schema.get("const") {
-            if !json_eq(constant, value) {
-                errors.push(literal_error(loc, std::slice::from_ref(constant)));
-                return;
+            Kind::Union(members) => {
+                if !self.check_union(members, value, loc, errors, depth) {
+                    return;
+                }
+            }
+            // A literal is checked before the type, as pydantic's `Literal` is: a value of the
+            // wrong type gets `literal_error`, not `string_type`.
+            Kind::Enum(_, allowed) => {
+                if !allowed.iter().any(|a| json_eq(a, value)) {
+                    errors.push(literal_error(loc, allowed));
+                    return;
+                }
+            }
+            kind => {
+                if !check_type(kind, value, loc, errors) {
+                    return;
+                }
             }
         }
-        if !self.check_type(schema, value, loc, errors) {
-            return;
-        }
-        match value {
-            Value::Number(n) => check_bounds(schema, n.as_f64().unwrap_or(0.0), loc, errors),
-            Value::String(s) => check_length(schema, s.chars().count(), loc, errors),
-            Value::Array(items) => self.check_array(schema, items, loc, errors, depth),
-            Value::Object(map) => self.check_object(schema, map, loc, errors, depth),
+        let constraints = &schema.constraints;
+        match (&schema.kind, value) {
+            (_, Value::Number(n)) => {
+                check_bounds(constraints, n.as_f64().unwrap_or(0.0), loc, errors)
+            }
+            (_, Value::String(s)) => check_length(constraints, s.chars().count(), loc, errors),
+            (kind, Value::Array(items)) => {
+                check_items(constraints, items.len(), loc, errors);
+                for (i, item) in items.iter().enumerate() {
+                    let item_schema = match kind {
+                        Kind::Array(items) => Some(&**items),
+                        Kind::Tuple(prefix) => prefix.get(i),
+                        _ => None,
+                    };
+                    if let Some(item_schema) = item_schema {
+                        loc.push(LocSegment::from(i));
+                        self.check(item_schema, item, loc, errors, depth + 1);
+                        loc.pop();
+                    }
+                }
+            }
+            (Kind::Object(object), Value::Object(map)) => {
+                self.check_object(object, map, loc, errors, depth)
+            }
+            (Kind::Map(values), Value::Object(map)) => {
+                for (name, value) in map {
+                    loc.push(LocSegment::from(name.as_str()));
+                    self.check(values, value, loc, errors, depth + 1);
+                    loc.pop();
+                }
+            }
             _ => {}
         }
     }
 
-    /// Valid if one branch accepts. Otherwise, like pydantic's unions (fal's 422s come from
-    /// pydantic): `Optional[X]` (one branch besides `null`) reports X's errors as they are; a
-    /// union of several reports every branch's errors, each under the branch's label
-    /// (`["body", "image_size", "ImageSize", "width"]`, `[..., "literal['square','square_hd']"]`).
+    /// Valid if one member accepts (returns whether one did). Otherwise, like pydantic's unions
+    /// (fal's 422s come from pydantic): a union left with one member after `null` is folded
+    /// (`Optional[X]`) is no union here; a union of several reports every member's errors, each
+    /// under the member's label (`["body", "image_size", "ImageSize", "width"]`,
+    /// `[..., "literal['square','square_hd']"]`).
     fn check_union(
         &self,
-        branches: &[Value],
+        members: &[Schema],
         value: &Value,
         loc: &mut Vec<LocSegment>,
         errors: &mut Vec<FieldError>,
         depth: usize,
-    ) {
-        let is_null = |b: &Value| b.get("type").and_then(Value::as_str) == Some("null");
+    ) -> bool {
         let mut failed = Vec::new();
-        for branch in branches {
-            let mut branch_errors = Vec::new();
-            self.check(branch, value, loc, &mut branch_errors, depth + 1);
-            if branch_errors.is_empty() {
-                return;
+        for member in members {
+            let mut member_errors = Vec::new();
+            self.check(member, value, loc, &mut member_errors, depth + 1);
+            if member_errors.is_empty() {
+                return true;
             }
-            if !is_null(branch) {
-                failed.push((branch, branch_errors));
-            }
-        }
-        if failed.len() == 1 {
-            errors.extend(failed.pop().map(|(_, e)| e).unwrap_or_default());
-            return;
+            failed.push((member, member_errors));
         }
         let at = loc.len();
-        for (branch, branch_errors) in failed {
-            let label = LocSegment::from(self.union_label(branch, 0).as_str());
-            errors.extend(branch_errors.into_iter().map(|mut e| {
+        for (member, member_errors) in failed {
+            let label = LocSegment::from(union_label(member, 0).as_str());
+            errors.extend(member_errors.into_iter().map(|mut e| {
                 e.loc.insert(at.min(e.loc.len()), label.clone());
                 e
             }));
         }
-    }
-
-    /// pydantic's name for a union member: the model's name, `str`, `int`, `literal['a','b']`.
-    fn union_label(&self, branch: &Value, depth: usize) -> String {
-        if let Some(reference) = branch.get("$ref").and_then(Value::as_str) {
-            return reference.rsplit('/').next().unwrap_or(reference).to_owned();
-        }
-        let literal = branch
-            .get("enum")
-            .and_then(Value::as_array)
-            .cloned()
-            .or_else(|| branch.get("const").map(|c| vec![c.clone()]));
-        if let Some(values) = literal {
-            let shown: Vec<String> = values
-                .iter()
-                .map(|v| match v {
-                    Value::String(s) => format!("'{s}'"),
-                    other => other.to_string(),
-                })
-                .collect();
-            return format!("literal[{}]", shown.join(","));
-        }
-        match branch.get("type").and_then(Value::as_str) {
-            Some("string") => "str".into(),
-            Some("integer") => "int".into(),
-            Some("number") => "float".into(),
-            Some("boolean") => "bool".into(),
-            Some("array") if depth < 4 => {
-                let item = branch
-                    .get("items")
-                    .map_or_else(|| "any".into(), |i| self.union_label(i, depth + 1));
-                format!("list[{item}]")
-            }
-            Some("object") => "dict[str,any]".into(),
-            _ => "any".into(),
-        }
-    }
-
-    /// Checks `type`; returns whether the value has an allowed type (further checks make sense).
-    fn check_type(
-        &self,
-        schema: &Map<String, Value>,
-        value: &Value,
-        loc: &[LocSegment],
-        errors: &mut Vec<FieldError>,
-    ) -> bool {
-        let types: Vec<&str> = match schema.get("type") {
-            Some(Value::String(t)) => vec![t.as_str()],
-            Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => return true,
-        };
-        let nullable = schema.get("nullable").and_then(Value::as_bool) == Some(true);
-        if (nullable && value.is_null()) || types.iter().any(|t| has_type(value, t)) {
-            return true;
-        }
-        let (msg, kind) = match types.first().copied().unwrap_or("") {
-            "string" => ("Input should be a valid string", "string_type"),
-            "integer" => ("Input should be a valid integer", "int_type"),
-            "number" => ("Input should be a valid number", "float_type"),
-            "boolean" => ("Input should be a valid boolean", "bool_type"),
-            "array" => ("Input should be a valid list", "list_type"),
-            "object" => ("Input should be a valid dictionary", "dict_type"),
-            "null" => ("Input should be None", "none_required"),
-            _ => ("Input has the wrong type", "type_error"),
-        };
-        errors.push(FieldError::new(loc.to_vec(), msg, kind));
         false
-    }
-
-    fn check_array(
-        &self,
-        schema: &Map<String, Value>,
-        items: &[Value],
-        loc: &mut Vec<LocSegment>,
-        errors: &mut Vec<FieldError>,
-        depth: usize,
-    ) {
-        let n = items.len();
-        if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-            if (n as u64) < min {
-                errors.push(FieldError::new(
-                    loc.clone(),
-                    format!(
-                        "List should have at least {min} item{} after validation, not {n}",
-                        plural(min)
-                    ),
-                    "too_short",
-                ));
-            }
-        }
-        if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-            if (n as u64) > max {
-                errors.push(FieldError::new(
-                    loc.clone(),
-                    format!(
-                        "List should have at most {max} item{} after validation, not {n}",
-                        plural(max)
-                    ),
-                    "too_long",
-                ));
-            }
-        }
-        let prefix = schema.get("prefixItems").and_then(Value::as_array);
-        // `items` must be a schema; a malformed one (an object keyed "0", "1") is ignored.
-        let items_schema = schema
-            .get("items")
-            .filter(|s| s.as_object().is_some_and(|o| !o.contains_key("0")));
-        for (i, item) in items.iter().enumerate() {
-            let item_schema = prefix.and_then(|p| p.get(i)).or(items_schema);
-            if let Some(item_schema) = item_schema {
-                loc.push(LocSegment::from(i));
-                self.check(item_schema, item, loc, errors, depth + 1);
-                loc.pop();
-            }
-        }
     }
 
     fn check_object(
         &self,
-        schema: &Map<String, Value>,
+        object: &Object,
         map: &Map<String, Value>,
         loc: &mut Vec<LocSegment>,
         errors: &mut Vec<FieldError>,
         depth: usize,
     ) {
-        if let Some(required) = schema.get("required").and_then(Value::as_array) {
-            for name in required.iter().filter_map(Value::as_str) {
-                if !map.contains_key(name) {
-                    loc.push(LocSegment::from(name));
-                    errors.push(FieldError::new(loc.clone(), "Field required", "missing"));
-                    loc.pop();
-                }
+        for (name, property) in &object.properties {
+            if property.required && !map.contains_key(name) {
+                loc.push(LocSegment::from(name.as_str()));
+                errors.push(FieldError::new(loc.clone(), "Field required", "missing"));
+                loc.pop();
             }
         }
-        if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
-            for (name, value) in map {
-                if let Some(property) = properties.get(name) {
-                    loc.push(LocSegment::from(name.as_str()));
-                    self.check(property, value, loc, errors, depth + 1);
-                    loc.pop();
-                }
-            }
+        for (name, value) in map {
+            let schema = match object.properties.get(name) {
+                Some(property) => &property.schema,
+                // Undeclared keys: checked only when `additionalProperties` gives a schema.
+                None => match &object.additional {
+                    Some(values) => values,
+                    None => continue,
+                },
+            };
+            loc.push(LocSegment::from(name.as_str()));
+            self.check(schema, value, loc, errors, depth + 1);
+            loc.pop();
         }
     }
 
@@ -555,10 +475,11 @@ impl EndpointSpec {
         })
     }
 
-    /// Whether `schema` accepts `value`.
+    /// Whether `schema` (a part of the document, read into the model) accepts `value`.
     fn accepts(&self, schema: &Value, value: &Value) -> bool {
+        let schema = Schema::read(self.document.as_ref().unwrap_or(&Value::Null), schema, "");
         let mut errors = Vec::new();
-        self.check(schema, value, &mut Vec::new(), &mut errors, 0);
+        self.check(&schema, value, &mut Vec::new(), &mut errors, 0);
         errors.is_empty()
     }
 
@@ -583,6 +504,90 @@ impl EndpointSpec {
         }
         out
     }
+}
+
+/// Every component `schema` reaches only through a recursive `$ref`, read (and theirs).
+fn recursive_components(document: &Value, schema: &Schema) -> BTreeMap<String, Schema> {
+    fn names(schema: &Schema, out: &mut Vec<String>) {
+        match &schema.kind {
+            Kind::Recursive(name) => out.push(name.clone()),
+            Kind::Array(inner) | Kind::Map(inner) => names(inner, out),
+            Kind::Tuple(members) | Kind::Union(members) => {
+                members.iter().for_each(|m| names(m, out))
+            }
+            Kind::Object(object) => {
+                object
+                    .properties
+                    .values()
+                    .for_each(|p| names(&p.schema, out));
+                if let Some(additional) = &object.additional {
+                    names(additional, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut components = BTreeMap::new();
+    let mut pending = Vec::new();
+    names(schema, &mut pending);
+    while let Some(name) = pending.pop() {
+        if components.contains_key(&name) {
+            continue;
+        }
+        if let Some(component) = Schema::component(document, &name) {
+            names(&component, &mut pending);
+            components.insert(name, component);
+        }
+    }
+    components
+}
+
+/// pydantic's name for a union member: the model's name, `str`, `int`, `literal['a','b']`.
+fn union_label(schema: &Schema, depth: usize) -> String {
+    if let Some(name) = &schema.type_name {
+        return name.clone();
+    }
+    match &schema.kind {
+        Kind::Enum(_, values) => {
+            let shown: Vec<String> = values.iter().map(show_literal).collect();
+            format!("literal[{}]", shown.join(","))
+        }
+        Kind::String => "str".into(),
+        Kind::Integer => "int".into(),
+        Kind::Number => "float".into(),
+        Kind::Bool => "bool".into(),
+        Kind::Array(items) if depth < 4 => format!("list[{}]", union_label(items, depth + 1)),
+        Kind::Tuple(_) if depth < 4 => "list[any]".into(),
+        Kind::Object(_) | Kind::Map(_) => "dict[str,any]".into(),
+        _ => "any".into(),
+    }
+}
+
+/// Checks a value's JSON type against a kind that has one; returns whether it matches
+/// (further checks make sense).
+fn check_type(
+    kind: &Kind,
+    value: &Value,
+    loc: &[LocSegment],
+    errors: &mut Vec<FieldError>,
+) -> bool {
+    let (json_type, msg, error_type) = match kind {
+        Kind::String => ("string", "Input should be a valid string", "string_type"),
+        Kind::Integer => ("integer", "Input should be a valid integer", "int_type"),
+        Kind::Number => ("number", "Input should be a valid number", "float_type"),
+        Kind::Bool => ("boolean", "Input should be a valid boolean", "bool_type"),
+        Kind::Array(_) | Kind::Tuple(_) => ("array", "Input should be a valid list", "list_type"),
+        Kind::Object(_) | Kind::Map(_) => {
+            ("object", "Input should be a valid dictionary", "dict_type")
+        }
+        Kind::Null => ("null", "Input should be None", "none_required"),
+        _ => return true,
+    };
+    if has_type(value, json_type) {
+        return true;
+    }
+    errors.push(FieldError::new(loc.to_vec(), msg, error_type));
+    false
 }
 
 fn has_type(value: &Value, kind: &str) -> bool {
@@ -611,14 +616,16 @@ fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// A literal as pydantic shows it: strings in single quotes.
+fn show_literal(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("'{s}'"),
+        other => other.to_string(),
+    }
+}
+
 fn literal_error(loc: &[LocSegment], allowed: &[Value]) -> FieldError {
-    let shown: Vec<String> = allowed
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => format!("'{s}'"),
-            other => other.to_string(),
-        })
-        .collect();
+    let shown: Vec<String> = allowed.iter().map(show_literal).collect();
     let expected = match shown.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
         Some((last, _)) => last.clone(),
@@ -633,12 +640,10 @@ fn literal_error(loc: &[LocSegment], allowed: &[Value]) -> FieldError {
     error
 }
 
-fn check_bounds(
-    schema: &Map<String, Value>,
-    n: f64,
-    loc: &[LocSegment],
-    errors: &mut Vec<FieldError>,
-) {
+/// A schema's validation keywords, as fal-schema collects them.
+type Constraints = BTreeMap<&'static str, Value>;
+
+fn check_bounds(schema: &Constraints, n: f64, loc: &[LocSegment], errors: &mut Vec<FieldError>) {
     let num = |k: &str| schema.get(k).and_then(Value::as_f64);
     // OpenAPI 3.0 style: `exclusiveMinimum: true` turns `minimum` exclusive.
     let flag = |k: &str| schema.get(k).and_then(Value::as_bool) == Some(true);
@@ -684,7 +689,7 @@ fn check_bounds(
 }
 
 fn check_length(
-    schema: &Map<String, Value>,
+    schema: &Constraints,
     len: usize,
     loc: &[LocSegment],
     errors: &mut Vec<FieldError>,
@@ -704,6 +709,33 @@ fn check_length(
                 loc.to_vec(),
                 format!("String should have at most {max} character{}", plural(max)),
                 "string_too_long",
+            ));
+        }
+    }
+}
+
+fn check_items(schema: &Constraints, n: usize, loc: &[LocSegment], errors: &mut Vec<FieldError>) {
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
+        if (n as u64) < min {
+            errors.push(FieldError::new(
+                loc.to_vec(),
+                format!(
+                    "List should have at least {min} item{} after validation, not {n}",
+                    plural(min)
+                ),
+                "too_short",
+            ));
+        }
+    }
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
+        if (n as u64) > max {
+            errors.push(FieldError::new(
+                loc.to_vec(),
+                format!(
+                    "List should have at most {max} item{} after validation, not {n}",
+                    plural(max)
+                ),
+                "too_long",
             ));
         }
     }
@@ -837,6 +869,52 @@ mod tests {
                     "size.literal['square','square_hd']".into(),
                     "literal_error".into()
                 ),
+            ]
+        );
+    }
+
+    /// The mock validates on fal-schema's model, so it reads a document as the generated types
+    /// do. Before, it walked the raw JSON and disagreed with them in three places.
+    #[test]
+    fn the_mock_accepts_what_the_generated_types_accept() {
+        let s = EndpointSpec::from_document(json!({
+            "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
+            "components": {"schemas": {
+                "In": {"type": "object", "properties": {
+                    // heygen's `voice`: an enum beside `anyOf` is a list of suggestions (the
+                    // generated field is a `String`; fal's own example is not in the list).
+                    "voice": {"anyOf": [{"type": "string"}, {"type": "null"}],
+                              "enum": ["Ivy", "Patrick"]},
+                    // `Optional[Literal[..]]` written as `nullable: true`: `null` is allowed.
+                    "mode": {"type": "string", "enum": ["a", "b"], "nullable": true},
+                    // A map's values are typed (`HashMap<String, i64>`).
+                    "weights": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "tree": {"$ref": "#/components/schemas/Node"}
+                }},
+                "Node": {"type": "object", "required": ["name"], "properties": {
+                    "name": {"type": "string"},
+                    "children": {"type": "array", "items": {"$ref": "#/components/schemas/Node"}}
+                }}
+            }},
+            "paths": {"/acme/app": {"post": {"requestBody": {"content": {"application/json":
+                {"schema": {"$ref": "#/components/schemas/In"}}}}}}}
+        }))
+        .unwrap();
+        assert!(
+            s.validate(&json!({"voice": "Melissa", "mode": null, "weights": {"a": 1}}))
+                .is_empty()
+        );
+        let errors = s.validate(&json!({
+            "mode": "c",
+            "weights": {"a": "heavy"},
+            "tree": {"name": "root", "children": [{"name": "leaf", "children": [{}]}]}
+        }));
+        assert_eq!(
+            kinds(&errors),
+            [
+                ("mode".into(), "literal_error".into()),
+                ("tree.children.0.children.0.name".into(), "missing".into()),
+                ("weights.a".into(), "int_type".into()),
             ]
         );
     }
