@@ -290,11 +290,11 @@ pub fn without_module_prefix(name: &str, endpoint_id: &str) -> String {
     while k + 1 < words.len() && of_id(&words[k]) {
         k += 1;
     }
-    let rest: String = words[k..].concat();
-    if k == 0 || !rest.starts_with(|c: char| c.is_ascii_uppercase()) {
+    if k == 0 {
         return name.to_owned();
     }
-    rest
+    // Every word after the first starts with a capital (`camel_split`), so `rest` is a type name.
+    words[k..].concat()
 }
 
 /// Splits an UpperCamelCase name into its words (`KlingV3Multi` -> `Kling`, `V3`, `Multi`;
@@ -462,6 +462,20 @@ mod tests {
             without_module_prefix("Kling", "fal-ai/kling-video/v3/pro"),
             "Kling"
         );
+    }
+
+    /// The words `without_module_prefix` matches against the endpoint id: a capital after a
+    /// lowercase letter or a digit starts a word, and so does an acronym's last capital when a
+    /// lowercase letter follows it (`LoRAInput` keeps `RA` apart from `Input`).
+    #[test]
+    fn camel_case_names_split_at_each_word_and_at_an_acronyms_end() {
+        let split = |name: &str| super::camel_split(name);
+        assert_eq!(split("KlingV3Multi"), ["Kling", "V3", "Multi"]);
+        assert_eq!(split("LoRAInput"), ["Lo", "RA", "Input"]);
+        assert_eq!(split("HTTPServer"), ["HTTP", "Server"]);
+        assert_eq!(split("Flux2Klein"), ["Flux2", "Klein"]);
+        assert_eq!(split("ABC"), ["ABC"]);
+        assert_eq!(split(""), Vec::<String>::new());
     }
 
     #[test]
