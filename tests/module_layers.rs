@@ -1,8 +1,13 @@
-//! The crate's modules form layers without cycles: `http` (bounds, retry, scrubber, SSE,
-//! fal's URL rules) at the bottom importing nothing of the crate above it, then storage, files,
-//! error, client, and the mock, proxy and webhook on top. Read from the sources: every
-//! `crate::<module>` path outside comments (in `use` lines, `use crate::{a, b}` groups and
-//! inline paths) is an edge from the file's top-level module to that module.
+//! The modules of fal-models and of fal-codegen form layers without cycles.
+//! - fal-models: `http` (bounds, retry, scrubber, SSE, fal's URL rules) at the bottom importing
+//!   nothing of the crate above it, then storage, files, error, client, and the mock, proxy and
+//!   webhook on top.
+//! - fal-codegen: `ir` at the bottom; the lowering, the value audit (`fallback`), the schema
+//!   export and the emitter above it.
+//!
+//! Read from the sources: every `crate::<module>` path outside comments (in `use` lines,
+//! `use crate::{a, b}` groups and inline paths) is an edge from the file's top-level module to
+//! that module.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -55,8 +60,12 @@ fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+/// The import graph of the workspace crate in folder `krate`.
+fn graph(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(krate)
+        .join("src");
     let mut all = Vec::new();
     files(&src, &mut all);
     let modules: BTreeSet<String> = all.iter().filter_map(|f| module_of(&src, f)).collect();
@@ -95,32 +104,43 @@ fn cycle_from(
     None
 }
 
-#[test]
-fn modules_import_no_module_above_them() {
-    let edges = graph();
+/// Prints the graph, checks it saw the crate, that `bottom` imports nothing, and that there is
+/// no cycle.
+fn assert_layered(krate: &str, bottom: &str) {
+    let edges = graph(krate);
     for (from, to) in &edges {
         eprintln!(
-            "{from} -> {}",
+            "{krate}: {from} -> {}",
             to.iter().cloned().collect::<Vec<_>>().join(", ")
         );
     }
     assert!(
         edges.len() >= 8,
-        "the module walk found too little: {edges:?}"
+        "the module walk found too little of {krate}: {edges:?}"
     );
     assert!(
-        edges["http"].is_empty(),
-        "http imports the layers above it: {:?}",
-        edges["http"]
+        edges[bottom].is_empty(),
+        "{krate}'s {bottom} imports the layers above it: {:?}",
+        edges[bottom]
     );
     for start in edges.keys() {
         let cycle = cycle_from(&edges, &mut vec![start.clone()]);
         assert!(
             cycle.is_none(),
-            "import cycle: {}",
+            "import cycle in {krate}: {}",
             cycle.unwrap().join(" -> ")
         );
     }
+}
+
+#[test]
+fn fal_models_modules_import_no_module_above_them() {
+    assert_layered("fal-models", "http");
+}
+
+#[test]
+fn fal_codegen_modules_import_no_module_above_them() {
+    assert_layered("codegen", "ir");
 }
 
 #[test]
