@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::{CONSTRAINT_KEYWORDS, MAX_DEPTH, escape, is_indexed_items, unescape};
+use crate::{COMPONENT_REF, CONSTRAINT_KEYWORDS, MAX_DEPTH, escape, is_indexed_items, unescape};
 
 /// One endpoint's document, read.
 #[derive(Debug, Default)]
@@ -321,13 +321,10 @@ impl Schema {
     /// Reads `#/components/schemas/{name}`: what a [`Kind::Recursive`] refers to. `None` when
     /// the document has no such component.
     pub fn component(doc: &Value, name: &str) -> Option<Schema> {
-        let pointer = format!("/components/schemas/{}", escape(name));
-        let target = doc.pointer(&pointer)?;
-        let mut loader = Loader::new(doc);
-        loader.stack.push(name.to_owned());
-        let mut schema = loader.schema(target, &pointer, 0);
-        schema.type_name.get_or_insert_with(|| name.to_owned());
-        Some(schema)
+        let reference = format!("{COMPONENT_REF}{}", escape(name));
+        doc.pointer(reference.strip_prefix('#')?)?;
+        // Read as the `$ref` it stands for, so recursion is cut and named the same way.
+        Some(Loader::new(doc).reference(&Value::String(reference), "", 0))
     }
 }
 
