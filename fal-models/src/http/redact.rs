@@ -16,10 +16,41 @@ use std::sync::Arc;
 /// string, twice). Any mix of these, character by character, is found and replaced whole.
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
+    /// Shared: a call's redactor is the client's merged with the call's secrets, built often.
+    secrets: Arc<Secrets>,
+}
+
+/// The secrets of a [`Redactor`], with the bytes a match can start on.
+#[derive(Clone)]
+struct Secrets {
     /// Every secret, as characters, longest first (so a secret containing another is replaced
     /// whole).
-    /// Shared: a call's redactor is the client's merged with the call's secrets, built often.
-    secrets: Arc<Vec<Vec<char>>>,
+    list: Vec<Vec<char>>,
+    /// `starts[b]`: an encoding of some secret may start on byte `b`. Every encoding of a
+    /// secret's first character starts with its first UTF-8 byte (raw), `%` or a backslash;
+    /// the scan skips every other byte without trying a match (it runs on every status event).
+    starts: [bool; 256],
+}
+
+impl Default for Secrets {
+    fn default() -> Self {
+        Secrets::of(Vec::new())
+    }
+}
+
+impl Secrets {
+    fn of(mut list: Vec<Vec<char>>) -> Secrets {
+        list.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut starts = [false; 256];
+        if !list.is_empty() {
+            starts[usize::from(b'%')] = true;
+            starts[usize::from(b'\\')] = true;
+        }
+        for b in list.iter().filter_map(|s| first_byte(s)) {
+            starts[usize::from(b)] = true;
+        }
+        Secrets { list, starts }
+    }
 }
 
 /// What a secret is replaced with.
@@ -27,7 +58,7 @@ pub(crate) const REDACTED: &str = "<redacted>";
 
 impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Redactor({} secrets)", self.secrets.len())
+        write!(f, "Redactor({} secrets)", self.secrets.list.len())
     }
 }
 
@@ -48,53 +79,51 @@ impl Redactor {
             return;
         }
         let chars: Vec<char> = secret.chars().collect();
-        if !self.secrets.contains(&chars) {
-            let secrets = Arc::make_mut(&mut self.secrets);
-            secrets.push(chars);
-            secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        if !self.secrets.list.contains(&chars) {
+            let mut list = self.secrets.list.clone();
+            list.push(chars);
+            self.secrets = Arc::new(Secrets::of(list));
         }
     }
 
     /// `other`'s secrets as well.
     pub(crate) fn merged(&self, other: &Redactor) -> Redactor {
-        if other.secrets.is_empty() {
+        if other.secrets.list.is_empty() {
             return self.clone();
         }
-        if self.secrets.is_empty() {
+        if self.secrets.list.is_empty() {
             return other.clone();
         }
-        let mut secrets = Vec::clone(&self.secrets);
-        for s in other.secrets.iter() {
-            if !secrets.contains(s) {
-                secrets.push(s.clone());
+        let mut list = self.secrets.list.clone();
+        for s in &other.secrets.list {
+            if !list.contains(s) {
+                list.push(s.clone());
             }
         }
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         Redactor {
-            secrets: Arc::new(secrets),
+            secrets: Arc::new(Secrets::of(list)),
         }
     }
 
     /// `text` with every encoding of every secret replaced by `<redacted>`.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        if self.secrets.is_empty() {
+        let Secrets { list, starts } = &*self.secrets;
+        if list.is_empty() {
             return text.to_owned();
         }
         let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
         let (mut at, mut copied) = (0, 0);
         while at < bytes.len() {
-            // Every encoding of a secret's first character starts with its first UTF-8 byte
-            // (raw), `%` or a backslash: anywhere else no secret starts, and no match is tried.
-            let b = bytes[at];
-            let may_start =
-                b == b'%' || b == b'\\' || self.secrets.iter().any(|s| first_byte(s) == Some(b));
+            // Anywhere but on a byte in `starts` no secret starts, and no match is tried.
+            match bytes[at..].iter().position(|b| starts[usize::from(*b)]) {
+                Some(skip) => at += skip,
+                None => break,
+            }
             // A match starts on an ASCII byte or a UTF-8 lead byte, so slicing there is safe.
-            let found = (may_start && text.is_char_boundary(at)).then(|| {
-                self.secrets
-                    .iter()
-                    .find_map(|secret| match_secret(bytes, at, secret))
-            });
+            let found = text
+                .is_char_boundary(at)
+                .then(|| list.iter().find_map(|secret| match_secret(bytes, at, secret)));
             match found.flatten() {
                 Some(end) => {
                     out.push_str(&text[copied..at]);

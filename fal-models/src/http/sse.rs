@@ -80,14 +80,17 @@ impl SseDecoder {
         let mut from = self.buffer.len().saturating_sub(3);
         self.buffer.extend_from_slice(chunk);
         let mut events = Vec::new();
+        // The events are read where they lie; the buffer drops them all at once at the end.
+        let mut consumed = 0;
         while let Some((at, sep)) = find_event_end(&self.buffer[from..]) {
             let end = from + at;
-            from = 0;
-            let raw: Vec<u8> = self.buffer.drain(..end + sep).take(end).collect();
-            if let Some(data) = event_data(&String::from_utf8_lossy(&raw)) {
+            if let Some(data) = event_data(&self.buffer[consumed..end]) {
                 events.push(data);
             }
+            consumed = end + sep;
+            from = consumed;
         }
+        self.buffer.drain(..consumed);
         events
     }
 
@@ -99,7 +102,7 @@ impl SseDecoder {
     /// At end of stream: the data of a last event that lacked its closing blank line.
     pub(crate) fn finish(&mut self) -> Option<String> {
         let rest = std::mem::take(&mut self.buffer);
-        event_data(&String::from_utf8_lossy(&rest))
+        event_data(&rest)
     }
 }
 
@@ -107,7 +110,7 @@ impl SseDecoder {
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
     // Only a line break can start a separator: skip straight to each one.
     let mut from = 0;
-    while let Some(offset) = buf[from..].iter().position(|b| *b == b'\n' || *b == b'\r') {
+    while let Some(offset) = memchr::memchr2(b'\n', b'\r', &buf[from..]) {
         let i = from + offset;
         let rest = &buf[i..];
         if rest.starts_with(b"\r\n\r\n") {
@@ -121,26 +124,41 @@ fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
     None
 }
 
-/// The joined `data:` lines of one event, or `None` if it has none.
-fn event_data(event: &str) -> Option<String> {
-    let mut data: Option<String> = None;
-    for line in event.split(['\n', '\r']) {
-        let value = if line == "data" {
-            ""
-        } else if let Some(v) = line.strip_prefix("data:") {
-            v.strip_prefix(' ').unwrap_or(v)
+/// The joined `data:` lines of one event, or `None` if it has none. Bytes that are not UTF-8
+/// become U+FFFD (a line break is never part of a UTF-8 sequence, so lines split the same
+/// before and after that replacement).
+fn event_data(event: &[u8]) -> Option<String> {
+    let mut data: Option<Vec<u8>> = None;
+    let mut rest = Some(event);
+    while let Some(text) = rest {
+        let line = match memchr::memchr2(b'\n', b'\r', text) {
+            Some(end) => {
+                rest = Some(&text[end + 1..]);
+                &text[..end]
+            }
+            None => {
+                rest = None;
+                text
+            }
+        };
+        let value = if line == b"data" {
+            &[][..]
+        } else if let Some(v) = line.strip_prefix(b"data:") {
+            v.strip_prefix(b" ").unwrap_or(v)
         } else {
             continue;
         };
         match &mut data {
             Some(d) => {
-                d.push('\n');
-                d.push_str(value);
+                d.push(b'\n');
+                d.extend_from_slice(value);
             }
-            None => data = Some(value.to_owned()),
+            None => data = Some(value.to_vec()),
         }
     }
-    data
+    data.map(|d| {
+        String::from_utf8(d).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    })
 }
 
 #[cfg(test)]
@@ -158,6 +176,16 @@ mod tests {
         assert!(d.push(b"data: tail").is_empty());
         assert_eq!(d.finish().as_deref(), Some("tail"));
         assert_eq!(d.finish(), None);
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_become_replacement_characters_and_split_nothing() {
+        let mut d = SseDecoder::default();
+        assert_eq!(
+            d.push(b"data: a\xff\ndata: \xe2\x82\n\n\xffdata: b\n\n"),
+            ["a\u{fffd}\n\u{fffd}"]
+        );
+        assert_eq!(d.buffered(), 0);
     }
 
     #[test]
