@@ -121,9 +121,10 @@ impl Redactor {
                 None => break,
             }
             // A match starts on an ASCII byte or a UTF-8 lead byte, so slicing there is safe.
-            let found = text
-                .is_char_boundary(at)
-                .then(|| list.iter().find_map(|secret| match_secret(bytes, at, secret)));
+            let found = text.is_char_boundary(at).then(|| {
+                list.iter()
+                    .find_map(|secret| match_secret(bytes, at, secret))
+            });
             match found.flatten() {
                 Some(end) => {
                     out.push_str(&text[copied..at]);
