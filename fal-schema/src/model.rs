@@ -83,6 +83,9 @@ pub struct Schema {
     pub constraints: BTreeMap<&'static str, Value>,
     /// The component name when this schema was reached through a `$ref`.
     pub type_name: Option<String>,
+    /// `format` (`binary`, `uri`, ...; one beside a `$ref` wins). Not part of equality: the
+    /// diff compares what values a schema accepts.
+    pub format: Option<String>,
     /// Where the schema was read (JSON pointer). Not part of equality: two versions of a
     /// document compare by meaning.
     pub pointer: String,
@@ -99,7 +102,7 @@ impl PartialEq for Schema {
 }
 
 /// A schema's annotations.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Docs {
     /// `description` (a `$ref` sibling wins over the target's).
     pub description: Option<String>,
@@ -107,6 +110,18 @@ pub struct Docs {
     pub default: Option<Value>,
     /// `deprecated: true` (beside a `$ref` too).
     pub deprecated: bool,
+    /// `examples`, then OpenAPI 3.0's single `example`: those written beside a `$ref` or a
+    /// union first, then the target's or the one non-null member's. Not part of equality:
+    /// examples say nothing about what a schema accepts.
+    pub examples: Vec<Value>,
+}
+
+impl PartialEq for Docs {
+    fn eq(&self, other: &Self) -> bool {
+        self.description == other.description
+            && self.default == other.default
+            && self.deprecated == other.deprecated
+    }
 }
 
 /// The shape of a schema's non-null values.
@@ -181,6 +196,7 @@ impl Schema {
             docs: Docs::default(),
             constraints: BTreeMap::new(),
             type_name: None,
+            format: None,
             pointer: String::new(),
         }
     }
@@ -384,6 +400,18 @@ impl<'a> Loader<'a> {
         }
         if obj.get("deprecated") == Some(&Value::Bool(true)) {
             schema.docs.deprecated = true;
+        }
+        let own_examples = obj.get("examples").and_then(Value::as_array).into_iter();
+        let examples: Vec<Value> = own_examples
+            .flatten()
+            .chain(obj.get("example"))
+            .cloned()
+            .collect();
+        if !examples.is_empty() {
+            schema.docs.examples.splice(0..0, examples);
+        }
+        if let Some(format) = obj.get("format").and_then(Value::as_str) {
+            schema.format = Some(format.to_owned());
         }
         for keyword in CONSTRAINT_KEYWORDS {
             if let Some(v) = obj.get(keyword) {

@@ -241,3 +241,39 @@ fn a_union_with_a_free_branch_is_free_form() {
     let input = Endpoint::read(&d).input.expect("an input");
     assert_eq!((input.kind, input.nullable), (Kind::Any, true));
 }
+
+/// Examples are read in the order a reader should try them: those written beside a `$ref` or a
+/// nullable union first, then the target's or the member's, OpenAPI 3.0's single `example`
+/// after a list; `format` beside a `$ref` wins. Neither is part of equality (the diff compares
+/// what a schema accepts).
+#[test]
+fn examples_beside_come_first_and_format_beside_wins() {
+    let d = json!({
+        "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
+        "paths": {"/acme/app": {"post": {"requestBody": {"content": {"application/json": {"schema": {
+            "type": "object",
+            "properties": {
+                "a": {"$ref": "#/components/schemas/Blob", "examples": ["beside"], "format": "byte"},
+                "b": {"anyOf": [{"$ref": "#/components/schemas/Blob"}, {"type": "null"}], "example": "outer"},
+                "c": {"$ref": "#/components/schemas/Blob"}
+            }
+        }}}}}}},
+        "components": {"schemas": {"Blob": {"type": "string", "format": "binary", "examples": ["target"]}}}
+    });
+    let input = Endpoint::read(&d).input.expect("an input");
+    let Kind::Object(o) = &input.kind else {
+        panic!("{input:?}")
+    };
+    let (a, b, c) = (
+        &o.properties["a"].schema,
+        &o.properties["b"].schema,
+        &o.properties["c"].schema,
+    );
+    assert_eq!(a.docs.examples, [json!("beside"), json!("target")]);
+    assert_eq!(b.docs.examples, [json!("outer"), json!("target")]);
+    assert_eq!(c.docs.examples, [json!("target")]);
+    assert_eq!(a.format.as_deref(), Some("byte"));
+    assert_eq!(c.format.as_deref(), Some("binary"));
+    assert!(b.nullable);
+    assert_eq!(*a, *c, "examples and format are annotations, not meaning");
+}

@@ -4,8 +4,9 @@
 //! Inputs are validated against the document as `fal-schema` reads it (the model the generator
 //! is checked against and `xtask diff` compares), so the mock accepts what the generated types
 //! can express: `null` where a field is nullable in any of fal's spellings, any string where an
-//! `enum` is only written beside `anyOf`. Example values are still built from the raw JSON: the
-//! model does not carry `examples` or `format`.
+//! `enum` is only written beside `anyOf`. Example inputs and outputs are built from the same model
+//! (its `examples`, defaults, constraints and `format: binary` for realtime's msgpack), so an
+//! example is always one the validation accepts.
 //!
 //! Hand-written rather than the `jsonschema` crate, measured (debug build, 12 seed documents,
 //! 78 inputs): both reach the same verdict on every input (`tests/mock_validation.rs` keeps
@@ -33,19 +34,19 @@ const MAX_DEPTH: usize = fal_schema::MAX_DEPTH;
 #[derive(Debug, Clone)]
 pub struct EndpointSpec {
     endpoint_id: String,
-    /// The whole document, for resolving `$ref`s; `None` for endpoints without a schema.
+    /// The whole document, for resolving recursive `$ref`s; `None` for endpoints without a
+    /// schema.
     document: Option<Value>,
-    /// The input schema as written (usually a `$ref`), for building example inputs.
-    input: Option<Value>,
-    /// The input schema read by fal-schema, which inputs are validated against; `None`
-    /// accepts any JSON object.
+    /// The input schema read by fal-schema, which inputs are validated against and example
+    /// inputs built from; `None` accepts any JSON object.
     input_schema: Option<Schema>,
     /// The components the input refers to recursively ([`Kind::Recursive`]), read once.
     components: BTreeMap<String, Schema>,
     output: Value,
-    /// The output's schema (`{}` when not documented); realtime packs its binary strings.
+    /// The output's schema, read by fal-schema (`None` when not documented); realtime packs
+    /// its binary strings.
     #[cfg_attr(not(feature = "realtime"), allow(dead_code))]
-    output_schema: Value,
+    output_schema: Option<Schema>,
     /// (input field, output list) pairs where the input sets the list's length (outputs.rs).
     counts: Vec<(String, String)>,
 }
@@ -65,7 +66,6 @@ impl EndpointSpec {
             return Err(format!("the document has no `POST /{}` operation", at.id));
         }
         let endpoint_id = at.id.trim_matches('/').to_owned();
-        let input = at.input.cloned();
         let input_schema = at
             .input
             .map(|schema| Schema::read(&document, schema, &at.input_pointer));
@@ -73,18 +73,23 @@ impl EndpointSpec {
             .as_ref()
             .map(|schema| recursive_components(&document, schema))
             .unwrap_or_default();
-        let output_schema = at.output.cloned().unwrap_or_else(|| json!({}));
+        let output_schema = at
+            .output
+            .map(|schema| Schema::read(&document, schema, &at.output_pointer));
         let mut spec = EndpointSpec {
             endpoint_id,
             document: Some(document),
-            input,
             input_schema,
             components,
             output: Value::Null,
-            output_schema: output_schema.clone(),
+            output_schema,
             counts: Vec::new(),
         };
-        spec.output = spec.example(&output_schema, 0).unwrap_or_else(|| json!({}));
+        spec.output = spec
+            .output_schema
+            .as_ref()
+            .and_then(|schema| spec.example(schema, 0))
+            .unwrap_or_else(|| json!({}));
         let category = spec
             .document
             .as_ref()
@@ -111,11 +116,10 @@ impl EndpointSpec {
         EndpointSpec {
             endpoint_id: endpoint_id.into().trim_matches('/').to_owned(),
             document: None,
-            input: None,
             input_schema: None,
             components: BTreeMap::new(),
             output,
-            output_schema: json!({}),
+            output_schema: None,
             counts: Vec::new(),
         }
     }
@@ -173,55 +177,58 @@ impl EndpointSpec {
     /// `format: binary` packed as `bin` (fal's realtime apps pack `bytes` so).
     #[cfg(feature = "realtime")]
     pub fn realtime_output(&self) -> rmpv::Value {
-        self.to_msgpack(&self.output_schema, &self.output, 0)
+        match &self.output_schema {
+            Some(schema) => self.to_msgpack(schema, &self.output, 0),
+            None => rmpv::ext::to_value(&self.output).unwrap_or(rmpv::Value::Nil),
+        }
     }
 
     #[cfg(feature = "realtime")]
-    fn to_msgpack(&self, schema: &Value, value: &Value, depth: usize) -> rmpv::Value {
+    fn to_msgpack(&self, schema: &Schema, value: &Value, depth: usize) -> rmpv::Value {
         let plain = || rmpv::ext::to_value(value).unwrap_or(rmpv::Value::Nil);
         if depth > MAX_DEPTH {
             return plain();
         }
-        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
-            return match self.resolve(target) {
-                Some(t) => self.to_msgpack(t, value, depth + 1),
+        match (&schema.kind, value) {
+            (Kind::Recursive(name), _) => match self.component(name) {
+                Some(target) => self.to_msgpack(&target, value, depth + 1),
                 None => plain(),
-            };
-        }
-        for key in ["allOf", "anyOf", "oneOf"] {
-            if let Some(branch) = schema.get(key).and_then(Value::as_array).and_then(|b| {
-                b.iter()
-                    .find(|b| b.get("type").and_then(Value::as_str) != Some("null"))
-            }) {
-                return self.to_msgpack(branch, value, depth + 1);
-            }
-        }
-        match value {
-            Value::String(text)
-                if schema.get("format").and_then(Value::as_str) == Some("binary") =>
-            {
+            },
+            // A union's value is packed as its first member packs it.
+            (Kind::Union(members), _) => match members.first() {
+                Some(member) => self.to_msgpack(member, value, depth + 1),
+                None => plain(),
+            },
+            (_, Value::String(text)) if schema.format.as_deref() == Some("binary") => {
                 rmpv::Value::Binary(text.as_bytes().to_vec())
             }
-            Value::Array(items) => {
-                let item = schema.get("items").cloned().unwrap_or_else(|| json!({}));
+            (kind, Value::Array(items)) => {
+                let item = match kind {
+                    Kind::Array(item) => Some(&**item),
+                    _ => None,
+                };
                 rmpv::Value::Array(
                     items
                         .iter()
-                        .map(|v| self.to_msgpack(&item, v, depth + 1))
+                        .map(|v| match item {
+                            Some(item) => self.to_msgpack(item, v, depth + 1),
+                            None => rmpv::ext::to_value(v).unwrap_or(rmpv::Value::Nil),
+                        })
                         .collect(),
                 )
             }
-            Value::Object(map) => rmpv::Value::Map(
+            (kind, Value::Object(map)) => rmpv::Value::Map(
                 map.iter()
                     .map(|(k, v)| {
-                        let member = schema
-                            .pointer(&format!("/properties/{}", fal_schema::escape(k)))
-                            .cloned()
-                            .unwrap_or_else(|| json!({}));
-                        (
-                            rmpv::Value::from(k.as_str()),
-                            self.to_msgpack(&member, v, depth + 1),
-                        )
+                        let member = match kind {
+                            Kind::Object(object) => object.properties.get(k).map(|p| &p.schema),
+                            _ => None,
+                        };
+                        let packed = match member {
+                            Some(member) => self.to_msgpack(member, v, depth + 1),
+                            None => rmpv::ext::to_value(v).unwrap_or(rmpv::Value::Nil),
+                        };
+                        (rmpv::Value::from(k.as_str()), packed)
                     })
                     .collect(),
             ),
@@ -230,7 +237,7 @@ impl EndpointSpec {
     }
 
     pub fn example_input(&self) -> Value {
-        self.input
+        self.input_schema
             .as_ref()
             .and_then(|schema| self.example(schema, 0))
             .unwrap_or_else(|| json!({}))
@@ -250,11 +257,6 @@ impl EndpointSpec {
             None => {}
         }
         errors
-    }
-
-    fn resolve<'a>(&'a self, reference: &str) -> Option<&'a Value> {
-        let pointer = reference.strip_prefix('#')?;
-        self.document.as_ref()?.pointer(pointer)
     }
 
     /// The component a [`Kind::Recursive`] names: read once for the input (`components`), read
@@ -410,100 +412,77 @@ impl EndpointSpec {
     /// An example value for `schema`: the first of its `examples` (then its default) that the
     /// schema accepts (some documents' examples break their own schema), else one built from
     /// its parts; required object members are always filled in.
-    fn example(&self, schema_value: &Value, depth: usize) -> Option<Value> {
-        let schema = schema_value.as_object()?;
+    fn example(&self, schema: &Schema, depth: usize) -> Option<Value> {
         if depth > MAX_DEPTH {
             return None;
         }
         let documented = schema
-            .get("examples")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .chain(schema.get("default").filter(|d| !d.is_null()));
+            .docs
+            .examples
+            .iter()
+            .chain(schema.docs.default.as_ref().filter(|d| !d.is_null()));
         for candidate in documented {
-            if self.accepts(schema_value, candidate) {
+            if self.accepts(schema, candidate) {
                 return Some(candidate.clone());
             }
         }
-        // An enum beside a union (`anyOf: [string, null]` plus `enum`) constrains the union.
-        if let Some(first) = schema
-            .get("enum")
-            .and_then(Value::as_array)
-            .and_then(|e| e.first())
-        {
-            return Some(first.clone());
-        }
-        if let Some(constant) = schema.get("const") {
-            return Some(constant.clone());
-        }
-        if let Some(target) = schema.get("$ref").and_then(Value::as_str) {
-            return self
-                .resolve(target)
-                .and_then(|t| self.example(t, depth + 1));
-        }
-        for key in ["allOf", "anyOf", "oneOf"] {
-            if let Some(branches) = schema.get(key).and_then(Value::as_array) {
-                return branches
-                    .iter()
-                    .filter(|b| b.get("type").and_then(Value::as_str) != Some("null"))
-                    .find_map(|b| self.example(b, depth + 1));
-            }
-        }
-        let num = |k: &str| schema.get(k).and_then(Value::as_f64);
+        let constraint = |k: &str| schema.constraints.get(k);
+        let num = |k: &str| constraint(k).and_then(Value::as_f64);
+        let count = |k: &str| constraint(k).and_then(Value::as_u64).unwrap_or(0) as usize;
         let low = num("minimum")
             .or(num("exclusiveMinimum").map(|m| m + 1.0))
             .unwrap_or(1.0);
         let number = low.min(num("maximum").unwrap_or(f64::MAX));
-        let kind = schema.get("type").and_then(Value::as_str);
-        Some(match kind {
-            Some("string") => {
-                let min = schema.get("minLength").and_then(Value::as_u64).unwrap_or(0) as usize;
+        Some(match &schema.kind {
+            Kind::Enum(_, values) => values.first()?.clone(),
+            Kind::Recursive(name) => {
+                let target = self.component(name)?;
+                return self.example(&target, depth + 1);
+            }
+            Kind::Union(members) => {
+                return members.iter().find_map(|m| self.example(m, depth + 1));
+            }
+            Kind::String => {
+                let min = count("minLength");
                 Value::String(if min > 7 {
                     "x".repeat(min)
                 } else {
                     "example".into()
                 })
             }
-            Some("integer") => json!(number.ceil() as i64),
-            Some("number") => json!(number),
-            Some("boolean") => Value::Bool(false),
-            Some("null") => Value::Null,
-            Some("array") => {
-                let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0) as usize;
-                let item = schema.get("items").and_then(|i| self.example(i, depth + 1));
-                match item {
-                    Some(item) => Value::Array(vec![item; min.max(1)]),
-                    None => Value::Array(Vec::new()),
-                }
-            }
-            _ => Value::Object(self.example_object(schema, depth)),
+            Kind::Integer => json!(number.ceil() as i64),
+            Kind::Number => json!(number),
+            Kind::Bool => Value::Bool(false),
+            Kind::Null => Value::Null,
+            Kind::Array(item) => match self.example(item, depth + 1) {
+                Some(item) => Value::Array(vec![item; count("minItems").max(1)]),
+                None => Value::Array(Vec::new()),
+            },
+            Kind::Tuple(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.example(item, depth + 1).unwrap_or(Value::Null))
+                    .collect(),
+            ),
+            Kind::Object(object) => Value::Object(self.example_object(object, depth)),
+            Kind::Map(_) | Kind::Any => Value::Object(Map::new()),
         })
     }
 
-    /// Whether `schema` (a part of the document, read into the model) accepts `value`.
-    fn accepts(&self, schema: &Value, value: &Value) -> bool {
-        let schema = Schema::read(self.document.as_ref().unwrap_or(&Value::Null), schema, "");
+    /// Whether `schema` accepts `value`.
+    fn accepts(&self, schema: &Schema, value: &Value) -> bool {
         let mut errors = Vec::new();
-        self.check(&schema, value, &mut Vec::new(), &mut errors, 0);
+        self.check(schema, value, &mut Vec::new(), &mut errors, 0);
         errors.is_empty()
     }
 
-    fn example_object(&self, schema: &Map<String, Value>, depth: usize) -> Map<String, Value> {
-        let required: Vec<&str> = schema
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
+    fn example_object(&self, object: &Object, depth: usize) -> Map<String, Value> {
         let mut out = Map::new();
-        let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
-            return out;
-        };
-        for (name, property) in properties {
-            let documented =
-                property.get("examples").is_some() || property.get("default").is_some();
-            if required.contains(&name.as_str()) || documented {
-                if let Some(value) = self.example(property, depth + 1) {
+        for (name, property) in &object.properties {
+            let docs = &property.schema.docs;
+            let documented = !docs.examples.is_empty() || docs.default.is_some();
+            if property.required || documented {
+                if let Some(value) = self.example(&property.schema, depth + 1) {
                     out.insert(name.clone(), value);
                 }
             }
@@ -931,5 +910,50 @@ mod tests {
             spec().example_output(),
             &json!({"video": {"url": "https://x/v.mp4"}, "seed": 1, "fps": 24})
         );
+    }
+
+    /// Examples come from fal-schema's model, as validation does: OpenAPI 3.0's single
+    /// `example` documents a member (an empty `examples` list does not), a tuple gets one value
+    /// per member, an example the schema rejects is passed over, and realtime packs a string
+    /// whose `$ref` target is `format: binary` as msgpack `bin`.
+    #[test]
+    fn examples_are_read_from_the_model_validation_uses() {
+        let doc = json!({
+            "info": {"x-fal-metadata": {"endpointId": "acme/x"}},
+            "components": {"schemas": {
+                "Blob": {"type": "string", "format": "binary"},
+                "In": {"type": "object", "properties": {
+                    "bbox": {"anyOf": [{"type": "array", "items": {"type": "integer"}}, {"type": "null"}], "example": [100, 50, 150]},
+                    "prompt": {"anyOf": [{"type": "string"}, {"type": "null"}], "examples": []},
+                    "steps": {"type": "integer", "minimum": 2, "examples": [0, 4]}
+                }},
+                "Out": {"type": "object", "required": ["span", "data"], "properties": {
+                    "span": {"type": "array", "prefixItems": [{"type": "number", "minimum": 0.5}, {"type": "number"}]},
+                    "data": {"$ref": "#/components/schemas/Blob", "examples": ["JPEGDATA"]}
+                }}
+            }},
+            "paths": {
+                "/acme/x": {"post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/In"}}}}}},
+                "/acme/x/requests/{request_id}": {"get": {"responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Out"}}}}}}}
+            }
+        });
+        let spec = EndpointSpec::from_document(doc).unwrap();
+        assert_eq!(
+            spec.example_input(),
+            json!({"bbox": [100, 50, 150], "steps": 4})
+        );
+        assert_eq!(
+            spec.example_output(),
+            &json!({"span": [0.5, 1.0], "data": "JPEGDATA"})
+        );
+        #[cfg(feature = "realtime")]
+        {
+            let packed = spec.realtime_output();
+            let data = packed
+                .as_map()
+                .and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("data")))
+                .map(|(_, v)| v.clone());
+            assert_eq!(data, Some(rmpv::Value::Binary(b"JPEGDATA".to_vec())));
+        }
     }
 }
