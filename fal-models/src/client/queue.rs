@@ -105,7 +105,7 @@ impl QueueStatus {
     pub(crate) fn scrubbed(mut self, redactor: &crate::http::redact::Redactor) -> Self {
         let scrub = |t: &mut Option<String>| {
             if let Some(text) = t {
-                *text = redactor.scrub(text);
+                redactor.scrub_in_place(text);
             }
         };
         scrub(&mut self.request_id);
@@ -113,7 +113,7 @@ impl QueueStatus {
         scrub(&mut self.error_type);
         scrub(&mut self.response_url);
         for line in &mut self.logs {
-            line.message = redactor.scrub(&line.message);
+            redactor.scrub_in_place(&mut line.message);
             scrub(&mut line.level);
             scrub(&mut line.source);
             scrub(&mut line.timestamp);

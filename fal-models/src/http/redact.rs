@@ -107,36 +107,48 @@ impl Redactor {
 
     /// `text` with every encoding of every secret replaced by `<redacted>`.
     pub(crate) fn scrub(&self, text: &str) -> String {
-        let Secrets { list, starts } = &*self.secrets;
-        if list.is_empty() {
-            return text.to_owned();
-        }
-        let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
-        let (mut at, mut copied) = (0, 0);
-        while at < bytes.len() {
-            // Anywhere but on a byte in `starts` no secret starts, and no match is tried.
-            match bytes[at..].iter().position(|b| starts[usize::from(*b)]) {
-                Some(skip) => at += skip,
-                None => break,
-            }
-            // A match starts on an ASCII byte or a UTF-8 lead byte, so slicing there is safe.
-            let found = text.is_char_boundary(at).then(|| {
-                list.iter()
-                    .find_map(|secret| match_secret(bytes, at, secret))
-            });
-            match found.flatten() {
-                Some(end) => {
-                    out.push_str(&text[copied..at]);
-                    out.push_str(REDACTED);
-                    at = end;
-                    copied = end;
-                }
-                None => at += 1,
-            }
+        let mut copied = 0;
+        let mut next = self.find(text, 0);
+        while let Some((start, end)) = next {
+            out.push_str(&text[copied..start]);
+            out.push_str(REDACTED);
+            copied = end;
+            next = self.find(text, end);
         }
         out.push_str(&text[copied..]);
         out
+    }
+
+    /// [`scrub`](Self::scrub) in place: `text` is rebuilt only when it holds a secret (status
+    /// texts, scrubbed on every status event, rarely do).
+    pub(crate) fn scrub_in_place(&self, text: &mut String) {
+        if self.find(text, 0).is_some() {
+            *text = self.scrub(text);
+        }
+    }
+
+    /// The first secret, in any encoding, at or after byte `from` of `text`: where it starts
+    /// and ends.
+    fn find(&self, text: &str, from: usize) -> Option<(usize, usize)> {
+        let Secrets { list, starts } = &*self.secrets;
+        let bytes = text.as_bytes();
+        let mut at = from;
+        while at < bytes.len() {
+            // Anywhere but on a byte in `starts` no secret starts, and no match is tried.
+            at += bytes[at..].iter().position(|b| starts[usize::from(*b)])?;
+            // A match starts on an ASCII byte or a UTF-8 lead byte, so slicing there is safe.
+            if text.is_char_boundary(at) {
+                if let Some(end) = list
+                    .iter()
+                    .find_map(|secret| match_secret(bytes, at, secret))
+                {
+                    return Some((at, end));
+                }
+            }
+            at += 1;
+        }
+        None
     }
 
     /// Scrubs, then cuts to at most `max` characters (scrubbing first, so no prefix of a
@@ -155,7 +167,7 @@ impl Redactor {
 
     /// Whether `text` holds any secret in any encoding.
     pub(crate) fn finds(&self, text: &str) -> bool {
-        self.scrub(text) != text
+        self.find(text, 0).is_some()
     }
 }
 
@@ -309,5 +321,21 @@ mod tests {
             assert_eq!(r.scrub(text), REDACTED, "{text}");
         }
         assert_eq!(r.scrub("x pässword-𝄞 é"), "x <redacted> é");
+    }
+
+    #[test]
+    fn in_place_scrubbing_rebuilds_only_a_text_that_holds_a_secret() {
+        let r = Redactor::new(["sk-123456", "tok-abcdef"]);
+        let mut clean = String::from("no secret here: sk-12345 is a prefix");
+        let before = clean.as_ptr();
+        r.scrub_in_place(&mut clean);
+        assert_eq!(clean, "no secret here: sk-12345 is a prefix");
+        assert_eq!(clean.as_ptr(), before, "a clean text is left as it is");
+        assert!(!r.finds(&clean));
+        let mut dirty = String::from("a sk%2D123456 b tok-abcdef c sk-123456");
+        assert!(r.finds(&dirty));
+        r.scrub_in_place(&mut dirty);
+        assert_eq!(dirty, "a <redacted> b <redacted> c <redacted>");
+        assert_eq!(Redactor::default().scrub("sk-123456"), "sk-123456");
     }
 }
