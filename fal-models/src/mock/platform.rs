@@ -42,11 +42,12 @@ impl Catalogue {
     pub(super) fn from_documents<'a>(docs: impl IntoIterator<Item = &'a Value>) -> Catalogue {
         let mut out = Catalogue::default();
         for doc in docs {
-            if let Some(id) = endpoint_id(doc) {
+            // The id the queue serves the document under (`EndpointSpec`'s rule).
+            if let Some(id) = super::schema::endpoint_id(doc) {
                 out.models.insert(
-                    id.to_owned(),
+                    id,
                     Model {
-                        category: category(doc),
+                        category: super::schema::category(doc),
                         document: Some(doc.clone()),
                     },
                 );
@@ -56,7 +57,7 @@ impl Catalogue {
     }
 
     /// A snapshot folder: its documents (every `*.json` below it, any file name, the id read
-    /// from `info.x-fal-metadata.endpointId`) and, when there is one, `listing.txt`: the ids
+    /// as the queue reads it: `info.x-fal-metadata.endpointId`, else the submit path) and, when there is one, `listing.txt`: the ids
     /// listed (one a line), which then decides what is listed; a listed id without a document
     /// is an `expansion_failed` entry.
     pub(super) fn from_snapshot(dir: &Path) -> Result<Catalogue, MockError> {
@@ -92,18 +93,6 @@ impl Catalogue {
     pub(super) fn len(&self) -> usize {
         self.models.len()
     }
-}
-
-fn endpoint_id(doc: &Value) -> Option<&str> {
-    doc.pointer("/info/x-fal-metadata/endpointId")
-        .and_then(Value::as_str)
-}
-
-fn category(doc: &Value) -> String {
-    doc.pointer("/info/x-fal-metadata/category")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Whether a request is for the listing.
@@ -216,4 +205,25 @@ pub(super) struct PageFault {
     pub(super) page: usize,
     pub(super) fault: Fault,
     pub(super) remaining: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The listing names a document by the id the queue serves it under, also when the
+    /// document has no `endpointId` (fal-schema's rule: its submit path).
+    #[test]
+    fn a_document_is_listed_under_the_id_the_queue_serves() {
+        let doc = json!({
+            "info": {"x-fal-metadata": {"category": "text-to-image"}},
+            "paths": {"/acme/app": {"post": {"requestBody": {"content": {"application/json": {
+                "schema": {"type": "object"}}}}}}}
+        });
+        let served = crate::mock::EndpointSpec::from_document(doc.clone()).unwrap();
+        let catalogue = Catalogue::from_documents([&doc]);
+        let ids: Vec<&String> = catalogue.models.keys().collect();
+        assert_eq!(ids, [served.endpoint_id()]);
+        assert_eq!(catalogue.models["acme/app"].category, "text-to-image");
+    }
 }

@@ -65,7 +65,7 @@ impl EndpointSpec {
         if at.submit_path.is_none() {
             return Err(format!("the document has no `POST /{}` operation", at.id));
         }
-        let endpoint_id = at.id.trim_matches('/').to_owned();
+        let endpoint_id = served_id(&at.id);
         let input_schema = at
             .input
             .map(|schema| Schema::read(&document, schema, &at.input_pointer));
@@ -90,13 +90,7 @@ impl EndpointSpec {
             .as_ref()
             .and_then(|schema| spec.example(schema, 0))
             .unwrap_or_else(|| json!({}));
-        let category = spec
-            .document
-            .as_ref()
-            .and_then(|d| d.pointer("/info/x-fal-metadata/category"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
+        let category = spec.document.as_ref().map(category).unwrap_or_default();
         super::outputs::fill_files(&mut spec.output, &category);
         let input_fields = spec.input_properties();
         spec.counts = super::outputs::count_fields(&input_fields, &spec.output);
@@ -489,6 +483,26 @@ impl EndpointSpec {
         }
         out
     }
+}
+
+/// The id the mock serves a document under: fal-schema's (`info.x-fal-metadata.endpointId`,
+/// else the submit path), without leading or trailing slashes. `None` for a document that is
+/// no fal queue document.
+pub(super) fn endpoint_id(document: &Value) -> Option<String> {
+    fal_schema::locate(document)
+        .ok()
+        .map(|at| served_id(&at.id))
+}
+
+fn served_id(id: &str) -> String {
+    id.trim_matches('/').to_owned()
+}
+
+/// The document's `info.x-fal-metadata.category` (`""` without one), as fal-schema reads it.
+pub(super) fn category(document: &Value) -> String {
+    fal_schema::model::Metadata::read(document)
+        .category
+        .unwrap_or_default()
 }
 
 /// Every component `schema` reaches only through a recursive `$ref`, read (and theirs).
