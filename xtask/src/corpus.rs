@@ -755,12 +755,11 @@ mod tests {
         }
     }
 
+    /// The endpoint id as the generator reads it (fal-schema's `locate`), else the file.
     fn endpoint_id(doc: &Document) -> String {
-        doc.json
-            .pointer("/info/x-fal-metadata/endpointId")
-            .and_then(|v| v.as_str())
-            .unwrap_or(&doc.source)
-            .to_owned()
+        fal_schema::locate(&doc.json)
+            .map(|at| at.id)
+            .unwrap_or_else(|_| doc.source.clone())
     }
 
     /// Every public item of each endpoint module, as text: types with their fields or

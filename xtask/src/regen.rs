@@ -145,20 +145,22 @@ pub fn load_documents(
 /// --compare-shards` measures the split against fewer crates in the same run).
 pub fn render_sharded(root: &Path, schemas: &Path, shards: usize) -> anyhow::Result<Outputs> {
     let (docs, mut unreadable) = load_documents(schemas, root)?;
-    // The file name is the endpoint id: say so when a document disagrees.
+    // The file name is the endpoint id (as the generator reads it: fal-schema's `locate`,
+    // the metadata's `endpointId`, else the submit path): say so when a document disagrees.
     for d in &docs {
         let rel = Path::new(&d.source)
             .strip_prefix("schemas")
             .map(|p| p.with_extension(""));
-        let id = d
-            .json
-            .pointer("/info/x-fal-metadata/endpointId")
-            .and_then(|v| v.as_str());
+        let id = fal_schema::locate(&d.json).ok().map(|at| at.id);
         if let (Ok(rel), Some(id)) = (rel, id) {
             if rel.to_string_lossy().replace('\\', "/") != id {
+                let pointer = match d.json.pointer("/info/x-fal-metadata/endpointId") {
+                    Some(_) => "/info/x-fal-metadata/endpointId",
+                    None => "/paths",
+                };
                 unreadable.push(fal_codegen::Diagnostic {
                     file: d.source.clone(),
-                    pointer: "/info/x-fal-metadata/endpointId".into(),
+                    pointer: pointer.into(),
                     message: format!("endpoint id `{id}` does not match the file's path; expected schemas/{id}.json"),
                 });
             }

@@ -226,6 +226,31 @@ fn regen(root: &Path, args: &[&str]) -> (i32, String, String) {
     run(xtask().arg("--workspace").arg(root).arg("regen").args(args))
 }
 
+/// A document must sit at `schemas/{id}.json`, the id read as the generator reads it: the
+/// metadata's `endpointId`, else (a document without one) its submit path. Regen says where it
+/// should be and writes nothing.
+#[test]
+fn regen_refuses_a_document_whose_id_is_not_its_path() {
+    for (name, stray) in [
+        ("regen-misplaced-meta", doc("acme/other")),
+        ("regen-misplaced-path", {
+            let mut d = doc("acme/other");
+            d["info"].as_object_mut().unwrap().remove("x-fal-metadata");
+            d
+        }),
+    ] {
+        let root = temp_workspace(name, &["fal-ai/seed"]);
+        write_json(&root.join("schemas/acme/wrong.json"), &stray);
+        let (code, stdout, stderr) = regen(&root, &[]);
+        assert_ne!(code, 0, "{name}: {stdout}{stderr}");
+        assert!(
+            stderr.contains("expected schemas/acme/other.json"),
+            "{name}: {stdout}{stderr}"
+        );
+        assert!(!root.join("shards").exists(), "{name}: regen wrote nothing");
+    }
+}
+
 #[test]
 fn import_into_the_workspace_runs_regen() {
     let root = temp_workspace("import-regen", &["fal-ai/seed"]);
