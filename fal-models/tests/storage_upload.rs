@@ -380,3 +380,80 @@ async fn a_file_that_grows_during_the_upload_is_an_error_never_a_truncated_succe
         );
     }
 }
+
+#[tokio::test]
+async fn without_a_part_size_parts_are_10_mib() {
+    let fake = start().await;
+    // A third part is refused for good: 10 MiB + 1 byte must go up as exactly two parts.
+    fake.state.lock().unwrap().fail_part.insert(3, u32::MAX);
+    let storage = builder(&fake)
+        .multipart_threshold(1024)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let body = data(10 * 1024 * 1024 + 1);
+    let url = storage
+        .upload_bytes(body.clone(), &UploadOptions::default())
+        .await
+        .unwrap();
+    let s = fake.state.lock().unwrap();
+    let obj = &s.objects[&object_id(&url)];
+    assert!(obj.multipart);
+    assert!(obj.data == body, "parts reassembled byte-exact");
+    let mut parts: Vec<u32> = s.part_attempts.keys().copied().collect();
+    parts.sort();
+    assert_eq!(parts, vec![1, 2], "one 10 MiB part and a 1-byte one");
+}
+
+#[tokio::test]
+async fn without_a_threshold_a_few_mib_go_up_in_one_request() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    // Far below the 100 MiB default threshold (and above 1 MiB).
+    let body = data(4 * 1024 * 1024);
+    let url = storage
+        .upload_bytes(body.clone(), &UploadOptions::default())
+        .await
+        .unwrap();
+    let s = fake.state.lock().unwrap();
+    let obj = &s.objects[&object_id(&url)];
+    assert!(!obj.multipart, "a single upload");
+    assert!(obj.data == body);
+    assert!(s.part_attempts.is_empty());
+}
+
+#[tokio::test]
+async fn exactly_the_threshold_goes_in_one_request_one_byte_more_in_parts() {
+    let fake = start().await;
+    let storage = builder(&fake)
+        .multipart_threshold(1024)
+        .part_size(1000)
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (len, multipart) in [(1024, false), (1025, true)] {
+        let body = data(len);
+        let path = dir.path().join(format!("{len}.bin"));
+        std::fs::write(&path, &body).unwrap();
+        let urls = [
+            storage
+                .upload_bytes(body.clone(), &UploadOptions::default())
+                .await
+                .unwrap(),
+            storage
+                .upload_path(&path, &UploadOptions::default())
+                .await
+                .unwrap(),
+            storage
+                .upload_reader(&body[..], &UploadOptions::default())
+                .await
+                .unwrap(),
+        ];
+        let s = fake.state.lock().unwrap();
+        for (url, how) in urls.iter().zip(["bytes", "path", "reader"]) {
+            let obj = &s.objects[&object_id(url)];
+            assert_eq!(obj.multipart, multipart, "{len} bytes from {how}");
+            assert!(obj.data == body, "{len} bytes from {how}");
+        }
+    }
+}

@@ -73,6 +73,8 @@ pub async fn start() -> Fake {
         .route("/files/upload/multipart", post(start_multipart))
         .route("/obj/{id}/multipart/{upload}/{n}", put(part))
         .route("/obj/{id}/multipart/{upload}/complete", post(complete))
+        // fal takes 10 MiB parts (the default part size) and larger single uploads.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
