@@ -457,3 +457,130 @@ async fn exactly_the_threshold_goes_in_one_request_one_byte_more_in_parts() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_token_whose_expiry_cannot_be_read_is_used_for_5_minutes() {
+    let fake = start().await;
+    fake.state.lock().unwrap().expires_at = Some(json!("in a while"));
+    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
+    let now = Arc::new(AtomicU64::new(start_secs));
+    let clock = now.clone();
+    let storage = builder(&fake)
+        .token_refresh_margin(Duration::from_secs(60))
+        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
+        .build()
+        .unwrap();
+    let opts = UploadOptions::default();
+
+    storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
+    now.store(start_secs + 239, Ordering::SeqCst); // 5 min less the 60 s margin, less 1 s
+    storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
+    assert_eq!(fake.state.lock().unwrap().token_requests, 1);
+
+    now.store(start_secs + 240, Ordering::SeqCst); // the margin reached
+    storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 2);
+    assert_eq!(
+        s.upload_auth,
+        vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    );
+}
+
+#[tokio::test]
+async fn a_numeric_expires_at_is_seconds_since_the_epoch_and_a_negative_one_is_not_read() {
+    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
+    // (expires_at, the last second the token is still used with the 60 s margin)
+    for (expires_at, last) in [
+        (json!(start_secs + 600), 539),
+        (json!(start_secs as f64 + 600.5), 540),
+        // Unreadable: the 5 minute fallback.
+        (json!(-5), 239),
+    ] {
+        let fake = start().await;
+        fake.state.lock().unwrap().expires_at = Some(expires_at.clone());
+        let now = Arc::new(AtomicU64::new(start_secs));
+        let clock = now.clone();
+        let storage = builder(&fake)
+            .token_refresh_margin(Duration::from_secs(60))
+            .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
+            .build()
+            .unwrap();
+        let opts = UploadOptions::default();
+        storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
+        now.store(start_secs + last, Ordering::SeqCst);
+        storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
+        assert_eq!(
+            fake.state.lock().unwrap().token_requests,
+            1,
+            "{expires_at}: still used at +{last} s"
+        );
+        now.store(start_secs + last + 1, Ordering::SeqCst);
+        storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
+        assert_eq!(
+            fake.state.lock().unwrap().token_requests,
+            2,
+            "{expires_at}: refreshed at +{} s",
+            last + 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalidate_token_makes_the_next_upload_fetch_a_new_one() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    let opts = UploadOptions::default();
+    storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
+    storage.invalidate_token().await;
+    storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 2);
+    assert_eq!(s.upload_auth, vec!["Bearer tok-1", "Bearer tok-2"]);
+}
+
+#[tokio::test]
+async fn a_failed_token_fetch_is_answered_from_memory_for_half_the_first_backoff() {
+    let fake = start().await;
+    fake.state.lock().unwrap().fail_token = 1;
+    // Half of a 2 s backoff, capped at 500 ms: the second upload comes well within it.
+    let storage = builder(&fake)
+        .max_retries(0)
+        .retry_backoff(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    for upload in ["first", "second"] {
+        let err = storage
+            .upload_bytes(b"x".to_vec(), &UploadOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Status { status, .. } if *status == 503),
+            "{upload}: {err:?}"
+        );
+    }
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 1, "the failure was not fetched again");
+    assert!(s.objects.is_empty());
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_not_retried() {
+    let fake = start().await;
+    let storage = builder(&fake)
+        .key("wrong-key")
+        .max_retries(3)
+        .build()
+        .unwrap();
+    let err = storage
+        .upload_bytes(b"a".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::Status { status, .. } if status == 401),
+        "{err:?}"
+    );
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 1, "a refused key stays refused");
+    assert!(s.objects.is_empty());
+}
