@@ -1,12 +1,15 @@
 //! Uploads to a fake fal storage server over real HTTP on loopback.
 
+mod fault_proxy;
 mod storage_fake;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use fal_models::client::Bounds;
 use fal_models::storage::{Storage, StorageBuilder, StorageError, UploadOptions};
+use fault_proxy::{Action, FaultProxy};
 use serde_json::json;
 use storage_fake::{Fake, KEY, data, start};
 
@@ -583,4 +586,44 @@ async fn a_rejected_key_is_not_retried() {
     let s = fake.state.lock().unwrap();
     assert_eq!(s.token_requests, 1, "a refused key stays refused");
     assert!(s.objects.is_empty());
+}
+
+/// An upload's response-head (and total) bound grows by one second per 256 KiB sent, since the
+/// head only comes after the body: against an upload route that takes the body and never
+/// answers, 512 KiB under a 1 s head bound (2 s total) end as a head timeout no sooner than
+/// 1 s + 2 s (a lower bound only), and well within the test's guard.
+#[tokio::test]
+async fn an_uploads_bounds_grow_one_second_per_256_kib_sent() {
+    let fake = start().await;
+    let upstream = fake.url.trim_start_matches("http://").to_owned();
+    let proxy = FaultProxy::start(upstream, |_, seen| {
+        if seen.path.starts_with("/files/upload") {
+            Action::Never
+        } else {
+            Action::Forward
+        }
+    })
+    .await;
+    let bounds = Bounds::default()
+        .response_head(Some(Duration::from_secs(1)))
+        .total(Some(Duration::from_secs(2)));
+    let storage = builder(&fake)
+        .upload_base_url(&proxy.url)
+        .max_retries(0)
+        .bounds(bounds)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let options = UploadOptions::default();
+    let upload = storage.upload_bytes(data(512 * 1024), &options);
+    let err = tokio::time::timeout(Duration::from_secs(20), upload)
+        .await
+        .expect("the bounds end a silent upload")
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, StorageError::Timeout { .. }), "{err:?}");
+    assert!(
+        elapsed >= Duration::from_secs(3),
+        "a 1 s head bound + 2 s for 512 KiB: ended after {elapsed:?}"
+    );
 }
