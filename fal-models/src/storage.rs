@@ -1606,6 +1606,48 @@ mod tests {
     }
 
     #[test]
+    fn iso8601_refuses_short_and_misshapen_dates_without_panicking() {
+        for s in [
+            "",
+            "2024",
+            "2024-01-01",
+            "2024-01-01T00:00",
+            "2024x01-01T00:00:00Z",
+            "2024-01x01T00:00:00Z",
+            "2024-01-01x00:00:00Z",
+            "2024-01-01T00x00:00Z",
+            "2024-01-01T00:00x00Z",
+            "2024-00-01T00:00:00Z",
+            "2024-01-00T00:00:00Z",
+            "2024-01-32T00:00:00Z",
+            "2024-01-01T24:00:00Z",
+            "2024-01-01T00:60:00Z",
+            "2024-01-01T00:00:61Z",
+            "2024-01-01T00:00:00.Z",
+            "2024-01-01T00:00:00+1:00",
+        ] {
+            assert_eq!(parse_iso8601(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn iso8601_takes_field_maxima_a_leap_second_and_offsets_with_minutes() {
+        let t = |s: &str| parse_iso8601(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
+        assert_eq!(
+            t("2024-12-31T23:59:59Z"),
+            Some(Duration::from_secs(1_735_689_599))
+        );
+        // 23:59:60 is the first second of the next day.
+        assert_eq!(
+            t("2024-02-29T23:59:60Z"),
+            Some(Duration::from_secs(1_709_251_200))
+        );
+        for s in ["2024-02-29T18:00:15+05:30", "2024-02-29T06:45:15-05:45"] {
+            assert_eq!(t(s), Some(Duration::from_secs(1_709_209_815)), "{s}");
+        }
+    }
+
+    #[test]
     fn debug_hides_key() {
         let s = Storage::builder().key("secret-key-123").build().unwrap();
         assert!(!format!("{s:?}").contains("secret-key-123"));

@@ -360,3 +360,19 @@ async fn a_keyless_proxy_client_mints_tokens_and_uploads_through_the_proxy() {
     assert_eq!(puts.len(), 4, "one single PUT and three parts, direct");
     assert!(puts.iter().all(|r| r.header("authorization").is_none()));
 }
+
+#[tokio::test]
+async fn a_proxied_upload_without_a_file_name_is_named_after_its_content_type() {
+    let server = echo_mock().require_key(SERVER_KEY).start().await.unwrap();
+    let proxy_url = start_proxy(&server).await;
+    let storage = keyless_client(&server, &proxy_url).storage().unwrap();
+    for (content_type, name) in [
+        ("image/png", "upload.png"),
+        ("video/mp4; codecs=avc1", "upload.mp4"),
+    ] {
+        let options = fal_models::storage::UploadOptions::new().content_type(content_type);
+        let url = storage.upload_bytes(&b"bytes"[..], &options).await.unwrap();
+        // The mock stores the file under the name the initiate request gave.
+        assert!(url.ends_with(&format!("/{name}")), "{content_type}: {url}");
+    }
+}

@@ -156,3 +156,34 @@ async fn resolve_local_files_with_applies_the_lifecycle_to_every_file() {
         Some(r#"{"expiration_duration_seconds":600}"#)
     );
 }
+
+#[tokio::test]
+async fn resolve_local_files_uploads_up_to_the_storage_concurrency_files_at_once() {
+    let fake = start().await;
+    fake.state.lock().unwrap().expect_parallel = true;
+    let storage = Storage::builder()
+        .key(KEY)
+        .rest_base_url(&fake.url)
+        .concurrency(2)
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<_> = (0..3)
+        .map(|i| {
+            let path = dir.path().join(format!("{i}.png"));
+            std::fs::write(&path, data(100 + i)).unwrap();
+            path
+        })
+        .collect();
+    let mut input = json!({ "image_urls": paths.iter().map(files::local).collect::<Vec<_>>() });
+    let uploaded = files::resolve_local_files(&storage, &mut input)
+        .await
+        .unwrap();
+    assert_eq!(uploaded, 3);
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.objects.len(), 3);
+    assert_eq!(
+        s.max_in_flight, 2,
+        "two files at once (the storage's concurrency), never three"
+    );
+}

@@ -295,3 +295,19 @@ async fn a_clients_retry_policy_governs_its_storage_and_downloads() {
         assert_eq!(proxy.seen().len(), attempts, "{policy:?}");
     }
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn an_upload_refused_with_a_client_error_is_not_retried() {
+    for status in [400, 404, 413] {
+        let (fake, proxy) = failing_uploads(1, status, vec![]).await;
+        let err = storage(&fake, &proxy, flat(false))
+            .upload_bytes(b"abc".to_vec(), &UploadOptions::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Status { status: s, .. } if s.as_u16() == status),
+            "{err:?}"
+        );
+        assert_eq!(upload_requests(&proxy), 1, "{status} is not retried");
+    }
+}

@@ -1,12 +1,15 @@
 //! Uploads to a fake fal storage server over real HTTP on loopback.
 
+mod fault_proxy;
 mod storage_fake;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use fal_models::client::Bounds;
 use fal_models::storage::{Storage, StorageBuilder, StorageError, UploadOptions};
+use fault_proxy::{Action, FaultProxy};
 use serde_json::json;
 use storage_fake::{Fake, KEY, data, start};
 
@@ -379,4 +382,248 @@ async fn a_file_that_grows_during_the_upload_is_an_error_never_a_truncated_succe
             "{what}: nothing stored as if complete"
         );
     }
+}
+
+#[tokio::test]
+async fn without_a_part_size_parts_are_10_mib() {
+    let fake = start().await;
+    // A third part is refused for good: 10 MiB + 1 byte must go up as exactly two parts.
+    fake.state.lock().unwrap().fail_part.insert(3, u32::MAX);
+    let storage = builder(&fake)
+        .multipart_threshold(1024)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let body = data(10 * 1024 * 1024 + 1);
+    let url = storage
+        .upload_bytes(body.clone(), &UploadOptions::default())
+        .await
+        .unwrap();
+    let s = fake.state.lock().unwrap();
+    let obj = &s.objects[&object_id(&url)];
+    assert!(obj.multipart);
+    assert!(obj.data == body, "parts reassembled byte-exact");
+    let mut parts: Vec<u32> = s.part_attempts.keys().copied().collect();
+    parts.sort();
+    assert_eq!(parts, vec![1, 2], "one 10 MiB part and a 1-byte one");
+}
+
+#[tokio::test]
+async fn without_a_threshold_a_few_mib_go_up_in_one_request() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    // Far below the 100 MiB default threshold (and above 1 MiB).
+    let body = data(4 * 1024 * 1024);
+    let url = storage
+        .upload_bytes(body.clone(), &UploadOptions::default())
+        .await
+        .unwrap();
+    let s = fake.state.lock().unwrap();
+    let obj = &s.objects[&object_id(&url)];
+    assert!(!obj.multipart, "a single upload");
+    assert!(obj.data == body);
+    assert!(s.part_attempts.is_empty());
+}
+
+#[tokio::test]
+async fn exactly_the_threshold_goes_in_one_request_one_byte_more_in_parts() {
+    let fake = start().await;
+    let storage = builder(&fake)
+        .multipart_threshold(1024)
+        .part_size(1000)
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (len, multipart) in [(1024, false), (1025, true)] {
+        let body = data(len);
+        let path = dir.path().join(format!("{len}.bin"));
+        std::fs::write(&path, &body).unwrap();
+        let urls = [
+            storage
+                .upload_bytes(body.clone(), &UploadOptions::default())
+                .await
+                .unwrap(),
+            storage
+                .upload_path(&path, &UploadOptions::default())
+                .await
+                .unwrap(),
+            storage
+                .upload_reader(&body[..], &UploadOptions::default())
+                .await
+                .unwrap(),
+        ];
+        let s = fake.state.lock().unwrap();
+        for (url, how) in urls.iter().zip(["bytes", "path", "reader"]) {
+            let obj = &s.objects[&object_id(url)];
+            assert_eq!(obj.multipart, multipart, "{len} bytes from {how}");
+            assert!(obj.data == body, "{len} bytes from {how}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_whose_expiry_cannot_be_read_is_used_for_5_minutes() {
+    let fake = start().await;
+    fake.state.lock().unwrap().expires_at = Some(json!("in a while"));
+    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
+    let now = Arc::new(AtomicU64::new(start_secs));
+    let clock = now.clone();
+    let storage = builder(&fake)
+        .token_refresh_margin(Duration::from_secs(60))
+        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
+        .build()
+        .unwrap();
+    let opts = UploadOptions::default();
+
+    storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
+    now.store(start_secs + 239, Ordering::SeqCst); // 5 min less the 60 s margin, less 1 s
+    storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
+    assert_eq!(fake.state.lock().unwrap().token_requests, 1);
+
+    now.store(start_secs + 240, Ordering::SeqCst); // the margin reached
+    storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 2);
+    assert_eq!(
+        s.upload_auth,
+        vec!["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    );
+}
+
+#[tokio::test]
+async fn a_numeric_expires_at_is_seconds_since_the_epoch_and_a_negative_one_is_not_read() {
+    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
+    // (expires_at, the last second the token is still used with the 60 s margin)
+    for (expires_at, last) in [
+        (json!(start_secs + 600), 539),
+        (json!(start_secs as f64 + 600.5), 540),
+        // Unreadable: the 5 minute fallback.
+        (json!(-5), 239),
+    ] {
+        let fake = start().await;
+        fake.state.lock().unwrap().expires_at = Some(expires_at.clone());
+        let now = Arc::new(AtomicU64::new(start_secs));
+        let clock = now.clone();
+        let storage = builder(&fake)
+            .token_refresh_margin(Duration::from_secs(60))
+            .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
+            .build()
+            .unwrap();
+        let opts = UploadOptions::default();
+        storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
+        now.store(start_secs + last, Ordering::SeqCst);
+        storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
+        assert_eq!(
+            fake.state.lock().unwrap().token_requests,
+            1,
+            "{expires_at}: still used at +{last} s"
+        );
+        now.store(start_secs + last + 1, Ordering::SeqCst);
+        storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
+        assert_eq!(
+            fake.state.lock().unwrap().token_requests,
+            2,
+            "{expires_at}: refreshed at +{} s",
+            last + 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalidate_token_makes_the_next_upload_fetch_a_new_one() {
+    let fake = start().await;
+    let storage = builder(&fake).build().unwrap();
+    let opts = UploadOptions::default();
+    storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
+    storage.invalidate_token().await;
+    storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 2);
+    assert_eq!(s.upload_auth, vec!["Bearer tok-1", "Bearer tok-2"]);
+}
+
+#[tokio::test]
+async fn a_failed_token_fetch_is_answered_from_memory_for_half_the_first_backoff() {
+    let fake = start().await;
+    fake.state.lock().unwrap().fail_token = 1;
+    // Half of a 2 s backoff, capped at 500 ms: the second upload comes well within it.
+    let storage = builder(&fake)
+        .max_retries(0)
+        .retry_backoff(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    for upload in ["first", "second"] {
+        let err = storage
+            .upload_bytes(b"x".to_vec(), &UploadOptions::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StorageError::Status { status, .. } if *status == 503),
+            "{upload}: {err:?}"
+        );
+    }
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 1, "the failure was not fetched again");
+    assert!(s.objects.is_empty());
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_not_retried() {
+    let fake = start().await;
+    let storage = builder(&fake)
+        .key("wrong-key")
+        .max_retries(3)
+        .build()
+        .unwrap();
+    let err = storage
+        .upload_bytes(b"a".to_vec(), &UploadOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StorageError::Status { status, .. } if status == 401),
+        "{err:?}"
+    );
+    let s = fake.state.lock().unwrap();
+    assert_eq!(s.token_requests, 1, "a refused key stays refused");
+    assert!(s.objects.is_empty());
+}
+
+/// An upload's response-head (and total) bound grows by one second per 256 KiB sent, since the
+/// head only comes after the body: against an upload route that takes the body and never
+/// answers, 512 KiB under a 1 s head bound (2 s total) end as a head timeout no sooner than
+/// 1 s + 2 s (a lower bound only), and well within the test's guard.
+#[tokio::test]
+async fn an_uploads_bounds_grow_one_second_per_256_kib_sent() {
+    let fake = start().await;
+    let upstream = fake.url.trim_start_matches("http://").to_owned();
+    let proxy = FaultProxy::start(upstream, |_, seen| {
+        if seen.path.starts_with("/files/upload") {
+            Action::Never
+        } else {
+            Action::Forward
+        }
+    })
+    .await;
+    let bounds = Bounds::default()
+        .response_head(Some(Duration::from_secs(1)))
+        .total(Some(Duration::from_secs(2)));
+    let storage = builder(&fake)
+        .upload_base_url(&proxy.url)
+        .max_retries(0)
+        .bounds(bounds)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let options = UploadOptions::default();
+    let upload = storage.upload_bytes(data(512 * 1024), &options);
+    let err = tokio::time::timeout(Duration::from_secs(20), upload)
+        .await
+        .expect("the bounds end a silent upload")
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(matches!(err, StorageError::Timeout { .. }), "{err:?}");
+    assert!(
+        elapsed >= Duration::from_secs(3),
+        "a 1 s head bound + 2 s for 512 KiB: ended after {elapsed:?}"
+    );
 }

@@ -51,7 +51,8 @@ pub struct FakeState {
     /// Authorization headers seen by the upload endpoints.
     pub upload_auth: Vec<String>,
     pub next_id: u32,
-    /// Part uploads wait for a second part in flight (see `part`); for the parallelism test.
+    /// Uploads wait for a second one in flight (see `await_a_second_in_flight`); for the
+    /// parallelism tests.
     pub expect_parallel: bool,
     /// Run on every token request (a test changes a file between measuring and uploading).
     pub on_token: Option<Box<dyn Fn() + Send>>,
@@ -72,6 +73,8 @@ pub async fn start() -> Fake {
         .route("/files/upload/multipart", post(start_multipart))
         .route("/obj/{id}/multipart/{upload}/{n}", put(part))
         .route("/obj/{id}/multipart/{upload}/complete", post(complete))
+        // fal takes 10 MiB parts (the default part size) and larger single uploads.
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -145,10 +148,17 @@ fn meta(headers: &HeaderMap, multipart: bool) -> Object {
 }
 
 async fn single(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let mut s = s.lock().unwrap();
-    if let Err(status) = check_auth(&mut s, &headers) {
-        return (status, "token expired").into_response();
+    {
+        let mut g = s.lock().unwrap();
+        if let Err(status) = check_auth(&mut g, &headers) {
+            return (status, "token expired").into_response();
+        }
+        g.in_flight += 1;
+        g.max_in_flight = g.max_in_flight.max(g.in_flight);
     }
+    await_a_second_in_flight(&s).await;
+    let mut s = s.lock().unwrap();
+    s.in_flight -= 1;
     s.next_id += 1;
     let id = format!("o{}", s.next_id);
     let mut obj = meta(&headers, false);
@@ -171,6 +181,19 @@ async fn start_multipart(State(s): State<Shared>, headers: HeaderMap) -> Respons
         .into_response()
 }
 
+/// With `expect_parallel`, until two uploads (parts, or single uploads) were in flight at once,
+/// waits (up to a generous 5 s) for a second one: a client that uploads in parallel sends it at
+/// once, a serial one never does. Counted, not timed: no window a loaded machine could miss.
+async fn await_a_second_in_flight(s: &Shared) {
+    let waited = std::time::Instant::now();
+    while s.lock().unwrap().expect_parallel
+        && s.lock().unwrap().max_in_flight < 2
+        && waited.elapsed() < std::time::Duration::from_secs(5)
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+}
+
 async fn part(
     State(s): State<Shared>,
     Path((_id, upload, n)): Path<(String, String, u32)>,
@@ -186,16 +209,7 @@ async fn part(
         g.in_flight += 1;
         g.max_in_flight = g.max_in_flight.max(g.in_flight);
     }
-    // Until two parts were in flight at once, wait (up to a generous 5 s) for a second one:
-    // a client that uploads in parallel sends it at once, a serial one never does. Counted,
-    // not timed: no window a loaded machine could miss.
-    let waited = std::time::Instant::now();
-    while s.lock().unwrap().expect_parallel
-        && s.lock().unwrap().max_in_flight < 2
-        && waited.elapsed() < std::time::Duration::from_secs(5)
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
+    await_a_second_in_flight(&s).await;
     let mut g = s.lock().unwrap();
     g.in_flight -= 1;
     if let Some(left) = g.fail_part.get_mut(&n).filter(|left| **left > 0) {
