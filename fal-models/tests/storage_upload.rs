@@ -20,6 +20,22 @@ fn builder(fake: &Fake) -> StorageBuilder {
         .retry_backoff(Duration::from_millis(1))
 }
 
+/// 2030-01-01T00:00:00Z: where [`storage_on_a_set_clock`]'s clock starts.
+const START_SECS: u64 = 1_893_456_000;
+
+/// A storage whose clock reads the returned seconds since the epoch (starting at
+/// [`START_SECS`]) and refreshes its token 60 s before it expires.
+fn storage_on_a_set_clock(fake: &Fake) -> (Storage, Arc<AtomicU64>) {
+    let now = Arc::new(AtomicU64::new(START_SECS));
+    let clock = now.clone();
+    let storage = builder(fake)
+        .token_refresh_margin(Duration::from_secs(60))
+        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
+        .build()
+        .unwrap();
+    (storage, now)
+}
+
 fn object_id(url: &str) -> String {
     url.rsplit('/').next().unwrap().to_string()
 }
@@ -222,22 +238,15 @@ async fn the_token_is_refreshed_when_it_expires() {
     let fake = start().await;
     // Tokens expire at 2030-01-01T00:10:00Z (written with an offset and fractional seconds).
     fake.state.lock().unwrap().expires_at = Some(json!("2030-01-01T01:10:00.000000+01:00"));
-    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
-    let now = Arc::new(AtomicU64::new(start_secs));
-    let clock = now.clone();
-    let storage = builder(&fake)
-        .token_refresh_margin(Duration::from_secs(60))
-        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
-        .build()
-        .unwrap();
+    let (storage, now) = storage_on_a_set_clock(&fake);
     let opts = UploadOptions::default();
 
     storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
-    now.store(start_secs + 500, Ordering::SeqCst); // 100 s before the margin
+    now.store(START_SECS + 500, Ordering::SeqCst); // 100 s before the margin
     storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
     assert_eq!(fake.state.lock().unwrap().token_requests, 1);
 
-    now.store(start_secs + 541, Ordering::SeqCst); // inside the 60 s margin
+    now.store(START_SECS + 541, Ordering::SeqCst); // inside the 60 s margin
     storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
     let s = fake.state.lock().unwrap();
     assert_eq!(s.token_requests, 2);
@@ -465,22 +474,15 @@ async fn exactly_the_threshold_goes_in_one_request_one_byte_more_in_parts() {
 async fn a_token_whose_expiry_cannot_be_read_is_used_for_5_minutes() {
     let fake = start().await;
     fake.state.lock().unwrap().expires_at = Some(json!("in a while"));
-    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
-    let now = Arc::new(AtomicU64::new(start_secs));
-    let clock = now.clone();
-    let storage = builder(&fake)
-        .token_refresh_margin(Duration::from_secs(60))
-        .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
-        .build()
-        .unwrap();
+    let (storage, now) = storage_on_a_set_clock(&fake);
     let opts = UploadOptions::default();
 
     storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
-    now.store(start_secs + 239, Ordering::SeqCst); // 5 min less the 60 s margin, less 1 s
+    now.store(START_SECS + 239, Ordering::SeqCst); // 5 min less the 60 s margin, less 1 s
     storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
     assert_eq!(fake.state.lock().unwrap().token_requests, 1);
 
-    now.store(start_secs + 240, Ordering::SeqCst); // the margin reached
+    now.store(START_SECS + 240, Ordering::SeqCst); // the margin reached
     storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
     let s = fake.state.lock().unwrap();
     assert_eq!(s.token_requests, 2);
@@ -492,33 +494,26 @@ async fn a_token_whose_expiry_cannot_be_read_is_used_for_5_minutes() {
 
 #[tokio::test]
 async fn a_numeric_expires_at_is_seconds_since_the_epoch_and_a_negative_one_is_not_read() {
-    let start_secs = 1_893_456_000; // 2030-01-01T00:00:00Z
     // (expires_at, the last second the token is still used with the 60 s margin)
     for (expires_at, last) in [
-        (json!(start_secs + 600), 539),
-        (json!(start_secs as f64 + 600.5), 540),
+        (json!(START_SECS + 600), 539),
+        (json!(START_SECS as f64 + 600.5), 540),
         // Unreadable: the 5 minute fallback.
         (json!(-5), 239),
     ] {
         let fake = start().await;
         fake.state.lock().unwrap().expires_at = Some(expires_at.clone());
-        let now = Arc::new(AtomicU64::new(start_secs));
-        let clock = now.clone();
-        let storage = builder(&fake)
-            .token_refresh_margin(Duration::from_secs(60))
-            .clock(move || UNIX_EPOCH + Duration::from_secs(clock.load(Ordering::SeqCst)))
-            .build()
-            .unwrap();
+        let (storage, now) = storage_on_a_set_clock(&fake);
         let opts = UploadOptions::default();
         storage.upload_bytes(b"a".to_vec(), &opts).await.unwrap();
-        now.store(start_secs + last, Ordering::SeqCst);
+        now.store(START_SECS + last, Ordering::SeqCst);
         storage.upload_bytes(b"b".to_vec(), &opts).await.unwrap();
         assert_eq!(
             fake.state.lock().unwrap().token_requests,
             1,
             "{expires_at}: still used at +{last} s"
         );
-        now.store(start_secs + last + 1, Ordering::SeqCst);
+        now.store(START_SECS + last + 1, Ordering::SeqCst);
         storage.upload_bytes(b"c".to_vec(), &opts).await.unwrap();
         assert_eq!(
             fake.state.lock().unwrap().token_requests,

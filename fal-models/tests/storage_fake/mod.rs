@@ -148,15 +148,9 @@ fn meta(headers: &HeaderMap, multipart: bool) -> Object {
 }
 
 async fn single(State(s): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    {
-        let mut g = s.lock().unwrap();
-        if let Err(status) = check_auth(&mut g, &headers) {
-            return (status, "token expired").into_response();
-        }
-        g.in_flight += 1;
-        g.max_in_flight = g.max_in_flight.max(g.in_flight);
+    if let Err(status) = begin_upload(&s, &headers, None).await {
+        return (status, "token expired").into_response();
     }
-    await_a_second_in_flight(&s).await;
     let mut s = s.lock().unwrap();
     s.in_flight -= 1;
     s.next_id += 1;
@@ -181,6 +175,26 @@ async fn start_multipart(State(s): State<Shared>, headers: HeaderMap) -> Respons
         .into_response()
 }
 
+/// The start of every upload of bytes (a single upload, or part `part`): the token checked,
+/// the attempt and the upload in flight counted, then [`await_a_second_in_flight`].
+async fn begin_upload(
+    s: &Shared,
+    headers: &HeaderMap,
+    part: Option<u32>,
+) -> Result<(), StatusCode> {
+    {
+        let mut g = s.lock().unwrap();
+        check_auth(&mut g, headers)?;
+        if let Some(n) = part {
+            *g.part_attempts.entry(n).or_default() += 1;
+        }
+        g.in_flight += 1;
+        g.max_in_flight = g.max_in_flight.max(g.in_flight);
+    }
+    await_a_second_in_flight(s).await;
+    Ok(())
+}
+
 /// With `expect_parallel`, until two uploads (parts, or single uploads) were in flight at once,
 /// waits (up to a generous 5 s) for a second one: a client that uploads in parallel sends it at
 /// once, a serial one never does. Counted, not timed: no window a loaded machine could miss.
@@ -200,16 +214,9 @@ async fn part(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    {
-        let mut g = s.lock().unwrap();
-        if let Err(status) = check_auth(&mut g, &headers) {
-            return (status, "token expired").into_response();
-        }
-        *g.part_attempts.entry(n).or_default() += 1;
-        g.in_flight += 1;
-        g.max_in_flight = g.max_in_flight.max(g.in_flight);
+    if let Err(status) = begin_upload(&s, &headers, Some(n)).await {
+        return (status, "token expired").into_response();
     }
-    await_a_second_in_flight(&s).await;
     let mut g = s.lock().unwrap();
     g.in_flight -= 1;
     if let Some(left) = g.fail_part.get_mut(&n).filter(|left| **left > 0) {
