@@ -24,6 +24,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -66,6 +67,12 @@ pub struct Args {
     /// Run these documents once, unmutated, and report (a saved case, or an in-flight file).
     #[arg(long, num_args = 1..)]
     replay: Vec<PathBuf>,
+    /// Write one line per iteration to this file: the iteration and a digest of everything
+    /// generated (every output, diagnostic and failure). Two runs with the same `--seed`, one
+    /// before a refactor of the generator and one after, compare with `diff`: a line that
+    /// differs names a case whose output changed (replay it with `--start I --iterations 1`).
+    #[arg(long)]
+    record: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -119,6 +126,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .crashes
         .clone()
         .unwrap_or_else(|| root.join("target/fuzz-crashes"));
+    let mut record = match &args.record {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
     let report = fuzz(
         &seeds,
         seed,
@@ -127,7 +140,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Duration::from_secs(args.timeout),
         Some(&crash_dir),
         true,
+        record.as_mut().map(|w| w as &mut dyn std::io::Write),
     );
+    if let Some(mut w) = record {
+        std::io::Write::flush(&mut w).context("writing the record")?;
+    }
     report.print();
     Ok(if report.ok() {
         ExitCode::SUCCESS
@@ -364,6 +381,8 @@ struct Outcome {
     diagnostics: Vec<String>,
     failed_documents: usize,
     endpoints: usize,
+    /// A digest of every output, diagnostic and failure, for `--record`.
+    digest: u64,
 }
 
 /// Generates and renders; checks that every output parses as Rust.
@@ -398,6 +417,10 @@ fn execute(job: &Job) -> Outcome {
                 .iter()
                 .map(|d| normalize_message(&d.message))
                 .collect();
+            let mut digest = Fnv::default();
+            for d in generated.failed.iter().chain(&generated.diagnostics) {
+                digest.write(d.to_string().as_bytes());
+            }
             for site in audit.silent() {
                 out.invalid.push((
                     "audit_values()".into(),
@@ -432,6 +455,11 @@ fn execute(job: &Job) -> Outcome {
             }
             outputs.push(("single_file()".into(), &single));
             outputs.push(("examples_test()".into(), &examples));
+            for (name, text) in &outputs {
+                digest.write(name.as_bytes());
+                digest.write(text.as_bytes());
+            }
+            out.digest = digest.0;
             for (name, text) in outputs {
                 let parsed = syn::parse_file(text);
                 if let Err(e) = parsed {
@@ -627,6 +655,7 @@ fn fuzz(
     timeout: Duration,
     crash_dir: Option<&Path>,
     progress: bool,
+    mut record: Option<&mut dyn std::io::Write>,
 ) -> Report {
     install_panic_hook();
     let (mut job_tx, mut out_rx) = spawn_worker();
@@ -677,6 +706,9 @@ fn fuzz(
         report.executions += 1;
         match outcome {
             Ok(o) => {
+                if let Some(w) = record.as_mut() {
+                    let _ = writeln!(w, "{iter} {:016x}", o.digest);
+                }
                 for d in o.diagnostics {
                     *report.diagnostics.entry(d).or_default() += 1;
                 }
@@ -724,6 +756,9 @@ fn fuzz(
                 }
             }
             Err(e) => {
+                if let Some(w) = record.as_mut() {
+                    let _ = writeln!(w, "{iter} hang");
+                }
                 // The worker is stuck (or gone): record the case, and go on with a fresh one.
                 let files = save_case(crash_dir, seed, iter, &docs);
                 report.hangs += 1;
@@ -2035,6 +2070,61 @@ mod tests {
         })
     }
 
+    /// `--record` is what a refactor of the generator is checked with: two runs of one seed
+    /// must give the same lines (generation is deterministic on mutated documents too), one
+    /// line per iteration, and a changed output must change its line.
+    #[test]
+    fn a_record_repeats_run_to_run_and_changes_with_the_output() {
+        let seeds = seeds();
+        let limit = Limit {
+            seconds: None,
+            iterations: Some(40),
+        };
+        let run = |seeds: &[Document]| {
+            let mut lines = Vec::new();
+            fuzz(
+                seeds,
+                7,
+                100,
+                limit,
+                Duration::from_secs(120),
+                None,
+                false,
+                Some(&mut lines),
+            );
+            String::from_utf8(lines).expect("utf-8")
+        };
+        let first = run(seeds);
+        assert_eq!(first.lines().count(), 40, "{first}");
+        assert!(
+            first.lines().next().is_some_and(|l| l.starts_with("100 ")),
+            "{first}"
+        );
+        assert_eq!(run(seeds), first, "same seed, same record");
+        // The same cases with every endpoint's summary changed: the digests move.
+        let mut edited = seeds.to_vec();
+        for d in &mut edited {
+            if let Some(meta) = d
+                .json
+                .pointer_mut("/info/x-fal-metadata")
+                .and_then(Value::as_object_mut)
+            {
+                meta.insert("about".into(), json!("edited"));
+            }
+        }
+        let changed = run(&edited);
+        let same = first
+            .lines()
+            .zip(changed.lines())
+            .filter(|(a, b)| a == b)
+            .count();
+        // Not every line: a mutation may drop the metadata or make the document fail.
+        assert!(
+            same < 20,
+            "{same} of 40 lines unchanged:\n{first}\n{changed}"
+        );
+    }
+
     /// A few hundred fixed iterations: no panic, no hang, every output parses.
     #[test]
     fn fuzz_regression_fixed_seed() {
@@ -2051,6 +2141,7 @@ mod tests {
             Duration::from_secs(120),
             None,
             false,
+            None,
         );
         assert_eq!(report.executions, 300);
         let failures: Vec<String> = report
@@ -2119,5 +2210,25 @@ mod tests {
             .recv_timeout(Duration::from_secs(60))
             .expect("worker answers");
         assert!(!o.invalid.is_empty(), "a broken header must be reported");
+    }
+}
+
+/// FNV-1a: a digest that is the same on every run and toolchain (`--record` files compare
+/// across builds).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        // A separator, so ("ab", "c") and ("a", "bc") differ.
+        self.0 = (self.0 ^ 0xff).wrapping_mul(0x100_0000_01b3);
     }
 }
