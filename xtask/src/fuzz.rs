@@ -138,9 +138,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.start,
         limit,
         Duration::from_secs(args.timeout),
-        Some(&crash_dir),
-        true,
-        record.as_mut().map(|w| w as &mut dyn std::io::Write),
+        Sinks {
+            crash_dir: Some(&crash_dir),
+            progress: true,
+            record: record.as_mut().map(|w| w as &mut dyn std::io::Write),
+        },
     );
     if let Some(mut w) = record {
         std::io::Write::flush(&mut w).context("writing the record")?;
@@ -653,10 +655,13 @@ fn fuzz(
     start: u64,
     limit: Limit,
     timeout: Duration,
-    crash_dir: Option<&Path>,
-    progress: bool,
-    mut record: Option<&mut dyn std::io::Write>,
+    sinks: Sinks<'_>,
 ) -> Report {
+    let Sinks {
+        crash_dir,
+        progress,
+        mut record,
+    } = sinks;
     install_panic_hook();
     let (mut job_tx, mut out_rx) = spawn_worker();
     let mut report = Report {
@@ -2035,6 +2040,47 @@ fn doc_text(rng: &mut Rng) -> String {
     s
 }
 
+/// FNV-1a: a digest that is the same on every run and toolchain (`--record` files compare
+/// across builds).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+        // A separator, so ("ab", "c") and ("a", "bc") differ.
+        self.0 = (self.0 ^ 0xff).wrapping_mul(0x100_0000_01b3);
+    }
+}
+
+/// Where a run's findings go.
+struct Sinks<'a> {
+    /// Failing cases are written here.
+    crash_dir: Option<&'a Path>,
+    /// Print progress and failures.
+    progress: bool,
+    /// `--record`: one digest line per iteration.
+    record: Option<&'a mut dyn std::io::Write>,
+}
+
+impl<'a> Sinks<'a> {
+    #[cfg(test)]
+    fn quiet(record: Option<&'a mut dyn std::io::Write>) -> Sinks<'a> {
+        Sinks {
+            crash_dir: None,
+            progress: false,
+            record,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2088,9 +2134,7 @@ mod tests {
                 100,
                 limit,
                 Duration::from_secs(120),
-                None,
-                false,
-                Some(&mut lines),
+                Sinks::quiet(Some(&mut lines)),
             );
             String::from_utf8(lines).expect("utf-8")
         };
@@ -2139,9 +2183,7 @@ mod tests {
             0,
             limit,
             Duration::from_secs(120),
-            None,
-            false,
-            None,
+            Sinks::quiet(None),
         );
         assert_eq!(report.executions, 300);
         let failures: Vec<String> = report
@@ -2210,25 +2252,5 @@ mod tests {
             .recv_timeout(Duration::from_secs(60))
             .expect("worker answers");
         assert!(!o.invalid.is_empty(), "a broken header must be reported");
-    }
-}
-
-/// FNV-1a: a digest that is the same on every run and toolchain (`--record` files compare
-/// across builds).
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Fnv {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
-        }
-        // A separator, so ("ab", "c") and ("a", "bc") differ.
-        self.0 = (self.0 ^ 0xff).wrapping_mul(0x100_0000_01b3);
     }
 }
