@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use fal_schema::node::{Properties, Slot};
 use fal_schema::{
-    ANNOTATIONS, FreeForm, MAX_DEPTH as MAX_SCHEMA_DEPTH, component_of, escape, is_indexed_items,
+    FreeForm, MAX_DEPTH as MAX_SCHEMA_DEPTH, Node, Shape, component_of, component_pointer, escape,
     is_secret, ref_target,
 };
 
@@ -81,7 +82,6 @@ pub fn lower_document(
         containers: 0,
         endpoint_id: id.clone(),
         reserved: Vec::new(),
-        prop_origins: None,
     };
 
     for name in ["Input", "Output"] {
@@ -95,23 +95,19 @@ pub fn lower_document(
     }
     // Component names are taken before any inline type is named, so a component's name never
     // depends on the order the walk meets things in.
-    if let Some(components) = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-    {
-        let mut reserved: Vec<String> = Vec::new();
-        for (key, schema) in components {
-            if lw.roles.contains_key(key) || !is_struct(schema) {
-                continue;
-            }
-            let name = lw.component_name(key, schema);
-            if !lw.names.contains_key(&name) {
-                lw.names.insert(name.clone(), None);
-                reserved.push(name);
-            }
+    let mut reserved: Vec<String> = Vec::new();
+    for (key, schema) in fal_schema::components(doc) {
+        let schema = Node::read(schema);
+        if lw.roles.contains_key(key) || !schema.lists_properties() {
+            continue;
         }
-        lw.reserved = reserved;
+        let name = lw.component_name(key, &schema);
+        if !lw.names.contains_key(&name) {
+            lw.names.insert(name.clone(), None);
+            reserved.push(name);
+        }
     }
+    lw.reserved = reserved;
 
     let input = lw.root(input_schema, &input_ptr, Role::Input);
     let output = lw.root(output_schema, &output_ptr, Role::Output);
@@ -174,10 +170,6 @@ struct Lowerer<'a> {
     containers: usize,
     /// The endpoint id, for names that would repeat the module path.
     endpoint_id: String,
-    /// Where each property of the `allOf` being merged really is (a member's `properties`, or
-    /// a referenced component's): taken by the next [`Lowerer::fields`], so the fields' docs
-    /// and diagnostics name the document's own pointers, not ones under the merged object.
-    prop_origins: Option<BTreeMap<String, String>>,
 }
 
 /// The deepest nesting of lists and maps typed (`Vec<Vec<..>>`): the Rust type nests one
@@ -193,7 +185,7 @@ struct Merged {
     diagnostics: Vec<Diagnostic>,
 }
 
-impl Lowerer<'_> {
+impl<'a> Lowerer<'a> {
     fn diag(&mut self, pointer: &str, message: impl Into<String>) {
         self.diags.push(Diagnostic {
             file: self.source.to_owned(),
@@ -259,7 +251,7 @@ impl Lowerer<'_> {
         } else {
             TypeKind::Alias(ty)
         };
-        let docs = self.docs(s.unwrap_or(&Value::Bool(true)), ptr);
+        let docs = self.docs(&Node::read(s.unwrap_or(&Value::Bool(true))), ptr);
         self.push(name, name, docs, kind, role)
     }
 
@@ -313,10 +305,10 @@ impl Lowerer<'_> {
 
     /// The name of a component: its title when it has one (`LoRAInput`), else its key, without
     /// a leading copy of the module path.
-    fn component_name(&self, key: &str, schema: &Value) -> String {
+    fn component_name(&self, key: &str, schema: &Node) -> String {
         let title = schema
-            .get("title")
-            .and_then(Value::as_str)
+            .annotations
+            .title()
             .map(str::trim)
             .filter(|t| !t.is_empty());
         let raw = naming::type_ident(title.unwrap_or(key));
@@ -349,8 +341,8 @@ impl Lowerer<'_> {
             }
             None => {}
         }
-        let target_ptr = format!("/components/schemas/{}", escape(name));
-        let Some(schema) = self.doc.pointer(&target_ptr) else {
+        let target_ptr = component_pointer(name);
+        let Some(schema) = fal_schema::component(self.doc, name) else {
             let ty = self.fallback(
                 ptr,
                 format!("dangling $ref: `{reference}` is not in the document"),
@@ -358,13 +350,14 @@ impl Lowerer<'_> {
             return (ty, false);
         };
         let role = self.roles.get(name).copied().unwrap_or(Role::Other);
-        let result = if is_struct(schema) {
+        let node = Node::read(schema);
+        let result = if node.lists_properties() {
             let local = match role {
                 Role::Input => "Input".to_owned(),
                 Role::Output => "Output".to_owned(),
-                Role::Other => self.free_component_name(name, schema),
+                Role::Other => self.free_component_name(name, &node),
             };
-            let docs = self.docs(schema, &target_ptr);
+            let docs = self.docs(&node, &target_ptr);
             let r = self.push(
                 &local,
                 &naming::type_ident(name),
@@ -374,7 +367,8 @@ impl Lowerer<'_> {
             );
             self.components
                 .insert(name.to_owned(), Component::InProgress(Some(r)));
-            let fields = self.fields(schema, &target_ptr, &local);
+            let props = listed(&node, &target_ptr);
+            let fields = self.fields(&props, &node.required().0, &local);
             self.api.types[r.0].kind = TypeKind::Struct { fields };
             (Ty::Named(r), false)
         } else {
@@ -389,7 +383,7 @@ impl Lowerer<'_> {
 
     /// The component's reserved name, or when two components read the same, its key spelled
     /// exactly (the key is unique in the document).
-    fn free_component_name(&self, key: &str, schema: &Value) -> String {
+    fn free_component_name(&self, key: &str, schema: &Node) -> String {
         let name = self.component_name(key, schema);
         let reserved_here = self
             .reserved
@@ -397,17 +391,12 @@ impl Lowerer<'_> {
             .position(|n| *n == name)
             .is_some_and(|_| {
                 // The first component (in key order) with this name owns the reservation.
-                let components = self
-                    .doc
-                    .pointer("/components/schemas")
-                    .and_then(Value::as_object);
-                components
-                    .and_then(|c| {
-                        c.iter().find(|(k, s)| {
-                            is_struct(s)
-                                && !self.roles.contains_key(*k)
-                                && self.component_name(k, s) == name
-                        })
+                fal_schema::components(self.doc)
+                    .find(|(k, s)| {
+                        let s = Node::read(s);
+                        s.lists_properties()
+                            && !self.roles.contains_key(*k)
+                            && self.component_name(k, &s) == name
                     })
                     .is_some_and(|(k, _)| k == key)
             });
@@ -426,153 +415,102 @@ impl Lowerer<'_> {
 
     /// Lowers any schema to a type; the flag says `null` is accepted too.
     fn schema(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        self.deeper(ptr, |lw| lw.node(&Node::read(s), ptr, hint, parent))
+    }
+
+    /// Runs `lower` one schema deeper; past [`MAX_SCHEMA_DEPTH`] the schema is a JSON value.
+    fn deeper(&mut self, ptr: &str, lower: impl FnOnce(&mut Self) -> (Ty, bool)) -> (Ty, bool) {
         if self.depth >= MAX_SCHEMA_DEPTH {
             let ty = self.fallback(ptr, format!("schemas nest deeper than {MAX_SCHEMA_DEPTH} levels; this one is typed as a JSON value"));
             return (ty, false);
         }
         self.depth += 1;
-        let out = self.schema_at_depth(s, ptr, hint, parent);
+        let out = lower(self);
         self.depth -= 1;
         out
     }
 
-    fn schema_at_depth(&mut self, s: &Value, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
-        let obj = match s {
-            Value::Object(o) => o,
-            // `true` allows anything: free-form, no diagnostic.
-            Value::Bool(true) => return (Ty::Any(Why::free(FreeForm::AnyValue, ptr)), false),
-            Value::Bool(false) => {
-                let ty = self.fallback(
+    /// Lowers a schema read at `ptr`, by the keyword that decides its shape.
+    fn node(&mut self, s: &Node, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
+        let (ty, null) = match &s.shape {
+            // `true`, `{}`, annotations only: free-form, no diagnostic.
+            Shape::Any => (Ty::Any(Why::free(FreeForm::AnyValue, ptr)), false),
+            Shape::Nothing => (
+                self.fallback(
                     ptr,
                     "the schema `false` allows no value; it is typed as a JSON value",
-                );
-                return (ty, false);
-            }
-            _ => {
-                let ty = self.fallback(
-                    ptr,
-                    format!("a schema must be an object, found {}", kind_of(s)),
-                );
-                return (ty, false);
-            }
-        };
-        let nullable = obj
-            .get("nullable")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        let (ty, null) = self.schema_obj(obj, ptr, hint, parent);
-        (ty, null || nullable)
-    }
-
-    fn schema_obj(
-        &mut self,
-        s: &Map<String, Value>,
-        ptr: &str,
-        hint: &str,
-        parent: &str,
-    ) -> (Ty, bool) {
-        if let Some(r) = s.get("$ref") {
-            return match r.as_str() {
-                Some(r) => self.component(r, &format!("{ptr}/$ref")),
-                None => (
-                    self.fallback(&format!("{ptr}/$ref"), "$ref is not a string"),
-                    false,
-                ),
-            };
-        }
-        if let Some(all) = s.get("allOf") {
-            return match all.as_array().map(Vec::as_slice) {
-                Some([one]) => self.schema(one, &format!("{ptr}/allOf/0"), hint, parent),
-                Some(many) if !many.is_empty() => self.all_of(many, ptr, hint, parent),
-                _ => (
-                    self.fallback(&format!("{ptr}/allOf"), "allOf must be a non-empty array"),
-                    false,
-                ),
-            };
-        }
-        for key in ["anyOf", "oneOf"] {
-            if let Some(branches) = s.get(key) {
-                let Some(branches) = branches.as_array().filter(|b| !b.is_empty()) else {
-                    let ty = self.fallback(
-                        &format!("{ptr}/{key}"),
-                        format!("{key} must be a non-empty array"),
-                    );
-                    return (ty, false);
-                };
-                return self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent, false);
-            }
-        }
-        if let Some(c) = s.get("const") {
-            return self.enumeration(std::slice::from_ref(c), s, ptr, hint, parent);
-        }
-        if let Some(values) = s.get("enum") {
-            return match values.as_array().filter(|v| !v.is_empty()) {
-                Some(values) => self.enumeration(values, s, ptr, hint, parent),
-                None => (
-                    self.fallback(&format!("{ptr}/enum"), "enum must be a non-empty array"),
-                    false,
-                ),
-            };
-        }
-        match s.get("type") {
-            Some(Value::String(t)) => self.typed(t, s, ptr, hint, parent),
-            Some(Value::Array(types)) => {
-                // JSON Schema's `type: [a, b]`: a union of the listed types.
-                let null = types.iter().any(|t| t == "null");
-                let rest: Vec<&str> = types
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .filter(|t| *t != "null")
-                    .collect();
-                match rest.as_slice() {
-                    [] => self.null_only(&format!("{ptr}/type")),
-                    [one] => {
-                        let (ty, n) = self.typed(one, s, ptr, hint, parent);
-                        (ty, n || null)
-                    }
-                    many => {
-                        let branches: Vec<Value> = many
-                            .iter()
-                            .map(|t| {
-                                let mut b = s.clone();
-                                b.insert("type".into(), Value::String((*t).to_owned()));
-                                Value::Object(b)
-                            })
-                            .collect();
-                        // The branches are made up (one per listed type): they live at the
-                        // schema's own pointer, not at `{ptr}/{i}`, which names nothing.
-                        let (ty, n) = self.any_of(&branches, s, ptr, hint, parent, true);
-                        (ty, n || null)
-                    }
-                }
-            }
-            Some(other) => (
-                self.fallback(
-                    &format!("{ptr}/type"),
-                    format!("type must be a string, found {}", kind_of(other)),
                 ),
                 false,
             ),
-            None if s.contains_key("properties") => self.typed("object", s, ptr, hint, parent),
-            None if s.contains_key("items") || s.contains_key("prefixItems") => {
-                self.typed("array", s, ptr, hint, parent)
+            Shape::NotASchema(found) => (
+                self.fallback(ptr, format!("a schema must be an object, found {found}")),
+                false,
+            ),
+            Shape::Malformed { keyword, found } => {
+                let at = format!("{ptr}/{keyword}");
+                let message = match *keyword {
+                    "$ref" => "$ref is not a string".to_owned(),
+                    "type" => format!("type must be a string, found {found}"),
+                    keyword => format!("{keyword} must be a non-empty array"),
+                };
+                (self.fallback(&at, message), false)
             }
-            None if s.contains_key("additionalProperties") => {
-                self.typed("object", s, ptr, hint, parent)
+            Shape::Ref(r) => self.component(r, &format!("{ptr}/$ref")),
+            Shape::AllOf([]) => (
+                self.fallback(&format!("{ptr}/allOf"), "allOf must be a non-empty array"),
+                false,
+            ),
+            Shape::AllOf([one]) => self.schema(one, &format!("{ptr}/allOf/0"), hint, parent),
+            Shape::AllOf(many) => self.all_of(many, ptr, hint, parent),
+            Shape::AnyOf(key, []) => (
+                self.fallback(
+                    &format!("{ptr}/{key}"),
+                    format!("{key} must be a non-empty array"),
+                ),
+                false,
+            ),
+            Shape::AnyOf(key, branches) => {
+                self.any_of(branches, s, &format!("{ptr}/{key}"), hint, parent)
             }
-            None => {
-                // No type and nothing that implies one: free-form when only annotations are
-                // left; keywords that constrain a value (`format`, `minimum`, `required`...)
-                // say a type was meant.
-                let constraining: Vec<&str> = s
-                    .keys()
-                    .map(String::as_str)
-                    .filter(|k| !ANNOTATIONS.contains(k) && !k.starts_with("x-"))
-                    .collect();
-                if constraining.is_empty() {
-                    return (Ty::Any(Why::free(FreeForm::AnyValue, ptr)), false);
-                }
-                let keys = constraining
+            Shape::Const(c) => {
+                let docs = self.docs(s, ptr);
+                self.enumeration(std::slice::from_ref(*c), docs, ptr, hint, parent)
+            }
+            Shape::Enum([]) => (
+                self.fallback(&format!("{ptr}/enum"), "enum must be a non-empty array"),
+                false,
+            ),
+            Shape::Enum(values) => {
+                let docs = self.docs(s, ptr);
+                self.enumeration(values, docs, ptr, hint, parent)
+            }
+            Shape::Type(t) => self.typed(t, s, ptr, hint, parent),
+            // JSON Schema's `type: [a, b]`: a union of the listed types.
+            Shape::Types { names, null, .. } => {
+                let (ty, n) = match names.as_slice() {
+                    [] => self.null_only(&format!("{ptr}/type")),
+                    [one] => self.typed(one, s, ptr, hint, parent),
+                    many => {
+                        // One branch per listed type, each the whole schema with that type; the
+                        // branches are not in the document, so they are at its own pointer.
+                        let branches = many
+                            .iter()
+                            .map(|t| {
+                                self.deeper(ptr, |lw| {
+                                    let (ty, n) = lw.typed(t, s, ptr, hint, parent);
+                                    (ty, n || s.nullable)
+                                })
+                            })
+                            .collect();
+                        self.union(branches, ptr, hint, parent)
+                    }
+                };
+                (ty, n || *null)
+            }
+            // No type and nothing that implies one, but keywords that constrain a value
+            // (`format`, `minimum`, `required`...) say a type was meant.
+            Shape::Untyped(keys) => {
+                let keys = keys
                     .iter()
                     .map(|k| format!("`{k}`"))
                     .collect::<Vec<_>>()
@@ -585,93 +523,99 @@ impl Lowerer<'_> {
                 );
                 (ty, false)
             }
-        }
+        };
+        (ty, null || s.nullable)
     }
 
-    fn typed(
-        &mut self,
-        t: &str,
-        s: &Map<String, Value>,
-        ptr: &str,
-        hint: &str,
-        parent: &str,
-    ) -> (Ty, bool) {
+    fn typed(&mut self, t: &str, s: &Node, ptr: &str, hint: &str, parent: &str) -> (Ty, bool) {
         let ty = match t {
-            "string" if s.get("format").and_then(Value::as_str) == Some("binary") => Ty::Bytes,
+            "string" if s.format() == Some("binary") => Ty::Bytes,
             "string" => Ty::String,
             "integer" => Ty::Integer,
             "number" => Ty::Number,
             "boolean" => Ty::Boolean,
             "null" => return self.null_only(&format!("{ptr}/type")),
             "array" => self.array(s, ptr, hint, parent),
-            "object" => self.object(s, ptr, hint, parent),
+            "object" => {
+                let (props, malformed) = match s.properties() {
+                    Properties::Listed(_) => (listed(s, ptr), None),
+                    Properties::Malformed(found) => (Vec::new(), Some(found)),
+                    Properties::Absent => (Vec::new(), None),
+                };
+                let object = ObjectParts {
+                    props,
+                    required: s.required().0,
+                    malformed,
+                    additional: s.additional_properties(),
+                    docs: self.docs(s, ptr),
+                };
+                self.object(object, ptr, hint, parent)
+            }
             other => self.fallback(&format!("{ptr}/type"), format!("unknown type `{other}`")),
         };
         (ty, false)
     }
 
-    fn array(&mut self, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> Ty {
+    fn array(&mut self, s: &Node, ptr: &str, hint: &str, parent: &str) -> Ty {
         let item_hint = singular(hint);
-        if let Some(prefix) = s.get("prefixItems").and_then(Value::as_array) {
+        match s.prefix_items() {
             // Tuples: a homogeneous one is a list of that type, a mixed one a list of values.
-            let tys: Vec<Ty> = prefix
-                .iter()
-                .enumerate()
-                .map(|(i, p)| {
-                    self.schema(p, &format!("{ptr}/prefixItems/{i}"), &item_hint, parent)
-                        .0
-                })
-                .collect();
-            let at = format!("{ptr}/prefixItems");
-            let item = match tys.first() {
-                // Members all typed as JSON values: free-form when every one is, else for the
-                // reason of the first that is not.
-                Some(Ty::Any(_)) if tys.iter().all(|t| matches!(t, Ty::Any(_))) => {
-                    let diagnosed = tys.iter().find_map(|t| match t {
-                        Ty::Any(why) if why.free_form.is_none() => Some(why.clone()),
-                        _ => None,
-                    });
-                    Ty::Any(diagnosed.unwrap_or_else(|| Why::free(FreeForm::FreeFormTuple, &at)))
-                }
-                Some(first) if tys.iter().all(|t| t == first) => first.clone(),
-                Some(_) => self.fallback(
-                    &at,
-                    "a tuple of mixed item types; items are typed as JSON values",
-                ),
-                None => self.fallback(
-                    &at,
-                    "an empty tuple (prefixItems: []); items are typed as JSON values",
-                ),
-            };
-            return Ty::Array(Box::new(item));
-        }
-        if let Some(other) = s.get("prefixItems") {
-            self.diag(
+            Some(Ok(prefix)) => {
+                let tys: Vec<Ty> = prefix
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        self.schema(p, &format!("{ptr}/prefixItems/{i}"), &item_hint, parent)
+                            .0
+                    })
+                    .collect();
+                let at = format!("{ptr}/prefixItems");
+                let item = match tys.first() {
+                    // Members all typed as JSON values: free-form when every one is, else for
+                    // the reason of the first that is not.
+                    Some(Ty::Any(_)) if tys.iter().all(|t| matches!(t, Ty::Any(_))) => {
+                        let diagnosed = tys.iter().find_map(|t| match t {
+                            Ty::Any(why) if why.free_form.is_none() => Some(why.clone()),
+                            _ => None,
+                        });
+                        Ty::Any(
+                            diagnosed.unwrap_or_else(|| Why::free(FreeForm::FreeFormTuple, &at)),
+                        )
+                    }
+                    Some(first) if tys.iter().all(|t| t == first) => first.clone(),
+                    Some(_) => self.fallback(
+                        &at,
+                        "a tuple of mixed item types; items are typed as JSON values",
+                    ),
+                    None => self.fallback(
+                        &at,
+                        "an empty tuple (prefixItems: []); items are typed as JSON values",
+                    ),
+                };
+                return Ty::Array(Box::new(item));
+            }
+            Some(Err(found)) => self.diag(
                 &format!("{ptr}/prefixItems"),
-                format!(
-                    "prefixItems must be an array, found {}; it is ignored",
-                    kind_of(other)
-                ),
-            );
+                format!("prefixItems must be an array, found {found}; it is ignored"),
+            ),
+            None => {}
         }
         let at = format!("{ptr}/items");
-        match s.get("items") {
+        match s.items() {
             // No items schema, or `true`: the items are free-form.
-            None | Some(Value::Bool(true)) => Ty::Array(Box::new(Ty::Any(Why::free(
+            Slot::Absent | Slot::True => Ty::Array(Box::new(Ty::Any(Why::free(
                 FreeForm::ArrayWithoutItems,
                 &at,
             )))),
-            Some(Value::Bool(false)) => Ty::Array(Box::new(self.fallback(
+            Slot::False => Ty::Array(Box::new(self.fallback(
                 &at,
                 "items: false allows only an empty array; items are typed as JSON values",
             ))),
-            Some(items @ Value::Object(_)) => {
-                if is_indexed_items(items) {
-                    return Ty::Array(Box::new(self.fallback(
-                        &at,
-                        "malformed items: an object keyed by indices instead of a schema; items are untyped",
-                    )));
-                }
+            Slot::Indexed => Ty::Array(Box::new(self.fallback(
+                &at,
+                "malformed items: an object keyed by indices instead of a schema; items are untyped",
+            ))),
+            Slot::Schema(items) => {
                 if self.containers >= MAX_CONTAINER_DEPTH {
                     return Ty::Array(Box::new(self.fallback(&at, format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; items are typed as JSON values"))));
                 }
@@ -684,35 +628,28 @@ impl Lowerer<'_> {
                 }
                 Ty::Array(Box::new(item))
             }
-            Some(other) => Ty::Array(Box::new(self.fallback(
+            Slot::Malformed(found) => Ty::Array(Box::new(self.fallback(
                 &at,
-                format!("items must be a schema, found {}", kind_of(other)),
+                format!("items must be a schema, found {found}"),
             ))),
         }
     }
 
-    fn object(&mut self, s: &Map<String, Value>, ptr: &str, hint: &str, parent: &str) -> Ty {
-        let has_props = s
-            .get("properties")
-            .and_then(Value::as_object)
-            .is_some_and(|p| !p.is_empty());
-        if has_props {
-            let obj = Value::Object(s.clone());
+    /// An object: a struct of its properties, or without any a map.
+    fn object(&mut self, object: ObjectParts, ptr: &str, hint: &str, parent: &str) -> Ty {
+        if !object.props.is_empty() {
             let name = naming::type_ident(hint);
-            let fields = self.fields(&obj, ptr, &name);
-            let docs = self.docs(&obj, ptr);
-            return self.inline(hint, parent, ptr, docs, TypeKind::Struct { fields });
+            let fields = self.fields(&object.props, &object.required, &name);
+            let kind = TypeKind::Struct { fields };
+            return self.inline(hint, parent, ptr, object.docs, kind);
         }
         let at = format!("{ptr}/additionalProperties");
         // The values of an object without properties are free-form (below); with malformed
         // properties they are typed so for want of a reading, as the diagnostic says.
-        let malformed = s.get("properties").filter(|p| !p.is_object()).map(|other| {
+        let malformed = object.malformed.map(|found| {
             self.fallback(
                 &format!("{ptr}/properties"),
-                format!(
-                    "properties must be an object, found {}; it is ignored",
-                    kind_of(other)
-                ),
+                format!("properties must be an object, found {found}; it is ignored"),
             )
         });
         let free = |rule| {
@@ -720,16 +657,16 @@ impl Lowerer<'_> {
                 .clone()
                 .unwrap_or_else(|| Ty::Any(Why::free(rule, &at)))
         };
-        match s.get("additionalProperties") {
+        match object.additional {
             // A map of free-form values: no additionalProperties, `true`, `{}`; `false` (with
             // no properties) is an object that is always empty.
-            None | Some(Value::Bool(true)) => Ty::Map(Box::new(free(FreeForm::OpenMapValues))),
-            Some(Value::Bool(false)) => Ty::Map(Box::new(free(FreeForm::EmptyObject))),
+            Slot::Absent | Slot::True => Ty::Map(Box::new(free(FreeForm::OpenMapValues))),
+            Slot::False => Ty::Map(Box::new(free(FreeForm::EmptyObject))),
             // `{}` is a schema of its own, allowing anything.
-            Some(Value::Object(o)) if o.is_empty() => {
+            Slot::Schema(ap) if Node::read(ap).is_empty() => {
                 Ty::Map(Box::new(Ty::Any(Why::free(FreeForm::AnyValue, &at))))
             }
-            Some(ap @ Value::Object(_)) => {
+            Slot::Schema(ap) => {
                 if self.containers >= MAX_CONTAINER_DEPTH {
                     return Ty::Map(Box::new(self.fallback(&at, format!("lists and maps nest deeper than {MAX_CONTAINER_DEPTH} levels; values are typed as JSON values"))));
                 }
@@ -742,10 +679,16 @@ impl Lowerer<'_> {
                     ty
                 }))
             }
-            Some(other) => Ty::Map(Box::new(self.fallback(
-                &at,
-                format!("additionalProperties must be a schema, found {}; values are typed as JSON values", kind_of(other)),
-            ))),
+            Slot::Indexed | Slot::Malformed(_) => {
+                let found = match object.additional {
+                    Slot::Malformed(found) => found,
+                    _ => "an object",
+                };
+                Ty::Map(Box::new(self.fallback(
+                    &at,
+                    format!("additionalProperties must be a schema, found {found}; values are typed as JSON values"),
+                )))
+            }
         }
     }
 
@@ -764,35 +707,25 @@ impl Lowerer<'_> {
             }
             return (rebased(m.ty, &m.pointer, &rebase), false);
         }
-        let mut merged = Map::new();
-        let mut props = Map::new();
-        let mut origins = BTreeMap::new();
+        // Property by name (a later member's wins, as in the generated types), with where it
+        // really is: a member's `properties`, or a referenced component's.
+        let mut props: BTreeMap<&str, (&Value, String)> = BTreeMap::new();
         let mut required = Vec::new();
         for (i, m) in members.iter().enumerate() {
-            let resolved = self.resolve_plain_at(m, &format!("{ptr}/allOf/{i}"));
-            match resolved
-                .as_ref()
-                .and_then(|(v, at)| v.as_object().map(|o| (o, at)))
-            {
-                Some((o, at)) if o.contains_key("properties") => {
-                    if let Some(p) = o.get("properties").and_then(Value::as_object) {
-                        props.extend(p.clone());
-                        for name in p.keys() {
-                            origins
-                                .insert(name.clone(), format!("{at}/properties/{}", escape(name)));
-                        }
-                    }
-                    if let Some(r) = o.get("required").and_then(Value::as_array) {
-                        required.extend(r.iter().cloned());
-                    }
+            let member = self.resolve(m, &format!("{ptr}/allOf/{i}"));
+            let Some((member, at)) = member.filter(|(m, _)| m.properties() != Properties::Absent)
+            else {
+                let ty = self.fallback(
+                    &format!("{ptr}/allOf/{i}"),
+                    "allOf member is not an object schema; the whole allOf is untyped",
+                );
+                return (ty, false);
+            };
+            if let Properties::Listed(listed) = member.properties() {
+                for (name, prop) in listed {
+                    props.insert(name, (prop, format!("{at}/properties/{}", escape(name))));
                 }
-                _ => {
-                    let ty = self.fallback(
-                        &format!("{ptr}/allOf/{i}"),
-                        "allOf member is not an object schema; the whole allOf is untyped",
-                    );
-                    return (ty, false);
-                }
+                required.extend(member.required().0);
             }
         }
         // Merging copies the members' properties: when one of them leads back to this same
@@ -805,14 +738,22 @@ impl Lowerer<'_> {
             );
             return (ty, false);
         }
-        merged.insert("type".into(), "object".into());
-        merged.insert("properties".into(), Value::Object(props));
-        merged.insert("required".into(), Value::Array(required));
+        let object = ObjectParts {
+            props: props
+                .into_iter()
+                .map(|(name, (prop, at))| (name, prop, at))
+                .collect(),
+            required,
+            malformed: None,
+            additional: Slot::Absent,
+            docs: Docs {
+                pointer: ptr.to_owned(),
+                ..Docs::default()
+            },
+        };
         self.merging.push(members.to_vec());
         let diags_before = self.diags.len();
-        self.prop_origins = Some(origins);
-        let ty = self.object(&merged, ptr, hint, parent);
-        self.prop_origins = None;
+        let ty = self.object(object, ptr, hint, parent);
         self.merging.pop();
         let found = self.diags[diags_before..]
             .iter()
@@ -832,79 +773,48 @@ impl Lowerer<'_> {
 
     /// Follows `$ref` chains (at most a few hops) to the referenced schema, without lowering
     /// it; with the schema's pointer (`ptr` when `s` is no `$ref`).
-    fn resolve_plain_at(&self, s: &Value, ptr: &str) -> Option<(Value, String)> {
-        let mut cur = s.clone();
+    fn resolve<'d>(&self, s: &'d Value, ptr: &str) -> Option<(Node<'d>, String)>
+    where
+        'a: 'd,
+    {
+        let mut node = Node::read(s);
         let mut at = ptr.to_owned();
         for _ in 0..8 {
-            match cur.get("$ref").and_then(Value::as_str) {
-                Some(r) => {
-                    let name = component_of(r)?;
-                    at = format!("/components/schemas/{}", escape(&name));
-                    cur = self.doc.pointer(&at)?.clone();
-                }
-                None => return Some((cur, at)),
-            }
+            let Shape::Ref(r) = node.shape else {
+                return Some((node, at));
+            };
+            let name = component_of(r)?;
+            node = Node::read(fal_schema::component(self.doc, &name)?);
+            at = component_pointer(&name);
         }
         None
     }
 
-    /// `same_place`: the branches are not in the document (a `type` list split up); each is at
-    /// `ptr` itself rather than at `{ptr}/{i}`.
+    /// `anyOf`/`oneOf` (at `ptr`) written in `outer`.
     fn any_of(
         &mut self,
         branches: &[Value],
-        outer: &Map<String, Value>,
+        outer: &Node,
         ptr: &str,
         hint: &str,
         parent: &str,
-        same_place: bool,
     ) -> (Ty, bool) {
-        let at = |i: usize| {
-            if same_place {
-                ptr.to_owned()
-            } else {
-                format!("{ptr}/{i}")
-            }
-        };
-        let is_null = |b: &Value| {
-            b.get("type").and_then(Value::as_str) == Some("null")
-                || b.get("const") == Some(&Value::Null)
-                || (b
-                    .get("enum")
-                    .and_then(Value::as_array)
-                    .is_some_and(|e| e.len() == 1 && e[0].is_null()))
-        };
-        let mut null = branches.iter().any(is_null);
-        let rest: Vec<(usize, &Value)> = branches
+        let branches: Vec<Node> = branches.iter().map(Node::read).collect();
+        let null = branches.iter().any(Node::is_null_only);
+        let rest: Vec<(usize, &Node)> = branches
             .iter()
             .enumerate()
-            .filter(|(_, b)| !is_null(b))
+            .filter(|(_, b)| !b.is_null_only())
             .collect();
         match rest.as_slice() {
             [] => return self.null_only(ptr),
             [(i, one)] => {
                 // `anyOf [X, null]`: the description, default and examples are on the outside;
                 // an inline X (an enum, an object) is documented with them.
-                let with_docs = match one.as_object() {
-                    Some(o) if !o.contains_key("$ref") => {
-                        let mut o = o.clone();
-                        for k in [
-                            "title",
-                            "description",
-                            "default",
-                            "examples",
-                            "example",
-                            "deprecated",
-                        ] {
-                            if let (Some(v), false) = (outer.get(k), o.contains_key(k)) {
-                                o.insert(k.to_owned(), v.clone());
-                            }
-                        }
-                        Value::Object(o)
-                    }
-                    _ => (*one).clone(),
-                };
-                let (ty, n) = self.schema(&with_docs, &at(*i), hint, parent);
+                let mut one = (*one).clone();
+                one.annotations.inherit(&outer.annotations);
+                let at = format!("{ptr}/{i}");
+                let (ty, n) = self.deeper(&at, |lw| lw.node(&one, &at, hint, parent));
                 return (ty, n || null);
             }
             _ => {}
@@ -912,28 +822,63 @@ impl Lowerer<'_> {
         // Enum-like branches (string enums, consts, plain strings) merge into one open enum:
         // an open enum already keeps any string, so nothing is lost.
         if let Some(values) = mergeable_enum(&rest) {
-            let mut fake = Map::new();
-            fake.insert("enum".into(), Value::Array(values));
-            let (ty, n) = self.schema_obj(&fake, ptr, hint, parent);
+            let docs = Docs {
+                pointer: ptr.to_owned(),
+                ..Docs::default()
+            };
+            let (ty, n) = self.enumeration(&values, docs, ptr, hint, parent);
             return (ty, n || null);
         }
-        let has_struct_ref = rest
+        let has_struct = rest.iter().any(|(_, b)| {
+            matches!(
+                b.shape,
+                Shape::Ref(_)
+                    | Shape::Malformed {
+                        keyword: "$ref",
+                        ..
+                    }
+            ) || b.properties() != Properties::Absent
+        });
+        let lowered = rest
             .iter()
-            .any(|(_, b)| b.get("$ref").is_some() || b.get("properties").is_some());
+            .map(|(i, b)| {
+                let is_enum = matches!(
+                    b.shape,
+                    Shape::Enum(_)
+                        | Shape::Const(_)
+                        | Shape::Malformed {
+                            keyword: "enum",
+                            ..
+                        }
+                );
+                let branch_hint = if is_enum && has_struct {
+                    format!("{hint}Preset")
+                } else {
+                    hint.to_owned()
+                };
+                let at = format!("{ptr}/{i}");
+                self.deeper(&at, |lw| lw.node(b, &at, &branch_hint, parent))
+            })
+            .collect();
+        let (ty, n) = self.union(lowered, ptr, hint, parent);
+        (ty, n || null)
+    }
+
+    /// The union of lowered branches; nullable when a branch is (and the branches after it
+    /// still count).
+    fn union(
+        &mut self,
+        branches: Vec<(Ty, bool)>,
+        ptr: &str,
+        hint: &str,
+        parent: &str,
+    ) -> (Ty, bool) {
+        let mut null = false;
         let mut tys: Vec<Ty> = Vec::new();
         // A branch typed as a JSON value makes the union one: free-form when some such branch
         // is, else for the reason of the first.
         let mut any: Option<Why> = None;
-        for (i, b) in &rest {
-            let is_enum = b.get("enum").is_some() || b.get("const").is_some();
-            let branch_hint = if is_enum && has_struct_ref {
-                format!("{hint}Preset")
-            } else {
-                hint.to_owned()
-            };
-            let (ty, n) = self.schema(b, &at(*i), &branch_hint, parent);
-            // A nullable branch inside a union: the union itself is nullable (and the branches
-            // after it still count).
+        for (ty, n) in branches {
             null |= n;
             if let Ty::Any(why) = &ty {
                 if why.free_form.is_some() {
@@ -1068,7 +1013,7 @@ impl Lowerer<'_> {
     fn enumeration(
         &mut self,
         values: &[Value],
-        s: &Map<String, Value>,
+        docs: Docs,
         ptr: &str,
         hint: &str,
         parent: &str,
@@ -1078,7 +1023,6 @@ impl Lowerer<'_> {
         if values.is_empty() {
             return self.null_only(ptr);
         }
-        let docs = self.docs(&Value::Object(s.clone()), ptr);
         if values.iter().all(|v| v.is_string()) {
             let mut wires: Vec<String> = Vec::new();
             for v in &values {
@@ -1166,41 +1110,16 @@ impl Lowerer<'_> {
         (ty, null)
     }
 
-    fn fields(&mut self, s: &Value, ptr: &str, type_name: &str) -> Vec<Field> {
-        let origins = self.prop_origins.take().unwrap_or_default();
-        let Some(props) = s.get("properties").and_then(Value::as_object) else {
-            return Vec::new();
-        };
-        let required: Vec<&str> = s
-            .get("required")
-            .and_then(Value::as_array)
-            .map(|r| r.iter().filter_map(Value::as_str).collect())
-            .unwrap_or_default();
-        // fal's key order is not stable; its own order hint is, and sorted keys are after it.
-        let mut order: Vec<&String> = Vec::new();
-        if let Some(hint) = s.get("x-fal-order-properties").and_then(Value::as_array) {
-            for name in hint.iter().filter_map(Value::as_str) {
-                if let Some((k, _)) = props.get_key_value(name) {
-                    if !order.contains(&k) {
-                        order.push(k);
-                    }
-                }
-            }
-        }
-        for k in props.keys() {
-            if !order.contains(&k) {
-                order.push(k);
-            }
-        }
-        let mut fields = Vec::with_capacity(order.len());
+    fn fields(
+        &mut self,
+        props: &[(&str, &Value, String)],
+        required: &[&str],
+        type_name: &str,
+    ) -> Vec<Field> {
+        let mut fields = Vec::with_capacity(props.len());
         let mut idents: Vec<String> = Vec::new();
-        for wire in order {
-            let prop = &props[wire];
-            let prop_ptr = origins
-                .get(wire)
-                .cloned()
-                .unwrap_or_else(|| format!("{ptr}/properties/{}", escape(wire)));
-            let (ty, nullable) = self.schema(prop, &prop_ptr, wire, type_name);
+        for (wire, prop, prop_ptr) in props {
+            let (ty, nullable) = self.schema(prop, prop_ptr, wire, type_name);
             let mut ident = naming::snake_ident(wire);
             if idents.contains(&ident) {
                 // Two keys that read the same (`foo-bar`, `foo_bar`): the later one is spelled
@@ -1214,68 +1133,63 @@ impl Lowerer<'_> {
                     });
             }
             idents.push(ident.clone());
-            let docs = self.docs(prop, &prop_ptr);
-            let secret = is_secret(wire, prop);
-            let deprecated = prop
-                .get("deprecated")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
+            let node = Node::read(prop);
             fields.push(Field {
-                required: required.contains(&wire.as_str()),
-                wire: wire.clone(),
+                required: required.contains(wire),
+                wire: (*wire).to_owned(),
                 ident,
                 ty,
                 nullable,
-                docs,
-                secret,
-                deprecated,
+                docs: self.docs(&node, prop_ptr),
+                secret: is_secret(wire, prop),
+                deprecated: node.annotations.deprecated(),
             });
         }
         fields
     }
 
-    fn docs(&self, s: &Value, ptr: &str) -> Docs {
-        let Some(o) = s.as_object() else {
-            return Docs {
-                pointer: ptr.to_owned(),
-                ..Docs::default()
-            };
-        };
-        let text = |k: &str| {
-            o.get(k)
-                .and_then(Value::as_str)
-                .map(str::trim)
+    fn docs(&self, s: &Node, ptr: &str) -> Docs {
+        let text = |t: Option<&str>| {
+            t.map(str::trim)
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
         };
-        let mut examples: Vec<Value> = o
-            .get("examples")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if let Some(e) = o.get("example") {
-            examples.push(e.clone());
-        }
         // Constraints live beside the type, which may sit in the one non-null anyOf branch.
-        let mut sources = vec![o];
-        for key in ["anyOf", "oneOf", "allOf"] {
-            if let Some(branches) = o.get(key).and_then(Value::as_array) {
-                sources.extend(branches.iter().filter_map(Value::as_object));
-            }
-        }
-        let mut constraints = Vec::new();
-        for c in sources {
-            constraints.extend(describe_constraints(c));
+        let mut constraints = describe_constraints(s);
+        for member in s.members() {
+            constraints.extend(describe_constraints(&member));
         }
         constraints.dedup();
         Docs {
             pointer: ptr.to_owned(),
-            title: text("title"),
-            description: text("description"),
-            default: o.get("default").cloned(),
+            title: text(s.annotations.title()),
+            description: text(s.annotations.description()),
+            default: s.annotations.default_value().cloned(),
             constraints,
-            examples,
+            examples: s.annotations.examples().cloned().collect(),
         }
+    }
+}
+
+/// An object schema's parts, as written or as an `allOf` merges them.
+struct ObjectParts<'v> {
+    /// Name, schema and pointer of each property, in order.
+    props: Vec<(&'v str, &'v Value, String)>,
+    required: Vec<&'v str>,
+    /// `properties` is written but is not an object: what it is.
+    malformed: Option<&'static str>,
+    additional: Slot<'v>,
+    docs: Docs,
+}
+
+/// A schema's properties in fal's order, each with its pointer.
+fn listed<'v>(s: &Node<'v>, ptr: &str) -> Vec<(&'v str, &'v Value, String)> {
+    match s.properties() {
+        Properties::Listed(props) => props
+            .into_iter()
+            .map(|(name, prop)| (name, prop, format!("{ptr}/properties/{}", escape(name))))
+            .collect(),
+        Properties::Absent | Properties::Malformed(_) => Vec::new(),
     }
 }
 
@@ -1294,45 +1208,24 @@ fn rebased(ty: Ty, from: &str, rebase: &dyn Fn(&str) -> String) -> Ty {
     }
 }
 
-fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// A component becomes a struct when it lists properties.
-fn is_struct(s: &Value) -> bool {
-    s.get("properties")
-        .and_then(Value::as_object)
-        .is_some_and(|p| !p.is_empty())
-        && s.get("anyOf").is_none()
-        && s.get("oneOf").is_none()
-}
-
 /// The enum values of union branches that are all enums, consts or plain strings (at least one
 /// enum), in order; `None` when the union is anything else.
-fn mergeable_enum(branches: &[(usize, &Value)]) -> Option<Vec<Value>> {
+fn mergeable_enum(branches: &[(usize, &Node)]) -> Option<Vec<Value>> {
     let mut values = Vec::new();
     let mut any_enum = false;
     for (_, b) in branches {
-        let o = b.as_object()?;
-        if let Some(e) = o.get("enum").and_then(Value::as_array) {
-            values.extend(e.iter().cloned());
-            any_enum = true;
-        } else if let Some(c) = o.get("const") {
-            values.push(c.clone());
-            any_enum = true;
-        } else if o.get("type").and_then(Value::as_str) == Some("string")
-            && !o.keys().any(|k| k == "$ref")
-        {
-            // plain string: the open enum's catch-all covers it
-        } else {
-            return None;
+        match b.shape {
+            Shape::Enum(e) => {
+                values.extend(e.iter().cloned());
+                any_enum = true;
+            }
+            Shape::Const(c) => {
+                values.push(c.clone());
+                any_enum = true;
+            }
+            // A plain string: the open enum's catch-all covers it.
+            Shape::Type("string") => {}
+            _ => return None,
         }
     }
     let all_str = values.iter().all(Value::is_string);
@@ -1396,16 +1289,16 @@ fn singular(hint: &str) -> String {
     }
 }
 
-fn describe_constraints(o: &Map<String, Value>) -> Vec<String> {
-    let num = |k: &str| o.get(k).filter(|v| v.is_number()).map(|v| v.to_string());
+fn describe_constraints(s: &Node) -> Vec<String> {
+    let written = s.constraints();
+    let get = |k: &str| written.iter().find(|(w, _)| *w == k).map(|(_, v)| *v);
+    let num = |k: &str| get(k).filter(|v| v.is_number()).map(|v| v.to_string());
     let mut out = Vec::new();
     // 3.0 style: exclusiveMinimum is a boolean modifying minimum; 3.1 style: it is the bound.
-    let excl_min_flag = o
-        .get("exclusiveMinimum")
+    let excl_min_flag = get("exclusiveMinimum")
         .and_then(Value::as_bool)
         .unwrap_or(false);
-    let excl_max_flag = o
-        .get("exclusiveMaximum")
+    let excl_max_flag = get("exclusiveMaximum")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let lower = num("exclusiveMinimum")
@@ -1451,7 +1344,7 @@ fn describe_constraints(o: &Map<String, Value>) -> Vec<String> {
         (None, Some(b)) => out.push(format!("at most {b} items")),
         _ => {}
     }
-    if let Some(p) = o.get("pattern").and_then(Value::as_str) {
+    if let Some(p) = get("pattern").and_then(Value::as_str) {
         out.push(format!("matches `{p}`"));
     }
     out

@@ -100,13 +100,7 @@ fn convert(
                 let target = v
                     .as_str()
                     .and_then(fal_schema::component_of)
-                    .and_then(|name| {
-                        let t = doc.pointer(&format!(
-                            "/components/schemas/{}",
-                            fal_schema::escape(&name)
-                        ))?;
-                        Some((name, t))
-                    });
+                    .and_then(|name| fal_schema::component(doc, &name).map(|t| (name, t)));
                 // A dangling or recursive reference accepts anything, as the generated type does.
                 let Some((name, target)) = target.filter(|(n, _)| !path.contains(n)) else {
                     continue;

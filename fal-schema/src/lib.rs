@@ -9,11 +9,15 @@
 //! - which fields hold credentials ([`is_secret_name`], [`is_secret`]);
 //! - why a spot is free-form ([`FreeForm`], [`ANNOTATIONS`]);
 //! - the validation keywords ([`CONSTRAINT_KEYWORDS`]) and JSON pointer escaping ([`escape`]);
-//! - the markers fal-models' own tools write in `info` ([`retired_since`], [`source_of`]).
+//! - the markers fal-models' own tools write in `info` ([`retired_since`], [`source_of`]);
+//! - how one schema object reads: which keyword gives it its shape, what is malformed, which
+//!   union branch is only `null`, the order of its properties ([`node`]).
 //!
-//! [`model`] turns a document into a typed, normalized, pointer-carrying [`model::Endpoint`]:
-//! `$ref`, `allOf` wrappers, `anyOf`-with-null, `type: [X, "null"]`, `const` and
-//! `nullable: true` folded once.
+//! Two walks build on [`node`]. [`model`] turns a document into a typed, normalized,
+//! pointer-carrying [`model::Endpoint`]: `$ref`, `allOf` wrappers, `anyOf`-with-null,
+//! `type: [X, "null"]`, `const` and `nullable: true` folded once (the diff and the mock use it).
+//! The generator's lowering walks [`Node`]s itself, because it keeps what the model folds
+//! away: which component a `$ref` names (a Rust type of its own) and each schema's own pointer.
 //!
 //! ```
 //! let doc = serde_json::json!({
@@ -32,8 +36,10 @@
 use serde_json::Value;
 
 pub mod model;
+pub mod node;
 
 pub use model::{Endpoint, Kind, Schema};
+pub use node::{Node, Shape};
 
 /// The deepest nesting of schemas any reader follows. fal's documents nest a handful of levels;
 /// a document nesting hundreds would overflow the stack of a recursive walk (and of the Rust
@@ -150,9 +156,8 @@ pub fn is_secret_name(name: &str) -> bool {
 /// is marked `format: password` or `writeOnly: true`. Such fields are redacted in `Debug`,
 /// listed in `Endpoint::SECRET_FIELDS` and scrubbed from every error.
 pub fn is_secret(name: &str, schema: &Value) -> bool {
-    is_secret_name(name)
-        || schema.get("format").and_then(Value::as_str) == Some("password")
-        || schema.get("writeOnly").and_then(Value::as_bool) == Some(true)
+    let schema = Node::read(schema);
+    is_secret_name(name) || schema.format() == Some("password") || schema.write_only()
 }
 
 /// The key in a document's `info` that marks an endpoint fal no longer lists; its value is the
@@ -292,6 +297,27 @@ pub fn is_indexed_items(items: &Value) -> bool {
     items
         .as_object()
         .is_some_and(|o| !o.is_empty() && o.keys().all(|k| k.parse::<usize>().is_ok()))
+}
+
+/// The pointer of `#/components/schemas/{name}`.
+pub fn component_pointer(name: &str) -> String {
+    format!("/components/schemas/{}", escape(name))
+}
+
+/// `#/components/schemas/{name}`, when the document has it.
+pub fn component<'a>(doc: &'a Value, name: &str) -> Option<&'a Value> {
+    doc.pointer(&component_pointer(name))
+}
+
+/// The document's `components.schemas`, by name (in key order).
+pub fn components(doc: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    let components = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object);
+    components
+        .into_iter()
+        .flatten()
+        .map(|(name, schema)| (name.as_str(), schema))
 }
 
 /// The component a schema names by `$ref` (or by the older wrapper `allOf: [{$ref}]`).

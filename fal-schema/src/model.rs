@@ -10,9 +10,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::{COMPONENT_REF, CONSTRAINT_KEYWORDS, MAX_DEPTH, escape, is_indexed_items, unescape};
+use crate::node::{Node, Properties, Shape, Slot};
+use crate::{COMPONENT_REF, MAX_DEPTH, escape, unescape};
 
 /// One endpoint's document, read.
 #[derive(Debug, Default)]
@@ -340,7 +341,7 @@ impl Schema {
         let reference = format!("{COMPONENT_REF}{}", escape(name));
         doc.pointer(reference.strip_prefix('#')?)?;
         // Read as the `$ref` it stands for, so recursion is cut and named the same way.
-        Some(Loader::new(doc).reference(&Value::String(reference), "", 0))
+        Some(Loader::new(doc).reference(&reference, "", 0))
     }
 }
 
@@ -375,67 +376,68 @@ impl<'a> Loader<'a> {
             self.problem(ptr, "schema nested too deeply (or too large) to compare");
             return Schema::of(Kind::Any);
         }
-        let obj = match value {
-            Value::Object(obj) => obj,
-            Value::Bool(true) => return Schema::of(Kind::Any),
-            _ => {
-                self.problem(
-                    ptr,
-                    format!("expected a schema object, found {}", json_type(value)),
-                );
-                return Schema::of(Kind::Any);
-            }
-        };
-        let mut schema = self.shape(obj, ptr, depth);
+        let node = Node::read(value);
+        let mut schema = self.shape(&node, ptr, depth);
         // Annotations written beside the shape keywords win (fal puts `description` and
         // `default` beside `$ref` and `anyOf`).
-        if let Some(d) = obj.get("description").and_then(Value::as_str) {
+        let annotations = &node.annotations;
+        if let Some(d) = annotations.description() {
             schema.docs.description = Some(d.to_owned());
         }
-        if let Some(d) = obj.get("default") {
+        if let Some(d) = annotations.default_value() {
             schema.docs.default = Some(d.clone());
         }
-        if obj.get("nullable") == Some(&Value::Bool(true)) {
-            schema.nullable = true;
-        }
-        if obj.get("deprecated") == Some(&Value::Bool(true)) {
-            schema.docs.deprecated = true;
-        }
-        let own_examples = obj.get("examples").and_then(Value::as_array).into_iter();
-        let examples: Vec<Value> = own_examples
-            .flatten()
-            .chain(obj.get("example"))
-            .cloned()
-            .collect();
+        schema.nullable |= node.nullable;
+        schema.docs.deprecated |= annotations.deprecated();
+        let examples: Vec<Value> = annotations.examples().cloned().collect();
         if !examples.is_empty() {
             schema.docs.examples.splice(0..0, examples);
         }
-        if let Some(format) = obj.get("format").and_then(Value::as_str) {
+        if let Some(format) = node.format() {
             schema.format = Some(format.to_owned());
         }
-        for keyword in CONSTRAINT_KEYWORDS {
-            if let Some(v) = obj.get(keyword) {
-                schema.constraints.insert(keyword, v.clone());
-            }
+        for (keyword, v) in node.constraints() {
+            schema.constraints.insert(keyword, v.clone());
         }
         schema.pointer = ptr.to_owned();
         schema
     }
 
-    /// The shape keywords of a schema object (without its own annotations).
-    fn shape(&mut self, obj: &Map<String, Value>, ptr: &str, depth: usize) -> Schema {
-        if let Some(reference) = obj.get("$ref") {
-            return self.reference(reference, &format!("{ptr}/$ref"), depth);
-        }
-        if let Some(all) = obj.get("allOf") {
-            return self.all_of(all, &format!("{ptr}/allOf"), depth);
-        }
-        for keyword in ["anyOf", "oneOf"] {
-            if let Some(members) = obj.get(keyword) {
-                let Some(members) = members.as_array() else {
-                    self.problem(&format!("{ptr}/{keyword}"), "expected an array");
-                    return Schema::of(Kind::Any);
-                };
+    /// The shape keywords of a schema (without its own annotations).
+    fn shape(&mut self, node: &Node, ptr: &str, depth: usize) -> Schema {
+        match &node.shape {
+            Shape::Any | Shape::Untyped(_) => Schema::of(Kind::Any),
+            Shape::Nothing => {
+                self.problem(ptr, "expected a schema object, found a boolean");
+                Schema::of(Kind::Any)
+            }
+            Shape::NotASchema(found) => {
+                self.problem(ptr, format!("expected a schema object, found {found}"));
+                Schema::of(Kind::Any)
+            }
+            Shape::Malformed {
+                keyword: "$ref", ..
+            } => {
+                self.problem(&format!("{ptr}/$ref"), "`$ref` is not a string");
+                Schema::of(Kind::Any)
+            }
+            Shape::Malformed {
+                keyword: "type",
+                found,
+            } => {
+                self.problem(
+                    &format!("{ptr}/type"),
+                    format!("expected a type name, found {found}"),
+                );
+                Schema::of(Kind::Any)
+            }
+            Shape::Malformed { keyword, .. } => {
+                self.problem(&format!("{ptr}/{keyword}"), "expected an array");
+                Schema::of(Kind::Any)
+            }
+            Shape::Ref(reference) => self.reference(reference, &format!("{ptr}/$ref"), depth),
+            Shape::AllOf(members) => self.all_of(members, &format!("{ptr}/allOf"), depth),
+            Shape::AnyOf(keyword, members) => {
                 let mut nullable = false;
                 let mut kept = Vec::new();
                 for (i, member) in members.iter().enumerate() {
@@ -452,68 +454,51 @@ impl<'a> Loader<'a> {
                 }
                 let mut schema = union(kept);
                 schema.nullable |= nullable;
-                return schema;
-            }
-        }
-        if let Some(value) = obj.get("const") {
-            return enum_schema(obj, std::slice::from_ref(value));
-        }
-        if let Some(values) = obj.get("enum") {
-            let Some(values) = values.as_array() else {
-                self.problem(&format!("{ptr}/enum"), "expected an array");
-                return Schema::of(Kind::Any);
-            };
-            let non_null: Vec<Value> = values.iter().filter(|v| !v.is_null()).cloned().collect();
-            let mut schema = if non_null.is_empty() {
-                Schema::of(Kind::Null)
-            } else {
-                enum_schema(obj, &non_null)
-            };
-            schema.nullable = non_null.len() < values.len();
-            return schema;
-        }
-        match obj.get("type") {
-            Some(Value::String(ty)) => self.typed(ty, obj, ptr, depth),
-            Some(Value::Array(types)) => {
-                let mut nullable = false;
-                let mut kept = Vec::new();
-                for ty in types {
-                    match ty.as_str() {
-                        Some("null") => nullable = true,
-                        Some(ty) => kept.push(self.typed(ty, obj, ptr, depth)),
-                        None => self.problem(&format!("{ptr}/type"), "expected type names"),
-                    }
-                }
-                let mut schema = union(kept);
-                schema.nullable |= nullable;
                 schema
             }
-            Some(other) => {
-                self.problem(
-                    &format!("{ptr}/type"),
-                    format!("expected a type name, found {}", json_type(other)),
-                );
-                Schema::of(Kind::Any)
+            // `const` is a one-value `enum` (so `const: null` only allows null, as `enum: [null]`).
+            Shape::Const(value) => Self::enumeration(node, std::slice::from_ref(*value)),
+            Shape::Enum(values) => Self::enumeration(node, values),
+            Shape::Type(ty) => self.typed(ty, node, ptr, depth),
+            Shape::Types {
+                names,
+                null,
+                malformed,
+            } => {
+                if *malformed {
+                    self.problem(&format!("{ptr}/type"), "expected type names");
+                }
+                let kept = names
+                    .iter()
+                    .map(|ty| self.typed(ty, node, ptr, depth))
+                    .collect();
+                let mut schema = union(kept);
+                schema.nullable |= null;
+                schema
             }
-            None if obj.contains_key("properties") || obj.contains_key("additionalProperties") => {
-                self.typed("object", obj, ptr, depth)
-            }
-            None if obj.contains_key("items") || obj.contains_key("prefixItems") => {
-                self.typed("array", obj, ptr, depth)
-            }
-            None => Schema::of(Kind::Any),
         }
     }
 
-    fn typed(&mut self, ty: &str, obj: &Map<String, Value>, ptr: &str, depth: usize) -> Schema {
+    fn enumeration(node: &Node, values: &[Value]) -> Schema {
+        let non_null: Vec<Value> = values.iter().filter(|v| !v.is_null()).cloned().collect();
+        let mut schema = if non_null.is_empty() {
+            Schema::of(Kind::Null)
+        } else {
+            enum_schema(node.declared_type(), &non_null)
+        };
+        schema.nullable = non_null.len() < values.len();
+        schema
+    }
+
+    fn typed(&mut self, ty: &str, node: &Node, ptr: &str, depth: usize) -> Schema {
         let kind = match ty {
             "null" => Kind::Null,
             "boolean" => Kind::Bool,
             "integer" => Kind::Integer,
             "number" => Kind::Number,
             "string" => Kind::String,
-            "array" => self.array(obj, ptr, depth),
-            "object" => self.object(obj, ptr, depth),
+            "array" => self.array(node, ptr, depth),
+            "object" => self.object(node, ptr, depth),
             other => {
                 self.problem(&format!("{ptr}/type"), format!("unknown type `{other}`"));
                 Kind::Any
@@ -522,8 +507,8 @@ impl<'a> Loader<'a> {
         Schema::of(kind)
     }
 
-    fn array(&mut self, obj: &Map<String, Value>, ptr: &str, depth: usize) -> Kind {
-        if let Some(prefix) = obj.get("prefixItems").and_then(Value::as_array) {
+    fn array(&mut self, node: &Node, ptr: &str, depth: usize) -> Kind {
+        if let Some(Ok(prefix)) = node.prefix_items() {
             let items = prefix
                 .iter()
                 .enumerate()
@@ -531,68 +516,64 @@ impl<'a> Loader<'a> {
                 .collect();
             return Kind::Tuple(items);
         }
-        match obj.get("items") {
-            None => Kind::Array(Box::new(Schema::of(Kind::Any))),
+        let at = format!("{ptr}/items");
+        let items = match node.items() {
+            Slot::Absent | Slot::True => Schema::of(Kind::Any),
             // fal sometimes serialises a tuple as an object keyed "0", "1", ...
-            Some(items) if is_indexed_items(items) => {
-                self.problem(
-                    &format!("{ptr}/items"),
-                    "malformed `items` (an object keyed by index)",
-                );
-                Kind::Array(Box::new(Schema::of(Kind::Any)))
+            Slot::Indexed => {
+                self.problem(&at, "malformed `items` (an object keyed by index)");
+                Schema::of(Kind::Any)
             }
-            Some(items) => Kind::Array(Box::new(self.schema(
-                items,
-                &format!("{ptr}/items"),
-                depth + 1,
-            ))),
-        }
-    }
-
-    fn object(&mut self, obj: &Map<String, Value>, ptr: &str, depth: usize) -> Kind {
-        let required: Vec<&str> = match obj.get("required") {
-            None => Vec::new(),
-            Some(Value::Array(names)) if names.iter().all(Value::is_string) => {
-                names.iter().filter_map(Value::as_str).collect()
+            Slot::Schema(items) => self.schema(items, &at, depth + 1),
+            Slot::False => {
+                self.problem(&at, "expected a schema object, found a boolean");
+                Schema::of(Kind::Any)
             }
-            Some(_) => {
-                // Read as "nothing required": report it rather than guess.
-                self.problem(
-                    &format!("{ptr}/required"),
-                    "`required` is not an array of property names",
-                );
-                Vec::new()
+            Slot::Malformed(found) => {
+                self.problem(&at, format!("expected a schema object, found {found}"));
+                Schema::of(Kind::Any)
             }
         };
+        Kind::Array(Box::new(items))
+    }
+
+    fn object(&mut self, node: &Node, ptr: &str, depth: usize) -> Kind {
+        let (required, well_formed) = node.required();
+        if !well_formed {
+            self.problem(
+                &format!("{ptr}/required"),
+                "`required` is not an array of property names; only its names are read",
+            );
+        }
         let mut object = Object::default();
-        match obj.get("properties") {
-            None => {}
-            Some(Value::Object(props)) => {
+        match node.properties() {
+            Properties::Absent => {}
+            Properties::Listed(props) => {
                 for (name, prop) in props {
                     let schema = self.schema(
                         prop,
                         &format!("{ptr}/properties/{}", escape(name)),
                         depth + 1,
                     );
-                    let required = required.contains(&name.as_str());
+                    let required = required.contains(&name);
                     object
                         .properties
-                        .insert(name.clone(), Property { required, schema });
+                        .insert(name.to_owned(), Property { required, schema });
                 }
             }
-            Some(other) => self.problem(
+            Properties::Malformed(found) => self.problem(
                 &format!("{ptr}/properties"),
-                format!("expected an object, found {}", json_type(other)),
+                format!("expected an object, found {found}"),
             ),
         }
-        object.additional = match obj.get("additionalProperties") {
-            Some(Value::Bool(true)) => Some(Box::new(Schema::of(Kind::Any))),
-            Some(schema @ Value::Object(_)) => Some(Box::new(self.schema(
+        object.additional = match node.additional_properties() {
+            Slot::True => Some(Box::new(Schema::of(Kind::Any))),
+            Slot::Schema(schema) => Some(Box::new(self.schema(
                 schema,
                 &format!("{ptr}/additionalProperties"),
                 depth + 1,
             ))),
-            _ => None,
+            Slot::Absent | Slot::False | Slot::Indexed | Slot::Malformed(_) => None,
         };
         match object.additional.take() {
             Some(values) if object.properties.is_empty() => Kind::Map(values),
@@ -603,11 +584,7 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn reference(&mut self, reference: &Value, ptr: &str, depth: usize) -> Schema {
-        let Some(reference) = reference.as_str() else {
-            self.problem(ptr, "`$ref` is not a string");
-            return Schema::of(Kind::Any);
-        };
+    fn reference(&mut self, reference: &str, ptr: &str, depth: usize) -> Schema {
         let Some(target_ptr) = reference.strip_prefix('#') else {
             self.problem(ptr, format!("external `$ref` {reference} not supported"));
             return Schema::of(Kind::Any);
@@ -633,18 +610,12 @@ impl<'a> Loader<'a> {
         schema
     }
 
-    fn all_of(&mut self, all: &Value, ptr: &str, depth: usize) -> Schema {
-        let members: Vec<Schema> = match all.as_array() {
-            Some(members) => members
-                .iter()
-                .enumerate()
-                .map(|(i, m)| self.schema(m, &format!("{ptr}/{i}"), depth + 1))
-                .collect(),
-            None => {
-                self.problem(ptr, "expected an array");
-                return Schema::of(Kind::Any);
-            }
-        };
+    fn all_of(&mut self, members: &[Value], ptr: &str, depth: usize) -> Schema {
+        let members: Vec<Schema> = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| self.schema(m, &format!("{ptr}/{i}"), depth + 1))
+            .collect();
         let mut members = members.into_iter();
         let Some(mut merged) = members.next() else {
             return Schema::of(Kind::Any);
@@ -715,8 +686,8 @@ fn union(members: Vec<Schema>) -> Schema {
     }
 }
 
-fn enum_schema(obj: &Map<String, Value>, values: &[Value]) -> Schema {
-    let declared = match obj.get("type").and_then(Value::as_str) {
+fn enum_schema(declared: Option<&str>, values: &[Value]) -> Schema {
+    let declared = match declared {
         Some("string") => Some(Scalar::String),
         Some("integer") => Some(Scalar::Integer),
         Some("number") => Some(Scalar::Number),
@@ -737,15 +708,4 @@ fn enum_schema(obj: &Map<String, Value>, values: &[Value]) -> Schema {
         }
     });
     Schema::of(Kind::Enum(scalar, values.to_vec()))
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

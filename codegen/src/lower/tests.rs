@@ -72,6 +72,57 @@ fn the_readers_agree_on_merged_properties_and_escaped_refs() {
     );
 }
 
+/// Where the model and the generator read one schema object differently before both read it
+/// through `fal_schema::node`: a schema with `items` and `additionalProperties` but no `type`
+/// (the generator took an array, the model a map); `required` holding a non-string (the
+/// generator took the names, the model none); an `anyOf` branch `const: null` (the generator
+/// took it for "or null", the model for an enum of one mixed value).
+#[test]
+fn the_readers_agree_where_they_used_to_part() {
+    let doc = json!({
+        "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
+        "paths": {
+            "/acme/app": {"post": {"requestBody": {"content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Input"}}}}}},
+            "/acme/app/requests/{request_id}": {"get": {"responses": {"200": {"content": {
+                "application/json": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}}}}
+        },
+        "components": {"schemas": {"Input": {
+            "type": "object",
+            "properties": {
+                "implied": {"items": {"type": "integer"}, "additionalProperties": {"type": "string"}},
+                "nested": {"type": "object", "required": ["a", 3], "properties": {"a": {"type": "string"}}},
+                "maybe": {"anyOf": [{"type": "string"}, {"const": null}]}
+            }
+        }}}
+    });
+    let mut api = Api::default();
+    lower_document(&mut api, "t.json", &doc, &mut Vec::new()).expect("a fal document");
+    let model = Endpoint::read(&doc).input.expect("an input");
+    let mut found = Vec::new();
+    agree(
+        &api,
+        &Ty::Named(api.endpoints[0].input),
+        &model,
+        0,
+        &mut found,
+    );
+    assert!(found.is_empty(), "{found:?}");
+    let Kind::Object(input) = &model.kind else {
+        panic!("{model:?}")
+    };
+    assert!(matches!(
+        input.properties["implied"].schema.kind,
+        Kind::Array(_)
+    ));
+    let Kind::Object(nested) = &input.properties["nested"].schema.kind else {
+        panic!("{input:?}")
+    };
+    assert!(nested.properties["a"].required);
+    assert!(input.properties["maybe"].schema.nullable);
+    assert_eq!(input.properties["maybe"].schema.kind, Kind::String);
+}
+
 /// Over every vendored document: the generator and the model agree on the input and the
 /// output, down through fields, list items and map values (which fields there are, which are
 /// required, which accept `null`, and the shape of each).
@@ -135,8 +186,13 @@ fn agree(api: &Api, ours: &Ty, theirs: &Schema, depth: usize, found: &mut Vec<St
     };
     match (ours, &theirs.kind) {
         (Ty::Named(r), Kind::Object(model)) => {
-            let TypeKind::Struct { fields } = &api.ty(*r).kind else {
-                return;
+            let fields = match &api.ty(*r).kind {
+                TypeKind::Struct { fields } => fields,
+                // An inline input object is wrapped (`Input(InputObject)`): compare what it holds.
+                TypeKind::Newtype(inner) | TypeKind::Alias(inner) => {
+                    return agree(api, inner, theirs, depth, found);
+                }
+                _ => return,
             };
             let mut names: Vec<&str> = fields.iter().map(|f| f.wire.as_str()).collect();
             names.sort();
