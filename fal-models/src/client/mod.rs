@@ -946,17 +946,21 @@ fn status_stream(
             let mut r = match state {
                 StreamState::Done => return None,
                 StreamState::Reading(r) => r,
-                StreamState::Connect(client, call, request_id) => match client.open(&call).await {
-                    Ok(response) => Box::new(StatusReading {
-                        redactor: client.redactor(&call),
-                        events: sse::SseReader::new(client.inner.stream_idle_timeout),
-                        request_id,
-                        response,
-                    }),
-                    Err(e) => return Some((Err(e), StreamState::Done)),
-                },
+                // Boxed: the step future is made afresh for every event, and only the first
+                // step connects; inline, the connect future's size was copied at every event.
+                StreamState::Connect(client, call, request_id) => {
+                    match Box::pin(client.open(&call)).await {
+                        Ok(response) => Box::new(StatusReading {
+                            redactor: client.redactor(&call),
+                            events: sse::SseReader::new(client.inner.stream_idle_timeout),
+                            request_id,
+                            response,
+                        }),
+                        Err(e) => return Some((Err(e), StreamState::Done)),
+                    }
+                }
             };
-            let request_id = Some(r.request_id.clone());
+            // (The request id is copied into errors only: not once per event.)
             let err = match r.events.next(&mut r.response).await {
                 Ok(Some(data)) => match serde_json::from_str::<QueueStatus>(&data) {
                     Ok(status) => {
@@ -970,7 +974,7 @@ fn status_stream(
                     }
                     Err(source) => Error::Decode {
                         operation: Operation::StatusStream,
-                        request_id,
+                        request_id: Some(r.request_id.clone()),
                         status: 200,
                         source,
                         body_excerpt: r
@@ -988,17 +992,17 @@ fn status_stream(
                     | ExchangeFault::TotalTimeout,
                 ) => Error::Timeout {
                     kind: TimeoutKind::StreamIdle,
-                    request_id,
+                    request_id: Some(r.request_id.clone()),
                     cancelled: false,
                 },
                 Err(ExchangeFault::TooLarge(limit)) => Error::BodyTooLarge {
                     operation: Operation::StatusStream,
-                    request_id,
+                    request_id: Some(r.request_id.clone()),
                     limit,
                 },
                 Err(ExchangeFault::Transport(source)) => Error::Transport {
                     operation: Operation::StatusStream,
-                    request_id,
+                    request_id: Some(r.request_id.clone()),
                     source,
                 },
             };

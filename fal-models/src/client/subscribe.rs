@@ -313,6 +313,10 @@ impl Tracker {
     }
 
     fn observe(&mut self, status: &QueueStatus, logs: Logs) {
+        // Everything below only decides what to tell the callback.
+        if self.callback.is_none() {
+            return;
+        }
         let key = (status.status.clone(), status.queue_position);
         // A fill only contributes lines: the stream reports the state changes, in order.
         let changed = !matches!(logs, Logs::Fill) && self.last.as_ref() != Some(&key);
@@ -420,7 +424,10 @@ impl Client {
             Ok(outcome) => outcome,
             Err(_) => {
                 let cancelled = options.cancel_on_timeout
-                    && matches!(self.cancel(handle).await, Ok(CancelOutcome::Requested));
+                    && matches!(
+                        Box::pin(self.cancel(handle)).await,
+                        Ok(CancelOutcome::Requested)
+                    );
                 tracing::warn!(
                     request_id = handle.request_id(),
                     cancelled,
@@ -442,10 +449,12 @@ impl Client {
         logs: bool,
         tracker: &mut Tracker,
     ) -> Result<O, Error> {
+        // The rare paths (polling, the failure lookup, and in the callers the cancel on timeout,
+        // the log fill and the fall back to polling) are boxed: inline, each would add its
+        // future's size to every subscribe's future, which is copied as it is built.
         let done = match wait {
             WaitMode::Poll(interval) => {
-                self.poll_until_done(handle, logs, interval, tracker)
-                    .await?
+                Box::pin(self.poll_until_done(handle, logs, interval, tracker)).await?
             }
             WaitMode::Stream => self.stream_until_done(handle, logs, tracker).await?,
         };
@@ -453,7 +462,7 @@ impl Client {
             return self.result(handle).await;
         };
         // A failed job: the result endpoint has the real error (field details, HTTP status).
-        let result_error = match self.result(&handle.clone().untyped()).await {
+        let result_error = match Box::pin(self.result(&handle.clone().untyped())).await {
             Err(Error::Api(api)) => Some(api),
             Err(
                 e @ Error::Timeout {
@@ -549,7 +558,7 @@ impl Client {
                             // A full status right after the first event fills any such gap, in
                             // order, before the event's own lines.
                             tracker.filled_ahead.clear();
-                            let all = self.status(handle, true).await?;
+                            let all = Box::pin(self.status(handle, true)).await?;
                             tracker.observe(&all, Logs::Fill);
                         }
                         tracker.observe(&status, mode);
@@ -582,9 +591,8 @@ impl Client {
             match &err {
                 // No stream here (an older proxy, say): poll instead.
                 Error::Api(api) if matches!(api.status, 404 | 405 | 501) => {
-                    return self
-                        .poll_until_done(handle, logs, Duration::from_millis(500), tracker)
-                        .await;
+                    let interval = Duration::from_millis(500);
+                    return Box::pin(self.poll_until_done(handle, logs, interval, tracker)).await;
                 }
                 Error::StreamEnded { .. }
                 | Error::Transport { .. }

@@ -14,10 +14,22 @@ use std::sync::Arc;
 /// escape of any hex case (a surrogate pair beyond the BMP), or as a JSON short escape (`\"`,
 /// `\\`, `\/`), each escape behind any number of backslashes (a body echoed inside a JSON
 /// string, twice). Any mix of these, character by character, is found and replaced whole.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub(crate) struct Redactor {
     /// Shared: a call's redactor is the client's merged with the call's secrets, built often.
     secrets: Arc<Secrets>,
+}
+
+impl Default for Redactor {
+    /// No secrets. Most calls have none of their own: they share one empty set rather than
+    /// allocate their own.
+    fn default() -> Self {
+        static EMPTY: std::sync::LazyLock<Arc<Secrets>> =
+            std::sync::LazyLock::new(|| Arc::new(Secrets::default()));
+        Redactor {
+            secrets: Arc::clone(&EMPTY),
+        }
+    }
 }
 
 /// The secrets of a [`Redactor`], with the bytes a match can start on.
