@@ -1576,9 +1576,13 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 mod tests {
     use super::*;
 
+    /// The date as time since the epoch.
+    fn t(s: &str) -> Option<Duration> {
+        parse_iso8601(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap())
+    }
+
     #[test]
     fn iso8601_forms() {
-        let t = |s: &str| parse_iso8601(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
         assert_eq!(t("1970-01-01T00:00:00Z"), Some(Duration::ZERO));
         assert_eq!(
             t("2024-02-29T12:30:15Z"),
@@ -1632,7 +1636,6 @@ mod tests {
 
     #[test]
     fn iso8601_takes_field_maxima_a_leap_second_and_offsets_with_minutes() {
-        let t = |s: &str| parse_iso8601(s).map(|t| t.duration_since(UNIX_EPOCH).unwrap());
         assert_eq!(
             t("2024-12-31T23:59:59Z"),
             Some(Duration::from_secs(1_735_689_599))

@@ -8,6 +8,17 @@ use crate::ir::{Api, Ty, TypeKind};
 /// An input with a property merged from two `allOf` members that both declare `x`, the later
 /// one also `y`: a `$ref` to a component whose name holds a `/`.
 fn document() -> Value {
+    with_components(json!({
+        "Input": {"type": "object", "properties": {"merged": {"allOf": [
+            {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]},
+            {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"$ref": "#/components/schemas/A~1B"}}}
+        ]}}},
+        "A/B": {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+    }))
+}
+
+/// The endpoint `acme/app` whose input is the component `Input` of `schemas`.
+fn with_components(schemas: Value) -> Value {
     json!({
         "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
         "paths": {
@@ -16,13 +27,7 @@ fn document() -> Value {
             "/acme/app/requests/{request_id}": {"get": {"responses": {"200": {"content": {
                 "application/json": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}}}}
         },
-        "components": {"schemas": {
-            "Input": {"type": "object", "properties": {"merged": {"allOf": [
-                {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]},
-                {"type": "object", "properties": {"x": {"type": "integer"}, "y": {"$ref": "#/components/schemas/A~1B"}}}
-            ]}}},
-            "A/B": {"type": "object", "properties": {"ok": {"type": "boolean"}}}
-        }}
+        "components": {"schemas": schemas}
     })
 }
 
@@ -79,23 +84,14 @@ fn the_readers_agree_on_merged_properties_and_escaped_refs() {
 /// took it for "or null", the model for an enum of one mixed value).
 #[test]
 fn the_readers_agree_where_they_used_to_part() {
-    let doc = json!({
-        "info": {"x-fal-metadata": {"endpointId": "acme/app"}},
-        "paths": {
-            "/acme/app": {"post": {"requestBody": {"content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/Input"}}}}}},
-            "/acme/app/requests/{request_id}": {"get": {"responses": {"200": {"content": {
-                "application/json": {"schema": {"type": "object", "properties": {"ok": {"type": "boolean"}}}}}}}}}
-        },
-        "components": {"schemas": {"Input": {
-            "type": "object",
-            "properties": {
-                "implied": {"items": {"type": "integer"}, "additionalProperties": {"type": "string"}},
-                "nested": {"type": "object", "required": ["a", 3], "properties": {"a": {"type": "string"}}},
-                "maybe": {"anyOf": [{"type": "string"}, {"const": null}]}
-            }
-        }}}
-    });
+    let doc = with_components(json!({"Input": {
+        "type": "object",
+        "properties": {
+            "implied": {"items": {"type": "integer"}, "additionalProperties": {"type": "string"}},
+            "nested": {"type": "object", "required": ["a", 3], "properties": {"a": {"type": "string"}}},
+            "maybe": {"anyOf": [{"type": "string"}, {"const": null}]}
+        }
+    }}));
     let mut api = Api::default();
     lower_document(&mut api, "t.json", &doc, &mut Vec::new()).expect("a fal document");
     let model = Endpoint::read(&doc).input.expect("an input");

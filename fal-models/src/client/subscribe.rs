@@ -654,11 +654,11 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn lines_filled_ahead_of_a_stream_are_not_repeated_by_its_deltas() {
+    /// A tracker whose callback records the log lines it is told.
+    fn recording() -> (Tracker, Arc<Mutex<Vec<String>>>) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        let mut tracker = Tracker {
+        let tracker = Tracker {
             callback: Some(Box::new(move |p| {
                 if let Progress::Log(l) = p {
                     sink.lock().unwrap().push(l.message);
@@ -666,6 +666,12 @@ mod tests {
             })),
             ..Tracker::default()
         };
+        (tracker, seen)
+    }
+
+    #[test]
+    fn lines_filled_ahead_of_a_stream_are_not_repeated_by_its_deltas() {
+        let (mut tracker, seen) = recording();
         tracker.observe(&status(&[("1", "a")]), Logs::Overlapping);
         // A reconnect whose first event holds only the line since it opened (`c`; `b` was
         // written in between): the full status fills `b`, then `c`, in order.
@@ -676,16 +682,7 @@ mod tests {
         tracker.observe(&status(&[("5", "e"), ("5", "e")]), Logs::Delta);
         assert_eq!(*seen.lock().unwrap(), ["a", "b", "c", "d", "e", "e"]);
         // Filled lines sent again as new by the stream are skipped once each.
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let mut t = Tracker {
-            callback: Some(Box::new(move |p| {
-                if let Progress::Log(l) = p {
-                    sink.lock().unwrap().push(l.message);
-                }
-            })),
-            ..Tracker::default()
-        };
+        let (mut t, seen) = recording();
         t.observe(&status(&[("1", "a"), ("2", "b")]), Logs::Fill);
         t.observe(&status(&[("1", "a")]), Logs::Overlapping);
         t.observe(&status(&[("2", "b"), ("3", "c")]), Logs::Delta);
@@ -694,16 +691,7 @@ mod tests {
 
     #[test]
     fn a_filled_line_is_skipped_once_and_delivered_when_it_occurs_again() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let mut tracker = Tracker {
-            callback: Some(Box::new(move |p| {
-                if let Progress::Log(l) = p {
-                    sink.lock().unwrap().push(l.message);
-                }
-            })),
-            ..Tracker::default()
-        };
+        let (mut tracker, seen) = recording();
         // The fill delivers `a`; the stream's first event has no lines yet.
         tracker.observe(&status(&[("1", "a")]), Logs::Fill);
         tracker.observe(&status(&[]), Logs::Overlapping);
@@ -717,16 +705,7 @@ mod tests {
 
     #[test]
     fn logs_are_delivered_once_across_reconnects_without_losing_lines() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let mut tracker = Tracker {
-            callback: Some(Box::new(move |p| {
-                if let Progress::Log(l) = p {
-                    sink.lock().unwrap().push(l.message);
-                }
-            })),
-            ..Tracker::default()
-        };
+        let (mut tracker, seen) = recording();
         // First connection: a cumulative first event, then a delta.
         tracker.observe(&status(&[("1", "a"), ("2", "b")]), Logs::Overlapping);
         tracker.observe(&status(&[("3", "c")]), Logs::Delta);
