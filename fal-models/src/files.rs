@@ -981,8 +981,10 @@ where
                     p(0, total);
                 }
             }
+            // One timer for the body, however many chunks it comes in.
+            let mut watch = bounds::Watch::new(None);
             loop {
-                match bounds::next_chunk(&mut resp, bounds.idle).await {
+                match watch.next_chunk(&mut resp, bounds.idle).await {
                     Ok(Some(chunk)) => {
                         let after = received + chunk.len() as u64;
                         if let Some(limit) = limit.filter(|&limit| after > limit) {

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::Client;
 use crate::error::{ApiError, Error, FieldError, Operation, TimeoutKind};
-use crate::http::bounds::{self, Bounds, ExchangeFault};
+use crate::http::bounds::{self, Bounds, ExchangeFault, Watch};
 use crate::http::protocol::{
     ERROR_TYPE_HEADER, REQUEST_ID_HEADER, REQUEST_TIMEOUT_TYPE_HEADER, TARGET_URL_HEADER,
 };
@@ -95,7 +95,7 @@ impl Client {
             tracing::debug!(attempt, "sending");
             let failure = match self.send_once(call, read_body).await {
                 Err(e) => Failure::Transport(e),
-                Ok((response, deadline)) if response.status().is_success() => {
+                Ok((response, watch)) if response.status().is_success() => {
                     let status = response.status().as_u16();
                     if !read_body {
                         return Ok(Success::Open(response));
@@ -105,7 +105,7 @@ impl Client {
                         None => None,
                     };
                     let limit = MAX_QUEUE_BODY;
-                    match bounds::read_body_by(response, &call.bounds, limit, deadline).await {
+                    match bounds::read_body_by(response, &call.bounds, limit, watch).await {
                         Ok(body) => {
                             return Ok(Success::Body(Reply {
                                 status,
@@ -127,11 +127,11 @@ impl Client {
                         Err((e, _)) => Failure::Transport(e),
                     }
                 }
-                Ok((response, deadline)) => {
+                Ok((response, watch)) => {
                     let status = response.status().as_u16();
                     let headers = response.headers().clone();
                     // An error body is only read for its excerpt: 1 MiB is plenty.
-                    let body = bounds::read_body_by(response, &call.bounds, 1 << 20, deadline)
+                    let body = bounds::read_body_by(response, &call.bounds, 1 << 20, watch)
                         .await
                         .unwrap_or_else(|(_, partial)| partial);
                     if status == 504
@@ -214,14 +214,14 @@ impl Client {
         }
     }
 
-    /// One attempt. An answer to be read whole gets the total bound as a deadline (see
-    /// [`bounds::send_for_whole`]); an answer handed on unread keeps reqwest's own timeout,
-    /// which covers its body wherever it is read.
+    /// One attempt. An answer to be read whole gets the total bound as a deadline, watched
+    /// with its head and body under one timer (see [`bounds::send_for_whole`]); an answer
+    /// handed on unread keeps reqwest's own timeout, which covers its body wherever it is read.
     async fn send_once(
         &self,
         call: &Call,
         whole: bool,
-    ) -> Result<(Response, Option<tokio::time::Instant>), ExchangeFault> {
+    ) -> Result<(Response, Watch), ExchangeFault> {
         let inner = &self.inner;
         let (url, target) = super::proxy::route(inner, &call.url);
         let mut request = inner
@@ -264,7 +264,7 @@ impl Client {
         if whole {
             bounds::send_for_whole(request, &call.bounds).await
         } else {
-            Ok((bounds::send(request, &call.bounds).await?, None))
+            Ok((bounds::send(request, &call.bounds).await?, Watch::new(None)))
         }
     }
 

@@ -10,10 +10,13 @@
 //!
 //! `send` and `read_body` apply them; everything else builds on those two.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use reqwest::{RequestBuilder, Response};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 /// The time bounds of one HTTP exchange. `None` means unbounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,75 +143,138 @@ pub(crate) async fn send(
         (Some(h), Some(t)) => Some(h.min(t)),
         (h, t) => h.or(t),
     };
-    match head {
-        Some(limit) => match tokio::time::timeout(limit, request.send()).await {
-            Ok(r) => r.map_err(ExchangeFault::Transport),
-            Err(_) => Err(ExchangeFault::HeadTimeout),
-        },
-        None => request.send().await.map_err(ExchangeFault::Transport),
-    }
+    let mut watch = Watch::new(None);
+    watch.begin(head, WaitFor::Head);
+    watch
+        .wait(request.send())
+        .await?
+        .map_err(ExchangeFault::Transport)
 }
 
 /// Sends `request` for an answer to be read whole with [`read_body_by`]: the total bound
-/// becomes a deadline this layer enforces, so each wait (the head, then each chunk) runs under
-/// one timer instead of reqwest's besides ours. The head waits at most the response-head bound,
-/// and never past the deadline.
+/// becomes a deadline this layer enforces, so the head and then each chunk wait under one
+/// timer, the returned [`Watch`], instead of reqwest's besides ours. The head waits at most
+/// the response-head bound, and never past the deadline.
 pub(crate) async fn send_for_whole(
     request: RequestBuilder,
     bounds: &Bounds,
-) -> Result<(Response, Option<Instant>), ExchangeFault> {
-    let deadline = bounds.total.map(|t| Instant::now() + t);
-    let sent = within(
-        bounds.response_head,
-        deadline,
-        request.send(),
-        ExchangeFault::HeadTimeout,
-    )
-    .await?;
-    Ok((sent.map_err(ExchangeFault::Transport)?, deadline))
+) -> Result<(Response, Watch), ExchangeFault> {
+    let mut watch = Watch::new(bounds.total.map(|t| Instant::now() + t));
+    watch.begin(bounds.response_head, WaitFor::Head);
+    let sent = watch.wait(request.send()).await?;
+    Ok((sent.map_err(ExchangeFault::Transport)?, watch))
 }
 
-/// `future` within `bound` (else `fault`) and before `deadline` (else
-/// [`ExchangeFault::TotalTimeout`]): one timer, at whichever comes first.
-async fn within<F: std::future::Future>(
-    bound: Option<Duration>,
+/// What a bounded wait waits for: the fault when its own bound (not the deadline) passes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WaitFor {
+    /// The response head, within [`Bounds::response_head`].
+    Head,
+    /// The next chunk of a body, within [`Bounds::idle`].
+    Chunk,
+}
+
+/// The one timer of an exchange. Each wait (for the head, then for each chunk) is bounded by
+/// its own limit, counted from when it began, and by the exchange's deadline. Rather than a
+/// timer per wait, one is armed by the first wait that does not finish at once, and moved
+/// only when it fires before what is due by then: a body read in many chunks registers one
+/// timer, not one per chunk (registering and clearing one cost more than reading a small
+/// chunk).
+#[derive(Debug)]
+pub(crate) struct Watch {
+    /// The bound of the current wait, from `since`.
+    limit: Option<Duration>,
+    since: Instant,
+    waiting_for: WaitFor,
+    /// The whole exchange's end.
     deadline: Option<Instant>,
-    future: F,
-    fault: ExchangeFault,
-) -> Result<F::Output, ExchangeFault> {
-    let by_bound = bound.map(|b| Instant::now() + b);
-    let (at, total) = match (by_bound, deadline) {
-        (Some(b), Some(d)) if d <= b => (d, true),
-        (Some(b), _) => (b, false),
-        (None, Some(d)) => (d, true),
-        (None, None) => return Ok(future.await),
-    };
-    tokio::time::timeout_at(at, future).await.map_err(|_| {
-        if total {
-            ExchangeFault::TotalTimeout
-        } else {
-            fault
+    /// Armed at or before what is due; made when first needed.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl Watch {
+    /// A watch whose waits never pass `deadline`.
+    pub(crate) fn new(deadline: Option<Instant>) -> Watch {
+        Watch {
+            limit: None,
+            since: Instant::now(),
+            waiting_for: WaitFor::Chunk,
+            deadline,
+            timer: None,
         }
-    })
-}
+    }
 
-/// The next chunk of a body, or `None` at its end, within the idle bound.
-pub(crate) async fn next_chunk(
-    response: &mut Response,
-    idle: Option<Duration>,
-) -> Result<Option<bytes::Bytes>, ExchangeFault> {
-    next_chunk_by(response, idle, None).await
-}
+    /// Starts a wait bounded by `limit` from now (and by the deadline).
+    pub(crate) fn begin(&mut self, limit: Option<Duration>, waiting_for: WaitFor) {
+        self.limit = limit;
+        self.waiting_for = waiting_for;
+        if limit.is_some() {
+            self.since = Instant::now();
+        }
+    }
 
-/// [`next_chunk`], and before `deadline`.
-async fn next_chunk_by(
-    response: &mut Response,
-    idle: Option<Duration>,
-    deadline: Option<Instant>,
-) -> Result<Option<bytes::Bytes>, ExchangeFault> {
-    within(idle, deadline, response.chunk(), ExchangeFault::IdleTimeout)
-        .await?
-        .map_err(ExchangeFault::Transport)
+    /// When the current wait must end, and whether that is the deadline.
+    fn due(&self) -> Option<(Instant, bool)> {
+        match (self.limit.map(|l| self.since + l), self.deadline) {
+            (Some(b), Some(d)) if d <= b => Some((d, true)),
+            (Some(b), _) => Some((b, false)),
+            (None, Some(d)) => Some((d, true)),
+            (None, None) => None,
+        }
+    }
+
+    /// `future` within the current wait's bound and the deadline.
+    pub(crate) async fn wait<F: Future>(&mut self, future: F) -> Result<F::Output, ExchangeFault> {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| self.poll_wait(future.as_mut(), cx)).await
+    }
+
+    fn poll_wait<F: Future>(
+        &mut self,
+        future: Pin<&mut F>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<F::Output, ExchangeFault>> {
+        if let Poll::Ready(output) = future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let Some((at, total)) = self.due() else {
+            return Poll::Pending;
+        };
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                // Moved earlier only when this wait's bound is shorter than the one armed.
+                if at < timer.deadline() {
+                    timer.as_mut().reset(at);
+                }
+                timer
+            }
+            None => self.timer.insert(Box::pin(tokio::time::sleep_until(at))),
+        };
+        while timer.as_mut().poll(cx).is_ready() {
+            if Instant::now() >= at {
+                return Poll::Ready(Err(match (total, self.waiting_for) {
+                    (true, _) => ExchangeFault::TotalTimeout,
+                    (false, WaitFor::Head) => ExchangeFault::HeadTimeout,
+                    (false, WaitFor::Chunk) => ExchangeFault::IdleTimeout,
+                }));
+            }
+            // Fired for an earlier wait: this one is due later.
+            timer.as_mut().reset(at);
+        }
+        Poll::Pending
+    }
+
+    /// The next chunk of a body, or `None` at its end, within the idle bound (and the deadline).
+    pub(crate) async fn next_chunk(
+        &mut self,
+        response: &mut Response,
+        idle: Option<Duration>,
+    ) -> Result<Option<bytes::Bytes>, ExchangeFault> {
+        self.begin(idle, WaitFor::Chunk);
+        self.wait(response.chunk())
+            .await?
+            .map_err(ExchangeFault::Transport)
+    }
 }
 
 /// Reads a whole body within the idle bound and at most `limit` bytes (checked against
@@ -218,22 +284,22 @@ pub(crate) async fn read_body(
     bounds: &Bounds,
     limit: u64,
 ) -> Result<Vec<u8>, (ExchangeFault, Vec<u8>)> {
-    read_body_by(response, bounds, limit, None).await
+    read_body_by(response, bounds, limit, Watch::new(None)).await
 }
 
-/// [`read_body`], and before `deadline` (from [`send_for_whole`]).
+/// [`read_body`] under the exchange's [`Watch`] (from [`send_for_whole`]).
 pub(crate) async fn read_body_by(
     mut response: Response,
     bounds: &Bounds,
     limit: u64,
-    deadline: Option<Instant>,
+    mut watch: Watch,
 ) -> Result<Vec<u8>, (ExchangeFault, Vec<u8>)> {
     if response.content_length().is_some_and(|n| n > limit) {
         return Err((ExchangeFault::TooLarge(limit), Vec::new()));
     }
     let mut body = Vec::new();
     loop {
-        match next_chunk_by(&mut response, bounds.idle, deadline).await {
+        match watch.next_chunk(&mut response, bounds.idle).await {
             Ok(Some(chunk)) => {
                 if body.len() as u64 + chunk.len() as u64 > limit {
                     return Err((ExchangeFault::TooLarge(limit), body));
@@ -243,5 +309,68 @@ pub(crate) async fn read_body_by(
             Ok(None) => return Ok(body),
             Err(e) => return Err((e, body)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::time::sleep;
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// Waits `n` seconds under `watch`, bounded by `limit` from now: how long it took, or the
+    /// fault and when it came.
+    async fn wait_for(
+        watch: &mut Watch,
+        limit: u64,
+        n: u64,
+    ) -> Result<Duration, (ExchangeFault, Duration)> {
+        let started = Instant::now();
+        watch.begin(Some(secs(limit)), WaitFor::Chunk);
+        match watch.wait(sleep(secs(n))).await {
+            Ok(()) => Ok(started.elapsed()),
+            Err(fault) => Err((fault, started.elapsed())),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_wait_has_its_whole_bound_though_the_timer_was_armed_by_an_earlier_one() {
+        let mut watch = Watch::new(None);
+        // The first wait arms the one timer at 10 s; the second began at 8 s and may last
+        // until 18 s, so the timer firing at 10 s must not end it.
+        assert_eq!(wait_for(&mut watch, 10, 8).await.unwrap(), secs(8));
+        assert_eq!(wait_for(&mut watch, 10, 9).await.unwrap(), secs(9));
+        // A wait past its bound ends at the bound, counted from its own start.
+        let (fault, after) = wait_for(&mut watch, 10, 11).await.unwrap_err();
+        assert!(matches!(fault, ExchangeFault::IdleTimeout), "{fault}");
+        assert_eq!(after, secs(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_shorter_bound_than_the_armed_one_still_ends_its_wait() {
+        let mut watch = Watch::new(None);
+        watch.begin(Some(secs(60)), WaitFor::Head);
+        watch.wait(sleep(secs(1))).await.unwrap();
+        let (fault, after) = wait_for(&mut watch, 2, 3).await.unwrap_err();
+        assert!(matches!(fault, ExchangeFault::IdleTimeout), "{fault}");
+        assert_eq!(after, secs(2));
+        // The head's own fault names the head.
+        let mut watch = Watch::new(None);
+        watch.begin(Some(secs(5)), WaitFor::Head);
+        let fault = watch.wait(sleep(secs(6))).await.unwrap_err();
+        assert!(matches!(fault, ExchangeFault::HeadTimeout), "{fault}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_deadline_ends_a_body_whose_every_chunk_came_in_time() {
+        let start = Instant::now();
+        let mut watch = Watch::new(Some(start + secs(15)));
+        wait_for(&mut watch, 10, 8).await.unwrap();
+        let (fault, _) = wait_for(&mut watch, 10, 9).await.unwrap_err();
+        assert!(matches!(fault, ExchangeFault::TotalTimeout), "{fault}");
+        assert_eq!(start.elapsed(), secs(15));
     }
 }

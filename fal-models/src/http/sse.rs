@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::bounds::{self, ExchangeFault};
+use super::bounds::{ExchangeFault, Watch};
 
 /// The largest event either stream reads (the status stream's statuses, the output stream's
 /// outputs): one event is one status with its log lines, or one output with its inline data
@@ -16,11 +16,12 @@ use super::bounds::{self, ExchangeFault};
 pub(crate) const MAX_EVENT: u64 = 64 << 20;
 
 /// Reads the events of a response body: the body's chunks within the idle bound (one
-/// mechanism, [`bounds::next_chunk`]), split by [`SseDecoder`], an event longer than
-/// [`MAX_EVENT`] refused. The response stays with the caller (which may read it otherwise).
+/// mechanism, a [`Watch`]), split by [`SseDecoder`], an event longer than [`MAX_EVENT`]
+/// refused. The response stays with the caller (which may read it otherwise).
 #[derive(Debug)]
 pub(crate) struct SseReader {
     idle: Option<Duration>,
+    watch: Watch,
     decoder: SseDecoder,
     pending: VecDeque<String>,
     ended: bool,
@@ -31,6 +32,7 @@ impl SseReader {
     pub(crate) fn new(idle: Option<Duration>) -> Self {
         SseReader {
             idle,
+            watch: Watch::new(None),
             decoder: SseDecoder::default(),
             pending: VecDeque::new(),
             ended: false,
@@ -50,7 +52,7 @@ impl SseReader {
             if self.ended {
                 return Ok(None);
             }
-            match bounds::next_chunk(body, self.idle).await? {
+            match self.watch.next_chunk(body, self.idle).await? {
                 Some(chunk) => {
                     self.pending.extend(self.decoder.push(&chunk));
                     if self.decoder.buffered() as u64 > MAX_EVENT {

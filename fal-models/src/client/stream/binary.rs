@@ -180,6 +180,8 @@ struct Reading {
     secrets: Redactor,
     response: reqwest::Response,
     idle: Option<Duration>,
+    /// The body's one timer (see [`Watch`](crate::http::bounds::Watch)).
+    watch: crate::http::bounds::Watch,
     request_id: Option<String>,
 }
 
@@ -216,6 +218,7 @@ async fn next_chunk(state: State) -> Option<(Item, State)> {
                         secrets,
                         response,
                         idle: options.idle,
+                        watch: crate::http::bounds::Watch::new(None),
                         request_id: id,
                     })
                 }
@@ -224,7 +227,7 @@ async fn next_chunk(state: State) -> Option<(Item, State)> {
         }
     };
     loop {
-        match crate::http::bounds::next_chunk(&mut r.response, r.idle).await {
+        match r.watch.next_chunk(&mut r.response, r.idle).await {
             // Nothing to hand on; the idle bound starts again with the next read.
             Ok(Some(chunk)) if chunk.is_empty() => continue,
             Ok(Some(chunk)) => return Some((Ok(chunk), State::Reading(r))),
