@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
@@ -173,32 +174,211 @@ impl LogEntry {
     }
 }
 
+/// The scalar shapes a lenient visitor takes as "not what was expected": each gives `$none`.
+macro_rules! not_this_shape {
+    ($none:expr) => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($none)
+        }
+    };
+}
+
 /// Logs arrive as a list; anything else (`null`, or an object as in fal's OpenAPI) is no logs.
+/// An item is a line object or a bare message; an item that is neither, or whose message is
+/// not text, is skipped. Read straight from the document, without a `Value` in between: it
+/// runs on every status event.
 fn lenient_logs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LogEntry>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Array(items) => items
-            .into_iter()
-            .filter_map(|item| match item {
-                Value::String(message) => Some(LogEntry {
+    struct Lines;
+    impl<'de> Visitor<'de> for Lines {
+        type Value = Vec<LogEntry>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of log lines")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut lines = Vec::new();
+            while let Some(Line(line)) = seq.next_element()? {
+                lines.extend(line);
+            }
+            Ok(lines)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            skip_map(map).map(|()| Vec::new())
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        not_this_shape!(Vec::new());
+    }
+    d.deserialize_any(Lines)
+}
+
+/// One item of a logs list: `None` when it is not a line.
+struct Line(Option<LogEntry>);
+
+impl<'de> Deserialize<'de> for Line {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct LineVisitor;
+        impl<'de> Visitor<'de> for LineVisitor {
+            type Value = Line;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a log line")
+            }
+            fn visit_str<E: de::Error>(self, message: &str) -> Result<Line, E> {
+                self.visit_string(message.to_owned())
+            }
+            fn visit_string<E: de::Error>(self, message: String) -> Result<Line, E> {
+                Ok(Line(Some(LogEntry {
                     message,
                     level: None,
                     source: None,
                     timestamp: None,
-                }),
-                other => serde_json::from_value(other).ok(),
-            })
-            .collect(),
-        _ => Vec::new(),
-    })
+                })))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Line, A::Error> {
+                let mut line = LogEntry {
+                    message: String::new(),
+                    level: None,
+                    source: None,
+                    timestamp: None,
+                };
+                let mut message_is_text = true;
+                while let Some(key) = map.next_key::<LineField>()? {
+                    match key {
+                        LineField::Message => match map.next_value::<Value>()? {
+                            Value::String(message) => {
+                                line.message = message;
+                                message_is_text = true;
+                            }
+                            _ => message_is_text = false,
+                        },
+                        LineField::Level => line.level = map.next_value::<LenientText>()?.0,
+                        LineField::Source => line.source = map.next_value::<LenientText>()?.0,
+                        LineField::Timestamp => {
+                            line.timestamp = map.next_value::<LenientText>()?.0;
+                        }
+                        LineField::Other => {
+                            map.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Line(message_is_text.then_some(line)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Line, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(Line(None))
+            }
+            not_this_shape!(Line(None));
+        }
+        d.deserialize_any(LineVisitor)
+    }
+}
+
+/// The keys of a log line object.
+enum LineField {
+    Message,
+    Level,
+    Source,
+    Timestamp,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for LineField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct FieldVisitor;
+        impl Visitor<'_> for FieldVisitor {
+            type Value = LineField;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a log line field")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<LineField, E> {
+                Ok(match key {
+                    "message" => LineField::Message,
+                    "level" => LineField::Level,
+                    "source" => LineField::Source,
+                    "timestamp" => LineField::Timestamp,
+                    _ => LineField::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(FieldVisitor)
+    }
+}
+
+fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+    while map
+        .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+        .is_some()
+    {}
+    Ok(())
 }
 
 /// Text fields that fal sometimes sends as other JSON: kept as their JSON text.
 fn lenient_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    Ok(match Value::deserialize(d)? {
-        Value::Null => None,
-        Value::String(s) => Some(s),
-        other => Some(other.to_string()),
-    })
+    LenientText::deserialize(d).map(|t| t.0)
+}
+
+/// A text, or any other JSON as its JSON text; `null` is none. A string (nearly always) is
+/// taken as it is, without a `Value` in between.
+struct LenientText(Option<String>);
+
+impl<'de> Deserialize<'de> for LenientText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct TextVisitor;
+        impl<'de> Visitor<'de> for TextVisitor {
+            type Value = LenientText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("text or any JSON")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<LenientText, E> {
+                Ok(LenientText(Some(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<LenientText, E> {
+                Ok(LenientText(Some(v)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<LenientText, E> {
+                Ok(LenientText(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<LenientText, E> {
+                Ok(LenientText(None))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<LenientText, E> {
+                Ok(LenientText(Some(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<LenientText, E> {
+                Ok(LenientText(Some(Value::from(v).to_string())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<LenientText, E> {
+                Ok(LenientText(Some(Value::from(v).to_string())))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<LenientText, E> {
+                Ok(LenientText(Some(Value::from(v).to_string())))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<LenientText, A::Error> {
+                let value = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+                Ok(LenientText(Some(value.to_string())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<LenientText, A::Error> {
+                let value = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(LenientText(Some(value.to_string())))
+            }
+        }
+        d.deserialize_any(TextVisitor)
+    }
 }
 
 /// What submit returns.
@@ -301,5 +481,48 @@ mod tests {
         .unwrap();
         let messages: Vec<_> = s.logs.iter().map(|l| l.message.as_str()).collect();
         assert_eq!(messages, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn a_log_item_that_is_not_a_line_is_skipped_and_odd_fields_kept_as_text() {
+        let s: QueueStatus = serde_json::from_str(
+            r#"{"status":"IN_PROGRESS","logs":[
+                {"message":null}, {"message":5}, 7, true, null, [{"message":"nested"}],
+                {"level":3, "source":{"b":1,"a":[2]}, "timestamp":1.5, "extra":{"x":[1]}},
+                {"message":"first","message":"last"}, {"message":{"x":1},"message":"text again"}
+            ]}"#,
+        )
+        .unwrap();
+        let lines: Vec<_> = s
+            .logs
+            .iter()
+            .map(|l| {
+                let t = |t: &Option<String>| t.clone().unwrap_or_else(|| "-".into());
+                format!(
+                    "{}|{}|{}|{}",
+                    l.message,
+                    t(&l.level),
+                    t(&l.source),
+                    t(&l.timestamp)
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"|3|{"a":[2],"b":1}|1.5"#,
+                "last|-|-|-",
+                "text again|-|-|-"
+            ]
+        );
+        // Not a list: no lines, whatever it is; a malformed document is still an error.
+        for logs in ["null", "\"text\"", "3", r#"{"message":"m"}"#] {
+            let doc = format!(r#"{{"status":"IN_QUEUE","logs":{logs}}}"#);
+            let s: QueueStatus = serde_json::from_str(&doc).unwrap();
+            assert!(s.logs.is_empty(), "{logs}");
+        }
+        assert!(
+            serde_json::from_str::<QueueStatus>(r#"{"status":"X","logs":[{"message":}]}"#).is_err()
+        );
     }
 }
