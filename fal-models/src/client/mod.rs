@@ -24,6 +24,7 @@ pub mod proxy;
 mod queue;
 #[cfg(feature = "realtime")]
 pub mod realtime;
+mod status_stream;
 pub mod stream;
 mod subscribe;
 pub mod tokens;
@@ -52,11 +53,9 @@ pub use subscribe::{Progress, ProgressCallback, Subscribe, SubscribeOptions, Wai
 pub use tokens::{TemporaryToken, TokenProvider};
 
 use crate::Endpoint;
-use crate::error::{Error, Operation, TimeoutKind};
-use crate::http::bounds::ExchangeFault;
+use crate::error::{Error, Operation};
 use crate::http::protocol::queue_app_path;
 use crate::http::redact::Redactor;
-use crate::http::sse;
 use queue::SubmitResponse;
 use transport::Call;
 
@@ -584,15 +583,24 @@ impl Client {
     /// each carrying only new lines), ending after `COMPLETED`.
     ///
     /// A stream that breaks off before `COMPLETED` ends with an error ([`Error::StreamEnded`],
-    /// [`Error::Transport`] or a [`TimeoutKind::StreamIdle`] timeout);
+    /// [`Error::Transport`] or a [`TimeoutKind::StreamIdle`](crate::error::TimeoutKind::StreamIdle) timeout);
     /// [`subscribe`](Self::subscribe) reconnects by itself.
     pub fn status_stream<O>(
         &self,
         handle: &RequestHandle<O>,
         logs: impl Into<Logs>,
     ) -> BoxStream<'static, Result<QueueStatus, Error>> {
+        self.status_events(handle, logs.into()).boxed()
+    }
+
+    /// [`status_stream`](Self::status_stream), unboxed.
+    pub(crate) fn status_events<O>(
+        &self,
+        handle: &RequestHandle<O>,
+        logs: Logs,
+    ) -> status_stream::StatusStream {
         let mut url = format!("{}/stream", self.request_url(handle, RequestUrl::Status));
-        if logs.into() == Logs::Include {
+        if logs == Logs::Include {
             url = with_query(&url, "logs=1");
         }
         let mut call = self.get_call(Operation::StatusStream, url, handle);
@@ -601,7 +609,7 @@ impl Client {
         call.bounds.total = None;
         call.bounds.idle = None;
         call.headers.push(("accept", "text/event-stream".into()));
-        status_stream(self.clone(), call, handle.request_id().to_owned())
+        status_stream::StatusStream::new(self.clone(), call, handle.request_id().to_owned())
     }
 
     /// The output of a completed request, decoded as the handle's output type.
@@ -916,98 +924,4 @@ fn serialize_input<T: Serialize + ?Sized>(
 fn with_query(url: &str, pair: &str) -> String {
     let sep = if url.contains('?') { '&' } else { '?' };
     format!("{url}{sep}{pair}")
-}
-
-/// A status stream between events. (`Connect` is the large variant, but it lives once, before
-/// the first poll: boxing it would buy nothing.)
-#[allow(clippy::large_enum_variant)]
-enum StreamState {
-    Connect(Client, Call, String),
-    Reading(Box<StatusReading>),
-    Done,
-}
-
-struct StatusReading {
-    /// The client's secrets and the handle's (its input's).
-    redactor: Redactor,
-    request_id: String,
-    response: reqwest::Response,
-    events: sse::SseReader,
-}
-
-fn status_stream(
-    client: Client,
-    call: Call,
-    request_id: String,
-) -> BoxStream<'static, Result<QueueStatus, Error>> {
-    futures::stream::unfold(
-        StreamState::Connect(client, call, request_id),
-        |state| async move {
-            let mut r = match state {
-                StreamState::Done => return None,
-                StreamState::Reading(r) => r,
-                // Boxed: the step future is made afresh for every event, and only the first
-                // step connects; inline, the connect future's size was copied at every event.
-                StreamState::Connect(client, call, request_id) => {
-                    match Box::pin(client.open(&call)).await {
-                        Ok(response) => Box::new(StatusReading {
-                            redactor: client.redactor(&call),
-                            events: sse::SseReader::new(client.inner.stream_idle_timeout),
-                            request_id,
-                            response,
-                        }),
-                        Err(e) => return Some((Err(e), StreamState::Done)),
-                    }
-                }
-            };
-            // (The request id is copied into errors only: not once per event.)
-            let err = match r.events.next(&mut r.response).await {
-                Ok(Some(data)) => match serde_json::from_str::<QueueStatus>(&data) {
-                    Ok(status) => {
-                        let status = status.scrubbed(&r.redactor);
-                        let next = if status.is_completed() {
-                            StreamState::Done
-                        } else {
-                            StreamState::Reading(r)
-                        };
-                        return Some((Ok(status), next));
-                    }
-                    Err(source) => Error::Decode {
-                        operation: Operation::StatusStream,
-                        request_id: Some(r.request_id.clone()),
-                        status: 200,
-                        source,
-                        body_excerpt: r
-                            .redactor
-                            .excerpt(data.as_bytes(), transport::EXCERPT_CHARS),
-                    },
-                },
-                Ok(None) => Error::StreamEnded {
-                    request_id: r.request_id.clone(),
-                },
-                // Silence is the stream's own bound (`stream_idle_timeout`).
-                Err(
-                    ExchangeFault::IdleTimeout
-                    | ExchangeFault::HeadTimeout
-                    | ExchangeFault::TotalTimeout,
-                ) => Error::Timeout {
-                    kind: TimeoutKind::StreamIdle,
-                    request_id: Some(r.request_id.clone()),
-                    cancelled: false,
-                },
-                Err(ExchangeFault::TooLarge(limit)) => Error::BodyTooLarge {
-                    operation: Operation::StatusStream,
-                    request_id: Some(r.request_id.clone()),
-                    limit,
-                },
-                Err(ExchangeFault::Transport(source)) => Error::Transport {
-                    operation: Operation::StatusStream,
-                    request_id: Some(r.request_id.clone()),
-                    source,
-                },
-            };
-            Some((Err(err), StreamState::Done))
-        },
-    )
-    .boxed()
 }

@@ -229,7 +229,9 @@ impl Watch {
         std::future::poll_fn(|cx| self.poll_wait(future.as_mut(), cx)).await
     }
 
-    fn poll_wait<F: Future>(
+    /// [`wait`](Self::wait) as a poll. The wait began at the last [`begin`](Self::begin), not
+    /// at this poll.
+    pub(crate) fn poll_wait<F: Future>(
         &mut self,
         future: Pin<&mut F>,
         cx: &mut Context<'_>,

@@ -6,7 +6,9 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::bounds::{ExchangeFault, Watch};
+use std::task::{Context, Poll, ready};
+
+use super::bounds::{ExchangeFault, WaitFor, Watch};
 
 /// The largest event either stream reads (the status stream's statuses, the output stream's
 /// outputs): one event is one status with its log lines, or one output with its inline data
@@ -25,6 +27,8 @@ pub(crate) struct SseReader {
     decoder: SseDecoder,
     pending: VecDeque<String>,
     ended: bool,
+    /// A wait for the next chunk has begun (and its idle bound with it).
+    waiting: bool,
 }
 
 impl SseReader {
@@ -36,6 +40,7 @@ impl SseReader {
             decoder: SseDecoder::default(),
             pending: VecDeque::new(),
             ended: false,
+            waiting: false,
         }
     }
 
@@ -45,18 +50,40 @@ impl SseReader {
         &mut self,
         body: &mut reqwest::Response,
     ) -> Result<Option<String>, ExchangeFault> {
+        std::future::poll_fn(|cx| self.poll_next(body, cx)).await
+    }
+
+    /// [`next`](Self::next) as a poll, for a hand-written stream: nothing borrows `body`
+    /// between polls.
+    pub(crate) fn poll_next(
+        &mut self,
+        body: &mut reqwest::Response,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<String>, ExchangeFault>> {
         loop {
             if let Some(data) = self.pending.pop_front() {
-                return Ok(Some(data));
+                return Poll::Ready(Ok(Some(data)));
             }
             if self.ended {
-                return Ok(None);
+                return Poll::Ready(Ok(None));
             }
-            match self.watch.next_chunk(body, self.idle).await? {
+            // The idle bound counts from the first poll of a wait, not from each wake-up.
+            if !self.waiting {
+                self.watch.begin(self.idle, WaitFor::Chunk);
+                self.waiting = true;
+            }
+            // A new `chunk` future each poll: dropping a pending one loses nothing.
+            let chunk = std::pin::pin!(body.chunk());
+            let chunk = match ready!(self.watch.poll_wait(chunk, cx)) {
+                Ok(chunk) => chunk.map_err(ExchangeFault::Transport),
+                Err(fault) => Err(fault),
+            };
+            self.waiting = false;
+            match chunk? {
                 Some(chunk) => {
                     self.pending.extend(self.decoder.push(&chunk));
                     if self.decoder.buffered() as u64 > MAX_EVENT {
-                        return Err(ExchangeFault::TooLarge(MAX_EVENT));
+                        return Poll::Ready(Err(ExchangeFault::TooLarge(MAX_EVENT)));
                     }
                 }
                 None => {
