@@ -224,47 +224,66 @@ impl Client {
     ) -> Result<(Response, Watch), ExchangeFault> {
         let inner = &self.inner;
         let (url, target) = super::proxy::route(inner, &call.url);
-        let mut request = inner
-            .http
-            .request(call.method.clone(), url)
-            .header(header::USER_AGENT, inner.user_agent.clone());
+        // The request is built once and its headers set in place: each header added through
+        // the builder moves the whole request. A header that does not parse (rare: a user's
+        // own) still goes through the builder, which reports it when the request is built.
+        let mut builder = inner.http.request(call.method.clone(), url);
+        let mut ours = header::HeaderMap::with_capacity(4 + inner.proxy_headers.len());
+        ours.append(header::USER_AGENT, inner.user_agent.clone());
         if let Some(target) = target {
-            request = request.header(TARGET_URL_HEADER, target);
+            match header::HeaderValue::from_str(target) {
+                Ok(value) => {
+                    ours.append(TARGET_URL_HEADER, value);
+                }
+                Err(_) => builder = builder.header(TARGET_URL_HEADER, target),
+            }
             for (name, value) in &inner.proxy_headers {
-                request = request.header(name, value.clone());
+                ours.append(name, value.clone());
             }
         }
         if !call.headers.iter().any(|(name, _)| *name == "accept") {
-            request = request.header(header::ACCEPT, "application/json");
+            ours.append(
+                header::ACCEPT,
+                header::HeaderValue::from_static("application/json"),
+            );
         }
         if let Some(auth) = &inner.authorization {
-            request = request.header(header::AUTHORIZATION, auth.clone());
+            ours.append(header::AUTHORIZATION, auth.clone());
         }
         // One value per name, the last given winning: a user header named like a typed one
         // (`PlatformOptions::header("x-fal-no-retry", ..)`) replaces it instead of doubling it.
-        let mut headers = header::HeaderMap::new();
+        let mut given = header::HeaderMap::new();
         for (name, value) in &call.headers {
             match (
                 header::HeaderName::from_bytes(name.as_bytes()),
                 header::HeaderValue::from_str(value),
             ) {
                 (Ok(name), Ok(value)) => {
-                    headers.insert(name, value);
+                    given.insert(name, value);
                 }
-                // Left to reqwest, which reports it when the request is built.
-                _ => request = request.header(*name, value),
+                _ => builder = builder.header(*name, value),
             }
         }
-        request = request.headers(headers);
+        let mut request = builder.build().map_err(ExchangeFault::Transport)?;
+        let headers = request.headers_mut();
+        headers.extend(ours);
+        for (name, value) in given {
+            if let Some(name) = name {
+                headers.insert(name, value);
+            }
+        }
         if let Some(body) = &call.body {
-            request = request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            headers.append(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
+            *request.body_mut() = Some(body.clone().into());
         }
         if whole {
-            bounds::send_for_whole(request, &call.bounds).await
+            bounds::send_for_whole(&inner.http, request, &call.bounds).await
         } else {
-            Ok((bounds::send(request, &call.bounds).await?, Watch::new(None)))
+            let response = bounds::send_built(&inner.http, request, &call.bounds).await?;
+            Ok((response, Watch::new(None)))
         }
     }
 

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use reqwest::{RequestBuilder, Response};
+use reqwest::{Client, Request, RequestBuilder, Response};
 use tokio::time::{Instant, Sleep};
 
 /// The time bounds of one HTTP exchange. `None` means unbounded.
@@ -135,10 +135,19 @@ pub(crate) async fn send(
     request: RequestBuilder,
     bounds: &Bounds,
 ) -> Result<Response, ExchangeFault> {
-    let request = match bounds.total {
-        Some(total) => request.timeout(total),
-        None => request,
-    };
+    let (http, request) = request.build_split();
+    send_built(&http, request.map_err(ExchangeFault::Transport)?, bounds).await
+}
+
+/// [`send`] for a request already built.
+pub(crate) async fn send_built(
+    http: &Client,
+    mut request: Request,
+    bounds: &Bounds,
+) -> Result<Response, ExchangeFault> {
+    if let Some(total) = bounds.total {
+        *request.timeout_mut() = Some(total);
+    }
     let head = match (bounds.response_head, bounds.total) {
         (Some(h), Some(t)) => Some(h.min(t)),
         (h, t) => h.or(t),
@@ -146,7 +155,7 @@ pub(crate) async fn send(
     let mut watch = Watch::new(None);
     watch.begin(head, WaitFor::Head);
     watch
-        .wait(request.send())
+        .wait(http.execute(request))
         .await?
         .map_err(ExchangeFault::Transport)
 }
@@ -156,12 +165,13 @@ pub(crate) async fn send(
 /// timer, the returned [`Watch`], instead of reqwest's besides ours. The head waits at most
 /// the response-head bound, and never past the deadline.
 pub(crate) async fn send_for_whole(
-    request: RequestBuilder,
+    http: &Client,
+    request: Request,
     bounds: &Bounds,
 ) -> Result<(Response, Watch), ExchangeFault> {
     let mut watch = Watch::new(bounds.total.map(|t| Instant::now() + t));
     watch.begin(bounds.response_head, WaitFor::Head);
-    let sent = watch.wait(request.send()).await?;
+    let sent = watch.wait(http.execute(request)).await?;
     Ok((sent.map_err(ExchangeFault::Transport)?, watch))
 }
 
