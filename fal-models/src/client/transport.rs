@@ -228,49 +228,45 @@ impl Client {
         // the builder moves the whole request. A header that does not parse (rare: a user's
         // own) still goes through the builder, which reports it when the request is built.
         let mut builder = inner.http.request(call.method.clone(), url);
-        let mut ours = header::HeaderMap::with_capacity(4 + inner.proxy_headers.len());
-        ours.append(header::USER_AGENT, inner.user_agent.clone());
+        let mut target_value = None;
         if let Some(target) = target {
             match header::HeaderValue::from_str(target) {
-                Ok(value) => {
-                    ours.append(TARGET_URL_HEADER, value);
-                }
+                Ok(value) => target_value = Some(value),
                 Err(_) => builder = builder.header(TARGET_URL_HEADER, target),
             }
-            for (name, value) in &inner.proxy_headers {
-                ours.append(name, value.clone());
-            }
         }
-        if !call.headers.iter().any(|(name, _)| *name == "accept") {
-            ours.append(
-                header::ACCEPT,
-                header::HeaderValue::from_static("application/json"),
-            );
-        }
-        if let Some(auth) = &inner.authorization {
-            ours.append(header::AUTHORIZATION, auth.clone());
-        }
-        // One value per name, the last given winning: a user header named like a typed one
-        // (`PlatformOptions::header("x-fal-no-retry", ..)`) replaces it instead of doubling it.
-        let mut given = header::HeaderMap::new();
+        let mut given = Vec::with_capacity(call.headers.len());
         for (name, value) in &call.headers {
             match (
                 header::HeaderName::from_bytes(name.as_bytes()),
                 header::HeaderValue::from_str(value),
             ) {
-                (Ok(name), Ok(value)) => {
-                    given.insert(name, value);
-                }
+                (Ok(name), Ok(value)) => given.push((name, value)),
                 _ => builder = builder.header(*name, value),
             }
         }
         let mut request = builder.build().map_err(ExchangeFault::Transport)?;
         let headers = request.headers_mut();
-        headers.extend(ours);
-        for (name, value) in given {
-            if let Some(name) = name {
-                headers.insert(name, value);
+        headers.append(header::USER_AGENT, inner.user_agent.clone());
+        if let Some(target) = target_value {
+            headers.append(TARGET_URL_HEADER, target);
+            for (name, value) in &inner.proxy_headers {
+                headers.append(name, value.clone());
             }
+        }
+        if !call.headers.iter().any(|(name, _)| *name == "accept") {
+            headers.append(
+                header::ACCEPT,
+                header::HeaderValue::from_static("application/json"),
+            );
+        }
+        if let Some(auth) = &inner.authorization {
+            headers.append(header::AUTHORIZATION, auth.clone());
+        }
+        // One value per name, the last given winning: a user header named like a typed one
+        // (`PlatformOptions::header("x-fal-no-retry", ..)`) replaces it instead of doubling it.
+        for (name, value) in given {
+            headers.insert(name, value);
         }
         if let Some(body) = &call.body {
             headers.append(
