@@ -450,7 +450,8 @@ impl Client {
         tracker: &mut Tracker,
     ) -> Result<O, Error> {
         // The rare paths (polling, the failure lookup, and in the callers the cancel on timeout,
-        // the log fill and the fall back to polling) are boxed: inline, each would add its
+        // the log fill, the status check between connections and the fall back to polling)
+        // are boxed: inline, each would add its
         // future's size to every subscribe's future, which is copied as it is built.
         let done = match wait {
             WaitMode::Poll(interval) => {
@@ -626,7 +627,7 @@ impl Client {
                 reason,
             });
             // It may have completed while we were not listening.
-            let status = self.status(handle, logs).await?;
+            let status = Box::pin(self.status(handle, logs)).await?;
             tracker.observe(&status, Logs::Overlapping);
             if status.is_completed() {
                 return Ok(status);

@@ -127,46 +127,10 @@ impl Client {
                         Err((e, _)) => Failure::Transport(e),
                     }
                 }
+                // Boxed, as the back-off below: failures are rare, and inline their futures
+                // would add to the size of every call's future, which is copied as it is built.
                 Ok((response, watch)) => {
-                    let status = response.status().as_u16();
-                    let headers = response.headers().clone();
-                    // An error body is only read for its excerpt: 1 MiB is plenty.
-                    let body = bounds::read_body_by(response, &call.bounds, 1 << 20, watch)
-                        .await
-                        .unwrap_or_else(|(_, partial)| partial);
-                    if status == 504
-                        && header_str(&headers, REQUEST_TIMEOUT_TYPE_HEADER) == Some("user")
-                    {
-                        return Err(Error::Timeout {
-                            kind: TimeoutKind::StartDeadline,
-                            request_id: call
-                                .request_id
-                                .clone()
-                                .or_else(|| header_request_id(&headers, &self.redactor(call))),
-                            cancelled: false,
-                        });
-                    }
-                    let api = self.api_error(call, status, &headers, &body);
-                    let retry_use = match call.paid_endpoint {
-                        Some(_) => RetryUse::Paid,
-                        None => RetryUse::Read,
-                    };
-                    if !retry_use.retries_status(status) {
-                        return Err(Error::Api(Box::new(api)));
-                    }
-                    // A paid call is resent only when the answer proves the request was stopped
-                    // before fal's app (see `paid_retry`).
-                    if call.paid_endpoint.is_some()
-                        && !policy.retry_ambiguous_submits
-                        && paid_retry(status, &headers, &body) == PaidRetry::OutcomeUnknown
-                    {
-                        let reason = self
-                            .redactor(call)
-                            .scrub(&format!("HTTP {}: {}", api.status, api.message));
-                        let error = self.ambiguous_status(call, attempt, &headers, &api);
-                        return Err(retries.give_up(Failed::new(error, reason)));
-                    }
-                    Failure::Status(Box::new(api))
+                    Box::pin(self.failed_status(call, response, watch, &retries, attempt)).await?
                 }
             };
 
@@ -208,10 +172,58 @@ impl Client {
                 Failure::Status(api) => Error::Api(api),
                 Failure::Transport(e) => self.transport_error(call, e),
             };
-            retries
-                .back_off(Failed::new(error, reason).retry_after(retry_after))
-                .await?;
+            Box::pin(retries.back_off(Failed::new(error, reason).retry_after(retry_after))).await?;
         }
+    }
+
+    /// An answer with a failure status: the typed error when it ends the call (not retried,
+    /// or a paid call whose outcome it leaves unknown), else the failure to retry.
+    async fn failed_status(
+        &self,
+        call: &Call,
+        response: Response,
+        watch: Watch,
+        retries: &Retries<'_>,
+        attempt: u32,
+    ) -> Result<Failure, Error> {
+        let policy = &self.inner.retry;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        // An error body is only read for its excerpt: 1 MiB is plenty.
+        let body = bounds::read_body_by(response, &call.bounds, 1 << 20, watch)
+            .await
+            .unwrap_or_else(|(_, partial)| partial);
+        if status == 504 && header_str(&headers, REQUEST_TIMEOUT_TYPE_HEADER) == Some("user") {
+            return Err(Error::Timeout {
+                kind: TimeoutKind::StartDeadline,
+                request_id: call
+                    .request_id
+                    .clone()
+                    .or_else(|| header_request_id(&headers, &self.redactor(call))),
+                cancelled: false,
+            });
+        }
+        let api = self.api_error(call, status, &headers, &body);
+        let retry_use = match call.paid_endpoint {
+            Some(_) => RetryUse::Paid,
+            None => RetryUse::Read,
+        };
+        if !retry_use.retries_status(status) {
+            return Err(Error::Api(Box::new(api)));
+        }
+        // A paid call is resent only when the answer proves the request was stopped
+        // before fal's app (see `paid_retry`).
+        if call.paid_endpoint.is_some()
+            && !policy.retry_ambiguous_submits
+            && paid_retry(status, &headers, &body) == PaidRetry::OutcomeUnknown
+        {
+            let reason = self
+                .redactor(call)
+                .scrub(&format!("HTTP {}: {}", api.status, api.message));
+            let error = self.ambiguous_status(call, attempt, &headers, &api);
+            return Err(retries.give_up(Failed::new(error, reason)));
+        }
+        Ok(Failure::Status(Box::new(api)))
     }
 
     /// One attempt. An answer to be read whole gets the total bound as a deadline, watched
@@ -222,6 +234,21 @@ impl Client {
         call: &Call,
         whole: bool,
     ) -> Result<(Response, Watch), ExchangeFault> {
+        // The request is built and handed to reqwest before the await, in a statement of its
+        // own: a local (or a temporary of the awaiting statement) holding it would keep its
+        // room in this future while the answer is awaited.
+        let http = &self.inner.http;
+        if whole {
+            let sending = bounds::send_for_whole(http, self.build_request(call)?, &call.bounds);
+            sending.await
+        } else {
+            let sending = bounds::send_built(http, self.build_request(call)?, &call.bounds);
+            Ok((sending.await?, Watch::new(None)))
+        }
+    }
+
+    /// The request of one attempt, with the client's headers and the call's.
+    fn build_request(&self, call: &Call) -> Result<reqwest::Request, ExchangeFault> {
         let inner = &self.inner;
         let (url, target) = super::proxy::route(inner, &call.url);
         // The request is built once and its headers set in place: each header added through
@@ -275,12 +302,7 @@ impl Client {
             );
             *request.body_mut() = Some(body.clone().into());
         }
-        if whole {
-            bounds::send_for_whole(&inner.http, request, &call.bounds).await
-        } else {
-            let response = bounds::send_built(&inner.http, request, &call.bounds).await?;
-            Ok((response, Watch::new(None)))
-        }
+        Ok(request)
     }
 
     /// A paid call got a success status but its body broke off: the job exists (and is paid).

@@ -139,12 +139,13 @@ pub(crate) async fn send(
     send_built(&http, request.map_err(ExchangeFault::Transport)?, bounds).await
 }
 
-/// [`send`] for a request already built.
-pub(crate) async fn send_built(
+/// [`send`] for a request already built. (Not an `async fn`: the request is handed to
+/// reqwest before the future is made, so the future does not keep room for it.)
+pub(crate) fn send_built(
     http: &Client,
     mut request: Request,
     bounds: &Bounds,
-) -> Result<Response, ExchangeFault> {
+) -> impl Future<Output = Result<Response, ExchangeFault>> + use<> {
     if let Some(total) = bounds.total {
         *request.timeout_mut() = Some(total);
     }
@@ -154,25 +155,26 @@ pub(crate) async fn send_built(
     };
     let mut watch = Watch::new(None);
     watch.begin(head, WaitFor::Head);
-    watch
-        .wait(http.execute(request))
-        .await?
-        .map_err(ExchangeFault::Transport)
+    let sending = http.execute(request);
+    async move { watch.wait(sending).await?.map_err(ExchangeFault::Transport) }
 }
 
 /// Sends `request` for an answer to be read whole with [`read_body_by`]: the total bound
 /// becomes a deadline this layer enforces, so the head and then each chunk wait under one
 /// timer, the returned [`Watch`], instead of reqwest's besides ours. The head waits at most
 /// the response-head bound, and never past the deadline.
-pub(crate) async fn send_for_whole(
+pub(crate) fn send_for_whole(
     http: &Client,
     request: Request,
     bounds: &Bounds,
-) -> Result<(Response, Watch), ExchangeFault> {
+) -> impl Future<Output = Result<(Response, Watch), ExchangeFault>> + use<> {
     let mut watch = Watch::new(bounds.total.map(|t| Instant::now() + t));
     watch.begin(bounds.response_head, WaitFor::Head);
-    let sent = watch.wait(http.execute(request)).await?;
-    Ok((sent.map_err(ExchangeFault::Transport)?, watch))
+    let sending = http.execute(request);
+    async move {
+        let sent = watch.wait(sending).await?;
+        Ok((sent.map_err(ExchangeFault::Transport)?, watch))
+    }
 }
 
 /// What a bounded wait waits for: the fault when its own bound (not the deadline) passes.
