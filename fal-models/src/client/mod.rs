@@ -590,25 +590,15 @@ impl Client {
         handle: &RequestHandle<O>,
         logs: impl Into<Logs>,
     ) -> BoxStream<'static, Result<QueueStatus, Error>> {
-        let call = self.status_stream_call(handle, logs.into());
-        status_stream::StatusStream::lazy(self.clone(), call, handle.request_id().to_owned())
-            .boxed()
+        self.status_events(handle, logs.into()).boxed()
     }
 
-    /// [`status_stream`](Self::status_stream), unboxed and connected before it is returned
-    /// (a failed connection is its first item): `subscribe` awaits the connection in its own
-    /// future instead of allocating one for it.
-    pub(crate) async fn status_events<O>(
+    /// [`status_stream`](Self::status_stream), unboxed.
+    pub(crate) fn status_events<O>(
         &self,
         handle: &RequestHandle<O>,
         logs: Logs,
     ) -> status_stream::StatusStream {
-        let call = self.status_stream_call(handle, logs);
-        let connected = status_stream::connect(self, call, handle.request_id().to_owned());
-        status_stream::StatusStream::connected(connected.await)
-    }
-
-    fn status_stream_call<O>(&self, handle: &RequestHandle<O>, logs: Logs) -> Call {
         let mut url = format!("{}/stream", self.request_url(handle, RequestUrl::Status));
         if logs == Logs::Include {
             url = with_query(&url, "logs=1");
@@ -619,7 +609,7 @@ impl Client {
         call.bounds.total = None;
         call.bounds.idle = None;
         call.headers.push(("accept", "text/event-stream".into()));
-        call
+        status_stream::StatusStream::new(self.clone(), call, handle.request_id().to_owned())
     }
 
     /// The output of a completed request, decoded as the handle's output type.

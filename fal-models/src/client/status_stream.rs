@@ -27,17 +27,14 @@ pub(crate) struct StatusStream {
 // add an allocation per connection and buy nothing.
 #[allow(clippy::large_enum_variant)]
 enum State {
-    /// Boxed (a lazy stream only): it lives once per connection, and inline its size would
-    /// be the stream's.
+    /// Boxed: it lives once per connection, and inline its size would be the stream's.
     Connecting(Pin<Box<dyn Future<Output = Result<Reading, Error>> + Send>>),
     Reading(Reading),
-    /// The connection failed: its error is the stream's one item.
-    Failed(Error),
     Done,
 }
 
 /// An open status stream.
-pub(crate) struct Reading {
+struct Reading {
     /// The client's secrets and the handle's (its input's).
     redactor: Redactor,
     request_id: String,
@@ -45,37 +42,20 @@ pub(crate) struct Reading {
     events: SseReader,
 }
 
-/// Opens the status stream of `call` (a status-stream GET).
-pub(crate) async fn connect(
-    client: &Client,
-    call: Call,
-    request_id: String,
-) -> Result<Reading, Error> {
-    let response = client.open(&call).await?;
-    Ok(Reading {
-        redactor: client.redactor(&call),
-        events: SseReader::new(client.inner.stream_idle_timeout),
-        request_id,
-        response,
-    })
-}
-
 impl StatusStream {
-    /// A stream that connects with `call` when first polled.
-    pub(crate) fn lazy(client: Client, call: Call, request_id: String) -> StatusStream {
-        let connecting = async move { connect(&client, call, request_id).await };
+    /// Connects with `call` (a status-stream GET) when first polled.
+    pub(crate) fn new(client: Client, call: Call, request_id: String) -> StatusStream {
+        let connect = async move {
+            let response = client.open(&call).await?;
+            Ok(Reading {
+                redactor: client.redactor(&call),
+                events: SseReader::new(client.inner.stream_idle_timeout),
+                request_id,
+                response,
+            })
+        };
         StatusStream {
-            state: State::Connecting(Box::pin(connecting)),
-        }
-    }
-
-    /// The stream of a connection made (or failed) already.
-    pub(crate) fn connected(connection: Result<Reading, Error>) -> StatusStream {
-        StatusStream {
-            state: match connection {
-                Ok(reading) => State::Reading(reading),
-                Err(e) => State::Failed(e),
-            },
+            state: State::Connecting(Box::pin(connect)),
         }
     }
 }
@@ -87,12 +67,6 @@ impl Stream for StatusStream {
         loop {
             match &mut self.state {
                 State::Done => return Poll::Ready(None),
-                State::Failed(_) => {
-                    let State::Failed(e) = std::mem::replace(&mut self.state, State::Done) else {
-                        unreachable!("matched above")
-                    };
-                    return Poll::Ready(Some(Err(e)));
-                }
                 State::Connecting(connect) => match ready!(connect.as_mut().poll(cx)) {
                     Ok(reading) => self.state = State::Reading(reading),
                     Err(e) => {

@@ -540,7 +540,7 @@ impl Client {
         // the status check between connections, and the fall back to polling.
         let mut retries = Retries::new(self.retry_policy(), "status stream: ");
         loop {
-            let mut stream = self.status_events(handle, logs.into()).await;
+            let mut stream = self.status_events(handle, logs.into());
             let mut mode = Logs::Overlapping;
             let mut broke = None;
             let mut last = None;
