@@ -451,8 +451,8 @@ impl Client {
     ) -> Result<O, Error> {
         // The rare paths (polling, the failure lookup, and in the callers the cancel on timeout,
         // the log fill, the status check between connections and the fall back to polling)
-        // are boxed: inline, each would add its
-        // future's size to every subscribe's future, which is copied as it is built.
+        // are boxed: inline, each would add its future's size to every subscribe's future,
+        // which is copied as it is built.
         let done = match wait {
             WaitMode::Poll(interval) => {
                 Box::pin(self.poll_until_done(handle, logs, interval, tracker)).await?

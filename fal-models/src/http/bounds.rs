@@ -8,7 +8,8 @@
 //! A body read whole also has a **size** limit, enforced while reading, so a huge answer never
 //! sits in memory.
 //!
-//! `send` and `read_body` apply them; everything else builds on those two.
+//! `send` (or `send_for_whole`) and `read_body` apply them, each exchange's time bounds under
+//! one timer, its [`Watch`]; everything else builds on those.
 
 use std::future::Future;
 use std::pin::Pin;

@@ -4,9 +4,8 @@
 //! lines carry nothing we need.
 
 use std::collections::VecDeque;
-use std::time::Duration;
-
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use super::bounds::{ExchangeFault, WaitFor, Watch};
 
