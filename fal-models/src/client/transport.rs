@@ -234,16 +234,14 @@ impl Client {
         call: &Call,
         whole: bool,
     ) -> Result<(Response, Watch), ExchangeFault> {
-        // The request is built and handed to reqwest before the await, in a statement of its
-        // own: a local (or a temporary of the awaiting statement) holding it would keep its
-        // room in this future while the answer is awaited.
+        // The request is moved into the send, which hands it to reqwest before its future
+        // exists: nothing keeps room for it in this future while the answer is awaited.
+        let request = self.build_request(call)?;
         let http = &self.inner.http;
         if whole {
-            let sending = bounds::send_for_whole(http, self.build_request(call)?, &call.bounds);
-            sending.await
+            bounds::send_for_whole(http, request, &call.bounds).await
         } else {
-            let sending = bounds::send_built(http, self.build_request(call)?, &call.bounds);
-            Ok((sending.await?, Watch::new(None)))
+            bounds::send_open(http, request, &call.bounds).await
         }
     }
 

@@ -137,16 +137,17 @@ pub(crate) async fn send(
     bounds: &Bounds,
 ) -> Result<Response, ExchangeFault> {
     let (http, request) = request.build_split();
-    send_built(&http, request.map_err(ExchangeFault::Transport)?, bounds).await
+    let sending = send_open(&http, request.map_err(ExchangeFault::Transport)?, bounds);
+    Ok(sending.await?.0)
 }
 
-/// [`send`] for a request already built. (Not an `async fn`: the request is handed to
-/// reqwest before the future is made, so the future does not keep room for it.)
-pub(crate) fn send_built(
+/// [`send`] for a request already built, for an answer handed on unread: reqwest's own
+/// timeout carries the total bound, which covers the body wherever it is read.
+pub(crate) fn send_open(
     http: &Client,
     mut request: Request,
     bounds: &Bounds,
-) -> impl Future<Output = Result<Response, ExchangeFault>> + use<> {
+) -> impl Future<Output = Result<(Response, Watch), ExchangeFault>> + use<> {
     if let Some(total) = bounds.total {
         *request.timeout_mut() = Some(total);
     }
@@ -154,10 +155,7 @@ pub(crate) fn send_built(
         (Some(h), Some(t)) => Some(h.min(t)),
         (h, t) => h.or(t),
     };
-    let mut watch = Watch::new(None);
-    watch.begin(head, WaitFor::Head);
-    let sending = http.execute(request);
-    async move { watch.wait(sending).await?.map_err(ExchangeFault::Transport) }
+    send_watched(http, request, Watch::new(None), head)
 }
 
 /// Sends `request` for an answer to be read whole with [`read_body_by`]: the total bound
@@ -169,8 +167,20 @@ pub(crate) fn send_for_whole(
     request: Request,
     bounds: &Bounds,
 ) -> impl Future<Output = Result<(Response, Watch), ExchangeFault>> + use<> {
-    let mut watch = Watch::new(bounds.total.map(|t| Instant::now() + t));
-    watch.begin(bounds.response_head, WaitFor::Head);
+    let watch = Watch::new(bounds.total.map(|t| Instant::now() + t));
+    send_watched(http, request, watch, bounds.response_head)
+}
+
+/// Sends `request`, its head awaited under `watch` within `head`. (Not an `async fn`: the
+/// request is handed to reqwest before the future is made, so the future keeps no room for
+/// it.)
+fn send_watched(
+    http: &Client,
+    request: Request,
+    mut watch: Watch,
+    head: Option<Duration>,
+) -> impl Future<Output = Result<(Response, Watch), ExchangeFault>> + use<> {
+    watch.begin(head, WaitFor::Head);
     let sending = http.execute(request);
     async move {
         let sent = watch.wait(sending).await?;
