@@ -147,6 +147,35 @@ async fn a_job_that_failed_validation_reports_its_fields_and_request_id() {
 }
 
 #[tokio::test]
+async fn a_failed_job_is_reported_whole_when_no_one_watches_its_progress() {
+    // Without a callback the status events are read only for their outcome; the error and its
+    // type still come from the stream's last event.
+    let server = echo_mock().start().await.unwrap();
+    let client = server.client();
+    server.inject(
+        Operation::Submit,
+        Fault::FailJob(JobFailure::validation(
+            "prompt",
+            "Prompt flagged",
+            "content_policy_violation",
+        )),
+    );
+    let err = client.subscribe(EchoInput::new("x")).await.unwrap_err();
+    let Error::JobFailed {
+        message,
+        error_type,
+        result_error,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(message, "Prompt flagged");
+    assert_eq!(error_type.as_deref(), Some("content_policy_violation"));
+    assert_eq!(result_error.as_ref().unwrap().status, 422);
+}
+
+#[tokio::test]
 async fn a_job_with_an_internal_error_is_job_failed_with_the_result_status() {
     let server = echo_mock().start().await.unwrap();
     let client = server.client();

@@ -50,6 +50,35 @@ async fn subscribe_streams_progress_and_returns_the_typed_output() {
 }
 
 #[tokio::test]
+async fn a_subscribe_no_one_watches_asks_for_no_log_fill() {
+    // A stream that opens on a running job is followed by one full status, so that no line
+    // written before it opened is lost: only when the lines are told to someone.
+    for watched in [false, true] {
+        let server = echo_mock()
+            .queue_steps(0)
+            .progress_steps(2)
+            .start()
+            .await
+            .unwrap();
+        let client = server.client();
+        let recorder = Recorder::default();
+        let subscribe = client.subscribe(EchoInput::new("a cat"));
+        let out = if watched {
+            subscribe.on_progress(recorder.callback()).await
+        } else {
+            subscribe.await
+        };
+        assert_eq!(out.unwrap(), expected_output());
+        assert_eq!(server.count(Operation::StatusStream), 1);
+        assert_eq!(
+            server.count(Operation::Status),
+            usize::from(watched),
+            "watched: {watched}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn subscribe_can_poll_instead_and_reports_each_log_line_once() {
     let server = echo_mock()
         .queue_steps(2)

@@ -56,7 +56,7 @@ use crate::Endpoint;
 use crate::error::{Error, Operation};
 use crate::http::protocol::queue_app_path;
 use crate::http::redact::Redactor;
-use queue::SubmitResponse;
+use queue::{Detail, SubmitResponse};
 use transport::Call;
 
 /// fal's queue host.
@@ -590,14 +590,16 @@ impl Client {
         handle: &RequestHandle<O>,
         logs: impl Into<Logs>,
     ) -> BoxStream<'static, Result<QueueStatus, Error>> {
-        self.status_events(handle, logs.into()).boxed()
+        self.status_events(handle, logs.into(), Detail::Full)
+            .boxed()
     }
 
-    /// [`status_stream`](Self::status_stream), unboxed.
+    /// [`status_stream`](Self::status_stream), unboxed, each status read to `detail`.
     pub(crate) fn status_events<O>(
         &self,
         handle: &RequestHandle<O>,
         logs: Logs,
+        detail: Detail,
     ) -> status_stream::StatusStream {
         let mut url = format!("{}/stream", self.request_url(handle, RequestUrl::Status));
         if logs == Logs::Include {
@@ -609,7 +611,8 @@ impl Client {
         call.bounds.total = None;
         call.bounds.idle = None;
         call.headers.push(("accept", "text/event-stream".into()));
-        status_stream::StatusStream::new(self.clone(), call, handle.request_id().to_owned())
+        let request_id = handle.request_id().to_owned();
+        status_stream::StatusStream::new(self.clone(), call, request_id, detail)
     }
 
     /// The output of a completed request, decoded as the handle's output type.

@@ -49,13 +49,23 @@ impl Serialize for Status {
 
 impl<'de> Deserialize<'de> for Status {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "IN_QUEUE" => Status::InQueue,
-            "IN_PROGRESS" => Status::InProgress,
-            "COMPLETED" => Status::Completed,
-            _ => Status::Other(s),
-        })
+        // Read in place: a known state (every event of every stream) allocates nothing.
+        struct StatusVisitor;
+        impl Visitor<'_> for StatusVisitor {
+            type Value = Status;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a request state")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Status, E> {
+                Ok(match s {
+                    "IN_QUEUE" => Status::InQueue,
+                    "IN_PROGRESS" => Status::InProgress,
+                    "COMPLETED" => Status::Completed,
+                    _ => Status::Other(s.to_owned()),
+                })
+            }
+        }
+        d.deserialize_str(StatusVisitor)
     }
 }
 
@@ -100,7 +110,57 @@ pub struct QueueStatus {
     pub response_url: Option<String>,
 }
 
+/// How much of a status to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Detail {
+    /// All of it: what a caller is given.
+    Full,
+    /// Only what ends a wait: the state and a failed job's error. For a `subscribe` whose
+    /// progress no one watches: its log lines, metrics and URLs would be read, scrubbed and
+    /// dropped unseen, on every event.
+    Outcome,
+}
+
+/// The fields of a status that [`Detail::Outcome`] reads (the others are skipped unread).
+#[derive(Deserialize)]
+struct Outcome {
+    status: Status,
+    #[serde(default, deserialize_with = "lenient_text")]
+    error: Option<String>,
+    #[serde(default, deserialize_with = "lenient_text")]
+    error_type: Option<String>,
+}
+
 impl QueueStatus {
+    /// Reads a status document to `detail`, scrubbed of `redactor`'s secrets.
+    pub(crate) fn read(
+        document: &str,
+        detail: Detail,
+        redactor: &crate::http::redact::Redactor,
+    ) -> serde_json::Result<QueueStatus> {
+        let status = match detail {
+            Detail::Full => serde_json::from_str(document)?,
+            Detail::Outcome => {
+                let Outcome {
+                    status,
+                    error,
+                    error_type,
+                } = serde_json::from_str(document)?;
+                QueueStatus {
+                    status,
+                    request_id: None,
+                    queue_position: None,
+                    logs: Vec::new(),
+                    metrics: None,
+                    error,
+                    error_type,
+                    response_url: None,
+                }
+            }
+        };
+        Ok(status.scrubbed(redactor))
+    }
+
     /// The status with every text a server wrote into it scrubbed of secrets (a job's error can
     /// quote its input; a log line anything).
     pub(crate) fn scrubbed(mut self, redactor: &crate::http::redact::Redactor) -> Self {
@@ -481,6 +541,40 @@ mod tests {
         .unwrap();
         let messages: Vec<_> = s.logs.iter().map(|l| l.message.as_str()).collect();
         assert_eq!(messages, ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn reading_only_the_outcome_keeps_the_state_and_a_failed_jobs_error_scrubbed() {
+        let redactor = crate::http::redact::Redactor::new(["s3cr3t-key"]);
+        let documents = [
+            r#"{"status":"IN_PROGRESS","request_id":"r","logs":[{"message":"a"}],"response_url":"u"}"#,
+            r#"{"status":"COMPLETED","error":"bad key s3cr3t-key","error_type":"internal_error","metrics":{"inference_time":1}}"#,
+            r#"{"status":"COMPLETED","error":{"code":1},"error_type":null,"logs":null}"#,
+            r#"{"status":"PAUSED","queue_position":3}"#,
+        ];
+        for doc in documents {
+            let full = QueueStatus::read(doc, Detail::Full, &redactor).unwrap();
+            let outcome = QueueStatus::read(doc, Detail::Outcome, &redactor).unwrap();
+            assert_eq!(
+                (&outcome.status, &outcome.error, &outcome.error_type),
+                (&full.status, &full.error, &full.error_type),
+                "{doc}"
+            );
+            // The rest is not read.
+            assert!(
+                outcome.logs.is_empty() && outcome.metrics.is_none(),
+                "{doc}"
+            );
+            assert_eq!((outcome.request_id, outcome.response_url), (None, None));
+            assert_eq!(outcome.queue_position, None);
+        }
+        let failed = QueueStatus::read(documents[1], Detail::Outcome, &redactor).unwrap();
+        assert_eq!(failed.error.as_deref(), Some("bad key <redacted>"));
+        // What is read is still checked: a document that is not a status is an error.
+        assert!(QueueStatus::read(r#"{"error":"x"}"#, Detail::Outcome, &redactor).is_err());
+        assert!(
+            QueueStatus::read(r#"{"status":"X","logs":[}"#, Detail::Outcome, &redactor).is_err()
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 use futures::Stream;
 
 use super::Client;
-use super::queue::QueueStatus;
+use super::queue::{Detail, QueueStatus};
 use super::transport::{self, Call};
 use crate::error::{Error, Operation, TimeoutKind};
 use crate::http::bounds::ExchangeFault;
@@ -38,19 +38,27 @@ struct Reading {
     /// The client's secrets and the handle's (its input's).
     redactor: Redactor,
     request_id: String,
+    detail: Detail,
     response: reqwest::Response,
     events: SseReader,
 }
 
 impl StatusStream {
-    /// Connects with `call` (a status-stream GET) when first polled.
-    pub(crate) fn new(client: Client, call: Call, request_id: String) -> StatusStream {
+    /// Connects with `call` (a status-stream GET) when first polled; reads each status to
+    /// `detail`.
+    pub(crate) fn new(
+        client: Client,
+        call: Call,
+        request_id: String,
+        detail: Detail,
+    ) -> StatusStream {
         let connect = async move {
             let response = client.open(&call).await?;
             Ok(Reading {
                 redactor: client.redactor(&call),
                 events: SseReader::new(client.inner.stream_idle_timeout),
                 request_id,
+                detail,
                 response,
             })
         };
@@ -92,8 +100,8 @@ impl Reading {
     /// errors only: not once per event.)
     fn status(&self, event: Result<Option<String>, ExchangeFault>) -> Result<QueueStatus, Error> {
         match event {
-            Ok(Some(data)) => match serde_json::from_str::<QueueStatus>(&data) {
-                Ok(status) => Ok(status.scrubbed(&self.redactor)),
+            Ok(Some(data)) => match QueueStatus::read(&data, self.detail, &self.redactor) {
+                Ok(status) => Ok(status),
                 Err(source) => Err(Error::Decode {
                     operation: Operation::StatusStream,
                     request_id: Some(self.request_id.clone()),

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::queue::Detail;
 use super::{
     CancelOutcome, Client, LogEntry, Payload, Priority, QueueStatus, RequestHandle, Status,
     SubmitOptions,
@@ -306,6 +307,12 @@ enum Logs {
 }
 
 impl Tracker {
+    /// Whether anyone is told the progress. When not, there is nothing to build events for,
+    /// and a status is read only as far as the waiting needs ([`Detail::Outcome`]).
+    fn watched(&self) -> bool {
+        self.callback.is_some()
+    }
+
     fn emit(&mut self, event: Progress) {
         if let Some(cb) = &mut self.callback {
             cb(event);
@@ -314,7 +321,7 @@ impl Tracker {
 
     fn observe(&mut self, status: &QueueStatus, logs: Logs) {
         // Everything below only decides what to tell the callback.
-        if self.callback.is_none() {
+        if !self.watched() {
             return;
         }
         let key = (status.status.clone(), status.queue_position);
@@ -388,7 +395,9 @@ impl Client {
             callback: options.on_progress.take(),
             ..Tracker::default()
         };
-        tracker.emit(Progress::Submitted(handle.clone()));
+        if tracker.watched() {
+            tracker.emit(Progress::Submitted(handle.clone()));
+        }
         self.wait_tracked(&handle.typed(), WaitPlan::of(&options), tracker)
             .await
     }
@@ -539,8 +548,13 @@ impl Client {
         // that was only silent is neither counted nor waited for. What is the stream's own:
         // the status check between connections, and the fall back to polling.
         let mut retries = Retries::new(self.retry_policy(), "status stream: ");
+        let detail = if tracker.watched() {
+            Detail::Full
+        } else {
+            Detail::Outcome
+        };
         loop {
-            let mut stream = self.status_events(handle, logs.into());
+            let mut stream = self.status_events(handle, logs.into(), detail);
             let mut mode = Logs::Overlapping;
             let mut broke = None;
             let mut last = None;
@@ -548,7 +562,9 @@ impl Client {
                 match item {
                     Ok(status) => {
                         // Lines exist once the job started; a queued job has none to miss.
+                        // (Nor does anyone when no one is told them.)
                         if logs
+                            && tracker.watched()
                             && matches!(mode, Logs::Overlapping)
                             && status.status != Status::InQueue
                         {
