@@ -425,10 +425,26 @@ impl Client {
         options: WaitPlan,
         mut tracker: Tracker,
     ) -> Result<O, Error> {
+        match options.timeout {
+            None => {
+                self.wait_for_output(handle, options.wait, options.logs, &mut tracker)
+                    .await
+            }
+            // Boxed: inline, its timer and its own waiting would add to every subscribe's
+            // future, timed or not.
+            Some(limit) => Box::pin(self.wait_timed(handle, options, limit, tracker)).await,
+        }
+    }
+
+    /// [`wait_tracked`](Self::wait_tracked) with a timeout.
+    async fn wait_timed<O: DeserializeOwned>(
+        &self,
+        handle: &RequestHandle<O>,
+        options: WaitPlan,
+        limit: Duration,
+        mut tracker: Tracker,
+    ) -> Result<O, Error> {
         let waiting = self.wait_for_output(handle, options.wait, options.logs, &mut tracker);
-        let Some(limit) = options.timeout else {
-            return waiting.await;
-        };
         match tokio::time::timeout(limit, waiting).await {
             Ok(outcome) => outcome,
             Err(_) => {
