@@ -345,16 +345,6 @@ pub(crate) fn is_marked_local(url: &str) -> bool {
         .contains(url)
 }
 
-/// Whether `value` (a serialized input) holds a local file built by [`local`].
-pub(crate) fn has_local_files(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => is_local(s) && is_marked_local(s),
-        serde_json::Value::Array(items) => items.iter().any(has_local_files),
-        serde_json::Value::Object(map) => map.values().any(has_local_files),
-        _ => false,
-    }
-}
-
 /// Marks a local file for a URL field: returns its `file://` URL (absolute, percent-encoded).
 ///
 /// Only URLs built here are ever read from disk: a string that merely starts with `file://`

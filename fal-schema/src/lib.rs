@@ -142,14 +142,25 @@ impl FreeForm {
 /// `password` or `secret`. The client scrubs values of such fields from errors even for
 /// untyped calls, where no schema is at hand.
 pub fn is_secret_name(name: &str) -> bool {
-    let w = name.to_ascii_lowercase();
-    w == "api_key"
-        || w.ends_with("_api_key")
-        || w.ends_with("apikey")
-        || w.ends_with("_token")
-        || w == "token"
-        || w.contains("password")
-        || w.contains("secret")
+    // Compared ignoring ASCII case, in place: the client asks for every field name of every
+    // input it sends.
+    let name = name.as_bytes();
+    let is = |word: &str| name.eq_ignore_ascii_case(word.as_bytes());
+    let ends_with = |end: &str| {
+        name.len() >= end.len()
+            && name[name.len() - end.len()..].eq_ignore_ascii_case(end.as_bytes())
+    };
+    let contains = |part: &str| {
+        name.windows(part.len())
+            .any(|w| w.eq_ignore_ascii_case(part.as_bytes()))
+    };
+    is("api_key")
+        || ends_with("_api_key")
+        || ends_with("apikey")
+        || ends_with("_token")
+        || is("token")
+        || contains("password")
+        || contains("secret")
 }
 
 /// Whether a property holds a credential: its name says so ([`is_secret_name`]), or its schema

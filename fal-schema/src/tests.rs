@@ -97,7 +97,28 @@ fn secret_fields_by_name_and_by_schema() {
         assert!(is_secret_name(name), "{name}");
         assert!(is_secret(name, &json!({"type": "string"})), "{name}");
     }
-    for name in ["prompt", "max_tokens", "tokens", "key", "seed", "image_url"] {
+    // Case does not matter; other letters are compared as they are.
+    for name in [
+        "OpenAI_APIKey",
+        "HF_TOKEN",
+        "Token",
+        "MyPassWord",
+        "ñ_token",
+        "Client_SECRET",
+    ] {
+        assert!(is_secret_name(name), "{name}");
+    }
+    for name in [
+        "prompt",
+        "max_tokens",
+        "tokens",
+        "key",
+        "seed",
+        "image_url",
+        "pässword",
+        "tökén",
+        "ñ",
+    ] {
         assert!(!is_secret_name(name), "{name}");
         assert!(!is_secret(name, &json!({"type": "string"})), "{name}");
     }

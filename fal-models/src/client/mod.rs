@@ -19,6 +19,7 @@
 
 mod events;
 mod handle;
+mod input;
 pub(crate) mod options;
 pub mod proxy;
 mod queue;
@@ -56,6 +57,7 @@ use crate::Endpoint;
 use crate::error::{Error, Operation};
 use crate::http::protocol::queue_app_path;
 use crate::http::redact::Redactor;
+use input::InputScan;
 use queue::{Detail, SubmitResponse};
 use transport::Call;
 
@@ -801,11 +803,9 @@ impl Client {
             endpoint_id: endpoint_id.to_owned(),
             source,
         };
-        let mut value: Value = serde_json::from_slice(&body.bytes).map_err(serialize_err)?;
-        let mut secrets = Vec::new();
-        crate::error::secret_values(&value, body.secret_fields, &mut secrets);
-        let secrets = Redactor::new(secrets.iter().map(String::as_str));
-        if !crate::files::has_local_files(&value) {
+        let scan = InputScan::of(&body.bytes, body.secret_fields).map_err(serialize_err)?;
+        let secrets = Redactor::new(scan.secrets.iter().map(String::as_str));
+        if !scan.local_files {
             return Ok((body.bytes, secrets));
         }
         if !upload_local_files {
@@ -813,6 +813,8 @@ impl Client {
                 endpoint_id: endpoint_id.to_owned(),
             });
         }
+        // Only an input with local files is read whole, to put their URLs in.
+        let mut value: Value = serde_json::from_slice(&body.bytes).map_err(serialize_err)?;
         self.storage()?
             .resolve_local_files(&mut value)
             .await
