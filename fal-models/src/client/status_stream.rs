@@ -53,10 +53,10 @@ impl StatusStream {
         detail: Detail,
     ) -> StatusStream {
         let connect = async move {
-            let response = client.open(&call).await?;
+            let (response, watch) = client.open(&call).await?;
             Ok(Reading {
                 redactor: client.redactor(&call),
-                events: SseReader::new(client.inner.stream_idle_timeout),
+                events: SseReader::new(client.inner.stream_idle_timeout, watch),
                 request_id,
                 detail,
                 response,

@@ -43,6 +43,7 @@ use super::{Client, Payload, serialize_input};
 use crate::Endpoint;
 use crate::error::{Error, Operation, TimeoutKind};
 use crate::http::bounds::Bounds;
+use crate::http::bounds::Watch;
 use crate::http::protocol::stream_path;
 use crate::http::redact::Redactor;
 use crate::http::sse::SseReader;
@@ -388,7 +389,7 @@ async fn next_event(state: State) -> Option<(Item, State)> {
             request_id,
             redactor,
         } => match open(&client, &endpoint_id, body, &options, "text/event-stream").await {
-            Ok((response, secrets)) => {
+            Ok((response, watch, secrets)) => {
                 let _ = redactor.set(secrets.merged(&client.inner.redactor));
                 let id = record_request_id(&client, &secrets, &response, &request_id);
                 let event_stream = match body_kind(response.headers()) {
@@ -415,7 +416,7 @@ async fn next_event(state: State) -> Option<(Item, State)> {
                     secrets,
                     response,
                     idle: options.idle,
-                    events: SseReader::new(options.idle),
+                    events: SseReader::new(options.idle, watch),
                     last: None,
                     request_id: id,
                     event_stream,
@@ -437,7 +438,7 @@ async fn open(
     body: Result<Payload, Error>,
     options: &StreamOptions,
     default_accept: &str,
-) -> Result<(reqwest::Response, Redactor), Error> {
+) -> Result<(reqwest::Response, Watch, Redactor), Error> {
     let platform = options.platform.to_headers()?;
     let (body, secrets) = client
         .prepare_input(endpoint_id, body?, options.upload_local_files)
@@ -480,7 +481,7 @@ async fn open(
         maybe_delivered: Default::default(),
     };
     match client.open(&call).await {
-        Ok(response) => Ok((response, secrets)),
+        Ok((response, watch)) => Ok((response, watch, secrets)),
         Err(e) => Err(without_url(e)),
     }
 }

@@ -51,7 +51,8 @@ pub(crate) struct Reply {
 
 enum Success {
     Body(Reply),
-    Open(Response),
+    /// The answer, its body unread, with the watch its head came under.
+    Open(Response, Watch),
 }
 
 /// A failed attempt that may be retried.
@@ -70,19 +71,20 @@ impl Client {
             .await?
         {
             Success::Body(reply) => Ok(reply),
-            Success::Open(_) => unreachable!("execute reads the body when asked to"),
+            Success::Open(..) => unreachable!("execute reads the body when asked to"),
         }
     }
 
-    /// Sends `call` (retrying per policy) and returns the successful answer with its body unread.
-    pub(crate) async fn open(&self, call: &Call) -> Result<Response, Error> {
+    /// Sends `call` (retrying per policy) and returns the successful answer with its body unread,
+    /// and the watch its head came under, for the reading of the body to go on with.
+    pub(crate) async fn open(&self, call: &Call) -> Result<(Response, Watch), Error> {
         use tracing::Instrument;
         match self
             .execute(call, false)
             .instrument(super::trace::call_span(call))
             .await?
         {
-            Success::Open(response) => Ok(response),
+            Success::Open(response, watch) => Ok((response, watch)),
             Success::Body(_) => unreachable!("execute leaves the body unread when asked to"),
         }
     }
@@ -98,7 +100,7 @@ impl Client {
                 Ok((response, watch)) if response.status().is_success() => {
                     let status = response.status().as_u16();
                     if !read_body {
-                        return Ok(Success::Open(response));
+                        return Ok(Success::Open(response, watch));
                     }
                     let request_id = match call.paid_endpoint {
                         Some(_) => header_request_id(response.headers(), &self.redactor(call)),

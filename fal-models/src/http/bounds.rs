@@ -227,6 +227,16 @@ impl Watch {
         }
     }
 
+    /// The watch of what follows on the same exchange (a stream's events after its head), under
+    /// `deadline`, with the timer this one armed: one timer for both, not one each.
+    pub(crate) fn then(self, deadline: Option<Instant>) -> Watch {
+        Watch {
+            limit: None,
+            deadline,
+            ..self
+        }
+    }
+
     /// Starts a wait bounded by `limit` from now (and by the deadline).
     pub(crate) fn begin(&mut self, limit: Option<Duration>, waiting_for: WaitFor) {
         self.limit = limit;
@@ -387,6 +397,23 @@ mod tests {
         watch.begin(Some(secs(5)), WaitFor::Head);
         let fault = watch.wait(sleep(secs(6))).await.unwrap_err();
         assert!(matches!(fault, ExchangeFault::HeadTimeout), "{fault}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn what_follows_a_head_keeps_its_timer_but_has_its_own_bounds() {
+        // The head came under a 60 s bound and a deadline at 5 s; the stream after it has
+        // neither: its chunks are bounded by their own idle bound only.
+        let start = Instant::now();
+        let mut head = Watch::new(Some(start + secs(5)));
+        head.begin(Some(secs(60)), WaitFor::Head);
+        head.wait(sleep(secs(1))).await.unwrap();
+        let mut stream = head.then(None);
+        assert_eq!(wait_for(&mut stream, 20, 10).await.unwrap(), secs(10));
+        let (fault, after) = wait_for(&mut stream, 2, 3).await.unwrap_err();
+        assert!(matches!(fault, ExchangeFault::IdleTimeout), "{fault}");
+        assert_eq!(after, secs(2));
+        // A wait longer than the head's old bound is not cut by the timer armed for it.
+        assert_eq!(wait_for(&mut stream, 100, 70).await.unwrap(), secs(70));
     }
 
     #[tokio::test(start_paused = true)]

@@ -31,11 +31,12 @@ pub(crate) struct SseReader {
 }
 
 impl SseReader {
-    /// A reader whose body may stay silent at most `idle` between two chunks.
-    pub(crate) fn new(idle: Option<Duration>) -> Self {
+    /// A reader whose body may stay silent at most `idle` between two chunks; `opened` is the
+    /// watch its head came under (see [`Watch::then`]).
+    pub(crate) fn new(idle: Option<Duration>, opened: Watch) -> Self {
         SseReader {
             idle,
-            watch: Watch::new(None),
+            watch: opened.then(None),
             decoder: SseDecoder::default(),
             pending: VecDeque::new(),
             ended: false,

@@ -207,7 +207,7 @@ async fn next_chunk(state: State) -> Option<(Item, State)> {
                 content_type,
             } = *start;
             match open(&client, &endpoint_id, body, &options, ANY).await {
-                Ok((response, secrets)) => {
+                Ok((response, watch, secrets)) => {
                     let id = record_request_id(&client, &secrets, &response, &request_id);
                     if let Some(kind) = response.headers().get(reqwest::header::CONTENT_TYPE) {
                         let kind = String::from_utf8_lossy(kind.as_bytes());
@@ -218,7 +218,7 @@ async fn next_chunk(state: State) -> Option<(Item, State)> {
                         secrets,
                         response,
                         idle: options.idle,
-                        watch: crate::http::bounds::Watch::new(None),
+                        watch: watch.then(None),
                         request_id: id,
                     })
                 }
