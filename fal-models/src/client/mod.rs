@@ -596,13 +596,36 @@ impl Client {
             .boxed()
     }
 
-    /// [`status_stream`](Self::status_stream), unboxed, each status read to `detail`.
+    /// [`status_stream`](Self::status_stream), unboxed, each status read to `detail`: connects
+    /// when first polled.
     pub(crate) fn status_events<O>(
         &self,
         handle: &RequestHandle<O>,
         logs: Logs,
         detail: Detail,
     ) -> status_stream::StatusStream {
+        let call = self.status_stream_call(handle, logs);
+        let request_id = handle.request_id().to_owned();
+        status_stream::StatusStream::new(self.clone(), call, request_id, detail)
+    }
+
+    /// [`status_events`](Self::status_events), connected before it is returned (a failed
+    /// connection is the stream's one item). For `subscribe`, which reads it at once: its
+    /// connecting is part of the caller's future rather than a box of its own.
+    pub(crate) async fn status_events_opened<O>(
+        &self,
+        handle: &RequestHandle<O>,
+        logs: Logs,
+        detail: Detail,
+    ) -> status_stream::StatusStream {
+        let call = self.status_stream_call(handle, logs);
+        let request_id = handle.request_id().to_owned();
+        let opened = self.open(&call).await;
+        status_stream::StatusStream::opened(self, &call, request_id, detail, opened)
+    }
+
+    /// The GET of a request's status stream.
+    fn status_stream_call<O>(&self, handle: &RequestHandle<O>, logs: Logs) -> Call {
         let mut url = format!("{}/stream", self.request_url(handle, RequestUrl::Status));
         if logs == Logs::Include {
             url = with_query(&url, "logs=1");
@@ -613,8 +636,7 @@ impl Client {
         call.bounds.total = None;
         call.bounds.idle = None;
         call.headers.push(("accept", "text/event-stream".into()));
-        let request_id = handle.request_id().to_owned();
-        status_stream::StatusStream::new(self.clone(), call, request_id, detail)
+        call
     }
 
     /// The output of a completed request, decoded as the handle's output type.

@@ -14,7 +14,7 @@ use super::Client;
 use super::queue::{Detail, QueueStatus};
 use super::transport::{self, Call};
 use crate::error::{Error, Operation, TimeoutKind};
-use crate::http::bounds::ExchangeFault;
+use crate::http::bounds::{ExchangeFault, Watch};
 use crate::http::redact::Redactor;
 use crate::http::sse::SseReader;
 
@@ -30,6 +30,8 @@ enum State {
     /// Boxed: it lives once per connection, and inline its size would be the stream's.
     Connecting(Pin<Box<dyn Future<Output = Result<Reading, Error>> + Send>>),
     Reading(Reading),
+    /// Connecting failed: this is the one item.
+    Failed(Error),
     Done,
 }
 
@@ -53,18 +55,28 @@ impl StatusStream {
         detail: Detail,
     ) -> StatusStream {
         let connect = async move {
-            let (response, watch) = client.open(&call).await?;
-            Ok(Reading {
-                redactor: client.redactor(&call),
-                events: SseReader::new(client.inner.stream_idle_timeout, watch),
-                request_id,
-                detail,
-                response,
-            })
+            let opened = client.open(&call).await?;
+            Ok(Reading::new(&client, &call, request_id, detail, opened))
         };
         StatusStream {
             state: State::Connecting(Box::pin(connect)),
         }
+    }
+
+    /// The stream of a connection already opened with `call` (or of the error that opening
+    /// it ended with, as its one item).
+    pub(crate) fn opened(
+        client: &Client,
+        call: &Call,
+        request_id: String,
+        detail: Detail,
+        opened: Result<(reqwest::Response, Watch), Error>,
+    ) -> StatusStream {
+        let state = match opened {
+            Ok(opened) => State::Reading(Reading::new(client, call, request_id, detail, opened)),
+            Err(e) => State::Failed(e),
+        };
+        StatusStream { state }
     }
 }
 
@@ -75,6 +87,12 @@ impl Stream for StatusStream {
         loop {
             match &mut self.state {
                 State::Done => return Poll::Ready(None),
+                State::Failed(_) => {
+                    let State::Failed(e) = std::mem::replace(&mut self.state, State::Done) else {
+                        unreachable!("matched above")
+                    };
+                    return Poll::Ready(Some(Err(e)));
+                }
                 State::Connecting(connect) => match ready!(connect.as_mut().poll(cx)) {
                     Ok(reading) => self.state = State::Reading(reading),
                     Err(e) => {
@@ -96,6 +114,22 @@ impl Stream for StatusStream {
 }
 
 impl Reading {
+    fn new(
+        client: &Client,
+        call: &Call,
+        request_id: String,
+        detail: Detail,
+        (response, watch): (reqwest::Response, Watch),
+    ) -> Reading {
+        Reading {
+            redactor: client.redactor(call),
+            events: SseReader::new(client.inner.stream_idle_timeout, watch),
+            request_id,
+            detail,
+            response,
+        }
+    }
+
     /// The status an event carries, or why there is none. (The request id is copied into
     /// errors only: not once per event.)
     fn status(&self, event: Result<Option<String>, ExchangeFault>) -> Result<QueueStatus, Error> {

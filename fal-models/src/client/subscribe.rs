@@ -570,7 +570,7 @@ impl Client {
             Detail::Outcome
         };
         loop {
-            let mut stream = self.status_events(handle, logs.into(), detail);
+            let mut stream = self.status_events_opened(handle, logs.into(), detail).await;
             let mut mode = Logs::Overlapping;
             let mut broke = None;
             let mut last = None;
