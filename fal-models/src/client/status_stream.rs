@@ -27,8 +27,9 @@ pub(crate) struct StatusStream {
 // add an allocation per connection and buy nothing.
 #[allow(clippy::large_enum_variant)]
 enum State {
-    /// Boxed: it lives once per connection, and inline its size would be the stream's.
-    Connecting(Pin<Box<dyn Future<Output = Result<Reading, Error>> + Send>>),
+    /// Boxed: it lives once per connection, and inline its size would be the stream's. It
+    /// ends in the stream [`StatusStream::opened`] makes, whose state this one takes.
+    Connecting(Pin<Box<dyn Future<Output = StatusStream> + Send>>),
     Reading(Reading),
     /// Connecting failed: this is the one item.
     Failed(Error),
@@ -55,8 +56,8 @@ impl StatusStream {
         detail: Detail,
     ) -> StatusStream {
         let connect = async move {
-            let opened = client.open(&call).await?;
-            Ok(Reading::new(&client, &call, request_id, detail, opened))
+            let opened = client.open(&call).await;
+            StatusStream::opened(&client, &call, request_id, detail, opened)
         };
         StatusStream {
             state: State::Connecting(Box::pin(connect)),
@@ -93,13 +94,9 @@ impl Stream for StatusStream {
                     };
                     return Poll::Ready(Some(Err(e)));
                 }
-                State::Connecting(connect) => match ready!(connect.as_mut().poll(cx)) {
-                    Ok(reading) => self.state = State::Reading(reading),
-                    Err(e) => {
-                        self.state = State::Done;
-                        return Poll::Ready(Some(Err(e)));
-                    }
-                },
+                State::Connecting(connect) => {
+                    self.state = ready!(connect.as_mut().poll(cx)).state;
+                }
                 State::Reading(r) => {
                     let event = ready!(r.events.poll_next(&mut r.response, cx));
                     let item = r.status(event);
